@@ -1,0 +1,580 @@
+/*
+ * The static file web server (apps.h, "httpd"): HTTP/1.1 over the TCP
+ * service skeleton (tcp_server.c), the pure parser (http.c) and the
+ * beneath-the-root opens (httpd_fs.c).
+ *
+ * A connection always has exactly one request in flight (until it
+ * closes), and is in one of four states:
+ *   READ    a receive into hc_in; bytes go through the parser as they come
+ *   SKIP    a receive whose bytes are a request body being dropped
+ *   SEND    a send: a response head, or head and file piece, or a piece
+ *   LINGER  our side is shut; a receive drops what the peer still sends
+ * In call order:
+ *   hc_open() -> hc_read()
+ *   hc_done(RECV) -> hc_input() -> rn_http_parse() ...
+ *      DONE  -> [SKIP the body] -> hc_respond() -> hc_send()
+ *      ERROR -> hc_error() -> hc_send()
+ *   hc_done(SEND) -> hc_sent(): next file piece (pread, hc_send()), or
+ *      the response is over -> hc_next() (keep-alive: parse what is
+ *      buffered, pipelined, else hc_read()) or hc_linger()
+ *   hc_done(RECV) in LINGER: drop; the peer's end -> close; time up -> reset
+ * Deadlines ride on the receive requests' own timeouts (sq_timeout, on
+ * the stack's timers): the idle timeout while no request has begun, the
+ * head deadline from a head's first byte, as long again for a body to be
+ * dropped, the linger deadline; a send carries hp_send_timeout.  A timeout completes the request with
+ * RN_EAGAIN.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "http.h"
+#include "httpd_fs.h"
+#include "refnet/error.h"
+#include "tcp_server.h"
+
+#define HTTPD_IN 4096u                       /* receive buffer per connection */
+#define HTTPD_HEAD_MAX 512u                  /* a response head, an error body */
+#define HTTPD_CONNS_DEFAULT 4000u
+#define HTTPD_CONNS_MAX 4000u                /* under RN_PROC_MAX_HANDLES */
+#define HTTPD_BACKLOG_DEFAULT 128u
+#define HTTPD_IDLE_DEFAULT RN_SEC(30)
+#define HTTPD_HEADER_DEFAULT RN_SEC(10)
+#define HTTPD_SEND_DEFAULT RN_SEC(60)
+#define HTTPD_LINGER_DEFAULT RN_SEC(5)
+#define HTTPD_CHUNK_DEFAULT 65536u
+#define HTTPD_CHUNK_MIN 4096u
+#define HTTPD_CHUNK_MAX (1u << 20)
+
+struct rn_httpd {
+    struct tsrv hd_srv;            /* the skeleton; first, so a tsrv is a rn_httpd */
+    int hd_root;                   /* [I] the document root, opened O_DIRECTORY */
+    rn_time_t hd_idle;             /* [I] hp_idle_timeout */
+    rn_time_t hd_header;           /* [I] hp_header_timeout */
+    rn_time_t hd_send;             /* [I] hp_send_timeout */
+    rn_time_t hd_linger;           /* [I] hp_linger_timeout */
+    uint32_t hd_chunk;             /* [I] hp_chunk */
+    struct rn_httpd_stats hd_stats; /* [L] hs_conn is filled in from the skeleton */
+};
+
+enum hc_state {
+    HC_READ,
+    HC_SKIP,
+    HC_SEND,
+    HC_LINGER,
+};
+
+struct hconn {
+    struct tsrv_conn hc_base;         /* the skeleton's head */
+    enum hc_state hc_state;           /* [L] see the file comment */
+    struct rn_http_parser hc_parser;  /* [L] the request being read */
+    uint8_t hc_in[HTTPD_IN];          /* [L] received bytes */
+    uint32_t hc_in_off;               /* [L] hc_in[hc_in_off..hc_in_len) not yet */
+    uint32_t hc_in_len;               /*     parsed; hc_in_off <= hc_in_len */
+    rn_time_t hc_deadline;            /* [L] when the current wait for input ends */
+    uint64_t hc_skip;                 /* [L] request body bytes still to drop */
+    bool hc_close_after;              /* [L] close once the response is sent */
+    int hc_fd;                        /* [L] the file being sent, or -1 */
+    uint64_t hc_file_off;             /* [L] its next offset */
+    uint64_t hc_file_left;            /* [L] its bytes still to send */
+    uint8_t *hc_out;                  /* [L] hd_chunk bytes, during a file response */
+    char hc_head[HTTPD_HEAD_MAX];     /* [L] heads and error bodies */
+};
+
+static void hc_input(struct hconn *hc);
+
+static struct rn_httpd *hd_of(const struct hconn *hc)
+{
+    return (struct rn_httpd *)hc->hc_base.tc_srv;
+}
+
+int rn_httpd_status_index(int status)
+{
+    static const int codes[] = {400, 404, 405, 408, 414, 431, 505};
+    int i;
+
+    for (i = 0; i < (int)(sizeof(codes) / sizeof(codes[0])); i++) {
+        if (codes[i] == status)
+            return i;
+    }
+    return -1;
+}
+
+static void count_status(struct rn_httpd *hd, int status)
+{
+    int i = rn_httpd_status_index(status);
+
+    hd->hd_stats.hs_requests++;
+    if (status >= 200 && status < 300)
+        hd->hd_stats.hs_status_2xx++;
+    else if (status >= 400 && status < 500)
+        hd->hd_stats.hs_status_4xx++;
+    else if (status >= 500)
+        hd->hd_stats.hs_status_5xx++;
+    if (i >= 0)
+        hd->hd_stats.hs_status[i]++;
+}
+
+/* ---- Requests in flight --------------------------------------------------------- */
+
+static void hc_abort(struct hconn *hc)
+{
+    tsrv_close(&hc->hc_base, true);
+}
+
+/* Receives into the free part of hc_in, until hc_deadline. */
+static void hc_read(struct hconn *hc)
+{
+    rn_time_t now = tsrv_now(hc->hc_base.tc_srv);
+    struct rn_sock_req rq = {.sq_op = RN_SOP_RECV};
+
+    if (hc->hc_in_off == hc->hc_in_len)
+        hc->hc_in_off = hc->hc_in_len = 0;
+    assert(hc->hc_in_len < HTTPD_IN);
+    rq.sq_buf = hc->hc_in + hc->hc_in_len;
+    rq.sq_len = HTTPD_IN - hc->hc_in_len;
+    /* A deadline already passed still gets a receive, of the shortest
+     * wait: the timeout then takes the one path every timeout takes. */
+    rq.sq_timeout = hc->hc_deadline > now ? hc->hc_deadline - now : 1;
+    if (tsrv_submit(&hc->hc_base, &rq) < 0)
+        hc_abort(hc);
+}
+
+static void hc_send(struct hconn *hc, const void *buf, size_t len)
+{
+    struct rn_sock_req rq = {
+        .sq_op = RN_SOP_SEND,
+        .sq_buf = (void *)buf,
+        .sq_len = len,
+        .sq_timeout = hd_of(hc)->hd_send,
+    };
+
+    hc->hc_state = HC_SEND;
+    if (tsrv_submit(&hc->hc_base, &rq) < 0)
+        hc_abort(hc);
+}
+
+/* ---- Responses -------------------------------------------------------------------- */
+
+static void hc_file_end(struct hconn *hc)
+{
+    if (hc->hc_fd >= 0)
+        close(hc->hc_fd);
+    hc->hc_fd = -1;
+    hc->hc_file_left = 0;
+    free(hc->hc_out);
+    hc->hc_out = NULL;
+}
+
+/* A response with a short text body (errors, 403, 404).  close: the
+ * connection ends after it. */
+static void hc_status(struct hconn *hc, int status, bool close)
+{
+    struct rn_http_parser *hp = &hc->hc_parser;
+    char body[64];
+    unsigned flags = 0;
+    size_t n, blen;
+
+    count_status(hd_of(hc), status);
+    blen = (size_t)snprintf(body, sizeof(body), "%d %s\n", status, rn_http_reason(status));
+    if (close)
+        hc->hc_close_after = true;
+    if (hc->hc_close_after)
+        flags |= RN_HTTP_RF_CLOSE;
+    else if (hp->hp_minor == 0)
+        flags |= RN_HTTP_RF_KEEPALIVE;
+    if (status == 405)
+        flags |= RN_HTTP_RF_ALLOW;
+    n = rn_http_format_head(hc->hc_head, sizeof(hc->hc_head), status,
+                            "text/plain; charset=utf-8", blen, flags);
+    assert(n > 0 && n + blen < sizeof(hc->hc_head));
+    /* HEAD gets the head alone; so does a request we could not read. */
+    if (hp->hp_method != RN_HTTP_M_HEAD) {
+        memcpy(hc->hc_head + n, body, blen);
+        n += blen;
+    }
+    hc_send(hc, hc->hc_head, n);
+}
+
+/* A request that cannot be answered normally: its status, then close. */
+static void hc_error(struct hconn *hc, int status)
+{
+    hc_status(hc, status, true);
+}
+
+/* Reads the next piece of the file into hc_out after `used` bytes already
+ * there (the head), and sends them.  Returns false if the file could not
+ * give what it promised. */
+static bool hc_piece(struct hconn *hc, size_t used)
+{
+    struct rn_httpd *hd = hd_of(hc);
+    size_t want = hd->hd_chunk - used;
+    ssize_t n;
+
+    if (want > hc->hc_file_left)
+        want = (size_t)hc->hc_file_left;
+    do
+        n = pread(hc->hc_fd, hc->hc_out + used, want, (off_t)hc->hc_file_off);
+    while (n < 0 && errno == EINTR);
+    if (n <= 0 && want > 0)
+        return false;  /* shrunk or failed under us: the length was promised */
+    hc->hc_file_off += (uint64_t)n;
+    hc->hc_file_left -= (uint64_t)n;
+    hd->hd_stats.hs_file_bytes += (uint64_t)n;
+    hc_send(hc, hc->hc_out, used + (size_t)n);
+    return true;
+}
+
+/* Answers the complete request in hc_parser. */
+static void hc_respond(struct hconn *hc)
+{
+    struct rn_http_parser *hp = &hc->hc_parser;
+    struct rn_httpd *hd = hd_of(hc);
+    char path[RN_HTTP_TARGET_MAX + 1];
+    struct httpd_file f = {.hf_fd = -1};
+    unsigned flags = 0;
+    size_t n;
+    bool dir;
+    int status;
+
+    hc->hc_close_after = !rn_http_keep_alive(hp);
+    if (hp->hp_method == RN_HTTP_M_OTHER) {
+        hc_error(hc, 405);
+        return;
+    }
+    status = rn_http_target_path(hp->hp_target, hp->hp_target_len, path, sizeof(path), &dir);
+    if (status == 0)
+        status = rn__httpd_fs_open(hd->hd_root, path, dir, &f);
+    else if (status == 404)
+        f.hf_refused = true;
+    if (status != 0) {
+        if (status == 404 && f.hf_refused)
+            hd->hd_stats.hs_refused_paths++;
+        hc_status(hc, status, status != 403 && status != 404);
+        return;
+    }
+    count_status(hd, 200);
+    if (hc->hc_close_after)
+        flags |= RN_HTTP_RF_CLOSE;
+    else if (hp->hp_minor == 0)
+        flags |= RN_HTTP_RF_KEEPALIVE;
+    n = rn_http_format_head(hc->hc_head, sizeof(hc->hc_head), 200,
+                            rn_http_content_type(f.hf_index ? "index.html" : path), f.hf_size,
+                            flags);
+    assert(n > 0);
+    if (hp->hp_method == RN_HTTP_M_HEAD || f.hf_size == 0) {
+        close(f.hf_fd);
+        hc_send(hc, hc->hc_head, n);
+        return;
+    }
+    hc->hc_out = malloc(hd->hd_chunk);
+    if (hc->hc_out == NULL) {
+        close(f.hf_fd);
+        hc_error(hc, 500);
+        return;
+    }
+    hc->hc_fd = f.hf_fd;
+    hc->hc_file_off = 0;
+    hc->hc_file_left = f.hf_size;
+    /* The head and the first piece go in one send. */
+    memcpy(hc->hc_out, hc->hc_head, n);
+    if (!hc_piece(hc, n)) {
+        hd->hd_stats.hs_file_errors++;
+        hc_file_end(hc);
+        hc_abort(hc);
+    }
+}
+
+/* ---- Reading requests --------------------------------------------------------------- */
+
+/* Waits for the next request, parsing what is buffered first. */
+static void hc_next(struct hconn *hc)
+{
+    hc->hc_state = HC_READ;
+    rn_http_parser_reset(&hc->hc_parser);
+    hc->hc_deadline = tsrv_now(hc->hc_base.tc_srv) + hd_of(hc)->hd_idle;
+    hc_input(hc);
+}
+
+/* Shuts our side and drops input until the peer closes. */
+static void hc_linger(struct hconn *hc)
+{
+    struct rn_httpd *hd = hd_of(hc);
+
+    hc->hc_state = HC_LINGER;
+    (void)rn_sock_shutdown(hd->hd_srv.ts_proc, hc->hc_base.tc_handle, RN_SHUT_WR);
+    hc->hc_in_off = hc->hc_in_len = 0;
+    hc->hc_deadline = tsrv_now(&hd->hd_srv) + hd->hd_linger;
+    hc_read(hc);
+}
+
+/* Goes through the buffered input, in READ or SKIP. */
+static void hc_input(struct hconn *hc)
+{
+    struct rn_http_parser *hp = &hc->hc_parser;
+    struct rn_httpd *hd = hd_of(hc);
+
+    for (;;) {
+        uint32_t avail = hc->hc_in_len - hc->hc_in_off;
+        bool was_started = rn_http_parser_started(hp);
+        size_t used;
+        int r;
+
+        if (hc->hc_state == HC_SKIP) {
+            uint32_t n = hc->hc_skip < avail ? (uint32_t)hc->hc_skip : avail;
+
+            hc->hc_in_off += n;
+            hc->hc_skip -= n;
+            if (hc->hc_skip > 0) {
+                hc_read(hc);
+                return;
+            }
+            hc_respond(hc);
+            return;
+        }
+        if (avail == 0) {
+            hc_read(hc);
+            return;
+        }
+        r = rn_http_parse(hp, hc->hc_in + hc->hc_in_off, avail, &used);
+        hc->hc_in_off += (uint32_t)used;
+        if (!was_started && rn_http_parser_started(hp))
+            hc->hc_deadline = tsrv_now(&hd->hd_srv) + hd->hd_header;
+        if (r == RN_HTTP_ERROR) {
+            hc_error(hc, hp->hp_status);
+            return;
+        }
+        if (r == RN_HTTP_DONE) {
+            if (hp->hp_has_length && hp->hp_length > 0 && hp->hp_method != RN_HTTP_M_OTHER) {
+                /* The body has as long as a head had, in all. */
+                hc->hc_state = HC_SKIP;
+                hc->hc_skip = hp->hp_length;
+                hc->hc_deadline = tsrv_now(&hd->hd_srv) + hd->hd_header;
+                continue;
+            }
+            hc_respond(hc);
+            return;
+        }
+    }
+}
+
+/* ---- Completions --------------------------------------------------------------------- */
+
+static void hc_received(struct hconn *hc, ssize_t n)
+{
+    struct rn_httpd *hd = hd_of(hc);
+    struct tsrv *s = &hd->hd_srv;
+
+    if (n > 0) {
+        s->ts_stats.ss_bytes_in += (uint64_t)n;
+        if (hc->hc_state == HC_LINGER) {
+            hc_read(hc);  /* dropped */
+            return;
+        }
+        hc->hc_in_len += (uint32_t)n;
+        hc_input(hc);
+        return;
+    }
+    if (n == 0) {
+        /* The peer's end: nothing more will come, nothing is owed. */
+        tsrv_close(&hc->hc_base, false);
+        return;
+    }
+    if (n != RN_EAGAIN) {
+        s->ts_stats.ss_resets++;
+        hc_abort(hc);
+        return;
+    }
+    /* A deadline passed. */
+    if (hc->hc_state == HC_LINGER) {
+        hc_abort(hc);
+    } else if (hc->hc_state == HC_SKIP || rn_http_parser_started(&hc->hc_parser)) {
+        hd->hd_stats.hs_header_timeouts++;
+        hc_error(hc, 408);
+    } else {
+        hd->hd_stats.hs_idle_closed++;
+        hc_linger(hc);
+    }
+}
+
+static void hc_sent(struct hconn *hc, ssize_t n)
+{
+    struct rn_httpd *hd = hd_of(hc);
+
+    if (n < 0) {
+        if (n == RN_EAGAIN)
+            hd->hd_stats.hs_send_timeouts++;
+        else
+            hd->hd_srv.ts_stats.ss_resets++;
+        hc_file_end(hc);
+        hc_abort(hc);
+        return;
+    }
+    hd->hd_srv.ts_stats.ss_bytes_out += (uint64_t)n;
+    if (hc->hc_fd >= 0 && hc->hc_file_left > 0) {
+        if (!hc_piece(hc, 0)) {
+            hd->hd_stats.hs_file_errors++;
+            hc_file_end(hc);
+            hc_abort(hc);
+        }
+        return;
+    }
+    hc_file_end(hc);
+    if (hc->hc_close_after)
+        hc_linger(hc);
+    else
+        hc_next(hc);
+}
+
+static void hc_done(struct tsrv_conn *c, const struct rn_sock_completion *cmp)
+{
+    struct hconn *hc = (struct hconn *)c;
+
+    if (cmp->sc_op == RN_SOP_RECV)
+        hc_received(hc, cmp->sc_result);
+    else
+        hc_sent(hc, cmp->sc_result);
+}
+
+static void hc_open(struct tsrv_conn *c)
+{
+    struct hconn *hc = (struct hconn *)c;
+
+    hc->hc_fd = -1;
+    rn_http_parser_init(&hc->hc_parser, NULL);
+    hc_next(hc);
+}
+
+static void hc_free(struct tsrv_conn *c)
+{
+    hc_file_end((struct hconn *)c);
+}
+
+static void hd_stopped(struct tsrv *s)
+{
+    struct rn_httpd *hd = (struct rn_httpd *)s;
+
+    close(hd->hd_root);
+    free(hd);
+}
+
+static const struct tsrv_ops httpd_ops = {
+    .tso_conn_size = sizeof(struct hconn),
+    .tso_open = hc_open,
+    .tso_done = hc_done,
+    .tso_free = hc_free,
+    .tso_stopped = hd_stopped,
+};
+
+/* ---- The service ------------------------------------------------------------------------ */
+
+int rn_httpd_start(struct rn_stack *st, const struct rn_httpd_params *params,
+                   struct rn_httpd **out)
+{
+    struct rn_httpd_params hp;
+    struct tsrv_params tp = {0};
+    struct rn_httpd *hd;
+    int err;
+
+    assert(params != NULL);
+    hp = *params;
+    if (hp.hp_root == NULL)
+        return RN_EINVAL;
+    if (hp.hp_port == 0)
+        hp.hp_port = 80;
+    if (hp.hp_max_conns == 0)
+        hp.hp_max_conns = HTTPD_CONNS_DEFAULT;
+    if (hp.hp_backlog == 0)
+        hp.hp_backlog = HTTPD_BACKLOG_DEFAULT;
+    if (hp.hp_chunk == 0)
+        hp.hp_chunk = HTTPD_CHUNK_DEFAULT;
+    if (hp.hp_max_conns > HTTPD_CONNS_MAX || hp.hp_backlog > 65535 ||
+        hp.hp_chunk < HTTPD_CHUNK_MIN || hp.hp_chunk > HTTPD_CHUNK_MAX)
+        return RN_EINVAL;
+    hd = calloc(1, sizeof(*hd));
+    if (hd == NULL)
+        return RN_ENOMEM;
+    hd->hd_idle = hp.hp_idle_timeout ? hp.hp_idle_timeout : HTTPD_IDLE_DEFAULT;
+    hd->hd_header = hp.hp_header_timeout ? hp.hp_header_timeout : HTTPD_HEADER_DEFAULT;
+    hd->hd_send = hp.hp_send_timeout ? hp.hp_send_timeout : HTTPD_SEND_DEFAULT;
+    hd->hd_linger = hp.hp_linger_timeout ? hp.hp_linger_timeout : HTTPD_LINGER_DEFAULT;
+    hd->hd_chunk = hp.hp_chunk;
+    hd->hd_root = open(hp.hp_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (hd->hd_root < 0) {
+        err = errno == ENOENT ? RN_ENOENT : errno == EACCES ? RN_EACCES : RN_EINVAL;
+        free(hd);
+        return err;
+    }
+    tp.tsp_name = "httpd";
+    tp.tsp_addr = hp.hp_addr;
+    tp.tsp_port = hp.hp_port;
+    tp.tsp_backlog = hp.hp_backlog;
+    tp.tsp_max_conns = hp.hp_max_conns;
+    tp.tsp_proc = hp.hp_proc;
+    err = tsrv_start(&hd->hd_srv, st, &httpd_ops, &tp);
+    if (err < 0) {
+        close(hd->hd_root);
+        free(hd);
+        return err;
+    }
+    *out = hd;
+    return 0;
+}
+
+void rn_httpd_stop(struct rn_httpd *h, void (*done)(void *ctx), void *ctx)
+{
+    tsrv_stop(&h->hd_srv, done, ctx);
+}
+
+void rn_httpd_released(struct rn_httpd *h)
+{
+    tsrv_released(&h->hd_srv);
+}
+
+void rn_httpd_stats(const struct rn_httpd *h, struct rn_httpd_stats *out)
+{
+    *out = h->hd_stats;
+    out->hs_conn = h->hd_srv.ts_stats;
+}
+
+struct rn_proc *rn_httpd_proc(const struct rn_httpd *h)
+{
+    return h->hd_srv.ts_proc;
+}
+
+int rn_httpd_parse_spec(const char *spec, struct rn_httpd_params *params, char *err,
+                        size_t errlen)
+{
+    const char *colon = strchr(spec, ':');
+    unsigned long port = 0;
+    const char *p;
+
+    memset(params, 0, sizeof(*params));
+    if (colon == NULL || colon == spec) {
+        snprintf(err, errlen, "httpd: expected PORT:DIR, got '%s'", spec);
+        return RN_EINVAL;
+    }
+    for (p = spec; p < colon; p++) {
+        if (*p < '0' || *p > '9' || port > 65535) {
+            snprintf(err, errlen, "httpd: bad port in '%s'", spec);
+            return RN_EINVAL;
+        }
+        port = port * 10 + (unsigned long)(*p - '0');
+    }
+    if (port == 0 || port > 65535) {
+        snprintf(err, errlen, "httpd: port must be 1..65535 in '%s'", spec);
+        return RN_EINVAL;
+    }
+    if (colon[1] == '\0') {
+        snprintf(err, errlen, "httpd: no directory in '%s'", spec);
+        return RN_EINVAL;
+    }
+    params->hp_port = (uint16_t)port;
+    params->hp_root = colon + 1;
+    return 0;
+}

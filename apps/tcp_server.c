@@ -1,0 +1,294 @@
+/*
+ * The listening TCP service skeleton (tcp_server.h): process, listener,
+ * accept loop, connection list and cap, request accounting, stop.
+ *
+ * Accept, in call order:
+ *   tsrv_start() -> accept_submit() ... accept_done() [L]:
+ *     a handle: over the cap -> SO_LINGER 0 + close (refuse_done);
+ *               else allocate the connection, link it, tso_open()
+ *     RN_ECANCELED: the stop closed the listener; nothing more
+ *     another error: ts_retry fires in 100 ms -> accept_submit()
+ *   then accept_submit() again.
+ * A connection's requests, in call order:
+ *   tsrv_submit() ... conn_done() [L]: tc_inflight--, then tso_done() if
+ *   the connection is still open; a closing one is freed when its last
+ *   request was delivered (conn_free()).
+ */
+#include <assert.h>
+#include <stddef.h>
+#include <stdlib.h>
+
+#include "net/net.h"
+#include "refnet/error.h"
+#include "tcp_server.h"
+
+#define TSRV_RETRY RN_MSEC(100)
+
+rn_time_t tsrv_now(const struct tsrv *s)
+{
+    return rn_stack_now(s->ts_stack);
+}
+
+/* ---- Connections ------------------------------------------------------------ */
+
+static void conn_link(struct tsrv *s, struct tsrv_conn *c)
+{
+    c->tc_prev = NULL;
+    c->tc_next = s->ts_conns;
+    if (c->tc_next != NULL)
+        c->tc_next->tc_prev = c;
+    s->ts_conns = c;
+    s->ts_stats.ss_active++;
+}
+
+static void conn_free(struct tsrv_conn *c)
+{
+    struct tsrv *s = c->tc_srv;
+
+    assert(c->tc_inflight == 0);
+    if (c->tc_prev != NULL)
+        c->tc_prev->tc_next = c->tc_next;
+    else
+        s->ts_conns = c->tc_next;
+    if (c->tc_next != NULL)
+        c->tc_next->tc_prev = c->tc_prev;
+    s->ts_stats.ss_active--;
+    if (s->ts_ops->tso_free != NULL)
+        s->ts_ops->tso_free(c);
+    free(c);
+}
+
+/* Frees c if it is closing and nothing of it is in flight.  Called only
+ * after the service's callbacks returned, so they never see c freed. */
+static void conn_settle(struct tsrv_conn *c)
+{
+    if ((c->tc_closing || c->tc_srv->ts_stopping) && c->tc_inflight == 0)
+        conn_free(c);
+}
+
+static void conn_done(struct rn_proc *p, const struct rn_sock_completion *cmp)
+{
+    struct tsrv_conn *c = cmp->sc_user;
+    struct tsrv *s = c->tc_srv;
+
+    (void)p;
+    assert(c->tc_inflight > 0);
+    c->tc_inflight--;
+    if (!c->tc_closing && !s->ts_stopping)
+        s->ts_ops->tso_done(c, cmp);
+    conn_settle(c);
+}
+
+int tsrv_submit(struct tsrv_conn *c, struct rn_sock_req *rq)
+{
+    struct tsrv *s = c->tc_srv;
+    int err;
+
+    assert(!c->tc_closing);
+    rq->sq_handle = c->tc_handle;
+    rq->sq_user = c;
+    err = rn_sock_submit(s->ts_proc, rq, conn_done);
+    if (err == 0)
+        c->tc_inflight++;
+    return err;
+}
+
+void tsrv_close(struct tsrv_conn *c, bool abort)
+{
+    struct tsrv *s = c->tc_srv;
+    struct rn_sock_req rq = {.sq_op = RN_SOP_CLOSE};
+
+    if (c->tc_closing || s->ts_stopping)
+        return;
+    if (abort) {
+        (void)rn_sock_setopt(s->ts_proc, c->tc_handle, RN_SO_LINGER, 0);
+        s->ts_stats.ss_aborted++;
+    } else {
+        s->ts_stats.ss_closed++;
+    }
+    /* Submitting first: tsrv_submit() wants an open connection.  If no
+     * request could be made (no memory), the handle stays open until the
+     * stop closes it, and the connection goes once nothing of it is in
+     * flight (conn_settle()). */
+    (void)tsrv_submit(c, &rq);
+    c->tc_closing = true;
+}
+
+/* ---- Accepting ----------------------------------------------------------------- */
+
+static void accept_submit(struct tsrv *s);
+
+static void refuse_done(struct rn_proc *p, const struct rn_sock_completion *cmp)
+{
+    (void)p;
+    (void)cmp;  /* the close of a refused connection: nothing to do */
+}
+
+static void accept_retry(struct rn_timer *t, rn_time_t now)
+{
+    struct tsrv *s = (struct tsrv *)((char *)t - offsetof(struct tsrv, ts_retry));
+
+    (void)now;
+    if (!s->ts_stopping)
+        accept_submit(s);
+}
+
+static void accepted(struct tsrv *s, int h, const struct rn_sockaddr_in *peer)
+{
+    struct tsrv_conn *c = NULL;
+    struct rn_sock_req rq = {.sq_op = RN_SOP_CLOSE, .sq_handle = h, .sq_user = s};
+
+    s->ts_stats.ss_accepted++;
+    if (s->ts_stats.ss_active < s->ts_max_conns)
+        c = calloc(1, s->ts_ops->tso_conn_size);
+    if (c == NULL) {
+        /* Over the cap (or out of memory): reset it at once. */
+        s->ts_stats.ss_refused++;
+        (void)rn_sock_setopt(s->ts_proc, h, RN_SO_LINGER, 0);
+        (void)rn_sock_submit(s->ts_proc, &rq, refuse_done);
+        return;
+    }
+    c->tc_srv = s;
+    c->tc_handle = h;
+    c->tc_peer = *peer;
+    conn_link(s, c);
+    s->ts_ops->tso_open(c);
+    conn_settle(c);
+}
+
+static void accept_done(struct rn_proc *p, const struct rn_sock_completion *cmp)
+{
+    struct tsrv *s = cmp->sc_user;
+
+    (void)p;
+    if (s->ts_stopping)
+        return;  /* a handle accepted meanwhile is closed by the exit */
+    if (cmp->sc_result > 0) {
+        accepted(s, (int)cmp->sc_result, &cmp->sc_addr);
+        accept_submit(s);
+        return;
+    }
+    s->ts_stats.ss_accept_errors++;
+    if (rn_timer_arm(rn_stack_timers(s->ts_stack), &s->ts_retry, tsrv_now(s) + TSRV_RETRY) < 0)
+        accept_submit(s);
+}
+
+static void accept_submit(struct tsrv *s)
+{
+    struct rn_sock_req rq = {.sq_op = RN_SOP_ACCEPT, .sq_handle = s->ts_listen, .sq_user = s};
+
+    if (rn_sock_submit(s->ts_proc, &rq, accept_done) < 0) {
+        s->ts_stats.ss_accept_errors++;
+        (void)rn_timer_arm(rn_stack_timers(s->ts_stack), &s->ts_retry,
+                           tsrv_now(s) + TSRV_RETRY);
+    }
+}
+
+/* ---- Start and stop ---------------------------------------------------------------- */
+
+int tsrv_start(struct tsrv *s, struct rn_stack *st, const struct tsrv_ops *ops,
+               const struct tsrv_params *params)
+{
+    struct rn_sockaddr_in local = {params->tsp_addr, params->tsp_port};
+    int err;
+
+    assert(ops->tso_conn_size >= sizeof(struct tsrv_conn));
+    assert(params->tsp_port != 0 && params->tsp_max_conns > 0);
+    s->ts_ops = ops;
+    s->ts_stack = st;
+    s->ts_max_conns = params->tsp_max_conns;
+    rn_timer_init(&s->ts_retry, accept_retry);
+    s->ts_hosted = params->tsp_proc != NULL;
+    if (s->ts_hosted)
+        s->ts_proc = params->tsp_proc;
+    else if ((err = rn_proc_create(st, params->tsp_name, &s->ts_proc)) < 0)
+        return err;
+    err = rn_sock_open(s->ts_proc, RN_SOCK_STREAM, 0);
+    if (err < 0)
+        goto out_exit;
+    s->ts_listen = err;
+    err = rn_sock_bind(s->ts_proc, s->ts_listen, &local);
+    if (err < 0)
+        goto out_exit;
+    err = rn_sock_listen(s->ts_proc, s->ts_listen, (int)params->tsp_backlog);
+    if (err < 0)
+        goto out_exit;
+    /* The service's own hold on its process, beside the creator's that
+     * rn_proc_exit() consumes.  A hosted one is the host's to hold. */
+    if (!s->ts_hosted)
+        rn_ob_ref(s->ts_proc, RN_TAG_SERVICE);
+    accept_submit(s);
+    return 0;
+
+out_exit:
+    /* Nothing was submitted: the process exits on its own, closing the
+     * socket, and nobody needs to hear about it.  A hosted socket stays
+     * open in the host's process, which the host exits. */
+    if (!s->ts_hosted)
+        rn_proc_exit(s->ts_proc);
+    s->ts_proc = NULL;
+    return err;
+}
+
+/* The process was released: every request was delivered, so whatever is
+ * left has nothing in flight. */
+static void stop_finish(struct tsrv *s)
+{
+    while (s->ts_conns != NULL)
+        conn_free(s->ts_conns);
+    if (s->ts_done != NULL)
+        s->ts_done(s->ts_done_ctx);
+    s->ts_ops->tso_stopped(s);
+}
+
+static void stop_done(struct rn_stack *st, struct rn_work *w)
+{
+    struct tsrv *s = (struct tsrv *)((char *)w - offsetof(struct tsrv, ts_work));
+
+    (void)st;
+    stop_finish(s);
+}
+
+void tsrv_released(struct tsrv *s)
+{
+    assert(s->ts_hosted && s->ts_stopping);
+    stop_finish(s);
+}
+
+/* The process was released (on whichever thread let go last). */
+static void stop_fired(struct rn_ob_wait *w, void *ctx)
+{
+    struct tsrv *s = ctx;
+
+    (void)w;
+    rn_stack_post(s->ts_stack, &s->ts_work, stop_done);
+}
+
+void tsrv_stop(struct tsrv *s, void (*done)(void *ctx), void *ctx)
+{
+    struct rn_proc *p = s->ts_proc;
+    struct tsrv_conn *c;
+    int err;
+
+    assert(!s->ts_stopping);
+    s->ts_stopping = true;
+    s->ts_done = done;
+    s->ts_done_ctx = ctx;
+    rn_timer_cancel(rn_stack_timers(s->ts_stack), &s->ts_retry);
+    /* Open connections are reset rather than closed gracefully, so the
+     * stop never waits on a peer. */
+    for (c = s->ts_conns; c != NULL; c = c->tc_next) {
+        if (!c->tc_closing) {
+            (void)rn_sock_setopt(p, c->tc_handle, RN_SO_LINGER, 0);
+            s->ts_stats.ss_aborted++;
+        }
+    }
+    if (s->ts_hosted)
+        return;  /* the host exits its process, then tsrv_released() */
+    err = rn_ob_wait_release(p, &s->ts_wait, NULL, "stop", stop_fired, s);
+    assert(err == 0);
+    (void)err;
+    rn_proc_exit(p);
+    s->ts_proc = NULL;
+    rn_ob_deref(p, RN_TAG_SERVICE);
+}

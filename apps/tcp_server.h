@@ -1,0 +1,136 @@
+/*
+ * A listening TCP service on the loop thread: the skeleton that the
+ * built-in TCP services share (tcp_simple.c: echo, discard, chargen;
+ * httpd.c).  Internal to apps/.
+ *
+ * A service embeds a struct tsrv and fills a struct tsrv_ops.  The
+ * skeleton owns the process, the listening socket, the accept loop, the
+ * cap on connections and the list of connections, and it runs the stop;
+ * the service drives each connection with requests submitted through
+ * tsrv_submit() and ends it with tsrv_close().
+ *
+ * Connection lifetime: a struct tsrv_conn (the head of the service's own
+ * connection struct) is allocated when an accept completes and freed once
+ * it is closing and every request submitted for it has been delivered: so
+ * a completion never finds its connection gone.  A service must keep at
+ * least one request in flight on an open connection, or close it.
+ *
+ * Stop, in call order (the shape of every built-in service, as
+ * rn_echo_stop()):
+ *   tsrv_stop(): every open connection gets SO_LINGER 0 (stop aborts, so it
+ *     is bounded in time), a "stop" wait on the process, rn_proc_exit()
+ *     -> the socket layer cancels the outstanding requests (delivered with
+ *        RN_ECANCELED; nothing is resubmitted), closes every handle
+ *     -> the process is released once every request was delivered
+ *   -> stop_fired() [any] -> posted -> stop_done() [L]: connections left
+ *      are freed, done(), then tso_stopped() frees the service.
+ *
+ * Hosted (tsp_proc set: the host's process, shared with other services):
+ * the skeleton neither creates nor exits the process.  tsrv_stop() then
+ * only halts (connections get SO_LINGER 0, nothing more is submitted); the
+ * host exits the process, and once it was released calls
+ * tsrv_released(), which does what stop_done() does.
+ *
+ * Thread safety: [L] the stack's loop thread only.
+ */
+#ifndef REFNET_APPS_TCP_SERVER_H
+#define REFNET_APPS_TCP_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "refnet/apps.h"
+#include "refnet/object.h"
+#include "refnet/socket.h"
+#include "refnet/stack.h"
+#include "refnet/timer.h"
+
+struct tsrv;
+
+/* One accepted connection; the head of the service's connection struct. */
+struct tsrv_conn {
+    struct tsrv *tc_srv;            /* [I] its service */
+    struct tsrv_conn *tc_next;      /* [L] on ts_conns */
+    struct tsrv_conn *tc_prev;      /* [L] */
+    int tc_handle;                  /* [I] its socket in the service's process */
+    struct rn_sockaddr_in tc_peer;  /* [I] the peer */
+    unsigned tc_inflight;           /* [L] requests submitted and not yet delivered */
+    bool tc_closing;                /* [L] closed by the service or by the stop */
+};
+
+struct tsrv_ops {
+    /* Bytes of the service's connection struct (>= sizeof(struct tsrv_conn)). */
+    size_t tso_conn_size;
+    /* A connection was accepted (zeroed beyond its head): submit its first
+     * requests, or close it. */
+    void (*tso_open)(struct tsrv_conn *c);
+    /* A request of c completed while c is open: go on, or close it. */
+    void (*tso_done)(struct tsrv_conn *c, const struct rn_sock_completion *cmp);
+    /* c is going away: free what it holds, not c itself.  May be NULL. */
+    void (*tso_free)(struct tsrv_conn *c);
+    /* The stop finished and its done() ran: free the service. */
+    void (*tso_stopped)(struct tsrv *s);
+};
+
+struct tsrv_params {
+    const char *tsp_name;    /* process name ("httpd") */
+    uint32_t tsp_addr;       /* local address; 0: every address */
+    uint16_t tsp_port;       /* local port (not 0) */
+    unsigned tsp_backlog;    /* SYN and accept queue bound */
+    unsigned tsp_max_conns;  /* connections at once; more are accepted and reset */
+    struct rn_proc *tsp_proc; /* run in this process (hosted; borrowed), or
+                                 NULL: create one named tsp_name */
+};
+
+struct tsrv {
+    const struct tsrv_ops *ts_ops;   /* [I] */
+    struct rn_stack *ts_stack;       /* [I] */
+    struct rn_proc *ts_proc;         /* [L] held by "service" (and the creator's
+                                        reference) until the stop; hosted:
+                                        the host's, borrowed */
+    bool ts_hosted;                  /* [I] runs in the host's process */
+    int ts_listen;                   /* [I] the listening socket */
+    unsigned ts_max_conns;           /* [I] */
+    struct tsrv_conn *ts_conns;      /* [L] open and closing connections */
+    bool ts_stopping;                /* [L] tsrv_stop() ran */
+    struct rn_timer ts_retry;        /* [L] accepts again after a failed accept */
+    struct rn_tcpsvc_stats ts_stats; /* [L] counters; ts_active == length of ts_conns */
+    struct rn_ob_wait ts_wait;       /* "stop": the process's release */
+    struct rn_work ts_work;          /* posted when the wait fires */
+    void (*ts_done)(void *ctx);      /* [L] the stop's callback */
+    void *ts_done_ctx;               /* [L] */
+};
+
+/* Starts s: a process named tsp_name, a socket listening on
+ * tsp_addr:tsp_port, and the accept loop.  Returns 0, or RN_EADDRINUSE,
+ * RN_EADDRNOTAVAIL, RN_ENOMEM, RN_EINVAL; on failure nothing is left
+ * running and the caller frees s. */
+int tsrv_start(struct tsrv *s, struct rn_stack *st, const struct tsrv_ops *ops,
+               const struct tsrv_params *params);
+
+/* Submits rq for connection c (sq_handle and sq_user are filled in).
+ * Returns 0, and the completion goes to tso_done (unless c is closing by
+ * then), or a negative code and nothing follows. */
+int tsrv_submit(struct tsrv_conn *c, struct rn_sock_req *rq);
+
+/* Closes c, abortively (RST) if abort: c is freed once every request of
+ * it was delivered, never before the service's callback that called this
+ * returned.  Harmless if c is closing already.  Call it only from
+ * tso_open() or tso_done(). */
+void tsrv_close(struct tsrv_conn *c, bool abort);
+
+/* Stops s (see the file comment); done(ctx) runs on the loop thread once
+ * the process was released, then tso_stopped().  Hosted: halts s, and the
+ * rest waits for tsrv_released(). */
+void tsrv_stop(struct tsrv *s, void (*done)(void *ctx), void *ctx);
+
+/* Hosted only: the host's process was released after tsrv_stop(), so every
+ * request was delivered; frees the connections, runs done(ctx), then
+ * tso_stopped(). */
+void tsrv_released(struct tsrv *s);
+
+/* The stack's current time. */
+rn_time_t tsrv_now(const struct tsrv *s);
+
+#endif /* REFNET_APPS_TCP_SERVER_H */

@@ -1,0 +1,260 @@
+/*
+ * The simple TCP services (apps.h): echo (RFC 862), discard (RFC 863) and
+ * chargen (RFC 864), each a listener from the skeleton in tcp_server.c.
+ *
+ * Per connection, in call order:
+ *   echo:    recv(buf) -> send(the same bytes) -> recv ...   (one buffer,
+ *            one request in flight: a peer that does not read is not read)
+ *            recv 0 -> close; an error -> reset
+ *   discard: recv(buf) -> count -> recv ...; recv 0 -> close
+ *   chargen: send(pattern + offset) -> send ...  and, beside it,
+ *            recv(buf) -> drop -> recv ...;  recv 0 or an error -> reset
+ * The chargen pattern is one buffer per service, read-only, holding the
+ * 95-line cycle repeated so that any send of sv_bufsize bytes starting
+ * anywhere in the first cycle lies within it.
+ */
+#include <assert.h>
+#include <stddef.h>
+#include <stdlib.h>
+
+#include "refnet/error.h"
+#include "tcp_server.h"
+
+#define SIMPLE_BUF_DEFAULT 16384u
+#define SIMPLE_BUF_MIN 512u
+#define SIMPLE_BUF_MAX (1u << 20)
+#define SIMPLE_CONNS_DEFAULT 1024u
+#define SIMPLE_CONNS_MAX 4000u
+#define SIMPLE_BACKLOG_DEFAULT 128u
+#define CHARGEN_LINE 72u                          /* printable characters per line */
+#define CHARGEN_CHARS 95u                         /* ' ' .. '~' */
+#define CHARGEN_CYCLE ((CHARGEN_LINE + 2u) * CHARGEN_CHARS) /* bytes until it repeats */
+#define CHARGEN_SINK 2048u                        /* chargen's receive buffer */
+
+enum simple_kind {
+    SIMPLE_ECHO,
+    SIMPLE_DISCARD,
+    SIMPLE_CHARGEN,
+};
+
+struct rn_tcpsvc {
+    struct tsrv sv_srv;          /* the skeleton; first, so a tsrv is a rn_tcpsvc */
+    enum simple_kind sv_kind;    /* [I] */
+    uint32_t sv_bufsize;         /* [I] receive buffer, or chargen's send size */
+    uint8_t *sv_pattern;         /* [I] chargen: CHARGEN_CYCLE + sv_bufsize bytes */
+};
+
+struct simple_conn {
+    struct tsrv_conn sc_base;    /* the skeleton's head */
+    uint8_t *sc_buf;             /* [L] receive buffer */
+    uint32_t sc_off;             /* [L] chargen: next offset in the cycle */
+};
+
+uint8_t rn_chargen_byte(uint64_t off)
+{
+    uint64_t line = off / (CHARGEN_LINE + 2u);
+    uint64_t col = off % (CHARGEN_LINE + 2u);
+
+    if (col == CHARGEN_LINE)
+        return '\r';
+    if (col == CHARGEN_LINE + 1u)
+        return '\n';
+    return (uint8_t)(' ' + (line + col) % CHARGEN_CHARS);
+}
+
+static struct rn_tcpsvc *svc_of(const struct tsrv_conn *c)
+{
+    return (struct rn_tcpsvc *)c->tc_srv;
+}
+
+static void simple_recv(struct simple_conn *sc)
+{
+    struct rn_tcpsvc *sv = svc_of(&sc->sc_base);
+    struct rn_sock_req rq = {
+        .sq_op = RN_SOP_RECV,
+        .sq_buf = sc->sc_buf,
+        .sq_len = sv->sv_kind == SIMPLE_CHARGEN ? CHARGEN_SINK : sv->sv_bufsize,
+    };
+
+    if (tsrv_submit(&sc->sc_base, &rq) < 0)
+        tsrv_close(&sc->sc_base, true);
+}
+
+static void simple_send(struct simple_conn *sc, const uint8_t *buf, size_t len)
+{
+    struct rn_sock_req rq = {.sq_op = RN_SOP_SEND, .sq_buf = (void *)buf, .sq_len = len};
+
+    if (tsrv_submit(&sc->sc_base, &rq) < 0)
+        tsrv_close(&sc->sc_base, true);
+}
+
+static void chargen_send(struct simple_conn *sc)
+{
+    struct rn_tcpsvc *sv = svc_of(&sc->sc_base);
+
+    simple_send(sc, sv->sv_pattern + sc->sc_off, sv->sv_bufsize);
+}
+
+static void simple_open(struct tsrv_conn *c)
+{
+    struct simple_conn *sc = (struct simple_conn *)c;
+    struct rn_tcpsvc *sv = svc_of(c);
+
+    sc->sc_buf = malloc(sv->sv_kind == SIMPLE_CHARGEN ? CHARGEN_SINK : sv->sv_bufsize);
+    if (sc->sc_buf == NULL) {
+        tsrv_close(c, true);
+        return;
+    }
+    simple_recv(sc);
+    if (sv->sv_kind == SIMPLE_CHARGEN && !c->tc_closing)
+        chargen_send(sc);
+}
+
+/* The end of a connection, by what the last completion said. */
+static void simple_end(struct simple_conn *sc, ssize_t result)
+{
+    struct tsrv *s = sc->sc_base.tc_srv;
+
+    if (result < 0)
+        s->ts_stats.ss_resets++;
+    /* Chargen resets even on the peer's close: what it has queued is of no
+     * interest to a peer that is done. */
+    tsrv_close(&sc->sc_base, result < 0 || svc_of(&sc->sc_base)->sv_kind == SIMPLE_CHARGEN);
+}
+
+static void simple_done(struct tsrv_conn *c, const struct rn_sock_completion *cmp)
+{
+    struct simple_conn *sc = (struct simple_conn *)c;
+    struct rn_tcpsvc *sv = svc_of(c);
+    struct tsrv *s = c->tc_srv;
+
+    if (cmp->sc_result <= 0) {
+        simple_end(sc, cmp->sc_result);
+        return;
+    }
+    if (cmp->sc_op == RN_SOP_RECV) {
+        s->ts_stats.ss_bytes_in += (uint64_t)cmp->sc_result;
+        if (sv->sv_kind == SIMPLE_ECHO)
+            simple_send(sc, sc->sc_buf, (size_t)cmp->sc_result);
+        else
+            simple_recv(sc);
+        return;
+    }
+    assert(cmp->sc_op == RN_SOP_SEND);
+    s->ts_stats.ss_bytes_out += (uint64_t)cmp->sc_result;
+    if (sv->sv_kind == SIMPLE_ECHO) {
+        simple_recv(sc);
+    } else {
+        sc->sc_off = (uint32_t)((sc->sc_off + (uint64_t)cmp->sc_result) % CHARGEN_CYCLE);
+        chargen_send(sc);
+    }
+}
+
+static void simple_free(struct tsrv_conn *c)
+{
+    free(((struct simple_conn *)c)->sc_buf);
+}
+
+static void simple_stopped(struct tsrv *s)
+{
+    struct rn_tcpsvc *sv = (struct rn_tcpsvc *)s;
+
+    free(sv->sv_pattern);
+    free(sv);
+}
+
+static const struct tsrv_ops simple_ops = {
+    .tso_conn_size = sizeof(struct simple_conn),
+    .tso_open = simple_open,
+    .tso_done = simple_done,
+    .tso_free = simple_free,
+    .tso_stopped = simple_stopped,
+};
+
+static int simple_start(struct rn_stack *st, const struct rn_tcpsvc_params *params,
+                        enum simple_kind kind, struct rn_tcpsvc **out)
+{
+    static const char *const names[] = {"tcpecho", "discard", "chargen"};
+    static const uint16_t ports[] = {7, 9, 19};
+    struct rn_tcpsvc_params sp = params ? *params : (struct rn_tcpsvc_params){0};
+    struct tsrv_params tp = {0};
+    struct rn_tcpsvc *sv;
+    size_t i;
+    int err;
+
+    if (sp.sv_bufsize == 0)
+        sp.sv_bufsize = SIMPLE_BUF_DEFAULT;
+    if (sp.sv_max_conns == 0)
+        sp.sv_max_conns = SIMPLE_CONNS_DEFAULT;
+    if (sp.sv_backlog == 0)
+        sp.sv_backlog = SIMPLE_BACKLOG_DEFAULT;
+    if (sp.sv_bufsize < SIMPLE_BUF_MIN || sp.sv_bufsize > SIMPLE_BUF_MAX ||
+        sp.sv_max_conns > SIMPLE_CONNS_MAX || sp.sv_backlog > 65535)
+        return RN_EINVAL;
+    sv = calloc(1, sizeof(*sv));
+    if (sv == NULL)
+        return RN_ENOMEM;
+    sv->sv_kind = kind;
+    sv->sv_bufsize = sp.sv_bufsize;
+    if (kind == SIMPLE_CHARGEN) {
+        sv->sv_pattern = malloc(CHARGEN_CYCLE + sp.sv_bufsize);
+        if (sv->sv_pattern == NULL) {
+            free(sv);
+            return RN_ENOMEM;
+        }
+        for (i = 0; i < CHARGEN_CYCLE + sp.sv_bufsize; i++)
+            sv->sv_pattern[i] = rn_chargen_byte(i);
+    }
+    tp.tsp_name = names[kind];
+    tp.tsp_addr = sp.sv_addr;
+    tp.tsp_port = sp.sv_port != 0 ? sp.sv_port : ports[kind];
+    tp.tsp_backlog = sp.sv_backlog;
+    tp.tsp_max_conns = sp.sv_max_conns;
+    tp.tsp_proc = sp.sv_proc;
+    err = tsrv_start(&sv->sv_srv, st, &simple_ops, &tp);
+    if (err < 0) {
+        free(sv->sv_pattern);
+        free(sv);
+        return err;
+    }
+    *out = sv;
+    return 0;
+}
+
+int rn_tcpecho_start(struct rn_stack *st, const struct rn_tcpsvc_params *params,
+                     struct rn_tcpsvc **out)
+{
+    return simple_start(st, params, SIMPLE_ECHO, out);
+}
+
+int rn_discard_start(struct rn_stack *st, const struct rn_tcpsvc_params *params,
+                     struct rn_tcpsvc **out)
+{
+    return simple_start(st, params, SIMPLE_DISCARD, out);
+}
+
+int rn_chargen_start(struct rn_stack *st, const struct rn_tcpsvc_params *params,
+                     struct rn_tcpsvc **out)
+{
+    return simple_start(st, params, SIMPLE_CHARGEN, out);
+}
+
+void rn_tcpsvc_stop(struct rn_tcpsvc *s, void (*done)(void *ctx), void *ctx)
+{
+    tsrv_stop(&s->sv_srv, done, ctx);
+}
+
+void rn_tcpsvc_released(struct rn_tcpsvc *s)
+{
+    tsrv_released(&s->sv_srv);
+}
+
+void rn_tcpsvc_stats(const struct rn_tcpsvc *s, struct rn_tcpsvc_stats *out)
+{
+    *out = s->sv_srv.ts_stats;
+}
+
+struct rn_proc *rn_tcpsvc_proc(const struct rn_tcpsvc *s)
+{
+    return s->sv_srv.ts_proc;
+}

@@ -1,0 +1,129 @@
+/*
+ * Packet drop reasons.
+ *
+ * Input from the network is never asserted on: a packet that cannot be
+ * accepted is dropped and counted under one of these reasons, the way Linux
+ * counts skb drop reasons.  The wire parsers (src/wire/) return them
+ * directly; the layers above add their own (routing, reassembly, ports,
+ * queues).  The table below is the single source: it makes the enum, the
+ * short names used in counters and reports, and the one-line descriptions.
+ *
+ * To add a reason, add one X() line anywhere in the map.  Values are not
+ * stable across builds, so never store them: store the name.
+ */
+#ifndef REFNET_DROP_H
+#define REFNET_DROP_H
+
+/* X(NAME, "name", "description") */
+#define RN_DROP_MAP(X)                                                         \
+    X(TRUNCATED, "truncated",                                                  \
+      "shorter than the fixed header of its protocol")                         \
+    X(BAD_ETH, "bad_eth",                                                      \
+      "malformed Ethernet header (e.g. multicast source address)")             \
+    X(UNSUPPORTED_ETHERTYPE, "unsupported_ethertype",                          \
+      "EtherType not handled (VLAN tag, 802.3 length field, unknown type)")    \
+    X(BAD_ARP, "bad_arp",                                                      \
+      "ARP packet not Ethernet/IPv4, bad opcode or multicast sender")          \
+    X(BAD_IP_VERSION, "bad_ip_version",                                        \
+      "IP version field is not 4")                                             \
+    X(BAD_IP_HDR_LEN, "bad_ip_hdr_len",                                        \
+      "IPv4 header length below 20 bytes or beyond the packet")                \
+    X(BAD_IP_TOTAL_LEN, "bad_ip_total_len",                                    \
+      "IPv4 total length below the header length or beyond the frame")         \
+    X(BAD_IP_CSUM, "bad_ip_csum",                                              \
+      "IPv4 header checksum does not verify")                                  \
+    X(BAD_IP_OPTIONS, "bad_ip_options",                                        \
+      "IPv4 option with a bad length or running past the header")              \
+    X(BAD_IP_FRAG, "bad_ip_frag",                                              \
+      "non-last fragment whose payload is empty or not a multiple of 8")       \
+    X(IP_TTL_EXPIRED, "ip_ttl_expired",                                        \
+      "TTL would reach zero while forwarding")                                 \
+    X(NOT_FOR_US, "not_for_us",                                                \
+      "addressed to another host")                                             \
+    X(FRAG_OVERLAP, "frag_overlap",                                            \
+      "fragment overlaps data already queued for reassembly")                  \
+    X(FRAG_DUPLICATE, "frag_duplicate",                                        \
+      "fragment already held for reassembly")                                 \
+    X(FRAG_TOO_BIG, "frag_too_big",                                            \
+      "fragment would end beyond the 65535-byte IPv4 limit")                   \
+    X(FRAG_TIMEOUT, "frag_timeout",                                            \
+      "reassembly did not complete in time")                                   \
+    X(FRAG_NO_MEMORY, "frag_no_memory",                                        \
+      "reassembly memory limit reached")                                       \
+    X(BAD_ICMP_CSUM, "bad_icmp_csum",                                          \
+      "ICMP checksum does not verify")                                         \
+    X(BAD_ICMP, "bad_icmp",                                                    \
+      "ICMP error message without a usable quoted IPv4 header")                \
+    X(BAD_UDP_LEN, "bad_udp_len",                                              \
+      "UDP length field below 8 or beyond the IP payload")                     \
+    X(BAD_UDP_CSUM, "bad_udp_csum",                                            \
+      "UDP checksum does not verify")                                          \
+    X(UDP_NO_PORT, "udp_no_port",                                              \
+      "no UDP endpoint bound to the destination port")                         \
+    X(UDP_RCVBUF, "udp_rcvbuf",                                                \
+      "UDP endpoint's receive queue at its limit (SO_RCVBUF)")                 \
+    X(BAD_TCP_HDR_LEN, "bad_tcp_hdr_len",                                      \
+      "TCP data offset below 5 words or beyond the segment")                   \
+    X(BAD_TCP_CSUM, "bad_tcp_csum",                                            \
+      "TCP checksum does not verify")                                          \
+    X(BAD_TCP_OPTIONS, "bad_tcp_options",                                      \
+      "TCP option with a bad length or running past the header")               \
+    X(NO_BUFFER, "no_buffer",                                                  \
+      "no packet buffer available")                                            \
+    X(QUEUE_FULL, "queue_full",                                                \
+      "queue at its limit")                                                    \
+    X(FAULT_INJECTED, "fault_injected",                                        \
+      "dropped on purpose by a fault-injection filter")                        \
+    X(ARP_UNRESOLVED, "arp_unresolved",                                        \
+      "next hop's link address could not be resolved")                         \
+    X(NO_ROUTE, "no_route",                                                    \
+      "no route to the destination")                                           \
+    X(TCP_NO_PORT, "tcp_no_port",                                              \
+      "no TCP listener or connection for the segment (answered with RST)")   \
+    X(TCP_OUT_OF_WINDOW, "tcp_out_of_window",                                  \
+      "TCP segment outside the receive window (answered with ACK)")         \
+    X(TCP_DUPLICATE, "tcp_duplicate",                                          \
+      "TCP segment wholly received before (a retransmission; ACKed)")         \
+    X(TCP_PAWS, "tcp_paws",                                                    \
+      "TCP segment with an old timestamp (RFC 7323 PAWS)")                     \
+    X(TCP_BAD_ACK, "tcp_bad_ack",                                              \
+      "TCP ACK for data never sent, or too old")                              \
+    X(TCP_BAD_STATE, "tcp_bad_state",                                          \
+      "TCP segment not acceptable in the connection's state")                 \
+    X(TCP_LISTEN_OVERFLOW, "tcp_listen_overflow",                              \
+      "SYN dropped: the listener's queues are full")                          \
+    X(UNKNOWN_PROTO, "unknown_proto",                                          \
+      "no transport registered for the IP protocol")                          \
+    X(BAD_IP_SRC, "bad_ip_src",                                                \
+      "source address is broadcast, multicast or one of ours")                 \
+    X(FILTER_BLOCKED, "filter_blocked",                                        \
+      "blocked by a filter or callout of the filtering platform (filter.h)")
+
+/*
+ * RN_DROP_NONE (0) means "not dropped", so a parser's result can be tested
+ * with `if (reason)`.  RN_DROP_MAX_ is the number of values including NONE:
+ * size per-reason counter arrays with it.
+ */
+enum rn_drop {
+    RN_DROP_NONE = 0,
+#define RN_DROP_ENUM_(name, str, desc) RN_DROP_##name,
+    RN_DROP_MAP(RN_DROP_ENUM_)
+#undef RN_DROP_ENUM_
+    RN_DROP_MAX_
+};
+
+/* Returns the reason's short name ("bad_ip_csum"), "none" for RN_DROP_NONE,
+ * or "unknown" for a value outside the enum.  Never returns NULL; the string
+ * is static. */
+const char *rn_drop_name(enum rn_drop reason);
+
+/* Returns the reason's one-line description, "not dropped" for RN_DROP_NONE,
+ * or "unknown drop reason".  Never returns NULL; the string is static. */
+const char *rn_drop_desc(enum rn_drop reason);
+
+/* Returns the reason whose short name is `name` (as rn_drop_name() prints
+ * it, "none" included), or RN_EINVAL if there is none.  For user input such
+ * as a counter filter on the command line. */
+int rn_drop_from_name(const char *name);
+
+#endif /* REFNET_DROP_H */

@@ -1,0 +1,226 @@
+/*
+ * Services and their controller: named units of work, each run in a
+ * process of its own, started and stopped on a stack's loop thread.
+ *
+ * A service is an object of type "service" ("service httpd RUNNING").
+ * While it runs it owns a process ("process httpd (pid 6) 3 handles", owner
+ * string "service httpd") with its own handle table, in which its kind
+ * (struct rn_svc_kind: echo, discard, chargen, httpd ...) opened its
+ * sockets.  The controller holds the process under "service" and its
+ * creator's reference.  States, as Windows' service controller has them:
+ *
+ *   STOPPED --start--> START_PENDING --> RUNNING --stop--> STOP_PENDING --> STOPPED
+ *
+ * Stop, in call order:
+ *   rn_svc_stop() [L]: STOP_PENDING; the kind halts (submits nothing more);
+ *     a wait "stop" (waiter: the service) on the process's release;
+ *     rn_proc_exit(): 1. every handle is closed, its requests cancelled;
+ *     2. the process runs down: it is released once every handle's cleanup
+ *        completed, i.e. once each socket's transport object was released
+ *   -> the wait fires [any] -> posted -> the kind's sk_released() [L];
+ *      STOPPED; 3. each rn_svc_stop() waiter hears 0.
+ * If the timeout passes first the waiter hears RN_ETIMEDOUT and the service
+ * stays STOP_PENDING, as the web server of the case did: whatever holds
+ * its objects is then what rn_svc_why() shows.  A later release still
+ * completes the stop.
+ *
+ * The chain a stuck stop shows (rn_svc_why(), the watchdog, `refnet why`):
+ *   service httpd STOP_PENDING        stop pending 31.2s
+ *   └ process httpd terminating, 1 of 3 handle cleanups pending    cleanup ...
+ *     └ socket #1 tcp 0.0.0.0:80 close pending                      close ...
+ *       └ tcp listener 0.0.0.0:80 CLOSED ...   with its holders and verdict
+ *
+ * Starting a service whose TCP port is still held (by the listener of its
+ * own stop that cannot finish, or by anything else) fails with
+ * RN_EADDRINUSE and a message naming the holder: its object, state,
+ * holders and owner.
+ *
+ * The controller is library code on a stack, with no host of its own: the
+ * daemon runs one (tools `refnet svc`), the simulator's scenarios another,
+ * on virtual time (stop timeouts are the stack's timers).
+ *
+ * Thread safety: [L] the stack's loop thread, except where [any] says.
+ */
+#ifndef REFNET_SERVICE_H
+#define REFNET_SERVICE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "refnet/clock.h"
+#include "refnet/timer.h"
+
+struct rn_stack;
+struct rn_proc;
+struct rn_strbuf;
+
+enum rn_svc_state {
+    RN_SVC_STOPPED,        /* not running; no process */
+    RN_SVC_START_PENDING,  /* its kind is starting it */
+    RN_SVC_RUNNING,        /* started */
+    RN_SVC_STOP_PENDING,   /* its process is running down */
+};
+
+/* "STOPPED", "START_PENDING", "RUNNING", "STOP_PENDING". */
+const char *rn_svc_state_name(enum rn_svc_state state);
+
+/* One counter of a running service, for listings. */
+struct rn_svc_counter {
+    const char *sc_name;  /* "bytes_in" */
+    uint64_t sc_value;
+};
+
+/* The most counters a kind reports. */
+#define RN_SVC_COUNTERS_MAX 32
+/* The most TCP ports a kind binds. */
+#define RN_SVC_PORTS_MAX 4
+
+/* A kind of service: how to start its parts in a process and stop them. */
+struct rn_svc_kind {
+    const char *sk_name;   /* "httpd": the service's name */
+    const char *sk_what;   /* one line for listings: "static files over HTTP/1.1" */
+    const char *sk_arg;    /* the form of its argument ("PORT:DIR"), or NULL
+                              if it takes none */
+    /* Checks an argument (NULL when none was given) without starting
+     * anything.  Returns 0, or RN_EINVAL with one line in err. */
+    int (*sk_check)(const char *arg, char *err, size_t errlen);
+    /* The TCP ports it would listen on with arg (all addresses), into
+     * ports (at most RN_SVC_PORTS_MAX); returns how many. */
+    size_t (*sk_ports)(const char *arg, uint16_t *ports);
+    /* Starts the parts in p (running, created by the controller) on st.
+     * Returns 0 and *state; or a negative code with one line in err, the
+     * parts halted already, and *state what sk_released() must free once
+     * p is released (NULL if nothing). */
+    int (*sk_start)(struct rn_stack *st, struct rn_proc *p, const char *arg, void **state,
+                    char *err, size_t errlen);
+    /* Halts the parts: no request is submitted any more.  The controller
+     * exits p right after. */
+    void (*sk_halt)(void *state);
+    /* p was released (every request of it was delivered): frees state. */
+    void (*sk_released)(void *state);
+    /* The running service's counters, at most RN_SVC_COUNTERS_MAX; may be
+     * NULL. */
+    size_t (*sk_counters)(void *state, struct rn_svc_counter *out);
+};
+
+/* The built-in kinds (apps.h): echo (UDP and TCP 7, one process), discard
+ * (TCP 9), chargen (TCP 19), httpd (PORT:DIR); ended by a zeroed entry. */
+extern const struct rn_svc_kind rn_svc_builtin[];
+
+struct rn_svcctl;
+struct rn_svc;
+
+/* Creates a controller for st (rn_transport_init() must have run) that
+ * knows kinds (ended by an entry with sk_name NULL; must outlive it).
+ * Returns 0 and *out, or RN_ENOMEM. */
+int rn_svcctl_create(struct rn_stack *st, const struct rn_svc_kind *kinds,
+                     struct rn_svcctl **out);
+
+/* Frees the controller and kills its service objects.  Call it either
+ * while the stack exists with every service STOPPED (stop them first), or
+ * after rn_stack_destroy(), inside which the stops still pending
+ * completed as the socket layer ran the processes down: a service still
+ * STOP_PENDING then has its wait cancelled, and its kind's state is left
+ * to its process, a leak the object manager reports.  Waiters still
+ * registered hear RN_ECANCELED.  NULL is allowed. */
+void rn_svcctl_destroy(struct rn_svcctl *sc);
+
+/* Adds a service, STOPPED, from a spec "NAME" or "NAME=ARG" (httpd=80:/srv)
+ * of a known kind.  Returns 0 and *out (may be NULL); RN_EINVAL with one
+ * line in err for an unknown kind or a bad argument; RN_EEXIST if one of
+ * that name exists; RN_ENOMEM. */
+int rn_svcctl_add(struct rn_svcctl *sc, const char *spec, struct rn_svc **out, char *err,
+                  size_t errlen);
+
+/* The kind named name, or NULL. */
+const struct rn_svc_kind *rn_svcctl_kind(const struct rn_svcctl *sc, const char *name);
+/* Writes the kinds' names, "echo, discard, chargen, httpd=PORT:DIR". */
+void rn_svcctl_kinds(const struct rn_svcctl *sc, char *buf, size_t len);
+
+/* The service named name, or NULL.  [L] */
+struct rn_svc *rn_svcctl_find(const struct rn_svcctl *sc, const char *name);
+/* Services in the order they were added. */
+size_t rn_svcctl_count(const struct rn_svcctl *sc);
+struct rn_svc *rn_svcctl_at(const struct rn_svcctl *sc, size_t i);
+/* Services STOP_PENDING now. */
+size_t rn_svcctl_stopping(const struct rn_svcctl *sc);
+
+/* Starts a STOPPED service: START_PENDING, its process, its kind's start,
+ * RUNNING.  Returns 0; 1 if it was RUNNING already; otherwise a negative
+ * code with one line in err, and the service goes back to STOPPED (at
+ * once, or once the process it had begun with was released):
+ *   RN_EADDRINUSE  a TCP port it needs is held; err names the holder
+ *                  (even while the service is STOP_PENDING: a port held
+ *                  by its own stuck stop is the usual reason);
+ *   RN_EBUSY       STOP_PENDING, its ports free: it may start once STOPPED;
+ *   or what the kind's start answered (RN_ENOENT for a missing directory ...). */
+int rn_svc_start(struct rn_svc *svc, char *err, size_t errlen);
+
+struct rn_svc_stop;
+/* result: 0 the service is STOPPED; RN_ETIMEDOUT it is still STOP_PENDING
+ * after the timeout; RN_ECANCELED the controller is being destroyed. */
+typedef void (*rn_svc_stop_fn)(struct rn_svc_stop *stp, int result, void *ctx);
+
+/* One caller waiting for a stop; the caller owns the storage and must keep
+ * it until fn ran or rn_svc_stop_cancel() returned. */
+struct rn_svc_stop {
+    struct rn_svc_stop *ss_next;  /* [L] on the service's waiters */
+    struct rn_svc *ss_svc;        /* [L] the service */
+    struct rn_timer ss_timer;     /* [L] the timeout, on the stack's timers */
+    rn_svc_stop_fn ss_fn;         /* [L] */
+    void *ss_ctx;                 /* [L] */
+    bool ss_waiting;              /* [L] on the list: fn not yet called */
+};
+
+/* Stops svc if it is RUNNING (see the file comment), and waits: fn(stp,
+ * result, ctx) runs on the loop thread once it is STOPPED, or after
+ * timeout (0: none), never inside this call.  Returns 0 when fn will be
+ * called; 1 if the service was STOPPED already (fn is not called);
+ * RN_EBUSY if it is START_PENDING. */
+int rn_svc_stop(struct rn_svc *svc, rn_time_t timeout, struct rn_svc_stop *stp,
+                rn_svc_stop_fn fn, void *ctx);
+/* Stops waiting; the stop itself goes on.  Harmless once fn ran. */
+void rn_svc_stop_cancel(struct rn_svc_stop *stp);
+
+/* Stops every RUNNING service, the last added first, with nobody waiting.
+ * Returns how many are STOP_PENDING now; then done(ctx) runs on the loop
+ * thread once none is (never if one never stops).  Replaces any earlier
+ * done. */
+size_t rn_svcctl_stop_all(struct rn_svcctl *sc, void (*done)(void *ctx), void *ctx);
+
+/* Queries. */
+const char *rn_svc_name(const struct rn_svc *svc);              /* [any] */
+const struct rn_svc_kind *rn_svc_kind(const struct rn_svc *svc); /* [any] */
+const char *rn_svc_arg(const struct rn_svc *svc);               /* [any] NULL if none */
+uint64_t rn_svc_id(const struct rn_svc *svc);                   /* [any] its object id */
+enum rn_svc_state rn_svc_state(const struct rn_svc *svc);       /* [any] */
+/* When it entered its state, on the stack's clock. */
+rn_time_t rn_svc_since(const struct rn_svc *svc);
+/* Its process while it has one (START_PENDING to STOP_PENDING), else NULL:
+ * borrowed, valid on the loop thread until the state changes. */
+struct rn_proc *rn_svc_proc(const struct rn_svc *svc);
+/* Counters of a RUNNING service (0 otherwise), at most RN_SVC_COUNTERS_MAX. */
+size_t rn_svc_counters(const struct rn_svc *svc, struct rn_svc_counter *out);
+
+/* Appends the services (all, or just `only`) as a table, or with json an
+ * array of {"name", "id", "state", "for_ns", "what", "arg", "pid",
+ * "process", "counters"}. */
+void rn_svcctl_render(const struct rn_svcctl *sc, const struct rn_svc *only,
+                      struct rn_strbuf *out, bool json);
+
+/* Appends the waiting chains through svc from a fresh snapshot of the
+ * object manager (rn_diag_render_for()), with threshold as the grace its
+ * verdict gives (the watchdog's).  Returns the number of chains, 0 when
+ * the service takes part in no wait (then its own line is printed), or
+ * RN_ENOMEM. */
+int rn_svc_why(const struct rn_svc *svc, rn_time_t threshold, struct rn_strbuf *out);
+
+/* [L] Describes who holds TCP port `port` of st for the address addr (0:
+ * any) into buf: "tcp listener #5 0.0.0.0:80 CLOSED ..., dying 12.3s,
+ * refs 53 (enum 53); owner service httpd (process httpd, pid 6), socket
+ * #1 closing".  Returns true if the port is held. */
+bool rn_svc_port_holder(struct rn_stack *st, uint32_t addr, uint16_t port, char *buf,
+                        size_t len);
+
+#endif /* REFNET_SERVICE_H */

@@ -1,0 +1,312 @@
+/*
+ * The socket layer: processes and their handles, socket endpoints,
+ * asynchronous requests with their completions, and a blocking API on top.
+ *
+ * Where it sits: above the transports (UDP and TCP), which it drives
+ * through a protocol ops table (src/transport/transport.h), and below the
+ * applications: the built-in services on the loop thread (apps/) and any
+ * thread of the host that uses the blocking API.
+ *
+ * Objects and their holders (DESIGN.md, "Processes, handles, close"):
+ *   process "echo"  --handle-->  socket #3  --socket.endpoint-->  udp endpoint
+ *   request         --request--> socket #3, and --request--> its process
+ * A process owns a handle table of small integers; each handle holds a
+ * "handle" reference on its socket.  A socket holds its transport object
+ * under "socket.endpoint".  A request in flight holds "request" references
+ * on its socket and its process.
+ *
+ * Closing a handle runs its cleanup: its pending requests complete with
+ * RN_ECANCELED, the transport is asked to close (gracefully, or abortively
+ * under SO_LINGER 0), and the close completes only once the transport
+ * object has been released.  That wait ("close", socket -> transport) and
+ * the process's wait for each handle's cleanup ("cleanup", process ->
+ * socket) are registered with rn_ob_wait_release(), so the watchdog and
+ * `refnet why` show them while they last.
+ *
+ * Three ways in:
+ *   - Immediate calls [L] (rn_sock_open, rn_sock_bind, ...): on the loop
+ *     thread, for built-in services; they never block.
+ *   - Requests (rn_sock_submit [L] with a callback run on the loop, or
+ *     rn_sock_submit_cq [any] with a completion queue whose eventfd another
+ *     event loop can watch): send, receive, connect, accept, close, poll.
+ *   - The blocking API (rn_socket, rn_recvfrom, ...) [B]: from any thread
+ *     EXCEPT the loop thread (asserted), since it waits for the loop.
+ *
+ * Every function returns 0 (or a count, a handle) on success and a
+ * negative refnet code (error.h) on failure; rn_sock_posix() is the one
+ * place that turns a code into errno.
+ *
+ * Legend: [L] loop thread of the process's stack only; [any] any thread;
+ * [B] any thread but the loop thread.
+ */
+#ifndef REFNET_SOCKET_H
+#define REFNET_SOCKET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "refnet/clock.h"
+
+struct rn_stack;
+
+/* ---- Addresses, types, flags --------------------------------------------- */
+
+/* An IPv4 socket address, host order.  Address 0 is the wildcard. */
+struct rn_sockaddr_in {
+    uint32_t sin_addr;  /* IPv4 address */
+    uint16_t sin_port;  /* port */
+};
+
+enum rn_sock_type {
+    RN_SOCK_DGRAM = 1,   /* datagrams: UDP */
+    RN_SOCK_STREAM = 2,  /* byte stream: TCP */
+};
+
+/* Flags of send and receive requests, and (RN_MSG_TRUNC) of completions. */
+#define RN_MSG_PEEK 0x1u      /* receive: leave the data queued */
+#define RN_MSG_DONTWAIT 0x2u  /* do not wait: RN_EAGAIN if it cannot complete now */
+#define RN_MSG_TRUNC 0x4u     /* completion: the datagram was longer than the buffer */
+
+/* Readiness, for rn_poll() and rn_sock_ready(). */
+#define RN_POLLIN 0x01u    /* a receive (or accept) would complete now */
+#define RN_POLLOUT 0x04u   /* a send would complete now */
+#define RN_POLLERR 0x08u   /* an error is pending (SO_ERROR) */
+#define RN_POLLHUP 0x10u   /* both directions are shut */
+#define RN_POLLNVAL 0x20u  /* not an open handle (or closed while polled) */
+
+/* Directions for rn_shutdown() (the same values TCP uses internally). */
+#define RN_SHUT_RD 0
+#define RN_SHUT_WR 1
+#define RN_SHUT_RDWR 2
+
+/* Socket options; every value is an int64_t. */
+enum rn_sockopt {
+    RN_SO_RCVBUF = 1,   /* receive queue limit, bytes of buffers (default 212992) */
+    RN_SO_SNDBUF,       /* send buffer limit, bytes (kept; see udp.c) */
+    RN_SO_RCVTIMEO,     /* blocking receive and accept timeout, ms; 0 none */
+    RN_SO_SNDTIMEO,     /* blocking send and connect timeout, ms; 0 none */
+    RN_SO_LINGER,       /* -1 off (graceful close); 0 abort on close; >0 seconds */
+    RN_SO_ERROR,        /* get only: the pending error, cleared by reading */
+    RN_SO_TYPE,         /* get only: enum rn_sock_type */
+    RN_SO_KEEPALIVE,    /* stream: 0 or 1 */
+    RN_TCP_NODELAY,     /* stream: 0 or 1 (Nagle off) */
+};
+
+/* ---- Processes ------------------------------------------------------------- */
+
+/* A process: an object of type "process" ("process echo (pid 3) 2 handles")
+ * that owns a handle table. */
+struct rn_proc;
+
+/* The most handles a process may have open. */
+#define RN_PROC_MAX_HANDLES 4096
+
+/* [any] Creates a process on st named name (at most 31 characters kept).
+ * Returns 0 and sets *out, holding the creator's reference, or RN_ENOMEM,
+ * or RN_EINVAL if the transports were not initialised on st
+ * (rn_transport_init()). */
+int rn_proc_create(struct rn_stack *st, const char *name, struct rn_proc **out);
+
+/* [any] Begins the process's exit: every handle runs its cleanup, and the
+ * process stays "terminating" until every cleanup completed, then is
+ * killed.  Consumes the creator's reference: the caller must not use p
+ * afterwards unless it holds a reference of its own, e.g. to wait for its
+ * release with rn_ob_wait_release().  No other call on p may start after
+ * this one.  Calling it twice is a programmer error (asserted). */
+void rn_proc_exit(struct rn_proc *p);
+
+/* The longest owner string of a process, with its NUL. */
+#define RN_PROC_OWNER_MAX 48
+
+/* [any] Says who runs p, for listings: "service httpd".  Set once (a
+ * second call answers RN_EBUSY and changes nothing); RN_EINVAL for an
+ * empty string or one of RN_PROC_OWNER_MAX bytes or more.  Returns 0. */
+int rn_proc_set_owner(struct rn_proc *p, const char *owner);
+/* [any] The owner string, "" if none was set. */
+const char *rn_proc_owner(const struct rn_proc *p);
+
+/* [any] Queries. */
+uint32_t rn_proc_pid(const struct rn_proc *p);
+const char *rn_proc_name(const struct rn_proc *p);
+struct rn_stack *rn_proc_stack(const struct rn_proc *p);
+/* Handles open or still cleaning up. */
+unsigned rn_proc_handles(const struct rn_proc *p);
+
+/* ---- Immediate calls on the loop thread [L] -------------------------------- */
+
+/* Opens a socket of type with protocol proto (0: the type's default) and
+ * returns its handle (>= 1), or RN_EAFNOSUPPORT (no such protocol),
+ * RN_EMFILE, RN_ENOMEM, RN_ESHUTDOWN (the process is exiting). */
+int rn_sock_open(struct rn_proc *p, int type, int proto);
+/* Binds to a local address; port 0 picks an ephemeral port (UDP at once,
+ * TCP at listen or connect).  Returns 0, RN_EBADF, RN_EINVAL (already
+ * bound), RN_EADDRINUSE, RN_EADDRNOTAVAIL. */
+int rn_sock_bind(struct rn_proc *p, int h, const struct rn_sockaddr_in *addr);
+/* Stream sockets: starts listening with a backlog for each of the SYN and
+ * accept queues.  UDP: RN_EOPNOTSUPP. */
+int rn_sock_listen(struct rn_proc *p, int h, int backlog);
+/* Shuts down one or both directions; pending receives complete with 0
+ * (end of data) after RN_SHUT_RD. */
+int rn_sock_shutdown(struct rn_proc *p, int h, int how);
+int rn_sock_setopt(struct rn_proc *p, int h, enum rn_sockopt opt, int64_t val);
+int rn_sock_getopt(struct rn_proc *p, int h, enum rn_sockopt opt, int64_t *val);
+/* Local and remote addresses (either may be NULL); the remote is 0:0 when
+ * not connected. */
+int rn_sock_getname(struct rn_proc *p, int h, struct rn_sockaddr_in *local,
+                    struct rn_sockaddr_in *remote);
+/* Returns the readiness of a handle (RN_POLL*), RN_POLLNVAL if it is not
+ * an open handle. */
+unsigned rn_sock_ready(struct rn_proc *p, int h);
+
+/* ---- Owners ---------------------------------------------------------------- */
+
+/* Who owns a transport object: the socket above it and that socket's
+ * process. */
+struct rn_sock_owner {
+    uint64_t ow_sock;          /* the socket's object id */
+    int ow_handle;             /* its handle in the process */
+    bool ow_closing;           /* its close began (it waits for the object) */
+    uint64_t ow_proc;          /* the process's object id */
+    uint32_t ow_pid;           /* its pid */
+    char ow_proc_name[32];     /* its name */
+    char ow_owner[RN_PROC_OWNER_MAX]; /* rn_proc_owner(): "service httpd", or "" */
+};
+
+/* [L] Finds the owner of ob, a transport object ("tcp listener", "tcp
+ * connection", "udp endpoint") the caller holds a reference on: the socket
+ * that holds it, or held it and waits for its release (closing), or for
+ * a connection waiting in a listener's accept queue, the listener's
+ * socket.  Returns 0 and fills *out, or RN_ENOENT (no socket: a TIME_WAIT
+ * entry, an object made without the socket layer, or not a transport
+ * object), with *out zeroed. */
+int rn_sock_owner_of(const void *ob, struct rn_sock_owner *out);
+
+/* ---- Requests -------------------------------------------------------------- */
+
+enum rn_sock_op {
+    RN_SOP_SEND = 1,  /* send sq_len bytes of sq_buf (to sq_to if set) */
+    RN_SOP_RECV,      /* receive up to sq_len bytes into sq_buf */
+    RN_SOP_CONNECT,   /* connect to *sq_to (UDP: set the default peer) */
+    RN_SOP_ACCEPT,    /* accept a connection: result is the new handle */
+    RN_SOP_CLOSE,     /* close the handle: completes once the transport is released */
+    RN_SOP_POLL,      /* wait until one of sq_fds is ready */
+    RN_SOP_COUNT_
+};
+
+/* One entry of a poll request. */
+struct rn_pollfd {
+    int pf_handle;        /* handle to watch */
+    unsigned pf_events;   /* RN_POLLIN | RN_POLLOUT wanted */
+    unsigned pf_revents;  /* filled: what is ready (ERR, HUP, NVAL always) */
+};
+
+/* A request as submitted.  The layer copies it (and *sq_to); sq_buf and
+ * sq_fds must stay valid until the completion. */
+struct rn_sock_req {
+    enum rn_sock_op sq_op;
+    int sq_handle;                     /* the socket (ignored by POLL) */
+    void *sq_buf;                      /* SEND: data; RECV: where to put it */
+    size_t sq_len;                     /* bytes */
+    const struct rn_sockaddr_in *sq_to; /* SEND: destination or NULL; CONNECT: peer */
+    uint32_t sq_flags;                 /* RN_MSG_PEEK, RN_MSG_DONTWAIT */
+    rn_time_t sq_timeout;              /* > 0: give up after this long on the
+                                          stack's clock: RN_EAGAIN, or for POLL
+                                          0 ready entries; 0: no limit */
+    struct rn_pollfd *sq_fds;          /* POLL: entries */
+    unsigned sq_nfds;                  /* POLL: how many */
+    bool sq_poll_now;                  /* POLL: report readiness now, never wait */
+    void *sq_user;                     /* handed back in the completion */
+};
+
+/* What a request came to. */
+struct rn_sock_completion {
+    void *sc_user;                  /* sq_user */
+    enum rn_sock_op sc_op;          /* sq_op */
+    int sc_handle;                  /* sq_handle */
+    ssize_t sc_result;              /* >= 0: bytes (SEND, RECV), new handle
+                                       (ACCEPT), ready entries (POLL), 0 (CONNECT,
+                                       CLOSE); or a negative code: RN_ECANCELED
+                                       when its handle was closed, RN_EAGAIN
+                                       on timeout or with RN_MSG_DONTWAIT,
+                                       RN_EBADF, RN_ECONNREFUSED, ... */
+    struct rn_sockaddr_in sc_addr;  /* RECV: the sender; ACCEPT: the peer */
+    uint32_t sc_flags;              /* RN_MSG_TRUNC */
+};
+
+/* Called on the loop thread with the request's completion; never from
+ * inside rn_sock_submit() itself.  May submit new requests. */
+typedef void (*rn_sock_done_fn)(struct rn_proc *p, const struct rn_sock_completion *c);
+
+/* [L] Submits a request whose completion is delivered to fn on the loop
+ * thread.  Returns 0, and then exactly one completion follows; or
+ * RN_EINVAL (malformed request) or RN_ENOMEM, and no completion. */
+int rn_sock_submit(struct rn_proc *p, const struct rn_sock_req *rq, rn_sock_done_fn fn);
+
+/* A completion queue: completions of requests submitted from any thread,
+ * collected for the submitter's own event loop, which watches
+ * rn_cq_fd() (an eventfd, readable while completions wait). */
+struct rn_cq;
+
+/* [any] Creates a queue.  Returns 0 and sets *out, or RN_ENOMEM, or RN_EIO
+ * if no eventfd could be made. */
+int rn_cq_create(struct rn_cq **out);
+/* [any] Destroys an empty queue: RN_EBUSY, changing nothing, while
+ * requests submitted to it are still in flight.  Completions not yet
+ * reaped are discarded. */
+int rn_cq_destroy(struct rn_cq *cq);
+/* [any] The eventfd to watch for readability. */
+int rn_cq_fd(const struct rn_cq *cq);
+/* [any] Submits a request whose completion goes to cq.  Returns as
+ * rn_sock_submit(). */
+int rn_sock_submit_cq(struct rn_proc *p, const struct rn_sock_req *rq, struct rn_cq *cq);
+/* [any] Takes up to max completions, oldest first, without waiting.
+ * Returns how many. */
+unsigned rn_cq_reap(struct rn_cq *cq, struct rn_sock_completion *out, unsigned max);
+/* [B] Like rn_cq_reap(), but waits up to timeout_ms (-1: forever) for the
+ * first completion.  May return 0 early. */
+unsigned rn_cq_wait(struct rn_cq *cq, struct rn_sock_completion *out, unsigned max,
+                    int timeout_ms);
+/* [any] Requests submitted to cq and not yet completed. */
+unsigned rn_cq_inflight(const struct rn_cq *cq);
+
+/* ---- The blocking API [B] ------------------------------------------------- */
+/* Each posts its work to the loop and waits for it.  Receives and accepts
+ * honour SO_RCVTIMEO, sends and connects SO_SNDTIMEO (RN_EAGAIN when they
+ * run out), measured on the stack's clock. */
+
+int rn_socket(struct rn_proc *p, int type, int proto);
+int rn_bind(struct rn_proc *p, int h, const struct rn_sockaddr_in *addr);
+int rn_listen(struct rn_proc *p, int h, int backlog);
+int rn_connect(struct rn_proc *p, int h, const struct rn_sockaddr_in *addr);
+/* Returns the new handle; *peer (may be NULL) is the peer's address. */
+int rn_accept(struct rn_proc *p, int h, struct rn_sockaddr_in *peer);
+/* Return bytes sent. */
+ssize_t rn_sendto(struct rn_proc *p, int h, const void *buf, size_t len, uint32_t flags,
+                  const struct rn_sockaddr_in *to);
+ssize_t rn_send(struct rn_proc *p, int h, const void *buf, size_t len, uint32_t flags);
+/* Return bytes received (a datagram longer than len is cut to len and the
+ * rest discarded, as POSIX does); *from (may be NULL) is the sender. */
+ssize_t rn_recvfrom(struct rn_proc *p, int h, void *buf, size_t len, uint32_t flags,
+                    struct rn_sockaddr_in *from);
+ssize_t rn_recv(struct rn_proc *p, int h, void *buf, size_t len, uint32_t flags);
+int rn_shutdown(struct rn_proc *p, int h, int how);
+/* Closes the handle and returns once the close completed (the transport
+ * object was released). */
+int rn_close(struct rn_proc *p, int h);
+/* Waits up to timeout_ms (-1: forever, 0: not at all) until one of fds is
+ * ready; fills pf_revents.  Returns the number of ready entries, 0 on
+ * timeout. */
+int rn_poll(struct rn_proc *p, struct rn_pollfd *fds, unsigned nfds, int timeout_ms);
+int rn_setsockopt(struct rn_proc *p, int h, enum rn_sockopt opt, int64_t val);
+int rn_getsockopt(struct rn_proc *p, int h, enum rn_sockopt opt, int64_t *val);
+int rn_getsockname(struct rn_proc *p, int h, struct rn_sockaddr_in *local);
+int rn_getpeername(struct rn_proc *p, int h, struct rn_sockaddr_in *remote);
+
+/* The one place where refnet codes become errno: returns rc if rc >= 0,
+ * else sets errno to the code's POSIX value and returns -1.  For a
+ * POSIX-like face: `n = rn_sock_posix(rn_recv(p, h, buf, len, 0));`. */
+ssize_t rn_sock_posix(ssize_t rc);
+
+#endif /* REFNET_SOCKET_H */

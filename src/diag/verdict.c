@@ -1,0 +1,320 @@
+/*
+ * The verdict engine: for the object at the bottom of a waiting chain,
+ * which holders have a reason to hold and which should have let go.
+ *
+ * It reads nothing but the snapshot (the object's state, its ledger, the
+ * snapshot's clock and threshold), so the live watchdog and `refnet analyze`
+ * on a dump reach the same verdict.  The knowledge lives in one table,
+ * verdict_rules[], one entry per holder (or family of holders "callout:"):
+ * what a hold by it means while the object is live and once it is dying,
+ * and for holders that only ever hold briefly, the bound past which a hold
+ * is a leak.  To teach the engine a new holder, add a row.  A few rows
+ * look at the rest of the snapshot too, still nothing else: an "enum"
+ * hold is set against the enumerations running (objects of type
+ * "enumeration", the batched netstat), a "socket.endpoint" hold against
+ * the socket's own "close" wait on the object.
+ *
+ * Called from render.c: rn__verdict_judge() gives each ledger line its
+ * class and reason, rn__verdict_summary() writes the chain's verdict line.
+ */
+#include <assert.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "diag/diag_priv.h"
+
+/* What a hold means in one state of the object. */
+struct verdict_outcome {
+    enum rn__verdict_class vo_class;  /* expected, suspect or no rule */
+    const char *vo_reason;            /* printed after the tag */
+    bool vo_after_grace;              /* judged so only once the holder
+                                         has had the grace to let go since
+                                         rundown began; expected before */
+};
+
+/* A rule that also reads the rest of the snapshot: it may turn the
+ * outcome of the table into a suspect with its own reason.  Returns true
+ * if it did (v filled). */
+typedef bool (*verdict_check_fn)(const struct rn_snapshot *s, const struct rn_snap_object *o,
+                                 rn_time_t since, rn_time_t grace, struct rn__verdict *v);
+
+struct verdict_rule {
+    const char *vr_tag;           /* holder name; ending in ':' matches
+                                     every name with that prefix */
+    rn_time_t vr_bound;           /* > 0: held longer than this is suspect,
+                                     whatever the state */
+    const char *vr_bound_reason;  /* reason then; the bound is appended */
+    const char *vr_bound_tail;    /* said after the bound */
+    const char *vr_runner;        /* with a bound: the type of object whose
+                                     live instances take such holds (an
+                                     "enumeration"); one running since
+                                     before the hold makes the tail name it */
+    struct verdict_outcome vr_live;   /* on a live object */
+    struct verdict_outcome vr_dying;  /* on a dying object */
+    verdict_check_fn vr_check;    /* NULL, or the snapshot-wide check */
+};
+
+static bool check_endpoint_closed(const struct rn_snapshot *s, const struct rn_snap_object *o,
+                                  rn_time_t since, rn_time_t grace, struct rn__verdict *v);
+
+#define EXPECTED(reason) {RN__VERDICT_EXPECTED, (reason), false}
+#define SUSPECT(reason) {RN__VERDICT_SUSPECT, (reason), false}
+#define SUSPECT_AFTER_GRACE(reason) {RN__VERDICT_SUSPECT, (reason), true}
+
+/* First match wins. */
+static const struct verdict_rule verdict_rules[] = {
+    /* An enumeration holds its cursor object only while it steps over it
+     * (the batched netstat also keeps the listeners it listed until its
+     * end, a few milliseconds). */
+    {"enum", RN_SEC(1), "holds past its bound", "with no enumeration running \u2014 leaked",
+     "enumeration",
+     EXPECTED("expected while an enumeration steps over it"),
+     EXPECTED("expected while an enumeration steps over it"), NULL},
+    /* A lookup (a control command finding an object by id) or a callback
+     * on the loop holds an object for the length of one call. */
+    {"lookup", RN_SEC(1), "holds past its bound", "\u2014 a lookup's hold outlived its call: leaked",
+     NULL, EXPECTED("expected for the length of one call"),
+     EXPECTED("expected for the length of one call"), NULL},
+    {"loop", RN_SEC(1), "holds past its bound", "\u2014 a callback's hold outlived it: leaked",
+     NULL, EXPECTED("expected for the length of one callback"),
+     EXPECTED("expected for the length of one callback"), NULL},
+    /* The port table holds a bound endpoint until unbind. */
+    {"port-table", 0, NULL, NULL, NULL,
+     EXPECTED("expected while bound"),
+     SUSPECT_AFTER_GRACE("still in the port table after rundown began: unbind did not run"),
+     NULL},
+    /* Kill drops the creator's reference, so a dying object cannot have
+     * one: if it does, the ledger itself is wrong. */
+    {"create", 0, NULL, NULL, NULL,
+     EXPECTED("expected: the creator's reference until kill"),
+     SUSPECT("creator's reference on a dying object: kill drops it, so the ledger is inconsistent"),
+     NULL},
+    /* A filter callout may hold an object while the flow it inspects
+     * lives, never after. */
+    {"callout:", 0, NULL, NULL, NULL,
+     EXPECTED("expected while its flow lives"),
+     SUSPECT("callout hold after its flow ended"), NULL},
+    /* A connection in a listener's queues holds the listener ("tcp.conn"),
+     * and the queue holds the connection ("listener"), until it is
+     * accepted: an accept in flight.  A closed listener resets its
+     * queued connections at once. */
+    {"tcp.conn", 0, NULL, NULL, NULL,
+     EXPECTED("expected: an accept in flight (a connection in its queues)"),
+     SUSPECT_AFTER_GRACE("a queued connection still holds a closed listener"), NULL},
+    {"listener", 0, NULL, NULL, NULL,
+     EXPECTED("expected: queued on its listener until accepted"),
+     SUSPECT_AFTER_GRACE("still queued on a listener after rundown began"), NULL},
+    /* A service holds its process while it runs; its stop drops it. */
+    {"service", 0, NULL, NULL, NULL,
+     EXPECTED("expected: its service's hold while the service runs"),
+     SUSPECT_AFTER_GRACE("the service's hold outlived its stop"), NULL},
+    {"handle", 0, NULL, NULL, NULL,
+     EXPECTED("expected while a handle is open; its cleanup drops it"),
+     EXPECTED("expected while a handle is open; its cleanup drops it"), NULL},
+    /* The socket drops it when its close begins, right after it starts
+     * waiting for the object: both at once mean a hold left behind. */
+    {"socket.endpoint", 0, NULL, NULL, NULL,
+     EXPECTED("expected: the socket endpoint's reference, dropped on its release"),
+     EXPECTED("expected: the socket endpoint's reference, dropped on its release"),
+     check_endpoint_closed},
+    {"request", 0, NULL, NULL, NULL,
+     EXPECTED("expected while a request is pending; its completion drops it"),
+     EXPECTED("expected while a request is pending; its completion drops it"), NULL},
+    {"tcp.timer", 0, NULL, NULL, NULL,
+     EXPECTED("expected while a TCP timer is armed"),
+     EXPECTED("expected while a TCP timer is armed"), NULL},
+};
+
+/* Holders no rule names. */
+static const struct verdict_rule verdict_default = {
+    NULL, 0, NULL, NULL, NULL,
+    {RN__VERDICT_NO_RULE, "no rule for this holder", false},
+    SUSPECT_AFTER_GRACE("holder with no matching pending work"), NULL,
+};
+
+/* socket.endpoint held although a socket already waits ("close") for the
+ * object's release, for longer than the grace. */
+static bool check_endpoint_closed(const struct rn_snapshot *s, const struct rn_snap_object *o,
+                                  rn_time_t since, rn_time_t grace, struct rn__verdict *v)
+{
+    uint32_t i;
+
+    for (i = 0; i < s->s_nwaits; i++) {
+        const struct rn_snap_wait *w = &s->s_waits[i];
+        rn_time_t from;
+
+        if (w->sw_waited != o->so_id || w->sw_what == NULL || strcmp(w->sw_what, "close") != 0)
+            continue;
+        from = w->sw_since > since ? w->sw_since : since;
+        if (from + grace > s->s_now)
+            continue;
+        v->v_class = RN__VERDICT_SUSPECT;
+        snprintf(v->v_reason, sizeof(v->v_reason),
+                 "held while socket #%" PRIu64 " waits for the close: its socket let go, "
+                 "this hold did not", w->sw_waiter);
+        return true;
+    }
+    return false;
+}
+
+/* The live object of type `type` created at or before `since` that has
+ * run longest, or NULL. */
+static const struct rn_snap_object *runner_since(const struct rn_snapshot *s, const char *type,
+                                                 rn_time_t since)
+{
+    const struct rn_snap_object *best = NULL;
+    uint32_t i;
+
+    for (i = 0; i < s->s_nobjects; i++) {
+        const struct rn_snap_object *x = &s->s_objects[i];
+
+        if (x->so_state != RN_OB_LIVE || x->so_type == NULL || strcmp(x->so_type, type) != 0 ||
+            x->so_created > since)
+            continue;
+        if (best == NULL || x->so_created < best->so_created)
+            best = x;
+    }
+    return best;
+}
+
+static const struct verdict_rule *rule_for(const char *tag)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(verdict_rules) / sizeof(verdict_rules[0]); i++) {
+        const char *m = verdict_rules[i].vr_tag;
+        size_t n = strlen(m);
+
+        if (n > 0 && m[n - 1] == ':' ? strncmp(tag, m, n) == 0 && tag[n] != '\0'
+                                     : strcmp(tag, m) == 0)
+            return &verdict_rules[i];
+    }
+    return &verdict_default;
+}
+
+/* When the oldest outstanding hold of tag t was taken.  The ledger keeps
+ * when the count last rose from zero, which overstates the age of a tag
+ * whose holds overlap; when every hold of the tag was traced, the oldest
+ * traced hold is exact. */
+static rn_time_t tag_since(const struct rn_snap_object *o, const struct rn_snap_tag *t)
+{
+    uint64_t traced = 0;
+    rn_time_t oldest = UINT64_MAX;
+    uint32_t i;
+
+    if (!o->so_traced)
+        return t->st_since;
+    for (i = 0; i < o->so_nholds; i++) {
+        const struct rn_snap_hold *h = &o->so_holds[i];
+
+        if (strcmp(h->sh_tag ? h->sh_tag : "", t->st_tag ? t->st_tag : "") != 0)
+            continue;
+        traced += h->sh_count;
+        if (h->sh_oldest < oldest)
+            oldest = h->sh_oldest;
+    }
+    if (traced != t->st_count || oldest < t->st_since)
+        return t->st_since;
+    return oldest;
+}
+
+static void set_verdict(struct rn__verdict *v, enum rn__verdict_class cls, const char *reason)
+{
+    v->v_class = cls;
+    snprintf(v->v_reason, sizeof(v->v_reason), "%s", reason);
+}
+
+void rn__verdict_judge(const struct rn_snapshot *s, const struct rn_snap_object *o,
+                       struct rn__verdict *v)
+{
+    rn_time_t grace = s->s_threshold ? s->s_threshold : RN_DIAG_DEFAULT_THRESHOLD;
+    bool dying = o->so_state != RN_OB_LIVE;
+    uint32_t i;
+
+    assert(s != NULL && o != NULL && (v != NULL || o->so_ntags == 0));
+    for (i = 0; i < o->so_ntags; i++) {
+        const struct rn_snap_tag *t = &o->so_tags[i];
+        const struct verdict_rule *r = rule_for(t->st_tag ? t->st_tag : "");
+        const struct verdict_outcome *oc = dying ? &r->vr_dying : &r->vr_live;
+        rn_time_t since = tag_since(o, t);
+        rn_time_t age = since < s->s_now ? s->s_now - since : 0;
+        rn_time_t from, overdue;
+        char bound[32];
+
+        if (r->vr_bound > 0 && age > r->vr_bound) {
+            const struct rn_snap_object *run =
+                r->vr_runner ? runner_since(s, r->vr_runner, since) : NULL;
+
+            rn_fmt_age(r->vr_bound, bound, sizeof(bound));
+            v[i].v_class = RN__VERDICT_SUSPECT;
+            if (run != NULL)
+                snprintf(v[i].v_reason, sizeof(v[i].v_reason),
+                         "%s (%s) while %s #%" PRIu64 " runs: it is stalled, or leaked it",
+                         r->vr_bound_reason, bound, r->vr_runner, run->so_id);
+            else
+                snprintf(v[i].v_reason, sizeof(v[i].v_reason), "%s (%s) %s",
+                         r->vr_bound_reason, bound, r->vr_bound_tail);
+            continue;
+        }
+        if (r->vr_check != NULL && r->vr_check(s, o, since, grace, &v[i]))
+            continue;
+        if (oc->vo_after_grace) {
+            /* The holder has had since rundown began, or since it took
+             * the hold if later, to let go. */
+            from = o->so_killed > since ? o->so_killed : since;
+            overdue = from < s->s_now ? s->s_now - from : 0;
+            if (overdue < grace) {
+                set_verdict(&v[i], RN__VERDICT_EXPECTED, "rundown began recently; may still let go");
+                continue;
+            }
+        }
+        set_verdict(&v[i], oc->vo_class, oc->vo_reason);
+    }
+}
+
+void rn__verdict_summary(const struct rn_snap_object *o, const struct rn__verdict *v,
+                         struct rn_strbuf *out)
+{
+    uint32_t i, nsuspect = 0, nrule = 0, k;
+
+    if (o->so_ntags == 0) {
+        rn_strbuf_puts(out, "no holder left: its release should already be running");
+        return;
+    }
+    for (i = 0; i < o->so_ntags; i++) {
+        if (v[i].v_class == RN__VERDICT_SUSPECT)
+            nsuspect++;
+        else if (v[i].v_class == RN__VERDICT_NO_RULE)
+            nrule++;
+    }
+    if (nsuspect > 0) {
+        for (i = 0, k = 0; i < o->so_ntags; i++) {
+            if (v[i].v_class != RN__VERDICT_SUSPECT)
+                continue;
+            if (k++ > 0)
+                rn_strbuf_puts(out, "; ");
+            rn_strbuf_puts(out, "'");
+            rn__diag_put_text(out, o->so_tags[i].st_tag);
+            rn_strbuf_puts(out, "' ");
+            rn__diag_put_text(out, v[i].v_reason);
+        }
+        return;
+    }
+    if (nrule == 0) {
+        rn_strbuf_puts(out, "no suspect holder: every holder is expected; "
+                            "the wait ends when their work does");
+        return;
+    }
+    rn_strbuf_puts(out, "no suspect holder: no rule covers ");
+    for (i = 0, k = 0; i < o->so_ntags; i++) {
+        if (v[i].v_class != RN__VERDICT_NO_RULE)
+            continue;
+        if (k++ > 0)
+            rn_strbuf_puts(out, ", ");
+        rn_strbuf_puts(out, "'");
+        rn__diag_put_text(out, o->so_tags[i].st_tag);
+        rn_strbuf_puts(out, "'");
+    }
+    rn_strbuf_puts(out, nrule == o->so_ntags ? "" : "; the others are expected");
+}

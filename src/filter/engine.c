@@ -1,0 +1,559 @@
+/*
+ * The filtering platform's engine (filter.h): set-up and teardown on a
+ * stack, adding and deleting filters, classification, the listings and
+ * counters.  Callout registrations, flow contexts and pended operations are
+ * in callout.c; the built-in callouts in co_*.c; the spec language in
+ * spec.c.
+ *
+ * Classification, as a hook calls it (filter_hook.h):
+ *   rn__filter_classify() -> the layer's filters, highest weight first
+ *     -> first match: permit | block | filter__callout_classify()
+ *        (a callout's "continue" goes on to the next match)
+ *     -> no match: permit
+ * Each layer's filters sit in one array kept sorted as filters come and go
+ * (the control plane's cost), so a classification walks an array and
+ * allocates nothing.  A layer no stack has a filter on never gets here:
+ * the hook's rn__filter_on() test stops it first.
+ */
+#include <assert.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "filter/filter_priv.h"
+#include "net/net.h"
+#include "refnet/error.h"
+#include "refnet/report.h"
+#include "refnet/strbuf.h"
+#include "wire/ipv4.h"
+
+_Atomic uint32_t rn__filter_active[RN_FL_COUNT_];
+
+struct filter_engine *filter__engine(struct rn_stack *st)
+{
+    return rn_stack_slot(st, RN_SLOT_FILTER);
+}
+
+bool rn_filter_ready(struct rn_stack *st)
+{
+    return filter__engine(st) != NULL;
+}
+
+/* ---- Counters for `refnet stat` --------------------------------------------- */
+
+static unsigned filter_stats_hook(struct rn_stack *st, void *ctx, struct rn_stack_counter *out,
+                                  unsigned max)
+{
+    struct filter_engine *fe = filter__engine(st);
+    uint64_t classified = 0, blocked = 0, pended = 0, filters = 0;
+    unsigned i, n = 0;
+
+    (void)ctx;
+    if (fe == NULL || max < 5)
+        return 0;
+    for (i = 0; i < RN_FL_COUNT_; i++) {
+        classified += fe->fe_stats[i].fls_classified;
+        blocked += fe->fe_stats[i].fls_blocked;
+        pended += fe->fe_stats[i].fls_pended;
+        filters += fe->fe_nfilters[i];
+    }
+    out[n].sc_name = "filter.filters";
+    out[n++].sc_value = filters;
+    out[n].sc_name = "filter.classified";
+    out[n++].sc_value = classified;
+    out[n].sc_name = "filter.blocked";
+    out[n++].sc_value = blocked;
+    out[n].sc_name = "filter.pended";
+    out[n++].sc_value = pended;
+    out[n].sc_name = "filter.flows";
+    out[n++].sc_value = fe->fe_nflows;
+    return n;
+}
+
+/* ---- Set-up and teardown ------------------------------------------------------ */
+
+static void filter_free(struct filter_engine *fe, struct filter *f)
+{
+    struct rn_callout *co = f->f_callout;
+
+    atomic_fetch_sub_explicit(&rn__filter_active[f->f_spec.fs_layer], 1, memory_order_relaxed);
+    if (co != NULL) {
+        if (co->co_ops->co_filter_del != NULL)
+            co->co_ops->co_filter_del(co, f->f_callout_ctx);
+        atomic_fetch_sub_explicit(&co->co_nfilters, 1, memory_order_relaxed);
+        rn_ob_deref(co, filter__types.ft_tag_filter);
+    }
+    (void)fe;
+    free(f);
+}
+
+/* Runs when the stack is destroyed (filter.h, rn_filter_init()). */
+static void filter_fini(struct rn_stack *st, void *ctx)
+{
+    struct filter_engine *fe = ctx;
+    unsigned l, i;
+
+    fe->fe_fini = true;
+    for (l = 0; l < RN_FL_COUNT_; l++) {
+        for (i = 0; i < fe->fe_nfilters[l]; i++)
+            filter_free(fe, fe->fe_filters[l][i]);
+        free(fe->fe_filters[l]);
+        fe->fe_filters[l] = NULL;
+        fe->fe_nfilters[l] = 0;
+    }
+    /* Flows still attached end now, as far as callouts are concerned:
+     * whatever runs them down later no longer tells the platform. */
+    for (;;) {
+        struct filter_flow *ff;
+
+        for (ff = fe->fe_flows; ff != NULL && ff->ff_slot == NULL; ff = ff->ff_next)
+            ;
+        if (ff == NULL)
+            break;
+        filter__flow_end(ff);
+    }
+    filter__callouts_unregister(fe);
+    filter__flows_abandon(fe);
+    filter__callouts_kill(fe);
+    rn_stack_set_slot(st, RN_SLOT_FILTER, NULL);
+    free(fe);
+}
+
+int rn_filter_init(struct rn_stack *st)
+{
+    struct filter_engine *fe;
+    int err;
+
+    if (filter__engine(st) != NULL)
+        return RN_EEXIST;
+    err = filter__types_init();
+    if (err < 0)
+        return err;
+    fe = calloc(1, sizeof(*fe));
+    if (fe == NULL)
+        return RN_ENOMEM;
+    fe->fe_stack = st;
+    err = rn_stack_on_destroy(st, filter_fini, fe);
+    if (err < 0) {
+        free(fe);
+        return err;
+    }
+    rn_stack_set_slot(st, RN_SLOT_FILTER, fe);
+    /* From here on, a failure leaves a working platform that the stack's
+     * teardown frees. */
+    err = rn_stack_add_stats(st, filter_stats_hook, NULL);
+    if (err == 0)
+        err = filter__portblock_register(st);
+    if (err == 0)
+        err = filter__connlog_register(st);
+    return err;
+}
+
+/* ---- Filters ------------------------------------------------------------------- */
+
+static int engine_error(char *err, size_t errlen, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int engine_error(char *err, size_t errlen, int code, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (err != NULL && errlen > 0) {
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
+/* Lists the registered callouts' names into buf, for error messages. */
+static void callout_names(struct filter_engine *fe, char *buf, size_t len)
+{
+    struct rn_callout *co;
+    size_t at = 0;
+
+    buf[0] = '\0';
+    for (co = fe->fe_callouts; co != NULL && at < len; co = co->co_next)
+        at += (size_t)snprintf(buf + at, len - at, "%s%s", at ? ", " : "", co->co_name);
+}
+
+/* Inserts f in its layer's array after every filter of weight >= its own,
+ * so equal weights keep the order they were added in. */
+static int filter_insert(struct filter_engine *fe, struct filter *f)
+{
+    enum rn_filter_layer l = f->f_spec.fs_layer;
+    unsigned n = fe->fe_nfilters[l], at;
+
+    if (n == fe->fe_cap[l]) {
+        unsigned cap = fe->fe_cap[l] ? fe->fe_cap[l] * 2 : 8;
+        struct filter **a = realloc(fe->fe_filters[l], cap * sizeof(*a));
+
+        if (a == NULL)
+            return RN_ENOMEM;
+        fe->fe_filters[l] = a;
+        fe->fe_cap[l] = cap;
+    }
+    for (at = 0; at < n && fe->fe_filters[l][at]->f_spec.fs_weight >= f->f_spec.fs_weight; at++)
+        ;
+    memmove(&fe->fe_filters[l][at + 1], &fe->fe_filters[l][at], (n - at) * sizeof(f));
+    fe->fe_filters[l][at] = f;
+    fe->fe_nfilters[l] = n + 1;
+    atomic_fetch_add_explicit(&rn__filter_active[l], 1, memory_order_relaxed);
+    return 0;
+}
+
+static int filter_add(struct rn_stack *st, const char *text, bool lab, uint64_t *id, char *err,
+                      size_t errlen)
+{
+    struct filter_engine *fe = filter__engine(st);
+    struct rn_callout *co = NULL;
+    struct filter *f;
+    void *fctx = NULL;
+    char names[160];
+    int e;
+
+    if (fe == NULL || fe->fe_fini)
+        return engine_error(err, errlen, RN_EINVAL, "the filtering platform is not set up");
+    if (fe->fe_classifying > 0)
+        return engine_error(err, errlen, RN_EBUSY, "filters cannot change during a "
+                            "classification");
+    f = calloc(1, sizeof(*f));
+    if (f == NULL)
+        return engine_error(err, errlen, RN_ENOMEM, "out of memory");
+    e = rn_filter_parse(text, &f->f_spec, err, errlen);
+    if (e != 0)
+        goto out_free;
+    if (f->f_spec.fs_action == RN_FA_CALLOUT) {
+        co = rn_callout_find(st, f->f_spec.fs_callout);
+        if (co == NULL && lab && strcmp(f->f_spec.fs_callout, "faulty") == 0) {
+            e = rn_callout_faulty_register(st);
+            if (e < 0) {
+                engine_error(err, errlen, e, "cannot register the faulty callout: %s",
+                             rn_strerror(e));
+                goto out_free;
+            }
+            co = rn_callout_find(st, "faulty");
+        }
+        if (co == NULL) {
+            callout_names(fe, names, sizeof(names));
+            e = engine_error(err, errlen, RN_ENOENT, "unknown callout '%s' in "
+                             "'action=callout:%s' (registered: %s)", f->f_spec.fs_callout,
+                             f->f_spec.fs_callout, names[0] ? names : "none");
+            goto out_free;
+        }
+        if (co->co_ops->co_filter_add != NULL) {
+            e = co->co_ops->co_filter_add(co, &f->f_spec, &fctx, err, errlen);
+            if (e != 0)
+                goto out_free;
+        } else if (f->f_spec.fs_arg[0] != '\0') {
+            e = engine_error(err, errlen, RN_EINVAL, "callout '%s' takes no 'arg='",
+                             co->co_name);
+            goto out_free;
+        }
+        f->f_callout = co;
+        f->f_callout_ctx = fctx;
+    }
+    e = filter_insert(fe, f);
+    if (e != 0) {
+        if (co != NULL && co->co_ops->co_filter_del != NULL)
+            co->co_ops->co_filter_del(co, fctx);
+        engine_error(err, errlen, e, "out of memory");
+        goto out_free;
+    }
+    if (co != NULL) {
+        rn_ob_ref(co, filter__types.ft_tag_filter);
+        atomic_fetch_add_explicit(&co->co_nfilters, 1, memory_order_relaxed);
+    }
+    f->f_id = ++fe->fe_next_id;
+    if (id != NULL)
+        *id = f->f_id;
+    return 0;
+
+out_free:
+    free(f);
+    return e;
+}
+
+int rn_filter_add(struct rn_stack *st, const char *spec, uint64_t *id, char *err, size_t errlen)
+{
+    return filter_add(st, spec, false, id, err, errlen);
+}
+
+int rn_filter_add_lab(struct rn_stack *st, const char *spec, uint64_t *id, char *err,
+                      size_t errlen)
+{
+    return filter_add(st, spec, true, id, err, errlen);
+}
+
+/* Finds filter id: sets *layer and *index.  Returns it, or NULL. */
+static struct filter *filter_find(struct filter_engine *fe, uint64_t id, unsigned *layer,
+                                  unsigned *index)
+{
+    unsigned l, i;
+
+    for (l = 0; l < RN_FL_COUNT_; l++) {
+        for (i = 0; i < fe->fe_nfilters[l]; i++) {
+            if (fe->fe_filters[l][i]->f_id == id) {
+                *layer = l;
+                *index = i;
+                return fe->fe_filters[l][i];
+            }
+        }
+    }
+    return NULL;
+}
+
+int rn_filter_del(struct rn_stack *st, uint64_t id)
+{
+    struct filter_engine *fe = filter__engine(st);
+    struct filter *f;
+    unsigned l, i;
+
+    if (fe == NULL)
+        return RN_ENOENT;
+    if (fe->fe_classifying > 0)
+        return RN_EBUSY;
+    f = filter_find(fe, id, &l, &i);
+    if (f == NULL)
+        return RN_ENOENT;
+    memmove(&fe->fe_filters[l][i], &fe->fe_filters[l][i + 1],
+            (fe->fe_nfilters[l] - i - 1) * sizeof(f));
+    fe->fe_nfilters[l]--;
+    filter_free(fe, f);
+    return 0;
+}
+
+uint64_t rn_filter_hits(struct rn_stack *st, uint64_t id)
+{
+    struct filter_engine *fe = filter__engine(st);
+    struct filter *f;
+    unsigned l, i;
+
+    if (fe == NULL)
+        return 0;
+    f = filter_find(fe, id, &l, &i);
+    return f ? f->f_hits : 0;
+}
+
+unsigned rn_filter_count(struct rn_stack *st)
+{
+    struct filter_engine *fe = filter__engine(st);
+    unsigned l, n = 0;
+
+    for (l = 0; fe != NULL && l < RN_FL_COUNT_; l++)
+        n += fe->fe_nfilters[l];
+    return n;
+}
+
+void rn_filter_layer_stats(struct rn_stack *st, enum rn_filter_layer layer,
+                           struct rn_filter_layer_stats *out)
+{
+    struct filter_engine *fe = filter__engine(st);
+
+    assert((unsigned)layer < RN_FL_COUNT_);
+    if (fe == NULL)
+        memset(out, 0, sizeof(*out));
+    else
+        *out = fe->fe_stats[layer];
+}
+
+/* ---- Classification ------------------------------------------------------------- */
+
+static bool prefix_match(uint32_t addr, uint32_t net, uint8_t plen)
+{
+    uint32_t mask = plen == 0 ? 0 : ~0u << (32 - plen);
+
+    return (addr & mask) == net;
+}
+
+static bool filter_match(const struct rn_filter_spec *fs, const struct rn_filter_values *v)
+{
+    unsigned m = fs->fs_match;
+
+    if (m == 0)
+        return true;
+    if ((m & RN_FS_PROTO) && fs->fs_proto != v->fv_proto)
+        return false;
+    if ((m & RN_FS_LADDR) && !prefix_match(v->fv_laddr, fs->fs_laddr, fs->fs_lplen))
+        return false;
+    if ((m & RN_FS_RADDR) && !prefix_match(v->fv_raddr, fs->fs_raddr, fs->fs_rplen))
+        return false;
+    /* A datagram without ports (ICMP) has port 0, outside every range. */
+    if ((m & RN_FS_LPORT) && (v->fv_lport < fs->fs_lport_lo || v->fv_lport > fs->fs_lport_hi))
+        return false;
+    if ((m & RN_FS_RPORT) && (v->fv_rport < fs->fs_rport_lo || v->fv_rport > fs->fs_rport_hi))
+        return false;
+    return true;
+}
+
+enum rn_filter_decision rn__filter_classify(struct rn_stack *st, const struct rn_filter_req *req)
+{
+    struct filter_engine *fe = filter__engine(st);
+    enum rn_filter_layer layer = req->fr_values.fv_layer;
+    enum rn_filter_decision d = RN_FILTER_PERMIT;
+    struct rn_filter_layer_stats *ls;
+    unsigned i;
+
+    assert((unsigned)layer < RN_FL_COUNT_);
+    assert((req->fr_flow == NULL) == (req->fr_flow_slot == NULL));
+    if (fe == NULL || fe->fe_nfilters[layer] == 0)
+        return RN_FILTER_PERMIT;
+    ls = &fe->fe_stats[layer];
+    ls->fls_classified++;
+    fe->fe_classifying++;
+    for (i = 0; i < fe->fe_nfilters[layer]; i++) {
+        struct filter *f = fe->fe_filters[layer][i];
+
+        if (!filter_match(&f->f_spec, &req->fr_values))
+            continue;
+        f->f_hits++;
+        if (f->f_spec.fs_action == RN_FA_PERMIT) {
+            d = RN_FILTER_PERMIT;
+            break;
+        }
+        if (f->f_spec.fs_action == RN_FA_BLOCK) {
+            d = RN_FILTER_BLOCK;
+            break;
+        }
+        d = filter__callout_classify(fe, f, req);
+        if (d != RN_FILTER_CONTINUE)
+            break;
+        d = RN_FILTER_PERMIT;  /* unless a later filter says otherwise */
+    }
+    fe->fe_classifying--;
+    if (d == RN_FILTER_BLOCK)
+        ls->fls_blocked++;
+    else if (d == RN_FILTER_PEND)
+        ls->fls_pended++;
+    else
+        ls->fls_permitted++;
+    return d;
+}
+
+/* ---- Listings -------------------------------------------------------------------- */
+
+static const char *action_name(const struct rn_filter_spec *fs)
+{
+    return fs->fs_action == RN_FA_PERMIT ? "permit"
+           : fs->fs_action == RN_FA_BLOCK ? "block"
+                                          : "callout";
+}
+
+static void render_filters(struct filter_engine *fe, struct rn_strbuf *sb, bool json)
+{
+    char spec[RN_FILTER_SPEC_MAX];
+    unsigned l, i, n = 0;
+
+    if (json)
+        rn_strbuf_puts(sb, "\"filters\":[");
+    else
+        rn_strbuf_printf(sb, "%-5s %-19s %6s %10s  %s\n", "ID", "LAYER", "WEIGHT", "HITS",
+                         "SPEC");
+    for (l = 0; l < RN_FL_COUNT_; l++) {
+        for (i = 0; i < fe->fe_nfilters[l]; i++) {
+            const struct filter *f = fe->fe_filters[l][i];
+
+            rn_filter_spec_format(&f->f_spec, spec, sizeof(spec));
+            if (json) {
+                rn_strbuf_printf(sb, "%s{\"id\":%" PRIu64 ",\"layer\":\"%s\",\"weight\":%u,"
+                                 "\"hits\":%" PRIu64 ",\"action\":\"%s\",\"callout\":",
+                                 n ? "," : "", f->f_id, rn_filter_layer_name(l),
+                                 f->f_spec.fs_weight, f->f_hits, action_name(&f->f_spec));
+                if (f->f_callout != NULL)
+                    rn_strbuf_json_str(sb, f->f_callout->co_name);
+                else
+                    rn_strbuf_puts(sb, "null");
+                rn_strbuf_puts(sb, ",\"spec\":");
+                rn_strbuf_json_str(sb, spec);
+                rn_strbuf_puts(sb, "}");
+            } else {
+                rn_strbuf_printf(sb, "%-5" PRIu64 " %-19s %6u %10" PRIu64 "  %s\n", f->f_id,
+                                 rn_filter_layer_name(l), f->f_spec.fs_weight, f->f_hits,
+                                 spec);
+            }
+            n++;
+        }
+    }
+    if (json)
+        rn_strbuf_puts(sb, "]");
+    else if (n == 0)
+        rn_strbuf_puts(sb, "(no filters: every layer permits)\n");
+}
+
+static void render_callouts(struct filter_engine *fe, struct rn_strbuf *sb, bool json)
+{
+    struct rn_callout *co;
+    unsigned n = 0;
+
+    rn_strbuf_puts(sb, json ? ",\"callouts\":[" : "\nCALLOUT      FILTERS  FLOWS  PENDED  STATE\n");
+    for (co = fe->fe_callouts; co != NULL; co = co->co_next) {
+        unsigned nf = atomic_load_explicit(&co->co_nfilters, memory_order_relaxed);
+        unsigned nfl = atomic_load_explicit(&co->co_nflows, memory_order_relaxed);
+        unsigned np = atomic_load_explicit(&co->co_npends, memory_order_relaxed);
+
+        if (json) {
+            rn_strbuf_printf(sb, "%s{\"name\":", n ? "," : "");
+            rn_strbuf_json_str(sb, co->co_name);
+            rn_strbuf_printf(sb, ",\"id\":%" PRIu64 ",\"filters\":%u,\"flows\":%u,"
+                             "\"pended\":%u", rn_ob_id(co), nf, nfl, np);
+            if (co->co_ops->co_render != NULL) {
+                rn_strbuf_puts(sb, ",");
+                co->co_ops->co_render(co, sb, true);
+            }
+            rn_strbuf_puts(sb, "}");
+        } else {
+            rn_strbuf_printf(sb, "%-12s %7u %6u %7u  ", co->co_name, nf, nfl, np);
+            if (co->co_ops->co_render != NULL)
+                co->co_ops->co_render(co, sb, false);
+            rn_strbuf_puts(sb, "\n");
+        }
+        n++;
+    }
+    if (json)
+        rn_strbuf_puts(sb, "]");
+}
+
+static void render_layers(struct filter_engine *fe, struct rn_strbuf *sb, bool json)
+{
+    unsigned l;
+
+    rn_strbuf_puts(sb, json ? ",\"layers\":[" : "\nLAYER               CLASSIFIED  PERMITTED"
+                                               "    BLOCKED     PENDED\n");
+    for (l = 0; l < RN_FL_COUNT_; l++) {
+        const struct rn_filter_layer_stats *ls = &fe->fe_stats[l];
+
+        if (json)
+            rn_strbuf_printf(sb, "%s{\"layer\":\"%s\",\"filters\":%u,\"classified\":%" PRIu64
+                             ",\"permitted\":%" PRIu64 ",\"blocked\":%" PRIu64
+                             ",\"pended\":%" PRIu64 "}",
+                             l ? "," : "", rn_filter_layer_name(l), fe->fe_nfilters[l],
+                             ls->fls_classified, ls->fls_permitted, ls->fls_blocked,
+                             ls->fls_pended);
+        else
+            rn_strbuf_printf(sb, "%-19s %11" PRIu64 " %10" PRIu64 " %10" PRIu64 " %10" PRIu64
+                             "\n", rn_filter_layer_name(l), ls->fls_classified,
+                             ls->fls_permitted, ls->fls_blocked, ls->fls_pended);
+    }
+    if (json)
+        rn_strbuf_puts(sb, "]");
+}
+
+void rn_filter_render(struct rn_stack *st, struct rn_strbuf *sb, bool json)
+{
+    struct filter_engine *fe = filter__engine(st);
+
+    if (fe == NULL) {
+        rn_strbuf_puts(sb, json ? "{\"filters\":[],\"callouts\":[],\"layers\":[]}\n"
+                                : "(the filtering platform is not set up)\n");
+        return;
+    }
+    if (json)
+        rn_strbuf_puts(sb, "{");
+    render_filters(fe, sb, json);
+    render_callouts(fe, sb, json);
+    render_layers(fe, sb, json);
+    if (json)
+        rn_strbuf_puts(sb, "}\n");
+}

@@ -1,0 +1,163 @@
+/*
+ * Filtering platform internals shared by the files of src/filter/: the
+ * per-stack engine (the stack's RN_SLOT_FILTER), filters, callout
+ * registrations, flow records with their callout contexts, pended
+ * operations, and the built-in callouts' registration calls.
+ *
+ * Who holds whom (tags in quotes):
+ *   filter                    -"filter"->        callout registration
+ *   callout's flow context    -"callout:NAME"->  tcp connection / listener
+ *   callout                   -"callout:NAME"->  pended operation (its creator)
+ *   pended operation          -"callout:NAME"->  tcp connection / listener
+ * Waits: a flow waits ("listen authorisation", ...) for each operation
+ * pended on it, until the operation completes or the flow ends.
+ *
+ * Legend: [L] loop thread only; [I] immutable after creation; [A] atomic,
+ * read by describe routines from any thread.
+ */
+#ifndef REFNET_FILTER_PRIV_H
+#define REFNET_FILTER_PRIV_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "filter/filter_hook.h"
+#include "refnet/clock.h"
+#include "refnet/filter.h"
+#include "refnet/object.h"
+
+struct rn_stack;
+struct filter_engine;
+
+/* A filter on one layer. */
+struct filter {
+    uint64_t f_id;                  /* [I] > 0, never reused on its stack */
+    struct rn_filter_spec f_spec;   /* [I] */
+    struct rn_callout *f_callout;   /* [I] RN_FA_CALLOUT: held by "filter" */
+    void *f_callout_ctx;            /* [I] what co_filter_add made of fs_arg */
+    uint64_t f_hits;                /* [L] times it matched */
+};
+
+/* The platform's record of a flow that has callout contexts or pended
+ * operations.  It lives while either list is non-empty; the flow points
+ * at it (*ff_slot == this) until it ends. */
+struct filter_flow {
+    struct filter_flow *ff_next;    /* [L] on the engine's list */
+    struct filter_flow *ff_prev;    /* [L] */
+    struct filter_engine *ff_fe;    /* [I] */
+    void *ff_ob;                    /* [I] the flow's object, held by each
+                                       context and pended operation */
+    void **ff_slot;                 /* [L] the flow's pointer to this record,
+                                       NULL once the flow ended */
+    struct rn_flow_ctx *ff_ctxs;    /* [L] callout contexts */
+    struct rn_pend *ff_pends;       /* [L] operations pended on it */
+    unsigned ff_busy;               /* [L] notifications running: not freed */
+};
+
+struct rn_flow_ctx {
+    struct rn_flow_ctx *fc_next;    /* [L] on ff_ctxs */
+    struct filter_flow *fc_flow;    /* [L] its flow's record; NULL once the
+                                       platform is gone */
+    struct rn_callout *fc_callout;  /* [I] */
+    void *fc_ctx;                   /* [I] the callout's */
+    bool fc_told;                   /* [L] the current notification reached it */
+    bool fc_ended;                  /* [L] told that its flow ended */
+};
+
+/* A callout registration: an object of type "callout registration". */
+struct rn_callout {
+    struct filter_engine *co_fe;          /* [I] */
+    const struct rn_callout_ops *co_ops;  /* [I] */
+    void *co_ctx;                         /* [I] */
+    char co_name[RN_CALLOUT_NAME_MAX + 1]; /* [I] */
+    rn_tag_t co_tag;                      /* [I] "callout:NAME" */
+    struct rn_callout *co_next;           /* [L] on the engine's list */
+    _Atomic uint32_t co_nflows;           /* [A] flow contexts held */
+    _Atomic uint32_t co_npends;           /* [A] operations pended */
+    _Atomic uint32_t co_nfilters;         /* [A] filters naming it */
+};
+
+/* A pended operation: an object of type "pended operation", created by
+ * (and held under) its callout's tag. */
+struct rn_pend {
+    struct filter_engine *p_fe;           /* [L] NULL once the platform is gone */
+    struct rn_callout *p_callout;         /* [I] */
+    struct filter_flow *p_flow;           /* [L] its flow's record */
+    struct rn_pend *p_next;               /* [L] on ff_pends */
+    void *p_ob;                           /* [I] the flow's object, held under
+                                             the callout's tag */
+    rn_tag_t p_tag;                       /* [I] that tag */
+    rn_filter_resume_fn p_resume;         /* [I] */
+    struct rn_filter_values p_values;     /* [I] what was pended */
+    uint64_t p_filter_id;                 /* [I] the filter that called */
+    char p_callout_name[RN_CALLOUT_NAME_MAX + 1]; /* [I] for describe */
+    struct rn_ob_wait p_wait;             /* the flow's wait for it */
+    bool p_waiting;                       /* [L] p_wait is armed */
+    bool p_in_classify;                   /* [L] its classify has not returned */
+    bool p_decided;                       /* [L] completed inside classify */
+    enum rn_filter_decision p_decision;   /* [L] then with this */
+};
+
+/* One classification in progress (rn_classify.cl_state). */
+struct rn__classify {
+    struct filter_engine *cs_fe;          /* the engine */
+    const struct rn_filter_req *cs_req;   /* what the hook asked */
+    struct rn_callout *cs_callout;        /* the callout being asked */
+    uint64_t cs_filter_id;                /* for the pended operation */
+    struct rn_pend *cs_pend;              /* pended in this call, or NULL */
+};
+
+/* The platform on one stack. */
+struct filter_engine {
+    struct rn_stack *fe_stack;                      /* [I] */
+    struct filter **fe_filters[RN_FL_COUNT_];       /* [L] per layer, by weight
+                                                       (highest first), then id */
+    unsigned fe_nfilters[RN_FL_COUNT_];             /* [L] */
+    unsigned fe_cap[RN_FL_COUNT_];                  /* [L] entries allocated */
+    uint64_t fe_next_id;                            /* [L] last id given */
+    struct rn_callout *fe_callouts;                 /* [L] registrations, newest first */
+    struct filter_flow *fe_flows;                   /* [L] flow records */
+    unsigned fe_nflows;                             /* [L] */
+    unsigned fe_classifying;                        /* [L] classifications running */
+    bool fe_fini;                                   /* [L] being torn down */
+    struct rn_filter_layer_stats fe_stats[RN_FL_COUNT_]; /* [L] */
+};
+
+/* Types and tags, registered once per process. */
+struct filter_types {
+    struct rn_ob_type *ft_callout;  /* "callout registration" */
+    struct rn_ob_type *ft_pend;     /* "pended operation" */
+    rn_tag_t ft_tag_filter;         /* "filter": a filter's hold on its callout */
+};
+extern struct filter_types filter__types;
+
+/* ---- engine.c ---- */
+/* The engine of st, or NULL. */
+struct filter_engine *filter__engine(struct rn_stack *st);
+
+/* ---- callout.c ---- */
+/* Registers the object types and tags (idempotent).  Returns 0 or RN_ENOMEM. */
+int filter__types_init(void);
+/* The flow whose record is ff ended: detaches it from its flow, cancels the
+ * flow's waits, tells each callout with context on it. */
+void filter__flow_end(struct filter_flow *ff);
+/* Teardown: reports, as leaks, the contexts and pended operations callouts
+ * still hold after co_unregister, and frees the platform's records of them
+ * (the references stay held). */
+void filter__flows_abandon(struct filter_engine *fe);
+/* Kills every registration (teardown, after co_unregister). */
+void filter__callouts_kill(struct filter_engine *fe);
+/* Unregisters every callout (co_unregister), newest first. */
+void filter__callouts_unregister(struct filter_engine *fe);
+/* Asks filter f's callout.  Returns its decision: RN_FILTER_PERMIT,
+ * RN_FILTER_BLOCK, RN_FILTER_CONTINUE, or RN_FILTER_PEND (then the pended
+ * operation is linked and its flow waits). */
+enum rn_filter_decision filter__callout_classify(struct filter_engine *fe, struct filter *f,
+                                                 const struct rn_filter_req *req);
+
+/* ---- the built-in callouts ---- */
+int filter__portblock_register(struct rn_stack *st);
+int filter__connlog_register(struct rn_stack *st);
+
+#endif /* REFNET_FILTER_PRIV_H */

@@ -1,0 +1,766 @@
+/*
+ * Packet buffers and their pools (see include/refnet/netbuf.h).
+ *
+ * Sits at the bottom of the data path: link drivers allocate received frames
+ * here, every layer above pushes, pulls and queues them, and the pool counts
+ * who holds how many.
+ *
+ * Memory layout: a pool grows in slabs.  A slab is one aligned allocation of
+ * `count` slots; a slot is a struct rn_netbuf header followed by its storage
+ * (headroom + data size), both rounded up to a cache line.  Free buffers are
+ * a singly linked list through nb_next.  Under AddressSanitizer the storage
+ * of a free buffer is poisoned, so a use after rn_nb_free() is caught.
+ */
+#include <assert.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "refnet/error.h"
+#include "refnet/netbuf.h"
+#include "refnet/report.h"
+#include "refnet/strbuf.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define NB_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define NB_ASAN 1
+#endif
+#endif
+
+#ifdef NB_ASAN
+#include <sanitizer/asan_interface.h>
+#define NB_POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define NB_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define NB_POISON(p, n) ((void)(p), (void)(n))
+#define NB_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
+#define NB_ALIGN 64u
+#define NB_ROUND(x) (((x) + NB_ALIGN - 1) & ~(size_t)(NB_ALIGN - 1))
+#define NB_BUF_SIZE_MAX (1u << 20)
+
+/* ---- Owner registry ----------------------------------------------------- */
+
+static pthread_mutex_t owner_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Names of registered owners; index 0 is RN_NB_OWNER_NONE.  Written under
+ * owner_lock before owner_count is raised past them (release), and never
+ * changed after, so readers below owner_count (acquire) need no lock. */
+static char owner_names[RN_NB_OWNER_MAX][RN_NB_OWNER_NAME_MAX + 1] = {"none"};
+static _Atomic unsigned owner_count = 1;  /* [A] registered owners, NONE included */
+
+rn_nb_owner_t rn_nb_owner_register(const char *name)
+{
+    rn_nb_owner_t id = RN_NB_OWNER_NONE;
+    size_t len;
+    unsigned i, n;
+
+    if (name == NULL)
+        return RN_NB_OWNER_NONE;
+    len = strlen(name);
+    if (len == 0 || len > RN_NB_OWNER_NAME_MAX)
+        return RN_NB_OWNER_NONE;
+    pthread_mutex_lock(&owner_lock);
+    n = atomic_load_explicit(&owner_count, memory_order_relaxed);
+    for (i = 1; i < n; i++) {
+        if (strcmp(owner_names[i], name) == 0) {
+            id = (rn_nb_owner_t)i;
+            goto out_unlock;
+        }
+    }
+    if (n < RN_NB_OWNER_MAX) {
+        memcpy(owner_names[n], name, len + 1);
+        id = (rn_nb_owner_t)n;
+        atomic_store_explicit(&owner_count, n + 1, memory_order_release);
+    }
+out_unlock:
+    pthread_mutex_unlock(&owner_lock);
+    return id;
+}
+
+const char *rn_nb_owner_name(rn_nb_owner_t owner)
+{
+    if (owner >= atomic_load_explicit(&owner_count, memory_order_acquire))
+        return "?";
+    return owner_names[owner];
+}
+
+__attribute__((unused)) static bool owner_valid(rn_nb_owner_t owner)
+{
+    return owner != RN_NB_OWNER_NONE &&
+           owner < atomic_load_explicit(&owner_count, memory_order_acquire);
+}
+
+/* ---- Pools -------------------------------------------------------------- */
+
+struct nb_slab {
+    struct nb_slab *sl_next;  /* [L] next slab of the pool */
+    uint32_t sl_count;        /* [I] slots in this slab */
+};
+
+struct rn_nbpool {
+    char np_name[32];                   /* [I] for reports */
+    uint32_t np_headroom;               /* [I] headroom of each buffer */
+    uint32_t np_data_size;              /* [I] data bytes after the headroom */
+    uint32_t np_cap;                    /* [I] np_cap == np_headroom + np_data_size */
+    size_t np_slot;                     /* [I] bytes per slot, header + storage */
+    uint32_t np_max;                    /* [I] most buffers ever allocated */
+    uint32_t np_slab_bufs;              /* [I] slots per slab */
+    uint32_t np_total;                  /* [L] buffers in slabs */
+    uint32_t np_nfree;                  /* [L] buffers on np_free */
+    uint32_t np_outstanding;            /* [L] np_outstanding == np_total - np_nfree */
+    uint32_t np_peak;                   /* [L] highest np_outstanding */
+    struct rn_netbuf *np_free;          /* [L] free list through nb_next */
+    struct nb_slab *np_slabs;           /* [L] every slab, newest first */
+    uint64_t np_allocs;                 /* [L] successful allocations */
+    uint64_t np_frees;                  /* [L] buffers returned */
+    uint64_t np_exhausted;              /* [L] allocations refused at np_max */
+    uint64_t np_nomem;                  /* [L] allocations refused by malloc */
+    bool np_destroyed;                  /* [L] destroy ran; free when np_outstanding == 0 */
+    /* [L] per owner: np_outstanding == sum of np_owner_out[i] */
+    uint32_t np_owner_out[RN_NB_OWNER_MAX];
+    uint64_t np_owner_fail[RN_NB_OWNER_MAX];  /* [L] refusals per owner */
+};
+
+static int pool_grow(struct rn_nbpool *pool, uint32_t want)
+{
+    struct nb_slab *slab;
+    size_t hdr = NB_ROUND(sizeof(struct nb_slab));
+    uint32_t count = want, i;
+    uint8_t *base;
+
+    if (count > pool->np_max - pool->np_total)
+        count = pool->np_max - pool->np_total;
+    if (count == 0)
+        return RN_ENOSPC;
+    slab = aligned_alloc(NB_ALIGN, hdr + (size_t)count * pool->np_slot);
+    if (slab == NULL)
+        return RN_ENOMEM;
+    slab->sl_count = count;
+    slab->sl_next = pool->np_slabs;
+    pool->np_slabs = slab;
+    base = (uint8_t *)slab + hdr;
+    /* Push in reverse so that buffers are handed out in address order. */
+    for (i = count; i-- > 0;) {
+        struct rn_netbuf *nb = (struct rn_netbuf *)(base + (size_t)i * pool->np_slot);
+
+        memset(nb, 0, sizeof(*nb));
+        nb->nb_buf = (uint8_t *)nb + NB_ROUND(sizeof(*nb));
+        nb->nb_cap = pool->np_cap;
+        nb->nb_pool = pool;
+        nb->nb_next = pool->np_free;
+        pool->np_free = nb;
+        NB_POISON(nb->nb_buf, nb->nb_cap);
+    }
+    pool->np_total += count;
+    pool->np_nfree += count;
+    return 0;
+}
+
+static void pool_release_memory(struct rn_nbpool *pool)
+{
+    struct nb_slab *slab, *next;
+
+    for (slab = pool->np_slabs; slab; slab = next) {
+        next = slab->sl_next;
+        NB_UNPOISON(slab, NB_ROUND(sizeof(*slab)) + (size_t)slab->sl_count * pool->np_slot);
+        free(slab);
+    }
+    free(pool);
+}
+
+int rn_nbpool_create(const struct rn_nbpool_params *params, struct rn_nbpool **out)
+{
+    struct rn_nbpool_params p = {0};
+    struct rn_nbpool *pool;
+    int err;
+
+    assert(out != NULL);
+    if (params)
+        p = *params;
+    if (p.np_name == NULL)
+        p.np_name = "netbuf";
+    if (p.np_data_size == 0)
+        p.np_data_size = RN_NB_DEFAULT_DATA;
+    if (p.np_headroom == 0)
+        p.np_headroom = RN_NB_DEFAULT_HEADROOM;
+    if (p.np_max == 0)
+        p.np_max = RN_NB_DEFAULT_MAX;
+    if (p.np_slab == 0)
+        p.np_slab = RN_NB_DEFAULT_SLAB;
+    if ((uint64_t)p.np_data_size + p.np_headroom > NB_BUF_SIZE_MAX || p.np_prealloc > p.np_max)
+        return RN_EINVAL;
+
+    pool = calloc(1, sizeof(*pool));
+    if (pool == NULL)
+        return RN_ENOMEM;
+    snprintf(pool->np_name, sizeof(pool->np_name), "%s", p.np_name);
+    pool->np_headroom = p.np_headroom;
+    pool->np_data_size = p.np_data_size;
+    pool->np_cap = p.np_headroom + p.np_data_size;
+    pool->np_slot = NB_ROUND(sizeof(struct rn_netbuf)) + NB_ROUND(pool->np_cap);
+    pool->np_max = p.np_max;
+    pool->np_slab_bufs = p.np_slab;
+    while (pool->np_total < p.np_prealloc) {
+        err = pool_grow(pool, p.np_prealloc - pool->np_total);
+        if (err) {
+            pool_release_memory(pool);
+            return err;
+        }
+    }
+    *out = pool;
+    return 0;
+}
+
+int rn_nbpool_destroy(struct rn_nbpool *pool)
+{
+    struct rn_strbuf sb = RN_STRBUF_INIT;
+    unsigned i;
+
+    if (pool == NULL)
+        return 0;
+    assert(!pool->np_destroyed);
+    if (pool->np_outstanding == 0) {
+        pool_release_memory(pool);
+        return 0;
+    }
+    rn_strbuf_printf(&sb, "netbuf pool \"%s\" destroyed with %u buffer%s outstanding:\n",
+                     pool->np_name, pool->np_outstanding, pool->np_outstanding == 1 ? "" : "s");
+    for (i = 1; i < RN_NB_OWNER_MAX; i++) {
+        if (pool->np_owner_out[i])
+            rn_strbuf_printf(&sb, "  %-24s %u\n", rn_nb_owner_name((rn_nb_owner_t)i),
+                             pool->np_owner_out[i]);
+    }
+    rn_report_text(RN_REPORT_LEAK, rn_strbuf_str(&sb));
+    rn_strbuf_free(&sb);
+    /* Freed by rn_nb_free() when the last outstanding buffer comes back. */
+    pool->np_destroyed = true;
+    return RN_EBUSY;
+}
+
+uint32_t rn_nbpool_outstanding(const struct rn_nbpool *pool, rn_nb_owner_t owner)
+{
+    assert(owner < RN_NB_OWNER_MAX);
+    return owner == RN_NB_OWNER_NONE ? pool->np_outstanding : pool->np_owner_out[owner];
+}
+
+uint64_t rn_nbpool_failures(const struct rn_nbpool *pool, rn_nb_owner_t owner)
+{
+    assert(owner < RN_NB_OWNER_MAX);
+    return owner == RN_NB_OWNER_NONE ? pool->np_exhausted + pool->np_nomem
+                                     : pool->np_owner_fail[owner];
+}
+
+void rn_nbpool_stats(const struct rn_nbpool *pool, struct rn_nbpool_stats *out)
+{
+    out->ps_total = pool->np_total;
+    out->ps_free = pool->np_nfree;
+    out->ps_outstanding = pool->np_outstanding;
+    out->ps_peak = pool->np_peak;
+    out->ps_max = pool->np_max;
+    out->ps_buf_size = pool->np_cap;
+    out->ps_allocs = pool->np_allocs;
+    out->ps_frees = pool->np_frees;
+    out->ps_exhausted = pool->np_exhausted;
+    out->ps_nomem = pool->np_nomem;
+}
+
+void rn_nbpool_report(const struct rn_nbpool *pool, struct rn_strbuf *sb)
+{
+    unsigned i;
+
+    rn_strbuf_printf(sb,
+                     "netbuf pool \"%s\": %u outstanding (peak %u), %u allocated of max %u, "
+                     "%u+%u bytes each; allocs %llu frees %llu exhausted %llu nomem %llu\n",
+                     pool->np_name, pool->np_outstanding, pool->np_peak, pool->np_total,
+                     pool->np_max, pool->np_headroom, pool->np_data_size,
+                     (unsigned long long)pool->np_allocs, (unsigned long long)pool->np_frees,
+                     (unsigned long long)pool->np_exhausted, (unsigned long long)pool->np_nomem);
+    for (i = 1; i < RN_NB_OWNER_MAX; i++) {
+        if (pool->np_owner_out[i] == 0 && pool->np_owner_fail[i] == 0)
+            continue;
+        rn_strbuf_printf(sb, "  %-24s %u outstanding", rn_nb_owner_name((rn_nb_owner_t)i),
+                         pool->np_owner_out[i]);
+        if (pool->np_owner_fail[i])
+            rn_strbuf_printf(sb, ", %llu refused", (unsigned long long)pool->np_owner_fail[i]);
+        rn_strbuf_puts(sb, "\n");
+    }
+}
+
+const char *rn_nbpool_name(const struct rn_nbpool *pool)
+{
+    return pool->np_name;
+}
+
+uint32_t rn_nbpool_headroom(const struct rn_nbpool *pool)
+{
+    return pool->np_headroom;
+}
+
+uint32_t rn_nbpool_data_size(const struct rn_nbpool *pool)
+{
+    return pool->np_data_size;
+}
+
+/* ---- Allocating and freeing --------------------------------------------- */
+
+struct rn_netbuf *rn_nb_alloc(struct rn_nbpool *pool, rn_nb_owner_t owner)
+{
+    struct rn_netbuf *nb;
+    int err;
+
+    assert(pool != NULL && !pool->np_destroyed);
+    assert(owner_valid(owner));
+    if (pool->np_free == NULL) {
+        err = pool_grow(pool, pool->np_slab_bufs);
+        if (err) {
+            if (err == RN_ENOSPC)
+                pool->np_exhausted++;
+            else
+                pool->np_nomem++;
+            pool->np_owner_fail[owner]++;
+            return NULL;
+        }
+    }
+    nb = pool->np_free;
+    pool->np_free = nb->nb_next;
+    pool->np_nfree--;
+    NB_UNPOISON(nb->nb_buf, nb->nb_cap);
+    nb->nb_next = NULL;
+    nb->nb_nextpkt = NULL;
+    nb->nb_data = nb->nb_buf + pool->np_headroom;
+    nb->nb_len = 0;
+    nb->nb_pktlen = 0;
+    nb->nb_owner = owner;
+    nb->nb_ingress = 0;
+    nb->nb_offload = 0;
+    nb->nb_gso_size = 0;
+    nb->nb_rxtime = 0;
+    nb->nb_cb[0] = 0;
+    nb->nb_cb[1] = 0;
+    pool->np_allocs++;
+    pool->np_owner_out[owner]++;
+    if (++pool->np_outstanding > pool->np_peak)
+        pool->np_peak = pool->np_outstanding;
+    return nb;
+}
+
+void rn_nb_free(struct rn_netbuf *nb)
+{
+    struct rn_netbuf *next;
+
+    for (; nb; nb = next) {
+        struct rn_nbpool *pool = nb->nb_pool;
+
+        /* A buffer already free has no owner: this is a double free. */
+        assert(nb->nb_owner != RN_NB_OWNER_NONE);
+        next = nb->nb_next;
+        pool->np_owner_out[nb->nb_owner]--;
+        nb->nb_owner = RN_NB_OWNER_NONE;
+        nb->nb_nextpkt = NULL;
+        nb->nb_next = pool->np_free;
+        pool->np_free = nb;
+        pool->np_nfree++;
+        pool->np_frees++;
+        pool->np_outstanding--;
+        NB_POISON(nb->nb_buf, nb->nb_cap);
+        if (pool->np_destroyed && pool->np_outstanding == 0)
+            pool_release_memory(pool);
+    }
+}
+
+unsigned rn_nb_free_list(struct rn_netbuf *first)
+{
+    struct rn_netbuf *next;
+    unsigned n = 0;
+
+    for (; first; first = next) {
+        next = first->nb_nextpkt;
+        rn_nb_free(first);
+        n++;
+    }
+    return n;
+}
+
+void rn_nb_set_owner(struct rn_netbuf *nb, rn_nb_owner_t owner)
+{
+    assert(owner != RN_NB_OWNER_NONE && owner < RN_NB_OWNER_MAX);
+    for (; nb; nb = nb->nb_next) {
+        struct rn_nbpool *pool = nb->nb_pool;
+
+        assert(nb->nb_owner != RN_NB_OWNER_NONE);
+        pool->np_owner_out[nb->nb_owner]--;
+        pool->np_owner_out[owner]++;
+        nb->nb_owner = owner;
+    }
+}
+
+unsigned rn_nbq_purge(struct rn_nbq *q)
+{
+    unsigned n = rn_nb_free_list(q->nq_head);
+
+    rn_nbq_init(q);
+    return n;
+}
+
+/* ---- Data operations ---------------------------------------------------- */
+
+/* A buffer for the continuation of a packet: no headroom, same owner. */
+static struct rn_netbuf *nb_alloc_tail(struct rn_netbuf *head)
+{
+    struct rn_netbuf *nb = rn_nb_alloc(head->nb_pool, head->nb_owner);
+
+    if (nb)
+        nb->nb_data = nb->nb_buf;
+    return nb;
+}
+
+void rn_nb_reserve(struct rn_netbuf *nb, uint32_t headroom)
+{
+    assert(nb->nb_pktlen == 0 && nb->nb_next == NULL);
+    assert(headroom <= nb->nb_cap);
+    nb->nb_data = nb->nb_buf + headroom;
+}
+
+void *rn_nb_push(struct rn_netbuf *nb, size_t len)
+{
+    if (len > rn_nb_headroom(nb))
+        return NULL;
+    nb->nb_data -= len;
+    nb->nb_len += (uint32_t)len;
+    nb->nb_pktlen += (uint32_t)len;
+    return nb->nb_data;
+}
+
+int rn_nb_pull(struct rn_netbuf *nb, size_t len)
+{
+    struct rn_netbuf *b;
+
+    if (len > nb->nb_pktlen)
+        return RN_EINVAL;
+    nb->nb_pktlen -= (uint32_t)len;
+    if (len <= nb->nb_len) {
+        nb->nb_data += len;
+        nb->nb_len -= (uint32_t)len;
+        return 0;
+    }
+    len -= nb->nb_len;
+    nb->nb_data += nb->nb_len;
+    nb->nb_len = 0;
+    /* Free the later buffers the pull empties entirely. */
+    while ((b = nb->nb_next) != NULL && len >= b->nb_len && (len > 0 || b->nb_len == 0)) {
+        len -= b->nb_len;
+        nb->nb_next = b->nb_next;
+        b->nb_next = NULL;
+        rn_nb_free(b);
+    }
+    if (len > 0) {
+        b->nb_data += len;
+        b->nb_len -= (uint32_t)len;
+    }
+    return 0;
+}
+
+void *rn_nb_put(struct rn_netbuf *nb, size_t len)
+{
+    struct rn_netbuf *last = rn_nb_last(nb);
+    uint8_t *p;
+
+    if (rn_nb_tailroom(last) < len) {
+        struct rn_netbuf *fresh;
+
+        if (len > nb->nb_cap)
+            return NULL;
+        fresh = nb_alloc_tail(nb);
+        if (fresh == NULL)
+            return NULL;
+        last->nb_next = fresh;
+        last = fresh;
+    }
+    p = last->nb_data + last->nb_len;
+    last->nb_len += (uint32_t)len;
+    nb->nb_pktlen += (uint32_t)len;
+    return p;
+}
+
+int rn_nb_trim(struct rn_netbuf *nb, size_t len)
+{
+    struct rn_netbuf *b;
+    size_t left = len;
+
+    if (len > nb->nb_pktlen)
+        return RN_EINVAL;
+    nb->nb_pktlen = (uint32_t)len;
+    for (b = nb;; b = b->nb_next) {
+        if (left <= b->nb_len) {
+            b->nb_len = (uint32_t)left;
+            break;
+        }
+        left -= b->nb_len;
+    }
+    /* b keeps the last byte (or is the head of an empty packet): past the
+     * head, left stays above zero, so b is never left empty. */
+    rn_nb_free(b->nb_next);
+    b->nb_next = NULL;
+    return 0;
+}
+
+int rn_nb_copyin(struct rn_netbuf *nb, size_t off, const void *src, size_t len)
+{
+    const uint8_t *s = src;
+    struct rn_netbuf *b, *last, *extra = NULL, **link = &extra;
+    size_t end = off + len, room, grow, n;
+
+    if (off > nb->nb_pktlen || end < off || end > UINT32_MAX)
+        return RN_EINVAL;
+    /* Allocate every buffer the growth needs first, so failure changes nothing. */
+    last = rn_nb_last(nb);
+    room = rn_nb_tailroom(last);
+    grow = end > nb->nb_pktlen ? end - nb->nb_pktlen : 0;
+    if (grow > room) {
+        size_t need = grow - room;
+
+        while (need > 0) {
+            struct rn_netbuf *fresh = nb_alloc_tail(nb);
+
+            if (fresh == NULL) {
+                rn_nb_free(extra);
+                return RN_ENOBUFS;
+            }
+            *link = fresh;
+            link = &fresh->nb_next;
+            need -= need < fresh->nb_cap ? need : fresh->nb_cap;
+        }
+    }
+    /* Extend lengths: the last buffer's room first, then the new ones. */
+    if (grow > 0) {
+        size_t g = grow;
+
+        n = g < room ? g : room;
+        last->nb_len += (uint32_t)n;
+        g -= n;
+        last->nb_next = extra;
+        for (b = extra; b; b = b->nb_next) {
+            n = g < b->nb_cap ? g : b->nb_cap;
+            b->nb_len = (uint32_t)n;
+            g -= n;
+        }
+        nb->nb_pktlen += (uint32_t)grow;
+    }
+    /* Copy across the chain. */
+    for (b = nb; b && len > 0; b = b->nb_next) {
+        if (off >= b->nb_len) {
+            off -= b->nb_len;
+            continue;
+        }
+        n = b->nb_len - off;
+        if (n > len)
+            n = len;
+        memcpy(b->nb_data + off, s, n);
+        s += n;
+        len -= n;
+        off = 0;
+    }
+    return 0;
+}
+
+/* Copies len bytes at offset off of the chain starting at buffer nb (head or
+ * not) into dst; the caller has checked the range. */
+static void chain_copyout(const struct rn_netbuf *nb, size_t off, void *dst, size_t len)
+{
+    uint8_t *d = dst;
+    const struct rn_netbuf *b;
+    size_t n;
+
+    for (b = nb; b && len > 0; b = b->nb_next) {
+        if (off >= b->nb_len) {
+            off -= b->nb_len;
+            continue;
+        }
+        n = b->nb_len - off;
+        if (n > len)
+            n = len;
+        memcpy(d, b->nb_data + off, n);
+        d += n;
+        len -= n;
+        off = 0;
+    }
+}
+
+int rn_nb_copyout(const struct rn_netbuf *nb, size_t off, void *dst, size_t len)
+{
+    if (off > nb->nb_pktlen || len > nb->nb_pktlen - off)
+        return RN_EINVAL;
+    chain_copyout(nb, off, dst, len);
+    return 0;
+}
+
+const void *rn_nb_header(const struct rn_netbuf *nb, size_t off, size_t len, void *scratch)
+{
+    const struct rn_netbuf *b;
+
+    if (off > nb->nb_pktlen || len > nb->nb_pktlen - off)
+        return NULL;
+    if (len == 0)
+        return nb->nb_data;
+    /* off < nb_pktlen here, so some buffer holds byte off. */
+    for (b = nb; off >= b->nb_len; b = b->nb_next)
+        off -= b->nb_len;
+    if (off + len <= b->nb_len)
+        return b->nb_data + off;
+    chain_copyout(b, off, scratch, len);
+    return scratch;
+}
+
+void *rn_nb_pullup(struct rn_netbuf *nb, size_t len)
+{
+    size_t have, want, start;
+
+    if (len > nb->nb_pktlen || len > nb->nb_cap)
+        return NULL;
+    if (len <= nb->nb_len)
+        return nb->nb_data;
+    /* Move the head's data back if its tail cannot take len bytes, keeping
+     * as much headroom as still fits. */
+    if ((size_t)(nb->nb_data - nb->nb_buf) + len > nb->nb_cap) {
+        start = nb->nb_cap - len;
+        memmove(nb->nb_buf + start, nb->nb_data, nb->nb_len);
+        nb->nb_data = nb->nb_buf + start;
+    }
+    have = nb->nb_len;
+    want = len - have;
+    /* Copy from the following buffers, then strip what was copied from them. */
+    {
+        struct rn_netbuf *b;
+        size_t left = want, n;
+        uint8_t *d = nb->nb_data + have;
+
+        for (b = nb->nb_next; b && left > 0; b = b->nb_next) {
+            n = b->nb_len < left ? b->nb_len : left;
+            memcpy(d, b->nb_data, n);
+            d += n;
+            left -= n;
+        }
+    }
+    {
+        /* Pull want bytes from the rest of the chain, as a packet of its own. */
+        struct rn_netbuf *rest = nb->nb_next;
+        size_t left = want;
+
+        while (rest && left >= rest->nb_len) {
+            struct rn_netbuf *b = rest;
+
+            left -= b->nb_len;
+            rest = b->nb_next;
+            b->nb_next = NULL;
+            rn_nb_free(b);
+        }
+        if (rest && left > 0) {
+            rest->nb_data += left;
+            rest->nb_len -= (uint32_t)left;
+        }
+        nb->nb_next = rest;
+    }
+    nb->nb_len = (uint32_t)len;
+    return nb->nb_data;
+}
+
+int rn_nb_linearize(const struct rn_netbuf *nb, void *dst, size_t cap)
+{
+    if (cap < nb->nb_pktlen)
+        return RN_EMSGSIZE;
+    chain_copyout(nb, 0, dst, nb->nb_pktlen);
+    return (int)nb->nb_pktlen;
+}
+
+struct rn_netbuf *rn_nb_copy_to(const struct rn_netbuf *nb, struct rn_nbpool *pool,
+                                rn_nb_owner_t owner)
+{
+    const struct rn_netbuf *b;
+    struct rn_netbuf *dup;
+    size_t off;
+
+    dup = rn_nb_alloc(pool, owner);
+    if (dup == NULL)
+        return NULL;
+    /* In the same pool keep the original's headroom so that headers can
+     * still be pushed, unless that would leave no room for data. */
+    if (pool == nb->nb_pool && rn_nb_headroom(nb) < dup->nb_cap)
+        dup->nb_data = dup->nb_buf + rn_nb_headroom(nb);
+    /* One copyin per source buffer; each grows the copy. */
+    off = 0;
+    for (b = nb; b; b = b->nb_next) {
+        if (b->nb_len == 0)
+            continue;
+        if (rn_nb_copyin(dup, off, b->nb_data, b->nb_len) != 0)
+            goto out_free_dup;
+        off += b->nb_len;
+    }
+    dup->nb_ingress = nb->nb_ingress;
+    dup->nb_offload = nb->nb_offload;
+    dup->nb_gso_size = nb->nb_gso_size;
+    dup->nb_rxtime = nb->nb_rxtime;
+    dup->nb_cb[0] = nb->nb_cb[0];
+    dup->nb_cb[1] = nb->nb_cb[1];
+    return dup;
+
+out_free_dup:
+    rn_nb_free(dup);
+    return NULL;
+}
+
+struct rn_netbuf *rn_nb_copy(const struct rn_netbuf *nb, rn_nb_owner_t owner)
+{
+    return rn_nb_copy_to(nb, nb->nb_pool, owner);
+}
+
+void rn_nb_cat(struct rn_netbuf *head, struct rn_netbuf *tail)
+{
+    struct rn_netbuf *b;
+
+    assert(head != tail);
+    assert(head->nb_pool == tail->nb_pool);
+    head->nb_pktlen += tail->nb_pktlen;
+    tail->nb_pktlen = 0;
+    tail->nb_nextpkt = NULL;
+    tail->nb_ingress = 0;
+    tail->nb_offload = 0;
+    tail->nb_gso_size = 0;
+    tail->nb_rxtime = 0;
+    tail->nb_cb[0] = 0;
+    tail->nb_cb[1] = 0;
+    if (tail->nb_owner != head->nb_owner)
+        rn_nb_set_owner(tail, head->nb_owner);
+    b = rn_nb_last(head);
+    b->nb_next = tail;
+}
+
+unsigned rn_nb_count(const struct rn_netbuf *nb)
+{
+    unsigned n = 0;
+
+    for (; nb; nb = nb->nb_next)
+        n++;
+    return n;
+}
+
+bool rn_nb_check(const struct rn_netbuf *nb)
+{
+    const struct rn_netbuf *b;
+    uint64_t sum = 0;
+
+    for (b = nb; b; b = b->nb_next) {
+        if (b->nb_owner == RN_NB_OWNER_NONE)
+            return false;
+        if (b->nb_data < b->nb_buf || b->nb_data + b->nb_len > b->nb_buf + b->nb_cap)
+            return false;
+        if (b != nb && b->nb_pktlen != 0)
+            return false;
+        sum += b->nb_len;
+    }
+    return sum == nb->nb_pktlen;
+}

@@ -1,0 +1,570 @@
+/*
+ * TAP link: Ethernet frames to and from the Linux kernel through
+ * /dev/net/tun (IFF_TAP | IFF_NO_PI).
+ *
+ * A driver at the bottom of the link layer (see include/refnet/link.h), used
+ * by the real-time host.  The kernel side of the device is an ordinary
+ * Linux interface; refnet is the "wire" behind it.  One read() per received
+ * frame and one writev() per sent frame: the fd is non-blocking, rx loops
+ * until EAGAIN or its batch is full, tx gathers a frame's buffers without
+ * copying.
+ *
+ * Offloads (later): with IFF_VNET_HDR the kernel prefixes every frame with a
+ * struct virtio_net_hdr carrying checksum-offload and GSO information, and
+ * TUNSETOFFLOAD lets it hand over 64 KiB TCP segments in one read.  That is
+ * where batching beyond one syscall per frame comes from.  The places are
+ * marked "VNET_HDR" below: open (flag and TUNSETVNETHDRSZ), rx (parse the
+ * header into nb_offload before the frame), tx (push a header built from
+ * nb_offload into the headroom, so writev still sends one iovec chain).
+ */
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <linux/if_tun.h>
+#include <linux/virtio_net.h>
+
+#include "link/link_priv.h"
+#include "refnet/error.h"
+#include "refnet/strbuf.h"
+
+/* Frames made of more buffers than this are copied into tl_scratch and
+ * written flat; shorter chains go out with writev as they are. */
+#define TAP_IOV_MAX 32
+/* Largest frame the device can hand over (64 KiB less nothing: tun's cap). */
+#define TAP_FRAME_MAX 65535u
+/* Room for a VLAN tag beyond MTU + Ethernet header. */
+#define TAP_VLAN_HLEN 4u
+
+struct tap_link {
+    struct rn_link tl_link;           /* [L] common part; first */
+    bool tl_vnet;                     /* [I] frames carry a virtio_net_hdr */
+    struct rn_netbuf *tl_spare;       /* [L] buffers left over from earlier reads */
+    unsigned tl_nspare;               /* [L] how many, linked by nb_next */
+    int tl_fd;                        /* [I] the /dev/net/tun file */
+    int tl_ctl;                       /* [I] AF_INET socket for interface ioctls */
+    char tl_ifname[IFNAMSIZ];         /* [I] device name */
+    struct rn_nbpool *tl_pool;        /* [I] pool received frames come from */
+    uint32_t tl_mtu;                  /* [I] device MTU */
+    uint32_t tl_frame_max;            /* [I] tl_frame_max == tl_mtu + 14 + 4 */
+    uint8_t tl_hwaddr[RN_ETH_ALEN];   /* [I] refnet's address on the link */
+    rn_nb_owner_t tl_own_rx;          /* [I] owner of received frames */
+    uint64_t tl_no_buffer;            /* [L] frames read and discarded: pool exhausted */
+    uint8_t *tl_scratch;              /* [L] TAP_FRAME_MAX bytes, for long chains and discards */
+};
+
+static struct tap_link *tap_of(struct rn_link *link)
+{
+    return (struct tap_link *)link;
+}
+
+/* Reads one frame into a packet of enough buffers for tl_frame_max bytes.
+ * Returns the packet, or NULL with *err set to 0 (nothing to read), -errno,
+ * or RN_ENOBUFS (a frame was read and discarded: no buffers). */
+/* Takes one frame off the device and discards it, as a NIC with an empty
+ * ring would; otherwise the fd would stay readable forever.  Returns
+ * RN_ENOBUFS if a frame was discarded, 0 if there was none, or -errno. */
+static int tap_discard_frame(struct tap_link *tl)
+{
+    ssize_t r;
+
+    do {
+        r = read(tl->tl_fd, tl->tl_scratch, TAP_FRAME_MAX);
+    } while (r < 0 && errno == EINTR);
+    if (r < 0)
+        return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
+    return RN_ENOBUFS;
+}
+
+/* Takes a buffer for reading: a spare from an earlier read, or a new one. */
+static struct rn_netbuf *tap_buffer(struct tap_link *tl)
+{
+    struct rn_netbuf *b = tl->tl_spare;
+
+    if (b != NULL) {
+        tl->tl_spare = b->nb_next;
+        tl->tl_nspare--;
+        b->nb_next = NULL;
+        b->nb_nextpkt = NULL;
+        b->nb_len = 0;
+        b->nb_pktlen = 0;
+        b->nb_ingress = 0;
+        b->nb_offload = 0;
+        b->nb_gso_size = 0;
+        b->nb_rxtime = 0;
+        b->nb_cb[0] = b->nb_cb[1] = 0;
+        return b;
+    }
+    return rn_nb_alloc(tl->tl_pool, tl->tl_own_rx);
+}
+
+/* Gives the buffers of chain b back as spares. */
+static void tap_spare(struct tap_link *tl, struct rn_netbuf *b)
+{
+    while (b != NULL) {
+        struct rn_netbuf *next = b->nb_next;
+
+        b->nb_next = tl->tl_spare;
+        tl->tl_spare = b;
+        tl->tl_nspare++;
+        b = next;
+    }
+}
+
+/* Turns the device's virtio_net_hdr into the packet's offload flags. */
+static void tap_rx_offload(struct rn_netbuf *nb, const struct virtio_net_hdr *vh)
+{
+    if (vh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)
+        nb->nb_offload |= RN_NB_OFF_CSUM_PARTIAL;
+    if (vh->flags & VIRTIO_NET_HDR_F_DATA_VALID)
+        nb->nb_offload |= RN_NB_OFF_CSUM_VALID;
+    if ((vh->gso_type & ~VIRTIO_NET_HDR_GSO_ECN) != VIRTIO_NET_HDR_GSO_NONE) {
+        nb->nb_offload |= RN_NB_OFF_GSO;
+        nb->nb_gso_size = vh->gso_size;
+    }
+}
+
+/* Reads one frame into a packet of enough buffers for tl_frame_max bytes.
+ * Buffers the frame did not need are kept for the next read, so a small
+ * frame costs one buffer even when the device may send 64 KiB.  Returns
+ * the packet, or NULL with *err set to 0 (nothing to read), -errno, or
+ * RN_ENOBUFS (a frame was read and discarded: no buffers). */
+static struct rn_netbuf *tap_read_frame(struct tap_link *tl, int *err)
+{
+    struct iovec iov[TAP_IOV_MAX + 1];
+    struct virtio_net_hdr vh;
+    struct rn_netbuf *nb, *b, *last;
+    uint32_t room, used;
+    unsigned cnt = 0;
+    ssize_t r;
+
+    *err = 0;
+    if (tl->tl_vnet) {
+        iov[cnt].iov_base = &vh;
+        iov[cnt].iov_len = sizeof(vh);
+        cnt++;
+    }
+    nb = tap_buffer(tl);
+    if (nb == NULL) {
+        *err = tap_discard_frame(tl);
+        return NULL;
+    }
+    rn_nb_reserve(nb, rn_nbpool_headroom(tl->tl_pool));
+    iov[cnt].iov_base = nb->nb_data;
+    iov[cnt].iov_len = rn_nb_tailroom(nb);
+    room = (uint32_t)iov[cnt].iov_len;
+    nb->nb_len = room;
+    cnt++;
+    last = nb;
+    while (room < tl->tl_frame_max && cnt < TAP_IOV_MAX + 1) {
+        b = tap_buffer(tl);
+        if (b == NULL) {
+            /* A partial chain could truncate the frame: drop it whole. */
+            tap_spare(tl, nb);
+            *err = tap_discard_frame(tl);
+            return NULL;
+        }
+        rn_nb_reserve(b, 0);
+        b->nb_len = b->nb_cap;
+        iov[cnt].iov_base = b->nb_data;
+        iov[cnt].iov_len = b->nb_cap;
+        room += b->nb_cap;
+        last->nb_next = b;
+        last = b;
+        cnt++;
+    }
+    nb->nb_pktlen = room;
+    do {
+        r = readv(tl->tl_fd, iov, (int)cnt);
+    } while (r < 0 && errno == EINTR);
+    if (tl->tl_vnet && r > 0)
+        r = r >= (ssize_t)sizeof(vh) ? r - (ssize_t)sizeof(vh) : 0;
+    if (r <= 0) {
+        *err = r == 0 || errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
+        for (b = nb; b != NULL; b = b->nb_next)
+            b->nb_len = 0;
+        tap_spare(tl, nb);
+        return NULL;
+    }
+    /* Keep the buffers past the frame's end for the next read. */
+    for (b = nb, used = 0; b != NULL; b = b->nb_next) {
+        used += b->nb_len;
+        if (used >= (uint32_t)r) {
+            struct rn_netbuf *rest = b->nb_next;
+
+            b->nb_next = NULL;
+            nb->nb_pktlen = used;
+            for (last = rest; last != NULL; last = last->nb_next)
+                last->nb_len = 0;
+            tap_spare(tl, rest);
+            break;
+        }
+    }
+    rn_nb_trim(nb, (size_t)r);
+    if (tl->tl_vnet)
+        tap_rx_offload(nb, &vh);
+    return nb;
+}
+
+static int tap_rx(struct rn_link *link, struct rn_netbuf **pkts, unsigned max, rn_time_t now)
+{
+    struct tap_link *tl = tap_of(link);
+    unsigned n = 0;
+    int err;
+
+    while (n < max) {
+        struct rn_netbuf *nb = tap_read_frame(tl, &err);
+
+        if (nb == NULL) {
+            if (err == RN_ENOBUFS) {
+                tl->tl_no_buffer++;
+                link->lk_stats.ls_rx_drops++;
+                continue;
+            }
+            if (err < 0) {
+                link->lk_stats.ls_rx_errors++;
+                /* A device gone (EBADFD, EIO) is not transient: say so if
+                 * nothing came; running short of memory is. */
+                if (n == 0 && err != -ENOBUFS && err != -ENOMEM)
+                    return RN_EIO;
+            }
+            break;
+        }
+        nb->nb_rxtime = now;
+        rn__link_count_rx(link, nb);
+        pkts[n++] = nb;
+    }
+    return (int)n;
+}
+
+/* Fills the virtio_net_hdr for an outgoing frame from its offload flags:
+ * where the device must finish the checksum, and how to cut a GSO segment.
+ * The frame is Ethernet + IPv4 + TCP or UDP whenever a flag is set. */
+static void tap_tx_offload(const struct rn_netbuf *nb, struct virtio_net_hdr *vh)
+{
+    uint8_t hdr[RN_ETH_HLEN + 60 + 13];
+    unsigned ihl, proto, thl;
+
+    memset(vh, 0, sizeof(*vh));
+    if (!(nb->nb_offload & (RN_NB_OFF_CSUM_PARTIAL | RN_NB_OFF_GSO)))
+        return;
+    if (rn_nb_copyout(nb, 0, hdr, RN_ETH_HLEN + 20) < 0)
+        return;
+    ihl = (hdr[RN_ETH_HLEN] & 0x0f) * 4u;
+    proto = hdr[RN_ETH_HLEN + 9];
+    vh->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+    vh->csum_start = (uint16_t)(RN_ETH_HLEN + ihl);
+    vh->csum_offset = proto == 6 ? 16 : 6;  /* TCP or UDP checksum field */
+    if ((nb->nb_offload & RN_NB_OFF_GSO) && proto == 6 &&
+        rn_nb_copyout(nb, RN_ETH_HLEN + ihl + 12, hdr, 1) == 0) {
+        thl = (hdr[0] >> 4) * 4u;
+        vh->gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+        vh->gso_size = (uint16_t)nb->nb_gso_size;
+        vh->hdr_len = (uint16_t)(RN_ETH_HLEN + ihl + thl);
+    }
+}
+
+/* Writes one frame.  Returns 0 or -errno.  Does not consume nb. */
+static int tap_write_frame(struct tap_link *tl, struct rn_netbuf *nb)
+{
+    struct iovec iov[TAP_IOV_MAX + 1];
+    struct virtio_net_hdr vh;
+    struct rn_netbuf *b;
+    unsigned cnt = 0;
+    ssize_t r;
+
+    if (tl->tl_vnet) {
+        tap_tx_offload(nb, &vh);
+        iov[cnt].iov_base = &vh;
+        iov[cnt].iov_len = sizeof(vh);
+        cnt++;
+    }
+    for (b = nb; b && cnt < TAP_IOV_MAX + 1; b = b->nb_next) {
+        if (b->nb_len == 0)
+            continue;
+        iov[cnt].iov_base = b->nb_data;
+        iov[cnt].iov_len = b->nb_len;
+        cnt++;
+    }
+    for (; b && b->nb_len == 0; b = b->nb_next)
+        ;
+    do {
+        if (b == NULL) {
+            r = writev(tl->tl_fd, iov, (int)cnt);
+        } else {
+            /* More pieces than iovecs: one flat copy (rare). */
+            size_t skip = tl->tl_vnet ? sizeof(vh) : 0;
+            int len = rn_nb_linearize(nb, tl->tl_scratch + skip, TAP_FRAME_MAX + 64 - skip);
+
+            if (len < 0)
+                return -EMSGSIZE;
+            if (skip)
+                memcpy(tl->tl_scratch, &vh, skip);
+            r = write(tl->tl_fd, tl->tl_scratch, (size_t)len + skip);
+        }
+    } while (r < 0 && errno == EINTR);
+    return r < 0 ? -errno : 0;
+}
+
+static int tap_tx(struct rn_link *link, struct rn_netbuf **pkts, unsigned n, rn_time_t now)
+{
+    struct tap_link *tl = tap_of(link);
+    unsigned i;
+    int sent = 0;
+
+    for (i = 0; i < n; i++) {
+        struct rn_netbuf *nb = pkts[i];
+        int err = tap_write_frame(tl, nb);
+
+        if (err == 0) {
+            rn__link_count_tx(link, nb);
+            sent++;
+        } else if (err == -EAGAIN || err == -EWOULDBLOCK || err == -ENOBUFS) {
+            link->lk_stats.ls_tx_drops++;  /* the device queue is full */
+        } else {
+            link->lk_stats.ls_tx_errors++;
+        }
+        rn_nb_free(nb);
+    }
+    return sent;
+}
+
+static int tap_poll_fd(struct rn_link *link)
+{
+    return tap_of(link)->tl_fd;
+}
+
+static void tap_caps(struct rn_link *link, struct rn_link_caps *caps)
+{
+    struct tap_link *tl = tap_of(link);
+
+    caps->lc_mtu = tl->tl_mtu;
+    memcpy(caps->lc_hwaddr, tl->tl_hwaddr, RN_ETH_ALEN);
+    caps->lc_has_hwaddr = true;
+    caps->lc_offloads = tl->tl_vnet ? RN_LINK_OFF_TX_CSUM | RN_LINK_OFF_RX_CSUM | RN_LINK_OFF_TSO
+                                    : 0;
+}
+
+static void tap_report(struct rn_link *link, struct rn_strbuf *sb)
+{
+    struct tap_link *tl = tap_of(link);
+
+    rn_strbuf_printf(sb, "device %s mtu %u%s, no buffer %llu", tl->tl_ifname, tl->tl_mtu,
+                     tl->tl_vnet ? ", offloads csum+tso" : "",
+                     (unsigned long long)tl->tl_no_buffer);
+}
+
+static void tap_close(struct rn_link *link)
+{
+    struct tap_link *tl = tap_of(link);
+
+    close(tl->tl_fd);
+    close(tl->tl_ctl);
+    rn_nb_free(tl->tl_spare);
+    free(tl->tl_scratch);
+    free(tl);
+}
+
+static const struct rn_link_ops tap_ops = {
+    .kind = "tap",
+    .tx = tap_tx,
+    .rx = tap_rx,
+    .poll_fd = tap_poll_fd,
+    .next_deadline = NULL,
+    .caps = tap_caps,
+    .report = tap_report,
+    .close = tap_close,
+};
+
+static int tap_ifreq(struct tap_link *tl, unsigned long req, struct ifreq *ifr)
+{
+    memset(ifr->ifr_name, 0, IFNAMSIZ);
+    memcpy(ifr->ifr_name, tl->tl_ifname, strlen(tl->tl_ifname));
+    return ioctl(tl->tl_ctl, req, ifr) < 0 ? -errno : 0;
+}
+
+int rn_link_tap_set_up(struct rn_link *link, bool up)
+{
+    struct tap_link *tl = tap_of(link);
+    struct ifreq ifr;
+    int err;
+
+    assert(link->lk_ops == &tap_ops);
+    memset(&ifr, 0, sizeof(ifr));
+    err = tap_ifreq(tl, SIOCGIFFLAGS, &ifr);
+    if (err)
+        return err == -EPERM ? RN_EPERM : RN_EIO;
+    if (up)
+        ifr.ifr_flags |= IFF_UP;
+    else
+        ifr.ifr_flags &= ~IFF_UP;
+    err = tap_ifreq(tl, SIOCSIFFLAGS, &ifr);
+    if (err)
+        return err == -EPERM ? RN_EPERM : RN_EIO;
+    return 0;
+}
+
+const char *rn_link_tap_ifname(const struct rn_link *link)
+{
+    assert(link->lk_ops == &tap_ops);
+    return ((const struct tap_link *)link)->tl_ifname;
+}
+
+static int errno_to_rn(int e)
+{
+    switch (e) {
+    case EPERM:
+        return RN_EPERM;
+    case EACCES:
+        return RN_EACCES;
+    case ENOENT:
+    case ENODEV:
+        return RN_ENOENT;
+    case EBUSY:
+        return RN_EBUSY;
+    case EINVAL:
+        return RN_EINVAL;
+    case ENOMEM:
+        return RN_ENOMEM;
+    default:
+        return RN_EIO;
+    }
+}
+
+int rn_link_tap_open(const struct rn_link_tap_params *params, struct rn_link **out, char *errbuf)
+{
+    static const uint8_t zero_mac[RN_ETH_ALEN];
+    const struct rn__link_owners *own = rn__link_owners();
+    struct tap_link *tl;
+    struct ifreq ifr;
+    const char *name;
+    int err, e;
+
+    assert(params && out);
+    name = params->tp_ifname ? params->tp_ifname : "";
+    if (params->tp_pool == NULL)
+        return rn__link_err(errbuf, RN_EINVAL, "tap: no buffer pool given");
+    if (strlen(name) == 0 || strlen(name) >= IFNAMSIZ)
+        return rn__link_err(errbuf, RN_EINVAL, "tap: interface name '%s' must be 1 to %d characters",
+                            name, IFNAMSIZ - 1);
+    if (own == NULL)
+        return rn__link_err(errbuf, RN_ENOSPC, "tap %s: netbuf owner table full", name);
+
+    tl = calloc(1, sizeof(*tl));
+    if (tl == NULL)
+        return rn__link_err(errbuf, RN_ENOMEM, "tap %s: out of memory", name);
+    tl->tl_fd = -1;
+    tl->tl_ctl = -1;
+    tl->tl_scratch = malloc(TAP_FRAME_MAX + 64);
+    if (tl->tl_scratch == NULL) {
+        err = rn__link_err(errbuf, RN_ENOMEM, "tap %s: out of memory", name);
+        goto out_free;
+    }
+    tl->tl_fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    if (tl->tl_fd < 0) {
+        e = errno;
+        err = rn__link_err(errbuf, errno_to_rn(e), "tap %s: cannot open /dev/net/tun: %s", name,
+                           strerror(e));
+        goto out_free;
+    }
+    memset(&ifr, 0, sizeof(ifr));
+    ifr.ifr_flags = IFF_TAP | IFF_NO_PI | (params->tp_vnet_hdr ? IFF_VNET_HDR : 0);
+    memcpy(ifr.ifr_name, name, strlen(name));
+    if (ioctl(tl->tl_fd, TUNSETIFF, &ifr) < 0) {
+        e = errno;
+        err = rn__link_err(errbuf, errno_to_rn(e), "tap %s: cannot attach (TUNSETIFF): %s%s", name,
+                           strerror(e),
+                           e == EPERM ? " (needs CAP_NET_ADMIN)"
+                           : e == EBUSY ? " (in use, or exists with other flags)"
+                           : e == EINVAL ? " (exists and is not a TAP?)" : "");
+        goto out_close;
+    }
+    memcpy(tl->tl_ifname, ifr.ifr_name, IFNAMSIZ);
+    tl->tl_ifname[IFNAMSIZ - 1] = '\0';
+    if (params->tp_vnet_hdr) {
+        /* Frames both ways carry a 10-byte virtio_net_hdr; the kernel may
+         * leave checksums to us (we finish or trust them) and hand over,
+         * and take, TCP segments of up to 64 KiB. */
+        int hsz = sizeof(struct virtio_net_hdr);
+
+        if (ioctl(tl->tl_fd, TUNSETVNETHDRSZ, &hsz) < 0 ||
+            ioctl(tl->tl_fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4) < 0) {
+            e = errno;
+            err = rn__link_err(errbuf, errno_to_rn(e), "tap %s: cannot enable offloads: %s",
+                               tl->tl_ifname, strerror(e));
+            goto out_close;
+        }
+        tl->tl_vnet = true;
+    }
+    tl->tl_ctl = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (tl->tl_ctl < 0) {
+        e = errno;
+        err = rn__link_err(errbuf, errno_to_rn(e), "tap %s: cannot make a control socket: %s",
+                           tl->tl_ifname, strerror(e));
+        goto out_close;
+    }
+    memset(&ifr, 0, sizeof(ifr));
+    if (params->tp_mtu) {
+        ifr.ifr_mtu = (int)params->tp_mtu;
+        err = tap_ifreq(tl, SIOCSIFMTU, &ifr);
+        if (err) {
+            err = rn__link_err(errbuf, errno_to_rn(-err), "tap %s: cannot set MTU %u: %s",
+                               tl->tl_ifname, params->tp_mtu, strerror(-err));
+            goto out_close;
+        }
+    }
+    err = tap_ifreq(tl, SIOCGIFMTU, &ifr);
+    if (err) {
+        err = rn__link_err(errbuf, errno_to_rn(-err), "tap %s: cannot read MTU: %s",
+                           tl->tl_ifname, strerror(-err));
+        goto out_close;
+    }
+    tl->tl_mtu = (uint32_t)ifr.ifr_mtu;
+    tl->tl_frame_max = tl->tl_mtu + RN_ETH_HLEN + TAP_VLAN_HLEN;
+    if (tl->tl_vnet || tl->tl_frame_max > TAP_FRAME_MAX)
+        tl->tl_frame_max = TAP_FRAME_MAX;  /* merged segments reach 64 KiB */
+    if (memcmp(params->tp_hwaddr, zero_mac, RN_ETH_ALEN) != 0) {
+        memcpy(tl->tl_hwaddr, params->tp_hwaddr, RN_ETH_ALEN);
+    } else {
+        /* A random unicast, locally administered address.  The host may
+         * read the OS here: this driver is part of the real-time host. */
+        if (getrandom(tl->tl_hwaddr, RN_ETH_ALEN, 0) != RN_ETH_ALEN) {
+            err = rn__link_err(errbuf, RN_EIO, "tap %s: cannot draw a random MAC address",
+                               tl->tl_ifname);
+            goto out_close;
+        }
+        tl->tl_hwaddr[0] = (uint8_t)((tl->tl_hwaddr[0] & ~0x01u) | 0x02u);
+    }
+    tl->tl_pool = params->tp_pool;
+    tl->tl_own_rx = own->lo_tap_rx;
+    rn_link_init(&tl->tl_link, &tap_ops, NULL, tl->tl_ifname);
+    if (params->tp_up) {
+        err = rn_link_tap_set_up(&tl->tl_link, true);
+        if (err) {
+            err = rn__link_err(errbuf, err, "tap %s: cannot bring the device up: %s",
+                               tl->tl_ifname, rn_strerror(err));
+            goto out_close;
+        }
+    }
+    *out = &tl->tl_link;
+    return 0;
+
+out_close:
+    if (tl->tl_ctl >= 0)
+        close(tl->tl_ctl);
+    close(tl->tl_fd);
+out_free:
+    free(tl->tl_scratch);
+    free(tl);
+    return err;
+}

@@ -1,0 +1,373 @@
+/*
+ * ARP (RFC 826) for IPv4 over Ethernet: the neighbour cache, resolution
+ * with a bounded queue of waiting frames, answers to requests, and the
+ * gratuitous announcement at start.
+ *
+ * Entries are objects ("arp entry") held by the cache under "arp-table";
+ * each holds its interface under "neighbour".  An entry lives:
+ *   INCOMPLETE --reply--> REACHABLE --ttl, unused--> removed
+ *       |                     |--ttl, used--> PROBE --reply--> REACHABLE
+ *       '--tries exhausted--> removed (queued frames dropped)
+ * A PROBE entry is still used while it is re-requested, so a live flow
+ * does not stall every time its entry ages.
+ *
+ * Loop-owned parts (hash chain, timer, queue) are torn down on the loop
+ * thread before the entry is killed; the release routine only drops the
+ * interface reference, which is safe on whichever thread lets go last.
+ */
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "net/net_priv.h"
+#include "refnet/strbuf.h"
+#include "wire/arp.h"
+
+static uint64_t mac_pack(const struct rn_mac *m)
+{
+    uint64_t v = 0;
+    int i;
+
+    for (i = 0; i < RN_ETH_ALEN; i++)
+        v = v << 8 | m->mac_octet[i];
+    return v;
+}
+
+static struct rn_mac mac_unpack(uint64_t v)
+{
+    struct rn_mac m;
+    int i;
+
+    for (i = RN_ETH_ALEN; i-- > 0;) {
+        m.mac_octet[i] = (uint8_t)v;
+        v >>= 8;
+    }
+    return m;
+}
+
+static const char *state_name(enum arp_state s)
+{
+    switch (s) {
+    case ARP_INCOMPLETE:
+        return "INCOMPLETE";
+    case ARP_REACHABLE:
+        return "REACHABLE";
+    case ARP_PROBE:
+        return "PROBE";
+    }
+    return "?";
+}
+
+static void arp_release(void *ob)
+{
+    struct arp_entry *e = ob;
+
+    if (e->ae_iface != NULL)
+        rn_ob_deref(e->ae_iface, net__types.nt_tag_neighbour);
+}
+
+static void arp_describe(const void *ob, char *buf, size_t len)
+{
+    const struct arp_entry *e = ob;
+    struct rn_mac mac = mac_unpack(atomic_load_explicit(&e->ae_mac, memory_order_relaxed));
+    char ip[RN_IP4_STRLEN], m[RN_MAC_STRLEN];
+
+    if (e->ae_iface == NULL)
+        return;
+    rn_ip4_addr_fmt(e->ae_ip, ip);
+    rn_mac_fmt(&mac, m);
+    snprintf(buf, len, "arp entry %s %s %s %s", ip, m, e->ae_iface->if_name,
+             state_name((enum arp_state)atomic_load_explicit(&e->ae_state,
+                                                             memory_order_relaxed)));
+}
+
+const struct rn_ob_type_ops net__arp_ops = {
+    .name = "arp entry",
+    .size = sizeof(struct arp_entry),
+    .release = arp_release,
+    .describe = arp_describe,
+};
+
+static unsigned arp_bucket(uint32_t ip)
+{
+    return (ip * 2654435761u) >> 24 & (NET_ARP_BUCKETS - 1);
+}
+
+static struct arp_entry *arp_lookup(struct rn_stack *st, const struct rn_iface *ifp, uint32_t ip)
+{
+    struct arp_entry *e;
+
+    for (e = st->st_arp[arp_bucket(ip)]; e != NULL; e = e->ae_next) {
+        if (e->ae_ip == ip && e->ae_iface == ifp)
+            return e;
+    }
+    return NULL;
+}
+
+/* Unlinks, stops and kills an entry; its queued frames are dropped as
+ * unresolved. */
+static void arp_remove(struct rn_stack *st, struct arp_entry *e)
+{
+    struct arp_entry **pp = &st->st_arp[arp_bucket(e->ae_ip)];
+    struct rn_netbuf *nb;
+
+    while (*pp != e)
+        pp = &(*pp)->ae_next;
+    *pp = e->ae_next;
+    st->st_narp--;
+    rn_timer_cancel(&st->st_timers, &e->ae_timer);
+    while ((nb = rn_nbq_get(&e->ae_queue)) != NULL)
+        net__drop(st, e->ae_iface, nb, RN_DROP_ARP_UNRESOLVED);
+    rn_ob_kill(e);
+}
+
+static void arp_send(struct rn_iface *ifp, uint16_t op, const struct rn_mac *dst_mac,
+                     const struct rn_mac *tha, uint32_t tpa)
+{
+    struct rn_stack *st = ifp->if_stack;
+    struct rn_arp ar;
+    struct rn_netbuf *nb = rn_nb_alloc(st->st_pool, net__types.nt_own_tx);
+    uint8_t *p;
+
+    if (nb == NULL) {
+        rn_stack_count_drop(st, ifp, RN_DROP_NO_BUFFER);
+        return;
+    }
+    p = rn_nb_put(nb, RN_ARP_LEN);
+    if (p == NULL) {
+        net__drop(st, ifp, nb, RN_DROP_NO_BUFFER);
+        return;
+    }
+    ar.ar_op = op;
+    ar.ar_sha = ifp->if_mac;
+    ar.ar_spa = ifp->if_addr;
+    ar.ar_tha = *tha;
+    ar.ar_tpa = tpa;
+    rn_arp_emit(p, &ar);
+    st->st_arp_out++;
+    net__eth_output(ifp, nb, dst_mac, RN_ETHERTYPE_ARP);
+}
+
+static void arp_request(struct arp_entry *e)
+{
+    const struct rn_mac zero = RN_MAC_ZERO;
+    const struct rn_mac bcast = RN_MAC_BROADCAST;
+
+    e->ae_tries++;
+    arp_send(e->ae_iface, RN_ARP_OP_REQUEST, &bcast, &zero, e->ae_ip);
+}
+
+static void arp_timer(struct rn_timer *t, rn_time_t now)
+{
+    struct arp_entry *e = (struct arp_entry *)((char *)t - offsetof(struct arp_entry, ae_timer));
+    struct rn_stack *st = e->ae_iface->if_stack;
+    enum arp_state s = (enum arp_state)atomic_load_explicit(&e->ae_state, memory_order_relaxed);
+
+    if (s == ARP_REACHABLE) {
+        if (!e->ae_used) {
+            arp_remove(st, e);
+            return;
+        }
+        atomic_store_explicit(&e->ae_state, ARP_PROBE, memory_order_relaxed);
+        e->ae_tries = 0;
+        s = ARP_PROBE;
+    }
+    if (e->ae_tries >= st->st_params.sp_arp_tries) {
+        arp_remove(st, e);
+        return;
+    }
+    arp_request(e);
+    rn_timer_arm(&st->st_timers, &e->ae_timer, now + st->st_params.sp_arp_retry);
+}
+
+/* Creates an entry for ip on ifp, evicting a resolved entry if the cache
+ * is full.  Returns NULL if there is no room or memory. */
+static struct arp_entry *arp_create(struct rn_iface *ifp, uint32_t ip)
+{
+    struct rn_stack *st = ifp->if_stack;
+    struct arp_entry *e;
+    unsigned b;
+
+    if (st->st_narp >= st->st_params.sp_arp_max_entries) {
+        struct arp_entry *victim = NULL;
+
+        for (b = 0; b < NET_ARP_BUCKETS && victim == NULL; b++) {
+            for (e = st->st_arp[b]; e != NULL; e = e->ae_next) {
+                if (atomic_load_explicit(&e->ae_state, memory_order_relaxed) !=
+                    ARP_INCOMPLETE) {
+                    victim = e;
+                    break;
+                }
+            }
+        }
+        if (victim == NULL)
+            return NULL;
+        arp_remove(st, victim);
+    }
+    e = rn_ob_create(net__types.nt_arp, net__types.nt_tag_arp_table);
+    if (e == NULL)
+        return NULL;
+    rn_ob_ref(ifp, net__types.nt_tag_neighbour);
+    e->ae_iface = ifp;
+    e->ae_ip = ip;
+    atomic_store_explicit(&e->ae_state, ARP_INCOMPLETE, memory_order_relaxed);
+    rn_nbq_init(&e->ae_queue);
+    rn_timer_init(&e->ae_timer, arp_timer);
+    b = arp_bucket(ip);
+    e->ae_next = st->st_arp[b];
+    st->st_arp[b] = e;
+    st->st_narp++;
+    rn_ob_publish(e);
+    return e;
+}
+
+/* Records mac for e and sends what was waiting for it. */
+static void arp_resolved(struct arp_entry *e, const struct rn_mac *mac)
+{
+    struct rn_stack *st = e->ae_iface->if_stack;
+    struct rn_netbuf *nb;
+
+    atomic_store_explicit(&e->ae_mac, mac_pack(mac), memory_order_relaxed);
+    atomic_store_explicit(&e->ae_state, ARP_REACHABLE, memory_order_relaxed);
+    e->ae_tries = 0;
+    e->ae_used = false;
+    e->ae_expires = st->st_now + st->st_params.sp_arp_ttl;
+    rn_timer_arm(&st->st_timers, &e->ae_timer, e->ae_expires);
+    while ((nb = rn_nbq_get(&e->ae_queue)) != NULL)
+        net__eth_output(e->ae_iface, nb, mac, RN_ETHERTYPE_IPV4);
+}
+
+void net__arp_output(struct rn_iface *ifp, struct rn_netbuf *nb, uint32_t nexthop)
+{
+    struct rn_stack *st = ifp->if_stack;
+    struct arp_entry *e;
+
+    if (net__ip_is_bcast(ifp, nexthop)) {
+        const struct rn_mac bcast = RN_MAC_BROADCAST;
+
+        net__eth_output(ifp, nb, &bcast, RN_ETHERTYPE_IPV4);
+        return;
+    }
+    e = arp_lookup(st, ifp, nexthop);
+    if (e != NULL && atomic_load_explicit(&e->ae_state, memory_order_relaxed) != ARP_INCOMPLETE) {
+        struct rn_mac mac = mac_unpack(atomic_load_explicit(&e->ae_mac, memory_order_relaxed));
+
+        e->ae_used = true;
+        net__eth_output(ifp, nb, &mac, RN_ETHERTYPE_IPV4);
+        return;
+    }
+    if (e == NULL) {
+        e = arp_create(ifp, nexthop);
+        if (e == NULL) {
+            net__drop(st, ifp, nb, RN_DROP_ARP_UNRESOLVED);
+            return;
+        }
+        arp_request(e);
+        rn_timer_arm(&st->st_timers, &e->ae_timer, st->st_now + st->st_params.sp_arp_retry);
+    }
+    if (e->ae_queue.nq_len >= st->st_params.sp_arp_queue_max) {
+        net__drop(st, ifp, nb, RN_DROP_QUEUE_FULL);
+        return;
+    }
+    rn_nb_set_owner(nb, net__types.nt_own_arpq);
+    rn_nbq_put(&e->ae_queue, nb);
+}
+
+void net__arp_input(struct rn_iface *ifp, struct rn_netbuf *nb)
+{
+    struct rn_stack *st = ifp->if_stack;
+    uint8_t scratch[RN_ARP_LEN];
+    const uint8_t *p;
+    struct rn_arp ar;
+    struct arp_entry *e;
+    enum rn_drop reason;
+    bool for_us;
+
+    p = rn_nb_header(nb, 0, RN_ARP_LEN, scratch);
+    if (p == NULL) {
+        net__drop(st, ifp, nb, RN_DROP_TRUNCATED);
+        return;
+    }
+    reason = rn_arp_parse(p, nb->nb_pktlen, &ar);
+    if (reason != RN_DROP_NONE) {
+        net__drop(st, ifp, nb, reason);
+        return;
+    }
+    rn_nb_free(nb);
+    st->st_arp_in++;
+    for_us = ifp->if_addr != 0 && ar.ar_tpa == ifp->if_addr;
+    /* RFC 826's merge: refresh what we already know of the sender... */
+    if (ar.ar_spa != 0 && ar.ar_spa != ifp->if_addr) {
+        e = arp_lookup(st, ifp, ar.ar_spa);
+        if (e != NULL)
+            arp_resolved(e, &ar.ar_sha);
+        else if (for_us && (e = arp_create(ifp, ar.ar_spa)) != NULL)
+            arp_resolved(e, &ar.ar_sha);  /* ...and learn a host that asks for us */
+    }
+    if (for_us && ar.ar_op == RN_ARP_OP_REQUEST)
+        arp_send(ifp, RN_ARP_OP_REPLY, &ar.ar_sha, &ar.ar_sha, ar.ar_spa);
+}
+
+void net__arp_announce(struct rn_iface *ifp)
+{
+    const struct rn_mac zero = RN_MAC_ZERO;
+    const struct rn_mac bcast = RN_MAC_BROADCAST;
+
+    /* A gratuitous request: sender and target are both our address. */
+    arp_send(ifp, RN_ARP_OP_REQUEST, &bcast, &zero, ifp->if_addr);
+}
+
+void net__arp_flush(struct rn_stack *st)
+{
+    unsigned b;
+
+    for (b = 0; b < NET_ARP_BUCKETS; b++) {
+        while (st->st_arp[b] != NULL)
+            arp_remove(st, st->st_arp[b]);
+    }
+}
+
+void net__arp_render(struct rn_stack *st, struct rn_strbuf *sb, bool json)
+{
+    struct arp_entry *e;
+    unsigned b;
+    bool first = true;
+
+    if (json)
+        rn_strbuf_puts(sb, "[");
+    else
+        rn_strbuf_printf(sb, "%-16s %-18s %-8s %-11s %9s %5s %4s\n", "address", "hwaddr",
+                         "iface", "state", "expires", "queue", "refs");
+    for (b = 0; b < NET_ARP_BUCKETS; b++) {
+        for (e = st->st_arp[b]; e != NULL; e = e->ae_next) {
+            struct rn_mac mac = mac_unpack(atomic_load_explicit(&e->ae_mac, memory_order_relaxed));
+            enum arp_state s =
+                (enum arp_state)atomic_load_explicit(&e->ae_state, memory_order_relaxed);
+            char ip[RN_IP4_STRLEN], m[RN_MAC_STRLEN], age[32] = "-";
+
+            rn_ip4_addr_fmt(e->ae_ip, ip);
+            rn_mac_fmt(&mac, m);
+            if (s == ARP_REACHABLE && e->ae_expires > st->st_now)
+                rn_fmt_age(e->ae_expires - st->st_now, age, sizeof(age));
+            if (json) {
+                rn_strbuf_printf(sb,
+                                 "%s{\"address\":\"%s\",\"hwaddr\":\"%s\",\"iface\":",
+                                 first ? "" : ",", ip, s == ARP_INCOMPLETE ? "" : m);
+                rn_strbuf_json_str(sb, e->ae_iface->if_name);
+                rn_strbuf_printf(sb,
+                                 ",\"state\":\"%s\",\"queue\":%u,\"id\":%" PRIu64
+                                 ",\"refs\":%u}",
+                                 state_name(s), e->ae_queue.nq_len, rn_ob_id(e),
+                                 rn_ob_refcount(e));
+            } else {
+                rn_strbuf_printf(sb, "%-16s %-18s %-8s %-11s %9s %5u %4u\n", ip,
+                                 s == ARP_INCOMPLETE ? "(incomplete)" : m, e->ae_iface->if_name,
+                                 state_name(s), age, e->ae_queue.nq_len, rn_ob_refcount(e));
+            }
+            first = false;
+        }
+    }
+    if (json)
+        rn_strbuf_puts(sb, "]\n");
+}

@@ -1,0 +1,237 @@
+/*
+ * Interfaces: an object per attached link, with its addresses, counters
+ * and transmit queue (stack.h, "Interfaces and routes").
+ *
+ * The stack's interface table holds each interface under tag "stack";
+ * routes hold it under "route" and ARP entries under "neighbour".  Frames
+ * to send are queued on the interface during a poll and handed to the link
+ * in batches at its end, so one poll costs one link call per batch, not
+ * per frame.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "net/net_priv.h"
+#include "refnet/error.h"
+#include "refnet/strbuf.h"
+
+static void iface_describe(const void *ob, char *buf, size_t len)
+{
+    const struct rn_iface *ifp = ob;
+    char addr[RN_IP4_STRLEN], mac[RN_MAC_STRLEN];
+
+    if (ifp->if_name[0] == '\0')
+        return;
+    rn_ip4_addr_fmt(ifp->if_addr, addr);
+    rn_mac_fmt(&ifp->if_mac, mac);
+    snprintf(buf, len, "interface %s %s/%u mac %s mtu %u", ifp->if_name, addr, ifp->if_plen,
+             mac, ifp->if_mtu);
+}
+
+const struct rn_ob_type_ops net__iface_ops = {
+    .name = "interface",
+    .size = sizeof(struct rn_iface),
+    /* No release routine: the loop closes the link and empties the queue
+     * before the kill (net__iface_destroy), since the last reference may
+     * be dropped on another thread. */
+    .describe = iface_describe,
+};
+
+/* A locally administered unicast MAC from the seed and the name. */
+static void derive_mac(const struct rn_stack *st, const char *name, struct rn_mac *mac)
+{
+    uint64_t h = st->st_params.sp_seed ^ 0xcbf29ce484222325ull;
+    const char *p;
+
+    for (p = name; *p; p++)
+        h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
+    h ^= h >> 29;
+    mac->mac_octet[0] = 0x02;  /* locally administered, unicast */
+    mac->mac_octet[1] = (uint8_t)(h >> 32);
+    mac->mac_octet[2] = (uint8_t)(h >> 24);
+    mac->mac_octet[3] = (uint8_t)(h >> 16);
+    mac->mac_octet[4] = (uint8_t)(h >> 8);
+    mac->mac_octet[5] = (uint8_t)h;
+}
+
+int net__iface_create(struct rn_stack *st, const struct rn_iface_params *p, struct rn_iface **out)
+{
+    struct rn_link_caps caps;
+    struct rn_iface *ifp;
+    static const uint8_t zero[6];
+
+    if (p->ifp_link == NULL)
+        return RN_EINVAL;
+    if (p->ifp_name == NULL || p->ifp_name[0] == '\0' || strlen(p->ifp_name) > 15 ||
+        p->ifp_plen > 32 || st->st_nifaces >= NET_MAX_IFACES ||
+        rn_stack_iface(st, p->ifp_name) != NULL) {
+        rn_link_close(p->ifp_link);
+        return st->st_nifaces >= NET_MAX_IFACES ? RN_ENOSPC
+               : (p->ifp_name && rn_stack_iface(st, p->ifp_name)) ? RN_EEXIST
+                                                                 : RN_EINVAL;
+    }
+    ifp = rn_ob_create(net__types.nt_iface, RN_TAG_STACK);
+    if (ifp == NULL) {
+        rn_link_close(p->ifp_link);
+        return RN_ENOMEM;
+    }
+    rn_link_caps(p->ifp_link, &caps);
+    ifp->if_stack = st;
+    ifp->if_link = p->ifp_link;
+    snprintf(ifp->if_name, sizeof(ifp->if_name), "%s", p->ifp_name);
+    if (memcmp(p->ifp_mac, zero, 6) != 0)
+        memcpy(ifp->if_mac.mac_octet, p->ifp_mac, 6);
+    else if (caps.lc_has_hwaddr)
+        memcpy(ifp->if_mac.mac_octet, caps.lc_hwaddr, 6);
+    else
+        derive_mac(st, p->ifp_name, &ifp->if_mac);
+    ifp->if_addr = p->ifp_addr;
+    ifp->if_plen = p->ifp_plen;
+    ifp->if_mtu = p->ifp_mtu ? p->ifp_mtu : caps.lc_mtu;
+    ifp->if_offloads = caps.lc_offloads;
+    if (ifp->if_mtu < RN_IP4_MIN_MTU)
+        ifp->if_mtu = RN_ETH_MTU;
+    ifp->if_index = (uint16_t)(st->st_nifaces + 1);
+    rn_nbq_init(&ifp->if_txq);
+    rn_ob_publish(ifp);
+    st->st_ifaces[st->st_nifaces++] = ifp;
+    *out = ifp;
+    return 0;
+}
+
+void net__iface_destroy(struct rn_iface *ifp)
+{
+    rn_nbq_purge(&ifp->if_txq);
+    if (ifp->if_link != NULL) {
+        rn_link_close(ifp->if_link);
+        ifp->if_link = NULL;
+    }
+    rn_ob_kill(ifp);
+}
+
+int rn_stack_add_iface(struct rn_stack *st, const struct rn_iface_params *params,
+                       struct rn_iface **out)
+{
+    struct rn_iface *ifp;
+    int err;
+
+    err = net__iface_create(st, params, &ifp);
+    if (err < 0)
+        return err;
+    if (ifp->if_addr != 0 && ifp->if_plen < 32) {
+        err = net__route_add(st, rn_ip4_net(ifp->if_addr, ifp->if_plen), ifp->if_plen, 0, ifp);
+        if (err < 0 && err != RN_EEXIST)
+            return err;  /* the interface stays, without its route */
+    }
+    if (ifp->if_addr != 0 && !params->ifp_no_garp)
+        net__arp_announce(ifp);
+    if (out != NULL)
+        *out = ifp;
+    return 0;
+}
+
+struct rn_iface *rn_stack_iface(struct rn_stack *st, const char *name)
+{
+    unsigned i;
+
+    for (i = 0; i < st->st_nifaces; i++) {
+        if (!strcmp(st->st_ifaces[i]->if_name, name))
+            return st->st_ifaces[i];
+    }
+    return NULL;
+}
+
+const char *rn_iface_name(const struct rn_iface *ifp)
+{
+    return ifp->if_name;
+}
+
+uint32_t rn_iface_addr(const struct rn_iface *ifp)
+{
+    return ifp->if_addr;
+}
+
+struct rn_link *rn_iface_link(struct rn_iface *ifp)
+{
+    return ifp->if_link;
+}
+
+void net__iface_queue(struct rn_iface *ifp, struct rn_netbuf *nb)
+{
+    if (ifp->if_link == NULL) {
+        net__drop(ifp->if_stack, ifp, nb, RN_DROP_NO_ROUTE);
+        return;
+    }
+    rn_nb_set_owner(nb, net__types.nt_own_tx);
+    rn_nbq_put(&ifp->if_txq, nb);
+    /* Keep the queue short: a burst inside one poll goes out in batches. */
+    if (ifp->if_txq.nq_len >= NET_TX_BATCH)
+        net__iface_flush(ifp);
+}
+
+void net__iface_flush(struct rn_iface *ifp)
+{
+    struct rn_netbuf *batch[NET_TX_BATCH];
+
+    while (ifp->if_txq.nq_len > 0) {
+        unsigned n = 0;
+
+        while (n < NET_TX_BATCH && ifp->if_txq.nq_len > 0) {
+            struct rn_netbuf *nb = rn_nbq_get(&ifp->if_txq);
+
+            ifp->if_tx_frames++;
+            ifp->if_tx_bytes += nb->nb_pktlen;
+            batch[n++] = nb;
+        }
+        if (ifp->if_link != NULL)
+            rn_link_tx(ifp->if_link, batch, n, ifp->if_stack->st_now);
+        else
+            while (n > 0)
+                rn_nb_free(batch[--n]);
+    }
+}
+
+void net__iface_render(struct rn_stack *st, struct rn_strbuf *sb, bool json)
+{
+    unsigned i;
+
+    if (json)
+        rn_strbuf_puts(sb, "[");
+    for (i = 0; i < st->st_nifaces; i++) {
+        struct rn_iface *ifp = st->st_ifaces[i];
+        char addr[RN_IP4_STRLEN], mac[RN_MAC_STRLEN];
+        struct rn_link_stats ls = {0};
+
+        rn_ip4_addr_fmt(ifp->if_addr, addr);
+        rn_mac_fmt(&ifp->if_mac, mac);
+        if (ifp->if_link != NULL)
+            rn_link_stats(ifp->if_link, &ls);
+        if (json) {
+            rn_strbuf_printf(sb, "%s{\"name\":", i ? "," : "");
+            rn_strbuf_json_str(sb, ifp->if_name);
+            rn_strbuf_printf(sb,
+                             ",\"index\":%u,\"addr\":\"%s/%u\",\"mac\":\"%s\",\"mtu\":%u,"
+                             "\"link\":\"%s\",\"id\":%" PRIu64 ",\"refs\":%u,"
+                             "\"rx_frames\":%" PRIu64 ",\"tx_frames\":%" PRIu64 "}",
+                             ifp->if_index, addr, ifp->if_plen, mac, ifp->if_mtu,
+                             ifp->if_link ? rn_link_kind(ifp->if_link) : "closed",
+                             rn_ob_id(ifp), rn_ob_refcount(ifp), ifp->if_rx_frames,
+                             ifp->if_tx_frames);
+        } else {
+            rn_strbuf_printf(sb, "%s: index %u  inet %s/%u  ether %s  mtu %u  object #%" PRIu64
+                                 " refs %u\n",
+                             ifp->if_name, ifp->if_index, addr, ifp->if_plen, mac, ifp->if_mtu,
+                             rn_ob_id(ifp), rn_ob_refcount(ifp));
+            rn_strbuf_printf(sb, "    rx %" PRIu64 " frames %" PRIu64 " bytes  tx %" PRIu64
+                                 " frames %" PRIu64 " bytes\n",
+                             ifp->if_rx_frames, ifp->if_rx_bytes, ifp->if_tx_frames,
+                             ifp->if_tx_bytes);
+            if (ifp->if_link != NULL)
+                rn_link_report(ifp->if_link, sb);
+        }
+    }
+    if (json)
+        rn_strbuf_puts(sb, "]\n");
+}

@@ -1,0 +1,178 @@
+/*
+ * IPv4 input: validation, the host's destination check, reassembly and
+ * delivery to ICMP or a registered transport.
+ *
+ *   net__eth_input() -> net__ip_input() -> [net__reass_add()]
+ *     -> net__ip_deliver() -> [filtering platform: inbound-ip]
+ *     -> net__icmp_input() | registered input handler
+ *
+ * refnet is a host, not a router: datagrams for other hosts are dropped as
+ * "not_for_us", never forwarded.  Every drop is counted under its reason.
+ */
+#include <string.h>
+
+#include "filter/filter_hook.h"
+#include "net/net_priv.h"
+#include "refnet/error.h"
+#include "wire/bytes.h"
+#include "wire/icmp.h"
+
+bool net__ip_is_bcast(const struct rn_iface *ifp, uint32_t addr)
+{
+    if (rn_ip4_is_bcast(addr))
+        return true;
+    return ifp->if_addr != 0 && ifp->if_plen < 31 &&
+           addr == rn_ip4_subnet_bcast(ifp->if_addr, ifp->if_plen);
+}
+
+bool rn_ip_is_local(struct rn_stack *st, uint32_t addr)
+{
+    unsigned i;
+
+    if (addr == 0)
+        return false;
+    for (i = 0; i < st->st_nifaces; i++) {
+        if (st->st_ifaces[i]->if_addr == addr)
+            return true;
+    }
+    return false;
+}
+
+static bool is_multicast(uint32_t addr)
+{
+    return (addr >> 28) == 0xe;
+}
+
+int rn_ip_register(struct rn_stack *st, uint8_t proto, rn_ip_input_fn input, rn_ip_err_fn err)
+{
+    if (proto == RN_IPPROTO_ICMP || st->st_protos[proto].ph_input != NULL)
+        return RN_EEXIST;
+    st->st_protos[proto].ph_input = input;
+    st->st_protos[proto].ph_err = err;
+    return 0;
+}
+
+void net__ip_input(struct rn_iface *ifp, struct rn_netbuf *nb)
+{
+    struct rn_stack *st = ifp->if_stack;
+    uint8_t scratch[RN_IP4_MAX_HLEN], hdr[RN_IP4_MAX_HLEN];
+    size_t hl = nb->nb_pktlen < RN_IP4_MAX_HLEN ? nb->nb_pktlen : RN_IP4_MAX_HLEN;
+    struct rn_ip4_hdr ip;
+    struct rn_ip_rx rx;
+    const uint8_t *p;
+    enum rn_drop reason;
+    uint8_t hlen;
+
+    p = rn_nb_header(nb, 0, hl, scratch);
+    if (p == NULL || hl < RN_IP4_HLEN) {
+        net__drop(st, ifp, nb, RN_DROP_TRUNCATED);
+        return;
+    }
+    /* The parser reads only the header (hlen <= hl bytes at p) and checks
+     * the lengths against the whole packet. */
+    reason = rn_ip4_parse(p, nb->nb_pktlen, &ip);
+    if (reason != RN_DROP_NONE) {
+        net__drop(st, ifp, nb, reason);
+        return;
+    }
+    if (ip.ip_dst != ifp->if_addr && !net__ip_is_bcast(ifp, ip.ip_dst) &&
+        !rn_ip_is_local(st, ip.ip_dst)) {
+        net__drop(st, ifp, nb, RN_DROP_NOT_FOR_US);
+        return;
+    }
+    if (rn_ip4_is_bcast(ip.ip_src) || is_multicast(ip.ip_src) ||
+        net__ip_is_bcast(ifp, ip.ip_src)) {
+        net__drop(st, ifp, nb, RN_DROP_BAD_IP_SRC);
+        return;
+    }
+    hlen = ip.ip_hlen;
+    memcpy(hdr, p, hlen);
+    rn_nb_trim(nb, ip.ip_len);  /* Ethernet padding */
+    rn_nb_pull(nb, hlen);
+    if (rn_ip4_is_fragment(&ip)) {
+        nb = net__reass_add(ifp, nb, &ip, hdr, &hlen);
+        if (nb == NULL)
+            return;
+        st->st_ip_reassembled++;
+    }
+    rx.rx_src = ip.ip_src;
+    rx.rx_dst = ip.ip_dst;
+    rx.rx_proto = ip.ip_proto;
+    rx.rx_ttl = ip.ip_ttl;
+    rx.rx_tos = ip.ip_tos;
+    rx.rx_bcast = net__ip_is_bcast(ifp, ip.ip_dst);
+    rx.rx_iface = ifp;
+    rx.rx_iphdr = hdr;
+    rx.rx_iphlen = hlen;
+    net__ip_deliver(st, nb, &rx);
+}
+
+bool net__ip_filter_blocks(struct rn_stack *st, const struct rn_netbuf *nb,
+                           enum rn_filter_layer layer, uint32_t laddr, uint32_t raddr,
+                           uint8_t proto)
+{
+    struct rn_filter_req req;
+    uint8_t scratch[4];
+    const uint8_t *p;
+
+    memset(&req, 0, sizeof(req));
+    req.fr_values.fv_layer = layer;
+    req.fr_values.fv_proto = proto;
+    req.fr_values.fv_laddr = laddr;
+    req.fr_values.fv_raddr = raddr;
+    req.fr_values.fv_len = (uint32_t)nb->nb_pktlen;
+    /* Ports, for filters that name them: the first four bytes of a TCP or
+     * UDP header, source then destination. */
+    if ((proto == RN_IPPROTO_TCP || proto == RN_IPPROTO_UDP) &&
+        (p = rn_nb_header(nb, 0, sizeof(scratch), scratch)) != NULL) {
+        bool in = layer == RN_FL_INBOUND_IP;
+
+        req.fr_values.fv_lport = rn_get_be16(in ? p + 2 : p);
+        req.fr_values.fv_rport = rn_get_be16(in ? p : p + 2);
+    }
+    return rn__filter_classify(st, &req) == RN_FILTER_BLOCK;
+}
+
+void net__ip_deliver(struct rn_stack *st, struct rn_netbuf *nb, const struct rn_ip_rx *rx)
+{
+    const struct proto_handlers *ph = &st->st_protos[rx->rx_proto];
+
+    if (rn__filter_on(RN_FL_INBOUND_IP) &&
+        net__ip_filter_blocks(st, nb, RN_FL_INBOUND_IP, rx->rx_dst, rx->rx_src, rx->rx_proto)) {
+        net__drop(st, rx->rx_iface, nb, RN_DROP_FILTER_BLOCKED);
+        return;
+    }
+    st->st_ip_in++;
+    if (rx->rx_proto == RN_IPPROTO_ICMP) {
+        net__icmp_input(st, nb, rx);
+        return;
+    }
+    if (ph->ph_input != NULL) {
+        ph->ph_input(st, nb, rx);
+        return;
+    }
+    rn_icmp_unreach(st, rx, nb, RN_ICMP_UNREACH_PROTO);
+    net__drop(st, rx->rx_iface, nb, RN_DROP_UNKNOWN_PROTO);
+}
+
+void net__ip_loopback_run(struct rn_stack *st)
+{
+    unsigned budget = st->st_loopq.nq_len;
+
+    /* Only what was queued before this call: delivery may queue more. */
+    while (budget-- > 0) {
+        struct rn_netbuf *nb = rn_nbq_get(&st->st_loopq);
+        uint8_t scratch[RN_IP4_HLEN];
+        const uint8_t *p = rn_nb_header(nb, 0, RN_IP4_HLEN, scratch);
+        struct rn_iface *ifp = st->st_ifaces[0];
+        uint32_t dst = rn_get_be32(p + 16);
+        unsigned i;
+
+        for (i = 0; i < st->st_nifaces; i++) {
+            if (st->st_ifaces[i]->if_addr == dst)
+                ifp = st->st_ifaces[i];
+        }
+        rn_nb_set_owner(nb, net__types.nt_own_rx);
+        net__ip_input(ifp, nb);
+    }
+}

@@ -1,0 +1,201 @@
+/*
+ * IPv4 output: routing, source selection, fragmentation and hand-off to
+ * ARP (net.h, "IPv4 output").
+ *
+ *   transport -> rn_ip_output() -> [filtering platform: outbound-ip]
+ *             -> [ip_fragment()] -> net__arp_output()
+ *             -> net__eth_output() -> interface queue
+ *
+ * Datagrams to one of our own addresses are looped back through the
+ * stack's loop queue and come in again at the end of the poll, as if
+ * received, without touching a link.
+ */
+#include <string.h>
+
+#include "filter/filter_hook.h"
+#include "net/net_priv.h"
+#include "refnet/error.h"
+#include "wire/bytes.h"
+#include "wire/csum.h"
+
+uint64_t rn_nb_csum(const struct rn_netbuf *nb, size_t off, size_t len, uint64_t acc)
+{
+    size_t done = 0;
+
+    if (off + len > nb->nb_pktlen)
+        return 0;
+    for (; nb != NULL && len > 0; nb = nb->nb_next) {
+        size_t n;
+
+        if (off >= nb->nb_len) {
+            off -= nb->nb_len;
+            continue;
+        }
+        n = nb->nb_len - off < len ? nb->nb_len - off : len;
+        acc = rn_csum_block_add(acc, rn_csum_partial(nb->nb_data + off, n, 0), done);
+        done += n;
+        len -= n;
+        off = 0;
+    }
+    return acc;
+}
+
+struct rn_netbuf *rn_ip_alloc(struct rn_stack *st, rn_nb_owner_t owner)
+{
+    struct rn_netbuf *nb = rn_nb_alloc(st->st_pool, owner);
+
+    if (nb == NULL)
+        rn_stack_count_drop(st, NULL, RN_DROP_NO_BUFFER);
+    return nb;
+}
+
+int rn_ip_route(struct rn_stack *st, uint32_t dst, struct rn_ip_route *out)
+{
+    const struct net_route *rt;
+    unsigned i;
+
+    for (i = 0; i < st->st_nifaces; i++) {
+        struct rn_iface *ifp = st->st_ifaces[i];
+
+        if (ifp->if_addr != 0 && ifp->if_addr == dst) {
+            out->ir_iface = ifp;
+            out->ir_nexthop = dst;
+            out->ir_src = dst;
+            out->ir_mtu = RN_IP4_MAX_LEN;
+            out->ir_offloads = 0;
+            return 0;
+        }
+    }
+    if (rn_ip4_is_bcast(dst)) {
+        for (i = 0; i < st->st_nifaces; i++) {
+            if (st->st_ifaces[i]->if_addr != 0) {
+                out->ir_iface = st->st_ifaces[i];
+                out->ir_nexthop = dst;
+                out->ir_src = st->st_ifaces[i]->if_addr;
+                out->ir_mtu = st->st_ifaces[i]->if_mtu;
+                out->ir_offloads = st->st_ifaces[i]->if_offloads;
+                return 0;
+            }
+        }
+        return RN_ENETUNREACH;
+    }
+    rt = net__route_lookup(st, dst);
+    if (rt == NULL)
+        return RN_ENETUNREACH;
+    out->ir_iface = rt->rt_iface;
+    out->ir_nexthop = rt->rt_gw ? rt->rt_gw : dst;
+    out->ir_src = rt->rt_iface->if_addr;
+    out->ir_mtu = rt->rt_iface->if_mtu;
+    out->ir_offloads = rt->rt_iface->if_offloads;
+    return 0;
+}
+
+/* Copies len bytes of src from off into dst at its end. */
+static int copy_range(struct rn_netbuf *dst, const struct rn_netbuf *src, size_t off, size_t len)
+{
+    size_t at = dst->nb_pktlen;
+
+    for (; src != NULL && len > 0; src = src->nb_next) {
+        size_t n;
+        int err;
+
+        if (off >= src->nb_len) {
+            off -= src->nb_len;
+            continue;
+        }
+        n = src->nb_len - off < len ? src->nb_len - off : len;
+        err = rn_nb_copyin(dst, at, src->nb_data + off, n);
+        if (err < 0)
+            return err;
+        at += n;
+        len -= n;
+        off = 0;
+    }
+    return 0;
+}
+
+/* Sends nb (the payload) as fragments of at most mtu bytes each.
+ * Consumes nb. */
+static int ip_fragment(struct rn_stack *st, struct rn_netbuf *nb, struct rn_ip4_hdr *ip,
+                       const struct rn_ip_route *r)
+{
+    uint32_t paylen = nb->nb_pktlen, off;
+    uint32_t fragsize = (r->ir_mtu - RN_IP4_HLEN) & ~7u;
+    int err = 0;
+
+    for (off = 0; off < paylen; off += fragsize) {
+        uint32_t len = paylen - off < fragsize ? paylen - off : fragsize;
+        struct rn_netbuf *f = rn_ip_alloc(st, net__types.nt_own_tx);
+        uint8_t *h;
+
+        if (f == NULL) {
+            err = RN_ENOBUFS;
+            break;
+        }
+        if (copy_range(f, nb, off, len) < 0 || (h = rn_nb_push(f, RN_IP4_HLEN)) == NULL) {
+            net__drop(st, r->ir_iface, f, RN_DROP_NO_BUFFER);
+            err = RN_ENOBUFS;
+            break;
+        }
+        ip->ip_off = (uint16_t)off;
+        ip->ip_mf = off + len < paylen;
+        ip->ip_paylen = (uint16_t)len;
+        rn_ip4_emit(h, ip);
+        st->st_ip_frag_out++;
+        net__arp_output(r->ir_iface, f, r->ir_nexthop);
+    }
+    rn_nb_free(nb);
+    return err;
+}
+
+int rn_ip_output(struct rn_stack *st, struct rn_netbuf *nb, const struct rn_ip_out *out)
+{
+    struct rn_ip_route r;
+    struct rn_ip4_hdr ip;
+    uint8_t *h;
+
+    if (rn_ip_route(st, out->io_dst, &r) < 0) {
+        net__drop(st, NULL, nb, RN_DROP_NO_ROUTE);
+        return RN_ENETUNREACH;
+    }
+    if (nb->nb_pktlen + RN_IP4_HLEN > RN_IP4_MAX_LEN) {
+        rn_nb_free(nb);
+        return RN_EMSGSIZE;
+    }
+    if (rn__filter_on(RN_FL_OUTBOUND_IP) &&
+        net__ip_filter_blocks(st, nb, RN_FL_OUTBOUND_IP, out->io_src ? out->io_src : r.ir_src,
+                              out->io_dst, out->io_proto)) {
+        net__drop(st, r.ir_iface, nb, RN_DROP_FILTER_BLOCKED);
+        return RN_EACCES;
+    }
+    memset(&ip, 0, sizeof(ip));
+    ip.ip_tos = out->io_tos;
+    ip.ip_id = st->st_ip_id++;
+    ip.ip_df = out->io_df;
+    ip.ip_ttl = out->io_ttl ? out->io_ttl : st->st_params.sp_ttl;
+    ip.ip_proto = out->io_proto;
+    ip.ip_src = out->io_src ? out->io_src : r.ir_src;
+    ip.ip_dst = out->io_dst;
+    ip.ip_paylen = (uint16_t)nb->nb_pktlen;
+    st->st_ip_out++;
+    if (nb->nb_pktlen + RN_IP4_HLEN > r.ir_mtu && !(nb->nb_offload & RN_NB_OFF_GSO)) {
+        if (out->io_df) {
+            rn_nb_free(nb);
+            return RN_EMSGSIZE;
+        }
+        return ip_fragment(st, nb, &ip, &r);
+    }
+    h = rn_nb_push(nb, RN_IP4_HLEN);
+    if (h == NULL) {
+        net__drop(st, r.ir_iface, nb, RN_DROP_NO_BUFFER);
+        return RN_ENOBUFS;
+    }
+    rn_ip4_emit(h, &ip);
+    if (rn_ip_is_local(st, ip.ip_dst)) {
+        rn_nb_set_owner(nb, net__types.nt_own_loop);
+        rn_nbq_put(&st->st_loopq, nb);
+        return 0;
+    }
+    net__arp_output(r.ir_iface, nb, r.ir_nexthop);
+    return 0;
+}

@@ -1,0 +1,200 @@
+/*
+ * The network layer's interface to the layers above it (transport, socket,
+ * host).  Internal to refnet.
+ *
+ * Downward calls are direct: a transport hands a segment to rn_ip_output().
+ * Upward delivery goes only through handlers the transport registered
+ * (rn_ip_register()), the way NDIS indications work: the network layer
+ * knows no transport.
+ *
+ * Receive path, in call order:
+ *   rn_stack_poll() -> link rx -> net__eth_input() -> net__arp_input()
+ *                                                  -> net__ip_input()
+ *     -> reassembly -> icmp or the registered protocol handler
+ * Transmit path:
+ *   rn_ip_output() -> route -> fragment -> net__arp_output() -> iface tx
+ *   queue -> link tx (batched, at the end of the poll)
+ *
+ * Everything here runs on the stack's loop thread ([L]).
+ */
+#ifndef REFNET_NET_H
+#define REFNET_NET_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "refnet/drop.h"
+#include "refnet/netbuf.h"
+#include "refnet/stack.h"
+#include "refnet/timer.h"
+
+struct rn_iface;
+
+/* ---- Time and resources of the stack ------------------------------------ */
+
+/* The time of the poll in progress. */
+rn_time_t rn_stack_now(const struct rn_stack *st);
+/* The stack's timer heap; callbacks run during rn_stack_poll(). */
+struct rn_timer_heap *rn_stack_timers(struct rn_stack *st);
+/* The stack's seed, for keyed hashes (ISNs, ports, IP ids). */
+uint64_t rn_stack_seed(const struct rn_stack *st);
+/* Per-protocol state slots, owned by the transports. */
+enum rn_proto_slot { RN_SLOT_UDP, RN_SLOT_TCP, RN_SLOT_SOCKET, RN_SLOT_FILTER, RN_SLOT_COUNT_ };
+void *rn_stack_slot(struct rn_stack *st, enum rn_proto_slot slot);
+void rn_stack_set_slot(struct rn_stack *st, enum rn_proto_slot slot, void *state);
+
+/* A hook run while the stack is being destroyed, before interfaces go, so
+ * that transports and sockets can run their objects down.  Hooks run in
+ * reverse order of registration. */
+typedef void (*rn_stack_fini_fn)(struct rn_stack *st, void *ctx);
+int rn_stack_on_destroy(struct rn_stack *st, rn_stack_fini_fn fn, void *ctx);
+
+/* Counters a layer above contributes to rn_stack_render_stats(), which
+ * prints them after the network layer's own, in the same format.  The
+ * hook fills at most max entries of out and returns how many it filled;
+ * names ("udp.in") must stay valid until the stack is destroyed. */
+struct rn_stack_counter {
+    const char *sc_name;  /* "udp.no_port" */
+    uint64_t sc_value;
+};
+#define RN_STACK_STATS_MAX 32
+typedef unsigned (*rn_stack_stats_fn)(struct rn_stack *st, void *ctx,
+                                      struct rn_stack_counter *out, unsigned max);
+/* Registers a stats hook, called in order of registration.  Returns 0 or
+ * RN_ENOMEM.  Hooks live until the stack is destroyed. */
+int rn_stack_add_stats(struct rn_stack *st, rn_stack_stats_fn fn, void *ctx);
+
+/* Counts a dropped packet under reason on ifp (or the stack if NULL). */
+void rn_stack_count_drop(struct rn_stack *st, struct rn_iface *ifp, enum rn_drop reason);
+
+/* ---- IPv4 input --------------------------------------------------------- */
+
+/* What the network layer knows of a received datagram, handed up with it. */
+struct rn_ip_rx {
+    uint32_t rx_src;            /* source address */
+    uint32_t rx_dst;            /* destination address (may be broadcast) */
+    uint8_t rx_proto;           /* RN_IPPROTO_* */
+    uint8_t rx_ttl;             /* as received */
+    uint8_t rx_tos;             /* as received */
+    bool rx_bcast;              /* sent to a broadcast address */
+    struct rn_iface *rx_iface;  /* interface it arrived on */
+    const uint8_t *rx_iphdr;    /* the IP header, rx_iphlen bytes, valid
+                                   during the handler (for ICMP errors) */
+    uint8_t rx_iphlen;
+};
+
+/* A transport's input handler.  nb's data starts at the transport header
+ * and holds exactly the datagram's payload (reassembled if it came in
+ * fragments).  Consumes nb on every path. */
+typedef void (*rn_ip_input_fn)(struct rn_stack *st, struct rn_netbuf *nb,
+                               const struct rn_ip_rx *rx);
+
+/* An ICMP error about a datagram we sent, quoted back to its transport. */
+struct rn_ip_err {
+    uint8_t ie_type;            /* ICMP type (3 unreachable, 11 time exceeded) */
+    uint8_t ie_code;            /* ICMP code */
+    uint32_t ie_mtu;            /* next-hop MTU for "fragmentation needed" */
+    uint32_t ie_src;            /* our original source address */
+    uint32_t ie_dst;            /* our original destination */
+    uint8_t ie_proto;           /* our original protocol */
+    const uint8_t *ie_l4;       /* the first ie_l4len bytes of our transport
+                                   header (at least 8 when the ICMP quoted
+                                   them): ports, sequence number */
+    uint32_t ie_l4len;
+};
+typedef void (*rn_ip_err_fn)(struct rn_stack *st, const struct rn_ip_err *err);
+
+/* Registers the handlers of a protocol.  Returns 0 or RN_EEXIST. */
+int rn_ip_register(struct rn_stack *st, uint8_t proto, rn_ip_input_fn input,
+                   rn_ip_err_fn err);
+
+/* ---- IPv4 output -------------------------------------------------------- */
+
+struct rn_ip_out {
+    uint32_t io_src;   /* source; 0: the outgoing interface's address */
+    uint32_t io_dst;   /* destination */
+    uint8_t io_proto;  /* RN_IPPROTO_* */
+    uint8_t io_ttl;    /* 0: the stack's default */
+    uint8_t io_tos;    /* DSCP/ECN */
+    bool io_df;        /* set don't-fragment; a datagram larger than the
+                          path MTU then fails with RN_EMSGSIZE */
+};
+
+/* Sends a datagram whose transport header and payload are nb (with
+ * headroom for IP and Ethernet).  A TCP segment marked RN_NB_OFF_GSO (only
+ * for a route whose link offers TSO) may exceed the MTU: the device cuts
+ * it, so it is never fragmented.  Routes, picks the source, fragments if
+ * needed, resolves the next hop and queues the frames on the interface.
+ * Returns 0 once queued (delivery is never promised), or RN_ENETUNREACH,
+ * RN_EMSGSIZE, RN_ENOBUFS, RN_EACCES (a filter of the outbound-ip layer
+ * blocked it: counted as the drop "filter_blocked").  Consumes nb on every
+ * path. */
+int rn_ip_output(struct rn_stack *st, struct rn_netbuf *nb, const struct rn_ip_out *out);
+
+/* Where a datagram to dst would go. */
+struct rn_ip_route {
+    struct rn_iface *ir_iface;  /* outgoing interface */
+    uint32_t ir_nexthop;        /* dst itself, or the gateway */
+    uint32_t ir_src;            /* source address to use */
+    uint32_t ir_mtu;            /* the interface's MTU */
+    uint32_t ir_offloads;       /* RN_LINK_OFF_* its link offers; a transport
+                                   may then leave checksums (TX_CSUM) or the
+                                   cutting of TCP segments (TSO) to it */
+};
+
+/* Looks up the route to dst.  Returns 0 or RN_ENETUNREACH. */
+int rn_ip_route(struct rn_stack *st, uint32_t dst, struct rn_ip_route *out);
+
+/* True if addr is one of the stack's own addresses. */
+bool rn_ip_is_local(struct rn_stack *st, uint32_t addr);
+
+/* Returns a fresh packet from the stack's pool for a transport to fill,
+ * with headroom for IP (with options) and Ethernet, counted against owner;
+ * NULL if the pool is exhausted. */
+struct rn_netbuf *rn_ip_alloc(struct rn_stack *st, rn_nb_owner_t owner);
+
+/* Returns the Internet checksum accumulator (unfolded, for rn_csum_fold)
+ * over len bytes of packet nb starting at off, across its buffers, or 0
+ * if the range runs past the packet. */
+uint64_t rn_nb_csum(const struct rn_netbuf *nb, size_t off, size_t len, uint64_t acc);
+
+/* Headroom rn_ip_alloc() leaves: Ethernet + the largest IPv4 header. */
+#define RN_IP_HEADROOM (14 + 60)
+
+/* ---- ICMP errors for the transports ------------------------------------- */
+
+/* Sends ICMP destination unreachable with code (RN_ICMP_UNREACH_*) about a
+ * received datagram: rx describes it and nb holds its transport header and
+ * payload, of which the first 8 bytes are quoted after the IP header.  Does
+ * not consume nb.  Never answers broadcasts or ICMP errors, and is rate
+ * limited. */
+void rn_icmp_unreach(struct rn_stack *st, const struct rn_ip_rx *rx,
+                     const struct rn_netbuf *nb, uint8_t code);
+
+/* ---- ICMP echo replies, for a ping client -------------------------------- */
+
+/* An echo reply the stack received. */
+struct rn_icmp_echo_rx {
+    uint32_t er_src;            /* who answered */
+    uint32_t er_dst;            /* the address it answered to */
+    uint16_t er_id;             /* echo identifier */
+    uint16_t er_seq;            /* echo sequence number */
+    uint8_t er_ttl;             /* TTL as received */
+    const uint8_t *er_data;     /* the echoed data, er_datalen bytes, valid
+                                   during the call only */
+    size_t er_datalen;
+    struct rn_iface *er_iface;  /* interface it arrived on */
+};
+
+/* Called on the loop thread for every well-formed echo reply received
+ * (checksum verified, reassembled if it came in fragments). */
+typedef void (*rn_icmp_echo_fn)(struct rn_stack *st, const struct rn_icmp_echo_rx *er,
+                                void *ctx);
+
+/* Installs the stack's one observer of echo replies, or with fn NULL
+ * removes it.  The stack answers echo requests itself; replies are only
+ * of interest to whoever sent the requests (a ping client).  Returns 0, or
+ * RN_EBUSY if another observer is installed. */
+int rn_icmp_set_echo_observer(struct rn_stack *st, rn_icmp_echo_fn fn, void *ctx);
+
+#endif /* REFNET_NET_H */

@@ -1,0 +1,258 @@
+/*
+ * Network layer internals: the stack structure, interfaces, the ARP cache,
+ * routes and reassembly, shared by the files of src/net/.
+ *
+ * Legend: [L] loop thread only; [I] immutable after creation; [A] atomic,
+ * readable from any thread (what describe routines and listings read).
+ */
+#ifndef REFNET_NET_PRIV_H
+#define REFNET_NET_PRIV_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "net/net.h"
+#include "refnet/drop.h"
+#include "refnet/filter.h"
+#include "refnet/link.h"
+#include "refnet/netbuf.h"
+#include "refnet/object.h"
+#include "refnet/stack.h"
+#include "refnet/timer.h"
+#include "wire/eth.h"
+#include "wire/ipv4.h"
+
+#define NET_MAX_IFACES 16
+#define NET_RX_BATCH 64           /* frames per link rx call */
+#define NET_RX_BUDGET 1024        /* frames per interface per poll */
+#define NET_TX_BATCH 64           /* frames per link tx call */
+#define NET_ARP_BUCKETS 256
+#define NET_REASS_BUCKETS 64
+
+/* Object types and tags of the network layer, registered once. */
+struct net_types {
+    struct rn_ob_type *nt_iface;
+    struct rn_ob_type *nt_arp;
+    struct rn_ob_type *nt_route;
+    rn_tag_t nt_tag_arp_table;    /* the ARP cache's hold on an entry */
+    rn_tag_t nt_tag_route_table;  /* the route table's hold on a route */
+    rn_tag_t nt_tag_neighbour;    /* an ARP entry's hold on its interface */
+    rn_nb_owner_t nt_own_rx;      /* frames being received */
+    rn_nb_owner_t nt_own_tx;      /* frames queued for transmission */
+    rn_nb_owner_t nt_own_arpq;    /* frames waiting for ARP */
+    rn_nb_owner_t nt_own_reass;   /* fragments under reassembly */
+    rn_nb_owner_t nt_own_icmp;    /* ICMP messages being built */
+    rn_nb_owner_t nt_own_loop;    /* datagrams to our own address */
+};
+extern struct net_types net__types;
+
+struct rn_iface {
+    struct rn_stack *if_stack;       /* [I] */
+    struct rn_link *if_link;         /* [L] top of the filter chain; NULL once closed */
+    char if_name[16];                /* [I] */
+    struct rn_mac if_mac;            /* [I] */
+    uint32_t if_addr;                /* [I] IPv4 address, host order, 0 if none */
+    uint8_t if_plen;                 /* [I] prefix length */
+    uint32_t if_mtu;                 /* [I] largest IP datagram */
+    uint32_t if_offloads;            /* [I] RN_LINK_OFF_* the link offers */
+    uint16_t if_index;               /* [I] 1-based */
+    struct rn_nbq if_txq;            /* [L] frames for the end-of-poll flush */
+    uint64_t if_rx_frames;           /* [L] frames received */
+    uint64_t if_rx_bytes;            /* [L] */
+    uint64_t if_tx_frames;           /* [L] frames handed to the link */
+    uint64_t if_tx_bytes;            /* [L] */
+    uint64_t if_drops[RN_DROP_MAX_]; /* [L] per reason */
+};
+
+enum arp_state {
+    ARP_INCOMPLETE,  /* requested, frames queued */
+    ARP_REACHABLE,   /* resolved and fresh */
+    ARP_PROBE,       /* expired but in use: still used while re-requested */
+};
+
+/* An ARP cache entry (an object of type "arp entry"). */
+struct arp_entry {
+    struct arp_entry *ae_next;   /* [L] hash chain */
+    struct rn_iface *ae_iface;   /* [I] held by tag "neighbour" */
+    uint32_t ae_ip;              /* [I] */
+    _Atomic uint64_t ae_mac;     /* [A] the 6 MAC octets, packed */
+    _Atomic uint8_t ae_state;    /* [A] enum arp_state */
+    uint8_t ae_tries;            /* [L] requests sent in this round */
+    bool ae_used;                /* [L] used since it became reachable */
+    rn_time_t ae_expires;        /* [L] REACHABLE until then */
+    struct rn_nbq ae_queue;      /* [L] frames waiting for resolution */
+    struct rn_timer ae_timer;    /* [L] retry or expiry */
+};
+
+/* A route (an object of type "route"). */
+struct net_route {
+    uint32_t rt_dst;             /* [I] network, host bits clear */
+    uint8_t rt_plen;             /* [I] */
+    uint32_t rt_gw;              /* [I] 0 for a connected route */
+    struct rn_iface *rt_iface;   /* [I] held by tag "route" */
+};
+
+/* A datagram under reassembly. */
+struct reass_dgram {
+    struct reass_dgram *rd_next;      /* [L] hash chain */
+    struct reass_dgram *rd_age_prev;  /* [L] age list, oldest first */
+    struct reass_dgram *rd_age_next;
+    uint32_t rd_src;                  /* key */
+    uint32_t rd_dst;
+    uint16_t rd_id;
+    uint8_t rd_proto;
+    struct rn_iface *rd_iface;        /* where the first fragment came in */
+    struct rn_netbuf *rd_frags;       /* payloads in offset order, via nb_nextpkt;
+                                         nb_cb[0] = offset, nb_cb[1] = length */
+    uint32_t rd_total;                /* payload length, once the last fragment came; else 0 */
+    uint32_t rd_have;                 /* payload bytes received */
+    uint32_t rd_mem;                  /* buffer bytes held */
+    uint8_t rd_hdr[RN_IP4_MAX_HLEN];  /* the first fragment's IP header, for ICMP */
+    uint8_t rd_hlen;                  /* 0 until the first fragment came */
+    uint8_t rd_ttl;
+    uint8_t rd_tos;
+    struct rn_timer rd_timer;         /* [L] reassembly timeout */
+    struct rn_stack *rd_stack;
+};
+
+struct proto_handlers {
+    rn_ip_input_fn ph_input;
+    rn_ip_err_fn ph_err;
+};
+
+struct fini_hook {
+    struct fini_hook *fh_next;
+    rn_stack_fini_fn fh_fn;
+    void *fh_ctx;
+};
+
+struct stats_hook {
+    struct stats_hook *sh_next;
+    rn_stack_stats_fn sh_fn;
+    void *sh_ctx;
+};
+
+struct rn_stack {
+    char st_name[32];                     /* [I] */
+    struct rn_stack_params st_params;     /* [I] with defaults filled in */
+    struct rn_nbpool *st_pool;            /* [L] */
+    rn_time_t st_now;                     /* [L] time of the current poll */
+    bool st_destroying;                   /* [L] */
+    struct rn_timer_heap st_timers;       /* [L] */
+    struct rn_iface *st_ifaces[NET_MAX_IFACES]; /* [L] held by tag "stack" */
+    unsigned st_nifaces;                  /* [L] */
+    struct net_route **st_routes;         /* [L] longest prefix first */
+    unsigned st_nroutes;                  /* [L] */
+    unsigned st_routes_cap;               /* [L] */
+    struct arp_entry *st_arp[NET_ARP_BUCKETS]; /* [L] */
+    unsigned st_narp;                     /* [L] */
+    struct reass_dgram *st_reass[NET_REASS_BUCKETS]; /* [L] */
+    struct reass_dgram *st_reass_oldest;  /* [L] age list head */
+    struct reass_dgram *st_reass_newest;  /* [L] age list tail */
+    unsigned st_nreass;                   /* [L] */
+    uint32_t st_reass_mem;                /* [L] buffer bytes in reassembly */
+    struct rn_nbq st_loopq;               /* [L] datagrams to our own addresses */
+    struct proto_handlers st_protos[256]; /* [L] */
+    void *st_slots[RN_SLOT_COUNT_];       /* [L] */
+    rn_icmp_echo_fn st_echo_fn;           /* [L] observer of echo replies, or NULL */
+    void *st_echo_ctx;                    /* [L] its argument */
+    struct fini_hook *st_fini;            /* [L] newest first */
+    struct stats_hook *st_stats;          /* [L] oldest first */
+    _Atomic(struct rn_work *) st_posted;  /* [A] posted work, newest first */
+    void (*st_wake)(void *ctx);           /* [I] once the loop runs */
+    void *st_wake_ctx;
+    uint16_t st_ip_id;                    /* [L] next IP identification */
+    double st_icmp_tokens;                /* [L] ICMP error rate limit bucket */
+    rn_time_t st_icmp_refill;             /* [L] last refill */
+    uint64_t st_drops[RN_DROP_MAX_];      /* [L] drops not tied to an interface */
+    /* Protocol counters, [L]. */
+    uint64_t st_ip_in;                    /* datagrams delivered to us */
+    uint64_t st_ip_out;                   /* datagrams sent */
+    uint64_t st_ip_frag_out;              /* fragments sent */
+    uint64_t st_ip_reassembled;           /* datagrams put back together */
+    uint64_t st_icmp_in;
+    uint64_t st_icmp_out;
+    uint64_t st_icmp_echo_replies;
+    uint64_t st_icmp_echo_replies_in;     /* echo replies received */
+    uint64_t st_icmp_ratelimited;
+    uint64_t st_arp_in;
+    uint64_t st_arp_out;
+};
+
+/* ---- stack.c ---- */
+void net__types_init(void);
+/* Queues a finished frame on ifp for the end-of-poll flush.  Consumes nb. */
+void net__iface_queue(struct rn_iface *ifp, struct rn_netbuf *nb);
+/* Hands ifp's queued frames to its link. */
+void net__iface_flush(struct rn_iface *ifp);
+
+/* ---- iface.c ---- */
+int net__iface_create(struct rn_stack *st, const struct rn_iface_params *p,
+                      struct rn_iface **out);
+void net__iface_destroy(struct rn_iface *ifp);
+void net__iface_render(struct rn_stack *st, struct rn_strbuf *sb, bool json);
+
+/* ---- eth.c ---- */
+/* Processes a received frame.  Consumes nb. */
+void net__eth_input(struct rn_iface *ifp, struct rn_netbuf *nb);
+/* Prepends an Ethernet header and queues the frame.  Consumes nb. */
+void net__eth_output(struct rn_iface *ifp, struct rn_netbuf *nb, const struct rn_mac *dst,
+                     uint16_t type);
+
+/* ---- arp.c ---- */
+void net__arp_input(struct rn_iface *ifp, struct rn_netbuf *nb);
+/* Sends an IPv4 datagram to nexthop on ifp, resolving it first if needed.
+ * Consumes nb. */
+void net__arp_output(struct rn_iface *ifp, struct rn_netbuf *nb, uint32_t nexthop);
+void net__arp_announce(struct rn_iface *ifp);
+void net__arp_flush(struct rn_stack *st);
+void net__arp_render(struct rn_stack *st, struct rn_strbuf *sb, bool json);
+
+/* ---- route.c ---- */
+int net__route_add(struct rn_stack *st, uint32_t dst, uint8_t plen, uint32_t gw,
+                   struct rn_iface *ifp);
+const struct net_route *net__route_lookup(struct rn_stack *st, uint32_t dst);
+void net__route_flush(struct rn_stack *st);
+void net__route_render(struct rn_stack *st, struct rn_strbuf *sb, bool json);
+
+/* ---- ip_input.c ---- */
+void net__ip_input(struct rn_iface *ifp, struct rn_netbuf *nb);
+/* Delivers a whole datagram (IP header pulled) to ICMP or its transport.
+ * Consumes nb. */
+void net__ip_deliver(struct rn_stack *st, struct rn_netbuf *nb, const struct rn_ip_rx *rx);
+/* Asks the filtering platform about a datagram at layer (inbound-ip or
+ * outbound-ip): nb holds the transport header and payload; laddr is our
+ * side.  Returns true if it is blocked.  Does not consume nb. */
+bool net__ip_filter_blocks(struct rn_stack *st, const struct rn_netbuf *nb,
+                           enum rn_filter_layer layer, uint32_t laddr, uint32_t raddr,
+                           uint8_t proto);
+/* Runs datagrams sent to our own addresses.  */
+void net__ip_loopback_run(struct rn_stack *st);
+/* True if addr is a broadcast address for ifp. */
+bool net__ip_is_bcast(const struct rn_iface *ifp, uint32_t addr);
+
+/* ---- reass.c ---- */
+/* Adds a fragment (IP header pulled, ip describes it).  Returns the whole
+ * datagram once complete, with the first fragment's header copied into
+ * hdr (hlen bytes), else NULL.  Consumes nb. */
+struct rn_netbuf *net__reass_add(struct rn_iface *ifp, struct rn_netbuf *nb,
+                                 const struct rn_ip4_hdr *ip, uint8_t *hdr, uint8_t *hlen);
+void net__reass_flush(struct rn_stack *st);
+
+/* ---- icmp.c ---- */
+void net__icmp_input(struct rn_stack *st, struct rn_netbuf *nb, const struct rn_ip_rx *rx);
+/* Sends an ICMP error quoting orig (an IP header of orig_hlen bytes
+ * followed by payload).  Rate limited. */
+void net__icmp_error(struct rn_stack *st, uint8_t type, uint8_t code, uint32_t rest,
+                     const uint8_t *orig, size_t orig_len, uint32_t to);
+
+/* Counts a drop and frees nb. */
+static inline void net__drop(struct rn_stack *st, struct rn_iface *ifp, struct rn_netbuf *nb,
+                             enum rn_drop reason)
+{
+    rn_stack_count_drop(st, ifp, reason);
+    rn_nb_free(nb);
+}
+
+#endif /* REFNET_NET_PRIV_H */

@@ -1,0 +1,172 @@
+/*
+ * The IPv4 route table: connected routes, static routes and the default
+ * gateway, looked up by longest prefix.
+ *
+ * A host's table is small, so it is an array kept sorted longest prefix
+ * first and searched linearly: the first match is the answer.  Routes are
+ * objects ("route") held by the table under "route-table"; each holds its
+ * interface under "route".
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "net/net_priv.h"
+#include "refnet/error.h"
+#include "refnet/strbuf.h"
+
+static void route_release(void *ob)
+{
+    struct net_route *rt = ob;
+
+    if (rt->rt_iface != NULL)
+        rn_ob_deref(rt->rt_iface, RN_TAG_ROUTE);
+}
+
+static void route_describe(const void *ob, char *buf, size_t len)
+{
+    const struct net_route *rt = ob;
+    char dst[RN_IP4_STRLEN], gw[RN_IP4_STRLEN];
+
+    if (rt->rt_iface == NULL)
+        return;
+    rn_ip4_addr_fmt(rt->rt_dst, dst);
+    rn_ip4_addr_fmt(rt->rt_gw, gw);
+    if (rt->rt_gw != 0)
+        snprintf(buf, len, "route %s/%u via %s dev %s", dst, rt->rt_plen, gw,
+                 rt->rt_iface->if_name);
+    else
+        snprintf(buf, len, "route %s/%u dev %s", dst, rt->rt_plen, rt->rt_iface->if_name);
+}
+
+const struct rn_ob_type_ops net__route_ops = {
+    .name = "route",
+    .size = sizeof(struct net_route),
+    .release = route_release,
+    .describe = route_describe,
+};
+
+static int route_find(struct rn_stack *st, uint32_t dst, uint8_t plen)
+{
+    unsigned i;
+
+    for (i = 0; i < st->st_nroutes; i++) {
+        if (st->st_routes[i]->rt_dst == dst && st->st_routes[i]->rt_plen == plen)
+            return (int)i;
+    }
+    return -1;
+}
+
+int net__route_add(struct rn_stack *st, uint32_t dst, uint8_t plen, uint32_t gw,
+                   struct rn_iface *ifp)
+{
+    struct net_route *rt;
+    unsigned i;
+
+    if (plen > 32)
+        return RN_EINVAL;
+    dst = rn_ip4_net(dst, plen);
+    if (route_find(st, dst, plen) >= 0)
+        return RN_EEXIST;
+    if (ifp == NULL) {
+        const struct net_route *via = gw ? net__route_lookup(st, gw) : NULL;
+
+        if (via == NULL || via->rt_gw != 0)
+            return RN_ENETUNREACH;  /* the gateway must be on a connected net */
+        ifp = via->rt_iface;
+    }
+    if (st->st_nroutes == st->st_routes_cap) {
+        unsigned cap = st->st_routes_cap ? st->st_routes_cap * 2 : 8;
+        struct net_route **v = realloc(st->st_routes, cap * sizeof(*v));
+
+        if (v == NULL)
+            return RN_ENOMEM;
+        st->st_routes = v;
+        st->st_routes_cap = cap;
+    }
+    rt = rn_ob_create(net__types.nt_route, net__types.nt_tag_route_table);
+    if (rt == NULL)
+        return RN_ENOMEM;
+    rn_ob_ref(ifp, RN_TAG_ROUTE);
+    rt->rt_dst = dst;
+    rt->rt_plen = plen;
+    rt->rt_gw = gw;
+    rt->rt_iface = ifp;
+    rn_ob_publish(rt);
+    for (i = st->st_nroutes; i > 0 && st->st_routes[i - 1]->rt_plen < plen; i--)
+        st->st_routes[i] = st->st_routes[i - 1];
+    st->st_routes[i] = rt;
+    st->st_nroutes++;
+    return 0;
+}
+
+int rn_route_add(struct rn_stack *st, uint32_t dst, uint8_t plen, uint32_t gw,
+                 struct rn_iface *ifp)
+{
+    return net__route_add(st, dst, plen, gw, ifp);
+}
+
+int rn_route_del(struct rn_stack *st, uint32_t dst, uint8_t plen)
+{
+    int i = plen <= 32 ? route_find(st, rn_ip4_net(dst, plen), plen) : -1;
+    struct net_route *rt;
+
+    if (i < 0)
+        return RN_ENOENT;
+    rt = st->st_routes[i];
+    memmove(&st->st_routes[i], &st->st_routes[i + 1],
+            (st->st_nroutes - (unsigned)i - 1) * sizeof(*st->st_routes));
+    st->st_nroutes--;
+    rn_ob_kill(rt);
+    return 0;
+}
+
+const struct net_route *net__route_lookup(struct rn_stack *st, uint32_t dst)
+{
+    unsigned i;
+
+    for (i = 0; i < st->st_nroutes; i++) {
+        const struct net_route *rt = st->st_routes[i];
+
+        if (rn_ip4_in_prefix(dst, rt->rt_dst, rt->rt_plen))
+            return rt;
+    }
+    return NULL;
+}
+
+void net__route_flush(struct rn_stack *st)
+{
+    while (st->st_nroutes > 0)
+        rn_ob_kill(st->st_routes[--st->st_nroutes]);
+}
+
+void net__route_render(struct rn_stack *st, struct rn_strbuf *sb, bool json)
+{
+    unsigned i;
+
+    if (json)
+        rn_strbuf_puts(sb, "[");
+    else
+        rn_strbuf_printf(sb, "%-19s %-16s %-8s %4s\n", "destination", "gateway", "iface", "refs");
+    for (i = 0; i < st->st_nroutes; i++) {
+        const struct net_route *rt = st->st_routes[i];
+        char dst[RN_IP4_STRLEN], gw[RN_IP4_STRLEN], cidr[RN_IP4_CIDR_STRLEN + 4];
+
+        rn_ip4_addr_fmt(rt->rt_dst, dst);
+        rn_ip4_addr_fmt(rt->rt_gw, gw);
+        snprintf(cidr, sizeof(cidr), "%s/%u", dst, rt->rt_plen);
+        if (json) {
+            rn_strbuf_printf(sb, "%s{\"destination\":\"%s\",\"gateway\":\"%s\",\"iface\":",
+                             i ? "," : "", cidr, rt->rt_gw ? gw : "");
+            rn_strbuf_json_str(sb, rt->rt_iface->if_name);
+            rn_strbuf_printf(sb, ",\"id\":%" PRIu64 ",\"refs\":%u}", rn_ob_id(rt),
+                             rn_ob_refcount(rt));
+        } else {
+            rn_strbuf_printf(sb, "%-19s %-16s %-8s %4u\n", cidr, rt->rt_gw ? gw : "*",
+                             rt->rt_iface->if_name, rn_ob_refcount(rt));
+        }
+    }
+    if (json)
+        rn_strbuf_puts(sb, "]\n");
+}

@@ -1,0 +1,207 @@
+/*
+ * Object manager internals, shared by the files of src/object/.
+ *
+ * Layout of an object in memory:
+ *
+ *     struct ob_header | body (type->ops->size bytes, 16-byte aligned)
+ *
+ * The public API hands out the body; ob_header() steps back to the header.
+ *
+ * Locking:
+ *   [H]  the object's spinlock h_lock.  Held for a few dozen instructions:
+ *        a ledger update, never a call out.  It is what makes the ledger and
+ *        the refcount change together, so their sums always agree.
+ *   [T]  the object's trace mutex (traced objects only), taken before h_lock.
+ *   [R]  the type's registry mutex, for writers of the live list; readers
+ *        walk it inside an epoch section (ebr.c).
+ *   [W]  the process-wide wait lock (wait.c).
+ *   [I]  immutable after creation.
+ */
+#ifndef REFNET_OB_PRIV_H
+#define REFNET_OB_PRIV_H
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "refnet/object.h"
+#include "refnet/strbuf.h"
+
+#define OB_LEDGER_INLINE 6u
+#define OB_TRACE_FRAMES 16
+#define OB_TRACE_HISTORY 64
+
+/* One holder's line in an object's ledger. */
+struct ob_ledger {
+    rn_tag_t l_tag;                     /* holder; RN_TAG_NONE: free slot */
+    uint32_t l_count;                   /* references the holder has */
+    rn_time_t l_since;                  /* when l_count last rose from zero */
+    const struct rn_site *l_last_ref;   /* latest ref by this holder */
+    const struct rn_site *l_last_deref; /* latest deref by this holder */
+};
+
+enum ob_op {
+    OB_OP_CREATE,
+    OB_OP_REF,
+    OB_OP_DEREF,
+    OB_OP_TRANSFER_OUT,
+    OB_OP_TRANSFER_IN,
+    OB_OP_KILL,
+};
+
+/* One outstanding hold of a traced object. */
+struct ob_hold {
+    rn_tag_t ho_tag;     /* holder */
+    uint32_t ho_stack;   /* depot id of the acquisition stack */
+    rn_time_t ho_time;   /* when taken */
+};
+
+/* One event in a traced object's history. */
+struct ob_event {
+    rn_time_t ev_time;             /* when */
+    const struct rn_site *ev_site; /* where in the source */
+    uint32_t ev_stack;             /* depot id, RN_SNAP_NO_STACK if none */
+    rn_tag_t ev_tag;               /* holder */
+    uint8_t ev_op;                 /* enum ob_op */
+    uint32_t ev_refs;              /* refcount after the event */
+};
+
+/* Traced state of an object, allocated when tracing first applies to it. */
+struct ob_trace {
+    pthread_mutex_t tr_mutex;         /* [T] serialises traced operations */
+    struct ob_hold *tr_holds;         /* [T+H] outstanding holds, oldest first */
+    uint32_t tr_nholds;               /* [T+H] */
+    uint32_t tr_cap;                  /* [T] slots in tr_holds */
+    struct ob_event tr_hist[OB_TRACE_HISTORY]; /* [T+H] ring of recent events */
+    uint32_t tr_hist_next;            /* [T+H] events recorded so far */
+};
+
+struct rn_ob_type {
+    const struct rn_ob_type_ops *t_ops;  /* [I] */
+    uint32_t t_max_refs;                 /* [I] saturation limit */
+    _Atomic bool t_traced;               /* [A] trace every object of the type */
+    pthread_mutex_t t_lock;              /* [R] guards writers of the live list */
+    struct ob_header *t_head;            /* [I] sentinel of the live list */
+    struct ob_header *t_tail;            /* [R] last object, or t_head */
+    _Atomic uint64_t t_nlive;            /* [A] unreleased objects */
+    _Atomic(struct rn_ob_type *) t_next; /* [A] next registered type */
+};
+
+#define OB_F_TRACED 0x01     /* traced per object */
+#define OB_F_SATURATED 0x02  /* count hit the limit; pinned for good */
+#define OB_F_PUBLISHED 0x04  /* initialised: enumerations may find it */
+
+struct ob_header {
+    _Atomic uint8_t h_lock;              /* the spinlock */
+    _Atomic uint8_t h_state;             /* [H] enum rn_ob_state; read relaxed */
+    _Atomic uint8_t h_flags;             /* [H] OB_F_*; read relaxed */
+    uint8_t h_nextra;                    /* [H] slots in h_extra */
+    rn_tag_t h_create_tag;               /* [I] tag of the creator's reference */
+    _Atomic uint32_t h_refs;             /* [H] sum of the ledger's counts */
+    uint64_t h_id;                       /* [I] unique, never reused */
+    struct rn_ob_type *h_type;           /* [I] */
+    const struct rn_site *h_create_site; /* [I] */
+    rn_time_t h_created;                 /* [I] */
+    rn_time_t h_killed;                  /* [H] 0 until killed */
+    struct ob_ledger h_ledger[OB_LEDGER_INLINE]; /* [H] */
+    struct ob_ledger *h_extra;           /* [H] further ledger slots */
+    _Atomic(struct ob_trace *) h_trace;  /* set once; NULL until traced */
+    struct rn_ob_wait *h_waits;          /* [W] release waiters */
+    _Atomic(struct ob_header *) h_next;  /* [R] live list; readers: epoch */
+    struct ob_header *h_prev;            /* [R] */
+    struct ob_header *h_retire_next;     /* retire list link (ebr.c) */
+    uint64_t h_retire_epoch;             /* epoch when retired */
+    _Alignas(16) unsigned char h_body[]; /* the object */
+};
+
+static inline struct ob_header *ob_header(const void *ob)
+{
+    return (struct ob_header *)((const unsigned char *)ob - offsetof(struct ob_header, h_body));
+}
+
+static inline void ob_lock(struct ob_header *h)
+{
+    unsigned spins = 0;
+
+    while (atomic_exchange_explicit(&h->h_lock, 1, memory_order_acquire)) {
+        while (atomic_load_explicit(&h->h_lock, memory_order_relaxed)) {
+            if (++spins > 1000) {
+                /* The holder may have been preempted; let it run. */
+                sched_yield();
+                spins = 0;
+            } else {
+#if defined(__x86_64__) || defined(__i386__)
+                __builtin_ia32_pause();
+#endif
+            }
+        }
+    }
+}
+
+static inline void ob_unlock(struct ob_header *h)
+{
+    atomic_store_explicit(&h->h_lock, 0, memory_order_release);
+}
+
+/* ---- object.c ---- */
+
+/* Returns the first registered type (the list is append-only). */
+struct rn_ob_type *ob__types(void);
+/* Takes a reference for tag if the object is not released, without
+ * reporting misuse.  For the manager's own lookups under an epoch. */
+bool ob__tryref_unreleased(struct ob_header *h, rn_tag_t tag, const struct rn_site *site);
+/* Drops a reference the manager took for itself, untraced. */
+int ob__deref_notrace(struct ob_header *h, rn_tag_t tag, const struct rn_site *site);
+/* The ledger slot of tag, or NULL.  [H] */
+struct ob_ledger *ob__ledger_find(struct ob_header *h, rn_tag_t tag);
+/* Frees the memory of a released object and everything it owns. */
+void ob__free(struct ob_header *h);
+/* Counts a misuse of kind and delivers text as its report. */
+void ob__misuse(enum rn_misuse kind, const char *text);
+
+/* ---- ebr.c: epoch-based reclamation ---- */
+
+void ob__epoch_enter(void);
+void ob__epoch_exit(void);
+/* Frees h once no epoch section that may see it is left.  Retired objects
+ * are kept for a while first, so that a late ref finds them RELEASED. */
+void ob__retire(struct ob_header *h);
+/* Frees everything retired, waiting for epoch sections to end. */
+void ob__reclaim_all(void);
+
+/* ---- trace.c ---- */
+
+/* Captures the caller's stack (skipping the manager's own frames) and
+ * returns its depot id, or RN_SNAP_NO_STACK if it could not be stored. */
+uint32_t ob__depot_capture(void);
+/* Returns the frames of a depot stack, symbolised as "function+0xoff".
+ * The strings live as long as the process. */
+uint32_t ob__depot_frames(uint32_t id, const char *const **frames);
+/* Returns the trace of h, allocating it on first use, or NULL. */
+struct ob_trace *ob__trace_get(struct ob_header *h);
+/* Appends an event to a trace's history.  [T+H] */
+void ob__trace_event(struct ob_trace *tr, enum ob_op op, rn_tag_t tag,
+                     const struct rn_site *site, uint32_t stack, rn_time_t now,
+                     uint32_t refs);
+/* Renders the history of tag (or every tag if RN_TAG_NONE) for a misuse
+ * report.  [T] */
+void ob__trace_history(struct ob_trace *tr, rn_tag_t tag, struct rn_strbuf *sb);
+const char *ob__op_name(enum ob_op op);
+
+/* ---- wait.c ---- */
+
+/* Detaches and fires the release waiters of h.  Called once, after the
+ * release routine. */
+void ob__fire_waits(struct ob_header *h);
+struct rn_snapshot;
+/* Appends every armed wait to s.  Returns 0 or RN_ENOMEM. */
+int ob__waits_capture(struct rn_snapshot *s);
+
+/* ---- tag.c ---- */
+
+bool ob__tag_valid(rn_tag_t tag);
+
+#endif /* REFNET_OB_PRIV_H */

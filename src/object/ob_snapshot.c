@@ -1,0 +1,324 @@
+/*
+ * Live capture of a snapshot (snapshot.h): every unreleased object with its
+ * ledger and traced holds, the stacks those holds name, and the waits.
+ *
+ * The capture runs in two passes so that nothing is described or released
+ * inside an epoch section: first, under the epoch, each object of each type
+ * gets a "snapshot" reference; then, outside it, each is copied under its
+ * own lock, described, and let go.  The snapshot's own reference is taken
+ * out of the copy, so the ledger shows exactly what the rest of the process
+ * holds.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ob_priv.h"
+#include "refnet/error.h"
+#include "refnet/report.h"
+#include "refnet/snapshot.h"
+
+static const struct rn_site site_snapshot = {__FILE__, "rn_ob_snapshot", __LINE__};
+
+/* Maps depot ids to snapshot stack indexes. */
+struct stack_map {
+    uint32_t *sm_depot;  /* depot id per snapshot stack */
+    uint32_t sm_n;
+    uint32_t sm_cap;
+};
+
+static uint32_t stack_index(struct rn_snapshot *s, struct stack_map *m, uint32_t depot_id)
+{
+    const char *const *frames;
+    struct rn_snap_stack *ss;
+    uint32_t i, n;
+
+    if (depot_id == RN_SNAP_NO_STACK)
+        return RN_SNAP_NO_STACK;
+    for (i = 0; i < m->sm_n; i++) {
+        if (m->sm_depot[i] == depot_id)
+            return i;
+    }
+    if (m->sm_n == m->sm_cap) {
+        uint32_t cap = m->sm_cap ? m->sm_cap * 2 : 16;
+        uint32_t *p = realloc(m->sm_depot, cap * sizeof(*p));
+
+        if (p == NULL)
+            return RN_SNAP_NO_STACK;
+        m->sm_depot = p;
+        m->sm_cap = cap;
+    }
+    n = ob__depot_frames(depot_id, &frames);
+    ss = rn_snapshot_add_stack(s);
+    if (ss == NULL)
+        return RN_SNAP_NO_STACK;
+    ss->ss_frames = rn_snap_alloc(s, (n ? n : 1) * sizeof(*ss->ss_frames));
+    if (ss->ss_frames == NULL) {
+        s->s_nstacks--;
+        return RN_SNAP_NO_STACK;
+    }
+    for (i = 0; i < n; i++) {
+        ss->ss_frames[i] = rn_snap_strdup(s, frames[i]);
+        if (ss->ss_frames[i] == NULL)
+            break;
+    }
+    ss->ss_nframes = i;
+    m->sm_depot[m->sm_n++] = depot_id;
+    return m->sm_n - 1;
+}
+
+static const char *site_string(struct rn_snapshot *s, const struct rn_site *site)
+{
+    char buf[256];
+
+    if (site == NULL)
+        return NULL;
+    snprintf(buf, sizeof(buf), "%s (%s:%d)", site->func, site->file, site->line);
+    return rn_snap_strdup(s, buf);
+}
+
+/* What is copied from an object under its lock. */
+struct ob_copy {
+    uint8_t c_state;
+    uint8_t c_flags;
+    bool c_traced;
+    uint32_t c_refs;
+    rn_time_t c_created;
+    rn_time_t c_killed;
+    uint32_t c_nlines;
+    struct ob_ledger *c_lines;
+    uint32_t c_nholds;
+    struct ob_hold *c_holds;
+};
+
+/* Copies h's ledger and holds, leaving out the snapshot's own reference.
+ * Returns 0 or RN_ENOMEM. */
+static int copy_object(struct ob_header *h, struct ob_copy *c)
+{
+    struct ob_trace *tr = atomic_load_explicit(&h->h_trace, memory_order_acquire);
+    uint32_t i, n, cap_lines = 0, cap_holds = 0;
+
+    memset(c, 0, sizeof(*c));
+    if (tr != NULL)
+        pthread_mutex_lock(&tr->tr_mutex);  /* holds change only under it */
+    for (;;) {
+        uint32_t want_holds = tr ? tr->tr_nholds : 0;
+
+        ob_lock(h);
+        n = OB_LEDGER_INLINE + h->h_nextra;
+        if (n <= cap_lines && want_holds <= cap_holds)
+            break;
+        ob_unlock(h);
+        free(c->c_lines);
+        free(c->c_holds);
+        cap_lines = n + 8;
+        cap_holds = want_holds;
+        c->c_lines = calloc(cap_lines, sizeof(*c->c_lines));
+        c->c_holds = cap_holds ? calloc(cap_holds, sizeof(*c->c_holds)) : NULL;
+        if (c->c_lines == NULL || (cap_holds && c->c_holds == NULL))
+            goto out_nomem;
+    }
+    c->c_state = atomic_load_explicit(&h->h_state, memory_order_relaxed);
+    c->c_flags = atomic_load_explicit(&h->h_flags, memory_order_relaxed);
+    c->c_traced = (c->c_flags & OB_F_TRACED) ||
+                  atomic_load_explicit(&h->h_type->t_traced, memory_order_relaxed);
+    c->c_refs = atomic_load_explicit(&h->h_refs, memory_order_relaxed);
+    c->c_created = h->h_created;
+    c->c_killed = h->h_killed;
+    for (i = 0; i < n; i++) {
+        const struct ob_ledger *l =
+            i < OB_LEDGER_INLINE ? &h->h_ledger[i] : &h->h_extra[i - OB_LEDGER_INLINE];
+
+        if (l->l_count > 0)
+            c->c_lines[c->c_nlines++] = *l;
+    }
+    if (tr != NULL && c->c_traced && tr->tr_nholds > 0) {
+        memcpy(c->c_holds, tr->tr_holds, tr->tr_nholds * sizeof(*c->c_holds));
+        c->c_nholds = tr->tr_nholds;
+    }
+    ob_unlock(h);
+    if (tr != NULL)
+        pthread_mutex_unlock(&tr->tr_mutex);
+    /* Take the snapshot's own reference out of the copy. */
+    for (i = 0; i < c->c_nlines; i++) {
+        if (c->c_lines[i].l_tag == RN_TAG_SNAPSHOT) {
+            if (--c->c_lines[i].l_count == 0)
+                c->c_lines[i] = c->c_lines[--c->c_nlines];
+            c->c_refs--;
+            break;
+        }
+    }
+    return 0;
+out_nomem:
+    if (tr != NULL)
+        pthread_mutex_unlock(&tr->tr_mutex);
+    free(c->c_lines);
+    free(c->c_holds);
+    return RN_ENOMEM;
+}
+
+static int cmp_line(const void *a, const void *b)
+{
+    const struct ob_ledger *x = a, *y = b;
+
+    /* Oldest holder first; ties by name, for a stable report. */
+    if (x->l_since != y->l_since)
+        return (x->l_since > y->l_since) - (x->l_since < y->l_since);
+    return strcmp(rn_tag_name(x->l_tag), rn_tag_name(y->l_tag));
+}
+
+/* Groups holds by (tag, stack) into o->so_holds. */
+static int group_holds(struct rn_snapshot *s, struct stack_map *m, struct rn_snap_object *o,
+                       const struct ob_copy *c)
+{
+    uint32_t i, j, ngroups = 0;
+    struct rn_snap_hold *g;
+
+    if (c->c_nholds == 0)
+        return 0;
+    g = rn_snap_alloc(s, c->c_nholds * sizeof(*g));
+    if (g == NULL)
+        return RN_ENOMEM;
+    for (i = 0; i < c->c_nholds; i++) {
+        const struct ob_hold *ho = &c->c_holds[i];
+        const char *tag = rn_tag_name(ho->ho_tag);
+        uint32_t st = stack_index(s, m, ho->ho_stack);
+
+        for (j = 0; j < ngroups; j++) {
+            if (g[j].sh_stack == st && !strcmp(g[j].sh_tag, tag))
+                break;
+        }
+        if (j == ngroups) {
+            g[j].sh_tag = rn_snap_strdup(s, tag);
+            if (g[j].sh_tag == NULL)
+                return RN_ENOMEM;
+            g[j].sh_stack = st;
+            g[j].sh_oldest = ho->ho_time;
+            ngroups++;
+        }
+        g[j].sh_count++;
+        if (ho->ho_time < g[j].sh_oldest)
+            g[j].sh_oldest = ho->ho_time;
+    }
+    o->so_holds = g;
+    o->so_nholds = ngroups;
+    return 0;
+}
+
+static int capture_object(struct rn_snapshot *s, struct stack_map *m, struct ob_header *h)
+{
+    struct rn_snap_object *o;
+    struct ob_copy c;
+    char desc[256];
+    uint32_t i, recorded = 0;
+    int err;
+
+    err = copy_object(h, &c);
+    if (err < 0)
+        return err;
+    rn_ob_describe(h->h_body, desc, sizeof(desc));
+    o = rn_snapshot_add_object(s);
+    if (o == NULL) {
+        err = RN_ENOMEM;
+        goto out;
+    }
+    o->so_id = h->h_id;
+    o->so_type = rn_snap_strdup(s, h->h_type->t_ops->name);
+    o->so_desc = rn_snap_strdup(s, desc);
+    o->so_state = (enum rn_ob_state)c.c_state;
+    o->so_traced = c.c_traced;
+    o->so_saturated = (c.c_flags & OB_F_SATURATED) != 0;
+    o->so_refs = c.c_refs;
+    o->so_created = c.c_created;
+    o->so_killed = c.c_killed;
+    if (c.c_nlines > 1)
+        qsort(c.c_lines, c.c_nlines, sizeof(*c.c_lines), cmp_line);
+    o->so_tags = rn_snap_alloc(s, (c.c_nlines ? c.c_nlines : 1) * sizeof(*o->so_tags));
+    if (o->so_type == NULL || o->so_desc == NULL || o->so_tags == NULL) {
+        err = RN_ENOMEM;
+        goto out;
+    }
+    for (i = 0; i < c.c_nlines; i++) {
+        struct rn_snap_tag *t = &o->so_tags[i];
+
+        t->st_tag = rn_snap_strdup(s, rn_tag_name(c.c_lines[i].l_tag));
+        t->st_count = c.c_lines[i].l_count;
+        t->st_since = c.c_lines[i].l_since;
+        t->st_last_ref = site_string(s, c.c_lines[i].l_last_ref);
+        if (t->st_tag == NULL) {
+            err = RN_ENOMEM;
+            goto out;
+        }
+    }
+    o->so_ntags = c.c_nlines;
+    if (c.c_traced) {
+        err = group_holds(s, m, o, &c);
+        if (err < 0)
+            goto out;
+        recorded = c.c_nholds;
+        o->so_untraced = c.c_refs > recorded ? c.c_refs - recorded : 0;
+    }
+    err = 0;
+out:
+    free(c.c_lines);
+    free(c.c_holds);
+    return err;
+}
+
+struct rn_snapshot *rn_ob_snapshot(void)
+{
+    struct rn_snapshot *s = rn_snapshot_new();
+    struct stack_map map = {NULL, 0, 0};
+    struct ob_header **held = NULL;
+    size_t nheld = 0, cap = 0, i;
+    struct rn_ob_type *t;
+    int err = 0;
+
+    if (s == NULL)
+        return NULL;
+    s->s_now = rn_clock_now();
+    for (i = 0; i < RN_MISUSE_COUNT_; i++)
+        s->s_misuse[i] = rn_ob_misuse_count((enum rn_misuse)i);
+
+    /* Pass 1: a reference on every unreleased object. */
+    ob__epoch_enter();
+    for (t = ob__types(); t != NULL; t = atomic_load(&t->t_next)) {
+        struct ob_header *h;
+
+        for (h = atomic_load_explicit(&t->t_head->h_next, memory_order_acquire); h != NULL;
+             h = atomic_load_explicit(&h->h_next, memory_order_acquire)) {
+            if (nheld == cap) {
+                size_t ncap = cap ? cap * 2 : 256;
+                struct ob_header **p = realloc(held, ncap * sizeof(*p));
+
+                if (p == NULL) {
+                    err = RN_ENOMEM;
+                    break;
+                }
+                held = p;
+                cap = ncap;
+            }
+            if (ob__tryref_unreleased(h, RN_TAG_SNAPSHOT, &site_snapshot))
+                held[nheld++] = h;
+        }
+    }
+    ob__epoch_exit();
+
+    /* Pass 2: copy, describe and let go, one object at a time. */
+    for (i = 0; i < nheld; i++) {
+        if (err == 0)
+            err = capture_object(s, &map, held[i]);
+        ob__deref_notrace(held[i], RN_TAG_SNAPSHOT, &site_snapshot);
+    }
+    free(held);
+    free(map.sm_depot);
+    if (err == 0)
+        err = ob__waits_capture(s);
+    if (err < 0) {
+        rn_snapshot_free(s);
+        return NULL;
+    }
+    rn_snapshot_finish(s);
+    return s;
+}

@@ -1,0 +1,929 @@
+/*
+ * The object manager core: types, tagged references and their ledger,
+ * rundown, the registry and its enumeration (object.h).
+ *
+ * Every reference operation takes the object's spinlock once, updates the
+ * holder's ledger line and the refcount together, and releases it with a
+ * plain store.  That is one atomic read-modify-write per operation, the same
+ * as a bare atomic counter, which is what lets the ledger stay on in
+ * production.  Only traced objects take the slower path (trace.c): a
+ * backtrace, the stack depot and a per-object mutex.
+ *
+ * Call order of a release:
+ *   rn_ob_deref() -> count reaches 0 -> ob_release()
+ *     -> type release routine -> unlink from the registry
+ *     -> ob__fire_waits() -> ob__retire() (freed after the epoch, ebr.c)
+ */
+#include <assert.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ob_priv.h"
+#include "refnet/error.h"
+#include "refnet/report.h"
+#include "refnet/snapshot.h"
+
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+/* The largest ledger an object can have beyond its inline lines. */
+#define OB_EXTRA_MAX 248
+
+static _Atomic uint64_t ob_next_id = 1;
+static _Atomic(struct rn_ob_type *) ob_types;  /* newest first, append-only */
+static pthread_mutex_t ob_types_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic uint64_t ob_misuse_counts[RN_MISUSE_COUNT_];
+
+/* Internal flags of the acquire and drop paths. */
+enum {
+    OBF_LIVE_ONLY = 0x1,  /* fail quietly once the object is dying */
+    OBF_QUIET = 0x2,      /* fail quietly on a released object */
+    OBF_NOTRACE = 0x4,    /* the manager's own hold: never traced */
+    OBF_PUBLISHED = 0x8,  /* fail quietly unless published */
+};
+
+/* Returned by the locked acquire when the ledger needs another line. */
+#define OB_NEED_SLOT 1
+
+static const struct rn_site site_iter = {__FILE__, "rn_ob_iter_next", __LINE__};
+
+/* ---- Types ------------------------------------------------------------- */
+
+struct rn_ob_type *ob__types(void)
+{
+    return atomic_load_explicit(&ob_types, memory_order_acquire);
+}
+
+struct rn_ob_type *rn_ob_type_register(const struct rn_ob_type_ops *ops)
+{
+    struct rn_ob_type *t;
+
+    if (ops == NULL || ops->name == NULL || ops->name[0] == '\0')
+        return NULL;
+    pthread_mutex_lock(&ob_types_lock);
+    for (t = ob__types(); t != NULL; t = atomic_load(&t->t_next)) {
+        if (t->t_ops == ops)
+            goto out_unlock;
+    }
+    t = calloc(1, sizeof(*t));
+    if (t == NULL)
+        goto out_unlock;
+    t->t_head = calloc(1, sizeof(*t->t_head));
+    if (t->t_head == NULL) {
+        free(t);
+        t = NULL;
+        goto out_unlock;
+    }
+    t->t_ops = ops;
+    t->t_max_refs = ops->max_refs ? ops->max_refs : RN_OB_REFS_MAX;
+    pthread_mutex_init(&t->t_lock, NULL);
+    t->t_tail = t->t_head;
+    atomic_store_explicit(&t->t_next, ob__types(), memory_order_relaxed);
+    atomic_store_explicit(&ob_types, t, memory_order_release);
+out_unlock:
+    pthread_mutex_unlock(&ob_types_lock);
+    return t;
+}
+
+struct rn_ob_type *rn_ob_type_find(const char *name)
+{
+    struct rn_ob_type *t;
+
+    for (t = ob__types(); t != NULL; t = atomic_load(&t->t_next)) {
+        if (!strcmp(t->t_ops->name, name))
+            return t;
+    }
+    return NULL;
+}
+
+const char *rn_ob_type_name(const struct rn_ob_type *type)
+{
+    return type->t_ops->name;
+}
+
+uint64_t rn_ob_live_count(const struct rn_ob_type *type)
+{
+    struct rn_ob_type *t;
+    uint64_t n = 0;
+
+    if (type != NULL)
+        return atomic_load_explicit(&type->t_nlive, memory_order_acquire);
+    for (t = ob__types(); t != NULL; t = atomic_load(&t->t_next))
+        n += atomic_load_explicit(&t->t_nlive, memory_order_acquire);
+    return n;
+}
+
+void rn_ob_type_set_traced(struct rn_ob_type *type, bool on)
+{
+    struct ob_header *h;
+
+    atomic_store(&type->t_traced, on);
+    if (on)
+        return;
+    /* Holds recorded so far would go stale while untraced; forget them. */
+    ob__epoch_enter();
+    for (h = atomic_load_explicit(&type->t_head->h_next, memory_order_acquire); h;
+         h = atomic_load_explicit(&h->h_next, memory_order_acquire)) {
+        struct ob_trace *tr = atomic_load_explicit(&h->h_trace, memory_order_acquire);
+
+        if (tr == NULL)
+            continue;
+        pthread_mutex_lock(&tr->tr_mutex);
+        ob_lock(h);
+        if (!(atomic_load_explicit(&h->h_flags, memory_order_relaxed) & OB_F_TRACED))
+            tr->tr_nholds = 0;
+        ob_unlock(h);
+        pthread_mutex_unlock(&tr->tr_mutex);
+    }
+    ob__epoch_exit();
+}
+
+/* ---- Misuse ------------------------------------------------------------ */
+
+static const char *const misuse_names[RN_MISUSE_COUNT_] = {
+    [RN_MISUSE_DEREF_UNHELD] = "deref-unheld",
+    [RN_MISUSE_REF_RELEASED] = "ref-released",
+    [RN_MISUSE_OVERFLOW] = "overflow",
+    [RN_MISUSE_KILL_TWICE] = "kill-twice",
+    [RN_MISUSE_BAD_TAG] = "bad-tag",
+};
+
+uint64_t rn_ob_misuse_count(enum rn_misuse kind)
+{
+    assert(kind < RN_MISUSE_COUNT_);
+    return atomic_load(&ob_misuse_counts[kind]);
+}
+
+const char *rn_ob_misuse_name(enum rn_misuse kind)
+{
+    return kind < RN_MISUSE_COUNT_ ? misuse_names[kind] : "?";
+}
+
+void ob__misuse(enum rn_misuse kind, const char *text)
+{
+    atomic_fetch_add(&ob_misuse_counts[kind], 1);
+    rn_report_text(RN_REPORT_MISUSE, text);
+}
+
+static void fmt_site(struct rn_strbuf *sb, const struct rn_site *site)
+{
+    if (site == NULL)
+        rn_strbuf_puts(sb, "(unknown site)");
+    else
+        rn_strbuf_printf(sb, "%s (%s:%d)", site->func, site->file, site->line);
+}
+
+/* Reports misuse on h; what is a sentence fragment such as "deref by". */
+static void report_misuse(enum rn_misuse kind, struct ob_header *h, const char *what,
+                          rn_tag_t tag, const struct rn_site *site,
+                          const struct rn_site *last_site, const char *last_what,
+                          struct ob_trace *tr)
+{
+    struct rn_strbuf sb = RN_STRBUF_INIT;
+
+    rn_strbuf_printf(&sb, "refnet: misuse (%s): %s '%s' on %s #%" PRIu64 " at ",
+                     misuse_names[kind], what, rn_tag_name(tag), h->h_type->t_ops->name,
+                     h->h_id);
+    fmt_site(&sb, site);
+    rn_strbuf_puts(&sb, "\n");
+    if (last_site != NULL) {
+        rn_strbuf_printf(&sb, "  %s: ", last_what);
+        fmt_site(&sb, last_site);
+        rn_strbuf_puts(&sb, "\n");
+    }
+    if (tr != NULL)
+        ob__trace_history(tr, tag, &sb);
+    ob__misuse(kind, rn_strbuf_str(&sb));
+    rn_strbuf_free(&sb);
+}
+
+/* ---- The ledger -------------------------------------------------------- */
+
+struct ob_ledger *ob__ledger_find(struct ob_header *h, rn_tag_t tag)
+{
+    unsigned i;
+
+    for (i = 0; i < OB_LEDGER_INLINE; i++) {
+        if (h->h_ledger[i].l_tag == tag)
+            return &h->h_ledger[i];
+    }
+    for (i = 0; i < h->h_nextra; i++) {
+        if (h->h_extra[i].l_tag == tag)
+            return &h->h_extra[i];
+    }
+    return NULL;
+}
+
+/* Returns the line of tag, claiming a free or idle one if it has none, or
+ * NULL if every line is busy.  An idle line (count 0) is reused last, since
+ * it remembers its holder's last deref for double-deref reports.  [H] */
+static struct ob_ledger *ledger_claim(struct ob_header *h, rn_tag_t tag)
+{
+    struct ob_ledger *l = ob__ledger_find(h, tag), *idle = NULL;
+    unsigned i;
+
+    if (likely(l != NULL))
+        return l;
+    for (i = 0; i < OB_LEDGER_INLINE + h->h_nextra; i++) {
+        l = i < OB_LEDGER_INLINE ? &h->h_ledger[i] : &h->h_extra[i - OB_LEDGER_INLINE];
+        if (l->l_tag == RN_TAG_NONE)
+            goto claim;
+        if (l->l_count == 0 && idle == NULL)
+            idle = l;
+    }
+    if (idle == NULL)
+        return NULL;
+    l = idle;
+claim:
+    memset(l, 0, sizeof(*l));
+    l->l_tag = tag;
+    return l;
+}
+
+/* Adds ledger lines to h, outside its lock.  Returns 0 or RN_ENOSPC. */
+static int ledger_grow(struct ob_header *h)
+{
+    struct ob_ledger *fresh, *old;
+    unsigned n;
+
+    ob_lock(h);
+    n = h->h_nextra;
+    ob_unlock(h);
+    if (n >= OB_EXTRA_MAX)
+        return RN_ENOSPC;
+    fresh = calloc(n + 8, sizeof(*fresh));
+    if (fresh == NULL)
+        return RN_ENOMEM;
+    ob_lock(h);
+    if (h->h_nextra == n) {
+        old = h->h_extra;
+        if (n)
+            memcpy(fresh, old, n * sizeof(*fresh));
+        h->h_extra = fresh;
+        h->h_nextra = (uint8_t)(n + 8);
+    } else {
+        old = fresh;  /* another thread grew it meanwhile */
+    }
+    ob_unlock(h);
+    free(old);
+    return 0;
+}
+
+/* ---- Acquire and drop -------------------------------------------------- */
+
+static inline bool ob_traced(const struct ob_header *h)
+{
+    return (atomic_load_explicit(&h->h_flags, memory_order_relaxed) & OB_F_TRACED) ||
+           atomic_load_explicit(&h->h_type->t_traced, memory_order_relaxed);
+}
+
+/* Makes room for one more hold in tr.  [T] */
+static bool trace_reserve(struct ob_trace *tr)
+{
+    struct ob_hold *p;
+    uint32_t cap;
+
+    if (tr->tr_nholds < tr->tr_cap)
+        return true;
+    cap = tr->tr_cap ? tr->tr_cap * 2 : 8;
+    p = realloc(tr->tr_holds, cap * sizeof(*p));
+    if (p == NULL)
+        return false;
+    tr->tr_holds = p;
+    tr->tr_cap = cap;
+    return true;
+}
+
+/* Removes the newest hold of tag from tr, if any.  [T+H] */
+static struct ob_hold *trace_find_newest(struct ob_trace *tr, rn_tag_t tag)
+{
+    uint32_t i;
+
+    for (i = tr->tr_nholds; i-- > 0;) {
+        if (tr->tr_holds[i].ho_tag == tag)
+            return &tr->tr_holds[i];
+    }
+    return NULL;
+}
+
+static void trace_drop_hold(struct ob_trace *tr, rn_tag_t tag)
+{
+    struct ob_hold *ho = trace_find_newest(tr, tag);
+
+    if (ho == NULL)
+        return;  /* taken before tracing was armed */
+    memmove(ho, ho + 1, (size_t)(&tr->tr_holds[tr->tr_nholds] - (ho + 1)) * sizeof(*ho));
+    tr->tr_nholds--;
+}
+
+/* The traced context of one operation. */
+struct op_trace {
+    struct ob_trace *ot_tr;  /* NULL when untraced */
+    uint32_t ot_stack;       /* depot id of the caller's stack */
+};
+
+static void op_trace_begin_slow(struct ob_header *h, struct op_trace *ot);
+
+static inline void op_trace_begin(struct ob_header *h, int flags, struct op_trace *ot)
+{
+    ot->ot_tr = NULL;
+    ot->ot_stack = RN_SNAP_NO_STACK;
+    if (likely(!ob_traced(h)) || (flags & OBF_NOTRACE))
+        return;
+    op_trace_begin_slow(h, ot);
+}
+
+/* Out of line: the untraced path should not pay for it in size. */
+__attribute__((noinline)) static void op_trace_begin_slow(struct ob_header *h,
+                                                          struct op_trace *ot)
+{
+    ot->ot_tr = ob__trace_get(h);
+    if (ot->ot_tr == NULL)
+        return;
+    ot->ot_stack = ob__depot_capture();
+    pthread_mutex_lock(&ot->ot_tr->tr_mutex);
+    if (!trace_reserve(ot->ot_tr)) {
+        pthread_mutex_unlock(&ot->ot_tr->tr_mutex);
+        ot->ot_tr = NULL;
+    }
+}
+
+static void op_trace_end(struct op_trace *ot)
+{
+    if (ot->ot_tr != NULL)
+        pthread_mutex_unlock(&ot->ot_tr->tr_mutex);
+}
+
+/* The locked part of every acquire.  Returns 0, OB_NEED_SLOT, or a
+ * negative code; on RN_ESATURATED *newly_saturated says whether this call
+ * pinned the object.  [H] */
+static int acquire_locked(struct ob_header *h, rn_tag_t tag, const struct rn_site *site,
+                          int flags, struct op_trace *ot, bool *newly_saturated)
+{
+    uint8_t state = atomic_load_explicit(&h->h_state, memory_order_relaxed);
+    uint32_t refs = atomic_load_explicit(&h->h_refs, memory_order_relaxed);
+    struct ob_ledger *l;
+    rn_time_t now;
+
+    if (unlikely(state != RN_OB_LIVE)) {
+        if (state == RN_OB_RELEASED)
+            return RN_ERELEASED;
+        if (flags & OBF_LIVE_ONLY)
+            return RN_EDYING;
+    }
+    if (unlikely(flags & OBF_PUBLISHED) &&
+        !(atomic_load_explicit(&h->h_flags, memory_order_relaxed) & OB_F_PUBLISHED))
+        return RN_ENOENT;
+    if (unlikely(atomic_load_explicit(&h->h_flags, memory_order_relaxed) & OB_F_SATURATED))
+        return RN_ESATURATED;
+    if (unlikely(refs >= h->h_type->t_max_refs)) {
+        atomic_fetch_or_explicit(&h->h_flags, OB_F_SATURATED, memory_order_relaxed);
+        *newly_saturated = true;
+        return RN_ESATURATED;
+    }
+    l = ledger_claim(h, tag);
+    if (unlikely(l == NULL))
+        return OB_NEED_SLOT;
+    if (l->l_count++ == 0) {
+        l->l_since = rn_clock_now();
+        now = l->l_since;
+    } else {
+        now = 0;
+    }
+    l->l_last_ref = site;
+    atomic_store_explicit(&h->h_refs, refs + 1, memory_order_relaxed);
+    if (unlikely(ot->ot_tr != NULL)) {
+        struct ob_trace *tr = ot->ot_tr;
+
+        if (now == 0)
+            now = rn_clock_now();
+        tr->tr_holds[tr->tr_nholds++] = (struct ob_hold){tag, ot->ot_stack, now};
+        ob__trace_event(tr, OB_OP_REF, tag, site, ot->ot_stack, now, refs + 1);
+    }
+    return 0;
+}
+
+/* Takes a reference for tag.  See rn__ob_ref() for the codes. */
+static int ob_acquire(struct ob_header *h, rn_tag_t tag, const struct rn_site *site, int flags)
+{
+    struct op_trace ot;
+    bool newly_saturated = false;
+    int err;
+
+    op_trace_begin(h, flags, &ot);
+    for (;;) {
+        ob_lock(h);
+        err = acquire_locked(h, tag, site, flags, &ot, &newly_saturated);
+        ob_unlock(h);
+        if (likely(err != OB_NEED_SLOT))
+            break;
+        err = ledger_grow(h);
+        if (err < 0)
+            break;
+    }
+    op_trace_end(&ot);
+    if (likely(err == 0))
+        return 0;
+    if (err == RN_ERELEASED && !(flags & (OBF_QUIET | OBF_LIVE_ONLY | OBF_PUBLISHED)))
+        report_misuse(RN_MISUSE_REF_RELEASED, h, "ref by", tag, site, NULL, NULL, NULL);
+    else if (newly_saturated)
+        report_misuse(RN_MISUSE_OVERFLOW, h, "refcount reached its limit on ref by", tag,
+                      site, NULL, NULL, NULL);
+    else if (err == RN_ENOSPC || err == RN_ENOMEM)
+        rn_report(RN_REPORT_MISUSE, "refnet: ledger of %s #%" PRIu64 " has no room for tag '%s'\n",
+                  h->h_type->t_ops->name, h->h_id, rn_tag_name(tag));
+    return err;
+}
+
+static void ob_release(struct ob_header *h);
+
+/* Drops a reference of tag.  See rn__ob_deref() for the codes. */
+static int ob_drop(struct ob_header *h, rn_tag_t tag, const struct rn_site *site, int flags)
+{
+    struct op_trace ot;
+    struct ob_ledger *l;
+    const struct rn_site *last = NULL;
+    uint8_t state;
+    uint32_t refs;
+
+    op_trace_begin(h, flags, &ot);
+    ob_lock(h);
+    state = atomic_load_explicit(&h->h_state, memory_order_relaxed);
+    if (unlikely(state == RN_OB_RELEASED)) {
+        ob_unlock(h);
+        op_trace_end(&ot);
+        report_misuse(RN_MISUSE_REF_RELEASED, h, "deref by", tag, site, NULL, NULL, NULL);
+        return RN_ERELEASED;
+    }
+    if (unlikely(atomic_load_explicit(&h->h_flags, memory_order_relaxed) & OB_F_SATURATED)) {
+        ob_unlock(h);
+        op_trace_end(&ot);
+        return 0;  /* pinned: derefs no longer count */
+    }
+    l = ob__ledger_find(h, tag);
+    if (unlikely(l == NULL || l->l_count == 0)) {
+        if (l != NULL)
+            last = l->l_last_deref;
+        ob_unlock(h);
+        report_misuse(RN_MISUSE_DEREF_UNHELD, h, "deref by", tag, site, last,
+                      "its last deref was", ot.ot_tr);
+        op_trace_end(&ot);
+        return RN_ENOTHELD;
+    }
+    l->l_count--;
+    l->l_last_deref = site;
+    refs = atomic_load_explicit(&h->h_refs, memory_order_relaxed) - 1;
+    atomic_store_explicit(&h->h_refs, refs, memory_order_relaxed);
+    if (unlikely(ot.ot_tr != NULL)) {
+        trace_drop_hold(ot.ot_tr, tag);
+        ob__trace_event(ot.ot_tr, OB_OP_DEREF, tag, site, ot.ot_stack, rn_clock_now(), refs);
+    }
+    if (refs == 0)
+        atomic_store_explicit(&h->h_state, RN_OB_RELEASED, memory_order_relaxed);
+    ob_unlock(h);
+    op_trace_end(&ot);
+    if (refs == 0)
+        ob_release(h);
+    return 0;
+}
+
+/* ---- Registry ---------------------------------------------------------- */
+
+static void registry_insert(struct ob_header *h)
+{
+    struct rn_ob_type *t = h->h_type;
+
+    pthread_mutex_lock(&t->t_lock);
+    h->h_prev = t->t_tail;
+    atomic_store_explicit(&h->h_next, NULL, memory_order_relaxed);
+    atomic_store_explicit(&t->t_tail->h_next, h, memory_order_release);
+    t->t_tail = h;
+    atomic_fetch_add_explicit(&t->t_nlive, 1, memory_order_release);
+    pthread_mutex_unlock(&t->t_lock);
+}
+
+/* Unlinks h.  Its own h_next stays intact, so a walker standing on it can
+ * go on; its memory lives until the epoch has passed (ebr.c). */
+static void registry_remove(struct ob_header *h)
+{
+    struct rn_ob_type *t = h->h_type;
+    struct ob_header *next;
+
+    pthread_mutex_lock(&t->t_lock);
+    next = atomic_load_explicit(&h->h_next, memory_order_relaxed);
+    atomic_store_explicit(&h->h_prev->h_next, next, memory_order_release);
+    if (next != NULL)
+        next->h_prev = h->h_prev;
+    else
+        t->t_tail = h->h_prev;
+    atomic_fetch_sub_explicit(&t->t_nlive, 1, memory_order_release);
+    pthread_mutex_unlock(&t->t_lock);
+}
+
+static void ob_release(struct ob_header *h)
+{
+    const struct rn_ob_type_ops *ops = h->h_type->t_ops;
+
+    if (ops->release != NULL)
+        ops->release(h->h_body);
+    registry_remove(h);
+    ob__fire_waits(h);
+    ob__retire(h);
+}
+
+void ob__free(struct ob_header *h)
+{
+    struct ob_trace *tr = atomic_load_explicit(&h->h_trace, memory_order_acquire);
+
+    if (tr != NULL) {
+        /* Let a thread still leaving the mutex finish with it. */
+        pthread_mutex_lock(&tr->tr_mutex);
+        pthread_mutex_unlock(&tr->tr_mutex);
+        pthread_mutex_destroy(&tr->tr_mutex);
+        free(tr->tr_holds);
+        free(tr);
+    }
+    free(h->h_extra);
+    free(h);
+}
+
+bool ob__tryref_unreleased(struct ob_header *h, rn_tag_t tag, const struct rn_site *site)
+{
+    int err = ob_acquire(h, tag, site, OBF_QUIET | OBF_NOTRACE);
+
+    return err == 0 || err == RN_ESATURATED;
+}
+
+int ob__deref_notrace(struct ob_header *h, rn_tag_t tag, const struct rn_site *site)
+{
+    return ob_drop(h, tag, site, OBF_NOTRACE);
+}
+
+/* ---- Public operations ------------------------------------------------- */
+
+static bool tag_ok(struct ob_header *h, rn_tag_t tag, const struct rn_site *site)
+{
+    if (likely(tag != RN_TAG_NONE && tag < RN_TAG_MAX))
+        return true;
+    report_misuse(RN_MISUSE_BAD_TAG, h, "reference operation with invalid tag", tag, site,
+                  NULL, NULL, NULL);
+    return false;
+}
+
+void *rn__ob_create(struct rn_ob_type *type, rn_tag_t tag, const struct rn_site *site)
+{
+    struct ob_header *h;
+    rn_time_t now;
+
+    assert(type != NULL);
+    if (tag == RN_TAG_NONE || !ob__tag_valid(tag)) {
+        struct rn_strbuf sb = RN_STRBUF_INIT;
+
+        rn_strbuf_printf(&sb, "refnet: misuse (bad-tag): create of %s with invalid tag %u at ",
+                         type->t_ops->name, tag);
+        fmt_site(&sb, site);
+        rn_strbuf_puts(&sb, "\n");
+        ob__misuse(RN_MISUSE_BAD_TAG, rn_strbuf_str(&sb));
+        rn_strbuf_free(&sb);
+        return NULL;
+    }
+    h = calloc(1, sizeof(*h) + type->t_ops->size);
+    if (h == NULL)
+        return NULL;
+    now = rn_clock_now();
+    h->h_id = atomic_fetch_add_explicit(&ob_next_id, 1, memory_order_relaxed);
+    h->h_type = type;
+    h->h_create_tag = tag;
+    h->h_create_site = site;
+    h->h_created = now;
+    atomic_store_explicit(&h->h_state, RN_OB_LIVE, memory_order_relaxed);
+    atomic_store_explicit(&h->h_refs, 1, memory_order_relaxed);
+    h->h_ledger[0] = (struct ob_ledger){tag, 1, now, site, NULL};
+    if (atomic_load_explicit(&type->t_traced, memory_order_relaxed)) {
+        struct ob_trace *tr = ob__trace_get(h);
+        uint32_t stack = ob__depot_capture();
+
+        if (tr != NULL && trace_reserve(tr)) {
+            tr->tr_holds[tr->tr_nholds++] = (struct ob_hold){tag, stack, now};
+            ob__trace_event(tr, OB_OP_CREATE, tag, site, stack, now, 1);
+        }
+    }
+    registry_insert(h);
+    return h->h_body;
+}
+
+int rn__ob_ref(void *ob, rn_tag_t tag, const struct rn_site *site)
+{
+    struct ob_header *h = ob_header(ob);
+
+    if (unlikely(!tag_ok(h, tag, site)))
+        return RN_EINVAL;
+    return ob_acquire(h, tag, site, 0);
+}
+
+int rn__ob_deref(void *ob, rn_tag_t tag, const struct rn_site *site)
+{
+    struct ob_header *h = ob_header(ob);
+
+    if (unlikely(!tag_ok(h, tag, site)))
+        return RN_EINVAL;
+    return ob_drop(h, tag, site, 0);
+}
+
+bool rn__ob_tryref_live(void *ob, rn_tag_t tag, const struct rn_site *site)
+{
+    struct ob_header *h = ob_header(ob);
+    int err;
+
+    if (unlikely(!tag_ok(h, tag, site)))
+        return false;
+    err = ob_acquire(h, tag, site, OBF_LIVE_ONLY);
+    return err == 0 || err == RN_ESATURATED;
+}
+
+int rn__ob_transfer(void *ob, rn_tag_t from, rn_tag_t to, const struct rn_site *site)
+{
+    struct ob_header *h = ob_header(ob);
+    struct ob_ledger *lf = NULL, *lt;
+    struct op_trace ot;
+    const struct rn_site *last;
+    uint8_t state;
+    int err;
+
+    if (unlikely(!tag_ok(h, from, site) || !tag_ok(h, to, site)))
+        return RN_EINVAL;
+    if (from == to)
+        return 0;
+    op_trace_begin(h, 0, &ot);
+    for (;;) {
+        ob_lock(h);
+        state = atomic_load_explicit(&h->h_state, memory_order_relaxed);
+        if (state == RN_OB_RELEASED) {
+            err = RN_ERELEASED;
+            break;
+        }
+        if (atomic_load_explicit(&h->h_flags, memory_order_relaxed) & OB_F_SATURATED) {
+            err = 0;
+            break;
+        }
+        lf = ob__ledger_find(h, from);
+        if (lf == NULL || lf->l_count == 0) {
+            err = RN_ENOTHELD;
+            break;
+        }
+        lt = ledger_claim(h, to);  /* never lf's line: lf is busy */
+        if (lt == NULL) {
+            ob_unlock(h);
+            err = ledger_grow(h);
+            if (err < 0)
+                goto out;
+            continue;
+        }
+        lf->l_count--;
+        lf->l_last_deref = site;
+        if (lt->l_count++ == 0)
+            lt->l_since = rn_clock_now();
+        lt->l_last_ref = site;
+        if (ot.ot_tr != NULL) {
+            struct ob_hold *ho = trace_find_newest(ot.ot_tr, from);
+            uint32_t refs = atomic_load_explicit(&h->h_refs, memory_order_relaxed);
+            rn_time_t now = rn_clock_now();
+
+            if (ho != NULL)
+                ho->ho_tag = to;
+            ob__trace_event(ot.ot_tr, OB_OP_TRANSFER_OUT, from, site, ot.ot_stack, now, refs);
+            ob__trace_event(ot.ot_tr, OB_OP_TRANSFER_IN, to, site, ot.ot_stack, now, refs);
+        }
+        err = 0;
+        break;
+    }
+    last = (err == RN_ENOTHELD && lf != NULL) ? lf->l_last_deref : NULL;
+    ob_unlock(h);
+    if (err == RN_ERELEASED)
+        report_misuse(RN_MISUSE_REF_RELEASED, h, "transfer from", from, site, NULL, NULL, NULL);
+    else if (err == RN_ENOTHELD)
+        report_misuse(RN_MISUSE_DEREF_UNHELD, h, "transfer from", from, site, last,
+                      "its last deref was", ot.ot_tr);
+out:
+    op_trace_end(&ot);
+    return err;
+}
+
+int rn__ob_kill(void *ob, const struct rn_site *site)
+{
+    struct ob_header *h = ob_header(ob);
+    uint8_t state;
+
+    ob_lock(h);
+    state = atomic_load_explicit(&h->h_state, memory_order_relaxed);
+    if (state == RN_OB_LIVE) {
+        atomic_store_explicit(&h->h_state, RN_OB_DYING, memory_order_relaxed);
+        h->h_killed = rn_clock_now();
+    }
+    ob_unlock(h);
+    if (state == RN_OB_RELEASED) {
+        report_misuse(RN_MISUSE_REF_RELEASED, h, "kill (creator", h->h_create_tag, site, NULL,
+                      NULL, NULL);
+        return RN_ERELEASED;
+    }
+    if (state != RN_OB_LIVE) {
+        report_misuse(RN_MISUSE_KILL_TWICE, h, "second kill (creator", h->h_create_tag, site,
+                      NULL, NULL, NULL);
+        return RN_EDYING;
+    }
+    return ob_drop(h, h->h_create_tag, site, 0);
+}
+
+void rn_ob_publish(void *ob)
+{
+    struct ob_header *h = ob_header(ob);
+
+    /* The lock orders the creator's initialising writes before the flag,
+     * and every finder takes the lock before it looks at the flag. */
+    ob_lock(h);
+    atomic_fetch_or_explicit(&h->h_flags, OB_F_PUBLISHED, memory_order_relaxed);
+    ob_unlock(h);
+}
+
+/* ---- Queries ----------------------------------------------------------- */
+
+uint64_t rn_ob_id(const void *ob)
+{
+    return ob_header(ob)->h_id;
+}
+
+struct rn_ob_type *rn_ob_type_of(const void *ob)
+{
+    return ob_header(ob)->h_type;
+}
+
+enum rn_ob_state rn_ob_state(const void *ob)
+{
+    return atomic_load_explicit(&ob_header(ob)->h_state, memory_order_acquire);
+}
+
+uint32_t rn_ob_refcount(const void *ob)
+{
+    return atomic_load_explicit(&ob_header(ob)->h_refs, memory_order_acquire);
+}
+
+uint32_t rn_ob_tag_count(const void *ob, rn_tag_t tag)
+{
+    struct ob_header *h = ob_header(ob);
+    struct ob_ledger *l;
+    uint32_t n;
+
+    ob_lock(h);
+    l = ob__ledger_find(h, tag);
+    n = l ? l->l_count : 0;
+    ob_unlock(h);
+    return n;
+}
+
+size_t rn_ob_ledger(const void *ob, struct rn_ob_ledger_entry *out, size_t max)
+{
+    struct ob_header *h = ob_header(ob);
+    size_t n = 0;
+    unsigned i;
+
+    ob_lock(h);
+    for (i = 0; i < OB_LEDGER_INLINE + h->h_nextra; i++) {
+        const struct ob_ledger *l =
+            i < OB_LEDGER_INLINE ? &h->h_ledger[i] : &h->h_extra[i - OB_LEDGER_INLINE];
+
+        if (l->l_count == 0)
+            continue;
+        if (n < max)
+            out[n] = (struct rn_ob_ledger_entry){l->l_tag, l->l_count, l->l_since};
+        n++;
+    }
+    ob_unlock(h);
+    return n;
+}
+
+const char *rn_ob_state_name(enum rn_ob_state state)
+{
+    switch (state) {
+    case RN_OB_LIVE:
+        return "LIVE";
+    case RN_OB_DYING:
+        return "DYING";
+    case RN_OB_RELEASED:
+        return "RELEASED";
+    }
+    return "?";
+}
+
+void rn_ob_describe(const void *ob, char *buf, size_t len)
+{
+    struct ob_header *h = ob_header(ob);
+
+    if (len == 0)
+        return;
+    buf[0] = '\0';
+    if (h->h_type->t_ops->describe != NULL)
+        h->h_type->t_ops->describe(ob, buf, len);
+    if (buf[0] == '\0')
+        snprintf(buf, len, "%s #%" PRIu64, h->h_type->t_ops->name, h->h_id);
+}
+
+bool rn_ob_is_traced(const void *ob)
+{
+    return ob_traced(ob_header(ob));
+}
+
+void rn_ob_set_traced(void *ob, bool on)
+{
+    struct ob_header *h = ob_header(ob);
+    struct ob_trace *tr = ob__trace_get(h);
+
+    if (tr == NULL)
+        return;
+    pthread_mutex_lock(&tr->tr_mutex);
+    ob_lock(h);
+    if (on) {
+        atomic_fetch_or_explicit(&h->h_flags, OB_F_TRACED, memory_order_relaxed);
+    } else {
+        atomic_fetch_and_explicit(&h->h_flags, (uint8_t)~OB_F_TRACED, memory_order_relaxed);
+        if (!atomic_load_explicit(&h->h_type->t_traced, memory_order_relaxed))
+            tr->tr_nholds = 0;
+    }
+    ob_unlock(h);
+    pthread_mutex_unlock(&tr->tr_mutex);
+}
+
+/* ---- Enumeration and lookup -------------------------------------------- */
+
+void rn_ob_iter_init(struct rn_ob_iter *it, struct rn_ob_type *type, rn_tag_t tag)
+{
+    assert(type != NULL);
+    it->it_type = type;
+    it->it_cur = NULL;
+    it->it_tag = tag;
+    it->it_done = false;
+}
+
+void *rn_ob_iter_next(struct rn_ob_iter *it)
+{
+    struct ob_header *h, *found = NULL;
+    void *prev = it->it_cur;
+
+    if (it->it_done)
+        return NULL;
+    ob__epoch_enter();
+    h = prev ? ob_header(prev) : it->it_type->t_head;
+    /* The cursor is referenced, hence not released, hence still linked:
+     * its successor pointer is current. */
+    for (h = atomic_load_explicit(&h->h_next, memory_order_acquire); h != NULL;
+         h = atomic_load_explicit(&h->h_next, memory_order_acquire)) {
+        int err = ob_acquire(h, it->it_tag, &site_iter, OBF_LIVE_ONLY | OBF_PUBLISHED);
+
+        if (err == 0 || err == RN_ESATURATED) {
+            found = h;
+            break;
+        }
+    }
+    ob__epoch_exit();
+    it->it_cur = found ? found->h_body : NULL;
+    it->it_done = found == NULL;
+    if (prev != NULL)
+        ob_drop(ob_header(prev), it->it_tag, &site_iter, 0);
+    return it->it_cur;
+}
+
+void rn_ob_iter_end(struct rn_ob_iter *it)
+{
+    if (it->it_cur != NULL)
+        ob_drop(ob_header(it->it_cur), it->it_tag, &site_iter, 0);
+    it->it_cur = NULL;
+    it->it_done = true;
+}
+
+void *rn__ob_lookup(uint64_t id, rn_tag_t tag, const struct rn_site *site)
+{
+    struct rn_ob_type *t;
+    struct ob_header *h, *found = NULL;
+    int err;
+
+    ob__epoch_enter();
+    for (t = ob__types(); t != NULL && found == NULL; t = atomic_load(&t->t_next)) {
+        for (h = atomic_load_explicit(&t->t_head->h_next, memory_order_acquire); h != NULL;
+             h = atomic_load_explicit(&h->h_next, memory_order_acquire)) {
+            if (h->h_id != id)
+                continue;
+            err = ob_acquire(h, tag, site, OBF_QUIET | OBF_PUBLISHED);
+            if (err == 0 || err == RN_ESATURATED)
+                found = h;
+            break;
+        }
+    }
+    ob__epoch_exit();
+    return found ? found->h_body : NULL;
+}
+
+void rn_ob_drain(void)
+{
+    ob__reclaim_all();
+}

@@ -1,0 +1,359 @@
+/*
+ * Processes and their handle tables, process exit, and the socket layer's
+ * set-up and teardown on a stack (socket.h, "Processes").
+ *
+ * Exit, in call order:
+ *   rn_proc_exit() [any] -> posted -> proc_exit_work() [L]
+ *     -> sock__close() on every open handle (socket.c)
+ *     ... each socket released -> slot_cleanup_fired() [any] -> posted
+ *     -> slot_cleanup_done() [L]: the slot is freed; the last one ends the
+ *        exit: the process is killed and released once no request holds it.
+ * A handle closed on its own takes the same path from sock__close() on, so
+ * its number stays taken until its socket is released, and an exit that
+ * begins meanwhile waits for it too.
+ */
+#include <assert.h>
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "refnet/error.h"
+#include "refnet/report.h"
+#include "socket/sock_priv.h"
+
+struct sock_types sock__types;
+static pthread_once_t sock_once = PTHREAD_ONCE_INIT;
+static _Atomic uint32_t next_pid = 1;
+
+/* The address of this per-thread variable identifies the thread. */
+static _Thread_local char thread_mark;
+
+static void proc_release(void *ob)
+{
+    struct rn_proc *p = ob;
+
+    free(p->p_handles);
+    atomic_fetch_sub_explicit(&p->p_sl->sl_nprocs, 1, memory_order_release);
+}
+
+static void proc_describe(const void *ob, char *buf, size_t len)
+{
+    const struct rn_proc *p = ob;
+    unsigned state = atomic_load_explicit(&p->p_state, memory_order_relaxed);
+
+    unsigned n = atomic_load_explicit(&p->p_nhandles, memory_order_relaxed);
+
+    if (state == PROC_RUNNING)
+        snprintf(buf, len, "process %s (pid %" PRIu32 ") %u handle%s", p->p_name, p->p_pid, n,
+                 n == 1 ? "" : "s");
+    else if (state == PROC_TERMINATING)
+        snprintf(buf, len, "process %s (pid %" PRIu32 ") terminating, %u of %u handle cleanups pending",
+                 p->p_name, p->p_pid, atomic_load_explicit(&p->p_cleanups, memory_order_relaxed),
+                 atomic_load_explicit(&p->p_cleanups_total, memory_order_relaxed));
+    else
+        snprintf(buf, len, "process %s (pid %" PRIu32 ") terminated", p->p_name, p->p_pid);
+}
+
+static const struct rn_ob_type_ops proc_ops = {
+    .name = "process",
+    .size = sizeof(struct rn_proc),
+    .release = proc_release,
+    .describe = proc_describe,
+};
+
+static void types_register(void)
+{
+    sock__types.st_proc = rn_ob_type_register(&proc_ops);
+    sock__types_init();
+    sock__req_types_init();
+}
+
+struct sock_layer *sock__layer(struct rn_stack *st)
+{
+    return rn_stack_slot(st, RN_SLOT_SOCKET);
+}
+
+void sock__mark_loop(struct sock_layer *sl)
+{
+    uintptr_t me = (uintptr_t)&thread_mark;
+
+    if (atomic_load_explicit(&sl->sl_loop, memory_order_relaxed) != me)
+        atomic_store_explicit(&sl->sl_loop, me, memory_order_relaxed);
+}
+
+bool sock__on_loop(struct sock_layer *sl)
+{
+    return atomic_load_explicit(&sl->sl_loop, memory_order_relaxed) == (uintptr_t)&thread_mark;
+}
+
+/* ---- Handle table ------------------------------------------------------------- */
+
+struct sock *sock__handle(struct rn_proc *p, int h)
+{
+    struct hslot *hs;
+
+    if (h <= 0 || (unsigned)h >= p->p_cap)
+        return NULL;
+    hs = p->p_handles[h];
+    if (hs == NULL || hs->hs_closing)
+        return NULL;
+    return hs->hs_so;
+}
+
+struct hslot *sock__slot_alloc(struct rn_proc *p, int *err)
+{
+    struct hslot *hs;
+    unsigned h;
+
+    /* The lowest free number, as POSIX hands out descriptors. */
+    for (h = 1; h < p->p_cap && p->p_handles[h] != NULL; h++)
+        ;
+    if (h >= RN_PROC_MAX_HANDLES) {
+        *err = RN_EMFILE;
+        return NULL;
+    }
+    if (h >= p->p_cap) {
+        unsigned cap = p->p_cap ? p->p_cap * 2 : 16;
+        struct hslot **v;
+
+        if (cap > RN_PROC_MAX_HANDLES)
+            cap = RN_PROC_MAX_HANDLES;
+        v = realloc(p->p_handles, cap * sizeof(*v));
+        if (v == NULL) {
+            *err = RN_ENOMEM;
+            return NULL;
+        }
+        memset(v + p->p_cap, 0, (cap - p->p_cap) * sizeof(*v));
+        p->p_handles = v;
+        p->p_cap = cap;
+    }
+    hs = calloc(1, sizeof(*hs));
+    if (hs == NULL) {
+        *err = RN_ENOMEM;
+        return NULL;
+    }
+    hs->hs_proc = p;
+    hs->hs_handle = (int)h;
+    p->p_handles[h] = hs;
+    atomic_fetch_add_explicit(&p->p_nhandles, 1, memory_order_relaxed);
+    return hs;
+}
+
+static void proc_exit_finish(struct rn_proc *p)
+{
+    atomic_store_explicit(&p->p_state, PROC_TERMINATED, memory_order_relaxed);
+    rn_ob_kill(p);
+}
+
+/* Releases a slot whose socket is gone (or never came).  [L] */
+static void slot_release(struct hslot *hs)
+{
+    struct rn_proc *p = hs->hs_proc;
+
+    assert(p->p_handles[hs->hs_handle] == hs);
+    p->p_handles[hs->hs_handle] = NULL;
+    free(hs);
+    atomic_fetch_sub_explicit(&p->p_nhandles, 1, memory_order_relaxed);
+    if (atomic_load_explicit(&p->p_state, memory_order_relaxed) == PROC_TERMINATING &&
+        atomic_fetch_sub_explicit(&p->p_cleanups, 1, memory_order_relaxed) == 1)
+        proc_exit_finish(p);
+}
+
+void sock__slot_free(struct hslot *hs)
+{
+    assert(hs->hs_so == NULL);
+    slot_release(hs);
+}
+
+static void slot_cleanup_done(struct rn_stack *st, struct rn_work *w)
+{
+    struct hslot *hs = (struct hslot *)((char *)w - offsetof(struct hslot, hs_work));
+
+    sock__mark_loop(sock__layer(st));
+    slot_release(hs);
+}
+
+/* The socket of a closing handle was released: finish on the loop. */
+static void slot_cleanup_fired(struct rn_ob_wait *w, void *ctx)
+{
+    struct hslot *hs = ctx;
+
+    (void)w;
+    rn_stack_post(hs->hs_proc->p_stack, &hs->hs_work, slot_cleanup_done);
+}
+
+void sock__slot_closing(struct hslot *hs)
+{
+    int err;
+
+    assert(!hs->hs_closing && hs->hs_so != NULL);
+    hs->hs_closing = true;
+    err = rn_ob_wait_release(hs->hs_so, &hs->hs_wait, hs->hs_proc, "cleanup", slot_cleanup_fired,
+                             hs);
+    assert(err == 0);
+    (void)err;
+}
+
+/* ---- Processes ----------------------------------------------------------------- */
+
+int rn_proc_create(struct rn_stack *st, const char *name, struct rn_proc **out)
+{
+    struct sock_layer *sl = sock__layer(st);
+    struct rn_proc *p;
+
+    if (sl == NULL)
+        return RN_EINVAL;
+    p = rn_ob_create(sock__types.st_proc, RN_TAG_CREATE);
+    if (p == NULL)
+        return RN_ENOMEM;
+    p->p_sl = sl;
+    p->p_stack = st;
+    snprintf(p->p_name, sizeof(p->p_name), "%s", name ? name : "?");
+    p->p_pid = atomic_fetch_add_explicit(&next_pid, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&sl->sl_nprocs, 1, memory_order_relaxed);
+    rn_ob_publish(p);
+    *out = p;
+    return 0;
+}
+
+static void proc_exit_work(struct rn_stack *st, struct rn_work *w)
+{
+    struct rn_proc *p = (struct rn_proc *)((char *)w - offsetof(struct rn_proc, p_exit_work));
+    unsigned h, n = 0;
+
+    sock__mark_loop(sock__layer(st));
+    for (h = 1; h < p->p_cap; h++)
+        n += p->p_handles[h] != NULL;
+    atomic_store_explicit(&p->p_cleanups_total, n, memory_order_relaxed);
+    atomic_store_explicit(&p->p_cleanups, n, memory_order_relaxed);
+    atomic_store_explicit(&p->p_state, PROC_TERMINATING, memory_order_relaxed);
+    if (n == 0) {
+        proc_exit_finish(p);
+        return;
+    }
+    /* Slots are freed only by posted work, so the table holds still. */
+    for (h = 1; h < p->p_cap; h++) {
+        struct hslot *hs = p->p_handles[h];
+
+        if (hs != NULL && !hs->hs_closing)
+            sock__close(hs->hs_so, NULL);
+    }
+}
+
+void rn_proc_exit(struct rn_proc *p)
+{
+    bool was = atomic_exchange_explicit(&p->p_exit_called, true, memory_order_acq_rel);
+
+    assert(!was && "rn_proc_exit() called twice");
+    (void)was;
+    rn_stack_post(p->p_stack, &p->p_exit_work, proc_exit_work);
+}
+
+int rn_proc_set_owner(struct rn_proc *p, const char *owner)
+{
+    static pthread_mutex_t owner_lock = PTHREAD_MUTEX_INITIALIZER;
+    int err = 0;
+
+    if (owner == NULL || owner[0] == '\0' || strlen(owner) >= sizeof(p->p_owner))
+        return RN_EINVAL;
+    /* Set once: readers on other threads see either nothing or all of it. */
+    pthread_mutex_lock(&owner_lock);
+    if (atomic_load_explicit(&p->p_owner_set, memory_order_relaxed)) {
+        err = RN_EBUSY;
+    } else {
+        memcpy(p->p_owner, owner, strlen(owner) + 1);
+        atomic_store_explicit(&p->p_owner_set, true, memory_order_release);
+    }
+    pthread_mutex_unlock(&owner_lock);
+    return err;
+}
+
+const char *rn_proc_owner(const struct rn_proc *p)
+{
+    return atomic_load_explicit(&p->p_owner_set, memory_order_acquire) ? p->p_owner : "";
+}
+
+uint32_t rn_proc_pid(const struct rn_proc *p)
+{
+    return p->p_pid;
+}
+
+const char *rn_proc_name(const struct rn_proc *p)
+{
+    return p->p_name;
+}
+
+struct rn_stack *rn_proc_stack(const struct rn_proc *p)
+{
+    return p->p_stack;
+}
+
+unsigned rn_proc_handles(const struct rn_proc *p)
+{
+    return atomic_load_explicit(&p->p_nhandles, memory_order_relaxed);
+}
+
+/* ---- The layer on a stack ---------------------------------------------------------- */
+
+static void layer_fini(struct rn_stack *st, void *ctx)
+{
+    struct sock_layer *sl = ctx;
+    struct rn_ob_iter it;
+    struct rn_proc *p;
+    unsigned i;
+
+    sl->sl_fini = true;
+    sock__mark_loop(sl);
+    /* Exit every process still running on this stack. */
+    rn_ob_iter_init(&it, sock__types.st_proc, RN_TAG_ENUM);
+    while ((p = rn_ob_iter_next(&it)) != NULL) {
+        if (p->p_sl == sl &&
+            !atomic_exchange_explicit(&p->p_exit_called, true, memory_order_acq_rel))
+            rn_stack_post(st, &p->p_exit_work, proc_exit_work);
+    }
+    rn_ob_iter_end(&it);
+    /* Closes complete through posted work; run it until everything is
+     * released, within bounds. */
+    for (i = 0; i < 256; i++) {
+        if (atomic_load(&sl->sl_nsockets) == 0 && atomic_load(&sl->sl_nprocs) == 0)
+            break;
+        rn_stack_poll(st, rn_stack_now(st));
+    }
+    rn_stack_set_slot(st, RN_SLOT_SOCKET, NULL);
+    if (atomic_load(&sl->sl_nsockets) != 0 || atomic_load(&sl->sl_nprocs) != 0) {
+        /* Something still holds them: report, and keep the layer's state,
+         * which their release routines will touch. */
+        rn_report(RN_REPORT_LEAK,
+                  "refnet: stack %s torn down with %u sockets and %u processes still held\n",
+                  rn_stack_name(st), atomic_load(&sl->sl_nsockets),
+                  atomic_load(&sl->sl_nprocs));
+        return;
+    }
+    free(sl);
+}
+
+int rn__sock_init(struct rn_stack *st)
+{
+    struct sock_layer *sl;
+    int err;
+
+    pthread_once(&sock_once, types_register);
+    if (sock__types.st_proc == NULL || sock__types.st_sock == NULL ||
+        sock__types.st_req == NULL)
+        return RN_ENOMEM;
+    if (sock__layer(st) != NULL)
+        return RN_EEXIST;
+    sl = calloc(1, sizeof(*sl));
+    if (sl == NULL)
+        return RN_ENOMEM;
+    sl->sl_stack = st;
+    err = rn_stack_on_destroy(st, layer_fini, sl);
+    if (err < 0) {
+        free(sl);
+        return err;
+    }
+    rn_stack_set_slot(st, RN_SLOT_SOCKET, sl);
+    return 0;
+}

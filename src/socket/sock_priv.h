@@ -1,0 +1,281 @@
+/*
+ * Socket layer internals shared by src/socket/: the per-stack state,
+ * processes and their handle slots, socket endpoints, requests and
+ * completion queues.
+ *
+ * Who holds whom (tags in quotes):
+ *   process  <-"request"-  request  -"request"->  socket
+ *   slot of the process's handle table  -"handle"->  socket
+ *   socket  -"socket.endpoint"->  transport object ("udp endpoint")
+ * Waits (rn_ob_wait_release, seen by the watchdog):
+ *   socket  waits "close"   for its transport object, during close;
+ *   process waits "cleanup" for the socket, from close start to release.
+ *
+ * Legend: [L] loop thread only; [I] immutable after creation; [A] atomic,
+ * readable from any thread (describe routines); [Q] under the completion
+ * queue's lock.
+ */
+#ifndef REFNET_SOCKET_SOCK_PRIV_H
+#define REFNET_SOCKET_SOCK_PRIV_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "net/net.h"
+#include "refnet/object.h"
+#include "refnet/socket.h"
+#include "refnet/stack.h"
+#include "refnet/timer.h"
+#include "transport/transport.h"
+
+/* The socket layer on one stack (the stack's RN_SLOT_SOCKET). */
+struct sock_layer {
+    struct rn_stack *sl_stack;       /* [I] */
+    _Atomic uintptr_t sl_loop;       /* [A] mark of the thread that ran the
+                                        layer's loop-side code last, 0 before */
+    _Atomic uint32_t sl_nsockets;    /* [A] sockets not yet released */
+    _Atomic uint32_t sl_nprocs;      /* [A] processes not yet released */
+    bool sl_fini;                    /* [L] the stack is being destroyed */
+};
+
+/* Object types and tags of the layer, registered once. */
+struct sock_types {
+    struct rn_ob_type *st_proc;
+    struct rn_ob_type *st_sock;
+    struct rn_ob_type *st_req;
+};
+extern struct sock_types sock__types;
+
+/* ---- Processes and handles ---------------------------------------------------- */
+
+enum proc_state {
+    PROC_RUNNING,
+    PROC_TERMINATING,  /* exit began: cleanups pending */
+    PROC_TERMINATED,   /* every cleanup completed; killed */
+};
+
+struct sock;
+
+/* One entry of a handle table. */
+struct hslot {
+    struct rn_proc *hs_proc;     /* [I] */
+    int hs_handle;               /* [I] its number */
+    struct sock *hs_so;          /* [L] held by "handle" until the close
+                                    completes, NULL after */
+    bool hs_closing;             /* [L] cleanup began */
+    struct rn_ob_wait hs_wait;   /* the process's wait ("cleanup") for the
+                                    socket's release */
+    struct rn_work hs_work;      /* posted when that wait fires */
+};
+
+struct rn_proc {
+    struct sock_layer *p_sl;            /* [I] */
+    struct rn_stack *p_stack;           /* [I] */
+    char p_name[32];                    /* [I] */
+    uint32_t p_pid;                     /* [I] */
+    struct hslot **p_handles;           /* [L] by number; NULL = free; [0] unused */
+    unsigned p_cap;                     /* [L] entries in p_handles */
+    _Atomic unsigned p_nhandles;        /* [A] slots in use, open or cleaning up */
+    _Atomic unsigned p_cleanups;        /* [A] cleanups the exit still waits for */
+    _Atomic unsigned p_cleanups_total;  /* [A] cleanups the exit began with */
+    _Atomic uint8_t p_state;            /* [A] enum proc_state */
+    atomic_bool p_exit_called;          /* [A] rn_proc_exit() was called */
+    char p_owner[RN_PROC_OWNER_MAX];    /* written once by rn_proc_set_owner(),
+                                           before p_owner_set; then [I] */
+    atomic_bool p_owner_set;            /* [A] p_owner may be read */
+    struct rn_work p_exit_work;         /* posts the exit to the loop */
+};
+
+/* ---- Sockets --------------------------------------------------------------------- */
+
+enum sock_state {
+    SO_OPEN,
+    SO_CLOSE_PENDING,  /* waiting for the transport object's release */
+    SO_CLOSED,         /* close completed; only the release is left */
+};
+
+struct sock_req;
+
+/* A FIFO of pending requests of one kind.  head == NULL iff empty. */
+struct req_queue {
+    struct sock_req *rqq_head;   /* [L] oldest */
+    struct sock_req *rqq_tail;   /* [L] newest */
+};
+
+/* A poll request's hook on one socket. */
+struct poll_link {
+    struct poll_link *pl_next;   /* [L] on the socket's list of pollers */
+    struct poll_link *pl_prev;
+    struct sock_req *pl_req;     /* [I] the poll request */
+    struct sock *pl_so;          /* [L] held by "request" while linked */
+    bool pl_linked;              /* [L] */
+};
+
+/* A socket endpoint: an object of type "socket". */
+struct sock {
+    struct sock_layer *so_sl;              /* [I] */
+    struct rn_proc *so_proc;               /* [I] borrowed: a process is killed
+                                              only after every handle cleanup,
+                                              i.e. after its sockets' release */
+    struct hslot *so_slot;                 /* [L] its handle slot */
+    const struct rn_transport_ops *so_ops; /* [I] */
+    void *so_t;                            /* [L] transport object, held by
+                                              "socket.endpoint"; NULL once closing */
+    int so_handle;                         /* [I] */
+    _Atomic uint8_t so_state;              /* [A] enum sock_state */
+    _Atomic uint64_t so_local;             /* [A] addr << 16 | port, for describe */
+    _Atomic uint64_t so_remote;            /* [A] */
+    struct req_queue so_recvq;             /* [L] pending receives */
+    struct req_queue so_sendq;             /* [L] pending sends */
+    struct req_queue so_connq;             /* [L] pending connect (at most one) */
+    struct req_queue so_acceptq;           /* [L] pending accepts */
+    struct poll_link *so_pollers;          /* [L] poll requests watching it */
+    struct sock_req *so_close_req;         /* [L] the close request, if any */
+    rn_time_t so_rcvtimeo;                 /* [L] SO_RCVTIMEO, 0 none */
+    rn_time_t so_sndtimeo;                 /* [L] SO_SNDTIMEO, 0 none */
+    int64_t so_linger;                     /* [L] -1 off, 0 abort, > 0 seconds */
+    bool so_kicking;                       /* [L] sock__kick() is running */
+    bool so_kick_again;                    /* [L] an event came meanwhile */
+    struct rn_sock_upcall so_up;           /* [I] what the transport calls */
+    struct rn_ob_wait so_close_wait;       /* the socket's wait ("close") for
+                                              its transport object */
+    struct rn_work so_close_work;          /* posted when that wait fires */
+};
+
+/* ---- Requests --------------------------------------------------------------------- */
+
+/* Operations of the blocking API that complete at once, beyond the
+ * public rn_sock_op values. */
+enum {
+    SOP_OPEN = RN_SOP_COUNT_,
+    SOP_BIND,
+    SOP_LISTEN,
+    SOP_SHUTDOWN,
+    SOP_SETOPT,
+    SOP_GETOPT,
+    SOP_GETNAME,
+    SOP_COUNT_
+};
+
+enum req_target {
+    REQ_CALLBACK,  /* rn_sock_done_fn, delivered by posted work on the loop */
+    REQ_CQ,        /* pushed on a struct rn_cq */
+    REQ_WAITER,    /* a blocking caller waiting on rq_cond */
+};
+
+enum req_state {
+    REQ_NEW,        /* created, not started */
+    REQ_PENDING,    /* started, waiting */
+    REQ_DONE,       /* completed, not yet delivered or reaped */
+};
+
+/* A request: an object of type "request". */
+struct sock_req {
+    struct sock_req *rq_next;         /* [L] on rq_queue */
+    struct sock_req *rq_prev;         /* [L] */
+    struct req_queue *rq_queue;       /* [L] the queue it is on, or NULL */
+    struct sock_req *rq_cqnext;       /* [Q] on the completion queue */
+    struct rn_stack *rq_stack;        /* [I] */
+    struct rn_proc *rq_proc;          /* held by "request" until completion
+                                         (callback: until delivery) */
+    struct sock *rq_so;               /* [L] held by "request" from start to
+                                         completion, or NULL */
+    int rq_op;                        /* [I] rn_sock_op or SOP_* */
+    int rq_handle;                    /* [I] */
+    /* Arguments, [I] once submitted, except rq_done. */
+    void *rq_buf;
+    size_t rq_len;
+    size_t rq_done;                   /* [L] stream send: bytes taken so far */
+    struct rn_sockaddr_in rq_to;
+    bool rq_has_to;
+    uint32_t rq_flags;
+    rn_time_t rq_timeout;
+    struct rn_pollfd *rq_fds;
+    unsigned rq_nfds;
+    bool rq_poll_now;
+    struct poll_link *rq_links;       /* [L] POLL: one per entry */
+    int rq_arg;                       /* SOP_*: type, backlog, how, option */
+    int64_t rq_val;                   /* SOP_*: proto, option value; GETOPT: out */
+    struct rn_sockaddr_in rq_local;   /* GETNAME: out */
+    struct rn_sockaddr_in rq_remote;  /* GETNAME: out */
+    /* Completion. */
+    struct rn_sock_completion rq_comp; /* [L] until REQ_DONE, then read-only */
+    enum req_target rq_target;        /* [I] */
+    rn_sock_done_fn rq_fn;            /* [I] REQ_CALLBACK */
+    struct rn_cq *rq_cq;              /* [I] REQ_CQ */
+    pthread_mutex_t rq_lock;          /* REQ_WAITER: guards rq_signalled */
+    pthread_cond_t rq_cond;
+    bool rq_signalled;
+    struct rn_work rq_work;           /* posts the start, then the delivery */
+    struct rn_timer rq_timer;         /* [L] timeout */
+    _Atomic uint8_t rq_state;         /* [A] enum req_state */
+};
+
+struct rn_cq {
+    pthread_mutex_t cq_lock;
+    struct sock_req *cq_head;         /* [Q] completed, oldest first */
+    struct sock_req *cq_tail;         /* [Q] */
+    _Atomic unsigned cq_inflight;     /* [A] submitted, not completed */
+    int cq_efd;                       /* [I] eventfd */
+};
+
+/* ---- proc.c ---- */
+struct sock_layer *sock__layer(struct rn_stack *st);
+/* Records that the calling thread is the loop thread of sl's stack. */
+void sock__mark_loop(struct sock_layer *sl);
+/* True if the calling thread is known to be the loop thread. */
+bool sock__on_loop(struct sock_layer *sl);
+/* Returns the open socket behind handle h, or NULL (no such handle, or its
+ * cleanup began). */
+struct sock *sock__handle(struct rn_proc *p, int h);
+/* Allocates a free handle slot.  Returns it, or NULL with *err set. */
+struct hslot *sock__slot_alloc(struct rn_proc *p, int *err);
+/* Frees a slot that never held a socket. */
+void sock__slot_free(struct hslot *hs);
+/* Begins a handle's cleanup: registers the process's wait ("cleanup") for
+ * the socket's release.  Called by sock__close() while the slot still
+ * holds its "handle" reference. */
+void sock__slot_closing(struct hslot *hs);
+
+/* ---- socket.c ---- */
+void sock__types_init(void);
+/* Opens a socket on a fresh handle.  Returns the handle or a code. */
+int sock__open(struct rn_proc *p, int type, int proto);
+/* Wraps a transport object taken by accept into a socket on a fresh
+ * handle.  Returns the handle or a code. */
+int sock__accept_one(struct sock *lso, struct rn_sockaddr_in *peer);
+int sock__bind(struct sock *so, const struct rn_sockaddr_in *addr);
+int sock__setopt(struct sock *so, enum rn_sockopt opt, int64_t val);
+int sock__getopt(struct sock *so, enum rn_sockopt opt, int64_t *val);
+unsigned sock__ready(struct sock *so);
+/* Refreshes the addresses describe shows. */
+void sock__names(struct sock *so);
+/* Pulls from the transport into pending requests until it says RN_EAGAIN. */
+void sock__kick(struct sock *so);
+/* Runs a handle's cleanup; req (may be NULL) completes when it is done. */
+void sock__close(struct sock *so, struct sock_req *req);
+
+/* ---- request.c ---- */
+void sock__req_types_init(void);
+/* Starts a request on the loop thread. */
+void sock__req_start(struct sock_req *rq);
+/* Completes a request with result: unlinks it, drops its socket, and
+ * delivers or queues its completion. */
+void sock__req_complete(struct sock_req *rq, ssize_t result);
+/* Queues a pending request and arms its timeout. */
+void sock__req_queue(struct req_queue *q, struct sock_req *rq);
+/* Completes every request on q with result. */
+void sock__req_flush(struct req_queue *q, ssize_t result);
+/* Re-evaluates a poll request after an event on one of its sockets.
+ * Returns true if that completed it (rq may be gone then). */
+bool sock__poll_check(struct sock_req *rq);
+/* Creates a request for the blocking API.  Returns NULL on allocation
+ * failure. */
+struct sock_req *sock__req_new(struct rn_proc *p, int op, int handle, enum req_target target);
+/* Posts rq to the loop and waits for its completion ([B]).  The caller
+ * reads rq's results, then kills it. */
+void sock__req_wait(struct sock_req *rq);
+
+#endif /* REFNET_SOCKET_SOCK_PRIV_H */

@@ -1,0 +1,506 @@
+/*
+ * Socket endpoints: open, the immediate calls on the loop thread, the pull
+ * from the transport into pending requests, and close (socket.h).
+ *
+ * Events, in call order:
+ *   transport upcall (e.g. udp_input -> up_event) -> sock_upcall()
+ *     -> sock__kick(): to_recv() into the oldest receive, to_send() from
+ *        the oldest send, connect and accept results, then poll requests
+ *     -> sock__req_complete() (request.c) for each request satisfied
+ * Close, in call order:
+ *   sock__close() [L]: register the process's "cleanup" wait, cancel
+ *     pending requests, kill the socket, to_close(), register the socket's
+ *     "close" wait on the object to_close() handed back, drop
+ *     "socket.endpoint" on it
+ *   ... transport object released -> sock_close_fired() [any] -> posted
+ *   -> sock_close_done() [L]: the close request completes; the slot drops
+ *      "handle", releasing the socket (proc.c takes it from there).
+ */
+#include <assert.h>
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "refnet/error.h"
+#include "socket/sock_priv.h"
+#include "wire/ipv4.h"
+
+static uint64_t pack_addr(const struct rn_sockaddr_in *a)
+{
+    return (uint64_t)a->sin_addr << 16 | a->sin_port;
+}
+
+static const char *const state_names[] = {
+    [SO_OPEN] = "open",
+    [SO_CLOSE_PENDING] = "close pending",
+    [SO_CLOSED] = "closed",
+};
+
+static void sock_describe(const void *ob, char *buf, size_t len)
+{
+    const struct sock *so = ob;
+    uint64_t l = atomic_load_explicit(&so->so_local, memory_order_relaxed);
+    uint64_t r = atomic_load_explicit(&so->so_remote, memory_order_relaxed);
+    unsigned state = atomic_load_explicit(&so->so_state, memory_order_relaxed);
+    char la[RN_IP4_STRLEN], ra[RN_IP4_STRLEN], peer[48] = "";
+
+    if (so->so_ops == NULL) {  /* still being created */
+        snprintf(buf, len, "socket #%d", so->so_handle);
+        return;
+    }
+    if ((r & 0xffff) != 0)
+        snprintf(peer, sizeof(peer), " peer %s:%u", rn_ip4_addr_fmt((uint32_t)(r >> 16), ra),
+                 (unsigned)(r & 0xffff));
+    snprintf(buf, len, "socket #%d %s %s:%u%s %s", so->so_handle, so->so_ops->to_name,
+             rn_ip4_addr_fmt((uint32_t)(l >> 16), la), (unsigned)(l & 0xffff), peer,
+             state < 3 ? state_names[state] : "?");
+}
+
+static void sock_release(void *ob)
+{
+    struct sock *so = ob;
+
+    atomic_fetch_sub_explicit(&so->so_sl->sl_nsockets, 1, memory_order_release);
+}
+
+static const struct rn_ob_type_ops sock_ops = {
+    .name = "socket",
+    .size = sizeof(struct sock),
+    .release = sock_release,
+    .describe = sock_describe,
+};
+
+void sock__types_init(void)
+{
+    sock__types.st_sock = rn_ob_type_register(&sock_ops);
+}
+
+/* ---- Events from the transport ------------------------------------------------ */
+
+void sock__names(struct sock *so)
+{
+    struct rn_sockaddr_in l = {0}, r = {0};
+
+    if (so->so_t == NULL)
+        return;
+    so->so_ops->to_getname(so->so_t, &l, &r);
+    atomic_store_explicit(&so->so_local, pack_addr(&l), memory_order_relaxed);
+    atomic_store_explicit(&so->so_remote, pack_addr(&r), memory_order_relaxed);
+}
+
+/* One pass over the pending requests; see sock__kick(). */
+static void kick_once(struct sock *so)
+{
+    const struct rn_transport_ops *ops = so->so_ops;
+    struct sock_req *rq;
+    struct poll_link *pl;
+
+    while ((rq = so->so_recvq.rqq_head) != NULL && so->so_t != NULL) {
+        struct rn_sockaddr_in from = {0};
+        uint32_t oflags = 0;
+        ssize_t n = ops->to_recv(so->so_t, rq->rq_buf, rq->rq_len, rq->rq_flags, &from, &oflags);
+
+        if (n == RN_EAGAIN)
+            break;
+        rq->rq_comp.sc_addr = from;
+        rq->rq_comp.sc_flags = oflags;
+        sock__req_complete(rq, n);
+    }
+    while ((rq = so->so_sendq.rqq_head) != NULL && so->so_t != NULL) {
+        ssize_t n = ops->to_send(so->so_t, (const char *)rq->rq_buf + rq->rq_done,
+                                 rq->rq_len - rq->rq_done, rq->rq_has_to ? &rq->rq_to : NULL,
+                                 rq->rq_flags);
+
+        if (n == RN_EAGAIN)
+            break;
+        if (n < 0) {
+            /* A stream reports what it took before the error. */
+            sock__req_complete(rq, rq->rq_done > 0 ? (ssize_t)rq->rq_done : n);
+            continue;
+        }
+        rq->rq_done += (size_t)n;
+        if (ops->to_type == RN_SOCK_DGRAM || rq->rq_done == rq->rq_len) {
+            sock__req_complete(rq, (ssize_t)rq->rq_done);
+            continue;
+        }
+        break;  /* partly taken: wait for RN_POLLOUT */
+    }
+    if ((rq = so->so_connq.rqq_head) != NULL && so->so_t != NULL) {
+        unsigned m = ops->to_poll(so->so_t);
+
+        if (m & RN_POLLERR) {
+            int err = ops->to_error(so->so_t);
+
+            sock__req_complete(rq, err < 0 ? err : RN_ECONNREFUSED);
+        } else if (m & RN_POLLOUT) {
+            sock__req_complete(rq, 0);
+        }
+    }
+    while ((rq = so->so_acceptq.rqq_head) != NULL && so->so_t != NULL) {
+        struct rn_sockaddr_in peer = {0};
+        int h = sock__accept_one(so, &peer);
+
+        if (h == RN_EAGAIN)
+            break;
+        rq->rq_comp.sc_addr = peer;
+        sock__req_complete(rq, h);
+    }
+    /* Completing a poll unlinks all its entries, and its object may be
+     * gone at once (another thread reaps it), so restart after each. */
+    pl = so->so_pollers;
+    while (pl != NULL)
+        pl = sock__poll_check(pl->pl_req) ? so->so_pollers : pl->pl_next;
+}
+
+void sock__kick(struct sock *so)
+{
+    /* A transport may report an event while it is being called from here;
+     * the outer pass then runs once more instead of recursing. */
+    if (so->so_kicking) {
+        so->so_kick_again = true;
+        return;
+    }
+    so->so_kicking = true;
+    do {
+        so->so_kick_again = false;
+        kick_once(so);
+    } while (so->so_kick_again);
+    so->so_kicking = false;
+    /* A send may have bound the socket to an ephemeral port. */
+    if ((atomic_load_explicit(&so->so_local, memory_order_relaxed) & 0xffff) == 0)
+        sock__names(so);
+}
+
+static void sock_upcall(void *ctx, unsigned events)
+{
+    struct sock *so = ctx;
+
+    (void)events;  /* the pull re-reads the transport's state */
+    sock__mark_loop(so->so_sl);
+    sock__kick(so);
+}
+
+/* ---- Open ------------------------------------------------------------------------ */
+
+/* Creates a socket object for p on slot hs, without its transport. */
+static struct sock *sock_new(struct rn_proc *p, struct hslot *hs,
+                             const struct rn_transport_ops *ops)
+{
+    struct sock *so = rn_ob_create(sock__types.st_sock, RN_TAG_CREATE);
+
+    if (so == NULL)
+        return NULL;
+    so->so_sl = p->p_sl;
+    so->so_proc = p;
+    so->so_slot = hs;
+    so->so_handle = hs->hs_handle;
+    so->so_linger = -1;
+    so->so_up.up_event = sock_upcall;
+    so->so_up.up_ctx = so;
+    so->so_up.up_owner = so;
+    so->so_ops = ops;
+    atomic_fetch_add_explicit(&p->p_sl->sl_nsockets, 1, memory_order_relaxed);
+    return so;
+}
+
+/* Hands the new socket to its slot and makes it visible. */
+static void sock_attach(struct sock *so, struct hslot *hs)
+{
+    rn_ob_ref(so, RN_TAG_HANDLE);
+    hs->hs_so = so;
+    sock__names(so);
+    rn_ob_publish(so);
+}
+
+int sock__open(struct rn_proc *p, int type, int proto)
+{
+    const struct rn_transport_ops *ops;
+    struct hslot *hs;
+    struct sock *so;
+    int err;
+
+    if (atomic_load_explicit(&p->p_state, memory_order_relaxed) != PROC_RUNNING)
+        return RN_ESHUTDOWN;
+    ops = rn__transport_find(type, proto);
+    if (ops == NULL)
+        return RN_EAFNOSUPPORT;
+    hs = sock__slot_alloc(p, &err);
+    if (hs == NULL)
+        return err;
+    so = sock_new(p, hs, ops);
+    if (so == NULL) {
+        sock__slot_free(hs);
+        return RN_ENOMEM;
+    }
+    err = ops->to_open(p->p_stack, &so->so_up, &so->so_t);
+    if (err < 0) {
+        atomic_store_explicit(&so->so_state, SO_CLOSED, memory_order_relaxed);
+        rn_ob_kill(so);
+        sock__slot_free(hs);
+        return err;
+    }
+    sock_attach(so, hs);
+    return hs->hs_handle;
+}
+
+int sock__accept_one(struct sock *lso, struct rn_sockaddr_in *peer)
+{
+    struct rn_proc *p = lso->so_proc;
+    struct hslot *hs;
+    struct sock *so;
+    int err;
+
+    if (!(lso->so_ops->to_poll(lso->so_t) & RN_POLLIN))
+        return RN_EAGAIN;
+    hs = sock__slot_alloc(p, &err);
+    if (hs == NULL)
+        return err;
+    so = sock_new(p, hs, lso->so_ops);
+    if (so == NULL) {
+        sock__slot_free(hs);
+        return RN_ENOMEM;
+    }
+    err = lso->so_ops->to_accept(lso->so_t, &so->so_up, &so->so_t, peer);
+    if (err < 0) {
+        atomic_store_explicit(&so->so_state, SO_CLOSED, memory_order_relaxed);
+        rn_ob_kill(so);
+        sock__slot_free(hs);
+        return err;
+    }
+    sock_attach(so, hs);
+    return hs->hs_handle;
+}
+
+/* ---- Immediate operations --------------------------------------------------------- */
+
+int sock__bind(struct sock *so, const struct rn_sockaddr_in *addr)
+{
+    int err = so->so_ops->to_bind(so->so_t, addr);
+
+    sock__names(so);
+    return err;
+}
+
+static rn_time_t ms_to_time(int64_t ms)
+{
+    return (rn_time_t)ms * RN_NSEC_PER_MSEC;
+}
+
+int sock__setopt(struct sock *so, enum rn_sockopt opt, int64_t val)
+{
+    switch (opt) {
+    case RN_SO_RCVTIMEO:
+    case RN_SO_SNDTIMEO:
+        if (val < 0 || val > INT64_MAX / (int64_t)RN_NSEC_PER_MSEC)
+            return RN_EINVAL;
+        if (opt == RN_SO_RCVTIMEO)
+            so->so_rcvtimeo = ms_to_time(val);
+        else
+            so->so_sndtimeo = ms_to_time(val);
+        return 0;
+    case RN_SO_LINGER:
+        if (val < -1)
+            return RN_EINVAL;
+        so->so_linger = val;
+        return 0;
+    case RN_SO_ERROR:
+    case RN_SO_TYPE:
+        return RN_ENOPROTOOPT;  /* read-only */
+    default:
+        return so->so_ops->to_setopt(so->so_t, opt, val);
+    }
+}
+
+int sock__getopt(struct sock *so, enum rn_sockopt opt, int64_t *val)
+{
+    switch (opt) {
+    case RN_SO_RCVTIMEO:
+        *val = (int64_t)(so->so_rcvtimeo / RN_NSEC_PER_MSEC);
+        return 0;
+    case RN_SO_SNDTIMEO:
+        *val = (int64_t)(so->so_sndtimeo / RN_NSEC_PER_MSEC);
+        return 0;
+    case RN_SO_LINGER:
+        *val = so->so_linger;
+        return 0;
+    case RN_SO_TYPE:
+        *val = so->so_ops->to_type;
+        return 0;
+    case RN_SO_ERROR:
+        *val = so->so_ops->to_error(so->so_t);
+        return 0;
+    default:
+        return so->so_ops->to_getopt(so->so_t, opt, val);
+    }
+}
+
+unsigned sock__ready(struct sock *so)
+{
+    if (atomic_load_explicit(&so->so_state, memory_order_relaxed) != SO_OPEN || so->so_t == NULL)
+        return RN_POLLNVAL;
+    return so->so_ops->to_poll(so->so_t);
+}
+
+/* ---- Close ------------------------------------------------------------------------- */
+
+static void sock_close_done(struct rn_stack *st, struct rn_work *w)
+{
+    struct sock *so = (struct sock *)((char *)w - offsetof(struct sock, so_close_work));
+    struct hslot *hs = so->so_slot;
+    struct sock_req *rq = so->so_close_req;
+
+    sock__mark_loop(sock__layer(st));
+    atomic_store_explicit(&so->so_state, SO_CLOSED, memory_order_relaxed);
+    so->so_close_req = NULL;
+    if (rq != NULL)
+        sock__req_complete(rq, 0);
+    /* The handle's reference goes last: it may release the socket, whose
+     * release the process's cleanup wait is waiting for. */
+    hs->hs_so = NULL;
+    rn_ob_deref(so, RN_TAG_HANDLE);
+}
+
+/* The transport object was released: finish on the loop thread. */
+static void sock_close_fired(struct rn_ob_wait *w, void *ctx)
+{
+    struct sock *so = ctx;
+
+    (void)w;
+    rn_stack_post(so->so_proc->p_stack, &so->so_close_work, sock_close_done);
+}
+
+void sock__close(struct sock *so, struct sock_req *req)
+{
+    void *ob;
+    int err;
+
+    assert(atomic_load_explicit(&so->so_state, memory_order_relaxed) == SO_OPEN);
+    assert(so->so_t != NULL);
+    sock__slot_closing(so->so_slot);
+    atomic_store_explicit(&so->so_state, SO_CLOSE_PENDING, memory_order_relaxed);
+    so->so_close_req = req;
+    /* 1. Cancel the handle's pending requests; polls watching it complete
+     *    with RN_POLLNVAL for it. */
+    sock__req_flush(&so->so_recvq, RN_ECANCELED);
+    sock__req_flush(&so->so_sendq, RN_ECANCELED);
+    sock__req_flush(&so->so_connq, RN_ECANCELED);
+    sock__req_flush(&so->so_acceptq, RN_ECANCELED);
+    while (so->so_pollers != NULL)
+        sock__poll_check(so->so_pollers->pl_req);
+    /* 2. Nobody finds the socket by its handle any more. */
+    rn_ob_kill(so);
+    /* 3. Ask the transport to close (abortively under SO_LINGER 0, and
+     *    when the stack is being torn down), and complete when its object
+     *    is released: the wait is what the watchdog shows meanwhile. */
+    ob = so->so_ops->to_close(so->so_t, so->so_linger == 0 || so->so_sl->sl_fini);
+    so->so_t = NULL;
+    if (ob == NULL) {
+        /* It never had an object (a stream socket never connected). */
+        rn_stack_post(so->so_proc->p_stack, &so->so_close_work, sock_close_done);
+        return;
+    }
+    err = rn_ob_wait_release(ob, &so->so_close_wait, so, "close", sock_close_fired, so);
+    assert(err == 0);
+    (void)err;
+    rn_ob_deref(ob, RN_TAG_SOCKET_ENDPOINT);
+}
+
+/* ---- Owners ------------------------------------------------------------------------- */
+
+int rn_sock_owner_of(const void *ob, struct rn_sock_owner *out)
+{
+    struct sock *so = rn__transport_owner(ob);
+    struct rn_proc *p;
+
+    memset(out, 0, sizeof(*out));
+    if (so == NULL)
+        return RN_ENOENT;
+    p = so->so_proc;
+    out->ow_sock = rn_ob_id(so);
+    out->ow_handle = so->so_handle;
+    out->ow_closing = atomic_load_explicit(&so->so_state, memory_order_relaxed) != SO_OPEN;
+    out->ow_proc = rn_ob_id(p);
+    out->ow_pid = p->p_pid;
+    snprintf(out->ow_proc_name, sizeof(out->ow_proc_name), "%s", p->p_name);
+    snprintf(out->ow_owner, sizeof(out->ow_owner), "%s", rn_proc_owner(p));
+    return 0;
+}
+
+/* ---- The immediate calls of socket.h ------------------------------------------------ */
+
+/* Returns the open socket of (p, h) on the loop thread, or NULL. */
+static struct sock *loop_handle(struct rn_proc *p, int h)
+{
+    sock__mark_loop(p->p_sl);
+    return sock__handle(p, h);
+}
+
+int rn_sock_open(struct rn_proc *p, int type, int proto)
+{
+    sock__mark_loop(p->p_sl);
+    return sock__open(p, type, proto);
+}
+
+int rn_sock_bind(struct rn_proc *p, int h, const struct rn_sockaddr_in *addr)
+{
+    struct sock *so = loop_handle(p, h);
+
+    return so ? sock__bind(so, addr) : RN_EBADF;
+}
+
+int rn_sock_listen(struct rn_proc *p, int h, int backlog)
+{
+    struct sock *so = loop_handle(p, h);
+    int err;
+
+    if (so == NULL)
+        return RN_EBADF;
+    err = so->so_ops->to_listen(so->so_t, backlog);
+    sock__names(so);
+    return err;
+}
+
+int rn_sock_shutdown(struct rn_proc *p, int h, int how)
+{
+    struct sock *so = loop_handle(p, h);
+    int err;
+
+    if (so == NULL)
+        return RN_EBADF;
+    err = so->so_ops->to_shutdown(so->so_t, how);
+    sock__kick(so);  /* pending receives may now see the end of data */
+    return err;
+}
+
+int rn_sock_setopt(struct rn_proc *p, int h, enum rn_sockopt opt, int64_t val)
+{
+    struct sock *so = loop_handle(p, h);
+
+    return so ? sock__setopt(so, opt, val) : RN_EBADF;
+}
+
+int rn_sock_getopt(struct rn_proc *p, int h, enum rn_sockopt opt, int64_t *val)
+{
+    struct sock *so = loop_handle(p, h);
+
+    return so ? sock__getopt(so, opt, val) : RN_EBADF;
+}
+
+int rn_sock_getname(struct rn_proc *p, int h, struct rn_sockaddr_in *local,
+                    struct rn_sockaddr_in *remote)
+{
+    struct sock *so = loop_handle(p, h);
+
+    if (so == NULL)
+        return RN_EBADF;
+    so->so_ops->to_getname(so->so_t, local, remote);
+    return 0;
+}
+
+unsigned rn_sock_ready(struct rn_proc *p, int h)
+{
+    struct sock *so = loop_handle(p, h);
+
+    return so ? sock__ready(so) : RN_POLLNVAL;
+}

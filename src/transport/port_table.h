@@ -1,0 +1,82 @@
+/*
+ * Port tables: the local bindings of one transport on one stack, and the
+ * choice of ephemeral ports.  Internal to src/transport.
+ *
+ * Each bound endpoint embeds a struct rn_port_entry and is held by the
+ * table under the tag "port-table" for as long as it is bound, so `refnet
+ * objects` shows who keeps a bound endpoint alive (DESIGN.md).
+ *
+ * Binding rule (no SO_REUSEADDR yet): two bindings on the same port
+ * conflict unless both name different specific addresses.  So at most one
+ * binding accepts a given (local address, port), and demultiplexing is one
+ * lookup: the specific address first, then the wildcard.
+ *
+ * Ephemeral ports follow RFC 6056 algorithm 3 (simple hash-based): the
+ * search starts at an offset given by a keyed hash (SipHash-2-4, keyed from
+ * the stack's seed) of the local address, the remote address and port, and
+ * a per-table counter advances on every probe.  Different peers thus see
+ * unrelated port sequences, and the same seed gives the same ports.
+ *
+ * Everything here runs on the stack's loop thread ([L]).
+ */
+#ifndef REFNET_TRANSPORT_PORT_TABLE_H
+#define REFNET_TRANSPORT_PORT_TABLE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "refnet/object.h"
+
+#define RN_PT_BUCKETS 256
+
+/* A binding, embedded in the endpoint it binds. */
+struct rn_port_entry {
+    struct rn_port_entry *pe_next;  /* [L] hash chain */
+    void *pe_ob;                    /* [L] the endpoint object, held by
+                                       "port-table" while linked */
+    uint32_t pe_addr;               /* [L] local address, 0 = wildcard */
+    uint16_t pe_port;               /* [L] local port, never 0 while linked */
+    bool pe_linked;                 /* [L] in a table */
+};
+
+struct rn_port_table {
+    struct rn_port_entry *pt_hash[RN_PT_BUCKETS]; /* [L] by port */
+    uint32_t pt_count;       /* [L] bindings */
+    uint16_t pt_eph_lo;      /* [L] ephemeral range, inclusive */
+    uint16_t pt_eph_hi;
+    uint32_t pt_next_eph;    /* [L] RFC 6056 next_ephemeral */
+    uint64_t pt_key[2];      /* [I] SipHash key */
+    uint8_t pt_proto;        /* [I] hashed in, so UDP and TCP differ */
+};
+
+/* Prepares an empty table keyed from seed. */
+void rn__pt_init(struct rn_port_table *pt, uint8_t proto, uint64_t seed);
+
+/* True if binding (addr, port) would conflict with an existing binding. */
+bool rn__pt_conflicts(const struct rn_port_table *pt, uint32_t addr, uint16_t port);
+
+/* Binds pe (for object ob) to (addr, port) and takes a "port-table"
+ * reference on ob.  Returns 0, or RN_EADDRINUSE changing nothing. */
+int rn__pt_insert(struct rn_port_table *pt, struct rn_port_entry *pe, void *ob, uint32_t addr,
+                  uint16_t port);
+
+/* Unbinds pe and drops the table's reference on its object, which may be
+ * released by the time this returns.  Harmless if pe is not linked. */
+void rn__pt_remove(struct rn_port_table *pt, struct rn_port_entry *pe);
+
+/* Returns the binding that accepts datagrams for (addr, port): the one
+ * bound to addr itself, else the wildcard one; NULL if none.  The caller
+ * borrows it for the duration of its loop-thread call. */
+struct rn_port_entry *rn__pt_lookup(const struct rn_port_table *pt, uint32_t addr, uint16_t port);
+
+/* Picks a free ephemeral port for a binding on laddr towards (raddr,
+ * rport) (zeros when unknown).  Returns the port, or RN_EADDRINUSE when
+ * the whole range is taken. */
+int rn__pt_pick_ephemeral(struct rn_port_table *pt, uint32_t laddr, uint32_t raddr,
+                          uint16_t rport);
+
+/* Calls fn on every binding; fn may remove the one it is given. */
+void rn__pt_foreach(struct rn_port_table *pt, void (*fn)(struct rn_port_entry *pe, void *ctx),
+                    void *ctx);
+
+#endif /* REFNET_TRANSPORT_PORT_TABLE_H */

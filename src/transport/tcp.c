@@ -1,0 +1,1259 @@
+/*
+ * TCP: connection and listener objects, the port tables, initial sequence
+ * numbers and ephemeral ports, and the calls the socket layer makes
+ * (tcp.h).  The protocol itself is in tcp_input.c, tcp_output.c,
+ * tcp_timer.c, tcp_timewait.c and tcp_cc_newreno.c.
+ *
+ * Who holds a connection:
+ *   "create"          the TCP layer, until the protocol is done with it
+ *   "port-table"      while segments can find it in the connection table
+ *   "tcp.timer"       one per armed timer
+ *   "listener"        a listener's SYN or accept queue, until accepted
+ *   "socket.endpoint" the socket above it (taken by the socket layer)
+ *   "callout:NAME"    a filtering platform callout: context it keeps on the
+ *                     flow, or an authorisation it pended (tcp_filter.c)
+ * A listener is held by "create" until closed, "port-table" while bound,
+ * "tcp.conn" by each connection that has not been accepted yet, and
+ * "callout:NAME" like a connection.
+ */
+#include <assert.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/siphash.h"
+#include "refnet/error.h"
+#include "refnet/strbuf.h"
+#include "transport/netstat.h"
+#include "transport/tcp_priv.h"
+#include "wire/ipv4.h"
+
+static const char *const state_names[] = {
+    [TCPS_CLOSED] = "CLOSED",
+    [TCPS_LISTEN] = "LISTEN",
+    [TCPS_SYN_SENT] = "SYN_SENT",
+    [TCPS_SYN_RECEIVED] = "SYN_RECEIVED",
+    [TCPS_ESTABLISHED] = "ESTABLISHED",
+    [TCPS_CLOSE_WAIT] = "CLOSE_WAIT",
+    [TCPS_FIN_WAIT_1] = "FIN_WAIT_1",
+    [TCPS_CLOSING] = "CLOSING",
+    [TCPS_LAST_ACK] = "LAST_ACK",
+    [TCPS_FIN_WAIT_2] = "FIN_WAIT_2",
+    [TCPS_TIME_WAIT] = "TIME_WAIT",
+};
+
+const char *rn_tcp_state_name(enum tcp_state s)
+{
+    return (unsigned)s < sizeof(state_names) / sizeof(state_names[0]) ? state_names[s] : "?";
+}
+
+/* ---- Object types ------------------------------------------------------- */
+
+static void conn_release(void *ob)
+{
+    struct tcp_conn *c = ob;
+
+    /* Buffers of pool memory were freed on the loop thread by tcp__done
+     * or rn_tcp_close; the ring is plain memory. */
+    free(c->t_snd.sb_data);
+    c->t_snd.sb_data = NULL;
+}
+
+static void conn_describe(const void *ob, char *buf, size_t len)
+{
+    const struct tcp_conn *c = ob;
+    char l[RN_IP4_STRLEN], f[RN_IP4_STRLEN];
+
+    if (c->t_tcp == NULL)
+        return;
+    rn_ip4_addr_fmt(c->t_laddr, l);
+    rn_ip4_addr_fmt(c->t_faddr, f);
+    snprintf(buf, len, "tcp connection %s:%u %s:%u %s sndq %u rcvq %u", l, c->t_lport, f,
+             c->t_fport, rn_tcp_state_name(tcp_state(c)),
+             atomic_load_explicit(&c->t_sndq_bytes, memory_order_relaxed),
+             atomic_load_explicit(&c->t_rcvq_bytes, memory_order_relaxed));
+}
+
+static const struct rn_ob_type_ops conn_ops = {
+    .name = "tcp connection",
+    .size = sizeof(struct tcp_conn),
+    .release = conn_release,
+    .describe = conn_describe,
+};
+
+static void listener_describe(const void *ob, char *buf, size_t len)
+{
+    const struct tcp_listener *l = ob;
+    char a[RN_IP4_STRLEN];
+
+    if (l->l_tcp == NULL)
+        return;
+    rn_ip4_addr_fmt(l->l_laddr, a);
+    snprintf(buf, len, "tcp listener %s:%u %s synq %u acceptq %u", a, l->l_lport,
+             rn_tcp_state_name((enum tcp_state)atomic_load_explicit(&l->l_state,
+                                                                    memory_order_relaxed)),
+             atomic_load_explicit(&l->l_nsyn, memory_order_relaxed),
+             atomic_load_explicit(&l->l_naccept, memory_order_relaxed));
+}
+
+static const struct rn_ob_type_ops listener_ops = {
+    .name = "tcp listener",
+    .size = sizeof(struct tcp_listener),
+    .describe = listener_describe,
+};
+
+static void tw_describe(const void *ob, char *buf, size_t len)
+{
+    const struct tcp_tw *tw = ob;
+    char l[RN_IP4_STRLEN], f[RN_IP4_STRLEN];
+
+    if (tw->tw_tcp == NULL)
+        return;
+    rn_ip4_addr_fmt(tw->tw_laddr, l);
+    rn_ip4_addr_fmt(tw->tw_faddr, f);
+    snprintf(buf, len, "tcp timewait %s:%u %s:%u TIME_WAIT", l, tw->tw_lport, f, tw->tw_fport);
+}
+
+static const struct rn_ob_type_ops tw_ops = {
+    .name = "tcp timewait",
+    .size = sizeof(struct tcp_tw),
+    .describe = tw_describe,
+};
+
+/* The types, once any stack registered them, for tcp__kind_of(): written
+ * with the same values by every rn_tcp_init(). */
+static _Atomic(struct rn_ob_type *) tcp_kind_types[3];
+
+enum tcp_kind tcp__kind_of(const void *ob)
+{
+    struct rn_ob_type *t = rn_ob_type_of(ob);
+
+    if (t == atomic_load_explicit(&tcp_kind_types[0], memory_order_relaxed))
+        return TCP_KIND_CONN;
+    if (t == atomic_load_explicit(&tcp_kind_types[1], memory_order_relaxed))
+        return TCP_KIND_LISTENER;
+    if (t == atomic_load_explicit(&tcp_kind_types[2], memory_order_relaxed))
+        return TCP_KIND_TIMEWAIT;
+    return TCP_KIND_NONE;
+}
+
+/* ---- Per-stack state ---------------------------------------------------- */
+
+struct tcp_stack *tcp__stack(struct rn_stack *st)
+{
+    return rn_stack_slot(st, RN_SLOT_TCP);
+}
+
+static void params_defaults(struct tcp_params *p)
+{
+    if (p->tp_sndbuf == 0)
+        p->tp_sndbuf = 256 * 1024;
+    if (p->tp_rcvbuf == 0)
+        p->tp_rcvbuf = 256 * 1024;
+    if (p->tp_msl == 0)
+        p->tp_msl = RN_SEC(30);
+    if (p->tp_timewait_max == 0)
+        p->tp_timewait_max = 8192;
+    if (p->tp_delack == 0)
+        p->tp_delack = RN_MSEC(40);
+    if (p->tp_rto_min == 0)
+        p->tp_rto_min = RN_MSEC(200);
+    if (p->tp_rto_max == 0)
+        p->tp_rto_max = RN_SEC(60);
+    if (p->tp_rto_initial == 0)
+        p->tp_rto_initial = RN_SEC(1);
+    if (p->tp_syn_retries == 0)
+        p->tp_syn_retries = 6;
+    if (p->tp_retries == 0)
+        p->tp_retries = 15;
+    if (p->tp_keepidle == 0)
+        p->tp_keepidle = RN_SEC(7200);
+    if (p->tp_keepintvl == 0)
+        p->tp_keepintvl = RN_SEC(75);
+    if (p->tp_keepcnt == 0)
+        p->tp_keepcnt = 9;
+    if (p->tp_fin_wait_2 == 0)
+        p->tp_fin_wait_2 = RN_SEC(60);
+    if (p->tp_port_lo == 0)
+        p->tp_port_lo = 49152;
+    if (p->tp_port_hi == 0)
+        p->tp_port_hi = 65535;
+}
+
+static void tcp_fini(struct rn_stack *st, void *ctx);
+static unsigned tcp_stats_hook(struct rn_stack *st, void *ctx, struct rn_stack_counter *out,
+                               unsigned max);
+static void bind_unlink(struct tcp_bind *b);
+
+int rn_tcp_init(struct rn_stack *st, const struct tcp_params *params)
+{
+    struct tcp_stack *ts;
+    uint64_t seed = rn_stack_seed(st);
+    int err;
+
+    if (tcp__stack(st) != NULL)
+        return RN_EEXIST;
+    ts = calloc(1, sizeof(*ts));
+    if (ts == NULL)
+        return RN_ENOMEM;
+    ts->ts_stack = st;
+    if (params != NULL)
+        ts->ts_params = *params;
+    params_defaults(&ts->ts_params);
+    ts->ts_secret[0] = seed * 0x9e3779b97f4a7c15ull ^ 0x5443505f49534e31ull;
+    ts->ts_secret[1] = (seed + 0x632be59bd9b4e019ull) * 0xbf58476d1ce4e5b9ull;
+    ts->ts_next_ephemeral = (uint32_t)(seed >> 11);
+    ts->ts_conn_type = rn_ob_type_register(&conn_ops);
+    ts->ts_listener_type = rn_ob_type_register(&listener_ops);
+    ts->ts_tw_type = rn_ob_type_register(&tw_ops);
+    ts->ts_tag_listener = rn_tag_intern("listener");
+    ts->ts_tag_timewait = rn_tag_intern("timewait");
+    ts->ts_tag_conn = rn_tag_intern("tcp.conn");
+    ts->ts_own_tx = rn_nb_owner_register("tcp.tx");
+    ts->ts_own_rcvq = rn_nb_owner_register("tcp.rcvq");
+    ts->ts_own_ooo = rn_nb_owner_register("tcp.ooo");
+    if (!ts->ts_conn_type || !ts->ts_listener_type || !ts->ts_tw_type || !ts->ts_tag_listener ||
+        !ts->ts_tag_timewait || !ts->ts_tag_conn || !ts->ts_own_ooo) {
+        free(ts);
+        return RN_ENOMEM;
+    }
+    atomic_store_explicit(&tcp_kind_types[0], ts->ts_conn_type, memory_order_relaxed);
+    atomic_store_explicit(&tcp_kind_types[1], ts->ts_listener_type, memory_order_relaxed);
+    atomic_store_explicit(&tcp_kind_types[2], ts->ts_tw_type, memory_order_relaxed);
+    tcp__tw_init(ts);
+    /* First: the hook reads TCP through the stack's slot, so one left
+     * behind by a failure below shows zeros and holds nothing. */
+    err = rn_stack_add_stats(st, tcp_stats_hook, NULL);
+    if (err == 0)
+        err = rn_ip_register(st, RN_IPPROTO_TCP, tcp__input, tcp__err_input);
+    if (err == 0)
+        err = rn_stack_on_destroy(st, tcp_fini, ts);
+    if (err < 0) {
+        free(ts);
+        return err;
+    }
+    rn_stack_set_slot(st, RN_SLOT_TCP, ts);
+    return 0;
+}
+
+/* Runs every connection and listener down when the stack goes. */
+static void tcp_fini(struct rn_stack *st, void *ctx)
+{
+    struct tcp_stack *ts = ctx;
+    unsigned i;
+
+    for (i = 0; i < TCP_LHASH_BUCKETS; i++) {
+        struct tcp_bind *b, *next;
+
+        for (b = ts->ts_lhash[i]; b != NULL; b = b->b_next) {
+            if (b->b_listener != NULL)
+                rn_tcp_listener_close(b->b_listener);
+        }
+        /* Ports of listeners still held elsewhere: stop waiting for them. */
+        for (b = ts->ts_lhash[i]; b != NULL; b = next) {
+            next = b->b_next;
+            if (rn_ob_wait_cancel(&b->b_wait)) {
+                bind_unlink(b);
+                free(b);
+            }
+        }
+    }
+    /* Unbinds posted by listeners released just now. */
+    rn_stack_poll(st, rn_stack_now(st));
+    for (i = 0; i < TCP_HASH_BUCKETS; i++) {
+        while (ts->ts_hash[i] != NULL) {
+            struct tcp_conn *c = ts->ts_hash[i];
+
+            if (tcp_state(c) >= TCPS_SYN_RECEIVED)
+                tcp__send_rst(c);
+            tcp__drop(c, RN_ECONNABORTED);
+        }
+    }
+    tcp__tw_flush(ts);
+    rn_timer_cancel(rn_stack_timers(st), &ts->ts_tw_timer);
+    rn_stack_set_slot(st, RN_SLOT_TCP, NULL);
+    free(ts);
+}
+
+/* ---- Tables ------------------------------------------------------------- */
+
+static unsigned conn_bucket(uint32_t laddr, uint16_t lport, uint32_t faddr, uint16_t fport)
+{
+    uint32_t h = laddr * 2654435761u ^ faddr * 2246822519u ^
+                 ((uint32_t)lport << 16 | fport) * 3266489917u;
+
+    return (h ^ h >> 15) & (TCP_HASH_BUCKETS - 1);
+}
+
+struct tcp_conn *tcp__lookup(struct tcp_stack *ts, uint32_t laddr, uint16_t lport,
+                             uint32_t faddr, uint16_t fport)
+{
+    struct tcp_conn *c;
+
+    for (c = ts->ts_hash[conn_bucket(laddr, lport, faddr, fport)]; c; c = c->t_hnext) {
+        if (c->t_lport == lport && c->t_fport == fport && c->t_laddr == laddr &&
+            c->t_faddr == faddr)
+            return c;
+    }
+    return NULL;
+}
+
+struct tcp_listener *tcp__lookup_listener(struct tcp_stack *ts, uint32_t laddr, uint16_t lport)
+{
+    struct tcp_listener *any = NULL;
+    struct tcp_bind *b;
+
+    for (b = ts->ts_lhash[lport % TCP_LHASH_BUCKETS]; b; b = b->b_next) {
+        /* A listener whose authorisation a callout pended takes no SYNs. */
+        if (b->b_lport != lport || b->b_listener == NULL || b->b_listener->l_auth_pending)
+            continue;
+        if (b->b_laddr == laddr)
+            return b->b_listener;
+        if (b->b_laddr == 0)
+            any = b->b_listener;
+    }
+    return any;
+}
+
+/* Returns the listening port that lport on laddr would collide with (the
+ * same address, or either one the wildcard), open or closing, or NULL. */
+static struct tcp_bind *port_taken(struct tcp_stack *ts, uint32_t laddr, uint16_t lport)
+{
+    struct tcp_bind *b;
+
+    for (b = ts->ts_lhash[lport % TCP_LHASH_BUCKETS]; b; b = b->b_next) {
+        if (b->b_lport == lport && (b->b_laddr == 0 || laddr == 0 || b->b_laddr == laddr))
+            return b;
+    }
+    return NULL;
+}
+
+static bool port_in_use(struct tcp_stack *ts, uint32_t laddr, uint16_t lport)
+{
+    return port_taken(ts, laddr, lport) != NULL;
+}
+
+uint64_t rn_tcp_port_holder(struct rn_stack *st, uint32_t laddr, uint16_t lport)
+{
+    struct tcp_stack *ts = tcp__stack(st);
+    struct tcp_bind *b = ts ? port_taken(ts, laddr, lport) : NULL;
+
+    return b ? b->b_holder : 0;
+}
+
+static void bind_unlink(struct tcp_bind *b)
+{
+    struct tcp_bind **pp = &b->b_tcp->ts_lhash[b->b_lport % TCP_LHASH_BUCKETS];
+
+    while (*pp != b)
+        pp = &(*pp)->b_next;
+    *pp = b->b_next;
+}
+
+/* On the loop thread, after the closed listener was released. */
+static void bind_release_work(struct rn_stack *st, struct rn_work *w)
+{
+    struct tcp_bind *b = (struct tcp_bind *)((char *)w - offsetof(struct tcp_bind, b_work));
+
+    (void)st;
+    bind_unlink(b);
+    free(b);
+}
+
+/* On whichever thread dropped the closed listener's last reference. */
+static void bind_released(struct rn_ob_wait *w, void *ctx)
+{
+    struct tcp_bind *b = ctx;
+
+    (void)w;
+    rn_stack_post(b->b_tcp->ts_stack, &b->b_work, bind_release_work);
+}
+
+static void conn_hash_insert(struct tcp_stack *ts, struct tcp_conn *c)
+{
+    unsigned b = conn_bucket(c->t_laddr, c->t_lport, c->t_faddr, c->t_fport);
+
+    c->t_hnext = ts->ts_hash[b];
+    ts->ts_hash[b] = c;
+    c->t_flags |= TF_IN_HASH;
+    ts->ts_nconns++;
+    rn_ob_ref(c, RN_TAG_PORT_TABLE);
+}
+
+static void conn_hash_remove(struct tcp_stack *ts, struct tcp_conn *c)
+{
+    struct tcp_conn **pp = &ts->ts_hash[conn_bucket(c->t_laddr, c->t_lport, c->t_faddr,
+                                                    c->t_fport)];
+
+    if (!(c->t_flags & TF_IN_HASH))
+        return;
+    while (*pp != c)
+        pp = &(*pp)->t_hnext;
+    *pp = c->t_hnext;
+    c->t_hnext = NULL;
+    c->t_flags &= ~TF_IN_HASH;
+    ts->ts_nconns--;
+    rn_ob_deref(c, RN_TAG_PORT_TABLE);
+}
+
+/* ---- Numbers: ISNs and ports -------------------------------------------- */
+
+uint32_t tcp__isn(struct tcp_stack *ts, uint32_t laddr, uint16_t lport, uint32_t faddr,
+                  uint16_t fport)
+{
+    uint32_t key[3] = {laddr, faddr, (uint32_t)lport << 16 | fport};
+
+    /* RFC 6528: ISN = M + F(4-tuple, secret), M a clock ticking every 4 us. */
+    return (uint32_t)(rn_stack_now(ts->ts_stack) / 4000) +
+           (uint32_t)rn_siphash(ts->ts_secret, key, sizeof(key));
+}
+
+/* Picks an ephemeral port for a connection to faddr:fport (RFC 6056,
+ * algorithm 3: a keyed offset per destination plus a global counter).
+ * Returns 0 if every port is taken. */
+static uint16_t ephemeral_port(struct tcp_stack *ts, uint32_t laddr, uint32_t faddr,
+                               uint16_t fport)
+{
+    uint32_t lo = ts->ts_params.tp_port_lo, n = ts->ts_params.tp_port_hi - lo + 1u;
+    uint32_t key[3] = {laddr, faddr, fport};
+    uint32_t offset = (uint32_t)rn_siphash(ts->ts_secret, key, sizeof(key));
+    uint32_t i;
+
+    for (i = 0; i < n; i++) {
+        uint16_t port = (uint16_t)(lo + (offset + ts->ts_next_ephemeral + i) % n);
+
+        if (!port_in_use(ts, laddr, port) && tcp__lookup(ts, laddr, port, faddr, fport) == NULL &&
+            tcp__tw_lookup(ts, laddr, port, faddr, fport) == NULL) {
+            ts->ts_next_ephemeral += i + 1;
+            return port;
+        }
+    }
+    return 0;
+}
+
+/* ---- Connections -------------------------------------------------------- */
+
+struct tcp_conn *tcp__conn_new(struct tcp_stack *ts, uint32_t laddr, uint16_t lport,
+                               uint32_t faddr, uint16_t fport)
+{
+    struct tcp_conn *c = rn_ob_create(ts->ts_conn_type, RN_TAG_CREATE);
+    rn_time_t now = rn_stack_now(ts->ts_stack);
+
+    if (c == NULL)
+        return NULL;
+    c->t_tcp = ts;
+    c->t_laddr = laddr;
+    c->t_lport = lport;
+    c->t_faddr = faddr;
+    c->t_fport = fport;
+    tcp_set_state(c, TCPS_CLOSED);
+    c->t_snd.sb_max = ts->ts_params.tp_sndbuf;
+    c->rcv_buf = ts->ts_params.tp_rcvbuf;
+    c->t_rto = ts->ts_params.tp_rto_initial;
+    c->t_last_recv = now;
+    c->ts_offset = (uint32_t)rn_siphash(ts->ts_secret, &c->t_lport, 8) ^ (uint32_t)(now >> 20);
+    rn_nbq_init(&c->t_rcvq);
+    tcp__timers_init(c);
+    tcp__mss_update(c, TCP_DEFAULT_MSS);
+    /* Offer a scale that lets the largest buffer we allow be advertised. */
+    c->request_r_scale = 0;
+    while (c->request_r_scale < TCP_MAX_WINDOW_SHIFT &&
+           ((c->rcv_buf > 1u << 20 ? c->rcv_buf : 1u << 20) >> c->request_r_scale) > 65535)
+        c->request_r_scale++;
+    rn_ob_publish(c);
+    conn_hash_insert(ts, c);
+    return c;
+}
+
+void tcp__mss_update(struct tcp_conn *c, uint32_t peer_mss)
+{
+    struct rn_ip_route r;
+    uint32_t mtu = 1500, mss;
+
+    c->t_offloads = 0;
+    if (rn_ip_route(c->t_tcp->ts_stack, c->t_faddr, &r) == 0) {
+        mtu = r.ir_mtu;
+        c->t_offloads = r.ir_offloads;
+    }
+    if (mtu > 65535)
+        mtu = 65535;
+    c->t_our_mss = mtu - RN_IP4_HLEN - RN_TCP_HLEN;
+    c->t_peer_mss = peer_mss;
+    mss = peer_mss < c->t_our_mss ? peer_mss : c->t_our_mss;
+    if (c->t_flags & TF_TSTMP)
+        mss -= 12;  /* the timestamp option rides on every segment */
+    if (mss < 64)
+        mss = 64;
+    c->t_maxseg = mss;
+}
+
+void tcp__free_buffers(struct tcp_conn *c)
+{
+    struct rn_netbuf *nb;
+
+    rn_nbq_purge(&c->t_rcvq);
+    while ((nb = c->t_ooo) != NULL) {
+        c->t_ooo = nb->nb_nextpkt;
+        nb->nb_nextpkt = NULL;
+        rn_nb_free(nb);
+    }
+    c->t_ooo_bytes = 0;
+    atomic_store_explicit(&c->t_rcvq_bytes, 0, memory_order_relaxed);
+}
+
+void tcp__done(struct tcp_conn *c)
+{
+    struct tcp_stack *ts = c->t_tcp;
+    /* A connection never accepted has no user who could read its data or
+     * close it later: its buffers go now. */
+    bool unaccepted = c->t_listener != NULL;
+
+    if (c->t_flags & TF_DONE)
+        return;
+    c->t_flags |= TF_DONE;
+    if (tcp_state(c) != TCPS_TIME_WAIT)
+        tcp_set_state(c, TCPS_CLOSED);
+    tcp__timers_stop(c);
+    if (c->t_listener != NULL)
+        tcp__listener_forget(c);
+    conn_hash_remove(ts, c);
+    if ((c->t_flags & TF_USER_CLOSED) || unaccepted) {
+        tcp__free_buffers(c);
+        c->t_snd.sb_len = 0;
+    }
+    /* Callouts with context on the connection must let go now. */
+    if (c->t_filter != NULL)
+        rn__filter_flow_deleted(ts->ts_stack, &c->t_filter);
+    rn_ob_kill(c);
+}
+
+void tcp__drop(struct tcp_conn *c, int err)
+{
+    const struct tcp_upcalls *up = c->t_up;
+    enum tcp_state s = tcp_state(c);
+
+    c->t_softerror = err;
+    tcp__done(c);
+    if (up == NULL)
+        return;
+    if (err == 0) {
+        /* Closed by the peer after our close: nothing to report. */
+        if (up->tu_readable != NULL)
+            up->tu_readable(c->t_upctx);
+        return;
+    }
+    if (s == TCPS_SYN_SENT && up->tu_connected != NULL)
+        up->tu_connected(c->t_upctx, err);
+    else if (up->tu_error != NULL)
+        up->tu_error(c->t_upctx, err);
+}
+
+void tcp__upcall_readable(struct tcp_conn *c)
+{
+    if (c->t_up != NULL && c->t_up->tu_readable != NULL)
+        c->t_up->tu_readable(c->t_upctx);
+}
+
+void tcp__upcall_writable(struct tcp_conn *c)
+{
+    if (c->t_up != NULL && c->t_up->tu_writable != NULL)
+        c->t_up->tu_writable(c->t_upctx);
+}
+
+uint32_t tcp__rcv_space(const struct tcp_conn *c)
+{
+    uint32_t used = c->t_rcvq.nq_bytes > UINT32_MAX ? UINT32_MAX : (uint32_t)c->t_rcvq.nq_bytes;
+
+    used += c->t_ooo_bytes;
+    return used >= c->rcv_buf ? 0 : c->rcv_buf - used;
+}
+
+bool tcp__window_update_due(const struct tcp_conn *c)
+{
+    uint32_t space = tcp__rcv_space(c), held = c->rcv_adv - c->rcv_nxt;
+    uint32_t useful = 2 * c->t_maxseg < c->rcv_buf / 2 ? 2 * c->t_maxseg : c->rcv_buf / 2;
+
+    if (SEQ_LT(c->rcv_adv, c->rcv_nxt))
+        held = 0;
+    return space > held && space - held >= useful && space >= 2 * held;
+}
+
+int rn_tcp_connect(struct rn_stack *st, uint32_t laddr, uint16_t lport, uint32_t faddr,
+                   uint16_t fport, const struct tcp_upcalls *up, void *ctx,
+                   struct tcp_conn **out)
+{
+    struct tcp_stack *ts = tcp__stack(st);
+    struct rn_ip_route r;
+    struct tcp_conn *c;
+
+    if (ts == NULL || faddr == 0 || fport == 0 || rn_ip4_is_bcast(faddr))
+        return RN_EINVAL;
+    if (rn_ip_route(st, faddr, &r) < 0)
+        return RN_ENETUNREACH;
+    if (laddr == 0)
+        laddr = r.ir_src;
+    if (lport == 0) {
+        lport = ephemeral_port(ts, laddr, faddr, fport);
+        if (lport == 0)
+            return RN_EADDRNOTAVAIL;
+    } else if (tcp__lookup(ts, laddr, lport, faddr, fport) != NULL ||
+               tcp__tw_lookup(ts, laddr, lport, faddr, fport) != NULL) {
+        return RN_EADDRINUSE;
+    }
+    c = tcp__conn_new(ts, laddr, lport, faddr, fport);
+    if (c == NULL)
+        return RN_ENOMEM;
+    c->t_up = up;
+    c->t_upctx = ctx;
+    c->iss = tcp__isn(ts, laddr, lport, faddr, fport);
+    c->snd_una = c->snd_nxt = c->snd_max = c->snd_recover = c->iss;
+    c->t_flags |= TF_REQ_TSTMP | TF_REQ_SCALE;
+    tcp__cc_init(c);
+    tcp_set_state(c, TCPS_SYN_SENT);
+    ts->ts_active_opens++;
+    tcp__timer_arm(c, &c->t_keep, rn_stack_now(st) + RN_SEC(75));
+    /* Connect authorisation: a pended one sends nothing until completed. */
+    if (rn__filter_on(RN_FL_CONNECT) && tcp__filter_connect(c) == RN_FILTER_BLOCK) {
+        tcp__done(c);
+        return RN_EACCES;
+    }
+    tcp__output(c);
+    *out = c;
+    return 0;
+}
+
+ssize_t rn_tcp_send(struct tcp_conn *c, const void *buf, size_t len)
+{
+    struct tcp_sndbuf *sb = &c->t_snd;
+    enum tcp_state s = tcp_state(c);
+    size_t room, n, first, tail;
+
+    if (c->t_softerror)
+        return c->t_softerror;
+    if (c->t_flags & (TF_SHUT_WR | TF_USER_CLOSED | TF_DONE))
+        return RN_EPIPE;
+    if (s == TCPS_SYN_SENT || s == TCPS_SYN_RECEIVED)
+        return RN_EAGAIN;
+    if (s != TCPS_ESTABLISHED && s != TCPS_CLOSE_WAIT)
+        return RN_ENOTCONN;
+    if (len == 0)
+        return 0;
+    room = sb->sb_max > sb->sb_len ? sb->sb_max - sb->sb_len : 0;
+    if (room == 0)
+        return RN_EAGAIN;
+    n = len < room ? len : room;
+    if (sb->sb_len + n > sb->sb_cap) {
+        /* Grow the ring, unwrapping it into the new space. */
+        uint32_t cap = sb->sb_cap ? sb->sb_cap : 16384;
+        uint8_t *p;
+
+        while (cap < sb->sb_len + n)
+            cap *= 2;
+        if (cap > sb->sb_max)
+            cap = sb->sb_max;
+        p = malloc(cap);
+        if (p == NULL) {
+            if (sb->sb_cap == sb->sb_len)
+                return RN_ENOBUFS;
+            n = sb->sb_cap - sb->sb_len;
+        } else {
+            if (sb->sb_len) {
+                first = sb->sb_cap - sb->sb_head < sb->sb_len ? sb->sb_cap - sb->sb_head
+                                                              : sb->sb_len;
+                memcpy(p, sb->sb_data + sb->sb_head, first);
+                memcpy(p + first, sb->sb_data, sb->sb_len - first);
+            }
+            free(sb->sb_data);
+            sb->sb_data = p;
+            sb->sb_cap = cap;
+            sb->sb_head = 0;
+        }
+    }
+    tail = (sb->sb_head + sb->sb_len) % sb->sb_cap;
+    first = sb->sb_cap - tail < n ? sb->sb_cap - tail : n;
+    memcpy(sb->sb_data + tail, buf, first);
+    memcpy(sb->sb_data, (const uint8_t *)buf + first, n - first);
+    sb->sb_len += (uint32_t)n;
+    atomic_store_explicit(&c->t_sndq_bytes, sb->sb_len, memory_order_relaxed);
+    tcp__output(c);
+    return (ssize_t)n;
+}
+
+ssize_t rn_tcp_recv(struct tcp_conn *c, void *buf, size_t len)
+{
+    uint8_t *out = buf;
+    size_t done = 0;
+
+    while (done < len && c->t_rcvq.nq_head != NULL) {
+        struct rn_netbuf *nb = c->t_rcvq.nq_head;
+        size_t n = nb->nb_pktlen < len - done ? nb->nb_pktlen : len - done;
+
+        rn_nb_copyout(nb, 0, out + done, n);
+        done += n;
+        if (n == nb->nb_pktlen) {
+            rn_nb_free(rn_nbq_get(&c->t_rcvq));
+        } else {
+            rn_nb_pull(nb, n);
+            c->t_rcvq.nq_bytes -= n;
+        }
+    }
+    atomic_store_explicit(&c->t_rcvq_bytes, (uint32_t)c->t_rcvq.nq_bytes, memory_order_relaxed);
+    if (done > 0) {
+        /* Tell the peer once the window has opened by a useful amount
+         * (RFC 9293 3.8.6.2.2), or it may wait on a window it thinks shut. */
+        if (!(c->t_flags & TF_DONE) && !(c->t_flags & TF_RCVD_FIN) &&
+            tcp__window_update_due(c))
+            c->t_flags |= TF_ACKNOW;
+        if (!(c->t_flags & TF_DONE) && (c->t_flags & TF_ACKNOW))
+            tcp__output(c);
+        return (ssize_t)done;
+    }
+    if (len == 0)
+        return 0;
+    if (c->t_softerror)
+        return c->t_softerror;
+    if (c->t_flags & TF_RCVD_FIN)
+        return 0;
+    if (c->t_flags & TF_DONE)
+        return 0;
+    return RN_EAGAIN;
+}
+
+size_t rn_tcp_readable(const struct tcp_conn *c, bool *eof)
+{
+    if (eof != NULL)
+        *eof = (c->t_flags & TF_RCVD_FIN) != 0 || (c->t_flags & TF_DONE) != 0 ||
+               c->t_softerror != 0;
+    return (size_t)c->t_rcvq.nq_bytes;
+}
+
+size_t rn_tcp_writable(const struct tcp_conn *c)
+{
+    enum tcp_state s = tcp_state(c);
+
+    if (s != TCPS_ESTABLISHED && s != TCPS_CLOSE_WAIT)
+        return 0;
+    return c->t_snd.sb_max > c->t_snd.sb_len ? c->t_snd.sb_max - c->t_snd.sb_len : 0;
+}
+
+int rn_tcp_shutdown(struct tcp_conn *c, int how)
+{
+    enum tcp_state s = tcp_state(c);
+
+    if (how != RN_SHUT_RD && how != RN_SHUT_WR && how != RN_SHUT_RDWR)
+        return RN_EINVAL;
+    if (s < TCPS_SYN_SENT && !(c->t_flags & TF_DONE))
+        return RN_ENOTCONN;
+    if (how != RN_SHUT_WR)
+        c->t_flags |= TF_SHUT_RD;
+    if (how == RN_SHUT_RD)
+        return 0;
+    if (c->t_flags & (TF_SHUT_WR | TF_DONE))
+        return 0;
+    c->t_flags |= TF_SHUT_WR;
+    switch (s) {
+    case TCPS_SYN_SENT:
+        tcp__done(c);
+        return 0;
+    case TCPS_SYN_RECEIVED:
+    case TCPS_ESTABLISHED:
+        tcp_set_state(c, TCPS_FIN_WAIT_1);
+        break;
+    case TCPS_CLOSE_WAIT:
+        tcp_set_state(c, TCPS_LAST_ACK);
+        break;
+    default:
+        return 0;
+    }
+    tcp__output(c);
+    return 0;
+}
+
+void rn_tcp_close(struct tcp_conn *c, bool abort)
+{
+    enum tcp_state s = tcp_state(c);
+
+    if (c->t_flags & TF_USER_CLOSED)
+        return;
+    c->t_flags |= TF_USER_CLOSED;
+    c->t_up = NULL;
+    c->t_upctx = NULL;
+    if (c->t_flags & TF_DONE) {
+        tcp__free_buffers(c);
+        return;
+    }
+    /* Unread data means the peer's bytes were lost: RFC 9293 3.10.4 says
+     * reset, as Linux does. */
+    if (abort || c->t_rcvq.nq_bytes > 0 || s == TCPS_SYN_SENT) {
+        if (s >= TCPS_SYN_RECEIVED && s != TCPS_TIME_WAIT)
+            tcp__send_rst(c);
+        tcp__done(c);
+        return;
+    }
+    rn_tcp_shutdown(c, RN_SHUT_RDWR);
+    if (tcp_state(c) == TCPS_FIN_WAIT_2)
+        tcp__timer_arm(c, &c->t_keep, rn_stack_now(c->t_tcp->ts_stack) +
+                                          c->t_tcp->ts_params.tp_fin_wait_2);
+}
+
+int rn_tcp_set_nodelay(struct tcp_conn *c, bool on)
+{
+    if (on)
+        c->t_flags |= TF_NODELAY;
+    else
+        c->t_flags &= ~TF_NODELAY;
+    if (on && !(c->t_flags & TF_DONE))
+        tcp__output(c);
+    return 0;
+}
+
+int rn_tcp_set_keepalive(struct tcp_conn *c, bool on)
+{
+    if (on)
+        c->t_flags |= TF_KEEPALIVE;
+    else
+        c->t_flags &= ~TF_KEEPALIVE;
+    if (!(c->t_flags & TF_DONE) && tcp_state(c) >= TCPS_ESTABLISHED)
+        tcp__keep_reset(c);
+    return 0;
+}
+
+int rn_tcp_set_bufsizes(struct tcp_conn *c, uint32_t sndbuf, uint32_t rcvbuf)
+{
+    if (sndbuf != 0) {
+        if (sndbuf < 4096 || sndbuf > 64u << 20)
+            return RN_EINVAL;
+        if (sndbuf >= c->t_snd.sb_len)
+            c->t_snd.sb_max = sndbuf;
+    }
+    if (rcvbuf != 0) {
+        if (rcvbuf < 4096 || rcvbuf > 64u << 20)
+            return RN_EINVAL;
+        c->rcv_buf = rcvbuf;
+        /* The scale is fixed at the SYN: set big buffers before connecting. */
+    }
+    return 0;
+}
+
+void rn_tcp_info(const struct tcp_conn *c, struct tcp_info *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->ti_state = tcp_state(c);
+    out->ti_laddr = c->t_laddr;
+    out->ti_faddr = c->t_faddr;
+    out->ti_lport = c->t_lport;
+    out->ti_fport = c->t_fport;
+    out->ti_sendq = c->t_snd.sb_len;
+    out->ti_recvq = (uint32_t)c->t_rcvq.nq_bytes;
+    out->ti_mss = c->t_maxseg;
+    out->ti_cwnd = c->snd_cwnd;
+    out->ti_ssthresh = c->snd_ssthresh;
+    out->ti_srtt = c->t_srtt;
+    out->ti_rto = tcp__rto(c);
+    out->ti_retransmits = c->t_retransmits;
+    out->ti_snd_wnd = c->snd_wnd;
+    out->ti_rcv_wnd = tcp__rcv_space(c);
+}
+
+/* ---- Listeners ---------------------------------------------------------- */
+
+int rn_tcp_listen(struct rn_stack *st, uint32_t laddr, uint16_t lport, unsigned backlog,
+                  const struct tcp_upcalls *up, void *ctx, struct tcp_listener **out)
+{
+    struct tcp_stack *ts = tcp__stack(st);
+    struct tcp_listener *l;
+    struct tcp_bind *b;
+    unsigned h;
+
+    if (ts == NULL)
+        return RN_EINVAL;
+    if (laddr != 0 && !rn_ip_is_local(st, laddr))
+        return RN_EADDRNOTAVAIL;
+    if (lport == 0) {
+        lport = ephemeral_port(ts, laddr, 0, 0);
+        if (lport == 0)
+            return RN_EADDRINUSE;
+    } else if (port_in_use(ts, laddr, lport)) {
+        return RN_EADDRINUSE;
+    }
+    b = calloc(1, sizeof(*b));
+    if (b == NULL)
+        return RN_ENOMEM;
+    l = rn_ob_create(ts->ts_listener_type, RN_TAG_CREATE);
+    if (l == NULL) {
+        free(b);
+        return RN_ENOMEM;
+    }
+    l->l_tcp = ts;
+    l->l_bind = b;
+    l->l_laddr = laddr;
+    l->l_lport = lport;
+    l->l_backlog = backlog == 0 ? 1 : backlog > 65535 ? 65535 : backlog;
+    l->l_up = up;
+    l->l_upctx = ctx;
+    atomic_store_explicit(&l->l_state, TCPS_LISTEN, memory_order_relaxed);
+    rn_ob_publish(l);
+    b->b_tcp = ts;
+    b->b_laddr = laddr;
+    b->b_lport = lport;
+    b->b_listener = l;
+    b->b_holder = rn_ob_id(l);
+    h = lport % TCP_LHASH_BUCKETS;
+    b->b_next = ts->ts_lhash[h];
+    ts->ts_lhash[h] = b;
+    rn_ob_ref(l, RN_TAG_PORT_TABLE);
+    /* Listen authorisation, once bound: a refused listener is closed at
+     * once; a pended one holds its port and takes no SYNs meanwhile. */
+    if (rn__filter_on(RN_FL_LISTEN) && tcp__filter_listen(l) == RN_FILTER_BLOCK) {
+        l->l_up = NULL;
+        rn_tcp_listener_close(l);
+        return RN_EACCES;
+    }
+    *out = l;
+    return 0;
+}
+
+void rn_tcp_listener_addr(const struct tcp_listener *l, uint32_t *addr, uint16_t *port)
+{
+    *addr = l->l_laddr;
+    *port = l->l_lport;
+}
+
+/* Detaches c from its listener: drops the queue's hold on c and c's hold
+ * on the listener. */
+static void listener_detach(struct tcp_listener *l, struct tcp_conn *c)
+{
+    struct tcp_stack *ts = l->l_tcp;
+
+    c->t_listener = NULL;
+    c->t_qnext = NULL;
+    rn_ob_deref(l, ts->ts_tag_conn);
+    rn_ob_deref(c, ts->ts_tag_listener);
+}
+
+void tcp__listener_forget(struct tcp_conn *c)
+{
+    struct tcp_listener *l = c->t_listener;
+    struct tcp_conn **pp;
+
+    for (pp = &l->l_synq; *pp != NULL; pp = &(*pp)->t_qnext) {
+        if (*pp == c) {
+            *pp = c->t_qnext;
+            atomic_fetch_sub_explicit(&l->l_nsyn, 1, memory_order_relaxed);
+            listener_detach(l, c);
+            return;
+        }
+    }
+    for (pp = &l->l_acceptq; *pp != NULL; pp = &(*pp)->t_qnext) {
+        if (*pp == c) {
+            struct tcp_conn *prev = NULL, *x;
+
+            *pp = c->t_qnext;
+            for (x = l->l_acceptq; x != NULL; x = x->t_qnext)
+                prev = x;
+            l->l_acceptq_tail = prev;
+            atomic_fetch_sub_explicit(&l->l_naccept, 1, memory_order_relaxed);
+            listener_detach(l, c);
+            return;
+        }
+    }
+}
+
+/* Called by tcp_input when a passive connection reaches ESTABLISHED: moves
+ * it from the SYN queue to the accept queue. */
+void tcp__listener_established(struct tcp_conn *c)
+{
+    struct tcp_listener *l = c->t_listener;
+    struct tcp_conn **pp;
+
+    if (l == NULL)
+        return;
+    for (pp = &l->l_synq; *pp != NULL && *pp != c; pp = &(*pp)->t_qnext)
+        ;
+    if (*pp == NULL)
+        return;
+    *pp = c->t_qnext;
+    atomic_fetch_sub_explicit(&l->l_nsyn, 1, memory_order_relaxed);
+    c->t_qnext = NULL;
+    if (l->l_acceptq_tail)
+        l->l_acceptq_tail->t_qnext = c;
+    else
+        l->l_acceptq = c;
+    l->l_acceptq_tail = c;
+    atomic_fetch_add_explicit(&l->l_naccept, 1, memory_order_relaxed);
+    if (l->l_up != NULL && l->l_up->tu_acceptable != NULL)
+        l->l_up->tu_acceptable(l->l_upctx);
+}
+
+int rn_tcp_accept(struct tcp_listener *l, unsigned tag, const struct tcp_upcalls *up,
+                  void *ctx, struct tcp_conn **out)
+{
+    struct tcp_conn *c = l->l_acceptq;
+
+    if (atomic_load_explicit(&l->l_state, memory_order_relaxed) != TCPS_LISTEN)
+        return l->l_error != 0 ? l->l_error : RN_EINVAL;
+    if (c == NULL)
+        return RN_EAGAIN;
+    l->l_acceptq = c->t_qnext;
+    if (l->l_acceptq == NULL)
+        l->l_acceptq_tail = NULL;
+    atomic_fetch_sub_explicit(&l->l_naccept, 1, memory_order_relaxed);
+    /* The queue's hold becomes the caller's. */
+    rn_ob_transfer(c, l->l_tcp->ts_tag_listener, (rn_tag_t)tag);
+    rn_ob_deref(l, l->l_tcp->ts_tag_conn);
+    c->t_listener = NULL;
+    c->t_qnext = NULL;
+    c->t_flags |= TF_ACCEPTED;
+    c->t_up = up;
+    c->t_upctx = ctx;
+    *out = c;
+    /* Data or a FIN may already be waiting. */
+    if (c->t_rcvq.nq_len > 0 || (c->t_flags & TF_RCVD_FIN))
+        tcp__upcall_readable(c);
+    return 0;
+}
+
+void rn_tcp_listener_close(struct tcp_listener *l)
+{
+    struct tcp_bind *b = l->l_bind;
+
+    if (atomic_load_explicit(&l->l_state, memory_order_relaxed) != TCPS_LISTEN)
+        return;
+    atomic_store_explicit(&l->l_state, TCPS_CLOSED, memory_order_relaxed);
+    l->l_up = NULL;
+    /* New SYNs no longer find it; the port stays taken until it is
+     * released (struct tcp_bind). */
+    b->b_listener = NULL;
+    if (rn_ob_wait_release(l, &b->b_wait, NULL, "unbind", bind_released, b) < 0) {
+        bind_unlink(b);
+        free(b);
+    }
+    l->l_bind = NULL;
+    /* Connections nobody accepted are reset, as Linux does. */
+    while (l->l_synq != NULL || l->l_acceptq != NULL) {
+        struct tcp_conn *c = l->l_synq ? l->l_synq : l->l_acceptq;
+
+        rn_ob_ref(c, RN_TAG_LOOP);
+        tcp__send_rst(c);
+        tcp__drop(c, RN_ECONNABORTED);
+        rn_ob_deref(c, RN_TAG_LOOP);
+    }
+    l->l_auth_pending = false;
+    /* Callouts with context on the listener must let go now. */
+    if (l->l_filter != NULL)
+        rn__filter_flow_deleted(l->l_tcp->ts_stack, &l->l_filter);
+    rn_ob_deref(l, RN_TAG_PORT_TABLE);
+    rn_ob_kill(l);
+}
+
+void tcp__listener_refuse(struct tcp_listener *l, int err)
+{
+    const struct tcp_upcalls *up = l->l_up;
+    void *ctx = l->l_upctx;
+
+    l->l_error = err;
+    rn_tcp_listener_close(l);
+    if (up != NULL && up->tu_error != NULL)
+        up->tu_error(ctx, err);
+}
+
+/* ---- Listings ----------------------------------------------------------- */
+
+static void netstat_emit(rn_netstat_fn fn, void *ctx, const char *state, uint32_t la,
+                         uint16_t lp, uint32_t fa, uint16_t fp, uint32_t sq, uint32_t rq,
+                         bool listening, const void *ob)
+{
+    const struct rn_netstat_row row = {
+        .nr_proto = "tcp",
+        .nr_state = state,
+        .nr_laddr = la,
+        .nr_lport = lp,
+        .nr_faddr = fa,
+        .nr_fport = fp,
+        .nr_sendq = sq,
+        .nr_recvq = rq,
+        .nr_listening = listening,
+        .nr_ob = ob,
+    };
+
+    fn(&row, ctx);
+}
+
+void rn_tcp_netstat(struct rn_stack *st, rn_netstat_fn fn, void *ctx)
+{
+    struct tcp_stack *ts = tcp__stack(st);
+    struct tcp_tw *tw;
+    unsigned i;
+
+    if (ts == NULL)
+        return;
+    for (i = 0; i < TCP_LHASH_BUCKETS; i++) {
+        struct tcp_bind *b;
+
+        for (b = ts->ts_lhash[i]; b != NULL; b = b->b_next) {
+            struct tcp_listener *l = b->b_listener;
+
+            if (l != NULL)
+                netstat_emit(fn, ctx, "LISTEN", l->l_laddr, l->l_lport, 0, 0,
+                             atomic_load(&l->l_naccept), atomic_load(&l->l_nsyn), true, l);
+        }
+    }
+    for (i = 0; i < TCP_HASH_BUCKETS; i++) {
+        struct tcp_conn *c;
+
+        for (c = ts->ts_hash[i]; c != NULL; c = c->t_hnext)
+            netstat_emit(fn, ctx, rn_tcp_state_name(tcp_state(c)), c->t_laddr, c->t_lport,
+                         c->t_faddr, c->t_fport, c->t_snd.sb_len, (uint32_t)c->t_rcvq.nq_bytes,
+                         false, c);
+    }
+    for (tw = ts->ts_tw_oldest; tw != NULL; tw = tw->tw_newer)
+        netstat_emit(fn, ctx, "TIME_WAIT", tw->tw_laddr, tw->tw_lport, tw->tw_faddr,
+                     tw->tw_fport, 0, 0, false, tw);
+}
+
+bool rn_tcp_netstat_row(struct rn_stack *st, const void *ob, struct rn_netstat_row *row)
+{
+    struct tcp_stack *ts = tcp__stack(st);
+
+    if (ts == NULL)
+        return false;
+    switch (tcp__kind_of(ob)) {
+    case TCP_KIND_LISTENER: {
+        const struct tcp_listener *l = ob;
+        enum tcp_state state =
+            (enum tcp_state)atomic_load_explicit(&l->l_state, memory_order_relaxed);
+
+        if (l->l_tcp != ts)
+            return false;
+        *row = (struct rn_netstat_row){
+            .nr_proto = "tcp",
+            .nr_state = rn_tcp_state_name(state),
+            .nr_laddr = l->l_laddr,
+            .nr_lport = l->l_lport,
+            .nr_sendq = atomic_load(&l->l_naccept),
+            .nr_recvq = atomic_load(&l->l_nsyn),
+            .nr_listening = true,
+            .nr_ob = l,
+        };
+        return true;
+    }
+    case TCP_KIND_CONN: {
+        const struct tcp_conn *c = ob;
+
+        if (c->t_tcp != ts)
+            return false;
+        *row = (struct rn_netstat_row){
+            .nr_proto = "tcp",
+            .nr_state = rn_tcp_state_name(tcp_state(c)),
+            .nr_laddr = c->t_laddr,
+            .nr_lport = c->t_lport,
+            .nr_faddr = c->t_faddr,
+            .nr_fport = c->t_fport,
+            .nr_sendq = c->t_snd.sb_len,
+            .nr_recvq = (uint32_t)c->t_rcvq.nq_bytes,
+            .nr_ob = c,
+        };
+        return true;
+    }
+    case TCP_KIND_TIMEWAIT: {
+        const struct tcp_tw *tw = ob;
+
+        if (tw->tw_tcp != ts)
+            return false;
+        *row = (struct rn_netstat_row){
+            .nr_proto = "tcp",
+            .nr_state = "TIME_WAIT",
+            .nr_laddr = tw->tw_laddr,
+            .nr_lport = tw->tw_lport,
+            .nr_faddr = tw->tw_faddr,
+            .nr_fport = tw->tw_fport,
+            .nr_ob = tw,
+        };
+        return true;
+    }
+    default:
+        return false;
+    }
+}
+
+struct netstat_render {
+    struct rn_strbuf *nr_sb;   /* where the lines go */
+    bool nr_json;              /* JSON objects instead of lines */
+    bool *nr_first;            /* no comma before the next JSON object */
+};
+
+static void netstat_render_one(const struct rn_netstat_row *row, void *ctx)
+{
+    struct netstat_render *r = ctx;
+
+    rn_netstat_render_row(r->nr_sb, row, r->nr_json, false, r->nr_first);
+}
+
+void rn_tcp_render_netstat(struct rn_stack *st, struct rn_strbuf *sb, bool json, bool *first)
+{
+    struct netstat_render r = {.nr_sb = sb, .nr_json = json, .nr_first = first};
+
+    rn_tcp_netstat(st, netstat_render_one, &r);
+}
+
+unsigned rn_tcp_timewait_count(struct rn_stack *st)
+{
+    struct tcp_stack *ts = tcp__stack(st);
+
+    return ts ? ts->ts_ntw : 0;
+}
+
+/* Fills out (at most max entries) with the counters of ts (zeros if TCP
+ * is gone); returns how many it filled. */
+static unsigned tcp_counters(const struct tcp_stack *ts, struct rn_stack_counter *out,
+                             unsigned max)
+{
+    const struct rn_stack_counter c[] = {
+        {"tcp.segs_in", ts ? ts->ts_segs_in : 0},
+        {"tcp.segs_out", ts ? ts->ts_segs_out : 0},
+        {"tcp.retransmits", ts ? ts->ts_retransmits : 0},
+        {"tcp.fast_retransmits", ts ? ts->ts_fast_retransmits : 0},
+        {"tcp.tlp_probes", ts ? ts->ts_tlp_probes : 0},
+        {"tcp.timeouts", ts ? ts->ts_timeouts : 0},
+        {"tcp.rst_in", ts ? ts->ts_rst_in : 0},
+        {"tcp.rst_out", ts ? ts->ts_rst_out : 0},
+        {"tcp.active_opens", ts ? ts->ts_active_opens : 0},
+        {"tcp.passive_opens", ts ? ts->ts_passive_opens : 0},
+        {"tcp.challenge_acks", ts ? ts->ts_challenge_acks : 0},
+        {"tcp.listen_overflows", ts ? ts->ts_listen_overflows : 0},
+        {"tcp.probes_answered", ts ? ts->ts_probes_answered : 0},
+        {"tcp.timewait", ts ? ts->ts_ntw : 0},
+        {"tcp.timewait_recycled", ts ? ts->ts_tw_recycled : 0},
+        {"tcp.connections", ts ? ts->ts_nconns : 0},
+    };
+    unsigned i;
+
+    for (i = 0; i < sizeof(c) / sizeof(c[0]) && i < max; i++)
+        out[i] = c[i];
+    return i;
+}
+
+/* The stack's stats hook: TCP's counters in `refnet stat`.  TCP is looked
+ * up each time rather than kept as the context, since the hook outlives
+ * tcp_fini(). */
+static unsigned tcp_stats_hook(struct rn_stack *st, void *ctx, struct rn_stack_counter *out,
+                               unsigned max)
+{
+    (void)ctx;
+    return tcp_counters(tcp__stack(st), out, max);
+}
+
+void rn_tcp_render_stats(struct rn_stack *st, struct rn_strbuf *sb, bool json)
+{
+    struct rn_stack_counter c[RN_STACK_STATS_MAX];
+    unsigned i, n = tcp_counters(tcp__stack(st), c, RN_STACK_STATS_MAX);
+
+    for (i = 0; i < n; i++) {
+        if (json)
+            rn_strbuf_printf(sb, "%s\"%s\":%" PRIu64, i ? "," : "", c[i].sc_name,
+                             c[i].sc_value);
+        else
+            rn_strbuf_printf(sb, "%-22s %10" PRIu64 "\n", c[i].sc_name, c[i].sc_value);
+    }
+}

@@ -1,0 +1,198 @@
+/*
+ * TCP (RFC 9293) as the socket layer and the control plane see it.
+ * Internal to refnet.
+ *
+ * Listeners and connections are objects of the object manager ("tcp
+ * listener", "tcp connection"); every reference on them is tagged with its
+ * holder: "create" (the TCP layer's own, dropped when the protocol is done
+ * with it), "port-table" (findable by incoming segments), "tcp.timer" (a
+ * timer is armed), "socket.endpoint" (the socket above), "request" (an
+ * operation in flight), "enum" (an enumeration standing on it).
+ *
+ * The user of a connection or listener (the socket layer) registers
+ * upcalls and gets told, on the loop thread, when data can be read, space
+ * opened, the connection was established or failed, or a new connection
+ * waits to be accepted.  It takes its own reference ("socket.endpoint") on
+ * the object and drops it after rn_tcp_close().
+ *
+ * Everything here runs on the stack's loop thread.
+ */
+#ifndef REFNET_TRANSPORT_TCP_H
+#define REFNET_TRANSPORT_TCP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "refnet/clock.h"
+
+struct rn_stack;
+struct rn_strbuf;
+struct tcp_conn;
+struct tcp_listener;
+
+enum tcp_state {
+    TCPS_CLOSED,
+    TCPS_LISTEN,
+    TCPS_SYN_SENT,
+    TCPS_SYN_RECEIVED,
+    TCPS_ESTABLISHED,
+    TCPS_CLOSE_WAIT,
+    TCPS_FIN_WAIT_1,
+    TCPS_CLOSING,
+    TCPS_LAST_ACK,
+    TCPS_FIN_WAIT_2,
+    TCPS_TIME_WAIT,
+};
+
+const char *rn_tcp_state_name(enum tcp_state s);
+
+/* Things that happen to a connection, told to its user. */
+struct tcp_upcalls {
+    /* Data (or the peer's FIN) can be read. */
+    void (*tu_readable)(void *ctx);
+    /* Send buffer space opened. */
+    void (*tu_writable)(void *ctx);
+    /* An active open finished: 0, or RN_ECONNREFUSED, RN_ETIMEDOUT... */
+    void (*tu_connected)(void *ctx, int err);
+    /* The connection failed: RN_ECONNRESET, RN_ETIMEDOUT... */
+    void (*tu_error)(void *ctx, int err);
+    /* Listener: a connection waits in the accept queue. */
+    void (*tu_acceptable)(void *ctx);
+};
+
+/* Per-stack TCP settings.  Zero fields take their defaults. */
+struct tcp_params {
+    uint32_t tp_sndbuf;          /* default send buffer; 256 KiB */
+    uint32_t tp_rcvbuf;          /* default receive buffer; 256 KiB */
+    rn_time_t tp_msl;            /* maximum segment lifetime; TIME_WAIT lasts 2*MSL; 30 s */
+    uint32_t tp_timewait_max;    /* TIME_WAIT entries at most; 8192 */
+    rn_time_t tp_delack;         /* delayed ACK timeout; 40 ms */
+    rn_time_t tp_rto_min;        /* RFC 6298 says 1 s; Linux uses 200 ms; 200 ms */
+    rn_time_t tp_rto_max;        /* 60 s */
+    rn_time_t tp_rto_initial;    /* 1 s (RFC 6298 2.1) */
+    uint32_t tp_syn_retries;     /* 6 */
+    uint32_t tp_retries;         /* data retransmissions before giving up; 15 */
+    rn_time_t tp_keepidle;       /* 2 h */
+    rn_time_t tp_keepintvl;      /* 75 s */
+    uint32_t tp_keepcnt;         /* 9 */
+    rn_time_t tp_fin_wait_2;     /* orphaned FIN_WAIT_2 timeout; 60 s */
+    uint16_t tp_port_lo;         /* ephemeral range; 49152 */
+    uint16_t tp_port_hi;         /* 65535 */
+};
+
+/* Registers TCP with the stack's IP layer.  Returns 0 or a negative code. */
+int rn_tcp_init(struct rn_stack *st, const struct tcp_params *params);
+
+/* ---- Listeners ---------------------------------------------------------- */
+
+/* Opens a listener on laddr:lport (laddr 0 for any; lport 0 picks an
+ * ephemeral port) with a SYN queue and an accept queue each bounded by
+ * backlog.  Returns 0 and a listener referenced by "create" and the port
+ * table, or RN_EADDRINUSE, RN_EINVAL, RN_ENOMEM, RN_EACCES (refused at the
+ * filtering platform's listen layer).  A listener whose authorisation a
+ * callout pended is returned too: it takes no SYNs until the callout
+ * permits it, and if the callout refuses it is closed under its user
+ * (tu_error(RN_EACCES); accepts then fail with RN_EACCES). */
+int rn_tcp_listen(struct rn_stack *st, uint32_t laddr, uint16_t lport, unsigned backlog,
+                  const struct tcp_upcalls *up, void *ctx, struct tcp_listener **out);
+
+/* Takes the oldest established connection off the accept queue, with a
+ * reference for holder tag, and hands it upcalls.  Returns 0,
+ * RN_EAGAIN if the queue is empty, RN_EINVAL if the listener is closed
+ * (RN_EACCES if a callout refused it). */
+int rn_tcp_accept(struct tcp_listener *l, unsigned tag, const struct tcp_upcalls *up,
+                  void *ctx, struct tcp_conn **out);
+
+/* Closes a listener: unbinds it, resets the connections it has not handed
+ * out, and drops the "create" reference.  The listener is released when
+ * its other holders let go. */
+void rn_tcp_listener_close(struct tcp_listener *l);
+
+void rn_tcp_listener_addr(const struct tcp_listener *l, uint32_t *addr, uint16_t *port);
+
+/* Returns the object id of the listener that holds laddr:lport (open, or
+ * closed but not yet released), or 0 if the port is free. */
+uint64_t rn_tcp_port_holder(struct rn_stack *st, uint32_t laddr, uint16_t lport);
+
+/* ---- Connections -------------------------------------------------------- */
+
+/* Starts an active open to faddr:fport from laddr:lport (0s pick them).
+ * Returns 0 and a connection (referenced by "create" and the port table)
+ * whose tu_connected will report the outcome (RN_EACCES if a callout that
+ * pended its authorisation refuses it), or RN_EADDRINUSE, RN_ENETUNREACH,
+ * RN_ENOMEM, RN_EACCES (refused at the filtering platform's connect
+ * layer). */
+int rn_tcp_connect(struct rn_stack *st, uint32_t laddr, uint16_t lport, uint32_t faddr,
+                   uint16_t fport, const struct tcp_upcalls *up, void *ctx,
+                   struct tcp_conn **out);
+
+/* Copies up to len bytes into the send buffer and sends what the window,
+ * Nagle and congestion control allow.  Returns the bytes taken (0 < n <=
+ * len), RN_EAGAIN if the buffer is full, RN_EPIPE after shutdown or close,
+ * RN_ENOTCONN before the connection is established, or the connection's
+ * error. */
+ssize_t rn_tcp_send(struct tcp_conn *c, const void *buf, size_t len);
+
+/* Copies up to len received bytes out.  Returns the bytes copied, 0 at the
+ * end of the stream (the peer's FIN), RN_EAGAIN if nothing is there yet,
+ * or the connection's error (RN_ECONNRESET). */
+ssize_t rn_tcp_recv(struct tcp_conn *c, void *buf, size_t len);
+
+/* Bytes that rn_tcp_recv() would return now, and whether the peer's FIN
+ * follows them. */
+size_t rn_tcp_readable(const struct tcp_conn *c, bool *eof);
+/* Bytes of send buffer space free now. */
+size_t rn_tcp_writable(const struct tcp_conn *c);
+
+#define RN_SHUT_RD 0
+#define RN_SHUT_WR 1
+#define RN_SHUT_RDWR 2
+/* Half-closes: RN_SHUT_WR sends a FIN after the queued data. */
+int rn_tcp_shutdown(struct tcp_conn *c, int how);
+
+/* The user is done with the connection.  Graceful: queued data and a FIN
+ * go out and the protocol finishes on its own; abortive (linger 0 or
+ * unread data): a RST goes out at once.  Upcalls stop.  The connection is
+ * released when the protocol and the remaining holders let go. */
+void rn_tcp_close(struct tcp_conn *c, bool abort);
+
+/* Options. */
+int rn_tcp_set_nodelay(struct tcp_conn *c, bool on);
+int rn_tcp_set_keepalive(struct tcp_conn *c, bool on);
+int rn_tcp_set_bufsizes(struct tcp_conn *c, uint32_t sndbuf, uint32_t rcvbuf);
+
+struct tcp_info {
+    enum tcp_state ti_state;
+    uint32_t ti_laddr, ti_faddr;
+    uint16_t ti_lport, ti_fport;
+    uint32_t ti_sendq;       /* bytes not yet acknowledged */
+    uint32_t ti_recvq;       /* bytes not yet read */
+    uint32_t ti_mss;
+    uint32_t ti_cwnd;
+    uint32_t ti_ssthresh;
+    rn_time_t ti_srtt;
+    rn_time_t ti_rto;
+    uint64_t ti_retransmits;
+    uint32_t ti_snd_wnd;
+    uint32_t ti_rcv_wnd;
+};
+void rn_tcp_info(const struct tcp_conn *c, struct tcp_info *out);
+
+/* ---- Listings ----------------------------------------------------------- */
+
+/* Appends the TCP lines of `refnet netstat` (protocol, local, remote,
+ * state, send and receive queues, refcount), or JSON objects with json:
+ * the rows of rn_tcp_netstat() (transport/netstat.h), rendered by
+ * rn_netstat_render_row(). */
+void rn_tcp_render_netstat(struct rn_stack *st, struct rn_strbuf *sb, bool json,
+                           bool *first);
+
+/* Counters: segments in/out, retransmits, resets, drops by reason. */
+void rn_tcp_render_stats(struct rn_stack *st, struct rn_strbuf *sb, bool json);
+
+/* The number of connections in TIME_WAIT. */
+unsigned rn_tcp_timewait_count(struct rn_stack *st);
+
+#endif /* REFNET_TRANSPORT_TCP_H */

@@ -1,0 +1,410 @@
+/*
+ * TCP output: deciding what to send (SYN, data within the send and
+ * congestion windows, FIN, ACKs and window updates), with Nagle and
+ * sender-side silly window avoidance, and building segments.
+ *
+ *   rn_tcp_send() / tcp__input() / timers -> tcp__output()
+ *     -> tcp__send_segment() -> [filtering platform: outbound-transport]
+ *     -> rn_ip_output()
+ *
+ * Payload is copied from the send ring into the segment once, and the
+ * checksum is taken over the segment as built; nothing else touches the
+ * bytes.
+ */
+#include <string.h>
+
+#include "refnet/error.h"
+#include "refnet/link.h"
+#include "transport/tcp_priv.h"
+#include "wire/bytes.h"
+#include "wire/ipv4.h"
+
+uint32_t tcp__tsval(const struct tcp_conn *c, rn_time_t now)
+{
+    /* A millisecond clock (RFC 7323 5.4 allows 1 ms to 1 s per tick),
+     * offset per connection so it reveals nothing about uptime. */
+    return (uint32_t)(now / RN_NSEC_PER_MSEC) + c->ts_offset;
+}
+
+/* The sequence number of the first data byte in the send ring. */
+static uint32_t data_start(const struct tcp_conn *c)
+{
+    return c->snd_una == c->iss ? c->iss + 1 : c->snd_una;
+}
+
+/* Fills SACK blocks from the out-of-order queue: the block holding the
+ * latest arrival first, then the others in sequence order (RFC 2018 4). */
+static void sack_blocks(const struct tcp_conn *c, struct rn_tcp_opts *to, unsigned max)
+{
+    struct rn_tcp_sack blocks[16];
+    unsigned n = 0, i, first = 0;
+    const struct rn_netbuf *nb;
+
+    for (nb = c->t_ooo; nb != NULL && n < 16; nb = nb->nb_nextpkt) {
+        uint32_t s = (uint32_t)nb->nb_cb[0], e = s + (uint32_t)nb->nb_cb[1];
+
+        if (n > 0 && blocks[n - 1].sb_end == s) {
+            blocks[n - 1].sb_end = e;
+        } else {
+            blocks[n].sb_start = s;
+            blocks[n].sb_end = e;
+            n++;
+        }
+    }
+    for (i = 0; i < n; i++) {
+        if (SEQ_GEQ(c->t_ooo_last, blocks[i].sb_start) && SEQ_LT(c->t_ooo_last, blocks[i].sb_end))
+            first = i;
+    }
+    to->to_nsacks = 0;
+    if (n == 0)
+        return;
+    to->to_sacks[to->to_nsacks++] = blocks[first];
+    for (i = 0; i < n && to->to_nsacks < max; i++) {
+        if (i != first && blocks[i].sb_end != blocks[i].sb_start)
+            to->to_sacks[to->to_nsacks++] = blocks[i];
+    }
+    to->to_present |= RN_TCPOPT_F_SACK;
+}
+
+/* The window field to advertise.  The right edge never moves left (RFC
+ * 9293 3.8.6.2.1), and moves right only by a useful amount: half the
+ * buffer or a segment, whichever is less (receiver SWS avoidance,
+ * 3.8.6.2.2), so a slow reader shows the sender a zero window rather than
+ * a trickle of tiny ones. */
+static uint16_t window_field(struct tcp_conn *c, bool syn)
+{
+    uint32_t win = tcp__rcv_space(c), held = c->rcv_adv - c->rcv_nxt;
+    uint32_t step = c->rcv_buf / 2 < c->t_maxseg ? c->rcv_buf / 2 : c->t_maxseg;
+
+    if (syn)
+        return win > 65535 ? 65535 : (uint16_t)win;
+    if (SEQ_LT(c->rcv_adv, c->rcv_nxt))
+        held = 0;
+    if (win < held || win - held < step)
+        win = held;
+    win = (win + (1u << c->rcv_scale) - 1) >> c->rcv_scale;  /* round up: never shrink */
+    if ((win << c->rcv_scale) > held && (win << c->rcv_scale) > tcp__rcv_space(c) && win > 0 &&
+        ((win - 1) << c->rcv_scale) >= held)
+        win--;
+    return win > 65535 ? 65535 : (uint16_t)win;
+}
+
+/* Builds and sends a segment whose options are to.  Payload: len bytes of
+ * the send ring from sequence seq. */
+static int build_and_send(struct tcp_stack *ts, struct tcp_conn *c, uint32_t laddr,
+                          uint16_t lport, uint32_t faddr, uint16_t fport, uint32_t seq,
+                          uint32_t ack, uint8_t flags, uint16_t win,
+                          const struct rn_tcp_opts *to, uint32_t len)
+{
+    struct rn_stack *st = ts->ts_stack;
+    struct rn_netbuf *nb = rn_ip_alloc(st, ts->ts_own_tx);
+    struct rn_ip_out out = {0};
+    size_t optlen = to ? rn_tcp_opts_len(to) : 0, hlen = RN_TCP_HLEN + optlen;
+    uint8_t *h;
+
+    if (nb == NULL)
+        return RN_ENOBUFS;
+    h = rn_nb_put(nb, hlen);
+    if (h == NULL) {
+        rn_nb_free(nb);
+        return RN_ENOBUFS;
+    }
+    rn_put_be16(h, lport);
+    rn_put_be16(h + 2, fport);
+    rn_put_be32(h + 4, seq);
+    rn_put_be32(h + 8, ack);
+    h[12] = (uint8_t)(hlen / 4) << 4;
+    h[13] = flags;
+    rn_put_be16(h + 14, win);
+    rn_put_be32(h + 16, 0);  /* checksum and urgent pointer */
+    if (optlen)
+        rn_tcp_opts_emit(h + RN_TCP_HLEN, to);
+    if (len > 0) {
+        const struct tcp_sndbuf *sb = &c->t_snd;
+        uint32_t off = seq - data_start(c);
+        uint32_t at = (sb->sb_head + off) % sb->sb_cap;
+        uint32_t first = sb->sb_cap - at < len ? sb->sb_cap - at : len;
+
+        if (rn_nb_copyin(nb, hlen, sb->sb_data + at, first) < 0 ||
+            (first < len && rn_nb_copyin(nb, hlen + first, sb->sb_data, len - first) < 0)) {
+            rn_nb_free(nb);
+            return RN_ENOBUFS;
+        }
+    }
+    if (c != NULL && (c->t_offloads & RN_LINK_OFF_TX_CSUM)) {
+        /* The device finishes the sum: leave it the pseudo-header's. */
+        rn_put_be16(h + 16, (uint16_t)~rn_csum_fold(rn_csum_pseudo4(
+                                laddr, faddr, RN_IPPROTO_TCP, (uint32_t)nb->nb_pktlen)));
+        nb->nb_offload |= RN_NB_OFF_CSUM_PARTIAL;
+        if (len > c->t_maxseg) {
+            nb->nb_offload |= RN_NB_OFF_GSO;
+            nb->nb_gso_size = c->t_maxseg;
+        }
+    } else {
+        rn_put_be16(h + 16, rn_csum_fold(rn_nb_csum(nb, 0, nb->nb_pktlen,
+                                                    rn_csum_pseudo4(laddr, faddr, RN_IPPROTO_TCP,
+                                                                    (uint32_t)nb->nb_pktlen))));
+    }
+    out.io_src = laddr;
+    out.io_dst = faddr;
+    out.io_proto = RN_IPPROTO_TCP;
+    if (rn__filter_on(RN_FL_OUTBOUND_TRANSPORT) &&
+        tcp__filter_segment(ts, c, RN_FL_OUTBOUND_TRANSPORT, laddr, lport, faddr, fport, flags,
+                            len)) {
+        /* Lost on the way out, as far as TCP knows: it retransmits. */
+        rn_nb_free(nb);
+        rn_stack_count_drop(st, NULL, RN_DROP_FILTER_BLOCKED);
+        return RN_EACCES;
+    }
+    ts->ts_segs_out++;
+    if (flags & RN_TCP_RST)
+        ts->ts_rst_out++;
+    return rn_ip_output(st, nb, &out);
+}
+
+int tcp__send_segment(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags)
+{
+    struct tcp_stack *ts = c->t_tcp;
+    rn_time_t now = rn_stack_now(ts->ts_stack);
+    struct rn_tcp_opts to;
+    uint16_t win;
+    int err;
+
+    memset(&to, 0, sizeof(to));
+    if (flags & RN_TCP_SYN) {
+        to.to_present |= RN_TCPOPT_F_MSS;
+        to.to_mss = (uint16_t)(c->t_our_mss > 65535 ? 65535 : c->t_our_mss);
+        if (c->t_flags & TF_REQ_SCALE) {
+            to.to_present |= RN_TCPOPT_F_WSCALE;
+            to.to_wscale = c->request_r_scale;
+        }
+        /* Offer SACK on a SYN; on a SYN+ACK only if the peer offered it. */
+        if (!(flags & RN_TCP_ACK) || (c->t_flags & TF_SACK_PERMIT))
+            to.to_present |= RN_TCPOPT_F_SACK_PERM;
+        if (c->t_flags & TF_REQ_TSTMP) {
+            to.to_present |= RN_TCPOPT_F_TS;
+            to.to_tsval = tcp__tsval(c, now);
+            to.to_tsecr = (flags & RN_TCP_ACK) ? c->ts_recent : 0;
+        }
+    } else {
+        if (c->t_flags & TF_TSTMP) {
+            to.to_present |= RN_TCPOPT_F_TS;
+            to.to_tsval = tcp__tsval(c, now);
+            to.to_tsecr = c->ts_recent;
+        }
+        if ((c->t_flags & TF_SACK_PERMIT) && c->t_ooo != NULL && !(flags & RN_TCP_RST))
+            sack_blocks(c, &to, (c->t_flags & TF_TSTMP) ? 3 : 4);
+    }
+    win = window_field(c, (flags & RN_TCP_SYN) != 0);
+    err = build_and_send(ts, c, c->t_laddr, c->t_lport, c->t_faddr, c->t_fport, seq,
+                         (flags & RN_TCP_ACK) ? c->rcv_nxt : 0, flags, win, &to, len);
+    if (flags & RN_TCP_ACK) {
+        uint32_t edge = c->rcv_nxt + ((uint32_t)win << ((flags & RN_TCP_SYN) ? 0 : c->rcv_scale));
+
+        if (SEQ_GT(edge, c->rcv_adv))
+            c->rcv_adv = edge;
+        c->t_flags &= ~(TF_ACKNOW | TF_DELACK);
+        c->t_segs_unacked = 0;
+        tcp__timer_stop(c, &c->t_delack);
+    }
+    return err;
+}
+
+void tcp__respond(struct tcp_stack *ts, uint32_t laddr, uint16_t lport, uint32_t faddr,
+                  uint16_t fport, uint32_t seq, uint32_t ack, uint8_t flags, uint16_t win,
+                  const uint32_t *tsval_tsecr)
+{
+    struct rn_tcp_opts to;
+
+    memset(&to, 0, sizeof(to));
+    if (tsval_tsecr != NULL) {
+        to.to_present = RN_TCPOPT_F_TS;
+        to.to_tsval = tsval_tsecr[0];
+        to.to_tsecr = tsval_tsecr[1];
+    }
+    build_and_send(ts, NULL, laddr, lport, faddr, fport, seq, ack, flags, win,
+                   tsval_tsecr ? &to : NULL, 0);
+}
+
+void tcp__reset_reply(struct tcp_stack *ts, uint32_t laddr, uint32_t faddr,
+                      const struct rn_tcp_hdr *th, uint32_t seglen)
+{
+    /* RFC 9293 3.10.7.1: take the sequence number from the ACK, or
+     * acknowledge everything the segment occupied. */
+    if (th->th_flags & RN_TCP_ACK) {
+        tcp__respond(ts, laddr, th->th_dport, faddr, th->th_sport, th->th_ack, 0, RN_TCP_RST, 0,
+                     NULL);
+    } else {
+        uint32_t occupied = seglen + ((th->th_flags & RN_TCP_SYN) ? 1 : 0) +
+                            ((th->th_flags & RN_TCP_FIN) ? 1 : 0);
+
+        tcp__respond(ts, laddr, th->th_dport, faddr, th->th_sport, 0, th->th_seq + occupied,
+                     RN_TCP_RST | RN_TCP_ACK, 0, NULL);
+    }
+}
+
+void tcp__send_rst(struct tcp_conn *c)
+{
+    tcp__send_segment(c, c->snd_max, 0, RN_TCP_RST | RN_TCP_ACK);
+}
+
+void tcp__challenge_ack(struct tcp_conn *c)
+{
+    struct tcp_stack *ts = c->t_tcp;
+    rn_time_t now = rn_stack_now(ts->ts_stack);
+
+    /* RFC 5961 7: a per-stack limit, so blind attackers learn nothing
+     * from counting answers. */
+    if (now - ts->ts_challenge_second >= RN_SEC(1)) {
+        ts->ts_challenge_second = now;
+        ts->ts_challenge_tokens = TCP_CHALLENGE_ACK_LIMIT;
+    }
+    if (ts->ts_challenge_tokens == 0)
+        return;
+    ts->ts_challenge_tokens--;
+    ts->ts_challenge_acks++;
+    tcp__send_segment(c, c->snd_nxt, 0, RN_TCP_ACK);
+}
+
+void tcp__retransmit_one(struct tcp_conn *c)
+{
+    uint32_t start = data_start(c), sent = c->snd_max - start, len;
+    uint8_t flags = RN_TCP_ACK;
+
+    if (c->snd_una == c->iss) {
+        c->snd_nxt = c->iss;  /* the SYN itself is lost: output resends it */
+        tcp__output(c);
+        return;
+    }
+    if (c->t_flags & TF_SENTFIN)
+        sent--;
+    len = sent - (c->snd_una - start);
+    if (len > c->t_maxseg)
+        len = c->t_maxseg;
+    if (len > c->t_snd.sb_len)
+        len = c->t_snd.sb_len;
+    if ((c->t_flags & TF_SENTFIN) && c->snd_una + len == c->snd_max - 1)
+        flags |= RN_TCP_FIN;
+    if (len == 0 && !(flags & RN_TCP_FIN))
+        return;
+    c->t_flags &= ~TF_RXT_TIMING;  /* Karn: never time a retransmission */
+    c->t_tcp->ts_retransmits++;
+    c->t_retransmits++;
+    c->t_rxt_mark = c->snd_max;
+    tcp__send_segment(c, c->snd_una, len, flags);
+}
+
+void tcp__output(struct tcp_conn *c)
+{
+    struct tcp_stack *ts = c->t_tcp;
+    rn_time_t now = rn_stack_now(ts->ts_stack);
+    unsigned guard;
+
+    /* Done, or waiting for a callout's authorisation: nothing goes out. */
+    if (c->t_flags & (TF_DONE | TF_AUTH_PENDING))
+        return;
+    for (guard = 0; guard < 4096; guard++) {
+        enum tcp_state state = tcp_state(c);
+        uint32_t start = data_start(c), fin_seq = start + c->t_snd.sb_len;
+        uint32_t inflight = c->snd_nxt - c->snd_una, win, usable, avail, len = 0, seqlen;
+        bool syn = false, fin = false, send = false;
+        uint8_t flags = RN_TCP_ACK;
+
+        if (state == TCPS_SYN_SENT || state == TCPS_SYN_RECEIVED) {
+            if (c->snd_nxt == c->iss) {
+                syn = true;
+                flags |= RN_TCP_SYN;
+                if (state == TCPS_SYN_SENT)
+                    flags &= ~RN_TCP_ACK;
+            } else if (!(c->t_flags & TF_ACKNOW) || state == TCPS_SYN_SENT) {
+                break;  /* wait for the handshake */
+            }
+        }
+        if (state == TCPS_CLOSED || state == TCPS_LISTEN || state == TCPS_TIME_WAIT)
+            break;
+        /* Data not yet sent, and what the windows let out now. */
+        avail = SEQ_LT(c->snd_nxt, fin_seq) ? fin_seq - SEQ_MAX(c->snd_nxt, start) : 0;
+        win = c->snd_cwnd;
+        /* Limited transmit (RFC 3042): the first two duplicate ACKs each
+         * let one more new segment out, beyond the congestion window but
+         * not the peer's, so that a small window still brings the three
+         * duplicates fast retransmit needs. */
+        if (c->t_dupacks > 0 && c->t_dupacks < 3 && !(c->t_flags & TF_INRECOVERY))
+            win += c->t_dupacks * c->t_maxseg;
+        if (c->snd_wnd < win)
+            win = c->snd_wnd;
+        usable = win > inflight ? win - inflight : 0;
+        if (!syn && state >= TCPS_ESTABLISHED) {
+            uint32_t max = c->t_maxseg;
+
+            /* With TSO the device cuts one large segment into MSS pieces. */
+            if ((c->t_offloads & (RN_LINK_OFF_TSO | RN_LINK_OFF_TX_CSUM)) ==
+                (RN_LINK_OFF_TSO | RN_LINK_OFF_TX_CSUM))
+                max = TCP_GSO_MAX / c->t_maxseg * c->t_maxseg;
+            len = avail < usable ? avail : usable;
+            if (len > max)
+                len = max;
+        }
+        if ((c->t_flags & TF_SHUT_WR) &&
+            (state == TCPS_FIN_WAIT_1 || state == TCPS_CLOSING || state == TCPS_LAST_ACK) &&
+            SEQ_LEQ(c->snd_nxt + len, fin_seq) && c->snd_nxt + len == fin_seq)
+            fin = true;
+        if (syn || fin) {
+            send = true;
+        } else if (len > 0) {
+            if (len >= c->t_maxseg)
+                send = true;
+            else if (len == avail && ((c->t_flags & TF_NODELAY) || c->snd_nxt == c->snd_una))
+                send = true;  /* Nagle: small segments only with nothing in flight */
+            else if (c->snd_max_wnd > 0 && len >= c->snd_max_wnd / 2)
+                send = true;  /* sender SWS avoidance, RFC 9293 3.8.6.2.1 */
+            else if (SEQ_LT(c->snd_nxt, c->snd_max))
+                send = true;  /* retransmitting */
+        }
+        if (c->t_flags & TF_ACKNOW)
+            send = true;
+        if (!send && state >= TCPS_ESTABLISHED && !(c->t_flags & TF_RCVD_FIN) &&
+            tcp__window_update_due(c))
+            send = true;  /* a window update worth a segment */
+        if (!send)
+            break;
+        if (fin)
+            flags |= RN_TCP_FIN;
+        if (len > 0 && len == avail)
+            flags |= RN_TCP_PSH;
+        if (tcp__send_segment(c, c->snd_nxt, len, flags) < 0 && len == 0 && !syn && !fin)
+            break;
+        seqlen = len + (syn ? 1 : 0) + (fin ? 1 : 0);
+        if (seqlen == 0)
+            break;  /* a pure ACK: one is enough */
+        if (!(c->t_flags & TF_RXT_TIMING) && SEQ_GEQ(c->snd_nxt, c->snd_max)) {
+            c->t_flags |= TF_RXT_TIMING;
+            c->t_rtseq = c->snd_nxt;
+            c->t_rttime = now;
+        }
+        if (SEQ_LT(c->snd_nxt, c->snd_max)) {
+            ts->ts_retransmits++;
+            c->t_retransmits++;
+        }
+        c->snd_nxt += seqlen;
+        if (fin)
+            c->t_flags |= TF_SENTFIN;
+        if (SEQ_GT(c->snd_nxt, c->snd_max))
+            c->snd_max = c->snd_nxt;
+        if (!rn_timer_armed(&c->t_rexmt) || c->t_persist)
+            tcp__rexmt_start(c);
+        if (fin || syn)
+            break;
+    }
+    tcp__tlp_arm(c);
+    /* Data waits behind a window too small to use and nothing is in
+     * flight to bring news of it: the persist timer probes (RFC 9293
+     * 3.8.6.1), or after it sends into the small window regardless. */
+    if (!(c->t_flags & TF_DONE) && c->snd_wnd < c->t_maxseg && c->snd_una == c->snd_max &&
+        SEQ_LT(c->snd_nxt, data_start(c) + c->t_snd.sb_len) && !rn_timer_armed(&c->t_rexmt) &&
+        tcp_state(c) >= TCPS_ESTABLISHED) {
+        c->t_persist = true;
+        c->t_flags &= ~TF_TLP_ARMED;
+        tcp__timer_arm(c, &c->t_rexmt, now + tcp__rto(c));
+    }
+}

@@ -1,0 +1,417 @@
+/*
+ * TCP internals shared by tcp.c, tcp_input.c, tcp_output.c, tcp_timer.c,
+ * tcp_timewait.c and tcp_cc_newreno.c.
+ *
+ * Field prefixes follow FreeBSD's: snd_ and rcv_ for sequence space, t_ for
+ * the rest of the control block.  Legend: [L] loop thread only; [I] fixed
+ * once the connection is in the port table; [A] atomic, read by describe
+ * and listings from any thread.
+ *
+ * Sequence arithmetic is modulo 2^32: always compare with SEQ_LT & co.
+ */
+#ifndef REFNET_TCP_PRIV_H
+#define REFNET_TCP_PRIV_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "filter/filter_hook.h"
+#include "net/net.h"
+#include "refnet/netbuf.h"
+#include "refnet/object.h"
+#include "refnet/timer.h"
+#include "transport/tcp.h"
+#include "wire/tcp.h"
+
+#define SEQ_LT(a, b) ((int32_t)((a) - (b)) < 0)
+#define SEQ_LEQ(a, b) ((int32_t)((a) - (b)) <= 0)
+#define SEQ_GT(a, b) ((int32_t)((a) - (b)) > 0)
+#define SEQ_GEQ(a, b) ((int32_t)((a) - (b)) >= 0)
+#define SEQ_MIN(a, b) (SEQ_LT(a, b) ? (a) : (b))
+#define SEQ_MAX(a, b) (SEQ_GT(a, b) ? (a) : (b))
+
+#define TCP_HASH_BUCKETS 4096
+#define TCP_LHASH_BUCKETS 64
+#define TCP_DEFAULT_MSS 536           /* RFC 9293 3.7.1, when the peer names none */
+#define TCP_MAX_WINDOW_SHIFT 14
+#define TCP_PAWS_IDLE RN_SEC(24ull * 24 * 3600)  /* RFC 7323 5.5: 24 days */
+#define TCP_CHALLENGE_ACK_LIMIT 1000  /* per second, per stack (RFC 5961 7) */
+#define TCP_TLP_MIN RN_MSEC(10)       /* floor of the tail loss probe's timeout */
+#define TCP_SYNACK_RETRIES 5
+#define TCP_MAX_RXTSHIFT 15
+/* Largest TCP payload handed to a TSO device in one segment: the IPv4
+ * limit less the largest IP and TCP headers. */
+#define TCP_GSO_MAX (65535u - 60u - 60u)
+
+/* t_flags */
+#define TF_ACKNOW 0x00000001u      /* send an ACK at the next output */
+#define TF_DELACK 0x00000002u      /* an ACK is being delayed */
+#define TF_NODELAY 0x00000004u     /* Nagle off */
+#define TF_SENTFIN 0x00000008u     /* our FIN has been sent (maybe not acked) */
+#define TF_SHUT_WR 0x00000010u     /* the user will send no more: FIN after the data */
+#define TF_RCVD_FIN 0x00000020u    /* the peer's FIN is in (rcv_nxt is past it) */
+#define TF_USER_CLOSED 0x00000040u /* the user let go: the connection is an orphan */
+#define TF_REQ_TSTMP 0x00000080u   /* we offered timestamps */
+#define TF_TSTMP 0x00000100u       /* timestamps in use */
+#define TF_REQ_SCALE 0x00000200u   /* we offered window scaling */
+#define TF_SCALE 0x00000400u       /* window scaling in use */
+#define TF_SACK_PERMIT 0x00000800u /* the peer takes SACK blocks */
+#define TF_KEEPALIVE 0x00001000u   /* SO_KEEPALIVE */
+#define TF_INRECOVERY 0x00002000u  /* NewReno fast recovery */
+#define TF_DONE 0x00004000u        /* the protocol has finished with it */
+#define TF_IN_HASH 0x00008000u     /* in the connection table */
+#define TF_PASSIVE 0x00010000u     /* opened by a listener */
+#define TF_ACCEPTED 0x00020000u    /* handed out by rn_tcp_accept */
+#define TF_SHUT_RD 0x00040000u     /* the user will read no more */
+#define TF_RXT_TIMING 0x00080000u  /* t_rtseq is being timed */
+#define TF_AUTH_PENDING 0x00100000u /* a callout pended its connect or accept
+                                       authorisation: nothing is sent */
+#define TF_TLP_ARMED 0x00200000u   /* t_rexmt is armed as the tail loss probe */
+#define TF_TLP_OUT 0x00400000u     /* a probe went out; none more until an ACK
+                                      advances snd_una */
+
+/* Per-stack TCP state (the RN_SLOT_TCP slot). */
+struct tcp_stack {
+    struct rn_stack *ts_stack;               /* [I] */
+    struct tcp_params ts_params;             /* [I] defaults filled in */
+    struct tcp_conn *ts_hash[TCP_HASH_BUCKETS];          /* [L] by 4-tuple */
+    struct tcp_bind *ts_lhash[TCP_LHASH_BUCKETS];        /* [L] listening ports */
+    struct tcp_tw *ts_tw_hash[TCP_HASH_BUCKETS];         /* [L] TIME_WAIT by 4-tuple */
+    struct tcp_tw *ts_tw_oldest;             /* [L] expiry order (all last 2*MSL) */
+    struct tcp_tw *ts_tw_newest;             /* [L] */
+    unsigned ts_ntw;                         /* [L] */
+    struct rn_timer ts_tw_timer;             /* [L] expiry of the oldest */
+    unsigned ts_nconns;                      /* [L] connections in the table */
+    uint64_t ts_secret[2];                   /* [I] keys ISNs and ports */
+    uint32_t ts_next_ephemeral;              /* [L] RFC 6056 alg. 3 counter */
+    uint32_t ts_challenge_tokens;            /* [L] challenge ACKs left this second */
+    rn_time_t ts_challenge_second;           /* [L] */
+    struct rn_ob_type *ts_conn_type;         /* [I] */
+    struct rn_ob_type *ts_listener_type;     /* [I] */
+    struct rn_ob_type *ts_tw_type;           /* [I] */
+    rn_tag_t ts_tag_listener;                /* a listener's hold on its queued connections */
+    rn_tag_t ts_tag_timewait;                /* the TIME_WAIT table's hold */
+    rn_tag_t ts_tag_conn;                    /* a connection's hold on its listener */
+    rn_nb_owner_t ts_own_tx;                 /* segments being built and sent */
+    rn_nb_owner_t ts_own_rcvq;               /* in-order data not yet read */
+    rn_nb_owner_t ts_own_ooo;                /* out-of-order data */
+    /* Counters [L]. */
+    uint64_t ts_segs_in;
+    uint64_t ts_segs_out;
+    uint64_t ts_retransmits;
+    uint64_t ts_rst_in;
+    uint64_t ts_rst_out;
+    uint64_t ts_active_opens;
+    uint64_t ts_passive_opens;
+    uint64_t ts_challenge_acks;
+    uint64_t ts_timeouts;
+    uint64_t ts_fast_retransmits;
+    uint64_t ts_tw_recycled;
+    uint64_t ts_listen_overflows;
+    uint64_t ts_probes_answered;             /* window and keepalive probes ACKed */
+    uint64_t ts_tlp_probes;                  /* tail loss probes sent (RFC 8985) */
+};
+
+/* The send buffer: a ring of bytes starting at the byte snd_una names.
+ *   sb_len == bytes queued, sb_len <= sb_cap <= sb_max.
+ * Grows on demand up to sb_max, so idle connections cost little. */
+struct tcp_sndbuf {
+    uint8_t *sb_data;   /* [L] sb_cap bytes, or NULL */
+    uint32_t sb_cap;    /* [L] bytes allocated */
+    uint32_t sb_max;    /* [L] SO_SNDBUF */
+    uint32_t sb_head;   /* [L] index of the byte at snd_una (or iss+1) */
+    uint32_t sb_len;    /* [L] bytes queued from there */
+};
+
+struct tcp_conn {
+    struct tcp_stack *t_tcp;           /* [I] */
+    struct tcp_conn *t_hnext;          /* [L] connection table chain */
+    struct tcp_listener *t_listener;   /* [L] until accepted: held by "tcp.conn" */
+    struct tcp_conn *t_qnext;          /* [L] the listener's SYN or accept queue */
+    uint32_t t_laddr;                  /* [I] */
+    uint32_t t_faddr;                  /* [I] */
+    uint16_t t_lport;                  /* [I] */
+    uint16_t t_fport;                  /* [I] */
+    _Atomic uint8_t t_state;           /* [A] enum tcp_state */
+    uint32_t t_flags;                  /* [L] TF_* */
+    int t_softerror;                   /* [L] error to report at the next call */
+
+    /* Send sequence space (RFC 9293 3.3.1). */
+    uint32_t snd_una;                  /* [L] oldest unacknowledged */
+    uint32_t snd_nxt;                  /* [L] next to send */
+    uint32_t snd_max;                  /* [L] highest sent (snd_nxt goes back on RTO) */
+    uint32_t snd_wl1;                  /* [L] seq of the last window update */
+    uint32_t snd_wl2;                  /* [L] ack of the last window update */
+    uint32_t snd_wnd;                  /* [L] peer's window, scaled, in bytes */
+    uint32_t snd_max_wnd;              /* [L] largest window the peer offered */
+    uint32_t snd_recover;              /* [L] NewReno: snd_max when recovery began */
+    uint32_t t_rxt_mark;               /* [L] snd_max when snd_una was last resent by
+                                          tcp__retransmit_one (lost retransmissions) */
+    uint32_t iss;                      /* [L] */
+    uint32_t snd_cwnd;                 /* [L] congestion window, bytes */
+    uint32_t snd_ssthresh;             /* [L] */
+    uint8_t snd_scale;                 /* [L] shift for the peer's window */
+
+    /* Receive sequence space. */
+    uint32_t irs;                      /* [L] */
+    uint32_t rcv_nxt;                  /* [L] next expected */
+    uint32_t rcv_adv;                  /* [L] right edge last advertised */
+    uint32_t rcv_buf;                  /* [L] SO_RCVBUF */
+    uint8_t rcv_scale;                 /* [L] shift for our window */
+    uint8_t request_r_scale;           /* [L] the shift we offered */
+
+    uint32_t t_maxseg;                 /* [L] data bytes per segment, options excluded */
+    uint32_t t_offloads;               /* [L] RN_LINK_OFF_* of the route's link */
+    uint32_t t_peer_mss;               /* [L] MSS the peer announced */
+    uint32_t t_our_mss;                /* [L] MSS we announced */
+    uint32_t t_dupacks;                /* [L] consecutive duplicate ACKs */
+    uint32_t t_segs_unacked;           /* [L] full segments received, not acked */
+
+    /* Timestamps (RFC 7323). */
+    uint32_t ts_recent;                /* [L] peer's latest TSval worth echoing */
+    rn_time_t ts_recent_age;           /* [L] when it was taken */
+    uint32_t ts_offset;                /* [L] our per-connection TSval offset */
+
+    /* Round-trip time and retransmission (RFC 6298). */
+    rn_time_t t_srtt;                  /* [L] 0 until the first sample */
+    rn_time_t t_rttvar;                /* [L] */
+    rn_time_t t_rto;                   /* [L] current timeout, before backoff */
+    uint32_t t_rtseq;                  /* [L] segment being timed (TF_RXT_TIMING) */
+    rn_time_t t_rttime;                /* [L] when it was sent */
+    uint32_t t_rxtshift;               /* [L] consecutive timeouts (backoff) */
+    rn_time_t t_last_recv;             /* [L] for keepalive */
+    uint32_t t_keep_probes;            /* [L] unanswered keepalives */
+
+    struct tcp_sndbuf t_snd;           /* [L] */
+    struct rn_nbq t_rcvq;              /* [L] in-order payloads, not yet read */
+    struct rn_netbuf *t_ooo;           /* [L] out-of-order payloads by seq, via
+                                          nb_nextpkt; nb_cb[0] seq, nb_cb[1] len
+                                          (bit 32 of nb_cb[1]: a FIN follows) */
+    uint32_t t_ooo_bytes;              /* [L] */
+    uint32_t t_ooo_last;               /* [L] seq of the latest OOO arrival (SACK order) */
+    _Atomic uint32_t t_sndq_bytes;     /* [A] queued, unacked: netstat's Send-Q */
+    _Atomic uint32_t t_rcvq_bytes;     /* [A] received, unread: netstat's Recv-Q */
+
+    struct rn_timer t_rexmt;           /* [L] retransmit, or persist when the window is 0 */
+    struct rn_timer t_delack;          /* [L] delayed ACK */
+    struct rn_timer t_keep;            /* [L] connect timeout, keepalive, FIN_WAIT_2 */
+    bool t_persist;                    /* [L] t_rexmt is running as the persist timer */
+
+    const struct tcp_upcalls *t_up;    /* [L] NULL once the user let go */
+    void *t_upctx;                     /* [L] */
+    void *t_owner;                     /* [L] the socket above (its upcall's
+                                          up_owner), set at connect or accept
+                                          and kept until the release: the
+                                          socket outlives the connection */
+    uint64_t t_retransmits;            /* [L] */
+    void *t_filter;                    /* [L] the filtering platform's record of
+                                          the flow (callout contexts, pended
+                                          operations), or NULL (filter_hook.h) */
+};
+
+/* A listening port.  It outlives its listener's close: the port stays
+ * taken until the listener object is released, as a port does in Windows
+ * until its listener's last reference goes.  So a listener kept alive by a
+ * leaked reference keeps its port, and a new bind says who holds it. */
+struct tcp_bind {
+    struct tcp_bind *b_next;           /* [L] table chain */
+    struct tcp_stack *b_tcp;           /* [I] */
+    uint32_t b_laddr;                  /* [I] */
+    uint16_t b_lport;                  /* [I] */
+    struct tcp_listener *b_listener;   /* [L] the open listener, NULL once closed */
+    uint64_t b_holder;                 /* [I] the listener's object id */
+    struct rn_ob_wait b_wait;          /* fires when the closed listener is released */
+    struct rn_work b_work;             /* then frees the port on the loop thread */
+};
+
+struct tcp_listener {
+    struct tcp_stack *l_tcp;           /* [I] */
+    struct tcp_bind *l_bind;           /* [L] its port */
+    uint32_t l_laddr;                  /* [I] */
+    uint16_t l_lport;                  /* [I] */
+    _Atomic uint8_t l_state;           /* [A] LISTEN, or CLOSED once closed */
+    unsigned l_backlog;                /* [L] bound on each queue */
+    struct tcp_conn *l_synq;           /* [L] SYN_RECEIVED connections */
+    _Atomic uint32_t l_nsyn;           /* [A] */
+    struct tcp_conn *l_acceptq;        /* [L] established, not accepted, oldest first */
+    struct tcp_conn *l_acceptq_tail;   /* [L] */
+    _Atomic uint32_t l_naccept;        /* [A] */
+    const struct tcp_upcalls *l_up;    /* [L] */
+    void *l_upctx;                     /* [L] */
+    void *l_owner;                     /* [L] the socket above, as t_owner */
+    bool l_auth_pending;               /* [L] a callout pended its listen
+                                          authorisation: it takes no SYNs */
+    int l_error;                       /* [L] why it was closed under its user
+                                          (RN_EACCES: refused by a filter), or 0 */
+    void *l_filter;                    /* [L] the filtering platform's record of
+                                          the flow, or NULL (filter_hook.h) */
+};
+
+/* A connection in TIME_WAIT, reduced to what TIME_WAIT needs. */
+struct tcp_tw {
+    struct tcp_stack *tw_tcp;          /* [I] */
+    struct tcp_tw *tw_hnext;           /* [L] */
+    struct tcp_tw *tw_older;           /* [L] expiry list */
+    struct tcp_tw *tw_newer;           /* [L] */
+    uint32_t tw_laddr;                 /* [I] */
+    uint32_t tw_faddr;                 /* [I] */
+    uint16_t tw_lport;                 /* [I] */
+    uint16_t tw_fport;                 /* [I] */
+    uint32_t tw_snd_nxt;               /* [L] */
+    uint32_t tw_rcv_nxt;               /* [L] */
+    uint32_t tw_ts_recent;             /* [L] */
+    uint32_t tw_ts_offset;             /* [L] */
+    bool tw_tstmp;                     /* [L] */
+    uint16_t tw_rcv_wnd;               /* [L] as last advertised, unscaled field */
+    rn_time_t tw_expires;              /* [L] */
+};
+
+static inline enum tcp_state tcp_state(const struct tcp_conn *c)
+{
+    return (enum tcp_state)atomic_load_explicit(&c->t_state, memory_order_relaxed);
+}
+
+static inline void tcp_set_state(struct tcp_conn *c, enum tcp_state s)
+{
+    atomic_store_explicit(&c->t_state, (uint8_t)s, memory_order_relaxed);
+}
+
+static inline bool tcp_have_rcvd_syn(enum tcp_state s)
+{
+    return s >= TCPS_SYN_RECEIVED;
+}
+
+/* ---- tcp.c ---- */
+struct tcp_stack *tcp__stack(struct rn_stack *st);
+
+enum tcp_kind {
+    TCP_KIND_NONE,      /* not a TCP object */
+    TCP_KIND_CONN,      /* struct tcp_conn */
+    TCP_KIND_LISTENER,  /* struct tcp_listener */
+    TCP_KIND_TIMEWAIT,  /* struct tcp_tw */
+};
+/* What kind of TCP object ob is, by its type.  [any] */
+enum tcp_kind tcp__kind_of(const void *ob);
+struct tcp_conn *tcp__lookup(struct tcp_stack *ts, uint32_t laddr, uint16_t lport,
+                             uint32_t faddr, uint16_t fport);
+/* The open listener for a segment to laddr:lport, or NULL. */
+struct tcp_listener *tcp__lookup_listener(struct tcp_stack *ts, uint32_t laddr, uint16_t lport);
+/* Creates a connection for a 4-tuple and puts it in the table. */
+struct tcp_conn *tcp__conn_new(struct tcp_stack *ts, uint32_t laddr, uint16_t lport,
+                               uint32_t faddr, uint16_t fport);
+/* The protocol is finished with c: out of the table, timers stopped, the
+ * "create" reference dropped (buffers go too if the user has let go). */
+void tcp__done(struct tcp_conn *c);
+/* Fails the connection with err: tells the user, then tcp__done. */
+void tcp__drop(struct tcp_conn *c, int err);
+uint32_t tcp__isn(struct tcp_stack *ts, uint32_t laddr, uint16_t lport, uint32_t faddr,
+                  uint16_t fport);
+/* Sets t_maxseg and buffers from the route and the peer's MSS. */
+void tcp__mss_update(struct tcp_conn *c, uint32_t peer_mss);
+/* Frees send and receive buffers.  [L] */
+void tcp__free_buffers(struct tcp_conn *c);
+/* The listener side of an established passive open. */
+void tcp__listener_established(struct tcp_conn *c);
+/* Removes c from its listener's SYN queue (it failed). */
+void tcp__listener_forget(struct tcp_conn *c);
+/* Tells the user, if any. */
+void tcp__upcall_readable(struct tcp_conn *c);
+void tcp__upcall_writable(struct tcp_conn *c);
+/* The receive window we can offer now, in bytes. */
+uint32_t tcp__rcv_space(const struct tcp_conn *c);
+/* True if the window we could offer now is worth an update of its own:
+ * it has at least doubled since we last advertised it, by a useful amount
+ * (two segments or half the buffer, whichever is less). */
+bool tcp__window_update_due(const struct tcp_conn *c);
+
+/* Closes a listener under its user: l_error = err, then the upcall
+ * tu_error(err); accepts then fail with err. */
+void tcp__listener_refuse(struct tcp_listener *l, int err);
+
+/* ---- tcp_filter.c: the filtering platform's hooks ---- */
+/* The listen layer, for a listener just bound.  Returns RN_FILTER_PERMIT,
+ * RN_FILTER_BLOCK, or RN_FILTER_PEND (l_auth_pending is then set). */
+enum rn_filter_decision tcp__filter_listen(struct tcp_listener *l);
+/* The connect layer, for a connection in SYN_SENT before its SYN; the
+ * accept layer, for one in SYN_RECEIVED before its SYN+ACK.  Return as
+ * tcp__filter_listen(); on RN_FILTER_PEND TF_AUTH_PENDING is set. */
+enum rn_filter_decision tcp__filter_connect(struct tcp_conn *c);
+enum rn_filter_decision tcp__filter_accept(struct tcp_conn *c);
+/* Refuses a connection whose SYN was accepted into SYN_RECEIVED: a RST to
+ * the peer, and the connection is done. */
+void tcp__refuse_syn(struct tcp_conn *c);
+/* The transport layers (RN_FL_INBOUND_TRANSPORT, RN_FL_OUTBOUND_TRANSPORT)
+ * for a segment of connection c (NULL if none).  Returns true if blocked. */
+bool tcp__filter_segment(struct tcp_stack *ts, struct tcp_conn *c, enum rn_filter_layer layer,
+                         uint32_t laddr, uint16_t lport, uint32_t faddr, uint16_t fport,
+                         uint8_t flags, uint32_t len);
+
+/* ---- tcp_input.c ---- */
+void tcp__input(struct rn_stack *st, struct rn_netbuf *nb, const struct rn_ip_rx *rx);
+void tcp__err_input(struct rn_stack *st, const struct rn_ip_err *err);
+/* RTT sample (RFC 6298 2.2-2.3). */
+void tcp__rtt_update(struct tcp_conn *c, rn_time_t rtt);
+
+/* ---- tcp_output.c ---- */
+/* Sends whatever the state, windows and flags call for. */
+void tcp__output(struct tcp_conn *c);
+/* Sends a bare segment not tied to a connection (RST, ACK from TIME_WAIT). */
+void tcp__respond(struct tcp_stack *ts, uint32_t laddr, uint16_t lport, uint32_t faddr,
+                  uint16_t fport, uint32_t seq, uint32_t ack, uint8_t flags, uint16_t win,
+                  const uint32_t *tsval_tsecr);
+/* A RST in answer to segment th (RFC 9293 3.10.7.1). */
+void tcp__reset_reply(struct tcp_stack *ts, uint32_t laddr, uint32_t faddr,
+                      const struct rn_tcp_hdr *th, uint32_t seglen);
+/* Sends one segment of len bytes at seq with flags. */
+int tcp__send_segment(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags);
+void tcp__send_rst(struct tcp_conn *c);
+/* Resends the segment at snd_una (fast retransmit, partial ACKs). */
+void tcp__retransmit_one(struct tcp_conn *c);
+/* A challenge ACK (RFC 5961), rate limited per stack. */
+void tcp__challenge_ack(struct tcp_conn *c);
+uint32_t tcp__tsval(const struct tcp_conn *c, rn_time_t now);
+
+/* ---- tcp_timer.c ---- */
+void tcp__timers_init(struct tcp_conn *c);
+/* Arms or re-arms a connection timer; an idle timer takes a "tcp.timer"
+ * reference, which firing or stopping drops. */
+void tcp__timer_arm(struct tcp_conn *c, struct rn_timer *t, rn_time_t due);
+void tcp__timer_stop(struct tcp_conn *c, struct rn_timer *t);
+void tcp__timers_stop(struct tcp_conn *c);
+/* (Re)starts the retransmission timer at the current RTO with backoff,
+ * or earlier as the tail loss probe when that applies (tcp_timer.c). */
+void tcp__rexmt_start(struct tcp_conn *c);
+rn_time_t tcp__rto(const struct tcp_conn *c);
+/* After new data went out: turns a running retransmission timer into the
+ * tail loss probe if one now applies (more than a segment in flight). */
+void tcp__tlp_arm(struct tcp_conn *c);
+void tcp__keep_reset(struct tcp_conn *c);
+
+/* ---- tcp_timewait.c ---- */
+/* Moves c into the TIME_WAIT table and finishes the connection. */
+void tcp__timewait_enter(struct tcp_conn *c);
+struct tcp_tw *tcp__tw_lookup(struct tcp_stack *ts, uint32_t laddr, uint16_t lport,
+                              uint32_t faddr, uint16_t fport);
+/* Processes a segment for a TIME_WAIT entry.  Returns true if it was a SYN
+ * that may start a new incarnation (the entry is gone then). */
+bool tcp__tw_input(struct tcp_tw *tw, const struct rn_tcp_hdr *th,
+                   const struct rn_tcp_opts *to, uint32_t seglen);
+void tcp__tw_init(struct tcp_stack *ts);
+void tcp__tw_flush(struct tcp_stack *ts);
+
+/* ---- tcp_cc_newreno.c ---- */
+void tcp__cc_init(struct tcp_conn *c);
+/* New data acknowledged: acked bytes. */
+void tcp__cc_ack(struct tcp_conn *c, uint32_t acked);
+/* The third duplicate ACK: enter fast recovery and retransmit. */
+void tcp__cc_fast_retransmit(struct tcp_conn *c);
+/* A further duplicate ACK in recovery. */
+void tcp__cc_dupack(struct tcp_conn *c);
+/* An ACK in recovery: partial or full (RFC 6582).  Returns true if it
+ * ended recovery. */
+bool tcp__cc_recovery_ack(struct tcp_conn *c, uint32_t acked);
+/* The retransmission timer fired. */
+void tcp__cc_rto(struct tcp_conn *c);
+
+#endif /* REFNET_TCP_PRIV_H */

@@ -1,0 +1,259 @@
+/*
+ * TCP timers: retransmission (RFC 6298, with exponential backoff and the
+ * persist timer for zero windows; before it, the tail loss probe of RFC
+ * 8985 section 7), delayed ACK, and the "keep" timer that
+ * serves the connection-establishment timeout, keepalive and the orphaned
+ * FIN_WAIT_2 timeout.
+ *
+ * An armed timer holds a "tcp.timer" reference on its connection, so a
+ * connection with a timer pending can never be freed under it; the
+ * reference is dropped when the timer fires (after its work) or stops.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "refnet/error.h"
+#include "transport/tcp_priv.h"
+
+#define CONN_OF(t, field) ((struct tcp_conn *)((char *)(t) - offsetof(struct tcp_conn, field)))
+
+rn_time_t tcp__rto(const struct tcp_conn *c)
+{
+    rn_time_t rto = c->t_rto, max = c->t_tcp->ts_params.tp_rto_max;
+    uint32_t i;
+
+    for (i = 0; i < c->t_rxtshift && rto < max; i++)
+        rto *= 2;
+    return rto < max ? rto : max;
+}
+
+void tcp__timer_arm(struct tcp_conn *c, struct rn_timer *t, rn_time_t due)
+{
+    struct rn_timer_heap *h = rn_stack_timers(c->t_tcp->ts_stack);
+    bool was_armed = rn_timer_armed(t);
+
+    if (!was_armed)
+        rn_ob_ref(c, RN_TAG_TCP_TIMER);
+    if (rn_timer_arm(h, t, due) < 0)
+        rn_ob_deref(c, RN_TAG_TCP_TIMER);  /* out of memory: the timer is off */
+}
+
+void tcp__timer_stop(struct tcp_conn *c, struct rn_timer *t)
+{
+    if (!rn_timer_armed(t))
+        return;
+    rn_timer_cancel(rn_stack_timers(c->t_tcp->ts_stack), t);
+    rn_ob_deref(c, RN_TAG_TCP_TIMER);
+}
+
+void tcp__timers_stop(struct tcp_conn *c)
+{
+    tcp__timer_stop(c, &c->t_rexmt);
+    tcp__timer_stop(c, &c->t_delack);
+    tcp__timer_stop(c, &c->t_keep);
+    c->t_persist = false;
+}
+
+/* The probe timeout of RFC 8985 7.2, or 0 if no probe applies to c now:
+ * data in flight beyond one segment (a lone segment is answered only after
+ * the peer's delayed-ACK timer, so its probe would come no sooner than the
+ * RTO), an RTT measured, no recovery or timeout in progress, no probe out
+ * yet, and no FIN sent (the probe resends data only). */
+static rn_time_t tlp_timeout(const struct tcp_conn *c)
+{
+    enum tcp_state s = tcp_state(c);
+    rn_time_t pto;
+
+    if ((s != TCPS_ESTABLISHED && s != TCPS_CLOSE_WAIT) || c->t_srtt == 0 ||
+        c->t_rxtshift != 0 || (c->t_flags & (TF_INRECOVERY | TF_TLP_OUT | TF_SENTFIN)) ||
+        c->snd_max - c->snd_una <= c->t_maxseg)
+        return 0;
+    pto = 2 * c->t_srtt;
+    if (pto < TCP_TLP_MIN)
+        pto = TCP_TLP_MIN;
+    return pto < tcp__rto(c) ? pto : 0;
+}
+
+void tcp__rexmt_start(struct tcp_conn *c)
+{
+    rn_time_t now = rn_stack_now(c->t_tcp->ts_stack), pto = tlp_timeout(c);
+
+    c->t_persist = false;
+    if (pto != 0) {
+        c->t_flags |= TF_TLP_ARMED;
+        tcp__timer_arm(c, &c->t_rexmt, now + pto);
+    } else {
+        c->t_flags &= ~TF_TLP_ARMED;
+        tcp__timer_arm(c, &c->t_rexmt, now + tcp__rto(c));
+    }
+}
+
+void tcp__tlp_arm(struct tcp_conn *c)
+{
+    if (!(c->t_flags & TF_TLP_ARMED) && !c->t_persist && rn_timer_armed(&c->t_rexmt) &&
+        tlp_timeout(c) != 0)
+        tcp__rexmt_start(c);
+}
+
+/* The tail loss probe (RFC 8985 7.3): nothing was acknowledged for two
+ * round trips while data is in flight.  Either the last segments or their
+ * ACKs were lost; no duplicate ACK will come to say which.  Resend the last
+ * segment: its ACK acknowledges everything if only ACKs were lost, or
+ * reports the hole with SACK.  The window is left as it is, and the
+ * retransmission timer takes over from here. */
+static void tlp_fire(struct tcp_conn *c, rn_time_t now)
+{
+    uint32_t len = c->snd_max - c->snd_una;
+
+    c->t_flags |= TF_TLP_OUT;
+    if (len > c->t_maxseg)
+        len = c->t_maxseg;
+    if (len > c->t_snd.sb_len)
+        len = c->t_snd.sb_len;
+    if (len > 0) {
+        c->t_flags &= ~TF_RXT_TIMING;  /* Karn */
+        c->t_tcp->ts_tlp_probes++;
+        c->t_tcp->ts_retransmits++;
+        c->t_retransmits++;
+        tcp__send_segment(c, c->snd_max - len, len, RN_TCP_ACK);
+    }
+    tcp__timer_arm(c, &c->t_rexmt, now + tcp__rto(c));
+}
+
+void tcp__keep_reset(struct tcp_conn *c)
+{
+    const struct tcp_params *p = &c->t_tcp->ts_params;
+
+    c->t_keep_probes = 0;
+    if (c->t_flags & TF_KEEPALIVE)
+        tcp__timer_arm(c, &c->t_keep, rn_stack_now(c->t_tcp->ts_stack) + p->tp_keepidle);
+    else if (tcp_state(c) != TCPS_FIN_WAIT_2)
+        tcp__timer_stop(c, &c->t_keep);
+}
+
+static void rexmt_fire(struct rn_timer *t, rn_time_t now)
+{
+    struct tcp_conn *c = CONN_OF(t, t_rexmt);
+    struct tcp_stack *ts = c->t_tcp;
+    enum tcp_state s = tcp_state(c);
+    bool probe = (c->t_flags & TF_TLP_ARMED) != 0;
+
+    c->t_flags &= ~TF_TLP_ARMED;
+    if (c->t_flags & TF_DONE)
+        goto out;
+    if (c->t_persist) {
+        uint32_t start = c->snd_una == c->iss ? c->iss + 1 : c->snd_una;
+        uint32_t avail = start + c->t_snd.sb_len - c->snd_nxt;
+
+        if (c->snd_wnd > 0 && c->snd_una == c->snd_max && avail > 0) {
+            /* A small window that will not grow: use it (the SWS
+             * override timeout of RFC 9293 3.8.6.2.1). */
+            uint32_t len = c->snd_wnd < avail ? c->snd_wnd : avail;
+
+            tcp__send_segment(c, c->snd_nxt, len, RN_TCP_ACK | RN_TCP_PSH);
+            c->snd_nxt += len;
+            c->snd_max = c->snd_nxt;
+            c->t_persist = false;
+            tcp__rexmt_start(c);
+            goto out;
+        }
+        /* Zero-window probe: an old byte's sequence number and no data
+         * makes the peer answer with its current window. */
+        tcp__send_segment(c, c->snd_una - 1, 0, RN_TCP_ACK);
+        if (c->t_rxtshift < TCP_MAX_RXTSHIFT)
+            c->t_rxtshift++;
+        tcp__timer_arm(c, &c->t_rexmt, now + tcp__rto(c));
+        goto out;
+    }
+    if (c->snd_una == c->snd_max)
+        goto out;  /* everything was acknowledged meanwhile */
+    if (probe) {
+        tlp_fire(c, now);
+        goto out;
+    }
+    if (c->snd_wnd == 0 && tcp_state(c) >= TCPS_ESTABLISHED) {
+        /* The window closed on data in flight: resending into it is
+         * useless.  Probe it instead, as long as the peer answers
+         * (RFC 9293 3.8.6.1; BSD does the same). */
+        c->snd_nxt = c->snd_una;
+        c->t_persist = true;
+        tcp__send_segment(c, c->snd_una - 1, 0, RN_TCP_ACK);
+        if (c->t_rxtshift < TCP_MAX_RXTSHIFT)
+            c->t_rxtshift++;
+        tcp__timer_arm(c, &c->t_rexmt, now + tcp__rto(c));
+        goto out;
+    }
+    if (((s == TCPS_SYN_SENT || s == TCPS_SYN_RECEIVED) &&
+         c->t_rxtshift >= (s == TCPS_SYN_SENT ? ts->ts_params.tp_syn_retries
+                                              : TCP_SYNACK_RETRIES)) ||
+        c->t_rxtshift >= ts->ts_params.tp_retries) {
+        ts->ts_timeouts++;
+        tcp__drop(c, RN_ETIMEDOUT);
+        goto out;
+    }
+    c->t_rxtshift++;
+    ts->ts_timeouts++;
+    c->t_flags &= ~TF_TLP_OUT;
+    tcp__cc_rto(c);
+    c->t_flags &= ~TF_RXT_TIMING;  /* Karn */
+    c->snd_nxt = c->snd_una;       /* go back and resend from the oldest */
+    c->t_dupacks = 0;
+    tcp__rexmt_start(c);
+    tcp__output(c);
+out:
+    rn_ob_deref(c, RN_TAG_TCP_TIMER);
+}
+
+static void delack_fire(struct rn_timer *t, rn_time_t now)
+{
+    struct tcp_conn *c = CONN_OF(t, t_delack);
+
+    (void)now;
+    if (!(c->t_flags & TF_DONE)) {
+        c->t_flags |= TF_ACKNOW;
+        tcp__output(c);
+    }
+    rn_ob_deref(c, RN_TAG_TCP_TIMER);
+}
+
+static void keep_fire(struct rn_timer *t, rn_time_t now)
+{
+    struct tcp_conn *c = CONN_OF(t, t_keep);
+    const struct tcp_params *p = &c->t_tcp->ts_params;
+    enum tcp_state s = tcp_state(c);
+
+    if (c->t_flags & TF_DONE)
+        goto out;
+    if (s == TCPS_SYN_SENT || s == TCPS_SYN_RECEIVED) {
+        c->t_tcp->ts_timeouts++;
+        tcp__drop(c, RN_ETIMEDOUT);  /* connection establishment timeout */
+        goto out;
+    }
+    if (s == TCPS_FIN_WAIT_2 && (c->t_flags & TF_USER_CLOSED)) {
+        tcp__done(c);  /* the peer never closed its side */
+        goto out;
+    }
+    if (!(c->t_flags & TF_KEEPALIVE) || s < TCPS_ESTABLISHED)
+        goto out;
+    if (now - c->t_last_recv < p->tp_keepidle) {
+        tcp__timer_arm(c, &c->t_keep, c->t_last_recv + p->tp_keepidle);
+        goto out;
+    }
+    if (c->t_keep_probes >= p->tp_keepcnt) {
+        c->t_tcp->ts_timeouts++;
+        tcp__drop(c, RN_ETIMEDOUT);
+        goto out;
+    }
+    c->t_keep_probes++;
+    tcp__send_segment(c, c->snd_una - 1, 0, RN_TCP_ACK);  /* RFC 1122 4.2.3.6 */
+    tcp__timer_arm(c, &c->t_keep, now + p->tp_keepintvl);
+out:
+    rn_ob_deref(c, RN_TAG_TCP_TIMER);
+}
+
+void tcp__timers_init(struct tcp_conn *c)
+{
+    rn_timer_init(&c->t_rexmt, rexmt_fire);
+    rn_timer_init(&c->t_delack, delack_fire);
+    rn_timer_init(&c->t_keep, keep_fire);
+}

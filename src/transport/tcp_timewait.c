@@ -1,0 +1,196 @@
+/*
+ * TIME_WAIT: connections that closed first wait 2*MSL (RFC 9293 3.6.1)
+ * in a bounded table of small entries, so that late segments of the old
+ * connection cannot be mistaken for a new one, and a lost final ACK can be
+ * repeated.
+ *
+ * Every entry waits the same 2*MSL, so the table keeps them in one list in
+ * expiry order and needs a single timer, for the oldest.  When the table
+ * is full the oldest entry is recycled early (counted), as Linux does at
+ * tcp_max_tw_buckets.  Entries are objects ("tcp timewait"), held by the
+ * table under "timewait", so `refnet objects` shows them.
+ *
+ * A SYN may reopen a 4-tuple in TIME_WAIT if it is clearly new: a higher
+ * sequence number or a newer timestamp (RFC 6191).  A RST is ignored
+ * (RFC 1337).
+ */
+#include <stdlib.h>
+
+#include "transport/tcp_priv.h"
+
+static unsigned tw_bucket(uint32_t laddr, uint16_t lport, uint32_t faddr, uint16_t fport)
+{
+    uint32_t h = laddr * 2654435761u ^ faddr * 2246822519u ^
+                 ((uint32_t)lport << 16 | fport) * 3266489917u;
+
+    return (h ^ h >> 15) & (TCP_HASH_BUCKETS - 1);
+}
+
+struct tcp_tw *tcp__tw_lookup(struct tcp_stack *ts, uint32_t laddr, uint16_t lport,
+                              uint32_t faddr, uint16_t fport)
+{
+    struct tcp_tw *tw;
+
+    for (tw = ts->ts_tw_hash[tw_bucket(laddr, lport, faddr, fport)]; tw; tw = tw->tw_hnext) {
+        if (tw->tw_lport == lport && tw->tw_fport == fport && tw->tw_laddr == laddr &&
+            tw->tw_faddr == faddr)
+            return tw;
+    }
+    return NULL;
+}
+
+static void tw_unlink_age(struct tcp_stack *ts, struct tcp_tw *tw)
+{
+    if (tw->tw_older)
+        tw->tw_older->tw_newer = tw->tw_newer;
+    else
+        ts->ts_tw_oldest = tw->tw_newer;
+    if (tw->tw_newer)
+        tw->tw_newer->tw_older = tw->tw_older;
+    else
+        ts->ts_tw_newest = tw->tw_older;
+    tw->tw_older = tw->tw_newer = NULL;
+}
+
+static void tw_append_age(struct tcp_stack *ts, struct tcp_tw *tw)
+{
+    tw->tw_older = ts->ts_tw_newest;
+    tw->tw_newer = NULL;
+    if (ts->ts_tw_newest)
+        ts->ts_tw_newest->tw_newer = tw;
+    else
+        ts->ts_tw_oldest = tw;
+    ts->ts_tw_newest = tw;
+}
+
+static void tw_schedule(struct tcp_stack *ts)
+{
+    struct rn_timer_heap *h = rn_stack_timers(ts->ts_stack);
+
+    if (ts->ts_tw_oldest == NULL)
+        rn_timer_cancel(h, &ts->ts_tw_timer);
+    else
+        rn_timer_arm(h, &ts->ts_tw_timer, ts->ts_tw_oldest->tw_expires);
+}
+
+static void tw_remove(struct tcp_stack *ts, struct tcp_tw *tw)
+{
+    struct tcp_tw **pp = &ts->ts_tw_hash[tw_bucket(tw->tw_laddr, tw->tw_lport, tw->tw_faddr,
+                                                   tw->tw_fport)];
+
+    while (*pp != tw)
+        pp = &(*pp)->tw_hnext;
+    *pp = tw->tw_hnext;
+    tw_unlink_age(ts, tw);
+    ts->ts_ntw--;
+    rn_ob_kill(tw);
+}
+
+static void tw_expire(struct rn_timer *t, rn_time_t now)
+{
+    struct tcp_stack *ts = (struct tcp_stack *)((char *)t - offsetof(struct tcp_stack, ts_tw_timer));
+
+    while (ts->ts_tw_oldest != NULL && ts->ts_tw_oldest->tw_expires <= now)
+        tw_remove(ts, ts->ts_tw_oldest);
+    tw_schedule(ts);
+}
+
+void tcp__tw_init(struct tcp_stack *ts)
+{
+    rn_timer_init(&ts->ts_tw_timer, tw_expire);
+}
+
+void tcp__timewait_enter(struct tcp_conn *c)
+{
+    struct tcp_stack *ts = c->t_tcp;
+    rn_time_t now = rn_stack_now(ts->ts_stack);
+    struct tcp_tw *tw;
+    unsigned b;
+
+    tcp_set_state(c, TCPS_TIME_WAIT);
+    if (ts->ts_ntw >= ts->ts_params.tp_timewait_max && ts->ts_tw_oldest != NULL) {
+        ts->ts_tw_recycled++;
+        tw_remove(ts, ts->ts_tw_oldest);
+    }
+    tw = rn_ob_create(ts->ts_tw_type, ts->ts_tag_timewait);
+    if (tw != NULL) {
+        tw->tw_tcp = ts;
+        tw->tw_laddr = c->t_laddr;
+        tw->tw_lport = c->t_lport;
+        tw->tw_faddr = c->t_faddr;
+        tw->tw_fport = c->t_fport;
+        tw->tw_snd_nxt = c->snd_nxt;
+        tw->tw_rcv_nxt = c->rcv_nxt;
+        tw->tw_tstmp = (c->t_flags & TF_TSTMP) != 0;
+        tw->tw_ts_recent = c->ts_recent;
+        tw->tw_ts_offset = c->ts_offset;
+        tw->tw_rcv_wnd = (uint16_t)((c->rcv_adv - c->rcv_nxt) >> c->rcv_scale > 65535
+                                        ? 65535
+                                        : (c->rcv_adv - c->rcv_nxt) >> c->rcv_scale);
+        tw->tw_expires = now + 2 * ts->ts_params.tp_msl;
+        rn_ob_publish(tw);
+        b = tw_bucket(tw->tw_laddr, tw->tw_lport, tw->tw_faddr, tw->tw_fport);
+        tw->tw_hnext = ts->ts_tw_hash[b];
+        ts->ts_tw_hash[b] = tw;
+        tw_append_age(ts, tw);
+        ts->ts_ntw++;
+        if (!rn_timer_armed(&ts->ts_tw_timer))
+            tw_schedule(ts);
+    }
+    /* The full connection is finished; the entry stands in for it. */
+    tcp__done(c);
+}
+
+/* Answers a segment of the old incarnation with our last ACK. */
+static void tw_ack(struct tcp_tw *tw)
+{
+    struct tcp_stack *ts = tw->tw_tcp;
+    uint32_t tsopt[2];
+
+    if (tw->tw_tstmp) {
+        tsopt[0] = (uint32_t)(rn_stack_now(ts->ts_stack) / RN_NSEC_PER_MSEC) + tw->tw_ts_offset;
+        tsopt[1] = tw->tw_ts_recent;
+    }
+    tcp__respond(ts, tw->tw_laddr, tw->tw_lport, tw->tw_faddr, tw->tw_fport, tw->tw_snd_nxt,
+                 tw->tw_rcv_nxt, RN_TCP_ACK, tw->tw_rcv_wnd, tw->tw_tstmp ? tsopt : NULL);
+}
+
+bool tcp__tw_input(struct tcp_tw *tw, const struct rn_tcp_hdr *th, const struct rn_tcp_opts *to,
+                   uint32_t seglen)
+{
+    struct tcp_stack *ts = tw->tw_tcp;
+    bool has_ts = (to->to_present & RN_TCPOPT_F_TS) != 0;
+
+    if (th->th_flags & RN_TCP_RST)
+        return false;  /* RFC 1337: TIME_WAIT assassination is refused */
+    if ((th->th_flags & (RN_TCP_SYN | RN_TCP_ACK)) == RN_TCP_SYN) {
+        if (SEQ_GT(th->th_seq, tw->tw_rcv_nxt) ||
+            (tw->tw_tstmp && has_ts && SEQ_GT(to->to_tsval, tw->tw_ts_recent))) {
+            tw_remove(ts, tw);
+            tw_schedule(ts);
+            return true;
+        }
+        tw_ack(tw);
+        return false;
+    }
+    if (th->th_flags & RN_TCP_FIN) {
+        /* The peer did not hear our ACK of its FIN: repeat it, and wait
+         * another 2*MSL from now. */
+        tw_ack(tw);
+        tw->tw_expires = rn_stack_now(ts->ts_stack) + 2 * ts->ts_params.tp_msl;
+        tw_unlink_age(ts, tw);
+        tw_append_age(ts, tw);
+        tw_schedule(ts);
+        return false;
+    }
+    if (seglen > 0)
+        tw_ack(tw);
+    return false;
+}
+
+void tcp__tw_flush(struct tcp_stack *ts)
+{
+    while (ts->ts_tw_oldest != NULL)
+        tw_remove(ts, ts->ts_tw_oldest);
+    tw_schedule(ts);
+}

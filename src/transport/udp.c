@@ -1,0 +1,807 @@
+/*
+ * UDP (RFC 768, RFC 1122 section 4.1): endpoints, input with demultiplexing
+ * and bounded receive queues, output, ICMP errors, and the ops table the
+ * socket layer drives (transport.h).
+ *
+ * Receive path:
+ *   net__ip_deliver() -> udp_input(): length and checksum over the chain
+ *     -> port table lookup (specific address, then wildcard)
+ *     -> [filtering platform: inbound-transport]
+ *     -> receive queue (bounded in buffer bytes, SO_RCVBUF)
+ *     -> upcall to the socket, which pulls into a pending receive at once
+ *   no endpoint: ICMP port unreachable and the drop "udp_no_port".
+ * Transmit path:
+ *   socket -> udp_send() -> [filtering platform: outbound-transport]
+ *     -> header and checksum over the payload chain -> rn_ip_output()
+ * A datagram a filter blocks is dropped ("filter_blocked"), silently on the
+ * way in; on the way out the send fails with RN_EACCES.
+ * Errors: ICMP port (and protocol) unreachable about a datagram sent by a
+ * connected endpoint becomes its pending error, returned by its next send
+ * or receive, as Linux does without IP_RECVERR; other ICMP errors are soft
+ * for UDP and ignored.
+ *
+ * Endpoints are objects of type "udp endpoint".  References: "create"
+ * (UDP's own, dropped by close through rn_ob_kill), "socket.endpoint" (the
+ * socket's), "port-table" (while bound).  So a closed endpoint is released
+ * as soon as its socket lets go, unless someone else still holds it, which
+ * the socket's close wait then shows.
+ *
+ * Receive-queue accounting charges each datagram the buffers it occupies
+ * (its chain length times the pool's buffer size), like Linux's truesize,
+ * so a flood of tiny datagrams cannot pin the whole pool.  SO_SNDBUF is
+ * kept for getsockopt only: a send goes straight to the interface queue,
+ * flushed at the end of the same poll, so there is no send queue to bound.
+ */
+#include <assert.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "filter/filter_hook.h"
+#include "net/net.h"
+#include "refnet/error.h"
+#include "refnet/report.h"
+#include "refnet/strbuf.h"
+#include "transport/netstat.h"
+#include "transport/udp.h"
+#include "wire/bytes.h"
+#include "wire/csum.h"
+#include "wire/icmp.h"
+#include "wire/ipv4.h"
+#include "wire/udp.h"
+
+static struct rn_ob_type *udp_ep_type;
+static pthread_once_t udp_once = PTHREAD_ONCE_INIT;
+
+static uint64_t pack_addr(uint32_t addr, uint16_t port)
+{
+    return (uint64_t)addr << 16 | port;
+}
+
+static void udp_describe(const void *ob, char *buf, size_t len)
+{
+    const struct udp_ep *ep = ob;
+    uint64_t l = atomic_load_explicit(&ep->ue_local, memory_order_relaxed);
+    uint64_t r = atomic_load_explicit(&ep->ue_remote, memory_order_relaxed);
+    char la[RN_IP4_STRLEN], ra[RN_IP4_STRLEN], peer[48] = "";
+
+    rn_ip4_addr_fmt((uint32_t)(l >> 16), la);
+    if ((r & 0xffff) != 0)
+        snprintf(peer, sizeof(peer), " peer %s:%u", rn_ip4_addr_fmt((uint32_t)(r >> 16), ra),
+                 (unsigned)(r & 0xffff));
+    snprintf(buf, len, "udp endpoint %s:%u%s rcvq %u/%u", la, (unsigned)(l & 0xffff), peer,
+             atomic_load_explicit(&ep->ue_rcvq_bytes, memory_order_relaxed),
+             atomic_load_explicit(&ep->ue_rcvbuf, memory_order_relaxed));
+}
+
+static const struct rn_ob_type_ops udp_ep_ops = {
+    .name = "udp endpoint",
+    .size = sizeof(struct udp_ep),
+    /* Nothing to release: close emptied the queue on the loop thread, and
+     * the last reference may be dropped on any thread. */
+    .release = NULL,
+    .describe = udp_describe,
+};
+
+static void udp_types(void)
+{
+    udp_ep_type = rn_ob_type_register(&udp_ep_ops);
+}
+
+static struct udp_state *udp_of(struct rn_stack *st)
+{
+    return rn_stack_slot(st, RN_SLOT_UDP);
+}
+
+static void ep_publish_names(struct udp_ep *ep)
+{
+    atomic_store_explicit(&ep->ue_local, pack_addr(ep->ue_laddr, ep->ue_lport),
+                          memory_order_relaxed);
+    atomic_store_explicit(&ep->ue_remote, pack_addr(ep->ue_raddr, ep->ue_rport),
+                          memory_order_relaxed);
+}
+
+static void ep_event(struct udp_ep *ep, unsigned events)
+{
+    if (ep->ue_up.up_event != NULL)
+        ep->ue_up.up_event(ep->ue_up.up_ctx, events);
+}
+
+/* Empties the receive queue.  [L] */
+static void ep_purge(struct udp_ep *ep)
+{
+    rn_nbq_purge(&ep->ue_rcvq);
+    atomic_store_explicit(&ep->ue_rcvq_bytes, 0, memory_order_relaxed);
+}
+
+/* ---- Input ---------------------------------------------------------------- */
+
+static void udp_drop(struct rn_stack *st, struct udp_state *us, struct rn_netbuf *nb,
+                     const struct rn_ip_rx *rx, enum rn_drop reason)
+{
+    us->us_stats.us_in_errors++;
+    rn_stack_count_drop(st, rx->rx_iface, reason);
+    rn_nb_free(nb);
+}
+
+/* The transport layers of the filtering platform for a datagram between
+ * laddr:lport (ours) and raddr:rport.  Returns true if it is blocked. */
+static bool udp_filter_blocks(struct rn_stack *st, enum rn_filter_layer layer, uint32_t laddr,
+                              uint16_t lport, uint32_t raddr, uint16_t rport, size_t len)
+{
+    struct rn_filter_req req;
+
+    memset(&req, 0, sizeof(req));
+    req.fr_values.fv_layer = layer;
+    req.fr_values.fv_proto = RN_IPPROTO_UDP;
+    req.fr_values.fv_laddr = laddr;
+    req.fr_values.fv_lport = lport;
+    req.fr_values.fv_raddr = raddr;
+    req.fr_values.fv_rport = rport;
+    req.fr_values.fv_len = (uint32_t)len;
+    return rn__filter_classify(st, &req) == RN_FILTER_BLOCK;
+}
+
+/* The network layer's input handler for protocol 17.  Consumes nb. */
+static void udp_input(struct rn_stack *st, struct rn_netbuf *nb, const struct rn_ip_rx *rx)
+{
+    struct udp_state *us = udp_of(st);
+    uint8_t scratch[RN_UDP_HLEN];
+    const uint8_t *h = rn_nb_header(nb, 0, RN_UDP_HLEN, scratch);
+    struct rn_port_entry *pe;
+    struct udp_ep *ep = NULL;
+    uint16_t sport, dport, ulen, sum;
+    uint32_t truesize, queued;
+
+    if (us == NULL) {
+        /* Torn down already: the stack is being destroyed. */
+        rn_stack_count_drop(st, rx->rx_iface, RN_DROP_UNKNOWN_PROTO);
+        rn_nb_free(nb);
+        return;
+    }
+    if (h == NULL) {
+        udp_drop(st, us, nb, rx, RN_DROP_TRUNCATED);
+        return;
+    }
+    sport = rn_get_be16(h);
+    dport = rn_get_be16(h + 2);
+    ulen = rn_get_be16(h + 4);
+    sum = rn_get_be16(h + 6);
+    if (ulen < RN_UDP_HLEN || ulen > nb->nb_pktlen) {
+        udp_drop(st, us, nb, rx, RN_DROP_BAD_UDP_LEN);
+        return;
+    }
+    if (ulen < nb->nb_pktlen)
+        rn_nb_trim(nb, ulen);  /* bytes past the length field are not ours */
+    if (sum != 0 && !(nb->nb_offload & (RN_NB_OFF_CSUM_VALID | RN_NB_OFF_CSUM_PARTIAL))) {
+        uint64_t acc = rn_csum_pseudo4(rx->rx_src, rx->rx_dst, RN_IPPROTO_UDP, ulen);
+
+        if (rn_csum_fold(rn_nb_csum(nb, 0, ulen, acc)) != 0) {
+            us->us_stats.us_csum_errors++;
+            udp_drop(st, us, nb, rx, RN_DROP_BAD_UDP_CSUM);
+            return;
+        }
+    }
+    pe = rn__pt_lookup(&us->us_ports, rx->rx_dst, dport);
+    if (pe != NULL) {
+        ep = pe->pe_ob;
+        /* A connected endpoint hears only from its peer. */
+        if (ep->ue_rport != 0 && (ep->ue_raddr != rx->rx_src || ep->ue_rport != sport))
+            ep = NULL;
+    }
+    if (ep == NULL) {
+        us->us_stats.us_no_port++;
+        rn_icmp_unreach(st, rx, nb, RN_ICMP_UNREACH_PORT);
+        rn_stack_count_drop(st, rx->rx_iface, RN_DROP_UDP_NO_PORT);
+        rn_nb_free(nb);
+        return;
+    }
+    if (rn__filter_on(RN_FL_INBOUND_TRANSPORT) &&
+        udp_filter_blocks(st, RN_FL_INBOUND_TRANSPORT, rx->rx_dst, dport, rx->rx_src, sport,
+                          ulen - RN_UDP_HLEN)) {
+        rn_stack_count_drop(st, rx->rx_iface, RN_DROP_FILTER_BLOCKED);
+        rn_nb_free(nb);
+        return;
+    }
+    truesize = rn_nb_count(nb) * us->us_truesize;
+    queued = atomic_load_explicit(&ep->ue_rcvq_bytes, memory_order_relaxed);
+    /* An empty queue takes one datagram whatever its size, so a small
+     * SO_RCVBUF never shuts the endpoint out completely. */
+    if (ep->ue_rcvq.nq_len > 0 &&
+        (uint64_t)queued + truesize > atomic_load_explicit(&ep->ue_rcvbuf, memory_order_relaxed)) {
+        us->us_stats.us_rcvbuf_errors++;
+        udp_drop(st, us, nb, rx, RN_DROP_UDP_RCVBUF);
+        return;
+    }
+    rn_nb_pull(nb, RN_UDP_HLEN);
+    nb->nb_cb[0] = pack_addr(rx->rx_src, sport);
+    nb->nb_cb[1] = rx->rx_dst;
+    rn_nb_set_owner(nb, us->us_own_rcvq);
+    rn_nbq_put(&ep->ue_rcvq, nb);
+    atomic_store_explicit(&ep->ue_rcvq_bytes, queued + truesize, memory_order_relaxed);
+    us->us_stats.us_in++;
+    ep_event(ep, RN_POLLIN);
+}
+
+/* The network layer's ICMP error handler for protocol 17. */
+static void udp_err(struct rn_stack *st, const struct rn_ip_err *err)
+{
+    struct udp_state *us = udp_of(st);
+    struct rn_port_entry *pe;
+    struct udp_ep *ep;
+    uint16_t sport, dport;
+    int code;
+
+    if (us == NULL || err->ie_l4len < 4 || err->ie_type != RN_ICMP_DEST_UNREACH)
+        return;
+    if (err->ie_code == RN_ICMP_UNREACH_PORT)
+        code = RN_ECONNREFUSED;
+    else if (err->ie_code == RN_ICMP_UNREACH_PROTO)
+        code = RN_ENOPROTOOPT;
+    else
+        return;  /* soft errors: not reported without IP_RECVERR */
+    sport = rn_get_be16(err->ie_l4);
+    dport = rn_get_be16(err->ie_l4 + 2);
+    pe = rn__pt_lookup(&us->us_ports, err->ie_src, sport);
+    if (pe == NULL)
+        return;
+    ep = pe->pe_ob;
+    if (ep->ue_rport == 0 || ep->ue_raddr != err->ie_dst || ep->ue_rport != dport)
+        return;
+    ep->ue_error = code;
+    ep_event(ep, RN_POLLERR);
+}
+
+/* ---- Ops for the socket layer ----------------------------------------------- */
+
+/* The endpoint is both the socket's context and its object. */
+static int udp_open(struct rn_stack *st, const struct rn_sock_upcall *up, void **out)
+{
+    struct udp_state *us = udp_of(st);
+    struct udp_ep *ep;
+
+    if (us == NULL)
+        return RN_EINVAL;
+    ep = rn_ob_create(udp_ep_type, RN_TAG_CREATE);
+    if (ep == NULL)
+        return RN_ENOMEM;
+    ep->ue_udp = us;
+    rn_nbq_init(&ep->ue_rcvq);
+    atomic_store_explicit(&ep->ue_rcvbuf, RN_UDP_RCVBUF_DEFAULT, memory_order_relaxed);
+    ep->ue_sndbuf = RN_UDP_SNDBUF_DEFAULT;
+    ep->ue_up = *up;
+    ep->ue_owner = up->up_owner;
+    rn_ob_ref(ep, RN_TAG_SOCKET_ENDPOINT);
+    rn_ob_publish(ep);
+    *out = ep;
+    return 0;
+}
+
+static int ep_bind(struct udp_ep *ep, uint32_t addr, uint16_t port, uint32_t raddr,
+                   uint16_t rport)
+{
+    struct udp_state *us = ep->ue_udp;
+    int err;
+
+    if (port == 0) {
+        err = rn__pt_pick_ephemeral(&us->us_ports, addr, raddr, rport);
+        if (err < 0)
+            return err;
+        port = (uint16_t)err;
+    }
+    err = rn__pt_insert(&us->us_ports, &ep->ue_bind, ep, addr, port);
+    if (err < 0)
+        return err;
+    ep->ue_laddr = addr;
+    ep->ue_lport = port;
+    ep_publish_names(ep);
+    return 0;
+}
+
+static int udp_bind(void *t, const struct rn_sockaddr_in *addr)
+{
+    struct udp_ep *ep = t;
+    struct rn_stack *st = ep->ue_udp->us_stack;
+
+    if (ep->ue_closed || ep->ue_lport != 0)
+        return RN_EINVAL;
+    if (addr->sin_addr != 0 && !rn_ip_is_local(st, addr->sin_addr) &&
+        !rn_ip4_is_bcast(addr->sin_addr))
+        return RN_EADDRNOTAVAIL;
+    return ep_bind(ep, addr->sin_addr, addr->sin_port, 0, 0);
+}
+
+static int udp_listen(void *t, int backlog)
+{
+    (void)t;
+    (void)backlog;
+    return RN_EOPNOTSUPP;
+}
+
+static int udp_connect(void *t, const struct rn_sockaddr_in *addr)
+{
+    struct udp_ep *ep = t;
+    struct rn_stack *st = ep->ue_udp->us_stack;
+    struct rn_ip_route r;
+    int err;
+
+    if (ep->ue_closed)
+        return RN_EINVAL;
+    ep->ue_error = 0;
+    if (addr->sin_addr == 0 && addr->sin_port == 0) {
+        /* Dissolve the association, as connect(AF_UNSPEC) does. */
+        ep->ue_raddr = 0;
+        ep->ue_rport = 0;
+        ep_publish_names(ep);
+        return 0;
+    }
+    if (addr->sin_port == 0)
+        return RN_EINVAL;
+    if (rn_ip_route(st, addr->sin_addr, &r) < 0)
+        return RN_ENETUNREACH;
+    if (ep->ue_lport == 0) {
+        err = ep_bind(ep, 0, 0, addr->sin_addr, addr->sin_port);
+        if (err < 0)
+            return err;
+    }
+    ep->ue_raddr = addr->sin_addr;
+    ep->ue_rport = addr->sin_port;
+    ep_publish_names(ep);
+    return 0;
+}
+
+static int udp_accept(void *t, const struct rn_sock_upcall *up, void **out,
+                      struct rn_sockaddr_in *peer)
+{
+    (void)t;
+    (void)up;
+    (void)out;
+    (void)peer;
+    return RN_EOPNOTSUPP;
+}
+
+static ssize_t udp_send(void *t, const void *buf, size_t len, const struct rn_sockaddr_in *to,
+                        uint32_t flags)
+{
+    struct udp_ep *ep = t;
+    struct udp_state *us = ep->ue_udp;
+    struct rn_stack *st = us->us_stack;
+    struct rn_ip_out out = {0};
+    struct rn_udp_hdr uh = {0};
+    struct rn_ip_route r;
+    struct rn_netbuf *nb;
+    uint32_t dst, src;
+    uint16_t dport, ulen, sum;
+    uint8_t *h;
+    int err;
+
+    (void)flags;
+    if (ep->ue_closed)
+        return RN_EINVAL;
+    if (ep->ue_error != 0) {
+        err = ep->ue_error;
+        ep->ue_error = 0;
+        return err;
+    }
+    if (ep->ue_shut_wr)
+        return RN_EPIPE;
+    if (len > RN_UDP_MAX_PAYLEN)
+        return RN_EMSGSIZE;
+    if (to != NULL) {
+        dst = to->sin_addr;
+        dport = to->sin_port;
+    } else if (ep->ue_rport != 0) {
+        dst = ep->ue_raddr;
+        dport = ep->ue_rport;
+    } else {
+        return RN_EDESTADDRREQ;
+    }
+    if (dport == 0)
+        return RN_EINVAL;
+    if (rn_ip_route(st, dst, &r) < 0)
+        return RN_ENETUNREACH;
+    if (ep->ue_lport == 0) {
+        err = ep_bind(ep, 0, 0, dst, dport);
+        if (err < 0)
+            return err;
+    }
+    src = ep->ue_laddr != 0 && !rn_ip4_is_bcast(ep->ue_laddr) ? ep->ue_laddr : r.ir_src;
+    if (rn__filter_on(RN_FL_OUTBOUND_TRANSPORT) &&
+        udp_filter_blocks(st, RN_FL_OUTBOUND_TRANSPORT, src, ep->ue_lport, dst, dport, len)) {
+        rn_stack_count_drop(st, NULL, RN_DROP_FILTER_BLOCKED);
+        return RN_EACCES;
+    }
+    nb = rn_ip_alloc(st, us->us_own_tx);
+    if (nb == NULL)
+        return RN_ENOBUFS;
+    h = rn_nb_put(nb, RN_UDP_HLEN);
+    if (h == NULL || rn_nb_copyin(nb, RN_UDP_HLEN, buf, len) < 0) {
+        rn_nb_free(nb);
+        rn_stack_count_drop(st, NULL, RN_DROP_NO_BUFFER);
+        return RN_ENOBUFS;
+    }
+    /* The header with a zero checksum, then the sum over the whole chain. */
+    ulen = (uint16_t)(RN_UDP_HLEN + len);
+    uh.uh_sport = ep->ue_lport;
+    uh.uh_dport = dport;
+    rn_put_be16(h, uh.uh_sport);
+    rn_put_be16(h + 2, uh.uh_dport);
+    rn_put_be16(h + 4, ulen);
+    rn_put_be16(h + 6, 0);
+    sum = rn_csum_fold(rn_nb_csum(nb, 0, ulen, rn_csum_pseudo4(src, dst, RN_IPPROTO_UDP, ulen)));
+    rn_put_be16(h + 6, sum == 0 ? 0xffff : sum);
+    out.io_src = src;
+    out.io_dst = dst;
+    out.io_proto = RN_IPPROTO_UDP;
+    err = rn_ip_output(st, nb, &out);
+    if (err < 0)
+        return err;
+    us->us_stats.us_out++;
+    return (ssize_t)len;
+}
+
+static ssize_t udp_recv(void *t, void *buf, size_t len, uint32_t flags,
+                        struct rn_sockaddr_in *from, uint32_t *oflags)
+{
+    struct udp_ep *ep = t;
+    struct rn_netbuf *nb;
+    size_t n;
+    int err;
+
+    if (ep->ue_error != 0) {
+        err = ep->ue_error;
+        ep->ue_error = 0;
+        return err;
+    }
+    nb = ep->ue_rcvq.nq_head;
+    if (nb == NULL)
+        return ep->ue_shut_rd || ep->ue_closed ? 0 : RN_EAGAIN;
+    n = nb->nb_pktlen < len ? nb->nb_pktlen : len;
+    rn_nb_copyout(nb, 0, buf, n);
+    if (from != NULL) {
+        from->sin_addr = (uint32_t)(nb->nb_cb[0] >> 16);
+        from->sin_port = (uint16_t)(nb->nb_cb[0] & 0xffff);
+    }
+    if (nb->nb_pktlen > len)
+        *oflags |= RN_MSG_TRUNC;
+    if (!(flags & RN_MSG_PEEK)) {
+        uint32_t truesize = rn_nb_count(nb) * ep->ue_udp->us_truesize;
+
+        rn_nbq_get(&ep->ue_rcvq);
+        atomic_fetch_sub_explicit(&ep->ue_rcvq_bytes, truesize, memory_order_relaxed);
+        rn_nb_free(nb);
+    }
+    return (ssize_t)n;
+}
+
+static int udp_shutdown(void *t, int how)
+{
+    struct udp_ep *ep = t;
+
+    if (how != RN_SHUT_RD && how != RN_SHUT_WR && how != RN_SHUT_RDWR)
+        return RN_EINVAL;
+    if (how != RN_SHUT_WR)
+        ep->ue_shut_rd = true;
+    if (how != RN_SHUT_RD)
+        ep->ue_shut_wr = true;
+    /* As Linux: the directions are shut either way, but an unconnected
+     * datagram socket answers ENOTCONN. */
+    return ep->ue_rport != 0 ? 0 : RN_ENOTCONN;
+}
+
+/* Closes an endpoint: no more upcalls, queue emptied, port freed, and
+ * UDP's own reference dropped. */
+static void ep_close(struct udp_ep *ep)
+{
+    if (ep->ue_closed)
+        return;
+    ep->ue_closed = true;
+    ep->ue_up.up_event = NULL;
+    ep->ue_up.up_ctx = NULL;
+    ep_purge(ep);
+    rn__pt_remove(&ep->ue_udp->us_ports, &ep->ue_bind);
+    rn_ob_kill(ep);
+}
+
+static void *udp_close(void *t, bool abort)
+{
+    (void)abort;  /* UDP has nothing in flight to abort */
+    ep_close(t);
+    return t;     /* the context is the object */
+}
+
+static unsigned udp_poll(void *t)
+{
+    struct udp_ep *ep = t;
+    unsigned m = RN_POLLOUT;
+
+    if (ep->ue_rcvq.nq_len > 0 || ep->ue_shut_rd)
+        m |= RN_POLLIN;
+    if (ep->ue_error != 0)
+        m |= RN_POLLERR;
+    if (ep->ue_shut_rd && ep->ue_shut_wr)
+        m |= RN_POLLHUP;
+    return m;
+}
+
+static int udp_error(void *t)
+{
+    struct udp_ep *ep = t;
+    int err = ep->ue_error;
+
+    ep->ue_error = 0;
+    return err;
+}
+
+static uint32_t clamp_buf(int64_t v)
+{
+    if (v < (int64_t)RN_UDP_BUF_MIN)
+        return RN_UDP_BUF_MIN;
+    if (v > (int64_t)RN_UDP_BUF_MAX)
+        return RN_UDP_BUF_MAX;
+    return (uint32_t)v;
+}
+
+static int udp_setopt(void *t, enum rn_sockopt opt, int64_t val)
+{
+    struct udp_ep *ep = t;
+
+    switch (opt) {
+    case RN_SO_RCVBUF:
+        atomic_store_explicit(&ep->ue_rcvbuf, clamp_buf(val), memory_order_relaxed);
+        return 0;
+    case RN_SO_SNDBUF:
+        ep->ue_sndbuf = clamp_buf(val);
+        return 0;
+    default:
+        return RN_ENOPROTOOPT;
+    }
+}
+
+static int udp_getopt(void *t, enum rn_sockopt opt, int64_t *val)
+{
+    struct udp_ep *ep = t;
+
+    switch (opt) {
+    case RN_SO_RCVBUF:
+        *val = atomic_load_explicit(&ep->ue_rcvbuf, memory_order_relaxed);
+        return 0;
+    case RN_SO_SNDBUF:
+        *val = ep->ue_sndbuf;
+        return 0;
+    default:
+        return RN_ENOPROTOOPT;
+    }
+}
+
+static void udp_name(void *t, struct rn_sockaddr_in *local, struct rn_sockaddr_in *remote)
+{
+    struct udp_ep *ep = t;
+
+    if (local != NULL) {
+        local->sin_addr = ep->ue_laddr;
+        local->sin_port = ep->ue_lport;
+        /* A connected endpoint bound to the wildcard speaks from the
+         * route's source address: report that one, as Linux does. */
+        if (ep->ue_laddr == 0 && ep->ue_rport != 0) {
+            struct rn_ip_route r;
+
+            if (rn_ip_route(ep->ue_udp->us_stack, ep->ue_raddr, &r) == 0)
+                local->sin_addr = r.ir_src;
+        }
+    }
+    if (remote != NULL) {
+        remote->sin_addr = ep->ue_raddr;
+        remote->sin_port = ep->ue_rport;
+    }
+}
+
+static void *udp_owner(const void *ob)
+{
+    if (udp_ep_type == NULL || rn_ob_type_of(ob) != udp_ep_type)
+        return NULL;
+    return ((const struct udp_ep *)ob)->ue_owner;
+}
+
+const struct rn_transport_ops rn__udp_ops = {
+    .to_name = "udp",
+    .to_type = RN_SOCK_DGRAM,
+    .to_proto = RN_IPPROTO_UDP,
+    .to_open = udp_open,
+    .to_bind = udp_bind,
+    .to_listen = udp_listen,
+    .to_connect = udp_connect,
+    .to_accept = udp_accept,
+    .to_send = udp_send,
+    .to_recv = udp_recv,
+    .to_shutdown = udp_shutdown,
+    .to_close = udp_close,
+    .to_poll = udp_poll,
+    .to_error = udp_error,
+    .to_setopt = udp_setopt,
+    .to_getopt = udp_getopt,
+    .to_getname = udp_name,
+    .to_owner = udp_owner,
+};
+
+/* ---- Set-up, counters, teardown --------------------------------------------- */
+
+static unsigned udp_stats_hook(struct rn_stack *st, void *ctx, struct rn_stack_counter *out,
+                               unsigned max)
+{
+    const struct udp_state *us = ctx;
+    const struct rn_stack_counter c[] = {
+        {"udp.in", us->us_stats.us_in},
+        {"udp.out", us->us_stats.us_out},
+        {"udp.no_port", us->us_stats.us_no_port},
+        {"udp.in_errors", us->us_stats.us_in_errors},
+        {"udp.csum_errors", us->us_stats.us_csum_errors},
+        {"udp.rcvbuf_errors", us->us_stats.us_rcvbuf_errors},
+    };
+    unsigned i, n = sizeof(c) / sizeof(c[0]);
+
+    (void)st;
+    for (i = 0; i < n && i < max; i++)
+        out[i] = c[i];
+    return i;
+}
+
+/* Closes an endpoint the socket layer left bound. */
+static void udp_fini_one(struct rn_port_entry *pe, void *ctx)
+{
+    struct udp_ep *ep = pe->pe_ob;
+    char desc[128];
+
+    (void)ctx;
+    rn_ob_describe(ep, desc, sizeof(desc));
+    rn_report(RN_REPORT_LEAK, "refnet: %s still bound at stack teardown; closing it\n", desc);
+    ep_close(ep);
+}
+
+static void udp_fini(struct rn_stack *st, void *ctx)
+{
+    struct udp_state *us = ctx;
+
+    rn__pt_foreach(&us->us_ports, udp_fini_one, NULL);
+    if (udp_of(st) == us)
+        rn_stack_set_slot(st, RN_SLOT_UDP, NULL);
+    free(us);
+}
+
+int rn_udp_init(struct rn_stack *st)
+{
+    struct rn_nbpool *pool = rn_stack_pool(st);
+    struct udp_state *us;
+    int err;
+
+    pthread_once(&udp_once, udp_types);
+    if (udp_ep_type == NULL)
+        return RN_ENOMEM;
+    if (udp_of(st) != NULL)
+        return RN_EEXIST;
+    us = calloc(1, sizeof(*us));
+    if (us == NULL)
+        return RN_ENOMEM;
+    us->us_stack = st;
+    rn__pt_init(&us->us_ports, RN_IPPROTO_UDP, rn_stack_seed(st));
+    us->us_truesize = rn_nbpool_headroom(pool) + rn_nbpool_data_size(pool);
+    us->us_own_tx = rn_nb_owner_register("udp.tx");
+    us->us_own_rcvq = rn_nb_owner_register("udp.rcvq");
+    if (us->us_own_tx == RN_NB_OWNER_NONE || us->us_own_rcvq == RN_NB_OWNER_NONE) {
+        free(us);
+        return RN_ENOMEM;
+    }
+    /* The teardown hook first: it cannot be undone, but it frees the state
+     * whatever happens next, so every later failure just returns. */
+    err = rn_stack_on_destroy(st, udp_fini, us);
+    if (err < 0) {
+        free(us);
+        return err;
+    }
+    err = rn_ip_register(st, RN_IPPROTO_UDP, udp_input, udp_err);
+    if (err < 0)
+        return err;
+    rn_stack_set_slot(st, RN_SLOT_UDP, us);
+    return rn_stack_add_stats(st, udp_stats_hook, us);
+}
+
+/* ---- Listings ------------------------------------------------------------- */
+
+struct udp_netstat {
+    rn_netstat_fn un_fn;   /* the caller's */
+    void *un_ctx;
+};
+
+static void udp_netstat_one(struct rn_port_entry *pe, void *ctx)
+{
+    const struct udp_ep *ep = pe->pe_ob;
+    const struct udp_netstat *un = ctx;
+    const struct rn_netstat_row row = {
+        .nr_proto = "udp",
+        .nr_state = ep->ue_rport != 0 ? "ESTABLISHED" : "UNCONN",
+        .nr_laddr = ep->ue_laddr,
+        .nr_lport = ep->ue_lport,
+        .nr_faddr = ep->ue_raddr,
+        .nr_fport = ep->ue_rport,
+        .nr_sendq = 0,
+        .nr_recvq = atomic_load_explicit(&ep->ue_rcvq_bytes, memory_order_relaxed),
+        .nr_listening = ep->ue_rport == 0,
+        .nr_ob = ep,
+    };
+
+    un->un_fn(&row, un->un_ctx);
+}
+
+bool rn_udp_netstat_row(struct rn_stack *st, const void *ob, struct rn_netstat_row *row)
+{
+    const struct udp_ep *ep = ob;
+
+    if (udp_ep_type == NULL || rn_ob_type_of(ob) != udp_ep_type || ep->ue_udp == NULL ||
+        ep->ue_udp->us_stack != st || ep->ue_closed || ep->ue_lport == 0)
+        return false;
+    *row = (struct rn_netstat_row){
+        .nr_proto = "udp",
+        .nr_state = ep->ue_rport != 0 ? "ESTABLISHED" : "UNCONN",
+        .nr_laddr = ep->ue_laddr,
+        .nr_lport = ep->ue_lport,
+        .nr_faddr = ep->ue_raddr,
+        .nr_fport = ep->ue_rport,
+        .nr_sendq = 0,
+        .nr_recvq = atomic_load_explicit(&ep->ue_rcvq_bytes, memory_order_relaxed),
+        .nr_listening = ep->ue_rport == 0,
+        .nr_ob = ep,
+    };
+    return true;
+}
+
+void rn_udp_netstat(struct rn_stack *st, rn_netstat_fn fn, void *ctx)
+{
+    struct udp_state *us = udp_of(st);
+    struct udp_netstat un = {.un_fn = fn, .un_ctx = ctx};
+
+    if (us != NULL)
+        rn__pt_foreach(&us->us_ports, udp_netstat_one, &un);
+}
+
+struct udp_render {
+    struct rn_strbuf *ur_sb;   /* where the lines go */
+    bool ur_json;              /* JSON objects instead of lines */
+    bool *ur_first;            /* no comma before the next JSON object */
+};
+
+static void udp_render_one(const struct rn_netstat_row *row, void *ctx)
+{
+    struct udp_render *r = ctx;
+
+    rn_netstat_render_row(r->ur_sb, row, r->ur_json, false, r->ur_first);
+}
+
+void rn_udp_render_netstat(struct rn_stack *st, struct rn_strbuf *sb, bool json, bool *first)
+{
+    struct udp_render r = {.ur_sb = sb, .ur_json = json, .ur_first = first};
+
+    rn_udp_netstat(st, udp_render_one, &r);
+}
+
+int rn__udp_set_ephemeral(struct rn_stack *st, uint16_t lo, uint16_t hi)
+{
+    struct udp_state *us = udp_of(st);
+
+    if (us == NULL)
+        return RN_ENOENT;
+    us->us_ports.pt_eph_lo = lo;
+    us->us_ports.pt_eph_hi = hi;
+    return 0;
+}
+
+void rn_udp_stats(struct rn_stack *st, struct rn_udp_stats *out)
+{
+    struct udp_state *us = udp_of(st);
+
+    if (us == NULL)
+        memset(out, 0, sizeof(*out));
+    else
+        *out = us->us_stats;
+}

@@ -1,0 +1,67 @@
+/*
+ * UDP internals shared by udp.c and the transport set-up (transport.c).
+ * Internal to src/transport; the socket layer sees UDP only through its
+ * ops table, rn__udp_ops.
+ *
+ * Legend: [L] loop thread only; [I] immutable after creation; [A] atomic,
+ * read by describe routines on any thread.
+ */
+#ifndef REFNET_TRANSPORT_UDP_H
+#define REFNET_TRANSPORT_UDP_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "refnet/netbuf.h"
+#include "refnet/transport.h"
+#include "transport/port_table.h"
+#include "transport/transport.h"
+
+/* Linux's default net.core.rmem_default. */
+#define RN_UDP_RCVBUF_DEFAULT 212992u
+#define RN_UDP_SNDBUF_DEFAULT 212992u
+/* Bounds of SO_RCVBUF and SO_SNDBUF. */
+#define RN_UDP_BUF_MIN 2048u
+#define RN_UDP_BUF_MAX (16u << 20)
+
+/* UDP on one stack (the stack's RN_SLOT_UDP). */
+struct udp_state {
+    struct rn_stack *us_stack;       /* [I] */
+    struct rn_port_table us_ports;   /* [L] bound endpoints */
+    uint32_t us_truesize;            /* [I] bytes one buffer of the pool costs */
+    rn_nb_owner_t us_own_tx;         /* [I] datagrams being built */
+    rn_nb_owner_t us_own_rcvq;       /* [I] datagrams on receive queues */
+    struct rn_udp_stats us_stats;    /* [L] */
+};
+
+/* A UDP endpoint: an object of type "udp endpoint". */
+struct udp_ep {
+    struct udp_state *ue_udp;        /* [I] */
+    struct rn_port_entry ue_bind;    /* [L] the binding while bound */
+    uint32_t ue_laddr;               /* [L] local address, 0 = any */
+    uint16_t ue_lport;               /* [L] local port, 0 until bound */
+    uint32_t ue_raddr;               /* [L] peer when connected */
+    uint16_t ue_rport;               /* [L] peer port, 0 unless connected */
+    _Atomic uint64_t ue_local;       /* [A] laddr << 16 | lport, for describe */
+    _Atomic uint64_t ue_remote;      /* [A] raddr << 16 | rport, for describe */
+    struct rn_nbq ue_rcvq;           /* [L] datagrams, nb_cb[0] = src << 16 | sport,
+                                        nb_cb[1] = the destination address */
+    _Atomic uint32_t ue_rcvq_bytes;  /* [A] buffer bytes on ue_rcvq (truesize) */
+    _Atomic uint32_t ue_rcvbuf;      /* [A] limit of ue_rcvq_bytes */
+    uint32_t ue_sndbuf;              /* [L] SO_SNDBUF, kept for getsockopt */
+    int ue_error;                    /* [L] pending error (ICMP), 0 if none */
+    bool ue_shut_rd;                 /* [L] */
+    bool ue_shut_wr;                 /* [L] */
+    bool ue_closed;                  /* [L] to_close() ran */
+    struct rn_sock_upcall ue_up;     /* [L] the socket's upcall; cleared at close */
+    void *ue_owner;                  /* [L] the socket above (up_owner), kept
+                                        after close until the release: the
+                                        socket outlives the endpoint */
+};
+
+/* Sets the ephemeral range of UDP on st.  Returns 0 or RN_ENOENT when UDP
+ * is not set up. */
+int rn__udp_set_ephemeral(struct rn_stack *st, uint16_t lo, uint16_t hi);
+
+#endif /* REFNET_TRANSPORT_UDP_H */

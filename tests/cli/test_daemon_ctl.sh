@@ -1,0 +1,228 @@
+#!/usr/bin/env bash
+# `refnet daemon` and its control socket, against the Linux kernel in a
+# network namespace this test creates:
+#   - the start-up line, the socket's mode 0600, a ping from Linux answered,
+#     the echo service (--service echo) answering UDP on port 7;
+#   - every listing parses as JSON (python3 -m json.tool), and the text
+#     forms show what the user expects (interface, ARP entry, routes);
+#   - objects --type, refs, trace on/off change what refs shows;
+#   - malformed requests (garbage, oversized, bad version, argc lie) get a
+#     status-2 error and the daemon keeps answering;
+#   - a second daemon on the same socket is refused, the first unharmed;
+#   - refnet dump writes a file at a path relative to the client's cwd;
+#   - SIGTERM: the echo service stops, exit 0, "shut down cleanly", no
+#     leak, socket file removed;
+#   - a daemon killed with SIGKILL leaves a stale socket the next daemon
+#     replaces; SIGINT shuts that one down cleanly too.
+# Needs root and /dev/net/tun; otherwise skipped with a message.
+set -uo pipefail
+
+build=${REFNET_BUILD:?REFNET_BUILD must name the build directory}
+refnet="$build/bin/refnet"
+[ -x "$refnet" ] || { echo "FAIL: $refnet not built"; exit 1; }
+if [ "$(id -u)" != 0 ] || [ ! -c /dev/net/tun ]; then
+    echo "SKIP: needs root and /dev/net/tun"
+    exit 0
+fi
+
+ns="rn-hostctl-$$"
+dir=$(mktemp -d /tmp/refnet-cli-ctl.XXXXXX)
+sock="$dir/ctl.sock"
+pids=()
+cleanup() {
+    local p
+    for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+    ip netns del "$ns" 2>/dev/null
+    rm -rf "$dir"
+}
+trap cleanup EXIT
+ip netns add "$ns" || { echo "FAIL: cannot create namespace $ns"; exit 1; }
+
+fail=0
+bad() { echo "FAIL: $*"; fail=1; }
+rn() { "$refnet" "$@" --ctl "$sock" --timeout 10; }
+
+# start_daemon LOG ARGS...: starts the daemon in the namespace, sets $dpid,
+# and waits (at most 5 s) until it answers.
+start_daemon() {
+    local log=$1 i
+    shift
+    ip netns exec "$ns" "$refnet" daemon --tap rn0 --addr 198.18.0.2/15 --gw 198.18.0.1 \
+        --ctl "$sock" "$@" 2>"$log" &
+    dpid=$!
+    pids+=("$dpid")
+    for i in $(seq 50); do
+        rn status >/dev/null 2>&1 && return 0
+        kill -0 "$dpid" 2>/dev/null || break
+        sleep 0.1
+    done
+    echo "FAIL: the daemon did not come up; its stderr:"; cat "$log"
+    exit 1
+}
+
+# stop_daemon SIGNAL LOG: signals the daemon, waits (at most 10 s), checks a
+# clean exit.
+stop_daemon() {
+    local sig=$1 log=$2 i status
+    kill -"$sig" "$dpid"
+    for i in $(seq 100); do kill -0 "$dpid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$dpid" 2>/dev/null; then bad "the daemon ignored SIG$sig"; return; fi
+    wait "$dpid"
+    status=$?
+    [ "$status" = 0 ] || bad "after SIG$sig the daemon exited $status"
+    grep -q "^refnet daemon: shut down cleanly$" "$log" || bad "no clean shutdown line after SIG$sig"
+    if grep -qi "leak" "$log"; then bad "leaks reported after SIG$sig:"; cat "$log"; fi
+    [ ! -e "$sock" ] || bad "the socket file is still there after SIG$sig"
+}
+
+start_daemon "$dir/d1.log" --capture "$dir/d1.pcap" --service echo
+grep -Eq "^refnet daemon: rn0 198\.18\.0\.2/15 mac [0-9a-f:]{17}, control $sock$" "$dir/d1.log" ||
+    bad "start-up line: $(cat "$dir/d1.log")"
+[ "$(stat -c %a "$sock")" = 600 ] || bad "socket mode $(stat -c %a "$sock"), want 600"
+
+# The Linux side of the link, and traffic to fill the tables.
+ip netns exec "$ns" ip addr add 198.18.0.1/15 dev rn0
+ip netns exec "$ns" ip link set rn0 up
+ip netns exec "$ns" ping -c 2 -W 2 198.18.0.2 >/dev/null || bad "Linux cannot ping refnet"
+
+# The echo service answers a datagram from Linux with the same bytes.
+ip netns exec "$ns" python3 - <<'EOF' || bad "UDP echo on port 7 did not answer"
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(2)
+for i in range(3):
+    msg = b"refnet echo %d " % i + bytes(range(256)) * 4
+    s.sendto(msg, ("198.18.0.2", 7))
+    data, peer = s.recvfrom(65536)
+    if data != msg or peer != ("198.18.0.2", 7):
+        sys.exit(1)
+EOF
+rn status | grep -q "services  echo (echo on UDP and TCP port 7)" || bad "status does not list echo: $(rn status 2>&1)"
+
+for cmd in status ifconfig arp route stat objects; do
+    if ! rn "$cmd" --json >"$dir/$cmd.json" 2>"$dir/$cmd.err"; then
+        bad "$cmd --json failed: $(cat "$dir/$cmd.err")"; continue
+    fi
+    python3 -m json.tool "$dir/$cmd.json" >/dev/null 2>"$dir/$cmd.jerr" ||
+        bad "$cmd --json is not valid JSON: $(cat "$dir/$cmd.jerr")"
+done
+rn ifconfig | grep -q "198.18.0.2/15" || bad "ifconfig does not show the address"
+rn arp | grep -q "198.18.0.1" || bad "arp does not show Linux's entry"
+rn route | grep -q "198.18.0.1" || bad "route does not show the default route"
+rn status | grep -Eq "^refnet daemon .*, pid $dpid, up " || bad "status: $(rn status 2>&1)"
+
+grep -q '"type": "process"' "$dir/objects.json" || bad "objects --json shows no process for echo"
+# objects --type, refs and trace on the interface.
+rn objects --type interface >"$dir/ifobj" || bad "objects --type interface failed"
+grep -q "rn0" "$dir/ifobj" || bad "objects --type interface does not show rn0"
+id=$(python3 -c 'import json,sys
+objs=[o for o in json.load(open(sys.argv[1])) if o["type"]=="interface"]
+print(objs[0]["id"] if objs else "")' "$dir/objects.json")
+if [ -z "$id" ]; then
+    bad "objects --json holds no interface"
+else
+    rn refs "$id" | grep -q "rn0" || bad "refs $id does not show rn0"
+    rn refs "$id" --json | python3 -c 'import json,sys; o=json.load(sys.stdin); sys.exit(0 if not o["traced"] and o["refs"]==sum(t["count"] for t in o["ledger"]) else 1)' ||
+        bad "refs $id --json: refs is not the sum of the ledger, or traced already"
+    rn trace on "$id" | grep -q "tracing on for #$id" || bad "trace on $id"
+    rn refs "$id" --json | python3 -c 'import json,sys; sys.exit(0 if json.load(sys.stdin)["traced"] else 1)' ||
+        bad "refs $id does not show tracing on"
+    rn trace off "$id" >/dev/null || bad "trace off $id"
+fi
+rn trace on interface | grep -q "tracing on for type 'interface'" || bad "trace on a type"
+rn trace off interface >/dev/null || bad "trace off a type"
+rn refs 99999999 >/dev/null 2>"$dir/refs.err"
+[ $? = 1 ] && grep -q "no object #99999999" "$dir/refs.err" || bad "refs of a missing id"
+rn objects --bogus >/dev/null 2>"$dir/bogus.err"
+[ $? = 2 ] && [ "$(wc -l <"$dir/bogus.err")" = 1 ] || bad "objects --bogus: $(cat "$dir/bogus.err")"
+
+# Malformed requests straight on the socket: each gets a status-2 reply
+# naming the defect, and the daemon keeps answering.
+python3 - "$sock" <<'EOF' || fail=1
+import socket, struct, sys
+path = sys.argv[1]
+def recv_exact(s, n):
+    buf = b""
+    while len(buf) < n:
+        chunk = s.recv(n - len(buf))
+        if not chunk:
+            break
+        buf += chunk
+    return buf
+# Sends data, reads one reply frame; returns (status, text, closed) where
+# closed says whether the daemon closed the connection after the reply.
+def exchange(data):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(10)
+    s.connect(path)
+    s.sendall(data)
+    head = recv_exact(s, 16)
+    if len(head) < 16 or head[:4] != b"RNC\x01":
+        s.close()
+        return None, head, True
+    (status, tlen) = struct.unpack(">iI", head[8:16])
+    text = recv_exact(s, tlen).decode()
+    s.settimeout(2)
+    try:
+        closed = s.recv(1) == b""
+    except socket.timeout:
+        closed = False
+    s.close()
+    return status, text, closed
+cases = [
+    (b"GET / HTTP/1.0\r\n\r\n", "bad magic"),
+    (b"RNC\x01" + struct.pack(">I", 10 << 20), "exceeds the limit"),
+    (b"RNC\x07" + struct.pack(">I", 6) + b"\0" * 6, "version 7"),
+    (b"RNC\x01" + struct.pack(">I", 9) + struct.pack(">IH", 0, 3) + b"\x00\x01x", "argument 1 of 3"),
+    (b"RNC\x01" + struct.pack(">I", 12) + struct.pack(">IH", 0, 1) + b"\x00\x05frob", "claims 5 bytes but 4 remain"),
+]
+ok = True
+for data, needle in cases:
+    status, text, closed = exchange(data)
+    if status != 2 or needle not in text or "bad control request" not in text or not closed:
+        print("FAIL: malformed request %r: status %r, text %r, closed %r" % (data[:24], status, text, closed))
+        ok = False
+# A well-formed request for an unknown command: status 2, the list of
+# commands, and the connection stays open for the next request.
+p = struct.pack(">IH", 0, 1) + struct.pack(">H", 4) + b"frob"
+status, text, closed = exchange(b"RNC\x01" + struct.pack(">I", len(p)) + p)
+if status != 2 or "unknown command 'frob'" not in text or "objects" not in text or closed:
+    print("FAIL: unknown command: status %r, text %r, closed %r" % (status, text, closed))
+    ok = False
+sys.exit(0 if ok else 1)
+EOF
+rn status >/dev/null || bad "the daemon stopped answering after malformed requests"
+if ! kill -0 "$dpid" 2>/dev/null; then
+    echo "FAIL: the daemon died; its stderr:"; cat "$dir/d1.log"
+    exit 1
+fi
+
+# A second daemon on the same socket is refused; the first keeps going.
+ip netns exec "$ns" timeout 10 "$refnet" daemon --tap rn1 --addr 198.18.0.3/15 --ctl "$sock" \
+    >/dev/null 2>"$dir/d2.log"
+status=$?
+[ "$status" = 1 ] || bad "a second daemon on the same socket exited $status, want 1"
+grep -q "another daemon is answering there" "$dir/d2.log" || bad "second daemon: $(cat "$dir/d2.log")"
+rn status >/dev/null || bad "the first daemon stopped answering after the second was refused"
+
+# dump: the path is relative to the client's working directory.
+(cd "$dir" && "$refnet" dump rel.dump --ctl "$sock" --timeout 10 >"$dir/dump.out" 2>"$dir/dump.err") ||
+    bad "dump failed: $(cat "$dir/dump.err")"
+[ -s "$dir/rel.dump" ] || bad "dump wrote no file at $dir/rel.dump"
+grep -q "written to $dir/rel.dump" "$dir/dump.out" || bad "dump said: $(cat "$dir/dump.out")"
+
+stop_daemon TERM "$dir/d1.log"
+[ -s "$dir/d1.pcap" ] || bad "the capture file is empty"
+
+# SIGKILL leaves a stale socket; the next daemon replaces it.
+start_daemon "$dir/d3.log"
+kill -KILL "$dpid"
+wait "$dpid" 2>/dev/null
+[ -S "$sock" ] || bad "no stale socket left by SIGKILL (test premise)"
+for i in $(seq 50); do ip netns exec "$ns" ip link show rn0 >/dev/null 2>&1 || break; sleep 0.1; done
+start_daemon "$dir/d4.log"
+rn status >/dev/null || bad "the daemon over a stale socket does not answer"
+stop_daemon INT "$dir/d4.log"
+
+if [ "$fail" != 0 ]; then exit 1; fi
+echo "PASS: daemon control socket"

@@ -1,0 +1,374 @@
+# Harness for the tests that run refnet against the Linux kernel: sourced by
+# every tests/net/test_*.sh.
+#
+# Each test gets its own network namespace (rn-net-NAME-PID) holding one TAP
+# device, rn0.  The Linux side of rn0 is 198.18.0.1/15; refnet runs on the
+# other side as `refnet daemon --tap rn0 --addr 198.18.0.2/15`.  The harness
+# creates the TAP and configures Linux's side (address, IPv6 off, up) before
+# the daemon attaches, so that the kernel is ready for refnet's very first
+# frame (its gratuitous ARP) and sends refnet nothing of its own accord (no
+# IPv6 router solicitations or DAD): the daemon's counters then show only
+# what the test did.
+#
+# Usage in a test:
+#     . "$(dirname "$0")/lib.sh"
+#     net_setup udp_echo              # skips (exit 0) without root or TUN
+#     net_start --service echo        # extra daemon arguments
+#     nsx ping -c 3 198.18.0.2        # any command inside the namespace
+#     rn stat --json                  # the refnet client on the control socket
+#     [ ... ] || bad "what went wrong"
+#     net_done "what passed"          # stops the daemon, checks, exits
+#
+# Teardown (trap EXIT) runs whatever happened: the daemon still running is
+# stopped with SIGTERM and must exit 0 with "shut down cleanly" and no leak
+# report (its exit status and log are the leak oracle); then the namespace
+# and the temporary directory go.  Processes are ended by PID only.  Every
+# wait is bounded.
+#
+# Variables for the tests: $refnet (the binary), $ns (namespace), $dir
+# (temporary directory), $sock (control socket), $dpid (daemon PID), $dlog
+# (daemon's stderr), $py (/usr/bin/python3: the one with scapy), $here
+# (tests/net), $fail (1 once bad was called), $bgpid (the last net_bg).
+#
+# Background programs on the Linux side (a listening nc, a held-open
+# connection) go through net_bg, which remembers their PIDs: teardown ends
+# those still running, by PID, before it stops the daemon.
+set -uo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+py=/usr/bin/python3
+fail=0
+dpid=
+ns=
+dir=
+net_name=
+net_stopped=0
+net_pids=()
+bgpid=
+
+# bad MSG: records a failure; the test goes on, and fails at the end.
+bad() {
+    echo "FAIL: $*"
+    fail=1
+}
+
+# die MSG: fails at once (teardown still runs).
+die() {
+    echo "FAIL: $*"
+    fail=1
+    exit 1
+}
+
+# nsx CMD...: runs CMD inside the test's namespace.
+nsx() {
+    ip netns exec "$ns" "$@"
+}
+
+# rn ARGS...: the refnet client on this test's control socket.
+rn() {
+    "$refnet" "$@" --ctl "$sock" --timeout 10
+}
+
+# net_setup NAME: checks the prerequisites, creates the namespace and the
+# temporary directory, and installs the teardown.  Exits 0 with "SKIP: ..."
+# when not root or /dev/net/tun is missing; fails on anything else.
+net_setup() {
+    net_name=$1
+    local build=${REFNET_BUILD:-}
+    [ -n "$build" ] || { echo "FAIL: REFNET_BUILD must name the build directory"; exit 1; }
+    refnet="$build/bin/refnet"
+    [ -x "$refnet" ] || { echo "FAIL: $refnet not built"; exit 1; }
+    if [ "$(id -u)" != 0 ]; then
+        echo "SKIP: needs root (network namespaces, TAP devices)"
+        exit 0
+    fi
+    if [ ! -c /dev/net/tun ]; then
+        echo "SKIP: /dev/net/tun is missing"
+        exit 0
+    fi
+    [ -x "$py" ] || { echo "FAIL: $py is missing"; exit 1; }
+    dir=$(mktemp -d "/tmp/refnet-net-$net_name.XXXXXX") || { echo "FAIL: mktemp"; exit 1; }
+    sock="$dir/ctl.sock"
+    dlog="$dir/daemon.log"
+    trap net_teardown EXIT
+    # A test stopped by a signal (ctest's timeout, ^C) still tears down.
+    trap 'echo "FAIL: interrupted"; exit 1' INT TERM HUP
+    ns="rn-net-$net_name-$$"
+    ip netns add "$ns" || die "cannot create namespace $ns"
+}
+
+# net_start [DAEMON ARGS...]: creates rn0 in the namespace and configures
+# Linux's side, then starts the daemon on it and waits (at most 5 s) until
+# it answers `refnet status`.  Sets $dpid.  Fails (exit) if it does not.
+net_start() {
+    nsx ip tuntap add dev rn0 mode tap || die "cannot create TAP rn0 in $ns"
+    nsx sysctl -qw net.ipv6.conf.rn0.disable_ipv6=1 || die "cannot disable IPv6 on rn0"
+    # Learn refnet's MAC from its gratuitous ARP (test_arping looks).
+    nsx sysctl -qw net.ipv4.conf.rn0.arp_accept=1 || die "cannot set arp_accept on rn0"
+    nsx ip addr add 198.18.0.1/15 dev rn0 || die "cannot address rn0"
+    nsx ip link set rn0 up || die "cannot bring rn0 up"
+    _net_launch "$@"
+}
+
+# net_restart [DAEMON ARGS...]: stops the daemon (checked as net_stop does:
+# a leak or unclean exit is a failure) and starts a new one on the same rn0
+# with these arguments.  Linux's side stays as it was.
+net_restart() {
+    net_stop
+    _net_launch "$@"
+}
+
+# Starts the daemon on rn0 and waits (at most 5 s each) until it answers
+# `refnet status` and the kernel's side has carrier.
+_net_launch() {
+    local i
+    # Not through nsx: a backgrounded function would be a subshell, and $!
+    # its PID; ip netns exec execs the daemon, so $! is the daemon's.
+    ip netns exec "$ns" "$refnet" daemon --tap rn0 --addr 198.18.0.2/15 --ctl "$sock" "$@" \
+        2>"$dlog" &
+    dpid=$!
+    net_stopped=0
+    for i in $(seq 50); do
+        rn status >/dev/null 2>&1 && break
+        kill -0 "$dpid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if ! rn status >/dev/null 2>&1; then
+        echo "daemon's stderr:"; cat "$dlog"
+        die "the daemon did not come up"
+    fi
+    # The kernel's side has carrier once the daemon holds the device.
+    for i in $(seq 50); do
+        nsx ip link show rn0 | grep -q "LOWER_UP" && return 0
+        sleep 0.1
+    done
+    die "rn0 has no carrier with the daemon attached"
+}
+
+# net_stop: stops the daemon with SIGTERM (waiting at most 10 s, then
+# SIGKILL) and checks it ended well: exit 0, "shut down cleanly", no leak
+# report.  A failure is recorded with bad; the daemon's log is shown.
+net_stop() {
+    local i status
+    [ -n "$dpid" ] && [ "$net_stopped" = 0 ] || return 0
+    net_stopped=1
+    kill -TERM "$dpid" 2>/dev/null
+    for i in $(seq 100); do
+        kill -0 "$dpid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$dpid" 2>/dev/null; then
+        kill -KILL "$dpid" 2>/dev/null
+        wait "$dpid" 2>/dev/null
+        bad "the daemon did not stop within 10 s of SIGTERM (killed)"
+        cat "$dlog"
+        return
+    fi
+    wait "$dpid"
+    status=$?
+    local ok=1
+    [ "$status" = 0 ] || { bad "the daemon exited $status"; ok=0; }
+    grep -q "^refnet daemon: shut down cleanly$" "$dlog" || { bad "no clean shutdown line"; ok=0; }
+    if grep -qi "leak" "$dlog"; then bad "the daemon reported leaks"; ok=0; fi
+    if [ "$ok" = 0 ]; then echo "daemon's stderr:"; cat "$dlog"; fi
+}
+
+# net_bg CMD...: starts CMD in the background inside the namespace (with
+# the caller's redirections) and sets $bgpid to its PID, which teardown
+# ends if it is still running.  `wait $bgpid` gives its exit status.
+net_bg() {
+    # Not through nsx, for the same reason as the daemon: $! must be CMD's.
+    # <&0: without job control, a background command's stdin would be
+    # /dev/null, not the caller's redirection.
+    ip netns exec "$ns" "$@" <&0 &
+    bgpid=$!
+    net_pids+=("$bgpid")
+}
+
+# net_wait_bg PID SECS: waits at most SECS seconds for the net_bg program
+# PID to end and returns its exit status; if it is still running then, ends
+# it (TERM, then KILL) and returns 124, like timeout(1).
+net_wait_bg() {
+    local p=$1 end=$((SECONDS + $2))
+    while kill -0 "$p" 2>/dev/null && [ "$SECONDS" -lt "$end" ]; do
+        sleep 0.1
+    done
+    if kill -0 "$p" 2>/dev/null; then
+        kill -TERM "$p" 2>/dev/null
+        sleep 0.5
+        kill -KILL "$p" 2>/dev/null
+        wait "$p" 2>/dev/null
+        return 124
+    fi
+    wait "$p"
+}
+
+# net_kill_bg: ends (TERM, then KILL after 2 s) the net_bg programs still
+# running, by PID.
+net_kill_bg() {
+    local p i
+    for p in "${net_pids[@]}"; do
+        kill -0 "$p" 2>/dev/null || continue
+        kill -TERM "$p" 2>/dev/null
+        for i in $(seq 20); do
+            kill -0 "$p" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$p" 2>/dev/null
+        wait "$p" 2>/dev/null
+    done
+    net_pids=()
+}
+
+# net_wait_for SECS CMD...: runs CMD every 0.1 s until it succeeds (returns
+# 0) or SECS seconds have passed (returns 1).
+net_wait_for() {
+    local end=$((SECONDS + $1))
+    shift
+    while :; do
+        "$@" && return 0
+        [ "$SECONDS" -lt "$end" ] || return 1
+        sleep 0.1
+    done
+}
+
+net_teardown() {
+    local rc=$?
+    net_kill_bg
+    net_stop
+    [ -n "$ns" ] && ip netns del "$ns" 2>/dev/null
+    [ -n "$dir" ] && rm -rf "$dir"
+    [ "$fail" = 0 ] || rc=1
+    exit "$rc"
+}
+
+# net_done MSG: stops the daemon (checked), then exits 0 with "PASS: MSG"
+# or 1 if anything failed.
+net_done() {
+    net_kill_bg
+    net_stop
+    if [ "$fail" != 0 ]; then
+        echo "FAIL: $net_name"
+        exit 1
+    fi
+    echo "PASS: $*"
+    exit 0
+}
+
+# net_alive: fails at once if the daemon died.
+net_alive() {
+    if ! kill -0 "$dpid" 2>/dev/null; then
+        net_stopped=1
+        echo "daemon's stderr:"; cat "$dlog"
+        die "the daemon died"
+    fi
+}
+
+# net_stat FILE: saves `refnet stat --json` to FILE (fails at once if the
+# daemon does not answer).
+net_stat() {
+    rn stat --json >"$1" 2>"$1.err" || die "refnet stat --json failed: $(cat "$1.err")"
+}
+
+# net_svc FILE: saves `refnet svc --json` to FILE (fails at once if the
+# daemon does not answer).
+net_svc() {
+    rn svc --json >"$1" 2>"$1.err" || die "refnet svc --json failed: $(cat "$1.err")"
+}
+
+# net_objects FILE: saves `refnet objects --json` to FILE (fails at once if
+# the daemon does not answer).
+net_objects() {
+    rn objects --json >"$1" 2>"$1.err" || die "refnet objects --json failed: $(cat "$1.err")"
+}
+
+# jq_py FILE EXPR: prints the Python expression EXPR evaluated with j bound
+# to FILE's JSON, and the helpers drops(j) (all drops by reason, interface
+# and stack-wide summed) and proto(j, name) for `stat --json`, svc(j, name)
+# (a service's counters) for `svc --json`, and types(j) (live objects by
+# type) for `objects --json`.
+jq_py() {
+    "$py" - "$1" "$2" <<'EOF'
+import json, sys
+j = json.load(open(sys.argv[1]))
+def drops(j):
+    out = {}
+    for src in [i["drops"] for i in j["interfaces"]] + [j["drops"]]:
+        for k, v in src.items():
+            out[k] = out.get(k, 0) + v
+    return out
+def proto(j, name):
+    return j["protocols"][name]
+def iface(j, key):
+    return sum(i[key] for i in j["interfaces"])
+def svc(j, name):
+    return [s for s in j if s["name"] == name][0]["counters"]
+def types(j):
+    out = {}
+    for o in j:
+        out[o["type"]] = out.get(o["type"], 0) + 1
+    return dict(sorted(out.items()))
+print(eval(sys.argv[2]))
+EOF
+}
+
+# net_rss_kb: the daemon's resident set in KiB.
+net_rss_kb() {
+    awk '/^VmRSS:/ { print $2 }' "/proc/$dpid/status"
+}
+
+# net_mac: refnet's MAC, from `refnet ifconfig --json`.
+net_mac() {
+    rn ifconfig --json | "$py" -c 'import json,sys; print(json.load(sys.stdin)[0]["mac"])'
+}
+
+# net_tcp_idle SECS: waits at most SECS seconds until refnet has no TCP
+# connection left (tcp.connections 0 in `refnet stat`; TIME_WAIT entries
+# are not connections).  Returns 1 if some remain.
+net_tcp_idle() {
+    net_wait_for "$1" _net_tcp_none
+}
+_net_tcp_none() {
+    rn stat --json >"$dir/.idle.json" 2>/dev/null &&
+        [ "$(jq_py "$dir/.idle.json" 'proto(j,"tcp.connections")')" = 0 ]
+}
+
+# net_objects_settled BASE NOW: compares two `objects --json` files: NOW
+# must hold the objects of BASE type for type, but for control requests
+# (the listing's own), TIME_WAIT entries (any number) and ARP entries (at
+# most one: Linux's).  Prints the difference and returns 1 otherwise.
+net_objects_settled() {
+    "$py" - "$1" "$2" <<'EOF'
+import json, sys
+def types(path):
+    out = {}
+    for o in json.load(open(path)):
+        out[o["type"]] = out.get(o["type"], 0) + 1
+    return out
+base, now = types(sys.argv[1]), types(sys.argv[2])
+free = {"ctl request", "tcp timewait"}
+errs = []
+for t in sorted(set(base) | set(now)):
+    if t in free:
+        continue
+    b, n = base.get(t, 0), now.get(t, 0)
+    if t == "arp entry":
+        ok = n <= max(b, 1)
+    else:
+        ok = n == b
+    if not ok:
+        errs.append("%s: %d, at the start %d" % (t, n, b))
+if errs:
+    print("objects not back to the baseline: " + "; ".join(errs))
+    sys.exit(1)
+EOF
+}
+
+# net_unexpected_drops FILE: the drops of a `stat --json` file, as a Python
+# dict, leaving out tcp_duplicate: segments refnet already had, which Linux
+# resends on its own when refnet is slow to acknowledge (its tail loss probe
+# after two round trips; sanitizer builds make this common) even on a TAP
+# that loses nothing.
+net_unexpected_drops() {
+    jq_py "$1" '{k: v for k, v in drops(j).items() if k != "tcp_duplicate"}'
+}

@@ -1,0 +1,299 @@
+/*
+ * The network layer between two stacks on a simulated cable, in virtual
+ * time: ARP resolution, ping (small and fragmented), reassembly limits and
+ * timeouts, bad input counted by reason, and teardown with nothing left.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "net/net_priv.h"
+#include "refnet/error.h"
+#include "refnet/link.h"
+#include "refnet/stack.h"
+#include "testutil.h"
+#include "wire/bytes.h"
+#include "wire/csum.h"
+#include "wire/icmp.h"
+
+#define ADDR_A 0xc6120002u  /* 198.18.0.2 */
+#define ADDR_B 0xc6120003u  /* 198.18.0.3 */
+
+struct pair {
+    struct rn_stack *a;
+    struct rn_stack *b;
+    struct rn_iface *ifa;
+    struct rn_iface *ifb;
+    rn_time_t now;
+};
+
+static struct pair P;
+
+static void pair_up(uint32_t mtu)
+{
+    struct rn_stack_params sp = {.sp_seed = 7};
+    struct rn_sim_cable_params cp = {0};
+    struct rn_iface_params ip = {0};
+    struct rn_link *la, *lb;
+
+    memset(&P, 0, sizeof(P));
+    P.now = RN_SEC(1);
+    clock_manual_install(P.now);
+    sp.sp_name = "a";
+    assert_int_equal(rn_stack_create(&sp, &P.a), 0);
+    sp.sp_name = "b";
+    assert_int_equal(rn_stack_create(&sp, &P.b), 0);
+    cp.sc_latency = RN_MSEC(1);
+    cp.sc_mtu = mtu;
+    cp.sc_pool_a = rn_stack_pool(P.a);
+    cp.sc_pool_b = rn_stack_pool(P.b);
+    assert_int_equal(rn_sim_cable_new(&cp, &la, &lb), 0);
+    ip.ifp_name = "sim0";
+    ip.ifp_link = la;
+    ip.ifp_addr = ADDR_A;
+    ip.ifp_plen = 15;
+    assert_int_equal(rn_stack_add_iface(P.a, &ip, &P.ifa), 0);
+    ip.ifp_link = lb;
+    ip.ifp_addr = ADDR_B;
+    assert_int_equal(rn_stack_add_iface(P.b, &ip, &P.ifb), 0);
+}
+
+static void pair_down(void)
+{
+    assert_int_equal(rn_stack_destroy(P.a), 0);
+    assert_int_equal(rn_stack_destroy(P.b), 0);
+    clock_manual_uninstall();
+    check_live_objects(0);
+}
+
+/* Runs both stacks in virtual time until `until`. */
+static void run_until(rn_time_t until)
+{
+    for (int guard = 0; guard < 100000; guard++) {
+        rn_time_t da = rn_stack_next_deadline(P.a), db = rn_stack_next_deadline(P.b);
+        rn_time_t next = until;
+
+        if (da != 0 && da < next)
+            next = da;
+        if (db != 0 && db < next)
+            next = db;
+        if (next > P.now) {
+            clock_manual_advance(next - P.now);
+            P.now = next;
+        }
+        rn_stack_poll(P.a, P.now);
+        rn_stack_poll(P.b, P.now);
+        if (P.now >= until && rn_stack_next_deadline(P.a) > until &&
+            rn_stack_next_deadline(P.b) > until)
+            return;
+        if (P.now >= until && rn_stack_next_deadline(P.a) == 0 &&
+            rn_stack_next_deadline(P.b) == 0)
+            return;
+        if (P.now >= until)
+            return;
+    }
+    fail_msg("simulation did not settle");
+}
+
+/* Sends an echo request of datalen bytes from a to b. */
+static void ping(struct rn_stack *from, uint32_t dst, size_t datalen, uint16_t seq)
+{
+    struct rn_netbuf *nb = rn_ip_alloc(from, rn_nb_owner_register("test"));
+    struct rn_ip_out out = {.io_dst = dst, .io_proto = RN_IPPROTO_ICMP};
+    uint8_t *data = malloc(RN_ICMP_HLEN + datalen);
+    size_t i;
+
+    assert_non_null(nb);
+    assert_non_null(data);
+    data[0] = RN_ICMP_ECHO;
+    data[1] = 0;
+    rn_put_be16(data + 2, 0);
+    rn_put_be16(data + 4, 0x1234);
+    rn_put_be16(data + 6, seq);
+    for (i = 0; i < datalen; i++)
+        data[RN_ICMP_HLEN + i] = (uint8_t)(i * 7 + seq);
+    rn_put_be16(data + 2, rn_csum(data, RN_ICMP_HLEN + datalen));
+    assert_int_equal(rn_nb_copyin(nb, 0, data, RN_ICMP_HLEN + datalen), 0);
+    free(data);
+    assert_int_equal(rn_ip_output(from, nb, &out), 0);
+}
+
+static void test_ping_resolves_and_replies(void **state)
+{
+    (void)state;
+    pair_up(1500);
+    ping(P.a, ADDR_B, 56, 1);
+    run_until(P.now + RN_MSEC(100));
+    assert_int_equal(P.b->st_icmp_echo_replies, 1);
+    assert_int_equal(P.a->st_icmp_in, 1);
+    /* Each side learnt the other: a by the reply, b from a's request. */
+    assert_int_equal(P.a->st_narp, 1);
+    assert_int_equal(P.b->st_narp, 1);
+    ping(P.a, ADDR_B, 56, 2);
+    run_until(P.now + RN_MSEC(100));
+    assert_int_equal(P.b->st_icmp_echo_replies, 2);
+    assert_int_equal(rn_nbpool_outstanding(rn_stack_pool(P.a), RN_NB_OWNER_NONE), 0);
+    pair_down();
+}
+
+static void test_fragmented_ping_reassembles(void **state)
+{
+    (void)state;
+    pair_up(1500);
+    ping(P.a, ADDR_B, 8000, 3);
+    run_until(P.now + RN_MSEC(100));
+    assert_int_equal(P.b->st_ip_reassembled, 1);
+    assert_int_equal(P.b->st_icmp_echo_replies, 1);
+    assert_true(P.b->st_ip_frag_out >= 6);  /* the reply went out in pieces */
+    assert_int_equal(P.a->st_ip_reassembled, 1);
+    assert_int_equal(P.a->st_icmp_in, 1);
+    assert_int_equal(P.b->st_nreass, 0);
+    pair_down();
+}
+
+/* Sends a raw IPv4 fragment from a to b. */
+static void send_fragment(uint16_t id, uint16_t off, bool mf, size_t len)
+{
+    struct rn_netbuf *nb = rn_ip_alloc(P.a, rn_nb_owner_register("test"));
+    struct rn_ip4_hdr ip = {0};
+    uint8_t *p;
+
+    assert_non_null(nb);
+    p = rn_nb_put(nb, RN_IP4_HLEN + len);
+    assert_non_null(p);
+    memset(p + RN_IP4_HLEN, 0xab, len);
+    ip.ip_id = id;
+    ip.ip_off = off;
+    ip.ip_mf = mf;
+    ip.ip_ttl = 64;
+    ip.ip_proto = 253;  /* experimental: no transport */
+    ip.ip_src = ADDR_A;
+    ip.ip_dst = ADDR_B;
+    ip.ip_paylen = (uint16_t)len;
+    rn_ip4_emit(p, &ip);
+    net__arp_output(P.ifa, nb, ADDR_B);
+}
+
+static void test_reassembly_limits(void **state)
+{
+    (void)state;
+    pair_up(1500);
+    ping(P.a, ADDR_B, 8, 1);  /* resolve ARP first */
+    run_until(P.now + RN_MSEC(10));
+
+    /* Overlap: the whole datagram goes. */
+    send_fragment(100, 0, true, 16);
+    send_fragment(100, 8, true, 16);
+    /* Exact duplicate: only the copy goes. */
+    send_fragment(101, 0, true, 16);
+    send_fragment(101, 0, true, 16);
+    /* Never completes: times out. */
+    send_fragment(102, 16, true, 16);
+    run_until(P.now + RN_MSEC(10));
+    assert_int_equal(rn_stack_drops(P.b, RN_DROP_FRAG_OVERLAP), 2);
+    assert_int_equal(rn_stack_drops(P.b, RN_DROP_FRAG_DUPLICATE), 1);
+    assert_int_equal(P.b->st_nreass, 2);
+    run_until(P.now + RN_SEC(31));
+    assert_int_equal(rn_stack_drops(P.b, RN_DROP_FRAG_TIMEOUT), 2);
+    assert_int_equal(P.b->st_nreass, 0);
+    /* 101 had its first fragment: b sent time exceeded for it. */
+    assert_true(P.b->st_icmp_out >= 2);
+
+    /* A complete datagram for a protocol nobody speaks: protocol
+     * unreachable, and a named drop. */
+    send_fragment(103, 0, true, 16);
+    send_fragment(103, 16, false, 8);
+    run_until(P.now + RN_MSEC(10));
+    assert_int_equal(P.b->st_ip_reassembled, 1);
+    assert_int_equal(rn_stack_drops(P.b, RN_DROP_UNKNOWN_PROTO), 1);
+    pair_down();
+}
+
+static void test_reassembly_memory_bound(void **state)
+{
+    uint16_t id;
+
+    (void)state;
+    pair_up(1500);
+    ping(P.a, ADDR_B, 8, 1);
+    run_until(P.now + RN_MSEC(10));
+    /* Far more incomplete datagrams than the table holds. */
+    for (id = 0; id < 500; id++) {
+        send_fragment((uint16_t)(1000 + id), 0, true, 64);
+        if (id % 32 == 0)
+            run_until(P.now + RN_MSEC(1));
+    }
+    run_until(P.now + RN_MSEC(10));
+    assert_true(P.b->st_nreass <= P.b->st_params.sp_reass_max_datagrams);
+    assert_true(P.b->st_reass_mem <= P.b->st_params.sp_reass_max_bytes);
+    assert_int_equal(rn_stack_drops(P.b, RN_DROP_FRAG_NO_MEMORY) + P.b->st_nreass, 500);
+    pair_down();
+}
+
+static void test_garbage_frames_counted(void **state)
+{
+    struct rn_netbuf *nb;
+    uint8_t *p;
+    unsigned i;
+
+    (void)state;
+    pair_up(1500);
+    run_until(P.now + RN_MSEC(10));
+    /* Truncated Ethernet, bad IP version, bad IP checksum, not for us. */
+    for (i = 0; i < 4; i++) {
+        nb = rn_ip_alloc(P.b, rn_nb_owner_register("test"));
+        assert_non_null(nb);
+        p = rn_nb_put(nb, i == 0 ? 8 : 60);
+        memset(p, 0, i == 0 ? 8 : 60);
+        if (i > 0) {
+            memcpy(p, &P.ifb->if_mac, 6);
+            p[12] = 0x08;
+            p[13] = 0x00;
+            p[14] = i == 1 ? 0x65 : 0x45;
+            rn_put_be16(p + 16, 46);
+            p[22] = 64;
+            p[23] = 17;
+            rn_put_be32(p + 26, ADDR_A);
+            rn_put_be32(p + 30, i == 3 ? 0xc6120063u : ADDR_B);
+            rn_put_be16(p + 24, i == 2 ? 0x1234 : rn_csum(p + 14, 20));
+        }
+        net__eth_input(P.ifb, nb);
+    }
+    assert_int_equal(rn_stack_drops(P.b, RN_DROP_TRUNCATED), 1);
+    assert_int_equal(rn_stack_drops(P.b, RN_DROP_BAD_IP_VERSION), 1);
+    assert_int_equal(rn_stack_drops(P.b, RN_DROP_BAD_IP_CSUM), 1);
+    assert_int_equal(rn_stack_drops(P.b, RN_DROP_NOT_FOR_US), 1);
+    pair_down();
+}
+
+static void test_arp_gives_up(void **state)
+{
+    (void)state;
+    pair_up(1500);
+    /* Nobody has .99: three requests, then the queued ping is dropped. */
+    ping(P.a, 0xc6120063u, 8, 1);
+    run_until(P.now + RN_MSEC(500));
+    assert_int_equal(P.a->st_narp, 1);
+    run_until(P.now + RN_SEC(5));
+    assert_int_equal(P.a->st_narp, 0);
+    assert_int_equal(rn_stack_drops(P.a, RN_DROP_ARP_UNRESOLVED), 1);
+    assert_int_equal(P.a->st_arp_out, 1 + 3);  /* announcement + requests */
+    pair_down();
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ping_resolves_and_replies),
+        cmocka_unit_test(test_fragmented_ping_reassembles),
+        cmocka_unit_test(test_reassembly_limits),
+        cmocka_unit_test(test_reassembly_memory_bound),
+        cmocka_unit_test(test_garbage_frames_counted),
+        cmocka_unit_test(test_arp_gives_up),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

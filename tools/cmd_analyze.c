@@ -1,0 +1,188 @@
+/*
+ * refnet analyze FILE [--threshold SECONDS] [--object ID] [--objects]
+ *
+ * Reads a dump written by `refnet dump` (or rn_dump_write()) and prints,
+ * with no access to the process that wrote it, what the watchdog would
+ * have printed: a header line, then the waiting chains at least the
+ * threshold old, each down to the object that blocks it with its ledger
+ * and verdict.  --object ID prints the chains through one object (or that
+ * object alone), --objects every object with its ledger.
+ *
+ * Exit status: 0 printed; 1 the file cannot be read or is not a valid dump
+ * (one line naming the file and the byte offset), or the object is not in
+ * it; 2 bad arguments.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "refnet/diag.h"
+#include "refnet/error.h"
+#include "refnet/object.h"
+
+static const char usage_line[] =
+    "usage: refnet analyze FILE [--threshold SECONDS] [--object ID] [--objects]";
+
+/* Parses seconds ("10", "0.5", "0") into *t.  Returns false if bad. */
+static bool parse_seconds(const char *arg, rn_time_t *t)
+{
+    char *end;
+    double v;
+
+    errno = 0;
+    v = strtod(arg, &end);
+    if (errno != 0 || end == arg || *end != '\0' || !isfinite(v) || v < 0 || v > 1e9)
+        return false;
+    *t = (rn_time_t)(v * 1e9 + 0.5);
+    return true;
+}
+
+/* Parses an object id, with or without a leading '#'. */
+static bool parse_id(const char *arg, uint64_t *id)
+{
+    char *end;
+    unsigned long long v;
+
+    if (*arg == '#')
+        arg++;
+    if (*arg < '0' || *arg > '9')
+        return false;
+    errno = 0;
+    v = strtoull(arg, &end, 10);
+    if (errno != 0 || *end != '\0')
+        return false;
+    *id = v;
+    return true;
+}
+
+static void put_header(const char *path, const struct rn_snapshot *s, struct rn_strbuf *out)
+{
+    char now[32], thr[32];
+    bool first = true;
+    int i;
+
+    rn_strbuf_printf(out, "dump %s: taken at %s on its process clock, watchdog threshold %s; "
+                          "%" PRIu32 " object%s, %" PRIu32 " wait%s",
+                     path, rn_fmt_age(s->s_now, now, sizeof(now)),
+                     s->s_threshold ? rn_fmt_age(s->s_threshold, thr, sizeof(thr)) : "none",
+                     s->s_nobjects, s->s_nobjects == 1 ? "" : "s", s->s_nwaits,
+                     s->s_nwaits == 1 ? "" : "s");
+    for (i = 0; i < RN_MISUSE_COUNT_; i++) {
+        if (s->s_misuse[i] == 0)
+            continue;
+        rn_strbuf_printf(out, "%s%s %" PRIu64, first ? "; misuse: " : ", ",
+                         rn_ob_misuse_name((enum rn_misuse)i), s->s_misuse[i]);
+        first = false;
+    }
+    rn_strbuf_puts(out, "\n");
+}
+
+int cmd_analyze(int argc, char **argv)
+{
+    struct rn_strbuf out = RN_STRBUF_INIT;
+    struct rn_snapshot *s = NULL;
+    const char *path = NULL;
+    rn_time_t threshold = 0;
+    bool have_threshold = false, have_object = false, all_objects = false;
+    uint64_t id = 0;
+    char err[512], age[32];
+    int i, rc, status = 0;
+
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *val = NULL;
+
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            printf("%s\n", usage_line);
+            return 0;
+        }
+        if (!strncmp(a, "--threshold", 11) || !strncmp(a, "--object", 8)) {
+            const char *eq = strchr(a, '=');
+            size_t n = eq ? (size_t)(eq - a) : strlen(a);
+
+            if (!strncmp(a, "--objects", n) && n == 9) {
+                if (eq != NULL)
+                    return cmd_usage_error("analyze: --objects takes no value");
+                all_objects = true;
+                continue;
+            }
+            if (!(n == 11 && !strncmp(a, "--threshold", 11)) &&
+                !(n == 8 && !strncmp(a, "--object", 8)))
+                return cmd_usage_error("analyze: unknown option '%s' (try 'refnet analyze --help')", a);
+            if (eq != NULL)
+                val = eq + 1;
+            else if (i + 1 < argc)
+                val = argv[++i];
+            else
+                return cmd_usage_error("analyze: %.*s needs a value", (int)n, a);
+            if (n == 11) {
+                if (!parse_seconds(val, &threshold))
+                    return cmd_usage_error("analyze: bad --threshold '%s': expected seconds, "
+                                           "e.g. 10 or 0.5 (0: every wait)", val);
+                have_threshold = true;
+            } else {
+                if (!parse_id(val, &id))
+                    return cmd_usage_error("analyze: bad --object '%s': expected an object id, "
+                                           "e.g. 17", val);
+                have_object = true;
+            }
+            continue;
+        }
+        if (a[0] == '-' && a[1] != '\0')
+            return cmd_usage_error("analyze: unknown option '%s' (try 'refnet analyze --help')", a);
+        if (path != NULL)
+            return cmd_usage_error("analyze: one dump file at a time ('%s', then '%s')", path, a);
+        path = a;
+    }
+    if (path == NULL)
+        return cmd_usage_error("analyze: which dump file? (%s)", usage_line + 7);
+    if (have_object && all_objects)
+        return cmd_usage_error("analyze: --object and --objects exclude each other");
+
+    rc = rn_dump_read(path, &s, err, sizeof(err));
+    if (rc != 0) {
+        fprintf(stderr, "refnet: %s\n", err);
+        return 1;
+    }
+    if (!have_threshold)
+        threshold = s->s_threshold ? s->s_threshold : RN_DIAG_DEFAULT_THRESHOLD;
+
+    put_header(path, s, &out);
+    if (all_objects) {
+        uint32_t k;
+
+        for (k = 0; k < s->s_nobjects; k++)
+            rn_diag_render_object(s, &s->s_objects[k], 0, &out);
+    } else if (have_object) {
+        rc = rn_diag_render_for(s, id, &out);
+        if (rc == RN_ENOENT) {
+            fprintf(stderr, "refnet: %s: no object #%" PRIu64 " in the dump, and no wait names it\n",
+                    path, id);
+            status = 1;
+        }
+    } else {
+        rc = rn_diag_render_chains(s, threshold, &out);
+        if (rc == 0)
+            rn_strbuf_printf(&out, "no wait pending for %s or more (%" PRIu32 " wait%s in all%s)\n",
+                             rn_fmt_age(threshold, age, sizeof(age)), s->s_nwaits,
+                             s->s_nwaits == 1 ? "" : "s",
+                             s->s_nwaits > 0 ? "; --threshold 0 shows every one" : "");
+    }
+    if (out.sb_oom || rc == RN_ENOMEM) {
+        fprintf(stderr, "refnet: %s: out of memory while rendering\n", path);
+        status = 1;
+    } else if (status == 0) {
+        fputs(rn_strbuf_str(&out), stdout);
+        if (fflush(stdout) != 0 || ferror(stdout)) {
+            fprintf(stderr, "refnet: cannot write the output: %s\n", strerror(errno));
+            status = 1;
+        }
+    }
+    rn_strbuf_free(&out);
+    rn_snapshot_free(s);
+    return status;
+}

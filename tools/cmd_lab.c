@@ -1,0 +1,267 @@
+/*
+ * refnet lab SCENARIO: the case, reproduced on purpose and explained.
+ *
+ *   leak   the object manager alone, on a virtual clock: a service stop
+ *          that hangs because an enumeration leaked a reference on the
+ *          listener; the watchdog's chain, a dump analysed offline, and
+ *          the release once the leak is cleared.
+ *   clear-leak  (a running daemon) gives back the references that its
+ *          `--inject enum-leak` fault made netstat's enumeration lose, so
+ *          that a stop stuck on them completes.
+ *
+ * Exit status: 3 when a hang was reproduced and diagnosed, 0 when the run
+ * stopped cleanly (--fixed), 1 on an internal failure, 2 on bad usage.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "refnet/clock.h"
+#include "refnet/diag.h"
+#include "refnet/object.h"
+#include "refnet/report.h"
+#include "refnet/snapshot.h"
+#include "refnet/strbuf.h"
+
+/* ---- A virtual clock ------------------------------------------------------ */
+
+static rn_time_t lab_now;
+
+static rn_time_t lab_clock(void *ctx)
+{
+    (void)ctx;
+    return lab_now;
+}
+
+/* ---- The cast: a service, its process, a socket and a listener ------------ */
+
+struct lab_thing {
+    char lt_desc[96];  /* [I] what describe prints */
+};
+
+static void thing_describe(const void *ob, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s", ((const struct lab_thing *)ob)->lt_desc);
+}
+
+#define LAB_TYPE(var, tname)                                                    \
+    static const struct rn_ob_type_ops var = {                                \
+        .name = tname, .size = sizeof(struct lab_thing), .describe = thing_describe}
+
+LAB_TYPE(service_ops, "service");
+LAB_TYPE(process_ops, "process");
+LAB_TYPE(socket_ops, "socket");
+LAB_TYPE(listener_ops, "tcp listener");
+
+static void *lab_make(const struct rn_ob_type_ops *ops, const char *desc)
+{
+    struct rn_ob_type *t = rn_ob_type_register(ops);
+    struct lab_thing *x = t ? rn_ob_create(t, RN_TAG_CREATE) : NULL;
+
+    if (x == NULL) {
+        fprintf(stderr, "refnet lab: out of memory\n");
+        exit(1);
+    }
+    snprintf(x->lt_desc, sizeof(x->lt_desc), "%s", desc);
+    rn_ob_publish(x);
+    return x;
+}
+
+/* The enumeration of the case: it takes an "enum" reference on each
+ * endpoint it reports, and on the path where the endpoint changed state
+ * while it looked, returns without dropping it. */
+__attribute__((noinline)) static int netstat_enum_step(void *listener, bool state_changed,
+                                                      bool fixed)
+{
+    if (!rn_ob_tryref_live(listener, RN_TAG_ENUM))
+        return 0;
+    if (state_changed && !fixed)
+        return 1;  /* the bug: an early return that forgets the deref */
+    rn_ob_deref(listener, RN_TAG_ENUM);
+    return 0;
+}
+
+/* Each waiter holds itself until what it waits for is released: the
+ * socket's close completes when the listener goes, the process's cleanup
+ * when the socket goes, the service's stop when the process goes. */
+struct lab_wait {
+    struct rn_ob_wait lw_wait;  /* registered on the waited object */
+    void *lw_waiter;            /* held under "close" until then */
+    const char *lw_say;         /* printed when it completes */
+};
+
+static rn_tag_t tag_close;
+
+static void on_released(struct rn_ob_wait *w, void *ctx)
+{
+    struct lab_wait *lw = ctx;
+
+    (void)w;
+    printf("  %s\n", lw->lw_say);
+    rn_ob_deref(lw->lw_waiter, tag_close);
+}
+
+static void lab_wait(struct lab_wait *lw, void *waited, void *waiter, const char *what,
+                     const char *text)
+{
+    lw->lw_waiter = waiter;
+    lw->lw_say = text;
+    rn_ob_ref(waiter, tag_close);
+    rn_ob_wait_release(waited, &lw->lw_wait, waiter, what, on_released, lw);
+}
+
+static void quiet_sink(void *ctx, enum rn_report_kind kind, const char *text)
+{
+    (void)ctx;
+    (void)kind;
+    (void)text;
+}
+
+static void say(const char *text)
+{
+    printf("\n== %s\n", text);
+    fflush(stdout);
+}
+
+static int lab_leak(bool fixed, const char *dump_path)
+{
+    struct lab_wait w_close = {0}, w_cleanup = {0}, w_stop = {0};
+    struct rn_strbuf out = RN_STRBUF_INIT;
+    struct rn_watchdog *wd;
+    struct rn_snapshot *s;
+    char path[256], err[256];
+    void *svc, *proc, *sock, *lst;
+    int leaked = 0, i, found;
+
+    lab_now = RN_SEC(7200);
+    rn_clock_set_source(lab_clock, NULL);
+    tag_close = rn_tag_intern("close");
+    say("a web server listens on port 80");
+    svc = lab_make(&service_ops, "service httpd");
+    proc = lab_make(&process_ops, "process httpd");
+    sock = lab_make(&socket_ops, "socket #7 tcp 0.0.0.0:80");
+    lst = lab_make(&listener_ops, "tcp listener 0.0.0.0:80 LISTEN");
+    rn_ob_type_set_traced(rn_ob_type_find("tcp listener"), true);
+    rn_ob_ref(lst, RN_TAG_PORT_TABLE);       /* bound */
+    rn_ob_ref(lst, RN_TAG_SOCKET_ENDPOINT);  /* the socket above it */
+    rn_ob_ref(sock, RN_TAG_HANDLE);          /* the process's handle */
+    printf("  tcp listener #%" PRIu64 " refs %u, traced\n", rn_ob_id(lst), rn_ob_refcount(lst));
+
+    say("netstat runs in a loop while connections come and go");
+    lab_now += RN_SEC(3600);
+    for (i = 0; i < 1000; i++) {
+        lab_now += RN_MSEC(7);
+        /* Once in a while the endpoint changes state under the walk. */
+        leaked += netstat_enum_step(lst, i == 613, fixed);
+    }
+    printf("  1000 enumerations; tcp listener refs now %u\n", rn_ob_refcount(lst));
+
+    say("the service is stopped");
+    lab_wait(&w_stop, proc, svc, "stop", "process released: the service's stop completes");
+    lab_wait(&w_cleanup, sock, proc, "cleanup",
+             "socket released: the process's handle cleanup completes");
+    lab_wait(&w_close, lst, sock, "close", "listener released: the socket's close completes");
+    snprintf(((struct lab_thing *)svc)->lt_desc, sizeof(((struct lab_thing *)svc)->lt_desc),
+             "service httpd STOP_PENDING");
+    snprintf(((struct lab_thing *)proc)->lt_desc, sizeof(((struct lab_thing *)proc)->lt_desc),
+             "process httpd terminating, 1 of 1 handle cleanups pending");
+    snprintf(((struct lab_thing *)sock)->lt_desc, sizeof(((struct lab_thing *)sock)->lt_desc),
+             "socket #7 tcp 0.0.0.0:80 close pending");
+    snprintf(((struct lab_thing *)lst)->lt_desc, sizeof(((struct lab_thing *)lst)->lt_desc),
+             "tcp listener 0.0.0.0:80 CLOSED");
+    /* The transport's close: unbind, drop its own and the socket's
+     * references; the handle's cleanup drops the handle. */
+    rn_ob_deref(lst, RN_TAG_PORT_TABLE);
+    rn_ob_deref(lst, RN_TAG_SOCKET_ENDPOINT);
+    rn_ob_kill(lst);
+    rn_ob_deref(sock, RN_TAG_HANDLE);
+    rn_ob_kill(sock);
+    rn_ob_kill(proc);
+    rn_ob_kill(svc);
+
+    if (rn_ob_live_count(NULL) == 0) {
+        say("stopped cleanly");
+        rn_ob_drain();
+        rn_clock_set_source(NULL, NULL);
+        return 0;
+    }
+
+    say("11 seconds later the watchdog looks");
+    lab_now += RN_SEC(11);
+    wd = rn_watchdog_new(RN_DIAG_DEFAULT_THRESHOLD);
+    rn_report_set_sink(quiet_sink, NULL);  /* printed below, on stdout */
+    if (wd == NULL || rn_watchdog_check(wd, &out) <= 0) {
+        fprintf(stderr, "refnet lab: the watchdog saw nothing\n");
+        return 1;
+    }
+    fputs(rn_strbuf_str(&out), stdout);
+
+    say("a dump, analysed offline");
+    if (dump_path != NULL) {
+        snprintf(path, sizeof(path), "%s", dump_path);
+    } else {
+        snprintf(path, sizeof(path), "%s/refnet-lab-%d.dump",
+                 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
+    }
+    s = rn_ob_snapshot();
+    if (s == NULL) {
+        fprintf(stderr, "refnet lab: out of memory\n");
+        return 1;
+    }
+    s->s_threshold = RN_DIAG_DEFAULT_THRESHOLD;
+    if (rn_dump_write(s, path, err, sizeof(err)) < 0) {
+        fprintf(stderr, "refnet lab: %s\n", err);
+        rn_snapshot_free(s);
+        return 1;
+    }
+    rn_snapshot_free(s);
+    printf("  wrote %s; `refnet analyze %s` prints:\n", path, path);
+    fflush(stdout);
+    {
+        char *argv[] = {"analyze", path, NULL};
+
+        cmd_analyze(2, argv);
+    }
+    fflush(stdout);
+    if (dump_path == NULL)
+        unlink(path);
+
+    say("clearing the leak releases everything, in order");
+    found = 0;
+    while (rn_ob_tag_count(lst, RN_TAG_ENUM) > 0 && found++ < leaked)
+        rn_ob_deref(lst, RN_TAG_ENUM);
+    rn_report_set_sink(NULL, NULL);
+    rn_watchdog_free(wd);
+    rn_strbuf_free(&out);
+    rn_ob_drain();
+    rn_clock_set_source(NULL, NULL);
+    printf("  %" PRIu64 " objects left\n", rn_ob_live_count(NULL));
+    return 3;
+}
+
+int cmd_lab(int argc, char **argv)
+{
+    const char *dump = NULL;
+    bool fixed = false;
+    int i;
+
+    if (argc < 2)
+        return cmd_usage_error("lab: which scenario? (leak, clear-leak)");
+    /* A daemon's lab: give back what `--inject enum-leak` lost. */
+    if (!strcmp(argv[1], "clear-leak"))
+        return cmd_ctl_forward(argc, argv);
+    for (i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "--fixed"))
+            fixed = true;
+        else if (!strcmp(argv[i], "--dump") && i + 1 < argc)
+            dump = argv[++i];
+        else
+            return cmd_usage_error("lab %s: unknown argument '%s'", argv[1], argv[i]);
+    }
+    if (!strcmp(argv[1], "leak"))
+        return lab_leak(fixed, dump);
+    return cmd_usage_error("lab: unknown scenario '%s' (leak)", argv[1]);
+}
