@@ -92,6 +92,7 @@ struct rn_netstat_stats {
     rn_time_t nst_longest_cpu;  /* longest batch in thread CPU time (0 without it) */
     rn_time_t nst_total;        /* all batches together */
     uint32_t nst_over_1ms;      /* batches that took more than 1 ms */
+    uint32_t nst_over_1ms_cpu;  /* batches that took more than 1 ms of CPU */
 };
 
 /* Begins a walk of st whose rows go to out (text, or a JSON array, ending

@@ -679,6 +679,8 @@ void rn_netstat_walk_resume(struct rn_netstat_walk *w)
         cpu = w->w_p.np_cpu_clock(w->w_p.np_ctx) - cpu0;
         if (cpu > w->w_stats.nst_longest_cpu)
             w->w_stats.nst_longest_cpu = cpu;
+        if (cpu > RN_MSEC(1))
+            w->w_stats.nst_over_1ms_cpu++;
     }
     /* The next batch's size: smaller after one that ran out of time,
      * larger after one that was quick. */
