@@ -5,6 +5,9 @@
  *          that hangs because an enumeration leaked a reference on the
  *          listener; the watchdog's chain, a dump analysed offline, and
  *          the release once the leak is cleared.
+ *   stop-hang, callout-hang, close-wait  the case in the simulator, with
+ *          httpd, clients and a netstat loop (refnet/lab.h):
+ *          [--fixed] [--seed N] [--threshold S] [--dump FILE]
  *   clear-leak  (a running daemon) gives back the references that its
  *          `--inject enum-leak` fault made netstat's enumeration lose, so
  *          that a stop stuck on them completes.
@@ -12,6 +15,7 @@
  * Exit status: 3 when a hang was reproduced and diagnosed, 0 when the run
  * stopped cleanly (--fixed), 1 on an internal failure, 2 on bad usage.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +25,7 @@
 #include "commands.h"
 #include "refnet/clock.h"
 #include "refnet/diag.h"
+#include "refnet/lab.h"
 #include "refnet/object.h"
 #include "refnet/report.h"
 #include "refnet/snapshot.h"
@@ -242,26 +247,75 @@ static int lab_leak(bool fixed, const char *dump_path)
     return 3;
 }
 
+/* Parses a whole number in [min, max]; returns 0 or -1. */
+static int lab_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+    char *end;
+    unsigned long long v;
+
+    if (s == NULL || *s < '0' || *s > '9')
+        return -1;
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static const struct {
+    const char *name;
+    int (*run)(const struct rn_lab_params *p);
+} lab_sims[] = {
+    {"stop-hang", rn_lab_stop_hang},
+    {"callout-hang", rn_lab_callout_hang},
+    {"close-wait", rn_lab_close_wait},
+};
+
 int cmd_lab(int argc, char **argv)
 {
+    struct rn_lab_params lp = {0};
     const char *dump = NULL;
     bool fixed = false;
+    uint64_t v;
+    size_t k;
     int i;
 
     if (argc < 2)
-        return cmd_usage_error("lab: which scenario? (leak, clear-leak)");
+        return cmd_usage_error("lab: which scenario? (stop-hang, callout-hang, close-wait, "
+                               "leak, clear-leak)");
     /* A daemon's lab: give back what `--inject enum-leak` lost. */
     if (!strcmp(argv[1], "clear-leak"))
         return cmd_ctl_forward(argc, argv);
     for (i = 2; i < argc; i++) {
-        if (!strcmp(argv[i], "--fixed"))
+        if (!strcmp(argv[i], "--fixed")) {
             fixed = true;
-        else if (!strcmp(argv[i], "--dump") && i + 1 < argc)
+        } else if (!strcmp(argv[i], "--dump")) {
+            if (i + 1 >= argc)
+                return cmd_usage_error("lab %s: --dump needs a file name", argv[1]);
             dump = argv[++i];
-        else
+        } else if (!strcmp(argv[i], "--seed") && strcmp(argv[1], "leak") != 0) {
+            if (lab_uint(i + 1 < argc ? argv[i + 1] : NULL, 1, UINT64_MAX, &v) < 0)
+                return cmd_usage_error("lab %s: --seed needs a whole number from 1", argv[1]);
+            lp.lp_seed = v;
+            i++;
+        } else if (!strcmp(argv[i], "--threshold") && strcmp(argv[1], "leak") != 0) {
+            if (lab_uint(i + 1 < argc ? argv[i + 1] : NULL, 1, 3600, &v) < 0)
+                return cmd_usage_error("lab %s: --threshold needs seconds, 1 to 3600", argv[1]);
+            lp.lp_threshold = RN_SEC(v);
+            i++;
+        } else {
             return cmd_usage_error("lab %s: unknown argument '%s'", argv[1], argv[i]);
+        }
     }
     if (!strcmp(argv[1], "leak"))
         return lab_leak(fixed, dump);
-    return cmd_usage_error("lab: unknown scenario '%s' (leak)", argv[1]);
+    lp.lp_fixed = fixed;
+    lp.lp_dump = dump;
+    lp.lp_out = stdout;
+    for (k = 0; k < sizeof(lab_sims) / sizeof(lab_sims[0]); k++)
+        if (!strcmp(argv[1], lab_sims[k].name))
+            return lab_sims[k].run(&lp);
+    return cmd_usage_error("lab: unknown scenario '%s' (stop-hang, callout-hang, close-wait, "
+                           "leak, clear-leak)", argv[1]);
 }

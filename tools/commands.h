@@ -13,7 +13,7 @@
 #define RN_COMMANDS(X)                                                         \
     X(version, cmd_version, "version: print the version of refnet")            \
     X(analyze, cmd_analyze, "analyze FILE: print the waiting chains of a dump offline") \
-    X(lab, cmd_lab, "lab leak [--fixed] | lab clear-leak: the case on purpose; give back a daemon's injected leak") \
+    X(lab, cmd_lab, "lab stop-hang|callout-hang|close-wait [--fixed] [--seed N]: the case in the simulator; lab leak; lab clear-leak") \
     X(daemon, cmd_daemon, "daemon --tap NAME --addr A/P [...]: run a stack on a TAP device") \
     X(status, cmd_status, "status: is the daemon alive: pid, uptime, version, interface") \
     X(ifconfig, cmd_ifconfig, "ifconfig [--json]: the daemon's interfaces") \

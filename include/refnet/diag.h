@@ -55,6 +55,24 @@ int rn_diag_render_chains(const struct rn_snapshot *s, rn_time_t threshold,
  * names it in a wait. */
 int rn_diag_render_for(const struct rn_snapshot *s, uint64_t id, struct rn_strbuf *out);
 
+/* One holder the verdict holds suspect. */
+struct rn_diag_suspect {
+    char ds_tag[64];       /* the holder tag: "enum", "callout:faulty" */
+    uint32_t ds_count;     /* references it holds */
+    rn_time_t ds_age;      /* since the count last rose from zero */
+    char ds_reason[112];   /* the verdict's phrase */
+    char ds_site[160];     /* traced objects: where most of its holds were
+                              taken, its innermost frames ("tab_keep+0x2f
+                              <- walk_one+0x286"), else "" */
+};
+
+/* Judges the holders of object id in s exactly as a chain's verdict does
+ * and writes the suspects, at most max, into out (may be NULL when max is
+ * 0).  Returns how many suspects there are (possibly more than max), or
+ * RN_ENOENT if s has no object id. */
+int rn_diag_suspects(const struct rn_snapshot *s, uint64_t id, struct rn_diag_suspect *out,
+                     size_t max);
+
 /* ---- Dump files --------------------------------------------------------- */
 
 /* The dump format version this build writes.  It reads every dump of the

@@ -29,9 +29,9 @@
  *      the stack's poll) or np_done() (the rows are in out).
  *
  * The injected fault (np_inject_enum_leak, `refnet daemon --inject
- * enum-leak`): the enumeration bug of the case (DESIGN.md; /work/shared
- * case "Unable to stop Apache": 0x35 references leaked on the listener by
- * the path that enumerates connections for netstat).  When a batch resumes
+ * enum-leak`): the enumeration bug of the case (docs/design.md: a web
+ * server that could not be stopped, 0x35 references leaked on its
+ * listener by the path that enumerates connections for netstat).  When a batch resumes
  * and finds that the table changed under it (its cursor changed state or
  * died, endpoints came or went, a listener it keeps closed), the faulty
  * path restarts the walk for a consistent listing, at most 3 times, and

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "diag/diag_priv.h"
+#include "refnet/error.h"
 
 /* What a hold means in one state of the object. */
 struct verdict_outcome {
@@ -317,4 +318,76 @@ void rn__verdict_summary(const struct rn_snap_object *o, const struct rn__verdic
         rn_strbuf_puts(out, "'");
     }
     rn_strbuf_puts(out, nrule == o->so_ntags ? "" : "; the others are expected");
+}
+
+/* The site most of o's traced holds of tag were taken from: the innermost
+ * frame of the stack with the largest count.  "" when none was recorded. */
+static void suspect_site(const struct rn_snapshot *s, const struct rn_snap_object *o,
+                         const char *tag, char *buf, size_t len)
+{
+    const struct rn_snap_hold *best = NULL;
+    uint32_t i;
+
+    buf[0] = '\0';
+    for (i = 0; i < o->so_nholds; i++) {
+        const struct rn_snap_hold *h = &o->so_holds[i];
+
+        if (h->sh_tag == NULL || strcmp(h->sh_tag, tag) != 0 || h->sh_stack >= s->s_nstacks)
+            continue;
+        if (best == NULL || h->sh_count > best->sh_count)
+            best = h;
+    }
+    if (best != NULL) {
+        const struct rn_snap_stack *st = &s->s_stacks[best->sh_stack];
+        size_t used = 0;
+        uint32_t k;
+
+        for (k = 0; k < st->ss_nframes && k < 2 && used < len; k++) {
+            int n = snprintf(buf + used, len - used, "%s%s", k ? " <- " : "",
+                             st->ss_frames[k] ? st->ss_frames[k] : "?");
+
+            if (n < 0)
+                break;
+            used += (size_t)n;
+        }
+    }
+}
+
+int rn_diag_suspects(const struct rn_snapshot *s, uint64_t id, struct rn_diag_suspect *out,
+                     size_t max)
+{
+    const struct rn_snap_object *o = rn_snapshot_find(s, id);
+    struct rn__verdict v[64];
+    uint32_t i, ntags;
+    int n = 0;
+
+    if (o == NULL)
+        return RN_ENOENT;
+    /* A ledger has a handful of tags; the judge needs one verdict each. */
+    ntags = o->so_ntags;
+    if (ntags > sizeof(v) / sizeof(v[0])) {
+        struct rn_snap_object part = *o;
+
+        part.so_ntags = ntags = sizeof(v) / sizeof(v[0]);
+        rn__verdict_judge(s, &part, v);
+    } else {
+        rn__verdict_judge(s, o, v);
+    }
+    for (i = 0; i < ntags; i++) {
+        const struct rn_snap_tag *t = &o->so_tags[i];
+        struct rn_diag_suspect *d;
+
+        if (v[i].v_class != RN__VERDICT_SUSPECT)
+            continue;
+        if ((size_t)n < max) {
+            d = &out[n];
+            snprintf(d->ds_tag, sizeof(d->ds_tag), "%s", t->st_tag ? t->st_tag : "");
+            d->ds_count = t->st_count;
+            d->ds_age = s->s_now > t->st_since ? s->s_now - t->st_since : 0;
+            snprintf(d->ds_reason, sizeof(d->ds_reason), "%s", v[i].v_reason);
+            suspect_site(s, o, d->ds_tag, d->ds_site, sizeof(d->ds_site));
+        }
+        n++;
+    }
+    return n;
 }

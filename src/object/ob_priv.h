@@ -57,6 +57,7 @@ struct ob_hold {
     rn_tag_t ho_tag;     /* holder */
     uint32_t ho_stack;   /* depot id of the acquisition stack */
     rn_time_t ho_time;   /* when taken */
+    bool ho_cursor;      /* an iterator's cursor hold (see trace_drop_hold()) */
 };
 
 /* One event in a traced object's history. */

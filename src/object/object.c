@@ -42,6 +42,7 @@ enum {
     OBF_QUIET = 0x2,      /* fail quietly on a released object */
     OBF_NOTRACE = 0x4,    /* the manager's own hold: never traced */
     OBF_PUBLISHED = 0x8,  /* fail quietly unless published */
+    OBF_CURSOR = 0x10,    /* an iterator's cursor: its drop pairs with its own hold */
 };
 
 /* Returned by the locked acquire when the ledger needs another line. */
@@ -296,7 +297,7 @@ static bool trace_reserve(struct ob_trace *tr)
     return true;
 }
 
-/* Removes the newest hold of tag from tr, if any.  [T+H] */
+/* Returns the newest hold of tag in tr, or NULL.  [T+H] */
 static struct ob_hold *trace_find_newest(struct ob_trace *tr, rn_tag_t tag)
 {
     uint32_t i;
@@ -308,9 +309,27 @@ static struct ob_hold *trace_find_newest(struct ob_trace *tr, rn_tag_t tag)
     return NULL;
 }
 
-static void trace_drop_hold(struct ob_trace *tr, rn_tag_t tag)
+/* Removes the hold record a drop of tag ends.  References of one tag are
+ * interchangeable, so which record goes is a choice; it matters when the
+ * rest outlive the drop, as a leaked one does.  An iterator takes and
+ * drops its cursor at one place, in the middle of its caller's own holds
+ * of the same tag (an enumeration that keeps what it found): a cursor's
+ * drop ends the newest cursor hold, any other drop the newest other hold,
+ * so that what stays is named by the site that took it.  Either falls
+ * back to the newest hold of the tag.  [T+H] */
+static void trace_drop_hold(struct ob_trace *tr, rn_tag_t tag, bool cursor)
 {
-    struct ob_hold *ho = trace_find_newest(tr, tag);
+    struct ob_hold *ho = NULL;
+    uint32_t i;
+
+    for (i = tr->tr_nholds; i-- > 0;) {
+        if (tr->tr_holds[i].ho_tag == tag && tr->tr_holds[i].ho_cursor == cursor) {
+            ho = &tr->tr_holds[i];
+            break;
+        }
+    }
+    if (ho == NULL)
+        ho = trace_find_newest(tr, tag);
 
     if (ho == NULL)
         return;  /* taken before tracing was armed */
@@ -399,7 +418,8 @@ static int acquire_locked(struct ob_header *h, rn_tag_t tag, const struct rn_sit
 
         if (now == 0)
             now = rn_clock_now();
-        tr->tr_holds[tr->tr_nholds++] = (struct ob_hold){tag, ot->ot_stack, now};
+        tr->tr_holds[tr->tr_nholds++] =
+            (struct ob_hold){tag, ot->ot_stack, now, (flags & OBF_CURSOR) != 0};
         ob__trace_event(tr, OB_OP_REF, tag, site, ot->ot_stack, now, refs + 1);
     }
     return 0;
@@ -477,7 +497,7 @@ static int ob_drop(struct ob_header *h, rn_tag_t tag, const struct rn_site *site
     refs = atomic_load_explicit(&h->h_refs, memory_order_relaxed) - 1;
     atomic_store_explicit(&h->h_refs, refs, memory_order_relaxed);
     if (unlikely(ot.ot_tr != NULL)) {
-        trace_drop_hold(ot.ot_tr, tag);
+        trace_drop_hold(ot.ot_tr, tag, (flags & OBF_CURSOR) != 0);
         ob__trace_event(ot.ot_tr, OB_OP_DEREF, tag, site, ot.ot_stack, rn_clock_now(), refs);
     }
     if (refs == 0)
@@ -606,7 +626,7 @@ void *rn__ob_create(struct rn_ob_type *type, rn_tag_t tag, const struct rn_site 
         uint32_t stack = ob__depot_capture();
 
         if (tr != NULL && trace_reserve(tr)) {
-            tr->tr_holds[tr->tr_nholds++] = (struct ob_hold){tag, stack, now};
+            tr->tr_holds[tr->tr_nholds++] = (struct ob_hold){tag, stack, now, false};
             ob__trace_event(tr, OB_OP_CREATE, tag, site, stack, now, 1);
         }
     }
@@ -878,7 +898,8 @@ void *rn_ob_iter_next(struct rn_ob_iter *it)
      * its successor pointer is current. */
     for (h = atomic_load_explicit(&h->h_next, memory_order_acquire); h != NULL;
          h = atomic_load_explicit(&h->h_next, memory_order_acquire)) {
-        int err = ob_acquire(h, it->it_tag, &site_iter, OBF_LIVE_ONLY | OBF_PUBLISHED);
+        int err = ob_acquire(h, it->it_tag, &site_iter,
+                             OBF_LIVE_ONLY | OBF_PUBLISHED | OBF_CURSOR);
 
         if (err == 0 || err == RN_ESATURATED) {
             found = h;
@@ -889,14 +910,14 @@ void *rn_ob_iter_next(struct rn_ob_iter *it)
     it->it_cur = found ? found->h_body : NULL;
     it->it_done = found == NULL;
     if (prev != NULL)
-        ob_drop(ob_header(prev), it->it_tag, &site_iter, 0);
+        ob_drop(ob_header(prev), it->it_tag, &site_iter, OBF_CURSOR);
     return it->it_cur;
 }
 
 void rn_ob_iter_end(struct rn_ob_iter *it)
 {
     if (it->it_cur != NULL)
-        ob_drop(ob_header(it->it_cur), it->it_tag, &site_iter, 0);
+        ob_drop(ob_header(it->it_cur), it->it_tag, &site_iter, OBF_CURSOR);
     it->it_cur = NULL;
     it->it_done = true;
 }

@@ -20,6 +20,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "refnet/clock.h"
+
 struct rn_stack;
 struct rn_strbuf;
 
@@ -35,6 +37,8 @@ struct rn_netstat_row {
                                connections waiting to be accepted; UDP: 0 */
     uint32_t nr_recvq;      /* TCP: bytes not yet read; listener: half-open
                                connections; UDP: buffer bytes queued */
+    rn_time_t nr_since;     /* TCP connections: when it entered nr_state
+                               (stack clock); 0 where not kept */
     bool nr_listening;      /* a listener or an unconnected UDP endpoint:
                                listed with -a only */
     const void *nr_ob;      /* the object of the row (listener, connection,

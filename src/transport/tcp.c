@@ -1102,10 +1102,12 @@ void rn_tcp_netstat(struct rn_stack *st, rn_netstat_fn fn, void *ctx)
     for (i = 0; i < TCP_HASH_BUCKETS; i++) {
         struct tcp_conn *c;
 
-        for (c = ts->ts_hash[i]; c != NULL; c = c->t_hnext)
-            netstat_emit(fn, ctx, rn_tcp_state_name(tcp_state(c)), c->t_laddr, c->t_lport,
-                         c->t_faddr, c->t_fport, c->t_snd.sb_len, (uint32_t)c->t_rcvq.nq_bytes,
-                         false, c);
+        for (c = ts->ts_hash[i]; c != NULL; c = c->t_hnext) {
+            struct rn_netstat_row row;
+
+            if (rn_tcp_netstat_row(st, c, &row))
+                fn(&row, ctx);
+        }
     }
     for (tw = ts->ts_tw_oldest; tw != NULL; tw = tw->tw_newer)
         netstat_emit(fn, ctx, "TIME_WAIT", tw->tw_laddr, tw->tw_lport, tw->tw_faddr,
@@ -1152,6 +1154,7 @@ bool rn_tcp_netstat_row(struct rn_stack *st, const void *ob, struct rn_netstat_r
             .nr_fport = c->t_fport,
             .nr_sendq = c->t_snd.sb_len,
             .nr_recvq = (uint32_t)c->t_rcvq.nq_bytes,
+            .nr_since = c->t_state_since,
             .nr_ob = c,
         };
         return true;
@@ -1225,6 +1228,7 @@ static unsigned tcp_counters(const struct tcp_stack *ts, struct rn_stack_counter
         {"tcp.probes_answered", ts ? ts->ts_probes_answered : 0},
         {"tcp.timewait", ts ? ts->ts_ntw : 0},
         {"tcp.timewait_recycled", ts ? ts->ts_tw_recycled : 0},
+        {"tcp.timewait_reopened", ts ? ts->ts_tw_reopened : 0},
         {"tcp.connections", ts ? ts->ts_nconns : 0},
     };
     unsigned i;

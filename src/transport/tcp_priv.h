@@ -18,6 +18,7 @@
 
 #include "filter/filter_hook.h"
 #include "net/net.h"
+#include "refnet/clock.h"
 #include "refnet/netbuf.h"
 #include "refnet/object.h"
 #include "refnet/timer.h"
@@ -107,7 +108,8 @@ struct tcp_stack {
     uint64_t ts_challenge_acks;
     uint64_t ts_timeouts;
     uint64_t ts_fast_retransmits;
-    uint64_t ts_tw_recycled;
+    uint64_t ts_tw_recycled;           /* entries let go early: the table was full */
+    uint64_t ts_tw_reopened;           /* entries a clearly new SYN replaced */
     uint64_t ts_listen_overflows;
     uint64_t ts_probes_answered;             /* window and keepalive probes ACKed */
     uint64_t ts_tlp_probes;                  /* tail loss probes sent (RFC 8985) */
@@ -134,6 +136,7 @@ struct tcp_conn {
     uint16_t t_lport;                  /* [I] */
     uint16_t t_fport;                  /* [I] */
     _Atomic uint8_t t_state;           /* [A] enum tcp_state */
+    rn_time_t t_state_since;           /* [L] when it entered t_state */
     uint32_t t_flags;                  /* [L] TF_* */
     int t_softerror;                   /* [L] error to report at the next call */
 
@@ -275,6 +278,7 @@ static inline enum tcp_state tcp_state(const struct tcp_conn *c)
 static inline void tcp_set_state(struct tcp_conn *c, enum tcp_state s)
 {
     atomic_store_explicit(&c->t_state, (uint8_t)s, memory_order_relaxed);
+    c->t_state_since = rn_clock_now();
 }
 
 static inline bool tcp_have_rcvd_syn(enum tcp_state s)

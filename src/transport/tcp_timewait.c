@@ -166,6 +166,7 @@ bool tcp__tw_input(struct tcp_tw *tw, const struct rn_tcp_hdr *th, const struct 
     if ((th->th_flags & (RN_TCP_SYN | RN_TCP_ACK)) == RN_TCP_SYN) {
         if (SEQ_GT(th->th_seq, tw->tw_rcv_nxt) ||
             (tw->tw_tstmp && has_ts && SEQ_GT(to->to_tsval, tw->tw_ts_recent))) {
+            ts->ts_tw_reopened++;
             tw_remove(ts, tw);
             tw_schedule(ts);
             return true;
