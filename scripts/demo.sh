@@ -50,22 +50,33 @@ network_part() {
     done
     run "$refnet" status || return 1
 
-    step "2. Linux pings refnet; the interface is an object with holders"
+    step "2. Linux pings refnet; the interface is an object, and its ledger names every holder"
     run "${inns[@]}" ping -c 3 -i 0.2 198.18.0.2
     local ifid
     ifid=$("$refnet" ifconfig --json | sed -n 's/.*"id":\([0-9]*\).*/\1/p' | head -n 1)
     run "$refnet" refs "$ifid"
 
-    step "3. Linux curl fetches a page from refnet's httpd"
+    step "3. refnet's httpd serves a page; Linux curl fetches it"
     run "${inns[@]}" curl -s http://198.18.0.2/
-    run "$refnet" netstat -a
+    # A connection that stays open for the listing: Linux nc to the echo
+    # service, idle for a few seconds.
+    "${inns[@]}" timeout 10 sh -c 'sleep 3 | nc -N 198.18.0.2 7' >/dev/null 2>&1 &
+    local nc_pid=$!
+    sleep 0.5
+
+    step "4. netstat with holders: every endpoint, its owner, and who holds it"
+    run "$refnet" netstat -a --refs
+    wait "$nc_pid" 2>/dev/null
+
+    step "5. httpd stops cleanly: its handles close, its listener is released"
+    run "$refnet" svc stop httpd || return 1
     run "$refnet" svc list
     return 0
 }
 
 if [ "$(id -u)" = 0 ] && [ -c /dev/net/tun ] && command -v ip >/dev/null; then
     network_part || echo "demo: the network part failed; see $dir/daemon.err" >&2
-    step "Shutting refnet down: every object is released, nothing leaks"
+    step "6. refnet shuts down: every object is released, nothing leaks"
     if [ -n "$daemon_pid" ]; then
         kill -TERM "$daemon_pid"
         wait "$daemon_pid"
@@ -73,19 +84,21 @@ if [ "$(id -u)" = 0 ] && [ -c /dev/net/tun ] && command -v ip >/dev/null; then
         cat "$dir/daemon.err"
         daemon_pid=
     fi
+    ip netns del "$ns" 2>/dev/null && echo "namespace $ns removed"
 else
-    step "Skipping the network part: it needs root and /dev/net/tun (a TAP device in a namespace)"
+    step "Skipping the network part (steps 1 to 6): it needs root and /dev/net/tun to put a TAP device in a network namespace"
 fi
 
-step "The case: a service stop that hangs, explained (refnet lab leak)"
-echo "A listener's references are counted by holder.  An enumeration leaks one;"
-echo "the stop waits forever.  The watchdog names the holder, its age and the"
-echo "code that took it; a dump analysed offline says the same."
-"$refnet" lab leak
+step "The case: a service stop that hangs, reproduced in the simulator and explained"
+echo "httpd serves clients while netstat runs in a loop.  The enumeration has"
+echo "the case's bug: when the table changes under it, it forgets its reference"
+echo "on the listener.  Stopping httpd then hangs; the watchdog shows the chain"
+echo "down to the listener, names the leaking holder and the code that took it."
+run "$refnet" lab stop-hang
 rc=$?
 if [ "$rc" != 3 ]; then
     echo "demo: the lab should have reproduced the hang (exit 3), got $rc" >&2
     exit 1
 fi
 echo
-echo "(exit status 3: hang reproduced and diagnosed)"
+echo "(exit status 3: hang reproduced and diagnosed; \`refnet lab stop-hang --fixed\` stops cleanly)"

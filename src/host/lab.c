@@ -211,7 +211,8 @@ int rn_lab_stop_hang(const struct rn_lab_params *p)
     lab_say(l, "refnet lab clear-leak: the lost references are given back");
     lab_netstat_loop(l, false);
     given = rn_netstat_clear_leaks(&sb);
-    lab_print(l, "%" PRIu64 " given back: %s", given, rn_strbuf_str(&sb));
+    lab_print(l, "%" PRIu64 " 'enum' reference%s given back", given, given == 1 ? "" : "s");
+    fputs(rn_strbuf_str(&sb), l->l_out);
     rn_strbuf_free(&sb);
     status = stopped(l) ? RN_LAB_DIAGNOSED : RN_LAB_FAILED;
     return lab_end(l, status);
