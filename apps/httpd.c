@@ -79,6 +79,7 @@ struct hconn {
     rn_time_t hc_deadline;            /* [L] when the current wait for input ends */
     uint64_t hc_skip;                 /* [L] request body bytes still to drop */
     bool hc_close_after;              /* [L] close once the response is sent */
+    bool hc_shut;                     /* [L] the last send shut our side (RN_MSG_EOF) */
     int hc_fd;                        /* [L] the file being sent, or -1 */
     uint64_t hc_file_off;             /* [L] its next offset */
     uint64_t hc_file_left;            /* [L] its bytes still to send */
@@ -153,6 +154,15 @@ static void hc_send(struct hconn *hc, const void *buf, size_t len)
         .sq_len = len,
         .sq_timeout = hd_of(hc)->hd_send,
     };
+
+    /* The last bytes of a response that ends the connection carry our
+     * FIN: a client that closes as soon as it has the answer (wrk, curl
+     * with Connection: close) then closes second, and the TIME_WAIT stays
+     * here rather than filling the client's ports. */
+    if (hc->hc_close_after && (hc->hc_fd < 0 || hc->hc_file_left == 0)) {
+        rq.sq_flags |= RN_MSG_EOF;
+        hc->hc_shut = true;
+    }
 
     hc->hc_state = HC_SEND;
     if (tsrv_submit(&hc->hc_base, &rq) < 0)
@@ -307,7 +317,8 @@ static void hc_linger(struct hconn *hc)
     struct rn_httpd *hd = hd_of(hc);
 
     hc->hc_state = HC_LINGER;
-    (void)rn_sock_shutdown(hd->hd_srv.ts_proc, hc->hc_base.tc_handle, RN_SHUT_WR);
+    if (!hc->hc_shut)
+        (void)rn_sock_shutdown(hd->hd_srv.ts_proc, hc->hc_base.tc_handle, RN_SHUT_WR);
     hc->hc_in_off = hc->hc_in_len = 0;
     hc->hc_deadline = tsrv_now(&hd->hd_srv) + hd->hd_linger;
     hc_read(hc);

@@ -68,6 +68,9 @@ enum rn_sock_type {
 #define RN_MSG_PEEK 0x1u      /* receive: leave the data queued */
 #define RN_MSG_DONTWAIT 0x2u  /* do not wait: RN_EAGAIN if it cannot complete now */
 #define RN_MSG_TRUNC 0x4u     /* completion: the datagram was longer than the buffer */
+#define RN_MSG_EOF 0x8u       /* stream send: shut the sending side once all of it is
+                                 taken, so the FIN leaves with the last data rather than
+                                 a completion later (after the peer may have acted) */
 
 /* Readiness, for rn_poll() and rn_sock_ready(). */
 #define RN_POLLIN 0x01u    /* a receive (or accept) would complete now */
@@ -210,7 +213,7 @@ struct rn_sock_req {
     void *sq_buf;                      /* SEND: data; RECV: where to put it */
     size_t sq_len;                     /* bytes */
     const struct rn_sockaddr_in *sq_to; /* SEND: destination or NULL; CONNECT: peer */
-    uint32_t sq_flags;                 /* RN_MSG_PEEK, RN_MSG_DONTWAIT */
+    uint32_t sq_flags;                 /* RN_MSG_PEEK, RN_MSG_DONTWAIT, RN_MSG_EOF */
     rn_time_t sq_timeout;              /* > 0: give up after this long on the
                                           stack's clock: RN_EAGAIN, or for POLL
                                           0 ready entries; 0: no limit */

@@ -623,7 +623,35 @@ int rn_tcp_connect(struct rn_stack *st, uint32_t laddr, uint16_t lport, uint32_t
     return 0;
 }
 
+/* Marks our sending side shut (the state change of a shutdown for
+ * writing) without sending; returns false if there was nothing to do. */
+static bool tcp_shut_wr(struct tcp_conn *c)
+{
+    if (c->t_flags & (TF_SHUT_WR | TF_DONE))
+        return false;
+    c->t_flags |= TF_SHUT_WR;
+    switch (tcp_state(c)) {
+    case TCPS_SYN_SENT:
+        tcp__done(c);
+        return false;
+    case TCPS_SYN_RECEIVED:
+    case TCPS_ESTABLISHED:
+        tcp_set_state(c, TCPS_FIN_WAIT_1);
+        return true;
+    case TCPS_CLOSE_WAIT:
+        tcp_set_state(c, TCPS_LAST_ACK);
+        return true;
+    default:
+        return false;
+    }
+}
+
 ssize_t rn_tcp_send(struct tcp_conn *c, const void *buf, size_t len)
+{
+    return rn_tcp_send_eof(c, buf, len, false);
+}
+
+ssize_t rn_tcp_send_eof(struct tcp_conn *c, const void *buf, size_t len, bool eof)
 {
     struct tcp_sndbuf *sb = &c->t_snd;
     enum tcp_state s = tcp_state(c);
@@ -676,6 +704,9 @@ ssize_t rn_tcp_send(struct tcp_conn *c, const void *buf, size_t len)
     memcpy(sb->sb_data, (const uint8_t *)buf + first, n - first);
     sb->sb_len += (uint32_t)n;
     atomic_store_explicit(&c->t_sndq_bytes, sb->sb_len, memory_order_relaxed);
+    /* All of it taken and the last: the FIN rides on the last segment. */
+    if (eof && n == len)
+        (void)tcp_shut_wr(c);
     tcp__output(c);
     return (ssize_t)n;
 }
@@ -749,24 +780,8 @@ int rn_tcp_shutdown(struct tcp_conn *c, int how)
         c->t_flags |= TF_SHUT_RD;
     if (how == RN_SHUT_RD)
         return 0;
-    if (c->t_flags & (TF_SHUT_WR | TF_DONE))
-        return 0;
-    c->t_flags |= TF_SHUT_WR;
-    switch (s) {
-    case TCPS_SYN_SENT:
-        tcp__done(c);
-        return 0;
-    case TCPS_SYN_RECEIVED:
-    case TCPS_ESTABLISHED:
-        tcp_set_state(c, TCPS_FIN_WAIT_1);
-        break;
-    case TCPS_CLOSE_WAIT:
-        tcp_set_state(c, TCPS_LAST_ACK);
-        break;
-    default:
-        return 0;
-    }
-    tcp__output(c);
+    if (tcp_shut_wr(c))
+        tcp__output(c);
     return 0;
 }
 

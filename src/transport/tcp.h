@@ -134,6 +134,9 @@ int rn_tcp_connect(struct rn_stack *st, uint32_t laddr, uint16_t lport, uint32_t
  * RN_ENOTCONN before the connection is established, or the connection's
  * error. */
 ssize_t rn_tcp_send(struct tcp_conn *c, const void *buf, size_t len);
+/* rn_tcp_send(), and when eof and all len bytes were taken, a shutdown
+ * for writing in the same step: the FIN goes out on the last segment. */
+ssize_t rn_tcp_send_eof(struct tcp_conn *c, const void *buf, size_t len, bool eof);
 
 /* Copies up to len received bytes out.  Returns the bytes copied, 0 at the
  * end of the stream (the peer's FIN), RN_EAGAIN if nothing is there yet,

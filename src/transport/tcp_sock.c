@@ -213,10 +213,9 @@ static ssize_t tk_send(void *t, const void *buf, size_t len, const struct rn_soc
     struct tcp_sock *tk = t;
 
     (void)to;  /* a stream has its peer; the address is ignored, as Linux does */
-    (void)flags;
     if (tk->tk_conn == NULL)
         return tk->tk_error != 0 ? tk->tk_error : RN_ENOTCONN;
-    return rn_tcp_send(tk->tk_conn, buf, len);
+    return rn_tcp_send_eof(tk->tk_conn, buf, len, (flags & RN_MSG_EOF) != 0);
 }
 
 static ssize_t tk_recv(void *t, void *buf, size_t len, uint32_t flags,

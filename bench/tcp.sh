@@ -1,0 +1,253 @@
+#!/usr/bin/env bash
+# TCP benchmarks of refnet against the Linux kernel, side by side in one run.
+#
+# refnet runs as `refnet daemon --tap bn0 --addr 198.18.0.2/15` in a
+# namespace of its own, its TAP at MTU 1500 with Linux's side 198.18.0.1/15.
+# The reference is the Linux kernel on both ends of a veth pair at MTU 1500
+# between two more namespaces (198.18.0.1/15 and 198.18.0.2/15 again: each
+# namespace is its own world).  The same client program drives both:
+#
+#   rx_bulk     one stream Linux -> server: bench/bulk.py send for SECS
+#               seconds into refnet's discard service (TCP 9) / into
+#               bench/bulk.py sink on the other veth end; bytes over the
+#               time from connect to the receiver's close
+#   tx_bulk     one stream server -> Linux into bench/bulk.py sink: bench/
+#               bulk.py gen | refnet send (the data crosses a pipe and the
+#               daemon's control socket before refnet's TCP) / bench/bulk.py
+#               send on the other veth end (straight from its socket: the
+#               kernel at its best); bytes over the time from the first
+#               byte to EOF at the sink
+#   http_ka     wrk keep-alive requests/s on a 1 KiB file: refnet's httpd
+#               (--service httpd=80:DIR) / nginx (one worker) on the other
+#               veth end, serving the same directory
+#   http_close  the same with `Connection: close` on every request
+#
+# Each measurement runs RUNS times, refnet and the reference interleaved;
+# the figure is the best of each side and the ratio refnet / reference,
+# with the lowest and highest per-run ratios as the spread.  Prints a
+# table and one JSON line.
+#
+# Usage: bench/tcp.sh [BUILD]   (default build); environment: BENCH_SECS
+# (per measurement, default 4), BENCH_RUNS (default 3), BENCH_MAXBYTES
+# (bulk cap, default 4 GiB).  Needs root; without it, says why and exits 0.
+set -uo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+build=${1:-build}
+refnet="$build/bin/refnet"
+secs=${BENCH_SECS:-4}
+runs=${BENCH_RUNS:-3}
+maxbytes=${BENCH_MAXBYTES:-$((4 << 30))}
+py=/usr/bin/python3
+
+if [ "$(id -u)" != 0 ]; then
+    echo "tcp.sh: skipped: needs root (network namespaces, TAP devices)"
+    exit 0
+fi
+[ -c /dev/net/tun ] || { echo "tcp.sh: skipped: /dev/net/tun is missing"; exit 0; }
+[ -x "$refnet" ] || { echo "tcp.sh: $refnet is not built" >&2; exit 1; }
+for t in wrk nginx nc "$py"; do
+    command -v "$t" >/dev/null || { echo "tcp.sh: $t is missing (scripts/deps.sh)" >&2; exit 1; }
+done
+
+nsr="bn-tcp-r-$$"   # refnet's TAP and the Linux client
+nsa="bn-tcp-a-$$"   # veth client end
+nsb="bn-tcp-b-$$"   # veth server end
+dir=$(mktemp -d /tmp/refnet-bench-tcp.XXXXXX) || exit 1
+sock="$dir/ctl.sock"
+dpid=
+
+cleanup() {
+    local p i
+    # Background programs first (a measurement in a subshell may have left
+    # one behind), then the daemon.
+    for p in $(cat "$dir/pids" 2>/dev/null) $dpid; do
+        kill -0 "$p" 2>/dev/null || continue
+        kill -TERM "$p" 2>/dev/null
+        for i in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$p" 2>/dev/null
+        wait "$p" 2>/dev/null
+    done
+    for n in "$nsr" "$nsa" "$nsb"; do ip netns del "$n" 2>/dev/null; done
+    rm -rf "$dir"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
+
+die() { echo "tcp.sh: $*" >&2; exit 1; }
+
+# bg NS CMD...: CMD in the background in NS; its PID in $bgpid (ip netns
+# exec execs CMD, so $! is CMD's own).
+bg() {
+    local n=$1
+    shift
+    ip netns exec "$n" "$@" <&0 &
+    bgpid=$!
+    echo "$bgpid" >>"$dir/pids"
+}
+
+# waitpid PID SECS: waits at most SECS for PID; kills it after that.
+waitpid() {
+    local p=$1 end=$((SECONDS + $2))
+    while kill -0 "$p" 2>/dev/null && [ "$SECONDS" -lt "$end" ]; do sleep 0.05; done
+    if kill -0 "$p" 2>/dev/null; then
+        kill -KILL "$p" 2>/dev/null
+        wait "$p" 2>/dev/null
+        return 124
+    fi
+    wait "$p"
+}
+
+# listening NS PORT: true once something listens on TCP PORT in NS.
+listening() {
+    local i
+    for i in $(seq 50); do
+        ip netns exec "$1" ss -Hltn "sport = :$2" | grep -q ":$2" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+jget() { "$py" -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
+
+# ---- the namespaces ----
+www="$dir/www"
+mkdir -p "$www" "$dir/nginx"
+head -c 1024 /dev/urandom >"$www/small.bin"
+
+ip netns add "$nsr" || die "cannot create namespace $nsr"
+ip netns exec "$nsr" ip link set lo up
+ip netns exec "$nsr" ip tuntap add dev bn0 mode tap || die "cannot create the TAP"
+ip netns exec "$nsr" sysctl -qw net.ipv6.conf.bn0.disable_ipv6=1
+ip netns exec "$nsr" ip link set bn0 mtu 1500
+ip netns exec "$nsr" ip addr add 198.18.0.1/15 dev bn0
+ip netns exec "$nsr" ip link set bn0 up
+ip netns exec "$nsr" "$refnet" daemon --tap bn0 --addr 198.18.0.2/15 --mtu 1500 --ctl "$sock" \
+    --watchdog 0 --service discard --service httpd=80:"$www" 2>"$dir/daemon.log" &
+dpid=$!
+for i in $(seq 50); do
+    "$refnet" status --ctl "$sock" --timeout 2 >/dev/null 2>&1 && break
+    kill -0 "$dpid" 2>/dev/null || break
+    sleep 0.1
+done
+"$refnet" status --ctl "$sock" --timeout 2 >/dev/null 2>&1 || { cat "$dir/daemon.log"; die "the daemon did not come up"; }
+
+ip netns add "$nsa" || die "cannot create namespace $nsa"
+ip netns add "$nsb" || die "cannot create namespace $nsb"
+ip link add bnv-a-$$ netns "$nsa" type veth peer name bnv-b-$$ netns "$nsb" || die "cannot create the veth pair"
+ip netns exec "$nsa" ip link set lo up
+ip netns exec "$nsb" ip link set lo up
+ip netns exec "$nsa" ip link set bnv-a-$$ mtu 1500 name bnv0
+ip netns exec "$nsb" ip link set bnv-b-$$ mtu 1500 name bnv0
+ip netns exec "$nsa" ip addr add 198.18.0.1/15 dev bnv0
+ip netns exec "$nsb" ip addr add 198.18.0.2/15 dev bnv0
+ip netns exec "$nsa" ip link set bnv0 up
+ip netns exec "$nsb" ip link set bnv0 up
+
+cat >"$dir/nginx/nginx.conf" <<EOF
+worker_processes 1;
+pid $dir/nginx/nginx.pid;
+error_log $dir/nginx/error.log;
+daemon off;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    types { application/octet-stream bin; }
+    client_body_temp_path $dir/nginx/body;
+    proxy_temp_path $dir/nginx/proxy;
+    fastcgi_temp_path $dir/nginx/fastcgi;
+    uwsgi_temp_path $dir/nginx/uwsgi;
+    scgi_temp_path $dir/nginx/scgi;
+    keepalive_requests 10000000;
+    server { listen 198.18.0.2:80; root $www; }
+}
+EOF
+bg "$nsb" nginx -p "$dir/nginx" -e "$dir/nginx/error.log" -c "$dir/nginx/nginx.conf" </dev/null
+listening "$nsb" 80 || die "nginx did not listen: $(cat "$dir/nginx/error.log")"
+# Both servers answer before anything is timed (ARP, first connection).
+ip netns exec "$nsr" ping -c 1 -W 2 198.18.0.2 >/dev/null || die "refnet does not answer ping"
+ip netns exec "$nsa" ping -c 1 -W 2 198.18.0.2 >/dev/null || die "the veth does not answer ping"
+for n in "$nsr" "$nsa"; do
+    ip netns exec "$n" curl -sS --noproxy '*' --max-time 5 -o /dev/null http://198.18.0.2/small.bin ||
+        die "no HTTP answer in $n"
+done
+
+# ---- the measurements; each prints one number ----
+# rx_bulk NS: Gbit/s from the client in NS to port 9 of 198.18.0.2 (refnet's
+# discard; on the veth, a sink started here).
+rx_bulk() {
+    local out sink=
+    if [ "$1" = "$nsa" ]; then
+        bg "$nsb" "$py" "$here/bulk.py" sink 198.18.0.2 9 30 >/dev/null </dev/null
+        sink=$bgpid
+        listening "$nsb" 9 || die "the sink did not listen"
+    fi
+    out=$(ip netns exec "$1" timeout $((secs + 30)) "$py" "$here/bulk.py" send 198.18.0.2 9 "$secs" "$maxbytes") ||
+        die "rx_bulk in $1 failed"
+    [ -z "$sink" ] || waitpid "$sink" 10 >/dev/null
+    "$py" -c 'import json,sys; j=json.loads(sys.argv[1]); print("%.3f" % (j["bytes"]*8/j["secs"]/1e9))' "$out"
+}
+
+# tx_bulk NS: Gbit/s from the server side into a sink on the client in NS.
+tx_bulk() {
+    local out rc
+    bg "$1" "$py" "$here/bulk.py" sink 198.18.0.1 5001 30 >"$dir/sink.out" </dev/null
+    local sink=$bgpid
+    listening "$1" 5001 || die "the sink did not listen"
+    if [ "$1" = "$nsr" ]; then
+        "$py" "$here/bulk.py" gen "$secs" "$maxbytes" |
+            timeout $((secs + 30)) "$refnet" send 198.18.0.1 5001 --ctl "$sock" --timeout $((secs + 20)) >/dev/null
+        rc=$?
+    else
+        ip netns exec "$nsb" timeout $((secs + 30)) "$py" "$here/bulk.py" send 198.18.0.1 5001 \
+            "$secs" "$maxbytes" >/dev/null
+        rc=$?
+    fi
+    [ "$rc" = 0 ] || die "tx_bulk towards $1: the sender exited $rc"
+    waitpid "$sink" 10 || die "tx_bulk towards $1: the sink failed"
+    out=$(cat "$dir/sink.out")
+    "$py" -c 'import json,sys; j=json.loads(sys.argv[1]); print("%.3f" % (j["bytes"]*8/j["secs"]/1e9))' "$out"
+}
+
+# http NS [HEADER]: wrk's requests/s from NS against 198.18.0.2.
+http() {
+    local n=$1
+    shift
+    ip netns exec "$n" timeout $((secs + 30)) wrk -t 1 -c 32 -d "${secs}s" --timeout 5s "$@" \
+        http://198.18.0.2/small.bin >"$dir/wrk.out" 2>&1 || die "wrk in $n failed: $(cat "$dir/wrk.out")"
+    awk '/^Requests\/sec:/ { print $2 }' "$dir/wrk.out"
+}
+http_ka() { http "$1"; }
+http_close() { http "$1" -H "Connection: close"; }
+
+names=(rx_bulk tx_bulk http_ka http_close)
+units=(Gbit/s Gbit/s req/s req/s)
+declare -A best_r best_v lo hi
+for m in "${names[@]}"; do best_r[$m]=0; best_v[$m]=0; lo[$m]=; hi[$m]=; done
+for r in $(seq "$runs"); do
+    for m in "${names[@]}"; do
+        vr=$($m "$nsr") || exit 1
+        vv=$($m "$nsa") || exit 1
+        kill -0 "$dpid" 2>/dev/null || { cat "$dir/daemon.log"; die "the daemon died"; }
+        ratio=$("$py" -c 'import sys; print("%.3f" % (float(sys.argv[1]) / float(sys.argv[2])))' "$vr" "$vv")
+        echo "run $r $m: refnet $vr, linux $vv, ratio $ratio" >&2
+        read -r best_r[$m] best_v[$m] lo[$m] hi[$m] < <("$py" -c '
+import sys
+br, bv, vr, vv, q = (float(x) for x in sys.argv[1:6])
+lo = sys.argv[6]; hi = sys.argv[7]
+lo = q if lo == "" else min(float(lo), q)
+hi = q if hi == "" else max(float(hi), q)
+print(max(br, vr), max(bv, vv), lo, hi)' "${best_r[$m]}" "${best_v[$m]}" "$vr" "$vv" "$ratio" "${lo[$m]}" "${hi[$m]}")
+    done
+done
+
+printf '\n%-11s %-7s %12s %12s %8s %15s\n' measure unit refnet linux ratio "spread (runs)"
+json="{\"bench\":\"tcp\",\"secs\":$secs,\"runs\":$runs"
+for i in "${!names[@]}"; do
+    m=${names[$i]}
+    q=$("$py" -c 'import sys; print("%.3f" % (float(sys.argv[1]) / float(sys.argv[2])))' "${best_r[$m]}" "${best_v[$m]}")
+    printf '%-11s %-7s %12.3f %12.3f %8s %7.3f-%-7.3f\n' "$m" "${units[$i]}" "${best_r[$m]}" "${best_v[$m]}" "$q" "${lo[$m]}" "${hi[$m]}"
+    json+=",\"${m}_refnet\":${best_r[$m]},\"${m}_linux\":${best_v[$m]},\"${m}_ratio\":$q"
+    json+=",\"${m}_ratio_min\":${lo[$m]},\"${m}_ratio_max\":${hi[$m]}"
+done
+echo "$json}"
