@@ -247,22 +247,6 @@ static int lab_leak(bool fixed, const char *dump_path)
     return 3;
 }
 
-/* Parses a whole number in [min, max]; returns 0 or -1. */
-static int lab_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
-{
-    char *end;
-    unsigned long long v;
-
-    if (s == NULL || *s < '0' || *s > '9')
-        return -1;
-    errno = 0;
-    v = strtoull(s, &end, 10);
-    if (errno != 0 || *end != '\0' || v < min || v > max)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 static const struct {
     const char *name;
     int (*run)(const struct rn_lab_params *p);
@@ -295,12 +279,12 @@ int cmd_lab(int argc, char **argv)
                 return cmd_usage_error("lab %s: --dump needs a file name", argv[1]);
             dump = argv[++i];
         } else if (!strcmp(argv[i], "--seed") && strcmp(argv[1], "leak") != 0) {
-            if (lab_uint(i + 1 < argc ? argv[i + 1] : NULL, 1, UINT64_MAX, &v) < 0)
+            if (cmd_parse_uint(i + 1 < argc ? argv[i + 1] : NULL, 1, UINT64_MAX, &v) < 0)
                 return cmd_usage_error("lab %s: --seed needs a whole number from 1", argv[1]);
             lp.lp_seed = v;
             i++;
         } else if (!strcmp(argv[i], "--threshold") && strcmp(argv[1], "leak") != 0) {
-            if (lab_uint(i + 1 < argc ? argv[i + 1] : NULL, 1, 3600, &v) < 0)
+            if (cmd_parse_uint(i + 1 < argc ? argv[i + 1] : NULL, 1, 3600, &v) < 0)
                 return cmd_usage_error("lab %s: --threshold needs seconds, 1 to 3600", argv[1]);
             lp.lp_threshold = RN_SEC(v);
             i++;

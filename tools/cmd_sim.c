@@ -68,22 +68,6 @@ struct sim_opts {
     const char *so_pcap;       /* --pcap FILE */
 };
 
-/* Parses an unsigned decimal integer in [min, max].  Returns 0 or -1. */
-static int parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
-{
-    char *end;
-    unsigned long long v;
-
-    if (s == NULL || *s < '0' || *s > '9')
-        return -1;
-    errno = 0;
-    v = strtoull(s, &end, 10);
-    if (errno != 0 || *end != '\0' || v < min || v > max)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 /* Parses a percentage "20", "12.5" or "20%" in [0, 100].  Returns 0 or -1. */
 static int parse_pct(const char *s, double *out)
 {
@@ -137,12 +121,12 @@ static int parse_opts(const char *scenario, int argc, char **argv, const char *c
             val = argv[++i];
         }
         if (!strcmp(name, "--count")) {
-            if (parse_uint(val, 1, 65535, &v) < 0)
+            if (cmd_parse_uint(val, 1, 65535, &v) < 0)
                 return cmd_usage_error("sim %s: --count wants a number from 1 to 65535, not '%s'",
                                        scenario, val);
             o->so_count = (uint32_t)v;
         } else if (!strcmp(name, "--size") || !strcmp(name, "--max-size")) {
-            if (parse_uint(val, 0, 65507, &v) < 0)
+            if (cmd_parse_uint(val, 0, 65507, &v) < 0)
                 return cmd_usage_error("sim %s: %s wants a number of bytes from 0 to 65507, not '%s'",
                                        scenario, name, val);
             o->so_size = (uint32_t)v;
@@ -155,12 +139,12 @@ static int parse_opts(const char *scenario, int argc, char **argv, const char *c
                 return cmd_usage_error("sim %s: --corrupt wants a percentage from 0 to 100, not '%s'",
                                        scenario, val);
         } else if (!strcmp(name, "--interval")) {
-            if (parse_uint(val, 1, 3600000, &v) < 0)
+            if (cmd_parse_uint(val, 1, 3600000, &v) < 0)
                 return cmd_usage_error("sim %s: --interval wants milliseconds from 1 to 3600000, not '%s'",
                                        scenario, val);
             o->so_interval_ms = (uint32_t)v;
         } else if (!strcmp(name, "--seed")) {
-            if (parse_uint(val, 0, UINT64_MAX, &v) < 0)
+            if (cmd_parse_uint(val, 0, UINT64_MAX, &v) < 0)
                 return cmd_usage_error("sim %s: --seed wants an unsigned number, not '%s'",
                                        scenario, val);
             o->so_seed = v;

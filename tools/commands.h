@@ -9,6 +9,8 @@
 #ifndef REFNET_TOOLS_COMMANDS_H
 #define REFNET_TOOLS_COMMANDS_H
 
+#include <stdint.h>
+
 /* X(name, function, one-line summary) */
 #define RN_COMMANDS(X)                                                         \
     X(version, cmd_version, "version: print the version of refnet")            \
@@ -44,5 +46,8 @@ int cmd_ctl_forward(int argc, char **argv);
 
 /* Prints "refnet: <msg>" to stderr and returns 2, for usage errors. */
 int cmd_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Parses an unsigned decimal number in [min, max], nothing else around
+ * it.  Returns 0 and *out, or -1. */
+int cmd_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
 #endif

@@ -1,8 +1,11 @@
 /*
  * The refnet command: dispatches `refnet <command> ...` to tools/cmd_*.c.
  */
+#include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "commands.h"
@@ -18,6 +21,21 @@ static const struct command commands[] = {
     RN_COMMANDS(RN_CMD_ENTRY_)
 #undef RN_CMD_ENTRY_
 };
+
+int cmd_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+    char *end;
+    unsigned long long v;
+
+    if (s == NULL || *s < '0' || *s > '9')
+        return -1;
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
 
 int cmd_usage_error(const char *fmt, ...)
 {
