@@ -75,17 +75,21 @@ static void print_listener_rows(struct lab *l)
 }
 
 /* The common end of the two hang scenarios: stop httpd as `refnet svc
- * stop httpd --timeout 30` does and watch it.  Returns true if it hung
+ * stop httpd` does (its default timeout, 30 s, or longer than the
+ * watchdog's threshold) and watch it.  Returns true if it hung
  * and was diagnosed (the stop still pending), false if it stopped. */
 static bool stop_and_diagnose(struct lab *l, uint64_t lid, struct lab_stop *ls)
 {
     struct rn_strbuf report = RN_STRBUF_INIT;
     rn_time_t began = rn_sim_now(l->l_sim);
+    rn_time_t timeout = RN_SEC(30);
     char err[512];
     int n, e;
 
-    lab_say(l, "refnet svc stop httpd --timeout 30");
-    if (lab_svc_stop(l, l->l_httpd, RN_SEC(30), ls) < 0) {
+    if (timeout < l->l_threshold + RN_SEC(5))
+        timeout = l->l_threshold + RN_SEC(5);
+    lab_say(l, "refnet svc stop httpd --timeout %.0f", (double)timeout / 1e9);
+    if (lab_svc_stop(l, l->l_httpd, timeout, ls) < 0) {
         lab_print(l, "the stop could not begin");
         return false;
     }
@@ -116,13 +120,13 @@ static bool stop_and_diagnose(struct lab *l, uint64_t lid, struct lab_stop *ls)
         (void)lab_write_dump(l, l->l_p->lp_dump);
 
     /* `svc stop` gives up at its timeout, with exit status 3. */
-    if (!lab_wait_stop(l, ls, RN_SEC(31)) || ls->ls_result != RN_ETIMEDOUT) {
+    if (!lab_wait_stop(l, ls, timeout + RN_SEC(1)) || ls->ls_result != RN_ETIMEDOUT) {
         lab_print(l, "the stop ended on its own (%s)",
                   ls->ls_heard ? rn_strerror(ls->ls_result) : "still waiting");
         return true;
     }
-    lab_say(l, "refnet svc stop httpd: still %s after 30s: the diagnosis above, exit status 3",
-            rn_svc_state_name(rn_svc_state(l->l_httpd)));
+    lab_say(l, "refnet svc stop httpd: still %s after %.0fs: the diagnosis above, exit status 3",
+            rn_svc_state_name(rn_svc_state(l->l_httpd)), (double)timeout / 1e9);
     return true;
 }
 
