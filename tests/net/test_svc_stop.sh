@@ -152,7 +152,7 @@ echo "----"
 for want in "refnet svc: httpd did not stop within 5.0s; it stays STOP_PENDING" \
     "service httpd STOP_PENDING" "process httpd (pid " "terminating" \
     "socket #1 tcp 0.0.0.0:80 close pending" "tcp listener 0.0.0.0:80 CLOSED" \
-    "enum " "at rn_netstat_walk_resume+0x" "verdict: 'enum' holds past its bound (1.0s) with no enumeration running"; do
+    "enum " "at tab_keep+0x" "verdict: 'enum' holds past its bound (1.0s) with no enumeration running"; do
     grep -qF "$want" "$dir/stop.err" || bad "the stop's diagnosis lacks '$want'"
 done
 rn svc status httpd | grep -q "^httpd .*: STOP_PENDING" || bad "httpd is not STOP_PENDING: $(rn svc status httpd)"
