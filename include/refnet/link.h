@@ -306,12 +306,16 @@ struct rn_link_capture_params {
     const char *cp_path;          /* .pcap file to write (replaced) */
     uint32_t cp_snaplen;          /* bytes kept per frame; default 65535 */
     rn_time_t cp_flush_interval;  /* flush when this much time passed; 0: only at close */
+    int64_t cp_time_offset;       /* added to now for the timestamps: a real-time
+                                     host passes wall clock minus its monotonic
+                                     clock, so the capture carries dates; 0 keeps
+                                     now (the simulator's virtual time) */
 };
 
 /* Stacks a capture filter on lower: every frame passing in either
  * direction is written to cp_path (libpcap format, Ethernet, nanosecond
- * timestamps), readable by tshark.  Timestamps are the now passed in, so a
- * simulator's captures carry virtual time.  The file is flushed on close.
+ * timestamps), readable by tshark.  Timestamps are the now passed in
+ * (plus cp_time_offset), so a simulator's captures carry virtual time.  The file is flushed on close.
  * On success the filter owns lower (closing it closes lower); on failure
  * lower is untouched.  Returns 0 and sets *out, or a negative code with the
  * reason in errbuf. */

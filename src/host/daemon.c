@@ -566,6 +566,14 @@ static int daemon_open_link(struct rn_daemon *d, char *err, size_t errlen)
         memset(&cp, 0, sizeof(cp));
         cp.cp_path = p->dp_capture;
         cp.cp_flush_interval = RN_SEC(1);
+        {
+            /* The loop's clock is monotonic; the file shows dates. */
+            struct timespec rt;
+
+            clock_gettime(CLOCK_REALTIME, &rt);
+            cp.cp_time_offset = (int64_t)rt.tv_sec * RN_NSEC_PER_SEC + rt.tv_nsec -
+                                (int64_t)rn_clock_os_monotonic();
+        }
         why[0] = '\0';
         e = rn_link_capture_open(top, &cp, &link, why);
         if (e != 0) {

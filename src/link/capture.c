@@ -28,6 +28,7 @@ struct capture_link {
     uint8_t *cl_scratch;            /* [L] cl_snaplen bytes, to flatten chains */
     uint32_t cl_snaplen;            /* [I] bytes kept per frame */
     rn_time_t cl_flush_interval;    /* [I] 0: flush only at close */
+    int64_t cl_time_offset;         /* [I] added to now in timestamps */
     rn_time_t cl_last_flush;        /* [L] now at the last flush */
     bool cl_enabled;                /* [L] false: frames pass unrecorded */
     uint64_t cl_frames;             /* [L] frames written */
@@ -49,12 +50,13 @@ static void capture_flush(struct capture_link *cl, rn_time_t now)
 
 static void capture_write(struct capture_link *cl, const struct rn_netbuf *nb, rn_time_t now)
 {
+    rn_time_t t = (rn_time_t)((int64_t)now + cl->cl_time_offset);
     struct pcap_pkthdr hdr;
     const void *data;
 
     memset(&hdr, 0, sizeof(hdr));
-    hdr.ts.tv_sec = (time_t)(now / RN_NSEC_PER_SEC);
-    hdr.ts.tv_usec = (suseconds_t)(now % RN_NSEC_PER_SEC);  /* nanoseconds in this file */
+    hdr.ts.tv_sec = (time_t)(t / RN_NSEC_PER_SEC);
+    hdr.ts.tv_usec = (suseconds_t)(t % RN_NSEC_PER_SEC);  /* nanoseconds in this file */
     hdr.len = nb->nb_pktlen;
     hdr.caplen = nb->nb_pktlen < cl->cl_snaplen ? nb->nb_pktlen : cl->cl_snaplen;
     data = rn_nb_header(nb, 0, hdr.caplen, cl->cl_scratch);
@@ -160,6 +162,7 @@ int rn_link_capture_open(struct rn_link *lower, const struct rn_link_capture_par
         return rn__link_err(errbuf, RN_ENOMEM, "capture %s: out of memory", params->cp_path);
     cl->cl_snaplen = params->cp_snaplen ? params->cp_snaplen : CAPTURE_DEFAULT_SNAPLEN;
     cl->cl_flush_interval = params->cp_flush_interval;
+    cl->cl_time_offset = params->cp_time_offset;
     cl->cl_enabled = true;
     cl->cl_scratch = malloc(cl->cl_snaplen);
     if (cl->cl_scratch == NULL) {

@@ -76,8 +76,12 @@ if len(rows) != want_frames:
     errs.append("the capture holds %d frames, the interface counted %d (rx + tx)" % (len(rows), want_frames))
 count = {"echo_req": 0, "echo_rep": 0, "port_unreach": 0, "to7": 0, "from7": 0, "frags": 0, "arp": 0}
 last_ts = 0.0
+import time
+now = time.time()
 for (num, ts, protos, src, ipc, itype, icode, icmpc, sport, dport, udpc, mf, off) in rows:
     ts = float(ts)
+    if not now - 600 <= ts <= now + 60:
+        errs.append("frame %s: timestamp %.3f is not the wall-clock time of the run (%.3f)" % (num, ts, now))
     if ts < last_ts:
         errs.append("frame %s: time goes back (%.9f < %.9f)" % (num, ts, last_ts))
     last_ts = ts
