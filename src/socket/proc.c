@@ -21,7 +21,9 @@
 
 #include "refnet/error.h"
 #include "refnet/report.h"
+#include "refnet/transport.h"
 #include "socket/sock_priv.h"
+#include "transport/tcp.h"
 
 struct sock_types sock__types;
 static pthread_once_t sock_once = PTHREAD_ONCE_INIT;
@@ -334,7 +336,9 @@ static void layer_fini(struct rn_stack *st, void *ctx)
     free(sl);
 }
 
-int rn__sock_init(struct rn_stack *st)
+/* The socket layer's set-up for a stack, after the transports'; its
+ * teardown runs before theirs. */
+static int sock_init(struct rn_stack *st)
 {
     struct sock_layer *sl;
     int err;
@@ -356,4 +360,23 @@ int rn__sock_init(struct rn_stack *st)
     }
     rn_stack_set_slot(st, RN_SLOT_SOCKET, sl);
     return 0;
+}
+
+/* Everything below the socket API for a stack, bottom up: the transports
+ * first, then this layer.  It lives here, above both, so that no layer
+ * calls up into the one above it. */
+int rn_transport_init(struct rn_stack *st)
+{
+    int err;
+
+    /* Each piece once: a host that set TCP up with its own parameters
+     * first keeps them. */
+    err = rn_udp_init(st);
+    if (err < 0 && err != RN_EEXIST)
+        return err;
+    err = rn_tcp_init(st, NULL);
+    if (err < 0 && err != RN_EEXIST)
+        return err;
+    err = sock_init(st);
+    return err == RN_EEXIST ? 0 : err;
 }

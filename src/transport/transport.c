@@ -2,8 +2,8 @@
  * The transports of a stack: set-up (transport.h, public) and the table the
  * socket layer finds them in (transport/transport.h).
  *
- * rn_transport_init() -> rn_udp_init() -> rn_tcp_init() -> rn__sock_init()
- * Teardown hooks run in reverse: sockets first, then the transports.
+ * rn_transport_init() (src/socket/proc.c, the layer above) sets up UDP,
+ * TCP and then the socket layer; teardown hooks run in reverse.
  */
 #include "refnet/error.h"
 #include "refnet/transport.h"
@@ -41,22 +41,6 @@ void *rn__transport_owner(const void *ob)
             return owner;
     }
     return NULL;
-}
-
-int rn_transport_init(struct rn_stack *st)
-{
-    int err;
-
-    /* Each piece once: a host that set TCP up with its own parameters
-     * first keeps them. */
-    err = rn_udp_init(st);
-    if (err < 0 && err != RN_EEXIST)
-        return err;
-    err = rn_tcp_init(st, NULL);
-    if (err < 0 && err != RN_EEXIST)
-        return err;
-    err = rn__sock_init(st);
-    return err == RN_EEXIST ? 0 : err;
 }
 
 int rn_transport_set_ephemeral(struct rn_stack *st, uint16_t lo, uint16_t hi)

@@ -125,8 +125,4 @@ const struct rn_transport_ops *rn__transport_find(int type, int proto);
  * Returns it, or NULL.  [L] */
 void *rn__transport_owner(const void *ob);
 
-/* The socket layer's set-up for a stack, called by rn_transport_init()
- * after the transports'; its teardown runs before theirs. */
-int rn__sock_init(struct rn_stack *st);
-
 #endif /* REFNET_TRANSPORT_TRANSPORT_H */
