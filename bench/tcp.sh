@@ -115,34 +115,9 @@ www="$dir/www"
 mkdir -p "$www" "$dir/nginx"
 head -c 1024 /dev/urandom >"$www/small.bin"
 
-ip netns add "$nsr" || die "cannot create namespace $nsr"
-ip netns exec "$nsr" ip link set lo up
-ip netns exec "$nsr" ip tuntap add dev bn0 mode tap || die "cannot create the TAP"
-ip netns exec "$nsr" sysctl -qw net.ipv6.conf.bn0.disable_ipv6=1
-ip netns exec "$nsr" ip link set bn0 mtu 1500
-ip netns exec "$nsr" ip addr add 198.18.0.1/15 dev bn0
-ip netns exec "$nsr" ip link set bn0 up
-ip netns exec "$nsr" "$refnet" daemon --tap bn0 --addr 198.18.0.2/15 --mtu 1500 --ctl "$sock" \
-    --watchdog 0 --service discard --service httpd=80:"$www" 2>"$dir/daemon.log" &
-dpid=$!
-for i in $(seq 50); do
-    "$refnet" status --ctl "$sock" --timeout 2 >/dev/null 2>&1 && break
-    kill -0 "$dpid" 2>/dev/null || break
-    sleep 0.1
-done
-"$refnet" status --ctl "$sock" --timeout 2 >/dev/null 2>&1 || { cat "$dir/daemon.log"; die "the daemon did not come up"; }
-
-ip netns add "$nsa" || die "cannot create namespace $nsa"
-ip netns add "$nsb" || die "cannot create namespace $nsb"
-ip link add bnv-a-$$ netns "$nsa" type veth peer name bnv-b-$$ netns "$nsb" || die "cannot create the veth pair"
-ip netns exec "$nsa" ip link set lo up
-ip netns exec "$nsb" ip link set lo up
-ip netns exec "$nsa" ip link set bnv-a-$$ mtu 1500 name bnv0
-ip netns exec "$nsb" ip link set bnv-b-$$ mtu 1500 name bnv0
-ip netns exec "$nsa" ip addr add 198.18.0.1/15 dev bnv0
-ip netns exec "$nsb" ip addr add 198.18.0.2/15 dev bnv0
-ip netns exec "$nsa" ip link set bnv0 up
-ip netns exec "$nsb" ip link set bnv0 up
+. "$here/netlib.sh"
+bench_tap_daemon "$nsr" "$sock" "$dir/daemon.log" --service discard --service httpd=80:"$www"
+bench_veth "$nsa" "$nsb"
 
 cat >"$dir/nginx/nginx.conf" <<EOF
 worker_processes 1;

@@ -1,0 +1,48 @@
+# Shared by bench/tcp.sh and bench/rx.sh (sourced): the namespaces of a
+# benchmark, only 198.18.0.0/15 in them.  The caller defines die(), sets
+# $refnet and removes the namespaces and the daemon ($dpid) on exit.
+
+# bench_tap_daemon NS SOCK LOG [DAEMON ARGS...]: a namespace NS holding a
+# TAP "bn0" (Linux 198.18.0.1/15, MTU 1500) and refnet's daemon on it as
+# 198.18.0.2/15, with its control socket SOCK and its stderr in LOG; waits
+# until it answers.  Sets dpid.
+bench_tap_daemon() {
+    local ns=$1 sock=$2 log=$3 i
+    shift 3
+    ip netns add "$ns" || die "cannot create namespace $ns"
+    ip netns exec "$ns" ip link set lo up
+    ip netns exec "$ns" ip tuntap add dev bn0 mode tap || die "cannot create the TAP"
+    ip netns exec "$ns" sysctl -qw net.ipv6.conf.bn0.disable_ipv6=1
+    ip netns exec "$ns" ip link set bn0 mtu 1500
+    ip netns exec "$ns" ip addr add 198.18.0.1/15 dev bn0
+    ip netns exec "$ns" ip link set bn0 up
+    ip netns exec "$ns" "$refnet" daemon --tap bn0 --addr 198.18.0.2/15 --mtu 1500 \
+        --ctl "$sock" --watchdog 0 "$@" 2>"$log" &
+    dpid=$!
+    for i in $(seq 50); do
+        "$refnet" status --ctl "$sock" --timeout 2 >/dev/null 2>&1 && return 0
+        kill -0 "$dpid" 2>/dev/null || break
+        sleep 0.1
+    done
+    cat "$log"
+    die "the daemon did not come up"
+}
+
+# bench_veth NSA NSB: two namespaces joined by a veth pair "bnv0" at MTU
+# 1500, 198.18.0.1/15 in NSA and 198.18.0.2/15 in NSB: the kernel's own
+# path, the reference.
+bench_veth() {
+    local a=$1 b=$2
+    ip netns add "$a" || die "cannot create namespace $a"
+    ip netns add "$b" || die "cannot create namespace $b"
+    ip link add "bnv-a-$$" netns "$a" type veth peer name "bnv-b-$$" netns "$b" ||
+        die "cannot create the veth pair"
+    ip netns exec "$a" ip link set lo up
+    ip netns exec "$b" ip link set lo up
+    ip netns exec "$a" ip link set "bnv-a-$$" mtu 1500 name bnv0
+    ip netns exec "$b" ip link set "bnv-b-$$" mtu 1500 name bnv0
+    ip netns exec "$a" ip addr add 198.18.0.1/15 dev bnv0
+    ip netns exec "$b" ip addr add 198.18.0.2/15 dev bnv0
+    ip netns exec "$a" ip link set bnv0 up
+    ip netns exec "$b" ip link set bnv0 up
+}
