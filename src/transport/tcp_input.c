@@ -395,12 +395,47 @@ static uint32_t sack_highest(const struct tcp_conn *c, const struct seg *s, uint
     return hi;
 }
 
+/* The send window from an acceptable ACK (RFC 9293 3.10.7.4, fifth
+ * check), taken before anything the ACK sets off can send: freeing send
+ * buffer space wakes the writer, whose new data goes out at once, and a
+ * duplicate ACK or a recovery step sends too.  Output measures the window
+ * from snd_una, so the ACK's new snd_una with the previous segment's
+ * window would put the right edge past any the peer offered.
+ *
+ * snd_wl2 + snd_wnd is the right edge the peer last offered.  A segment
+ * whose window is too old to take (sent before the one that last set it,
+ * e.g. a retransmission of the peer's data) can still acknowledge more:
+ * the edge then stays where it was, measured from the new ACK. */
+static void window_input(struct tcp_conn *c, const struct seg *s, uint32_t ack, uint32_t win)
+{
+    if (SEQ_LT(c->snd_wl1, s->seq) || (c->snd_wl1 == s->seq && SEQ_LEQ(c->snd_wl2, ack))) {
+        bool opened = win > c->snd_wnd;
+
+        c->snd_wnd = win;
+        if (win > c->snd_max_wnd)
+            c->snd_max_wnd = win;
+        c->snd_wl1 = s->seq;
+        c->snd_wl2 = ack;
+        if (opened && c->t_persist) {
+            tcp__timer_stop(c, &c->t_rexmt);
+            c->t_persist = false;
+            c->t_rxtshift = 0;
+        }
+    } else if (SEQ_GT(ack, c->snd_wl2)) {
+        uint32_t edge = c->snd_wl2 + c->snd_wnd;
+
+        c->snd_wnd = SEQ_GT(edge, ack) ? edge - ack : 0;
+        c->snd_wl2 = ack;
+    }
+}
+
 static bool ack_input(struct tcp_conn *c, struct seg *s, bool *done)
 {
     struct tcp_stack *ts = c->t_tcp;
     rn_time_t now = rn_stack_now(ts->ts_stack);
     uint32_t ack = s->th.th_ack, win = (uint32_t)s->th.th_win << c->snd_scale;
     enum tcp_state st = tcp_state(c);
+    bool same_win;
 
     if (st == TCPS_SYN_RECEIVED) {
         if (SEQ_LEQ(ack, c->snd_una) || SEQ_GT(ack, c->snd_max)) {
@@ -434,6 +469,8 @@ static bool ack_input(struct tcp_conn *c, struct seg *s, bool *done)
         tcp__challenge_ack(c);
         return false;
     }
+    same_win = win == c->snd_wnd;  /* before the update: part of a duplicate's test */
+    window_input(c, s, ack, win);
     if (SEQ_LEQ(ack, c->snd_una)) {
         uint32_t sacked = sacked_above(c, s, ack);
 
@@ -446,7 +483,7 @@ static bool ack_input(struct tcp_conn *c, struct seg *s, bool *done)
          * duplicates would otherwise not count, leaving every loss to the
          * retransmission timer. */
         if (ack == c->snd_una && !(s->flags & (RN_TCP_SYN | RN_TCP_FIN)) &&
-            ((s->len == 0 && win == c->snd_wnd) || sacked > 0) && c->snd_una != c->snd_max) {
+            ((s->len == 0 && same_win) || sacked > 0) && c->snd_una != c->snd_max) {
             c->t_dupacks++;
             /* The segment at snd_una is lost after three duplicates, or
              * once more than two segments' worth above it is SACKed
@@ -548,21 +585,6 @@ static bool ack_input(struct tcp_conn *c, struct seg *s, bool *done)
             default:
                 break;
             }
-        }
-    }
-    /* Window update (RFC 9293 3.10.7.4, fifth check). */
-    if (SEQ_LT(c->snd_wl1, s->seq) || (c->snd_wl1 == s->seq && SEQ_LEQ(c->snd_wl2, ack))) {
-        bool opened = win > c->snd_wnd;
-
-        c->snd_wnd = win;
-        if (win > c->snd_max_wnd)
-            c->snd_max_wnd = win;
-        c->snd_wl1 = s->seq;
-        c->snd_wl2 = ack;
-        if (opened && c->t_persist) {
-            tcp__timer_stop(c, &c->t_rexmt);
-            c->t_persist = false;
-            c->t_rxtshift = 0;
         }
     }
     return true;

@@ -46,6 +46,9 @@ struct user {
     size_t u_rxcap;
     bool u_eof;
     bool u_drain;         /* read everything as it comes */
+    const uint8_t *u_tx;  /* writer: sends this from the writable upcall, */
+    size_t u_txlen;       /* as the socket layer does for a pending send */
+    size_t u_txdone;
 };
 
 static void up_readable(void *ctx)
@@ -71,9 +74,24 @@ static void up_readable(void *ctx)
     }
 }
 
+/* Sends more of u_tx, as far as the send buffer takes it. */
+static void user_push(struct user *u)
+{
+    while (u->u_conn != NULL && u->u_txdone < u->u_txlen) {
+        ssize_t n = rn_tcp_send(u->u_conn, u->u_tx + u->u_txdone, u->u_txlen - u->u_txdone);
+
+        if (n <= 0)
+            break;
+        u->u_txdone += (size_t)n;
+    }
+}
+
 static void up_writable(void *ctx)
 {
-    ((struct user *)ctx)->u_writable++;
+    struct user *u = ctx;
+
+    u->u_writable++;
+    user_push(u);  /* at once, from inside TCP's input, like sock__kick() */
 }
 
 static void up_connected(void *ctx, int err)
@@ -98,6 +116,145 @@ static const struct tcp_upcalls upcalls = {
     .tu_error = up_error,
     .tu_acceptable = up_acceptable,
 };
+
+/* ---- The right edge of B's window, as seen on A's wire ------------------------- */
+
+/* A link filter on A's end of the cable.  Frames from B bring its
+ * window's right edge (ack + window << scale); each data segment A sends
+ * is checked against the latest edge that had reached A before it.  A
+ * segment ending past it is one the receiver may drop (Linux counts it as
+ * TcpExtBeyondWindow): RFC 9293 3.8.6 lets new data go no further. */
+struct edge_watch {
+    struct rn_link ew_link;
+    bool ew_have_edge;
+    uint8_t ew_scale;      /* B's window scale, from its SYN+ACK */
+    uint32_t ew_edge;      /* latest right edge B offered */
+    uint64_t ew_segs;      /* data segments of A's checked */
+    uint64_t ew_beyond;    /* of them, ending past ew_edge */
+    uint32_t ew_worst;     /* most bytes past the edge */
+};
+
+static struct edge_watch *watch;  /* the filter setup_pair() puts on A, or NULL */
+
+/* The TCP header of an IPv4 frame: returns a pointer to it (in buf) and
+ * its payload length, or NULL if the frame is no TCP segment. */
+static const uint8_t *tcp_of(const struct rn_netbuf *nb, uint8_t *buf, size_t cap,
+                             uint32_t *paylen)
+{
+    size_t n = nb->nb_pktlen < cap ? nb->nb_pktlen : cap, ihl, doff;
+    const uint8_t *ip = buf + RN_ETH_HLEN;
+
+    if (n < RN_ETH_HLEN + 20 || rn_nb_copyout(nb, 0, buf, n) < 0 || buf[12] != 0x08 ||
+        buf[13] != 0x00 || ip[9] != 6)
+        return NULL;
+    ihl = (size_t)(ip[0] & 15) * 4;
+    if (n < RN_ETH_HLEN + ihl + 20)
+        return NULL;
+    doff = (size_t)(ip[ihl + 12] >> 4) * 4;
+    *paylen = (uint32_t)(((size_t)ip[2] << 8 | ip[3]) - ihl - doff);
+    return ip + ihl;
+}
+
+static uint32_t be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static int ew_tx(struct rn_link *link, struct rn_netbuf **pkts, unsigned n, rn_time_t t)
+{
+    struct edge_watch *ew = (struct edge_watch *)link;
+    uint8_t buf[RN_ETH_HLEN + 120];
+    unsigned i;
+
+    for (i = 0; i < n; i++) {
+        uint32_t len, end;
+        const uint8_t *th = tcp_of(pkts[i], buf, sizeof(buf), &len);
+
+        if (th == NULL || len == 0 || (th[13] & RN_TCP_SYN) || !ew->ew_have_edge)
+            continue;
+        ew->ew_segs++;
+        end = be32(th + 4) + len;
+        if (SEQ_GT(end, ew->ew_edge)) {
+            ew->ew_beyond++;
+            if (end - ew->ew_edge > ew->ew_worst)
+                ew->ew_worst = end - ew->ew_edge;
+        }
+    }
+    return rn_link_tx(link->lk_lower, pkts, n, t);
+}
+
+static int ew_rx(struct rn_link *link, struct rn_netbuf **pkts, unsigned max, rn_time_t t)
+{
+    struct edge_watch *ew = (struct edge_watch *)link;
+    uint8_t buf[RN_ETH_HLEN + 120];
+    int n = rn_link_rx(link->lk_lower, pkts, max, t), i;
+
+    for (i = 0; i < n; i++) {
+        uint32_t len, win;
+        const uint8_t *th = tcp_of(pkts[i], buf, sizeof(buf), &len);
+
+        if (th == NULL || !(th[13] & RN_TCP_ACK) || (th[13] & RN_TCP_RST))
+            continue;
+        win = (uint32_t)th[14] << 8 | th[15];
+        if (th[13] & RN_TCP_SYN) {
+            /* The SYN+ACK's window is never scaled; its options say by
+             * how much the later ones are. */
+            const uint8_t *o = th + 20, *oe = th + (th[12] >> 4) * 4;
+
+            while (o < oe && o[0] != 0) {
+                if (o[0] == 1) {
+                    o++;
+                    continue;
+                }
+                if (o + 1 >= oe || o[1] < 2)
+                    break;
+                if (o[0] == 3 && o[1] == 3)
+                    ew->ew_scale = o[2];
+                o += o[1];
+            }
+        } else {
+            win <<= ew->ew_scale;
+        }
+        ew->ew_edge = be32(th + 8) + win;
+        ew->ew_have_edge = true;
+    }
+    return n;
+}
+
+static int ew_poll_fd(struct rn_link *link)
+{
+    return rn_link_poll_fd(link->lk_lower);
+}
+
+static rn_time_t ew_next_deadline(struct rn_link *link)
+{
+    return rn_link_next_deadline(link->lk_lower);
+}
+
+static void ew_caps(struct rn_link *link, struct rn_link_caps *caps)
+{
+    rn_link_caps(link->lk_lower, caps);
+}
+
+static void ew_close(struct rn_link *link)
+{
+    rn_link_close(link->lk_lower);
+    if (watch == (struct edge_watch *)link)
+        watch = NULL;
+    free(link);
+}
+
+static const struct rn_link_ops ew_ops = {
+    .kind = "edge-watch",
+    .tx = ew_tx,
+    .rx = ew_rx,
+    .poll_fd = ew_poll_fd,
+    .next_deadline = ew_next_deadline,
+    .caps = ew_caps,
+    .close = ew_close,
+};
+
+static bool watch_next;  /* setup_pair() puts an edge watch on A */
 
 static void setup_pair(const char *fault_ab, const char *fault_ba, uint64_t seed)
 {
@@ -136,6 +293,13 @@ static void setup_pair(const char *fault_ab, const char *fault_ba, uint64_t seed
         assert_int_equal(rn_fault_parse(fault_ba, &fp, err, sizeof(err)), 0);
         assert_int_equal(rn_link_fault_open(lb, &fp, &f), 0);
         lb = f;
+    }
+    if (watch_next) {
+        watch = calloc(1, sizeof(*watch));
+        assert_non_null(watch);
+        rn_link_init(&watch->ew_link, &ew_ops, la, "edge-watch");
+        la = &watch->ew_link;
+        watch_next = false;
     }
     ip.ifp_name = "sim0";
     ip.ifp_link = la;
@@ -412,6 +576,63 @@ static void test_zero_window_and_persist(void **state)
     teardown_pair();
 }
 
+/* A receiver that reads slowly offers a window that shrinks ACK by ACK:
+ * each acknowledges data while the right edge stays put.  A writer that
+ * refills the send buffer as soon as TCP frees it (the socket layer does,
+ * from inside the ACK's processing) must still see each ACK's own window,
+ * and no data segment may end past the edge the receiver offered. */
+static void test_shrinking_window_edge(void **state)
+{
+    struct user ua = {0}, ub = {0};
+    struct tcp_listener *l;
+    size_t total = 4u << 20;
+    uint8_t *data = malloc(total);
+    int rounds;
+
+    (void)state;
+    fill(data, total, 21);
+    watch_next = true;
+    setup_pair(NULL, NULL, 21);
+    assert_non_null(watch);
+    l = open_pair(84, &ua, &ub);
+    ua.u_tx = data;
+    ua.u_txlen = total;
+    user_push(&ua);
+    /* B reads 24 KiB every 20 ms: far less than A could send. */
+    for (rounds = 0; rounds < 2000 && ub.u_rxlen < total; rounds++) {
+        run_for(RN_MSEC(20));
+        if (ub.u_rxcap - ub.u_rxlen < 24576) {
+            ub.u_rxcap = ub.u_rxcap ? ub.u_rxcap * 2 : 65536;
+            ub.u_rx = realloc(ub.u_rx, ub.u_rxcap);
+        }
+        if (rounds < 100) {
+            ssize_t n = rn_tcp_recv(ub.u_conn, ub.u_rx + ub.u_rxlen, 24576);
+
+            if (n > 0)
+                ub.u_rxlen += (size_t)n;
+        } else {
+            ub.u_drain = true;  /* then it catches up */
+            up_readable(&ub);
+        }
+        user_push(&ua);
+    }
+    assert_int_equal(ub.u_rxlen, total);
+    assert_memory_equal(ub.u_rx, data, total);
+    assert_true(watch->ew_segs > 1000);
+    if (watch->ew_beyond != 0)
+        fail_msg("%llu of %llu data segments ended past the offered window (at most %u bytes)",
+                 (unsigned long long)watch->ew_beyond, (unsigned long long)watch->ew_segs,
+                 watch->ew_worst);
+    user_close(&ua, false);
+    user_close(&ub, false);
+    rn_tcp_listener_close(l);
+    run_for(RN_SEC(70));
+    free(data);
+    user_free(&ua);
+    user_free(&ub);
+    teardown_pair();
+}
+
 struct bulk {
     struct user *rx;
     size_t total;
@@ -558,6 +779,7 @@ int main(void)
         cmocka_unit_test(test_simultaneous_close),
         cmocka_unit_test(test_refused_and_reset),
         cmocka_unit_test(test_zero_window_and_persist),
+        cmocka_unit_test(test_shrinking_window_edge),
         cmocka_unit_test(test_bulk_to_self),
         cmocka_unit_test(test_bulk_clean),
         cmocka_unit_test(test_bulk_faulty),
