@@ -634,12 +634,82 @@ void *rn__ob_create(struct rn_ob_type *type, rn_tag_t tag, const struct rn_site 
     return h->h_body;
 }
 
+/*
+ * The fast paths of ref and deref: the common case in one short piece,
+ * for an untraced, live, unsaturated object whose holder already has a
+ * line among the inline ones (every holder after its first reference).
+ * They do what ob_acquire() and ob_drop() do in that case and nothing
+ * else; anything unusual -- tracing, a new holder, the limit, misuse, a
+ * deref that would release -- returns false having changed nothing, and
+ * the full path runs.
+ */
+static inline struct ob_ledger *inline_line(struct ob_header *h, rn_tag_t tag)
+{
+    unsigned i;
+
+    for (i = 0; i < OB_LEDGER_INLINE; i++) {
+        if (h->h_ledger[i].l_tag == tag)
+            return &h->h_ledger[i];
+    }
+    return NULL;
+}
+
+static inline bool ref_fast(struct ob_header *h, rn_tag_t tag, const struct rn_site *site)
+{
+    struct ob_ledger *l;
+    uint32_t refs;
+
+    if (unlikely(ob_traced(h)))
+        return false;
+    ob_lock(h);
+    refs = atomic_load_explicit(&h->h_refs, memory_order_relaxed);
+    l = inline_line(h, tag);
+    if (unlikely(l == NULL ||
+                 atomic_load_explicit(&h->h_state, memory_order_relaxed) != RN_OB_LIVE ||
+                 (atomic_load_explicit(&h->h_flags, memory_order_relaxed) & OB_F_SATURATED) ||
+                 refs >= h->h_type->t_max_refs)) {
+        ob_unlock(h);
+        return false;
+    }
+    if (l->l_count++ == 0)
+        l->l_since = rn_clock_now();
+    l->l_last_ref = site;
+    atomic_store_explicit(&h->h_refs, refs + 1, memory_order_relaxed);
+    ob_unlock(h);
+    return true;
+}
+
+static inline bool drop_fast(struct ob_header *h, rn_tag_t tag, const struct rn_site *site)
+{
+    struct ob_ledger *l;
+    uint32_t refs;
+
+    if (unlikely(ob_traced(h)))
+        return false;
+    ob_lock(h);
+    refs = atomic_load_explicit(&h->h_refs, memory_order_relaxed);
+    l = inline_line(h, tag);
+    if (unlikely(l == NULL || l->l_count == 0 || refs <= 1 ||
+                 atomic_load_explicit(&h->h_state, memory_order_relaxed) == RN_OB_RELEASED ||
+                 (atomic_load_explicit(&h->h_flags, memory_order_relaxed) & OB_F_SATURATED))) {
+        ob_unlock(h);
+        return false;
+    }
+    l->l_count--;
+    l->l_last_deref = site;
+    atomic_store_explicit(&h->h_refs, refs - 1, memory_order_relaxed);
+    ob_unlock(h);
+    return true;
+}
+
 int rn__ob_ref(void *ob, rn_tag_t tag, const struct rn_site *site)
 {
     struct ob_header *h = ob_header(ob);
 
     if (unlikely(!tag_ok(h, tag, site)))
         return RN_EINVAL;
+    if (likely(ref_fast(h, tag, site)))
+        return 0;
     return ob_acquire(h, tag, site, 0);
 }
 
@@ -649,6 +719,8 @@ int rn__ob_deref(void *ob, rn_tag_t tag, const struct rn_site *site)
 
     if (unlikely(!tag_ok(h, tag, site)))
         return RN_EINVAL;
+    if (likely(drop_fast(h, tag, site)))
+        return 0;
     return ob_drop(h, tag, site, 0);
 }
 
