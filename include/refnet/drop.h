@@ -90,6 +90,9 @@
       "TCP ACK for data never sent, or too old")                              \
     X(TCP_BAD_STATE, "tcp_bad_state",                                          \
       "TCP segment not acceptable in the connection's state")                 \
+    X(TCP_RST_NO_CONN, "tcp_rst_no_conn",                                      \
+      "TCP RST to a listening port for no connection (one already gone): "     \
+      "ignored, RFC 9293 3.10.7.2")                                           \
     X(TCP_LISTEN_OVERFLOW, "tcp_listen_overflow",                              \
       "SYN dropped: the listener's queues are full")                          \
     X(UNKNOWN_PROTO, "unknown_proto",                                          \

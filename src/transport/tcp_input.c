@@ -99,7 +99,9 @@ static void listen_input(struct tcp_listener *l, struct rn_netbuf *nb, struct se
     struct tcp_conn *c;
 
     if (s->flags & RN_TCP_RST) {
-        seg_drop(st, nb, RN_DROP_TCP_BAD_STATE);
+        /* Typically the peer's answer to our segments that were still in
+         * flight when it reset or closed a connection we then let go. */
+        seg_drop(st, nb, RN_DROP_TCP_RST_NO_CONN);
         return;
     }
     if (s->flags & RN_TCP_ACK) {

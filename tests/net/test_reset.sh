@@ -16,7 +16,7 @@
 #     all reset together: all gone;
 #   - refnet counted exactly one RST in per reset (tcp.rst_in grew by 53)
 #     and sent none (no RST answers a RST); Linux's resets to segments
-#     still in flight reach the listener, which drops them (tcp_bad_state,
+#     still in flight reach the listener, which drops them (tcp_rst_no_conn,
 #     the only drop allowed); refnet holds no connection after,
 #     its objects are back to the baseline (TIME_WAIT and Linux's ARP
 #     entry aside: a reset leaves no TIME_WAIT either), and the daemon
@@ -135,13 +135,13 @@ ds() { echo $(( $(jq_py "$dir/s1.json" "$1") - $(jq_py "$dir/s0.json" "$1") )); 
 # Linux answers refnet's segments still in flight after its reset (chargen's
 # stream, echo's replies) with resets of its own (RFC 9293 3.10.7.1: no
 # connection).  They reach refnet's listener, which ignores them (3.10.7.2)
-# and counts each as a tcp_bad_state drop: how many depends on timing; so
+# and counts each as a tcp_rst_no_conn drop: how many depends on timing; so
 # does a retransmission by Linux of data refnet already has (a tail loss
 # probe racing refnet's ACK), dropped as tcp_duplicate and ACKed again.
 drops=$(jq_py "$dir/s1.json" 'drops(j)')
-other=$(jq_py "$dir/s1.json" '{k: v for k, v in drops(j).items() if k not in ("tcp_bad_state", "tcp_duplicate")}')
+other=$(jq_py "$dir/s1.json" '{k: v for k, v in drops(j).items() if k not in ("tcp_rst_no_conn", "tcp_duplicate")}')
 [ "$other" = "{}" ] || bad "frames were dropped: $drops"
-[ "$(jq_py "$dir/s1.json" 'drops(j).get("tcp_bad_state", 0)')" -le 200 ] ||
+[ "$(jq_py "$dir/s1.json" 'drops(j).get("tcp_rst_no_conn", 0)')" -le 200 ] ||
     bad "more late resets than segments could have been in flight: $drops"
 echo "drops: $drops"
 net_objects_settled "$dir/o0.json" "$dir/o1.json" || fail=1
