@@ -18,6 +18,7 @@
 #include "refnet/report.h"
 #include "transport/netstat.h"
 #include "transport/tcp.h"
+#include "wire/ipv4.h"
 
 /* ---- Shared pieces ----------------------------------------------------------- */
 
@@ -89,7 +90,7 @@ static bool stop_and_diagnose(struct lab *l, uint64_t lid, struct lab_stop *ls)
     if (timeout < l->l_threshold + RN_SEC(5))
         timeout = l->l_threshold + RN_SEC(5);
     lab_say(l, "refnet svc stop httpd --timeout %.0f", (double)timeout / 1e9);
-    if (lab_svc_stop(l, l->l_httpd, timeout, ls) < 0) {
+    if (lab_svc_stop(l->l_httpd, timeout, ls) < 0) {
         lab_print(l, "the stop could not begin");
         return false;
     }
@@ -382,8 +383,9 @@ struct cw_scan {
     unsigned cs_closewait, cs_other;
     unsigned cs_not_closing;   /* their socket's close never began */
     rn_time_t cs_oldest;       /* since when the oldest has been in CLOSE_WAIT */
-    struct rn_sock_owner cs_owner;
-    unsigned cs_owners;        /* distinct owning processes */
+    struct rn_sock_owner cs_owner; /* the owner of the last one */
+    uint64_t cs_procs[8];      /* distinct owning processes (the first 8) */
+    unsigned cs_owners;
     unsigned cs_printed;
 };
 
@@ -391,7 +393,8 @@ static void cw_row(const struct rn_netstat_row *row, void *ctx)
 {
     struct cw_scan *cs = ctx;
     struct rn_sock_owner ow;
-    char la[24], fa[24];
+    char la[RN_IP4_STRLEN], fa[RN_IP4_STRLEN], lep[32], fep[32];
+    unsigned i;
 
     if (row->nr_listening || row->nr_lport != INBOX_PORT || strcmp(row->nr_proto, "tcp") != 0)
         return;
@@ -405,17 +408,17 @@ static void cw_row(const struct rn_netstat_row *row, void *ctx)
     if (rn_sock_owner_of(row->nr_ob, &ow) == 0) {
         if (!ow.ow_closing)
             cs->cs_not_closing++;
-        if (cs->cs_owners == 0 || ow.ow_proc != cs->cs_owner.ow_proc)
-            cs->cs_owners++;
+        for (i = 0; i < cs->cs_owners && cs->cs_procs[i] != ow.ow_proc; i++)
+            ;
+        if (i == cs->cs_owners && i < sizeof(cs->cs_procs) / sizeof(cs->cs_procs[0]))
+            cs->cs_procs[cs->cs_owners++] = ow.ow_proc;
         cs->cs_owner = ow;
     }
     if (cs->cs_printed++ < 5) {
-        snprintf(la, sizeof(la), "%u.%u.%u.%u:%u", row->nr_laddr >> 24, (row->nr_laddr >> 16) & 255,
-                 (row->nr_laddr >> 8) & 255, row->nr_laddr & 255, row->nr_lport);
-        snprintf(fa, sizeof(fa), "%u.%u.%u.%u:%u", row->nr_faddr >> 24, (row->nr_faddr >> 16) & 255,
-                 (row->nr_faddr >> 8) & 255, row->nr_faddr & 255, row->nr_fport);
+        snprintf(lep, sizeof(lep), "%s:%u", rn_ip4_addr_fmt(row->nr_laddr, la), row->nr_lport);
+        snprintf(fep, sizeof(fep), "%s:%u", rn_ip4_addr_fmt(row->nr_faddr, fa), row->nr_fport);
         lab_print(cs->cs_lab, "%-5s %-21s %-21s %-11s %5.1fs  %-6u %s (pid %u) handle %d%s", "tcp",
-                  la, fa, "CLOSE_WAIT", (double)(rn_sim_now(cs->cs_lab->l_sim) - row->nr_since) / 1e9,
+                  lep, fep, "CLOSE_WAIT", (double)(rn_sim_now(cs->cs_lab->l_sim) - row->nr_since) / 1e9,
                   rn_ob_refcount(row->nr_ob), ow.ow_proc_name, ow.ow_pid, ow.ow_handle,
                   ow.ow_closing ? " closing" : "");
     }

@@ -115,7 +115,7 @@ void lab_run_for(struct lab *l, rn_time_t d);
 /* Stops svc with a timeout, as `refnet svc stop` does; returns 0 or
  * rn_svc_stop()'s error.  lab_wait_stop() runs until the waiter heard,
  * for at most limit; returns whether it did. */
-int lab_svc_stop(struct lab *l, struct rn_svc *svc, rn_time_t timeout, struct lab_stop *ls);
+int lab_svc_stop(struct rn_svc *svc, rn_time_t timeout, struct lab_stop *ls);
 bool lab_wait_stop(struct lab *l, struct lab_stop *ls, rn_time_t limit);
 
 /* Runs the world with a watchdog of the lab's threshold checking every

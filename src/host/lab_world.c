@@ -458,7 +458,7 @@ static void heard(struct rn_svc_stop *stp, int result, void *ctx)
     ls->ls_result = result;
 }
 
-int lab_svc_stop(struct lab *l, struct rn_svc *svc, rn_time_t timeout, struct lab_stop *ls)
+int lab_svc_stop(struct rn_svc *svc, rn_time_t timeout, struct lab_stop *ls)
 {
     int e;
 
@@ -468,7 +468,6 @@ int lab_svc_stop(struct lab *l, struct rn_svc *svc, rn_time_t timeout, struct la
         ls->ls_heard = true;  /* was stopped already */
         return 0;
     }
-    (void)l;
     return e;
 }
 
@@ -605,7 +604,7 @@ int lab_down(struct lab *l)
     if (l->l_httpd != NULL && rn_svc_state(l->l_httpd) != RN_SVC_STOPPED) {
         struct lab_stop ls;
 
-        if (lab_svc_stop(l, l->l_httpd, RN_SEC(30), &ls) == 0 &&
+        if (lab_svc_stop(l->l_httpd, RN_SEC(30), &ls) == 0 &&
             !lab_wait_stop(l, &ls, RN_SEC(31)))
             fprintf(stderr, "refnet lab: httpd did not stop\n");
     }
