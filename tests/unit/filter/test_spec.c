@@ -86,9 +86,9 @@ static void test_spec_canonical(void **state)
                "layer=inbound-transport,proto=udp,lport=7,action=block");
     round_trip("layer=accept,lport=80,action=callout:connlog,weight=10",
                "layer=accept,lport=80,action=callout:connlog,weight=10");
-    round_trip("layer=inbound-ip,raddr=10.0.0.0/8,laddr=198.18.0.3/32,rport=1-1023,"
+    round_trip("layer=inbound-ip,raddr=198.19.0.0/16,laddr=198.18.0.3/32,rport=1-1023,"
                "lport=8000-8080,proto=tcp,action=permit,weight=0",
-               "layer=inbound-ip,proto=tcp,laddr=198.18.0.3,raddr=10.0.0.0/8,lport=8000-8080,"
+               "layer=inbound-ip,proto=tcp,laddr=198.18.0.3,raddr=198.19.0.0/16,lport=8000-8080,"
                "rport=1-1023,action=permit");
     round_trip("layer=listen,action=callout:faulty,arg=pend",
                "layer=listen,action=callout:faulty,arg=pend");

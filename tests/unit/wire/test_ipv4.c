@@ -493,7 +493,7 @@ static void test_cidr(void **state)
     assert_int_equal(rn_ip4_subnet_bcast(a, plen), 0xc613ffffu);
     assert_int_equal(rn_ip4_cidr_parse("0.0.0.0/0", &a, &plen, NULL), 0);
     assert_int_equal(plen, 0);
-    assert_int_equal(rn_ip4_cidr_parse("10.0.0.1/32", &a, &plen, NULL), 0);
+    assert_int_equal(rn_ip4_cidr_parse("198.19.0.1/32", &a, &plen, NULL), 0);
     assert_int_equal(plen, 32);
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         const char *err = NULL;
