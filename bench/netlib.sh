@@ -2,6 +2,26 @@
 # benchmark, only 198.18.0.0/15 in them.  The caller defines die(), sets
 # $refnet and removes the namespaces and the daemon ($dpid) on exit.
 
+# bench_need_root NAME: exits 0 with a one-line reason unless this runs as
+# root with /dev/net/tun (namespaces and TAP devices need both).
+bench_need_root() {
+    if [ "$(id -u)" != 0 ]; then
+        echo "$1: skipped: needs root (network namespaces, TAP devices)"
+        exit 0
+    fi
+    [ -c /dev/net/tun ] || { echo "$1: skipped: /dev/net/tun is missing"; exit 0; }
+}
+
+# bench_stop PID: SIGTERM, up to 5 s to go, then SIGKILL; reaps it.
+bench_stop() {
+    local p=$1 i
+    kill -0 "$p" 2>/dev/null || return 0
+    kill -TERM "$p" 2>/dev/null
+    for i in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$p" 2>/dev/null
+    wait "$p" 2>/dev/null
+}
+
 # bench_tap_daemon NS SOCK LOG [DAEMON ARGS...]: a namespace NS holding a
 # TAP "bn0" (Linux 198.18.0.1/15, MTU 1500) and refnet's daemon on it as
 # 198.18.0.2/15, with its control socket SOCK and its stderr in LOG; waits

@@ -31,11 +31,8 @@ secs=${BENCH_SECS:-3}
 runs=${BENCH_RUNS:-3}
 py=/usr/bin/python3
 
-if [ "$(id -u)" != 0 ]; then
-    echo "rx.sh: skipped: needs root (network namespaces, TAP devices)"
-    exit 0
-fi
-[ -c /dev/net/tun ] || { echo "rx.sh: skipped: /dev/net/tun is missing"; exit 0; }
+. "$(dirname "${BASH_SOURCE[0]}")/netlib.sh"
+bench_need_root rx.sh
 [ -x "$refnet" ] && [ -x "$blast" ] || { echo "rx.sh: $refnet or $blast is not built" >&2; exit 1; }
 
 nsr="bn-rx-r-$$"   # refnet's TAP and its sender
@@ -46,13 +43,7 @@ sock="$dir/ctl.sock"
 dpid=
 
 cleanup() {
-    local i
-    if [ -n "$dpid" ] && kill -0 "$dpid" 2>/dev/null; then
-        kill -TERM "$dpid" 2>/dev/null
-        for i in $(seq 50); do kill -0 "$dpid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$dpid" 2>/dev/null
-        wait "$dpid" 2>/dev/null
-    fi
+    [ -n "$dpid" ] && bench_stop "$dpid"
     for n in "$nsr" "$nsa" "$nsb"; do ip netns del "$n" 2>/dev/null; done
     rm -rf "$dir"
 }
@@ -61,7 +52,6 @@ trap 'exit 1' INT TERM HUP
 
 die() { echo "rx.sh: $*" >&2; exit 1; }
 
-. "$(dirname "${BASH_SOURCE[0]}")/netlib.sh"
 bench_tap_daemon "$nsr" "$sock" "$dir/daemon.log"
 bench_veth "$nsa" "$nsb"
 ip netns exec "$nsr" ping -c 1 -W 2 198.18.0.2 >/dev/null || die "refnet does not answer ping"

@@ -40,11 +40,8 @@ runs=${BENCH_RUNS:-3}
 maxbytes=${BENCH_MAXBYTES:-$((4 << 30))}
 py=/usr/bin/python3
 
-if [ "$(id -u)" != 0 ]; then
-    echo "tcp.sh: skipped: needs root (network namespaces, TAP devices)"
-    exit 0
-fi
-[ -c /dev/net/tun ] || { echo "tcp.sh: skipped: /dev/net/tun is missing"; exit 0; }
+. "$here/netlib.sh"
+bench_need_root tcp.sh
 [ -x "$refnet" ] || { echo "tcp.sh: $refnet is not built" >&2; exit 1; }
 for t in wrk nginx nc "$py"; do
     command -v "$t" >/dev/null || { echo "tcp.sh: $t is missing (scripts/deps.sh)" >&2; exit 1; }
@@ -58,15 +55,11 @@ sock="$dir/ctl.sock"
 dpid=
 
 cleanup() {
-    local p i
+    local p
     # Background programs first (a measurement in a subshell may have left
     # one behind), then the daemon.
     for p in $(cat "$dir/pids" 2>/dev/null) $dpid; do
-        kill -0 "$p" 2>/dev/null || continue
-        kill -TERM "$p" 2>/dev/null
-        for i in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$p" 2>/dev/null
-        wait "$p" 2>/dev/null
+        bench_stop "$p"
     done
     for n in "$nsr" "$nsa" "$nsb"; do ip netns del "$n" 2>/dev/null; done
     rm -rf "$dir"
@@ -115,7 +108,6 @@ www="$dir/www"
 mkdir -p "$www" "$dir/nginx"
 head -c 1024 /dev/urandom >"$www/small.bin"
 
-. "$here/netlib.sh"
 bench_tap_daemon "$nsr" "$sock" "$dir/daemon.log" --service discard --service httpd=80:"$www"
 bench_veth "$nsa" "$nsb"
 

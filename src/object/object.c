@@ -202,7 +202,8 @@ static void report_misuse(enum rn_misuse kind, struct ob_header *h, const char *
 
 /* ---- The ledger -------------------------------------------------------- */
 
-struct ob_ledger *ob__ledger_find(struct ob_header *h, rn_tag_t tag)
+/* The line of tag among the inline ones, or NULL.  [H] */
+static inline struct ob_ledger *inline_line(struct ob_header *h, rn_tag_t tag)
 {
     unsigned i;
 
@@ -210,6 +211,16 @@ struct ob_ledger *ob__ledger_find(struct ob_header *h, rn_tag_t tag)
         if (h->h_ledger[i].l_tag == tag)
             return &h->h_ledger[i];
     }
+    return NULL;
+}
+
+struct ob_ledger *ob__ledger_find(struct ob_header *h, rn_tag_t tag)
+{
+    struct ob_ledger *l = inline_line(h, tag);
+    unsigned i;
+
+    if (l != NULL)
+        return l;
     for (i = 0; i < h->h_nextra; i++) {
         if (h->h_extra[i].l_tag == tag)
             return &h->h_extra[i];
@@ -643,30 +654,34 @@ void *rn__ob_create(struct rn_ob_type *type, rn_tag_t tag, const struct rn_site 
  * deref that would release -- returns false having changed nothing, and
  * the full path runs.
  */
-static inline struct ob_ledger *inline_line(struct ob_header *h, rn_tag_t tag)
+/* The start of both: h locked, its refcount in *refs, and the inline
+ * line of tag returned; or NULL, with h unlocked, when h is traced or
+ * pinned or tag has no inline line. */
+static inline struct ob_ledger *fast_begin(struct ob_header *h, rn_tag_t tag, uint32_t *refs)
 {
-    unsigned i;
+    struct ob_ledger *l;
 
-    for (i = 0; i < OB_LEDGER_INLINE; i++) {
-        if (h->h_ledger[i].l_tag == tag)
-            return &h->h_ledger[i];
+    if (unlikely(ob_traced(h)))
+        return NULL;
+    ob_lock(h);
+    l = inline_line(h, tag);
+    if (unlikely(l == NULL ||
+                 (atomic_load_explicit(&h->h_flags, memory_order_relaxed) & OB_F_SATURATED))) {
+        ob_unlock(h);
+        return NULL;
     }
-    return NULL;
+    *refs = atomic_load_explicit(&h->h_refs, memory_order_relaxed);
+    return l;
 }
 
 static inline bool ref_fast(struct ob_header *h, rn_tag_t tag, const struct rn_site *site)
 {
-    struct ob_ledger *l;
     uint32_t refs;
+    struct ob_ledger *l = fast_begin(h, tag, &refs);
 
-    if (unlikely(ob_traced(h)))
+    if (unlikely(l == NULL))
         return false;
-    ob_lock(h);
-    refs = atomic_load_explicit(&h->h_refs, memory_order_relaxed);
-    l = inline_line(h, tag);
-    if (unlikely(l == NULL ||
-                 atomic_load_explicit(&h->h_state, memory_order_relaxed) != RN_OB_LIVE ||
-                 (atomic_load_explicit(&h->h_flags, memory_order_relaxed) & OB_F_SATURATED) ||
+    if (unlikely(atomic_load_explicit(&h->h_state, memory_order_relaxed) != RN_OB_LIVE ||
                  refs >= h->h_type->t_max_refs)) {
         ob_unlock(h);
         return false;
@@ -681,17 +696,13 @@ static inline bool ref_fast(struct ob_header *h, rn_tag_t tag, const struct rn_s
 
 static inline bool drop_fast(struct ob_header *h, rn_tag_t tag, const struct rn_site *site)
 {
-    struct ob_ledger *l;
     uint32_t refs;
+    struct ob_ledger *l = fast_begin(h, tag, &refs);
 
-    if (unlikely(ob_traced(h)))
+    if (unlikely(l == NULL))
         return false;
-    ob_lock(h);
-    refs = atomic_load_explicit(&h->h_refs, memory_order_relaxed);
-    l = inline_line(h, tag);
-    if (unlikely(l == NULL || l->l_count == 0 || refs <= 1 ||
-                 atomic_load_explicit(&h->h_state, memory_order_relaxed) == RN_OB_RELEASED ||
-                 (atomic_load_explicit(&h->h_flags, memory_order_relaxed) & OB_F_SATURATED))) {
+    if (unlikely(l->l_count == 0 || refs <= 1 ||
+                 atomic_load_explicit(&h->h_state, memory_order_relaxed) == RN_OB_RELEASED)) {
         ob_unlock(h);
         return false;
     }

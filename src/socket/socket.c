@@ -121,9 +121,7 @@ static void kick_once(struct sock *so)
         }
         rq->rq_done += (size_t)n;
         if (ops->to_type == RN_SOCK_DGRAM || rq->rq_done == rq->rq_len) {
-            /* The FIN goes out in the same round as the last data. */
-            if ((rq->rq_flags & RN_MSG_EOF) && ops->to_type == RN_SOCK_STREAM)
-                (void)ops->to_shutdown(so->so_t, RN_SHUT_WR);
+            /* RN_MSG_EOF: the stream shut itself as it took the last byte. */
             sock__req_complete(rq, (ssize_t)rq->rq_done);
             continue;
         }

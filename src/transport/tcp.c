@@ -665,8 +665,11 @@ ssize_t rn_tcp_send_eof(struct tcp_conn *c, const void *buf, size_t len, bool eo
         return RN_EAGAIN;
     if (s != TCPS_ESTABLISHED && s != TCPS_CLOSE_WAIT)
         return RN_ENOTCONN;
-    if (len == 0)
+    if (len == 0) {
+        if (eof && tcp_shut_wr(c))
+            tcp__output(c);
         return 0;
+    }
     room = sb->sb_max > sb->sb_len ? sb->sb_max - sb->sb_len : 0;
     if (room == 0)
         return RN_EAGAIN;

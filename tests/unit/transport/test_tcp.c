@@ -402,6 +402,22 @@ static void user_free(struct user *u)
     memset(u, 0, sizeof(*u));
 }
 
+/* The end of a transfer: both users close, then the listener; the
+ * protocol runs out for linger; data and the users are freed and the pair
+ * torn down (which checks that nothing leaked). */
+static void transfer_end(struct user *ua, struct user *ub, struct tcp_listener *l,
+                         rn_time_t linger, void *data)
+{
+    user_close(ua, false);
+    user_close(ub, false);
+    rn_tcp_listener_close(l);
+    run_for(linger);
+    free(data);
+    user_free(ua);
+    user_free(ub);
+    teardown_pair();
+}
+
 static void fill(uint8_t *p, size_t n, uint32_t seed)
 {
     size_t i;
@@ -566,14 +582,7 @@ static void test_zero_window_and_persist(void **state)
     }
     assert_int_equal(ub.u_rxlen, total);
     assert_memory_equal(ub.u_rx, data, total);
-    user_close(&ua, false);
-    user_close(&ub, false);
-    rn_tcp_listener_close(l);
-    run_for(RN_SEC(1));
-    free(data);
-    user_free(&ua);
-    user_free(&ub);
-    teardown_pair();
+    transfer_end(&ua, &ub, l, RN_SEC(1), data);
 }
 
 /* A receiver that reads slowly offers a window that shrinks ACK by ACK:
@@ -623,14 +632,7 @@ static void test_shrinking_window_edge(void **state)
         fail_msg("%llu of %llu data segments ended past the offered window (at most %u bytes)",
                  (unsigned long long)watch->ew_beyond, (unsigned long long)watch->ew_segs,
                  watch->ew_worst);
-    user_close(&ua, false);
-    user_close(&ub, false);
-    rn_tcp_listener_close(l);
-    run_for(RN_SEC(70));
-    free(data);
-    user_free(&ua);
-    user_free(&ub);
-    teardown_pair();
+    transfer_end(&ua, &ub, l, RN_SEC(70), data);
 }
 
 struct bulk {
@@ -735,14 +737,7 @@ static void test_bulk_to_self(void **state)
     }
     assert_int_equal(ub.u_rxlen, total);
     assert_memory_equal(ub.u_rx, data, total);
-    user_close(&ua, false);
-    user_close(&ub, false);
-    rn_tcp_listener_close(l);
-    run_for(RN_SEC(70));
-    free(data);
-    user_free(&ua);
-    user_free(&ub);
-    teardown_pair();
+    transfer_end(&ua, &ub, l, RN_SEC(70), data);
 }
 
 static void test_bulk_clean(void **state)
