@@ -5,12 +5,30 @@
  * without touching the hardware clock, costs a few nanoseconds, and its jiffy
  * resolution is ample for reference ages.  The object manager reads it on
  * every first hold of a tag, so this is on the per-reference path.
+ *
+ * Stamps (rn_clock_stamp()) are cheaper still: a ticker thread reads the
+ * default source every RN_CLOCK_TICK_NS and publishes it, as the kernel's
+ * timer interrupt publishes jiffies, so that a stamp is one load.  The
+ * ticker is a detached thread with every signal blocked; it is started by
+ * the first object create and, after a fork(), by the child's first create
+ * (the child has no ticker until then, and stamps read the clock).
  */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <time.h>
 
 #include "refnet/clock.h"
+
+/* The ticker: TICKER_OFF, TICKER_ON, or TICKER_FAILED when the thread could
+ * not be started (then stamps read the clock for the rest of the process). */
+enum { TICKER_OFF, TICKER_ON, TICKER_FAILED };
+
+_Atomic rn_time_t rn__clock_tick;
+static _Atomic int ticker_state;
+static pthread_once_t ticker_atfork_once = PTHREAD_ONCE_INIT;
 
 /* [A] Published as one pointer so that a reader never sees fn without ctx. */
 _Atomic(const struct rn__clock_source *) rn__clock_current;
@@ -44,6 +62,61 @@ static rn_time_t clock_os(clockid_t id)
 rn_time_t rn_clock_os_monotonic(void)
 {
     return clock_os(CLOCK_MONOTONIC);
+}
+
+static void *ticker_main(void *arg)
+{
+    const struct timespec period = {0, (long)RN_CLOCK_TICK_NS};
+
+    (void)arg;
+    for (;;) {
+        atomic_store_explicit(&rn__clock_tick, clock_os(CLOCK_MONOTONIC_COARSE),
+                              memory_order_relaxed);
+        nanosleep(&period, NULL);
+    }
+    return NULL;
+}
+
+/* In the child of a fork(): the ticker did not come along. */
+static void ticker_forked(void)
+{
+    atomic_store_explicit(&rn__clock_tick, 0, memory_order_relaxed);
+    atomic_store_explicit(&ticker_state, TICKER_OFF, memory_order_relaxed);
+}
+
+static void ticker_register_atfork(void)
+{
+    pthread_atfork(NULL, NULL, ticker_forked);
+}
+
+int rn_clock_ticker_start(void)
+{
+    int expect = TICKER_OFF, err;
+    sigset_t all, old;
+    pthread_attr_t attr;
+    pthread_t th;
+
+    if (atomic_load_explicit(&ticker_state, memory_order_relaxed) != TICKER_OFF ||
+        !atomic_compare_exchange_strong(&ticker_state, &expect, TICKER_ON))
+        return atomic_load(&ticker_state) == TICKER_FAILED ? EAGAIN : 0;
+    pthread_once(&ticker_atfork_once, ticker_register_atfork);
+    /* The first reading is published before any stamp can use the ticker. */
+    atomic_store_explicit(&rn__clock_tick, clock_os(CLOCK_MONOTONIC_COARSE),
+                          memory_order_relaxed);
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    err = pthread_create(&th, &attr, ticker_main, NULL);
+    pthread_attr_destroy(&attr);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (err != 0) {
+        atomic_store_explicit(&rn__clock_tick, 0, memory_order_relaxed);
+        atomic_store(&ticker_state, TICKER_FAILED);
+        return err;
+    }
+    pthread_setname_np(th, "rn-tick");
+    return 0;
 }
 
 char *rn_fmt_age(rn_time_t age, char *buf, size_t len)

@@ -123,23 +123,16 @@ static inline struct ob_header *ob_header(const void *ob)
     return (struct ob_header *)((const unsigned char *)ob - offsetof(struct ob_header, h_body));
 }
 
+/* Waits until h's lock looks free, without taking it (object.c). */
+void ob__lock_wait(struct ob_header *h);
+
+/* A test-and-test-and-set lock.  Inline, the uncontended case is a single
+ * exchange; waiting is out of line so that the reference fast paths stay
+ * small. */
 static inline void ob_lock(struct ob_header *h)
 {
-    unsigned spins = 0;
-
-    while (atomic_exchange_explicit(&h->h_lock, 1, memory_order_acquire)) {
-        while (atomic_load_explicit(&h->h_lock, memory_order_relaxed)) {
-            if (++spins > 1000) {
-                /* The holder may have been preempted; let it run. */
-                sched_yield();
-                spins = 0;
-            } else {
-#if defined(__x86_64__) || defined(__i386__)
-                __builtin_ia32_pause();
-#endif
-            }
-        }
-    }
+    while (__builtin_expect(atomic_exchange_explicit(&h->h_lock, 1, memory_order_acquire), 0))
+        ob__lock_wait(h);
 }
 
 static inline void ob_unlock(struct ob_header *h)

@@ -50,6 +50,23 @@ enum {
 
 static const struct rn_site site_iter = {__FILE__, "rn_ob_iter_next", __LINE__};
 
+void ob__lock_wait(struct ob_header *h)
+{
+    unsigned spins = 0;
+
+    while (atomic_load_explicit(&h->h_lock, memory_order_relaxed)) {
+        if (++spins > 1000) {
+            /* The holder may have been preempted; let it run. */
+            sched_yield();
+            spins = 0;
+        } else {
+#if defined(__x86_64__) || defined(__i386__)
+            __builtin_ia32_pause();
+#endif
+        }
+    }
+}
+
 /* ---- Types ------------------------------------------------------------- */
 
 struct rn_ob_type *ob__types(void)
@@ -416,19 +433,14 @@ static int acquire_locked(struct ob_header *h, rn_tag_t tag, const struct rn_sit
     l = ledger_claim(h, tag);
     if (unlikely(l == NULL))
         return OB_NEED_SLOT;
-    if (l->l_count++ == 0) {
-        l->l_since = rn_clock_now();
-        now = l->l_since;
-    } else {
-        now = 0;
-    }
+    if (l->l_count++ == 0)
+        l->l_since = rn_clock_stamp();
     l->l_last_ref = site;
     atomic_store_explicit(&h->h_refs, refs + 1, memory_order_relaxed);
     if (unlikely(ot->ot_tr != NULL)) {
         struct ob_trace *tr = ot->ot_tr;
 
-        if (now == 0)
-            now = rn_clock_now();
+        now = rn_clock_now();
         tr->tr_holds[tr->tr_nholds++] =
             (struct ob_hold){tag, ot->ot_stack, now, (flags & OBF_CURSOR) != 0};
         ob__trace_event(tr, OB_OP_REF, tag, site, ot->ot_stack, now, refs + 1);
@@ -623,6 +635,7 @@ void *rn__ob_create(struct rn_ob_type *type, rn_tag_t tag, const struct rn_site 
     h = calloc(1, sizeof(*h) + type->t_ops->size);
     if (h == NULL)
         return NULL;
+    rn_clock_ticker_start();
     now = rn_clock_now();
     h->h_id = atomic_fetch_add_explicit(&ob_next_id, 1, memory_order_relaxed);
     h->h_type = type;
@@ -647,23 +660,43 @@ void *rn__ob_create(struct rn_ob_type *type, rn_tag_t tag, const struct rn_site 
 
 /*
  * The fast paths of ref and deref: the common case in one short piece,
- * for an untraced, live, unsaturated object whose holder already has a
- * line among the inline ones (every holder after its first reference).
- * They do what ob_acquire() and ob_drop() do in that case and nothing
- * else; anything unusual -- tracing, a new holder, the limit, misuse, a
- * deref that would release -- returns false having changed nothing, and
- * the full path runs.
+ * for an untraced, live, unsaturated, uncontended object whose holder
+ * already has a line among the inline ones (every holder after its first
+ * reference).  They do what ob_acquire() and ob_drop() do in that case and
+ * nothing else; anything unusual -- tracing, a new holder, the limit,
+ * misuse, a deref that would release, a lock held by another thread, a
+ * stamp that needs the clock -- returns false having changed nothing, and
+ * the full path runs, out of line (ob_ref_slow(), ob_drop_slow()).
+ *
+ * They call nothing, so they need no saved registers: on an uncontended
+ * object a pair is two exchanges, a handful of stores and a dozen loads and
+ * compares.  The stamp of a holder's first reference is one load
+ * (rn_clock_tick()); a clock read would cost more than the exchange.
  */
+/* What a fast path did. */
+enum fast_result {
+    FAST_DONE,  /* the operation is done */
+    FAST_BUSY,  /* another thread held the lock: nothing done, try again */
+    FAST_NO,    /* not the common case: nothing done, take the full path */
+};
+
 /* The start of both: h locked, its refcount in *refs, and the inline
- * line of tag returned; or NULL, with h unlocked, when h is traced or
- * pinned or tag has no inline line. */
-static inline struct ob_ledger *fast_begin(struct ob_header *h, rn_tag_t tag, uint32_t *refs)
+ * line of tag returned; or NULL, with h unlocked and *res saying why, when
+ * tag is invalid, h traced, pinned or locked by another thread, or tag has
+ * no inline line. */
+static inline struct ob_ledger *fast_begin(struct ob_header *h, rn_tag_t tag, uint32_t *refs,
+                                           enum fast_result *res)
 {
     struct ob_ledger *l;
 
-    if (unlikely(ob_traced(h)))
+    *res = FAST_NO;
+    /* RN_TAG_NONE marks free lines, so it must not reach the search. */
+    if (unlikely((unsigned)tag - 1u >= RN_TAG_MAX - 1u || ob_traced(h)))
         return NULL;
-    ob_lock(h);
+    if (unlikely(atomic_exchange_explicit(&h->h_lock, 1, memory_order_acquire))) {
+        *res = FAST_BUSY;
+        return NULL;
+    }
     l = inline_line(h, tag);
     if (unlikely(l == NULL ||
                  (atomic_load_explicit(&h->h_flags, memory_order_relaxed) & OB_F_SATURATED))) {
@@ -674,65 +707,108 @@ static inline struct ob_ledger *fast_begin(struct ob_header *h, rn_tag_t tag, ui
     return l;
 }
 
-static inline bool ref_fast(struct ob_header *h, rn_tag_t tag, const struct rn_site *site)
+static inline enum fast_result ref_fast(struct ob_header *h, rn_tag_t tag,
+                                        const struct rn_site *site)
 {
+    enum fast_result res;
     uint32_t refs;
-    struct ob_ledger *l = fast_begin(h, tag, &refs);
+    struct ob_ledger *l = fast_begin(h, tag, &refs, &res);
 
     if (unlikely(l == NULL))
-        return false;
+        return res;
     if (unlikely(atomic_load_explicit(&h->h_state, memory_order_relaxed) != RN_OB_LIVE ||
-                 refs >= h->h_type->t_max_refs)) {
-        ob_unlock(h);
-        return false;
+                 refs >= h->h_type->t_max_refs))
+        goto out_fail;
+    if (l->l_count == 0) {
+        rn_time_t t = rn_clock_tick();
+
+        if (unlikely(t == 0))
+            goto out_fail;
+        l->l_since = t;
     }
-    if (l->l_count++ == 0)
-        l->l_since = rn_clock_now();
+    l->l_count++;
     l->l_last_ref = site;
     atomic_store_explicit(&h->h_refs, refs + 1, memory_order_relaxed);
     ob_unlock(h);
-    return true;
+    return FAST_DONE;
+out_fail:
+    ob_unlock(h);
+    return FAST_NO;
 }
 
-static inline bool drop_fast(struct ob_header *h, rn_tag_t tag, const struct rn_site *site)
+static inline enum fast_result drop_fast(struct ob_header *h, rn_tag_t tag,
+                                         const struct rn_site *site)
 {
+    enum fast_result res;
     uint32_t refs;
-    struct ob_ledger *l = fast_begin(h, tag, &refs);
+    struct ob_ledger *l = fast_begin(h, tag, &refs, &res);
 
     if (unlikely(l == NULL))
-        return false;
+        return res;
     if (unlikely(l->l_count == 0 || refs <= 1 ||
                  atomic_load_explicit(&h->h_state, memory_order_relaxed) == RN_OB_RELEASED)) {
         ob_unlock(h);
-        return false;
+        return FAST_NO;
     }
     l->l_count--;
     l->l_last_deref = site;
     atomic_store_explicit(&h->h_refs, refs - 1, memory_order_relaxed);
     ob_unlock(h);
-    return true;
+    return FAST_DONE;
+}
+
+/* The rest of rn__ob_ref(): a contended lock retries the fast path once
+ * it looks free, as a test-and-test-and-set lock would; anything else runs
+ * the full path. */
+__attribute__((noinline)) static int ob_ref_slow(struct ob_header *h, rn_tag_t tag,
+                                              const struct rn_site *site, enum fast_result res)
+{
+    while (res == FAST_BUSY) {
+        ob__lock_wait(h);
+        res = ref_fast(h, tag, site);
+    }
+    if (res == FAST_DONE)
+        return 0;
+    if (unlikely(!tag_ok(h, tag, site)))
+        return RN_EINVAL;
+    return ob_acquire(h, tag, site, 0);
+}
+
+/* The rest of rn__ob_deref(), as ob_ref_slow() is of rn__ob_ref(). */
+__attribute__((noinline)) static int ob_drop_slow(struct ob_header *h, rn_tag_t tag,
+                                               const struct rn_site *site, enum fast_result res)
+{
+    while (res == FAST_BUSY) {
+        ob__lock_wait(h);
+        res = drop_fast(h, tag, site);
+    }
+    if (res == FAST_DONE)
+        return 0;
+    if (unlikely(!tag_ok(h, tag, site)))
+        return RN_EINVAL;
+    return ob_drop(h, tag, site, 0);
 }
 
 int rn__ob_ref(void *ob, rn_tag_t tag, const struct rn_site *site)
 {
     struct ob_header *h = ob_header(ob);
 
-    if (unlikely(!tag_ok(h, tag, site)))
-        return RN_EINVAL;
-    if (likely(ref_fast(h, tag, site)))
+    enum fast_result res = ref_fast(h, tag, site);
+
+    if (likely(res == FAST_DONE))
         return 0;
-    return ob_acquire(h, tag, site, 0);
+    return ob_ref_slow(h, tag, site, res);
 }
 
 int rn__ob_deref(void *ob, rn_tag_t tag, const struct rn_site *site)
 {
     struct ob_header *h = ob_header(ob);
 
-    if (unlikely(!tag_ok(h, tag, site)))
-        return RN_EINVAL;
-    if (likely(drop_fast(h, tag, site)))
+    enum fast_result res = drop_fast(h, tag, site);
+
+    if (likely(res == FAST_DONE))
         return 0;
-    return ob_drop(h, tag, site, 0);
+    return ob_drop_slow(h, tag, site, res);
 }
 
 bool rn__ob_tryref_live(void *ob, rn_tag_t tag, const struct rn_site *site)
@@ -787,7 +863,7 @@ int rn__ob_transfer(void *ob, rn_tag_t from, rn_tag_t to, const struct rn_site *
         lf->l_count--;
         lf->l_last_deref = site;
         if (lt->l_count++ == 0)
-            lt->l_since = rn_clock_now();
+            lt->l_since = rn_clock_stamp();
         lt->l_last_ref = site;
         if (ot.ot_tr != NULL) {
             struct ob_hold *ho = trace_find_newest(ot.ot_tr, from);

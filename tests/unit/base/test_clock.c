@@ -1,0 +1,181 @@
+/*
+ * Stamps (rn_clock_stamp()): the ticker publishes the default clock, a
+ * stamp is never later than rn_clock_now() and keeps up with it, an
+ * installed source is followed exactly, the ledger's first-hold stamps
+ * come from it, and the child of a fork() stamps from the clock until its
+ * first create starts a ticker of its own.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "refnet/clock.h"
+#include "refnet/object.h"
+#include "testutil.h"
+
+/* Generous on purpose: a shared 2-core machine may keep the ticker off a
+ * CPU for a while.  A dead or stuck ticker lags without bound. */
+#define MAX_LAG RN_SEC(1)
+
+static const struct rn_ob_type_ops thing_ops = {.name = "clock thing", .size = 8};
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+    nanosleep(&ts, NULL);
+}
+
+/* Waits up to 3 s for the tick to pass `after`; returns the tick seen. */
+static rn_time_t wait_tick_past(rn_time_t after)
+{
+    rn_time_t t = 0;
+    int i;
+
+    for (i = 0; i < 3000; i++) {
+        t = rn_clock_tick();
+        if (t > after)
+            break;
+        sleep_ms(1);
+    }
+    return t;
+}
+
+static void test_stamp_keeps_up(void **state)
+{
+    rn_time_t first, t, now, worst = 0;
+    int i;
+
+    (void)state;
+    assert_int_equal(rn_clock_ticker_start(), 0);
+    assert_int_equal(rn_clock_ticker_start(), 0);  /* idempotent */
+    first = rn_clock_tick();
+    assert_true(first != 0);
+    /* It moves: several ticks pass in a fraction of a second. */
+    assert_true(wait_tick_past(first + 2 * RN_CLOCK_TICK_NS) > first + 2 * RN_CLOCK_TICK_NS);
+    for (i = 0; i < 100; i++) {
+        t = rn_clock_stamp();
+        now = rn_clock_now();
+        assert_true(t <= now);  /* ages are never negative */
+        if (now - t > worst)
+            worst = now - t;
+        sleep_ms(1);
+    }
+    assert_true(worst < MAX_LAG);
+}
+
+static void test_stamp_follows_source(void **state)
+{
+    (void)state;
+    assert_int_equal(rn_clock_ticker_start(), 0);
+    clock_manual_install(RN_SEC(5));
+    assert_int_equal(rn_clock_tick(), 0);  /* the ticker does not apply */
+    assert_int_equal(rn_clock_stamp(), RN_SEC(5));
+    clock_manual_advance(7);
+    assert_int_equal(rn_clock_stamp(), RN_SEC(5) + 7);
+    clock_manual_uninstall();
+    assert_true(rn_clock_tick() != 0);
+}
+
+/* The since of tag's line on ob; fails the test if it has none. */
+static rn_time_t since_of(void *ob, rn_tag_t tag)
+{
+    struct rn_ob_ledger_entry e[4];
+    size_t i, n = rn_ob_ledger(ob, e, 4);
+
+    for (i = 0; i < n && e[i].tag != tag; i++)
+        ;
+    assert_true(i < n);
+    return e[i].since;
+}
+
+/* A first hold is stamped from the tick on the fast path and from the
+ * installed source in the simulator; either way its age is right. */
+static void test_ledger_stamps(void **state)
+{
+    struct rn_ob_type *type = rn_ob_type_register(&thing_ops);
+    rn_tag_t tag = rn_tag_intern("clock.holder");
+    rn_time_t before, since;
+    void *ob;
+
+    (void)state;
+    ob = rn_ob_create(type, RN_TAG_CREATE);
+    assert_non_null(ob);
+    /* Give the holder a line, then let it fall idle: its next ref takes
+     * the fast path and stamps. */
+    assert_int_equal(rn_ob_ref(ob, tag), 0);
+    assert_int_equal(rn_ob_deref(ob, tag), 0);
+    wait_tick_past(rn_clock_tick());
+    before = rn_clock_now();
+    assert_int_equal(rn_ob_ref(ob, tag), 0);
+    since = since_of(ob, tag);
+    assert_true(since <= rn_clock_now());
+    assert_true(since + MAX_LAG > before);
+    assert_int_equal(rn_ob_deref(ob, tag), 0);
+
+    clock_manual_install(RN_SEC(100));
+    assert_int_equal(rn_ob_ref(ob, tag), 0);
+    assert_int_equal(since_of(ob, tag), RN_SEC(100));
+    assert_int_equal(rn_ob_deref(ob, tag), 0);
+    clock_manual_uninstall();
+
+    rn_ob_kill(ob);
+    rn_ob_drain();
+    check_live_objects(0);
+}
+
+/* The child of a fork() has no ticker: its stamps read the clock (a tick
+ * frozen at the fork would make every age grow from then on) until its
+ * first create starts one. */
+static void test_stamp_after_fork(void **state)
+{
+    struct rn_ob_type *type = rn_ob_type_register(&thing_ops);
+    pid_t pid;
+    int status;
+
+    (void)state;
+    assert_int_equal(rn_clock_ticker_start(), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        rn_time_t t, now;
+        void *ob;
+
+        if (rn_clock_tick() != 0)
+            _exit(10);
+        /* A tick frozen at the fork would now lag by 200 ms. */
+        sleep_ms(200);
+        t = rn_clock_stamp();
+        now = rn_clock_now();
+        if (t > now || now - t > RN_MSEC(100))
+            _exit(11);
+        ob = rn_ob_create(type, RN_TAG_CREATE);
+        if (ob == NULL)
+            _exit(12);
+        t = rn_clock_tick();
+        if (t == 0 || wait_tick_past(t) <= t)
+            _exit(13);
+        rn_ob_kill(ob);
+        _exit(0);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_stamp_keeps_up),
+        cmocka_unit_test(test_stamp_follows_source),
+        cmocka_unit_test(test_ledger_stamps),
+        cmocka_unit_test(test_stamp_after_fork),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
