@@ -138,7 +138,9 @@ void rn_watchdog_free(struct rn_watchdog *wd);
  * RN_REPORT_WATCHDOG report, and if out is not NULL the same text is
  * appended there.  A wait is known by (waited id, waiter id, since); it is
  * forgotten once it ends.  Safe against concurrent calls.  Returns how
- * many new waits were reported, or RN_ENOMEM. */
+ * many new waits were reported, or RN_ENOMEM; then they count as not
+ * reported, and the next check reports them again (the sink may have had
+ * them once already, if only out could not take the text). */
 int rn_watchdog_check(struct rn_watchdog *wd, struct rn_strbuf *out);
 
 /* The same, on a snapshot the caller took (the simulator's scenarios,

@@ -152,8 +152,15 @@ int rn_watchdog_check_snapshot(struct rn_watchdog *wd, struct rn_snapshot *s,
             goto out_unlock;
         }
         rn_report_text(RN_REPORT_WATCHDOG, rn_strbuf_str(&text));
-        if (out != NULL)
+        if (out != NULL) {
             rn_strbuf_puts(out, rn_strbuf_str(&text));
+            if (out->sb_oom) {
+                /* The caller did not get it: report these again next time
+                 * rather than never to it. */
+                rc = RN_ENOMEM;
+                goto out_unlock;
+            }
+        }
     }
     free(wd->wd_seen);
     wd->wd_seen = now_seen;

@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/once.h"
 #include "filter/filter_priv.h"
 #include "net/net.h"
 #include "refnet/error.h"
@@ -36,7 +37,7 @@
 #include "wire/ipv4.h"
 
 struct filter_types filter__types;
-static pthread_once_t types_once = PTHREAD_ONCE_INIT;
+static struct rn_once types_once = RN_ONCE_INIT;
 
 /* ---- Object types ---------------------------------------------------------- */
 
@@ -94,20 +95,18 @@ static const struct rn_ob_type_ops pend_ops = {
     .describe = pend_describe,
 };
 
-static void types_register(void)
+static bool types_register(void)
 {
     filter__types.ft_callout = rn_ob_type_register(&callout_ops);
     filter__types.ft_pend = rn_ob_type_register(&pend_ops);
     filter__types.ft_tag_filter = rn_tag_intern("filter");
+    return filter__types.ft_callout != NULL && filter__types.ft_pend != NULL &&
+           filter__types.ft_tag_filter != RN_TAG_NONE;
 }
 
 int filter__types_init(void)
 {
-    pthread_once(&types_once, types_register);
-    if (filter__types.ft_callout == NULL || filter__types.ft_pend == NULL ||
-        filter__types.ft_tag_filter == RN_TAG_NONE)
-        return RN_ENOMEM;
-    return 0;
+    return rn_once(&types_once, types_register) ? 0 : RN_ENOMEM;
 }
 
 /* ---- Registrations ----------------------------------------------------------- */

@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/once.h"
 #include "refnet/error.h"
 #include "refnet/netstat_walk.h"
 #include "refnet/object.h"
@@ -190,11 +191,12 @@ static const struct rn_ob_type_ops walk_ops = {
 };
 
 static struct rn_ob_type *walk_type;
-static pthread_once_t walk_once = PTHREAD_ONCE_INIT;
+static struct rn_once walk_once = RN_ONCE_INIT;
 
-static void walk_types(void)
+static bool walk_types(void)
 {
     walk_type = rn_ob_type_register(&walk_ops);
+    return walk_type != NULL;
 }
 
 /* ---- The lab's record of lost holds ------------------------------------------ */
@@ -707,8 +709,7 @@ int rn_netstat_walk_start(struct rn_stack *st, const struct rn_netstat_params *p
 
     assert(st != NULL && params != NULL && out != NULL && wp != NULL);
     assert(params->np_yield != NULL && params->np_done != NULL);
-    pthread_once(&walk_once, walk_types);
-    if (walk_type == NULL)
+    if (!rn_once(&walk_once, walk_types))
         return RN_ENOMEM;
     w = rn_ob_create(walk_type, RN_TAG_CREATE);
     if (w == NULL)

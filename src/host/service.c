@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/once.h"
 #include "net/net.h"
 #include "refnet/diag.h"
 #include "refnet/error.h"
@@ -120,11 +121,12 @@ static const struct rn_ob_type_ops svc_ops = {
 };
 
 static struct rn_ob_type *svc_type;
-static pthread_once_t svc_once = PTHREAD_ONCE_INIT;
+static struct rn_once svc_once = RN_ONCE_INIT;
 
-static void svc_types(void)
+static bool svc_types(void)
 {
     svc_type = rn_ob_type_register(&svc_ops);
+    return svc_type != NULL;
 }
 
 /* ---- Controller ---------------------------------------------------------- */
@@ -184,8 +186,7 @@ int rn_svcctl_create(struct rn_stack *st, const struct rn_svc_kind *kinds,
     int err;
 
     assert(st != NULL && kinds != NULL && out != NULL);
-    pthread_once(&svc_once, svc_types);
-    if (svc_type == NULL)
+    if (!rn_once(&svc_once, svc_types))
         return RN_ENOMEM;
     sc = calloc(1, sizeof(*sc));
     if (sc == NULL)

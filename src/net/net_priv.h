@@ -181,7 +181,7 @@ struct rn_stack {
 };
 
 /* ---- stack.c ---- */
-void net__types_init(void);
+bool net__types_init(void);
 /* Queues a finished frame on ifp for the end-of-poll flush.  Consumes nb. */
 void net__iface_queue(struct rn_iface *ifp, struct rn_netbuf *nb);
 /* Hands ifp's queued frames to its link. */

@@ -14,19 +14,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/once.h"
 #include "net/net_priv.h"
 #include "refnet/error.h"
 #include "refnet/report.h"
 #include "refnet/strbuf.h"
 
 struct net_types net__types;
-static pthread_once_t types_once = PTHREAD_ONCE_INIT;
+static struct rn_once types_once = RN_ONCE_INIT;
 
 extern const struct rn_ob_type_ops net__iface_ops;
 extern const struct rn_ob_type_ops net__arp_ops;
 extern const struct rn_ob_type_ops net__route_ops;
 
-static void types_register(void)
+static bool types_register(void)
 {
     net__types.nt_iface = rn_ob_type_register(&net__iface_ops);
     net__types.nt_arp = rn_ob_type_register(&net__arp_ops);
@@ -40,11 +41,16 @@ static void types_register(void)
     net__types.nt_own_reass = rn_nb_owner_register("ip.reass");
     net__types.nt_own_icmp = rn_nb_owner_register("icmp");
     net__types.nt_own_loop = rn_nb_owner_register("ip.loop");
+    return net__types.nt_iface != NULL && net__types.nt_arp != NULL &&
+           net__types.nt_route != NULL && net__types.nt_tag_arp_table != RN_TAG_NONE &&
+           net__types.nt_tag_route_table != RN_TAG_NONE &&
+           net__types.nt_tag_neighbour != RN_TAG_NONE &&
+           net__types.nt_own_loop != RN_NB_OWNER_NONE;
 }
 
-void net__types_init(void)
+bool net__types_init(void)
 {
-    pthread_once(&types_once, types_register);
+    return rn_once(&types_once, types_register);
 }
 
 static void params_defaults(struct rn_stack_params *p)
@@ -82,9 +88,7 @@ int rn_stack_create(const struct rn_stack_params *params, struct rn_stack **out)
     struct rn_stack *st;
     int err;
 
-    net__types_init();
-    if (net__types.nt_iface == NULL || net__types.nt_arp == NULL ||
-        net__types.nt_route == NULL || net__types.nt_own_loop == RN_NB_OWNER_NONE)
+    if (!net__types_init())
         return RN_ENOMEM;
     st = calloc(1, sizeof(*st));
     if (st == NULL)

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/once.h"
 #include "ob_priv.h"
 
 #define TAG_INDEX_SIZE (RN_TAG_MAX * 2)  /* power of two, load <= 1/2 */
@@ -21,7 +22,7 @@ static _Atomic(const char *) tag_names[RN_TAG_MAX];  /* [A] set once each */
 static uint16_t tag_index[TAG_INDEX_SIZE];            /* guarded by tag_lock */
 static unsigned tag_count;                            /* guarded by tag_lock */
 static pthread_mutex_t tag_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_once_t tag_once = PTHREAD_ONCE_INIT;
+static struct rn_once tag_once = RN_ONCE_INIT;
 
 static const char *const well_known[] = {
 #define RN_TAG_NAME_(name, str) str,
@@ -65,19 +66,24 @@ static rn_tag_t tag_intern_locked(const char *name)
     return tag;
 }
 
-static void tag_init(void)
+/* Interns the well-known tags, first and in order, so that each gets the
+ * number object.h gives it.  After a failure the next attempt finds those
+ * interned so far and goes on. */
+static bool tag_init(void)
 {
+    bool ok = true;
     size_t i;
 
     pthread_mutex_lock(&tag_lock);
-    for (i = 0; i < sizeof(well_known) / sizeof(well_known[0]); i++) {
+    for (i = 0; i < sizeof(well_known) / sizeof(well_known[0]) && ok; i++) {
         rn_tag_t t = tag_intern_locked(well_known[i]);
 
         /* The enum in object.h and this table are made from one list. */
-        assert(t == i + 1);
-        (void)t;
+        assert(t == RN_TAG_NONE || t == i + 1);
+        ok = t != RN_TAG_NONE;
     }
     pthread_mutex_unlock(&tag_lock);
+    return ok;
 }
 
 rn_tag_t rn_tag_intern(const char *name)
@@ -90,7 +96,8 @@ rn_tag_t rn_tag_intern(const char *name)
     len = strlen(name);
     if (len == 0 || len > RN_TAG_NAME_MAX)
         return RN_TAG_NONE;
-    pthread_once(&tag_once, tag_init);
+    if (!rn_once(&tag_once, tag_init))
+        return RN_TAG_NONE;
     pthread_mutex_lock(&tag_lock);
     tag = tag_intern_locked(name);
     pthread_mutex_unlock(&tag_lock);

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/once.h"
 #include "refnet/error.h"
 #include "refnet/report.h"
 #include "refnet/transport.h"
@@ -26,7 +27,7 @@
 #include "transport/tcp.h"
 
 struct sock_types sock__types;
-static pthread_once_t sock_once = PTHREAD_ONCE_INIT;
+static struct rn_once sock_once = RN_ONCE_INIT;
 static _Atomic uint32_t next_pid = 1;
 
 /* The address of this per-thread variable identifies the thread. */
@@ -65,11 +66,13 @@ static const struct rn_ob_type_ops proc_ops = {
     .describe = proc_describe,
 };
 
-static void types_register(void)
+static bool types_register(void)
 {
     sock__types.st_proc = rn_ob_type_register(&proc_ops);
     sock__types_init();
     sock__req_types_init();
+    return sock__types.st_proc != NULL && sock__types.st_sock != NULL &&
+           sock__types.st_req != NULL;
 }
 
 struct sock_layer *sock__layer(struct rn_stack *st)
@@ -343,9 +346,7 @@ static int sock_init(struct rn_stack *st)
     struct sock_layer *sl;
     int err;
 
-    pthread_once(&sock_once, types_register);
-    if (sock__types.st_proc == NULL || sock__types.st_sock == NULL ||
-        sock__types.st_req == NULL)
+    if (!rn_once(&sock_once, types_register))
         return RN_ENOMEM;
     if (sock__layer(st) != NULL)
         return RN_EEXIST;

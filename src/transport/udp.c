@@ -39,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/once.h"
 #include "filter/filter_hook.h"
 #include "net/net.h"
 #include "refnet/error.h"
@@ -53,7 +54,7 @@
 #include "wire/udp.h"
 
 static struct rn_ob_type *udp_ep_type;
-static pthread_once_t udp_once = PTHREAD_ONCE_INIT;
+static struct rn_once udp_once = RN_ONCE_INIT;
 
 static uint64_t pack_addr(uint32_t addr, uint16_t port)
 {
@@ -85,9 +86,10 @@ static const struct rn_ob_type_ops udp_ep_ops = {
     .describe = udp_describe,
 };
 
-static void udp_types(void)
+static bool udp_types(void)
 {
     udp_ep_type = rn_ob_type_register(&udp_ep_ops);
+    return udp_ep_type != NULL;
 }
 
 static struct udp_state *udp_of(struct rn_stack *st)
@@ -676,8 +678,7 @@ int rn_udp_init(struct rn_stack *st)
     struct udp_state *us;
     int err;
 
-    pthread_once(&udp_once, udp_types);
-    if (udp_ep_type == NULL)
+    if (!rn_once(&udp_once, udp_types))
         return RN_ENOMEM;
     if (udp_of(st) != NULL)
         return RN_EEXIST;

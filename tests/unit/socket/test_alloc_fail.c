@@ -1,0 +1,507 @@
+/*
+ * Allocation failure, one allocation at a time.
+ *
+ * The test is linked with the allocator wrapped (-Wl,--wrap=malloc and
+ * friends, see CMakeLists.txt), so that it can make the k-th allocation
+ * refnet asks for fail.  For k = 0, 1, 2, ... until a run needs no more
+ * than k allocations:
+ *
+ *   - setup: two stacks with transports, a cable and an interface each.
+ *     The call that met the failure returns an error; what was built is
+ *     torn down.
+ *   - exchange: on a pair built without failures, a process on each side,
+ *     a listener, an accept, a connect, 48 KiB sent and received, and
+ *     closes.  A request may fail, with an error; a transfer that reports
+ *     success must have delivered every byte, in order.
+ *   - diagnosis: with a close left pending (a wait), a snapshot, its
+ *     chains, a dump encoded and decoded and the watchdog.  Each may fail
+ *     with an error; what reports success must be exactly what a run
+ *     without failures gives, never a silently shortened report.
+ *
+ * Either way, nothing crashes, and once the processes exit and the stacks
+ * are destroyed no object is left alive and both buffer pools are empty
+ * (pair_down()); under ASan nothing leaks.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "pair/pair.h"
+#include "refnet/diag.h"
+#include "refnet/error.h"
+#include "refnet/link.h"
+#include "refnet/object.h"
+#include "refnet/snapshot.h"
+#include "refnet/socket.h"
+#include "refnet/strbuf.h"
+#include "refnet/transport.h"
+#include "testutil.h"
+
+/* ---- The failing allocator ------------------------------------------------ */
+
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t n, size_t size);
+void *__real_realloc(void *p, size_t n);
+char *__real_strdup(const char *s);
+void *__wrap_malloc(size_t n);
+void *__wrap_calloc(size_t n, size_t size);
+void *__wrap_realloc(void *p, size_t n);
+char *__wrap_strdup(const char *s);
+
+static _Atomic long fail_at = -1;  /* the allocation to fail; -1: none */
+static _Atomic long seen;          /* allocations since armed */
+static _Atomic long failed;        /* allocations failed since armed */
+
+static bool should_fail(void)
+{
+    long k = atomic_load_explicit(&fail_at, memory_order_relaxed);
+
+    if (k < 0 || atomic_fetch_add(&seen, 1) != k)
+        return false;
+    atomic_fetch_add(&failed, 1);
+    return true;
+}
+
+void *__wrap_malloc(size_t n)
+{
+    return should_fail() ? NULL : __real_malloc(n);
+}
+
+void *__wrap_calloc(size_t n, size_t size)
+{
+    return should_fail() ? NULL : __real_calloc(n, size);
+}
+
+void *__wrap_realloc(void *p, size_t n)
+{
+    return should_fail() ? NULL : __real_realloc(p, n);
+}
+
+char *__wrap_strdup(const char *s)
+{
+    return should_fail() ? NULL : __real_strdup(s);
+}
+
+static void arm(long k)
+{
+    atomic_store(&seen, 0);
+    atomic_store(&failed, 0);
+    atomic_store(&fail_at, k);
+}
+
+/* Disarms; returns whether the armed allocation was reached. */
+static bool disarm(void)
+{
+    atomic_store(&fail_at, -1);
+    return atomic_load(&failed) != 0;
+}
+
+/* No run may need more allocations than this; a sweep that does not end
+ * by then has a loop that allocates without bound. */
+#define MAX_ALLOCS 5000
+
+/* ---- Setup ------------------------------------------------------------------ */
+
+/* pair_up() without its assertions: returns 0, or the first error, with
+ * whatever was built left in P for teardown(). */
+static int build(void)
+{
+    struct rn_stack_params sp = {.sp_seed = 7};
+    struct rn_sim_cable_params cp = {.sc_latency = RN_MSEC(1), .sc_mtu = 1500};
+    struct rn_iface_params ip = {.ifp_name = "sim0", .ifp_plen = 15};
+    struct rn_link *la, *lb;
+    int err;
+
+    sp.sp_name = "a";
+    if ((err = rn_stack_create(&sp, &P.a)) < 0)
+        return err;
+    sp.sp_name = "b";
+    if ((err = rn_stack_create(&sp, &P.b)) < 0)
+        return err;
+    if ((err = rn_transport_init(P.a)) < 0 || (err = rn_transport_init(P.b)) < 0)
+        return err;
+    cp.sc_pool_a = rn_stack_pool(P.a);
+    cp.sc_pool_b = rn_stack_pool(P.b);
+    if ((err = rn_sim_cable_new(&cp, &la, &lb)) < 0)
+        return err;
+    ip.ifp_link = la;
+    ip.ifp_addr = ADDR_A;
+    err = rn_stack_add_iface(P.a, &ip, &P.ifa);
+    ip.ifp_link = lb;  /* taken by the stack, on failure too */
+    ip.ifp_addr = ADDR_B;
+    if (err < 0) {
+        rn_link_close(lb);
+        return err;
+    }
+    return rn_stack_add_iface(P.b, &ip, &P.ifb);
+}
+
+static void teardown(void)
+{
+    if (P.a != NULL)
+        assert_int_equal(rn_stack_destroy(P.a), 0);
+    if (P.b != NULL)
+        assert_int_equal(rn_stack_destroy(P.b), 0);
+    rn_ob_drain();
+    check_live_objects(0);
+}
+
+static void test_setup_fails_cleanly(void **state)
+{
+    long k;
+    int err, failures = 0;
+
+    (void)state;
+    for (k = 0; k < MAX_ALLOCS; k++) {
+        memset(&P, 0, sizeof(P));
+        arm(k);
+        err = build();
+        if (!disarm()) {
+            assert_int_equal(err, 0);  /* no failure met: it all worked */
+            teardown();
+            break;
+        }
+        if (err < 0)
+            failures++;
+        teardown();
+    }
+    assert_true(k < MAX_ALLOCS);
+    assert_true(failures > 0);
+    print_message("setup: %ld allocations, %d of their failures reported\n", k, failures);
+}
+
+/* ---- An exchange through sockets ------------------------------------------- */
+
+#define DATA_LEN (48u * 1024u)
+
+struct side {
+    struct rn_proc *p;
+    int h;                  /* the connected socket */
+    int err;                /* first error met, 0 if none */
+    bool connected, closed, eof;
+    size_t got;             /* bytes received */
+    size_t sent;            /* bytes the send completed with */
+    uint8_t buf[8192];
+};
+
+static struct side A, B;
+static uint8_t data[DATA_LEN], rx[DATA_LEN];
+
+static void note_err(struct side *s, long result)
+{
+    if (result < 0 && s->err == 0)
+        s->err = (int)result;
+}
+
+static void b_recv(struct side *s);
+
+static void b_done(struct rn_proc *p, const struct rn_sock_completion *c)
+{
+    (void)p;
+    switch (c->sc_op) {
+    case RN_SOP_ACCEPT:
+        if (c->sc_result <= 0) {
+            note_err(&B, c->sc_result);
+            return;
+        }
+        B.h = (int)c->sc_result;
+        B.connected = true;
+        b_recv(&B);
+        break;
+    case RN_SOP_RECV:
+        if (c->sc_result < 0) {
+            note_err(&B, c->sc_result);
+        } else if (c->sc_result == 0) {
+            B.eof = true;
+        } else {
+            assert_true(B.got + (size_t)c->sc_result <= DATA_LEN);
+            memcpy(rx + B.got, B.buf, (size_t)c->sc_result);
+            B.got += (size_t)c->sc_result;
+            b_recv(&B);
+        }
+        break;
+    case RN_SOP_CLOSE:
+        note_err(&B, c->sc_result);
+        B.closed = true;
+        break;
+    default:
+        break;
+    }
+}
+
+static void b_recv(struct side *s)
+{
+    struct rn_sock_req rq = {.sq_op = RN_SOP_RECV, .sq_handle = s->h, .sq_buf = s->buf,
+                             .sq_len = sizeof(s->buf)};
+
+    note_err(s, rn_sock_submit(s->p, &rq, b_done));
+}
+
+static void a_done(struct rn_proc *p, const struct rn_sock_completion *c)
+{
+    (void)p;
+    if (c->sc_op == RN_SOP_CONNECT && c->sc_result == 0)
+        A.connected = true;
+    if (c->sc_op == RN_SOP_SEND && c->sc_result >= 0)
+        A.sent = (size_t)c->sc_result;
+    if (c->sc_op == RN_SOP_CLOSE)
+        A.closed = true;
+    note_err(&A, c->sc_result);
+}
+
+static bool both_settled(void *ctx)
+{
+    (void)ctx;
+    return (A.closed || A.err != 0) && (B.eof || B.err != 0);
+}
+
+static bool a_connected(void *ctx)
+{
+    (void)ctx;
+    return A.connected || A.err != 0;
+}
+
+static bool a_sent(void *ctx)
+{
+    (void)ctx;
+    return A.sent != 0 || A.err != 0;
+}
+
+/* The exchange, every step allowed to fail.  Returns true if it reported
+ * success end to end. */
+static bool exchange(void)
+{
+    struct rn_sockaddr_in l = {0, 7000}, to = {ADDR_B, 7000};
+    struct rn_sock_req rq = {0};
+    int hl;
+
+    memset(&A, 0, sizeof(A));
+    memset(&B, 0, sizeof(B));
+    memset(rx, 0, sizeof(rx));
+    note_err(&A, rn_proc_create(P.a, "client", &A.p));
+    note_err(&B, rn_proc_create(P.b, "server", &B.p));
+    if (A.p == NULL || B.p == NULL)
+        return false;
+    hl = rn_sock_open(B.p, RN_SOCK_STREAM, 0);
+    note_err(&B, hl);
+    if (hl < 0 || (B.err = rn_sock_bind(B.p, hl, &l)) < 0 ||
+        (B.err = rn_sock_listen(B.p, hl, 4)) < 0)
+        return false;
+    rq = (struct rn_sock_req){.sq_op = RN_SOP_ACCEPT, .sq_handle = hl};
+    note_err(&B, rn_sock_submit(B.p, &rq, b_done));
+    A.h = rn_sock_open(A.p, RN_SOCK_STREAM, 0);
+    note_err(&A, A.h);
+    if (A.h < 0 || B.err != 0)
+        return false;
+    rq = (struct rn_sock_req){.sq_op = RN_SOP_CONNECT, .sq_handle = A.h, .sq_to = &to};
+    note_err(&A, rn_sock_submit(A.p, &rq, a_done));
+    if (!run_while_not(a_connected, NULL, RN_SEC(30)) || A.err != 0)
+        return false;
+    rq = (struct rn_sock_req){.sq_op = RN_SOP_SEND, .sq_handle = A.h, .sq_buf = data,
+                              .sq_len = DATA_LEN};
+    note_err(&A, rn_sock_submit(A.p, &rq, a_done));
+    if (!run_while_not(a_sent, NULL, RN_SEC(60)) || A.err != 0)
+        return false;
+    rq = (struct rn_sock_req){.sq_op = RN_SOP_CLOSE, .sq_handle = A.h};
+    note_err(&A, rn_sock_submit(A.p, &rq, a_done));
+    run_while_not(both_settled, NULL, RN_SEC(120));
+    return A.err == 0 && B.err == 0 && A.closed && B.eof;
+}
+
+static void test_exchange_fails_cleanly(void **state)
+{
+    long k;
+    size_t i;
+    int ok = 0, failed_runs = 0;
+    bool success;
+
+    (void)state;
+    for (i = 0; i < DATA_LEN; i++)
+        data[i] = (uint8_t)(i * 31 + (i >> 8));
+    for (k = 0; k < MAX_ALLOCS; k++) {
+        bool met;
+
+        pair_up(1500, false);
+        arm(k);
+        success = exchange();
+        met = disarm();
+        if (success) {
+            /* Success means every byte arrived, in order: an allocation
+             * that failed on the way was recovered from, not lost. */
+            assert_int_equal(A.sent, DATA_LEN);
+            assert_int_equal(B.got, DATA_LEN);
+            assert_memory_equal(rx, data, DATA_LEN);
+            ok++;
+        } else {
+            assert_true(met);  /* only an injected failure may fail it */
+            failed_runs++;
+        }
+        /* The processes exit: their sockets close, or abort. */
+        if (A.p != NULL)
+            rn_proc_exit(A.p);
+        if (B.p != NULL)
+            rn_proc_exit(B.p);
+        run_for(RN_SEC(240));  /* past every timer, TIME_WAIT included */
+        pair_down();
+        if (!met)
+            break;
+    }
+    assert_true(k < MAX_ALLOCS);
+    print_message("exchange: %ld allocations; %d runs succeeded, %d failed with an error\n",
+                  k, ok, failed_runs);
+}
+
+/* ---- Diagnosis ----------------------------------------------------------- */
+
+/* What the tools say of the process now: the chains of every wait, the
+ * dump of the snapshot, that dump decoded and rendered again, and the
+ * watchdog's report.  Returns false, having freed everything, if any step
+ * failed; every step that reports success is checked against ref when
+ * ref is not NULL. */
+struct told {
+    struct rn_strbuf t_chains;
+    void *t_dump;
+    size_t t_dump_len;
+    struct rn_strbuf t_decoded;
+    struct rn_strbuf t_watchdog;
+};
+
+static void told_free(struct told *t)
+{
+    rn_strbuf_free(&t->t_chains);
+    free(t->t_dump);
+    rn_strbuf_free(&t->t_decoded);
+    rn_strbuf_free(&t->t_watchdog);
+    memset(t, 0, sizeof(*t));
+}
+
+static void same_text(const struct rn_strbuf *got, const struct rn_strbuf *want)
+{
+    assert_false(got->sb_oom);
+    assert_string_equal(rn_strbuf_str(got), rn_strbuf_str(want));
+}
+
+static bool tell(struct told *t, const struct told *ref)
+{
+    struct rn_snapshot *s = rn_ob_snapshot(), *back = NULL;
+    struct rn_watchdog *wd;
+    char err[160];
+    bool ok = false;
+    int r;
+
+    memset(t, 0, sizeof(*t));
+    if (s == NULL)
+        return false;
+    r = rn_diag_render_chains(s, 0, &t->t_chains);
+    if (r < 0)
+        goto out;
+    assert_true(r > 0);
+    if (ref != NULL)
+        same_text(&t->t_chains, &ref->t_chains);
+    if (rn_dump_encode(s, &t->t_dump, &t->t_dump_len) < 0)
+        goto out;
+    if (ref != NULL) {
+        assert_int_equal(t->t_dump_len, ref->t_dump_len);
+        assert_memory_equal(t->t_dump, ref->t_dump, t->t_dump_len);
+    }
+    r = rn_dump_decode(t->t_dump, t->t_dump_len, &back, err, sizeof(err));
+    if (r == RN_ENOMEM)
+        goto out;
+    assert_int_equal(r, 0);
+    if (rn_diag_render_chains(back, 0, &t->t_decoded) < 0)
+        goto out;
+    same_text(&t->t_decoded, &t->t_chains);  /* offline says what live says */
+    wd = rn_watchdog_new(1);
+    if (wd == NULL)
+        goto out;
+    capture_begin();
+    r = rn_watchdog_check_snapshot(wd, s, &t->t_watchdog);
+    capture_end();
+    s = NULL;  /* consumed */
+    rn_watchdog_free(wd);
+    if (r < 0)
+        goto out;
+    assert_true(r > 0);
+    if (ref != NULL)
+        same_text(&t->t_watchdog, &ref->t_watchdog);
+    ok = true;
+out:
+    rn_snapshot_free(back);
+    rn_snapshot_free(s);
+    if (!ok)
+        told_free(t);
+    return ok;
+}
+
+static void test_diagnosis_fails_cleanly(void **state)
+{
+    struct rn_sockaddr_in l = {0, 7001}, to = {ADDR_B, 7001};
+    struct rn_sock_req rq;
+    struct told ref, t;
+    long k;
+    int hl, told_ok = 0;
+
+    (void)state;
+    /* A connection whose server never closes: the client's close stays
+     * pending, a wait the chains show. */
+    pair_up(1500, false);
+    memset(&A, 0, sizeof(A));
+    memset(&B, 0, sizeof(B));
+    assert_int_equal(rn_proc_create(P.a, "client", &A.p), 0);
+    assert_int_equal(rn_proc_create(P.b, "server", &B.p), 0);
+    hl = rn_sock_open(B.p, RN_SOCK_STREAM, 0);
+    assert_true(hl > 0);
+    assert_int_equal(rn_sock_bind(B.p, hl, &l), 0);
+    assert_int_equal(rn_sock_listen(B.p, hl, 4), 0);
+    rq = (struct rn_sock_req){.sq_op = RN_SOP_ACCEPT, .sq_handle = hl};
+    assert_int_equal(rn_sock_submit(B.p, &rq, b_done), 0);
+    A.h = rn_sock_open(A.p, RN_SOCK_STREAM, 0);
+    assert_true(A.h > 0);
+    rq = (struct rn_sock_req){.sq_op = RN_SOP_CONNECT, .sq_handle = A.h, .sq_to = &to};
+    assert_int_equal(rn_sock_submit(A.p, &rq, a_done), 0);
+    assert_true(run_while_not(a_connected, NULL, RN_SEC(5)));
+    rq = (struct rn_sock_req){.sq_op = RN_SOP_CLOSE, .sq_handle = A.h};
+    assert_int_equal(rn_sock_submit(A.p, &rq, a_done), 0);
+    run_for(RN_SEC(1));
+    assert_false(A.closed);
+
+    assert_true(tell(&ref, NULL));
+    for (k = 0; k < MAX_ALLOCS; k++) {
+        bool ok, met;
+
+        arm(k);
+        ok = tell(&t, &ref);
+        met = disarm();
+        if (ok)
+            told_ok++;
+        told_free(&t);
+        if (!met) {
+            assert_true(ok);
+            break;
+        }
+    }
+    assert_true(k < MAX_ALLOCS);
+    print_message("diagnosis: %ld allocations; %d runs told all, %ld failed with an error\n",
+                  k, told_ok, k + 1 - told_ok);
+    told_free(&ref);
+    rn_proc_exit(A.p);
+    rn_proc_exit(B.p);
+    run_for(RN_SEC(240));
+    pair_down();
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_setup_fails_cleanly),
+        cmocka_unit_test(test_exchange_fails_cleanly),
+        cmocka_unit_test(test_diagnosis_fails_cleanly),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
