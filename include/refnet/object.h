@@ -91,6 +91,15 @@ enum {
 
 /* The most distinct tags a process may intern. */
 #define RN_TAG_MAX 4096
+
+/* Not a holder: the ledger line of references whose holder could get no
+ * line of its own because memory ran out.  A reference never fails for
+ * lack of ledger memory (a ref, like a counter's increment, cannot be
+ * left undone by its caller); it is counted here instead, named
+ * "unrecorded", and a deref by a holder without a line of its own takes
+ * one from here.  No caller may use it, and rn_tag_intern() refuses its
+ * name; rn_tag_name() knows it. */
+#define RN_TAG_UNRECORDED ((rn_tag_t)RN_TAG_MAX)
 /* The longest tag name, without its NUL. */
 #define RN_TAG_NAME_MAX 63
 

@@ -30,7 +30,11 @@
 #include "refnet/object.h"
 #include "refnet/strbuf.h"
 
-#define OB_LEDGER_INLINE 6u
+#define OB_LEDGER_INLINE 7u
+/* h_ledger[OB_LEDGER_RESERVE] is never claimed by a holder: it is the line
+ * of holds that could get no line of their own (RN_TAG_UNRECORDED), so
+ * that such a hold never needs memory. */
+#define OB_LEDGER_RESERVE (OB_LEDGER_INLINE - 1u)
 #define OB_TRACE_FRAMES 16
 #define OB_TRACE_HISTORY 64
 

@@ -43,6 +43,7 @@ enum {
     OBF_NOTRACE = 0x4,    /* the manager's own hold: never traced */
     OBF_PUBLISHED = 0x8,  /* fail quietly unless published */
     OBF_CURSOR = 0x10,    /* an iterator's cursor: its drop pairs with its own hold */
+    OBF_UNRECORDED = 0x20, /* no line could be had: count it as unrecorded */
 };
 
 /* Returned by the locked acquire when the ledger needs another line. */
@@ -247,7 +248,8 @@ struct ob_ledger *ob__ledger_find(struct ob_header *h, rn_tag_t tag)
 
 /* Returns the line of tag, claiming a free or idle one if it has none, or
  * NULL if every line is busy.  An idle line (count 0) is reused last, since
- * it remembers its holder's last deref for double-deref reports.  [H] */
+ * it remembers its holder's last deref for double-deref reports.  The
+ * reserve line is never claimed.  [H] */
 static struct ob_ledger *ledger_claim(struct ob_header *h, rn_tag_t tag)
 {
     struct ob_ledger *l = ob__ledger_find(h, tag), *idle = NULL;
@@ -256,6 +258,8 @@ static struct ob_ledger *ledger_claim(struct ob_header *h, rn_tag_t tag)
     if (likely(l != NULL))
         return l;
     for (i = 0; i < OB_LEDGER_INLINE + h->h_nextra; i++) {
+        if (i == OB_LEDGER_RESERVE)
+            continue;
         l = i < OB_LEDGER_INLINE ? &h->h_ledger[i] : &h->h_extra[i - OB_LEDGER_INLINE];
         if (l->l_tag == RN_TAG_NONE)
             goto claim;
@@ -268,6 +272,29 @@ static struct ob_ledger *ledger_claim(struct ob_header *h, rn_tag_t tag)
 claim:
     memset(l, 0, sizeof(*l));
     l->l_tag = tag;
+    return l;
+}
+
+/* The reserve line, named RN_TAG_UNRECORDED.  [H] */
+static struct ob_ledger *ledger_reserve(struct ob_header *h)
+{
+    struct ob_ledger *l = &h->h_ledger[OB_LEDGER_RESERVE];
+
+    l->l_tag = RN_TAG_UNRECORDED;
+    return l;
+}
+
+/* The line a drop of tag takes its reference from: tag's own, or, if it
+ * has none holding anything, the reserve's while that holds some (the
+ * reference may be one that could get no line).  NULL if neither.  [H] */
+static struct ob_ledger *ledger_for_drop(struct ob_header *h, rn_tag_t tag)
+{
+    struct ob_ledger *l = ob__ledger_find(h, tag);
+
+    if (l != NULL && l->l_count > 0)
+        return l;
+    if (h->h_ledger[OB_LEDGER_RESERVE].l_count > 0)
+        return &h->h_ledger[OB_LEDGER_RESERVE];
     return l;
 }
 
@@ -431,8 +458,11 @@ static int acquire_locked(struct ob_header *h, rn_tag_t tag, const struct rn_sit
         return RN_ESATURATED;
     }
     l = ledger_claim(h, tag);
-    if (unlikely(l == NULL))
-        return OB_NEED_SLOT;
+    if (unlikely(l == NULL)) {
+        if (!(flags & OBF_UNRECORDED))
+            return OB_NEED_SLOT;
+        l = ledger_reserve(h);
+    }
     if (l->l_count++ == 0)
         l->l_since = rn_clock_stamp();
     l->l_last_ref = site;
@@ -453,7 +483,7 @@ static int ob_acquire(struct ob_header *h, rn_tag_t tag, const struct rn_site *s
 {
     struct op_trace ot;
     bool newly_saturated = false;
-    int err;
+    int err, grow_err = 0;
 
     op_trace_begin(h, flags, &ot);
     for (;;) {
@@ -462,11 +492,16 @@ static int ob_acquire(struct ob_header *h, rn_tag_t tag, const struct rn_site *s
         ob_unlock(h);
         if (likely(err != OB_NEED_SLOT))
             break;
-        err = ledger_grow(h);
-        if (err < 0)
-            break;
+        grow_err = ledger_grow(h);
+        if (grow_err < 0)
+            flags |= OBF_UNRECORDED;  /* the next attempt cannot fail for a line */
     }
     op_trace_end(&ot);
+    if (unlikely(grow_err < 0) && err == 0)
+        rn_report(RN_REPORT_INFO,
+                  "refnet: ledger of %s #%" PRIu64 " has no line for tag '%s' (%s): "
+                  "its reference is counted as 'unrecorded'\n",
+                  h->h_type->t_ops->name, h->h_id, rn_tag_name(tag), rn_strerror(grow_err));
     if (likely(err == 0))
         return 0;
     if (err == RN_ERELEASED && !(flags & (OBF_QUIET | OBF_LIVE_ONLY | OBF_PUBLISHED)))
@@ -474,9 +509,6 @@ static int ob_acquire(struct ob_header *h, rn_tag_t tag, const struct rn_site *s
     else if (newly_saturated)
         report_misuse(RN_MISUSE_OVERFLOW, h, "refcount reached its limit on ref by", tag,
                       site, NULL, NULL, NULL);
-    else if (err == RN_ENOSPC || err == RN_ENOMEM)
-        rn_report(RN_REPORT_MISUSE, "refnet: ledger of %s #%" PRIu64 " has no room for tag '%s'\n",
-                  h->h_type->t_ops->name, h->h_id, rn_tag_name(tag));
     return err;
 }
 
@@ -505,7 +537,7 @@ static int ob_drop(struct ob_header *h, rn_tag_t tag, const struct rn_site *site
         op_trace_end(&ot);
         return 0;  /* pinned: derefs no longer count */
     }
-    l = ob__ledger_find(h, tag);
+    l = ledger_for_drop(h, tag);
     if (unlikely(l == NULL || l->l_count == 0)) {
         if (l != NULL)
             last = l->l_last_deref;
@@ -829,6 +861,7 @@ int rn__ob_transfer(void *ob, rn_tag_t from, rn_tag_t to, const struct rn_site *
     struct op_trace ot;
     const struct rn_site *last;
     uint8_t state;
+    bool no_line = false;
     int err;
 
     if (unlikely(!tag_ok(h, from, site) || !tag_ok(h, to, site)))
@@ -847,17 +880,17 @@ int rn__ob_transfer(void *ob, rn_tag_t from, rn_tag_t to, const struct rn_site *
             err = 0;
             break;
         }
-        lf = ob__ledger_find(h, from);
+        lf = ledger_for_drop(h, from);
         if (lf == NULL || lf->l_count == 0) {
             err = RN_ENOTHELD;
             break;
         }
         lt = ledger_claim(h, to);  /* never lf's line: lf is busy */
-        if (lt == NULL) {
+        if (lt == NULL && no_line) {
+            lt = ledger_reserve(h);  /* lf may be the reserve: then nothing moves */
+        } else if (lt == NULL) {
             ob_unlock(h);
-            err = ledger_grow(h);
-            if (err < 0)
-                goto out;
+            no_line = ledger_grow(h) < 0;
             continue;
         }
         lf->l_count--;
@@ -885,7 +918,6 @@ int rn__ob_transfer(void *ob, rn_tag_t from, rn_tag_t to, const struct rn_site *
     else if (err == RN_ENOTHELD)
         report_misuse(RN_MISUSE_DEREF_UNHELD, h, "transfer from", from, site, last,
                       "its last deref was", ot.ot_tr);
-out:
     op_trace_end(&ot);
     return err;
 }

@@ -94,7 +94,7 @@ rn_tag_t rn_tag_intern(const char *name)
     if (name == NULL)
         return RN_TAG_NONE;
     len = strlen(name);
-    if (len == 0 || len > RN_TAG_NAME_MAX)
+    if (len == 0 || len > RN_TAG_NAME_MAX || !strcmp(name, "unrecorded"))
         return RN_TAG_NONE;
     if (!rn_once(&tag_once, tag_init))
         return RN_TAG_NONE;
@@ -117,6 +117,8 @@ const char *rn_tag_name(rn_tag_t tag)
 {
     const char *name;
 
+    if (tag == RN_TAG_UNRECORDED)
+        return "unrecorded";
     if (tag == RN_TAG_NONE || tag >= RN_TAG_MAX)
         return "?";
     if (tag < RN_TAG_FIRST_DYNAMIC_)

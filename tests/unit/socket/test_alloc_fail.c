@@ -13,10 +13,19 @@
  *     a listener, an accept, a connect, 48 KiB sent and received, and
  *     closes.  A request may fail, with an error; a transfer that reports
  *     success must have delivered every byte, in order.
+ *   - services: on a pair built without failures, the filtering platform
+ *     with a callout filter and a block filter, a service controller with
+ *     the echo service started, a client's round trip through it, the
+ *     services table and the stop.  A step may fail, with an error; an
+ *     echo that reports success came back byte for byte.
  *   - diagnosis: with a close left pending (a wait), a snapshot, its
  *     chains, a dump encoded and decoded and the watchdog.  Each may fail
  *     with an error; what reports success must be exactly what a run
  *     without failures gives, never a silently shortened report.
+ *
+ * And first, the rule that makes the rest possible: a reference never fails
+ * for lack of ledger memory.  A holder that can get no line is counted on
+ * the object's reserve line, "unrecorded", and its deref takes it back.
  *
  * Either way, nothing crashes, and once the processes exit and the stacks
  * are destroyed no object is left alive and both buffer pools are empty
@@ -35,7 +44,9 @@
 #include "refnet/diag.h"
 #include "refnet/error.h"
 #include "refnet/link.h"
+#include "refnet/filter.h"
 #include "refnet/object.h"
+#include "refnet/service.h"
 #include "refnet/snapshot.h"
 #include "refnet/socket.h"
 #include "refnet/strbuf.h"
@@ -104,6 +115,89 @@ static bool disarm(void)
 /* No run may need more allocations than this; a sweep that does not end
  * by then has a loop that allocates without bound. */
 #define MAX_ALLOCS 5000
+
+/* ---- The ledger's reserve ------------------------------------------------ */
+
+static const struct rn_ob_type_ops thing_ops = {.name = "alloc thing", .size = 8};
+
+/* The count of tag in ob's ledger, 0 if it has no line; checks that the
+ * counts add up to the refcount. */
+static uint32_t count_of(void *ob, rn_tag_t tag)
+{
+    struct rn_ob_ledger_entry e[16];
+    size_t i, n = rn_ob_ledger(ob, e, 16);
+    uint32_t sum = 0, c = 0;
+
+    assert_true(n <= 16);
+    for (i = 0; i < n; i++) {
+        sum += e[i].count;
+        if (e[i].tag == tag)
+            c = e[i].count;
+    }
+    assert_int_equal(sum, rn_ob_refcount(ob));
+    return c;
+}
+
+static void test_ref_never_fails_for_memory(void **state)
+{
+    struct rn_ob_type *type = rn_ob_type_register(&thing_ops);
+    rn_tag_t tags[8];
+    char name[32];
+    void *ob;
+    int i;
+
+    (void)state;
+    for (i = 0; i < 8; i++) {
+        snprintf(name, sizeof(name), "alloc.holder-%d", i);
+        tags[i] = rn_tag_intern(name);
+        assert_true(tags[i] != RN_TAG_NONE);
+    }
+    ob = rn_ob_create(type, RN_TAG_CREATE);
+    assert_non_null(ob);
+    for (i = 0; i < 5; i++)  /* with the creator's, every ordinary inline line */
+        assert_int_equal(rn_ob_ref(ob, tags[i]), 0);
+
+    /* A sixth holder needs memory for a line, and gets none. */
+    capture_begin();
+    arm(0);
+    assert_int_equal(rn_ob_ref(ob, tags[5]), 0);
+    assert_true(disarm());
+    capture_end();
+    assert_true(capture_has("counted as 'unrecorded'"));
+    assert_int_equal(count_of(ob, RN_TAG_UNRECORDED), 1);
+    assert_int_equal(count_of(ob, tags[5]), 0);
+    assert_int_equal(rn_ob_refcount(ob), 7);
+
+    /* A transfer to a holder without a line, with no memory: the hold
+     * moves to the reserve too. */
+    capture_begin();
+    arm(0);
+    assert_int_equal(rn_ob_transfer(ob, tags[0], tags[6]), 0);
+    assert_true(disarm());
+    capture_end();
+    assert_int_equal(count_of(ob, tags[0]), 0);
+    assert_int_equal(count_of(ob, RN_TAG_UNRECORDED), 2);
+
+    /* Their derefs take them back; one more is misuse, refused. */
+    assert_int_equal(rn_ob_deref(ob, tags[5]), 0);
+    assert_int_equal(rn_ob_deref(ob, tags[6]), 0);
+    assert_int_equal(count_of(ob, RN_TAG_UNRECORDED), 0);
+    capture_begin();
+    assert_int_equal(rn_ob_deref(ob, tags[6]), RN_ENOTHELD);
+    capture_end();
+    assert_true(capture_has("deref-unheld"));
+    assert_int_equal(rn_ob_refcount(ob), 5);
+
+    /* With memory back, a new holder gets a line of its own. */
+    assert_int_equal(rn_ob_ref(ob, tags[7]), 0);
+    assert_int_equal(count_of(ob, tags[7]), 1);
+    assert_int_equal(rn_ob_deref(ob, tags[7]), 0);
+    for (i = 1; i < 5; i++)
+        assert_int_equal(rn_ob_deref(ob, tags[i]), 0);
+    rn_ob_kill(ob);
+    rn_ob_drain();
+    check_live_objects(0);
+}
 
 /* ---- Setup ------------------------------------------------------------------ */
 
@@ -356,6 +450,163 @@ static void test_exchange_fails_cleanly(void **state)
                   k, ok, failed_runs);
 }
 
+/* ---- Services ---------------------------------------------------------- */
+
+#define ECHO_LEN 4096u
+
+static struct rn_svcctl *SC;
+static struct rn_svc *SVC;
+static bool stop_heard;
+static int stop_result;
+
+static void a_recv(struct side *s);
+
+/* The client of the echo service: connect, send, read the echo back. */
+static void echo_done(struct rn_proc *p, const struct rn_sock_completion *c)
+{
+    (void)p;
+    if (c->sc_op == RN_SOP_RECV && c->sc_result > 0) {
+        assert_true(A.got + (size_t)c->sc_result <= ECHO_LEN);
+        memcpy(rx + A.got, A.buf, (size_t)c->sc_result);
+        A.got += (size_t)c->sc_result;
+        if (A.got < ECHO_LEN)
+            a_recv(&A);
+        return;
+    }
+    if (c->sc_op == RN_SOP_RECV && c->sc_result == 0)
+        A.eof = true;
+    a_done(p, c);
+}
+
+static void a_recv(struct side *s)
+{
+    struct rn_sock_req rq = {.sq_op = RN_SOP_RECV, .sq_handle = s->h, .sq_buf = s->buf,
+                             .sq_len = sizeof(s->buf)};
+
+    note_err(s, rn_sock_submit(s->p, &rq, echo_done));
+}
+
+static bool echo_back(void *ctx)
+{
+    (void)ctx;
+    return A.got == ECHO_LEN || A.eof || A.err != 0;
+}
+
+static void heard(struct rn_svc_stop *stp, int result, void *ctx)
+{
+    (void)stp;
+    (void)ctx;
+    stop_heard = true;
+    stop_result = result;
+}
+
+static bool stop_was_heard(void *ctx)
+{
+    (void)ctx;
+    return stop_heard;
+}
+
+/* Stops SVC and waits; returns the result, or 1 if it was stopped. */
+static int stop_service(void)
+{
+    static struct rn_svc_stop stp;
+    int r;
+
+    stop_heard = false;
+    r = rn_svc_stop(SVC, RN_SEC(30), &stp, heard, NULL);
+    if (r != 0)
+        return r;
+    run_while_not(stop_was_heard, NULL, RN_SEC(31));
+    return stop_heard ? stop_result : RN_ETIMEDOUT;
+}
+
+/* The services round, every step allowed to fail.  Returns true if every
+ * step reported success. */
+static bool services_round(void)
+{
+    struct rn_sockaddr_in to = {ADDR_B, 7};
+    struct rn_sock_req rq;
+    struct rn_strbuf table = RN_STRBUF_INIT;
+    char err[200];
+    bool ok;
+
+    memset(&A, 0, sizeof(A));
+    memset(rx, 0, sizeof(rx));
+    if (rn_filter_init(P.b) < 0 ||
+        rn_filter_add(P.b, "layer=accept,action=callout:connlog", NULL, err, sizeof(err)) < 0 ||
+        rn_filter_add(P.b, "layer=inbound-transport,proto=udp,lport=9,action=block", NULL, err,
+                      sizeof(err)) < 0)
+        return false;
+    if (rn_svcctl_create(P.b, rn_svc_builtin, &SC) < 0)
+        return false;
+    if (rn_svcctl_add(SC, "echo", &SVC, err, sizeof(err)) < 0 ||
+        rn_svc_start(SVC, err, sizeof(err)) < 0)
+        return false;
+    if (rn_proc_create(P.a, "client", &A.p) < 0)
+        return false;
+    A.h = rn_sock_open(A.p, RN_SOCK_STREAM, 0);
+    if (A.h < 0)
+        return false;
+    rq = (struct rn_sock_req){.sq_op = RN_SOP_CONNECT, .sq_handle = A.h, .sq_to = &to};
+    note_err(&A, rn_sock_submit(A.p, &rq, echo_done));
+    if (!run_while_not(a_connected, NULL, RN_SEC(30)) || A.err != 0)
+        return false;
+    a_recv(&A);
+    rq = (struct rn_sock_req){.sq_op = RN_SOP_SEND, .sq_handle = A.h, .sq_buf = data,
+                              .sq_len = ECHO_LEN};
+    note_err(&A, rn_sock_submit(A.p, &rq, echo_done));
+    run_while_not(echo_back, NULL, RN_SEC(60));
+    if (A.err != 0 || A.got != ECHO_LEN)
+        return false;
+    rn_svcctl_render(SC, NULL, &table, false);
+    ok = !table.sb_oom && strstr(rn_strbuf_str(&table), "echo") != NULL;
+    rn_strbuf_free(&table);
+    return ok && stop_service() == 0;
+}
+
+static void test_services_fail_cleanly(void **state)
+{
+    long k;
+    int ok = 0, failed_runs = 0;
+
+    (void)state;
+    for (k = 0; k < MAX_ALLOCS; k++) {
+        bool met, success;
+
+        pair_up(1500, false);
+        SC = NULL;
+        SVC = NULL;
+        capture_begin();  /* connlog's lines, reports of unrecorded holds */
+        arm(k);
+        success = services_round();
+        met = disarm();
+        if (success) {
+            assert_int_equal(A.got, ECHO_LEN);
+            assert_memory_equal(rx, data, ECHO_LEN);
+            ok++;
+        } else {
+            assert_true(met);
+            failed_runs++;
+        }
+        if (A.p != NULL)
+            rn_proc_exit(A.p);
+        if (SVC != NULL && rn_svc_state(SVC) != RN_SVC_STOPPED) {
+            run_for(RN_SEC(1));  /* a start that failed goes back to STOPPED */
+            if (rn_svc_state(SVC) != RN_SVC_STOPPED)
+                assert_int_equal(stop_service(), 0);
+        }
+        rn_svcctl_destroy(SC);
+        run_for(RN_SEC(240));
+        capture_end();
+        pair_down();
+        if (!met)
+            break;
+    }
+    assert_true(k < MAX_ALLOCS);
+    print_message("services: %ld allocations; %d runs succeeded, %d failed with an error\n", k,
+                  ok, failed_runs);
+}
+
 /* ---- Diagnosis ----------------------------------------------------------- */
 
 /* What the tools say of the process now: the chains of every wait, the
@@ -498,8 +749,10 @@ static void test_diagnosis_fails_cleanly(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ref_never_fails_for_memory),
         cmocka_unit_test(test_setup_fails_cleanly),
         cmocka_unit_test(test_exchange_fails_cleanly),
+        cmocka_unit_test(test_services_fail_cleanly),
         cmocka_unit_test(test_diagnosis_fails_cleanly),
     };
 
