@@ -3,8 +3,9 @@
  * own and the test as the client: socket mode and path handling, requests
  * and replies, malformed input (the server answers, closes that connection
  * and keeps serving), pipelining, asynchronous completion with and without
- * the client, large replies to a slow reader, the connection limit, and the
- * object commands (objects, refs, trace).
+ * the client, large replies to a slow reader, the connection limit, the
+ * object commands (objects, refs, trace), and every allocation failing in
+ * turn while requests are served.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -32,6 +33,7 @@
 #include "refnet/object.h"
 #include "refnet/strbuf.h"
 #include "refnet/timer.h"
+#include "failalloc.h"
 #include "testutil.h"
 
 /* ---- A test object type for refs and trace ------------------------------ */
@@ -813,6 +815,74 @@ static void test_dump_in_flight_at_shutdown(void **state)
     close(fd);
 }
 
+/* One call that may fail: returns false with the client's error in err,
+ * or true with the reply. */
+static bool try_call(struct rn_ctl_reply *reply, char *err, size_t errlen, int argc,
+                     const char **argv)
+{
+    return rn_ctl_call(fx->f_path, 0, argc, argv, RN_SEC(5), reply, err, errlen) == 0;
+}
+
+/* What a request answered under allocation failure: the reply a run
+ * without failure gives (want), or an error of its own, in one line. */
+static void check_answer(int argc, const char **argv, int want_status, const char *want)
+{
+    struct rn_ctl_reply reply;
+    char err[256];
+
+    if (!try_call(&reply, err, sizeof(err), argc, argv)) {
+        /* The client's own allocation failed, or the server closed the
+         * connection; never a server that stopped answering. */
+        assert_null(strstr(err, "no reply from the daemon"));
+        return;
+    }
+    if (reply.rp_status == want_status && (want == NULL || !strcmp(reply.rp_text, want))) {
+        free(reply.rp_text);
+        return;
+    }
+    /* Anything else must be an error saying so in one line ("refnet: the
+     * daemon ran out of memory ...", "refnet objects: out of memory for
+     * the snapshot"): never the right status with a shortened text. */
+    assert_true(reply.rp_status != 0 && reply.rp_status != want_status);
+    assert_true(!strncmp(reply.rp_text, "refnet", 6));
+    assert_non_null(strchr(reply.rp_text, '\n'));
+    assert_ptr_equal(strchr(reply.rp_text, '\n'), reply.rp_text + reply.rp_len - 1);
+    free(reply.rp_text);
+}
+
+static void test_requests_under_allocation_failure(void **state)
+{
+    const char *echo[] = {"echo", "x", "y"}, *big[] = {"big", "20000"};
+    const char *objects[] = {"objects"}, *ping[] = {"ping-ctl"};
+    struct rn_ctl_reply reply;
+    char err[256], *want_echo, *want_big;
+    long k;
+
+    (void)state;
+    assert_true(try_call(&reply, err, sizeof(err), 3, echo));
+    want_echo = reply.rp_text;
+    assert_true(try_call(&reply, err, sizeof(err), 2, big));
+    want_big = reply.rp_text;
+    for (k = 0; k < 20000; k++) {
+        bool met;
+
+        arm(k);
+        check_answer(3, echo, 3, want_echo);
+        check_answer(2, big, 0, want_big);
+        check_answer(1, objects, 0, NULL);
+        check_answer(1, ping, 0, NULL);
+        met = disarm();
+        wait_no_connections();
+        assert_still_serving();
+        if (!met)
+            break;
+    }
+    assert_true(k < 20000);
+    print_message("control requests: %ld allocations, each failed in turn\n", k);
+    free(want_echo);
+    free(want_big);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -836,6 +906,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_object_commands, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dump, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dump_in_flight_at_shutdown, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_requests_under_allocation_failure, setup,
+                                        teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
