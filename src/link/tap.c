@@ -4,23 +4,24 @@
  *
  * A driver at the bottom of the link layer (see include/refnet/link.h), used
  * by the real-time host.  The kernel side of the device is an ordinary
- * Linux interface; refnet is the "wire" behind it.  One read() per received
- * frame and one writev() per sent frame: the fd is non-blocking, rx loops
- * until EAGAIN or its batch is full, tx gathers a frame's buffers without
- * copying.
+ * Linux interface; refnet is the "wire" behind it.  One readv() per
+ * received frame and one writev() per sent frame: the fd is non-blocking,
+ * rx loops until EAGAIN or its batch is full, tx gathers a frame's buffers
+ * without copying.
  *
- * Offloads (later): with IFF_VNET_HDR the kernel prefixes every frame with a
- * struct virtio_net_hdr carrying checksum-offload and GSO information, and
- * TUNSETOFFLOAD lets it hand over 64 KiB TCP segments in one read.  That is
- * where batching beyond one syscall per frame comes from.  The places are
- * marked "VNET_HDR" below: open (flag and TUNSETVNETHDRSZ), rx (parse the
- * header into nb_offload before the frame), tx (push a header built from
- * nb_offload into the headroom, so writev still sends one iovec chain).
+ * Offloads (tp_vnet_hdr, the daemon's default): with IFF_VNET_HDR every
+ * frame is prefixed by a struct virtio_net_hdr, and TUNSETOFFLOAD
+ * (TUN_F_CSUM | TUN_F_TSO4) lets both sides leave checksums unfinished and
+ * hand over TCP segments of up to 64 KiB.  That is where batching beyond
+ * one system call per MSS comes from in bulk transfers: Linux sends refnet
+ * one 64 KiB segment per read (tap_rx_offload() turns the header into the
+ * packet's nb_offload and nb_gso_size), and refnet's TCP sends 64 KiB in
+ * one write that the kernel cuts (tap_tx_offload()).  Small packets still
+ * cost one system call each.
  */
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/if_tun.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
