@@ -69,9 +69,6 @@ static struct tap_link *tap_of(struct rn_link *link)
     return (struct tap_link *)link;
 }
 
-/* Reads one frame into a packet of enough buffers for tl_frame_max bytes.
- * Returns the packet, or NULL with *err set to 0 (nothing to read), -errno,
- * or RN_ENOBUFS (a frame was read and discarded: no buffers). */
 /* Takes one frame off the device and discards it, as a NIC with an empty
  * ring would; otherwise the fd would stay readable forever.  Returns
  * RN_ENOBUFS if a frame was discarded, 0 if there was none, or -errno. */
