@@ -283,6 +283,11 @@ void tcp__retransmit_one(struct tcp_conn *c)
         len = c->t_maxseg;
     if (len > c->t_snd.sb_len)
         len = c->t_snd.sb_len;
+    /* Within the window the peer offers now, which may have shrunk below
+     * what was sent (RFC 9293 3.8.6.2.1).  If it shrank to nothing, the
+     * segment still goes: it serves as the zero-window probe. */
+    if (c->snd_wnd > 0 && len > c->snd_wnd)
+        len = c->snd_wnd;
     if ((c->t_flags & TF_SENTFIN) && c->snd_una + len == c->snd_max - 1)
         flags |= RN_TCP_FIN;
     if (len == 0 && !(flags & RN_TCP_FIN))

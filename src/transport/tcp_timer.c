@@ -100,7 +100,10 @@ void tcp__tlp_arm(struct tcp_conn *c)
  * ACKs were lost; no duplicate ACK will come to say which.  Resend the last
  * segment: its ACK acknowledges everything if only ACKs were lost, or
  * reports the hole with SACK.  The window is left as it is, and the
- * retransmission timer takes over from here. */
+ * retransmission timer takes over from here.  A peer whose window shrank
+ * below the data in flight gets no probe: the last segment would fall
+ * outside the window; the retransmission timer resends from snd_una,
+ * clipped to it. */
 static void tlp_fire(struct tcp_conn *c, rn_time_t now)
 {
     uint32_t len = c->snd_max - c->snd_una;
@@ -110,6 +113,8 @@ static void tlp_fire(struct tcp_conn *c, rn_time_t now)
         len = c->t_maxseg;
     if (len > c->t_snd.sb_len)
         len = c->t_snd.sb_len;
+    if (SEQ_GT(c->snd_max - ((c->t_flags & TF_SENTFIN) ? 1u : 0u), c->snd_una + c->snd_wnd))
+        len = 0;
     if (len > 0) {
         c->t_flags &= ~TF_RXT_TIMING;  /* Karn */
         c->t_tcp->ts_tlp_probes++;

@@ -132,6 +132,8 @@ struct edge_watch {
     uint64_t ew_segs;      /* data segments of A's checked */
     uint64_t ew_beyond;    /* of them, ending past ew_edge */
     uint32_t ew_worst;     /* most bytes past the edge */
+    uint32_t ew_cap;       /* if not 0: B's windows are cut to this many bytes
+                              on their way to A, a peer shrinking its window */
 };
 
 static struct edge_watch *watch;  /* the filter setup_pair() puts on A, or NULL */
@@ -183,6 +185,28 @@ static int ew_tx(struct rn_link *link, struct rn_netbuf **pkts, unsigned n, rn_t
     return rn_link_tx(link->lk_lower, pkts, n, t);
 }
 
+/* Cuts the window field of the TCP header at th (a copy of the frame's
+ * first bytes starting at buf) to cap bytes, in the frame itself, with its
+ * checksum updated incrementally (RFC 1624).  Returns the new field. */
+static uint32_t ew_cut_window(struct rn_netbuf *nb, const uint8_t *buf, const uint8_t *th,
+                              uint32_t field, uint8_t scale, uint32_t cap)
+{
+    size_t off = (size_t)(th - buf);
+    uint32_t cut = cap >> scale, sum;
+    uint8_t w[2] = {(uint8_t)(cut >> 8), (uint8_t)cut}, c[2];
+
+    if (cut >= field)
+        return field;
+    sum = (uint32_t)(~((uint32_t)th[16] << 8 | th[17]) & 0xffff) + (~field & 0xffff) + cut;
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum = (sum & 0xffff) + (sum >> 16);
+    c[0] = (uint8_t)(~sum >> 8);
+    c[1] = (uint8_t)~sum;
+    assert_int_equal(rn_nb_copyin(nb, off + 14, w, 2), 0);
+    assert_int_equal(rn_nb_copyin(nb, off + 16, c, 2), 0);
+    return cut;
+}
+
 static int ew_rx(struct rn_link *link, struct rn_netbuf **pkts, unsigned max, rn_time_t t)
 {
     struct edge_watch *ew = (struct edge_watch *)link;
@@ -213,6 +237,8 @@ static int ew_rx(struct rn_link *link, struct rn_netbuf **pkts, unsigned max, rn
                 o += o[1];
             }
         } else {
+            if (ew->ew_cap != 0)
+                win = ew_cut_window(pkts[i], buf, th, win, ew->ew_scale, ew->ew_cap);
             win <<= ew->ew_scale;
         }
         ew->ew_edge = be32(th + 8) + win;
@@ -635,6 +661,53 @@ static void test_shrinking_window_edge(void **state)
     transfer_end(&ua, &ub, l, RN_SEC(70), data);
 }
 
+/* A peer that shrinks its window below the data in flight (RFC 9293
+ * discourages it; Linux does it with net.ipv4.tcp_shrink_window): on a
+ * lossy path, A's retransmissions then stay inside the window B offers
+ * now, with the segment at snd_una cut to fit, and no tail loss probe
+ * goes past it either. */
+static void test_retransmit_within_shrunk_window(void **state)
+{
+    struct user ua = {0}, ub = {.u_drain = true};
+    struct tcp_listener *l;
+    size_t total = 1u << 20;
+    uint8_t *data = malloc(total);
+    uint64_t rxt_before;
+    int rounds;
+
+    (void)state;
+    fill(data, total, 23);
+    watch_next = true;
+    setup_pair("drop=10%,seed=23", NULL, 23);
+    assert_non_null(watch);
+    l = open_pair(86, &ua, &ub);
+    ua.u_tx = data;
+    ua.u_txlen = total;
+    user_push(&ua);
+    run_for(RN_MSEC(30));  /* the window is open and full of data */
+    assert_true(ub.u_rxlen < total);
+    rxt_before = ua.u_conn->t_retransmits;
+    watch->ew_cap = 1000;  /* less than a segment */
+    for (rounds = 0; rounds < 300; rounds++) {
+        run_for(RN_MSEC(10));
+        user_push(&ua);
+    }
+    /* The losses were repaired through the small window. */
+    assert_true(ua.u_conn->t_retransmits > rxt_before);
+    watch->ew_cap = 0;
+    for (rounds = 0; rounds < 2000 && ub.u_rxlen < total; rounds++) {
+        run_for(RN_MSEC(10));
+        user_push(&ua);
+    }
+    assert_int_equal(ub.u_rxlen, total);
+    assert_memory_equal(ub.u_rx, data, total);
+    if (watch->ew_beyond != 0)
+        fail_msg("%llu of %llu data segments ended past the offered window (at most %u bytes)",
+                 (unsigned long long)watch->ew_beyond, (unsigned long long)watch->ew_segs,
+                 watch->ew_worst);
+    transfer_end(&ua, &ub, l, RN_SEC(70), data);
+}
+
 struct bulk {
     struct user *rx;
     size_t total;
@@ -775,6 +848,7 @@ int main(void)
         cmocka_unit_test(test_refused_and_reset),
         cmocka_unit_test(test_zero_window_and_persist),
         cmocka_unit_test(test_shrinking_window_edge),
+        cmocka_unit_test(test_retransmit_within_shrunk_window),
         cmocka_unit_test(test_bulk_to_self),
         cmocka_unit_test(test_bulk_clean),
         cmocka_unit_test(test_bulk_faulty),
