@@ -31,7 +31,7 @@ static const char daemon_usage[] =
     "                     [--capture FILE] [--fault SPEC] [--service NAME]...\n"
     "                     [--mac MAC] [--mtu N] [--seed N] [--watchdog S]\n"
     "                     [--offload on|off] [--filter SPEC]... [--dump-dir DIR]\n"
-    "                     [--inject enum-leak]\n"
+    "                     [--reass-timeout S] [--inject enum-leak]\n"
     "  --tap NAME        TAP device to run on (created if absent)\n"
     "  --addr A/P        refnet's IPv4 address and prefix length, e.g. 198.18.0.2/15\n"
     "  --gw ADDR         default gateway, on the interface's prefix\n"
@@ -50,6 +50,8 @@ static const char daemon_usage[] =
     "                    callout:faulty registers that lab-only callout\n"
     "  --dump-dir DIR    write a dump there each time the watchdog reports\n"
     "                    (refnet-TIME-PID.dump; read it with refnet analyze)\n"
+    "  --reass-timeout S give up an IPv4 datagram whose fragments did not all\n"
+    "                    come within S seconds, 1..3600 (default 30)\n"
     "  --inject FAULT    the lab's faults, off unless named: enum-leak makes\n"
     "                    netstat's enumeration leak references on listeners,\n"
     "                    as in the case (refnet lab clear-leak gives them back)\n";
@@ -149,11 +151,11 @@ static int parse_u64(const char *opt, const char *arg, uint64_t min, uint64_t ma
 /* The options that take a value, and whether each was seen. */
 enum {
     O_TAP, O_ADDR, O_GW, O_CTL, O_CAPTURE, O_FAULT, O_SERVICE, O_MAC, O_MTU, O_SEED, O_WATCHDOG,
-    O_OFFLOAD, O_FILTER, O_DUMP_DIR, O_INJECT, O_COUNT_
+    O_OFFLOAD, O_FILTER, O_DUMP_DIR, O_REASS_TIMEOUT, O_INJECT, O_COUNT_
 };
 static const char *const daemon_opts[O_COUNT_] = {
     "--tap", "--addr", "--gw", "--ctl", "--capture", "--fault", "--service", "--mac", "--mtu",
-    "--seed", "--watchdog", "--offload", "--filter", "--dump-dir", "--inject",
+    "--seed", "--watchdog", "--offload", "--filter", "--dump-dir", "--reass-timeout", "--inject",
 };
 
 int cmd_daemon(int argc, char **argv)
@@ -267,6 +269,11 @@ int cmd_daemon(int argc, char **argv)
                 return 2;
             p.dp_watchdog = RN_SEC(v);
             p.dp_no_watchdog = v == 0;
+            break;
+        case O_REASS_TIMEOUT:
+            if (parse_u64("--reass-timeout", val, 1, 3600, &v) != 0)
+                return 2;
+            p.dp_reass_timeout = RN_SEC(v);
             break;
         case O_FILTER: {
             struct rn_filter_spec fs;

@@ -59,6 +59,8 @@ struct rn_daemon_params {
                                                0: RN_DIAG_DEFAULT_THRESHOLD */
     bool dp_no_watchdog;                    /* run no watchdog */
     bool dp_no_offload;                     /* open the TAP without IFF_VNET_HDR */
+    rn_time_t dp_reass_timeout;             /* IPv4 reassembly timeout; 0: the
+                                               stack's default (30 s) */
     const char *dp_filters[RN_DAEMON_FILTERS_MAX]; /* filter specs added at
                                                start, before the services
                                                (rn_filter_add_lab(): one

@@ -779,6 +779,7 @@ int rn_daemon_start(const struct rn_daemon_params *params, struct rn_daemon **ou
     memset(&sp, 0, sizeof(sp));
     sp.sp_name = params->dp_tap;
     sp.sp_seed = params->dp_seed;
+    sp.sp_reass_timeout = params->dp_reass_timeout;
     if (sp.sp_seed == 0 && getrandom(&sp.sp_seed, sizeof(sp.sp_seed), 0) != sizeof(sp.sp_seed))
         sp.sp_seed = (uint64_t)getpid() * 0x9e3779b97f4a7c15ull ^ rn_clock_os_monotonic();
     e = rn_stack_create(&sp, &d->d_stack);

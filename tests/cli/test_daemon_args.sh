@@ -58,6 +58,12 @@ expect 2 "refnet daemon: --seed: 'x': must be a number in 1..1844674407370955161
     daemon "${T[@]}" "${A[@]}" --seed x
 expect 2 "refnet daemon: --watchdog: '1d': must be a number in 0..86400" \
     daemon "${T[@]}" "${A[@]}" --watchdog 1d
+expect 2 "refnet daemon: --reass-timeout: '0': must be a number in 1..3600" \
+    daemon "${T[@]}" "${A[@]}" --reass-timeout 0
+expect 2 "refnet daemon: --reass-timeout: '30s': must be a number in 1..3600" \
+    daemon "${T[@]}" "${A[@]}" --reass-timeout 30s
+expect 2 "refnet daemon: --reass-timeout given twice" \
+    daemon "${T[@]}" "${A[@]}" --reass-timeout 5 --reass-timeout 6
 # The list of known services depends on the build.
 "$refnet" daemon "${T[@]}" "${A[@]}" --service nosuch >"$dir/out" 2>"$dir/err"
 status=$?
