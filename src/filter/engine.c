@@ -72,6 +72,38 @@ static unsigned filter_stats_hook(struct rn_stack *st, void *ctx, struct rn_stac
     return n;
 }
 
+/* ---- The IP layer's hooks ------------------------------------------------------ */
+
+/* The IP layer's hook while the stack has filters at inbound-ip or
+ * outbound-ip: the datagram classified at that layer. */
+static bool filter_ip_hook(struct rn_stack *st, enum rn_ip_hook_dir dir,
+                           const struct rn_ip_hook_values *v)
+{
+    struct rn_filter_req req;
+
+    memset(&req, 0, sizeof(req));
+    req.fr_values.fv_layer = dir == RN_IP_HOOK_IN ? RN_FL_INBOUND_IP : RN_FL_OUTBOUND_IP;
+    req.fr_values.fv_proto = v->hv_proto;
+    req.fr_values.fv_laddr = v->hv_laddr;
+    req.fr_values.fv_raddr = v->hv_raddr;
+    req.fr_values.fv_lport = v->hv_lport;
+    req.fr_values.fv_rport = v->hv_rport;
+    req.fr_values.fv_len = v->hv_len;
+    return rn__filter_classify(st, &req) == RN_FILTER_BLOCK;
+}
+
+/* Sets the IP layer's hook for layer l while it has filters, removes it
+ * once it has none (or the platform is going). */
+static void ip_hook_update(struct filter_engine *fe, enum rn_filter_layer l)
+{
+    rn_ip_hook_fn fn = fe->fe_nfilters[l] > 0 && !fe->fe_fini ? filter_ip_hook : NULL;
+
+    if (l == RN_FL_INBOUND_IP)
+        rn_ip_set_hook(fe->fe_stack, RN_IP_HOOK_IN, fn);
+    else if (l == RN_FL_OUTBOUND_IP)
+        rn_ip_set_hook(fe->fe_stack, RN_IP_HOOK_OUT, fn);
+}
+
 /* ---- Set-up and teardown ------------------------------------------------------ */
 
 static void filter_free(struct filter_engine *fe, struct filter *f)
@@ -102,6 +134,7 @@ static void filter_fini(struct rn_stack *st, void *ctx)
         free(fe->fe_filters[l]);
         fe->fe_filters[l] = NULL;
         fe->fe_nfilters[l] = 0;
+        ip_hook_update(fe, l);
     }
     /* Flows still attached end now, as far as callouts are concerned:
      * whatever runs them down later no longer tells the platform. */
@@ -201,6 +234,7 @@ static int filter_insert(struct filter_engine *fe, struct filter *f)
     fe->fe_filters[l][at] = f;
     fe->fe_nfilters[l] = n + 1;
     atomic_fetch_add_explicit(&rn__filter_active[l], 1, memory_order_relaxed);
+    ip_hook_update(fe, l);
     return 0;
 }
 
@@ -322,6 +356,7 @@ int rn_filter_del(struct rn_stack *st, uint64_t id)
             (fe->fe_nfilters[l] - i - 1) * sizeof(f));
     fe->fe_nfilters[l]--;
     filter_free(fe, f);
+    ip_hook_update(fe, l);
     return 0;
 }
 

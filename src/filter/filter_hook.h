@@ -1,7 +1,9 @@
 /*
- * The filtering platform as the layers that classify see it: the hooks in
- * the network layer (inbound-ip, outbound-ip) and in TCP and UDP (the
- * transport layers, connect, listen, accept).  Internal to refnet.
+ * The filtering platform as the transports see it: the hooks in TCP and
+ * UDP (the transport layers, connect, listen, accept).  Internal to
+ * refnet.  The network layer sits below the platform and does not call
+ * it: the platform sets the IP layer's hooks (rn_ip_set_hook(), net.h)
+ * while a stack has filters at inbound-ip or outbound-ip (engine.c).
  *
  * The platform is a service the layers call at fixed points, the way
  * tcpip.sys calls the Windows Filtering Platform's classify: a hook asks,
@@ -12,7 +14,7 @@
  * A hook costs one load and one branch while no stack has a filter on its
  * layer:
  *
- *   if (rn__filter_on(RN_FL_INBOUND_IP) && ...classify... == RN_FILTER_BLOCK)
+ *   if (rn__filter_on(RN_FL_CONNECT) && ...classify... == RN_FILTER_BLOCK)
  *
  * Flows (TCP connections and listeners) carry one pointer for the platform
  * (t_filter, l_filter), NULL until a callout associates context with the

@@ -11,7 +11,6 @@
  */
 #include <string.h>
 
-#include "filter/filter_hook.h"
 #include "net/net_priv.h"
 #include "refnet/error.h"
 #include "wire/bytes.h"
@@ -107,38 +106,39 @@ void net__ip_input(struct rn_iface *ifp, struct rn_netbuf *nb)
     net__ip_deliver(st, nb, &rx);
 }
 
-bool net__ip_filter_blocks(struct rn_stack *st, const struct rn_netbuf *nb,
-                           enum rn_filter_layer layer, uint32_t laddr, uint32_t raddr,
-                           uint8_t proto)
+void rn_ip_set_hook(struct rn_stack *st, enum rn_ip_hook_dir dir, rn_ip_hook_fn fn)
 {
-    struct rn_filter_req req;
+    st->st_ip_hook[dir] = fn;
+}
+
+bool net__ip_hook_drops(struct rn_stack *st, enum rn_ip_hook_dir dir, const struct rn_netbuf *nb,
+                        uint32_t laddr, uint32_t raddr, uint8_t proto)
+{
+    struct rn_ip_hook_values v = {
+        .hv_proto = proto, .hv_laddr = laddr, .hv_raddr = raddr,
+        .hv_len = (uint32_t)nb->nb_pktlen,
+    };
     uint8_t scratch[4];
     const uint8_t *p;
 
-    memset(&req, 0, sizeof(req));
-    req.fr_values.fv_layer = layer;
-    req.fr_values.fv_proto = proto;
-    req.fr_values.fv_laddr = laddr;
-    req.fr_values.fv_raddr = raddr;
-    req.fr_values.fv_len = (uint32_t)nb->nb_pktlen;
-    /* Ports, for filters that name them: the first four bytes of a TCP or
+    /* Ports, for hooks that look at them: the first four bytes of a TCP or
      * UDP header, source then destination. */
     if ((proto == RN_IPPROTO_TCP || proto == RN_IPPROTO_UDP) &&
         (p = rn_nb_header(nb, 0, sizeof(scratch), scratch)) != NULL) {
-        bool in = layer == RN_FL_INBOUND_IP;
+        bool in = dir == RN_IP_HOOK_IN;
 
-        req.fr_values.fv_lport = rn_get_be16(in ? p + 2 : p);
-        req.fr_values.fv_rport = rn_get_be16(in ? p : p + 2);
+        v.hv_lport = rn_get_be16(in ? p + 2 : p);
+        v.hv_rport = rn_get_be16(in ? p : p + 2);
     }
-    return rn__filter_classify(st, &req) == RN_FILTER_BLOCK;
+    return st->st_ip_hook[dir](st, dir, &v);
 }
 
 void net__ip_deliver(struct rn_stack *st, struct rn_netbuf *nb, const struct rn_ip_rx *rx)
 {
     const struct proto_handlers *ph = &st->st_protos[rx->rx_proto];
 
-    if (rn__filter_on(RN_FL_INBOUND_IP) &&
-        net__ip_filter_blocks(st, nb, RN_FL_INBOUND_IP, rx->rx_dst, rx->rx_src, rx->rx_proto)) {
+    if (st->st_ip_hook[RN_IP_HOOK_IN] != NULL &&
+        net__ip_hook_drops(st, RN_IP_HOOK_IN, nb, rx->rx_dst, rx->rx_src, rx->rx_proto)) {
         net__drop(st, rx->rx_iface, nb, RN_DROP_FILTER_BLOCKED);
         return;
     }

@@ -12,7 +12,6 @@
  */
 #include <string.h>
 
-#include "filter/filter_hook.h"
 #include "net/net_priv.h"
 #include "refnet/error.h"
 #include "wire/bytes.h"
@@ -162,9 +161,9 @@ int rn_ip_output(struct rn_stack *st, struct rn_netbuf *nb, const struct rn_ip_o
         rn_nb_free(nb);
         return RN_EMSGSIZE;
     }
-    if (rn__filter_on(RN_FL_OUTBOUND_IP) &&
-        net__ip_filter_blocks(st, nb, RN_FL_OUTBOUND_IP, out->io_src ? out->io_src : r.ir_src,
-                              out->io_dst, out->io_proto)) {
+    if (st->st_ip_hook[RN_IP_HOOK_OUT] != NULL &&
+        net__ip_hook_drops(st, RN_IP_HOOK_OUT, nb, out->io_src ? out->io_src : r.ir_src,
+                           out->io_dst, out->io_proto)) {
         net__drop(st, r.ir_iface, nb, RN_DROP_FILTER_BLOCKED);
         return RN_EACCES;
     }

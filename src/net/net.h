@@ -5,7 +5,9 @@
  * Downward calls are direct: a transport hands a segment to rn_ip_output().
  * Upward delivery goes only through handlers the transport registered
  * (rn_ip_register()), the way NDIS indications work: the network layer
- * knows no transport.
+ * knows no transport.  Likewise it knows no filtering platform: the
+ * platform sets the IP layer's hooks (rn_ip_set_hook()) while it has
+ * filters there.
  *
  * Receive path, in call order:
  *   rn_stack_poll() -> link rx -> net__eth_input() -> net__arp_input()
@@ -66,6 +68,33 @@ int rn_stack_add_stats(struct rn_stack *st, rn_stack_stats_fn fn, void *ctx);
 
 /* Counts a dropped packet under reason on ifp (or the stack if NULL). */
 void rn_stack_count_drop(struct rn_stack *st, struct rn_iface *ifp, enum rn_drop reason);
+
+/* ---- The IP layer's hooks ---------------------------------------------- */
+
+enum rn_ip_hook_dir {
+    RN_IP_HOOK_IN,   /* every datagram delivered to this stack, reassembled */
+    RN_IP_HOOK_OUT,  /* every datagram this stack sends, once routed */
+    RN_IP_HOOK_COUNT_
+};
+
+/* What a hook is told of a datagram. */
+struct rn_ip_hook_values {
+    uint8_t hv_proto;    /* RN_IPPROTO_* */
+    uint32_t hv_laddr;   /* this stack's side: the destination inbound,
+                            the source outbound */
+    uint32_t hv_raddr;   /* the other side */
+    uint16_t hv_lport;   /* TCP and UDP: ports on the same sides; else 0 */
+    uint16_t hv_rport;
+    uint32_t hv_len;     /* bytes after the IP header */
+};
+
+/* Returns true to drop the datagram (counted as filter_blocked). */
+typedef bool (*rn_ip_hook_fn)(struct rn_stack *st, enum rn_ip_hook_dir dir,
+                              const struct rn_ip_hook_values *v);
+
+/* Sets the hook of dir, or with NULL removes it.  While none is set, a
+ * datagram costs the hook one load and one branch. */
+void rn_ip_set_hook(struct rn_stack *st, enum rn_ip_hook_dir dir, rn_ip_hook_fn fn);
 
 /* ---- IPv4 input --------------------------------------------------------- */
 

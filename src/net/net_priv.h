@@ -14,7 +14,6 @@
 
 #include "net/net.h"
 #include "refnet/drop.h"
-#include "refnet/filter.h"
 #include "refnet/link.h"
 #include "refnet/netbuf.h"
 #include "refnet/object.h"
@@ -155,6 +154,7 @@ struct rn_stack {
     struct rn_nbq st_loopq;               /* [L] datagrams to our own addresses */
     struct proto_handlers st_protos[256]; /* [L] */
     void *st_slots[RN_SLOT_COUNT_];       /* [L] */
+    rn_ip_hook_fn st_ip_hook[RN_IP_HOOK_COUNT_]; /* [L] NULL: none */
     rn_icmp_echo_fn st_echo_fn;           /* [L] observer of echo replies, or NULL */
     void *st_echo_ctx;                    /* [L] its argument */
     struct fini_hook *st_fini;            /* [L] newest first */
@@ -221,12 +221,11 @@ void net__ip_input(struct rn_iface *ifp, struct rn_netbuf *nb);
 /* Delivers a whole datagram (IP header pulled) to ICMP or its transport.
  * Consumes nb. */
 void net__ip_deliver(struct rn_stack *st, struct rn_netbuf *nb, const struct rn_ip_rx *rx);
-/* Asks the filtering platform about a datagram at layer (inbound-ip or
- * outbound-ip): nb holds the transport header and payload; laddr is our
- * side.  Returns true if it is blocked.  Does not consume nb. */
-bool net__ip_filter_blocks(struct rn_stack *st, const struct rn_netbuf *nb,
-                           enum rn_filter_layer layer, uint32_t laddr, uint32_t raddr,
-                           uint8_t proto);
+/* Asks the hook of dir, which is set, about a datagram: nb holds the
+ * transport header and payload; laddr is our side.  Returns true if the
+ * hook drops it.  Does not consume nb. */
+bool net__ip_hook_drops(struct rn_stack *st, enum rn_ip_hook_dir dir, const struct rn_netbuf *nb,
+                        uint32_t laddr, uint32_t raddr, uint8_t proto);
 /* Runs datagrams sent to our own addresses.  */
 void net__ip_loopback_run(struct rn_stack *st);
 /* True if addr is a broadcast address for ifp. */
