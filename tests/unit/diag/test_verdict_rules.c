@@ -3,7 +3,8 @@
  * "enum" hold judged against the enumerations running in the snapshot, a
  * "socket.endpoint" hold against the socket's own close wait; and the
  * holders of accepts in flight ("tcp.conn", "listener"), of a service on
- * its process ("service"), and the one-call holders ("lookup", "loop").
+ * its process ("service"), the one-call holders ("lookup", "loop"), and
+ * holders the ledger could not record ("unrecorded").
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -120,6 +121,19 @@ static void test_service_and_one_call_holds(void **state)
     assert_verdict(v, RN__VERDICT_SUSPECT, "a callback's hold outlived it");
 }
 
+/* References counted on the ledger's reserve line: their holders are
+ * unknown, which the verdict says rather than guessing. */
+static void test_unrecorded_holders(void **state)
+{
+    struct rn__verdict v;
+
+    (void)state;
+    v = judge_finish(snap("unrecorded", RN_OB_LIVE, NOW - RN_SEC(60), 0));
+    assert_verdict(v, RN__VERDICT_NO_RULE, "memory ran out");
+    v = judge_finish(snap("unrecorded", RN_OB_DYING, NOW - RN_SEC(60), NOW - RN_SEC(30)));
+    assert_verdict(v, RN__VERDICT_SUSPECT, "one of them keeps it");
+}
+
 static void test_endpoint_after_its_close(void **state)
 {
     struct rn_snapshot *s;
@@ -151,6 +165,7 @@ int main(void)
         cmocka_unit_test(test_accept_in_flight),
         cmocka_unit_test(test_service_and_one_call_holds),
         cmocka_unit_test(test_endpoint_after_its_close),
+        cmocka_unit_test(test_unrecorded_holders),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
