@@ -119,6 +119,21 @@ static void test_ref_never_fails_for_memory(void **state)
     capture_end();
     assert_int_equal(count_of(ob, tags[0]), 0);
     assert_int_equal(count_of(ob, RN_TAG_UNRECORDED), 2);
+    {
+        /* Reports name the line as what it is (the snapshot's own hold
+         * grows the ledger: memory is back). */
+        struct rn_snapshot *s = rn_ob_snapshot();
+        const struct rn_snap_object *o;
+        struct rn_strbuf sb = RN_STRBUF_INIT;
+
+        assert_non_null(s);
+        o = rn_snapshot_find(s, rn_ob_id(ob));
+        assert_non_null(o);
+        rn_diag_render_object(s, o, 0, &sb);
+        assert_non_null(strstr(rn_strbuf_str(&sb), "unrecorded"));
+        rn_strbuf_free(&sb);
+        rn_snapshot_free(s);
+    }
 
     /* Their derefs take them back; one more is misuse, refused. */
     assert_int_equal(rn_ob_deref(ob, tags[5]), 0);
