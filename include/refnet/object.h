@@ -174,13 +174,15 @@ void rn_ob_publish(void *ob);
 /* Takes a reference for tag.  Returns 0; RN_ERELEASED if the object is
  * already released (reported, refused); RN_ESATURATED if the count is at its
  * limit (reported once; the object is pinned from then on and later derefs
- * are ignored, so the caller may carry on). */
+ * are ignored, so the caller may carry on).  Never fails for lack of
+ * memory: see RN_TAG_UNRECORDED. */
 int rn__ob_ref(void *ob, rn_tag_t tag, const struct rn_site *site);
 #define rn_ob_ref(ob, tag) rn__ob_ref((ob), (tag), RN_SITE)
 
 /* Drops a reference of tag.  Returns 0; RN_ENOTHELD if tag holds nothing on
- * the object (reported with this site and the tag's last deref site,
- * refused); RN_ERELEASED if the object is released.  The object may be
+ * the object and no reference is counted as unrecorded (reported with this
+ * site and the tag's last deref site, refused); RN_ERELEASED if the object
+ * is released.  The object may be
  * freed by the time this returns: the caller must not touch it again unless
  * it holds another reference. */
 int rn__ob_deref(void *ob, rn_tag_t tag, const struct rn_site *site);
@@ -193,7 +195,8 @@ bool rn__ob_tryref_live(void *ob, rn_tag_t tag, const struct rn_site *site);
 
 /* Hands one reference from tag `from` to tag `to` without the count ever
  * touching zero.  Returns 0, or RN_ENOTHELD if `from` holds nothing
- * (reported, refused). */
+ * (reported, refused).  Never fails for lack of memory: see
+ * RN_TAG_UNRECORDED. */
 int rn__ob_transfer(void *ob, rn_tag_t from, rn_tag_t to, const struct rn_site *site);
 #define rn_ob_transfer(ob, from, to) rn__ob_transfer((ob), (from), (to), RN_SITE)
 

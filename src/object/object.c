@@ -432,9 +432,11 @@ static void op_trace_end(struct op_trace *ot)
 
 /* The locked part of every acquire.  Returns 0, OB_NEED_SLOT, or a
  * negative code; on RN_ESATURATED *newly_saturated says whether this call
- * pinned the object.  [H] */
+ * pinned the object, on 0 *unrecorded whether the reference went to the
+ * reserve line.  [H] */
 static int acquire_locked(struct ob_header *h, rn_tag_t tag, const struct rn_site *site,
-                          int flags, struct op_trace *ot, bool *newly_saturated)
+                          int flags, struct op_trace *ot, bool *newly_saturated,
+                          bool *unrecorded)
 {
     uint8_t state = atomic_load_explicit(&h->h_state, memory_order_relaxed);
     uint32_t refs = atomic_load_explicit(&h->h_refs, memory_order_relaxed);
@@ -462,6 +464,7 @@ static int acquire_locked(struct ob_header *h, rn_tag_t tag, const struct rn_sit
         if (!(flags & OBF_UNRECORDED))
             return OB_NEED_SLOT;
         l = ledger_reserve(h);
+        *unrecorded = true;
     }
     if (l->l_count++ == 0)
         l->l_since = rn_clock_stamp();
@@ -482,13 +485,13 @@ static int acquire_locked(struct ob_header *h, rn_tag_t tag, const struct rn_sit
 static int ob_acquire(struct ob_header *h, rn_tag_t tag, const struct rn_site *site, int flags)
 {
     struct op_trace ot;
-    bool newly_saturated = false;
+    bool newly_saturated = false, unrecorded = false;
     int err, grow_err = 0;
 
     op_trace_begin(h, flags, &ot);
     for (;;) {
         ob_lock(h);
-        err = acquire_locked(h, tag, site, flags, &ot, &newly_saturated);
+        err = acquire_locked(h, tag, site, flags, &ot, &newly_saturated, &unrecorded);
         ob_unlock(h);
         if (likely(err != OB_NEED_SLOT))
             break;
@@ -497,7 +500,7 @@ static int ob_acquire(struct ob_header *h, rn_tag_t tag, const struct rn_site *s
             flags |= OBF_UNRECORDED;  /* the next attempt cannot fail for a line */
     }
     op_trace_end(&ot);
-    if (unlikely(grow_err < 0) && err == 0)
+    if (unlikely(unrecorded) && err == 0)
         rn_report(RN_REPORT_INFO,
                   "refnet: ledger of %s #%" PRIu64 " has no line for tag '%s' (%s): "
                   "its reference is counted as 'unrecorded'\n",
