@@ -148,6 +148,11 @@ static int build_and_send(struct tcp_stack *ts, struct tcp_conn *c, uint32_t lad
     out.io_src = laddr;
     out.io_dst = faddr;
     out.io_proto = RN_IPPROTO_TCP;
+    /* Path MTU discovery (RFC 1191), as Linux does by default: a router
+     * whose next hop is narrower says so with ICMP "fragmentation needed"
+     * instead of cutting every segment in pieces; tcp__err_input() takes
+     * the smaller segment size and resends. */
+    out.io_df = true;
     if (rn__filter_on(RN_FL_OUTBOUND_TRANSPORT) &&
         tcp__filter_segment(ts, c, RN_FL_OUTBOUND_TRANSPORT, laddr, lport, faddr, fport, flags,
                             len)) {

@@ -25,6 +25,11 @@
 # and the temporary directory go.  Processes are ended by PID only.  Every
 # wait is bounded.
 #
+# A test may set $net_plen (default 15) before net_start: the prefix length
+# of both sides of rn0 (with 24, a test can route 198.18.1.0/24 elsewhere
+# and give the daemon --gw 198.18.0.1).  net_ns_add makes a further
+# namespace (a server behind a Linux router), deleted by teardown.
+#
 # Variables for the tests: $refnet (the binary), $ns (namespace), $dir
 # (temporary directory), $sock (control socket), $dpid (daemon PID), $dlog
 # (daemon's stderr), $py (/usr/bin/python3: the one with scapy), $here
@@ -45,6 +50,9 @@ net_name=
 net_stopped=0
 net_pids=()
 bgpid=
+net_plen=15
+net_extra_ns=()
+net_ns_last=
 
 # bad MSG: records a failure; the test goes on, and fails at the end.
 bad() {
@@ -105,7 +113,7 @@ net_start() {
     nsx sysctl -qw net.ipv6.conf.rn0.disable_ipv6=1 || die "cannot disable IPv6 on rn0"
     # Learn refnet's MAC from its gratuitous ARP (test_arping looks).
     nsx sysctl -qw net.ipv4.conf.rn0.arp_accept=1 || die "cannot set arp_accept on rn0"
-    nsx ip addr add 198.18.0.1/15 dev rn0 || die "cannot address rn0"
+    nsx ip addr add "198.18.0.1/$net_plen" dev rn0 || die "cannot address rn0"
     nsx ip link set rn0 up || die "cannot bring rn0 up"
     _net_launch "$@"
 }
@@ -124,7 +132,7 @@ _net_launch() {
     local i
     # Not through nsx: a backgrounded function would be a subshell, and $!
     # its PID; ip netns exec execs the daemon, so $! is the daemon's.
-    ip netns exec "$ns" "$refnet" daemon --tap rn0 --addr 198.18.0.2/15 --ctl "$sock" "$@" \
+    ip netns exec "$ns" "$refnet" daemon --tap rn0 --addr "198.18.0.2/$net_plen" --ctl "$sock" "$@" \
         2>"$dlog" &
     dpid=$!
     net_stopped=0
@@ -176,11 +184,18 @@ net_stop() {
 # net_bg CMD...: starts CMD in the background inside the namespace (with
 # the caller's redirections) and sets $bgpid to its PID, which teardown
 # ends if it is still running.  `wait $bgpid` gives its exit status.
+# net_bg_in NS CMD... does the same in namespace NS.
 net_bg() {
+    net_bg_in "$ns" "$@" <&0
+}
+
+net_bg_in() {
+    local in=$1
+    shift
     # Not through nsx, for the same reason as the daemon: $! must be CMD's.
     # <&0: without job control, a background command's stdin would be
     # /dev/null, not the caller's redirection.
-    ip netns exec "$ns" "$@" <&0 &
+    ip netns exec "$in" "$@" <&0 &
     bgpid=$!
     net_pids+=("$bgpid")
 }
@@ -232,10 +247,22 @@ net_wait_for() {
     done
 }
 
+# net_ns_add NAME: creates a further namespace (rn-net-TEST-NAME-PID, in
+# $net_ns_last) with its loopback up; teardown deletes it.
+net_ns_add() {
+    net_ns_last="rn-net-$net_name-$1-$$"
+    ip netns add "$net_ns_last" || die "cannot create namespace $net_ns_last"
+    net_extra_ns+=("$net_ns_last")
+    ip -n "$net_ns_last" link set lo up || die "cannot bring lo up in $net_ns_last"
+}
+
 net_teardown() {
-    local rc=$?
+    local rc=$? x
     net_kill_bg
     net_stop
+    for x in "${net_extra_ns[@]}"; do
+        ip netns del "$x" 2>/dev/null
+    done
     [ -n "$ns" ] && ip netns del "$ns" 2>/dev/null
     [ -n "$dir" ] && rm -rf "$dir"
     [ "$fail" = 0 ] || rc=1
