@@ -2,8 +2,8 @@
 # The clients that move data over refnet's own TCP through the daemon
 # (refnet send, recv, get) and refnet netstat, against the Linux kernel in
 # a network namespace this test creates:
-#   - send: 20 MiB from refnet to Linux `nc -l` (which sends the file
-#     back, so both directions flow), same sha256 both ways; a closed port
+#   - send: 20 MiB from refnet to a Linux listener that sends the file
+#     back (so both directions flow), same sha256 both ways; a closed port
 #     answers "refnet send: 198.18.0.1:9: connection refused", exit 1; a
 #     peer that resets mid-transfer, "connection reset by peer", exit 1;
 #   - recv: 20 MiB from Linux `nc` to refnet, same sha256; --timeout with
@@ -93,14 +93,40 @@ head -c $((20 << 20)) /dev/urandom >"$dir/in20"
 want20=$(sha "$dir/in20")
 
 # ---- send ----------------------------------------------------------------------
-"${inns[@]}" timeout 60 nc -l 198.18.0.1 5000 <"$dir/in20" >"$dir/nc-got" 2>"$dir/nc.err" &
+# The Linux side sends the same file back while it reads, so send's stdout
+# carries Linux's data; it closes only once both directions are done.  (nc
+# -l will not do: it quits at the peer's FIN, even with input left unsent.)
+cat >"$dir/echo-file.py" <<'EOF'
+import socket, sys, threading
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("198.18.0.1", 5000))
+s.listen(1)
+s.settimeout(60)
+c, _ = s.accept()
+c.settimeout(60)
+data = open(sys.argv[1], "rb").read()
+def send():
+    c.sendall(data)
+    c.shutdown(socket.SHUT_WR)
+t = threading.Thread(target=send)
+t.start()
+with open(sys.argv[2], "wb") as out:
+    while True:
+        d = c.recv(65536)
+        if not d:
+            break
+        out.write(d)
+t.join()
+c.close()
+EOF
+"${inns[@]}" timeout 60 /usr/bin/python3 "$dir/echo-file.py" "$dir/in20" "$dir/nc-got" 2>"$dir/nc.err" &
 ncpid=$!
 pids+=("$ncpid")
-# (nc sends the same file back, so send's stdout carries Linux's data.)
 if wait_linux_listen 5000; then
     rn send 198.18.0.1 5000 <"$dir/in20" >"$dir/send-back" 2>"$dir/send.err"
     st=$?
-    wait "$ncpid"
+    wait "$ncpid" || bad "the Linux peer failed: $(cat "$dir/nc.err")"
     [ "$st" = 0 ] || bad "send of 20 MiB exited $st: $(cat "$dir/send.err")"
     [ -s "$dir/send.err" ] && bad "send printed on success: $(cat "$dir/send.err")"
     [ "$(sha "$dir/nc-got")" = "$want20" ] ||
