@@ -592,6 +592,25 @@ static bool ack_input(struct tcp_conn *c, struct seg *s, bool *done)
     return true;
 }
 
+/* A duplicate ACK that a later one overtook on a path that reorders
+ * carries an older timestamp than the one last taken and fails PAWS, yet
+ * it is no old duplicate of another incarnation, and fast retransmit
+ * counts it.  One is taken when it is a pure ACK in sequence that
+ * acknowledges exactly snd_una and would not move the window, and its
+ * timestamp is at most one RTO (in the peer's milliseconds, as Linux
+ * keeps them) behind.  Linux makes the same exception. */
+static bool paws_reordered_dupack(const struct tcp_conn *c, const struct seg *s)
+{
+    uint32_t win = (uint32_t)s->th.th_win << c->snd_scale;
+    uint32_t rto_ms = (uint32_t)(tcp__rto(c) / RN_NSEC_PER_MSEC);
+
+    return s->len == 0 && (s->flags & (RN_TCP_SYN | RN_TCP_FIN | RN_TCP_RST | RN_TCP_ACK)) ==
+                              RN_TCP_ACK &&
+           s->seq == c->rcv_nxt && s->th.th_ack == c->snd_una &&
+           !(SEQ_GT(s->seq, c->snd_wl1) || (s->seq == c->snd_wl1 && win > c->snd_wnd)) &&
+           c->ts_recent - s->to.to_tsval <= rto_ms;
+}
+
 static void established_input(struct tcp_conn *c, struct rn_netbuf *nb, struct seg *s)
 {
     struct tcp_stack *ts = c->t_tcp;
@@ -609,7 +628,7 @@ static void established_input(struct tcp_conn *c, struct rn_netbuf *nb, struct s
         !(s->flags & RN_TCP_RST) && SEQ_LT(s->to.to_tsval, c->ts_recent)) {
         if (now - c->ts_recent_age > TCP_PAWS_IDLE) {
             c->ts_recent = 0;  /* idle for 24 days: the clock may have wrapped */
-        } else {
+        } else if (!paws_reordered_dupack(c, s)) {
             c->t_flags |= TF_ACKNOW;
             tcp__output(c);
             seg_drop(st, nb, RN_DROP_TCP_PAWS);
