@@ -1,6 +1,6 @@
 # Shared by bench/tcp.sh and bench/rx.sh (sourced): the namespaces of a
-# benchmark, only 198.18.0.0/15 in them.  The caller defines die(), sets
-# $refnet and removes the namespaces and the daemon ($dpid) on exit.
+# benchmark, only 198.18.0.0/15 in them.  The caller sets $refnet and calls
+# bench_setup, which names the namespaces and removes them on exit.
 
 # bench_need_root NAME: exits 0 with a one-line reason unless this runs as
 # root with /dev/net/tun (namespaces and TAP devices need both).
@@ -11,6 +11,36 @@ bench_need_root() {
     fi
     [ -c /dev/net/tun ] || { echo "$1: skipped: /dev/net/tun is missing"; exit 0; }
 }
+
+# bench_setup NAME: the namespaces ($nsr: refnet's TAP and the Linux side
+# that drives it; $nsa and $nsb: the two ends of the reference veth), a
+# temporary directory $dir with the control socket $sock, and die().  On
+# exit, the programs whose PIDs are listed in $dir/pids and the daemon
+# ($dpid) are stopped, then the namespaces and $dir go.
+bench_setup() {
+    bench_name=$1
+    nsr="bn-$1-r-$$"
+    nsa="bn-$1-a-$$"
+    nsb="bn-$1-b-$$"
+    dir=$(mktemp -d "/tmp/refnet-bench-$1.XXXXXX") || exit 1
+    sock="$dir/ctl.sock"
+    dpid=
+    trap bench_cleanup EXIT
+    trap 'exit 1' INT TERM HUP
+}
+
+bench_cleanup() {
+    local p n
+    # Background programs first (a measurement in a subshell may have left
+    # one behind), then the daemon.
+    for p in $(cat "$dir/pids" 2>/dev/null) $dpid; do
+        bench_stop "$p"
+    done
+    for n in "$nsr" "$nsa" "$nsb"; do ip netns del "$n" 2>/dev/null; done
+    rm -rf "$dir"
+}
+
+die() { echo "$bench_name.sh: $*" >&2; exit 1; }
 
 # bench_stop PID: SIGTERM, up to 5 s to go, then SIGKILL; reaps it.
 bench_stop() {

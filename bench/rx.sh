@@ -35,22 +35,7 @@ py=/usr/bin/python3
 bench_need_root rx.sh
 [ -x "$refnet" ] && [ -x "$blast" ] || { echo "rx.sh: $refnet or $blast is not built" >&2; exit 1; }
 
-nsr="bn-rx-r-$$"   # refnet's TAP and its sender
-nsa="bn-rx-a-$$"   # veth sender end
-nsb="bn-rx-b-$$"   # veth receiving end
-dir=$(mktemp -d /tmp/refnet-bench-rx.XXXXXX) || exit 1
-sock="$dir/ctl.sock"
-dpid=
-
-cleanup() {
-    [ -n "$dpid" ] && bench_stop "$dpid"
-    for n in "$nsr" "$nsa" "$nsb"; do ip netns del "$n" 2>/dev/null; done
-    rm -rf "$dir"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-
-die() { echo "rx.sh: $*" >&2; exit 1; }
+bench_setup rx
 
 bench_tap_daemon "$nsr" "$sock" "$dir/daemon.log"
 bench_veth "$nsa" "$nsb"

@@ -47,27 +47,7 @@ for t in wrk nginx nc "$py"; do
     command -v "$t" >/dev/null || { echo "tcp.sh: $t is missing (scripts/deps.sh)" >&2; exit 1; }
 done
 
-nsr="bn-tcp-r-$$"   # refnet's TAP and the Linux client
-nsa="bn-tcp-a-$$"   # veth client end
-nsb="bn-tcp-b-$$"   # veth server end
-dir=$(mktemp -d /tmp/refnet-bench-tcp.XXXXXX) || exit 1
-sock="$dir/ctl.sock"
-dpid=
-
-cleanup() {
-    local p
-    # Background programs first (a measurement in a subshell may have left
-    # one behind), then the daemon.
-    for p in $(cat "$dir/pids" 2>/dev/null) $dpid; do
-        bench_stop "$p"
-    done
-    for n in "$nsr" "$nsa" "$nsb"; do ip netns del "$n" 2>/dev/null; done
-    rm -rf "$dir"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-
-die() { echo "tcp.sh: $*" >&2; exit 1; }
+bench_setup tcp
 
 # bg NS CMD...: CMD in the background in NS; its PID in $bgpid (ip netns
 # exec execs CMD, so $! is CMD's own).

@@ -118,13 +118,16 @@ struct rn_link_ops {
      * Returns how many (0 if none), or a negative code if the link is
      * unusable.  The caller owns the returned frames. */
     int (*rx)(struct rn_link *link, struct rn_netbuf **pkts, unsigned max, rn_time_t now);
-    /* Returns an fd that becomes readable when rx may return frames, or -1. */
+    /* The next three may be NULL in a filter that adds nothing to its
+     * lower link's: the lower link's answer is used. */
+    /* Returns an fd that becomes readable when rx may return frames, or -1
+     * (NULL in a driver: -1). */
     int (*poll_fd)(struct rn_link *link);
     /* Returns the earliest time at which rx may return frames or has due
-     * work without the fd firing, or RN_LINK_NO_DEADLINE.  A deadline at or
-     * before now means: call rx now. */
+     * work without the fd firing, or RN_LINK_NO_DEADLINE (NULL in a driver:
+     * none).  A deadline at or before now means: call rx now. */
     rn_time_t (*next_deadline)(struct rn_link *link);
-    /* Fills caps. */
+    /* Fills caps (NULL in a driver: no capabilities). */
     void (*caps)(struct rn_link *link, struct rn_link_caps *caps);
     /* Appends kind-specific counters to one report line (no newline), or
      * NULL if the kind has none. */

@@ -346,21 +346,6 @@ static int trace_rx(struct rn_link *link, struct rn_netbuf **pkts, unsigned max,
     return n;
 }
 
-static int trace_poll_fd(struct rn_link *link)
-{
-    return rn_link_poll_fd(link->lk_lower);
-}
-
-static rn_time_t trace_next_deadline(struct rn_link *link)
-{
-    return rn_link_next_deadline(link->lk_lower);
-}
-
-static void trace_caps(struct rn_link *link, struct rn_link_caps *caps)
-{
-    rn_link_caps(link->lk_lower, caps);
-}
-
 static void trace_close(struct rn_link *link)
 {
     rn_link_close(link->lk_lower);
@@ -371,9 +356,6 @@ static const struct rn_link_ops trace_ops = {
     .kind = "sim-trace",
     .tx = trace_tx,
     .rx = trace_rx,
-    .poll_fd = trace_poll_fd,
-    .next_deadline = trace_next_deadline,
-    .caps = trace_caps,
     .report = NULL,
     .close = trace_close,
 };

@@ -101,21 +101,6 @@ static int capture_rx(struct rn_link *link, struct rn_netbuf **pkts, unsigned ma
     return n;
 }
 
-static int capture_poll_fd(struct rn_link *link)
-{
-    return rn_link_poll_fd(link->lk_lower);
-}
-
-static rn_time_t capture_next_deadline(struct rn_link *link)
-{
-    return rn_link_next_deadline(link->lk_lower);
-}
-
-static void capture_caps(struct rn_link *link, struct rn_link_caps *caps)
-{
-    rn_link_caps(link->lk_lower, caps);
-}
-
 static void capture_report(struct rn_link *link, struct rn_strbuf *sb)
 {
     struct capture_link *cl = capture_of(link);
@@ -141,9 +126,6 @@ static const struct rn_link_ops capture_ops = {
     .kind = "capture",
     .tx = capture_tx,
     .rx = capture_rx,
-    .poll_fd = capture_poll_fd,
-    .next_deadline = capture_next_deadline,
-    .caps = capture_caps,
     .report = capture_report,
     .close = capture_close,
 };

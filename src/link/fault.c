@@ -374,11 +374,6 @@ static int fault_rx(struct rn_link *link, struct rn_netbuf **pkts, unsigned max,
     return (int)n;
 }
 
-static int fault_poll_fd(struct rn_link *link)
-{
-    return rn_link_poll_fd(link->lk_lower);
-}
-
 static rn_time_t dir_deadline(const struct fault_dir *d)
 {
     rn_time_t t = RN_LINK_NO_DEADLINE;
@@ -462,7 +457,6 @@ static const struct rn_link_ops fault_ops = {
     .kind = "fault",
     .tx = fault_tx,
     .rx = fault_rx,
-    .poll_fd = fault_poll_fd,
     .next_deadline = fault_next_deadline,
     .caps = fault_caps,
     .report = fault_report,

@@ -99,21 +99,31 @@ int rn_link_rx(struct rn_link *link, struct rn_netbuf **pkts, unsigned max, rn_t
     return n;
 }
 
+/* An op a link leaves NULL: a filter passes its lower link's answer. */
 int rn_link_poll_fd(struct rn_link *link)
 {
-    return link->lk_ops->poll_fd ? link->lk_ops->poll_fd(link) : -1;
+    if (link->lk_ops->poll_fd != NULL)
+        return link->lk_ops->poll_fd(link);
+    return link->lk_lower != NULL ? rn_link_poll_fd(link->lk_lower) : -1;
 }
 
 rn_time_t rn_link_next_deadline(struct rn_link *link)
 {
-    return link->lk_ops->next_deadline ? link->lk_ops->next_deadline(link)
-                                       : RN_LINK_NO_DEADLINE;
+    if (link->lk_ops->next_deadline != NULL)
+        return link->lk_ops->next_deadline(link);
+    return link->lk_lower != NULL ? rn_link_next_deadline(link->lk_lower)
+                                  : RN_LINK_NO_DEADLINE;
 }
 
 void rn_link_caps(struct rn_link *link, struct rn_link_caps *caps)
 {
+    if (link->lk_ops->caps == NULL && link->lk_lower != NULL) {
+        rn_link_caps(link->lk_lower, caps);
+        return;
+    }
     memset(caps, 0, sizeof(*caps));
-    link->lk_ops->caps(link, caps);
+    if (link->lk_ops->caps != NULL)
+        link->lk_ops->caps(link, caps);
 }
 
 void rn_link_close(struct rn_link *link)

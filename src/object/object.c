@@ -827,7 +827,6 @@ __attribute__((noinline)) static int ob_drop_slow(struct ob_header *h, rn_tag_t 
 int rn__ob_ref(void *ob, rn_tag_t tag, const struct rn_site *site)
 {
     struct ob_header *h = ob_header(ob);
-
     enum fast_result res = ref_fast(h, tag, site);
 
     if (likely(res == FAST_DONE))
@@ -838,7 +837,6 @@ int rn__ob_ref(void *ob, rn_tag_t tag, const struct rn_site *site)
 int rn__ob_deref(void *ob, rn_tag_t tag, const struct rn_site *site)
 {
     struct ob_header *h = ob_header(ob);
-
     enum fast_result res = drop_fast(h, tag, site);
 
     if (likely(res == FAST_DONE))

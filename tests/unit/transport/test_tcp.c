@@ -248,21 +248,6 @@ static int ew_rx(struct rn_link *link, struct rn_netbuf **pkts, unsigned max, rn
     return n;
 }
 
-static int ew_poll_fd(struct rn_link *link)
-{
-    return rn_link_poll_fd(link->lk_lower);
-}
-
-static rn_time_t ew_next_deadline(struct rn_link *link)
-{
-    return rn_link_next_deadline(link->lk_lower);
-}
-
-static void ew_caps(struct rn_link *link, struct rn_link_caps *caps)
-{
-    rn_link_caps(link->lk_lower, caps);
-}
-
 static void ew_close(struct rn_link *link)
 {
     rn_link_close(link->lk_lower);
@@ -275,9 +260,6 @@ static const struct rn_link_ops ew_ops = {
     .kind = "edge-watch",
     .tx = ew_tx,
     .rx = ew_rx,
-    .poll_fd = ew_poll_fd,
-    .next_deadline = ew_next_deadline,
-    .caps = ew_caps,
     .close = ew_close,
 };
 
