@@ -66,7 +66,7 @@ unsigned rn__link_next_seq(void)
 void rn_link_init(struct rn_link *link, const struct rn_link_ops *ops, struct rn_link *lower,
                   const char *name)
 {
-    assert(ops && ops->kind && ops->tx && ops->rx && ops->caps && ops->close);
+    assert(ops && ops->kind && ops->tx && ops->rx && ops->close);
     memset(link, 0, sizeof(*link));
     link->lk_ops = ops;
     link->lk_lower = lower;
