@@ -21,7 +21,7 @@
 #include <stdlib.h>
 
 #include "net/net.h"
-#include "refnet/apps.h"
+#include "apps/apps.h"
 #include "refnet/error.h"
 #include "refnet/object.h"
 #include "refnet/socket.h"

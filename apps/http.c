@@ -15,7 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "http.h"
+#include "apps/http.h"
 
 #define HTTP_LINE_MAX_DEFAULT 8192u
 #define HTTP_FIELDS_MAX_DEFAULT 16384u

@@ -33,10 +33,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "http.h"
-#include "httpd_fs.h"
+#include "apps/http.h"
+#include "apps/httpd_fs.h"
 #include "refnet/error.h"
-#include "tcp_server.h"
+#include "apps/tcp_server.h"
 
 #define HTTPD_IN 4096u                       /* receive buffer per connection */
 #define HTTPD_HEAD_MAX 512u                  /* a response head, an error body */

@@ -20,7 +20,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "httpd_fs.h"
+#include "apps/httpd_fs.h"
 
 #define FS_FLAGS (O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
 #define FS_COMPONENT_MAX 255

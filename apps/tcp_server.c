@@ -20,7 +20,7 @@
 
 #include "net/net.h"
 #include "refnet/error.h"
-#include "tcp_server.h"
+#include "apps/tcp_server.h"
 
 #define TSRV_RETRY RN_MSEC(100)
 

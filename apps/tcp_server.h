@@ -40,7 +40,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "refnet/apps.h"
+#include "apps/apps.h"
 #include "refnet/object.h"
 #include "refnet/socket.h"
 #include "refnet/stack.h"

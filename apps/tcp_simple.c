@@ -18,7 +18,7 @@
 #include <stdlib.h>
 
 #include "refnet/error.h"
-#include "tcp_server.h"
+#include "apps/tcp_server.h"
 
 #define SIMPLE_BUF_DEFAULT 16384u
 #define SIMPLE_BUF_MIN 512u

@@ -26,6 +26,7 @@
 #include "refnet/link.h"
 #include "refnet/object.h"
 #include "refnet/stack.h"
+#include "refnet/socket.h"
 #include "refnet/transport.h"
 #include "transport/tcp.h"
 
@@ -154,7 +155,7 @@ static rn_time_t run_once(enum setting s, uint64_t total)
     if (rn_stack_create(&sp, &a) != 0)
         exit(1);
     sp.sp_name = "b";
-    if (rn_stack_create(&sp, &b) != 0 || rn_transport_init(a) != 0 || rn_transport_init(b) != 0)
+    if (rn_stack_create(&sp, &b) != 0 || rn_sock_layer_init(a) != 0 || rn_sock_layer_init(b) != 0)
         exit(1);
     setup_filters(a, s);
     setup_filters(b, s);

@@ -29,6 +29,7 @@
 #include "refnet/link.h"
 #include "refnet/netbuf.h"
 #include "refnet/stack.h"
+#include "refnet/socket.h"
 #include "refnet/transport.h"
 
 #define ADDR_A 0xc6120001u  /* 198.18.0.1: the sender, the benchmark */
@@ -174,7 +175,7 @@ static rn_time_t run_once(enum setting s, uint64_t frames)
     rn_time_t t0, t1;
 
     vnow = RN_SEC(1);
-    if (rn_stack_create(&sp, &st) != 0 || rn_transport_init(st) != 0)
+    if (rn_stack_create(&sp, &st) != 0 || rn_sock_layer_init(st) != 0)
         exit(1);
     pool = rn_stack_pool(st);
     cp.sc_latency = 0;

@@ -1,5 +1,5 @@
 /*
- * libFuzzer target for the control protocol's codec (src/host/ctl_proto.c),
+ * libFuzzer target for the control protocol's codec (src/ctl/ctl_proto.c),
  * the part of the daemon that reads bytes from any local client.
  *
  * The first input byte picks how the stream is cut into reads (1 to 128
@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "refnet/ctl.h"
+#include "ctl/ctl.h"
 #include "refnet/error.h"
 
 #define CHECK(cond)                                                          \

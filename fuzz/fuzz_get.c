@@ -1,7 +1,7 @@
 /*
  * libFuzzer target for the client side of `refnet get` (tools/cmd_net.c):
  * the decoder of the daemon's stream (rn_ctl_unchunk(), ctl_proto.c) and
- * the HTTP/1.1 response decoder (src/host/http_resp.c), the two parsers
+ * the HTTP/1.1 response decoder (apps/http_resp.c), the two parsers
  * that read what a remote web server and the daemon send.
  *
  * The first input byte picks how the input is cut into reads (1 to 127
@@ -25,8 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "host/http_resp.h"
-#include "refnet/ctl.h"
+#include "apps/http_resp.h"
+#include "ctl/ctl.h"
 #include "refnet/error.h"
 
 #define CHECK(cond)                                                          \

@@ -42,7 +42,7 @@
 #include <string.h>
 
 #include "net/net.h"
-#include "refnet/apps.h"
+#include "apps/apps.h"
 #include "refnet/clock.h"
 #include "refnet/link.h"
 #include "refnet/netbuf.h"
@@ -264,7 +264,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     CHECK(rn_sim_cable_new(&cp, &end_a, &peer) == 0);
     ip.ifp_link = end_a;
     CHECK(rn_stack_add_iface(st, &ip, NULL) == 0);
-    CHECK(rn_transport_init(st) == 0);
+    CHECK(rn_sock_layer_init(st) == 0);
     CHECK(rn_echo_start(st, NULL, &echo) == 0);
     if (tcp_listen) {
         CHECK(rn_proc_create(st, "fuzz-tcp", &tcp) == 0);

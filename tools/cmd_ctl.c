@@ -28,7 +28,7 @@
 #include <unistd.h>
 
 #include "commands.h"
-#include "refnet/ctl.h"
+#include "ctl/ctl.h"
 #include "refnet/error.h"
 
 #define CTL_DEFAULT_TIMEOUT_S 30.0

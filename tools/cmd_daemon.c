@@ -3,7 +3,7 @@
  * answering the `refnet` commands on its control socket (daemon.h).
  *
  * This file checks the command line and prints the start-up and shutdown
- * lines; src/host/daemon.c does the work.  Exit statuses: 0 clean shutdown,
+ * lines; tools/daemon.c does the work.  Exit statuses: 0 clean shutdown,
  * 1 start-up failure or objects leaked at shutdown, 2 bad arguments.
  */
 #include <arpa/inet.h>
@@ -18,9 +18,9 @@
 #include <sys/un.h>
 
 #include "commands.h"
-#include "refnet/apps.h"
-#include "refnet/ctl.h"
-#include "refnet/daemon.h"
+#include "apps/apps.h"
+#include "ctl/ctl.h"
+#include "tools/daemon.h"
 #include "refnet/error.h"
 #include "refnet/filter.h"
 #include "refnet/link.h"

@@ -6,7 +6,7 @@
  *          listener; the watchdog's chain, a dump analysed offline, and
  *          the release once the leak is cleared.
  *   stop-hang, callout-hang, close-wait  the case in the simulator, with
- *          httpd, clients and a netstat loop (refnet/lab.h):
+ *          httpd, clients and a netstat loop (src/sim/lab.h):
  *          [--fixed] [--seed N] [--threshold S] [--dump FILE]
  *   clear-leak  (a running daemon) gives back the references that its
  *          `--inject enum-leak` fault made netstat's enumeration lose, so
@@ -25,7 +25,7 @@
 #include "commands.h"
 #include "refnet/clock.h"
 #include "refnet/diag.h"
-#include "refnet/lab.h"
+#include "sim/lab.h"
 #include "refnet/object.h"
 #include "refnet/report.h"
 #include "refnet/snapshot.h"

@@ -14,7 +14,7 @@
  * summary lines on stderr).  send and get ask the daemon to `connect`,
  * recv to `accept ... --recv-only`; the daemon pipes the TCP connection
  * through the control connection and ends with a trailer whose status is
- * ours.  The HTTP decoding of get happens here (src/host/http_resp.c), so
+ * ours.  The HTTP decoding of get happens here (apps/http_resp.c), so
  * the daemon stays a byte pipe.
  *
  * Exit statuses: 0 success (send: every byte sent and the connection
@@ -44,8 +44,9 @@
 #include <unistd.h>
 
 #include "commands.h"
-#include "host/http_resp.h"
-#include "refnet/ctl.h"
+#include "apps/http_resp.h"
+#include "ctl/ctl.h"
+#include "refnet/addr.h"
 #include "refnet/error.h"
 #include "version.h"
 
@@ -373,9 +374,9 @@ static bool parse_port(const char *s, unsigned *port)
 
 static bool is_ip4(const char *s)
 {
-    struct in_addr in;
+    uint32_t addr;
 
-    return inet_pton(AF_INET, s, &in) == 1;
+    return rn_ip4_addr_parse(s, &addr, NULL) == 0;
 }
 
 /* Asks the daemon for a stream.  Returns 0 with *fd on the go (its text

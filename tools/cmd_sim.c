@@ -29,10 +29,10 @@
 #include <string.h>
 
 #include "commands.h"
-#include "refnet/apps.h"
-#include "refnet/echo_client.h"
+#include "apps/apps.h"
+#include "apps/echo_client.h"
 #include "refnet/error.h"
-#include "refnet/ping.h"
+#include "apps/ping.h"
 #include "refnet/sim.h"
 #include "refnet/stack.h"
 

@@ -156,7 +156,7 @@ void rn_filter_spec_format(const struct rn_filter_spec *fs, char *buf, size_t le
 
 /* ---- The platform on a stack -------------------------------------------- */
 
-/* Sets the platform up on st (after rn_transport_init(), or before: the
+/* Sets the platform up on st (after rn_sock_layer_init(), or before: the
  * hooks find it either way) and registers the built-in callouts portblock
  * and connlog.  Its teardown runs inside rn_stack_destroy(): every filter
  * goes, every flow still attached is told it ended, callouts unregister

@@ -344,4 +344,12 @@ static inline struct rn_netbuf *rn_nbq_peek(const struct rn_nbq *q)
 /* Frees every queued packet and leaves the queue empty.  Returns how many. */
 unsigned rn_nbq_purge(struct rn_nbq *q);
 
+/* ---- Checksums ---------------------------------------------------------- */
+
+/* Returns the Internet checksum (RFC 1071) of len bytes of packet nb from
+ * off, across its buffers, added to acc (a pseudo-header's sum, or 0):
+ * a 64-bit accumulator, not yet folded to 16 bits.  Returns 0 if the
+ * range runs past the packet. */
+uint64_t rn_nb_csum(const struct rn_netbuf *nb, size_t off, size_t len, uint64_t acc);
+
 #endif /* REFNET_NETBUF_H */

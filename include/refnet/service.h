@@ -111,7 +111,7 @@ extern const struct rn_svc_kind rn_svc_builtin[];
 struct rn_svcctl;
 struct rn_svc;
 
-/* Creates a controller for st (rn_transport_init() must have run) that
+/* Creates a controller for st (rn_sock_layer_init() must have run) that
  * knows kinds (ended by an entry with sk_name NULL; must outlive it).
  * Returns 0 and *out, or RN_ENOMEM. */
 int rn_svcctl_create(struct rn_stack *st, const struct rn_svc_kind *kinds,

@@ -82,7 +82,7 @@ int rn_sim_destroy(struct rn_sim *sim);
 
 /* Creates a stack named name (at most 31 characters, unique in the sim)
  * whose seed is derived from the sim's seed and the name, and sets up its
- * transports and socket layer (rn_transport_init()), so services
+ * transports and socket layer (rn_sock_layer_init()), so services
  * (apps.h) and clients (ping.h, echo_client.h) can run on it at once.  Returns 0 and sets *out (the sim owns
  * the stack; it is destroyed with the sim), or RN_EINVAL, RN_EEXIST,
  * RN_ENOMEM. */

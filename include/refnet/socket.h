@@ -2,6 +2,9 @@
  * The socket layer: processes and their handles, socket endpoints,
  * asynchronous requests with their completions, and a blocking API on top.
  *
+ * Addresses, socket types, flags, readiness bits and socket options are
+ * the transports' vocabulary, in transport.h, which this header includes.
+ *
  * Where it sits: above the transports (UDP and TCP), which it drives
  * through a protocol ops table (src/transport/transport.h), and below the
  * applications: the built-in services on the loop thread (apps/) and any
@@ -48,54 +51,17 @@
 #include <sys/types.h>
 
 #include "refnet/clock.h"
+#include "refnet/transport.h"
 
 struct rn_stack;
 
-/* ---- Addresses, types, flags --------------------------------------------- */
+/* ---- Set-up ------------------------------------------------------------------ */
 
-/* An IPv4 socket address, host order.  Address 0 is the wildcard. */
-struct rn_sockaddr_in {
-    uint32_t sin_addr;  /* IPv4 address */
-    uint16_t sin_port;  /* port */
-};
-
-enum rn_sock_type {
-    RN_SOCK_DGRAM = 1,   /* datagrams: UDP */
-    RN_SOCK_STREAM = 2,  /* byte stream: TCP */
-};
-
-/* Flags of send and receive requests, and (RN_MSG_TRUNC) of completions. */
-#define RN_MSG_PEEK 0x1u      /* receive: leave the data queued */
-#define RN_MSG_DONTWAIT 0x2u  /* do not wait: RN_EAGAIN if it cannot complete now */
-#define RN_MSG_TRUNC 0x4u     /* completion: the datagram was longer than the buffer */
-#define RN_MSG_EOF 0x8u       /* stream send: shut the sending side once all of it is
-                                 taken, so the FIN leaves with the last data rather than
-                                 a completion later (after the peer may have acted) */
-
-/* Readiness, for rn_poll() and rn_sock_ready(). */
-#define RN_POLLIN 0x01u    /* a receive (or accept) would complete now */
-#define RN_POLLOUT 0x04u   /* a send would complete now */
-#define RN_POLLERR 0x08u   /* an error is pending (SO_ERROR) */
-#define RN_POLLHUP 0x10u   /* both directions are shut */
-#define RN_POLLNVAL 0x20u  /* not an open handle (or closed while polled) */
-
-/* Directions for rn_shutdown() (the same values TCP uses internally). */
-#define RN_SHUT_RD 0
-#define RN_SHUT_WR 1
-#define RN_SHUT_RDWR 2
-
-/* Socket options; every value is an int64_t. */
-enum rn_sockopt {
-    RN_SO_RCVBUF = 1,   /* receive queue limit, bytes of buffers (default 212992) */
-    RN_SO_SNDBUF,       /* send buffer limit, bytes (kept; see udp.c) */
-    RN_SO_RCVTIMEO,     /* blocking receive and accept timeout, ms; 0 none */
-    RN_SO_SNDTIMEO,     /* blocking send and connect timeout, ms; 0 none */
-    RN_SO_LINGER,       /* -1 off (graceful close); 0 abort on close; >0 seconds */
-    RN_SO_ERROR,        /* get only: the pending error, cleared by reading */
-    RN_SO_TYPE,         /* get only: enum rn_sock_type */
-    RN_SO_KEEPALIVE,    /* stream: 0 or 1 */
-    RN_TCP_NODELAY,     /* stream: 0 or 1 (Nagle off) */
-};
+/* [L] Sets up UDP, TCP (with its default parameters, unless rn_tcp_init()
+ * ran first) and the socket layer on st, bottom up, each unless already
+ * set up; their teardown runs in rn_stack_destroy(), sockets first.
+ * Returns 0, RN_ENOMEM, or RN_ENOSPC (no stack slot left). */
+int rn_sock_layer_init(struct rn_stack *st);
 
 /* ---- Processes ------------------------------------------------------------- */
 
@@ -109,7 +75,7 @@ struct rn_proc;
 /* [any] Creates a process on st named name (at most 31 characters kept).
  * Returns 0 and sets *out, holding the creator's reference, or RN_ENOMEM,
  * or RN_EINVAL if the transports were not initialised on st
- * (rn_transport_init()). */
+ * (rn_sock_layer_init()). */
 int rn_proc_create(struct rn_stack *st, const char *name, struct rn_proc **out);
 
 /* [any] Begins the process's exit: every handle runs its cleanup, and the

@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "refnet/clock.h"
+#include "refnet/runtime.h"
 
 struct rn_link;
 struct rn_strbuf;
@@ -60,7 +61,6 @@ int rn_stack_create(const struct rn_stack_params *params, struct rn_stack **out)
  * or buffers were still held afterwards (reported as leaks). */
 int rn_stack_destroy(struct rn_stack *st);
 
-const char *rn_stack_name(const struct rn_stack *st);
 struct rn_nbpool *rn_stack_pool(struct rn_stack *st);
 
 /* ---- Interfaces and routes ---------------------------------------------- */
@@ -111,27 +111,6 @@ rn_time_t rn_stack_next_deadline(struct rn_stack *st);
 /* Stores up to max fds the host should wait on for readability; returns
  * how many there are in all. */
 size_t rn_stack_fds(struct rn_stack *st, int *fds, size_t max);
-
-/* Work posted to the loop.  Embedded in the poster's own request, so that
- * posting never allocates. */
-struct rn_work;
-typedef void (*rn_work_fn)(struct rn_stack *st, struct rn_work *w);
-struct rn_work {
-    struct rn_work *wk_next;  /* the stack's queue */
-    rn_work_fn wk_fn;         /* run on the loop thread, once */
-};
-
-/* [any] Queues w to run on the loop thread at its next poll, in posting
- * order per thread, and wakes the host.  w must stay valid until wk_fn
- * has been called. */
-void rn_stack_post(struct rn_stack *st, struct rn_work *w, rn_work_fn fn);
-
-/* Installs the host's wake-up, called [any thread] after work is posted
- * (the real-time loop writes its eventfd; the simulator needs none). */
-void rn_stack_set_wake(struct rn_stack *st, void (*wake)(void *ctx), void *ctx);
-
-/* True if posted work is waiting. */
-bool rn_stack_has_work(struct rn_stack *st);
 
 /* ---- Listings, for the control socket and the simulator ----------------- */
 

@@ -1,11 +1,12 @@
 /*
- * The transports of a stack: set-up, the ephemeral port range and the UDP
- * counters.
+ * The transports of a stack: the socket vocabulary they share with the
+ * socket layer (addresses, socket types, flags, readiness, options), their
+ * set-up, the ephemeral port range and the UDP counters.
  *
- * The host (daemon, simulator, tests) calls rn_transport_init() once after
- * rn_stack_create(): it registers UDP and TCP with the network layer and
- * sets up the socket layer above them (socket.h).  Their teardown runs
- * inside rn_stack_destroy(), sockets first.
+ * The host (daemon, simulator, an embedder) calls rn_sock_layer_init()
+ * (socket.h) once after rn_stack_create(): it registers UDP and TCP with
+ * the network layer and sets up the socket layer above them.  Their
+ * teardown runs inside rn_stack_destroy(), sockets first.
  *
  * Thread safety: [L] loop thread of the stack (or before its loop runs).
  */
@@ -16,12 +17,54 @@
 
 struct rn_stack;
 
-/* [L] Sets up UDP, TCP (with its default parameters, unless rn_tcp_init()
- * ran first) and the socket layer on st, each unless already set up.
- * Returns 0 or RN_ENOMEM. */
-int rn_transport_init(struct rn_stack *st);
+/* ---- Addresses, types, flags --------------------------------------------- */
 
-/* [L] UDP alone (rn_transport_init() calls it).  Returns 0, RN_EEXIST or
+/* An IPv4 socket address, host order.  Address 0 is the wildcard. */
+struct rn_sockaddr_in {
+    uint32_t sin_addr;  /* IPv4 address */
+    uint16_t sin_port;  /* port */
+};
+
+enum rn_sock_type {
+    RN_SOCK_DGRAM = 1,   /* datagrams: UDP */
+    RN_SOCK_STREAM = 2,  /* byte stream: TCP */
+};
+
+/* Flags of send and receive requests, and (RN_MSG_TRUNC) of completions. */
+#define RN_MSG_PEEK 0x1u      /* receive: leave the data queued */
+#define RN_MSG_DONTWAIT 0x2u  /* do not wait: RN_EAGAIN if it cannot complete now */
+#define RN_MSG_TRUNC 0x4u     /* completion: the datagram was longer than the buffer */
+#define RN_MSG_EOF 0x8u       /* stream send: shut the sending side once all of it is
+                                 taken, so the FIN leaves with the last data rather than
+                                 a completion later (after the peer may have acted) */
+
+/* Readiness, for rn_poll() and rn_sock_ready(). */
+#define RN_POLLIN 0x01u    /* a receive (or accept) would complete now */
+#define RN_POLLOUT 0x04u   /* a send would complete now */
+#define RN_POLLERR 0x08u   /* an error is pending (SO_ERROR) */
+#define RN_POLLHUP 0x10u   /* both directions are shut */
+#define RN_POLLNVAL 0x20u  /* not an open handle (or closed while polled) */
+
+/* Directions for rn_shutdown() (the same values TCP uses internally). */
+#define RN_SHUT_RD 0
+#define RN_SHUT_WR 1
+#define RN_SHUT_RDWR 2
+
+/* Socket options; every value is an int64_t. */
+enum rn_sockopt {
+    RN_SO_RCVBUF = 1,   /* receive queue limit, bytes of buffers (default 212992) */
+    RN_SO_SNDBUF,       /* send buffer limit, bytes (kept; see udp.c) */
+    RN_SO_RCVTIMEO,     /* blocking receive and accept timeout, ms; 0 none */
+    RN_SO_SNDTIMEO,     /* blocking send and connect timeout, ms; 0 none */
+    RN_SO_LINGER,       /* -1 off (graceful close); 0 abort on close; >0 seconds */
+    RN_SO_ERROR,        /* get only: the pending error, cleared by reading */
+    RN_SO_TYPE,         /* get only: enum rn_sock_type */
+    RN_SO_KEEPALIVE,    /* stream: 0 or 1 */
+    RN_TCP_NODELAY,     /* stream: 0 or 1 (Nagle off) */
+};
+
+
+/* [L] UDP alone (rn_sock_layer_init() calls it).  Returns 0, RN_EEXIST or
  * RN_ENOMEM. */
 int rn_udp_init(struct rn_stack *st);
 

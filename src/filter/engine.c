@@ -17,11 +17,13 @@
  */
 #include <assert.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/once.h"
 #include "filter/filter_priv.h"
 #include "net/net.h"
 #include "refnet/error.h"
@@ -31,9 +33,26 @@
 
 _Atomic uint32_t rn__filter_active[RN_FL_COUNT_];
 
+/* The stack slot the platform keeps its engine in, taken once by
+ * slot_take(). */
+static _Atomic int engine_slot = -1;
+static struct rn_once slot_once = RN_ONCE_INIT;
+
+static bool slot_take(void)
+{
+    int slot = rn_stack_slot_alloc();
+
+    if (slot < 0)
+        return false;
+    atomic_store_explicit(&engine_slot, slot, memory_order_relaxed);
+    return true;
+}
+
 struct filter_engine *filter__engine(struct rn_stack *st)
 {
-    return rn_stack_slot(st, RN_SLOT_FILTER);
+    int slot = atomic_load_explicit(&engine_slot, memory_order_relaxed);
+
+    return slot < 0 ? NULL : rn_stack_slot(st, slot);
 }
 
 bool rn_filter_ready(struct rn_stack *st)
@@ -150,7 +169,7 @@ static void filter_fini(struct rn_stack *st, void *ctx)
     filter__callouts_unregister(fe);
     filter__flows_abandon(fe);
     filter__callouts_kill(fe);
-    rn_stack_set_slot(st, RN_SLOT_FILTER, NULL);
+    rn_stack_set_slot(st, engine_slot, NULL);
     free(fe);
 }
 
@@ -159,6 +178,8 @@ int rn_filter_init(struct rn_stack *st)
     struct filter_engine *fe;
     int err;
 
+    if (!rn_once(&slot_once, slot_take))
+        return RN_ENOSPC;
     if (filter__engine(st) != NULL)
         return RN_EEXIST;
     err = filter__types_init();
@@ -173,7 +194,7 @@ int rn_filter_init(struct rn_stack *st)
         free(fe);
         return err;
     }
-    rn_stack_set_slot(st, RN_SLOT_FILTER, fe);
+    rn_stack_set_slot(st, engine_slot, fe);
     /* From here on, a failure leaves a working platform that the stack's
      * teardown frees. */
     err = rn_stack_add_stats(st, filter_stats_hook, NULL);

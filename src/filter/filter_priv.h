@@ -1,6 +1,6 @@
 /*
  * Filtering platform internals shared by the files of src/filter/: the
- * per-stack engine (the stack's RN_SLOT_FILTER), filters, callout
+ * per-stack engine (in the platform's stack slot), filters, callout
  * registrations, flow records with their callout contexts, pended
  * operations, and the built-in callouts' registration calls.
  *

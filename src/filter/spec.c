@@ -107,31 +107,6 @@ static bool parse_ports(const char *s, uint16_t *lo, uint16_t *hi)
     return true;
 }
 
-/* Parses a dotted quad "A.B.C.D" strictly: four decimal octets. */
-static bool parse_ip4(const char *s, uint32_t *out)
-{
-    uint32_t addr = 0;
-    int i;
-
-    for (i = 0; i < 4; i++) {
-        unsigned v = 0, digits = 0;
-
-        while (isdigit((unsigned char)*s) && digits < 4) {
-            v = v * 10 + (unsigned)(*s++ - '0');
-            digits++;
-        }
-        if (digits == 0 || digits > 3 || v > 255)
-            return false;
-        addr = addr << 8 | v;
-        if (i < 3 && *s++ != '.')
-            return false;
-    }
-    if (*s != '\0')
-        return false;
-    *out = addr;
-    return true;
-}
-
 /* Parses "A.B.C.D" or "A.B.C.D/N".  Returns 0, or RN_EINVAL with err. */
 static int parse_prefix(const char *key, const char *val, uint32_t *addr, uint8_t *plen,
                         char *err, size_t errlen)
@@ -139,6 +114,7 @@ static int parse_prefix(const char *key, const char *val, uint32_t *addr, uint8_
     char buf[24];
     const char *slash = strchr(val, '/');
     unsigned long n = 32;
+    const char *why = "";
     uint32_t mask;
 
     if (strlen(val) >= sizeof(buf))
@@ -151,9 +127,9 @@ static int parse_prefix(const char *key, const char *val, uint32_t *addr, uint8_
             return spec_error(err, errlen, "bad prefix length '%s' in '%s=%s': expected "
                               "0..32", slash + 1, key, val);
     }
-    if (!parse_ip4(buf, addr))
-        return spec_error(err, errlen, "bad address '%s' in '%s=%s': expected A.B.C.D or "
-                          "A.B.C.D/N", buf, key, val);
+    if (rn_ip4_addr_parse(buf, addr, &why) != 0)
+        return spec_error(err, errlen, "bad address '%s' in '%s=%s': %s; expected A.B.C.D "
+                          "or A.B.C.D/N", buf, key, val, why);
     mask = n == 0 ? 0 : ~0u << (32 - n);
     if ((*addr & ~mask) != 0)
         return spec_error(err, errlen, "'%s=%s': host bits set beyond the /%lu prefix", key,

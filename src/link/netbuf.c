@@ -21,6 +21,7 @@
 #include "refnet/error.h"
 #include "refnet/netbuf.h"
 #include "refnet/report.h"
+#include "wire/csum.h"
 #include "refnet/strbuf.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -763,4 +764,28 @@ bool rn_nb_check(const struct rn_netbuf *nb)
         sum += b->nb_len;
     }
     return sum == nb->nb_pktlen;
+}
+
+/* ---- Checksums ---------------------------------------------------------- */
+
+uint64_t rn_nb_csum(const struct rn_netbuf *nb, size_t off, size_t len, uint64_t acc)
+{
+    size_t done = 0;
+
+    if (off + len > nb->nb_pktlen)
+        return 0;
+    for (; nb != NULL && len > 0; nb = nb->nb_next) {
+        size_t n;
+
+        if (off >= nb->nb_len) {
+            off -= nb->nb_len;
+            continue;
+        }
+        n = nb->nb_len - off < len ? nb->nb_len - off : len;
+        acc = rn_csum_block_add(acc, rn_csum_partial(nb->nb_data + off, n, 0), done);
+        done += n;
+        len -= n;
+        off = 0;
+    }
+    return acc;
 }

@@ -98,7 +98,7 @@ static struct arp_entry *arp_lookup(struct rn_stack *st, const struct rn_iface *
 {
     struct arp_entry *e;
 
-    for (e = st->st_arp[arp_bucket(ip)]; e != NULL; e = e->ae_next) {
+    for (e = net_st(st)->ns_arp[arp_bucket(ip)]; e != NULL; e = e->ae_next) {
         if (e->ae_ip == ip && e->ae_iface == ifp)
             return e;
     }
@@ -109,13 +109,13 @@ static struct arp_entry *arp_lookup(struct rn_stack *st, const struct rn_iface *
  * unresolved. */
 static void arp_remove(struct rn_stack *st, struct arp_entry *e)
 {
-    struct arp_entry **pp = &st->st_arp[arp_bucket(e->ae_ip)];
+    struct arp_entry **pp = &net_st(st)->ns_arp[arp_bucket(e->ae_ip)];
     struct rn_netbuf *nb;
 
     while (*pp != e)
         pp = &(*pp)->ae_next;
     *pp = e->ae_next;
-    st->st_narp--;
+    net_st(st)->ns_narp--;
     rn_timer_cancel(&st->st_timers, &e->ae_timer);
     while ((nb = rn_nbq_get(&e->ae_queue)) != NULL)
         net__drop(st, e->ae_iface, nb, RN_DROP_ARP_UNRESOLVED);
@@ -127,7 +127,7 @@ static void arp_send(struct rn_iface *ifp, uint16_t op, const struct rn_mac *dst
 {
     struct rn_stack *st = ifp->if_stack;
     struct rn_arp ar;
-    struct rn_netbuf *nb = rn_nb_alloc(st->st_pool, net__types.nt_own_tx);
+    struct rn_netbuf *nb = rn_nb_alloc(net_st(st)->ns_pool, net__types.nt_own_tx);
     uint8_t *p;
 
     if (nb == NULL) {
@@ -145,7 +145,7 @@ static void arp_send(struct rn_iface *ifp, uint16_t op, const struct rn_mac *dst
     ar.ar_tha = *tha;
     ar.ar_tpa = tpa;
     rn_arp_emit(p, &ar);
-    st->st_arp_out++;
+    net_st(st)->ns_arp_out++;
     net__eth_output(ifp, nb, dst_mac, RN_ETHERTYPE_ARP);
 }
 
@@ -173,12 +173,12 @@ static void arp_timer(struct rn_timer *t, rn_time_t now)
         e->ae_tries = 0;
         s = ARP_PROBE;
     }
-    if (e->ae_tries >= st->st_params.sp_arp_tries) {
+    if (e->ae_tries >= net_st(st)->ns_params.sp_arp_tries) {
         arp_remove(st, e);
         return;
     }
     arp_request(e);
-    rn_timer_arm(&st->st_timers, &e->ae_timer, now + st->st_params.sp_arp_retry);
+    rn_timer_arm(&st->st_timers, &e->ae_timer, now + net_st(st)->ns_params.sp_arp_retry);
 }
 
 /* Creates an entry for ip on ifp, evicting a resolved entry if the cache
@@ -189,11 +189,11 @@ static struct arp_entry *arp_create(struct rn_iface *ifp, uint32_t ip)
     struct arp_entry *e;
     unsigned b;
 
-    if (st->st_narp >= st->st_params.sp_arp_max_entries) {
+    if (net_st(st)->ns_narp >= net_st(st)->ns_params.sp_arp_max_entries) {
         struct arp_entry *victim = NULL;
 
         for (b = 0; b < NET_ARP_BUCKETS && victim == NULL; b++) {
-            for (e = st->st_arp[b]; e != NULL; e = e->ae_next) {
+            for (e = net_st(st)->ns_arp[b]; e != NULL; e = e->ae_next) {
                 if (atomic_load_explicit(&e->ae_state, memory_order_relaxed) !=
                     ARP_INCOMPLETE) {
                     victim = e;
@@ -215,9 +215,9 @@ static struct arp_entry *arp_create(struct rn_iface *ifp, uint32_t ip)
     rn_nbq_init(&e->ae_queue);
     rn_timer_init(&e->ae_timer, arp_timer);
     b = arp_bucket(ip);
-    e->ae_next = st->st_arp[b];
-    st->st_arp[b] = e;
-    st->st_narp++;
+    e->ae_next = net_st(st)->ns_arp[b];
+    net_st(st)->ns_arp[b] = e;
+    net_st(st)->ns_narp++;
     rn_ob_publish(e);
     return e;
 }
@@ -232,7 +232,7 @@ static void arp_resolved(struct arp_entry *e, const struct rn_mac *mac)
     atomic_store_explicit(&e->ae_state, ARP_REACHABLE, memory_order_relaxed);
     e->ae_tries = 0;
     e->ae_used = false;
-    e->ae_expires = st->st_now + st->st_params.sp_arp_ttl;
+    e->ae_expires = st->st_now + net_st(st)->ns_params.sp_arp_ttl;
     rn_timer_arm(&st->st_timers, &e->ae_timer, e->ae_expires);
     while ((nb = rn_nbq_get(&e->ae_queue)) != NULL)
         net__eth_output(e->ae_iface, nb, mac, RN_ETHERTYPE_IPV4);
@@ -264,9 +264,9 @@ void net__arp_output(struct rn_iface *ifp, struct rn_netbuf *nb, uint32_t nextho
             return;
         }
         arp_request(e);
-        rn_timer_arm(&st->st_timers, &e->ae_timer, st->st_now + st->st_params.sp_arp_retry);
+        rn_timer_arm(&st->st_timers, &e->ae_timer, st->st_now + net_st(st)->ns_params.sp_arp_retry);
     }
-    if (e->ae_queue.nq_len >= st->st_params.sp_arp_queue_max) {
+    if (e->ae_queue.nq_len >= net_st(st)->ns_params.sp_arp_queue_max) {
         net__drop(st, ifp, nb, RN_DROP_QUEUE_FULL);
         return;
     }
@@ -295,7 +295,7 @@ void net__arp_input(struct rn_iface *ifp, struct rn_netbuf *nb)
         return;
     }
     rn_nb_free(nb);
-    st->st_arp_in++;
+    net_st(st)->ns_arp_in++;
     for_us = ifp->if_addr != 0 && ar.ar_tpa == ifp->if_addr;
     /* RFC 826's merge: refresh what we already know of the sender... */
     if (ar.ar_spa != 0 && ar.ar_spa != ifp->if_addr) {
@@ -323,8 +323,8 @@ void net__arp_flush(struct rn_stack *st)
     unsigned b;
 
     for (b = 0; b < NET_ARP_BUCKETS; b++) {
-        while (st->st_arp[b] != NULL)
-            arp_remove(st, st->st_arp[b]);
+        while (net_st(st)->ns_arp[b] != NULL)
+            arp_remove(st, net_st(st)->ns_arp[b]);
     }
 }
 
@@ -340,7 +340,7 @@ void net__arp_render(struct rn_stack *st, struct rn_strbuf *sb, bool json)
         rn_strbuf_printf(sb, "%-16s %-18s %-8s %-11s %9s %5s %4s\n", "address", "hwaddr",
                          "iface", "state", "expires", "queue", "refs");
     for (b = 0; b < NET_ARP_BUCKETS; b++) {
-        for (e = st->st_arp[b]; e != NULL; e = e->ae_next) {
+        for (e = net_st(st)->ns_arp[b]; e != NULL; e = e->ae_next) {
             struct rn_mac mac = mac_unpack(atomic_load_explicit(&e->ae_mac, memory_order_relaxed));
             enum arp_state s =
                 (enum arp_state)atomic_load_explicit(&e->ae_state, memory_order_relaxed);

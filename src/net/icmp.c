@@ -64,8 +64,8 @@ static void icmp_echo(struct rn_stack *st, const uint8_t *msg, const struct rn_i
     out.io_dst = rx->rx_src;
     out.io_proto = RN_IPPROTO_ICMP;
     out.io_tos = rx->rx_tos;
-    st->st_icmp_out++;
-    st->st_icmp_echo_replies++;
+    net_st(st)->ns_icmp_out++;
+    net_st(st)->ns_icmp_echo_replies++;
     rn_ip_output(st, reply, &out);
 }
 
@@ -76,7 +76,7 @@ void net__icmp_input(struct rn_stack *st, struct rn_netbuf *nb, const struct rn_
     uint8_t *copy;
     enum rn_drop reason;
 
-    st->st_icmp_in++;
+    net_st(st)->ns_icmp_in++;
     msg = icmp_linear(nb, &copy);
     if (msg == NULL) {
         net__drop(st, rx->rx_iface, nb, RN_DROP_NO_BUFFER);
@@ -92,8 +92,8 @@ void net__icmp_input(struct rn_stack *st, struct rn_netbuf *nb, const struct rn_
         if (!rx->rx_bcast)
             icmp_echo(st, msg, &ic, rx);
     } else if (ic.ic_type == RN_ICMP_ECHO_REPLY) {
-        st->st_icmp_echo_replies_in++;
-        if (st->st_echo_fn != NULL) {
+        net_st(st)->ns_icmp_echo_replies_in++;
+        if (net_st(st)->ns_echo_fn != NULL) {
             struct rn_icmp_echo_rx er = {
                 .er_src = rx->rx_src,
                 .er_dst = rx->rx_dst,
@@ -105,10 +105,10 @@ void net__icmp_input(struct rn_stack *st, struct rn_netbuf *nb, const struct rn_
                 .er_iface = rx->rx_iface,
             };
 
-            st->st_echo_fn(st, &er, st->st_echo_ctx);
+            net_st(st)->ns_echo_fn(st, &er, net_st(st)->ns_echo_ctx);
         }
     } else if (rn_icmp_is_error(ic.ic_type) && rn_ip_is_local(st, ic.ic_qsrc)) {
-        const struct proto_handlers *ph = &st->st_protos[ic.ic_qproto];
+        const struct proto_handlers *ph = &net_st(st)->ns_protos[ic.ic_qproto];
         struct rn_ip_err e = {
             .ie_type = ic.ic_type,
             .ie_code = ic.ic_code,
@@ -132,10 +132,10 @@ void net__icmp_input(struct rn_stack *st, struct rn_netbuf *nb, const struct rn_
 
 int rn_icmp_set_echo_observer(struct rn_stack *st, rn_icmp_echo_fn fn, void *ctx)
 {
-    if (fn != NULL && st->st_echo_fn != NULL)
+    if (fn != NULL && net_st(st)->ns_echo_fn != NULL)
         return RN_EBUSY;
-    st->st_echo_fn = fn;
-    st->st_echo_ctx = fn != NULL ? ctx : NULL;
+    net_st(st)->ns_echo_fn = fn;
+    net_st(st)->ns_echo_ctx = fn != NULL ? ctx : NULL;
     return 0;
 }
 
@@ -144,17 +144,17 @@ static bool icmp_rate_ok(struct rn_stack *st)
 {
     rn_time_t now = st->st_now;
 
-    if (now > st->st_icmp_refill) {
-        st->st_icmp_tokens += (double)(now - st->st_icmp_refill) * ICMP_RATE_PER_SEC / 1e9;
-        if (st->st_icmp_tokens > ICMP_BURST)
-            st->st_icmp_tokens = ICMP_BURST;
-        st->st_icmp_refill = now;
+    if (now > net_st(st)->ns_icmp_refill) {
+        net_st(st)->ns_icmp_tokens += (double)(now - net_st(st)->ns_icmp_refill) * ICMP_RATE_PER_SEC / 1e9;
+        if (net_st(st)->ns_icmp_tokens > ICMP_BURST)
+            net_st(st)->ns_icmp_tokens = ICMP_BURST;
+        net_st(st)->ns_icmp_refill = now;
     }
-    if (st->st_icmp_tokens < 1.0) {
-        st->st_icmp_ratelimited++;
+    if (net_st(st)->ns_icmp_tokens < 1.0) {
+        net_st(st)->ns_icmp_ratelimited++;
         return false;
     }
-    st->st_icmp_tokens -= 1.0;
+    net_st(st)->ns_icmp_tokens -= 1.0;
     return true;
 }
 
@@ -180,7 +180,7 @@ void net__icmp_error(struct rn_stack *st, uint8_t type, uint8_t code, uint32_t r
     rn_nb_trim(nb, n);
     out.io_dst = to;
     out.io_proto = RN_IPPROTO_ICMP;
-    st->st_icmp_out++;
+    net_st(st)->ns_icmp_out++;
     rn_ip_output(st, nb, &out);
 }
 

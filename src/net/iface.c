@@ -42,7 +42,7 @@ const struct rn_ob_type_ops net__iface_ops = {
 /* A locally administered unicast MAC from the seed and the name. */
 static void derive_mac(const struct rn_stack *st, const char *name, struct rn_mac *mac)
 {
-    uint64_t h = st->st_params.sp_seed ^ 0xcbf29ce484222325ull;
+    uint64_t h = rn_stack_seed(st) ^ 0xcbf29ce484222325ull;
     const char *p;
 
     for (p = name; *p; p++)
@@ -65,10 +65,10 @@ int net__iface_create(struct rn_stack *st, const struct rn_iface_params *p, stru
     if (p->ifp_link == NULL)
         return RN_EINVAL;
     if (p->ifp_name == NULL || p->ifp_name[0] == '\0' || strlen(p->ifp_name) > 15 ||
-        p->ifp_plen > 32 || st->st_nifaces >= NET_MAX_IFACES ||
+        p->ifp_plen > 32 || net_st(st)->ns_nifaces >= NET_MAX_IFACES ||
         rn_stack_iface(st, p->ifp_name) != NULL) {
         rn_link_close(p->ifp_link);
-        return st->st_nifaces >= NET_MAX_IFACES ? RN_ENOSPC
+        return net_st(st)->ns_nifaces >= NET_MAX_IFACES ? RN_ENOSPC
                : (p->ifp_name && rn_stack_iface(st, p->ifp_name)) ? RN_EEXIST
                                                                  : RN_EINVAL;
     }
@@ -93,10 +93,10 @@ int net__iface_create(struct rn_stack *st, const struct rn_iface_params *p, stru
     ifp->if_offloads = caps.lc_offloads;
     if (ifp->if_mtu < RN_IP4_MIN_MTU)
         ifp->if_mtu = RN_ETH_MTU;
-    ifp->if_index = (uint16_t)(st->st_nifaces + 1);
+    ifp->if_index = (uint16_t)(net_st(st)->ns_nifaces + 1);
     rn_nbq_init(&ifp->if_txq);
     rn_ob_publish(ifp);
-    st->st_ifaces[st->st_nifaces++] = ifp;
+    net_st(st)->ns_ifaces[net_st(st)->ns_nifaces++] = ifp;
     *out = ifp;
     return 0;
 }
@@ -136,9 +136,9 @@ struct rn_iface *rn_stack_iface(struct rn_stack *st, const char *name)
 {
     unsigned i;
 
-    for (i = 0; i < st->st_nifaces; i++) {
-        if (!strcmp(st->st_ifaces[i]->if_name, name))
-            return st->st_ifaces[i];
+    for (i = 0; i < net_st(st)->ns_nifaces; i++) {
+        if (!strcmp(net_st(st)->ns_ifaces[i]->if_name, name))
+            return net_st(st)->ns_ifaces[i];
     }
     return NULL;
 }
@@ -199,8 +199,8 @@ void net__iface_render(struct rn_stack *st, struct rn_strbuf *sb, bool json)
 
     if (json)
         rn_strbuf_puts(sb, "[");
-    for (i = 0; i < st->st_nifaces; i++) {
-        struct rn_iface *ifp = st->st_ifaces[i];
+    for (i = 0; i < net_st(st)->ns_nifaces; i++) {
+        struct rn_iface *ifp = net_st(st)->ns_ifaces[i];
         char addr[RN_IP4_STRLEN], mac[RN_MAC_STRLEN];
         struct rn_link_stats ls = {0};
 

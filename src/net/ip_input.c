@@ -30,8 +30,8 @@ bool rn_ip_is_local(struct rn_stack *st, uint32_t addr)
 
     if (addr == 0)
         return false;
-    for (i = 0; i < st->st_nifaces; i++) {
-        if (st->st_ifaces[i]->if_addr == addr)
+    for (i = 0; i < net_st(st)->ns_nifaces; i++) {
+        if (net_st(st)->ns_ifaces[i]->if_addr == addr)
             return true;
     }
     return false;
@@ -44,10 +44,10 @@ static bool is_multicast(uint32_t addr)
 
 int rn_ip_register(struct rn_stack *st, uint8_t proto, rn_ip_input_fn input, rn_ip_err_fn err)
 {
-    if (proto == RN_IPPROTO_ICMP || st->st_protos[proto].ph_input != NULL)
+    if (proto == RN_IPPROTO_ICMP || net_st(st)->ns_protos[proto].ph_input != NULL)
         return RN_EEXIST;
-    st->st_protos[proto].ph_input = input;
-    st->st_protos[proto].ph_err = err;
+    net_st(st)->ns_protos[proto].ph_input = input;
+    net_st(st)->ns_protos[proto].ph_err = err;
     return 0;
 }
 
@@ -92,7 +92,7 @@ void net__ip_input(struct rn_iface *ifp, struct rn_netbuf *nb)
         nb = net__reass_add(ifp, nb, &ip, hdr, &hlen);
         if (nb == NULL)
             return;
-        st->st_ip_reassembled++;
+        net_st(st)->ns_ip_reassembled++;
     }
     rx.rx_src = ip.ip_src;
     rx.rx_dst = ip.ip_dst;
@@ -108,7 +108,7 @@ void net__ip_input(struct rn_iface *ifp, struct rn_netbuf *nb)
 
 void rn_ip_set_hook(struct rn_stack *st, enum rn_ip_hook_dir dir, rn_ip_hook_fn fn)
 {
-    st->st_ip_hook[dir] = fn;
+    net_st(st)->ns_ip_hook[dir] = fn;
 }
 
 bool net__ip_hook_drops(struct rn_stack *st, enum rn_ip_hook_dir dir, const struct rn_netbuf *nb,
@@ -130,19 +130,19 @@ bool net__ip_hook_drops(struct rn_stack *st, enum rn_ip_hook_dir dir, const stru
         v.hv_lport = rn_get_be16(in ? p + 2 : p);
         v.hv_rport = rn_get_be16(in ? p : p + 2);
     }
-    return st->st_ip_hook[dir](st, dir, &v);
+    return net_st(st)->ns_ip_hook[dir](st, dir, &v);
 }
 
 void net__ip_deliver(struct rn_stack *st, struct rn_netbuf *nb, const struct rn_ip_rx *rx)
 {
-    const struct proto_handlers *ph = &st->st_protos[rx->rx_proto];
+    const struct proto_handlers *ph = &net_st(st)->ns_protos[rx->rx_proto];
 
-    if (st->st_ip_hook[RN_IP_HOOK_IN] != NULL &&
+    if (net_st(st)->ns_ip_hook[RN_IP_HOOK_IN] != NULL &&
         net__ip_hook_drops(st, RN_IP_HOOK_IN, nb, rx->rx_dst, rx->rx_src, rx->rx_proto)) {
         net__drop(st, rx->rx_iface, nb, RN_DROP_FILTER_BLOCKED);
         return;
     }
-    st->st_ip_in++;
+    net_st(st)->ns_ip_in++;
     if (rx->rx_proto == RN_IPPROTO_ICMP) {
         net__icmp_input(st, nb, rx);
         return;
@@ -157,20 +157,20 @@ void net__ip_deliver(struct rn_stack *st, struct rn_netbuf *nb, const struct rn_
 
 void net__ip_loopback_run(struct rn_stack *st)
 {
-    unsigned budget = st->st_loopq.nq_len;
+    unsigned budget = net_st(st)->ns_loopq.nq_len;
 
     /* Only what was queued before this call: delivery may queue more. */
     while (budget-- > 0) {
-        struct rn_netbuf *nb = rn_nbq_get(&st->st_loopq);
+        struct rn_netbuf *nb = rn_nbq_get(&net_st(st)->ns_loopq);
         uint8_t scratch[RN_IP4_HLEN];
         const uint8_t *p = rn_nb_header(nb, 0, RN_IP4_HLEN, scratch);
-        struct rn_iface *ifp = st->st_ifaces[0];
+        struct rn_iface *ifp = net_st(st)->ns_ifaces[0];
         uint32_t dst = rn_get_be32(p + 16);
         unsigned i;
 
-        for (i = 0; i < st->st_nifaces; i++) {
-            if (st->st_ifaces[i]->if_addr == dst)
-                ifp = st->st_ifaces[i];
+        for (i = 0; i < net_st(st)->ns_nifaces; i++) {
+            if (net_st(st)->ns_ifaces[i]->if_addr == dst)
+                ifp = net_st(st)->ns_ifaces[i];
         }
         rn_nb_set_owner(nb, net__types.nt_own_rx);
         net__ip_input(ifp, nb);

@@ -17,31 +17,9 @@
 #include "wire/bytes.h"
 #include "wire/csum.h"
 
-uint64_t rn_nb_csum(const struct rn_netbuf *nb, size_t off, size_t len, uint64_t acc)
-{
-    size_t done = 0;
-
-    if (off + len > nb->nb_pktlen)
-        return 0;
-    for (; nb != NULL && len > 0; nb = nb->nb_next) {
-        size_t n;
-
-        if (off >= nb->nb_len) {
-            off -= nb->nb_len;
-            continue;
-        }
-        n = nb->nb_len - off < len ? nb->nb_len - off : len;
-        acc = rn_csum_block_add(acc, rn_csum_partial(nb->nb_data + off, n, 0), done);
-        done += n;
-        len -= n;
-        off = 0;
-    }
-    return acc;
-}
-
 struct rn_netbuf *rn_ip_alloc(struct rn_stack *st, rn_nb_owner_t owner)
 {
-    struct rn_netbuf *nb = rn_nb_alloc(st->st_pool, owner);
+    struct rn_netbuf *nb = rn_nb_alloc(net_st(st)->ns_pool, owner);
 
     if (nb == NULL)
         rn_stack_count_drop(st, NULL, RN_DROP_NO_BUFFER);
@@ -53,8 +31,8 @@ int rn_ip_route(struct rn_stack *st, uint32_t dst, struct rn_ip_route *out)
     const struct net_route *rt;
     unsigned i;
 
-    for (i = 0; i < st->st_nifaces; i++) {
-        struct rn_iface *ifp = st->st_ifaces[i];
+    for (i = 0; i < net_st(st)->ns_nifaces; i++) {
+        struct rn_iface *ifp = net_st(st)->ns_ifaces[i];
 
         if (ifp->if_addr != 0 && ifp->if_addr == dst) {
             out->ir_iface = ifp;
@@ -66,13 +44,13 @@ int rn_ip_route(struct rn_stack *st, uint32_t dst, struct rn_ip_route *out)
         }
     }
     if (rn_ip4_is_bcast(dst)) {
-        for (i = 0; i < st->st_nifaces; i++) {
-            if (st->st_ifaces[i]->if_addr != 0) {
-                out->ir_iface = st->st_ifaces[i];
+        for (i = 0; i < net_st(st)->ns_nifaces; i++) {
+            if (net_st(st)->ns_ifaces[i]->if_addr != 0) {
+                out->ir_iface = net_st(st)->ns_ifaces[i];
                 out->ir_nexthop = dst;
-                out->ir_src = st->st_ifaces[i]->if_addr;
-                out->ir_mtu = st->st_ifaces[i]->if_mtu;
-                out->ir_offloads = st->st_ifaces[i]->if_offloads;
+                out->ir_src = net_st(st)->ns_ifaces[i]->if_addr;
+                out->ir_mtu = net_st(st)->ns_ifaces[i]->if_mtu;
+                out->ir_offloads = net_st(st)->ns_ifaces[i]->if_offloads;
                 return 0;
             }
         }
@@ -140,7 +118,7 @@ static int ip_fragment(struct rn_stack *st, struct rn_netbuf *nb, struct rn_ip4_
         ip->ip_mf = off + len < paylen;
         ip->ip_paylen = (uint16_t)len;
         rn_ip4_emit(h, ip);
-        st->st_ip_frag_out++;
+        net_st(st)->ns_ip_frag_out++;
         net__arp_output(r->ir_iface, f, r->ir_nexthop);
     }
     rn_nb_free(nb);
@@ -161,7 +139,7 @@ int rn_ip_output(struct rn_stack *st, struct rn_netbuf *nb, const struct rn_ip_o
         rn_nb_free(nb);
         return RN_EMSGSIZE;
     }
-    if (st->st_ip_hook[RN_IP_HOOK_OUT] != NULL &&
+    if (net_st(st)->ns_ip_hook[RN_IP_HOOK_OUT] != NULL &&
         net__ip_hook_drops(st, RN_IP_HOOK_OUT, nb, out->io_src ? out->io_src : r.ir_src,
                            out->io_dst, out->io_proto)) {
         net__drop(st, r.ir_iface, nb, RN_DROP_FILTER_BLOCKED);
@@ -169,14 +147,14 @@ int rn_ip_output(struct rn_stack *st, struct rn_netbuf *nb, const struct rn_ip_o
     }
     memset(&ip, 0, sizeof(ip));
     ip.ip_tos = out->io_tos;
-    ip.ip_id = st->st_ip_id++;
+    ip.ip_id = net_st(st)->ns_ip_id++;
     ip.ip_df = out->io_df;
-    ip.ip_ttl = out->io_ttl ? out->io_ttl : st->st_params.sp_ttl;
+    ip.ip_ttl = out->io_ttl ? out->io_ttl : net_st(st)->ns_params.sp_ttl;
     ip.ip_proto = out->io_proto;
     ip.ip_src = out->io_src ? out->io_src : r.ir_src;
     ip.ip_dst = out->io_dst;
     ip.ip_paylen = (uint16_t)nb->nb_pktlen;
-    st->st_ip_out++;
+    net_st(st)->ns_ip_out++;
     if (nb->nb_pktlen + RN_IP4_HLEN > r.ir_mtu && !(nb->nb_offload & RN_NB_OFF_GSO)) {
         if (out->io_df) {
             rn_nb_free(nb);
@@ -192,7 +170,7 @@ int rn_ip_output(struct rn_stack *st, struct rn_netbuf *nb, const struct rn_ip_o
     rn_ip4_emit(h, &ip);
     if (rn_ip_is_local(st, ip.ip_dst)) {
         rn_nb_set_owner(nb, net__types.nt_own_loop);
-        rn_nbq_put(&st->st_loopq, nb);
+        rn_nbq_put(&net_st(st)->ns_loopq, nb);
         return 0;
     }
     net__arp_output(r.ir_iface, nb, r.ir_nexthop);

@@ -27,44 +27,13 @@
 
 #include "refnet/drop.h"
 #include "refnet/netbuf.h"
+#include "refnet/runtime.h"
 #include "refnet/stack.h"
 #include "refnet/timer.h"
 
 struct rn_iface;
 
-/* ---- Time and resources of the stack ------------------------------------ */
-
-/* The time of the poll in progress. */
-rn_time_t rn_stack_now(const struct rn_stack *st);
-/* The stack's timer heap; callbacks run during rn_stack_poll(). */
-struct rn_timer_heap *rn_stack_timers(struct rn_stack *st);
-/* The stack's seed, for keyed hashes (ISNs, ports, IP ids). */
-uint64_t rn_stack_seed(const struct rn_stack *st);
-/* Per-protocol state slots, owned by the transports. */
-enum rn_proto_slot { RN_SLOT_UDP, RN_SLOT_TCP, RN_SLOT_SOCKET, RN_SLOT_FILTER, RN_SLOT_COUNT_ };
-void *rn_stack_slot(struct rn_stack *st, enum rn_proto_slot slot);
-void rn_stack_set_slot(struct rn_stack *st, enum rn_proto_slot slot, void *state);
-
-/* A hook run while the stack is being destroyed, before interfaces go, so
- * that transports and sockets can run their objects down.  Hooks run in
- * reverse order of registration. */
-typedef void (*rn_stack_fini_fn)(struct rn_stack *st, void *ctx);
-int rn_stack_on_destroy(struct rn_stack *st, rn_stack_fini_fn fn, void *ctx);
-
-/* Counters a layer above contributes to rn_stack_render_stats(), which
- * prints them after the network layer's own, in the same format.  The
- * hook fills at most max entries of out and returns how many it filled;
- * names ("udp.in") must stay valid until the stack is destroyed. */
-struct rn_stack_counter {
-    const char *sc_name;  /* "udp.no_port" */
-    uint64_t sc_value;
-};
-#define RN_STACK_STATS_MAX 32
-typedef unsigned (*rn_stack_stats_fn)(struct rn_stack *st, void *ctx,
-                                      struct rn_stack_counter *out, unsigned max);
-/* Registers a stats hook, called in order of registration.  Returns 0 or
- * RN_ENOMEM.  Hooks live until the stack is destroyed. */
-int rn_stack_add_stats(struct rn_stack *st, rn_stack_stats_fn fn, void *ctx);
+/* ---- Drops ------------------------------------------------------------- */
 
 /* Counts a dropped packet under reason on ifp (or the stack if NULL). */
 void rn_stack_count_drop(struct rn_stack *st, struct rn_iface *ifp, enum rn_drop reason);
@@ -181,11 +150,6 @@ bool rn_ip_is_local(struct rn_stack *st, uint32_t addr);
  * with headroom for IP (with options) and Ethernet, counted against owner;
  * NULL if the pool is exhausted. */
 struct rn_netbuf *rn_ip_alloc(struct rn_stack *st, rn_nb_owner_t owner);
-
-/* Returns the Internet checksum accumulator (unfolded, for rn_csum_fold)
- * over len bytes of packet nb starting at off, across its buffers, or 0
- * if the range runs past the packet. */
-uint64_t rn_nb_csum(const struct rn_netbuf *nb, size_t off, size_t len, uint64_t acc);
 
 /* Headroom rn_ip_alloc() leaves: Ethernet + the largest IPv4 header. */
 #define RN_IP_HEADROOM (14 + 60)

@@ -19,6 +19,7 @@
 #include "refnet/object.h"
 #include "refnet/stack.h"
 #include "refnet/timer.h"
+#include "runtime/runtime.h"
 #include "wire/eth.h"
 #include "wire/ipv4.h"
 
@@ -120,65 +121,54 @@ struct proto_handlers {
     rn_ip_err_fn ph_err;
 };
 
-struct fini_hook {
-    struct fini_hook *fh_next;
-    rn_stack_fini_fn fh_fn;
-    void *fh_ctx;
-};
-
-struct stats_hook {
-    struct stats_hook *sh_next;
-    rn_stack_stats_fn sh_fn;
-    void *sh_ctx;
-};
-
-struct rn_stack {
-    char st_name[32];                     /* [I] */
-    struct rn_stack_params st_params;     /* [I] with defaults filled in */
-    struct rn_nbpool *st_pool;            /* [L] */
-    rn_time_t st_now;                     /* [L] time of the current poll */
-    bool st_destroying;                   /* [L] */
-    struct rn_timer_heap st_timers;       /* [L] */
-    struct rn_iface *st_ifaces[NET_MAX_IFACES]; /* [L] held by tag "stack" */
-    unsigned st_nifaces;                  /* [L] */
-    struct net_route **st_routes;         /* [L] longest prefix first */
-    unsigned st_nroutes;                  /* [L] */
-    unsigned st_routes_cap;               /* [L] */
-    struct arp_entry *st_arp[NET_ARP_BUCKETS]; /* [L] */
-    unsigned st_narp;                     /* [L] */
-    struct reass_dgram *st_reass[NET_REASS_BUCKETS]; /* [L] */
-    struct reass_dgram *st_reass_oldest;  /* [L] age list head */
-    struct reass_dgram *st_reass_newest;  /* [L] age list tail */
-    unsigned st_nreass;                   /* [L] */
-    uint32_t st_reass_mem;                /* [L] buffer bytes in reassembly */
-    struct rn_nbq st_loopq;               /* [L] datagrams to our own addresses */
-    struct proto_handlers st_protos[256]; /* [L] */
-    void *st_slots[RN_SLOT_COUNT_];       /* [L] */
-    rn_ip_hook_fn st_ip_hook[RN_IP_HOOK_COUNT_]; /* [L] NULL: none */
-    rn_icmp_echo_fn st_echo_fn;           /* [L] observer of echo replies, or NULL */
-    void *st_echo_ctx;                    /* [L] its argument */
-    struct fini_hook *st_fini;            /* [L] newest first */
-    struct stats_hook *st_stats;          /* [L] oldest first */
-    _Atomic(struct rn_work *) st_posted;  /* [A] posted work, newest first */
-    void (*st_wake)(void *ctx);           /* [I] once the loop runs */
-    void *st_wake_ctx;
-    uint16_t st_ip_id;                    /* [L] next IP identification */
-    double st_icmp_tokens;                /* [L] ICMP error rate limit bucket */
-    rn_time_t st_icmp_refill;             /* [L] last refill */
-    uint64_t st_drops[RN_DROP_MAX_];      /* [L] drops not tied to an interface */
+/* The network layer's stack.  It begins with the runtime's part
+ * (runtime/runtime.h), so that the struct rn_stack * every layer passes
+ * around is also this structure: net_st() converts. */
+struct net_stack {
+    struct rn_stack ns_rt;                /* the runtime's part; first */
+    struct rn_stack_params ns_params;     /* [I] with defaults filled in */
+    struct rn_nbpool *ns_pool;            /* [L] */
+    struct rn_iface *ns_ifaces[NET_MAX_IFACES]; /* [L] held by tag "stack" */
+    unsigned ns_nifaces;                  /* [L] */
+    struct net_route **ns_routes;         /* [L] longest prefix first */
+    unsigned ns_nroutes;                  /* [L] */
+    unsigned ns_routes_cap;               /* [L] */
+    struct arp_entry *ns_arp[NET_ARP_BUCKETS]; /* [L] */
+    unsigned ns_narp;                     /* [L] */
+    struct reass_dgram *ns_reass[NET_REASS_BUCKETS]; /* [L] */
+    struct reass_dgram *ns_reass_oldest;  /* [L] age list head */
+    struct reass_dgram *ns_reass_newest;  /* [L] age list tail */
+    unsigned ns_nreass;                   /* [L] */
+    uint32_t ns_reass_mem;                /* [L] buffer bytes in reassembly */
+    struct rn_nbq ns_loopq;               /* [L] datagrams to our own addresses */
+    struct proto_handlers ns_protos[256]; /* [L] */
+    rn_ip_hook_fn ns_ip_hook[RN_IP_HOOK_COUNT_]; /* [L] NULL: none */
+    rn_icmp_echo_fn ns_echo_fn;           /* [L] observer of echo replies, or NULL */
+    void *ns_echo_ctx;                    /* [L] its argument */
+    uint16_t ns_ip_id;                    /* [L] next IP identification */
+    double ns_icmp_tokens;                /* [L] ICMP error rate limit bucket */
+    rn_time_t ns_icmp_refill;             /* [L] last refill */
+    uint64_t ns_drops[RN_DROP_MAX_];      /* [L] drops not tied to an interface */
     /* Protocol counters, [L]. */
-    uint64_t st_ip_in;                    /* datagrams delivered to us */
-    uint64_t st_ip_out;                   /* datagrams sent */
-    uint64_t st_ip_frag_out;              /* fragments sent */
-    uint64_t st_ip_reassembled;           /* datagrams put back together */
-    uint64_t st_icmp_in;
-    uint64_t st_icmp_out;
-    uint64_t st_icmp_echo_replies;
-    uint64_t st_icmp_echo_replies_in;     /* echo replies received */
-    uint64_t st_icmp_ratelimited;
-    uint64_t st_arp_in;
-    uint64_t st_arp_out;
+    uint64_t ns_ip_in;                    /* datagrams delivered to us */
+    uint64_t ns_ip_out;                   /* datagrams sent */
+    uint64_t ns_ip_frag_out;              /* fragments sent */
+    uint64_t ns_ip_reassembled;           /* datagrams put back together */
+    uint64_t ns_icmp_in;
+    uint64_t ns_icmp_out;
+    uint64_t ns_icmp_echo_replies;
+    uint64_t ns_icmp_echo_replies_in;     /* echo replies received */
+    uint64_t ns_icmp_ratelimited;
+    uint64_t ns_arp_in;
+    uint64_t ns_arp_out;
 };
+
+/* The network layer's view of a stack.  Every stack is a net_stack: only
+ * rn_stack_create() makes them. */
+static inline struct net_stack *net_st(struct rn_stack *st)
+{
+    return (struct net_stack *)st;
+}
 
 /* ---- stack.c ---- */
 bool net__types_init(void);

@@ -29,14 +29,14 @@ static unsigned reass_bucket(uint32_t src, uint32_t dst, uint16_t id, uint8_t pr
 
 static uint32_t buf_bytes(struct rn_stack *st, const struct rn_netbuf *nb)
 {
-    return rn_nb_count(nb) * (rn_nbpool_headroom(st->st_pool) + rn_nbpool_data_size(st->st_pool));
+    return rn_nb_count(nb) * (rn_nbpool_headroom(net_st(st)->ns_pool) + rn_nbpool_data_size(net_st(st)->ns_pool));
 }
 
 /* Unlinks d and frees it; its fragments are dropped under reason, or kept
  * by the caller if reason is RN_DROP_NONE. */
 static void reass_remove(struct rn_stack *st, struct reass_dgram *d, enum rn_drop reason)
 {
-    struct reass_dgram **pp = &st->st_reass[reass_bucket(d->rd_src, d->rd_dst, d->rd_id,
+    struct reass_dgram **pp = &net_st(st)->ns_reass[reass_bucket(d->rd_src, d->rd_dst, d->rd_id,
                                                          d->rd_proto)];
     struct rn_netbuf *f, *next;
 
@@ -46,13 +46,13 @@ static void reass_remove(struct rn_stack *st, struct reass_dgram *d, enum rn_dro
     if (d->rd_age_prev)
         d->rd_age_prev->rd_age_next = d->rd_age_next;
     else
-        st->st_reass_oldest = d->rd_age_next;
+        net_st(st)->ns_reass_oldest = d->rd_age_next;
     if (d->rd_age_next)
         d->rd_age_next->rd_age_prev = d->rd_age_prev;
     else
-        st->st_reass_newest = d->rd_age_prev;
-    st->st_nreass--;
-    st->st_reass_mem -= d->rd_mem;
+        net_st(st)->ns_reass_newest = d->rd_age_prev;
+    net_st(st)->ns_nreass--;
+    net_st(st)->ns_reass_mem -= d->rd_mem;
     rn_timer_cancel(&st->st_timers, &d->rd_timer);
     if (reason != RN_DROP_NONE) {
         for (f = d->rd_frags; f != NULL; f = next) {
@@ -87,7 +87,7 @@ static struct reass_dgram *reass_find(struct rn_stack *st, const struct rn_ip4_h
 {
     struct reass_dgram *d;
 
-    for (d = st->st_reass[reass_bucket(ip->ip_src, ip->ip_dst, ip->ip_id, ip->ip_proto)];
+    for (d = net_st(st)->ns_reass[reass_bucket(ip->ip_src, ip->ip_dst, ip->ip_id, ip->ip_proto)];
          d != NULL; d = d->rd_next) {
         if (d->rd_src == ip->ip_src && d->rd_dst == ip->ip_dst && d->rd_id == ip->ip_id &&
             d->rd_proto == ip->ip_proto)
@@ -102,8 +102,8 @@ static struct reass_dgram *reass_new(struct rn_iface *ifp, const struct rn_ip4_h
     struct reass_dgram *d;
     unsigned b;
 
-    while (st->st_nreass >= st->st_params.sp_reass_max_datagrams && st->st_reass_oldest)
-        reass_remove(st, st->st_reass_oldest, RN_DROP_FRAG_NO_MEMORY);
+    while (net_st(st)->ns_nreass >= net_st(st)->ns_params.sp_reass_max_datagrams && net_st(st)->ns_reass_oldest)
+        reass_remove(st, net_st(st)->ns_reass_oldest, RN_DROP_FRAG_NO_MEMORY);
     d = calloc(1, sizeof(*d));
     if (d == NULL)
         return NULL;
@@ -115,16 +115,16 @@ static struct reass_dgram *reass_new(struct rn_iface *ifp, const struct rn_ip4_h
     d->rd_stack = st;
     rn_timer_init(&d->rd_timer, reass_timeout);
     b = reass_bucket(ip->ip_src, ip->ip_dst, ip->ip_id, ip->ip_proto);
-    d->rd_next = st->st_reass[b];
-    st->st_reass[b] = d;
-    d->rd_age_prev = st->st_reass_newest;
-    if (st->st_reass_newest)
-        st->st_reass_newest->rd_age_next = d;
+    d->rd_next = net_st(st)->ns_reass[b];
+    net_st(st)->ns_reass[b] = d;
+    d->rd_age_prev = net_st(st)->ns_reass_newest;
+    if (net_st(st)->ns_reass_newest)
+        net_st(st)->ns_reass_newest->rd_age_next = d;
     else
-        st->st_reass_oldest = d;
-    st->st_reass_newest = d;
-    st->st_nreass++;
-    if (rn_timer_arm(&st->st_timers, &d->rd_timer, st->st_now + st->st_params.sp_reass_timeout) < 0) {
+        net_st(st)->ns_reass_oldest = d;
+    net_st(st)->ns_reass_newest = d;
+    net_st(st)->ns_nreass++;
+    if (rn_timer_arm(&st->st_timers, &d->rd_timer, st->st_now + net_st(st)->ns_params.sp_reass_timeout) < 0) {
         reass_remove(st, d, RN_DROP_NONE);
         return NULL;
     }
@@ -174,10 +174,10 @@ struct rn_netbuf *net__reass_add(struct rn_iface *ifp, struct rn_netbuf *nb,
         d->rd_total = end;
     }
     mem = buf_bytes(st, nb);
-    while (st->st_reass_mem + mem > st->st_params.sp_reass_max_bytes &&
-           st->st_reass_oldest != NULL && st->st_reass_oldest != d)
-        reass_remove(st, st->st_reass_oldest, RN_DROP_FRAG_NO_MEMORY);
-    if (st->st_reass_mem + mem > st->st_params.sp_reass_max_bytes) {
+    while (net_st(st)->ns_reass_mem + mem > net_st(st)->ns_params.sp_reass_max_bytes &&
+           net_st(st)->ns_reass_oldest != NULL && net_st(st)->ns_reass_oldest != d)
+        reass_remove(st, net_st(st)->ns_reass_oldest, RN_DROP_FRAG_NO_MEMORY);
+    if (net_st(st)->ns_reass_mem + mem > net_st(st)->ns_params.sp_reass_max_bytes) {
         net__drop(st, ifp, nb, RN_DROP_FRAG_NO_MEMORY);
         reass_remove(st, d, RN_DROP_FRAG_NO_MEMORY);
         return NULL;
@@ -189,7 +189,7 @@ struct rn_netbuf *net__reass_add(struct rn_iface *ifp, struct rn_netbuf *nb,
     *pp = nb;
     d->rd_have += len;
     d->rd_mem += mem;
-    st->st_reass_mem += mem;
+    net_st(st)->ns_reass_mem += mem;
     if (off == 0) {
         memcpy(d->rd_hdr, hdr, *hlen);
         d->rd_hlen = *hlen;
@@ -220,6 +220,6 @@ struct rn_netbuf *net__reass_add(struct rn_iface *ifp, struct rn_netbuf *nb,
 
 void net__reass_flush(struct rn_stack *st)
 {
-    while (st->st_reass_oldest != NULL)
-        reass_remove(st, st->st_reass_oldest, RN_DROP_FRAG_TIMEOUT);
+    while (net_st(st)->ns_reass_oldest != NULL)
+        reass_remove(st, net_st(st)->ns_reass_oldest, RN_DROP_FRAG_TIMEOUT);
 }

@@ -51,8 +51,8 @@ static int route_find(struct rn_stack *st, uint32_t dst, uint8_t plen)
 {
     unsigned i;
 
-    for (i = 0; i < st->st_nroutes; i++) {
-        if (st->st_routes[i]->rt_dst == dst && st->st_routes[i]->rt_plen == plen)
+    for (i = 0; i < net_st(st)->ns_nroutes; i++) {
+        if (net_st(st)->ns_routes[i]->rt_dst == dst && net_st(st)->ns_routes[i]->rt_plen == plen)
             return (int)i;
     }
     return -1;
@@ -76,14 +76,14 @@ int net__route_add(struct rn_stack *st, uint32_t dst, uint8_t plen, uint32_t gw,
             return RN_ENETUNREACH;  /* the gateway must be on a connected net */
         ifp = via->rt_iface;
     }
-    if (st->st_nroutes == st->st_routes_cap) {
-        unsigned cap = st->st_routes_cap ? st->st_routes_cap * 2 : 8;
-        struct net_route **v = realloc(st->st_routes, cap * sizeof(*v));
+    if (net_st(st)->ns_nroutes == net_st(st)->ns_routes_cap) {
+        unsigned cap = net_st(st)->ns_routes_cap ? net_st(st)->ns_routes_cap * 2 : 8;
+        struct net_route **v = realloc(net_st(st)->ns_routes, cap * sizeof(*v));
 
         if (v == NULL)
             return RN_ENOMEM;
-        st->st_routes = v;
-        st->st_routes_cap = cap;
+        net_st(st)->ns_routes = v;
+        net_st(st)->ns_routes_cap = cap;
     }
     rt = rn_ob_create(net__types.nt_route, net__types.nt_tag_route_table);
     if (rt == NULL)
@@ -94,10 +94,10 @@ int net__route_add(struct rn_stack *st, uint32_t dst, uint8_t plen, uint32_t gw,
     rt->rt_gw = gw;
     rt->rt_iface = ifp;
     rn_ob_publish(rt);
-    for (i = st->st_nroutes; i > 0 && st->st_routes[i - 1]->rt_plen < plen; i--)
-        st->st_routes[i] = st->st_routes[i - 1];
-    st->st_routes[i] = rt;
-    st->st_nroutes++;
+    for (i = net_st(st)->ns_nroutes; i > 0 && net_st(st)->ns_routes[i - 1]->rt_plen < plen; i--)
+        net_st(st)->ns_routes[i] = net_st(st)->ns_routes[i - 1];
+    net_st(st)->ns_routes[i] = rt;
+    net_st(st)->ns_nroutes++;
     return 0;
 }
 
@@ -114,10 +114,10 @@ int rn_route_del(struct rn_stack *st, uint32_t dst, uint8_t plen)
 
     if (i < 0)
         return RN_ENOENT;
-    rt = st->st_routes[i];
-    memmove(&st->st_routes[i], &st->st_routes[i + 1],
-            (st->st_nroutes - (unsigned)i - 1) * sizeof(*st->st_routes));
-    st->st_nroutes--;
+    rt = net_st(st)->ns_routes[i];
+    memmove(&net_st(st)->ns_routes[i], &net_st(st)->ns_routes[i + 1],
+            (net_st(st)->ns_nroutes - (unsigned)i - 1) * sizeof(*net_st(st)->ns_routes));
+    net_st(st)->ns_nroutes--;
     rn_ob_kill(rt);
     return 0;
 }
@@ -126,8 +126,8 @@ const struct net_route *net__route_lookup(struct rn_stack *st, uint32_t dst)
 {
     unsigned i;
 
-    for (i = 0; i < st->st_nroutes; i++) {
-        const struct net_route *rt = st->st_routes[i];
+    for (i = 0; i < net_st(st)->ns_nroutes; i++) {
+        const struct net_route *rt = net_st(st)->ns_routes[i];
 
         if (rn_ip4_in_prefix(dst, rt->rt_dst, rt->rt_plen))
             return rt;
@@ -137,8 +137,8 @@ const struct net_route *net__route_lookup(struct rn_stack *st, uint32_t dst)
 
 void net__route_flush(struct rn_stack *st)
 {
-    while (st->st_nroutes > 0)
-        rn_ob_kill(st->st_routes[--st->st_nroutes]);
+    while (net_st(st)->ns_nroutes > 0)
+        rn_ob_kill(net_st(st)->ns_routes[--net_st(st)->ns_nroutes]);
 }
 
 void net__route_render(struct rn_stack *st, struct rn_strbuf *sb, bool json)
@@ -149,8 +149,8 @@ void net__route_render(struct rn_stack *st, struct rn_strbuf *sb, bool json)
         rn_strbuf_puts(sb, "[");
     else
         rn_strbuf_printf(sb, "%-19s %-16s %-8s %4s\n", "destination", "gateway", "iface", "refs");
-    for (i = 0; i < st->st_nroutes; i++) {
-        const struct net_route *rt = st->st_routes[i];
+    for (i = 0; i < net_st(st)->ns_nroutes; i++) {
+        const struct net_route *rt = net_st(st)->ns_routes[i];
         char dst[RN_IP4_STRLEN], gw[RN_IP4_STRLEN], cidr[RN_IP4_CIDR_STRLEN + 4];
 
         rn_ip4_addr_fmt(rt->rt_dst, dst);

@@ -85,50 +85,43 @@ static void params_defaults(struct rn_stack_params *p)
 int rn_stack_create(const struct rn_stack_params *params, struct rn_stack **out)
 {
     struct rn_nbpool_params pp = {0};
-    struct rn_stack *st;
+    struct net_stack *ns;
     int err;
 
     if (!net__types_init())
         return RN_ENOMEM;
-    st = calloc(1, sizeof(*st));
-    if (st == NULL)
+    ns = calloc(1, sizeof(*ns));
+    if (ns == NULL)
         return RN_ENOMEM;
     if (params != NULL)
-        st->st_params = *params;
-    params_defaults(&st->st_params);
-    snprintf(st->st_name, sizeof(st->st_name), "%s", st->st_params.sp_name);
-    st->st_params.sp_name = st->st_name;
-    pp.np_name = st->st_name;
-    pp.np_max = st->st_params.sp_pool_max;
-    pp.np_prealloc = st->st_params.sp_pool_max < 512 ? st->st_params.sp_pool_max : 512;
-    err = rn_nbpool_create(&pp, &st->st_pool);
+        ns->ns_params = *params;
+    params_defaults(&ns->ns_params);
+    rn__stack_init(&ns->ns_rt, ns->ns_params.sp_name, ns->ns_params.sp_seed);
+    ns->ns_params.sp_name = ns->ns_rt.st_name;
+    pp.np_name = ns->ns_rt.st_name;
+    pp.np_max = ns->ns_params.sp_pool_max;
+    pp.np_prealloc = ns->ns_params.sp_pool_max < 512 ? ns->ns_params.sp_pool_max : 512;
+    err = rn_nbpool_create(&pp, &ns->ns_pool);
     if (err < 0) {
-        free(st);
+        rn__stack_fini(&ns->ns_rt);
+        free(ns);
         return err;
     }
-    rn_timer_heap_init(&st->st_timers);
-    rn_nbq_init(&st->st_loopq);
-    /* Until the host's first poll, the process clock stands in for now. */
-    st->st_now = rn_clock_now();
-    st->st_ip_id = (uint16_t)(st->st_params.sp_seed * 0x9e3779b97f4a7c15ull >> 48);
-    st->st_icmp_tokens = 50;
-    *out = st;
+    rn_nbq_init(&ns->ns_loopq);
+    ns->ns_ip_id = (uint16_t)(ns->ns_params.sp_seed * 0x9e3779b97f4a7c15ull >> 48);
+    ns->ns_icmp_tokens = 50;
+    *out = &ns->ns_rt;
     return 0;
 }
 
 int rn_stack_destroy(struct rn_stack *st)
 {
-    struct fini_hook *fh;
+    struct net_stack *ns = net_st(st);
     unsigned i;
     int err;
 
-    st->st_destroying = true;
     /* Transports and sockets first: they hold interfaces and routes. */
-    while ((fh = st->st_fini) != NULL) {
-        st->st_fini = fh->fh_next;
-        fh->fh_fn(st, fh->fh_ctx);
-        free(fh);
-    }
+    rn__stack_run_fini(st);
     /* Anything posted meanwhile still runs, so posters are not left
      * waiting; work that posts again is bounded by the loop. */
     for (i = 0; i < 16 && rn_stack_has_work(st); i++)
@@ -136,86 +129,20 @@ int rn_stack_destroy(struct rn_stack *st)
     net__reass_flush(st);
     net__arp_flush(st);
     net__route_flush(st);
-    rn_nbq_purge(&st->st_loopq);
-    for (i = st->st_nifaces; i-- > 0;)
-        net__iface_destroy(st->st_ifaces[i]);
-    st->st_nifaces = 0;
-    rn_timer_heap_fini(&st->st_timers);
-    while (st->st_stats != NULL) {
-        struct stats_hook *sh = st->st_stats;
-
-        st->st_stats = sh->sh_next;
-        free(sh);
-    }
-    free(st->st_routes);
-    err = rn_nbpool_destroy(st->st_pool);
-    free(st);
+    rn_nbq_purge(&ns->ns_loopq);
+    for (i = ns->ns_nifaces; i-- > 0;)
+        net__iface_destroy(ns->ns_ifaces[i]);
+    ns->ns_nifaces = 0;
+    rn__stack_fini(st);
+    free(ns->ns_routes);
+    err = rn_nbpool_destroy(ns->ns_pool);
+    free(ns);
     return err;
-}
-
-const char *rn_stack_name(const struct rn_stack *st)
-{
-    return st->st_name;
 }
 
 struct rn_nbpool *rn_stack_pool(struct rn_stack *st)
 {
-    return st->st_pool;
-}
-
-rn_time_t rn_stack_now(const struct rn_stack *st)
-{
-    return st->st_now;
-}
-
-struct rn_timer_heap *rn_stack_timers(struct rn_stack *st)
-{
-    return &st->st_timers;
-}
-
-uint64_t rn_stack_seed(const struct rn_stack *st)
-{
-    return st->st_params.sp_seed;
-}
-
-void *rn_stack_slot(struct rn_stack *st, enum rn_proto_slot slot)
-{
-    assert(slot < RN_SLOT_COUNT_);
-    return st->st_slots[slot];
-}
-
-void rn_stack_set_slot(struct rn_stack *st, enum rn_proto_slot slot, void *state)
-{
-    assert(slot < RN_SLOT_COUNT_);
-    st->st_slots[slot] = state;
-}
-
-int rn_stack_on_destroy(struct rn_stack *st, rn_stack_fini_fn fn, void *ctx)
-{
-    struct fini_hook *fh = malloc(sizeof(*fh));
-
-    if (fh == NULL)
-        return RN_ENOMEM;
-    fh->fh_fn = fn;
-    fh->fh_ctx = ctx;
-    fh->fh_next = st->st_fini;
-    st->st_fini = fh;
-    return 0;
-}
-
-int rn_stack_add_stats(struct rn_stack *st, rn_stack_stats_fn fn, void *ctx)
-{
-    struct stats_hook *sh = malloc(sizeof(*sh)), **pp;
-
-    if (sh == NULL)
-        return RN_ENOMEM;
-    sh->sh_fn = fn;
-    sh->sh_ctx = ctx;
-    sh->sh_next = NULL;
-    for (pp = &st->st_stats; *pp != NULL; pp = &(*pp)->sh_next)
-        ;
-    *pp = sh;
-    return 0;
+    return net_st(st)->ns_pool;
 }
 
 void rn_stack_count_drop(struct rn_stack *st, struct rn_iface *ifp, enum rn_drop reason)
@@ -225,7 +152,7 @@ void rn_stack_count_drop(struct rn_stack *st, struct rn_iface *ifp, enum rn_drop
     if (ifp != NULL)
         ifp->if_drops[reason]++;
     else
-        st->st_drops[reason]++;
+        net_st(st)->ns_drops[reason]++;
 }
 
 uint64_t rn_stack_drops(struct rn_stack *st, int reason)
@@ -235,59 +162,10 @@ uint64_t rn_stack_drops(struct rn_stack *st, int reason)
 
     if (reason < 0 || reason >= RN_DROP_MAX_)
         return 0;
-    n = st->st_drops[reason];
-    for (i = 0; i < st->st_nifaces; i++)
-        n += st->st_ifaces[i]->if_drops[reason];
+    n = net_st(st)->ns_drops[reason];
+    for (i = 0; i < net_st(st)->ns_nifaces; i++)
+        n += net_st(st)->ns_ifaces[i]->if_drops[reason];
     return n;
-}
-
-/* ---- Posted work --------------------------------------------------------- */
-
-void rn_stack_post(struct rn_stack *st, struct rn_work *w, rn_work_fn fn)
-{
-    struct rn_work *head = atomic_load_explicit(&st->st_posted, memory_order_relaxed);
-
-    w->wk_fn = fn;
-    do {
-        w->wk_next = head;
-    } while (!atomic_compare_exchange_weak_explicit(&st->st_posted, &head, w,
-                                                    memory_order_release,
-                                                    memory_order_relaxed));
-    /* Only the post that makes the queue non-empty needs to wake the loop:
-     * the loop empties it in one exchange. */
-    if (head == NULL && st->st_wake != NULL)
-        st->st_wake(st->st_wake_ctx);
-}
-
-void rn_stack_set_wake(struct rn_stack *st, void (*wake)(void *ctx), void *ctx)
-{
-    st->st_wake = wake;
-    st->st_wake_ctx = ctx;
-}
-
-bool rn_stack_has_work(struct rn_stack *st)
-{
-    return atomic_load_explicit(&st->st_posted, memory_order_acquire) != NULL;
-}
-
-/* Runs everything posted so far, oldest first. */
-static void run_posted(struct rn_stack *st)
-{
-    struct rn_work *list, *rev = NULL, *w;
-
-    list = atomic_exchange_explicit(&st->st_posted, NULL, memory_order_acquire);
-    while (list != NULL) {
-        w = list;
-        list = w->wk_next;
-        w->wk_next = rev;
-        rev = w;
-    }
-    while (rev != NULL) {
-        w = rev;
-        rev = w->wk_next;
-        w->wk_next = NULL;
-        w->wk_fn(st, w);
-    }
 }
 
 /* ---- The poll ------------------------------------------------------------- */
@@ -317,15 +195,15 @@ void rn_stack_poll(struct rn_stack *st, rn_time_t now)
 
     if (now > st->st_now)
         st->st_now = now;
-    run_posted(st);
-    for (i = 0; i < st->st_nifaces; i++)
-        poll_rx(st, st->st_ifaces[i]);
+    rn__stack_run_posted(st);
+    for (i = 0; i < net_st(st)->ns_nifaces; i++)
+        poll_rx(st, net_st(st)->ns_ifaces[i]);
     net__ip_loopback_run(st);
     rn_timer_run(&st->st_timers, st->st_now);
-    run_posted(st);
+    rn__stack_run_posted(st);
     net__ip_loopback_run(st);
-    for (i = 0; i < st->st_nifaces; i++)
-        net__iface_flush(st->st_ifaces[i]);
+    for (i = 0; i < net_st(st)->ns_nifaces; i++)
+        net__iface_flush(net_st(st)->ns_ifaces[i]);
 }
 
 rn_time_t rn_stack_next_deadline(struct rn_stack *st)
@@ -333,10 +211,10 @@ rn_time_t rn_stack_next_deadline(struct rn_stack *st)
     rn_time_t next = rn_timer_next(&st->st_timers);
     unsigned i;
 
-    if (rn_stack_has_work(st) || st->st_loopq.nq_len > 0)
+    if (rn_stack_has_work(st) || net_st(st)->ns_loopq.nq_len > 0)
         return st->st_now ? st->st_now : 1;
-    for (i = 0; i < st->st_nifaces; i++) {
-        struct rn_iface *ifp = st->st_ifaces[i];
+    for (i = 0; i < net_st(st)->ns_nifaces; i++) {
+        struct rn_iface *ifp = net_st(st)->ns_ifaces[i];
         rn_time_t d;
 
         if (ifp->if_txq.nq_len > 0)
@@ -355,8 +233,8 @@ size_t rn_stack_fds(struct rn_stack *st, int *fds, size_t max)
     size_t n = 0;
     unsigned i;
 
-    for (i = 0; i < st->st_nifaces; i++) {
-        int fd = st->st_ifaces[i]->if_link ? rn_link_poll_fd(st->st_ifaces[i]->if_link) : -1;
+    for (i = 0; i < net_st(st)->ns_nifaces; i++) {
+        int fd = net_st(st)->ns_ifaces[i]->if_link ? rn_link_poll_fd(net_st(st)->ns_ifaces[i]->if_link) : -1;
 
         if (fd < 0)
             continue;
@@ -389,32 +267,40 @@ struct counter {
     uint64_t c_value;
 };
 
+static void counter_json(void *ctx, const struct rn_stack_counter *c)
+{
+    rn_strbuf_printf(ctx, ",\"%s\":%" PRIu64, c->sc_name, c->sc_value);
+}
+
+static void counter_text(void *ctx, const struct rn_stack_counter *c)
+{
+    rn_strbuf_printf(ctx, "%-20s %10" PRIu64 "\n", c->sc_name, c->sc_value);
+}
+
 void rn_stack_render_stats(struct rn_stack *st, struct rn_strbuf *sb, bool json)
 {
     const struct counter protos[] = {
-        {"ip.in", st->st_ip_in},
-        {"ip.out", st->st_ip_out},
-        {"ip.frag_out", st->st_ip_frag_out},
-        {"ip.reassembled", st->st_ip_reassembled},
-        {"icmp.in", st->st_icmp_in},
-        {"icmp.out", st->st_icmp_out},
-        {"icmp.echo_replies", st->st_icmp_echo_replies},
-        {"icmp.echo_replies_in", st->st_icmp_echo_replies_in},
-        {"icmp.ratelimited", st->st_icmp_ratelimited},
-        {"arp.in", st->st_arp_in},
-        {"arp.out", st->st_arp_out},
+        {"ip.in", net_st(st)->ns_ip_in},
+        {"ip.out", net_st(st)->ns_ip_out},
+        {"ip.frag_out", net_st(st)->ns_ip_frag_out},
+        {"ip.reassembled", net_st(st)->ns_ip_reassembled},
+        {"icmp.in", net_st(st)->ns_icmp_in},
+        {"icmp.out", net_st(st)->ns_icmp_out},
+        {"icmp.echo_replies", net_st(st)->ns_icmp_echo_replies},
+        {"icmp.echo_replies_in", net_st(st)->ns_icmp_echo_replies_in},
+        {"icmp.ratelimited", net_st(st)->ns_icmp_ratelimited},
+        {"arp.in", net_st(st)->ns_arp_in},
+        {"arp.out", net_st(st)->ns_arp_out},
     };
-    struct rn_stack_counter more[RN_STACK_STATS_MAX];
-    const struct stats_hook *sh;
     struct rn_nbpool_stats ps;
-    unsigned i, r, n;
+    unsigned i, r;
     bool first;
 
-    rn_nbpool_stats(st->st_pool, &ps);
+    rn_nbpool_stats(net_st(st)->ns_pool, &ps);
     if (json) {
         rn_strbuf_puts(sb, "{\"interfaces\":[");
-        for (i = 0; i < st->st_nifaces; i++) {
-            struct rn_iface *ifp = st->st_ifaces[i];
+        for (i = 0; i < net_st(st)->ns_nifaces; i++) {
+            struct rn_iface *ifp = net_st(st)->ns_ifaces[i];
 
             rn_strbuf_printf(sb, "%s{\"name\":", i ? "," : "");
             rn_strbuf_json_str(sb, ifp->if_name);
@@ -436,17 +322,13 @@ void rn_stack_render_stats(struct rn_stack *st, struct rn_strbuf *sb, bool json)
         for (i = 0; i < sizeof(protos) / sizeof(protos[0]); i++)
             rn_strbuf_printf(sb, "%s\"%s\":%" PRIu64, i ? "," : "", protos[i].c_name,
                              protos[i].c_value);
-        for (sh = st->st_stats; sh != NULL; sh = sh->sh_next) {
-            n = sh->sh_fn(st, sh->sh_ctx, more, RN_STACK_STATS_MAX);
-            for (i = 0; i < n && i < RN_STACK_STATS_MAX; i++)
-                rn_strbuf_printf(sb, ",\"%s\":%" PRIu64, more[i].sc_name, more[i].sc_value);
-        }
+        rn__stack_each_counter(st, counter_json, sb);
         rn_strbuf_puts(sb, "},\"drops\":{");
         for (r = 1, first = true; r < RN_DROP_MAX_; r++) {
-            if (st->st_drops[r] == 0)
+            if (net_st(st)->ns_drops[r] == 0)
                 continue;
             rn_strbuf_printf(sb, "%s\"%s\":%" PRIu64, first ? "" : ",",
-                             rn_drop_name((enum rn_drop)r), st->st_drops[r]);
+                             rn_drop_name((enum rn_drop)r), net_st(st)->ns_drops[r]);
             first = false;
         }
         rn_strbuf_printf(sb,
@@ -455,8 +337,8 @@ void rn_stack_render_stats(struct rn_stack *st, struct rn_strbuf *sb, bool json)
                          ps.ps_outstanding, ps.ps_peak, ps.ps_max, ps.ps_exhausted);
         return;
     }
-    for (i = 0; i < st->st_nifaces; i++) {
-        struct rn_iface *ifp = st->st_ifaces[i];
+    for (i = 0; i < net_st(st)->ns_nifaces; i++) {
+        struct rn_iface *ifp = net_st(st)->ns_ifaces[i];
 
         rn_strbuf_printf(sb,
                          "%s: rx %" PRIu64 " frames %" PRIu64 " bytes, tx %" PRIu64
@@ -471,17 +353,13 @@ void rn_stack_render_stats(struct rn_stack *st, struct rn_strbuf *sb, bool json)
         }
     }
     for (r = 1; r < RN_DROP_MAX_; r++) {
-        if (st->st_drops[r] != 0)
+        if (net_st(st)->ns_drops[r] != 0)
             rn_strbuf_printf(sb, "stack drop %-22s %10" PRIu64 "  %s\n",
-                             rn_drop_name((enum rn_drop)r), st->st_drops[r],
+                             rn_drop_name((enum rn_drop)r), net_st(st)->ns_drops[r],
                              rn_drop_desc((enum rn_drop)r));
     }
     for (i = 0; i < sizeof(protos) / sizeof(protos[0]); i++)
         rn_strbuf_printf(sb, "%-20s %10" PRIu64 "\n", protos[i].c_name, protos[i].c_value);
-    for (sh = st->st_stats; sh != NULL; sh = sh->sh_next) {
-        n = sh->sh_fn(st, sh->sh_ctx, more, RN_STACK_STATS_MAX);
-        for (i = 0; i < n && i < RN_STACK_STATS_MAX; i++)
-            rn_strbuf_printf(sb, "%-20s %10" PRIu64 "\n", more[i].sc_name, more[i].sc_value);
-    }
-    rn_nbpool_report(st->st_pool, sb);
+    rn__stack_each_counter(st, counter_text, sb);
+    rn_nbpool_report(net_st(st)->ns_pool, sb);
 }

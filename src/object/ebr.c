@@ -27,7 +27,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
-#include "ob_priv.h"
+#include "object/ob_priv.h"
 
 /* Retired objects kept before reclaim is attempted: the quarantine in which
  * a ref after release is still detected. */

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ob_priv.h"
+#include "object/ob_priv.h"
 #include "refnet/error.h"
 #include "refnet/report.h"
 #include "refnet/snapshot.h"

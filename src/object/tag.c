@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "base/once.h"
-#include "ob_priv.h"
+#include "object/ob_priv.h"
 
 #define TAG_INDEX_SIZE (RN_TAG_MAX * 2)  /* power of two, load <= 1/2 */
 

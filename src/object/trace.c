@@ -17,7 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ob_priv.h"
+#include "object/ob_priv.h"
 #include "refnet/snapshot.h"
 
 #define DEPOT_BUCKETS 4096

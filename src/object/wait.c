@@ -9,7 +9,7 @@
  */
 #include <string.h>
 
-#include "ob_priv.h"
+#include "object/ob_priv.h"
 #include "refnet/error.h"
 #include "refnet/snapshot.h"
 

@@ -30,7 +30,7 @@
 #include "refnet/timer.h"
 #include "transport/transport.h"
 
-/* The socket layer on one stack (the stack's RN_SLOT_SOCKET). */
+/* The socket layer on one stack (in the socket layer's stack slot). */
 struct sock_layer {
     struct rn_stack *sl_stack;       /* [I] */
     _Atomic uintptr_t sl_loop;       /* [A] mark of the thread that ran the
@@ -221,12 +221,20 @@ struct rn_cq {
     int cq_efd;                       /* [I] eventfd */
 };
 
-/* ---- proc.c ---- */
+/* ---- layer.c ---- */
+/* The socket layer of st, or NULL if rn_sock_layer_init() did not run. */
 struct sock_layer *sock__layer(struct rn_stack *st);
 /* Records that the calling thread is the loop thread of sl's stack. */
 void sock__mark_loop(struct sock_layer *sl);
 /* True if the calling thread is known to be the loop thread. */
 bool sock__on_loop(struct sock_layer *sl);
+
+/* ---- proc.c ---- */
+/* Registers the process type (sock__types.st_proc; NULL on failure). */
+void sock__proc_types_init(void);
+/* Posts p's exit unless it was called already.  Returns true if it
+ * posted. */
+bool sock__proc_exit_once(struct rn_proc *p);
 /* Returns the open socket behind handle h, or NULL (no such handle, or its
  * cleanup began). */
 struct sock *sock__handle(struct rn_proc *p, int h);

@@ -3,7 +3,7 @@
  * TIME_WAIT entry, and every bound UDP endpoint of a stack, one row each,
  * and their rendering as a table line or a JSON object.  Internal to
  * refnet: the transports enumerate (tcp.c, udp.c), the control command
- * (src/host/ctl_netstat.c) filters and renders.
+ * (src/ctl/ctl_netstat.c) filters and renders.
  *
  * An enumeration runs on the loop thread in one pass, and the row it
  * hands out (with its object) is borrowed for the duration of the
@@ -59,7 +59,7 @@ void rn_tcp_netstat(struct rn_stack *st, rn_netstat_fn fn, void *ctx);
 void rn_udp_netstat(struct rn_stack *st, rn_netstat_fn fn, void *ctx);
 
 /* [L] The row of one object, for an enumeration of the object registry
- * (src/host/netstat_refs.c) rather than of the transports' tables: fills
+ * (src/socket/netstat_walk.c) rather than of the transports' tables: fills
  * *row (its nr_ob is ob) and returns true if ob is a TCP listener,
  * connection or TIME_WAIT entry of st (rn_tcp_netstat_row()), or a bound,
  * open UDP endpoint of st (rn_udp_netstat_row()); false otherwise.  The

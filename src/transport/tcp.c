@@ -18,10 +18,12 @@
  */
 #include <assert.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/once.h"
 #include "base/siphash.h"
 #include "refnet/error.h"
 #include "refnet/strbuf.h"
@@ -140,9 +142,25 @@ enum tcp_kind tcp__kind_of(const void *ob)
 
 /* ---- Per-stack state ---------------------------------------------------- */
 
+/* The stack slot TCP keeps its state in, taken once by tcp_slot_take(). */
+static _Atomic int tcp_slot = -1;
+static struct rn_once tcp_slot_once = RN_ONCE_INIT;
+
+static bool tcp_slot_take(void)
+{
+    int slot = rn_stack_slot_alloc();
+
+    if (slot < 0)
+        return false;
+    atomic_store_explicit(&tcp_slot, slot, memory_order_relaxed);
+    return true;
+}
+
 struct tcp_stack *tcp__stack(struct rn_stack *st)
 {
-    return rn_stack_slot(st, RN_SLOT_TCP);
+    int slot = atomic_load_explicit(&tcp_slot, memory_order_relaxed);
+
+    return slot < 0 ? NULL : rn_stack_slot(st, slot);
 }
 
 static void params_defaults(struct tcp_params *p)
@@ -192,6 +210,8 @@ int rn_tcp_init(struct rn_stack *st, const struct tcp_params *params)
     uint64_t seed = rn_stack_seed(st);
     int err;
 
+    if (!rn_once(&tcp_slot_once, tcp_slot_take))
+        return RN_ENOSPC;
     if (tcp__stack(st) != NULL)
         return RN_EEXIST;
     ts = calloc(1, sizeof(*ts));
@@ -233,7 +253,7 @@ int rn_tcp_init(struct rn_stack *st, const struct tcp_params *params)
         free(ts);
         return err;
     }
-    rn_stack_set_slot(st, RN_SLOT_TCP, ts);
+    rn_stack_set_slot(st, tcp_slot, ts);
     return 0;
 }
 
@@ -272,7 +292,7 @@ static void tcp_fini(struct rn_stack *st, void *ctx)
     }
     tcp__tw_flush(ts);
     rn_timer_cancel(rn_stack_timers(st), &ts->ts_tw_timer);
-    rn_stack_set_slot(st, RN_SLOT_TCP, NULL);
+    rn_stack_set_slot(st, tcp_slot, NULL);
     free(ts);
 }
 

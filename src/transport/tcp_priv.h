@@ -72,7 +72,7 @@
 #define TF_TLP_OUT 0x00400000u     /* a probe went out; none more until an ACK
                                       advances snd_una */
 
-/* Per-stack TCP state (the RN_SLOT_TCP slot). */
+/* Per-stack TCP state (in TCP's stack slot). */
 struct tcp_stack {
     struct rn_stack *ts_stack;               /* [I] */
     struct tcp_params ts_params;             /* [I] defaults filled in */

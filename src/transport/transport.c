@@ -2,7 +2,7 @@
  * The transports of a stack: set-up (transport.h, public) and the table the
  * socket layer finds them in (transport/transport.h).
  *
- * rn_transport_init() (src/socket/proc.c, the layer above) sets up UDP,
+ * rn_sock_layer_init() (src/socket/layer.c, the layer above) sets up UDP,
  * TCP and then the socket layer; teardown hooks run in reverse.
  */
 #include "refnet/error.h"

@@ -38,7 +38,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "refnet/socket.h"
+#include "refnet/transport.h"
 
 struct rn_stack;
 

@@ -35,6 +35,7 @@
 #include <assert.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,8 @@
 
 static struct rn_ob_type *udp_ep_type;
 static struct rn_once udp_once = RN_ONCE_INIT;
+/* The stack slot UDP keeps its state in, taken once by udp_types(). */
+static _Atomic int udp_slot = -1;
 
 static uint64_t pack_addr(uint32_t addr, uint16_t port)
 {
@@ -88,13 +91,20 @@ static const struct rn_ob_type_ops udp_ep_ops = {
 
 static bool udp_types(void)
 {
+    int slot = rn_stack_slot_alloc();
+
     udp_ep_type = rn_ob_type_register(&udp_ep_ops);
-    return udp_ep_type != NULL;
+    if (slot < 0 || udp_ep_type == NULL)
+        return false;
+    atomic_store_explicit(&udp_slot, slot, memory_order_relaxed);
+    return true;
 }
 
 static struct udp_state *udp_of(struct rn_stack *st)
 {
-    return rn_stack_slot(st, RN_SLOT_UDP);
+    int slot = atomic_load_explicit(&udp_slot, memory_order_relaxed);
+
+    return slot < 0 ? NULL : rn_stack_slot(st, slot);
 }
 
 static void ep_publish_names(struct udp_ep *ep)
@@ -668,7 +678,7 @@ static void udp_fini(struct rn_stack *st, void *ctx)
 
     rn__pt_foreach(&us->us_ports, udp_fini_one, NULL);
     if (udp_of(st) == us)
-        rn_stack_set_slot(st, RN_SLOT_UDP, NULL);
+        rn_stack_set_slot(st, udp_slot, NULL);
     free(us);
 }
 
@@ -704,7 +714,7 @@ int rn_udp_init(struct rn_stack *st)
     err = rn_ip_register(st, RN_IPPROTO_UDP, udp_input, udp_err);
     if (err < 0)
         return err;
-    rn_stack_set_slot(st, RN_SLOT_UDP, us);
+    rn_stack_set_slot(st, udp_slot, us);
     return rn_stack_add_stats(st, udp_stats_hook, us);
 }
 

@@ -25,7 +25,7 @@
 #define RN_UDP_BUF_MIN 2048u
 #define RN_UDP_BUF_MAX (16u << 20)
 
-/* UDP on one stack (the stack's RN_SLOT_UDP). */
+/* UDP on one stack (in UDP's stack slot). */
 struct udp_state {
     struct rn_stack *us_stack;       /* [I] */
     struct rn_port_table us_ports;   /* [L] bound endpoints */

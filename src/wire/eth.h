@@ -1,5 +1,6 @@
 /*
- * Ethernet II frames and MAC addresses: parse and emit only.
+ * Ethernet II frames: parse and emit only.  MAC addresses and their text
+ * form are public (refnet/addr.h).
  *
  * The link drivers hand whole frames (no preamble, no FCS) to the network
  * layer, which parses them with rn_eth_parse() and dispatches on the
@@ -14,6 +15,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "refnet/addr.h"
 #include "refnet/drop.h"
 #include "refnet/error.h"
 
@@ -30,17 +32,6 @@
 #define RN_ETHERTYPE_IPV6 0x86dd
 /* Values below this are 802.3 length fields, not EtherTypes. */
 #define RN_ETHERTYPE_MIN 0x0600
-
-/* A MAC address.  A struct so that it can be assigned and passed by value. */
-struct rn_mac {
-    uint8_t mac_octet[RN_ETH_ALEN]; /* in transmission order */
-};
-
-#define RN_MAC_BROADCAST ((struct rn_mac){{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}})
-#define RN_MAC_ZERO ((struct rn_mac){{0, 0, 0, 0, 0, 0}})
-
-/* "02:00:00:00:00:01" plus the NUL. */
-#define RN_MAC_STRLEN 18
 
 /* A parsed Ethernet II header.  Filled by rn_eth_parse(), read by
  * rn_eth_emit() (eh_payload and eh_paylen are ignored there). */
@@ -99,18 +90,5 @@ static inline bool rn_mac_equal(const struct rn_mac *a, const struct rn_mac *b)
 {
     return memcmp(a->mac_octet, b->mac_octet, RN_ETH_ALEN) == 0;
 }
-
-/* Writes m as "02:00:00:00:00:01" (lower-case hex) into buf, which must
- * hold RN_MAC_STRLEN bytes.  Returns buf. */
-char *rn_mac_fmt(const struct rn_mac *m, char *buf);
-
-/*
- * Parses a MAC address written as six groups of one or two hex digits
- * separated by ':' (or all by '-'), e.g. "02:00:00:00:00:01".  Returns 0 and
- * fills *m, or RN_EINVAL and, if errmsg is not NULL, points *errmsg at a
- * static one-line reason ("group 3 has no hex digit").  *m is
- * untouched on error.
- */
-int rn_mac_parse(const char *s, struct rn_mac *m, const char **errmsg);
 
 #endif /* REFNET_WIRE_ETH_H */

@@ -1,6 +1,6 @@
 /*
- * IPv4 headers (RFC 791), their options, and IPv4 address text forms:
- * parse and emit only.
+ * IPv4 headers (RFC 791) and their options: parse and emit only.  Address
+ * helpers and text forms are public (refnet/addr.h).
  *
  * The network layer calls rn_ip4_parse() on every Ethernet payload of type
  * 0x0800; it validates everything that can be checked without state
@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "refnet/addr.h"
 #include "refnet/drop.h"
 #include "refnet/error.h"
 
@@ -44,8 +45,6 @@
 /* The copied flag: copy this option into every fragment. */
 #define RN_IPOPT_COPIED(type) (((type) & 0x80) != 0)
 
-/* "255.255.255.255" plus the NUL. */
-#define RN_IP4_STRLEN 16
 /* "255.255.255.255/32" plus the NUL. */
 #define RN_IP4_CIDR_STRLEN 19
 
@@ -154,84 +153,5 @@ void rn_ip4_opt_init(struct rn_ip4_opt_iter *it, const uint8_t *opts,
  * Never reads outside the area.
  */
 int rn_ip4_opt_next(struct rn_ip4_opt_iter *it, struct rn_ip4_opt *opt);
-
-/* ---- Addresses ---------------------------------------------------------- */
-
-/* Returns the netmask of a prefix length 0..32, host order (24 ->
- * 0xffffff00). */
-static inline uint32_t rn_ip4_mask(unsigned plen)
-{
-    assert(plen <= 32);
-    return plen == 0 ? 0 : 0xffffffffu << (32 - plen);
-}
-
-/* Returns the prefix length of a contiguous netmask, or RN_EINVAL (< 0) if
- * the mask has holes (255.0.255.0). */
-int rn_ip4_mask_to_plen(uint32_t mask);
-
-/* Returns the network address of addr under a plen-bit prefix. */
-static inline uint32_t rn_ip4_net(uint32_t addr, unsigned plen)
-{
-    return addr & rn_ip4_mask(plen);
-}
-
-/* True if addr lies in net/plen (host bits of net are ignored). */
-static inline bool rn_ip4_in_prefix(uint32_t addr, uint32_t net,
-                                    unsigned plen)
-{
-    return ((addr ^ net) & rn_ip4_mask(plen)) == 0;
-}
-
-/* Returns the directed broadcast address of addr's plen-bit subnet. */
-static inline uint32_t rn_ip4_subnet_bcast(uint32_t addr, unsigned plen)
-{
-    return addr | ~rn_ip4_mask(plen);
-}
-
-/* True for 0.0.0.0. */
-static inline bool rn_ip4_is_any(uint32_t a)
-{
-    return a == 0;
-}
-
-/* True for the limited broadcast 255.255.255.255. */
-static inline bool rn_ip4_is_bcast(uint32_t a)
-{
-    return a == 0xffffffffu;
-}
-
-/* True for 224.0.0.0/4. */
-static inline bool rn_ip4_is_multicast(uint32_t a)
-{
-    return (a & 0xf0000000u) == 0xe0000000u;
-}
-
-/* True for 127.0.0.0/8. */
-static inline bool rn_ip4_is_loopback(uint32_t a)
-{
-    return (a & 0xff000000u) == 0x7f000000u;
-}
-
-/* Writes addr as a dotted quad into buf, which must hold RN_IP4_STRLEN
- * bytes.  Returns buf. */
-char *rn_ip4_addr_fmt(uint32_t addr, char *buf);
-
-/*
- * Parses a dotted quad of four decimal numbers 0..255 ("198.18.0.2").
- * Leading zeros are refused, because other parsers read "010" as octal.
- * Returns 0 and sets *addr, or RN_EINVAL and, if errmsg is not NULL,
- * points *errmsg at a static one-line reason.  *addr is untouched on error.
- */
-int rn_ip4_addr_parse(const char *s, uint32_t *addr, const char **errmsg);
-
-/*
- * Parses "address/prefix-length" ("198.18.0.2/15").  The address keeps its
- * host bits (it names an interface address as well as a network); apply
- * rn_ip4_net() for the network.  Returns 0 and sets *addr and *plen, or
- * RN_EINVAL with a static reason in *errmsg (if not NULL).  Nothing is
- * written on error.
- */
-int rn_ip4_cidr_parse(const char *s, uint32_t *addr, unsigned *plen,
-                      const char **errmsg);
 
 #endif /* REFNET_WIRE_IPV4_H */

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The lab's scenarios in the simulator (refnet/lab.h), no root needed:
+# The lab's scenarios in the simulator (src/sim/lab.h), no root needed:
 #   stop-hang     exit 3; the watchdog fires within threshold + 1 s with
 #                 the chain service -> process -> socket -> listener, the
 #                 verdict names 'enum' and the traced site (tab_keep), the

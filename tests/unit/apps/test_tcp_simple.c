@@ -15,7 +15,7 @@
 
 #include "helper_client.h"
 #include "pair/pair.h"
-#include "refnet/apps.h"
+#include "apps/apps.h"
 #include "refnet/error.h"
 #include "refnet/object.h"
 #include "testutil.h"

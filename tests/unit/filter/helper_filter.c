@@ -21,6 +21,7 @@
 #include "refnet/object.h"
 #include "refnet/snapshot.h"
 #include "refnet/strbuf.h"
+#include "refnet/socket.h"
 #include "refnet/transport.h"
 #include "testutil.h"
 
@@ -41,8 +42,8 @@ void fpair_up(void)
     assert_int_equal(rn_stack_create(&sp, &F.a), 0);
     sp.sp_name = "b";
     assert_int_equal(rn_stack_create(&sp, &F.b), 0);
-    assert_int_equal(rn_transport_init(F.a), 0);
-    assert_int_equal(rn_transport_init(F.b), 0);
+    assert_int_equal(rn_sock_layer_init(F.a), 0);
+    assert_int_equal(rn_sock_layer_init(F.b), 0);
     assert_int_equal(rn_filter_init(F.a), 0);
     assert_int_equal(rn_filter_init(F.b), 0);
     assert_int_equal(rn_filter_init(F.b), RN_EEXIST);

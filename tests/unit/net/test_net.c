@@ -127,14 +127,14 @@ static void test_ping_resolves_and_replies(void **state)
     pair_up(1500);
     ping(P.a, ADDR_B, 56, 1);
     run_until(P.now + RN_MSEC(100));
-    assert_int_equal(P.b->st_icmp_echo_replies, 1);
-    assert_int_equal(P.a->st_icmp_in, 1);
+    assert_int_equal(net_st(P.b)->ns_icmp_echo_replies, 1);
+    assert_int_equal(net_st(P.a)->ns_icmp_in, 1);
     /* Each side learnt the other: a by the reply, b from a's request. */
-    assert_int_equal(P.a->st_narp, 1);
-    assert_int_equal(P.b->st_narp, 1);
+    assert_int_equal(net_st(P.a)->ns_narp, 1);
+    assert_int_equal(net_st(P.b)->ns_narp, 1);
     ping(P.a, ADDR_B, 56, 2);
     run_until(P.now + RN_MSEC(100));
-    assert_int_equal(P.b->st_icmp_echo_replies, 2);
+    assert_int_equal(net_st(P.b)->ns_icmp_echo_replies, 2);
     assert_int_equal(rn_nbpool_outstanding(rn_stack_pool(P.a), RN_NB_OWNER_NONE), 0);
     pair_down();
 }
@@ -145,12 +145,12 @@ static void test_fragmented_ping_reassembles(void **state)
     pair_up(1500);
     ping(P.a, ADDR_B, 8000, 3);
     run_until(P.now + RN_MSEC(100));
-    assert_int_equal(P.b->st_ip_reassembled, 1);
-    assert_int_equal(P.b->st_icmp_echo_replies, 1);
-    assert_true(P.b->st_ip_frag_out >= 6);  /* the reply went out in pieces */
-    assert_int_equal(P.a->st_ip_reassembled, 1);
-    assert_int_equal(P.a->st_icmp_in, 1);
-    assert_int_equal(P.b->st_nreass, 0);
+    assert_int_equal(net_st(P.b)->ns_ip_reassembled, 1);
+    assert_int_equal(net_st(P.b)->ns_icmp_echo_replies, 1);
+    assert_true(net_st(P.b)->ns_ip_frag_out >= 6);  /* the reply went out in pieces */
+    assert_int_equal(net_st(P.a)->ns_ip_reassembled, 1);
+    assert_int_equal(net_st(P.a)->ns_icmp_in, 1);
+    assert_int_equal(net_st(P.b)->ns_nreass, 0);
     pair_down();
 }
 
@@ -195,19 +195,19 @@ static void test_reassembly_limits(void **state)
     run_until(P.now + RN_MSEC(10));
     assert_int_equal(rn_stack_drops(P.b, RN_DROP_FRAG_OVERLAP), 2);
     assert_int_equal(rn_stack_drops(P.b, RN_DROP_FRAG_DUPLICATE), 1);
-    assert_int_equal(P.b->st_nreass, 2);
+    assert_int_equal(net_st(P.b)->ns_nreass, 2);
     run_until(P.now + RN_SEC(31));
     assert_int_equal(rn_stack_drops(P.b, RN_DROP_FRAG_TIMEOUT), 2);
-    assert_int_equal(P.b->st_nreass, 0);
+    assert_int_equal(net_st(P.b)->ns_nreass, 0);
     /* 101 had its first fragment: b sent time exceeded for it. */
-    assert_true(P.b->st_icmp_out >= 2);
+    assert_true(net_st(P.b)->ns_icmp_out >= 2);
 
     /* A complete datagram for a protocol nobody speaks: protocol
      * unreachable, and a named drop. */
     send_fragment(103, 0, true, 16);
     send_fragment(103, 16, false, 8);
     run_until(P.now + RN_MSEC(10));
-    assert_int_equal(P.b->st_ip_reassembled, 1);
+    assert_int_equal(net_st(P.b)->ns_ip_reassembled, 1);
     assert_int_equal(rn_stack_drops(P.b, RN_DROP_UNKNOWN_PROTO), 1);
     pair_down();
 }
@@ -227,9 +227,9 @@ static void test_reassembly_memory_bound(void **state)
             run_until(P.now + RN_MSEC(1));
     }
     run_until(P.now + RN_MSEC(10));
-    assert_true(P.b->st_nreass <= P.b->st_params.sp_reass_max_datagrams);
-    assert_true(P.b->st_reass_mem <= P.b->st_params.sp_reass_max_bytes);
-    assert_int_equal(rn_stack_drops(P.b, RN_DROP_FRAG_NO_MEMORY) + P.b->st_nreass, 500);
+    assert_true(net_st(P.b)->ns_nreass <= net_st(P.b)->ns_params.sp_reass_max_datagrams);
+    assert_true(net_st(P.b)->ns_reass_mem <= net_st(P.b)->ns_params.sp_reass_max_bytes);
+    assert_int_equal(rn_stack_drops(P.b, RN_DROP_FRAG_NO_MEMORY) + net_st(P.b)->ns_nreass, 500);
     pair_down();
 }
 
@@ -276,11 +276,11 @@ static void test_arp_gives_up(void **state)
     /* Nobody has .99: three requests, then the queued ping is dropped. */
     ping(P.a, 0xc6120063u, 8, 1);
     run_until(P.now + RN_MSEC(500));
-    assert_int_equal(P.a->st_narp, 1);
+    assert_int_equal(net_st(P.a)->ns_narp, 1);
     run_until(P.now + RN_SEC(5));
-    assert_int_equal(P.a->st_narp, 0);
+    assert_int_equal(net_st(P.a)->ns_narp, 0);
     assert_int_equal(rn_stack_drops(P.a, RN_DROP_ARP_UNRESOLVED), 1);
-    assert_int_equal(P.a->st_arp_out, 1 + 3);  /* announcement + requests */
+    assert_int_equal(net_st(P.a)->ns_arp_out, 1 + 3);  /* announcement + requests */
     pair_down();
 }
 

@@ -14,6 +14,7 @@
 #include "pair.h"
 #include "refnet/link.h"
 #include "refnet/netbuf.h"
+#include "refnet/socket.h"
 #include "refnet/transport.h"
 #include "testutil.h"
 
@@ -49,8 +50,8 @@ void pair_up(uint32_t mtu, bool realtime)
     assert_int_equal(rn_stack_create(&sp, &P.a), 0);
     sp.sp_name = "b";
     assert_int_equal(rn_stack_create(&sp, &P.b), 0);
-    assert_int_equal(rn_transport_init(P.a), 0);
-    assert_int_equal(rn_transport_init(P.b), 0);
+    assert_int_equal(rn_sock_layer_init(P.a), 0);
+    assert_int_equal(rn_sock_layer_init(P.b), 0);
     if (realtime) {
         rn_stack_set_wake(P.a, wake, &P.wake_fd);
         rn_stack_set_wake(P.b, wake, &P.wake_fd);

@@ -18,10 +18,10 @@
 #include <pcap/pcap.h>
 
 #include "net/net_priv.h"
-#include "refnet/apps.h"
-#include "refnet/echo_client.h"
+#include "apps/apps.h"
+#include "apps/echo_client.h"
 #include "refnet/error.h"
-#include "refnet/ping.h"
+#include "apps/ping.h"
 #include "refnet/sim.h"
 #include "refnet/stack.h"
 #include "refnet/strbuf.h"
@@ -99,13 +99,13 @@ static void ping_scenario(uint64_t seed, const char *fault, uint32_t count, uint
     assert_int_equal(rn_sim_run_for(sim, settle), 0);
     rn_sim_cable_faults(c, true, &out->pr_ab);
     rn_sim_cable_faults(c, false, &out->pr_ba);
-    out->pr_b_echo_replies = b->st_icmp_echo_replies;
-    out->pr_a_arp_out = a->st_arp_out;
+    out->pr_b_echo_replies = net_st(b)->ns_icmp_echo_replies;
+    out->pr_a_arp_out = net_st(a)->ns_arp_out;
     out->pr_a_frag_timeouts = rn_stack_drops(a, RN_DROP_FRAG_TIMEOUT);
     out->pr_b_frag_timeouts = rn_stack_drops(b, RN_DROP_FRAG_TIMEOUT);
     /* Settled: nothing in flight, nothing held, no datagram half built. */
-    assert_int_equal(a->st_nreass, 0);
-    assert_int_equal(b->st_nreass, 0);
+    assert_int_equal(net_st(a)->ns_nreass, 0);
+    assert_int_equal(net_st(b)->ns_nreass, 0);
     assert_int_equal(rn_nbpool_outstanding(rn_stack_pool(a), RN_NB_OWNER_NONE), 0);
     assert_int_equal(rn_nbpool_outstanding(rn_stack_pool(b), RN_NB_OWNER_NONE), 0);
     out->pr_digest = rn_sim_trace_digest(sim, NULL);

@@ -179,7 +179,7 @@ static int build(void)
     sp.sp_name = "b";
     if ((err = rn_stack_create(&sp, &P.b)) < 0)
         return err;
-    if ((err = rn_transport_init(P.a)) < 0 || (err = rn_transport_init(P.b)) < 0)
+    if ((err = rn_sock_layer_init(P.a)) < 0 || (err = rn_sock_layer_init(P.b)) < 0)
         return err;
     cp.sc_pool_a = rn_stack_pool(P.a);
     cp.sc_pool_b = rn_stack_pool(P.b);

@@ -18,7 +18,7 @@
 
 #include "pair/pair.h"
 #include "net/net_priv.h"
-#include "refnet/apps.h"
+#include "apps/apps.h"
 #include "refnet/error.h"
 #include "refnet/object.h"
 #include "refnet/snapshot.h"
@@ -292,8 +292,8 @@ static void test_echo_1000_fragmented_datagrams(void **state)
     assert_int_equal(es.es_echoed, ECHO_N);
     assert_int_equal(es.es_send_errors + es.es_recv_errors, 0);
     /* Most datagrams went out in fragments both ways. */
-    assert_true(P.b->st_ip_reassembled > ECHO_N / 2);
-    assert_true(P.a->st_ip_reassembled > ECHO_N / 2);
+    assert_true(net_st(P.b)->ns_ip_reassembled > ECHO_N / 2);
+    assert_true(net_st(P.a)->ns_ip_reassembled > ECHO_N / 2);
     rn_udp_stats(P.a, &ua);
     rn_udp_stats(P.b, &ub);
     assert_int_equal(ub.us_in, ECHO_N);

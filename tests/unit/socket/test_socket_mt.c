@@ -18,7 +18,7 @@
 #include <cmocka.h>
 
 #include "pair/pair.h"
-#include "refnet/apps.h"
+#include "apps/apps.h"
 #include "refnet/error.h"
 #include "refnet/object.h"
 #include "refnet/socket.h"

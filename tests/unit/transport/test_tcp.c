@@ -721,7 +721,7 @@ static void inject_ack(struct tcp_conn *c, uint32_t ack, uint32_t tsval)
 
 static uint64_t paws_drops(void)
 {
-    return A.st->st_drops[RN_DROP_TCP_PAWS] + A.ifp->if_drops[RN_DROP_TCP_PAWS];
+    return rn_stack_drops(A.st, RN_DROP_TCP_PAWS);
 }
 
 /* PAWS and reordering: a duplicate ACK overtaken by a later one carries an

@@ -199,8 +199,8 @@ static void test_closed_port_answers_icmp(void **state)
     rn_udp_stats(P.b, &us);
     assert_int_equal(us.us_no_port, 1);
     assert_int_equal(rn_stack_drops(P.b, RN_DROP_UDP_NO_PORT), 1);
-    assert_int_equal(P.b->st_icmp_out, 1);
-    assert_int_equal(P.a->st_icmp_in, 1);
+    assert_int_equal(net_st(P.b)->ns_icmp_out, 1);
+    assert_int_equal(net_st(P.a)->ns_icmp_in, 1);
     assert_int_equal(rn_sock_ready(p, h) & RN_POLLERR, 0);
     /* Connected: the next operation, a pending receive here, fails with
      * ECONNREFUSED, and only once. */
@@ -379,7 +379,7 @@ static void test_bind_rules(void **state)
 
     (void)state;
     pair_up(1500, false);
-    assert_int_equal(rn_transport_init(P.a), 0);  /* again: nothing changes */
+    assert_int_equal(rn_sock_layer_init(P.a), 0);  /* again: nothing changes */
     assert_int_equal(rn_transport_set_ephemeral(P.a, 50000, 50009), 0);
     assert_int_equal(rn_transport_set_ephemeral(P.a, 5, 4), RN_EINVAL);
     assert_int_equal(rn_proc_create(P.a, "binder", &p), 0);

@@ -1,0 +1,209 @@
+/*
+ * The `netstat` control command: every TCP listener, connection and
+ * TIME_WAIT entry and every bound UDP endpoint of the daemon's stack, with
+ * queues, reference count and object id, through the batched walk of the
+ * object registry (netstat_walk.h, src/socket/netstat_walk.c).
+ *
+ *   netstat [-a] [--refs] [--json]
+ *     without -a: connections and TIME_WAIT entries, and connected UDP
+ *     endpoints; with -a: listeners and unconnected UDP endpoints too;
+ *     --refs: each row's owner (service or process, pid), and its holders
+ *     tag by tag; listeners with the number of connections on them.
+ *
+ * One batch runs per wake of the loop, in call order:
+ *   cmd_netstat() [L]: rn_netstat_walk_start(), post ns_resume, pending
+ *   ns_resume() [L, loop work]: rn_netstat_walk_resume(): one batch,
+ *     measured on the OS clock (at most ~0.4 ms)
+ *     -> ns_yield(): posts ns_resume again, behind the stack's next poll
+ *     -> ns_done(): completes the request, frees the walk
+ * A client that leaves marks its job; the job's next ns_resume() cancels
+ * the walk, which lets go of everything it holds.  A daemon started with
+ * `--inject enum-leak` runs every walk with the lab's fault armed.
+ */
+#include <assert.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ctl/ctl_priv.h"
+#include "refnet/clock.h"
+#include "ctl/ctl.h"
+#include "refnet/loop.h"
+#include "refnet/netstat_walk.h"
+#include "refnet/strbuf.h"
+
+#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+
+struct ns_job;
+
+struct rn__ctl_netstat {
+    struct rn_loop *cn_loop;    /* [I] */
+    struct rn_stack *cn_stack;  /* [I] */
+    bool cn_inject;             /* [I] --inject enum-leak */
+    struct ns_job *cn_jobs;     /* [L] walks running */
+};
+
+/* One listing in progress. */
+struct ns_job {
+    struct ns_job *nj_next;          /* [L] on cn_jobs */
+    struct rn__ctl_netstat *nj_cn;   /* [I] */
+    struct rn_ctl_req *nj_req;       /* [L] the pending request */
+    struct rn_netstat_walk *nj_walk; /* [L] */
+    bool nj_cancelled;               /* [L] the client left */
+    struct rn_loop_work nj_work;     /* runs the next batch */
+};
+
+static rn_time_t ns_clock(void *ctx)
+{
+    (void)ctx;
+    return rn_clock_os_monotonic();
+}
+
+static rn_time_t ns_cpu_clock(void *ctx)
+{
+    struct timespec ts;
+
+    (void)ctx;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (rn_time_t)ts.tv_sec * RN_NSEC_PER_SEC + (rn_time_t)ts.tv_nsec;
+}
+
+static void ns_job_end(struct ns_job *job, int status)
+{
+    struct ns_job **pp;
+
+    for (pp = &job->nj_cn->cn_jobs; *pp != job; pp = &(*pp)->nj_next)
+        ;
+    *pp = job->nj_next;
+    rn_ctl_req_complete(job->nj_req, status);
+    free(job);
+}
+
+static void ns_resume(struct rn_loop *loop, struct rn_loop_work *w)
+{
+    struct ns_job *job = container_of(w, struct ns_job, nj_work);
+
+    (void)loop;
+    if (job->nj_cancelled) {
+        rn_netstat_walk_cancel(job->nj_walk);
+        ns_job_end(job, RN_CTL_EXIT_FAIL);
+        return;
+    }
+    rn_netstat_walk_resume(job->nj_walk);
+}
+
+static void ns_yield(struct rn_netstat_walk *w, void *ctx)
+{
+    struct ns_job *job = ctx;
+
+    (void)w;
+    /* Loop work runs after the stack's poll of the next wake: traffic
+     * goes between two batches. */
+    rn_loop_post(job->nj_cn->cn_loop, &job->nj_work, ns_resume);
+}
+
+static void ns_done(struct rn_netstat_walk *w, void *ctx)
+{
+    struct ns_job *job = ctx;
+    bool oom = rn_ctl_req_out(job->nj_req)->sb_oom;
+
+    rn_netstat_walk_free(w);
+    if (oom)
+        (void)rn_ctl_req_fail(job->nj_req, RN_CTL_EXIT_FAIL, "out of memory for the listing");
+    ns_job_end(job, oom ? RN_CTL_EXIT_FAIL : RN_CTL_EXIT_OK);
+}
+
+static void ns_cancelled(struct rn_ctl_req *req, void *ctx)
+{
+    struct ns_job *job = ctx;
+
+    (void)req;
+    job->nj_cancelled = true;  /* its queued batch ends it */
+}
+
+static int cmd_netstat(struct rn_ctl_req *req, void *ctx)
+{
+    struct rn__ctl_netstat *cn = ctx;
+    struct rn_netstat_params np = {
+        .np_json = rn_ctl_req_json(req),
+        .np_clock = ns_clock,
+        .np_cpu_clock = ns_cpu_clock,
+        .np_yield = ns_yield,
+        .np_done = ns_done,
+        .np_inject_enum_leak = cn->cn_inject,
+    };
+    struct ns_job *job;
+    char what[48];
+    int i;
+
+    for (i = 1; i < rn_ctl_req_argc(req); i++) {
+        const char *a = rn_ctl_req_arg(req, i);
+
+        if (strcmp(a, "-a") == 0 || strcmp(a, "--all") == 0)
+            np.np_all = true;
+        else if (strcmp(a, "--refs") == 0)
+            np.np_refs = true;
+        else
+            return rn_ctl_req_fail(req, RN_CTL_EXIT_USAGE, "unexpected argument '%s' "
+                                   "(usage: netstat [-a] [--refs] [--json])", a);
+    }
+    job = calloc(1, sizeof(*job));
+    if (job == NULL)
+        return rn_ctl_req_fail(req, RN_CTL_EXIT_FAIL, "out of memory");
+    snprintf(what, sizeof(what), "netstat%s%s", np.np_all ? " -a" : "",
+             np.np_refs ? " --refs" : "");
+    np.np_what = what;
+    np.np_ctx = job;
+    job->nj_cn = cn;
+    job->nj_req = req;
+    if (rn_netstat_walk_start(cn->cn_stack, &np, rn_ctl_req_out(req), &job->nj_walk) != 0) {
+        free(job);
+        return rn_ctl_req_fail(req, RN_CTL_EXIT_FAIL, "out of memory");
+    }
+    job->nj_next = cn->cn_jobs;
+    cn->cn_jobs = job;
+    rn_ctl_req_on_cancel(req, ns_cancelled, job);
+    rn_loop_post(cn->cn_loop, &job->nj_work, ns_resume);
+    return RN_CTL_PENDING;
+}
+
+static const struct rn_ctl_cmd netstat_cmds[] = {
+    {"netstat", cmd_netstat, "netstat [-a] [--refs]"},
+};
+
+struct rn__ctl_netstat *rn__ctl_netstat_new(struct rn_loop *loop, struct rn_stack *st,
+                                            bool inject_enum_leak)
+{
+    struct rn__ctl_netstat *cn = calloc(1, sizeof(*cn));
+
+    if (cn != NULL) {
+        cn->cn_loop = loop;
+        cn->cn_stack = st;
+        cn->cn_inject = inject_enum_leak;
+    }
+    return cn;
+}
+
+int rn__ctl_add_netstat_cmd(struct rn_ctl_server *srv, struct rn__ctl_netstat *cn)
+{
+    return rn_ctl_server_add(srv, netstat_cmds, 1, cn);
+}
+
+void rn__ctl_netstat_free(struct rn__ctl_netstat *cn)
+{
+    struct ns_job *job;
+
+    if (cn == NULL)
+        return;
+    /* Every walk has its next batch queued on the loop (a walk is never
+     * between batches otherwise): marked cancelled, that batch ends it
+     * and lets go of what it holds. */
+    for (job = cn->cn_jobs; job != NULL; job = job->nj_next)
+        job->nj_cancelled = true;
+    if (cn->cn_jobs != NULL)
+        rn_loop_run_posted(cn->cn_loop);
+    assert(cn->cn_jobs == NULL);
+    free(cn);
+}

@@ -1,0 +1,95 @@
+/*
+ * Internal interfaces of the control plane (src/ctl): the command families
+ * the daemon registers on its control server, and the JSON rendering of
+ * snapshot objects shared by them.
+ */
+#ifndef REFNET_CTL_PRIV_H
+#define REFNET_CTL_PRIV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ctl/ctl.h"
+#include "refnet/snapshot.h"
+#include "refnet/strbuf.h"
+
+struct rn_loop;
+struct rn_stack;
+
+/* Adds `objects`, `refs` and `trace` (ctl_objects.c) to srv.  Returns 0 or
+ * RN_ENOMEM. */
+int rn__ctl_add_object_cmds(struct rn_ctl_server *srv);
+
+/* Adds `filter list|add|del` (ctl_filter.c) for st's filtering platform
+ * to srv.  Returns 0 or RN_ENOMEM. */
+int rn__ctl_add_filter_cmds(struct rn_ctl_server *srv, struct rn_stack *st);
+
+/* Dump jobs in flight (ctl_dump.c): `dump FILE` takes a snapshot on the
+ * loop thread and writes it on a worker thread, so that the file's write
+ * and flush to disk never hold the loop; the reply is completed back on the
+ * loop.  Returns NULL on allocation failure. */
+struct rn__dumper;
+struct rn__dumper *rn__dumper_new(struct rn_loop *loop);
+/* Waits for the jobs still writing and completes their requests.  Call on
+ * the loop's thread with rn_loop_run() not running.  NULL is allowed. */
+void rn__dumper_free(struct rn__dumper *du);
+/* Sets the watchdog threshold the dumps carry (s_threshold; 0: none). */
+void rn__dumper_set_threshold(struct rn__dumper *du, rn_time_t threshold);
+/* Adds `dump` to srv, its jobs tracked by du.  Returns 0 or RN_ENOMEM. */
+int rn__ctl_add_dump_cmd(struct rn_ctl_server *srv, struct rn__dumper *du);
+
+/* Transfers over refnet's TCP for the clients (ctl_net.c): `connect` and
+ * `accept` pipe a TCP connection of st through the control connection in
+ * the streaming mode.  Returns NULL on allocation failure. */
+struct rn__ctl_net;
+struct rn__ctl_net *rn__ctl_net_new(struct rn_stack *st);
+/* Adds `connect` and `accept` to srv.  Returns 0 or RN_ENOMEM. */
+int rn__ctl_add_net_cmds(struct rn_ctl_server *srv, struct rn__ctl_net *net);
+/* [L] Refuses new transfers and aborts the running ones; done(ctx) runs
+ * on the loop thread once every one has ended (at once if none runs,
+ * before this returns).  The loop must keep running until then. */
+void rn__ctl_net_stop(struct rn__ctl_net *net, void (*done)(void *ctx), void *ctx);
+/* [L] Transfers running or ending. */
+unsigned rn__ctl_net_count(const struct rn__ctl_net *net);
+/* Frees what is left, after the stack was destroyed.  NULL is allowed. */
+void rn__ctl_net_free(struct rn__ctl_net *net);
+
+/* `netstat [-a] [--refs] [--json]` (ctl_netstat.c): st's TCP and UDP
+ * endpoints, listed by the batched walk of netstat_walk.h, one batch per
+ * loop wake.  inject_enum_leak arms the lab's fault in every walk.
+ * Returns NULL on allocation failure. */
+struct rn__ctl_netstat;
+struct rn__ctl_netstat *rn__ctl_netstat_new(struct rn_loop *loop, struct rn_stack *st,
+                                            bool inject_enum_leak);
+/* Adds `netstat` to srv.  Returns 0 or RN_ENOMEM. */
+int rn__ctl_add_netstat_cmd(struct rn_ctl_server *srv, struct rn__ctl_netstat *cn);
+/* Ends the walks still running (their requests were cancelled by the
+ * server's close, which must come first): runs the loop's posted work, in
+ * which each one lets go of what it holds.  Call on the loop's thread with
+ * rn_loop_run() not running.  NULL is allowed. */
+void rn__ctl_netstat_free(struct rn__ctl_netstat *cn);
+
+/* `svc list|status|start|stop`, `why` and `lab clear-leak` (ctl_svc.c),
+ * for the services of sc on st.  threshold is the watchdog's: the grace
+ * verdicts give.  Returns NULL on allocation failure. */
+struct rn_svcctl;
+struct rn__ctl_svc;
+struct rn__ctl_svc *rn__ctl_svc_new(struct rn_svcctl *sc, struct rn_stack *st,
+                                    rn_time_t threshold);
+/* Adds the commands to srv.  Returns 0 or RN_ENOMEM. */
+int rn__ctl_add_svc_cmds(struct rn_ctl_server *srv, struct rn__ctl_svc *cs);
+/* Frees cs once the server was closed (which completed its requests).
+ * NULL is allowed. */
+void rn__ctl_svc_free(struct rn__ctl_svc *cs);
+
+/* Appends one snapshot object as a JSON object (ctl_objects.c): id, type,
+ * description, state, refcount, ages in ns relative to s_now, the ledger and,
+ * for traced objects, the holds grouped by stack with their frames. */
+void rn__ctl_json_object(const struct rn_snapshot *s, const struct rn_snap_object *o,
+                         struct rn_strbuf *out);
+
+/* Parses an object id ("17" or "#17").  Returns 0 and sets *id, or
+ * RN_EINVAL. */
+int rn__ctl_parse_id(const char *arg, uint64_t *id);
+
+#endif /* REFNET_CTL_PRIV_H */

@@ -1,0 +1,384 @@
+/*
+ * The service commands of the control socket (service.h), `why`, and the
+ * lab's `lab clear-leak`:
+ *
+ *   svc [list]                 every service, its state, process, counters
+ *   svc status NAME            one service
+ *   svc start NAME[=ARG]       starts it (adding it first if it is a known
+ *                              kind not configured yet)
+ *   svc stop NAME [--timeout S]
+ *                              stops it and answers once it is STOPPED
+ *                              (status 0), or after S seconds (default 30)
+ *                              with the diagnosis, status 3: the service
+ *                              stays STOP_PENDING
+ *   why [SERVICE|ID]           the waiting chains through a service or an
+ *                              object, or every chain, with holders and
+ *                              verdicts: what the watchdog prints
+ *   lab clear-leak             gives back the "enum" holds the injected
+ *                              fault (`--inject enum-leak`) lost
+ *
+ * A stop waits as a pending request (RN_CTL_PENDING) with a struct
+ * rn_svc_stop: svc_stop_done() completes it on the loop thread; a client
+ * that goes away cancels the wait, not the stop.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl/ctl_priv.h"
+#include "net/net.h"
+#include "ctl/ctl.h"
+#include "refnet/diag.h"
+#include "refnet/error.h"
+#include "refnet/netstat_walk.h"
+#include "refnet/service.h"
+#include "refnet/snapshot.h"
+#include "refnet/socket.h"
+#include "refnet/strbuf.h"
+
+/* Exit status of a stop that did not complete in time. */
+#define SVC_EXIT_STOP_TIMEOUT 3
+#define SVC_STOP_TIMEOUT_DEFAULT RN_SEC(30)
+
+struct stop_req;
+
+struct rn__ctl_svc {
+    struct rn_svcctl *cs_sc;       /* [I] */
+    struct rn_stack *cs_stack;     /* [I] */
+    rn_time_t cs_threshold;        /* [I] the watchdog's */
+    struct stop_req *cs_stops;     /* [L] stop requests waiting */
+};
+
+/* One `svc stop` waiting. */
+struct stop_req {
+    struct stop_req *sr_next;      /* [L] on cs_stops */
+    struct rn__ctl_svc *sr_cs;     /* [I] */
+    struct rn_ctl_req *sr_req;     /* [L] the pending request */
+    struct rn_svc *sr_svc;         /* [I] */
+    rn_time_t sr_timeout;          /* [I] */
+    rn_time_t sr_began;            /* [I] on the OS clock */
+    struct rn_svc_stop sr_stop;    /* the wait */
+};
+
+struct rn__ctl_svc *rn__ctl_svc_new(struct rn_svcctl *sc, struct rn_stack *st,
+                                    rn_time_t threshold)
+{
+    struct rn__ctl_svc *cs = calloc(1, sizeof(*cs));
+
+    if (cs != NULL) {
+        cs->cs_sc = sc;
+        cs->cs_stack = st;
+        cs->cs_threshold = threshold;
+    }
+    return cs;
+}
+
+void rn__ctl_svc_free(struct rn__ctl_svc *cs)
+{
+    if (cs == NULL)
+        return;
+    /* The server's close cancelled every request, which took them off. */
+    free(cs);
+}
+
+/* Parses seconds ("5", "0.5") in (0, 86400].  Returns false if bad. */
+static bool parse_seconds(const char *arg, rn_time_t *t)
+{
+    char *end;
+    double v;
+
+    errno = 0;
+    v = strtod(arg, &end);
+    if (errno != 0 || end == arg || *end != '\0' || !isfinite(v) || v <= 0 || v > 86400)
+        return false;
+    *t = (rn_time_t)(v * 1e9 + 0.5);
+    return true;
+}
+
+/* Finds the service named by argument i, or fails the request. */
+static struct rn_svc *svc_arg(struct rn__ctl_svc *cs, struct rn_ctl_req *req, int i, int *st)
+{
+    const char *name = rn_ctl_req_arg(req, i);
+    struct rn_svc *svc;
+    char known[256];
+
+    if (name == NULL) {
+        *st = rn_ctl_req_fail(req, RN_CTL_EXIT_USAGE, "which service? (usage: svc %s NAME)",
+                              rn_ctl_req_arg(req, 1));
+        return NULL;
+    }
+    svc = rn_svcctl_find(cs->cs_sc, name);
+    if (svc == NULL) {
+        rn_svcctl_kinds(cs->cs_sc, known, sizeof(known));
+        *st = rn_ctl_req_fail(req, RN_CTL_EXIT_FAIL, "no service '%s' (configured: %zu; known "
+                              "kinds: %s)", name, rn_svcctl_count(cs->cs_sc), known);
+    }
+    return svc;
+}
+
+/* ---- svc stop ------------------------------------------------------------ */
+
+static void stop_req_unlink(struct stop_req *sr)
+{
+    struct stop_req **pp;
+
+    for (pp = &sr->sr_cs->cs_stops; *pp != NULL && *pp != sr; pp = &(*pp)->sr_next)
+        ;
+    if (*pp != NULL)
+        *pp = sr->sr_next;
+}
+
+static void svc_stop_done(struct rn_svc_stop *stp, int result, void *ctx)
+{
+    struct stop_req *sr = ctx;
+    struct rn_ctl_req *req = sr->sr_req;
+    struct rn_strbuf *out = rn_ctl_req_out(req);
+    const char *name = rn_svc_name(sr->sr_svc);
+    rn_time_t took = rn_clock_os_monotonic() - sr->sr_began;
+    char a[32];
+    int status = RN_CTL_EXIT_OK, rc;
+
+    (void)stp;
+    stop_req_unlink(sr);
+    if (result == 0) {
+        rn_strbuf_printf(out, "service %s STOPPED (stop took %s)\n", name,
+                         rn_fmt_age(took, a, sizeof(a)));
+    } else if (result == RN_ETIMEDOUT) {
+        status = SVC_EXIT_STOP_TIMEOUT;
+        rn_strbuf_printf(out, "refnet svc: %s did not stop within %s; it stays %s. Why:\n", name,
+                         rn_fmt_age(sr->sr_timeout, a, sizeof(a)),
+                         rn_svc_state_name(rn_svc_state(sr->sr_svc)));
+        rc = rn_svc_why(sr->sr_svc, sr->sr_cs->cs_threshold, out);
+        if (rc < 0)
+            rn_strbuf_printf(out, "(no diagnosis: %s)\n", rn_strerror(rc));
+    } else {
+        status = rn_ctl_req_fail(req, RN_CTL_EXIT_FAIL, "%s: the daemon is shutting down; "
+                                 "the stop goes on without a waiter", name);
+    }
+    rn_ctl_req_complete(req, status);
+    free(sr);
+}
+
+static void svc_stop_cancelled(struct rn_ctl_req *req, void *ctx)
+{
+    struct stop_req *sr = ctx;
+
+    /* The client left: stop waiting (the stop itself goes on). */
+    rn_svc_stop_cancel(&sr->sr_stop);
+    stop_req_unlink(sr);
+    rn_ctl_req_complete(req, RN_CTL_EXIT_FAIL);
+    free(sr);
+}
+
+static int svc_stop(struct rn__ctl_svc *cs, struct rn_ctl_req *req)
+{
+    rn_time_t timeout = SVC_STOP_TIMEOUT_DEFAULT;
+    struct rn_svc *svc = NULL;
+    struct stop_req *sr;
+    bool have_timeout = false;
+    int i, st = 0, rc;
+
+    for (i = 2; i < rn_ctl_req_argc(req); i++) {
+        const char *a = rn_ctl_req_arg(req, i);
+
+        if (strcmp(a, "--timeout") == 0 || strncmp(a, "--timeout=", 10) == 0) {
+            const char *v = a[9] == '=' ? a + 10 : rn_ctl_req_arg(req, ++i);
+
+            if (have_timeout)
+                return rn_ctl_req_fail(req, RN_CTL_EXIT_USAGE, "--timeout given twice");
+            if (v == NULL || !parse_seconds(v, &timeout))
+                return rn_ctl_req_fail(req, RN_CTL_EXIT_USAGE, "--timeout: '%s': must be a "
+                                       "number of seconds in (0, 86400]", v ? v : "");
+            have_timeout = true;
+        } else if (svc == NULL && a[0] != '-') {
+            svc = svc_arg(cs, req, i, &st);
+            if (svc == NULL)
+                return st;
+        } else {
+            return rn_ctl_req_fail(req, RN_CTL_EXIT_USAGE, "unexpected argument '%s' (usage: "
+                                   "svc stop NAME [--timeout S])", a);
+        }
+    }
+    if (svc == NULL)
+        return rn_ctl_req_fail(req, RN_CTL_EXIT_USAGE, "which service? (usage: svc stop NAME "
+                               "[--timeout S])");
+    sr = calloc(1, sizeof(*sr));
+    if (sr == NULL)
+        return rn_ctl_req_fail(req, RN_CTL_EXIT_FAIL, "out of memory");
+    sr->sr_cs = cs;
+    sr->sr_req = req;
+    sr->sr_svc = svc;
+    sr->sr_timeout = timeout;
+    sr->sr_began = rn_clock_os_monotonic();
+    rc = rn_svc_stop(svc, timeout, &sr->sr_stop, svc_stop_done, sr);
+    if (rc != 0) {
+        free(sr);
+        if (rc == 1) {
+            rn_strbuf_printf(rn_ctl_req_out(req), "service %s already STOPPED\n",
+                             rn_svc_name(svc));
+            return RN_CTL_EXIT_OK;
+        }
+        return rn_ctl_req_fail(req, RN_CTL_EXIT_FAIL, "%s is %s: try again once it is RUNNING",
+                               rn_svc_name(svc), rn_svc_state_name(rn_svc_state(svc)));
+    }
+    sr->sr_next = cs->cs_stops;
+    cs->cs_stops = sr;
+    rn_ctl_req_on_cancel(req, svc_stop_cancelled, sr);
+    return RN_CTL_PENDING;
+}
+
+/* ---- svc start, status, list --------------------------------------------------- */
+
+static int svc_start(struct rn__ctl_svc *cs, struct rn_ctl_req *req)
+{
+    const char *spec = rn_ctl_req_arg(req, 2);
+    char name[32], err[600];
+    struct rn_svc *svc;
+    struct rn_proc *p;
+    size_t n;
+    int rc;
+
+    if (rn_ctl_req_argc(req) != 3)
+        return rn_ctl_req_fail(req, RN_CTL_EXIT_USAGE, "usage: svc start NAME[=ARG]");
+    n = strcspn(spec, "=");
+    if (n == 0 || n >= sizeof(name))
+        return rn_ctl_req_fail(req, RN_CTL_EXIT_USAGE, "'%s': not a service name", spec);
+    memcpy(name, spec, n);
+    name[n] = '\0';
+    svc = rn_svcctl_find(cs->cs_sc, name);
+    if (svc != NULL && spec[n] == '=' &&
+        (rn_svc_arg(svc) == NULL || strcmp(rn_svc_arg(svc), spec + n + 1) != 0))
+        return rn_ctl_req_fail(req, RN_CTL_EXIT_USAGE, "%s is configured as %s%s%s; start it "
+                               "as `svc start %s`", name, name, rn_svc_arg(svc) ? "=" : "",
+                               rn_svc_arg(svc) ? rn_svc_arg(svc) : "", name);
+    if (svc == NULL) {
+        err[0] = '\0';
+        rc = rn_svcctl_add(cs->cs_sc, spec, &svc, err, sizeof(err));
+        if (rc != 0)
+            return rn_ctl_req_fail(req, rc == RN_ENOMEM ? RN_CTL_EXIT_FAIL : RN_CTL_EXIT_USAGE,
+                                   "%s", err);
+    }
+    rc = rn_svc_start(svc, err, sizeof(err));
+    if (rc == 1) {
+        rn_strbuf_printf(rn_ctl_req_out(req), "service %s already %s\n", name,
+                         rn_svc_state_name(rn_svc_state(svc)));
+        return RN_CTL_EXIT_OK;
+    }
+    if (rc < 0)
+        return rn_ctl_req_fail(req, RN_CTL_EXIT_FAIL, "cannot start %s: %s", name, err);
+    p = rn_svc_proc(svc);
+    rn_strbuf_printf(rn_ctl_req_out(req), "service %s RUNNING, process %s (pid %" PRIu32 ")\n",
+                     name, rn_proc_name(p), rn_proc_pid(p));
+    return RN_CTL_EXIT_OK;
+}
+
+static int cmd_svc(struct rn_ctl_req *req, void *ctx)
+{
+    struct rn__ctl_svc *cs = ctx;
+    const char *sub = rn_ctl_req_arg(req, 1);
+    struct rn_svc *svc;
+    int st = 0;
+
+    if (sub == NULL || strcmp(sub, "list") == 0) {
+        if (rn_ctl_req_argc(req) > 2)
+            return rn_ctl_req_fail(req, RN_CTL_EXIT_USAGE, "unexpected argument '%s' (usage: "
+                                   "svc list)", rn_ctl_req_arg(req, 2));
+        rn_svcctl_render(cs->cs_sc, NULL, rn_ctl_req_out(req), rn_ctl_req_json(req));
+        return RN_CTL_EXIT_OK;
+    }
+    if (strcmp(sub, "status") == 0) {
+        if (rn_ctl_req_argc(req) != 3)
+            return rn_ctl_req_fail(req, RN_CTL_EXIT_USAGE, "usage: svc status NAME");
+        svc = svc_arg(cs, req, 2, &st);
+        if (svc == NULL)
+            return st;
+        rn_svcctl_render(cs->cs_sc, svc, rn_ctl_req_out(req), rn_ctl_req_json(req));
+        return RN_CTL_EXIT_OK;
+    }
+    if (strcmp(sub, "start") == 0)
+        return svc_start(cs, req);
+    if (strcmp(sub, "stop") == 0)
+        return svc_stop(cs, req);
+    return rn_ctl_req_fail(req, RN_CTL_EXIT_USAGE, "unknown subcommand '%s' (svc list | status "
+                           "NAME | start NAME | stop NAME [--timeout S])", sub);
+}
+
+/* ---- why ------------------------------------------------------------------------ */
+
+static int cmd_why(struct rn_ctl_req *req, void *ctx)
+{
+    struct rn__ctl_svc *cs = ctx;
+    struct rn_strbuf *out = rn_ctl_req_out(req);
+    const char *what = rn_ctl_req_arg(req, 1);
+    struct rn_snapshot *s;
+    struct rn_svc *svc = NULL;
+    uint64_t id = 0;
+    int rc;
+
+    if (rn_ctl_req_argc(req) > 2)
+        return rn_ctl_req_fail(req, RN_CTL_EXIT_USAGE, "usage: why [SERVICE|OBJECT-ID]");
+    if (what != NULL) {
+        svc = rn_svcctl_find(cs->cs_sc, what);
+        if (svc == NULL && rn__ctl_parse_id(what, &id) != 0)
+            return rn_ctl_req_fail(req, RN_CTL_EXIT_USAGE, "'%s': neither a service nor an "
+                                   "object id (a number such as 17 or #17)", what);
+        if (svc != NULL)
+            id = rn_svc_id(svc);
+    }
+    s = rn_ob_snapshot();
+    if (s == NULL)
+        return rn_ctl_req_fail(req, RN_CTL_EXIT_FAIL, "out of memory for the snapshot");
+    s->s_threshold = cs->cs_threshold;
+    if (what == NULL) {
+        rc = rn_diag_render_chains(s, 0, out);
+        if (rc == 0)
+            rn_strbuf_puts(out, "no wait pending: nothing waits for an object's release\n");
+    } else {
+        rc = rn_diag_render_for(s, id, out);
+        if (rc == RN_ENOENT) {
+            rn_snapshot_free(s);
+            return rn_ctl_req_fail(req, RN_CTL_EXIT_FAIL, "no object #%" PRIu64 " (released, "
+                                   "or never was)", id);
+        }
+    }
+    rn_snapshot_free(s);
+    if (rc < 0 || out->sb_oom)
+        return rn_ctl_req_fail(req, RN_CTL_EXIT_FAIL, "out of memory while rendering");
+    return RN_CTL_EXIT_OK;
+}
+
+/* ---- lab --------------------------------------------------------------------------- */
+
+static int cmd_lab(struct rn_ctl_req *req, void *ctx)
+{
+    struct rn_strbuf list = RN_STRBUF_INIT;
+    struct rn_strbuf *out = rn_ctl_req_out(req);
+    const char *sub = rn_ctl_req_arg(req, 1);
+    uint64_t n;
+
+    (void)ctx;
+    if (sub == NULL || strcmp(sub, "clear-leak") != 0 || rn_ctl_req_argc(req) != 2)
+        return rn_ctl_req_fail(req, RN_CTL_EXIT_USAGE, "the daemon's lab knows one command: "
+                               "lab clear-leak");
+    n = rn_netstat_clear_leaks(&list);
+    if (n == 0)
+        rn_strbuf_puts(out, "no 'enum' hold was lost: nothing to give back\n");
+    else
+        rn_strbuf_printf(out, "gave back %" PRIu64 " 'enum' hold%s the injected enumeration "
+                         "fault had lost:\n%s", n, n == 1 ? "" : "s", rn_strbuf_str(&list));
+    rn_strbuf_free(&list);
+    return RN_CTL_EXIT_OK;
+}
+
+static const struct rn_ctl_cmd svc_cmds[] = {
+    {"svc", cmd_svc, "svc [list | status NAME | start NAME | stop NAME [--timeout S]]"},
+    {"why", cmd_why, "why [SERVICE|OBJECT-ID]"},
+    {"lab", cmd_lab, "lab clear-leak"},
+};
+
+int rn__ctl_add_svc_cmds(struct rn_ctl_server *srv, struct rn__ctl_svc *cs)
+{
+    return rn_ctl_server_add(srv, svc_cmds, sizeof(svc_cmds) / sizeof(svc_cmds[0]), cs);
+}

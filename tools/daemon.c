@@ -1,0 +1,891 @@
+/*
+ * The daemon (daemon.h): the real-time host put together.
+ *
+ * Start-up, in order, each step undone by shutdown in reverse:
+ *   stack (its pool, TCP, the filtering platform and its --filter
+ *   filters) -> loop -> signalfd -> control socket (refusing if a
+ *   live daemon answers there, before any device is touched) -> TAP ->
+ *   fault filter -> capture filter -> interface -> default route -> device
+ *   up -> services (the service controller of service.h, each service in
+ *   a process of its own) -> watchdog thread (twice a second; with
+ *   --dump-dir it also writes a dump each time it reports).
+ * Shutdown (SIGINT, SIGTERM, rn_daemon_stop()) is graceful: the services
+ * are stopped while the loop still runs, since their stops complete through
+ * it; the loop ends once they all have, or after DAEMON_STOP_TIMEOUT (a
+ * second signal ends it at once).  Then the rest is torn down in reverse.
+ * The control commands that need the stack or the daemon's own state
+ * (status, ifconfig, arp, route, stat) are handled here; the object
+ * manager's (objects, refs, trace, dump) in ctl_objects.c and ctl_dump.c;
+ * the services' (svc), why and lab clear-leak in ctl_svc.c; netstat, a
+ * batched walk with the lab's fault when --inject enum-leak, in
+ * ctl_netstat.c; the filtering platform's (filter) in
+ * ctl_filter.c; the transfers (connect, accept) in ctl_net.c, which a
+ * graceful shutdown aborts and waits for like the services.
+ * All of them run on the loop thread, between polls of the stack, so they
+ * read the stack without locks.
+ */
+#include <arpa/inet.h>
+#include <assert.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/random.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ctl/ctl_priv.h"
+#include "ctl/ctl.h"
+#include "tools/daemon.h"
+#include "refnet/diag.h"
+#include "refnet/error.h"
+#include "refnet/filter.h"
+#include "refnet/link.h"
+#include "refnet/loop.h"
+#include "refnet/object.h"
+#include "refnet/report.h"
+#include "refnet/service.h"
+#include "refnet/snapshot.h"
+#include "refnet/stack.h"
+#include "refnet/strbuf.h"
+#include "apps/apps.h"
+#include "refnet/socket.h"
+#include "refnet/transport.h"
+#include "net/net.h"
+
+/* How long a graceful shutdown waits for the services to stop before it
+ * runs the stack down anyway (what is still held is then reported as
+ * leaked).  Longer than the default watchdog threshold, so that a stuck
+ * stop is reported with its chain first. */
+#define DAEMON_STOP_TIMEOUT RN_SEC(15)
+
+struct rn_daemon {
+    struct rn_daemon_params d_params;     /* [I] copy of the caller's */
+    char d_ctl_path[108];                 /* [I] the control socket */
+    struct rn_stack *d_stack;             /* [L] owned */
+    struct rn_loop *d_loop;               /* [L] owned */
+    struct rn_ctl_server *d_ctl;          /* [L] owned */
+    struct rn__dumper *d_dumper;          /* [L] owned: dump jobs in flight */
+    struct rn__ctl_net *d_net;            /* [L] owned: transfers in flight */
+    bool d_net_stopping;                  /* [L] waiting for them to end */
+    struct rn_link *d_fault;              /* [L] the fault filter in that chain
+                                             (--fault), or NULL */
+    struct rn_link *d_tap;                /* [L] the TAP at the bottom of the
+                                             interface's chain (owned by it) */
+    struct rn_iface *d_ifp;               /* [L] the interface, held by the stack */
+    uint8_t d_mac[6];                     /* [I] the interface's address */
+    int d_sigfd;                          /* [I] SIGINT/SIGTERM, on the loop */
+    sigset_t d_oldmask;                   /* [I] the mask to restore */
+    rn_time_t d_started;                  /* [I] when start finished */
+    int d_signal;                         /* [L] the signal that stopped it, 0 */
+    struct rn_svcctl *d_svc;              /* [L] owned: the services */
+    struct rn__ctl_svc *d_ctl_svc;        /* [L] owned: their commands */
+    struct rn__ctl_netstat *d_netstat;    /* [L] owned: netstat walks */
+    bool d_stopping;                      /* [L] a graceful stop has begun */
+    struct rn_timer d_stop_timer;         /* [L] gives up waiting for services */
+    struct rn_loop_work d_stop_work;      /* rn_daemon_stop() posts it */
+    atomic_bool d_stop_posted;            /* [A] d_stop_work is queued */
+    struct rn_watchdog *d_wd;             /* [I] owned, NULL if none */
+    rn_time_t d_wd_threshold;             /* [I] its threshold (the default
+                                             when it runs none): the grace
+                                             verdicts give */
+    pthread_t d_wd_thread;                /* [I] runs daemon_watchdog() */
+    bool d_wd_running;                    /* [L] d_wd_thread was started */
+    pthread_mutex_t d_wd_lock;            /* protects d_wd_stop */
+    pthread_cond_t d_wd_cond;             /* signalled to stop the thread */
+    bool d_wd_stop;                       /* the thread must return */
+};
+
+static void derr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void derr(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (err == NULL || errlen == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+bool rn_daemon_service_known(const char *name, char *known, size_t knownlen)
+{
+    const struct rn_svc_kind *k;
+    const char *eq = strchr(name, '=');
+    size_t n = eq ? (size_t)(eq - name) : strlen(name), off = 0;
+
+    if (known != NULL && knownlen > 0) {
+        known[0] = '\0';
+        for (k = rn_svc_builtin; k->sk_name != NULL && off < knownlen; k++)
+            off += (size_t)snprintf(known + off, knownlen - off, "%s%s%s%s", off ? ", " : "",
+                                    k->sk_name, k->sk_arg ? "=" : "", k->sk_arg ? k->sk_arg : "");
+    }
+    for (k = rn_svc_builtin; k->sk_name != NULL; k++) {
+        if (strlen(k->sk_name) == n && strncmp(k->sk_name, name, n) == 0)
+            return (k->sk_arg != NULL) == (eq != NULL);
+    }
+    return false;
+}
+
+static void fmt_ip4(uint32_t addr, char *buf, size_t len)
+{
+    struct in_addr in = {.s_addr = htonl(addr)};
+
+    if (inet_ntop(AF_INET, &in, buf, (socklen_t)len) == NULL)
+        snprintf(buf, len, "?");
+}
+
+static void fmt_mac(const uint8_t *m, char *buf, size_t len)
+{
+    snprintf(buf, len, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+}
+
+/* ---- Control commands --------------------------------------------------- */
+
+static int daemon_no_args(struct rn_ctl_req *req)
+{
+    if (rn_ctl_req_argc(req) != 1)
+        return rn_ctl_req_fail(req, RN_CTL_EXIT_USAGE, "unexpected argument '%s' (it takes "
+                               "none but --json)", rn_ctl_req_arg(req, 1));
+    return 0;
+}
+
+static int cmd_status(struct rn_ctl_req *req, void *ctx)
+{
+    struct rn_daemon *d = ctx;
+    struct rn_strbuf *out = rn_ctl_req_out(req);
+    const char *version = d->d_params.dp_version ? d->d_params.dp_version : "?";
+    rn_time_t up = rn_loop_now(d->d_loop) - d->d_started;
+    char addr[INET_ADDRSTRLEN], mac[24], age[32];
+    size_t i;
+    int st = daemon_no_args(req);
+
+    if (st != 0)
+        return st;
+    fmt_ip4(d->d_params.dp_addr, addr, sizeof(addr));
+    fmt_mac(d->d_mac, mac, sizeof(mac));
+    if (rn_ctl_req_json(req)) {
+        rn_strbuf_puts(out, "{\"version\": ");
+        rn_strbuf_json_str(out, version);
+        rn_strbuf_printf(out, ", \"pid\": %d, \"uptime_ns\": %" PRIu64 ", \"tap\": ",
+                         (int)getpid(), up);
+        rn_strbuf_json_str(out, d->d_params.dp_tap);
+        rn_strbuf_printf(out, ", \"addr\": \"%s/%u\", \"mac\": \"%s\", \"control\": ", addr,
+                         d->d_params.dp_plen, mac);
+        rn_strbuf_json_str(out, d->d_ctl_path);
+        rn_strbuf_printf(out, ", \"connections\": %zu, \"requests\": %" PRIu64
+                         ", \"objects\": %" PRIu64 ", \"services\": [",
+                         rn_ctl_server_connections(d->d_ctl), rn_ctl_server_requests(d->d_ctl),
+                         rn_ob_live_count(NULL));
+        for (i = 0; i < rn_svcctl_count(d->d_svc); i++) {
+            rn_strbuf_puts(out, i ? ", " : "");
+            rn_strbuf_json_str(out, rn_svc_name(rn_svcctl_at(d->d_svc, i)));
+        }
+        rn_strbuf_puts(out, "]}\n");
+        return RN_CTL_EXIT_OK;
+    }
+    rn_strbuf_printf(out, "refnet daemon %s, pid %d, up %s\n", version, (int)getpid(),
+                     rn_fmt_age(up, age, sizeof(age)));
+    rn_strbuf_printf(out, "  interface %s %s/%u mac %s\n", d->d_params.dp_tap, addr,
+                     d->d_params.dp_plen, mac);
+    rn_strbuf_printf(out, "  control   %s, %zu connection%s, %" PRIu64 " requests answered\n",
+                     d->d_ctl_path, rn_ctl_server_connections(d->d_ctl),
+                     rn_ctl_server_connections(d->d_ctl) == 1 ? "" : "s",
+                     rn_ctl_server_requests(d->d_ctl));
+    rn_strbuf_printf(out, "  objects   %" PRIu64 " live\n", rn_ob_live_count(NULL));
+    rn_strbuf_puts(out, "  services ");
+    for (i = 0; i < rn_svcctl_count(d->d_svc); i++) {
+        const struct rn_svc *svc = rn_svcctl_at(d->d_svc, i);
+        enum rn_svc_state state = rn_svc_state(svc);
+
+        rn_strbuf_printf(out, " %s (%s)%s%s", rn_svc_name(svc), rn_svc_kind(svc)->sk_what,
+                         state == RN_SVC_RUNNING ? "" : " ", state == RN_SVC_RUNNING ? "" :
+                         rn_svc_state_name(state));
+    }
+    rn_strbuf_puts(out, rn_svcctl_count(d->d_svc) ? "\n" : " none\n");
+    return RN_CTL_EXIT_OK;
+}
+
+/* The listings of stack.h, with a newline after JSON so that the client's
+ * output ends like a text file. */
+static int daemon_listing(struct rn_ctl_req *req, struct rn_daemon *d,
+                          void (*render)(struct rn_stack *, struct rn_strbuf *, bool))
+{
+    struct rn_strbuf *out = rn_ctl_req_out(req);
+    int st = daemon_no_args(req);
+
+    if (st != 0)
+        return st;
+    render(d->d_stack, out, rn_ctl_req_json(req));
+    if (out->sb_len > 0 && out->sb_buf[out->sb_len - 1] != '\n')
+        rn_strbuf_puts(out, "\n");
+    return RN_CTL_EXIT_OK;
+}
+
+static int cmd_ifconfig(struct rn_ctl_req *req, void *ctx)
+{
+    return daemon_listing(req, ctx, rn_stack_render_ifaces);
+}
+
+static int cmd_arp(struct rn_ctl_req *req, void *ctx)
+{
+    return daemon_listing(req, ctx, rn_stack_render_arp);
+}
+
+static int cmd_route(struct rn_ctl_req *req, void *ctx)
+{
+    return daemon_listing(req, ctx, rn_stack_render_routes);
+}
+
+static int cmd_stat(struct rn_ctl_req *req, void *ctx)
+{
+    return daemon_listing(req, ctx, rn_stack_render_stats);
+}
+
+static const struct rn_ctl_cmd daemon_cmds[] = {
+    {"status", cmd_status, "status"},
+    {"ifconfig", cmd_ifconfig, "ifconfig"},
+    {"arp", cmd_arp, "arp"},
+    {"route", cmd_route, "route"},
+    {"stat", cmd_stat, "stat"},
+};
+
+/* ---- The watchdog ------------------------------------------------------- */
+
+/* Interval between two checks of the watchdog thread: half a second, so
+ * that a wait is reported at most threshold + 0.5 s (and the snapshot's
+ * time) after it began, well inside threshold + 1 s. */
+#define DAEMON_WATCHDOG_PERIOD_NS (RN_NSEC_PER_SEC / 2)
+
+/* --dump-dir: a dump of the moment the watchdog reported, named after the
+ * time (UTC) and the daemon's pid: DIR/refnet-20250101T120000Z-PID.dump,
+ * "-2", "-3" ... added when one of that name exists.  On the watchdog's
+ * thread; the file is written as `refnet dump` writes it. */
+static void daemon_watchdog_dump(struct rn_daemon *d)
+{
+    char path[4200], stamp[32], err[256];
+    struct rn_snapshot *s;
+    time_t t = time(NULL);
+    struct tm tm;
+    int n;
+
+    gmtime_r(&t, &tm);
+    strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+    for (n = 1; n < 100; n++) {
+        if (n == 1)
+            snprintf(path, sizeof(path), "%s/refnet-%s-%d.dump", d->d_params.dp_dump_dir, stamp,
+                     (int)getpid());
+        else
+            snprintf(path, sizeof(path), "%s/refnet-%s-%d-%d.dump", d->d_params.dp_dump_dir,
+                     stamp, (int)getpid(), n);
+        if (access(path, F_OK) != 0)
+            break;
+    }
+    s = rn_ob_snapshot();
+    if (s == NULL) {
+        rn_report(RN_REPORT_INFO, "refnet daemon: no watchdog dump: out of memory\n");
+        return;
+    }
+    s->s_threshold = d->d_wd_threshold;
+    if (rn_dump_write(s, path, err, sizeof(err)) == 0)
+        rn_report(RN_REPORT_INFO, "refnet daemon: watchdog dump written to %s (%u objects, "
+                  "%u waits)\n", path, s->s_nobjects, s->s_nwaits);
+    else
+        rn_report(RN_REPORT_INFO, "refnet daemon: no watchdog dump: %s\n", err);
+    rn_snapshot_free(s);
+}
+
+/* The watchdog runs on a thread of its own: a check takes a snapshot of
+ * every object, which must not hold the loop, and reads nothing of the
+ * stack but the object manager, which any thread may read. */
+static void *daemon_watchdog(void *arg)
+{
+    struct rn_daemon *d = arg;
+    struct timespec until;
+
+    pthread_mutex_lock(&d->d_wd_lock);
+    while (!d->d_wd_stop) {
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_nsec += (long)DAEMON_WATCHDOG_PERIOD_NS;
+        if (until.tv_nsec >= (long)RN_NSEC_PER_SEC) {
+            until.tv_sec++;
+            until.tv_nsec -= (long)RN_NSEC_PER_SEC;
+        }
+        while (!d->d_wd_stop &&
+               pthread_cond_timedwait(&d->d_wd_cond, &d->d_wd_lock, &until) == 0)
+            ;
+        if (d->d_wd_stop)
+            break;
+        pthread_mutex_unlock(&d->d_wd_lock);
+        if (rn_watchdog_check(d->d_wd, NULL) > 0 && d->d_params.dp_dump_dir != NULL)
+            daemon_watchdog_dump(d);
+        pthread_mutex_lock(&d->d_wd_lock);
+    }
+    pthread_mutex_unlock(&d->d_wd_lock);
+    return NULL;
+}
+
+static int daemon_start_watchdog(struct rn_daemon *d, char *err, size_t errlen)
+{
+    pthread_condattr_t ca;
+    rn_time_t threshold = d->d_wd_threshold;
+
+    if (d->d_params.dp_no_watchdog)
+        return 0;
+    d->d_wd = rn_watchdog_new(threshold);
+    if (d->d_wd == NULL) {
+        derr(err, errlen, "out of memory");
+        return RN_ENOMEM;
+    }
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&d->d_wd_cond, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&d->d_wd_lock, NULL);
+    if (pthread_create(&d->d_wd_thread, NULL, daemon_watchdog, d) != 0) {
+        pthread_cond_destroy(&d->d_wd_cond);
+        pthread_mutex_destroy(&d->d_wd_lock);
+        rn_watchdog_free(d->d_wd);
+        d->d_wd = NULL;
+        derr(err, errlen, "cannot start the watchdog thread");
+        return RN_EIO;
+    }
+    d->d_wd_running = true;
+    return 0;
+}
+
+static void daemon_stop_watchdog(struct rn_daemon *d)
+{
+    if (!d->d_wd_running)
+        return;
+    pthread_mutex_lock(&d->d_wd_lock);
+    d->d_wd_stop = true;
+    pthread_cond_signal(&d->d_wd_cond);
+    pthread_mutex_unlock(&d->d_wd_lock);
+    pthread_join(d->d_wd_thread, NULL);
+    d->d_wd_running = false;
+    pthread_cond_destroy(&d->d_wd_cond);
+    pthread_mutex_destroy(&d->d_wd_lock);
+    rn_watchdog_free(d->d_wd);
+    d->d_wd = NULL;
+}
+
+/* ---- Signals ------------------------------------------------------------ */
+
+static size_t daemon_services_stopping(const struct rn_daemon *d)
+{
+    return d->d_svc != NULL ? rn_svcctl_stopping(d->d_svc) : 0;
+}
+
+/* Once a graceful stop has nothing left to wait for, the loop may end. */
+static void daemon_maybe_stopped(struct rn_daemon *d)
+{
+    if (d->d_stopping && daemon_services_stopping(d) == 0 && !d->d_net_stopping) {
+        rn_loop_timer_cancel(d->d_loop, &d->d_stop_timer);
+        rn_loop_stop(d->d_loop);
+    }
+}
+
+/* Every service finished stopping. */
+static void daemon_services_stopped(void *ctx)
+{
+    daemon_maybe_stopped(ctx);
+}
+
+/* The last transfer ended. */
+static void daemon_net_stopped(void *ctx)
+{
+    struct rn_daemon *d = ctx;
+
+    d->d_net_stopping = false;
+    daemon_maybe_stopped(d);
+}
+
+/* Asks every running service to stop, last started first. */
+static void daemon_stop_services(struct rn_daemon *d)
+{
+    if (d->d_svc != NULL)
+        (void)rn_svcctl_stop_all(d->d_svc, daemon_services_stopped, d);
+}
+
+static void daemon_stop_timed_out(struct rn_timer *t, rn_time_t now)
+{
+    struct rn_daemon *d = (struct rn_daemon *)((char *)t - offsetof(struct rn_daemon,
+                                                                      d_stop_timer));
+    struct rn_strbuf sb = RN_STRBUF_INIT;
+    char age[32];
+    size_t i;
+
+    (void)now;
+    for (i = 0; d->d_svc != NULL && i < rn_svcctl_count(d->d_svc); i++) {
+        if (rn_svc_state(rn_svcctl_at(d->d_svc, i)) == RN_SVC_STOP_PENDING)
+            rn_strbuf_printf(&sb, " %s", rn_svc_name(rn_svcctl_at(d->d_svc, i)));
+    }
+    if (d->d_net_stopping)
+        rn_strbuf_printf(&sb, " %u transfer(s)", rn__ctl_net_count(d->d_net));
+    rn_report(RN_REPORT_INFO, "daemon: services still stopping after %s:%s; shutting down "
+              "anyway\n", rn_fmt_age(DAEMON_STOP_TIMEOUT, age, sizeof(age)),
+              rn_strbuf_str(&sb));
+    rn_strbuf_free(&sb);
+    rn_loop_stop(d->d_loop);
+}
+
+/* Begins a graceful stop on the loop thread: services stop first, and the
+ * loop keeps running until they have (their stops need it), or the
+ * timeout.  A second request stops the loop at once. */
+static void daemon_begin_stop(struct rn_daemon *d)
+{
+    if (d->d_stopping) {
+        rn_loop_stop(d->d_loop);
+        return;
+    }
+    d->d_stopping = true;
+    daemon_stop_services(d);
+    if (d->d_net != NULL) {
+        d->d_net_stopping = true;
+        rn__ctl_net_stop(d->d_net, daemon_net_stopped, d);
+    }
+    if (daemon_services_stopping(d) == 0 && !d->d_net_stopping) {
+        rn_loop_stop(d->d_loop);
+        return;
+    }
+    if (rn_loop_timer_arm(d->d_loop, &d->d_stop_timer,
+                          rn_loop_now(d->d_loop) + DAEMON_STOP_TIMEOUT) != 0)
+        rn_loop_stop(d->d_loop);
+}
+
+static void daemon_signal(struct rn_loop *loop, int fd, uint32_t events, void *ctx)
+{
+    struct rn_daemon *d = ctx;
+    struct signalfd_siginfo si;
+
+    (void)loop;
+    (void)events;
+    while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        d->d_signal = (int)si.ssi_signo;
+        daemon_begin_stop(d);
+    }
+}
+
+static void daemon_stop_posted(struct rn_loop *loop, struct rn_loop_work *w)
+{
+    struct rn_daemon *d = (struct rn_daemon *)((char *)w - offsetof(struct rn_daemon,
+                                                                      d_stop_work));
+
+    (void)loop;
+    atomic_store(&d->d_stop_posted, false);
+    daemon_begin_stop(d);
+}
+
+/* ---- Start and shutdown ------------------------------------------------- */
+
+/* The stack's stats hook for the fault filter: what it did in each
+ * direction, in `refnet stat` as fault.rx_* (frames coming up from the
+ * TAP) and fault.tx_* (going down to it). */
+static unsigned daemon_fault_stats(struct rn_stack *st, void *ctx, struct rn_stack_counter *out,
+                                   unsigned max)
+{
+    struct rn_daemon *d = ctx;
+    struct rn_fault_counters rx, tx;
+    unsigned i, n;
+
+    (void)st;
+    if (d->d_fault == NULL)
+        return 0;
+    rn_link_fault_counters(d->d_fault, RN_FAULT_RX, &rx);
+    rn_link_fault_counters(d->d_fault, RN_FAULT_TX, &tx);
+    {
+        const struct rn_stack_counter c[] = {
+            {"fault.rx_frames", rx.fc_frames},
+            {"fault.rx_dropped", rx.fc_dropped},
+            {"fault.rx_duplicated", rx.fc_duplicated},
+            {"fault.rx_corrupted", rx.fc_corrupted},
+            {"fault.rx_delayed", rx.fc_delayed},
+            {"fault.rx_reordered", rx.fc_reordered},
+            {"fault.tx_frames", tx.fc_frames},
+            {"fault.tx_dropped", tx.fc_dropped},
+            {"fault.tx_duplicated", tx.fc_duplicated},
+            {"fault.tx_corrupted", tx.fc_corrupted},
+            {"fault.tx_delayed", tx.fc_delayed},
+            {"fault.tx_reordered", tx.fc_reordered},
+        };
+
+        n = sizeof(c) / sizeof(c[0]);
+        for (i = 0; i < n && i < max; i++)
+            out[i] = c[i];
+    }
+    return i;
+}
+
+static int daemon_open_link(struct rn_daemon *d, char *err, size_t errlen)
+{
+    const struct rn_daemon_params *p = &d->d_params;
+    struct rn_link_tap_params tp;
+    struct rn_iface_params ip;
+    struct rn_link_caps caps;
+    struct rn_link *top, *link, *fault = NULL;
+    char why[RN_LINK_ERRLEN];
+    int e;
+
+    memset(&tp, 0, sizeof(tp));
+    tp.tp_ifname = p->dp_tap;
+    tp.tp_pool = rn_stack_pool(d->d_stack);
+    tp.tp_mtu = p->dp_mtu;
+    tp.tp_vnet_hdr = !p->dp_no_offload;
+    memcpy(tp.tp_hwaddr, p->dp_mac, 6);
+    why[0] = '\0';
+    e = rn_link_tap_open(&tp, &top, why);
+    if (e != 0) {
+        derr(err, errlen, "cannot open TAP %s: %s", p->dp_tap, why[0] ? why : rn_strerror(e));
+        return e;
+    }
+    d->d_tap = top;
+    rn_link_caps(top, &caps);
+    memcpy(d->d_mac, caps.lc_hwaddr, 6);
+    if (p->dp_fault != NULL) {
+        e = rn_link_fault_open(top, p->dp_fault, &link);
+        if (e != 0) {
+            derr(err, errlen, "cannot stack the fault filter: %s", rn_strerror(e));
+            goto out_close_link;
+        }
+        top = fault = link;
+    }
+    if (p->dp_capture != NULL) {
+        struct rn_link_capture_params cp;
+
+        memset(&cp, 0, sizeof(cp));
+        cp.cp_path = p->dp_capture;
+        cp.cp_flush_interval = RN_SEC(1);
+        {
+            /* The loop's clock is monotonic; the file shows dates. */
+            struct timespec rt;
+
+            clock_gettime(CLOCK_REALTIME, &rt);
+            cp.cp_time_offset = (int64_t)rt.tv_sec * RN_NSEC_PER_SEC + rt.tv_nsec -
+                                (int64_t)rn_clock_os_monotonic();
+        }
+        why[0] = '\0';
+        e = rn_link_capture_open(top, &cp, &link, why);
+        if (e != 0) {
+            derr(err, errlen, "cannot capture to %s: %s", p->dp_capture,
+                 why[0] ? why : rn_strerror(e));
+            goto out_close_link;
+        }
+        top = link;
+    }
+    memset(&ip, 0, sizeof(ip));
+    ip.ifp_name = p->dp_tap;
+    ip.ifp_link = top;
+    memcpy(ip.ifp_mac, d->d_mac, 6);
+    ip.ifp_addr = p->dp_addr;
+    ip.ifp_plen = p->dp_plen;
+    /* The interface owns the chain from here, on success and failure. */
+    e = rn_stack_add_iface(d->d_stack, &ip, &d->d_ifp);
+    if (e != 0) {
+        d->d_tap = NULL;
+        derr(err, errlen, "cannot add interface %s: %s", p->dp_tap, rn_strerror(e));
+        return e;
+    }
+    if (p->dp_fault != NULL) {
+        d->d_fault = fault;
+        e = rn_stack_add_stats(d->d_stack, daemon_fault_stats, d);
+        if (e != 0) {
+            derr(err, errlen, "out of memory");
+            return e;
+        }
+    }
+    if (p->dp_gw != 0) {
+        char gw[INET_ADDRSTRLEN];
+
+        e = rn_route_add(d->d_stack, 0, 0, p->dp_gw, NULL);
+        if (e != 0) {
+            fmt_ip4(p->dp_gw, gw, sizeof(gw));
+            derr(err, errlen, "cannot add the default route via %s: %s", gw, rn_strerror(e));
+            return e;
+        }
+    }
+    e = rn_link_tap_set_up(d->d_tap, true);
+    if (e != 0) {
+        derr(err, errlen, "cannot bring TAP %s up: %s", p->dp_tap, rn_strerror(e));
+        return e;
+    }
+    return 0;
+
+out_close_link:
+    rn_link_close(top);
+    d->d_tap = NULL;
+    return e;
+}
+
+static int daemon_start_services(struct rn_daemon *d, char *err, size_t errlen)
+{
+    struct rn_svc *svc;
+    char why[600];
+    size_t i;
+    int e;
+
+    for (i = 0; i < d->d_params.dp_nservices; i++) {
+        why[0] = '\0';
+        e = rn_svcctl_add(d->d_svc, d->d_params.dp_services[i], &svc, why, sizeof(why));
+        if (e == 0)
+            e = rn_svc_start(svc, why, sizeof(why));
+        if (e < 0) {
+            derr(err, errlen, "cannot start service %s: %s", d->d_params.dp_services[i],
+                 why[0] ? why : rn_strerror(e));
+            return e;
+        }
+    }
+    return 0;
+}
+
+/* The filtering platform, with the filters given at start (before any
+ * service opens a socket, so that they apply to it). */
+static int daemon_start_filters(struct rn_daemon *d, char *err, size_t errlen)
+{
+    char why[256];
+    size_t i;
+    int e;
+
+    e = rn_filter_init(d->d_stack);
+    if (e != 0) {
+        derr(err, errlen, "cannot set up the filtering platform: %s", rn_strerror(e));
+        return e;
+    }
+    for (i = 0; i < d->d_params.dp_nfilters; i++) {
+        e = rn_filter_add_lab(d->d_stack, d->d_params.dp_filters[i], NULL, why, sizeof(why));
+        if (e != 0) {
+            derr(err, errlen, "--filter '%s': %s", d->d_params.dp_filters[i], why);
+            return e;
+        }
+    }
+    return 0;
+}
+
+/* Tears down what start set up, in reverse; every field may be unset.
+ * Returns the objects leaked. */
+static uint64_t daemon_teardown(struct rn_daemon *d)
+{
+    uint64_t live;
+    int e;
+
+    daemon_stop_watchdog(d);
+    /* Services not stopped by now (a failed start, a stop that timed out)
+     * are asked to; what their stops post still runs inside
+     * rn_stack_destroy(), and what they still hold is reported below. */
+    daemon_stop_services(d);
+    rn_ctl_server_close(d->d_ctl);
+    d->d_ctl = NULL;
+    /* After the close, which cancelled their requests: the walks let go
+     * of what they hold. */
+    rn__ctl_netstat_free(d->d_netstat);
+    d->d_netstat = NULL;
+    rn__ctl_svc_free(d->d_ctl_svc);
+    d->d_ctl_svc = NULL;
+    /* Dump jobs still writing finish and complete their requests (whose
+     * clients are gone by now). */
+    rn__dumper_free(d->d_dumper);
+    d->d_dumper = NULL;
+    if (d->d_sigfd >= 0 && d->d_loop != NULL)
+        (void)rn_loop_del_fd(d->d_loop, d->d_sigfd);
+    rn_loop_destroy(d->d_loop);
+    d->d_loop = NULL;
+    d->d_fault = NULL;  /* goes with the interface */
+    if (d->d_stack != NULL) {
+        e = rn_stack_destroy(d->d_stack);
+        if (e != 0)
+            rn_report(RN_REPORT_LEAK, "daemon: the stack's buffers were still held at "
+                      "shutdown: %s\n", rn_strerror(e));
+        d->d_stack = NULL;
+    }
+    /* After the stack, inside whose destruction the stops still pending
+     * completed (or not: then their processes are reported below). */
+    rn_svcctl_destroy(d->d_svc);
+    d->d_svc = NULL;
+    /* After the stack: no transfer callback can run any more. */
+    rn__ctl_net_free(d->d_net);
+    d->d_net = NULL;
+    if (d->d_sigfd >= 0)
+        close(d->d_sigfd);
+    d->d_sigfd = -1;
+    pthread_sigmask(SIG_SETMASK, &d->d_oldmask, NULL);
+
+    rn_ob_drain();
+    live = rn_ob_live_count(NULL);
+    /* Every object left is a leak: each is reported with its holders. */
+    if (live > 0 && rn_diag_report_leaks(NULL) < 0)
+        rn_report(RN_REPORT_LEAK, "daemon: %" PRIu64 " objects leaked at shutdown\n", live);
+    return live;
+}
+
+int rn_daemon_start(const struct rn_daemon_params *params, struct rn_daemon **out, char *err,
+                    size_t errlen)
+{
+    struct rn_stack_params sp;
+    struct rn_daemon *d;
+    sigset_t mask;
+    int e;
+
+    assert(params != NULL && params->dp_tap != NULL && out != NULL);
+    assert(params->dp_plen <= 32 && params->dp_nservices <= RN_DAEMON_SERVICES_MAX);
+    assert(params->dp_nfilters <= RN_DAEMON_FILTERS_MAX);
+    *out = NULL;
+    d = calloc(1, sizeof(*d));
+    if (d == NULL) {
+        derr(err, errlen, "out of memory");
+        return RN_ENOMEM;
+    }
+    d->d_params = *params;
+    d->d_sigfd = -1;
+    d->d_wd_threshold = params->dp_watchdog ? params->dp_watchdog : RN_DIAG_DEFAULT_THRESHOLD;
+    if (params->dp_dump_dir != NULL) {
+        struct stat sb;
+
+        if (stat(params->dp_dump_dir, &sb) != 0 || !S_ISDIR(sb.st_mode) ||
+            access(params->dp_dump_dir, W_OK | X_OK) != 0) {
+            derr(err, errlen, "--dump-dir %s: not a directory the daemon can write to",
+                 params->dp_dump_dir);
+            free(d);
+            return RN_EINVAL;
+        }
+    }
+    rn_timer_init(&d->d_stop_timer, daemon_stop_timed_out);
+    atomic_init(&d->d_stop_posted, false);
+    snprintf(d->d_ctl_path, sizeof(d->d_ctl_path), "%s",
+             rn_ctl_default_path(params->dp_ctl_path));
+
+    /* Signals first, so that a SIGTERM during start-up is not lost: it
+     * stops the loop at its first wake. */
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &mask, &d->d_oldmask);
+    d->d_sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (d->d_sigfd < 0) {
+        derr(err, errlen, "cannot create a signalfd: %s", strerror(errno));
+        e = RN_EIO;
+        goto out_teardown;
+    }
+
+    memset(&sp, 0, sizeof(sp));
+    sp.sp_name = params->dp_tap;
+    sp.sp_seed = params->dp_seed;
+    sp.sp_reass_timeout = params->dp_reass_timeout;
+    if (sp.sp_seed == 0 && getrandom(&sp.sp_seed, sizeof(sp.sp_seed), 0) != sizeof(sp.sp_seed))
+        sp.sp_seed = (uint64_t)getpid() * 0x9e3779b97f4a7c15ull ^ rn_clock_os_monotonic();
+    e = rn_stack_create(&sp, &d->d_stack);
+    if (e != 0) {
+        derr(err, errlen, "cannot create the stack: %s", rn_strerror(e));
+        goto out_teardown;
+    }
+    /* UDP, TCP and the socket layer the services run on. */
+    e = rn_sock_layer_init(d->d_stack);
+    if (e != 0) {
+        derr(err, errlen, "cannot set up the transports: %s", rn_strerror(e));
+        goto out_teardown;
+    }
+    e = daemon_start_filters(d, err, errlen);
+    if (e != 0)
+        goto out_teardown;
+    e = rn_loop_create(d->d_stack, &d->d_loop);
+    if (e != 0) {
+        derr(err, errlen, "cannot create the loop: %s", rn_strerror(e));
+        goto out_teardown;
+    }
+    e = rn_loop_add_fd(d->d_loop, d->d_sigfd, EPOLLIN, daemon_signal, d);
+    if (e != 0) {
+        derr(err, errlen, "cannot watch signals: %s", rn_strerror(e));
+        goto out_teardown;
+    }
+    e = rn_ctl_server_open(d->d_loop, d->d_ctl_path, &d->d_ctl, err, errlen);
+    if (e != 0)
+        goto out_teardown;
+    d->d_dumper = rn__dumper_new(d->d_loop);
+    if (d->d_dumper != NULL)
+        rn__dumper_set_threshold(d->d_dumper, d->d_wd_threshold);
+    d->d_net = rn__ctl_net_new(d->d_stack);
+    d->d_netstat = rn__ctl_netstat_new(d->d_loop, d->d_stack, params->dp_inject_enum_leak);
+    e = rn_svcctl_create(d->d_stack, rn_svc_builtin, &d->d_svc);
+    if (e == 0)
+        d->d_ctl_svc = rn__ctl_svc_new(d->d_svc, d->d_stack, d->d_wd_threshold);
+    if (d->d_dumper == NULL || d->d_net == NULL || d->d_netstat == NULL ||
+        d->d_ctl_svc == NULL) {
+        derr(err, errlen, "out of memory");
+        e = RN_ENOMEM;
+        goto out_teardown;
+    }
+    e = rn_ctl_server_add(d->d_ctl, daemon_cmds, sizeof(daemon_cmds) / sizeof(daemon_cmds[0]), d);
+    if (e == 0)
+        e = rn__ctl_add_object_cmds(d->d_ctl);
+    if (e == 0)
+        e = rn__ctl_add_dump_cmd(d->d_ctl, d->d_dumper);
+    if (e == 0)
+        e = rn__ctl_add_net_cmds(d->d_ctl, d->d_net);
+    if (e == 0)
+        e = rn__ctl_add_netstat_cmd(d->d_ctl, d->d_netstat);
+    if (e == 0)
+        e = rn__ctl_add_svc_cmds(d->d_ctl, d->d_ctl_svc);
+    if (e == 0)
+        e = rn__ctl_add_filter_cmds(d->d_ctl, d->d_stack);
+    if (e != 0) {
+        derr(err, errlen, "out of memory");
+        goto out_teardown;
+    }
+    e = daemon_open_link(d, err, errlen);
+    if (e != 0)
+        goto out_teardown;
+    e = daemon_start_services(d, err, errlen);
+    if (e != 0)
+        goto out_teardown;
+    e = daemon_start_watchdog(d, err, errlen);
+    if (e != 0)
+        goto out_teardown;
+    d->d_started = rn_clock_os_monotonic();
+    *out = d;
+    return 0;
+
+out_teardown:
+    /* Objects left by a failed start are reported like any leak. */
+    (void)daemon_teardown(d);
+    free(d);
+    return e;
+}
+
+void rn_daemon_describe(const struct rn_daemon *d, char *buf, size_t len)
+{
+    char addr[INET_ADDRSTRLEN], mac[24];
+
+    fmt_ip4(d->d_params.dp_addr, addr, sizeof(addr));
+    fmt_mac(d->d_mac, mac, sizeof(mac));
+    snprintf(buf, len, "%s %s/%u mac %s, control %s", d->d_params.dp_tap, addr,
+             d->d_params.dp_plen, mac, d->d_ctl_path);
+}
+
+int rn_daemon_run(struct rn_daemon *d)
+{
+    return rn_loop_run(d->d_loop);
+}
+
+void rn_daemon_stop(struct rn_daemon *d)
+{
+    if (!atomic_exchange(&d->d_stop_posted, true))
+        rn_loop_post(d->d_loop, &d->d_stop_work, daemon_stop_posted);
+}
+
+uint64_t rn_daemon_shutdown(struct rn_daemon *d)
+{
+    uint64_t leaked = daemon_teardown(d);
+
+    free(d);
+    return leaked;
+}

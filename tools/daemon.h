@@ -1,0 +1,111 @@
+/*
+ * The refnet daemon: one stack on a TAP device, driven by the real-time
+ * loop (loop.h), controlled through the control socket (ctl.h), with the
+ * built-in services it was asked to run.
+ *
+ *   rn_daemon_start()     stack, loop, control socket, TAP with its
+ *                         filters (tap -> fault -> capture), interface,
+ *                         default route, device up, services
+ *   rn_daemon_run()       the loop, until SIGINT/SIGTERM or rn_daemon_stop();
+ *                         beside it a watchdog thread checks twice a second
+ *                         for waits older than its threshold and reports
+ *                         their chains (diag.h) to the diagnostics sink
+ *   rn_daemon_shutdown()  services stopped, control socket closed, stack run
+ *                         down, objects drained, leaks reported
+ *
+ * The daemon answers on its control socket: ping-ctl, status, ifconfig,
+ * arp, route, stat, svc, why, lab, objects, refs, trace, dump, filter,
+ * netstat, connect, accept (docs/control-protocol.md, docs/filtering.md).
+ * Its services run under a service controller (service.h), each in a
+ * process of its own.
+ *
+ * Thread: start, run and shutdown on one thread (the loop's); SIGINT and
+ * SIGTERM are blocked on it from start to shutdown and read through a
+ * signalfd on the loop.  rn_daemon_stop() may be called from any thread.
+ */
+#ifndef REFNET_TOOLS_DAEMON_H
+#define REFNET_TOOLS_DAEMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "refnet/clock.h"
+
+struct rn_daemon;
+struct rn_fault_params;
+
+/* The most services one daemon runs. */
+#define RN_DAEMON_SERVICES_MAX 8
+/* The most filters given at start (--filter). */
+#define RN_DAEMON_FILTERS_MAX 32
+
+struct rn_daemon_params {
+    const char *dp_tap;                     /* TAP device; created if absent */
+    uint32_t dp_addr;                       /* IPv4 address, host order */
+    uint8_t dp_plen;                        /* its prefix length, 0..32 */
+    uint32_t dp_gw;                         /* default gateway, host order; 0 none */
+    const char *dp_ctl_path;                /* NULL: rn_ctl_default_path(NULL) */
+    const char *dp_capture;                 /* pcap file to record to, or NULL */
+    const struct rn_fault_params *dp_fault; /* faults to inject, or NULL */
+    const char *dp_services[RN_DAEMON_SERVICES_MAX]; /* names, see
+                                               rn_daemon_service_known() */
+    size_t dp_nservices;                    /* entries of dp_services */
+    uint8_t dp_mac[6];                      /* all zero: a random local address */
+    uint32_t dp_mtu;                        /* 0: the device's */
+    uint64_t dp_seed;                       /* stack seed; 0: a random one */
+    const char *dp_version;                 /* shown by `status`; NULL "?" */
+    rn_time_t dp_watchdog;                  /* report waits older than this;
+                                               0: RN_DIAG_DEFAULT_THRESHOLD */
+    bool dp_no_watchdog;                    /* run no watchdog */
+    bool dp_no_offload;                     /* open the TAP without IFF_VNET_HDR */
+    rn_time_t dp_reass_timeout;             /* IPv4 reassembly timeout; 0: the
+                                               stack's default (30 s) */
+    const char *dp_filters[RN_DAEMON_FILTERS_MAX]; /* filter specs added at
+                                               start, before the services
+                                               (rn_filter_add_lab(): one
+                                               naming callout:faulty
+                                               registers that lab callout) */
+    size_t dp_nfilters;                     /* entries of dp_filters */
+    const char *dp_dump_dir;                /* a directory: a dump is written
+                                               there each time the watchdog
+                                               reports; NULL none */
+    bool dp_inject_enum_leak;               /* the lab's fault: netstat's walk
+                                               leaks "enum" holds on listeners
+                                               (netstat_walk.h); off by default */
+};
+
+/* True if name is a service this build can run ("echo": UDP echo on port
+ * 7).  Writes the known names, comma-separated, into known (if
+ * not NULL) for error messages. */
+bool rn_daemon_service_known(const char *name, char *known, size_t knownlen);
+
+/* Sets everything up (see above) and blocks SIGINT and SIGTERM on the
+ * calling thread.  Returns 0 and sets *out, or a negative code with one line
+ * in err naming what failed ("cannot open TAP rn0: ...", "control socket
+ * /run/refnet.sock: another daemon is answering there"); nothing is left
+ * behind on failure. */
+int rn_daemon_start(const struct rn_daemon_params *params, struct rn_daemon **out, char *err,
+                    size_t errlen);
+
+/* One line for the start-up message: "tap0 198.18.0.2/15 mac
+ * 02:..:.., control /run/refnet.sock". */
+void rn_daemon_describe(const struct rn_daemon *d, char *buf, size_t len);
+
+/* Runs the loop until SIGINT, SIGTERM or rn_daemon_stop() and the services'
+ * stops that follow.  Returns 0, or RN_EIO if the loop failed. */
+int rn_daemon_run(struct rn_daemon *d);
+
+/* [any] Begins a graceful stop, as SIGTERM does: the services are stopped,
+ * and rn_daemon_run() returns once they have (or after a timeout); a second
+ * call makes it return at once. */
+void rn_daemon_stop(struct rn_daemon *d);
+
+/* Stops the services, closes the control socket (removing its file), runs
+ * the stack down, drains released objects and reports (RN_REPORT_LEAK, one
+ * report per object with its ledger) every object still alive.  Frees d and
+ * restores the signal mask.  Returns the number of objects leaked (0 for a
+ * clean shutdown). */
+uint64_t rn_daemon_shutdown(struct rn_daemon *d);
+
+#endif /* REFNET_TOOLS_DAEMON_H */
