@@ -13,7 +13,6 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <time.h>
 
 /* Nanoseconds on a monotonic clock whose origin is the source's own. */
 typedef uint64_t rn_time_t;
@@ -41,17 +40,19 @@ struct rn__clock_source {
 };
 extern _Atomic(const struct rn__clock_source *) rn__clock_current;
 
-/* Returns now on the installed source. */
+/* The default source: CLOCK_MONOTONIC_COARSE.  Internal to
+ * rn_clock_now(). */
+rn_time_t rn__clock_os_coarse(void);
+
+/* [any] Returns now on the installed source. */
 static inline rn_time_t rn_clock_now(void)
 {
     const struct rn__clock_source *s =
         atomic_load_explicit(&rn__clock_current, memory_order_acquire);
-    struct timespec ts;
 
     if (s != NULL)
         return s->cs_fn(s->cs_ctx);
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return (rn_time_t)ts.tv_sec * RN_NSEC_PER_SEC + (rn_time_t)ts.tv_nsec;
+    return rn__clock_os_coarse();
 }
 
 /* Returns the OS monotonic clock at full resolution.  Only hosts and

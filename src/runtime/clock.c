@@ -64,6 +64,11 @@ rn_time_t rn_clock_os_monotonic(void)
     return clock_os(CLOCK_MONOTONIC);
 }
 
+rn_time_t rn__clock_os_coarse(void)
+{
+    return clock_os(CLOCK_MONOTONIC_COARSE);
+}
+
 static void *ticker_main(void *arg)
 {
     const struct timespec period = {0, (long)RN_CLOCK_TICK_NS};
