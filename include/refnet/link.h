@@ -64,6 +64,7 @@
 #include <stdint.h>
 
 #include "refnet/clock.h"
+#include "refnet/value.h"
 #include "refnet/netbuf.h"
 
 struct rn_strbuf;
@@ -129,9 +130,11 @@ struct rn_link_ops {
     rn_time_t (*next_deadline)(struct rn_link *link);
     /* Fills caps (NULL in a driver: no capabilities). */
     void (*caps)(struct rn_link *link, struct rn_link_caps *caps);
-    /* Appends kind-specific counters to one report line (no newline), or
-     * NULL if the kind has none. */
-    void (*report)(struct rn_link *link, struct rn_strbuf *sb);
+    /* Reports what is particular to the kind, one call of fn per value
+     * (value.h): its settings ("device" "rn0") and its own counters
+     * ("no_buffer" 3), in a fixed order.  NULL if the kind has nothing to
+     * add to struct rn_link_stats. */
+    void (*values)(struct rn_link *link, rn_value_fn fn, void *ctx);
     /* Frees frames the link holds, closes it and its lower links, frees it. */
     void (*close)(struct rn_link *link);
 };
@@ -176,10 +179,9 @@ void rn_link_close(struct rn_link *link);
 /* Copies the link's own counters (not its lower links'). */
 void rn_link_stats(const struct rn_link *link, struct rn_link_stats *out);
 
-/* Appends one line per link of the stack, top first:
- * "<name> (<kind>): tx <frames>/<bytes>B drop <n> err <n>, rx ... [; kind
- * counters]". */
-void rn_link_report(struct rn_link *link, struct rn_strbuf *sb);
+/* [L] Reports link's own settings and counters (its kind's values op; not
+ * those of the links below it: walk them with rn_link_lower()). */
+void rn_link_values(struct rn_link *link, rn_value_fn fn, void *ctx);
 
 /* Return the kind ("tap", "fault" ...) and the name ("rn0", "cable1.a"). */
 const char *rn_link_kind(const struct rn_link *link);

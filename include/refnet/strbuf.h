@@ -29,8 +29,6 @@ void rn_strbuf_printf(struct rn_strbuf *sb, const char *fmt, ...)
 void rn_strbuf_vprintf(struct rn_strbuf *sb, const char *fmt, va_list ap);
 void rn_strbuf_append(struct rn_strbuf *sb, const char *s, size_t n);
 void rn_strbuf_puts(struct rn_strbuf *sb, const char *s);
-/* Appends s as a JSON string literal, quotes included. */
-void rn_strbuf_json_str(struct rn_strbuf *sb, const char *s);
 /* Returns the text, "" while empty; valid until the next append. */
 const char *rn_strbuf_str(const struct rn_strbuf *sb);
 /* Hands the text to the caller (free() it) and leaves the buffer empty. */

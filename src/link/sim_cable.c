@@ -136,12 +136,16 @@ static void cable_caps(struct rn_link *link, struct rn_link_caps *caps)
     caps->lc_has_hwaddr = true;
 }
 
-static void cable_report(struct rn_link *link, struct rn_strbuf *sb)
+static void cable_values(struct rn_link *link, rn_value_fn fn, void *ctx)
 {
     struct cable_end *ce = end_of(link);
+    const struct rn_value v[] = {
+        {"inbound", NULL, ce->ce_inbound.nq_len},
+        {"peer", ce->ce_peer ? "connected" : "closed", 0},
+    };
 
-    rn_strbuf_printf(sb, "inbound %u frames%s", ce->ce_inbound.nq_len,
-                     ce->ce_peer ? "" : ", peer closed");
+    fn(&v[0], ctx);
+    fn(&v[1], ctx);
 }
 
 static void cable_close(struct rn_link *link)
@@ -165,7 +169,7 @@ static const struct rn_link_ops cable_ops = {
     .poll_fd = NULL,
     .next_deadline = cable_next_deadline,
     .caps = cable_caps,
-    .report = cable_report,
+    .values = cable_values,
     .close = cable_close,
 };
 

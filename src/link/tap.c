@@ -353,13 +353,19 @@ static void tap_caps(struct rn_link *link, struct rn_link_caps *caps)
                                     : 0;
 }
 
-static void tap_report(struct rn_link *link, struct rn_strbuf *sb)
+static void tap_values(struct rn_link *link, rn_value_fn fn, void *ctx)
 {
     struct tap_link *tl = tap_of(link);
+    const struct rn_value v[] = {
+        {"device", tl->tl_ifname, 0},
+        {"mtu", NULL, tl->tl_mtu},
+        {"offloads", tl->tl_vnet ? "csum+tso" : "none", 0},
+        {"no_buffer", NULL, tl->tl_no_buffer},
+    };
+    size_t i;
 
-    rn_strbuf_printf(sb, "device %s mtu %u%s, no buffer %llu", tl->tl_ifname, tl->tl_mtu,
-                     tl->tl_vnet ? ", offloads csum+tso" : "",
-                     (unsigned long long)tl->tl_no_buffer);
+    for (i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+        fn(&v[i], ctx);
 }
 
 static void tap_close(struct rn_link *link)
@@ -380,7 +386,7 @@ static const struct rn_link_ops tap_ops = {
     .poll_fd = tap_poll_fd,
     .next_deadline = NULL,
     .caps = tap_caps,
-    .report = tap_report,
+    .values = tap_values,
     .close = tap_close,
 };
 

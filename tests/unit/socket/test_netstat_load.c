@@ -23,7 +23,7 @@
 #include <time.h>
 #include <cmocka.h>
 
-#include "net/net.h"
+#include "ctl/render.h"
 #include "pair/pair.h"
 #include "refnet/error.h"
 #include "refnet/netstat_walk.h"
@@ -85,10 +85,22 @@ static rn_time_t cpu_clock(void *ctx)
     return (rn_time_t)ts.tv_sec * RN_NSEC_PER_SEC + (rn_time_t)ts.tv_nsec;
 }
 
+/* The test is the walk's host: it renders the rows as the daemon does. */
 struct host {
     bool h_yielded;
     bool h_done;
+    struct rn_strbuf *h_out;
+    bool h_json;
+    bool h_refs;
+    bool h_first;
 };
+
+static void host_row(const struct rn_netstat_walk_row *row, void *ctx)
+{
+    struct host *h = ctx;
+
+    rn__render_netstat_row(h->h_out, row, h->h_refs, h->h_json, &h->h_first);
+}
 
 static void host_yield(struct rn_netstat_walk *w, void *ctx)
 {
@@ -99,7 +111,10 @@ static void host_yield(struct rn_netstat_walk *w, void *ctx)
 static void host_done(struct rn_netstat_walk *w, void *ctx)
 {
     (void)w;
-    ((struct host *)ctx)->h_done = true;
+    struct host *h = ctx;
+
+    rn__render_netstat_end(h->h_out, h->h_json);
+    h->h_done = true;
 }
 
 static uint64_t enum_holds(void)
@@ -136,9 +151,9 @@ static void one_walk(bool refs, bool json, bool churn, struct rn_netstat_stats *
     struct rn_netstat_params np = {
         .np_all = true,
         .np_refs = refs,
-        .np_json = json,
         .np_clock = os_clock,
         .np_cpu_clock = cpu_clock,
+        .np_row = host_row,
         .np_yield = host_yield,
         .np_done = host_done,
     };
@@ -151,7 +166,12 @@ static void one_walk(bool refs, bool json, bool churn, struct rn_netstat_stats *
     const char *t;
 
     np.np_ctx = &h;
-    assert_int_equal(rn_netstat_walk_start(P.b, &np, &out, &w), 0);
+    h.h_out = &out;
+    h.h_json = json;
+    h.h_refs = refs;
+    h.h_first = true;
+    rn__render_netstat_begin(&out, refs, json);
+    assert_int_equal(rn_netstat_walk_start(P.b, &np, &w), 0);
     while (!h.h_done) {
         /* From one poll to the next: a batch and a poll in between. */
         now = rn_clock_os_monotonic();

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "ctl/render.h"
 #include "net/net_priv.h"
 #include "refnet/error.h"
 #include "refnet/link.h"
@@ -379,11 +380,8 @@ static struct tcp_listener *open_pair(uint16_t port, struct user *ua, struct use
     if (ua->u_connected != 1) {
         struct rn_strbuf sb = RN_STRBUF_INIT;
 
-        rn_tcp_render_netstat(A.st, &sb, false, &(bool){true});
-        rn_tcp_render_netstat(B.st, &sb, false, &(bool){true});
-        rn_tcp_render_stats(A.st, &sb, false);
-        rn_stack_render_stats(A.st, &sb, false);
-        rn_stack_render_stats(B.st, &sb, false);
+        rn__render_stats(A.st, &sb, false);
+        rn__render_stats(B.st, &sb, false);
         fprintf(stderr, "t=%llu connected=%d\n%s", (unsigned long long)now, ua->u_connected, rn_strbuf_str(&sb));
         rn_strbuf_free(&sb);
     }
@@ -522,10 +520,8 @@ static void test_refused_and_reset(void **state)
     assert_int_equal(uc.u_connected, RN_ECONNREFUSED);
     if (getenv("DBG")) {
         struct rn_strbuf sb = RN_STRBUF_INIT;
-        rn_tcp_render_stats(A.st, &sb, false);
-        rn_stack_render_stats(A.st, &sb, false);
-        rn_tcp_render_stats(B.st, &sb, false);
-        rn_stack_render_stats(B.st, &sb, false);
+        rn__render_stats(A.st, &sb, false);
+        rn__render_stats(B.st, &sb, false);
         fprintf(stderr, "%s", rn_strbuf_str(&sb));
         rn_strbuf_free(&sb);
     }
