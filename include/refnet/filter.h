@@ -324,10 +324,13 @@ void rn_callout_values(struct rn_callout *co, rn_value_fn fn, void *ctx);
 /* Returns the callout registered on st under name, or NULL. */
 struct rn_callout *rn_callout_find(struct rn_stack *st, const char *name);
 
+/* [any] Queries: the name it was registered under, the ctx given to
+ * rn_callout_register(), and the stack it is registered on.  Valid while
+ * the callout is registered. */
 const char *rn_callout_name(const struct rn_callout *co);
 void *rn_callout_ctx(const struct rn_callout *co);
 struct rn_stack *rn_callout_stack(const struct rn_callout *co);
-/* Flow contexts it holds now, operations it has pended now. */
+/* [any] Flow contexts it holds now, operations it has pended now. */
 unsigned rn_callout_flows(const struct rn_callout *co);
 unsigned rn_callout_pends(const struct rn_callout *co);
 
@@ -371,6 +374,7 @@ struct rn_flow_ctx *rn_callout_flow_find(const struct rn_classify *cl);
 void rn__callout_flow_release(struct rn_flow_ctx *fc, const struct rn_site *site);
 #define rn_callout_flow_release(fc) rn__callout_flow_release((fc), RN_SITE)
 
+/* The callout's own context of the association (the ctx it associated). */
 void *rn_flow_ctx_get(const struct rn_flow_ctx *fc);
 /* The flow's object: valid while the association lasts. */
 void *rn_flow_ctx_flow(const struct rn_flow_ctx *fc);

@@ -63,6 +63,8 @@ int rn_stack_create(const struct rn_stack_params *params, struct rn_stack **out)
  * or buffers were still held afterwards (reported as leaks). */
 int rn_stack_destroy(struct rn_stack *st);
 
+/* [L] The stack's packet buffer pool (netbuf.h): its counters, its owners,
+ * and buffers for a link driver or a test.  Owned by the stack. */
 struct rn_nbpool *rn_stack_pool(struct rn_stack *st);
 
 /* ---- Interfaces and routes ---------------------------------------------- */

@@ -3,6 +3,9 @@
  * its layer keeps for every instance, one value at a time.  Link drivers
  * and filters (link.h) and callouts (filter.h) report their settings and
  * their own counters this way, and refnet renders them as text or JSON.
+ *
+ * Thread safety: a component reports on the thread its layer calls it on
+ * (the stack's loop thread for links and callouts).
  */
 #ifndef REFNET_VALUE_H
 #define REFNET_VALUE_H
