@@ -334,13 +334,16 @@ int cmd_lab(int argc, char **argv)
         bad = fixed ? "--fixed" : seed ? "--seed" : threshold ? "--threshold" : dump ? "--dump"
                                                                                      : NULL;
         if (bad != NULL)
-            return cmd_parser_error(&p, "%s is not an option of clear-leak", bad);
+            return cmd_parser_error(&p, "%s: clear-leak asks the daemon, it runs nothing",
+                                    bad);
         return cmd_ctl_forward(2, (char *[]){"lab", "clear-leak", NULL}, ctl, timeout);
     }
-    bad = ctl ? "--ctl" : timeout ? "--timeout" : leak && seed ? "--seed"
-                                              : leak && threshold ? "--threshold" : NULL;
-    if (bad != NULL)
-        return cmd_parser_error(&p, "%s is not an option of lab %s", bad, scenario);
+    if (ctl != NULL || timeout != NULL)
+        return cmd_parser_error(&p, "%s is an option of clear-leak only",
+                                ctl != NULL ? "--ctl" : "--timeout");
+    if (leak && (seed != NULL || threshold != NULL))
+        return cmd_parser_error(&p, "%s: the leak runs without the simulator",
+                                seed != NULL ? "--seed" : "--threshold");
     if (seed != NULL) {
         if (cmd_parse_uint(seed, 1, UINT64_MAX, &v) < 0)
             return cmd_parser_error(&p, "--seed: '%s': a whole number from 1", seed);

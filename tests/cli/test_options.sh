@@ -176,7 +176,9 @@ usage 2 "why: unexpected argument 'b'" why a b "${C[@]}"
 usage 2 "refs: missing argument" refs "${C[@]}"
 usage 2 "dump: which file?" dump "${C[@]}"
 usage 2 "lab clear-leak: unexpected argument 'now'" lab clear-leak now "${C[@]}"
-usage 2 "lab stop-hang: --ctl is not an option of lab stop-hang" lab stop-hang "${C[@]}"
+usage 2 "lab stop-hang: --ctl is an option of clear-leak only" lab stop-hang "${C[@]}"
+usage 2 "lab leak: --seed: the leak runs without the simulator" lab --seed 2 leak
+usage 2 "lab clear-leak: --fixed: clear-leak asks the daemon" lab clear-leak --fixed "${C[@]}"
 usage 2 "unexpected argument '9'" send 198.18.0.1 7 9
 usage 2 "'x': not an IPv4 address" send x 7
 usage 2 "--addr '198.18.0.256': not an IPv4 address" recv 7 --addr 198.18.0.256
