@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The man pages in man/ against the tool they document:
 #   - each page renders with `man --warnings -l` at 80 columns without a
-#     warning;
+#     warning, and its header names the version `refnet --version` prints;
 #   - refnet.8 shows every command of the table (tools/cmd_help.c) with its
 #     one-line synopsis, and points to every other page;
 #   - each command's page (the one its --help names) exists, shows `refnet
@@ -53,8 +53,11 @@ for f in "$src"/man/*.8; do
     pages+=("$(basename "$f" .8)")
 done
 check "man/ has refnet.8 and the family pages" [ "${#pages[@]}" -ge 8 ]
+version=$("$refnet" --version)
 for p in "${pages[@]}"; do
     render "$p"
+    # The footer names the version the page describes.
+    check "$p.8 is of $version" grep -q "^\.TH [^ ]* 8 [0-9-]* \"$version\"" "$src/man/$p.8"
 done
 for p in "${pages[@]}"; do
     [ "$p" = refnet ] && continue
