@@ -10,18 +10,67 @@ ASAN    ?= build-asan
 TSAN    ?= build-tsan
 FUZZB   ?= build-fuzz
 FUZZ_SECONDS ?= 60
+# Where `make install` puts refnet, and the staging root packagers give.
+PREFIX  ?= /usr/local
+DESTDIR ?=
 
-.PHONY: all deps build test test-unit test-asan test-tsan test-plain demo bench fuzz clean
+# cmake --build runs make again below this one: it prints what it builds,
+# not the directories it enters.
+MAKEFLAGS += --no-print-directory
+
+# The plain build's configuration (gcc, optimised, with debug information).
+CONFIGURE_PLAIN = $(CMAKE) -S . -B $(BUILD) -DCMAKE_C_COMPILER=gcc \
+	-DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+.PHONY: all deps build test test-unit test-asan test-tsan test-plain demo bench fuzz clean \
+	install uninstall
 
 all: build
 
 deps:
 	@sh scripts/deps.sh
 
-# Plain optimised build with gcc: build/bin/refnet and build/lib/librefnet.a.
+# Plain optimised build with gcc: build/bin/refnet, build/lib/librefnet.a
+# and librefnet.so.
 build: deps
-	@$(CMAKE) -S . -B $(BUILD) -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@$(CONFIGURE_PLAIN) >/dev/null
 	@$(CMAKE) --build $(BUILD) -j $(JOBS)
+
+# Installs the libraries, headers, refnet.pc, the tool, its man pages and
+# completion, the systemd unit and the examples under $(PREFIX), staged
+# under $(DESTDIR) if given (README.md, "Installing and embedding").  Builds
+# what it installs first; the prefix is configured, since refnet.pc and
+# the unit name installed paths.
+install: deps
+	@$(CONFIGURE_PLAIN) -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	@$(CMAKE) --build $(BUILD) -j $(JOBS) --target refnet refnet-shared refnet-tool
+	@DESTDIR=$(DESTDIR) $(CMAKE) --install $(BUILD)
+
+# Removes what the last `make install` put in place (build/install_manifest.txt),
+# with the same DESTDIR; a defaults file the administrator changed stays.
+uninstall:
+	@m=$(BUILD)/install_manifest.txt; \
+	if [ ! -f "$$m" ]; then \
+	    echo "refnet: nothing to uninstall: $$m is missing (make install writes it)" >&2; \
+	    exit 1; \
+	fi; \
+	while IFS= read -r f; do \
+	    f="$(DESTDIR)$$f"; \
+	    case "$$f" in \
+	    */default/refnet) \
+	        if [ -f "$$f" ] && ! cmp -s "$$f" dist/refnet.default; then \
+	            echo "refnet: keeping $$f: it was changed"; continue; \
+	        fi;; \
+	    esac; \
+	    [ -e "$$f" ] || [ -L "$$f" ] || continue; \
+	    echo "-- Removing: $$f"; rm -f "$$f"; \
+	done < "$$m"; \
+	for d in $$(sed -n 's|/[^/]*$$||p' "$$m" | sort -ru); do \
+	    while case "$$d" in */refnet|*/refnet/*) true;; *) false;; esac; do \
+	        rmdir "$(DESTDIR)$$d" 2>/dev/null || break; \
+	        d=$${d%/*}; \
+	    done; \
+	done
 
 # ASan + UBSan with clang, so that every change is also built by clang.
 build-asan: deps
