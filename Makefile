@@ -36,6 +36,10 @@ build: deps
 	@$(CONFIGURE_PLAIN) >/dev/null
 	@$(CMAKE) --build $(BUILD) -j $(JOBS)
 
+# The loader finds a library in /usr/local/lib through its cache: refresh
+# it after a real (not staged) install or uninstall by root.
+LDCONFIG = if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then ldconfig; fi
+
 # Installs the libraries, headers, refnet.pc, the tool, its man pages and
 # completion, the systemd unit and the examples under $(PREFIX), staged
 # under $(DESTDIR) if given (README.md, "Installing and embedding").  Builds
@@ -45,6 +49,7 @@ install: deps
 	@$(CONFIGURE_PLAIN) -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
 	@$(CMAKE) --build $(BUILD) -j $(JOBS) --target refnet refnet-shared refnet-tool
 	@DESTDIR=$(DESTDIR) $(CMAKE) --install $(BUILD)
+	@$(LDCONFIG)
 
 # Removes what the last `make install` put in place (build/install_manifest.txt),
 # with the same DESTDIR; a defaults file the administrator changed stays.
@@ -70,7 +75,8 @@ uninstall:
 	        rmdir "$(DESTDIR)$$d" 2>/dev/null || break; \
 	        d=$${d%/*}; \
 	    done; \
-	done
+	done; \
+	$(LDCONFIG)
 
 # ASan + UBSan with clang, so that every change is also built by clang.
 build-asan: deps

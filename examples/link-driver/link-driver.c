@@ -33,6 +33,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,8 +121,11 @@ static int pair_rx(struct rn_link *link, struct rn_netbuf **pkts, unsigned max, 
             /* No buffer: take the record off the socket all the same, or
              * the fd would stay readable and the loop spin. */
             uint8_t scrap[1];
+            ssize_t skipped = recv(pl->pl_fd, scrap, sizeof(scrap), MSG_DONTWAIT | MSG_TRUNC);
 
-            if (recv(pl->pl_fd, scrap, sizeof(scrap), MSG_DONTWAIT | MSG_TRUNC) < 0)
+            if (skipped == 0)
+                pl->pl_peer_gone = true;
+            if (skipped <= 0)
                 break;
             link->lk_stats.ls_rx_drops++;
             continue;
@@ -129,6 +133,10 @@ static int pair_rx(struct rn_link *link, struct rn_netbuf **pkts, unsigned max, 
         /* Room for the largest frame, filled by recv(), then cut to what
          * arrived. */
         room = rn_nb_put(nb, PAIR_FRAME_MAX);
+        if (room == NULL) {  /* cannot happen: pair_link_open() checked */
+            rn_nb_free(nb);
+            break;
+        }
         r = recv(pl->pl_fd, room, PAIR_FRAME_MAX, MSG_DONTWAIT);
         if (r <= 0) {
             rn_nb_free(nb);
@@ -263,6 +271,8 @@ static int node_up(struct node *nd, int fd, uint32_t addr, uint8_t mac_last)
     /* The interface takes the link, and closes it, on success or not. */
     ip.ifp_link = nd->nd_link;
     e = rn_stack_add_iface(nd->nd_stack, &ip, &ifp);
+    if (e != 0)
+        nd->nd_link = NULL;  /* closed already */
     if (e == 0)
         e = rn_loop_create(nd->nd_stack, &nd->nd_loop);
     if (e == 0)
@@ -317,14 +327,21 @@ static void node_proc_exit(struct node *nd)
     nd->nd_proc = NULL;
 }
 
-/* Stops nd's loop and destroys its stack.  Returns 0, or RN_EBUSY if the
- * stack still held buffers or objects (reported on stderr). */
-static int node_down(struct node *nd)
+/* Stops nd's loop and waits for its thread: from then on the stack, its
+ * link included, is the calling thread's. */
+static void node_stop(struct node *nd)
 {
     if (nd->nd_running) {
         rn_loop_stop(nd->nd_loop);
         pthread_join(nd->nd_thread, NULL);
+        nd->nd_running = false;
     }
+}
+
+/* Destroys nd's loop and stack (stopped).  Returns 0, or RN_EBUSY if the
+ * stack still held buffers or objects (reported on stderr). */
+static int node_destroy(struct node *nd)
+{
     rn_loop_destroy(nd->nd_loop);
     return nd->nd_stack != NULL ? rn_stack_destroy(nd->nd_stack) : 0;
 }
@@ -365,10 +382,14 @@ static bool exchange(struct node *a, int ha, struct node *b, int hb, size_t len)
     return true;
 }
 
+/* Prints the counters of nd's link.  They are the loop thread's ([L]):
+ * read them once the loop has stopped. */
 static void print_link(const struct node *nd)
 {
     struct rn_link_stats s;
 
+    if (nd->nd_link == NULL)
+        return;
     rn_link_stats(nd->nd_link, &s);
     printf("link-driver: %s (%s): tx %" PRIu64 " frames %" PRIu64 " bytes, rx %" PRIu64
            " frames %" PRIu64 " bytes, drops %" PRIu64 "\n",
@@ -413,17 +434,19 @@ int main(void)
             if (exchange(&a, ha, &b, hb, sizes[i]))
                 ok++;
         }
-        print_link(&a);
-        print_link(&b);
     }
 
-    /* Processes first (their closes need the loops), then the loops and
-     * the stacks. */
+    /* Processes first (their closes need the loops), then the loops; then
+     * this thread may read the links and destroy the stacks. */
     node_proc_exit(&a);
     node_proc_exit(&b);
-    if (node_down(&a) != 0)
+    node_stop(&a);
+    node_stop(&b);
+    print_link(&a);
+    print_link(&b);
+    if (node_destroy(&a) != 0)
         status = 1;
-    if (node_down(&b) != 0)
+    if (node_destroy(&b) != 0)
         status = 1;
     rn_ob_drain();
     live = rn_ob_live_count(NULL);
