@@ -59,7 +59,7 @@ uninstall:
 	    echo "refnet: nothing to uninstall: $$m is missing (make install writes it)" >&2; \
 	    exit 1; \
 	fi; \
-	while IFS= read -r f; do \
+	while IFS= read -r f || [ -n "$$f" ]; do \
 	    f="$(DESTDIR)$$f"; \
 	    case "$$f" in \
 	    */default/refnet) \
