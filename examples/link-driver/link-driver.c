@@ -60,7 +60,7 @@ struct pair_link {
     bool pl_peer_gone;              /* [L] the other end was closed */
     struct rn_nbpool *pl_pool;      /* [I] the stack's pool: received frames */
     rn_nb_owner_t pl_owner;         /* [I] who received frames count against */
-    uint8_t pl_mac[RN_ETH_ALEN];    /* [I] this end's MAC address */
+    uint8_t pl_mac[RN_MAC_LEN];    /* [I] this end's MAC address */
 };
 
 static struct pair_link *pair_of(struct rn_link *link)
@@ -168,7 +168,7 @@ static int pair_poll_fd(struct rn_link *link)
 static void pair_caps(struct rn_link *link, struct rn_link_caps *caps)
 {
     caps->lc_mtu = PAIR_MTU;
-    memcpy(caps->lc_hwaddr, pair_of(link)->pl_mac, RN_ETH_ALEN);
+    memcpy(caps->lc_hwaddr, pair_of(link)->pl_mac, RN_MAC_LEN);
     caps->lc_has_hwaddr = true;
 }
 
@@ -212,8 +212,8 @@ static int pair_link_open(int fd, struct rn_nbpool *pool, uint8_t mac_last, cons
     pl->pl_pool = pool;
     pl->pl_owner = owner;
     /* A locally administered unicast address. */
-    memcpy(pl->pl_mac, (uint8_t[RN_ETH_ALEN]){0x02, 0x00, 0x00, 0x00, 0x00, mac_last},
-           RN_ETH_ALEN);
+    memcpy(pl->pl_mac, (uint8_t[RN_MAC_LEN]){0x02, 0x00, 0x00, 0x00, 0x00, mac_last},
+           RN_MAC_LEN);
     *out = &pl->pl_link;
     return 0;
 }
