@@ -34,11 +34,18 @@ version=$(sed -n 's/^#define RN_VERSION_STRING "\(.*\)"$/\1/p' "$src/include/ref
 
 # ---- The install ----------------------------------------------------------------
 
-# A component install writes install_manifest_<component>.txt, leaving the
-# manifest of the user's own `make install` (which `make uninstall` reads)
-# as it was.
-if ! DESTDIR="$root" cmake --install "$build" --prefix /usr --component Unspecified \
-        >"$dir/install.log" 2>&1; then
+# cmake --install rewrites the build's install_manifest.txt, which `make
+# uninstall` reads to undo the user's own install: it is put back at once.
+manifest="$build/install_manifest.txt"
+[ ! -f "$manifest" ] || cp -p "$manifest" "$dir/manifest.user"
+DESTDIR="$root" cmake --install "$build" --prefix /usr >"$dir/install.log" 2>&1
+rc=$?
+if [ -f "$dir/manifest.user" ]; then
+    cp -p "$dir/manifest.user" "$manifest"
+else
+    rm -f "$manifest"
+fi
+if [ "$rc" != 0 ]; then
     cat "$dir/install.log"
     die "cmake --install into $root failed"
 fi
