@@ -34,6 +34,13 @@ version=$(sed -n 's/^#define RN_VERSION_STRING "\(.*\)"$/\1/p' "$src/include/ref
 
 # ---- The install ----------------------------------------------------------------
 
+# A sanitizer build's library needs the sanitizer's runtime in the
+# program, which an embedder's plain build does not have.
+if nm -D --undefined-only "$build"/lib/librefnet.so 2>/dev/null | grep -q ' U __[at]san_'; then
+    echo "SKIP: $build is a sanitizer build; its librefnet.so needs the sanitizer's runtime"
+    exit 0
+fi
+
 # cmake --install rewrites the build's install_manifest.txt, which `make
 # uninstall` reads to undo the user's own install: it is put back at once.
 manifest="$build/install_manifest.txt"
