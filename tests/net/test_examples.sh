@@ -81,7 +81,8 @@ soname=$(readelf -d "$so" 2>/dev/null | sed -n 's/.*Library soname: \[\(.*\)\]/\
 ar t "$libdir/librefnet.a" | grep -q '\.o$' || bad "librefnet.a holds no objects"
 
 # The tool, the unit and the defaults file, naming installed paths.
-"$root/usr/bin/refnet" version 2>/dev/null | grep -qF "$version" ||
+# (LD_LIBRARY_PATH: the tool may be linked against librefnet.so.)
+LD_LIBRARY_PATH="$libdir" "$root/usr/bin/refnet" version 2>/dev/null | grep -qF "$version" ||
     bad "the installed refnet does not say version $version"
 unit="$root/usr/lib/systemd/system/refnet.service"
 if [ -f "$unit" ]; then
