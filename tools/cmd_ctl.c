@@ -14,7 +14,7 @@
  *
  * Options every one of them takes:
  *   --ctl PATH     the control socket (default $REFNET_CTL, else
- *                  /run/refnet.sock)
+ *                  /run/refnet/refnet.sock)
  *   --timeout S    seconds to wait for the reply (default 30); for `svc
  *                  stop NAME --timeout S` the stop's own timeout (the client
  *                  then waits S + 15 s for the reply)

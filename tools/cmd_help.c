@@ -15,7 +15,7 @@
 /* The options of every command that asks the daemon. */
 #define CTL_OPTION_LINE                                                         \
     "      --ctl PATH         the daemon's control socket (default $REFNET_CTL,\n" \
-    "                         else /run/refnet.sock)\n"
+    "                         else /run/refnet/refnet.sock)\n"
 #define TIMEOUT_OPTION_LINE                                                     \
     "      --timeout S        seconds to wait for the answer (default 30)\n"
 
@@ -40,7 +40,7 @@ const struct cmd_def cmd_table[] = {
             "                         198.18.0.2/15\n"
             "      --gw ADDR          default gateway, on the interface's prefix\n"
             "      --ctl PATH         control socket to create (default $REFNET_CTL,\n"
-            "                         else /run/refnet.sock)\n"
+            "                         else /run/refnet/refnet.sock)\n"
             "      --capture FILE     record every frame the stack sees to a pcap file\n"
             "      --fault SPEC       inject faults: drop=2%,dup=1%,reorder=1%,delay=5ms,\n"
             "                         seed=42...\n"
@@ -403,10 +403,10 @@ void cmd_print_list(FILE *f)
             fprintf(f, "  %s\n  %-28s  %s\n", c->cd_brief, "", c->cd_summary);
     }
     fputs("\nThe commands that ask the daemon take --ctl PATH (default $REFNET_CTL, else\n"
-          "/run/refnet.sock) and --timeout S; listings take -j, --json.  Exit status:\n"
-          "0 done, 1 failed (or the daemon cannot be reached), 2 bad usage, 3 a hang\n"
-          "diagnosed.  `refnet help COMMAND` or `refnet COMMAND --help` prints one\n"
-          "command's usage; see refnet(8).\n",
+          "/run/refnet/refnet.sock) and --timeout S; listings take -j, --json.\n"
+          "Exit status: 0 done, 1 failed (or the daemon cannot be reached), 2 bad usage,\n"
+          "3 a hang diagnosed.  `refnet help COMMAND` or `refnet COMMAND --help` prints\n"
+          "one command's usage; see refnet(8).\n",
           f);
 }
 

@@ -157,6 +157,27 @@ static void fmt_mac(const uint8_t *m, char *buf, size_t len)
     snprintf(buf, len, "%s", rn_mac_fmt(&mac, t));
 }
 
+/* Makes the control socket's directory if it does not exist (the default
+ * /run/refnet/ after a reboot; systemd makes it for the unit), one level
+ * only, mode 0755: the socket itself is 0600.  Returns 0, or RN_EIO with
+ * one line in err. */
+static int ctl_dir_make(const char *path, char *err, size_t errlen)
+{
+    char dir[sizeof(((struct rn_daemon *)0)->d_ctl_path)];
+    char *slash;
+
+    snprintf(dir, sizeof(dir), "%s", path);
+    slash = strrchr(dir, '/');
+    if (slash == NULL || slash == dir)
+        return 0;
+    *slash = '\0';
+    if (mkdir(dir, 0755) == 0 || errno == EEXIST)
+        return 0;
+    derr(err, errlen, "control socket %s: cannot make its directory %s: %s", path, dir,
+         strerror(errno));
+    return RN_EIO;
+}
+
 /* ---- Control commands --------------------------------------------------- */
 
 static int daemon_no_args(struct rn_ctl_req *req)
@@ -778,7 +799,9 @@ int rn_daemon_start(const struct rn_daemon_params *params, struct rn_daemon **ou
         derr(err, errlen, "cannot watch signals: %s", rn_strerror(e));
         goto out_teardown;
     }
-    e = rn_ctl_server_open(d->d_loop, d->d_ctl_path, &d->d_ctl, err, errlen);
+    e = ctl_dir_make(d->d_ctl_path, err, errlen);
+    if (e == 0)
+        e = rn_ctl_server_open(d->d_loop, d->d_ctl_path, &d->d_ctl, err, errlen);
     if (e != 0)
         goto out_teardown;
     d->d_dumper = rn__dumper_new(d->d_loop);

@@ -83,13 +83,13 @@ bool rn_daemon_service_known(const char *name, char *known, size_t knownlen);
 /* Sets everything up (see above) and blocks SIGINT and SIGTERM on the
  * calling thread.  Returns 0 and sets *out, or a negative code with one line
  * in err naming what failed ("cannot open TAP rn0: ...", "control socket
- * /run/refnet.sock: another daemon is answering there"); nothing is left
+ * /run/refnet/refnet.sock: another daemon is answering there"); nothing is left
  * behind on failure. */
 int rn_daemon_start(const struct rn_daemon_params *params, struct rn_daemon **out, char *err,
                     size_t errlen);
 
 /* One line for the start-up message: "tap0 198.18.0.2/15 mac
- * 02:..:.., control /run/refnet.sock". */
+ * 02:..:.., control /run/refnet/refnet.sock". */
 void rn_daemon_describe(const struct rn_daemon *d, char *buf, size_t len);
 
 /* Runs the loop until SIGINT, SIGTERM or rn_daemon_stop() and the services'

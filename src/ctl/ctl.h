@@ -195,7 +195,7 @@ int rn_ctl_unchunk(struct rn_ctl_unchunker *uc, const uint8_t *buf, size_t len, 
 /* ---- The client --------------------------------------------------------- */
 
 /* The socket a daemon listens on unless told otherwise. */
-#define RN_CTL_DEFAULT_PATH "/run/refnet.sock"
+#define RN_CTL_DEFAULT_PATH "/run/refnet/refnet.sock"
 /* The environment variable that overrides it. */
 #define RN_CTL_ENV "REFNET_CTL"
 
