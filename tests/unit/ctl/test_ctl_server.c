@@ -34,7 +34,7 @@
 #include "refnet/strbuf.h"
 #include "refnet/timer.h"
 #include "failalloc.h"
-#include "testutil.h"
+#include "support.h"
 
 /* ---- A test object type for refs and trace ------------------------------ */
 

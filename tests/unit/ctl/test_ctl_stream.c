@@ -30,7 +30,7 @@
 #include "refnet/error.h"
 #include "refnet/loop.h"
 #include "refnet/strbuf.h"
-#include "testutil.h"
+#include "support.h"
 
 /* ---- The decoder --------------------------------------------------------- */
 

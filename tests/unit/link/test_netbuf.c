@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "link/helper_link.h"
+#include "helper_link.h"
 #include "refnet/error.h"
 #include "refnet/netbuf.h"
 #include "refnet/strbuf.h"

@@ -16,7 +16,7 @@
 
 #include "refnet/clock.h"
 #include "refnet/object.h"
-#include "testutil.h"
+#include "support.h"
 
 /* Generous on purpose: a shared 2-core machine may keep the ticker off a
  * CPU for a while.  A dead or stuck ticker lags without bound. */

@@ -1,5 +1,5 @@
 /*
- * Shared unit-test support (testutil.h).
+ * The unit tests' checks, captured reports and manual clock (support.h).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,10 +10,11 @@
 #include <pthread.h>
 
 #include "refnet/clock.h"
+#include "refnet/netbuf.h"
 #include "refnet/object.h"
 #include "refnet/snapshot.h"
 #include "refnet/strbuf.h"
-#include "testutil.h"
+#include "support.h"
 
 static struct rn_strbuf captured = RN_STRBUF_INIT;
 static unsigned captured_kinds[RN_REPORT_INFO + 1];
@@ -78,6 +79,21 @@ void check_live_objects(uint64_t expected)
         rn_snapshot_free(s);
     }
     assert_int_equal(live, expected);
+}
+
+uint32_t pool_outstanding_of(struct rn_nbpool *pool)
+{
+    return rn_nbpool_outstanding(pool, RN_NB_OWNER_NONE);
+}
+
+uint32_t pool_outstanding(struct rn_stack *st)
+{
+    return pool_outstanding_of(rn_stack_pool(st));
+}
+
+void check_pool_empty(struct rn_nbpool *pool)
+{
+    assert_int_equal(pool_outstanding_of(pool), 0);
 }
 
 static _Atomic uint64_t manual_now;
