@@ -49,6 +49,15 @@ unsigned capture_count(enum rn_report_kind kind)
     return (unsigned)kind <= RN_REPORT_INFO ? captured_kinds[kind] : 0;
 }
 
+unsigned capture_total(void)
+{
+    unsigned n = 0, k;
+
+    for (k = 0; k <= RN_REPORT_INFO; k++)
+        n += captured_kinds[k];
+    return n;
+}
+
 bool capture_has(const char *needle)
 {
     return strstr(rn_strbuf_str(&captured), needle) != NULL;

@@ -21,7 +21,9 @@ uint64_t count_type(const char *name)
 {
     struct rn_ob_type *t = rn_ob_type_find(name);
 
-    return t ? rn_ob_live_count(t) : 0;
+    if (t == NULL)
+        fail_msg("no object type '%s' is registered", name);
+    return rn_ob_live_count(t);
 }
 
 /* Live objects of type whose description has needle at its start (if

@@ -72,6 +72,8 @@ void capture_end(void);
 const char *capture_text(void);
 /* Reports of kind captured so far. */
 unsigned capture_count(enum rn_report_kind kind);
+/* Reports of every kind captured so far. */
+unsigned capture_total(void);
 /* True if the captured text contains needle. */
 bool capture_has(const char *needle);
 
@@ -169,7 +171,8 @@ void poll_both(void);
 
 /* ---- Objects --------------------------------------------------------------- */
 
-/* Live objects of the type named name; 0 if no such type is registered. */
+/* Live objects of the type named name; fails the test if no such type is
+ * registered (a count of a misspelt type would pass as 0). */
 uint64_t count_type(const char *name);
 /* Live objects of type whose description contains needle (any, if NULL);
  * 0 if no such type is registered. */

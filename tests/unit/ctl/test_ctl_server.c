@@ -457,7 +457,7 @@ static void test_async_client_gone(void **state)
     assert_int_equal(send(fd, f, l, 0), (ssize_t)l);
     free(f);
     /* Let the request reach its handler, then leave. */
-    for (i = 0; i < 1000 && rn_ob_live_count(rn_ob_type_find("ctl request")) == 0; i++)
+    for (i = 0; i < 1000 && count_type("ctl request") == 0; i++)
         usleep(2000);
     close(fd);
     for (i = 0; i < 2000 && !atomic_load(&fx->f_later.l_completed); i++)
@@ -467,7 +467,7 @@ static void test_async_client_gone(void **state)
     assert_int_equal(atomic_load(&fx->f_later.l_was_connected), 0);
     /* The request was released once completed. */
     rn_ob_drain();
-    assert_int_equal(rn_ob_live_count(rn_ob_type_find("ctl request")), 0);
+    assert_int_equal(count_type("ctl request"), 0);
     assert_still_serving();
 }
 
@@ -484,7 +484,7 @@ static void test_pending_request_outlives_server(void **state)
     fd = raw_connect(fx->f_path);
     assert_int_equal(send(fd, f, l, 0), (ssize_t)l);
     free(f);
-    for (i = 0; i < 1000 && rn_ob_live_count(rn_ob_type_find("ctl request")) == 0; i++)
+    for (i = 0; i < 1000 && count_type("ctl request") == 0; i++)
         usleep(2000);
     /* Close the server under the pending request: the client is cut off,
      * the handler is told, and completes later without harm. */
@@ -494,7 +494,7 @@ static void test_pending_request_outlives_server(void **state)
     assert_int_equal(atomic_load(&fx->f_later.l_cancelled), 1);
     assert_true(raw_closed(fd));
     close(fd);
-    assert_int_equal(rn_ob_live_count(rn_ob_type_find("ctl request")), 1);
+    assert_int_equal(count_type("ctl request"), 1);
     fx->f_later.l_completed = 0;
     start_loop();
     for (i = 0; i < 2000 && !atomic_load(&fx->f_later.l_completed); i++)
@@ -810,7 +810,7 @@ static void test_dump_in_flight_at_shutdown(void **state)
      * stops the loop: usually before the worker's completion has run on
      * it, so rn__dumper_free() must join the worker and complete the
      * request itself; teardown then checks that nothing leaked. */
-    for (i = 0; i < 5000 && rn_ob_live_count(rn_ob_type_find("ctl request")) == 0; i++)
+    for (i = 0; i < 5000 && count_type("ctl request") == 0; i++)
         usleep(200);
     close(fd);
 }

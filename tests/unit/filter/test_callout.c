@@ -519,7 +519,7 @@ static void test_faulty_leak_keeps_a_closed_listener(void **state)
     assert_int_equal(rn_callout_faulty_release_all(P.b), 1);
     assert_true(run_while_not(closed, &rb, RN_SEC(1)));
     assert_int_equal(last_of(&rb, RN_SOP_CLOSE)->sc_result, 0);
-    assert_int_equal(rn_ob_live_count(rn_ob_type_find("tcp listener")), 0);
+    assert_int_equal(count_type("tcp listener"), 0);
     assert_int_equal(objects_held_by("callout:faulty"), 0);
     fpair_down();
 }

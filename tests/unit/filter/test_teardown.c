@@ -150,8 +150,8 @@ static void test_faulty_holds_are_reported_at_teardown(void **state)
     assert_int_equal(capture_count(RN_REPORT_LEAK), 2);
     /* Left held: both listeners and the pended operation. */
     rn_ob_drain();
-    assert_int_equal(rn_ob_live_count(rn_ob_type_find("tcp listener")), 2);
-    assert_int_equal(rn_ob_live_count(rn_ob_type_find("pended operation")), 1);
+    assert_int_equal(count_type("tcp listener"), 2);
+    assert_int_equal(count_type("pended operation"), 1);
     assert_int_equal(rn_ob_live_count(NULL), 3);
     drop_holds("callout:faulty");
     clock_manual_uninstall();
