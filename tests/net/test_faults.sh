@@ -47,8 +47,8 @@ pair() {
     net_wait_for 5 eval 'rn netstat -a | grep -Eq "0\.0\.0\.0:6000 .*LISTEN"' || die "refnet recv did not listen"
     net_wait_for 5 eval 'nsx ss -Hltn "sport = :5000" | grep -q 5000' || die "nc -l did not listen"
     t0=$(date +%s%N)
-    nsx timeout 60 nc -N 198.18.0.2 6000 <"$dir/in.bin" >/dev/null 2>"$dir/nc.err" &
-    local cpid=$!
+    net_bg timeout 60 nc -N 198.18.0.2 6000 <"$dir/in.bin" >/dev/null 2>"$dir/nc.err"
+    local cpid=$bgpid
     timeout 60 "$refnet" send 198.18.0.1 5000 --ctl "$sock" <"$dir/out.bin" >/dev/null 2>"$dir/send.err"
     rc=$?
     [ "$rc" = 0 ] || bad "$mib MiB: refnet send exited $rc: $(cat "$dir/send.err")"
