@@ -50,6 +50,8 @@
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# The tests' Python reads the daemon's listings with rnjson.py.
+export PYTHONPATH="$here${PYTHONPATH:+:$PYTHONPATH}"
 py=/usr/bin/python3
 fail=0
 dpid=
@@ -377,31 +379,15 @@ net_objects() {
 }
 
 # jq_py FILE EXPR: prints the Python expression EXPR evaluated with j bound
-# to FILE's JSON, and the helpers drops(j) (all drops by reason, interface
-# and stack-wide summed) and proto(j, name) for `stat --json`, svc(j, name)
-# (a service's counters) for `svc --json`, and types(j) (live objects by
-# type) for `objects --json`.
+# to FILE's JSON, and rnjson.py's helpers: drops(j) (all drops by reason,
+# interface and stack-wide summed), proto(j, name) and iface(j, key) for
+# `stat --json`, svc(j, name) (a service's counters) for `svc --json`, and
+# types(j) (live objects by type) for `objects --json`.
 jq_py() {
     "$py" - "$1" "$2" <<'EOF'
 import json, sys
+from rnjson import drops, proto, iface, svc, types
 j = json.load(open(sys.argv[1]))
-def drops(j):
-    out = {}
-    for src in [i["drops"] for i in j["interfaces"]] + [j["drops"]]:
-        for k, v in src.items():
-            out[k] = out.get(k, 0) + v
-    return out
-def proto(j, name):
-    return j["protocols"][name]
-def iface(j, key):
-    return sum(i[key] for i in j["interfaces"])
-def svc(j, name):
-    return [s for s in j if s["name"] == name][0]["counters"]
-def types(j):
-    out = {}
-    for o in j:
-        out[o["type"]] = out.get(o["type"], 0) + 1
-    return dict(sorted(out.items()))
 print(eval(sys.argv[2]))
 EOF
 }
@@ -434,12 +420,8 @@ _net_tcp_none() {
 net_objects_settled() {
     "$py" - "$1" "$2" <<'EOF'
 import json, sys
-def types(path):
-    out = {}
-    for o in json.load(open(path)):
-        out[o["type"]] = out.get(o["type"], 0) + 1
-    return out
-base, now = types(sys.argv[1]), types(sys.argv[2])
+from rnjson import types
+base, now = (types(json.load(open(p))) for p in sys.argv[1:3])
 free = {"ctl request", "tcp timewait"}
 errs = []
 for t in sorted(set(base) | set(now)):

@@ -74,14 +74,9 @@ pair() {
 check() {
     "$py" - "$2" "$3" "$allowed" "$1" <<'EOF' || fail=1
 import json, sys
+from rnjson import drops
 s0, s1 = (json.load(open(p)) for p in sys.argv[1:3])
 allowed, what = eval(sys.argv[3]), sys.argv[4]
-def drops(j):
-    out = {}
-    for src in [i["drops"] for i in j["interfaces"]] + [j["drops"]]:
-        for k, v in src.items():
-            out[k] = out.get(k, 0) + v
-    return out
 d0, d1 = drops(s0), drops(s1)
 d = {k: d1.get(k, 0) - d0.get(k, 0) for k in d1 if d1.get(k, 0) != d0.get(k, 0)}
 p = {k: s1["protocols"][k] - s0["protocols"].get(k, 0) for k in s1["protocols"]}
