@@ -29,6 +29,7 @@
 #include "refnet/object.h"
 #include "refnet/snapshot.h"
 #include "refnet/strbuf.h"
+#include "helper_walk.h"
 #include "support.h"
 #include "transport/tcp.h"
 
@@ -75,23 +76,6 @@ static rn_time_t cpu_clock(void *ctx)
     (void)ctx;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (rn_time_t)ts.tv_sec * RN_NSEC_PER_SEC + (rn_time_t)ts.tv_nsec;
-}
-
-struct host {
-    bool h_yielded;
-    bool h_done;
-};
-
-static void host_yield(struct rn_netstat_walk *w, void *ctx)
-{
-    (void)w;
-    ((struct host *)ctx)->h_yielded = true;
-}
-
-static void host_done(struct rn_netstat_walk *w, void *ctx)
-{
-    (void)w;
-    ((struct host *)ctx)->h_done = true;
 }
 
 static size_t count(const char *hay, const char *needle)

@@ -25,26 +25,9 @@
 #include "refnet/snapshot.h"
 #include "refnet/socket.h"
 #include "refnet/strbuf.h"
+#include "helper_walk.h"
 #include "support.h"
 #include "transport/tcp.h"
-
-/* The test is the walk's host. */
-struct host {
-    bool h_yielded;  /* resume is due */
-    bool h_done;     /* np_done ran */
-};
-
-static void host_yield(struct rn_netstat_walk *w, void *ctx)
-{
-    (void)w;
-    ((struct host *)ctx)->h_yielded = true;
-}
-
-static void host_done(struct rn_netstat_walk *w, void *ctx)
-{
-    (void)w;
-    ((struct host *)ctx)->h_done = true;
-}
 
 struct client {
     struct tcp_conn *cl_conn;  /* held by the test under "lookup" */
