@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 
-#include "net/net.h"
+#include "refnet/runtime.h"
 #include "apps/apps.h"
 #include "refnet/error.h"
 #include "refnet/object.h"

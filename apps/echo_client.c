@@ -20,13 +20,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "net/net.h"
 #include "apps/echo_client.h"
 #include "refnet/error.h"
 #include "refnet/object.h"
+#include "refnet/runtime.h"
 #include "refnet/socket.h"
-#include "wire/bytes.h"
-#include "wire/udp.h"
+#include "refnet/transport.h"
 
 #define EC_BUF 65536u
 #define EC_DEPTH_DEFAULT 8u
@@ -63,6 +62,20 @@ struct rn_echo_client {
 };
 
 /* Byte i (>= 4) of datagram seq. */
+/* A datagram's sequence number, in its first four bytes, big-endian. */
+static void put_seq(uint8_t *p, uint32_t seq)
+{
+    p[0] = (uint8_t)(seq >> 24);
+    p[1] = (uint8_t)(seq >> 16);
+    p[2] = (uint8_t)(seq >> 8);
+    p[3] = (uint8_t)seq;
+}
+
+static uint32_t get_seq(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
 static uint8_t ec_pattern(uint32_t seq, size_t i)
 {
     return (uint8_t)(i * 151u + seq * 13u + (i >> 8) * 7u);
@@ -121,7 +134,7 @@ static void client_send(struct rn_echo_client *c, uint32_t seq)
     }
     r->er_kind = EC_SEND;
     r->er_c = c;
-    rn_put_be32(r->er_buf, seq);
+    put_seq(r->er_buf, seq);
     for (i = RN_ECHO_CLIENT_MIN_SIZE; i < size; i++)
         r->er_buf[i] = ec_pattern(seq, i);
     rq.sq_buf = r->er_buf;
@@ -146,7 +159,7 @@ static void client_check(struct rn_echo_client *c, const uint8_t *d, size_t len)
         s->ecs_mismatched++;
         return;
     }
-    seq = rn_get_be32(d);
+    seq = get_seq(d);
     if (seq == 0 || seq > c->c_p.ec_count || c->c_sent_at[seq] == 0 || len != c->c_size[seq]) {
         s->ecs_mismatched++;
         return;
@@ -269,7 +282,7 @@ int rn_echo_client_start(struct rn_stack *st, const struct rn_echo_client_params
     if (c->c_p.ec_depth == 0)
         c->c_p.ec_depth = EC_DEPTH_DEFAULT;
     if (c->c_p.ec_dst == 0 || c->c_p.ec_count > 65535 ||
-        c->c_p.ec_min_size < RN_ECHO_CLIENT_MIN_SIZE || c->c_p.ec_max_size > RN_UDP_MAX_PAYLEN ||
+        c->c_p.ec_min_size < RN_ECHO_CLIENT_MIN_SIZE || c->c_p.ec_max_size > RN_UDP_MAX_PAYLOAD ||
         c->c_p.ec_min_size > c->c_p.ec_max_size || c->c_p.ec_depth > EC_DEPTH_MAX) {
         free(c);
         return RN_EINVAL;

@@ -1,13 +1,13 @@
 /*
  * The ICMP echo client (ping.h).
  *
- * Sits above the network layer like a transport: requests go down through
- * rn_ip_output(), replies come up through the stack's echo-reply observer
- * (net.h).  One timer on the stack's heap drives it:
+ * Requests go out through rn_icmp_echo_send(), replies come back through
+ * the stack's echo-reply observer (stack.h).  One timer on the stack's heap
+ * drives it:
  *
  *   timer -> ping_send() for request n -> re-arm for n+1 after the interval
  *         ... after the last request: arm for pp_wait, then done
- *   net__icmp_input() -> ping_on_echo() -> match by id and seq -> callback
+ *   echo reply received -> ping_on_echo() -> match by id and seq -> callback
  *
  * Everything runs on the stack's loop thread and reads time only from the
  * stack (rn_stack_now), so a simulated ping replays exactly.
@@ -16,15 +16,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "net/net.h"
-#include "refnet/error.h"
 #include "apps/ping.h"
-#include "wire/bytes.h"
-#include "wire/csum.h"
-#include "wire/icmp.h"
+#include "refnet/error.h"
+#include "refnet/runtime.h"
+#include "refnet/stack.h"
 
 #define PING_DEFAULT_SIZE 56u
-#define PING_MAX_SIZE (RN_IP4_MAX_LEN - RN_IP4_HLEN - RN_ICMP_HLEN)
+/* The ICMP echo header: type, code, checksum, identifier, sequence. */
+#define PING_ICMP_HLEN 8u
+#define PING_MAX_SIZE RN_ICMP_ECHO_DATA_MAX
 
 struct rn_ping {
     struct rn_stack *pg_stack;      /* [I] the stack it runs on */
@@ -34,8 +34,7 @@ struct rn_ping {
     bool pg_done;                   /* [L] finished */
     rn_time_t *pg_sent_at;          /* [I] pg_p.pp_count + 1 slots; 0 = not sent */
     uint8_t *pg_answered;           /* [L] pg_p.pp_count + 1 flags */
-    uint8_t *pg_buf;                /* [I] scratch: header + data of one request */
-    rn_nb_owner_t pg_owner;         /* [I] netbuf owner "ping" */
+    uint8_t *pg_buf;                /* [I] scratch: the data of one request */
     struct rn_ping_stats pg_stats;  /* [L] */
 };
 
@@ -56,31 +55,19 @@ static void ping_finish(struct rn_ping *p)
 static void ping_send(struct rn_ping *p, uint16_t seq)
 {
     struct rn_stack *st = p->pg_stack;
-    size_t len = RN_ICMP_HLEN + p->pg_p.pp_size, i;
-    struct rn_ip_out out = {.io_dst = p->pg_p.pp_dst, .io_proto = RN_IPPROTO_ICMP};
-    struct rn_netbuf *nb;
-    uint8_t *m = p->pg_buf;
+    struct rn_icmp_echo req = {
+        .ie_dst = p->pg_p.pp_dst,
+        .ie_id = p->pg_p.pp_id,
+        .ie_seq = seq,
+        .ie_data = p->pg_buf,
+        .ie_len = p->pg_p.pp_size,
+    };
+    size_t i;
 
     p->pg_sent_at[seq] = rn_stack_now(st);
-    m[0] = RN_ICMP_ECHO;
-    m[1] = 0;
-    rn_put_be16(m + 2, 0);
-    rn_put_be16(m + 4, p->pg_p.pp_id);
-    rn_put_be16(m + 6, seq);
     for (i = 0; i < p->pg_p.pp_size; i++)
-        m[RN_ICMP_HLEN + i] = ping_pattern(seq, i);
-    rn_put_be16(m + 2, rn_csum(m, len));
-    nb = rn_ip_alloc(st, p->pg_owner);
-    if (nb == NULL) {
-        p->pg_stats.ps_send_errors++;
-        return;
-    }
-    if (rn_nb_copyin(nb, 0, m, len) < 0) {
-        rn_nb_free(nb);
-        p->pg_stats.ps_send_errors++;
-        return;
-    }
-    if (rn_ip_output(st, nb, &out) < 0) {
+        p->pg_buf[i] = ping_pattern(seq, i);
+    if (rn_icmp_echo_send(st, &req) < 0) {
         p->pg_stats.ps_send_errors++;
         return;
     }
@@ -120,7 +107,7 @@ static void ping_on_echo(struct rn_stack *st, const struct rn_icmp_echo_rx *er, 
     r.pr_src = er->er_src;
     r.pr_seq = er->er_seq;
     r.pr_ttl = er->er_ttl;
-    r.pr_bytes = (uint32_t)(RN_ICMP_HLEN + er->er_datalen);
+    r.pr_bytes = (uint32_t)(PING_ICMP_HLEN + er->er_datalen);
     r.pr_rtt = rn_stack_now(st) - p->pg_sent_at[er->er_seq];
     r.pr_corrupt = er->er_datalen != p->pg_p.pp_size;
     for (i = 0; !r.pr_corrupt && i < er->er_datalen; i++)
@@ -170,11 +157,10 @@ int rn_ping_start(struct rn_stack *st, const struct rn_ping_params *params,
         p->pg_p.pp_wait = RN_SEC(2);
     if (p->pg_p.pp_id == 0)
         p->pg_p.pp_id = (uint16_t)(rn_stack_seed(st) * 0x9e3779b97f4a7c15ull >> 48) | 1;
-    p->pg_owner = rn_nb_owner_register("ping");
     p->pg_sent_at = calloc(p->pg_p.pp_count + 1, sizeof(*p->pg_sent_at));
     p->pg_answered = calloc(p->pg_p.pp_count + 1, 1);
-    p->pg_buf = malloc(RN_ICMP_HLEN + p->pg_p.pp_size);
-    if (p->pg_owner == RN_NB_OWNER_NONE || p->pg_sent_at == NULL || p->pg_answered == NULL ||
+    p->pg_buf = malloc(p->pg_p.pp_size + 1);
+    if (p->pg_sent_at == NULL || p->pg_answered == NULL ||
         p->pg_buf == NULL) {
         err = RN_ENOMEM;
         goto out_free;

@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 
-#include "net/net.h"
+#include "refnet/runtime.h"
 #include "refnet/error.h"
 #include "apps/tcp_server.h"
 

@@ -43,6 +43,7 @@
 
 #include "net/net.h"
 #include "apps/apps.h"
+#include "ctl/render.h"
 #include "refnet/clock.h"
 #include "refnet/link.h"
 #include "refnet/netbuf.h"
@@ -326,7 +327,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (verbose) {
         struct rn_strbuf sb = RN_STRBUF_INIT;
 
-        rn_stack_render_stats(st, &sb, false);
+        rn__render_stats(st, &sb, false);
         fputs(rn_strbuf_str(&sb), stdout);
         rn_strbuf_free(&sb);
     }

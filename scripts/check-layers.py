@@ -52,7 +52,7 @@ PUBLIC_HEADERS = {
     "clock.h": "runtime", "timer.h": "runtime", "loop.h": "runtime",
     "runtime.h": "runtime",
     "object.h": "object", "snapshot.h": "object",
-    "diag.h": "diag",
+    "diag.h": "diag", "value.h": "base",
     "addr.h": "wire",
     "netbuf.h": "link", "link.h": "link",
     "stack.h": "net", "rows.h": "net",

@@ -24,9 +24,6 @@
 #include "refnet/error.h"
 #include "refnet/object.h"
 
-static const char usage_line[] =
-    "usage: refnet analyze FILE [--threshold SECONDS] [--object ID] [--objects]";
-
 /* Parses seconds ("10", "0.5", "0") into *t.  Returns false if bad. */
 static bool parse_seconds(const char *arg, rn_time_t *t)
 {
@@ -81,71 +78,72 @@ static void put_header(const char *path, const struct rn_snapshot *s, struct rn_
     rn_strbuf_puts(out, "\n");
 }
 
+enum { O_THRESHOLD = 1, O_OBJECT, O_OBJECTS };
+
 int cmd_analyze(int argc, char **argv)
 {
+    static const struct cmd_opt opts[] = {
+        {"threshold", 0, true, false, O_THRESHOLD},
+        {"object", 0, true, false, O_OBJECT},
+        {"objects", 0, false, false, O_OBJECTS},
+        {NULL, 0, false, false, 0},
+    };
     struct rn_strbuf out = RN_STRBUF_INIT;
+    struct cmd_parser p;
     struct rn_snapshot *s = NULL;
     const char *path = NULL;
     rn_time_t threshold = 0;
     bool have_threshold = false, have_object = false, all_objects = false;
     uint64_t id = 0;
     char err[512], age[32];
-    int i, rc, status = 0;
+    int o, rc, status = 0;
 
-    for (i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *val = NULL;
-
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            printf("%s\n", usage_line);
-            return 0;
-        }
-        if (!strncmp(a, "--threshold", 11) || !strncmp(a, "--object", 8)) {
-            const char *eq = strchr(a, '=');
-            size_t n = eq ? (size_t)(eq - a) : strlen(a);
-
-            if (!strncmp(a, "--objects", n) && n == 9) {
-                if (eq != NULL)
-                    return cmd_usage_error("analyze: --objects takes no value");
-                all_objects = true;
-                continue;
+    cmd_parser_init(&p, cmd_find("analyze"), "refnet: analyze: ", opts, argc, argv);
+    while ((o = cmd_getopt(&p)) > 0) {
+        switch (o) {
+        case O_THRESHOLD:
+            if (!parse_seconds(p.cp_val, &threshold)) {
+                rc = cmd_parser_error(&p, "bad --threshold '%s': expected seconds, e.g. 10 or "
+                                      "0.5 (0: every wait)", p.cp_val);
+                goto out_usage;
             }
-            if (!(n == 11 && !strncmp(a, "--threshold", 11)) &&
-                !(n == 8 && !strncmp(a, "--object", 8)))
-                return cmd_usage_error("analyze: unknown option '%s' (try 'refnet analyze --help')", a);
-            if (eq != NULL)
-                val = eq + 1;
-            else if (i + 1 < argc)
-                val = argv[++i];
-            else
-                return cmd_usage_error("analyze: %.*s needs a value", (int)n, a);
-            if (n == 11) {
-                if (!parse_seconds(val, &threshold))
-                    return cmd_usage_error("analyze: bad --threshold '%s': expected seconds, "
-                                           "e.g. 10 or 0.5 (0: every wait)", val);
-                have_threshold = true;
-            } else {
-                if (!parse_id(val, &id))
-                    return cmd_usage_error("analyze: bad --object '%s': expected an object id, "
-                                           "e.g. 17", val);
-                have_object = true;
+            have_threshold = true;
+            break;
+        case O_OBJECT:
+            if (!parse_id(p.cp_val, &id)) {
+                rc = cmd_parser_error(&p, "bad --object '%s': expected an object id, e.g. 17",
+                                      p.cp_val);
+                goto out_usage;
             }
-            continue;
+            have_object = true;
+            break;
+        case O_OBJECTS:
+            all_objects = true;
+            break;
         }
-        if (a[0] == '-' && a[1] != '\0')
-            return cmd_usage_error("analyze: unknown option '%s' (try 'refnet analyze --help')", a);
-        if (path != NULL)
-            return cmd_usage_error("analyze: one dump file at a time ('%s', then '%s')", path, a);
-        path = a;
     }
-    if (path == NULL)
-        return cmd_usage_error("analyze: which dump file? (%s)", usage_line + 7);
-    if (have_object && all_objects)
-        return cmd_usage_error("analyze: --object and --objects exclude each other");
+    if (o == CMD_OPT_STOP)
+        return p.cp_status;
+    if (p.cp_nops == 0) {
+        rc = cmd_parser_error(&p, "which dump file? (usage: refnet %s)",
+                              p.cp_cmd->cd_synopsis);
+        goto out_usage;
+    }
+    if (p.cp_nops > 1) {
+        rc = cmd_parser_error(&p, "one dump file at a time ('%s', then '%s')", p.cp_ops[0],
+                              p.cp_ops[1]);
+        goto out_usage;
+    }
+    if (have_object && all_objects) {
+        rc = cmd_parser_error(&p, "--object and --objects exclude each other");
+        goto out_usage;
+    }
+    path = p.cp_ops[0];
 
     rc = rn_dump_read(path, &s, err, sizeof(err));
     if (rc != 0) {
         fprintf(stderr, "refnet: %s\n", err);
+        cmd_parser_free(&p);
         return 1;
     }
     if (!have_threshold)
@@ -160,8 +158,8 @@ int cmd_analyze(int argc, char **argv)
     } else if (have_object) {
         rc = rn_diag_render_for(s, id, &out);
         if (rc == RN_ENOENT) {
-            fprintf(stderr, "refnet: %s: no object #%" PRIu64 " in the dump, and no wait names it\n",
-                    path, id);
+            fprintf(stderr, "refnet: %s: no object #%" PRIu64 " in the dump, and no wait "
+                    "names it\n", path, id);
             status = 1;
         }
     } else {
@@ -184,5 +182,10 @@ int cmd_analyze(int argc, char **argv)
     }
     rn_strbuf_free(&out);
     rn_snapshot_free(s);
+    cmd_parser_free(&p);
     return status;
+
+out_usage:
+    cmd_parser_free(&p);
+    return rc;
 }

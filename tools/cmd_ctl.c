@@ -1,26 +1,32 @@
 /*
  * The `refnet` subcommands answered by a running daemon: status, ifconfig,
- * arp, route, stat, svc, why, objects, refs, trace, dump, filter, netstat,
- * and `lab clear-leak` (through cmd_ctl_forward()).  (send,
- * recv and get stream data through the daemon: tools/cmd_net.c.)
+ * arp, route, stat, netstat, svc, why, objects, refs, trace, dump, filter,
+ * and `lab clear-leak` (through cmd_ctl_forward()).  (send, recv and get
+ * stream data through the daemon: tools/cmd_net.c.)
  *
- * Each sends its arguments over the control socket (ctl.h) and prints the
- * reply: the text to stdout when the daemon reports success, to stderr
- * otherwise, and exits with the daemon's status.  Options understood here,
- * anywhere on the line (after `--`, nothing is an option):
+ * Each parses its command line here (cmd_getopt()), then sends the daemon
+ * the request in the form the daemon's handler reads (docs/control-
+ * protocol.md): the command name, the operands, then the options it
+ * understands spelt one way (`netstat -a --refs`, `objects --type NAME`,
+ * `svc stop NAME --timeout S`), with -j/--json as the request's JSON
+ * flag.  It prints the reply: the text to stdout when the daemon reports
+ * success, to stderr otherwise, and exits with the daemon's status.
+ *
+ * Options every one of them takes:
  *   --ctl PATH     the control socket (default $REFNET_CTL, else
  *                  /run/refnet.sock)
- *   --timeout S    seconds to wait for the reply (default 30)
- *   --json         ask for JSON
- * Everything else goes to the daemon as is, but for `svc stop NAME
- * --timeout S`, whose --timeout is the stop's (the client then waits S +
- * 15 s for the reply).  Exit statuses: the daemon's
- * (0 ok, 1 failure, 2 bad usage); 1 if the daemon cannot be reached or does
- * not answer in time; 2 for a bad option here.
+ *   --timeout S    seconds to wait for the reply (default 30); for `svc
+ *                  stop NAME --timeout S` the stop's own timeout (the client
+ *                  then waits S + 15 s for the reply)
+ *   -j, --json     ask for JSON, where the command has it; refused (exit
+ *                  2) where it has not (why, svc start/stop, lab clear-leak)
+ * Exit statuses: the daemon's (0 ok, 1 failure, 2 bad usage, 3 a stop that
+ * timed out, with its diagnosis); 1 if the daemon cannot be reached or
+ * does not answer in time; 2 for a bad command line, found here before
+ * anything is sent.
  */
 #include <errno.h>
 #include <limits.h>
-#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,24 +43,88 @@
 #define CTL_STOP_MARGIN_S 15.0
 #define CTL_STOP_DEFAULT_S 30.0
 
-/* Returns the value of option opt at argv[*i] ("--opt VALUE" or
- * "--opt=VALUE"), advancing *i past it; NULL if argv[*i] is not opt.  Sets
- * *missing if opt is there without a value. */
-static const char *opt_value(int argc, char **argv, int *i, const char *opt, bool *missing)
-{
-    size_t n = strlen(opt);
+enum { O_CTL = 1, O_TIMEOUT, O_ALL, O_REFS, O_TYPE };
 
-    if (strncmp(argv[*i], opt, n) != 0)
-        return NULL;
-    if (argv[*i][n] == '=')
-        return argv[*i] + n + 1;
-    if (argv[*i][n] != '\0')
-        return NULL;
-    if (*i + 1 >= argc) {
-        *missing = true;
-        return NULL;
+#define CTL_OPTS                                                               \
+    {"ctl", 0, true, false, O_CTL}, {"timeout", 0, true, false, O_TIMEOUT}
+
+static const struct cmd_opt opts_plain[] = {CTL_OPTS, {NULL, 0, false, false, 0}};
+static const struct cmd_opt opts_netstat[] = {
+    CTL_OPTS,
+    {"all", 'a', false, false, O_ALL},
+    {"refs", 0, false, false, O_REFS},
+    {NULL, 0, false, false, 0},
+};
+static const struct cmd_opt opts_objects[] = {
+    CTL_OPTS,
+    {"type", 't', true, false, O_TYPE},
+    {NULL, 0, false, false, 0},
+};
+
+/* A client command line, parsed. */
+struct ctl_line {
+    struct cmd_parser cl_p;   /* operands in cl_p.cp_ops */
+    const char *cl_ctl;       /* --ctl, or NULL */
+    const char *cl_timeout;   /* --timeout as given, or NULL */
+    bool cl_all;              /* netstat -a */
+    bool cl_refs;             /* netstat --refs */
+    const char *cl_type;      /* objects --type */
+};
+
+/* Parses argv (argv[0] the command) with opts.  Returns 0, or -1 after -h
+ * or a mistake (printed), with the exit status in *status and nothing to
+ * free. */
+static int ctl_parse(struct ctl_line *l, int argc, char **argv, const struct cmd_opt *opts,
+                     int *status)
+{
+    int o;
+
+    memset(l, 0, sizeof(*l));
+    cmd_parser_init(&l->cl_p, cmd_find(argv[0]), "refnet: ", opts, argc, argv);
+    while ((o = cmd_getopt(&l->cl_p)) > 0) {
+        const char *v = l->cl_p.cp_val;
+
+        switch (o) {
+        case O_CTL:
+            l->cl_ctl = v;
+            break;
+        case O_TIMEOUT:
+            l->cl_timeout = v;
+            break;
+        case O_ALL:
+            l->cl_all = true;
+            break;
+        case O_REFS:
+            l->cl_refs = true;
+            break;
+        case O_TYPE:
+            l->cl_type = v;
+            break;
+        }
     }
-    return argv[++*i];
+    if (o == CMD_OPT_STOP) {
+        *status = l->cl_p.cp_status;
+        return -1;
+    }
+    if (l->cl_ctl != NULL && l->cl_ctl[0] == '\0') {
+        cmd_parser_free(&l->cl_p);
+        *status = cmd_usage_error("--ctl: needs a socket path");
+        return -1;
+    }
+    return 0;
+}
+
+/* Reads --timeout (what names the command in a message, "" or "svc stop:
+ * ").  Returns 0 with *s (def if not given), or 2 (printed). */
+static int ctl_timeout(const struct ctl_line *l, const char *what, double def, double *s)
+{
+    *s = def;
+    if (l->cl_timeout == NULL)
+        return 0;
+    if (cmd_parse_seconds(l->cl_timeout, CTL_MAX_TIMEOUT_S, s) != 0)
+        return cmd_usage_error("%s--timeout: '%s': must be a number of seconds in (0, %.0f]",
+                               what, l->cl_timeout, CTL_MAX_TIMEOUT_S);
+    return 0;
 }
 
 /* Makes path absolute against our working directory.  Returns a malloc'd
@@ -76,232 +146,265 @@ static char *absolute_path(const char *path)
     return abs;
 }
 
-/* Runs one client command.  resolve_arg: the first argument after the
- * command name is a file the daemon opens; make it absolute first.
- * wait_s > 0: the reply may take that long (a stop's own timeout), so wait
- * for it that long and a margin, unless --timeout asks for longer. */
-static int ctl_client_wait(int argc, char **argv, bool resolve_arg, double wait_s)
+/* Sends args (args[0] the daemon's command name) and prints the reply.
+ * Returns the exit status. */
+static int ctl_call(const char *ctl, bool json, double timeout_s, int nargs, const char **args)
 {
-    const char *path = NULL;
-    const char **args;
-    char *resolved = NULL;
-    double timeout = CTL_DEFAULT_TIMEOUT_S;
     struct rn_ctl_reply reply;
-    uint32_t flags = 0;
-    bool literal = false;
     char err[512];
-    int i, nargs = 0, e, status;
+    int e, status;
 
-    args = calloc((size_t)argc + 1, sizeof(*args));
-    if (args == NULL) {
-        fputs("refnet: out of memory\n", stderr);
-        return 1;
-    }
-    args[nargs++] = argv[0];
-    for (i = 1; i < argc; i++) {
-        bool missing = false;
-        const char *v;
-
-        if (!literal && strcmp(argv[i], "--") == 0) {
-            literal = true;
-            continue;
-        }
-        if (!literal && strcmp(argv[i], "--json") == 0) {
-            flags |= RN_CTL_F_JSON;
-            continue;
-        }
-        if (!literal && (v = opt_value(argc, argv, &i, "--ctl", &missing)) != NULL) {
-            path = v;
-            continue;
-        }
-        if (!literal && (v = opt_value(argc, argv, &i, "--timeout", &missing)) != NULL) {
-            char *end;
-
-            errno = 0;
-            timeout = strtod(v, &end);
-            if (errno != 0 || end == v || *end != '\0' || !isfinite(timeout) ||
-                timeout <= 0 || timeout > CTL_MAX_TIMEOUT_S) {
-                free(args);
-                return cmd_usage_error("--timeout: '%s': must be a number of seconds in "
-                                       "(0, %.0f]", v, CTL_MAX_TIMEOUT_S);
-            }
-            continue;
-        }
-        if (missing) {
-            free(args);
-            return cmd_usage_error("%s needs a value", argv[i]);
-        }
-        args[nargs++] = argv[i];
-    }
-    if (wait_s > 0 && timeout < wait_s + CTL_STOP_MARGIN_S)
-        timeout = wait_s + CTL_STOP_MARGIN_S;
-    if (resolve_arg && nargs >= 2) {
-        resolved = absolute_path(args[1]);
-        if (resolved == NULL) {
-            free(args);
-            return 1;
-        }
-        args[1] = resolved;
-    }
-    path = rn_ctl_default_path(path);
-    e = rn_ctl_call(path, flags, nargs, args, (rn_time_t)(timeout * (double)RN_NSEC_PER_SEC),
-                    &reply, err, sizeof(err));
-    free(resolved);
-    free(args);
+    e = rn_ctl_call(rn_ctl_default_path(ctl), json ? RN_CTL_F_JSON : 0, nargs, args,
+                    (rn_time_t)(timeout_s * (double)RN_NSEC_PER_SEC), &reply, err, sizeof(err));
     if (e == RN_EINVAL)
         return cmd_usage_error("%s", err);
     if (e != 0) {
         fprintf(stderr, "refnet: %s\n", err);
-        return 1;
+        return CMD_EXIT_FAIL;
     }
     status = reply.rp_status;
     if (status < 0 || status > 255)
-        status = 1;
+        status = CMD_EXIT_FAIL;
     fwrite(reply.rp_text, 1, reply.rp_len, status == 0 ? stdout : stderr);
     free(reply.rp_text);
     if (fflush(stdout) != 0 && status == 0) {
         fprintf(stderr, "refnet: cannot write the output: %s\n", strerror(errno));
-        status = 1;
+        status = CMD_EXIT_FAIL;
     }
     return status;
 }
 
-static int ctl_client(int argc, char **argv, bool resolve_arg)
+/* The request: the command name, then room for the operands and a few
+ * options.  Returns NULL after printing if out of memory. */
+static const char **ctl_args(const struct ctl_line *l, int *n)
 {
-    return ctl_client_wait(argc, argv, resolve_arg, 0);
+    const char **args = calloc((size_t)l->cl_p.cp_nops + 8, sizeof(*args));
+
+    if (args == NULL) {
+        fputs("refnet: out of memory\n", stderr);
+        return NULL;
+    }
+    args[0] = l->cl_p.cp_cmd->cd_name;
+    *n = 1;
+    return args;
 }
 
-int cmd_ctl_forward(int argc, char **argv)
+/* Runs a command whose operands go to the daemon as they are, between
+ * min_ops and max_ops of them (max_ops -1: any number), followed by the
+ * options of netstat and objects spelt as the daemon reads them.  usage
+ * goes into the messages. */
+static int ctl_simple(int argc, char **argv, const struct cmd_opt *opts, int min_ops,
+                      int max_ops, const char *usage)
 {
-    return ctl_client(argc, argv, false);
+    struct ctl_line l;
+    const char **args;
+    double timeout;
+    int st, i, n;
+
+    if (ctl_parse(&l, argc, argv, opts, &st) != 0)
+        return st;
+    if ((st = ctl_timeout(&l, "", CTL_DEFAULT_TIMEOUT_S, &timeout)) != 0)
+        goto out;
+    if (max_ops >= 0 && l.cl_p.cp_nops > max_ops) {
+        st = cmd_usage_error("%s: unexpected argument '%s' (usage: refnet %s)", argv[0],
+                             l.cl_p.cp_ops[max_ops], usage);
+        goto out;
+    }
+    if (l.cl_p.cp_nops < min_ops) {
+        st = cmd_usage_error("%s: missing argument (usage: refnet %s)", argv[0], usage);
+        goto out;
+    }
+    if ((args = ctl_args(&l, &n)) == NULL) {
+        st = CMD_EXIT_FAIL;
+        goto out;
+    }
+    for (i = 0; i < l.cl_p.cp_nops; i++)
+        args[n++] = l.cl_p.cp_ops[i];
+    if (l.cl_all)
+        args[n++] = "-a";
+    if (l.cl_refs)
+        args[n++] = "--refs";
+    if (l.cl_type != NULL) {
+        args[n++] = "--type";
+        args[n++] = l.cl_type;
+    }
+    st = ctl_call(l.cl_ctl, l.cl_p.cp_json, timeout, n, args);
+    free(args);
+out:
+    cmd_parser_free(&l.cl_p);
+    return st;
+}
+
+int cmd_ctl_forward(int argc, char **argv, const char *ctl, const char *timeout)
+{
+    double s = CTL_DEFAULT_TIMEOUT_S;
+
+    if (timeout != NULL && cmd_parse_seconds(timeout, CTL_MAX_TIMEOUT_S, &s) != 0)
+        return cmd_usage_error("--timeout: '%s': must be a number of seconds in (0, %.0f]",
+                               timeout, CTL_MAX_TIMEOUT_S);
+    if (ctl != NULL && ctl[0] == '\0')
+        return cmd_usage_error("--ctl: needs a socket path");
+    return ctl_call(ctl, false, s, argc, (const char **)argv);
 }
 
 int cmd_status(int argc, char **argv)
 {
-    return ctl_client(argc, argv, false);
+    return ctl_simple(argc, argv, opts_plain, 0, 0, "status [-j]");
 }
 
 int cmd_ifconfig(int argc, char **argv)
 {
-    return ctl_client(argc, argv, false);
+    return ctl_simple(argc, argv, opts_plain, 0, 0, "ifconfig [-j]");
 }
 
 int cmd_arp(int argc, char **argv)
 {
-    return ctl_client(argc, argv, false);
+    return ctl_simple(argc, argv, opts_plain, 0, 0, "arp [-j]");
 }
 
 int cmd_route(int argc, char **argv)
 {
-    return ctl_client(argc, argv, false);
+    return ctl_simple(argc, argv, opts_plain, 0, 0, "route [-j]");
 }
 
 int cmd_stat(int argc, char **argv)
 {
-    return ctl_client(argc, argv, false);
-}
-
-/* `svc stop NAME --timeout S`: S is the stop's, the daemon's to wait; the
- * client waits S and a margin for the reply.  So the option goes to the
- * daemon after "--" (which makes the rest literal), and the client's own
- * --timeout (which `svc stop` does not take) is not set. */
-int cmd_svc(int argc, char **argv)
-{
-    char **args;
-    const char *stop_timeout = NULL;
-    double wait_s = CTL_STOP_DEFAULT_S;
-    int i, n = 0, rc;
-
-    if (argc < 2 || strcmp(argv[1], "stop") != 0)
-        return ctl_client(argc, argv, false);
-    args = calloc((size_t)argc + 3, sizeof(*args));
-    if (args == NULL) {
-        fputs("refnet: out of memory\n", stderr);
-        return 1;
-    }
-    for (i = 0; i < argc; i++) {
-        const char *v = NULL;
-
-        if (strcmp(argv[i], "--") == 0) {
-            for (; i < argc; i++)
-                args[n++] = argv[i];
-            break;
-        }
-        if (strcmp(argv[i], "--timeout") == 0) {
-            if (i + 1 >= argc) {
-                free(args);
-                return cmd_usage_error("svc stop: --timeout needs a value");
-            }
-            v = argv[++i];
-        } else if (strncmp(argv[i], "--timeout=", 10) == 0) {
-            v = argv[i] + 10;
-        }
-        if (v == NULL) {
-            args[n++] = argv[i];
-            continue;
-        }
-        if (stop_timeout != NULL) {
-            free(args);
-            return cmd_usage_error("svc stop: --timeout given twice");
-        }
-        stop_timeout = v;
-    }
-    if (stop_timeout != NULL) {
-        char *end;
-
-        errno = 0;
-        wait_s = strtod(stop_timeout, &end);
-        if (errno != 0 || end == stop_timeout || *end != '\0' || !isfinite(wait_s) ||
-            wait_s <= 0 || wait_s > CTL_MAX_TIMEOUT_S) {
-            free(args);
-            return cmd_usage_error("svc stop: --timeout: '%s': must be a number of seconds in "
-                                   "(0, %.0f]", stop_timeout, CTL_MAX_TIMEOUT_S);
-        }
-        /* Literal from here, for the daemon (after a "--" already there
-         * everything is). */
-        for (i = 0; i < n && strcmp(args[i], "--") != 0; i++)
-            ;
-        if (i == n)
-            args[n++] = "--";
-        args[n++] = "--timeout";
-        args[n++] = (char *)stop_timeout;
-    }
-    rc = ctl_client_wait(n, args, false, wait_s);
-    free(args);
-    return rc;
-}
-
-int cmd_why(int argc, char **argv)
-{
-    return ctl_client(argc, argv, false);
-}
-
-int cmd_objects(int argc, char **argv)
-{
-    return ctl_client(argc, argv, false);
-}
-
-int cmd_refs(int argc, char **argv)
-{
-    return ctl_client(argc, argv, false);
-}
-
-int cmd_trace(int argc, char **argv)
-{
-    return ctl_client(argc, argv, false);
-}
-
-int cmd_dump(int argc, char **argv)
-{
-    return ctl_client(argc, argv, true);
+    return ctl_simple(argc, argv, opts_plain, 0, 0, "stat [-j]");
 }
 
 int cmd_netstat(int argc, char **argv)
 {
-    return ctl_client(argc, argv, false);
+    return ctl_simple(argc, argv, opts_netstat, 0, 0, "netstat [-a] [--refs] [-j]");
+}
+
+int cmd_objects(int argc, char **argv)
+{
+    return ctl_simple(argc, argv, opts_objects, 0, 0, "objects [-t TYPE] [-j]");
+}
+
+int cmd_why(int argc, char **argv)
+{
+    return ctl_simple(argc, argv, opts_plain, 0, 1, "why [SERVICE|ID]");
+}
+
+int cmd_refs(int argc, char **argv)
+{
+    return ctl_simple(argc, argv, opts_plain, 1, 1, "refs ID [-j]");
+}
+
+/* The daemon checks the subcommand and the rest: its messages name them. */
+int cmd_trace(int argc, char **argv)
+{
+    return ctl_simple(argc, argv, opts_plain, 0, -1, "trace on|off TYPE|ID [-j]");
 }
 
 int cmd_filter(int argc, char **argv)
 {
-    return ctl_client(argc, argv, false);
+    return ctl_simple(argc, argv, opts_plain, 0, -1, "filter list | add SPEC | del ID [-j]");
+}
+
+/* dump FILE: the daemon does not share our working directory, so the
+ * file goes to it as an absolute path. */
+int cmd_dump(int argc, char **argv)
+{
+    struct ctl_line l;
+    const char *args[2];
+    char *path;
+    double timeout;
+    int st;
+
+    if (ctl_parse(&l, argc, argv, opts_plain, &st) != 0)
+        return st;
+    if ((st = ctl_timeout(&l, "", CTL_DEFAULT_TIMEOUT_S, &timeout)) != 0)
+        goto out;
+    if (l.cl_p.cp_nops != 1) {
+        st = l.cl_p.cp_nops == 0
+                 ? cmd_usage_error("dump: which file? (usage: refnet dump FILE [-j])")
+                 : cmd_usage_error("dump: one file at a time ('%s', then '%s')",
+                                   l.cl_p.cp_ops[0], l.cl_p.cp_ops[1]);
+        goto out;
+    }
+    if (l.cl_p.cp_ops[0][0] == '\0') {
+        st = cmd_usage_error("dump: the file name is empty");
+        goto out;
+    }
+    path = absolute_path(l.cl_p.cp_ops[0]);
+    if (path == NULL) {
+        st = CMD_EXIT_FAIL;
+        goto out;
+    }
+    args[0] = "dump";
+    args[1] = path;
+    st = ctl_call(l.cl_ctl, l.cl_p.cp_json, timeout, 2, args);
+    free(path);
+out:
+    cmd_parser_free(&l.cl_p);
+    return st;
+}
+
+/* svc [list | status NAME | start NAME | stop NAME [--timeout S]].  The
+ * --timeout of `svc stop` is the stop's, the daemon's to wait: it goes to
+ * the daemon, and the client waits S and a margin for the reply. */
+int cmd_svc(int argc, char **argv)
+{
+    static const struct cmd_opt opts_svc[] = {
+        {"ctl", 0, true, false, O_CTL},
+        {"timeout", 0, true, true, O_TIMEOUT},
+        {NULL, 0, false, false, 0},
+    };
+    struct ctl_line l;
+    const char **args;
+    const char *sub;
+    double timeout, stop_s;
+    unsigned ntimeout;
+    int st, i, n;
+
+    if (ctl_parse(&l, argc, argv, opts_svc, &st) != 0)
+        return st;
+    sub = l.cl_p.cp_nops > 0 ? l.cl_p.cp_ops[0] : "list";
+    ntimeout = l.cl_p.cp_seen[1]; /* opts_svc[1], repeatable for this check */
+    if (strcmp(sub, "stop") == 0) {
+        if (ntimeout > 1) {
+            st = cmd_usage_error("svc stop: --timeout given twice");
+            goto out;
+        }
+        if ((st = ctl_timeout(&l, "svc stop: ", CTL_STOP_DEFAULT_S, &stop_s)) != 0)
+            goto out;
+        for (i = 1; i < l.cl_p.cp_nops; i++) {
+            if (l.cl_p.cp_ops[i][0] == '-') {
+                st = cmd_usage_error("svc stop: '%s': not a service name", l.cl_p.cp_ops[i]);
+                goto out;
+            }
+        }
+        timeout = stop_s + CTL_STOP_MARGIN_S;
+        if (timeout < CTL_DEFAULT_TIMEOUT_S)
+            timeout = CTL_DEFAULT_TIMEOUT_S;
+    } else {
+        if (ntimeout > 1) {
+            st = cmd_usage_error("--timeout given twice");
+            goto out;
+        }
+        if ((st = ctl_timeout(&l, "", CTL_DEFAULT_TIMEOUT_S, &timeout)) != 0)
+            goto out;
+    }
+    if (l.cl_p.cp_json && (!strcmp(sub, "start") || !strcmp(sub, "stop"))) {
+        st = cmd_usage_error("--json: svc %s has no JSON output (svc list and svc status have)",
+                             sub);
+        goto out;
+    }
+    if ((args = ctl_args(&l, &n)) == NULL) {
+        st = CMD_EXIT_FAIL;
+        goto out;
+    }
+    for (i = 0; i < l.cl_p.cp_nops; i++)
+        args[n++] = l.cl_p.cp_ops[i];
+    if (strcmp(sub, "stop") == 0 && l.cl_timeout != NULL) {
+        args[n++] = "--timeout";
+        args[n++] = l.cl_timeout;
+    }
+    st = ctl_call(l.cl_ctl, l.cl_p.cp_json, timeout, n, args);
+    free(args);
+out:
+    cmd_parser_free(&l.cl_p);
+    return st;
 }

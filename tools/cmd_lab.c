@@ -10,7 +10,9 @@
  *          [--fixed] [--seed N] [--threshold S] [--dump FILE]
  *   clear-leak  (a running daemon) gives back the references that its
  *          `--inject enum-leak` fault made netstat's enumeration lose, so
- *          that a stop stuck on them completes.
+ *          that a stop stuck on them completes: [--ctl PATH] [--timeout S].
+ *
+ * Options and the scenario come in any order (cmd_getopt()).
  *
  * Exit status: 3 when a hang was reproduced and diagnosed, 0 when the run
  * stopped cleanly (--fixed), 1 on an internal failure, 2 on bad usage.
@@ -228,7 +230,7 @@ static int lab_leak(bool fixed, const char *dump_path)
     {
         char *argv[] = {"analyze", path, NULL};
 
-        cmd_analyze(2, argv);
+        (void)cmd_analyze(2, argv);
     }
     fflush(stdout);
     if (dump_path == NULL)
@@ -256,50 +258,111 @@ static const struct {
     {"close-wait", rn_lab_close_wait},
 };
 
+enum { O_FIXED = 1, O_SEED, O_THRESHOLD, O_DUMP, O_CTL, O_TIMEOUT };
+
 int cmd_lab(int argc, char **argv)
 {
+    static const struct cmd_opt opts[] = {
+        {"fixed", 0, false, false, O_FIXED},
+        {"seed", 0, true, false, O_SEED},
+        {"threshold", 0, true, false, O_THRESHOLD},
+        {"dump", 0, true, false, O_DUMP},
+        {"ctl", 0, true, false, O_CTL},
+        {"timeout", 0, true, false, O_TIMEOUT},
+        {NULL, 0, false, false, 0},
+    };
     struct rn_lab_params lp = {0};
-    const char *dump = NULL;
-    bool fixed = false;
+    struct cmd_parser p;
+    const char *dump = NULL, *seed = NULL, *threshold = NULL, *ctl = NULL, *timeout = NULL;
+    const char *scenario, *bad = NULL;
+    char prefix[64];
+    bool fixed = false, known = false, leak;
     uint64_t v;
     size_t k;
-    int i;
+    int o, st;
 
-    if (argc < 2)
-        return cmd_usage_error("lab: which scenario? (stop-hang, callout-hang, close-wait, "
-                               "leak, clear-leak)");
-    /* A daemon's lab: give back what `--inject enum-leak` lost. */
-    if (!strcmp(argv[1], "clear-leak"))
-        return cmd_ctl_forward(argc, argv);
-    for (i = 2; i < argc; i++) {
-        if (!strcmp(argv[i], "--fixed")) {
+    cmd_parser_init(&p, cmd_find("lab"), "refnet: lab: ", opts, argc, argv);
+    while ((o = cmd_getopt(&p)) > 0) {
+        switch (o) {
+        case O_FIXED:
             fixed = true;
-        } else if (!strcmp(argv[i], "--dump")) {
-            if (i + 1 >= argc)
-                return cmd_usage_error("lab %s: --dump needs a file name", argv[1]);
-            dump = argv[++i];
-        } else if (!strcmp(argv[i], "--seed") && strcmp(argv[1], "leak") != 0) {
-            if (cmd_parse_uint(i + 1 < argc ? argv[i + 1] : NULL, 1, UINT64_MAX, &v) < 0)
-                return cmd_usage_error("lab %s: --seed needs a whole number from 1", argv[1]);
-            lp.lp_seed = v;
-            i++;
-        } else if (!strcmp(argv[i], "--threshold") && strcmp(argv[1], "leak") != 0) {
-            if (cmd_parse_uint(i + 1 < argc ? argv[i + 1] : NULL, 1, 3600, &v) < 0)
-                return cmd_usage_error("lab %s: --threshold needs seconds, 1 to 3600", argv[1]);
-            lp.lp_threshold = RN_SEC(v);
-            i++;
-        } else {
-            return cmd_usage_error("lab %s: unknown argument '%s'", argv[1], argv[i]);
+            break;
+        case O_SEED:
+            seed = p.cp_val;
+            break;
+        case O_THRESHOLD:
+            threshold = p.cp_val;
+            break;
+        case O_DUMP:
+            dump = p.cp_val;
+            break;
+        case O_CTL:
+            ctl = p.cp_val;
+            break;
+        case O_TIMEOUT:
+            timeout = p.cp_val;
+            break;
         }
     }
-    if (!strcmp(argv[1], "leak"))
+    if (o == CMD_OPT_STOP)
+        return p.cp_status;
+    if (p.cp_nops == 0) {
+        cmd_parser_free(&p);
+        return cmd_usage_error("lab: which scenario? (stop-hang, callout-hang, close-wait, "
+                               "leak, clear-leak)");
+    }
+    scenario = p.cp_ops[0];
+    snprintf(prefix, sizeof(prefix), "refnet: lab %s: ", scenario);
+    p.cp_prefix = prefix;
+    leak = !strcmp(scenario, "leak");
+    for (k = 0; k < sizeof(lab_sims) / sizeof(lab_sims[0]); k++)
+        known = known || !strcmp(scenario, lab_sims[k].name);
+    if (!known && !leak && strcmp(scenario, "clear-leak") != 0) {
+        st = cmd_usage_error("lab: unknown scenario '%s' (stop-hang, callout-hang, close-wait, "
+                             "leak, clear-leak)", scenario);
+        cmd_parser_free(&p);
+        return st;
+    }
+    if (p.cp_nops > 1) {
+        st = cmd_parser_error(&p, "unexpected argument '%s'", p.cp_ops[1]);
+        cmd_parser_free(&p);
+        return st;
+    }
+    cmd_parser_free(&p);
+    /* A daemon's lab: give back what `--inject enum-leak` lost. */
+    if (!strcmp(scenario, "clear-leak")) {
+        bad = fixed ? "--fixed" : seed ? "--seed" : threshold ? "--threshold" : dump ? "--dump"
+                                                                                     : NULL;
+        if (bad != NULL)
+            return cmd_parser_error(&p, "%s: clear-leak asks the daemon, it runs nothing",
+                                    bad);
+        return cmd_ctl_forward(2, (char *[]){"lab", "clear-leak", NULL}, ctl, timeout);
+    }
+    if (ctl != NULL || timeout != NULL)
+        return cmd_parser_error(&p, "%s is an option of clear-leak only",
+                                ctl != NULL ? "--ctl" : "--timeout");
+    if (leak && (seed != NULL || threshold != NULL))
+        return cmd_parser_error(&p, "%s: the leak runs without the simulator",
+                                seed != NULL ? "--seed" : "--threshold");
+    if (seed != NULL) {
+        if (cmd_parse_uint(seed, 1, UINT64_MAX, &v) < 0)
+            return cmd_parser_error(&p, "--seed: '%s': a whole number from 1", seed);
+        lp.lp_seed = v;
+    }
+    if (threshold != NULL) {
+        if (cmd_parse_uint(threshold, 1, 3600, &v) < 0)
+            return cmd_parser_error(&p, "--threshold: '%s': seconds, 1 to 3600", threshold);
+        lp.lp_threshold = RN_SEC(v);
+    }
+    if (dump != NULL && dump[0] == '\0')
+        return cmd_parser_error(&p, "--dump: needs a file name");
+    if (leak)
         return lab_leak(fixed, dump);
     lp.lp_fixed = fixed;
     lp.lp_dump = dump;
     lp.lp_out = stdout;
     for (k = 0; k < sizeof(lab_sims) / sizeof(lab_sims[0]); k++)
-        if (!strcmp(argv[1], lab_sims[k].name))
+        if (!strcmp(scenario, lab_sims[k].name))
             return lab_sims[k].run(&lp);
-    return cmd_usage_error("lab: unknown scenario '%s' (stop-hang, callout-hang, close-wait, "
-                           "leak, clear-leak)", argv[1]);
+    return CMD_EXIT_FAIL; /* not reached: the name was checked above */
 }

@@ -11,7 +11,8 @@
  *   get URL [-o FILE] [--timeout S]  HTTP/1.1 GET of http://ADDR[:PORT]/path
  *
  * Common options: --ctl PATH (the control socket), -v (the daemon's go and
- * summary lines on stderr).  send and get ask the daemon to `connect`,
+ * summary lines on stderr); options and operands in any order
+ * (cmd_getopt()).  send and get ask the daemon to `connect`,
  * recv to `accept ... --recv-only`; the daemon pipes the TCP connection
  * through the control connection and ends with a trailer whose status is
  * ours.  The HTTP decoding of get happens here (apps/http_resp.c), so
@@ -48,7 +49,7 @@
 #include "ctl/ctl.h"
 #include "refnet/addr.h"
 #include "refnet/error.h"
-#include "version.h"
+#include "refnet/version.h"
 
 /* Blocks of stdin sent at once, and of the stream read at once. */
 #define NET_UP_BUF (256u * 1024u)
@@ -282,7 +283,7 @@ static int net_usage(const char *cmd, const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
-    return 2;
+    return CMD_EXIT_USAGE;
 }
 
 struct net_opts {
@@ -291,72 +292,81 @@ struct net_opts {
     const char *no_addr;       /* recv --addr A */
     const char *no_out;        /* get -o FILE */
     bool no_verbose;           /* -v */
-    const char *no_pos[3];     /* positional arguments */
+    const char *no_pos[3];     /* operands */
     int no_npos;
 };
 
-/* Parses the options every network command shares, plus those allowed in
- * extra ("addr", "out").  Returns 0 or a usage status (printed). */
-static int net_parse(const char *cmd, int argc, char **argv, const char *extra, int npos_max,
-                     struct net_opts *o)
+enum { O_CTL = 1, O_TIMEOUT, O_VERBOSE, O_ADDR, O_OUTPUT };
+
+#define NET_OPTS                                                               \
+    {"ctl", 0, true, false, O_CTL}, {"timeout", 0, true, false, O_TIMEOUT},     \
+        {"verbose", 'v', false, false, O_VERBOSE}
+
+static const struct cmd_opt opts_send[] = {NET_OPTS, {NULL, 0, false, false, 0}};
+static const struct cmd_opt opts_recv[] = {
+    NET_OPTS, {"addr", 0, true, false, O_ADDR}, {NULL, 0, false, false, 0}};
+static const struct cmd_opt opts_get[] = {
+    NET_OPTS, {"output", 'o', true, false, O_OUTPUT}, {NULL, 0, false, false, 0}};
+
+/* Parses argv (argv[0] the command) with opts, taking npos operands
+ * exactly.  Returns 0, or -1 after -h or a mistake (printed) with the
+ * exit status in *status. */
+static int net_parse(int argc, char **argv, const struct cmd_opt *opts, int npos,
+                     struct net_opts *o, int *status)
 {
-    bool literal = false;
-    int i;
+    const struct cmd_def *cmd = cmd_find(argv[0]);
+    struct cmd_parser p;
+    char prefix[32];
+    double s;
+    int c, i;
 
     memset(o, 0, sizeof(*o));
-    for (i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char **slot = NULL;
-
-        if (!literal && strcmp(a, "--") == 0) {
-            literal = true;
-            continue;
-        }
-        if (!literal && (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0)) {
+    snprintf(prefix, sizeof(prefix), "refnet %s: ", cmd->cd_name);
+    cmd_parser_init(&p, cmd, prefix, opts, argc, argv);
+    while ((c = cmd_getopt(&p)) > 0) {
+        switch (c) {
+        case O_CTL:
+            o->no_ctl = p.cp_val;
+            break;
+        case O_TIMEOUT:
+            o->no_timeout = p.cp_val;
+            break;
+        case O_VERBOSE:
             o->no_verbose = true;
-            continue;
-        }
-        if (!literal && strcmp(a, "--ctl") == 0)
-            slot = &o->no_ctl;
-        else if (!literal && strcmp(a, "--timeout") == 0)
-            slot = &o->no_timeout;
-        else if (!literal && strcmp(a, "--addr") == 0 && strstr(extra, "addr"))
-            slot = &o->no_addr;
-        else if (!literal && (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) &&
-                 strstr(extra, "out"))
-            slot = &o->no_out;
-        if (slot != NULL) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "refnet %s: %s needs a value\n", cmd, a);
-                return 2;
-            }
-            *slot = argv[++i];
-            continue;
-        }
-        if (!literal && a[0] == '-' && a[1] != '\0') {
-            fprintf(stderr, "refnet %s: unknown option '%s'\n", cmd, a);
-            return 2;
-        }
-        if (o->no_npos >= npos_max) {
-            fprintf(stderr, "refnet %s: unexpected argument '%s'\n", cmd, a);
-            return 2;
-        }
-        o->no_pos[o->no_npos++] = a;
-    }
-    if (o->no_timeout != NULL) {
-        char *end;
-        double s;
-
-        errno = 0;
-        s = strtod(o->no_timeout, &end);
-        if (errno != 0 || end == o->no_timeout || *end != '\0' || !isfinite(s) || s <= 0 ||
-            s > NET_MAX_TIMEOUT_S) {
-            fprintf(stderr, "refnet %s: --timeout: '%s': must be a number of seconds in "
-                    "(0, %.0f]\n", cmd, o->no_timeout, NET_MAX_TIMEOUT_S);
-            return 2;
+            break;
+        case O_ADDR:
+            o->no_addr = p.cp_val;
+            break;
+        case O_OUTPUT:
+            o->no_out = p.cp_val;
+            break;
         }
     }
-    return 0;
+    if (c == CMD_OPT_STOP) {
+        *status = p.cp_status;
+        return -1;
+    }
+    if (p.cp_nops != npos) {
+        *status = p.cp_nops > npos
+                      ? cmd_parser_error(&p, "unexpected argument '%s'", p.cp_ops[npos])
+                      : cmd_parser_error(&p, "usage: refnet %s", cmd->cd_synopsis);
+        cmd_parser_free(&p);
+        return -1;
+    }
+    for (i = 0; i < npos; i++)
+        o->no_pos[i] = p.cp_ops[i];
+    o->no_npos = npos;
+    cmd_parser_free(&p);
+    *status = 0;
+    if (o->no_ctl != NULL && o->no_ctl[0] == '\0')
+        *status = net_usage(cmd->cd_name, "--ctl: needs a socket path");
+    else if (o->no_out != NULL && o->no_out[0] == '\0')
+        *status = net_usage(cmd->cd_name, "--output: needs a file name");
+    else if (o->no_timeout != NULL &&
+             cmd_parse_seconds(o->no_timeout, NET_MAX_TIMEOUT_S, &s) != 0)
+        *status = net_usage(cmd->cd_name, "--timeout: '%s': must be a number of seconds in "
+                            "(0, %.0f]", o->no_timeout, NET_MAX_TIMEOUT_S);
+    return *status != 0 ? -1 : 0;
 }
 
 static bool parse_port(const char *s, unsigned *port)
@@ -462,10 +472,8 @@ int cmd_send(int argc, char **argv)
     unsigned port;
     int st, fd;
 
-    if ((st = net_parse("send", argc, argv, "", 2, &o)) != 0)
+    if (net_parse(argc, argv, opts_send, 2, &o, &st) != 0)
         return st;
-    if (o.no_npos != 2)
-        return net_usage("send", "usage: refnet send ADDR PORT [--timeout S] [-v] < FILE");
     if (!is_ip4(o.no_pos[0]))
         return net_usage("send", "'%s': not an IPv4 address", o.no_pos[0]);
     if (!parse_port(o.no_pos[1], &port))
@@ -503,10 +511,8 @@ int cmd_recv(int argc, char **argv)
     unsigned port;
     int st, fd, n = 0;
 
-    if ((st = net_parse("recv", argc, argv, "addr", 1, &o)) != 0)
+    if (net_parse(argc, argv, opts_recv, 1, &o, &st) != 0)
         return st;
-    if (o.no_npos != 1)
-        return net_usage("recv", "usage: refnet recv PORT [--addr A] [--timeout S] [-v] > FILE");
     if (!parse_port(o.no_pos[0], &port))
         return net_usage("recv", "'%s': a port is a number in 1..65535", o.no_pos[0]);
     if (o.no_addr != NULL && !is_ip4(o.no_addr))
@@ -700,10 +706,8 @@ int cmd_get(int argc, char **argv)
     unsigned port;
     int st, fd, reqlen;
 
-    if ((st = net_parse("get", argc, argv, "out", 1, &o)) != 0)
+    if (net_parse(argc, argv, opts_get, 1, &o, &st) != 0)
         return st;
-    if (o.no_npos != 1)
-        return net_usage("get", "usage: refnet get URL [-o FILE] [--timeout S] [-v]");
     if ((st = get_parse_url(o.no_pos[0], host, sizeof(host), &port, &path)) != 0)
         return st;
     /* The fragment stays here; an empty path is "/"; the Host field names
@@ -713,7 +717,7 @@ int cmd_get(int argc, char **argv)
     reqlen = asprintf(&req, "GET %s%.*s HTTP/1.1\r\nHost: %s%s%s\r\nUser-Agent: refnet/%s\r\n"
                       "Accept: */*\r\nConnection: close\r\n\r\n",
                       pathlen == 0 || path[0] != '/' ? "/" : "", (int)pathlen, path, host,
-                      port != 80 ? ":" : "", port != 80 ? portstr : "", REFNET_TOOL_VERSION);
+                      port != 80 ? ":" : "", port != 80 ? portstr : "", rn_version());
     if (reqlen < 0) {
         fputs("refnet get: out of memory\n", stderr);
         return 1;

@@ -19,8 +19,8 @@
  * was sent (corruption nothing caught), or nothing came back over a link
  * that loses less than everything, or something leaked.
  *
- * Both: --loss and --corrupt apply to each direction; exit 2 for bad
- * arguments.
+ * Both: --loss and --corrupt apply to each direction; options and the
+ * scenario come in any order (cmd_getopt()); exit 2 for bad arguments.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -39,22 +39,6 @@
 #define ADDR_A "198.18.0.2/15"
 #define ADDR_B "198.18.0.3/15"
 #define ADDR_B_HOST 0xc6120003u
-
-static const char sim_usage[] =
-    "usage: refnet sim <scenario> [options]\n"
-    "scenarios:\n"
-    "  ping [--count N] [--size BYTES] [--loss PCT] [--corrupt PCT] [--interval MS]\n"
-    "       [--seed N] [--trace FILE] [--pcap FILE]\n"
-    "      stack a pings stack b over a cable losing PCT% of frames each way\n"
-    "  udp-echo [--count N] [--max-size BYTES] [--loss PCT] [--corrupt PCT]\n"
-    "       [--interval MS] [--seed N] [--trace FILE] [--pcap FILE]\n"
-    "      stack a sends datagrams to the UDP echo service on stack b and checks\n"
-    "      every byte that comes back\n"
-    "options:\n"
-    "  --loss, --corrupt  percent of frames lost, or with one bit flipped, each way\n"
-    "  --seed N           every random decision derives from it: same seed, same run\n"
-    "  --trace FILE       every frame on the cable, one line each ('-': stdout)\n"
-    "  --pcap FILE        what stack a sent and received, with virtual timestamps\n";
 
 /* Options shared by the scenarios. */
 struct sim_opts {
@@ -85,77 +69,88 @@ static int parse_pct(const char *s, double *out)
     return 0;
 }
 
-/* Parses argv[1..] (after the scenario name) into o.  allowed lists the
- * option names the scenario takes.  Returns 0, or the exit status of a
- * usage error already printed. */
-static int parse_opts(const char *scenario, int argc, char **argv, const char *const *allowed,
+enum {
+    O_COUNT = 1, O_SIZE, O_MAX_SIZE, O_LOSS, O_CORRUPT, O_INTERVAL, O_SEED, O_TRACE, O_PCAP,
+    O_COUNT_
+};
+static const struct cmd_opt sim_opts[] = {
+    {"count", 0, true, false, O_COUNT},
+    {"size", 0, true, false, O_SIZE},
+    {"max-size", 0, true, false, O_MAX_SIZE},
+    {"loss", 0, true, false, O_LOSS},
+    {"corrupt", 0, true, false, O_CORRUPT},
+    {"interval", 0, true, false, O_INTERVAL},
+    {"seed", 0, true, false, O_SEED},
+    {"trace", 0, true, false, O_TRACE},
+    {"pcap", 0, true, false, O_PCAP},
+    {NULL, 0, false, false, 0},
+};
+
+/* Reads the options given (vals[id], NULL if absent) into o.  size_opt is
+ * O_SIZE or O_MAX_SIZE, the one the scenario takes.  Returns 0, or the
+ * exit status of a usage error already printed. */
+static int parse_opts(const char *scenario, const char *const *vals, int size_opt,
                       struct sim_opts *o)
 {
-    int i;
+    const char *val;
+    uint64_t v;
+    int id;
 
-    for (i = 1; i < argc; i++) {
-        const char *arg = argv[i], *val, *eq;
-        char name[32];
-        size_t n;
-        uint64_t v;
-        bool ok = false;
-        const char *const *a;
+    for (id = 1; id < O_COUNT_; id++) {
+        const char *name = sim_opts[id - 1].co_long;
 
-        if (strncmp(arg, "--", 2) != 0)
-            return cmd_usage_error("sim %s: unexpected argument '%s'", scenario, arg);
-        eq = strchr(arg, '=');
-        n = eq ? (size_t)(eq - arg) : strlen(arg);
-        if (n >= sizeof(name))
-            return cmd_usage_error("sim %s: unknown option '%s'", scenario, arg);
-        memcpy(name, arg, n);
-        name[n] = '\0';
-        for (a = allowed; *a != NULL; a++)
-            ok = ok || !strcmp(*a, name);
-        if (!ok)
-            return cmd_usage_error("sim %s: unknown option '%s'", scenario, name);
-        if (eq != NULL) {
-            val = eq + 1;
-        } else {
-            if (i + 1 >= argc)
-                return cmd_usage_error("sim %s: %s needs a value", scenario, name);
-            val = argv[++i];
-        }
-        if (!strcmp(name, "--count")) {
+        if ((val = vals[id]) == NULL)
+            continue;
+        switch (id) {
+        case O_COUNT:
             if (cmd_parse_uint(val, 1, 65535, &v) < 0)
                 return cmd_usage_error("sim %s: --count wants a number from 1 to 65535, not '%s'",
                                        scenario, val);
             o->so_count = (uint32_t)v;
-        } else if (!strcmp(name, "--size") || !strcmp(name, "--max-size")) {
+            break;
+        case O_SIZE:
+        case O_MAX_SIZE:
+            if (id != size_opt)
+                return cmd_usage_error("sim %s: '--%s' is not an option of %s (--%s is)",
+                                       scenario, name, scenario,
+                                       sim_opts[size_opt - 1].co_long);
             if (cmd_parse_uint(val, 0, 65507, &v) < 0)
-                return cmd_usage_error("sim %s: %s wants a number of bytes from 0 to 65507, not '%s'",
-                                       scenario, name, val);
+                return cmd_usage_error("sim %s: --%s wants a number of bytes from 0 to 65507, "
+                                       "not '%s'", scenario, name, val);
             o->so_size = (uint32_t)v;
-        } else if (!strcmp(name, "--loss")) {
+            break;
+        case O_LOSS:
             if (parse_pct(val, &o->so_loss) < 0)
                 return cmd_usage_error("sim %s: --loss wants a percentage from 0 to 100, not '%s'",
                                        scenario, val);
-        } else if (!strcmp(name, "--corrupt")) {
+            break;
+        case O_CORRUPT:
             if (parse_pct(val, &o->so_corrupt) < 0)
-                return cmd_usage_error("sim %s: --corrupt wants a percentage from 0 to 100, not '%s'",
-                                       scenario, val);
-        } else if (!strcmp(name, "--interval")) {
+                return cmd_usage_error("sim %s: --corrupt wants a percentage from 0 to 100, "
+                                       "not '%s'", scenario, val);
+            break;
+        case O_INTERVAL:
             if (cmd_parse_uint(val, 1, 3600000, &v) < 0)
-                return cmd_usage_error("sim %s: --interval wants milliseconds from 1 to 3600000, not '%s'",
-                                       scenario, val);
+                return cmd_usage_error("sim %s: --interval wants milliseconds from 1 to "
+                                       "3600000, not '%s'", scenario, val);
             o->so_interval_ms = (uint32_t)v;
-        } else if (!strcmp(name, "--seed")) {
+            break;
+        case O_SEED:
             if (cmd_parse_uint(val, 0, UINT64_MAX, &v) < 0)
                 return cmd_usage_error("sim %s: --seed wants an unsigned number, not '%s'",
                                        scenario, val);
             o->so_seed = v;
-        } else if (!strcmp(name, "--trace")) {
+            break;
+        case O_TRACE:
             if (*val == '\0')
                 return cmd_usage_error("sim %s: --trace needs a file name", scenario);
             o->so_trace = val;
-        } else if (!strcmp(name, "--pcap")) {
+            break;
+        case O_PCAP:
             if (*val == '\0')
                 return cmd_usage_error("sim %s: --pcap needs a file name", scenario);
             o->so_pcap = val;
+            break;
         }
     }
     return 0;
@@ -252,10 +247,8 @@ static bool ping_running(void *ctx)
     return !rn_ping_done(ctx);
 }
 
-static int sim_ping(int argc, char **argv)
+static int sim_ping(const char *const *vals)
 {
-    static const char *const allowed[] = {"--count", "--size", "--loss", "--corrupt",
-                                          "--interval", "--seed", "--trace", "--pcap", NULL};
     struct sim_opts o = {.so_count = 10, .so_size = 56, .so_interval_ms = 1000, .so_seed = 1};
     struct rn_ping_params pp = {0};
     struct rn_ping_stats ps;
@@ -265,7 +258,7 @@ static int sim_ping(int argc, char **argv)
     char mn[32], avg[32], mx[32];
     int err, status;
 
-    err = parse_opts("ping", argc, argv, allowed, &o);
+    err = parse_opts("ping", vals, O_SIZE, &o);
     if (err != 0)
         return err;
     if (net_up(&n, &o) != 0)
@@ -332,10 +325,8 @@ static bool stops_pending(void *ctx)
     return !stopped[0] || !stopped[1];
 }
 
-static int sim_udp_echo(int argc, char **argv)
+static int sim_udp_echo(const char *const *vals)
 {
-    static const char *const allowed[] = {"--count", "--max-size", "--loss", "--corrupt",
-                                          "--interval", "--seed", "--trace", "--pcap", NULL};
     struct sim_opts o = {.so_count = 100, .so_size = 1472, .so_interval_ms = 10, .so_seed = 1};
     struct rn_echo_client_params ep = {0};
     struct rn_echo_client_stats cs;
@@ -348,7 +339,7 @@ static int sim_udp_echo(int argc, char **argv)
     uint32_t lost;
     int err, status = 0;
 
-    err = parse_opts("udp-echo", argc, argv, allowed, &o);
+    err = parse_opts("udp-echo", vals, O_MAX_SIZE, &o);
     if (err != 0)
         return err;
     if (o.so_size < RN_ECHO_CLIENT_MIN_SIZE)
@@ -425,15 +416,36 @@ static int sim_udp_echo(int argc, char **argv)
 
 int cmd_sim(int argc, char **argv)
 {
-    if (argc < 2)
-        return cmd_usage_error("sim: which scenario? (try 'refnet sim help')");
-    if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        fputs(sim_usage, stdout);
-        return 0;
+    const char *vals[O_COUNT_] = {NULL};
+    const char *scenario;
+    struct cmd_parser p;
+    int o, st;
+
+    cmd_parser_init(&p, cmd_find("sim"), "refnet: sim: ", sim_opts, argc, argv);
+    while ((o = cmd_getopt(&p)) > 0)
+        vals[o] = p.cp_val;
+    if (o == CMD_OPT_STOP)
+        return p.cp_status;
+    if (p.cp_nops == 0) {
+        cmd_parser_free(&p);
+        return cmd_usage_error("sim: which scenario? ping or udp-echo (see refnet sim --help)");
     }
-    if (!strcmp(argv[1], "ping"))
-        return sim_ping(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "udp-echo"))
-        return sim_udp_echo(argc - 1, argv + 1);
-    return cmd_usage_error("sim: unknown scenario '%s' (try 'refnet sim help')", argv[1]);
+    scenario = p.cp_ops[0];
+    if (p.cp_nops > 1) {
+        st = cmd_usage_error("sim %s: unexpected argument '%s'", scenario, p.cp_ops[1]);
+        cmd_parser_free(&p);
+        return st;
+    }
+    cmd_parser_free(&p);
+    /* `refnet sim help`, as older versions took it. */
+    if (!strcmp(scenario, "help")) {
+        cmd_print_usage(cmd_find("sim"), stdout);
+        return fflush(stdout) == 0 ? CMD_EXIT_OK : CMD_EXIT_FAIL;
+    }
+    if (!strcmp(scenario, "ping"))
+        return sim_ping(vals);
+    if (!strcmp(scenario, "udp-echo"))
+        return sim_udp_echo(vals);
+    return cmd_usage_error("sim: unknown scenario '%s' (ping or udp-echo; see refnet sim --help)",
+                           scenario);
 }

@@ -1,53 +1,163 @@
 /*
- * The subcommands of the `refnet` command.  Each lives in tools/cmd_<name>.c
- * and is listed once here; tools/refnet.c dispatches on the first argument.
+ * The subcommands of the `refnet` command, and what they share.
  *
- * A command returns the process exit status: 0 success, 1 failure, 2 bad
- * usage (with a one-line message naming what was wrong), 3 and above as the
- * command documents.
+ * Each command lives in tools/cmd_<name>.c.  tools/cmd_help.c holds the
+ * one table of commands (cmd_table[]): name, function, synopsis, summary,
+ * option help and man page.  `refnet help`, `refnet help CMD`, `refnet CMD
+ * --help` and the tests that hold the man pages to the tool all read it;
+ * tools/refnet.c dispatches on it.
+ *
+ * Every command parses its command line with cmd_getopt() (tools/cmd_opt.c,
+ * getopt_long(3) underneath): options may come before or after operands,
+ * `--opt=VALUE` and `--opt VALUE` both work, `--` ends the options, and -h,
+ * --help prints the command's usage to stdout.  Mistakes get one line on
+ * stderr naming the bad argument.
+ *
+ * A command returns the process exit status:
+ *   0  done
+ *   1  failed (including: the daemon cannot be reached or did not answer)
+ *   2  bad usage, with one line naming what was wrong
+ *   3  a hang reproduced or diagnosed (svc stop that timed out, lab)
  */
 #ifndef REFNET_TOOLS_COMMANDS_H
 #define REFNET_TOOLS_COMMANDS_H
 
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
-/* X(name, function, one-line summary) */
-#define RN_COMMANDS(X)                                                         \
-    X(version, cmd_version, "version: print the version of refnet")            \
-    X(analyze, cmd_analyze, "analyze FILE: print the waiting chains of a dump offline") \
-    X(lab, cmd_lab, "lab stop-hang|callout-hang|close-wait [--fixed] [--seed N]: the case in the simulator; lab leak; lab clear-leak") \
-    X(daemon, cmd_daemon, "daemon --tap NAME --addr A/P [...]: run a stack on a TAP device") \
-    X(status, cmd_status, "status: is the daemon alive: pid, uptime, version, interface") \
-    X(ifconfig, cmd_ifconfig, "ifconfig [--json]: the daemon's interfaces") \
-    X(arp, cmd_arp, "arp [--json]: the daemon's ARP cache") \
-    X(route, cmd_route, "route [--json]: the daemon's routes") \
-    X(stat, cmd_stat, "stat [--json]: counters, drops by reason, buffers by owner") \
-    X(svc, cmd_svc, "svc [list | status NAME | start NAME | stop NAME [--timeout S]]: the daemon's services") \
-    X(why, cmd_why, "why [SERVICE|ID]: what keeps a service, an object or every wait pending") \
-    X(objects, cmd_objects, "objects [--type NAME] [--json]: live objects and their holders") \
-    X(refs, cmd_refs, "refs ID [--json]: one object's holders and traced holds") \
-    X(trace, cmd_trace, "trace on|off TYPE|ID: trace references of a type or an object") \
-    X(dump, cmd_dump, "dump FILE: write the daemon's objects to a dump file") \
-    X(sim, cmd_sim, "sim ping|udp-echo ...: scenarios in the simulator, in virtual time") \
-    X(filter, cmd_filter, "filter list|add SPEC|del ID [--json]: the daemon's filters and callouts") \
-    X(netstat, cmd_netstat, "netstat [-a] [--refs] [--json]: the daemon's TCP and UDP endpoints, owners, holders") \
-    X(send, cmd_send, "send ADDR PORT [--timeout S] < FILE: stdin over a TCP connection from refnet") \
-    X(recv, cmd_recv, "recv PORT [--timeout S] > FILE: accept one TCP connection on refnet, to stdout") \
-    X(get, cmd_get, "get URL [-o FILE]: HTTP/1.1 GET of http://ADDR[:PORT]/path through refnet")
+/* Exit statuses of the tool. */
+#define CMD_EXIT_OK 0
+#define CMD_EXIT_FAIL 1
+#define CMD_EXIT_USAGE 2
+#define CMD_EXIT_HANG 3
 
-#define RN_CMD_DECL_(name, fn, help) int fn(int argc, char **argv);
-RN_COMMANDS(RN_CMD_DECL_)
-#undef RN_CMD_DECL_
+/* cd_flags */
+#define CMD_F_CTL 0x1u     /* talks to a running daemon: takes --ctl PATH */
+#define CMD_F_TIMEOUT 0x2u /* takes --timeout S, the wait for the daemon's answer */
+#define CMD_F_JSON 0x4u    /* answers --json (for some subcommands at least) */
 
-/* Sends argv (argv[0] the daemon's command name) to the daemon as the
- * client commands do (tools/cmd_ctl.c), and prints its reply; returns the
- * exit status.  For `refnet lab clear-leak`. */
-int cmd_ctl_forward(int argc, char **argv);
+/* One command of the tool. */
+struct cmd_def {
+    const char *cd_name;                 /* "netstat" */
+    int (*cd_fn)(int argc, char **argv); /* argv[0] is cd_name */
+    const char *cd_brief;                /* one-line synopsis for the list */
+    const char *cd_summary;              /* what it does, one line */
+    const char *cd_synopsis;             /* full synopsis lines, '\n'-separated,
+                                            each without "refnet " */
+    const char *cd_desc;                 /* a paragraph for --help, or NULL */
+    const char *cd_options;              /* option lines for --help, or NULL */
+    const char *cd_man;                  /* its man page, "refnet-netstat" */
+    unsigned cd_flags;                   /* CMD_F_* */
+};
+
+/* The table, in the order `refnet help` lists it; cmd_count entries. */
+extern const struct cmd_def cmd_table[];
+extern const size_t cmd_count;
+
+/* Returns the command named name, or NULL. */
+const struct cmd_def *cmd_find(const char *name);
+
+/* Prints the usage of c (`refnet CMD --help`) to f. */
+void cmd_print_usage(const struct cmd_def *c, FILE *f);
+
+/* Prints the tool's usage and the list of commands to f. */
+void cmd_print_list(FILE *f);
+
+/* The commands. */
+int cmd_version(int argc, char **argv);
+int cmd_help(int argc, char **argv);
+int cmd_analyze(int argc, char **argv);
+int cmd_lab(int argc, char **argv);
+int cmd_daemon(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_ifconfig(int argc, char **argv);
+int cmd_arp(int argc, char **argv);
+int cmd_route(int argc, char **argv);
+int cmd_stat(int argc, char **argv);
+int cmd_svc(int argc, char **argv);
+int cmd_why(int argc, char **argv);
+int cmd_objects(int argc, char **argv);
+int cmd_refs(int argc, char **argv);
+int cmd_trace(int argc, char **argv);
+int cmd_dump(int argc, char **argv);
+int cmd_sim(int argc, char **argv);
+int cmd_filter(int argc, char **argv);
+int cmd_netstat(int argc, char **argv);
+int cmd_send(int argc, char **argv);
+int cmd_recv(int argc, char **argv);
+int cmd_get(int argc, char **argv);
+
+/* `refnet lab clear-leak`: sends argv (argv[0] "lab") to the daemon as
+ * the client commands do (tools/cmd_ctl.c) and prints its reply; returns
+ * the exit status.  ctl and timeout as given on the command line, or
+ * NULL for the defaults. */
+int cmd_ctl_forward(int argc, char **argv, const char *ctl, const char *timeout);
+
+/* ---- Option parsing (tools/cmd_opt.c) ------------------------------------ */
+
+/* The most options one command has, -h and -j not counted. */
+#define CMD_OPTS_MAX 24
+
+/* One option of a command. */
+struct cmd_opt {
+    const char *co_long; /* long name without the dashes: "timeout" */
+    char co_short;       /* short letter, or 0 */
+    bool co_arg;         /* takes a value */
+    bool co_many;        /* may be given more than once (else: "given twice") */
+    int co_id;           /* what cmd_getopt() returns for it, > 0 */
+};
+
+/* What cmd_getopt() returns besides an option's co_id. */
+#define CMD_OPT_END 0   /* no more options; the operands are in cp_ops */
+#define CMD_OPT_STOP -1 /* help printed or a usage error: exit cp_status */
+
+/* One parse of a command line.  Fill it with cmd_parser_init(). */
+struct cmd_parser {
+    const struct cmd_def *cp_cmd;  /* [I] whose usage -h prints */
+    const char *cp_prefix;         /* [I] starts each message: "refnet daemon: " */
+    const struct cmd_opt *cp_opts; /* [I] the options, ended by co_long NULL */
+    int cp_argc;                   /* [I] argv[0] is the command name */
+    char **cp_argv;
+    char **cp_ops;                 /* operands in order, cp_nops of them */
+    int cp_nops;
+    bool cp_json;                  /* -j/--json was given */
+    const char *cp_val;            /* the value of the option just returned */
+    int cp_status;                 /* after CMD_OPT_STOP: 0 (help) or 2 */
+    unsigned cp_seen[CMD_OPTS_MAX]; /* times each option was given */
+};
+
+/* Prepares a parse of argv (argv[0] the command's name) with the options
+ * opts (an array ended by an entry whose co_long is NULL; at most
+ * CMD_OPTS_MAX).  Every command also takes -h/--help and -j/--json. */
+void cmd_parser_init(struct cmd_parser *p, const struct cmd_def *cmd, const char *prefix,
+                     const struct cmd_opt *opts, int argc, char **argv);
+
+/* Returns the co_id of the next option (its value in cp_val), CMD_OPT_END
+ * once the command line is read (operands in cp_ops: free them with
+ * cmd_parser_free()), or CMD_OPT_STOP after printing the usage (-h,
+ * cp_status 0) or one line naming a mistake (cp_status 2): an unknown or
+ * ambiguous option, a value missing or given to an option that takes
+ * none, an option given twice, --json to a command without CMD_F_JSON.
+ * After STOP nothing is left to free. */
+int cmd_getopt(struct cmd_parser *p);
+
+/* Frees cp_ops. */
+void cmd_parser_free(struct cmd_parser *p);
+
+/* Prints "<cp_prefix><msg>" to stderr and returns 2, for usage errors. */
+int cmd_parser_error(const struct cmd_parser *p, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* Prints "refnet: <msg>" to stderr and returns 2, for usage errors. */
 int cmd_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* Parses an unsigned decimal number in [min, max], nothing else around
  * it.  Returns 0 and *out, or -1. */
 int cmd_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+
+/* Parses a number of seconds in (0, max] ("30", "0.5").  Returns 0 and
+ * *out, or -1. */
+int cmd_parse_seconds(const char *s, double max, double *out);
 
 #endif

@@ -27,6 +27,7 @@
 #include <arpa/inet.h>
 #include <assert.h>
 #include <errno.h>
+#include <json-c/json.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -43,7 +44,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ctl/ctl_priv.h"
+#include "ctl/commands.h"
+#include "ctl/render.h"
+#include "refnet/addr.h"
 #include "ctl/ctl.h"
 #include "tools/daemon.h"
 #include "refnet/diag.h"
@@ -60,7 +63,7 @@
 #include "apps/apps.h"
 #include "refnet/socket.h"
 #include "refnet/transport.h"
-#include "net/net.h"
+#include "refnet/runtime.h"
 
 /* How long a graceful shutdown waits for the services to stop before it
  * runs the stack down anyway (what is still held is then reported as
@@ -140,15 +143,18 @@ bool rn_daemon_service_known(const char *name, char *known, size_t knownlen)
 
 static void fmt_ip4(uint32_t addr, char *buf, size_t len)
 {
-    struct in_addr in = {.s_addr = htonl(addr)};
+    char a[RN_IP4_STRLEN];
 
-    if (inet_ntop(AF_INET, &in, buf, (socklen_t)len) == NULL)
-        snprintf(buf, len, "?");
+    snprintf(buf, len, "%s", rn_ip4_addr_fmt(addr, a));
 }
 
 static void fmt_mac(const uint8_t *m, char *buf, size_t len)
 {
-    snprintf(buf, len, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+    struct rn_mac mac;
+    char t[RN_MAC_STRLEN];
+
+    memcpy(mac.mac_octet, m, RN_MAC_LEN);
+    snprintf(buf, len, "%s", rn_mac_fmt(&mac, t));
 }
 
 /* ---- Control commands --------------------------------------------------- */
@@ -176,23 +182,28 @@ static int cmd_status(struct rn_ctl_req *req, void *ctx)
     fmt_ip4(d->d_params.dp_addr, addr, sizeof(addr));
     fmt_mac(d->d_mac, mac, sizeof(mac));
     if (rn_ctl_req_json(req)) {
-        rn_strbuf_puts(out, "{\"version\": ");
-        rn_strbuf_json_str(out, version);
-        rn_strbuf_printf(out, ", \"pid\": %d, \"uptime_ns\": %" PRIu64 ", \"tap\": ",
-                         (int)getpid(), up);
-        rn_strbuf_json_str(out, d->d_params.dp_tap);
-        rn_strbuf_printf(out, ", \"addr\": \"%s/%u\", \"mac\": \"%s\", \"control\": ", addr,
-                         d->d_params.dp_plen, mac);
-        rn_strbuf_json_str(out, d->d_ctl_path);
-        rn_strbuf_printf(out, ", \"connections\": %zu, \"requests\": %" PRIu64
-                         ", \"objects\": %" PRIu64 ", \"services\": [",
-                         rn_ctl_server_connections(d->d_ctl), rn_ctl_server_requests(d->d_ctl),
-                         rn_ob_live_count(NULL));
-        for (i = 0; i < rn_svcctl_count(d->d_svc); i++) {
-            rn_strbuf_puts(out, i ? ", " : "");
-            rn_strbuf_json_str(out, rn_svc_name(rn_svcctl_at(d->d_svc, i)));
-        }
-        rn_strbuf_puts(out, "]}\n");
+        struct json_object *o = json_object_new_object(), *svcs = json_object_new_array();
+        char cidr[RN_IP4_CIDR_STRLEN + 8];
+
+        snprintf(cidr, sizeof(cidr), "%s/%u", addr, d->d_params.dp_plen);
+        json_object_object_add(o, "version", json_object_new_string(version));
+        json_object_object_add(o, "pid", json_object_new_int(getpid()));
+        json_object_object_add(o, "uptime_ns", json_object_new_uint64(up));
+        json_object_object_add(o, "tap", json_object_new_string(d->d_params.dp_tap));
+        json_object_object_add(o, "addr", json_object_new_string(cidr));
+        json_object_object_add(o, "mac", json_object_new_string(mac));
+        json_object_object_add(o, "control", json_object_new_string(d->d_ctl_path));
+        json_object_object_add(o, "connections",
+                               json_object_new_uint64(rn_ctl_server_connections(d->d_ctl)));
+        json_object_object_add(o, "requests",
+                               json_object_new_uint64(rn_ctl_server_requests(d->d_ctl)));
+        json_object_object_add(o, "objects", json_object_new_uint64(rn_ob_live_count(NULL)));
+        for (i = 0; i < rn_svcctl_count(d->d_svc); i++)
+            json_object_array_add(
+                svcs, json_object_new_string(rn_svc_name(rn_svcctl_at(d->d_svc, i))));
+        json_object_object_add(o, "services", svcs);
+        rn__render_json(out, o);
+        rn_strbuf_puts(out, "\n");
         return RN_CTL_EXIT_OK;
     }
     rn_strbuf_printf(out, "refnet daemon %s, pid %d, up %s\n", version, (int)getpid(),
@@ -217,48 +228,8 @@ static int cmd_status(struct rn_ctl_req *req, void *ctx)
     return RN_CTL_EXIT_OK;
 }
 
-/* The listings of stack.h, with a newline after JSON so that the client's
- * output ends like a text file. */
-static int daemon_listing(struct rn_ctl_req *req, struct rn_daemon *d,
-                          void (*render)(struct rn_stack *, struct rn_strbuf *, bool))
-{
-    struct rn_strbuf *out = rn_ctl_req_out(req);
-    int st = daemon_no_args(req);
-
-    if (st != 0)
-        return st;
-    render(d->d_stack, out, rn_ctl_req_json(req));
-    if (out->sb_len > 0 && out->sb_buf[out->sb_len - 1] != '\n')
-        rn_strbuf_puts(out, "\n");
-    return RN_CTL_EXIT_OK;
-}
-
-static int cmd_ifconfig(struct rn_ctl_req *req, void *ctx)
-{
-    return daemon_listing(req, ctx, rn_stack_render_ifaces);
-}
-
-static int cmd_arp(struct rn_ctl_req *req, void *ctx)
-{
-    return daemon_listing(req, ctx, rn_stack_render_arp);
-}
-
-static int cmd_route(struct rn_ctl_req *req, void *ctx)
-{
-    return daemon_listing(req, ctx, rn_stack_render_routes);
-}
-
-static int cmd_stat(struct rn_ctl_req *req, void *ctx)
-{
-    return daemon_listing(req, ctx, rn_stack_render_stats);
-}
-
 static const struct rn_ctl_cmd daemon_cmds[] = {
     {"status", cmd_status, "status"},
-    {"ifconfig", cmd_ifconfig, "ifconfig"},
-    {"arp", cmd_arp, "arp"},
-    {"route", cmd_route, "route"},
-    {"stat", cmd_stat, "stat"},
 };
 
 /* ---- The watchdog ------------------------------------------------------- */
@@ -825,6 +796,8 @@ int rn_daemon_start(const struct rn_daemon_params *params, struct rn_daemon **ou
         goto out_teardown;
     }
     e = rn_ctl_server_add(d->d_ctl, daemon_cmds, sizeof(daemon_cmds) / sizeof(daemon_cmds[0]), d);
+    if (e == 0)
+        e = rn__ctl_add_stack_cmds(d->d_ctl, d->d_stack);
     if (e == 0)
         e = rn__ctl_add_object_cmds(d->d_ctl);
     if (e == 0)

@@ -5,6 +5,10 @@
  * running process or read from a dump file, so the live report (`refnet
  * why`, the watchdog) and the offline one (`refnet analyze`) are printed by
  * the same code and agree line for line.
+ *
+ * Thread safety: [any].  A snapshot belongs to the thread that holds it;
+ * the functions that read one may run on any thread (the watchdog runs
+ * on its own).  A watchdog is used by one thread at a time.
  */
 #ifndef REFNET_DIAG_H
 #define REFNET_DIAG_H

@@ -8,6 +8,8 @@
  * queues).  The table below is the single source: it makes the enum, the
  * short names used in counters and reports, and the one-line descriptions.
  *
+ * Thread safety: [any]; the names and descriptions are constants.
+ *
  * To add a reason, add one X() line anywhere in the map.  Values are not
  * stable across builds, so never store them: store the name.
  */

@@ -5,6 +5,8 @@
  * these negative codes.  The table below is the single source: it makes the
  * enum, the names, the messages and the errno each code corresponds to.  Only
  * the socket layer turns a code into an errno (rn_err_to_errno()).
+ *
+ * Thread safety: [any]; the names and messages are constants.
  */
 #ifndef REFNET_ERROR_H
 #define REFNET_ERROR_H

@@ -64,6 +64,7 @@
 #include <stdint.h>
 
 #include "refnet/object.h"
+#include "refnet/value.h"
 
 struct rn_stack;
 struct rn_strbuf;
@@ -193,14 +194,24 @@ uint64_t rn_filter_hits(struct rn_stack *st, uint64_t id);
 /* The number of filters on st, all layers. */
 unsigned rn_filter_count(struct rn_stack *st);
 
-/* Appends the filters (id, layer, weight, hits, canonical spec), then the
- * callouts (name, flows held, operations pended, their own counters), then
- * the per-layer counters; or with json one JSON object
- * {"filters":[...],"callouts":[...],"layers":[...]}. */
-void rn_filter_render(struct rn_stack *st, struct rn_strbuf *sb, bool json);
+/* A filter, as `refnet filter list` shows it. */
+struct rn_filter_row {
+    uint64_t fr_id;                 /* its id (rn_filter_add()) */
+    enum rn_filter_layer fr_layer;  /* where it sits */
+    unsigned fr_weight;             /* higher first within the layer */
+    uint64_t fr_hits;               /* times it matched */
+    const char *fr_action;          /* "permit", "block" or "callout" */
+    const char *fr_callout;         /* the callout's name, or NULL */
+    const char *fr_spec;            /* its canonical spec, as filter add takes it */
+};
+typedef void (*rn_filter_row_fn)(const struct rn_filter_row *row, void *ctx);
+/* [L] Every filter, layer by layer, in the order classification runs
+ * them.  Nothing without the platform. */
+void rn_filter_rows(struct rn_stack *st, rn_filter_row_fn fn, void *ctx);
 
 /* Per-layer counters of a stack. */
 struct rn_filter_layer_stats {
+    unsigned fls_filters;     /* filters on the layer now */
     uint64_t fls_classified;  /* classifications with at least one filter */
     uint64_t fls_permitted;
     uint64_t fls_blocked;
@@ -267,10 +278,10 @@ struct rn_callout_ops {
      * rn_callout_flow_release(), here or soon.  May be NULL (then the
      * callout releases its contexts some other way). */
     void (*co_flow_deleted)(struct rn_callout *co, struct rn_flow_ctx *fc, void *ctx);
-    /* Appends its configuration and counters: one line of text (no
-     * newline), or with json the members of a JSON object (no braces).
-     * May be NULL. */
-    void (*co_render)(struct rn_callout *co, struct rn_strbuf *sb, bool json);
+    /* Reports its settings and its own counters, one call of fn per value
+     * (value.h), in a fixed order: `refnet filter list` shows them.  May
+     * be NULL. */
+    void (*co_values)(struct rn_callout *co, rn_value_fn fn, void *ctx);
     /* The platform is going (stack teardown): complete every pended
      * operation, release every flow context, free the callout's state.
      * May be NULL. */
@@ -295,13 +306,31 @@ int rn_callout_register(struct rn_stack *st, const struct rn_callout_ops *ops, v
  * or it holds flow contexts or pended operations. */
 int rn_callout_unregister(struct rn_callout *co);
 
+/* A registered callout, as `refnet filter list` shows it. */
+struct rn_callout_row {
+    const char *cr_name;          /* the name filters call it by */
+    uint64_t cr_id;               /* its object id */
+    unsigned cr_filters;          /* filters naming it */
+    unsigned cr_flows;            /* flow contexts it holds */
+    unsigned cr_pended;           /* operations it pended, not completed */
+    struct rn_callout *cr_callout;/* for rn_callout_values(), during the call */
+};
+typedef void (*rn_callout_row_fn)(const struct rn_callout_row *row, void *ctx);
+/* [L] Every callout registered on st, in order of registration. */
+void rn_callout_rows(struct rn_stack *st, rn_callout_row_fn fn, void *ctx);
+/* [L] Reports co's own settings and counters (its co_values), if any. */
+void rn_callout_values(struct rn_callout *co, rn_value_fn fn, void *ctx);
+
 /* Returns the callout registered on st under name, or NULL. */
 struct rn_callout *rn_callout_find(struct rn_stack *st, const char *name);
 
+/* [any] Queries: the name it was registered under, the ctx given to
+ * rn_callout_register(), and the stack it is registered on.  Valid while
+ * the callout is registered. */
 const char *rn_callout_name(const struct rn_callout *co);
 void *rn_callout_ctx(const struct rn_callout *co);
 struct rn_stack *rn_callout_stack(const struct rn_callout *co);
-/* Flow contexts it holds now, operations it has pended now. */
+/* [any] Flow contexts it holds now, operations it has pended now. */
 unsigned rn_callout_flows(const struct rn_callout *co);
 unsigned rn_callout_pends(const struct rn_callout *co);
 
@@ -345,6 +374,7 @@ struct rn_flow_ctx *rn_callout_flow_find(const struct rn_classify *cl);
 void rn__callout_flow_release(struct rn_flow_ctx *fc, const struct rn_site *site);
 #define rn_callout_flow_release(fc) rn__callout_flow_release((fc), RN_SITE)
 
+/* The callout's own context of the association (the ctx it associated). */
 void *rn_flow_ctx_get(const struct rn_flow_ctx *fc);
 /* The flow's object: valid while the association lasts. */
 void *rn_flow_ctx_flow(const struct rn_flow_ctx *fc);

@@ -34,9 +34,16 @@
  * Thread safety: a link belongs to the loop thread of its stack, like the
  * pool it allocates from ([L]).  Nothing here locks.
  *
- * Offloads: the caps' lc_offloads and the netbuf's nb_offload are where
- * checksum offload and GSO (the TAP's IFF_VNET_HDR) will be declared.  No
- * driver offers any yet, so the layer above computes every checksum.
+ * Offloads: a link says in its caps' lc_offloads what it does for the
+ * layers above, and packets say in nb_offload (netbuf.h) what is left to
+ * it.  The TAP driver opened with tp_vnet_hdr (IFF_VNET_HDR) offers all
+ * three: it fills checksums left partial, marks received frames whose
+ * checksums the kernel verified, and takes TCP segments of up to 64 KiB
+ * that the kernel cuts to the MTU (and hands over coalesced segments of
+ * the same size).  A filter reports its lower link's offloads, less what
+ * it cannot preserve: the fault filter that corrupts frames it sends
+ * withdraws transmit checksum offload and TSO.  Other drivers offer none,
+ * and the layers above then compute every checksum.
  *
  * A stack in a few lines (errors unchecked):
  *
@@ -63,20 +70,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "refnet/addr.h"
 #include "refnet/clock.h"
+#include "refnet/value.h"
 #include "refnet/netbuf.h"
 
 struct rn_strbuf;
 struct rn_link;
 
-#define RN_ETH_ALEN 6
 #define RN_ETH_HLEN 14
 /* Size of the error text an opener may write (errbuf arguments). */
 #define RN_LINK_ERRLEN 256
 /* next_deadline's "no deadline". */
 #define RN_LINK_NO_DEADLINE ((rn_time_t)0)
 
-/* Offloads a link may offer (lc_offloads).  Reserved; none offered yet. */
+/* Offloads a link may offer (lc_offloads). */
 #define RN_LINK_OFF_TX_CSUM 0x0001u  /* fills checksums marked RN_NB_OFF_CSUM_PARTIAL */
 #define RN_LINK_OFF_RX_CSUM 0x0002u  /* marks verified frames RN_NB_OFF_CSUM_VALID */
 #define RN_LINK_OFF_TSO 0x0004u      /* splits RN_NB_OFF_GSO TCP segments */
@@ -85,13 +93,13 @@ struct rn_link;
 struct rn_link_caps {
     uint32_t lc_mtu;                    /* largest payload after the Ethernet header */
     uint32_t lc_offloads;               /* RN_LINK_OFF_* offered */
-    uint8_t lc_hwaddr[RN_ETH_ALEN];     /* the address refnet uses on this link */
+    uint8_t lc_hwaddr[RN_MAC_LEN];     /* the address refnet uses on this link */
     bool lc_has_hwaddr;                 /* false: the link has no address (loopback) */
 };
 
 /* Counters every link keeps.  For a driver they count the device; for a
  * filter, the frames it passed up (rx) and down (tx).  Drops are frames the
- * link itself discarded; a filter's own actions are in its report. */
+ * link itself discarded; a filter's own actions are in its values. */
 struct rn_link_stats {
     uint64_t ls_tx_frames;  /* frames sent (driver) or passed down (filter) */
     uint64_t ls_tx_bytes;   /* their bytes */
@@ -129,9 +137,11 @@ struct rn_link_ops {
     rn_time_t (*next_deadline)(struct rn_link *link);
     /* Fills caps (NULL in a driver: no capabilities). */
     void (*caps)(struct rn_link *link, struct rn_link_caps *caps);
-    /* Appends kind-specific counters to one report line (no newline), or
-     * NULL if the kind has none. */
-    void (*report)(struct rn_link *link, struct rn_strbuf *sb);
+    /* Reports what is particular to the kind, one call of fn per value
+     * (value.h): its settings ("device" "rn0") and its own counters
+     * ("no_buffer" 3), in a fixed order.  NULL if the kind has nothing to
+     * add to struct rn_link_stats. */
+    void (*values)(struct rn_link *link, rn_value_fn fn, void *ctx);
     /* Frees frames the link holds, closes it and its lower links, frees it. */
     void (*close)(struct rn_link *link);
 };
@@ -176,10 +186,9 @@ void rn_link_close(struct rn_link *link);
 /* Copies the link's own counters (not its lower links'). */
 void rn_link_stats(const struct rn_link *link, struct rn_link_stats *out);
 
-/* Appends one line per link of the stack, top first:
- * "<name> (<kind>): tx <frames>/<bytes>B drop <n> err <n>, rx ... [; kind
- * counters]". */
-void rn_link_report(struct rn_link *link, struct rn_strbuf *sb);
+/* [L] Reports link's own settings and counters (its kind's values op; not
+ * those of the links below it: walk them with rn_link_lower()). */
+void rn_link_values(struct rn_link *link, rn_value_fn fn, void *ctx);
 
 /* Return the kind ("tap", "fault" ...) and the name ("rn0", "cable1.a"). */
 const char *rn_link_kind(const struct rn_link *link);
@@ -226,8 +235,8 @@ struct rn_sim_cable_params {
     uint64_t sc_rate_bps;                 /* bits per second each way; 0 = unlimited */
     uint32_t sc_limit;                    /* frames in flight each way at most; default 1024 */
     uint32_t sc_mtu;                      /* default 1500 */
-    uint8_t sc_hwaddr_a[RN_ETH_ALEN];     /* end a's address; all zero = 02:00:00:00:<n>:01 */
-    uint8_t sc_hwaddr_b[RN_ETH_ALEN];     /* end b's address; all zero = 02:00:00:00:<n>:02 */
+    uint8_t sc_hwaddr_a[RN_MAC_LEN];     /* end a's address; all zero = 02:00:00:00:<n>:01 */
+    uint8_t sc_hwaddr_b[RN_MAC_LEN];     /* end b's address; all zero = 02:00:00:00:<n>:02 */
     struct rn_nbpool *sc_pool_a;          /* pool of end a's stack: frames it receives */
     struct rn_nbpool *sc_pool_b;          /* pool of end b's stack */
     const char *sc_name;                  /* ends are "<name>.a", "<name>.b"; default "cable<n>" */
@@ -257,7 +266,7 @@ struct rn_link_tap_params {
     const char *tp_ifname;                /* device name, e.g. "rn0"; created if absent */
     struct rn_nbpool *tp_pool;            /* pool received frames come from */
     uint32_t tp_mtu;                      /* 0: read the device's; else set it on the device */
-    uint8_t tp_hwaddr[RN_ETH_ALEN];       /* refnet's address; all zero = random local */
+    uint8_t tp_hwaddr[RN_MAC_LEN];       /* refnet's address; all zero = random local */
     bool tp_up;                           /* bring the device up (IFF_UP) at open */
     bool tp_vnet_hdr;                     /* IFF_VNET_HDR: checksum offload and TSO both ways */
 };

@@ -154,9 +154,17 @@ uint64_t rn_nbpool_failures(const struct rn_nbpool *pool, rn_nb_owner_t owner);
 /* Copies the pool's counters into out. */
 void rn_nbpool_stats(const struct rn_nbpool *pool, struct rn_nbpool_stats *out);
 
-/* Appends a report: the pool's counters, then one line per owner holding
- * buffers or refused some, "  <owner> <outstanding> outstanding[, <n> refused]". */
-void rn_nbpool_report(const struct rn_nbpool *pool, struct rn_strbuf *sb);
+/* What one owner holds of a pool. */
+struct rn_nbpool_owner_row {
+    const char *po_owner;       /* "tcp.rcvq" (rn_nb_owner_register()) */
+    uint32_t po_outstanding;    /* buffers it holds now */
+    uint64_t po_refused;        /* allocations refused to it */
+};
+typedef void (*rn_nbpool_owner_fn)(const struct rn_nbpool_owner_row *row, void *ctx);
+
+/* Calls fn for every owner that holds buffers of the pool or was refused
+ * some, in order of registration.  Same thread as the pool's. */
+void rn_nbpool_owners(const struct rn_nbpool *pool, rn_nbpool_owner_fn fn, void *ctx);
 
 /* Returns the name given at creation. */
 const char *rn_nbpool_name(const struct rn_nbpool *pool);

@@ -144,6 +144,7 @@ struct rn_ob_type *rn_ob_type_register(const struct rn_ob_type_ops *ops);
 /* Returns the type registered under name, or NULL. */
 struct rn_ob_type *rn_ob_type_find(const char *name);
 
+/* [any] The type's name, as registered ("tcp listener"); valid for good. */
 const char *rn_ob_type_name(const struct rn_ob_type *type);
 
 /* Returns the number of objects of the type that are not yet released

@@ -26,6 +26,7 @@
 #include "refnet/drop.h"
 #include "refnet/report.h"
 #include "refnet/strbuf.h"
+#include "refnet/value.h"
 #include "refnet/addr.h"
 #include "refnet/clock.h"
 #include "refnet/timer.h"

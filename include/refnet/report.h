@@ -5,6 +5,10 @@
  * delivered here as whole texts (one or more lines, newline-terminated).  The
  * default sink writes to stderr; tests and the daemon install their own.
  * Delivery is serialised, so one report never interleaves with another.
+ *
+ * Thread safety: [any]: any thread may report, and the sink may be called
+ * from any thread (one call at a time).  Install the sink before threads
+ * that report are started.
  */
 #ifndef REFNET_REPORT_H
 #define REFNET_REPORT_H

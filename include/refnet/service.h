@@ -203,12 +203,6 @@ struct rn_proc *rn_svc_proc(const struct rn_svc *svc);
 /* Counters of a RUNNING service (0 otherwise), at most RN_SVC_COUNTERS_MAX. */
 size_t rn_svc_counters(const struct rn_svc *svc, struct rn_svc_counter *out);
 
-/* Appends the services (all, or just `only`) as a table, or with json an
- * array of {"name", "id", "state", "for_ns", "what", "arg", "pid",
- * "process", "counters"}. */
-void rn_svcctl_render(const struct rn_svcctl *sc, const struct rn_svc *only,
-                      struct rn_strbuf *out, bool json);
-
 /* Appends the waiting chains through svc from a fresh snapshot of the
  * object manager (rn_diag_render_for()), with threshold as the grace its
  * verdict gives (the watchdog's).  Returns the number of chains, 0 when

@@ -7,6 +7,10 @@
  * (rn_ob_snapshot()), `refnet dump` writes one to a file and `refnet
  * analyze` reads it back (diag.h).  Everything a snapshot points to lives in
  * its own arena and is freed with it.
+ *
+ * Thread safety: [any].  rn_ob_snapshot() may be called from any thread
+ * while others take and drop references; the snapshot it returns belongs
+ * to the caller, one thread at a time.
  */
 #ifndef REFNET_SNAPSHOT_H
 #define REFNET_SNAPSHOT_H

@@ -245,6 +245,10 @@ unsigned rn_cq_inflight(const struct rn_cq *cq);
  * honour SO_RCVTIMEO, sends and connects SO_SNDTIMEO (RN_EAGAIN when they
  * run out), measured on the stack's clock. */
 
+/* Each returns 0 (rn_socket: the new handle) or a negative code, the
+ * same as their immediate counterparts above (rn_sock_open() ...);
+ * rn_connect() returns once connected, or with the reason it failed
+ * (RN_ECONNREFUSED, RN_ETIMEDOUT ...). */
 int rn_socket(struct rn_proc *p, int type, int proto);
 int rn_bind(struct rn_proc *p, int h, const struct rn_sockaddr_in *addr);
 int rn_listen(struct rn_proc *p, int h, int backlog);
@@ -268,6 +272,9 @@ int rn_close(struct rn_proc *p, int h);
  * ready; fills pf_revents.  Returns the number of ready entries, 0 on
  * timeout. */
 int rn_poll(struct rn_proc *p, struct rn_pollfd *fds, unsigned nfds, int timeout_ms);
+/* Options and names, as rn_sock_setopt(), rn_sock_getopt() and
+ * rn_sock_getname() answer them on the loop thread.  Return 0 or a
+ * negative code (RN_ENOTCONN for the peer of an unconnected socket). */
 int rn_setsockopt(struct rn_proc *p, int h, enum rn_sockopt opt, int64_t val);
 int rn_getsockopt(struct rn_proc *p, int h, enum rn_sockopt opt, int64_t *val);
 int rn_getsockname(struct rn_proc *p, int h, struct rn_sockaddr_in *local);

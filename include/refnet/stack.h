@@ -23,7 +23,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "refnet/addr.h"
 #include "refnet/clock.h"
+#include "refnet/drop.h"
 #include "refnet/runtime.h"
 
 struct rn_link;
@@ -61,6 +63,8 @@ int rn_stack_create(const struct rn_stack_params *params, struct rn_stack **out)
  * or buffers were still held afterwards (reported as leaks). */
 int rn_stack_destroy(struct rn_stack *st);
 
+/* [L] The stack's packet buffer pool (netbuf.h): its counters, its owners,
+ * and buffers for a link driver or a test.  Owned by the stack. */
 struct rn_nbpool *rn_stack_pool(struct rn_stack *st);
 
 /* ---- Interfaces and routes ---------------------------------------------- */
@@ -112,18 +116,142 @@ rn_time_t rn_stack_next_deadline(struct rn_stack *st);
  * how many there are in all. */
 size_t rn_stack_fds(struct rn_stack *st, int *fds, size_t max);
 
-/* ---- Listings, for the control socket and the simulator ----------------- */
+/* ---- Rows: what the network layer knows, as structs ---------------------
+ *
+ * Each listing hands its rows one at a time to a callback, on the loop
+ * thread ([L]), in a stable order.  A row and the strings it points to are
+ * valid during the callback only.  Nothing here formats text: the refnet
+ * tool and the daemon render rows (as tables or JSON) in one place, and an
+ * embedder gets the same structs.
+ */
 
-/* Each appends a human table, or with json a JSON array, to sb. */
-void rn_stack_render_ifaces(struct rn_stack *st, struct rn_strbuf *sb, bool json);
-void rn_stack_render_arp(struct rn_stack *st, struct rn_strbuf *sb, bool json);
-void rn_stack_render_routes(struct rn_stack *st, struct rn_strbuf *sb, bool json);
-/* Counters: per interface frames, bytes and drops by named reason, the
- * protocol counters, and the buffer pool by owner. */
-void rn_stack_render_stats(struct rn_stack *st, struct rn_strbuf *sb, bool json);
+/* An interface. */
+struct rn_iface_row {
+    const char *ir_name;          /* "tap0" */
+    unsigned ir_index;            /* 1-based */
+    struct rn_mac ir_mac;         /* its Ethernet address */
+    uint32_t ir_addr;             /* IPv4 address, host order; 0 if none */
+    uint8_t ir_plen;              /* its prefix length */
+    uint32_t ir_mtu;              /* largest IP datagram it sends */
+    uint32_t ir_offloads;         /* RN_LINK_OFF_* its link offers */
+    struct rn_link *ir_link;      /* top of its link chain (link.h), or NULL
+                                     once closed: walk it with
+                                     rn_link_lower() for per-link counters */
+    uint64_t ir_rx_frames;        /* frames received */
+    uint64_t ir_rx_bytes;
+    uint64_t ir_tx_frames;        /* frames handed to the link */
+    uint64_t ir_tx_bytes;
+    uint64_t ir_drops;            /* frames dropped on it, all reasons */
+    uint64_t ir_id;               /* its object id (object.h) */
+    unsigned ir_refs;             /* its reference count */
+};
+typedef void (*rn_iface_row_fn)(const struct rn_iface_row *row, void *ctx);
+/* [L] Every interface, in order of index. */
+void rn_stack_ifaces(struct rn_stack *st, rn_iface_row_fn fn, void *ctx);
 
-/* Returns the drops counted under reason (enum rn_drop) over all
- * interfaces. */
+/* The state of a neighbour entry (ARP). */
+enum rn_neigh_state {
+    RN_NEIGH_INCOMPLETE,  /* asked for, frames waiting: no address yet */
+    RN_NEIGH_REACHABLE,   /* resolved and fresh */
+    RN_NEIGH_PROBE,       /* expired but in use: used while asked again */
+};
+/* "INCOMPLETE", "REACHABLE", "PROBE". */
+const char *rn_neigh_state_name(enum rn_neigh_state s);
+
+/* A neighbour: an entry of the ARP cache. */
+struct rn_neigh_row {
+    uint32_t nr_addr;             /* IPv4 address */
+    struct rn_mac nr_mac;         /* its link address; zero while INCOMPLETE */
+    const char *nr_iface;         /* interface it is reached on */
+    enum rn_neigh_state nr_state;
+    rn_time_t nr_expires_in;      /* REACHABLE: time left; else 0 */
+    unsigned nr_queued;           /* frames waiting for the resolution */
+    uint64_t nr_id;               /* its object id */
+    unsigned nr_refs;             /* its reference count */
+};
+typedef void (*rn_neigh_row_fn)(const struct rn_neigh_row *row, void *ctx);
+/* [L] Every neighbour entry (order: the cache's). */
+void rn_stack_neighbours(struct rn_stack *st, rn_neigh_row_fn fn, void *ctx);
+
+/* A route. */
+struct rn_route_row {
+    uint32_t rr_dst;              /* network, host bits clear */
+    uint8_t rr_plen;              /* prefix length; 0 with rr_dst 0: default */
+    uint32_t rr_gw;               /* gateway; 0 for a connected route */
+    const char *rr_iface;         /* outgoing interface */
+    uint64_t rr_id;               /* its object id */
+    unsigned rr_refs;             /* its reference count */
+};
+typedef void (*rn_route_row_fn)(const struct rn_route_row *row, void *ctx);
+/* [L] Every route, longest prefix first (the order lookups use). */
+void rn_stack_routes(struct rn_stack *st, rn_route_row_fn fn, void *ctx);
+
+typedef void (*rn_counter_fn)(const struct rn_stack_counter *c, void *ctx);
+/* [L] The protocol counters: the network layer's ("ip.in", "icmp.out",
+ * "arp.in" ...), then those of the layers above (rn_stack_add_stats()):
+ * "udp.*", "tcp.*", "filter.*". */
+void rn_stack_counters(struct rn_stack *st, rn_counter_fn fn, void *ctx);
+
+/* Packets dropped for one reason, on one interface or on the stack. */
+struct rn_drop_row {
+    const char *dr_iface;         /* interface, or NULL: the stack's own
+                                     (not tied to an interface) */
+    enum rn_drop dr_reason;       /* drop.h: rn_drop_name(), rn_drop_desc() */
+    uint64_t dr_count;            /* > 0 */
+};
+typedef void (*rn_drop_row_fn)(const struct rn_drop_row *row, void *ctx);
+/* [L] Every reason with drops: per interface in order of index, then the
+ * stack's own; reasons in the order of drop.h. */
+void rn_stack_drop_rows(struct rn_stack *st, rn_drop_row_fn fn, void *ctx);
+
+/* [L] Returns the drops counted under reason (enum rn_drop) on every
+ * interface and on the stack. */
 uint64_t rn_stack_drops(struct rn_stack *st, int reason);
+
+/* ---- ICMP echo, for a ping client --------------------------------------- */
+
+/* The most data an echo request carries: a 64 KiB datagram less the IPv4
+ * and ICMP headers. */
+#define RN_ICMP_ECHO_DATA_MAX 65507u
+
+/* An echo request to send. */
+struct rn_icmp_echo {
+    uint32_t ie_dst;            /* where to */
+    uint16_t ie_id;             /* echo identifier */
+    uint16_t ie_seq;            /* echo sequence number */
+    const void *ie_data;        /* the data to be echoed, ie_len bytes */
+    size_t ie_len;              /* at most RN_ICMP_ECHO_DATA_MAX */
+};
+
+/* [L] Sends an echo request (ICMP type 8), fragmented if it does not fit
+ * the path's MTU.  The stack answers echo requests it receives by itself;
+ * replies to this one reach the echo observer below.  Returns 0 once
+ * queued (delivery is never promised), RN_EMSGSIZE for too much data,
+ * RN_ENOBUFS, RN_ENETUNREACH, or RN_EACCES (a filter blocked it). */
+int rn_icmp_echo_send(struct rn_stack *st, const struct rn_icmp_echo *req);
+
+/* An echo reply the stack received. */
+struct rn_icmp_echo_rx {
+    uint32_t er_src;            /* who answered */
+    uint32_t er_dst;            /* the address it answered to */
+    uint16_t er_id;             /* echo identifier */
+    uint16_t er_seq;            /* echo sequence number */
+    uint8_t er_ttl;             /* TTL as received */
+    const uint8_t *er_data;     /* the echoed data, er_datalen bytes, valid
+                                   during the call only */
+    size_t er_datalen;
+    struct rn_iface *er_iface;  /* interface it arrived on */
+};
+
+/* Called on the loop thread for every well-formed echo reply received
+ * (checksum verified, reassembled if it came in fragments). */
+typedef void (*rn_icmp_echo_fn)(struct rn_stack *st, const struct rn_icmp_echo_rx *er,
+                                void *ctx);
+
+/* Installs the stack's one observer of echo replies, or with fn NULL
+ * removes it.  The stack answers echo requests itself; replies are only
+ * of interest to whoever sent the requests (a ping client).  Returns 0, or
+ * RN_EBUSY if another observer is installed. */
+int rn_icmp_set_echo_observer(struct rn_stack *st, rn_icmp_echo_fn fn, void *ctx);
 
 #endif /* REFNET_STACK_H */

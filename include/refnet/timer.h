@@ -34,6 +34,7 @@ struct rn_timer_heap {
     uint64_t th_seq;         /* [L] next arming number */
 };
 
+/* Makes h an empty heap, owning no memory until a timer is armed. */
 void rn_timer_heap_init(struct rn_timer_heap *h);
 /* Frees the heap's array.  Armed timers are simply forgotten. */
 void rn_timer_heap_fini(struct rn_timer_heap *h);

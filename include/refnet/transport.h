@@ -13,7 +13,10 @@
 #ifndef REFNET_TRANSPORT_H
 #define REFNET_TRANSPORT_H
 
+#include <stdbool.h>
 #include <stdint.h>
+
+#include "refnet/clock.h"
 
 struct rn_stack;
 
@@ -68,6 +71,10 @@ enum rn_sockopt {
  * RN_ENOMEM. */
 int rn_udp_init(struct rn_stack *st);
 
+/* The most data one UDP datagram carries over IPv4: 65535 less the IPv4
+ * and UDP headers. */
+#define RN_UDP_MAX_PAYLOAD 65507u
+
 /* The default ephemeral port range (RFC 6335 section 6). */
 #define RN_EPHEMERAL_LO 49152
 #define RN_EPHEMERAL_HI 65535
@@ -88,5 +95,51 @@ struct rn_udp_stats {
 
 /* [L] Copies st's UDP counters into out (zero if UDP is not set up). */
 void rn_udp_stats(struct rn_stack *st, struct rn_udp_stats *out);
+
+/* ---- Rows: endpoints and connections ------------------------------------
+ *
+ * The rows of `refnet netstat`: every TCP listener, connection and
+ * TIME_WAIT entry, and every bound UDP endpoint of a stack, one row each.
+ * A listing runs on the loop thread in one pass; the row and its object
+ * are borrowed for the duration of the callback only: the callback must
+ * not keep the object past its return (take a reference to keep it).  For
+ * a listing of many thousands spread over several wakes of the loop, see
+ * netstat_walk.h.
+ */
+
+struct rn_netstat_row {
+    const char *nr_proto;   /* "tcp", "udp" */
+    const char *nr_state;   /* TCP: "LISTEN", "ESTABLISHED", ..., "TIME_WAIT";
+                               UDP: "UNCONN", or "ESTABLISHED" when connected */
+    uint32_t nr_laddr;      /* local address, host order; 0 = any */
+    uint16_t nr_lport;
+    uint32_t nr_faddr;      /* remote address; 0 with nr_fport 0: none */
+    uint16_t nr_fport;
+    uint32_t nr_sendq;      /* TCP: bytes not yet acknowledged; listener:
+                               connections waiting to be accepted; UDP: 0 */
+    uint32_t nr_recvq;      /* TCP: bytes not yet read; listener: half-open
+                               connections; UDP: buffer bytes queued */
+    rn_time_t nr_since;     /* TCP connections: when it entered nr_state
+                               (stack clock); 0 where not kept */
+    bool nr_listening;      /* a listener or an unconnected UDP endpoint:
+                               listed with -a only */
+    const void *nr_ob;      /* the object of the row (listener, connection,
+                               TIME_WAIT entry, endpoint), borrowed */
+};
+
+/* Called for each row; the row and its object are borrowed until it
+ * returns. */
+typedef void (*rn_netstat_fn)(const struct rn_netstat_row *row, void *ctx);
+
+/* [L] TCP's rows: listeners, then connections, then TIME_WAIT entries
+ * oldest first.  Nothing if TCP is not set up on st. */
+void rn_tcp_netstat(struct rn_stack *st, rn_netstat_fn fn, void *ctx);
+
+/* [L] UDP's rows: every bound endpoint.  Nothing if UDP is not set up. */
+void rn_udp_netstat(struct rn_stack *st, rn_netstat_fn fn, void *ctx);
+
+/* [L] Returns the object id of the TCP listener that holds laddr:lport
+ * (open, or closed but not yet released), or 0 if the port is free. */
+uint64_t rn_tcp_port_holder(struct rn_stack *st, uint32_t laddr, uint16_t lport);
 
 #endif /* REFNET_TRANSPORT_H */

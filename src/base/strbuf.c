@@ -89,35 +89,6 @@ void rn_strbuf_puts(struct rn_strbuf *sb, const char *s)
     rn_strbuf_append(sb, s, strlen(s));
 }
 
-void rn_strbuf_json_str(struct rn_strbuf *sb, const char *s)
-{
-    const unsigned char *p;
-
-    rn_strbuf_append(sb, "\"", 1);
-    for (p = (const unsigned char *)s; *p; p++) {
-        switch (*p) {
-        case '"':
-            rn_strbuf_append(sb, "\\\"", 2);
-            break;
-        case '\\':
-            rn_strbuf_append(sb, "\\\\", 2);
-            break;
-        case '\n':
-            rn_strbuf_append(sb, "\\n", 2);
-            break;
-        case '\t':
-            rn_strbuf_append(sb, "\\t", 2);
-            break;
-        default:
-            if (*p < 0x20)
-                rn_strbuf_printf(sb, "\\u%04x", *p);
-            else
-                rn_strbuf_append(sb, (const char *)p, 1);
-        }
-    }
-    rn_strbuf_append(sb, "\"", 1);
-}
-
 const char *rn_strbuf_str(const struct rn_strbuf *sb)
 {
     return sb->sb_buf ? sb->sb_buf : "";

@@ -13,12 +13,14 @@
  * its own working directory, which the daemon does not share.
  */
 #include <assert.h>
+#include <json-c/json.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "ctl/ctl_priv.h"
+#include "ctl/commands.h"
+#include "ctl/render.h"
 #include "ctl/ctl.h"
 #include "refnet/diag.h"
 #include "refnet/error.h"
@@ -89,10 +91,13 @@ static void dump_done(struct rn_loop *loop, struct rn_loop_work *w)
         status = rn_ctl_req_fail(req, RN_CTL_EXIT_FAIL, "%s",
                                  job->dj_why[0] ? job->dj_why : rn_strerror(job->dj_err));
     } else if (rn_ctl_req_json(req)) {
-        rn_strbuf_puts(out, "{\"path\": ");
-        rn_strbuf_json_str(out, job->dj_path);
-        rn_strbuf_printf(out, ", \"objects\": %u, \"waits\": %u}\n", job->dj_snap->s_nobjects,
-                         job->dj_snap->s_nwaits);
+        struct json_object *o = json_object_new_object();
+
+        json_object_object_add(o, "path", json_object_new_string(job->dj_path));
+        json_object_object_add(o, "objects", json_object_new_uint64(job->dj_snap->s_nobjects));
+        json_object_object_add(o, "waits", json_object_new_uint64(job->dj_snap->s_nwaits));
+        rn__render_json(out, o);
+        rn_strbuf_puts(out, "\n");
     } else {
         rn_strbuf_printf(out, "dump of %u objects and %u waits written to %s\n",
                          job->dj_snap->s_nobjects, job->dj_snap->s_nwaits, job->dj_path);

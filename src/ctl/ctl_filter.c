@@ -14,9 +14,11 @@
  * --filter` (rn_filter_add_lab()) registers it.
  */
 #include <inttypes.h>
+#include <json-c/json.h>
 #include <string.h>
 
-#include "ctl/ctl_priv.h"
+#include "ctl/commands.h"
+#include "ctl/render.h"
 #include "refnet/error.h"
 #include "refnet/filter.h"
 #include "refnet/stack.h"
@@ -29,7 +31,7 @@ static int filter_list(struct rn_ctl_req *req, struct rn_stack *st)
     if (rn_ctl_req_argc(req) != 2)
         return rn_ctl_req_fail(req, RN_CTL_EXIT_USAGE, "unexpected argument '%s' (usage: "
                                "filter list [--json])", rn_ctl_req_arg(req, 2));
-    rn_filter_render(st, rn_ctl_req_out(req), rn_ctl_req_json(req));
+    rn__render_filters(st, rn_ctl_req_out(req), rn_ctl_req_json(req));
     return RN_CTL_EXIT_OK;
 }
 
@@ -54,9 +56,12 @@ static int filter_add(struct rn_ctl_req *req, struct rn_stack *st)
     (void)rn_filter_parse(rn_ctl_req_arg(req, 2), &fs, NULL, 0);
     rn_filter_spec_format(&fs, canon, sizeof(canon));
     if (rn_ctl_req_json(req)) {
-        rn_strbuf_printf(out, "{\"id\":%" PRIu64 ",\"spec\":", id);
-        rn_strbuf_json_str(out, canon);
-        rn_strbuf_puts(out, "}\n");
+        struct json_object *o = json_object_new_object();
+
+        json_object_object_add(o, "id", json_object_new_uint64(id));
+        json_object_object_add(o, "spec", json_object_new_string(canon));
+        rn__render_json(out, o);
+        rn_strbuf_puts(out, "\n");
     } else {
         rn_strbuf_printf(out, "filter %" PRIu64 " added: %s\n", id, canon);
     }
@@ -81,9 +86,13 @@ static int filter_del(struct rn_ctl_req *req, struct rn_stack *st)
     if (e != 0)
         return rn_ctl_req_fail(req, RN_CTL_EXIT_FAIL, "cannot delete filter %" PRIu64 ": %s",
                                id, rn_strerror(e));
-    if (rn_ctl_req_json(req))
-        rn_strbuf_printf(rn_ctl_req_out(req), "{\"deleted\":%" PRIu64 "}\n", id);
-    else
+    if (rn_ctl_req_json(req)) {
+        struct json_object *o = json_object_new_object();
+
+        json_object_object_add(o, "deleted", json_object_new_uint64(id));
+        rn__render_json(rn_ctl_req_out(req), o);
+        rn_strbuf_puts(rn_ctl_req_out(req), "\n");
+    } else
         rn_strbuf_printf(rn_ctl_req_out(req), "filter %" PRIu64 " deleted\n", id);
     return RN_CTL_EXIT_OK;
 }

@@ -51,14 +51,14 @@
 #include <string.h>
 #include <sys/epoll.h>
 
-#include "ctl/ctl_priv.h"
+#include "ctl/commands.h"
 #include "ctl/ctl.h"
 #include "refnet/error.h"
 #include "refnet/object.h"
 #include "refnet/socket.h"
 #include "refnet/stack.h"
 #include "refnet/strbuf.h"
-#include "wire/ipv4.h"
+#include "refnet/addr.h"
 
 /* Client -> peer: buffers, each carried by one send request at a time. */
 #define PIPE_UP_SLOTS 2u

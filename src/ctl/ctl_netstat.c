@@ -27,9 +27,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "ctl/ctl_priv.h"
+#include "ctl/commands.h"
 #include "refnet/clock.h"
 #include "ctl/ctl.h"
+#include "ctl/render.h"
 #include "refnet/loop.h"
 #include "refnet/netstat_walk.h"
 #include "refnet/strbuf.h"
@@ -51,6 +52,9 @@ struct ns_job {
     struct rn__ctl_netstat *nj_cn;   /* [I] */
     struct rn_ctl_req *nj_req;       /* [L] the pending request */
     struct rn_netstat_walk *nj_walk; /* [L] */
+    bool nj_refs;                    /* [I] --refs */
+    bool nj_json;                    /* [I] --json */
+    bool nj_first;                   /* [L] no JSON row yet */
     bool nj_cancelled;               /* [L] the client left */
     struct rn_loop_work nj_work;     /* runs the next batch */
 };
@@ -104,10 +108,23 @@ static void ns_yield(struct rn_netstat_walk *w, void *ctx)
     rn_loop_post(job->nj_cn->cn_loop, &job->nj_work, ns_resume);
 }
 
+static void ns_row(const struct rn_netstat_walk_row *row, void *ctx)
+{
+    struct ns_job *job = ctx;
+
+    rn__render_netstat_row(rn_ctl_req_out(job->nj_req), row, job->nj_refs, job->nj_json,
+                           &job->nj_first);
+}
+
 static void ns_done(struct rn_netstat_walk *w, void *ctx)
 {
     struct ns_job *job = ctx;
-    bool oom = rn_ctl_req_out(job->nj_req)->sb_oom;
+    struct rn_netstat_stats stats;
+    bool oom;
+
+    rn_netstat_walk_stats(w, &stats);
+    rn__render_netstat_end(rn_ctl_req_out(job->nj_req), job->nj_json);
+    oom = rn_ctl_req_out(job->nj_req)->sb_oom || stats.nst_lost > 0;
 
     rn_netstat_walk_free(w);
     if (oom)
@@ -127,9 +144,9 @@ static int cmd_netstat(struct rn_ctl_req *req, void *ctx)
 {
     struct rn__ctl_netstat *cn = ctx;
     struct rn_netstat_params np = {
-        .np_json = rn_ctl_req_json(req),
         .np_clock = ns_clock,
         .np_cpu_clock = ns_cpu_clock,
+        .np_row = ns_row,
         .np_yield = ns_yield,
         .np_done = ns_done,
         .np_inject_enum_leak = cn->cn_inject,
@@ -158,10 +175,14 @@ static int cmd_netstat(struct rn_ctl_req *req, void *ctx)
     np.np_ctx = job;
     job->nj_cn = cn;
     job->nj_req = req;
-    if (rn_netstat_walk_start(cn->cn_stack, &np, rn_ctl_req_out(req), &job->nj_walk) != 0) {
+    job->nj_refs = np.np_refs;
+    job->nj_json = rn_ctl_req_json(req);
+    job->nj_first = true;
+    if (rn_netstat_walk_start(cn->cn_stack, &np, &job->nj_walk) != 0) {
         free(job);
         return rn_ctl_req_fail(req, RN_CTL_EXIT_FAIL, "out of memory");
     }
+    rn__render_netstat_begin(rn_ctl_req_out(req), job->nj_refs, job->nj_json);
     job->nj_next = cn->cn_jobs;
     cn->cn_jobs = job;
     rn_ctl_req_on_cancel(req, ns_cancelled, job);

@@ -15,10 +15,12 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "ctl/ctl_priv.h"
+#include "ctl/commands.h"
+#include "ctl/render.h"
 #include "refnet/clock.h"
 #include "refnet/diag.h"
 #include "refnet/error.h"
@@ -26,10 +28,6 @@
 #include "refnet/snapshot.h"
 #include "refnet/strbuf.h"
 
-static rn_time_t age_at(const struct rn_snapshot *s, rn_time_t since)
-{
-    return since != 0 && since < s->s_now ? s->s_now - since : 0;
-}
 
 int rn__ctl_parse_id(const char *arg, uint64_t *id)
 {
@@ -48,70 +46,13 @@ int rn__ctl_parse_id(const char *arg, uint64_t *id)
     return 0;
 }
 
-/* ---- JSON --------------------------------------------------------------- */
-
-void rn__ctl_json_object(const struct rn_snapshot *s, const struct rn_snap_object *o,
-                         struct rn_strbuf *out)
-{
-    uint32_t i, f;
-
-    rn_strbuf_printf(out, "{\"id\": %" PRIu64 ", \"type\": ", o->so_id);
-    rn_strbuf_json_str(out, o->so_type ? o->so_type : "");
-    rn_strbuf_puts(out, ", \"desc\": ");
-    rn_strbuf_json_str(out, o->so_desc ? o->so_desc : "");
-    rn_strbuf_printf(out, ", \"state\": \"%s\", \"refs\": %u, \"traced\": %s, "
-                     "\"saturated\": %s, \"age_ns\": %" PRIu64,
-                     o->so_state == RN_OB_DYING ? "dying" : "live", o->so_refs,
-                     o->so_traced ? "true" : "false", o->so_saturated ? "true" : "false",
-                     age_at(s, o->so_created));
-    if (o->so_killed != 0)
-        rn_strbuf_printf(out, ", \"dying_ns\": %" PRIu64, age_at(s, o->so_killed));
-    rn_strbuf_puts(out, ", \"ledger\": [");
-    for (i = 0; i < o->so_ntags; i++) {
-        const struct rn_snap_tag *t = &o->so_tags[i];
-
-        rn_strbuf_printf(out, "%s{\"tag\": ", i ? ", " : "");
-        rn_strbuf_json_str(out, t->st_tag ? t->st_tag : "?");
-        rn_strbuf_printf(out, ", \"count\": %u, \"held_ns\": %" PRIu64, t->st_count,
-                         age_at(s, t->st_since));
-        if (t->st_last_ref != NULL) {
-            rn_strbuf_puts(out, ", \"last_ref\": ");
-            rn_strbuf_json_str(out, t->st_last_ref);
-        }
-        rn_strbuf_puts(out, "}");
-    }
-    rn_strbuf_puts(out, "]");
-    if (o->so_traced) {
-        rn_strbuf_puts(out, ", \"holds\": [");
-        for (i = 0; i < o->so_nholds; i++) {
-            const struct rn_snap_hold *h = &o->so_holds[i];
-
-            rn_strbuf_printf(out, "%s{\"tag\": ", i ? ", " : "");
-            rn_strbuf_json_str(out, h->sh_tag ? h->sh_tag : "?");
-            rn_strbuf_printf(out, ", \"count\": %u, \"oldest_ns\": %" PRIu64 ", \"stack\": [",
-                             h->sh_count, age_at(s, h->sh_oldest));
-            if (h->sh_stack != RN_SNAP_NO_STACK && h->sh_stack < s->s_nstacks) {
-                const struct rn_snap_stack *st = &s->s_stacks[h->sh_stack];
-
-                for (f = 0; f < st->ss_nframes; f++) {
-                    if (f)
-                        rn_strbuf_puts(out, ", ");
-                    rn_strbuf_json_str(out, st->ss_frames[f] ? st->ss_frames[f] : "?");
-                }
-            }
-            rn_strbuf_puts(out, "]}");
-        }
-        rn_strbuf_printf(out, "], \"untraced\": %u", o->so_untraced);
-    }
-    rn_strbuf_puts(out, "}");
-}
-
 /* ---- objects ------------------------------------------------------------ */
 
 static int cmd_objects(struct rn_ctl_req *req, void *ctx)
 {
     struct rn_strbuf *out = rn_ctl_req_out(req);
     const char *type = NULL;
+    struct json_object *list;
     struct rn_snapshot *s;
     uint32_t i, shown = 0;
     int a;
@@ -138,24 +79,22 @@ static int cmd_objects(struct rn_ctl_req *req, void *ctx)
     s = rn_ob_snapshot();
     if (s == NULL)
         return rn_ctl_req_fail(req, RN_CTL_EXIT_FAIL, "out of memory for the snapshot");
-    if (rn_ctl_req_json(req))
-        rn_strbuf_puts(out, "[");
+    list = rn_ctl_req_json(req) ? json_object_new_array() : NULL;
     for (i = 0; i < s->s_nobjects; i++) {
         const struct rn_snap_object *o = &s->s_objects[i];
 
         if (type != NULL && (o->so_type == NULL || strcmp(o->so_type, type) != 0))
             continue;
-        if (rn_ctl_req_json(req)) {
-            rn_strbuf_puts(out, shown ? ",\n " : "\n ");
-            rn__ctl_json_object(s, o, out);
-        } else {
+        if (list != NULL)
+            json_object_array_add(list, rn__render_object_json(s, o));
+        else
             rn_diag_render_object(s, o, 0, out);
-        }
         shown++;
     }
-    if (rn_ctl_req_json(req))
-        rn_strbuf_puts(out, shown ? "\n]\n" : "]\n");
-    else
+    if (list != NULL) {
+        rn__render_json(out, list);
+        rn_strbuf_puts(out, "\n");
+    } else
         rn_strbuf_printf(out, "%u object%s%s%s\n", shown, shown == 1 ? "" : "s",
                          type ? " of type " : "", type ? type : "");
     rn_snapshot_free(s);
@@ -187,7 +126,7 @@ static int cmd_refs(struct rn_ctl_req *req, void *ctx)
                                " (never existed or already released)", id);
     }
     if (rn_ctl_req_json(req)) {
-        rn__ctl_json_object(s, o, out);
+        rn__render_json(out, rn__render_object_json(s, o));
         rn_strbuf_puts(out, "\n");
     } else {
         rn_diag_render_object(s, o, 0, out);
@@ -230,10 +169,13 @@ static int cmd_trace(struct rn_ctl_req *req, void *ctx)
         rn_ob_describe(ob, desc, sizeof(desc));
         (void)rn_ob_deref(ob, RN_TAG_LOOKUP);
         if (rn_ctl_req_json(req)) {
-            rn_strbuf_printf(out, "{\"traced\": %s, \"id\": %" PRIu64 ", \"desc\": ",
-                             on ? "true" : "false", id);
-            rn_strbuf_json_str(out, desc);
-            rn_strbuf_puts(out, "}\n");
+            struct json_object *o = json_object_new_object();
+
+            json_object_object_add(o, "traced", json_object_new_boolean(on));
+            json_object_object_add(o, "id", json_object_new_uint64(id));
+            json_object_object_add(o, "desc", json_object_new_string(desc));
+            rn__render_json(out, o);
+            rn_strbuf_puts(out, "\n");
         } else {
             rn_strbuf_printf(out, "tracing %s for #%" PRIu64 " %s\n", on ? "on" : "off", id,
                              desc);
@@ -254,9 +196,13 @@ static int cmd_trace(struct rn_ctl_req *req, void *ctx)
     }
     rn_ob_type_set_traced(type, on);
     if (rn_ctl_req_json(req)) {
-        rn_strbuf_printf(out, "{\"traced\": %s, \"type\": ", on ? "true" : "false");
-        rn_strbuf_json_str(out, rn_ob_type_name(type));
-        rn_strbuf_printf(out, ", \"live\": %" PRIu64 "}\n", rn_ob_live_count(type));
+        struct json_object *o = json_object_new_object();
+
+        json_object_object_add(o, "traced", json_object_new_boolean(on));
+        json_object_object_add(o, "type", json_object_new_string(rn_ob_type_name(type)));
+        json_object_object_add(o, "live", json_object_new_uint64(rn_ob_live_count(type)));
+        rn__render_json(out, o);
+        rn_strbuf_puts(out, "\n");
     } else {
         rn_strbuf_printf(out, "tracing %s for type '%s' (%" PRIu64 " objects now, and every "
                          "new one)\n", on ? "on" : "off", rn_ob_type_name(type),

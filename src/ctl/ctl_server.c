@@ -33,6 +33,7 @@
  */
 #include <assert.h>
 #include <errno.h>
+#include <json-c/json.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +46,7 @@
 #include <unistd.h>
 
 #include "ctl/ctl.h"
+#include "ctl/render.h"
 #include "refnet/error.h"
 #include "refnet/loop.h"
 #include "refnet/object.h"
@@ -1183,9 +1185,14 @@ static int ctl_builtin_ping(struct rn_ctl_req *req, void *ctx)
     (void)ctx;
     if (rn_ctl_req_argc(req) != 1)
         return rn_ctl_req_fail(req, RN_CTL_EXIT_USAGE, "takes no arguments");
-    if (rn_ctl_req_json(req))
-        rn_strbuf_printf(rn_ctl_req_out(req), "{\"pong\": true, \"pid\": %d}\n", (int)getpid());
-    else
+    if (rn_ctl_req_json(req)) {
+        struct json_object *o = json_object_new_object();
+
+        json_object_object_add(o, "pong", json_object_new_boolean(1));
+        json_object_object_add(o, "pid", json_object_new_int(getpid()));
+        rn__render_json(rn_ctl_req_out(req), o);
+        rn_strbuf_puts(rn_ctl_req_out(req), "\n");
+    } else
         rn_strbuf_printf(rn_ctl_req_out(req), "pong from pid %d\n", (int)getpid());
     return RN_CTL_EXIT_OK;
 }

@@ -27,12 +27,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ctl/ctl_priv.h"
-#include "net/net.h"
+#include "ctl/commands.h"
 #include "ctl/ctl.h"
+#include "ctl/render.h"
 #include "refnet/diag.h"
 #include "refnet/error.h"
 #include "refnet/netstat_walk.h"
+#include "refnet/runtime.h"
 #include "refnet/service.h"
 #include "refnet/snapshot.h"
 #include "refnet/socket.h"
@@ -285,7 +286,8 @@ static int cmd_svc(struct rn_ctl_req *req, void *ctx)
         if (rn_ctl_req_argc(req) > 2)
             return rn_ctl_req_fail(req, RN_CTL_EXIT_USAGE, "unexpected argument '%s' (usage: "
                                    "svc list)", rn_ctl_req_arg(req, 2));
-        rn_svcctl_render(cs->cs_sc, NULL, rn_ctl_req_out(req), rn_ctl_req_json(req));
+        rn__render_services(cs->cs_sc, NULL, rn_stack_now(cs->cs_stack), rn_ctl_req_out(req),
+                            rn_ctl_req_json(req));
         return RN_CTL_EXIT_OK;
     }
     if (strcmp(sub, "status") == 0) {
@@ -294,7 +296,8 @@ static int cmd_svc(struct rn_ctl_req *req, void *ctx)
         svc = svc_arg(cs, req, 2, &st);
         if (svc == NULL)
             return st;
-        rn_svcctl_render(cs->cs_sc, svc, rn_ctl_req_out(req), rn_ctl_req_json(req));
+        rn__render_services(cs->cs_sc, svc, rn_stack_now(cs->cs_stack), rn_ctl_req_out(req),
+                            rn_ctl_req_json(req));
         return RN_CTL_EXIT_OK;
     }
     if (strcmp(sub, "start") == 0)
@@ -351,6 +354,13 @@ static int cmd_why(struct rn_ctl_req *req, void *ctx)
 
 /* ---- lab --------------------------------------------------------------------------- */
 
+/* One object whose lost holds were given back, as a line of the answer. */
+static void leak_line(const struct rn_netstat_leak *leak, void *ctx)
+{
+    rn_strbuf_printf(ctx, "  %s #%" PRIu64 ": %" PRIu32 " 'enum' hold%s given back\n",
+                     leak->nl_desc, leak->nl_id, leak->nl_holds, leak->nl_holds == 1 ? "" : "s");
+}
+
 static int cmd_lab(struct rn_ctl_req *req, void *ctx)
 {
     struct rn_strbuf list = RN_STRBUF_INIT;
@@ -362,7 +372,7 @@ static int cmd_lab(struct rn_ctl_req *req, void *ctx)
     if (sub == NULL || strcmp(sub, "clear-leak") != 0 || rn_ctl_req_argc(req) != 2)
         return rn_ctl_req_fail(req, RN_CTL_EXIT_USAGE, "the daemon's lab knows one command: "
                                "lab clear-leak");
-    n = rn_netstat_clear_leaks(&list);
+    n = rn_netstat_clear_leaks(leak_line, &list);
     if (n == 0)
         rn_strbuf_puts(out, "no 'enum' hold was lost: nothing to give back\n");
     else

@@ -115,18 +115,14 @@ static void connlog_deleted(struct rn_callout *co, struct rn_flow_ctx *fc, void 
     rn_callout_flow_release(fc);
 }
 
-static void connlog_render(struct rn_callout *co, struct rn_strbuf *sb, bool json)
+static void connlog_values(struct rn_callout *co, rn_value_fn fn, void *ctx)
 {
     const struct rn_connlog_stats *s = &((const struct connlog *)rn_callout_ctx(co))->cl_stats;
 
-    if (json)
-        rn_strbuf_printf(sb, "\"opened\":%" PRIu64 ",\"established\":%" PRIu64
-                         ",\"ended\":%" PRIu64 ",\"active\":%" PRIu64,
-                         s->cls_opened, s->cls_established, s->cls_ended, s->cls_active);
-    else
-        rn_strbuf_printf(sb, "logged %" PRIu64 " connections: %" PRIu64 " established, %" PRIu64
-                         " ended, %" PRIu64 " open", s->cls_opened, s->cls_established,
-                         s->cls_ended, s->cls_active);
+    rn_value_counter(fn, ctx, "opened", s->cls_opened);
+    rn_value_counter(fn, ctx, "established", s->cls_established);
+    rn_value_counter(fn, ctx, "ended", s->cls_ended);
+    rn_value_counter(fn, ctx, "active", s->cls_active);
 }
 
 static void connlog_unregister(struct rn_callout *co)
@@ -141,7 +137,7 @@ static const struct rn_callout_ops connlog_ops = {
     .co_classify = connlog_classify,
     .co_flow_established = connlog_established,
     .co_flow_deleted = connlog_deleted,
-    .co_render = connlog_render,
+    .co_values = connlog_values,
     .co_unregister = connlog_unregister,
 };
 

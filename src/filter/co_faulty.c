@@ -131,20 +131,16 @@ static void faulty_flow_deleted(struct rn_callout *co, struct rn_flow_ctx *fc, v
     fy->fy_forgot++;
 }
 
-static void faulty_render(struct rn_callout *co, struct rn_strbuf *sb, bool json)
+static void faulty_values(struct rn_callout *co, rn_value_fn fn, void *ctx)
 {
     const struct faulty *fy = rn_callout_ctx(co);
 
-    if (json)
-        rn_strbuf_printf(sb, "\"lab_only\":true,\"pended_ever\":%" PRIu64
-                         ",\"never_completed\":%u,\"contexts_ever\":%" PRIu64
-                         ",\"never_released\":%u,\"flow_ends_ignored\":%" PRIu64,
-                         fy->fy_pended, fy->fy_pends.fl_n, fy->fy_kept, fy->fy_ctxs.fl_n,
-                         fy->fy_forgot);
-    else
-        rn_strbuf_printf(sb, "LAB ONLY: %u pended never completed, %u contexts never "
-                         "released (%" PRIu64 " flow ends ignored)", fy->fy_pends.fl_n,
-                         fy->fy_ctxs.fl_n, fy->fy_forgot);
+    rn_value_text(fn, ctx, "lab_only", "yes");
+    rn_value_counter(fn, ctx, "pended_ever", fy->fy_pended);
+    rn_value_counter(fn, ctx, "never_completed", fy->fy_pends.fl_n);
+    rn_value_counter(fn, ctx, "contexts_ever", fy->fy_kept);
+    rn_value_counter(fn, ctx, "never_released", fy->fy_ctxs.fl_n);
+    rn_value_counter(fn, ctx, "flow_ends_ignored", fy->fy_forgot);
 }
 
 static void faulty_free(struct faulty *fy)
@@ -167,7 +163,7 @@ static const struct rn_callout_ops faulty_ops = {
     .co_filter_add = faulty_filter_add,
     .co_classify = faulty_classify,
     .co_flow_deleted = faulty_flow_deleted,
-    .co_render = faulty_render,
+    .co_values = faulty_values,
     .co_unregister = faulty_unregister,
 };
 

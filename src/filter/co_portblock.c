@@ -140,14 +140,11 @@ static int portblock_classify(struct rn_callout *co, const struct rn_classify *c
     return RN_FILTER_CONTINUE;
 }
 
-static void portblock_render(struct rn_callout *co, struct rn_strbuf *sb, bool json)
+static void portblock_values(struct rn_callout *co, rn_value_fn fn, void *ctx)
 {
     const struct portblock *pb = rn_callout_ctx(co);
 
-    if (json)
-        rn_strbuf_printf(sb, "\"blocked\":%" PRIu64, pb->pb_blocked);
-    else
-        rn_strbuf_printf(sb, "refused %" PRIu64 " SYNs", pb->pb_blocked);
+    rn_value_counter(fn, ctx, "syns_refused", pb->pb_blocked);
 }
 
 static void portblock_unregister(struct rn_callout *co)
@@ -160,7 +157,7 @@ static const struct rn_callout_ops portblock_ops = {
     .co_filter_add = portblock_filter_add,
     .co_filter_del = portblock_filter_del,
     .co_classify = portblock_classify,
-    .co_render = portblock_render,
+    .co_values = portblock_values,
     .co_unregister = portblock_unregister,
 };
 

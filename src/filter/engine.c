@@ -409,10 +409,12 @@ void rn_filter_layer_stats(struct rn_stack *st, enum rn_filter_layer layer,
     struct filter_engine *fe = filter__engine(st);
 
     assert((unsigned)layer < RN_FL_COUNT_);
-    if (fe == NULL)
+    if (fe == NULL) {
         memset(out, 0, sizeof(*out));
-    else
-        *out = fe->fe_stats[layer];
+        return;
+    }
+    *out = fe->fe_stats[layer];
+    out->fls_filters = fe->fe_nfilters[layer];
 }
 
 /* ---- Classification ------------------------------------------------------------- */
@@ -497,119 +499,56 @@ static const char *action_name(const struct rn_filter_spec *fs)
                                           : "callout";
 }
 
-static void render_filters(struct filter_engine *fe, struct rn_strbuf *sb, bool json)
+void rn_filter_rows(struct rn_stack *st, rn_filter_row_fn fn, void *ctx)
 {
+    struct filter_engine *fe = filter__engine(st);
     char spec[RN_FILTER_SPEC_MAX];
-    unsigned l, i, n = 0;
+    unsigned l, i;
 
-    if (json)
-        rn_strbuf_puts(sb, "\"filters\":[");
-    else
-        rn_strbuf_printf(sb, "%-5s %-19s %6s %10s  %s\n", "ID", "LAYER", "WEIGHT", "HITS",
-                         "SPEC");
+    if (fe == NULL)
+        return;
     for (l = 0; l < RN_FL_COUNT_; l++) {
         for (i = 0; i < fe->fe_nfilters[l]; i++) {
             const struct filter *f = fe->fe_filters[l][i];
+            struct rn_filter_row row = {
+                .fr_id = f->f_id,
+                .fr_layer = (enum rn_filter_layer)l,
+                .fr_weight = f->f_spec.fs_weight,
+                .fr_hits = f->f_hits,
+                .fr_action = action_name(&f->f_spec),
+                .fr_callout = f->f_callout != NULL ? f->f_callout->co_name : NULL,
+                .fr_spec = spec,
+            };
 
             rn_filter_spec_format(&f->f_spec, spec, sizeof(spec));
-            if (json) {
-                rn_strbuf_printf(sb, "%s{\"id\":%" PRIu64 ",\"layer\":\"%s\",\"weight\":%u,"
-                                 "\"hits\":%" PRIu64 ",\"action\":\"%s\",\"callout\":",
-                                 n ? "," : "", f->f_id, rn_filter_layer_name(l),
-                                 f->f_spec.fs_weight, f->f_hits, action_name(&f->f_spec));
-                if (f->f_callout != NULL)
-                    rn_strbuf_json_str(sb, f->f_callout->co_name);
-                else
-                    rn_strbuf_puts(sb, "null");
-                rn_strbuf_puts(sb, ",\"spec\":");
-                rn_strbuf_json_str(sb, spec);
-                rn_strbuf_puts(sb, "}");
-            } else {
-                rn_strbuf_printf(sb, "%-5" PRIu64 " %-19s %6u %10" PRIu64 "  %s\n", f->f_id,
-                                 rn_filter_layer_name(l), f->f_spec.fs_weight, f->f_hits,
-                                 spec);
-            }
-            n++;
+            fn(&row, ctx);
         }
     }
-    if (json)
-        rn_strbuf_puts(sb, "]");
-    else if (n == 0)
-        rn_strbuf_puts(sb, "(no filters: every layer permits)\n");
 }
 
-static void render_callouts(struct filter_engine *fe, struct rn_strbuf *sb, bool json)
-{
-    struct rn_callout *co;
-    unsigned n = 0;
-
-    rn_strbuf_puts(sb, json ? ",\"callouts\":[" : "\nCALLOUT      FILTERS  FLOWS  PENDED  STATE\n");
-    for (co = fe->fe_callouts; co != NULL; co = co->co_next) {
-        unsigned nf = atomic_load_explicit(&co->co_nfilters, memory_order_relaxed);
-        unsigned nfl = atomic_load_explicit(&co->co_nflows, memory_order_relaxed);
-        unsigned np = atomic_load_explicit(&co->co_npends, memory_order_relaxed);
-
-        if (json) {
-            rn_strbuf_printf(sb, "%s{\"name\":", n ? "," : "");
-            rn_strbuf_json_str(sb, co->co_name);
-            rn_strbuf_printf(sb, ",\"id\":%" PRIu64 ",\"filters\":%u,\"flows\":%u,"
-                             "\"pended\":%u", rn_ob_id(co), nf, nfl, np);
-            if (co->co_ops->co_render != NULL) {
-                rn_strbuf_puts(sb, ",");
-                co->co_ops->co_render(co, sb, true);
-            }
-            rn_strbuf_puts(sb, "}");
-        } else {
-            rn_strbuf_printf(sb, "%-12s %7u %6u %7u  ", co->co_name, nf, nfl, np);
-            if (co->co_ops->co_render != NULL)
-                co->co_ops->co_render(co, sb, false);
-            rn_strbuf_puts(sb, "\n");
-        }
-        n++;
-    }
-    if (json)
-        rn_strbuf_puts(sb, "]");
-}
-
-static void render_layers(struct filter_engine *fe, struct rn_strbuf *sb, bool json)
-{
-    unsigned l;
-
-    rn_strbuf_puts(sb, json ? ",\"layers\":[" : "\nLAYER               CLASSIFIED  PERMITTED"
-                                               "    BLOCKED     PENDED\n");
-    for (l = 0; l < RN_FL_COUNT_; l++) {
-        const struct rn_filter_layer_stats *ls = &fe->fe_stats[l];
-
-        if (json)
-            rn_strbuf_printf(sb, "%s{\"layer\":\"%s\",\"filters\":%u,\"classified\":%" PRIu64
-                             ",\"permitted\":%" PRIu64 ",\"blocked\":%" PRIu64
-                             ",\"pended\":%" PRIu64 "}",
-                             l ? "," : "", rn_filter_layer_name(l), fe->fe_nfilters[l],
-                             ls->fls_classified, ls->fls_permitted, ls->fls_blocked,
-                             ls->fls_pended);
-        else
-            rn_strbuf_printf(sb, "%-19s %11" PRIu64 " %10" PRIu64 " %10" PRIu64 " %10" PRIu64
-                             "\n", rn_filter_layer_name(l), ls->fls_classified,
-                             ls->fls_permitted, ls->fls_blocked, ls->fls_pended);
-    }
-    if (json)
-        rn_strbuf_puts(sb, "]");
-}
-
-void rn_filter_render(struct rn_stack *st, struct rn_strbuf *sb, bool json)
+void rn_callout_rows(struct rn_stack *st, rn_callout_row_fn fn, void *ctx)
 {
     struct filter_engine *fe = filter__engine(st);
+    struct rn_callout *co;
 
-    if (fe == NULL) {
-        rn_strbuf_puts(sb, json ? "{\"filters\":[],\"callouts\":[],\"layers\":[]}\n"
-                                : "(the filtering platform is not set up)\n");
+    if (fe == NULL)
         return;
+    for (co = fe->fe_callouts; co != NULL; co = co->co_next) {
+        struct rn_callout_row row = {
+            .cr_name = co->co_name,
+            .cr_id = rn_ob_id(co),
+            .cr_filters = atomic_load_explicit(&co->co_nfilters, memory_order_relaxed),
+            .cr_flows = atomic_load_explicit(&co->co_nflows, memory_order_relaxed),
+            .cr_pended = atomic_load_explicit(&co->co_npends, memory_order_relaxed),
+            .cr_callout = co,
+        };
+
+        fn(&row, ctx);
     }
-    if (json)
-        rn_strbuf_puts(sb, "{");
-    render_filters(fe, sb, json);
-    render_callouts(fe, sb, json);
-    render_layers(fe, sb, json);
-    if (json)
-        rn_strbuf_puts(sb, "}\n");
+}
+
+void rn_callout_values(struct rn_callout *co, rn_value_fn fn, void *ctx)
+{
+    if (co->co_ops->co_values != NULL)
+        co->co_ops->co_values(co, fn, ctx);
 }

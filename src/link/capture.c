@@ -101,13 +101,18 @@ static int capture_rx(struct rn_link *link, struct rn_netbuf **pkts, unsigned ma
     return n;
 }
 
-static void capture_report(struct rn_link *link, struct rn_strbuf *sb)
+static void capture_values(struct rn_link *link, rn_value_fn fn, void *ctx)
 {
     struct capture_link *cl = capture_of(link);
+    const struct rn_value v[] = {
+        {"state", cl->cl_enabled ? "recording" : "paused", 0},
+        {"written", NULL, cl->cl_frames},
+        {"write_errors", NULL, cl->cl_write_errors},
+    };
+    size_t i;
 
-    rn_strbuf_printf(sb, "%s, %llu frames written, %llu write errors",
-                     cl->cl_enabled ? "recording" : "paused", (unsigned long long)cl->cl_frames,
-                     (unsigned long long)cl->cl_write_errors);
+    for (i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+        fn(&v[i], ctx);
 }
 
 static void capture_close(struct rn_link *link)
@@ -126,7 +131,7 @@ static const struct rn_link_ops capture_ops = {
     .kind = "capture",
     .tx = capture_tx,
     .rx = capture_rx,
-    .report = capture_report,
+    .values = capture_values,
     .close = capture_close,
 };
 

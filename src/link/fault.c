@@ -407,30 +407,45 @@ static void fault_caps(struct rn_link *link, struct rn_link_caps *caps)
         caps->lc_offloads &= ~(RN_LINK_OFF_TX_CSUM | RN_LINK_OFF_TSO);
 }
 
-static void report_dir(struct rn_strbuf *sb, const char *name, const struct fault_dir *d)
+static void values_dir(const char *const names[9], const struct fault_dir *d,
+                       rn_value_fn fn, void *ctx)
 {
     const struct rn_fault_counters *c = &d->fd_c;
+    const uint64_t vals[9] = {
+        c->fc_frames,     c->fc_dropped,         c->fc_duplicated,
+        c->fc_dup_failed, c->fc_corrupted,       c->fc_corrupt_skipped,
+        c->fc_delayed,    c->fc_reordered,
+        d->fd_ndelayed + (d->fd_held ? 1u : 0u) + d->fd_ready.nq_len,
+    };
+    unsigned i;
 
-    rn_strbuf_printf(sb,
-                     "%s %llu frames: dropped %llu dup %llu (failed %llu) corrupt %llu "
-                     "(skipped %llu) delayed %llu reordered %llu, holding %u",
-                     name, (unsigned long long)c->fc_frames, (unsigned long long)c->fc_dropped,
-                     (unsigned long long)c->fc_duplicated, (unsigned long long)c->fc_dup_failed,
-                     (unsigned long long)c->fc_corrupted,
-                     (unsigned long long)c->fc_corrupt_skipped, (unsigned long long)c->fc_delayed,
-                     (unsigned long long)c->fc_reordered,
-                     d->fd_ndelayed + (d->fd_held ? 1u : 0u) + d->fd_ready.nq_len);
+    for (i = 0; i < 9; i++) {
+        struct rn_value v = {names[i], NULL, vals[i]};
+
+        fn(&v, ctx);
+    }
 }
 
-static void fault_report(struct rn_link *link, struct rn_strbuf *sb)
+static void fault_values(struct rn_link *link, rn_value_fn fn, void *ctx)
 {
+    static const char *const rx[9] = {
+        "rx_frames", "rx_dropped", "rx_duplicated", "rx_dup_failed", "rx_corrupted",
+        "rx_corrupt_skipped", "rx_delayed", "rx_reordered", "rx_holding",
+    };
+    static const char *const tx[9] = {
+        "tx_frames", "tx_dropped", "tx_duplicated", "tx_dup_failed", "tx_corrupted",
+        "tx_corrupt_skipped", "tx_delayed", "tx_reordered", "tx_holding",
+    };
     struct fault_link *fl = fault_of(link);
+    struct rn_strbuf spec = RN_STRBUF_INIT;
+    struct rn_value v = {"faults", NULL, 0};
 
-    rn_fault_format(&fl->fl_p, sb);
-    rn_strbuf_puts(sb, "; ");
-    report_dir(sb, "rx", &fl->fl_dir[DIR_RX]);
-    rn_strbuf_puts(sb, "; ");
-    report_dir(sb, "tx", &fl->fl_dir[DIR_TX]);
+    rn_fault_format(&fl->fl_p, &spec);
+    v.v_text = rn_strbuf_str(&spec);
+    fn(&v, ctx);
+    rn_strbuf_free(&spec);
+    values_dir(rx, &fl->fl_dir[DIR_RX], fn, ctx);
+    values_dir(tx, &fl->fl_dir[DIR_TX], fn, ctx);
 }
 
 static void dir_purge(struct fault_dir *d)
@@ -459,7 +474,7 @@ static const struct rn_link_ops fault_ops = {
     .rx = fault_rx,
     .next_deadline = fault_next_deadline,
     .caps = fault_caps,
-    .report = fault_report,
+    .values = fault_values,
     .close = fault_close,
 };
 

@@ -137,25 +137,10 @@ void rn_link_stats(const struct rn_link *link, struct rn_link_stats *out)
     *out = link->lk_stats;
 }
 
-void rn_link_report(struct rn_link *link, struct rn_strbuf *sb)
+void rn_link_values(struct rn_link *link, rn_value_fn fn, void *ctx)
 {
-    for (; link; link = link->lk_lower) {
-        const struct rn_link_stats *s = &link->lk_stats;
-
-        rn_strbuf_printf(sb,
-                         "%s (%s): tx %llu/%lluB drop %llu err %llu, "
-                         "rx %llu/%lluB drop %llu err %llu",
-                         link->lk_name, link->lk_ops->kind,
-                         (unsigned long long)s->ls_tx_frames, (unsigned long long)s->ls_tx_bytes,
-                         (unsigned long long)s->ls_tx_drops, (unsigned long long)s->ls_tx_errors,
-                         (unsigned long long)s->ls_rx_frames, (unsigned long long)s->ls_rx_bytes,
-                         (unsigned long long)s->ls_rx_drops, (unsigned long long)s->ls_rx_errors);
-        if (link->lk_ops->report) {
-            rn_strbuf_puts(sb, "; ");
-            link->lk_ops->report(link, sb);
-        }
-        rn_strbuf_puts(sb, "\n");
-    }
+    if (link->lk_ops->values != NULL)
+        link->lk_ops->values(link, fn, ctx);
 }
 
 const char *rn_link_kind(const struct rn_link *link)

@@ -79,11 +79,16 @@ static void loop_caps(struct rn_link *link, struct rn_link_caps *caps)
     caps->lc_has_hwaddr = false;
 }
 
-static void loop_report(struct rn_link *link, struct rn_strbuf *sb)
+static void loop_values(struct rn_link *link, rn_value_fn fn, void *ctx)
 {
     struct loop_link *ll = loop_of(link);
+    const struct rn_value v[] = {
+        {"queued", NULL, ll->ll_queue.nq_len},
+        {"queue_limit", NULL, ll->ll_limit},
+    };
 
-    rn_strbuf_printf(sb, "queued %u of %u", ll->ll_queue.nq_len, ll->ll_limit);
+    fn(&v[0], ctx);
+    fn(&v[1], ctx);
 }
 
 static void loop_close(struct rn_link *link)
@@ -101,7 +106,7 @@ static const struct rn_link_ops loop_ops = {
     .poll_fd = NULL,
     .next_deadline = loop_next_deadline,
     .caps = loop_caps,
-    .report = loop_report,
+    .values = loop_values,
     .close = loop_close,
 };
 

@@ -270,25 +270,19 @@ void rn_nbpool_stats(const struct rn_nbpool *pool, struct rn_nbpool_stats *out)
     out->ps_nomem = pool->np_nomem;
 }
 
-void rn_nbpool_report(const struct rn_nbpool *pool, struct rn_strbuf *sb)
+void rn_nbpool_owners(const struct rn_nbpool *pool, rn_nbpool_owner_fn fn, void *ctx)
 {
     unsigned i;
 
-    rn_strbuf_printf(sb,
-                     "netbuf pool \"%s\": %u outstanding (peak %u), %u allocated of max %u, "
-                     "%u+%u bytes each; allocs %llu frees %llu exhausted %llu nomem %llu\n",
-                     pool->np_name, pool->np_outstanding, pool->np_peak, pool->np_total,
-                     pool->np_max, pool->np_headroom, pool->np_data_size,
-                     (unsigned long long)pool->np_allocs, (unsigned long long)pool->np_frees,
-                     (unsigned long long)pool->np_exhausted, (unsigned long long)pool->np_nomem);
     for (i = 1; i < RN_NB_OWNER_MAX; i++) {
-        if (pool->np_owner_out[i] == 0 && pool->np_owner_fail[i] == 0)
-            continue;
-        rn_strbuf_printf(sb, "  %-24s %u outstanding", rn_nb_owner_name((rn_nb_owner_t)i),
-                         pool->np_owner_out[i]);
-        if (pool->np_owner_fail[i])
-            rn_strbuf_printf(sb, ", %llu refused", (unsigned long long)pool->np_owner_fail[i]);
-        rn_strbuf_puts(sb, "\n");
+        struct rn_nbpool_owner_row row = {
+            .po_owner = rn_nb_owner_name((rn_nb_owner_t)i),
+            .po_outstanding = pool->np_owner_out[i],
+            .po_refused = pool->np_owner_fail[i],
+        };
+
+        if (row.po_outstanding != 0 || row.po_refused != 0)
+            fn(&row, ctx);
     }
 }
 

@@ -152,14 +152,20 @@ static void pcap_caps(struct rn_link *link, struct rn_link_caps *caps)
     caps->lc_has_hwaddr = false;
 }
 
-static void pcap_report(struct rn_link *link, struct rn_strbuf *sb)
+static void pcap_values(struct rn_link *link, rn_value_fn fn, void *ctx)
 {
     struct pcap_link *pl = pcap_of(link);
+    const struct rn_value v[] = {
+        {"file", pl->pl_path, 0},
+        {"replayed", NULL, pl->pl_returned},
+        {"frames", NULL, pl->pl_total},
+        {"at_end", pl->pl_eof ? "yes" : "no", 0},
+        {"recorded_short", NULL, pl->pl_short},
+    };
+    size_t i;
 
-    rn_strbuf_printf(sb, "file %s: %llu of %llu frames replayed%s, %llu recorded short",
-                     pl->pl_path, (unsigned long long)pl->pl_returned,
-                     (unsigned long long)pl->pl_total, pl->pl_eof ? " (end)" : "",
-                     (unsigned long long)pl->pl_short);
+    for (i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+        fn(&v[i], ctx);
 }
 
 static void pcap_close_link(struct rn_link *link)
@@ -178,7 +184,7 @@ static const struct rn_link_ops pcap_ops = {
     .poll_fd = NULL,
     .next_deadline = pcap_next_deadline,
     .caps = pcap_caps,
-    .report = pcap_report,
+    .values = pcap_values,
     .close = pcap_close_link,
 };
 

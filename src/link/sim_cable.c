@@ -37,7 +37,7 @@ struct cable_end {
     uint64_t ce_rate_bps;             /* [I] 0: unlimited */
     uint32_t ce_limit;                /* [I] peer's ce_inbound.nq_len <= ce_limit */
     uint32_t ce_mtu;                  /* [I] reported MTU */
-    uint8_t ce_hwaddr[RN_ETH_ALEN];   /* [I] reported address */
+    uint8_t ce_hwaddr[RN_MAC_LEN];   /* [I] reported address */
     rn_nb_owner_t ce_own_wire;        /* [I] owner in flight */
     rn_nb_owner_t ce_own_rx;          /* [I] owner on arrival */
 };
@@ -132,16 +132,20 @@ static void cable_caps(struct rn_link *link, struct rn_link_caps *caps)
     struct cable_end *ce = end_of(link);
 
     caps->lc_mtu = ce->ce_mtu;
-    memcpy(caps->lc_hwaddr, ce->ce_hwaddr, RN_ETH_ALEN);
+    memcpy(caps->lc_hwaddr, ce->ce_hwaddr, RN_MAC_LEN);
     caps->lc_has_hwaddr = true;
 }
 
-static void cable_report(struct rn_link *link, struct rn_strbuf *sb)
+static void cable_values(struct rn_link *link, rn_value_fn fn, void *ctx)
 {
     struct cable_end *ce = end_of(link);
+    const struct rn_value v[] = {
+        {"inbound", NULL, ce->ce_inbound.nq_len},
+        {"peer", ce->ce_peer ? "connected" : "closed", 0},
+    };
 
-    rn_strbuf_printf(sb, "inbound %u frames%s", ce->ce_inbound.nq_len,
-                     ce->ce_peer ? "" : ", peer closed");
+    fn(&v[0], ctx);
+    fn(&v[1], ctx);
 }
 
 static void cable_close(struct rn_link *link)
@@ -165,15 +169,15 @@ static const struct rn_link_ops cable_ops = {
     .poll_fd = NULL,
     .next_deadline = cable_next_deadline,
     .caps = cable_caps,
-    .report = cable_report,
+    .values = cable_values,
     .close = cable_close,
 };
 
 static bool mac_is_zero(const uint8_t *mac)
 {
-    static const uint8_t zero[RN_ETH_ALEN];
+    static const uint8_t zero[RN_MAC_LEN];
 
-    return memcmp(mac, zero, RN_ETH_ALEN) == 0;
+    return memcmp(mac, zero, RN_MAC_LEN) == 0;
 }
 
 static void end_setup(struct cable_end *ce, const struct rn_sim_cable_params *p,
@@ -190,11 +194,11 @@ static void end_setup(struct cable_end *ce, const struct rn_sim_cable_params *p,
     ce->ce_own_wire = own->lo_sim_wire;
     ce->ce_own_rx = own->lo_sim_rx;
     if (mac_is_zero(mac)) {
-        const uint8_t gen[RN_ETH_ALEN] = {0x02, 0, 0, (uint8_t)(seq >> 8), (uint8_t)seq, which};
+        const uint8_t gen[RN_MAC_LEN] = {0x02, 0, 0, (uint8_t)(seq >> 8), (uint8_t)seq, which};
 
-        memcpy(ce->ce_hwaddr, gen, RN_ETH_ALEN);
+        memcpy(ce->ce_hwaddr, gen, RN_MAC_LEN);
     } else {
-        memcpy(ce->ce_hwaddr, mac, RN_ETH_ALEN);
+        memcpy(ce->ce_hwaddr, mac, RN_MAC_LEN);
     }
 }
 

@@ -58,7 +58,7 @@ struct tap_link {
     struct rn_nbpool *tl_pool;        /* [I] pool received frames come from */
     uint32_t tl_mtu;                  /* [I] device MTU */
     uint32_t tl_frame_max;            /* [I] tl_frame_max == tl_mtu + 14 + 4 */
-    uint8_t tl_hwaddr[RN_ETH_ALEN];   /* [I] refnet's address on the link */
+    uint8_t tl_hwaddr[RN_MAC_LEN];   /* [I] refnet's address on the link */
     rn_nb_owner_t tl_own_rx;          /* [I] owner of received frames */
     uint64_t tl_no_buffer;            /* [L] frames read and discarded: pool exhausted */
     uint8_t *tl_scratch;              /* [L] TAP_FRAME_MAX bytes, for long chains and discards */
@@ -347,19 +347,25 @@ static void tap_caps(struct rn_link *link, struct rn_link_caps *caps)
     struct tap_link *tl = tap_of(link);
 
     caps->lc_mtu = tl->tl_mtu;
-    memcpy(caps->lc_hwaddr, tl->tl_hwaddr, RN_ETH_ALEN);
+    memcpy(caps->lc_hwaddr, tl->tl_hwaddr, RN_MAC_LEN);
     caps->lc_has_hwaddr = true;
     caps->lc_offloads = tl->tl_vnet ? RN_LINK_OFF_TX_CSUM | RN_LINK_OFF_RX_CSUM | RN_LINK_OFF_TSO
                                     : 0;
 }
 
-static void tap_report(struct rn_link *link, struct rn_strbuf *sb)
+static void tap_values(struct rn_link *link, rn_value_fn fn, void *ctx)
 {
     struct tap_link *tl = tap_of(link);
+    const struct rn_value v[] = {
+        {"device", tl->tl_ifname, 0},
+        {"mtu", NULL, tl->tl_mtu},
+        {"offloads", tl->tl_vnet ? "csum+tso" : "none", 0},
+        {"no_buffer", NULL, tl->tl_no_buffer},
+    };
+    size_t i;
 
-    rn_strbuf_printf(sb, "device %s mtu %u%s, no buffer %llu", tl->tl_ifname, tl->tl_mtu,
-                     tl->tl_vnet ? ", offloads csum+tso" : "",
-                     (unsigned long long)tl->tl_no_buffer);
+    for (i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+        fn(&v[i], ctx);
 }
 
 static void tap_close(struct rn_link *link)
@@ -380,7 +386,7 @@ static const struct rn_link_ops tap_ops = {
     .poll_fd = tap_poll_fd,
     .next_deadline = NULL,
     .caps = tap_caps,
-    .report = tap_report,
+    .values = tap_values,
     .close = tap_close,
 };
 
@@ -441,7 +447,7 @@ static int errno_to_rn(int e)
 
 int rn_link_tap_open(const struct rn_link_tap_params *params, struct rn_link **out, char *errbuf)
 {
-    static const uint8_t zero_mac[RN_ETH_ALEN];
+    static const uint8_t zero_mac[RN_MAC_LEN];
     const struct rn__link_owners *own = rn__link_owners();
     struct tap_link *tl;
     struct ifreq ifr;
@@ -531,12 +537,12 @@ int rn_link_tap_open(const struct rn_link_tap_params *params, struct rn_link **o
     tl->tl_frame_max = tl->tl_mtu + RN_ETH_HLEN + TAP_VLAN_HLEN;
     if (tl->tl_vnet || tl->tl_frame_max > TAP_FRAME_MAX)
         tl->tl_frame_max = TAP_FRAME_MAX;  /* merged segments reach 64 KiB */
-    if (memcmp(params->tp_hwaddr, zero_mac, RN_ETH_ALEN) != 0) {
-        memcpy(tl->tl_hwaddr, params->tp_hwaddr, RN_ETH_ALEN);
+    if (memcmp(params->tp_hwaddr, zero_mac, RN_MAC_LEN) != 0) {
+        memcpy(tl->tl_hwaddr, params->tp_hwaddr, RN_MAC_LEN);
     } else {
         /* A random unicast, locally administered address.  The host may
          * read the OS here: this driver is part of the real-time host. */
-        if (getrandom(tl->tl_hwaddr, RN_ETH_ALEN, 0) != RN_ETH_ALEN) {
+        if (getrandom(tl->tl_hwaddr, RN_MAC_LEN, 0) != RN_MAC_LEN) {
             err = rn__link_err(errbuf, RN_EIO, "tap %s: cannot draw a random MAC address",
                                tl->tl_ifname);
             goto out_close;

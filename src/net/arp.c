@@ -46,17 +46,22 @@ static struct rn_mac mac_unpack(uint64_t v)
     return m;
 }
 
-static const char *state_name(enum arp_state s)
+const char *rn_neigh_state_name(enum rn_neigh_state s)
 {
     switch (s) {
-    case ARP_INCOMPLETE:
+    case RN_NEIGH_INCOMPLETE:
         return "INCOMPLETE";
-    case ARP_REACHABLE:
+    case RN_NEIGH_REACHABLE:
         return "REACHABLE";
-    case ARP_PROBE:
+    case RN_NEIGH_PROBE:
         return "PROBE";
     }
     return "?";
+}
+
+static const char *state_name(enum arp_state s)
+{
+    return rn_neigh_state_name((enum rn_neigh_state)s);
 }
 
 static void arp_release(void *ob)
@@ -328,46 +333,30 @@ void net__arp_flush(struct rn_stack *st)
     }
 }
 
-void net__arp_render(struct rn_stack *st, struct rn_strbuf *sb, bool json)
+void rn_stack_neighbours(struct rn_stack *st, rn_neigh_row_fn fn, void *ctx)
 {
-    struct arp_entry *e;
+    struct net_stack *ns = net_st(st);
+    const struct arp_entry *e;
     unsigned b;
-    bool first = true;
 
-    if (json)
-        rn_strbuf_puts(sb, "[");
-    else
-        rn_strbuf_printf(sb, "%-16s %-18s %-8s %-11s %9s %5s %4s\n", "address", "hwaddr",
-                         "iface", "state", "expires", "queue", "refs");
     for (b = 0; b < NET_ARP_BUCKETS; b++) {
-        for (e = net_st(st)->ns_arp[b]; e != NULL; e = e->ae_next) {
-            struct rn_mac mac = mac_unpack(atomic_load_explicit(&e->ae_mac, memory_order_relaxed));
+        for (e = ns->ns_arp[b]; e != NULL; e = e->ae_next) {
             enum arp_state s =
                 (enum arp_state)atomic_load_explicit(&e->ae_state, memory_order_relaxed);
-            char ip[RN_IP4_STRLEN], m[RN_MAC_STRLEN], age[32] = "-";
+            struct rn_neigh_row row = {
+                .nr_addr = e->ae_ip,
+                .nr_iface = e->ae_iface->if_name,
+                .nr_state = (enum rn_neigh_state)s,
+                .nr_queued = e->ae_queue.nq_len,
+                .nr_id = rn_ob_id(e),
+                .nr_refs = rn_ob_refcount(e),
+            };
 
-            rn_ip4_addr_fmt(e->ae_ip, ip);
-            rn_mac_fmt(&mac, m);
+            if (s != ARP_INCOMPLETE)
+                row.nr_mac = mac_unpack(atomic_load_explicit(&e->ae_mac, memory_order_relaxed));
             if (s == ARP_REACHABLE && e->ae_expires > st->st_now)
-                rn_fmt_age(e->ae_expires - st->st_now, age, sizeof(age));
-            if (json) {
-                rn_strbuf_printf(sb,
-                                 "%s{\"address\":\"%s\",\"hwaddr\":\"%s\",\"iface\":",
-                                 first ? "" : ",", ip, s == ARP_INCOMPLETE ? "" : m);
-                rn_strbuf_json_str(sb, e->ae_iface->if_name);
-                rn_strbuf_printf(sb,
-                                 ",\"state\":\"%s\",\"queue\":%u,\"id\":%" PRIu64
-                                 ",\"refs\":%u}",
-                                 state_name(s), e->ae_queue.nq_len, rn_ob_id(e),
-                                 rn_ob_refcount(e));
-            } else {
-                rn_strbuf_printf(sb, "%-16s %-18s %-8s %-11s %9s %5u %4u\n", ip,
-                                 s == ARP_INCOMPLETE ? "(incomplete)" : m, e->ae_iface->if_name,
-                                 state_name(s), age, e->ae_queue.nq_len, rn_ob_refcount(e));
-            }
-            first = false;
+                row.nr_expires_in = e->ae_expires - st->st_now;
+            fn(&row, ctx);
         }
     }
-    if (json)
-        rn_strbuf_puts(sb, "]\n");
 }

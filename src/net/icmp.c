@@ -130,6 +130,34 @@ void net__icmp_input(struct rn_stack *st, struct rn_netbuf *nb, const struct rn_
     rn_nb_free(nb);
 }
 
+int rn_icmp_echo_send(struct rn_stack *st, const struct rn_icmp_echo *req)
+{
+    struct rn_ip_out out = {.io_dst = req->ie_dst, .io_proto = RN_IPPROTO_ICMP};
+    size_t len = RN_ICMP_HLEN + req->ie_len;
+    struct rn_netbuf *nb;
+    uint8_t *p;
+
+    if (req->ie_len > RN_ICMP_ECHO_DATA_MAX)
+        return RN_EMSGSIZE;
+    nb = rn_ip_alloc(st, net__types.nt_own_icmp);
+    if (nb == NULL)
+        return RN_ENOBUFS;
+    p = rn_nb_put(nb, RN_ICMP_HLEN);
+    if (p == NULL ||
+        (req->ie_len > 0 && rn_nb_copyin(nb, RN_ICMP_HLEN, req->ie_data, req->ie_len) < 0)) {
+        net__drop(st, NULL, nb, RN_DROP_NO_BUFFER);
+        return RN_ENOBUFS;
+    }
+    p[0] = RN_ICMP_ECHO;
+    p[1] = 0;
+    rn_put_be16(p + 2, 0);
+    rn_put_be16(p + 4, req->ie_id);
+    rn_put_be16(p + 6, req->ie_seq);
+    rn_put_be16(p + 2, rn_csum_fold(rn_nb_csum(nb, 0, len, 0)));
+    net_st(st)->ns_icmp_out++;
+    return rn_ip_output(st, nb, &out);
+}
+
 int rn_icmp_set_echo_observer(struct rn_stack *st, rn_icmp_echo_fn fn, void *ctx)
 {
     if (fn != NULL && net_st(st)->ns_echo_fn != NULL)

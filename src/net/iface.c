@@ -193,45 +193,32 @@ void net__iface_flush(struct rn_iface *ifp)
     }
 }
 
-void net__iface_render(struct rn_stack *st, struct rn_strbuf *sb, bool json)
+void rn_stack_ifaces(struct rn_stack *st, rn_iface_row_fn fn, void *ctx)
 {
-    unsigned i;
+    struct net_stack *ns = net_st(st);
+    unsigned i, r;
 
-    if (json)
-        rn_strbuf_puts(sb, "[");
-    for (i = 0; i < net_st(st)->ns_nifaces; i++) {
-        struct rn_iface *ifp = net_st(st)->ns_ifaces[i];
-        char addr[RN_IP4_STRLEN], mac[RN_MAC_STRLEN];
-        struct rn_link_stats ls = {0};
+    for (i = 0; i < ns->ns_nifaces; i++) {
+        const struct rn_iface *ifp = ns->ns_ifaces[i];
+        struct rn_iface_row row = {
+            .ir_name = ifp->if_name,
+            .ir_index = ifp->if_index,
+            .ir_mac = ifp->if_mac,
+            .ir_addr = ifp->if_addr,
+            .ir_plen = ifp->if_plen,
+            .ir_mtu = ifp->if_mtu,
+            .ir_offloads = ifp->if_offloads,
+            .ir_link = ifp->if_link,
+            .ir_rx_frames = ifp->if_rx_frames,
+            .ir_rx_bytes = ifp->if_rx_bytes,
+            .ir_tx_frames = ifp->if_tx_frames,
+            .ir_tx_bytes = ifp->if_tx_bytes,
+            .ir_id = rn_ob_id(ifp),
+            .ir_refs = rn_ob_refcount(ifp),
+        };
 
-        rn_ip4_addr_fmt(ifp->if_addr, addr);
-        rn_mac_fmt(&ifp->if_mac, mac);
-        if (ifp->if_link != NULL)
-            rn_link_stats(ifp->if_link, &ls);
-        if (json) {
-            rn_strbuf_printf(sb, "%s{\"name\":", i ? "," : "");
-            rn_strbuf_json_str(sb, ifp->if_name);
-            rn_strbuf_printf(sb,
-                             ",\"index\":%u,\"addr\":\"%s/%u\",\"mac\":\"%s\",\"mtu\":%u,"
-                             "\"link\":\"%s\",\"id\":%" PRIu64 ",\"refs\":%u,"
-                             "\"rx_frames\":%" PRIu64 ",\"tx_frames\":%" PRIu64 "}",
-                             ifp->if_index, addr, ifp->if_plen, mac, ifp->if_mtu,
-                             ifp->if_link ? rn_link_kind(ifp->if_link) : "closed",
-                             rn_ob_id(ifp), rn_ob_refcount(ifp), ifp->if_rx_frames,
-                             ifp->if_tx_frames);
-        } else {
-            rn_strbuf_printf(sb, "%s: index %u  inet %s/%u  ether %s  mtu %u  object #%" PRIu64
-                                 " refs %u\n",
-                             ifp->if_name, ifp->if_index, addr, ifp->if_plen, mac, ifp->if_mtu,
-                             rn_ob_id(ifp), rn_ob_refcount(ifp));
-            rn_strbuf_printf(sb, "    rx %" PRIu64 " frames %" PRIu64 " bytes  tx %" PRIu64
-                                 " frames %" PRIu64 " bytes\n",
-                             ifp->if_rx_frames, ifp->if_rx_bytes, ifp->if_tx_frames,
-                             ifp->if_tx_bytes);
-            if (ifp->if_link != NULL)
-                rn_link_report(ifp->if_link, sb);
-        }
+        for (r = 1; r < RN_DROP_MAX_; r++)
+            row.ir_drops += ifp->if_drops[r];
+        fn(&row, ctx);
     }
-    if (json)
-        rn_strbuf_puts(sb, "]\n");
 }

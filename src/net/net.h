@@ -164,30 +164,4 @@ struct rn_netbuf *rn_ip_alloc(struct rn_stack *st, rn_nb_owner_t owner);
 void rn_icmp_unreach(struct rn_stack *st, const struct rn_ip_rx *rx,
                      const struct rn_netbuf *nb, uint8_t code);
 
-/* ---- ICMP echo replies, for a ping client -------------------------------- */
-
-/* An echo reply the stack received. */
-struct rn_icmp_echo_rx {
-    uint32_t er_src;            /* who answered */
-    uint32_t er_dst;            /* the address it answered to */
-    uint16_t er_id;             /* echo identifier */
-    uint16_t er_seq;            /* echo sequence number */
-    uint8_t er_ttl;             /* TTL as received */
-    const uint8_t *er_data;     /* the echoed data, er_datalen bytes, valid
-                                   during the call only */
-    size_t er_datalen;
-    struct rn_iface *er_iface;  /* interface it arrived on */
-};
-
-/* Called on the loop thread for every well-formed echo reply received
- * (checksum verified, reassembled if it came in fragments). */
-typedef void (*rn_icmp_echo_fn)(struct rn_stack *st, const struct rn_icmp_echo_rx *er,
-                                void *ctx);
-
-/* Installs the stack's one observer of echo replies, or with fn NULL
- * removes it.  The stack answers echo requests itself; replies are only
- * of interest to whoever sent the requests (a ping client).  Returns 0, or
- * RN_EBUSY if another observer is installed. */
-int rn_icmp_set_echo_observer(struct rn_stack *st, rn_icmp_echo_fn fn, void *ctx);
-
 #endif /* REFNET_NET_H */

@@ -65,10 +65,12 @@ struct rn_iface {
     uint64_t if_drops[RN_DROP_MAX_]; /* [L] per reason */
 };
 
+/* The states of an ARP entry: the public neighbour states (stack.h). */
 enum arp_state {
-    ARP_INCOMPLETE,  /* requested, frames queued */
-    ARP_REACHABLE,   /* resolved and fresh */
-    ARP_PROBE,       /* expired but in use: still used while re-requested */
+    ARP_INCOMPLETE = RN_NEIGH_INCOMPLETE,  /* requested, frames queued */
+    ARP_REACHABLE = RN_NEIGH_REACHABLE,    /* resolved and fresh */
+    ARP_PROBE = RN_NEIGH_PROBE,            /* expired but in use: still used
+                                              while re-requested */
 };
 
 /* An ARP cache entry (an object of type "arp entry"). */
@@ -181,7 +183,6 @@ void net__iface_flush(struct rn_iface *ifp);
 int net__iface_create(struct rn_stack *st, const struct rn_iface_params *p,
                       struct rn_iface **out);
 void net__iface_destroy(struct rn_iface *ifp);
-void net__iface_render(struct rn_stack *st, struct rn_strbuf *sb, bool json);
 
 /* ---- eth.c ---- */
 /* Processes a received frame.  Consumes nb. */
@@ -197,14 +198,12 @@ void net__arp_input(struct rn_iface *ifp, struct rn_netbuf *nb);
 void net__arp_output(struct rn_iface *ifp, struct rn_netbuf *nb, uint32_t nexthop);
 void net__arp_announce(struct rn_iface *ifp);
 void net__arp_flush(struct rn_stack *st);
-void net__arp_render(struct rn_stack *st, struct rn_strbuf *sb, bool json);
 
 /* ---- route.c ---- */
 int net__route_add(struct rn_stack *st, uint32_t dst, uint8_t plen, uint32_t gw,
                    struct rn_iface *ifp);
 const struct net_route *net__route_lookup(struct rn_stack *st, uint32_t dst);
 void net__route_flush(struct rn_stack *st);
-void net__route_render(struct rn_stack *st, struct rn_strbuf *sb, bool json);
 
 /* ---- ip_input.c ---- */
 void net__ip_input(struct rn_iface *ifp, struct rn_netbuf *nb);

@@ -141,32 +141,22 @@ void net__route_flush(struct rn_stack *st)
         rn_ob_kill(net_st(st)->ns_routes[--net_st(st)->ns_nroutes]);
 }
 
-void net__route_render(struct rn_stack *st, struct rn_strbuf *sb, bool json)
+void rn_stack_routes(struct rn_stack *st, rn_route_row_fn fn, void *ctx)
 {
+    struct net_stack *ns = net_st(st);
     unsigned i;
 
-    if (json)
-        rn_strbuf_puts(sb, "[");
-    else
-        rn_strbuf_printf(sb, "%-19s %-16s %-8s %4s\n", "destination", "gateway", "iface", "refs");
-    for (i = 0; i < net_st(st)->ns_nroutes; i++) {
-        const struct net_route *rt = net_st(st)->ns_routes[i];
-        char dst[RN_IP4_STRLEN], gw[RN_IP4_STRLEN], cidr[RN_IP4_CIDR_STRLEN + 4];
+    for (i = 0; i < ns->ns_nroutes; i++) {
+        const struct net_route *rt = ns->ns_routes[i];
+        struct rn_route_row row = {
+            .rr_dst = rt->rt_dst,
+            .rr_plen = rt->rt_plen,
+            .rr_gw = rt->rt_gw,
+            .rr_iface = rt->rt_iface->if_name,
+            .rr_id = rn_ob_id(rt),
+            .rr_refs = rn_ob_refcount(rt),
+        };
 
-        rn_ip4_addr_fmt(rt->rt_dst, dst);
-        rn_ip4_addr_fmt(rt->rt_gw, gw);
-        snprintf(cidr, sizeof(cidr), "%s/%u", dst, rt->rt_plen);
-        if (json) {
-            rn_strbuf_printf(sb, "%s{\"destination\":\"%s\",\"gateway\":\"%s\",\"iface\":",
-                             i ? "," : "", cidr, rt->rt_gw ? gw : "");
-            rn_strbuf_json_str(sb, rt->rt_iface->if_name);
-            rn_strbuf_printf(sb, ",\"id\":%" PRIu64 ",\"refs\":%u}", rn_ob_id(rt),
-                             rn_ob_refcount(rt));
-        } else {
-            rn_strbuf_printf(sb, "%-19s %-16s %-8s %4u\n", cidr, rt->rt_gw ? gw : "*",
-                             rt->rt_iface->if_name, rn_ob_refcount(rt));
-        }
+        fn(&row, ctx);
     }
-    if (json)
-        rn_strbuf_puts(sb, "]\n");
 }

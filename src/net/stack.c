@@ -245,121 +245,47 @@ size_t rn_stack_fds(struct rn_stack *st, int *fds, size_t max)
     return n;
 }
 
-/* ---- Listings ------------------------------------------------------------- */
+/* ---- Rows ------------------------------------------------------------------- */
 
-void rn_stack_render_ifaces(struct rn_stack *st, struct rn_strbuf *sb, bool json)
+void rn_stack_counters(struct rn_stack *st, rn_counter_fn fn, void *ctx)
 {
-    net__iface_render(st, sb, json);
-}
-
-void rn_stack_render_arp(struct rn_stack *st, struct rn_strbuf *sb, bool json)
-{
-    net__arp_render(st, sb, json);
-}
-
-void rn_stack_render_routes(struct rn_stack *st, struct rn_strbuf *sb, bool json)
-{
-    net__route_render(st, sb, json);
-}
-
-struct counter {
-    const char *c_name;
-    uint64_t c_value;
-};
-
-static void counter_json(void *ctx, const struct rn_stack_counter *c)
-{
-    rn_strbuf_printf(ctx, ",\"%s\":%" PRIu64, c->sc_name, c->sc_value);
-}
-
-static void counter_text(void *ctx, const struct rn_stack_counter *c)
-{
-    rn_strbuf_printf(ctx, "%-20s %10" PRIu64 "\n", c->sc_name, c->sc_value);
-}
-
-void rn_stack_render_stats(struct rn_stack *st, struct rn_strbuf *sb, bool json)
-{
-    const struct counter protos[] = {
-        {"ip.in", net_st(st)->ns_ip_in},
-        {"ip.out", net_st(st)->ns_ip_out},
-        {"ip.frag_out", net_st(st)->ns_ip_frag_out},
-        {"ip.reassembled", net_st(st)->ns_ip_reassembled},
-        {"icmp.in", net_st(st)->ns_icmp_in},
-        {"icmp.out", net_st(st)->ns_icmp_out},
-        {"icmp.echo_replies", net_st(st)->ns_icmp_echo_replies},
-        {"icmp.echo_replies_in", net_st(st)->ns_icmp_echo_replies_in},
-        {"icmp.ratelimited", net_st(st)->ns_icmp_ratelimited},
-        {"arp.in", net_st(st)->ns_arp_in},
-        {"arp.out", net_st(st)->ns_arp_out},
+    const struct net_stack *ns = net_st(st);
+    const struct rn_stack_counter own[] = {
+        {"ip.in", ns->ns_ip_in},
+        {"ip.out", ns->ns_ip_out},
+        {"ip.frag_out", ns->ns_ip_frag_out},
+        {"ip.reassembled", ns->ns_ip_reassembled},
+        {"icmp.in", ns->ns_icmp_in},
+        {"icmp.out", ns->ns_icmp_out},
+        {"icmp.echo_replies", ns->ns_icmp_echo_replies},
+        {"icmp.echo_replies_in", ns->ns_icmp_echo_replies_in},
+        {"icmp.ratelimited", ns->ns_icmp_ratelimited},
+        {"arp.in", ns->ns_arp_in},
+        {"arp.out", ns->ns_arp_out},
     };
-    struct rn_nbpool_stats ps;
+    size_t i;
+
+    for (i = 0; i < sizeof(own) / sizeof(own[0]); i++)
+        fn(&own[i], ctx);
+    rn__stack_each_counter(st, fn, ctx);
+}
+
+void rn_stack_drop_rows(struct rn_stack *st, rn_drop_row_fn fn, void *ctx)
+{
+    const struct net_stack *ns = net_st(st);
+    struct rn_drop_row row;
     unsigned i, r;
-    bool first;
 
-    rn_nbpool_stats(net_st(st)->ns_pool, &ps);
-    if (json) {
-        rn_strbuf_puts(sb, "{\"interfaces\":[");
-        for (i = 0; i < net_st(st)->ns_nifaces; i++) {
-            struct rn_iface *ifp = net_st(st)->ns_ifaces[i];
+    for (i = 0; i <= ns->ns_nifaces; i++) {
+        const uint64_t *drops = i < ns->ns_nifaces ? ns->ns_ifaces[i]->if_drops : ns->ns_drops;
 
-            rn_strbuf_printf(sb, "%s{\"name\":", i ? "," : "");
-            rn_strbuf_json_str(sb, ifp->if_name);
-            rn_strbuf_printf(sb,
-                             ",\"rx_frames\":%" PRIu64 ",\"rx_bytes\":%" PRIu64
-                             ",\"tx_frames\":%" PRIu64 ",\"tx_bytes\":%" PRIu64 ",\"drops\":{",
-                             ifp->if_rx_frames, ifp->if_rx_bytes, ifp->if_tx_frames,
-                             ifp->if_tx_bytes);
-            for (r = 1, first = true; r < RN_DROP_MAX_; r++) {
-                if (ifp->if_drops[r] == 0)
-                    continue;
-                rn_strbuf_printf(sb, "%s\"%s\":%" PRIu64, first ? "" : ",",
-                                 rn_drop_name((enum rn_drop)r), ifp->if_drops[r]);
-                first = false;
-            }
-            rn_strbuf_puts(sb, "}}");
-        }
-        rn_strbuf_puts(sb, "],\"protocols\":{");
-        for (i = 0; i < sizeof(protos) / sizeof(protos[0]); i++)
-            rn_strbuf_printf(sb, "%s\"%s\":%" PRIu64, i ? "," : "", protos[i].c_name,
-                             protos[i].c_value);
-        rn__stack_each_counter(st, counter_json, sb);
-        rn_strbuf_puts(sb, "},\"drops\":{");
-        for (r = 1, first = true; r < RN_DROP_MAX_; r++) {
-            if (net_st(st)->ns_drops[r] == 0)
-                continue;
-            rn_strbuf_printf(sb, "%s\"%s\":%" PRIu64, first ? "" : ",",
-                             rn_drop_name((enum rn_drop)r), net_st(st)->ns_drops[r]);
-            first = false;
-        }
-        rn_strbuf_printf(sb,
-                         "},\"pool\":{\"outstanding\":%u,\"peak\":%u,\"max\":%u,"
-                         "\"exhausted\":%" PRIu64 "}}\n",
-                         ps.ps_outstanding, ps.ps_peak, ps.ps_max, ps.ps_exhausted);
-        return;
-    }
-    for (i = 0; i < net_st(st)->ns_nifaces; i++) {
-        struct rn_iface *ifp = net_st(st)->ns_ifaces[i];
-
-        rn_strbuf_printf(sb,
-                         "%s: rx %" PRIu64 " frames %" PRIu64 " bytes, tx %" PRIu64
-                         " frames %" PRIu64 " bytes\n",
-                         ifp->if_name, ifp->if_rx_frames, ifp->if_rx_bytes, ifp->if_tx_frames,
-                         ifp->if_tx_bytes);
+        row.dr_iface = i < ns->ns_nifaces ? ns->ns_ifaces[i]->if_name : NULL;
         for (r = 1; r < RN_DROP_MAX_; r++) {
-            if (ifp->if_drops[r] != 0)
-                rn_strbuf_printf(sb, "  drop %-22s %10" PRIu64 "  %s\n",
-                                 rn_drop_name((enum rn_drop)r), ifp->if_drops[r],
-                                 rn_drop_desc((enum rn_drop)r));
+            if (drops[r] == 0)
+                continue;
+            row.dr_reason = (enum rn_drop)r;
+            row.dr_count = drops[r];
+            fn(&row, ctx);
         }
     }
-    for (r = 1; r < RN_DROP_MAX_; r++) {
-        if (net_st(st)->ns_drops[r] != 0)
-            rn_strbuf_printf(sb, "stack drop %-22s %10" PRIu64 "  %s\n",
-                             rn_drop_name((enum rn_drop)r), net_st(st)->ns_drops[r],
-                             rn_drop_desc((enum rn_drop)r));
-    }
-    for (i = 0; i < sizeof(protos) / sizeof(protos[0]); i++)
-        rn_strbuf_printf(sb, "%-20s %10" PRIu64 "\n", protos[i].c_name, protos[i].c_value);
-    rn__stack_each_counter(st, counter_text, sb);
-    rn_nbpool_report(net_st(st)->ns_pool, sb);
 }

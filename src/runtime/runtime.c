@@ -140,7 +140,7 @@ int rn_stack_add_stats(struct rn_stack *st, rn_stack_stats_fn fn, void *ctx)
 }
 
 void rn__stack_each_counter(struct rn_stack *st,
-                            void (*fn)(void *ctx, const struct rn_stack_counter *c),
+                            void (*fn)(const struct rn_stack_counter *c, void *ctx),
                             void *ctx)
 {
     struct rn_stack_counter more[RN_STACK_STATS_MAX];
@@ -150,7 +150,7 @@ void rn__stack_each_counter(struct rn_stack *st,
     for (sh = st->st_stats; sh != NULL; sh = sh->sh_next) {
         n = sh->sh_fn(st, sh->sh_ctx, more, RN_STACK_STATS_MAX);
         for (i = 0; i < n && i < RN_STACK_STATS_MAX; i++)
-            fn(ctx, &more[i]);
+            fn(&more[i], ctx);
     }
 }
 

@@ -51,10 +51,10 @@ void rn__stack_fini(struct rn_stack *st);
 /* Runs everything posted so far, oldest first. */
 void rn__stack_run_posted(struct rn_stack *st);
 
-/* Calls fn(ctx, counter) for each counter the layers above registered
+/* Calls fn(counter, ctx) for each counter the layers above registered
  * (rn_stack_add_stats()), hook by hook in order of registration. */
 void rn__stack_each_counter(struct rn_stack *st,
-                            void (*fn)(void *ctx, const struct rn_stack_counter *c),
+                            void (*fn)(const struct rn_stack_counter *c, void *ctx),
                             void *ctx);
 
 #endif /* REFNET_RUNTIME_RUNTIME_H */

@@ -10,15 +10,14 @@
 #include <string.h>
 
 #include "sim/lab_priv.h"
-#include "net/net.h"
+#include "refnet/runtime.h"
 #include "refnet/diag.h"
 #include "refnet/error.h"
 #include "refnet/filter.h"
 #include "refnet/object.h"
 #include "refnet/report.h"
-#include "transport/netstat.h"
-#include "transport/tcp.h"
-#include "wire/ipv4.h"
+#include "refnet/transport.h"
+#include "refnet/addr.h"
 
 /* ---- Shared pieces ----------------------------------------------------------- */
 
@@ -52,6 +51,14 @@ static void listener_refs(uint64_t id, unsigned *refs, unsigned *tagged, rn_tag_
     *refs = rn_ob_refcount(ob) - 1;
     *tagged = rn_ob_tag_count(ob, tag);
     rn_ob_deref(ob, RN_TAG_LOOKUP);
+}
+
+/* One object whose lost holds were given back, as `refnet lab clear-leak`
+ * prints it. */
+static void leak_line(const struct rn_netstat_leak *leak, void *ctx)
+{
+    rn_strbuf_printf(ctx, "  %s #%" PRIu64 ": %" PRIu32 " 'enum' hold%s given back\n",
+                     leak->nl_desc, leak->nl_id, leak->nl_holds, leak->nl_holds == 1 ? "" : "s");
 }
 
 /* Prints the lines of the last netstat listing that mention port 80's
@@ -204,7 +211,7 @@ int rn_lab_stop_hang(const struct rn_lab_params *p)
     if (!stop_and_diagnose(l, lid, &ls)) {
         lab_netstat_loop(l, false);
         status = rn_svc_state(l->l_httpd) == RN_SVC_STOPPED ? RN_LAB_CLEAN : RN_LAB_FAILED;
-        given = rn_netstat_clear_leaks(NULL);  /* none, unless the run was odd */
+        given = rn_netstat_clear_leaks(NULL, NULL);  /* none, unless the run was odd */
         if (given > 0)
             lab_print(l, "%" PRIu64 " lost references given back", given);
         return lab_end(l, status);
@@ -215,7 +222,7 @@ int rn_lab_stop_hang(const struct rn_lab_params *p)
 
     lab_say(l, "refnet lab clear-leak: the lost references are given back");
     lab_netstat_loop(l, false);
-    given = rn_netstat_clear_leaks(&sb);
+    given = rn_netstat_clear_leaks(leak_line, &sb);
     lab_print(l, "%" PRIu64 " 'enum' reference%s given back", given, given == 1 ? "" : "s");
     fputs(rn_strbuf_str(&sb), l->l_out);
     rn_strbuf_free(&sb);

@@ -25,8 +25,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ctl/render.h"
 #include "sim/lab_priv.h"
-#include "net/net.h"
+#include "refnet/runtime.h"
 #include "refnet/diag.h"
 #include "refnet/error.h"
 #include "refnet/filter.h"
@@ -34,7 +35,6 @@
 #include "refnet/report.h"
 #include "refnet/snapshot.h"
 #include "refnet/timer.h"
-#include "transport/tcp.h"
 
 /* ---- Output and randomness ------------------------------------------------- */
 
@@ -323,6 +323,15 @@ static void walk_done(struct rn_netstat_walk *w, void *ctx)
     l->l_walk_done = true;
 }
 
+/* The listing as `refnet netstat -a --refs` shows it. */
+static void walk_row(const struct rn_netstat_walk_row *row, void *ctx)
+{
+    struct lab *l = ctx;
+    bool first = false;
+
+    rn__render_netstat_row(&l->l_walk_out, row, true, false, &first);
+}
+
 static void walk_tick(struct lab *l)
 {
     rn_time_t now = rn_sim_now(l->l_sim);
@@ -332,6 +341,7 @@ static void walk_tick(struct lab *l)
             .np_all = true,
             .np_refs = true,
             .np_batch = LAB_WALK_BATCH,  /* in objects: the same run every time */
+            .np_row = walk_row,
             .np_yield = walk_yield,
             .np_done = walk_done,
             .np_ctx = l,
@@ -342,7 +352,8 @@ static void walk_tick(struct lab *l)
         if (!l->l_walking || now < l->l_next_walk)
             return;
         rn_strbuf_reset(&l->l_walk_out);
-        if (rn_netstat_walk_start(l->l_www, &np, &l->l_walk_out, &l->l_walk) < 0) {
+        rn__render_netstat_begin(&l->l_walk_out, true, false);
+        if (rn_netstat_walk_start(l->l_www, &np, &l->l_walk) < 0) {
             l->l_walk = NULL;
             return;
         }

@@ -356,7 +356,7 @@ static const struct rn_link_ops trace_ops = {
     .kind = "sim-trace",
     .tx = trace_tx,
     .rx = trace_rx,
-    .report = NULL,
+    .values = NULL,
     .close = trace_close,
 };
 

@@ -10,9 +10,10 @@
  *                     listeners that closed are written and let go; with
  *                     the fault, a table that changed restarts the walk
  *     the batch      per object: walk_one() -> the transport's row
- *                     (transport/netstat.h) -> kept (a listener) or written;
- *                     at the end walk_output(): the rows go to the
- *                     caller's buffer, 64 KiB at a time
+ *                     (transport/netstat.h) -> kept (a listener) or stored
+ *                     as a struct row; at the end walk_output(): the rows
+ *                     go to the caller's np_row, as many as the budget
+ *                     allows per batch
  *     -> np_yield(), or np_done() once all is written
  * Phases: "tcp listener", "tcp connection", "tcp timewait", "udp endpoint";
  * objects of other stacks and dying ones are stepped over (the registry is
@@ -35,14 +36,13 @@
 #include "refnet/socket.h"
 #include "refnet/strbuf.h"
 #include "transport/netstat.h"
-#include "wire/ipv4.h"
 
 enum walk_phase {
     PH_LISTENERS,
     PH_CONNS,
     PH_TIMEWAIT,
     PH_UDP,
-    PH_OUTPUT,  /* the rows go to the caller's buffer, in pieces */
+    PH_OUTPUT,  /* the rows go to the caller's np_row, in batches */
     PH_END,
 };
 
@@ -57,15 +57,21 @@ static const char *const phase_types[PH_OUTPUT] = {
 #define WALK_BATCH_START 32u
 #define WALK_LEDGER_MAX 16
 
-/* Rows are kept in pieces of this size, never moved once written: a
- * growing buffer of megabytes would be copied whole by a realloc in the
+/* Rows are kept in pieces of this many, never moved once stored: a
+ * growing array of megabytes would be copied whole by a realloc in the
  * middle of some batch. */
-#define WALK_CHUNK (64u * 1024u - 64u)
+#define WALK_CHUNK_ROWS 128u
 
 struct walk_chunk {
-    struct walk_chunk *wc_next;  /* [L] the next piece */
-    size_t wc_len;               /* [L] bytes used, <= WALK_CHUNK */
-    char wc_data[WALK_CHUNK];    /* [L] */
+    struct walk_chunk *wc_next;                        /* [L] the next piece */
+    unsigned wc_n;                                     /* [L] rows used */
+    struct rn_netstat_walk_row wc_rows[WALK_CHUNK_ROWS]; /* [L] */
+};
+
+/* Rows in pieces, in the order they were stored. */
+struct walk_rows {
+    struct walk_chunk *wr_head;  /* [L] */
+    struct walk_chunk *wr_tail;  /* [L] the piece stored to */
 };
 
 /* A listener the walk keeps, under "enum", until its row is written. */
@@ -80,20 +86,15 @@ struct rn_netstat_walk {
     struct rn_stack *w_stack;              /* [I] */
     struct rn_netstat_params w_p;          /* [I] copy; np_what points at w_what */
     char w_what[48];                       /* [I] */
-    struct rn_strbuf *w_out;               /* [L] the caller's */
-    struct rn_strbuf w_lrows;              /* [L] listener rows, written last */
-    struct walk_chunk *w_rows;             /* [L] every other row, in pieces */
-    struct walk_chunk *w_rows_tail;        /* [L] the piece written to */
-    size_t w_rows_len;                     /* [L] bytes in all pieces */
-    bool w_rows_oom;                       /* [L] a row was lost */
-    struct rn_strbuf w_scratch;            /* [L] one row being rendered */
-    struct walk_chunk *w_copy;             /* [L] PH_OUTPUT: the piece to copy next */
-    bool w_lfirst;                         /* [L] no JSON listener row yet */
-    bool w_first;                          /* [L] no JSON other row yet */
+    struct walk_rows w_lrows;              /* [L] rows of listeners that closed
+                                              during the walk */
+    struct walk_rows w_rows;               /* [L] every row but listeners' */
+    struct walk_chunk *w_next;             /* [L] PH_OUTPUT: the piece to hand
+                                              out next (of w_lrows, then w_rows) */
+    unsigned w_next_row;                   /* [L] its next row */
+    bool w_next_lrows;                     /* [L] w_next is in w_lrows */
     enum walk_phase w_phase;               /* [L] */
     struct rn_ob_type *w_types[PH_OUTPUT]; /* [I] NULL: none registered */
-    size_t w_copied;                       /* [L] PH_OUTPUT: bytes of w_copy
-                                              written to w_out so far */
     struct rn_ob_iter w_it;                /* [L] its cursor holds "enum" */
     bool w_it_on;                          /* [L] w_it was initialised */
     const void *w_cur_ob;                  /* [L] the object w_cur_state is of */
@@ -104,8 +105,8 @@ struct rn_netstat_walk {
     size_t w_ntab, w_captab;               /* [L] */
     unsigned w_bmax;                       /* [L] objects per batch now */
     bool w_done;                           /* [L] np_done() ran */
-    bool w_lfirst_done;                    /* [L] PH_OUTPUT: header and
-                                              listener rows written */
+    bool w_kept_done;                      /* [L] PH_OUTPUT: the kept
+                                              listeners' rows were handed out */
     atomic_bool w_ready;                   /* [A] w_what is written */
     _Atomic uint32_t w_nbatches;           /* [A] for describe */
     _Atomic uint64_t w_nrows;              /* [A] for describe */
@@ -125,61 +126,46 @@ static void walk_describe(const void *ob, char *buf, size_t len)
              atomic_load_explicit(&w->w_nrows, memory_order_relaxed));
 }
 
-static void rows_free(struct rn_netstat_walk *w)
+static void rows_free(struct walk_rows *r)
 {
     struct walk_chunk *c;
 
-    while ((c = w->w_rows) != NULL) {
-        w->w_rows = c->wc_next;
+    while ((c = r->wr_head) != NULL) {
+        r->wr_head = c->wc_next;
         free(c);
     }
-    w->w_rows_tail = NULL;
-    w->w_rows_len = 0;
-    w->w_rows_oom = false;
+    r->wr_tail = NULL;
 }
 
-/* Appends the row in w_scratch to the pieces. */
-static void rows_add(struct rn_netstat_walk *w)
+/* Returns room for one more row at the end of r, or NULL (the row is lost
+ * and counted). */
+static struct rn_netstat_walk_row *rows_add(struct rn_netstat_walk *w, struct walk_rows *r)
 {
-    const char *p = rn_strbuf_str(&w->w_scratch);
-    size_t left = w->w_scratch.sb_len, n;
+    struct walk_chunk *c = r->wr_tail;
 
-    if (w->w_scratch.sb_oom)
-        w->w_rows_oom = true;
-    while (left > 0 && !w->w_rows_oom) {
-        struct walk_chunk *c = w->w_rows_tail;
-
-        if (c == NULL || c->wc_len == WALK_CHUNK) {
-            c = malloc(sizeof(*c));
-            if (c == NULL) {
-                w->w_rows_oom = true;
-                break;
-            }
-            c->wc_next = NULL;
-            c->wc_len = 0;
-            if (w->w_rows_tail != NULL)
-                w->w_rows_tail->wc_next = c;
-            else
-                w->w_rows = c;
-            w->w_rows_tail = c;
+    if (c == NULL || c->wc_n == WALK_CHUNK_ROWS) {
+        c = malloc(sizeof(*c));
+        if (c == NULL) {
+            w->w_stats.nst_lost++;
+            return NULL;
         }
-        n = WALK_CHUNK - c->wc_len < left ? WALK_CHUNK - c->wc_len : left;
-        memcpy(c->wc_data + c->wc_len, p, n);
-        c->wc_len += n;
-        w->w_rows_len += n;
-        p += n;
-        left -= n;
+        c->wc_next = NULL;
+        c->wc_n = 0;
+        if (r->wr_tail != NULL)
+            r->wr_tail->wc_next = c;
+        else
+            r->wr_head = c;
+        r->wr_tail = c;
     }
-    rn_strbuf_reset(&w->w_scratch);
+    return &c->wc_rows[c->wc_n++];
 }
 
 static void walk_release(void *ob)
 {
     struct rn_netstat_walk *w = ob;
 
-    rn_strbuf_free(&w->w_lrows);
-    rows_free(w);
-    rn_strbuf_free(&w->w_scratch);
+    rows_free(&w->w_lrows);
+    rows_free(&w->w_rows);
     free(w->w_tab);
 }
 
@@ -239,7 +225,7 @@ static void leak_record(void *ob)
     pthread_mutex_unlock(&leak_lock);
 }
 
-uint64_t rn_netstat_clear_leaks(struct rn_strbuf *out)
+uint64_t rn_netstat_clear_leaks(rn_netstat_leak_fn fn, void *ctx)
 {
     struct leak_rec *recs;
     uint64_t total = 0;
@@ -255,11 +241,15 @@ uint64_t rn_netstat_clear_leaks(struct rn_strbuf *out)
     leak_total = 0;
     pthread_mutex_unlock(&leak_lock);
     for (i = 0; i < n; i++) {
-        if (out != NULL) {
+        if (fn != NULL) {
+            struct rn_netstat_leak leak = {
+                .nl_id = rn_ob_id(recs[i].lr_ob),
+                .nl_desc = desc,
+                .nl_holds = recs[i].lr_n,
+            };
+
             rn_ob_describe(recs[i].lr_ob, desc, sizeof(desc));
-            rn_strbuf_printf(out, "  %s #%" PRIu64 ": %" PRIu32 " 'enum' hold%s given back\n",
-                             desc, rn_ob_id(recs[i].lr_ob), recs[i].lr_n,
-                             recs[i].lr_n == 1 ? "" : "s");
+            fn(&leak, ctx);
         }
         /* The last one may release the object, and complete whatever
          * waited for it. */
@@ -299,103 +289,43 @@ static unsigned walk_own(const struct rn_netstat_walk *w, const void *ob)
     return n;
 }
 
-static void put_addr(char *buf, size_t len, uint32_t addr, uint16_t port, bool star)
+/* Stores one row as it is now, with its owner and holders (np_refs).
+ * conns < 0: not a listener.  A row that finds no memory is lost and
+ * counted. */
+static void put_row(struct rn_netstat_walk *w, struct walk_rows *to,
+                    const struct rn_netstat_row *row, long conns)
 {
-    char a[RN_IP4_STRLEN];
-
-    if (star && addr == 0 && port == 0)
-        snprintf(buf, len, "*:*");
-    else
-        snprintf(buf, len, "%s:%u", rn_ip4_addr_fmt(addr, a), port);
-}
-
-/* Writes one row with its owner and holders (--refs).  conns < 0: not a
- * listener. */
-static void put_refs_row(struct rn_netstat_walk *w, struct rn_strbuf *sb, bool *first,
-                         const struct rn_netstat_row *row, long conns)
-{
-    struct rn_ob_ledger_entry led[WALK_LEDGER_MAX];
+    struct rn_ob_ledger_entry led[RN_NETSTAT_HOLDERS_MAX];
     unsigned own = walk_own(w, row->nr_ob);
-    struct rn_sock_owner ow;
-    char ls[32], fs[32], owner[64], who[RN_PROC_OWNER_MAX], id[24];
-    bool have_owner = rn_sock_owner_of(row->nr_ob, &ow) == 0;
-    size_t n, i, k;
+    struct rn_netstat_walk_row *wr = rows_add(w, to);
+    size_t n, i;
 
-    put_addr(ls, sizeof(ls), row->nr_laddr, row->nr_lport, false);
-    put_addr(fs, sizeof(fs), row->nr_faddr, row->nr_fport, true);
-    n = rn_ob_ledger(row->nr_ob, led, WALK_LEDGER_MAX);
-    if (n > WALK_LEDGER_MAX)
-        n = WALK_LEDGER_MAX;
-    /* "service httpd" names the service; otherwise the process does. */
-    if (have_owner)
-        snprintf(who, sizeof(who), "%s",
-                 strncmp(ow.ow_owner, "service ", 8) == 0 ? ow.ow_owner + 8 : ow.ow_proc_name);
-    if (w->w_p.np_json) {
-        rn_strbuf_printf(sb, "%s{\"proto\":\"%s\",\"local\":\"%s\",\"remote\":\"%s\","
-                             "\"state\":\"%s\",\"sendq\":%" PRIu32 ",\"recvq\":%" PRIu32
-                             ",\"id\":%" PRIu64 ",\"refs\":%u,\"owner\":",
-                         *first ? "" : ",", row->nr_proto, ls, fs, row->nr_state, row->nr_sendq,
-                         row->nr_recvq, rn_ob_id(row->nr_ob), rn_ob_refcount(row->nr_ob) - own);
-        if (have_owner) {
-            rn_strbuf_json_str(sb, who);
-            rn_strbuf_puts(sb, ",\"process\":");
-            rn_strbuf_json_str(sb, ow.ow_proc_name);
-            rn_strbuf_printf(sb, ",\"pid\":%" PRIu32 ",\"socket\":%" PRIu64 ",\"handle\":%d",
-                             ow.ow_pid, ow.ow_sock, ow.ow_handle);
-        } else {
-            rn_strbuf_puts(sb, "null,\"process\":null,\"pid\":null,\"socket\":null,"
-                               "\"handle\":null");
-        }
-        if (conns >= 0)
-            rn_strbuf_printf(sb, ",\"conns\":%ld", conns);
-        rn_strbuf_puts(sb, ",\"holders\":{");
-        for (i = 0, k = 0; i < n; i++) {
-            uint32_t c = led[i].count - (led[i].tag == RN_TAG_ENUM ? own : 0);
-
-            if (c == 0)
-                continue;
-            rn_strbuf_printf(sb, "%s\"%s\":%" PRIu32, k++ ? "," : "", rn_tag_name(led[i].tag), c);
-        }
-        rn_strbuf_puts(sb, "}}");
-        *first = false;
+    if (wr == NULL)
         return;
-    }
-    if (have_owner)
-        snprintf(owner, sizeof(owner), "%s[%" PRIu32 "]", who, ow.ow_pid);
-    else
-        snprintf(owner, sizeof(owner), "-");
-    if (conns >= 0) {
-        size_t o = strlen(owner);
-
-        snprintf(owner + o, sizeof(owner) - o, " %ld conn%s", conns, conns == 1 ? "" : "s");
-    }
-    snprintf(id, sizeof(id), "#%" PRIu64, rn_ob_id(row->nr_ob));
-    rn_strbuf_printf(sb, "%-5s %-22s %-22s %-12s %6" PRIu32 " %6" PRIu32 " %5u %-8s %-18s ",
-                     row->nr_proto, ls, fs, row->nr_state, row->nr_sendq, row->nr_recvq,
-                     rn_ob_refcount(row->nr_ob) - own, id, owner);
-    for (i = 0, k = 0; i < n; i++) {
+    atomic_fetch_add_explicit(&w->w_nrows, 1, memory_order_relaxed);
+    *wr = (struct rn_netstat_walk_row){
+        .wr_row = *row,
+        .wr_id = rn_ob_id(row->nr_ob),
+        .wr_refs = rn_ob_refcount(row->nr_ob) - own,
+        .wr_conns = conns,
+    };
+    wr->wr_row.nr_ob = NULL;
+    if (!w->w_p.np_refs)
+        return;
+    wr->wr_has_owner = rn_sock_owner_of(row->nr_ob, &wr->wr_owner) == 0;
+    n = rn_ob_ledger(row->nr_ob, led, RN_NETSTAT_HOLDERS_MAX);
+    if (n > RN_NETSTAT_HOLDERS_MAX)
+        n = RN_NETSTAT_HOLDERS_MAX;
+    for (i = 0; i < n; i++) {
         uint32_t c = led[i].count - (led[i].tag == RN_TAG_ENUM ? own : 0);
 
         if (c == 0)
             continue;
-        rn_strbuf_printf(sb, "%s%s %" PRIu32, k++ ? ", " : "", rn_tag_name(led[i].tag), c);
+        wr->wr_holders[wr->wr_nholders++] = (struct rn_netstat_holder){
+            .nh_tag = rn_tag_name(led[i].tag),
+            .nh_count = c,
+        };
     }
-    rn_strbuf_puts(sb, "\n");
-}
-
-static void put_row(struct rn_netstat_walk *w, struct rn_strbuf *sb, bool *first,
-                    struct rn_netstat_row *row, long conns)
-{
-    if (sb->sb_oom)
-        return;
-    atomic_fetch_add_explicit(&w->w_nrows, 1, memory_order_relaxed);
-    w->w_stats.nst_rows++;
-    if (w->w_p.np_refs) {
-        put_refs_row(w, sb, first, row, conns);
-        return;
-    }
-    row->nr_own_refs = walk_own(w, row->nr_ob);
-    rn_netstat_render_row(sb, row, w->w_p.np_json, true, first);
 }
 
 /* ---- Kept listeners ------------------------------------------------------------- */
@@ -407,7 +337,7 @@ static void tab_release(struct rn_netstat_walk *w, size_t i)
     struct rn_netstat_row row;
 
     if (rn_tcp_netstat_row(w->w_stack, wl->wl_ob, &row))
-        put_row(w, &w->w_lrows, &w->w_lfirst, &row, (long)wl->wl_conns);
+        put_row(w, &w->w_lrows, &row, (long)wl->wl_conns);
     rn_ob_deref(wl->wl_ob, RN_TAG_ENUM);
     w->w_tab[i] = w->w_tab[--w->w_ntab];
 }
@@ -421,10 +351,8 @@ __attribute__((noinline)) static void tab_keep(struct rn_netstat_walk *w, void *
         struct walk_listener *v = realloc(w->w_tab, cap * sizeof(*v));
 
         if (v == NULL) {
-            /* Written at once, without its connection count. */
-            struct rn_netstat_row r = *row;
-
-            put_row(w, &w->w_lrows, &w->w_lfirst, &r, -1);
+            /* Stored at once, without its connection count. */
+            put_row(w, &w->w_lrows, row, -1);
             return;
         }
         w->w_tab = v;
@@ -474,8 +402,7 @@ __attribute__((noinline)) static void walk_one(struct rn_netstat_walk *w, void *
     }
     if (w->w_phase == PH_CONNS || w->w_phase == PH_TIMEWAIT)
         tab_count(w, &row);
-    put_row(w, &w->w_scratch, &w->w_first, &row, -1);
-    rows_add(w);
+    put_row(w, &w->w_rows, &row, -1);
 }
 
 /* Moves the iterator to the next phase that has a type. */
@@ -550,88 +477,71 @@ static void walk_check(struct rn_netstat_walk *w)
     }
     w->w_ntab = 0;  /* the bug: no rn_ob_deref(..., RN_TAG_ENUM) */
     w->w_stats.nst_restarts++;
-    rows_free(w);
-    rn_strbuf_reset(&w->w_lrows);
-    w->w_first = w->w_lfirst = true;
+    rows_free(&w->w_rows);
+    rows_free(&w->w_lrows);
+    atomic_store_explicit(&w->w_nrows, 0, memory_order_relaxed);
     walk_begin(w);
 }
 
-/* Bytes of rows copied to the caller's buffer at a time, the clock read
- * between two: a listing of 10,000 connections is megabytes, whose copy
- * (and the page faults of a buffer that size) would hold the loop too long
- * in one piece. */
-#define WALK_COPY_CHUNK (16u * 1024u)
+/* Rows handed out between two readings of the clock. */
+#define WALK_OUTPUT_STEP 16u
 
-/* The output phase: the header and the listener rows (the listeners are
- * let go then), then the other rows in pieces while the batch has time.
- * Returns true once everything is written. */
+/* Hands out one row. */
+static void walk_hand_out(struct rn_netstat_walk *w, const struct rn_netstat_walk_row *row)
+{
+    w->w_stats.nst_rows++;
+    w->w_p.np_row(row, w->w_p.np_ctx);
+}
+
+/* The output phase: the kept listeners' rows (the listeners are let go
+ * then), the rows of listeners that closed meanwhile, then every other
+ * row, while the batch has time.  Returns true once all were handed out. */
 static bool walk_output(struct rn_netstat_walk *w, rn_time_t start)
 {
-    struct rn_strbuf *out = w->w_out;
-    size_t i, n, need;
+    unsigned n = 0;
+    size_t i;
 
-    if (!w->w_lfirst_done) {
-        /* In the order they were found. */
+    if (!w->w_kept_done) {
+        struct walk_rows kept = {NULL, NULL};
+        struct walk_chunk *c;
+
+        /* In the order they were found, as they are now. */
         for (i = 0; i < w->w_ntab; i++) {
             struct rn_netstat_row row;
 
             if (rn_tcp_netstat_row(w->w_stack, w->w_tab[i].wl_ob, &row))
-                put_row(w, &w->w_lrows, &w->w_lfirst, &row, (long)w->w_tab[i].wl_conns);
+                put_row(w, &kept, &row, (long)w->w_tab[i].wl_conns);
         }
         while (w->w_ntab > 0)
             rn_ob_deref(w->w_tab[--w->w_ntab].wl_ob, RN_TAG_ENUM);
-        /* The whole listing's room at once: the copies below then never
-         * move the caller's buffer, and its pages are touched a piece at
-         * a time. */
-        need = out->sb_len + w->w_lrows.sb_len + w->w_rows_len + 256;
-        if (need > out->sb_cap && !out->sb_oom) {
-            char *p = realloc(out->sb_buf, need);
-
-            if (p == NULL) {
-                out->sb_oom = true;
-            } else {
-                if (out->sb_buf == NULL)
-                    p[0] = '\0';
-                out->sb_buf = p;
-                out->sb_cap = need;
-            }
-        }
-        if (w->w_p.np_json) {
-            rn_strbuf_puts(out, "[");
-            rn_strbuf_append(out, rn_strbuf_str(&w->w_lrows), w->w_lrows.sb_len);
-            if (w->w_lrows.sb_len > 0 && w->w_rows_len > 0)
-                rn_strbuf_puts(out, ",");
-        } else {
-            if (w->w_p.np_refs)
-                rn_strbuf_printf(out, "%-5s %-22s %-22s %-12s %6s %6s %5s %-8s %-18s %s\n",
-                                 "Proto", "Local Address", "Foreign Address", "State", "Send-Q",
-                                 "Recv-Q", "Refs", "Id", "Owner", "Holders");
-            else
-                rn_netstat_render_header(out, true);
-            rn_strbuf_append(out, rn_strbuf_str(&w->w_lrows), w->w_lrows.sb_len);
-        }
-        w->w_lfirst_done = true;
-        w->w_copy = w->w_rows;
-        w->w_copied = 0;
+        for (c = kept.wr_head; c != NULL; c = c->wc_next)
+            for (i = 0; i < c->wc_n; i++)
+                walk_hand_out(w, &c->wc_rows[i]);
+        rows_free(&kept);
+        w->w_kept_done = true;
+        w->w_next = w->w_lrows.wr_head;
+        w->w_next_lrows = true;
+        w->w_next_row = 0;
     }
-    while (w->w_copy != NULL) {
-        if (w->w_p.np_clock != NULL && walk_clock(w) - start >= w->w_p.np_budget)
+    for (;;) {
+        if (w->w_next == NULL) {
+            if (!w->w_next_lrows)
+                return true;
+            w->w_next = w->w_rows.wr_head;
+            w->w_next_lrows = false;
+            w->w_next_row = 0;
+            continue;
+        }
+        if (w->w_next_row == w->w_next->wc_n) {
+            w->w_next = w->w_next->wc_next;
+            w->w_next_row = 0;
+            continue;
+        }
+        if (++n % WALK_OUTPUT_STEP == 0 && w->w_p.np_clock != NULL &&
+            walk_clock(w) - start >= w->w_p.np_budget)
             return false;
-        n = w->w_copy->wc_len - w->w_copied;
-        if (n > WALK_COPY_CHUNK)
-            n = WALK_COPY_CHUNK;
-        rn_strbuf_append(out, w->w_copy->wc_data + w->w_copied, n);
-        w->w_copied += n;
-        if (w->w_copied == w->w_copy->wc_len) {
-            w->w_copy = w->w_copy->wc_next;
-            w->w_copied = 0;
-        }
+        walk_hand_out(w, &w->w_next->wc_rows[w->w_next_row++]);
     }
-    if (w->w_p.np_json)
-        rn_strbuf_puts(out, "]\n");
-    if (w->w_lrows.sb_oom || w->w_rows_oom)
-        out->sb_oom = true;
-    return true;
 }
 
 void rn_netstat_walk_resume(struct rn_netstat_walk *w)
@@ -702,13 +612,13 @@ void rn_netstat_walk_resume(struct rn_netstat_walk *w)
 }
 
 int rn_netstat_walk_start(struct rn_stack *st, const struct rn_netstat_params *params,
-                          struct rn_strbuf *out, struct rn_netstat_walk **wp)
+                          struct rn_netstat_walk **wp)
 {
     struct rn_netstat_walk *w;
     int i;
 
-    assert(st != NULL && params != NULL && out != NULL && wp != NULL);
-    assert(params->np_yield != NULL && params->np_done != NULL);
+    assert(st != NULL && params != NULL && wp != NULL);
+    assert(params->np_row != NULL && params->np_yield != NULL && params->np_done != NULL);
     if (!rn_once(&walk_once, walk_types))
         return RN_ENOMEM;
     w = rn_ob_create(walk_type, RN_TAG_CREATE);
@@ -722,8 +632,6 @@ int rn_netstat_walk_start(struct rn_stack *st, const struct rn_netstat_params *p
     if (w->w_p.np_budget == 0)
         w->w_p.np_budget = RN_NETSTAT_BUDGET;
     w->w_bmax = w->w_p.np_batch ? w->w_p.np_batch : WALK_BATCH_START;
-    w->w_out = out;
-    w->w_first = w->w_lfirst = true;
     for (i = 0; i < PH_OUTPUT; i++)
         w->w_types[i] = rn_ob_type_find(phase_types[i]);
     walk_begin(w);

@@ -1218,26 +1218,6 @@ bool rn_tcp_netstat_row(struct rn_stack *st, const void *ob, struct rn_netstat_r
     }
 }
 
-struct netstat_render {
-    struct rn_strbuf *nr_sb;   /* where the lines go */
-    bool nr_json;              /* JSON objects instead of lines */
-    bool *nr_first;            /* no comma before the next JSON object */
-};
-
-static void netstat_render_one(const struct rn_netstat_row *row, void *ctx)
-{
-    struct netstat_render *r = ctx;
-
-    rn_netstat_render_row(r->nr_sb, row, r->nr_json, false, r->nr_first);
-}
-
-void rn_tcp_render_netstat(struct rn_stack *st, struct rn_strbuf *sb, bool json, bool *first)
-{
-    struct netstat_render r = {.nr_sb = sb, .nr_json = json, .nr_first = first};
-
-    rn_tcp_netstat(st, netstat_render_one, &r);
-}
-
 unsigned rn_tcp_timewait_count(struct rn_stack *st)
 {
     struct tcp_stack *ts = tcp__stack(st);
@@ -1286,16 +1266,3 @@ static unsigned tcp_stats_hook(struct rn_stack *st, void *ctx, struct rn_stack_c
     return tcp_counters(tcp__stack(st), out, max);
 }
 
-void rn_tcp_render_stats(struct rn_stack *st, struct rn_strbuf *sb, bool json)
-{
-    struct rn_stack_counter c[RN_STACK_STATS_MAX];
-    unsigned i, n = tcp_counters(tcp__stack(st), c, RN_STACK_STATS_MAX);
-
-    for (i = 0; i < n; i++) {
-        if (json)
-            rn_strbuf_printf(sb, "%s\"%s\":%" PRIu64, i ? "," : "", c[i].sc_name,
-                             c[i].sc_value);
-        else
-            rn_strbuf_printf(sb, "%-22s %10" PRIu64 "\n", c[i].sc_name, c[i].sc_value);
-    }
-}

@@ -112,9 +112,6 @@ void rn_tcp_listener_close(struct tcp_listener *l);
 
 void rn_tcp_listener_addr(const struct tcp_listener *l, uint32_t *addr, uint16_t *port);
 
-/* Returns the object id of the listener that holds laddr:lport (open, or
- * closed but not yet released), or 0 if the port is free. */
-uint64_t rn_tcp_port_holder(struct rn_stack *st, uint32_t laddr, uint16_t lport);
 
 /* ---- Connections -------------------------------------------------------- */
 
@@ -184,16 +181,6 @@ struct tcp_info {
 void rn_tcp_info(const struct tcp_conn *c, struct tcp_info *out);
 
 /* ---- Listings ----------------------------------------------------------- */
-
-/* Appends the TCP lines of `refnet netstat` (protocol, local, remote,
- * state, send and receive queues, refcount), or JSON objects with json:
- * the rows of rn_tcp_netstat() (transport/netstat.h), rendered by
- * rn_netstat_render_row(). */
-void rn_tcp_render_netstat(struct rn_stack *st, struct rn_strbuf *sb, bool json,
-                           bool *first);
-
-/* Counters: segments in/out, retransmits, resets, drops by reason. */
-void rn_tcp_render_stats(struct rn_stack *st, struct rn_strbuf *sb, bool json);
 
 /* The number of connections in TIME_WAIT. */
 unsigned rn_tcp_timewait_count(struct rn_stack *st);

@@ -776,25 +776,6 @@ void rn_udp_netstat(struct rn_stack *st, rn_netstat_fn fn, void *ctx)
         rn__pt_foreach(&us->us_ports, udp_netstat_one, &un);
 }
 
-struct udp_render {
-    struct rn_strbuf *ur_sb;   /* where the lines go */
-    bool ur_json;              /* JSON objects instead of lines */
-    bool *ur_first;            /* no comma before the next JSON object */
-};
-
-static void udp_render_one(const struct rn_netstat_row *row, void *ctx)
-{
-    struct udp_render *r = ctx;
-
-    rn_netstat_render_row(r->ur_sb, row, r->ur_json, false, r->ur_first);
-}
-
-void rn_udp_render_netstat(struct rn_stack *st, struct rn_strbuf *sb, bool json, bool *first)
-{
-    struct udp_render r = {.ur_sb = sb, .ur_json = json, .ur_first = first};
-
-    rn_udp_netstat(st, udp_render_one, &r);
-}
 
 int rn__udp_set_ephemeral(struct rn_stack *st, uint16_t lo, uint16_t hi)
 {

@@ -59,7 +59,7 @@ rn arp | grep -q "198.18.0.1" || bad "arp does not show Linux's entry"
 rn route | grep -q "198.18.0.1" || bad "route does not show the default route"
 rn status | grep -Eq "^refnet daemon .*, pid $dpid, up " || bad "status: $(rn status 2>&1)"
 
-grep -q '"type": "process"' "$dir/objects.json" || bad "objects --json shows no process for echo"
+grep -q '"type":"process"' "$dir/objects.json" || bad "objects --json shows no process for echo"
 # objects --type, refs and trace on the interface.
 rn objects --type interface >"$dir/ifobj" || bad "objects --type interface failed"
 grep -q "rn0" "$dir/ifobj" || bad "objects --type interface does not show rn0"

@@ -62,7 +62,7 @@ echo_answers || bad "the echo service does not answer before any filter"
 # The filters given at start are there, and faulty with them.
 rn filter list >"$dir/list0" || bad "filter list failed"
 grep -q "layer=accept,lport=80,action=callout:connlog" "$dir/list0" || bad "no --filter connlog: $(cat "$dir/list0")"
-grep -q "^faulty .*LAB ONLY" "$dir/list0" || bad "faulty is not listed as lab-only: $(cat "$dir/list0")"
+grep -q "^faulty .*lab_only yes" "$dir/list0" || bad "faulty is not listed as lab-only: $(cat "$dir/list0")"
 
 # A block on UDP port 7: the echo service goes quiet.
 rn filter add layer=inbound-transport,proto=udp,lport=7,action=block >"$dir/add" 2>"$dir/adderr" ||

@@ -25,7 +25,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "ctl/ctl_priv.h"
+#include "ctl/commands.h"
 #include "ctl/ctl.h"
 #include "refnet/diag.h"
 #include "refnet/error.h"
@@ -659,8 +659,8 @@ static void test_object_commands(void **state)
     /* Unfiltered, the listing holds the request being answered too. */
     assert_int_equal(call(RN_CTL_F_JSON, &text, 1, "objects"), 0);
     assert_true(text[0] == '[');
-    assert_non_null(strstr(text, "\"desc\": \"widget :80\""));
-    assert_non_null(strstr(text, "\"tag\": \"ctl-test.holder\", \"count\": 1"));
+    assert_non_null(strstr(text, "\"desc\":\"widget :80\""));
+    assert_non_null(strstr(text, "\"tag\":\"ctl-test.holder\",\"count\":1"));
     assert_non_null(strstr(text, "ctl request 'objects'"));
     free(text);
     assert_int_equal(call(0, &text, 3, "objects", "--type", "no such"), 2);
@@ -693,8 +693,8 @@ static void test_object_commands(void **state)
     /* A hold taken while traced shows with its acquisition stack. */
     assert_int_equal(rn_ob_ref(w, tag), 0);
     assert_int_equal(call(RN_CTL_F_JSON, &text, 2, "refs", id), 0);
-    assert_non_null(strstr(text, "\"traced\": true"));
-    assert_non_null(strstr(text, "\"holds\": [{\"tag\": \"ctl-test.holder\", \"count\": 1"));
+    assert_non_null(strstr(text, "\"traced\":true"));
+    assert_non_null(strstr(text, "\"holds\":[{\"tag\":\"ctl-test.holder\",\"count\":1"));
     assert_non_null(strstr(text, "test_object_commands"));
     free(text);
     assert_int_equal(rn_ob_deref(w, tag), 0);
@@ -737,7 +737,7 @@ static void test_dump(void **state)
     unlink(path);
 
     assert_int_equal(call(RN_CTL_F_JSON, &text, 2, "dump", path), 0);
-    assert_non_null(strstr(text, "\"objects\": "));
+    assert_non_null(strstr(text, "\"objects\":"));
     free(text);
     unlink(path);
     /* The daemon does not share the client's cwd: relative paths are the

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "ctl/render.h"
 #include "helper_filter.h"
 #include "refnet/error.h"
 #include "refnet/filter.h"
@@ -148,7 +149,7 @@ static void test_weights_decide(void **state)
     assert_int_equal(rn_filter_hits(P.b, f_permit20), 0);
     assert_int_equal(rn_filter_hits(P.b, f_permit), 1);
     /* The listing shows them in the order they are tried. */
-    rn_filter_render(P.b, &sb, false);
+    rn__render_filters(P.b, &sb, false);
     text = rn_strbuf_str(&sb);
     p20 = strstr(text, "lport=7000,action=block,weight=20");
     p10 = strstr(text, "lport=7000,action=permit,weight=10");
@@ -313,20 +314,20 @@ static void test_api_errors_and_listings(void **state)
     assert_int_equal(rn_callout_unregister(co), RN_EBUSY);
 
     /* Listings: text and JSON, filters, callouts, layers. */
-    rn_filter_render(P.b, &sb, false);
+    rn__render_filters(P.b, &sb, false);
     assert_non_null(strstr(rn_strbuf_str(&sb), "layer=listen,lport=99,action=callout:faulty,"
                                                "arg=pend"));
-    assert_non_null(strstr(rn_strbuf_str(&sb), "LAB ONLY"));
+    assert_non_null(strstr(rn_strbuf_str(&sb), "lab_only yes"));
     assert_non_null(strstr(rn_strbuf_str(&sb), "portblock"));
     rn_strbuf_reset(&sb);
-    rn_filter_render(P.b, &sb, true);
+    rn__render_filters(P.b, &sb, true);
     assert_non_null(strstr(rn_strbuf_str(&sb), "{\"filters\":[{\"id\":"));
     assert_non_null(strstr(rn_strbuf_str(&sb), "\"callout\":\"faulty\""));
     assert_non_null(strstr(rn_strbuf_str(&sb), "\"callouts\":[{\"name\":"));
-    assert_non_null(strstr(rn_strbuf_str(&sb), "\"lab_only\":true"));
+    assert_non_null(strstr(rn_strbuf_str(&sb), "\"lab_only\":\"yes\""));
     assert_non_null(strstr(rn_strbuf_str(&sb), "\"layers\":[{\"layer\":\"inbound-ip\""));
     rn_strbuf_reset(&sb);
-    rn_stack_render_stats(P.b, &sb, false);
+    rn__render_stats(P.b, &sb, false);
     assert_non_null(strstr(rn_strbuf_str(&sb), "filter.filters"));
     assert_non_null(strstr(rn_strbuf_str(&sb), "filter.blocked"));
     rn_strbuf_free(&sb);

@@ -29,6 +29,13 @@ static struct rn_nbpool *small_pool(uint32_t max)
     return pool;
 }
 
+/* Appends an owner's row as "owner=outstanding/refused;". */
+static void owner_line(const struct rn_nbpool_owner_row *row, void *ctx)
+{
+    rn_strbuf_printf(ctx, "%s=%u/%llu;", row->po_owner, row->po_outstanding,
+                     (unsigned long long)row->po_refused);
+}
+
 static void test_owner_registry(void **state)
 {
     rn_nb_owner_t a = rn_nb_owner_register("ip.reass");
@@ -74,10 +81,11 @@ static void test_pool_accounting(void **state)
     assert_int_equal(rn_nbpool_outstanding(pool, rx), 1);
     assert_int_equal(rn_nbpool_outstanding(pool, q), 2);
 
-    rn_nbpool_report(pool, &sb);
-    assert_non_null(strstr(rn_strbuf_str(&sb), "\"test\": 3 outstanding"));
-    assert_non_null(strstr(rn_strbuf_str(&sb), "link.tap.rx"));
-    assert_non_null(strstr(rn_strbuf_str(&sb), "arp.queue"));
+    rn_nbpool_owners(pool, owner_line, &sb);
+    assert_non_null(strstr(rn_strbuf_str(&sb), "link.tap.rx=1/0;"));
+    assert_non_null(strstr(rn_strbuf_str(&sb), "arp.queue=2/0;"));
+    rn_nbpool_stats(pool, &st);
+    assert_int_equal(st.ps_outstanding, 3);
     rn_strbuf_free(&sb);
 
     rn_nb_free(a);

@@ -23,7 +23,7 @@
 #include <time.h>
 #include <cmocka.h>
 
-#include "net/net.h"
+#include "ctl/render.h"
 #include "refnet/error.h"
 #include "refnet/netstat_walk.h"
 #include "refnet/object.h"
@@ -97,9 +97,9 @@ static void one_walk(bool refs, bool json, bool churn, struct rn_netstat_stats *
     struct rn_netstat_params np = {
         .np_all = true,
         .np_refs = refs,
-        .np_json = json,
         .np_clock = os_clock,
         .np_cpu_clock = cpu_clock,
+        .np_row = host_row,
         .np_yield = host_yield,
         .np_done = host_done,
     };
@@ -112,7 +112,12 @@ static void one_walk(bool refs, bool json, bool churn, struct rn_netstat_stats *
     const char *t;
 
     np.np_ctx = &h;
-    assert_int_equal(rn_netstat_walk_start(P.b, &np, &out, &w), 0);
+    h.h_out = &out;
+    h.h_json = json;
+    h.h_refs = refs;
+    h.h_first = true;
+    rn__render_netstat_begin(&out, refs, json);
+    assert_int_equal(rn_netstat_walk_start(P.b, &np, &w), 0);
     while (!h.h_done) {
         /* From one poll to the next: a batch and a poll in between. */
         now = rn_clock_os_monotonic();

@@ -17,7 +17,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "net/net.h"
+#include "ctl/render.h"
 #include "refnet/error.h"
 #include "refnet/netstat_walk.h"
 #include "refnet/object.h"
@@ -28,6 +28,14 @@
 #include "helper_walk.h"
 #include "support.h"
 #include "transport/tcp.h"
+
+/* One object whose lost holds were given back, as a line. */
+static void leak_line(const struct rn_netstat_leak *leak, void *ctx)
+{
+    rn_strbuf_printf(ctx, "  %s #%llu: %u 'enum' hold%s given back\n", leak->nl_desc,
+                     (unsigned long long)leak->nl_id, (unsigned)leak->nl_holds,
+                     leak->nl_holds == 1 ? "" : "s");
+}
 
 struct client {
     struct tcp_conn *cl_conn;  /* held by the test under "lookup" */
@@ -63,13 +71,19 @@ static void client_close(struct client *cl)
 }
 
 static void start_walk(struct rn_netstat_params *np, struct host *h, struct rn_strbuf *out,
-                       struct rn_netstat_walk **w)
+                       bool json, struct rn_netstat_walk **w)
 {
     memset(h, 0, sizeof(*h));
+    h->h_out = out;
+    h->h_json = json;
+    h->h_refs = np->np_refs;
+    h->h_first = true;
+    np->np_row = host_row;
     np->np_yield = host_yield;
     np->np_done = host_done;
     np->np_ctx = h;
-    assert_int_equal(rn_netstat_walk_start(P.b, np, out, w), 0);
+    rn__render_netstat_begin(out, np->np_refs, json);
+    assert_int_equal(rn_netstat_walk_start(P.b, np, w), 0);
 }
 
 /* Runs the walk to its end, resuming it whenever it yielded. */
@@ -87,8 +101,8 @@ static void finish_walk(struct rn_netstat_walk *w, struct host *h)
 
 static void test_rows_owners_holders(void **state)
 {
-    struct rn_netstat_params np = {.np_all = true, .np_refs = true, .np_json = true,
-                                   .np_batch = 1};
+    struct rn_netstat_params np = {.np_all = true, .np_refs = true, .np_batch = 1};
+    bool json = true;
     struct rn_strbuf out = RN_STRBUF_INIT;
     struct rn_netstat_stats st;
     struct rn_netstat_walk *w;
@@ -107,7 +121,7 @@ static void test_rows_owners_holders(void **state)
     client_open(&cl, 9);
     run_for(RN_MSEC(50));
 
-    start_walk(&np, &h, &out, &w);
+    start_walk(&np, &h, &out, json, &w);
     finish_walk(w, &h);
     rn_netstat_walk_stats(w, &st);
     rn_netstat_walk_free(w);
@@ -136,9 +150,9 @@ static void test_rows_owners_holders(void **state)
     /* Text, without --refs: the table of `refnet netstat -a`. */
     rn_strbuf_reset(&out);
     np.np_refs = false;
-    np.np_json = false;
+    json = false;
     np.np_batch = 0;
-    start_walk(&np, &h, &out, &w);
+    start_walk(&np, &h, &out, json, &w);
     finish_walk(w, &h);
     rn_netstat_walk_free(w);
     t = rn_strbuf_str(&out);
@@ -150,7 +164,7 @@ static void test_rows_owners_holders(void **state)
     rn_strbuf_reset(&out);
     np.np_all = true;
     np.np_batch = 1;
-    start_walk(&np, &h, &out, &w);
+    start_walk(&np, &h, &out, json, &w);
     rn_netstat_walk_resume(w);
     assert_true(h.h_yielded);
     assert_true(tag_holds("enum") >= 2);  /* the cursor and the kept listener */
@@ -190,7 +204,7 @@ static void test_listener_closes_under_the_walk(void **state)
     assert_int_equal(rn_svcctl_create(P.b, rn_svc_builtin, &sc), 0);
     assert_int_equal(rn_svcctl_add(sc, "chargen", &svc, err, sizeof(err)), 0);
     assert_int_equal(rn_svc_start(svc, err, sizeof(err)), 0);
-    start_walk(&np, &h, &out, &w);
+    start_walk(&np, &h, &out, false, &w);
     rn_netstat_walk_resume(w);  /* stands on the listener, keeps it */
     assert_true(h.h_yielded);
     assert_int_equal(rn_svc_stop(svc, RN_SEC(5), &stp, heard_fn, &result), 0);
@@ -223,7 +237,7 @@ static uint32_t walk_with_a_change(bool inject, struct rn_svcctl *sc)
     struct host h;
 
     (void)sc;
-    start_walk(&np, &h, &out, &w);
+    start_walk(&np, &h, &out, false, &w);
     rn_netstat_walk_resume(w);  /* keeps the listener */
     assert_true(h.h_yielded);
     h.h_yielded = false;
@@ -283,13 +297,13 @@ static void test_injected_fault(void **state)
     assert_non_null(strstr(err, "enum 1 held"));
 
     /* The lab gives the hold back: the stop completes. */
-    assert_int_equal(rn_netstat_clear_leaks(&gave), 1);
+    assert_int_equal(rn_netstat_clear_leaks(leak_line, &gave), 1);
     assert_non_null(strstr(rn_strbuf_str(&gave), "tcp listener 0.0.0.0:9 CLOSED"));
     assert_int_equal(rn_netstat_leaked(), 0);
     run_for(RN_MSEC(100));
     assert_int_equal(rn_svc_state(svc), RN_SVC_STOPPED);
     assert_int_equal(tag_holds("enum"), 0);
-    assert_int_equal(rn_netstat_clear_leaks(NULL), 0);
+    assert_int_equal(rn_netstat_clear_leaks(NULL, NULL), 0);
     rn_strbuf_free(&why);
     rn_strbuf_free(&gave);
     rn_svcctl_destroy(sc);

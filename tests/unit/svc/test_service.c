@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "ctl/render.h"
 #include "net/net.h"
 #include "refnet/error.h"
 #include "refnet/object.h"
@@ -103,13 +104,13 @@ static void test_states_and_processes(void **state)
     assert_false(ow.ow_closing);
     rn_ob_deref(l, RN_TAG_LOOKUP);
 
-    rn_svcctl_render(sc, NULL, &sb, false);
+    rn__render_services(sc, NULL, rn_stack_now(P.b), &sb, false);
     assert_non_null(strstr(rn_strbuf_str(&sb), "echo (echo on UDP and TCP port 7): RUNNING"));
     assert_non_null(strstr(rn_strbuf_str(&sb), "discard (discard on TCP port 9): RUNNING"));
     rn_strbuf_reset(&sb);
-    rn_svcctl_render(sc, discard, &sb, true);
-    assert_non_null(strstr(rn_strbuf_str(&sb), "\"name\": \"discard\""));
-    assert_non_null(strstr(rn_strbuf_str(&sb), "\"state\": \"RUNNING\""));
+    rn__render_services(sc, discard, rn_stack_now(P.b), &sb, true);
+    assert_non_null(strstr(rn_strbuf_str(&sb), "\"name\":\"discard\""));
+    assert_non_null(strstr(rn_strbuf_str(&sb), "\"state\":\"RUNNING\""));
     rn_strbuf_free(&sb);
 
     stop_and_wait(echo);

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "ctl/render.h"
 #include "net/net_priv.h"
 #include "refnet/error.h"
 #include "refnet/link.h"
@@ -309,11 +310,8 @@ static struct tcp_listener *open_pair(uint16_t port, struct user *ua, struct use
     if (ua->u_connected != 1) {
         struct rn_strbuf sb = RN_STRBUF_INIT;
 
-        rn_tcp_render_netstat(P.a, &sb, false, &(bool){true});
-        rn_tcp_render_netstat(P.b, &sb, false, &(bool){true});
-        rn_tcp_render_stats(P.a, &sb, false);
-        rn_stack_render_stats(P.a, &sb, false);
-        rn_stack_render_stats(P.b, &sb, false);
+        rn__render_stats(P.a, &sb, false);
+        rn__render_stats(P.b, &sb, false);
         fprintf(stderr, "t=%llu connected=%d\n%s", (unsigned long long)P.now, ua->u_connected, rn_strbuf_str(&sb));
         rn_strbuf_free(&sb);
     }
@@ -452,10 +450,8 @@ static void test_refused_and_reset(void **state)
     assert_int_equal(uc.u_connected, RN_ECONNREFUSED);
     if (getenv("DBG")) {
         struct rn_strbuf sb = RN_STRBUF_INIT;
-        rn_tcp_render_stats(P.a, &sb, false);
-        rn_stack_render_stats(P.a, &sb, false);
-        rn_tcp_render_stats(P.b, &sb, false);
-        rn_stack_render_stats(P.b, &sb, false);
+        rn__render_stats(P.a, &sb, false);
+        rn__render_stats(P.b, &sb, false);
         fprintf(stderr, "%s", rn_strbuf_str(&sb));
         rn_strbuf_free(&sb);
     }

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "ctl/render.h"
 #include "net/net_priv.h"
 #include "refnet/error.h"
 #include "refnet/object.h"
@@ -297,12 +298,12 @@ static void test_stats_show_udp(void **state)
     (void)state;
     pair_up(1500, false);
     warm_up();
-    rn_stack_render_stats(P.b, &sb, false);
+    rn__render_stats(P.b, &sb, false);
     assert_non_null(strstr(rn_strbuf_str(&sb), "udp.no_port"));
     assert_non_null(strstr(rn_strbuf_str(&sb), "udp.rcvbuf_errors"));
     assert_non_null(strstr(rn_strbuf_str(&sb), "udp_no_port"));  /* the drop reason */
     rn_strbuf_reset(&sb);
-    rn_stack_render_stats(P.b, &sb, true);
+    rn__render_stats(P.b, &sb, true);
     assert_non_null(strstr(rn_strbuf_str(&sb), "\"udp.no_port\":1"));
     assert_non_null(strstr(rn_strbuf_str(&sb), "\"udp.in\":0"));
     rn_strbuf_free(&sb);

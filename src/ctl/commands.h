@@ -1,10 +1,9 @@
 /*
  * Internal interfaces of the control plane (src/ctl): the command families
- * the daemon registers on its control server, and the JSON rendering of
- * snapshot objects shared by them.
+ * the daemon registers on its control server.
  */
-#ifndef REFNET_CTL_PRIV_H
-#define REFNET_CTL_PRIV_H
+#ifndef REFNET_CTL_COMMANDS_H
+#define REFNET_CTL_COMMANDS_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -15,6 +14,10 @@
 
 struct rn_loop;
 struct rn_stack;
+
+/* Adds `ifconfig`, `arp`, `route` and `stat` (ctl_stack.c) for st to srv.
+ * Returns 0 or RN_ENOMEM. */
+int rn__ctl_add_stack_cmds(struct rn_ctl_server *srv, struct rn_stack *st);
 
 /* Adds `objects`, `refs` and `trace` (ctl_objects.c) to srv.  Returns 0 or
  * RN_ENOMEM. */
@@ -82,14 +85,8 @@ int rn__ctl_add_svc_cmds(struct rn_ctl_server *srv, struct rn__ctl_svc *cs);
  * NULL is allowed. */
 void rn__ctl_svc_free(struct rn__ctl_svc *cs);
 
-/* Appends one snapshot object as a JSON object (ctl_objects.c): id, type,
- * description, state, refcount, ages in ns relative to s_now, the ledger and,
- * for traced objects, the holds grouped by stack with their frames. */
-void rn__ctl_json_object(const struct rn_snapshot *s, const struct rn_snap_object *o,
-                         struct rn_strbuf *out);
-
 /* Parses an object id ("17" or "#17").  Returns 0 and sets *id, or
  * RN_EINVAL. */
 int rn__ctl_parse_id(const char *arg, uint64_t *id);
 
-#endif /* REFNET_CTL_PRIV_H */
+#endif /* REFNET_CTL_COMMANDS_H */

@@ -1,0 +1,798 @@
+/*
+ * The listings' tables and JSON (render.h), from the library's rows.
+ *
+ * Each listing walks its rows once: for text it appends a line per row;
+ * for JSON it builds json-c objects and appends them serialised when the
+ * listing is complete (netstat, which arrives row by row across several
+ * wakes of the loop, appends each row's object as it comes).
+ */
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ctl/render.h"
+#include "refnet/addr.h"
+#include "refnet/drop.h"
+#include "refnet/filter.h"
+#include "refnet/link.h"
+#include "refnet/netbuf.h"
+#include "refnet/object.h"
+#include "refnet/service.h"
+#include "refnet/snapshot.h"
+#include "refnet/socket.h"
+#include "refnet/stack.h"
+
+/* ---- JSON helpers ------------------------------------------------------------- */
+
+void rn__render_json(struct rn_strbuf *sb, struct json_object *obj)
+{
+    const char *text;
+
+    if (obj == NULL) {
+        sb->sb_oom = true;
+        return;
+    }
+    text = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
+                                                   JSON_C_TO_STRING_NOSLASHESCAPE);
+    if (text == NULL)
+        sb->sb_oom = true;
+    else
+        rn_strbuf_puts(sb, text);
+    json_object_put(obj);
+}
+
+/* Ends a JSON listing: the value, then a newline. */
+static void json_line(struct rn_strbuf *sb, struct json_object *obj)
+{
+    rn__render_json(sb, obj);
+    rn_strbuf_puts(sb, "\n");
+}
+
+static void put_str(struct json_object *o, const char *key, const char *val)
+{
+    json_object_object_add(o, key, val != NULL ? json_object_new_string(val) : NULL);
+}
+
+static void put_u64(struct json_object *o, const char *key, uint64_t val)
+{
+    json_object_object_add(o, key, json_object_new_uint64(val));
+}
+
+/* "198.18.0.2:80"; with star, "*:*" for an unset remote end. */
+static char *endpoint(char *buf, size_t len, uint32_t addr, uint16_t port, bool star)
+{
+    char a[RN_IP4_STRLEN];
+
+    if (star && addr == 0 && port == 0)
+        snprintf(buf, len, "*:*");
+    else
+        snprintf(buf, len, "%s:%u", rn_ip4_addr_fmt(addr, a), port);
+    return buf;
+}
+
+/* A JSON object of named values (value.h): counters as numbers, settings
+ * as strings. */
+static void value_to_json(const struct rn_value *v, void *ctx)
+{
+    if (v->v_text != NULL)
+        put_str(ctx, v->v_name, v->v_text);
+    else
+        put_u64(ctx, v->v_name, v->v_value);
+}
+
+/* Named values as text: "name value, name value". */
+struct values_text {
+    struct rn_strbuf *vt_sb;
+    unsigned vt_n;
+};
+
+static void value_to_text(const struct rn_value *v, void *ctx)
+{
+    struct values_text *vt = ctx;
+
+    if (v->v_text != NULL)
+        rn_strbuf_printf(vt->vt_sb, "%s%s %s", vt->vt_n ? ", " : "", v->v_name, v->v_text);
+    else
+        rn_strbuf_printf(vt->vt_sb, "%s%s %" PRIu64, vt->vt_n ? ", " : "", v->v_name,
+                         v->v_value);
+    vt->vt_n++;
+}
+
+/* ---- ifconfig ----------------------------------------------------------------- */
+
+struct render_ctx {
+    struct rn_strbuf *rc_sb;
+    struct json_object *rc_json;  /* the listing's array or object, or NULL for text */
+    unsigned rc_n;                /* rows so far */
+};
+
+static struct json_object *link_json(struct rn_link *link)
+{
+    struct json_object *o = json_object_new_object(), *values = json_object_new_object();
+    struct rn_link_stats ls;
+
+    rn_link_stats(link, &ls);
+    put_str(o, "name", rn_link_name(link));
+    put_str(o, "kind", rn_link_kind(link));
+    put_u64(o, "tx_frames", ls.ls_tx_frames);
+    put_u64(o, "tx_bytes", ls.ls_tx_bytes);
+    put_u64(o, "tx_drops", ls.ls_tx_drops);
+    put_u64(o, "tx_errors", ls.ls_tx_errors);
+    put_u64(o, "rx_frames", ls.ls_rx_frames);
+    put_u64(o, "rx_bytes", ls.ls_rx_bytes);
+    put_u64(o, "rx_drops", ls.ls_rx_drops);
+    put_u64(o, "rx_errors", ls.ls_rx_errors);
+    rn_link_values(link, value_to_json, values);
+    json_object_object_add(o, "values", values);
+    return o;
+}
+
+static void link_text(struct rn_strbuf *sb, struct rn_link *link)
+{
+    struct values_text vt = {sb, 0};
+    struct rn_link_stats ls;
+
+    rn_link_stats(link, &ls);
+    rn_strbuf_printf(sb,
+                     "    %s (%s): tx %" PRIu64 "/%" PRIu64 "B drop %" PRIu64 " err %" PRIu64
+                     ", rx %" PRIu64 "/%" PRIu64 "B drop %" PRIu64 " err %" PRIu64,
+                     rn_link_name(link), rn_link_kind(link), ls.ls_tx_frames, ls.ls_tx_bytes,
+                     ls.ls_tx_drops, ls.ls_tx_errors, ls.ls_rx_frames, ls.ls_rx_bytes,
+                     ls.ls_rx_drops, ls.ls_rx_errors);
+    rn_strbuf_puts(sb, "; ");
+    rn_link_values(link, value_to_text, &vt);
+    if (vt.vt_n == 0)
+        sb->sb_len -= 2, sb->sb_buf[sb->sb_len] = '\0';
+    rn_strbuf_puts(sb, "\n");
+}
+
+static void iface_row(const struct rn_iface_row *r, void *ctx)
+{
+    struct render_ctx *rc = ctx;
+    char addr[RN_IP4_STRLEN], mac[RN_MAC_STRLEN], cidr[RN_IP4_CIDR_STRLEN + 4];
+    struct rn_link *link;
+
+    rn_ip4_addr_fmt(r->ir_addr, addr);
+    rn_mac_fmt(&r->ir_mac, mac);
+    snprintf(cidr, sizeof(cidr), "%s/%u", addr, r->ir_plen);
+    if (rc->rc_json != NULL) {
+        struct json_object *o = json_object_new_object(), *links = json_object_new_array();
+
+        put_str(o, "name", r->ir_name);
+        put_u64(o, "index", r->ir_index);
+        put_str(o, "addr", cidr);
+        put_str(o, "mac", mac);
+        put_u64(o, "mtu", r->ir_mtu);
+        put_str(o, "link", r->ir_link ? rn_link_kind(r->ir_link) : "closed");
+        put_u64(o, "id", r->ir_id);
+        put_u64(o, "refs", r->ir_refs);
+        put_u64(o, "rx_frames", r->ir_rx_frames);
+        put_u64(o, "rx_bytes", r->ir_rx_bytes);
+        put_u64(o, "tx_frames", r->ir_tx_frames);
+        put_u64(o, "tx_bytes", r->ir_tx_bytes);
+        put_u64(o, "drops", r->ir_drops);
+        for (link = r->ir_link; link != NULL; link = rn_link_lower(link))
+            json_object_array_add(links, link_json(link));
+        json_object_object_add(o, "links", links);
+        json_object_array_add(rc->rc_json, o);
+        return;
+    }
+    rn_strbuf_printf(rc->rc_sb,
+                     "%s: index %u  inet %s  ether %s  mtu %" PRIu32 "  object #%" PRIu64
+                     " refs %u\n",
+                     r->ir_name, r->ir_index, cidr, mac, r->ir_mtu, r->ir_id, r->ir_refs);
+    rn_strbuf_printf(rc->rc_sb,
+                     "    rx %" PRIu64 " frames %" PRIu64 " bytes  tx %" PRIu64 " frames %" PRIu64
+                     " bytes  drops %" PRIu64 "\n",
+                     r->ir_rx_frames, r->ir_rx_bytes, r->ir_tx_frames, r->ir_tx_bytes,
+                     r->ir_drops);
+    for (link = r->ir_link; link != NULL; link = rn_link_lower(link))
+        link_text(rc->rc_sb, link);
+}
+
+void rn__render_ifaces(struct rn_stack *st, struct rn_strbuf *sb, bool json)
+{
+    struct render_ctx rc = {sb, json ? json_object_new_array() : NULL, 0};
+
+    rn_stack_ifaces(st, iface_row, &rc);
+    if (json)
+        json_line(sb, rc.rc_json);
+}
+
+/* ---- arp ---------------------------------------------------------------------- */
+
+static void neigh_row(const struct rn_neigh_row *r, void *ctx)
+{
+    struct render_ctx *rc = ctx;
+    char ip[RN_IP4_STRLEN], mac[RN_MAC_STRLEN], expires[32] = "-";
+    bool resolved = r->nr_state != RN_NEIGH_INCOMPLETE;
+
+    rn_ip4_addr_fmt(r->nr_addr, ip);
+    rn_mac_fmt(&r->nr_mac, mac);
+    if (rc->rc_json != NULL) {
+        struct json_object *o = json_object_new_object();
+
+        put_str(o, "address", ip);
+        put_str(o, "hwaddr", resolved ? mac : "");
+        put_str(o, "iface", r->nr_iface);
+        put_str(o, "state", rn_neigh_state_name(r->nr_state));
+        put_u64(o, "expires_ns", r->nr_expires_in);
+        put_u64(o, "queue", r->nr_queued);
+        put_u64(o, "id", r->nr_id);
+        put_u64(o, "refs", r->nr_refs);
+        json_object_array_add(rc->rc_json, o);
+        return;
+    }
+    if (r->nr_expires_in > 0)
+        rn_fmt_age(r->nr_expires_in, expires, sizeof(expires));
+    rn_strbuf_printf(rc->rc_sb, "%-16s %-18s %-8s %-11s %9s %5u %4u\n", ip,
+                     resolved ? mac : "(incomplete)", r->nr_iface,
+                     rn_neigh_state_name(r->nr_state), expires, r->nr_queued, r->nr_refs);
+}
+
+void rn__render_neighbours(struct rn_stack *st, struct rn_strbuf *sb, bool json)
+{
+    struct render_ctx rc = {sb, json ? json_object_new_array() : NULL, 0};
+
+    if (!json)
+        rn_strbuf_printf(sb, "%-16s %-18s %-8s %-11s %9s %5s %4s\n", "address", "hwaddr",
+                         "iface", "state", "expires", "queue", "refs");
+    rn_stack_neighbours(st, neigh_row, &rc);
+    if (json)
+        json_line(sb, rc.rc_json);
+}
+
+/* ---- route -------------------------------------------------------------------- */
+
+static void route_row(const struct rn_route_row *r, void *ctx)
+{
+    struct render_ctx *rc = ctx;
+    char dst[RN_IP4_STRLEN], gw[RN_IP4_STRLEN], cidr[RN_IP4_CIDR_STRLEN + 4];
+
+    rn_ip4_addr_fmt(r->rr_dst, dst);
+    rn_ip4_addr_fmt(r->rr_gw, gw);
+    snprintf(cidr, sizeof(cidr), "%s/%u", dst, r->rr_plen);
+    if (rc->rc_json != NULL) {
+        struct json_object *o = json_object_new_object();
+
+        put_str(o, "destination", cidr);
+        put_str(o, "gateway", r->rr_gw ? gw : "");
+        put_str(o, "iface", r->rr_iface);
+        put_u64(o, "id", r->rr_id);
+        put_u64(o, "refs", r->rr_refs);
+        json_object_array_add(rc->rc_json, o);
+        return;
+    }
+    rn_strbuf_printf(rc->rc_sb, "%-19s %-16s %-8s %4u\n", cidr, r->rr_gw ? gw : "*", r->rr_iface,
+                     r->rr_refs);
+}
+
+void rn__render_routes(struct rn_stack *st, struct rn_strbuf *sb, bool json)
+{
+    struct render_ctx rc = {sb, json ? json_object_new_array() : NULL, 0};
+
+    if (!json)
+        rn_strbuf_printf(sb, "%-19s %-16s %-8s %4s\n", "destination", "gateway", "iface", "refs");
+    rn_stack_routes(st, route_row, &rc);
+    if (json)
+        json_line(sb, rc.rc_json);
+}
+
+/* ---- stat --------------------------------------------------------------------- */
+
+/* stat's JSON: {"interfaces": [...], "protocols": {...}, "drops": {...},
+ * "pool": {...}}, filled row by row. */
+struct stat_json {
+    struct json_object *sj_ifaces;    /* array */
+    struct json_object *sj_protocols; /* object */
+    struct json_object *sj_drops;     /* the stack's own, object */
+    struct json_object *sj_owners;    /* the pool by owner, object */
+    struct rn_strbuf *sj_sb;          /* text, when the others are NULL */
+};
+
+static void stat_iface(const struct rn_iface_row *r, void *ctx)
+{
+    struct stat_json *sj = ctx;
+    struct json_object *o;
+
+    o = json_object_new_object();
+    put_str(o, "name", r->ir_name);
+    put_u64(o, "rx_frames", r->ir_rx_frames);
+    put_u64(o, "rx_bytes", r->ir_rx_bytes);
+    put_u64(o, "tx_frames", r->ir_tx_frames);
+    put_u64(o, "tx_bytes", r->ir_tx_bytes);
+    json_object_object_add(o, "drops", json_object_new_object());
+    json_object_array_add(sj->sj_ifaces, o);
+}
+
+static void stat_drop(const struct rn_drop_row *r, void *ctx)
+{
+    struct stat_json *sj = ctx;
+    struct json_object *to = sj->sj_drops;
+    size_t i, n;
+
+    if (r->dr_iface != NULL) {
+        n = json_object_array_length(sj->sj_ifaces);
+        for (i = 0, to = NULL; i < n; i++) {
+            struct json_object *o = json_object_array_get_idx(sj->sj_ifaces, i), *name;
+
+            if (json_object_object_get_ex(o, "name", &name) &&
+                strcmp(json_object_get_string(name), r->dr_iface) == 0)
+                json_object_object_get_ex(o, "drops", &to);
+        }
+        if (to == NULL)
+            return;
+    }
+    put_u64(to, rn_drop_name(r->dr_reason), r->dr_count);
+}
+
+static void stat_counter(const struct rn_stack_counter *c, void *ctx)
+{
+    struct stat_json *sj = ctx;
+
+    if (sj->sj_protocols == NULL)
+        rn_strbuf_printf(sj->sj_sb, "%-20s %10" PRIu64 "\n", c->sc_name, c->sc_value);
+    else
+        put_u64(sj->sj_protocols, c->sc_name, c->sc_value);
+}
+
+static void stat_owner(const struct rn_nbpool_owner_row *r, void *ctx)
+{
+    struct stat_json *sj = ctx;
+    struct json_object *o;
+
+    if (sj->sj_owners == NULL) {
+        rn_strbuf_printf(sj->sj_sb, "  %-24s %u outstanding", r->po_owner, r->po_outstanding);
+        if (r->po_refused)
+            rn_strbuf_printf(sj->sj_sb, ", %" PRIu64 " refused", r->po_refused);
+        rn_strbuf_puts(sj->sj_sb, "\n");
+        return;
+    }
+    o = json_object_new_object();
+    put_u64(o, "outstanding", r->po_outstanding);
+    put_u64(o, "refused", r->po_refused);
+    json_object_object_add(sj->sj_owners, r->po_owner, o);
+}
+
+/* stat's text: each interface's line, then its drops. */
+struct stat_text {
+    struct rn_stack *stt_stack;
+    struct rn_strbuf *stt_sb;
+    const char *stt_iface;   /* whose drops to list; NULL: the stack's own */
+};
+
+static void stat_text_drop(const struct rn_drop_row *r, void *ctx)
+{
+    struct stat_text *stt = ctx;
+
+    if ((r->dr_iface == NULL) != (stt->stt_iface == NULL) ||
+        (r->dr_iface != NULL && strcmp(r->dr_iface, stt->stt_iface) != 0))
+        return;
+    rn_strbuf_printf(stt->stt_sb, "%s drop %-22s %10" PRIu64 "  %s\n",
+                     r->dr_iface ? " " : "stack", rn_drop_name(r->dr_reason), r->dr_count,
+                     rn_drop_desc(r->dr_reason));
+}
+
+static void stat_text_iface(const struct rn_iface_row *r, void *ctx)
+{
+    struct stat_text *stt = ctx;
+
+    rn_strbuf_printf(stt->stt_sb,
+                     "%s: rx %" PRIu64 " frames %" PRIu64 " bytes, tx %" PRIu64
+                     " frames %" PRIu64 " bytes\n",
+                     r->ir_name, r->ir_rx_frames, r->ir_rx_bytes, r->ir_tx_frames,
+                     r->ir_tx_bytes);
+    stt->stt_iface = r->ir_name;
+    rn_stack_drop_rows(stt->stt_stack, stat_text_drop, stt);
+}
+
+void rn__render_stats(struct rn_stack *st, struct rn_strbuf *sb, bool json)
+{
+    struct rn_nbpool *pool = rn_stack_pool(st);
+    struct rn_nbpool_stats ps;
+    struct stat_json sj = {.sj_sb = sb};
+    struct json_object *o, *p;
+
+    rn_nbpool_stats(pool, &ps);
+    if (!json) {
+        struct stat_text stt = {st, sb, NULL};
+
+        rn_stack_ifaces(st, stat_text_iface, &stt);
+        stt.stt_iface = NULL;
+        rn_stack_drop_rows(st, stat_text_drop, &stt);
+        rn_stack_counters(st, stat_counter, &sj);
+        rn_strbuf_printf(sb,
+                         "netbuf pool \"%s\": %u outstanding (peak %u), %u allocated of max %u, "
+                         "%u bytes each; allocs %" PRIu64 " frees %" PRIu64
+                         " exhausted %" PRIu64 " nomem %" PRIu64 "\n",
+                         rn_nbpool_name(pool), ps.ps_outstanding, ps.ps_peak, ps.ps_total,
+                         ps.ps_max, ps.ps_buf_size, ps.ps_allocs, ps.ps_frees,
+                         ps.ps_exhausted, ps.ps_nomem);
+        rn_nbpool_owners(pool, stat_owner, &sj);
+        return;
+    }
+    sj.sj_ifaces = json_object_new_array();
+    sj.sj_protocols = json_object_new_object();
+    sj.sj_drops = json_object_new_object();
+    sj.sj_owners = json_object_new_object();
+    rn_stack_ifaces(st, stat_iface, &sj);
+    rn_stack_drop_rows(st, stat_drop, &sj);
+    rn_stack_counters(st, stat_counter, &sj);
+    rn_nbpool_owners(pool, stat_owner, &sj);
+    o = json_object_new_object();
+    json_object_object_add(o, "interfaces", sj.sj_ifaces);
+    json_object_object_add(o, "protocols", sj.sj_protocols);
+    json_object_object_add(o, "drops", sj.sj_drops);
+    p = json_object_new_object();
+    put_u64(p, "outstanding", ps.ps_outstanding);
+    put_u64(p, "peak", ps.ps_peak);
+    put_u64(p, "max", ps.ps_max);
+    put_u64(p, "allocated", ps.ps_total);
+    put_u64(p, "exhausted", ps.ps_exhausted);
+    put_u64(p, "nomem", ps.ps_nomem);
+    json_object_object_add(p, "owners", sj.sj_owners);
+    json_object_object_add(o, "pool", p);
+    json_line(sb, o);
+}
+
+/* ---- filter list -------------------------------------------------------------- */
+
+static void filter_row(const struct rn_filter_row *r, void *ctx)
+{
+    struct render_ctx *rc = ctx;
+
+    rc->rc_n++;
+    if (rc->rc_json != NULL) {
+        struct json_object *o = json_object_new_object();
+
+        put_u64(o, "id", r->fr_id);
+        put_str(o, "layer", rn_filter_layer_name(r->fr_layer));
+        put_u64(o, "weight", r->fr_weight);
+        put_u64(o, "hits", r->fr_hits);
+        put_str(o, "action", r->fr_action);
+        put_str(o, "callout", r->fr_callout);
+        put_str(o, "spec", r->fr_spec);
+        json_object_array_add(rc->rc_json, o);
+        return;
+    }
+    rn_strbuf_printf(rc->rc_sb, "%-5" PRIu64 " %-19s %6u %10" PRIu64 "  %s\n", r->fr_id,
+                     rn_filter_layer_name(r->fr_layer), r->fr_weight, r->fr_hits, r->fr_spec);
+}
+
+static void callout_row(const struct rn_callout_row *r, void *ctx)
+{
+    struct render_ctx *rc = ctx;
+
+    if (rc->rc_json != NULL) {
+        struct json_object *o = json_object_new_object(), *values = json_object_new_object();
+
+        put_str(o, "name", r->cr_name);
+        put_u64(o, "id", r->cr_id);
+        put_u64(o, "filters", r->cr_filters);
+        put_u64(o, "flows", r->cr_flows);
+        put_u64(o, "pended", r->cr_pended);
+        rn_callout_values(r->cr_callout, value_to_json, values);
+        json_object_object_add(o, "values", values);
+        json_object_array_add(rc->rc_json, o);
+    } else {
+        struct values_text vt = {rc->rc_sb, 0};
+
+        rn_strbuf_printf(rc->rc_sb, "%-12s %7u %6u %7u  ", r->cr_name, r->cr_filters,
+                         r->cr_flows, r->cr_pended);
+        rn_callout_values(r->cr_callout, value_to_text, &vt);
+        rn_strbuf_puts(rc->rc_sb, "\n");
+    }
+}
+
+void rn__render_filters(struct rn_stack *st, struct rn_strbuf *sb, bool json)
+{
+    struct render_ctx filters = {sb, json ? json_object_new_array() : NULL, 0};
+    struct render_ctx callouts = {sb, json ? json_object_new_array() : NULL, 0};
+    struct json_object *layers = json ? json_object_new_array() : NULL, *o;
+    unsigned l;
+
+    if (!json)
+        rn_strbuf_printf(sb, "%-5s %-19s %6s %10s  %s\n", "ID", "LAYER", "WEIGHT", "HITS",
+                         "SPEC");
+    rn_filter_rows(st, filter_row, &filters);
+    if (!json && filters.rc_n == 0)
+        rn_strbuf_puts(sb, "(no filters: every layer permits)\n");
+    if (!json)
+        rn_strbuf_puts(sb, "\nCALLOUT      FILTERS  FLOWS  PENDED  VALUES\n");
+    rn_callout_rows(st, callout_row, &callouts);
+    if (!json)
+        rn_strbuf_puts(sb, "\nLAYER               FILTERS  CLASSIFIED  PERMITTED    BLOCKED"
+                           "     PENDED\n");
+    for (l = 0; l < RN_FL_COUNT_; l++) {
+        struct rn_filter_layer_stats ls;
+
+        rn_filter_layer_stats(st, (enum rn_filter_layer)l, &ls);
+        if (!json) {
+            rn_strbuf_printf(sb, "%-19s %8u %11" PRIu64 " %10" PRIu64 " %10" PRIu64
+                                 " %10" PRIu64 "\n",
+                             rn_filter_layer_name((enum rn_filter_layer)l), ls.fls_filters,
+                             ls.fls_classified, ls.fls_permitted, ls.fls_blocked, ls.fls_pended);
+            continue;
+        }
+        o = json_object_new_object();
+        put_str(o, "layer", rn_filter_layer_name((enum rn_filter_layer)l));
+        put_u64(o, "filters", ls.fls_filters);
+        put_u64(o, "classified", ls.fls_classified);
+        put_u64(o, "permitted", ls.fls_permitted);
+        put_u64(o, "blocked", ls.fls_blocked);
+        put_u64(o, "pended", ls.fls_pended);
+        json_object_array_add(layers, o);
+    }
+    if (!json)
+        return;
+    o = json_object_new_object();
+    json_object_object_add(o, "filters", filters.rc_json);
+    json_object_object_add(o, "callouts", callouts.rc_json);
+    json_object_object_add(o, "layers", layers);
+    json_line(sb, o);
+}
+
+/* ---- svc ---------------------------------------------------------------------- */
+
+static struct json_object *service_json(const struct rn_svc *svc, rn_time_t now)
+{
+    struct rn_svc_counter c[RN_SVC_COUNTERS_MAX];
+    struct json_object *o = json_object_new_object(), *counters = json_object_new_object();
+    rn_time_t since = rn_svc_since(svc);
+    struct rn_proc *p = rn_svc_proc(svc);
+    size_t n = rn_svc_counters(svc, c), k;
+
+    put_str(o, "name", rn_svc_name(svc));
+    put_u64(o, "id", rn_svc_id(svc));
+    put_str(o, "state", rn_svc_state_name(rn_svc_state(svc)));
+    put_u64(o, "for_ns", now > since ? now - since : 0);
+    put_str(o, "what", rn_svc_kind(svc)->sk_what);
+    put_str(o, "arg", rn_svc_arg(svc));
+    if (p != NULL) {
+        put_u64(o, "pid", rn_proc_pid(p));
+        put_u64(o, "process", rn_ob_id(p));
+        put_u64(o, "handles", rn_proc_handles(p));
+    } else {
+        json_object_object_add(o, "pid", NULL);
+        json_object_object_add(o, "process", NULL);
+        put_u64(o, "handles", 0);
+    }
+    for (k = 0; k < n; k++)
+        put_u64(counters, c[k].sc_name, c[k].sc_value);
+    json_object_object_add(o, "counters", counters);
+    return o;
+}
+
+static void service_text(struct rn_strbuf *sb, const struct rn_svc *svc, rn_time_t now)
+{
+    struct rn_svc_counter c[RN_SVC_COUNTERS_MAX];
+    enum rn_svc_state state = rn_svc_state(svc);
+    rn_time_t since = rn_svc_since(svc);
+    struct rn_proc *p = rn_svc_proc(svc);
+    size_t n = rn_svc_counters(svc, c), k;
+    char age[32];
+
+    rn_strbuf_printf(sb, "%s (%s): %s for %s", rn_svc_name(svc), rn_svc_kind(svc)->sk_what,
+                     rn_svc_state_name(state),
+                     rn_fmt_age(now > since ? now - since : 0, age, sizeof(age)));
+    if (p != NULL)
+        rn_strbuf_printf(sb, ", process %s (pid %" PRIu32 ") #%" PRIu64 ", %u handle%s",
+                         rn_proc_name(p), rn_proc_pid(p), rn_ob_id(p), rn_proc_handles(p),
+                         rn_proc_handles(p) == 1 ? "" : "s");
+    rn_strbuf_printf(sb, ", service #%" PRIu64 "\n", rn_svc_id(svc));
+    if (state == RN_SVC_STOP_PENDING)
+        rn_strbuf_printf(sb, "  its process is running down; `refnet why %s` says what "
+                             "holds it\n",
+                         rn_svc_name(svc));
+    for (k = 0; k < n; k++)
+        rn_strbuf_printf(sb, "  %-18s %12" PRIu64 "\n", c[k].sc_name, c[k].sc_value);
+}
+
+void rn__render_services(const struct rn_svcctl *sc, const struct rn_svc *only, rn_time_t now,
+                         struct rn_strbuf *sb, bool json)
+{
+    struct json_object *list = NULL;
+    size_t i, n = rn_svcctl_count(sc);
+
+    if (only != NULL) {
+        if (json)
+            json_line(sb, service_json(only, now));
+        else
+            service_text(sb, only, now);
+        return;
+    }
+    if (json)
+        list = json_object_new_array();
+    for (i = 0; i < n; i++) {
+        const struct rn_svc *svc = rn_svcctl_at(sc, i);
+
+        if (json)
+            json_object_array_add(list, service_json(svc, now));
+        else
+            service_text(sb, svc, now);
+    }
+    if (json)
+        json_line(sb, list);
+    else if (n == 0)
+        rn_strbuf_puts(sb, "no services\n");
+}
+
+/* ---- netstat ------------------------------------------------------------------ */
+
+void rn__render_netstat_begin(struct rn_strbuf *sb, bool refs, bool json)
+{
+    if (json)
+        rn_strbuf_puts(sb, "[");
+    else if (refs)
+        rn_strbuf_printf(sb, "%-5s %-22s %-22s %-12s %6s %6s %5s %-8s %-18s %s\n", "Proto",
+                         "Local Address", "Foreign Address", "State", "Send-Q", "Recv-Q", "Refs",
+                         "Id", "Owner", "Holders");
+    else
+        rn_strbuf_printf(sb, "%-5s %-22s %-22s %-12s %7s %7s %5s  Id\n", "Proto",
+                         "Local Address", "Foreign Address", "State", "Send-Q", "Recv-Q",
+                         "Refs");
+}
+
+/* The owner column: the service for "service NAME", else the process. */
+static const char *owner_name(const struct rn_netstat_walk_row *r)
+{
+    const char *o = r->wr_owner.ow_owner;
+
+    return strncmp(o, "service ", 8) == 0 ? o + 8 : r->wr_owner.ow_proc_name;
+}
+
+static void netstat_json(struct rn_strbuf *sb, const struct rn_netstat_walk_row *r, bool refs)
+{
+    const struct rn_netstat_row *row = &r->wr_row;
+    struct json_object *o = json_object_new_object(), *holders;
+    char ls[32], fs[32];
+    unsigned i;
+
+    put_str(o, "proto", row->nr_proto);
+    put_str(o, "local", endpoint(ls, sizeof(ls), row->nr_laddr, row->nr_lport, false));
+    put_str(o, "remote", endpoint(fs, sizeof(fs), row->nr_faddr, row->nr_fport, true));
+    put_str(o, "state", row->nr_state);
+    put_u64(o, "sendq", row->nr_sendq);
+    put_u64(o, "recvq", row->nr_recvq);
+    put_u64(o, "id", r->wr_id);
+    put_u64(o, "refs", r->wr_refs);
+    if (refs) {
+        if (r->wr_has_owner) {
+            put_str(o, "owner", owner_name(r));
+            put_str(o, "process", r->wr_owner.ow_proc_name);
+            put_u64(o, "pid", r->wr_owner.ow_pid);
+            put_u64(o, "socket", r->wr_owner.ow_sock);
+            json_object_object_add(o, "handle", json_object_new_int(r->wr_owner.ow_handle));
+        } else {
+            json_object_object_add(o, "owner", NULL);
+            json_object_object_add(o, "process", NULL);
+            json_object_object_add(o, "pid", NULL);
+            json_object_object_add(o, "socket", NULL);
+            json_object_object_add(o, "handle", NULL);
+        }
+        if (r->wr_conns >= 0)
+            put_u64(o, "conns", (uint64_t)r->wr_conns);
+        holders = json_object_new_object();
+        for (i = 0; i < r->wr_nholders; i++)
+            put_u64(holders, r->wr_holders[i].nh_tag, r->wr_holders[i].nh_count);
+        json_object_object_add(o, "holders", holders);
+    }
+    rn__render_json(sb, o);
+}
+
+void rn__render_netstat_row(struct rn_strbuf *sb, const struct rn_netstat_walk_row *r,
+                            bool refs, bool json, bool *first)
+{
+    const struct rn_netstat_row *row = &r->wr_row;
+    char ls[32], fs[32], owner[96], id[24];
+    unsigned i;
+
+    if (json) {
+        if (!*first)
+            rn_strbuf_puts(sb, ",");
+        netstat_json(sb, r, refs);
+        *first = false;
+        return;
+    }
+    *first = false;
+    endpoint(ls, sizeof(ls), row->nr_laddr, row->nr_lport, false);
+    endpoint(fs, sizeof(fs), row->nr_faddr, row->nr_fport, true);
+    snprintf(id, sizeof(id), "#%" PRIu64, r->wr_id);
+    if (!refs) {
+        rn_strbuf_printf(sb, "%-5s %-22s %-22s %-12s %7" PRIu32 " %7" PRIu32 " %5u  %s\n",
+                         row->nr_proto, ls, fs, row->nr_state, row->nr_sendq, row->nr_recvq,
+                         r->wr_refs, id);
+        return;
+    }
+    if (r->wr_has_owner)
+        snprintf(owner, sizeof(owner), "%s[%" PRIu32 "]", owner_name(r), r->wr_owner.ow_pid);
+    else
+        snprintf(owner, sizeof(owner), "-");
+    if (r->wr_conns >= 0) {
+        size_t o = strlen(owner);
+
+        snprintf(owner + o, sizeof(owner) - o, " %ld conn%s", r->wr_conns,
+                 r->wr_conns == 1 ? "" : "s");
+    }
+    rn_strbuf_printf(sb, "%-5s %-22s %-22s %-12s %6" PRIu32 " %6" PRIu32 " %5u %-8s %-18s ",
+                     row->nr_proto, ls, fs, row->nr_state, row->nr_sendq, row->nr_recvq,
+                     r->wr_refs, id, owner);
+    for (i = 0; i < r->wr_nholders; i++)
+        rn_strbuf_printf(sb, "%s%s %" PRIu32, i ? ", " : "", r->wr_holders[i].nh_tag,
+                         r->wr_holders[i].nh_count);
+    rn_strbuf_puts(sb, "\n");
+}
+
+void rn__render_netstat_end(struct rn_strbuf *sb, bool json)
+{
+    if (json)
+        rn_strbuf_puts(sb, "]\n");
+}
+
+/* ---- objects, refs ------------------------------------------------------------ */
+
+/* now - since on the snapshot's clock, 0 if since is later or unknown. */
+static uint64_t age_at(const struct rn_snapshot *s, rn_time_t since)
+{
+    return since != 0 && s->s_now > since ? s->s_now - since : 0;
+}
+
+struct json_object *rn__render_object_json(const struct rn_snapshot *s,
+                                           const struct rn_snap_object *o)
+{
+    struct json_object *obj = json_object_new_object(), *ledger = json_object_new_array();
+    uint32_t i, f;
+
+    if (obj == NULL || ledger == NULL) {
+        json_object_put(obj);
+        json_object_put(ledger);
+        return NULL;
+    }
+    put_u64(obj, "id", o->so_id);
+    put_str(obj, "type", o->so_type ? o->so_type : "?");
+    put_str(obj, "desc", o->so_desc ? o->so_desc : "");
+    put_str(obj, "state", o->so_state == RN_OB_DYING ? "dying" : "live");
+    put_u64(obj, "refs", o->so_refs);
+    json_object_object_add(obj, "traced", json_object_new_boolean(o->so_traced));
+    json_object_object_add(obj, "saturated", json_object_new_boolean(o->so_saturated));
+    put_u64(obj, "age_ns", age_at(s, o->so_created));
+    if (o->so_killed != 0)
+        put_u64(obj, "dying_ns", age_at(s, o->so_killed));
+    for (i = 0; i < o->so_ntags; i++) {
+        const struct rn_snap_tag *t = &o->so_tags[i];
+        struct json_object *line = json_object_new_object();
+
+        put_str(line, "tag", t->st_tag ? t->st_tag : "?");
+        put_u64(line, "count", t->st_count);
+        put_u64(line, "held_ns", age_at(s, t->st_since));
+        if (t->st_last_ref != NULL)
+            put_str(line, "last_ref", t->st_last_ref);
+        json_object_array_add(ledger, line);
+    }
+    json_object_object_add(obj, "ledger", ledger);
+    if (o->so_traced) {
+        struct json_object *holds = json_object_new_array();
+
+        for (i = 0; i < o->so_nholds; i++) {
+            const struct rn_snap_hold *h = &o->so_holds[i];
+            struct json_object *hold = json_object_new_object(), *stack = json_object_new_array();
+
+            put_str(hold, "tag", h->sh_tag ? h->sh_tag : "?");
+            put_u64(hold, "count", h->sh_count);
+            put_u64(hold, "oldest_ns", age_at(s, h->sh_oldest));
+            if (h->sh_stack != RN_SNAP_NO_STACK && h->sh_stack < s->s_nstacks) {
+                const struct rn_snap_stack *st = &s->s_stacks[h->sh_stack];
+
+                for (f = 0; f < st->ss_nframes; f++)
+                    json_object_array_add(
+                        stack, json_object_new_string(st->ss_frames[f] ? st->ss_frames[f] : "?"));
+            }
+            json_object_object_add(hold, "stack", stack);
+            json_object_array_add(holds, hold);
+        }
+        json_object_object_add(obj, "holds", holds);
+        put_u64(obj, "untraced", o->so_untraced);
+    }
+    return obj;
+}

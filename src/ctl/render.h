@@ -1,0 +1,71 @@
+/*
+ * The listings of refnet, rendered in one place: tables for people and
+ * JSON for programs, made from the rows the library hands out (stack.h,
+ * transport.h, netstat_walk.h, filter.h, service.h).  The daemon's control
+ * commands and the tool's local commands (sim, lab) both render here, so
+ * a listing reads the same wherever it comes from.
+ *
+ * JSON is made with json-c: each listing builds its objects and appends
+ * them serialised, one line per listing, ending in a newline.  Text ends
+ * in a newline too.
+ *
+ * Every function appends to sb; an allocation failure marks sb (sb_oom)
+ * and the caller answers with an error.  [L]: on the loop thread of the
+ * stack the rows come from.
+ */
+#ifndef REFNET_CTL_RENDER_H
+#define REFNET_CTL_RENDER_H
+
+#include <stdbool.h>
+
+#include "refnet/clock.h"
+#include "refnet/netstat_walk.h"
+#include "refnet/strbuf.h"
+
+struct rn_stack;
+struct rn_svcctl;
+struct rn_svc;
+struct json_object;
+struct rn_snapshot;
+struct rn_snap_object;
+
+/* [L] `ifconfig`: every interface with its links' counters and values. */
+void rn__render_ifaces(struct rn_stack *st, struct rn_strbuf *sb, bool json);
+/* [L] `arp`: the neighbour entries. */
+void rn__render_neighbours(struct rn_stack *st, struct rn_strbuf *sb, bool json);
+/* [L] `route`: the routes, longest prefix first. */
+void rn__render_routes(struct rn_stack *st, struct rn_strbuf *sb, bool json);
+/* [L] `stat`: per interface frames, bytes and drops by reason, the
+ * protocol counters, the stack's own drops, the buffer pool by owner. */
+void rn__render_stats(struct rn_stack *st, struct rn_strbuf *sb, bool json);
+/* [L] `filter list`: filters, callouts with their values, layer counters. */
+void rn__render_filters(struct rn_stack *st, struct rn_strbuf *sb, bool json);
+/* [L] `svc list` (only NULL) or `svc status NAME`: services with state,
+ * time in it (against now, the stack's clock), process and counters.
+ * With json: an array, or one object for `only`. */
+void rn__render_services(const struct rn_svcctl *sc, const struct rn_svc *only, rn_time_t now,
+                         struct rn_strbuf *sb, bool json);
+
+/* `netstat`, row by row as the walk hands them out (netstat_walk.h):
+ * begin, then one call per row, then end.  refs: the --refs columns
+ * (owner, holders).  *first tracks the JSON array's commas; set it true
+ * before begin. */
+void rn__render_netstat_begin(struct rn_strbuf *sb, bool refs, bool json);
+void rn__render_netstat_row(struct rn_strbuf *sb, const struct rn_netstat_walk_row *row,
+                            bool refs, bool json, bool *first);
+void rn__render_netstat_end(struct rn_strbuf *sb, bool json);
+
+/* A snapshot object (snapshot.h) as `refnet objects --json` shows it: id,
+ * type, description, state, refcount, ages in ns relative to the
+ * snapshot's time, the ledger and, for traced objects, the holds grouped
+ * by stack with their frames.  Returns a new object (NULL on allocation
+ * failure, which rn__render_json() turns into an out-of-memory mark). */
+struct json_object *rn__render_object_json(const struct rn_snapshot *s,
+                                           const struct rn_snap_object *o);
+
+/* Appends obj serialised on one line (no newline) and drops the
+ * caller's reference on it.  NULL (a failed json-c allocation) marks sb
+ * as out of memory. */
+void rn__render_json(struct rn_strbuf *sb, struct json_object *obj);
+
+#endif /* REFNET_CTL_RENDER_H */
