@@ -157,13 +157,14 @@ int pair_build(const struct pair_params *pp);
 void pair_down(void);
 
 /* Virtual time: runs both stacks, from deadline to deadline, until
- * `until`.  Fails the test if time stops moving (a livelock). */
+ * `until`.  Fails the test after 50 million steps (a livelock). */
 void run_until(rn_time_t until);
 /* Virtual time: run_until(P.now + d). */
 void run_for(rn_time_t d);
 /* Runs both stacks (either mode) until cond(ctx) holds or limit of the
  * mode's time has passed; returns whether cond held.  In real time each
- * step sleeps at most 2 ms, woken early by work posted to a stack. */
+ * step sleeps at most 2 ms, woken early by work posted to a stack; in
+ * virtual time it fails the test after 50 million steps, as run_until(). */
 bool run_while_not(bool (*cond)(void *ctx), void *ctx, rn_time_t limit);
 /* One poll of both stacks at P.now; in real time P.now is read from the
  * OS clock first, in virtual time it does not move. */
