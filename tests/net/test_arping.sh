@@ -14,7 +14,7 @@
 net_setup arping
 net_start
 
-command -v arping >/dev/null || die "arping is not installed"
+net_need arping
 # Habets' arping takes -W for the interval between requests; iputils'
 # means something else by it, so it only gets the default interval.
 gap=()

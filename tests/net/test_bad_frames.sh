@@ -55,14 +55,9 @@ echo "rss ${rss0} KiB -> ${rss1} KiB; ip.reass buffers $held0 -> $held1"
 
 "$py" - "$dir/s0.json" "$dir/s1.json" "$dir/burst.json" "$held0" "$held1" <<'EOF' || fail=1
 import json, sys
+from rnjson import drops
 s0, s1, burst = (json.load(open(p)) for p in sys.argv[1:4])
 held0, held1 = int(sys.argv[4]), int(sys.argv[5])
-def drops(j):
-    out = {}
-    for src in [i["drops"] for i in j["interfaces"]] + [j["drops"]]:
-        for k, v in src.items():
-            out[k] = out.get(k, 0) + v
-    return out
 d0, d1 = drops(s0), drops(s1)
 delta = {k: d1.get(k, 0) - d0.get(k, 0) for k in set(d0) | set(d1)}
 delta = {k: v for k, v in delta.items() if v}
@@ -118,11 +113,11 @@ held2=$(reass_held)
 net_stat "$dir/s2.json"
 "$py" - "$dir/s1.json" "$dir/s2.json" "$((held1 - held0))" <<'EOF' || fail=1
 import json, sys
+from rnjson import drops
 s1, s2 = (json.load(open(p)) for p in sys.argv[1:3])
 held = int(sys.argv[3])
 def timeouts(j):
-    return sum(src.get("frag_timeout", 0)
-               for src in [i["drops"] for i in j["interfaces"]] + [j["drops"]])
+    return drops(j).get("frag_timeout", 0)
 n = timeouts(s2) - timeouts(s1)
 print("reassembly timeout: %d fragments given up, %d buffers were held" % (n, held))
 if n != held:

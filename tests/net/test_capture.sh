@@ -18,7 +18,7 @@
 #     port 7 and 50 back, one ICMP port unreachable.
 . "$(dirname "$0")/lib.sh"
 net_setup capture
-command -v tshark >/dev/null || die "tshark is not installed"
+net_need tshark
 cap="$dir/rn0.pcap"
 net_start --capture "$cap" --service echo
 

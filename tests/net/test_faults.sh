@@ -47,8 +47,8 @@ pair() {
     net_wait_for 5 eval 'rn netstat -a | grep -Eq "0\.0\.0\.0:6000 .*LISTEN"' || die "refnet recv did not listen"
     net_wait_for 5 eval 'nsx ss -Hltn "sport = :5000" | grep -q 5000' || die "nc -l did not listen"
     t0=$(date +%s%N)
-    nsx timeout 60 nc -N 198.18.0.2 6000 <"$dir/in.bin" >/dev/null 2>"$dir/nc.err" &
-    local cpid=$!
+    net_bg timeout 60 nc -N 198.18.0.2 6000 <"$dir/in.bin" >/dev/null 2>"$dir/nc.err"
+    local cpid=$bgpid
     timeout 60 "$refnet" send 198.18.0.1 5000 --ctl "$sock" <"$dir/out.bin" >/dev/null 2>"$dir/send.err"
     rc=$?
     [ "$rc" = 0 ] || bad "$mib MiB: refnet send exited $rc: $(cat "$dir/send.err")"
@@ -74,14 +74,9 @@ pair() {
 check() {
     "$py" - "$2" "$3" "$allowed" "$1" <<'EOF' || fail=1
 import json, sys
+from rnjson import drops
 s0, s1 = (json.load(open(p)) for p in sys.argv[1:3])
 allowed, what = eval(sys.argv[3]), sys.argv[4]
-def drops(j):
-    out = {}
-    for src in [i["drops"] for i in j["interfaces"]] + [j["drops"]]:
-        for k, v in src.items():
-            out[k] = out.get(k, 0) + v
-    return out
 d0, d1 = drops(s0), drops(s1)
 d = {k: d1.get(k, 0) - d0.get(k, 0) for k in d1 if d1.get(k, 0) != d0.get(k, 0)}
 p = {k: s1["protocols"][k] - s0["protocols"].get(k, 0) for k in s1["protocols"]}

@@ -23,7 +23,7 @@
 #     aside); the daemon then shuts down cleanly (lib.sh).
 . "$(dirname "$0")/lib.sh"
 net_setup http
-command -v curl >/dev/null || die "curl is not installed"
+net_need curl
 
 www="$dir/www"
 mkdir -p "$www"

@@ -24,7 +24,7 @@
 #   - the daemon shuts down cleanly (lib.sh), TIME_WAIT entries included.
 . "$(dirname "$0")/lib.sh"
 net_setup load
-command -v wrk >/dev/null || die "wrk is not installed"
+net_need wrk
 www="$dir/www"
 mkdir -p "$www"
 head -c 1024 /dev/urandom >"$www/small.bin"

@@ -30,7 +30,7 @@ printf 'hello from refnet\n' >"$dir/www/index.html"
 # hammer SECONDS: Linux clients, one request per connection, in the
 # background; sets $hpid.  Their counts go to $dir/hammer.out.
 hammer() {
-    nsx "$py" - "$1" >"$dir/hammer.out" 2>&1 <<'EOF' &
+    net_bg "$py" - "$1" >"$dir/hammer.out" 2>&1 <<'EOF'
 import socket, sys, threading, time
 stop = time.time() + float(sys.argv[1])
 done, errors = [0], [0]
@@ -60,7 +60,7 @@ for t in ts:
     t.join()
 print("requests", done[0], "errors", errors[0])
 EOF
-    hpid=$!
+    hpid=$bgpid
 }
 
 # netstat_loop SECONDS: `refnet netstat -a --refs` over and over; prints
@@ -201,24 +201,12 @@ rn svc stop httpd >/dev/null || bad "the second stop failed"
 
 # Shut down: clean, nothing leaked (the log names leaks on purpose, so the
 # check is on the lines that report real ones).
-net_stopped=1
-kill -TERM "$dpid"
-for i in $(seq 100); do kill -0 "$dpid" 2>/dev/null || break; sleep 0.1; done
-wait "$dpid"
-rc=$?
-[ "$rc" = 0 ] || bad "the daemon exited $rc"
-grep -q "^refnet daemon: shut down cleanly$" "$dlog" || { bad "no clean shutdown"; cat "$dlog"; }
-grep -qE "objects? leaked at shutdown|still held" "$dlog" && bad "the daemon reported leaks"
+net_leak_re="objects? leaked at shutdown|still held"
+net_stop
 
 # ---- Without the fault ---------------------------------------------------------
 # The TAP stays; a new daemon on it.
-dlog="$dir/daemon2.log"
-ip netns exec "$ns" "$refnet" daemon --tap rn0 --addr 198.18.0.2/15 --ctl "$sock" \
-    --service "httpd=80:$dir/www" 2>"$dlog" &
-dpid=$!
-net_stopped=0
-for i in $(seq 50); do rn status >/dev/null 2>&1 && break; sleep 0.1; done
-rn status >/dev/null 2>&1 || die "the second daemon did not come up: $(cat "$dlog")"
+net_restart --service "httpd=80:$dir/www"
 load
 [ "$(listener_enum)" = 0 ] || bad "without the fault the listener has 'enum' holders: $(listener_enum)"
 t0=$(date +%s.%N)

@@ -14,7 +14,7 @@ mkdir -p "$dir/www"
 printf 'hello\n' >"$dir/www/index.html"
 net_start --watchdog 2 --inject enum-leak --service "httpd=80:$dir/www"
 
-nsx "$py" - >"$dir/hammer.out" 2>&1 <<'EOF' &
+net_bg "$py" - >"$dir/hammer.out" 2>&1 <<'EOF'
 import socket, threading, time
 stop = time.time() + 3
 def worker():
@@ -31,7 +31,7 @@ ts = [threading.Thread(target=worker) for _ in range(8)]
 for t in ts: t.start()
 for t in ts: t.join()
 EOF
-hpid=$!
+hpid=$bgpid
 end=$((SECONDS + 3))
 while [ $SECONDS -lt "$end" ]; do rn netstat -a --refs >/dev/null 2>&1; done
 wait "$hpid"
@@ -72,11 +72,8 @@ n=$(tail -c +"$((before + 1))" "$dlog" | grep -c "^service httpd STOP_PENDING")
 for i in $(seq 40); do rn svc status httpd | grep -q ": STOPPED" && break; sleep 0.05; done
 rn svc status httpd | grep -q ": STOPPED" || bad "httpd did not stop after clear-leak"
 
-net_stopped=1
-kill -TERM "$dpid"
-for i in $(seq 100); do kill -0 "$dpid" 2>/dev/null || break; sleep 0.1; done
-wait "$dpid"
-rc=$?
-[ "$rc" = 0 ] || bad "the daemon exited $rc"
-grep -q "^refnet daemon: shut down cleanly$" "$dlog" || { bad "no clean shutdown"; cat "$dlog"; }
+# The log names leaks on purpose: the check is on the lines that report
+# real ones.
+net_leak_re="objects? leaked at shutdown|still held"
+net_stop
 net_done "watchdog_timing: a stop hung for 2 s is reported $dt s after it began, once"

@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "helper_client.h"
-#include "pair/pair.h"
+#include "support.h"
 #include "refnet/error.h"
 #include "refnet/object.h"
 
@@ -295,27 +295,7 @@ bool tcl_response(struct tcl *c, bool head_only, struct resp *r, uint64_t limit_
     return true;
 }
 
-/* ---- Objects ------------------------------------------------------------------- */
-
-unsigned count_objects(const char *type, const char *needle)
-{
-    struct rn_ob_type *t = rn_ob_type_find(type);
-    struct rn_ob_iter it;
-    unsigned n = 0;
-    char desc[200];
-    void *ob;
-
-    if (t == NULL)
-        return 0;
-    rn_ob_iter_init(&it, t, RN_TAG_ENUM);
-    while ((ob = rn_ob_iter_next(&it)) != NULL) {
-        rn_ob_describe(ob, desc, sizeof(desc));
-        if (needle == NULL || strstr(desc, needle) != NULL)
-            n++;
-    }
-    rn_ob_iter_end(&it);
-    return n;
-}
+/* ---- Files -------------------------------------------------------------------- */
 
 unsigned count_fds(void)
 {

@@ -1,9 +1,9 @@
 /*
- * A TCP test client on the loop thread of stack a (pair.h): it
+ * A TCP test client on the loop thread of stack a (the pair of support.h): it
  * connects, sends copies of what it is given, keeps one receive in flight
  * (unless paused) collecting everything into a growing buffer, and records
  * how the stream ended.  Plus an HTTP/1.1 response reader for what it
- * collected, and checks on the services' objects.
+ * collected, and a count of the process's open files.
  */
 #ifndef REFNET_TEST_APPS_HELPER_CLIENT_H
 #define REFNET_TEST_APPS_HELPER_CLIENT_H
@@ -85,9 +85,6 @@ const char *resp_field(const struct resp *r, const char *name);
 bool tcl_response(struct tcl *c, bool head_only, struct resp *r, uint64_t limit_ns);
 
 /* ---- Objects ------------------------------------------------------------------- */
-
-/* Live objects of type whose description contains needle. */
-unsigned count_objects(const char *type, const char *needle);
 
 /* Open file descriptors of this process. */
 unsigned count_fds(void);

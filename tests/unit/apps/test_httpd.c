@@ -22,11 +22,10 @@
 
 #include "../../../apps/httpd_fs.h"
 #include "helper_client.h"
-#include "pair/pair.h"
 #include "apps/apps.h"
 #include "refnet/error.h"
 #include "refnet/object.h"
-#include "testutil.h"
+#include "support.h"
 
 #define BIG_LEN (6u * 1024u * 1024u + 12345u)
 

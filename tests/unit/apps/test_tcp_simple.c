@@ -14,11 +14,10 @@
 #include <cmocka.h>
 
 #include "helper_client.h"
-#include "pair/pair.h"
 #include "apps/apps.h"
 #include "refnet/error.h"
 #include "refnet/object.h"
-#include "testutil.h"
+#include "support.h"
 
 static bool flag_set(void *ctx)
 {

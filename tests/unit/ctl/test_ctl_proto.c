@@ -13,7 +13,7 @@
 
 #include "ctl/ctl.h"
 #include "refnet/error.h"
-#include "testutil.h"
+#include "support.h"
 
 /* Builds a raw frame around payload. */
 static size_t frame(uint8_t *out, const char *magic, uint8_t version, uint32_t len,

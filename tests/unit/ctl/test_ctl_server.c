@@ -34,7 +34,8 @@
 #include "refnet/strbuf.h"
 #include "refnet/timer.h"
 #include "failalloc.h"
-#include "testutil.h"
+#include "helper_ctl.h"
+#include "support.h"
 
 /* ---- A test object type for refs and trace ------------------------------ */
 
@@ -65,13 +66,9 @@ struct later {
 };
 
 struct fixture {
-    char f_dir[64];
-    char f_path[128];
-    struct rn_loop *f_loop;
-    struct rn_ctl_server *f_srv;
+    struct ctl_fixture f_ctl;         /* the server, its loop and directory */
     struct rn__dumper *f_dumper;
     char f_late_dump[160];            /* written by a dump teardown waits for */
-    pthread_t f_thread;
     struct later f_later;
 };
 
@@ -146,59 +143,30 @@ static const struct rn_ctl_cmd test_cmds[] = {
 
 /* ---- Fixture ------------------------------------------------------------ */
 
-static void *loop_thread(void *arg)
-{
-    rn_loop_run(arg);
-    return NULL;
-}
-
-static void start_loop(void)
-{
-    assert_int_equal(pthread_create(&fx->f_thread, NULL, loop_thread, fx->f_loop), 0);
-}
-
-static void stop_loop(void)
-{
-    rn_loop_stop(fx->f_loop);
-    pthread_join(fx->f_thread, NULL);
-}
-
 static int setup(void **state)
 {
-    char err[256];
-
     (void)state;
     fx = calloc(1, sizeof(*fx));
     assert_non_null(fx);
-    snprintf(fx->f_dir, sizeof(fx->f_dir), "/tmp/rn-ctl-XXXXXX");
-    assert_non_null(mkdtemp(fx->f_dir));
-    snprintf(fx->f_path, sizeof(fx->f_path), "%s/ctl.sock", fx->f_dir);
-    assert_int_equal(rn_loop_create_driven(NULL, &fx->f_loop), 0);
-    if (rn_ctl_server_open(fx->f_loop, fx->f_path, &fx->f_srv, err, sizeof(err)) != 0)
-        fail_msg("open: %s", err);
-    assert_int_equal(rn_ctl_server_add(fx->f_srv, test_cmds, 3, &fx->f_later), 0);
-    assert_int_equal(rn__ctl_add_object_cmds(fx->f_srv), 0);
-    fx->f_dumper = rn__dumper_new(fx->f_loop);
+    ctl_fixture_open(&fx->f_ctl, "/tmp/rn-ctl-XXXXXX", test_cmds, 3, &fx->f_later);
+    assert_int_equal(rn__ctl_add_object_cmds(fx->f_ctl.cf_srv), 0);
+    fx->f_dumper = rn__dumper_new(fx->f_ctl.cf_loop);
     assert_non_null(fx->f_dumper);
-    assert_int_equal(rn__ctl_add_dump_cmd(fx->f_srv, fx->f_dumper), 0);
-    start_loop();
+    assert_int_equal(rn__ctl_add_dump_cmd(fx->f_ctl.cf_srv, fx->f_dumper), 0);
+    ctl_loop_start(&fx->f_ctl);
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    stop_loop();
-    rn_ctl_server_close(fx->f_srv);
+    ctl_loop_stop(&fx->f_ctl);
+    ctl_server_shut(&fx->f_ctl);
     rn__dumper_free(fx->f_dumper);
     unlink(fx->f_late_dump);
-    /* Closing removed the socket file. */
-    assert_int_equal(access(fx->f_path, F_OK), -1);
-    rn_loop_destroy(fx->f_loop);
-    rmdir(fx->f_dir);
+    ctl_fixture_close(&fx->f_ctl);
     free(fx);
     fx = NULL;
-    check_live_objects(0);
     return 0;
 }
 
@@ -216,7 +184,7 @@ static int call(uint32_t flags, char **text, int argc, ...)
     for (i = 0; i < argc; i++)
         argv[i] = va_arg(ap, const char *);
     va_end(ap);
-    if (rn_ctl_call(fx->f_path, flags, argc, argv, RN_SEC(10), &reply, err, sizeof(err)) != 0)
+    if (rn_ctl_call(fx->f_ctl.cf_path, flags, argc, argv, RN_SEC(10), &reply, err, sizeof(err)) != 0)
         fail_msg("call: %s", err);
     if (text != NULL)
         *text = reply.rp_text;
@@ -303,9 +271,9 @@ static void wait_no_connections(void)
 {
     int i;
 
-    for (i = 0; i < 1000 && rn_ctl_server_connections(fx->f_srv) != 0; i++)
+    for (i = 0; i < 1000 && rn_ctl_server_connections(fx->f_ctl.cf_srv) != 0; i++)
         usleep(5000);
-    assert_int_equal(rn_ctl_server_connections(fx->f_srv), 0);
+    assert_int_equal(rn_ctl_server_connections(fx->f_ctl.cf_srv), 0);
 }
 
 /* ---- Tests -------------------------------------------------------------- */
@@ -315,10 +283,10 @@ static void test_socket_is_owner_only(void **state)
     struct stat stb;
 
     (void)state;
-    assert_int_equal(stat(fx->f_path, &stb), 0);
+    assert_int_equal(stat(fx->f_ctl.cf_path, &stb), 0);
     assert_true(S_ISSOCK(stb.st_mode));
     assert_int_equal(stb.st_mode & 0777, 0600);
-    assert_string_equal(rn_ctl_server_path(fx->f_srv), fx->f_path);
+    assert_string_equal(rn_ctl_server_path(fx->f_ctl.cf_srv), fx->f_ctl.cf_path);
     assert_still_serving();
 }
 
@@ -355,7 +323,7 @@ static void test_unknown_command(void **state)
 static void expect_rejected(const void *bytes, size_t len, bool shut_wr, const char *needle)
 {
     char *text;
-    int fd = raw_connect(fx->f_path);
+    int fd = raw_connect(fx->f_ctl.cf_path);
 
     assert_int_equal(send(fd, bytes, len, MSG_NOSIGNAL), (ssize_t)len);
     if (shut_wr)
@@ -409,7 +377,7 @@ static void test_pipelined_requests_answered_in_order(void **state)
     memcpy(both, f1, l1);
     memcpy(both + l1, f2, l2);
     memcpy(both + l1 + l2, f1, l1);
-    fd = raw_connect(fx->f_path);
+    fd = raw_connect(fx->f_ctl.cf_path);
     assert_int_equal(send(fd, both, 2 * l1 + l2, 0), (ssize_t)(2 * l1 + l2));
     assert_int_equal(raw_reply(fd, &text), 3);
     assert_non_null(strstr(text, "[one]"));
@@ -453,11 +421,11 @@ static void test_async_client_gone(void **state)
 
     (void)state;
     assert_int_equal(rn_ctl_request_encode(0, 2, argv, &f, &l, err, sizeof(err)), 0);
-    fd = raw_connect(fx->f_path);
+    fd = raw_connect(fx->f_ctl.cf_path);
     assert_int_equal(send(fd, f, l, 0), (ssize_t)l);
     free(f);
     /* Let the request reach its handler, then leave. */
-    for (i = 0; i < 1000 && rn_ob_live_count(rn_ob_type_find("ctl request")) == 0; i++)
+    for (i = 0; i < 1000 && count_type("ctl request") == 0; i++)
         usleep(2000);
     close(fd);
     for (i = 0; i < 2000 && !atomic_load(&fx->f_later.l_completed); i++)
@@ -467,7 +435,7 @@ static void test_async_client_gone(void **state)
     assert_int_equal(atomic_load(&fx->f_later.l_was_connected), 0);
     /* The request was released once completed. */
     rn_ob_drain();
-    assert_int_equal(rn_ob_live_count(rn_ob_type_find("ctl request")), 0);
+    assert_int_equal(count_type("ctl request"), 0);
     assert_still_serving();
 }
 
@@ -481,30 +449,30 @@ static void test_pending_request_outlives_server(void **state)
 
     (void)state;
     assert_int_equal(rn_ctl_request_encode(0, 2, argv, &f, &l, err, sizeof(err)), 0);
-    fd = raw_connect(fx->f_path);
+    fd = raw_connect(fx->f_ctl.cf_path);
     assert_int_equal(send(fd, f, l, 0), (ssize_t)l);
     free(f);
-    for (i = 0; i < 1000 && rn_ob_live_count(rn_ob_type_find("ctl request")) == 0; i++)
+    for (i = 0; i < 1000 && count_type("ctl request") == 0; i++)
         usleep(2000);
     /* Close the server under the pending request: the client is cut off,
      * the handler is told, and completes later without harm. */
-    stop_loop();
-    rn_ctl_server_close(fx->f_srv);
-    fx->f_srv = NULL;
+    ctl_loop_stop(&fx->f_ctl);
+    rn_ctl_server_close(fx->f_ctl.cf_srv);
+    fx->f_ctl.cf_srv = NULL;
     assert_int_equal(atomic_load(&fx->f_later.l_cancelled), 1);
     assert_true(raw_closed(fd));
     close(fd);
-    assert_int_equal(rn_ob_live_count(rn_ob_type_find("ctl request")), 1);
+    assert_int_equal(count_type("ctl request"), 1);
     fx->f_later.l_completed = 0;
-    start_loop();
+    ctl_loop_start(&fx->f_ctl);
     for (i = 0; i < 2000 && !atomic_load(&fx->f_later.l_completed); i++)
         usleep(2000);
     assert_int_equal(atomic_load(&fx->f_later.l_completed), 1);
     /* Reopen so that teardown finds a server. */
-    stop_loop();
-    assert_int_equal(rn_ctl_server_open(fx->f_loop, fx->f_path, &fx->f_srv, err, sizeof(err)),
+    ctl_loop_stop(&fx->f_ctl);
+    assert_int_equal(rn_ctl_server_open(fx->f_ctl.cf_loop, fx->f_ctl.cf_path, &fx->f_ctl.cf_srv, err, sizeof(err)),
                      0);
-    start_loop();
+    ctl_loop_start(&fx->f_ctl);
 }
 
 static void test_big_reply_to_a_slow_reader(void **state)
@@ -517,7 +485,7 @@ static void test_big_reply_to_a_slow_reader(void **state)
 
     (void)state;
     assert_int_equal(rn_ctl_request_encode(0, 2, argv, &f, &l, err, sizeof(err)), 0);
-    fd = raw_connect(fx->f_path);
+    fd = raw_connect(fx->f_ctl.cf_path);
     assert_int_equal(send(fd, f, l, 0), (ssize_t)l);
     free(f);
     /* Read only the head; the rest stays queued in the server while others
@@ -551,11 +519,11 @@ static void test_connection_limit(void **state)
 
     (void)state;
     for (i = 0; i < RN_CTL_CONN_MAX; i++)
-        fds[i] = raw_connect(fx->f_path);
-    for (i = 0; i < 1000 && rn_ctl_server_connections(fx->f_srv) < RN_CTL_CONN_MAX; i++)
+        fds[i] = raw_connect(fx->f_ctl.cf_path);
+    for (i = 0; i < 1000 && rn_ctl_server_connections(fx->f_ctl.cf_srv) < RN_CTL_CONN_MAX; i++)
         usleep(2000);
-    assert_int_equal(rn_ctl_server_connections(fx->f_srv), RN_CTL_CONN_MAX);
-    extra = raw_connect(fx->f_path);
+    assert_int_equal(rn_ctl_server_connections(fx->f_ctl.cf_srv), RN_CTL_CONN_MAX);
+    extra = raw_connect(fx->f_ctl.cf_path);
     assert_int_equal(raw_reply(extra, &text), 1);
     assert_non_null(strstr(text, "64 control connections"));
     free(text);
@@ -577,17 +545,17 @@ static void test_second_server_refused_stale_replaced(void **state)
 
     (void)state;
     /* A live server answers on the path: refused, and the file stays. */
-    assert_int_equal(rn_ctl_server_open(fx->f_loop, fx->f_path, &other, err, sizeof(err)),
+    assert_int_equal(rn_ctl_server_open(fx->f_ctl.cf_loop, fx->f_ctl.cf_path, &other, err, sizeof(err)),
                      RN_EADDRINUSE);
     assert_non_null(strstr(err, "another daemon is answering there"));
-    assert_int_equal(stat(fx->f_path, &stb), 0);
+    assert_int_equal(stat(fx->f_ctl.cf_path, &stb), 0);
     assert_still_serving();
 
     /* Opening and closing servers happens on the loop's thread: stop the
      * loop meanwhile. */
-    stop_loop();
+    ctl_loop_stop(&fx->f_ctl);
     /* A stale socket (bound, nobody listening) is replaced. */
-    snprintf(path, sizeof(path), "%s/stale.sock", fx->f_dir);
+    snprintf(path, sizeof(path), "%s/stale.sock", fx->f_ctl.cf_dir);
     fd = socket(AF_UNIX, SOCK_STREAM, 0);
     memset(&sun, 0, sizeof(sun));
     sun.sun_family = AF_UNIX;
@@ -595,7 +563,7 @@ static void test_second_server_refused_stale_replaced(void **state)
     memcpy(sun.sun_path, path, strlen(path));
     assert_int_equal(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
     close(fd);
-    assert_int_equal(rn_ctl_server_open(fx->f_loop, path, &other, err, sizeof(err)), 0);
+    assert_int_equal(rn_ctl_server_open(fx->f_ctl.cf_loop, path, &other, err, sizeof(err)), 0);
     rn_ctl_server_close(other);
     assert_int_equal(access(path, F_OK), -1);
 
@@ -603,7 +571,7 @@ static void test_second_server_refused_stale_replaced(void **state)
     fd = creat(path, 0644);
     assert_true(fd >= 0);
     close(fd);
-    assert_int_equal(rn_ctl_server_open(fx->f_loop, path, &other, err, sizeof(err)), RN_EEXIST);
+    assert_int_equal(rn_ctl_server_open(fx->f_ctl.cf_loop, path, &other, err, sizeof(err)), RN_EEXIST);
     assert_non_null(strstr(err, "not a socket"));
     assert_int_equal(stat(path, &stb), 0);
     assert_true(S_ISREG(stb.st_mode));
@@ -613,9 +581,9 @@ static void test_second_server_refused_stale_replaced(void **state)
     memset(path, 'a', sizeof(path) - 1);
     path[0] = '/';
     path[sizeof(path) - 1] = '\0';
-    assert_int_equal(rn_ctl_server_open(fx->f_loop, path, &other, err, sizeof(err)), RN_EINVAL);
+    assert_int_equal(rn_ctl_server_open(fx->f_ctl.cf_loop, path, &other, err, sizeof(err)), RN_EINVAL);
     assert_non_null(strstr(err, "must be 1 to 107 bytes"));
-    start_loop();
+    ctl_loop_start(&fx->f_ctl);
 }
 
 static void test_close_keeps_a_replaced_socket(void **state)
@@ -624,16 +592,16 @@ static void test_close_keeps_a_replaced_socket(void **state)
     char path[160], err[256];
 
     (void)state;
-    stop_loop();
-    snprintf(path, sizeof(path), "%s/moved.sock", fx->f_dir);
-    assert_int_equal(rn_ctl_server_open(fx->f_loop, path, &other, err, sizeof(err)), 0);
+    ctl_loop_stop(&fx->f_ctl);
+    snprintf(path, sizeof(path), "%s/moved.sock", fx->f_ctl.cf_dir);
+    assert_int_equal(rn_ctl_server_open(fx->f_ctl.cf_loop, path, &other, err, sizeof(err)), 0);
     /* Someone removes our file and puts another in its place. */
     unlink(path);
     close(creat(path, 0600));
     rn_ctl_server_close(other);
     assert_int_equal(access(path, F_OK), 0);
     unlink(path);
-    start_loop();
+    ctl_loop_start(&fx->f_ctl);
 }
 
 static void test_client_errors(void **state)
@@ -644,7 +612,7 @@ static void test_client_errors(void **state)
     int e;
 
     (void)state;
-    snprintf(path, sizeof(path), "%s/nobody.sock", fx->f_dir);
+    snprintf(path, sizeof(path), "%s/nobody.sock", fx->f_ctl.cf_dir);
     e = rn_ctl_call(path, 0, 1, argv, RN_SEC(1), &reply, err, sizeof(err));
     assert_int_equal(e, RN_ENOENT);
     assert_non_null(strstr(err, "cannot reach the daemon at"));
@@ -660,7 +628,7 @@ static void test_client_timeout(void **state)
     int e, i;
 
     (void)state;
-    e = rn_ctl_call(fx->f_path, 0, 2, argv, RN_MSEC(200), &reply, err, sizeof(err));
+    e = rn_ctl_call(fx->f_ctl.cf_path, 0, 2, argv, RN_MSEC(200), &reply, err, sizeof(err));
     assert_int_equal(e, RN_ETIMEDOUT);
     assert_non_null(strstr(err, "no reply from the daemon"));
     assert_true(rn_clock_os_monotonic() - t0 < RN_SEC(2));
@@ -753,7 +721,7 @@ static void test_dump(void **state)
     (void)state;
     w->w_port = 443;
     rn_ob_publish(w);
-    snprintf(path, sizeof(path), "%s/state.dump", fx->f_dir);
+    snprintf(path, sizeof(path), "%s/state.dump", fx->f_ctl.cf_dir);
     assert_int_equal(call(0, &text, 2, "dump", path), 0);
     assert_non_null(strstr(text, "written to"));
     assert_non_null(strstr(text, path));
@@ -778,7 +746,7 @@ static void test_dump(void **state)
     assert_non_null(strstr(text, "must be absolute"));
     free(text);
     /* A directory that does not exist: the write fails, with the reason. */
-    snprintf(path, sizeof(path), "%s/no/such/dir.dump", fx->f_dir);
+    snprintf(path, sizeof(path), "%s/no/such/dir.dump", fx->f_ctl.cf_dir);
     assert_int_equal(call(0, &text, 2, "dump", path), 1);
     assert_non_null(strstr(text, "refnet dump: "));
     free(text);
@@ -798,19 +766,19 @@ static void test_dump_in_flight_at_shutdown(void **state)
     int fd, i;
 
     (void)state;
-    snprintf(path, sizeof(path), "%s/late.dump", fx->f_dir);
+    snprintf(path, sizeof(path), "%s/late.dump", fx->f_ctl.cf_dir);
     snprintf(fx->f_late_dump, sizeof(fx->f_late_dump), "%s", path);
     argv[0] = "dump";
     argv[1] = path;
     assert_int_equal(rn_ctl_request_encode(0, 2, argv, &f, &l, err, sizeof(err)), 0);
-    fd = raw_connect(fx->f_path);
+    fd = raw_connect(fx->f_ctl.cf_path);
     assert_int_equal(send(fd, f, l, 0), (ssize_t)l);
     free(f);
     /* As soon as the request is dispatched (its object exists), teardown
      * stops the loop: usually before the worker's completion has run on
      * it, so rn__dumper_free() must join the worker and complete the
      * request itself; teardown then checks that nothing leaked. */
-    for (i = 0; i < 5000 && rn_ob_live_count(rn_ob_type_find("ctl request")) == 0; i++)
+    for (i = 0; i < 5000 && count_type("ctl request") == 0; i++)
         usleep(200);
     close(fd);
 }
@@ -820,7 +788,7 @@ static void test_dump_in_flight_at_shutdown(void **state)
 static bool try_call(struct rn_ctl_reply *reply, char *err, size_t errlen, int argc,
                      const char **argv)
 {
-    return rn_ctl_call(fx->f_path, 0, argc, argv, RN_SEC(5), reply, err, errlen) == 0;
+    return rn_ctl_call(fx->f_ctl.cf_path, 0, argc, argv, RN_SEC(5), reply, err, errlen) == 0;
 }
 
 /* What a request answered under allocation failure: the reply a run

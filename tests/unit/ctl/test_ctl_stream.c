@@ -30,7 +30,8 @@
 #include "refnet/error.h"
 #include "refnet/loop.h"
 #include "refnet/strbuf.h"
-#include "testutil.h"
+#include "helper_ctl.h"
+#include "support.h"
 
 /* ---- The decoder --------------------------------------------------------- */
 
@@ -238,11 +239,7 @@ static int cmd_upper(struct rn_ctl_req *req, void *ctx)
 }
 
 struct fixture {
-    char f_dir[64];
-    char f_path[128];
-    struct rn_loop *f_loop;
-    struct rn_ctl_server *f_srv;
-    pthread_t f_thread;
+    struct ctl_fixture f_ctl;         /* the server, its loop and directory */
     struct upper f_upper;
 };
 
@@ -252,45 +249,23 @@ static const struct rn_ctl_cmd test_cmds[] = {
     {"upper", cmd_upper, "upper"},
 };
 
-static void *loop_thread(void *arg)
-{
-    rn_loop_run(arg);
-    return NULL;
-}
-
 static int setup(void **state)
 {
-    char err[256];
-
     (void)state;
     fx = calloc(1, sizeof(*fx));
     assert_non_null(fx);
-    snprintf(fx->f_dir, sizeof(fx->f_dir), "/tmp/rn-ctls-XXXXXX");
-    assert_non_null(mkdtemp(fx->f_dir));
-    snprintf(fx->f_path, sizeof(fx->f_path), "%s/ctl.sock", fx->f_dir);
-    assert_int_equal(rn_loop_create_driven(NULL, &fx->f_loop), 0);
-    if (rn_ctl_server_open(fx->f_loop, fx->f_path, &fx->f_srv, err, sizeof(err)) != 0)
-        fail_msg("open: %s", err);
-    assert_int_equal(rn_ctl_server_add(fx->f_srv, test_cmds, 1, &fx->f_upper), 0);
+    ctl_fixture_open(&fx->f_ctl, "/tmp/rn-ctls-XXXXXX", test_cmds, 1, &fx->f_upper);
     return 0;
-}
-
-static void start_loop(void)
-{
-    assert_int_equal(pthread_create(&fx->f_thread, NULL, loop_thread, fx->f_loop), 0);
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    rn_loop_stop(fx->f_loop);
-    pthread_join(fx->f_thread, NULL);
-    rn_ctl_server_close(fx->f_srv);
-    rn_loop_destroy(fx->f_loop);
-    rmdir(fx->f_dir);
+    ctl_loop_stop(&fx->f_ctl);
+    ctl_server_shut(&fx->f_ctl);
+    ctl_fixture_close(&fx->f_ctl);
     free(fx);
     fx = NULL;
-    check_live_objects(0);
     return 0;
 }
 
@@ -302,7 +277,7 @@ static int open_upper(void)
     char err[256];
     int fd = -1, r;
 
-    r = rn_ctl_stream_open(fx->f_path, 0, 1, argv, RN_SEC(10), &fd, &reply, err, sizeof(err));
+    r = rn_ctl_stream_open(fx->f_ctl.cf_path, 0, 1, argv, RN_SEC(10), &fd, &reply, err, sizeof(err));
     if (r < 0)
         fail_msg("stream open: %s", err);
     assert_int_equal(r, 1);
@@ -410,7 +385,7 @@ static void test_stream_round_trip(void **state)
     assert_non_null(out);
     for (i = 0; i < len; i++)
         in[i] = (uint8_t)('a' + i % 26);
-    start_loop();
+    ctl_loop_start(&fx->f_ctl);
     fd = open_upper();
     assert_int_equal(stream_through(fd, in, len, out, &outlen, false, &held, text, sizeof(text)),
                      0);
@@ -447,7 +422,7 @@ static void test_stream_holds_back_a_client_that_does_not_read(void **state)
     assert_non_null(out);
     for (i = 0; i < len; i++)
         in[i] = (uint8_t)('a' + i % 7);
-    start_loop();
+    ctl_loop_start(&fx->f_ctl);
     fd = open_upper();
     assert_int_equal(stream_through(fd, in, len, out, &outlen, true, &held, text, sizeof(text)),
                      0);
@@ -469,7 +444,7 @@ static void test_stream_client_gone_cancels(void **state)
 
     (void)state;
     memset(junk, 'x', sizeof(junk));
-    start_loop();
+    ctl_loop_start(&fx->f_ctl);
     fd = open_upper();
     assert_int_equal(send(fd, junk, sizeof(junk), MSG_NOSIGNAL), (ssize_t)sizeof(junk));
     close(fd);
@@ -486,14 +461,14 @@ static void test_no_go_without_the_flag(void **state)
     char err[256];
 
     (void)state;
-    start_loop();
-    assert_int_equal(rn_ctl_call(fx->f_path, 0, 1, argv, RN_SEC(10), &reply, err, sizeof(err)),
+    ctl_loop_start(&fx->f_ctl);
+    assert_int_equal(rn_ctl_call(fx->f_ctl.cf_path, 0, 1, argv, RN_SEC(10), &reply, err, sizeof(err)),
                      0);
     assert_int_equal(reply.rp_status, 2);
     assert_string_equal(reply.rp_text, "refnet upper: needs the streaming mode\n");
     free(reply.rp_text);
     /* An unknown flag bit is still refused. */
-    assert_int_equal(rn_ctl_call(fx->f_path, 0x4, 1, argv, RN_SEC(10), &reply, err,
+    assert_int_equal(rn_ctl_call(fx->f_ctl.cf_path, 0x4, 1, argv, RN_SEC(10), &reply, err,
                                  sizeof(err)), RN_EINVAL);
 }
 
@@ -506,7 +481,7 @@ static void test_failure_right_after_go(void **state)
 
     (void)state;
     fx->f_upper.u_fail_at_once = true;
-    start_loop();
+    ctl_loop_start(&fx->f_ctl);
     fd = open_upper();
     assert_int_equal(stream_through(fd, (const uint8_t *)"", 0, out, &outlen, false, &held, text,
                                     sizeof(text)), 1);

@@ -19,46 +19,24 @@
 #include "helper_case.h"
 #include "refnet/diag.h"
 #include "refnet/report.h"
+#include "support.h"
 
-struct sink {
-    int reports;              /* watchdog reports received */
-    int others;               /* reports of other kinds */
-    struct rn_strbuf text;    /* their text */
-};
-
-static void sink_fn(void *ctx, enum rn_report_kind kind, const char *text)
-{
-    struct sink *k = ctx;
-
-    if (kind == RN_REPORT_WATCHDOG)
-        k->reports++;
-    else
-        k->others++;
-    rn_strbuf_puts(&k->text, text);
-}
-
+/* The case with its clock moved to `now`. */
+/* Each test captures the reports (support.h). */
 static int setup(void **state)
 {
-    struct sink *k = calloc(1, sizeof(*k));
-
-    if (k == NULL)
-        return -1;
-    rn_report_set_sink(sink_fn, k);
-    *state = k;
+    (void)state;
+    capture_begin();
     return 0;
 }
 
 static int teardown(void **state)
 {
-    struct sink *k = *state;
-
-    rn_report_set_sink(NULL, NULL);
-    rn_strbuf_free(&k->text);
-    free(k);
+    (void)state;
+    capture_end();
     return 0;
 }
 
-/* The case with its clock moved to `now`. */
 static struct rn_snapshot *case_at(rn_time_t now)
 {
     struct rn_snapshot *s = case_apache();
@@ -69,7 +47,6 @@ static struct rn_snapshot *case_at(rn_time_t now)
 
 static void test_reports_once(void **state)
 {
-    struct sink *k = *state;
     struct rn_watchdog *wd = rn_watchdog_new(RN_SEC(10));
     struct rn_strbuf out = RN_STRBUF_INIT;
     rn_time_t began = CASE_NOW - CASE_STUCK;
@@ -80,13 +57,13 @@ static void test_reports_once(void **state)
     assert_non_null(wd);
     /* 5 s into the stop: nothing to say. */
     assert_int_equal(rn_watchdog_check_snapshot(wd, case_at(began + RN_SEC(5)), &out), 0);
-    assert_int_equal(k->reports, 0);
+    assert_int_equal(capture_count(RN_REPORT_WATCHDOG), 0);
     assert_string_equal(rn_strbuf_str(&out), "");
     /* 10 s: the three waits of the chain, in one report. */
     assert_int_equal(rn_watchdog_check_snapshot(wd, case_at(began + RN_SEC(10)), &out), 3);
-    assert_int_equal(k->reports, 1);
-    assert_int_equal(k->others, 0);
-    text = rn_strbuf_str(&k->text);
+    assert_int_equal(capture_count(RN_REPORT_WATCHDOG), 1);
+    assert_int_equal(capture_total() - capture_count(RN_REPORT_WATCHDOG), 0);
+    text = capture_text();
     assert_string_equal(text, rn_strbuf_str(&out));
     assert_true(strncmp(text, head, strlen(head)) == 0);
     assert_non_null(strstr(text, "    \u2514 tcp listener 0.0.0.0:80  #4   live, refs 2, traced\n"));
@@ -94,14 +71,13 @@ static void test_reports_once(void **state)
     /* Later checks of the same waits say nothing more. */
     assert_int_equal(rn_watchdog_check_snapshot(wd, case_at(began + RN_SEC(20)), &out), 0);
     assert_int_equal(rn_watchdog_check_snapshot(wd, case_at(CASE_NOW), NULL), 0);
-    assert_int_equal(k->reports, 1);
+    assert_int_equal(capture_count(RN_REPORT_WATCHDOG), 1);
     rn_strbuf_free(&out);
     rn_watchdog_free(wd);
 }
 
 static void test_new_and_renewed_waits(void **state)
 {
-    struct sink *k = *state;
     struct rn_watchdog *wd = rn_watchdog_new(RN_SEC(10));
     struct rn_snapshot *s;
     struct rn_strbuf out = RN_STRBUF_INIT;
@@ -116,7 +92,7 @@ static void test_new_and_renewed_waits(void **state)
     case_add_wait(s, 55, CASE_UDP, "close", CASE_NOW - RN_SEC(12));
     rn_snapshot_finish(s);
     assert_int_equal(rn_watchdog_check_snapshot(wd, s, &out), 1);
-    assert_int_equal(k->reports, 2);
+    assert_int_equal(capture_count(RN_REPORT_WATCHDOG), 2);
     assert_string_equal(rn_strbuf_str(&out),
                         "refnet watchdog: 1 wait pending for 10.0s or more\n"
                         "(waiter #55, gone)   close pending 12.0s\n"
@@ -137,7 +113,7 @@ static void test_new_and_renewed_waits(void **state)
         if (s->s_waits[i].sw_waiter == CASE_SOCKET)
             s->s_waits[i].sw_since += RN_SEC(1);
     assert_int_equal(rn_watchdog_check_snapshot(wd, s, NULL), 1);
-    assert_int_equal(k->reports, 4);
+    assert_int_equal(capture_count(RN_REPORT_WATCHDOG), 4);
     rn_strbuf_free(&out);
     rn_watchdog_free(wd);
 }

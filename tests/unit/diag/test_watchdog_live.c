@@ -22,7 +22,7 @@
 #include "refnet/error.h"
 #include "refnet/object.h"
 #include "refnet/snapshot.h"
-#include "testutil.h"
+#include "support.h"
 
 struct named {
     char n_name[48];  /* what describe prints */

@@ -27,7 +27,7 @@
 #include "refnet/snapshot.h"
 #include "refnet/socket.h"
 #include "refnet/strbuf.h"
-#include "testutil.h"
+#include "support.h"
 
 /* ---- A callout the test drives ------------------------------------------------- */
 
@@ -89,13 +89,13 @@ static int connect_to(uint16_t port, struct rec *ra)
     static struct rn_sockaddr_in to[8];
     static unsigned next;
     struct rn_sockaddr_in *t = &to[next++ % 8];
-    int h = rn_sock_open(F.pa, RN_SOCK_STREAM, 0);
+    int h = rn_sock_open(P.pa, RN_SOCK_STREAM, 0);
 
     assert_true(h > 0);
     t->sin_addr = ADDR_B;
     t->sin_port = port;
     ra->n = 0;
-    submit(F.pa, RN_SOP_CONNECT, h, NULL, 0, t, ra);
+    submit(P.pa, RN_SOP_CONNECT, h, NULL, 0, t, ra);
     return h;
 }
 
@@ -112,8 +112,8 @@ static void data_flows(int hc, int hs)
     char out[] = "hello through the filter", in[64] = "";
     struct rec ra = {0}, rb = {0};
 
-    submit(F.pb, RN_SOP_RECV, hs, in, sizeof(in), NULL, &rb);
-    submit(F.pa, RN_SOP_SEND, hc, out, strlen(out), NULL, &ra);
+    submit(P.pb, RN_SOP_RECV, hs, in, sizeof(in), NULL, &rb);
+    submit(P.pa, RN_SOP_SEND, hc, out, strlen(out), NULL, &ra);
     run_for(RN_MSEC(50));
     assert_int_equal(last_of(&ra, RN_SOP_SEND)->sc_result, (ssize_t)strlen(out));
     assert_int_equal(last_of(&rb, RN_SOP_RECV)->sc_result, (ssize_t)strlen(out));
@@ -131,12 +131,12 @@ static void test_callout_permit_block_continue(void **state)
 
     (void)state;
     fpair_up();
-    testco_register(F.b, &tc);
-    hl = tcp_listening(F.pb, 80, &err);
-    id = add_filter(F.b, "layer=accept,lport=80,action=callout:testco,weight=5");
+    testco_register(P.b, &tc);
+    hl = tcp_listening(P.pb, 80, &err);
+    id = add_filter(P.b, "layer=accept,lport=80,action=callout:testco,weight=5");
 
     tc.tc_answer = RN_FILTER_PERMIT;
-    submit(F.pb, RN_SOP_ACCEPT, hl, NULL, 0, NULL, &rb);
+    submit(P.pb, RN_SOP_ACCEPT, hl, NULL, 0, NULL, &rb);
     connect_to(80, &ra);
     run_for(RN_MSEC(20));
     assert_int_equal(connect_result(&ra), 0);
@@ -161,13 +161,13 @@ static void test_callout_permit_block_continue(void **state)
     connect_to(80, &ra);
     run_for(RN_MSEC(20));
     assert_int_equal(connect_result(&ra), 0);
-    below = add_filter(F.b, "layer=accept,action=block");
+    below = add_filter(P.b, "layer=accept,action=block");
     connect_to(80, &ra);
     run_for(RN_MSEC(20));
     assert_int_equal(connect_result(&ra), RN_ECONNREFUSED);
-    assert_int_equal(rn_filter_hits(F.b, id), 4);
-    assert_int_equal(rn_filter_hits(F.b, below), 1);
-    assert_int_equal(rn_filter_del(F.b, below), 0);
+    assert_int_equal(rn_filter_hits(P.b, id), 4);
+    assert_int_equal(rn_filter_hits(P.b, below), 1);
+    assert_int_equal(rn_filter_del(P.b, below), 0);
 
     /* Pended and completed before classify returned: no pended object is
      * left behind and the decision is the classification's. */
@@ -181,11 +181,11 @@ static void test_callout_permit_block_continue(void **state)
     connect_to(80, &ra);
     run_for(RN_MSEC(20));
     assert_int_equal(connect_result(&ra), 0);
-    assert_int_equal(rn_callout_pends(rn_callout_find(F.b, "testco")), 0);
+    assert_int_equal(rn_callout_pends(rn_callout_find(P.b, "testco")), 0);
     assert_int_equal(objects_held_by("callout:testco"), 0);
 
     /* At a layer that cannot pend, pending is refused. */
-    add_filter(F.b, "layer=inbound-transport,proto=tcp,lport=80,action=callout:testco");
+    add_filter(P.b, "layer=inbound-transport,proto=tcp,lport=80,action=callout:testco");
     tc.tc_answer = RN_FILTER_CONTINUE;
     tc.tc_pend_err = 0;
     connect_to(80, &ra);
@@ -208,11 +208,11 @@ static void test_pended_accept_holds_the_connection(void **state)
 
     (void)state;
     fpair_up();
-    co = testco_register(F.b, &tc);
+    co = testco_register(P.b, &tc);
     tc.tc_answer = RN_FILTER_PEND;
-    hl = tcp_listening(F.pb, 80, &err);
-    add_filter(F.b, "layer=accept,lport=80,action=callout:testco");
-    submit(F.pb, RN_SOP_ACCEPT, hl, NULL, 0, NULL, &rb);
+    hl = tcp_listening(P.pb, 80, &err);
+    add_filter(P.b, "layer=accept,lport=80,action=callout:testco");
+    submit(P.pb, RN_SOP_ACCEPT, hl, NULL, 0, NULL, &rb);
     hc = connect_to(80, &ra);
     /* Past the client's first SYN retransmission: still no SYN+ACK. */
     run_for(RN_MSEC(1500));
@@ -236,7 +236,7 @@ static void test_pended_accept_holds_the_connection(void **state)
     rn_ob_deref(pend, RN_TAG_LOOKUP);
     assert_int_equal(rn_callout_pends(co), 1);
     assert_int_equal(rn_pend_values(tc.tc_pend)->fv_lport, 80);
-    rn_filter_layer_stats(F.b, RN_FL_ACCEPT, &ls);
+    rn_filter_layer_stats(P.b, RN_FL_ACCEPT, &ls);
     assert_int_equal(ls.fls_pended, 1);
 
     /* Completed: the SYN+ACK goes, the connection is accepted, data flows,
@@ -270,7 +270,7 @@ static void test_pended_accept_holds_the_connection(void **state)
     connect_to(80, &ra);
     run_for(RN_MSEC(200));
     assert_non_null(tc.tc_pend);
-    submit(F.pb, RN_SOP_CLOSE, hl, NULL, 0, NULL, &rb);
+    submit(P.pb, RN_SOP_CLOSE, hl, NULL, 0, NULL, &rb);
     run_for(RN_MSEC(20));
     assert_int_equal(connect_result(&ra), RN_ECONNREFUSED);
     assert_int_equal(objects_held_by("callout:testco"), 2);  /* the connection, the pend */
@@ -289,12 +289,12 @@ static void test_pended_connect_and_listen(void **state)
 
     (void)state;
     fpair_up();
-    testco_register(F.a, &ta);
-    testco_register(F.b, &tb);
+    testco_register(P.a, &ta);
+    testco_register(P.b, &tb);
     ta.tc_answer = RN_FILTER_PEND;
-    hl = tcp_listening(F.pb, 80, &err);
-    submit(F.pb, RN_SOP_ACCEPT, hl, NULL, 0, NULL, &rb);
-    add_filter(F.a, "layer=connect,rport=80,action=callout:testco");
+    hl = tcp_listening(P.pb, 80, &err);
+    submit(P.pb, RN_SOP_ACCEPT, hl, NULL, 0, NULL, &rb);
+    add_filter(P.a, "layer=connect,rport=80,action=callout:testco");
 
     /* connect pended: no SYN leaves until it is completed. */
     hc = connect_to(80, &ra);
@@ -322,16 +322,16 @@ static void test_pended_connect_and_listen(void **state)
 
     /* listen pended: the port is taken but takes no SYNs. */
     tb.tc_answer = RN_FILTER_PEND;
-    add_filter(F.b, "layer=listen,lport=90-91,action=callout:testco");
-    hl2 = tcp_listening(F.pb, 90, &err);
+    add_filter(P.b, "layer=listen,lport=90-91,action=callout:testco");
+    hl2 = tcp_listening(P.pb, 90, &err);
     assert_int_equal(err, 0);
     assert_non_null(tb.tc_pend);
     assert_int_equal(tb.tc_last.fv_lport, 90);
     {
         struct rn_sockaddr_in l90 = {0, 90};
-        int h = rn_sock_open(F.pb, RN_SOCK_STREAM, 0);
+        int h = rn_sock_open(P.pb, RN_SOCK_STREAM, 0);
 
-        assert_int_equal(rn_sock_bind(F.pb, h, &l90), RN_EADDRINUSE);
+        assert_int_equal(rn_sock_bind(P.pb, h, &l90), RN_EADDRINUSE);
     }
     ob = find_object("tcp listener", "0.0.0.0:90 ");
     assert_non_null(ob);
@@ -339,7 +339,7 @@ static void test_pended_connect_and_listen(void **state)
     assert_int_equal(rn_ob_tag_count(ob, rn_tag_intern("callout:testco")), 1);
     rn_ob_deref(ob, RN_TAG_LOOKUP);
     rb.n = 0;
-    submit(F.pb, RN_SOP_ACCEPT, hl2, NULL, 0, NULL, &rb);
+    submit(P.pb, RN_SOP_ACCEPT, hl2, NULL, 0, NULL, &rb);
     connect_to(90, &ra);
     run_for(RN_MSEC(20));
     assert_int_equal(connect_result(&ra), RN_ECONNREFUSED);
@@ -350,10 +350,10 @@ static void test_pended_connect_and_listen(void **state)
     assert_true(last_of(&rb, RN_SOP_ACCEPT)->sc_result > 0);
     /* listen pended, then refused: the pending accept fails. */
     tb.tc_pend = NULL;
-    hl2 = tcp_listening(F.pb, 91, &err);
+    hl2 = tcp_listening(P.pb, 91, &err);
     assert_int_equal(err, 0);
     rb.n = 0;
-    submit(F.pb, RN_SOP_ACCEPT, hl2, NULL, 0, NULL, &rb);
+    submit(P.pb, RN_SOP_ACCEPT, hl2, NULL, 0, NULL, &rb);
     run_for(RN_MSEC(1));
     assert_null(last_of(&rb, RN_SOP_ACCEPT));
     rn_callout_complete(tb.tc_pend, RN_FILTER_BLOCK);
@@ -372,30 +372,30 @@ static void test_portblock_refuses_listed_ports(void **state)
 
     (void)state;
     fpair_up();
-    tcp_listening(F.pb, 81, &err);
-    tcp_listening(F.pb, 8001, &err);
-    hl82 = tcp_listening(F.pb, 82, &err);
-    add_filter(F.b, "layer=accept,action=callout:portblock,arg=80+8000-8080");
+    tcp_listening(P.pb, 81, &err);
+    tcp_listening(P.pb, 8001, &err);
+    hl82 = tcp_listening(P.pb, 82, &err);
+    add_filter(P.b, "layer=accept,action=callout:portblock,arg=80+8000-8080");
     connect_to(8001, &ra);
     run_for(RN_MSEC(20));
     assert_int_equal(connect_result(&ra), RN_ECONNREFUSED);
     connect_to(81, &ra);
     run_for(RN_MSEC(20));
     assert_int_equal(connect_result(&ra), 0);
-    assert_int_equal(rn_callout_portblock_blocked(F.b), 1);
+    assert_int_equal(rn_callout_portblock_blocked(P.b), 1);
 
     /* At inbound-transport it refuses only what opens a connection: one
      * established before the filter carries on. */
-    submit(F.pb, RN_SOP_ACCEPT, hl82, NULL, 0, NULL, &rb);
+    submit(P.pb, RN_SOP_ACCEPT, hl82, NULL, 0, NULL, &rb);
     hc = connect_to(82, &ra);
     run_for(RN_MSEC(20));
     assert_int_equal(connect_result(&ra), 0);
-    add_filter(F.b, "layer=inbound-transport,action=callout:portblock,arg=82");
+    add_filter(P.b, "layer=inbound-transport,action=callout:portblock,arg=82");
     data_flows(hc, (int)last_of(&rb, RN_SOP_ACCEPT)->sc_result);
     connect_to(82, &ra);
     run_for(RN_MSEC(500));
     assert_int_equal(connect_result(&ra), 1);  /* silently dropped */
-    assert_int_equal(rn_callout_portblock_blocked(F.b), 2);
+    assert_int_equal(rn_callout_portblock_blocked(P.b), 2);
     fpair_down();
 }
 
@@ -409,11 +409,11 @@ static void test_connlog_logs_and_lets_go(void **state)
 
     (void)state;
     fpair_up();
-    add_filter(F.b, "layer=accept,lport=80,action=callout:connlog");
-    add_filter(F.a, "layer=connect,action=callout:connlog");
-    hl = tcp_listening(F.pb, 80, &err);
+    add_filter(P.b, "layer=accept,lport=80,action=callout:connlog");
+    add_filter(P.a, "layer=connect,action=callout:connlog");
+    hl = tcp_listening(P.pb, 80, &err);
     capture_begin();
-    submit(F.pb, RN_SOP_ACCEPT, hl, NULL, 0, NULL, &rb);
+    submit(P.pb, RN_SOP_ACCEPT, hl, NULL, 0, NULL, &rb);
     hc = connect_to(80, &ra);
     run_for(RN_MSEC(20));
     assert_int_equal(connect_result(&ra), 0);
@@ -421,7 +421,7 @@ static void test_connlog_logs_and_lets_go(void **state)
     assert_true(hs > 0);
     /* While the connection lives, each side's connlog holds its end. */
     assert_int_equal(objects_held_by("callout:connlog"), 2);
-    rn_callout_connlog_stats(F.b, &sb);
+    rn_callout_connlog_stats(P.b, &sb);
     assert_int_equal(sb.cls_opened, 1);
     assert_int_equal(sb.cls_established, 1);
     assert_int_equal(sb.cls_active, 1);
@@ -430,16 +430,16 @@ static void test_connlog_logs_and_lets_go(void **state)
     assert_true(capture_has(" -> 198.18.0.3:80 established"));
     data_flows(hc, hs);
     /* Both close; once the connections end, every hold is gone. */
-    submit(F.pa, RN_SOP_CLOSE, hc, NULL, 0, NULL, &ra);
-    submit(F.pb, RN_SOP_CLOSE, hs, NULL, 0, NULL, &rb);
+    submit(P.pa, RN_SOP_CLOSE, hc, NULL, 0, NULL, &ra);
+    submit(P.pb, RN_SOP_CLOSE, hs, NULL, 0, NULL, &rb);
     run_for(RN_MSEC(100));
     assert_int_equal(last_of(&ra, RN_SOP_CLOSE)->sc_result, 0);
     assert_int_equal(last_of(&rb, RN_SOP_CLOSE)->sc_result, 0);
     assert_true(capture_has("<- 198.18.0.2:"));
     assert_true(capture_has(" ended after "));
     assert_int_equal(objects_held_by("callout:connlog"), 0);
-    rn_callout_connlog_stats(F.a, &sa);
-    rn_callout_connlog_stats(F.b, &sb);
+    rn_callout_connlog_stats(P.a, &sa);
+    rn_callout_connlog_stats(P.b, &sb);
     assert_int_equal(sa.cls_ended, 1);
     assert_int_equal(sb.cls_ended, 1);
     assert_int_equal(sa.cls_active + sb.cls_active, 0);
@@ -451,11 +451,11 @@ static void test_connlog_logs_and_lets_go(void **state)
     assert_true(capture_has(", never established"));
     /* One left open when the stacks go is let go of too. */
     rb.n = 0;
-    submit(F.pb, RN_SOP_ACCEPT, hl, NULL, 0, NULL, &rb);
+    submit(P.pb, RN_SOP_ACCEPT, hl, NULL, 0, NULL, &rb);
     connect_to(80, &ra);
     run_for(RN_MSEC(20));
     assert_int_equal(objects_held_by("callout:connlog"), 2);
-    rn_callout_connlog_stats(F.a, &sa);
+    rn_callout_connlog_stats(P.a, &sa);
     assert_int_equal(sa.cls_opened, 3);
     assert_int_equal(sa.cls_established, 2);
     assert_int_equal(sa.cls_active, 1);
@@ -478,7 +478,7 @@ static void close_hangs_on_faulty(int hl, struct rec *rb)
     char *chains;
     int h;
 
-    submit(F.pb, RN_SOP_CLOSE, hl, NULL, 0, NULL, rb);
+    submit(P.pb, RN_SOP_CLOSE, hl, NULL, 0, NULL, rb);
     run_for(RN_SEC(2));
     assert_null(last_of(rb, RN_SOP_CLOSE));
     /* The closed listener is still alive, and its port still taken. */
@@ -486,10 +486,10 @@ static void close_hangs_on_faulty(int hl, struct rec *rb)
     {
         struct rn_sockaddr_in l80 = {0, 80};
 
-        h = rn_sock_open(F.pb, RN_SOCK_STREAM, 0);
-        assert_int_equal(rn_sock_bind(F.pb, h, &l80), RN_EADDRINUSE);
+        h = rn_sock_open(P.pb, RN_SOCK_STREAM, 0);
+        assert_int_equal(rn_sock_bind(P.pb, h, &l80), RN_EADDRINUSE);
     }
-    chains = render_chains();
+    chains = render_live_chains();
     if (getenv("FILTER_TEST_SHOW") != NULL)
         fputs(chains, stderr);
     if (strstr(chains, "tcp listener 0.0.0.0:80 CLOSED") == NULL ||
@@ -507,19 +507,19 @@ static void test_faulty_leak_keeps_a_closed_listener(void **state)
     (void)state;
     fpair_up();
     capture_begin();
-    assert_int_equal(rn_callout_faulty_register(F.b), 0);
+    assert_int_equal(rn_callout_faulty_register(P.b), 0);
     capture_end();
-    assert_int_equal(rn_callout_faulty_release_all(F.a), 0);  /* not registered there */
-    add_filter(F.b, "layer=listen,lport=80,action=callout:faulty,arg=leak");
-    hl = tcp_listening(F.pb, 80, &err);
+    assert_int_equal(rn_callout_faulty_release_all(P.a), 0);  /* not registered there */
+    add_filter(P.b, "layer=listen,lport=80,action=callout:faulty,arg=leak");
+    hl = tcp_listening(P.pb, 80, &err);
     assert_int_equal(err, 0);
     assert_int_equal(objects_held_by("callout:faulty"), 1);
     close_hangs_on_faulty(hl, &rb);
     /* The lab's clear step lets go: the close completes. */
-    assert_int_equal(rn_callout_faulty_release_all(F.b), 1);
+    assert_int_equal(rn_callout_faulty_release_all(P.b), 1);
     assert_true(run_while_not(closed, &rb, RN_SEC(1)));
     assert_int_equal(last_of(&rb, RN_SOP_CLOSE)->sc_result, 0);
-    assert_int_equal(rn_ob_live_count(rn_ob_type_find("tcp listener")), 0);
+    assert_int_equal(count_type("tcp listener"), 0);
     assert_int_equal(objects_held_by("callout:faulty"), 0);
     fpair_down();
 }
@@ -533,19 +533,19 @@ static void test_faulty_pend_keeps_a_closed_listener(void **state)
     (void)state;
     fpair_up();
     capture_begin();
-    assert_int_equal(rn_filter_add_lab(F.b, "layer=listen,lport=80,action=callout:faulty,"
+    assert_int_equal(rn_filter_add_lab(P.b, "layer=listen,lport=80,action=callout:faulty,"
                                             "arg=pend", NULL, NULL, 0), 0);
     capture_end();
-    hl = tcp_listening(F.pb, 80, &err);
+    hl = tcp_listening(P.pb, 80, &err);
     assert_int_equal(err, 0);
     /* While the listener is open, it waits for its authorisation. */
-    chains = render_chains();
+    chains = render_live_chains();
     if (strstr(chains, "listen authorisation") == NULL ||
         strstr(chains, "pended operation listen tcp 0.0.0.0:80 by callout faulty") == NULL)
         fail_msg("no pended listen in the chains:\n%s", chains);
     free(chains);
     close_hangs_on_faulty(hl, &rb);
-    assert_int_equal(rn_callout_faulty_release_all(F.b), 1);
+    assert_int_equal(rn_callout_faulty_release_all(P.b), 1);
     assert_true(run_while_not(closed, &rb, RN_SEC(1)));
     assert_int_equal(last_of(&rb, RN_SOP_CLOSE)->sc_result, 0);
     assert_int_equal(objects_held_by("callout:faulty"), 0);
@@ -564,18 +564,18 @@ static void test_faulty_leak_keeps_a_finished_connection(void **state)
     (void)state;
     fpair_up();
     capture_begin();
-    assert_int_equal(rn_callout_faulty_register(F.b), 0);
+    assert_int_equal(rn_callout_faulty_register(P.b), 0);
     capture_end();
-    add_filter(F.b, "layer=accept,action=callout:faulty,arg=leak");
-    hl = tcp_listening(F.pb, 80, &err);
-    submit(F.pb, RN_SOP_ACCEPT, hl, NULL, 0, NULL, &rb);
+    add_filter(P.b, "layer=accept,action=callout:faulty,arg=leak");
+    hl = tcp_listening(P.pb, 80, &err);
+    submit(P.pb, RN_SOP_ACCEPT, hl, NULL, 0, NULL, &rb);
     hc = connect_to(80, &ra);
     run_for(RN_MSEC(20));
     assert_int_equal(connect_result(&ra), 0);
     /* The client aborts: the server's connection is done, but stays. */
-    assert_int_equal(rn_sock_setopt(F.pa, hc, RN_SO_LINGER, 0), 0);
-    submit(F.pa, RN_SOP_CLOSE, hc, NULL, 0, NULL, &ra);
-    submit(F.pb, RN_SOP_CLOSE, (int)last_of(&rb, RN_SOP_ACCEPT)->sc_result, NULL, 0, NULL, &rb);
+    assert_int_equal(rn_sock_setopt(P.pa, hc, RN_SO_LINGER, 0), 0);
+    submit(P.pa, RN_SOP_CLOSE, hc, NULL, 0, NULL, &ra);
+    submit(P.pb, RN_SOP_CLOSE, (int)last_of(&rb, RN_SOP_ACCEPT)->sc_result, NULL, 0, NULL, &rb);
     run_for(RN_SEC(1));
     assert_null(last_of(&rb, RN_SOP_CLOSE));
     s = rn_ob_snapshot();
@@ -593,7 +593,7 @@ static void test_faulty_leak_keeps_a_finished_connection(void **state)
         strstr(rn_strbuf_str(&sb), "callout hold after its flow ended") == NULL)
         fail_msg("no verdict on callout:faulty:\n%s", rn_strbuf_str(&sb));
     rn_strbuf_free(&sb);
-    assert_int_equal(rn_callout_faulty_release_all(F.b), 1);
+    assert_int_equal(rn_callout_faulty_release_all(P.b), 1);
     run_for(RN_MSEC(10));
     assert_int_equal(last_of(&rb, RN_SOP_CLOSE)->sc_result, 0);
     fpair_down();

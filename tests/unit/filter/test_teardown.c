@@ -22,7 +22,7 @@
 #include "refnet/report.h"
 #include "refnet/snapshot.h"
 #include "refnet/socket.h"
-#include "testutil.h"
+#include "support.h"
 #include "transport/tcp.h"
 
 /* A callout that pends listens and keeps context on them, and lets go of
@@ -77,9 +77,9 @@ static void test_unregister_lets_go(void **state)
     (void)state;
     fpair_up();
     memset(&tidy, 0, sizeof(tidy));
-    assert_int_equal(rn_callout_register(F.b, &tidy_ops, &tidy, NULL), 0);
-    add_filter(F.b, "layer=listen,action=callout:tidy");
-    tcp_listening(F.pb, 80, &err);
+    assert_int_equal(rn_callout_register(P.b, &tidy_ops, &tidy, NULL), 0);
+    add_filter(P.b, "layer=listen,action=callout:tidy");
+    tcp_listening(P.pb, 80, &err);
     assert_int_equal(err, 0);
     assert_int_equal(objects_held_by("callout:tidy"), 2);  /* the listener, the pend */
     /* The stacks go with the listen still pended (fpair_down checks that
@@ -125,22 +125,22 @@ static void test_faulty_holds_are_reported_at_teardown(void **state)
 
     (void)state;
     fpair_up();
-    rn_proc_exit(F.pa);
-    rn_proc_exit(F.pb);
+    rn_proc_exit(P.pa);
+    rn_proc_exit(P.pb);
     run_for(RN_MSEC(1));
     capture_begin();
-    assert_int_equal(rn_filter_add_lab(F.b, "layer=listen,lport=80,action=callout:faulty,"
+    assert_int_equal(rn_filter_add_lab(P.b, "layer=listen,lport=80,action=callout:faulty,"
                                             "arg=pend", NULL, NULL, 0), 0);
-    assert_int_equal(rn_filter_add_lab(F.b, "layer=listen,lport=81,action=callout:faulty,"
+    assert_int_equal(rn_filter_add_lab(P.b, "layer=listen,lport=81,action=callout:faulty,"
                                             "arg=leak", NULL, NULL, 0), 0);
     /* TCP's own listeners (no sockets above them), closed: faulty keeps
      * them. */
-    assert_int_equal(rn_tcp_listen(F.b, 0, 80, 4, NULL, NULL, &l80), 0);
-    assert_int_equal(rn_tcp_listen(F.b, 0, 81, 4, NULL, NULL, &l81), 0);
+    assert_int_equal(rn_tcp_listen(P.b, 0, 80, 4, NULL, NULL, &l80), 0);
+    assert_int_equal(rn_tcp_listen(P.b, 0, 81, 4, NULL, NULL, &l81), 0);
     rn_tcp_listener_close(l80);
     rn_tcp_listener_close(l81);
-    assert_int_equal(rn_stack_destroy(F.a), 0);
-    assert_int_equal(rn_stack_destroy(F.b), 0);
+    assert_int_equal(rn_stack_destroy(P.a), 0);
+    assert_int_equal(rn_stack_destroy(P.b), 0);
     capture_end();
     if (!capture_has("filter: callout faulty never completed pended operation") ||
         !capture_has("filter: callout faulty never released its context on tcp listener "
@@ -150,8 +150,8 @@ static void test_faulty_holds_are_reported_at_teardown(void **state)
     assert_int_equal(capture_count(RN_REPORT_LEAK), 2);
     /* Left held: both listeners and the pended operation. */
     rn_ob_drain();
-    assert_int_equal(rn_ob_live_count(rn_ob_type_find("tcp listener")), 2);
-    assert_int_equal(rn_ob_live_count(rn_ob_type_find("pended operation")), 1);
+    assert_int_equal(count_type("tcp listener"), 2);
+    assert_int_equal(count_type("pended operation"), 1);
     assert_int_equal(rn_ob_live_count(NULL), 3);
     drop_holds("callout:faulty");
     clock_manual_uninstall();

@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "link/helper_link.h"
+#include "helper_link.h"
 
 const uint8_t th_mac_a[6] = {0x02, 0x00, 0x00, 0x00, 0x0a, 0x01};
 const uint8_t th_mac_b[6] = {0x02, 0x00, 0x00, 0x00, 0x0b, 0x02};
@@ -213,28 +213,6 @@ struct rn_netbuf *th_packet(struct rn_nbpool *pool, const void *data, size_t len
     assert_non_null(nb);
     assert_int_equal(rn_nb_copyin(nb, 0, data, len), 0);
     return nb;
-}
-
-static void sink_fn(void *ctx, enum rn_report_kind kind, const char *text)
-{
-    struct th_sink *s = ctx;
-
-    if ((unsigned)kind < 4)
-        s->ts_count[kind]++;
-    rn_strbuf_puts(&s->ts_text, text);
-}
-
-void th_sink_install(struct th_sink *s)
-{
-    memset(s, 0, sizeof(*s));
-    rn_strbuf_init(&s->ts_text);
-    rn_report_set_sink(sink_fn, s);
-}
-
-void th_sink_remove(struct th_sink *s)
-{
-    rn_report_set_sink(NULL, NULL);
-    rn_strbuf_free(&s->ts_text);
 }
 
 static char tmp_dir[256];

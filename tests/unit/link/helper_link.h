@@ -1,7 +1,7 @@
 /*
  * Helpers shared by the link-layer unit tests: frames with sequence
- * numbers, real ARP/ICMP/UDP frames with valid checksums, and a report sink
- * that keeps what it receives.
+ * numbers, real ARP/ICMP/UDP frames with valid checksums, and private
+ * temporary files.
  */
 #ifndef REFNET_TEST_HELPER_LINK_H
 #define REFNET_TEST_HELPER_LINK_H
@@ -11,8 +11,6 @@
 
 #include "refnet/link.h"
 #include "refnet/netbuf.h"
-#include "refnet/report.h"
-#include "refnet/strbuf.h"
 
 /* Addresses used by the tests (198.18.0.0/15 only). */
 extern const uint8_t th_mac_a[6];
@@ -61,14 +59,6 @@ uint16_t th_csum_fold(const uint8_t *p, size_t len, uint32_t sum);
 
 /* Copies len bytes into a fresh packet from pool. */
 struct rn_netbuf *th_packet(struct rn_nbpool *pool, const void *data, size_t len);
-
-/* A report sink that keeps every report's text, kinds counted. */
-struct th_sink {
-    struct rn_strbuf ts_text;
-    unsigned ts_count[4];
-};
-void th_sink_install(struct th_sink *s);
-void th_sink_remove(struct th_sink *s);
 
 /* Returns a path in a fresh private temp directory: "<dir>/<name>". */
 const char *th_tmp_path(const char *name);

@@ -5,7 +5,7 @@
  *
  * With REFNET_LINK_KEEP_CAPTURE=<path> set, test_realistic_frames also
  * leaves its capture (ARP, ICMP, UDP with valid checksums) at <path>, for
- * tests/link/test_capture_tshark.sh to dissect.
+ * tests/net/test_capture_tshark.sh to dissect.
  */
 #include <pcap/pcap.h>
 #include <setjmp.h>
@@ -18,7 +18,7 @@
 
 #include <cmocka.h>
 
-#include "link/helper_link.h"
+#include "helper_link.h"
 #include "refnet/error.h"
 #include "refnet/link.h"
 #include "refnet/strbuf.h"

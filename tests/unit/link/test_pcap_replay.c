@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "link/helper_link.h"
+#include "helper_link.h"
 #include "refnet/error.h"
 #include "refnet/link.h"
 

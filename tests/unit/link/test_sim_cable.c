@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "link/helper_link.h"
+#include "helper_link.h"
 #include "refnet/link.h"
 
 #define US RN_NSEC_PER_USEC

@@ -26,7 +26,7 @@
 
 #include <cmocka.h>
 
-#include "link/helper_link.h"
+#include "helper_link.h"
 #include "refnet/link.h"
 
 #define TAP_NAME "rntap0"

@@ -14,89 +14,13 @@
 #include "refnet/error.h"
 #include "refnet/link.h"
 #include "refnet/stack.h"
-#include "testutil.h"
+#include "support.h"
 #include "wire/bytes.h"
 #include "wire/csum.h"
 #include "wire/icmp.h"
 
-#define ADDR_A 0xc6120002u  /* 198.18.0.2 */
-#define ADDR_B 0xc6120003u  /* 198.18.0.3 */
-
-struct pair {
-    struct rn_stack *a;
-    struct rn_stack *b;
-    struct rn_iface *ifa;
-    struct rn_iface *ifb;
-    rn_time_t now;
-};
-
-static struct pair P;
-
-static void pair_up(uint32_t mtu)
-{
-    struct rn_stack_params sp = {.sp_seed = 7};
-    struct rn_sim_cable_params cp = {0};
-    struct rn_iface_params ip = {0};
-    struct rn_link *la, *lb;
-
-    memset(&P, 0, sizeof(P));
-    P.now = RN_SEC(1);
-    clock_manual_install(P.now);
-    sp.sp_name = "a";
-    assert_int_equal(rn_stack_create(&sp, &P.a), 0);
-    sp.sp_name = "b";
-    assert_int_equal(rn_stack_create(&sp, &P.b), 0);
-    cp.sc_latency = RN_MSEC(1);
-    cp.sc_mtu = mtu;
-    cp.sc_pool_a = rn_stack_pool(P.a);
-    cp.sc_pool_b = rn_stack_pool(P.b);
-    assert_int_equal(rn_sim_cable_new(&cp, &la, &lb), 0);
-    ip.ifp_name = "sim0";
-    ip.ifp_link = la;
-    ip.ifp_addr = ADDR_A;
-    ip.ifp_plen = 15;
-    assert_int_equal(rn_stack_add_iface(P.a, &ip, &P.ifa), 0);
-    ip.ifp_link = lb;
-    ip.ifp_addr = ADDR_B;
-    assert_int_equal(rn_stack_add_iface(P.b, &ip, &P.ifb), 0);
-}
-
-static void pair_down(void)
-{
-    assert_int_equal(rn_stack_destroy(P.a), 0);
-    assert_int_equal(rn_stack_destroy(P.b), 0);
-    clock_manual_uninstall();
-    check_live_objects(0);
-}
-
-/* Runs both stacks in virtual time until `until`. */
-static void run_until(rn_time_t until)
-{
-    for (int guard = 0; guard < 100000; guard++) {
-        rn_time_t da = rn_stack_next_deadline(P.a), db = rn_stack_next_deadline(P.b);
-        rn_time_t next = until;
-
-        if (da != 0 && da < next)
-            next = da;
-        if (db != 0 && db < next)
-            next = db;
-        if (next > P.now) {
-            clock_manual_advance(next - P.now);
-            P.now = next;
-        }
-        rn_stack_poll(P.a, P.now);
-        rn_stack_poll(P.b, P.now);
-        if (P.now >= until && rn_stack_next_deadline(P.a) > until &&
-            rn_stack_next_deadline(P.b) > until)
-            return;
-        if (P.now >= until && rn_stack_next_deadline(P.a) == 0 &&
-            rn_stack_next_deadline(P.b) == 0)
-            return;
-        if (P.now >= until)
-            return;
-    }
-    fail_msg("simulation did not settle");
-}
+/* The pair with nothing above IP. */
+static const struct pair_params net_pair = {.pp_layers = PAIR_NET};
 
 /* Sends an echo request of datalen bytes from a to b. */
 static void ping(struct rn_stack *from, uint32_t dst, size_t datalen, uint16_t seq)
@@ -124,7 +48,7 @@ static void ping(struct rn_stack *from, uint32_t dst, size_t datalen, uint16_t s
 static void test_ping_resolves_and_replies(void **state)
 {
     (void)state;
-    pair_up(1500);
+    pair_up_with(&net_pair);
     ping(P.a, ADDR_B, 56, 1);
     run_until(P.now + RN_MSEC(100));
     assert_int_equal(net_st(P.b)->ns_icmp_echo_replies, 1);
@@ -142,7 +66,7 @@ static void test_ping_resolves_and_replies(void **state)
 static void test_fragmented_ping_reassembles(void **state)
 {
     (void)state;
-    pair_up(1500);
+    pair_up_with(&net_pair);
     ping(P.a, ADDR_B, 8000, 3);
     run_until(P.now + RN_MSEC(100));
     assert_int_equal(net_st(P.b)->ns_ip_reassembled, 1);
@@ -180,7 +104,7 @@ static void send_fragment(uint16_t id, uint16_t off, bool mf, size_t len)
 static void test_reassembly_limits(void **state)
 {
     (void)state;
-    pair_up(1500);
+    pair_up_with(&net_pair);
     ping(P.a, ADDR_B, 8, 1);  /* resolve ARP first */
     run_until(P.now + RN_MSEC(10));
 
@@ -217,7 +141,7 @@ static void test_reassembly_memory_bound(void **state)
     uint16_t id;
 
     (void)state;
-    pair_up(1500);
+    pair_up_with(&net_pair);
     ping(P.a, ADDR_B, 8, 1);
     run_until(P.now + RN_MSEC(10));
     /* Far more incomplete datagrams than the table holds. */
@@ -240,7 +164,7 @@ static void test_garbage_frames_counted(void **state)
     unsigned i;
 
     (void)state;
-    pair_up(1500);
+    pair_up_with(&net_pair);
     run_until(P.now + RN_MSEC(10));
     /* Truncated Ethernet, bad IP version, bad IP checksum, not for us. */
     for (i = 0; i < 4; i++) {
@@ -272,7 +196,7 @@ static void test_garbage_frames_counted(void **state)
 static void test_arp_gives_up(void **state)
 {
     (void)state;
-    pair_up(1500);
+    pair_up_with(&net_pair);
     /* Nobody has .99: three requests, then the queued ping is dropped. */
     ping(P.a, 0xc6120063u, 8, 1);
     run_until(P.now + RN_MSEC(500));

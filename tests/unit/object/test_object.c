@@ -12,7 +12,7 @@
 #include "refnet/error.h"
 #include "refnet/object.h"
 #include "refnet/snapshot.h"
-#include "testutil.h"
+#include "support.h"
 
 struct widget {
     int w_port;        /* what describe prints */

@@ -16,7 +16,7 @@
 #include "refnet/error.h"
 #include "refnet/object.h"
 #include "refnet/snapshot.h"
-#include "testutil.h"
+#include "support.h"
 
 #define MAGIC_LIVE 0x11feb1ec7ull
 #define MAGIC_GONE 0xdeadull

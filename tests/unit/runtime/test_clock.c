@@ -3,7 +3,8 @@
  * stamp is never later than rn_clock_now() and keeps up with it, an
  * installed source is followed exactly, the ledger's first-hold stamps
  * come from it, and the child of a fork() stamps from the clock until its
- * first create starts a ticker of its own.
+ * first create starts a ticker of its own.  And ages as reports print
+ * them (rn_fmt_age()).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,7 +17,7 @@
 
 #include "refnet/clock.h"
 #include "refnet/object.h"
-#include "testutil.h"
+#include "support.h"
 
 /* Generous on purpose: a shared 2-core machine may keep the ticker off a
  * CPU for a while.  A dead or stuck ticker lags without bound. */
@@ -168,6 +169,18 @@ static void test_stamp_after_fork(void **state)
     assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+static void test_fmt_age(void **state)
+{
+    char b[32];
+
+    (void)state;
+    assert_string_equal(rn_fmt_age(RN_MSEC(850), b, sizeof(b)), "850ms");
+    assert_string_equal(rn_fmt_age(RN_MSEC(31200), b, sizeof(b)), "31.2s");
+    assert_string_equal(rn_fmt_age(RN_SEC(245), b, sizeof(b)), "4m05s");
+    assert_string_equal(rn_fmt_age(RN_SEC(7800), b, sizeof(b)), "2h10m");
+    assert_string_equal(rn_fmt_age(RN_SEC(3 * 86400 + 4 * 3600), b, sizeof(b)), "3d04h");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -175,6 +188,7 @@ int main(void)
         cmocka_unit_test(test_stamp_follows_source),
         cmocka_unit_test(test_ledger_stamps),
         cmocka_unit_test(test_stamp_after_fork),
+        cmocka_unit_test(test_fmt_age),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -19,7 +19,7 @@
 #include "refnet/error.h"
 #include "refnet/loop.h"
 #include "refnet/timer.h"
-#include "testutil.h"
+#include "support.h"
 
 /* A stack stand-in: pipes as its interface fds, a settable deadline. */
 struct fake {

@@ -15,7 +15,7 @@
 
 #include "refnet/clock.h"
 #include "refnet/loop.h"
-#include "testutil.h"
+#include "support.h"
 
 #define POSTERS 4
 #define PER_POSTER 2000

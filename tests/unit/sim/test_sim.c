@@ -25,7 +25,7 @@
 #include "refnet/sim.h"
 #include "refnet/stack.h"
 #include "refnet/strbuf.h"
-#include "testutil.h"
+#include "support.h"
 #include "wire/wire.h"
 
 #define ADDR_A 0xc6120002u  /* 198.18.0.2 */

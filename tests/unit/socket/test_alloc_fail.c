@@ -46,7 +46,6 @@
 #include <cmocka.h>
 
 #include "ctl/render.h"
-#include "pair/pair.h"
 #include "refnet/diag.h"
 #include "refnet/error.h"
 #include "refnet/link.h"
@@ -58,7 +57,7 @@
 #include "refnet/strbuf.h"
 #include "refnet/transport.h"
 #include "failalloc.h"
-#include "testutil.h"
+#include "support.h"
 
 /* No run may need more allocations than this; a sweep that does not end
  * by then has a loop that allocates without bound. */
@@ -67,24 +66,6 @@
 /* ---- The ledger's reserve ------------------------------------------------ */
 
 static const struct rn_ob_type_ops thing_ops = {.name = "alloc thing", .size = 8};
-
-/* The count of tag in ob's ledger, 0 if it has no line; checks that the
- * counts add up to the refcount. */
-static uint32_t count_of(void *ob, rn_tag_t tag)
-{
-    struct rn_ob_ledger_entry e[16];
-    size_t i, n = rn_ob_ledger(ob, e, 16);
-    uint32_t sum = 0, c = 0;
-
-    assert_true(n <= 16);
-    for (i = 0; i < n; i++) {
-        sum += e[i].count;
-        if (e[i].tag == tag)
-            c = e[i].count;
-    }
-    assert_int_equal(sum, rn_ob_refcount(ob));
-    return c;
-}
 
 static void test_ref_never_fails_for_memory(void **state)
 {
@@ -112,8 +93,8 @@ static void test_ref_never_fails_for_memory(void **state)
     assert_true(disarm());
     capture_end();
     assert_true(capture_has("counted as 'unrecorded'"));
-    assert_int_equal(count_of(ob, RN_TAG_UNRECORDED), 1);
-    assert_int_equal(count_of(ob, tags[5]), 0);
+    assert_int_equal(ledger_count(ob, RN_TAG_UNRECORDED), 1);
+    assert_int_equal(ledger_count(ob, tags[5]), 0);
     assert_int_equal(rn_ob_refcount(ob), 7);
 
     /* A transfer to a holder without a line, with no memory: the hold
@@ -123,8 +104,8 @@ static void test_ref_never_fails_for_memory(void **state)
     assert_int_equal(rn_ob_transfer(ob, tags[0], tags[6]), 0);
     assert_true(disarm());
     capture_end();
-    assert_int_equal(count_of(ob, tags[0]), 0);
-    assert_int_equal(count_of(ob, RN_TAG_UNRECORDED), 2);
+    assert_int_equal(ledger_count(ob, tags[0]), 0);
+    assert_int_equal(ledger_count(ob, RN_TAG_UNRECORDED), 2);
     {
         /* Reports name the line as what it is (the snapshot's own hold
          * grows the ledger: memory is back). */
@@ -144,7 +125,7 @@ static void test_ref_never_fails_for_memory(void **state)
     /* Their derefs take them back; one more is misuse, refused. */
     assert_int_equal(rn_ob_deref(ob, tags[5]), 0);
     assert_int_equal(rn_ob_deref(ob, tags[6]), 0);
-    assert_int_equal(count_of(ob, RN_TAG_UNRECORDED), 0);
+    assert_int_equal(ledger_count(ob, RN_TAG_UNRECORDED), 0);
     capture_begin();
     assert_int_equal(rn_ob_deref(ob, tags[6]), RN_ENOTHELD);
     capture_end();
@@ -153,7 +134,7 @@ static void test_ref_never_fails_for_memory(void **state)
 
     /* With memory back, a new holder gets a line of its own. */
     assert_int_equal(rn_ob_ref(ob, tags[7]), 0);
-    assert_int_equal(count_of(ob, tags[7]), 1);
+    assert_int_equal(ledger_count(ob, tags[7]), 1);
     assert_int_equal(rn_ob_deref(ob, tags[7]), 0);
     for (i = 1; i < 5; i++)
         assert_int_equal(rn_ob_deref(ob, tags[i]), 0);
@@ -164,50 +145,6 @@ static void test_ref_never_fails_for_memory(void **state)
 
 /* ---- Setup ------------------------------------------------------------------ */
 
-/* pair_up() without its assertions: returns 0, or the first error, with
- * whatever was built left in P for teardown(). */
-static int build(void)
-{
-    struct rn_stack_params sp = {.sp_seed = 7};
-    struct rn_sim_cable_params cp = {.sc_latency = RN_MSEC(1), .sc_mtu = 1500};
-    struct rn_iface_params ip = {.ifp_name = "sim0", .ifp_plen = 15};
-    struct rn_link *la, *lb;
-    int err;
-
-    sp.sp_name = "a";
-    if ((err = rn_stack_create(&sp, &P.a)) < 0)
-        return err;
-    sp.sp_name = "b";
-    if ((err = rn_stack_create(&sp, &P.b)) < 0)
-        return err;
-    if ((err = rn_sock_layer_init(P.a)) < 0 || (err = rn_sock_layer_init(P.b)) < 0)
-        return err;
-    cp.sc_pool_a = rn_stack_pool(P.a);
-    cp.sc_pool_b = rn_stack_pool(P.b);
-    if ((err = rn_sim_cable_new(&cp, &la, &lb)) < 0)
-        return err;
-    ip.ifp_link = la;
-    ip.ifp_addr = ADDR_A;
-    err = rn_stack_add_iface(P.a, &ip, &P.ifa);
-    ip.ifp_link = lb;  /* taken by the stack, on failure too */
-    ip.ifp_addr = ADDR_B;
-    if (err < 0) {
-        rn_link_close(lb);
-        return err;
-    }
-    return rn_stack_add_iface(P.b, &ip, &P.ifb);
-}
-
-static void teardown(void)
-{
-    if (P.a != NULL)
-        assert_int_equal(rn_stack_destroy(P.a), 0);
-    if (P.b != NULL)
-        assert_int_equal(rn_stack_destroy(P.b), 0);
-    rn_ob_drain();
-    check_live_objects(0);
-}
-
 static void test_setup_fails_cleanly(void **state)
 {
     long k;
@@ -217,15 +154,15 @@ static void test_setup_fails_cleanly(void **state)
     for (k = 0; k < MAX_ALLOCS; k++) {
         memset(&P, 0, sizeof(P));
         arm(k);
-        err = build();
+        err = pair_build(&(struct pair_params){0});
         if (!disarm()) {
             assert_int_equal(err, 0);  /* no failure met: it all worked */
-            teardown();
+            pair_down();
             break;
         }
         if (err < 0)
             failures++;
-        teardown();
+        pair_down();
     }
     assert_true(k < MAX_ALLOCS);
     assert_true(failures > 0);

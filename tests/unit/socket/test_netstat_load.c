@@ -24,13 +24,13 @@
 #include <cmocka.h>
 
 #include "ctl/render.h"
-#include "pair/pair.h"
 #include "refnet/error.h"
 #include "refnet/netstat_walk.h"
 #include "refnet/object.h"
 #include "refnet/snapshot.h"
 #include "refnet/strbuf.h"
-#include "testutil.h"
+#include "helper_walk.h"
+#include "support.h"
 #include "transport/tcp.h"
 
 #define NCONNS 10000
@@ -41,13 +41,6 @@ static struct tcp_conn *clients[NCONNS];   /* A's side, held by "test" */
 static struct tcp_conn *servers[NCONNS];   /* B's side, held by "test" */
 static unsigned nclients, nservers, nup;
 static struct tcp_listener *lst;
-
-static void poll_both(void)
-{
-    P.now = rn_clock_os_monotonic();
-    rn_stack_poll(P.a, P.now);
-    rn_stack_poll(P.b, P.now);
-}
 
 static void client_connected(void *ctx, int err)
 {
@@ -83,53 +76,6 @@ static rn_time_t cpu_clock(void *ctx)
     (void)ctx;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (rn_time_t)ts.tv_sec * RN_NSEC_PER_SEC + (rn_time_t)ts.tv_nsec;
-}
-
-/* The test is the walk's host: it renders the rows as the daemon does. */
-struct host {
-    bool h_yielded;
-    bool h_done;
-    struct rn_strbuf *h_out;
-    bool h_json;
-    bool h_refs;
-    bool h_first;
-};
-
-static void host_row(const struct rn_netstat_walk_row *row, void *ctx)
-{
-    struct host *h = ctx;
-
-    rn__render_netstat_row(h->h_out, row, h->h_refs, h->h_json, &h->h_first);
-}
-
-static void host_yield(struct rn_netstat_walk *w, void *ctx)
-{
-    (void)w;
-    ((struct host *)ctx)->h_yielded = true;
-}
-
-static void host_done(struct rn_netstat_walk *w, void *ctx)
-{
-    (void)w;
-    struct host *h = ctx;
-
-    rn__render_netstat_end(h->h_out, h->h_json);
-    h->h_done = true;
-}
-
-static uint64_t enum_holds(void)
-{
-    struct rn_snapshot *s = rn_ob_snapshot();
-    uint64_t n = 0;
-    uint32_t i, j;
-
-    assert_non_null(s);
-    for (i = 0; i < s->s_nobjects; i++)
-        for (j = 0; j < s->s_objects[i].so_ntags; j++)
-            if (strcmp(s->s_objects[i].so_tags[j].st_tag, "enum") == 0)
-                n += s->s_objects[i].so_tags[j].st_count;
-    rn_snapshot_free(s);
-    return n;
 }
 
 static size_t count(const char *hay, const char *needle)
@@ -275,7 +221,7 @@ static void test_ten_thousand(void **state)
     assert_true(over_cpu * 50 <= batches);
     assert_true(total / batches < RN_MSEC(1) / 2);
 #endif
-    assert_int_equal(enum_holds(), 0);
+    assert_int_equal(tag_holds("enum"), 0);
 
     for (i = 0; i < nclients; i++) {
         rn_tcp_close(clients[i], true);

@@ -18,7 +18,6 @@
 #include <cmocka.h>
 
 #include "ctl/render.h"
-#include "pair/pair.h"
 #include "refnet/error.h"
 #include "refnet/netstat_walk.h"
 #include "refnet/object.h"
@@ -26,41 +25,9 @@
 #include "refnet/snapshot.h"
 #include "refnet/socket.h"
 #include "refnet/strbuf.h"
-#include "testutil.h"
+#include "helper_walk.h"
+#include "support.h"
 #include "transport/tcp.h"
-
-/* The test is the walk's host.  It renders the rows as `refnet netstat`
- * does, text or JSON. */
-struct host {
-    bool h_yielded;          /* resume is due */
-    bool h_done;             /* np_done ran */
-    struct rn_strbuf *h_out; /* the rendered listing */
-    bool h_json;             /* JSON rather than the table */
-    bool h_refs;             /* the --refs columns */
-    bool h_first;            /* no JSON row yet */
-};
-
-static void host_row(const struct rn_netstat_walk_row *row, void *ctx)
-{
-    struct host *h = ctx;
-
-    rn__render_netstat_row(h->h_out, row, h->h_refs, h->h_json, &h->h_first);
-}
-
-static void host_yield(struct rn_netstat_walk *w, void *ctx)
-{
-    (void)w;
-    ((struct host *)ctx)->h_yielded = true;
-}
-
-static void host_done(struct rn_netstat_walk *w, void *ctx)
-{
-    struct host *h = ctx;
-
-    (void)w;
-    rn__render_netstat_end(h->h_out, h->h_json);
-    h->h_done = true;
-}
 
 /* One object whose lost holds were given back, as a line. */
 static void leak_line(const struct rn_netstat_leak *leak, void *ctx)
@@ -68,22 +35,6 @@ static void leak_line(const struct rn_netstat_leak *leak, void *ctx)
     rn_strbuf_printf(ctx, "  %s #%llu: %u 'enum' hold%s given back\n", leak->nl_desc,
                      (unsigned long long)leak->nl_id, (unsigned)leak->nl_holds,
                      leak->nl_holds == 1 ? "" : "s");
-}
-
-/* "enum" holds on every object of the process. */
-static uint64_t enum_holds(void)
-{
-    struct rn_snapshot *s = rn_ob_snapshot();
-    uint64_t n = 0;
-    uint32_t i, j;
-
-    assert_non_null(s);
-    for (i = 0; i < s->s_nobjects; i++)
-        for (j = 0; j < s->s_objects[i].so_ntags; j++)
-            if (strcmp(s->s_objects[i].so_tags[j].st_tag, "enum") == 0)
-                n += s->s_objects[i].so_tags[j].st_count;
-    rn_snapshot_free(s);
-    return n;
 }
 
 struct client {
@@ -194,7 +145,7 @@ static void test_rows_owners_holders(void **state)
     assert_int_equal(st.nst_rows, 2);
     assert_true(st.nst_batches >= 5);  /* one object a batch, A's included */
     assert_int_equal(st.nst_restarts, 0);
-    assert_int_equal(enum_holds(), 0);
+    assert_int_equal(tag_holds("enum"), 0);
 
     /* Text, without --refs: the table of `refnet netstat -a`. */
     rn_strbuf_reset(&out);
@@ -216,9 +167,9 @@ static void test_rows_owners_holders(void **state)
     start_walk(&np, &h, &out, json, &w);
     rn_netstat_walk_resume(w);
     assert_true(h.h_yielded);
-    assert_true(enum_holds() >= 2);  /* the cursor and the kept listener */
+    assert_true(tag_holds("enum") >= 2);  /* the cursor and the kept listener */
     rn_netstat_walk_cancel(w);
-    assert_int_equal(enum_holds(), 0);
+    assert_int_equal(tag_holds("enum"), 0);
 
     rn_strbuf_free(&out);
     client_close(&cl);
@@ -264,7 +215,7 @@ static void test_listener_closes_under_the_walk(void **state)
     rn_netstat_walk_free(w);
     assert_non_null(strstr(rn_strbuf_str(&out), "0.0.0.0:19"));
     assert_non_null(strstr(rn_strbuf_str(&out), "CLOSED"));
-    assert_int_equal(enum_holds(), 0);
+    assert_int_equal(tag_holds("enum"), 0);
     run_for(RN_MSEC(10));
     assert_int_equal(rn_svc_state(svc), RN_SVC_STOPPED);
     assert_int_equal(result, 0);
@@ -321,7 +272,7 @@ static void test_injected_fault(void **state)
 
     /* Without the fault the same walk loses nothing. */
     assert_int_equal(walk_with_a_change(false, sc), 0);
-    assert_int_equal(enum_holds(), 0);
+    assert_int_equal(tag_holds("enum"), 0);
     assert_int_equal(rn_netstat_leaked(), 0);
 
     /* With it, the listener keeps one hold per faulty restart. */
@@ -351,7 +302,7 @@ static void test_injected_fault(void **state)
     assert_int_equal(rn_netstat_leaked(), 0);
     run_for(RN_MSEC(100));
     assert_int_equal(rn_svc_state(svc), RN_SVC_STOPPED);
-    assert_int_equal(enum_holds(), 0);
+    assert_int_equal(tag_holds("enum"), 0);
     assert_int_equal(rn_netstat_clear_leaks(NULL, NULL), 0);
     rn_strbuf_free(&why);
     rn_strbuf_free(&gave);

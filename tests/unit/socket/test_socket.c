@@ -16,7 +16,6 @@
 #include <poll.h>
 #include <cmocka.h>
 
-#include "pair/pair.h"
 #include "net/net_priv.h"
 #include "apps/apps.h"
 #include "refnet/error.h"
@@ -24,79 +23,9 @@
 #include "refnet/snapshot.h"
 #include "refnet/socket.h"
 #include "refnet/transport.h"
-#include "testutil.h"
+#include "support.h"
 
 /* ---- Helpers ------------------------------------------------------------- */
-
-struct rec {
-    unsigned n;
-    struct rn_sock_completion c[64];
-};
-
-static void rec_fn(struct rn_proc *p, const struct rn_sock_completion *c)
-{
-    struct rec *r = c->sc_user;
-
-    (void)p;
-    assert_true(r->n < 64);
-    r->c[r->n++] = *c;
-}
-
-static void submit(struct rn_proc *p, int op, int h, void *buf, size_t len,
-                   const struct rn_sockaddr_in *to, struct rec *r)
-{
-    struct rn_sock_req rq = {
-        .sq_op = op, .sq_handle = h, .sq_buf = buf, .sq_len = len, .sq_to = to, .sq_user = r,
-    };
-
-    assert_int_equal(rn_sock_submit(p, &rq, rec_fn), 0);
-}
-
-static uint64_t count_type(const char *name)
-{
-    struct rn_ob_type *t = rn_ob_type_find(name);
-
-    return t ? rn_ob_live_count(t) : 0;
-}
-
-/* Finds a live object whose description contains needle and takes a
- * "lookup" reference on it. */
-static void *find_object(const char *type, const char *needle)
-{
-    struct rn_ob_iter it;
-    void *ob, *found = NULL;
-    char desc[160];
-
-    rn_ob_iter_init(&it, rn_ob_type_find(type), RN_TAG_ENUM);
-    while ((ob = rn_ob_iter_next(&it)) != NULL) {
-        rn_ob_describe(ob, desc, sizeof(desc));
-        if (strstr(desc, needle) != NULL) {
-            found = ob;
-            rn_ob_ref(found, RN_TAG_LOOKUP);
-            break;
-        }
-    }
-    rn_ob_iter_end(&it);
-    return found;
-}
-
-/* True if a snapshot holds a wait "what" of waiter for waited. */
-static bool snapshot_has_wait(uint64_t waiter, uint64_t waited, const char *what)
-{
-    struct rn_snapshot *s = rn_ob_snapshot();
-    bool found = false;
-    uint32_t i;
-
-    assert_non_null(s);
-    for (i = 0; i < s->s_nwaits; i++) {
-        const struct rn_snap_wait *w = &s->s_waits[i];
-
-        if (w->sw_waiter == waiter && w->sw_waited == waited && strcmp(w->sw_what, what) == 0)
-            found = true;
-    }
-    rn_snapshot_free(s);
-    return found;
-}
 
 static void describe(const void *ob, char *buf, size_t len)
 {
@@ -392,8 +321,8 @@ static void test_close_completes_when_transport_released(void **state)
     assert_int_equal(rn_ob_tag_count(ep, RN_TAG_PORT_TABLE), 0);
     assert_int_equal(rn_ob_tag_count(ep, RN_TAG_SOCKET_ENDPOINT), 0);
     assert_int_equal(rn_ob_refcount(ep), 1);
-    assert_true(snapshot_has_wait(rn_ob_id(so), rn_ob_id(ep), "close"));
-    assert_true(snapshot_has_wait(rn_ob_id(p), rn_ob_id(so), "cleanup"));
+    assert_true(has_wait_on(rn_ob_id(so), rn_ob_id(ep), NULL, "close"));
+    assert_true(has_wait_on(rn_ob_id(p), rn_ob_id(so), NULL, "cleanup"));
     /* The handle is gone for new requests but its number stays taken. */
     assert_int_equal(rn_sock_ready(p, h), RN_POLLNVAL);
     assert_int_equal(rn_proc_handles(p), 1);
@@ -408,9 +337,9 @@ static void test_close_completes_when_transport_released(void **state)
     assert_int_equal(r.c[1].sc_result, 0);
     describe(so, desc, sizeof(desc));
     assert_string_equal(desc, "socket #1 udp 0.0.0.0:5555 closed");
-    assert_false(snapshot_has_wait(rn_ob_id(so), rn_ob_id(ep), "close"));
+    assert_false(has_wait_on(rn_ob_id(so), rn_ob_id(ep), NULL, "close"));
     /* Our lookup keeps the socket: the process's cleanup still waits. */
-    assert_true(snapshot_has_wait(rn_ob_id(p), rn_ob_id(so), "cleanup"));
+    assert_true(has_wait_on(rn_ob_id(p), rn_ob_id(so), NULL, "cleanup"));
     assert_int_equal(rn_proc_handles(p), 2);
     rn_ob_deref(so, RN_TAG_LOOKUP);
     run_for(RN_MSEC(1));

@@ -17,13 +17,12 @@
 #include <time.h>
 #include <cmocka.h>
 
-#include "pair/pair.h"
 #include "apps/apps.h"
 #include "refnet/error.h"
 #include "refnet/object.h"
 #include "refnet/socket.h"
 #include "refnet/transport.h"
-#include "testutil.h"
+#include "support.h"
 
 #define CLIENTS 4
 #define ROUNDS 150

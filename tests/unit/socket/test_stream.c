@@ -13,87 +13,13 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "pair/pair.h"
 #include "refnet/diag.h"
 #include "refnet/error.h"
 #include "refnet/object.h"
 #include "refnet/snapshot.h"
 #include "refnet/socket.h"
 #include "refnet/strbuf.h"
-#include "testutil.h"
-
-struct rec {
-    unsigned n;
-    struct rn_sock_completion c[64];
-};
-
-static void rec_fn(struct rn_proc *p, const struct rn_sock_completion *c)
-{
-    struct rec *r = c->sc_user;
-
-    (void)p;
-    assert_true(r->n < 64);
-    r->c[r->n++] = *c;
-}
-
-static void submit(struct rn_proc *p, int op, int h, void *buf, size_t len,
-                   const struct rn_sockaddr_in *to, struct rec *r)
-{
-    struct rn_sock_req rq = {
-        .sq_op = op, .sq_handle = h, .sq_buf = buf, .sq_len = len, .sq_to = to, .sq_user = r,
-    };
-
-    assert_int_equal(rn_sock_submit(p, &rq, rec_fn), 0);
-}
-
-/* The last completion of op in r, or NULL. */
-static const struct rn_sock_completion *last_of(const struct rec *r, int op)
-{
-    unsigned i;
-
-    for (i = r->n; i-- > 0;) {
-        if ((int)r->c[i].sc_op == op)
-            return &r->c[i];
-    }
-    return NULL;
-}
-
-static void *find_object(const char *type, const char *needle)
-{
-    struct rn_ob_iter it;
-    void *ob, *found = NULL;
-    char desc[160];
-
-    rn_ob_iter_init(&it, rn_ob_type_find(type), RN_TAG_ENUM);
-    while ((ob = rn_ob_iter_next(&it)) != NULL) {
-        rn_ob_describe(ob, desc, sizeof(desc));
-        if (strstr(desc, needle) != NULL) {
-            found = ob;
-            rn_ob_ref(found, RN_TAG_LOOKUP);
-            break;
-        }
-    }
-    rn_ob_iter_end(&it);
-    return found;
-}
-
-static bool has_wait_for_type(uint64_t waiter, const char *type, const char *what)
-{
-    struct rn_snapshot *s = rn_ob_snapshot();
-    bool found = false;
-    uint32_t i;
-
-    assert_non_null(s);
-    for (i = 0; i < s->s_nwaits; i++) {
-        const struct rn_snap_object *o = rn_snapshot_find(s, s->s_waits[i].sw_waited);
-
-        if (s->s_waits[i].sw_waiter == waiter && o != NULL && strcmp(o->so_type, type) == 0 &&
-            strcmp(s->s_waits[i].sw_what, what) == 0)
-            found = true;
-    }
-    rn_snapshot_free(s);
-    return found;
-}
+#include "support.h"
 
 /* A connected pair: a listener and an accepted socket on b, a client on
  * a. */
@@ -235,7 +161,7 @@ static void test_stream_transfer_and_closes(void **state)
     assert_null(last_of(&k.ra, RN_SOP_CLOSE));
     rn_ob_describe(so, desc, sizeof(desc));
     assert_non_null(strstr(desc, " close pending"));
-    assert_true(has_wait_for_type(rn_ob_id(so), "tcp connection", "close"));
+    assert_true(has_wait_on(rn_ob_id(so), 0, "tcp connection", "close"));
     conn = find_object("tcp connection", "FIN_WAIT_2");
     assert_non_null(conn);
     rn_ob_deref(conn, RN_TAG_LOOKUP);
@@ -248,7 +174,7 @@ static void test_stream_transfer_and_closes(void **state)
     c = last_of(&k.ra, RN_SOP_CLOSE);
     assert_non_null(c);
     assert_int_equal(c->sc_result, 0);
-    assert_false(has_wait_for_type(rn_ob_id(so), "tcp connection", "close"));
+    assert_false(has_wait_on(rn_ob_id(so), 0, "tcp connection", "close"));
     rn_ob_deref(so, RN_TAG_LOOKUP);
     /* The listener closes at once; an accept pending on it is cancelled. */
     submit(k.pb, RN_SOP_ACCEPT, k.hl, NULL, 0, NULL, &k.rb);

@@ -19,13 +19,12 @@
 
 #include "ctl/render.h"
 #include "net/net.h"
-#include "pair/pair.h"
 #include "refnet/error.h"
 #include "refnet/object.h"
 #include "refnet/service.h"
 #include "refnet/socket.h"
 #include "refnet/strbuf.h"
-#include "testutil.h"
+#include "support.h"
 #include "transport/tcp.h"
 
 /* What a stop waiter heard. */
@@ -46,25 +45,6 @@ static void heard_fn(struct rn_svc_stop *stp, int result, void *ctx)
 static bool heard_cond(void *ctx)
 {
     return ((struct heard *)ctx)->h_calls > 0;
-}
-
-static unsigned count_objects(const char *type, const char *prefix)
-{
-    struct rn_ob_type *t = rn_ob_type_find(type);
-    struct rn_ob_iter it;
-    unsigned n = 0;
-    char desc[200];
-    void *ob;
-
-    if (t == NULL)
-        return 0;
-    rn_ob_iter_init(&it, t, RN_TAG_ENUM);
-    while ((ob = rn_ob_iter_next(&it)) != NULL) {
-        rn_ob_describe(ob, desc, sizeof(desc));
-        n += strncmp(desc, prefix, strlen(prefix)) == 0;
-    }
-    rn_ob_iter_end(&it);
-    return n;
 }
 
 /* Stops svc and runs until the stop completes; asserts it did, with 0. */
@@ -108,11 +88,11 @@ static void test_states_and_processes(void **state)
     assert_int_equal(rn_svc_start(echo, err, sizeof(err)), 1);  /* already */
     assert_int_equal(rn_svc_state(echo), RN_SVC_RUNNING);
     /* One process per service: echo's UDP and TCP halves share one. */
-    assert_int_equal(count_objects("process", "process echo "), 1);
-    assert_int_equal(count_objects("process", "process discard "), 1);
+    assert_int_equal(count_objects_prefixed("process", "process echo "), 1);
+    assert_int_equal(count_objects_prefixed("process", "process discard "), 1);
     assert_int_equal(rn_proc_handles(rn_svc_proc(echo)), 2);
     assert_string_equal(rn_proc_owner(rn_svc_proc(echo)), "service echo");
-    assert_int_equal(count_objects("service", "service echo RUNNING"), 1);
+    assert_int_equal(count_objects_prefixed("service", "service echo RUNNING"), 1);
 
     /* The listener of discard knows its owner. */
     l = rn_ob_lookup(rn_tcp_port_holder(P.b, 0, 9), RN_TAG_LOOKUP);
@@ -134,7 +114,7 @@ static void test_states_and_processes(void **state)
     rn_strbuf_free(&sb);
 
     stop_and_wait(echo);
-    assert_int_equal(count_objects("process", "process echo "), 0);
+    assert_int_equal(count_objects_prefixed("process", "process echo "), 0);
     assert_int_equal(rn_svcctl_stop_all(sc, NULL, NULL), 1);
     assert_int_equal(rn_svc_state(discard), RN_SVC_STOP_PENDING);
     run_for(RN_SEC(1));
@@ -237,7 +217,7 @@ static void test_failed_starts(void **state)
     assert_non_null(strstr(err, "/nonexistent/dir"));
     run_for(RN_MSEC(100));
     assert_int_equal(rn_svc_state(httpd), RN_SVC_STOPPED);
-    assert_int_equal(count_objects("process", "process httpd"), 0);
+    assert_int_equal(count_objects_prefixed("process", "process httpd"), 0);
 
     /* Port 9 is taken by a listener that is not a service's. */
     assert_int_equal(rn_tcp_listen(P.b, 0, 9, 4, &up, NULL, &other), 0);
@@ -258,7 +238,7 @@ static void test_failed_starts(void **state)
     assert_int_equal(rn_svcctl_create(P.b, rn_svc_builtin, &sc), 0);
     assert_int_equal(rn_svcctl_add(sc, spec, &httpd, err, sizeof(err)), 0);
     assert_int_equal(rn_svc_start(httpd, err, sizeof(err)), 0);
-    assert_int_equal(count_objects("process", "process httpd"), 1);
+    assert_int_equal(count_objects_prefixed("process", "process httpd"), 1);
     stop_and_wait(httpd);
     rn_svcctl_destroy(sc);
     pair_down();

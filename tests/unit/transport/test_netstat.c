@@ -19,8 +19,7 @@
 #include "refnet/object.h"
 #include "refnet/socket.h"
 #include "refnet/strbuf.h"
-#include "pair/pair.h"
-#include "testutil.h"
+#include "support.h"
 #include "transport/netstat.h"
 #include "transport/tcp.h"
 
@@ -68,7 +67,7 @@ static void done_fn(struct rn_proc *p, const struct rn_sock_completion *c)
     d->result[d->n++] = c->sc_result;
 }
 
-static void submit(struct rn_proc *p, enum rn_sock_op op, int h,
+static void submit_done(struct rn_proc *p, enum rn_sock_op op, int h,
                    const struct rn_sockaddr_in *to, struct done *d)
 {
     struct rn_sock_req rq = {.sq_op = op, .sq_handle = h, .sq_to = to, .sq_user = d};
@@ -97,16 +96,16 @@ static void test_rows_and_rendering(void **state)
     hu = rn_sock_open(pa, RN_SOCK_DGRAM, 0);
     assert_int_equal(rn_sock_bind(pa, hu, &any7), 0);
     huc = rn_sock_open(pa, RN_SOCK_DGRAM, 0);
-    submit(pa, RN_SOP_CONNECT, huc, &b9, &du);
+    submit_done(pa, RN_SOP_CONNECT, huc, &b9, &du);
     hl = rn_sock_open(pa, RN_SOCK_STREAM, 0);
     assert_int_equal(rn_sock_bind(pa, hl, &any80), 0);
     assert_int_equal(rn_sock_listen(pa, hl, 4), 0);
     hbl = rn_sock_open(pb, RN_SOCK_STREAM, 0);
     assert_int_equal(rn_sock_bind(pb, hbl, &l5000), 0);
     assert_int_equal(rn_sock_listen(pb, hbl, 4), 0);
-    submit(pb, RN_SOP_ACCEPT, hbl, NULL, &da);
+    submit_done(pb, RN_SOP_ACCEPT, hbl, NULL, &da);
     hc = rn_sock_open(pa, RN_SOCK_STREAM, 0);
-    submit(pa, RN_SOP_CONNECT, hc, &b5000, &dc);
+    submit_done(pa, RN_SOP_CONNECT, hc, &b5000, &dc);
     run_for(RN_MSEC(50));
     assert_int_equal(dc.n, 1);
     assert_int_equal(dc.result[0], 0);
@@ -179,9 +178,9 @@ static void test_rows_and_rendering(void **state)
     {
         struct done dx = {0}, dy = {0};
 
-        submit(pa, RN_SOP_CLOSE, hc, NULL, &dx);
+        submit_done(pa, RN_SOP_CLOSE, hc, NULL, &dx);
         run_for(RN_MSEC(50));
-        submit(pb, RN_SOP_CLOSE, (int)da.result[0], NULL, &dy);
+        submit_done(pb, RN_SOP_CLOSE, (int)da.result[0], NULL, &dy);
         run_for(RN_MSEC(500));
         assert_int_equal(dx.n, 1);
         assert_int_equal(dy.n, 1);

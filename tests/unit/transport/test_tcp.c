@@ -19,21 +19,10 @@
 #include "refnet/stack.h"
 #include "refnet/strbuf.h"
 #include "refnet/snapshot.h"
-#include "testutil.h"
+#include "support.h"
 #include "transport/tcp.h"
 #include "transport/tcp_priv.h"
 #include "wire/tcp.h"
-
-#define ADDR_A 0xc6120002u  /* 198.18.0.2 */
-#define ADDR_B 0xc6120003u  /* 198.18.0.3 */
-
-struct side {
-    struct rn_stack *st;
-    struct rn_iface *ifp;
-};
-
-static struct side A, B;
-static rn_time_t now;
 
 /* What a connection's user saw. */
 struct user {
@@ -266,99 +255,40 @@ static const struct rn_link_ops ew_ops = {
 
 static bool watch_next;  /* setup_pair() puts an edge watch on A */
 
-static void setup_pair(const char *fault_ab, const char *fault_ba, uint64_t seed)
+/* Wraps a's end of the cable in an edge watch (the pair's pp_wrap_a). */
+static struct rn_link *wrap_watch(struct rn_link *end)
 {
-    struct rn_stack_params sp = {.sp_seed = seed};
-    struct rn_sim_cable_params cp = {0};
-    struct rn_iface_params ip = {0};
-    struct rn_link *la, *lb;
-    char err[RN_LINK_ERRLEN];
-
-    now = RN_SEC(1);
-    clock_manual_install(now);
-    sp.sp_name = "a";
-    assert_int_equal(rn_stack_create(&sp, &A.st), 0);
-    sp.sp_name = "b";
-    assert_int_equal(rn_stack_create(&sp, &B.st), 0);
-    assert_int_equal(rn_tcp_init(A.st, NULL), 0);
-    assert_int_equal(rn_tcp_init(B.st, NULL), 0);
-    cp.sc_latency = RN_MSEC(1);
-    cp.sc_limit = 4096;
-    cp.sc_pool_a = rn_stack_pool(A.st);
-    cp.sc_pool_b = rn_stack_pool(B.st);
-    assert_int_equal(rn_sim_cable_new(&cp, &la, &lb), 0);
-    /* A fault filter on each end's transmit side. */
-    if (fault_ab != NULL) {
-        struct rn_fault_params fp;
-        struct rn_link *f;
-
-        assert_int_equal(rn_fault_parse(fault_ab, &fp, err, sizeof(err)), 0);
-        assert_int_equal(rn_link_fault_open(la, &fp, &f), 0);
-        la = f;
-    }
-    if (fault_ba != NULL) {
-        struct rn_fault_params fp;
-        struct rn_link *f;
-
-        assert_int_equal(rn_fault_parse(fault_ba, &fp, err, sizeof(err)), 0);
-        assert_int_equal(rn_link_fault_open(lb, &fp, &f), 0);
-        lb = f;
-    }
-    if (watch_next) {
-        watch = calloc(1, sizeof(*watch));
-        assert_non_null(watch);
-        rn_link_init(&watch->ew_link, &ew_ops, la, "edge-watch");
-        la = &watch->ew_link;
-        watch_next = false;
-    }
-    ip.ifp_name = "sim0";
-    ip.ifp_link = la;
-    ip.ifp_addr = ADDR_A;
-    ip.ifp_plen = 15;
-    assert_int_equal(rn_stack_add_iface(A.st, &ip, &A.ifp), 0);
-    ip.ifp_link = lb;
-    ip.ifp_addr = ADDR_B;
-    assert_int_equal(rn_stack_add_iface(B.st, &ip, &B.ifp), 0);
+    watch = calloc(1, sizeof(*watch));
+    assert_non_null(watch);
+    rn_link_init(&watch->ew_link, &ew_ops, end, "edge-watch");
+    return &watch->ew_link;
 }
 
-static void teardown_pair(void)
+/* The pair with TCP alone on both stacks, a cable of at most 4096 frames
+ * in flight, the fault filters given (NULL: none) on each end's transmit
+ * side, and the edge watch on a if watch_next. */
+static void setup_pair(const char *fault_ab, const char *fault_ba, uint64_t seed)
 {
-    assert_int_equal(rn_stack_destroy(A.st), 0);
-    assert_int_equal(rn_stack_destroy(B.st), 0);
-    clock_manual_uninstall();
-    check_live_objects(0);
+    struct pair_params pp = {
+        .pp_seed = seed,
+        .pp_layers = PAIR_TCP,
+        .pp_limit = 4096,
+        .pp_fault_ab = fault_ab,
+        .pp_fault_ba = fault_ba,
+        .pp_wrap_a = watch_next ? wrap_watch : NULL,
+    };
+
+    pair_up_with(&pp);
+    watch_next = false;
 }
 
 /* Runs both stacks until `until` or until done(ctx) says so. */
 static void run(rn_time_t until, bool (*done)(void *), void *ctx)
 {
-    unsigned guard;
-
-    for (guard = 0; guard < 50000000; guard++) {
-        rn_time_t da = rn_stack_next_deadline(A.st), db = rn_stack_next_deadline(B.st);
-        rn_time_t next = until;
-
-        if (done != NULL && done(ctx))
-            return;
-        if (da != 0 && da < next)
-            next = da;
-        if (db != 0 && db < next)
-            next = db;
-        if (next > now) {
-            clock_manual_advance(next - now);
-            now = next;
-        }
-        rn_stack_poll(A.st, now);
-        rn_stack_poll(B.st, now);
-        if (now >= until)
-            return;
-    }
-    fail_msg("simulation did not settle");
-}
-
-static void run_for(rn_time_t d)
-{
-    run(now + d, NULL, NULL);
+    if (done == NULL)
+        run_until(until);
+    else if (until > P.now)
+        run_while_not(done, ctx, until - P.now);
 }
 
 static bool open_done(void *ctx)
@@ -373,16 +303,16 @@ static struct tcp_listener *open_pair(uint16_t port, struct user *ua, struct use
     static struct user lu;
 
     memset(&lu, 0, sizeof(lu));
-    assert_int_equal(rn_tcp_listen(B.st, 0, port, 16, &upcalls, &lu, &l), 0);
-    assert_int_equal(rn_tcp_connect(A.st, 0, 0, ADDR_B, port, &upcalls, ua, &ua->u_conn), 0);
+    assert_int_equal(rn_tcp_listen(P.b, 0, port, 16, &upcalls, &lu, &l), 0);
+    assert_int_equal(rn_tcp_connect(P.a, 0, 0, ADDR_B, port, &upcalls, ua, &ua->u_conn), 0);
     rn_ob_ref(ua->u_conn, RN_TAG_SOCKET_ENDPOINT);
-    run(now + RN_SEC(60), open_done, &lu);
+    run(P.now + RN_SEC(60), open_done, &lu);
     if (ua->u_connected != 1) {
         struct rn_strbuf sb = RN_STRBUF_INIT;
 
-        rn__render_stats(A.st, &sb, false);
-        rn__render_stats(B.st, &sb, false);
-        fprintf(stderr, "t=%llu connected=%d\n%s", (unsigned long long)now, ua->u_connected, rn_strbuf_str(&sb));
+        rn__render_stats(P.a, &sb, false);
+        rn__render_stats(P.b, &sb, false);
+        fprintf(stderr, "t=%llu connected=%d\n%s", (unsigned long long)P.now, ua->u_connected, rn_strbuf_str(&sb));
         rn_strbuf_free(&sb);
     }
     assert_int_equal(ua->u_connected, 1);
@@ -422,7 +352,7 @@ static void transfer_end(struct user *ua, struct user *ub, struct tcp_listener *
     free(data);
     user_free(ua);
     user_free(ub);
-    teardown_pair();
+    pair_down();
 }
 
 static void fill(uint8_t *p, size_t n, uint32_t seed)
@@ -467,7 +397,7 @@ static void test_handshake_data_close(void **state)
     user_close(&ub, false);
     run_for(RN_MSEC(100));
     assert_int_equal(tcp_state(ua.u_conn), TCPS_TIME_WAIT);
-    assert_int_equal(rn_tcp_timewait_count(A.st), 1);
+    assert_int_equal(rn_tcp_timewait_count(P.a), 1);
     user_close(&ua, false);
     rn_ob_drain();
     /* Left: B's listener and A's TIME_WAIT entry. */
@@ -475,10 +405,10 @@ static void test_handshake_data_close(void **state)
     rn_tcp_listener_close(l);
     /* TIME_WAIT ends after 2*MSL. */
     run_for(RN_SEC(61));
-    assert_int_equal(rn_tcp_timewait_count(A.st), 0);
+    assert_int_equal(rn_tcp_timewait_count(P.a), 0);
     user_free(&ua);
     user_free(&ub);
-    teardown_pair();
+    pair_down();
 }
 
 static void test_simultaneous_close(void **state)
@@ -496,14 +426,14 @@ static void test_simultaneous_close(void **state)
      * on both sides (RFC 9293 figure 13). */
     assert_int_equal(tcp_state(ua.u_conn), TCPS_TIME_WAIT);
     assert_int_equal(tcp_state(ub.u_conn), TCPS_TIME_WAIT);
-    assert_int_equal(rn_tcp_timewait_count(A.st), 1);
-    assert_int_equal(rn_tcp_timewait_count(B.st), 1);
+    assert_int_equal(rn_tcp_timewait_count(P.a), 1);
+    assert_int_equal(rn_tcp_timewait_count(P.b), 1);
     user_close(&ua, false);
     user_close(&ub, false);
     rn_tcp_listener_close(l);
     user_free(&ua);
     user_free(&ub);
-    teardown_pair();
+    pair_down();
 }
 
 static void test_refused_and_reset(void **state)
@@ -514,18 +444,18 @@ static void test_refused_and_reset(void **state)
     (void)state;
     setup_pair(NULL, NULL, 3);
     /* Nobody listens on 9999: RST, ECONNREFUSED. */
-    assert_int_equal(rn_tcp_connect(A.st, 0, 0, ADDR_B, 9999, &upcalls, &uc, &uc.u_conn), 0);
+    assert_int_equal(rn_tcp_connect(P.a, 0, 0, ADDR_B, 9999, &upcalls, &uc, &uc.u_conn), 0);
     rn_ob_ref(uc.u_conn, RN_TAG_SOCKET_ENDPOINT);
     run_for(RN_MSEC(50));
     assert_int_equal(uc.u_connected, RN_ECONNREFUSED);
     if (getenv("DBG")) {
         struct rn_strbuf sb = RN_STRBUF_INIT;
-        rn__render_stats(A.st, &sb, false);
-        rn__render_stats(B.st, &sb, false);
+        rn__render_stats(P.a, &sb, false);
+        rn__render_stats(P.b, &sb, false);
         fprintf(stderr, "%s", rn_strbuf_str(&sb));
         rn_strbuf_free(&sb);
     }
-    assert_int_equal(rn_stack_drops(B.st, RN_DROP_TCP_NO_PORT), 1);
+    assert_int_equal(rn_stack_drops(P.b, RN_DROP_TCP_NO_PORT), 1);
     user_close(&uc, false);
 
     /* An abortive close (linger 0) resets the peer. */
@@ -539,7 +469,7 @@ static void test_refused_and_reset(void **state)
     user_free(&ua);
     user_free(&ub);
     user_free(&uc);
-    teardown_pair();
+    pair_down();
 }
 
 static void test_zero_window_and_persist(void **state)
@@ -701,9 +631,9 @@ static void inject_ack(struct tcp_conn *c, uint32_t ack, uint32_t tsval)
     };
     struct rn_ip_rx rx = {
         .rx_src = c->t_faddr, .rx_dst = c->t_laddr, .rx_proto = RN_IPPROTO_TCP, .rx_ttl = 64,
-        .rx_iface = A.ifp,
+        .rx_iface = P.ifa,
     };
-    struct rn_netbuf *nb = rn_nb_alloc(rn_stack_pool(A.st), net__types.nt_own_rx);
+    struct rn_netbuf *nb = rn_nb_alloc(rn_stack_pool(P.a), net__types.nt_own_rx);
     uint8_t *p;
 
     th.th_optlen = (uint8_t)rn_tcp_opts_emit(opts, &to);
@@ -712,12 +642,12 @@ static void inject_ack(struct tcp_conn *c, uint32_t ack, uint32_t tsval)
     p = rn_nb_put(nb, RN_TCP_HLEN + th.th_optlen);
     assert_non_null(p);
     rn_tcp_emit4(p, &th, c->t_faddr, c->t_laddr);
-    tcp__input(A.st, nb, &rx);
+    tcp__input(P.a, nb, &rx);
 }
 
 static uint64_t paws_drops(void)
 {
-    return rn_stack_drops(A.st, RN_DROP_TCP_PAWS);
+    return rn_stack_drops(P.a, RN_DROP_TCP_PAWS);
 }
 
 /* PAWS and reordering: a duplicate ACK overtaken by a later one carries an
@@ -788,7 +718,7 @@ static void bulk(const char *fault_ab, const char *fault_ba, uint64_t seed, size
     setup_pair(fault_ab, fault_ba, seed);
     l = open_pair(5001, &ua, &ub);
     while (ub.u_rxlen < total) {
-        rn_time_t start = now;
+        rn_time_t start = P.now;
 
         while (sent < total) {
             ssize_t n = rn_tcp_send(ua.u_conn, data + sent, total - sent);
@@ -799,14 +729,14 @@ static void bulk(const char *fault_ab, const char *fault_ba, uint64_t seed, size
         }
         if (sent == total)
             rn_tcp_shutdown(ua.u_conn, RN_SHUT_WR);
-        run(now + RN_MSEC(200), bulk_done, &b);
+        run(P.now + RN_MSEC(200), bulk_done, &b);
         if (ub.u_error != 0 || ua.u_error != 0)
             fail_msg("seed %llu: connection failed (a %d, b %d)", (unsigned long long)seed,
                      ua.u_error, ub.u_error);
-        if (now - start > RN_SEC(600))
+        if (P.now - start > RN_SEC(600))
             fail_msg("seed %llu: stalled at %zu of %zu", (unsigned long long)seed, ub.u_rxlen,
                      total);
-        if (now > RN_SEC(3600))
+        if (P.now > RN_SEC(3600))
             fail_msg("seed %llu: no progress", (unsigned long long)seed);
     }
     assert_int_equal(ub.u_rxlen, total);
@@ -819,7 +749,7 @@ static void bulk(const char *fault_ab, const char *fault_ba, uint64_t seed, size
             fprintf(stderr, "  %zu: got %02x want %02x\n", k, ub.u_rx[k], data[k]);
         fail_msg("seed %llu: data differ from byte %zu of %zu", (unsigned long long)seed, i, total);
     }
-    run(now + RN_SEC(5), bulk_done, &b);
+    run(P.now + RN_SEC(5), bulk_done, &b);
     user_close(&ub, false);
     run_for(RN_SEC(2));
     user_close(&ua, false);
@@ -828,7 +758,7 @@ static void bulk(const char *fault_ab, const char *fault_ba, uint64_t seed, size
     free(data);
     user_free(&ua);
     user_free(&ub);
-    teardown_pair();
+    pair_down();
 }
 
 /* A transfer to one of the stack's own addresses goes through the loop
@@ -846,10 +776,10 @@ static void test_bulk_to_self(void **state)
     (void)state;
     fill(data, total, 77);
     setup_pair(NULL, NULL, 12);
-    assert_int_equal(rn_tcp_listen(A.st, 0, 7000, 4, &upcalls, &lu, &l), 0);
-    assert_int_equal(rn_tcp_connect(A.st, 0, 0, ADDR_A, 7000, &upcalls, &ua, &ua.u_conn), 0);
+    assert_int_equal(rn_tcp_listen(P.a, 0, 7000, 4, &upcalls, &lu, &l), 0);
+    assert_int_equal(rn_tcp_connect(P.a, 0, 0, ADDR_A, 7000, &upcalls, &ua, &ua.u_conn), 0);
     rn_ob_ref(ua.u_conn, RN_TAG_SOCKET_ENDPOINT);
-    run(now + RN_SEC(5), open_done, &lu);
+    run(P.now + RN_SEC(5), open_done, &lu);
     assert_int_equal(ua.u_connected, 1);
     assert_int_equal(rn_tcp_accept(l, RN_TAG_SOCKET_ENDPOINT, &upcalls, &ub, &ub.u_conn), 0);
     for (rounds = 0; rounds < 1000 && ub.u_rxlen < total; rounds++) {
@@ -860,7 +790,7 @@ static void test_bulk_to_self(void **state)
                 break;
             sent += (size_t)n;
         }
-        run(now + RN_MSEC(50), bulk_done, &b);
+        run(P.now + RN_MSEC(50), bulk_done, &b);
         up_readable(&ub);
     }
     assert_int_equal(ub.u_rxlen, total);

@@ -19,55 +19,13 @@
 #include "refnet/socket.h"
 #include "refnet/strbuf.h"
 #include "refnet/transport.h"
-#include "pair/pair.h"
-#include "testutil.h"
+#include "support.h"
 #include "transport/port_table.h"
 #include "wire/bytes.h"
 #include "wire/csum.h"
 #include "wire/ipv4.h"
 
 /* ---- Helpers ------------------------------------------------------------- */
-
-/* Completions collected by callback. */
-struct rec {
-    unsigned n;
-    struct rn_sock_completion c[64];
-};
-
-static void rec_fn(struct rn_proc *p, const struct rn_sock_completion *c)
-{
-    struct rec *r = c->sc_user;
-
-    (void)p;
-    assert_true(r->n < 64);
-    r->c[r->n++] = *c;
-}
-
-static int open_bound(struct rn_proc *p, uint32_t addr, uint16_t port)
-{
-    struct rn_sockaddr_in a = {addr, port};
-    int h = rn_sock_open(p, RN_SOCK_DGRAM, 0);
-
-    assert_true(h > 0);
-    assert_int_equal(rn_sock_bind(p, h, &a), 0);
-    return h;
-}
-
-static void submit(struct rn_proc *p, int op, int h, void *buf, size_t len,
-                   const struct rn_sockaddr_in *to, uint32_t flags, struct rec *r)
-{
-    struct rn_sock_req rq = {
-        .sq_op = op,
-        .sq_handle = h,
-        .sq_buf = buf,
-        .sq_len = len,
-        .sq_to = to,
-        .sq_flags = flags,
-        .sq_user = r,
-    };
-
-    assert_int_equal(rn_sock_submit(p, &rq, rec_fn), 0);
-}
 
 /* Sends a hand-made UDP datagram from a to b: header fields as given,
  * payload len bytes of 0x5a; if sum is 1 the checksum is computed. */
@@ -100,25 +58,6 @@ static void warm_up(void)
 {
     send_raw(1, 9, 8, 0, 0);  /* to a closed port: the answer resolves b -> a */
     run_for(RN_MSEC(20));
-}
-
-static void *find_object(const char *type, const char *needle)
-{
-    struct rn_ob_iter it;
-    void *ob, *found = NULL;
-    char desc[160];
-
-    rn_ob_iter_init(&it, rn_ob_type_find(type), RN_TAG_ENUM);
-    while ((ob = rn_ob_iter_next(&it)) != NULL) {
-        rn_ob_describe(ob, desc, sizeof(desc));
-        if (strstr(desc, needle) != NULL) {
-            found = ob;
-            rn_ob_ref(found, RN_TAG_LOOKUP);
-            break;
-        }
-    }
-    rn_ob_iter_end(&it);
-    return found;
 }
 
 /* ---- Tests ---------------------------------------------------------------------- */
@@ -193,7 +132,7 @@ static void test_closed_port_answers_icmp(void **state)
     h = rn_sock_open(p, RN_SOCK_DGRAM, 0);
     assert_true(h > 0);
     /* Unconnected: the ICMP error is not reported to the sender. */
-    submit(p, RN_SOP_SEND, h, buf, 5, &to, 0, &r);
+    submit_flags(p, RN_SOP_SEND, h, buf, 5, &to, 0, &r);
     run_for(RN_MSEC(50));
     assert_int_equal(r.n, 1);
     assert_int_equal(r.c[0].sc_result, 5);
@@ -212,8 +151,8 @@ static void test_closed_port_answers_icmp(void **state)
 
         assert_int_equal(rn_sock_submit(p, &c, rec_fn), 0);
     }
-    submit(p, RN_SOP_RECV, h + 1, buf, sizeof(buf), NULL, 0, &r);
-    submit(p, RN_SOP_SEND, h + 1, buf, 5, NULL, 0, &r);
+    submit_flags(p, RN_SOP_RECV, h + 1, buf, sizeof(buf), NULL, 0, &r);
+    submit_flags(p, RN_SOP_SEND, h + 1, buf, 5, NULL, 0, &r);
     run_for(RN_MSEC(50));
     assert_int_equal(r.n, 4);
     assert_int_equal(r.c[1].sc_op, RN_SOP_CONNECT);
@@ -225,12 +164,12 @@ static void test_closed_port_answers_icmp(void **state)
     rn_udp_stats(P.b, &us);
     assert_int_equal(us.us_no_port, 2);
     /* The error was consumed: a send now goes through. */
-    submit(p, RN_SOP_SEND, h + 1, buf, 5, NULL, 0, &r);
+    submit_flags(p, RN_SOP_SEND, h + 1, buf, 5, NULL, 0, &r);
     run_for(RN_MSEC(5));
     assert_int_equal(r.c[4].sc_result, 5);
     /* A further error pending is seen by the next send, as by a receive. */
     run_for(RN_MSEC(50));
-    submit(p, RN_SOP_SEND, h + 1, buf, 5, NULL, 0, &r);
+    submit_flags(p, RN_SOP_SEND, h + 1, buf, 5, NULL, 0, &r);
     run_for(RN_MSEC(5));
     assert_int_equal(r.c[5].sc_result, RN_ECONNREFUSED);
     rn_proc_exit(p);
@@ -250,8 +189,8 @@ static void test_bad_length_and_checksum_counted(void **state)
     pair_up(1500, false);
     warm_up();
     assert_int_equal(rn_proc_create(P.b, "sink", &p), 0);
-    h = open_bound(p, 0, 7000);
-    submit(p, RN_SOP_RECV, h, buf, sizeof(buf), NULL, 0, &r);
+    h = udp_bound_to(p, 0, 7000);
+    submit_flags(p, RN_SOP_RECV, h, buf, sizeof(buf), NULL, 0, &r);
     send_raw(1000, 7000, 8 + 40, 0x1234, 40);   /* bad checksum */
     send_raw(1000, 7000, 8 + 41, 1, 40);        /* length beyond the payload */
     send_raw(1000, 7000, 7, 1, 40);             /* length below the header */
@@ -269,7 +208,7 @@ static void test_bad_length_and_checksum_counted(void **state)
     assert_int_equal(r.c[0].sc_result, 0);
     assert_int_equal(r.c[0].sc_addr.sin_addr, ADDR_A);
     assert_int_equal(r.c[0].sc_addr.sin_port, 1000);
-    submit(p, RN_SOP_RECV, h, buf, sizeof(buf), NULL, 0, &r);
+    submit_flags(p, RN_SOP_RECV, h, buf, sizeof(buf), NULL, 0, &r);
     run_for(RN_MSEC(1));
     assert_int_equal(r.c[1].sc_result, 40);
     assert_int_equal(buf[0], 0x5a);
@@ -307,14 +246,14 @@ static void test_receive_queue_bound(void **state)
     warm_up();
     assert_int_equal(rn_proc_create(P.a, "src", &pa), 0);
     assert_int_equal(rn_proc_create(P.b, "sink", &pb), 0);
-    hb = open_bound(pb, ADDR_B, 7001);
+    hb = udp_bound_to(pb, ADDR_B, 7001);
     assert_int_equal(rn_sock_getopt(pb, hb, RN_SO_RCVBUF, &v), 0);
     assert_int_equal(v, 212992);
     assert_int_equal(rn_sock_setopt(pb, hb, RN_SO_RCVBUF, 8192), 0);
     ha = rn_sock_open(pa, RN_SOCK_DGRAM, 0);
     memset(buf, 0x11, sizeof(buf));
     for (i = 0; i < 10; i++)
-        submit(pa, RN_SOP_SEND, ha, buf, 100, &to, 0, &r);
+        submit_flags(pa, RN_SOP_SEND, ha, buf, 100, &to, 0, &r);
     run_for(RN_MSEC(20));
     /* Each datagram costs one 2176-byte buffer: three fit in 8192. */
     rn_udp_stats(P.b, &us);
@@ -332,9 +271,9 @@ static void test_receive_queue_bound(void **state)
     assert_true(rn_sock_ready(pb, hb) & RN_POLLIN);
     /* Peek leaves it; three receives drain; the fourth would wait. */
     r.n = 0;
-    submit(pb, RN_SOP_RECV, hb, buf, 10, NULL, RN_MSG_PEEK, &r);
+    submit_flags(pb, RN_SOP_RECV, hb, buf, 10, NULL, RN_MSG_PEEK, &r);
     for (i = 0; i < 4; i++)
-        submit(pb, RN_SOP_RECV, hb, buf, sizeof(buf), NULL, RN_MSG_DONTWAIT, &r);
+        submit_flags(pb, RN_SOP_RECV, hb, buf, sizeof(buf), NULL, RN_MSG_DONTWAIT, &r);
     run_for(RN_MSEC(1));
     assert_int_equal(r.n, 5);
     assert_int_equal(r.c[0].sc_result, 10);

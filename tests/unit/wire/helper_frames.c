@@ -1,7 +1,7 @@
 /*
  * The bytes of the captured frames declared in frames.h.
  */
-#include "wire/frames.h"
+#include "frames.h"
 
 const uint8_t frame_arp_request[42] = {
     0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0x00, 0x00, 0x00, 0x00, 0x01,

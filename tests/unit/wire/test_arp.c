@@ -10,7 +10,7 @@
 #include <cmocka.h>
 
 #include "wire/arp.h"
-#include "wire/frames.h"
+#include "frames.h"
 
 #define IP1 0xc6120001u /* 198.18.0.1 */
 #define IP2 0xc6120002u /* 198.18.0.2 */

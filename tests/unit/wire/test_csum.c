@@ -13,7 +13,7 @@
 
 #include "wire/bytes.h"
 #include "wire/csum.h"
-#include "wire/frames.h"
+#include "frames.h"
 
 /* Deterministic pseudo-random bytes (xorshift64), so failures replay. */
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;

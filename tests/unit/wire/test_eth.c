@@ -12,7 +12,7 @@
 
 #include "refnet/error.h"
 #include "wire/eth.h"
-#include "wire/frames.h"
+#include "frames.h"
 
 static const struct rn_mac mac1 = {{0x02, 0x00, 0x00, 0x00, 0x00, 0x01}};
 static const struct rn_mac mac2 = {{0x02, 0x00, 0x00, 0x00, 0x00, 0x02}};

@@ -12,7 +12,7 @@
 
 #include "wire/bytes.h"
 #include "wire/csum.h"
-#include "wire/frames.h"
+#include "frames.h"
 #include "wire/icmp.h"
 
 #define IP1 0xc6120001u /* 198.18.0.1 */

@@ -14,7 +14,7 @@
 #include "refnet/error.h"
 #include "wire/bytes.h"
 #include "wire/csum.h"
-#include "wire/frames.h"
+#include "frames.h"
 #include "wire/ipv4.h"
 
 #define IP1 0xc6120001u /* 198.18.0.1 */

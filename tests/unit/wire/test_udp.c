@@ -11,7 +11,7 @@
 #include <cmocka.h>
 
 #include "wire/bytes.h"
-#include "wire/frames.h"
+#include "frames.h"
 #include "wire/udp.h"
 
 #define IP1 0xc6120001u /* 198.18.0.1 */

@@ -3,31 +3,23 @@
 # test_capture writes ARP, ICMP echo and UDP frames (sent, then looped back)
 # through the capture filter; tshark must dissect all 14 with no malformed
 # packet, good IPv4/ICMP/UDP checksums, and the injected timestamps.
-# Skipped (exit 0 with a message) when tshark is not installed.
-set -euo pipefail
-
-build=${REFNET_BUILD:?REFNET_BUILD must name the build directory}
-bin="$build/tests/unit-link-test_capture"
-if ! command -v tshark >/dev/null 2>&1; then
-    echo "SKIP: tshark is not installed"
-    exit 0
-fi
-[ -x "$bin" ] || { echo "FAIL: $bin not built"; exit 1; }
-
-dir=$(mktemp -d /tmp/refnet-capture-tshark.XXXXXX)
-trap 'rm -rf "$dir"' EXIT
+# Needs no root and no namespace (lib.sh's net_setup_local).
+. "$(dirname "$0")/lib.sh"
+net_setup_local capture_tshark
+net_need tshark
+bin="$REFNET_BUILD/tests/unit-link-test_capture"
+[ -x "$bin" ] || die "$bin not built"
 file="$dir/real.pcap"
 
 REFNET_LINK_KEEP_CAPTURE="$file" "$bin" >"$dir/unit.log" 2>&1 || {
-    cat "$dir/unit.log"; echo "FAIL: the capture unit test failed"; exit 1; }
-[ -s "$file" ] || { echo "FAIL: no capture was kept at $file"; exit 1; }
+    cat "$dir/unit.log"; die "the capture unit test failed"; }
+[ -s "$file" ] || die "no capture was kept at $file"
 
 fields=$(tshark -r "$file" -o ip.check_checksum:TRUE -o udp.check_checksum:TRUE \
     -T fields -E separator='|' -e frame.number -e frame.time_epoch -e frame.protocols \
     -e ip.checksum.status -e icmp.checksum.status -e udp.checksum.status -e _ws.malformed \
-    2>"$dir/tshark.err") || { cat "$dir/tshark.err"; echo "FAIL: tshark could not read the file"; exit 1; }
+    2>"$dir/tshark.err") || { cat "$dir/tshark.err"; die "tshark could not read the file"; }
 
-fail=0
 count=$(printf '%s\n' "$fields" | grep -c .)
 if [ "$count" != 14 ]; then echo "FAIL: tshark saw $count frames, want 14"; fail=1; fi
 while IFS='|' read -r num ts protos ipc icmpc udpc malformed; do
@@ -47,8 +39,5 @@ last=$(printf '%s\n' "$fields" | tail -1 | cut -d'|' -f2)
 [ "$first" = 0.001000000 ] || { echo "FAIL: first timestamp $first, want 0.001000000"; fail=1; }
 [ "$last" = 0.011000000 ] || { echo "FAIL: last timestamp $last, want 0.011000000"; fail=1; }
 
-if [ "$fail" != 0 ]; then
-    printf '%s\n' "$fields"
-    exit 1
-fi
-echo "PASS: tshark read $count frames, none malformed, checksums good"
+[ "$fail" = 0 ] || printf '%s\n' "$fields"
+net_done "tshark read $count frames, none malformed, checksums good"

@@ -17,48 +17,21 @@
 #     and a body cut short are exit 1; https and names are refused;
 #   - a client killed mid-transfer leaves nothing behind in the daemon;
 #   - SIGTERM: "shut down cleanly", no leak.
-# Needs root and /dev/net/tun; otherwise skipped with a message.
-set -uo pipefail
+# Needs root and /dev/net/tun; otherwise skipped with a message (lib.sh).
+. "$(dirname "$0")/lib.sh"
+net_setup clients
+net_need nc ss sha256sum
 
-build=${REFNET_BUILD:?REFNET_BUILD must name the build directory}
-refnet="$build/bin/refnet"
-[ -x "$refnet" ] || { echo "FAIL: $refnet not built"; exit 1; }
-if [ "$(id -u)" != 0 ] || [ ! -c /dev/net/tun ]; then
-    echo "SKIP: needs root and /dev/net/tun"
-    exit 0
-fi
-for tool in nc ss sha256sum /usr/bin/python3; do
-    command -v "$tool" >/dev/null || { echo "SKIP: needs $tool"; exit 0; }
-done
-
-ns="rn-clients-$$"
-dir=$(mktemp -d /tmp/refnet-cli-clients.XXXXXX)
-sock="$dir/ctl.sock"
-pids=()
-cleanup() {
-    local p
-    { exec 7>&-; } 2>/dev/null
-    for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-    ip netns del "$ns" 2>/dev/null
-    rm -rf "$dir"
-}
-trap cleanup EXIT
-ip netns add "$ns" || { echo "FAIL: cannot create namespace $ns"; exit 1; }
-
-fail=0
-bad() { echo "FAIL: $*"; fail=1; }
-# Foreground commands only: with & use the command itself, so that $! is it.
+# The clients run as long as a transfer takes (bounded by timeout), not the
+# 10 s lib.sh's rn allows a control request.
 rn() { timeout 60 "$refnet" "$@" --ctl "$sock"; }
-# A command in the namespace; started with & it is the process itself, so
-# $! names it (a shell function would put a subshell in between).
-inns=(ip netns exec "$ns")
 sha() { sha256sum "$1" | cut -d' ' -f1; }
 
 # wait_linux_listen PORT: until Linux listens on PORT in the namespace (5 s).
 wait_linux_listen() {
     local i
     for i in $(seq 50); do
-        "${inns[@]}" ss -ltnH "sport = :$1" | grep -q LISTEN && return 0
+        nsx ss -ltnH "sport = :$1" | grep -q LISTEN && return 0
         sleep 0.1
     done
     bad "nothing listens on Linux port $1"
@@ -75,19 +48,8 @@ wait_refnet_listen() {
     return 1
 }
 
-"${inns[@]}" "$refnet" daemon --tap rn0 --addr 198.18.0.2/15 --gw 198.18.0.1 --ctl "$sock" \
-    --service echo 2>"$dir/d.log" &
-dpid=$!
-pids+=("$dpid")
-for i in $(seq 50); do
-    rn status >/dev/null 2>&1 && break
-    kill -0 "$dpid" 2>/dev/null || break
-    sleep 0.1
-done
-rn status >/dev/null 2>&1 || { echo "FAIL: the daemon did not come up:"; cat "$dir/d.log"; exit 1; }
-"${inns[@]}" ip addr add 198.18.0.1/15 dev rn0
-"${inns[@]}" ip link set rn0 up
-"${inns[@]}" ping -c 2 -W 2 198.18.0.2 >/dev/null || bad "Linux cannot ping refnet"
+net_start --gw 198.18.0.1 --service echo
+nsx ping -c 2 -W 2 198.18.0.2 >/dev/null || bad "Linux cannot ping refnet"
 
 head -c $((20 << 20)) /dev/urandom >"$dir/in20"
 want20=$(sha "$dir/in20")
@@ -120,9 +82,8 @@ with open(sys.argv[2], "wb") as out:
 t.join()
 c.close()
 EOF
-"${inns[@]}" timeout 60 /usr/bin/python3 "$dir/echo-file.py" "$dir/in20" "$dir/nc-got" 2>"$dir/nc.err" &
-ncpid=$!
-pids+=("$ncpid")
+net_bg timeout 60 /usr/bin/python3 "$dir/echo-file.py" "$dir/in20" "$dir/nc-got" 2>"$dir/nc.err"
+ncpid=$bgpid
 if wait_linux_listen 5000; then
     rn send 198.18.0.1 5000 <"$dir/in20" >"$dir/send-back" 2>"$dir/send.err"
     st=$?
@@ -159,8 +120,7 @@ while got < (1 << 20):
 c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 c.close()
 EOF
-"${inns[@]}" /usr/bin/python3 "$dir/rst.py" &
-pids+=("$!")
+net_bg /usr/bin/python3 "$dir/rst.py"
 if wait_linux_listen 5005; then
     rn send 198.18.0.1 5005 <"$dir/in20" >/dev/null 2>"$dir/rst.err"
     st=$?
@@ -173,9 +133,9 @@ rn send 198.18.0.1 0 </dev/null 2>"$dir/usage.err"
 # ---- recv ----------------------------------------------------------------------
 timeout 60 "$refnet" recv 5001 --ctl "$sock" >"$dir/recv-got" 2>"$dir/recv.err" &
 rpid=$!
-pids+=("$rpid")
+net_track "$rpid"
 if wait_refnet_listen 5001; then
-    "${inns[@]}" timeout 60 nc -N 198.18.0.2 5001 <"$dir/in20" >/dev/null 2>"$dir/nc2.err" ||
+    nsx timeout 60 nc -N 198.18.0.2 5001 <"$dir/in20" >/dev/null 2>"$dir/nc2.err" ||
         bad "Linux nc to refnet failed: $(cat "$dir/nc2.err")"
     wait "$rpid"
     st=$?
@@ -189,14 +149,13 @@ st=$?
     bad "recv with nobody connecting: exit $st, said: $(cat "$dir/rto.err")"
 
 # ---- netstat while a transfer is held open ---------------------------------------
-"${inns[@]}" timeout 60 nc -l 198.18.0.1 5003 </dev/null >"$dir/nc3-got" &
-ncpid=$!
-pids+=("$ncpid")
+net_bg timeout 60 nc -l 198.18.0.1 5003 </dev/null >"$dir/nc3-got"
+ncpid=$bgpid
 mkfifo "$dir/fifo"
 if wait_linux_listen 5003; then
     timeout 60 "$refnet" send 198.18.0.1 5003 --ctl "$sock" <"$dir/fifo" >/dev/null 2>"$dir/held.err" &
     spid=$!
-    pids+=("$spid")
+    net_track "$spid"
     exec 7>"$dir/fifo"
     head -c 100000 "$dir/in20" >&7
     established=
@@ -258,9 +217,8 @@ rn netstat --bogus >/dev/null 2>"$dir/nsb.err"
 mkdir "$dir/www"
 printf 'hello from Linux\n' >"$dir/www/small.txt"
 head -c $((5 << 20)) /dev/urandom >"$dir/www/big.bin"
-"${inns[@]}" /usr/bin/python3 -m http.server 8080 --bind 198.18.0.1 --directory "$dir/www" \
-    >/dev/null 2>&1 &
-pids+=("$!")
+net_bg /usr/bin/python3 -m http.server 8080 --bind 198.18.0.1 --directory "$dir/www" \
+    >/dev/null 2>&1
 if wait_linux_listen 8080; then
     out=$(rn get http://198.18.0.1:8080/small.txt 2>"$dir/get1.err")
     [ $? = 0 ] && [ "$out" = "hello from Linux" ] || bad "get small.txt: '$out' $(cat "$dir/get1.err")"
@@ -308,8 +266,7 @@ for _ in range(len(bodies)):
     c.sendall(bodies.get(path, b"HTTP/1.1 500 x\r\nContent-Length: 0\r\n\r\n"))
     c.close()
 EOF
-"${inns[@]}" /usr/bin/python3 "$dir/srv.py" >/dev/null 2>"$dir/srv.err" &
-pids+=("$!")
+net_bg /usr/bin/python3 "$dir/srv.py" >/dev/null 2>"$dir/srv.err"
 if wait_linux_listen 8081; then
     out=$(rn get http://198.18.0.1:8081/chunked 2>"$dir/g.err")
     [ $? = 0 ] && [ "$out" = "hello, world" ] || bad "chunked: '$out' $(cat "$dir/g.err")"
@@ -331,12 +288,11 @@ rn get http://example.test/ 2>"$dir/g.err"
 # ---- a client killed mid-transfer ---------------------------------------------------
 "$refnet" recv 5004 --ctl "$sock" >/dev/null 2>&1 &
 rpid=$!
-pids+=("$rpid")
+net_track "$rpid"
 if wait_refnet_listen 5004; then
     # Linux keeps sending; the client goes away under it.
-    "${inns[@]}" timeout 20 nc 198.18.0.2 5004 </dev/zero >/dev/null 2>&1 &
-    ncpid=$!
-    pids+=("$ncpid")
+    net_bg timeout 20 nc 198.18.0.2 5004 </dev/zero >/dev/null 2>&1
+    ncpid=$bgpid
     sleep 0.5
     rn objects 2>/dev/null | grep -q "^process ctl accept" ||
         bad "the transfer's process is not in objects while it runs (test premise)"
@@ -357,21 +313,4 @@ if wait_refnet_listen 5004; then
 fi
 
 # ---- shutdown ------------------------------------------------------------------------
-kill -TERM "$dpid"
-for i in $(seq 100); do kill -0 "$dpid" 2>/dev/null || break; sleep 0.1; done
-if kill -0 "$dpid" 2>/dev/null; then
-    bad "the daemon ignored SIGTERM"
-else
-    wait "$dpid"
-    st=$?
-    [ "$st" = 0 ] || bad "the daemon exited $st"
-    grep -q "^refnet daemon: shut down cleanly$" "$dir/d.log" || bad "no clean shutdown: $(cat "$dir/d.log")"
-    if grep -qi "leak" "$dir/d.log"; then bad "leaks reported:"; cat "$dir/d.log"; fi
-fi
-
-if [ "$fail" != 0 ]; then
-    echo "the daemon's stderr:"
-    tail -20 "$dir/d.log"
-    exit 1
-fi
-echo "PASS: refnet send, recv, get and netstat through the daemon"
+net_done "refnet send, recv, get and netstat through the daemon"

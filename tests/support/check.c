@@ -1,5 +1,5 @@
 /*
- * Shared unit-test support (testutil.h).
+ * The unit tests' checks, captured reports and manual clock (support.h).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,10 +10,11 @@
 #include <pthread.h>
 
 #include "refnet/clock.h"
+#include "refnet/netbuf.h"
 #include "refnet/object.h"
 #include "refnet/snapshot.h"
 #include "refnet/strbuf.h"
-#include "testutil.h"
+#include "support.h"
 
 static struct rn_strbuf captured = RN_STRBUF_INIT;
 static unsigned captured_kinds[RN_REPORT_INFO + 1];
@@ -48,6 +49,15 @@ unsigned capture_count(enum rn_report_kind kind)
     return (unsigned)kind <= RN_REPORT_INFO ? captured_kinds[kind] : 0;
 }
 
+unsigned capture_total(void)
+{
+    unsigned n = 0, k;
+
+    for (k = 0; k <= RN_REPORT_INFO; k++)
+        n += captured_kinds[k];
+    return n;
+}
+
 bool capture_has(const char *needle)
 {
     return strstr(rn_strbuf_str(&captured), needle) != NULL;
@@ -78,6 +88,21 @@ void check_live_objects(uint64_t expected)
         rn_snapshot_free(s);
     }
     assert_int_equal(live, expected);
+}
+
+uint32_t pool_outstanding_of(struct rn_nbpool *pool)
+{
+    return rn_nbpool_outstanding(pool, RN_NB_OWNER_NONE);
+}
+
+uint32_t pool_outstanding(struct rn_stack *st)
+{
+    return pool_outstanding_of(rn_stack_pool(st));
+}
+
+void check_pool_empty(struct rn_nbpool *pool)
+{
+    assert_int_equal(pool_outstanding_of(pool), 0);
 }
 
 static _Atomic uint64_t manual_now;

@@ -14,79 +14,27 @@
 #     leak, socket file removed;
 #   - a daemon killed with SIGKILL leaves a stale socket the next daemon
 #     replaces; SIGINT shuts that one down cleanly too.
-# Needs root and /dev/net/tun; otherwise skipped with a message.
-set -uo pipefail
+# Needs root and /dev/net/tun; otherwise skipped with a message (lib.sh).
+. "$(dirname "$0")/lib.sh"
+net_setup daemon_ctl
 
-build=${REFNET_BUILD:?REFNET_BUILD must name the build directory}
-refnet="$build/bin/refnet"
-[ -x "$refnet" ] || { echo "FAIL: $refnet not built"; exit 1; }
-if [ "$(id -u)" != 0 ] || [ ! -c /dev/net/tun ]; then
-    echo "SKIP: needs root and /dev/net/tun"
-    exit 0
-fi
-
-ns="rn-hostctl-$$"
-dir=$(mktemp -d /tmp/refnet-cli-ctl.XXXXXX)
-sock="$dir/ctl.sock"
-pids=()
-cleanup() {
-    local p
-    for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-    ip netns del "$ns" 2>/dev/null
-    rm -rf "$dir"
-}
-trap cleanup EXIT
-ip netns add "$ns" || { echo "FAIL: cannot create namespace $ns"; exit 1; }
-
-fail=0
-bad() { echo "FAIL: $*"; fail=1; }
-rn() { "$refnet" "$@" --ctl "$sock" --timeout 10; }
-
-# start_daemon LOG ARGS...: starts the daemon in the namespace, sets $dpid,
-# and waits (at most 5 s) until it answers.
-start_daemon() {
-    local log=$1 i
-    shift
-    ip netns exec "$ns" "$refnet" daemon --tap rn0 --addr 198.18.0.2/15 --gw 198.18.0.1 \
-        --ctl "$sock" "$@" 2>"$log" &
-    dpid=$!
-    pids+=("$dpid")
-    for i in $(seq 50); do
-        rn status >/dev/null 2>&1 && return 0
-        kill -0 "$dpid" 2>/dev/null || break
-        sleep 0.1
-    done
-    echo "FAIL: the daemon did not come up; its stderr:"; cat "$log"
-    exit 1
+# net_stop_checked SIG: stops the daemon with SIG (checked by lib.sh: exit
+# 0, a clean shutdown, no leak) and checks that it removed its socket.
+net_stop_checked() {
+    net_stop "$1"
+    [ ! -e "$sock" ] || bad "the socket file is still there after SIG$1"
 }
 
-# stop_daemon SIGNAL LOG: signals the daemon, waits (at most 10 s), checks a
-# clean exit.
-stop_daemon() {
-    local sig=$1 log=$2 i status
-    kill -"$sig" "$dpid"
-    for i in $(seq 100); do kill -0 "$dpid" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$dpid" 2>/dev/null; then bad "the daemon ignored SIG$sig"; return; fi
-    wait "$dpid"
-    status=$?
-    [ "$status" = 0 ] || bad "after SIG$sig the daemon exited $status"
-    grep -q "^refnet daemon: shut down cleanly$" "$log" || bad "no clean shutdown line after SIG$sig"
-    if grep -qi "leak" "$log"; then bad "leaks reported after SIG$sig:"; cat "$log"; fi
-    [ ! -e "$sock" ] || bad "the socket file is still there after SIG$sig"
-}
-
-start_daemon "$dir/d1.log" --capture "$dir/d1.pcap" --service echo
-grep -Eq "^refnet daemon: rn0 198\.18\.0\.2/15 mac [0-9a-f:]{17}, control $sock$" "$dir/d1.log" ||
-    bad "start-up line: $(cat "$dir/d1.log")"
+net_start --gw 198.18.0.1 --capture "$dir/d1.pcap" --service echo
+grep -Eq "^refnet daemon: rn0 198\.18\.0\.2/15 mac [0-9a-f:]{17}, control $sock$" "$dlog" ||
+    bad "start-up line: $(cat "$dlog")"
 [ "$(stat -c %a "$sock")" = 600 ] || bad "socket mode $(stat -c %a "$sock"), want 600"
 
-# The Linux side of the link, and traffic to fill the tables.
-ip netns exec "$ns" ip addr add 198.18.0.1/15 dev rn0
-ip netns exec "$ns" ip link set rn0 up
-ip netns exec "$ns" ping -c 2 -W 2 198.18.0.2 >/dev/null || bad "Linux cannot ping refnet"
+# Traffic from the Linux side of the link, to fill the tables.
+nsx ping -c 2 -W 2 198.18.0.2 >/dev/null || bad "Linux cannot ping refnet"
 
 # The echo service answers a datagram from Linux with the same bytes.
-ip netns exec "$ns" python3 - <<'EOF' || bad "UDP echo on port 7 did not answer"
+nsx "$py" - <<'EOF' || bad "UDP echo on port 7 did not answer"
 import socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.settimeout(2)
@@ -192,10 +140,7 @@ if status != 2 or "unknown command 'frob'" not in text or "objects" not in text 
 sys.exit(0 if ok else 1)
 EOF
 rn status >/dev/null || bad "the daemon stopped answering after malformed requests"
-if ! kill -0 "$dpid" 2>/dev/null; then
-    echo "FAIL: the daemon died; its stderr:"; cat "$dir/d1.log"
-    exit 1
-fi
+net_alive
 
 # A second daemon on the same socket is refused; the first keeps going.
 ip netns exec "$ns" timeout 10 "$refnet" daemon --tap rn1 --addr 198.18.0.3/15 --ctl "$sock" \
@@ -211,18 +156,15 @@ rn status >/dev/null || bad "the first daemon stopped answering after the second
 [ -s "$dir/rel.dump" ] || bad "dump wrote no file at $dir/rel.dump"
 grep -q "written to $dir/rel.dump" "$dir/dump.out" || bad "dump said: $(cat "$dir/dump.out")"
 
-stop_daemon TERM "$dir/d1.log"
+net_stop_checked TERM
 [ -s "$dir/d1.pcap" ] || bad "the capture file is empty"
 
 # SIGKILL leaves a stale socket; the next daemon replaces it.
-start_daemon "$dir/d3.log"
-kill -KILL "$dpid"
-wait "$dpid" 2>/dev/null
+net_restart --gw 198.18.0.1
+net_crash
 [ -S "$sock" ] || bad "no stale socket left by SIGKILL (test premise)"
-for i in $(seq 50); do ip netns exec "$ns" ip link show rn0 >/dev/null 2>&1 || break; sleep 0.1; done
-start_daemon "$dir/d4.log"
+net_restart --gw 198.18.0.1
 rn status >/dev/null || bad "the daemon over a stale socket does not answer"
-stop_daemon INT "$dir/d4.log"
+net_stop_checked INT
 
-if [ "$fail" != 0 ]; then exit 1; fi
-echo "PASS: daemon control socket"
+net_done "daemon control socket"

@@ -12,32 +12,9 @@
 #   - bad specs, bad ids and unknown subcommands get one-line errors: exit
 #     2 (usage) or 1 (no such filter); the daemon keeps answering;
 #   - SIGTERM: clean shutdown, no leak.
-# Needs root and /dev/net/tun; otherwise skipped with a message.
-set -uo pipefail
-
-build=${REFNET_BUILD:?REFNET_BUILD must name the build directory}
-refnet="$build/bin/refnet"
-[ -x "$refnet" ] || { echo "FAIL: $refnet not built"; exit 1; }
-if [ "$(id -u)" != 0 ] || [ ! -c /dev/net/tun ]; then
-    echo "SKIP: needs root and /dev/net/tun"
-    exit 0
-fi
-
-ns="rn-filter-$$"
-dir=$(mktemp -d /tmp/refnet-cli-filter.XXXXXX)
-sock="$dir/ctl.sock"
-pids=()
-cleanup() {
-    local p
-    for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-    ip netns del "$ns" 2>/dev/null
-    rm -rf "$dir"
-}
-trap cleanup EXIT
-
-fail=0
-bad() { echo "FAIL: $*"; fail=1; }
-rn() { "$refnet" "$@" --ctl "$sock" --timeout 10; }
+# Needs root and /dev/net/tun; otherwise skipped with a message (lib.sh).
+. "$(dirname "$0")/lib.sh"
+net_setup filter
 
 # expect_error STATUS NEEDLE CMD...: CMD exits STATUS with exactly one line
 # on stderr containing NEEDLE, and nothing on stdout.
@@ -59,28 +36,15 @@ expect_error 2 "'lport=' given twice" \
     "$refnet" daemon --tap rnx0 --addr 198.18.0.2/15 --ctl "$sock" \
     --filter layer=listen,lport=1,lport=2,action=block
 
-ip netns add "$ns" || { echo "FAIL: cannot create namespace $ns"; exit 1; }
-log="$dir/daemon.log"
-ip netns exec "$ns" "$refnet" daemon --tap rn0 --addr 198.18.0.2/15 --ctl "$sock" \
-    --service echo --filter layer=accept,lport=80,action=callout:connlog \
-    --filter "layer=listen,lport=8080,action=callout:faulty,arg=leak" 2>"$log" &
-dpid=$!
-pids+=("$dpid")
-for i in $(seq 50); do
-    rn status >/dev/null 2>&1 && break
-    kill -0 "$dpid" 2>/dev/null || break
-    sleep 0.1
-done
-rn status >/dev/null 2>&1 || { echo "FAIL: the daemon did not come up:"; cat "$log"; exit 1; }
-grep -q "lab-only callout 'faulty' is registered" "$log" ||
-    bad "the daemon did not say it registered the lab-only callout: $(cat "$log")"
-ip netns exec "$ns" ip addr add 198.18.0.1/15 dev rn0
-ip netns exec "$ns" ip link set rn0 up
+net_start --service echo --filter layer=accept,lport=80,action=callout:connlog \
+    --filter "layer=listen,lport=8080,action=callout:faulty,arg=leak"
+grep -q "lab-only callout 'faulty' is registered" "$dlog" ||
+    bad "the daemon did not say it registered the lab-only callout: $(cat "$dlog")"
 
 # echo_answers: 0 if the echo service answers a datagram within 2 s, 1 if
 # the client times out.
 echo_answers() {
-    ip netns exec "$ns" python3 - <<'PY'
+    nsx "$py" - <<'PY'
 import socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.settimeout(2)
@@ -143,13 +107,4 @@ expect_error 2 "unknown subcommand 'frob'" rn filter frob
 expect_error 2 "usage: filter list" rn filter
 rn status >/dev/null || bad "the daemon stopped answering"
 
-kill -TERM "$dpid"
-for i in $(seq 100); do kill -0 "$dpid" 2>/dev/null || break; sleep 0.1; done
-if kill -0 "$dpid" 2>/dev/null; then bad "the daemon ignored SIGTERM"; fi
-wait "$dpid"
-status=$?
-[ "$status" = 0 ] || bad "the daemon exited $status: $(cat "$log")"
-grep -q "^refnet daemon: shut down cleanly$" "$log" || bad "no clean shutdown: $(cat "$log")"
-
-if [ "$fail" != 0 ]; then exit 1; fi
-echo "PASS: refnet filter"
+net_done "refnet filter"

@@ -1,2 +1,0 @@
-/* The two-stack pair shared by the socket, transport and service tests. */
-#include "pair/pair.c"
