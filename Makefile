@@ -22,13 +22,22 @@ MAKEFLAGS += --no-print-directory
 CONFIGURE_PLAIN = $(CMAKE) -S . -B $(BUILD) -DCMAKE_C_COMPILER=gcc \
 	-DCMAKE_BUILD_TYPE=RelWithDebInfo
 
-.PHONY: all deps build test test-unit test-asan test-tsan test-plain demo bench fuzz clean \
+.PHONY: all deps build check test test-unit test-asan test-tsan test-plain demo bench fuzz clean \
 	install uninstall
 
 all: build
 
 deps:
 	@sh scripts/deps.sh
+
+# The structure the code must keep (docs/design.md, "Layers"): includes
+# point down the layers and never into another folder's private header;
+# every public function states its contract; every symbol is rn_ (public),
+# rn__ (shared) or static.  The last reads the built libraries.
+check: build
+	@python3 scripts/check-layers.py
+	@python3 scripts/check-api.py
+	@python3 scripts/check-names.py $(BUILD)
 
 # Plain optimised build with gcc: build/bin/refnet, build/lib/librefnet.a
 # and librefnet.so.
@@ -98,6 +107,8 @@ build-fuzz: deps
 # Every test: unit tests three ways, then the scripted tests (CLI, the real
 # Linux peer in network namespaces, the simulator), then a short fuzz run.
 test: build build-asan build-tsan build-fuzz
+	@echo "== structure: layers, public API, symbol names"
+	@$(MAKE) check
 	@echo "== unit tests, ASan+UBSan (clang)"
 	@cd $(ASAN) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	    ctest -L unit --output-on-failure -j $(JOBS)

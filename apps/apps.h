@@ -52,7 +52,7 @@ struct rn_echo_stats {
  * datagram, up to the 65507-byte maximum, goes back to its sender
  * unchanged.  Returns 0 and sets *out, or RN_EADDRINUSE, RN_EADDRNOTAVAIL,
  * RN_ENOMEM, RN_EINVAL. */
-int rn_echo_start(struct rn_stack *st, const struct rn_echo_params *params,
+int rn__echo_start(struct rn_stack *st, const struct rn_echo_params *params,
                   struct rn_echo **out);
 
 /* [L] Stops the service: its process exits, its socket closes, and once
@@ -60,17 +60,17 @@ int rn_echo_start(struct rn_stack *st, const struct rn_echo_params *params,
  * NULL) and e is freed.  The wait shows in the object manager as "stop"
  * on the process meanwhile.  Stop services before destroying their
  * stack. */
-void rn_echo_stop(struct rn_echo *e, void (*done)(void *ctx), void *ctx);
+void rn__echo_stop(struct rn_echo *e, void (*done)(void *ctx), void *ctx);
 
-/* [L] Hosted only, after rn_echo_stop() and once the host's process was
+/* [L] Hosted only, after rn__echo_stop() and once the host's process was
  * released: runs done(ctx) and frees e. */
-void rn_echo_released(struct rn_echo *e);
+void rn__echo_released(struct rn_echo *e);
 
 /* [L] Copies the service's counters. */
-void rn_echo_stats(const struct rn_echo *e, struct rn_echo_stats *out);
+void rn__echo_stats(const struct rn_echo *e, struct rn_echo_stats *out);
 
 /* [L] The service's process, for listings (borrowed: valid until stop). */
-struct rn_proc *rn_echo_proc(const struct rn_echo *e);
+struct rn_proc *rn__echo_proc(const struct rn_echo *e);
 
 /* ---- TCP services: echo (RFC 862), discard (RFC 863), chargen (RFC 864) ---- */
 /*
@@ -116,33 +116,33 @@ struct rn_tcpsvc_stats {
 /* [L] Start TCP echo, discard or chargen on st (rn_sock_layer_init() must
  * have run).  Return 0 and set *out, or RN_EADDRINUSE, RN_EADDRNOTAVAIL,
  * RN_ENOMEM, RN_EINVAL (a parameter out of range). */
-int rn_tcpecho_start(struct rn_stack *st, const struct rn_tcpsvc_params *params,
+int rn__tcpecho_start(struct rn_stack *st, const struct rn_tcpsvc_params *params,
                      struct rn_tcpsvc **out);
-int rn_discard_start(struct rn_stack *st, const struct rn_tcpsvc_params *params,
+int rn__discard_start(struct rn_stack *st, const struct rn_tcpsvc_params *params,
                      struct rn_tcpsvc **out);
-int rn_chargen_start(struct rn_stack *st, const struct rn_tcpsvc_params *params,
+int rn__chargen_start(struct rn_stack *st, const struct rn_tcpsvc_params *params,
                      struct rn_tcpsvc **out);
 
 /* [L] Stops the service: its open connections are reset, its listener
  * closes, its process exits, and once the process has been released
  * done(ctx) runs on the loop thread (may be NULL) and s is freed.  The
  * wait shows as "stop" on the process meanwhile. */
-void rn_tcpsvc_stop(struct rn_tcpsvc *s, void (*done)(void *ctx), void *ctx);
+void rn__tcpsvc_stop(struct rn_tcpsvc *s, void (*done)(void *ctx), void *ctx);
 
-/* [L] Hosted only, after rn_tcpsvc_stop() and once the host's process was
+/* [L] Hosted only, after rn__tcpsvc_stop() and once the host's process was
  * released: runs done(ctx) and frees s. */
-void rn_tcpsvc_released(struct rn_tcpsvc *s);
+void rn__tcpsvc_released(struct rn_tcpsvc *s);
 
 /* [L] Copies the service's counters. */
-void rn_tcpsvc_stats(const struct rn_tcpsvc *s, struct rn_tcpsvc_stats *out);
+void rn__tcpsvc_stats(const struct rn_tcpsvc *s, struct rn_tcpsvc_stats *out);
 
 /* [L] The service's process, for listings (borrowed: valid until stop). */
-struct rn_proc *rn_tcpsvc_proc(const struct rn_tcpsvc *s);
+struct rn_proc *rn__tcpsvc_proc(const struct rn_tcpsvc *s);
 
 /* [any] The chargen stream (RFC 864, the pattern BSD inetd sends): line
  * i is the 72 printable characters starting at ' ' + i mod 95, then CR LF;
  * the stream repeats every 95 lines.  Returns the byte at offset off. */
-uint8_t rn_chargen_byte(uint64_t off);
+uint8_t rn__chargen_byte(uint64_t off);
 
 /* ---- httpd: static files over HTTP/1.1 (RFC 9110, RFC 9112) ----------------- */
 /*
@@ -224,33 +224,33 @@ struct rn_httpd_stats {
 };
 
 /* Index of status in hs_status[], or -1. */
-int rn_httpd_status_index(int status);
+int rn__httpd_status_index(int status);
 
 /* [L] Starts the web server on st (rn_sock_layer_init() must have run)
  * serving hp_root.  Returns 0 and sets *out, or RN_ENOENT / RN_EINVAL
  * (hp_root is not a directory one can open), RN_EADDRINUSE,
  * RN_EADDRNOTAVAIL, RN_ENOMEM, RN_EINVAL (a parameter out of range). */
-int rn_httpd_start(struct rn_stack *st, const struct rn_httpd_params *params,
+int rn__httpd_start(struct rn_stack *st, const struct rn_httpd_params *params,
                    struct rn_httpd **out);
 
-/* [L] Stops it, as rn_tcpsvc_stop(): responses in progress are cut (reset),
+/* [L] Stops it, as rn__tcpsvc_stop(): responses in progress are cut (reset),
  * open files closed, and done(ctx) runs once the process was released. */
-void rn_httpd_stop(struct rn_httpd *h, void (*done)(void *ctx), void *ctx);
+void rn__httpd_stop(struct rn_httpd *h, void (*done)(void *ctx), void *ctx);
 
-/* [L] Hosted only, after rn_httpd_stop() and once the host's process was
+/* [L] Hosted only, after rn__httpd_stop() and once the host's process was
  * released: runs done(ctx) and frees h. */
-void rn_httpd_released(struct rn_httpd *h);
+void rn__httpd_released(struct rn_httpd *h);
 
 /* [L] Copies the counters. */
-void rn_httpd_stats(const struct rn_httpd *h, struct rn_httpd_stats *out);
+void rn__httpd_stats(const struct rn_httpd *h, struct rn_httpd_stats *out);
 
 /* [L] The server's process (borrowed: valid until stop). */
-struct rn_proc *rn_httpd_proc(const struct rn_httpd *h);
+struct rn_proc *rn__httpd_proc(const struct rn_httpd *h);
 
 /* [any] Parses the daemon's "PORT:DIR" into params (zeroed first):
  * hp_port from PORT (1..65535), hp_root pointing into spec after the
  * colon.  Returns 0, or RN_EINVAL with a one-line reason in err. */
-int rn_httpd_parse_spec(const char *spec, struct rn_httpd_params *params, char *err,
+int rn__httpd_parse_spec(const char *spec, struct rn_httpd_params *params, char *err,
                         size_t errlen);
 
 #endif /* REFNET_APPS_H */

@@ -7,14 +7,14 @@
  * buffer (a reassembled datagram of the largest size fits).
  *
  * Stop, in call order:
- *   rn_echo_stop(): wait ("stop") for the process's release, rn_proc_exit()
+ *   rn__echo_stop(): wait ("stop") for the process's release, rn_proc_exit()
  *     -> the socket layer cancels the outstanding requests (each callback
  *        sees RN_ECANCELED and does not resubmit), closes the socket
  *     -> the process is released once every request was delivered
  *   -> echo_stop_fired() [any] -> posted -> echo_stop_done() [L]: done(),
  *      then the service's memory goes.
- * Hosted (ep_proc set): rn_echo_stop() only stops resubmitting; the host
- * exits its process and calls rn_echo_released() once it was released.
+ * Hosted (ep_proc set): rn__echo_stop() only stops resubmitting; the host
+ * exits its process and calls rn__echo_released() once it was released.
  */
 #include <assert.h>
 #include <stddef.h>
@@ -111,7 +111,7 @@ static void echo_free(struct rn_echo *e)
     free(e);
 }
 
-int rn_echo_start(struct rn_stack *st, const struct rn_echo_params *params,
+int rn__echo_start(struct rn_stack *st, const struct rn_echo_params *params,
                   struct rn_echo **out)
 {
     struct rn_echo_params ep = params ? *params : (struct rn_echo_params){0};
@@ -201,7 +201,7 @@ static void echo_stop_fired(struct rn_ob_wait *w, void *ctx)
     rn_stack_post(e->e_stack, &e->e_work, echo_stop_done);
 }
 
-void rn_echo_stop(struct rn_echo *e, void (*done)(void *ctx), void *ctx)
+void rn__echo_stop(struct rn_echo *e, void (*done)(void *ctx), void *ctx)
 {
     struct rn_proc *p = e->e_proc;
     int err;
@@ -211,7 +211,7 @@ void rn_echo_stop(struct rn_echo *e, void (*done)(void *ctx), void *ctx)
     e->e_done = done;
     e->e_done_ctx = ctx;
     if (e->e_hosted)
-        return;  /* the host exits its process, then rn_echo_released() */
+        return;  /* the host exits its process, then rn__echo_released() */
     err = rn_ob_wait_release(p, &e->e_wait, NULL, "stop", echo_stop_fired, e);
     assert(err == 0);
     (void)err;
@@ -220,7 +220,7 @@ void rn_echo_stop(struct rn_echo *e, void (*done)(void *ctx), void *ctx)
     rn_ob_deref(p, RN_TAG_SERVICE);
 }
 
-void rn_echo_released(struct rn_echo *e)
+void rn__echo_released(struct rn_echo *e)
 {
     assert(e->e_hosted && e->e_stopping);
     if (e->e_done != NULL)
@@ -228,12 +228,12 @@ void rn_echo_released(struct rn_echo *e)
     echo_free(e);
 }
 
-void rn_echo_stats(const struct rn_echo *e, struct rn_echo_stats *out)
+void rn__echo_stats(const struct rn_echo *e, struct rn_echo_stats *out)
 {
     *out = e->e_stats;
 }
 
-struct rn_proc *rn_echo_proc(const struct rn_echo *e)
+struct rn_proc *rn__echo_proc(const struct rn_echo *e)
 {
     return e->e_proc;
 }

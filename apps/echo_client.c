@@ -10,7 +10,7 @@
  *   rn_sock_submit(RECV) -> client_done() -> check -> rn_sock_submit(RECV)
  *
  * Stop, in call order (the same shape as the echo service's):
- *   rn_echo_client_stop(): wait ("stop") for the process's release,
+ *   rn__echo_client_stop(): wait ("stop") for the process's release,
  *     rn_proc_exit() -> outstanding requests complete with RN_ECANCELED
  *   -> process released -> client_stop_fired() [any] -> posted ->
  *   client_stop_done() [L]: done(), then the client's memory goes.
@@ -253,7 +253,7 @@ static void client_free(struct rn_echo_client *c)
     free(c);
 }
 
-int rn_echo_client_start(struct rn_stack *st, const struct rn_echo_client_params *params,
+int rn__echo_client_start(struct rn_stack *st, const struct rn_echo_client_params *params,
                          struct rn_echo_client **out)
 {
     struct rn_sockaddr_in any = {0};
@@ -337,12 +337,12 @@ out_exit:
     return err;
 }
 
-bool rn_echo_client_done(const struct rn_echo_client *c)
+bool rn__echo_client_done(const struct rn_echo_client *c)
 {
     return c->c_done;
 }
 
-void rn_echo_client_stats(const struct rn_echo_client *c, struct rn_echo_client_stats *out)
+void rn__echo_client_stats(const struct rn_echo_client *c, struct rn_echo_client_stats *out)
 {
     *out = c->c_stats;
 }
@@ -367,7 +367,7 @@ static void client_stop_fired(struct rn_ob_wait *w, void *ctx)
     rn_stack_post(c->c_stack, &c->c_work, client_stop_done);
 }
 
-void rn_echo_client_stop(struct rn_echo_client *c, void (*done)(void *ctx), void *ctx)
+void rn__echo_client_stop(struct rn_echo_client *c, void (*done)(void *ctx), void *ctx)
 {
     struct rn_proc *p = c->c_proc;
     int err;

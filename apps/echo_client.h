@@ -66,20 +66,20 @@ struct rn_echo_client_stats {
  * for the stack's next poll.  Returns 0 and sets *out; RN_EINVAL for bad
  * parameters or a stack without transports; RN_ENOMEM; or the socket
  * layer's code. */
-int rn_echo_client_start(struct rn_stack *st, const struct rn_echo_client_params *params,
+int rn__echo_client_start(struct rn_stack *st, const struct rn_echo_client_params *params,
                          struct rn_echo_client **out);
 
 /* [L] True once everything was sent and either every datagram came back
  * or ec_wait passed after the last. */
-bool rn_echo_client_done(const struct rn_echo_client *c);
+bool rn__echo_client_done(const struct rn_echo_client *c);
 
 /* [L] Copies the counters. */
-void rn_echo_client_stats(const struct rn_echo_client *c, struct rn_echo_client_stats *out);
+void rn__echo_client_stats(const struct rn_echo_client *c, struct rn_echo_client_stats *out);
 
 /* [L] Stops the client: no more sends, its process exits (cancelling its
  * requests and closing its socket), and once the process has been
  * released done(ctx) runs on the loop thread (may be NULL) and c is freed.
  * Stop it before destroying the stack, and run the stack until done. */
-void rn_echo_client_stop(struct rn_echo_client *c, void (*done)(void *ctx), void *ctx);
+void rn__echo_client_stop(struct rn_echo_client *c, void (*done)(void *ctx), void *ctx);
 
 #endif /* REFNET_APPS_ECHO_CLIENT_H */

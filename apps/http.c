@@ -4,7 +4,7 @@
  * no allocation, no clock.
  *
  * The parser, in call order:
- *   rn_http_parse() -> parse_byte() for each byte, by hp_state:
+ *   rn__http_parse() -> parse_byte() for each byte, by hp_state:
  *     START -> METHOD -> TARGET -> VERSION -> line_end()
  *     -> FIELD_START -> NAME -> name_end() -> OWS -> VALUE -> value_byte()
  *     -> field_end() -> FIELD_START ... -> head_end()
@@ -57,7 +57,7 @@ static uint8_t lower(uint8_t c)
 
 /* ---- The parser ------------------------------------------------------------- */
 
-void rn_http_parser_reset(struct rn_http_parser *hp)
+void rn__http_parser_reset(struct rn_http_parser *hp)
 {
     struct rn_http_limits lim = hp->hp_lim;
 
@@ -66,7 +66,7 @@ void rn_http_parser_reset(struct rn_http_parser *hp)
     hp->hp_state = RN_HTTP_PS_START;
 }
 
-void rn_http_parser_init(struct rn_http_parser *hp, const struct rn_http_limits *lim)
+void rn__http_parser_init(struct rn_http_parser *hp, const struct rn_http_limits *lim)
 {
     struct rn_http_limits l = lim != NULL ? *lim : (struct rn_http_limits){0};
 
@@ -83,15 +83,15 @@ void rn_http_parser_init(struct rn_http_parser *hp, const struct rn_http_limits 
     if (l.hl_body_max == 0)
         l.hl_body_max = HTTP_BODY_MAX_DEFAULT;
     hp->hp_lim = l;
-    rn_http_parser_reset(hp);
+    rn__http_parser_reset(hp);
 }
 
-bool rn_http_parser_started(const struct rn_http_parser *hp)
+bool rn__http_parser_started(const struct rn_http_parser *hp)
 {
     return hp->hp_started;
 }
 
-bool rn_http_keep_alive(const struct rn_http_parser *hp)
+bool rn__http_keep_alive(const struct rn_http_parser *hp)
 {
     if (hp->hp_conn_close)
         return false;
@@ -402,11 +402,11 @@ static int parse_byte(struct rn_http_parser *hp, uint8_t c)
     case RN_HTTP_PS_DONE:
         break;
     }
-    assert(!"rn_http_parse() called after DONE or ERROR");
+    assert(!"rn__http_parse() called after DONE or ERROR");
     return fail(hp, 400);
 }
 
-int rn_http_parse(struct rn_http_parser *hp, const uint8_t *buf, size_t len, size_t *used)
+int rn__http_parse(struct rn_http_parser *hp, const uint8_t *buf, size_t len, size_t *used)
 {
     size_t i;
     int r;
@@ -465,7 +465,7 @@ static int segment_end(char *out, size_t sep, size_t seg, size_t *o)
     return 0;
 }
 
-int rn_http_target_path(const char *t, size_t len, char *out, size_t outlen, bool *dir)
+int rn__http_target_path(const char *t, size_t len, char *out, size_t outlen, bool *dir)
 {
     size_t i, end, o = 0, sep = 0, seg = 0;
     bool last_slash = true;  /* the root is a directory */
@@ -542,7 +542,7 @@ int rn_http_target_path(const char *t, size_t len, char *out, size_t outlen, boo
 
 /* ---- Responses --------------------------------------------------------------- */
 
-const char *rn_http_reason(int status)
+const char *rn__http_reason(int status)
 {
     switch (status) {
     case 200: return "OK";
@@ -562,7 +562,7 @@ const char *rn_http_reason(int status)
     }
 }
 
-const char *rn_http_content_type(const char *name)
+const char *rn__http_content_type(const char *name)
 {
     static const struct {
         const char *ext;
@@ -600,7 +600,7 @@ const char *rn_http_content_type(const char *name)
     return "application/octet-stream";
 }
 
-size_t rn_http_format_head(char *buf, size_t len, int status, const char *ctype,
+size_t rn__http_format_head(char *buf, size_t len, int status, const char *ctype,
                            uint64_t content_length, unsigned flags)
 {
     int n = snprintf(buf, len,
@@ -610,7 +610,7 @@ size_t rn_http_format_head(char *buf, size_t len, int status, const char *ctype,
                      "Content-Length: %" PRIu64 "\r\n"
                      "%s%s"
                      "\r\n",
-                     status, rn_http_reason(status), ctype ? "Content-Type: " : "",
+                     status, rn__http_reason(status), ctype ? "Content-Type: " : "",
                      ctype ? ctype : "", ctype ? "\r\n" : "", content_length,
                      (flags & RN_HTTP_RF_ALLOW) ? "Allow: GET, HEAD\r\n" : "",
                      (flags & RN_HTTP_RF_CLOSE)       ? "Connection: close\r\n"

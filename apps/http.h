@@ -61,7 +61,7 @@ enum rn_http_method {
     RN_HTTP_M_OTHER,     /* any other token: the server answers 405 */
 };
 
-/* What rn_http_parse() says. */
+/* What rn__http_parse() says. */
 enum rn_http_parse_status {
     RN_HTTP_MORE = 0,    /* every byte was taken; the head is not complete */
     RN_HTTP_DONE = 1,    /* the head is complete: read the request */
@@ -140,27 +140,27 @@ struct rn_http_parser {
 
 /* Prepares hp with lim (NULL: the defaults) for a new request.  A limit
  * above the parser's fixed sizes is cut to them. */
-void rn_http_parser_init(struct rn_http_parser *hp, const struct rn_http_limits *lim);
+void rn__http_parser_init(struct rn_http_parser *hp, const struct rn_http_limits *lim);
 
 /* Forgets the request but keeps the limits, for the next request on the
  * same connection. */
-void rn_http_parser_reset(struct rn_http_parser *hp);
+void rn__http_parser_reset(struct rn_http_parser *hp);
 
 /* Feeds len bytes of buf.  Returns RN_HTTP_MORE (all taken; *used = len),
  * RN_HTTP_DONE (the head ended within buf; *used bytes were taken, the
  * rest belongs to what follows), or RN_HTTP_ERROR (*used bytes were taken,
  * the last of them the offending one; hp_status is the response status).
  * Once DONE or ERROR, feeding again is a programmer error (asserted) until
- * rn_http_parser_reset(). */
-int rn_http_parse(struct rn_http_parser *hp, const uint8_t *buf, size_t len, size_t *used);
+ * rn__http_parser_reset(). */
+int rn__http_parse(struct rn_http_parser *hp, const uint8_t *buf, size_t len, size_t *used);
 
 /* True once the parser has seen the first byte of a request line. */
-bool rn_http_parser_started(const struct rn_http_parser *hp);
+bool rn__http_parser_started(const struct rn_http_parser *hp);
 
 /* After DONE: whether the connection stays open after the response.
  * HTTP/1.1 persists unless "close"; HTTP/1.0 only with "keep-alive" and
  * without "close" (RFC 9112 9.3). */
-bool rn_http_keep_alive(const struct rn_http_parser *hp);
+bool rn__http_keep_alive(const struct rn_http_parser *hp);
 
 /* ---- Request target to path ------------------------------------------------ */
 
@@ -174,17 +174,17 @@ bool rn_http_keep_alive(const struct rn_http_parser *hp);
  * percent-encoding, a decoded control character such as NUL), or 404 (a ".." segment, before or after
  * decoding: nothing outside the root is ever named).  out needs
  * len + 1 bytes at most; outlen smaller than needed gives 414. */
-int rn_http_target_path(const char *target, size_t len, char *out, size_t outlen, bool *dir);
+int rn__http_target_path(const char *target, size_t len, char *out, size_t outlen, bool *dir);
 
 /* ---- Responses --------------------------------------------------------------- */
 
 /* The reason phrase of a status ("Not Found"), or "Unknown". */
-const char *rn_http_reason(int status);
+const char *rn__http_reason(int status);
 
 /* The media type for a file name by its extension, case-insensitive:
  * html, htm, txt, css, js, json, png, jpg, jpeg, gif, svg, ico, pdf,
  * wasm; anything else is "application/octet-stream". */
-const char *rn_http_content_type(const char *name);
+const char *rn__http_content_type(const char *name);
 
 /* Flags of a response head. */
 #define RN_HTTP_RF_CLOSE 0x1u      /* "Connection: close": the server closes after it */
@@ -196,7 +196,7 @@ const char *rn_http_content_type(const char *name);
  * empty line.  There is no Date: refnet's core has no wall clock, and RFC
  * 9110 6.6.1 says an origin server without one must not send it.  Returns
  * the bytes written, or 0 if len is too small (nothing usable written). */
-size_t rn_http_format_head(char *buf, size_t len, int status, const char *ctype,
+size_t rn__http_format_head(char *buf, size_t len, int status, const char *ctype,
                            uint64_t content_length, unsigned flags);
 
 #endif /* REFNET_APPS_HTTP_H */

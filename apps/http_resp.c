@@ -2,11 +2,11 @@
  * The HTTP/1.1 response decoder (http_resp.h).
  *
  * Call order for one response:
- *   rn_http_resp_feed() -> line phases: resp_line() gathers a line, then
+ *   rn__http_resp_feed() -> line phases: resp_line() gathers a line, then
  *     resp_status_line() / resp_field() / resp_chunk_size() / trailers
  *     -> resp_head_end() decides the framing (RFC 9112 section 6.3)
  *   -> body phases hand out runs of buf as body data
- *   -> RN_HTTP_COMPLETE, or rn_http_resp_eof() for a body ended by close.
+ *   -> RN_HTTP_COMPLETE, or rn__http_resp_eof() for a body ended by close.
  * Lines end with CRLF; a bare LF is accepted as well (RFC 9112 section
  * 2.2).  Obsolete line folding is refused.
  */
@@ -33,7 +33,7 @@ static int resp_err(char *err, size_t errlen, const char *fmt, ...)
     return RN_EPROTO;
 }
 
-void rn_http_resp_init(struct rn_http_resp *hr)
+void rn__http_resp_init(struct rn_http_resp *hr)
 {
     memset(hr, 0, sizeof(*hr));
     hr->hr_phase = RN_HTTP_STATUS;
@@ -271,7 +271,7 @@ static int resp_chunk_size(struct rn_http_resp *hr, const char *line, char *err,
     return RN_HTTP_MORE;
 }
 
-int rn_http_resp_feed(struct rn_http_resp *hr, const uint8_t *buf, size_t len, size_t *used,
+int rn__http_resp_feed(struct rn_http_resp *hr, const uint8_t *buf, size_t len, size_t *used,
                       const uint8_t **data, size_t *datalen, char *err, size_t errlen)
 {
     size_t n;
@@ -343,7 +343,7 @@ int rn_http_resp_feed(struct rn_http_resp *hr, const uint8_t *buf, size_t len, s
     }
 }
 
-int rn_http_resp_eof(struct rn_http_resp *hr, char *err, size_t errlen)
+int rn__http_resp_eof(struct rn_http_resp *hr, char *err, size_t errlen)
 {
     switch (hr->hr_phase) {
     case RN_HTTP_DONE:

@@ -66,25 +66,25 @@ struct rn_http_resp {
     uint64_t hr_body;                /* body bytes delivered so far */
 };
 
-/* What rn_http_resp_feed() returns besides errors. */
+/* What rn__http_resp_feed() returns besides errors. */
 #define RN_HTTP_MORE 0      /* more bytes are needed */
 #define RN_HTTP_HEAD 1      /* the final response's header section just
                                ended: status and framing are known */
 #define RN_HTTP_COMPLETE 2  /* the response is complete */
 
-void rn_http_resp_init(struct rn_http_resp *hr);
+void rn__http_resp_init(struct rn_http_resp *hr);
 
 /* Takes bytes from buf, up to the end of one piece (a line, a run of body
  * bytes).  Sets *used to the bytes taken and *data, *datalen to the body
  * bytes among them (pointing into buf, *datalen 0 if none).  Returns
  * RN_HTTP_MORE, RN_HTTP_HEAD (once), RN_HTTP_COMPLETE (then always, taking
  * nothing), or RN_EPROTO with one line in err naming what is wrong. */
-int rn_http_resp_feed(struct rn_http_resp *hr, const uint8_t *buf, size_t len, size_t *used,
+int rn__http_resp_feed(struct rn_http_resp *hr, const uint8_t *buf, size_t len, size_t *used,
                       const uint8_t **data, size_t *datalen, char *err, size_t errlen);
 
 /* The server closed the connection.  Returns RN_HTTP_COMPLETE if the
  * response is complete (a close-delimited body ends here), or RN_EPROTO
  * with err naming what was cut short. */
-int rn_http_resp_eof(struct rn_http_resp *hr, char *err, size_t errlen);
+int rn__http_resp_eof(struct rn_http_resp *hr, char *err, size_t errlen);
 
 #endif /* REFNET_APPS_HTTP_RESP_H */

@@ -11,7 +11,7 @@
  *   LINGER  our side is shut; a receive drops what the peer still sends
  * In call order:
  *   hc_open() -> hc_read()
- *   hc_done(RECV) -> hc_input() -> rn_http_parse() ...
+ *   hc_done(RECV) -> hc_input() -> rn__http_parse() ...
  *      DONE  -> [SKIP the body] -> hc_respond() -> hc_send()
  *      ERROR -> hc_error() -> hc_send()
  *   hc_done(SEND) -> hc_sent(): next file piece (pread, hc_send()), or
@@ -94,7 +94,7 @@ static struct rn_httpd *hd_of(const struct hconn *hc)
     return (struct rn_httpd *)hc->hc_base.tc_srv;
 }
 
-int rn_httpd_status_index(int status)
+int rn__httpd_status_index(int status)
 {
     static const int codes[] = {400, 404, 405, 408, 414, 431, 505};
     int i;
@@ -108,7 +108,7 @@ int rn_httpd_status_index(int status)
 
 static void count_status(struct rn_httpd *hd, int status)
 {
-    int i = rn_httpd_status_index(status);
+    int i = rn__httpd_status_index(status);
 
     hd->hd_stats.hs_requests++;
     if (status >= 200 && status < 300)
@@ -125,13 +125,13 @@ static void count_status(struct rn_httpd *hd, int status)
 
 static void hc_abort(struct hconn *hc)
 {
-    tsrv_close(&hc->hc_base, true);
+    rn__tsrv_close(&hc->hc_base, true);
 }
 
 /* Receives into the free part of hc_in, until hc_deadline. */
 static void hc_read(struct hconn *hc)
 {
-    rn_time_t now = tsrv_now(hc->hc_base.tc_srv);
+    rn_time_t now = rn__tsrv_now(hc->hc_base.tc_srv);
     struct rn_sock_req rq = {.sq_op = RN_SOP_RECV};
 
     if (hc->hc_in_off == hc->hc_in_len)
@@ -142,7 +142,7 @@ static void hc_read(struct hconn *hc)
     /* A deadline already passed still gets a receive, of the shortest
      * wait: the timeout then takes the one path every timeout takes. */
     rq.sq_timeout = hc->hc_deadline > now ? hc->hc_deadline - now : 1;
-    if (tsrv_submit(&hc->hc_base, &rq) < 0)
+    if (rn__tsrv_submit(&hc->hc_base, &rq) < 0)
         hc_abort(hc);
 }
 
@@ -165,7 +165,7 @@ static void hc_send(struct hconn *hc, const void *buf, size_t len)
     }
 
     hc->hc_state = HC_SEND;
-    if (tsrv_submit(&hc->hc_base, &rq) < 0)
+    if (rn__tsrv_submit(&hc->hc_base, &rq) < 0)
         hc_abort(hc);
 }
 
@@ -191,7 +191,7 @@ static void hc_status(struct hconn *hc, int status, bool close)
     size_t n, blen;
 
     count_status(hd_of(hc), status);
-    blen = (size_t)snprintf(body, sizeof(body), "%d %s\n", status, rn_http_reason(status));
+    blen = (size_t)snprintf(body, sizeof(body), "%d %s\n", status, rn__http_reason(status));
     if (close)
         hc->hc_close_after = true;
     if (hc->hc_close_after)
@@ -200,7 +200,7 @@ static void hc_status(struct hconn *hc, int status, bool close)
         flags |= RN_HTTP_RF_KEEPALIVE;
     if (status == 405)
         flags |= RN_HTTP_RF_ALLOW;
-    n = rn_http_format_head(hc->hc_head, sizeof(hc->hc_head), status,
+    n = rn__http_format_head(hc->hc_head, sizeof(hc->hc_head), status,
                             "text/plain; charset=utf-8", blen, flags);
     assert(n > 0 && n + blen < sizeof(hc->hc_head));
     /* HEAD gets the head alone; so does a request we could not read. */
@@ -252,12 +252,12 @@ static void hc_respond(struct hconn *hc)
     bool dir;
     int status;
 
-    hc->hc_close_after = !rn_http_keep_alive(hp);
+    hc->hc_close_after = !rn__http_keep_alive(hp);
     if (hp->hp_method == RN_HTTP_M_OTHER) {
         hc_error(hc, 405);
         return;
     }
-    status = rn_http_target_path(hp->hp_target, hp->hp_target_len, path, sizeof(path), &dir);
+    status = rn__http_target_path(hp->hp_target, hp->hp_target_len, path, sizeof(path), &dir);
     if (status == 0)
         status = rn__httpd_fs_open(hd->hd_root, path, dir, &f);
     else if (status == 404)
@@ -273,8 +273,8 @@ static void hc_respond(struct hconn *hc)
         flags |= RN_HTTP_RF_CLOSE;
     else if (hp->hp_minor == 0)
         flags |= RN_HTTP_RF_KEEPALIVE;
-    n = rn_http_format_head(hc->hc_head, sizeof(hc->hc_head), 200,
-                            rn_http_content_type(f.hf_index ? "index.html" : path), f.hf_size,
+    n = rn__http_format_head(hc->hc_head, sizeof(hc->hc_head), 200,
+                            rn__http_content_type(f.hf_index ? "index.html" : path), f.hf_size,
                             flags);
     assert(n > 0);
     if (hp->hp_method == RN_HTTP_M_HEAD || f.hf_size == 0) {
@@ -306,8 +306,8 @@ static void hc_respond(struct hconn *hc)
 static void hc_next(struct hconn *hc)
 {
     hc->hc_state = HC_READ;
-    rn_http_parser_reset(&hc->hc_parser);
-    hc->hc_deadline = tsrv_now(hc->hc_base.tc_srv) + hd_of(hc)->hd_idle;
+    rn__http_parser_reset(&hc->hc_parser);
+    hc->hc_deadline = rn__tsrv_now(hc->hc_base.tc_srv) + hd_of(hc)->hd_idle;
     hc_input(hc);
 }
 
@@ -320,7 +320,7 @@ static void hc_linger(struct hconn *hc)
     if (!hc->hc_shut)
         (void)rn_sock_shutdown(hd->hd_srv.ts_proc, hc->hc_base.tc_handle, RN_SHUT_WR);
     hc->hc_in_off = hc->hc_in_len = 0;
-    hc->hc_deadline = tsrv_now(&hd->hd_srv) + hd->hd_linger;
+    hc->hc_deadline = rn__tsrv_now(&hd->hd_srv) + hd->hd_linger;
     hc_read(hc);
 }
 
@@ -332,7 +332,7 @@ static void hc_input(struct hconn *hc)
 
     for (;;) {
         uint32_t avail = hc->hc_in_len - hc->hc_in_off;
-        bool was_started = rn_http_parser_started(hp);
+        bool was_started = rn__http_parser_started(hp);
         size_t used;
         int r;
 
@@ -352,10 +352,10 @@ static void hc_input(struct hconn *hc)
             hc_read(hc);
             return;
         }
-        r = rn_http_parse(hp, hc->hc_in + hc->hc_in_off, avail, &used);
+        r = rn__http_parse(hp, hc->hc_in + hc->hc_in_off, avail, &used);
         hc->hc_in_off += (uint32_t)used;
-        if (!was_started && rn_http_parser_started(hp))
-            hc->hc_deadline = tsrv_now(&hd->hd_srv) + hd->hd_header;
+        if (!was_started && rn__http_parser_started(hp))
+            hc->hc_deadline = rn__tsrv_now(&hd->hd_srv) + hd->hd_header;
         if (r == RN_HTTP_ERROR) {
             hc_error(hc, hp->hp_status);
             return;
@@ -365,7 +365,7 @@ static void hc_input(struct hconn *hc)
                 /* The body has as long as a head had, in all. */
                 hc->hc_state = HC_SKIP;
                 hc->hc_skip = hp->hp_length;
-                hc->hc_deadline = tsrv_now(&hd->hd_srv) + hd->hd_header;
+                hc->hc_deadline = rn__tsrv_now(&hd->hd_srv) + hd->hd_header;
                 continue;
             }
             hc_respond(hc);
@@ -393,7 +393,7 @@ static void hc_received(struct hconn *hc, ssize_t n)
     }
     if (n == 0) {
         /* The peer's end: nothing more will come, nothing is owed. */
-        tsrv_close(&hc->hc_base, false);
+        rn__tsrv_close(&hc->hc_base, false);
         return;
     }
     if (n != RN_EAGAIN) {
@@ -404,7 +404,7 @@ static void hc_received(struct hconn *hc, ssize_t n)
     /* A deadline passed. */
     if (hc->hc_state == HC_LINGER) {
         hc_abort(hc);
-    } else if (hc->hc_state == HC_SKIP || rn_http_parser_started(&hc->hc_parser)) {
+    } else if (hc->hc_state == HC_SKIP || rn__http_parser_started(&hc->hc_parser)) {
         hd->hd_stats.hs_header_timeouts++;
         hc_error(hc, 408);
     } else {
@@ -457,7 +457,7 @@ static void hc_open(struct tsrv_conn *c)
     struct hconn *hc = (struct hconn *)c;
 
     hc->hc_fd = -1;
-    rn_http_parser_init(&hc->hc_parser, NULL);
+    rn__http_parser_init(&hc->hc_parser, NULL);
     hc_next(hc);
 }
 
@@ -484,7 +484,7 @@ static const struct tsrv_ops httpd_ops = {
 
 /* ---- The service ------------------------------------------------------------------------ */
 
-int rn_httpd_start(struct rn_stack *st, const struct rn_httpd_params *params,
+int rn__httpd_start(struct rn_stack *st, const struct rn_httpd_params *params,
                    struct rn_httpd **out)
 {
     struct rn_httpd_params hp;
@@ -527,7 +527,7 @@ int rn_httpd_start(struct rn_stack *st, const struct rn_httpd_params *params,
     tp.tsp_backlog = hp.hp_backlog;
     tp.tsp_max_conns = hp.hp_max_conns;
     tp.tsp_proc = hp.hp_proc;
-    err = tsrv_start(&hd->hd_srv, st, &httpd_ops, &tp);
+    err = rn__tsrv_start(&hd->hd_srv, st, &httpd_ops, &tp);
     if (err < 0) {
         close(hd->hd_root);
         free(hd);
@@ -537,28 +537,28 @@ int rn_httpd_start(struct rn_stack *st, const struct rn_httpd_params *params,
     return 0;
 }
 
-void rn_httpd_stop(struct rn_httpd *h, void (*done)(void *ctx), void *ctx)
+void rn__httpd_stop(struct rn_httpd *h, void (*done)(void *ctx), void *ctx)
 {
-    tsrv_stop(&h->hd_srv, done, ctx);
+    rn__tsrv_stop(&h->hd_srv, done, ctx);
 }
 
-void rn_httpd_released(struct rn_httpd *h)
+void rn__httpd_released(struct rn_httpd *h)
 {
-    tsrv_released(&h->hd_srv);
+    rn__tsrv_released(&h->hd_srv);
 }
 
-void rn_httpd_stats(const struct rn_httpd *h, struct rn_httpd_stats *out)
+void rn__httpd_stats(const struct rn_httpd *h, struct rn_httpd_stats *out)
 {
     *out = h->hd_stats;
     out->hs_conn = h->hd_srv.ts_stats;
 }
 
-struct rn_proc *rn_httpd_proc(const struct rn_httpd *h)
+struct rn_proc *rn__httpd_proc(const struct rn_httpd *h)
 {
     return h->hd_srv.ts_proc;
 }
 
-int rn_httpd_parse_spec(const char *spec, struct rn_httpd_params *params, char *err,
+int rn__httpd_parse_spec(const char *spec, struct rn_httpd_params *params, char *err,
                         size_t errlen)
 {
     const char *colon = strchr(spec, ':');

@@ -2,7 +2,7 @@
  * Opening a file beneath a document root without ever leaving it: the
  * host filesystem side of the web server (httpd.c).  Internal to apps/.
  *
- * The path handed in is already normalised by rn_http_target_path() (no
+ * The path handed in is already normalised by rn__http_target_path() (no
  * "..", ".", or empty segments).  The open itself is the second guard:
  * openat2() with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS where the kernel
  * has it (Linux 5.6+, checked at run time on first use), else a walk of

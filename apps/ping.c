@@ -133,7 +133,7 @@ static void ping_on_echo(struct rn_stack *st, const struct rn_icmp_echo_rx *er, 
         ping_finish(p);
 }
 
-int rn_ping_start(struct rn_stack *st, const struct rn_ping_params *params,
+int rn__ping_start(struct rn_stack *st, const struct rn_ping_params *params,
                   struct rn_ping **out)
 {
     struct rn_ping *p;
@@ -186,17 +186,17 @@ out_free:
     return err;
 }
 
-bool rn_ping_done(const struct rn_ping *p)
+bool rn__ping_done(const struct rn_ping *p)
 {
     return p->pg_done;
 }
 
-void rn_ping_stats(const struct rn_ping *p, struct rn_ping_stats *out)
+void rn__ping_stats(const struct rn_ping *p, struct rn_ping_stats *out)
 {
     *out = p->pg_stats;
 }
 
-void rn_ping_free(struct rn_ping *p)
+void rn__ping_free(struct rn_ping *p)
 {
     if (p == NULL)
         return;

@@ -73,19 +73,19 @@ struct rn_ping_stats {
 /* Creates a ping on st and schedules its first request for the stack's
  * next poll.  Returns 0 and sets *out; RN_EINVAL for bad parameters;
  * RN_EBUSY if the stack's echo-reply observer is taken (another ping);
- * RN_ENOMEM.  Free it with rn_ping_free() before the stack is destroyed. */
-int rn_ping_start(struct rn_stack *st, const struct rn_ping_params *params,
+ * RN_ENOMEM.  Free it with rn__ping_free() before the stack is destroyed. */
+int rn__ping_start(struct rn_stack *st, const struct rn_ping_params *params,
                   struct rn_ping **out);
 
 /* True once every request was sent and either every one was answered or
  * pp_wait passed after the last. */
-bool rn_ping_done(const struct rn_ping *p);
+bool rn__ping_done(const struct rn_ping *p);
 
 /* Copies the counters. */
-void rn_ping_stats(const struct rn_ping *p, struct rn_ping_stats *out);
+void rn__ping_stats(const struct rn_ping *p, struct rn_ping_stats *out);
 
 /* Stops the ping (no further requests; late replies are ignored), gives
  * the observer back and frees it.  p may be NULL. */
-void rn_ping_free(struct rn_ping *p);
+void rn__ping_free(struct rn_ping *p);
 
 #endif /* REFNET_APPS_PING_H */

@@ -58,9 +58,9 @@ static void echo_halt(void *state)
     struct kind_echo *ke = state;
 
     if (ke->ke_udp != NULL)
-        rn_echo_stop(ke->ke_udp, NULL, NULL);
+        rn__echo_stop(ke->ke_udp, NULL, NULL);
     if (ke->ke_tcp != NULL)
-        rn_tcpsvc_stop(ke->ke_tcp, NULL, NULL);
+        rn__tcpsvc_stop(ke->ke_tcp, NULL, NULL);
 }
 
 static void echo_released(void *state)
@@ -68,9 +68,9 @@ static void echo_released(void *state)
     struct kind_echo *ke = state;
 
     if (ke->ke_udp != NULL)
-        rn_echo_released(ke->ke_udp);
+        rn__echo_released(ke->ke_udp);
     if (ke->ke_tcp != NULL)
-        rn_tcpsvc_released(ke->ke_tcp);
+        rn__tcpsvc_released(ke->ke_tcp);
     free(ke);
 }
 
@@ -86,13 +86,13 @@ static int echo_start(struct rn_stack *st, struct rn_proc *p, const char *arg, v
     *state = NULL;
     if (ke == NULL)
         return RN_ENOMEM;
-    rc = rn_echo_start(st, &ep, &ke->ke_udp);
+    rc = rn__echo_start(st, &ep, &ke->ke_udp);
     if (rc != 0) {
         snprintf(err, errlen, "UDP port 7: %s", rn_strerror(rc));
         free(ke);
         return rc;
     }
-    rc = rn_tcpecho_start(st, &tp, &ke->ke_tcp);
+    rc = rn__tcpecho_start(st, &tp, &ke->ke_tcp);
     if (rc != 0) {
         snprintf(err, errlen, "TCP port 7: %s", rn_strerror(rc));
         ke->ke_tcp = NULL;
@@ -111,8 +111,8 @@ static size_t echo_counters(void *state, struct rn_svc_counter *out)
     struct rn_echo_stats es;
     size_t n;
 
-    rn_tcpsvc_stats(ke->ke_tcp, &ts);
-    rn_echo_stats(ke->ke_udp, &es);
+    rn__tcpsvc_stats(ke->ke_tcp, &ts);
+    rn__echo_stats(ke->ke_udp, &es);
     n = conn_counters(&ts, out);
     out[n++] = (struct rn_svc_counter){"udp_received", es.es_received};
     out[n++] = (struct rn_svc_counter){"udp_echoed", es.es_echoed};
@@ -151,31 +151,31 @@ static int discard_start(struct rn_stack *st, struct rn_proc *p, const char *arg
                          char *err, size_t errlen)
 {
     (void)arg;
-    return tcp_simple_start(rn_discard_start, 9, st, p, state, err, errlen);
+    return tcp_simple_start(rn__discard_start, 9, st, p, state, err, errlen);
 }
 
 static int chargen_start(struct rn_stack *st, struct rn_proc *p, const char *arg, void **state,
                          char *err, size_t errlen)
 {
     (void)arg;
-    return tcp_simple_start(rn_chargen_start, 19, st, p, state, err, errlen);
+    return tcp_simple_start(rn__chargen_start, 19, st, p, state, err, errlen);
 }
 
 static void tcp_simple_halt(void *state)
 {
-    rn_tcpsvc_stop(state, NULL, NULL);
+    rn__tcpsvc_stop(state, NULL, NULL);
 }
 
 static void tcp_simple_released(void *state)
 {
-    rn_tcpsvc_released(state);
+    rn__tcpsvc_released(state);
 }
 
 static size_t tcp_simple_counters(void *state, struct rn_svc_counter *out)
 {
     struct rn_tcpsvc_stats ts;
 
-    rn_tcpsvc_stats(state, &ts);
+    rn__tcpsvc_stats(state, &ts);
     return conn_counters(&ts, out);
 }
 
@@ -197,7 +197,7 @@ static int httpd_check(const char *arg, char *err, size_t errlen)
 {
     struct rn_httpd_params hp;
 
-    return rn_httpd_parse_spec(arg ? arg : "", &hp, err, errlen);
+    return rn__httpd_parse_spec(arg ? arg : "", &hp, err, errlen);
 }
 
 static size_t httpd_ports(const char *arg, uint16_t *ports)
@@ -205,7 +205,7 @@ static size_t httpd_ports(const char *arg, uint16_t *ports)
     struct rn_httpd_params hp;
     char err[160];
 
-    if (rn_httpd_parse_spec(arg ? arg : "", &hp, err, sizeof(err)) != 0)
+    if (rn__httpd_parse_spec(arg ? arg : "", &hp, err, sizeof(err)) != 0)
         return 0;
     return fixed_port(hp.hp_port, ports);
 }
@@ -218,11 +218,11 @@ static int httpd_start(struct rn_stack *st, struct rn_proc *p, const char *arg, 
     int rc;
 
     *state = NULL;
-    rc = rn_httpd_parse_spec(arg ? arg : "", &hp, err, errlen);
+    rc = rn__httpd_parse_spec(arg ? arg : "", &hp, err, errlen);
     if (rc != 0)
         return rc;
     hp.hp_proc = p;
-    rc = rn_httpd_start(st, &hp, &h);
+    rc = rn__httpd_start(st, &hp, &h);
     if (rc == RN_ENOENT || (rc == RN_EINVAL && hp.hp_root != NULL)) {
         snprintf(err, errlen, "%s: not a directory httpd can serve", hp.hp_root);
         return rc;
@@ -237,12 +237,12 @@ static int httpd_start(struct rn_stack *st, struct rn_proc *p, const char *arg, 
 
 static void httpd_halt(void *state)
 {
-    rn_httpd_stop(state, NULL, NULL);
+    rn__httpd_stop(state, NULL, NULL);
 }
 
 static void httpd_released(void *state)
 {
-    rn_httpd_released(state);
+    rn__httpd_released(state);
 }
 
 static size_t httpd_counters(void *state, struct rn_svc_counter *out)
@@ -256,7 +256,7 @@ static size_t httpd_counters(void *state, struct rn_svc_counter *out)
     struct rn_httpd_stats hs;
     size_t i, n;
 
-    rn_httpd_stats(state, &hs);
+    rn__httpd_stats(state, &hs);
     n = conn_counters(&hs.hs_conn, out);
     out[n++] = (struct rn_svc_counter){"requests", hs.hs_requests};
     out[n++] = (struct rn_svc_counter){"status_2xx", hs.hs_status_2xx};
@@ -264,7 +264,7 @@ static size_t httpd_counters(void *state, struct rn_svc_counter *out)
     out[n++] = (struct rn_svc_counter){"status_5xx", hs.hs_status_5xx};
     for (i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
         out[n++] = (struct rn_svc_counter){codes[i].name,
-                                           hs.hs_status[rn_httpd_status_index(codes[i].code)]};
+                                           hs.hs_status[rn__httpd_status_index(codes[i].code)]};
     out[n++] = (struct rn_svc_counter){"refused_paths", hs.hs_refused_paths};
     out[n++] = (struct rn_svc_counter){"idle_closed", hs.hs_idle_closed};
     out[n++] = (struct rn_svc_counter){"header_timeouts", hs.hs_header_timeouts};

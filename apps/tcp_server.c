@@ -3,14 +3,14 @@
  * accept loop, connection list and cap, request accounting, stop.
  *
  * Accept, in call order:
- *   tsrv_start() -> accept_submit() ... accept_done() [L]:
+ *   rn__tsrv_start() -> accept_submit() ... accept_done() [L]:
  *     a handle: over the cap -> SO_LINGER 0 + close (refuse_done);
  *               else allocate the connection, link it, tso_open()
  *     RN_ECANCELED: the stop closed the listener; nothing more
  *     another error: ts_retry fires in 100 ms -> accept_submit()
  *   then accept_submit() again.
  * A connection's requests, in call order:
- *   tsrv_submit() ... conn_done() [L]: tc_inflight--, then tso_done() if
+ *   rn__tsrv_submit() ... conn_done() [L]: tc_inflight--, then tso_done() if
  *   the connection is still open; a closing one is freed when its last
  *   request was delivered (conn_free()).
  */
@@ -24,7 +24,7 @@
 
 #define TSRV_RETRY RN_MSEC(100)
 
-rn_time_t tsrv_now(const struct tsrv *s)
+rn_time_t rn__tsrv_now(const struct tsrv *s)
 {
     return rn_stack_now(s->ts_stack);
 }
@@ -79,7 +79,7 @@ static void conn_done(struct rn_proc *p, const struct rn_sock_completion *cmp)
     conn_settle(c);
 }
 
-int tsrv_submit(struct tsrv_conn *c, struct rn_sock_req *rq)
+int rn__tsrv_submit(struct tsrv_conn *c, struct rn_sock_req *rq)
 {
     struct tsrv *s = c->tc_srv;
     int err;
@@ -93,7 +93,7 @@ int tsrv_submit(struct tsrv_conn *c, struct rn_sock_req *rq)
     return err;
 }
 
-void tsrv_close(struct tsrv_conn *c, bool abort)
+void rn__tsrv_close(struct tsrv_conn *c, bool abort)
 {
     struct tsrv *s = c->tc_srv;
     struct rn_sock_req rq = {.sq_op = RN_SOP_CLOSE};
@@ -106,11 +106,11 @@ void tsrv_close(struct tsrv_conn *c, bool abort)
     } else {
         s->ts_stats.ss_closed++;
     }
-    /* Submitting first: tsrv_submit() wants an open connection.  If no
+    /* Submitting first: rn__tsrv_submit() wants an open connection.  If no
      * request could be made (no memory), the handle stays open until the
      * stop closes it, and the connection goes once nothing of it is in
      * flight (conn_settle()). */
-    (void)tsrv_submit(c, &rq);
+    (void)rn__tsrv_submit(c, &rq);
     c->tc_closing = true;
 }
 
@@ -169,7 +169,7 @@ static void accept_done(struct rn_proc *p, const struct rn_sock_completion *cmp)
         return;
     }
     s->ts_stats.ss_accept_errors++;
-    if (rn_timer_arm(rn_stack_timers(s->ts_stack), &s->ts_retry, tsrv_now(s) + TSRV_RETRY) < 0)
+    if (rn_timer_arm(rn_stack_timers(s->ts_stack), &s->ts_retry, rn__tsrv_now(s) + TSRV_RETRY) < 0)
         accept_submit(s);
 }
 
@@ -180,13 +180,13 @@ static void accept_submit(struct tsrv *s)
     if (rn_sock_submit(s->ts_proc, &rq, accept_done) < 0) {
         s->ts_stats.ss_accept_errors++;
         (void)rn_timer_arm(rn_stack_timers(s->ts_stack), &s->ts_retry,
-                           tsrv_now(s) + TSRV_RETRY);
+                           rn__tsrv_now(s) + TSRV_RETRY);
     }
 }
 
 /* ---- Start and stop ---------------------------------------------------------------- */
 
-int tsrv_start(struct tsrv *s, struct rn_stack *st, const struct tsrv_ops *ops,
+int rn__tsrv_start(struct tsrv *s, struct rn_stack *st, const struct tsrv_ops *ops,
                const struct tsrv_params *params)
 {
     struct rn_sockaddr_in local = {params->tsp_addr, params->tsp_port};
@@ -249,7 +249,7 @@ static void stop_done(struct rn_stack *st, struct rn_work *w)
     stop_finish(s);
 }
 
-void tsrv_released(struct tsrv *s)
+void rn__tsrv_released(struct tsrv *s)
 {
     assert(s->ts_hosted && s->ts_stopping);
     stop_finish(s);
@@ -264,7 +264,7 @@ static void stop_fired(struct rn_ob_wait *w, void *ctx)
     rn_stack_post(s->ts_stack, &s->ts_work, stop_done);
 }
 
-void tsrv_stop(struct tsrv *s, void (*done)(void *ctx), void *ctx)
+void rn__tsrv_stop(struct tsrv *s, void (*done)(void *ctx), void *ctx)
 {
     struct rn_proc *p = s->ts_proc;
     struct tsrv_conn *c;
@@ -284,7 +284,7 @@ void tsrv_stop(struct tsrv *s, void (*done)(void *ctx), void *ctx)
         }
     }
     if (s->ts_hosted)
-        return;  /* the host exits its process, then tsrv_released() */
+        return;  /* the host exits its process, then rn__tsrv_released() */
     err = rn_ob_wait_release(p, &s->ts_wait, NULL, "stop", stop_fired, s);
     assert(err == 0);
     (void)err;

@@ -7,7 +7,7 @@
  * skeleton owns the process, the listening socket, the accept loop, the
  * cap on connections and the list of connections, and it runs the stop;
  * the service drives each connection with requests submitted through
- * tsrv_submit() and ends it with tsrv_close().
+ * rn__tsrv_submit() and ends it with rn__tsrv_close().
  *
  * Connection lifetime: a struct tsrv_conn (the head of the service's own
  * connection struct) is allocated when an accept completes and freed once
@@ -16,8 +16,8 @@
  * least one request in flight on an open connection, or close it.
  *
  * Stop, in call order (the shape of every built-in service, as
- * rn_echo_stop()):
- *   tsrv_stop(): every open connection gets SO_LINGER 0 (stop aborts, so it
+ * rn__echo_stop()):
+ *   rn__tsrv_stop(): every open connection gets SO_LINGER 0 (stop aborts, so it
  *     is bounded in time), a "stop" wait on the process, rn_proc_exit()
  *     -> the socket layer cancels the outstanding requests (delivered with
  *        RN_ECANCELED; nothing is resubmitted), closes every handle
@@ -26,10 +26,10 @@
  *      are freed, done(), then tso_stopped() frees the service.
  *
  * Hosted (tsp_proc set: the host's process, shared with other services):
- * the skeleton neither creates nor exits the process.  tsrv_stop() then
+ * the skeleton neither creates nor exits the process.  rn__tsrv_stop() then
  * only halts (connections get SO_LINGER 0, nothing more is submitted); the
  * host exits the process, and once it was released calls
- * tsrv_released(), which does what stop_done() does.
+ * rn__tsrv_released(), which does what stop_done() does.
  *
  * Thread safety: [L] the stack's loop thread only.
  */
@@ -93,7 +93,7 @@ struct tsrv {
     int ts_listen;                   /* [I] the listening socket */
     unsigned ts_max_conns;           /* [I] */
     struct tsrv_conn *ts_conns;      /* [L] open and closing connections */
-    bool ts_stopping;                /* [L] tsrv_stop() ran */
+    bool ts_stopping;                /* [L] rn__tsrv_stop() ran */
     struct rn_timer ts_retry;        /* [L] accepts again after a failed accept */
     struct rn_tcpsvc_stats ts_stats; /* [L] counters; ts_active == length of ts_conns */
     struct rn_ob_wait ts_wait;       /* "stop": the process's release */
@@ -106,31 +106,31 @@ struct tsrv {
  * tsp_addr:tsp_port, and the accept loop.  Returns 0, or RN_EADDRINUSE,
  * RN_EADDRNOTAVAIL, RN_ENOMEM, RN_EINVAL; on failure nothing is left
  * running and the caller frees s. */
-int tsrv_start(struct tsrv *s, struct rn_stack *st, const struct tsrv_ops *ops,
+int rn__tsrv_start(struct tsrv *s, struct rn_stack *st, const struct tsrv_ops *ops,
                const struct tsrv_params *params);
 
 /* Submits rq for connection c (sq_handle and sq_user are filled in).
  * Returns 0, and the completion goes to tso_done (unless c is closing by
  * then), or a negative code and nothing follows. */
-int tsrv_submit(struct tsrv_conn *c, struct rn_sock_req *rq);
+int rn__tsrv_submit(struct tsrv_conn *c, struct rn_sock_req *rq);
 
 /* Closes c, abortively (RST) if abort: c is freed once every request of
  * it was delivered, never before the service's callback that called this
  * returned.  Harmless if c is closing already.  Call it only from
  * tso_open() or tso_done(). */
-void tsrv_close(struct tsrv_conn *c, bool abort);
+void rn__tsrv_close(struct tsrv_conn *c, bool abort);
 
 /* Stops s (see the file comment); done(ctx) runs on the loop thread once
  * the process was released, then tso_stopped().  Hosted: halts s, and the
- * rest waits for tsrv_released(). */
-void tsrv_stop(struct tsrv *s, void (*done)(void *ctx), void *ctx);
+ * rest waits for rn__tsrv_released(). */
+void rn__tsrv_stop(struct tsrv *s, void (*done)(void *ctx), void *ctx);
 
-/* Hosted only: the host's process was released after tsrv_stop(), so every
+/* Hosted only: the host's process was released after rn__tsrv_stop(), so every
  * request was delivered; frees the connections, runs done(ctx), then
  * tso_stopped(). */
-void tsrv_released(struct tsrv *s);
+void rn__tsrv_released(struct tsrv *s);
 
 /* The stack's current time. */
-rn_time_t tsrv_now(const struct tsrv *s);
+rn_time_t rn__tsrv_now(const struct tsrv *s);
 
 #endif /* REFNET_APPS_TCP_SERVER_H */

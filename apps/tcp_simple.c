@@ -50,7 +50,7 @@ struct simple_conn {
     uint32_t sc_off;             /* [L] chargen: next offset in the cycle */
 };
 
-uint8_t rn_chargen_byte(uint64_t off)
+uint8_t rn__chargen_byte(uint64_t off)
 {
     uint64_t line = off / (CHARGEN_LINE + 2u);
     uint64_t col = off % (CHARGEN_LINE + 2u);
@@ -76,16 +76,16 @@ static void simple_recv(struct simple_conn *sc)
         .sq_len = sv->sv_kind == SIMPLE_CHARGEN ? CHARGEN_SINK : sv->sv_bufsize,
     };
 
-    if (tsrv_submit(&sc->sc_base, &rq) < 0)
-        tsrv_close(&sc->sc_base, true);
+    if (rn__tsrv_submit(&sc->sc_base, &rq) < 0)
+        rn__tsrv_close(&sc->sc_base, true);
 }
 
 static void simple_send(struct simple_conn *sc, const uint8_t *buf, size_t len)
 {
     struct rn_sock_req rq = {.sq_op = RN_SOP_SEND, .sq_buf = (void *)buf, .sq_len = len};
 
-    if (tsrv_submit(&sc->sc_base, &rq) < 0)
-        tsrv_close(&sc->sc_base, true);
+    if (rn__tsrv_submit(&sc->sc_base, &rq) < 0)
+        rn__tsrv_close(&sc->sc_base, true);
 }
 
 static void chargen_send(struct simple_conn *sc)
@@ -102,7 +102,7 @@ static void simple_open(struct tsrv_conn *c)
 
     sc->sc_buf = malloc(sv->sv_kind == SIMPLE_CHARGEN ? CHARGEN_SINK : sv->sv_bufsize);
     if (sc->sc_buf == NULL) {
-        tsrv_close(c, true);
+        rn__tsrv_close(c, true);
         return;
     }
     simple_recv(sc);
@@ -119,7 +119,7 @@ static void simple_end(struct simple_conn *sc, ssize_t result)
         s->ts_stats.ss_resets++;
     /* Chargen resets even on the peer's close: what it has queued is of no
      * interest to a peer that is done. */
-    tsrv_close(&sc->sc_base, result < 0 || svc_of(&sc->sc_base)->sv_kind == SIMPLE_CHARGEN);
+    rn__tsrv_close(&sc->sc_base, result < 0 || svc_of(&sc->sc_base)->sv_kind == SIMPLE_CHARGEN);
 }
 
 static void simple_done(struct tsrv_conn *c, const struct rn_sock_completion *cmp)
@@ -203,7 +203,7 @@ static int simple_start(struct rn_stack *st, const struct rn_tcpsvc_params *para
             return RN_ENOMEM;
         }
         for (i = 0; i < CHARGEN_CYCLE + sp.sv_bufsize; i++)
-            sv->sv_pattern[i] = rn_chargen_byte(i);
+            sv->sv_pattern[i] = rn__chargen_byte(i);
     }
     tp.tsp_name = names[kind];
     tp.tsp_addr = sp.sv_addr;
@@ -211,7 +211,7 @@ static int simple_start(struct rn_stack *st, const struct rn_tcpsvc_params *para
     tp.tsp_backlog = sp.sv_backlog;
     tp.tsp_max_conns = sp.sv_max_conns;
     tp.tsp_proc = sp.sv_proc;
-    err = tsrv_start(&sv->sv_srv, st, &simple_ops, &tp);
+    err = rn__tsrv_start(&sv->sv_srv, st, &simple_ops, &tp);
     if (err < 0) {
         free(sv->sv_pattern);
         free(sv);
@@ -221,40 +221,40 @@ static int simple_start(struct rn_stack *st, const struct rn_tcpsvc_params *para
     return 0;
 }
 
-int rn_tcpecho_start(struct rn_stack *st, const struct rn_tcpsvc_params *params,
+int rn__tcpecho_start(struct rn_stack *st, const struct rn_tcpsvc_params *params,
                      struct rn_tcpsvc **out)
 {
     return simple_start(st, params, SIMPLE_ECHO, out);
 }
 
-int rn_discard_start(struct rn_stack *st, const struct rn_tcpsvc_params *params,
+int rn__discard_start(struct rn_stack *st, const struct rn_tcpsvc_params *params,
                      struct rn_tcpsvc **out)
 {
     return simple_start(st, params, SIMPLE_DISCARD, out);
 }
 
-int rn_chargen_start(struct rn_stack *st, const struct rn_tcpsvc_params *params,
+int rn__chargen_start(struct rn_stack *st, const struct rn_tcpsvc_params *params,
                      struct rn_tcpsvc **out)
 {
     return simple_start(st, params, SIMPLE_CHARGEN, out);
 }
 
-void rn_tcpsvc_stop(struct rn_tcpsvc *s, void (*done)(void *ctx), void *ctx)
+void rn__tcpsvc_stop(struct rn_tcpsvc *s, void (*done)(void *ctx), void *ctx)
 {
-    tsrv_stop(&s->sv_srv, done, ctx);
+    rn__tsrv_stop(&s->sv_srv, done, ctx);
 }
 
-void rn_tcpsvc_released(struct rn_tcpsvc *s)
+void rn__tcpsvc_released(struct rn_tcpsvc *s)
 {
-    tsrv_released(&s->sv_srv);
+    rn__tsrv_released(&s->sv_srv);
 }
 
-void rn_tcpsvc_stats(const struct rn_tcpsvc *s, struct rn_tcpsvc_stats *out)
+void rn__tcpsvc_stats(const struct rn_tcpsvc *s, struct rn_tcpsvc_stats *out)
 {
     *out = s->sv_srv.ts_stats;
 }
 
-struct rn_proc *rn_tcpsvc_proc(const struct rn_tcpsvc *s)
+struct rn_proc *rn__tcpsvc_proc(const struct rn_tcpsvc *s)
 {
     return s->sv_srv.ts_proc;
 }

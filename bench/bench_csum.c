@@ -1,5 +1,5 @@
 /*
- * Benchmark of the Internet checksum: rn_csum_partial() (64 bits at a time)
+ * Benchmark of the Internet checksum: rn__csum_partial() (64 bits at a time)
  * against the textbook loop over 16-bit words, on a 1500-byte packet
  * starting 14 bytes into an aligned buffer, where an IPv4 header sits
  * behind an Ethernet header.
@@ -45,7 +45,7 @@ __attribute__((noinline)) static uint16_t naive_csum(const uint8_t *p,
 __attribute__((noinline)) static uint16_t fast_csum(const uint8_t *p,
                                                     size_t len)
 {
-    return rn_csum_fold(rn_csum_partial(p, len, 0));
+    return rn_csum_fold(rn__csum_partial(p, len, 0));
 }
 
 static double now_ns(void)

@@ -62,7 +62,7 @@ static void pump(struct end *e)
     while (e->e_conn != NULL && e->e_sent < e->e_total) {
         size_t n = e->e_total - e->e_sent < sizeof(chunk) ? e->e_total - e->e_sent
                                                          : sizeof(chunk);
-        ssize_t k = rn_tcp_send(e->e_conn, chunk, n);
+        ssize_t k = rn__tcp_send(e->e_conn, chunk, n);
 
         if (k <= 0)
             break;
@@ -75,7 +75,7 @@ static void on_readable(void *ctx)
     struct end *e = ctx;
     ssize_t n;
 
-    while (e->e_conn != NULL && (n = rn_tcp_recv(e->e_conn, drain, sizeof(drain))) > 0)
+    while (e->e_conn != NULL && (n = rn__tcp_recv(e->e_conn, drain, sizeof(drain))) > 0)
         e->e_rcvd += (uint64_t)n;
 }
 
@@ -102,7 +102,7 @@ static void on_acceptable(void *ctx)
     static const struct tcp_upcalls up = {.tu_readable = on_readable, .tu_error = on_error};
     struct end *srv = ctx;
 
-    if (rn_tcp_accept(srv->e_listener, RN_TAG_LOOKUP, &up, srv, &srv->e_conn) == 0)
+    if (rn__tcp_accept(srv->e_listener, RN_TAG_LOOKUP, &up, srv, &srv->e_conn) == 0)
         on_readable(srv);
 }
 
@@ -176,8 +176,8 @@ static rn_time_t run_once(enum setting s, uint64_t total)
     if (rn_stack_add_iface(b, &ip, &ifp) != 0)
         exit(1);
     cli.e_total = total;
-    if (rn_tcp_listen(b, 0, 5001, 4, &listener_up, &srv, &srv.e_listener) != 0 ||
-        rn_tcp_connect(a, 0, 0, ADDR_B, 5001, &client_up, &cli, &cli.e_conn) != 0)
+    if (rn__tcp_listen(b, 0, 5001, 4, &listener_up, &srv, &srv.e_listener) != 0 ||
+        rn__tcp_connect(a, 0, 0, ADDR_B, 5001, &client_up, &cli, &cli.e_conn) != 0)
         exit(1);
     t0 = rn_clock_os_monotonic();
     for (guard = 0; guard < 100000000 && srv.e_rcvd < total; guard++) {
@@ -198,9 +198,9 @@ static rn_time_t run_once(enum setting s, uint64_t total)
                 (unsigned long long)srv.e_rcvd, (unsigned long long)total);
         exit(1);
     }
-    rn_tcp_close(cli.e_conn, true);
-    rn_tcp_close(srv.e_conn, true);
-    rn_tcp_listener_close(srv.e_listener);
+    rn__tcp_close(cli.e_conn, true);
+    rn__tcp_close(srv.e_conn, true);
+    rn__tcp_listener_close(srv.e_listener);
     rn_stack_destroy(a);
     rn_stack_destroy(b);
     return t1 - t0;

@@ -46,7 +46,7 @@ static void check_request(const uint8_t *frame, size_t framelen, const uint8_t *
     int r;
 
     err[0] = '\0';
-    r = rn_ctl_request_decode(payload, plen, &rq, err, sizeof(err));
+    r = rn__ctl_request_decode(payload, plen, &rq, err, sizeof(err));
     if (r != 0) {
         CHECK(r == RN_EFORMAT || r == RN_ENOMEM);
         CHECK(err[0] != '\0');
@@ -54,13 +54,13 @@ static void check_request(const uint8_t *frame, size_t framelen, const uint8_t *
     }
     CHECK(rq.rq_argc >= 1 && rq.rq_argc <= RN_CTL_ARGS_MAX);
     CHECK(rq.rq_argv[rq.rq_argc] == NULL);
-    r = rn_ctl_request_encode(rq.rq_flags, rq.rq_argc, (const char *const *)rq.rq_argv, &again,
+    r = rn__ctl_request_encode(rq.rq_flags, rq.rq_argc, (const char *const *)rq.rq_argv, &again,
                               &againlen, err, sizeof(err));
     CHECK(r == 0);
     CHECK(againlen == framelen);
     CHECK(memcmp(again, frame, framelen) == 0);
     free(again);
-    rn_ctl_request_free(&rq);
+    rn__ctl_request_free(&rq);
 }
 
 static void check_reply(const uint8_t *payload, uint32_t plen)
@@ -71,7 +71,7 @@ static void check_reply(const uint8_t *payload, uint32_t plen)
     char err[256];
 
     err[0] = '\0';
-    if (rn_ctl_reply_decode(payload, plen, &status, &text, &tlen, err, sizeof(err)) != 0) {
+    if (rn__ctl_reply_decode(payload, plen, &status, &text, &tlen, err, sizeof(err)) != 0) {
         CHECK(err[0] != '\0');
         return;
     }
@@ -91,13 +91,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     chunk = (data[0] & 0x7f) ? (data[0] & 0x7f) : SIZE_MAX;
     as_reply = data[0] & 0x80;
-    rn_ctl_reader_init(&rd, as_reply ? RN_CTL_REPLY_MAX : RN_CTL_REQ_MAX);
+    rn__ctl_reader_init(&rd, as_reply ? RN_CTL_REPLY_MAX : RN_CTL_REQ_MAX);
     while (off < size) {
         size_t n = size - off < chunk ? size - off : chunk;
         size_t used = 0;
 
         err[0] = '\0';
-        r = rn_ctl_reader_feed(&rd, data + off, n, &used, err, sizeof(err));
+        r = rn__ctl_reader_feed(&rd, data + off, n, &used, err, sizeof(err));
         CHECK(used <= n);
         off += used;
         if (r < 0) {
@@ -113,16 +113,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             const uint8_t *payload;
             uint32_t plen;
 
-            payload = rn_ctl_reader_payload(&rd, &plen);
+            payload = rn__ctl_reader_payload(&rd, &plen);
             CHECK((size_t)plen + RN_CTL_HDR_LEN == off - frame_start);
             if (as_reply)
                 check_reply(payload, plen);
             else
                 check_request(data + frame_start, off - frame_start, payload, plen);
         }
-        rn_ctl_reader_reset(&rd);
+        rn__ctl_reader_reset(&rd);
         frame_start = off;
     }
-    rn_ctl_reader_fini(&rd);
+    rn__ctl_reader_fini(&rd);
     return 0;
 }

@@ -1,6 +1,6 @@
 /*
  * libFuzzer target for the client side of `refnet get` (tools/cmd_net.c):
- * the decoder of the daemon's stream (rn_ctl_unchunk(), ctl_proto.c) and
+ * the decoder of the daemon's stream (rn__ctl_unchunk(), ctl_proto.c) and
  * the HTTP/1.1 response decoder (apps/http_resp.c), the two parsers
  * that read what a remote web server and the daemon send.
  *
@@ -56,7 +56,7 @@ static void http_feed(struct http_run *h, const uint8_t *buf, size_t len)
         int r;
 
         err[0] = '\0';
-        r = rn_http_resp_feed(&h->hr, buf, len, &used, &d, &dlen, err, sizeof(err));
+        r = rn__http_resp_feed(&h->hr, buf, len, &used, &d, &dlen, err, sizeof(err));
         CHECK(used <= len);
         if (r < 0) {
             CHECK(r == RN_EPROTO && err[0] != '\0');
@@ -72,7 +72,7 @@ static void http_feed(struct http_run *h, const uint8_t *buf, size_t len)
             size_t u2, l2;
             const uint8_t *d2;
 
-            CHECK(rn_http_resp_feed(&h->hr, buf, len, &u2, &d2, &l2, err, sizeof(err)) ==
+            CHECK(rn__http_resp_feed(&h->hr, buf, len, &u2, &d2, &l2, err, sizeof(err)) ==
                   RN_HTTP_COMPLETE);
             CHECK(u2 == 0 && l2 == 0);
             h->done = true;
@@ -92,7 +92,7 @@ static void http_eof(struct http_run *h)
     if (h->done)
         return;
     err[0] = '\0';
-    r = rn_http_resp_eof(&h->hr, err, sizeof(err));
+    r = rn__http_resp_eof(&h->hr, err, sizeof(err));
     CHECK(r == RN_HTTP_COMPLETE || (r == RN_EPROTO && err[0] != '\0'));
 }
 
@@ -110,8 +110,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     chunk = (data[0] & 0x7f) ? (data[0] & 0x7f) : SIZE_MAX;
     framed = data[0] & 0x80;
     memset(&h, 0, sizeof(h));
-    rn_http_resp_init(&h.hr);
-    rn_ctl_unchunker_init(&uc);
+    rn__http_resp_init(&h.hr);
+    rn__ctl_unchunker_init(&uc);
     while (off < size && !finished) {
         size_t n = size - off < chunk ? size - off : chunk;
 
@@ -127,7 +127,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             int r;
 
             err[0] = '\0';
-            r = rn_ctl_unchunk(&uc, data + off, n, &used, &d, &dlen, err, sizeof(err));
+            r = rn__ctl_unchunk(&uc, data + off, n, &used, &d, &dlen, err, sizeof(err));
             CHECK(used <= n);
             if (r < 0) {
                 CHECK(err[0] != '\0');
@@ -152,6 +152,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (!framed)
         http_eof(&h);
-    rn_ctl_unchunker_fini(&uc);
+    rn__ctl_unchunker_fini(&uc);
     return 0;
 }

@@ -10,7 +10,7 @@
  *     would cut it.  Each complete head is read like the server does,
  *     and the parser is reset for the next, pipelined, one.
  *   byte0 & 0x80 set: the stream is a request target for
- *     rn_http_target_path() directly, any bytes at all.
+ *     rn__http_target_path() directly, any bytes at all.
  *
  * Besides memory safety (ASan, UBSan), a violation of these aborts:
  *   - both feedings give the same sequence of results (status, method,
@@ -18,7 +18,7 @@
  *     where the stream is cut never matters;
  *   - a call never takes more than it was given, MORE takes it all, and
  *     the parser's fields stay within their bounds;
- *   - a path that rn_http_target_path() accepts has no "..", "." or empty
+ *   - a path that rn__http_target_path() accepts has no "..", "." or empty
  *     segment, no leading "/", no control character, and is no longer
  *     than the target;
  *   - every head formats within the server's buffer.
@@ -115,13 +115,13 @@ static void serve(const struct rn_http_parser *p)
     CHECK(p->hp_target[p->hp_target_len] == '\0');
     CHECK(strlen(p->hp_target) == p->hp_target_len);
     CHECK(!p->hp_has_length || p->hp_length <= p->hp_lim.hl_body_max);
-    st = rn_http_target_path(p->hp_target, p->hp_target_len, path, sizeof(path), &dir);
+    st = rn__http_target_path(p->hp_target, p->hp_target_len, path, sizeof(path), &dir);
     CHECK(st == 0 || st == 400 || st == 404);
     if (st == 0) {
         check_path(path, p->hp_target_len);
-        CHECK(rn_http_content_type(path) != NULL);
+        CHECK(rn__http_content_type(path) != NULL);
     }
-    CHECK(rn_http_format_head(head, sizeof(head), 200, rn_http_content_type(path), UINT64_MAX,
+    CHECK(rn__http_format_head(head, sizeof(head), 200, rn__http_content_type(path), UINT64_MAX,
                               RN_HTTP_RF_CLOSE | RN_HTTP_RF_ALLOW) > 0);
 }
 
@@ -155,12 +155,12 @@ static void record(struct run *ru, int r)
     serve(p);
     res->r_method = p->hp_method;
     res->r_minor = p->hp_minor;
-    res->r_keep = rn_http_keep_alive(p);
+    res->r_keep = rn__http_keep_alive(p);
     res->r_has_length = p->hp_has_length;
     res->r_length = p->hp_length;
     res->r_target_len = p->hp_target_len;
     res->r_target_hash = fnv(p->hp_target, p->hp_target_len);
-    rn_http_parser_reset(p);
+    rn__http_parser_reset(p);
 }
 
 /* Feeds one piece, as many heads as it holds. */
@@ -168,7 +168,7 @@ static void feed(struct run *ru, const uint8_t *buf, size_t len)
 {
     while (len > 0 && !ru->ru_over) {
         size_t used = (size_t)-1;
-        int r = rn_http_parse(&ru->ru_p, buf, len, &used);
+        int r = rn__http_parse(&ru->ru_p, buf, len, &used);
 
         CHECK(used <= len);
         CHECK(r != RN_HTTP_MORE || used == len);
@@ -183,7 +183,7 @@ static void feed(struct run *ru, const uint8_t *buf, size_t len)
 static void run_init(struct run *ru)
 {
     memset(ru, 0, sizeof(*ru));
-    rn_http_parser_init(&ru->ru_p, NULL);
+    rn__http_parser_init(&ru->ru_p, NULL);
 }
 
 static void run_end(struct run *ru)
@@ -196,7 +196,7 @@ static void run_end(struct run *ru)
     memset(res, 0, sizeof(*res));
     res->r_kind = RN_HTTP_MORE;
     res->r_end = ru->ru_off;
-    res->r_started = rn_http_parser_started(&ru->ru_p);
+    res->r_started = rn__http_parser_started(&ru->ru_p);
     res->r_target_len = ru->ru_p.hp_target_len;
 }
 
@@ -211,7 +211,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     seed = (uint32_t)data[0] << 8 | data[1] | 1u;
     if (data[0] & 0x80) {
         bool dir;
-        int st = rn_http_target_path((const char *)data + 2, size - 2, path, sizeof(path), &dir);
+        int st = rn__http_target_path((const char *)data + 2, size - 2, path, sizeof(path), &dir);
 
         CHECK(st == 0 || st == 400 || st == 404 || st == 414);
         if (st == 0)

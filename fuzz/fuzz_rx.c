@@ -137,12 +137,12 @@ static void repair(uint8_t *p, size_t len)
 
         if (ulen >= RN_UDP_HLEN && ulen <= n) {
             rn_put_be16(l4 + 6, 0);
-            rn_put_be16(l4 + 6, rn_csum_fold(rn_csum_partial(
+            rn_put_be16(l4 + 6, rn_csum_fold(rn__csum_partial(
                                     l4, ulen, rn_csum_pseudo4(src, dst, 17, (uint32_t)ulen))));
         }
     } else if (ip[9] == RN_IPPROTO_TCP && n >= RN_TCP_HLEN) {
         rn_put_be16(l4 + 16, 0);
-        rn_put_be16(l4 + 16, rn_csum_fold(rn_csum_partial(
+        rn_put_be16(l4 + 16, rn_csum_fold(rn__csum_partial(
                                  l4, n, rn_csum_pseudo4(src, dst, 6, (uint32_t)n))));
     }
 }
@@ -179,7 +179,7 @@ static void drain(struct rn_link *peer, rn_time_t now)
 static void originate(struct rn_stack *st, const uint8_t *p, size_t n)
 {
     struct rn_ip_out out = {.io_dst = PEER_ADDR, .io_proto = RN_IPPROTO_ICMP};
-    struct rn_netbuf *nb = rn_ip_alloc(st, own_ping);
+    struct rn_netbuf *nb = rn__ip_alloc(st, own_ping);
 
     if (nb == NULL)
         return;
@@ -193,7 +193,7 @@ static void originate(struct rn_stack *st, const uint8_t *p, size_t n)
         rn_nb_free(nb);
         return;
     }
-    rn_ip_output(st, nb, &out);
+    rn__ip_output(st, nb, &out);
 }
 
 /* Sends the n-byte frame at p from the peer's end. */
@@ -266,7 +266,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ip.ifp_link = end_a;
     CHECK(rn_stack_add_iface(st, &ip, NULL) == 0);
     CHECK(rn_sock_layer_init(st) == 0);
-    CHECK(rn_echo_start(st, NULL, &echo) == 0);
+    CHECK(rn__echo_start(st, NULL, &echo) == 0);
     if (tcp_listen) {
         CHECK(rn_proc_create(st, "fuzz-tcp", &tcp) == 0);
         h = rn_sock_open(tcp, RN_SOCK_STREAM, 0);
@@ -310,7 +310,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     CHECK(i < 10000);
 
     /* Services stop before their stack goes, and must manage to. */
-    rn_echo_stop(echo, set_flag, &echo_stopped);
+    rn__echo_stop(echo, set_flag, &echo_stopped);
     if (tcp != NULL)
         rn_proc_exit(tcp);
     for (i = 0; i < 1000 && !echo_stopped; i++) {

@@ -78,7 +78,7 @@ static void repair_ip(uint8_t *p, size_t len)
 
             if (ulen >= RN_UDP_HLEN && ulen <= l4len) {
                 rn_put_be16(l4 + 6, 0);
-                rn_put_be16(l4 + 6, rn_csum_fold(rn_csum_partial(
+                rn_put_be16(l4 + 6, rn_csum_fold(rn__csum_partial(
                                         l4, ulen,
                                         rn_csum_pseudo4(src, dst, 17,
                                                         (uint32_t)ulen))));
@@ -88,7 +88,7 @@ static void repair_ip(uint8_t *p, size_t len)
     case RN_IPPROTO_TCP:
         if (l4len >= RN_TCP_HLEN) {
             rn_put_be16(l4 + 16, 0);
-            rn_put_be16(l4 + 16, rn_csum_fold(rn_csum_partial(
+            rn_put_be16(l4 + 16, rn_csum_fold(rn__csum_partial(
                                      l4, l4len,
                                      rn_csum_pseudo4(src, dst, 6,
                                                      (uint32_t)l4len))));
@@ -106,14 +106,14 @@ static void fuzz_tcp_opts(const uint8_t *p, size_t len)
     size_t n, room;
     unsigned i;
 
-    if (rn_tcp_opts_parse(p, len, &a) != RN_DROP_NONE)
+    if (rn__tcp_opts_parse(p, len, &a) != RN_DROP_NONE)
         return;
     CHECK(a.to_nsacks <= RN_TCP_MAX_SACKS);
     CHECK(!!(a.to_present & RN_TCPOPT_F_SACK) == (a.to_nsacks > 0));
-    n = rn_tcp_opts_emit(buf, &a);
+    n = rn__tcp_opts_emit(buf, &a);
     CHECK(n <= RN_TCP_MAX_OPTLEN && n % 4 == 0);
-    CHECK(n == rn_tcp_opts_len(&a));
-    CHECK(rn_tcp_opts_parse(buf, n, &b) == RN_DROP_NONE);
+    CHECK(n == rn__tcp_opts_len(&a));
+    CHECK(rn__tcp_opts_parse(buf, n, &b) == RN_DROP_NONE);
     /* Everything but SACK blocks that did not fit comes back. */
     CHECK((b.to_present & ~RN_TCPOPT_F_SACK) ==
           (a.to_present & ~RN_TCPOPT_F_SACK));
@@ -137,8 +137,8 @@ static void fuzz_ip_opts(const uint8_t *p, size_t len)
     size_t total = 0;
     int rc;
 
-    rn_ip4_opt_init(&it, p, len);
-    while ((rc = rn_ip4_opt_next(&it, &opt)) > 0) {
+    rn__ip4_opt_init(&it, p, len);
+    while ((rc = rn__ip4_opt_next(&it, &opt)) > 0) {
         CHECK(opt.io_len >= 2);
         CHECK(opt.io_data >= p + 2 &&
               opt.io_data + opt.io_len - 2 <= p + len);
@@ -146,7 +146,7 @@ static void fuzz_ip_opts(const uint8_t *p, size_t len)
         CHECK(total <= len);
     }
     CHECK(rc == 0 || rc == RN_EFORMAT);
-    CHECK(rn_ip4_opt_next(&it, &opt) == rc);
+    CHECK(rn__ip4_opt_next(&it, &opt) == rc);
 }
 
 static void fuzz_tcp(const struct rn_ip4_hdr *ip)
@@ -154,7 +154,7 @@ static void fuzz_tcp(const struct rn_ip4_hdr *ip)
     struct rn_tcp_hdr th, th2;
     size_t hlen;
 
-    if (rn_tcp_parse4(ip->ip_payload, ip->ip_paylen, ip->ip_src, ip->ip_dst, 0,
+    if (rn__tcp_parse4(ip->ip_payload, ip->ip_paylen, ip->ip_src, ip->ip_dst, 0,
                       &th) != RN_DROP_NONE)
         return;
     CHECK(th.th_hlen == RN_TCP_HLEN + th.th_optlen);
@@ -164,13 +164,13 @@ static void fuzz_tcp(const struct rn_ip4_hdr *ip)
     /* Re-emit: the same bytes, but for the reserved bits and the 0/0xffff
      * ambiguity of a checksum. */
     memcpy(out + th.th_hlen, th.th_payload, th.th_paylen);
-    hlen = rn_tcp_emit4(out, &th, ip->ip_src, ip->ip_dst);
+    hlen = rn__tcp_emit4(out, &th, ip->ip_src, ip->ip_dst);
     CHECK(hlen == th.th_hlen);
     CHECK(memcmp(out, ip->ip_payload, 12) == 0);
     CHECK(out[12] == (ip->ip_payload[12] & 0xf0));
     CHECK(memcmp(out + 13, ip->ip_payload + 13, 3) == 0);
     CHECK(memcmp(out + 18, ip->ip_payload + 18, hlen - 18) == 0);
-    CHECK(rn_tcp_parse4(out, hlen + th.th_paylen, ip->ip_src, ip->ip_dst, 0,
+    CHECK(rn__tcp_parse4(out, hlen + th.th_paylen, ip->ip_src, ip->ip_dst, 0,
                         &th2) == RN_DROP_NONE);
 }
 
@@ -178,16 +178,16 @@ static void fuzz_udp(const struct rn_ip4_hdr *ip)
 {
     struct rn_udp_hdr uh, uh2;
 
-    if (rn_udp_parse4(ip->ip_payload, ip->ip_paylen, ip->ip_src, ip->ip_dst, 0,
+    if (rn__udp_parse4(ip->ip_payload, ip->ip_paylen, ip->ip_src, ip->ip_dst, 0,
                       &uh) != RN_DROP_NONE)
         return;
     CHECK(uh.uh_len == RN_UDP_HLEN + uh.uh_paylen);
     CHECK(uh.uh_len <= ip->ip_paylen);
     memcpy(out + RN_UDP_HLEN, uh.uh_payload, uh.uh_paylen);
-    CHECK(rn_udp_emit4(out, &uh, ip->ip_src, ip->ip_dst) == RN_UDP_HLEN);
+    CHECK(rn__udp_emit4(out, &uh, ip->ip_src, ip->ip_dst) == RN_UDP_HLEN);
     CHECK(memcmp(out, ip->ip_payload, 6) == 0);
     CHECK(rn_get_be16(out + 6) != 0);
-    CHECK(rn_udp_parse4(out, uh.uh_len, ip->ip_src, ip->ip_dst, 0, &uh2) ==
+    CHECK(rn__udp_parse4(out, uh.uh_len, ip->ip_src, ip->ip_dst, 0, &uh2) ==
           RN_DROP_NONE);
     CHECK(uh2.uh_sport == uh.uh_sport && uh2.uh_dport == uh.uh_dport &&
           uh2.uh_paylen == uh.uh_paylen);
@@ -198,16 +198,16 @@ static void fuzz_icmp(const struct rn_ip4_hdr *ip)
     struct rn_icmp_hdr ic, ic2;
     size_t n;
 
-    if (rn_icmp_parse(ip->ip_payload, ip->ip_paylen, &ic) != RN_DROP_NONE)
+    if (rn__icmp_parse(ip->ip_payload, ip->ip_paylen, &ic) != RN_DROP_NONE)
         return;
     if (rn_icmp_is_error(ic.ic_type)) {
         CHECK(ic.ic_ql4 != NULL && ic.ic_ql4len >= RN_ICMP_QUOTE_L4);
         CHECK(ic.ic_ql4 + ic.ic_ql4len == ip->ip_payload + ip->ip_paylen);
     }
     if (ic.ic_type == RN_ICMP_ECHO) {
-        n = rn_icmp_emit_echo_reply(out, &ic);
+        n = rn__icmp_emit_echo_reply(out, &ic);
         CHECK(n == ip->ip_paylen);
-        CHECK(rn_icmp_parse(out, n, &ic2) == RN_DROP_NONE);
+        CHECK(rn__icmp_parse(out, n, &ic2) == RN_DROP_NONE);
         CHECK(ic2.ic_type == RN_ICMP_ECHO_REPLY && ic2.ic_rest == ic.ic_rest);
         CHECK(memcmp(out + 8, ic.ic_data, ic.ic_datalen) == 0);
     }
@@ -219,7 +219,7 @@ static void fuzz_ip(const uint8_t *p, size_t len)
     struct rn_icmp_hdr ic;
     size_t hlen, n;
 
-    if (rn_ip4_parse(p, len, &ip) != RN_DROP_NONE)
+    if (rn__ip4_parse(p, len, &ip) != RN_DROP_NONE)
         return;
     CHECK(ip.ip_hlen == RN_IP4_HLEN + ip.ip_optlen);
     CHECK(ip.ip_len == ip.ip_hlen + ip.ip_paylen && ip.ip_len <= len);
@@ -228,17 +228,17 @@ static void fuzz_ip(const uint8_t *p, size_t len)
 
     /* Re-emit the header: the same bytes but for the reserved flag bit
      * and the checksum's 0/0xffff ambiguity. */
-    hlen = rn_ip4_emit(out, &ip);
+    hlen = rn__ip4_emit(out, &ip);
     CHECK(hlen == ip.ip_hlen);
     CHECK(memcmp(out, p, 6) == 0);
     CHECK(out[6] == (p[6] & 0x7f) && out[7] == p[7]);
     CHECK(memcmp(out + 8, p + 8, 2) == 0);
     CHECK(memcmp(out + 12, p + 12, hlen - 12) == 0);
     memcpy(out + hlen, ip.ip_payload, ip.ip_paylen);
-    CHECK(rn_ip4_parse(out, ip.ip_len, &ip2) == RN_DROP_NONE);
+    CHECK(rn__ip4_parse(out, ip.ip_len, &ip2) == RN_DROP_NONE);
 
     /* Forwarding's TTL decrement keeps the checksum right. */
-    if (rn_ip4_dec_ttl(out) == RN_DROP_NONE) {
+    if (rn__ip4_dec_ttl(out) == RN_DROP_NONE) {
         CHECK(out[8] == ip.ip_ttl - 1);
         CHECK(rn_csum(out, hlen) == 0);
     } else {
@@ -246,15 +246,15 @@ static void fuzz_ip(const uint8_t *p, size_t len)
     }
 
     /* An error about this packet quotes it and parses back. */
-    if (rn_icmp_may_send_error(&ip)) {
-        n = rn_icmp_emit_port_unreach(out, p, ip.ip_len);
+    if (rn__icmp_may_send_error(&ip)) {
+        n = rn__icmp_emit_port_unreach(out, p, ip.ip_len);
         CHECK(n <= RN_ICMP_ERR_MAXLEN);
         if (ip.ip_paylen >= RN_ICMP_QUOTE_L4) {
-            CHECK(rn_icmp_parse(out, n, &ic) == RN_DROP_NONE);
+            CHECK(rn__icmp_parse(out, n, &ic) == RN_DROP_NONE);
             CHECK(ic.ic_qsrc == ip.ip_src && ic.ic_qdst == ip.ip_dst &&
                   ic.ic_qproto == ip.ip_proto);
         } else {
-            CHECK(rn_icmp_parse(out, n, &ic) == RN_DROP_BAD_ICMP);
+            CHECK(rn__icmp_parse(out, n, &ic) == RN_DROP_BAD_ICMP);
         }
     }
 
@@ -275,9 +275,9 @@ static void fuzz_arp(const uint8_t *p, size_t len)
 {
     struct rn_arp ar;
 
-    if (rn_arp_parse(p, len, &ar) != RN_DROP_NONE)
+    if (rn__arp_parse(p, len, &ar) != RN_DROP_NONE)
         return;
-    CHECK(rn_arp_emit(out, &ar) == RN_ARP_LEN);
+    CHECK(rn__arp_emit(out, &ar) == RN_ARP_LEN);
     CHECK(memcmp(out, p, RN_ARP_LEN) == 0);
 }
 
@@ -285,9 +285,9 @@ static void fuzz_eth(const uint8_t *p, size_t len)
 {
     struct rn_eth_hdr eh;
 
-    if (rn_eth_parse(p, len, &eh) != RN_DROP_NONE)
+    if (rn__eth_parse(p, len, &eh) != RN_DROP_NONE)
         return;
-    CHECK(rn_eth_emit(out, &eh.eh_dst, &eh.eh_src, eh.eh_type) ==
+    CHECK(rn__eth_emit(out, &eh.eh_dst, &eh.eh_src, eh.eh_type) ==
           RN_ETH_HLEN);
     CHECK(memcmp(out, p, RN_ETH_HLEN) == 0);
     switch (eh.eh_type) {

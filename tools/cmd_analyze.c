@@ -80,7 +80,7 @@ static void put_header(const char *path, const struct rn_snapshot *s, struct rn_
 
 enum { O_THRESHOLD = 1, O_OBJECT, O_OBJECTS };
 
-int cmd_analyze(int argc, char **argv)
+int rn__cmd_analyze(int argc, char **argv)
 {
     static const struct cmd_opt opts[] = {
         {"threshold", 0, true, false, O_THRESHOLD},
@@ -98,12 +98,12 @@ int cmd_analyze(int argc, char **argv)
     char err[512], age[32];
     int o, rc, status = 0;
 
-    cmd_parser_init(&p, cmd_find("analyze"), "refnet: analyze: ", opts, argc, argv);
-    while ((o = cmd_getopt(&p)) > 0) {
+    rn__cmd_parser_init(&p, rn__cmd_find("analyze"), "refnet: analyze: ", opts, argc, argv);
+    while ((o = rn__cmd_getopt(&p)) > 0) {
         switch (o) {
         case O_THRESHOLD:
             if (!parse_seconds(p.cp_val, &threshold)) {
-                rc = cmd_parser_error(&p, "bad --threshold '%s': expected seconds, e.g. 10 or "
+                rc = rn__cmd_parser_error(&p, "bad --threshold '%s': expected seconds, e.g. 10 or "
                                       "0.5 (0: every wait)", p.cp_val);
                 goto out_usage;
             }
@@ -111,7 +111,7 @@ int cmd_analyze(int argc, char **argv)
             break;
         case O_OBJECT:
             if (!parse_id(p.cp_val, &id)) {
-                rc = cmd_parser_error(&p, "bad --object '%s': expected an object id, e.g. 17",
+                rc = rn__cmd_parser_error(&p, "bad --object '%s': expected an object id, e.g. 17",
                                       p.cp_val);
                 goto out_usage;
             }
@@ -125,17 +125,17 @@ int cmd_analyze(int argc, char **argv)
     if (o == CMD_OPT_STOP)
         return p.cp_status;
     if (p.cp_nops == 0) {
-        rc = cmd_parser_error(&p, "which dump file? (usage: refnet %s)",
+        rc = rn__cmd_parser_error(&p, "which dump file? (usage: refnet %s)",
                               p.cp_cmd->cd_synopsis);
         goto out_usage;
     }
     if (p.cp_nops > 1) {
-        rc = cmd_parser_error(&p, "one dump file at a time ('%s', then '%s')", p.cp_ops[0],
+        rc = rn__cmd_parser_error(&p, "one dump file at a time ('%s', then '%s')", p.cp_ops[0],
                               p.cp_ops[1]);
         goto out_usage;
     }
     if (have_object && all_objects) {
-        rc = cmd_parser_error(&p, "--object and --objects exclude each other");
+        rc = rn__cmd_parser_error(&p, "--object and --objects exclude each other");
         goto out_usage;
     }
     path = p.cp_ops[0];
@@ -143,7 +143,7 @@ int cmd_analyze(int argc, char **argv)
     rc = rn_dump_read(path, &s, err, sizeof(err));
     if (rc != 0) {
         fprintf(stderr, "refnet: %s\n", err);
-        cmd_parser_free(&p);
+        rn__cmd_parser_free(&p);
         return 1;
     }
     if (!have_threshold)
@@ -182,10 +182,10 @@ int cmd_analyze(int argc, char **argv)
     }
     rn_strbuf_free(&out);
     rn_snapshot_free(s);
-    cmd_parser_free(&p);
+    rn__cmd_parser_free(&p);
     return status;
 
 out_usage:
-    cmd_parser_free(&p);
+    rn__cmd_parser_free(&p);
     return rc;
 }

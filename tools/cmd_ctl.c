@@ -1,10 +1,10 @@
 /*
  * The `refnet` subcommands answered by a running daemon: status, ifconfig,
  * arp, route, stat, netstat, svc, why, objects, refs, trace, dump, filter,
- * and `lab clear-leak` (through cmd_ctl_forward()).  (send, recv and get
+ * and `lab clear-leak` (through rn__cmd_ctl_forward()).  (send, recv and get
  * stream data through the daemon: tools/cmd_net.c.)
  *
- * Each parses its command line here (cmd_getopt()), then sends the daemon
+ * Each parses its command line here (rn__cmd_getopt()), then sends the daemon
  * the request in the form the daemon's handler reads (docs/control-
  * protocol.md): the command name, the operands, then the options it
  * understands spelt one way (`netstat -a --refs`, `objects --type NAME`,
@@ -80,8 +80,8 @@ static int ctl_parse(struct ctl_line *l, int argc, char **argv, const struct cmd
     int o;
 
     memset(l, 0, sizeof(*l));
-    cmd_parser_init(&l->cl_p, cmd_find(argv[0]), "refnet: ", opts, argc, argv);
-    while ((o = cmd_getopt(&l->cl_p)) > 0) {
+    rn__cmd_parser_init(&l->cl_p, rn__cmd_find(argv[0]), "refnet: ", opts, argc, argv);
+    while ((o = rn__cmd_getopt(&l->cl_p)) > 0) {
         const char *v = l->cl_p.cp_val;
 
         switch (o) {
@@ -107,8 +107,8 @@ static int ctl_parse(struct ctl_line *l, int argc, char **argv, const struct cmd
         return -1;
     }
     if (l->cl_ctl != NULL && l->cl_ctl[0] == '\0') {
-        cmd_parser_free(&l->cl_p);
-        *status = cmd_usage_error("--ctl: needs a socket path");
+        rn__cmd_parser_free(&l->cl_p);
+        *status = rn__cmd_usage_error("--ctl: needs a socket path");
         return -1;
     }
     return 0;
@@ -121,8 +121,8 @@ static int ctl_timeout(const struct ctl_line *l, const char *what, double def, d
     *s = def;
     if (l->cl_timeout == NULL)
         return 0;
-    if (cmd_parse_seconds(l->cl_timeout, CTL_MAX_TIMEOUT_S, s) != 0)
-        return cmd_usage_error("%s--timeout: '%s': must be a number of seconds in (0, %.0f]",
+    if (rn__cmd_parse_seconds(l->cl_timeout, CTL_MAX_TIMEOUT_S, s) != 0)
+        return rn__cmd_usage_error("%s--timeout: '%s': must be a number of seconds in (0, %.0f]",
                                what, l->cl_timeout, CTL_MAX_TIMEOUT_S);
     return 0;
 }
@@ -154,10 +154,10 @@ static int ctl_call(const char *ctl, bool json, double timeout_s, int nargs, con
     char err[512];
     int e, status;
 
-    e = rn_ctl_call(rn_ctl_default_path(ctl), json ? RN_CTL_F_JSON : 0, nargs, args,
+    e = rn__ctl_call(rn__ctl_default_path(ctl), json ? RN_CTL_F_JSON : 0, nargs, args,
                     (rn_time_t)(timeout_s * (double)RN_NSEC_PER_SEC), &reply, err, sizeof(err));
     if (e == RN_EINVAL)
-        return cmd_usage_error("%s", err);
+        return rn__cmd_usage_error("%s", err);
     if (e != 0) {
         fprintf(stderr, "refnet: %s\n", err);
         return CMD_EXIT_FAIL;
@@ -206,12 +206,12 @@ static int ctl_simple(int argc, char **argv, const struct cmd_opt *opts, int min
     if ((st = ctl_timeout(&l, "", CTL_DEFAULT_TIMEOUT_S, &timeout)) != 0)
         goto out;
     if (max_ops >= 0 && l.cl_p.cp_nops > max_ops) {
-        st = cmd_usage_error("%s: unexpected argument '%s' (usage: refnet %s)", argv[0],
+        st = rn__cmd_usage_error("%s: unexpected argument '%s' (usage: refnet %s)", argv[0],
                              l.cl_p.cp_ops[max_ops], usage);
         goto out;
     }
     if (l.cl_p.cp_nops < min_ops) {
-        st = cmd_usage_error("%s: missing argument (usage: refnet %s)", argv[0], usage);
+        st = rn__cmd_usage_error("%s: missing argument (usage: refnet %s)", argv[0], usage);
         goto out;
     }
     if ((args = ctl_args(&l, &n)) == NULL) {
@@ -231,81 +231,81 @@ static int ctl_simple(int argc, char **argv, const struct cmd_opt *opts, int min
     st = ctl_call(l.cl_ctl, l.cl_p.cp_json, timeout, n, args);
     free(args);
 out:
-    cmd_parser_free(&l.cl_p);
+    rn__cmd_parser_free(&l.cl_p);
     return st;
 }
 
-int cmd_ctl_forward(int argc, char **argv, const char *ctl, const char *timeout)
+int rn__cmd_ctl_forward(int argc, char **argv, const char *ctl, const char *timeout)
 {
     double s = CTL_DEFAULT_TIMEOUT_S;
 
-    if (timeout != NULL && cmd_parse_seconds(timeout, CTL_MAX_TIMEOUT_S, &s) != 0)
-        return cmd_usage_error("--timeout: '%s': must be a number of seconds in (0, %.0f]",
+    if (timeout != NULL && rn__cmd_parse_seconds(timeout, CTL_MAX_TIMEOUT_S, &s) != 0)
+        return rn__cmd_usage_error("--timeout: '%s': must be a number of seconds in (0, %.0f]",
                                timeout, CTL_MAX_TIMEOUT_S);
     if (ctl != NULL && ctl[0] == '\0')
-        return cmd_usage_error("--ctl: needs a socket path");
+        return rn__cmd_usage_error("--ctl: needs a socket path");
     return ctl_call(ctl, false, s, argc, (const char **)argv);
 }
 
-int cmd_status(int argc, char **argv)
+int rn__cmd_status(int argc, char **argv)
 {
     return ctl_simple(argc, argv, opts_plain, 0, 0, "status [-j]");
 }
 
-int cmd_ifconfig(int argc, char **argv)
+int rn__cmd_ifconfig(int argc, char **argv)
 {
     return ctl_simple(argc, argv, opts_plain, 0, 0, "ifconfig [-j]");
 }
 
-int cmd_arp(int argc, char **argv)
+int rn__cmd_arp(int argc, char **argv)
 {
     return ctl_simple(argc, argv, opts_plain, 0, 0, "arp [-j]");
 }
 
-int cmd_route(int argc, char **argv)
+int rn__cmd_route(int argc, char **argv)
 {
     return ctl_simple(argc, argv, opts_plain, 0, 0, "route [-j]");
 }
 
-int cmd_stat(int argc, char **argv)
+int rn__cmd_stat(int argc, char **argv)
 {
     return ctl_simple(argc, argv, opts_plain, 0, 0, "stat [-j]");
 }
 
-int cmd_netstat(int argc, char **argv)
+int rn__cmd_netstat(int argc, char **argv)
 {
     return ctl_simple(argc, argv, opts_netstat, 0, 0, "netstat [-a] [--refs] [-j]");
 }
 
-int cmd_objects(int argc, char **argv)
+int rn__cmd_objects(int argc, char **argv)
 {
     return ctl_simple(argc, argv, opts_objects, 0, 0, "objects [-t TYPE] [-j]");
 }
 
-int cmd_why(int argc, char **argv)
+int rn__cmd_why(int argc, char **argv)
 {
     return ctl_simple(argc, argv, opts_plain, 0, 1, "why [SERVICE|ID]");
 }
 
-int cmd_refs(int argc, char **argv)
+int rn__cmd_refs(int argc, char **argv)
 {
     return ctl_simple(argc, argv, opts_plain, 1, 1, "refs ID [-j]");
 }
 
 /* The daemon checks the subcommand and the rest: its messages name them. */
-int cmd_trace(int argc, char **argv)
+int rn__cmd_trace(int argc, char **argv)
 {
     return ctl_simple(argc, argv, opts_plain, 0, -1, "trace on|off TYPE|ID [-j]");
 }
 
-int cmd_filter(int argc, char **argv)
+int rn__cmd_filter(int argc, char **argv)
 {
     return ctl_simple(argc, argv, opts_plain, 0, -1, "filter list | add SPEC | del ID [-j]");
 }
 
 /* dump FILE: the daemon does not share our working directory, so the
  * file goes to it as an absolute path. */
-int cmd_dump(int argc, char **argv)
+int rn__cmd_dump(int argc, char **argv)
 {
     struct ctl_line l;
     const char *args[2];
@@ -319,13 +319,13 @@ int cmd_dump(int argc, char **argv)
         goto out;
     if (l.cl_p.cp_nops != 1) {
         st = l.cl_p.cp_nops == 0
-                 ? cmd_usage_error("dump: which file? (usage: refnet dump FILE [-j])")
-                 : cmd_usage_error("dump: one file at a time ('%s', then '%s')",
+                 ? rn__cmd_usage_error("dump: which file? (usage: refnet dump FILE [-j])")
+                 : rn__cmd_usage_error("dump: one file at a time ('%s', then '%s')",
                                    l.cl_p.cp_ops[0], l.cl_p.cp_ops[1]);
         goto out;
     }
     if (l.cl_p.cp_ops[0][0] == '\0') {
-        st = cmd_usage_error("dump: the file name is empty");
+        st = rn__cmd_usage_error("dump: the file name is empty");
         goto out;
     }
     path = absolute_path(l.cl_p.cp_ops[0]);
@@ -338,14 +338,14 @@ int cmd_dump(int argc, char **argv)
     st = ctl_call(l.cl_ctl, l.cl_p.cp_json, timeout, 2, args);
     free(path);
 out:
-    cmd_parser_free(&l.cl_p);
+    rn__cmd_parser_free(&l.cl_p);
     return st;
 }
 
 /* svc [list | status NAME | start NAME | stop NAME [--timeout S]].  The
  * --timeout of `svc stop` is the stop's, the daemon's to wait: it goes to
  * the daemon, and the client waits S and a margin for the reply. */
-int cmd_svc(int argc, char **argv)
+int rn__cmd_svc(int argc, char **argv)
 {
     static const struct cmd_opt opts_svc[] = {
         {"ctl", 0, true, false, O_CTL},
@@ -365,14 +365,14 @@ int cmd_svc(int argc, char **argv)
     ntimeout = l.cl_p.cp_seen[1]; /* opts_svc[1], repeatable for this check */
     if (strcmp(sub, "stop") == 0) {
         if (ntimeout > 1) {
-            st = cmd_usage_error("svc stop: --timeout given twice");
+            st = rn__cmd_usage_error("svc stop: --timeout given twice");
             goto out;
         }
         if ((st = ctl_timeout(&l, "svc stop: ", CTL_STOP_DEFAULT_S, &stop_s)) != 0)
             goto out;
         for (i = 1; i < l.cl_p.cp_nops; i++) {
             if (l.cl_p.cp_ops[i][0] == '-') {
-                st = cmd_usage_error("svc stop: '%s': not a service name", l.cl_p.cp_ops[i]);
+                st = rn__cmd_usage_error("svc stop: '%s': not a service name", l.cl_p.cp_ops[i]);
                 goto out;
             }
         }
@@ -381,14 +381,14 @@ int cmd_svc(int argc, char **argv)
             timeout = CTL_DEFAULT_TIMEOUT_S;
     } else {
         if (ntimeout > 1) {
-            st = cmd_usage_error("--timeout given twice");
+            st = rn__cmd_usage_error("--timeout given twice");
             goto out;
         }
         if ((st = ctl_timeout(&l, "", CTL_DEFAULT_TIMEOUT_S, &timeout)) != 0)
             goto out;
     }
     if (l.cl_p.cp_json && (!strcmp(sub, "start") || !strcmp(sub, "stop"))) {
-        st = cmd_usage_error("--json: svc %s has no JSON output (svc list and svc status have)",
+        st = rn__cmd_usage_error("--json: svc %s has no JSON output (svc list and svc status have)",
                              sub);
         goto out;
     }
@@ -405,6 +405,6 @@ int cmd_svc(int argc, char **argv)
     st = ctl_call(l.cl_ctl, l.cl_p.cp_json, timeout, n, args);
     free(args);
 out:
-    cmd_parser_free(&l.cl_p);
+    rn__cmd_parser_free(&l.cl_p);
     return st;
 }

@@ -2,7 +2,7 @@
  * refnet daemon: runs a refnet stack on a TAP device in the foreground,
  * answering the `refnet` commands on its control socket (daemon.h).
  *
- * This file checks the command line (cmd_getopt(); the options and their
+ * This file checks the command line (rn__cmd_getopt(); the options and their
  * help are in the table of tools/cmd_help.c) and prints the start-up and
  * shutdown lines; tools/daemon.c does the work.  Addresses are read by the
  * library's parsers (refnet/addr.h).  Exit statuses: 0 clean shutdown, 1
@@ -169,10 +169,10 @@ static int daemon_option(int o, const char *val, struct rn_daemon_params *p,
             if (val[5] == '\0')
                 return daemon_arg_error("--service: httpd needs PORT:DIR, e.g. "
                                         "httpd=80:/srv/www");
-            if (rn_httpd_parse_spec(val + 6, &hp, err, sizeof(err)) != 0)
+            if (rn__httpd_parse_spec(val + 6, &hp, err, sizeof(err)) != 0)
                 return daemon_arg_error("--service: '%s': %s", val, err);
         }
-        if (!rn_daemon_service_known(val, err, sizeof(err)))
+        if (!rn__daemon_service_known(val, err, sizeof(err)))
             return daemon_arg_error("--service: '%s': unknown service, or an argument it "
                                     "does not take (known: %s)", val, err);
         if (p->dp_nservices == RN_DAEMON_SERVICES_MAX)
@@ -231,7 +231,7 @@ static int daemon_option(int o, const char *val, struct rn_daemon_params *p,
     return daemon_arg_error("option %d not handled", o); /* not reached */
 }
 
-int cmd_daemon(int argc, char **argv)
+int rn__cmd_daemon(int argc, char **argv)
 {
     struct rn_daemon_params p;
     struct rn_fault_params fault;
@@ -244,22 +244,22 @@ int cmd_daemon(int argc, char **argv)
 
     memset(&p, 0, sizeof(p));
     p.dp_version = rn_version();
-    cmd_parser_init(&cp, cmd_find("daemon"), "refnet daemon: ", daemon_opts, argc, argv);
-    while ((o = cmd_getopt(&cp)) > 0) {
+    rn__cmd_parser_init(&cp, rn__cmd_find("daemon"), "refnet daemon: ", daemon_opts, argc, argv);
+    while ((o = rn__cmd_getopt(&cp)) > 0) {
         if (daemon_option(o, cp.cp_val, &p, &fault, &gw_arg) != 0) {
-            cmd_parser_free(&cp);
+            rn__cmd_parser_free(&cp);
             return CMD_EXIT_USAGE;
         }
     }
     if (o == CMD_OPT_STOP)
         return cp.cp_status;
     if (cp.cp_nops > 0) {
-        e = cmd_parser_error(&cp, "unexpected argument '%s' (see refnet daemon --help)",
+        e = rn__cmd_parser_error(&cp, "unexpected argument '%s' (see refnet daemon --help)",
                              cp.cp_ops[0]);
-        cmd_parser_free(&cp);
+        rn__cmd_parser_free(&cp);
         return e;
     }
-    cmd_parser_free(&cp);
+    rn__cmd_parser_free(&cp);
     if (p.dp_tap == NULL)
         return daemon_arg_error("--tap is required (see refnet daemon --help)");
     if (p.dp_addr == 0)
@@ -277,18 +277,18 @@ int cmd_daemon(int argc, char **argv)
 
     /* Writes to a control client that went away must not kill us. */
     signal(SIGPIPE, SIG_IGN);
-    e = rn_daemon_start(&p, &d, err, sizeof(err));
+    e = rn__daemon_start(&p, &d, err, sizeof(err));
     if (e != 0) {
         fprintf(stderr, "refnet daemon: %s\n", err);
         return 1;
     }
-    rn_daemon_describe(d, line, sizeof(line));
+    rn__daemon_describe(d, line, sizeof(line));
     fprintf(stderr, "refnet daemon: %s\n", line);
     if (p.dp_inject_enum_leak)
         fprintf(stderr, "refnet daemon: fault injected: netstat's enumeration loses 'enum' "
                 "references on listeners (refnet lab clear-leak gives them back)\n");
-    e = rn_daemon_run(d);
-    leaked = rn_daemon_shutdown(d);
+    e = rn__daemon_run(d);
+    leaked = rn__daemon_shutdown(d);
     if (e != 0) {
         fprintf(stderr, "refnet daemon: the loop failed: %s\n", rn_strerror(e));
         return 1;

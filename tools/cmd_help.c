@@ -19,10 +19,10 @@
 #define TIMEOUT_OPTION_LINE                                                     \
     "      --timeout S        seconds to wait for the answer (default 30)\n"
 
-const struct cmd_def cmd_table[] = {
+const struct cmd_def rn__cmd_table[] = {
     {
         .cd_name = "daemon",
-        .cd_fn = cmd_daemon,
+        .cd_fn = rn__cmd_daemon,
         .cd_brief = "daemon --tap NAME --addr A/P [OPTION]...",
         .cd_summary = "run a stack on a TAP device",
         .cd_synopsis = "daemon --tap NAME --addr ADDR/PREFIX [--gw ADDR] [--ctl PATH]\n"
@@ -72,7 +72,7 @@ const struct cmd_def cmd_table[] = {
     },
     {
         .cd_name = "status",
-        .cd_fn = cmd_status,
+        .cd_fn = rn__cmd_status,
         .cd_brief = "status [-j]",
         .cd_summary = "is the daemon alive: version, pid, uptime",
         .cd_synopsis = "status [-j]",
@@ -82,7 +82,7 @@ const struct cmd_def cmd_table[] = {
     },
     {
         .cd_name = "ifconfig",
-        .cd_fn = cmd_ifconfig,
+        .cd_fn = rn__cmd_ifconfig,
         .cd_brief = "ifconfig [-j]",
         .cd_summary = "the daemon's interfaces",
         .cd_synopsis = "ifconfig [-j]",
@@ -92,7 +92,7 @@ const struct cmd_def cmd_table[] = {
     },
     {
         .cd_name = "arp",
-        .cd_fn = cmd_arp,
+        .cd_fn = rn__cmd_arp,
         .cd_brief = "arp [-j]",
         .cd_summary = "the daemon's ARP cache",
         .cd_synopsis = "arp [-j]",
@@ -102,7 +102,7 @@ const struct cmd_def cmd_table[] = {
     },
     {
         .cd_name = "route",
-        .cd_fn = cmd_route,
+        .cd_fn = rn__cmd_route,
         .cd_brief = "route [-j]",
         .cd_summary = "the daemon's routes",
         .cd_synopsis = "route [-j]",
@@ -112,7 +112,7 @@ const struct cmd_def cmd_table[] = {
     },
     {
         .cd_name = "stat",
-        .cd_fn = cmd_stat,
+        .cd_fn = rn__cmd_stat,
         .cd_brief = "stat [-j]",
         .cd_summary = "counters, drops by reason, buffers by owner",
         .cd_synopsis = "stat [-j]",
@@ -123,7 +123,7 @@ const struct cmd_def cmd_table[] = {
     },
     {
         .cd_name = "netstat",
-        .cd_fn = cmd_netstat,
+        .cd_fn = rn__cmd_netstat,
         .cd_brief = "netstat [-a] [--refs] [-j]",
         .cd_summary = "TCP and UDP endpoints, owners, holders",
         .cd_synopsis = "netstat [-a] [--refs] [-j]",
@@ -138,7 +138,7 @@ const struct cmd_def cmd_table[] = {
     },
     {
         .cd_name = "svc",
-        .cd_fn = cmd_svc,
+        .cd_fn = rn__cmd_svc,
         .cd_brief = "svc [list | status NAME | start NAME | stop NAME]",
         .cd_summary = "the daemon's services: list, status, start, stop",
         .cd_synopsis = "svc [list] [-j]\n"
@@ -158,7 +158,7 @@ const struct cmd_def cmd_table[] = {
     },
     {
         .cd_name = "why",
-        .cd_fn = cmd_why,
+        .cd_fn = rn__cmd_why,
         .cd_brief = "why [SERVICE|ID]",
         .cd_summary = "what keeps a service, object or wait pending",
         .cd_synopsis = "why [SERVICE|ID]",
@@ -169,7 +169,7 @@ const struct cmd_def cmd_table[] = {
     },
     {
         .cd_name = "objects",
-        .cd_fn = cmd_objects,
+        .cd_fn = rn__cmd_objects,
         .cd_brief = "objects [-t TYPE] [-j]",
         .cd_summary = "live objects and their holders",
         .cd_synopsis = "objects [-t TYPE] [-j]",
@@ -180,7 +180,7 @@ const struct cmd_def cmd_table[] = {
     },
     {
         .cd_name = "refs",
-        .cd_fn = cmd_refs,
+        .cd_fn = rn__cmd_refs,
         .cd_brief = "refs ID [-j]",
         .cd_summary = "one object's holders and traced holds",
         .cd_synopsis = "refs ID [-j]",
@@ -190,7 +190,7 @@ const struct cmd_def cmd_table[] = {
     },
     {
         .cd_name = "trace",
-        .cd_fn = cmd_trace,
+        .cd_fn = rn__cmd_trace,
         .cd_brief = "trace on|off TYPE|ID [-j]",
         .cd_summary = "trace the references of a type or an object",
         .cd_synopsis = "trace on|off TYPE|ID [-j]",
@@ -200,7 +200,7 @@ const struct cmd_def cmd_table[] = {
     },
     {
         .cd_name = "dump",
-        .cd_fn = cmd_dump,
+        .cd_fn = rn__cmd_dump,
         .cd_brief = "dump FILE [-j]",
         .cd_summary = "write the daemon's objects to a dump file",
         .cd_synopsis = "dump FILE [-j]",
@@ -212,7 +212,7 @@ const struct cmd_def cmd_table[] = {
     },
     {
         .cd_name = "filter",
-        .cd_fn = cmd_filter,
+        .cd_fn = rn__cmd_filter,
         .cd_brief = "filter list | add SPEC | del ID [-j]",
         .cd_summary = "the daemon's filters and callouts",
         .cd_synopsis = "filter list [-j]\n"
@@ -226,7 +226,7 @@ const struct cmd_def cmd_table[] = {
     },
     {
         .cd_name = "send",
-        .cd_fn = cmd_send,
+        .cd_fn = rn__cmd_send,
         .cd_brief = "send ADDR PORT [--timeout S] [-v] < FILE",
         .cd_summary = "send stdin over TCP; print what comes back",
         .cd_synopsis = "send ADDR PORT [--timeout S] [-v] < FILE",
@@ -239,7 +239,7 @@ const struct cmd_def cmd_table[] = {
     },
     {
         .cd_name = "recv",
-        .cd_fn = cmd_recv,
+        .cd_fn = rn__cmd_recv,
         .cd_brief = "recv PORT [--addr A] [--timeout S] [-v] > FILE",
         .cd_summary = "accept one TCP connection, print what it sends",
         .cd_synopsis = "recv PORT [--addr A] [--timeout S] [-v] > FILE",
@@ -251,7 +251,7 @@ const struct cmd_def cmd_table[] = {
     },
     {
         .cd_name = "get",
-        .cd_fn = cmd_get,
+        .cd_fn = rn__cmd_get,
         .cd_brief = "get URL [-o FILE] [--timeout S] [-v]",
         .cd_summary = "HTTP/1.1 GET of an http:// URL through refnet",
         .cd_synopsis = "get URL [-o FILE] [--timeout S] [-v]",
@@ -265,7 +265,7 @@ const struct cmd_def cmd_table[] = {
     },
     {
         .cd_name = "analyze",
-        .cd_fn = cmd_analyze,
+        .cd_fn = rn__cmd_analyze,
         .cd_brief = "analyze FILE [--threshold S] [--object ID | --objects]",
         .cd_summary = "print the waiting chains of a dump file",
         .cd_synopsis = "analyze FILE [--threshold S] [--object ID | --objects]",
@@ -281,7 +281,7 @@ const struct cmd_def cmd_table[] = {
     },
     {
         .cd_name = "lab",
-        .cd_fn = cmd_lab,
+        .cd_fn = rn__cmd_lab,
         .cd_brief = "lab SCENARIO [OPTION]...",
         .cd_summary = "the case, reproduced on purpose and explained",
         .cd_synopsis = "lab stop-hang|callout-hang|close-wait [--fixed] [--seed N]\n"
@@ -303,7 +303,7 @@ const struct cmd_def cmd_table[] = {
     },
     {
         .cd_name = "sim",
-        .cd_fn = cmd_sim,
+        .cd_fn = rn__cmd_sim,
         .cd_brief = "sim ping|udp-echo [OPTION]...",
         .cd_summary = "scenarios in the simulator, in virtual time",
         .cd_synopsis = "sim ping [--count N] [--size BYTES] [--loss PCT] [--corrupt PCT]\n"
@@ -329,7 +329,7 @@ const struct cmd_def cmd_table[] = {
     },
     {
         .cd_name = "version",
-        .cd_fn = cmd_version,
+        .cd_fn = rn__cmd_version,
         .cd_brief = "version",
         .cd_summary = "print the version (also --version, -V)",
         .cd_synopsis = "version",
@@ -337,7 +337,7 @@ const struct cmd_def cmd_table[] = {
     },
     {
         .cd_name = "help",
-        .cd_fn = cmd_help,
+        .cd_fn = rn__cmd_help,
         .cd_brief = "help [COMMAND]",
         .cd_summary = "list the commands, or one command's usage",
         .cd_synopsis = "help [COMMAND]",
@@ -345,20 +345,20 @@ const struct cmd_def cmd_table[] = {
     },
 };
 
-const size_t cmd_count = sizeof(cmd_table) / sizeof(cmd_table[0]);
+const size_t rn__cmd_count = sizeof(rn__cmd_table) / sizeof(rn__cmd_table[0]);
 
-const struct cmd_def *cmd_find(const char *name)
+const struct cmd_def *rn__cmd_find(const char *name)
 {
     size_t i;
 
-    for (i = 0; i < cmd_count; i++) {
-        if (strcmp(cmd_table[i].cd_name, name) == 0)
-            return &cmd_table[i];
+    for (i = 0; i < rn__cmd_count; i++) {
+        if (strcmp(rn__cmd_table[i].cd_name, name) == 0)
+            return &rn__cmd_table[i];
     }
     return NULL;
 }
 
-void cmd_print_usage(const struct cmd_def *c, FILE *f)
+void rn__cmd_print_usage(const struct cmd_def *c, FILE *f)
 {
     const char *line = c->cd_synopsis;
     bool first = true;
@@ -389,13 +389,13 @@ void cmd_print_usage(const struct cmd_def *c, FILE *f)
     fprintf(f, "\nSee %s(8).\n", c->cd_man);
 }
 
-void cmd_print_list(FILE *f)
+void rn__cmd_print_list(FILE *f)
 {
     size_t i;
 
     fputs("usage: refnet [-h | -V] COMMAND [ARG]...\n\ncommands:\n", f);
-    for (i = 0; i < cmd_count; i++) {
-        const struct cmd_def *c = &cmd_table[i];
+    for (i = 0; i < rn__cmd_count; i++) {
+        const struct cmd_def *c = &rn__cmd_table[i];
 
         if (strlen(c->cd_brief) <= 28)
             fprintf(f, "  %-28s  %s\n", c->cd_brief, c->cd_summary);
@@ -410,37 +410,37 @@ void cmd_print_list(FILE *f)
           f);
 }
 
-int cmd_help(int argc, char **argv)
+int rn__cmd_help(int argc, char **argv)
 {
     const struct cmd_def *self;
     struct cmd_parser p;
     const struct cmd_def *c;
     int o;
 
-    self = cmd_find("help");
-    cmd_parser_init(&p, self, "refnet: help: ", NULL, argc, argv);
-    while ((o = cmd_getopt(&p)) > 0)
+    self = rn__cmd_find("help");
+    rn__cmd_parser_init(&p, self, "refnet: help: ", NULL, argc, argv);
+    while ((o = rn__cmd_getopt(&p)) > 0)
         ;
     if (o == CMD_OPT_STOP)
         return p.cp_status;
     if (p.cp_nops == 0) {
-        cmd_parser_free(&p);
-        cmd_print_list(stdout);
+        rn__cmd_parser_free(&p);
+        rn__cmd_print_list(stdout);
         return fflush(stdout) == 0 ? CMD_EXIT_OK : CMD_EXIT_FAIL;
     }
     if (p.cp_nops > 1) {
-        o = cmd_parser_error(&p, "one command at a time ('%s', then '%s')", p.cp_ops[0],
+        o = rn__cmd_parser_error(&p, "one command at a time ('%s', then '%s')", p.cp_ops[0],
                              p.cp_ops[1]);
-        cmd_parser_free(&p);
+        rn__cmd_parser_free(&p);
         return o;
     }
-    c = cmd_find(p.cp_ops[0]);
+    c = rn__cmd_find(p.cp_ops[0]);
     if (c == NULL) {
-        o = cmd_usage_error("unknown command '%s' (try 'refnet help')", p.cp_ops[0]);
-        cmd_parser_free(&p);
+        o = rn__cmd_usage_error("unknown command '%s' (try 'refnet help')", p.cp_ops[0]);
+        rn__cmd_parser_free(&p);
         return o;
     }
-    cmd_parser_free(&p);
-    cmd_print_usage(c, stdout);
+    rn__cmd_parser_free(&p);
+    rn__cmd_print_usage(c, stdout);
     return fflush(stdout) == 0 ? CMD_EXIT_OK : CMD_EXIT_FAIL;
 }

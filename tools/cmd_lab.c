@@ -12,7 +12,7 @@
  *          `--inject enum-leak` fault made netstat's enumeration lose, so
  *          that a stop stuck on them completes: [--ctl PATH] [--timeout S].
  *
- * Options and the scenario come in any order (cmd_getopt()).
+ * Options and the scenario come in any order (rn__cmd_getopt()).
  *
  * Exit status: 3 when a hang was reproduced and diagnosed, 0 when the run
  * stopped cleanly (--fixed), 1 on an internal failure, 2 on bad usage.
@@ -230,7 +230,7 @@ static int lab_leak(bool fixed, const char *dump_path)
     {
         char *argv[] = {"analyze", path, NULL};
 
-        (void)cmd_analyze(2, argv);
+        (void)rn__cmd_analyze(2, argv);
     }
     fflush(stdout);
     if (dump_path == NULL)
@@ -253,14 +253,14 @@ static const struct {
     const char *name;
     int (*run)(const struct rn_lab_params *p);
 } lab_sims[] = {
-    {"stop-hang", rn_lab_stop_hang},
-    {"callout-hang", rn_lab_callout_hang},
-    {"close-wait", rn_lab_close_wait},
+    {"stop-hang", rn__lab_stop_hang},
+    {"callout-hang", rn__lab_callout_hang},
+    {"close-wait", rn__lab_close_wait},
 };
 
 enum { O_FIXED = 1, O_SEED, O_THRESHOLD, O_DUMP, O_CTL, O_TIMEOUT };
 
-int cmd_lab(int argc, char **argv)
+int rn__cmd_lab(int argc, char **argv)
 {
     static const struct cmd_opt opts[] = {
         {"fixed", 0, false, false, O_FIXED},
@@ -281,8 +281,8 @@ int cmd_lab(int argc, char **argv)
     size_t k;
     int o, st;
 
-    cmd_parser_init(&p, cmd_find("lab"), "refnet: lab: ", opts, argc, argv);
-    while ((o = cmd_getopt(&p)) > 0) {
+    rn__cmd_parser_init(&p, rn__cmd_find("lab"), "refnet: lab: ", opts, argc, argv);
+    while ((o = rn__cmd_getopt(&p)) > 0) {
         switch (o) {
         case O_FIXED:
             fixed = true;
@@ -307,8 +307,8 @@ int cmd_lab(int argc, char **argv)
     if (o == CMD_OPT_STOP)
         return p.cp_status;
     if (p.cp_nops == 0) {
-        cmd_parser_free(&p);
-        return cmd_usage_error("lab: which scenario? (stop-hang, callout-hang, close-wait, "
+        rn__cmd_parser_free(&p);
+        return rn__cmd_usage_error("lab: which scenario? (stop-hang, callout-hang, close-wait, "
                                "leak, clear-leak)");
     }
     scenario = p.cp_ops[0];
@@ -318,44 +318,44 @@ int cmd_lab(int argc, char **argv)
     for (k = 0; k < sizeof(lab_sims) / sizeof(lab_sims[0]); k++)
         known = known || !strcmp(scenario, lab_sims[k].name);
     if (!known && !leak && strcmp(scenario, "clear-leak") != 0) {
-        st = cmd_usage_error("lab: unknown scenario '%s' (stop-hang, callout-hang, close-wait, "
+        st = rn__cmd_usage_error("lab: unknown scenario '%s' (stop-hang, callout-hang, close-wait, "
                              "leak, clear-leak)", scenario);
-        cmd_parser_free(&p);
+        rn__cmd_parser_free(&p);
         return st;
     }
     if (p.cp_nops > 1) {
-        st = cmd_parser_error(&p, "unexpected argument '%s'", p.cp_ops[1]);
-        cmd_parser_free(&p);
+        st = rn__cmd_parser_error(&p, "unexpected argument '%s'", p.cp_ops[1]);
+        rn__cmd_parser_free(&p);
         return st;
     }
-    cmd_parser_free(&p);
+    rn__cmd_parser_free(&p);
     /* A daemon's lab: give back what `--inject enum-leak` lost. */
     if (!strcmp(scenario, "clear-leak")) {
         bad = fixed ? "--fixed" : seed ? "--seed" : threshold ? "--threshold" : dump ? "--dump"
                                                                                      : NULL;
         if (bad != NULL)
-            return cmd_parser_error(&p, "%s: clear-leak asks the daemon, it runs nothing",
+            return rn__cmd_parser_error(&p, "%s: clear-leak asks the daemon, it runs nothing",
                                     bad);
-        return cmd_ctl_forward(2, (char *[]){"lab", "clear-leak", NULL}, ctl, timeout);
+        return rn__cmd_ctl_forward(2, (char *[]){"lab", "clear-leak", NULL}, ctl, timeout);
     }
     if (ctl != NULL || timeout != NULL)
-        return cmd_parser_error(&p, "%s is an option of clear-leak only",
+        return rn__cmd_parser_error(&p, "%s is an option of clear-leak only",
                                 ctl != NULL ? "--ctl" : "--timeout");
     if (leak && (seed != NULL || threshold != NULL))
-        return cmd_parser_error(&p, "%s: the leak runs without the simulator",
+        return rn__cmd_parser_error(&p, "%s: the leak runs without the simulator",
                                 seed != NULL ? "--seed" : "--threshold");
     if (seed != NULL) {
-        if (cmd_parse_uint(seed, 1, UINT64_MAX, &v) < 0)
-            return cmd_parser_error(&p, "--seed: '%s': a whole number from 1", seed);
+        if (rn__cmd_parse_uint(seed, 1, UINT64_MAX, &v) < 0)
+            return rn__cmd_parser_error(&p, "--seed: '%s': a whole number from 1", seed);
         lp.lp_seed = v;
     }
     if (threshold != NULL) {
-        if (cmd_parse_uint(threshold, 1, 3600, &v) < 0)
-            return cmd_parser_error(&p, "--threshold: '%s': seconds, 1 to 3600", threshold);
+        if (rn__cmd_parse_uint(threshold, 1, 3600, &v) < 0)
+            return rn__cmd_parser_error(&p, "--threshold: '%s': seconds, 1 to 3600", threshold);
         lp.lp_threshold = RN_SEC(v);
     }
     if (dump != NULL && dump[0] == '\0')
-        return cmd_parser_error(&p, "--dump: needs a file name");
+        return rn__cmd_parser_error(&p, "--dump: needs a file name");
     if (leak)
         return lab_leak(fixed, dump);
     lp.lp_fixed = fixed;

@@ -12,7 +12,7 @@
  *
  * Common options: --ctl PATH (the control socket), -v (the daemon's go and
  * summary lines on stderr); options and operands in any order
- * (cmd_getopt()).  send and get ask the daemon to `connect`,
+ * (rn__cmd_getopt()).  send and get ask the daemon to `connect`,
  * recv to `accept ... --recv-only`; the daemon pipes the TCP connection
  * through the control connection and ends with a trailer whose status is
  * ours.  The HTTP decoding of get happens here (apps/http_resp.c), so
@@ -143,7 +143,7 @@ static int stream_feed(struct stream_run *sr, struct rn_ctl_unchunker *uc, const
         bool had_eof = uc->uc_eof;
         const uint8_t *data;
         size_t used, dlen;
-        int r = rn_ctl_unchunk(uc, buf, len, &used, &data, &dlen, why, sizeof(why));
+        int r = rn__ctl_unchunk(uc, buf, len, &used, &data, &dlen, why, sizeof(why));
 
         if (r < 0) {
             fprintf(stderr, "refnet %s: bad stream from the daemon: %s\n", sr->sr_cmd, why);
@@ -159,8 +159,8 @@ static int stream_feed(struct stream_run *sr, struct rn_ctl_unchunker *uc, const
             uint32_t plen;
             size_t tlen;
 
-            payload = rn_ctl_reader_payload(&uc->uc_trailer, &plen);
-            if (rn_ctl_reply_decode(payload, plen, &sr->sr_status, &text, &tlen, why,
+            payload = rn__ctl_reader_payload(&uc->uc_trailer, &plen);
+            if (rn__ctl_reply_decode(payload, plen, &sr->sr_status, &text, &tlen, why,
                                     sizeof(why)) != 0) {
                 fprintf(stderr, "refnet %s: bad result from the daemon: %s\n", sr->sr_cmd, why);
                 return -1;
@@ -189,7 +189,7 @@ static int stream_loop(struct stream_run *sr)
     uint8_t *down = malloc(NET_DOWN_BUF);
     int rc = -1;
 
-    rn_ctl_unchunker_init(&uc);
+    rn__ctl_unchunker_init(&uc);
     if (down == NULL) {
         fprintf(stderr, "refnet %s: out of memory\n", sr->sr_cmd);
         goto out;
@@ -264,7 +264,7 @@ static int stream_loop(struct stream_run *sr)
         }
     }
 out:
-    rn_ctl_unchunker_fini(&uc);
+    rn__ctl_unchunker_fini(&uc);
     free(down);
     return rc;
 }
@@ -314,7 +314,7 @@ static const struct cmd_opt opts_get[] = {
 static int net_parse(int argc, char **argv, const struct cmd_opt *opts, int npos,
                      struct net_opts *o, int *status)
 {
-    const struct cmd_def *cmd = cmd_find(argv[0]);
+    const struct cmd_def *cmd = rn__cmd_find(argv[0]);
     struct cmd_parser p;
     char prefix[32];
     double s;
@@ -322,8 +322,8 @@ static int net_parse(int argc, char **argv, const struct cmd_opt *opts, int npos
 
     memset(o, 0, sizeof(*o));
     snprintf(prefix, sizeof(prefix), "refnet %s: ", cmd->cd_name);
-    cmd_parser_init(&p, cmd, prefix, opts, argc, argv);
-    while ((c = cmd_getopt(&p)) > 0) {
+    rn__cmd_parser_init(&p, cmd, prefix, opts, argc, argv);
+    while ((c = rn__cmd_getopt(&p)) > 0) {
         switch (c) {
         case O_CTL:
             o->no_ctl = p.cp_val;
@@ -348,22 +348,22 @@ static int net_parse(int argc, char **argv, const struct cmd_opt *opts, int npos
     }
     if (p.cp_nops != npos) {
         *status = p.cp_nops > npos
-                      ? cmd_parser_error(&p, "unexpected argument '%s'", p.cp_ops[npos])
-                      : cmd_parser_error(&p, "usage: refnet %s", cmd->cd_synopsis);
-        cmd_parser_free(&p);
+                      ? rn__cmd_parser_error(&p, "unexpected argument '%s'", p.cp_ops[npos])
+                      : rn__cmd_parser_error(&p, "usage: refnet %s", cmd->cd_synopsis);
+        rn__cmd_parser_free(&p);
         return -1;
     }
     for (i = 0; i < npos; i++)
         o->no_pos[i] = p.cp_ops[i];
     o->no_npos = npos;
-    cmd_parser_free(&p);
+    rn__cmd_parser_free(&p);
     *status = 0;
     if (o->no_ctl != NULL && o->no_ctl[0] == '\0')
         *status = net_usage(cmd->cd_name, "--ctl: needs a socket path");
     else if (o->no_out != NULL && o->no_out[0] == '\0')
         *status = net_usage(cmd->cd_name, "--output: needs a file name");
     else if (o->no_timeout != NULL &&
-             cmd_parse_seconds(o->no_timeout, NET_MAX_TIMEOUT_S, &s) != 0)
+             rn__cmd_parse_seconds(o->no_timeout, NET_MAX_TIMEOUT_S, &s) != 0)
         *status = net_usage(cmd->cd_name, "--timeout: '%s': must be a number of seconds in "
                             "(0, %.0f]", o->no_timeout, NET_MAX_TIMEOUT_S);
     return *status != 0 ? -1 : 0;
@@ -399,7 +399,7 @@ static int net_open(const char *cmd, const char *dcmd, const struct net_opts *o,
     int e, status;
 
     signal(SIGPIPE, SIG_IGN);
-    e = rn_ctl_stream_open(rn_ctl_default_path(o->no_ctl), 0, argc, args, NET_CTL_TIMEOUT, fd,
+    e = rn__ctl_stream_open(rn__ctl_default_path(o->no_ctl), 0, argc, args, NET_CTL_TIMEOUT, fd,
                            &reply, err, sizeof(err));
     if (e < 0) {
         fprintf(stderr, "refnet %s: %s\n", cmd, err);
@@ -464,7 +464,7 @@ static int net_run(struct stream_run *sr, bool verbose)
     return status;
 }
 
-int cmd_send(int argc, char **argv)
+int rn__cmd_send(int argc, char **argv)
 {
     struct stream_run sr;
     struct net_opts o;
@@ -503,7 +503,7 @@ int cmd_send(int argc, char **argv)
     return st;
 }
 
-int cmd_recv(int argc, char **argv)
+int rn__cmd_recv(int argc, char **argv)
 {
     struct stream_run sr;
     struct net_opts o;
@@ -588,7 +588,7 @@ static int get_data(struct stream_run *sr, const uint8_t *p, size_t n)
     while (n > 0 && !gs->gs_complete) {
         const uint8_t *body;
         size_t used, blen;
-        int r = rn_http_resp_feed(&gs->gs_hr, p, n, &used, &body, &blen, why, sizeof(why));
+        int r = rn__http_resp_feed(&gs->gs_hr, p, n, &used, &body, &blen, why, sizeof(why));
 
         if (r < 0) {
             fprintf(stderr, "refnet get: %s: %s\n", gs->gs_url, why);
@@ -617,7 +617,7 @@ static int get_eof(struct stream_run *sr)
     char why[200];
 
     if (!gs->gs_complete) {
-        if (rn_http_resp_eof(&gs->gs_hr, why, sizeof(why)) < 0) {
+        if (rn__http_resp_eof(&gs->gs_hr, why, sizeof(why)) < 0) {
             fprintf(stderr, "refnet get: %s: %s\n", gs->gs_url, why);
             gs->gs_failed = true;
             return -1;
@@ -695,7 +695,7 @@ static int get_parse_url(const char *url, char *host, size_t hostlen, unsigned *
     return 0;
 }
 
-int cmd_get(int argc, char **argv)
+int rn__cmd_get(int argc, char **argv)
 {
     struct get_state gs;
     struct stream_run sr;
@@ -733,7 +733,7 @@ int cmd_get(int argc, char **argv)
         return st;
     }
     memset(&gs, 0, sizeof(gs));
-    rn_http_resp_init(&gs.gs_hr);
+    rn__http_resp_init(&gs.gs_hr);
     gs.gs_url = o.no_pos[0];
     gs.gs_path = o.no_out;
     gs.gs_out = -1;

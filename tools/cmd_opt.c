@@ -20,7 +20,7 @@
 #define OPT_VAL_HELP (OPT_VAL_BASE - 1)
 #define OPT_VAL_JSON (OPT_VAL_BASE - 2)
 
-int cmd_usage_error(const char *fmt, ...)
+int rn__cmd_usage_error(const char *fmt, ...)
 {
     va_list ap;
 
@@ -32,7 +32,7 @@ int cmd_usage_error(const char *fmt, ...)
     return CMD_EXIT_USAGE;
 }
 
-int cmd_parser_error(const struct cmd_parser *p, const char *fmt, ...)
+int rn__cmd_parser_error(const struct cmd_parser *p, const char *fmt, ...)
 {
     va_list ap;
 
@@ -44,7 +44,7 @@ int cmd_parser_error(const struct cmd_parser *p, const char *fmt, ...)
     return CMD_EXIT_USAGE;
 }
 
-int cmd_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+int rn__cmd_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
     char *end;
     unsigned long long v;
@@ -59,7 +59,7 @@ int cmd_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
     return 0;
 }
 
-int cmd_parse_seconds(const char *s, double max, double *out)
+int rn__cmd_parse_seconds(const char *s, double max, double *out)
 {
     char *end;
     double v;
@@ -74,7 +74,7 @@ int cmd_parse_seconds(const char *s, double max, double *out)
     return 0;
 }
 
-void cmd_parser_init(struct cmd_parser *p, const struct cmd_def *cmd, const char *prefix,
+void rn__cmd_parser_init(struct cmd_parser *p, const struct cmd_def *cmd, const char *prefix,
                      const struct cmd_opt *opts, int argc, char **argv)
 {
     static const struct cmd_opt none[] = {{NULL, 0, false, false, 0}};
@@ -91,7 +91,7 @@ void cmd_parser_init(struct cmd_parser *p, const struct cmd_def *cmd, const char
     optind = 0;
 }
 
-void cmd_parser_free(struct cmd_parser *p)
+void rn__cmd_parser_free(struct cmd_parser *p)
 {
     free(p->cp_ops);
     p->cp_ops = NULL;
@@ -142,8 +142,8 @@ static int bad_long_option(struct cmd_parser *p, const char *text)
         }
     }
     if (matches > 1)
-        return cmd_parser_error(p, "option '%.*s' is ambiguous (%s)", (int)n + 2, text, names);
-    return cmd_parser_error(p, "unknown option '%.*s' (see refnet %s --help)", (int)n + 2, text,
+        return rn__cmd_parser_error(p, "option '%.*s' is ambiguous (%s)", (int)n + 2, text, names);
+    return rn__cmd_parser_error(p, "unknown option '%.*s' (see refnet %s --help)", (int)n + 2, text,
                             p->cp_cmd->cd_name);
 }
 
@@ -163,12 +163,12 @@ static int add_operand(struct cmd_parser *p, char *op)
 
 static int stop(struct cmd_parser *p, int status)
 {
-    cmd_parser_free(p);
+    rn__cmd_parser_free(p);
     p->cp_status = status;
     return CMD_OPT_STOP;
 }
 
-int cmd_getopt(struct cmd_parser *p)
+int rn__cmd_getopt(struct cmd_parser *p)
 {
     struct option longopts[CMD_OPTS_MAX + 3];
     char shortopts[3 + 2 * 2 + 2 * CMD_OPTS_MAX + 1];
@@ -215,41 +215,41 @@ int cmd_getopt(struct cmd_parser *p)
                 return CMD_OPT_STOP;
         }
         if (p->cp_json && !(p->cp_cmd->cd_flags & CMD_F_JSON))
-            return stop(p, cmd_parser_error(p, "--json: refnet %s has no JSON output",
+            return stop(p, rn__cmd_parser_error(p, "--json: refnet %s has no JSON output",
                                             p->cp_cmd->cd_name));
         return CMD_OPT_END;
     }
     if (c == 'h' || c == OPT_VAL_HELP) {
-        cmd_print_usage(p->cp_cmd, stdout);
+        rn__cmd_print_usage(p->cp_cmd, stdout);
         return stop(p, fflush(stdout) == 0 ? CMD_EXIT_OK : CMD_EXIT_FAIL);
     }
     if (c == 'j' || c == OPT_VAL_JSON) {
         p->cp_json = true;
-        return cmd_getopt(p);
+        return rn__cmd_getopt(p);
     }
     if (c == ':') {
         i = opt_index(p, optopt);
         assert(i >= 0);
-        return stop(p, cmd_parser_error(p, "--%s needs a value", p->cp_opts[i].co_long));
+        return stop(p, rn__cmd_parser_error(p, "--%s needs a value", p->cp_opts[i].co_long));
     }
     if (c == '?') {
         const char *text = p->cp_argv[optind - 1];
 
         if (optopt == OPT_VAL_HELP || optopt == OPT_VAL_JSON)
-            return stop(p, cmd_parser_error(p, "--%s takes no value",
+            return stop(p, rn__cmd_parser_error(p, "--%s takes no value",
                                             optopt == OPT_VAL_HELP ? "help" : "json"));
         i = opt_index(p, optopt);
         if (i >= 0 && optopt >= OPT_VAL_BASE)
-            return stop(p, cmd_parser_error(p, "--%s takes no value", p->cp_opts[i].co_long));
+            return stop(p, rn__cmd_parser_error(p, "--%s takes no value", p->cp_opts[i].co_long));
         if (optopt != 0)
-            return stop(p, cmd_parser_error(p, "unknown option '-%c' (see refnet %s --help)",
+            return stop(p, rn__cmd_parser_error(p, "unknown option '-%c' (see refnet %s --help)",
                                             optopt, p->cp_cmd->cd_name));
         return stop(p, bad_long_option(p, text));
     }
     i = opt_index(p, c);
     assert(i >= 0);
     if (p->cp_seen[i]++ > 0 && p->cp_opts[i].co_arg && !p->cp_opts[i].co_many)
-        return stop(p, cmd_parser_error(p, "--%s given twice", p->cp_opts[i].co_long));
+        return stop(p, rn__cmd_parser_error(p, "--%s given twice", p->cp_opts[i].co_long));
     p->cp_val = optarg;
     return p->cp_opts[i].co_id;
 }

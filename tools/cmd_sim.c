@@ -20,7 +20,7 @@
  * that loses less than everything, or something leaked.
  *
  * Both: --loss and --corrupt apply to each direction; options and the
- * scenario come in any order (cmd_getopt()); exit 2 for bad arguments.
+ * scenario come in any order (rn__cmd_getopt()); exit 2 for bad arguments.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -103,52 +103,52 @@ static int parse_opts(const char *scenario, const char *const *vals, int size_op
             continue;
         switch (id) {
         case O_COUNT:
-            if (cmd_parse_uint(val, 1, 65535, &v) < 0)
-                return cmd_usage_error("sim %s: --count wants a number from 1 to 65535, not '%s'",
+            if (rn__cmd_parse_uint(val, 1, 65535, &v) < 0)
+                return rn__cmd_usage_error("sim %s: --count wants a number from 1 to 65535, not '%s'",
                                        scenario, val);
             o->so_count = (uint32_t)v;
             break;
         case O_SIZE:
         case O_MAX_SIZE:
             if (id != size_opt)
-                return cmd_usage_error("sim %s: '--%s' is not an option of %s (--%s is)",
+                return rn__cmd_usage_error("sim %s: '--%s' is not an option of %s (--%s is)",
                                        scenario, name, scenario,
                                        sim_opts[size_opt - 1].co_long);
-            if (cmd_parse_uint(val, 0, 65507, &v) < 0)
-                return cmd_usage_error("sim %s: --%s wants a number of bytes from 0 to 65507, "
+            if (rn__cmd_parse_uint(val, 0, 65507, &v) < 0)
+                return rn__cmd_usage_error("sim %s: --%s wants a number of bytes from 0 to 65507, "
                                        "not '%s'", scenario, name, val);
             o->so_size = (uint32_t)v;
             break;
         case O_LOSS:
             if (parse_pct(val, &o->so_loss) < 0)
-                return cmd_usage_error("sim %s: --loss wants a percentage from 0 to 100, not '%s'",
+                return rn__cmd_usage_error("sim %s: --loss wants a percentage from 0 to 100, not '%s'",
                                        scenario, val);
             break;
         case O_CORRUPT:
             if (parse_pct(val, &o->so_corrupt) < 0)
-                return cmd_usage_error("sim %s: --corrupt wants a percentage from 0 to 100, "
+                return rn__cmd_usage_error("sim %s: --corrupt wants a percentage from 0 to 100, "
                                        "not '%s'", scenario, val);
             break;
         case O_INTERVAL:
-            if (cmd_parse_uint(val, 1, 3600000, &v) < 0)
-                return cmd_usage_error("sim %s: --interval wants milliseconds from 1 to "
+            if (rn__cmd_parse_uint(val, 1, 3600000, &v) < 0)
+                return rn__cmd_usage_error("sim %s: --interval wants milliseconds from 1 to "
                                        "3600000, not '%s'", scenario, val);
             o->so_interval_ms = (uint32_t)v;
             break;
         case O_SEED:
-            if (cmd_parse_uint(val, 0, UINT64_MAX, &v) < 0)
-                return cmd_usage_error("sim %s: --seed wants an unsigned number, not '%s'",
+            if (rn__cmd_parse_uint(val, 0, UINT64_MAX, &v) < 0)
+                return rn__cmd_usage_error("sim %s: --seed wants an unsigned number, not '%s'",
                                        scenario, val);
             o->so_seed = v;
             break;
         case O_TRACE:
             if (*val == '\0')
-                return cmd_usage_error("sim %s: --trace needs a file name", scenario);
+                return rn__cmd_usage_error("sim %s: --trace needs a file name", scenario);
             o->so_trace = val;
             break;
         case O_PCAP:
             if (*val == '\0')
-                return cmd_usage_error("sim %s: --pcap needs a file name", scenario);
+                return rn__cmd_usage_error("sim %s: --pcap needs a file name", scenario);
             o->so_pcap = val;
             break;
         }
@@ -244,7 +244,7 @@ static void on_reply(void *ctx, const struct rn_ping_reply *r)
 
 static bool ping_running(void *ctx)
 {
-    return !rn_ping_done(ctx);
+    return !rn__ping_done(ctx);
 }
 
 static int sim_ping(const char *const *vals)
@@ -269,7 +269,7 @@ static int sim_ping(const char *const *vals)
     pp.pp_size_set = true;
     pp.pp_interval = RN_MSEC(o.so_interval_ms);
     pp.pp_on_reply = on_reply;
-    err = rn_ping_start(n.sn_a, &pp, &ping);
+    err = rn__ping_start(n.sn_a, &pp, &ping);
     if (err < 0) {
         fprintf(stderr, "refnet: sim ping: %s\n", rn_strerror(err));
         return net_down(&n, 1);
@@ -282,8 +282,8 @@ static int sim_ping(const char *const *vals)
     /* Every request, the final wait, and ample room for ARP retries. */
     limit = (rn_time_t)o.so_count * pp.pp_interval + RN_SEC(60);
     err = rn_sim_run_while(n.sn_sim, ping_running, ping, limit);
-    rn_ping_stats(ping, &ps);
-    rn_ping_free(ping);
+    rn__ping_stats(ping, &ps);
+    rn__ping_free(ping);
     if (err < 0) {
         fprintf(stderr, "refnet: sim ping: the simulation stopped: %s\n",
                 rn_sim_error(n.sn_sim)[0] ? rn_sim_error(n.sn_sim) : rn_strerror(err));
@@ -310,7 +310,7 @@ static int sim_ping(const char *const *vals)
 
 static bool echo_running(void *ctx)
 {
-    return !rn_echo_client_done(ctx);
+    return !rn__echo_client_done(ctx);
 }
 
 static void set_flag(void *ctx)
@@ -343,11 +343,11 @@ static int sim_udp_echo(const char *const *vals)
     if (err != 0)
         return err;
     if (o.so_size < RN_ECHO_CLIENT_MIN_SIZE)
-        return cmd_usage_error("sim udp-echo: --max-size must be at least %u bytes",
+        return rn__cmd_usage_error("sim udp-echo: --max-size must be at least %u bytes",
                                RN_ECHO_CLIENT_MIN_SIZE);
     if (net_up(&n, &o) != 0)
         return 1;
-    err = rn_echo_start(n.sn_b, NULL, &server);
+    err = rn__echo_start(n.sn_b, NULL, &server);
     if (err < 0) {
         fprintf(stderr, "refnet: sim udp-echo: cannot start the echo service: %s\n",
                 rn_strerror(err));
@@ -358,10 +358,10 @@ static int sim_udp_echo(const char *const *vals)
     ep.ec_max_size = o.so_size;
     ep.ec_seed = o.so_seed;
     ep.ec_interval = RN_MSEC(o.so_interval_ms);
-    err = rn_echo_client_start(n.sn_a, &ep, &client);
+    err = rn__echo_client_start(n.sn_a, &ep, &client);
     if (err < 0) {
         fprintf(stderr, "refnet: sim udp-echo: cannot start the client: %s\n", rn_strerror(err));
-        rn_echo_stop(server, set_flag, &stopped[1]);
+        rn__echo_stop(server, set_flag, &stopped[1]);
         rn_sim_run_while(n.sn_sim, stops_pending, (bool[]){true, false}, RN_SEC(10));
         return net_down(&n, 1);
     }
@@ -372,16 +372,16 @@ static int sim_udp_echo(const char *const *vals)
         printf("corrupting %g%% of frames each way\n", o.so_corrupt);
     err = rn_sim_run_while(n.sn_sim, echo_running, client,
                            (rn_time_t)o.so_count * ep.ec_interval + RN_SEC(60));
-    rn_echo_client_stats(client, &cs);
-    rn_echo_stats(server, &ss);
+    rn__echo_client_stats(client, &cs);
+    rn__echo_stats(server, &ss);
     if (err < 0) {
         fprintf(stderr, "refnet: sim udp-echo: the simulation stopped: %s\n",
                 rn_sim_error(n.sn_sim)[0] ? rn_sim_error(n.sn_sim) : rn_strerror(err));
         status = 1;
     }
     /* Stop both ends and let their processes go. */
-    rn_echo_client_stop(client, set_flag, &stopped[0]);
-    rn_echo_stop(server, set_flag, &stopped[1]);
+    rn__echo_client_stop(client, set_flag, &stopped[0]);
+    rn__echo_stop(server, set_flag, &stopped[1]);
     if (rn_sim_run_while(n.sn_sim, stops_pending, stopped, RN_SEC(10)) < 0) {
         fprintf(stderr, "refnet: sim udp-echo: the client or the service did not stop\n");
         status = 1;
@@ -414,38 +414,38 @@ static int sim_udp_echo(const char *const *vals)
     return net_down(&n, status);
 }
 
-int cmd_sim(int argc, char **argv)
+int rn__cmd_sim(int argc, char **argv)
 {
     const char *vals[O_COUNT_] = {NULL};
     const char *scenario;
     struct cmd_parser p;
     int o, st;
 
-    cmd_parser_init(&p, cmd_find("sim"), "refnet: sim: ", sim_opts, argc, argv);
-    while ((o = cmd_getopt(&p)) > 0)
+    rn__cmd_parser_init(&p, rn__cmd_find("sim"), "refnet: sim: ", sim_opts, argc, argv);
+    while ((o = rn__cmd_getopt(&p)) > 0)
         vals[o] = p.cp_val;
     if (o == CMD_OPT_STOP)
         return p.cp_status;
     if (p.cp_nops == 0) {
-        cmd_parser_free(&p);
-        return cmd_usage_error("sim: which scenario? ping or udp-echo (see refnet sim --help)");
+        rn__cmd_parser_free(&p);
+        return rn__cmd_usage_error("sim: which scenario? ping or udp-echo (see refnet sim --help)");
     }
     scenario = p.cp_ops[0];
     if (p.cp_nops > 1) {
-        st = cmd_usage_error("sim %s: unexpected argument '%s'", scenario, p.cp_ops[1]);
-        cmd_parser_free(&p);
+        st = rn__cmd_usage_error("sim %s: unexpected argument '%s'", scenario, p.cp_ops[1]);
+        rn__cmd_parser_free(&p);
         return st;
     }
-    cmd_parser_free(&p);
+    rn__cmd_parser_free(&p);
     /* `refnet sim help`, as older versions took it. */
     if (!strcmp(scenario, "help")) {
-        cmd_print_usage(cmd_find("sim"), stdout);
+        rn__cmd_print_usage(rn__cmd_find("sim"), stdout);
         return fflush(stdout) == 0 ? CMD_EXIT_OK : CMD_EXIT_FAIL;
     }
     if (!strcmp(scenario, "ping"))
         return sim_ping(vals);
     if (!strcmp(scenario, "udp-echo"))
         return sim_udp_echo(vals);
-    return cmd_usage_error("sim: unknown scenario '%s' (ping or udp-echo; see refnet sim --help)",
+    return rn__cmd_usage_error("sim: unknown scenario '%s' (ping or udp-echo; see refnet sim --help)",
                            scenario);
 }

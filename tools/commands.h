@@ -2,12 +2,12 @@
  * The subcommands of the `refnet` command, and what they share.
  *
  * Each command lives in tools/cmd_<name>.c.  tools/cmd_help.c holds the
- * one table of commands (cmd_table[]): name, function, synopsis, summary,
+ * one table of commands (rn__cmd_table[]): name, function, synopsis, summary,
  * option help and man page.  `refnet help`, `refnet help CMD`, `refnet CMD
  * --help` and the tests that hold the man pages to the tool all read it;
  * tools/refnet.c dispatches on it.
  *
- * Every command parses its command line with cmd_getopt() (tools/cmd_opt.c,
+ * Every command parses its command line with rn__cmd_getopt() (tools/cmd_opt.c,
  * getopt_long(3) underneath): options may come before or after operands,
  * `--opt=VALUE` and `--opt VALUE` both work, `--` ends the options, and -h,
  * --help prints the command's usage to stdout.  Mistakes get one line on
@@ -51,48 +51,48 @@ struct cmd_def {
     unsigned cd_flags;                   /* CMD_F_* */
 };
 
-/* The table, in the order `refnet help` lists it; cmd_count entries. */
-extern const struct cmd_def cmd_table[];
-extern const size_t cmd_count;
+/* The table, in the order `refnet help` lists it; rn__cmd_count entries. */
+extern const struct cmd_def rn__cmd_table[];
+extern const size_t rn__cmd_count;
 
 /* Returns the command named name, or NULL. */
-const struct cmd_def *cmd_find(const char *name);
+const struct cmd_def *rn__cmd_find(const char *name);
 
 /* Prints the usage of c (`refnet CMD --help`) to f. */
-void cmd_print_usage(const struct cmd_def *c, FILE *f);
+void rn__cmd_print_usage(const struct cmd_def *c, FILE *f);
 
 /* Prints the tool's usage and the list of commands to f. */
-void cmd_print_list(FILE *f);
+void rn__cmd_print_list(FILE *f);
 
 /* The commands. */
-int cmd_version(int argc, char **argv);
-int cmd_help(int argc, char **argv);
-int cmd_analyze(int argc, char **argv);
-int cmd_lab(int argc, char **argv);
-int cmd_daemon(int argc, char **argv);
-int cmd_status(int argc, char **argv);
-int cmd_ifconfig(int argc, char **argv);
-int cmd_arp(int argc, char **argv);
-int cmd_route(int argc, char **argv);
-int cmd_stat(int argc, char **argv);
-int cmd_svc(int argc, char **argv);
-int cmd_why(int argc, char **argv);
-int cmd_objects(int argc, char **argv);
-int cmd_refs(int argc, char **argv);
-int cmd_trace(int argc, char **argv);
-int cmd_dump(int argc, char **argv);
-int cmd_sim(int argc, char **argv);
-int cmd_filter(int argc, char **argv);
-int cmd_netstat(int argc, char **argv);
-int cmd_send(int argc, char **argv);
-int cmd_recv(int argc, char **argv);
-int cmd_get(int argc, char **argv);
+int rn__cmd_version(int argc, char **argv);
+int rn__cmd_help(int argc, char **argv);
+int rn__cmd_analyze(int argc, char **argv);
+int rn__cmd_lab(int argc, char **argv);
+int rn__cmd_daemon(int argc, char **argv);
+int rn__cmd_status(int argc, char **argv);
+int rn__cmd_ifconfig(int argc, char **argv);
+int rn__cmd_arp(int argc, char **argv);
+int rn__cmd_route(int argc, char **argv);
+int rn__cmd_stat(int argc, char **argv);
+int rn__cmd_svc(int argc, char **argv);
+int rn__cmd_why(int argc, char **argv);
+int rn__cmd_objects(int argc, char **argv);
+int rn__cmd_refs(int argc, char **argv);
+int rn__cmd_trace(int argc, char **argv);
+int rn__cmd_dump(int argc, char **argv);
+int rn__cmd_sim(int argc, char **argv);
+int rn__cmd_filter(int argc, char **argv);
+int rn__cmd_netstat(int argc, char **argv);
+int rn__cmd_send(int argc, char **argv);
+int rn__cmd_recv(int argc, char **argv);
+int rn__cmd_get(int argc, char **argv);
 
 /* `refnet lab clear-leak`: sends argv (argv[0] "lab") to the daemon as
  * the client commands do (tools/cmd_ctl.c) and prints its reply; returns
  * the exit status.  ctl and timeout as given on the command line, or
  * NULL for the defaults. */
-int cmd_ctl_forward(int argc, char **argv, const char *ctl, const char *timeout);
+int rn__cmd_ctl_forward(int argc, char **argv, const char *ctl, const char *timeout);
 
 /* ---- Option parsing (tools/cmd_opt.c) ------------------------------------ */
 
@@ -105,14 +105,14 @@ struct cmd_opt {
     char co_short;       /* short letter, or 0 */
     bool co_arg;         /* takes a value */
     bool co_many;        /* may be given more than once (else: "given twice") */
-    int co_id;           /* what cmd_getopt() returns for it, > 0 */
+    int co_id;           /* what rn__cmd_getopt() returns for it, > 0 */
 };
 
-/* What cmd_getopt() returns besides an option's co_id. */
+/* What rn__cmd_getopt() returns besides an option's co_id. */
 #define CMD_OPT_END 0   /* no more options; the operands are in cp_ops */
 #define CMD_OPT_STOP -1 /* help printed or a usage error: exit cp_status */
 
-/* One parse of a command line.  Fill it with cmd_parser_init(). */
+/* One parse of a command line.  Fill it with rn__cmd_parser_init(). */
 struct cmd_parser {
     const struct cmd_def *cp_cmd;  /* [I] whose usage -h prints */
     const char *cp_prefix;         /* [I] starts each message: "refnet daemon: " */
@@ -130,34 +130,34 @@ struct cmd_parser {
 /* Prepares a parse of argv (argv[0] the command's name) with the options
  * opts (an array ended by an entry whose co_long is NULL; at most
  * CMD_OPTS_MAX).  Every command also takes -h/--help and -j/--json. */
-void cmd_parser_init(struct cmd_parser *p, const struct cmd_def *cmd, const char *prefix,
+void rn__cmd_parser_init(struct cmd_parser *p, const struct cmd_def *cmd, const char *prefix,
                      const struct cmd_opt *opts, int argc, char **argv);
 
 /* Returns the co_id of the next option (its value in cp_val), CMD_OPT_END
  * once the command line is read (operands in cp_ops: free them with
- * cmd_parser_free()), or CMD_OPT_STOP after printing the usage (-h,
+ * rn__cmd_parser_free()), or CMD_OPT_STOP after printing the usage (-h,
  * cp_status 0) or one line naming a mistake (cp_status 2): an unknown or
  * ambiguous option, a value missing or given to an option that takes
  * none, an option given twice, --json to a command without CMD_F_JSON.
  * After STOP nothing is left to free. */
-int cmd_getopt(struct cmd_parser *p);
+int rn__cmd_getopt(struct cmd_parser *p);
 
 /* Frees cp_ops. */
-void cmd_parser_free(struct cmd_parser *p);
+void rn__cmd_parser_free(struct cmd_parser *p);
 
 /* Prints "<cp_prefix><msg>" to stderr and returns 2, for usage errors. */
-int cmd_parser_error(const struct cmd_parser *p, const char *fmt, ...)
+int rn__cmd_parser_error(const struct cmd_parser *p, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* Prints "refnet: <msg>" to stderr and returns 2, for usage errors. */
-int cmd_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int rn__cmd_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Parses an unsigned decimal number in [min, max], nothing else around
  * it.  Returns 0 and *out, or -1. */
-int cmd_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+int rn__cmd_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
 /* Parses a number of seconds in (0, max] ("30", "0.5").  Returns 0 and
  * *out, or -1. */
-int cmd_parse_seconds(const char *s, double max, double *out);
+int rn__cmd_parse_seconds(const char *s, double max, double *out);
 
 #endif

@@ -9,7 +9,7 @@
  *   up -> services (the service controller of service.h, each service in
  *   a process of its own) -> watchdog thread (twice a second; with
  *   --dump-dir it also writes a dump each time it reports).
- * Shutdown (SIGINT, SIGTERM, rn_daemon_stop()) is graceful: the services
+ * Shutdown (SIGINT, SIGTERM, rn__daemon_stop()) is graceful: the services
  * are stopped while the loop still runs, since their stops complete through
  * it; the loop ends once they all have, or after DAEMON_STOP_TIMEOUT (a
  * second signal ends it at once).  Then the rest is torn down in reverse.
@@ -95,7 +95,7 @@ struct rn_daemon {
     struct rn__ctl_netstat *d_netstat;    /* [L] owned: netstat walks */
     bool d_stopping;                      /* [L] a graceful stop has begun */
     struct rn_timer d_stop_timer;         /* [L] gives up waiting for services */
-    struct rn_loop_work d_stop_work;      /* rn_daemon_stop() posts it */
+    struct rn_loop_work d_stop_work;      /* rn__daemon_stop() posts it */
     atomic_bool d_stop_posted;            /* [A] d_stop_work is queued */
     struct rn_watchdog *d_wd;             /* [I] owned, NULL if none */
     rn_time_t d_wd_threshold;             /* [I] its threshold (the default
@@ -122,7 +122,7 @@ static void derr(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
-bool rn_daemon_service_known(const char *name, char *known, size_t knownlen)
+bool rn__daemon_service_known(const char *name, char *known, size_t knownlen)
 {
     const struct rn_svc_kind *k;
     const char *eq = strchr(name, '=');
@@ -182,16 +182,16 @@ static int ctl_dir_make(const char *path, char *err, size_t errlen)
 
 static int daemon_no_args(struct rn_ctl_req *req)
 {
-    if (rn_ctl_req_argc(req) != 1)
-        return rn_ctl_req_fail(req, RN_CTL_EXIT_USAGE, "unexpected argument '%s' (it takes "
-                               "none but --json)", rn_ctl_req_arg(req, 1));
+    if (rn__ctl_req_argc(req) != 1)
+        return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "unexpected argument '%s' (it takes "
+                               "none but --json)", rn__ctl_req_arg(req, 1));
     return 0;
 }
 
-static int cmd_status(struct rn_ctl_req *req, void *ctx)
+static int rn__cmd_status(struct rn_ctl_req *req, void *ctx)
 {
     struct rn_daemon *d = ctx;
-    struct rn_strbuf *out = rn_ctl_req_out(req);
+    struct rn_strbuf *out = rn__ctl_req_out(req);
     const char *version = d->d_params.dp_version ? d->d_params.dp_version : "?";
     rn_time_t up = rn_loop_now(d->d_loop) - d->d_started;
     char addr[INET_ADDRSTRLEN], mac[24], age[32];
@@ -202,7 +202,7 @@ static int cmd_status(struct rn_ctl_req *req, void *ctx)
         return st;
     fmt_ip4(d->d_params.dp_addr, addr, sizeof(addr));
     fmt_mac(d->d_mac, mac, sizeof(mac));
-    if (rn_ctl_req_json(req)) {
+    if (rn__ctl_req_json(req)) {
         struct json_object *o = json_object_new_object(), *svcs = json_object_new_array();
         char cidr[RN_IP4_CIDR_STRLEN + 8];
 
@@ -215,9 +215,9 @@ static int cmd_status(struct rn_ctl_req *req, void *ctx)
         json_object_object_add(o, "mac", json_object_new_string(mac));
         json_object_object_add(o, "control", json_object_new_string(d->d_ctl_path));
         json_object_object_add(o, "connections",
-                               json_object_new_uint64(rn_ctl_server_connections(d->d_ctl)));
+                               json_object_new_uint64(rn__ctl_server_connections(d->d_ctl)));
         json_object_object_add(o, "requests",
-                               json_object_new_uint64(rn_ctl_server_requests(d->d_ctl)));
+                               json_object_new_uint64(rn__ctl_server_requests(d->d_ctl)));
         json_object_object_add(o, "objects", json_object_new_uint64(rn_ob_live_count(NULL)));
         for (i = 0; i < rn_svcctl_count(d->d_svc); i++)
             json_object_array_add(
@@ -232,9 +232,9 @@ static int cmd_status(struct rn_ctl_req *req, void *ctx)
     rn_strbuf_printf(out, "  interface %s %s/%u mac %s\n", d->d_params.dp_tap, addr,
                      d->d_params.dp_plen, mac);
     rn_strbuf_printf(out, "  control   %s, %zu connection%s, %" PRIu64 " requests answered\n",
-                     d->d_ctl_path, rn_ctl_server_connections(d->d_ctl),
-                     rn_ctl_server_connections(d->d_ctl) == 1 ? "" : "s",
-                     rn_ctl_server_requests(d->d_ctl));
+                     d->d_ctl_path, rn__ctl_server_connections(d->d_ctl),
+                     rn__ctl_server_connections(d->d_ctl) == 1 ? "" : "s",
+                     rn__ctl_server_requests(d->d_ctl));
     rn_strbuf_printf(out, "  objects   %" PRIu64 " live\n", rn_ob_live_count(NULL));
     rn_strbuf_puts(out, "  services ");
     for (i = 0; i < rn_svcctl_count(d->d_svc); i++) {
@@ -250,7 +250,7 @@ static int cmd_status(struct rn_ctl_req *req, void *ctx)
 }
 
 static const struct rn_ctl_cmd daemon_cmds[] = {
-    {"status", cmd_status, "status"},
+    {"status", rn__cmd_status, "status"},
 };
 
 /* ---- The watchdog ------------------------------------------------------- */
@@ -676,7 +676,7 @@ static uint64_t daemon_teardown(struct rn_daemon *d)
      * are asked to; what their stops post still runs inside
      * rn_stack_destroy(), and what they still hold is reported below. */
     daemon_stop_services(d);
-    rn_ctl_server_close(d->d_ctl);
+    rn__ctl_server_close(d->d_ctl);
     d->d_ctl = NULL;
     /* After the close, which cancelled their requests: the walks let go
      * of what they hold. */
@@ -720,7 +720,7 @@ static uint64_t daemon_teardown(struct rn_daemon *d)
     return live;
 }
 
-int rn_daemon_start(const struct rn_daemon_params *params, struct rn_daemon **out, char *err,
+int rn__daemon_start(const struct rn_daemon_params *params, struct rn_daemon **out, char *err,
                     size_t errlen)
 {
     struct rn_stack_params sp;
@@ -754,7 +754,7 @@ int rn_daemon_start(const struct rn_daemon_params *params, struct rn_daemon **ou
     rn_timer_init(&d->d_stop_timer, daemon_stop_timed_out);
     atomic_init(&d->d_stop_posted, false);
     snprintf(d->d_ctl_path, sizeof(d->d_ctl_path), "%s",
-             rn_ctl_default_path(params->dp_ctl_path));
+             rn__ctl_default_path(params->dp_ctl_path));
 
     /* Signals first, so that a SIGTERM during start-up is not lost: it
      * stops the loop at its first wake. */
@@ -801,7 +801,7 @@ int rn_daemon_start(const struct rn_daemon_params *params, struct rn_daemon **ou
     }
     e = ctl_dir_make(d->d_ctl_path, err, errlen);
     if (e == 0)
-        e = rn_ctl_server_open(d->d_loop, d->d_ctl_path, &d->d_ctl, err, errlen);
+        e = rn__ctl_server_open(d->d_loop, d->d_ctl_path, &d->d_ctl, err, errlen);
     if (e != 0)
         goto out_teardown;
     d->d_dumper = rn__dumper_new(d->d_loop);
@@ -818,7 +818,7 @@ int rn_daemon_start(const struct rn_daemon_params *params, struct rn_daemon **ou
         e = RN_ENOMEM;
         goto out_teardown;
     }
-    e = rn_ctl_server_add(d->d_ctl, daemon_cmds, sizeof(daemon_cmds) / sizeof(daemon_cmds[0]), d);
+    e = rn__ctl_server_add(d->d_ctl, daemon_cmds, sizeof(daemon_cmds) / sizeof(daemon_cmds[0]), d);
     if (e == 0)
         e = rn__ctl_add_stack_cmds(d->d_ctl, d->d_stack);
     if (e == 0)
@@ -857,7 +857,7 @@ out_teardown:
     return e;
 }
 
-void rn_daemon_describe(const struct rn_daemon *d, char *buf, size_t len)
+void rn__daemon_describe(const struct rn_daemon *d, char *buf, size_t len)
 {
     char addr[INET_ADDRSTRLEN], mac[24];
 
@@ -867,18 +867,18 @@ void rn_daemon_describe(const struct rn_daemon *d, char *buf, size_t len)
              d->d_params.dp_plen, mac, d->d_ctl_path);
 }
 
-int rn_daemon_run(struct rn_daemon *d)
+int rn__daemon_run(struct rn_daemon *d)
 {
     return rn_loop_run(d->d_loop);
 }
 
-void rn_daemon_stop(struct rn_daemon *d)
+void rn__daemon_stop(struct rn_daemon *d)
 {
     if (!atomic_exchange(&d->d_stop_posted, true))
         rn_loop_post(d->d_loop, &d->d_stop_work, daemon_stop_posted);
 }
 
-uint64_t rn_daemon_shutdown(struct rn_daemon *d)
+uint64_t rn__daemon_shutdown(struct rn_daemon *d)
 {
     uint64_t leaked = daemon_teardown(d);
 

@@ -3,14 +3,14 @@
  * loop (loop.h), controlled through the control socket (ctl.h), with the
  * built-in services it was asked to run.
  *
- *   rn_daemon_start()     stack, loop, control socket, TAP with its
+ *   rn__daemon_start()     stack, loop, control socket, TAP with its
  *                         filters (tap -> fault -> capture), interface,
  *                         default route, device up, services
- *   rn_daemon_run()       the loop, until SIGINT/SIGTERM or rn_daemon_stop();
+ *   rn__daemon_run()       the loop, until SIGINT/SIGTERM or rn__daemon_stop();
  *                         beside it a watchdog thread checks twice a second
  *                         for waits older than its threshold and reports
  *                         their chains (diag.h) to the diagnostics sink
- *   rn_daemon_shutdown()  services stopped, control socket closed, stack run
+ *   rn__daemon_shutdown()  services stopped, control socket closed, stack run
  *                         down, objects drained, leaks reported
  *
  * The daemon answers on its control socket: ping-ctl, status, ifconfig,
@@ -21,7 +21,7 @@
  *
  * Thread: start, run and shutdown on one thread (the loop's); SIGINT and
  * SIGTERM are blocked on it from start to shutdown and read through a
- * signalfd on the loop.  rn_daemon_stop() may be called from any thread.
+ * signalfd on the loop.  rn__daemon_stop() may be called from any thread.
  */
 #ifndef REFNET_TOOLS_DAEMON_H
 #define REFNET_TOOLS_DAEMON_H
@@ -45,11 +45,11 @@ struct rn_daemon_params {
     uint32_t dp_addr;                       /* IPv4 address, host order */
     uint8_t dp_plen;                        /* its prefix length, 0..32 */
     uint32_t dp_gw;                         /* default gateway, host order; 0 none */
-    const char *dp_ctl_path;                /* NULL: rn_ctl_default_path(NULL) */
+    const char *dp_ctl_path;                /* NULL: rn__ctl_default_path(NULL) */
     const char *dp_capture;                 /* pcap file to record to, or NULL */
     const struct rn_fault_params *dp_fault; /* faults to inject, or NULL */
     const char *dp_services[RN_DAEMON_SERVICES_MAX]; /* names, see
-                                               rn_daemon_service_known() */
+                                               rn__daemon_service_known() */
     size_t dp_nservices;                    /* entries of dp_services */
     uint8_t dp_mac[6];                      /* all zero: a random local address */
     uint32_t dp_mtu;                        /* 0: the device's */
@@ -78,34 +78,34 @@ struct rn_daemon_params {
 /* True if name is a service this build can run ("echo": UDP echo on port
  * 7).  Writes the known names, comma-separated, into known (if
  * not NULL) for error messages. */
-bool rn_daemon_service_known(const char *name, char *known, size_t knownlen);
+bool rn__daemon_service_known(const char *name, char *known, size_t knownlen);
 
 /* Sets everything up (see above) and blocks SIGINT and SIGTERM on the
  * calling thread.  Returns 0 and sets *out, or a negative code with one line
  * in err naming what failed ("cannot open TAP rn0: ...", "control socket
  * /run/refnet/refnet.sock: another daemon is answering there"); nothing is left
  * behind on failure. */
-int rn_daemon_start(const struct rn_daemon_params *params, struct rn_daemon **out, char *err,
+int rn__daemon_start(const struct rn_daemon_params *params, struct rn_daemon **out, char *err,
                     size_t errlen);
 
 /* One line for the start-up message: "tap0 198.18.0.2/15 mac
  * 02:..:.., control /run/refnet/refnet.sock". */
-void rn_daemon_describe(const struct rn_daemon *d, char *buf, size_t len);
+void rn__daemon_describe(const struct rn_daemon *d, char *buf, size_t len);
 
-/* Runs the loop until SIGINT, SIGTERM or rn_daemon_stop() and the services'
+/* Runs the loop until SIGINT, SIGTERM or rn__daemon_stop() and the services'
  * stops that follow.  Returns 0, or RN_EIO if the loop failed. */
-int rn_daemon_run(struct rn_daemon *d);
+int rn__daemon_run(struct rn_daemon *d);
 
 /* [any] Begins a graceful stop, as SIGTERM does: the services are stopped,
- * and rn_daemon_run() returns once they have (or after a timeout); a second
+ * and rn__daemon_run() returns once they have (or after a timeout); a second
  * call makes it return at once. */
-void rn_daemon_stop(struct rn_daemon *d);
+void rn__daemon_stop(struct rn_daemon *d);
 
 /* Stops the services, closes the control socket (removing its file), runs
  * the stack down, drains released objects and reports (RN_REPORT_LEAK, one
  * report per object with its ledger) every object still alive.  Frees d and
  * restores the signal mask.  Returns the number of objects leaked (0 for a
  * clean shutdown). */
-uint64_t rn_daemon_shutdown(struct rn_daemon *d);
+uint64_t rn__daemon_shutdown(struct rn_daemon *d);
 
 #endif /* REFNET_TOOLS_DAEMON_H */

@@ -22,7 +22,7 @@
  *     rn_sim_add_stack(sim, "b", &b);
  *     rn_sim_connect(sim, a, "198.18.0.2/15", b, "198.18.0.3/15", &lp, NULL);
  *     rn_sim_trace_to_file(sim, stdout);
- *     ... start work on a (rn_ping_start ...) ...
+ *     ... start work on a: sockets (socket.h), rn_icmp_echo_send() ...
  *     rn_sim_run_for(sim, RN_SEC(10));
  *     rn_sim_destroy(sim);           (0 if nothing leaked)
  *

@@ -37,7 +37,7 @@ static uint64_t le64(const uint8_t *p)
     return w;
 }
 
-uint64_t rn_siphash(const uint64_t k[2], const void *data, size_t len)
+uint64_t rn__siphash(const uint64_t k[2], const void *data, size_t len)
 {
     const uint8_t *p = data;
     uint64_t v[4] = {

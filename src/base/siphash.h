@@ -10,6 +10,6 @@
 #include <stdint.h>
 
 /* Returns the SipHash-2-4 of len bytes at p under the 128-bit key k. */
-uint64_t rn_siphash(const uint64_t k[2], const void *p, size_t len);
+uint64_t rn__siphash(const uint64_t k[2], const void *p, size_t len);
 
 #endif

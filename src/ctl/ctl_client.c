@@ -1,7 +1,7 @@
 /*
  * The control client (ctl.h): one request, one reply, within a deadline;
  * or one request whose answer may be the go of the streaming mode
- * (rn_ctl_stream_open()), after which the caller owns the connection.
+ * (rn__ctl_stream_open()), after which the caller owns the connection.
  *
  * Used by the `refnet` subcommands that ask the daemon (tools/cmd_ctl.c)
  * and by the tests.  The socket is non-blocking and every wait is a poll()
@@ -35,7 +35,7 @@ static void client_err(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
-const char *rn_ctl_default_path(const char *path)
+const char *rn__ctl_default_path(const char *path)
 {
     const char *env;
 
@@ -163,19 +163,19 @@ static int client_receive(int fd, rn_time_t deadline, rn_time_t timeout, const c
     char why[160];
     int r = 0;
 
-    rn_ctl_reader_init(&rd, RN_CTL_REPLY_MAX);
+    rn__ctl_reader_init(&rd, RN_CTL_REPLY_MAX);
     while (r == 0) {
         uint8_t *where;
-        size_t space = rn_ctl_reader_space(&rd, &where);
+        size_t space = rn__ctl_reader_space(&rd, &where);
         ssize_t n;
 
         if (where == NULL) {
-            r = rn_ctl_reader_advance(&rd, 0, why, sizeof(why));
+            r = rn__ctl_reader_advance(&rd, 0, why, sizeof(why));
             break;
         }
         n = recv(fd, where, space, 0);
         if (n > 0) {
-            r = rn_ctl_reader_advance(&rd, (size_t)n, why, sizeof(why));
+            r = rn__ctl_reader_advance(&rd, (size_t)n, why, sizeof(why));
             continue;
         }
         if (n < 0 && errno == EINTR)
@@ -188,7 +188,7 @@ static int client_receive(int fd, rn_time_t deadline, rn_time_t timeout, const c
 
                 client_err(err, errlen, "no reply from the daemon at %s within %s", path,
                            rn_fmt_age(timeout, age, sizeof(age)));
-                rn_ctl_reader_fini(&rd);
+                rn__ctl_reader_fini(&rd);
                 return RN_ETIMEDOUT;
             }
             if (e != 0) {
@@ -199,7 +199,7 @@ static int client_receive(int fd, rn_time_t deadline, rn_time_t timeout, const c
         }
         client_err(err, errlen, "the daemon at %s closed the connection before replying%s%s",
                    path, n < 0 ? ": " : "", n < 0 ? strerror(errno) : "");
-        rn_ctl_reader_fini(&rd);
+        rn__ctl_reader_fini(&rd);
         return RN_EPROTO;
     }
     if (r == 1) {
@@ -208,8 +208,8 @@ static int client_receive(int fd, rn_time_t deadline, rn_time_t timeout, const c
         uint32_t plen;
         size_t tlen;
 
-        payload = rn_ctl_reader_payload(&rd, &plen);
-        r = rn_ctl_reply_decode(payload, plen, &reply->rp_status, &text, &tlen, why,
+        payload = rn__ctl_reader_payload(&rd, &plen);
+        r = rn__ctl_reply_decode(payload, plen, &reply->rp_status, &text, &tlen, why,
                                 sizeof(why));
         if (r == 0) {
             reply->rp_text = malloc(tlen + 1);
@@ -224,7 +224,7 @@ static int client_receive(int fd, rn_time_t deadline, rn_time_t timeout, const c
             }
         }
     }
-    rn_ctl_reader_fini(&rd);
+    rn__ctl_reader_fini(&rd);
     if (r < 0) {
         client_err(err, errlen, "bad reply from the daemon at %s: %s", path, why);
         return r == RN_ENOMEM ? r : RN_EPROTO;
@@ -232,7 +232,7 @@ static int client_receive(int fd, rn_time_t deadline, rn_time_t timeout, const c
     return 0;
 }
 
-int rn_ctl_call(const char *path, uint32_t flags, int argc, const char *const *argv,
+int rn__ctl_call(const char *path, uint32_t flags, int argc, const char *const *argv,
                 rn_time_t timeout, struct rn_ctl_reply *reply, char *err, size_t errlen)
 {
     rn_time_t deadline = rn_clock_os_monotonic() + timeout;
@@ -241,7 +241,7 @@ int rn_ctl_call(const char *path, uint32_t flags, int argc, const char *const *a
     int fd, e;
 
     memset(reply, 0, sizeof(*reply));
-    e = rn_ctl_request_encode(flags, argc, argv, &req, &reqlen, err, errlen);
+    e = rn__ctl_request_encode(flags, argc, argv, &req, &reqlen, err, errlen);
     if (e != 0)
         return e;
     e = client_connect(path, deadline, &fd, err, errlen);
@@ -256,7 +256,7 @@ out_free_req:
     return e;
 }
 
-int rn_ctl_stream_open(const char *path, uint32_t flags, int argc, const char *const *argv,
+int rn__ctl_stream_open(const char *path, uint32_t flags, int argc, const char *const *argv,
                        rn_time_t timeout, int *fd, struct rn_ctl_reply *reply, char *err,
                        size_t errlen)
 {
@@ -267,7 +267,7 @@ int rn_ctl_stream_open(const char *path, uint32_t flags, int argc, const char *c
 
     *fd = -1;
     memset(reply, 0, sizeof(*reply));
-    e = rn_ctl_request_encode(flags | RN_CTL_F_STREAM, argc, argv, &req, &reqlen, err, errlen);
+    e = rn__ctl_request_encode(flags | RN_CTL_F_STREAM, argc, argv, &req, &reqlen, err, errlen);
     if (e != 0)
         return e;
     e = client_connect(path, deadline, &cfd, err, errlen);

@@ -5,7 +5,7 @@
  *   handler (loop)   rn_ob_snapshot() -> worker thread, request pending
  *   worker           rn_dump_write() (temporary file, fsync, rename)
  *                    -> rn_loop_post(dump_done)
- *   dump_done (loop) join the worker -> rn_ctl_req_complete()
+ *   dump_done (loop) join the worker -> rn__ctl_req_complete()
  *
  * The snapshot is taken on the loop thread so that it shows the stack
  * between two polls; only the write, which may wait for the disk, leaves the
@@ -75,7 +75,7 @@ static void dump_done(struct rn_loop *loop, struct rn_loop_work *w)
     struct dump_job *job = container_of(w, struct dump_job, dj_done);
     struct rn__dumper *du = job->dj_dumper;
     struct rn_ctl_req *req = job->dj_req;
-    struct rn_strbuf *out = rn_ctl_req_out(req);
+    struct rn_strbuf *out = rn__ctl_req_out(req);
     struct dump_job **pp;
     int status = RN_CTL_EXIT_OK;
 
@@ -88,9 +88,9 @@ static void dump_done(struct rn_loop *loop, struct rn_loop_work *w)
     *pp = job->dj_next;
     du->du_njobs--;
     if (job->dj_err != 0) {
-        status = rn_ctl_req_fail(req, RN_CTL_EXIT_FAIL, "%s",
+        status = rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "%s",
                                  job->dj_why[0] ? job->dj_why : rn_strerror(job->dj_err));
-    } else if (rn_ctl_req_json(req)) {
+    } else if (rn__ctl_req_json(req)) {
         struct json_object *o = json_object_new_object();
 
         json_object_object_add(o, "path", json_object_new_string(job->dj_path));
@@ -102,7 +102,7 @@ static void dump_done(struct rn_loop *loop, struct rn_loop_work *w)
         rn_strbuf_printf(out, "dump of %u objects and %u waits written to %s\n",
                          job->dj_snap->s_nobjects, job->dj_snap->s_nwaits, job->dj_path);
     }
-    rn_ctl_req_complete(req, status);
+    rn__ctl_req_complete(req, status);
     dump_job_free(job);
 }
 
@@ -116,38 +116,38 @@ static void *dump_worker(void *arg)
     return NULL;
 }
 
-static int cmd_dump(struct rn_ctl_req *req, void *ctx)
+static int rn__cmd_dump(struct rn_ctl_req *req, void *ctx)
 {
     struct rn__dumper *du = ctx;
     struct dump_job *job;
     const char *path;
 
-    if (rn_ctl_req_argc(req) != 2)
-        return rn_ctl_req_fail(req, RN_CTL_EXIT_USAGE, "usage: dump FILE");
-    path = rn_ctl_req_arg(req, 1);
+    if (rn__ctl_req_argc(req) != 2)
+        return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "usage: dump FILE");
+    path = rn__ctl_req_arg(req, 1);
     if (path[0] != '/')
-        return rn_ctl_req_fail(req, RN_CTL_EXIT_USAGE, "'%s': the path must be absolute (the "
+        return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "'%s': the path must be absolute (the "
                                "refnet command makes it so)", path);
     if (du->du_njobs >= DUMP_JOBS_MAX)
-        return rn_ctl_req_fail(req, RN_CTL_EXIT_FAIL, "%d dumps are being written already; "
+        return rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "%d dumps are being written already; "
                                "try again when one is done", DUMP_JOBS_MAX);
     job = calloc(1, sizeof(*job));
     if (job == NULL)
-        return rn_ctl_req_fail(req, RN_CTL_EXIT_FAIL, "out of memory");
+        return rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "out of memory");
     job->dj_dumper = du;
     job->dj_req = req;
     job->dj_path = strdup(path);
     job->dj_snap = rn_ob_snapshot();
     if (job->dj_path == NULL || job->dj_snap == NULL) {
         dump_job_free(job);
-        return rn_ctl_req_fail(req, RN_CTL_EXIT_FAIL, "out of memory for the snapshot");
+        return rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "out of memory for the snapshot");
     }
     /* So that `refnet analyze` judges with the grace the watchdog and
      * `refnet why` use. */
     job->dj_snap->s_threshold = du->du_threshold;
     if (pthread_create(&job->dj_thread, NULL, dump_worker, job) != 0) {
         dump_job_free(job);
-        return rn_ctl_req_fail(req, RN_CTL_EXIT_FAIL, "cannot start a thread to write the dump");
+        return rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "cannot start a thread to write the dump");
     }
     job->dj_next = du->du_jobs;
     du->du_jobs = job;
@@ -178,10 +178,10 @@ void rn__dumper_free(struct rn__dumper *du)
 }
 
 static const struct rn_ctl_cmd dump_cmds[] = {
-    {"dump", cmd_dump, "dump FILE"},
+    {"dump", rn__cmd_dump, "dump FILE"},
 };
 
 int rn__ctl_add_dump_cmd(struct rn_ctl_server *srv, struct rn__dumper *du)
 {
-    return rn_ctl_server_add(srv, dump_cmds, sizeof(dump_cmds) / sizeof(dump_cmds[0]), du);
+    return rn__ctl_server_add(srv, dump_cmds, sizeof(dump_cmds) / sizeof(dump_cmds[0]), du);
 }

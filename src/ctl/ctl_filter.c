@@ -28,34 +28,34 @@
 
 static int filter_list(struct rn_ctl_req *req, struct rn_stack *st)
 {
-    if (rn_ctl_req_argc(req) != 2)
-        return rn_ctl_req_fail(req, RN_CTL_EXIT_USAGE, "unexpected argument '%s' (usage: "
-                               "filter list [--json])", rn_ctl_req_arg(req, 2));
-    rn__render_filters(st, rn_ctl_req_out(req), rn_ctl_req_json(req));
+    if (rn__ctl_req_argc(req) != 2)
+        return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "unexpected argument '%s' (usage: "
+                               "filter list [--json])", rn__ctl_req_arg(req, 2));
+    rn__render_filters(st, rn__ctl_req_out(req), rn__ctl_req_json(req));
     return RN_CTL_EXIT_OK;
 }
 
 static int filter_add(struct rn_ctl_req *req, struct rn_stack *st)
 {
-    struct rn_strbuf *out = rn_ctl_req_out(req);
+    struct rn_strbuf *out = rn__ctl_req_out(req);
     struct rn_filter_spec fs;
     char err[256], canon[RN_FILTER_SPEC_MAX];
     uint64_t id;
     int e;
 
-    if (rn_ctl_req_argc(req) != 3)
-        return rn_ctl_req_fail(req, RN_CTL_EXIT_USAGE, "usage: filter add SPEC, the spec as "
+    if (rn__ctl_req_argc(req) != 3)
+        return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "usage: filter add SPEC, the spec as "
                                "one argument (e.g. layer=inbound-transport,proto=udp,"
                                "lport=7,action=block)");
-    e = rn_filter_add(st, rn_ctl_req_arg(req, 2), &id, err, sizeof(err));
+    e = rn_filter_add(st, rn__ctl_req_arg(req, 2), &id, err, sizeof(err));
     if (e == RN_EINVAL || e == RN_ENOENT)
-        return rn_ctl_req_fail(req, RN_CTL_EXIT_USAGE, "bad filter spec: %s", err);
+        return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "bad filter spec: %s", err);
     if (e != 0)
-        return rn_ctl_req_fail(req, RN_CTL_EXIT_FAIL, "cannot add the filter: %s", err);
+        return rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "cannot add the filter: %s", err);
     /* It parsed once, so it parses again: print the canonical form. */
-    (void)rn_filter_parse(rn_ctl_req_arg(req, 2), &fs, NULL, 0);
+    (void)rn_filter_parse(rn__ctl_req_arg(req, 2), &fs, NULL, 0);
     rn_filter_spec_format(&fs, canon, sizeof(canon));
-    if (rn_ctl_req_json(req)) {
+    if (rn__ctl_req_json(req)) {
         struct json_object *o = json_object_new_object();
 
         json_object_object_add(o, "id", json_object_new_uint64(id));
@@ -73,39 +73,39 @@ static int filter_del(struct rn_ctl_req *req, struct rn_stack *st)
     uint64_t id;
     int e;
 
-    if (rn_ctl_req_argc(req) != 3 || rn__ctl_parse_id(rn_ctl_req_arg(req, 2), &id) != 0)
-        return rn_ctl_req_fail(req, RN_CTL_EXIT_USAGE, "usage: filter del ID, ID a filter's "
+    if (rn__ctl_req_argc(req) != 3 || rn__ctl_parse_id(rn__ctl_req_arg(req, 2), &id) != 0)
+        return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "usage: filter del ID, ID a filter's "
                                "number as filter list shows it%s%s%s",
-                               rn_ctl_req_argc(req) == 3 ? " (not '" : "",
-                               rn_ctl_req_argc(req) == 3 ? rn_ctl_req_arg(req, 2) : "",
-                               rn_ctl_req_argc(req) == 3 ? "')" : "");
+                               rn__ctl_req_argc(req) == 3 ? " (not '" : "",
+                               rn__ctl_req_argc(req) == 3 ? rn__ctl_req_arg(req, 2) : "",
+                               rn__ctl_req_argc(req) == 3 ? "')" : "");
     e = rn_filter_del(st, id);
     if (e == RN_ENOENT)
-        return rn_ctl_req_fail(req, RN_CTL_EXIT_FAIL, "no filter %" PRIu64 " (see filter list)",
+        return rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "no filter %" PRIu64 " (see filter list)",
                                id);
     if (e != 0)
-        return rn_ctl_req_fail(req, RN_CTL_EXIT_FAIL, "cannot delete filter %" PRIu64 ": %s",
+        return rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "cannot delete filter %" PRIu64 ": %s",
                                id, rn_strerror(e));
-    if (rn_ctl_req_json(req)) {
+    if (rn__ctl_req_json(req)) {
         struct json_object *o = json_object_new_object();
 
         json_object_object_add(o, "deleted", json_object_new_uint64(id));
-        rn__render_json(rn_ctl_req_out(req), o);
-        rn_strbuf_puts(rn_ctl_req_out(req), "\n");
+        rn__render_json(rn__ctl_req_out(req), o);
+        rn_strbuf_puts(rn__ctl_req_out(req), "\n");
     } else
-        rn_strbuf_printf(rn_ctl_req_out(req), "filter %" PRIu64 " deleted\n", id);
+        rn_strbuf_printf(rn__ctl_req_out(req), "filter %" PRIu64 " deleted\n", id);
     return RN_CTL_EXIT_OK;
 }
 
-static int cmd_filter(struct rn_ctl_req *req, void *ctx)
+static int rn__cmd_filter(struct rn_ctl_req *req, void *ctx)
 {
     struct rn_stack *st = ctx;
-    const char *sub = rn_ctl_req_arg(req, 1);
+    const char *sub = rn__ctl_req_arg(req, 1);
 
     if (sub == NULL)
-        return rn_ctl_req_fail(req, RN_CTL_EXIT_USAGE, "usage: " FILTER_USAGE);
+        return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "usage: " FILTER_USAGE);
     if (!rn_filter_ready(st))
-        return rn_ctl_req_fail(req, RN_CTL_EXIT_FAIL, "the filtering platform is not set up "
+        return rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "the filtering platform is not set up "
                                "on this stack");
     if (strcmp(sub, "list") == 0)
         return filter_list(req, st);
@@ -113,15 +113,15 @@ static int cmd_filter(struct rn_ctl_req *req, void *ctx)
         return filter_add(req, st);
     if (strcmp(sub, "del") == 0)
         return filter_del(req, st);
-    return rn_ctl_req_fail(req, RN_CTL_EXIT_USAGE, "unknown subcommand '%s' (usage: "
+    return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "unknown subcommand '%s' (usage: "
                            FILTER_USAGE ")", sub);
 }
 
 static const struct rn_ctl_cmd filter_cmds[] = {
-    {"filter", cmd_filter, FILTER_USAGE},
+    {"filter", rn__cmd_filter, FILTER_USAGE},
 };
 
 int rn__ctl_add_filter_cmds(struct rn_ctl_server *srv, struct rn_stack *st)
 {
-    return rn_ctl_server_add(srv, filter_cmds, sizeof(filter_cmds) / sizeof(filter_cmds[0]), st);
+    return rn__ctl_server_add(srv, filter_cmds, sizeof(filter_cmds) / sizeof(filter_cmds[0]), st);
 }

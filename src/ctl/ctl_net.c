@@ -196,9 +196,9 @@ static void pipe_try_finish(struct net_pipe *np)
 
         np->np_req = NULL;
         if (np->np_status == 0)
-            rn_strbuf_printf(rn_ctl_req_out(req), "%s: sent %" PRIu64 " bytes, received %"
+            rn_strbuf_printf(rn__ctl_req_out(req), "%s: sent %" PRIu64 " bytes, received %"
                              PRIu64 " bytes\n", np->np_what, np->np_sent, np->np_received);
-        rn_ctl_req_complete(req, np->np_status);
+        rn__ctl_req_complete(req, np->np_status);
     }
     pipe_free(np);
 }
@@ -235,7 +235,7 @@ static void pipe_end(struct net_pipe *np, int status, bool abort)
     np->np_phase = PIPE_ENDING;
     np->np_status = status;
     if (np->np_req != NULL && !np->np_client_gone)
-        rn_ctl_req_stream_want(np->np_req, pipe_down_pending(np) ? EPOLLOUT : 0);
+        rn__ctl_req_stream_want(np->np_req, pipe_down_pending(np) ? EPOLLOUT : 0);
     if (abort && np->np_h > 0)
         (void)rn_sock_setopt(p, np->np_h, RN_SO_LINGER, 0);
     err = rn_ob_wait_release(p, &np->np_wait, NULL, "exit", pipe_exit_fired, np);
@@ -259,7 +259,7 @@ static void pipe_fail(struct net_pipe *np, const char *fmt, ...)
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     if (np->np_req != NULL)
-        (void)rn_ctl_req_fail(np->np_req, RN_CTL_EXIT_FAIL, "%s: %s", np->np_what, msg);
+        (void)rn__ctl_req_fail(np->np_req, RN_CTL_EXIT_FAIL, "%s: %s", np->np_what, msg);
     pipe_end(np, RN_CTL_EXIT_FAIL, true);
 }
 
@@ -353,7 +353,7 @@ static void pipe_write_client(struct net_pipe *np)
             np->np_down_used--;
             continue;
         }
-        n = rn_ctl_req_stream_write(req, ps->ps_buf + ps->ps_off, ps->ps_len - ps->ps_off);
+        n = rn__ctl_req_stream_write(req, ps->ps_buf + ps->ps_off, ps->ps_len - ps->ps_off);
         if (n == RN_EAGAIN)
             break;
         if (n < 0) {
@@ -372,7 +372,7 @@ static void pipe_write_client(struct net_pipe *np)
     if (np->np_peer_eof && !np->np_eof_sent && !pipe_down_pending(np)) {
         /* Receives after the FIN completed with 0 too: none holds data. */
         np->np_eof_sent = true;
-        if (rn_ctl_req_stream_eof(req) != 0) {
+        if (rn__ctl_req_stream_eof(req) != 0) {
             np->np_client_gone = true;
             pipe_end(np, RN_CTL_EXIT_FAIL, true);
             return;
@@ -399,7 +399,7 @@ static void pipe_read_client(struct net_pipe *np)
         }
         if (ps == NULL)
             return;
-        n = rn_ctl_req_stream_read(np->np_req, ps->ps_buf, PIPE_UP_BUF);
+        n = rn__ctl_req_stream_read(np->np_req, ps->ps_buf, PIPE_UP_BUF);
         if (n == RN_EAGAIN)
             return;
         if (n < 0) {
@@ -439,7 +439,7 @@ static void pipe_want(struct net_pipe *np)
     }
     if (np->np_go && pipe_down_pending(np))
         ev |= EPOLLOUT;
-    rn_ctl_req_stream_want(np->np_req, ev);
+    rn__ctl_req_stream_want(np->np_req, ev);
 }
 
 /* Moves what can move, then asks for the next wake. */
@@ -488,8 +488,8 @@ static void pipe_established(struct net_pipe *np)
             np->np_lh = 0;
         snprintf(np->np_what, sizeof(np->np_what), "%s", rs);
     } else {
-        rn_strbuf_printf(rn_ctl_req_out(np->np_req), "connected %s -> %s\n", ls, rs);
-        err = rn_ctl_req_go(np->np_req, pipe_stream_io, np);
+        rn_strbuf_printf(rn__ctl_req_out(np->np_req), "connected %s -> %s\n", ls, rs);
+        err = rn__ctl_req_go(np->np_req, pipe_stream_io, np);
         if (err != 0) {
             np->np_client_gone = err == RN_ENOTCONN;
             pipe_end(np, RN_CTL_EXIT_FAIL, true);
@@ -605,7 +605,7 @@ static int parse_port(struct rn_ctl_req *req, const char *s, uint16_t *port)
     errno = 0;
     v = strtoul(s, &end, 10);
     if (s[0] < '0' || s[0] > '9' || errno != 0 || *end != '\0' || v == 0 || v > 65535)
-        return rn_ctl_req_fail(req, RN_CTL_EXIT_USAGE, "'%s': a port is a number in 1..65535",
+        return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "'%s': a port is a number in 1..65535",
                                s);
     *port = (uint16_t)v;
     return 0;
@@ -616,7 +616,7 @@ static int parse_addr(struct rn_ctl_req *req, const char *s, uint32_t *addr)
     const char *why = NULL;
 
     if (rn_ip4_addr_parse(s, addr, &why) != 0)
-        return rn_ctl_req_fail(req, RN_CTL_EXIT_USAGE, "'%s': not an IPv4 address%s%s", s,
+        return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "'%s': not an IPv4 address%s%s", s,
                                why ? ": " : "", why ? why : "");
     return 0;
 }
@@ -629,16 +629,16 @@ static int pipe_parse(struct rn_ctl_req *req, bool is_connect, struct pipe_args 
     int npos = 0, want = is_connect ? 2 : 1, i, st;
 
     memset(pa, 0, sizeof(*pa));
-    for (i = 1; i < rn_ctl_req_argc(req); i++) {
-        const char *a = rn_ctl_req_arg(req, i);
+    for (i = 1; i < rn__ctl_req_argc(req); i++) {
+        const char *a = rn__ctl_req_arg(req, i);
 
         if (strcmp(a, "--recv-only") == 0) {
             pa->pa_recv_only = true;
         } else if (strcmp(a, "--timeout") == 0 || (!is_connect && strcmp(a, "--addr") == 0)) {
-            const char *v = rn_ctl_req_arg(req, ++i);
+            const char *v = rn__ctl_req_arg(req, ++i);
 
             if (v == NULL)
-                return rn_ctl_req_fail(req, RN_CTL_EXIT_USAGE, "%s needs a value", a);
+                return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "%s needs a value", a);
             if (strcmp(a, "--addr") == 0) {
                 if ((st = parse_addr(req, v, &pa->pa_addr)) != 0)
                     return st;
@@ -650,28 +650,28 @@ static int pipe_parse(struct rn_ctl_req *req, bool is_connect, struct pipe_args 
                 s = strtod(v, &end);
                 if (errno != 0 || end == v || *end != '\0' || !isfinite(s) || s < 0 ||
                     s > PIPE_TIMEOUT_MAX)
-                    return rn_ctl_req_fail(req, RN_CTL_EXIT_USAGE, "--timeout: '%s': must be "
+                    return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "--timeout: '%s': must be "
                                            "a number of seconds in [0, %.0f]", v,
                                            PIPE_TIMEOUT_MAX);
                 pa->pa_timeout = (rn_time_t)(s * (double)RN_NSEC_PER_SEC);
             }
         } else if (a[0] == '-' && a[1] != '\0') {
-            return rn_ctl_req_fail(req, RN_CTL_EXIT_USAGE, "unknown option '%s'", a);
+            return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "unknown option '%s'", a);
         } else if (npos < want) {
             pos[npos++] = a;
         } else {
-            return rn_ctl_req_fail(req, RN_CTL_EXIT_USAGE, "unexpected argument '%s'", a);
+            return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "unexpected argument '%s'", a);
         }
     }
     if (npos < want)
-        return rn_ctl_req_fail(req, RN_CTL_EXIT_USAGE, "usage: %s",
+        return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "usage: %s",
                                is_connect ? "connect ADDR PORT [--timeout S] [--recv-only]"
                                           : "accept PORT [--addr A] [--timeout S] [--recv-only]");
     if (is_connect) {
         if ((st = parse_addr(req, pos[0], &pa->pa_addr)) != 0)
             return st;
         if (pa->pa_addr == 0)
-            return rn_ctl_req_fail(req, RN_CTL_EXIT_USAGE, "'%s': cannot connect to the "
+            return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "'%s': cannot connect to the "
                                    "wildcard address", pos[0]);
         return parse_port(req, pos[1], &pa->pa_port);
     }
@@ -722,14 +722,14 @@ out_free:
  * with the message set. */
 static int pipe_admit(struct rn__ctl_net *net, struct rn_ctl_req *req)
 {
-    if (!rn_ctl_req_can_stream(req))
-        return rn_ctl_req_fail(req, RN_CTL_EXIT_USAGE, "needs a client that takes the "
+    if (!rn__ctl_req_can_stream(req))
+        return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "needs a client that takes the "
                                "streaming mode (request flag 0x2): `refnet send`, `refnet recv` "
                                "or `refnet get`");
     if (net->cn_stopping)
-        return rn_ctl_req_fail(req, RN_CTL_EXIT_FAIL, "the daemon is shutting down");
+        return rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "the daemon is shutting down");
     if (net->cn_npipes >= PIPE_MAX)
-        return rn_ctl_req_fail(req, RN_CTL_EXIT_FAIL, "%d transfers run already; try again",
+        return rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "%d transfers run already; try again",
                                PIPE_MAX);
     return 0;
 }
@@ -756,13 +756,13 @@ static int cmd_connect(struct rn_ctl_req *req, void *ctx)
         return st;
     np = pipe_new(net, req, "ctl connect");
     if (np == NULL)
-        return rn_ctl_req_fail(req, RN_CTL_EXIT_FAIL, "out of memory");
+        return rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "out of memory");
     snprintf(np->np_what, sizeof(np->np_what), "%s:%u", rn_ip4_addr_fmt(pa.pa_addr, ip),
              pa.pa_port);
     np->np_recv_only = pa.pa_recv_only;
     np->np_timeout = pa.pa_timeout;
     np->np_phase = PIPE_CONNECTING;
-    rn_ctl_req_on_cancel(req, pipe_cancelled, np);
+    rn__ctl_req_on_cancel(req, pipe_cancelled, np);
     h = rn_sock_open(np->np_proc, RN_SOCK_STREAM, 0);
     if (h < 0)
         return pipe_setup_failed(np, h, "socket");
@@ -788,12 +788,12 @@ static int cmd_accept(struct rn_ctl_req *req, void *ctx)
         return st;
     np = pipe_new(net, req, "ctl accept");
     if (np == NULL)
-        return rn_ctl_req_fail(req, RN_CTL_EXIT_FAIL, "out of memory");
+        return rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "out of memory");
     snprintf(np->np_what, sizeof(np->np_what), "port %u", pa.pa_port);
     np->np_recv_only = pa.pa_recv_only;
     np->np_timeout = pa.pa_timeout;
     np->np_phase = PIPE_ACCEPTING;
-    rn_ctl_req_on_cancel(req, pipe_cancelled, np);
+    rn__ctl_req_on_cancel(req, pipe_cancelled, np);
     h = rn_sock_open(np->np_proc, RN_SOCK_STREAM, 0);
     if (h < 0)
         return pipe_setup_failed(np, h, "socket");
@@ -807,9 +807,9 @@ static int cmd_accept(struct rn_ctl_req *req, void *ctx)
         return pipe_setup_failed(np, st, "listen");
     /* The go now: the client learns that refnet listens, and its
      * hangup cancels the wait for a peer. */
-    rn_strbuf_printf(rn_ctl_req_out(req), "listening on %s:%u\n",
+    rn_strbuf_printf(rn__ctl_req_out(req), "listening on %s:%u\n",
                      rn_ip4_addr_fmt(pa.pa_addr, ip), pa.pa_port);
-    st = rn_ctl_req_go(req, pipe_stream_io, np);
+    st = rn__ctl_req_go(req, pipe_stream_io, np);
     if (st != 0) {
         np->np_client_gone = st == RN_ENOTCONN;
         pipe_end(np, RN_CTL_EXIT_FAIL, true);
@@ -840,7 +840,7 @@ struct rn__ctl_net *rn__ctl_net_new(struct rn_stack *st)
 
 int rn__ctl_add_net_cmds(struct rn_ctl_server *srv, struct rn__ctl_net *net)
 {
-    return rn_ctl_server_add(srv, net_cmds, sizeof(net_cmds) / sizeof(net_cmds[0]), net);
+    return rn__ctl_server_add(srv, net_cmds, sizeof(net_cmds) / sizeof(net_cmds[0]), net);
 }
 
 void rn__ctl_net_stop(struct rn__ctl_net *net, void (*done)(void *ctx), void *ctx)
@@ -882,7 +882,7 @@ void rn__ctl_net_free(struct rn__ctl_net *net)
             struct rn_ctl_req *req = np->np_req;
 
             np->np_req = NULL;
-            rn_ctl_req_complete(req, RN_CTL_EXIT_FAIL);
+            rn__ctl_req_complete(req, RN_CTL_EXIT_FAIL);
         }
         net->cn_stop_done = NULL;
         pipe_free(np);

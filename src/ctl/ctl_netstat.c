@@ -11,7 +11,7 @@
  *     tag by tag; listeners with the number of connections on them.
  *
  * One batch runs per wake of the loop, in call order:
- *   cmd_netstat() [L]: rn_netstat_walk_start(), post ns_resume, pending
+ *   rn__cmd_netstat() [L]: rn_netstat_walk_start(), post ns_resume, pending
  *   ns_resume() [L, loop work]: rn_netstat_walk_resume(): one batch,
  *     measured on the OS clock (at most ~0.4 ms)
  *     -> ns_yield(): posts ns_resume again, behind the stack's next poll
@@ -81,7 +81,7 @@ static void ns_job_end(struct ns_job *job, int status)
     for (pp = &job->nj_cn->cn_jobs; *pp != job; pp = &(*pp)->nj_next)
         ;
     *pp = job->nj_next;
-    rn_ctl_req_complete(job->nj_req, status);
+    rn__ctl_req_complete(job->nj_req, status);
     free(job);
 }
 
@@ -112,7 +112,7 @@ static void ns_row(const struct rn_netstat_walk_row *row, void *ctx)
 {
     struct ns_job *job = ctx;
 
-    rn__render_netstat_row(rn_ctl_req_out(job->nj_req), row, job->nj_refs, job->nj_json,
+    rn__render_netstat_row(rn__ctl_req_out(job->nj_req), row, job->nj_refs, job->nj_json,
                            &job->nj_first);
 }
 
@@ -123,12 +123,12 @@ static void ns_done(struct rn_netstat_walk *w, void *ctx)
     bool oom;
 
     rn_netstat_walk_stats(w, &stats);
-    rn__render_netstat_end(rn_ctl_req_out(job->nj_req), job->nj_json);
-    oom = rn_ctl_req_out(job->nj_req)->sb_oom || stats.nst_lost > 0;
+    rn__render_netstat_end(rn__ctl_req_out(job->nj_req), job->nj_json);
+    oom = rn__ctl_req_out(job->nj_req)->sb_oom || stats.nst_lost > 0;
 
     rn_netstat_walk_free(w);
     if (oom)
-        (void)rn_ctl_req_fail(job->nj_req, RN_CTL_EXIT_FAIL, "out of memory for the listing");
+        (void)rn__ctl_req_fail(job->nj_req, RN_CTL_EXIT_FAIL, "out of memory for the listing");
     ns_job_end(job, oom ? RN_CTL_EXIT_FAIL : RN_CTL_EXIT_OK);
 }
 
@@ -140,7 +140,7 @@ static void ns_cancelled(struct rn_ctl_req *req, void *ctx)
     job->nj_cancelled = true;  /* its queued batch ends it */
 }
 
-static int cmd_netstat(struct rn_ctl_req *req, void *ctx)
+static int rn__cmd_netstat(struct rn_ctl_req *req, void *ctx)
 {
     struct rn__ctl_netstat *cn = ctx;
     struct rn_netstat_params np = {
@@ -155,20 +155,20 @@ static int cmd_netstat(struct rn_ctl_req *req, void *ctx)
     char what[48];
     int i;
 
-    for (i = 1; i < rn_ctl_req_argc(req); i++) {
-        const char *a = rn_ctl_req_arg(req, i);
+    for (i = 1; i < rn__ctl_req_argc(req); i++) {
+        const char *a = rn__ctl_req_arg(req, i);
 
         if (strcmp(a, "-a") == 0 || strcmp(a, "--all") == 0)
             np.np_all = true;
         else if (strcmp(a, "--refs") == 0)
             np.np_refs = true;
         else
-            return rn_ctl_req_fail(req, RN_CTL_EXIT_USAGE, "unexpected argument '%s' "
+            return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "unexpected argument '%s' "
                                    "(usage: netstat [-a] [--refs] [--json])", a);
     }
     job = calloc(1, sizeof(*job));
     if (job == NULL)
-        return rn_ctl_req_fail(req, RN_CTL_EXIT_FAIL, "out of memory");
+        return rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "out of memory");
     snprintf(what, sizeof(what), "netstat%s%s", np.np_all ? " -a" : "",
              np.np_refs ? " --refs" : "");
     np.np_what = what;
@@ -176,22 +176,22 @@ static int cmd_netstat(struct rn_ctl_req *req, void *ctx)
     job->nj_cn = cn;
     job->nj_req = req;
     job->nj_refs = np.np_refs;
-    job->nj_json = rn_ctl_req_json(req);
+    job->nj_json = rn__ctl_req_json(req);
     job->nj_first = true;
     if (rn_netstat_walk_start(cn->cn_stack, &np, &job->nj_walk) != 0) {
         free(job);
-        return rn_ctl_req_fail(req, RN_CTL_EXIT_FAIL, "out of memory");
+        return rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "out of memory");
     }
-    rn__render_netstat_begin(rn_ctl_req_out(req), job->nj_refs, job->nj_json);
+    rn__render_netstat_begin(rn__ctl_req_out(req), job->nj_refs, job->nj_json);
     job->nj_next = cn->cn_jobs;
     cn->cn_jobs = job;
-    rn_ctl_req_on_cancel(req, ns_cancelled, job);
+    rn__ctl_req_on_cancel(req, ns_cancelled, job);
     rn_loop_post(cn->cn_loop, &job->nj_work, ns_resume);
     return RN_CTL_PENDING;
 }
 
 static const struct rn_ctl_cmd netstat_cmds[] = {
-    {"netstat", cmd_netstat, "netstat [-a] [--refs]"},
+    {"netstat", rn__cmd_netstat, "netstat [-a] [--refs]"},
 };
 
 struct rn__ctl_netstat *rn__ctl_netstat_new(struct rn_loop *loop, struct rn_stack *st,
@@ -209,7 +209,7 @@ struct rn__ctl_netstat *rn__ctl_netstat_new(struct rn_loop *loop, struct rn_stac
 
 int rn__ctl_add_netstat_cmd(struct rn_ctl_server *srv, struct rn__ctl_netstat *cn)
 {
-    return rn_ctl_server_add(srv, netstat_cmds, 1, cn);
+    return rn__ctl_server_add(srv, netstat_cmds, 1, cn);
 }
 
 void rn__ctl_netstat_free(struct rn__ctl_netstat *cn)

@@ -48,9 +48,9 @@ int rn__ctl_parse_id(const char *arg, uint64_t *id)
 
 /* ---- objects ------------------------------------------------------------ */
 
-static int cmd_objects(struct rn_ctl_req *req, void *ctx)
+static int rn__cmd_objects(struct rn_ctl_req *req, void *ctx)
 {
-    struct rn_strbuf *out = rn_ctl_req_out(req);
+    struct rn_strbuf *out = rn__ctl_req_out(req);
     const char *type = NULL;
     struct json_object *list;
     struct rn_snapshot *s;
@@ -58,28 +58,28 @@ static int cmd_objects(struct rn_ctl_req *req, void *ctx)
     int a;
 
     (void)ctx;
-    for (a = 1; a < rn_ctl_req_argc(req); a++) {
-        const char *arg = rn_ctl_req_arg(req, a);
+    for (a = 1; a < rn__ctl_req_argc(req); a++) {
+        const char *arg = rn__ctl_req_arg(req, a);
 
         if (strcmp(arg, "--type") == 0) {
-            if (a + 1 >= rn_ctl_req_argc(req))
-                return rn_ctl_req_fail(req, RN_CTL_EXIT_USAGE, "--type needs a type name");
-            type = rn_ctl_req_arg(req, ++a);
+            if (a + 1 >= rn__ctl_req_argc(req))
+                return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "--type needs a type name");
+            type = rn__ctl_req_arg(req, ++a);
         } else if (strncmp(arg, "--type=", 7) == 0) {
             type = arg + 7;
         } else {
-            return rn_ctl_req_fail(req, RN_CTL_EXIT_USAGE,
+            return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE,
                                    "unexpected argument '%s' (usage: objects [--type NAME])",
                                    arg);
         }
     }
     if (type != NULL && rn_ob_type_find(type) == NULL)
-        return rn_ctl_req_fail(req, RN_CTL_EXIT_USAGE, "--type: '%s': no object type of "
+        return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "--type: '%s': no object type of "
                                "that name", type);
     s = rn_ob_snapshot();
     if (s == NULL)
-        return rn_ctl_req_fail(req, RN_CTL_EXIT_FAIL, "out of memory for the snapshot");
-    list = rn_ctl_req_json(req) ? json_object_new_array() : NULL;
+        return rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "out of memory for the snapshot");
+    list = rn__ctl_req_json(req) ? json_object_new_array() : NULL;
     for (i = 0; i < s->s_nobjects; i++) {
         const struct rn_snap_object *o = &s->s_objects[i];
 
@@ -103,29 +103,29 @@ static int cmd_objects(struct rn_ctl_req *req, void *ctx)
 
 /* ---- refs --------------------------------------------------------------- */
 
-static int cmd_refs(struct rn_ctl_req *req, void *ctx)
+static int rn__cmd_refs(struct rn_ctl_req *req, void *ctx)
 {
-    struct rn_strbuf *out = rn_ctl_req_out(req);
+    struct rn_strbuf *out = rn__ctl_req_out(req);
     const struct rn_snap_object *o;
     struct rn_snapshot *s;
     uint64_t id;
 
     (void)ctx;
-    if (rn_ctl_req_argc(req) != 2)
-        return rn_ctl_req_fail(req, RN_CTL_EXIT_USAGE, "usage: refs ID");
-    if (rn__ctl_parse_id(rn_ctl_req_arg(req, 1), &id) != 0)
-        return rn_ctl_req_fail(req, RN_CTL_EXIT_USAGE, "'%s': not an object id (a number "
-                               "such as 17 or #17)", rn_ctl_req_arg(req, 1));
+    if (rn__ctl_req_argc(req) != 2)
+        return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "usage: refs ID");
+    if (rn__ctl_parse_id(rn__ctl_req_arg(req, 1), &id) != 0)
+        return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "'%s': not an object id (a number "
+                               "such as 17 or #17)", rn__ctl_req_arg(req, 1));
     s = rn_ob_snapshot();
     if (s == NULL)
-        return rn_ctl_req_fail(req, RN_CTL_EXIT_FAIL, "out of memory for the snapshot");
+        return rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "out of memory for the snapshot");
     o = rn_snapshot_find(s, id);
     if (o == NULL) {
         rn_snapshot_free(s);
-        return rn_ctl_req_fail(req, RN_CTL_EXIT_FAIL, "no object #%" PRIu64
+        return rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "no object #%" PRIu64
                                " (never existed or already released)", id);
     }
-    if (rn_ctl_req_json(req)) {
+    if (rn__ctl_req_json(req)) {
         rn__render_json(out, rn__render_object_json(s, o));
         rn_strbuf_puts(out, "\n");
     } else {
@@ -137,9 +137,9 @@ static int cmd_refs(struct rn_ctl_req *req, void *ctx)
 
 /* ---- trace -------------------------------------------------------------- */
 
-static int cmd_trace(struct rn_ctl_req *req, void *ctx)
+static int rn__cmd_trace(struct rn_ctl_req *req, void *ctx)
 {
-    struct rn_strbuf *out = rn_ctl_req_out(req);
+    struct rn_strbuf *out = rn__ctl_req_out(req);
     struct rn_strbuf name = RN_STRBUF_INIT;
     struct rn_ob_type *type;
     const char *what;
@@ -148,27 +148,27 @@ static int cmd_trace(struct rn_ctl_req *req, void *ctx)
     int a;
 
     (void)ctx;
-    if (rn_ctl_req_argc(req) < 3)
-        return rn_ctl_req_fail(req, RN_CTL_EXIT_USAGE, "usage: trace on|off TYPE|ID");
-    what = rn_ctl_req_arg(req, 1);
+    if (rn__ctl_req_argc(req) < 3)
+        return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "usage: trace on|off TYPE|ID");
+    what = rn__ctl_req_arg(req, 1);
     if (strcmp(what, "on") == 0)
         on = true;
     else if (strcmp(what, "off") == 0)
         on = false;
     else
-        return rn_ctl_req_fail(req, RN_CTL_EXIT_USAGE, "'%s': expected on or off", what);
+        return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "'%s': expected on or off", what);
 
-    if (rn_ctl_req_argc(req) == 3 && rn__ctl_parse_id(rn_ctl_req_arg(req, 2), &id) == 0) {
+    if (rn__ctl_req_argc(req) == 3 && rn__ctl_parse_id(rn__ctl_req_arg(req, 2), &id) == 0) {
         char desc[160];
         void *ob = rn_ob_lookup(id, RN_TAG_LOOKUP);
 
         if (ob == NULL)
-            return rn_ctl_req_fail(req, RN_CTL_EXIT_FAIL, "no object #%" PRIu64
+            return rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "no object #%" PRIu64
                                    " (never existed or already released)", id);
         rn_ob_set_traced(ob, on);
         rn_ob_describe(ob, desc, sizeof(desc));
         (void)rn_ob_deref(ob, RN_TAG_LOOKUP);
-        if (rn_ctl_req_json(req)) {
+        if (rn__ctl_req_json(req)) {
             struct json_object *o = json_object_new_object();
 
             json_object_object_add(o, "traced", json_object_new_boolean(on));
@@ -184,18 +184,18 @@ static int cmd_trace(struct rn_ctl_req *req, void *ctx)
     }
     /* A type name may have spaces: `trace on tcp listener` means the type
      * "tcp listener", as does `trace on "tcp listener"`. */
-    for (a = 2; a < rn_ctl_req_argc(req); a++)
-        rn_strbuf_printf(&name, "%s%s", a > 2 ? " " : "", rn_ctl_req_arg(req, a));
+    for (a = 2; a < rn__ctl_req_argc(req); a++)
+        rn_strbuf_printf(&name, "%s%s", a > 2 ? " " : "", rn__ctl_req_arg(req, a));
     type = rn_ob_type_find(rn_strbuf_str(&name));
     if (type == NULL) {
-        int st = rn_ctl_req_fail(req, RN_CTL_EXIT_USAGE, "'%s': neither an object id nor "
+        int st = rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "'%s': neither an object id nor "
                                  "an object type", rn_strbuf_str(&name));
 
         rn_strbuf_free(&name);
         return st;
     }
     rn_ob_type_set_traced(type, on);
-    if (rn_ctl_req_json(req)) {
+    if (rn__ctl_req_json(req)) {
         struct json_object *o = json_object_new_object();
 
         json_object_object_add(o, "traced", json_object_new_boolean(on));
@@ -213,13 +213,13 @@ static int cmd_trace(struct rn_ctl_req *req, void *ctx)
 }
 
 static const struct rn_ctl_cmd object_cmds[] = {
-    {"objects", cmd_objects, "objects [--type NAME]"},
-    {"refs", cmd_refs, "refs ID"},
-    {"trace", cmd_trace, "trace on|off TYPE|ID"},
+    {"objects", rn__cmd_objects, "objects [--type NAME]"},
+    {"refs", rn__cmd_refs, "refs ID"},
+    {"trace", rn__cmd_trace, "trace on|off TYPE|ID"},
 };
 
 int rn__ctl_add_object_cmds(struct rn_ctl_server *srv)
 {
-    return rn_ctl_server_add(srv, object_cmds, sizeof(object_cmds) / sizeof(object_cmds[0]),
+    return rn__ctl_server_add(srv, object_cmds, sizeof(object_cmds) / sizeof(object_cmds[0]),
                              NULL);
 }

@@ -63,20 +63,20 @@ static void put_be16(uint8_t *p, uint16_t v)
 
 /* ---- Reader ------------------------------------------------------------- */
 
-void rn_ctl_reader_init(struct rn_ctl_reader *rd, uint32_t max_payload)
+void rn__ctl_reader_init(struct rn_ctl_reader *rd, uint32_t max_payload)
 {
     memset(rd, 0, sizeof(*rd));
     rd->rd_max = max_payload;
 }
 
-void rn_ctl_reader_fini(struct rn_ctl_reader *rd)
+void rn__ctl_reader_fini(struct rn_ctl_reader *rd)
 {
     free(rd->rd_buf);
     rd->rd_buf = NULL;
     rd->rd_cap = 0;
 }
 
-void rn_ctl_reader_reset(struct rn_ctl_reader *rd)
+void rn__ctl_reader_reset(struct rn_ctl_reader *rd)
 {
     uint32_t max = rd->rd_max;
     uint8_t *buf = rd->rd_buf;
@@ -94,12 +94,12 @@ void rn_ctl_reader_reset(struct rn_ctl_reader *rd)
     rd->rd_cap = cap;
 }
 
-bool rn_ctl_reader_partial(const struct rn_ctl_reader *rd)
+bool rn__ctl_reader_partial(const struct rn_ctl_reader *rd)
 {
     return rd->rd_hdr_have > 0 && !rd->rd_done;
 }
 
-size_t rn_ctl_reader_space(struct rn_ctl_reader *rd, uint8_t **where)
+size_t rn__ctl_reader_space(struct rn_ctl_reader *rd, uint8_t **where)
 {
     uint32_t want;
 
@@ -165,7 +165,7 @@ static int reader_check_header(struct rn_ctl_reader *rd, uint32_t from, char *er
     return 0;
 }
 
-int rn_ctl_reader_advance(struct rn_ctl_reader *rd, size_t n, char *err, size_t errlen)
+int rn__ctl_reader_advance(struct rn_ctl_reader *rd, size_t n, char *err, size_t errlen)
 {
     int e;
 
@@ -182,7 +182,7 @@ int rn_ctl_reader_advance(struct rn_ctl_reader *rd, size_t n, char *err, size_t 
         return rd->rd_done ? 1 : 0;
     }
     if (rd->rd_have == rd->rd_cap && n == 0) {
-        /* rn_ctl_reader_space() could not grow the buffer. */
+        /* rn__ctl_reader_space() could not grow the buffer. */
         ctl_err(err, errlen, "out of memory for a frame of %u bytes", rd->rd_len);
         return RN_ENOMEM;
     }
@@ -193,7 +193,7 @@ int rn_ctl_reader_advance(struct rn_ctl_reader *rd, size_t n, char *err, size_t 
     return rd->rd_done ? 1 : 0;
 }
 
-int rn_ctl_reader_feed(struct rn_ctl_reader *rd, const void *buf, size_t len, size_t *used,
+int rn__ctl_reader_feed(struct rn_ctl_reader *rd, const void *buf, size_t len, size_t *used,
                        char *err, size_t errlen)
 {
     const uint8_t *p = buf;
@@ -202,23 +202,23 @@ int rn_ctl_reader_feed(struct rn_ctl_reader *rd, const void *buf, size_t len, si
     *used = 0;
     while (!rd->rd_done && *used < len) {
         uint8_t *where;
-        size_t space = rn_ctl_reader_space(rd, &where);
+        size_t space = rn__ctl_reader_space(rd, &where);
         size_t n = len - *used;
 
         if (where == NULL)
-            return rn_ctl_reader_advance(rd, 0, err, errlen);
+            return rn__ctl_reader_advance(rd, 0, err, errlen);
         if (n > space)
             n = space;
         memcpy(where, p + *used, n);
         *used += n;
-        r = rn_ctl_reader_advance(rd, n, err, errlen);
+        r = rn__ctl_reader_advance(rd, n, err, errlen);
         if (r < 0)
             return r;
     }
     return r;
 }
 
-const uint8_t *rn_ctl_reader_payload(const struct rn_ctl_reader *rd, uint32_t *len)
+const uint8_t *rn__ctl_reader_payload(const struct rn_ctl_reader *rd, uint32_t *len)
 {
     assert(rd->rd_done);
     *len = rd->rd_len;
@@ -227,7 +227,7 @@ const uint8_t *rn_ctl_reader_payload(const struct rn_ctl_reader *rd, uint32_t *l
 
 /* ---- Requests ----------------------------------------------------------- */
 
-int rn_ctl_request_encode(uint32_t flags, int argc, const char *const *argv, uint8_t **out,
+int rn__ctl_request_encode(uint32_t flags, int argc, const char *const *argv, uint8_t **out,
                           size_t *outlen, char *err, size_t errlen)
 {
     size_t total = RN_CTL_HDR_LEN + RN_CTL_REQ_HEAD_LEN;
@@ -283,7 +283,7 @@ int rn_ctl_request_encode(uint32_t flags, int argc, const char *const *argv, uin
     return 0;
 }
 
-int rn_ctl_request_decode(const uint8_t *payload, size_t len, struct rn_ctl_request *rq,
+int rn__ctl_request_decode(const uint8_t *payload, size_t len, struct rn_ctl_request *rq,
                           char *err, size_t errlen)
 {
     size_t off, strbytes = 0;
@@ -369,7 +369,7 @@ int rn_ctl_request_decode(const uint8_t *payload, size_t len, struct rn_ctl_requ
     return 0;
 }
 
-void rn_ctl_request_free(struct rn_ctl_request *rq)
+void rn__ctl_request_free(struct rn_ctl_request *rq)
 {
     free(rq->rq_argv);
     memset(rq, 0, sizeof(*rq));
@@ -377,7 +377,7 @@ void rn_ctl_request_free(struct rn_ctl_request *rq)
 
 /* ---- Replies ------------------------------------------------------------ */
 
-int rn_ctl_reply_header(uint8_t *out, int32_t status, size_t textlen)
+int rn__ctl_reply_header(uint8_t *out, int32_t status, size_t textlen)
 {
     if (textlen > RN_CTL_REPLY_MAX - RN_CTL_REPLY_HEAD_LEN)
         return RN_EMSGSIZE;
@@ -389,7 +389,7 @@ int rn_ctl_reply_header(uint8_t *out, int32_t status, size_t textlen)
     return 0;
 }
 
-int rn_ctl_reply_decode(const uint8_t *payload, size_t len, int32_t *status, const char **text,
+int rn__ctl_reply_decode(const uint8_t *payload, size_t len, int32_t *status, const char **text,
                         size_t *textlen, char *err, size_t errlen)
 {
     uint32_t tlen;
@@ -413,18 +413,18 @@ int rn_ctl_reply_decode(const uint8_t *payload, size_t len, int32_t *status, con
 
 /* ---- Streams ------------------------------------------------------------ */
 
-void rn_ctl_unchunker_init(struct rn_ctl_unchunker *uc)
+void rn__ctl_unchunker_init(struct rn_ctl_unchunker *uc)
 {
     memset(uc, 0, sizeof(*uc));
-    rn_ctl_reader_init(&uc->uc_trailer, RN_CTL_REPLY_MAX);
+    rn__ctl_reader_init(&uc->uc_trailer, RN_CTL_REPLY_MAX);
 }
 
-void rn_ctl_unchunker_fini(struct rn_ctl_unchunker *uc)
+void rn__ctl_unchunker_fini(struct rn_ctl_unchunker *uc)
 {
-    rn_ctl_reader_fini(&uc->uc_trailer);
+    rn__ctl_reader_fini(&uc->uc_trailer);
 }
 
-int rn_ctl_unchunk(struct rn_ctl_unchunker *uc, const uint8_t *buf, size_t len, size_t *used,
+int rn__ctl_unchunk(struct rn_ctl_unchunker *uc, const uint8_t *buf, size_t len, size_t *used,
                    const uint8_t **data, size_t *datalen, char *err, size_t errlen)
 {
     size_t n;
@@ -435,7 +435,7 @@ int rn_ctl_unchunk(struct rn_ctl_unchunker *uc, const uint8_t *buf, size_t len, 
     if (uc->uc_trailer.rd_done)
         return 1;
     if (uc->uc_eof)
-        return rn_ctl_reader_feed(&uc->uc_trailer, buf, len, used, err, errlen);
+        return rn__ctl_reader_feed(&uc->uc_trailer, buf, len, used, err, errlen);
     if (uc->uc_left > 0) {
         n = len < uc->uc_left ? len : uc->uc_left;
         uc->uc_left -= (uint32_t)n;

@@ -4,8 +4,8 @@
  *
  * Per connection, one request at a time:
  *   EPOLLIN -> conn_read() -> rn_ctl_reader (whole frame) ->
- *   rn_ctl_request_decode() -> ctl_dispatch() -> handler -> [later]
- *   rn_ctl_req_complete() -> conn_queue_reply() -> EPOLLOUT -> conn_flush()
+ *   rn__ctl_request_decode() -> ctl_dispatch() -> handler -> [later]
+ *   rn__ctl_req_complete() -> conn_queue_reply() -> EPOLLOUT -> conn_flush()
  * The connection reads only the bytes of the frame in hand, and reads no
  * further request until the reply to the last one has been written, so a
  * client that pipelines requests and never reads costs one reply of memory.
@@ -13,7 +13,7 @@
  * closed once it is written; the server keeps serving everyone else.
  *
  * Lifetime of a request (an object of type "ctl request"):
- *   create      held by the handler until rn_ctl_req_complete() kills it;
+ *   create      held by the handler until rn__ctl_req_complete() kills it;
  *   ctl.conn    held by the connection while it waits for the reply;
  *   ctl.dispatch held around the handler call, so a handler that completes
  *               its request before returning does not free it under us.
@@ -21,10 +21,10 @@
  * cancel callback runs, ctl.conn is dropped); the handler's completion then
  * finds no connection and only releases the request.
  *
- * Streaming mode (ctl.h): rn_ctl_req_go() queues the go reply and marks the
+ * Streaming mode (ctl.h): rn__ctl_req_go() queues the go reply and marks the
  * connection streaming; from then on conn_io() -> conn_stream_io() hands
  * its readiness to the handler's stream function, which moves bytes with
- * rn_ctl_req_stream_read() and rn_ctl_req_stream_write() (each chunk's
+ * rn__ctl_req_stream_read() and rn__ctl_req_stream_write() (each chunk's
  * length goes out in front of its data, in one sendmsg).  Bytes the server
  * itself owes (the go, a length split by a short write, the end chunk, the
  * trailer) sit in cn_out and always go out before more data.  Completing
@@ -236,7 +236,7 @@ static void conn_queue_frame(struct ctl_conn *conn, const uint8_t *prefix, size_
         memcpy(buf, conn->cn_out + conn->cn_out_off, keep);
     if (plen > 0)
         memcpy(buf + keep, prefix, plen);
-    (void)rn_ctl_reply_header(buf + keep + plen, status, len);
+    (void)rn__ctl_reply_header(buf + keep + plen, status, len);
     if (len > 0)
         memcpy(buf + keep + plen + RN_CTL_HDR_LEN + RN_CTL_REPLY_HEAD_LEN, text, len);
     free(conn->cn_out);
@@ -362,7 +362,7 @@ static void ctl_dispatch(struct ctl_conn *conn, struct rn_ctl_request *rq)
     if (req == NULL) {
         static const char no_mem[] = "refnet: the daemon ran out of memory\n";
 
-        rn_ctl_request_free(rq);
+        rn__ctl_request_free(rq);
         conn_queue_reply(conn, RN_CTL_EXIT_FAIL, no_mem, sizeof(no_mem) - 1);
         return;
     }
@@ -393,7 +393,7 @@ static void ctl_dispatch(struct ctl_conn *conn, struct rn_ctl_request *rq)
         status = cmd->cc_fn(req, ctx);
     }
     if (status != RN_CTL_PENDING)
-        rn_ctl_req_complete(req, status);
+        rn__ctl_req_complete(req, status);
     (void)rn_ob_deref(req, tag_dispatch);
 }
 
@@ -404,12 +404,12 @@ static void conn_request(struct ctl_conn *conn)
     char why[200];
     uint32_t len;
 
-    payload = rn_ctl_reader_payload(&conn->cn_rd, &len);
-    if (rn_ctl_request_decode(payload, len, &rq, why, sizeof(why)) != 0) {
+    payload = rn__ctl_reader_payload(&conn->cn_rd, &len);
+    if (rn__ctl_request_decode(payload, len, &rq, why, sizeof(why)) != 0) {
         conn_reject(conn, why);
         return;
     }
-    rn_ctl_reader_reset(&conn->cn_rd);
+    rn__ctl_reader_reset(&conn->cn_rd);
     ctl_dispatch(conn, &rq);
 }
 
@@ -422,11 +422,11 @@ static int conn_read(struct ctl_conn *conn)
 
     for (k = 0; k < CTL_READ_BATCH && conn_wants_input(conn); k++) {
         uint8_t *where;
-        size_t space = rn_ctl_reader_space(&conn->cn_rd, &where);
+        size_t space = rn__ctl_reader_space(&conn->cn_rd, &where);
         ssize_t n;
 
         if (where == NULL) {
-            (void)rn_ctl_reader_advance(&conn->cn_rd, 0, why, sizeof(why));
+            (void)rn__ctl_reader_advance(&conn->cn_rd, 0, why, sizeof(why));
             conn_reject(conn, why);
             return 0;
         }
@@ -437,7 +437,7 @@ static int conn_read(struct ctl_conn *conn)
             return errno == EAGAIN ? 0 : -1;
         }
         if (n == 0) {
-            if (rn_ctl_reader_partial(&conn->cn_rd)) {
+            if (rn__ctl_reader_partial(&conn->cn_rd)) {
                 snprintf(why, sizeof(why), "truncated: the client stopped sending after %u "
                          "header and %u payload bytes", conn->cn_rd.rd_hdr_have,
                          conn->cn_rd.rd_have);
@@ -448,7 +448,7 @@ static int conn_read(struct ctl_conn *conn)
             return 0;
         }
         conn_touch(conn);
-        r = rn_ctl_reader_advance(&conn->cn_rd, (size_t)n, why, sizeof(why));
+        r = rn__ctl_reader_advance(&conn->cn_rd, (size_t)n, why, sizeof(why));
         if (r < 0) {
             conn_reject(conn, why);
             return 0;
@@ -568,7 +568,7 @@ static void ctl_conn_close(struct ctl_conn *conn)
     if (conn->cn_next != NULL)
         conn->cn_next->cn_prev = conn->cn_prev;
     srv->cs_nconns--;
-    rn_ctl_reader_fini(&conn->cn_rd);
+    rn__ctl_reader_fini(&conn->cn_rd);
     free(conn->cn_out);
     free(conn);
 }
@@ -581,7 +581,7 @@ static void ctl_refuse(int fd, const char *text)
 
     if (len > 200)
         len = 200;
-    (void)rn_ctl_reply_header(buf, RN_CTL_EXIT_FAIL, len);
+    (void)rn__ctl_reply_header(buf, RN_CTL_EXIT_FAIL, len);
     memcpy(buf + RN_CTL_HDR_LEN + RN_CTL_REPLY_HEAD_LEN, text, len);
     (void)send(fd, buf, RN_CTL_HDR_LEN + RN_CTL_REPLY_HEAD_LEN + len,
                MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -618,10 +618,10 @@ static void ctl_conn_new(struct rn_ctl_server *srv, int fd)
     conn->cn_fd = fd;
     conn->cn_pid = (int)cred.pid;
     conn->cn_events = EPOLLIN;
-    rn_ctl_reader_init(&conn->cn_rd, RN_CTL_REQ_MAX);
+    rn__ctl_reader_init(&conn->cn_rd, RN_CTL_REQ_MAX);
     rn_timer_init(&conn->cn_idle, conn_idle_fired);
     if (rn_loop_add_fd(srv->cs_loop, fd, EPOLLIN, conn_io, conn) != 0) {
-        rn_ctl_reader_fini(&conn->cn_rd);
+        rn__ctl_reader_fini(&conn->cn_rd);
         free(conn);
         ctl_refuse(fd, "refnet: the daemon cannot watch another connection\n");
         return;
@@ -735,7 +735,7 @@ static int ctl_claim_path(const struct sockaddr_un *sun, char *err, size_t errle
     return 0;
 }
 
-int rn_ctl_server_open(struct rn_loop *loop, const char *path, struct rn_ctl_server **out,
+int rn__ctl_server_open(struct rn_loop *loop, const char *path, struct rn_ctl_server **out,
                        char *err, size_t errlen)
 {
     struct rn_ctl_server *srv;
@@ -745,7 +745,7 @@ int rn_ctl_server_open(struct rn_loop *loop, const char *path, struct rn_ctl_ser
 
     assert(loop != NULL && out != NULL);
     *out = NULL;
-    path = rn_ctl_default_path(path);
+    path = rn__ctl_default_path(path);
     memset(&sun, 0, sizeof(sun));
     sun.sun_family = AF_UNIX;
     if (path[0] == '\0' || strlen(path) >= sizeof(sun.sun_path)) {
@@ -806,7 +806,7 @@ int rn_ctl_server_open(struct rn_loop *loop, const char *path, struct rn_ctl_ser
         srv_err(err, errlen, "cannot watch the control socket: %s", rn_strerror(e));
         goto out_unlink;
     }
-    e = rn_ctl_server_add(srv, ctl_builtin_cmds,
+    e = rn__ctl_server_add(srv, ctl_builtin_cmds,
                           sizeof(ctl_builtin_cmds) / sizeof(ctl_builtin_cmds[0]), srv);
     if (e != 0) {
         srv_err(err, errlen, "out of memory");
@@ -825,7 +825,7 @@ out_free_srv:
     return e;
 }
 
-void rn_ctl_server_close(struct rn_ctl_server *srv)
+void rn__ctl_server_close(struct rn_ctl_server *srv)
 {
     struct ctl_table *t;
     struct stat stb;
@@ -858,7 +858,7 @@ void rn_ctl_server_close(struct rn_ctl_server *srv)
     free(srv);
 }
 
-int rn_ctl_server_add(struct rn_ctl_server *srv, const struct rn_ctl_cmd *cmds, size_t n,
+int rn__ctl_server_add(struct rn_ctl_server *srv, const struct rn_ctl_cmd *cmds, size_t n,
                       void *ctx)
 {
     struct ctl_table *t = calloc(1, sizeof(*t));
@@ -876,61 +876,61 @@ int rn_ctl_server_add(struct rn_ctl_server *srv, const struct rn_ctl_cmd *cmds, 
     return 0;
 }
 
-const char *rn_ctl_server_path(const struct rn_ctl_server *srv)
+const char *rn__ctl_server_path(const struct rn_ctl_server *srv)
 {
     return srv->cs_path;
 }
 
-struct rn_loop *rn_ctl_server_loop(const struct rn_ctl_server *srv)
+struct rn_loop *rn__ctl_server_loop(const struct rn_ctl_server *srv)
 {
     return srv->cs_loop;
 }
 
-size_t rn_ctl_server_connections(const struct rn_ctl_server *srv)
+size_t rn__ctl_server_connections(const struct rn_ctl_server *srv)
 {
     return srv->cs_nconns;
 }
 
-uint64_t rn_ctl_server_requests(const struct rn_ctl_server *srv)
+uint64_t rn__ctl_server_requests(const struct rn_ctl_server *srv)
 {
     return srv->cs_requests;
 }
 
 /* ---- Requests ----------------------------------------------------------- */
 
-int rn_ctl_req_argc(const struct rn_ctl_req *req)
+int rn__ctl_req_argc(const struct rn_ctl_req *req)
 {
     return req->cr_argc;
 }
 
-const char *rn_ctl_req_arg(const struct rn_ctl_req *req, int i)
+const char *rn__ctl_req_arg(const struct rn_ctl_req *req, int i)
 {
     if (i < 0 || i >= req->cr_argc)
         return NULL;
     return req->cr_argv[i];
 }
 
-bool rn_ctl_req_json(const struct rn_ctl_req *req)
+bool rn__ctl_req_json(const struct rn_ctl_req *req)
 {
     return (req->cr_flags & RN_CTL_F_JSON) != 0;
 }
 
-struct rn_strbuf *rn_ctl_req_out(struct rn_ctl_req *req)
+struct rn_strbuf *rn__ctl_req_out(struct rn_ctl_req *req)
 {
     return &req->cr_out;
 }
 
-struct rn_ctl_server *rn_ctl_req_server(const struct rn_ctl_req *req)
+struct rn_ctl_server *rn__ctl_req_server(const struct rn_ctl_req *req)
 {
     return req->cr_srv;
 }
 
-int rn_ctl_req_pid(const struct rn_ctl_req *req)
+int rn__ctl_req_pid(const struct rn_ctl_req *req)
 {
     return req->cr_pid;
 }
 
-int rn_ctl_req_fail(struct rn_ctl_req *req, int status, const char *fmt, ...)
+int rn__ctl_req_fail(struct rn_ctl_req *req, int status, const char *fmt, ...)
 {
     va_list ap;
 
@@ -969,7 +969,7 @@ static void conn_stream_end(struct ctl_conn *conn, struct rn_ctl_req *req, int s
                          req->cr_out.sb_buf ? req->cr_out.sb_buf : "", req->cr_out.sb_len);
 }
 
-void rn_ctl_req_complete(struct rn_ctl_req *req, int status)
+void rn__ctl_req_complete(struct rn_ctl_req *req, int status)
 {
     struct ctl_conn *conn = req->cr_conn;
 
@@ -1009,12 +1009,12 @@ void rn_ctl_req_complete(struct rn_ctl_req *req, int status)
     (void)rn_ob_kill(req);
 }
 
-bool rn_ctl_req_connected(const struct rn_ctl_req *req)
+bool rn__ctl_req_connected(const struct rn_ctl_req *req)
 {
     return req->cr_conn != NULL;
 }
 
-void rn_ctl_req_on_cancel(struct rn_ctl_req *req, void (*fn)(struct rn_ctl_req *req, void *ctx),
+void rn__ctl_req_on_cancel(struct rn_ctl_req *req, void (*fn)(struct rn_ctl_req *req, void *ctx),
                           void *ctx)
 {
     req->cr_cancel_fn = fn;
@@ -1023,17 +1023,17 @@ void rn_ctl_req_on_cancel(struct rn_ctl_req *req, void (*fn)(struct rn_ctl_req *
 
 /* ---- Streaming mode ------------------------------------------------------- */
 
-bool rn_ctl_req_can_stream(const struct rn_ctl_req *req)
+bool rn__ctl_req_can_stream(const struct rn_ctl_req *req)
 {
     return (req->cr_flags & RN_CTL_F_STREAM) != 0;
 }
 
-int rn_ctl_req_go(struct rn_ctl_req *req, rn_ctl_stream_fn fn, void *ctx)
+int rn__ctl_req_go(struct rn_ctl_req *req, rn_ctl_stream_fn fn, void *ctx)
 {
     struct ctl_conn *conn = req->cr_conn;
 
     assert(fn != NULL && !req->cr_done);
-    if (!rn_ctl_req_can_stream(req))
+    if (!rn__ctl_req_can_stream(req))
         return RN_EINVAL;
     if (conn == NULL)
         return RN_ENOTCONN;
@@ -1058,7 +1058,7 @@ int rn_ctl_req_go(struct rn_ctl_req *req, rn_ctl_stream_fn fn, void *ctx)
     return 0;
 }
 
-void rn_ctl_req_stream_want(struct rn_ctl_req *req, uint32_t events)
+void rn__ctl_req_stream_want(struct rn_ctl_req *req, uint32_t events)
 {
     struct ctl_conn *conn = req->cr_conn;
 
@@ -1068,7 +1068,7 @@ void rn_ctl_req_stream_want(struct rn_ctl_req *req, uint32_t events)
     conn_update_events(conn);
 }
 
-ssize_t rn_ctl_req_stream_read(struct rn_ctl_req *req, void *buf, size_t len)
+ssize_t rn__ctl_req_stream_read(struct rn_ctl_req *req, void *buf, size_t len)
 {
     struct ctl_conn *conn = req->cr_conn;
 
@@ -1102,7 +1102,7 @@ static ssize_t conn_sendv(struct ctl_conn *conn, struct iovec *iov, int iovcnt)
     }
 }
 
-ssize_t rn_ctl_req_stream_write(struct rn_ctl_req *req, const void *buf, size_t len)
+ssize_t rn__ctl_req_stream_write(struct rn_ctl_req *req, const void *buf, size_t len)
 {
     struct ctl_conn *conn = req->cr_conn;
     uint8_t hdr[RN_CTL_CHUNK_HDR_LEN];
@@ -1155,7 +1155,7 @@ ssize_t rn_ctl_req_stream_write(struct rn_ctl_req *req, const void *buf, size_t 
     return n == 0 ? RN_EAGAIN : n;
 }
 
-int rn_ctl_req_stream_eof(struct rn_ctl_req *req)
+int rn__ctl_req_stream_eof(struct rn_ctl_req *req)
 {
     static const uint8_t end[RN_CTL_CHUNK_HDR_LEN] = {0, 0, 0, 0};
     struct ctl_conn *conn = req->cr_conn;
@@ -1183,16 +1183,16 @@ int rn_ctl_req_stream_eof(struct rn_ctl_req *req)
 static int ctl_builtin_ping(struct rn_ctl_req *req, void *ctx)
 {
     (void)ctx;
-    if (rn_ctl_req_argc(req) != 1)
-        return rn_ctl_req_fail(req, RN_CTL_EXIT_USAGE, "takes no arguments");
-    if (rn_ctl_req_json(req)) {
+    if (rn__ctl_req_argc(req) != 1)
+        return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "takes no arguments");
+    if (rn__ctl_req_json(req)) {
         struct json_object *o = json_object_new_object();
 
         json_object_object_add(o, "pong", json_object_new_boolean(1));
         json_object_object_add(o, "pid", json_object_new_int(getpid()));
-        rn__render_json(rn_ctl_req_out(req), o);
-        rn_strbuf_puts(rn_ctl_req_out(req), "\n");
+        rn__render_json(rn__ctl_req_out(req), o);
+        rn_strbuf_puts(rn__ctl_req_out(req), "\n");
     } else
-        rn_strbuf_printf(rn_ctl_req_out(req), "pong from pid %d\n", (int)getpid());
+        rn_strbuf_printf(rn__ctl_req_out(req), "pong from pid %d\n", (int)getpid());
     return RN_CTL_EXIT_OK;
 }

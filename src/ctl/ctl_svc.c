@@ -101,19 +101,19 @@ static bool parse_seconds(const char *arg, rn_time_t *t)
 /* Finds the service named by argument i, or fails the request. */
 static struct rn_svc *svc_arg(struct rn__ctl_svc *cs, struct rn_ctl_req *req, int i, int *st)
 {
-    const char *name = rn_ctl_req_arg(req, i);
+    const char *name = rn__ctl_req_arg(req, i);
     struct rn_svc *svc;
     char known[256];
 
     if (name == NULL) {
-        *st = rn_ctl_req_fail(req, RN_CTL_EXIT_USAGE, "which service? (usage: svc %s NAME)",
-                              rn_ctl_req_arg(req, 1));
+        *st = rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "which service? (usage: svc %s NAME)",
+                              rn__ctl_req_arg(req, 1));
         return NULL;
     }
     svc = rn_svcctl_find(cs->cs_sc, name);
     if (svc == NULL) {
         rn_svcctl_kinds(cs->cs_sc, known, sizeof(known));
-        *st = rn_ctl_req_fail(req, RN_CTL_EXIT_FAIL, "no service '%s' (configured: %zu; known "
+        *st = rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "no service '%s' (configured: %zu; known "
                               "kinds: %s)", name, rn_svcctl_count(cs->cs_sc), known);
     }
     return svc;
@@ -135,7 +135,7 @@ static void svc_stop_done(struct rn_svc_stop *stp, int result, void *ctx)
 {
     struct stop_req *sr = ctx;
     struct rn_ctl_req *req = sr->sr_req;
-    struct rn_strbuf *out = rn_ctl_req_out(req);
+    struct rn_strbuf *out = rn__ctl_req_out(req);
     const char *name = rn_svc_name(sr->sr_svc);
     rn_time_t took = rn_clock_os_monotonic() - sr->sr_began;
     char a[32];
@@ -155,10 +155,10 @@ static void svc_stop_done(struct rn_svc_stop *stp, int result, void *ctx)
         if (rc < 0)
             rn_strbuf_printf(out, "(no diagnosis: %s)\n", rn_strerror(rc));
     } else {
-        status = rn_ctl_req_fail(req, RN_CTL_EXIT_FAIL, "%s: the daemon is shutting down; "
+        status = rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "%s: the daemon is shutting down; "
                                  "the stop goes on without a waiter", name);
     }
-    rn_ctl_req_complete(req, status);
+    rn__ctl_req_complete(req, status);
     free(sr);
 }
 
@@ -169,7 +169,7 @@ static void svc_stop_cancelled(struct rn_ctl_req *req, void *ctx)
     /* The client left: stop waiting (the stop itself goes on). */
     rn_svc_stop_cancel(&sr->sr_stop);
     stop_req_unlink(sr);
-    rn_ctl_req_complete(req, RN_CTL_EXIT_FAIL);
+    rn__ctl_req_complete(req, RN_CTL_EXIT_FAIL);
     free(sr);
 }
 
@@ -181,16 +181,16 @@ static int svc_stop(struct rn__ctl_svc *cs, struct rn_ctl_req *req)
     bool have_timeout = false;
     int i, st = 0, rc;
 
-    for (i = 2; i < rn_ctl_req_argc(req); i++) {
-        const char *a = rn_ctl_req_arg(req, i);
+    for (i = 2; i < rn__ctl_req_argc(req); i++) {
+        const char *a = rn__ctl_req_arg(req, i);
 
         if (strcmp(a, "--timeout") == 0 || strncmp(a, "--timeout=", 10) == 0) {
-            const char *v = a[9] == '=' ? a + 10 : rn_ctl_req_arg(req, ++i);
+            const char *v = a[9] == '=' ? a + 10 : rn__ctl_req_arg(req, ++i);
 
             if (have_timeout)
-                return rn_ctl_req_fail(req, RN_CTL_EXIT_USAGE, "--timeout given twice");
+                return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "--timeout given twice");
             if (v == NULL || !parse_seconds(v, &timeout))
-                return rn_ctl_req_fail(req, RN_CTL_EXIT_USAGE, "--timeout: '%s': must be a "
+                return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "--timeout: '%s': must be a "
                                        "number of seconds in (0, 86400]", v ? v : "");
             have_timeout = true;
         } else if (svc == NULL && a[0] != '-') {
@@ -198,16 +198,16 @@ static int svc_stop(struct rn__ctl_svc *cs, struct rn_ctl_req *req)
             if (svc == NULL)
                 return st;
         } else {
-            return rn_ctl_req_fail(req, RN_CTL_EXIT_USAGE, "unexpected argument '%s' (usage: "
+            return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "unexpected argument '%s' (usage: "
                                    "svc stop NAME [--timeout S])", a);
         }
     }
     if (svc == NULL)
-        return rn_ctl_req_fail(req, RN_CTL_EXIT_USAGE, "which service? (usage: svc stop NAME "
+        return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "which service? (usage: svc stop NAME "
                                "[--timeout S])");
     sr = calloc(1, sizeof(*sr));
     if (sr == NULL)
-        return rn_ctl_req_fail(req, RN_CTL_EXIT_FAIL, "out of memory");
+        return rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "out of memory");
     sr->sr_cs = cs;
     sr->sr_req = req;
     sr->sr_svc = svc;
@@ -217,16 +217,16 @@ static int svc_stop(struct rn__ctl_svc *cs, struct rn_ctl_req *req)
     if (rc != 0) {
         free(sr);
         if (rc == 1) {
-            rn_strbuf_printf(rn_ctl_req_out(req), "service %s already STOPPED\n",
+            rn_strbuf_printf(rn__ctl_req_out(req), "service %s already STOPPED\n",
                              rn_svc_name(svc));
             return RN_CTL_EXIT_OK;
         }
-        return rn_ctl_req_fail(req, RN_CTL_EXIT_FAIL, "%s is %s: try again once it is RUNNING",
+        return rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "%s is %s: try again once it is RUNNING",
                                rn_svc_name(svc), rn_svc_state_name(rn_svc_state(svc)));
     }
     sr->sr_next = cs->cs_stops;
     cs->cs_stops = sr;
-    rn_ctl_req_on_cancel(req, svc_stop_cancelled, sr);
+    rn__ctl_req_on_cancel(req, svc_stop_cancelled, sr);
     return RN_CTL_PENDING;
 }
 
@@ -234,105 +234,105 @@ static int svc_stop(struct rn__ctl_svc *cs, struct rn_ctl_req *req)
 
 static int svc_start(struct rn__ctl_svc *cs, struct rn_ctl_req *req)
 {
-    const char *spec = rn_ctl_req_arg(req, 2);
+    const char *spec = rn__ctl_req_arg(req, 2);
     char name[32], err[600];
     struct rn_svc *svc;
     struct rn_proc *p;
     size_t n;
     int rc;
 
-    if (rn_ctl_req_argc(req) != 3)
-        return rn_ctl_req_fail(req, RN_CTL_EXIT_USAGE, "usage: svc start NAME[=ARG]");
+    if (rn__ctl_req_argc(req) != 3)
+        return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "usage: svc start NAME[=ARG]");
     n = strcspn(spec, "=");
     if (n == 0 || n >= sizeof(name))
-        return rn_ctl_req_fail(req, RN_CTL_EXIT_USAGE, "'%s': not a service name", spec);
+        return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "'%s': not a service name", spec);
     memcpy(name, spec, n);
     name[n] = '\0';
     svc = rn_svcctl_find(cs->cs_sc, name);
     if (svc != NULL && spec[n] == '=' &&
         (rn_svc_arg(svc) == NULL || strcmp(rn_svc_arg(svc), spec + n + 1) != 0))
-        return rn_ctl_req_fail(req, RN_CTL_EXIT_USAGE, "%s is configured as %s%s%s; start it "
+        return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "%s is configured as %s%s%s; start it "
                                "as `svc start %s`", name, name, rn_svc_arg(svc) ? "=" : "",
                                rn_svc_arg(svc) ? rn_svc_arg(svc) : "", name);
     if (svc == NULL) {
         err[0] = '\0';
         rc = rn_svcctl_add(cs->cs_sc, spec, &svc, err, sizeof(err));
         if (rc != 0)
-            return rn_ctl_req_fail(req, rc == RN_ENOMEM ? RN_CTL_EXIT_FAIL : RN_CTL_EXIT_USAGE,
+            return rn__ctl_req_fail(req, rc == RN_ENOMEM ? RN_CTL_EXIT_FAIL : RN_CTL_EXIT_USAGE,
                                    "%s", err);
     }
     rc = rn_svc_start(svc, err, sizeof(err));
     if (rc == 1) {
-        rn_strbuf_printf(rn_ctl_req_out(req), "service %s already %s\n", name,
+        rn_strbuf_printf(rn__ctl_req_out(req), "service %s already %s\n", name,
                          rn_svc_state_name(rn_svc_state(svc)));
         return RN_CTL_EXIT_OK;
     }
     if (rc < 0)
-        return rn_ctl_req_fail(req, RN_CTL_EXIT_FAIL, "cannot start %s: %s", name, err);
+        return rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "cannot start %s: %s", name, err);
     p = rn_svc_proc(svc);
-    rn_strbuf_printf(rn_ctl_req_out(req), "service %s RUNNING, process %s (pid %" PRIu32 ")\n",
+    rn_strbuf_printf(rn__ctl_req_out(req), "service %s RUNNING, process %s (pid %" PRIu32 ")\n",
                      name, rn_proc_name(p), rn_proc_pid(p));
     return RN_CTL_EXIT_OK;
 }
 
-static int cmd_svc(struct rn_ctl_req *req, void *ctx)
+static int rn__cmd_svc(struct rn_ctl_req *req, void *ctx)
 {
     struct rn__ctl_svc *cs = ctx;
-    const char *sub = rn_ctl_req_arg(req, 1);
+    const char *sub = rn__ctl_req_arg(req, 1);
     struct rn_svc *svc;
     int st = 0;
 
     if (sub == NULL || strcmp(sub, "list") == 0) {
-        if (rn_ctl_req_argc(req) > 2)
-            return rn_ctl_req_fail(req, RN_CTL_EXIT_USAGE, "unexpected argument '%s' (usage: "
-                                   "svc list)", rn_ctl_req_arg(req, 2));
-        rn__render_services(cs->cs_sc, NULL, rn_stack_now(cs->cs_stack), rn_ctl_req_out(req),
-                            rn_ctl_req_json(req));
+        if (rn__ctl_req_argc(req) > 2)
+            return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "unexpected argument '%s' (usage: "
+                                   "svc list)", rn__ctl_req_arg(req, 2));
+        rn__render_services(cs->cs_sc, NULL, rn_stack_now(cs->cs_stack), rn__ctl_req_out(req),
+                            rn__ctl_req_json(req));
         return RN_CTL_EXIT_OK;
     }
     if (strcmp(sub, "status") == 0) {
-        if (rn_ctl_req_argc(req) != 3)
-            return rn_ctl_req_fail(req, RN_CTL_EXIT_USAGE, "usage: svc status NAME");
+        if (rn__ctl_req_argc(req) != 3)
+            return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "usage: svc status NAME");
         svc = svc_arg(cs, req, 2, &st);
         if (svc == NULL)
             return st;
-        rn__render_services(cs->cs_sc, svc, rn_stack_now(cs->cs_stack), rn_ctl_req_out(req),
-                            rn_ctl_req_json(req));
+        rn__render_services(cs->cs_sc, svc, rn_stack_now(cs->cs_stack), rn__ctl_req_out(req),
+                            rn__ctl_req_json(req));
         return RN_CTL_EXIT_OK;
     }
     if (strcmp(sub, "start") == 0)
         return svc_start(cs, req);
     if (strcmp(sub, "stop") == 0)
         return svc_stop(cs, req);
-    return rn_ctl_req_fail(req, RN_CTL_EXIT_USAGE, "unknown subcommand '%s' (svc list | status "
+    return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "unknown subcommand '%s' (svc list | status "
                            "NAME | start NAME | stop NAME [--timeout S])", sub);
 }
 
 /* ---- why ------------------------------------------------------------------------ */
 
-static int cmd_why(struct rn_ctl_req *req, void *ctx)
+static int rn__cmd_why(struct rn_ctl_req *req, void *ctx)
 {
     struct rn__ctl_svc *cs = ctx;
-    struct rn_strbuf *out = rn_ctl_req_out(req);
-    const char *what = rn_ctl_req_arg(req, 1);
+    struct rn_strbuf *out = rn__ctl_req_out(req);
+    const char *what = rn__ctl_req_arg(req, 1);
     struct rn_snapshot *s;
     struct rn_svc *svc = NULL;
     uint64_t id = 0;
     int rc;
 
-    if (rn_ctl_req_argc(req) > 2)
-        return rn_ctl_req_fail(req, RN_CTL_EXIT_USAGE, "usage: why [SERVICE|OBJECT-ID]");
+    if (rn__ctl_req_argc(req) > 2)
+        return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "usage: why [SERVICE|OBJECT-ID]");
     if (what != NULL) {
         svc = rn_svcctl_find(cs->cs_sc, what);
         if (svc == NULL && rn__ctl_parse_id(what, &id) != 0)
-            return rn_ctl_req_fail(req, RN_CTL_EXIT_USAGE, "'%s': neither a service nor an "
+            return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "'%s': neither a service nor an "
                                    "object id (a number such as 17 or #17)", what);
         if (svc != NULL)
             id = rn_svc_id(svc);
     }
     s = rn_ob_snapshot();
     if (s == NULL)
-        return rn_ctl_req_fail(req, RN_CTL_EXIT_FAIL, "out of memory for the snapshot");
+        return rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "out of memory for the snapshot");
     s->s_threshold = cs->cs_threshold;
     if (what == NULL) {
         rc = rn_diag_render_chains(s, 0, out);
@@ -342,13 +342,13 @@ static int cmd_why(struct rn_ctl_req *req, void *ctx)
         rc = rn_diag_render_for(s, id, out);
         if (rc == RN_ENOENT) {
             rn_snapshot_free(s);
-            return rn_ctl_req_fail(req, RN_CTL_EXIT_FAIL, "no object #%" PRIu64 " (released, "
+            return rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "no object #%" PRIu64 " (released, "
                                    "or never was)", id);
         }
     }
     rn_snapshot_free(s);
     if (rc < 0 || out->sb_oom)
-        return rn_ctl_req_fail(req, RN_CTL_EXIT_FAIL, "out of memory while rendering");
+        return rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "out of memory while rendering");
     return RN_CTL_EXIT_OK;
 }
 
@@ -361,16 +361,16 @@ static void leak_line(const struct rn_netstat_leak *leak, void *ctx)
                      leak->nl_desc, leak->nl_id, leak->nl_holds, leak->nl_holds == 1 ? "" : "s");
 }
 
-static int cmd_lab(struct rn_ctl_req *req, void *ctx)
+static int rn__cmd_lab(struct rn_ctl_req *req, void *ctx)
 {
     struct rn_strbuf list = RN_STRBUF_INIT;
-    struct rn_strbuf *out = rn_ctl_req_out(req);
-    const char *sub = rn_ctl_req_arg(req, 1);
+    struct rn_strbuf *out = rn__ctl_req_out(req);
+    const char *sub = rn__ctl_req_arg(req, 1);
     uint64_t n;
 
     (void)ctx;
-    if (sub == NULL || strcmp(sub, "clear-leak") != 0 || rn_ctl_req_argc(req) != 2)
-        return rn_ctl_req_fail(req, RN_CTL_EXIT_USAGE, "the daemon's lab knows one command: "
+    if (sub == NULL || strcmp(sub, "clear-leak") != 0 || rn__ctl_req_argc(req) != 2)
+        return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "the daemon's lab knows one command: "
                                "lab clear-leak");
     n = rn_netstat_clear_leaks(leak_line, &list);
     if (n == 0)
@@ -383,12 +383,12 @@ static int cmd_lab(struct rn_ctl_req *req, void *ctx)
 }
 
 static const struct rn_ctl_cmd svc_cmds[] = {
-    {"svc", cmd_svc, "svc [list | status NAME | start NAME | stop NAME [--timeout S]]"},
-    {"why", cmd_why, "why [SERVICE|OBJECT-ID]"},
-    {"lab", cmd_lab, "lab clear-leak"},
+    {"svc", rn__cmd_svc, "svc [list | status NAME | start NAME | stop NAME [--timeout S]]"},
+    {"why", rn__cmd_why, "why [SERVICE|OBJECT-ID]"},
+    {"lab", rn__cmd_lab, "lab clear-leak"},
 };
 
 int rn__ctl_add_svc_cmds(struct rn_ctl_server *srv, struct rn__ctl_svc *cs)
 {
-    return rn_ctl_server_add(srv, svc_cmds, sizeof(svc_cmds) / sizeof(svc_cmds[0]), cs);
+    return rn__ctl_server_add(srv, svc_cmds, sizeof(svc_cmds) / sizeof(svc_cmds[0]), cs);
 }

@@ -36,7 +36,7 @@
 #include "refnet/report.h"
 #include "wire/ipv4.h"
 
-struct filter_types filter__types;
+struct filter_types rn__filter_types;
 static struct rn_once types_once = RN_ONCE_INIT;
 
 /* ---- Object types ---------------------------------------------------------- */
@@ -97,14 +97,14 @@ static const struct rn_ob_type_ops pend_ops = {
 
 static bool types_register(void)
 {
-    filter__types.ft_callout = rn_ob_type_register(&callout_ops);
-    filter__types.ft_pend = rn_ob_type_register(&pend_ops);
-    filter__types.ft_tag_filter = rn_tag_intern("filter");
-    return filter__types.ft_callout != NULL && filter__types.ft_pend != NULL &&
-           filter__types.ft_tag_filter != RN_TAG_NONE;
+    rn__filter_types.ft_callout = rn_ob_type_register(&callout_ops);
+    rn__filter_types.ft_pend = rn_ob_type_register(&pend_ops);
+    rn__filter_types.ft_tag_filter = rn_tag_intern("filter");
+    return rn__filter_types.ft_callout != NULL && rn__filter_types.ft_pend != NULL &&
+           rn__filter_types.ft_tag_filter != RN_TAG_NONE;
 }
 
-int filter__types_init(void)
+int rn__filter_types_init(void)
 {
     return rn_once(&types_once, types_register) ? 0 : RN_ENOMEM;
 }
@@ -127,7 +127,7 @@ static bool name_ok(const char *s)
 
 struct rn_callout *rn_callout_find(struct rn_stack *st, const char *name)
 {
-    struct filter_engine *fe = filter__engine(st);
+    struct filter_engine *fe = rn__filter_engine(st);
     struct rn_callout *co;
 
     for (co = fe ? fe->fe_callouts : NULL; co != NULL; co = co->co_next) {
@@ -140,7 +140,7 @@ struct rn_callout *rn_callout_find(struct rn_stack *st, const char *name)
 int rn_callout_register(struct rn_stack *st, const struct rn_callout_ops *ops, void *ctx,
                         struct rn_callout **out)
 {
-    struct filter_engine *fe = filter__engine(st);
+    struct filter_engine *fe = rn__filter_engine(st);
     struct rn_callout *co;
     char tag[8 + RN_CALLOUT_NAME_MAX + 1];
 
@@ -150,7 +150,7 @@ int rn_callout_register(struct rn_stack *st, const struct rn_callout_ops *ops, v
     if (rn_callout_find(st, ops->co_name) != NULL)
         return RN_EEXIST;
     snprintf(tag, sizeof(tag), "callout:%s", ops->co_name);
-    co = rn_ob_create(filter__types.ft_callout, RN_TAG_CREATE);
+    co = rn_ob_create(rn__filter_types.ft_callout, RN_TAG_CREATE);
     if (co == NULL)
         return RN_ENOMEM;
     co->co_tag = rn_tag_intern(tag);
@@ -192,7 +192,7 @@ int rn_callout_unregister(struct rn_callout *co)
     return 0;
 }
 
-void filter__callouts_unregister(struct filter_engine *fe)
+void rn__filter_callouts_unregister(struct filter_engine *fe)
 {
     struct rn_callout *co;
 
@@ -202,7 +202,7 @@ void filter__callouts_unregister(struct filter_engine *fe)
     }
 }
 
-void filter__callouts_kill(struct filter_engine *fe)
+void rn__filter_callouts_kill(struct filter_engine *fe)
 {
     while (fe->fe_callouts != NULL) {
         struct rn_callout *co = fe->fe_callouts;
@@ -314,7 +314,7 @@ static void flow_tell(struct filter_flow *ff, bool deleted)
     ff->ff_busy--;
 }
 
-void filter__flow_end(struct filter_flow *ff)
+void rn__filter_flow_end(struct filter_flow *ff)
 {
     struct rn_pend *p;
 
@@ -349,7 +349,7 @@ void rn__filter_flow_deleted(struct rn_stack *st, void **slot)
 
     (void)st;
     assert(ff != NULL && ff->ff_slot == slot);
-    filter__flow_end(ff);
+    rn__filter_flow_end(ff);
 }
 
 /* ---- Flow contexts ------------------------------------------------------------- */
@@ -467,7 +467,7 @@ int rn__callout_pend(const struct rn_classify *cl, struct rn_pend **out,
     if (!rn_filter_layer_can_pend(req->fr_values.fv_layer) || req->fr_resume == NULL ||
         req->fr_flow == NULL || cs->cs_pend != NULL)
         return RN_EINVAL;
-    p = rn__ob_create(filter__types.ft_pend, co->co_tag, site);
+    p = rn__ob_create(rn__filter_types.ft_pend, co->co_tag, site);
     if (p == NULL)
         return RN_ENOMEM;
     ff = flow_get(cs->cs_fe, req);
@@ -546,7 +546,7 @@ void rn_callout_complete(struct rn_pend *p, enum rn_filter_decision decision)
     pend_finish(p);
 }
 
-enum rn_filter_decision filter__callout_classify(struct filter_engine *fe, struct filter *f,
+enum rn_filter_decision rn__filter_callout_classify(struct filter_engine *fe, struct filter *f,
                                                  const struct rn_filter_req *req)
 {
     struct rn_callout *co = f->f_callout;
@@ -586,7 +586,7 @@ enum rn_filter_decision filter__callout_classify(struct filter_engine *fe, struc
 
 /* ---- Teardown ---------------------------------------------------------------------- */
 
-void filter__flows_abandon(struct filter_engine *fe)
+void rn__filter_flows_abandon(struct filter_engine *fe)
 {
     while (fe->fe_flows != NULL) {
         struct filter_flow *ff = fe->fe_flows;

@@ -141,7 +141,7 @@ static const struct rn_callout_ops connlog_ops = {
     .co_unregister = connlog_unregister,
 };
 
-int filter__connlog_register(struct rn_stack *st)
+int rn__filter_connlog_register(struct rn_stack *st)
 {
     struct connlog *log = calloc(1, sizeof(*log));
     int err;

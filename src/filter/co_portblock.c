@@ -161,7 +161,7 @@ static const struct rn_callout_ops portblock_ops = {
     .co_unregister = portblock_unregister,
 };
 
-int filter__portblock_register(struct rn_stack *st)
+int rn__filter_portblock_register(struct rn_stack *st)
 {
     struct portblock *pb = calloc(1, sizeof(*pb));
     int err;

@@ -7,7 +7,7 @@
  *
  * Classification, as a hook calls it (filter_hook.h):
  *   rn__filter_classify() -> the layer's filters, highest weight first
- *     -> first match: permit | block | filter__callout_classify()
+ *     -> first match: permit | block | rn__filter_callout_classify()
  *        (a callout's "continue" goes on to the next match)
  *     -> no match: permit
  * Each layer's filters sit in one array kept sorted as filters come and go
@@ -48,7 +48,7 @@ static bool slot_take(void)
     return true;
 }
 
-struct filter_engine *filter__engine(struct rn_stack *st)
+struct filter_engine *rn__filter_engine(struct rn_stack *st)
 {
     int slot = atomic_load_explicit(&engine_slot, memory_order_relaxed);
 
@@ -57,7 +57,7 @@ struct filter_engine *filter__engine(struct rn_stack *st)
 
 bool rn_filter_ready(struct rn_stack *st)
 {
-    return filter__engine(st) != NULL;
+    return rn__filter_engine(st) != NULL;
 }
 
 /* ---- Counters for `refnet stat` --------------------------------------------- */
@@ -65,7 +65,7 @@ bool rn_filter_ready(struct rn_stack *st)
 static unsigned filter_stats_hook(struct rn_stack *st, void *ctx, struct rn_stack_counter *out,
                                   unsigned max)
 {
-    struct filter_engine *fe = filter__engine(st);
+    struct filter_engine *fe = rn__filter_engine(st);
     uint64_t classified = 0, blocked = 0, pended = 0, filters = 0;
     unsigned i, n = 0;
 
@@ -118,9 +118,9 @@ static void ip_hook_update(struct filter_engine *fe, enum rn_filter_layer l)
     rn_ip_hook_fn fn = fe->fe_nfilters[l] > 0 && !fe->fe_fini ? filter_ip_hook : NULL;
 
     if (l == RN_FL_INBOUND_IP)
-        rn_ip_set_hook(fe->fe_stack, RN_IP_HOOK_IN, fn);
+        rn__ip_set_hook(fe->fe_stack, RN_IP_HOOK_IN, fn);
     else if (l == RN_FL_OUTBOUND_IP)
-        rn_ip_set_hook(fe->fe_stack, RN_IP_HOOK_OUT, fn);
+        rn__ip_set_hook(fe->fe_stack, RN_IP_HOOK_OUT, fn);
 }
 
 /* ---- Set-up and teardown ------------------------------------------------------ */
@@ -134,7 +134,7 @@ static void filter_free(struct filter_engine *fe, struct filter *f)
         if (co->co_ops->co_filter_del != NULL)
             co->co_ops->co_filter_del(co, f->f_callout_ctx);
         atomic_fetch_sub_explicit(&co->co_nfilters, 1, memory_order_relaxed);
-        rn_ob_deref(co, filter__types.ft_tag_filter);
+        rn_ob_deref(co, rn__filter_types.ft_tag_filter);
     }
     (void)fe;
     free(f);
@@ -164,11 +164,11 @@ static void filter_fini(struct rn_stack *st, void *ctx)
             ;
         if (ff == NULL)
             break;
-        filter__flow_end(ff);
+        rn__filter_flow_end(ff);
     }
-    filter__callouts_unregister(fe);
-    filter__flows_abandon(fe);
-    filter__callouts_kill(fe);
+    rn__filter_callouts_unregister(fe);
+    rn__filter_flows_abandon(fe);
+    rn__filter_callouts_kill(fe);
     rn_stack_set_slot(st, engine_slot, NULL);
     free(fe);
 }
@@ -180,9 +180,9 @@ int rn_filter_init(struct rn_stack *st)
 
     if (!rn_once(&slot_once, slot_take))
         return RN_ENOSPC;
-    if (filter__engine(st) != NULL)
+    if (rn__filter_engine(st) != NULL)
         return RN_EEXIST;
-    err = filter__types_init();
+    err = rn__filter_types_init();
     if (err < 0)
         return err;
     fe = calloc(1, sizeof(*fe));
@@ -199,9 +199,9 @@ int rn_filter_init(struct rn_stack *st)
      * teardown frees. */
     err = rn_stack_add_stats(st, filter_stats_hook, NULL);
     if (err == 0)
-        err = filter__portblock_register(st);
+        err = rn__filter_portblock_register(st);
     if (err == 0)
-        err = filter__connlog_register(st);
+        err = rn__filter_connlog_register(st);
     return err;
 }
 
@@ -262,7 +262,7 @@ static int filter_insert(struct filter_engine *fe, struct filter *f)
 static int filter_add(struct rn_stack *st, const char *text, bool lab, uint64_t *id, char *err,
                       size_t errlen)
 {
-    struct filter_engine *fe = filter__engine(st);
+    struct filter_engine *fe = rn__filter_engine(st);
     struct rn_callout *co = NULL;
     struct filter *f;
     void *fctx = NULL;
@@ -318,7 +318,7 @@ static int filter_add(struct rn_stack *st, const char *text, bool lab, uint64_t 
         goto out_free;
     }
     if (co != NULL) {
-        rn_ob_ref(co, filter__types.ft_tag_filter);
+        rn_ob_ref(co, rn__filter_types.ft_tag_filter);
         atomic_fetch_add_explicit(&co->co_nfilters, 1, memory_order_relaxed);
     }
     f->f_id = ++fe->fe_next_id;
@@ -362,7 +362,7 @@ static struct filter *filter_find(struct filter_engine *fe, uint64_t id, unsigne
 
 int rn_filter_del(struct rn_stack *st, uint64_t id)
 {
-    struct filter_engine *fe = filter__engine(st);
+    struct filter_engine *fe = rn__filter_engine(st);
     struct filter *f;
     unsigned l, i;
 
@@ -383,7 +383,7 @@ int rn_filter_del(struct rn_stack *st, uint64_t id)
 
 uint64_t rn_filter_hits(struct rn_stack *st, uint64_t id)
 {
-    struct filter_engine *fe = filter__engine(st);
+    struct filter_engine *fe = rn__filter_engine(st);
     struct filter *f;
     unsigned l, i;
 
@@ -395,7 +395,7 @@ uint64_t rn_filter_hits(struct rn_stack *st, uint64_t id)
 
 unsigned rn_filter_count(struct rn_stack *st)
 {
-    struct filter_engine *fe = filter__engine(st);
+    struct filter_engine *fe = rn__filter_engine(st);
     unsigned l, n = 0;
 
     for (l = 0; fe != NULL && l < RN_FL_COUNT_; l++)
@@ -406,7 +406,7 @@ unsigned rn_filter_count(struct rn_stack *st)
 void rn_filter_layer_stats(struct rn_stack *st, enum rn_filter_layer layer,
                            struct rn_filter_layer_stats *out)
 {
-    struct filter_engine *fe = filter__engine(st);
+    struct filter_engine *fe = rn__filter_engine(st);
 
     assert((unsigned)layer < RN_FL_COUNT_);
     if (fe == NULL) {
@@ -448,7 +448,7 @@ static bool filter_match(const struct rn_filter_spec *fs, const struct rn_filter
 
 enum rn_filter_decision rn__filter_classify(struct rn_stack *st, const struct rn_filter_req *req)
 {
-    struct filter_engine *fe = filter__engine(st);
+    struct filter_engine *fe = rn__filter_engine(st);
     enum rn_filter_layer layer = req->fr_values.fv_layer;
     enum rn_filter_decision d = RN_FILTER_PERMIT;
     struct rn_filter_layer_stats *ls;
@@ -475,7 +475,7 @@ enum rn_filter_decision rn__filter_classify(struct rn_stack *st, const struct rn
             d = RN_FILTER_BLOCK;
             break;
         }
-        d = filter__callout_classify(fe, f, req);
+        d = rn__filter_callout_classify(fe, f, req);
         if (d != RN_FILTER_CONTINUE)
             break;
         d = RN_FILTER_PERMIT;  /* unless a later filter says otherwise */
@@ -501,7 +501,7 @@ static const char *action_name(const struct rn_filter_spec *fs)
 
 void rn_filter_rows(struct rn_stack *st, rn_filter_row_fn fn, void *ctx)
 {
-    struct filter_engine *fe = filter__engine(st);
+    struct filter_engine *fe = rn__filter_engine(st);
     char spec[RN_FILTER_SPEC_MAX];
     unsigned l, i;
 
@@ -528,7 +528,7 @@ void rn_filter_rows(struct rn_stack *st, rn_filter_row_fn fn, void *ctx)
 
 void rn_callout_rows(struct rn_stack *st, rn_callout_row_fn fn, void *ctx)
 {
-    struct filter_engine *fe = filter__engine(st);
+    struct filter_engine *fe = rn__filter_engine(st);
     struct rn_callout *co;
 
     if (fe == NULL)

@@ -2,7 +2,7 @@
  * The filtering platform as the transports see it: the hooks in TCP and
  * UDP (the transport layers, connect, listen, accept).  Internal to
  * refnet.  The network layer sits below the platform and does not call
- * it: the platform sets the IP layer's hooks (rn_ip_set_hook(), net.h)
+ * it: the platform sets the IP layer's hooks (rn__ip_set_hook(), net.h)
  * while a stack has filters at inbound-ip or outbound-ip (engine.c).
  *
  * The platform is a service the layers call at fixed points, the way

@@ -130,34 +130,34 @@ struct filter_types {
     struct rn_ob_type *ft_pend;     /* "pended operation" */
     rn_tag_t ft_tag_filter;         /* "filter": a filter's hold on its callout */
 };
-extern struct filter_types filter__types;
+extern struct filter_types rn__filter_types;
 
 /* ---- engine.c ---- */
 /* The engine of st, or NULL. */
-struct filter_engine *filter__engine(struct rn_stack *st);
+struct filter_engine *rn__filter_engine(struct rn_stack *st);
 
 /* ---- callout.c ---- */
 /* Registers the object types and tags (idempotent).  Returns 0 or RN_ENOMEM. */
-int filter__types_init(void);
+int rn__filter_types_init(void);
 /* The flow whose record is ff ended: detaches it from its flow, cancels the
  * flow's waits, tells each callout with context on it. */
-void filter__flow_end(struct filter_flow *ff);
+void rn__filter_flow_end(struct filter_flow *ff);
 /* Teardown: reports, as leaks, the contexts and pended operations callouts
  * still hold after co_unregister, and frees the platform's records of them
  * (the references stay held). */
-void filter__flows_abandon(struct filter_engine *fe);
+void rn__filter_flows_abandon(struct filter_engine *fe);
 /* Kills every registration (teardown, after co_unregister). */
-void filter__callouts_kill(struct filter_engine *fe);
+void rn__filter_callouts_kill(struct filter_engine *fe);
 /* Unregisters every callout (co_unregister), newest first. */
-void filter__callouts_unregister(struct filter_engine *fe);
+void rn__filter_callouts_unregister(struct filter_engine *fe);
 /* Asks filter f's callout.  Returns its decision: RN_FILTER_PERMIT,
  * RN_FILTER_BLOCK, RN_FILTER_CONTINUE, or RN_FILTER_PEND (then the pended
  * operation is linked and its flow waits). */
-enum rn_filter_decision filter__callout_classify(struct filter_engine *fe, struct filter *f,
+enum rn_filter_decision rn__filter_callout_classify(struct filter_engine *fe, struct filter *f,
                                                  const struct rn_filter_req *req);
 
 /* ---- the built-in callouts ---- */
-int filter__portblock_register(struct rn_stack *st);
-int filter__connlog_register(struct rn_stack *st);
+int rn__filter_portblock_register(struct rn_stack *st);
+int rn__filter_connlog_register(struct rn_stack *st);
 
 #endif /* REFNET_FILTER_PRIV_H */

@@ -776,7 +776,7 @@ uint64_t rn_nb_csum(const struct rn_netbuf *nb, size_t off, size_t len, uint64_t
             continue;
         }
         n = nb->nb_len - off < len ? nb->nb_len - off : len;
-        acc = rn_csum_block_add(acc, rn_csum_partial(nb->nb_data + off, n, 0), done);
+        acc = rn_csum_block_add(acc, rn__csum_partial(nb->nb_data + off, n, 0), done);
         done += n;
         len -= n;
         off = 0;

@@ -69,7 +69,7 @@ static void arp_release(void *ob)
     struct arp_entry *e = ob;
 
     if (e->ae_iface != NULL)
-        rn_ob_deref(e->ae_iface, net__types.nt_tag_neighbour);
+        rn_ob_deref(e->ae_iface, rn__net_types.nt_tag_neighbour);
 }
 
 static void arp_describe(const void *ob, char *buf, size_t len)
@@ -87,7 +87,7 @@ static void arp_describe(const void *ob, char *buf, size_t len)
                                                              memory_order_relaxed)));
 }
 
-const struct rn_ob_type_ops net__arp_ops = {
+const struct rn_ob_type_ops rn__net_arp_ops = {
     .name = "arp entry",
     .size = sizeof(struct arp_entry),
     .release = arp_release,
@@ -123,7 +123,7 @@ static void arp_remove(struct rn_stack *st, struct arp_entry *e)
     net_st(st)->ns_narp--;
     rn_timer_cancel(&st->st_timers, &e->ae_timer);
     while ((nb = rn_nbq_get(&e->ae_queue)) != NULL)
-        net__drop(st, e->ae_iface, nb, RN_DROP_ARP_UNRESOLVED);
+        rn__net_drop(st, e->ae_iface, nb, RN_DROP_ARP_UNRESOLVED);
     rn_ob_kill(e);
 }
 
@@ -132,16 +132,16 @@ static void arp_send(struct rn_iface *ifp, uint16_t op, const struct rn_mac *dst
 {
     struct rn_stack *st = ifp->if_stack;
     struct rn_arp ar;
-    struct rn_netbuf *nb = rn_nb_alloc(net_st(st)->ns_pool, net__types.nt_own_tx);
+    struct rn_netbuf *nb = rn_nb_alloc(net_st(st)->ns_pool, rn__net_types.nt_own_tx);
     uint8_t *p;
 
     if (nb == NULL) {
-        rn_stack_count_drop(st, ifp, RN_DROP_NO_BUFFER);
+        rn__stack_count_drop(st, ifp, RN_DROP_NO_BUFFER);
         return;
     }
     p = rn_nb_put(nb, RN_ARP_LEN);
     if (p == NULL) {
-        net__drop(st, ifp, nb, RN_DROP_NO_BUFFER);
+        rn__net_drop(st, ifp, nb, RN_DROP_NO_BUFFER);
         return;
     }
     ar.ar_op = op;
@@ -149,9 +149,9 @@ static void arp_send(struct rn_iface *ifp, uint16_t op, const struct rn_mac *dst
     ar.ar_spa = ifp->if_addr;
     ar.ar_tha = *tha;
     ar.ar_tpa = tpa;
-    rn_arp_emit(p, &ar);
+    rn__arp_emit(p, &ar);
     net_st(st)->ns_arp_out++;
-    net__eth_output(ifp, nb, dst_mac, RN_ETHERTYPE_ARP);
+    rn__net_eth_output(ifp, nb, dst_mac, RN_ETHERTYPE_ARP);
 }
 
 static void arp_request(struct arp_entry *e)
@@ -210,10 +210,10 @@ static struct arp_entry *arp_create(struct rn_iface *ifp, uint32_t ip)
             return NULL;
         arp_remove(st, victim);
     }
-    e = rn_ob_create(net__types.nt_arp, net__types.nt_tag_arp_table);
+    e = rn_ob_create(rn__net_types.nt_arp, rn__net_types.nt_tag_arp_table);
     if (e == NULL)
         return NULL;
-    rn_ob_ref(ifp, net__types.nt_tag_neighbour);
+    rn_ob_ref(ifp, rn__net_types.nt_tag_neighbour);
     e->ae_iface = ifp;
     e->ae_ip = ip;
     atomic_store_explicit(&e->ae_state, ARP_INCOMPLETE, memory_order_relaxed);
@@ -240,18 +240,18 @@ static void arp_resolved(struct arp_entry *e, const struct rn_mac *mac)
     e->ae_expires = st->st_now + net_st(st)->ns_params.sp_arp_ttl;
     rn_timer_arm(&st->st_timers, &e->ae_timer, e->ae_expires);
     while ((nb = rn_nbq_get(&e->ae_queue)) != NULL)
-        net__eth_output(e->ae_iface, nb, mac, RN_ETHERTYPE_IPV4);
+        rn__net_eth_output(e->ae_iface, nb, mac, RN_ETHERTYPE_IPV4);
 }
 
-void net__arp_output(struct rn_iface *ifp, struct rn_netbuf *nb, uint32_t nexthop)
+void rn__net_arp_output(struct rn_iface *ifp, struct rn_netbuf *nb, uint32_t nexthop)
 {
     struct rn_stack *st = ifp->if_stack;
     struct arp_entry *e;
 
-    if (net__ip_is_bcast(ifp, nexthop)) {
+    if (rn__net_ip_is_bcast(ifp, nexthop)) {
         const struct rn_mac bcast = RN_MAC_BROADCAST;
 
-        net__eth_output(ifp, nb, &bcast, RN_ETHERTYPE_IPV4);
+        rn__net_eth_output(ifp, nb, &bcast, RN_ETHERTYPE_IPV4);
         return;
     }
     e = arp_lookup(st, ifp, nexthop);
@@ -259,27 +259,27 @@ void net__arp_output(struct rn_iface *ifp, struct rn_netbuf *nb, uint32_t nextho
         struct rn_mac mac = mac_unpack(atomic_load_explicit(&e->ae_mac, memory_order_relaxed));
 
         e->ae_used = true;
-        net__eth_output(ifp, nb, &mac, RN_ETHERTYPE_IPV4);
+        rn__net_eth_output(ifp, nb, &mac, RN_ETHERTYPE_IPV4);
         return;
     }
     if (e == NULL) {
         e = arp_create(ifp, nexthop);
         if (e == NULL) {
-            net__drop(st, ifp, nb, RN_DROP_ARP_UNRESOLVED);
+            rn__net_drop(st, ifp, nb, RN_DROP_ARP_UNRESOLVED);
             return;
         }
         arp_request(e);
         rn_timer_arm(&st->st_timers, &e->ae_timer, st->st_now + net_st(st)->ns_params.sp_arp_retry);
     }
     if (e->ae_queue.nq_len >= net_st(st)->ns_params.sp_arp_queue_max) {
-        net__drop(st, ifp, nb, RN_DROP_QUEUE_FULL);
+        rn__net_drop(st, ifp, nb, RN_DROP_QUEUE_FULL);
         return;
     }
-    rn_nb_set_owner(nb, net__types.nt_own_arpq);
+    rn_nb_set_owner(nb, rn__net_types.nt_own_arpq);
     rn_nbq_put(&e->ae_queue, nb);
 }
 
-void net__arp_input(struct rn_iface *ifp, struct rn_netbuf *nb)
+void rn__net_arp_input(struct rn_iface *ifp, struct rn_netbuf *nb)
 {
     struct rn_stack *st = ifp->if_stack;
     uint8_t scratch[RN_ARP_LEN];
@@ -291,12 +291,12 @@ void net__arp_input(struct rn_iface *ifp, struct rn_netbuf *nb)
 
     p = rn_nb_header(nb, 0, RN_ARP_LEN, scratch);
     if (p == NULL) {
-        net__drop(st, ifp, nb, RN_DROP_TRUNCATED);
+        rn__net_drop(st, ifp, nb, RN_DROP_TRUNCATED);
         return;
     }
-    reason = rn_arp_parse(p, nb->nb_pktlen, &ar);
+    reason = rn__arp_parse(p, nb->nb_pktlen, &ar);
     if (reason != RN_DROP_NONE) {
-        net__drop(st, ifp, nb, reason);
+        rn__net_drop(st, ifp, nb, reason);
         return;
     }
     rn_nb_free(nb);
@@ -314,7 +314,7 @@ void net__arp_input(struct rn_iface *ifp, struct rn_netbuf *nb)
         arp_send(ifp, RN_ARP_OP_REPLY, &ar.ar_sha, &ar.ar_sha, ar.ar_spa);
 }
 
-void net__arp_announce(struct rn_iface *ifp)
+void rn__net_arp_announce(struct rn_iface *ifp)
 {
     const struct rn_mac zero = RN_MAC_ZERO;
     const struct rn_mac bcast = RN_MAC_BROADCAST;
@@ -323,7 +323,7 @@ void net__arp_announce(struct rn_iface *ifp)
     arp_send(ifp, RN_ARP_OP_REQUEST, &bcast, &zero, ifp->if_addr);
 }
 
-void net__arp_flush(struct rn_stack *st)
+void rn__net_arp_flush(struct rn_stack *st)
 {
     unsigned b;
 

@@ -3,14 +3,14 @@
  * datagrams for transmission.
  *
  * Called from rn_stack_poll() for every received frame:
- *   net__eth_input() -> net__arp_input() | net__ip_input()
+ *   rn__net_eth_input() -> rn__net_arp_input() | rn__net_ip_input()
  */
 #include <string.h>
 
 #include "net/net_priv.h"
 #include "wire/eth.h"
 
-void net__eth_input(struct rn_iface *ifp, struct rn_netbuf *nb)
+void rn__net_eth_input(struct rn_iface *ifp, struct rn_netbuf *nb)
 {
     struct rn_stack *st = ifp->if_stack;
     struct rn_eth_hdr eh;
@@ -22,42 +22,42 @@ void net__eth_input(struct rn_iface *ifp, struct rn_netbuf *nb)
     ifp->if_rx_bytes += nb->nb_pktlen;
     p = rn_nb_header(nb, 0, RN_ETH_HLEN, scratch);
     if (p == NULL) {
-        net__drop(st, ifp, nb, RN_DROP_TRUNCATED);
+        rn__net_drop(st, ifp, nb, RN_DROP_TRUNCATED);
         return;
     }
-    reason = rn_eth_parse(p, RN_ETH_HLEN, &eh);
+    reason = rn__eth_parse(p, RN_ETH_HLEN, &eh);
     if (reason != RN_DROP_NONE) {
-        net__drop(st, ifp, nb, reason);
+        rn__net_drop(st, ifp, nb, reason);
         return;
     }
     if (!rn_mac_equal(&eh.eh_dst, &ifp->if_mac) && !rn_mac_is_broadcast(&eh.eh_dst) &&
         !rn_mac_is_multicast(&eh.eh_dst)) {
-        net__drop(st, ifp, nb, RN_DROP_NOT_FOR_US);
+        rn__net_drop(st, ifp, nb, RN_DROP_NOT_FOR_US);
         return;
     }
     rn_nb_pull(nb, RN_ETH_HLEN);
     switch (eh.eh_type) {
     case RN_ETHERTYPE_ARP:
-        net__arp_input(ifp, nb);
+        rn__net_arp_input(ifp, nb);
         break;
     case RN_ETHERTYPE_IPV4:
-        net__ip_input(ifp, nb);
+        rn__net_ip_input(ifp, nb);
         break;
     default:
-        net__drop(st, ifp, nb, RN_DROP_UNSUPPORTED_ETHERTYPE);
+        rn__net_drop(st, ifp, nb, RN_DROP_UNSUPPORTED_ETHERTYPE);
         break;
     }
 }
 
-void net__eth_output(struct rn_iface *ifp, struct rn_netbuf *nb, const struct rn_mac *dst,
+void rn__net_eth_output(struct rn_iface *ifp, struct rn_netbuf *nb, const struct rn_mac *dst,
                      uint16_t type)
 {
     uint8_t *h = rn_nb_push(nb, RN_ETH_HLEN);
 
     if (h == NULL) {
-        net__drop(ifp->if_stack, ifp, nb, RN_DROP_NO_BUFFER);
+        rn__net_drop(ifp->if_stack, ifp, nb, RN_DROP_NO_BUFFER);
         return;
     }
-    rn_eth_emit(h, dst, &ifp->if_mac, type);
-    net__iface_queue(ifp, nb);
+    rn__eth_emit(h, dst, &ifp->if_mac, type);
+    rn__net_iface_queue(ifp, nb);
 }

@@ -3,7 +3,7 @@
  * sends, and the errors it receives, handed to the transport that sent the
  * quoted datagram.
  *
- *   net__ip_deliver() -> net__icmp_input() -> echo reply via rn_ip_output()
+ *   rn__net_ip_deliver() -> rn__net_icmp_input() -> echo reply via rn__ip_output()
  *                                          -> the echo-reply observer (ping)
  *                                          -> registered error handler
  *
@@ -46,13 +46,13 @@ static void icmp_echo(struct rn_stack *st, const uint8_t *msg, const struct rn_i
     uint8_t *p;
 
     (void)msg;
-    reply = rn_ip_alloc(st, net__types.nt_own_icmp);
+    reply = rn__ip_alloc(st, rn__net_types.nt_own_icmp);
     if (reply == NULL)
         return;
     /* Build the reply in a fresh packet: header, then the echoed data. */
     p = rn_nb_put(reply, RN_ICMP_HLEN);
     if (p == NULL || rn_nb_copyin(reply, RN_ICMP_HLEN, ic->ic_data, ic->ic_datalen) < 0) {
-        net__drop(st, rx->rx_iface, reply, RN_DROP_NO_BUFFER);
+        rn__net_drop(st, rx->rx_iface, reply, RN_DROP_NO_BUFFER);
         return;
     }
     p[0] = RN_ICMP_ECHO_REPLY;
@@ -66,10 +66,10 @@ static void icmp_echo(struct rn_stack *st, const uint8_t *msg, const struct rn_i
     out.io_tos = rx->rx_tos;
     net_st(st)->ns_icmp_out++;
     net_st(st)->ns_icmp_echo_replies++;
-    rn_ip_output(st, reply, &out);
+    rn__ip_output(st, reply, &out);
 }
 
-void net__icmp_input(struct rn_stack *st, struct rn_netbuf *nb, const struct rn_ip_rx *rx)
+void rn__net_icmp_input(struct rn_stack *st, struct rn_netbuf *nb, const struct rn_ip_rx *rx)
 {
     struct rn_icmp_hdr ic;
     const uint8_t *msg;
@@ -79,13 +79,13 @@ void net__icmp_input(struct rn_stack *st, struct rn_netbuf *nb, const struct rn_
     net_st(st)->ns_icmp_in++;
     msg = icmp_linear(nb, &copy);
     if (msg == NULL) {
-        net__drop(st, rx->rx_iface, nb, RN_DROP_NO_BUFFER);
+        rn__net_drop(st, rx->rx_iface, nb, RN_DROP_NO_BUFFER);
         return;
     }
-    reason = rn_icmp_parse(msg, nb->nb_pktlen, &ic);
+    reason = rn__icmp_parse(msg, nb->nb_pktlen, &ic);
     if (reason != RN_DROP_NONE) {
         free(copy);
-        net__drop(st, rx->rx_iface, nb, reason);
+        rn__net_drop(st, rx->rx_iface, nb, reason);
         return;
     }
     if (ic.ic_type == RN_ICMP_ECHO) {
@@ -107,7 +107,7 @@ void net__icmp_input(struct rn_stack *st, struct rn_netbuf *nb, const struct rn_
 
             net_st(st)->ns_echo_fn(st, &er, net_st(st)->ns_echo_ctx);
         }
-    } else if (rn_icmp_is_error(ic.ic_type) && rn_ip_is_local(st, ic.ic_qsrc)) {
+    } else if (rn_icmp_is_error(ic.ic_type) && rn__ip_is_local(st, ic.ic_qsrc)) {
         const struct proto_handlers *ph = &net_st(st)->ns_protos[ic.ic_qproto];
         struct rn_ip_err e = {
             .ie_type = ic.ic_type,
@@ -139,13 +139,13 @@ int rn_icmp_echo_send(struct rn_stack *st, const struct rn_icmp_echo *req)
 
     if (req->ie_len > RN_ICMP_ECHO_DATA_MAX)
         return RN_EMSGSIZE;
-    nb = rn_ip_alloc(st, net__types.nt_own_icmp);
+    nb = rn__ip_alloc(st, rn__net_types.nt_own_icmp);
     if (nb == NULL)
         return RN_ENOBUFS;
     p = rn_nb_put(nb, RN_ICMP_HLEN);
     if (p == NULL ||
         (req->ie_len > 0 && rn_nb_copyin(nb, RN_ICMP_HLEN, req->ie_data, req->ie_len) < 0)) {
-        net__drop(st, NULL, nb, RN_DROP_NO_BUFFER);
+        rn__net_drop(st, NULL, nb, RN_DROP_NO_BUFFER);
         return RN_ENOBUFS;
     }
     p[0] = RN_ICMP_ECHO;
@@ -155,7 +155,7 @@ int rn_icmp_echo_send(struct rn_stack *st, const struct rn_icmp_echo *req)
     rn_put_be16(p + 6, req->ie_seq);
     rn_put_be16(p + 2, rn_csum_fold(rn_nb_csum(nb, 0, len, 0)));
     net_st(st)->ns_icmp_out++;
-    return rn_ip_output(st, nb, &out);
+    return rn__ip_output(st, nb, &out);
 }
 
 int rn_icmp_set_echo_observer(struct rn_stack *st, rn_icmp_echo_fn fn, void *ctx)
@@ -186,7 +186,7 @@ static bool icmp_rate_ok(struct rn_stack *st)
     return true;
 }
 
-void net__icmp_error(struct rn_stack *st, uint8_t type, uint8_t code, uint32_t rest,
+void rn__net_icmp_error(struct rn_stack *st, uint8_t type, uint8_t code, uint32_t rest,
                      const uint8_t *orig, size_t orig_len, uint32_t to)
 {
     struct rn_ip_out out = {0};
@@ -196,23 +196,23 @@ void net__icmp_error(struct rn_stack *st, uint8_t type, uint8_t code, uint32_t r
 
     if (!icmp_rate_ok(st))
         return;
-    nb = rn_ip_alloc(st, net__types.nt_own_icmp);
+    nb = rn__ip_alloc(st, rn__net_types.nt_own_icmp);
     if (nb == NULL)
         return;
     p = rn_nb_put(nb, RN_ICMP_ERR_MAXLEN);
     if (p == NULL) {
-        net__drop(st, NULL, nb, RN_DROP_NO_BUFFER);
+        rn__net_drop(st, NULL, nb, RN_DROP_NO_BUFFER);
         return;
     }
-    n = rn_icmp_emit_error(p, type, code, rest, orig, orig_len);
+    n = rn__icmp_emit_error(p, type, code, rest, orig, orig_len);
     rn_nb_trim(nb, n);
     out.io_dst = to;
     out.io_proto = RN_IPPROTO_ICMP;
     net_st(st)->ns_icmp_out++;
-    rn_ip_output(st, nb, &out);
+    rn__ip_output(st, nb, &out);
 }
 
-void rn_icmp_unreach(struct rn_stack *st, const struct rn_ip_rx *rx, const struct rn_netbuf *nb,
+void rn__icmp_unreach(struct rn_stack *st, const struct rn_ip_rx *rx, const struct rn_netbuf *nb,
                      uint8_t code)
 {
     uint8_t orig[RN_IP4_MAX_HLEN + RN_ICMP_QUOTE_L4];
@@ -226,5 +226,5 @@ void rn_icmp_unreach(struct rn_stack *st, const struct rn_ip_rx *rx, const struc
     n = nb->nb_pktlen < RN_ICMP_QUOTE_L4 ? nb->nb_pktlen : RN_ICMP_QUOTE_L4;
     memcpy(orig, rx->rx_iphdr, rx->rx_iphlen);
     rn_nb_copyout(nb, 0, orig + rx->rx_iphlen, n);
-    net__icmp_error(st, RN_ICMP_DEST_UNREACH, code, 0, orig, rx->rx_iphlen + n, rx->rx_src);
+    rn__net_icmp_error(st, RN_ICMP_DEST_UNREACH, code, 0, orig, rx->rx_iphlen + n, rx->rx_src);
 }

@@ -30,11 +30,11 @@ static void iface_describe(const void *ob, char *buf, size_t len)
              mac, ifp->if_mtu);
 }
 
-const struct rn_ob_type_ops net__iface_ops = {
+const struct rn_ob_type_ops rn__net_iface_ops = {
     .name = "interface",
     .size = sizeof(struct rn_iface),
     /* No release routine: the loop closes the link and empties the queue
-     * before the kill (net__iface_destroy), since the last reference may
+     * before the kill (rn__net_iface_destroy), since the last reference may
      * be dropped on another thread. */
     .describe = iface_describe,
 };
@@ -56,7 +56,7 @@ static void derive_mac(const struct rn_stack *st, const char *name, struct rn_ma
     mac->mac_octet[5] = (uint8_t)h;
 }
 
-int net__iface_create(struct rn_stack *st, const struct rn_iface_params *p, struct rn_iface **out)
+int rn__net_iface_create(struct rn_stack *st, const struct rn_iface_params *p, struct rn_iface **out)
 {
     struct rn_link_caps caps;
     struct rn_iface *ifp;
@@ -72,7 +72,7 @@ int net__iface_create(struct rn_stack *st, const struct rn_iface_params *p, stru
                : (p->ifp_name && rn_stack_iface(st, p->ifp_name)) ? RN_EEXIST
                                                                  : RN_EINVAL;
     }
-    ifp = rn_ob_create(net__types.nt_iface, RN_TAG_STACK);
+    ifp = rn_ob_create(rn__net_types.nt_iface, RN_TAG_STACK);
     if (ifp == NULL) {
         rn_link_close(p->ifp_link);
         return RN_ENOMEM;
@@ -101,7 +101,7 @@ int net__iface_create(struct rn_stack *st, const struct rn_iface_params *p, stru
     return 0;
 }
 
-void net__iface_destroy(struct rn_iface *ifp)
+void rn__net_iface_destroy(struct rn_iface *ifp)
 {
     rn_nbq_purge(&ifp->if_txq);
     if (ifp->if_link != NULL) {
@@ -117,16 +117,16 @@ int rn_stack_add_iface(struct rn_stack *st, const struct rn_iface_params *params
     struct rn_iface *ifp;
     int err;
 
-    err = net__iface_create(st, params, &ifp);
+    err = rn__net_iface_create(st, params, &ifp);
     if (err < 0)
         return err;
     if (ifp->if_addr != 0 && ifp->if_plen < 32) {
-        err = net__route_add(st, rn_ip4_net(ifp->if_addr, ifp->if_plen), ifp->if_plen, 0, ifp);
+        err = rn__net_route_add(st, rn_ip4_net(ifp->if_addr, ifp->if_plen), ifp->if_plen, 0, ifp);
         if (err < 0 && err != RN_EEXIST)
             return err;  /* the interface stays, without its route */
     }
     if (ifp->if_addr != 0 && !params->ifp_no_garp)
-        net__arp_announce(ifp);
+        rn__net_arp_announce(ifp);
     if (out != NULL)
         *out = ifp;
     return 0;
@@ -158,20 +158,20 @@ struct rn_link *rn_iface_link(struct rn_iface *ifp)
     return ifp->if_link;
 }
 
-void net__iface_queue(struct rn_iface *ifp, struct rn_netbuf *nb)
+void rn__net_iface_queue(struct rn_iface *ifp, struct rn_netbuf *nb)
 {
     if (ifp->if_link == NULL) {
-        net__drop(ifp->if_stack, ifp, nb, RN_DROP_NO_ROUTE);
+        rn__net_drop(ifp->if_stack, ifp, nb, RN_DROP_NO_ROUTE);
         return;
     }
-    rn_nb_set_owner(nb, net__types.nt_own_tx);
+    rn_nb_set_owner(nb, rn__net_types.nt_own_tx);
     rn_nbq_put(&ifp->if_txq, nb);
     /* Keep the queue short: a burst inside one poll goes out in batches. */
     if (ifp->if_txq.nq_len >= NET_TX_BATCH)
-        net__iface_flush(ifp);
+        rn__net_iface_flush(ifp);
 }
 
-void net__iface_flush(struct rn_iface *ifp)
+void rn__net_iface_flush(struct rn_iface *ifp)
 {
     struct rn_netbuf *batch[NET_TX_BATCH];
 

@@ -2,9 +2,9 @@
  * IPv4 input: validation, the host's destination check, reassembly and
  * delivery to ICMP or a registered transport.
  *
- *   net__eth_input() -> net__ip_input() -> [net__reass_add()]
- *     -> net__ip_deliver() -> [filtering platform: inbound-ip]
- *     -> net__icmp_input() | registered input handler
+ *   rn__net_eth_input() -> rn__net_ip_input() -> [rn__net_reass_add()]
+ *     -> rn__net_ip_deliver() -> [filtering platform: inbound-ip]
+ *     -> rn__net_icmp_input() | registered input handler
  *
  * refnet is a host, not a router: datagrams for other hosts are dropped as
  * "not_for_us", never forwarded.  Every drop is counted under its reason.
@@ -16,7 +16,7 @@
 #include "wire/bytes.h"
 #include "wire/icmp.h"
 
-bool net__ip_is_bcast(const struct rn_iface *ifp, uint32_t addr)
+bool rn__net_ip_is_bcast(const struct rn_iface *ifp, uint32_t addr)
 {
     if (rn_ip4_is_bcast(addr))
         return true;
@@ -24,7 +24,7 @@ bool net__ip_is_bcast(const struct rn_iface *ifp, uint32_t addr)
            addr == rn_ip4_subnet_bcast(ifp->if_addr, ifp->if_plen);
 }
 
-bool rn_ip_is_local(struct rn_stack *st, uint32_t addr)
+bool rn__ip_is_local(struct rn_stack *st, uint32_t addr)
 {
     unsigned i;
 
@@ -42,7 +42,7 @@ static bool is_multicast(uint32_t addr)
     return (addr >> 28) == 0xe;
 }
 
-int rn_ip_register(struct rn_stack *st, uint8_t proto, rn_ip_input_fn input, rn_ip_err_fn err)
+int rn__ip_register(struct rn_stack *st, uint8_t proto, rn_ip_input_fn input, rn_ip_err_fn err)
 {
     if (proto == RN_IPPROTO_ICMP || net_st(st)->ns_protos[proto].ph_input != NULL)
         return RN_EEXIST;
@@ -51,7 +51,7 @@ int rn_ip_register(struct rn_stack *st, uint8_t proto, rn_ip_input_fn input, rn_
     return 0;
 }
 
-void net__ip_input(struct rn_iface *ifp, struct rn_netbuf *nb)
+void rn__net_ip_input(struct rn_iface *ifp, struct rn_netbuf *nb)
 {
     struct rn_stack *st = ifp->if_stack;
     uint8_t scratch[RN_IP4_MAX_HLEN], hdr[RN_IP4_MAX_HLEN];
@@ -64,24 +64,24 @@ void net__ip_input(struct rn_iface *ifp, struct rn_netbuf *nb)
 
     p = rn_nb_header(nb, 0, hl, scratch);
     if (p == NULL || hl < RN_IP4_HLEN) {
-        net__drop(st, ifp, nb, RN_DROP_TRUNCATED);
+        rn__net_drop(st, ifp, nb, RN_DROP_TRUNCATED);
         return;
     }
     /* The parser reads only the header (hlen <= hl bytes at p) and checks
      * the lengths against the whole packet. */
-    reason = rn_ip4_parse(p, nb->nb_pktlen, &ip);
+    reason = rn__ip4_parse(p, nb->nb_pktlen, &ip);
     if (reason != RN_DROP_NONE) {
-        net__drop(st, ifp, nb, reason);
+        rn__net_drop(st, ifp, nb, reason);
         return;
     }
-    if (ip.ip_dst != ifp->if_addr && !net__ip_is_bcast(ifp, ip.ip_dst) &&
-        !rn_ip_is_local(st, ip.ip_dst)) {
-        net__drop(st, ifp, nb, RN_DROP_NOT_FOR_US);
+    if (ip.ip_dst != ifp->if_addr && !rn__net_ip_is_bcast(ifp, ip.ip_dst) &&
+        !rn__ip_is_local(st, ip.ip_dst)) {
+        rn__net_drop(st, ifp, nb, RN_DROP_NOT_FOR_US);
         return;
     }
     if (rn_ip4_is_bcast(ip.ip_src) || is_multicast(ip.ip_src) ||
-        net__ip_is_bcast(ifp, ip.ip_src)) {
-        net__drop(st, ifp, nb, RN_DROP_BAD_IP_SRC);
+        rn__net_ip_is_bcast(ifp, ip.ip_src)) {
+        rn__net_drop(st, ifp, nb, RN_DROP_BAD_IP_SRC);
         return;
     }
     hlen = ip.ip_hlen;
@@ -89,7 +89,7 @@ void net__ip_input(struct rn_iface *ifp, struct rn_netbuf *nb)
     rn_nb_trim(nb, ip.ip_len);  /* Ethernet padding */
     rn_nb_pull(nb, hlen);
     if (rn_ip4_is_fragment(&ip)) {
-        nb = net__reass_add(ifp, nb, &ip, hdr, &hlen);
+        nb = rn__net_reass_add(ifp, nb, &ip, hdr, &hlen);
         if (nb == NULL)
             return;
         net_st(st)->ns_ip_reassembled++;
@@ -99,19 +99,19 @@ void net__ip_input(struct rn_iface *ifp, struct rn_netbuf *nb)
     rx.rx_proto = ip.ip_proto;
     rx.rx_ttl = ip.ip_ttl;
     rx.rx_tos = ip.ip_tos;
-    rx.rx_bcast = net__ip_is_bcast(ifp, ip.ip_dst);
+    rx.rx_bcast = rn__net_ip_is_bcast(ifp, ip.ip_dst);
     rx.rx_iface = ifp;
     rx.rx_iphdr = hdr;
     rx.rx_iphlen = hlen;
-    net__ip_deliver(st, nb, &rx);
+    rn__net_ip_deliver(st, nb, &rx);
 }
 
-void rn_ip_set_hook(struct rn_stack *st, enum rn_ip_hook_dir dir, rn_ip_hook_fn fn)
+void rn__ip_set_hook(struct rn_stack *st, enum rn_ip_hook_dir dir, rn_ip_hook_fn fn)
 {
     net_st(st)->ns_ip_hook[dir] = fn;
 }
 
-bool net__ip_hook_drops(struct rn_stack *st, enum rn_ip_hook_dir dir, const struct rn_netbuf *nb,
+bool rn__net_ip_hook_drops(struct rn_stack *st, enum rn_ip_hook_dir dir, const struct rn_netbuf *nb,
                         uint32_t laddr, uint32_t raddr, uint8_t proto)
 {
     struct rn_ip_hook_values v = {
@@ -133,29 +133,29 @@ bool net__ip_hook_drops(struct rn_stack *st, enum rn_ip_hook_dir dir, const stru
     return net_st(st)->ns_ip_hook[dir](st, dir, &v);
 }
 
-void net__ip_deliver(struct rn_stack *st, struct rn_netbuf *nb, const struct rn_ip_rx *rx)
+void rn__net_ip_deliver(struct rn_stack *st, struct rn_netbuf *nb, const struct rn_ip_rx *rx)
 {
     const struct proto_handlers *ph = &net_st(st)->ns_protos[rx->rx_proto];
 
     if (net_st(st)->ns_ip_hook[RN_IP_HOOK_IN] != NULL &&
-        net__ip_hook_drops(st, RN_IP_HOOK_IN, nb, rx->rx_dst, rx->rx_src, rx->rx_proto)) {
-        net__drop(st, rx->rx_iface, nb, RN_DROP_FILTER_BLOCKED);
+        rn__net_ip_hook_drops(st, RN_IP_HOOK_IN, nb, rx->rx_dst, rx->rx_src, rx->rx_proto)) {
+        rn__net_drop(st, rx->rx_iface, nb, RN_DROP_FILTER_BLOCKED);
         return;
     }
     net_st(st)->ns_ip_in++;
     if (rx->rx_proto == RN_IPPROTO_ICMP) {
-        net__icmp_input(st, nb, rx);
+        rn__net_icmp_input(st, nb, rx);
         return;
     }
     if (ph->ph_input != NULL) {
         ph->ph_input(st, nb, rx);
         return;
     }
-    rn_icmp_unreach(st, rx, nb, RN_ICMP_UNREACH_PROTO);
-    net__drop(st, rx->rx_iface, nb, RN_DROP_UNKNOWN_PROTO);
+    rn__icmp_unreach(st, rx, nb, RN_ICMP_UNREACH_PROTO);
+    rn__net_drop(st, rx->rx_iface, nb, RN_DROP_UNKNOWN_PROTO);
 }
 
-void net__ip_loopback_run(struct rn_stack *st)
+void rn__net_ip_loopback_run(struct rn_stack *st)
 {
     unsigned budget = net_st(st)->ns_loopq.nq_len;
 
@@ -172,7 +172,7 @@ void net__ip_loopback_run(struct rn_stack *st)
             if (net_st(st)->ns_ifaces[i]->if_addr == dst)
                 ifp = net_st(st)->ns_ifaces[i];
         }
-        rn_nb_set_owner(nb, net__types.nt_own_rx);
-        net__ip_input(ifp, nb);
+        rn_nb_set_owner(nb, rn__net_types.nt_own_rx);
+        rn__net_ip_input(ifp, nb);
     }
 }

@@ -2,9 +2,9 @@
  * IPv4 output: routing, source selection, fragmentation and hand-off to
  * ARP (net.h, "IPv4 output").
  *
- *   transport -> rn_ip_output() -> [filtering platform: outbound-ip]
- *             -> [ip_fragment()] -> net__arp_output()
- *             -> net__eth_output() -> interface queue
+ *   transport -> rn__ip_output() -> [filtering platform: outbound-ip]
+ *             -> [ip_fragment()] -> rn__net_arp_output()
+ *             -> rn__net_eth_output() -> interface queue
  *
  * Datagrams to one of our own addresses are looped back through the
  * stack's loop queue and come in again at the end of the poll, as if
@@ -17,16 +17,16 @@
 #include "wire/bytes.h"
 #include "wire/csum.h"
 
-struct rn_netbuf *rn_ip_alloc(struct rn_stack *st, rn_nb_owner_t owner)
+struct rn_netbuf *rn__ip_alloc(struct rn_stack *st, rn_nb_owner_t owner)
 {
     struct rn_netbuf *nb = rn_nb_alloc(net_st(st)->ns_pool, owner);
 
     if (nb == NULL)
-        rn_stack_count_drop(st, NULL, RN_DROP_NO_BUFFER);
+        rn__stack_count_drop(st, NULL, RN_DROP_NO_BUFFER);
     return nb;
 }
 
-int rn_ip_route(struct rn_stack *st, uint32_t dst, struct rn_ip_route *out)
+int rn__ip_route(struct rn_stack *st, uint32_t dst, struct rn_ip_route *out)
 {
     const struct net_route *rt;
     unsigned i;
@@ -56,7 +56,7 @@ int rn_ip_route(struct rn_stack *st, uint32_t dst, struct rn_ip_route *out)
         }
         return RN_ENETUNREACH;
     }
-    rt = net__route_lookup(st, dst);
+    rt = rn__net_route_lookup(st, dst);
     if (rt == NULL)
         return RN_ENETUNREACH;
     out->ir_iface = rt->rt_iface;
@@ -102,7 +102,7 @@ static int ip_fragment(struct rn_stack *st, struct rn_netbuf *nb, struct rn_ip4_
 
     for (off = 0; off < paylen; off += fragsize) {
         uint32_t len = paylen - off < fragsize ? paylen - off : fragsize;
-        struct rn_netbuf *f = rn_ip_alloc(st, net__types.nt_own_tx);
+        struct rn_netbuf *f = rn__ip_alloc(st, rn__net_types.nt_own_tx);
         uint8_t *h;
 
         if (f == NULL) {
@@ -110,29 +110,29 @@ static int ip_fragment(struct rn_stack *st, struct rn_netbuf *nb, struct rn_ip4_
             break;
         }
         if (copy_range(f, nb, off, len) < 0 || (h = rn_nb_push(f, RN_IP4_HLEN)) == NULL) {
-            net__drop(st, r->ir_iface, f, RN_DROP_NO_BUFFER);
+            rn__net_drop(st, r->ir_iface, f, RN_DROP_NO_BUFFER);
             err = RN_ENOBUFS;
             break;
         }
         ip->ip_off = (uint16_t)off;
         ip->ip_mf = off + len < paylen;
         ip->ip_paylen = (uint16_t)len;
-        rn_ip4_emit(h, ip);
+        rn__ip4_emit(h, ip);
         net_st(st)->ns_ip_frag_out++;
-        net__arp_output(r->ir_iface, f, r->ir_nexthop);
+        rn__net_arp_output(r->ir_iface, f, r->ir_nexthop);
     }
     rn_nb_free(nb);
     return err;
 }
 
-int rn_ip_output(struct rn_stack *st, struct rn_netbuf *nb, const struct rn_ip_out *out)
+int rn__ip_output(struct rn_stack *st, struct rn_netbuf *nb, const struct rn_ip_out *out)
 {
     struct rn_ip_route r;
     struct rn_ip4_hdr ip;
     uint8_t *h;
 
-    if (rn_ip_route(st, out->io_dst, &r) < 0) {
-        net__drop(st, NULL, nb, RN_DROP_NO_ROUTE);
+    if (rn__ip_route(st, out->io_dst, &r) < 0) {
+        rn__net_drop(st, NULL, nb, RN_DROP_NO_ROUTE);
         return RN_ENETUNREACH;
     }
     if (nb->nb_pktlen + RN_IP4_HLEN > RN_IP4_MAX_LEN) {
@@ -140,9 +140,9 @@ int rn_ip_output(struct rn_stack *st, struct rn_netbuf *nb, const struct rn_ip_o
         return RN_EMSGSIZE;
     }
     if (net_st(st)->ns_ip_hook[RN_IP_HOOK_OUT] != NULL &&
-        net__ip_hook_drops(st, RN_IP_HOOK_OUT, nb, out->io_src ? out->io_src : r.ir_src,
+        rn__net_ip_hook_drops(st, RN_IP_HOOK_OUT, nb, out->io_src ? out->io_src : r.ir_src,
                            out->io_dst, out->io_proto)) {
-        net__drop(st, r.ir_iface, nb, RN_DROP_FILTER_BLOCKED);
+        rn__net_drop(st, r.ir_iface, nb, RN_DROP_FILTER_BLOCKED);
         return RN_EACCES;
     }
     memset(&ip, 0, sizeof(ip));
@@ -164,15 +164,15 @@ int rn_ip_output(struct rn_stack *st, struct rn_netbuf *nb, const struct rn_ip_o
     }
     h = rn_nb_push(nb, RN_IP4_HLEN);
     if (h == NULL) {
-        net__drop(st, r.ir_iface, nb, RN_DROP_NO_BUFFER);
+        rn__net_drop(st, r.ir_iface, nb, RN_DROP_NO_BUFFER);
         return RN_ENOBUFS;
     }
-    rn_ip4_emit(h, &ip);
-    if (rn_ip_is_local(st, ip.ip_dst)) {
-        rn_nb_set_owner(nb, net__types.nt_own_loop);
+    rn__ip4_emit(h, &ip);
+    if (rn__ip_is_local(st, ip.ip_dst)) {
+        rn_nb_set_owner(nb, rn__net_types.nt_own_loop);
         rn_nbq_put(&net_st(st)->ns_loopq, nb);
         return 0;
     }
-    net__arp_output(r.ir_iface, nb, r.ir_nexthop);
+    rn__net_arp_output(r.ir_iface, nb, r.ir_nexthop);
     return 0;
 }

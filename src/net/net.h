@@ -2,19 +2,19 @@
  * The network layer's interface to the layers above it (transport, socket,
  * host).  Internal to refnet.
  *
- * Downward calls are direct: a transport hands a segment to rn_ip_output().
+ * Downward calls are direct: a transport hands a segment to rn__ip_output().
  * Upward delivery goes only through handlers the transport registered
- * (rn_ip_register()), the way NDIS indications work: the network layer
+ * (rn__ip_register()), the way NDIS indications work: the network layer
  * knows no transport.  Likewise it knows no filtering platform: the
- * platform sets the IP layer's hooks (rn_ip_set_hook()) while it has
+ * platform sets the IP layer's hooks (rn__ip_set_hook()) while it has
  * filters there.
  *
  * Receive path, in call order:
- *   rn_stack_poll() -> link rx -> net__eth_input() -> net__arp_input()
- *                                                  -> net__ip_input()
+ *   rn_stack_poll() -> link rx -> rn__net_eth_input() -> rn__net_arp_input()
+ *                                                  -> rn__net_ip_input()
  *     -> reassembly -> icmp or the registered protocol handler
  * Transmit path:
- *   rn_ip_output() -> route -> fragment -> net__arp_output() -> iface tx
+ *   rn__ip_output() -> route -> fragment -> rn__net_arp_output() -> iface tx
  *   queue -> link tx (batched, at the end of the poll)
  *
  * Everything here runs on the stack's loop thread ([L]).
@@ -36,7 +36,7 @@ struct rn_iface;
 /* ---- Drops ------------------------------------------------------------- */
 
 /* Counts a dropped packet under reason on ifp (or the stack if NULL). */
-void rn_stack_count_drop(struct rn_stack *st, struct rn_iface *ifp, enum rn_drop reason);
+void rn__stack_count_drop(struct rn_stack *st, struct rn_iface *ifp, enum rn_drop reason);
 
 /* ---- The IP layer's hooks ---------------------------------------------- */
 
@@ -63,7 +63,7 @@ typedef bool (*rn_ip_hook_fn)(struct rn_stack *st, enum rn_ip_hook_dir dir,
 
 /* Sets the hook of dir, or with NULL removes it.  While none is set, a
  * datagram costs the hook one load and one branch. */
-void rn_ip_set_hook(struct rn_stack *st, enum rn_ip_hook_dir dir, rn_ip_hook_fn fn);
+void rn__ip_set_hook(struct rn_stack *st, enum rn_ip_hook_dir dir, rn_ip_hook_fn fn);
 
 /* ---- IPv4 input --------------------------------------------------------- */
 
@@ -103,7 +103,7 @@ struct rn_ip_err {
 typedef void (*rn_ip_err_fn)(struct rn_stack *st, const struct rn_ip_err *err);
 
 /* Registers the handlers of a protocol.  Returns 0 or RN_EEXIST. */
-int rn_ip_register(struct rn_stack *st, uint8_t proto, rn_ip_input_fn input,
+int rn__ip_register(struct rn_stack *st, uint8_t proto, rn_ip_input_fn input,
                    rn_ip_err_fn err);
 
 /* ---- IPv4 output -------------------------------------------------------- */
@@ -127,7 +127,7 @@ struct rn_ip_out {
  * RN_EMSGSIZE, RN_ENOBUFS, RN_EACCES (a filter of the outbound-ip layer
  * blocked it: counted as the drop "filter_blocked").  Consumes nb on every
  * path. */
-int rn_ip_output(struct rn_stack *st, struct rn_netbuf *nb, const struct rn_ip_out *out);
+int rn__ip_output(struct rn_stack *st, struct rn_netbuf *nb, const struct rn_ip_out *out);
 
 /* Where a datagram to dst would go. */
 struct rn_ip_route {
@@ -141,17 +141,17 @@ struct rn_ip_route {
 };
 
 /* Looks up the route to dst.  Returns 0 or RN_ENETUNREACH. */
-int rn_ip_route(struct rn_stack *st, uint32_t dst, struct rn_ip_route *out);
+int rn__ip_route(struct rn_stack *st, uint32_t dst, struct rn_ip_route *out);
 
 /* True if addr is one of the stack's own addresses. */
-bool rn_ip_is_local(struct rn_stack *st, uint32_t addr);
+bool rn__ip_is_local(struct rn_stack *st, uint32_t addr);
 
 /* Returns a fresh packet from the stack's pool for a transport to fill,
  * with headroom for IP (with options) and Ethernet, counted against owner;
  * NULL if the pool is exhausted. */
-struct rn_netbuf *rn_ip_alloc(struct rn_stack *st, rn_nb_owner_t owner);
+struct rn_netbuf *rn__ip_alloc(struct rn_stack *st, rn_nb_owner_t owner);
 
-/* Headroom rn_ip_alloc() leaves: Ethernet + the largest IPv4 header. */
+/* Headroom rn__ip_alloc() leaves: Ethernet + the largest IPv4 header. */
 #define RN_IP_HEADROOM (14 + 60)
 
 /* ---- ICMP errors for the transports ------------------------------------- */
@@ -161,7 +161,7 @@ struct rn_netbuf *rn_ip_alloc(struct rn_stack *st, rn_nb_owner_t owner);
  * payload, of which the first 8 bytes are quoted after the IP header.  Does
  * not consume nb.  Never answers broadcasts or ICMP errors, and is rate
  * limited. */
-void rn_icmp_unreach(struct rn_stack *st, const struct rn_ip_rx *rx,
+void rn__icmp_unreach(struct rn_stack *st, const struct rn_ip_rx *rx,
                      const struct rn_netbuf *nb, uint8_t code);
 
 #endif /* REFNET_NET_H */

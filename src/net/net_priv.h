@@ -45,7 +45,7 @@ struct net_types {
     rn_nb_owner_t nt_own_icmp;    /* ICMP messages being built */
     rn_nb_owner_t nt_own_loop;    /* datagrams to our own address */
 };
-extern struct net_types net__types;
+extern struct net_types rn__net_types;
 
 struct rn_iface {
     struct rn_stack *if_stack;       /* [I] */
@@ -173,73 +173,73 @@ static inline struct net_stack *net_st(struct rn_stack *st)
 }
 
 /* ---- stack.c ---- */
-bool net__types_init(void);
+bool rn__net_types_init(void);
 /* Queues a finished frame on ifp for the end-of-poll flush.  Consumes nb. */
-void net__iface_queue(struct rn_iface *ifp, struct rn_netbuf *nb);
+void rn__net_iface_queue(struct rn_iface *ifp, struct rn_netbuf *nb);
 /* Hands ifp's queued frames to its link. */
-void net__iface_flush(struct rn_iface *ifp);
+void rn__net_iface_flush(struct rn_iface *ifp);
 
 /* ---- iface.c ---- */
-int net__iface_create(struct rn_stack *st, const struct rn_iface_params *p,
+int rn__net_iface_create(struct rn_stack *st, const struct rn_iface_params *p,
                       struct rn_iface **out);
-void net__iface_destroy(struct rn_iface *ifp);
+void rn__net_iface_destroy(struct rn_iface *ifp);
 
 /* ---- eth.c ---- */
 /* Processes a received frame.  Consumes nb. */
-void net__eth_input(struct rn_iface *ifp, struct rn_netbuf *nb);
+void rn__net_eth_input(struct rn_iface *ifp, struct rn_netbuf *nb);
 /* Prepends an Ethernet header and queues the frame.  Consumes nb. */
-void net__eth_output(struct rn_iface *ifp, struct rn_netbuf *nb, const struct rn_mac *dst,
+void rn__net_eth_output(struct rn_iface *ifp, struct rn_netbuf *nb, const struct rn_mac *dst,
                      uint16_t type);
 
 /* ---- arp.c ---- */
-void net__arp_input(struct rn_iface *ifp, struct rn_netbuf *nb);
+void rn__net_arp_input(struct rn_iface *ifp, struct rn_netbuf *nb);
 /* Sends an IPv4 datagram to nexthop on ifp, resolving it first if needed.
  * Consumes nb. */
-void net__arp_output(struct rn_iface *ifp, struct rn_netbuf *nb, uint32_t nexthop);
-void net__arp_announce(struct rn_iface *ifp);
-void net__arp_flush(struct rn_stack *st);
+void rn__net_arp_output(struct rn_iface *ifp, struct rn_netbuf *nb, uint32_t nexthop);
+void rn__net_arp_announce(struct rn_iface *ifp);
+void rn__net_arp_flush(struct rn_stack *st);
 
 /* ---- route.c ---- */
-int net__route_add(struct rn_stack *st, uint32_t dst, uint8_t plen, uint32_t gw,
+int rn__net_route_add(struct rn_stack *st, uint32_t dst, uint8_t plen, uint32_t gw,
                    struct rn_iface *ifp);
-const struct net_route *net__route_lookup(struct rn_stack *st, uint32_t dst);
-void net__route_flush(struct rn_stack *st);
+const struct net_route *rn__net_route_lookup(struct rn_stack *st, uint32_t dst);
+void rn__net_route_flush(struct rn_stack *st);
 
 /* ---- ip_input.c ---- */
-void net__ip_input(struct rn_iface *ifp, struct rn_netbuf *nb);
+void rn__net_ip_input(struct rn_iface *ifp, struct rn_netbuf *nb);
 /* Delivers a whole datagram (IP header pulled) to ICMP or its transport.
  * Consumes nb. */
-void net__ip_deliver(struct rn_stack *st, struct rn_netbuf *nb, const struct rn_ip_rx *rx);
+void rn__net_ip_deliver(struct rn_stack *st, struct rn_netbuf *nb, const struct rn_ip_rx *rx);
 /* Asks the hook of dir, which is set, about a datagram: nb holds the
  * transport header and payload; laddr is our side.  Returns true if the
  * hook drops it.  Does not consume nb. */
-bool net__ip_hook_drops(struct rn_stack *st, enum rn_ip_hook_dir dir, const struct rn_netbuf *nb,
+bool rn__net_ip_hook_drops(struct rn_stack *st, enum rn_ip_hook_dir dir, const struct rn_netbuf *nb,
                         uint32_t laddr, uint32_t raddr, uint8_t proto);
 /* Runs datagrams sent to our own addresses.  */
-void net__ip_loopback_run(struct rn_stack *st);
+void rn__net_ip_loopback_run(struct rn_stack *st);
 /* True if addr is a broadcast address for ifp. */
-bool net__ip_is_bcast(const struct rn_iface *ifp, uint32_t addr);
+bool rn__net_ip_is_bcast(const struct rn_iface *ifp, uint32_t addr);
 
 /* ---- reass.c ---- */
 /* Adds a fragment (IP header pulled, ip describes it).  Returns the whole
  * datagram once complete, with the first fragment's header copied into
  * hdr (hlen bytes), else NULL.  Consumes nb. */
-struct rn_netbuf *net__reass_add(struct rn_iface *ifp, struct rn_netbuf *nb,
+struct rn_netbuf *rn__net_reass_add(struct rn_iface *ifp, struct rn_netbuf *nb,
                                  const struct rn_ip4_hdr *ip, uint8_t *hdr, uint8_t *hlen);
-void net__reass_flush(struct rn_stack *st);
+void rn__net_reass_flush(struct rn_stack *st);
 
 /* ---- icmp.c ---- */
-void net__icmp_input(struct rn_stack *st, struct rn_netbuf *nb, const struct rn_ip_rx *rx);
+void rn__net_icmp_input(struct rn_stack *st, struct rn_netbuf *nb, const struct rn_ip_rx *rx);
 /* Sends an ICMP error quoting orig (an IP header of orig_hlen bytes
  * followed by payload).  Rate limited. */
-void net__icmp_error(struct rn_stack *st, uint8_t type, uint8_t code, uint32_t rest,
+void rn__net_icmp_error(struct rn_stack *st, uint8_t type, uint8_t code, uint32_t rest,
                      const uint8_t *orig, size_t orig_len, uint32_t to);
 
 /* Counts a drop and frees nb. */
-static inline void net__drop(struct rn_stack *st, struct rn_iface *ifp, struct rn_netbuf *nb,
+static inline void rn__net_drop(struct rn_stack *st, struct rn_iface *ifp, struct rn_netbuf *nb,
                              enum rn_drop reason)
 {
-    rn_stack_count_drop(st, ifp, reason);
+    rn__stack_count_drop(st, ifp, reason);
     rn_nb_free(nb);
 }
 

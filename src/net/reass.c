@@ -58,7 +58,7 @@ static void reass_remove(struct rn_stack *st, struct reass_dgram *d, enum rn_dro
         for (f = d->rd_frags; f != NULL; f = next) {
             next = f->nb_nextpkt;
             f->nb_nextpkt = NULL;
-            net__drop(st, d->rd_iface, f, reason);
+            rn__net_drop(st, d->rd_iface, f, reason);
         }
     }
     free(d);
@@ -77,7 +77,7 @@ static void reass_timeout(struct rn_timer *t, rn_time_t now)
 
         memcpy(orig, d->rd_hdr, d->rd_hlen);
         rn_nb_copyout(d->rd_frags, 0, orig + d->rd_hlen, n);
-        net__icmp_error(st, RN_ICMP_TIME_EXCEEDED, RN_ICMP_TIMXCEED_REASM, 0, orig,
+        rn__net_icmp_error(st, RN_ICMP_TIME_EXCEEDED, RN_ICMP_TIMXCEED_REASM, 0, orig,
                         d->rd_hlen + n, d->rd_src);
     }
     reass_remove(st, d, RN_DROP_FRAG_TIMEOUT);
@@ -131,7 +131,7 @@ static struct reass_dgram *reass_new(struct rn_iface *ifp, const struct rn_ip4_h
     return d;
 }
 
-struct rn_netbuf *net__reass_add(struct rn_iface *ifp, struct rn_netbuf *nb,
+struct rn_netbuf *rn__net_reass_add(struct rn_iface *ifp, struct rn_netbuf *nb,
                                  const struct rn_ip4_hdr *ip, uint8_t *hdr, uint8_t *hlen)
 {
     struct rn_stack *st = ifp->if_stack;
@@ -140,25 +140,25 @@ struct rn_netbuf *net__reass_add(struct rn_iface *ifp, struct rn_netbuf *nb,
     struct reass_dgram *d = reass_find(st, ip);
 
     if (d == NULL && (d = reass_new(ifp, ip)) == NULL) {
-        net__drop(st, ifp, nb, RN_DROP_FRAG_NO_MEMORY);
+        rn__net_drop(st, ifp, nb, RN_DROP_FRAG_NO_MEMORY);
         return NULL;
     }
     /* The last fragment fixes the length; everyone must agree with it. */
     if ((!ip->ip_mf && d->rd_total != 0 && d->rd_total != end) ||
         (d->rd_total != 0 && end > d->rd_total)) {
-        net__drop(st, ifp, nb, RN_DROP_FRAG_OVERLAP);
+        rn__net_drop(st, ifp, nb, RN_DROP_FRAG_OVERLAP);
         reass_remove(st, d, RN_DROP_FRAG_OVERLAP);
         return NULL;
     }
     for (pp = &d->rd_frags; *pp != NULL && (*pp)->nb_cb[0] < off; pp = &(*pp)->nb_nextpkt)
         prev = *pp;
     if (*pp != NULL && (*pp)->nb_cb[0] == off && (*pp)->nb_cb[1] == len) {
-        net__drop(st, ifp, nb, RN_DROP_FRAG_DUPLICATE);
+        rn__net_drop(st, ifp, nb, RN_DROP_FRAG_DUPLICATE);
         return NULL;
     }
     if ((prev != NULL && prev->nb_cb[0] + prev->nb_cb[1] > off) ||
         (*pp != NULL && end > (*pp)->nb_cb[0])) {
-        net__drop(st, ifp, nb, RN_DROP_FRAG_OVERLAP);
+        rn__net_drop(st, ifp, nb, RN_DROP_FRAG_OVERLAP);
         reass_remove(st, d, RN_DROP_FRAG_OVERLAP);
         return NULL;
     }
@@ -166,7 +166,7 @@ struct rn_netbuf *net__reass_add(struct rn_iface *ifp, struct rn_netbuf *nb,
         /* Nothing already held may lie beyond the end. */
         for (f = d->rd_frags; f != NULL; f = f->nb_nextpkt) {
             if (f->nb_cb[0] + f->nb_cb[1] > end) {
-                net__drop(st, ifp, nb, RN_DROP_FRAG_OVERLAP);
+                rn__net_drop(st, ifp, nb, RN_DROP_FRAG_OVERLAP);
                 reass_remove(st, d, RN_DROP_FRAG_OVERLAP);
                 return NULL;
             }
@@ -178,11 +178,11 @@ struct rn_netbuf *net__reass_add(struct rn_iface *ifp, struct rn_netbuf *nb,
            net_st(st)->ns_reass_oldest != NULL && net_st(st)->ns_reass_oldest != d)
         reass_remove(st, net_st(st)->ns_reass_oldest, RN_DROP_FRAG_NO_MEMORY);
     if (net_st(st)->ns_reass_mem + mem > net_st(st)->ns_params.sp_reass_max_bytes) {
-        net__drop(st, ifp, nb, RN_DROP_FRAG_NO_MEMORY);
+        rn__net_drop(st, ifp, nb, RN_DROP_FRAG_NO_MEMORY);
         reass_remove(st, d, RN_DROP_FRAG_NO_MEMORY);
         return NULL;
     }
-    rn_nb_set_owner(nb, net__types.nt_own_reass);
+    rn_nb_set_owner(nb, rn__net_types.nt_own_reass);
     nb->nb_cb[0] = off;
     nb->nb_cb[1] = len;
     nb->nb_nextpkt = *pp;
@@ -211,14 +211,14 @@ struct rn_netbuf *net__reass_add(struct rn_iface *ifp, struct rn_netbuf *nb,
     }
     whole->nb_nextpkt = NULL;
     whole->nb_cb[0] = whole->nb_cb[1] = 0;
-    rn_nb_set_owner(whole, net__types.nt_own_rx);
+    rn_nb_set_owner(whole, rn__net_types.nt_own_rx);
     memcpy(hdr, d->rd_hdr, d->rd_hlen);
     *hlen = d->rd_hlen;
     reass_remove(st, d, RN_DROP_NONE);
     return whole;
 }
 
-void net__reass_flush(struct rn_stack *st)
+void rn__net_reass_flush(struct rn_stack *st)
 {
     while (net_st(st)->ns_reass_oldest != NULL)
         reass_remove(st, net_st(st)->ns_reass_oldest, RN_DROP_FRAG_TIMEOUT);

@@ -40,7 +40,7 @@ static void route_describe(const void *ob, char *buf, size_t len)
         snprintf(buf, len, "route %s/%u dev %s", dst, rt->rt_plen, rt->rt_iface->if_name);
 }
 
-const struct rn_ob_type_ops net__route_ops = {
+const struct rn_ob_type_ops rn__net_route_ops = {
     .name = "route",
     .size = sizeof(struct net_route),
     .release = route_release,
@@ -58,7 +58,7 @@ static int route_find(struct rn_stack *st, uint32_t dst, uint8_t plen)
     return -1;
 }
 
-int net__route_add(struct rn_stack *st, uint32_t dst, uint8_t plen, uint32_t gw,
+int rn__net_route_add(struct rn_stack *st, uint32_t dst, uint8_t plen, uint32_t gw,
                    struct rn_iface *ifp)
 {
     struct net_route *rt;
@@ -70,7 +70,7 @@ int net__route_add(struct rn_stack *st, uint32_t dst, uint8_t plen, uint32_t gw,
     if (route_find(st, dst, plen) >= 0)
         return RN_EEXIST;
     if (ifp == NULL) {
-        const struct net_route *via = gw ? net__route_lookup(st, gw) : NULL;
+        const struct net_route *via = gw ? rn__net_route_lookup(st, gw) : NULL;
 
         if (via == NULL || via->rt_gw != 0)
             return RN_ENETUNREACH;  /* the gateway must be on a connected net */
@@ -85,7 +85,7 @@ int net__route_add(struct rn_stack *st, uint32_t dst, uint8_t plen, uint32_t gw,
         net_st(st)->ns_routes = v;
         net_st(st)->ns_routes_cap = cap;
     }
-    rt = rn_ob_create(net__types.nt_route, net__types.nt_tag_route_table);
+    rt = rn_ob_create(rn__net_types.nt_route, rn__net_types.nt_tag_route_table);
     if (rt == NULL)
         return RN_ENOMEM;
     rn_ob_ref(ifp, RN_TAG_ROUTE);
@@ -104,7 +104,7 @@ int net__route_add(struct rn_stack *st, uint32_t dst, uint8_t plen, uint32_t gw,
 int rn_route_add(struct rn_stack *st, uint32_t dst, uint8_t plen, uint32_t gw,
                  struct rn_iface *ifp)
 {
-    return net__route_add(st, dst, plen, gw, ifp);
+    return rn__net_route_add(st, dst, plen, gw, ifp);
 }
 
 int rn_route_del(struct rn_stack *st, uint32_t dst, uint8_t plen)
@@ -122,7 +122,7 @@ int rn_route_del(struct rn_stack *st, uint32_t dst, uint8_t plen)
     return 0;
 }
 
-const struct net_route *net__route_lookup(struct rn_stack *st, uint32_t dst)
+const struct net_route *rn__net_route_lookup(struct rn_stack *st, uint32_t dst)
 {
     unsigned i;
 
@@ -135,7 +135,7 @@ const struct net_route *net__route_lookup(struct rn_stack *st, uint32_t dst)
     return NULL;
 }
 
-void net__route_flush(struct rn_stack *st)
+void rn__net_route_flush(struct rn_stack *st)
 {
     while (net_st(st)->ns_nroutes > 0)
         rn_ob_kill(net_st(st)->ns_routes[--net_st(st)->ns_nroutes]);

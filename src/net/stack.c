@@ -20,35 +20,35 @@
 #include "refnet/report.h"
 #include "refnet/strbuf.h"
 
-struct net_types net__types;
+struct net_types rn__net_types;
 static struct rn_once types_once = RN_ONCE_INIT;
 
-extern const struct rn_ob_type_ops net__iface_ops;
-extern const struct rn_ob_type_ops net__arp_ops;
-extern const struct rn_ob_type_ops net__route_ops;
+extern const struct rn_ob_type_ops rn__net_iface_ops;
+extern const struct rn_ob_type_ops rn__net_arp_ops;
+extern const struct rn_ob_type_ops rn__net_route_ops;
 
 static bool types_register(void)
 {
-    net__types.nt_iface = rn_ob_type_register(&net__iface_ops);
-    net__types.nt_arp = rn_ob_type_register(&net__arp_ops);
-    net__types.nt_route = rn_ob_type_register(&net__route_ops);
-    net__types.nt_tag_arp_table = rn_tag_intern("arp-table");
-    net__types.nt_tag_route_table = rn_tag_intern("route-table");
-    net__types.nt_tag_neighbour = rn_tag_intern("neighbour");
-    net__types.nt_own_rx = rn_nb_owner_register("net.rx");
-    net__types.nt_own_tx = rn_nb_owner_register("net.txq");
-    net__types.nt_own_arpq = rn_nb_owner_register("arp.queue");
-    net__types.nt_own_reass = rn_nb_owner_register("ip.reass");
-    net__types.nt_own_icmp = rn_nb_owner_register("icmp");
-    net__types.nt_own_loop = rn_nb_owner_register("ip.loop");
-    return net__types.nt_iface != NULL && net__types.nt_arp != NULL &&
-           net__types.nt_route != NULL && net__types.nt_tag_arp_table != RN_TAG_NONE &&
-           net__types.nt_tag_route_table != RN_TAG_NONE &&
-           net__types.nt_tag_neighbour != RN_TAG_NONE &&
-           net__types.nt_own_loop != RN_NB_OWNER_NONE;
+    rn__net_types.nt_iface = rn_ob_type_register(&rn__net_iface_ops);
+    rn__net_types.nt_arp = rn_ob_type_register(&rn__net_arp_ops);
+    rn__net_types.nt_route = rn_ob_type_register(&rn__net_route_ops);
+    rn__net_types.nt_tag_arp_table = rn_tag_intern("arp-table");
+    rn__net_types.nt_tag_route_table = rn_tag_intern("route-table");
+    rn__net_types.nt_tag_neighbour = rn_tag_intern("neighbour");
+    rn__net_types.nt_own_rx = rn_nb_owner_register("net.rx");
+    rn__net_types.nt_own_tx = rn_nb_owner_register("net.txq");
+    rn__net_types.nt_own_arpq = rn_nb_owner_register("arp.queue");
+    rn__net_types.nt_own_reass = rn_nb_owner_register("ip.reass");
+    rn__net_types.nt_own_icmp = rn_nb_owner_register("icmp");
+    rn__net_types.nt_own_loop = rn_nb_owner_register("ip.loop");
+    return rn__net_types.nt_iface != NULL && rn__net_types.nt_arp != NULL &&
+           rn__net_types.nt_route != NULL && rn__net_types.nt_tag_arp_table != RN_TAG_NONE &&
+           rn__net_types.nt_tag_route_table != RN_TAG_NONE &&
+           rn__net_types.nt_tag_neighbour != RN_TAG_NONE &&
+           rn__net_types.nt_own_loop != RN_NB_OWNER_NONE;
 }
 
-bool net__types_init(void)
+bool rn__net_types_init(void)
 {
     return rn_once(&types_once, types_register);
 }
@@ -88,7 +88,7 @@ int rn_stack_create(const struct rn_stack_params *params, struct rn_stack **out)
     struct net_stack *ns;
     int err;
 
-    if (!net__types_init())
+    if (!rn__net_types_init())
         return RN_ENOMEM;
     ns = calloc(1, sizeof(*ns));
     if (ns == NULL)
@@ -126,12 +126,12 @@ int rn_stack_destroy(struct rn_stack *st)
      * waiting; work that posts again is bounded by the loop. */
     for (i = 0; i < 16 && rn_stack_has_work(st); i++)
         rn_stack_poll(st, st->st_now);
-    net__reass_flush(st);
-    net__arp_flush(st);
-    net__route_flush(st);
+    rn__net_reass_flush(st);
+    rn__net_arp_flush(st);
+    rn__net_route_flush(st);
     rn_nbq_purge(&ns->ns_loopq);
     for (i = ns->ns_nifaces; i-- > 0;)
-        net__iface_destroy(ns->ns_ifaces[i]);
+        rn__net_iface_destroy(ns->ns_ifaces[i]);
     ns->ns_nifaces = 0;
     rn__stack_fini(st);
     free(ns->ns_routes);
@@ -145,7 +145,7 @@ struct rn_nbpool *rn_stack_pool(struct rn_stack *st)
     return net_st(st)->ns_pool;
 }
 
-void rn_stack_count_drop(struct rn_stack *st, struct rn_iface *ifp, enum rn_drop reason)
+void rn__stack_count_drop(struct rn_stack *st, struct rn_iface *ifp, enum rn_drop reason)
 {
     if ((unsigned)reason >= RN_DROP_MAX_)
         reason = RN_DROP_NONE;
@@ -180,8 +180,8 @@ static void poll_rx(struct rn_stack *st, struct rn_iface *ifp)
 
         for (i = 0; i < n; i++) {
             batch[i]->nb_ingress = ifp->if_index;
-            rn_nb_set_owner(batch[i], net__types.nt_own_rx);
-            net__eth_input(ifp, batch[i]);
+            rn_nb_set_owner(batch[i], rn__net_types.nt_own_rx);
+            rn__net_eth_input(ifp, batch[i]);
         }
         if (n < NET_RX_BATCH)
             break;
@@ -198,12 +198,12 @@ void rn_stack_poll(struct rn_stack *st, rn_time_t now)
     rn__stack_run_posted(st);
     for (i = 0; i < net_st(st)->ns_nifaces; i++)
         poll_rx(st, net_st(st)->ns_ifaces[i]);
-    net__ip_loopback_run(st);
+    rn__net_ip_loopback_run(st);
     rn_timer_run(&st->st_timers, st->st_now);
     rn__stack_run_posted(st);
-    net__ip_loopback_run(st);
+    rn__net_ip_loopback_run(st);
     for (i = 0; i < net_st(st)->ns_nifaces; i++)
-        net__iface_flush(net_st(st)->ns_ifaces[i]);
+        rn__net_iface_flush(net_st(st)->ns_ifaces[i]);
 }
 
 rn_time_t rn_stack_next_deadline(struct rn_stack *st)

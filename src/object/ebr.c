@@ -94,7 +94,7 @@ static struct ebr_record *ebr_record_get(void)
     return r;
 }
 
-void ob__epoch_enter(void)
+void rn__ob_epoch_enter(void)
 {
     struct ebr_record *r;
     uint64_t e;
@@ -109,7 +109,7 @@ void ob__epoch_enter(void)
     } while (atomic_load_explicit(&ebr_epoch, memory_order_seq_cst) != e);
 }
 
-void ob__epoch_exit(void)
+void rn__ob_epoch_exit(void)
 {
     assert(ebr_depth > 0);
     if (--ebr_depth > 0)
@@ -153,11 +153,11 @@ static void ebr_reclaim_locked(size_t keep)
         if (ebr_retired_head == NULL)
             ebr_retired_tail = NULL;
         ebr_nretired--;
-        ob__free(h);
+        rn__ob_free(h);
     }
 }
 
-void ob__retire(struct ob_header *h)
+void rn__ob_retire(struct ob_header *h)
 {
     h->h_retire_next = NULL;
     h->h_retire_epoch = atomic_load_explicit(&ebr_epoch, memory_order_seq_cst);
@@ -173,7 +173,7 @@ void ob__retire(struct ob_header *h)
     pthread_mutex_unlock(&ebr_retire_lock);
 }
 
-void ob__reclaim_all(void)
+void rn__ob_reclaim_all(void)
 {
     unsigned tries;
 

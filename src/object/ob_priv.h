@@ -128,7 +128,7 @@ static inline struct ob_header *ob_header(const void *ob)
 }
 
 /* Waits until h's lock looks free, without taking it (object.c). */
-void ob__lock_wait(struct ob_header *h);
+void rn__ob_lock_wait(struct ob_header *h);
 
 /* A test-and-test-and-set lock.  Inline, the uncontended case is a single
  * exchange; waiting is out of line so that the reference fast paths stay
@@ -136,7 +136,7 @@ void ob__lock_wait(struct ob_header *h);
 static inline void ob_lock(struct ob_header *h)
 {
     while (__builtin_expect(atomic_exchange_explicit(&h->h_lock, 1, memory_order_acquire), 0))
-        ob__lock_wait(h);
+        rn__ob_lock_wait(h);
 }
 
 static inline void ob_unlock(struct ob_header *h)
@@ -147,59 +147,59 @@ static inline void ob_unlock(struct ob_header *h)
 /* ---- object.c ---- */
 
 /* Returns the first registered type (the list is append-only). */
-struct rn_ob_type *ob__types(void);
+struct rn_ob_type *rn__ob_types(void);
 /* Takes a reference for tag if the object is not released, without
  * reporting misuse.  For the manager's own lookups under an epoch. */
-bool ob__tryref_unreleased(struct ob_header *h, rn_tag_t tag, const struct rn_site *site);
+bool rn__ob_tryref_unreleased(struct ob_header *h, rn_tag_t tag, const struct rn_site *site);
 /* Drops a reference the manager took for itself, untraced. */
-int ob__deref_notrace(struct ob_header *h, rn_tag_t tag, const struct rn_site *site);
+int rn__ob_deref_notrace(struct ob_header *h, rn_tag_t tag, const struct rn_site *site);
 /* The ledger slot of tag, or NULL.  [H] */
-struct ob_ledger *ob__ledger_find(struct ob_header *h, rn_tag_t tag);
+struct ob_ledger *rn__ob_ledger_find(struct ob_header *h, rn_tag_t tag);
 /* Frees the memory of a released object and everything it owns. */
-void ob__free(struct ob_header *h);
+void rn__ob_free(struct ob_header *h);
 /* Counts a misuse of kind and delivers text as its report. */
-void ob__misuse(enum rn_misuse kind, const char *text);
+void rn__ob_misuse(enum rn_misuse kind, const char *text);
 
 /* ---- ebr.c: epoch-based reclamation ---- */
 
-void ob__epoch_enter(void);
-void ob__epoch_exit(void);
+void rn__ob_epoch_enter(void);
+void rn__ob_epoch_exit(void);
 /* Frees h once no epoch section that may see it is left.  Retired objects
  * are kept for a while first, so that a late ref finds them RELEASED. */
-void ob__retire(struct ob_header *h);
+void rn__ob_retire(struct ob_header *h);
 /* Frees everything retired, waiting for epoch sections to end. */
-void ob__reclaim_all(void);
+void rn__ob_reclaim_all(void);
 
 /* ---- trace.c ---- */
 
 /* Captures the caller's stack (skipping the manager's own frames) and
  * returns its depot id, or RN_SNAP_NO_STACK if it could not be stored. */
-uint32_t ob__depot_capture(void);
+uint32_t rn__ob_depot_capture(void);
 /* Returns the frames of a depot stack, symbolised as "function+0xoff".
  * The strings live as long as the process. */
-uint32_t ob__depot_frames(uint32_t id, const char *const **frames);
+uint32_t rn__ob_depot_frames(uint32_t id, const char *const **frames);
 /* Returns the trace of h, allocating it on first use, or NULL. */
-struct ob_trace *ob__trace_get(struct ob_header *h);
+struct ob_trace *rn__ob_trace_get(struct ob_header *h);
 /* Appends an event to a trace's history.  [T+H] */
-void ob__trace_event(struct ob_trace *tr, enum ob_op op, rn_tag_t tag,
+void rn__ob_trace_event(struct ob_trace *tr, enum ob_op op, rn_tag_t tag,
                      const struct rn_site *site, uint32_t stack, rn_time_t now,
                      uint32_t refs);
 /* Renders the history of tag (or every tag if RN_TAG_NONE) for a misuse
  * report.  [T] */
-void ob__trace_history(struct ob_trace *tr, rn_tag_t tag, struct rn_strbuf *sb);
-const char *ob__op_name(enum ob_op op);
+void rn__ob_trace_history(struct ob_trace *tr, rn_tag_t tag, struct rn_strbuf *sb);
+const char *rn__ob_op_name(enum ob_op op);
 
 /* ---- wait.c ---- */
 
 /* Detaches and fires the release waiters of h.  Called once, after the
  * release routine. */
-void ob__fire_waits(struct ob_header *h);
+void rn__ob_fire_waits(struct ob_header *h);
 struct rn_snapshot;
 /* Appends every armed wait to s.  Returns 0 or RN_ENOMEM. */
-int ob__waits_capture(struct rn_snapshot *s);
+int rn__ob_waits_capture(struct rn_snapshot *s);
 
 /* ---- tag.c ---- */
 
-bool ob__tag_valid(rn_tag_t tag);
+bool rn__ob_tag_valid(rn_tag_t tag);
 
 #endif /* REFNET_OB_PRIV_H */

@@ -49,7 +49,7 @@ static uint32_t stack_index(struct rn_snapshot *s, struct stack_map *m, uint32_t
         m->sm_depot = p;
         m->sm_cap = cap;
     }
-    n = ob__depot_frames(depot_id, &frames);
+    n = rn__ob_depot_frames(depot_id, &frames);
     ss = rn_snapshot_add_stack(s);
     if (ss == NULL)
         return RN_SNAP_NO_STACK;
@@ -282,8 +282,8 @@ struct rn_snapshot *rn_ob_snapshot(void)
         s->s_misuse[i] = rn_ob_misuse_count((enum rn_misuse)i);
 
     /* Pass 1: a reference on every unreleased object. */
-    ob__epoch_enter();
-    for (t = ob__types(); t != NULL; t = atomic_load(&t->t_next)) {
+    rn__ob_epoch_enter();
+    for (t = rn__ob_types(); t != NULL; t = atomic_load(&t->t_next)) {
         struct ob_header *h;
 
         for (h = atomic_load_explicit(&t->t_head->h_next, memory_order_acquire); h != NULL;
@@ -299,22 +299,22 @@ struct rn_snapshot *rn_ob_snapshot(void)
                 held = p;
                 cap = ncap;
             }
-            if (ob__tryref_unreleased(h, RN_TAG_SNAPSHOT, &site_snapshot))
+            if (rn__ob_tryref_unreleased(h, RN_TAG_SNAPSHOT, &site_snapshot))
                 held[nheld++] = h;
         }
     }
-    ob__epoch_exit();
+    rn__ob_epoch_exit();
 
     /* Pass 2: copy, describe and let go, one object at a time. */
     for (i = 0; i < nheld; i++) {
         if (err == 0)
             err = capture_object(s, &map, held[i]);
-        ob__deref_notrace(held[i], RN_TAG_SNAPSHOT, &site_snapshot);
+        rn__ob_deref_notrace(held[i], RN_TAG_SNAPSHOT, &site_snapshot);
     }
     free(held);
     free(map.sm_depot);
     if (err == 0)
-        err = ob__waits_capture(s);
+        err = rn__ob_waits_capture(s);
     if (err < 0) {
         rn_snapshot_free(s);
         return NULL;

@@ -12,7 +12,7 @@
  * Call order of a release:
  *   rn_ob_deref() -> count reaches 0 -> ob_release()
  *     -> type release routine -> unlink from the registry
- *     -> ob__fire_waits() -> ob__retire() (freed after the epoch, ebr.c)
+ *     -> rn__ob_fire_waits() -> rn__ob_retire() (freed after the epoch, ebr.c)
  */
 #include <assert.h>
 #include <inttypes.h>
@@ -51,7 +51,7 @@ enum {
 
 static const struct rn_site site_iter = {__FILE__, "rn_ob_iter_next", __LINE__};
 
-void ob__lock_wait(struct ob_header *h)
+void rn__ob_lock_wait(struct ob_header *h)
 {
     unsigned spins = 0;
 
@@ -70,7 +70,7 @@ void ob__lock_wait(struct ob_header *h)
 
 /* ---- Types ------------------------------------------------------------- */
 
-struct rn_ob_type *ob__types(void)
+struct rn_ob_type *rn__ob_types(void)
 {
     return atomic_load_explicit(&ob_types, memory_order_acquire);
 }
@@ -82,7 +82,7 @@ struct rn_ob_type *rn_ob_type_register(const struct rn_ob_type_ops *ops)
     if (ops == NULL || ops->name == NULL || ops->name[0] == '\0')
         return NULL;
     pthread_mutex_lock(&ob_types_lock);
-    for (t = ob__types(); t != NULL; t = atomic_load(&t->t_next)) {
+    for (t = rn__ob_types(); t != NULL; t = atomic_load(&t->t_next)) {
         if (t->t_ops == ops)
             goto out_unlock;
     }
@@ -99,7 +99,7 @@ struct rn_ob_type *rn_ob_type_register(const struct rn_ob_type_ops *ops)
     t->t_max_refs = ops->max_refs ? ops->max_refs : RN_OB_REFS_MAX;
     pthread_mutex_init(&t->t_lock, NULL);
     t->t_tail = t->t_head;
-    atomic_store_explicit(&t->t_next, ob__types(), memory_order_relaxed);
+    atomic_store_explicit(&t->t_next, rn__ob_types(), memory_order_relaxed);
     atomic_store_explicit(&ob_types, t, memory_order_release);
 out_unlock:
     pthread_mutex_unlock(&ob_types_lock);
@@ -110,7 +110,7 @@ struct rn_ob_type *rn_ob_type_find(const char *name)
 {
     struct rn_ob_type *t;
 
-    for (t = ob__types(); t != NULL; t = atomic_load(&t->t_next)) {
+    for (t = rn__ob_types(); t != NULL; t = atomic_load(&t->t_next)) {
         if (!strcmp(t->t_ops->name, name))
             return t;
     }
@@ -129,7 +129,7 @@ uint64_t rn_ob_live_count(const struct rn_ob_type *type)
 
     if (type != NULL)
         return atomic_load_explicit(&type->t_nlive, memory_order_acquire);
-    for (t = ob__types(); t != NULL; t = atomic_load(&t->t_next))
+    for (t = rn__ob_types(); t != NULL; t = atomic_load(&t->t_next))
         n += atomic_load_explicit(&t->t_nlive, memory_order_acquire);
     return n;
 }
@@ -142,7 +142,7 @@ void rn_ob_type_set_traced(struct rn_ob_type *type, bool on)
     if (on)
         return;
     /* Holds recorded so far would go stale while untraced; forget them. */
-    ob__epoch_enter();
+    rn__ob_epoch_enter();
     for (h = atomic_load_explicit(&type->t_head->h_next, memory_order_acquire); h;
          h = atomic_load_explicit(&h->h_next, memory_order_acquire)) {
         struct ob_trace *tr = atomic_load_explicit(&h->h_trace, memory_order_acquire);
@@ -156,7 +156,7 @@ void rn_ob_type_set_traced(struct rn_ob_type *type, bool on)
         ob_unlock(h);
         pthread_mutex_unlock(&tr->tr_mutex);
     }
-    ob__epoch_exit();
+    rn__ob_epoch_exit();
 }
 
 /* ---- Misuse ------------------------------------------------------------ */
@@ -180,7 +180,7 @@ const char *rn_ob_misuse_name(enum rn_misuse kind)
     return kind < RN_MISUSE_COUNT_ ? misuse_names[kind] : "?";
 }
 
-void ob__misuse(enum rn_misuse kind, const char *text)
+void rn__ob_misuse(enum rn_misuse kind, const char *text)
 {
     atomic_fetch_add(&ob_misuse_counts[kind], 1);
     rn_report_text(RN_REPORT_MISUSE, text);
@@ -213,8 +213,8 @@ static void report_misuse(enum rn_misuse kind, struct ob_header *h, const char *
         rn_strbuf_puts(&sb, "\n");
     }
     if (tr != NULL)
-        ob__trace_history(tr, tag, &sb);
-    ob__misuse(kind, rn_strbuf_str(&sb));
+        rn__ob_trace_history(tr, tag, &sb);
+    rn__ob_misuse(kind, rn_strbuf_str(&sb));
     rn_strbuf_free(&sb);
 }
 
@@ -232,7 +232,7 @@ static inline struct ob_ledger *inline_line(struct ob_header *h, rn_tag_t tag)
     return NULL;
 }
 
-struct ob_ledger *ob__ledger_find(struct ob_header *h, rn_tag_t tag)
+struct ob_ledger *rn__ob_ledger_find(struct ob_header *h, rn_tag_t tag)
 {
     struct ob_ledger *l = inline_line(h, tag);
     unsigned i;
@@ -252,7 +252,7 @@ struct ob_ledger *ob__ledger_find(struct ob_header *h, rn_tag_t tag)
  * reserve line is never claimed.  [H] */
 static struct ob_ledger *ledger_claim(struct ob_header *h, rn_tag_t tag)
 {
-    struct ob_ledger *l = ob__ledger_find(h, tag), *idle = NULL;
+    struct ob_ledger *l = rn__ob_ledger_find(h, tag), *idle = NULL;
     unsigned i;
 
     if (likely(l != NULL))
@@ -289,7 +289,7 @@ static struct ob_ledger *ledger_reserve(struct ob_header *h)
  * reference may be one that could get no line).  NULL if neither.  [H] */
 static struct ob_ledger *ledger_for_drop(struct ob_header *h, rn_tag_t tag)
 {
-    struct ob_ledger *l = ob__ledger_find(h, tag);
+    struct ob_ledger *l = rn__ob_ledger_find(h, tag);
 
     if (l != NULL && l->l_count > 0)
         return l;
@@ -413,10 +413,10 @@ static inline void op_trace_begin(struct ob_header *h, int flags, struct op_trac
 __attribute__((noinline)) static void op_trace_begin_slow(struct ob_header *h,
                                                           struct op_trace *ot)
 {
-    ot->ot_tr = ob__trace_get(h);
+    ot->ot_tr = rn__ob_trace_get(h);
     if (ot->ot_tr == NULL)
         return;
-    ot->ot_stack = ob__depot_capture();
+    ot->ot_stack = rn__ob_depot_capture();
     pthread_mutex_lock(&ot->ot_tr->tr_mutex);
     if (!trace_reserve(ot->ot_tr)) {
         pthread_mutex_unlock(&ot->ot_tr->tr_mutex);
@@ -476,7 +476,7 @@ static int acquire_locked(struct ob_header *h, rn_tag_t tag, const struct rn_sit
         now = rn_clock_now();
         tr->tr_holds[tr->tr_nholds++] =
             (struct ob_hold){tag, ot->ot_stack, now, (flags & OBF_CURSOR) != 0};
-        ob__trace_event(tr, OB_OP_REF, tag, site, ot->ot_stack, now, refs + 1);
+        rn__ob_trace_event(tr, OB_OP_REF, tag, site, ot->ot_stack, now, refs + 1);
     }
     return 0;
 }
@@ -556,7 +556,7 @@ static int ob_drop(struct ob_header *h, rn_tag_t tag, const struct rn_site *site
     atomic_store_explicit(&h->h_refs, refs, memory_order_relaxed);
     if (unlikely(ot.ot_tr != NULL)) {
         trace_drop_hold(ot.ot_tr, tag, (flags & OBF_CURSOR) != 0);
-        ob__trace_event(ot.ot_tr, OB_OP_DEREF, tag, site, ot.ot_stack, rn_clock_now(), refs);
+        rn__ob_trace_event(ot.ot_tr, OB_OP_DEREF, tag, site, ot.ot_stack, rn_clock_now(), refs);
     }
     if (refs == 0)
         atomic_store_explicit(&h->h_state, RN_OB_RELEASED, memory_order_relaxed);
@@ -607,11 +607,11 @@ static void ob_release(struct ob_header *h)
     if (ops->release != NULL)
         ops->release(h->h_body);
     registry_remove(h);
-    ob__fire_waits(h);
-    ob__retire(h);
+    rn__ob_fire_waits(h);
+    rn__ob_retire(h);
 }
 
-void ob__free(struct ob_header *h)
+void rn__ob_free(struct ob_header *h)
 {
     struct ob_trace *tr = atomic_load_explicit(&h->h_trace, memory_order_acquire);
 
@@ -627,14 +627,14 @@ void ob__free(struct ob_header *h)
     free(h);
 }
 
-bool ob__tryref_unreleased(struct ob_header *h, rn_tag_t tag, const struct rn_site *site)
+bool rn__ob_tryref_unreleased(struct ob_header *h, rn_tag_t tag, const struct rn_site *site)
 {
     int err = ob_acquire(h, tag, site, OBF_QUIET | OBF_NOTRACE);
 
     return err == 0 || err == RN_ESATURATED;
 }
 
-int ob__deref_notrace(struct ob_header *h, rn_tag_t tag, const struct rn_site *site)
+int rn__ob_deref_notrace(struct ob_header *h, rn_tag_t tag, const struct rn_site *site)
 {
     return ob_drop(h, tag, site, OBF_NOTRACE);
 }
@@ -656,14 +656,14 @@ void *rn__ob_create(struct rn_ob_type *type, rn_tag_t tag, const struct rn_site 
     rn_time_t now;
 
     assert(type != NULL);
-    if (tag == RN_TAG_NONE || !ob__tag_valid(tag)) {
+    if (tag == RN_TAG_NONE || !rn__ob_tag_valid(tag)) {
         struct rn_strbuf sb = RN_STRBUF_INIT;
 
         rn_strbuf_printf(&sb, "refnet: misuse (bad-tag): create of %s with invalid tag %u at ",
                          type->t_ops->name, tag);
         fmt_site(&sb, site);
         rn_strbuf_puts(&sb, "\n");
-        ob__misuse(RN_MISUSE_BAD_TAG, rn_strbuf_str(&sb));
+        rn__ob_misuse(RN_MISUSE_BAD_TAG, rn_strbuf_str(&sb));
         rn_strbuf_free(&sb);
         return NULL;
     }
@@ -681,12 +681,12 @@ void *rn__ob_create(struct rn_ob_type *type, rn_tag_t tag, const struct rn_site 
     atomic_store_explicit(&h->h_refs, 1, memory_order_relaxed);
     h->h_ledger[0] = (struct ob_ledger){tag, 1, now, site, NULL};
     if (atomic_load_explicit(&type->t_traced, memory_order_relaxed)) {
-        struct ob_trace *tr = ob__trace_get(h);
-        uint32_t stack = ob__depot_capture();
+        struct ob_trace *tr = rn__ob_trace_get(h);
+        uint32_t stack = rn__ob_depot_capture();
 
         if (tr != NULL && trace_reserve(tr)) {
             tr->tr_holds[tr->tr_nholds++] = (struct ob_hold){tag, stack, now, false};
-            ob__trace_event(tr, OB_OP_CREATE, tag, site, stack, now, 1);
+            rn__ob_trace_event(tr, OB_OP_CREATE, tag, site, stack, now, 1);
         }
     }
     registry_insert(h);
@@ -799,7 +799,7 @@ __attribute__((noinline)) static int ob_ref_slow(struct ob_header *h, rn_tag_t t
                                               const struct rn_site *site, enum fast_result res)
 {
     while (res == FAST_BUSY) {
-        ob__lock_wait(h);
+        rn__ob_lock_wait(h);
         res = ref_fast(h, tag, site);
     }
     if (res == FAST_DONE)
@@ -814,7 +814,7 @@ __attribute__((noinline)) static int ob_drop_slow(struct ob_header *h, rn_tag_t 
                                                const struct rn_site *site, enum fast_result res)
 {
     while (res == FAST_BUSY) {
-        ob__lock_wait(h);
+        rn__ob_lock_wait(h);
         res = drop_fast(h, tag, site);
     }
     if (res == FAST_DONE)
@@ -906,8 +906,8 @@ int rn__ob_transfer(void *ob, rn_tag_t from, rn_tag_t to, const struct rn_site *
 
             if (ho != NULL)
                 ho->ho_tag = to;
-            ob__trace_event(ot.ot_tr, OB_OP_TRANSFER_OUT, from, site, ot.ot_stack, now, refs);
-            ob__trace_event(ot.ot_tr, OB_OP_TRANSFER_IN, to, site, ot.ot_stack, now, refs);
+            rn__ob_trace_event(ot.ot_tr, OB_OP_TRANSFER_OUT, from, site, ot.ot_stack, now, refs);
+            rn__ob_trace_event(ot.ot_tr, OB_OP_TRANSFER_IN, to, site, ot.ot_stack, now, refs);
         }
         err = 0;
         break;
@@ -988,7 +988,7 @@ uint32_t rn_ob_tag_count(const void *ob, rn_tag_t tag)
     uint32_t n;
 
     ob_lock(h);
-    l = ob__ledger_find(h, tag);
+    l = rn__ob_ledger_find(h, tag);
     n = l ? l->l_count : 0;
     ob_unlock(h);
     return n;
@@ -1049,7 +1049,7 @@ bool rn_ob_is_traced(const void *ob)
 void rn_ob_set_traced(void *ob, bool on)
 {
     struct ob_header *h = ob_header(ob);
-    struct ob_trace *tr = ob__trace_get(h);
+    struct ob_trace *tr = rn__ob_trace_get(h);
 
     if (tr == NULL)
         return;
@@ -1084,7 +1084,7 @@ void *rn_ob_iter_next(struct rn_ob_iter *it)
 
     if (it->it_done)
         return NULL;
-    ob__epoch_enter();
+    rn__ob_epoch_enter();
     h = prev ? ob_header(prev) : it->it_type->t_head;
     /* The cursor is referenced, hence not released, hence still linked:
      * its successor pointer is current. */
@@ -1098,7 +1098,7 @@ void *rn_ob_iter_next(struct rn_ob_iter *it)
             break;
         }
     }
-    ob__epoch_exit();
+    rn__ob_epoch_exit();
     it->it_cur = found ? found->h_body : NULL;
     it->it_done = found == NULL;
     if (prev != NULL)
@@ -1120,8 +1120,8 @@ void *rn__ob_lookup(uint64_t id, rn_tag_t tag, const struct rn_site *site)
     struct ob_header *h, *found = NULL;
     int err;
 
-    ob__epoch_enter();
-    for (t = ob__types(); t != NULL && found == NULL; t = atomic_load(&t->t_next)) {
+    rn__ob_epoch_enter();
+    for (t = rn__ob_types(); t != NULL && found == NULL; t = atomic_load(&t->t_next)) {
         for (h = atomic_load_explicit(&t->t_head->h_next, memory_order_acquire); h != NULL;
              h = atomic_load_explicit(&h->h_next, memory_order_acquire)) {
             if (h->h_id != id)
@@ -1132,11 +1132,11 @@ void *rn__ob_lookup(uint64_t id, rn_tag_t tag, const struct rn_site *site)
             break;
         }
     }
-    ob__epoch_exit();
+    rn__ob_epoch_exit();
     return found ? found->h_body : NULL;
 }
 
 void rn_ob_drain(void)
 {
-    ob__reclaim_all();
+    rn__ob_reclaim_all();
 }

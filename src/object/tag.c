@@ -104,7 +104,7 @@ rn_tag_t rn_tag_intern(const char *name)
     return tag;
 }
 
-bool ob__tag_valid(rn_tag_t tag)
+bool rn__ob_tag_valid(rn_tag_t tag)
 {
     if (tag == RN_TAG_NONE || tag >= RN_TAG_MAX)
         return false;

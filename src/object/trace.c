@@ -53,7 +53,7 @@ static uint32_t frames_hash(void *const *frames, uint32_t n)
     return (uint32_t)h;
 }
 
-uint32_t ob__depot_capture(void)
+uint32_t rn__ob_depot_capture(void)
 {
     void *frames[OB_TRACE_FRAMES];
     struct depot_stack *ds;
@@ -177,7 +177,7 @@ static char *symbolise(void *frame, bool *internal)
     return s;
 }
 
-uint32_t ob__depot_frames(uint32_t id, const char *const **frames)
+uint32_t rn__ob_depot_frames(uint32_t id, const char *const **frames)
 {
     struct depot_stack *ds;
     uint32_t i, n = 0;
@@ -215,7 +215,7 @@ uint32_t ob__depot_frames(uint32_t id, const char *const **frames)
     return n;
 }
 
-struct ob_trace *ob__trace_get(struct ob_header *h)
+struct ob_trace *rn__ob_trace_get(struct ob_header *h)
 {
     struct ob_trace *tr = atomic_load_explicit(&h->h_trace, memory_order_acquire);
     struct ob_trace *expected = NULL;
@@ -236,7 +236,7 @@ struct ob_trace *ob__trace_get(struct ob_header *h)
     return tr;
 }
 
-void ob__trace_event(struct ob_trace *tr, enum ob_op op, rn_tag_t tag,
+void rn__ob_trace_event(struct ob_trace *tr, enum ob_op op, rn_tag_t tag,
                      const struct rn_site *site, uint32_t stack, rn_time_t now, uint32_t refs)
 {
     struct ob_event *ev = &tr->tr_hist[tr->tr_hist_next++ % OB_TRACE_HISTORY];
@@ -249,7 +249,7 @@ void ob__trace_event(struct ob_trace *tr, enum ob_op op, rn_tag_t tag,
     ev->ev_refs = refs;
 }
 
-const char *ob__op_name(enum ob_op op)
+const char *rn__ob_op_name(enum ob_op op)
 {
     switch (op) {
     case OB_OP_CREATE:
@@ -268,7 +268,7 @@ const char *ob__op_name(enum ob_op op)
     return "?";
 }
 
-void ob__trace_history(struct ob_trace *tr, rn_tag_t tag, struct rn_strbuf *sb)
+void rn__ob_trace_history(struct ob_trace *tr, rn_tag_t tag, struct rn_strbuf *sb)
 {
     uint32_t n = tr->tr_hist_next, first, i, shown = 0;
     rn_time_t now = rn_clock_now();
@@ -286,11 +286,11 @@ void ob__trace_history(struct ob_trace *tr, rn_tag_t tag, struct rn_strbuf *sb)
         shown++;
         rn_fmt_age(now >= ev->ev_time ? now - ev->ev_time : 0, age, sizeof(age));
         rn_strbuf_printf(sb, "    %-12s refs %-4" PRIu32 " %8s ago  at %s (%s:%d)\n",
-                         ob__op_name((enum ob_op)ev->ev_op), ev->ev_refs, age,
+                         rn__ob_op_name((enum ob_op)ev->ev_op), ev->ev_refs, age,
                          ev->ev_site ? ev->ev_site->func : "?",
                          ev->ev_site ? ev->ev_site->file : "?",
                          ev->ev_site ? ev->ev_site->line : 0);
-        nframes = ev->ev_stack == RN_SNAP_NO_STACK ? 0 : ob__depot_frames(ev->ev_stack, &frames);
+        nframes = ev->ev_stack == RN_SNAP_NO_STACK ? 0 : rn__ob_depot_frames(ev->ev_stack, &frames);
         if (nframes > 0) {
             rn_strbuf_puts(sb, "      stack:");
             for (f = 0; f < nframes && f < 6; f++)

@@ -85,7 +85,7 @@ bool rn_ob_wait_cancel(struct rn_ob_wait *w)
     return cancelled;
 }
 
-void ob__fire_waits(struct ob_header *h)
+void rn__ob_fire_waits(struct ob_header *h)
 {
     struct rn_ob_wait *fired = NULL, *w, *next;
 
@@ -104,7 +104,7 @@ void ob__fire_waits(struct ob_header *h)
     }
 }
 
-int ob__waits_capture(struct rn_snapshot *s)
+int rn__ob_waits_capture(struct rn_snapshot *s)
 {
     struct rn_ob_wait *w;
     int err = 0;

@@ -34,7 +34,7 @@ static struct lab *lab_new(void)
  * failure. */
 static int lab_end(struct lab *l, int status)
 {
-    if (lab_down(l) < 0)
+    if (rn__lab_down(l) < 0)
         status = RN_LAB_FAILED;
     free(l);
     return status;
@@ -70,13 +70,13 @@ static void print_listener_rows(struct lab *l)
 
     if (nl == NULL)
         return;
-    lab_print(l, "%.*s", (int)(nl - t), t);
+    rn__lab_print(l, "%.*s", (int)(nl - t), t);
     for (t = nl + 1; *t != '\0'; t = nl + 1) {
         nl = strchr(t, '\n');
         if (nl == NULL)
             nl = t + strlen(t);
         if (strstr(t, "LISTEN") != NULL && (size_t)(strstr(t, "LISTEN") - t) < (size_t)(nl - t))
-            lab_print(l, "%.*s", (int)(nl - t), t);
+            rn__lab_print(l, "%.*s", (int)(nl - t), t);
         if (*nl == '\0')
             break;
     }
@@ -96,44 +96,44 @@ static bool stop_and_diagnose(struct lab *l, uint64_t lid, struct lab_stop *ls)
 
     if (timeout < l->l_threshold + RN_SEC(5))
         timeout = l->l_threshold + RN_SEC(5);
-    lab_say(l, "refnet svc stop httpd --timeout %.0f", (double)timeout / 1e9);
-    if (lab_svc_stop(l->l_httpd, timeout, ls) < 0) {
-        lab_print(l, "the stop could not begin");
+    rn__lab_say(l, "refnet svc stop httpd --timeout %.0f", (double)timeout / 1e9);
+    if (rn__lab_svc_stop(l->l_httpd, timeout, ls) < 0) {
+        rn__lab_print(l, "the stop could not begin");
         return false;
     }
-    lab_print(l, "httpd is %s", rn_svc_state_name(rn_svc_state(l->l_httpd)));
-    n = lab_watch(l, ls, began, &report);
+    rn__lab_print(l, "httpd is %s", rn_svc_state_name(rn_svc_state(l->l_httpd)));
+    n = rn__lab_watch(l, ls, began, &report);
     if (n <= 0) {
         if (ls->ls_heard && ls->ls_result == 0)
-            lab_say(l, "httpd STOPPED, %.0f ms after the stop began",
+            rn__lab_say(l, "httpd STOPPED, %.0f ms after the stop began",
                     (double)(rn_sim_now(l->l_sim) - began) / 1e6);
         rn_strbuf_free(&report);
         return false;
     }
-    lab_say(l, "the watchdog, %.1fs after the stop began (threshold %.0fs)",
+    rn__lab_say(l, "the watchdog, %.1fs after the stop began (threshold %.0fs)",
             (double)(rn_sim_now(l->l_sim) - began) / 1e9, (double)l->l_threshold / 1e9);
     fputs(rn_strbuf_str(&report), l->l_out);
     rn_strbuf_free(&report);
 
-    lab_say(l, "diagnosis");
-    (void)lab_diagnose(l, lid, "listener of port 80");
+    rn__lab_say(l, "diagnosis");
+    (void)rn__lab_diagnose(l, lid, "listener of port 80");
 
-    lab_say(l, "refnet svc start httpd (while its stop hangs)");
+    rn__lab_say(l, "refnet svc start httpd (while its stop hangs)");
     e = rn_svc_start(l->l_httpd, err, sizeof(err));
     if (e < 0)
-        lab_print(l, "refnet: svc start httpd: %s", err);
+        rn__lab_print(l, "refnet: svc start httpd: %s", err);
     else
-        lab_print(l, "started (%d): the port was free after all", e);
+        rn__lab_print(l, "started (%d): the port was free after all", e);
     if (l->l_p->lp_dump != NULL)
-        (void)lab_write_dump(l, l->l_p->lp_dump);
+        (void)rn__lab_write_dump(l, l->l_p->lp_dump);
 
     /* `svc stop` gives up at its timeout, with exit status 3. */
-    if (!lab_wait_stop(l, ls, timeout + RN_SEC(1)) || ls->ls_result != RN_ETIMEDOUT) {
-        lab_print(l, "the stop ended on its own (%s)",
+    if (!rn__lab_wait_stop(l, ls, timeout + RN_SEC(1)) || ls->ls_result != RN_ETIMEDOUT) {
+        rn__lab_print(l, "the stop ended on its own (%s)",
                   ls->ls_heard ? rn_strerror(ls->ls_result) : "still waiting");
         return true;
     }
-    lab_say(l, "refnet svc stop httpd: still %s after %.0fs: the diagnosis above, exit status 3",
+    rn__lab_say(l, "refnet svc stop httpd: still %s after %.0fs: the diagnosis above, exit status 3",
             rn_svc_state_name(rn_svc_state(l->l_httpd)), (double)timeout / 1e9);
     return true;
 }
@@ -144,12 +144,12 @@ static bool stopped(struct lab *l)
     rn_time_t end = rn_sim_now(l->l_sim) + RN_SEC(5);
 
     while (rn_svc_state(l->l_httpd) != RN_SVC_STOPPED && rn_sim_now(l->l_sim) < end)
-        lab_step(l);
+        rn__lab_step(l);
     if (rn_svc_state(l->l_httpd) != RN_SVC_STOPPED) {
-        lab_print(l, "httpd is still %s", rn_svc_state_name(rn_svc_state(l->l_httpd)));
+        rn__lab_print(l, "httpd is still %s", rn_svc_state_name(rn_svc_state(l->l_httpd)));
         return false;
     }
-    lab_print(l, "httpd STOPPED: the stop that hung completed");
+    rn__lab_print(l, "httpd STOPPED: the stop that hung completed");
     return true;
 }
 
@@ -159,19 +159,19 @@ static void print_traffic(struct lab *l, uint64_t lid, bool with_walks)
 
     listener_refs(lid, &refs, &enums, RN_TAG_ENUM);
     if (with_walks)
-        lab_print(l, "t=%5.1fs  %4" PRIu64 " responses, %3" PRIu64 " failures, %3" PRIu64
+        rn__lab_print(l, "t=%5.1fs  %4" PRIu64 " responses, %3" PRIu64 " failures, %3" PRIu64
                      " netstat walks (%" PRIu64 " restarted)   tcp listener refs %u (enum %u)",
-                  lab_secs(l, rn_sim_now(l->l_sim)), l->l_ok, l->l_failed, l->l_walks,
+                  rn__lab_secs(l, rn_sim_now(l->l_sim)), l->l_ok, l->l_failed, l->l_walks,
                   l->l_walk_restarts, refs, enums);
     else
-        lab_print(l, "t=%5.1fs  %4" PRIu64 " responses, %3" PRIu64 " failures   tcp listener "
+        rn__lab_print(l, "t=%5.1fs  %4" PRIu64 " responses, %3" PRIu64 " failures   tcp listener "
                      "refs %u",
-                  lab_secs(l, rn_sim_now(l->l_sim)), l->l_ok, l->l_failed, refs);
+                  rn__lab_secs(l, rn_sim_now(l->l_sim)), l->l_ok, l->l_failed, refs);
 }
 
 /* ---- stop-hang ------------------------------------------------------------------- */
 
-int rn_lab_stop_hang(const struct rn_lab_params *p)
+int rn__lab_stop_hang(const struct rn_lab_params *p)
 {
     struct rn_strbuf sb = RN_STRBUF_INIT;
     struct lab_stop ls;
@@ -181,49 +181,49 @@ int rn_lab_stop_hang(const struct rn_lab_params *p)
 
     if (l == NULL)
         return RN_LAB_FAILED;
-    if (lab_up(l, p, true, NULL) < 0) {
+    if (rn__lab_up(l, p, true, NULL) < 0) {
         free(l);
         return RN_LAB_FAILED;
     }
     l->l_inject = !p->lp_fixed;
     lid = rn_tcp_port_holder(l->l_www, 0, 80);
-    lab_say(l, "httpd serves 198.18.0.2:80 in the simulator (seed %" PRIu64 ")", l->l_seed);
-    lab_print(l, "refnet trace on \"tcp listener\": each reference on tcp listener #%" PRIu64
+    rn__lab_say(l, "httpd serves 198.18.0.2:80 in the simulator (seed %" PRIu64 ")", l->l_seed);
+    rn__lab_print(l, "refnet trace on \"tcp listener\": each reference on tcp listener #%" PRIu64
                  " records where it was taken", lid);
-    lab_print(l, "8 clients on 198.18.0.10 fetch / again and again");
-    lab_print(l, "refnet netstat -a --refs runs every %.0f ms, %s", (double)LAB_WALK_EVERY / 1e6,
+    rn__lab_print(l, "8 clients on 198.18.0.10 fetch / again and again");
+    rn__lab_print(l, "refnet netstat -a --refs runs every %.0f ms, %s", (double)LAB_WALK_EVERY / 1e6,
               l->l_inject ? "with the enumeration's fault armed (the lab's default)"
                           : "without the enumeration's fault (--fixed)");
-    lab_clients_start(l, 8);
-    lab_netstat_loop(l, true);
+    rn__lab_clients_start(l, 8);
+    rn__lab_netstat_loop(l, true);
     for (i = 0; i < 4; i++) {
-        lab_run_for(l, RN_SEC(2));
+        rn__lab_run_for(l, RN_SEC(2));
         print_traffic(l, lid, true);
     }
-    lab_say(l, "what netstat -a --refs says about the listener now");
+    rn__lab_say(l, "what netstat -a --refs says about the listener now");
     print_listener_rows(l);
 
-    lab_say(l, "the clients finish; netstat keeps running");
-    if (!lab_clients_stop(l, RN_SEC(10)))
-        lab_print(l, "a client did not finish");
+    rn__lab_say(l, "the clients finish; netstat keeps running");
+    if (!rn__lab_clients_stop(l, RN_SEC(10)))
+        rn__lab_print(l, "a client did not finish");
     print_traffic(l, lid, true);
 
     if (!stop_and_diagnose(l, lid, &ls)) {
-        lab_netstat_loop(l, false);
+        rn__lab_netstat_loop(l, false);
         status = rn_svc_state(l->l_httpd) == RN_SVC_STOPPED ? RN_LAB_CLEAN : RN_LAB_FAILED;
         given = rn_netstat_clear_leaks(NULL, NULL);  /* none, unless the run was odd */
         if (given > 0)
-            lab_print(l, "%" PRIu64 " lost references given back", given);
+            rn__lab_print(l, "%" PRIu64 " lost references given back", given);
         return lab_end(l, status);
     }
-    lab_print(l, "the walks restarted %" PRIu64 " times when the table changed under them "
+    rn__lab_print(l, "the walks restarted %" PRIu64 " times when the table changed under them "
                  "and lost %" PRIu64 " 'enum' references on the listener",
               l->l_walk_restarts, l->l_walk_leaked);
 
-    lab_say(l, "refnet lab clear-leak: the lost references are given back");
-    lab_netstat_loop(l, false);
+    rn__lab_say(l, "refnet lab clear-leak: the lost references are given back");
+    rn__lab_netstat_loop(l, false);
     given = rn_netstat_clear_leaks(leak_line, &sb);
-    lab_print(l, "%" PRIu64 " 'enum' reference%s given back", given, given == 1 ? "" : "s");
+    rn__lab_print(l, "%" PRIu64 " 'enum' reference%s given back", given, given == 1 ? "" : "s");
     fputs(rn_strbuf_str(&sb), l->l_out);
     rn_strbuf_free(&sb);
     status = stopped(l) ? RN_LAB_DIAGNOSED : RN_LAB_FAILED;
@@ -242,7 +242,7 @@ static void no_info_sink(void *ctx, enum rn_report_kind kind, const char *text)
     fprintf(stderr, "refnet: %s: %s\n", rn_report_kind_name(kind), text);
 }
 
-int rn_lab_callout_hang(const struct rn_lab_params *p)
+int rn__lab_callout_hang(const struct rn_lab_params *p)
 {
     const char *spec = p->lp_fixed ? "layer=listen,lport=80,action=permit"
                                    : "layer=listen,lport=80,action=callout:faulty,arg=pend";
@@ -255,40 +255,40 @@ int rn_lab_callout_hang(const struct rn_lab_params *p)
     if (l == NULL)
         return RN_LAB_FAILED;
     rn_report_set_sink(no_info_sink, NULL);
-    if (lab_up(l, p, true, spec) < 0) {
+    if (rn__lab_up(l, p, true, spec) < 0) {
         rn_report_set_sink(NULL, NULL);
         free(l);
         return RN_LAB_FAILED;
     }
     lid = rn_tcp_port_holder(l->l_www, 0, 80);
-    lab_say(l, "refnet filter add %s", spec);
-    lab_print(l, p->lp_fixed ? "without the faulty callout: a filter permits every listen "
+    rn__lab_say(l, "refnet filter add %s", spec);
+    rn__lab_print(l, p->lp_fixed ? "without the faulty callout: a filter permits every listen "
                                "on port 80 at once"
                              : "a third-party callout is asked about every listen on port 80: "
                                "it pends the authorisation, and never completes it");
-    lab_say(l, "httpd started on 198.18.0.2:80 in the simulator (seed %" PRIu64 ")", l->l_seed);
-    lab_print(l, "it is %s; its listener: %s", rn_svc_state_name(rn_svc_state(l->l_httpd)),
+    rn__lab_say(l, "httpd started on 198.18.0.2:80 in the simulator (seed %" PRIu64 ")", l->l_seed);
+    rn__lab_print(l, "it is %s; its listener: %s", rn_svc_state_name(rn_svc_state(l->l_httpd)),
               p->lp_fixed ? "takes connections" : "bound, waiting for the callout's answer");
-    lab_print(l, "4 clients on 198.18.0.10 fetch / again and again");
+    rn__lab_print(l, "4 clients on 198.18.0.10 fetch / again and again");
     l->l_think_min = RN_MSEC(100);
     l->l_think_max = RN_MSEC(400);
-    lab_clients_start(l, 4);
+    rn__lab_clients_start(l, 4);
     for (i = 0; i < 2; i++) {
-        lab_run_for(l, RN_SEC(2));
+        rn__lab_run_for(l, RN_SEC(2));
         print_traffic(l, lid, false);
     }
-    lab_say(l, "the clients finish");
-    if (!lab_clients_stop(l, RN_SEC(10)))
-        lab_print(l, "a client did not finish");
+    rn__lab_say(l, "the clients finish");
+    if (!rn__lab_clients_stop(l, RN_SEC(10)))
+        rn__lab_print(l, "a client did not finish");
     print_traffic(l, lid, false);
 
     if (!stop_and_diagnose(l, lid, &ls)) {
         status = rn_svc_state(l->l_httpd) == RN_SVC_STOPPED ? RN_LAB_CLEAN : RN_LAB_FAILED;
         goto out;
     }
-    lab_say(l, "the callout's pended operations are completed (blocked), its flows released");
+    rn__lab_say(l, "the callout's pended operations are completed (blocked), its flows released");
     released = rn_callout_faulty_release_all(l->l_www);
-    lab_print(l, "%u let go", released);
+    rn__lab_print(l, "%u let go", released);
     status = stopped(l) ? RN_LAB_DIAGNOSED : RN_LAB_FAILED;
 out:
     status = lab_end(l, status);
@@ -424,14 +424,14 @@ static void cw_row(const struct rn_netstat_row *row, void *ctx)
     if (cs->cs_printed++ < 5) {
         snprintf(lep, sizeof(lep), "%s:%u", rn_ip4_addr_fmt(row->nr_laddr, la), row->nr_lport);
         snprintf(fep, sizeof(fep), "%s:%u", rn_ip4_addr_fmt(row->nr_faddr, fa), row->nr_fport);
-        lab_print(cs->cs_lab, "%-5s %-21s %-21s %-11s %5.1fs  %-6u %s (pid %u) handle %d%s", "tcp",
+        rn__lab_print(cs->cs_lab, "%-5s %-21s %-21s %-11s %5.1fs  %-6u %s (pid %u) handle %d%s", "tcp",
                   lep, fep, "CLOSE_WAIT", (double)(rn_sim_now(cs->cs_lab->l_sim) - row->nr_since) / 1e9,
                   rn_ob_refcount(row->nr_ob), ow.ow_proc_name, ow.ow_pid, ow.ow_handle,
                   ow.ow_closing ? " closing" : "");
     }
 }
 
-int rn_lab_close_wait(const struct rn_lab_params *p)
+int rn__lab_close_wait(const struct rn_lab_params *p)
 {
     struct lab *l = lab_new();
     struct inbox *ib;
@@ -442,7 +442,7 @@ int rn_lab_close_wait(const struct rn_lab_params *p)
     if (l == NULL)
         return RN_LAB_FAILED;
     ib = calloc(1, sizeof(*ib));
-    if (ib == NULL || lab_up(l, p, false, NULL) < 0) {
+    if (ib == NULL || rn__lab_up(l, p, false, NULL) < 0) {
         free(ib);
         free(l);
         return RN_LAB_FAILED;
@@ -459,11 +459,11 @@ int rn_lab_close_wait(const struct rn_lab_params *p)
         goto out;
     }
     inbox_submit(ib, RN_SOP_ACCEPT, ib->ib_lh, NULL, 0, ib);
-    lab_say(l, "the application \"inbox\" (pid %u) takes messages on 198.18.0.2:%u "
+    rn__lab_say(l, "the application \"inbox\" (pid %u) takes messages on 198.18.0.2:%u "
                "(seed %" PRIu64 ")", rn_proc_pid(ib->ib_proc), INBOX_PORT, l->l_seed);
-    lab_print(l, ib->ib_closes ? "it closes each connection at the end of its data (--fixed)"
+    rn__lab_print(l, ib->ib_closes ? "it closes each connection at the end of its data (--fixed)"
                                : "it reads each connection to its end, and never closes it");
-    lab_print(l, "12 clients on 198.18.0.10 each send 3 messages, one connection each, "
+    rn__lab_print(l, "12 clients on 198.18.0.10 each send 3 messages, one connection each, "
                  "and hang up");
     l->l_port = INBOX_PORT;
     l->l_request = "HELO lab\r\nmessage\r\n.\r\n";
@@ -472,49 +472,49 @@ int rn_lab_close_wait(const struct rn_lab_params *p)
     l->l_think_min = RN_MSEC(200);
     l->l_think_max = RN_MSEC(900);
     l->l_stagger = RN_MSEC(100);
-    lab_clients_start(l, 12);
-    lab_run_for(l, RN_SEC(5));
-    lab_print(l, "t=%5.1fs  %" PRIu64 " messages sent, %u accepted, %u ended by the peer, "
+    rn__lab_clients_start(l, 12);
+    rn__lab_run_for(l, RN_SEC(5));
+    rn__lab_print(l, "t=%5.1fs  %" PRIu64 " messages sent, %u accepted, %u ended by the peer, "
                  "%u closed by the application",
-              lab_secs(l, rn_sim_now(l->l_sim)), l->l_ok, ib->ib_accepted, ib->ib_eof,
+              rn__lab_secs(l, rn_sim_now(l->l_sim)), l->l_ok, ib->ib_accepted, ib->ib_eof,
               ib->ib_closed);
-    lab_run_for(l, l->l_threshold + RN_SEC(5));
+    rn__lab_run_for(l, l->l_threshold + RN_SEC(5));
 
-    lab_say(l, "refnet netstat --refs, port %u", INBOX_PORT);
-    lab_print(l, "%-5s %-21s %-21s %-11s %6s  %-6s %s", "Proto", "Local Address",
+    rn__lab_say(l, "refnet netstat --refs, port %u", INBOX_PORT);
+    rn__lab_print(l, "%-5s %-21s %-21s %-11s %6s  %-6s %s", "Proto", "Local Address",
               "Foreign Address", "State", "For", "Refs", "Owner");
     memset(&cs, 0, sizeof(cs));
     cs.cs_lab = l;
     rn_tcp_netstat(l->l_www, cw_row, &cs);
     if (cs.cs_closewait > 5)
-        lab_print(l, "... and %u more in CLOSE_WAIT", cs.cs_closewait - 5);
-    lab_say(l, "diagnosis");
+        rn__lab_print(l, "... and %u more in CLOSE_WAIT", cs.cs_closewait - 5);
+    rn__lab_say(l, "diagnosis");
     if (cs.cs_closewait == 0) {
-        lab_print(l, "no connection in CLOSE_WAIT: %u accepted, %u closed by the application",
+        rn__lab_print(l, "no connection in CLOSE_WAIT: %u accepted, %u closed by the application",
                   ib->ib_accepted, ib->ib_closed);
         status = RN_LAB_CLEAN;
         goto out;
     }
-    lab_print(l, "%u connections to port %u are in CLOSE_WAIT, the oldest for %.1fs: their "
+    rn__lab_print(l, "%u connections to port %u are in CLOSE_WAIT, the oldest for %.1fs: their "
                  "peers sent FIN (each receive completed with 0, the end of the data)",
               cs.cs_closewait, INBOX_PORT,
               (double)(rn_sim_now(l->l_sim) - cs.cs_oldest) / 1e9);
-    lab_print(l, "%u of them belong to %u process%s, \"%s\" (pid %u), whose sockets never "
+    rn__lab_print(l, "%u of them belong to %u process%s, \"%s\" (pid %u), whose sockets never "
                  "began to close: the application never called close",
               cs.cs_not_closing, cs.cs_owners, cs.cs_owners == 1 ? "" : "es",
               cs.cs_owner.ow_proc_name, cs.cs_owner.ow_pid);
-    lab_print(l, "each is held under 'socket.endpoint' by its socket, open in the process's "
+    rn__lab_print(l, "each is held under 'socket.endpoint' by its socket, open in the process's "
                  "handle table: only close lets go, nothing in the stack will");
-    lab_print(l, "process inbox holds %u handles", rn_proc_handles(ib->ib_proc));
+    rn__lab_print(l, "process inbox holds %u handles", rn_proc_handles(ib->ib_proc));
 
-    lab_say(l, "the process exits: its handles close, the connections finish");
+    rn__lab_say(l, "the process exits: its handles close, the connections finish");
     inbox_down(l);
-    lab_run_for(l, RN_SEC(2));
+    rn__lab_run_for(l, RN_SEC(2));
     memset(&cs, 0, sizeof(cs));
     cs.cs_lab = l;
     cs.cs_printed = 5;  /* counts only */
     rn_tcp_netstat(l->l_www, cw_row, &cs);
-    lab_print(l, "%u in CLOSE_WAIT, %u other connections on port %u", cs.cs_closewait,
+    rn__lab_print(l, "%u in CLOSE_WAIT, %u other connections on port %u", cs.cs_closewait,
               cs.cs_other, INBOX_PORT);
     status = cs.cs_closewait == 0 ? RN_LAB_DIAGNOSED : RN_LAB_FAILED;
 out:

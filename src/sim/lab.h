@@ -55,8 +55,8 @@ struct rn_lab_params {
     FILE *lp_out;             /* the story; NULL: stdout */
 };
 
-int rn_lab_stop_hang(const struct rn_lab_params *params);
-int rn_lab_callout_hang(const struct rn_lab_params *params);
-int rn_lab_close_wait(const struct rn_lab_params *params);
+int rn__lab_stop_hang(const struct rn_lab_params *params);
+int rn__lab_callout_hang(const struct rn_lab_params *params);
+int rn__lab_close_wait(const struct rn_lab_params *params);
 
 #endif /* REFNET_SIM_LAB_H */

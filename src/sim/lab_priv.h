@@ -88,47 +88,47 @@ struct lab {
 };
 
 /* The story. */
-void lab_say(struct lab *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void lab_print(struct lab *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void rn__lab_say(struct lab *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void rn__lab_print(struct lab *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Virtual seconds since the sim began. */
-double lab_secs(const struct lab *l, rn_time_t t);
+double rn__lab_secs(const struct lab *l, rn_time_t t);
 
 /* Builds the world: www's filtering platform with filter (a spec, or
  * NULL for none) added first, then httpd RUNNING on www:80 if with_httpd
- * (the scenario sets the clients' fields before lab_clients_start()).
+ * (the scenario sets the clients' fields before rn__lab_clients_start()).
  * Returns 0, or -1 with the reason on stderr (everything built is torn
  * down). */
-int lab_up(struct lab *l, const struct rn_lab_params *p, bool with_httpd, const char *filter);
+int rn__lab_up(struct lab *l, const struct rn_lab_params *p, bool with_httpd, const char *filter);
 /* Stops what runs (netstat loop, clients, the scenario's application,
  * httpd), destroys the sim and removes the document root.  Returns 0, or
  * -1 if anything leaked (reported on stderr by the object manager). */
-int lab_down(struct lab *l);
+int rn__lab_down(struct lab *l);
 
-int lab_clients_start(struct lab *l, unsigned n);
-bool lab_clients_stop(struct lab *l, rn_time_t limit);
-void lab_netstat_loop(struct lab *l, bool on);
+int rn__lab_clients_start(struct lab *l, unsigned n);
+bool rn__lab_clients_stop(struct lab *l, rn_time_t limit);
+void rn__lab_netstat_loop(struct lab *l, bool on);
 
 /* One millisecond of the world; and as many as fit in d. */
-void lab_step(struct lab *l);
-void lab_run_for(struct lab *l, rn_time_t d);
+void rn__lab_step(struct lab *l);
+void rn__lab_run_for(struct lab *l, rn_time_t d);
 
 /* Stops svc with a timeout, as `refnet svc stop` does; returns 0 or
- * rn_svc_stop()'s error.  lab_wait_stop() runs until the waiter heard,
+ * rn_svc_stop()'s error.  rn__lab_wait_stop() runs until the waiter heard,
  * for at most limit; returns whether it did. */
-int lab_svc_stop(struct rn_svc *svc, rn_time_t timeout, struct lab_stop *ls);
-bool lab_wait_stop(struct lab *l, struct lab_stop *ls, rn_time_t limit);
+int rn__lab_svc_stop(struct rn_svc *svc, rn_time_t timeout, struct lab_stop *ls);
+bool rn__lab_wait_stop(struct lab *l, struct lab_stop *ls, rn_time_t limit);
 
 /* Runs the world with a watchdog of the lab's threshold checking every
  * 100 ms until it reports (the report appended to report), or the stop
  * completes.  Returns how many waits it reported (0: the stop completed
  * first), or RN_ENOMEM. */
-int lab_watch(struct lab *l, struct lab_stop *ls, rn_time_t began, struct rn_strbuf *report);
+int rn__lab_watch(struct lab *l, struct lab_stop *ls, rn_time_t began, struct rn_strbuf *report);
 
 /* Prints the suspect holders of object id as the verdict engine judges
  * them, with their acquisition sites.  Returns how many, or < 0. */
-int lab_diagnose(struct lab *l, uint64_t id, const char *what);
+int rn__lab_diagnose(struct lab *l, uint64_t id, const char *what);
 
 /* Writes a dump of the object manager to path and says so. */
-int lab_write_dump(struct lab *l, const char *path);
+int rn__lab_write_dump(struct lab *l, const char *path);
 
 #endif /* REFNET_LAB_PRIV_H */

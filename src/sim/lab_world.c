@@ -4,7 +4,7 @@
  * the watchdog, and the teardown that proves nothing leaked.
  *
  * Everything runs on the sim's thread in virtual time.  One step of the
- * world, lab_step(), is one millisecond: the sim runs every stack's due
+ * world, rn__lab_step(), is one millisecond: the sim runs every stack's due
  * work, then the netstat loop runs one batch of its walk, as the daemon
  * runs one batch per wake of its loop.
  *
@@ -38,11 +38,11 @@
 
 /* ---- Output and randomness ------------------------------------------------- */
 
-void lab_say(struct lab *l, const char *fmt, ...)
+void rn__lab_say(struct lab *l, const char *fmt, ...)
 {
     va_list ap;
 
-    fprintf(l->l_out, "\n== [%7.3fs] ", lab_secs(l, rn_sim_now(l->l_sim)));
+    fprintf(l->l_out, "\n== [%7.3fs] ", rn__lab_secs(l, rn_sim_now(l->l_sim)));
     va_start(ap, fmt);
     vfprintf(l->l_out, fmt, ap);
     va_end(ap);
@@ -50,7 +50,7 @@ void lab_say(struct lab *l, const char *fmt, ...)
     fflush(l->l_out);
 }
 
-void lab_print(struct lab *l, const char *fmt, ...)
+void rn__lab_print(struct lab *l, const char *fmt, ...)
 {
     va_list ap;
 
@@ -62,7 +62,7 @@ void lab_print(struct lab *l, const char *fmt, ...)
     fflush(l->l_out);
 }
 
-double lab_secs(const struct lab *l, rn_time_t t)
+double rn__lab_secs(const struct lab *l, rn_time_t t)
 {
     (void)l;
     return (double)(t - RN_SIM_EPOCH) / 1e9;
@@ -251,7 +251,7 @@ static void client_done(struct rn_proc *p, const struct rn_sock_completion *c)
     client_close(lc);
 }
 
-int lab_clients_start(struct lab *l, unsigned n)
+int rn__lab_clients_start(struct lab *l, unsigned n)
 {
     unsigned i;
 
@@ -283,7 +283,7 @@ static bool clients_busy(void *ctx)
 
 /* Tells the clients to stop and runs until every one has closed its
  * handle, for at most limit.  Returns true if they all did. */
-bool lab_clients_stop(struct lab *l, rn_time_t limit)
+bool rn__lab_clients_stop(struct lab *l, rn_time_t limit)
 {
     rn_time_t end = rn_sim_now(l->l_sim) + limit;
     unsigned i;
@@ -298,7 +298,7 @@ bool lab_clients_stop(struct lab *l, rn_time_t limit)
         }
     }
     while (clients_busy(l) && rn_sim_now(l->l_sim) < end)
-        lab_step(l);
+        rn__lab_step(l);
     return !clients_busy(l);
 }
 
@@ -307,7 +307,7 @@ bool lab_clients_stop(struct lab *l, rn_time_t limit)
 static void walk_yield(struct rn_netstat_walk *w, void *ctx)
 {
     (void)w;
-    (void)ctx;  /* the next lab_step() runs the next batch */
+    (void)ctx;  /* the next rn__lab_step() runs the next batch */
 }
 
 static void walk_done(struct rn_netstat_walk *w, void *ctx)
@@ -367,7 +367,7 @@ static void walk_tick(struct lab *l)
     }
 }
 
-void lab_netstat_loop(struct lab *l, bool on)
+void rn__lab_netstat_loop(struct lab *l, bool on)
 {
     l->l_walking = on;
     if (!on && l->l_walk != NULL) {
@@ -378,7 +378,7 @@ void lab_netstat_loop(struct lab *l, bool on)
 
 /* ---- Running ------------------------------------------------------------------------ */
 
-void lab_step(struct lab *l)
+void rn__lab_step(struct lab *l)
 {
     if (rn_sim_run_for(l->l_sim, RN_MSEC(1)) < 0 && !l->l_livelock) {
         l->l_livelock = true;
@@ -387,17 +387,17 @@ void lab_step(struct lab *l)
     walk_tick(l);
 }
 
-void lab_run_for(struct lab *l, rn_time_t d)
+void rn__lab_run_for(struct lab *l, rn_time_t d)
 {
     rn_time_t end = rn_sim_now(l->l_sim) + d;
 
     while (rn_sim_now(l->l_sim) < end)
-        lab_step(l);
+        rn__lab_step(l);
 }
 
 /* ---- Building and tearing down ---------------------------------------------------------- */
 
-int lab_up(struct lab *l, const struct rn_lab_params *p, bool with_httpd, const char *filter)
+int rn__lab_up(struct lab *l, const struct rn_lab_params *p, bool with_httpd, const char *filter)
 {
     struct rn_sim_link_params lp = {.sl_name = "cable"};
     char err[256];
@@ -456,7 +456,7 @@ int lab_up(struct lab *l, const struct rn_lab_params *p, bool with_httpd, const 
     }
     return 0;
 fail:
-    lab_down(l);
+    rn__lab_down(l);
     return -1;
 }
 
@@ -469,7 +469,7 @@ static void heard(struct rn_svc_stop *stp, int result, void *ctx)
     ls->ls_result = result;
 }
 
-int lab_svc_stop(struct rn_svc *svc, rn_time_t timeout, struct lab_stop *ls)
+int rn__lab_svc_stop(struct rn_svc *svc, rn_time_t timeout, struct lab_stop *ls)
 {
     int e;
 
@@ -487,12 +487,12 @@ static bool stop_pending(void *ctx)
     return !((struct lab_stop *)ctx)->ls_heard;
 }
 
-bool lab_wait_stop(struct lab *l, struct lab_stop *ls, rn_time_t limit)
+bool rn__lab_wait_stop(struct lab *l, struct lab_stop *ls, rn_time_t limit)
 {
     rn_time_t end = rn_sim_now(l->l_sim) + limit;
 
     while (stop_pending(ls) && rn_sim_now(l->l_sim) < end)
-        lab_step(l);
+        rn__lab_step(l);
     return ls->ls_heard;
 }
 
@@ -503,7 +503,7 @@ static void quiet(void *ctx, enum rn_report_kind kind, const char *text)
     (void)text;
 }
 
-int lab_watch(struct lab *l, struct lab_stop *ls, rn_time_t began, struct rn_strbuf *report)
+int rn__lab_watch(struct lab *l, struct lab_stop *ls, rn_time_t began, struct rn_strbuf *report)
 {
     struct rn_watchdog *wd = rn_watchdog_new(l->l_threshold);
     rn_time_t next = rn_sim_now(l->l_sim);
@@ -514,7 +514,7 @@ int lab_watch(struct lab *l, struct lab_stop *ls, rn_time_t began, struct rn_str
     /* The daemon's watchdog looks once a second; the lab's every 100 ms,
      * so that the report's lateness shows the threshold, not the period. */
     while (stop_pending(ls) && n == 0) {
-        lab_step(l);
+        rn__lab_step(l);
         if (rn_sim_now(l->l_sim) < next)
             continue;
         next += RN_MSEC(100);
@@ -528,7 +528,7 @@ int lab_watch(struct lab *l, struct lab_stop *ls, rn_time_t began, struct rn_str
     return n;
 }
 
-int lab_write_dump(struct lab *l, const char *path)
+int rn__lab_write_dump(struct lab *l, const char *path)
 {
     struct rn_snapshot *s = rn_ob_snapshot();
     char err[300];
@@ -543,7 +543,7 @@ int lab_write_dump(struct lab *l, const char *path)
         rn_snapshot_free(s);
         return -1;
     }
-    lab_print(l, "dump of %u objects and %u waits written to %s; `refnet analyze %s` "
+    rn__lab_print(l, "dump of %u objects and %u waits written to %s; `refnet analyze %s` "
                  "prints the same chain offline", s->s_nobjects, s->s_nwaits, path, path);
     rn_snapshot_free(s);
     return 0;
@@ -564,13 +564,13 @@ static void print_pended(struct lab *l, const struct rn_snapshot *s, const char 
             continue;
         for (j = 0; j < o->so_ntags; j++) {
             if (o->so_tags[j].st_tag != NULL && strcmp(o->so_tags[j].st_tag, tag) == 0)
-                lab_print(l, "  still pending after %.1fs: #%" PRIu64 " %s",
+                rn__lab_print(l, "  still pending after %.1fs: #%" PRIu64 " %s",
                           (double)(s->s_now - o->so_created) / 1e9, o->so_id, o->so_desc);
         }
     }
 }
 
-int lab_diagnose(struct lab *l, uint64_t id, const char *what)
+int rn__lab_diagnose(struct lab *l, uint64_t id, const char *what)
 {
     struct rn_snapshot *s = rn_ob_snapshot();
     struct rn_diag_suspect ds[8];
@@ -583,40 +583,40 @@ int lab_diagnose(struct lab *l, uint64_t id, const char *what)
     o = rn_snapshot_find(s, id);
     n = rn_diag_suspects(s, id, ds, sizeof(ds) / sizeof(ds[0]));
     if (o == NULL || n <= 0) {
-        lab_print(l, "%s #%" PRIu64 ": no suspect holder found", what, id);
+        rn__lab_print(l, "%s #%" PRIu64 ": no suspect holder found", what, id);
         rn_snapshot_free(s);
         return n < 0 ? n : 0;
     }
-    lab_print(l, "what blocks the stop is the %s: #%" PRIu64 " %s, refs %u", what, id,
+    rn__lab_print(l, "what blocks the stop is the %s: #%" PRIu64 " %s, refs %u", what, id,
               o->so_desc, o->so_refs);
     for (i = 0; i < n && i < (int)(sizeof(ds) / sizeof(ds[0])); i++) {
-        lab_print(l, "suspect holder '%s': %u reference%s, the oldest %.1fs old: %s", ds[i].ds_tag,
+        rn__lab_print(l, "suspect holder '%s': %u reference%s, the oldest %.1fs old: %s", ds[i].ds_tag,
                   ds[i].ds_count, ds[i].ds_count == 1 ? "" : "s", (double)ds[i].ds_age / 1e9,
                   ds[i].ds_reason);
         if (ds[i].ds_site[0] != '\0')
-            lab_print(l, "  taken at %s (its traced acquisition stack)", ds[i].ds_site);
+            rn__lab_print(l, "  taken at %s (its traced acquisition stack)", ds[i].ds_site);
         print_pended(l, s, ds[i].ds_tag);
     }
     rn_snapshot_free(s);
     return n;
 }
 
-int lab_down(struct lab *l)
+int rn__lab_down(struct lab *l)
 {
     int status = 0;
 
-    lab_netstat_loop(l, false);
+    rn__lab_netstat_loop(l, false);
     if (l->l_sim == NULL)
         goto out;
     if (l->l_app_down != NULL)
         l->l_app_down(l);
-    if (l->l_nclients > 0 && !lab_clients_stop(l, RN_SEC(10)))
+    if (l->l_nclients > 0 && !rn__lab_clients_stop(l, RN_SEC(10)))
         fprintf(stderr, "refnet lab: a client did not finish\n");
     if (l->l_httpd != NULL && rn_svc_state(l->l_httpd) != RN_SVC_STOPPED) {
         struct lab_stop ls;
 
-        if (lab_svc_stop(l->l_httpd, RN_SEC(30), &ls) == 0 &&
-            !lab_wait_stop(l, &ls, RN_SEC(31)))
+        if (rn__lab_svc_stop(l->l_httpd, RN_SEC(30), &ls) == 0 &&
+            !rn__lab_wait_stop(l, &ls, RN_SEC(31)))
             fprintf(stderr, "refnet lab: httpd did not stop\n");
     }
     if (l->l_cproc != NULL) {
@@ -624,7 +624,7 @@ int lab_down(struct lab *l)
         l->l_cproc = NULL;
     }
     /* Let the last segments and the processes' rundown finish. */
-    lab_run_for(l, RN_SEC(2));
+    rn__lab_run_for(l, RN_SEC(2));
     rn_svcctl_destroy(l->l_sc);
     l->l_sc = NULL;
     if (rn_sim_destroy(l->l_sim) < 0) {

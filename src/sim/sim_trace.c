@@ -33,7 +33,7 @@ static void put_addr(struct rn_strbuf *sb, uint32_t a)
 static void summary_arp(const uint8_t *p, size_t len, struct rn_strbuf *sb)
 {
     struct rn_arp ar;
-    enum rn_drop reason = rn_arp_parse(p, len, &ar);
+    enum rn_drop reason = rn__arp_parse(p, len, &ar);
     char mac[RN_MAC_STRLEN];
 
     if (reason != RN_DROP_NONE) {
@@ -131,7 +131,7 @@ static void summary_l4(const struct rn_ip4_hdr *ip, const uint8_t *l4, size_t n,
         if (whole) {
             struct rn_icmp_hdr ic;
 
-            reason = rn_icmp_parse(l4, n, &ic);
+            reason = rn__icmp_parse(l4, n, &ic);
         }
         break;
     }
@@ -150,7 +150,7 @@ static void summary_l4(const struct rn_ip4_hdr *ip, const uint8_t *l4, size_t n,
         if (whole) {
             struct rn_udp_hdr uh;
 
-            reason = rn_udp_parse4(l4, n, ip->ip_src, ip->ip_dst, 0, &uh);
+            reason = rn__udp_parse4(l4, n, ip->ip_src, ip->ip_dst, 0, &uh);
         }
         break;
     }
@@ -182,7 +182,7 @@ static void summary_l4(const struct rn_ip4_hdr *ip, const uint8_t *l4, size_t n,
         if (whole) {
             struct rn_tcp_hdr th;
 
-            reason = rn_tcp_parse4(l4, n, ip->ip_src, ip->ip_dst, 0, &th);
+            reason = rn__tcp_parse4(l4, n, ip->ip_src, ip->ip_dst, 0, &th);
         }
         break;
     }
@@ -199,7 +199,7 @@ static void summary_l4(const struct rn_ip4_hdr *ip, const uint8_t *l4, size_t n,
 static void summary_ip(const uint8_t *p, size_t len, struct rn_strbuf *sb)
 {
     struct rn_ip4_hdr ip;
-    enum rn_drop reason = rn_ip4_parse(p, len, &ip);
+    enum rn_drop reason = rn__ip4_parse(p, len, &ip);
 
     if (reason != RN_DROP_NONE) {
         rn_strbuf_printf(sb, "IPv4 bad (%s)", rn_drop_name(reason));
@@ -220,7 +220,7 @@ static void summary_ip(const uint8_t *p, size_t len, struct rn_strbuf *sb)
 void rn_sim_frame_summary(const uint8_t *f, size_t len, struct rn_strbuf *sb)
 {
     struct rn_eth_hdr eh;
-    enum rn_drop reason = rn_eth_parse(f, len, &eh);
+    enum rn_drop reason = rn__eth_parse(f, len, &eh);
 
     if (reason == RN_DROP_TRUNCATED || reason == RN_DROP_BAD_ETH) {
         rn_strbuf_printf(sb, "ether bad (%s)", rn_drop_name(reason));

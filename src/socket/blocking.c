@@ -3,7 +3,7 @@
  * where refnet codes become errno.
  *
  * Every call makes a request object whose completion wakes the caller,
- * posts it to the loop and sleeps on it (request.c, sock__req_wait()), then
+ * posts it to the loop and sleeps on it (request.c, rn__sock_req_wait()), then
  * reads the result and kills the request.  So a blocked caller shows in
  * `refnet objects` as a pending request on its socket, and closing the
  * handle from another thread wakes it with RN_ECANCELED.  Timeouts run on
@@ -20,14 +20,14 @@
  * RN_ENOMEM). */
 static struct sock_req *call_new(struct rn_proc *p, int op, int h)
 {
-    return sock__req_new(p, op, h, REQ_WAITER);
+    return rn__sock_req_new(p, op, h, REQ_WAITER);
 }
 
 /* Runs rq to completion and returns its result; the caller reads what
  * else it needs, then ends the call with call_end(). */
 static ssize_t call_run(struct sock_req *rq)
 {
-    sock__req_wait(rq);
+    rn__sock_req_wait(rq);
     return rq->rq_comp.sc_result;
 }
 

@@ -16,7 +16,7 @@
 #include "socket/sock_priv.h"
 #include "transport/tcp.h"
 
-struct sock_types sock__types;
+struct sock_types rn__sock_types;
 static struct rn_once sock_once = RN_ONCE_INIT;
 /* The stack slot the socket layer keeps its state in, taken once by
  * types_register(). */
@@ -32,21 +32,21 @@ static bool types_register(void)
     if (slot < 0)
         return false;
     atomic_store_explicit(&sock_slot, slot, memory_order_relaxed);
-    sock__proc_types_init();
-    sock__types_init();
-    sock__req_types_init();
-    return sock__types.st_proc != NULL && sock__types.st_sock != NULL &&
-           sock__types.st_req != NULL;
+    rn__sock_proc_types_init();
+    rn__sock_types_init();
+    rn__sock_req_types_init();
+    return rn__sock_types.st_proc != NULL && rn__sock_types.st_sock != NULL &&
+           rn__sock_types.st_req != NULL;
 }
 
-struct sock_layer *sock__layer(struct rn_stack *st)
+struct sock_layer *rn__sock_layer(struct rn_stack *st)
 {
     int slot = atomic_load_explicit(&sock_slot, memory_order_relaxed);
 
     return slot < 0 ? NULL : rn_stack_slot(st, slot);
 }
 
-void sock__mark_loop(struct sock_layer *sl)
+void rn__sock_mark_loop(struct sock_layer *sl)
 {
     uintptr_t me = (uintptr_t)&thread_mark;
 
@@ -54,7 +54,7 @@ void sock__mark_loop(struct sock_layer *sl)
         atomic_store_explicit(&sl->sl_loop, me, memory_order_relaxed);
 }
 
-bool sock__on_loop(struct sock_layer *sl)
+bool rn__sock_on_loop(struct sock_layer *sl)
 {
     return atomic_load_explicit(&sl->sl_loop, memory_order_relaxed) == (uintptr_t)&thread_mark;
 }
@@ -69,12 +69,12 @@ static void layer_fini(struct rn_stack *st, void *ctx)
     unsigned i;
 
     sl->sl_fini = true;
-    sock__mark_loop(sl);
+    rn__sock_mark_loop(sl);
     /* Exit every process still running on this stack. */
-    rn_ob_iter_init(&it, sock__types.st_proc, RN_TAG_ENUM);
+    rn_ob_iter_init(&it, rn__sock_types.st_proc, RN_TAG_ENUM);
     while ((p = rn_ob_iter_next(&it)) != NULL) {
         if (p->p_sl == sl)
-            sock__proc_exit_once(p);
+            rn__sock_proc_exit_once(p);
     }
     rn_ob_iter_end(&it);
     /* Closes complete through posted work; run it until everything is
@@ -106,7 +106,7 @@ static int sock_init(struct rn_stack *st)
 
     if (!rn_once(&sock_once, types_register))
         return RN_ENOMEM;
-    if (sock__layer(st) != NULL)
+    if (rn__sock_layer(st) != NULL)
         return RN_EEXIST;
     sl = calloc(1, sizeof(*sl));
     if (sl == NULL)

@@ -336,7 +336,7 @@ static void tab_release(struct rn_netstat_walk *w, size_t i)
     struct walk_listener *wl = &w->w_tab[i];
     struct rn_netstat_row row;
 
-    if (rn_tcp_netstat_row(w->w_stack, wl->wl_ob, &row))
+    if (rn__tcp_netstat_row(w->w_stack, wl->wl_ob, &row))
         put_row(w, &w->w_lrows, &row, (long)wl->wl_conns);
     rn_ob_deref(wl->wl_ob, RN_TAG_ENUM);
     w->w_tab[i] = w->w_tab[--w->w_ntab];
@@ -381,8 +381,8 @@ static void tab_count(struct rn_netstat_walk *w, const struct rn_netstat_row *ro
 
 static bool row_of(struct rn_netstat_walk *w, const void *ob, struct rn_netstat_row *row)
 {
-    return w->w_phase == PH_UDP ? rn_udp_netstat_row(w->w_stack, ob, row)
-                                : rn_tcp_netstat_row(w->w_stack, ob, row);
+    return w->w_phase == PH_UDP ? rn__udp_netstat_row(w->w_stack, ob, row)
+                                : rn__tcp_netstat_row(w->w_stack, ob, row);
 }
 
 /* One object the iterator stands on. */
@@ -509,7 +509,7 @@ static bool walk_output(struct rn_netstat_walk *w, rn_time_t start)
         for (i = 0; i < w->w_ntab; i++) {
             struct rn_netstat_row row;
 
-            if (rn_tcp_netstat_row(w->w_stack, w->w_tab[i].wl_ob, &row))
+            if (rn__tcp_netstat_row(w->w_stack, w->w_tab[i].wl_ob, &row))
                 put_row(w, &kept, &row, (long)w->w_tab[i].wl_conns);
         }
         while (w->w_ntab > 0)

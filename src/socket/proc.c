@@ -4,11 +4,11 @@
  *
  * Exit, in call order:
  *   rn_proc_exit() [any] -> posted -> proc_exit_work() [L]
- *     -> sock__close() on every open handle (socket.c)
+ *     -> rn__sock_close() on every open handle (socket.c)
  *     ... each socket released -> slot_cleanup_fired() [any] -> posted
  *     -> slot_cleanup_done() [L]: the slot is freed; the last one ends the
  *        exit: the process is killed and released once no request holds it.
- * A handle closed on its own takes the same path from sock__close() on, so
+ * A handle closed on its own takes the same path from rn__sock_close() on, so
  * its number stays taken until its socket is released, and an exit that
  * begins meanwhile waits for it too.
  */
@@ -62,14 +62,14 @@ static const struct rn_ob_type_ops proc_ops = {
     .describe = proc_describe,
 };
 
-void sock__proc_types_init(void)
+void rn__sock_proc_types_init(void)
 {
-    sock__types.st_proc = rn_ob_type_register(&proc_ops);
+    rn__sock_types.st_proc = rn_ob_type_register(&proc_ops);
 }
 
 /* ---- Handle table ------------------------------------------------------------- */
 
-struct sock *sock__handle(struct rn_proc *p, int h)
+struct sock *rn__sock_handle(struct rn_proc *p, int h)
 {
     struct hslot *hs;
 
@@ -81,7 +81,7 @@ struct sock *sock__handle(struct rn_proc *p, int h)
     return hs->hs_so;
 }
 
-struct hslot *sock__slot_alloc(struct rn_proc *p, int *err)
+struct hslot *rn__sock_slot_alloc(struct rn_proc *p, int *err)
 {
     struct hslot *hs;
     unsigned h;
@@ -140,7 +140,7 @@ static void slot_release(struct hslot *hs)
         proc_exit_finish(p);
 }
 
-void sock__slot_free(struct hslot *hs)
+void rn__sock_slot_free(struct hslot *hs)
 {
     assert(hs->hs_so == NULL);
     slot_release(hs);
@@ -150,7 +150,7 @@ static void slot_cleanup_done(struct rn_stack *st, struct rn_work *w)
 {
     struct hslot *hs = (struct hslot *)((char *)w - offsetof(struct hslot, hs_work));
 
-    sock__mark_loop(sock__layer(st));
+    rn__sock_mark_loop(rn__sock_layer(st));
     slot_release(hs);
 }
 
@@ -163,7 +163,7 @@ static void slot_cleanup_fired(struct rn_ob_wait *w, void *ctx)
     rn_stack_post(hs->hs_proc->p_stack, &hs->hs_work, slot_cleanup_done);
 }
 
-void sock__slot_closing(struct hslot *hs)
+void rn__sock_slot_closing(struct hslot *hs)
 {
     int err;
 
@@ -179,12 +179,12 @@ void sock__slot_closing(struct hslot *hs)
 
 int rn_proc_create(struct rn_stack *st, const char *name, struct rn_proc **out)
 {
-    struct sock_layer *sl = sock__layer(st);
+    struct sock_layer *sl = rn__sock_layer(st);
     struct rn_proc *p;
 
     if (sl == NULL)
         return RN_EINVAL;
-    p = rn_ob_create(sock__types.st_proc, RN_TAG_CREATE);
+    p = rn_ob_create(rn__sock_types.st_proc, RN_TAG_CREATE);
     if (p == NULL)
         return RN_ENOMEM;
     p->p_sl = sl;
@@ -202,7 +202,7 @@ static void proc_exit_work(struct rn_stack *st, struct rn_work *w)
     struct rn_proc *p = (struct rn_proc *)((char *)w - offsetof(struct rn_proc, p_exit_work));
     unsigned h, n = 0;
 
-    sock__mark_loop(sock__layer(st));
+    rn__sock_mark_loop(rn__sock_layer(st));
     for (h = 1; h < p->p_cap; h++)
         n += p->p_handles[h] != NULL;
     atomic_store_explicit(&p->p_cleanups_total, n, memory_order_relaxed);
@@ -217,11 +217,11 @@ static void proc_exit_work(struct rn_stack *st, struct rn_work *w)
         struct hslot *hs = p->p_handles[h];
 
         if (hs != NULL && !hs->hs_closing)
-            sock__close(hs->hs_so, NULL);
+            rn__sock_close(hs->hs_so, NULL);
     }
 }
 
-bool sock__proc_exit_once(struct rn_proc *p)
+bool rn__sock_proc_exit_once(struct rn_proc *p)
 {
     if (atomic_exchange_explicit(&p->p_exit_called, true, memory_order_acq_rel))
         return false;

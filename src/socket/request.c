@@ -6,10 +6,10 @@
  * A request's life, in call order:
  *   rn_sock_submit() [L] -> req_start()                    (callback)
  *   rn_sock_submit_cq() [any] -> posted -> req_start()     (completion queue)
- *   blocking call [B] -> sock__req_wait() -> posted -> req_start()
+ *   blocking call [B] -> rn__sock_req_wait() -> posted -> req_start()
  *   req_start(): immediate operations complete at once; the others queue
- *     on their socket and sock__kick() pulls from the transport
- *   ... sock__req_complete(): off the socket, "request" dropped, then
+ *     on their socket and rn__sock_kick() pulls from the transport
+ *   ... rn__sock_req_complete(): off the socket, "request" dropped, then
  *     callback: posted -> req_deliver() runs the callback, kills the request
  *     queue:    pushed on the rn_cq, eventfd written; rn_cq_reap() kills it
  *     waiter:   the blocked thread is woken; it kills the request
@@ -84,9 +84,9 @@ static const struct rn_ob_type_ops req_ops = {
     .describe = req_describe,
 };
 
-void sock__req_types_init(void)
+void rn__sock_req_types_init(void)
 {
-    sock__types.st_req = rn_ob_type_register(&req_ops);
+    rn__sock_types.st_req = rn_ob_type_register(&req_ops);
 }
 
 /* ---- Queues and timeouts ------------------------------------------------------- */
@@ -100,10 +100,10 @@ static void req_timeout(struct rn_timer *t, rn_time_t now)
     if (rq->rq_op == RN_SOP_POLL) {
         for (i = 0; i < rq->rq_nfds; i++)
             rq->rq_fds[i].pf_revents = 0;
-        sock__req_complete(rq, 0);
+        rn__sock_req_complete(rq, 0);
         return;
     }
-    sock__req_complete(rq, RN_EAGAIN);
+    rn__sock_req_complete(rq, RN_EAGAIN);
 }
 
 static void req_arm(struct sock_req *rq)
@@ -113,7 +113,7 @@ static void req_arm(struct sock_req *rq)
                      rn_stack_now(rq->rq_stack) + rq->rq_timeout);
 }
 
-void sock__req_queue(struct req_queue *q, struct sock_req *rq)
+void rn__sock_req_queue(struct req_queue *q, struct sock_req *rq)
 {
     assert(rq->rq_queue == NULL);
     rq->rq_next = NULL;
@@ -143,10 +143,10 @@ static void req_unqueue(struct sock_req *rq)
     rq->rq_queue = NULL;
 }
 
-void sock__req_flush(struct req_queue *q, ssize_t result)
+void rn__sock_req_flush(struct req_queue *q, ssize_t result)
 {
     while (q->rqq_head != NULL)
-        sock__req_complete(q->rqq_head, result);
+        rn__sock_req_complete(q->rqq_head, result);
 }
 
 /* ---- Poll requests --------------------------------------------------------------- */
@@ -155,7 +155,7 @@ void sock__req_flush(struct req_queue *q, ssize_t result)
 static unsigned poll_entry(struct sock_req *rq, unsigned i, struct sock *so)
 {
     struct rn_pollfd *pf = &rq->rq_fds[i];
-    unsigned m = so != NULL ? sock__ready(so) : RN_POLLNVAL;
+    unsigned m = so != NULL ? rn__sock_ready(so) : RN_POLLNVAL;
 
     return m & (pf->pf_events | RN_POLLERR | RN_POLLHUP | RN_POLLNVAL);
 }
@@ -168,7 +168,7 @@ static unsigned poll_eval(struct sock_req *rq, bool linked)
 
     for (i = 0; i < rq->rq_nfds; i++) {
         struct sock *so = linked ? rq->rq_links[i].pl_so
-                                 : sock__handle(rq->rq_proc, rq->rq_fds[i].pf_handle);
+                                 : rn__sock_handle(rq->rq_proc, rq->rq_fds[i].pf_handle);
 
         rq->rq_fds[i].pf_revents = poll_entry(rq, i, so);
         n += rq->rq_fds[i].pf_revents != 0;
@@ -211,11 +211,11 @@ static void poll_start(struct sock_req *rq)
     unsigned i, n = poll_eval(rq, false);
 
     if (n > 0 || rq->rq_poll_now) {
-        sock__req_complete(rq, n);
+        rn__sock_req_complete(rq, n);
         return;
     }
     for (i = 0; i < rq->rq_nfds; i++) {
-        struct sock *so = sock__handle(rq->rq_proc, rq->rq_fds[i].pf_handle);
+        struct sock *so = rn__sock_handle(rq->rq_proc, rq->rq_fds[i].pf_handle);
 
         rq->rq_links[i].pl_req = rq;
         if (so != NULL)
@@ -224,13 +224,13 @@ static void poll_start(struct sock_req *rq)
     req_arm(rq);
 }
 
-bool sock__poll_check(struct sock_req *rq)
+bool rn__sock_poll_check(struct sock_req *rq)
 {
     unsigned n = poll_eval(rq, true);
 
     if (n == 0)
         return false;
-    sock__req_complete(rq, n);
+    rn__sock_req_complete(rq, n);
     return true;
 }
 
@@ -241,7 +241,7 @@ static void req_deliver(struct rn_stack *st, struct rn_work *w)
     struct sock_req *rq = (struct sock_req *)((char *)w - offsetof(struct sock_req, rq_work));
     struct rn_proc *p = rq->rq_proc;
 
-    sock__mark_loop(p->p_sl);
+    rn__sock_mark_loop(p->p_sl);
     (void)st;
     rq->rq_fn(p, &rq->rq_comp);
     rq->rq_proc = NULL;
@@ -269,7 +269,7 @@ static void cq_push(struct rn_cq *cq, struct sock_req *rq)
     pthread_mutex_unlock(&cq->cq_lock);
 }
 
-void sock__req_complete(struct sock_req *rq, ssize_t result)
+void rn__sock_req_complete(struct sock_req *rq, ssize_t result)
 {
     struct rn_proc *p = rq->rq_proc;
     unsigned i;
@@ -319,10 +319,10 @@ void sock__req_complete(struct sock_req *rq, ssize_t result)
 /* Queues a pending operation, pulls, and honours RN_MSG_DONTWAIT. */
 static void req_pend(struct sock_req *rq, struct req_queue *q)
 {
-    sock__req_queue(q, rq);
-    sock__kick(rq->rq_so);
+    rn__sock_req_queue(q, rq);
+    rn__sock_kick(rq->rq_so);
     if (rq->rq_queue != NULL && (rq->rq_flags & RN_MSG_DONTWAIT))
-        sock__req_complete(rq, RN_EAGAIN);
+        rn__sock_req_complete(rq, RN_EAGAIN);
 }
 
 static void req_start_connect(struct sock_req *rq, struct sock *so)
@@ -330,21 +330,21 @@ static void req_start_connect(struct sock_req *rq, struct sock *so)
     int err;
 
     if (so->so_connq.rqq_head != NULL) {
-        sock__req_complete(rq, RN_EALREADY);
+        rn__sock_req_complete(rq, RN_EALREADY);
         return;
     }
     err = so->so_ops->to_connect(so->so_t, &rq->rq_to);
-    sock__names(so);
+    rn__sock_names(so);
     if (err != RN_EINPROGRESS) {
-        sock__req_complete(rq, err);
+        rn__sock_req_complete(rq, err);
         return;
     }
     if (rq->rq_flags & RN_MSG_DONTWAIT) {
-        sock__req_complete(rq, RN_EINPROGRESS);
+        rn__sock_req_complete(rq, RN_EINPROGRESS);
         return;
     }
-    sock__req_queue(&so->so_connq, rq);
-    sock__kick(so);
+    rn__sock_req_queue(&so->so_connq, rq);
+    rn__sock_kick(so);
 }
 
 /* Runs an operation that has a socket. */
@@ -371,7 +371,7 @@ static void req_start_on(struct sock_req *rq, struct sock *so)
         break;
     case RN_SOP_ACCEPT:
         if (ops->to_type != RN_SOCK_STREAM)
-            sock__req_complete(rq, RN_EOPNOTSUPP);
+            rn__sock_req_complete(rq, RN_EOPNOTSUPP);
         else
             req_pend(rq, &so->so_acceptq);
         break;
@@ -379,57 +379,57 @@ static void req_start_on(struct sock_req *rq, struct sock *so)
         req_start_connect(rq, so);
         break;
     case RN_SOP_CLOSE:
-        sock__close(so, rq);
+        rn__sock_close(so, rq);
         break;
     case SOP_BIND:
-        sock__req_complete(rq, sock__bind(so, &rq->rq_to));
+        rn__sock_req_complete(rq, rn__sock_bind(so, &rq->rq_to));
         break;
     case SOP_LISTEN:
         err = ops->to_listen(so->so_t, rq->rq_arg);
-        sock__names(so);
-        sock__req_complete(rq, err);
+        rn__sock_names(so);
+        rn__sock_req_complete(rq, err);
         break;
     case SOP_SHUTDOWN:
         err = ops->to_shutdown(so->so_t, rq->rq_arg);
-        sock__kick(so);
-        sock__req_complete(rq, err);
+        rn__sock_kick(so);
+        rn__sock_req_complete(rq, err);
         break;
     case SOP_SETOPT:
-        sock__req_complete(rq, sock__setopt(so, (enum rn_sockopt)rq->rq_arg, rq->rq_val));
+        rn__sock_req_complete(rq, rn__sock_setopt(so, (enum rn_sockopt)rq->rq_arg, rq->rq_val));
         break;
     case SOP_GETOPT:
-        sock__req_complete(rq, sock__getopt(so, (enum rn_sockopt)rq->rq_arg, &rq->rq_val));
+        rn__sock_req_complete(rq, rn__sock_getopt(so, (enum rn_sockopt)rq->rq_arg, &rq->rq_val));
         break;
     case SOP_GETNAME:
         ops->to_getname(so->so_t, &rq->rq_local, &rq->rq_remote);
-        sock__req_complete(rq, 0);
+        rn__sock_req_complete(rq, 0);
         break;
     default:
         assert(!"unknown socket operation");
     }
 }
 
-void sock__req_start(struct sock_req *rq)
+void rn__sock_req_start(struct sock_req *rq)
 {
     struct rn_proc *p = rq->rq_proc;
     bool running;
     struct sock *so;
 
-    sock__mark_loop(p->p_sl);
+    rn__sock_mark_loop(p->p_sl);
     /* Completion may hand rq to another thread that frees it: hold it
      * until this function is done with it. */
     rn_ob_ref(rq, RN_TAG_LOOP);
     atomic_store_explicit(&rq->rq_state, REQ_PENDING, memory_order_relaxed);
     running = atomic_load_explicit(&p->p_state, memory_order_relaxed) == PROC_RUNNING;
     if (rq->rq_op == SOP_OPEN) {
-        sock__req_complete(rq, running ? sock__open(p, rq->rq_arg, (int)rq->rq_val)
+        rn__sock_req_complete(rq, running ? rn__sock_open(p, rq->rq_arg, (int)rq->rq_val)
                                        : RN_ESHUTDOWN);
     } else if (rq->rq_op == RN_SOP_POLL) {
         poll_start(rq);
     } else {
-        so = running ? sock__handle(p, rq->rq_handle) : NULL;
+        so = running ? rn__sock_handle(p, rq->rq_handle) : NULL;
         if (so == NULL)
-            sock__req_complete(rq, RN_EBADF);
+            rn__sock_req_complete(rq, RN_EBADF);
         else
             req_start_on(rq, so);
     }
@@ -439,14 +439,14 @@ void sock__req_start(struct sock_req *rq)
 static void req_start_work(struct rn_stack *st, struct rn_work *w)
 {
     (void)st;
-    sock__req_start((struct sock_req *)((char *)w - offsetof(struct sock_req, rq_work)));
+    rn__sock_req_start((struct sock_req *)((char *)w - offsetof(struct sock_req, rq_work)));
 }
 
 /* ---- Submission ------------------------------------------------------------------------- */
 
-struct sock_req *sock__req_new(struct rn_proc *p, int op, int handle, enum req_target target)
+struct sock_req *rn__sock_req_new(struct rn_proc *p, int op, int handle, enum req_target target)
 {
-    struct sock_req *rq = rn_ob_create(sock__types.st_req, RN_TAG_CREATE);
+    struct sock_req *rq = rn_ob_create(rn__sock_types.st_req, RN_TAG_CREATE);
 
     if (rq == NULL)
         return NULL;
@@ -484,7 +484,7 @@ static int req_from_desc(struct rn_proc *p, const struct rn_sock_req *d, enum re
     if (d->sq_op == RN_SOP_POLL &&
         (d->sq_nfds == 0 || d->sq_nfds > REQ_POLL_MAX || d->sq_fds == NULL))
         return RN_EINVAL;
-    rq = sock__req_new(p, d->sq_op, d->sq_op == RN_SOP_POLL ? 0 : d->sq_handle, target);
+    rq = rn__sock_req_new(p, d->sq_op, d->sq_op == RN_SOP_POLL ? 0 : d->sq_handle, target);
     if (rq == NULL)
         return RN_ENOMEM;
     if (d->sq_op == RN_SOP_POLL) {
@@ -518,12 +518,12 @@ int rn_sock_submit(struct rn_proc *p, const struct rn_sock_req *d, rn_sock_done_
     int err;
 
     assert(fn != NULL);
-    sock__mark_loop(p->p_sl);
+    rn__sock_mark_loop(p->p_sl);
     err = req_from_desc(p, d, REQ_CALLBACK, &rq);
     if (err < 0)
         return err;
     rq->rq_fn = fn;
-    sock__req_start(rq);
+    rn__sock_req_start(rq);
     return 0;
 }
 
@@ -542,10 +542,10 @@ int rn_sock_submit_cq(struct rn_proc *p, const struct rn_sock_req *d, struct rn_
     return 0;
 }
 
-void sock__req_wait(struct sock_req *rq)
+void rn__sock_req_wait(struct sock_req *rq)
 {
     assert(rq->rq_target == REQ_WAITER);
-    assert(!sock__on_loop(rq->rq_proc->p_sl) &&
+    assert(!rn__sock_on_loop(rq->rq_proc->p_sl) &&
            "the blocking socket API was called on the loop thread");
     rn_stack_post(rq->rq_stack, &rq->rq_work, req_start_work);
     pthread_mutex_lock(&rq->rq_lock);

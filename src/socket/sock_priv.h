@@ -46,7 +46,7 @@ struct sock_types {
     struct rn_ob_type *st_sock;
     struct rn_ob_type *st_req;
 };
-extern struct sock_types sock__types;
+extern struct sock_types rn__sock_types;
 
 /* ---- Processes and handles ---------------------------------------------------- */
 
@@ -136,7 +136,7 @@ struct sock {
     rn_time_t so_rcvtimeo;                 /* [L] SO_RCVTIMEO, 0 none */
     rn_time_t so_sndtimeo;                 /* [L] SO_SNDTIMEO, 0 none */
     int64_t so_linger;                     /* [L] -1 off, 0 abort, > 0 seconds */
-    bool so_kicking;                       /* [L] sock__kick() is running */
+    bool so_kicking;                       /* [L] rn__sock_kick() is running */
     bool so_kick_again;                    /* [L] an event came meanwhile */
     struct rn_sock_upcall so_up;           /* [I] what the transport calls */
     struct rn_ob_wait so_close_wait;       /* the socket's wait ("close") for
@@ -223,67 +223,67 @@ struct rn_cq {
 
 /* ---- layer.c ---- */
 /* The socket layer of st, or NULL if rn_sock_layer_init() did not run. */
-struct sock_layer *sock__layer(struct rn_stack *st);
+struct sock_layer *rn__sock_layer(struct rn_stack *st);
 /* Records that the calling thread is the loop thread of sl's stack. */
-void sock__mark_loop(struct sock_layer *sl);
+void rn__sock_mark_loop(struct sock_layer *sl);
 /* True if the calling thread is known to be the loop thread. */
-bool sock__on_loop(struct sock_layer *sl);
+bool rn__sock_on_loop(struct sock_layer *sl);
 
 /* ---- proc.c ---- */
-/* Registers the process type (sock__types.st_proc; NULL on failure). */
-void sock__proc_types_init(void);
+/* Registers the process type (rn__sock_types.st_proc; NULL on failure). */
+void rn__sock_proc_types_init(void);
 /* Posts p's exit unless it was called already.  Returns true if it
  * posted. */
-bool sock__proc_exit_once(struct rn_proc *p);
+bool rn__sock_proc_exit_once(struct rn_proc *p);
 /* Returns the open socket behind handle h, or NULL (no such handle, or its
  * cleanup began). */
-struct sock *sock__handle(struct rn_proc *p, int h);
+struct sock *rn__sock_handle(struct rn_proc *p, int h);
 /* Allocates a free handle slot.  Returns it, or NULL with *err set. */
-struct hslot *sock__slot_alloc(struct rn_proc *p, int *err);
+struct hslot *rn__sock_slot_alloc(struct rn_proc *p, int *err);
 /* Frees a slot that never held a socket. */
-void sock__slot_free(struct hslot *hs);
+void rn__sock_slot_free(struct hslot *hs);
 /* Begins a handle's cleanup: registers the process's wait ("cleanup") for
- * the socket's release.  Called by sock__close() while the slot still
+ * the socket's release.  Called by rn__sock_close() while the slot still
  * holds its "handle" reference. */
-void sock__slot_closing(struct hslot *hs);
+void rn__sock_slot_closing(struct hslot *hs);
 
 /* ---- socket.c ---- */
-void sock__types_init(void);
+void rn__sock_types_init(void);
 /* Opens a socket on a fresh handle.  Returns the handle or a code. */
-int sock__open(struct rn_proc *p, int type, int proto);
+int rn__sock_open(struct rn_proc *p, int type, int proto);
 /* Wraps a transport object taken by accept into a socket on a fresh
  * handle.  Returns the handle or a code. */
-int sock__accept_one(struct sock *lso, struct rn_sockaddr_in *peer);
-int sock__bind(struct sock *so, const struct rn_sockaddr_in *addr);
-int sock__setopt(struct sock *so, enum rn_sockopt opt, int64_t val);
-int sock__getopt(struct sock *so, enum rn_sockopt opt, int64_t *val);
-unsigned sock__ready(struct sock *so);
+int rn__sock_accept_one(struct sock *lso, struct rn_sockaddr_in *peer);
+int rn__sock_bind(struct sock *so, const struct rn_sockaddr_in *addr);
+int rn__sock_setopt(struct sock *so, enum rn_sockopt opt, int64_t val);
+int rn__sock_getopt(struct sock *so, enum rn_sockopt opt, int64_t *val);
+unsigned rn__sock_ready(struct sock *so);
 /* Refreshes the addresses describe shows. */
-void sock__names(struct sock *so);
+void rn__sock_names(struct sock *so);
 /* Pulls from the transport into pending requests until it says RN_EAGAIN. */
-void sock__kick(struct sock *so);
+void rn__sock_kick(struct sock *so);
 /* Runs a handle's cleanup; req (may be NULL) completes when it is done. */
-void sock__close(struct sock *so, struct sock_req *req);
+void rn__sock_close(struct sock *so, struct sock_req *req);
 
 /* ---- request.c ---- */
-void sock__req_types_init(void);
+void rn__sock_req_types_init(void);
 /* Starts a request on the loop thread. */
-void sock__req_start(struct sock_req *rq);
+void rn__sock_req_start(struct sock_req *rq);
 /* Completes a request with result: unlinks it, drops its socket, and
  * delivers or queues its completion. */
-void sock__req_complete(struct sock_req *rq, ssize_t result);
+void rn__sock_req_complete(struct sock_req *rq, ssize_t result);
 /* Queues a pending request and arms its timeout. */
-void sock__req_queue(struct req_queue *q, struct sock_req *rq);
+void rn__sock_req_queue(struct req_queue *q, struct sock_req *rq);
 /* Completes every request on q with result. */
-void sock__req_flush(struct req_queue *q, ssize_t result);
+void rn__sock_req_flush(struct req_queue *q, ssize_t result);
 /* Re-evaluates a poll request after an event on one of its sockets.
  * Returns true if that completed it (rq may be gone then). */
-bool sock__poll_check(struct sock_req *rq);
+bool rn__sock_poll_check(struct sock_req *rq);
 /* Creates a request for the blocking API.  Returns NULL on allocation
  * failure. */
-struct sock_req *sock__req_new(struct rn_proc *p, int op, int handle, enum req_target target);
+struct sock_req *rn__sock_req_new(struct rn_proc *p, int op, int handle, enum req_target target);
 /* Posts rq to the loop and waits for its completion ([B]).  The caller
  * reads rq's results, then kills it. */
-void sock__req_wait(struct sock_req *rq);
+void rn__sock_req_wait(struct sock_req *rq);
 
 #endif /* REFNET_SOCKET_SOCK_PRIV_H */

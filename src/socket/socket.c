@@ -4,11 +4,11 @@
  *
  * Events, in call order:
  *   transport upcall (e.g. udp_input -> up_event) -> sock_upcall()
- *     -> sock__kick(): to_recv() into the oldest receive, to_send() from
+ *     -> rn__sock_kick(): to_recv() into the oldest receive, to_send() from
  *        the oldest send, connect and accept results, then poll requests
- *     -> sock__req_complete() (request.c) for each request satisfied
+ *     -> rn__sock_req_complete() (request.c) for each request satisfied
  * Close, in call order:
- *   sock__close() [L]: register the process's "cleanup" wait, cancel
+ *   rn__sock_close() [L]: register the process's "cleanup" wait, cancel
  *     pending requests, kill the socket, to_close(), register the socket's
  *     "close" wait on the object to_close() handed back, drop
  *     "socket.endpoint" on it
@@ -71,14 +71,14 @@ static const struct rn_ob_type_ops sock_ops = {
     .describe = sock_describe,
 };
 
-void sock__types_init(void)
+void rn__sock_types_init(void)
 {
-    sock__types.st_sock = rn_ob_type_register(&sock_ops);
+    rn__sock_types.st_sock = rn_ob_type_register(&sock_ops);
 }
 
 /* ---- Events from the transport ------------------------------------------------ */
 
-void sock__names(struct sock *so)
+void rn__sock_names(struct sock *so)
 {
     struct rn_sockaddr_in l = {0}, r = {0};
 
@@ -89,7 +89,7 @@ void sock__names(struct sock *so)
     atomic_store_explicit(&so->so_remote, pack_addr(&r), memory_order_relaxed);
 }
 
-/* One pass over the pending requests; see sock__kick(). */
+/* One pass over the pending requests; see rn__sock_kick(). */
 static void kick_once(struct sock *so)
 {
     const struct rn_transport_ops *ops = so->so_ops;
@@ -105,7 +105,7 @@ static void kick_once(struct sock *so)
             break;
         rq->rq_comp.sc_addr = from;
         rq->rq_comp.sc_flags = oflags;
-        sock__req_complete(rq, n);
+        rn__sock_req_complete(rq, n);
     }
     while ((rq = so->so_sendq.rqq_head) != NULL && so->so_t != NULL) {
         ssize_t n = ops->to_send(so->so_t, (const char *)rq->rq_buf + rq->rq_done,
@@ -116,13 +116,13 @@ static void kick_once(struct sock *so)
             break;
         if (n < 0) {
             /* A stream reports what it took before the error. */
-            sock__req_complete(rq, rq->rq_done > 0 ? (ssize_t)rq->rq_done : n);
+            rn__sock_req_complete(rq, rq->rq_done > 0 ? (ssize_t)rq->rq_done : n);
             continue;
         }
         rq->rq_done += (size_t)n;
         if (ops->to_type == RN_SOCK_DGRAM || rq->rq_done == rq->rq_len) {
             /* RN_MSG_EOF: the stream shut itself as it took the last byte. */
-            sock__req_complete(rq, (ssize_t)rq->rq_done);
+            rn__sock_req_complete(rq, (ssize_t)rq->rq_done);
             continue;
         }
         break;  /* partly taken: wait for RN_POLLOUT */
@@ -133,28 +133,28 @@ static void kick_once(struct sock *so)
         if (m & RN_POLLERR) {
             int err = ops->to_error(so->so_t);
 
-            sock__req_complete(rq, err < 0 ? err : RN_ECONNREFUSED);
+            rn__sock_req_complete(rq, err < 0 ? err : RN_ECONNREFUSED);
         } else if (m & RN_POLLOUT) {
-            sock__req_complete(rq, 0);
+            rn__sock_req_complete(rq, 0);
         }
     }
     while ((rq = so->so_acceptq.rqq_head) != NULL && so->so_t != NULL) {
         struct rn_sockaddr_in peer = {0};
-        int h = sock__accept_one(so, &peer);
+        int h = rn__sock_accept_one(so, &peer);
 
         if (h == RN_EAGAIN)
             break;
         rq->rq_comp.sc_addr = peer;
-        sock__req_complete(rq, h);
+        rn__sock_req_complete(rq, h);
     }
     /* Completing a poll unlinks all its entries, and its object may be
      * gone at once (another thread reaps it), so restart after each. */
     pl = so->so_pollers;
     while (pl != NULL)
-        pl = sock__poll_check(pl->pl_req) ? so->so_pollers : pl->pl_next;
+        pl = rn__sock_poll_check(pl->pl_req) ? so->so_pollers : pl->pl_next;
 }
 
-void sock__kick(struct sock *so)
+void rn__sock_kick(struct sock *so)
 {
     /* A transport may report an event while it is being called from here;
      * the outer pass then runs once more instead of recursing. */
@@ -170,7 +170,7 @@ void sock__kick(struct sock *so)
     so->so_kicking = false;
     /* A send may have bound the socket to an ephemeral port. */
     if ((atomic_load_explicit(&so->so_local, memory_order_relaxed) & 0xffff) == 0)
-        sock__names(so);
+        rn__sock_names(so);
 }
 
 static void sock_upcall(void *ctx, unsigned events)
@@ -178,8 +178,8 @@ static void sock_upcall(void *ctx, unsigned events)
     struct sock *so = ctx;
 
     (void)events;  /* the pull re-reads the transport's state */
-    sock__mark_loop(so->so_sl);
-    sock__kick(so);
+    rn__sock_mark_loop(so->so_sl);
+    rn__sock_kick(so);
 }
 
 /* ---- Open ------------------------------------------------------------------------ */
@@ -188,7 +188,7 @@ static void sock_upcall(void *ctx, unsigned events)
 static struct sock *sock_new(struct rn_proc *p, struct hslot *hs,
                              const struct rn_transport_ops *ops)
 {
-    struct sock *so = rn_ob_create(sock__types.st_sock, RN_TAG_CREATE);
+    struct sock *so = rn_ob_create(rn__sock_types.st_sock, RN_TAG_CREATE);
 
     if (so == NULL)
         return NULL;
@@ -210,11 +210,11 @@ static void sock_attach(struct sock *so, struct hslot *hs)
 {
     rn_ob_ref(so, RN_TAG_HANDLE);
     hs->hs_so = so;
-    sock__names(so);
+    rn__sock_names(so);
     rn_ob_publish(so);
 }
 
-int sock__open(struct rn_proc *p, int type, int proto)
+int rn__sock_open(struct rn_proc *p, int type, int proto)
 {
     const struct rn_transport_ops *ops;
     struct hslot *hs;
@@ -226,26 +226,26 @@ int sock__open(struct rn_proc *p, int type, int proto)
     ops = rn__transport_find(type, proto);
     if (ops == NULL)
         return RN_EAFNOSUPPORT;
-    hs = sock__slot_alloc(p, &err);
+    hs = rn__sock_slot_alloc(p, &err);
     if (hs == NULL)
         return err;
     so = sock_new(p, hs, ops);
     if (so == NULL) {
-        sock__slot_free(hs);
+        rn__sock_slot_free(hs);
         return RN_ENOMEM;
     }
     err = ops->to_open(p->p_stack, &so->so_up, &so->so_t);
     if (err < 0) {
         atomic_store_explicit(&so->so_state, SO_CLOSED, memory_order_relaxed);
         rn_ob_kill(so);
-        sock__slot_free(hs);
+        rn__sock_slot_free(hs);
         return err;
     }
     sock_attach(so, hs);
     return hs->hs_handle;
 }
 
-int sock__accept_one(struct sock *lso, struct rn_sockaddr_in *peer)
+int rn__sock_accept_one(struct sock *lso, struct rn_sockaddr_in *peer)
 {
     struct rn_proc *p = lso->so_proc;
     struct hslot *hs;
@@ -254,19 +254,19 @@ int sock__accept_one(struct sock *lso, struct rn_sockaddr_in *peer)
 
     if (!(lso->so_ops->to_poll(lso->so_t) & RN_POLLIN))
         return RN_EAGAIN;
-    hs = sock__slot_alloc(p, &err);
+    hs = rn__sock_slot_alloc(p, &err);
     if (hs == NULL)
         return err;
     so = sock_new(p, hs, lso->so_ops);
     if (so == NULL) {
-        sock__slot_free(hs);
+        rn__sock_slot_free(hs);
         return RN_ENOMEM;
     }
     err = lso->so_ops->to_accept(lso->so_t, &so->so_up, &so->so_t, peer);
     if (err < 0) {
         atomic_store_explicit(&so->so_state, SO_CLOSED, memory_order_relaxed);
         rn_ob_kill(so);
-        sock__slot_free(hs);
+        rn__sock_slot_free(hs);
         return err;
     }
     sock_attach(so, hs);
@@ -275,11 +275,11 @@ int sock__accept_one(struct sock *lso, struct rn_sockaddr_in *peer)
 
 /* ---- Immediate operations --------------------------------------------------------- */
 
-int sock__bind(struct sock *so, const struct rn_sockaddr_in *addr)
+int rn__sock_bind(struct sock *so, const struct rn_sockaddr_in *addr)
 {
     int err = so->so_ops->to_bind(so->so_t, addr);
 
-    sock__names(so);
+    rn__sock_names(so);
     return err;
 }
 
@@ -288,7 +288,7 @@ static rn_time_t ms_to_time(int64_t ms)
     return (rn_time_t)ms * RN_NSEC_PER_MSEC;
 }
 
-int sock__setopt(struct sock *so, enum rn_sockopt opt, int64_t val)
+int rn__sock_setopt(struct sock *so, enum rn_sockopt opt, int64_t val)
 {
     switch (opt) {
     case RN_SO_RCVTIMEO:
@@ -313,7 +313,7 @@ int sock__setopt(struct sock *so, enum rn_sockopt opt, int64_t val)
     }
 }
 
-int sock__getopt(struct sock *so, enum rn_sockopt opt, int64_t *val)
+int rn__sock_getopt(struct sock *so, enum rn_sockopt opt, int64_t *val)
 {
     switch (opt) {
     case RN_SO_RCVTIMEO:
@@ -336,7 +336,7 @@ int sock__getopt(struct sock *so, enum rn_sockopt opt, int64_t *val)
     }
 }
 
-unsigned sock__ready(struct sock *so)
+unsigned rn__sock_ready(struct sock *so)
 {
     if (atomic_load_explicit(&so->so_state, memory_order_relaxed) != SO_OPEN || so->so_t == NULL)
         return RN_POLLNVAL;
@@ -351,11 +351,11 @@ static void sock_close_done(struct rn_stack *st, struct rn_work *w)
     struct hslot *hs = so->so_slot;
     struct sock_req *rq = so->so_close_req;
 
-    sock__mark_loop(sock__layer(st));
+    rn__sock_mark_loop(rn__sock_layer(st));
     atomic_store_explicit(&so->so_state, SO_CLOSED, memory_order_relaxed);
     so->so_close_req = NULL;
     if (rq != NULL)
-        sock__req_complete(rq, 0);
+        rn__sock_req_complete(rq, 0);
     /* The handle's reference goes last: it may release the socket, whose
      * release the process's cleanup wait is waiting for. */
     hs->hs_so = NULL;
@@ -371,24 +371,24 @@ static void sock_close_fired(struct rn_ob_wait *w, void *ctx)
     rn_stack_post(so->so_proc->p_stack, &so->so_close_work, sock_close_done);
 }
 
-void sock__close(struct sock *so, struct sock_req *req)
+void rn__sock_close(struct sock *so, struct sock_req *req)
 {
     void *ob;
     int err;
 
     assert(atomic_load_explicit(&so->so_state, memory_order_relaxed) == SO_OPEN);
     assert(so->so_t != NULL);
-    sock__slot_closing(so->so_slot);
+    rn__sock_slot_closing(so->so_slot);
     atomic_store_explicit(&so->so_state, SO_CLOSE_PENDING, memory_order_relaxed);
     so->so_close_req = req;
     /* 1. Cancel the handle's pending requests; polls watching it complete
      *    with RN_POLLNVAL for it. */
-    sock__req_flush(&so->so_recvq, RN_ECANCELED);
-    sock__req_flush(&so->so_sendq, RN_ECANCELED);
-    sock__req_flush(&so->so_connq, RN_ECANCELED);
-    sock__req_flush(&so->so_acceptq, RN_ECANCELED);
+    rn__sock_req_flush(&so->so_recvq, RN_ECANCELED);
+    rn__sock_req_flush(&so->so_sendq, RN_ECANCELED);
+    rn__sock_req_flush(&so->so_connq, RN_ECANCELED);
+    rn__sock_req_flush(&so->so_acceptq, RN_ECANCELED);
     while (so->so_pollers != NULL)
-        sock__poll_check(so->so_pollers->pl_req);
+        rn__sock_poll_check(so->so_pollers->pl_req);
     /* 2. Nobody finds the socket by its handle any more. */
     rn_ob_kill(so);
     /* 3. Ask the transport to close (abortively under SO_LINGER 0, and
@@ -433,21 +433,21 @@ int rn_sock_owner_of(const void *ob, struct rn_sock_owner *out)
 /* Returns the open socket of (p, h) on the loop thread, or NULL. */
 static struct sock *loop_handle(struct rn_proc *p, int h)
 {
-    sock__mark_loop(p->p_sl);
-    return sock__handle(p, h);
+    rn__sock_mark_loop(p->p_sl);
+    return rn__sock_handle(p, h);
 }
 
 int rn_sock_open(struct rn_proc *p, int type, int proto)
 {
-    sock__mark_loop(p->p_sl);
-    return sock__open(p, type, proto);
+    rn__sock_mark_loop(p->p_sl);
+    return rn__sock_open(p, type, proto);
 }
 
 int rn_sock_bind(struct rn_proc *p, int h, const struct rn_sockaddr_in *addr)
 {
     struct sock *so = loop_handle(p, h);
 
-    return so ? sock__bind(so, addr) : RN_EBADF;
+    return so ? rn__sock_bind(so, addr) : RN_EBADF;
 }
 
 int rn_sock_listen(struct rn_proc *p, int h, int backlog)
@@ -458,7 +458,7 @@ int rn_sock_listen(struct rn_proc *p, int h, int backlog)
     if (so == NULL)
         return RN_EBADF;
     err = so->so_ops->to_listen(so->so_t, backlog);
-    sock__names(so);
+    rn__sock_names(so);
     return err;
 }
 
@@ -470,7 +470,7 @@ int rn_sock_shutdown(struct rn_proc *p, int h, int how)
     if (so == NULL)
         return RN_EBADF;
     err = so->so_ops->to_shutdown(so->so_t, how);
-    sock__kick(so);  /* pending receives may now see the end of data */
+    rn__sock_kick(so);  /* pending receives may now see the end of data */
     return err;
 }
 
@@ -478,14 +478,14 @@ int rn_sock_setopt(struct rn_proc *p, int h, enum rn_sockopt opt, int64_t val)
 {
     struct sock *so = loop_handle(p, h);
 
-    return so ? sock__setopt(so, opt, val) : RN_EBADF;
+    return so ? rn__sock_setopt(so, opt, val) : RN_EBADF;
 }
 
 int rn_sock_getopt(struct rn_proc *p, int h, enum rn_sockopt opt, int64_t *val)
 {
     struct sock *so = loop_handle(p, h);
 
-    return so ? sock__getopt(so, opt, val) : RN_EBADF;
+    return so ? rn__sock_getopt(so, opt, val) : RN_EBADF;
 }
 
 int rn_sock_getname(struct rn_proc *p, int h, struct rn_sockaddr_in *local,
@@ -503,5 +503,5 @@ unsigned rn_sock_ready(struct rn_proc *p, int h)
 {
     struct sock *so = loop_handle(p, h);
 
-    return so ? sock__ready(so) : RN_POLLNVAL;
+    return so ? rn__sock_ready(so) : RN_POLLNVAL;
 }

@@ -18,11 +18,11 @@ struct rn_stack;
 /* [L] The row of one object, for an enumeration of the object registry
  * (src/socket/netstat_walk.c) rather than of the transports' tables: fills
  * *row (its nr_ob is ob) and returns true if ob is a TCP listener,
- * connection or TIME_WAIT entry of st (rn_tcp_netstat_row()), or a bound,
- * open UDP endpoint of st (rn_udp_netstat_row()); false otherwise.  The
+ * connection or TIME_WAIT entry of st (rn__tcp_netstat_row()), or a bound,
+ * open UDP endpoint of st (rn__udp_netstat_row()); false otherwise.  The
  * caller holds a reference on ob.  A listener's state is CLOSED once it
  * was closed, which the registry's enumeration skips anyway (dying). */
-bool rn_tcp_netstat_row(struct rn_stack *st, const void *ob, struct rn_netstat_row *row);
-bool rn_udp_netstat_row(struct rn_stack *st, const void *ob, struct rn_netstat_row *row);
+bool rn__tcp_netstat_row(struct rn_stack *st, const void *ob, struct rn_netstat_row *row);
+bool rn__udp_netstat_row(struct rn_stack *st, const void *ob, struct rn_netstat_row *row);
 
 #endif /* REFNET_TRANSPORT_NETSTAT_H */

@@ -116,7 +116,7 @@ int rn__pt_pick_ephemeral(struct rn_port_table *pt, uint32_t laddr, uint32_t rad
     memcpy(in + 4, &raddr, 4);
     memcpy(in + 8, &rport, 2);
     in[10] = pt->pt_proto;
-    offset = (uint32_t)rn_siphash(pt->pt_key, in, sizeof(in));
+    offset = (uint32_t)rn__siphash(pt->pt_key, in, sizeof(in));
     for (count = num; count > 0; count--) {
         uint16_t port = (uint16_t)(pt->pt_eph_lo + (pt->pt_next_eph + offset) % num);
 

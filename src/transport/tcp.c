@@ -45,7 +45,7 @@ static const char *const state_names[] = {
     [TCPS_TIME_WAIT] = "TIME_WAIT",
 };
 
-const char *rn_tcp_state_name(enum tcp_state s)
+const char *rn__tcp_state_name(enum tcp_state s)
 {
     return (unsigned)s < sizeof(state_names) / sizeof(state_names[0]) ? state_names[s] : "?";
 }
@@ -56,8 +56,8 @@ static void conn_release(void *ob)
 {
     struct tcp_conn *c = ob;
 
-    /* Buffers of pool memory were freed on the loop thread by tcp__done
-     * or rn_tcp_close; the ring is plain memory. */
+    /* Buffers of pool memory were freed on the loop thread by rn__tcp_done
+     * or rn__tcp_close; the ring is plain memory. */
     free(c->t_snd.sb_data);
     c->t_snd.sb_data = NULL;
 }
@@ -72,7 +72,7 @@ static void conn_describe(const void *ob, char *buf, size_t len)
     rn_ip4_addr_fmt(c->t_laddr, l);
     rn_ip4_addr_fmt(c->t_faddr, f);
     snprintf(buf, len, "tcp connection %s:%u %s:%u %s sndq %u rcvq %u", l, c->t_lport, f,
-             c->t_fport, rn_tcp_state_name(tcp_state(c)),
+             c->t_fport, rn__tcp_state_name(tcp_state(c)),
              atomic_load_explicit(&c->t_sndq_bytes, memory_order_relaxed),
              atomic_load_explicit(&c->t_rcvq_bytes, memory_order_relaxed));
 }
@@ -93,7 +93,7 @@ static void listener_describe(const void *ob, char *buf, size_t len)
         return;
     rn_ip4_addr_fmt(l->l_laddr, a);
     snprintf(buf, len, "tcp listener %s:%u %s synq %u acceptq %u", a, l->l_lport,
-             rn_tcp_state_name((enum tcp_state)atomic_load_explicit(&l->l_state,
+             rn__tcp_state_name((enum tcp_state)atomic_load_explicit(&l->l_state,
                                                                     memory_order_relaxed)),
              atomic_load_explicit(&l->l_nsyn, memory_order_relaxed),
              atomic_load_explicit(&l->l_naccept, memory_order_relaxed));
@@ -123,11 +123,11 @@ static const struct rn_ob_type_ops tw_ops = {
     .describe = tw_describe,
 };
 
-/* The types, once any stack registered them, for tcp__kind_of(): written
+/* The types, once any stack registered them, for rn__tcp_kind_of(): written
  * with the same values by every rn_tcp_init(). */
 static _Atomic(struct rn_ob_type *) tcp_kind_types[3];
 
-enum tcp_kind tcp__kind_of(const void *ob)
+enum tcp_kind rn__tcp_kind_of(const void *ob)
 {
     struct rn_ob_type *t = rn_ob_type_of(ob);
 
@@ -156,7 +156,7 @@ static bool tcp_slot_take(void)
     return true;
 }
 
-struct tcp_stack *tcp__stack(struct rn_stack *st)
+struct tcp_stack *rn__tcp_stack(struct rn_stack *st)
 {
     int slot = atomic_load_explicit(&tcp_slot, memory_order_relaxed);
 
@@ -212,7 +212,7 @@ int rn_tcp_init(struct rn_stack *st, const struct tcp_params *params)
 
     if (!rn_once(&tcp_slot_once, tcp_slot_take))
         return RN_ENOSPC;
-    if (tcp__stack(st) != NULL)
+    if (rn__tcp_stack(st) != NULL)
         return RN_EEXIST;
     ts = calloc(1, sizeof(*ts));
     if (ts == NULL)
@@ -241,12 +241,12 @@ int rn_tcp_init(struct rn_stack *st, const struct tcp_params *params)
     atomic_store_explicit(&tcp_kind_types[0], ts->ts_conn_type, memory_order_relaxed);
     atomic_store_explicit(&tcp_kind_types[1], ts->ts_listener_type, memory_order_relaxed);
     atomic_store_explicit(&tcp_kind_types[2], ts->ts_tw_type, memory_order_relaxed);
-    tcp__tw_init(ts);
+    rn__tcp_tw_init(ts);
     /* First: the hook reads TCP through the stack's slot, so one left
      * behind by a failure below shows zeros and holds nothing. */
     err = rn_stack_add_stats(st, tcp_stats_hook, NULL);
     if (err == 0)
-        err = rn_ip_register(st, RN_IPPROTO_TCP, tcp__input, tcp__err_input);
+        err = rn__ip_register(st, RN_IPPROTO_TCP, rn__tcp_input, rn__tcp_err_input);
     if (err == 0)
         err = rn_stack_on_destroy(st, tcp_fini, ts);
     if (err < 0) {
@@ -268,7 +268,7 @@ static void tcp_fini(struct rn_stack *st, void *ctx)
 
         for (b = ts->ts_lhash[i]; b != NULL; b = b->b_next) {
             if (b->b_listener != NULL)
-                rn_tcp_listener_close(b->b_listener);
+                rn__tcp_listener_close(b->b_listener);
         }
         /* Ports of listeners still held elsewhere: stop waiting for them. */
         for (b = ts->ts_lhash[i]; b != NULL; b = next) {
@@ -286,11 +286,11 @@ static void tcp_fini(struct rn_stack *st, void *ctx)
             struct tcp_conn *c = ts->ts_hash[i];
 
             if (tcp_state(c) >= TCPS_SYN_RECEIVED)
-                tcp__send_rst(c);
-            tcp__drop(c, RN_ECONNABORTED);
+                rn__tcp_send_rst(c);
+            rn__tcp_drop(c, RN_ECONNABORTED);
         }
     }
-    tcp__tw_flush(ts);
+    rn__tcp_tw_flush(ts);
     rn_timer_cancel(rn_stack_timers(st), &ts->ts_tw_timer);
     rn_stack_set_slot(st, tcp_slot, NULL);
     free(ts);
@@ -306,7 +306,7 @@ static unsigned conn_bucket(uint32_t laddr, uint16_t lport, uint32_t faddr, uint
     return (h ^ h >> 15) & (TCP_HASH_BUCKETS - 1);
 }
 
-struct tcp_conn *tcp__lookup(struct tcp_stack *ts, uint32_t laddr, uint16_t lport,
+struct tcp_conn *rn__tcp_lookup(struct tcp_stack *ts, uint32_t laddr, uint16_t lport,
                              uint32_t faddr, uint16_t fport)
 {
     struct tcp_conn *c;
@@ -319,7 +319,7 @@ struct tcp_conn *tcp__lookup(struct tcp_stack *ts, uint32_t laddr, uint16_t lpor
     return NULL;
 }
 
-struct tcp_listener *tcp__lookup_listener(struct tcp_stack *ts, uint32_t laddr, uint16_t lport)
+struct tcp_listener *rn__tcp_lookup_listener(struct tcp_stack *ts, uint32_t laddr, uint16_t lport)
 {
     struct tcp_listener *any = NULL;
     struct tcp_bind *b;
@@ -356,7 +356,7 @@ static bool port_in_use(struct tcp_stack *ts, uint32_t laddr, uint16_t lport)
 
 uint64_t rn_tcp_port_holder(struct rn_stack *st, uint32_t laddr, uint16_t lport)
 {
-    struct tcp_stack *ts = tcp__stack(st);
+    struct tcp_stack *ts = rn__tcp_stack(st);
     struct tcp_bind *b = ts ? port_taken(ts, laddr, lport) : NULL;
 
     return b ? b->b_holder : 0;
@@ -419,14 +419,14 @@ static void conn_hash_remove(struct tcp_stack *ts, struct tcp_conn *c)
 
 /* ---- Numbers: ISNs and ports -------------------------------------------- */
 
-uint32_t tcp__isn(struct tcp_stack *ts, uint32_t laddr, uint16_t lport, uint32_t faddr,
+uint32_t rn__tcp_isn(struct tcp_stack *ts, uint32_t laddr, uint16_t lport, uint32_t faddr,
                   uint16_t fport)
 {
     uint32_t key[3] = {laddr, faddr, (uint32_t)lport << 16 | fport};
 
     /* RFC 6528: ISN = M + F(4-tuple, secret), M a clock ticking every 4 us. */
     return (uint32_t)(rn_stack_now(ts->ts_stack) / 4000) +
-           (uint32_t)rn_siphash(ts->ts_secret, key, sizeof(key));
+           (uint32_t)rn__siphash(ts->ts_secret, key, sizeof(key));
 }
 
 /* Picks an ephemeral port for a connection to faddr:fport (RFC 6056,
@@ -437,14 +437,14 @@ static uint16_t ephemeral_port(struct tcp_stack *ts, uint32_t laddr, uint32_t fa
 {
     uint32_t lo = ts->ts_params.tp_port_lo, n = ts->ts_params.tp_port_hi - lo + 1u;
     uint32_t key[3] = {laddr, faddr, fport};
-    uint32_t offset = (uint32_t)rn_siphash(ts->ts_secret, key, sizeof(key));
+    uint32_t offset = (uint32_t)rn__siphash(ts->ts_secret, key, sizeof(key));
     uint32_t i;
 
     for (i = 0; i < n; i++) {
         uint16_t port = (uint16_t)(lo + (offset + ts->ts_next_ephemeral + i) % n);
 
-        if (!port_in_use(ts, laddr, port) && tcp__lookup(ts, laddr, port, faddr, fport) == NULL &&
-            tcp__tw_lookup(ts, laddr, port, faddr, fport) == NULL) {
+        if (!port_in_use(ts, laddr, port) && rn__tcp_lookup(ts, laddr, port, faddr, fport) == NULL &&
+            rn__tcp_tw_lookup(ts, laddr, port, faddr, fport) == NULL) {
             ts->ts_next_ephemeral += i + 1;
             return port;
         }
@@ -454,7 +454,7 @@ static uint16_t ephemeral_port(struct tcp_stack *ts, uint32_t laddr, uint32_t fa
 
 /* ---- Connections -------------------------------------------------------- */
 
-struct tcp_conn *tcp__conn_new(struct tcp_stack *ts, uint32_t laddr, uint16_t lport,
+struct tcp_conn *rn__tcp_conn_new(struct tcp_stack *ts, uint32_t laddr, uint16_t lport,
                                uint32_t faddr, uint16_t fport)
 {
     struct tcp_conn *c = rn_ob_create(ts->ts_conn_type, RN_TAG_CREATE);
@@ -472,10 +472,10 @@ struct tcp_conn *tcp__conn_new(struct tcp_stack *ts, uint32_t laddr, uint16_t lp
     c->rcv_buf = ts->ts_params.tp_rcvbuf;
     c->t_rto = ts->ts_params.tp_rto_initial;
     c->t_last_recv = now;
-    c->ts_offset = (uint32_t)rn_siphash(ts->ts_secret, &c->t_lport, 8) ^ (uint32_t)(now >> 20);
+    c->ts_offset = (uint32_t)rn__siphash(ts->ts_secret, &c->t_lport, 8) ^ (uint32_t)(now >> 20);
     rn_nbq_init(&c->t_rcvq);
-    tcp__timers_init(c);
-    tcp__mss_update(c, TCP_DEFAULT_MSS);
+    rn__tcp_timers_init(c);
+    rn__tcp_mss_update(c, TCP_DEFAULT_MSS);
     /* Offer a scale that lets the largest buffer we allow be advertised. */
     c->request_r_scale = 0;
     while (c->request_r_scale < TCP_MAX_WINDOW_SHIFT &&
@@ -486,13 +486,13 @@ struct tcp_conn *tcp__conn_new(struct tcp_stack *ts, uint32_t laddr, uint16_t lp
     return c;
 }
 
-void tcp__mss_update(struct tcp_conn *c, uint32_t peer_mss)
+void rn__tcp_mss_update(struct tcp_conn *c, uint32_t peer_mss)
 {
     struct rn_ip_route r;
     uint32_t mtu = 1500, mss;
 
     c->t_offloads = 0;
-    if (rn_ip_route(c->t_tcp->ts_stack, c->t_faddr, &r) == 0) {
+    if (rn__ip_route(c->t_tcp->ts_stack, c->t_faddr, &r) == 0) {
         mtu = r.ir_mtu;
         c->t_offloads = r.ir_offloads;
     }
@@ -508,7 +508,7 @@ void tcp__mss_update(struct tcp_conn *c, uint32_t peer_mss)
     c->t_maxseg = mss;
 }
 
-void tcp__free_buffers(struct tcp_conn *c)
+void rn__tcp_free_buffers(struct tcp_conn *c)
 {
     struct rn_netbuf *nb;
 
@@ -522,7 +522,7 @@ void tcp__free_buffers(struct tcp_conn *c)
     atomic_store_explicit(&c->t_rcvq_bytes, 0, memory_order_relaxed);
 }
 
-void tcp__done(struct tcp_conn *c)
+void rn__tcp_done(struct tcp_conn *c)
 {
     struct tcp_stack *ts = c->t_tcp;
     /* A connection never accepted has no user who could read its data or
@@ -534,12 +534,12 @@ void tcp__done(struct tcp_conn *c)
     c->t_flags |= TF_DONE;
     if (tcp_state(c) != TCPS_TIME_WAIT)
         tcp_set_state(c, TCPS_CLOSED);
-    tcp__timers_stop(c);
+    rn__tcp_timers_stop(c);
     if (c->t_listener != NULL)
-        tcp__listener_forget(c);
+        rn__tcp_listener_forget(c);
     conn_hash_remove(ts, c);
     if ((c->t_flags & TF_USER_CLOSED) || unaccepted) {
-        tcp__free_buffers(c);
+        rn__tcp_free_buffers(c);
         c->t_snd.sb_len = 0;
     }
     /* Callouts with context on the connection must let go now. */
@@ -548,13 +548,13 @@ void tcp__done(struct tcp_conn *c)
     rn_ob_kill(c);
 }
 
-void tcp__drop(struct tcp_conn *c, int err)
+void rn__tcp_drop(struct tcp_conn *c, int err)
 {
     const struct tcp_upcalls *up = c->t_up;
     enum tcp_state s = tcp_state(c);
 
     c->t_softerror = err;
-    tcp__done(c);
+    rn__tcp_done(c);
     if (up == NULL)
         return;
     if (err == 0) {
@@ -569,19 +569,19 @@ void tcp__drop(struct tcp_conn *c, int err)
         up->tu_error(c->t_upctx, err);
 }
 
-void tcp__upcall_readable(struct tcp_conn *c)
+void rn__tcp_upcall_readable(struct tcp_conn *c)
 {
     if (c->t_up != NULL && c->t_up->tu_readable != NULL)
         c->t_up->tu_readable(c->t_upctx);
 }
 
-void tcp__upcall_writable(struct tcp_conn *c)
+void rn__tcp_upcall_writable(struct tcp_conn *c)
 {
     if (c->t_up != NULL && c->t_up->tu_writable != NULL)
         c->t_up->tu_writable(c->t_upctx);
 }
 
-uint32_t tcp__rcv_space(const struct tcp_conn *c)
+uint32_t rn__tcp_rcv_space(const struct tcp_conn *c)
 {
     uint32_t used = c->t_rcvq.nq_bytes > UINT32_MAX ? UINT32_MAX : (uint32_t)c->t_rcvq.nq_bytes;
 
@@ -589,9 +589,9 @@ uint32_t tcp__rcv_space(const struct tcp_conn *c)
     return used >= c->rcv_buf ? 0 : c->rcv_buf - used;
 }
 
-bool tcp__window_update_due(const struct tcp_conn *c)
+bool rn__tcp_window_update_due(const struct tcp_conn *c)
 {
-    uint32_t space = tcp__rcv_space(c), held = c->rcv_adv - c->rcv_nxt;
+    uint32_t space = rn__tcp_rcv_space(c), held = c->rcv_adv - c->rcv_nxt;
     uint32_t useful = 2 * c->t_maxseg < c->rcv_buf / 2 ? 2 * c->t_maxseg : c->rcv_buf / 2;
 
     if (SEQ_LT(c->rcv_adv, c->rcv_nxt))
@@ -599,17 +599,17 @@ bool tcp__window_update_due(const struct tcp_conn *c)
     return space > held && space - held >= useful && space >= 2 * held;
 }
 
-int rn_tcp_connect(struct rn_stack *st, uint32_t laddr, uint16_t lport, uint32_t faddr,
+int rn__tcp_connect(struct rn_stack *st, uint32_t laddr, uint16_t lport, uint32_t faddr,
                    uint16_t fport, const struct tcp_upcalls *up, void *ctx,
                    struct tcp_conn **out)
 {
-    struct tcp_stack *ts = tcp__stack(st);
+    struct tcp_stack *ts = rn__tcp_stack(st);
     struct rn_ip_route r;
     struct tcp_conn *c;
 
     if (ts == NULL || faddr == 0 || fport == 0 || rn_ip4_is_bcast(faddr))
         return RN_EINVAL;
-    if (rn_ip_route(st, faddr, &r) < 0)
+    if (rn__ip_route(st, faddr, &r) < 0)
         return RN_ENETUNREACH;
     if (laddr == 0)
         laddr = r.ir_src;
@@ -617,28 +617,28 @@ int rn_tcp_connect(struct rn_stack *st, uint32_t laddr, uint16_t lport, uint32_t
         lport = ephemeral_port(ts, laddr, faddr, fport);
         if (lport == 0)
             return RN_EADDRNOTAVAIL;
-    } else if (tcp__lookup(ts, laddr, lport, faddr, fport) != NULL ||
-               tcp__tw_lookup(ts, laddr, lport, faddr, fport) != NULL) {
+    } else if (rn__tcp_lookup(ts, laddr, lport, faddr, fport) != NULL ||
+               rn__tcp_tw_lookup(ts, laddr, lport, faddr, fport) != NULL) {
         return RN_EADDRINUSE;
     }
-    c = tcp__conn_new(ts, laddr, lport, faddr, fport);
+    c = rn__tcp_conn_new(ts, laddr, lport, faddr, fport);
     if (c == NULL)
         return RN_ENOMEM;
     c->t_up = up;
     c->t_upctx = ctx;
-    c->iss = tcp__isn(ts, laddr, lport, faddr, fport);
+    c->iss = rn__tcp_isn(ts, laddr, lport, faddr, fport);
     c->snd_una = c->snd_nxt = c->snd_max = c->snd_recover = c->iss;
     c->t_flags |= TF_REQ_TSTMP | TF_REQ_SCALE;
-    tcp__cc_init(c);
+    rn__tcp_cc_init(c);
     tcp_set_state(c, TCPS_SYN_SENT);
     ts->ts_active_opens++;
-    tcp__timer_arm(c, &c->t_keep, rn_stack_now(st) + RN_SEC(75));
+    rn__tcp_timer_arm(c, &c->t_keep, rn_stack_now(st) + RN_SEC(75));
     /* Connect authorisation: a pended one sends nothing until completed. */
-    if (rn__filter_on(RN_FL_CONNECT) && tcp__filter_connect(c) == RN_FILTER_BLOCK) {
-        tcp__done(c);
+    if (rn__filter_on(RN_FL_CONNECT) && rn__tcp_filter_connect(c) == RN_FILTER_BLOCK) {
+        rn__tcp_done(c);
         return RN_EACCES;
     }
-    tcp__output(c);
+    rn__tcp_output(c);
     *out = c;
     return 0;
 }
@@ -652,7 +652,7 @@ static bool tcp_shut_wr(struct tcp_conn *c)
     c->t_flags |= TF_SHUT_WR;
     switch (tcp_state(c)) {
     case TCPS_SYN_SENT:
-        tcp__done(c);
+        rn__tcp_done(c);
         return false;
     case TCPS_SYN_RECEIVED:
     case TCPS_ESTABLISHED:
@@ -666,12 +666,12 @@ static bool tcp_shut_wr(struct tcp_conn *c)
     }
 }
 
-ssize_t rn_tcp_send(struct tcp_conn *c, const void *buf, size_t len)
+ssize_t rn__tcp_send(struct tcp_conn *c, const void *buf, size_t len)
 {
-    return rn_tcp_send_eof(c, buf, len, false);
+    return rn__tcp_send_eof(c, buf, len, false);
 }
 
-ssize_t rn_tcp_send_eof(struct tcp_conn *c, const void *buf, size_t len, bool eof)
+ssize_t rn__tcp_send_eof(struct tcp_conn *c, const void *buf, size_t len, bool eof)
 {
     struct tcp_sndbuf *sb = &c->t_snd;
     enum tcp_state s = tcp_state(c);
@@ -687,7 +687,7 @@ ssize_t rn_tcp_send_eof(struct tcp_conn *c, const void *buf, size_t len, bool eo
         return RN_ENOTCONN;
     if (len == 0) {
         if (eof && tcp_shut_wr(c))
-            tcp__output(c);
+            rn__tcp_output(c);
         return 0;
     }
     room = sb->sb_max > sb->sb_len ? sb->sb_max - sb->sb_len : 0;
@@ -730,11 +730,11 @@ ssize_t rn_tcp_send_eof(struct tcp_conn *c, const void *buf, size_t len, bool eo
     /* All of it taken and the last: the FIN rides on the last segment. */
     if (eof && n == len)
         (void)tcp_shut_wr(c);
-    tcp__output(c);
+    rn__tcp_output(c);
     return (ssize_t)n;
 }
 
-ssize_t rn_tcp_recv(struct tcp_conn *c, void *buf, size_t len)
+ssize_t rn__tcp_recv(struct tcp_conn *c, void *buf, size_t len)
 {
     uint8_t *out = buf;
     size_t done = 0;
@@ -757,10 +757,10 @@ ssize_t rn_tcp_recv(struct tcp_conn *c, void *buf, size_t len)
         /* Tell the peer once the window has opened by a useful amount
          * (RFC 9293 3.8.6.2.2), or it may wait on a window it thinks shut. */
         if (!(c->t_flags & TF_DONE) && !(c->t_flags & TF_RCVD_FIN) &&
-            tcp__window_update_due(c))
+            rn__tcp_window_update_due(c))
             c->t_flags |= TF_ACKNOW;
         if (!(c->t_flags & TF_DONE) && (c->t_flags & TF_ACKNOW))
-            tcp__output(c);
+            rn__tcp_output(c);
         return (ssize_t)done;
     }
     if (len == 0)
@@ -774,7 +774,7 @@ ssize_t rn_tcp_recv(struct tcp_conn *c, void *buf, size_t len)
     return RN_EAGAIN;
 }
 
-size_t rn_tcp_readable(const struct tcp_conn *c, bool *eof)
+size_t rn__tcp_readable(const struct tcp_conn *c, bool *eof)
 {
     if (eof != NULL)
         *eof = (c->t_flags & TF_RCVD_FIN) != 0 || (c->t_flags & TF_DONE) != 0 ||
@@ -782,7 +782,7 @@ size_t rn_tcp_readable(const struct tcp_conn *c, bool *eof)
     return (size_t)c->t_rcvq.nq_bytes;
 }
 
-size_t rn_tcp_writable(const struct tcp_conn *c)
+size_t rn__tcp_writable(const struct tcp_conn *c)
 {
     enum tcp_state s = tcp_state(c);
 
@@ -791,7 +791,7 @@ size_t rn_tcp_writable(const struct tcp_conn *c)
     return c->t_snd.sb_max > c->t_snd.sb_len ? c->t_snd.sb_max - c->t_snd.sb_len : 0;
 }
 
-int rn_tcp_shutdown(struct tcp_conn *c, int how)
+int rn__tcp_shutdown(struct tcp_conn *c, int how)
 {
     enum tcp_state s = tcp_state(c);
 
@@ -804,11 +804,11 @@ int rn_tcp_shutdown(struct tcp_conn *c, int how)
     if (how == RN_SHUT_RD)
         return 0;
     if (tcp_shut_wr(c))
-        tcp__output(c);
+        rn__tcp_output(c);
     return 0;
 }
 
-void rn_tcp_close(struct tcp_conn *c, bool abort)
+void rn__tcp_close(struct tcp_conn *c, bool abort)
 {
     enum tcp_state s = tcp_state(c);
 
@@ -818,46 +818,46 @@ void rn_tcp_close(struct tcp_conn *c, bool abort)
     c->t_up = NULL;
     c->t_upctx = NULL;
     if (c->t_flags & TF_DONE) {
-        tcp__free_buffers(c);
+        rn__tcp_free_buffers(c);
         return;
     }
     /* Unread data means the peer's bytes were lost: RFC 9293 3.10.4 says
      * reset, as Linux does. */
     if (abort || c->t_rcvq.nq_bytes > 0 || s == TCPS_SYN_SENT) {
         if (s >= TCPS_SYN_RECEIVED && s != TCPS_TIME_WAIT)
-            tcp__send_rst(c);
-        tcp__done(c);
+            rn__tcp_send_rst(c);
+        rn__tcp_done(c);
         return;
     }
-    rn_tcp_shutdown(c, RN_SHUT_RDWR);
+    rn__tcp_shutdown(c, RN_SHUT_RDWR);
     if (tcp_state(c) == TCPS_FIN_WAIT_2)
-        tcp__timer_arm(c, &c->t_keep, rn_stack_now(c->t_tcp->ts_stack) +
+        rn__tcp_timer_arm(c, &c->t_keep, rn_stack_now(c->t_tcp->ts_stack) +
                                           c->t_tcp->ts_params.tp_fin_wait_2);
 }
 
-int rn_tcp_set_nodelay(struct tcp_conn *c, bool on)
+int rn__tcp_set_nodelay(struct tcp_conn *c, bool on)
 {
     if (on)
         c->t_flags |= TF_NODELAY;
     else
         c->t_flags &= ~TF_NODELAY;
     if (on && !(c->t_flags & TF_DONE))
-        tcp__output(c);
+        rn__tcp_output(c);
     return 0;
 }
 
-int rn_tcp_set_keepalive(struct tcp_conn *c, bool on)
+int rn__tcp_set_keepalive(struct tcp_conn *c, bool on)
 {
     if (on)
         c->t_flags |= TF_KEEPALIVE;
     else
         c->t_flags &= ~TF_KEEPALIVE;
     if (!(c->t_flags & TF_DONE) && tcp_state(c) >= TCPS_ESTABLISHED)
-        tcp__keep_reset(c);
+        rn__tcp_keep_reset(c);
     return 0;
 }
 
-int rn_tcp_set_bufsizes(struct tcp_conn *c, uint32_t sndbuf, uint32_t rcvbuf)
+int rn__tcp_set_bufsizes(struct tcp_conn *c, uint32_t sndbuf, uint32_t rcvbuf)
 {
     if (sndbuf != 0) {
         if (sndbuf < 4096 || sndbuf > 64u << 20)
@@ -874,7 +874,7 @@ int rn_tcp_set_bufsizes(struct tcp_conn *c, uint32_t sndbuf, uint32_t rcvbuf)
     return 0;
 }
 
-void rn_tcp_info(const struct tcp_conn *c, struct tcp_info *out)
+void rn__tcp_info(const struct tcp_conn *c, struct tcp_info *out)
 {
     memset(out, 0, sizeof(*out));
     out->ti_state = tcp_state(c);
@@ -888,25 +888,25 @@ void rn_tcp_info(const struct tcp_conn *c, struct tcp_info *out)
     out->ti_cwnd = c->snd_cwnd;
     out->ti_ssthresh = c->snd_ssthresh;
     out->ti_srtt = c->t_srtt;
-    out->ti_rto = tcp__rto(c);
+    out->ti_rto = rn__tcp_rto(c);
     out->ti_retransmits = c->t_retransmits;
     out->ti_snd_wnd = c->snd_wnd;
-    out->ti_rcv_wnd = tcp__rcv_space(c);
+    out->ti_rcv_wnd = rn__tcp_rcv_space(c);
 }
 
 /* ---- Listeners ---------------------------------------------------------- */
 
-int rn_tcp_listen(struct rn_stack *st, uint32_t laddr, uint16_t lport, unsigned backlog,
+int rn__tcp_listen(struct rn_stack *st, uint32_t laddr, uint16_t lport, unsigned backlog,
                   const struct tcp_upcalls *up, void *ctx, struct tcp_listener **out)
 {
-    struct tcp_stack *ts = tcp__stack(st);
+    struct tcp_stack *ts = rn__tcp_stack(st);
     struct tcp_listener *l;
     struct tcp_bind *b;
     unsigned h;
 
     if (ts == NULL)
         return RN_EINVAL;
-    if (laddr != 0 && !rn_ip_is_local(st, laddr))
+    if (laddr != 0 && !rn__ip_is_local(st, laddr))
         return RN_EADDRNOTAVAIL;
     if (lport == 0) {
         lport = ephemeral_port(ts, laddr, 0, 0);
@@ -943,16 +943,16 @@ int rn_tcp_listen(struct rn_stack *st, uint32_t laddr, uint16_t lport, unsigned 
     rn_ob_ref(l, RN_TAG_PORT_TABLE);
     /* Listen authorisation, once bound: a refused listener is closed at
      * once; a pended one holds its port and takes no SYNs meanwhile. */
-    if (rn__filter_on(RN_FL_LISTEN) && tcp__filter_listen(l) == RN_FILTER_BLOCK) {
+    if (rn__filter_on(RN_FL_LISTEN) && rn__tcp_filter_listen(l) == RN_FILTER_BLOCK) {
         l->l_up = NULL;
-        rn_tcp_listener_close(l);
+        rn__tcp_listener_close(l);
         return RN_EACCES;
     }
     *out = l;
     return 0;
 }
 
-void rn_tcp_listener_addr(const struct tcp_listener *l, uint32_t *addr, uint16_t *port)
+void rn__tcp_listener_addr(const struct tcp_listener *l, uint32_t *addr, uint16_t *port)
 {
     *addr = l->l_laddr;
     *port = l->l_lport;
@@ -970,7 +970,7 @@ static void listener_detach(struct tcp_listener *l, struct tcp_conn *c)
     rn_ob_deref(c, ts->ts_tag_listener);
 }
 
-void tcp__listener_forget(struct tcp_conn *c)
+void rn__tcp_listener_forget(struct tcp_conn *c)
 {
     struct tcp_listener *l = c->t_listener;
     struct tcp_conn **pp;
@@ -1000,7 +1000,7 @@ void tcp__listener_forget(struct tcp_conn *c)
 
 /* Called by tcp_input when a passive connection reaches ESTABLISHED: moves
  * it from the SYN queue to the accept queue. */
-void tcp__listener_established(struct tcp_conn *c)
+void rn__tcp_listener_established(struct tcp_conn *c)
 {
     struct tcp_listener *l = c->t_listener;
     struct tcp_conn **pp;
@@ -1024,7 +1024,7 @@ void tcp__listener_established(struct tcp_conn *c)
         l->l_up->tu_acceptable(l->l_upctx);
 }
 
-int rn_tcp_accept(struct tcp_listener *l, unsigned tag, const struct tcp_upcalls *up,
+int rn__tcp_accept(struct tcp_listener *l, unsigned tag, const struct tcp_upcalls *up,
                   void *ctx, struct tcp_conn **out)
 {
     struct tcp_conn *c = l->l_acceptq;
@@ -1048,11 +1048,11 @@ int rn_tcp_accept(struct tcp_listener *l, unsigned tag, const struct tcp_upcalls
     *out = c;
     /* Data or a FIN may already be waiting. */
     if (c->t_rcvq.nq_len > 0 || (c->t_flags & TF_RCVD_FIN))
-        tcp__upcall_readable(c);
+        rn__tcp_upcall_readable(c);
     return 0;
 }
 
-void rn_tcp_listener_close(struct tcp_listener *l)
+void rn__tcp_listener_close(struct tcp_listener *l)
 {
     struct tcp_bind *b = l->l_bind;
 
@@ -1073,8 +1073,8 @@ void rn_tcp_listener_close(struct tcp_listener *l)
         struct tcp_conn *c = l->l_synq ? l->l_synq : l->l_acceptq;
 
         rn_ob_ref(c, RN_TAG_LOOP);
-        tcp__send_rst(c);
-        tcp__drop(c, RN_ECONNABORTED);
+        rn__tcp_send_rst(c);
+        rn__tcp_drop(c, RN_ECONNABORTED);
         rn_ob_deref(c, RN_TAG_LOOP);
     }
     l->l_auth_pending = false;
@@ -1085,13 +1085,13 @@ void rn_tcp_listener_close(struct tcp_listener *l)
     rn_ob_kill(l);
 }
 
-void tcp__listener_refuse(struct tcp_listener *l, int err)
+void rn__tcp_listener_refuse(struct tcp_listener *l, int err)
 {
     const struct tcp_upcalls *up = l->l_up;
     void *ctx = l->l_upctx;
 
     l->l_error = err;
-    rn_tcp_listener_close(l);
+    rn__tcp_listener_close(l);
     if (up != NULL && up->tu_error != NULL)
         up->tu_error(ctx, err);
 }
@@ -1120,7 +1120,7 @@ static void netstat_emit(rn_netstat_fn fn, void *ctx, const char *state, uint32_
 
 void rn_tcp_netstat(struct rn_stack *st, rn_netstat_fn fn, void *ctx)
 {
-    struct tcp_stack *ts = tcp__stack(st);
+    struct tcp_stack *ts = rn__tcp_stack(st);
     struct tcp_tw *tw;
     unsigned i;
 
@@ -1143,7 +1143,7 @@ void rn_tcp_netstat(struct rn_stack *st, rn_netstat_fn fn, void *ctx)
         for (c = ts->ts_hash[i]; c != NULL; c = c->t_hnext) {
             struct rn_netstat_row row;
 
-            if (rn_tcp_netstat_row(st, c, &row))
+            if (rn__tcp_netstat_row(st, c, &row))
                 fn(&row, ctx);
         }
     }
@@ -1152,13 +1152,13 @@ void rn_tcp_netstat(struct rn_stack *st, rn_netstat_fn fn, void *ctx)
                      tw->tw_fport, 0, 0, false, tw);
 }
 
-bool rn_tcp_netstat_row(struct rn_stack *st, const void *ob, struct rn_netstat_row *row)
+bool rn__tcp_netstat_row(struct rn_stack *st, const void *ob, struct rn_netstat_row *row)
 {
-    struct tcp_stack *ts = tcp__stack(st);
+    struct tcp_stack *ts = rn__tcp_stack(st);
 
     if (ts == NULL)
         return false;
-    switch (tcp__kind_of(ob)) {
+    switch (rn__tcp_kind_of(ob)) {
     case TCP_KIND_LISTENER: {
         const struct tcp_listener *l = ob;
         enum tcp_state state =
@@ -1168,7 +1168,7 @@ bool rn_tcp_netstat_row(struct rn_stack *st, const void *ob, struct rn_netstat_r
             return false;
         *row = (struct rn_netstat_row){
             .nr_proto = "tcp",
-            .nr_state = rn_tcp_state_name(state),
+            .nr_state = rn__tcp_state_name(state),
             .nr_laddr = l->l_laddr,
             .nr_lport = l->l_lport,
             .nr_sendq = atomic_load(&l->l_naccept),
@@ -1185,7 +1185,7 @@ bool rn_tcp_netstat_row(struct rn_stack *st, const void *ob, struct rn_netstat_r
             return false;
         *row = (struct rn_netstat_row){
             .nr_proto = "tcp",
-            .nr_state = rn_tcp_state_name(tcp_state(c)),
+            .nr_state = rn__tcp_state_name(tcp_state(c)),
             .nr_laddr = c->t_laddr,
             .nr_lport = c->t_lport,
             .nr_faddr = c->t_faddr,
@@ -1218,9 +1218,9 @@ bool rn_tcp_netstat_row(struct rn_stack *st, const void *ob, struct rn_netstat_r
     }
 }
 
-unsigned rn_tcp_timewait_count(struct rn_stack *st)
+unsigned rn__tcp_timewait_count(struct rn_stack *st)
 {
-    struct tcp_stack *ts = tcp__stack(st);
+    struct tcp_stack *ts = rn__tcp_stack(st);
 
     return ts ? ts->ts_ntw : 0;
 }
@@ -1263,6 +1263,6 @@ static unsigned tcp_stats_hook(struct rn_stack *st, void *ctx, struct rn_stack_c
                                unsigned max)
 {
     (void)ctx;
-    return tcp_counters(tcp__stack(st), out, max);
+    return tcp_counters(rn__tcp_stack(st), out, max);
 }
 

@@ -13,7 +13,7 @@
  * upcalls and gets told, on the loop thread, when data can be read, space
  * opened, the connection was established or failed, or a new connection
  * waits to be accepted.  It takes its own reference ("socket.endpoint") on
- * the object and drops it after rn_tcp_close().
+ * the object and drops it after rn__tcp_close().
  *
  * Everything here runs on the stack's loop thread.
  */
@@ -46,7 +46,7 @@ enum tcp_state {
     TCPS_TIME_WAIT,
 };
 
-const char *rn_tcp_state_name(enum tcp_state s);
+const char *rn__tcp_state_name(enum tcp_state s);
 
 /* Things that happen to a connection, told to its user. */
 struct tcp_upcalls {
@@ -95,22 +95,22 @@ int rn_tcp_init(struct rn_stack *st, const struct tcp_params *params);
  * callout pended is returned too: it takes no SYNs until the callout
  * permits it, and if the callout refuses it is closed under its user
  * (tu_error(RN_EACCES); accepts then fail with RN_EACCES). */
-int rn_tcp_listen(struct rn_stack *st, uint32_t laddr, uint16_t lport, unsigned backlog,
+int rn__tcp_listen(struct rn_stack *st, uint32_t laddr, uint16_t lport, unsigned backlog,
                   const struct tcp_upcalls *up, void *ctx, struct tcp_listener **out);
 
 /* Takes the oldest established connection off the accept queue, with a
  * reference for holder tag, and hands it upcalls.  Returns 0,
  * RN_EAGAIN if the queue is empty, RN_EINVAL if the listener is closed
  * (RN_EACCES if a callout refused it). */
-int rn_tcp_accept(struct tcp_listener *l, unsigned tag, const struct tcp_upcalls *up,
+int rn__tcp_accept(struct tcp_listener *l, unsigned tag, const struct tcp_upcalls *up,
                   void *ctx, struct tcp_conn **out);
 
 /* Closes a listener: unbinds it, resets the connections it has not handed
  * out, and drops the "create" reference.  The listener is released when
  * its other holders let go. */
-void rn_tcp_listener_close(struct tcp_listener *l);
+void rn__tcp_listener_close(struct tcp_listener *l);
 
-void rn_tcp_listener_addr(const struct tcp_listener *l, uint32_t *addr, uint16_t *port);
+void rn__tcp_listener_addr(const struct tcp_listener *l, uint32_t *addr, uint16_t *port);
 
 
 /* ---- Connections -------------------------------------------------------- */
@@ -121,7 +121,7 @@ void rn_tcp_listener_addr(const struct tcp_listener *l, uint32_t *addr, uint16_t
  * pended its authorisation refuses it), or RN_EADDRINUSE, RN_ENETUNREACH,
  * RN_ENOMEM, RN_EACCES (refused at the filtering platform's connect
  * layer). */
-int rn_tcp_connect(struct rn_stack *st, uint32_t laddr, uint16_t lport, uint32_t faddr,
+int rn__tcp_connect(struct rn_stack *st, uint32_t laddr, uint16_t lport, uint32_t faddr,
                    uint16_t fport, const struct tcp_upcalls *up, void *ctx,
                    struct tcp_conn **out);
 
@@ -130,38 +130,38 @@ int rn_tcp_connect(struct rn_stack *st, uint32_t laddr, uint16_t lport, uint32_t
  * len), RN_EAGAIN if the buffer is full, RN_EPIPE after shutdown or close,
  * RN_ENOTCONN before the connection is established, or the connection's
  * error. */
-ssize_t rn_tcp_send(struct tcp_conn *c, const void *buf, size_t len);
-/* rn_tcp_send(), and when eof and all len bytes were taken, a shutdown
+ssize_t rn__tcp_send(struct tcp_conn *c, const void *buf, size_t len);
+/* rn__tcp_send(), and when eof and all len bytes were taken, a shutdown
  * for writing in the same step: the FIN goes out on the last segment. */
-ssize_t rn_tcp_send_eof(struct tcp_conn *c, const void *buf, size_t len, bool eof);
+ssize_t rn__tcp_send_eof(struct tcp_conn *c, const void *buf, size_t len, bool eof);
 
 /* Copies up to len received bytes out.  Returns the bytes copied, 0 at the
  * end of the stream (the peer's FIN), RN_EAGAIN if nothing is there yet,
  * or the connection's error (RN_ECONNRESET). */
-ssize_t rn_tcp_recv(struct tcp_conn *c, void *buf, size_t len);
+ssize_t rn__tcp_recv(struct tcp_conn *c, void *buf, size_t len);
 
-/* Bytes that rn_tcp_recv() would return now, and whether the peer's FIN
+/* Bytes that rn__tcp_recv() would return now, and whether the peer's FIN
  * follows them. */
-size_t rn_tcp_readable(const struct tcp_conn *c, bool *eof);
+size_t rn__tcp_readable(const struct tcp_conn *c, bool *eof);
 /* Bytes of send buffer space free now. */
-size_t rn_tcp_writable(const struct tcp_conn *c);
+size_t rn__tcp_writable(const struct tcp_conn *c);
 
 #define RN_SHUT_RD 0
 #define RN_SHUT_WR 1
 #define RN_SHUT_RDWR 2
 /* Half-closes: RN_SHUT_WR sends a FIN after the queued data. */
-int rn_tcp_shutdown(struct tcp_conn *c, int how);
+int rn__tcp_shutdown(struct tcp_conn *c, int how);
 
 /* The user is done with the connection.  Graceful: queued data and a FIN
  * go out and the protocol finishes on its own; abortive (linger 0 or
  * unread data): a RST goes out at once.  Upcalls stop.  The connection is
  * released when the protocol and the remaining holders let go. */
-void rn_tcp_close(struct tcp_conn *c, bool abort);
+void rn__tcp_close(struct tcp_conn *c, bool abort);
 
 /* Options. */
-int rn_tcp_set_nodelay(struct tcp_conn *c, bool on);
-int rn_tcp_set_keepalive(struct tcp_conn *c, bool on);
-int rn_tcp_set_bufsizes(struct tcp_conn *c, uint32_t sndbuf, uint32_t rcvbuf);
+int rn__tcp_set_nodelay(struct tcp_conn *c, bool on);
+int rn__tcp_set_keepalive(struct tcp_conn *c, bool on);
+int rn__tcp_set_bufsizes(struct tcp_conn *c, uint32_t sndbuf, uint32_t rcvbuf);
 
 struct tcp_info {
     enum tcp_state ti_state;
@@ -178,11 +178,11 @@ struct tcp_info {
     uint32_t ti_snd_wnd;
     uint32_t ti_rcv_wnd;
 };
-void rn_tcp_info(const struct tcp_conn *c, struct tcp_info *out);
+void rn__tcp_info(const struct tcp_conn *c, struct tcp_info *out);
 
 /* ---- Listings ----------------------------------------------------------- */
 
 /* The number of connections in TIME_WAIT. */
-unsigned rn_tcp_timewait_count(struct rn_stack *st);
+unsigned rn__tcp_timewait_count(struct rn_stack *st);
 
 #endif /* REFNET_TRANSPORT_TCP_H */

@@ -14,7 +14,7 @@ static uint32_t flight_half(const struct tcp_conn *c)
     return half > 2 * c->t_maxseg ? half : 2 * c->t_maxseg;
 }
 
-void tcp__cc_init(struct tcp_conn *c)
+void rn__tcp_cc_init(struct tcp_conn *c)
 {
     uint32_t mss = c->t_maxseg, iw = 10 * mss;
 
@@ -26,7 +26,7 @@ void tcp__cc_init(struct tcp_conn *c)
     c->t_flags &= ~TF_INRECOVERY;
 }
 
-void tcp__cc_ack(struct tcp_conn *c, uint32_t acked)
+void rn__tcp_cc_ack(struct tcp_conn *c, uint32_t acked)
 {
     uint32_t mss = c->t_maxseg, incr;
 
@@ -42,25 +42,25 @@ void tcp__cc_ack(struct tcp_conn *c, uint32_t acked)
     c->snd_cwnd = c->snd_cwnd + incr > CWND_MAX ? CWND_MAX : c->snd_cwnd + incr;
 }
 
-void tcp__cc_fast_retransmit(struct tcp_conn *c)
+void rn__tcp_cc_fast_retransmit(struct tcp_conn *c)
 {
     c->snd_ssthresh = flight_half(c);
     c->snd_recover = c->snd_max;
     c->t_flags |= TF_INRECOVERY;
     c->t_tcp->ts_fast_retransmits++;
-    tcp__retransmit_one(c);
+    rn__tcp_retransmit_one(c);
     c->snd_cwnd = c->snd_ssthresh + 3 * c->t_maxseg;
-    tcp__rexmt_start(c);
+    rn__tcp_rexmt_start(c);
 }
 
-void tcp__cc_dupack(struct tcp_conn *c)
+void rn__tcp_cc_dupack(struct tcp_conn *c)
 {
     /* Each duplicate means a segment left the network: inflate. */
     c->snd_cwnd += c->t_maxseg;
-    tcp__output(c);
+    rn__tcp_output(c);
 }
 
-bool tcp__cc_recovery_ack(struct tcp_conn *c, uint32_t acked)
+bool rn__tcp_cc_recovery_ack(struct tcp_conn *c, uint32_t acked)
 {
     if (SEQ_GEQ(c->snd_una, c->snd_recover)) {
         /* Full acknowledgment: deflate and leave recovery (RFC 6582 3.2
@@ -81,14 +81,14 @@ bool tcp__cc_recovery_ack(struct tcp_conn *c, uint32_t acked)
     }
     /* Partial acknowledgment: the next hole is lost too; resend it and
      * deflate by what was acked, keeping one segment's worth. */
-    tcp__retransmit_one(c);
+    rn__tcp_retransmit_one(c);
     c->snd_cwnd = c->snd_cwnd > acked ? c->snd_cwnd - acked : 0;
     c->snd_cwnd += c->t_maxseg;
-    tcp__rexmt_start(c);
+    rn__tcp_rexmt_start(c);
     return false;
 }
 
-void tcp__cc_rto(struct tcp_conn *c)
+void rn__tcp_cc_rto(struct tcp_conn *c)
 {
     c->snd_ssthresh = flight_half(c);
     c->snd_cwnd = c->t_maxseg;  /* the loss window: one segment */

@@ -3,17 +3,17 @@
  * each layer, and how it carries on once a callout completes what it
  * pended.
  *
- *   rn_tcp_listen()  -> tcp__filter_listen()   listen, before SYNs are taken
- *   rn_tcp_connect() -> tcp__filter_connect()  connect, before the SYN
- *   listen_input()   -> tcp__filter_accept()   accept, before the SYN+ACK
- *   tcp__input()     -> tcp__filter_segment()  inbound-transport
- *   build_and_send() -> tcp__filter_segment()  outbound-transport
+ *   rn__tcp_listen()  -> rn__tcp_filter_listen()   listen, before SYNs are taken
+ *   rn__tcp_connect() -> rn__tcp_filter_connect()  connect, before the SYN
+ *   listen_input()   -> rn__tcp_filter_accept()   accept, before the SYN+ACK
+ *   rn__tcp_input()     -> rn__tcp_filter_segment()  inbound-transport
+ *   build_and_send() -> rn__tcp_filter_segment()  outbound-transport
  *
  * Pended authorisations hold still: a pended listener is bound (its port
  * taken) but takes no SYNs, which are answered as for a closed port; a
  * pended connect stays in SYN_SENT and a pended accept in SYN_RECEIVED
  * (on its listener's SYN queue) with TF_AUTH_PENDING, which stops
- * tcp__output() from sending.  Their timers still run: a connect or an
+ * rn__tcp_output() from sending.  Their timers still run: a connect or an
  * accept pended longer than the 75 s handshake timeout fails as a
  * handshake would.  On completion: permit sends the SYN or SYN+ACK, or
  * opens the listener to SYNs; block fails the connect with RN_EACCES,
@@ -21,7 +21,7 @@
  * (accepts fail with RN_EACCES).
  *
  * The connection or listener is the flow: t_filter and l_filter point at
- * the platform's record of it.  tcp__done() and rn_tcp_listener_close()
+ * the platform's record of it.  rn__tcp_done() and rn__tcp_listener_close()
  * tell the platform when the flow ends; the handshake's completion tells it
  * when the flow is established.
  */
@@ -57,10 +57,10 @@ static void listen_resume(struct rn_stack *st, void *flow, enum rn_filter_layer 
         return;
     l->l_auth_pending = false;
     if (decision != RN_FILTER_PERMIT)
-        tcp__listener_refuse(l, RN_EACCES);
+        rn__tcp_listener_refuse(l, RN_EACCES);
 }
 
-enum rn_filter_decision tcp__filter_listen(struct tcp_listener *l)
+enum rn_filter_decision rn__tcp_filter_listen(struct tcp_listener *l)
 {
     struct rn_filter_req req;
     enum rn_filter_decision d;
@@ -92,12 +92,12 @@ static void connect_resume(struct rn_stack *st, void *flow, enum rn_filter_layer
         return;
     c->t_flags &= ~TF_AUTH_PENDING;
     if (decision == RN_FILTER_PERMIT)
-        tcp__output(c);
+        rn__tcp_output(c);
     else
-        tcp__drop(c, RN_EACCES);  /* SYN_SENT: tu_connected(RN_EACCES) */
+        rn__tcp_drop(c, RN_EACCES);  /* SYN_SENT: tu_connected(RN_EACCES) */
 }
 
-enum rn_filter_decision tcp__filter_connect(struct tcp_conn *c)
+enum rn_filter_decision rn__tcp_filter_connect(struct tcp_conn *c)
 {
     struct rn_filter_req req;
     enum rn_filter_decision d;
@@ -113,13 +113,13 @@ enum rn_filter_decision tcp__filter_connect(struct tcp_conn *c)
     return d;
 }
 
-void tcp__refuse_syn(struct tcp_conn *c)
+void rn__tcp_refuse_syn(struct tcp_conn *c)
 {
     /* The peer is in SYN_SENT: a RST that acknowledges its SYN is one it
      * accepts (RFC 9293 3.10.7.3). */
-    tcp__respond(c->t_tcp, c->t_laddr, c->t_lport, c->t_faddr, c->t_fport, 0, c->rcv_nxt,
+    rn__tcp_respond(c->t_tcp, c->t_laddr, c->t_lport, c->t_faddr, c->t_fport, 0, c->rcv_nxt,
                  RN_TCP_RST | RN_TCP_ACK, 0, NULL);
-    tcp__done(c);
+    rn__tcp_done(c);
 }
 
 static void accept_resume(struct rn_stack *st, void *flow, enum rn_filter_layer layer,
@@ -134,14 +134,14 @@ static void accept_resume(struct rn_stack *st, void *flow, enum rn_filter_layer 
     c->t_flags &= ~TF_AUTH_PENDING;
     if (decision == RN_FILTER_PERMIT) {
         c->t_flags |= TF_ACKNOW;
-        tcp__output(c);  /* the SYN+ACK at last */
+        rn__tcp_output(c);  /* the SYN+ACK at last */
     } else {
-        rn_stack_count_drop(st, NULL, RN_DROP_FILTER_BLOCKED);
-        tcp__refuse_syn(c);
+        rn__stack_count_drop(st, NULL, RN_DROP_FILTER_BLOCKED);
+        rn__tcp_refuse_syn(c);
     }
 }
 
-enum rn_filter_decision tcp__filter_accept(struct tcp_conn *c)
+enum rn_filter_decision rn__tcp_filter_accept(struct tcp_conn *c)
 {
     struct rn_filter_req req;
     enum rn_filter_decision d;
@@ -160,7 +160,7 @@ enum rn_filter_decision tcp__filter_accept(struct tcp_conn *c)
 
 /* ---- Segments ------------------------------------------------------------------ */
 
-bool tcp__filter_segment(struct tcp_stack *ts, struct tcp_conn *c, enum rn_filter_layer layer,
+bool rn__tcp_filter_segment(struct tcp_stack *ts, struct tcp_conn *c, enum rn_filter_layer layer,
                          uint32_t laddr, uint16_t lport, uint32_t faddr, uint16_t fport,
                          uint8_t flags, uint32_t len)
 {

@@ -4,15 +4,15 @@
  * round-trip sampling and RFC 5681/6582 duplicate-ACK handling.
  *
  * Call order:
- *   net__ip_deliver() -> tcp__input() -> validate, look up
+ *   rn__net_ip_deliver() -> rn__tcp_input() -> validate, look up
  *     -> [filtering platform: inbound-transport]
  *     -> listen_input()        a SYN for a listener [platform: accept]
  *     -> syn_sent_input()      our SYN is out
  *     -> established_input()   every synchronized state:
  *          sequence check (PAWS first) -> RST -> SYN -> ACK -> data -> FIN
- *   then tcp__output() sends what the segment called for.
+ *   then rn__tcp_output() sends what the segment called for.
  *
- * tcp__input() always consumes the packet.
+ * rn__tcp_input() always consumes the packet.
  */
 #include <string.h>
 
@@ -33,13 +33,13 @@ struct seg {
 
 static void seg_drop(struct rn_stack *st, struct rn_netbuf *nb, enum rn_drop reason)
 {
-    rn_stack_count_drop(st, NULL, reason);
+    rn__stack_count_drop(st, NULL, reason);
     rn_nb_free(nb);
 }
 
 /* ---- RTT and windows ---------------------------------------------------- */
 
-void tcp__rtt_update(struct tcp_conn *c, rn_time_t rtt)
+void rn__tcp_rtt_update(struct tcp_conn *c, rn_time_t rtt)
 {
     const struct tcp_params *p = &c->t_tcp->ts_params;
     rn_time_t rto;
@@ -86,7 +86,7 @@ static void syn_options(struct tcp_conn *c, const struct seg *s)
     }
     if (to->to_present & RN_TCPOPT_F_SACK_PERM)
         c->t_flags |= TF_SACK_PERMIT;
-    tcp__mss_update(c, (to->to_present & RN_TCPOPT_F_MSS) && to->to_mss > 0 ? to->to_mss
+    rn__tcp_mss_update(c, (to->to_present & RN_TCPOPT_F_MSS) && to->to_mss > 0 ? to->to_mss
                                                                               : TCP_DEFAULT_MSS);
 }
 
@@ -105,7 +105,7 @@ static void listen_input(struct tcp_listener *l, struct rn_netbuf *nb, struct se
         return;
     }
     if (s->flags & RN_TCP_ACK) {
-        tcp__reset_reply(ts, s->laddr, s->faddr, &s->th, s->len);
+        rn__tcp_reset_reply(ts, s->laddr, s->faddr, &s->th, s->len);
         seg_drop(st, nb, RN_DROP_TCP_BAD_STATE);
         return;
     }
@@ -118,12 +118,12 @@ static void listen_input(struct tcp_listener *l, struct rn_netbuf *nb, struct se
         atomic_load_explicit(&l->l_naccept, memory_order_relaxed) >= l->l_backlog) {
         /* Both queues are bounded by the backlog; the peer retries. */
         ts->ts_listen_overflows++;
-        rn_stack_count_drop(st, NULL, RN_DROP_TCP_LISTEN_OVERFLOW);
+        rn__stack_count_drop(st, NULL, RN_DROP_TCP_LISTEN_OVERFLOW);
         return;
     }
-    c = tcp__conn_new(ts, s->laddr, s->th.th_dport, s->faddr, s->th.th_sport);
+    c = rn__tcp_conn_new(ts, s->laddr, s->th.th_dport, s->faddr, s->th.th_sport);
     if (c == NULL) {
-        rn_stack_count_drop(st, NULL, RN_DROP_NO_BUFFER);
+        rn__stack_count_drop(st, NULL, RN_DROP_NO_BUFFER);
         return;
     }
     /* The listener's SYN queue holds the connection, the connection holds
@@ -138,7 +138,7 @@ static void listen_input(struct tcp_listener *l, struct rn_netbuf *nb, struct se
     c->irs = s->seq;
     c->rcv_nxt = s->seq + 1;
     c->rcv_adv = c->rcv_nxt;  /* nothing advertised yet: the edge starts here */
-    c->iss = tcp__isn(ts, c->t_laddr, c->t_lport, c->t_faddr, c->t_fport);
+    c->iss = rn__tcp_isn(ts, c->t_laddr, c->t_lport, c->t_faddr, c->t_fport);
     c->snd_una = c->snd_nxt = c->snd_max = c->snd_recover = c->iss;
     syn_options(c, s);
     if (!(s->to.to_present & RN_TCPOPT_F_WSCALE))
@@ -150,19 +150,19 @@ static void listen_input(struct tcp_listener *l, struct rn_netbuf *nb, struct se
     c->snd_max_wnd = c->snd_wnd;
     c->snd_wl1 = s->seq;
     c->snd_wl2 = c->iss;
-    tcp__cc_init(c);
+    rn__tcp_cc_init(c);
     tcp_set_state(c, TCPS_SYN_RECEIVED);
     ts->ts_passive_opens++;
     c->t_flags |= TF_ACKNOW;
-    tcp__timer_arm(c, &c->t_keep, rn_stack_now(st) + RN_SEC(75));
+    rn__tcp_timer_arm(c, &c->t_keep, rn_stack_now(st) + RN_SEC(75));
     /* Accept authorisation, before the SYN+ACK: a refused SYN is answered
      * with a RST; a pended one waits on the SYN queue, unanswered. */
-    if (rn__filter_on(RN_FL_ACCEPT) && tcp__filter_accept(c) == RN_FILTER_BLOCK) {
-        rn_stack_count_drop(st, NULL, RN_DROP_FILTER_BLOCKED);
-        tcp__refuse_syn(c);
+    if (rn__filter_on(RN_FL_ACCEPT) && rn__tcp_filter_accept(c) == RN_FILTER_BLOCK) {
+        rn__stack_count_drop(st, NULL, RN_DROP_FILTER_BLOCKED);
+        rn__tcp_refuse_syn(c);
         return;
     }
-    tcp__output(c);
+    rn__tcp_output(c);
 }
 
 /* ---- SYN_SENT (RFC 9293 3.10.7.3) ----------------------------------------- */
@@ -176,7 +176,7 @@ static void syn_sent_input(struct tcp_conn *c, struct rn_netbuf *nb, struct seg 
     if (s->flags & RN_TCP_ACK) {
         if (SEQ_LEQ(s->th.th_ack, c->iss) || SEQ_GT(s->th.th_ack, c->snd_max)) {
             if (!(s->flags & RN_TCP_RST))
-                tcp__reset_reply(ts, s->laddr, s->faddr, &s->th, s->len);
+                rn__tcp_reset_reply(ts, s->laddr, s->faddr, &s->th, s->len);
             seg_drop(st, nb, RN_DROP_TCP_BAD_ACK);
             return;
         }
@@ -186,9 +186,9 @@ static void syn_sent_input(struct tcp_conn *c, struct rn_netbuf *nb, struct seg 
         rn_nb_free(nb);
         if (ack_ok) {
             ts->ts_rst_in++;
-            tcp__drop(c, RN_ECONNREFUSED);
+            rn__tcp_drop(c, RN_ECONNREFUSED);
         } else {
-            rn_stack_count_drop(st, NULL, RN_DROP_TCP_BAD_STATE);
+            rn__stack_count_drop(st, NULL, RN_DROP_TCP_BAD_STATE);
         }
         return;
     }
@@ -211,27 +211,27 @@ static void syn_sent_input(struct tcp_conn *c, struct rn_netbuf *nb, struct seg 
         c->snd_una = s->th.th_ack;
         if (c->t_flags & TF_RXT_TIMING) {
             c->t_flags &= ~TF_RXT_TIMING;
-            tcp__rtt_update(c, now - c->t_rttime);
+            rn__tcp_rtt_update(c, now - c->t_rttime);
         }
-        tcp__timer_stop(c, &c->t_rexmt);
-        tcp__timer_stop(c, &c->t_keep);
-        tcp__cc_init(c);
+        rn__tcp_timer_stop(c, &c->t_rexmt);
+        rn__tcp_timer_stop(c, &c->t_keep);
+        rn__tcp_cc_init(c);
         tcp_set_state(c, TCPS_ESTABLISHED);
         if (c->t_filter != NULL)
             rn__filter_flow_established(st, &c->t_filter);
         c->t_flags |= TF_ACKNOW;
-        tcp__keep_reset(c);
-        tcp__output(c);
+        rn__tcp_keep_reset(c);
+        rn__tcp_output(c);
         if (c->t_up != NULL && c->t_up->tu_connected != NULL)
             c->t_up->tu_connected(c->t_upctx, 0);
-        tcp__upcall_writable(c);
+        rn__tcp_upcall_writable(c);
         return;
     }
     /* Simultaneous open: SYN_RECEIVED, answer with SYN+ACK. */
     tcp_set_state(c, TCPS_SYN_RECEIVED);
     c->snd_nxt = c->iss;
     c->t_flags |= TF_ACKNOW;
-    tcp__output(c);
+    rn__tcp_output(c);
 }
 
 /* ---- Receive queue ------------------------------------------------------- */
@@ -419,7 +419,7 @@ static void window_input(struct tcp_conn *c, const struct seg *s, uint32_t ack, 
         c->snd_wl1 = s->seq;
         c->snd_wl2 = ack;
         if (opened && c->t_persist) {
-            tcp__timer_stop(c, &c->t_rexmt);
+            rn__tcp_timer_stop(c, &c->t_rexmt);
             c->t_persist = false;
             c->t_rxtshift = 0;
         }
@@ -441,20 +441,20 @@ static bool ack_input(struct tcp_conn *c, struct seg *s, bool *done)
 
     if (st == TCPS_SYN_RECEIVED) {
         if (SEQ_LEQ(ack, c->snd_una) || SEQ_GT(ack, c->snd_max)) {
-            tcp__reset_reply(ts, s->laddr, s->faddr, &s->th, s->len);
+            rn__tcp_reset_reply(ts, s->laddr, s->faddr, &s->th, s->len);
             return false;
         }
         tcp_set_state(c, TCPS_ESTABLISHED);
-        tcp__timer_stop(c, &c->t_keep);
+        rn__tcp_timer_stop(c, &c->t_keep);
         c->snd_wnd = win;
         c->snd_max_wnd = win > c->snd_max_wnd ? win : c->snd_max_wnd;
         c->snd_wl1 = s->seq;
         c->snd_wl2 = ack;
-        tcp__keep_reset(c);
+        rn__tcp_keep_reset(c);
         if (c->t_filter != NULL)
             rn__filter_flow_established(ts->ts_stack, &c->t_filter);
         if (c->t_flags & TF_PASSIVE) {
-            tcp__listener_established(c);
+            rn__tcp_listener_established(c);
         } else {
             if (c->t_up != NULL && c->t_up->tu_connected != NULL)
                 c->t_up->tu_connected(c->t_upctx, 0);
@@ -464,11 +464,11 @@ static bool ack_input(struct tcp_conn *c, struct seg *s, bool *done)
     /* RFC 5961 5.2: an ACK for data never sent, or too old, is answered
      * with an ACK and otherwise ignored. */
     if (SEQ_GT(ack, c->snd_max)) {
-        tcp__challenge_ack(c);
+        rn__tcp_challenge_ack(c);
         return false;
     }
     if (SEQ_LT(ack, c->snd_una - (c->snd_max_wnd > 0 ? c->snd_max_wnd : 1))) {
-        tcp__challenge_ack(c);
+        rn__tcp_challenge_ack(c);
         return false;
     }
     same_win = win == c->snd_wnd;  /* before the update: part of a duplicate's test */
@@ -497,20 +497,20 @@ static bool ack_input(struct tcp_conn *c, struct seg *s, bool *done)
              * and do (else every loss in the window after a timeout costs
              * another timeout).  Before that, each of the first two
              * duplicates lets one new segment out (limited transmit, RFC
-             * 3042: tcp__output()). */
+             * 3042: rn__tcp_output()). */
             if ((c->t_flags & TF_INRECOVERY) &&
                 SEQ_GEQ(sack_highest(c, s, ack), c->t_rxt_mark + 2 * c->t_maxseg)) {
                 /* Two segments sent after our retransmission of snd_una
                  * have arrived, and it has not: it was lost too (RFC 8985
                  * 6.2 detects this by time; NewReno alone would wait for
                  * the timeout).  Resend it. */
-                tcp__retransmit_one(c);
-                tcp__rexmt_start(c);
+                rn__tcp_retransmit_one(c);
+                rn__tcp_rexmt_start(c);
             } else if (c->t_flags & TF_INRECOVERY)
-                tcp__cc_dupack(c);
+                rn__tcp_cc_dupack(c);
             else if ((c->t_dupacks >= 3 && SEQ_GT(ack, c->snd_recover)) ||
                      sacked > 2 * c->t_maxseg)
-                tcp__cc_fast_retransmit(c);
+                rn__tcp_cc_fast_retransmit(c);
         } else {
             c->t_dupacks = 0;
         }
@@ -524,14 +524,14 @@ static bool ack_input(struct tcp_conn *c, struct seg *s, bool *done)
          * if it was not retransmitted (Karn). */
         if ((c->t_flags & TF_TSTMP) && (s->to.to_present & RN_TCPOPT_F_TS) &&
             s->to.to_tsecr != 0) {
-            uint32_t ms = tcp__tsval(c, now) - s->to.to_tsecr;
+            uint32_t ms = rn__tcp_tsval(c, now) - s->to.to_tsecr;
 
             if (ms < 60000)
-                tcp__rtt_update(c, RN_MSEC(ms) + RN_MSEC(1) / 2);
+                rn__tcp_rtt_update(c, RN_MSEC(ms) + RN_MSEC(1) / 2);
             c->t_flags &= ~TF_RXT_TIMING;
         } else if ((c->t_flags & TF_RXT_TIMING) && SEQ_GT(ack, c->t_rtseq)) {
             c->t_flags &= ~TF_RXT_TIMING;
-            tcp__rtt_update(c, now - c->t_rttime);
+            rn__tcp_rtt_update(c, now - c->t_rttime);
         }
         /* Our SYN takes a sequence number but no buffer space, and so
          * does our FIN. */
@@ -556,32 +556,32 @@ static bool ack_input(struct tcp_conn *c, struct seg *s, bool *done)
             if (SEQ_LT(c->snd_nxt, c->snd_una))
                 c->snd_nxt = c->snd_una;
             if (c->t_flags & TF_INRECOVERY)
-                tcp__cc_recovery_ack(c, newly);
+                rn__tcp_cc_recovery_ack(c, newly);
             else
-                tcp__cc_ack(c, newly);
+                rn__tcp_cc_ack(c, newly);
         }
         c->t_rxtshift = 0;
         if (c->snd_una == c->snd_max) {
-            tcp__timer_stop(c, &c->t_rexmt);
+            rn__tcp_timer_stop(c, &c->t_rexmt);
             c->t_persist = false;
         } else if (!(c->t_persist)) {
-            tcp__rexmt_start(c);
+            rn__tcp_rexmt_start(c);
         }
         if (acked > 0 && c->t_snd.sb_len < c->t_snd.sb_max)
-            tcp__upcall_writable(c);
+            rn__tcp_upcall_writable(c);
         if (fin_acked) {
             switch (st) {
             case TCPS_FIN_WAIT_1:
                 tcp_set_state(c, TCPS_FIN_WAIT_2);
                 if (c->t_flags & TF_USER_CLOSED)
-                    tcp__timer_arm(c, &c->t_keep, now + ts->ts_params.tp_fin_wait_2);
+                    rn__tcp_timer_arm(c, &c->t_keep, now + ts->ts_params.tp_fin_wait_2);
                 break;
             case TCPS_CLOSING:
-                tcp__timewait_enter(c);
+                rn__tcp_timewait_enter(c);
                 *done = true;
                 return false;
             case TCPS_LAST_ACK:
-                tcp__done(c);
+                rn__tcp_done(c);
                 *done = true;
                 return false;
             default:
@@ -602,7 +602,7 @@ static bool ack_input(struct tcp_conn *c, struct seg *s, bool *done)
 static bool paws_reordered_dupack(const struct tcp_conn *c, const struct seg *s)
 {
     uint32_t win = (uint32_t)s->th.th_win << c->snd_scale;
-    uint32_t rto_ms = (uint32_t)(tcp__rto(c) / RN_NSEC_PER_MSEC);
+    uint32_t rto_ms = (uint32_t)(rn__tcp_rto(c) / RN_NSEC_PER_MSEC);
 
     return s->len == 0 && (s->flags & (RN_TCP_SYN | RN_TCP_FIN | RN_TCP_RST | RN_TCP_ACK)) ==
                               RN_TCP_ACK &&
@@ -616,7 +616,7 @@ static void established_input(struct tcp_conn *c, struct rn_netbuf *nb, struct s
     struct tcp_stack *ts = c->t_tcp;
     struct rn_stack *st = ts->ts_stack;
     rn_time_t now = rn_stack_now(st);
-    uint32_t wnd = tcp__rcv_space(c), seglen;
+    uint32_t wnd = rn__tcp_rcv_space(c), seglen;
     bool done = false, fin;
     enum tcp_state state = tcp_state(c);
 
@@ -630,7 +630,7 @@ static void established_input(struct tcp_conn *c, struct rn_netbuf *nb, struct s
             c->ts_recent = 0;  /* idle for 24 days: the clock may have wrapped */
         } else if (!paws_reordered_dupack(c, s)) {
             c->t_flags |= TF_ACKNOW;
-            tcp__output(c);
+            rn__tcp_output(c);
             seg_drop(st, nb, RN_DROP_TCP_PAWS);
             return;
         }
@@ -639,7 +639,7 @@ static void established_input(struct tcp_conn *c, struct rn_netbuf *nb, struct s
     if (!seq_acceptable(c, s->seq, seglen, wnd)) {
         if (!(s->flags & RN_TCP_RST)) {
             c->t_flags |= TF_ACKNOW;
-            tcp__output(c);
+            rn__tcp_output(c);
         }
         /* A zero-window or keepalive probe (an empty segment one byte
          * before rcv_nxt) asks for exactly this ACK: it is protocol, not a
@@ -662,14 +662,14 @@ static void established_input(struct tcp_conn *c, struct rn_netbuf *nb, struct s
         rn_nb_free(nb);
         ts->ts_rst_in++;
         if (s->seq != c->rcv_nxt) {
-            tcp__challenge_ack(c);
+            rn__tcp_challenge_ack(c);
             return;
         }
         if (state == TCPS_SYN_RECEIVED && (c->t_flags & TF_PASSIVE)) {
-            tcp__done(c);  /* back to LISTEN: the listener forgets it */
+            rn__tcp_done(c);  /* back to LISTEN: the listener forgets it */
             return;
         }
-        tcp__drop(c, state == TCPS_SYN_RECEIVED ? RN_ECONNREFUSED
+        rn__tcp_drop(c, state == TCPS_SYN_RECEIVED ? RN_ECONNREFUSED
                      : state >= TCPS_CLOSING && state != TCPS_FIN_WAIT_2 ? 0
                                                                           : RN_ECONNRESET);
         return;
@@ -698,9 +698,9 @@ static void established_input(struct tcp_conn *c, struct rn_netbuf *nb, struct s
         if (state == TCPS_SYN_RECEIVED && (c->t_flags & TF_PASSIVE) && s->seq == c->irs) {
             c->t_flags |= TF_ACKNOW;  /* a retransmitted SYN: repeat the SYN+ACK */
             c->snd_nxt = c->iss;
-            tcp__output(c);
+            rn__tcp_output(c);
         } else {
-            tcp__challenge_ack(c);
+            rn__tcp_challenge_ack(c);
         }
         seg_drop(st, nb, RN_DROP_TCP_BAD_STATE);
         return;
@@ -769,10 +769,10 @@ static void established_input(struct tcp_conn *c, struct rn_netbuf *nb, struct s
             if (c->t_segs_unacked >= 2 || (s->flags & RN_TCP_PSH && s->len < full))
                 c->t_flags |= TF_ACKNOW;
             else if (!rn_timer_armed(&c->t_delack))
-                tcp__timer_arm(c, &c->t_delack, now + ts->ts_params.tp_delack);
+                rn__tcp_timer_arm(c, &c->t_delack, now + ts->ts_params.tp_delack);
         }
         if (s->len > 0)
-            tcp__upcall_readable(c);
+            rn__tcp_upcall_readable(c);
     }
     if (fin) {
         c->rcv_nxt++;
@@ -788,25 +788,25 @@ static void established_input(struct tcp_conn *c, struct rn_netbuf *nb, struct s
             tcp_set_state(c, TCPS_CLOSING);
             break;
         case TCPS_FIN_WAIT_2:
-            tcp__output(c);
-            tcp__timewait_enter(c);
-            tcp__upcall_readable(c);
+            rn__tcp_output(c);
+            rn__tcp_timewait_enter(c);
+            rn__tcp_upcall_readable(c);
             return;
         default:
             break;
         }
-        tcp__upcall_readable(c);
+        rn__tcp_upcall_readable(c);
     }
 out:
     if (!(c->t_flags & TF_DONE))
-        tcp__output(c);
+        rn__tcp_output(c);
 }
 
 /* ---- Entry points -------------------------------------------------------- */
 
-void tcp__input(struct rn_stack *st, struct rn_netbuf *nb, const struct rn_ip_rx *rx)
+void rn__tcp_input(struct rn_stack *st, struct rn_netbuf *nb, const struct rn_ip_rx *rx)
 {
-    struct tcp_stack *ts = tcp__stack(st);
+    struct tcp_stack *ts = rn__tcp_stack(st);
     uint8_t scratch[RN_TCP_MAX_HLEN];
     size_t hl = nb->nb_pktlen < RN_TCP_MAX_HLEN ? nb->nb_pktlen : RN_TCP_MAX_HLEN;
     const uint8_t *p;
@@ -832,12 +832,12 @@ void tcp__input(struct rn_stack *st, struct rn_netbuf *nb, const struct rn_ip_rx
         return;
     }
     p = rn_nb_header(nb, 0, hl, scratch);
-    reason = p ? rn_tcp_parse4(p, nb->nb_pktlen, rx->rx_src, rx->rx_dst, RN_CSUM_VERIFIED, &s.th)
+    reason = p ? rn__tcp_parse4(p, nb->nb_pktlen, rx->rx_src, rx->rx_dst, RN_CSUM_VERIFIED, &s.th)
                : RN_DROP_TRUNCATED;
     if (reason == RN_DROP_NONE) {
         memset(&s.to, 0, sizeof(s.to));
         if (s.th.th_optlen > 0)
-            reason = rn_tcp_opts_parse(s.th.th_opts, s.th.th_optlen, &s.to);
+            reason = rn__tcp_opts_parse(s.th.th_opts, s.th.th_optlen, &s.to);
     }
     if (reason != RN_DROP_NONE) {
         seg_drop(st, nb, reason);
@@ -850,17 +850,17 @@ void tcp__input(struct rn_stack *st, struct rn_netbuf *nb, const struct rn_ip_rx
     s.faddr = rx->rx_src;
     rn_nb_pull(nb, s.th.th_hlen);  /* nb now holds the payload */
 
-    c = tcp__lookup(ts, s.laddr, s.th.th_dport, s.faddr, s.th.th_sport);
+    c = rn__tcp_lookup(ts, s.laddr, s.th.th_dport, s.faddr, s.th.th_sport);
     if (c == NULL) {
-        tw = tcp__tw_lookup(ts, s.laddr, s.th.th_dport, s.faddr, s.th.th_sport);
-        if (tw != NULL && !tcp__tw_input(tw, &s.th, &s.to, s.len)) {
+        tw = rn__tcp_tw_lookup(ts, s.laddr, s.th.th_dport, s.faddr, s.th.th_sport);
+        if (tw != NULL && !rn__tcp_tw_input(tw, &s.th, &s.to, s.len)) {
             rn_nb_free(nb);
             return;
         }
-        l = tcp__lookup_listener(ts, s.laddr, s.th.th_dport);
+        l = rn__tcp_lookup_listener(ts, s.laddr, s.th.th_dport);
         if (l != NULL) {
             if (rn__filter_on(RN_FL_INBOUND_TRANSPORT) &&
-                tcp__filter_segment(ts, NULL, RN_FL_INBOUND_TRANSPORT, s.laddr, s.th.th_dport,
+                rn__tcp_filter_segment(ts, NULL, RN_FL_INBOUND_TRANSPORT, s.laddr, s.th.th_dport,
                                     s.faddr, s.th.th_sport, s.flags, s.len)) {
                 seg_drop(st, nb, RN_DROP_FILTER_BLOCKED);
                 return;
@@ -870,12 +870,12 @@ void tcp__input(struct rn_stack *st, struct rn_netbuf *nb, const struct rn_ip_rx
         }
         /* CLOSED (RFC 9293 3.10.7.1): answer with a RST unless it is one. */
         if (!(s.flags & RN_TCP_RST))
-            tcp__reset_reply(ts, s.laddr, s.faddr, &s.th, s.len);
+            rn__tcp_reset_reply(ts, s.laddr, s.faddr, &s.th, s.len);
         seg_drop(st, nb, RN_DROP_TCP_NO_PORT);
         return;
     }
     if (rn__filter_on(RN_FL_INBOUND_TRANSPORT) &&
-        tcp__filter_segment(ts, c, RN_FL_INBOUND_TRANSPORT, s.laddr, s.th.th_dport, s.faddr,
+        rn__tcp_filter_segment(ts, c, RN_FL_INBOUND_TRANSPORT, s.laddr, s.th.th_dport, s.faddr,
                             s.th.th_sport, s.flags, s.len)) {
         seg_drop(st, nb, RN_DROP_FILTER_BLOCKED);
         return;
@@ -889,15 +889,15 @@ void tcp__input(struct rn_stack *st, struct rn_netbuf *nb, const struct rn_ip_rx
     rn_ob_deref(c, RN_TAG_LOOP);
 }
 
-void tcp__err_input(struct rn_stack *st, const struct rn_ip_err *e)
+void rn__tcp_err_input(struct rn_stack *st, const struct rn_ip_err *e)
 {
-    struct tcp_stack *ts = tcp__stack(st);
+    struct tcp_stack *ts = rn__tcp_stack(st);
     struct tcp_conn *c;
     uint32_t seq;
 
     if (ts == NULL || e->ie_l4len < 8)
         return;
-    c = tcp__lookup(ts, e->ie_src, rn_get_be16(e->ie_l4), e->ie_dst, rn_get_be16(e->ie_l4 + 2));
+    c = rn__tcp_lookup(ts, e->ie_src, rn_get_be16(e->ie_l4), e->ie_dst, rn_get_be16(e->ie_l4 + 2));
     if (c == NULL)
         return;
     seq = rn_get_be32(e->ie_l4 + 4);
@@ -911,12 +911,12 @@ void tcp__err_input(struct rn_stack *st, const struct rn_ip_err *e)
         if (mss < c->t_maxseg) {
             c->t_maxseg = mss;
             c->snd_nxt = c->snd_una;
-            tcp__output(c);
+            rn__tcp_output(c);
         }
         return;
     }
     /* Unreachable errors end an opening connection; on an established one
      * they are soft (RFC 1122 4.2.3.9) and the retransmissions decide. */
     if (tcp_state(c) == TCPS_SYN_SENT && e->ie_type == 3 && (e->ie_code == 2 || e->ie_code == 3))
-        tcp__drop(c, RN_ECONNREFUSED);
+        rn__tcp_drop(c, RN_ECONNREFUSED);
 }

@@ -3,9 +3,9 @@
  * congestion windows, FIN, ACKs and window updates), with Nagle and
  * sender-side silly window avoidance, and building segments.
  *
- *   rn_tcp_send() / tcp__input() / timers -> tcp__output()
- *     -> tcp__send_segment() -> [filtering platform: outbound-transport]
- *     -> rn_ip_output()
+ *   rn__tcp_send() / rn__tcp_input() / timers -> rn__tcp_output()
+ *     -> rn__tcp_send_segment() -> [filtering platform: outbound-transport]
+ *     -> rn__ip_output()
  *
  * Payload is copied from the send ring into the segment once, and the
  * checksum is taken over the segment as built; nothing else touches the
@@ -19,7 +19,7 @@
 #include "wire/bytes.h"
 #include "wire/ipv4.h"
 
-uint32_t tcp__tsval(const struct tcp_conn *c, rn_time_t now)
+uint32_t rn__tcp_tsval(const struct tcp_conn *c, rn_time_t now)
 {
     /* A millisecond clock (RFC 7323 5.4 allows 1 ms to 1 s per tick),
      * offset per connection so it reveals nothing about uptime. */
@@ -73,7 +73,7 @@ static void sack_blocks(const struct tcp_conn *c, struct rn_tcp_opts *to, unsign
  * a trickle of tiny ones. */
 static uint16_t window_field(struct tcp_conn *c, bool syn)
 {
-    uint32_t win = tcp__rcv_space(c), held = c->rcv_adv - c->rcv_nxt;
+    uint32_t win = rn__tcp_rcv_space(c), held = c->rcv_adv - c->rcv_nxt;
     uint32_t step = c->rcv_buf / 2 < c->t_maxseg ? c->rcv_buf / 2 : c->t_maxseg;
 
     if (syn)
@@ -83,7 +83,7 @@ static uint16_t window_field(struct tcp_conn *c, bool syn)
     if (win < held || win - held < step)
         win = held;
     win = (win + (1u << c->rcv_scale) - 1) >> c->rcv_scale;  /* round up: never shrink */
-    if ((win << c->rcv_scale) > held && (win << c->rcv_scale) > tcp__rcv_space(c) && win > 0 &&
+    if ((win << c->rcv_scale) > held && (win << c->rcv_scale) > rn__tcp_rcv_space(c) && win > 0 &&
         ((win - 1) << c->rcv_scale) >= held)
         win--;
     return win > 65535 ? 65535 : (uint16_t)win;
@@ -97,9 +97,9 @@ static int build_and_send(struct tcp_stack *ts, struct tcp_conn *c, uint32_t lad
                           const struct rn_tcp_opts *to, uint32_t len)
 {
     struct rn_stack *st = ts->ts_stack;
-    struct rn_netbuf *nb = rn_ip_alloc(st, ts->ts_own_tx);
+    struct rn_netbuf *nb = rn__ip_alloc(st, ts->ts_own_tx);
     struct rn_ip_out out = {0};
-    size_t optlen = to ? rn_tcp_opts_len(to) : 0, hlen = RN_TCP_HLEN + optlen;
+    size_t optlen = to ? rn__tcp_opts_len(to) : 0, hlen = RN_TCP_HLEN + optlen;
     uint8_t *h;
 
     if (nb == NULL)
@@ -118,7 +118,7 @@ static int build_and_send(struct tcp_stack *ts, struct tcp_conn *c, uint32_t lad
     rn_put_be16(h + 14, win);
     rn_put_be32(h + 16, 0);  /* checksum and urgent pointer */
     if (optlen)
-        rn_tcp_opts_emit(h + RN_TCP_HLEN, to);
+        rn__tcp_opts_emit(h + RN_TCP_HLEN, to);
     if (len > 0) {
         const struct tcp_sndbuf *sb = &c->t_snd;
         uint32_t off = seq - data_start(c);
@@ -150,24 +150,24 @@ static int build_and_send(struct tcp_stack *ts, struct tcp_conn *c, uint32_t lad
     out.io_proto = RN_IPPROTO_TCP;
     /* Path MTU discovery (RFC 1191), as Linux does by default: a router
      * whose next hop is narrower says so with ICMP "fragmentation needed"
-     * instead of cutting every segment in pieces; tcp__err_input() takes
+     * instead of cutting every segment in pieces; rn__tcp_err_input() takes
      * the smaller segment size and resends. */
     out.io_df = true;
     if (rn__filter_on(RN_FL_OUTBOUND_TRANSPORT) &&
-        tcp__filter_segment(ts, c, RN_FL_OUTBOUND_TRANSPORT, laddr, lport, faddr, fport, flags,
+        rn__tcp_filter_segment(ts, c, RN_FL_OUTBOUND_TRANSPORT, laddr, lport, faddr, fport, flags,
                             len)) {
         /* Lost on the way out, as far as TCP knows: it retransmits. */
         rn_nb_free(nb);
-        rn_stack_count_drop(st, NULL, RN_DROP_FILTER_BLOCKED);
+        rn__stack_count_drop(st, NULL, RN_DROP_FILTER_BLOCKED);
         return RN_EACCES;
     }
     ts->ts_segs_out++;
     if (flags & RN_TCP_RST)
         ts->ts_rst_out++;
-    return rn_ip_output(st, nb, &out);
+    return rn__ip_output(st, nb, &out);
 }
 
-int tcp__send_segment(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags)
+int rn__tcp_send_segment(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags)
 {
     struct tcp_stack *ts = c->t_tcp;
     rn_time_t now = rn_stack_now(ts->ts_stack);
@@ -188,13 +188,13 @@ int tcp__send_segment(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t fl
             to.to_present |= RN_TCPOPT_F_SACK_PERM;
         if (c->t_flags & TF_REQ_TSTMP) {
             to.to_present |= RN_TCPOPT_F_TS;
-            to.to_tsval = tcp__tsval(c, now);
+            to.to_tsval = rn__tcp_tsval(c, now);
             to.to_tsecr = (flags & RN_TCP_ACK) ? c->ts_recent : 0;
         }
     } else {
         if (c->t_flags & TF_TSTMP) {
             to.to_present |= RN_TCPOPT_F_TS;
-            to.to_tsval = tcp__tsval(c, now);
+            to.to_tsval = rn__tcp_tsval(c, now);
             to.to_tsecr = c->ts_recent;
         }
         if ((c->t_flags & TF_SACK_PERMIT) && c->t_ooo != NULL && !(flags & RN_TCP_RST))
@@ -210,12 +210,12 @@ int tcp__send_segment(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t fl
             c->rcv_adv = edge;
         c->t_flags &= ~(TF_ACKNOW | TF_DELACK);
         c->t_segs_unacked = 0;
-        tcp__timer_stop(c, &c->t_delack);
+        rn__tcp_timer_stop(c, &c->t_delack);
     }
     return err;
 }
 
-void tcp__respond(struct tcp_stack *ts, uint32_t laddr, uint16_t lport, uint32_t faddr,
+void rn__tcp_respond(struct tcp_stack *ts, uint32_t laddr, uint16_t lport, uint32_t faddr,
                   uint16_t fport, uint32_t seq, uint32_t ack, uint8_t flags, uint16_t win,
                   const uint32_t *tsval_tsecr)
 {
@@ -231,29 +231,29 @@ void tcp__respond(struct tcp_stack *ts, uint32_t laddr, uint16_t lport, uint32_t
                    tsval_tsecr ? &to : NULL, 0);
 }
 
-void tcp__reset_reply(struct tcp_stack *ts, uint32_t laddr, uint32_t faddr,
+void rn__tcp_reset_reply(struct tcp_stack *ts, uint32_t laddr, uint32_t faddr,
                       const struct rn_tcp_hdr *th, uint32_t seglen)
 {
     /* RFC 9293 3.10.7.1: take the sequence number from the ACK, or
      * acknowledge everything the segment occupied. */
     if (th->th_flags & RN_TCP_ACK) {
-        tcp__respond(ts, laddr, th->th_dport, faddr, th->th_sport, th->th_ack, 0, RN_TCP_RST, 0,
+        rn__tcp_respond(ts, laddr, th->th_dport, faddr, th->th_sport, th->th_ack, 0, RN_TCP_RST, 0,
                      NULL);
     } else {
         uint32_t occupied = seglen + ((th->th_flags & RN_TCP_SYN) ? 1 : 0) +
                             ((th->th_flags & RN_TCP_FIN) ? 1 : 0);
 
-        tcp__respond(ts, laddr, th->th_dport, faddr, th->th_sport, 0, th->th_seq + occupied,
+        rn__tcp_respond(ts, laddr, th->th_dport, faddr, th->th_sport, 0, th->th_seq + occupied,
                      RN_TCP_RST | RN_TCP_ACK, 0, NULL);
     }
 }
 
-void tcp__send_rst(struct tcp_conn *c)
+void rn__tcp_send_rst(struct tcp_conn *c)
 {
-    tcp__send_segment(c, c->snd_max, 0, RN_TCP_RST | RN_TCP_ACK);
+    rn__tcp_send_segment(c, c->snd_max, 0, RN_TCP_RST | RN_TCP_ACK);
 }
 
-void tcp__challenge_ack(struct tcp_conn *c)
+void rn__tcp_challenge_ack(struct tcp_conn *c)
 {
     struct tcp_stack *ts = c->t_tcp;
     rn_time_t now = rn_stack_now(ts->ts_stack);
@@ -268,17 +268,17 @@ void tcp__challenge_ack(struct tcp_conn *c)
         return;
     ts->ts_challenge_tokens--;
     ts->ts_challenge_acks++;
-    tcp__send_segment(c, c->snd_nxt, 0, RN_TCP_ACK);
+    rn__tcp_send_segment(c, c->snd_nxt, 0, RN_TCP_ACK);
 }
 
-void tcp__retransmit_one(struct tcp_conn *c)
+void rn__tcp_retransmit_one(struct tcp_conn *c)
 {
     uint32_t start = data_start(c), sent = c->snd_max - start, len;
     uint8_t flags = RN_TCP_ACK;
 
     if (c->snd_una == c->iss) {
         c->snd_nxt = c->iss;  /* the SYN itself is lost: output resends it */
-        tcp__output(c);
+        rn__tcp_output(c);
         return;
     }
     if (c->t_flags & TF_SENTFIN)
@@ -301,10 +301,10 @@ void tcp__retransmit_one(struct tcp_conn *c)
     c->t_tcp->ts_retransmits++;
     c->t_retransmits++;
     c->t_rxt_mark = c->snd_max;
-    tcp__send_segment(c, c->snd_una, len, flags);
+    rn__tcp_send_segment(c, c->snd_una, len, flags);
 }
 
-void tcp__output(struct tcp_conn *c)
+void rn__tcp_output(struct tcp_conn *c)
 {
     struct tcp_stack *ts = c->t_tcp;
     rn_time_t now = rn_stack_now(ts->ts_stack);
@@ -374,7 +374,7 @@ void tcp__output(struct tcp_conn *c)
         if (c->t_flags & TF_ACKNOW)
             send = true;
         if (!send && state >= TCPS_ESTABLISHED && !(c->t_flags & TF_RCVD_FIN) &&
-            tcp__window_update_due(c))
+            rn__tcp_window_update_due(c))
             send = true;  /* a window update worth a segment */
         if (!send)
             break;
@@ -382,7 +382,7 @@ void tcp__output(struct tcp_conn *c)
             flags |= RN_TCP_FIN;
         if (len > 0 && len == avail)
             flags |= RN_TCP_PSH;
-        if (tcp__send_segment(c, c->snd_nxt, len, flags) < 0 && len == 0 && !syn && !fin)
+        if (rn__tcp_send_segment(c, c->snd_nxt, len, flags) < 0 && len == 0 && !syn && !fin)
             break;
         seqlen = len + (syn ? 1 : 0) + (fin ? 1 : 0);
         if (seqlen == 0)
@@ -402,11 +402,11 @@ void tcp__output(struct tcp_conn *c)
         if (SEQ_GT(c->snd_nxt, c->snd_max))
             c->snd_max = c->snd_nxt;
         if (!rn_timer_armed(&c->t_rexmt) || c->t_persist)
-            tcp__rexmt_start(c);
+            rn__tcp_rexmt_start(c);
         if (fin || syn)
             break;
     }
-    tcp__tlp_arm(c);
+    rn__tcp_tlp_arm(c);
     /* Data waits behind a window too small to use and nothing is in
      * flight to bring news of it: the persist timer probes (RFC 9293
      * 3.8.6.1), or after it sends into the small window regardless. */
@@ -415,6 +415,6 @@ void tcp__output(struct tcp_conn *c)
         tcp_state(c) >= TCPS_ESTABLISHED) {
         c->t_persist = true;
         c->t_flags &= ~TF_TLP_ARMED;
-        tcp__timer_arm(c, &c->t_rexmt, now + tcp__rto(c));
+        rn__tcp_timer_arm(c, &c->t_rexmt, now + rn__tcp_rto(c));
     }
 }

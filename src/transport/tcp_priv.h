@@ -63,7 +63,7 @@
 #define TF_DONE 0x00004000u        /* the protocol has finished with it */
 #define TF_IN_HASH 0x00008000u     /* in the connection table */
 #define TF_PASSIVE 0x00010000u     /* opened by a listener */
-#define TF_ACCEPTED 0x00020000u    /* handed out by rn_tcp_accept */
+#define TF_ACCEPTED 0x00020000u    /* handed out by rn__tcp_accept */
 #define TF_SHUT_RD 0x00040000u     /* the user will read no more */
 #define TF_RXT_TIMING 0x00080000u  /* t_rtseq is being timed */
 #define TF_AUTH_PENDING 0x00100000u /* a callout pended its connect or accept
@@ -150,7 +150,7 @@ struct tcp_conn {
     uint32_t snd_max_wnd;              /* [L] largest window the peer offered */
     uint32_t snd_recover;              /* [L] NewReno: snd_max when recovery began */
     uint32_t t_rxt_mark;               /* [L] snd_max when snd_una was last resent by
-                                          tcp__retransmit_one (lost retransmissions) */
+                                          rn__tcp_retransmit_one (lost retransmissions) */
     uint32_t iss;                      /* [L] */
     uint32_t snd_cwnd;                 /* [L] congestion window, bytes */
     uint32_t snd_ssthresh;             /* [L] */
@@ -287,7 +287,7 @@ static inline bool tcp_have_rcvd_syn(enum tcp_state s)
 }
 
 /* ---- tcp.c ---- */
-struct tcp_stack *tcp__stack(struct rn_stack *st);
+struct tcp_stack *rn__tcp_stack(struct rn_stack *st);
 
 enum tcp_kind {
     TCP_KIND_NONE,      /* not a TCP object */
@@ -296,126 +296,126 @@ enum tcp_kind {
     TCP_KIND_TIMEWAIT,  /* struct tcp_tw */
 };
 /* What kind of TCP object ob is, by its type.  [any] */
-enum tcp_kind tcp__kind_of(const void *ob);
-struct tcp_conn *tcp__lookup(struct tcp_stack *ts, uint32_t laddr, uint16_t lport,
+enum tcp_kind rn__tcp_kind_of(const void *ob);
+struct tcp_conn *rn__tcp_lookup(struct tcp_stack *ts, uint32_t laddr, uint16_t lport,
                              uint32_t faddr, uint16_t fport);
 /* The open listener for a segment to laddr:lport, or NULL. */
-struct tcp_listener *tcp__lookup_listener(struct tcp_stack *ts, uint32_t laddr, uint16_t lport);
+struct tcp_listener *rn__tcp_lookup_listener(struct tcp_stack *ts, uint32_t laddr, uint16_t lport);
 /* Creates a connection for a 4-tuple and puts it in the table. */
-struct tcp_conn *tcp__conn_new(struct tcp_stack *ts, uint32_t laddr, uint16_t lport,
+struct tcp_conn *rn__tcp_conn_new(struct tcp_stack *ts, uint32_t laddr, uint16_t lport,
                                uint32_t faddr, uint16_t fport);
 /* The protocol is finished with c: out of the table, timers stopped, the
  * "create" reference dropped (buffers go too if the user has let go). */
-void tcp__done(struct tcp_conn *c);
-/* Fails the connection with err: tells the user, then tcp__done. */
-void tcp__drop(struct tcp_conn *c, int err);
-uint32_t tcp__isn(struct tcp_stack *ts, uint32_t laddr, uint16_t lport, uint32_t faddr,
+void rn__tcp_done(struct tcp_conn *c);
+/* Fails the connection with err: tells the user, then rn__tcp_done. */
+void rn__tcp_drop(struct tcp_conn *c, int err);
+uint32_t rn__tcp_isn(struct tcp_stack *ts, uint32_t laddr, uint16_t lport, uint32_t faddr,
                   uint16_t fport);
 /* Sets t_maxseg and buffers from the route and the peer's MSS. */
-void tcp__mss_update(struct tcp_conn *c, uint32_t peer_mss);
+void rn__tcp_mss_update(struct tcp_conn *c, uint32_t peer_mss);
 /* Frees send and receive buffers.  [L] */
-void tcp__free_buffers(struct tcp_conn *c);
+void rn__tcp_free_buffers(struct tcp_conn *c);
 /* The listener side of an established passive open. */
-void tcp__listener_established(struct tcp_conn *c);
+void rn__tcp_listener_established(struct tcp_conn *c);
 /* Removes c from its listener's SYN queue (it failed). */
-void tcp__listener_forget(struct tcp_conn *c);
+void rn__tcp_listener_forget(struct tcp_conn *c);
 /* Tells the user, if any. */
-void tcp__upcall_readable(struct tcp_conn *c);
-void tcp__upcall_writable(struct tcp_conn *c);
+void rn__tcp_upcall_readable(struct tcp_conn *c);
+void rn__tcp_upcall_writable(struct tcp_conn *c);
 /* The receive window we can offer now, in bytes. */
-uint32_t tcp__rcv_space(const struct tcp_conn *c);
+uint32_t rn__tcp_rcv_space(const struct tcp_conn *c);
 /* True if the window we could offer now is worth an update of its own:
  * it has at least doubled since we last advertised it, by a useful amount
  * (two segments or half the buffer, whichever is less). */
-bool tcp__window_update_due(const struct tcp_conn *c);
+bool rn__tcp_window_update_due(const struct tcp_conn *c);
 
 /* Closes a listener under its user: l_error = err, then the upcall
  * tu_error(err); accepts then fail with err. */
-void tcp__listener_refuse(struct tcp_listener *l, int err);
+void rn__tcp_listener_refuse(struct tcp_listener *l, int err);
 
 /* ---- tcp_filter.c: the filtering platform's hooks ---- */
 /* The listen layer, for a listener just bound.  Returns RN_FILTER_PERMIT,
  * RN_FILTER_BLOCK, or RN_FILTER_PEND (l_auth_pending is then set). */
-enum rn_filter_decision tcp__filter_listen(struct tcp_listener *l);
+enum rn_filter_decision rn__tcp_filter_listen(struct tcp_listener *l);
 /* The connect layer, for a connection in SYN_SENT before its SYN; the
  * accept layer, for one in SYN_RECEIVED before its SYN+ACK.  Return as
- * tcp__filter_listen(); on RN_FILTER_PEND TF_AUTH_PENDING is set. */
-enum rn_filter_decision tcp__filter_connect(struct tcp_conn *c);
-enum rn_filter_decision tcp__filter_accept(struct tcp_conn *c);
+ * rn__tcp_filter_listen(); on RN_FILTER_PEND TF_AUTH_PENDING is set. */
+enum rn_filter_decision rn__tcp_filter_connect(struct tcp_conn *c);
+enum rn_filter_decision rn__tcp_filter_accept(struct tcp_conn *c);
 /* Refuses a connection whose SYN was accepted into SYN_RECEIVED: a RST to
  * the peer, and the connection is done. */
-void tcp__refuse_syn(struct tcp_conn *c);
+void rn__tcp_refuse_syn(struct tcp_conn *c);
 /* The transport layers (RN_FL_INBOUND_TRANSPORT, RN_FL_OUTBOUND_TRANSPORT)
  * for a segment of connection c (NULL if none).  Returns true if blocked. */
-bool tcp__filter_segment(struct tcp_stack *ts, struct tcp_conn *c, enum rn_filter_layer layer,
+bool rn__tcp_filter_segment(struct tcp_stack *ts, struct tcp_conn *c, enum rn_filter_layer layer,
                          uint32_t laddr, uint16_t lport, uint32_t faddr, uint16_t fport,
                          uint8_t flags, uint32_t len);
 
 /* ---- tcp_input.c ---- */
-void tcp__input(struct rn_stack *st, struct rn_netbuf *nb, const struct rn_ip_rx *rx);
-void tcp__err_input(struct rn_stack *st, const struct rn_ip_err *err);
+void rn__tcp_input(struct rn_stack *st, struct rn_netbuf *nb, const struct rn_ip_rx *rx);
+void rn__tcp_err_input(struct rn_stack *st, const struct rn_ip_err *err);
 /* RTT sample (RFC 6298 2.2-2.3). */
-void tcp__rtt_update(struct tcp_conn *c, rn_time_t rtt);
+void rn__tcp_rtt_update(struct tcp_conn *c, rn_time_t rtt);
 
 /* ---- tcp_output.c ---- */
 /* Sends whatever the state, windows and flags call for. */
-void tcp__output(struct tcp_conn *c);
+void rn__tcp_output(struct tcp_conn *c);
 /* Sends a bare segment not tied to a connection (RST, ACK from TIME_WAIT). */
-void tcp__respond(struct tcp_stack *ts, uint32_t laddr, uint16_t lport, uint32_t faddr,
+void rn__tcp_respond(struct tcp_stack *ts, uint32_t laddr, uint16_t lport, uint32_t faddr,
                   uint16_t fport, uint32_t seq, uint32_t ack, uint8_t flags, uint16_t win,
                   const uint32_t *tsval_tsecr);
 /* A RST in answer to segment th (RFC 9293 3.10.7.1). */
-void tcp__reset_reply(struct tcp_stack *ts, uint32_t laddr, uint32_t faddr,
+void rn__tcp_reset_reply(struct tcp_stack *ts, uint32_t laddr, uint32_t faddr,
                       const struct rn_tcp_hdr *th, uint32_t seglen);
 /* Sends one segment of len bytes at seq with flags. */
-int tcp__send_segment(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags);
-void tcp__send_rst(struct tcp_conn *c);
+int rn__tcp_send_segment(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags);
+void rn__tcp_send_rst(struct tcp_conn *c);
 /* Resends the segment at snd_una (fast retransmit, partial ACKs). */
-void tcp__retransmit_one(struct tcp_conn *c);
+void rn__tcp_retransmit_one(struct tcp_conn *c);
 /* A challenge ACK (RFC 5961), rate limited per stack. */
-void tcp__challenge_ack(struct tcp_conn *c);
-uint32_t tcp__tsval(const struct tcp_conn *c, rn_time_t now);
+void rn__tcp_challenge_ack(struct tcp_conn *c);
+uint32_t rn__tcp_tsval(const struct tcp_conn *c, rn_time_t now);
 
 /* ---- tcp_timer.c ---- */
-void tcp__timers_init(struct tcp_conn *c);
+void rn__tcp_timers_init(struct tcp_conn *c);
 /* Arms or re-arms a connection timer; an idle timer takes a "tcp.timer"
  * reference, which firing or stopping drops. */
-void tcp__timer_arm(struct tcp_conn *c, struct rn_timer *t, rn_time_t due);
-void tcp__timer_stop(struct tcp_conn *c, struct rn_timer *t);
-void tcp__timers_stop(struct tcp_conn *c);
+void rn__tcp_timer_arm(struct tcp_conn *c, struct rn_timer *t, rn_time_t due);
+void rn__tcp_timer_stop(struct tcp_conn *c, struct rn_timer *t);
+void rn__tcp_timers_stop(struct tcp_conn *c);
 /* (Re)starts the retransmission timer at the current RTO with backoff,
  * or earlier as the tail loss probe when that applies (tcp_timer.c). */
-void tcp__rexmt_start(struct tcp_conn *c);
-rn_time_t tcp__rto(const struct tcp_conn *c);
+void rn__tcp_rexmt_start(struct tcp_conn *c);
+rn_time_t rn__tcp_rto(const struct tcp_conn *c);
 /* After new data went out: turns a running retransmission timer into the
  * tail loss probe if one now applies (more than a segment in flight). */
-void tcp__tlp_arm(struct tcp_conn *c);
-void tcp__keep_reset(struct tcp_conn *c);
+void rn__tcp_tlp_arm(struct tcp_conn *c);
+void rn__tcp_keep_reset(struct tcp_conn *c);
 
 /* ---- tcp_timewait.c ---- */
 /* Moves c into the TIME_WAIT table and finishes the connection. */
-void tcp__timewait_enter(struct tcp_conn *c);
-struct tcp_tw *tcp__tw_lookup(struct tcp_stack *ts, uint32_t laddr, uint16_t lport,
+void rn__tcp_timewait_enter(struct tcp_conn *c);
+struct tcp_tw *rn__tcp_tw_lookup(struct tcp_stack *ts, uint32_t laddr, uint16_t lport,
                               uint32_t faddr, uint16_t fport);
 /* Processes a segment for a TIME_WAIT entry.  Returns true if it was a SYN
  * that may start a new incarnation (the entry is gone then). */
-bool tcp__tw_input(struct tcp_tw *tw, const struct rn_tcp_hdr *th,
+bool rn__tcp_tw_input(struct tcp_tw *tw, const struct rn_tcp_hdr *th,
                    const struct rn_tcp_opts *to, uint32_t seglen);
-void tcp__tw_init(struct tcp_stack *ts);
-void tcp__tw_flush(struct tcp_stack *ts);
+void rn__tcp_tw_init(struct tcp_stack *ts);
+void rn__tcp_tw_flush(struct tcp_stack *ts);
 
 /* ---- tcp_cc_newreno.c ---- */
-void tcp__cc_init(struct tcp_conn *c);
+void rn__tcp_cc_init(struct tcp_conn *c);
 /* New data acknowledged: acked bytes. */
-void tcp__cc_ack(struct tcp_conn *c, uint32_t acked);
+void rn__tcp_cc_ack(struct tcp_conn *c, uint32_t acked);
 /* The third duplicate ACK: enter fast recovery and retransmit. */
-void tcp__cc_fast_retransmit(struct tcp_conn *c);
+void rn__tcp_cc_fast_retransmit(struct tcp_conn *c);
 /* A further duplicate ACK in recovery. */
-void tcp__cc_dupack(struct tcp_conn *c);
+void rn__tcp_cc_dupack(struct tcp_conn *c);
 /* An ACK in recovery: partial or full (RFC 6582).  Returns true if it
  * ended recovery. */
-bool tcp__cc_recovery_ack(struct tcp_conn *c, uint32_t acked);
+bool rn__tcp_cc_recovery_ack(struct tcp_conn *c, uint32_t acked);
 /* The retransmission timer fired. */
-void tcp__cc_rto(struct tcp_conn *c);
+void rn__tcp_cc_rto(struct tcp_conn *c);
 
 #endif /* REFNET_TCP_PRIV_H */

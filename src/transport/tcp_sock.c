@@ -11,7 +11,7 @@
  * to_recv(), to_send(), to_accept().
  *
  *   tcp input -> tu_readable / tu_writable / tu_connected / tu_error /
- *   tu_acceptable -> tk_event() -> socket upcall -> sock__kick()
+ *   tu_acceptable -> tk_event() -> socket upcall -> rn__sock_kick()
  */
 #include <stdlib.h>
 
@@ -100,18 +100,18 @@ static struct tcp_sock *tk_new(struct rn_stack *st, const struct rn_sock_upcall 
 static void tk_apply(struct tcp_sock *tk)
 {
     if (tk->tk_sndbuf != 0 || tk->tk_rcvbuf != 0)
-        rn_tcp_set_bufsizes(tk->tk_conn, tk->tk_sndbuf, tk->tk_rcvbuf);
+        rn__tcp_set_bufsizes(tk->tk_conn, tk->tk_sndbuf, tk->tk_rcvbuf);
     if (tk->tk_nodelay)
-        rn_tcp_set_nodelay(tk->tk_conn, true);
+        rn__tcp_set_nodelay(tk->tk_conn, true);
     if (tk->tk_keepalive)
-        rn_tcp_set_keepalive(tk->tk_conn, true);
+        rn__tcp_set_keepalive(tk->tk_conn, true);
 }
 
 static int tk_open(struct rn_stack *st, const struct rn_sock_upcall *up, void **out)
 {
     struct tcp_sock *tk;
 
-    if (tcp__stack(st) == NULL)
+    if (rn__tcp_stack(st) == NULL)
         return RN_EAFNOSUPPORT;
     tk = tk_new(st, up);
     if (tk == NULL)
@@ -126,7 +126,7 @@ static int tk_bind(void *t, const struct rn_sockaddr_in *addr)
 
     if (tk->tk_listener != NULL || tk->tk_conn != NULL || tk->tk_lport != 0)
         return RN_EINVAL;
-    if (addr->sin_addr != 0 && !rn_ip_is_local(tk->tk_stack, addr->sin_addr))
+    if (addr->sin_addr != 0 && !rn__ip_is_local(tk->tk_stack, addr->sin_addr))
         return RN_EADDRNOTAVAIL;
     if (addr->sin_port != 0 && rn_tcp_port_holder(tk->tk_stack, addr->sin_addr, addr->sin_port))
         return RN_EADDRINUSE;
@@ -145,14 +145,14 @@ static int tk_listen(void *t, int backlog)
         return RN_EINVAL;
     if (tk->tk_listener != NULL)
         return 0;
-    err = rn_tcp_listen(tk->tk_stack, tk->tk_laddr, tk->tk_lport,
+    err = rn__tcp_listen(tk->tk_stack, tk->tk_laddr, tk->tk_lport,
                         backlog > 0 ? (unsigned)backlog : 1, &tk_upcalls, tk, &l);
     if (err < 0)
         return err;
     rn_ob_ref(l, RN_TAG_SOCKET_ENDPOINT);
     l->l_owner = tk->tk_up.up_owner;
     tk->tk_listener = l;
-    rn_tcp_listener_addr(l, &tk->tk_laddr, &tk->tk_lport);
+    rn__tcp_listener_addr(l, &tk->tk_laddr, &tk->tk_lport);
     return 0;
 }
 
@@ -166,7 +166,7 @@ static int tk_connect(void *t, const struct rn_sockaddr_in *addr)
         return RN_EINVAL;
     if (tk->tk_conn != NULL)
         return tcp_state(tk->tk_conn) == TCPS_SYN_SENT ? RN_EALREADY : RN_EISCONN;
-    err = rn_tcp_connect(tk->tk_stack, tk->tk_laddr, tk->tk_lport, addr->sin_addr,
+    err = rn__tcp_connect(tk->tk_stack, tk->tk_laddr, tk->tk_lport, addr->sin_addr,
                          addr->sin_port, &tk_upcalls, tk, &c);
     if (err < 0)
         return err;
@@ -191,14 +191,14 @@ static int tk_accept(void *t, const struct rn_sock_upcall *up, void **out,
     if (nk == NULL)
         return RN_ENOMEM;
     /* The new context is ready before accept, which may call it at once. */
-    err = rn_tcp_accept(tk->tk_listener, RN_TAG_SOCKET_ENDPOINT, &tk_upcalls, nk, &c);
+    err = rn__tcp_accept(tk->tk_listener, RN_TAG_SOCKET_ENDPOINT, &tk_upcalls, nk, &c);
     if (err < 0) {
         free(nk);
         return err;
     }
     nk->tk_conn = c;
     c->t_owner = up->up_owner;
-    rn_tcp_info(c, &ti);
+    rn__tcp_info(c, &ti);
     nk->tk_laddr = ti.ti_laddr;
     nk->tk_lport = ti.ti_lport;
     peer->sin_addr = ti.ti_faddr;
@@ -215,7 +215,7 @@ static ssize_t tk_send(void *t, const void *buf, size_t len, const struct rn_soc
     (void)to;  /* a stream has its peer; the address is ignored, as Linux does */
     if (tk->tk_conn == NULL)
         return tk->tk_error != 0 ? tk->tk_error : RN_ENOTCONN;
-    return rn_tcp_send_eof(tk->tk_conn, buf, len, (flags & RN_MSG_EOF) != 0);
+    return rn__tcp_send_eof(tk->tk_conn, buf, len, (flags & RN_MSG_EOF) != 0);
 }
 
 static ssize_t tk_recv(void *t, void *buf, size_t len, uint32_t flags,
@@ -230,11 +230,11 @@ static ssize_t tk_recv(void *t, void *buf, size_t len, uint32_t flags,
         return RN_ENOTCONN;
     if (flags & RN_MSG_PEEK)
         return RN_EOPNOTSUPP;
-    n = rn_tcp_recv(tk->tk_conn, buf, len);
+    n = rn__tcp_recv(tk->tk_conn, buf, len);
     if (n == RN_EAGAIN && tk->tk_shut_rd)
         n = 0;
     if (n >= 0 && from != NULL) {
-        rn_tcp_info(tk->tk_conn, &ti);
+        rn__tcp_info(tk->tk_conn, &ti);
         from->sin_addr = ti.ti_faddr;
         from->sin_port = ti.ti_fport;
     }
@@ -250,7 +250,7 @@ static int tk_shutdown(void *t, int how)
 
     if (tk->tk_conn == NULL)
         return RN_ENOTCONN;
-    err = rn_tcp_shutdown(tk->tk_conn, how);
+    err = rn__tcp_shutdown(tk->tk_conn, how);
     if (err == 0 && how != RN_SHUT_WR)
         tk->tk_shut_rd = true;
     return err;
@@ -263,10 +263,10 @@ static void *tk_close(void *t, bool abort)
 
     tk->tk_up.up_event = NULL;
     if (tk->tk_conn != NULL) {
-        rn_tcp_close(tk->tk_conn, abort);
+        rn__tcp_close(tk->tk_conn, abort);
         ob = tk->tk_conn;
     } else if (tk->tk_listener != NULL) {
-        rn_tcp_listener_close(tk->tk_listener);
+        rn__tcp_listener_close(tk->tk_listener);
         ob = tk->tk_listener;
     }
     free(tk);
@@ -292,9 +292,9 @@ static unsigned tk_poll(void *t)
                         : 0);
     if (tk->tk_conn == NULL)
         return m | RN_POLLOUT | RN_POLLHUP;  /* as Linux answers for a fresh socket */
-    if (rn_tcp_readable(tk->tk_conn, &eof) > 0 || eof || tk->tk_shut_rd)
+    if (rn__tcp_readable(tk->tk_conn, &eof) > 0 || eof || tk->tk_shut_rd)
         m |= RN_POLLIN;
-    if (rn_tcp_writable(tk->tk_conn) > 0)
+    if (rn__tcp_writable(tk->tk_conn) > 0)
         m |= RN_POLLOUT;
     if (eof && tcp_state(tk->tk_conn) == TCPS_CLOSED)
         m |= RN_POLLHUP;
@@ -324,15 +324,15 @@ static int tk_setopt(void *t, enum rn_sockopt opt, int64_t val)
         else
             tk->tk_rcvbuf = (uint32_t)val;
         if (tk->tk_conn != NULL)
-            return rn_tcp_set_bufsizes(tk->tk_conn, opt == RN_SO_SNDBUF ? (uint32_t)val : 0,
+            return rn__tcp_set_bufsizes(tk->tk_conn, opt == RN_SO_SNDBUF ? (uint32_t)val : 0,
                                        opt == RN_SO_RCVBUF ? (uint32_t)val : 0);
         return 0;
     case RN_TCP_NODELAY:
         tk->tk_nodelay = val != 0;
-        return tk->tk_conn != NULL ? rn_tcp_set_nodelay(tk->tk_conn, val != 0) : 0;
+        return tk->tk_conn != NULL ? rn__tcp_set_nodelay(tk->tk_conn, val != 0) : 0;
     case RN_SO_KEEPALIVE:
         tk->tk_keepalive = val != 0;
-        return tk->tk_conn != NULL ? rn_tcp_set_keepalive(tk->tk_conn, val != 0) : 0;
+        return tk->tk_conn != NULL ? rn__tcp_set_keepalive(tk->tk_conn, val != 0) : 0;
     default:
         return RN_ENOPROTOOPT;
     }
@@ -341,7 +341,7 @@ static int tk_setopt(void *t, enum rn_sockopt opt, int64_t val)
 static int tk_getopt(void *t, enum rn_sockopt opt, int64_t *val)
 {
     struct tcp_sock *tk = t;
-    const struct tcp_stack *ts = tcp__stack(tk->tk_stack);
+    const struct tcp_stack *ts = rn__tcp_stack(tk->tk_stack);
 
     switch (opt) {
     case RN_SO_SNDBUF:
@@ -370,7 +370,7 @@ static void tk_getname(void *t, struct rn_sockaddr_in *local, struct rn_sockaddr
     struct tcp_info ti;
 
     if (tk->tk_conn != NULL) {
-        rn_tcp_info(tk->tk_conn, &ti);
+        rn__tcp_info(tk->tk_conn, &ti);
         l.sin_addr = ti.ti_laddr;
         l.sin_port = ti.ti_lport;
         r.sin_addr = ti.ti_faddr;
@@ -386,7 +386,7 @@ static void tk_getname(void *t, struct rn_sockaddr_in *local, struct rn_sockaddr
  * in its listener's queue, the listener's.  A TIME_WAIT entry has none. */
 static void *tk_owner(const void *ob)
 {
-    switch (tcp__kind_of(ob)) {
+    switch (rn__tcp_kind_of(ob)) {
     case TCP_KIND_CONN: {
         const struct tcp_conn *c = ob;
 

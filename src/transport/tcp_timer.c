@@ -17,7 +17,7 @@
 
 #define CONN_OF(t, field) ((struct tcp_conn *)((char *)(t) - offsetof(struct tcp_conn, field)))
 
-rn_time_t tcp__rto(const struct tcp_conn *c)
+rn_time_t rn__tcp_rto(const struct tcp_conn *c)
 {
     rn_time_t rto = c->t_rto, max = c->t_tcp->ts_params.tp_rto_max;
     uint32_t i;
@@ -27,7 +27,7 @@ rn_time_t tcp__rto(const struct tcp_conn *c)
     return rto < max ? rto : max;
 }
 
-void tcp__timer_arm(struct tcp_conn *c, struct rn_timer *t, rn_time_t due)
+void rn__tcp_timer_arm(struct tcp_conn *c, struct rn_timer *t, rn_time_t due)
 {
     struct rn_timer_heap *h = rn_stack_timers(c->t_tcp->ts_stack);
     bool was_armed = rn_timer_armed(t);
@@ -38,7 +38,7 @@ void tcp__timer_arm(struct tcp_conn *c, struct rn_timer *t, rn_time_t due)
         rn_ob_deref(c, RN_TAG_TCP_TIMER);  /* out of memory: the timer is off */
 }
 
-void tcp__timer_stop(struct tcp_conn *c, struct rn_timer *t)
+void rn__tcp_timer_stop(struct tcp_conn *c, struct rn_timer *t)
 {
     if (!rn_timer_armed(t))
         return;
@@ -46,11 +46,11 @@ void tcp__timer_stop(struct tcp_conn *c, struct rn_timer *t)
     rn_ob_deref(c, RN_TAG_TCP_TIMER);
 }
 
-void tcp__timers_stop(struct tcp_conn *c)
+void rn__tcp_timers_stop(struct tcp_conn *c)
 {
-    tcp__timer_stop(c, &c->t_rexmt);
-    tcp__timer_stop(c, &c->t_delack);
-    tcp__timer_stop(c, &c->t_keep);
+    rn__tcp_timer_stop(c, &c->t_rexmt);
+    rn__tcp_timer_stop(c, &c->t_delack);
+    rn__tcp_timer_stop(c, &c->t_keep);
     c->t_persist = false;
 }
 
@@ -71,28 +71,28 @@ static rn_time_t tlp_timeout(const struct tcp_conn *c)
     pto = 2 * c->t_srtt;
     if (pto < TCP_TLP_MIN)
         pto = TCP_TLP_MIN;
-    return pto < tcp__rto(c) ? pto : 0;
+    return pto < rn__tcp_rto(c) ? pto : 0;
 }
 
-void tcp__rexmt_start(struct tcp_conn *c)
+void rn__tcp_rexmt_start(struct tcp_conn *c)
 {
     rn_time_t now = rn_stack_now(c->t_tcp->ts_stack), pto = tlp_timeout(c);
 
     c->t_persist = false;
     if (pto != 0) {
         c->t_flags |= TF_TLP_ARMED;
-        tcp__timer_arm(c, &c->t_rexmt, now + pto);
+        rn__tcp_timer_arm(c, &c->t_rexmt, now + pto);
     } else {
         c->t_flags &= ~TF_TLP_ARMED;
-        tcp__timer_arm(c, &c->t_rexmt, now + tcp__rto(c));
+        rn__tcp_timer_arm(c, &c->t_rexmt, now + rn__tcp_rto(c));
     }
 }
 
-void tcp__tlp_arm(struct tcp_conn *c)
+void rn__tcp_tlp_arm(struct tcp_conn *c)
 {
     if (!(c->t_flags & TF_TLP_ARMED) && !c->t_persist && rn_timer_armed(&c->t_rexmt) &&
         tlp_timeout(c) != 0)
-        tcp__rexmt_start(c);
+        rn__tcp_rexmt_start(c);
 }
 
 /* The tail loss probe (RFC 8985 7.3): nothing was acknowledged for two
@@ -120,20 +120,20 @@ static void tlp_fire(struct tcp_conn *c, rn_time_t now)
         c->t_tcp->ts_tlp_probes++;
         c->t_tcp->ts_retransmits++;
         c->t_retransmits++;
-        tcp__send_segment(c, c->snd_max - len, len, RN_TCP_ACK);
+        rn__tcp_send_segment(c, c->snd_max - len, len, RN_TCP_ACK);
     }
-    tcp__timer_arm(c, &c->t_rexmt, now + tcp__rto(c));
+    rn__tcp_timer_arm(c, &c->t_rexmt, now + rn__tcp_rto(c));
 }
 
-void tcp__keep_reset(struct tcp_conn *c)
+void rn__tcp_keep_reset(struct tcp_conn *c)
 {
     const struct tcp_params *p = &c->t_tcp->ts_params;
 
     c->t_keep_probes = 0;
     if (c->t_flags & TF_KEEPALIVE)
-        tcp__timer_arm(c, &c->t_keep, rn_stack_now(c->t_tcp->ts_stack) + p->tp_keepidle);
+        rn__tcp_timer_arm(c, &c->t_keep, rn_stack_now(c->t_tcp->ts_stack) + p->tp_keepidle);
     else if (tcp_state(c) != TCPS_FIN_WAIT_2)
-        tcp__timer_stop(c, &c->t_keep);
+        rn__tcp_timer_stop(c, &c->t_keep);
 }
 
 static void rexmt_fire(struct rn_timer *t, rn_time_t now)
@@ -155,19 +155,19 @@ static void rexmt_fire(struct rn_timer *t, rn_time_t now)
              * override timeout of RFC 9293 3.8.6.2.1). */
             uint32_t len = c->snd_wnd < avail ? c->snd_wnd : avail;
 
-            tcp__send_segment(c, c->snd_nxt, len, RN_TCP_ACK | RN_TCP_PSH);
+            rn__tcp_send_segment(c, c->snd_nxt, len, RN_TCP_ACK | RN_TCP_PSH);
             c->snd_nxt += len;
             c->snd_max = c->snd_nxt;
             c->t_persist = false;
-            tcp__rexmt_start(c);
+            rn__tcp_rexmt_start(c);
             goto out;
         }
         /* Zero-window probe: an old byte's sequence number and no data
          * makes the peer answer with its current window. */
-        tcp__send_segment(c, c->snd_una - 1, 0, RN_TCP_ACK);
+        rn__tcp_send_segment(c, c->snd_una - 1, 0, RN_TCP_ACK);
         if (c->t_rxtshift < TCP_MAX_RXTSHIFT)
             c->t_rxtshift++;
-        tcp__timer_arm(c, &c->t_rexmt, now + tcp__rto(c));
+        rn__tcp_timer_arm(c, &c->t_rexmt, now + rn__tcp_rto(c));
         goto out;
     }
     if (c->snd_una == c->snd_max)
@@ -182,10 +182,10 @@ static void rexmt_fire(struct rn_timer *t, rn_time_t now)
          * (RFC 9293 3.8.6.1; BSD does the same). */
         c->snd_nxt = c->snd_una;
         c->t_persist = true;
-        tcp__send_segment(c, c->snd_una - 1, 0, RN_TCP_ACK);
+        rn__tcp_send_segment(c, c->snd_una - 1, 0, RN_TCP_ACK);
         if (c->t_rxtshift < TCP_MAX_RXTSHIFT)
             c->t_rxtshift++;
-        tcp__timer_arm(c, &c->t_rexmt, now + tcp__rto(c));
+        rn__tcp_timer_arm(c, &c->t_rexmt, now + rn__tcp_rto(c));
         goto out;
     }
     if (((s == TCPS_SYN_SENT || s == TCPS_SYN_RECEIVED) &&
@@ -193,18 +193,18 @@ static void rexmt_fire(struct rn_timer *t, rn_time_t now)
                                               : TCP_SYNACK_RETRIES)) ||
         c->t_rxtshift >= ts->ts_params.tp_retries) {
         ts->ts_timeouts++;
-        tcp__drop(c, RN_ETIMEDOUT);
+        rn__tcp_drop(c, RN_ETIMEDOUT);
         goto out;
     }
     c->t_rxtshift++;
     ts->ts_timeouts++;
     c->t_flags &= ~TF_TLP_OUT;
-    tcp__cc_rto(c);
+    rn__tcp_cc_rto(c);
     c->t_flags &= ~TF_RXT_TIMING;  /* Karn */
     c->snd_nxt = c->snd_una;       /* go back and resend from the oldest */
     c->t_dupacks = 0;
-    tcp__rexmt_start(c);
-    tcp__output(c);
+    rn__tcp_rexmt_start(c);
+    rn__tcp_output(c);
 out:
     rn_ob_deref(c, RN_TAG_TCP_TIMER);
 }
@@ -216,7 +216,7 @@ static void delack_fire(struct rn_timer *t, rn_time_t now)
     (void)now;
     if (!(c->t_flags & TF_DONE)) {
         c->t_flags |= TF_ACKNOW;
-        tcp__output(c);
+        rn__tcp_output(c);
     }
     rn_ob_deref(c, RN_TAG_TCP_TIMER);
 }
@@ -231,32 +231,32 @@ static void keep_fire(struct rn_timer *t, rn_time_t now)
         goto out;
     if (s == TCPS_SYN_SENT || s == TCPS_SYN_RECEIVED) {
         c->t_tcp->ts_timeouts++;
-        tcp__drop(c, RN_ETIMEDOUT);  /* connection establishment timeout */
+        rn__tcp_drop(c, RN_ETIMEDOUT);  /* connection establishment timeout */
         goto out;
     }
     if (s == TCPS_FIN_WAIT_2 && (c->t_flags & TF_USER_CLOSED)) {
-        tcp__done(c);  /* the peer never closed its side */
+        rn__tcp_done(c);  /* the peer never closed its side */
         goto out;
     }
     if (!(c->t_flags & TF_KEEPALIVE) || s < TCPS_ESTABLISHED)
         goto out;
     if (now - c->t_last_recv < p->tp_keepidle) {
-        tcp__timer_arm(c, &c->t_keep, c->t_last_recv + p->tp_keepidle);
+        rn__tcp_timer_arm(c, &c->t_keep, c->t_last_recv + p->tp_keepidle);
         goto out;
     }
     if (c->t_keep_probes >= p->tp_keepcnt) {
         c->t_tcp->ts_timeouts++;
-        tcp__drop(c, RN_ETIMEDOUT);
+        rn__tcp_drop(c, RN_ETIMEDOUT);
         goto out;
     }
     c->t_keep_probes++;
-    tcp__send_segment(c, c->snd_una - 1, 0, RN_TCP_ACK);  /* RFC 1122 4.2.3.6 */
-    tcp__timer_arm(c, &c->t_keep, now + p->tp_keepintvl);
+    rn__tcp_send_segment(c, c->snd_una - 1, 0, RN_TCP_ACK);  /* RFC 1122 4.2.3.6 */
+    rn__tcp_timer_arm(c, &c->t_keep, now + p->tp_keepintvl);
 out:
     rn_ob_deref(c, RN_TAG_TCP_TIMER);
 }
 
-void tcp__timers_init(struct tcp_conn *c)
+void rn__tcp_timers_init(struct tcp_conn *c)
 {
     rn_timer_init(&c->t_rexmt, rexmt_fire);
     rn_timer_init(&c->t_delack, delack_fire);

@@ -26,7 +26,7 @@ static unsigned tw_bucket(uint32_t laddr, uint16_t lport, uint32_t faddr, uint16
     return (h ^ h >> 15) & (TCP_HASH_BUCKETS - 1);
 }
 
-struct tcp_tw *tcp__tw_lookup(struct tcp_stack *ts, uint32_t laddr, uint16_t lport,
+struct tcp_tw *rn__tcp_tw_lookup(struct tcp_stack *ts, uint32_t laddr, uint16_t lport,
                               uint32_t faddr, uint16_t fport)
 {
     struct tcp_tw *tw;
@@ -95,12 +95,12 @@ static void tw_expire(struct rn_timer *t, rn_time_t now)
     tw_schedule(ts);
 }
 
-void tcp__tw_init(struct tcp_stack *ts)
+void rn__tcp_tw_init(struct tcp_stack *ts)
 {
     rn_timer_init(&ts->ts_tw_timer, tw_expire);
 }
 
-void tcp__timewait_enter(struct tcp_conn *c)
+void rn__tcp_timewait_enter(struct tcp_conn *c)
 {
     struct tcp_stack *ts = c->t_tcp;
     rn_time_t now = rn_stack_now(ts->ts_stack);
@@ -138,7 +138,7 @@ void tcp__timewait_enter(struct tcp_conn *c)
             tw_schedule(ts);
     }
     /* The full connection is finished; the entry stands in for it. */
-    tcp__done(c);
+    rn__tcp_done(c);
 }
 
 /* Answers a segment of the old incarnation with our last ACK. */
@@ -151,11 +151,11 @@ static void tw_ack(struct tcp_tw *tw)
         tsopt[0] = (uint32_t)(rn_stack_now(ts->ts_stack) / RN_NSEC_PER_MSEC) + tw->tw_ts_offset;
         tsopt[1] = tw->tw_ts_recent;
     }
-    tcp__respond(ts, tw->tw_laddr, tw->tw_lport, tw->tw_faddr, tw->tw_fport, tw->tw_snd_nxt,
+    rn__tcp_respond(ts, tw->tw_laddr, tw->tw_lport, tw->tw_faddr, tw->tw_fport, tw->tw_snd_nxt,
                  tw->tw_rcv_nxt, RN_TCP_ACK, tw->tw_rcv_wnd, tw->tw_tstmp ? tsopt : NULL);
 }
 
-bool tcp__tw_input(struct tcp_tw *tw, const struct rn_tcp_hdr *th, const struct rn_tcp_opts *to,
+bool rn__tcp_tw_input(struct tcp_tw *tw, const struct rn_tcp_hdr *th, const struct rn_tcp_opts *to,
                    uint32_t seglen)
 {
     struct tcp_stack *ts = tw->tw_tcp;
@@ -189,7 +189,7 @@ bool tcp__tw_input(struct tcp_tw *tw, const struct rn_tcp_hdr *th, const struct 
     return false;
 }
 
-void tcp__tw_flush(struct tcp_stack *ts)
+void rn__tcp_tw_flush(struct tcp_stack *ts)
 {
     while (ts->ts_tw_oldest != NULL)
         tw_remove(ts, ts->ts_tw_oldest);

@@ -45,7 +45,7 @@ void *rn__transport_owner(const void *ob)
 
 int rn_transport_set_ephemeral(struct rn_stack *st, uint16_t lo, uint16_t hi)
 {
-    struct tcp_stack *ts = tcp__stack(st);
+    struct tcp_stack *ts = rn__tcp_stack(st);
     int err;
 
     if (lo == 0 || lo > hi)

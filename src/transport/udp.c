@@ -4,7 +4,7 @@
  * socket layer drives (transport.h).
  *
  * Receive path:
- *   net__ip_deliver() -> udp_input(): length and checksum over the chain
+ *   rn__net_ip_deliver() -> udp_input(): length and checksum over the chain
  *     -> port table lookup (specific address, then wildcard)
  *     -> [filtering platform: inbound-transport]
  *     -> receive queue (bounded in buffer bytes, SO_RCVBUF)
@@ -12,7 +12,7 @@
  *   no endpoint: ICMP port unreachable and the drop "udp_no_port".
  * Transmit path:
  *   socket -> udp_send() -> [filtering platform: outbound-transport]
- *     -> header and checksum over the payload chain -> rn_ip_output()
+ *     -> header and checksum over the payload chain -> rn__ip_output()
  * A datagram a filter blocks is dropped ("filter_blocked"), silently on the
  * way in; on the way out the send fails with RN_EACCES.
  * Errors: ICMP port (and protocol) unreachable about a datagram sent by a
@@ -134,7 +134,7 @@ static void udp_drop(struct rn_stack *st, struct udp_state *us, struct rn_netbuf
                      const struct rn_ip_rx *rx, enum rn_drop reason)
 {
     us->us_stats.us_in_errors++;
-    rn_stack_count_drop(st, rx->rx_iface, reason);
+    rn__stack_count_drop(st, rx->rx_iface, reason);
     rn_nb_free(nb);
 }
 
@@ -169,7 +169,7 @@ static void udp_input(struct rn_stack *st, struct rn_netbuf *nb, const struct rn
 
     if (us == NULL) {
         /* Torn down already: the stack is being destroyed. */
-        rn_stack_count_drop(st, rx->rx_iface, RN_DROP_UNKNOWN_PROTO);
+        rn__stack_count_drop(st, rx->rx_iface, RN_DROP_UNKNOWN_PROTO);
         rn_nb_free(nb);
         return;
     }
@@ -205,15 +205,15 @@ static void udp_input(struct rn_stack *st, struct rn_netbuf *nb, const struct rn
     }
     if (ep == NULL) {
         us->us_stats.us_no_port++;
-        rn_icmp_unreach(st, rx, nb, RN_ICMP_UNREACH_PORT);
-        rn_stack_count_drop(st, rx->rx_iface, RN_DROP_UDP_NO_PORT);
+        rn__icmp_unreach(st, rx, nb, RN_ICMP_UNREACH_PORT);
+        rn__stack_count_drop(st, rx->rx_iface, RN_DROP_UDP_NO_PORT);
         rn_nb_free(nb);
         return;
     }
     if (rn__filter_on(RN_FL_INBOUND_TRANSPORT) &&
         udp_filter_blocks(st, RN_FL_INBOUND_TRANSPORT, rx->rx_dst, dport, rx->rx_src, sport,
                           ulen - RN_UDP_HLEN)) {
-        rn_stack_count_drop(st, rx->rx_iface, RN_DROP_FILTER_BLOCKED);
+        rn__stack_count_drop(st, rx->rx_iface, RN_DROP_FILTER_BLOCKED);
         rn_nb_free(nb);
         return;
     }
@@ -319,7 +319,7 @@ static int udp_bind(void *t, const struct rn_sockaddr_in *addr)
 
     if (ep->ue_closed || ep->ue_lport != 0)
         return RN_EINVAL;
-    if (addr->sin_addr != 0 && !rn_ip_is_local(st, addr->sin_addr) &&
+    if (addr->sin_addr != 0 && !rn__ip_is_local(st, addr->sin_addr) &&
         !rn_ip4_is_bcast(addr->sin_addr))
         return RN_EADDRNOTAVAIL;
     return ep_bind(ep, addr->sin_addr, addr->sin_port, 0, 0);
@@ -351,7 +351,7 @@ static int udp_connect(void *t, const struct rn_sockaddr_in *addr)
     }
     if (addr->sin_port == 0)
         return RN_EINVAL;
-    if (rn_ip_route(st, addr->sin_addr, &r) < 0)
+    if (rn__ip_route(st, addr->sin_addr, &r) < 0)
         return RN_ENETUNREACH;
     if (ep->ue_lport == 0) {
         err = ep_bind(ep, 0, 0, addr->sin_addr, addr->sin_port);
@@ -412,7 +412,7 @@ static ssize_t udp_send(void *t, const void *buf, size_t len, const struct rn_so
     }
     if (dport == 0)
         return RN_EINVAL;
-    if (rn_ip_route(st, dst, &r) < 0)
+    if (rn__ip_route(st, dst, &r) < 0)
         return RN_ENETUNREACH;
     if (ep->ue_lport == 0) {
         err = ep_bind(ep, 0, 0, dst, dport);
@@ -422,16 +422,16 @@ static ssize_t udp_send(void *t, const void *buf, size_t len, const struct rn_so
     src = ep->ue_laddr != 0 && !rn_ip4_is_bcast(ep->ue_laddr) ? ep->ue_laddr : r.ir_src;
     if (rn__filter_on(RN_FL_OUTBOUND_TRANSPORT) &&
         udp_filter_blocks(st, RN_FL_OUTBOUND_TRANSPORT, src, ep->ue_lport, dst, dport, len)) {
-        rn_stack_count_drop(st, NULL, RN_DROP_FILTER_BLOCKED);
+        rn__stack_count_drop(st, NULL, RN_DROP_FILTER_BLOCKED);
         return RN_EACCES;
     }
-    nb = rn_ip_alloc(st, us->us_own_tx);
+    nb = rn__ip_alloc(st, us->us_own_tx);
     if (nb == NULL)
         return RN_ENOBUFS;
     h = rn_nb_put(nb, RN_UDP_HLEN);
     if (h == NULL || rn_nb_copyin(nb, RN_UDP_HLEN, buf, len) < 0) {
         rn_nb_free(nb);
-        rn_stack_count_drop(st, NULL, RN_DROP_NO_BUFFER);
+        rn__stack_count_drop(st, NULL, RN_DROP_NO_BUFFER);
         return RN_ENOBUFS;
     }
     /* The header with a zero checksum, then the sum over the whole chain. */
@@ -447,7 +447,7 @@ static ssize_t udp_send(void *t, const void *buf, size_t len, const struct rn_so
     out.io_src = src;
     out.io_dst = dst;
     out.io_proto = RN_IPPROTO_UDP;
-    err = rn_ip_output(st, nb, &out);
+    err = rn__ip_output(st, nb, &out);
     if (err < 0)
         return err;
     us->us_stats.us_out++;
@@ -600,7 +600,7 @@ static void udp_name(void *t, struct rn_sockaddr_in *local, struct rn_sockaddr_i
         if (ep->ue_laddr == 0 && ep->ue_rport != 0) {
             struct rn_ip_route r;
 
-            if (rn_ip_route(ep->ue_udp->us_stack, ep->ue_raddr, &r) == 0)
+            if (rn__ip_route(ep->ue_udp->us_stack, ep->ue_raddr, &r) == 0)
                 local->sin_addr = r.ir_src;
         }
     }
@@ -711,7 +711,7 @@ int rn_udp_init(struct rn_stack *st)
         free(us);
         return err;
     }
-    err = rn_ip_register(st, RN_IPPROTO_UDP, udp_input, udp_err);
+    err = rn__ip_register(st, RN_IPPROTO_UDP, udp_input, udp_err);
     if (err < 0)
         return err;
     rn_stack_set_slot(st, udp_slot, us);
@@ -745,7 +745,7 @@ static void udp_netstat_one(struct rn_port_entry *pe, void *ctx)
     un->un_fn(&row, un->un_ctx);
 }
 
-bool rn_udp_netstat_row(struct rn_stack *st, const void *ob, struct rn_netstat_row *row)
+bool rn__udp_netstat_row(struct rn_stack *st, const void *ob, struct rn_netstat_row *row)
 {
     const struct udp_ep *ep = ob;
 

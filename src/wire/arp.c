@@ -10,7 +10,7 @@
 #include "wire/arp.h"
 #include "wire/bytes.h"
 
-enum rn_drop rn_arp_parse(const uint8_t *p, size_t len, struct rn_arp *ar)
+enum rn_drop rn__arp_parse(const uint8_t *p, size_t len, struct rn_arp *ar)
 {
     assert(p != NULL || len == 0);
     assert(ar != NULL);
@@ -33,7 +33,7 @@ enum rn_drop rn_arp_parse(const uint8_t *p, size_t len, struct rn_arp *ar)
     return RN_DROP_NONE;
 }
 
-size_t rn_arp_emit(uint8_t *out, const struct rn_arp *ar)
+size_t rn__arp_emit(uint8_t *out, const struct rn_arp *ar)
 {
     assert(out != NULL && ar != NULL);
     assert(ar->ar_op == RN_ARP_OP_REQUEST || ar->ar_op == RN_ARP_OP_REPLY);

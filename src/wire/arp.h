@@ -2,7 +2,7 @@
  * ARP for IPv4 over Ethernet (RFC 826): parse and emit only.
  *
  * The network layer's neighbour cache parses every ARP frame payload with
- * rn_arp_parse() and answers or resolves with rn_arp_emit().  Other hardware
+ * rn__arp_parse() and answers or resolves with rn__arp_emit().  Other hardware
  * or protocol types are rejected: refnet only resolves IPv4 on Ethernet.
  */
 #ifndef REFNET_WIRE_ARP_H
@@ -38,12 +38,12 @@ struct rn_arp {
  *                      caching it would send unicast traffic to a group).
  * Reads only [p, p + len).
  */
-enum rn_drop rn_arp_parse(const uint8_t *p, size_t len, struct rn_arp *ar);
+enum rn_drop rn__arp_parse(const uint8_t *p, size_t len, struct rn_arp *ar);
 
 /* Writes the 28-byte ARP packet *ar at out, which must have RN_ARP_LEN
  * bytes.  A request is {RN_ARP_OP_REQUEST, our MAC, our IP, zero MAC, the IP
  * sought}, sent to RN_MAC_BROADCAST; a reply swaps the roles and goes to
  * the requester.  Returns RN_ARP_LEN. */
-size_t rn_arp_emit(uint8_t *out, const struct rn_arp *ar);
+size_t rn__arp_emit(uint8_t *out, const struct rn_arp *ar);
 
 #endif /* REFNET_WIRE_ARP_H */

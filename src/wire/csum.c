@@ -45,7 +45,7 @@ static inline uint64_t csum_to_from_native(uint16_t folded)
 #endif
 }
 
-uint64_t rn_csum_partial(const void *buf, size_t len, uint64_t acc)
+uint64_t rn__csum_partial(const void *buf, size_t len, uint64_t acc)
 {
     const unsigned char *p = buf;
     uint64_t s0 = csum_to_from_native(rn__csum_fold16(acc));

@@ -10,10 +10,10 @@
  *   - host-order 16-bit quantities (a port, a length, each half of a
  *     host-order IPv4 address) may be added to it with plain `+`, as long as
  *     the total stays below 2^64 (it always does for packet-sized work);
- *   - rn_csum_partial() continues from any accumulator, folded or not;
+ *   - rn__csum_partial() continues from any accumulator, folded or not;
  *   - rn_csum_fold() turns it into the 16-bit value stored in a checksum
  *     field (host order; store it with rn_put_be16()).
- * Checking a received header: rn_csum_fold(rn_csum_partial(hdr, len, 0))
+ * Checking a received header: rn_csum_fold(rn__csum_partial(hdr, len, 0))
  * is 0 exactly when the checksum stored inside it is right.
  */
 #ifndef REFNET_WIRE_CSUM_H
@@ -35,7 +35,7 @@
  * To sum a message held in pieces, sum each piece from 0 and combine with
  * rn_csum_block_add(), which handles pieces starting at odd offsets.
  */
-uint64_t rn_csum_partial(const void *p, size_t len, uint64_t acc);
+uint64_t rn__csum_partial(const void *p, size_t len, uint64_t acc);
 
 /* Folds a 64-bit accumulator to 16 bits with end-around carry; returns the
  * folded sum, not complemented.  For use in this header. */
@@ -57,10 +57,10 @@ static inline uint16_t rn_csum_fold(uint64_t acc)
 }
 
 /* Returns the checksum field value of the len bytes at p (a shorthand for
- * rn_csum_fold(rn_csum_partial(p, len, 0))). */
+ * rn_csum_fold(rn__csum_partial(p, len, 0))). */
 static inline uint16_t rn_csum(const void *p, size_t len)
 {
-    return rn_csum_fold(rn_csum_partial(p, len, 0));
+    return rn_csum_fold(rn__csum_partial(p, len, 0));
 }
 
 /*

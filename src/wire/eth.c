@@ -8,7 +8,7 @@
 #include "wire/bytes.h"
 #include "wire/eth.h"
 
-enum rn_drop rn_eth_parse(const uint8_t *p, size_t len, struct rn_eth_hdr *eh)
+enum rn_drop rn__eth_parse(const uint8_t *p, size_t len, struct rn_eth_hdr *eh)
 {
     assert(p != NULL || len == 0);
     assert(eh != NULL);
@@ -36,7 +36,7 @@ enum rn_drop rn_eth_parse(const uint8_t *p, size_t len, struct rn_eth_hdr *eh)
     return RN_DROP_NONE;
 }
 
-size_t rn_eth_emit(uint8_t *out, const struct rn_mac *dst,
+size_t rn__eth_emit(uint8_t *out, const struct rn_mac *dst,
                    const struct rn_mac *src, uint16_t type)
 {
     assert(out != NULL && dst != NULL && src != NULL);

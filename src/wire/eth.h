@@ -3,8 +3,8 @@
  * form are public (refnet/addr.h).
  *
  * The link drivers hand whole frames (no preamble, no FCS) to the network
- * layer, which parses them with rn_eth_parse() and dispatches on the
- * EtherType; the output path writes the 14-byte header with rn_eth_emit().
+ * layer, which parses them with rn__eth_parse() and dispatches on the
+ * EtherType; the output path writes the 14-byte header with rn__eth_emit().
  * 802.1Q tags are recognised and reported as unsupported, never parsed past.
  */
 #ifndef REFNET_WIRE_ETH_H
@@ -33,8 +33,8 @@
 /* Values below this are 802.3 length fields, not EtherTypes. */
 #define RN_ETHERTYPE_MIN 0x0600
 
-/* A parsed Ethernet II header.  Filled by rn_eth_parse(), read by
- * rn_eth_emit() (eh_payload and eh_paylen are ignored there). */
+/* A parsed Ethernet II header.  Filled by rn__eth_parse(), read by
+ * rn__eth_emit() (eh_payload and eh_paylen are ignored there). */
 struct rn_eth_hdr {
     struct rn_mac eh_dst;      /* destination address */
     struct rn_mac eh_src;      /* source address */
@@ -55,11 +55,11 @@ struct rn_eth_hdr {
  * On the last two *eh is filled all the same, so the caller can report what
  * it saw.  Reads only [p, p + len); keeps pointers into p.
  */
-enum rn_drop rn_eth_parse(const uint8_t *p, size_t len, struct rn_eth_hdr *eh);
+enum rn_drop rn__eth_parse(const uint8_t *p, size_t len, struct rn_eth_hdr *eh);
 
 /* Writes the 14-byte header for dst, src and EtherType type (host order) at
  * out, which must have RN_ETH_HLEN bytes.  Returns RN_ETH_HLEN. */
-size_t rn_eth_emit(uint8_t *out, const struct rn_mac *dst,
+size_t rn__eth_emit(uint8_t *out, const struct rn_mac *dst,
                    const struct rn_mac *src, uint16_t type);
 
 /* True if m is ff:ff:ff:ff:ff:ff. */

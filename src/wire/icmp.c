@@ -32,7 +32,7 @@ static bool icmp_parse_quote(struct rn_icmp_hdr *ic)
     return true;
 }
 
-enum rn_drop rn_icmp_parse(const uint8_t *p, size_t len,
+enum rn_drop rn__icmp_parse(const uint8_t *p, size_t len,
                            struct rn_icmp_hdr *ic)
 {
     assert(p != NULL || len == 0);
@@ -58,7 +58,7 @@ enum rn_drop rn_icmp_parse(const uint8_t *p, size_t len,
     return RN_DROP_NONE;
 }
 
-size_t rn_icmp_emit_echo_reply(uint8_t *out, const struct rn_icmp_hdr *req)
+size_t rn__icmp_emit_echo_reply(uint8_t *out, const struct rn_icmp_hdr *req)
 {
     size_t len;
 
@@ -78,7 +78,7 @@ size_t rn_icmp_emit_echo_reply(uint8_t *out, const struct rn_icmp_hdr *req)
     return len;
 }
 
-size_t rn_icmp_emit_error(uint8_t *out, uint8_t type, uint8_t code,
+size_t rn__icmp_emit_error(uint8_t *out, uint8_t type, uint8_t code,
                           uint32_t rest, const uint8_t *orig, size_t orig_len)
 {
     size_t ohlen, qlen;
@@ -101,30 +101,30 @@ size_t rn_icmp_emit_error(uint8_t *out, uint8_t type, uint8_t code,
     return RN_ICMP_HLEN + qlen;
 }
 
-size_t rn_icmp_emit_port_unreach(uint8_t *out, const uint8_t *orig,
+size_t rn__icmp_emit_port_unreach(uint8_t *out, const uint8_t *orig,
                                  size_t orig_len)
 {
-    return rn_icmp_emit_error(out, RN_ICMP_DEST_UNREACH, RN_ICMP_UNREACH_PORT,
+    return rn__icmp_emit_error(out, RN_ICMP_DEST_UNREACH, RN_ICMP_UNREACH_PORT,
                               0, orig, orig_len);
 }
 
-size_t rn_icmp_emit_frag_needed(uint8_t *out, uint16_t mtu,
+size_t rn__icmp_emit_frag_needed(uint8_t *out, uint16_t mtu,
                                 const uint8_t *orig, size_t orig_len)
 {
     /* RFC 1191 section 4: unused high 16 bits, next-hop MTU in the low. */
-    return rn_icmp_emit_error(out, RN_ICMP_DEST_UNREACH,
+    return rn__icmp_emit_error(out, RN_ICMP_DEST_UNREACH,
                               RN_ICMP_UNREACH_FRAG_NEEDED, mtu, orig,
                               orig_len);
 }
 
-size_t rn_icmp_emit_reasm_timeout(uint8_t *out, const uint8_t *orig,
+size_t rn__icmp_emit_reasm_timeout(uint8_t *out, const uint8_t *orig,
                                   size_t orig_len)
 {
-    return rn_icmp_emit_error(out, RN_ICMP_TIME_EXCEEDED,
+    return rn__icmp_emit_error(out, RN_ICMP_TIME_EXCEEDED,
                               RN_ICMP_TIMXCEED_REASM, 0, orig, orig_len);
 }
 
-bool rn_icmp_may_send_error(const struct rn_ip4_hdr *ip)
+bool rn__icmp_may_send_error(const struct rn_ip4_hdr *ip)
 {
     uint32_t src;
 

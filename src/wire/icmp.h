@@ -2,8 +2,8 @@
  * ICMP for IPv4 (RFC 792, with RFC 1122 and RFC 1191): parse and emit only.
  *
  * The network layer parses every IPv4 payload of protocol 1 with
- * rn_icmp_parse(), answers echo requests with rn_icmp_emit_echo_reply(),
- * and reports errors about received datagrams with rn_icmp_emit_error()
+ * rn__icmp_parse(), answers echo requests with rn__icmp_emit_echo_reply(),
+ * and reports errors about received datagrams with rn__icmp_emit_error()
  * and its wrappers.  For a received error message the parse also reads the
  * quoted datagram's addresses and protocol, so the transport layer can find
  * the connection it concerns (port unreachable, fragmentation needed).
@@ -21,7 +21,7 @@
 #define RN_ICMP_HLEN 8  /* type, code, checksum and 4 type-specific bytes */
 /* Bytes of the original transport header an error message quotes. */
 #define RN_ICMP_QUOTE_L4 8
-/* Longest error message rn_icmp_emit_error() writes: header, an IPv4
+/* Longest error message rn__icmp_emit_error() writes: header, an IPv4
  * header with the most options, and 8 bytes of its payload. */
 #define RN_ICMP_ERR_MAXLEN (RN_ICMP_HLEN + RN_IP4_MAX_HLEN + RN_ICMP_QUOTE_L4)
 
@@ -96,7 +96,7 @@ static inline uint16_t rn_icmp_echo_seq(const struct rn_icmp_hdr *ic)
  *                          least 8 bytes.
  * Unknown types are not an error here.  Reads only [p, p + len).
  */
-enum rn_drop rn_icmp_parse(const uint8_t *p, size_t len,
+enum rn_drop rn__icmp_parse(const uint8_t *p, size_t len,
                            struct rn_icmp_hdr *ic);
 
 /*
@@ -105,7 +105,7 @@ enum rn_drop rn_icmp_parse(const uint8_t *p, size_t len,
  * RN_ICMP_HLEN + req->ic_datalen bytes; it may be the request's own bytes,
  * to answer in place.  Returns the reply length.
  */
-size_t rn_icmp_emit_echo_reply(uint8_t *out, const struct rn_icmp_hdr *req);
+size_t rn__icmp_emit_echo_reply(uint8_t *out, const struct rn_icmp_hdr *req);
 
 /*
  * Writes an ICMP error message of the given type and code at out, which
@@ -115,23 +115,23 @@ size_t rn_icmp_emit_echo_reply(uint8_t *out, const struct rn_icmp_hdr *req);
  * parsed header); the message quotes that header and the first 8 bytes of
  * its payload, or less if the payload is shorter (RFC 792).  Returns the
  * message length.  Whether an error may be sent at all is the caller's to
- * decide (rn_icmp_may_send_error(), rate limits).
+ * decide (rn__icmp_may_send_error(), rate limits).
  */
-size_t rn_icmp_emit_error(uint8_t *out, uint8_t type, uint8_t code,
+size_t rn__icmp_emit_error(uint8_t *out, uint8_t type, uint8_t code,
                           uint32_t rest, const uint8_t *orig, size_t orig_len);
 
 /* Destination unreachable, port unreachable: no UDP endpoint for it. */
-size_t rn_icmp_emit_port_unreach(uint8_t *out, const uint8_t *orig,
+size_t rn__icmp_emit_port_unreach(uint8_t *out, const uint8_t *orig,
                                  size_t orig_len);
 
 /* Destination unreachable, fragmentation needed and DF set, with the
  * next-hop MTU (RFC 1191). */
-size_t rn_icmp_emit_frag_needed(uint8_t *out, uint16_t mtu,
+size_t rn__icmp_emit_frag_needed(uint8_t *out, uint16_t mtu,
                                 const uint8_t *orig, size_t orig_len);
 
 /* Time exceeded, fragment reassembly time exceeded.  orig is the first
  * fragment (offset 0); RFC 1122 3.3.2 sends nothing if it never came. */
-size_t rn_icmp_emit_reasm_timeout(uint8_t *out, const uint8_t *orig,
+size_t rn__icmp_emit_reasm_timeout(uint8_t *out, const uint8_t *orig,
                                   size_t orig_len);
 
 /*
@@ -143,6 +143,6 @@ size_t rn_icmp_emit_reasm_timeout(uint8_t *out, const uint8_t *orig,
  * datagrams that came as link-layer broadcast or to a subnet broadcast
  * address, which the header alone cannot tell.
  */
-bool rn_icmp_may_send_error(const struct rn_ip4_hdr *ip);
+bool rn__icmp_may_send_error(const struct rn_ip4_hdr *ip);
 
 #endif /* REFNET_WIRE_ICMP_H */

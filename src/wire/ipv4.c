@@ -26,13 +26,13 @@ static bool ip4_opts_valid(const uint8_t *opts, size_t len)
     struct rn_ip4_opt opt;
     int rc;
 
-    rn_ip4_opt_init(&it, opts, len);
-    while ((rc = rn_ip4_opt_next(&it, &opt)) > 0)
+    rn__ip4_opt_init(&it, opts, len);
+    while ((rc = rn__ip4_opt_next(&it, &opt)) > 0)
         ;
     return rc == 0;
 }
 
-enum rn_drop rn_ip4_parse(const uint8_t *p, size_t len, struct rn_ip4_hdr *ip)
+enum rn_drop rn__ip4_parse(const uint8_t *p, size_t len, struct rn_ip4_hdr *ip)
 {
     size_t hlen, tot;
     uint16_t frag;
@@ -85,7 +85,7 @@ enum rn_drop rn_ip4_parse(const uint8_t *p, size_t len, struct rn_ip4_hdr *ip)
     return RN_DROP_NONE;
 }
 
-size_t rn_ip4_emit(uint8_t *out, const struct rn_ip4_hdr *ip)
+size_t rn__ip4_emit(uint8_t *out, const struct rn_ip4_hdr *ip)
 {
     size_t hlen;
     uint16_t frag;
@@ -120,7 +120,7 @@ size_t rn_ip4_emit(uint8_t *out, const struct rn_ip4_hdr *ip)
     return hlen;
 }
 
-enum rn_drop rn_ip4_dec_ttl(uint8_t *hdr)
+enum rn_drop rn__ip4_dec_ttl(uint8_t *hdr)
 {
     uint16_t old_word, new_word;
 
@@ -138,7 +138,7 @@ enum rn_drop rn_ip4_dec_ttl(uint8_t *hdr)
 
 /* ---- Options ------------------------------------------------------------ */
 
-void rn_ip4_opt_init(struct rn_ip4_opt_iter *it, const uint8_t *opts,
+void rn__ip4_opt_init(struct rn_ip4_opt_iter *it, const uint8_t *opts,
                      size_t len)
 {
     assert(it != NULL);
@@ -167,7 +167,7 @@ static bool ip4_opt_len_ok(uint8_t type, size_t optlen)
     }
 }
 
-int rn_ip4_opt_next(struct rn_ip4_opt_iter *it, struct rn_ip4_opt *opt)
+int rn__ip4_opt_next(struct rn_ip4_opt_iter *it, struct rn_ip4_opt *opt)
 {
     assert(it != NULL && opt != NULL);
 

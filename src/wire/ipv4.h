@@ -2,7 +2,7 @@
  * IPv4 headers (RFC 791) and their options: parse and emit only.  Address
  * helpers and text forms are public (refnet/addr.h).
  *
- * The network layer calls rn_ip4_parse() on every Ethernet payload of type
+ * The network layer calls rn__ip4_parse() on every Ethernet payload of type
  * 0x0800; it validates everything that can be checked without state
  * (version, lengths, checksum, options, fragment fields) so the layers above
  * only see well-formed headers.  Reassembly, routing and delivery decisions
@@ -49,7 +49,7 @@
 #define RN_IP4_CIDR_STRLEN 19
 
 /*
- * A parsed IPv4 header.  Filled by rn_ip4_parse(); rn_ip4_emit() reads the
+ * A parsed IPv4 header.  Filled by rn__ip4_parse(); rn__ip4_emit() reads the
  * fields marked (emit) and computes the rest.
  * Invariants after a successful parse:
  *   ip_hlen == RN_IP4_HLEN + ip_optlen, ip_len == ip_hlen + ip_paylen,
@@ -85,16 +85,16 @@ struct rn_ip4_hdr {
  *   RN_DROP_BAD_IP_HDR_LEN    IHL < 5, or IHL * 4 > len;
  *   RN_DROP_BAD_IP_TOTAL_LEN  total length < IHL * 4, or > len;
  *   RN_DROP_BAD_IP_CSUM       the header checksum does not verify;
- *   RN_DROP_BAD_IP_OPTIONS    an option is malformed (see rn_ip4_opt_next);
+ *   RN_DROP_BAD_IP_OPTIONS    an option is malformed (see rn__ip4_opt_next);
  *   RN_DROP_FRAG_TOO_BIG      fragment offset + payload > 65535;
  *   RN_DROP_BAD_IP_FRAG       MF set with a payload that is empty or not a
  *                             multiple of 8 bytes.
  * Bytes past the total length (Ethernet padding) are excluded from
  * ip_paylen.  The TTL is not judged: a TTL of 0 or 1 is fine for a packet
- * addressed to us (see rn_ip4_dec_ttl() for forwarding).  Reads only
+ * addressed to us (see rn__ip4_dec_ttl() for forwarding).  Reads only
  * [p, p + len); on failure *ip is partly written and must not be used.
  */
-enum rn_drop rn_ip4_parse(const uint8_t *p, size_t len, struct rn_ip4_hdr *ip);
+enum rn_drop rn__ip4_parse(const uint8_t *p, size_t len, struct rn_ip4_hdr *ip);
 
 /*
  * Writes the IPv4 header described by *ip at out, which must have
@@ -104,7 +104,7 @@ enum rn_drop rn_ip4_parse(const uint8_t *p, size_t len, struct rn_ip4_hdr *ip);
  * are copied unless ip_opts already points at out + 20.  ip_hlen, ip_len,
  * ip_sum and ip_payload are ignored.  Returns the header length.
  */
-size_t rn_ip4_emit(uint8_t *out, const struct rn_ip4_hdr *ip);
+size_t rn__ip4_emit(uint8_t *out, const struct rn_ip4_hdr *ip);
 
 /*
  * Decrements the TTL of the valid IPv4 header at hdr for forwarding and
@@ -112,7 +112,7 @@ size_t rn_ip4_emit(uint8_t *out, const struct rn_ip4_hdr *ip);
  * RN_DROP_IP_TTL_EXPIRED, leaving the header untouched, if the TTL is 0 or 1
  * (the caller then sends ICMP time exceeded).
  */
-enum rn_drop rn_ip4_dec_ttl(uint8_t *hdr);
+enum rn_drop rn__ip4_dec_ttl(uint8_t *hdr);
 
 /* True if the packet is a fragment: MF set, or a non-zero offset. */
 static inline bool rn_ip4_is_fragment(const struct rn_ip4_hdr *ip)
@@ -122,7 +122,7 @@ static inline bool rn_ip4_is_fragment(const struct rn_ip4_hdr *ip)
 
 /* ---- Options ------------------------------------------------------------ */
 
-/* One option, as produced by rn_ip4_opt_next().  NOP and EOL are never
+/* One option, as produced by rn__ip4_opt_next().  NOP and EOL are never
  * produced. */
 struct rn_ip4_opt {
     uint8_t io_type;         /* option type octet, RN_IPOPT_* */
@@ -131,7 +131,7 @@ struct rn_ip4_opt {
     const uint8_t *io_data;  /* io_len - 2 bytes after the length octet */
 };
 
-/* A cursor over an options area.  Set up with rn_ip4_opt_init(). */
+/* A cursor over an options area.  Set up with rn__ip4_opt_init(). */
 struct rn_ip4_opt_iter {
     const uint8_t *oi_p;     /* first option byte */
     size_t oi_len;           /* bytes in the options area */
@@ -141,7 +141,7 @@ struct rn_ip4_opt_iter {
 
 /* Starts a walk over the len option bytes at opts (e.g. ip_opts and
  * ip_optlen of a parsed header, or any untrusted bytes). */
-void rn_ip4_opt_init(struct rn_ip4_opt_iter *it, const uint8_t *opts,
+void rn__ip4_opt_init(struct rn_ip4_opt_iter *it, const uint8_t *opts,
                      size_t len);
 
 /*
@@ -152,6 +152,6 @@ void rn_ip4_opt_init(struct rn_ip4_opt_iter *it, const uint8_t *opts,
  * exactly 4).  After RN_EFORMAT every further call returns RN_EFORMAT.
  * Never reads outside the area.
  */
-int rn_ip4_opt_next(struct rn_ip4_opt_iter *it, struct rn_ip4_opt *opt);
+int rn__ip4_opt_next(struct rn_ip4_opt_iter *it, struct rn_ip4_opt *opt);
 
 #endif /* REFNET_WIRE_IPV4_H */

@@ -15,7 +15,7 @@
 #include "wire/ipv4.h"
 #include "wire/tcp.h"
 
-enum rn_drop rn_tcp_parse4(const uint8_t *p, size_t len, uint32_t src,
+enum rn_drop rn__tcp_parse4(const uint8_t *p, size_t len, uint32_t src,
                            uint32_t dst, unsigned flags,
                            struct rn_tcp_hdr *th)
 {
@@ -30,7 +30,7 @@ enum rn_drop rn_tcp_parse4(const uint8_t *p, size_t len, uint32_t src,
     if (hlen < RN_TCP_HLEN || hlen > len)
         return RN_DROP_BAD_TCP_HDR_LEN;
     if (!(flags & RN_CSUM_VERIFIED) &&
-        rn_csum_fold(rn_csum_partial(
+        rn_csum_fold(rn__csum_partial(
             p, len, rn_csum_pseudo4(src, dst, RN_IPPROTO_TCP, (uint32_t)len))) != 0)
         return RN_DROP_BAD_TCP_CSUM;
     th->th_sport = rn_get_be16(p);
@@ -49,7 +49,7 @@ enum rn_drop rn_tcp_parse4(const uint8_t *p, size_t len, uint32_t src,
     return RN_DROP_NONE;
 }
 
-size_t rn_tcp_emit4(uint8_t *seg, const struct rn_tcp_hdr *th, uint32_t src,
+size_t rn__tcp_emit4(uint8_t *seg, const struct rn_tcp_hdr *th, uint32_t src,
                     uint32_t dst)
 {
     size_t hlen, seglen;
@@ -74,7 +74,7 @@ size_t rn_tcp_emit4(uint8_t *seg, const struct rn_tcp_hdr *th, uint32_t src,
     if (th->th_optlen && th->th_opts != seg + RN_TCP_HLEN)
         memmove(seg + RN_TCP_HLEN, th->th_opts, th->th_optlen);
     rn_put_be16(seg + 16,
-                rn_csum_fold(rn_csum_partial(
+                rn_csum_fold(rn__csum_partial(
                     seg, seglen,
                     rn_csum_pseudo4(src, dst, RN_IPPROTO_TCP, (uint32_t)seglen))));
     return hlen;
@@ -82,7 +82,7 @@ size_t rn_tcp_emit4(uint8_t *seg, const struct rn_tcp_hdr *th, uint32_t src,
 
 /* ---- Options ------------------------------------------------------------ */
 
-enum rn_drop rn_tcp_opts_parse(const uint8_t *opts, size_t len,
+enum rn_drop rn__tcp_opts_parse(const uint8_t *opts, size_t len,
                                struct rn_tcp_opts *to)
 {
     size_t off = 0;
@@ -160,7 +160,7 @@ enum rn_drop rn_tcp_opts_parse(const uint8_t *opts, size_t len,
 
 /*
  * Writes (if out != NULL) or measures the option layout of *to.  The one
- * routine serves rn_tcp_opts_emit() and rn_tcp_opts_len(), so the two can
+ * routine serves rn__tcp_opts_emit() and rn__tcp_opts_len(), so the two can
  * never disagree.
  */
 static size_t tcp_opts_layout(uint8_t *out, const struct rn_tcp_opts *to)
@@ -227,13 +227,13 @@ static size_t tcp_opts_layout(uint8_t *out, const struct rn_tcp_opts *to)
     return n;
 }
 
-size_t rn_tcp_opts_emit(uint8_t *out, const struct rn_tcp_opts *to)
+size_t rn__tcp_opts_emit(uint8_t *out, const struct rn_tcp_opts *to)
 {
     assert(out != NULL && to != NULL);
     return tcp_opts_layout(out, to);
 }
 
-size_t rn_tcp_opts_len(const struct rn_tcp_opts *to)
+size_t rn__tcp_opts_len(const struct rn_tcp_opts *to)
 {
     assert(to != NULL);
     return tcp_opts_layout(NULL, to);
@@ -251,7 +251,7 @@ static const struct {
     {RN_TCP_ECE, 'E', "ECE"}, {RN_TCP_CWR, 'W', "CWR"},
 };
 
-char *rn_tcp_flags_fmt(uint8_t flags, char *buf)
+char *rn__tcp_flags_fmt(uint8_t flags, char *buf)
 {
     size_t i, n = 0;
 
@@ -268,7 +268,7 @@ char *rn_tcp_flags_fmt(uint8_t flags, char *buf)
     return buf;
 }
 
-char *rn_tcp_flags_fmt_long(uint8_t flags, char *buf)
+char *rn__tcp_flags_fmt_long(uint8_t flags, char *buf)
 {
     size_t i, n = 0;
 

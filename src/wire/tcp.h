@@ -3,10 +3,10 @@
  * RFC 7323 window scale and timestamps, RFC 2018 SACK): parse and emit
  * only.
  *
- * Input: rn_tcp_parse4() validates the header and checksum of every IPv4
- * payload of protocol 6; rn_tcp_opts_parse() then decodes the options the
- * connection cares about.  Output: rn_tcp_opts_emit() lays out options,
- * the payload is placed after them, and rn_tcp_emit4() writes the header and
+ * Input: rn__tcp_parse4() validates the header and checksum of every IPv4
+ * payload of protocol 6; rn__tcp_opts_parse() then decodes the options the
+ * connection cares about.  Output: rn__tcp_opts_emit() lays out options,
+ * the payload is placed after them, and rn__tcp_emit4() writes the header and
  * checksum.  Connection state is the transport layer's (src/transport).
  */
 #ifndef REFNET_WIRE_TCP_H
@@ -49,12 +49,12 @@
 #define RN_TCP_MAX_WSCALE 14  /* RFC 7323 2.3: larger shifts are clamped */
 #define RN_TCP_MAX_SACKS 4    /* blocks that fit in 40 bytes of options */
 
-/* Longest rn_tcp_flags_fmt_long() text, "FIN|SYN|...|CWR", plus the NUL;
- * also enough for rn_tcp_flags_fmt(). */
+/* Longest rn__tcp_flags_fmt_long() text, "FIN|SYN|...|CWR", plus the NUL;
+ * also enough for rn__tcp_flags_fmt(). */
 #define RN_TCP_FLAGS_STRLEN 32
 
 /*
- * A parsed TCP header.  Filled by rn_tcp_parse4(); rn_tcp_emit4() reads the
+ * A parsed TCP header.  Filled by rn__tcp_parse4(); rn__tcp_emit4() reads the
  * fields marked (emit).  After a successful parse:
  *   th_hlen == RN_TCP_HLEN + th_optlen, th_hlen + th_paylen == segment len.
  */
@@ -108,10 +108,10 @@ struct rn_tcp_opts {
  *   RN_DROP_BAD_TCP_CSUM     the checksum over pseudo-header, header and
  *                            data does not verify (skipped with
  *                            RN_CSUM_VERIFIED in flags).
- * Options are not decoded here: call rn_tcp_opts_parse() on th_opts.  The
+ * Options are not decoded here: call rn__tcp_opts_parse() on th_opts.  The
  * four reserved bits are ignored.  Reads only [p, p + len).
  */
-enum rn_drop rn_tcp_parse4(const uint8_t *p, size_t len, uint32_t src,
+enum rn_drop rn__tcp_parse4(const uint8_t *p, size_t len, uint32_t src,
                            uint32_t dst, unsigned flags,
                            struct rn_tcp_hdr *th);
 
@@ -120,10 +120,10 @@ enum rn_drop rn_tcp_parse4(const uint8_t *p, size_t len, uint32_t src,
  * dst: RN_TCP_HLEN + th_optlen bytes, options copied from th_opts unless
  * they are already at seg + 20.  The th_paylen data bytes must already sit
  * at seg + RN_TCP_HLEN + th_optlen, since the checksum covers them.  th_optlen
- * must be a multiple of 4, at most 40 (rn_tcp_opts_emit() guarantees it).
+ * must be a multiple of 4, at most 40 (rn__tcp_opts_emit() guarantees it).
  * Returns the header length.
  */
-size_t rn_tcp_emit4(uint8_t *seg, const struct rn_tcp_hdr *th, uint32_t src,
+size_t rn__tcp_emit4(uint8_t *seg, const struct rn_tcp_hdr *th, uint32_t src,
                     uint32_t dst);
 
 /*
@@ -137,7 +137,7 @@ size_t rn_tcp_emit4(uint8_t *seg, const struct rn_tcp_hdr *th, uint32_t src,
  * illegal length, and a sender that gets lengths wrong cannot be trusted
  * with the rest.  Reads only [opts, opts + len).
  */
-enum rn_drop rn_tcp_opts_parse(const uint8_t *opts, size_t len,
+enum rn_drop rn__tcp_opts_parse(const uint8_t *opts, size_t len,
                                struct rn_tcp_opts *to);
 
 /*
@@ -150,20 +150,20 @@ enum rn_drop rn_tcp_opts_parse(const uint8_t *opts, size_t len,
  * last, as many as fit in the remaining room (3 beside timestamps, 4
  * alone).  Returns the option length (0..40, a multiple of 4).
  */
-size_t rn_tcp_opts_emit(uint8_t *out, const struct rn_tcp_opts *to);
+size_t rn__tcp_opts_emit(uint8_t *out, const struct rn_tcp_opts *to);
 
-/* Returns the length rn_tcp_opts_emit() would produce for *to, without
+/* Returns the length rn__tcp_opts_emit() would produce for *to, without
  * writing; for sizing headers and the effective send MSS. */
-size_t rn_tcp_opts_len(const struct rn_tcp_opts *to);
+size_t rn__tcp_opts_len(const struct rn_tcp_opts *to);
 
 /* Writes flags tcpdump's way into buf (RN_TCP_FLAGS_STRLEN bytes): one
  * letter per bit in the order F S R P . U E W, "." for ACK, so SYN|ACK is
  * "S.", FIN|ACK "F."; "none" for 0.  Returns buf. */
-char *rn_tcp_flags_fmt(uint8_t flags, char *buf);
+char *rn__tcp_flags_fmt(uint8_t flags, char *buf);
 
 /* Writes flags as names joined by '|' into buf (RN_TCP_FLAGS_STRLEN bytes),
  * in the same order: "SYN|ACK", "FIN|PSH|ACK"; "none" for 0.  Returns
  * buf. */
-char *rn_tcp_flags_fmt_long(uint8_t flags, char *buf);
+char *rn__tcp_flags_fmt_long(uint8_t flags, char *buf);
 
 #endif /* REFNET_WIRE_TCP_H */

@@ -11,7 +11,7 @@
 #include "wire/ipv4.h"
 #include "wire/udp.h"
 
-enum rn_drop rn_udp_parse4(const uint8_t *p, size_t len, uint32_t src,
+enum rn_drop rn__udp_parse4(const uint8_t *p, size_t len, uint32_t src,
                            uint32_t dst, unsigned flags,
                            struct rn_udp_hdr *uh)
 {
@@ -32,13 +32,13 @@ enum rn_drop rn_udp_parse4(const uint8_t *p, size_t len, uint32_t src,
     uh->uh_payload = p + RN_UDP_HLEN;
     uh->uh_paylen = ulen - RN_UDP_HLEN;
     if (uh->uh_sum != 0 && !(flags & RN_CSUM_VERIFIED) &&
-        rn_csum_fold(rn_csum_partial(
+        rn_csum_fold(rn__csum_partial(
             p, ulen, rn_csum_pseudo4(src, dst, RN_IPPROTO_UDP, ulen))) != 0)
         return RN_DROP_BAD_UDP_CSUM;
     return RN_DROP_NONE;
 }
 
-size_t rn_udp_emit4(uint8_t *dgram, const struct rn_udp_hdr *uh, uint32_t src,
+size_t rn__udp_emit4(uint8_t *dgram, const struct rn_udp_hdr *uh, uint32_t src,
                     uint32_t dst)
 {
     size_t ulen;
@@ -52,7 +52,7 @@ size_t rn_udp_emit4(uint8_t *dgram, const struct rn_udp_hdr *uh, uint32_t src,
     rn_put_be16(dgram + 2, uh->uh_dport);
     rn_put_be16(dgram + 4, (uint16_t)ulen);
     rn_put_be16(dgram + 6, 0);
-    sum = rn_csum_fold(rn_csum_partial(
+    sum = rn_csum_fold(rn__csum_partial(
         dgram, ulen, rn_csum_pseudo4(src, dst, RN_IPPROTO_UDP, (uint32_t)ulen)));
     rn_put_be16(dgram + 6, sum == 0 ? 0xffff : sum);
     return RN_UDP_HLEN;

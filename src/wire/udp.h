@@ -2,8 +2,8 @@
  * UDP over IPv4 (RFC 768): parse and emit only.
  *
  * The transport layer parses every IPv4 payload of protocol 17 with
- * rn_udp_parse4(), which also verifies the checksum over the pseudo-header,
- * and builds datagrams with rn_udp_emit4() once the payload is in place.
+ * rn__udp_parse4(), which also verifies the checksum over the pseudo-header,
+ * and builds datagrams with rn__udp_emit4() once the payload is in place.
  */
 #ifndef REFNET_WIRE_UDP_H
 #define REFNET_WIRE_UDP_H
@@ -39,7 +39,7 @@ struct rn_udp_hdr {
  * length field are not part of the datagram and are excluded from
  * uh_paylen.  Reads only [p, p + len).
  */
-enum rn_drop rn_udp_parse4(const uint8_t *p, size_t len, uint32_t src,
+enum rn_drop rn__udp_parse4(const uint8_t *p, size_t len, uint32_t src,
                            uint32_t dst, unsigned flags,
                            struct rn_udp_hdr *uh);
 
@@ -50,7 +50,7 @@ enum rn_drop rn_udp_parse4(const uint8_t *p, size_t len, uint32_t src,
  * checksum covers them.  A checksum that computes to 0 is sent as 0xffff,
  * since 0 means "none".  Returns RN_UDP_HLEN.
  */
-size_t rn_udp_emit4(uint8_t *dgram, const struct rn_udp_hdr *uh, uint32_t src,
+size_t rn__udp_emit4(uint8_t *dgram, const struct rn_udp_hdr *uh, uint32_t src,
                     uint32_t dst);
 
 #endif /* REFNET_WIRE_UDP_H */

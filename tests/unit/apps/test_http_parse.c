@@ -19,8 +19,8 @@ static int parse_whole(struct rn_http_parser *hp, const char *s, size_t len, siz
 {
     int r;
 
-    rn_http_parser_init(hp, NULL);
-    r = rn_http_parse(hp, (const uint8_t *)s, len, used);
+    rn__http_parser_init(hp, NULL);
+    r = rn__http_parse(hp, (const uint8_t *)s, len, used);
     if (r == RN_HTTP_MORE)
         return -1;
     if (r == RN_HTTP_DONE)
@@ -37,11 +37,11 @@ static int parse_steps(struct rn_http_parser *hp, const char *s, size_t len, siz
     size_t off = 0, u;
     int r = RN_HTTP_MORE;
 
-    rn_http_parser_init(hp, NULL);
+    rn__http_parser_init(hp, NULL);
     while (off < len) {
         size_t n = len - off < step ? len - off : step;
 
-        r = rn_http_parse(hp, (const uint8_t *)s + off, n, &u);
+        r = rn__http_parse(hp, (const uint8_t *)s + off, n, &u);
         assert_true(u <= n);
         off += u;
         if (r != RN_HTTP_MORE)
@@ -86,8 +86,8 @@ static void test_simple_get(void **state)
     assert_int_equal(P1.hp_minor, 1);
     assert_int_equal(P1.hp_nhosts, 1);
     assert_int_equal(P1.hp_nfields, 2);
-    assert_true(rn_http_keep_alive(&P1));
-    assert_true(rn_http_parser_started(&P1));
+    assert_true(rn__http_keep_alive(&P1));
+    assert_true(rn__http_parser_started(&P1));
     assert_int_equal(parse_str(s), 0);
 }
 
@@ -116,7 +116,7 @@ static void test_line_endings(void **state)
     /* Empty lines before the request line are skipped... */
     assert_int_equal(parse_str("\r\n\r\n\nGET / HTTP/1.1\r\nHost: h\r\n\r\n"), 0);
     assert_int_equal(parse_whole(&P1, "\r\n\r\n", 4, &used), -1);
-    assert_false(rn_http_parser_started(&P1));
+    assert_false(rn__http_parser_started(&P1));
     /* ...but not without end. */
     {
         char junk[200];
@@ -278,32 +278,32 @@ static void test_connection_tokens(void **state)
     assert_int_equal(parse_whole(&P1, CONN("close", "HTTP/1.1"), strlen(CONN("close", "HTTP/1.1")),
                                  &used), 0);
     assert_true(P1.hp_conn_close);
-    assert_false(rn_http_keep_alive(&P1));
+    assert_false(rn__http_keep_alive(&P1));
     assert_int_equal(parse_whole(&P1, CONN("Upgrade, CLOSE ", "HTTP/1.1"),
                                  strlen(CONN("Upgrade, CLOSE ", "HTTP/1.1")), &used), 0);
-    assert_false(rn_http_keep_alive(&P1));
+    assert_false(rn__http_keep_alive(&P1));
     assert_int_equal(parse_whole(&P1, CONN("keep-alive", "HTTP/1.0"),
                                  strlen(CONN("keep-alive", "HTTP/1.0")), &used), 0);
-    assert_true(rn_http_keep_alive(&P1));
+    assert_true(rn__http_keep_alive(&P1));
     assert_int_equal(parse_whole(&P1, CONN(" Keep-Alive ,foo", "HTTP/1.0"),
                                  strlen(CONN(" Keep-Alive ,foo", "HTTP/1.0")), &used), 0);
-    assert_true(rn_http_keep_alive(&P1));
+    assert_true(rn__http_keep_alive(&P1));
     assert_int_equal(parse_whole(&P1, CONN("keep-alive, close", "HTTP/1.0"),
                                  strlen(CONN("keep-alive, close", "HTTP/1.0")), &used), 0);
-    assert_false(rn_http_keep_alive(&P1));
+    assert_false(rn__http_keep_alive(&P1));
     /* Near misses are other tokens. */
     assert_int_equal(parse_whole(&P1, CONN("closed, keep alive, xclose", "HTTP/1.0"),
                                  strlen(CONN("closed, keep alive, xclose", "HTTP/1.0")), &used), 0);
     assert_false(P1.hp_conn_close);
     assert_false(P1.hp_conn_keepalive);
-    assert_false(rn_http_keep_alive(&P1));
+    assert_false(rn__http_keep_alive(&P1));
     assert_int_equal(parse_whole(&P1, CONN("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaclose", "HTTP/1.1"),
                                  strlen(CONN("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaclose",
                                              "HTTP/1.1")), &used), 0);
-    assert_true(rn_http_keep_alive(&P1));
+    assert_true(rn__http_keep_alive(&P1));
     /* HTTP/1.0 without the token closes. */
     assert_int_equal(parse_whole(&P1, "GET / HTTP/1.0\r\n\r\n", 18, &used), 0);
-    assert_false(rn_http_keep_alive(&P1));
+    assert_false(rn__http_keep_alive(&P1));
 #undef CONN
 }
 
@@ -364,17 +364,17 @@ static void test_custom_limits(void **state)
     size_t used;
 
     (void)state;
-    rn_http_parser_init(&P1, &lim);
+    rn__http_parser_init(&P1, &lim);
     s = "GET /1234567890 HTTP/1.0\r\n\r\n";
-    assert_int_equal(rn_http_parse(&P1, (const uint8_t *)s, strlen(s), &used), RN_HTTP_ERROR);
+    assert_int_equal(rn__http_parse(&P1, (const uint8_t *)s, strlen(s), &used), RN_HTTP_ERROR);
     assert_int_equal(P1.hp_status, 414);
-    rn_http_parser_reset(&P1);
+    rn__http_parser_reset(&P1);
     s = "GET /12345678 HTTP/1.0\r\nA: 1\r\nB: 2\r\n\r\n";
-    assert_int_equal(rn_http_parse(&P1, (const uint8_t *)s, strlen(s), &used), RN_HTTP_ERROR);
+    assert_int_equal(rn__http_parse(&P1, (const uint8_t *)s, strlen(s), &used), RN_HTTP_ERROR);
     assert_int_equal(P1.hp_status, 431);
-    rn_http_parser_reset(&P1);
+    rn__http_parser_reset(&P1);
     s = "GET / HTTP/1.0\r\nContent-Length: 6\r\n\r\n";
-    assert_int_equal(rn_http_parse(&P1, (const uint8_t *)s, strlen(s), &used), RN_HTTP_ERROR);
+    assert_int_equal(rn__http_parse(&P1, (const uint8_t *)s, strlen(s), &used), RN_HTTP_ERROR);
     assert_int_equal(P1.hp_status, 413);
 }
 
@@ -384,22 +384,22 @@ static void test_pipelined(void **state)
     size_t off = 0, used;
 
     (void)state;
-    rn_http_parser_init(&P1, NULL);
-    assert_int_equal(rn_http_parse(&P1, (const uint8_t *)s, strlen(s), &used), RN_HTTP_DONE);
+    rn__http_parser_init(&P1, NULL);
+    assert_int_equal(rn__http_parse(&P1, (const uint8_t *)s, strlen(s), &used), RN_HTTP_DONE);
     assert_string_equal(P1.hp_target, "/a");
     off += used;
     assert_int_equal(off, strlen("GET /a HTTP/1.1\r\nHost: h\r\n\r\n"));
-    rn_http_parser_reset(&P1);
-    assert_int_equal(rn_http_parse(&P1, (const uint8_t *)s + off, strlen(s) - off, &used),
+    rn__http_parser_reset(&P1);
+    assert_int_equal(rn__http_parse(&P1, (const uint8_t *)s + off, strlen(s) - off, &used),
                      RN_HTTP_DONE);
     assert_int_equal(P1.hp_method, RN_HTTP_M_HEAD);
     assert_string_equal(P1.hp_target, "/b");
     off += used;
-    rn_http_parser_reset(&P1);
-    assert_int_equal(rn_http_parse(&P1, (const uint8_t *)s + off, strlen(s) - off, &used),
+    rn__http_parser_reset(&P1);
+    assert_int_equal(rn__http_parse(&P1, (const uint8_t *)s + off, strlen(s) - off, &used),
                      RN_HTTP_MORE);
     assert_int_equal(used, strlen(s) - off);
-    assert_true(rn_http_parser_started(&P1));
+    assert_true(rn__http_parser_started(&P1));
 }
 
 /* Every split of one request into two pieces gives the same result. */
@@ -414,11 +414,11 @@ static void test_every_split(void **state)
     (void)state;
     assert_int_equal(parse_whole(&ref, s, len, &u1), 0);
     for (cut = 0; cut <= len; cut++) {
-        rn_http_parser_init(&P1, NULL);
-        r = rn_http_parse(&P1, (const uint8_t *)s, cut, &u1);
+        rn__http_parser_init(&P1, NULL);
+        r = rn__http_parse(&P1, (const uint8_t *)s, cut, &u1);
         u2 = 0;
         if (r == RN_HTTP_MORE)
-            r = rn_http_parse(&P1, (const uint8_t *)s + cut, len - cut, &u2);
+            r = rn__http_parse(&P1, (const uint8_t *)s + cut, len - cut, &u2);
         assert_int_equal(r, RN_HTTP_DONE);
         assert_int_equal(u1 + u2, len - 3);
         assert_string_equal(P1.hp_target, ref.hp_target);
@@ -431,7 +431,7 @@ static void test_every_split(void **state)
 
 static int path_of(const char *t, char *out, bool *dir)
 {
-    return rn_http_target_path(t, strlen(t), out, RN_HTTP_TARGET_MAX + 1, dir);
+    return rn__http_target_path(t, strlen(t), out, RN_HTTP_TARGET_MAX + 1, dir);
 }
 
 static void test_target_path(void **state)
@@ -517,34 +517,34 @@ static void test_target_path_refusals(void **state)
     assert_int_equal(path_of("/a b", out, &dir), 400);
     assert_int_equal(path_of("/a\x06", out, &dir), 400);
     assert_int_equal(path_of("/\xc3\xa9", out, &dir), 400);
-    assert_int_equal(rn_http_target_path("/a\0b", 4, out, sizeof(out), &dir), 400);
+    assert_int_equal(rn__http_target_path("/a\0b", 4, out, sizeof(out), &dir), 400);
     /* A buffer too small says so. */
-    assert_int_equal(rn_http_target_path("/abcdef", 7, out, 4, &dir), 414);
+    assert_int_equal(rn__http_target_path("/abcdef", 7, out, 4, &dir), 414);
 }
 
 static void test_content_types(void **state)
 {
     (void)state;
-    assert_string_equal(rn_http_content_type("index.html"), "text/html; charset=utf-8");
-    assert_string_equal(rn_http_content_type("a/B.HTM"), "text/html; charset=utf-8");
-    assert_string_equal(rn_http_content_type("x.txt"), "text/plain; charset=utf-8");
-    assert_string_equal(rn_http_content_type("x.css"), "text/css; charset=utf-8");
-    assert_string_equal(rn_http_content_type("x.js"), "text/javascript; charset=utf-8");
-    assert_string_equal(rn_http_content_type("x.json"), "application/json");
-    assert_string_equal(rn_http_content_type("x.png"), "image/png");
-    assert_string_equal(rn_http_content_type("x.jpg"), "image/jpeg");
-    assert_string_equal(rn_http_content_type("x.JPEG"), "image/jpeg");
-    assert_string_equal(rn_http_content_type("x.gif"), "image/gif");
-    assert_string_equal(rn_http_content_type("x.svg"), "image/svg+xml");
-    assert_string_equal(rn_http_content_type("x.ico"), "image/vnd.microsoft.icon");
-    assert_string_equal(rn_http_content_type("x.pdf"), "application/pdf");
-    assert_string_equal(rn_http_content_type("x.wasm"), "application/wasm");
-    assert_string_equal(rn_http_content_type("x.bin"), "application/octet-stream");
-    assert_string_equal(rn_http_content_type("x.htmlx"), "application/octet-stream");
-    assert_string_equal(rn_http_content_type("x.jsx"), "application/octet-stream");
-    assert_string_equal(rn_http_content_type("dir.html/file"), "application/octet-stream");
-    assert_string_equal(rn_http_content_type("noext"), "application/octet-stream");
-    assert_string_equal(rn_http_content_type(""), "application/octet-stream");
+    assert_string_equal(rn__http_content_type("index.html"), "text/html; charset=utf-8");
+    assert_string_equal(rn__http_content_type("a/B.HTM"), "text/html; charset=utf-8");
+    assert_string_equal(rn__http_content_type("x.txt"), "text/plain; charset=utf-8");
+    assert_string_equal(rn__http_content_type("x.css"), "text/css; charset=utf-8");
+    assert_string_equal(rn__http_content_type("x.js"), "text/javascript; charset=utf-8");
+    assert_string_equal(rn__http_content_type("x.json"), "application/json");
+    assert_string_equal(rn__http_content_type("x.png"), "image/png");
+    assert_string_equal(rn__http_content_type("x.jpg"), "image/jpeg");
+    assert_string_equal(rn__http_content_type("x.JPEG"), "image/jpeg");
+    assert_string_equal(rn__http_content_type("x.gif"), "image/gif");
+    assert_string_equal(rn__http_content_type("x.svg"), "image/svg+xml");
+    assert_string_equal(rn__http_content_type("x.ico"), "image/vnd.microsoft.icon");
+    assert_string_equal(rn__http_content_type("x.pdf"), "application/pdf");
+    assert_string_equal(rn__http_content_type("x.wasm"), "application/wasm");
+    assert_string_equal(rn__http_content_type("x.bin"), "application/octet-stream");
+    assert_string_equal(rn__http_content_type("x.htmlx"), "application/octet-stream");
+    assert_string_equal(rn__http_content_type("x.jsx"), "application/octet-stream");
+    assert_string_equal(rn__http_content_type("dir.html/file"), "application/octet-stream");
+    assert_string_equal(rn__http_content_type("noext"), "application/octet-stream");
+    assert_string_equal(rn__http_content_type(""), "application/octet-stream");
 }
 
 static void test_format_head(void **state)
@@ -553,22 +553,22 @@ static void test_format_head(void **state)
     size_t n;
 
     (void)state;
-    n = rn_http_format_head(buf, sizeof(buf), 200, "text/plain", 12345, 0);
+    n = rn__http_format_head(buf, sizeof(buf), 200, "text/plain", 12345, 0);
     assert_int_equal(n, strlen(buf));
     assert_string_equal(buf, "HTTP/1.1 200 OK\r\nServer: refnet\r\nContent-Type: text/plain\r\n"
                              "Content-Length: 12345\r\n\r\n");
-    n = rn_http_format_head(buf, sizeof(buf), 405, NULL, 0,
+    n = rn__http_format_head(buf, sizeof(buf), 405, NULL, 0,
                             RN_HTTP_RF_ALLOW | RN_HTTP_RF_CLOSE);
     assert_string_equal(buf, "HTTP/1.1 405 Method Not Allowed\r\nServer: refnet\r\n"
                              "Content-Length: 0\r\nAllow: GET, HEAD\r\nConnection: close\r\n\r\n");
-    n = rn_http_format_head(buf, sizeof(buf), 404, NULL, 0, RN_HTTP_RF_KEEPALIVE);
+    n = rn__http_format_head(buf, sizeof(buf), 404, NULL, 0, RN_HTTP_RF_KEEPALIVE);
     assert_non_null(strstr(buf, "Connection: keep-alive\r\n\r\n"));
     assert_null(strstr(buf, "Date:"));
-    assert_int_equal(rn_http_format_head(buf, 20, 200, NULL, 0, 0), 0);
-    assert_string_equal(rn_http_reason(431), "Request Header Fields Too Large");
-    assert_string_equal(rn_http_reason(414), "URI Too Long");
-    assert_string_equal(rn_http_reason(505), "HTTP Version Not Supported");
-    assert_string_equal(rn_http_reason(999), "Unknown");
+    assert_int_equal(rn__http_format_head(buf, 20, 200, NULL, 0, 0), 0);
+    assert_string_equal(rn__http_reason(431), "Request Header Fields Too Large");
+    assert_string_equal(rn__http_reason(414), "URI Too Long");
+    assert_string_equal(rn__http_reason(505), "HTTP Version Not Supported");
+    assert_string_equal(rn__http_reason(999), "Unknown");
     (void)n;
 }
 

@@ -34,13 +34,13 @@ static void decode(const char *resp, size_t len, size_t step, bool eof, struct o
     size_t off = 0;
 
     memset(o, 0, sizeof(*o));
-    rn_http_resp_init(&hr);
+    rn__http_resp_init(&hr);
     o->o_rc = RN_HTTP_MORE;
     while (off < len) {
         size_t n = len - off < step ? len - off : step, used;
         const uint8_t *d;
         size_t dlen;
-        int r = rn_http_resp_feed(&hr, (const uint8_t *)resp + off, n, &used, &d, &dlen,
+        int r = rn__http_resp_feed(&hr, (const uint8_t *)resp + off, n, &used, &d, &dlen,
                                   o->o_err, sizeof(o->o_err));
 
         o->o_rc = r;
@@ -60,7 +60,7 @@ static void decode(const char *resp, size_t len, size_t step, bool eof, struct o
     }
     o->o_status = hr.hr_status;
     if (eof && o->o_rc != RN_HTTP_COMPLETE && o->o_rc >= 0)
-        o->o_rc = rn_http_resp_eof(&hr, o->o_err, sizeof(o->o_err));
+        o->o_rc = rn__http_resp_eof(&hr, o->o_err, sizeof(o->o_err));
     o->o_body[o->o_len] = '\0';
 }
 
@@ -158,8 +158,8 @@ static void test_status_line_kept(void **state)
     char err[64];
 
     (void)state;
-    rn_http_resp_init(&hr);
-    assert_int_equal(rn_http_resp_feed(&hr, (const uint8_t *)r, strlen(r), &used, &d, &dlen, err,
+    rn__http_resp_init(&hr);
+    assert_int_equal(rn__http_resp_feed(&hr, (const uint8_t *)r, strlen(r), &used, &d, &dlen, err,
                                        sizeof(err)), RN_HTTP_MORE);
     assert_string_equal(hr.hr_status_line, "HTTP/1.0 404 File not found");
     assert_int_equal(hr.hr_status, 404);

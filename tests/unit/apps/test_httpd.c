@@ -128,7 +128,7 @@ static void fx_up(const struct rn_httpd_params *extra)
     make_tree();
     pair_up(1500, false);
     hp.hp_root = F.root;
-    assert_int_equal(rn_httpd_start(P.b, &hp, &F.hd), 0);
+    assert_int_equal(rn__httpd_start(P.b, &hp, &F.hd), 0);
     assert_int_equal(rn_proc_create(P.a, "client", &F.cp), 0);
 }
 
@@ -146,7 +146,7 @@ static void stop_httpd(void)
 {
     bool done = false;
 
-    rn_httpd_stop(F.hd, set_flag, &done);
+    rn__httpd_stop(F.hd, set_flag, &done);
     F.hd = NULL;
     assert_true(run_while_not(flag_set, &done, RN_SEC(10)));
     assert_int_equal(count_objects("process", "process httpd "), 0);
@@ -168,7 +168,7 @@ static void fx_down(void)
 
 static void stats(struct rn_httpd_stats *out)
 {
-    rn_httpd_stats(F.hd, out);
+    rn__httpd_stats(F.hd, out);
 }
 
 /* Sends req on c and reads one response into r; the response leaves c's
@@ -285,7 +285,7 @@ static void test_get_and_head(void **state)
     stats(&hs);
     assert_int_equal(hs.hs_requests, 18);
     assert_int_equal(hs.hs_status_2xx, 15);
-    assert_int_equal(hs.hs_status[rn_httpd_status_index(404)], 3);
+    assert_int_equal(hs.hs_status[rn__httpd_status_index(404)], 3);
     assert_int_equal(hs.hs_file_bytes, 2 * (uint64_t)BIG_LEN + 13 + 16 + 11 + 11 + 12 + 18 + 9 +
                                            300 + 7 + 13);
     assert_int_equal(hs.hs_conn.ss_accepted, 1);
@@ -570,10 +570,10 @@ static void test_error_statuses(void **state)
     }
     stats(&hs);
     assert_int_equal(hs.hs_requests, n);
-    assert_int_equal(hs.hs_status[rn_httpd_status_index(405)], 3);
-    assert_int_equal(hs.hs_status[rn_httpd_status_index(414)], 1);
-    assert_int_equal(hs.hs_status[rn_httpd_status_index(431)], 3);
-    assert_int_equal(hs.hs_status[rn_httpd_status_index(505)], 2);
+    assert_int_equal(hs.hs_status[rn__httpd_status_index(405)], 3);
+    assert_int_equal(hs.hs_status[rn__httpd_status_index(414)], 1);
+    assert_int_equal(hs.hs_status[rn__httpd_status_index(431)], 3);
+    assert_int_equal(hs.hs_status[rn__httpd_status_index(505)], 2);
     assert_int_equal(hs.hs_status_5xx, 3);  /* 505 505 501 */
     run_for(RN_MSEC(100));
     stats(&hs);
@@ -694,7 +694,7 @@ static void test_slowloris_and_idle(void **state)
     stats(&hs);
     assert_int_equal(hs.hs_header_timeouts, 1);
     assert_int_equal(hs.hs_idle_closed, 2);
-    assert_int_equal(hs.hs_status[rn_httpd_status_index(408)], 1);
+    assert_int_equal(hs.hs_status[rn__httpd_status_index(408)], 1);
     close_client(&idle);
     close_client(&good);
     fx_down();
@@ -976,34 +976,34 @@ static void test_start_errors(void **state)
     F.fds = count_fds();
     make_tree();
     pair_up(1500, false);
-    assert_int_equal(rn_httpd_start(P.b, &hp, &h), RN_EINVAL);
+    assert_int_equal(rn__httpd_start(P.b, &hp, &h), RN_EINVAL);
     hp.hp_root = "/nonexistent/refnet";
-    assert_int_equal(rn_httpd_start(P.b, &hp, &h), RN_ENOENT);
+    assert_int_equal(rn__httpd_start(P.b, &hp, &h), RN_ENOENT);
     snprintf(path, sizeof(path), "%s/hello.txt", F.root);
     hp.hp_root = path;
-    assert_int_equal(rn_httpd_start(P.b, &hp, &h), RN_EINVAL);
+    assert_int_equal(rn__httpd_start(P.b, &hp, &h), RN_EINVAL);
     hp.hp_root = F.root;
     hp.hp_chunk = 100;
-    assert_int_equal(rn_httpd_start(P.b, &hp, &h), RN_EINVAL);
+    assert_int_equal(rn__httpd_start(P.b, &hp, &h), RN_EINVAL);
     hp.hp_chunk = 0;
     hp.hp_max_conns = 10000;
-    assert_int_equal(rn_httpd_start(P.b, &hp, &h), RN_EINVAL);
+    assert_int_equal(rn__httpd_start(P.b, &hp, &h), RN_EINVAL);
     hp.hp_max_conns = 0;
     hp.hp_port = 8080;
-    assert_int_equal(rn_httpd_start(P.b, &hp, &F.hd), 0);
-    assert_int_equal(rn_httpd_start(P.b, &hp, &h), RN_EADDRINUSE);
-    assert_non_null(rn_httpd_proc(F.hd));
+    assert_int_equal(rn__httpd_start(P.b, &hp, &F.hd), 0);
+    assert_int_equal(rn__httpd_start(P.b, &hp, &h), RN_EADDRINUSE);
+    assert_non_null(rn__httpd_proc(F.hd));
     /* The daemon's PORT:DIR. */
-    assert_int_equal(rn_httpd_parse_spec("8080:/srv/www", &hp, err, sizeof(err)), 0);
+    assert_int_equal(rn__httpd_parse_spec("8080:/srv/www", &hp, err, sizeof(err)), 0);
     assert_int_equal(hp.hp_port, 8080);
     assert_string_equal(hp.hp_root, "/srv/www");
-    assert_int_equal(rn_httpd_parse_spec("/srv/www", &hp, err, sizeof(err)), RN_EINVAL);
+    assert_int_equal(rn__httpd_parse_spec("/srv/www", &hp, err, sizeof(err)), RN_EINVAL);
     assert_non_null(strstr(err, "PORT:DIR"));
-    assert_int_equal(rn_httpd_parse_spec(":/srv", &hp, err, sizeof(err)), RN_EINVAL);
-    assert_int_equal(rn_httpd_parse_spec("0:/srv", &hp, err, sizeof(err)), RN_EINVAL);
-    assert_int_equal(rn_httpd_parse_spec("65536:/srv", &hp, err, sizeof(err)), RN_EINVAL);
-    assert_int_equal(rn_httpd_parse_spec("8x:/srv", &hp, err, sizeof(err)), RN_EINVAL);
-    assert_int_equal(rn_httpd_parse_spec("80:", &hp, err, sizeof(err)), RN_EINVAL);
+    assert_int_equal(rn__httpd_parse_spec(":/srv", &hp, err, sizeof(err)), RN_EINVAL);
+    assert_int_equal(rn__httpd_parse_spec("0:/srv", &hp, err, sizeof(err)), RN_EINVAL);
+    assert_int_equal(rn__httpd_parse_spec("65536:/srv", &hp, err, sizeof(err)), RN_EINVAL);
+    assert_int_equal(rn__httpd_parse_spec("8x:/srv", &hp, err, sizeof(err)), RN_EINVAL);
+    assert_int_equal(rn__httpd_parse_spec("80:", &hp, err, sizeof(err)), RN_EINVAL);
     assert_non_null(strstr(err, "no directory"));
     assert_int_equal(rn_proc_create(P.a, "client", &F.cp), 0);
     fx_down();

@@ -36,7 +36,7 @@ static void stop_service(struct rn_tcpsvc *s, const char *name)
     bool done = false;
     char needle[64];
 
-    rn_tcpsvc_stop(s, set_flag, &done);
+    rn__tcpsvc_stop(s, set_flag, &done);
     assert_true(run_while_not(flag_set, &done, RN_SEC(10)));
     snprintf(needle, sizeof(needle), "process %s ", name);
     assert_int_equal(count_objects("process", needle), 0);
@@ -84,7 +84,7 @@ static void test_echo_concurrent_clients(void **state)
     assert_non_null(c);
     assert_non_null(data);
     pair_up(1500, false);
-    assert_int_equal(rn_tcpecho_start(P.b, NULL, &s), 0);
+    assert_int_equal(rn__tcpecho_start(P.b, NULL, &s), 0);
     assert_int_equal(count_objects("process", "process tcpecho "), 1);
     assert_int_equal(count_objects("tcp listener", "0.0.0.0:7"), 1);
     cp = client_proc();
@@ -112,7 +112,7 @@ static void test_echo_concurrent_clients(void **state)
             data[i] = pattern_byte(k, i);
         assert_memory_equal(c[k].cl_rx, data, ECHO_LEN);
     }
-    rn_tcpsvc_stats(s, &st);
+    rn__tcpsvc_stats(s, &st);
     assert_int_equal(st.ss_accepted, NCLIENTS);
     assert_int_equal(st.ss_active, NCLIENTS);
     assert_int_equal(st.ss_bytes_in, (uint64_t)NCLIENTS * ECHO_LEN);
@@ -129,7 +129,7 @@ static void test_echo_concurrent_clients(void **state)
     for (k = 0; k < NCLIENTS; k++)
         assert_true(run_while_not(tcl_is_closed, &c[k], RN_SEC(5)));
     run_for(RN_MSEC(100));
-    rn_tcpsvc_stats(s, &st);
+    rn__tcpsvc_stats(s, &st);
     assert_int_equal(st.ss_active, 0);
     assert_int_equal(st.ss_closed, NCLIENTS);
     assert_int_equal(st.ss_aborted, 0);
@@ -161,20 +161,20 @@ static void test_echo_backpressure(void **state)
     for (i = 0; i < len; i++)
         data[i] = pattern_byte(9, i);
     pair_up(1500, false);
-    assert_int_equal(rn_tcpecho_start(P.b, &sp, &s), 0);
+    assert_int_equal(rn__tcpecho_start(P.b, &sp, &s), 0);
     cp = client_proc();
     tcl_connect(&c, cp, 7);
     assert_true(run_while_not(tcl_is_connected, &c, RN_SEC(5)));
     tcl_pause(&c, true);
     tcl_send(&c, data, len);
     run_for(RN_SEC(20));
-    rn_tcpsvc_stats(s, &st1);
+    rn__tcpsvc_stats(s, &st1);
     /* Stalled: far from all of it was taken, and echo holds at most one
      * buffer it has read but not yet written back. */
     assert_true(st1.ss_bytes_in < len / 2);
     assert_true(st1.ss_bytes_in - st1.ss_bytes_out <= sp.sv_bufsize);
     run_for(RN_SEC(20));
-    rn_tcpsvc_stats(s, &st2);
+    rn__tcpsvc_stats(s, &st2);
     assert_int_equal(st2.ss_bytes_in, st1.ss_bytes_in);  /* nothing moves */
     assert_int_equal(c.cl_sends, 1);
     tcl_pause(&c, false);
@@ -202,7 +202,7 @@ static void test_echo_peer_reset(void **state)
     (void)state;
     memset(data, 'x', sizeof(data));
     pair_up(1500, false);
-    assert_int_equal(rn_tcpecho_start(P.b, NULL, &s), 0);
+    assert_int_equal(rn__tcpecho_start(P.b, NULL, &s), 0);
     cp = client_proc();
     tcl_connect(&c, cp, 7);
     assert_true(run_while_not(tcl_is_connected, &c, RN_SEC(5)));
@@ -211,7 +211,7 @@ static void test_echo_peer_reset(void **state)
     run_for(RN_MSEC(200));
     tcl_close(&c, true);
     run_for(RN_MSEC(200));
-    rn_tcpsvc_stats(s, &st);
+    rn__tcpsvc_stats(s, &st);
     assert_int_equal(st.ss_active, 0);
     assert_int_equal(st.ss_resets, 1);
     assert_int_equal(count_objects("tcp connection", NULL), 0);
@@ -243,7 +243,7 @@ static void test_discard_counts(void **state)
     (void)state;
     assert_non_null(data);
     pair_up(1500, false);
-    assert_int_equal(rn_discard_start(P.b, NULL, &s), 0);
+    assert_int_equal(rn__discard_start(P.b, NULL, &s), 0);
     assert_int_equal(count_objects("tcp listener", "0.0.0.0:9"), 1);
     cp = client_proc();
     for (k = 0; k < 3; k++) {
@@ -265,7 +265,7 @@ static void test_discard_counts(void **state)
     for (k = 0; k < 3; k++)
         assert_true(run_while_not(tcl_is_closed, &c[k], RN_SEC(5)));
     run_for(RN_MSEC(100));  /* the clients' last ACKs */
-    rn_tcpsvc_stats(s, &st);
+    rn__tcpsvc_stats(s, &st);
     assert_int_equal(st.ss_bytes_in, 3 * len);
     assert_int_equal(st.ss_bytes_out, 0);
     assert_int_equal(st.ss_closed, 3);
@@ -291,7 +291,7 @@ static void test_discard_from_own_stack(void **state)
     (void)state;
     assert_non_null(data);
     pair_up(1500, false);
-    assert_int_equal(rn_discard_start(P.b, NULL, &s), 0);
+    assert_int_equal(rn__discard_start(P.b, NULL, &s), 0);
     assert_int_equal(rn_proc_create(P.b, "self-client", &cp), 0);
     tcl_connect(&c, cp, 9);
     tcl_send(&c, data, len);
@@ -302,7 +302,7 @@ static void test_discard_from_own_stack(void **state)
     tcl_close(&c, false);
     assert_true(run_while_not(tcl_is_closed, &c, RN_SEC(5)));
     run_for(RN_MSEC(100));
-    rn_tcpsvc_stats(s, &st);
+    rn__tcpsvc_stats(s, &st);
     assert_int_equal(st.ss_bytes_in, len);
     stop_service(s, "discard");
     tcl_free(&c);
@@ -328,7 +328,7 @@ static void test_chargen_lines(void **state)
 
     (void)state;
     pair_up(1500, false);
-    assert_int_equal(rn_chargen_start(P.b, &sp, &s), 0);
+    assert_int_equal(rn__chargen_start(P.b, &sp, &s), 0);
     cp = client_proc();
     for (k = 0; k < 2; k++)
         tcl_connect(&c[k], cp, 1919);
@@ -336,9 +336,9 @@ static void test_chargen_lines(void **state)
         assert_true(tcl_wait_bytes(&c[k], want, RN_SEC(60)));
         assert_memory_equal(c[k].cl_rx, first, sizeof(first) - 1);
         for (i = 0; i < c[k].cl_rx_len; i++) {
-            if (c[k].cl_rx[i] != rn_chargen_byte(i))
+            if (c[k].cl_rx[i] != rn__chargen_byte(i))
                 fail_msg("client %u: byte %zu is %#x, not %#x", k, i, c[k].cl_rx[i],
-                         rn_chargen_byte(i));
+                         rn__chargen_byte(i));
         }
     }
     /* Line 95 starts over: the cycle is 95 lines of 74 bytes. */
@@ -352,7 +352,7 @@ static void test_chargen_lines(void **state)
     for (k = 0; k < 2; k++)
         assert_true(run_while_not(tcl_is_closed, &c[k], RN_SEC(10)));
     run_for(RN_MSEC(100));
-    rn_tcpsvc_stats(s, &st);
+    rn__tcpsvc_stats(s, &st);
     assert_int_equal(st.ss_active, 0);
     assert_int_equal(st.ss_bytes_in, 7);
     assert_true(st.ss_bytes_out >= 2 * want);
@@ -376,7 +376,7 @@ static void test_cap_on_connections(void **state)
 
     (void)state;
     pair_up(1500, false);
-    assert_int_equal(rn_tcpecho_start(P.b, &sp, &s), 0);
+    assert_int_equal(rn__tcpecho_start(P.b, &sp, &s), 0);
     cp = client_proc();
     for (k = 0; k < 3; k++) {
         tcl_connect(&c[k], cp, 7);
@@ -389,7 +389,7 @@ static void test_cap_on_connections(void **state)
         tcl_send_str(&c[k], "hi");
         assert_true(tcl_wait_bytes(&c[k], 2, RN_SEC(5)));
     }
-    rn_tcpsvc_stats(s, &st);
+    rn__tcpsvc_stats(s, &st);
     assert_int_equal(st.ss_accepted, 3);
     assert_int_equal(st.ss_refused, 1);
     assert_int_equal(st.ss_active, 2);
@@ -415,9 +415,9 @@ static void test_stop_with_open_connections(void **state)
     (void)state;
     memset(junk, 'j', sizeof(junk));
     pair_up(1500, false);
-    assert_int_equal(rn_tcpecho_start(P.b, NULL, &echo), 0);
-    assert_int_equal(rn_chargen_start(P.b, NULL, &gen), 0);
-    assert_int_equal(rn_discard_start(P.b, NULL, &dis), 0);
+    assert_int_equal(rn__tcpecho_start(P.b, NULL, &echo), 0);
+    assert_int_equal(rn__chargen_start(P.b, NULL, &gen), 0);
+    assert_int_equal(rn__discard_start(P.b, NULL, &dis), 0);
     cp = client_proc();
     tcl_connect(&c[0], cp, 7);  /* idle */
     tcl_connect(&c[1], cp, 7);  /* echo, not reading */
@@ -461,15 +461,15 @@ static void test_bad_params(void **state)
 
     (void)state;
     pair_up(1500, false);
-    assert_int_equal(rn_tcpecho_start(P.b, &sp, &s), RN_EINVAL);
+    assert_int_equal(rn__tcpecho_start(P.b, &sp, &s), RN_EINVAL);
     sp.sv_bufsize = 0;
     sp.sv_max_conns = 5000;
-    assert_int_equal(rn_discard_start(P.b, &sp, &s), RN_EINVAL);
+    assert_int_equal(rn__discard_start(P.b, &sp, &s), RN_EINVAL);
     sp.sv_max_conns = 0;
     sp.sv_addr = 0x0a000001;  /* not ours */
-    assert_int_equal(rn_chargen_start(P.b, &sp, &s), RN_EADDRNOTAVAIL);
-    assert_int_equal(rn_tcpecho_start(P.b, NULL, &s), 0);
-    assert_int_equal(rn_tcpecho_start(P.b, NULL, &t), RN_EADDRINUSE);
+    assert_int_equal(rn__chargen_start(P.b, &sp, &s), RN_EADDRNOTAVAIL);
+    assert_int_equal(rn__tcpecho_start(P.b, NULL, &s), 0);
+    assert_int_equal(rn__tcpecho_start(P.b, NULL, &t), RN_EADDRINUSE);
     run_for(RN_MSEC(10));
     assert_int_equal(count_objects("process", "process tcpecho "), 1);
     stop_service(s, "tcpecho");

@@ -21,9 +21,9 @@ void ctl_fixture_open(struct ctl_fixture *cf, const char *dir_template,
     assert_non_null(mkdtemp(cf->cf_dir));
     snprintf(cf->cf_path, sizeof(cf->cf_path), "%s/ctl.sock", cf->cf_dir);
     assert_int_equal(rn_loop_create_driven(NULL, &cf->cf_loop), 0);
-    if (rn_ctl_server_open(cf->cf_loop, cf->cf_path, &cf->cf_srv, err, sizeof(err)) != 0)
+    if (rn__ctl_server_open(cf->cf_loop, cf->cf_path, &cf->cf_srv, err, sizeof(err)) != 0)
         fail_msg("open: %s", err);
-    assert_int_equal(rn_ctl_server_add(cf->cf_srv, cmds, n, ctx), 0);
+    assert_int_equal(rn__ctl_server_add(cf->cf_srv, cmds, n, ctx), 0);
 }
 
 static void *loop_thread(void *arg)
@@ -45,7 +45,7 @@ void ctl_loop_stop(struct ctl_fixture *cf)
 
 void ctl_server_shut(struct ctl_fixture *cf)
 {
-    rn_ctl_server_close(cf->cf_srv);
+    rn__ctl_server_close(cf->cf_srv);
     cf->cf_srv = NULL;
     /* Closing removed the socket file. */
     assert_int_equal(access(cf->cf_path, F_OK), -1);

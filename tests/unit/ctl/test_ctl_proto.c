@@ -38,12 +38,12 @@ static int feed_all(struct rn_ctl_reader *rd, uint32_t max, const uint8_t *buf, 
     size_t off = 0;
     int r = 0;
 
-    rn_ctl_reader_init(rd, max);
+    rn__ctl_reader_init(rd, max);
     while (off < len && r == 0) {
         size_t n = len - off < step ? len - off : step;
         size_t used;
 
-        r = rn_ctl_reader_feed(rd, buf + off, n, &used, err, errlen);
+        r = rn__ctl_reader_feed(rd, buf + off, n, &used, err, errlen);
         off += used;
         if (r == 0)
             assert_int_equal(used, n);
@@ -65,12 +65,12 @@ static void decode_payload(const uint8_t *frame_buf, size_t len, struct rn_ctl_r
     r = feed_all(&rd, RN_CTL_REQ_MAX, frame_buf, len, 1, &used, err, sizeof(err));
     assert_int_equal(r, 1);
     assert_int_equal(used, len);
-    p = rn_ctl_reader_payload(&rd, &plen);
-    r = rn_ctl_request_decode(p, plen, rq, err, sizeof(err));
+    p = rn__ctl_reader_payload(&rd, &plen);
+    r = rn__ctl_request_decode(p, plen, rq, err, sizeof(err));
     assert_int_equal(r, expect);
     if (needle != NULL && strstr(err, needle) == NULL)
         fail_msg("error '%s' does not mention '%s'", err, needle);
-    rn_ctl_reader_fini(&rd);
+    rn__ctl_reader_fini(&rd);
 }
 
 static void test_request_round_trip(void **state)
@@ -83,7 +83,7 @@ static void test_request_round_trip(void **state)
     int i;
 
     (void)state;
-    assert_int_equal(rn_ctl_request_encode(RN_CTL_F_JSON, 4, argv, &buf, &len, err,
+    assert_int_equal(rn__ctl_request_encode(RN_CTL_F_JSON, 4, argv, &buf, &len, err,
                                            sizeof(err)), 0);
     assert_memory_equal(buf, "RNC\x01", 4);
     assert_int_equal(len, 8 + 6 + (2 + 7) + (2 + 6) + (2 + 12) + 2);
@@ -93,7 +93,7 @@ static void test_request_round_trip(void **state)
     for (i = 0; i < 4; i++)
         assert_string_equal(rq.rq_argv[i], argv[i]);
     assert_null(rq.rq_argv[4]);
-    rn_ctl_request_free(&rq);
+    rn__ctl_request_free(&rq);
     free(buf);
 }
 
@@ -110,23 +110,23 @@ static void test_encode_limits(void **state)
     (void)state;
     for (i = 0; i <= RN_CTL_ARGS_MAX; i++)
         many[i] = "x";
-    assert_int_equal(rn_ctl_request_encode(0, RN_CTL_ARGS_MAX + 1, many, &buf, &len, err,
+    assert_int_equal(rn__ctl_request_encode(0, RN_CTL_ARGS_MAX + 1, many, &buf, &len, err,
                                            sizeof(err)), RN_EINVAL);
     assert_non_null(strstr(err, "65 arguments"));
-    assert_int_equal(rn_ctl_request_encode(0, RN_CTL_ARGS_MAX, many, &buf, &len, err,
+    assert_int_equal(rn__ctl_request_encode(0, RN_CTL_ARGS_MAX, many, &buf, &len, err,
                                            sizeof(err)), 0);
     free(buf);
-    assert_int_equal(rn_ctl_request_encode(0, 0, many, &buf, &len, err, sizeof(err)), RN_EINVAL);
+    assert_int_equal(rn__ctl_request_encode(0, 0, many, &buf, &len, err, sizeof(err)), RN_EINVAL);
 
     memset(big, 'a', RN_CTL_ARG_MAX + 1);
     big[RN_CTL_ARG_MAX + 1] = '\0';
     one[0] = big;
-    assert_int_equal(rn_ctl_request_encode(0, 1, one, &buf, &len, err, sizeof(err)), RN_EINVAL);
+    assert_int_equal(rn__ctl_request_encode(0, 1, one, &buf, &len, err, sizeof(err)), RN_EINVAL);
     assert_non_null(strstr(err, "argument 0 is 4097 bytes"));
     big[RN_CTL_ARG_MAX] = '\0';
-    assert_int_equal(rn_ctl_request_encode(0, 1, one, &buf, &len, err, sizeof(err)), 0);
+    assert_int_equal(rn__ctl_request_encode(0, 1, one, &buf, &len, err, sizeof(err)), 0);
     free(buf);
-    assert_int_equal(rn_ctl_request_encode(0x80, 1, one, &buf, &len, err, sizeof(err)),
+    assert_int_equal(rn__ctl_request_encode(0x80, 1, one, &buf, &len, err, sizeof(err)),
                      RN_EINVAL);
     free(big);
 }
@@ -147,10 +147,10 @@ static void test_encode_total_limit(void **state)
     arg[RN_CTL_ARG_MAX] = '\0';
     for (i = 0; i < 16; i++)
         argv[i] = arg;
-    assert_int_equal(rn_ctl_request_encode(0, 16, argv, &buf, &len, err, sizeof(err)),
+    assert_int_equal(rn__ctl_request_encode(0, 16, argv, &buf, &len, err, sizeof(err)),
                      RN_EINVAL);
     assert_non_null(strstr(err, "exceeds the limit of 65536"));
-    assert_int_equal(rn_ctl_request_encode(0, 15, argv, &buf, &len, err, sizeof(err)), 0);
+    assert_int_equal(rn__ctl_request_encode(0, 15, argv, &buf, &len, err, sizeof(err)), 0);
     free(buf);
     free(arg);
 }
@@ -162,17 +162,17 @@ static void test_reader_bad_magic_fails_at_first_byte(void **state)
     char err[256];
 
     (void)state;
-    rn_ctl_reader_init(&rd, RN_CTL_REQ_MAX);
+    rn__ctl_reader_init(&rd, RN_CTL_REQ_MAX);
     /* "GET / HTTP/1.0": refused at 'G', without waiting for 8 bytes. */
-    assert_int_equal(rn_ctl_reader_feed(&rd, "G", 1, &used, err, sizeof(err)), RN_EFORMAT);
+    assert_int_equal(rn__ctl_reader_feed(&rd, "G", 1, &used, err, sizeof(err)), RN_EFORMAT);
     assert_non_null(strstr(err, "bad magic"));
     assert_non_null(strstr(err, "byte 0 is 0x47"));
-    rn_ctl_reader_fini(&rd);
+    rn__ctl_reader_fini(&rd);
 
-    rn_ctl_reader_init(&rd, RN_CTL_REQ_MAX);
-    assert_int_equal(rn_ctl_reader_feed(&rd, "RNX", 3, &used, err, sizeof(err)), RN_EFORMAT);
+    rn__ctl_reader_init(&rd, RN_CTL_REQ_MAX);
+    assert_int_equal(rn__ctl_reader_feed(&rd, "RNX", 3, &used, err, sizeof(err)), RN_EFORMAT);
     assert_non_null(strstr(err, "byte 2"));
-    rn_ctl_reader_fini(&rd);
+    rn__ctl_reader_fini(&rd);
 }
 
 static void test_reader_bad_version(void **state)
@@ -188,11 +188,11 @@ static void test_reader_bad_version(void **state)
                      RN_ENOTSUP);
     assert_int_equal(used, 4);
     assert_non_null(strstr(err, "version 2"));
-    rn_ctl_reader_fini(&rd);
+    rn__ctl_reader_fini(&rd);
     len = frame(buf, "RNC", 0, 6, (const uint8_t *)"\0\0\0\0\0\0", 6);
     assert_int_equal(feed_all(&rd, RN_CTL_REQ_MAX, buf, len, 3, &used, err, sizeof(err)),
                      RN_ENOTSUP);
-    rn_ctl_reader_fini(&rd);
+    rn__ctl_reader_fini(&rd);
 }
 
 static void test_reader_oversized(void **state)
@@ -210,11 +210,11 @@ static void test_reader_oversized(void **state)
                      RN_EMSGSIZE);
     assert_non_null(strstr(err, "65537 bytes exceeds the limit of 65536"));
     assert_null(rd.rd_buf);
-    rn_ctl_reader_fini(&rd);
+    rn__ctl_reader_fini(&rd);
     len = frame(buf, "RNC", 1, 0xffffffffu, NULL, 0);
     assert_int_equal(feed_all(&rd, RN_CTL_REQ_MAX, buf, len, 1, &used, err, sizeof(err)),
                      RN_EMSGSIZE);
-    rn_ctl_reader_fini(&rd);
+    rn__ctl_reader_fini(&rd);
 }
 
 static void test_reader_big_length_allocates_as_bytes_arrive(void **state)
@@ -233,8 +233,8 @@ static void test_reader_big_length_allocates_as_bytes_arrive(void **state)
                      0);
     assert_int_equal(used, len);
     assert_true(rd.rd_cap <= 4096);
-    assert_true(rn_ctl_reader_partial(&rd));
-    rn_ctl_reader_fini(&rd);
+    assert_true(rn__ctl_reader_partial(&rd));
+    rn__ctl_reader_fini(&rd);
 }
 
 static void test_reader_one_frame_at_a_time(void **state)
@@ -250,28 +250,28 @@ static void test_reader_one_frame_at_a_time(void **state)
     char err[128];
 
     (void)state;
-    assert_int_equal(rn_ctl_request_encode(0, 1, a1, &f1, &l1, err, sizeof(err)), 0);
-    assert_int_equal(rn_ctl_request_encode(0, 3, a2, &f2, &l2, err, sizeof(err)), 0);
+    assert_int_equal(rn__ctl_request_encode(0, 1, a1, &f1, &l1, err, sizeof(err)), 0);
+    assert_int_equal(rn__ctl_request_encode(0, 3, a2, &f2, &l2, err, sizeof(err)), 0);
     memcpy(both, f1, l1);
     memcpy(both + l1, f2, l2);
-    rn_ctl_reader_init(&rd, RN_CTL_REQ_MAX);
+    rn__ctl_reader_init(&rd, RN_CTL_REQ_MAX);
     /* The reader stops at the end of the first frame. */
-    assert_int_equal(rn_ctl_reader_feed(&rd, both, l1 + l2, &used, err, sizeof(err)), 1);
+    assert_int_equal(rn__ctl_reader_feed(&rd, both, l1 + l2, &used, err, sizeof(err)), 1);
     assert_int_equal(used, l1);
-    p = rn_ctl_reader_payload(&rd, &plen);
-    assert_int_equal(rn_ctl_request_decode(p, plen, &rq, err, sizeof(err)), 0);
+    p = rn__ctl_reader_payload(&rd, &plen);
+    assert_int_equal(rn__ctl_request_decode(p, plen, &rq, err, sizeof(err)), 0);
     assert_string_equal(rq.rq_argv[0], "status");
-    rn_ctl_request_free(&rq);
-    rn_ctl_reader_reset(&rd);
-    assert_false(rn_ctl_reader_partial(&rd));
-    assert_int_equal(rn_ctl_reader_feed(&rd, both + l1, l2, &used, err, sizeof(err)), 1);
+    rn__ctl_request_free(&rq);
+    rn__ctl_reader_reset(&rd);
+    assert_false(rn__ctl_reader_partial(&rd));
+    assert_int_equal(rn__ctl_reader_feed(&rd, both + l1, l2, &used, err, sizeof(err)), 1);
     assert_int_equal(used, l2);
-    p = rn_ctl_reader_payload(&rd, &plen);
-    assert_int_equal(rn_ctl_request_decode(p, plen, &rq, err, sizeof(err)), 0);
+    p = rn__ctl_reader_payload(&rd, &plen);
+    assert_int_equal(rn__ctl_request_decode(p, plen, &rq, err, sizeof(err)), 0);
     assert_int_equal(rq.rq_argc, 3);
     assert_string_equal(rq.rq_argv[2], "interface");
-    rn_ctl_request_free(&rq);
-    rn_ctl_reader_fini(&rd);
+    rn__ctl_request_free(&rq);
+    rn__ctl_reader_fini(&rd);
     free(f1);
     free(f2);
 }
@@ -294,32 +294,32 @@ static void test_reader_short_frame_after_long(void **state)
     static const char *const names[] = {"objects", "arp", "arp"};
 
     (void)state;
-    assert_int_equal(rn_ctl_request_encode(0, 3, a1, &f1, &l1, err, sizeof(err)), 0);
-    assert_int_equal(rn_ctl_request_encode(0, 1, a2, &f2, &l2, err, sizeof(err)), 0);
+    assert_int_equal(rn__ctl_request_encode(0, 3, a1, &f1, &l1, err, sizeof(err)), 0);
+    assert_int_equal(rn__ctl_request_encode(0, 1, a2, &f2, &l2, err, sizeof(err)), 0);
     memcpy(both, f1, l1);
     memcpy(both + l1, f2, l2);
     memcpy(both + l1 + l2, f2, l2);
     total = l1 + 2 * l2;
-    rn_ctl_reader_init(&rd, RN_CTL_REQ_MAX);
+    rn__ctl_reader_init(&rd, RN_CTL_REQ_MAX);
     while (off < total) {
         size_t n = total - off < 64 ? total - off : 64;
 
-        r = rn_ctl_reader_feed(&rd, both + off, n, &used, err, sizeof(err));
+        r = rn__ctl_reader_feed(&rd, both + off, n, &used, err, sizeof(err));
         assert_true(r >= 0);
         off += used;
         if (r == 1) {
-            p = rn_ctl_reader_payload(&rd, &plen);
-            assert_int_equal(rn_ctl_request_decode(p, plen, &rq, err, sizeof(err)), 0);
+            p = rn__ctl_reader_payload(&rd, &plen);
+            assert_int_equal(rn__ctl_request_decode(p, plen, &rq, err, sizeof(err)), 0);
             assert_string_equal(rq.rq_argv[0], names[frames]);
             assert_int_equal(rq.rq_argc, frames == 0 ? 3 : 1);
             assert_int_equal(off, l1 + (size_t)frames * l2);
-            rn_ctl_request_free(&rq);
-            rn_ctl_reader_reset(&rd);
+            rn__ctl_request_free(&rq);
+            rn__ctl_reader_reset(&rd);
             frames++;
         }
     }
     assert_int_equal(frames, 3);
-    rn_ctl_reader_fini(&rd);
+    rn__ctl_reader_fini(&rd);
     free(f1);
     free(f2);
 }
@@ -333,13 +333,13 @@ static void test_reader_truncated_is_partial(void **state)
     char err[128];
 
     (void)state;
-    assert_int_equal(rn_ctl_request_encode(0, 2, a, &f, &l, err, sizeof(err)), 0);
+    assert_int_equal(rn__ctl_request_encode(0, 2, a, &f, &l, err, sizeof(err)), 0);
     assert_int_equal(feed_all(&rd, RN_CTL_REQ_MAX, f, l - 1, 1, &used, err, sizeof(err)), 0);
-    assert_true(rn_ctl_reader_partial(&rd));
-    rn_ctl_reader_fini(&rd);
+    assert_true(rn__ctl_reader_partial(&rd));
+    rn__ctl_reader_fini(&rd);
     assert_int_equal(feed_all(&rd, RN_CTL_REQ_MAX, f, 5, 1, &used, err, sizeof(err)), 0);
-    assert_true(rn_ctl_reader_partial(&rd));
-    rn_ctl_reader_fini(&rd);
+    assert_true(rn__ctl_reader_partial(&rd));
+    rn__ctl_reader_fini(&rd);
     free(f);
 }
 
@@ -354,7 +354,7 @@ static void check_payload(const uint8_t *payload, size_t plen, int expect, const
     len = frame(buf, "RNC", 1, (uint32_t)plen, payload, plen);
     decode_payload(buf, len, &rq, expect, needle);
     if (expect == 0)
-        rn_ctl_request_free(&rq);
+        rn__ctl_request_free(&rq);
 }
 
 static void test_decode_lies(void **state)
@@ -400,24 +400,24 @@ static void test_reply_round_trip_and_lies(void **state)
     char err[128];
 
     (void)state;
-    assert_int_equal(rn_ctl_reply_header(buf, 2, 5), 0);
+    assert_int_equal(rn__ctl_reply_header(buf, 2, 5), 0);
     memcpy(buf + 16, "oops\n", 5);
-    rn_ctl_reader_init(&rd, RN_CTL_REPLY_MAX);
-    assert_int_equal(rn_ctl_reader_feed(&rd, buf, 21, &used, err, sizeof(err)), 1);
-    p = rn_ctl_reader_payload(&rd, &plen);
+    rn__ctl_reader_init(&rd, RN_CTL_REPLY_MAX);
+    assert_int_equal(rn__ctl_reader_feed(&rd, buf, 21, &used, err, sizeof(err)), 1);
+    p = rn__ctl_reader_payload(&rd, &plen);
     assert_int_equal(plen, 13);
-    assert_int_equal(rn_ctl_reply_decode(p, plen, &status, &text, &tlen, err, sizeof(err)), 0);
+    assert_int_equal(rn__ctl_reply_decode(p, plen, &status, &text, &tlen, err, sizeof(err)), 0);
     assert_int_equal(status, 2);
     assert_int_equal(tlen, 5);
     assert_memory_equal(text, "oops\n", 5);
     /* A text length that disagrees with the frame. */
-    assert_int_equal(rn_ctl_reply_decode(p, plen - 1, &status, &text, &tlen, err, sizeof(err)),
+    assert_int_equal(rn__ctl_reply_decode(p, plen - 1, &status, &text, &tlen, err, sizeof(err)),
                      RN_EFORMAT);
     assert_non_null(strstr(err, "claims 5 bytes but the frame holds 4"));
-    assert_int_equal(rn_ctl_reply_decode(p, 7, &status, &text, &tlen, err, sizeof(err)),
+    assert_int_equal(rn__ctl_reply_decode(p, 7, &status, &text, &tlen, err, sizeof(err)),
                      RN_EFORMAT);
-    rn_ctl_reader_fini(&rd);
-    assert_int_equal(rn_ctl_reply_header(buf, 0, RN_CTL_REPLY_MAX), RN_EMSGSIZE);
+    rn__ctl_reader_fini(&rd);
+    assert_int_equal(rn__ctl_reply_header(buf, 0, RN_CTL_REPLY_MAX), RN_EMSGSIZE);
 }
 
 int main(void)

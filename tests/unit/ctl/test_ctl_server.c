@@ -62,7 +62,7 @@ struct later {
     struct rn_ctl_req *l_req;
     atomic_int l_cancelled;        /* the cancel callback ran */
     atomic_int l_completed;        /* the timer completed the request */
-    atomic_int l_was_connected;    /* rn_ctl_req_connected() at completion */
+    atomic_int l_was_connected;    /* rn__ctl_req_connected() at completion */
 };
 
 struct fixture {
@@ -79,9 +79,9 @@ static void later_fire(struct rn_timer *t, rn_time_t now)
     struct later *l = (struct later *)t;
 
     (void)now;
-    atomic_store(&l->l_was_connected, rn_ctl_req_connected(l->l_req));
-    rn_strbuf_puts(rn_ctl_req_out(l->l_req), "done later\n");
-    rn_ctl_req_complete(l->l_req, 0);
+    atomic_store(&l->l_was_connected, rn__ctl_req_connected(l->l_req));
+    rn_strbuf_puts(rn__ctl_req_out(l->l_req), "done later\n");
+    rn__ctl_req_complete(l->l_req, 0);
     l->l_req = NULL;
     atomic_store(&l->l_completed, 1);
 }
@@ -98,23 +98,23 @@ static void later_cancel(struct rn_ctl_req *req, void *ctx)
 static int cmd_later(struct rn_ctl_req *req, void *ctx)
 {
     struct later *l = ctx;
-    struct rn_loop *loop = rn_ctl_server_loop(rn_ctl_req_server(req));
+    struct rn_loop *loop = rn__ctl_server_loop(rn__ctl_req_server(req));
 
     if (l->l_req != NULL)
-        return rn_ctl_req_fail(req, 1, "busy");
+        return rn__ctl_req_fail(req, 1, "busy");
     l->l_req = req;
-    rn_ctl_req_on_cancel(req, later_cancel, l);
+    rn__ctl_req_on_cancel(req, later_cancel, l);
     rn_timer_init(&l->l_timer, later_fire);
     rn_loop_timer_arm(loop, &l->l_timer,
-                      rn_loop_now(loop) + RN_MSEC(atoi(rn_ctl_req_arg(req, 1))));
+                      rn_loop_now(loop) + RN_MSEC(atoi(rn__ctl_req_arg(req, 1))));
     return RN_CTL_PENDING;
 }
 
 /* big N: N bytes of a pattern, then a newline. */
 static int cmd_big(struct rn_ctl_req *req, void *ctx)
 {
-    struct rn_strbuf *out = rn_ctl_req_out(req);
-    long n = atol(rn_ctl_req_arg(req, 1)), i;
+    struct rn_strbuf *out = rn__ctl_req_out(req);
+    long n = atol(rn__ctl_req_arg(req, 1)), i;
 
     (void)ctx;
     for (i = 0; i < n; i++)
@@ -129,9 +129,9 @@ static int cmd_echo(struct rn_ctl_req *req, void *ctx)
     int i;
 
     (void)ctx;
-    for (i = 0; i < rn_ctl_req_argc(req); i++)
-        rn_strbuf_printf(rn_ctl_req_out(req), "[%s]\n", rn_ctl_req_arg(req, i));
-    rn_strbuf_printf(rn_ctl_req_out(req), "json=%d\n", rn_ctl_req_json(req));
+    for (i = 0; i < rn__ctl_req_argc(req); i++)
+        rn_strbuf_printf(rn__ctl_req_out(req), "[%s]\n", rn__ctl_req_arg(req, i));
+    rn_strbuf_printf(rn__ctl_req_out(req), "json=%d\n", rn__ctl_req_json(req));
     return 3;
 }
 
@@ -184,7 +184,7 @@ static int call(uint32_t flags, char **text, int argc, ...)
     for (i = 0; i < argc; i++)
         argv[i] = va_arg(ap, const char *);
     va_end(ap);
-    if (rn_ctl_call(fx->f_ctl.cf_path, flags, argc, argv, RN_SEC(10), &reply, err, sizeof(err)) != 0)
+    if (rn__ctl_call(fx->f_ctl.cf_path, flags, argc, argv, RN_SEC(10), &reply, err, sizeof(err)) != 0)
         fail_msg("call: %s", err);
     if (text != NULL)
         *text = reply.rp_text;
@@ -220,24 +220,24 @@ static int raw_reply(int fd, char **text)
     char err[256];
     int r = 0;
 
-    rn_ctl_reader_init(&rd, RN_CTL_REPLY_MAX);
+    rn__ctl_reader_init(&rd, RN_CTL_REPLY_MAX);
     while (r == 0) {
         struct pollfd pfd = {.fd = fd, .events = POLLIN};
         uint8_t *where;
-        size_t space = rn_ctl_reader_space(&rd, &where);
+        size_t space = rn__ctl_reader_space(&rd, &where);
         ssize_t n;
 
         assert_int_equal(poll(&pfd, 1, 10000), 1);
         n = recv(fd, where, space, 0);
         if (n <= 0)
             fail_msg("connection closed before a whole reply");
-        r = rn_ctl_reader_advance(&rd, (size_t)n, err, sizeof(err));
+        r = rn__ctl_reader_advance(&rd, (size_t)n, err, sizeof(err));
     }
     assert_int_equal(r, 1);
-    p = rn_ctl_reader_payload(&rd, &plen);
-    assert_int_equal(rn_ctl_reply_decode(p, plen, &status, &t, &tlen, err, sizeof(err)), 0);
+    p = rn__ctl_reader_payload(&rd, &plen);
+    assert_int_equal(rn__ctl_reply_decode(p, plen, &status, &t, &tlen, err, sizeof(err)), 0);
     *text = strndup(t, tlen);
-    rn_ctl_reader_fini(&rd);
+    rn__ctl_reader_fini(&rd);
     return status;
 }
 
@@ -271,9 +271,9 @@ static void wait_no_connections(void)
 {
     int i;
 
-    for (i = 0; i < 1000 && rn_ctl_server_connections(fx->f_ctl.cf_srv) != 0; i++)
+    for (i = 0; i < 1000 && rn__ctl_server_connections(fx->f_ctl.cf_srv) != 0; i++)
         usleep(5000);
-    assert_int_equal(rn_ctl_server_connections(fx->f_ctl.cf_srv), 0);
+    assert_int_equal(rn__ctl_server_connections(fx->f_ctl.cf_srv), 0);
 }
 
 /* ---- Tests -------------------------------------------------------------- */
@@ -286,7 +286,7 @@ static void test_socket_is_owner_only(void **state)
     assert_int_equal(stat(fx->f_ctl.cf_path, &stb), 0);
     assert_true(S_ISSOCK(stb.st_mode));
     assert_int_equal(stb.st_mode & 0777, 0600);
-    assert_string_equal(rn_ctl_server_path(fx->f_ctl.cf_srv), fx->f_ctl.cf_path);
+    assert_string_equal(rn__ctl_server_path(fx->f_ctl.cf_srv), fx->f_ctl.cf_path);
     assert_still_serving();
 }
 
@@ -372,8 +372,8 @@ static void test_pipelined_requests_answered_in_order(void **state)
     int fd;
 
     (void)state;
-    assert_int_equal(rn_ctl_request_encode(0, 3, a1, &f1, &l1, err, sizeof(err)), 0);
-    assert_int_equal(rn_ctl_request_encode(0, 2, a2, &f2, &l2, err, sizeof(err)), 0);
+    assert_int_equal(rn__ctl_request_encode(0, 3, a1, &f1, &l1, err, sizeof(err)), 0);
+    assert_int_equal(rn__ctl_request_encode(0, 2, a2, &f2, &l2, err, sizeof(err)), 0);
     memcpy(both, f1, l1);
     memcpy(both + l1, f2, l2);
     memcpy(both + l1 + l2, f1, l1);
@@ -420,7 +420,7 @@ static void test_async_client_gone(void **state)
     int fd, i;
 
     (void)state;
-    assert_int_equal(rn_ctl_request_encode(0, 2, argv, &f, &l, err, sizeof(err)), 0);
+    assert_int_equal(rn__ctl_request_encode(0, 2, argv, &f, &l, err, sizeof(err)), 0);
     fd = raw_connect(fx->f_ctl.cf_path);
     assert_int_equal(send(fd, f, l, 0), (ssize_t)l);
     free(f);
@@ -448,7 +448,7 @@ static void test_pending_request_outlives_server(void **state)
     int fd, i;
 
     (void)state;
-    assert_int_equal(rn_ctl_request_encode(0, 2, argv, &f, &l, err, sizeof(err)), 0);
+    assert_int_equal(rn__ctl_request_encode(0, 2, argv, &f, &l, err, sizeof(err)), 0);
     fd = raw_connect(fx->f_ctl.cf_path);
     assert_int_equal(send(fd, f, l, 0), (ssize_t)l);
     free(f);
@@ -457,7 +457,7 @@ static void test_pending_request_outlives_server(void **state)
     /* Close the server under the pending request: the client is cut off,
      * the handler is told, and completes later without harm. */
     ctl_loop_stop(&fx->f_ctl);
-    rn_ctl_server_close(fx->f_ctl.cf_srv);
+    rn__ctl_server_close(fx->f_ctl.cf_srv);
     fx->f_ctl.cf_srv = NULL;
     assert_int_equal(atomic_load(&fx->f_later.l_cancelled), 1);
     assert_true(raw_closed(fd));
@@ -470,7 +470,7 @@ static void test_pending_request_outlives_server(void **state)
     assert_int_equal(atomic_load(&fx->f_later.l_completed), 1);
     /* Reopen so that teardown finds a server. */
     ctl_loop_stop(&fx->f_ctl);
-    assert_int_equal(rn_ctl_server_open(fx->f_ctl.cf_loop, fx->f_ctl.cf_path, &fx->f_ctl.cf_srv, err, sizeof(err)),
+    assert_int_equal(rn__ctl_server_open(fx->f_ctl.cf_loop, fx->f_ctl.cf_path, &fx->f_ctl.cf_srv, err, sizeof(err)),
                      0);
     ctl_loop_start(&fx->f_ctl);
 }
@@ -484,7 +484,7 @@ static void test_big_reply_to_a_slow_reader(void **state)
     int fd;
 
     (void)state;
-    assert_int_equal(rn_ctl_request_encode(0, 2, argv, &f, &l, err, sizeof(err)), 0);
+    assert_int_equal(rn__ctl_request_encode(0, 2, argv, &f, &l, err, sizeof(err)), 0);
     fd = raw_connect(fx->f_ctl.cf_path);
     assert_int_equal(send(fd, f, l, 0), (ssize_t)l);
     free(f);
@@ -520,9 +520,9 @@ static void test_connection_limit(void **state)
     (void)state;
     for (i = 0; i < RN_CTL_CONN_MAX; i++)
         fds[i] = raw_connect(fx->f_ctl.cf_path);
-    for (i = 0; i < 1000 && rn_ctl_server_connections(fx->f_ctl.cf_srv) < RN_CTL_CONN_MAX; i++)
+    for (i = 0; i < 1000 && rn__ctl_server_connections(fx->f_ctl.cf_srv) < RN_CTL_CONN_MAX; i++)
         usleep(2000);
-    assert_int_equal(rn_ctl_server_connections(fx->f_ctl.cf_srv), RN_CTL_CONN_MAX);
+    assert_int_equal(rn__ctl_server_connections(fx->f_ctl.cf_srv), RN_CTL_CONN_MAX);
     extra = raw_connect(fx->f_ctl.cf_path);
     assert_int_equal(raw_reply(extra, &text), 1);
     assert_non_null(strstr(text, "64 control connections"));
@@ -545,7 +545,7 @@ static void test_second_server_refused_stale_replaced(void **state)
 
     (void)state;
     /* A live server answers on the path: refused, and the file stays. */
-    assert_int_equal(rn_ctl_server_open(fx->f_ctl.cf_loop, fx->f_ctl.cf_path, &other, err, sizeof(err)),
+    assert_int_equal(rn__ctl_server_open(fx->f_ctl.cf_loop, fx->f_ctl.cf_path, &other, err, sizeof(err)),
                      RN_EADDRINUSE);
     assert_non_null(strstr(err, "another daemon is answering there"));
     assert_int_equal(stat(fx->f_ctl.cf_path, &stb), 0);
@@ -563,15 +563,15 @@ static void test_second_server_refused_stale_replaced(void **state)
     memcpy(sun.sun_path, path, strlen(path));
     assert_int_equal(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
     close(fd);
-    assert_int_equal(rn_ctl_server_open(fx->f_ctl.cf_loop, path, &other, err, sizeof(err)), 0);
-    rn_ctl_server_close(other);
+    assert_int_equal(rn__ctl_server_open(fx->f_ctl.cf_loop, path, &other, err, sizeof(err)), 0);
+    rn__ctl_server_close(other);
     assert_int_equal(access(path, F_OK), -1);
 
     /* A regular file is never replaced. */
     fd = creat(path, 0644);
     assert_true(fd >= 0);
     close(fd);
-    assert_int_equal(rn_ctl_server_open(fx->f_ctl.cf_loop, path, &other, err, sizeof(err)), RN_EEXIST);
+    assert_int_equal(rn__ctl_server_open(fx->f_ctl.cf_loop, path, &other, err, sizeof(err)), RN_EEXIST);
     assert_non_null(strstr(err, "not a socket"));
     assert_int_equal(stat(path, &stb), 0);
     assert_true(S_ISREG(stb.st_mode));
@@ -581,7 +581,7 @@ static void test_second_server_refused_stale_replaced(void **state)
     memset(path, 'a', sizeof(path) - 1);
     path[0] = '/';
     path[sizeof(path) - 1] = '\0';
-    assert_int_equal(rn_ctl_server_open(fx->f_ctl.cf_loop, path, &other, err, sizeof(err)), RN_EINVAL);
+    assert_int_equal(rn__ctl_server_open(fx->f_ctl.cf_loop, path, &other, err, sizeof(err)), RN_EINVAL);
     assert_non_null(strstr(err, "must be 1 to 107 bytes"));
     ctl_loop_start(&fx->f_ctl);
 }
@@ -594,11 +594,11 @@ static void test_close_keeps_a_replaced_socket(void **state)
     (void)state;
     ctl_loop_stop(&fx->f_ctl);
     snprintf(path, sizeof(path), "%s/moved.sock", fx->f_ctl.cf_dir);
-    assert_int_equal(rn_ctl_server_open(fx->f_ctl.cf_loop, path, &other, err, sizeof(err)), 0);
+    assert_int_equal(rn__ctl_server_open(fx->f_ctl.cf_loop, path, &other, err, sizeof(err)), 0);
     /* Someone removes our file and puts another in its place. */
     unlink(path);
     close(creat(path, 0600));
-    rn_ctl_server_close(other);
+    rn__ctl_server_close(other);
     assert_int_equal(access(path, F_OK), 0);
     unlink(path);
     ctl_loop_start(&fx->f_ctl);
@@ -613,7 +613,7 @@ static void test_client_errors(void **state)
 
     (void)state;
     snprintf(path, sizeof(path), "%s/nobody.sock", fx->f_ctl.cf_dir);
-    e = rn_ctl_call(path, 0, 1, argv, RN_SEC(1), &reply, err, sizeof(err));
+    e = rn__ctl_call(path, 0, 1, argv, RN_SEC(1), &reply, err, sizeof(err));
     assert_int_equal(e, RN_ENOENT);
     assert_non_null(strstr(err, "cannot reach the daemon at"));
     assert_non_null(strstr(err, "No such file or directory (is `refnet daemon` running?)"));
@@ -628,7 +628,7 @@ static void test_client_timeout(void **state)
     int e, i;
 
     (void)state;
-    e = rn_ctl_call(fx->f_ctl.cf_path, 0, 2, argv, RN_MSEC(200), &reply, err, sizeof(err));
+    e = rn__ctl_call(fx->f_ctl.cf_path, 0, 2, argv, RN_MSEC(200), &reply, err, sizeof(err));
     assert_int_equal(e, RN_ETIMEDOUT);
     assert_non_null(strstr(err, "no reply from the daemon"));
     assert_true(rn_clock_os_monotonic() - t0 < RN_SEC(2));
@@ -770,7 +770,7 @@ static void test_dump_in_flight_at_shutdown(void **state)
     snprintf(fx->f_late_dump, sizeof(fx->f_late_dump), "%s", path);
     argv[0] = "dump";
     argv[1] = path;
-    assert_int_equal(rn_ctl_request_encode(0, 2, argv, &f, &l, err, sizeof(err)), 0);
+    assert_int_equal(rn__ctl_request_encode(0, 2, argv, &f, &l, err, sizeof(err)), 0);
     fd = raw_connect(fx->f_ctl.cf_path);
     assert_int_equal(send(fd, f, l, 0), (ssize_t)l);
     free(f);
@@ -788,7 +788,7 @@ static void test_dump_in_flight_at_shutdown(void **state)
 static bool try_call(struct rn_ctl_reply *reply, char *err, size_t errlen, int argc,
                      const char **argv)
 {
-    return rn_ctl_call(fx->f_ctl.cf_path, 0, argc, argv, RN_SEC(5), reply, err, errlen) == 0;
+    return rn__ctl_call(fx->f_ctl.cf_path, 0, argc, argv, RN_SEC(5), reply, err, errlen) == 0;
 }
 
 /* What a request answered under allocation failure: the reply a run

@@ -45,7 +45,7 @@ static size_t make_stream(uint8_t *out)
     size_t n = sizeof(chunks);
 
     memcpy(out, chunks, n);
-    assert_int_equal(rn_ctl_reply_header(out + n, 3, 4), 0);
+    assert_int_equal(rn__ctl_reply_header(out + n, 3, 4), 0);
     n += RN_CTL_HDR_LEN + RN_CTL_REPLY_HEAD_LEN;
     memcpy(out + n, "bye\n", 4);
     return n + 4;
@@ -66,7 +66,7 @@ static int unchunk_all(const uint8_t *buf, size_t len, size_t step, char *data, 
         const uint8_t *d;
         size_t dlen;
 
-        r = rn_ctl_unchunk(uc, buf + off, n, &used, &d, &dlen, err, sizeof(err));
+        r = rn__ctl_unchunk(uc, buf + off, n, &used, &d, &dlen, err, sizeof(err));
         if (r < 0)
             break;
         if (dlen > 0)
@@ -95,18 +95,18 @@ static void test_unchunk_whole_and_byte_by_byte(void **state)
         int32_t status;
         char data[64], err[64];
 
-        rn_ctl_unchunker_init(&uc);
+        rn__ctl_unchunker_init(&uc);
         assert_int_equal(unchunk_all(buf, len + 1, steps[i], data, &taken, &uc), 1);
         assert_string_equal(data, "hello world");
         assert_int_equal(taken, len);
         assert_true(uc.uc_eof);
         assert_int_equal(uc.uc_bytes, 11);
-        p = rn_ctl_reader_payload(&uc.uc_trailer, &plen);
-        assert_int_equal(rn_ctl_reply_decode(p, plen, &status, (const char **)&text, &tlen, err,
+        p = rn__ctl_reader_payload(&uc.uc_trailer, &plen);
+        assert_int_equal(rn__ctl_reply_decode(p, plen, &status, (const char **)&text, &tlen, err,
                                              sizeof(err)), 0);
         assert_int_equal(status, 3);
         assert_memory_equal(text, "bye\n", 4);
-        rn_ctl_unchunker_fini(&uc);
+        rn__ctl_unchunker_fini(&uc);
     }
 }
 
@@ -121,14 +121,14 @@ static void test_unchunk_refuses_oversized_chunk_and_bad_trailer(void **state)
     size_t used, dlen;
 
     (void)state;
-    rn_ctl_unchunker_init(&uc);
-    assert_int_equal(rn_ctl_unchunk(&uc, big, sizeof(big), &used, &d, &dlen, err, sizeof(err)),
+    rn__ctl_unchunker_init(&uc);
+    assert_int_equal(rn__ctl_unchunk(&uc, big, sizeof(big), &used, &d, &dlen, err, sizeof(err)),
                      RN_EMSGSIZE);
     assert_non_null(strstr(err, "exceeds"));
-    rn_ctl_unchunker_fini(&uc);
-    rn_ctl_unchunker_init(&uc);
+    rn__ctl_unchunker_fini(&uc);
+    rn__ctl_unchunker_init(&uc);
     assert_int_equal(unchunk_all(bad, sizeof(bad), 100, data, &taken, &uc), RN_EFORMAT);
-    rn_ctl_unchunker_fini(&uc);
+    rn__ctl_unchunker_fini(&uc);
 }
 
 /* ---- The server's streaming mode ----------------------------------------- */
@@ -154,8 +154,8 @@ static void upper_finish(struct upper *u, int status, const char *text)
     struct rn_ctl_req *req = u->u_req;
 
     u->u_req = NULL;
-    rn_strbuf_puts(rn_ctl_req_out(req), text);
-    rn_ctl_req_complete(req, status);
+    rn_strbuf_puts(rn__ctl_req_out(req), text);
+    rn__ctl_req_complete(req, status);
     atomic_store(&u->u_done, 1);
 }
 
@@ -170,9 +170,9 @@ static void upper_io(struct rn_ctl_req *req, uint32_t events, void *ctx)
         ssize_t n;
 
         if (u->u_off < u->u_len) {
-            n = rn_ctl_req_stream_write(req, u->u_buf + u->u_off, u->u_len - u->u_off);
+            n = rn__ctl_req_stream_write(req, u->u_buf + u->u_off, u->u_len - u->u_off);
             if (n == RN_EAGAIN) {
-                rn_ctl_req_stream_want(req, EPOLLOUT);
+                rn__ctl_req_stream_want(req, EPOLLOUT);
                 return;
             }
             if (n < 0)
@@ -184,14 +184,14 @@ static void upper_io(struct rn_ctl_req *req, uint32_t events, void *ctx)
         if (u->u_eof) {
             char text[64];
 
-            TEST_CHECK(rn_ctl_req_stream_eof(req) == 0);
+            TEST_CHECK(rn__ctl_req_stream_eof(req) == 0);
             snprintf(text, sizeof(text), "%llu bytes\n", (unsigned long long)u->u_total);
             upper_finish(u, 0, text);
             return;
         }
-        n = rn_ctl_req_stream_read(req, u->u_buf, XF_BUF);
+        n = rn__ctl_req_stream_read(req, u->u_buf, XF_BUF);
         if (n == RN_EAGAIN) {
-            rn_ctl_req_stream_want(req, EPOLLIN);
+            rn__ctl_req_stream_want(req, EPOLLIN);
             return;
         }
         if (n < 0)
@@ -222,19 +222,19 @@ static int cmd_upper(struct rn_ctl_req *req, void *ctx)
     int err;
 
     if (u->u_req != NULL)
-        return rn_ctl_req_fail(req, 1, "busy");
-    rn_strbuf_puts(rn_ctl_req_out(req), "go ahead\n");
-    err = rn_ctl_req_go(req, upper_io, u);
+        return rn__ctl_req_fail(req, 1, "busy");
+    rn_strbuf_puts(rn__ctl_req_out(req), "go ahead\n");
+    err = rn__ctl_req_go(req, upper_io, u);
     if (err == RN_EINVAL)
-        return rn_ctl_req_fail(req, 2, "needs the streaming mode");
+        return rn__ctl_req_fail(req, 2, "needs the streaming mode");
     TEST_CHECK(err == 0);
     u->u_req = req;
-    rn_ctl_req_on_cancel(req, upper_cancel, u);
+    rn__ctl_req_on_cancel(req, upper_cancel, u);
     if (u->u_fail_at_once) {
         upper_finish(u, 1, "refnet upper: it broke\n");
         return RN_CTL_PENDING;
     }
-    rn_ctl_req_stream_want(req, EPOLLIN);
+    rn__ctl_req_stream_want(req, EPOLLIN);
     return RN_CTL_PENDING;
 }
 
@@ -277,7 +277,7 @@ static int open_upper(void)
     char err[256];
     int fd = -1, r;
 
-    r = rn_ctl_stream_open(fx->f_ctl.cf_path, 0, 1, argv, RN_SEC(10), &fd, &reply, err, sizeof(err));
+    r = rn__ctl_stream_open(fx->f_ctl.cf_path, 0, 1, argv, RN_SEC(10), &fd, &reply, err, sizeof(err));
     if (r < 0)
         fail_msg("stream open: %s", err);
     assert_int_equal(r, 1);
@@ -302,7 +302,7 @@ static int stream_through(int fd, const uint8_t *in, size_t len, uint8_t *out, s
     char err[128];
     int rounds, idle = 0;
 
-    rn_ctl_unchunker_init(&uc);
+    rn__ctl_unchunker_init(&uc);
     for (rounds = 0; rounds < 1000000; rounds++) {
         struct pollfd pfd = {.fd = fd, .events = (short)(holding ? 0 : POLLIN)};
         ssize_t n;
@@ -341,7 +341,7 @@ static int stream_through(int fd, const uint8_t *in, size_t len, uint8_t *out, s
             while (off < (size_t)n) {
                 const uint8_t *d;
                 size_t used, dlen;
-                int r = rn_ctl_unchunk(&uc, buf + off, (size_t)n - off, &used, &d, &dlen, err,
+                int r = rn__ctl_unchunk(&uc, buf + off, (size_t)n - off, &used, &d, &dlen, err,
                                        sizeof(err));
 
                 assert_true(r >= 0);
@@ -357,13 +357,13 @@ static int stream_through(int fd, const uint8_t *in, size_t len, uint8_t *out, s
                     size_t tlen;
                     int32_t status;
 
-                    p = rn_ctl_reader_payload(&uc.uc_trailer, &plen);
-                    assert_int_equal(rn_ctl_reply_decode(p, plen, &status, &t, &tlen, err,
+                    p = rn__ctl_reader_payload(&uc.uc_trailer, &plen);
+                    assert_int_equal(rn__ctl_reply_decode(p, plen, &status, &t, &tlen, err,
                                                          sizeof(err)), 0);
                     snprintf(text, textlen, "%.*s", (int)tlen, t);
                     *outlen = got;
                     assert_true(uc.uc_eof);
-                    rn_ctl_unchunker_fini(&uc);
+                    rn__ctl_unchunker_fini(&uc);
                     return status;
                 }
             }
@@ -462,13 +462,13 @@ static void test_no_go_without_the_flag(void **state)
 
     (void)state;
     ctl_loop_start(&fx->f_ctl);
-    assert_int_equal(rn_ctl_call(fx->f_ctl.cf_path, 0, 1, argv, RN_SEC(10), &reply, err, sizeof(err)),
+    assert_int_equal(rn__ctl_call(fx->f_ctl.cf_path, 0, 1, argv, RN_SEC(10), &reply, err, sizeof(err)),
                      0);
     assert_int_equal(reply.rp_status, 2);
     assert_string_equal(reply.rp_text, "refnet upper: needs the streaming mode\n");
     free(reply.rp_text);
     /* An unknown flag bit is still refused. */
-    assert_int_equal(rn_ctl_call(fx->f_ctl.cf_path, 0x4, 1, argv, RN_SEC(10), &reply, err,
+    assert_int_equal(rn__ctl_call(fx->f_ctl.cf_path, 0x4, 1, argv, RN_SEC(10), &reply, err,
                                  sizeof(err)), RN_EINVAL);
 }
 

@@ -135,10 +135,10 @@ static void test_faulty_holds_are_reported_at_teardown(void **state)
                                             "arg=leak", NULL, NULL, 0), 0);
     /* TCP's own listeners (no sockets above them), closed: faulty keeps
      * them. */
-    assert_int_equal(rn_tcp_listen(P.b, 0, 80, 4, NULL, NULL, &l80), 0);
-    assert_int_equal(rn_tcp_listen(P.b, 0, 81, 4, NULL, NULL, &l81), 0);
-    rn_tcp_listener_close(l80);
-    rn_tcp_listener_close(l81);
+    assert_int_equal(rn__tcp_listen(P.b, 0, 80, 4, NULL, NULL, &l80), 0);
+    assert_int_equal(rn__tcp_listen(P.b, 0, 81, 4, NULL, NULL, &l81), 0);
+    rn__tcp_listener_close(l80);
+    rn__tcp_listener_close(l81);
     assert_int_equal(rn_stack_destroy(P.a), 0);
     assert_int_equal(rn_stack_destroy(P.b), 0);
     capture_end();

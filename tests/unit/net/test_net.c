@@ -25,7 +25,7 @@ static const struct pair_params net_pair = {.pp_layers = PAIR_NET};
 /* Sends an echo request of datalen bytes from a to b. */
 static void ping(struct rn_stack *from, uint32_t dst, size_t datalen, uint16_t seq)
 {
-    struct rn_netbuf *nb = rn_ip_alloc(from, rn_nb_owner_register("test"));
+    struct rn_netbuf *nb = rn__ip_alloc(from, rn_nb_owner_register("test"));
     struct rn_ip_out out = {.io_dst = dst, .io_proto = RN_IPPROTO_ICMP};
     uint8_t *data = malloc(RN_ICMP_HLEN + datalen);
     size_t i;
@@ -42,7 +42,7 @@ static void ping(struct rn_stack *from, uint32_t dst, size_t datalen, uint16_t s
     rn_put_be16(data + 2, rn_csum(data, RN_ICMP_HLEN + datalen));
     assert_int_equal(rn_nb_copyin(nb, 0, data, RN_ICMP_HLEN + datalen), 0);
     free(data);
-    assert_int_equal(rn_ip_output(from, nb, &out), 0);
+    assert_int_equal(rn__ip_output(from, nb, &out), 0);
 }
 
 static void test_ping_resolves_and_replies(void **state)
@@ -81,7 +81,7 @@ static void test_fragmented_ping_reassembles(void **state)
 /* Sends a raw IPv4 fragment from a to b. */
 static void send_fragment(uint16_t id, uint16_t off, bool mf, size_t len)
 {
-    struct rn_netbuf *nb = rn_ip_alloc(P.a, rn_nb_owner_register("test"));
+    struct rn_netbuf *nb = rn__ip_alloc(P.a, rn_nb_owner_register("test"));
     struct rn_ip4_hdr ip = {0};
     uint8_t *p;
 
@@ -97,8 +97,8 @@ static void send_fragment(uint16_t id, uint16_t off, bool mf, size_t len)
     ip.ip_src = ADDR_A;
     ip.ip_dst = ADDR_B;
     ip.ip_paylen = (uint16_t)len;
-    rn_ip4_emit(p, &ip);
-    net__arp_output(P.ifa, nb, ADDR_B);
+    rn__ip4_emit(p, &ip);
+    rn__net_arp_output(P.ifa, nb, ADDR_B);
 }
 
 static void test_reassembly_limits(void **state)
@@ -168,7 +168,7 @@ static void test_garbage_frames_counted(void **state)
     run_until(P.now + RN_MSEC(10));
     /* Truncated Ethernet, bad IP version, bad IP checksum, not for us. */
     for (i = 0; i < 4; i++) {
-        nb = rn_ip_alloc(P.b, rn_nb_owner_register("test"));
+        nb = rn__ip_alloc(P.b, rn_nb_owner_register("test"));
         assert_non_null(nb);
         p = rn_nb_put(nb, i == 0 ? 8 : 60);
         memset(p, 0, i == 0 ? 8 : 60);
@@ -184,7 +184,7 @@ static void test_garbage_frames_counted(void **state)
             rn_put_be32(p + 30, i == 3 ? 0xc6120063u : ADDR_B);
             rn_put_be16(p + 24, i == 2 ? 0x1234 : rn_csum(p + 14, 20));
         }
-        net__eth_input(P.ifb, nb);
+        rn__net_eth_input(P.ifb, nb);
     }
     assert_int_equal(rn_stack_drops(P.b, RN_DROP_TRUNCATED), 1);
     assert_int_equal(rn_stack_drops(P.b, RN_DROP_BAD_IP_VERSION), 1);

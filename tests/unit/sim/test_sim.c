@@ -55,7 +55,7 @@ static unsigned count_lines(const char *text, const char *n1, const char *n2)
 
 static bool ping_running(void *ctx)
 {
-    return !rn_ping_done(ctx);
+    return !rn__ping_done(ctx);
 }
 
 /* What one ping scenario saw. */
@@ -92,10 +92,10 @@ static void ping_scenario(uint64_t seed, const char *fault, uint32_t count, uint
     assert_int_equal(rn_sim_add_stack_params(sim, "a", &sp, &a), 0);
     assert_int_equal(rn_sim_add_stack_params(sim, "b", &sp, &b), 0);
     assert_int_equal(rn_sim_connect(sim, a, "198.18.0.2/15", b, "198.18.0.3/15", &lp, &c), 0);
-    assert_int_equal(rn_ping_start(a, &pp, &ping), 0);
+    assert_int_equal(rn__ping_start(a, &pp, &ping), 0);
     assert_int_equal(rn_sim_run_while(sim, ping_running, ping, RN_SEC(count + 60)), 0);
-    rn_ping_stats(ping, &out->pr_stats);
-    rn_ping_free(ping);
+    rn__ping_stats(ping, &out->pr_stats);
+    rn__ping_free(ping);
     assert_int_equal(rn_sim_run_for(sim, settle), 0);
     rn_sim_cable_faults(c, true, &out->pr_ab);
     rn_sim_cable_faults(c, false, &out->pr_ba);
@@ -227,29 +227,29 @@ static void test_three_stacks_two_cables(void **state)
     assert_string_equal(rn_iface_name(rn_sim_cable_iface(c2, false)), "sim0");
 
     pp.pp_dst = 0xc6120202u;  /* a -> c, 198.18.2.2 */
-    assert_int_equal(rn_ping_start(a, &pp, &pa), 0);
+    assert_int_equal(rn__ping_start(a, &pp, &pa), 0);
     pp.pp_dst = 0xc6120101u;  /* b -> a */
-    assert_int_equal(rn_ping_start(b, &pp, &pb), 0);
+    assert_int_equal(rn__ping_start(b, &pp, &pb), 0);
     pp.pp_dst = 0xc6120102u;  /* c -> b: no route, refnet does not forward */
-    assert_int_equal(rn_ping_start(c, &pp, &pc), 0);
+    assert_int_equal(rn__ping_start(c, &pp, &pc), 0);
     /* One ping per stack: the observer is taken. */
     {
         struct rn_ping *again;
 
-        assert_int_equal(rn_ping_start(a, &pp, &again), RN_EBUSY);
+        assert_int_equal(rn__ping_start(a, &pp, &again), RN_EBUSY);
     }
     assert_int_equal(rn_sim_run_for(sim, RN_SEC(10)), 0);
-    assert_true(rn_ping_done(pa) && rn_ping_done(pb) && rn_ping_done(pc));
-    rn_ping_stats(pa, &s);
+    assert_true(rn__ping_done(pa) && rn__ping_done(pb) && rn__ping_done(pc));
+    rn__ping_stats(pa, &s);
     assert_int_equal(s.ps_received, 5);
-    rn_ping_stats(pb, &s);
+    rn__ping_stats(pb, &s);
     assert_int_equal(s.ps_received, 5);
-    rn_ping_stats(pc, &s);
+    rn__ping_stats(pc, &s);
     assert_int_equal(s.ps_sent, 0);
     assert_int_equal(s.ps_send_errors, 5);  /* no route: c knows only 198.18.2.0/24 */
-    rn_ping_free(pa);
-    rn_ping_free(pb);
-    rn_ping_free(pc);
+    rn__ping_free(pa);
+    rn__ping_free(pb);
+    rn__ping_free(pc);
     t = rn_strbuf_str(&trace);
     assert_int_equal(count_lines(t, "c2.a > ", "ICMP echo 198.18.2.1 > 198.18.2.2"), 5);
     assert_int_equal(count_lines(t, "c1.b > ", "ICMP echo 198.18.1.2 > 198.18.1.1"), 5);
@@ -288,9 +288,9 @@ static void test_pcap_virtual_time(void **state)
     assert_int_equal(rn_sim_add_stack(sim, "a", &a), 0);
     assert_int_equal(rn_sim_add_stack(sim, "b", &b), 0);
     assert_int_equal(rn_sim_connect(sim, a, "198.18.0.2/15", b, "198.18.0.3/15", &lp, NULL), 0);
-    assert_int_equal(rn_ping_start(a, &pp, &ping), 0);
+    assert_int_equal(rn__ping_start(a, &pp, &ping), 0);
     assert_int_equal(rn_sim_run_while(sim, ping_running, ping, RN_SEC(30)), 0);
-    rn_ping_free(ping);
+    rn__ping_free(ping);
     assert_int_equal(rn_sim_destroy(sim), 0);
 
     p = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, err);
@@ -446,7 +446,7 @@ static size_t ip_frame(uint8_t proto, uint16_t id, uint16_t off, bool mf, const 
     struct rn_mac dst = {{2, 0, 0, 0, 0, 3}}, src = {{2, 0, 0, 0, 0, 2}};
     struct rn_ip4_hdr ip = {0};
 
-    rn_eth_emit(fr, &dst, &src, RN_ETHERTYPE_IPV4);
+    rn__eth_emit(fr, &dst, &src, RN_ETHERTYPE_IPV4);
     ip.ip_id = id;
     ip.ip_off = off;
     ip.ip_mf = mf;
@@ -455,7 +455,7 @@ static size_t ip_frame(uint8_t proto, uint16_t id, uint16_t off, bool mf, const 
     ip.ip_src = ADDR_A;
     ip.ip_dst = ADDR_B;
     ip.ip_paylen = (uint16_t)n;
-    rn_ip4_emit(fr + RN_ETH_HLEN, &ip);
+    rn__ip4_emit(fr + RN_ETH_HLEN, &ip);
     memcpy(fr + RN_ETH_HLEN + RN_IP4_HLEN, l4, n);
     return RN_ETH_HLEN + RN_IP4_HLEN + n;
 }
@@ -480,20 +480,20 @@ static void test_frame_summaries(void **state)
     size_t n;
 
     (void)state;
-    rn_eth_emit(fr, &bcast, &a, RN_ETHERTYPE_ARP);
+    rn__eth_emit(fr, &bcast, &a, RN_ETHERTYPE_ARP);
     ar.ar_op = RN_ARP_OP_REQUEST;
     ar.ar_sha = a;
     ar.ar_spa = ADDR_A;
     ar.ar_tpa = ADDR_B;
-    rn_arp_emit(fr + RN_ETH_HLEN, &ar);
+    rn__arp_emit(fr + RN_ETH_HLEN, &ar);
     assert_summary(42, "ARP who-has 198.18.0.3 tell 198.18.0.2");
     ar.ar_tpa = ADDR_A;
-    rn_arp_emit(fr + RN_ETH_HLEN, &ar);
+    rn__arp_emit(fr + RN_ETH_HLEN, &ar);
     assert_summary(42, "ARP announce 198.18.0.2");
     ar.ar_op = RN_ARP_OP_REPLY;
     ar.ar_sha = b;
     ar.ar_spa = ADDR_B;
-    rn_arp_emit(fr + RN_ETH_HLEN, &ar);
+    rn__arp_emit(fr + RN_ETH_HLEN, &ar);
     assert_summary(42, "ARP reply 198.18.0.3 is-at 02:00:00:00:00:03");
     assert_summary(30, "ARP bad (truncated)");
     assert_summary(10, "ether bad (truncated)");
@@ -517,15 +517,15 @@ static void test_frame_summaries(void **state)
     assert_summary(n, "IPv4 bad (bad_ip_csum)");
 
     memset(l4, 0, sizeof(l4));
-    rn_udp_emit4(l4, &uh, ADDR_A, ADDR_B);
+    rn__udp_emit4(l4, &uh, ADDR_A, ADDR_B);
     n = ip_frame(RN_IPPROTO_UDP, 1, 0, false, l4, 108);
     assert_summary(n, "UDP 198.18.0.2:1024 > 198.18.0.3:7 len 100");
-    rn_tcp_emit4(l4, &th, ADDR_A, ADDR_B);
+    rn__tcp_emit4(l4, &th, ADDR_A, ADDR_B);
     n = ip_frame(RN_IPPROTO_TCP, 1, 0, false, l4, 20);
     assert_summary(n, "TCP 198.18.0.2:40000 > 198.18.0.3:80 [S.] seq 1 ack 0 win 65535 len 0");
     n = ip_frame(253, 1, 0, false, l4, 20);
     assert_summary(n, "IPv4 198.18.0.2 > 198.18.0.3 proto 253 len 40");
-    rn_eth_emit(fr, &b, &a, RN_ETHERTYPE_IPV6);
+    rn__eth_emit(fr, &b, &a, RN_ETHERTYPE_IPV6);
     assert_summary(60, "ether type 0x86dd");
     check_live_objects(0);
 }
@@ -543,7 +543,7 @@ struct udp_run {
 
 static bool client_running(void *ctx)
 {
-    return !rn_echo_client_done(ctx);
+    return !rn__echo_client_done(ctx);
 }
 
 static void set_flag(void *ctx)
@@ -585,13 +585,13 @@ static void udp_scenario(uint64_t seed, const char *fault, uint32_t count, uint3
     assert_int_equal(rn_sim_add_stack(sim, "a", &a), 0);
     assert_int_equal(rn_sim_add_stack(sim, "b", &b), 0);
     assert_int_equal(rn_sim_connect(sim, a, "198.18.0.2/15", b, "198.18.0.3/15", &lp, NULL), 0);
-    assert_int_equal(rn_echo_start(b, NULL, &server), 0);
-    assert_int_equal(rn_echo_client_start(a, &ep, &client), 0);
+    assert_int_equal(rn__echo_start(b, NULL, &server), 0);
+    assert_int_equal(rn__echo_client_start(a, &ep, &client), 0);
     assert_int_equal(rn_sim_run_while(sim, client_running, client, RN_SEC(count + 60)), 0);
-    rn_echo_client_stats(client, &out->ur_client);
-    rn_echo_stats(server, &out->ur_server);
-    rn_echo_client_stop(client, set_flag, &stopped[0]);
-    rn_echo_stop(server, set_flag, &stopped[1]);
+    rn__echo_client_stats(client, &out->ur_client);
+    rn__echo_stats(server, &out->ur_server);
+    rn__echo_client_stop(client, set_flag, &stopped[0]);
+    rn__echo_stop(server, set_flag, &stopped[1]);
     assert_int_equal(rn_sim_run_while(sim, stops_pending, stopped, RN_SEC(5)), 0);
     /* Let anything still in flight land or time out. */
     assert_int_equal(rn_sim_run_for(sim, RN_SEC(35)), 0);

@@ -57,7 +57,7 @@ static void acceptable(void *ctx)
     struct tcp_conn *c;
 
     (void)ctx;
-    while (nservers < NCONNS && rn_tcp_accept(lst, tag_test, &server_up, NULL, &c) == 0)
+    while (nservers < NCONNS && rn__tcp_accept(lst, tag_test, &server_up, NULL, &c) == 0)
         servers[nservers++] = c;
 }
 
@@ -130,7 +130,7 @@ static void one_walk(bool refs, bool json, bool churn, struct rn_netstat_stats *
         assert_true(h.h_yielded || h.h_done);
         if (churn && ++batches == 3) {
             for (i = 0; i < 200; i++) {
-                rn_tcp_close(clients[nclients - 1 - i], true);
+                rn__tcp_close(clients[nclients - 1 - i], true);
                 rn_ob_deref(clients[nclients - 1 - i], tag_test);
             }
             nclients -= 200;
@@ -171,14 +171,14 @@ static void test_ten_thousand(void **state)
     (void)state;
     tag_test = rn_tag_intern("test");
     pair_up(1500, true);
-    assert_int_equal(rn_tcp_listen(P.b, 0, 80, 65535, &listener_up, NULL, &lst), 0);
+    assert_int_equal(rn__tcp_listen(P.b, 0, 80, 65535, &listener_up, NULL, &lst), 0);
     /* Connections in rounds the cable's queue takes. */
     end = rn_clock_os_monotonic() + RN_SEC(120);
     while (nclients < NCONNS && rn_clock_os_monotonic() < end) {
         unsigned target = nclients + CONNECT_BATCH;
 
         for (; nclients < target && nclients < NCONNS; nclients++) {
-            assert_int_equal(rn_tcp_connect(P.a, 0, 0, ADDR_B, 80, &client_up, NULL,
+            assert_int_equal(rn__tcp_connect(P.a, 0, 0, ADDR_B, 80, &client_up, NULL,
                                             &clients[nclients]), 0);
             rn_ob_ref(clients[nclients], tag_test);
         }
@@ -224,14 +224,14 @@ static void test_ten_thousand(void **state)
     assert_int_equal(tag_holds("enum"), 0);
 
     for (i = 0; i < nclients; i++) {
-        rn_tcp_close(clients[i], true);
+        rn__tcp_close(clients[i], true);
         rn_ob_deref(clients[i], tag_test);
     }
     for (i = 0; i < nservers; i++) {
-        rn_tcp_close(servers[i], true);
+        rn__tcp_close(servers[i], true);
         rn_ob_deref(servers[i], tag_test);
     }
-    rn_tcp_listener_close(lst);
+    rn__tcp_listener_close(lst);
     end = rn_clock_os_monotonic() + RN_SEC(5);
     while (rn_clock_os_monotonic() < end && rn_tcp_port_holder(P.b, 0, 80) != 0)
         poll_both();

@@ -58,14 +58,14 @@ static bool client_cond(void *ctx)
 static void client_open(struct client *cl, uint16_t port)
 {
     memset(cl, 0, sizeof(*cl));
-    assert_int_equal(rn_tcp_connect(P.a, 0, 0, ADDR_B, port, &client_up, cl, &cl->cl_conn), 0);
+    assert_int_equal(rn__tcp_connect(P.a, 0, 0, ADDR_B, port, &client_up, cl, &cl->cl_conn), 0);
     rn_ob_ref(cl->cl_conn, RN_TAG_LOOKUP);
     assert_true(run_while_not(client_cond, cl, RN_SEC(2)));
 }
 
 static void client_close(struct client *cl)
 {
-    rn_tcp_close(cl->cl_conn, true);
+    rn__tcp_close(cl->cl_conn, true);
     rn_ob_deref(cl->cl_conn, RN_TAG_LOOKUP);
     cl->cl_conn = NULL;
 }

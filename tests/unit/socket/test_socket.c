@@ -47,7 +47,7 @@ static void echo_stop_and_wait(struct rn_echo *e)
 {
     atomic_bool done = false;
 
-    rn_echo_stop(e, set_flag, &done);
+    rn__echo_stop(e, set_flag, &done);
     assert_true(run_while_not(flag_set, &done, RN_SEC(5)));
 }
 
@@ -192,7 +192,7 @@ static void test_echo_1000_fragmented_datagrams(void **state)
     assert_non_null(ec);
     client_of = ec;
     pair_up(1500, false);
-    assert_int_equal(rn_echo_start(P.b, NULL, &e), 0);
+    assert_int_equal(rn__echo_start(P.b, NULL, &e), 0);
     resolve_arp();
     assert_int_equal(rn_proc_create(P.a, "client", &ec->ec_proc), 0);
     ec->ec_h = rn_sock_open(ec->ec_proc, RN_SOCK_DGRAM, 0);
@@ -216,7 +216,7 @@ static void test_echo_1000_fragmented_datagrams(void **state)
     assert_int_equal(ec->ec_received, ECHO_N);
     for (i = 0; i < ECHO_N; i++)
         assert_true(ec->ec_seen[i]);
-    rn_echo_stats(e, &es);
+    rn__echo_stats(e, &es);
     assert_int_equal(es.es_received, ECHO_N);
     assert_int_equal(es.es_echoed, ECHO_N);
     assert_int_equal(es.es_send_errors + es.es_recv_errors, 0);
@@ -253,7 +253,7 @@ static void test_echo_sizes_at_the_limits(void **state)
 
     (void)state;
     pair_up(1500, false);
-    assert_int_equal(rn_echo_start(P.b, &(struct rn_echo_params){.ep_depth = 2}, &e), 0);
+    assert_int_equal(rn__echo_start(P.b, &(struct rn_echo_params){.ep_depth = 2}, &e), 0);
     assert_int_equal(rn_proc_create(P.a, "client", &p), 0);
     h = rn_sock_open(p, RN_SOCK_DGRAM, 0);
     for (j = 0; j < sizeof(sbuf); j++)
@@ -432,7 +432,7 @@ static void test_completion_queue(void **state)
 
     (void)state;
     pair_up(1500, false);
-    assert_int_equal(rn_echo_start(P.b, NULL, &e), 0);
+    assert_int_equal(rn__echo_start(P.b, NULL, &e), 0);
     assert_int_equal(rn_cq_create(&cq), 0);
     assert_int_equal(rn_proc_create(P.a, "cq-user", &p), 0);
     h = rn_sock_open(p, RN_SOCK_DGRAM, 0);
@@ -721,7 +721,7 @@ static void test_blocking_api_from_another_thread(void **state)
 
     (void)state;
     pair_up(1500, true);
-    assert_int_equal(rn_echo_start(P.b, NULL, &e), 0);
+    assert_int_equal(rn__echo_start(P.b, NULL, &e), 0);
     assert_int_equal(rn_proc_create(P.a, "blocking", &bc.bc_proc), 0);
     assert_int_equal(pthread_create(&t, NULL, blocking_thread, &bc), 0);
     assert_true(run_while_not(flag_set, &bc.bc_done, RN_SEC(30)));

@@ -286,7 +286,7 @@ static void test_blocking_api_many_threads(void **state)
     (void)state;
     memset(&S, 0, sizeof(S));
     pair_up(1500, true);
-    assert_int_equal(rn_echo_start(P.b, &(struct rn_echo_params){.ep_depth = 16}, &e), 0);
+    assert_int_equal(rn__echo_start(P.b, &(struct rn_echo_params){.ep_depth = 16}, &e), 0);
     assert_int_equal(rn_proc_create(P.a, "clients", &S.s_proc), 0);
     assert_int_equal(rn_proc_create(P.a, "tcp-client", &tcp_a), 0);
     assert_int_equal(rn_proc_create(P.b, "tcp-server", &tcp_b), 0);
@@ -311,7 +311,7 @@ static void test_blocking_api_many_threads(void **state)
     rn_proc_exit(S.s_proc);
     rn_proc_exit(tcp_a);
     rn_proc_exit(tcp_b);
-    rn_echo_stop(e, set_flag, &stopped);
+    rn__echo_stop(e, set_flag, &stopped);
     assert_true(run_while_not(flag_set, &stopped, RN_SEC(10)));
     pair_down();
 }

@@ -220,7 +220,7 @@ static void test_failed_starts(void **state)
     assert_int_equal(count_objects_prefixed("process", "process httpd"), 0);
 
     /* Port 9 is taken by a listener that is not a service's. */
-    assert_int_equal(rn_tcp_listen(P.b, 0, 9, 4, &up, NULL, &other), 0);
+    assert_int_equal(rn__tcp_listen(P.b, 0, 9, 4, &up, NULL, &other), 0);
     assert_int_equal(rn_svcctl_add(sc, "discard", &discard, err, sizeof(err)), 0);
     assert_int_equal(rn_svc_start(discard, err, sizeof(err)), RN_EADDRINUSE);
     if (strstr(err, "TCP port 9: address in use: held by #") == NULL ||
@@ -228,7 +228,7 @@ static void test_failed_starts(void **state)
         fail_msg("start error: %s", err);
     run_for(RN_MSEC(100));
     assert_int_equal(rn_svc_state(discard), RN_SVC_STOPPED);
-    rn_tcp_listener_close(other);
+    rn__tcp_listener_close(other);
     run_for(RN_MSEC(100));
     assert_int_equal(rn_svc_start(discard, err, sizeof(err)), 0);
     stop_and_wait(discard);

@@ -54,7 +54,7 @@ static void up_readable(void *ctx)
             u->u_rxcap = u->u_rxcap ? u->u_rxcap * 2 : 65536;
             u->u_rx = realloc(u->u_rx, u->u_rxcap);
         }
-        n = rn_tcp_recv(u->u_conn, u->u_rx + u->u_rxlen, u->u_rxcap - u->u_rxlen);
+        n = rn__tcp_recv(u->u_conn, u->u_rx + u->u_rxlen, u->u_rxcap - u->u_rxlen);
         if (n > 0) {
             u->u_rxlen += (size_t)n;
             continue;
@@ -69,7 +69,7 @@ static void up_readable(void *ctx)
 static void user_push(struct user *u)
 {
     while (u->u_conn != NULL && u->u_txdone < u->u_txlen) {
-        ssize_t n = rn_tcp_send(u->u_conn, u->u_tx + u->u_txdone, u->u_txlen - u->u_txdone);
+        ssize_t n = rn__tcp_send(u->u_conn, u->u_tx + u->u_txdone, u->u_txlen - u->u_txdone);
 
         if (n <= 0)
             break;
@@ -82,7 +82,7 @@ static void up_writable(void *ctx)
     struct user *u = ctx;
 
     u->u_writable++;
-    user_push(u);  /* at once, from inside TCP's input, like sock__kick() */
+    user_push(u);  /* at once, from inside TCP's input, like rn__sock_kick() */
 }
 
 static void up_connected(void *ctx, int err)
@@ -303,8 +303,8 @@ static struct tcp_listener *open_pair(uint16_t port, struct user *ua, struct use
     static struct user lu;
 
     memset(&lu, 0, sizeof(lu));
-    assert_int_equal(rn_tcp_listen(P.b, 0, port, 16, &upcalls, &lu, &l), 0);
-    assert_int_equal(rn_tcp_connect(P.a, 0, 0, ADDR_B, port, &upcalls, ua, &ua->u_conn), 0);
+    assert_int_equal(rn__tcp_listen(P.b, 0, port, 16, &upcalls, &lu, &l), 0);
+    assert_int_equal(rn__tcp_connect(P.a, 0, 0, ADDR_B, port, &upcalls, ua, &ua->u_conn), 0);
     rn_ob_ref(ua->u_conn, RN_TAG_SOCKET_ENDPOINT);
     run(P.now + RN_SEC(60), open_done, &lu);
     if (ua->u_connected != 1) {
@@ -317,19 +317,19 @@ static struct tcp_listener *open_pair(uint16_t port, struct user *ua, struct use
     }
     assert_int_equal(ua->u_connected, 1);
     assert_int_equal(lu.u_acceptable, 1);
-    assert_int_equal(rn_tcp_accept(l, RN_TAG_SOCKET_ENDPOINT, &upcalls, ub, &ub->u_conn), 0);
+    assert_int_equal(rn__tcp_accept(l, RN_TAG_SOCKET_ENDPOINT, &upcalls, ub, &ub->u_conn), 0);
     assert_int_equal(tcp_state(ua->u_conn), TCPS_ESTABLISHED);
     assert_int_equal(tcp_state(ub->u_conn), TCPS_ESTABLISHED);
     return l;
 }
 
-/* The user lets go: rn_tcp_close, then the socket's reference. */
+/* The user lets go: rn__tcp_close, then the socket's reference. */
 static void user_close(struct user *u, bool abort)
 {
     struct tcp_conn *c = u->u_conn;
 
     u->u_conn = NULL;
-    rn_tcp_close(c, abort);
+    rn__tcp_close(c, abort);
     rn_ob_deref(c, RN_TAG_SOCKET_ENDPOINT);
 }
 
@@ -347,7 +347,7 @@ static void transfer_end(struct user *ua, struct user *ub, struct tcp_listener *
 {
     user_close(ua, false);
     user_close(ub, false);
-    rn_tcp_listener_close(l);
+    rn__tcp_listener_close(l);
     run_for(linger);
     free(data);
     user_free(ua);
@@ -376,36 +376,36 @@ static void test_handshake_data_close(void **state)
     (void)state;
     setup_pair(NULL, NULL, 1);
     l = open_pair(80, &ua, &ub);
-    assert_int_equal(rn_tcp_send(ua.u_conn, msg, strlen(msg)), (ssize_t)strlen(msg));
+    assert_int_equal(rn__tcp_send(ua.u_conn, msg, strlen(msg)), (ssize_t)strlen(msg));
     run_for(RN_MSEC(100));
-    n = rn_tcp_recv(ub.u_conn, buf, sizeof(buf));
+    n = rn__tcp_recv(ub.u_conn, buf, sizeof(buf));
     assert_int_equal(n, (ssize_t)strlen(msg));
     assert_memory_equal(buf, msg, strlen(msg));
-    assert_int_equal(rn_tcp_recv(ub.u_conn, buf, sizeof(buf)), RN_EAGAIN);
-    assert_int_equal(rn_tcp_send(ub.u_conn, reply, strlen(reply)), (ssize_t)strlen(reply));
+    assert_int_equal(rn__tcp_recv(ub.u_conn, buf, sizeof(buf)), RN_EAGAIN);
+    assert_int_equal(rn__tcp_send(ub.u_conn, reply, strlen(reply)), (ssize_t)strlen(reply));
     run_for(RN_MSEC(100));
-    n = rn_tcp_recv(ua.u_conn, buf, sizeof(buf));
+    n = rn__tcp_recv(ua.u_conn, buf, sizeof(buf));
     assert_int_equal(n, (ssize_t)strlen(reply));
 
     /* A closes first: A passes FIN_WAIT to TIME_WAIT, B CLOSE_WAIT to
      * LAST_ACK to CLOSED. */
-    rn_tcp_shutdown(ua.u_conn, RN_SHUT_WR);
+    rn__tcp_shutdown(ua.u_conn, RN_SHUT_WR);
     run_for(RN_MSEC(100));
     assert_int_equal(tcp_state(ua.u_conn), TCPS_FIN_WAIT_2);
     assert_int_equal(tcp_state(ub.u_conn), TCPS_CLOSE_WAIT);
-    assert_int_equal(rn_tcp_recv(ub.u_conn, buf, sizeof(buf)), 0);  /* EOF */
+    assert_int_equal(rn__tcp_recv(ub.u_conn, buf, sizeof(buf)), 0);  /* EOF */
     user_close(&ub, false);
     run_for(RN_MSEC(100));
     assert_int_equal(tcp_state(ua.u_conn), TCPS_TIME_WAIT);
-    assert_int_equal(rn_tcp_timewait_count(P.a), 1);
+    assert_int_equal(rn__tcp_timewait_count(P.a), 1);
     user_close(&ua, false);
     rn_ob_drain();
     /* Left: B's listener and A's TIME_WAIT entry. */
     check_live_objects(2 + 2 + 2 + 1 + 1);  /* interfaces, routes, ARP entries, listener, TIME_WAIT */
-    rn_tcp_listener_close(l);
+    rn__tcp_listener_close(l);
     /* TIME_WAIT ends after 2*MSL. */
     run_for(RN_SEC(61));
-    assert_int_equal(rn_tcp_timewait_count(P.a), 0);
+    assert_int_equal(rn__tcp_timewait_count(P.a), 0);
     user_free(&ua);
     user_free(&ub);
     pair_down();
@@ -419,18 +419,18 @@ static void test_simultaneous_close(void **state)
     (void)state;
     setup_pair(NULL, NULL, 2);
     l = open_pair(81, &ua, &ub);
-    rn_tcp_shutdown(ua.u_conn, RN_SHUT_WR);
-    rn_tcp_shutdown(ub.u_conn, RN_SHUT_WR);
+    rn__tcp_shutdown(ua.u_conn, RN_SHUT_WR);
+    rn__tcp_shutdown(ub.u_conn, RN_SHUT_WR);
     run_for(RN_MSEC(100));
     /* Both sent FIN before hearing the other's: CLOSING, then TIME_WAIT
      * on both sides (RFC 9293 figure 13). */
     assert_int_equal(tcp_state(ua.u_conn), TCPS_TIME_WAIT);
     assert_int_equal(tcp_state(ub.u_conn), TCPS_TIME_WAIT);
-    assert_int_equal(rn_tcp_timewait_count(P.a), 1);
-    assert_int_equal(rn_tcp_timewait_count(P.b), 1);
+    assert_int_equal(rn__tcp_timewait_count(P.a), 1);
+    assert_int_equal(rn__tcp_timewait_count(P.b), 1);
     user_close(&ua, false);
     user_close(&ub, false);
-    rn_tcp_listener_close(l);
+    rn__tcp_listener_close(l);
     user_free(&ua);
     user_free(&ub);
     pair_down();
@@ -444,7 +444,7 @@ static void test_refused_and_reset(void **state)
     (void)state;
     setup_pair(NULL, NULL, 3);
     /* Nobody listens on 9999: RST, ECONNREFUSED. */
-    assert_int_equal(rn_tcp_connect(P.a, 0, 0, ADDR_B, 9999, &upcalls, &uc, &uc.u_conn), 0);
+    assert_int_equal(rn__tcp_connect(P.a, 0, 0, ADDR_B, 9999, &upcalls, &uc, &uc.u_conn), 0);
     rn_ob_ref(uc.u_conn, RN_TAG_SOCKET_ENDPOINT);
     run_for(RN_MSEC(50));
     assert_int_equal(uc.u_connected, RN_ECONNREFUSED);
@@ -465,7 +465,7 @@ static void test_refused_and_reset(void **state)
     assert_int_equal(ub.u_error, RN_ECONNRESET);
     assert_int_equal(tcp_state(ub.u_conn), TCPS_CLOSED);
     user_close(&ub, false);
-    rn_tcp_listener_close(l);
+    rn__tcp_listener_close(l);
     user_free(&ua);
     user_free(&ub);
     user_free(&uc);
@@ -486,7 +486,7 @@ static void test_zero_window_and_persist(void **state)
     /* B does not read: A fills B's 256 KiB window and its own buffer. */
     for (int rounds = 0; rounds < 50; rounds++) {
         while (sent < total) {
-            ssize_t n = rn_tcp_send(ua.u_conn, data + sent, total - sent);
+            ssize_t n = rn__tcp_send(ua.u_conn, data + sent, total - sent);
 
             if (n == RN_EAGAIN)
                 break;
@@ -496,8 +496,8 @@ static void test_zero_window_and_persist(void **state)
         run_for(RN_MSEC(100));
     }
     assert_int_equal(ua.u_conn->snd_wnd, 0);
-    assert_true(rn_tcp_readable(ub.u_conn, NULL) >= 250000);
-    assert_true(rn_tcp_writable(ua.u_conn) == 0);
+    assert_true(rn__tcp_readable(ub.u_conn, NULL) >= 250000);
+    assert_true(rn__tcp_writable(ua.u_conn) == 0);
     /* The sender keeps probing the zero window, and the connection lives. */
     run_for(RN_SEC(30));
     assert_int_equal(tcp_state(ua.u_conn), TCPS_ESTABLISHED);
@@ -506,7 +506,7 @@ static void test_zero_window_and_persist(void **state)
     up_readable(&ub);
     for (int rounds = 0; rounds < 200 && ub.u_rxlen < total; rounds++) {
         while (sent < total) {
-            ssize_t n = rn_tcp_send(ua.u_conn, data + sent, total - sent);
+            ssize_t n = rn__tcp_send(ua.u_conn, data + sent, total - sent);
 
             if (n <= 0)
                 break;
@@ -550,7 +550,7 @@ static void test_shrinking_window_edge(void **state)
             ub.u_rx = realloc(ub.u_rx, ub.u_rxcap);
         }
         if (rounds < 100) {
-            ssize_t n = rn_tcp_recv(ub.u_conn, ub.u_rx + ub.u_rxlen, 24576);
+            ssize_t n = rn__tcp_recv(ub.u_conn, ub.u_rx + ub.u_rxlen, 24576);
 
             if (n > 0)
                 ub.u_rxlen += (size_t)n;
@@ -633,16 +633,16 @@ static void inject_ack(struct tcp_conn *c, uint32_t ack, uint32_t tsval)
         .rx_src = c->t_faddr, .rx_dst = c->t_laddr, .rx_proto = RN_IPPROTO_TCP, .rx_ttl = 64,
         .rx_iface = P.ifa,
     };
-    struct rn_netbuf *nb = rn_nb_alloc(rn_stack_pool(P.a), net__types.nt_own_rx);
+    struct rn_netbuf *nb = rn_nb_alloc(rn_stack_pool(P.a), rn__net_types.nt_own_rx);
     uint8_t *p;
 
-    th.th_optlen = (uint8_t)rn_tcp_opts_emit(opts, &to);
+    th.th_optlen = (uint8_t)rn__tcp_opts_emit(opts, &to);
     assert_non_null(nb);
     rn_nb_reserve(nb, 64);
     p = rn_nb_put(nb, RN_TCP_HLEN + th.th_optlen);
     assert_non_null(p);
-    rn_tcp_emit4(p, &th, c->t_faddr, c->t_laddr);
-    tcp__input(P.a, nb, &rx);
+    rn__tcp_emit4(p, &th, c->t_faddr, c->t_laddr);
+    rn__tcp_input(P.a, nb, &rx);
 }
 
 static uint64_t paws_drops(void)
@@ -670,10 +670,10 @@ static void test_paws_lets_reordered_dupack_through(void **state)
     assert_true(c->t_flags & TF_TSTMP);
     /* B's ACKs of a first part set the window's state; then data in
      * flight, not yet acknowledged: B has not run since. */
-    assert_int_equal(rn_tcp_send(c, data, 2000), 2000);
+    assert_int_equal(rn__tcp_send(c, data, 2000), 2000);
     run_for(RN_MSEC(50));
     assert_int_equal(c->snd_una, c->snd_max);
-    assert_int_equal(rn_tcp_send(c, data + 2000, sizeof(data) - 2000),
+    assert_int_equal(rn__tcp_send(c, data + 2000, sizeof(data) - 2000),
                      (ssize_t)(sizeof(data) - 2000));
     assert_true(SEQ_LT(c->snd_una, c->snd_max));
     dup = c->t_dupacks;
@@ -721,14 +721,14 @@ static void bulk(const char *fault_ab, const char *fault_ba, uint64_t seed, size
         rn_time_t start = P.now;
 
         while (sent < total) {
-            ssize_t n = rn_tcp_send(ua.u_conn, data + sent, total - sent);
+            ssize_t n = rn__tcp_send(ua.u_conn, data + sent, total - sent);
 
             if (n <= 0)
                 break;
             sent += (size_t)n;
         }
         if (sent == total)
-            rn_tcp_shutdown(ua.u_conn, RN_SHUT_WR);
+            rn__tcp_shutdown(ua.u_conn, RN_SHUT_WR);
         run(P.now + RN_MSEC(200), bulk_done, &b);
         if (ub.u_error != 0 || ua.u_error != 0)
             fail_msg("seed %llu: connection failed (a %d, b %d)", (unsigned long long)seed,
@@ -753,7 +753,7 @@ static void bulk(const char *fault_ab, const char *fault_ba, uint64_t seed, size
     user_close(&ub, false);
     run_for(RN_SEC(2));
     user_close(&ua, false);
-    rn_tcp_listener_close(l);
+    rn__tcp_listener_close(l);
     run_for(RN_SEC(120));
     free(data);
     user_free(&ua);
@@ -776,15 +776,15 @@ static void test_bulk_to_self(void **state)
     (void)state;
     fill(data, total, 77);
     setup_pair(NULL, NULL, 12);
-    assert_int_equal(rn_tcp_listen(P.a, 0, 7000, 4, &upcalls, &lu, &l), 0);
-    assert_int_equal(rn_tcp_connect(P.a, 0, 0, ADDR_A, 7000, &upcalls, &ua, &ua.u_conn), 0);
+    assert_int_equal(rn__tcp_listen(P.a, 0, 7000, 4, &upcalls, &lu, &l), 0);
+    assert_int_equal(rn__tcp_connect(P.a, 0, 0, ADDR_A, 7000, &upcalls, &ua, &ua.u_conn), 0);
     rn_ob_ref(ua.u_conn, RN_TAG_SOCKET_ENDPOINT);
     run(P.now + RN_SEC(5), open_done, &lu);
     assert_int_equal(ua.u_connected, 1);
-    assert_int_equal(rn_tcp_accept(l, RN_TAG_SOCKET_ENDPOINT, &upcalls, &ub, &ub.u_conn), 0);
+    assert_int_equal(rn__tcp_accept(l, RN_TAG_SOCKET_ENDPOINT, &upcalls, &ub, &ub.u_conn), 0);
     for (rounds = 0; rounds < 1000 && ub.u_rxlen < total; rounds++) {
         while (sent < total) {
-            ssize_t n = rn_tcp_send(ua.u_conn, data + sent, total - sent);
+            ssize_t n = rn__tcp_send(ua.u_conn, data + sent, total - sent);
 
             if (n <= 0)
                 break;

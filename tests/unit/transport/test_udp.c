@@ -31,7 +31,7 @@
  * payload len bytes of 0x5a; if sum is 1 the checksum is computed. */
 static void send_raw(uint16_t sport, uint16_t dport, uint16_t ulen, uint16_t sum, size_t len)
 {
-    struct rn_netbuf *nb = rn_ip_alloc(P.a, rn_nb_owner_register("test"));
+    struct rn_netbuf *nb = rn__ip_alloc(P.a, rn_nb_owner_register("test"));
     struct rn_ip_out out = {.io_dst = ADDR_B, .io_proto = RN_IPPROTO_UDP};
     uint8_t *p;
 
@@ -45,12 +45,12 @@ static void send_raw(uint16_t sport, uint16_t dport, uint16_t ulen, uint16_t sum
     memset(p + 8, 0x5a, len);
     if (sum == 1) {
         sum = rn_csum_fold(
-            rn_csum_partial(p, 8 + len, rn_csum_pseudo4(ADDR_A, ADDR_B, RN_IPPROTO_UDP, 8 + len)));
+            rn__csum_partial(p, 8 + len, rn_csum_pseudo4(ADDR_A, ADDR_B, RN_IPPROTO_UDP, 8 + len)));
         if (sum == 0)
             sum = 0xffff;
     }
     rn_put_be16(p + 6, sum);
-    assert_int_equal(rn_ip_output(P.a, nb, &out), 0);
+    assert_int_equal(rn__ip_output(P.a, nb, &out), 0);
 }
 
 /* Resolves ARP both ways with a ping-sized exchange. */
@@ -216,11 +216,11 @@ static void test_bad_length_and_checksum_counted(void **state)
     assert_int_equal(us.us_in, 2);
     /* A datagram too short for a header at all. */
     {
-        struct rn_netbuf *nb = rn_ip_alloc(P.a, rn_nb_owner_register("test"));
+        struct rn_netbuf *nb = rn__ip_alloc(P.a, rn_nb_owner_register("test"));
         struct rn_ip_out out = {.io_dst = ADDR_B, .io_proto = RN_IPPROTO_UDP};
 
         memset(rn_nb_put(nb, 5), 0, 5);
-        assert_int_equal(rn_ip_output(P.a, nb, &out), 0);
+        assert_int_equal(rn__ip_output(P.a, nb, &out), 0);
     }
     run_for(RN_MSEC(5));
     assert_int_equal(rn_stack_drops(P.b, RN_DROP_TRUNCATED), 1);

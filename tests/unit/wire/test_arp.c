@@ -24,7 +24,7 @@ static void test_parse_linux_request_and_reply(void **state)
     struct rn_arp ar;
 
     (void)state;
-    assert_int_equal(rn_arp_parse(frame_arp_request + 14,
+    assert_int_equal(rn__arp_parse(frame_arp_request + 14,
                                   sizeof(frame_arp_request) - 14, &ar),
                      RN_DROP_NONE);
     assert_int_equal(ar.ar_op, RN_ARP_OP_REQUEST);
@@ -33,7 +33,7 @@ static void test_parse_linux_request_and_reply(void **state)
     assert_true(rn_mac_equal(&ar.ar_tha, &zero));
     assert_int_equal(ar.ar_tpa, IP2);
 
-    assert_int_equal(rn_arp_parse(frame_arp_reply + 14,
+    assert_int_equal(rn__arp_parse(frame_arp_reply + 14,
                                   sizeof(frame_arp_reply) - 14, &ar),
                      RN_DROP_NONE);
     assert_int_equal(ar.ar_op, RN_ARP_OP_REPLY);
@@ -52,11 +52,11 @@ static void test_emit_matches_linux(void **state)
     struct rn_arp ar;
 
     (void)state;
-    assert_int_equal(rn_arp_emit(buf, &req), RN_ARP_LEN);
+    assert_int_equal(rn__arp_emit(buf, &req), RN_ARP_LEN);
     assert_memory_equal(buf, frame_arp_request + 14, RN_ARP_LEN);
-    assert_int_equal(rn_arp_emit(buf, &rep), RN_ARP_LEN);
+    assert_int_equal(rn__arp_emit(buf, &rep), RN_ARP_LEN);
     assert_memory_equal(buf, frame_arp_reply + 14, RN_ARP_LEN);
-    assert_int_equal(rn_arp_parse(buf, sizeof(buf), &ar), RN_DROP_NONE);
+    assert_int_equal(rn__arp_parse(buf, sizeof(buf), &ar), RN_DROP_NONE);
     assert_memory_equal(&ar.ar_sha, &rep.ar_sha, sizeof(ar.ar_sha));
     assert_memory_equal(&ar.ar_tha, &rep.ar_tha, sizeof(ar.ar_tha));
     assert_int_equal(ar.ar_op, rep.ar_op);
@@ -73,7 +73,7 @@ static void test_padding_ignored(void **state)
     (void)state;
     memset(buf, 0xee, sizeof(buf));
     memcpy(buf, frame_arp_request + 14, RN_ARP_LEN);
-    assert_int_equal(rn_arp_parse(buf, sizeof(buf), &ar), RN_DROP_NONE);
+    assert_int_equal(rn__arp_parse(buf, sizeof(buf), &ar), RN_DROP_NONE);
     assert_int_equal(ar.ar_tpa, IP2);
 }
 
@@ -101,12 +101,12 @@ static void test_rejects(void **state)
 
     (void)state;
     for (len = 0; len < RN_ARP_LEN; len++)
-        assert_int_equal(rn_arp_parse(frame_arp_request + 14, len, &ar),
+        assert_int_equal(rn__arp_parse(frame_arp_request + 14, len, &ar),
                          RN_DROP_TRUNCATED);
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         memcpy(buf, frame_arp_request + 14, RN_ARP_LEN);
         buf[bad[i].off] = bad[i].val;
-        assert_int_equal(rn_arp_parse(buf, sizeof(buf), &ar), RN_DROP_BAD_ARP);
+        assert_int_equal(rn__arp_parse(buf, sizeof(buf), &ar), RN_DROP_BAD_ARP);
     }
 }
 

@@ -22,7 +22,7 @@ static void test_parse_linux_frame(void **state)
     struct rn_eth_hdr eh;
 
     (void)state;
-    assert_int_equal(rn_eth_parse(frame_ping_request,
+    assert_int_equal(rn__eth_parse(frame_ping_request,
                                   sizeof(frame_ping_request), &eh),
                      RN_DROP_NONE);
     assert_true(rn_mac_equal(&eh.eh_dst, &mac2));
@@ -31,7 +31,7 @@ static void test_parse_linux_frame(void **state)
     assert_ptr_equal(eh.eh_payload, frame_ping_request + 14);
     assert_int_equal(eh.eh_paylen, sizeof(frame_ping_request) - 14);
 
-    assert_int_equal(rn_eth_parse(frame_arp_request,
+    assert_int_equal(rn__eth_parse(frame_arp_request,
                                   sizeof(frame_arp_request), &eh),
                      RN_DROP_NONE);
     assert_true(rn_mac_is_broadcast(&eh.eh_dst));
@@ -44,10 +44,10 @@ static void test_round_trip(void **state)
     struct rn_eth_hdr eh;
 
     (void)state;
-    assert_int_equal(rn_eth_emit(buf, &mac2, &mac1, RN_ETHERTYPE_IPV4),
+    assert_int_equal(rn__eth_emit(buf, &mac2, &mac1, RN_ETHERTYPE_IPV4),
                      RN_ETH_HLEN);
     assert_memory_equal(buf, frame_ping_request, RN_ETH_HLEN);
-    assert_int_equal(rn_eth_parse(buf, sizeof(buf), &eh), RN_DROP_NONE);
+    assert_int_equal(rn__eth_parse(buf, sizeof(buf), &eh), RN_DROP_NONE);
     assert_true(rn_mac_equal(&eh.eh_dst, &mac2));
     assert_true(rn_mac_equal(&eh.eh_src, &mac1));
     assert_int_equal(eh.eh_type, RN_ETHERTYPE_IPV4);
@@ -62,35 +62,35 @@ static void test_rejects(void **state)
 
     (void)state;
     for (len = 0; len < RN_ETH_HLEN; len++)
-        assert_int_equal(rn_eth_parse(frame_ping_request, len, &eh),
+        assert_int_equal(rn__eth_parse(frame_ping_request, len, &eh),
                          RN_DROP_TRUNCATED);
-    assert_int_equal(rn_eth_parse(NULL, 0, &eh), RN_DROP_TRUNCATED);
+    assert_int_equal(rn__eth_parse(NULL, 0, &eh), RN_DROP_TRUNCATED);
 
     /* A group source address. */
     memcpy(buf, frame_ping_request, sizeof(buf));
     buf[6] |= 0x01;
-    assert_int_equal(rn_eth_parse(buf, sizeof(buf), &eh), RN_DROP_BAD_ETH);
+    assert_int_equal(rn__eth_parse(buf, sizeof(buf), &eh), RN_DROP_BAD_ETH);
 
     /* An 802.1Q tag: recognised, reported, not parsed past. */
     memcpy(buf, frame_ping_request, sizeof(buf));
     buf[12] = 0x81;
     buf[13] = 0x00;
-    assert_int_equal(rn_eth_parse(buf, sizeof(buf), &eh),
+    assert_int_equal(rn__eth_parse(buf, sizeof(buf), &eh),
                      RN_DROP_UNSUPPORTED_ETHERTYPE);
     assert_int_equal(eh.eh_type, RN_ETHERTYPE_VLAN);
     buf[12] = 0x88;
     buf[13] = 0xa8;
-    assert_int_equal(rn_eth_parse(buf, sizeof(buf), &eh),
+    assert_int_equal(rn__eth_parse(buf, sizeof(buf), &eh),
                      RN_DROP_UNSUPPORTED_ETHERTYPE);
     /* An 802.3 length field. */
     buf[12] = 0x00;
     buf[13] = 0x2e;
-    assert_int_equal(rn_eth_parse(buf, sizeof(buf), &eh),
+    assert_int_equal(rn__eth_parse(buf, sizeof(buf), &eh),
                      RN_DROP_UNSUPPORTED_ETHERTYPE);
     /* An EtherType we do not speak is still a valid frame. */
     buf[12] = 0x86;
     buf[13] = 0xdd;
-    assert_int_equal(rn_eth_parse(buf, sizeof(buf), &eh), RN_DROP_NONE);
+    assert_int_equal(rn__eth_parse(buf, sizeof(buf), &eh), RN_DROP_NONE);
     assert_int_equal(eh.eh_type, RN_ETHERTYPE_IPV6);
 }
 

@@ -28,7 +28,7 @@ static void test_parse_linux_echo(void **state)
     struct rn_icmp_hdr ic;
 
     (void)state;
-    assert_int_equal(rn_icmp_parse(p, 64, &ic), RN_DROP_NONE);
+    assert_int_equal(rn__icmp_parse(p, 64, &ic), RN_DROP_NONE);
     assert_int_equal(ic.ic_type, RN_ICMP_ECHO);
     assert_int_equal(ic.ic_code, 0);
     assert_int_equal(ic.ic_sum, 0x03c4);
@@ -49,18 +49,18 @@ static void test_echo_reply_matches_linux(void **state)
     struct rn_icmp_hdr req, rep;
 
     (void)state;
-    assert_int_equal(rn_icmp_parse(IPPKT(frame_ping_request) + 20, 64, &req),
+    assert_int_equal(rn__icmp_parse(IPPKT(frame_ping_request) + 20, 64, &req),
                      RN_DROP_NONE);
-    assert_int_equal(rn_icmp_emit_echo_reply(out, &req), 64);
+    assert_int_equal(rn__icmp_emit_echo_reply(out, &req), 64);
     assert_memory_equal(out, linux_reply, 64);
 
     /* Answering in place, over the request's own bytes. */
     memcpy(inplace, IPPKT(frame_ping_request) + 20, 64);
-    assert_int_equal(rn_icmp_parse(inplace, 64, &req), RN_DROP_NONE);
-    assert_int_equal(rn_icmp_emit_echo_reply(inplace, &req), 64);
+    assert_int_equal(rn__icmp_parse(inplace, 64, &req), RN_DROP_NONE);
+    assert_int_equal(rn__icmp_emit_echo_reply(inplace, &req), 64);
     assert_memory_equal(inplace, linux_reply, 64);
 
-    assert_int_equal(rn_icmp_parse(out, 64, &rep), RN_DROP_NONE);
+    assert_int_equal(rn__icmp_parse(out, 64, &rep), RN_DROP_NONE);
     assert_int_equal(rep.ic_type, RN_ICMP_ECHO_REPLY);
     assert_int_equal(rn_icmp_echo_id(&rep), 0x4d2f);
     assert_int_equal(rn_icmp_echo_seq(&rep), 1);
@@ -70,10 +70,10 @@ static void test_echo_reply_matches_linux(void **state)
         uint8_t empty[8] = {RN_ICMP_ECHO, 0, 0, 0, 0x12, 0x34, 0x00, 0x07};
 
         rn_put_be16(empty + 2, rn_csum(empty, 8));
-        assert_int_equal(rn_icmp_parse(empty, 8, &req), RN_DROP_NONE);
+        assert_int_equal(rn__icmp_parse(empty, 8, &req), RN_DROP_NONE);
         assert_int_equal(req.ic_datalen, 0);
-        assert_int_equal(rn_icmp_emit_echo_reply(out, &req), 8);
-        assert_int_equal(rn_icmp_parse(out, 8, &rep), RN_DROP_NONE);
+        assert_int_equal(rn__icmp_emit_echo_reply(out, &req), 8);
+        assert_int_equal(rn__icmp_parse(out, 8, &rep), RN_DROP_NONE);
         assert_int_equal(rn_icmp_echo_id(&rep), 0x1234);
         assert_int_equal(rn_icmp_echo_seq(&rep), 7);
     }
@@ -87,7 +87,7 @@ static void test_parse_linux_port_unreach(void **state)
     struct rn_icmp_hdr ic;
 
     (void)state;
-    assert_int_equal(rn_icmp_parse(ip + 20, len, &ic), RN_DROP_NONE);
+    assert_int_equal(rn__icmp_parse(ip + 20, len, &ic), RN_DROP_NONE);
     assert_int_equal(ic.ic_type, RN_ICMP_DEST_UNREACH);
     assert_int_equal(ic.ic_code, RN_ICMP_UNREACH_PORT);
     assert_true(rn_icmp_is_error(ic.ic_type));
@@ -114,7 +114,7 @@ static void check_error(const uint8_t *msg, size_t len, uint8_t type,
     assert_int_equal(rn_get_be16(msg + 2), sum);
     assert_int_equal(rn_get_be32(msg + 4), rest);
     assert_memory_equal(msg + 8, orig, qlen);
-    assert_int_equal(rn_icmp_parse(msg, len, &ic), RN_DROP_NONE);
+    assert_int_equal(rn__icmp_parse(msg, len, &ic), RN_DROP_NONE);
     assert_int_equal(ic.ic_type, type);
     assert_int_equal(ic.ic_code, code);
     assert_int_equal(ic.ic_rest, rest);
@@ -133,18 +133,18 @@ static void test_emit_errors(void **state)
 
     (void)state;
     /* RFC 792: the original header and the first 64 bits of its data. */
-    len = rn_icmp_emit_port_unreach(out, udp, IPLEN(frame_udp_dgram));
+    len = rn__icmp_emit_port_unreach(out, udp, IPLEN(frame_udp_dgram));
     check_error(out, len, 3, 3, 0, 0x1586, udp, 28);
 
-    len = rn_icmp_emit_frag_needed(out, 1400, udp, IPLEN(frame_udp_dgram));
+    len = rn__icmp_emit_frag_needed(out, 1400, udp, IPLEN(frame_udp_dgram));
     check_error(out, len, 3, 4, 1400, 0x100d, udp, 28);
 
-    len = rn_icmp_emit_reasm_timeout(out, frag, IPLEN(frame_frag0));
+    len = rn__icmp_emit_reasm_timeout(out, frag, IPLEN(frame_frag0));
     check_error(out, len, 11, 1, 0, 0xae02, frag, 28);
 
     /* A header with 40 option bytes: the longest message there is. */
     memset(out, 0xcc, sizeof(out));
-    len = rn_icmp_emit_error(out, RN_ICMP_TIME_EXCEEDED, RN_ICMP_TIMXCEED_TTL,
+    len = rn__icmp_emit_error(out, RN_ICMP_TIME_EXCEEDED, RN_ICMP_TIMXCEED_TTL,
                              0, rr, IPLEN(frame_ping_rr));
     assert_int_equal(len, RN_ICMP_ERR_MAXLEN);
     assert_int_equal(rn_csum(out, len), 0);
@@ -152,7 +152,7 @@ static void test_emit_errors(void **state)
     assert_int_equal(out[RN_ICMP_ERR_MAXLEN], 0xcc); /* nothing beyond */
 
     /* A datagram with fewer than 8 payload bytes is quoted whole. */
-    len = rn_icmp_emit_port_unreach(out, udp, 24);
+    len = rn__icmp_emit_port_unreach(out, udp, 24);
     assert_int_equal(len, 8 + 24);
     assert_int_equal(rn_csum(out, len), 0);
     assert_memory_equal(out + 8, udp, 24);
@@ -166,14 +166,14 @@ static void test_rejects(void **state)
 
     (void)state;
     for (len = 0; len < 8; len++)
-        assert_int_equal(rn_icmp_parse(IPPKT(frame_ping_request) + 20, len, &ic),
+        assert_int_equal(rn__icmp_parse(IPPKT(frame_ping_request) + 20, len, &ic),
                          RN_DROP_TRUNCATED);
 
     memcpy(buf, IPPKT(frame_ping_request) + 20, 64);
     buf[40] ^= 0x10; /* a data byte */
-    assert_int_equal(rn_icmp_parse(buf, 64, &ic), RN_DROP_BAD_ICMP_CSUM);
+    assert_int_equal(rn__icmp_parse(buf, 64, &ic), RN_DROP_BAD_ICMP_CSUM);
     /* The checksum covers the whole message, not a prefix. */
-    assert_int_equal(rn_icmp_parse(IPPKT(frame_ping_request) + 20, 63, &ic),
+    assert_int_equal(rn__icmp_parse(IPPKT(frame_ping_request) + 20, 63, &ic),
                      RN_DROP_BAD_ICMP_CSUM);
 
     /* Error messages whose quote is unusable. */
@@ -200,7 +200,7 @@ static void test_rejects(void **state)
             if (bad[i].qlen > 0)
                 buf[8] = bad[i].vihl;
             rn_put_be16(buf + 2, rn_csum(buf, 8 + bad[i].qlen));
-            assert_int_equal(rn_icmp_parse(buf, 8 + bad[i].qlen, &ic),
+            assert_int_equal(rn__icmp_parse(buf, 8 + bad[i].qlen, &ic),
                              RN_DROP_BAD_ICMP);
         }
     }
@@ -208,7 +208,7 @@ static void test_rejects(void **state)
     memset(buf, 0, 8);
     buf[0] = 42;
     rn_put_be16(buf + 2, rn_csum(buf, 8));
-    assert_int_equal(rn_icmp_parse(buf, 8, &ic), RN_DROP_NONE);
+    assert_int_equal(rn__icmp_parse(buf, 8, &ic), RN_DROP_NONE);
 }
 
 static void test_may_send_error(void **state)
@@ -218,16 +218,16 @@ static void test_may_send_error(void **state)
     const uint8_t unreach = RN_ICMP_DEST_UNREACH;
 
     (void)state;
-    assert_int_equal(rn_ip4_parse(IPPKT(frame_udp_dgram),
+    assert_int_equal(rn__ip4_parse(IPPKT(frame_udp_dgram),
                                   IPLEN(frame_udp_dgram), &ip),
                      RN_DROP_NONE);
-    assert_true(rn_icmp_may_send_error(&ip));
+    assert_true(rn__icmp_may_send_error(&ip));
 
 #define TRY(field, val, expect)                                              \
     do {                                                                     \
         struct rn_ip4_hdr t = ip;                                            \
         t.field = (val);                                                     \
-        assert_int_equal(rn_icmp_may_send_error(&t), (expect));              \
+        assert_int_equal(rn__icmp_may_send_error(&t), (expect));              \
     } while (0)
     TRY(ip_off, 1480, false);         /* not the first fragment */
     TRY(ip_mf, true, true);           /* the first fragment is fine */
@@ -242,11 +242,11 @@ static void test_may_send_error(void **state)
     ip.ip_proto = RN_IPPROTO_ICMP;
     ip.ip_payload = &unreach;
     ip.ip_paylen = 1;
-    assert_false(rn_icmp_may_send_error(&ip)); /* about an ICMP error */
+    assert_false(rn__icmp_may_send_error(&ip)); /* about an ICMP error */
     ip.ip_payload = &echo;
-    assert_true(rn_icmp_may_send_error(&ip));  /* about an echo: fine */
+    assert_true(rn__icmp_may_send_error(&ip));  /* about an echo: fine */
     ip.ip_paylen = 0;
-    assert_false(rn_icmp_may_send_error(&ip)); /* unreadable type */
+    assert_false(rn__icmp_may_send_error(&ip)); /* unreadable type */
 }
 
 int main(void)

@@ -36,7 +36,7 @@ static void test_parse_linux_ping(void **state)
     struct rn_ip4_hdr ip;
 
     (void)state;
-    assert_int_equal(rn_ip4_parse(p, sizeof(frame_ping_request) - 14, &ip),
+    assert_int_equal(rn__ip4_parse(p, sizeof(frame_ping_request) - 14, &ip),
                      RN_DROP_NONE);
     assert_int_equal(ip.ip_hlen, 20);
     assert_int_equal(ip.ip_tos, 0);
@@ -62,7 +62,7 @@ static void test_parse_linux_fragments(void **state)
     struct rn_ip4_hdr ip;
 
     (void)state;
-    assert_int_equal(rn_ip4_parse(frame_frag0 + 14, sizeof(frame_frag0) - 14,
+    assert_int_equal(rn__ip4_parse(frame_frag0 + 14, sizeof(frame_frag0) - 14,
                                   &ip),
                      RN_DROP_NONE);
     assert_true(ip.ip_mf);
@@ -71,7 +71,7 @@ static void test_parse_linux_fragments(void **state)
     assert_int_equal(ip.ip_paylen, 1480);
     assert_true(rn_ip4_is_fragment(&ip));
 
-    assert_int_equal(rn_ip4_parse(frame_frag2 + 14, sizeof(frame_frag2) - 14,
+    assert_int_equal(rn__ip4_parse(frame_frag2 + 14, sizeof(frame_frag2) - 14,
                                   &ip),
                      RN_DROP_NONE);
     assert_false(ip.ip_mf);
@@ -90,7 +90,7 @@ static void test_parse_linux_options(void **state)
     struct rn_ip4_hdr ip;
 
     (void)state;
-    assert_int_equal(rn_ip4_parse(p, sizeof(frame_ping_rr) - 14, &ip),
+    assert_int_equal(rn__ip4_parse(p, sizeof(frame_ping_rr) - 14, &ip),
                      RN_DROP_NONE);
     assert_int_equal(ip.ip_hlen, 60);
     assert_int_equal(ip.ip_optlen, 40);
@@ -98,16 +98,16 @@ static void test_parse_linux_options(void **state)
     assert_ptr_equal(ip.ip_payload, p + 60);
     assert_int_equal(ip.ip_paylen, 64);
 
-    rn_ip4_opt_init(&it, ip.ip_opts, ip.ip_optlen);
-    assert_int_equal(rn_ip4_opt_next(&it, &opt), 1);
+    rn__ip4_opt_init(&it, ip.ip_opts, ip.ip_optlen);
+    assert_int_equal(rn__ip4_opt_next(&it, &opt), 1);
     assert_int_equal(opt.io_type, RN_IPOPT_RR);
     assert_int_equal(opt.io_len, 39);
     assert_ptr_equal(opt.io_data, p + 20 + 1 + 2);
     assert_int_equal(opt.io_data[0], 8);            /* RR pointer */
     assert_int_equal(rn_get_be32(opt.io_data + 1), IP1); /* first hop */
     assert_false(RN_IPOPT_COPIED(opt.io_type));
-    assert_int_equal(rn_ip4_opt_next(&it, &opt), 0);
-    assert_int_equal(rn_ip4_opt_next(&it, &opt), 0);
+    assert_int_equal(rn__ip4_opt_next(&it, &opt), 0);
+    assert_int_equal(rn__ip4_opt_next(&it, &opt), 0);
 }
 
 /* Ethernet pads a 41-byte datagram to 46 bytes; the padding is trimmed. */
@@ -119,7 +119,7 @@ static void test_padding_trimmed(void **state)
     (void)state;
     memset(buf, 0, sizeof(buf));
     memcpy(buf, frame_udp_dgram + 14, sizeof(frame_udp_dgram) - 14);
-    assert_int_equal(rn_ip4_parse(buf, sizeof(buf), &ip), RN_DROP_NONE);
+    assert_int_equal(rn__ip4_parse(buf, sizeof(buf), &ip), RN_DROP_NONE);
     assert_int_equal(ip.ip_len, 41);
     assert_int_equal(ip.ip_paylen, 21);
     assert_int_equal(ip.ip_proto, RN_IPPROTO_UDP);
@@ -140,19 +140,19 @@ static void test_emit_matches_linux(void **state)
     ip.ip_src = IP1;
     ip.ip_dst = IP2;
     ip.ip_paylen = 64;
-    assert_int_equal(rn_ip4_emit(out, &ip), 20);
+    assert_int_equal(rn__ip4_emit(out, &ip), 20);
     assert_memory_equal(out, frame_ping_request + 14, 20);
 
     ip.ip_id = 0x0946;
     ip.ip_opts = frame_ping_rr + 14 + 20;
     ip.ip_optlen = 40;
-    assert_int_equal(rn_ip4_emit(out, &ip), 60);
+    assert_int_equal(rn__ip4_emit(out, &ip), 60);
     assert_memory_equal(out, frame_ping_rr + 14, 60);
 
     /* Options already in place are left where they are. */
     memcpy(out + 20, frame_ping_rr + 14 + 20, 40);
     ip.ip_opts = out + 20;
-    assert_int_equal(rn_ip4_emit(out, &ip), 60);
+    assert_int_equal(rn__ip4_emit(out, &ip), 60);
     assert_memory_equal(out, frame_ping_rr + 14, 60);
 
     /* The last fragment's offset. */
@@ -164,7 +164,7 @@ static void test_emit_matches_linux(void **state)
     ip.ip_dst = IP2;
     ip.ip_paylen = 48;
     ip.ip_off = 2960;
-    assert_int_equal(rn_ip4_emit(out, &ip), 20);
+    assert_int_equal(rn__ip4_emit(out, &ip), 20);
     assert_memory_equal(out, frame_frag2 + 14, 20);
 }
 
@@ -197,9 +197,9 @@ static void test_round_trip(void **state)
         in.ip_paylen = (uint16_t)((i & 16) ? 1480 : 8 * i);
         if (in.ip_mf && in.ip_paylen == 0)
             in.ip_paylen = 8;
-        hlen = rn_ip4_emit(buf, &in);
+        hlen = rn__ip4_emit(buf, &in);
         assert_int_equal(hlen, 20 + in.ip_optlen);
-        assert_int_equal(rn_ip4_parse(buf, hlen + in.ip_paylen, &out),
+        assert_int_equal(rn__ip4_parse(buf, hlen + in.ip_paylen, &out),
                          RN_DROP_NONE);
         assert_int_equal(out.ip_hlen, hlen);
         assert_int_equal(out.ip_len, hlen + in.ip_paylen);
@@ -232,71 +232,71 @@ static void test_rejects(void **state)
 #define RESET() memcpy(buf, frame_ping_request + 14, n)
     (void)state;
     for (len = 0; len < 20; len++)
-        assert_int_equal(rn_ip4_parse(frame_ping_request + 14, len, &ip),
+        assert_int_equal(rn__ip4_parse(frame_ping_request + 14, len, &ip),
                          RN_DROP_TRUNCATED);
 
     RESET();
     buf[0] = 0x65; /* version 6 */
     fix_csum(buf);
-    assert_int_equal(rn_ip4_parse(buf, n, &ip), RN_DROP_BAD_IP_VERSION);
+    assert_int_equal(rn__ip4_parse(buf, n, &ip), RN_DROP_BAD_IP_VERSION);
 
     RESET();
     buf[0] = 0x44; /* IHL 4 */
-    assert_int_equal(rn_ip4_parse(buf, n, &ip), RN_DROP_BAD_IP_HDR_LEN);
+    assert_int_equal(rn__ip4_parse(buf, n, &ip), RN_DROP_BAD_IP_HDR_LEN);
     RESET();
     buf[0] = 0x46; /* IHL 6, but only 20 bytes present */
-    assert_int_equal(rn_ip4_parse(buf, 20, &ip), RN_DROP_BAD_IP_HDR_LEN);
+    assert_int_equal(rn__ip4_parse(buf, 20, &ip), RN_DROP_BAD_IP_HDR_LEN);
 
     RESET();
     rn_put_be16(buf + 2, 19); /* total length below the header */
     fix_csum(buf);
-    assert_int_equal(rn_ip4_parse(buf, n, &ip), RN_DROP_BAD_IP_TOTAL_LEN);
+    assert_int_equal(rn__ip4_parse(buf, n, &ip), RN_DROP_BAD_IP_TOTAL_LEN);
     RESET();
     rn_put_be16(buf + 2, (uint16_t)(n + 1)); /* beyond the frame */
     fix_csum(buf);
-    assert_int_equal(rn_ip4_parse(buf, n, &ip), RN_DROP_BAD_IP_TOTAL_LEN);
+    assert_int_equal(rn__ip4_parse(buf, n, &ip), RN_DROP_BAD_IP_TOTAL_LEN);
     /* A cut packet: the header is whole, the payload is not. */
-    assert_int_equal(rn_ip4_parse(frame_ping_request + 14, n - 1, &ip),
+    assert_int_equal(rn__ip4_parse(frame_ping_request + 14, n - 1, &ip),
                      RN_DROP_BAD_IP_TOTAL_LEN);
 
     RESET();
     buf[8] = 63; /* TTL changed, checksum not */
-    assert_int_equal(rn_ip4_parse(buf, n, &ip), RN_DROP_BAD_IP_CSUM);
+    assert_int_equal(rn__ip4_parse(buf, n, &ip), RN_DROP_BAD_IP_CSUM);
     RESET();
     buf[10] ^= 0x01;
-    assert_int_equal(rn_ip4_parse(buf, n, &ip), RN_DROP_BAD_IP_CSUM);
+    assert_int_equal(rn__ip4_parse(buf, n, &ip), RN_DROP_BAD_IP_CSUM);
 
     /* Fragment fields: offset 65528 with 64 bytes ends past 65535. */
     RESET();
     rn_put_be16(buf + 6, 0x1fff);
     fix_csum(buf);
-    assert_int_equal(rn_ip4_parse(buf, n, &ip), RN_DROP_FRAG_TOO_BIG);
+    assert_int_equal(rn__ip4_parse(buf, n, &ip), RN_DROP_FRAG_TOO_BIG);
     /* 65472 + 64 = 65536 is one byte too many; 65464 + 64 = 65528 fits. */
     RESET();
     rn_put_be16(buf + 6, 65472 / 8);
     fix_csum(buf);
-    assert_int_equal(rn_ip4_parse(buf, n, &ip), RN_DROP_FRAG_TOO_BIG);
+    assert_int_equal(rn__ip4_parse(buf, n, &ip), RN_DROP_FRAG_TOO_BIG);
     RESET();
     rn_put_be16(buf + 6, 65464 / 8);
     fix_csum(buf);
-    assert_int_equal(rn_ip4_parse(buf, n, &ip), RN_DROP_NONE);
+    assert_int_equal(rn__ip4_parse(buf, n, &ip), RN_DROP_NONE);
     /* MF with 63 payload bytes, and MF with none. */
     RESET();
     rn_put_be16(buf + 2, 83);
     rn_put_be16(buf + 6, 0x2000);
     fix_csum(buf);
-    assert_int_equal(rn_ip4_parse(buf, n, &ip), RN_DROP_BAD_IP_FRAG);
+    assert_int_equal(rn__ip4_parse(buf, n, &ip), RN_DROP_BAD_IP_FRAG);
     RESET();
     rn_put_be16(buf + 2, 20);
     rn_put_be16(buf + 6, 0x2000);
     fix_csum(buf);
-    assert_int_equal(rn_ip4_parse(buf, n, &ip), RN_DROP_BAD_IP_FRAG);
+    assert_int_equal(rn__ip4_parse(buf, n, &ip), RN_DROP_BAD_IP_FRAG);
     /* The last fragment may carry any length. */
     RESET();
     rn_put_be16(buf + 2, 83);
     rn_put_be16(buf + 6, 0x0001);
     fix_csum(buf);
-    assert_int_equal(rn_ip4_parse(buf, n, &ip), RN_DROP_NONE);
+    assert_int_equal(rn__ip4_parse(buf, n, &ip), RN_DROP_NONE);
 #undef RESET
 }
 
@@ -336,7 +336,7 @@ static void test_rejects_bad_options(void **state)
                is_bad ? bad[i] : good[i - sizeof(bad) / sizeof(bad[0])], 4);
         memset(buf + 24, 0xab, 8);
         fix_csum(buf);
-        assert_int_equal(rn_ip4_parse(buf, sizeof(buf), &ip),
+        assert_int_equal(rn__ip4_parse(buf, sizeof(buf), &ip),
                          is_bad ? RN_DROP_BAD_IP_OPTIONS : RN_DROP_NONE);
     }
 }
@@ -355,19 +355,19 @@ static void test_opt_walker(void **state)
     size_t len, round;
 
     (void)state;
-    rn_ip4_opt_init(&it, opts, sizeof(opts));
-    assert_int_equal(rn_ip4_opt_next(&it, &opt), 1);
+    rn__ip4_opt_init(&it, opts, sizeof(opts));
+    assert_int_equal(rn__ip4_opt_next(&it, &opt), 1);
     assert_int_equal(opt.io_type, 0x99);
     assert_int_equal(opt.io_len, 3);
     assert_int_equal(opt.io_data[0], 0xaa);
-    assert_int_equal(rn_ip4_opt_next(&it, &opt), 1);
+    assert_int_equal(rn__ip4_opt_next(&it, &opt), 1);
     assert_int_equal(opt.io_type, RN_IPOPT_RA);
     assert_true(RN_IPOPT_COPIED(opt.io_type));
-    assert_int_equal(rn_ip4_opt_next(&it, &opt), RN_EFORMAT);
-    assert_int_equal(rn_ip4_opt_next(&it, &opt), RN_EFORMAT);
+    assert_int_equal(rn__ip4_opt_next(&it, &opt), RN_EFORMAT);
+    assert_int_equal(rn__ip4_opt_next(&it, &opt), RN_EFORMAT);
 
-    rn_ip4_opt_init(&it, NULL, 0);
-    assert_int_equal(rn_ip4_opt_next(&it, &opt), 0);
+    rn__ip4_opt_init(&it, NULL, 0);
+    assert_int_equal(rn__ip4_opt_next(&it, &opt), 0);
 
     for (round = 0; round < 20000; round++) {
         uint8_t *blk;
@@ -382,8 +382,8 @@ static void test_opt_walker(void **state)
             /* Bias towards small values so lengths often look plausible. */
             blk[1 + i] = (uint8_t)((seed >> 33) % ((seed >> 20) & 1 ? 12 : 256));
         }
-        rn_ip4_opt_init(&it, blk + 1, len);
-        while ((rc = rn_ip4_opt_next(&it, &opt)) > 0) {
+        rn__ip4_opt_init(&it, blk + 1, len);
+        while ((rc = rn__ip4_opt_next(&it, &opt)) > 0) {
             assert_true(opt.io_len >= 2);
             assert_true(opt.io_data >= blk + 1 + 2);
             assert_true(opt.io_data + opt.io_len - 2 <= blk + 1 + len);
@@ -402,7 +402,7 @@ static void test_dec_ttl(void **state)
 
     (void)state;
     memcpy(buf, frame_ping_request + 14, 20);
-    assert_int_equal(rn_ip4_dec_ttl(buf), RN_DROP_NONE);
+    assert_int_equal(rn__ip4_dec_ttl(buf), RN_DROP_NONE);
     assert_int_equal(buf[8], 63);
     assert_int_equal(rn_csum(buf, 20), 0);
     memcpy(ref, buf, 20);
@@ -411,14 +411,14 @@ static void test_dec_ttl(void **state)
 
     /* Down to 1, which must not be forwarded. */
     while (buf[8] > 1)
-        assert_int_equal(rn_ip4_dec_ttl(buf), RN_DROP_NONE);
+        assert_int_equal(rn__ip4_dec_ttl(buf), RN_DROP_NONE);
     assert_int_equal(rn_csum(buf, 20), 0);
     memcpy(ref, buf, 20);
-    assert_int_equal(rn_ip4_dec_ttl(buf), RN_DROP_IP_TTL_EXPIRED);
+    assert_int_equal(rn__ip4_dec_ttl(buf), RN_DROP_IP_TTL_EXPIRED);
     assert_memory_equal(buf, ref, 20);
     buf[8] = 0;
     fix_csum(buf);
-    assert_int_equal(rn_ip4_dec_ttl(buf), RN_DROP_IP_TTL_EXPIRED);
+    assert_int_equal(rn__ip4_dec_ttl(buf), RN_DROP_IP_TTL_EXPIRED);
 }
 
 static void test_addr_text(void **state)

@@ -28,7 +28,7 @@ static void test_parse_linux_syn(void **state)
     struct rn_tcp_opts to;
 
     (void)state;
-    assert_int_equal(rn_tcp_parse4(SEG(frame_tcp_syn), SEGLEN(frame_tcp_syn),
+    assert_int_equal(rn__tcp_parse4(SEG(frame_tcp_syn), SEGLEN(frame_tcp_syn),
                                    IP1, IP2, 0, &th),
                      RN_DROP_NONE);
     assert_int_equal(th.th_sport, 36922);
@@ -44,7 +44,7 @@ static void test_parse_linux_syn(void **state)
     assert_ptr_equal(th.th_opts, SEG(frame_tcp_syn) + 20);
     assert_int_equal(th.th_paylen, 0);
 
-    assert_int_equal(rn_tcp_opts_parse(th.th_opts, th.th_optlen, &to),
+    assert_int_equal(rn__tcp_opts_parse(th.th_opts, th.th_optlen, &to),
                      RN_DROP_NONE);
     assert_int_equal(to.to_present, RN_TCPOPT_F_MSS | RN_TCPOPT_F_SACK_PERM |
                                         RN_TCPOPT_F_TS | RN_TCPOPT_F_WSCALE);
@@ -61,7 +61,7 @@ static void test_parse_linux_data(void **state)
     struct rn_tcp_opts to;
 
     (void)state;
-    assert_int_equal(rn_tcp_parse4(SEG(frame_tcp_data),
+    assert_int_equal(rn__tcp_parse4(SEG(frame_tcp_data),
                                    SEGLEN(frame_tcp_data), IP1, IP2, 0, &th),
                      RN_DROP_NONE);
     assert_int_equal(th.th_flags, RN_TCP_PSH | RN_TCP_ACK);
@@ -71,17 +71,17 @@ static void test_parse_linux_data(void **state)
     assert_int_equal(th.th_hlen, 32);
     assert_int_equal(th.th_paylen, 13);
     assert_memory_equal(th.th_payload, "hello refnet\n", 13);
-    assert_int_equal(rn_tcp_opts_parse(th.th_opts, th.th_optlen, &to),
+    assert_int_equal(rn__tcp_opts_parse(th.th_opts, th.th_optlen, &to),
                      RN_DROP_NONE);
     assert_int_equal(to.to_present, RN_TCPOPT_F_TS);
     assert_int_equal(to.to_tsval, 2049160277u);
     assert_int_equal(to.to_tsecr, 3740162504u);
 
     /* Wrong addresses in the pseudo-header fail the checksum. */
-    assert_int_equal(rn_tcp_parse4(SEG(frame_tcp_data),
+    assert_int_equal(rn__tcp_parse4(SEG(frame_tcp_data),
                                    SEGLEN(frame_tcp_data), IP2, IP1, 0, &th),
                      RN_DROP_NONE); /* swapping keeps the sum... */
-    assert_int_equal(rn_tcp_parse4(SEG(frame_tcp_data),
+    assert_int_equal(rn__tcp_parse4(SEG(frame_tcp_data),
                                    SEGLEN(frame_tcp_data), IP1 + 1, IP2, 0,
                                    &th),
                      RN_DROP_BAD_TCP_CSUM); /* ...changing one does not */
@@ -99,26 +99,26 @@ static void check_reemit(const uint8_t *seg, size_t len, uint32_t src,
     size_t optlen;
 
     assert_non_null(out);
-    assert_int_equal(rn_tcp_parse4(seg, len, src, dst, 0, &th), RN_DROP_NONE);
-    assert_int_equal(rn_tcp_opts_parse(th.th_opts, th.th_optlen, &to),
+    assert_int_equal(rn__tcp_parse4(seg, len, src, dst, 0, &th), RN_DROP_NONE);
+    assert_int_equal(rn__tcp_opts_parse(th.th_opts, th.th_optlen, &to),
                      RN_DROP_NONE);
-    optlen = rn_tcp_opts_emit(opts, &to);
+    optlen = rn__tcp_opts_emit(opts, &to);
     assert_int_equal(optlen, th.th_optlen);
-    assert_int_equal(rn_tcp_opts_len(&to), optlen);
+    assert_int_equal(rn__tcp_opts_len(&to), optlen);
     assert_memory_equal(opts, th.th_opts, optlen);
 
     em = th;
     em.th_opts = opts;
     em.th_optlen = (uint8_t)optlen;
     memcpy(out + 20 + optlen, th.th_payload, th.th_paylen);
-    assert_int_equal(rn_tcp_emit4(out, &em, src, dst), 20 + optlen);
+    assert_int_equal(rn__tcp_emit4(out, &em, src, dst), 20 + optlen);
     assert_memory_equal(out, seg, len);
 
     /* Options laid out in place. */
     memset(out, 0, 20 + optlen);
-    assert_int_equal(rn_tcp_opts_emit(out + 20, &to), optlen);
+    assert_int_equal(rn__tcp_opts_emit(out + 20, &to), optlen);
     em.th_opts = out + 20;
-    assert_int_equal(rn_tcp_emit4(out, &em, src, dst), 20 + optlen);
+    assert_int_equal(rn__tcp_emit4(out, &em, src, dst), 20 + optlen);
     assert_memory_equal(out, seg, len);
     free(out);
 }
@@ -156,11 +156,11 @@ static void test_opts_round_trip(void **state)
                 in.to_sacks[i].sb_start = 1000u * (i + 1);
                 in.to_sacks[i].sb_end = 1000u * (i + 1) + 500;
             }
-            len = rn_tcp_opts_emit(buf, &in);
+            len = rn__tcp_opts_emit(buf, &in);
             assert_int_equal(len % 4, 0);
             assert_true(len <= RN_TCP_MAX_OPTLEN);
-            assert_int_equal(rn_tcp_opts_len(&in), len);
-            assert_int_equal(rn_tcp_opts_parse(buf, len, &out), RN_DROP_NONE);
+            assert_int_equal(rn__tcp_opts_len(&in), len);
+            assert_int_equal(rn__tcp_opts_parse(buf, len, &out), RN_DROP_NONE);
 
             /* SACK blocks that fit beside the other options. */
             room = (RN_TCP_MAX_OPTLEN - 4 -
@@ -220,10 +220,10 @@ static void test_opts_layouts(void **state)
         to.to_sacks[i].sb_end = 20 + 20 * i;
     }
     /* Beside timestamps only three of the four blocks fit. */
-    assert_int_equal(rn_tcp_opts_emit(buf, &to), sizeof(ts_sack));
+    assert_int_equal(rn__tcp_opts_emit(buf, &to), sizeof(ts_sack));
     assert_memory_equal(buf, ts_sack, sizeof(ts_sack));
     to.to_present = RN_TCPOPT_F_SACK;
-    assert_int_equal(rn_tcp_opts_emit(buf, &to), sizeof(sack4));
+    assert_int_equal(rn__tcp_opts_emit(buf, &to), sizeof(sack4));
     assert_memory_equal(buf, sack4, sizeof(sack4));
 
     memset(&to, 0, sizeof(to));
@@ -231,10 +231,10 @@ static void test_opts_layouts(void **state)
                     RN_TCPOPT_F_WSCALE;
     to.to_mss = 1460;
     to.to_wscale = 7;
-    assert_int_equal(rn_tcp_opts_emit(buf, &to), sizeof(mss_sackok_ws));
+    assert_int_equal(rn__tcp_opts_emit(buf, &to), sizeof(mss_sackok_ws));
     assert_memory_equal(buf, mss_sackok_ws, sizeof(mss_sackok_ws));
     to.to_present = 0;
-    assert_int_equal(rn_tcp_opts_emit(buf, &to), 0);
+    assert_int_equal(rn__tcp_opts_emit(buf, &to), 0);
 }
 
 static void test_opts_parse_lenient_cases(void **state)
@@ -250,15 +250,15 @@ static void test_opts_parse_lenient_cases(void **state)
     struct rn_tcp_opts to;
 
     (void)state;
-    assert_int_equal(rn_tcp_opts_parse(unknown_then_mss,
+    assert_int_equal(rn__tcp_opts_parse(unknown_then_mss,
                                        sizeof(unknown_then_mss), &to),
                      RN_DROP_NONE);
     assert_int_equal(to.to_present, RN_TCPOPT_F_MSS);
     assert_int_equal(to.to_mss, 536);
-    assert_int_equal(rn_tcp_opts_parse(twice, sizeof(twice), &to),
+    assert_int_equal(rn__tcp_opts_parse(twice, sizeof(twice), &to),
                      RN_DROP_NONE);
     assert_int_equal(to.to_mss, 536);
-    assert_int_equal(rn_tcp_opts_parse(NULL, 0, &to), RN_DROP_NONE);
+    assert_int_equal(rn__tcp_opts_parse(NULL, 0, &to), RN_DROP_NONE);
     assert_int_equal(to.to_present, 0);
 }
 
@@ -288,13 +288,13 @@ static void test_opts_rejects(void **state)
 
     (void)state;
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-        assert_int_equal(rn_tcp_opts_parse(bad[i].bytes, bad[i].len, &to),
+        assert_int_equal(rn__tcp_opts_parse(bad[i].bytes, bad[i].len, &to),
                          RN_DROP_BAD_TCP_OPTIONS);
     /* Five SACK blocks cannot come from a real header; refuse them. */
     memset(five, 0, sizeof(five));
     five[0] = RN_TCPOPT_SACK;
     five[1] = sizeof(five);
-    assert_int_equal(rn_tcp_opts_parse(five, sizeof(five), &to),
+    assert_int_equal(rn__tcp_opts_parse(five, sizeof(five), &to),
                      RN_DROP_BAD_TCP_OPTIONS);
 }
 
@@ -306,26 +306,26 @@ static void test_rejects(void **state)
 
     (void)state;
     for (len = 0; len < 20; len++)
-        assert_int_equal(rn_tcp_parse4(SEG(frame_tcp_data), len, IP1, IP2, 0,
+        assert_int_equal(rn__tcp_parse4(SEG(frame_tcp_data), len, IP1, IP2, 0,
                                        &th),
                          RN_DROP_TRUNCATED);
     memcpy(buf, SEG(frame_tcp_data), sizeof(buf));
     buf[12] = 4 << 4; /* data offset 4 */
-    assert_int_equal(rn_tcp_parse4(buf, sizeof(buf), IP1, IP2, 0, &th),
+    assert_int_equal(rn__tcp_parse4(buf, sizeof(buf), IP1, IP2, 0, &th),
                      RN_DROP_BAD_TCP_HDR_LEN);
     buf[12] = 15 << 4; /* 60 bytes of header in a 45-byte segment */
-    assert_int_equal(rn_tcp_parse4(buf, sizeof(buf), IP1, IP2, 0, &th),
+    assert_int_equal(rn__tcp_parse4(buf, sizeof(buf), IP1, IP2, 0, &th),
                      RN_DROP_BAD_TCP_HDR_LEN);
 
     memcpy(buf, SEG(frame_tcp_data), sizeof(buf));
     buf[sizeof(buf) - 1] ^= 0x20; /* the last payload byte */
-    assert_int_equal(rn_tcp_parse4(buf, sizeof(buf), IP1, IP2, 0, &th),
+    assert_int_equal(rn__tcp_parse4(buf, sizeof(buf), IP1, IP2, 0, &th),
                      RN_DROP_BAD_TCP_CSUM);
-    assert_int_equal(rn_tcp_parse4(buf, sizeof(buf), IP1, IP2,
+    assert_int_equal(rn__tcp_parse4(buf, sizeof(buf), IP1, IP2,
                                    RN_CSUM_VERIFIED, &th),
                      RN_DROP_NONE);
     /* A segment cut short is caught by the checksum, not misread. */
-    assert_int_equal(rn_tcp_parse4(SEG(frame_tcp_data),
+    assert_int_equal(rn__tcp_parse4(SEG(frame_tcp_data),
                                    SEGLEN(frame_tcp_data) - 1, IP1, IP2, 0,
                                    &th),
                      RN_DROP_BAD_TCP_CSUM);
@@ -355,9 +355,9 @@ static void test_flags_fmt(void **state)
 
     (void)state;
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        assert_string_equal(rn_tcp_flags_fmt(cases[i].flags, buf),
+        assert_string_equal(rn__tcp_flags_fmt(cases[i].flags, buf),
                             cases[i].shortf);
-        assert_string_equal(rn_tcp_flags_fmt_long(cases[i].flags, buf),
+        assert_string_equal(rn__tcp_flags_fmt_long(cases[i].flags, buf),
                             cases[i].longf);
     }
 }

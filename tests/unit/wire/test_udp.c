@@ -26,7 +26,7 @@ static void test_parse_linux(void **state)
     struct rn_udp_hdr uh;
 
     (void)state;
-    assert_int_equal(rn_udp_parse4(UDP_DGRAM, UDP_LEN, IP1, IP2, 0, &uh),
+    assert_int_equal(rn__udp_parse4(UDP_DGRAM, UDP_LEN, IP1, IP2, 0, &uh),
                      RN_DROP_NONE);
     assert_int_equal(uh.uh_sport, 50631);
     assert_int_equal(uh.uh_dport, 9999);
@@ -48,7 +48,7 @@ static void test_emit_matches_linux(void **state)
     uh.uh_sport = 50631;
     uh.uh_dport = 9999;
     uh.uh_paylen = 13;
-    assert_int_equal(rn_udp_emit4(buf, &uh, IP1, IP2), 8);
+    assert_int_equal(rn__udp_emit4(buf, &uh, IP1, IP2), 8);
     assert_memory_equal(buf, UDP_DGRAM, UDP_LEN);
 }
 
@@ -69,16 +69,16 @@ static void test_round_trip(void **state)
         in.uh_sport = (uint16_t)(1000 + plen);
         in.uh_dport = (uint16_t)(65535 - plen);
         in.uh_paylen = plen;
-        assert_int_equal(rn_udp_emit4(buf, &in, IP2, IP1), 8);
+        assert_int_equal(rn__udp_emit4(buf, &in, IP2, IP1), 8);
         assert_int_not_equal(rn_get_be16(buf + 6), 0);
-        assert_int_equal(rn_udp_parse4(buf, 8 + plen, IP2, IP1, 0, &out),
+        assert_int_equal(rn__udp_parse4(buf, 8 + plen, IP2, IP1, 0, &out),
                          RN_DROP_NONE);
         assert_int_equal(out.uh_sport, in.uh_sport);
         assert_int_equal(out.uh_dport, in.uh_dport);
         assert_int_equal(out.uh_len, 8 + plen);
         assert_int_equal(out.uh_paylen, plen);
         /* The pseudo-header counts: another source fails the check. */
-        assert_int_equal(rn_udp_parse4(buf, 8 + plen, IP2 + 1, IP1, 0, &out),
+        assert_int_equal(rn__udp_parse4(buf, 8 + plen, IP2 + 1, IP1, 0, &out),
                          RN_DROP_BAD_UDP_CSUM);
     }
     free(buf);
@@ -98,14 +98,14 @@ static void test_zero_sum_sent_as_ffff(void **state)
     in.uh_dport = 2;
     in.uh_paylen = 2;
     memset(buf + 8, 0, 2);
-    rn_udp_emit4(buf, &in, IP1, IP2);
+    rn__udp_emit4(buf, &in, IP1, IP2);
     sum = rn_get_be16(buf + 6);
     /* Adding the current checksum value to the payload makes the total
      * sum 0xffff, whose complement is 0. */
     rn_put_be16(buf + 8, sum);
-    rn_udp_emit4(buf, &in, IP1, IP2);
+    rn__udp_emit4(buf, &in, IP1, IP2);
     assert_int_equal(rn_get_be16(buf + 6), 0xffff);
-    assert_int_equal(rn_udp_parse4(buf, 10, IP1, IP2, 0, &out), RN_DROP_NONE);
+    assert_int_equal(rn__udp_parse4(buf, 10, IP1, IP2, 0, &out), RN_DROP_NONE);
 }
 
 static void test_rejects(void **state)
@@ -116,31 +116,31 @@ static void test_rejects(void **state)
 
     (void)state;
     for (len = 0; len < 8; len++)
-        assert_int_equal(rn_udp_parse4(UDP_DGRAM, len, IP1, IP2, 0, &uh),
+        assert_int_equal(rn__udp_parse4(UDP_DGRAM, len, IP1, IP2, 0, &uh),
                          RN_DROP_TRUNCATED);
 
     memcpy(buf, UDP_DGRAM, UDP_LEN);
     rn_put_be16(buf + 4, 7);
-    assert_int_equal(rn_udp_parse4(buf, UDP_LEN, IP1, IP2, 0, &uh),
+    assert_int_equal(rn__udp_parse4(buf, UDP_LEN, IP1, IP2, 0, &uh),
                      RN_DROP_BAD_UDP_LEN);
     rn_put_be16(buf + 4, UDP_LEN + 1);
-    assert_int_equal(rn_udp_parse4(buf, UDP_LEN, IP1, IP2, 0, &uh),
+    assert_int_equal(rn__udp_parse4(buf, UDP_LEN, IP1, IP2, 0, &uh),
                      RN_DROP_BAD_UDP_LEN);
     /* The IP payload cut short of the length field. */
-    assert_int_equal(rn_udp_parse4(UDP_DGRAM, UDP_LEN - 1, IP1, IP2, 0, &uh),
+    assert_int_equal(rn__udp_parse4(UDP_DGRAM, UDP_LEN - 1, IP1, IP2, 0, &uh),
                      RN_DROP_BAD_UDP_LEN);
 
     memcpy(buf, UDP_DGRAM, UDP_LEN);
     buf[UDP_LEN - 1] ^= 0x01;
-    assert_int_equal(rn_udp_parse4(buf, UDP_LEN, IP1, IP2, 0, &uh),
+    assert_int_equal(rn__udp_parse4(buf, UDP_LEN, IP1, IP2, 0, &uh),
                      RN_DROP_BAD_UDP_CSUM);
     /* ... unless the link verified it already. */
-    assert_int_equal(rn_udp_parse4(buf, UDP_LEN, IP1, IP2, RN_CSUM_VERIFIED,
+    assert_int_equal(rn__udp_parse4(buf, UDP_LEN, IP1, IP2, RN_CSUM_VERIFIED,
                                    &uh),
                      RN_DROP_NONE);
     /* A zero checksum means none: accepted unchecked over IPv4. */
     rn_put_be16(buf + 6, 0);
-    assert_int_equal(rn_udp_parse4(buf, UDP_LEN, IP1, IP2, 0, &uh),
+    assert_int_equal(rn__udp_parse4(buf, UDP_LEN, IP1, IP2, 0, &uh),
                      RN_DROP_NONE);
     assert_int_equal(uh.uh_sum, 0);
 }
@@ -155,7 +155,7 @@ static void test_trailing_bytes_excluded(void **state)
     (void)state;
     memcpy(buf, UDP_DGRAM, UDP_LEN);
     memset(buf + UDP_LEN, 0x5a, 4);
-    assert_int_equal(rn_udp_parse4(buf, sizeof(buf), IP1, IP2, 0, &uh),
+    assert_int_equal(rn__udp_parse4(buf, sizeof(buf), IP1, IP2, 0, &uh),
                      RN_DROP_NONE);
     assert_int_equal(uh.uh_paylen, 13);
 }
