@@ -135,16 +135,24 @@ _net_files() {
     trap 'echo "FAIL: interrupted"; exit 1' INT TERM HUP
 }
 
-# net_start [DAEMON ARGS...]: creates rn0 in the namespace and configures
-# Linux's side, then starts the daemon on it and waits (at most 5 s) until
-# it answers `refnet status`.  Sets $dpid.  Fails (exit) if it does not.
-net_start() {
+# net_tap_up: creates the TAP device rn0 in the namespace, with Linux's
+# side at 198.18.0.1/$net_plen and up, for a program to attach to (the
+# daemon, or an embedder's program such as the examples).
+net_tap_up() {
     nsx ip tuntap add dev rn0 mode tap || die "cannot create TAP rn0 in $ns"
     nsx sysctl -qw net.ipv6.conf.rn0.disable_ipv6=1 || die "cannot disable IPv6 on rn0"
     # Learn refnet's MAC from its gratuitous ARP (test_arping looks).
     nsx sysctl -qw net.ipv4.conf.rn0.arp_accept=1 || die "cannot set arp_accept on rn0"
     nsx ip addr add "198.18.0.1/$net_plen" dev rn0 || die "cannot address rn0"
     nsx ip link set rn0 up || die "cannot bring rn0 up"
+}
+
+# net_start [DAEMON ARGS...]: creates rn0 in the namespace and configures
+# Linux's side (net_tap_up), then starts the daemon on it and waits (at
+# most 5 s) until it answers `refnet status`.  Sets $dpid.  Fails (exit)
+# if it does not.
+net_start() {
+    net_tap_up
     _net_launch "$@"
 }
 

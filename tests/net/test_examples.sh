@@ -19,8 +19,8 @@
 #                its connection open; SIGTERM must end it with status 0,
 #                "stopped cleanly", no leak, and the held connection ended.
 #
-# Helper of its own (lib.sh has none without the daemon): ex_tap_up makes
-# rn0 and Linux's side of it the way net_start does, but starts no daemon.
+# The TAP device comes from lib.sh's net_tap_up, as net_start makes it for
+# the daemon, with no daemon on it.
 . "$(dirname "$0")/lib.sh"
 
 net_setup examples
@@ -167,16 +167,7 @@ grep -q '^callout: gatekeeper let in 1, refused 1; established 1, ended 1; holds
 
 # ---- echo-server on a TAP device ----------------------------------------------------
 
-# ex_tap_up: rn0 in the namespace with Linux's side at 198.18.0.1/15, up,
-# before the server attaches (as lib.sh's net_start does for the daemon).
-ex_tap_up() {
-    nsx ip tuntap add dev rn0 mode tap || die "cannot create TAP rn0 in $ns"
-    nsx sysctl -qw net.ipv6.conf.rn0.disable_ipv6=1 || die "cannot disable IPv6 on rn0"
-    nsx ip addr add 198.18.0.1/15 dev rn0 || die "cannot address rn0"
-    nsx ip link set rn0 up || die "cannot bring rn0 up"
-}
-
-ex_tap_up
+net_tap_up
 net_bg env LD_LIBRARY_PATH="$libdir" "$dir/ex/echo-server/echo-server" rn0 198.18.0.2/15 7 \
     >"$dir/echo.out" 2>"$dir/echo.err" </dev/null
 epid=$bgpid
