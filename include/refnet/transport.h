@@ -33,6 +33,10 @@ enum rn_sock_type {
     RN_SOCK_STREAM = 2,  /* byte stream: TCP */
 };
 
+/* Or'ed into the type at open (as SOCK_NONBLOCK): the handle starts
+ * non-blocking (socket.h, "Non-blocking handles"). */
+#define RN_SOCK_NONBLOCK 0x800
+
 /* Flags of send and receive requests, and (RN_MSG_TRUNC) of completions. */
 #define RN_MSG_PEEK 0x1u      /* receive: leave the data queued */
 #define RN_MSG_DONTWAIT 0x2u  /* do not wait: RN_EAGAIN if it cannot complete now */
@@ -40,6 +44,12 @@ enum rn_sock_type {
 #define RN_MSG_EOF 0x8u       /* stream send: shut the sending side once all of it is
                                  taken, so the FIN leaves with the last data rather than
                                  a completion later (after the peer may have acted) */
+#define RN_MSG_WAITALL 0x10u  /* stream receive: wait for the whole length (or the end,
+                                 an error, a timeout) rather than the first bytes */
+#define RN_MSG_NOSIGNAL 0x20u /* accepted for POSIX's sake: refnet raises no signal, a
+                                 send on a shut connection answers RN_EPIPE */
+#define RN_MSG_MORE 0x40u     /* stream send: more follows, hold a partial segment (as
+                                 TCP_CORK does, for this send) */
 
 /* Readiness, for rn_poll() and rn_sock_ready(). */
 #define RN_POLLIN 0x01u    /* a receive (or accept) would complete now */
@@ -47,6 +57,7 @@ enum rn_sock_type {
 #define RN_POLLERR 0x08u   /* an error is pending (SO_ERROR) */
 #define RN_POLLHUP 0x10u   /* both directions are shut */
 #define RN_POLLNVAL 0x20u  /* not an open handle (or closed while polled) */
+#define RN_POLLRDHUP 0x40u /* stream: the peer shut its sending side (FIN received) */
 
 /* Directions for rn_shutdown() (the same values TCP uses internally). */
 #define RN_SHUT_RD 0
@@ -64,6 +75,25 @@ enum rn_sockopt {
     RN_SO_TYPE,         /* get only: enum rn_sock_type */
     RN_SO_KEEPALIVE,    /* stream: 0 or 1 */
     RN_TCP_NODELAY,     /* stream: 0 or 1 (Nagle off) */
+    RN_SO_REUSEADDR,    /* 0 or 1: bind over a TIME_WAIT entry of the same address */
+    RN_SO_REUSEPORT,    /* 0 or 1: several listeners (or UDP endpoints) on one
+                           address, connections spread among them by hash */
+    RN_SO_ACCEPTCONN,   /* get only: 1 for a listening socket */
+    RN_SO_BROADCAST,    /* datagram: 0 or 1, sending to a broadcast address allowed */
+    RN_SO_RCVLOWAT,     /* bytes a receive waits for before it completes (default 1) */
+    RN_IP_TOS,          /* the TOS octet (DSCP and ECN) of datagrams sent */
+    RN_IP_TTL,          /* the TTL of datagrams sent; 1..255, -1 the stack's default */
+    RN_TCP_MAXSEG,      /* stream: MSS; set before connect: the most to send and
+                           announce; get: the MSS in use */
+    RN_TCP_CORK,        /* stream: 0 or 1, send only full segments until uncorked */
+    RN_TCP_KEEPIDLE,    /* stream: idle time before the first keepalive probe, s */
+    RN_TCP_KEEPINTVL,   /* stream: time between probes, s */
+    RN_TCP_KEEPCNT,     /* stream: probes unanswered before the connection is dropped */
+    RN_TCP_USER_TIMEOUT,/* stream: ms data may stay unacknowledged before the
+                           connection is dropped (RN_ETIMEDOUT); 0: the default */
+    RN_TCP_SYNCNT,      /* stream: SYN retransmissions before connect gives up */
+    RN_TCP_WINDOW_CLAMP,/* stream: the largest window to advertise, bytes */
+    RN_SOCKOPT_COUNT_   /* not an option: one past the last */
 };
 
 
