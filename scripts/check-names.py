@@ -32,7 +32,8 @@ def public_names(src):
         if not name.endswith('.h'):
             continue
         with open(os.path.join(incdir, name), encoding='utf-8') as f:
-            text = f.read()
+            # Declarations only: a name a comment mentions is not declared.
+            text = re.sub(r'/\*.*?\*/', ' ', f.read(), flags=re.S)
         names.update(m.group(1) for m in PUBLIC_FN_RE.finditer(text))
         names.update(m.group(1) for m in PUBLIC_VAR_RE.finditer(text))
     return names

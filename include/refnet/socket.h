@@ -57,10 +57,10 @@ struct rn_stack;
 
 /* ---- Set-up ------------------------------------------------------------------ */
 
-/* [L] Sets up UDP, TCP (with its default parameters, unless rn_tcp_init()
- * ran first) and the socket layer on st, bottom up, each unless already
- * set up; their teardown runs in rn_stack_destroy(), sockets first.
- * Returns 0, RN_ENOMEM, or RN_ENOSPC (no stack slot left). */
+/* [L] Sets up UDP, TCP (with its default parameters) and the socket layer
+ * on st, bottom up, each unless already set up; their teardown runs in
+ * rn_stack_destroy(), sockets first.  Returns 0, RN_ENOMEM, or RN_ENOSPC
+ * (no stack slot left). */
 int rn_sock_layer_init(struct rn_stack *st);
 
 /* ---- Processes ------------------------------------------------------------- */

@@ -124,7 +124,7 @@ static const struct rn_ob_type_ops tw_ops = {
 };
 
 /* The types, once any stack registered them, for rn__tcp_kind_of(): written
- * with the same values by every rn_tcp_init(). */
+ * with the same values by every rn__tcp_init(). */
 static _Atomic(struct rn_ob_type *) tcp_kind_types[3];
 
 enum tcp_kind rn__tcp_kind_of(const void *ob)
@@ -204,7 +204,7 @@ static unsigned tcp_stats_hook(struct rn_stack *st, void *ctx, struct rn_stack_c
                                unsigned max);
 static void bind_unlink(struct tcp_bind *b);
 
-int rn_tcp_init(struct rn_stack *st, const struct tcp_params *params)
+int rn__tcp_init(struct rn_stack *st, const struct tcp_params *params)
 {
     struct tcp_stack *ts;
     uint64_t seed = rn_stack_seed(st);

@@ -83,7 +83,7 @@ struct tcp_params {
 };
 
 /* Registers TCP with the stack's IP layer.  Returns 0 or a negative code. */
-int rn_tcp_init(struct rn_stack *st, const struct tcp_params *params);
+int rn__tcp_init(struct rn_stack *st, const struct tcp_params *params);
 
 /* ---- Listeners ---------------------------------------------------------- */
 
