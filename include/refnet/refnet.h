@@ -8,6 +8,7 @@
  *   link.h       link drivers (TAP, loopback, your own) and link filters
  *   loop.h       the real-time loop that runs a stack on a thread
  *   socket.h     processes, handles, sockets: requests and a blocking API
+ *   tcp.h        TCP's settings by name, and a connection's statistics
  *   filter.h     the filtering platform and callouts
  *   object.h     objects, tagged references and the ledger
  *   diag.h       waiting chains, verdicts, the watchdog, dump files
@@ -40,6 +41,7 @@
 #include "refnet/stack.h"
 #include "refnet/filter.h"
 #include "refnet/transport.h"
+#include "refnet/tcp.h"
 #include "refnet/socket.h"
 #include "refnet/netstat_walk.h"
 #include "refnet/service.h"
