@@ -273,6 +273,60 @@ static void *tk_close(void *t, bool abort)
     return ob;
 }
 
+static bool tk_settled(const void *ob)
+{
+    const struct tcp_conn *c;
+
+    if (rn__tcp_kind_of(ob) != TCP_KIND_CONN)
+        return true;
+    c = ob;
+    /* Past FIN_WAIT_1, CLOSING and LAST_ACK our FIN was acknowledged. */
+    switch (tcp_state(c)) {
+    case TCPS_FIN_WAIT_1:
+    case TCPS_CLOSING:
+    case TCPS_LAST_ACK:
+        return false;
+    case TCPS_SYN_SENT:
+    case TCPS_SYN_RECEIVED:
+    case TCPS_ESTABLISHED:
+    case TCPS_CLOSE_WAIT:
+        return c->t_snd.sb_len == 0 && (c->t_flags & TF_SENTFIN);
+    default:
+        return true;
+    }
+}
+
+static void tk_abort(void *ob)
+{
+    struct tcp_conn *c = ob;
+
+    if (rn__tcp_kind_of(ob) != TCP_KIND_CONN || tcp_state(c) == TCPS_CLOSED ||
+        tcp_state(c) == TCPS_TIME_WAIT)
+        return;
+    if (tcp_state(c) >= TCPS_SYN_RECEIVED)
+        rn__tcp_send_rst(c);
+    rn__tcp_drop(c, RN_ECONNABORTED);
+}
+
+static ssize_t tk_inq(void *t)
+{
+    struct tcp_sock *tk = t;
+    bool eof;
+
+    if (tk->tk_listener != NULL)
+        return RN_EINVAL;
+    return tk->tk_conn != NULL ? (ssize_t)rn__tcp_readable(tk->tk_conn, &eof) : 0;
+}
+
+static ssize_t tk_outq(void *t)
+{
+    struct tcp_sock *tk = t;
+
+    if (tk->tk_listener != NULL)
+        return RN_EINVAL;
+    return tk->tk_conn != NULL ? (ssize_t)tk->tk_conn->t_snd.sb_len : 0;
+}
+
 static unsigned tk_poll(void *t)
 {
     struct tcp_sock *tk = t;
@@ -358,6 +412,9 @@ static int tk_getopt(void *t, enum rn_sockopt opt, int64_t *val)
     case RN_SO_KEEPALIVE:
         *val = tk->tk_keepalive;
         return 0;
+    case RN_SO_ACCEPTCONN:
+        *val = tk->tk_listener != NULL;
+        return 0;
     default:
         return RN_ENOPROTOOPT;
     }
@@ -414,6 +471,10 @@ const struct rn_transport_ops rn__tcp_ops = {
     .to_recv = tk_recv,
     .to_shutdown = tk_shutdown,
     .to_close = tk_close,
+    .to_settled = tk_settled,
+    .to_abort = tk_abort,
+    .to_inq = tk_inq,
+    .to_outq = tk_outq,
     .to_poll = tk_poll,
     .to_error = tk_error,
     .to_setopt = tk_setopt,
