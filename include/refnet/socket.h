@@ -218,7 +218,10 @@ struct rn_sock_req {
                                           RN_SOCK_NONBLOCK for the new handle */
     rn_time_t sq_timeout;              /* > 0: give up after this long on the
                                           stack's clock: RN_EAGAIN, or for POLL
-                                          0 ready entries; 0: no limit */
+                                          0 ready entries; 0: no limit.  A
+                                          stream send that gives up may have
+                                          queued part of its data: abort the
+                                          connection then */
     struct rn_pollfd *sq_fds;          /* POLL: entries */
     unsigned sq_nfds;                  /* POLL: how many */
     bool sq_poll_now;                  /* POLL: report readiness now, never wait */

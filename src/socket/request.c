@@ -103,7 +103,15 @@ static void req_timeout(struct rn_timer *t, rn_time_t now)
         rn__sock_req_complete(rq, 0);
         return;
     }
-    rn__sock_req_complete(rq, RN_EAGAIN);
+    /* A blocking stream send or waiting receive reports what it moved
+     * before the time ran out, as send(2) and recv(2) do under SO_SNDTIMEO
+     * and SO_RCVTIMEO.  A request's own sq_timeout gives up: RN_EAGAIN
+     * (socket.h), and a stream whose send gave up is for its user to
+     * abort. */
+    if (rq->rq_target == REQ_WAITER && rq->rq_done > 0)
+        rn__sock_req_complete(rq, (ssize_t)rq->rq_done);
+    else
+        rn__sock_req_complete(rq, RN_EAGAIN);
 }
 
 static void req_arm(struct sock_req *rq)

@@ -152,6 +152,7 @@ struct sock {
     rn_time_t so_rcvtimeo;                 /* [L] SO_RCVTIMEO, 0 none */
     rn_time_t so_sndtimeo;                 /* [L] SO_SNDTIMEO, 0 none */
     int64_t so_linger;                     /* [L] -1 off, 0 abort, > 0 seconds */
+    uint32_t so_rcvlowat;                  /* [L] SO_RCVLOWAT, >= 1 */
     bool so_kicking;                       /* [L] rn__sock_kick() is running */
     bool so_kick_again;                    /* [L] an event came meanwhile */
     struct rn_sock_upcall so_up;           /* [I] what the transport calls */
@@ -205,7 +206,9 @@ struct sock_req {
     /* Arguments, [I] once submitted, except rq_done. */
     void *rq_buf;
     size_t rq_len;
-    size_t rq_done;                   /* [L] stream send: bytes taken so far */
+    size_t rq_done;                   /* [L] stream send: bytes taken so far;
+                                         stream receive with RN_MSG_WAITALL:
+                                         bytes received so far */
     struct rn_sockaddr_in rq_to;
     bool rq_has_to;
     uint32_t rq_flags;
@@ -292,8 +295,11 @@ unsigned rn__sock_ready(struct sock *so);
 void rn__sock_names(struct sock *so);
 /* Pulls from the transport into pending requests until it says RN_EAGAIN. */
 void rn__sock_kick(struct sock *so);
-/* Runs a handle's cleanup; req (may be NULL) completes when it is done. */
+/* Runs a handle's cleanup: the close returns at once (req, may be NULL,
+ * completes now, or under SO_LINGER > 0 once it settled or gave up). */
 void rn__sock_close(struct sock *so, struct sock_req *req);
+/* Turns the graceful close of a closing socket abortive (stack teardown). */
+void rn__sock_abort_closing(struct sock *so);
 
 /* ---- request.c ---- */
 void rn__sock_req_types_init(void);

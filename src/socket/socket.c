@@ -94,6 +94,28 @@ void rn__sock_names(struct sock *so)
     atomic_store_explicit(&so->so_remote, pack_addr(&r), memory_order_relaxed);
 }
 
+/* True if a stream has what SO_RCVLOWAT asks before a receive completes:
+ * as many bytes as the low-water mark (or the request's length, if
+ * smaller), or the end of data, or an error. */
+static bool lowat_met(struct sock *so, size_t len)
+{
+    size_t need = so->so_rcvlowat < len ? so->so_rcvlowat : len;
+    ssize_t inq;
+
+    if (need <= 1 || so->so_ops->to_type != RN_SOCK_STREAM)
+        return true;
+    if (so->so_ops->to_poll(so->so_t) & (RN_POLLRDHUP | RN_POLLERR | RN_POLLHUP))
+        return true;
+    inq = so->so_ops->to_inq(so->so_t);
+    return inq < 0 || (size_t)inq >= need;
+}
+
+/* True if the oldest receive may be tried now. */
+static bool recv_ready(struct sock *so, struct sock_req *rq)
+{
+    return (rq->rq_flags & RN_MSG_PEEK) || rq->rq_done > 0 || lowat_met(so, rq->rq_len);
+}
+
 /* One pass over the pending requests; see rn__sock_kick(). */
 static void kick_once(struct sock *so)
 {
@@ -104,12 +126,28 @@ static void kick_once(struct sock *so)
     while ((rq = so->so_recvq.rqq_head) != NULL && so->so_t != NULL) {
         struct rn_sockaddr_in from = {0};
         uint32_t oflags = 0;
-        ssize_t n = ops->to_recv(so->so_t, rq->rq_buf, rq->rq_len, rq->rq_flags, &from, &oflags);
+        bool waitall;
+        ssize_t n;
 
+        if (!recv_ready(so, rq))
+            break;
+        waitall = ops->to_type == RN_SOCK_STREAM &&
+                  (rq->rq_flags & (RN_MSG_WAITALL | RN_MSG_PEEK)) == RN_MSG_WAITALL;
+        n = ops->to_recv(so->so_t, (char *)rq->rq_buf + rq->rq_done, rq->rq_len - rq->rq_done,
+                         rq->rq_flags, &from, &oflags);
         if (n == RN_EAGAIN)
             break;
         rq->rq_comp.sc_addr = from;
         rq->rq_comp.sc_flags = oflags;
+        if (waitall) {
+            /* The whole length, or what came before the end, an error or
+             * a timeout (request.c). */
+            if (n > 0)
+                rq->rq_done += (size_t)n;
+            if (n > 0 && rq->rq_done < rq->rq_len)
+                continue;
+            n = rq->rq_done > 0 ? (ssize_t)rq->rq_done : n;
+        }
         rn__sock_req_complete(rq, n);
     }
     while ((rq = so->so_sendq.rqq_head) != NULL && so->so_t != NULL) {
@@ -202,6 +240,7 @@ static struct sock *sock_new(struct rn_proc *p, struct hslot *hs,
     so->so_slot = hs;
     so->so_handle = hs->hs_handle;
     so->so_linger = -1;
+    so->so_rcvlowat = 1;
     so->so_up.up_event = sock_upcall;
     so->so_up.up_ctx = so;
     so->so_up.up_owner = so;
@@ -317,6 +356,12 @@ int rn__sock_setopt(struct sock *so, enum rn_sockopt opt, int64_t val)
             return RN_EINVAL;
         so->so_linger = val;
         return 0;
+    case RN_SO_RCVLOWAT:
+        /* As Linux: 0 means 1; the socket's receive buffer caps it. */
+        if (val < 0)
+            return RN_EINVAL;
+        so->so_rcvlowat = val == 0 ? 1 : val > INT32_MAX ? INT32_MAX : (uint32_t)val;
+        return 0;
     case RN_SO_ERROR:
     case RN_SO_TYPE:
     case RN_SO_ACCEPTCONN:
@@ -338,6 +383,9 @@ int rn__sock_getopt(struct sock *so, enum rn_sockopt opt, int64_t *val)
     case RN_SO_LINGER:
         *val = so->so_linger;
         return 0;
+    case RN_SO_RCVLOWAT:
+        *val = so->so_rcvlowat;
+        return 0;
     case RN_SO_TYPE:
         *val = so->so_ops->to_type;
         return 0;
@@ -355,9 +403,15 @@ int rn__sock_getopt(struct sock *so, enum rn_sockopt opt, int64_t *val)
 
 unsigned rn__sock_ready(struct sock *so)
 {
+    unsigned m;
+
     if (atomic_load_explicit(&so->so_state, memory_order_relaxed) != SO_OPEN || so->so_t == NULL)
         return RN_POLLNVAL;
-    return so->so_ops->to_poll(so->so_t);
+    m = so->so_ops->to_poll(so->so_t);
+    /* Readable once the low-water mark is met (SO_RCVLOWAT), as on Linux. */
+    if ((m & RN_POLLIN) && !lowat_met(so, SIZE_MAX))
+        m &= ~RN_POLLIN;
+    return m;
 }
 
 /* ---- fcntl and ioctl ------------------------------------------------------------- */
@@ -450,6 +504,17 @@ static void sock_close_done(struct rn_stack *st, struct rn_work *w)
      * release the process's cleanup wait is waiting for. */
     hs->hs_so = NULL;
     rn_ob_deref(so, RN_TAG_HANDLE);
+}
+
+void rn__sock_abort_closing(struct sock *so)
+{
+    void *ob = so->so_close_id ? rn_ob_lookup(so->so_close_id, RN_TAG_LOOKUP) : NULL;
+
+    if (ob == NULL)
+        return;
+    so->so_ops->to_abort(ob);
+    rn_ob_deref(ob, RN_TAG_LOOKUP);
+    linger_done(so, 0);
 }
 
 /* The transport object was released: finish on the loop thread. */

@@ -228,9 +228,8 @@ static ssize_t tk_recv(void *t, void *buf, size_t len, uint32_t flags,
     (void)oflags;
     if (tk->tk_conn == NULL)
         return RN_ENOTCONN;
-    if (flags & RN_MSG_PEEK)
-        return RN_EOPNOTSUPP;
-    n = rn__tcp_recv(tk->tk_conn, buf, len);
+    n = (flags & RN_MSG_PEEK) ? rn__tcp_peek(tk->tk_conn, buf, len)
+                               : rn__tcp_recv(tk->tk_conn, buf, len);
     if (n == RN_EAGAIN && tk->tk_shut_rd)
         n = 0;
     if (n >= 0 && from != NULL) {
@@ -238,7 +237,7 @@ static ssize_t tk_recv(void *t, void *buf, size_t len, uint32_t flags,
         from->sin_addr = ti.ti_faddr;
         from->sin_port = ti.ti_fport;
     }
-    if (n < 0 && n != RN_EAGAIN && n == tk->tk_error)
+    if (n < 0 && n != RN_EAGAIN && n == tk->tk_error && !(flags & RN_MSG_PEEK))
         tk->tk_error = 0;  /* reported now */
     return n;
 }
@@ -348,6 +347,8 @@ static unsigned tk_poll(void *t)
         return m | RN_POLLOUT | RN_POLLHUP;  /* as Linux answers for a fresh socket */
     if (rn__tcp_readable(tk->tk_conn, &eof) > 0 || eof || tk->tk_shut_rd)
         m |= RN_POLLIN;
+    if (eof || tk->tk_shut_rd)
+        m |= RN_POLLRDHUP;  /* the receiving side is shut: peer's FIN, or ours */
     if (rn__tcp_writable(tk->tk_conn) > 0)
         m |= RN_POLLOUT;
     if (eof && tcp_state(tk->tk_conn) == TCPS_CLOSED)
