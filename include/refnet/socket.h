@@ -170,7 +170,8 @@ int rn_sock_ioctl(struct rn_proc *p, int h, unsigned long req, int *val);
  * process. */
 struct rn_sock_owner {
     uint64_t ow_sock;          /* the socket's object id */
-    int ow_handle;             /* its handle in the process */
+    int ow_handle;             /* its handle in the process (the number it
+                                  had, once closing: free again by then) */
     bool ow_closing;           /* its close began (it waits for the object) */
     uint64_t ow_proc;          /* the process's object id */
     uint32_t ow_pid;           /* its pid */

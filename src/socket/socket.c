@@ -587,8 +587,8 @@ int rn_sock_owner_of(const void *ob, struct rn_sock_owner *out)
         return RN_ENOENT;
     p = so->so_proc;
     out->ow_sock = rn_ob_id(so);
-    out->ow_handle = so->so_handle;
     out->ow_closing = atomic_load_explicit(&so->so_state, memory_order_relaxed) != SO_OPEN;
+    out->ow_handle = so->so_handle;
     out->ow_proc = rn_ob_id(p);
     out->ow_pid = p->p_pid;
     snprintf(out->ow_proc_name, sizeof(out->ow_proc_name), "%s", p->p_name);
