@@ -31,6 +31,7 @@
 #include <stdint.h>
 
 #include "refnet/clock.h"
+#include "refnet/tcp.h"
 
 struct rn_daemon;
 struct rn_fault_params;
@@ -73,6 +74,9 @@ struct rn_daemon_params {
     bool dp_inject_enum_leak;               /* the lab's fault: netstat's walk
                                                leaks "enum" holds on listeners
                                                (netstat_walk.h); off by default */
+    struct rn_tcp_params dp_tcp;            /* TCP's settings (--set), used if
+                                               dp_tcp_set */
+    bool dp_tcp_set;                        /* dp_tcp was given */
 };
 
 /* True if name is a service this build can run ("echo": UDP echo on port

@@ -1465,6 +1465,17 @@ bool rn__tcp_netstat_row(struct rn_stack *st, const void *ob, struct rn_netstat_
     }
 }
 
+bool rn__tcp_netstat_info(struct rn_stack *st, const void *ob, struct rn_tcp_info *out)
+{
+    struct tcp_stack *ts = rn__tcp_stack(st);
+    const struct tcp_conn *c = ob;
+
+    if (ts == NULL || rn__tcp_kind_of(ob) != TCP_KIND_CONN || c->t_tcp != ts)
+        return false;
+    rn__tcp_conn_info(c, out);
+    return true;
+}
+
 unsigned rn__tcp_timewait_count(struct rn_stack *st)
 {
     struct tcp_stack *ts = rn__tcp_stack(st);
