@@ -85,16 +85,16 @@ static const struct setting settings[] = {
      "200ms (TCP_RTO_MIN; ip route rto_min)", "a time, 1ms..60s, at most tcp.rto_max",
      "the least retransmission timeout"},
     {"tcp.rto_max", K_TIME, F(tp_rto_max), RN_MSEC(1), RN_SEC(600),
-     "120s (TCP_RTO_MAX; net.ipv4.tcp_rto_max_ms)", "a time, 1ms..10m",
+     "120s (TCP_RTO_MAX; net.ipv4.tcp_rto_max_ms)", "a time, 1ms..600s",
      "the most retransmission timeout, backoff included"},
     {"tcp.rto_initial", K_TIME, F(tp_rto_initial), RN_MSEC(1), RN_SEC(600),
-     "1s (TCP_TIMEOUT_INIT)", "a time, 1ms..10m, at most tcp.rto_max",
+     "1s (TCP_TIMEOUT_INIT)", "a time, 1ms..600s, at most tcp.rto_max",
      "retransmission timeout before the first RTT sample (RFC 6298 2.1)"},
     {"tcp.delack", K_TIME, F(tp_delack), RN_MSEC(1), RN_MSEC(500),
      "40ms..200ms (TCP_DELACK_MIN..MAX)", "a time, 1ms..500ms",
      "how long an ACK may wait for more data or a second segment"},
     {"tcp.msl", K_TIME, F(tp_msl), RN_MSEC(1), RN_SEC(600), "30s (TIME_WAIT is 60s)",
-     "a time, 1ms..10m", "maximum segment lifetime: TIME_WAIT lasts twice as long"},
+     "a time, 1ms..600s", "maximum segment lifetime: TIME_WAIT lasts twice as long"},
     {"tcp.timewait_max", K_COUNT, F(tp_timewait_max), 1, 16u << 20,
      "depends on memory (net.ipv4.tcp_max_tw_buckets)", "entries, 1..16777216",
      "TIME_WAIT entries kept at most; beyond, the oldest ends early"},
@@ -331,14 +331,16 @@ int rn_tcp_params_set(struct rn_tcp_params *p, const char *name, const char *val
 
 /* ---- Writing values ------------------------------------------------------------ */
 
-/* A time with the largest unit that divides it: "200ms", "2h", "0". */
+/* A time with the largest unit that divides it: "200ms", "75s", "2h",
+ * "0" (minutes are read but never written: "1m" reads too much like
+ * "1ms"). */
 static void write_time(char *buf, size_t len, rn_time_t t)
 {
     static const struct {
         const char *u;
         uint64_t ns;
     } units[] = {
-        {"h", 3600 * RN_NSEC_PER_SEC}, {"m", 60 * RN_NSEC_PER_SEC}, {"s", RN_NSEC_PER_SEC},
+        {"h", 3600 * RN_NSEC_PER_SEC}, {"s", RN_NSEC_PER_SEC},
         {"ms", 1000 * 1000}, {"us", 1000}, {"ns", 1},
     };
     size_t i;
