@@ -579,18 +579,18 @@ static bool ack_input(struct tcp_conn *c, struct seg *s, bool *done)
         }
         c->t_bytes_acked += acked;
         delivery_sample(c, now);
-        {
-            uint32_t newly = ack - c->snd_una;
-
-            c->snd_una = ack;
-            c->t_una_since = now;
-            if (SEQ_LT(c->snd_nxt, c->snd_una))
-                c->snd_nxt = c->snd_una;
-            if (c->t_flags & TF_INRECOVERY)
-                rn__tcp_cc_recovery_ack(c, newly);
-            else
-                rn__tcp_cc_ack(c, newly);
-        }
+        /* Congestion control counts the data acknowledged: our SYN and
+         * FIN take sequence numbers, not room in the window (an ACK of
+         * the SYN alone would otherwise grow the initial window by a
+         * byte). */
+        c->snd_una = ack;
+        c->t_una_since = now;
+        if (SEQ_LT(c->snd_nxt, c->snd_una))
+            c->snd_nxt = c->snd_una;
+        if (c->t_flags & TF_INRECOVERY)
+            rn__tcp_cc_recovery_ack(c, acked);
+        else if (acked > 0)
+            rn__tcp_cc_ack(c, acked);
         c->t_rxtshift = 0;
         if (c->snd_una == c->snd_max) {
             rn__tcp_timer_stop(c, &c->t_rexmt);

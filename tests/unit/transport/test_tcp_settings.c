@@ -396,6 +396,7 @@ static void test_sack_off(void **state)
     assert_int_equal(sack_blocks_after_loss(), 0);
     assert_true(syn_of_a(mark)->ws_sack_ok);
     assert_false(synack_of_b(mark)->ws_sack_ok);
+    assert_true(synack_of_b(mark)->ws_ts);  /* the rest as before */
     pair_down();
 
     /* Off on a: no SACK-permitted in a's SYN, so none in b's answer. */
