@@ -14,6 +14,7 @@
 #include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <time.h>
@@ -733,19 +734,29 @@ int S_ioctl(struct run *r, int s, unsigned long req)
 size_t S_fill(struct run *r, int s, size_t max)
 {
     static const char chunk[16384];
-    size_t total = 0;
-    int64_t end = now_ms() + 3000;
+    size_t total = 0, round = 1;
+    int64_t end = now_ms() + 4000;
     char l[16];
     ssize_t n = 0;
     int e = 0;
 
-    while (total < max && now_ms() < end && !atomic_load(&r->r_aborted)) {
-        n = r->r_api->sa_sendto(r, s, chunk, sizeof(chunk), MSG_DONTWAIT, NULL);
-        if (n < 0) {
-            e = errno;
-            break;
+    /* Rounds until one sends nothing: what was in flight has reached the
+     * peer's receive buffer and its window is closed, so the send buffer
+     * stays full. */
+    while (round > 0 && total < max && now_ms() < end && !atomic_load(&r->r_aborted)) {
+        round = 0;
+        for (;;) {
+            n = r->r_api->sa_sendto(r, s, chunk, sizeof(chunk), MSG_DONTWAIT, NULL);
+            if (n < 0) {
+                e = errno;
+                break;
+            }
+            round += (size_t)n;
         }
-        total += (size_t)n;
+        total += round;
+        if (e != EAGAIN)
+            break;
+        sleep_ms(150);
     }
     note(r, "send(%s, MSG_DONTWAIT) until it stops: %s after some bytes sent: %s",
          fd_word(r, s, false, l, sizeof(l)), n < 0 ? errname(e) : "no error",
@@ -932,11 +943,9 @@ ssize_t P_recv_all(struct run *r, int p, size_t len, int timeout_ms)
         }
         got += (size_t)n;
     }
-    note(r, "peer read(%s) %zu bytes %s%s%s", fd_word(r, p, true, l, sizeof(l)), got,
+    note(r, "peer read(%s) %zu bytes %s%s%s%s", fd_word(r, p, true, l, sizeof(l)), got,
          data_word(r->r_buf, got, d, sizeof(d)), eof ? ", then end of data" : "",
-         e ? ", then " : "");
-    if (e != 0)
-        note(r, "peer read error %s", errname(e));
+         e ? ", then " : "", e ? errname(e) : "");
     return (ssize_t)got;
 }
 
@@ -1094,4 +1103,75 @@ void unsilence(struct run *r)
 {
     if (r->r_silenced && blackhole(r->r_addr[A_REMOTE], false) == 0)
         r->r_silenced = false;
+}
+
+/* ---- Compositions ------------------------------------------------------------------ */
+
+int S_connected(struct run *r, int k, int *pp)
+{
+    int l = P_listen(r, PORT(k));
+    int s = S_socket(r, SOCK_STREAM);
+
+    S_connect(r, s, A_PEER, PORT(k));
+    *pp = P_accept(r, l, 2000);
+    return s;
+}
+
+int S_connected_remote(struct run *r, int k, int *pp)
+{
+    int l = R_listen(r, PORT(k));
+    int s = S_socket(r, SOCK_STREAM);
+
+    S_connect(r, s, A_REMOTE, PORT(k));
+    *pp = P_accept(r, l, 2000);
+    return s;
+}
+
+int S_accepted(struct run *r, int k, int *lp, int *pp)
+{
+    int l = S_socket(r, SOCK_STREAM);
+
+    S_bind(r, l, A_ANY, PORT(k));
+    S_listen(r, l, 8);
+    *pp = P_connect(r, A_SELF, PORT(k), PORT(k + 1), 2000);
+    *lp = l;
+    S_poll(r, l, POLLIN, 2000);
+    return S_accept(r, l);
+}
+
+struct later {
+    int lt_fd;
+    const void *lt_buf;
+    size_t lt_len;
+    int lt_ms;
+};
+
+static void *send_later_main(void *arg)
+{
+    struct later *lt = arg;
+
+    sleep_ms(lt->lt_ms);
+    (void)send(lt->lt_fd, lt->lt_buf, lt->lt_len, MSG_NOSIGNAL);
+    free(lt);
+    return NULL;
+}
+
+void P_send_later(struct run *r, int p, const void *buf, size_t len, int ms)
+{
+    struct later *lt = malloc(sizeof(*lt));
+    char l[16];
+
+    if (lt == NULL || r->r_nhelpers == sizeof(r->r_helpers) / sizeof(r->r_helpers[0])) {
+        free(lt);
+        harness_fail(r, "no room for another sending thread");
+        return;
+    }
+    *lt = (struct later){p, buf, len, ms};
+    if (pthread_create(&r->r_helpers[r->r_nhelpers], NULL, send_later_main, lt) != 0) {
+        free(lt);
+        harness_fail(r, "cannot start a sending thread");
+        return;
+    }
+    r->r_nhelpers++;
+    note(r, "peer send(%s, %zu) in %d ms", fd_word(r, p, true, l, sizeof(l)), len, ms);
 }

@@ -128,12 +128,15 @@ static inline bool have(enum feature f)
     return features[f].fi_in_main;
 }
 
+/* A set of features: what a case needs. */
+#define N(f) (1u << (f))
+
 /* ---- Cases ------------------------------------------------------------------ */
 
 struct diffcase {
     const char *dc_name;     /* what it checks: "tcp.connect.refused" */
     const char *dc_ref;      /* the RFC or POSIX clause, or NULL */
-    enum feature dc_needs;   /* what refnet must have first, F_NONE */
+    unsigned dc_needs;       /* what refnet must have first: N(F_...) | ..., or 0 */
     unsigned dc_timeout_s;   /* its bound; 0: the default */
     void (*dc_fn)(struct run *r);
 };
@@ -195,6 +198,8 @@ struct run {
     struct rn_proc *r_proc;
     struct rn_cq *r_cq;         /* closes in flight (until close returns at once) */
     char r_fail[200];           /* a failure of the harness itself, or "" */
+    pthread_t r_helpers[4];     /* P_send_later()'s threads, joined at the end */
+    unsigned r_nhelpers;
 };
 
 #define PORT(k) ((uint16_t)(r->r_port_base + (k)))
@@ -238,6 +243,15 @@ int S_nonblock(struct run *r, int s, bool on);
 int S_getfl(struct run *r, int s);
 int S_ioctl(struct run *r, int s, unsigned long req);
 
+/* A subject socket connected to a peer listener on PORT(k); *pp is the
+ * peer's accepted socket. */
+int S_connected(struct run *r, int k, int *pp);
+/* The same to a listener of the remote namespace (which can go silent). */
+int S_connected_remote(struct run *r, int k, int *pp);
+/* A subject listener on self:PORT(k) with one connection from the peer
+ * (bound to PORT(k + 1)) accepted: returns the accepted socket. */
+int S_accepted(struct run *r, int k, int *lp, int *pp);
+
 /* Sends chunks with MSG_DONTWAIT until EAGAIN (or max bytes); records only
  * whether it got there.  Returns the bytes sent. */
 size_t S_fill(struct run *r, int s, size_t max);
@@ -250,6 +264,9 @@ int P_accept(struct run *r, int l, int timeout_ms);
 /* Connects from the peer to the subject; bound to port bport if not 0. */
 int P_connect(struct run *r, enum where w, uint16_t port, uint16_t bport, int timeout_ms);
 ssize_t P_send(struct run *r, int p, const void *buf, size_t len);
+/* Sends len bytes of buf (kept by the caller) after ms, from a thread of
+ * its own: for a subject blocked meanwhile.  Recorded now, as planned. */
+void P_send_later(struct run *r, int p, const void *buf, size_t len, int ms);
 /* Waits up to timeout_ms for something to read, then reads up to len. */
 ssize_t P_recv(struct run *r, int p, size_t len, int timeout_ms);
 /* Reads until the end or len bytes or timeout_ms; records count and hash. */
