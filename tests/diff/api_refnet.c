@@ -8,7 +8,8 @@
  * The adapter translates words, not semantics: POSIX constants to refnet's
  * (SOCK_STREAM -> RN_SOCK_STREAM, MSG_PEEK -> RN_MSG_PEEK, SOL_SOCKET/
  * SO_RCVBUF -> RN_SO_RCVBUF, a timeval to milliseconds), and refnet's codes
- * to errno through rn_sock_posix().  What the refnet API cannot say at all
+ * to errno through rn_sock_posix().  Closes are rn_close(), which returns
+ * at once as close(2) does.  What the refnet API cannot say at all
  * (an address family, an option's length) answers E_NOTEXPR, which no case
  * can pass unless docs/sockets.md lists the difference.
  */
@@ -21,6 +22,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
@@ -319,11 +322,13 @@ static int rx_connect(struct run *r, int fd, const struct sockaddr *sa, socklen_
 static int rx_accept4(struct run *r, int fd, struct sockaddr_in *peer, int flags)
 {
     struct rn_sockaddr_in a = {0, 0};
-    int h;
+    int rf = flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC), h;
 
-    if (flags != 0)
-        return notexpr(r, "accept flags (no accept4 in refnet's API yet)");
-    h = (int)rn_sock_posix(rn_accept(r->r_proc, fd, &a));
+    /* A refnet handle has nothing to close on exec: SOCK_CLOEXEC has no
+     * word in refnet, and no effect to compare. */
+    if (flags & SOCK_NONBLOCK)
+        rf |= RN_SOCK_NONBLOCK;
+    h = (int)rn_sock_posix(rn_accept4(r->r_proc, fd, &a, rf));
     if (h >= 0)
         from_rn(&a, peer);
     return h;
@@ -391,12 +396,7 @@ static int close_async(struct run *r, int fd, int wait_ms)
 
 static int rx_close(struct run *r, int fd)
 {
-    /* POSIX's close returns at once and the FIN exchange goes on without
-     * the caller; until rn_close() does, the close is submitted as a
-     * request and reaped when the run ends. */
-    if (have(F_CLOSE_NOW))
-        return (int)rn_sock_posix(rn_close(r->r_proc, fd));
-    return close_async(r, fd, 100);
+    return (int)rn_sock_posix(rn_close(r->r_proc, fd));
 }
 
 /* What an option is in refnet's words. */
@@ -585,12 +585,22 @@ static int rx_poll(struct run *r, struct pollfd *fds, nfds_t n, int timeout_ms)
 
 static int rx_fcntl(struct run *r, int fd, int cmd, int arg)
 {
-    return notexpr(r, "fcntl (no such call in refnet's API yet)");
+    int rcmd = cmd == F_GETFL ? RN_F_GETFL : cmd == F_SETFL ? RN_F_SETFL : -1;
+    int v;
+
+    if (rcmd < 0)
+        return notexpr(r, "an fcntl command other than F_GETFL and F_SETFL");
+    v = (int)rn_sock_posix(rn_fcntl(r->r_proc, fd, rcmd, arg & O_NONBLOCK ? RN_O_NONBLOCK : 0));
+    if (v < 0 || cmd != F_GETFL)
+        return v;
+    return (v & RN_O_NONBLOCK ? O_NONBLOCK : 0) | (v & RN_O_RDWR ? O_RDWR : 0);
 }
 
 static int rx_ioctl(struct run *r, int fd, unsigned long req, int *val)
 {
-    return notexpr(r, "ioctl (no such call in refnet's API yet)");
+    unsigned long rreq = req == FIONREAD ? RN_FIONREAD : req == SIOCOUTQ ? RN_SIOCOUTQ : req;
+
+    return (int)rn_sock_posix(rn_ioctl(r->r_proc, fd, rreq, val));
 }
 
 /* A close wakes every call blocked on the handle with RN_ECANCELED. */

@@ -43,17 +43,17 @@
  * lands in main; its cases then count. */
 const struct feature_info features[F_COUNT_] = {
     [F_NONE] = {"nothing", true},
-    [F_NONBLOCK] = {"non-blocking handles (RN_SOCK_NONBLOCK, an fcntl-like call)", false},
-    [F_ACCEPT4] = {"accept with flags (accept4's SOCK_NONBLOCK)", false},
-    [F_PEEK] = {"MSG_PEEK on stream sockets", false},
-    [F_WAITALL] = {"MSG_WAITALL", false},
-    [F_CLOSE_NOW] = {"a close that returns at once", false},
-    [F_LINGER_TIME] = {"SO_LINGER with a time bound", false},
-    [F_IOCTL] = {"FIONREAD and SIOCOUTQ (an ioctl-like call)", false},
-    [F_SOERROR] = {"SO_ERROR as an errno value", false},
-    [F_ACCEPTCONN] = {"SO_ACCEPTCONN", false},
-    [F_RCVLOWAT] = {"SO_RCVLOWAT", false},
-    [F_RDHUP] = {"POLLRDHUP", false},
+    [F_NONBLOCK] = {"non-blocking handles (RN_SOCK_NONBLOCK, an fcntl-like call)", true},
+    [F_ACCEPT4] = {"accept with flags (accept4's SOCK_NONBLOCK)", true},
+    [F_PEEK] = {"MSG_PEEK on stream sockets", true},
+    [F_WAITALL] = {"MSG_WAITALL", true},
+    [F_CLOSE_NOW] = {"a close that returns at once", true},
+    [F_LINGER_TIME] = {"SO_LINGER with a time bound", true},
+    [F_IOCTL] = {"FIONREAD and SIOCOUTQ (an ioctl-like call)", true},
+    [F_SOERROR] = {"SO_ERROR as an errno value", true},
+    [F_ACCEPTCONN] = {"SO_ACCEPTCONN", true},
+    [F_RCVLOWAT] = {"SO_RCVLOWAT", true},
+    [F_RDHUP] = {"POLLRDHUP", true},
     [F_REUSEADDR] = {"SO_REUSEADDR", false},
     [F_REUSEPORT] = {"SO_REUSEPORT", false},
     [F_MAXSEG] = {"TCP_MAXSEG", false},
@@ -230,62 +230,71 @@ struct divergence {
 static struct divergence divergences[MAX_DIVERGENCES];
 static unsigned ndivergences;
 
+/* Parses one item's text, its lines joined: "`a`, `b.*`: reason". */
+static void add_divergence(char *text)
+{
+    struct divergence *dv;
+    char *p = text, *o;
+    size_t used = 0;
+
+    if (ndivergences == MAX_DIVERGENCES)
+        return;
+    dv = &divergences[ndivergences++];
+    memset(dv, 0, sizeof(*dv));
+    while (*p == '`') {
+        char *end = strchr(p + 1, '`');
+
+        if (end == NULL)
+            break;
+        *end = '\0';
+        if (used + strlen(p + 1) + 2 < sizeof(dv->dv_patterns)) {
+            strcpy(dv->dv_patterns + used, p + 1);
+            used += strlen(p + 1) + 1;
+        }
+        p = end + 1;
+        while (*p == ',' || *p == ' ')
+            p++;
+    }
+    o = p;
+    while (*o == ':' || *o == ' ')
+        o++;
+    snprintf(dv->dv_reason, sizeof(dv->dv_reason), "%s", o);
+}
+
 /* Reads the section's items: "- `a`, `b.*`: reason", continued on
  * indented lines.  Returns 0, or -1 if the section is missing. */
 static int read_divergences(const char *path)
 {
     FILE *f = fopen(path, "r");
-    char line[1024];
+    char line[1024], item[2048] = "";
     bool in = false, found = false;
-    struct divergence *cur = NULL;
 
     if (f == NULL)
         return -1;
     while (fgets(line, sizeof(line), f) != NULL) {
         line[strcspn(line, "\n")] = '\0';
-        if (strncmp(line, "## ", 3) == 0) {
-            in = strcmp(line, "## Where refnet differs from Linux") == 0;
-            found |= in;
-            cur = NULL;
-            continue;
-        }
-        if (!in)
-            continue;
-        if (strncmp(line, "- `", 3) == 0 && ndivergences < MAX_DIVERGENCES) {
-            char *p = line + 2, *o;
-            size_t used = 0;
-
-            cur = &divergences[ndivergences++];
-            memset(cur, 0, sizeof(*cur));
-            while (*p == '`') {
-                char *end = strchr(p + 1, '`');
-
-                if (end == NULL)
-                    break;
-                *end = '\0';
-                if (used + strlen(p + 1) + 2 < sizeof(cur->dv_patterns)) {
-                    strcpy(cur->dv_patterns + used, p + 1);
-                    used += strlen(p + 1) + 1;
-                }
-                p = end + 1;
-                while (*p == ',' || *p == ' ')
-                    p++;
-            }
-            o = p;
-            while (*o == ':' || *o == ' ')
-                o++;
-            snprintf(cur->dv_reason, sizeof(cur->dv_reason), "%s", o);
-        } else if (cur != NULL && line[0] == ' ' && line[1] == ' ') {
-            size_t l = strlen(cur->dv_reason);
+        if (in && line[0] == ' ' && line[1] == ' ' && item[0] != '\0') {
             const char *t = line;
+            size_t l = strlen(item);
 
             while (*t == ' ')
                 t++;
-            snprintf(cur->dv_reason + l, sizeof(cur->dv_reason) - l, " %s", t);
-        } else {
-            cur = NULL;
+            snprintf(item + l, sizeof(item) - l, " %s", t);
+            continue;
+        }
+        if (item[0] != '\0') {
+            add_divergence(item);
+            item[0] = '\0';
+        }
+        if (strncmp(line, "## ", 3) == 0) {
+            in = strcmp(line, "## Where refnet differs from Linux") == 0;
+            found |= in;
+        } else if (in && strncmp(line, "- `", 3) == 0) {
+            snprintf(item, sizeof(item), "%s", line + 2);
         }
     }
+    if (item[0] != '\0')
+        add_divergence(item);
     fclose(f);
     return found ? 0 : -1;
 }
