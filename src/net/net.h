@@ -143,6 +143,13 @@ struct rn_ip_route {
 /* Looks up the route to dst.  Returns 0 or RN_ENETUNREACH. */
 int rn__ip_route(struct rn_stack *st, uint32_t dst, struct rn_ip_route *out);
 
+/* The address a connect to 0.0.0.0 reaches: this host, as Linux reads
+ * it; refnet answers with its first interface's address (0 if none). */
+uint32_t rn__ip_any_local(struct rn_stack *st);
+
+/* True if addr is 255.255.255.255 or an interface's subnet broadcast. */
+bool rn__ip_is_broadcast(struct rn_stack *st, uint32_t addr);
+
 /* True if addr is one of the stack's own addresses. */
 bool rn__ip_is_local(struct rn_stack *st, uint32_t addr);
 

@@ -110,6 +110,8 @@ static void req_timeout(struct rn_timer *t, rn_time_t now)
      * abort. */
     if (rq->rq_target == REQ_WAITER && rq->rq_done > 0)
         rn__sock_req_complete(rq, (ssize_t)rq->rq_done);
+    else if (rq->rq_target == REQ_WAITER && rq->rq_op == RN_SOP_CONNECT)
+        rn__sock_req_complete(rq, RN_EINPROGRESS);  /* as Linux: it goes on */
     else
         rn__sock_req_complete(rq, RN_EAGAIN);
 }
@@ -382,12 +384,17 @@ static void req_start_on(struct sock_req *rq, struct sock *so)
     case RN_SOP_RECV:
         req_pend(rq, &so->so_recvq);
         break;
-    case RN_SOP_ACCEPT:
+    case RN_SOP_ACCEPT: {
+        int64_t listening = 0;
+
         if (ops->to_type != RN_SOCK_STREAM)
             rn__sock_req_complete(rq, RN_EOPNOTSUPP);
+        else if (ops->to_getopt(so->so_t, RN_SO_ACCEPTCONN, &listening) == 0 && !listening)
+            rn__sock_req_complete(rq, RN_EINVAL);  /* not listening, as Linux answers */
         else
             req_pend(rq, &so->so_acceptq);
         break;
+    }
     case RN_SOP_CONNECT:
         req_start_connect(rq, so);
         break;

@@ -178,7 +178,11 @@ static void kick_once(struct sock *so)
 
             rn__sock_req_complete(rq, err < 0 ? err : RN_ECONNREFUSED);
         } else if (m & RN_POLLOUT) {
-            rn__sock_req_complete(rq, 0);
+            /* Connecting again sees it done (0), so that a later connect
+             * answers EISCONN, as after a blocking connect(2). */
+            int err = ops->to_connect(so->so_t, &rq->rq_to);
+
+            rn__sock_req_complete(rq, err == RN_EISCONN ? 0 : err);
         }
     }
     while ((rq = so->so_acceptq.rqq_head) != NULL && so->so_t != NULL) {
@@ -269,8 +273,14 @@ int rn__sock_open(struct rn_proc *p, int type, int proto)
     if (atomic_load_explicit(&p->p_state, memory_order_relaxed) != PROC_RUNNING)
         return RN_ESHUTDOWN;
     type &= ~RN_SOCK_NONBLOCK;
+    /* As Linux answers types it knows but refnet does not serve, and an
+     * unknown one. */
+    if (type == RN_SOCK_RAW)
+        return RN_EPROTONOSUPPORT;
+    if (type == RN_SOCK_SEQPACKET || type == 4 /* RDM */ || type == 6 /* DCCP */)
+        return RN_ESOCKTNOSUPPORT;
     if (type != RN_SOCK_DGRAM && type != RN_SOCK_STREAM)
-        return RN_EINVAL;  /* as Linux answers an unknown type */
+        return RN_EINVAL;
     ops = rn__transport_find(type, proto);
     if (ops == NULL)
         return RN_EPROTONOSUPPORT;  /* a known type, not with that protocol */
@@ -320,6 +330,11 @@ int rn__sock_accept_one(struct sock *lso, struct rn_sockaddr_in *peer, uint32_t 
     }
     if (flags & RN_SOCK_NONBLOCK)
         atomic_store_explicit(&hs->hs_flags, RN_O_NONBLOCK, memory_order_relaxed);
+    /* The socket-level options pass from the listener, as on Linux. */
+    so->so_rcvtimeo = lso->so_rcvtimeo;
+    so->so_sndtimeo = lso->so_sndtimeo;
+    so->so_linger = lso->so_linger;
+    so->so_rcvlowat = lso->so_rcvlowat;
     sock_attach(so, hs);
     return hs->hs_handle;
 }

@@ -917,6 +917,18 @@ void rn__tcp_err_input(struct rn_stack *st, const struct rn_ip_err *e)
     }
     /* Unreachable errors end an opening connection; on an established one
      * they are soft (RFC 1122 4.2.3.9) and the retransmissions decide. */
-    if (tcp_state(c) == TCPS_SYN_SENT && e->ie_type == 3 && (e->ie_code == 2 || e->ie_code == 3))
-        rn__tcp_drop(c, RN_ECONNREFUSED);
+    if (tcp_state(c) == TCPS_SYN_SENT && e->ie_type == 3) {
+        switch (e->ie_code) {
+        case 0:
+            rn__tcp_drop(c, RN_ENETUNREACH);
+            break;
+        case 1:
+            rn__tcp_drop(c, RN_EHOSTUNREACH);
+            break;
+        case 2:
+        case 3:
+            rn__tcp_drop(c, RN_ECONNREFUSED);
+            break;
+        }
+    }
 }
