@@ -70,7 +70,7 @@ int rn_sock_layer_init(struct rn_stack *st);
 struct rn_proc;
 
 /* The most handles a process may have open. */
-#define RN_PROC_MAX_HANDLES 4096
+#define RN_PROC_MAX_HANDLES 65536
 
 /* [any] Creates a process on st named name (at most 31 characters kept).
  * Returns 0 and sets *out, holding the creator's reference, or RN_ENOMEM,
@@ -161,6 +161,8 @@ enum rn_sock_op {
     RN_SOP_ACCEPT,    /* accept a connection: result is the new handle */
     RN_SOP_CLOSE,     /* close the handle: completes once the transport is released */
     RN_SOP_POLL,      /* wait until one of sq_fds is ready */
+    RN_SOP_RSET_WAIT, /* wait on the readiness set sq_handle (readiness.h): sq_buf
+                         gets up to sq_len bytes of struct rn_rset_event */
     RN_SOP_COUNT_
 };
 
@@ -182,10 +184,12 @@ struct rn_sock_req {
     uint32_t sq_flags;                 /* RN_MSG_PEEK, RN_MSG_DONTWAIT, RN_MSG_EOF */
     rn_time_t sq_timeout;              /* > 0: give up after this long on the
                                           stack's clock: RN_EAGAIN, or for POLL
-                                          0 ready entries; 0: no limit */
+                                          and RSET_WAIT 0 ready entries; 0: no
+                                          limit */
     struct rn_pollfd *sq_fds;          /* POLL: entries */
     unsigned sq_nfds;                  /* POLL: how many */
-    bool sq_poll_now;                  /* POLL: report readiness now, never wait */
+    bool sq_poll_now;                  /* POLL, RSET_WAIT: report readiness now,
+                                          never wait */
     void *sq_user;                     /* handed back in the completion */
 };
 
@@ -195,7 +199,8 @@ struct rn_sock_completion {
     enum rn_sock_op sc_op;          /* sq_op */
     int sc_handle;                  /* sq_handle */
     ssize_t sc_result;              /* >= 0: bytes (SEND, RECV), new handle
-                                       (ACCEPT), ready entries (POLL), 0 (CONNECT,
+                                       (ACCEPT), ready entries (POLL), events
+                                       (RSET_WAIT), 0 (CONNECT,
                                        CLOSE); or a negative code: RN_ECANCELED
                                        when its handle was closed, RN_EAGAIN
                                        on timeout or with RN_MSG_DONTWAIT,

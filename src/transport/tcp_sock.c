@@ -294,6 +294,8 @@ static unsigned tk_poll(void *t)
         return m | RN_POLLOUT | RN_POLLHUP;  /* as Linux answers for a fresh socket */
     if (rn__tcp_readable(tk->tk_conn, &eof) > 0 || eof || tk->tk_shut_rd)
         m |= RN_POLLIN;
+    if (eof || tk->tk_shut_rd)
+        m |= RN_POLLRDHUP;  /* no more to read: the peer's FIN (or ours), as Linux */
     if (rn__tcp_writable(tk->tk_conn) > 0)
         m |= RN_POLLOUT;
     if (eof && tcp_state(tk->tk_conn) == TCPS_CLOSED)
