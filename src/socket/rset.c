@@ -415,7 +415,7 @@ static void rset_queue(struct rset *rs, struct rset_item *it)
 
 void rn__rset_sock_event(struct sock *so, unsigned events)
 {
-    uint32_t concerned = events == 0 ? ~0u : events | RSET_ALWAYS;
+    uint32_t concerned = events == 0 ? ~0u : events;
     uint32_t ready = 0;
     bool read = false;
     struct rset_item *it;
