@@ -1,6 +1,6 @@
 /*
  * Addresses: IPv4 addresses and prefixes, MAC addresses, and their text
- * forms.  The one parser of each form in refnet: the tool, the daemon,
+ * forms; and the IP protocol numbers.  The one parser of each form in refnet: the tool, the daemon,
  * filter specs and the simulator all read addresses through these.
  *
  * IPv4 addresses are uint32_t in host order everywhere in refnet:
@@ -20,6 +20,11 @@
 #define RN_IP4_STRLEN 16
 /* "198.18.0.2/15" at most: "255.255.255.255/32" plus the NUL. */
 #define RN_IP4_CIDR_STRLEN 19
+
+/* IP protocol numbers (IANA), as rn_sock_open() takes them. */
+#define RN_IPPROTO_ICMP 1
+#define RN_IPPROTO_TCP 6
+#define RN_IPPROTO_UDP 17
 
 /* Bytes in a MAC address. */
 #define RN_MAC_LEN 6

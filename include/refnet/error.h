@@ -54,7 +54,9 @@
     X(NOBUFS, ENOBUFS, "no buffer space available")                          \
     X(OPNOTSUPP, EOPNOTSUPP, "operation not supported on this endpoint")     \
     X(DESTADDRREQ, EDESTADDRREQ, "destination address required")            \
-    X(NOPROTOOPT, ENOPROTOOPT, "protocol option not available")
+    X(NOPROTOOPT, ENOPROTOOPT, "protocol option not available")              \
+    X(NOTTY, ENOTTY, "inappropriate ioctl for this handle")                  \
+    X(PROTONOSUPPORT, EPROTONOSUPPORT, "protocol not supported")
 
 enum rn_err {
     RN_OK = 0,

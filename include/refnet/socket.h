@@ -105,9 +105,12 @@ unsigned rn_proc_handles(const struct rn_proc *p);
 
 /* ---- Immediate calls on the loop thread [L] -------------------------------- */
 
-/* Opens a socket of type with protocol proto (0: the type's default) and
- * returns its handle (>= 1), or RN_EAFNOSUPPORT (no such protocol),
- * RN_EMFILE, RN_ENOMEM, RN_ESHUTDOWN (the process is exiting). */
+/* Opens a socket of type (RN_SOCK_STREAM or RN_SOCK_DGRAM, or'ed with
+ * RN_SOCK_NONBLOCK for a non-blocking handle) with protocol proto (0: the
+ * type's default) and returns its handle (>= 1), the lowest free, or, as
+ * Linux answers: RN_EINVAL (an unknown type), RN_EPROTONOSUPPORT (a
+ * protocol the type does not carry); RN_EMFILE, RN_ENOMEM, RN_ESHUTDOWN
+ * (the process is exiting). */
 int rn_sock_open(struct rn_proc *p, int type, int proto);
 /* Binds to a local address; port 0 picks an ephemeral port (UDP at once,
  * TCP at listen or connect).  Returns 0, RN_EBADF, RN_EINVAL (already
@@ -129,13 +132,46 @@ int rn_sock_getname(struct rn_proc *p, int h, struct rn_sockaddr_in *local,
  * an open handle. */
 unsigned rn_sock_ready(struct rn_proc *p, int h);
 
+/* ---- Non-blocking handles and ioctls ---------------------------------------
+ *
+ * A handle is blocking unless opened with RN_SOCK_NONBLOCK in its type (or
+ * accepted with it in an accept's flags), or set so with RN_F_SETFL.  On a
+ * non-blocking handle every operation that would wait answers instead, as
+ * on Linux: a receive, send or accept with RN_EAGAIN, a TCP connect with
+ * RN_EINPROGRESS (the connection goes on: the handle turns writable once it
+ * is up, and RN_SO_ERROR then says whether it failed; connecting again
+ * answers RN_EALREADY while it goes on and RN_EISCONN once it is up).  It
+ * applies to the blocking API and to requests alike, as RN_MSG_DONTWAIT
+ * does to one request.
+ */
+
+/* fcntl(2)'s commands and flags, with Linux's values. */
+#define RN_F_GETFL 3        /* returns RN_O_RDWR | RN_O_NONBLOCK if set */
+#define RN_F_SETFL 4        /* sets RN_O_NONBLOCK from arg; other bits ignored */
+#define RN_O_RDWR 02
+#define RN_O_NONBLOCK RN_SOCK_NONBLOCK
+
+/* ioctl(2)'s requests for sockets, with Linux's values. */
+#define RN_FIONREAD 0x541bUL  /* bytes a receive would find now (a datagram's size) */
+#define RN_SIOCOUTQ 0x5411UL  /* bytes sent and not yet acknowledged */
+
+/* [L] fcntl(2) on a handle: RN_F_GETFL returns the flags, RN_F_SETFL
+ * returns 0.  RN_EBADF for a handle that is not open, RN_EINVAL for
+ * another command. */
+int rn_sock_fcntl(struct rn_proc *p, int h, int cmd, int arg);
+/* [L] ioctl(2) on a handle: stores the answer in *val.  Returns 0,
+ * RN_EBADF, RN_EINVAL (a listener, as Linux answers) or RN_ENOTTY (not a
+ * socket request: RN_FIONREAD and RN_SIOCOUTQ are known). */
+int rn_sock_ioctl(struct rn_proc *p, int h, unsigned long req, int *val);
+
 /* ---- Owners ---------------------------------------------------------------- */
 
 /* Who owns a transport object: the socket above it and that socket's
  * process. */
 struct rn_sock_owner {
     uint64_t ow_sock;          /* the socket's object id */
-    int ow_handle;             /* its handle in the process */
+    int ow_handle;             /* its handle in the process (the number it
+                                  had, once closing: free again by then) */
     bool ow_closing;           /* its close began (it waits for the object) */
     uint64_t ow_proc;          /* the process's object id */
     uint32_t ow_pid;           /* its pid */
@@ -159,7 +195,7 @@ enum rn_sock_op {
     RN_SOP_RECV,      /* receive up to sq_len bytes into sq_buf */
     RN_SOP_CONNECT,   /* connect to *sq_to (UDP: set the default peer) */
     RN_SOP_ACCEPT,    /* accept a connection: result is the new handle */
-    RN_SOP_CLOSE,     /* close the handle: completes once the transport is released */
+    RN_SOP_CLOSE,     /* close the handle: completes at once, as rn_close() returns */
     RN_SOP_POLL,      /* wait until one of sq_fds is ready */
     RN_SOP_RSET_WAIT, /* wait on the readiness set sq_handle (readiness.h): sq_buf
                          gets up to sq_len bytes of struct rn_rset_event */
@@ -181,11 +217,14 @@ struct rn_sock_req {
     void *sq_buf;                      /* SEND: data; RECV: where to put it */
     size_t sq_len;                     /* bytes */
     const struct rn_sockaddr_in *sq_to; /* SEND: destination or NULL; CONNECT: peer */
-    uint32_t sq_flags;                 /* RN_MSG_PEEK, RN_MSG_DONTWAIT, RN_MSG_EOF */
+    uint32_t sq_flags;                 /* RN_MSG_* (transport.h); ACCEPT:
+                                          RN_SOCK_NONBLOCK for the new handle */
     rn_time_t sq_timeout;              /* > 0: give up after this long on the
                                           stack's clock: RN_EAGAIN, or for POLL
                                           and RSET_WAIT 0 ready entries; 0: no
-                                          limit */
+                                          limit.  A stream send that gives up
+                                          may have queued part of its data:
+                                          abort the connection then */
     struct rn_pollfd *sq_fds;          /* POLL: entries */
     unsigned sq_nfds;                  /* POLL: how many */
     bool sq_poll_now;                  /* POLL, RSET_WAIT: report readiness now,
@@ -260,6 +299,13 @@ int rn_listen(struct rn_proc *p, int h, int backlog);
 int rn_connect(struct rn_proc *p, int h, const struct rn_sockaddr_in *addr);
 /* Returns the new handle; *peer (may be NULL) is the peer's address. */
 int rn_accept(struct rn_proc *p, int h, struct rn_sockaddr_in *peer);
+/* Accepts as rn_accept(); flags may hold RN_SOCK_NONBLOCK, which makes
+ * the new handle non-blocking (accept4(2)); other bits: RN_EINVAL. */
+int rn_accept4(struct rn_proc *p, int h, struct rn_sockaddr_in *peer, int flags);
+/* fcntl(2) and ioctl(2), as rn_sock_fcntl() and rn_sock_ioctl() answer
+ * them. */
+int rn_fcntl(struct rn_proc *p, int h, int cmd, int arg);
+int rn_ioctl(struct rn_proc *p, int h, unsigned long req, int *val);
 /* Return bytes sent. */
 ssize_t rn_sendto(struct rn_proc *p, int h, const void *buf, size_t len, uint32_t flags,
                   const struct rn_sockaddr_in *to);
@@ -270,8 +316,13 @@ ssize_t rn_recvfrom(struct rn_proc *p, int h, void *buf, size_t len, uint32_t fl
                     struct rn_sockaddr_in *from);
 ssize_t rn_recv(struct rn_proc *p, int h, void *buf, size_t len, uint32_t flags);
 int rn_shutdown(struct rn_proc *p, int h, int how);
-/* Closes the handle and returns once the close completed (the transport
- * object was released). */
+/* Closes the handle and returns at once, as close(2) does: the handle's
+ * number is free, and the graceful close goes on in the background, the
+ * socket its process's in state "close pending" until its transport object
+ * is released (a process's exit waits for it, and `refnet why` shows it
+ * meanwhile).  Under SO_LINGER > 0 it waits until everything sent was
+ * acknowledged, at most that many seconds, then aborts the connection;
+ * under SO_LINGER 0 it aborts at once (a RST). */
 int rn_close(struct rn_proc *p, int h);
 /* Waits up to timeout_ms (-1: forever, 0: not at all) until one of fds is
  * ready; fills pf_revents.  Returns the number of ready entries, 0 on

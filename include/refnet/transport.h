@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "refnet/addr.h"
 #include "refnet/clock.h"
 
 struct rn_stack;

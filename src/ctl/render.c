@@ -663,7 +663,10 @@ static void netstat_json(struct rn_strbuf *sb, const struct rn_netstat_walk_row 
             put_str(o, "process", r->wr_owner.ow_proc_name);
             put_u64(o, "pid", r->wr_owner.ow_pid);
             put_u64(o, "socket", r->wr_owner.ow_sock);
-            json_object_object_add(o, "handle", json_object_new_int(r->wr_owner.ow_handle));
+            /* A closing socket's number is free again: no handle. */
+            json_object_object_add(o, "handle", !r->wr_owner.ow_closing
+                                                    ? json_object_new_int(r->wr_owner.ow_handle)
+                                                    : NULL);
         } else {
             json_object_object_add(o, "owner", NULL);
             json_object_object_add(o, "process", NULL);

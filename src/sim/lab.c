@@ -65,7 +65,7 @@ static void leak_line(const struct rn_netstat_leak *leak, void *ctx)
  * listener, under the listing's header. */
 static void print_listener_rows(struct lab *l)
 {
-    const char *t = rn_strbuf_str(&l->l_walk_out);
+    const char *t = rn_strbuf_str(&l->l_walk_last);
     const char *nl = strchr(t, '\n');
 
     if (nl == NULL)

@@ -79,7 +79,8 @@ struct lab {
     struct rn_netstat_walk *l_walk;
     bool l_walk_done;
     rn_time_t l_next_walk;
-    struct rn_strbuf l_walk_out;  /* the last listing */
+    struct rn_strbuf l_walk_out;  /* the listing of the walk running */
+    struct rn_strbuf l_walk_last; /* the last whole listing */
     uint64_t l_walks, l_walk_rows, l_walk_restarts, l_walk_leaked;
 
     /* A scenario's own application, torn down before httpd. */

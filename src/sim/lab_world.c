@@ -316,6 +316,13 @@ static void walk_done(struct rn_netstat_walk *w, void *ctx)
     struct rn_netstat_stats st;
 
     rn_netstat_walk_stats(w, &st);
+    /* The whole listing becomes the last one; its buffer serves the next. */
+    {
+        struct rn_strbuf t = l->l_walk_last;
+
+        l->l_walk_last = l->l_walk_out;
+        l->l_walk_out = t;
+    }
     l->l_walks++;
     l->l_walk_rows += st.nst_rows;
     l->l_walk_restarts += st.nst_restarts;
@@ -414,6 +421,7 @@ int rn__lab_up(struct lab *l, const struct rn_lab_params *p, bool with_httpd, co
     l->l_stagger = RN_MSEC(7);
     l->l_request = "GET / HTTP/1.1\r\nHost: www\r\nConnection: close\r\n\r\n";
     rn_strbuf_init(&l->l_walk_out);
+    rn_strbuf_init(&l->l_walk_last);
     e = rn_sim_create(l->l_seed, &l->l_sim);
     if (e < 0) {
         fprintf(stderr, "refnet lab: cannot create the simulator: %s\n", rn_strerror(e));
@@ -634,6 +642,7 @@ int rn__lab_down(struct lab *l)
     l->l_sim = NULL;
 out:
     rn_strbuf_free(&l->l_walk_out);
+    rn_strbuf_free(&l->l_walk_last);
     remove_docroot(l);
     return status;
 }

@@ -97,11 +97,20 @@ int rn_connect(struct rn_proc *p, int h, const struct rn_sockaddr_in *addr)
 
 int rn_accept(struct rn_proc *p, int h, struct rn_sockaddr_in *peer)
 {
-    struct sock_req *rq = call_new(p, RN_SOP_ACCEPT, h);
+    return rn_accept4(p, h, peer, 0);
+}
+
+int rn_accept4(struct rn_proc *p, int h, struct rn_sockaddr_in *peer, int flags)
+{
+    struct sock_req *rq;
     int res;
 
+    if ((flags & ~RN_SOCK_NONBLOCK) != 0)
+        return RN_EINVAL;
+    rq = call_new(p, RN_SOP_ACCEPT, h);
     if (rq == NULL)
         return RN_ENOMEM;
+    rq->rq_flags = (uint32_t)flags;
     res = (int)call_run(rq);
     if (res >= 0 && peer != NULL)
         *peer = rq->rq_comp.sc_addr;
@@ -232,6 +241,35 @@ int rn_getsockopt(struct rn_proc *p, int h, enum rn_sockopt opt, int64_t *val)
     res = (int)call_run(rq);
     if (res == 0)
         *val = rq->rq_val;
+    call_end(rq);
+    return res;
+}
+
+int rn_fcntl(struct rn_proc *p, int h, int cmd, int arg)
+{
+    struct sock_req *rq = call_new(p, SOP_FCNTL, h);
+
+    if (rq != NULL) {
+        rq->rq_arg = cmd;
+        rq->rq_val = arg;
+    }
+    return call_simple(rq);
+}
+
+int rn_ioctl(struct rn_proc *p, int h, unsigned long req, int *val)
+{
+    struct sock_req *rq;
+    int res;
+
+    if (val == NULL)
+        return RN_EINVAL;
+    rq = call_new(p, SOP_IOCTL, h);
+    if (rq == NULL)
+        return RN_ENOMEM;
+    rq->rq_val = (int64_t)req;
+    res = (int)call_run(rq);
+    if (res == 0)
+        *val = (int)rq->rq_val;
     call_end(rq);
     return res;
 }

@@ -78,6 +78,21 @@ static void layer_fini(struct rn_stack *st, void *ctx)
             rn__sock_proc_exit_once(p);
     }
     rn_ob_iter_end(&it);
+    /* The exits close every open socket abortively (sl_fini); closes that
+     * began gracefully before the teardown are made abortive too, or
+     * their connections would outlive the layer. */
+    rn_stack_poll(st, rn_stack_now(st));
+    rn_ob_iter_init(&it, rn__sock_types.st_proc, RN_TAG_ENUM);
+    while ((p = rn_ob_iter_next(&it)) != NULL) {
+        struct hslot *hs;
+
+        if (p->p_sl != sl)
+            continue;
+        for (hs = p->p_closing; hs != NULL; hs = hs->hs_cnext)
+            if (hs->hs_so != NULL)
+                rn__sock_abort_closing(hs->hs_so);
+    }
+    rn_ob_iter_end(&it);
     /* Closes complete through posted work; run it until everything is
      * released, within bounds. */
     for (i = 0; i < 256; i++) {

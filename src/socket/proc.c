@@ -126,13 +126,23 @@ static void proc_exit_finish(struct rn_proc *p)
     rn_ob_kill(p);
 }
 
-/* Releases a slot whose socket is gone (or never came).  [L] */
+/* Releases a slot whose socket is gone (or never came): from the closing
+ * list, or from the handle table if its close never began.  [L] */
 static void slot_release(struct hslot *hs)
 {
     struct rn_proc *p = hs->hs_proc;
 
-    assert(p->p_handles[hs->hs_handle] == hs);
-    p->p_handles[hs->hs_handle] = NULL;
+    if (hs->hs_closing) {
+        if (hs->hs_cprev != NULL)
+            hs->hs_cprev->hs_cnext = hs->hs_cnext;
+        else
+            p->p_closing = hs->hs_cnext;
+        if (hs->hs_cnext != NULL)
+            hs->hs_cnext->hs_cprev = hs->hs_cprev;
+    } else {
+        assert(p->p_handles[hs->hs_handle] == hs);
+        p->p_handles[hs->hs_handle] = NULL;
+    }
     free(hs);
     atomic_fetch_sub_explicit(&p->p_nhandles, 1, memory_order_relaxed);
     if (atomic_load_explicit(&p->p_state, memory_order_relaxed) == PROC_TERMINATING &&
@@ -165,14 +175,24 @@ static void slot_cleanup_fired(struct rn_ob_wait *w, void *ctx)
 
 void rn__sock_slot_closing(struct hslot *hs)
 {
+    struct rn_proc *p = hs->hs_proc;
     void *ob = hs->hs_so != NULL ? (void *)hs->hs_so : (void *)hs->hs_rset;
     int err;
 
     assert(!hs->hs_closing && ob != NULL);
-    hs->hs_closing = true;
     err = rn_ob_wait_release(ob, &hs->hs_wait, hs->hs_proc, "cleanup", slot_cleanup_fired, hs);
     assert(err == 0);
     (void)err;
+    /* The number is free from now on, as close(2) frees a descriptor; the
+     * socket stays the process's, on its closing list, until released. */
+    assert(p->p_handles[hs->hs_handle] == hs);
+    p->p_handles[hs->hs_handle] = NULL;
+    hs->hs_closing = true;
+    hs->hs_cprev = NULL;
+    hs->hs_cnext = p->p_closing;
+    if (hs->hs_cnext != NULL)
+        hs->hs_cnext->hs_cprev = hs;
+    p->p_closing = hs;
 }
 
 /* ---- Processes ----------------------------------------------------------------- */
@@ -203,8 +223,9 @@ static void proc_exit_work(struct rn_stack *st, struct rn_work *w)
     unsigned h, n = 0;
 
     rn__sock_mark_loop(rn__sock_layer(st));
-    for (h = 1; h < p->p_cap; h++)
-        n += p->p_handles[h] != NULL;
+    /* Every socket the process has, open or already closing: its exit
+     * waits for each to be released. */
+    n = atomic_load_explicit(&p->p_nhandles, memory_order_relaxed);
     atomic_store_explicit(&p->p_cleanups_total, n, memory_order_relaxed);
     atomic_store_explicit(&p->p_cleanups, n, memory_order_relaxed);
     atomic_store_explicit(&p->p_state, PROC_TERMINATING, memory_order_relaxed);
@@ -212,11 +233,12 @@ static void proc_exit_work(struct rn_stack *st, struct rn_work *w)
         proc_exit_finish(p);
         return;
     }
-    /* Slots are freed only by posted work, so the table holds still. */
+    /* Slots are freed only by posted work, so the table holds still
+     * (closing moves a slot to the closing list, after the index). */
     for (h = 1; h < p->p_cap; h++) {
         struct hslot *hs = p->p_handles[h];
 
-        if (hs == NULL || hs->hs_closing)
+        if (hs == NULL)
             continue;
         if (hs->hs_rset != NULL)
             rn__rset_close(hs);

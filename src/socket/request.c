@@ -43,7 +43,7 @@ static const char *const op_names[SOP_COUNT_] = {
     [RN_SOP_RSET_WAIT] = "wait",
     [SOP_OPEN] = "open",          [SOP_BIND] = "bind",        [SOP_LISTEN] = "listen",
     [SOP_SHUTDOWN] = "shutdown",  [SOP_SETOPT] = "setsockopt", [SOP_GETOPT] = "getsockopt",
-    [SOP_GETNAME] = "getname",
+    [SOP_GETNAME] = "getname",    [SOP_FCNTL] = "fcntl",      [SOP_IOCTL] = "ioctl",
 };
 
 static const char *const req_state_names[] = {
@@ -106,7 +106,15 @@ static void req_timeout(struct rn_timer *t, rn_time_t now)
         rn__sock_req_complete(rq, 0);
         return;
     }
-    rn__sock_req_complete(rq, RN_EAGAIN);
+    /* A blocking stream send or waiting receive reports what it moved
+     * before the time ran out, as send(2) and recv(2) do under SO_SNDTIMEO
+     * and SO_RCVTIMEO.  A request's own sq_timeout gives up: RN_EAGAIN
+     * (socket.h), and a stream whose send gave up is for its user to
+     * abort. */
+    if (rq->rq_target == REQ_WAITER && rq->rq_done > 0)
+        rn__sock_req_complete(rq, (ssize_t)rq->rq_done);
+    else
+        rn__sock_req_complete(rq, RN_EAGAIN);
 }
 
 static void req_arm(struct sock_req *rq)
@@ -319,13 +327,15 @@ void rn__sock_req_complete(struct sock_req *rq, ssize_t result)
 
 /* ---- Start ---------------------------------------------------------------------------- */
 
-/* Queues a pending operation, pulls, and honours RN_MSG_DONTWAIT. */
+/* Queues a pending operation, pulls, and honours RN_MSG_DONTWAIT: what
+ * cannot complete now answers RN_EAGAIN, or for a stream send the bytes
+ * taken so far, as a non-blocking send(2) does. */
 static void req_pend(struct sock_req *rq, struct req_queue *q)
 {
     rn__sock_req_queue(q, rq);
     rn__sock_kick(rq->rq_so);
     if (rq->rq_queue != NULL && (rq->rq_flags & RN_MSG_DONTWAIT))
-        rn__sock_req_complete(rq, RN_EAGAIN);
+        rn__sock_req_complete(rq, rq->rq_done > 0 ? (ssize_t)rq->rq_done : RN_EAGAIN);
 }
 
 static void req_start_connect(struct sock_req *rq, struct sock *so)
@@ -358,6 +368,9 @@ static void req_start_on(struct sock_req *rq, struct sock *so)
 
     rn_ob_ref(so, RN_TAG_REQUEST);
     rq->rq_so = so;
+    /* A non-blocking handle waits for nothing (socket.h). */
+    if (rn__sock_slot_nonblock(so->so_slot))
+        rq->rq_flags |= RN_MSG_DONTWAIT;
     /* Blocking calls honour the socket's timeouts. */
     if (rq->rq_target == REQ_WAITER && rq->rq_timeout == 0) {
         if (rq->rq_op == RN_SOP_RECV || rq->rq_op == RN_SOP_ACCEPT)
@@ -409,6 +422,18 @@ static void req_start_on(struct sock_req *rq, struct sock *so)
         ops->to_getname(so->so_t, &rq->rq_local, &rq->rq_remote);
         rn__sock_req_complete(rq, 0);
         break;
+    case SOP_FCNTL:
+        rn__sock_req_complete(rq, rn__sock_fcntl(rq->rq_proc, rq->rq_handle, rq->rq_arg,
+                                                 (int)rq->rq_val));
+        break;
+    case SOP_IOCTL: {
+        int v = 0;
+
+        err = rn__sock_ioctl(so, (unsigned long)rq->rq_val, &v);
+        rq->rq_val = v;
+        rn__sock_req_complete(rq, err);
+        break;
+    }
     default:
         assert(!"unknown socket operation");
     }

@@ -65,15 +65,22 @@ struct sock;
 struct rset;
 struct rset_item;
 
-/* One entry of a handle table: a socket's, or a readiness set's. */
+/* One entry of a handle table (a socket's, or a readiness set's), and
+ * after its close began, one of the process's closing sockets: the number
+ * is free at once (as close(2) frees a descriptor), the socket stays the
+ * process's until released. */
 struct hslot {
     struct rn_proc *hs_proc;     /* [I] */
-    int hs_handle;               /* [I] its number */
+    int hs_handle;               /* [I] its number while open */
     struct sock *hs_so;          /* [L] held by "handle" until the close
                                     completes, NULL after */
     struct rset *hs_rset;        /* [L] a readiness set's slot (hs_so NULL):
                                     held by "handle" until its close */
-    bool hs_closing;             /* [L] cleanup began */
+    _Atomic uint32_t hs_flags;   /* [A] RN_O_NONBLOCK */
+    bool hs_closing;             /* [L] cleanup began: off the handle table,
+                                    on the process's closing list */
+    struct hslot *hs_cnext;      /* [L] the closing list */
+    struct hslot *hs_cprev;      /* [L] */
     struct rn_ob_wait hs_wait;   /* the process's wait ("cleanup") for the
                                     socket's (or the set's) release */
     struct rn_work hs_work;      /* posted when that wait fires */
@@ -84,9 +91,12 @@ struct rn_proc {
     struct rn_stack *p_stack;           /* [I] */
     char p_name[32];                    /* [I] */
     uint32_t p_pid;                     /* [I] */
-    struct hslot **p_handles;           /* [L] by number; NULL = free; [0] unused */
+    struct hslot **p_handles;           /* [L] open handles by number; NULL = free;
+                                           [0] unused */
     unsigned p_cap;                     /* [L] entries in p_handles */
-    _Atomic unsigned p_nhandles;        /* [A] slots in use, open or cleaning up */
+    struct hslot *p_closing;            /* [L] slots whose close began, whose
+                                           sockets are not yet released */
+    _Atomic unsigned p_nhandles;        /* [A] slots in use, open or closing */
     _Atomic unsigned p_cleanups;        /* [A] cleanups the exit still waits for */
     _Atomic unsigned p_cleanups_total;  /* [A] cleanups the exit began with */
     _Atomic uint8_t p_state;            /* [A] enum proc_state */
@@ -143,10 +153,18 @@ struct sock {
     struct poll_link *so_pollers;          /* [L] poll requests watching it */
     struct rset_item *so_ritems;           /* [L] its registrations in readiness
                                               sets (rset.c), NULL if none */
-    struct sock_req *so_close_req;         /* [L] the close request, if any */
+    struct sock_req *so_close_req;         /* [L] a close request that waits
+                                              (SO_LINGER > 0), if any */
+    uint64_t so_close_id;                  /* [L] while closing: the id of the
+                                              transport object it waits for
+                                              (looked up, never followed) */
+    rn_time_t so_linger_end;               /* [L] SO_LINGER > 0: when the
+                                              waiting close gives up and aborts */
+    struct rn_timer so_linger_timer;       /* [L] re-checks a lingering close */
     rn_time_t so_rcvtimeo;                 /* [L] SO_RCVTIMEO, 0 none */
     rn_time_t so_sndtimeo;                 /* [L] SO_SNDTIMEO, 0 none */
     int64_t so_linger;                     /* [L] -1 off, 0 abort, > 0 seconds */
+    uint32_t so_rcvlowat;                  /* [L] SO_RCVLOWAT, >= 1 */
     bool so_kicking;                       /* [L] rn__sock_kick() is running */
     bool so_kick_again;                    /* [L] an event came meanwhile */
     struct rn_sock_upcall so_up;           /* [I] what the transport calls */
@@ -167,6 +185,8 @@ enum {
     SOP_SETOPT,
     SOP_GETOPT,
     SOP_GETNAME,
+    SOP_FCNTL,
+    SOP_IOCTL,
     SOP_COUNT_
 };
 
@@ -198,7 +218,9 @@ struct sock_req {
     /* Arguments, [I] once submitted, except rq_done. */
     void *rq_buf;
     size_t rq_len;
-    size_t rq_done;                   /* [L] stream send: bytes taken so far */
+    size_t rq_done;                   /* [L] stream send: bytes taken so far;
+                                         stream receive with RN_MSG_WAITALL:
+                                         bytes received so far */
     struct rn_sockaddr_in rq_to;
     bool rq_has_to;
     uint32_t rq_flags;
@@ -254,17 +276,29 @@ struct hslot *rn__sock_slot_alloc(struct rn_proc *p, int *err);
 /* Frees a slot that never held a socket. */
 void rn__sock_slot_free(struct hslot *hs);
 /* Begins a handle's cleanup: registers the process's wait ("cleanup") for
- * the socket's release.  Called by rn__sock_close() while the slot still
- * holds its "handle" reference. */
+ * the socket's release, and moves the slot from the handle table to the
+ * process's closing list, freeing its number.  Called by rn__sock_close()
+ * while the slot still holds its "handle" reference. */
 void rn__sock_slot_closing(struct hslot *hs);
+/* True if the handle of slot hs is non-blocking. */
+static inline bool rn__sock_slot_nonblock(const struct hslot *hs)
+{
+    return (atomic_load_explicit(&hs->hs_flags, memory_order_relaxed) & RN_O_NONBLOCK) != 0;
+}
 
 /* ---- socket.c ---- */
 void rn__sock_types_init(void);
-/* Opens a socket on a fresh handle.  Returns the handle or a code. */
+/* Opens a socket on a fresh handle; type may carry RN_SOCK_NONBLOCK.
+ * Returns the handle or a code. */
 int rn__sock_open(struct rn_proc *p, int type, int proto);
 /* Wraps a transport object taken by accept into a socket on a fresh
- * handle.  Returns the handle or a code. */
-int rn__sock_accept_one(struct sock *lso, struct rn_sockaddr_in *peer);
+ * handle, non-blocking if flags has RN_SOCK_NONBLOCK.  Returns the handle
+ * or a code. */
+int rn__sock_accept_one(struct sock *lso, struct rn_sockaddr_in *peer, uint32_t flags);
+/* fcntl(2)'s F_GETFL and F_SETFL on p's handle h (socket.h). */
+int rn__sock_fcntl(struct rn_proc *p, int h, int cmd, int arg);
+/* The ioctls of socket.h on so: RN_FIONREAD, RN_SIOCOUTQ. */
+int rn__sock_ioctl(struct sock *so, unsigned long req, int *val);
 int rn__sock_bind(struct sock *so, const struct rn_sockaddr_in *addr);
 int rn__sock_setopt(struct sock *so, enum rn_sockopt opt, int64_t val);
 int rn__sock_getopt(struct sock *so, enum rn_sockopt opt, int64_t *val);
@@ -273,8 +307,11 @@ unsigned rn__sock_ready(struct sock *so);
 void rn__sock_names(struct sock *so);
 /* Pulls from the transport into pending requests until it says RN_EAGAIN. */
 void rn__sock_kick(struct sock *so);
-/* Runs a handle's cleanup; req (may be NULL) completes when it is done. */
+/* Runs a handle's cleanup: the close returns at once (req, may be NULL,
+ * completes now, or under SO_LINGER > 0 once it settled or gave up). */
 void rn__sock_close(struct sock *so, struct sock_req *req);
+/* Turns the graceful close of a closing socket abortive (stack teardown). */
+void rn__sock_abort_closing(struct sock *so);
 
 /* ---- request.c ---- */
 void rn__sock_req_types_init(void);

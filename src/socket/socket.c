@@ -8,14 +8,20 @@
  *        the oldest send, connect and accept results, then poll requests
  *     -> rn__sock_req_complete() (request.c) for each request satisfied
  *     -> rn__rset_sock_event() (rset.c) if readiness sets watch the socket
- * Close, in call order:
- *   rn__sock_close() [L]: register the process's "cleanup" wait, cancel
- *     pending requests, leave every readiness set, kill the socket, to_close(), register the socket's
+ * Close, in call order (it returns at once, as close(2) does: the socket
+ * stays its process's, "closing", until its transport object is released):
+ *   rn__sock_close() [L]: register the process's "cleanup" wait and free
+ *     the handle's number (proc.c), cancel pending requests, leave every
+ *     readiness set, kill the socket, to_close(), register the socket's
  *     "close" wait on the object to_close() handed back, drop
- *     "socket.endpoint" on it
+ *     "socket.endpoint" on it; the close request completes now, or under
+ *     SO_LINGER > 0 once the transport says everything sent was
+ *     acknowledged (to_settled), or at the linger time, when the close
+ *     turns abortive (to_abort)
  *   ... transport object released -> sock_close_fired() [any] -> posted
- *   -> sock_close_done() [L]: the close request completes; the slot drops
- *      "handle", releasing the socket (proc.c takes it from there).
+ *   -> sock_close_done() [L]: a lingering close request completes; the
+ *      slot drops "handle", releasing the socket (proc.c takes it from
+ *      there).
  */
 #include <assert.h>
 #include <inttypes.h>
@@ -90,6 +96,28 @@ void rn__sock_names(struct sock *so)
     atomic_store_explicit(&so->so_remote, pack_addr(&r), memory_order_relaxed);
 }
 
+/* True if a stream has what SO_RCVLOWAT asks before a receive completes:
+ * as many bytes as the low-water mark (or the request's length, if
+ * smaller), or the end of data, or an error. */
+static bool lowat_met(struct sock *so, size_t len)
+{
+    size_t need = so->so_rcvlowat < len ? so->so_rcvlowat : len;
+    ssize_t inq;
+
+    if (need <= 1 || so->so_ops->to_type != RN_SOCK_STREAM)
+        return true;
+    if (so->so_ops->to_poll(so->so_t) & (RN_POLLRDHUP | RN_POLLERR | RN_POLLHUP))
+        return true;
+    inq = so->so_ops->to_inq(so->so_t);
+    return inq < 0 || (size_t)inq >= need;
+}
+
+/* True if the oldest receive may be tried now. */
+static bool recv_ready(struct sock *so, struct sock_req *rq)
+{
+    return (rq->rq_flags & RN_MSG_PEEK) || rq->rq_done > 0 || lowat_met(so, rq->rq_len);
+}
+
 /* One pass over the pending requests; see rn__sock_kick(). */
 static void kick_once(struct sock *so)
 {
@@ -100,12 +128,28 @@ static void kick_once(struct sock *so)
     while ((rq = so->so_recvq.rqq_head) != NULL && so->so_t != NULL) {
         struct rn_sockaddr_in from = {0};
         uint32_t oflags = 0;
-        ssize_t n = ops->to_recv(so->so_t, rq->rq_buf, rq->rq_len, rq->rq_flags, &from, &oflags);
+        bool waitall;
+        ssize_t n;
 
+        if (!recv_ready(so, rq))
+            break;
+        waitall = ops->to_type == RN_SOCK_STREAM &&
+                  (rq->rq_flags & (RN_MSG_WAITALL | RN_MSG_PEEK)) == RN_MSG_WAITALL;
+        n = ops->to_recv(so->so_t, (char *)rq->rq_buf + rq->rq_done, rq->rq_len - rq->rq_done,
+                         rq->rq_flags, &from, &oflags);
         if (n == RN_EAGAIN)
             break;
         rq->rq_comp.sc_addr = from;
         rq->rq_comp.sc_flags = oflags;
+        if (waitall) {
+            /* The whole length, or what came before the end, an error or
+             * a timeout (request.c). */
+            if (n > 0)
+                rq->rq_done += (size_t)n;
+            if (n > 0 && rq->rq_done < rq->rq_len)
+                continue;
+            n = rq->rq_done > 0 ? (ssize_t)rq->rq_done : n;
+        }
         rn__sock_req_complete(rq, n);
     }
     while ((rq = so->so_sendq.rqq_head) != NULL && so->so_t != NULL) {
@@ -141,7 +185,7 @@ static void kick_once(struct sock *so)
     }
     while ((rq = so->so_acceptq.rqq_head) != NULL && so->so_t != NULL) {
         struct rn_sockaddr_in peer = {0};
-        int h = rn__sock_accept_one(so, &peer);
+        int h = rn__sock_accept_one(so, &peer, rq->rq_flags);
 
         if (h == RN_EAGAIN)
             break;
@@ -200,6 +244,7 @@ static struct sock *sock_new(struct rn_proc *p, struct hslot *hs,
     so->so_slot = hs;
     so->so_handle = hs->hs_handle;
     so->so_linger = -1;
+    so->so_rcvlowat = 1;
     so->so_up.up_event = sock_upcall;
     so->so_up.up_ctx = so;
     so->so_up.up_owner = so;
@@ -220,15 +265,19 @@ static void sock_attach(struct sock *so, struct hslot *hs)
 int rn__sock_open(struct rn_proc *p, int type, int proto)
 {
     const struct rn_transport_ops *ops;
+    uint32_t flags = (uint32_t)type & RN_SOCK_NONBLOCK;
     struct hslot *hs;
     struct sock *so;
     int err;
 
     if (atomic_load_explicit(&p->p_state, memory_order_relaxed) != PROC_RUNNING)
         return RN_ESHUTDOWN;
+    type &= ~RN_SOCK_NONBLOCK;
+    if (type != RN_SOCK_DGRAM && type != RN_SOCK_STREAM)
+        return RN_EINVAL;  /* as Linux answers an unknown type */
     ops = rn__transport_find(type, proto);
     if (ops == NULL)
-        return RN_EAFNOSUPPORT;
+        return RN_EPROTONOSUPPORT;  /* a known type, not with that protocol */
     hs = rn__sock_slot_alloc(p, &err);
     if (hs == NULL)
         return err;
@@ -244,11 +293,12 @@ int rn__sock_open(struct rn_proc *p, int type, int proto)
         rn__sock_slot_free(hs);
         return err;
     }
+    atomic_store_explicit(&hs->hs_flags, flags ? RN_O_NONBLOCK : 0, memory_order_relaxed);
     sock_attach(so, hs);
     return hs->hs_handle;
 }
 
-int rn__sock_accept_one(struct sock *lso, struct rn_sockaddr_in *peer)
+int rn__sock_accept_one(struct sock *lso, struct rn_sockaddr_in *peer, uint32_t flags)
 {
     struct rn_proc *p = lso->so_proc;
     struct hslot *hs;
@@ -272,6 +322,8 @@ int rn__sock_accept_one(struct sock *lso, struct rn_sockaddr_in *peer)
         rn__sock_slot_free(hs);
         return err;
     }
+    if (flags & RN_SOCK_NONBLOCK)
+        atomic_store_explicit(&hs->hs_flags, RN_O_NONBLOCK, memory_order_relaxed);
     sock_attach(so, hs);
     return hs->hs_handle;
 }
@@ -308,9 +360,16 @@ int rn__sock_setopt(struct sock *so, enum rn_sockopt opt, int64_t val)
             return RN_EINVAL;
         so->so_linger = val;
         return 0;
+    case RN_SO_RCVLOWAT:
+        /* As Linux: 0 means 1; the socket's receive buffer caps it. */
+        if (val < 0)
+            return RN_EINVAL;
+        so->so_rcvlowat = val == 0 ? 1 : val > INT32_MAX ? INT32_MAX : (uint32_t)val;
+        return 0;
     case RN_SO_ERROR:
     case RN_SO_TYPE:
-        return RN_ENOPROTOOPT;  /* read-only */
+    case RN_SO_ACCEPTCONN:
+        return RN_ENOPROTOOPT;  /* read-only, as Linux answers */
     default:
         return so->so_ops->to_setopt(so->so_t, opt, val);
     }
@@ -328,12 +387,19 @@ int rn__sock_getopt(struct sock *so, enum rn_sockopt opt, int64_t *val)
     case RN_SO_LINGER:
         *val = so->so_linger;
         return 0;
+    case RN_SO_RCVLOWAT:
+        *val = so->so_rcvlowat;
+        return 0;
     case RN_SO_TYPE:
         *val = so->so_ops->to_type;
         return 0;
-    case RN_SO_ERROR:
-        *val = so->so_ops->to_error(so->so_t);
+    case RN_SO_ERROR: {
+        /* An errno value, as getsockopt(SO_ERROR) gives a program. */
+        int err = so->so_ops->to_error(so->so_t);
+
+        *val = err < 0 ? rn_err_to_errno(err) : 0;
         return 0;
+    }
     default:
         return so->so_ops->to_getopt(so->so_t, opt, val);
     }
@@ -341,28 +407,118 @@ int rn__sock_getopt(struct sock *so, enum rn_sockopt opt, int64_t *val)
 
 unsigned rn__sock_ready(struct sock *so)
 {
+    unsigned m;
+
     if (atomic_load_explicit(&so->so_state, memory_order_relaxed) != SO_OPEN || so->so_t == NULL)
         return RN_POLLNVAL;
-    return so->so_ops->to_poll(so->so_t);
+    m = so->so_ops->to_poll(so->so_t);
+    /* Readable once the low-water mark is met (SO_RCVLOWAT), as on Linux. */
+    if ((m & RN_POLLIN) && !lowat_met(so, SIZE_MAX))
+        m &= ~RN_POLLIN;
+    return m;
+}
+
+/* ---- fcntl and ioctl ------------------------------------------------------------- */
+
+int rn__sock_fcntl(struct rn_proc *p, int h, int cmd, int arg)
+{
+    struct sock *so = rn__sock_handle(p, h);
+    struct hslot *hs;
+
+    if (so == NULL)
+        return RN_EBADF;
+    hs = so->so_slot;
+    switch (cmd) {
+    case RN_F_GETFL:
+        return RN_O_RDWR | (rn__sock_slot_nonblock(hs) ? RN_O_NONBLOCK : 0);
+    case RN_F_SETFL:
+        atomic_store_explicit(&hs->hs_flags, (uint32_t)arg & RN_O_NONBLOCK,
+                              memory_order_relaxed);
+        return 0;
+    default:
+        return RN_EINVAL;
+    }
+}
+
+int rn__sock_ioctl(struct sock *so, unsigned long req, int *val)
+{
+    ssize_t n;
+
+    if (req == RN_FIONREAD)
+        n = so->so_ops->to_inq(so->so_t);
+    else if (req == RN_SIOCOUTQ)
+        n = so->so_ops->to_outq(so->so_t);
+    else
+        return RN_ENOTTY;
+    if (n < 0)
+        return (int)n;
+    *val = n > INT32_MAX ? INT32_MAX : (int)n;
+    return 0;
 }
 
 /* ---- Close ------------------------------------------------------------------------- */
+
+/* How often a lingering close looks again whether everything it sent was
+ * acknowledged. */
+#define SOCK_LINGER_CHECK RN_MSEC(10)
+
+/* Completes a lingering close request, if one waits. */
+static void linger_done(struct sock *so, ssize_t result)
+{
+    struct sock_req *rq = so->so_close_req;
+
+    if (rq == NULL)
+        return;
+    so->so_close_req = NULL;
+    rn_timer_cancel(rn_stack_timers(so->so_proc->p_stack), &so->so_linger_timer);
+    rn__sock_req_complete(rq, result);
+}
+
+/* The lingering close's check: done once the transport says all it sent
+ * was acknowledged, or once the object is gone; at the linger time, the
+ * close turns abortive, as closesocket() does under a linger timeout. */
+static void linger_check(struct rn_timer *t, rn_time_t now)
+{
+    struct sock *so = (struct sock *)((char *)t - offsetof(struct sock, so_linger_timer));
+    void *ob = so->so_close_id ? rn_ob_lookup(so->so_close_id, RN_TAG_LOOKUP) : NULL;
+
+    if (ob == NULL || so->so_ops->to_settled(ob)) {
+        linger_done(so, 0);
+    } else if (now >= so->so_linger_end) {
+        so->so_ops->to_abort(ob);
+        linger_done(so, 0);
+    } else {
+        rn_timer_arm(rn_stack_timers(so->so_proc->p_stack), &so->so_linger_timer,
+                     now + SOCK_LINGER_CHECK);
+    }
+    if (ob != NULL)
+        rn_ob_deref(ob, RN_TAG_LOOKUP);
+}
 
 static void sock_close_done(struct rn_stack *st, struct rn_work *w)
 {
     struct sock *so = (struct sock *)((char *)w - offsetof(struct sock, so_close_work));
     struct hslot *hs = so->so_slot;
-    struct sock_req *rq = so->so_close_req;
 
     rn__sock_mark_loop(rn__sock_layer(st));
     atomic_store_explicit(&so->so_state, SO_CLOSED, memory_order_relaxed);
-    so->so_close_req = NULL;
-    if (rq != NULL)
-        rn__sock_req_complete(rq, 0);
+    so->so_close_id = 0;
+    linger_done(so, 0);
     /* The handle's reference goes last: it may release the socket, whose
      * release the process's cleanup wait is waiting for. */
     hs->hs_so = NULL;
     rn_ob_deref(so, RN_TAG_HANDLE);
+}
+
+void rn__sock_abort_closing(struct sock *so)
+{
+    void *ob = so->so_close_id ? rn_ob_lookup(so->so_close_id, RN_TAG_LOOKUP) : NULL;
+
+    if (ob == NULL)
+        return;
+    so->so_ops->to_abort(ob);
+    rn_ob_deref(ob, RN_TAG_LOOKUP);
+    linger_done(so, 0);
 }
 
 /* The transport object was released: finish on the loop thread. */
@@ -376,6 +532,7 @@ static void sock_close_fired(struct rn_ob_wait *w, void *ctx)
 
 void rn__sock_close(struct sock *so, struct sock_req *req)
 {
+    bool abort = so->so_linger == 0 || so->so_sl->sl_fini;
     void *ob;
     int err;
 
@@ -383,7 +540,6 @@ void rn__sock_close(struct sock *so, struct sock_req *req)
     assert(so->so_t != NULL);
     rn__sock_slot_closing(so->so_slot);
     atomic_store_explicit(&so->so_state, SO_CLOSE_PENDING, memory_order_relaxed);
-    so->so_close_req = req;
     /* 1. Cancel the handle's pending requests; polls watching it complete
      *    with RN_POLLNVAL for it. */
     rn__sock_req_flush(&so->so_recvq, RN_ECANCELED);
@@ -398,19 +554,32 @@ void rn__sock_close(struct sock *so, struct sock_req *req)
     /* 2. Nobody finds the socket by its handle any more. */
     rn_ob_kill(so);
     /* 3. Ask the transport to close (abortively under SO_LINGER 0, and
-     *    when the stack is being torn down), and complete when its object
-     *    is released: the wait is what the watchdog shows meanwhile. */
-    ob = so->so_ops->to_close(so->so_t, so->so_linger == 0 || so->so_sl->sl_fini);
+     *    when the stack is being torn down), and finish when its object is
+     *    released: the wait is what the watchdog shows meanwhile. */
+    ob = so->so_ops->to_close(so->so_t, abort);
     so->so_t = NULL;
     if (ob == NULL) {
         /* It never had an object (a stream socket never connected). */
         rn_stack_post(so->so_proc->p_stack, &so->so_close_work, sock_close_done);
+    } else {
+        err = rn_ob_wait_release(ob, &so->so_close_wait, so, "close", sock_close_fired, so);
+        assert(err == 0);
+        (void)err;
+        so->so_close_id = rn_ob_id(ob);
+        rn_ob_deref(ob, RN_TAG_SOCKET_ENDPOINT);
+    }
+    if (req == NULL)
+        return;
+    /* 4. The close request completes now, as close(2) returns, unless
+     *    SO_LINGER asks it to wait for what was sent to be acknowledged. */
+    if (ob == NULL || abort || so->so_linger <= 0) {
+        rn__sock_req_complete(req, 0);
         return;
     }
-    err = rn_ob_wait_release(ob, &so->so_close_wait, so, "close", sock_close_fired, so);
-    assert(err == 0);
-    (void)err;
-    rn_ob_deref(ob, RN_TAG_SOCKET_ENDPOINT);
+    so->so_close_req = req;
+    so->so_linger_end = rn_stack_now(so->so_proc->p_stack) + RN_SEC(so->so_linger);
+    rn_timer_init(&so->so_linger_timer, linger_check);
+    linger_check(&so->so_linger_timer, rn_stack_now(so->so_proc->p_stack));
 }
 
 /* ---- Owners ------------------------------------------------------------------------- */
@@ -425,8 +594,8 @@ int rn_sock_owner_of(const void *ob, struct rn_sock_owner *out)
         return RN_ENOENT;
     p = so->so_proc;
     out->ow_sock = rn_ob_id(so);
-    out->ow_handle = so->so_handle;
     out->ow_closing = atomic_load_explicit(&so->so_state, memory_order_relaxed) != SO_OPEN;
+    out->ow_handle = so->so_handle;
     out->ow_proc = rn_ob_id(p);
     out->ow_pid = p->p_pid;
     snprintf(out->ow_proc_name, sizeof(out->ow_proc_name), "%s", p->p_name);
@@ -505,6 +674,19 @@ int rn_sock_getname(struct rn_proc *p, int h, struct rn_sockaddr_in *local,
         return RN_EBADF;
     so->so_ops->to_getname(so->so_t, local, remote);
     return 0;
+}
+
+int rn_sock_fcntl(struct rn_proc *p, int h, int cmd, int arg)
+{
+    rn__sock_mark_loop(p->p_sl);
+    return rn__sock_fcntl(p, h, cmd, arg);
+}
+
+int rn_sock_ioctl(struct rn_proc *p, int h, unsigned long req, int *val)
+{
+    struct sock *so = loop_handle(p, h);
+
+    return so ? rn__sock_ioctl(so, req, val) : RN_EBADF;
 }
 
 unsigned rn_sock_ready(struct rn_proc *p, int h)

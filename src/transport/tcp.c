@@ -774,6 +774,27 @@ ssize_t rn__tcp_recv(struct tcp_conn *c, void *buf, size_t len)
     return RN_EAGAIN;
 }
 
+ssize_t rn__tcp_peek(const struct tcp_conn *c, void *buf, size_t len)
+{
+    const struct rn_netbuf *nb;
+    uint8_t *out = buf;
+    size_t done = 0;
+
+    for (nb = c->t_rcvq.nq_head; nb != NULL && done < len; nb = nb->nb_nextpkt) {
+        size_t n = nb->nb_pktlen < len - done ? nb->nb_pktlen : len - done;
+
+        rn_nb_copyout(nb, 0, out + done, n);
+        done += n;
+    }
+    if (done > 0 || len == 0)
+        return (ssize_t)done;
+    if (c->t_softerror)
+        return c->t_softerror;
+    if (c->t_flags & (TF_RCVD_FIN | TF_DONE))
+        return 0;
+    return RN_EAGAIN;
+}
+
 size_t rn__tcp_readable(const struct tcp_conn *c, bool *eof)
 {
     if (eof != NULL)

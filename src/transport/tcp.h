@@ -143,6 +143,10 @@ ssize_t rn__tcp_recv(struct tcp_conn *c, void *buf, size_t len);
 /* Bytes that rn__tcp_recv() would return now, and whether the peer's FIN
  * follows them. */
 size_t rn__tcp_readable(const struct tcp_conn *c, bool *eof);
+/* Copies up to len bytes of what rn__tcp_recv() would return, leaving
+ * them queued (MSG_PEEK).  Returns as rn__tcp_recv() does, a pending
+ * error included, but clears nothing. */
+ssize_t rn__tcp_peek(const struct tcp_conn *c, void *buf, size_t len);
 /* Bytes of send buffer space free now. */
 size_t rn__tcp_writable(const struct tcp_conn *c);
 

@@ -96,6 +96,19 @@ struct rn_transport_ops {
      * the object, whose "socket.endpoint" reference passes to the caller,
      * or NULL if the context never had one. */
     void *(*to_close)(void *t, bool abort);
+    /* Given the object to_close() handed back (not a context): true once
+     * everything sent on it was acknowledged and its close needs nothing
+     * more from this end (TCP: our FIN acknowledged, or the connection
+     * gone; always for a listener or a datagram endpoint).  For SO_LINGER. */
+    bool (*to_settled)(const void *ob);
+    /* Given that object: turns its graceful close abortive now (TCP: a RST
+     * to the peer, the connection dropped).  For SO_LINGER's timeout. */
+    void (*to_abort)(void *ob);
+    /* Bytes a receive would find queued now (FIONREAD: for datagrams, the
+     * next one's size), and bytes sent but not yet acknowledged (SIOCOUTQ;
+     * datagrams: 0); RN_EINVAL on a listener, as Linux answers. */
+    ssize_t (*to_inq)(void *t);
+    ssize_t (*to_outq)(void *t);
     /* Current readiness, RN_POLL* bits. */
     unsigned (*to_poll)(void *t);
     /* Returns and clears the pending error (0 if none). */

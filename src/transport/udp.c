@@ -524,6 +524,32 @@ static void *udp_close(void *t, bool abort)
     return t;     /* the context is the object */
 }
 
+static bool udp_settled(const void *ob)
+{
+    (void)ob;  /* a datagram leaves at once: nothing to wait for */
+    return true;
+}
+
+static void udp_abort(void *ob)
+{
+    (void)ob;
+}
+
+/* FIONREAD on a datagram socket: the size of the next datagram, as Linux
+ * answers. */
+static ssize_t udp_inq(void *t)
+{
+    const struct udp_ep *ep = t;
+
+    return ep->ue_rcvq.nq_head != NULL ? (ssize_t)ep->ue_rcvq.nq_head->nb_pktlen : 0;
+}
+
+static ssize_t udp_outq(void *t)
+{
+    (void)t;
+    return 0;
+}
+
 static unsigned udp_poll(void *t)
 {
     struct udp_ep *ep = t;
@@ -583,6 +609,9 @@ static int udp_getopt(void *t, enum rn_sockopt opt, int64_t *val)
     case RN_SO_SNDBUF:
         *val = ep->ue_sndbuf;
         return 0;
+    case RN_SO_ACCEPTCONN:
+        *val = 0;
+        return 0;
     default:
         return RN_ENOPROTOOPT;
     }
@@ -630,6 +659,10 @@ const struct rn_transport_ops rn__udp_ops = {
     .to_recv = udp_recv,
     .to_shutdown = udp_shutdown,
     .to_close = udp_close,
+    .to_settled = udp_settled,
+    .to_abort = udp_abort,
+    .to_inq = udp_inq,
+    .to_outq = udp_outq,
     .to_poll = udp_poll,
     .to_error = udp_error,
     .to_setopt = udp_setopt,

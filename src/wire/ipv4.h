@@ -29,10 +29,7 @@
 #define RN_IP4_MAX_LEN 65535  /* total length is 16 bits */
 #define RN_IP4_MIN_MTU 68     /* RFC 791: every link must carry this */
 
-/* Protocol numbers (IANA). */
-#define RN_IPPROTO_ICMP 1
-#define RN_IPPROTO_TCP 6
-#define RN_IPPROTO_UDP 17
+/* Protocol numbers: RN_IPPROTO_* (refnet/addr.h). */
 
 /* Option types (RFC 791 section 3.1 and later RFCs). */
 #define RN_IPOPT_EOL 0     /* end of option list */

@@ -280,7 +280,7 @@ static void test_echo_sizes_at_the_limits(void **state)
     pair_down();
 }
 
-static void test_close_completes_when_transport_released(void **state)
+static void test_close_returns_and_the_socket_waits_for_its_transport(void **state)
 {
     struct rn_sockaddr_in local = {0, 5555};
     struct rec r = {0};
@@ -310,10 +310,13 @@ static void test_close_completes_when_transport_released(void **state)
     submit(p, RN_SOP_RECV, h, buf, sizeof(buf), NULL, &r);
     submit(p, RN_SOP_CLOSE, h, NULL, 0, NULL, &r);
     run_for(RN_SEC(2));
-    /* The receive was cancelled; the close waits. */
-    assert_int_equal(r.n, 1);
+    /* The receive was cancelled; the close returned at once, as close(2)
+     * does, and the socket waits, closing, in its process. */
+    assert_int_equal(r.n, 2);
     assert_int_equal(r.c[0].sc_op, RN_SOP_RECV);
     assert_int_equal(r.c[0].sc_result, RN_ECANCELED);
+    assert_int_equal(r.c[1].sc_op, RN_SOP_CLOSE);
+    assert_int_equal(r.c[1].sc_result, 0);
     describe(so, desc, sizeof(desc));
     assert_string_equal(desc, "socket #1 udp 0.0.0.0:5555 close pending");
     assert_int_equal(rn_ob_state(so), RN_OB_DYING);
@@ -323,18 +326,19 @@ static void test_close_completes_when_transport_released(void **state)
     assert_int_equal(rn_ob_refcount(ep), 1);
     assert_true(has_wait_on(rn_ob_id(so), rn_ob_id(ep), NULL, "close"));
     assert_true(has_wait_on(rn_ob_id(p), rn_ob_id(so), NULL, "cleanup"));
-    /* The handle is gone for new requests but its number stays taken. */
+    /* The handle is gone for new requests and its number is free at once,
+     * as close(2) frees a descriptor; the process still counts the closing
+     * socket among its handles. */
     assert_int_equal(rn_sock_ready(p, h), RN_POLLNVAL);
     assert_int_equal(rn_proc_handles(p), 1);
-    assert_int_equal(rn_sock_open(p, RN_SOCK_DGRAM, 0), h + 1);
+    assert_int_equal(rn_sock_open(p, RN_SOCK_DGRAM, 0), h);
+    assert_int_equal(rn_proc_handles(p), 2);
     /* The port is free again already. */
-    assert_int_equal(rn_sock_bind(p, h + 1, &local), 0);
-    /* The holder lets go: the close completes, the waits are gone. */
+    assert_int_equal(rn_sock_bind(p, h, &local), 0);
+    /* The holder lets go: the close finishes, the waits are gone. */
     rn_ob_deref(ep, RN_TAG_ENUM);
     run_for(RN_MSEC(1));
     assert_int_equal(r.n, 2);
-    assert_int_equal(r.c[1].sc_op, RN_SOP_CLOSE);
-    assert_int_equal(r.c[1].sc_result, 0);
     describe(so, desc, sizeof(desc));
     assert_string_equal(desc, "socket #1 udp 0.0.0.0:5555 closed");
     assert_false(has_wait_on(rn_ob_id(so), rn_ob_id(ep), NULL, "close"));
@@ -344,8 +348,8 @@ static void test_close_completes_when_transport_released(void **state)
     rn_ob_deref(so, RN_TAG_LOOKUP);
     run_for(RN_MSEC(1));
     assert_int_equal(rn_proc_handles(p), 1);
-    /* The lowest free number comes back. */
-    assert_int_equal(rn_sock_open(p, RN_SOCK_DGRAM, 0), h);
+    /* The lowest free number comes next. */
+    assert_int_equal(rn_sock_open(p, RN_SOCK_DGRAM, 0), h + 1);
     rn_proc_exit(p);
     run_for(RN_MSEC(1));
     pair_down();
@@ -597,8 +601,8 @@ static void test_requests_on_bad_handles(void **state)
     run_for(RN_MSEC(1));
     assert_int_equal(r.n, 3);
     assert_int_equal(r.c[0].sc_result, RN_EOPNOTSUPP);
-    assert_int_equal(r.c[1].sc_result, RN_EBADF);   /* the second close, at once */
-    assert_int_equal(r.c[2].sc_result, 0);
+    assert_int_equal(r.c[1].sc_result, 0);          /* the first close returns */
+    assert_int_equal(r.c[2].sc_result, RN_EBADF);   /* the second finds no handle */
     assert_int_equal(rn_sock_posix(RN_EBADF), -1);
     rn_proc_exit(p);
     run_for(RN_MSEC(1));
@@ -739,7 +743,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_echo_1000_fragmented_datagrams),
         cmocka_unit_test(test_echo_sizes_at_the_limits),
-        cmocka_unit_test(test_close_completes_when_transport_released),
+        cmocka_unit_test(test_close_returns_and_the_socket_waits_for_its_transport),
         cmocka_unit_test(test_exit_cleans_every_handle),
         cmocka_unit_test(test_completion_queue),
         cmocka_unit_test(test_poll_and_timeouts),
