@@ -413,7 +413,10 @@ static void req_start_on(struct sock_req *rq, struct sock *so)
         rn__sock_req_complete(rq, err);
         break;
     case SOP_SETOPT:
-        rn__sock_req_complete(rq, rn__sock_setopt(so, (enum rn_sockopt)rq->rq_arg, rq->rq_val));
+        err = rn__sock_setopt(so, (enum rn_sockopt)rq->rq_arg, rq->rq_val);
+        if (err == 0 && so->so_ritems != NULL)
+            rn__rset_sock_event(so, 0);
+        rn__sock_req_complete(rq, err);
         break;
     case SOP_GETOPT:
         rn__sock_req_complete(rq, rn__sock_getopt(so, (enum rn_sockopt)rq->rq_arg, &rq->rq_val));

@@ -654,8 +654,15 @@ int rn_sock_shutdown(struct rn_proc *p, int h, int how)
 int rn_sock_setopt(struct rn_proc *p, int h, enum rn_sockopt opt, int64_t val)
 {
     struct sock *so = loop_handle(p, h);
+    int err;
 
-    return so ? rn__sock_setopt(so, opt, val) : RN_EBADF;
+    if (so == NULL)
+        return RN_EBADF;
+    err = rn__sock_setopt(so, opt, val);
+    /* SO_RCVLOWAT, the buffer sizes may have made it ready. */
+    if (err == 0 && so->so_ritems != NULL)
+        rn__rset_sock_event(so, 0);
+    return err;
 }
 
 int rn_sock_getopt(struct rn_proc *p, int h, enum rn_sockopt opt, int64_t *val)

@@ -390,6 +390,28 @@ static void test_tcp_peer_fin_is_rdhup(void **state)
     procs_down();
 }
 
+/* SO_RCVLOWAT holds readiness back until enough bytes wait; lowering it
+ * makes the socket ready at once, and the set hears of it. */
+static void test_tcp_rcvlowat(void **state)
+{
+    struct rn_rset_event ev[4];
+    int hl, ha, hb, set;
+
+    (void)state;
+    procs_up();
+    tcp_pair(6005, &hl, &ha, &hb);
+    set = rn_rset_create(P.pa, 0);
+    assert_int_equal(rn_sock_setopt(P.pa, ha, RN_SO_RCVLOWAT, 100), 0);
+    assert_int_equal(ctl(set, RN_RSET_ADD, ha, RN_POLLIN | RN_RSET_ET, 6), 0);
+    bytes_to_a(hb, 10);
+    assert_int_equal(ready_now(set, ev, 4), 0);
+    assert_int_equal(rn_sock_setopt(P.pa, ha, RN_SO_RCVLOWAT, 5), 0);
+    assert_int_equal(ready_now(set, ev, 4), 1);
+    assert_int_equal(ev[0].re_events, RN_POLLIN);
+    assert_int_equal(ready_now(set, ev, 4), 0);
+    procs_down();
+}
+
 static void test_tcp_connect_completes_as_pollout(void **state)
 {
     struct rn_sockaddr_in to = {ADDR_B, 6002};
@@ -812,6 +834,7 @@ int main(void)
         cmocka_unit_test(test_level_round_robin),
         cmocka_unit_test(test_tcp_partial_read_level_and_edge),
         cmocka_unit_test(test_tcp_peer_fin_is_rdhup),
+        cmocka_unit_test(test_tcp_rcvlowat),
         cmocka_unit_test(test_tcp_connect_completes_as_pollout),
         cmocka_unit_test(test_tcp_listener_accept_readiness),
         cmocka_unit_test(test_tcp_error_is_always_reported),
