@@ -674,6 +674,13 @@ static void test_process_exits_with_set(void **state)
     rn_ob_describe(p, desc, sizeof(desc));
     assert_non_null(strstr(desc, "terminating, 1 of 2 handle cleanups pending"));
     assert_true(has_wait_on(rn_ob_id(p), rn_ob_id(rs), "readiness set", "cleanup"));
+    {
+        char *chains = render_live_chains();
+
+        assert_non_null(strstr(chains, "process watcher"));
+        assert_non_null(strstr(chains, "readiness set #2 closed"));
+        free(chains);
+    }
     rn_ob_deref(rs, RN_TAG_LOOKUP);
     run_for(RN_MSEC(1));
     assert_int_equal(count_type("readiness set"), 0);
