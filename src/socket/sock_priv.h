@@ -230,7 +230,8 @@ struct sock_req {
     bool rq_poll_now;
     struct poll_link *rq_links;       /* [L] POLL: one per entry */
     int rq_arg;                       /* SOP_*: type, backlog, how, option */
-    int64_t rq_val;                   /* SOP_*: proto, option value; GETOPT: out */
+    int64_t rq_val;                   /* SOP_*: proto, option value; GETOPT: out;
+                                         RSET_WAIT: its place in the set's line */
     struct rn_sockaddr_in rq_local;   /* GETNAME: out */
     struct rn_sockaddr_in rq_remote;  /* GETNAME: out */
     /* Completion. */
