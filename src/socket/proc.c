@@ -152,7 +152,7 @@ static void slot_release(struct hslot *hs)
 
 void rn__sock_slot_free(struct hslot *hs)
 {
-    assert(hs->hs_so == NULL);
+    assert(hs->hs_so == NULL && hs->hs_rset == NULL);
     slot_release(hs);
 }
 
@@ -176,11 +176,11 @@ static void slot_cleanup_fired(struct rn_ob_wait *w, void *ctx)
 void rn__sock_slot_closing(struct hslot *hs)
 {
     struct rn_proc *p = hs->hs_proc;
+    void *ob = hs->hs_so != NULL ? (void *)hs->hs_so : (void *)hs->hs_rset;
     int err;
 
-    assert(!hs->hs_closing && hs->hs_so != NULL);
-    err = rn_ob_wait_release(hs->hs_so, &hs->hs_wait, hs->hs_proc, "cleanup", slot_cleanup_fired,
-                             hs);
+    assert(!hs->hs_closing && ob != NULL);
+    err = rn_ob_wait_release(ob, &hs->hs_wait, hs->hs_proc, "cleanup", slot_cleanup_fired, hs);
     assert(err == 0);
     (void)err;
     /* The number is free from now on, as close(2) frees a descriptor; the
@@ -238,7 +238,11 @@ static void proc_exit_work(struct rn_stack *st, struct rn_work *w)
     for (h = 1; h < p->p_cap; h++) {
         struct hslot *hs = p->p_handles[h];
 
-        if (hs != NULL)
+        if (hs == NULL)
+            continue;
+        if (hs->hs_rset != NULL)
+            rn__rset_close(hs);
+        else
             rn__sock_close(hs->hs_so, NULL);
     }
 }

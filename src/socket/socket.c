@@ -7,15 +7,17 @@
  *     -> rn__sock_kick(): to_recv() into the oldest receive, to_send() from
  *        the oldest send, connect and accept results, then poll requests
  *     -> rn__sock_req_complete() (request.c) for each request satisfied
+ *     -> rn__rset_sock_event() (rset.c) if readiness sets watch the socket
  * Close, in call order (it returns at once, as close(2) does: the socket
  * stays its process's, "closing", until its transport object is released):
  *   rn__sock_close() [L]: register the process's "cleanup" wait and free
- *     the handle's number (proc.c), cancel pending requests, kill the
- *     socket, to_close(), register the socket's "close" wait on the object
- *     to_close() handed back, drop "socket.endpoint" on it; the close
- *     request completes now, or under SO_LINGER > 0 once the transport
- *     says everything sent was acknowledged (to_settled), or at the linger
- *     time, when the close turns abortive (to_abort)
+ *     the handle's number (proc.c), cancel pending requests, leave every
+ *     readiness set, kill the socket, to_close(), register the socket's
+ *     "close" wait on the object to_close() handed back, drop
+ *     "socket.endpoint" on it; the close request completes now, or under
+ *     SO_LINGER > 0 once the transport says everything sent was
+ *     acknowledged (to_settled), or at the linger time, when the close
+ *     turns abortive (to_abort)
  *   ... transport object released -> sock_close_fired() [any] -> posted
  *   -> sock_close_done() [L]: a lingering close request completes; the
  *      slot drops "handle", releasing the socket (proc.c takes it from
@@ -224,9 +226,11 @@ static void sock_upcall(void *ctx, unsigned events)
 {
     struct sock *so = ctx;
 
-    (void)events;  /* the pull re-reads the transport's state */
     rn__sock_mark_loop(so->so_sl);
-    rn__sock_kick(so);
+    rn__sock_kick(so);  /* the pull re-reads the transport's state */
+    /* Readiness sets hear of it after the pull took what it could. */
+    if (so->so_ritems != NULL)
+        rn__rset_sock_event(so, events);
 }
 
 /* ---- Open ------------------------------------------------------------------------ */
@@ -559,6 +563,9 @@ void rn__sock_close(struct sock *so, struct sock_req *req)
     rn__sock_req_flush(&so->so_acceptq, RN_ECANCELED);
     while (so->so_pollers != NULL)
         rn__sock_poll_check(so->so_pollers->pl_req);
+    /* Readiness sets forget it, silently. */
+    if (so->so_ritems != NULL)
+        rn__rset_sock_closing(so);
     /* 2. Nobody finds the socket by its handle any more. */
     rn_ob_kill(so);
     /* 3. Ask the transport to close (abortively under SO_LINGER 0, and
@@ -654,14 +661,23 @@ int rn_sock_shutdown(struct rn_proc *p, int h, int how)
         return RN_EBADF;
     err = so->so_ops->to_shutdown(so->so_t, how);
     rn__sock_kick(so);  /* pending receives may now see the end of data */
+    if (so->so_ritems != NULL)
+        rn__rset_sock_event(so, 0);
     return err;
 }
 
 int rn_sock_setopt(struct rn_proc *p, int h, enum rn_sockopt opt, int64_t val)
 {
     struct sock *so = loop_handle(p, h);
+    int err;
 
-    return so ? rn__sock_setopt(so, opt, val) : RN_EBADF;
+    if (so == NULL)
+        return RN_EBADF;
+    err = rn__sock_setopt(so, opt, val);
+    /* SO_RCVLOWAT, the buffer sizes may have made it ready. */
+    if (err == 0 && so->so_ritems != NULL)
+        rn__rset_sock_event(so, 0);
+    return err;
 }
 
 int rn_sock_getopt(struct rn_proc *p, int h, enum rn_sockopt opt, int64_t *val)
