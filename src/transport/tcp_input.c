@@ -618,6 +618,7 @@ static void established_input(struct tcp_conn *c, struct rn_netbuf *nb, struct s
     rn_time_t now = rn_stack_now(st);
     uint32_t wnd = rn__tcp_rcv_space(c), seglen;
     bool done = false, fin;
+    int err;
     enum tcp_state state = tcp_state(c);
 
     /* Never shrink what we advertised (RFC 9293 3.8.6.2.1). */
@@ -669,9 +670,18 @@ static void established_input(struct tcp_conn *c, struct rn_netbuf *nb, struct s
             rn__tcp_done(c);  /* back to LISTEN: the listener forgets it */
             return;
         }
-        rn__tcp_drop(c, state == TCPS_SYN_RECEIVED ? RN_ECONNREFUSED
-                     : state >= TCPS_CLOSING && state != TCPS_FIN_WAIT_2 ? 0
-                                                                          : RN_ECONNRESET);
+        /* The error a user sees: refused while opening; EPIPE when the
+         * peer had already closed (the reset answers our data, as Linux
+         * reports it); none once we are only waiting out our own close. */
+        if (state == TCPS_SYN_RECEIVED)
+            err = RN_ECONNREFUSED;
+        else if (state == TCPS_CLOSE_WAIT)
+            err = RN_EPIPE;
+        else if (state >= TCPS_CLOSING && state != TCPS_FIN_WAIT_2)
+            err = 0;
+        else
+            err = RN_ECONNRESET;
+        rn__tcp_drop(c, err);
         return;
     }
     /* Trim what was already received, then what lies past the window. */
