@@ -155,9 +155,9 @@ unsigned rn_sock_ready(struct rn_proc *p, int h);
 #define RN_FIONREAD 0x541bUL  /* bytes a receive would find now (a datagram's size) */
 #define RN_SIOCOUTQ 0x5411UL  /* bytes sent and not yet acknowledged */
 
-/* [L] fcntl(2) on a handle: RN_F_GETFL returns the flags, RN_F_SETFL
- * returns 0.  RN_EBADF for a handle that is not open, RN_EINVAL for
- * another command. */
+/* [L] fcntl(2) on a handle, a socket's or a readiness set's: RN_F_GETFL
+ * returns the flags, RN_F_SETFL returns 0.  RN_EBADF for a handle that is
+ * not open, RN_EINVAL for another command. */
 int rn_sock_fcntl(struct rn_proc *p, int h, int cmd, int arg);
 /* [L] ioctl(2) on a handle: stores the answer in *val.  Returns 0,
  * RN_EBADF, RN_EINVAL (a listener, as Linux answers) or RN_ENOTTY (not a

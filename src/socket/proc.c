@@ -69,16 +69,21 @@ void rn__sock_proc_types_init(void)
 
 /* ---- Handle table ------------------------------------------------------------- */
 
-struct sock *rn__sock_handle(struct rn_proc *p, int h)
+struct hslot *rn__sock_open_slot(struct rn_proc *p, int h)
 {
     struct hslot *hs;
 
     if (h <= 0 || (unsigned)h >= p->p_cap)
         return NULL;
     hs = p->p_handles[h];
-    if (hs == NULL || hs->hs_closing)
-        return NULL;
-    return hs->hs_so;
+    return hs != NULL && !hs->hs_closing ? hs : NULL;
+}
+
+struct sock *rn__sock_handle(struct rn_proc *p, int h)
+{
+    struct hslot *hs = rn__sock_open_slot(p, h);
+
+    return hs != NULL ? hs->hs_so : NULL;
 }
 
 struct hslot *rn__sock_slot_alloc(struct rn_proc *p, int *err)

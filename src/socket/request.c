@@ -432,10 +432,6 @@ static void req_start_on(struct sock_req *rq, struct sock *so)
         ops->to_getname(so->so_t, &rq->rq_local, &rq->rq_remote);
         rn__sock_req_complete(rq, 0);
         break;
-    case SOP_FCNTL:
-        rn__sock_req_complete(rq, rn__sock_fcntl(rq->rq_proc, rq->rq_handle, rq->rq_arg,
-                                                 (int)rq->rq_val));
-        break;
     case SOP_IOCTL: {
         int v = 0;
 
@@ -468,6 +464,11 @@ void rn__sock_req_start(struct sock_req *rq)
         poll_start(rq);
     } else if (rq->rq_op == RN_SOP_RSET_WAIT) {
         rn__rset_req_start(rq);
+    } else if (rq->rq_op == SOP_FCNTL) {
+        /* Flags belong to the handle, a socket's or a readiness set's. */
+        rn__sock_req_complete(rq, running ? rn__sock_fcntl(p, rq->rq_handle, rq->rq_arg,
+                                                           (int)rq->rq_val)
+                                          : RN_EBADF);
     } else {
         so = running ? rn__sock_handle(p, rq->rq_handle) : NULL;
         if (so != NULL)

@@ -192,22 +192,11 @@ void rn__rset_types_init(void)
 
 /* ---- Look-ups --------------------------------------------------------------------- */
 
-/* The open slot of handle h, or NULL. */
-static struct hslot *open_slot(struct rn_proc *p, int h)
-{
-    struct hslot *hs;
-
-    if (h <= 0 || (unsigned)h >= p->p_cap)
-        return NULL;
-    hs = p->p_handles[h];
-    return hs != NULL && !hs->hs_closing ? hs : NULL;
-}
-
 /* The open readiness set behind handle h, or NULL with *err RN_EBADF (no
  * open handle) or RN_EINVAL (a socket). */
 static struct rset *set_of(struct rn_proc *p, int h, int *err)
 {
-    struct hslot *hs = open_slot(p, h);
+    struct hslot *hs = rn__sock_open_slot(p, h);
 
     if (hs == NULL) {
         *err = RN_EBADF;
@@ -515,7 +504,7 @@ static int rset_ctl(struct rn_proc *p, int set, int op, int h, const struct rn_r
     int err;
 
     rs = set_of(p, set, &err);
-    ths = open_slot(p, h);
+    ths = rn__sock_open_slot(p, h);
     if (rs == NULL && err == RN_EBADF)
         return RN_EBADF;
     if (ths == NULL)
@@ -592,7 +581,7 @@ void rn__rset_close(struct hslot *hs)
 
 bool rn__rset_close_handle(struct rn_proc *p, int h, struct sock_req *req)
 {
-    struct hslot *hs = open_slot(p, h);
+    struct hslot *hs = rn__sock_open_slot(p, h);
 
     if (hs == NULL || hs->hs_rset == NULL)
         return false;

@@ -272,6 +272,8 @@ bool rn__sock_proc_exit_once(struct rn_proc *p);
 /* Returns the open socket behind handle h, or NULL (no such handle, or its
  * cleanup began). */
 struct sock *rn__sock_handle(struct rn_proc *p, int h);
+/* The slot of open handle h (a socket or a readiness set), or NULL. [L] */
+struct hslot *rn__sock_open_slot(struct rn_proc *p, int h);
 /* Allocates a free handle slot.  Returns it, or NULL with *err set. */
 struct hslot *rn__sock_slot_alloc(struct rn_proc *p, int *err);
 /* Frees a slot that never held a socket. */

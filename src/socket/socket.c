@@ -437,12 +437,10 @@ unsigned rn__sock_ready(struct sock *so)
 
 int rn__sock_fcntl(struct rn_proc *p, int h, int cmd, int arg)
 {
-    struct sock *so = rn__sock_handle(p, h);
-    struct hslot *hs;
+    struct hslot *hs = rn__sock_open_slot(p, h);
 
-    if (so == NULL)
+    if (hs == NULL)
         return RN_EBADF;
-    hs = so->so_slot;
     switch (cmd) {
     case RN_F_GETFL:
         return RN_O_RDWR | (rn__sock_slot_nonblock(hs) ? RN_O_NONBLOCK : 0);

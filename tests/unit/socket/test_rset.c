@@ -188,6 +188,12 @@ static void test_level_triggered_udp(void **state)
     assert_int_equal(ev[0].re_events, RN_POLLOUT);
     assert_int_equal(ev[0].re_data.rd_u64, 7);
     assert_int_equal(ready_now(set, ev, 8), 1);
+    /* The set's handle takes fcntl's flags as a socket's does; a wait
+     * never blocks on its own, so they change nothing else. */
+    assert_int_equal(rn_sock_fcntl(P.pa, set, RN_F_GETFL, 0), RN_O_RDWR);
+    assert_int_equal(rn_sock_fcntl(P.pa, set, RN_F_SETFL, RN_O_NONBLOCK), 0);
+    assert_int_equal(rn_sock_fcntl(P.pa, set, RN_F_GETFL, 0), RN_O_RDWR | RN_O_NONBLOCK);
+    assert_int_equal(ready_now(set, ev, 8), 1);
     procs_down();
 }
 
