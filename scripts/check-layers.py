@@ -58,7 +58,7 @@ PUBLIC_HEADERS = {
     "stack.h": "net", "rows.h": "net",
     "filter.h": "filter",
     "transport.h": "transport", "tcp.h": "transport",
-    "socket.h": "socket", "netstat_walk.h": "socket",
+    "socket.h": "socket", "netstat_walk.h": "socket", "readiness.h": "socket",
     "service.h": "svc",
     "sim.h": "sim",
     "refnet.h": "sim",  # the umbrella: everything public

@@ -56,7 +56,8 @@
     X(DESTADDRREQ, EDESTADDRREQ, "destination address required")            \
     X(NOPROTOOPT, ENOPROTOOPT, "protocol option not available")              \
     X(NOTTY, ENOTTY, "inappropriate ioctl for this handle")                  \
-    X(PROTONOSUPPORT, EPROTONOSUPPORT, "protocol not supported")
+    X(PROTONOSUPPORT, EPROTONOSUPPORT, "protocol not supported")              \
+    X(SOCKTNOSUPPORT, ESOCKTNOSUPPORT, "socket type not supported")
 
 enum rn_err {
     RN_OK = 0,

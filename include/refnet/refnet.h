@@ -9,6 +9,7 @@
  *   loop.h       the real-time loop that runs a stack on a thread
  *   socket.h     processes, handles, sockets: requests and a blocking API
  *   tcp.h        TCP's settings by name, and a connection's statistics
+ *   readiness.h  readiness sets: epoll for many sockets
  *   filter.h     the filtering platform and callouts
  *   object.h     objects, tagged references and the ledger
  *   diag.h       waiting chains, verdicts, the watchdog, dump files
@@ -43,6 +44,7 @@
 #include "refnet/transport.h"
 #include "refnet/tcp.h"
 #include "refnet/socket.h"
+#include "refnet/readiness.h"
 #include "refnet/netstat_walk.h"
 #include "refnet/service.h"
 #include "refnet/sim.h"

@@ -71,7 +71,7 @@ int rn_sock_layer_init(struct rn_stack *st);
 struct rn_proc;
 
 /* The most handles a process may have open. */
-#define RN_PROC_MAX_HANDLES 4096
+#define RN_PROC_MAX_HANDLES 65536
 
 /* [any] Creates a process on st named name (at most 31 characters kept).
  * Returns 0 and sets *out, holding the creator's reference, or RN_ENOMEM,
@@ -156,9 +156,9 @@ unsigned rn_sock_ready(struct rn_proc *p, int h);
 #define RN_FIONREAD 0x541bUL  /* bytes a receive would find now (a datagram's size) */
 #define RN_SIOCOUTQ 0x5411UL  /* bytes sent and not yet acknowledged */
 
-/* [L] fcntl(2) on a handle: RN_F_GETFL returns the flags, RN_F_SETFL
- * returns 0.  RN_EBADF for a handle that is not open, RN_EINVAL for
- * another command. */
+/* [L] fcntl(2) on a handle, a socket's or a readiness set's: RN_F_GETFL
+ * returns the flags, RN_F_SETFL returns 0.  RN_EBADF for a handle that is
+ * not open, RN_EINVAL for another command. */
 int rn_sock_fcntl(struct rn_proc *p, int h, int cmd, int arg);
 /* [L] ioctl(2) on a handle: stores the answer in *val.  Returns 0,
  * RN_EBADF, RN_EINVAL (a listener, as Linux answers) or RN_ENOTTY (not a
@@ -203,6 +203,8 @@ enum rn_sock_op {
     RN_SOP_ACCEPT,    /* accept a connection: result is the new handle */
     RN_SOP_CLOSE,     /* close the handle: completes at once, as rn_close() returns */
     RN_SOP_POLL,      /* wait until one of sq_fds is ready */
+    RN_SOP_RSET_WAIT, /* wait on the readiness set sq_handle (readiness.h): sq_buf
+                         gets up to sq_len bytes of struct rn_rset_event */
     RN_SOP_COUNT_
 };
 
@@ -225,13 +227,14 @@ struct rn_sock_req {
                                           RN_SOCK_NONBLOCK for the new handle */
     rn_time_t sq_timeout;              /* > 0: give up after this long on the
                                           stack's clock: RN_EAGAIN, or for POLL
-                                          0 ready entries; 0: no limit.  A
-                                          stream send that gives up may have
-                                          queued part of its data: abort the
-                                          connection then */
+                                          and RSET_WAIT 0 ready entries; 0: no
+                                          limit.  A stream send that gives up
+                                          may have queued part of its data:
+                                          abort the connection then */
     struct rn_pollfd *sq_fds;          /* POLL: entries */
     unsigned sq_nfds;                  /* POLL: how many */
-    bool sq_poll_now;                  /* POLL: report readiness now, never wait */
+    bool sq_poll_now;                  /* POLL, RSET_WAIT: report readiness now,
+                                          never wait */
     void *sq_user;                     /* handed back in the completion */
 };
 
@@ -241,7 +244,8 @@ struct rn_sock_completion {
     enum rn_sock_op sc_op;          /* sq_op */
     int sc_handle;                  /* sq_handle */
     ssize_t sc_result;              /* >= 0: bytes (SEND, RECV), new handle
-                                       (ACCEPT), ready entries (POLL), 0 (CONNECT,
+                                       (ACCEPT), ready entries (POLL), events
+                                       (RSET_WAIT), 0 (CONNECT,
                                        CLOSE); or a negative code: RN_ECANCELED
                                        when its handle was closed, RN_EAGAIN
                                        on timeout or with RN_MSG_DONTWAIT,

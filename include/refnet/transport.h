@@ -29,9 +29,12 @@ struct rn_sockaddr_in {
     uint16_t sin_port;  /* port */
 };
 
+/* Socket types, with Linux's values. */
 enum rn_sock_type {
-    RN_SOCK_DGRAM = 1,   /* datagrams: UDP */
-    RN_SOCK_STREAM = 2,  /* byte stream: TCP */
+    RN_SOCK_STREAM = 1,     /* byte stream: TCP */
+    RN_SOCK_DGRAM = 2,      /* datagrams: UDP */
+    RN_SOCK_RAW = 3,        /* known, not served: RN_EPROTONOSUPPORT */
+    RN_SOCK_SEQPACKET = 5,  /* known, not served: RN_ESOCKTNOSUPPORT */
 };
 
 /* Or'ed into the type at open (as SOCK_NONBLOCK): the handle starts

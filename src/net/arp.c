@@ -23,6 +23,7 @@
 #include "net/net_priv.h"
 #include "refnet/strbuf.h"
 #include "wire/arp.h"
+#include "wire/icmp.h"
 
 static uint64_t mac_pack(const struct rn_mac *m)
 {
@@ -111,8 +112,9 @@ static struct arp_entry *arp_lookup(struct rn_stack *st, const struct rn_iface *
 }
 
 /* Unlinks, stops and kills an entry; its queued frames are dropped as
- * unresolved. */
-static void arp_remove(struct rn_stack *st, struct arp_entry *e)
+ * unresolved.  If the neighbour never answered, each sender is told its
+ * destination is unreachable, as a router would with ICMP. */
+static void arp_remove(struct rn_stack *st, struct arp_entry *e, bool unreachable)
 {
     struct arp_entry **pp = &net_st(st)->ns_arp[arp_bucket(e->ae_ip)];
     struct rn_netbuf *nb;
@@ -122,8 +124,11 @@ static void arp_remove(struct rn_stack *st, struct arp_entry *e)
     *pp = e->ae_next;
     net_st(st)->ns_narp--;
     rn_timer_cancel(&st->st_timers, &e->ae_timer);
-    while ((nb = rn_nbq_get(&e->ae_queue)) != NULL)
+    while ((nb = rn_nbq_get(&e->ae_queue)) != NULL) {
+        if (unreachable)
+            rn__net_icmp_local_unreach(st, nb, RN_ICMP_UNREACH_HOST);
         rn__net_drop(st, e->ae_iface, nb, RN_DROP_ARP_UNRESOLVED);
+    }
     rn_ob_kill(e);
 }
 
@@ -171,7 +176,7 @@ static void arp_timer(struct rn_timer *t, rn_time_t now)
 
     if (s == ARP_REACHABLE) {
         if (!e->ae_used) {
-            arp_remove(st, e);
+            arp_remove(st, e, false);
             return;
         }
         atomic_store_explicit(&e->ae_state, ARP_PROBE, memory_order_relaxed);
@@ -179,7 +184,7 @@ static void arp_timer(struct rn_timer *t, rn_time_t now)
         s = ARP_PROBE;
     }
     if (e->ae_tries >= net_st(st)->ns_params.sp_arp_tries) {
-        arp_remove(st, e);
+        arp_remove(st, e, s == ARP_INCOMPLETE);
         return;
     }
     arp_request(e);
@@ -208,7 +213,7 @@ static struct arp_entry *arp_create(struct rn_iface *ifp, uint32_t ip)
         }
         if (victim == NULL)
             return NULL;
-        arp_remove(st, victim);
+        arp_remove(st, victim, false);
     }
     e = rn_ob_create(rn__net_types.nt_arp, rn__net_types.nt_tag_arp_table);
     if (e == NULL)
@@ -329,7 +334,7 @@ void rn__net_arp_flush(struct rn_stack *st)
 
     for (b = 0; b < NET_ARP_BUCKETS; b++) {
         while (net_st(st)->ns_arp[b] != NULL)
-            arp_remove(st, net_st(st)->ns_arp[b]);
+            arp_remove(st, net_st(st)->ns_arp[b], false);
     }
 }
 

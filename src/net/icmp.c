@@ -130,6 +130,34 @@ void rn__net_icmp_input(struct rn_stack *st, struct rn_netbuf *nb, const struct 
     rn_nb_free(nb);
 }
 
+void rn__net_icmp_local_unreach(struct rn_stack *st, const struct rn_netbuf *nb, uint8_t code)
+{
+    uint8_t scratch[60 + 8];
+    const uint8_t *ip;
+    uint32_t ihl, l4len;
+    const struct proto_handlers *ph;
+    struct rn_ip_err e = {.ie_type = RN_ICMP_DEST_UNREACH, .ie_code = code};
+
+    ip = rn_nb_header(nb, 0, 20, scratch);
+    if (ip == NULL || ip[0] >> 4 != 4)
+        return;
+    ihl = (uint32_t)(ip[0] & 0x0f) * 4;
+    if (ihl < 20 || nb->nb_pktlen < ihl)
+        return;
+    l4len = nb->nb_pktlen - ihl < 8 ? nb->nb_pktlen - ihl : 8;
+    ip = rn_nb_header(nb, 0, ihl + l4len, scratch);
+    if (ip == NULL)
+        return;
+    e.ie_proto = ip[9];
+    e.ie_src = rn_get_be32(ip + 12);
+    e.ie_dst = rn_get_be32(ip + 16);
+    e.ie_l4 = ip + ihl;
+    e.ie_l4len = l4len;
+    ph = &net_st(st)->ns_protos[e.ie_proto];
+    if (ph->ph_err != NULL)
+        ph->ph_err(st, &e);
+}
+
 int rn_icmp_echo_send(struct rn_stack *st, const struct rn_icmp_echo *req)
 {
     struct rn_ip_out out = {.io_dst = req->ie_dst, .io_proto = RN_IPPROTO_ICMP};

@@ -184,3 +184,25 @@ int rn__ip_output(struct rn_stack *st, struct rn_netbuf *nb, const struct rn_ip_
     rn__net_arp_output(r.ir_iface, nb, r.ir_nexthop);
     return 0;
 }
+
+uint32_t rn__ip_any_local(struct rn_stack *st)
+{
+    struct net_stack *ns = net_st(st);
+    unsigned i;
+
+    for (i = 0; i < ns->ns_nifaces; i++)
+        if (ns->ns_ifaces[i]->if_addr != 0)
+            return ns->ns_ifaces[i]->if_addr;
+    return 0;
+}
+
+bool rn__ip_is_broadcast(struct rn_stack *st, uint32_t addr)
+{
+    struct net_stack *ns = net_st(st);
+    unsigned i;
+
+    for (i = 0; i < ns->ns_nifaces; i++)
+        if (rn__net_ip_is_bcast(ns->ns_ifaces[i], addr))
+            return true;
+    return rn_ip4_is_bcast(addr);
+}

@@ -149,6 +149,13 @@ int rn__ip_route(struct rn_stack *st, uint32_t dst, struct rn_ip_route *out);
 /* The TTL of datagrams sent without one of their own (stack.h, sp_ttl). */
 uint8_t rn__ip_default_ttl(struct rn_stack *st);
 
+/* The address a connect to 0.0.0.0 reaches: this host, as Linux reads
+ * it; refnet answers with its first interface's address (0 if none). */
+uint32_t rn__ip_any_local(struct rn_stack *st);
+
+/* True if addr is 255.255.255.255 or an interface's subnet broadcast. */
+bool rn__ip_is_broadcast(struct rn_stack *st, uint32_t addr);
+
 /* True if addr is one of the stack's own addresses. */
 bool rn__ip_is_local(struct rn_stack *st, uint32_t addr);
 

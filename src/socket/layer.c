@@ -35,8 +35,9 @@ static bool types_register(void)
     rn__sock_proc_types_init();
     rn__sock_types_init();
     rn__sock_req_types_init();
+    rn__rset_types_init();
     return rn__sock_types.st_proc != NULL && rn__sock_types.st_sock != NULL &&
-           rn__sock_types.st_req != NULL;
+           rn__sock_types.st_req != NULL && rn__sock_types.st_rset != NULL;
 }
 
 struct sock_layer *rn__sock_layer(struct rn_stack *st)

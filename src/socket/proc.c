@@ -69,16 +69,21 @@ void rn__sock_proc_types_init(void)
 
 /* ---- Handle table ------------------------------------------------------------- */
 
-struct sock *rn__sock_handle(struct rn_proc *p, int h)
+struct hslot *rn__sock_open_slot(struct rn_proc *p, int h)
 {
     struct hslot *hs;
 
     if (h <= 0 || (unsigned)h >= p->p_cap)
         return NULL;
     hs = p->p_handles[h];
-    if (hs == NULL || hs->hs_closing)
-        return NULL;
-    return hs->hs_so;
+    return hs != NULL && !hs->hs_closing ? hs : NULL;
+}
+
+struct sock *rn__sock_handle(struct rn_proc *p, int h)
+{
+    struct hslot *hs = rn__sock_open_slot(p, h);
+
+    return hs != NULL ? hs->hs_so : NULL;
 }
 
 struct hslot *rn__sock_slot_alloc(struct rn_proc *p, int *err)
@@ -152,7 +157,7 @@ static void slot_release(struct hslot *hs)
 
 void rn__sock_slot_free(struct hslot *hs)
 {
-    assert(hs->hs_so == NULL);
+    assert(hs->hs_so == NULL && hs->hs_rset == NULL);
     slot_release(hs);
 }
 
@@ -176,11 +181,11 @@ static void slot_cleanup_fired(struct rn_ob_wait *w, void *ctx)
 void rn__sock_slot_closing(struct hslot *hs)
 {
     struct rn_proc *p = hs->hs_proc;
+    void *ob = hs->hs_so != NULL ? (void *)hs->hs_so : (void *)hs->hs_rset;
     int err;
 
-    assert(!hs->hs_closing && hs->hs_so != NULL);
-    err = rn_ob_wait_release(hs->hs_so, &hs->hs_wait, hs->hs_proc, "cleanup", slot_cleanup_fired,
-                             hs);
+    assert(!hs->hs_closing && ob != NULL);
+    err = rn_ob_wait_release(ob, &hs->hs_wait, hs->hs_proc, "cleanup", slot_cleanup_fired, hs);
     assert(err == 0);
     (void)err;
     /* The number is free from now on, as close(2) frees a descriptor; the
@@ -238,7 +243,11 @@ static void proc_exit_work(struct rn_stack *st, struct rn_work *w)
     for (h = 1; h < p->p_cap; h++) {
         struct hslot *hs = p->p_handles[h];
 
-        if (hs != NULL)
+        if (hs == NULL)
+            continue;
+        if (hs->hs_rset != NULL)
+            rn__rset_close(hs);
+        else
             rn__sock_close(hs->hs_so, NULL);
     }
 }

@@ -40,6 +40,7 @@
 static const char *const op_names[SOP_COUNT_] = {
     [RN_SOP_SEND] = "send",       [RN_SOP_RECV] = "recv",     [RN_SOP_CONNECT] = "connect",
     [RN_SOP_ACCEPT] = "accept",   [RN_SOP_CLOSE] = "close",   [RN_SOP_POLL] = "poll",
+    [RN_SOP_RSET_WAIT] = "wait",
     [SOP_OPEN] = "open",          [SOP_BIND] = "bind",        [SOP_LISTEN] = "listen",
     [SOP_SHUTDOWN] = "shutdown",  [SOP_SETOPT] = "setsockopt", [SOP_GETOPT] = "getsockopt",
     [SOP_GETNAME] = "getname",    [SOP_FCNTL] = "fcntl",      [SOP_IOCTL] = "ioctl",
@@ -61,6 +62,8 @@ static void req_describe(const void *ob, char *buf, size_t len)
 
     if (rq->rq_op == RN_SOP_POLL)
         snprintf(buf, len, "request poll %u handles %s", rq->rq_nfds, sn);
+    else if (rq->rq_op == RN_SOP_RSET_WAIT)
+        snprintf(buf, len, "request wait readiness set #%d %s", rq->rq_handle, sn);
     else if (rq->rq_op == SOP_OPEN)
         snprintf(buf, len, "request open %s", sn);
     else
@@ -111,6 +114,8 @@ static void req_timeout(struct rn_timer *t, rn_time_t now)
      * abort. */
     if (rq->rq_target == REQ_WAITER && rq->rq_done > 0)
         rn__sock_req_complete(rq, (ssize_t)rq->rq_done);
+    else if (rq->rq_target == REQ_WAITER && rq->rq_op == RN_SOP_CONNECT)
+        rn__sock_req_complete(rq, RN_EINPROGRESS);  /* as Linux: it goes on */
     else
         rn__sock_req_complete(rq, RN_EAGAIN);
 }
@@ -383,12 +388,17 @@ static void req_start_on(struct sock_req *rq, struct sock *so)
     case RN_SOP_RECV:
         req_pend(rq, &so->so_recvq);
         break;
-    case RN_SOP_ACCEPT:
+    case RN_SOP_ACCEPT: {
+        int64_t listening = 0;
+
         if (ops->to_type != RN_SOCK_STREAM)
             rn__sock_req_complete(rq, RN_EOPNOTSUPP);
+        else if (ops->to_getopt(so->so_t, RN_SO_ACCEPTCONN, &listening) == 0 && !listening)
+            rn__sock_req_complete(rq, RN_EINVAL);  /* not listening, as Linux answers */
         else
             req_pend(rq, &so->so_acceptq);
         break;
+    }
     case RN_SOP_CONNECT:
         req_start_connect(rq, so);
         break;
@@ -406,10 +416,15 @@ static void req_start_on(struct sock_req *rq, struct sock *so)
     case SOP_SHUTDOWN:
         err = ops->to_shutdown(so->so_t, rq->rq_arg);
         rn__sock_kick(so);
+        if (so->so_ritems != NULL)
+            rn__rset_sock_event(so, 0);
         rn__sock_req_complete(rq, err);
         break;
     case SOP_SETOPT:
-        rn__sock_req_complete(rq, rn__sock_setopt(so, (enum rn_sockopt)rq->rq_arg, rq->rq_val));
+        err = rn__sock_setopt(so, (enum rn_sockopt)rq->rq_arg, rq->rq_val);
+        if (err == 0 && so->so_ritems != NULL)
+            rn__rset_sock_event(so, 0);
+        rn__sock_req_complete(rq, err);
         break;
     case SOP_GETOPT:
         rn__sock_req_complete(rq, rn__sock_getopt(so, (enum rn_sockopt)rq->rq_arg, &rq->rq_val));
@@ -417,10 +432,6 @@ static void req_start_on(struct sock_req *rq, struct sock *so)
     case SOP_GETNAME:
         ops->to_getname(so->so_t, &rq->rq_local, &rq->rq_remote);
         rn__sock_req_complete(rq, 0);
-        break;
-    case SOP_FCNTL:
-        rn__sock_req_complete(rq, rn__sock_fcntl(rq->rq_proc, rq->rq_handle, rq->rq_arg,
-                                                 (int)rq->rq_val));
         break;
     case SOP_IOCTL: {
         int v = 0;
@@ -455,12 +466,20 @@ void rn__sock_req_start(struct sock_req *rq)
                                        : RN_ESHUTDOWN);
     } else if (rq->rq_op == RN_SOP_POLL) {
         poll_start(rq);
+    } else if (rq->rq_op == RN_SOP_RSET_WAIT) {
+        rn__rset_req_start(rq);
+    } else if (rq->rq_op == SOP_FCNTL) {
+        /* Flags belong to the handle, a socket's or a readiness set's. */
+        rn__sock_req_complete(rq, running ? rn__sock_fcntl(p, rq->rq_handle, rq->rq_arg,
+                                                           (int)rq->rq_val)
+                                          : RN_EBADF);
     } else {
         so = running ? rn__sock_handle(p, rq->rq_handle) : NULL;
-        if (so == NULL)
-            rn__sock_req_complete(rq, RN_EBADF);
-        else
+        if (so != NULL)
             req_start_on(rq, so);
+        else if (!running || rq->rq_op != RN_SOP_CLOSE ||
+                 !rn__rset_close_handle(p, rq->rq_handle, rq))
+            rn__sock_req_complete(rq, RN_EBADF);
     }
     rn_ob_deref(rq, RN_TAG_LOOP);
 }
@@ -512,6 +531,8 @@ static int req_from_desc(struct rn_proc *p, const struct rn_sock_req *d, enum re
         return RN_EINVAL;
     if (d->sq_op == RN_SOP_POLL &&
         (d->sq_nfds == 0 || d->sq_nfds > REQ_POLL_MAX || d->sq_fds == NULL))
+        return RN_EINVAL;
+    if (d->sq_op == RN_SOP_RSET_WAIT && !rn__rset_req_valid(d))
         return RN_EINVAL;
     rq = rn__sock_req_new(p, d->sq_op, d->sq_op == RN_SOP_POLL ? 0 : d->sq_handle, target);
     if (rq == NULL)

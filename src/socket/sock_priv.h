@@ -7,6 +7,7 @@
  *   process  <-"request"-  request  -"request"->  socket
  *   slot of the process's handle table  -"handle"->  socket
  *   socket  -"socket.endpoint"->  transport object ("udp endpoint")
+ *   slot  -"handle"->  readiness set  -"readiness-set"->  each socket in it
  * Waits (rn_ob_wait_release, seen by the watchdog):
  *   socket  waits "close"   for its transport object, during close;
  *   process waits "cleanup" for the socket, from close start to release.
@@ -45,6 +46,10 @@ struct sock_types {
     struct rn_ob_type *st_proc;
     struct rn_ob_type *st_sock;
     struct rn_ob_type *st_req;
+    struct rn_ob_type *st_rset;  /* "readiness set" (rset.c) */
+    rn_tag_t st_tag_rset;        /* "readiness-set": a set's hold on a socket */
+    rn_tag_t st_tag_rcall;       /* "readiness-call": a blocking call's hold on
+                                    its process, and a blocked wait's on its set */
 };
 extern struct sock_types rn__sock_types;
 
@@ -57,22 +62,27 @@ enum proc_state {
 };
 
 struct sock;
+struct rset;
+struct rset_item;
 
-/* One entry of a handle table, and after its close began, one of the
- * process's closing sockets: the number is free at once (as close(2)
- * frees a descriptor), the socket stays the process's until released. */
+/* One entry of a handle table (a socket's, or a readiness set's), and
+ * after its close began, one of the process's closing sockets: the number
+ * is free at once (as close(2) frees a descriptor), the socket stays the
+ * process's until released. */
 struct hslot {
     struct rn_proc *hs_proc;     /* [I] */
     int hs_handle;               /* [I] its number while open */
     struct sock *hs_so;          /* [L] held by "handle" until the close
                                     completes, NULL after */
+    struct rset *hs_rset;        /* [L] a readiness set's slot (hs_so NULL):
+                                    held by "handle" until its close */
     _Atomic uint32_t hs_flags;   /* [A] RN_O_NONBLOCK */
     bool hs_closing;             /* [L] cleanup began: off the handle table,
                                     on the process's closing list */
     struct hslot *hs_cnext;      /* [L] the closing list */
     struct hslot *hs_cprev;      /* [L] */
     struct rn_ob_wait hs_wait;   /* the process's wait ("cleanup") for the
-                                    socket's release */
+                                    socket's (or the set's) release */
     struct rn_work hs_work;      /* posted when that wait fires */
 };
 
@@ -141,6 +151,8 @@ struct sock {
     struct req_queue so_connq;             /* [L] pending connect (at most one) */
     struct req_queue so_acceptq;           /* [L] pending accepts */
     struct poll_link *so_pollers;          /* [L] poll requests watching it */
+    struct rset_item *so_ritems;           /* [L] its registrations in readiness
+                                              sets (rset.c), NULL if none */
     struct sock_req *so_close_req;         /* [L] a close request that waits
                                               (SO_LINGER > 0), if any */
     uint64_t so_close_id;                  /* [L] while closing: the id of the
@@ -219,7 +231,8 @@ struct sock_req {
     bool rq_poll_now;
     struct poll_link *rq_links;       /* [L] POLL: one per entry */
     int rq_arg;                       /* SOP_*: type, backlog, how, option */
-    int64_t rq_val;                   /* SOP_*: proto, option value; GETOPT: out */
+    int64_t rq_val;                   /* SOP_*: proto, option value; GETOPT: out;
+                                         RSET_WAIT: its place in the set's line */
     struct rn_sockaddr_in rq_local;   /* GETNAME: out */
     struct rn_sockaddr_in rq_remote;  /* GETNAME: out */
     /* Completion. */
@@ -260,6 +273,8 @@ bool rn__sock_proc_exit_once(struct rn_proc *p);
 /* Returns the open socket behind handle h, or NULL (no such handle, or its
  * cleanup began). */
 struct sock *rn__sock_handle(struct rn_proc *p, int h);
+/* The slot of open handle h (a socket or a readiness set), or NULL. [L] */
+struct hslot *rn__sock_open_slot(struct rn_proc *p, int h);
 /* Allocates a free handle slot.  Returns it, or NULL with *err set. */
 struct hslot *rn__sock_slot_alloc(struct rn_proc *p, int *err);
 /* Frees a slot that never held a socket. */
@@ -324,5 +339,25 @@ struct sock_req *rn__sock_req_new(struct rn_proc *p, int op, int handle, enum re
 /* Posts rq to the loop and waits for its completion ([B]).  The caller
  * reads rq's results, then kills it. */
 void rn__sock_req_wait(struct sock_req *rq);
+
+/* ---- rset.c: readiness sets ---- */
+/* Registers the readiness set's type and tags (NULL type on failure). */
+void rn__rset_types_init(void);
+/* The transport said events (0: unknown) may have become true on so, a
+ * socket with registrations (so_ritems != NULL): queues those now ready. */
+void rn__rset_sock_event(struct sock *so, unsigned events);
+/* so begins to close: takes it out of every set, dropping their holds. */
+void rn__rset_sock_closing(struct sock *so);
+/* Closes the readiness set of slot hs: its waits complete with
+ * RN_ECANCELED, its registrations go, the slot's "handle" hold is dropped;
+ * the process's cleanup waits for the set's release. */
+void rn__rset_close(struct hslot *hs);
+/* If handle h of p is a readiness set, closes it, completes req (may be
+ * NULL) with 0 and returns true; else returns false. */
+bool rn__rset_close_handle(struct rn_proc *p, int h, struct sock_req *req);
+/* True if d is a well-formed RN_SOP_RSET_WAIT request. */
+bool rn__rset_req_valid(const struct rn_sock_req *d);
+/* Starts an RN_SOP_RSET_WAIT request on the loop thread. */
+void rn__rset_req_start(struct sock_req *rq);
 
 #endif /* REFNET_SOCKET_SOCK_PRIV_H */

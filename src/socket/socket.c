@@ -7,15 +7,17 @@
  *     -> rn__sock_kick(): to_recv() into the oldest receive, to_send() from
  *        the oldest send, connect and accept results, then poll requests
  *     -> rn__sock_req_complete() (request.c) for each request satisfied
+ *     -> rn__rset_sock_event() (rset.c) if readiness sets watch the socket
  * Close, in call order (it returns at once, as close(2) does: the socket
  * stays its process's, "closing", until its transport object is released):
  *   rn__sock_close() [L]: register the process's "cleanup" wait and free
- *     the handle's number (proc.c), cancel pending requests, kill the
- *     socket, to_close(), register the socket's "close" wait on the object
- *     to_close() handed back, drop "socket.endpoint" on it; the close
- *     request completes now, or under SO_LINGER > 0 once the transport
- *     says everything sent was acknowledged (to_settled), or at the linger
- *     time, when the close turns abortive (to_abort)
+ *     the handle's number (proc.c), cancel pending requests, leave every
+ *     readiness set, kill the socket, to_close(), register the socket's
+ *     "close" wait on the object to_close() handed back, drop
+ *     "socket.endpoint" on it; the close request completes now, or under
+ *     SO_LINGER > 0 once the transport says everything sent was
+ *     acknowledged (to_settled), or at the linger time, when the close
+ *     turns abortive (to_abort)
  *   ... transport object released -> sock_close_fired() [any] -> posted
  *   -> sock_close_done() [L]: a lingering close request completes; the
  *      slot drops "handle", releasing the socket (proc.c takes it from
@@ -178,7 +180,11 @@ static void kick_once(struct sock *so)
 
             rn__sock_req_complete(rq, err < 0 ? err : RN_ECONNREFUSED);
         } else if (m & RN_POLLOUT) {
-            rn__sock_req_complete(rq, 0);
+            /* Connecting again sees it done (0), so that a later connect
+             * answers EISCONN, as after a blocking connect(2). */
+            int err = ops->to_connect(so->so_t, &rq->rq_to);
+
+            rn__sock_req_complete(rq, err == RN_EISCONN ? 0 : err);
         }
     }
     while ((rq = so->so_acceptq.rqq_head) != NULL && so->so_t != NULL) {
@@ -220,9 +226,11 @@ static void sock_upcall(void *ctx, unsigned events)
 {
     struct sock *so = ctx;
 
-    (void)events;  /* the pull re-reads the transport's state */
     rn__sock_mark_loop(so->so_sl);
-    rn__sock_kick(so);
+    rn__sock_kick(so);  /* the pull re-reads the transport's state */
+    /* Readiness sets hear of it after the pull took what it could. */
+    if (so->so_ritems != NULL)
+        rn__rset_sock_event(so, events);
 }
 
 /* ---- Open ------------------------------------------------------------------------ */
@@ -269,8 +277,14 @@ int rn__sock_open(struct rn_proc *p, int type, int proto)
     if (atomic_load_explicit(&p->p_state, memory_order_relaxed) != PROC_RUNNING)
         return RN_ESHUTDOWN;
     type &= ~RN_SOCK_NONBLOCK;
+    /* As Linux answers types it knows but refnet does not serve, and an
+     * unknown one. */
+    if (type == RN_SOCK_RAW)
+        return RN_EPROTONOSUPPORT;
+    if (type == RN_SOCK_SEQPACKET || type == 4 /* RDM */ || type == 6 /* DCCP */)
+        return RN_ESOCKTNOSUPPORT;
     if (type != RN_SOCK_DGRAM && type != RN_SOCK_STREAM)
-        return RN_EINVAL;  /* as Linux answers an unknown type */
+        return RN_EINVAL;
     ops = rn__transport_find(type, proto);
     if (ops == NULL)
         return RN_EPROTONOSUPPORT;  /* a known type, not with that protocol */
@@ -320,6 +334,11 @@ int rn__sock_accept_one(struct sock *lso, struct rn_sockaddr_in *peer, uint32_t 
     }
     if (flags & RN_SOCK_NONBLOCK)
         atomic_store_explicit(&hs->hs_flags, RN_O_NONBLOCK, memory_order_relaxed);
+    /* The socket-level options pass from the listener, as on Linux. */
+    so->so_rcvtimeo = lso->so_rcvtimeo;
+    so->so_sndtimeo = lso->so_sndtimeo;
+    so->so_linger = lso->so_linger;
+    so->so_rcvlowat = lso->so_rcvlowat;
     sock_attach(so, hs);
     return hs->hs_handle;
 }
@@ -418,12 +437,10 @@ unsigned rn__sock_ready(struct sock *so)
 
 int rn__sock_fcntl(struct rn_proc *p, int h, int cmd, int arg)
 {
-    struct sock *so = rn__sock_handle(p, h);
-    struct hslot *hs;
+    struct hslot *hs = rn__sock_open_slot(p, h);
 
-    if (so == NULL)
+    if (hs == NULL)
         return RN_EBADF;
-    hs = so->so_slot;
     switch (cmd) {
     case RN_F_GETFL:
         return RN_O_RDWR | (rn__sock_slot_nonblock(hs) ? RN_O_NONBLOCK : 0);
@@ -544,6 +561,9 @@ void rn__sock_close(struct sock *so, struct sock_req *req)
     rn__sock_req_flush(&so->so_acceptq, RN_ECANCELED);
     while (so->so_pollers != NULL)
         rn__sock_poll_check(so->so_pollers->pl_req);
+    /* Readiness sets forget it, silently. */
+    if (so->so_ritems != NULL)
+        rn__rset_sock_closing(so);
     /* 2. Nobody finds the socket by its handle any more. */
     rn_ob_kill(so);
     /* 3. Ask the transport to close (abortively under SO_LINGER 0, and
@@ -639,14 +659,23 @@ int rn_sock_shutdown(struct rn_proc *p, int h, int how)
         return RN_EBADF;
     err = so->so_ops->to_shutdown(so->so_t, how);
     rn__sock_kick(so);  /* pending receives may now see the end of data */
+    if (so->so_ritems != NULL)
+        rn__rset_sock_event(so, 0);
     return err;
 }
 
 int rn_sock_setopt(struct rn_proc *p, int h, enum rn_sockopt opt, int64_t val)
 {
     struct sock *so = loop_handle(p, h);
+    int err;
 
-    return so ? rn__sock_setopt(so, opt, val) : RN_EBADF;
+    if (so == NULL)
+        return RN_EBADF;
+    err = rn__sock_setopt(so, opt, val);
+    /* SO_RCVLOWAT, the buffer sizes may have made it ready. */
+    if (err == 0 && so->so_ritems != NULL)
+        rn__rset_sock_event(so, 0);
+    return err;
 }
 
 int rn_sock_getopt(struct rn_proc *p, int h, enum rn_sockopt opt, int64_t *val)

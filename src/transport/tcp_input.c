@@ -649,6 +649,7 @@ static void established_input(struct tcp_conn *c, struct rn_netbuf *nb, struct s
     rn_time_t now = rn_stack_now(st);
     uint32_t wnd = rn__tcp_rcv_space(c), seglen;
     bool done = false, fin;
+    int err;
     enum tcp_state state = tcp_state(c);
 
     /* Never shrink what we advertised (RFC 9293 3.8.6.2.1). */
@@ -700,9 +701,18 @@ static void established_input(struct tcp_conn *c, struct rn_netbuf *nb, struct s
             rn__tcp_done(c);  /* back to LISTEN: the listener forgets it */
             return;
         }
-        rn__tcp_drop(c, state == TCPS_SYN_RECEIVED ? RN_ECONNREFUSED
-                     : state >= TCPS_CLOSING && state != TCPS_FIN_WAIT_2 ? 0
-                                                                          : RN_ECONNRESET);
+        /* The error a user sees: refused while opening; EPIPE when the
+         * peer had already closed (the reset answers our data, as Linux
+         * reports it); none once we are only waiting out our own close. */
+        if (state == TCPS_SYN_RECEIVED)
+            err = RN_ECONNREFUSED;
+        else if (state == TCPS_CLOSE_WAIT)
+            err = RN_EPIPE;
+        else if (state >= TCPS_CLOSING && state != TCPS_FIN_WAIT_2)
+            err = 0;
+        else
+            err = RN_ECONNRESET;
+        rn__tcp_drop(c, err);
         return;
     }
     /* Trim what was already received, then what lies past the window. */
@@ -954,6 +964,18 @@ void rn__tcp_err_input(struct rn_stack *st, const struct rn_ip_err *e)
     }
     /* Unreachable errors end an opening connection; on an established one
      * they are soft (RFC 1122 4.2.3.9) and the retransmissions decide. */
-    if (tcp_state(c) == TCPS_SYN_SENT && e->ie_type == 3 && (e->ie_code == 2 || e->ie_code == 3))
-        rn__tcp_drop(c, RN_ECONNREFUSED);
+    if (tcp_state(c) == TCPS_SYN_SENT && e->ie_type == 3) {
+        switch (e->ie_code) {
+        case 0:
+            rn__tcp_drop(c, RN_ENETUNREACH);
+            break;
+        case 1:
+            rn__tcp_drop(c, RN_EHOSTUNREACH);
+            break;
+        case 2:
+        case 3:
+            rn__tcp_drop(c, RN_ECONNREFUSED);
+            break;
+        }
+    }
 }

@@ -33,6 +33,8 @@ struct tcp_sock {
     uint32_t tk_laddr;                 /* [L] bound address, 0 = any */
     uint16_t tk_lport;                 /* [L] bound port, 0 = pick one */
     int tk_error;                      /* [L] pending error told by TCP, 0 if none */
+    bool tk_connecting;                /* [L] a connect answered EINPROGRESS and
+                                          no connect has seen it finish yet */
     bool tk_shut_rd;                   /* [L] the user will read no more */
     struct tcp_uopts tk_uo;            /* [L] the options set (tcp_opt.c); the
                                           listener or connection keeps its own
@@ -180,13 +182,33 @@ static int tk_connect(void *t, const struct rn_sockaddr_in *addr)
     int err;
 
     if (tk->tk_listener != NULL)
-        return RN_EINVAL;
-    if (tk->tk_conn != NULL)
-        return tcp_state(tk->tk_conn) == TCPS_SYN_SENT ? RN_EALREADY : RN_EISCONN;
+        return RN_EISCONN;  /* as Linux answers on a listener */
+    if (tk->tk_conn != NULL && tcp_state(tk->tk_conn) == TCPS_CLOSED &&
+        !(tk->tk_conn->t_flags & TF_SHUT_WR)) {
+        /* A connection that failed (refused, reset, timed out): as on
+         * Linux, the socket may connect again. */
+        rn_ob_deref(tk->tk_conn, RN_TAG_SOCKET_ENDPOINT);
+        tk->tk_conn = NULL;
+        tk->tk_error = 0;
+        tk->tk_connecting = false;
+    }
+    if (tk->tk_conn != NULL) {
+        if (tcp_state(tk->tk_conn) == TCPS_SYN_SENT)
+            return RN_EALREADY;
+        /* The first connect after a non-blocking one finished says so, as
+         * Linux's does; later ones find it connected. */
+        if (tk->tk_connecting) {
+            tk->tk_connecting = false;
+            return 0;
+        }
+        return RN_EISCONN;
+    }
     /* The connection takes the bound port over; its options go with it
      * before the SYN. */
     rn__tcp_bound_unlink(ts, &tk->tk_bound);
-    err = rn__tcp_connect_opts(tk->tk_stack, tk->tk_laddr, tk->tk_lport, addr->sin_addr,
+    err = rn__tcp_connect_opts(tk->tk_stack, tk->tk_laddr, tk->tk_lport,
+                               addr->sin_addr != 0 ? addr->sin_addr
+                                                   : rn__ip_any_local(tk->tk_stack),
                                addr->sin_port, &tk->tk_uo, &tk_upcalls, tk, &c);
     if (err < 0) {
         if (bound)
@@ -196,6 +218,7 @@ static int tk_connect(void *t, const struct rn_sockaddr_in *addr)
     rn_ob_ref(c, RN_TAG_SOCKET_ENDPOINT);
     c->t_owner = tk->tk_up.up_owner;
     tk->tk_conn = c;
+    tk->tk_connecting = true;
     return RN_EINPROGRESS;
 }
 
@@ -219,6 +242,8 @@ static int tk_accept(void *t, const struct rn_sock_upcall *up, void **out,
         return err;
     }
     nk->tk_conn = c;
+    /* The options set on the listener passed to the connection at its
+     * SYN (tcp_opt.c), as on Linux; the socket reads them from there. */
     nk->tk_uo = c->t_uo;
     c->t_owner = up->up_owner;
     rn__tcp_info(c, &ti);
@@ -234,12 +259,22 @@ static ssize_t tk_send(void *t, const void *buf, size_t len, const struct rn_soc
                        uint32_t flags)
 {
     struct tcp_sock *tk = t;
+    ssize_t n;
 
     (void)to;  /* a stream has its peer; the address is ignored, as Linux does */
+    if (tk->tk_error != 0) {
+        n = tk->tk_error;  /* told once, as by Linux's sock_error() */
+        tk->tk_error = 0;
+        return n;
+    }
     if (tk->tk_conn == NULL)
-        return tk->tk_error != 0 ? tk->tk_error : RN_ENOTCONN;
-    return rn__tcp_send_flags(tk->tk_conn, buf, len, (flags & RN_MSG_EOF) != 0,
-                              (flags & RN_MSG_MORE) != 0);
+        return RN_ENOTCONN;
+    n = rn__tcp_send_flags(tk->tk_conn, buf, len, (flags & RN_MSG_EOF) != 0,
+                           (flags & RN_MSG_MORE) != 0);
+    /* A connection that ended, its error told: the sending side is shut. */
+    if (n < 0 && n != RN_EAGAIN && (tk->tk_conn->t_flags & TF_DONE))
+        n = RN_EPIPE;
+    return n;
 }
 
 static ssize_t tk_recv(void *t, void *buf, size_t len, uint32_t flags,
@@ -254,15 +289,26 @@ static ssize_t tk_recv(void *t, void *buf, size_t len, uint32_t flags,
         return RN_ENOTCONN;
     n = (flags & RN_MSG_PEEK) ? rn__tcp_peek(tk->tk_conn, buf, len)
                                : rn__tcp_recv(tk->tk_conn, buf, len);
+    if (n > 0 || (n == 0 && len == 0))
+        goto out;
+    /* Data first; then a pending error, told once (sock_error() on Linux);
+     * after it, a connection that ended reads as the end of data. */
+    if (tk->tk_error != 0) {
+        n = tk->tk_error;
+        if (!(flags & RN_MSG_PEEK))
+            tk->tk_error = 0;
+        return n;
+    }
     if (n == RN_EAGAIN && tk->tk_shut_rd)
         n = 0;
+    if (n < 0 && n != RN_EAGAIN && (tk->tk_conn->t_flags & TF_DONE))
+        n = 0;
+out:
     if (n >= 0 && from != NULL) {
         rn__tcp_info(tk->tk_conn, &ti);
         from->sin_addr = ti.ti_faddr;
         from->sin_port = ti.ti_fport;
     }
-    if (n < 0 && n != RN_EAGAIN && n == tk->tk_error && !(flags & RN_MSG_PEEK))
-        tk->tk_error = 0;  /* reported now */
     return n;
 }
 
@@ -271,6 +317,14 @@ static int tk_shutdown(void *t, int how)
     struct tcp_sock *tk = t;
     int err;
 
+    if (tk->tk_listener != NULL) {
+        /* As Linux: shutting a listener's receiving side stops it
+         * listening; its accepts then fail. */
+        if (how != RN_SHUT_WR &&
+            atomic_load_explicit(&tk->tk_listener->l_state, memory_order_relaxed) == TCPS_LISTEN)
+            rn__tcp_listener_close(tk->tk_listener);
+        return 0;
+    }
     if (tk->tk_conn == NULL)
         return RN_ENOTCONN;
     err = rn__tcp_shutdown(tk->tk_conn, how);
@@ -354,8 +408,9 @@ static ssize_t tk_outq(void *t)
 static unsigned tk_poll(void *t)
 {
     struct tcp_sock *tk = t;
+    const struct tcp_conn *c;
+    bool eof = false, rcv_shut, snd_shut;
     unsigned m = 0;
-    bool eof = false;
 
     if (tk->tk_error != 0)
         m |= RN_POLLERR;
@@ -370,13 +425,21 @@ static unsigned tk_poll(void *t)
                         : 0);
     if (tk->tk_conn == NULL)
         return m | RN_POLLOUT | RN_POLLHUP;  /* as Linux answers for a fresh socket */
-    if (rn__tcp_readable(tk->tk_conn, &eof) > 0 || eof || tk->tk_shut_rd)
+    /* As Linux's tcp_poll: a shut receiving side (the peer's FIN, an end,
+     * or our shutdown) is readable and RDHUP; a shut sending side (ours,
+     * or an end) is writable, since a send answers at once; both shut, or
+     * the connection closed, is HUP. */
+    c = tk->tk_conn;
+    rcv_shut = tk->tk_shut_rd;
+    if (rn__tcp_readable(c, &eof) > 0)
         m |= RN_POLLIN;
-    if (eof || tk->tk_shut_rd)
-        m |= RN_POLLRDHUP;  /* the receiving side is shut: peer's FIN, or ours */
-    if (rn__tcp_writable(tk->tk_conn) > 0)
+    rcv_shut |= eof;
+    snd_shut = (c->t_flags & (TF_SHUT_WR | TF_DONE)) != 0;
+    if (rcv_shut)
+        m |= RN_POLLIN | RN_POLLRDHUP;
+    if (snd_shut || rn__tcp_writable(c) > 0)
         m |= RN_POLLOUT;
-    if (eof && tcp_state(tk->tk_conn) == TCPS_CLOSED)
+    if ((rcv_shut && snd_shut) || tcp_state(c) == TCPS_CLOSED)
         m |= RN_POLLHUP;
     return m;
 }
@@ -435,8 +498,12 @@ static void tk_getname(void *t, struct rn_sockaddr_in *local, struct rn_sockaddr
         rn__tcp_info(tk->tk_conn, &ti);
         l.sin_addr = ti.ti_laddr;
         l.sin_port = ti.ti_lport;
-        r.sin_addr = ti.ti_faddr;
-        r.sin_port = ti.ti_fport;
+        /* A closed connection (reset, refused, ended) has no peer any
+         * more: getpeername() answers ENOTCONN, as on Linux. */
+        if (tcp_state(tk->tk_conn) != TCPS_CLOSED) {
+            r.sin_addr = ti.ti_faddr;
+            r.sin_port = ti.ti_fport;
+        }
     }
     if (local != NULL)
         *local = l;

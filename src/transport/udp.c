@@ -417,7 +417,7 @@ static int udp_bind(void *t, const struct rn_sockaddr_in *addr)
     if (ep->ue_closed || ep->ue_lport != 0)
         return RN_EINVAL;
     if (addr->sin_addr != 0 && !rn__ip_is_local(st, addr->sin_addr) &&
-        !rn_ip4_is_bcast(addr->sin_addr))
+        !rn__ip_is_broadcast(st, addr->sin_addr))
         return RN_EADDRNOTAVAIL;
     return ep_bind(ep, addr->sin_addr, addr->sin_port, 0, 0);
 }
@@ -434,6 +434,7 @@ static int udp_connect(void *t, const struct rn_sockaddr_in *addr)
     struct udp_ep *ep = t;
     struct rn_stack *st = ep->ue_udp->us_stack;
     struct rn_ip_route r;
+    uint32_t raddr;
     int err;
 
     if (ep->ue_closed)
@@ -446,18 +447,27 @@ static int udp_connect(void *t, const struct rn_sockaddr_in *addr)
         ep_publish_names(ep);
         return 0;
     }
-    if (addr->sin_port == 0)
-        return RN_EINVAL;
-    if (rn__ip_route(st, addr->sin_addr, &r) < 0)
+    /* 0.0.0.0 is this host, as Linux reads it. */
+    raddr = addr->sin_addr != 0 ? addr->sin_addr : rn__ip_any_local(st);
+    if (rn__ip_route(st, raddr, &r) < 0)
         return RN_ENETUNREACH;
     if (r.ir_bcast && !ep->ue_broadcast)
         return RN_EACCES;
+    if (addr->sin_port == 0) {
+        /* As Linux accepts it: an association to nobody in particular,
+         * which sends nowhere (a send needs an address) and receives from
+         * anyone. */
+        ep->ue_raddr = 0;
+        ep->ue_rport = 0;
+        ep_publish_names(ep);
+        return 0;
+    }
     if (ep->ue_lport == 0) {
-        err = ep_bind(ep, 0, 0, addr->sin_addr, addr->sin_port);
+        err = ep_bind(ep, 0, 0, raddr, addr->sin_port);
         if (err < 0)
             return err;
     }
-    ep->ue_raddr = addr->sin_addr;
+    ep->ue_raddr = raddr;
     ep->ue_rport = addr->sin_port;
     ep_publish_names(ep);
     return 0;
