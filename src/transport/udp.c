@@ -60,6 +60,10 @@
 #include "wire/udp.h"
 
 static struct rn_ob_type *udp_ep_type;
+/* An endpoint's hold while sent datagrams are charged to it (SO_SNDBUF):
+ * a tag of the process, since the work that drops it may run after UDP's
+ * state on the stack is gone. */
+static rn_tag_t udp_tag_sndbuf;
 static struct rn_once udp_once = RN_ONCE_INIT;
 /* The stack slot UDP keeps its state in, taken once by udp_types(). */
 static _Atomic int udp_slot = -1;
@@ -99,7 +103,8 @@ static bool udp_types(void)
     int slot = rn_stack_slot_alloc();
 
     udp_ep_type = rn_ob_type_register(&udp_ep_ops);
-    if (slot < 0 || udp_ep_type == NULL)
+    udp_tag_sndbuf = rn_tag_intern("udp.sndbuf");
+    if (slot < 0 || udp_ep_type == NULL || udp_tag_sndbuf == RN_TAG_NONE)
         return false;
     atomic_store_explicit(&udp_slot, slot, memory_order_relaxed);
     return true;
@@ -489,14 +494,13 @@ static int udp_accept(void *t, const struct rn_sock_upcall *up, void **out,
 static void ep_uncharge(struct rn_stack *st, struct rn_work *w)
 {
     struct udp_ep *ep = (struct udp_ep *)((char *)w - offsetof(struct udp_ep, ue_wq_work));
-    rn_tag_t tag = ep->ue_udp->us_tag_sndbuf;
 
     (void)st;
     ep->ue_wq_bytes = 0;
     ep->ue_wq_posted = false;
     if (!ep->ue_closed)
         ep_event(ep, RN_POLLOUT);
-    rn_ob_deref(ep, tag);
+    rn_ob_deref(ep, udp_tag_sndbuf);
 }
 
 /* Charges a datagram of charge buffer bytes, sent just now, to ep. */
@@ -506,7 +510,7 @@ static void ep_charge(struct udp_ep *ep, uint32_t charge)
     if (ep->ue_wq_posted)
         return;
     ep->ue_wq_posted = true;
-    rn_ob_ref(ep, ep->ue_udp->us_tag_sndbuf);
+    rn_ob_ref(ep, udp_tag_sndbuf);
     rn_stack_post(ep->ue_udp->us_stack, &ep->ue_wq_work, ep_uncharge);
 }
 
@@ -966,9 +970,7 @@ int rn_udp_init(struct rn_stack *st)
     us->us_truesize = rn_nbpool_headroom(pool) + rn_nbpool_data_size(pool);
     us->us_own_tx = rn_nb_owner_register("udp.tx");
     us->us_own_rcvq = rn_nb_owner_register("udp.rcvq");
-    us->us_tag_sndbuf = rn_tag_intern("udp.sndbuf");
-    if (us->us_own_tx == RN_NB_OWNER_NONE || us->us_own_rcvq == RN_NB_OWNER_NONE ||
-        us->us_tag_sndbuf == 0) {
+    if (us->us_own_tx == RN_NB_OWNER_NONE || us->us_own_rcvq == RN_NB_OWNER_NONE) {
         free(us);
         return RN_ENOMEM;
     }

@@ -35,8 +35,6 @@ struct udp_state {
     uint32_t us_truesize;            /* [I] bytes one buffer of the pool costs */
     rn_nb_owner_t us_own_tx;         /* [I] datagrams being built */
     rn_nb_owner_t us_own_rcvq;       /* [I] datagrams on receive queues */
-    rn_tag_t us_tag_sndbuf;          /* [I] an endpoint's hold while sent
-                                        datagrams are charged to it */
     struct rn_udp_stats us_stats;    /* [L] */
 };
 

@@ -13,9 +13,9 @@
  *   SO_SNDBUF and SO_RCVBUF for TCP and UDP
  *   SO_BROADCAST, IP_TOS, IP_TTL, TCP_MAXSEG, TCP_SYNCNT, TCP_WINDOW_CLAMP
  *   a bind to port 0 choosing the port at bind
- *   TCP_INFO by handle, on the loop and from another thread
+ *   TCP_INFO by handle, on the loop (test_tcp_info_mt.c: from another
+ *   thread)
  */
-#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -856,52 +856,6 @@ static void test_tcp_info(void **state)
     pair_down();
 }
 
-/* rn_tcp_info() from a thread that is not the loop's. */
-struct info_call {
-    int ic_h;
-    int ic_err;
-    struct rn_tcp_info ic_info;
-    volatile bool ic_done;
-};
-
-static void *info_thread(void *arg)
-{
-    struct info_call *ic = arg;
-
-    ic->ic_err = rn_tcp_info(P.pa, ic->ic_h, &ic->ic_info);
-    ic->ic_done = true;
-    return NULL;
-}
-
-static bool info_done(void *ctx)
-{
-    return ((struct info_call *)ctx)->ic_done;
-}
-
-static void test_tcp_info_blocking(void **state)
-{
-    struct pair_params pp = {.pp_procs = true, .pp_realtime = true};
-    struct info_call ic = {0};
-    pthread_t th;
-    int hl, hs, hc;
-
-    (void)state;
-    nrecs = 0;
-    pair_up_with(&pp);
-    hl = listen_on(P.pb, PORT, false, false);
-    hc = tcp_socket(P.pa);
-    hs = tcp_connect_accept(P.pa, hc, P.pb, hl, PORT);
-    (void)hs;
-    ic.ic_h = hc;
-    assert_int_equal(pthread_create(&th, NULL, info_thread, &ic), 0);
-    assert_true(run_while_not(info_done, &ic, RN_SEC(5)));
-    pthread_join(th, NULL);
-    assert_int_equal(ic.ic_err, 0);
-    assert_int_equal(ic.ic_info.ti_state, RN_TCP_ESTABLISHED);
-    assert_int_equal(ic.ic_info.ti_snd_mss, 1448);
-    pair_down();
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -923,7 +877,6 @@ int main(void)
         cmocka_unit_test(test_syncnt),
         cmocka_unit_test(test_window_clamp),
         cmocka_unit_test(test_tcp_info),
-        cmocka_unit_test(test_tcp_info_blocking),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
