@@ -167,6 +167,10 @@ int rn_tcp_params_row(const struct rn_tcp_params *p, const char *name,
  * is not set up (fn is then never called). */
 int rn_tcp_settings(struct rn_stack *st, rn_tcp_setting_fn fn, void *ctx);
 
+/* [L] One setting of st in force, by name, as a row.  Returns 0, or
+ * RN_ENOENT (no such setting, or TCP not set up). */
+int rn_tcp_setting_get(struct rn_stack *st, const char *name, struct rn_tcp_setting_row *out);
+
 /* ---- One connection's statistics ---------------------------------------- */
 
 /* TCP's states (RFC 9293 3.3.2), as rn_tcp_info's ti_state. */

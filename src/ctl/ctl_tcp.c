@@ -62,7 +62,7 @@ static int rn__cmd_set(struct rn_ctl_req *req, void *ctx)
                                 rn__ctl_req_arg(req, 3));
     if (rn_tcp_params_get(st, &p) != 0)
         return rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "TCP is not set up on this stack");
-    if (rn_tcp_params_row(&p, name, &before) != 0)
+    if (rn_tcp_setting_get(st, name, &before) != 0)
         return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE,
                                 "unknown setting '%s' (refnet get tcp lists them)", name);
     err = rn_tcp_setting_set(st, name, value);
@@ -78,8 +78,7 @@ static int rn__cmd_set(struct rn_ctl_req *req, void *ctx)
     }
     if (err < 0)
         return rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "%s: %s", name, rn_strerror(err));
-    (void)rn_tcp_params_get(st, &p);
-    (void)rn_tcp_params_row(&p, name, &after);
+    (void)rn_tcp_setting_get(st, name, &after);
     rn_strbuf_printf(rn__ctl_req_out(req),
                      "%s %s (was %s); connections opened from now on use it\n", name,
                      after.sr_value, before.sr_value);

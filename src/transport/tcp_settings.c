@@ -529,3 +529,12 @@ int rn_tcp_settings(struct rn_stack *st, rn_tcp_setting_fn fn, void *ctx)
     rn_tcp_params_rows(&ts->ts_conf->tc_p, fn, ctx);
     return 0;
 }
+
+int rn_tcp_setting_get(struct rn_stack *st, const char *name, struct rn_tcp_setting_row *out)
+{
+    struct tcp_stack *ts = rn__tcp_stack(st);
+
+    if (ts == NULL)
+        return RN_ENOENT;
+    return rn_tcp_params_row(&ts->ts_conf->tc_p, name, out);
+}

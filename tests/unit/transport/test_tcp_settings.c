@@ -287,6 +287,7 @@ static void test_docs_table(void **state)
  * others keep what they began with.  Bad changes change nothing. */
 static void test_change_at_run_time(void **state)
 {
+    struct rn_tcp_setting_row row;
     struct rn_tcp_params p;
     int hl, hs, hc, hl2, hs2, hc2;
     unsigned mark;
@@ -299,9 +300,13 @@ static void test_change_at_run_time(void **state)
     assert_int_equal(rn_tcp_params_get(P.a, &p), 0);
     assert_true(p.tp_sack);
     assert_int_equal(p.tp_rto_max, RN_SEC(60));
+    assert_int_equal(rn_tcp_setting_get(P.a, "tcp.nosuch", &row), RN_ENOENT);
     hc = connected(PORT, &hl, &hs);
     assert_true(info_of(P.pa, hc).ti_options & RN_TCPI_OPT_SACK);
     set(P.a, "tcp.sack", "0");
+    assert_int_equal(rn_tcp_setting_get(P.a, "tcp.sack", &row), 0);
+    assert_string_equal(row.sr_value, "0");
+    assert_string_equal(row.sr_default, "1");
     mark = wire_count();
     hc2 = connected(PORT + 1, &hl2, &hs2);
     assert_false(syn_of_a(mark)->ws_sack_ok);
