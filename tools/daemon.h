@@ -3,7 +3,8 @@
  * loop (loop.h), controlled through the control socket (ctl.h), with the
  * built-in services it was asked to run.
  *
- *   rn__daemon_start()     stack, loop, control socket, TAP with its
+ *   rn__daemon_start()     stack (TCP with the --set settings), loop,
+ *                         control socket, TAP with its
  *                         filters (tap -> fault -> capture), interface,
  *                         default route, device up, services
  *   rn__daemon_run()       the loop, until SIGINT/SIGTERM or rn__daemon_stop();
@@ -15,7 +16,8 @@
  *
  * The daemon answers on its control socket: ping-ctl, status, ifconfig,
  * arp, route, stat, svc, why, lab, objects, refs, trace, dump, filter,
- * netstat, connect, accept (docs/control-protocol.md, docs/filtering.md).
+ * netstat, connect, accept, get, set (docs/control-protocol.md,
+ * docs/filtering.md, docs/tcp-settings.md).
  * Its services run under a service controller (service.h), each in a
  * process of its own.
  *
