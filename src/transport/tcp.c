@@ -127,7 +127,7 @@ static const struct rn_ob_type_ops tw_ops = {
 };
 
 /* The types, once any stack registered them, for rn__tcp_kind_of(): written
- * with the same values by every rn__tcp_init(). */
+ * with the same values by every rn_tcp_init(). */
 static _Atomic(struct rn_ob_type *) tcp_kind_types[3];
 
 enum tcp_kind rn__tcp_kind_of(const void *ob)
