@@ -29,7 +29,9 @@ const struct cmd_def rn__cmd_table[] = {
                        "       [--capture FILE] [--fault SPEC] [--service NAME]...\n"
                        "       [--mac MAC] [--mtu N] [--seed N] [--watchdog S]\n"
                        "       [--offload on|off] [--filter SPEC]... [--dump-dir DIR]\n"
-                       "       [--reass-timeout S] [--inject enum-leak]",
+                       "       [--reass-timeout S] [--inject enum-leak]\n"
+                       "       [--service-exec NAME=COMMAND]... [--stop-signal NAME=SIG]...\n"
+                       "       [--stop-grace NAME=S]...",
         .cd_desc = "Runs in the foreground until SIGINT or SIGTERM, with its start-up\n"
                    "and shutdown lines and the watchdog's reports on stderr.  Exit\n"
                    "status: 0 clean shutdown, 1 start-up failure or objects leaked at\n"
@@ -47,6 +49,17 @@ const struct cmd_def rn__cmd_table[] = {
             "      --service NAME     run a built-in service (repeatable): echo (UDP and\n"
             "                         TCP 7), discard (TCP 9), chargen (TCP 19),\n"
             "                         httpd=PORT:DIR\n"
+            "      --service-exec NAME=COMMAND\n"
+            "                         run COMMAND as service NAME (repeatable), under\n"
+            "                         `refnet run`, in a process group of its own; its\n"
+            "                         words split as a shell would, with quotes and\n"
+            "                         backslashes, but no shell runs it\n"
+            "      --stop-signal NAME=SIG\n"
+            "                         the signal that stops service NAME (default TERM;\n"
+            "                         apache2's graceful stop is WINCH)\n"
+            "      --stop-grace NAME=S\n"
+            "                         SIGKILL follows the stop signal after S seconds\n"
+            "                         (default 10)\n"
             "      --mac MAC          the interface's address (default: random, locally\n"
             "                         administered)\n"
             "      --mtu N            the device's MTU, 68..65521\n"
@@ -139,20 +152,28 @@ const struct cmd_def rn__cmd_table[] = {
     {
         .cd_name = "svc",
         .cd_fn = rn__cmd_svc,
-        .cd_brief = "svc [list | status NAME | start NAME | stop NAME]",
-        .cd_summary = "the daemon's services: list, status, start, stop",
+        .cd_brief = "svc [list|status|start|stop|add|remove]",
+        .cd_summary = "the daemon's services, built-in and commands",
         .cd_synopsis = "svc [list] [-j]\n"
                        "svc status NAME [-j]\n"
                        "svc start NAME[=ARG]\n"
-                       "svc stop NAME [--timeout S]",
+                       "svc stop NAME [--timeout S]\n"
+                       "svc add NAME [--stop-signal SIG] [--stop-grace S] -- COMMAND...\n"
+                       "svc remove NAME",
         .cd_desc = "stop answers once the service is STOPPED (exit 0), or after S\n"
                    "seconds with exit status 3 and the chains that keep it pending, as\n"
                    "`refnet why NAME` prints them; the service stays STOP_PENDING and a\n"
-                   "later release still completes the stop.",
+                   "later release still completes the stop.  add makes a service of a\n"
+                   "command, run under `refnet run` in a process group of its own; its\n"
+                   "stop sends the stop signal to the group, SIGKILL after the grace, and\n"
+                   "completes once the group is gone and refnet's cleanups completed.\n"
+                   "remove forgets a STOPPED service.",
         .cd_options = "  -j, --json             list and status: JSON (an array, one object)\n"
                       "      --timeout S        stop: how long the stop may take (default 30);\n"
                       "                         the answer is awaited S + 15 s.  Otherwise:\n"
-                      "                         seconds to wait for the answer (default 30)\n",
+                      "                         seconds to wait for the answer (default 30)\n"
+                      "      --stop-signal SIG  add: the signal that stops it (default TERM)\n"
+                      "      --stop-grace S     add: SIGKILL S seconds after it (default 10)\n",
         .cd_man = "refnet-svc",
         .cd_flags = CMD_F_CTL | CMD_F_JSON,
     },

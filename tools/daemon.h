@@ -37,6 +37,21 @@ struct rn_fault_params;
 
 /* The most services one daemon runs. */
 #define RN_DAEMON_SERVICES_MAX 8
+/* The most commands run as services (--service-exec). */
+#define RN_DAEMON_EXEC_MAX 8
+/* The most words of one such command. */
+#define RN_DAEMON_EXEC_WORDS 47
+
+/* A command run as a service, with refnet's sockets (`refnet run`). */
+struct rn_daemon_exec {
+    const char *de_name;                    /* the service's name */
+    const char *de_argv[RN_DAEMON_EXEC_WORDS + 1]; /* its words, NULL-ended
+                                               (pointing into de_words) */
+    char *de_words;                         /* malloc'd storage of the words */
+    int de_stop_signal;                     /* 0: SIGTERM */
+    rn_time_t de_grace;                     /* 0: the controller's default */
+};
+
 /* The most filters given at start (--filter). */
 #define RN_DAEMON_FILTERS_MAX 32
 
@@ -51,6 +66,10 @@ struct rn_daemon_params {
     const char *dp_services[RN_DAEMON_SERVICES_MAX]; /* names, see
                                                rn__daemon_service_known() */
     size_t dp_nservices;                    /* entries of dp_services */
+    struct rn_daemon_exec dp_exec[RN_DAEMON_EXEC_MAX]; /* commands run as
+                                               services, started after the
+                                               built-in ones, in this order */
+    size_t dp_nexec;                        /* entries of dp_exec */
     uint8_t dp_mac[6];                      /* all zero: a random local address */
     uint32_t dp_mtu;                        /* 0: the device's */
     uint64_t dp_seed;                       /* stack seed; 0: a random one */
