@@ -105,7 +105,7 @@ static int parse_u64(const char *opt, const char *arg, uint64_t min, uint64_t ma
 enum {
     O_TAP = 1, O_ADDR, O_GW, O_CTL, O_CAPTURE, O_FAULT, O_SERVICE, O_MAC, O_MTU, O_SEED,
     O_WATCHDOG, O_OFFLOAD, O_FILTER, O_DUMP_DIR, O_REASS_TIMEOUT, O_INJECT, O_SERVICE_EXEC,
-    O_STOP_SIGNAL, O_STOP_GRACE
+    O_STOP_SIGNAL, O_STOP_GRACE, O_RUN_UID, O_RUN_MAX
 };
 static const struct cmd_opt daemon_opts[] = {
     {"tap", 0, true, false, O_TAP},
@@ -127,6 +127,8 @@ static const struct cmd_opt daemon_opts[] = {
     {"service-exec", 0, true, true, O_SERVICE_EXEC},
     {"stop-signal", 0, true, true, O_STOP_SIGNAL},
     {"stop-grace", 0, true, true, O_STOP_GRACE},
+    {"run-allow-uid", 0, true, true, O_RUN_UID},
+    {"run-max-sockets", 0, true, false, O_RUN_MAX},
     {NULL, 0, false, false, 0},
 };
 
@@ -393,6 +395,18 @@ static int daemon_option(int o, const char *val, struct rn_daemon_params *p,
         if (strcmp(val, "enum-leak") != 0)
             return daemon_arg_error("--inject: '%s': unknown fault (known: enum-leak)", val);
         p->dp_inject_enum_leak = true;
+        return 0;
+    case O_RUN_UID:
+        if (parse_u64("--run-allow-uid", val, 0, UINT32_MAX - 1, &v) != 0)
+            return CMD_EXIT_USAGE;
+        if (p->dp_run_nuids == RN_RUN_UIDS_MAX)
+            return daemon_arg_error("--run-allow-uid: at most %d uids", RN_RUN_UIDS_MAX);
+        p->dp_run_uids[p->dp_run_nuids++] = (uid_t)v;
+        return 0;
+    case O_RUN_MAX:
+        if (parse_u64("--run-max-sockets", val, 1, 65536, &v) != 0)
+            return CMD_EXIT_USAGE;
+        p->dp_run_max_sockets = (unsigned)v;
         return 0;
     case O_OFFLOAD:
         if (strcmp(val, "on") != 0 && strcmp(val, "off") != 0)

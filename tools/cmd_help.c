@@ -31,7 +31,8 @@ const struct cmd_def rn__cmd_table[] = {
                        "       [--offload on|off] [--filter SPEC]... [--dump-dir DIR]\n"
                        "       [--reass-timeout S] [--inject enum-leak]\n"
                        "       [--service-exec NAME=COMMAND]... [--stop-signal NAME=SIG]...\n"
-                       "       [--stop-grace NAME=S]...",
+                       "       [--stop-grace NAME=S]... [--run-allow-uid UID]...\n"
+                       "       [--run-max-sockets N]",
         .cd_desc = "Runs in the foreground until SIGINT or SIGTERM, with its start-up\n"
                    "and shutdown lines and the watchdog's reports on stderr.  Exit\n"
                    "status: 0 clean shutdown, 1 start-up failure or objects leaked at\n"
@@ -80,7 +81,12 @@ const struct cmd_def rn__cmd_table[] = {
             "      --inject FAULT     the lab's faults, off unless named: enum-leak makes\n"
             "                         netstat's enumeration leak references on listeners,\n"
             "                         as in the case (refnet lab clear-leak gives them\n"
-            "                         back)\n",
+            "                         back)\n"
+            "      --run-allow-uid UID  a user whose programs may use the stack through\n"
+            "                         refnet run (repeatable; default: the daemon's own\n"
+            "                         and root)\n"
+            "      --run-max-sockets N  sockets one process under refnet run may hold\n"
+            "                         (default 1024)\n",
         .cd_man = "refnet-daemon",
     },
     {
@@ -299,6 +305,28 @@ const struct cmd_def rn__cmd_table[] = {
                       "      --object ID        the chains through one object, or the object\n"
                       "      --objects          every object with its ledger\n",
         .cd_man = "refnet-objects",
+    },
+    {
+        .cd_name = "run",
+        .cd_fn = rn__cmd_run,
+        .cd_brief = "run [OPTION]... -- PROGRAM [ARG]...",
+        .cd_summary = "run a program with its sockets on refnet",
+        .cd_synopsis = "run [--ctl PATH] [--name NAME] [--fallback] -- PROGRAM [ARG]...",
+        .cd_desc = "Runs an unmodified, dynamically linked program with a shim preloaded\n"
+                   "(LD_PRELOAD) that puts its AF_INET sockets on the daemon's stack;\n"
+                   "files, pipes, UNIX sockets, netlink, AF_INET6 and 127.0.0.0/8 stay\n"
+                   "with the kernel.  Each of its processes is a refnet process with its\n"
+                   "pid, name and owner ($REFNET_OWNER).  Exit status: the program's\n"
+                   "(128 + the signal that killed it), 1 if it could not be started.\n"
+                   "No JSON form.",
+        .cd_options = "      --ctl PATH         the daemon's control socket; its run socket is\n"
+                      "                         PATH.run (default $REFNET_CTL, else\n"
+                      "                         /run/refnet/refnet.sock)\n"
+                      "      --name NAME        the first process's name in refnet's listings\n"
+                      "                         (default: the program's)\n"
+                      "      --fallback         without a daemon, use the kernel's sockets\n"
+                      "                         (default: they fail with ENETDOWN)\n",
+        .cd_man = "refnet-run",
     },
     {
         .cd_name = "lab",

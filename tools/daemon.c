@@ -93,6 +93,7 @@ struct rn_daemon {
     struct rn_svcctl *d_svc;              /* [L] owned: the services */
     struct rn__ctl_svc *d_ctl_svc;        /* [L] owned: their commands */
     struct rn__ctl_netstat *d_netstat;    /* [L] owned: netstat walks */
+    struct rn__run_server *d_run;         /* [L] owned: `refnet run`'s channels */
     bool d_stopping;                      /* [L] a graceful stop has begun */
     struct rn_timer d_stop_timer;         /* [L] gives up waiting for services */
     struct rn_loop_work d_stop_work;      /* rn__daemon_stop() posts it */
@@ -719,6 +720,10 @@ static uint64_t daemon_teardown(struct rn_daemon *d)
      * are asked to; what their stops post still runs inside
      * rn_stack_destroy(), and what they still hold is reported below. */
     daemon_stop_services(d);
+    /* Programs under `refnet run` lose their sockets: their processes
+     * exit as refnet processes. */
+    rn__run_server_close(d->d_run);
+    d->d_run = NULL;
     rn__ctl_server_close(d->d_ctl);
     d->d_ctl = NULL;
     /* After the close, which cancelled their requests: the walks let go
@@ -889,6 +894,25 @@ int rn__daemon_start(const struct rn_daemon_params *params, struct rn_daemon **o
     e = daemon_open_link(d, err, errlen);
     if (e != 0)
         goto out_teardown;
+    {
+        struct rn__run_params rp;
+        char path[sizeof(d->d_ctl_path)];
+
+        memset(&rp, 0, sizeof(rp));
+        if (rn__run_sock_path(d->d_ctl_path, path, sizeof(path)) != 0) {
+            derr(err, errlen, "control socket path too long for its run socket: %s",
+                 d->d_ctl_path);
+            e = RN_EINVAL;
+            goto out_teardown;
+        }
+        rp.rp_path = path;
+        memcpy(rp.rp_uids, params->dp_run_uids, sizeof(rp.rp_uids));
+        rp.rp_nuids = params->dp_run_nuids;
+        rp.rp_max_sockets = params->dp_run_max_sockets;
+        e = rn__run_server_open(d->d_loop, d->d_stack, &rp, &d->d_run, err, errlen);
+        if (e != 0)
+            goto out_teardown;
+    }
     e = daemon_start_services(d, err, errlen);
     if (e != 0)
         goto out_teardown;

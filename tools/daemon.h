@@ -31,6 +31,7 @@
 #include <stdint.h>
 
 #include "refnet/clock.h"
+#include "run/run.h"
 
 struct rn_daemon;
 struct rn_fault_params;
@@ -92,6 +93,11 @@ struct rn_daemon_params {
     bool dp_inject_enum_leak;               /* the lab's fault: netstat's walk
                                                leaks "enum" holds on listeners
                                                (netstat_walk.h); off by default */
+    uid_t dp_run_uids[RN_RUN_UIDS_MAX];     /* uids whose programs may use the
+                                               stack through `refnet run`; none:
+                                               the daemon's own and root */
+    size_t dp_run_nuids;                    /* entries of dp_run_uids */
+    unsigned dp_run_max_sockets;            /* per process; 0: the default */
 };
 
 /* True if name is a service this build can run ("echo": UDP echo on port
