@@ -360,16 +360,23 @@ const struct cmd_def rn__cmd_table[] = {
         .cd_synopsis = "lab stop-hang|callout-hang|close-wait [--fixed] [--seed N]\n"
                        "       [--threshold S] [--dump FILE]\n"
                        "lab leak [--fixed] [--dump FILE]\n"
+                       "lab apache [--fixed] [--threshold S] [--mpm event|prefork]\n"
+                       "       [--dump FILE]\n"
                        "lab clear-leak [--ctl PATH] [--timeout S]",
         .cd_desc = "stop-hang, callout-hang and close-wait run in the simulator; leak on\n"
-                   "the object manager alone; clear-leak asks a running daemon to give\n"
-                   "back the references its --inject enum-leak fault lost.  Exit status\n"
-                   "3 when a hang was reproduced and diagnosed, 0 when the run stopped\n"
-                   "cleanly (--fixed).  No JSON form.",
+                   "the object manager alone; apache (root) runs Debian's apache2 as a\n"
+                   "service of a real daemon, in a network namespace of its own, with\n"
+                   "curl load from Linux and the injected enumeration fault; clear-leak\n"
+                   "asks a running daemon to give back the references its --inject\n"
+                   "enum-leak fault lost.  Exit status 3 when a hang was reproduced and\n"
+                   "diagnosed, 0 when the run stopped cleanly (--fixed).  No JSON form.",
         .cd_options = "      --fixed            run the fixed code: the stop completes\n"
                       "      --seed N           the simulation's seed, from 1 (default 1)\n"
-                      "      --threshold S      the watchdog's threshold, 1..3600 s (default 10)\n"
-                      "      --dump FILE        keep the dump the run writes\n"
+                      "      --threshold S      the watchdog's threshold, 1..3600 s (default 10;\n"
+                      "                         apache: 1..60, default 3)\n"
+                      "      --mpm MPM          apache: apache2's MPM, event (default) or prefork\n"
+                      "      --dump FILE        keep the dump the run writes (apache: the moment\n"
+                      "                         the watchdog named the holder)\n"
                       "      --ctl PATH         clear-leak: the daemon's control socket\n"
                       "      --timeout S        clear-leak: seconds to wait for the answer\n",
         .cd_man = "refnet-lab",

@@ -63,7 +63,7 @@ touch "$dir/cfg"
 completes "$dir/cfg" svc add web -- apache2 -f "$dir/cf"
 completes "on off" daemon --offload ""
 completes "--offload" daemon --tap rn0 --off
-completes "stop-hang callout-hang close-wait leak clear-leak" lab ""
+completes "stop-hang callout-hang close-wait leak apache clear-leak" lab ""
 completes "ping udp-echo" sim --seed 3 ""
 completes "filter" help fil
 completes "" why ""
