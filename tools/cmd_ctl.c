@@ -45,7 +45,7 @@
 #define CTL_STOP_MARGIN_S 15.0
 #define CTL_STOP_DEFAULT_S 30.0
 
-enum { O_CTL = 1, O_TIMEOUT, O_ALL, O_REFS, O_TYPE, O_INFO, O_SIGNAL, O_GRACE };
+enum { O_CTL = 1, O_TIMEOUT, O_ALL, O_REFS, O_TYPE, O_INFO, O_SIGNAL, O_GRACE, O_MAIN };
 
 #define CTL_OPTS                                                               \
     {"ctl", 0, true, false, O_CTL}, {"timeout", 0, true, false, O_TIMEOUT}
@@ -75,6 +75,7 @@ struct ctl_line {
     const char *cl_type;      /* objects --type */
     const char *cl_signal;    /* svc add --stop-signal */
     const char *cl_grace;     /* svc add --stop-grace */
+    bool cl_stop_main;        /* svc add --stop-main */
 };
 
 /* Parses argv (argv[0] the command) with opts.  Returns 0, or -1 after -h
@@ -114,6 +115,9 @@ static int ctl_parse(struct ctl_line *l, int argc, char **argv, const struct cmd
             break;
         case O_GRACE:
             l->cl_grace = v;
+            break;
+        case O_MAIN:
+            l->cl_stop_main = true;
             break;
         }
     }
@@ -372,7 +376,7 @@ out:
 /* svc [list | status NAME | start NAME | stop NAME [--timeout S]].  The
  * --timeout of `svc stop` is the stop's, the daemon's to wait: it goes to
  * the daemon, and the client waits S and a margin for the reply. */
-/* svc add NAME [--stop-signal SIG] [--stop-grace S] -- COMMAND...: l is
+/* svc add NAME [--stop-signal SIG] [--stop-grace S] [--stop-main] -- COMMAND...: l is
  * the command line before the "--", words what follows it. */
 static int svc_add(struct ctl_line *l, int nwords, char **words)
 {
@@ -415,6 +419,8 @@ static int svc_add(struct ctl_line *l, int nwords, char **words)
         args[n++] = "--stop-grace";
         args[n++] = l->cl_grace;
     }
+    if (l->cl_stop_main)
+        args[n++] = "--stop-main";
     args[n++] = "--";
     for (i = 0; i < nwords; i++)
         args[n++] = words[i];
@@ -430,6 +436,7 @@ int rn__cmd_svc(int argc, char **argv)
         {"timeout", 0, true, true, O_TIMEOUT},
         {"stop-signal", 0, true, false, O_SIGNAL},
         {"stop-grace", 0, true, false, O_GRACE},
+        {"stop-main", 0, false, false, O_MAIN},
         {NULL, 0, false, false, 0},
     };
     struct ctl_line l;
@@ -460,9 +467,10 @@ int rn__cmd_svc(int argc, char **argv)
             return st;
         sub = l.cl_p.cp_nops > 0 ? l.cl_p.cp_ops[0] : "list";
     }
-    if (l.cl_signal != NULL || l.cl_grace != NULL) {
+    if (l.cl_signal != NULL || l.cl_grace != NULL || l.cl_stop_main) {
         st = rn__cmd_usage_error("svc %s: --%s is for svc add", sub,
-                                 l.cl_signal != NULL ? "stop-signal" : "stop-grace");
+                                 l.cl_signal != NULL ? "stop-signal" : l.cl_grace != NULL
+                                 ? "stop-grace" : "stop-main");
         goto out;
     }
     ntimeout = l.cl_p.cp_seen[1]; /* opts_svc[1], repeatable for this check */

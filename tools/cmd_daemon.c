@@ -130,7 +130,7 @@ static int parse_setting(const char *arg, struct rn_daemon_params *p)
 enum {
     O_TAP = 1, O_ADDR, O_GW, O_CTL, O_CAPTURE, O_FAULT, O_SERVICE, O_MAC, O_MTU, O_SEED,
     O_WATCHDOG, O_OFFLOAD, O_FILTER, O_DUMP_DIR, O_REASS_TIMEOUT, O_INJECT, O_SERVICE_EXEC,
-    O_STOP_SIGNAL, O_STOP_GRACE, O_RUN_UID, O_RUN_MAX,
+    O_STOP_SIGNAL, O_STOP_GRACE, O_STOP_MAIN, O_RUN_UID, O_RUN_MAX,
     O_SET
 };
 static const struct cmd_opt daemon_opts[] = {
@@ -153,6 +153,7 @@ static const struct cmd_opt daemon_opts[] = {
     {"service-exec", 0, true, true, O_SERVICE_EXEC},
     {"stop-signal", 0, true, true, O_STOP_SIGNAL},
     {"stop-grace", 0, true, true, O_STOP_GRACE},
+    {"stop-main", 0, true, true, O_STOP_MAIN},
     {"run-allow-uid", 0, true, true, O_RUN_UID},
     {"run-max-sockets", 0, true, false, O_RUN_MAX},
     {"set", 0, true, true, O_SET},
@@ -362,6 +363,17 @@ static int daemon_option(int o, const char *val, struct rn_daemon_params *p,
             return daemon_arg_error("--stop-signal: '%s': a stop must let the command end "
                                     "by itself (SIGKILL follows after the grace)", sv);
         de->de_stop_signal = sig;
+        return 0;
+    }
+    case O_STOP_MAIN: {
+        size_t i;
+
+        for (i = 0; i < p->dp_nexec && strcmp(p->dp_exec[i].de_name, val) != 0; i++)
+            ;
+        if (i == p->dp_nexec)
+            return daemon_arg_error("--stop-main: '%s': no --service-exec %s=... before it", val,
+                                    val);
+        p->dp_exec[i].de_stop_main = true;
         return 0;
     }
     case O_STOP_GRACE: {

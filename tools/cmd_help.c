@@ -31,7 +31,8 @@ const struct cmd_def rn__cmd_table[] = {
                        "       [--offload on|off] [--filter SPEC]... [--dump-dir DIR]\n"
                        "       [--reass-timeout S] [--inject enum-leak]\n"
                        "       [--service-exec NAME=COMMAND]... [--stop-signal NAME=SIG]...\n"
-                       "       [--stop-grace NAME=S]... [--run-allow-uid UID]...\n"
+                       "       [--stop-grace NAME=S]... [--stop-main NAME]...\n"
+                       "       [--run-allow-uid UID]...\n"
                        "       [--run-max-sockets N] [--set NAME=VALUE]...",
         .cd_desc = "Runs in the foreground until SIGINT or SIGTERM, with its start-up\n"
                    "and shutdown lines and the watchdog's reports on stderr.  Exit\n"
@@ -61,6 +62,9 @@ const struct cmd_def rn__cmd_table[] = {
             "      --stop-grace NAME=S\n"
             "                         SIGKILL follows the stop signal after S seconds\n"
             "                         (default 10)\n"
+            "      --stop-main NAME   the stop signal goes to NAME's command alone, not\n"
+            "                         its process group: apache2's and nginx's masters\n"
+            "                         stop their children themselves\n"
             "      --mac MAC          the interface's address (default: random, locally\n"
             "                         administered)\n"
             "      --mtu N            the device's MTU, 68..65521\n"
@@ -169,7 +173,8 @@ const struct cmd_def rn__cmd_table[] = {
                        "svc status NAME [-j]\n"
                        "svc start NAME[=ARG]\n"
                        "svc stop NAME [--timeout S]\n"
-                       "svc add NAME [--stop-signal SIG] [--stop-grace S] -- COMMAND...\n"
+                       "svc add NAME [--stop-signal SIG] [--stop-grace S] [--stop-main]\n"
+                       "        -- COMMAND...\n"
                        "svc remove NAME",
         .cd_desc = "stop answers once the service is STOPPED (exit 0), or after S\n"
                    "seconds with exit status 3 and the chains that keep it pending, as\n"
@@ -184,7 +189,9 @@ const struct cmd_def rn__cmd_table[] = {
                       "                         the answer is awaited S + 15 s.  Otherwise:\n"
                       "                         seconds to wait for the answer (default 30)\n"
                       "      --stop-signal SIG  add: the signal that stops it (default TERM)\n"
-                      "      --stop-grace S     add: SIGKILL S seconds after it (default 10)\n",
+                      "      --stop-grace S     add: SIGKILL S seconds after it (default 10)\n"
+                      "      --stop-main        add: the stop signal to the command alone, not\n"
+                      "                         its process group\n",
         .cd_man = "refnet-svc",
         .cd_flags = CMD_F_CTL | CMD_F_JSON,
     },

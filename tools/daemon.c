@@ -670,6 +670,7 @@ static int daemon_start_services(struct rn_daemon *d, char *err, size_t errlen)
             .ex_argv = de->de_argv,
             .ex_stop_signal = de->de_stop_signal,
             .ex_grace = de->de_grace,
+            .ex_stop_main = de->de_stop_main,
         };
 
         why[0] = '\0';

@@ -54,6 +54,8 @@ struct rn_daemon_exec {
     char *de_words;                         /* malloc'd storage of the words */
     int de_stop_signal;                     /* 0: SIGTERM */
     rn_time_t de_grace;                     /* 0: the controller's default */
+    bool de_stop_main;                      /* the stop signal to the command
+                                               alone (--stop-main) */
 };
 
 /* The most filters given at start (--filter). */

@@ -11,7 +11,8 @@
 # listeners, as in the case) and apache2 as a service of its controller:
 # its own configuration in a temporary directory (mpm_event unless --mpm
 # prefork, Listen 198.18.0.2:80, a document root with a test page), run
-# under `refnet run`, stopped gracefully with SIGWINCH.  Then:
+# under `refnet run`, stopped gracefully with SIGWINCH to its master alone
+# (which stops its children; SIGKILL to the whole group after 10 s).  Then:
 #   1. Linux curl fetches the test page from apache2, through refnet;
 #   2. curl load from Linux while `refnet netstat -a --refs` runs in a loop:
 #      the listener collects leaked 'enum' holds;
@@ -148,7 +149,7 @@ inject=(--inject enum-leak)
 daemon_args=(--tap rn0 --addr 198.18.0.2/15 --ctl "$ctl" "${inject[@]}" --watchdog "$threshold"
     --dump-dir "$dir/dumps" --run-allow-uid 0 --run-allow-uid "$(id -u www-data)"
     --service-exec "apache2=$apache -f $dir/apache2.conf -DFOREGROUND"
-    --stop-signal apache2=WINCH --stop-grace apache2=10)
+    --stop-signal apache2=WINCH --stop-main apache2 --stop-grace apache2=10)
 say "refnet daemon ${daemon_args[*]}"
 ip netns exec "$ns" "$refnet" daemon "${daemon_args[@]}" 2>"$dlog" &
 daemon_pid=$!

@@ -49,7 +49,8 @@
  * for the command ("real process apache2 (pid 4242) running") in place of
  * a process of its own.  Stop, in call order:
  *   rn_svc_stop() [L]: STOP_PENDING; the stop signal (SIGTERM unless
- *     configured: apache2's graceful stop is SIGWINCH) to the group; wait
+ *     configured: apache2's graceful stop is SIGWINCH) to the group (or to
+ *     the command alone, ex_stop_main, as systemd's KillMode=mixed); wait
  *     "stop" (waiter: the service) on the real process
  *   ... the command exits (its pidfd, on the loop) -> the group is polled
  *     until none of it runs; SIGKILL to the group once the grace passed
@@ -266,6 +267,13 @@ struct rn_svc_exec {
                                     0: SIGTERM */
     rn_time_t ex_grace;          /* SIGKILL follows this long after the
                                     stop signal; 0: RN_SVC_GRACE_DEFAULT */
+    bool ex_stop_main;           /* the stop signal goes to the command
+                                    alone, whose children are its own to
+                                    stop (apache2's and nginx's masters
+                                    stop theirs gracefully; a prefork child
+                                    that gets SIGWINCH itself drops its
+                                    transfer), not to its group; SIGKILL
+                                    still goes to the whole group */
 };
 
 /* What runs commands: a real-time loop driving the controller's stack
@@ -308,6 +316,7 @@ struct rn_svc_exec_info {
     const char *const *ei_argv;   /* the command as added, ended by NULL:
                                      valid while the service is */
     int ei_stop_signal;           /* its stop signal */
+    bool ei_stop_main;            /* sent to the command alone */
     rn_time_t ei_grace;           /* before SIGKILL */
     int32_t ei_pid;               /* the running command's pid (and its
                                      group's id), else 0 */

@@ -6,7 +6,7 @@
  *   svc status NAME            one service
  *   svc start NAME[=ARG]       starts it (adding it first if it is a known
  *                              kind not configured yet)
- *   svc add NAME [--stop-signal SIG] [--stop-grace S] -- COMMAND...
+ *   svc add NAME [--stop-signal SIG] [--stop-grace S] [--stop-main] -- COMMAND...
  *                              adds a service that runs COMMAND (under
  *                              `refnet run`), STOPPED
  *   svc remove NAME            removes a STOPPED service
@@ -290,7 +290,8 @@ static int svc_start(struct rn__ctl_svc *cs, struct rn_ctl_req *req)
 
 /* ---- svc add, remove ------------------------------------------------------------- */
 
-#define SVC_ADD_USAGE "usage: svc add NAME [--stop-signal SIG] [--stop-grace S] -- COMMAND..."
+#define SVC_ADD_USAGE "usage: svc add NAME [--stop-signal SIG] [--stop-grace S] [--stop-main] " \
+                      "-- COMMAND..."
 
 static int svc_add(struct rn__ctl_svc *cs, struct rn_ctl_req *req)
 {
@@ -308,6 +309,10 @@ static int svc_add(struct rn__ctl_svc *cs, struct rn_ctl_req *req)
         bool sig = strncmp(a, "--stop-signal", 13) == 0 && (a[13] == '\0' || a[13] == '=');
         bool grace = strncmp(a, "--stop-grace", 12) == 0 && (a[12] == '\0' || a[12] == '=');
 
+        if (strcmp(a, "--stop-main") == 0) {
+            ex.ex_stop_main = true;
+            continue;
+        }
         if (!sig && !grace)
             return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "unexpected argument '%s' before "
                                    "-- (" SVC_ADD_USAGE ")", a);
@@ -488,7 +493,7 @@ static int rn__cmd_lab(struct rn_ctl_req *req, void *ctx)
 
 static const struct rn_ctl_cmd svc_cmds[] = {
     {"svc", rn__cmd_svc, "svc [list | status NAME | start NAME | stop NAME [--timeout S] | "
-                         "add NAME [--stop-signal SIG] [--stop-grace S] -- COMMAND... | "
+                         "add NAME [--stop-signal SIG] [--stop-grace S] [--stop-main] -- COMMAND... | "
                          "remove NAME]"},
     {"why", rn__cmd_why, "why [SERVICE|OBJECT-ID]"},
     {"lab", rn__cmd_lab, "lab clear-leak"},

@@ -589,6 +589,7 @@ static void service_exec_json(struct json_object *o, const struct rn_svc_exec_in
     json_object_object_add(o, "command", cmd);
     put_str(o, "stop_signal", rn_svc_signal_name(ei->ei_stop_signal, sn, sizeof(sn)));
     put_u64(o, "stop_grace_ns", ei->ei_grace);
+    put_str(o, "stop_to", ei->ei_stop_main ? "command" : "group");
     if (ei->ei_run != 0)
         put_u64(o, "real_process", ei->ei_run);
     else
@@ -678,8 +679,9 @@ static void service_text(struct rn_strbuf *sb, const struct rn_svc *svc, rn_time
                          rn_proc_handles(p) == 1 ? "" : "s");
     rn_strbuf_printf(sb, ", service #%" PRIu64 "\n", rn_svc_id(svc));
     if (exec) {
-        rn_strbuf_printf(sb, "  stop: %s to its process group, SIGKILL %s later\n",
+        rn_strbuf_printf(sb, "  stop: %s to its %s, SIGKILL to its group %s later\n",
                          rn_svc_signal_name(ei.ei_stop_signal, sn, sizeof(sn)),
+                         ei.ei_stop_main ? "command alone" : "process group",
                          rn_fmt_age(ei.ei_grace, age, sizeof(age)));
         if (ei.ei_exited) {
             rn_time_t t = rn_clock_now();

@@ -12,7 +12,8 @@
  *     -> the pidfd on the loop; RUNNING
  *   rn__svc_exec_signal() [L] (a stop, or the command's own exit): the
  *     ports its listeners hold are remembered; the stop signal to the
- *     group; the grace timer
+ *     group (or the command alone, while it runs, if so configured); the
+ *     grace timer
  *   run_pidfd_ready() [L]: the command exited; its status is read without
  *     reaping it (WNOWAIT), so that its pid, which is the group's id,
  *     cannot be reused while the group is signalled; a command that
@@ -77,6 +78,7 @@ struct svc_exec {
     char **ex_argv;             /* [I] malloc'd, NULL-ended */
     int ex_stop_signal;         /* [I] */
     rn_time_t ex_grace;         /* [I] */
+    bool ex_stop_main;          /* [I] the stop signal to the command alone */
     /* How the last run's command ended, for listings. */
     bool ex_exited;             /* [L] a run ended */
     int ex_exit_status;         /* [L] */
@@ -404,6 +406,7 @@ int rn__svc_exec_new(const struct rn_svc_exec *ex, struct svc_exec **out, char *
     e->ex_argv = v;
     e->ex_stop_signal = ex->ex_stop_signal ? ex->ex_stop_signal : SIGTERM;
     e->ex_grace = ex->ex_grace ? ex->ex_grace : RN_SVC_GRACE_DEFAULT;
+    e->ex_stop_main = ex->ex_stop_main;
     *out = e;
     return 0;
 }
@@ -968,8 +971,10 @@ void rn__svc_exec_signal(struct rn_svc *svc)
     if (phase == RUN_RUNNING)
         atomic_store_explicit(&ru->ru_phase, RUN_STOPPING, memory_order_release);
     /* The command is not reaped before its group is gone, so -pid is
-     * still its group. */
-    (void)kill(-ru->ru_pid, ex->ex_stop_signal);
+     * still its group.  A command that stops its children itself gets the
+     * signal alone while it runs; once it exited, nobody else tells them. */
+    (void)kill(ex->ex_stop_main && phase == RUN_RUNNING ? ru->ru_pid : -ru->ru_pid,
+               ex->ex_stop_signal);
     if (ru->ru_loop != NULL &&
         rn_loop_timer_arm(ru->ru_loop, &ru->ru_grace, rn_loop_now(ru->ru_loop) + ex->ex_grace) ==
             0)
@@ -1031,6 +1036,7 @@ bool rn_svc_exec_info(const struct rn_svc *svc, struct rn_svc_exec_info *out)
         return false;
     out->ei_argv = (const char *const *)ex->ex_argv;
     out->ei_stop_signal = ex->ex_stop_signal;
+    out->ei_stop_main = ex->ex_stop_main;
     out->ei_grace = ex->ex_grace;
     if (ru != NULL) {
         enum run_phase phase = atomic_load_explicit(&ru->ru_phase, memory_order_relaxed);

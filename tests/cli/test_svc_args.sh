@@ -74,7 +74,7 @@ want 2 "^refnet: --json: svc add has no JSON output" svc add web --json -- true
 want 1 "^refnet: cannot reach the daemon at $tmp/ctl" \
     svc add web --ctl "$tmp/ctl" -- python3 -m http.server --json -h
 "$refnet" daemon --help | grep -q -- "--service-exec NAME=COMMAND" || bad "daemon --help lacks --service-exec"
-"$refnet" svc --help | grep -q -- "svc add NAME \[--stop-signal SIG\] \[--stop-grace S\] -- COMMAND" || bad "svc --help lacks svc add"
+"$refnet" svc --help | grep -q -- "svc add NAME \[--stop-signal SIG\] \[--stop-grace S\] \[--stop-main\]" || bad "svc --help lacks svc add"
 "$refnet" daemon --help | grep -q -- "--inject FAULT" || bad "daemon --help lacks --inject"
 "$refnet" help 2>&1 | grep -q "why \[SERVICE|ID\]" || bad "refnet help lacks why"
 [ "$fail" = 0 ] || exit 1

@@ -142,10 +142,10 @@ static bool heard(void *ctx)
 
 /* Adds a service of name running argv (NULL-ended), stop signal sig (0:
  * default) and grace (0: default), and starts it; returns it. */
-static struct rn_svc *add_started(const char *name, const char *const *argv, int sig,
-                                  rn_time_t grace)
+static struct rn_svc *add_started_main(const char *name, const char *const *argv, int sig,
+                                       rn_time_t grace, bool stop_main)
 {
-    struct rn_svc_exec ex = {argv, sig, grace};
+    struct rn_svc_exec ex = {argv, sig, grace, stop_main};
     struct rn_svc *svc;
     char err[600];
 
@@ -156,6 +156,12 @@ static struct rn_svc *add_started(const char *name, const char *const *argv, int
         fail_msg("start %s: %s", name, err);
     assert_int_equal(rn_svc_state(svc), RN_SVC_RUNNING);
     return svc;
+}
+
+static struct rn_svc *add_started(const char *name, const char *const *argv, int sig,
+                                  rn_time_t grace)
+{
+    return add_started_main(name, argv, sig, grace, false);
 }
 
 static pid_t pid_of(struct rn_svc *svc)
@@ -484,7 +490,7 @@ static void test_bad_input(void **state)
     static const char *const none[] = {NULL};
     static const char *const missing[] = {"refnet-no-such-program", NULL};
     static const char *const ok[] = {"true", NULL};
-    struct rn_svc_exec ex = {ok, 0, 0};
+    struct rn_svc_exec ex = {ok, 0, 0, false};
     struct rn_svc *svc;
     char err[600];
 
@@ -526,6 +532,58 @@ static void test_bad_input(void **state)
     teardown_host();
 }
 
+/* The stop signal to the command alone: a child of its group that does not
+ * get it runs on until SIGKILL after the grace. */
+static void test_stop_main(void **state)
+{
+    static const char *const argv[] = {"sh", "-c", "sleep 30 & echo $! >\"$0\"; wait", NULL,
+                                       NULL};
+    char path[] = "/tmp/refnet-test-exec-XXXXXX", buf[32];
+    struct rn_svc_exec_info ei;
+    struct rn_svc_stop stp;
+    struct heard h = {0};
+    const char *v[5];
+    struct rn_svc *svc;
+    pid_t child;
+    FILE *f;
+    int fd, i;
+
+    (void)state;
+    fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    memcpy(v, argv, sizeof(argv));
+    v[3] = path;
+    setup_host();
+    svc = add_started_main("mainonly", v, 0, RN_MSEC(700), true);
+    assert_true(rn_svc_exec_info(svc, &ei));
+    assert_true(ei.ei_stop_main);
+    for (i = 0; i < 100; i++) {
+        f = fopen(path, "r");
+        if (f != NULL && fgets(buf, sizeof(buf), f) != NULL && atoi(buf) > 0)
+            break;
+        if (f != NULL)
+            fclose(f);
+        f = NULL;
+        usleep(10000);
+    }
+    assert_non_null(f);
+    fclose(f);
+    unlink(path);
+    child = (pid_t)atoi(buf);
+    assert_int_equal(rn_svc_stop(svc, RN_MSEC(300), &stp, heard_fn, &h), 0);
+    assert_true(loop_until(heard, &h, RN_SEC(1)));
+    assert_int_equal(h.h_result, RN_ETIMEDOUT);
+    /* The shell got SIGTERM; its child did not. */
+    assert_true(rn_svc_exec_info(svc, &ei));
+    assert_true(ei.ei_exited);
+    assert_int_equal(ei.ei_exit_signal, SIGTERM);
+    assert_true(running(child));
+    assert_true(loop_until(stopped, svc, RN_SEC(3)));
+    assert_false(running(child));
+    teardown_host();
+}
+
 /* The host goes with commands still running: they are killed, and the
  * stops complete with the stack. */
 static void test_detach_kills(void **state)
@@ -564,6 +622,7 @@ int main(void)
         cmocka_unit_test(test_exit_on_its_own),
         cmocka_unit_test(test_held_by_refnet_process),
         cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_stop_main),
         cmocka_unit_test(test_detach_kills),
     };
 
