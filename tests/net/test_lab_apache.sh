@@ -29,7 +29,7 @@ for want in "apache2 (command: /usr/sbin/apache2 -f " ": RUNNING for " \
     "its process group is gone, refnet's cleanup of 1 of " \
     "terminating, 1 of " "close pending" "tcp listener 198.18.0.2:80 CLOSED" \
     "verdict: 'enum' holds past its bound (1.0s) with no enumeration running" \
-    "refnet watchdog: " "the watchdog named the 'enum' holder " \
+    "refnet watchdog: " "(the watchdog named the 'enum' holder when the stop had been pending " \
     "cannot start apache2: TCP port 80: address in use: held by #" \
     "owner service apache2" "gave back " ": STOPPED for " \
     "service apache2 RUNNING, pid " "service apache2 STOPPED (stop took " \
