@@ -16,7 +16,9 @@
 #     alone, --stop-main) completes, with mpm_event after a download in
 #     flight finished whole, and leaves no process and no refnet process
 #     behind;
-#   - the daemon shuts down cleanly, nothing leaked.
+#   - the daemon shuts down with two commands running (one ends on SIGTERM,
+#     one is killed after its grace): cleanly, nothing leaked, no process
+#     of either left.
 . "$(dirname "$0")/lib.sh"
 net_setup svc_exec
 net_need curl /usr/sbin/apache2
@@ -189,4 +191,25 @@ print([r["id"] for r in json.load(sys.stdin) if r["local"] == "198.18.0.2:80" an
     rn svc remove "$name" >/dev/null || bad "svc remove $name failed"
 done
 
-net_done "svc_exec: stop signal then SIGKILL after the grace, exit on its own, apache2 prefork and event under svc add: served by several processes, graceful restart, graceful stop (event: with a download in flight), nothing left"
+# ---- The daemon shuts down with commands running ---------------------------------
+# One ends on its stop signal, one ignores it and is killed after its grace;
+# the shutdown completes both stops, leaks nothing, and leaves no process.
+svc_add sleeper -- sleep 60 >/dev/null || bad "svc add sleeper failed"
+svc_add stubborn2 --stop-grace 1 -- sh -c 'trap "" TERM; sleep 60; sleep 60' >/dev/null ||
+    bad "svc add stubborn2 failed"
+rn svc start sleeper >/dev/null || bad "svc start sleeper failed"
+rn svc start stubborn2 >/dev/null || bad "svc start stubborn2 failed"
+spid=$(svc_json sleeper 's["pid"]')
+tpid=$(svc_json stubborn2 's["pid"]')
+sleep 0.3
+t0=$(date +%s%N)
+net_stop
+took=$((($(date +%s%N) - t0) / 1000000))
+echo "shutdown with two commands running took $took ms"
+[ "$took" -ge 900 ] || bad "the shutdown did not give stubborn2 its grace ($took ms)"
+for g in "$spid" "$tpid"; do
+    [ -z "$(group_left "$g")" ] || bad "processes of group $g left after the shutdown: $(group_left "$g")"
+done
+grep -q "service stubborn2: .*SIGKILL" "$dlog" || bad "no line on the daemon's stderr for stubborn2's SIGKILL"
+
+net_done "svc_exec: stop signal then SIGKILL after the grace, exit on its own, apache2 prefork and event under svc add: served by several processes, graceful restart, graceful stop (event: with a download in flight), nothing left; the daemon shuts down with commands running"
