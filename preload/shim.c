@@ -754,6 +754,10 @@ SHIM_EXPORT int listen(int fd, int backlog)
     if (r < 0)
         return fail(-r);
     e->sf_kind = RUN_KIND_LISTENER;
+    /* A listener never turns into a kernel socket: its options need no
+     * replay, and its close (in a signal handler, maybe) frees nothing. */
+    free(e->sf_opts);
+    e->sf_opts = NULL;
     return 0;
 }
 
@@ -999,7 +1003,8 @@ SHIM_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen
     r = rpc(&m, NULL, 0);
     if (r < 0)
         return fail(-r);
-    if (!(level == SOL_SOCKET && name == SO_LINGER))
+    /* Not a listener's: it never turns into a kernel socket. */
+    if (!(level == SOL_SOCKET && name == SO_LINGER) && e->sf_kind != RUN_KIND_LISTENER)
         opt_remember(e, level, name, (int)m.m_val);
     return 0;
 }
