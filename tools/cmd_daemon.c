@@ -21,6 +21,7 @@
 #include "commands.h"
 #include "apps/apps.h"
 #include "ctl/ctl.h"
+#include "ctl/web.h"
 #include "tools/daemon.h"
 #include "refnet/addr.h"
 #include "refnet/error.h"
@@ -103,7 +104,7 @@ static int parse_u64(const char *opt, const char *arg, uint64_t min, uint64_t ma
 /* The options of refnet daemon, each taking a value. */
 enum {
     O_TAP = 1, O_ADDR, O_GW, O_CTL, O_CAPTURE, O_FAULT, O_SERVICE, O_MAC, O_MTU, O_SEED,
-    O_WATCHDOG, O_OFFLOAD, O_FILTER, O_DUMP_DIR, O_REASS_TIMEOUT, O_INJECT
+    O_WATCHDOG, O_OFFLOAD, O_FILTER, O_DUMP_DIR, O_REASS_TIMEOUT, O_INJECT, O_UI
 };
 static const struct cmd_opt daemon_opts[] = {
     {"tap", 0, true, false, O_TAP},
@@ -122,6 +123,7 @@ static const struct cmd_opt daemon_opts[] = {
     {"dump-dir", 0, true, false, O_DUMP_DIR},
     {"reass-timeout", 0, true, false, O_REASS_TIMEOUT},
     {"inject", 0, true, false, O_INJECT},
+    {"ui", 0, true, false, O_UI},
     {NULL, 0, false, false, 0},
 };
 
@@ -222,6 +224,11 @@ static int daemon_option(int o, const char *val, struct rn_daemon_params *p,
             return daemon_arg_error("--inject: '%s': unknown fault (known: enum-leak)", val);
         p->dp_inject_enum_leak = true;
         return 0;
+    case O_UI:
+        if (rn__web_addr_check(val, err, sizeof(err)) != 0)
+            return daemon_arg_error("--ui: %s", err);
+        p->dp_ui = val;
+        return 0;
     case O_OFFLOAD:
         if (strcmp(val, "on") != 0 && strcmp(val, "off") != 0)
             return daemon_arg_error("--offload: '%s': expected on or off", val);
@@ -284,6 +291,9 @@ int rn__cmd_daemon(int argc, char **argv)
     }
     rn__daemon_describe(d, line, sizeof(line));
     fprintf(stderr, "refnet daemon: %s\n", line);
+    if (rn__daemon_ui_url(d) != NULL)
+        fprintf(stderr, "refnet daemon: live view at %s (read-only; actions need the token "
+                "%s)\n", rn__daemon_ui_url(d), rn__daemon_ui_token(d));
     if (p.dp_inject_enum_leak)
         fprintf(stderr, "refnet daemon: fault injected: netstat's enumeration loses 'enum' "
                 "references on listeners (refnet lab clear-leak gives them back)\n");

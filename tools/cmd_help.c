@@ -29,7 +29,7 @@ const struct cmd_def rn__cmd_table[] = {
                        "       [--capture FILE] [--fault SPEC] [--service NAME]...\n"
                        "       [--mac MAC] [--mtu N] [--seed N] [--watchdog S]\n"
                        "       [--offload on|off] [--filter SPEC]... [--dump-dir DIR]\n"
-                       "       [--reass-timeout S] [--inject enum-leak]",
+                       "       [--reass-timeout S] [--inject enum-leak] [--ui ADDR:PORT]",
         .cd_desc = "Runs in the foreground until SIGINT or SIGTERM, with its start-up\n"
                    "and shutdown lines and the watchdog's reports on stderr.  Exit\n"
                    "status: 0 clean shutdown, 1 start-up failure or objects leaked at\n"
@@ -67,7 +67,11 @@ const struct cmd_def rn__cmd_table[] = {
             "      --inject FAULT     the lab's faults, off unless named: enum-leak makes\n"
             "                         netstat's enumeration leak references on listeners,\n"
             "                         as in the case (refnet lab clear-leak gives them\n"
-            "                         back)\n",
+            "                         back)\n"
+            "      --ui ADDR:PORT     serve the live view in a browser there, e.g.\n"
+            "                         127.0.0.1:8080 (port 0: any free one), or on\n"
+            "                         unix:PATH; read-only, actions need the token it\n"
+            "                         prints\n",
         .cd_man = "refnet-daemon",
     },
     {
