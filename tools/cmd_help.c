@@ -270,9 +270,9 @@ const struct cmd_def rn__cmd_table[] = {
     {
         .cd_name = "analyze",
         .cd_fn = rn__cmd_analyze,
-        .cd_brief = "analyze FILE [--threshold S] [--object ID | --objects]",
+        .cd_brief = "analyze FILE [--threshold S] [--object ID | --objects | --html]",
         .cd_summary = "print the waiting chains of a dump file",
-        .cd_synopsis = "analyze FILE [--threshold S] [--object ID | --objects]",
+        .cd_synopsis = "analyze FILE [--threshold S] [--object ID | --objects | --html]",
         .cd_desc = "What the watchdog would have printed: the waits at least the\n"
                    "threshold old, each down to the object that blocks it, with its\n"
                    "ledger and verdict.  Exit status 0 once printed, whether or not a\n"
@@ -280,7 +280,10 @@ const struct cmd_def rn__cmd_table[] = {
         .cd_options = "      --threshold S      show waits at least S seconds old (default: the\n"
                       "                         dump's watchdog threshold; 0: every wait)\n"
                       "      --object ID        the chains through one object, or the object\n"
-                      "      --objects          every object with its ledger\n",
+                      "      --objects          every object with its ledger\n"
+                      "      --html             one self-contained HTML report instead: the\n"
+                      "                         chains drawn as graphs, holders, sites, verdict,\n"
+                      "                         every object; opens from the file, no network\n",
         .cd_man = "refnet-objects",
     },
     {

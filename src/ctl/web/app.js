@@ -344,11 +344,18 @@
       return Math.max.apply(null, out[b].map(function (w) { return w.age_ns; })) -
         Math.max.apply(null, out[a].map(function (w) { return w.age_ns; }));
     });
-    /* Waits on a cycle have no outermost waiter: start at one of them. */
-    Object.keys(out).forEach(function (k) { if (roots.indexOf(k) < 0 && !reach(k)) roots.push(k); });
-    function reach(k) {
-      return roots.some(function (r) { return r === k; });
+    /* Waits on a cycle have no outermost waiter: start at one of them
+     * that no chain drawn so far reached. */
+    var reached = {};
+    function mark(k) {
+      if (reached[k]) return;
+      reached[k] = true;
+      (out[k] || []).forEach(function (w) { mark(String(w.waited)); });
     }
+    roots.forEach(mark);
+    Object.keys(out).forEach(function (k) {
+      if (!reached[k]) { roots.push(k); mark(k); }
+    });
     return roots.map(function (r) { return layout(r, nodes, out); });
   }
   function layout(root, nodes, out) {
@@ -398,19 +405,19 @@
           var hx = x + W + 30, hy = y + j * 34, cls = hd["class"];
           parts.push('<g class="holder-g" data-tag="' + esc(hd.tag) + '" data-class="' + esc(cls) + '">' +
             '<rect class="holder ' + esc(cls) + '" data-tag="' + esc(hd.tag) + '" x="' + hx + '" y="' + hy +
-            '" width="560" height="30" rx="3"/>' +
+            '" width="640" height="30" rx="3"/>' +
             '<text class="' + (cls === "suspect" ? "suspect" : "") + '" x="' + (hx + 8) + '" y="' + (hy + 13) + '">' +
             esc(hd.tag) + '  ' + hd.count + '  held ' + fmtAge(hd.held_ns) + '  ' +
             esc(cls === "suspect" ? "SUSPECT" : "(" + hd.reason + ")") + '</text>' +
             '<text class="small" x="' + (hx + 8) + '" y="' + (hy + 26) + '">' +
-            esc(cut(hd.site ? "at " + hd.site : "no site recorded (trace the type to see where)", 86)) +
+            esc(cut(hd.site ? "at " + hd.site : "no site recorded (trace the type to see where)", 96)) +
             '</text></g>');
           parts.push('<path class="edge" d="M' + (x + W) + ' ' + (y + 22) + ' H' + (x + W + 15) + ' V' +
             (hy + 15) + ' H' + hx + '"/>');
         });
-        maxX = Math.max(maxX, x + W + 30 + 560);
+        maxX = Math.max(maxX, x + W + 30 + 640);
         var vy = y + Math.max(h, 44) + 8;
-        parts.push('<rect class="verdict" x="' + x + '" y="' + vy + '" width="' + (W + 30 + 560) +
+        parts.push('<rect class="verdict" x="' + x + '" y="' + vy + '" width="' + (W + 30 + 640) +
           '" height="24" rx="3"/><text class="verdict" data-verdict="1" x="' + (x + 8) + '" y="' + (vy + 16) +
           '">verdict: ' + esc(cut(n.verdict || "", 150)) + '</text>');
         h += 8 + 24;
