@@ -1059,7 +1059,7 @@ struct json_object *rn__render_report_json(const struct rn_snapshot *s, const ch
 {
     struct json_object *doc = json_object_new_object(), *misuse = json_object_new_object();
     struct json_object *waits = rn__render_waits_json(s);
-    struct json_object *objects = rn__render_objects_json(s, NULL, NULL, SIZE_MAX);
+    struct json_object *objects = rn__render_objects_json(s, NULL, NULL, RN_REPORT_OBJECTS_MAX);
     int i;
 
     if (doc == NULL || misuse == NULL || waits == NULL || objects == NULL) {

@@ -105,9 +105,13 @@ struct json_object *rn__render_waits_json(const struct rn_snapshot *s);
 struct json_object *rn__render_objects_json(const struct rn_snapshot *s, const char *query,
                                             const char *type, size_t max);
 
+/* The most objects a report lists one by one (every one is counted by
+ * type; those in waits are drawn whatever their number). */
+#define RN_REPORT_OBJECTS_MAX 2000
+
 /* What the HTML report shows of s: {"title", "now_ns", "threshold_ns",
  * "misuse": {...}, "waits": rn__render_waits_json(), "objects":
- * rn__render_objects_json() of every object}. */
+ * rn__render_objects_json() of the first RN_REPORT_OBJECTS_MAX objects}. */
 struct json_object *rn__render_report_json(const struct rn_snapshot *s, const char *title);
 
 #endif /* REFNET_CTL_RENDER_H */

@@ -600,15 +600,20 @@ static bool web_write(struct rn__web *w, struct web_conn *c)
 }
 
 /* Looks for the blank line ending the head, from where the last look
- * stopped.  Returns true once found. */
+ * stopped.  Returns true once found, or once a line ends in a bare LF,
+ * which the parser refuses at once rather than wait for a head that will
+ * never end as HTTP says. */
 static bool head_complete(struct web_conn *c)
 {
     size_t i = c->wc_scan >= 3 ? c->wc_scan - 3 : 0;
 
-    for (; i + 3 < c->wc_inlen; i++)
-        if (c->wc_in[i] == '\r' && c->wc_in[i + 1] == '\n' && c->wc_in[i + 2] == '\r' &&
-            c->wc_in[i + 3] == '\n')
+    for (; i < c->wc_inlen; i++) {
+        if (c->wc_in[i] == '\n' && (i == 0 || c->wc_in[i - 1] != '\r'))
             return true;
+        if (i + 3 < c->wc_inlen && c->wc_in[i] == '\r' && c->wc_in[i + 1] == '\n' &&
+            c->wc_in[i + 2] == '\r' && c->wc_in[i + 3] == '\n')
+            return true;
+    }
     c->wc_scan = c->wc_inlen;
     return false;
 }
@@ -626,6 +631,8 @@ static void web_process(struct rn__web *w, struct web_conn *c)
         if (!head_complete(c) && !full)
             return;
         rc = rn__web_parse(c->wc_in, c->wc_inlen, &c->wc_req, &why);
+        if (rc == 0 && !full)
+            return;  /* a CRLF CRLF inside a line the parser reads on */
         if (rc == 0)
             why = RN_WEB_R_HEAD_TOO_LARGE;  /* full, and still no end */
         if (rc <= 0) {

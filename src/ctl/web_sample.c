@@ -60,6 +60,8 @@ struct rn__web_sampler {
     struct rn_strbuf ws_walk_out;      /* [L] its rows so far */
     bool ws_walk_first;                /* [L] no row yet */
     bool ws_walk_cancel;               /* [L] its next batch ends it */
+    struct rn_loop_work ws_kick_work;  /* a tick now, for a new viewer */
+    atomic_bool ws_kick_busy;          /* [A] queued */
     /* An action from the server. */
     struct rn_loop_work ws_act_work;   /* runs ws_act_fn */
     atomic_bool ws_act_busy;           /* [A] queued */
@@ -261,6 +263,7 @@ struct rn__web_sampler *rn__web_sampler_new(struct rn_loop *loop, struct rn_stac
     ws->ws_inject = inject;
     atomic_init(&ws->ws_touched, 0);
     atomic_init(&ws->ws_act_busy, false);
+    atomic_init(&ws->ws_kick_busy, false);
     pthread_mutex_init(&ws->ws_lock, NULL);
     rn_strbuf_init(&ws->ws_ifaces);
     rn_strbuf_init(&ws->ws_stats);
@@ -280,11 +283,26 @@ struct rn__web_sampler *rn__web_sampler_new(struct rn_loop *loop, struct rn_stac
     return ws;
 }
 
+/* [L] A sample now, off the timer's beat. */
+static void ws_kick(struct rn_loop *loop, struct rn_loop_work *w)
+{
+    struct rn__web_sampler *ws = container_of(w, struct rn__web_sampler, ws_kick_work);
+
+    rn_loop_timer_cancel(loop, &ws->ws_timer);
+    ws_tick(&ws->ws_timer, rn_loop_now(loop));
+    atomic_store(&ws->ws_kick_busy, false);
+}
+
 void rn__web_sampler_touch(struct rn__web_sampler *ws)
 {
-    /* A viewer arriving after a pause gets data at the next tick; the
-     * loop is not woken for it. */
-    atomic_store(&ws->ws_touched, rn_clock_os_monotonic());
+    rn_time_t now = rn_clock_os_monotonic();
+    bool was = ws_watched(ws, now);
+
+    atomic_store(&ws->ws_touched, now);
+    /* A viewer arriving after a pause (or the first) gets a sample at
+     * once rather than at the next tick. */
+    if (!was && !atomic_exchange(&ws->ws_kick_busy, true))
+        rn_loop_post(ws->ws_loop, &ws->ws_kick_work, ws_kick);
 }
 
 void rn__web_sampler_read(struct rn__web_sampler *ws,
@@ -323,9 +341,14 @@ void rn__web_sampler_free(struct rn__web_sampler *ws)
      * between batches otherwise): marked, that batch ends it and lets go
      * of what it holds.  A queued action runs too. */
     ws->ws_walk_cancel = true;
-    if (ws->ws_walk != NULL || atomic_load(&ws->ws_act_busy))
+    if (ws->ws_walk != NULL || atomic_load(&ws->ws_act_busy) || atomic_load(&ws->ws_kick_busy))
         rn_loop_run_posted(ws->ws_loop);
+    if (ws->ws_walk != NULL) {
+        /* A kick that ran just now started one: its batch is queued. */
+        rn_loop_run_posted(ws->ws_loop);
+    }
     assert(ws->ws_walk == NULL);
+    rn_loop_timer_cancel(ws->ws_loop, &ws->ws_timer);
     rn_strbuf_free(&ws->ws_walk_out);
     pthread_mutex_destroy(&ws->ws_lock);
     rn_strbuf_free(&ws->ws_ifaces);

@@ -109,9 +109,10 @@
       }).join(" ");
       out += '<polyline class="' + (k ? "b" : "") + '" points="' + pts + '"/>';
     }
-    out += '<text x="2" y="10">' + esc(title) + ' (max ' + fmtNum(Math.round(max)) + ')</text></svg>';
-    out += '<div class="legend">' + labels.map(esc).join(" / ") + '</div>';
-    return out;
+    out += '</svg>';
+    return '<div class="legend">' + esc(title) + ', max ' + fmtNum(Math.round(max)) + '</div>' + out +
+      '<div class="legend"><span class="key a"></span>' + esc(labels[0]) +
+      (labels[1] ? ' <span class="key b"></span>' + esc(labels[1]) : "") + '</div>';
   }
   function rates(hist, key) {
     var r = [], i;
@@ -217,10 +218,13 @@
   function connKey(r) { return String(r.id); }
   function connections(d) {
     var rows = d.rows || [], now = Date.now(), seen = {}, k;
+    /* What is there when the page first looks is not "new". */
+    var baseline = !state.connsSeen && d.rows;
+    if (d.rows) state.connsSeen = true;
     rows.forEach(function (r) {
       k = connKey(r);
       seen[k] = true;
-      if (!state.conns[k]) state.conns[k] = {first: now, hist: []};
+      if (!state.conns[k]) state.conns[k] = {first: baseline ? 0 : now, hist: []};
       state.conns[k].row = r;
       var hh = state.conns[k].hist;
       hh.push({t: now, sendq: r.sendq, recvq: r.recvq, refs: r.refs, info: r.info || null});
@@ -253,7 +257,7 @@
     }
     rows.forEach(function (r) {
       var c = state.conns[connKey(r)];
-      var cls = (now - c.first < 3000 && state.built === "connections" ? "new" : "") +
+      var cls = (now - c.first < 3000 ? "new" : "") +
         (state.sel === connKey(r) ? " sel" : "");
       h += line(r, cls);
     });

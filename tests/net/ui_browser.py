@@ -1,0 +1,195 @@
+"""The live view in a real browser (test_ui.sh drives it): headless Chromium
+in the test's namespace, through cdp.py.
+
+    ui_browser.py --url URL --ns NS --refnet BIN --ctl SOCK --dir DIR --art ART
+                  --threshold S
+
+Phases, in order; each prints "ok: ..." or "FAIL: ..." and the script exits
+1 if any failed.  Screenshots go to ART.
+  1. overview: the page loads and lists httpd RUNNING;
+  2. connections: a Linux client connects to httpd: a row with its
+     address appears; it closes: the row goes;
+  3. waits: (the shell has made the leak and traced the listener) `svc stop
+     httpd` hangs; the waits page shows the chain service -> process ->
+     socket -> tcp listener with the `enum` holder highlighted and the
+     verdict, within the watchdog's threshold + 1 s of the stop;
+  4. report: the dump the shell wrote during the hang, rendered by
+     `refnet analyze --html`, opens from the file with the network off and
+     shows the same chain, suspect and verdict;
+  5. restart: the shell restarts the daemon (DIR/ready-restart ->
+     DIR/restarted); the page says the daemon is unreachable, then comes
+     back by itself.
+"""
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import cdp  # noqa: E402
+
+fail = 0
+
+
+def ok(msg):
+    print("ok: " + msg, flush=True)
+
+
+def bad(msg):
+    global fail
+    print("FAIL: " + msg, flush=True)
+    fail = 1
+
+
+def handshake(d, mine, theirs, timeout=60):
+    open(os.path.join(d, mine), "w").close()
+    t0 = time.monotonic()
+    while not os.path.exists(os.path.join(d, theirs)):
+        if time.monotonic() - t0 > timeout:
+            raise cdp.Failure("the shell did not answer %s" % mine)
+        time.sleep(0.05)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    for a in ("url", "ns", "refnet", "ctl", "dir", "art"):
+        ap.add_argument("--" + a, required=True)
+    ap.add_argument("--threshold", type=float, required=True)
+    a = ap.parse_args()
+    os.makedirs(a.art, exist_ok=True)
+    url = a.url.rstrip("/")
+    nsx = ["ip", "netns", "exec", a.ns]
+
+    def rn(*args, **kw):
+        return subprocess.run([a.refnet, *args, "--ctl", a.ctl, "--timeout", "30"],
+                              capture_output=True, text=True, **kw)
+
+    b = cdp.Browser(netns=a.ns)
+    try:
+        p = b.page(1400, 1000)
+
+        # 1. Overview.
+        p.goto(url + "/#overview")
+        _, t = p.wait_for("(function(){var r=document.querySelector('#services tr[data-name=\"httpd\"]');"
+                          "return r && r.getAttribute('data-state')==='RUNNING';})()", 10,
+                          "the overview listing httpd RUNNING")
+        p.wait_for("document.querySelectorAll('svg.chart polyline').length >= 3 && "
+                   "document.querySelector('svg.chart polyline').getAttribute('points').split(' ').length > 2",
+                   10, "the overview's charts with a few seconds of history")
+        p.screenshot(os.path.join(a.art, "overview.png"))
+        ok("overview: httpd RUNNING after %.2fs; interfaces %s" %
+           (t, p.eval("document.querySelectorAll('main table')[2].rows.length - 1")))
+
+        # 2. Connections: a Linux client comes and goes.
+        p.goto(url + "/#connections")
+        p.wait_for("document.querySelector('#conns tr[data-local=\"0.0.0.0:80\"]') !== null", 10,
+                   "the listener's row")
+        client = subprocess.Popen(nsx + ["python3", "-c", """
+import socket, sys, time
+s = socket.create_connection(("198.18.0.2", 80), timeout=5)
+print(s.getsockname()[1], flush=True)
+sys.stdin.readline()
+s.close()
+"""], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        port = client.stdout.readline().strip()
+        if not port.isdigit():
+            raise cdp.Failure("the Linux client could not connect")
+        remote = "198.18.0.1:" + port
+        sel = "#conns tr[data-remote=\"%s\"]" % remote
+        _, t = p.wait_for("(function(){var r=document.querySelector('%s');"
+                          "return r && !r.classList.contains('gone') && r.getAttribute('data-state')==='ESTABLISHED';})()"
+                          % sel, 5, "a row for Linux's connection from " + remote)
+        ok("connections: a row for %s ESTABLISHED %.2fs after the connect" % (remote, t))
+        p.eval("document.querySelector('%s').click()" % sel)
+        p.wait_for("document.querySelector('#detail svg.chart') !== null", 5, "the connection's charts")
+        p.screenshot(os.path.join(a.art, "connections.png"))
+        client.stdin.write("\n")
+        client.stdin.flush()
+        client.wait(timeout=10)
+        _, t = p.wait_for("(function(){var r=document.querySelector('%s');"
+                          "return !r || r.classList.contains('gone');})()" % sel, 5,
+                          "the row of the closed connection to go")
+        ok("connections: the row went %.2fs after Linux closed" % t)
+
+        # 3. Waits during the stop that hangs.
+        handshake(a.dir, "ready-stop", "leaked")
+        p.goto(url + "/#waits")
+        p.wait_for("document.getElementById('why') !== null", 10, "the waits page")
+        t0 = time.monotonic()
+        stop = subprocess.Popen([a.refnet, "svc", "stop", "httpd", "--timeout", "20", "--ctl", a.ctl],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        expr = ("(function(){var h=document.querySelector('rect.holder.suspect[data-tag=\"enum\"]');"
+                "var v=document.querySelector('text.verdict');"
+                "return h && v && v.textContent.indexOf(\"'enum' holds past its bound\")>=0 ? v.textContent : null;})()")
+        verdict, _ = p.wait_for(expr, a.threshold + 5, "the enum holder highlighted on the waits page")
+        t = time.monotonic() - t0
+        labels = p.eval("Array.prototype.map.call(document.querySelectorAll('.chain-box')[0]"
+                        ".querySelectorAll('g.node text:first-of-type'), function(e){return e.textContent;})")
+        ok("waits: enum highlighted %.2fs after svc stop began (bound: threshold %.0fs + 1s); %s"
+           % (t, a.threshold, verdict))
+        if t > a.threshold + 1:
+            bad("waits: the enum holder took %.2fs to show, more than %.1fs" % (t, a.threshold + 1))
+        want = ["service httpd STOP_PENDING", "process httpd", "socket #", "tcp listener 0.0.0.0:80"]
+        for i, w in enumerate(want):
+            if i >= len(labels) or not labels[i].startswith(w):
+                bad("waits: chain node %d is %r, want %r (chain %r)" % (i, labels[i] if i < len(labels) else None, w, labels))
+        why = p.eval("document.getElementById('why').textContent")
+        if "verdict: " + verdict[len("verdict: "):] not in why and verdict[len("verdict: "):] not in why:
+            bad("waits: the graph's verdict is not the words of refnet why:\n%s\n%s" % (verdict, why))
+        # Let the ages pass the threshold before the picture.
+        time.sleep(max(0, a.threshold + 0.5 - (time.monotonic() - t0)))
+        p.screenshot(os.path.join(a.art, "waits.png"))
+        live_labels = labels
+        live_verdict = verdict
+        handshake(a.dir, "hang-seen", "dumped")
+
+        # 4. The report of the dump, from a file, network off.
+        rep = os.path.join(a.dir, "report.html")
+        r = subprocess.run([a.refnet, "analyze", "--html", os.path.join(a.dir, "hang.dump")],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            raise cdp.Failure("analyze --html: %s" % r.stderr)
+        with open(rep, "w") as f:
+            f.write(r.stdout)
+        q = b.page(1400, 1000, offline=True)
+        q.goto("file://" + rep)
+        rverdict, _ = q.wait_for(expr, 10, "the report's enum holder highlighted")
+        rlabels = q.eval("Array.prototype.map.call(document.querySelectorAll('.chain-box')[0]"
+                         ".querySelectorAll('g.node text:first-of-type'), function(e){return e.textContent;})")
+        if rlabels != live_labels:
+            bad("report: chain %r, the live view showed %r" % (rlabels, live_labels))
+        if rverdict != live_verdict:
+            bad("report: verdict %r, the live view showed %r" % (rverdict, live_verdict))
+        others = [u for u in q.requests() if not u.startswith("file://")]
+        if others:
+            bad("report: it asked the network for %r" % others)
+        q.screenshot(os.path.join(a.art, "report.png"))
+        ok("report: opened offline from %s (%d bytes), same chain (%d nodes) and verdict, no request"
+           % (os.path.basename(rep), os.path.getsize(rep), len(rlabels)))
+
+        # 5. The daemon restarts; the view comes back by itself.
+        p.goto(url + "/#overview")
+        p.wait_for("document.getElementById('pill').textContent === 'live' && "
+                   "document.querySelector('#services tr') !== null", 10, "the overview")
+        handshake(a.dir, "ready-restart", "stopped")
+        _, t = p.wait_for("document.getElementById('pill').textContent === 'unreachable'", 10,
+                          "the page to say the daemon is unreachable")
+        ok("restart: the page said 'unreachable' %.2fs after the daemon stopped" % t)
+        p.screenshot(os.path.join(a.art, "unreachable.png"))
+        handshake(a.dir, "seen-down", "restarted")
+        _, t = p.wait_for("document.getElementById('pill').textContent === 'live' && "
+                          "(function(){var r=document.querySelector('#services tr[data-name=\"echo\"]');"
+                          "return r !== null;})()", 10, "the page to come back to the new daemon")
+        ok("restart: the page came back %.2fs after the new daemon answered" % t)
+    except cdp.Failure as e:
+        bad(str(e))
+    finally:
+        b.close()
+    return fail
+
+
+if __name__ == "__main__":
+    sys.exit(main())
