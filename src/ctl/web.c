@@ -228,7 +228,8 @@ static void copy_sample(const struct rn__web_sample *s, void *ctx)
 {
     struct overview_ctx *oc = ctx;
 
-    rn_strbuf_printf(oc->oc_out, "\"sampled_ns\":%" PRIu64, (uint64_t)s->ws_when);
+    rn_strbuf_printf(oc->oc_out, "\"sampled_ns\":%" PRIu64 ",\"sampler_loop_ns\":%" PRIu64,
+                     (uint64_t)s->ws_when, s->ws_loop_ns);
     if (oc->oc_conns) {
         rn_strbuf_printf(oc->oc_out, ",\"walks\":%" PRIu64, s->ws_walks);
         put_raw(oc->oc_out, "rows", s->ws_conns, "null");
@@ -526,7 +527,6 @@ static void web_serve(struct rn__web *w, struct web_conn *c)
             refuse(w, c, RN_WEB_R_BAD_METHOD);
         goto out;
     }
-    rn__web_sampler_touch(w->w_sampler);
     if (path_is(r, "/") || path_is(r, "/index.html"))
         a = rn__web_asset("index.html");
     else if (path_is(r, "/app.js"))
@@ -535,10 +535,13 @@ static void web_serve(struct rn__web *w, struct web_conn *c)
         a = rn__web_asset("app.css");
     if (a != NULL)
         answer(c, 200, a->wa_type, a->wa_data, a->wa_len, head_only, NULL);
-    else if (path_is(r, "/api/overview"))
+    else if (path_is(r, "/api/overview")) {
+        rn__web_sampler_touch(w->w_sampler, RN_WEB_WANT_OVERVIEW);
         serve_overview(w, c, head_only);
-    else if (path_is(r, "/api/connections"))
+    } else if (path_is(r, "/api/connections")) {
+        rn__web_sampler_touch(w->w_sampler, RN_WEB_WANT_CONNS);
         serve_connections(w, c, head_only);
+    }
     else if (path_is(r, "/api/objects"))
         serve_objects(w, c, head_only);
     else if (path_is(r, "/api/waits"))

@@ -174,18 +174,29 @@ struct rn__web_sample {
     rn_time_t ws_when;                 /* loop time of the sample, 0: none yet */
     rn_time_t ws_conns_when;           /* of the rows */
     uint64_t ws_walks;                 /* walks completed */
+    uint64_t ws_loop_ns;               /* loop time the sampler took, all
+                                          told (ticks, walk batches,
+                                          actions), OS monotonic clock */
 };
 
 /* [L] Creates the sampler and arms its timer.  NULL on allocation failure. */
 struct rn__web_sampler *rn__web_sampler_new(struct rn_loop *loop, struct rn_stack *st,
                                             struct rn_svcctl *sc, bool inject);
-/* [any] Someone looked: sample for the next few seconds. */
-void rn__web_sampler_touch(struct rn__web_sampler *ws);
+/* What a viewer looked at: the sampler renders the overview's data, or
+ * walks the connections, only while someone looks at them. */
+enum rn_web_want {
+    RN_WEB_WANT_OVERVIEW, /* ifconfig, stat, svc list */
+    RN_WEB_WANT_CONNS,    /* the netstat walk */
+    RN_WEB_WANT_COUNT_
+};
+
+/* [any] Someone looked at what: sample it for the next few seconds. */
+void rn__web_sampler_touch(struct rn__web_sampler *ws, enum rn_web_want what);
 /* [any] Calls fn with the latest sample, under the sampler's lock (fn must
  * copy what it needs and return quickly). */
 void rn__web_sampler_read(struct rn__web_sampler *ws,
                           void (*fn)(const struct rn__web_sample *s, void *ctx), void *ctx);
-/* [L] Posts work to the loop: runs fn(ctx) there.  Returns 0 or RN_EBUSY
+/* [any] Posts work to the loop: runs fn(ctx) there.  Returns 0 or RN_EBUSY
  * when an action is already queued. */
 int rn__web_sampler_run(struct rn__web_sampler *ws, void (*fn)(void *ctx), void *ctx);
 /* [L, the loop not running] Cancels the walk in flight and frees ws. */

@@ -6,10 +6,11 @@
  *   ws_tick() [L]:  the history's next entry (frames, bytes and drops of
  *                   the interfaces, TCP connections), always, a few
  *                   microseconds;
- *                   while someone looks (a request in the last
- *                   WEB_VIEWER_IDLE): `ifconfig`, `stat` and `svc list`
- *                   rendered by render.c as their --json, published;
- *                   and a netstat walk started unless one runs
+ *                   while someone looks at the overview (a request in the
+ *                   last WEB_VIEWER_IDLE): `ifconfig`, `stat` and `svc
+ *                   list` rendered by render.c as their --json, published;
+ *                   while someone looks at the connections: a netstat walk
+ *                   started unless one runs
  *   ws_resume() [L, loop work]: one batch of the walk (netstat_walk.h),
  *                   rows rendered as `netstat -a --refs --json` renders
  *                   them, published when it is done.
@@ -49,8 +50,9 @@ struct rn__web_sampler {
     struct rn_svcctl *ws_svc;          /* [I] */
     bool ws_inject;                    /* [I] the walks carry the lab's fault */
     struct rn_timer ws_timer;          /* [L] once a second */
-    atomic_uint_fast64_t ws_touched;   /* [A] OS monotonic time of the last
-                                          request, 0: none */
+    atomic_uint_fast64_t ws_touched[RN_WEB_WANT_COUNT_]; /* [A] OS monotonic
+                                          time of the last request for each,
+                                          0: none */
     struct rn_web_hist ws_hist[WEB_HISTORY]; /* [L] ring of entries */
     unsigned ws_nhist;                 /* [L] entries in it */
     unsigned ws_hist_next;             /* [L] where the next goes */
@@ -71,11 +73,18 @@ struct rn__web_sampler {
     pthread_mutex_t ws_lock;
     struct rn_strbuf ws_ifaces, ws_stats, ws_services, ws_history, ws_conns;
     struct rn__web_sample ws_pub;      /* points at the five above */
+    atomic_uint_fast64_t ws_loop_ns;   /* [A] loop time taken, all told */
 };
 
-static bool ws_watched(const struct rn__web_sampler *ws, rn_time_t now)
+/* Adds the loop time since t0 to the sampler's account. */
+static void ws_account(struct rn__web_sampler *ws, rn_time_t t0)
 {
-    uint64_t t = atomic_load(&ws->ws_touched);
+    atomic_fetch_add(&ws->ws_loop_ns, rn_clock_os_monotonic() - t0);
+}
+
+static bool ws_watched(struct rn__web_sampler *ws, enum rn_web_want what, rn_time_t now)
+{
+    uint64_t t = atomic_load(&ws->ws_touched[what]);
 
     return t != 0 && now < t + WEB_VIEWER_IDLE;
 }
@@ -147,6 +156,8 @@ static void ws_resume(struct rn_loop *loop, struct rn_loop_work *w)
 {
     struct rn__web_sampler *ws = container_of(w, struct rn__web_sampler, ws_walk_work);
 
+    rn_time_t t0 = rn_clock_os_monotonic();
+
     (void)loop;
     if (ws->ws_walk_cancel) {
         rn_netstat_walk_cancel(ws->ws_walk);
@@ -155,6 +166,7 @@ static void ws_resume(struct rn_loop *loop, struct rn_loop_work *w)
         return;
     }
     rn_netstat_walk_resume(ws->ws_walk);
+    ws_account(ws, t0);
 }
 
 static void ws_yield(struct rn_netstat_walk *w, void *ctx)
@@ -222,11 +234,16 @@ static void ws_tick(struct rn_timer *t, rn_time_t now)
     struct rn__web_sampler *ws = container_of(t, struct rn__web_sampler, ws_timer);
     struct rn_strbuf ifaces = RN_STRBUF_INIT, stats = RN_STRBUF_INIT, svcs = RN_STRBUF_INIT;
     struct rn_strbuf hist = RN_STRBUF_INIT;
+    rn_time_t t0 = rn_clock_os_monotonic();
 
     ws_history_add(ws, now);
     (void)rn_loop_timer_arm(ws->ws_loop, &ws->ws_timer, now + WEB_PERIOD);
-    if (!ws_watched(ws, rn_clock_os_monotonic()))
+    if (ws_watched(ws, RN_WEB_WANT_CONNS, t0) && ws->ws_walk == NULL)
+        ws_walk_start(ws);
+    if (!ws_watched(ws, RN_WEB_WANT_OVERVIEW, t0)) {
+        ws_account(ws, t0);
         return;
+    }
     rn__render_ifaces(ws->ws_stack, &ifaces, true);
     rn__render_stats(ws->ws_stack, &stats, true);
     rn__render_services(ws->ws_svc, NULL, now, &svcs, true);
@@ -244,8 +261,7 @@ static void ws_tick(struct rn_timer *t, rn_time_t now)
     rn_strbuf_free(&stats);
     rn_strbuf_free(&svcs);
     rn_strbuf_free(&hist);
-    if (ws->ws_walk == NULL)
-        ws_walk_start(ws);
+    ws_account(ws, t0);
 }
 
 /* ---- Interface -------------------------------------------------------------- */
@@ -261,9 +277,11 @@ struct rn__web_sampler *rn__web_sampler_new(struct rn_loop *loop, struct rn_stac
     ws->ws_stack = st;
     ws->ws_svc = sc;
     ws->ws_inject = inject;
-    atomic_init(&ws->ws_touched, 0);
+    for (int i = 0; i < RN_WEB_WANT_COUNT_; i++)
+        atomic_init(&ws->ws_touched[i], 0);
     atomic_init(&ws->ws_act_busy, false);
     atomic_init(&ws->ws_kick_busy, false);
+    atomic_init(&ws->ws_loop_ns, 0);
     pthread_mutex_init(&ws->ws_lock, NULL);
     rn_strbuf_init(&ws->ws_ifaces);
     rn_strbuf_init(&ws->ws_stats);
@@ -293,12 +311,12 @@ static void ws_kick(struct rn_loop *loop, struct rn_loop_work *w)
     atomic_store(&ws->ws_kick_busy, false);
 }
 
-void rn__web_sampler_touch(struct rn__web_sampler *ws)
+void rn__web_sampler_touch(struct rn__web_sampler *ws, enum rn_web_want what)
 {
     rn_time_t now = rn_clock_os_monotonic();
-    bool was = ws_watched(ws, now);
+    bool was = ws_watched(ws, what, now);
 
-    atomic_store(&ws->ws_touched, now);
+    atomic_store(&ws->ws_touched[what], now);
     /* A viewer arriving after a pause (or the first) gets a sample at
      * once rather than at the next tick. */
     if (!was && !atomic_exchange(&ws->ws_kick_busy, true))
@@ -309,6 +327,7 @@ void rn__web_sampler_read(struct rn__web_sampler *ws,
                           void (*fn)(const struct rn__web_sample *s, void *ctx), void *ctx)
 {
     pthread_mutex_lock(&ws->ws_lock);
+    ws->ws_pub.ws_loop_ns = atomic_load(&ws->ws_loop_ns);
     fn(&ws->ws_pub, ctx);
     pthread_mutex_unlock(&ws->ws_lock);
 }
@@ -317,8 +336,11 @@ static void ws_act(struct rn_loop *loop, struct rn_loop_work *w)
 {
     struct rn__web_sampler *ws = container_of(w, struct rn__web_sampler, ws_act_work);
 
+    rn_time_t t0 = rn_clock_os_monotonic();
+
     (void)loop;
     ws->ws_act_fn(ws->ws_act_ctx);
+    ws_account(ws, t0);
     atomic_store(&ws->ws_act_busy, false);
 }
 

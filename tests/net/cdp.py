@@ -182,8 +182,16 @@ class Page:
                 raise Failure("waited %.1fs for %s" % (timeout, what or expr))
             time.sleep(0.05)
 
-    def screenshot(self, path):
-        data = self.call("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": False})
+    def screenshot(self, path, selector=None):
+        """The page as PNG; with selector, only that element's box."""
+        params = {"format": "png", "captureBeyondViewport": False}
+        if selector:
+            box = self.eval("(function(){var r=document.querySelector(%s).getBoundingClientRect();"
+                            "return [r.left + window.scrollX, r.top + window.scrollY, r.width, r.height];})()"
+                            % json.dumps(selector))
+            params["clip"] = {"x": box[0], "y": box[1], "width": box[2], "height": box[3], "scale": 1}
+            params["captureBeyondViewport"] = True
+        data = self.call("Page.captureScreenshot", params)
         with open(path, "wb") as f:
             f.write(base64.b64decode(data["data"]))
 

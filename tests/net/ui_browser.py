@@ -115,9 +115,9 @@ s.close()
         ok("connections: the row went %.2fs after Linux closed" % t)
 
         # 3. Waits during the stop that hangs.
-        handshake(a.dir, "ready-stop", "leaked")
         p.goto(url + "/#waits")
         p.wait_for("document.getElementById('why') !== null", 10, "the waits page")
+        handshake(a.dir, "ready-stop", "leaked")
         t0 = time.monotonic()
         stop = subprocess.Popen([a.refnet, "svc", "stop", "httpd", "--timeout", "20", "--ctl", a.ctl],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -142,8 +142,27 @@ s.close()
         # Let the ages pass the threshold before the picture.
         time.sleep(max(0, a.threshold + 0.5 - (time.monotonic() - t0)))
         p.screenshot(os.path.join(a.art, "waits.png"))
+        p.screenshot(os.path.join(a.art, "waits-chain.png"), ".chain-box")
         live_labels = labels
         live_verdict = verdict
+        # The overview meanwhile: the load's traffic, httpd STOP_PENDING.
+        p.goto(url + "/#overview")
+        p.wait_for("(function(){var r=document.querySelector('#services tr[data-name=\"httpd\"]');"
+                   "return r && r.getAttribute('data-state')==='STOP_PENDING';})()", 10,
+                   "the overview listing httpd STOP_PENDING")
+        p.screenshot(os.path.join(a.art, "overview-stuck.png"))
+        # The objects page, searched for the listener: its holders.
+        p.goto(url + "/#objects")
+        p.wait_for("document.getElementById('q') !== null", 10, "the objects page")
+        p.eval("(function(){var q=document.getElementById('q');q.value='listener';"
+               "q.dispatchEvent(new Event('input'));})()")
+        _, t = p.wait_for("(function(){var r=document.querySelectorAll('#objects tbody tr');"
+                          "return r.length >= 1 && Array.prototype.every.call(r, function(x){"
+                          "return x.textContent.indexOf('listener') >= 0;}) && "
+                          "document.querySelector('#objects tbody').textContent.indexOf('enum') >= 0;})()",
+                          10, "the objects page to list the listener with its enum holders")
+        p.screenshot(os.path.join(a.art, "objects.png"))
+        ok("objects: the search for 'listener' lists it with its 'enum' holders (%.2fs)" % t)
         handshake(a.dir, "hang-seen", "dumped")
 
         # 4. The report of the dump, from a file, network off.

@@ -215,6 +215,7 @@
   }
 
   /* ---- connections ---- */
+  var ROWS_MAX = 300;
   function connKey(r) { return String(r.id); }
   function connections(d) {
     var rows = d.rows || [], now = Date.now(), seen = {}, k;
@@ -227,13 +228,17 @@
       if (!state.conns[k]) state.conns[k] = {first: baseline ? 0 : now, hist: []};
       state.conns[k].row = r;
       var hh = state.conns[k].hist;
-      hh.push({t: now, sendq: r.sendq, recvq: r.recvq, refs: r.refs, info: r.info || null});
-      if (hh.length > 600) hh.shift();
+      if (r.state !== "TIME_WAIT" || state.sel === k) {
+        hh.push({t: now, sendq: r.sendq, recvq: r.recvq, refs: r.refs, info: r.info || null});
+        if (hh.length > 600) hh.shift();
+      }
       delete state.gone[k];
     });
     Object.keys(state.conns).forEach(function (key) {
       if (!seen[key]) {
-        state.gone[key] = {row: state.conns[key].row, at: now};
+        /* TIME_WAIT entries come and go by the thousand: not shown going. */
+        if (state.conns[key].row.state !== "TIME_WAIT")
+          state.gone[key] = {row: state.conns[key].row, at: now};
         delete state.conns[key];
       }
     });
@@ -255,12 +260,21 @@
         r.refs + '</td><td class="mono">' + esc(holdersText(r.holders)) + '</td><td class="num">#' +
         r.id + '</td></tr>';
     }
-    rows.forEach(function (r) {
+    /* A table of thousands of rows helps nobody and slows the page: the
+     * first ROWS_MAX, TIME_WAIT entries last, and how many more. */
+    var shown = rows.filter(function (r) { return r.state !== "TIME_WAIT"; })
+      .concat(rows.filter(function (r) { return r.state === "TIME_WAIT"; }));
+    var more = Math.max(0, shown.length - ROWS_MAX);
+    shown.slice(0, ROWS_MAX).forEach(function (r) {
       var c = state.conns[connKey(r)];
       var cls = (now - c.first < 3000 ? "new" : "") +
         (state.sel === connKey(r) ? " sel" : "");
       h += line(r, cls);
     });
+    if (more)
+      h += '<tr><td colspan="11" class="muted">' + more + ' more not shown (' +
+        rows.filter(function (r) { return r.state === "TIME_WAIT"; }).length +
+        ' in TIME_WAIT in all); refnet netstat lists every one</td></tr>';
     Object.keys(state.gone).forEach(function (key) { h += line(state.gone[key].row, "gone"); });
     h += '</tbody></table></div></section><section class="card" id="detail"></section>';
     el("main").innerHTML = h;
