@@ -12,8 +12,9 @@
  *                   while someone looks at the connections: a netstat walk
  *                   started unless one runs
  *   ws_resume() [L, loop work]: one batch of the walk (netstat_walk.h),
- *                   rows rendered as `netstat -a --refs --json` renders
- *                   them, published when it is done.
+ *                   rows rendered as `netstat -a -i --refs --json` renders
+ *                   them (TCP_INFO's figures for each connection),
+ *                   published when it is done.
  * Actions the view's server asks for (svc stop, clear-leak) also run here,
  * as loop work (rn__web_sampler_run()).
  */
@@ -206,6 +207,7 @@ static void ws_walk_start(struct rn__web_sampler *ws)
     struct rn_netstat_params np = {
         .np_all = true,
         .np_refs = true,
+        .np_info = true,
         .np_clock = ws_clock,
         .np_row = ws_row,
         .np_yield = ws_yield,

@@ -90,6 +90,11 @@ def main():
         client = subprocess.Popen(nsx + ["python3", "-c", """
 import socket, sys, time
 s = socket.create_connection(("198.18.0.2", 80), timeout=5)
+for i in range(3):
+    s.sendall(b"GET / HTTP/1.1\\r\\nHost: refnet\\r\\n\\r\\n")
+    got = b""
+    while b"hello from refnet" not in got:
+        got += s.recv(4096)
 print(s.getsockname()[1], flush=True)
 sys.stdin.readline()
 s.close()
@@ -104,7 +109,13 @@ s.close()
                           % sel, 5, "a row for Linux's connection from " + remote)
         ok("connections: a row for %s ESTABLISHED %.2fs after the connect" % (remote, t))
         p.eval("document.querySelector('%s').click()" % sel)
-        p.wait_for("document.querySelector('#detail svg.chart') !== null", 5, "the connection's charts")
+        p.wait_for("document.querySelector('#detail .stat-rtt svg.chart') !== null && "
+                   "document.querySelector('#detail .stat-cwnd svg.chart') !== null", 5,
+                   "the connection's charts of RTT and cwnd (TCP_INFO)")
+        bytes_in = p.eval("document.querySelector('%s').cells[8].textContent" % sel)
+        if not bytes_in.isdigit() or int(bytes_in) < 3 * 30:
+            bad("connections: bytes in of the client's connection is %r, want its 3 requests" % bytes_in)
+        time.sleep(3)  # a few samples in its charts, for the picture
         p.screenshot(os.path.join(a.art, "connections.png"))
         client.stdin.write("\n")
         client.stdin.flush()

@@ -103,6 +103,9 @@
     }
     var out = '<svg class="chart" viewBox="0 0 ' + w + ' ' + h + '" preserveAspectRatio="none">';
     for (k = 0; k < series.length; k++) {
+      /* One sample is a level, drawn across. */
+      if (series[k].length === 1) series[k] = [series[k][0], series[k][0]];
+      n = Math.max(n, series[k].length);
       var pts = series[k].map(function (v, j) {
         var x = n > 1 ? (j * (w - 2) / (n - 1)) + 1 : 1;
         return x.toFixed(1) + "," + (h - 12 - (v / max) * (h - 24)).toFixed(1);
@@ -249,6 +252,8 @@
       ' endpoints; new ones green, closed ones red for 3 s; click one for its statistics)</span></h2>' +
       '<div class="scroll"><table id="conns"><thead><tr><th>proto</th><th>local</th><th>remote</th>' +
       '<th>state</th><th>owner</th><th>process</th><th class="num">send-q</th><th class="num">recv-q</th>' +
+      '<th class="num">bytes in</th><th class="num">bytes out</th><th class="num">in/s</th>' +
+      '<th class="num">out/s</th><th class="num">rtt</th>' +
       '<th class="num">refs</th><th>holders</th><th class="num">id</th></tr></thead><tbody>';
     function line(r, cls) {
       return '<tr class="' + cls + '" data-id="' + r.id + '" data-local="' + esc(r.local) +
@@ -256,9 +261,26 @@
         '</td><td class="mono">' + esc(r.local) + '</td><td class="mono">' + esc(r.remote) + '</td><td>' +
         esc(r.state) + '</td><td>' + esc(r.owner || "-") + '</td><td>' +
         (r.pid !== null && r.pid !== undefined ? esc(r.process) + "[" + r.pid + "]" : "-") +
-        '</td><td class="num">' + r.sendq + '</td><td class="num">' + r.recvq + '</td><td class="num">' +
+        '</td><td class="num">' + r.sendq + '</td><td class="num">' + r.recvq + '</td>' +
+        infoCells(r) + '<td class="num">' +
         r.refs + '</td><td class="mono">' + esc(holdersText(r.holders)) + '</td><td class="num">#' +
         r.id + '</td></tr>';
+    }
+    /* Bytes, rates from the last two samples, and the smoothed RTT, where
+     * the daemon gave TCP_INFO (connections; not listeners or UDP). */
+    function infoCells(r) {
+      var i = r.info, c = state.conns[connKey(r)], hh = c ? c.hist : [], rin = "", rout = "";
+      if (!i) return '<td></td><td></td><td></td><td></td><td></td>';
+      if (hh.length >= 2 && hh[hh.length - 2].info) {
+        var p = hh[hh.length - 2], q = hh[hh.length - 1], dt = (q.t - p.t) / 1000;
+        if (dt > 0) {
+          rin = fmtNum(Math.round((q.info.bytes_received - p.info.bytes_received) / dt));
+          rout = fmtNum(Math.round((q.info.bytes_acked - p.info.bytes_acked) / dt));
+        }
+      }
+      return '<td class="num">' + fmtNum(i.bytes_received) + '</td><td class="num">' + fmtNum(i.bytes_acked) +
+        '</td><td class="num">' + rin + '</td><td class="num">' + rout + '</td><td class="num">' +
+        (i.rtt_ns ? (i.rtt_ns / 1e6).toFixed(2) + "ms" : "-") + '</td>';
     }
     /* A table of thousands of rows helps nobody and slows the page: the
      * first ROWS_MAX, TIME_WAIT entries last, and how many more. */
@@ -272,7 +294,7 @@
       h += line(r, cls);
     });
     if (more)
-      h += '<tr><td colspan="11" class="muted">' + more + ' more not shown (' +
+      h += '<tr><td colspan="16" class="muted">' + more + ' more not shown (' +
         rows.filter(function (r) { return r.state === "TIME_WAIT"; }).length +
         ' in TIME_WAIT in all); refnet netstat lists every one</td></tr>';
     Object.keys(state.gone).forEach(function (key) { h += line(state.gone[key].row, "gone"); });
@@ -297,14 +319,34 @@
     h += '<div>' + chart([hh.map(function (e) { return e.sendq; }), hh.map(function (e) { return e.recvq; })],
                          ["send-q bytes", "recv-q bytes"], "queues, " + hh.length + " s") + '</div>';
     h += '<div>' + chart([hh.map(function (e) { return e.refs; })], ["references"], "refs") + '</div>';
-    /* TCP_INFO's numbers, where the daemon reports them (netstat -i). */
+    /* TCP_INFO's figures, where the daemon reports them (netstat -i). */
     var last = hh.length ? hh[hh.length - 1].info : null;
-    if (last) {
-      Object.keys(last).forEach(function (k) {
-        if (typeof last[k] !== "number") return;
-        h += '<div>' + chart([hh.map(function (e) { return e.info ? e.info[k] || 0 : 0; })], [k], k) +
-          '</div>';
+    function series(f) { return hh.map(function (e) { return e.info ? f(e.info) || 0 : 0; }); }
+    function rate(k) {
+      return hh.map(function (e, j) {
+        var p = hh[j - 1];
+        if (!j || !e.info || !p.info) return 0;
+        var dt = (e.t - p.t) / 1000;
+        return dt > 0 ? Math.max(0, (e.info[k] - p.info[k]) / dt) : 0;
       });
+    }
+    if (last) {
+      h += '<div class="stat-rtt">' + chart([series(function (i) { return i.rtt_ns / 1e6; }),
+                                               series(function (i) { return i.rttvar_ns / 1e6; })],
+                                              ["rtt ms", "rttvar ms"], "round-trip time") + '</div>';
+      h += '<div class="stat-cwnd">' + chart([series(function (i) { return i.snd_cwnd; }),
+                                                series(function (i) { return i.snd_ssthresh; })],
+                                               ["cwnd segments", "ssthresh"], "congestion window") + '</div>';
+      h += '<div class="stat-retrans">' + chart([series(function (i) { return i.total_retrans; })],
+                                                  ["retransmitted segments, total"], "retransmissions") + '</div>';
+      h += '<div class="stat-rate">' + chart([rate("bytes_received"), rate("bytes_acked")],
+                                               ["bytes in/s", "bytes out/s"], "rates") + '</div>';
+      h += '<div><dl class="kv"><dt>state</dt><dd>' + esc(last.state) + ' for ' + fmtAge(last.state_age_ns) +
+        '</dd><dt>mss</dt><dd>' + last.snd_mss + ' / ' + last.rcv_mss + '</dd><dt>windows</dt><dd>snd ' +
+        last.snd_wnd + ', rcv ' + last.rcv_wnd + '</dd><dt>rto</dt><dd>' + fmtAge(last.rto_ns) +
+        '</dd><dt>options</dt><dd>' + (last.sack ? "sack " : "") + (last.timestamps ? "ts " : "") +
+        (last.wscale ? "wscale" : "") + '</dd><dt>congestion</dt><dd>' + esc(last.congestion) +
+        '</dd></dl></div>';
     }
     h += '</div><p class="mono">holders: ' + esc(holdersText(r.holders)) + '</p>';
     box.innerHTML = h;
