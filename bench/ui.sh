@@ -16,7 +16,8 @@
 # order alternating from pair to pair so that a drift of the machine's
 # load falls on both sides; the figure is the ratio with / without within
 # each pair, reported as min / median / max, with the requests the viewer
-# made.  Prints a table and one JSON line.
+# made, and the loop thread's CPU time the view's sampler took per second
+# of the measurement (rendering, walks).  Prints a table and one JSON line.
 #
 # Usage: bench/ui.sh [BUILD]   (default build); environment: BENCH_SECS
 # (per measurement, default 3), BENCH_PAIRS (default 10).  Needs root;
@@ -76,8 +77,8 @@ wrk_ka() {
     awk '/^Requests\/sec:/ { print $2 }' "$dir/wrk.out"
 }
 
-# loop_ns: the loop time the view's sampler has taken so far, and now, in
-# ns ("sampler_loop_ns" of /api/overview).
+# loop_ns: the loop thread's CPU time the view's sampler has taken so far,
+# and now, in ns ("sampler_loop_ns" of /api/overview).
 loop_ns() {
     ip netns exec "$nsr" curl -s -m 5 http://127.0.0.1:8080/api/overview |
         "$py" -c 'import json, sys, time; print(json.load(sys.stdin)["sampler_loop_ns"], time.monotonic_ns())'
@@ -131,6 +132,6 @@ echo "|---|---|---|---|"
 echo "| HTTP keep-alive, requests/s (median) | $(med "${withouts[@]}") | $(med "${withs[@]}") | $rmin / **$rmed** / $rmax |"
 loop_us=$(med $(cat "$dir/loop_us"))
 loop_us_max=$(sort -n "$dir/loop_us" | tail -1)
-echo "| the view's time on the loop, microseconds per second (median, max) | 0 | $loop_us, $loop_us_max | |"
+echo "| the loop thread's CPU time the view took, microseconds per second (median, max) | 0 | $loop_us, $loop_us_max | |"
 echo "(the viewer's last run: $asked answers, $failed failed)"
 echo "{\"bench\":\"ui\",\"secs\":$secs,\"pairs\":$pairs,\"ka_without\":$(med "${withouts[@]}"),\"ka_with\":$(med "${withs[@]}"),\"ratio_min\":$rmin,\"ratio_median\":$rmed,\"ratio_max\":$rmax,\"viewer_answers\":$asked,\"viewer_failed\":$failed,\"loop_us_per_s\":$loop_us,\"loop_us_per_s_max\":$loop_us_max}"

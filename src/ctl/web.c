@@ -98,6 +98,8 @@ struct rn__web {
     atomic_uint_fast64_t w_served;         /* [A] requests answered 2xx */
     struct rn__web_sampler *w_sampler;     /* [I] owned */
     /* Actions, run on the loop. */
+    atomic_bool w_act_pending;             /* [A] one is queued: the two
+                                              below belong to the loop */
     char w_act_name[64];                   /* the service named */
     int w_act_kind;                        /* ACT_* */
     struct rn_svc_stop w_stop;             /* [L] a stop being waited for */
@@ -390,14 +392,13 @@ static void act_run(void *ctx)
     struct rn_svc *svc = rn_svcctl_find(w->w_p.wp_svc, w->w_act_name);
     char err[256];
 
-    if (svc == NULL)
-        return;
-    if (w->w_act_kind == ACT_SVC_STOP) {
+    if (svc != NULL && w->w_act_kind == ACT_SVC_STOP) {
         if (!w->w_stop.ss_waiting)
             (void)rn_svc_stop(svc, RN_SEC(1), &w->w_stop, act_stopped, w);
-    } else if (w->w_act_kind == ACT_SVC_START) {
+    } else if (svc != NULL && w->w_act_kind == ACT_SVC_START) {
         (void)rn_svc_start(svc, err, sizeof(err));
     }
+    atomic_store(&w->w_act_pending, false);
 }
 
 static bool token_ok(const struct rn__web *w, const struct rn_web_req *r)
@@ -450,10 +451,16 @@ static void serve_action(struct rn__web *w, struct web_conn *c)
             answer(c, 404, "text/plain; charset=utf-8", reply, (size_t)n, false, NULL);
             return;
         }
-        /* The name is read by the loop only after the post below. */
+        if (atomic_exchange(&w->w_act_pending, true)) {
+            answer(c, 409, "text/plain; charset=utf-8", "refnet: an action is running\n", 29,
+                   false, NULL);
+            return;
+        }
+        /* Ours until act_run() ends on the loop. */
         snprintf(w->w_act_name, sizeof(w->w_act_name), "%s", name);
         w->w_act_kind = kind;
         if (rn__web_sampler_run(w->w_sampler, act_run, w) != 0) {
+            atomic_store(&w->w_act_pending, false);
             answer(c, 409, "text/plain; charset=utf-8", "refnet: an action is running\n", 29,
                    false, NULL);
             return;
@@ -660,13 +667,27 @@ static void web_process(struct rn__web *w, struct web_conn *c)
     web_write(w, c);
 }
 
+/* Serves the requests the buffer holds, one after the other, as long as
+ * each answer goes out at once (a pipelined client's next request may
+ * already be read, and no event will say so). */
+static void web_drive(struct rn__web *w, struct web_conn *c)
+{
+    while (c->wc_fd >= 0 && c->wc_inlen > 0 && c->wc_outoff == 0 && c->wc_out.sb_len == 0) {
+        size_t before = c->wc_inlen;
+
+        web_process(w, c);
+        if (c->wc_fd >= 0 && c->wc_inlen == before && c->wc_out.sb_len == 0)
+            break;  /* an incomplete request: wait for more bytes */
+    }
+}
+
 static void web_read(struct rn__web *w, struct web_conn *c)
 {
     for (;;) {
         ssize_t n;
 
         if (c->wc_inlen == sizeof(c->wc_in)) {
-            web_process(w, c);
+            web_drive(w, c);
             return;
         }
         n = recv(c->wc_fd, c->wc_in + c->wc_inlen, sizeof(c->wc_in) - c->wc_inlen, 0);
@@ -683,7 +704,7 @@ static void web_read(struct rn__web *w, struct web_conn *c)
         if (!c->wc_have_head && c->wc_inlen >= WEB_HEAD_MAX)
             break;
     }
-    web_process(w, c);
+    web_drive(w, c);
 }
 
 static void web_accept(struct rn__web *w)
@@ -771,7 +792,8 @@ static void *web_thread(void *arg)
                 if (evs[k].events & (EPOLLERR | EPOLLHUP) && !(evs[k].events & EPOLLIN)) {
                     conn_close(w, c);
                 } else if (c->wc_out.sb_len > c->wc_outoff) {
-                    web_write(w, c);
+                    if (web_write(w, c))
+                        web_drive(w, c);
                 } else {
                     web_read(w, c);
                 }
@@ -939,6 +961,7 @@ int rn__web_open(const struct rn__web_params *p, struct rn__web **out, char *err
     for (i = 0; i < RN_WEB_R_COUNT_; i++)
         atomic_init(&w->w_refused[i], 0);
     atomic_init(&w->w_served, 0);
+    atomic_init(&w->w_act_pending, false);
     w->w_tokens = WEB_BURST;
     w->w_refill = rn_clock_os_monotonic();
     if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {

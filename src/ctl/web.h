@@ -174,9 +174,9 @@ struct rn__web_sample {
     rn_time_t ws_when;                 /* loop time of the sample, 0: none yet */
     rn_time_t ws_conns_when;           /* of the rows */
     uint64_t ws_walks;                 /* walks completed */
-    uint64_t ws_loop_ns;               /* loop time the sampler took, all
-                                          told (ticks, walk batches,
-                                          actions), OS monotonic clock */
+    uint64_t ws_loop_ns;               /* the loop thread's CPU time the
+                                          sampler took, all told (ticks,
+                                          walk batches, actions) */
 };
 
 /* [L] Creates the sampler and arms its timer.  NULL on allocation failure. */

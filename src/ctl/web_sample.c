@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ctl/render.h"
 #include "ctl/web.h"
@@ -74,13 +75,24 @@ struct rn__web_sampler {
     pthread_mutex_t ws_lock;
     struct rn_strbuf ws_ifaces, ws_stats, ws_services, ws_history, ws_conns;
     struct rn__web_sample ws_pub;      /* points at the five above */
-    atomic_uint_fast64_t ws_loop_ns;   /* [A] loop time taken, all told */
+    atomic_uint_fast64_t ws_loop_ns;   /* [A] the loop thread's CPU time
+                                          taken, all told */
 };
 
-/* Adds the loop time since t0 to the sampler's account. */
+/* The calling thread's CPU time: what the sampler costs the loop, without
+ * the time other programs had the CPU meanwhile. */
+static rn_time_t ws_cpu(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (rn_time_t)ts.tv_sec * RN_NSEC_PER_SEC + (rn_time_t)ts.tv_nsec;
+}
+
+/* Adds the loop's CPU time since t0 (ws_cpu()) to the sampler's account. */
 static void ws_account(struct rn__web_sampler *ws, rn_time_t t0)
 {
-    atomic_fetch_add(&ws->ws_loop_ns, rn_clock_os_monotonic() - t0);
+    atomic_fetch_add(&ws->ws_loop_ns, ws_cpu() - t0);
 }
 
 static bool ws_watched(struct rn__web_sampler *ws, enum rn_web_want what, rn_time_t now)
@@ -157,7 +169,7 @@ static void ws_resume(struct rn_loop *loop, struct rn_loop_work *w)
 {
     struct rn__web_sampler *ws = container_of(w, struct rn__web_sampler, ws_walk_work);
 
-    rn_time_t t0 = rn_clock_os_monotonic();
+    rn_time_t t0 = ws_cpu();
 
     (void)loop;
     if (ws->ws_walk_cancel) {
@@ -236,13 +248,15 @@ static void ws_tick(struct rn_timer *t, rn_time_t now)
     struct rn__web_sampler *ws = container_of(t, struct rn__web_sampler, ws_timer);
     struct rn_strbuf ifaces = RN_STRBUF_INIT, stats = RN_STRBUF_INIT, svcs = RN_STRBUF_INIT;
     struct rn_strbuf hist = RN_STRBUF_INIT;
-    rn_time_t t0 = rn_clock_os_monotonic();
+    rn_time_t t0 = ws_cpu();
 
     ws_history_add(ws, now);
     (void)rn_loop_timer_arm(ws->ws_loop, &ws->ws_timer, now + WEB_PERIOD);
-    if (ws_watched(ws, RN_WEB_WANT_CONNS, t0) && ws->ws_walk == NULL)
+    rn_time_t wall = rn_clock_os_monotonic();
+
+    if (ws_watched(ws, RN_WEB_WANT_CONNS, wall) && ws->ws_walk == NULL)
         ws_walk_start(ws);
-    if (!ws_watched(ws, RN_WEB_WANT_OVERVIEW, t0)) {
+    if (!ws_watched(ws, RN_WEB_WANT_OVERVIEW, wall)) {
         ws_account(ws, t0);
         return;
     }
@@ -338,7 +352,7 @@ static void ws_act(struct rn_loop *loop, struct rn_loop_work *w)
 {
     struct rn__web_sampler *ws = container_of(w, struct rn__web_sampler, ws_act_work);
 
-    rn_time_t t0 = rn_clock_os_monotonic();
+    rn_time_t t0 = ws_cpu();
 
     (void)loop;
     ws->ws_act_fn(ws->ws_act_ctx);

@@ -145,7 +145,7 @@ ls "$art"/*.png >/dev/null 2>&1 || bad "no screenshots in $art"
 # ---- Hostile HTTP ----------------------------------------------------------------
 token=$(sed -n 's/.*actions need the token \([0-9a-f]*\)).*/\1/p' "$dlog")
 nsx "$py" - "$port" "$token" >"$dir/hostile.out" 2>&1 <<'EOF'
-import socket, sys, time
+import re, socket, sys, time
 port, token = int(sys.argv[1]), sys.argv[2]
 def ask(raw, timeout=5.0):
     s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
@@ -191,6 +191,21 @@ for name, raw, want in cases:
     print("%-15s -> %s" % (name, got))
     if want not in got:
         print("FAIL: %s: got %r, want %s" % (name, got, want)); bad = 1
+# Pipelined: three requests in one write get three answers, in order.
+s = socket.create_connection(("127.0.0.1", port), timeout=5)
+s.sendall(b"GET /app.css HTTP/1.1\r\n" + H + b"\r\n" + b"HEAD /app.js HTTP/1.1\r\n" + H + b"\r\n" +
+          b"GET /nope HTTP/1.1\r\n" + H + b"\r\n")
+data, t0 = b"", time.time()
+while data.count(b"HTTP/1.1 ") < 3 and time.time() - t0 < 5:
+    b = s.recv(65536)
+    if not b:
+        break
+    data += b
+s.close()
+codes = [m.decode() for m in re.findall(rb"HTTP/1\.1 (\d{3}) ", data)]
+print("pipelined       -> %s" % codes)
+if codes != ["200", "200", "404"]:
+    print("FAIL: pipelined requests: %r" % codes); bad = 1
 # Slow: half a request, then nothing (the server gives up after 10 s).
 s = socket.create_connection(("127.0.0.1", port), timeout=15)
 s.sendall(b"GET / HTTP/1.1\r\n")

@@ -132,9 +132,14 @@ s.close()
         t0 = time.monotonic()
         stop = subprocess.Popen([a.refnet, "svc", "stop", "httpd", "--timeout", "20", "--ctl", a.ctl],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # The chain as the stop made it (a snapshot taken while the stop
+        # begins may still show the service RUNNING), its enum holder
+        # highlighted, and the verdict.
         expr = ("(function(){var h=document.querySelector('rect.holder.suspect[data-tag=\"enum\"]');"
                 "var v=document.querySelector('text.verdict');"
-                "return h && v && v.textContent.indexOf(\"'enum' holds past its bound\")>=0 ? v.textContent : null;})()")
+                "var n=document.querySelector('.chain-box g.node text');"
+                "return h && v && n && n.textContent.indexOf('service httpd STOP_PENDING')===0 &&"
+                " v.textContent.indexOf(\"'enum' holds past its bound\")>=0 ? v.textContent : null;})()")
         verdict, _ = p.wait_for(expr, a.threshold + 5, "the enum holder highlighted on the waits page")
         t = time.monotonic() - t0
         labels = p.eval("Array.prototype.map.call(document.querySelectorAll('.chain-box')[0]"
@@ -154,8 +159,10 @@ s.close()
         time.sleep(max(0, a.threshold + 0.5 - (time.monotonic() - t0)))
         p.screenshot(os.path.join(a.art, "waits.png"))
         p.screenshot(os.path.join(a.art, "waits-chain.png"), ".chain-box")
-        live_labels = labels
-        live_verdict = verdict
+        # The chain once settled, to hold the report to.
+        live_verdict, _ = p.wait_for(expr, 5, "the chain, settled")
+        live_labels = p.eval("Array.prototype.map.call(document.querySelectorAll('.chain-box')[0]"
+                             ".querySelectorAll('g.node text:first-of-type'), function(e){return e.textContent;})")
         # The overview meanwhile: the load's traffic, httpd STOP_PENDING.
         p.goto(url + "/#overview")
         p.wait_for("(function(){var r=document.querySelector('#services tr[data-name=\"httpd\"]');"
