@@ -61,6 +61,10 @@
 #define WEB_SNAP_REUSE RN_MSEC(200)
 /* Objects listed at most in one answer of /api/objects. */
 #define WEB_OBJECTS_MAX 500
+/* How long the answer to a viewer back after a pause waits for the sample
+ * its request asked for (one is taken at once; a walk of many connections
+ * takes longer): then it gets what there is. */
+#define WEB_DEFER_MAX RN_MSEC(1500)
 
 struct web_conn {
     int wc_fd;                     /* -1: slot free */
@@ -73,6 +77,12 @@ struct web_conn {
     size_t wc_outoff;              /* bytes of it written */
     bool wc_close;                 /* close once the answer is out */
     rn_time_t wc_last;             /* last progress (OS monotonic) */
+    /* An answer held back until the sampler publishes (web_defer()). */
+    bool wc_deferred;
+    enum rn_web_want wc_def_what;  /* what it waits for */
+    bool wc_def_head;              /* a HEAD request */
+    uint64_t wc_def_gen;           /* its publications then */
+    rn_time_t wc_def_until;        /* answered by then regardless */
 };
 
 struct rn__web {
@@ -87,6 +97,8 @@ struct rn__web {
     int w_lfd;                             /* [I] listening socket */
     int w_epfd;                            /* [I] the thread's epoll */
     int w_stopfd;                          /* [I] eventfd: stop the thread */
+    int w_samplefd;                        /* [I] eventfd: the sampler published */
+    unsigned w_ndeferred;                  /* [T] answers held back */
     pthread_t w_thread;                    /* [I] */
     bool w_running;                        /* [L] the thread was started */
     struct web_conn w_conns[WEB_CONNS_MAX]; /* [T] the server thread's */
@@ -510,12 +522,70 @@ static bool rate_ok(struct rn__web *w)
     return true;
 }
 
+/* The first request for the overview's or the connections' data after no
+ * one asked for a while: what the sampler last published is old or
+ * missing, and a fresh sample is on its way (rn__web_sampler_touch()).
+ * The answer waits for a publication after gen (read before the touch:
+ * the loop may publish before this runs), at most WEB_DEFER_MAX; the
+ * connection is not read meanwhile.  web_undefer() answers. */
+static void web_defer(struct rn__web *w, struct web_conn *c, enum rn_web_want what, uint64_t gen,
+                      bool head_only)
+{
+    c->wc_deferred = true;
+    c->wc_def_what = what;
+    c->wc_def_head = head_only;
+    c->wc_def_gen = gen;
+    c->wc_def_until = rn_clock_os_monotonic() + WEB_DEFER_MAX;
+    {
+        /* Not read meanwhile: a full buffer would be ready forever. */
+        struct epoll_event ev = {.events = 0, .data.ptr = c};
+
+        (void)epoll_ctl(w->w_epfd, EPOLL_CTL_MOD, c->wc_fd, &ev);
+    }
+    w->w_ndeferred++;
+    rn__web_sampler_await(w->w_sampler);
+}
+
+static bool web_write(struct rn__web *w, struct web_conn *c);
+static void web_drive(struct rn__web *w, struct web_conn *c);
+
+/* Answers the held-back requests whose sample came or whose time is up. */
+static void web_undefer(struct rn__web *w)
+{
+    rn_time_t now = rn_clock_os_monotonic();
+    size_t i;
+
+    for (i = 0; i < WEB_CONNS_MAX && w->w_ndeferred > 0; i++) {
+        struct web_conn *c = &w->w_conns[i];
+
+        if (c->wc_fd < 0 || !c->wc_deferred)
+            continue;
+        if (rn__web_sampler_gen(w->w_sampler, c->wc_def_what) == c->wc_def_gen &&
+            now < c->wc_def_until) {
+            rn__web_sampler_await(w->w_sampler);  /* still waiting */
+            continue;
+        }
+        c->wc_deferred = false;
+        w->w_ndeferred--;
+        if (c->wc_def_what == RN_WEB_WANT_OVERVIEW)
+            serve_overview(w, c, c->wc_def_head);
+        else
+            serve_connections(w, c, c->wc_def_head);
+        if (strncmp(c->wc_out.sb_buf, "HTTP/1.1 2", 10) == 0)
+            atomic_fetch_add(&w->w_served, 1);
+        c->wc_last = now;
+        if (web_write(w, c))
+            web_drive(w, c);
+    }
+}
+
 static void web_serve(struct rn__web *w, struct web_conn *c)
 {
     const struct rn_web_req *r = &c->wc_req;
     bool head_only = r->wq_method == RN_WEB_HEAD;
     const struct rn__web_asset *a = NULL;
     size_t before = c->wc_out.sb_len;
+    uint64_t gen;
 
     if (r->wq_close)
         c->wc_close = true;
@@ -543,11 +613,17 @@ static void web_serve(struct rn__web *w, struct web_conn *c)
     if (a != NULL)
         answer(c, 200, a->wa_type, a->wa_data, a->wa_len, head_only, NULL);
     else if (path_is(r, "/api/overview")) {
-        rn__web_sampler_touch(w->w_sampler, RN_WEB_WANT_OVERVIEW);
-        serve_overview(w, c, head_only);
+        gen = rn__web_sampler_gen(w->w_sampler, RN_WEB_WANT_OVERVIEW);
+        if (rn__web_sampler_touch(w->w_sampler, RN_WEB_WANT_OVERVIEW))
+            web_defer(w, c, RN_WEB_WANT_OVERVIEW, gen, head_only);
+        else
+            serve_overview(w, c, head_only);
     } else if (path_is(r, "/api/connections")) {
-        rn__web_sampler_touch(w->w_sampler, RN_WEB_WANT_CONNS);
-        serve_connections(w, c, head_only);
+        gen = rn__web_sampler_gen(w->w_sampler, RN_WEB_WANT_CONNS);
+        if (rn__web_sampler_touch(w->w_sampler, RN_WEB_WANT_CONNS))
+            web_defer(w, c, RN_WEB_WANT_CONNS, gen, head_only);
+        else
+            serve_connections(w, c, head_only);
     }
     else if (path_is(r, "/api/objects"))
         serve_objects(w, c, head_only);
@@ -566,6 +642,10 @@ out:
 
 static void conn_close(struct rn__web *w, struct web_conn *c)
 {
+    if (c->wc_deferred) {
+        c->wc_deferred = false;
+        w->w_ndeferred--;
+    }
     (void)epoll_ctl(w->w_epfd, EPOLL_CTL_DEL, c->wc_fd, NULL);
     close(c->wc_fd);
     c->wc_fd = -1;
@@ -664,7 +744,8 @@ static void web_process(struct rn__web *w, struct web_conn *c)
         c->wc_scan = 0;
         c->wc_have_head = false;
     }
-    web_write(w, c);
+    if (!c->wc_deferred)
+        web_write(w, c);
 }
 
 /* Serves the requests the buffer holds, one after the other, as long as
@@ -672,11 +753,12 @@ static void web_process(struct rn__web *w, struct web_conn *c)
  * already be read, and no event will say so). */
 static void web_drive(struct rn__web *w, struct web_conn *c)
 {
-    while (c->wc_fd >= 0 && c->wc_inlen > 0 && c->wc_outoff == 0 && c->wc_out.sb_len == 0) {
+    while (c->wc_fd >= 0 && !c->wc_deferred && c->wc_inlen > 0 && c->wc_outoff == 0 &&
+           c->wc_out.sb_len == 0) {
         size_t before = c->wc_inlen;
 
         web_process(w, c);
-        if (c->wc_fd >= 0 && c->wc_inlen == before && c->wc_out.sb_len == 0)
+        if (c->wc_fd >= 0 && !c->wc_deferred && c->wc_inlen == before && c->wc_out.sb_len == 0)
             break;  /* an incomplete request: wait for more bytes */
     }
 }
@@ -733,6 +815,7 @@ static void web_accept(struct rn__web *w)
         c->wc_scan = 0;
         c->wc_have_head = false;
         c->wc_close = false;
+        c->wc_deferred = false;
         c->wc_outoff = 0;
         rn_strbuf_init(&c->wc_out);
         c->wc_last = rn_clock_os_monotonic();
@@ -782,6 +865,10 @@ static void *web_thread(void *arg)
         for (k = 0; k < n; k++) {
             if (evs[k].data.ptr == &w->w_stopfd) {
                 goto out;
+            } else if (evs[k].data.ptr == &w->w_samplefd) {
+                uint64_t v;
+
+                (void)!read(w->w_samplefd, &v, sizeof(v));
             } else if (evs[k].data.ptr == &w->w_lfd) {
                 web_accept(w);
             } else {
@@ -799,6 +886,8 @@ static void *web_thread(void *arg)
                 }
             }
         }
+        if (w->w_ndeferred > 0)
+            web_undefer(w);
         if (rn_clock_os_monotonic() - last_sweep >= RN_SEC(1)) {
             web_sweep(w);
             last_sweep = rn_clock_os_monotonic();
@@ -939,6 +1028,8 @@ static void web_free(struct rn__web *w)
         close(w->w_epfd);
     if (w->w_stopfd >= 0)
         close(w->w_stopfd);
+    if (w->w_samplefd >= 0)
+        close(w->w_samplefd);
     free(w);
 }
 
@@ -955,7 +1046,7 @@ int rn__web_open(const struct rn__web_params *p, struct rn__web **out, char *err
         return RN_ENOMEM;
     }
     w->w_p = *p;
-    w->w_lfd = w->w_epfd = w->w_stopfd = -1;
+    w->w_lfd = w->w_epfd = w->w_stopfd = w->w_samplefd = -1;
     for (i = 0; i < WEB_CONNS_MAX; i++)
         w->w_conns[i].wc_fd = -1;
     for (i = 0; i < RN_WEB_R_COUNT_; i++)
@@ -978,18 +1069,22 @@ int rn__web_open(const struct rn__web_params *p, struct rn__web **out, char *err
     }
     w->w_epfd = epoll_create1(EPOLL_CLOEXEC);
     w->w_stopfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    w->w_sampler = rn__web_sampler_new(p->wp_loop, p->wp_stack, p->wp_svc,
-                                       p->wp_inject_enum_leak);
-    if (w->w_epfd < 0 || w->w_stopfd < 0 || w->w_sampler == NULL) {
+    w->w_samplefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (w->w_samplefd >= 0)
+        w->w_sampler = rn__web_sampler_new(p->wp_loop, p->wp_stack, p->wp_svc,
+                                           p->wp_inject_enum_leak, w->w_samplefd);
+    if (w->w_epfd < 0 || w->w_stopfd < 0 || w->w_samplefd < 0 || w->w_sampler == NULL) {
         snprintf(err, errlen, "--ui: cannot set up the server");
         goto out_free;
     }
     {
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &w->w_lfd};
         struct epoll_event sev = {.events = EPOLLIN, .data.ptr = &w->w_stopfd};
+        struct epoll_event pev = {.events = EPOLLIN, .data.ptr = &w->w_samplefd};
 
         if (epoll_ctl(w->w_epfd, EPOLL_CTL_ADD, w->w_lfd, &ev) != 0 ||
-            epoll_ctl(w->w_epfd, EPOLL_CTL_ADD, w->w_stopfd, &sev) != 0) {
+            epoll_ctl(w->w_epfd, EPOLL_CTL_ADD, w->w_stopfd, &sev) != 0 ||
+            epoll_ctl(w->w_epfd, EPOLL_CTL_ADD, w->w_samplefd, &pev) != 0) {
             snprintf(err, errlen, "--ui: cannot watch the socket: %s", strerror(errno));
             goto out_free;
         }

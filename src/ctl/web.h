@@ -179,9 +179,11 @@ struct rn__web_sample {
                                           walk batches, actions) */
 };
 
-/* [L] Creates the sampler and arms its timer.  NULL on allocation failure. */
+/* [L] Creates the sampler and arms its timer.  notify_fd (an eventfd, or
+ * -1) is written to when a sample is published while the server awaits one
+ * (rn__web_sampler_await()).  NULL on allocation failure. */
 struct rn__web_sampler *rn__web_sampler_new(struct rn_loop *loop, struct rn_stack *st,
-                                            struct rn_svcctl *sc, bool inject);
+                                            struct rn_svcctl *sc, bool inject, int notify_fd);
 /* What a viewer looked at: the sampler renders the overview's data, or
  * walks the connections, only while someone looks at them. */
 enum rn_web_want {
@@ -190,8 +192,15 @@ enum rn_web_want {
     RN_WEB_WANT_COUNT_
 };
 
-/* [any] Someone looked at what: sample it for the next few seconds. */
-void rn__web_sampler_touch(struct rn__web_sampler *ws, enum rn_web_want what);
+/* [any] Someone looked at what: sample it for the next few seconds.
+ * Returns true if no one had for a while: what was published then is
+ * stale or missing, and a sample is on its way at once. */
+bool rn__web_sampler_touch(struct rn__web_sampler *ws, enum rn_web_want what);
+/* [any] How many times what has been published: a change says a new
+ * sample is there. */
+uint64_t rn__web_sampler_gen(struct rn__web_sampler *ws, enum rn_web_want what);
+/* [any] The next publication (of anything) writes to the notify fd. */
+void rn__web_sampler_await(struct rn__web_sampler *ws);
 /* [any] Calls fn with the latest sample, under the sampler's lock (fn must
  * copy what it needs and return quickly). */
 void rn__web_sampler_read(struct rn__web_sampler *ws,

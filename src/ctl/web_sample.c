@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ctl/render.h"
 #include "ctl/web.h"
@@ -77,6 +78,10 @@ struct rn__web_sampler {
     struct rn__web_sample ws_pub;      /* points at the five above */
     atomic_uint_fast64_t ws_loop_ns;   /* [A] the loop thread's CPU time
                                           taken, all told */
+    /* Answers the server holds back until a sample is published. */
+    atomic_uint_fast64_t ws_gen[RN_WEB_WANT_COUNT_]; /* [A] publications */
+    atomic_bool ws_awaited;            /* [A] the server waits for one */
+    int ws_notify_fd;                  /* [I] eventfd the server reads, -1: none */
 };
 
 /* The calling thread's CPU time: what the sampler costs the loop, without
@@ -110,6 +115,17 @@ static void ws_publish(struct rn_strbuf *pub, struct rn_strbuf *fresh)
     *pub = *fresh;
     *fresh = t;
     rn_strbuf_free(fresh);
+}
+
+/* [L] The data for what was published (its lock dropped): a server that
+ * holds an answer back for it is told. */
+static void ws_published(struct rn__web_sampler *ws, enum rn_web_want what)
+{
+    uint64_t one = 1;
+
+    atomic_fetch_add(&ws->ws_gen[what], 1);
+    if (atomic_exchange(&ws->ws_awaited, false) && ws->ws_notify_fd >= 0)
+        (void)!write(ws->ws_notify_fd, &one, sizeof(one));
 }
 
 /* ---- History ------------------------------------------------------------ */
@@ -200,18 +216,22 @@ static void ws_row(const struct rn_netstat_walk_row *row, void *ctx)
 static void ws_done(struct rn_netstat_walk *w, void *ctx)
 {
     struct rn__web_sampler *ws = ctx;
+    bool ok;
 
     rn_netstat_walk_free(w);
     ws->ws_walk = NULL;
     rn__render_netstat_end(&ws->ws_walk_out, true);
     pthread_mutex_lock(&ws->ws_lock);
-    if (!ws->ws_walk_out.sb_oom) {
+    ok = !ws->ws_walk_out.sb_oom;
+    if (ok) {
         ws_publish(&ws->ws_conns, &ws->ws_walk_out);
         ws->ws_pub.ws_conns_when = rn_loop_now(ws->ws_loop);
         ws->ws_pub.ws_walks++;
     }
     pthread_mutex_unlock(&ws->ws_lock);
     rn_strbuf_free(&ws->ws_walk_out);
+    if (ok)
+        ws_published(ws, RN_WEB_WANT_CONNS);
 }
 
 static void ws_walk_start(struct rn__web_sampler *ws)
@@ -249,6 +269,7 @@ static void ws_tick(struct rn_timer *t, rn_time_t now)
     struct rn_strbuf ifaces = RN_STRBUF_INIT, stats = RN_STRBUF_INIT, svcs = RN_STRBUF_INIT;
     struct rn_strbuf hist = RN_STRBUF_INIT;
     rn_time_t t0 = ws_cpu();
+    bool ok;
 
     ws_history_add(ws, now);
     (void)rn_loop_timer_arm(ws->ws_loop, &ws->ws_timer, now + WEB_PERIOD);
@@ -265,7 +286,8 @@ static void ws_tick(struct rn_timer *t, rn_time_t now)
     rn__render_services(ws->ws_svc, NULL, now, &svcs, true);
     rn__render_web_history(ws->ws_hist, ws->ws_nhist, ws->ws_hist_next, WEB_HISTORY, now, &hist);
     pthread_mutex_lock(&ws->ws_lock);
-    if (!ifaces.sb_oom && !stats.sb_oom && !svcs.sb_oom && !hist.sb_oom) {
+    ok = !ifaces.sb_oom && !stats.sb_oom && !svcs.sb_oom && !hist.sb_oom;
+    if (ok) {
         ws_publish(&ws->ws_ifaces, &ifaces);
         ws_publish(&ws->ws_stats, &stats);
         ws_publish(&ws->ws_services, &svcs);
@@ -277,13 +299,15 @@ static void ws_tick(struct rn_timer *t, rn_time_t now)
     rn_strbuf_free(&stats);
     rn_strbuf_free(&svcs);
     rn_strbuf_free(&hist);
+    if (ok)
+        ws_published(ws, RN_WEB_WANT_OVERVIEW);
     ws_account(ws, t0);
 }
 
 /* ---- Interface -------------------------------------------------------------- */
 
 struct rn__web_sampler *rn__web_sampler_new(struct rn_loop *loop, struct rn_stack *st,
-                                            struct rn_svcctl *sc, bool inject)
+                                            struct rn_svcctl *sc, bool inject, int notify_fd)
 {
     struct rn__web_sampler *ws = calloc(1, sizeof(*ws));
 
@@ -293,8 +317,12 @@ struct rn__web_sampler *rn__web_sampler_new(struct rn_loop *loop, struct rn_stac
     ws->ws_stack = st;
     ws->ws_svc = sc;
     ws->ws_inject = inject;
-    for (int i = 0; i < RN_WEB_WANT_COUNT_; i++)
+    ws->ws_notify_fd = notify_fd;
+    atomic_init(&ws->ws_awaited, false);
+    for (int i = 0; i < RN_WEB_WANT_COUNT_; i++) {
         atomic_init(&ws->ws_touched[i], 0);
+        atomic_init(&ws->ws_gen[i], 0);
+    }
     atomic_init(&ws->ws_act_busy, false);
     atomic_init(&ws->ws_kick_busy, false);
     atomic_init(&ws->ws_loop_ns, 0);
@@ -322,12 +350,14 @@ static void ws_kick(struct rn_loop *loop, struct rn_loop_work *w)
 {
     struct rn__web_sampler *ws = container_of(w, struct rn__web_sampler, ws_kick_work);
 
+    /* Free before the tick: a viewer of another page arriving while it
+     * runs (its request's answer waiting for it) gets a kick of its own. */
+    atomic_store(&ws->ws_kick_busy, false);
     rn_loop_timer_cancel(loop, &ws->ws_timer);
     ws_tick(&ws->ws_timer, rn_loop_now(loop));
-    atomic_store(&ws->ws_kick_busy, false);
 }
 
-void rn__web_sampler_touch(struct rn__web_sampler *ws, enum rn_web_want what)
+bool rn__web_sampler_touch(struct rn__web_sampler *ws, enum rn_web_want what)
 {
     rn_time_t now = rn_clock_os_monotonic();
     bool was = ws_watched(ws, what, now);
@@ -337,6 +367,17 @@ void rn__web_sampler_touch(struct rn__web_sampler *ws, enum rn_web_want what)
      * once rather than at the next tick. */
     if (!was && !atomic_exchange(&ws->ws_kick_busy, true))
         rn_loop_post(ws->ws_loop, &ws->ws_kick_work, ws_kick);
+    return !was;
+}
+
+uint64_t rn__web_sampler_gen(struct rn__web_sampler *ws, enum rn_web_want what)
+{
+    return atomic_load(&ws->ws_gen[what]);
+}
+
+void rn__web_sampler_await(struct rn__web_sampler *ws)
+{
+    atomic_store(&ws->ws_awaited, true);
 }
 
 void rn__web_sampler_read(struct rn__web_sampler *ws,

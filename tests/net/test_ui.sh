@@ -96,6 +96,27 @@ grep -q "^refnet daemon: live view at $url (read-only; actions need the token [0
     bad "no start-up line with the view's address and token: $(cat "$dlog")"
 token=$(sed -n 's/.*actions need the token \([0-9a-f]*\)).*/\1/p' "$dlog")
 
+# The first look at a page's data (no one has looked before) gets a fresh
+# sample, not an empty one: the overview with its services and the
+# connections with the listener.
+for p in overview connections; do
+    t0=$(date +%s%N)
+    nsx curl -s -m 5 -o "$dir/first-$p.json" "${url}api/$p" || bad "GET /api/$p failed"
+    ms=$((($(date +%s%N) - t0) / 1000000))
+    "$py" - "$dir/first-$p.json" "$p" <<'EOF' || bad "the first answer of /api/$p has no data (${ms} ms): $(head -c 300 "$dir/first-$p.json")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+if sys.argv[2] == "overview":
+    assert d["sampled_ns"] > 0, "not sampled"
+    assert any(s["name"] == "httpd" for s in d["services"] or []), d["services"]
+    assert d["ifaces"], d["ifaces"]
+else:
+    assert d["walks"] >= 1, "no walk"
+    assert any(r["local"] == "0.0.0.0:80" for r in d["rows"] or []), d["rows"]
+EOF
+    echo "first look at /api/$p: a fresh sample in ${ms} ms"
+done
+
 "$py" "$here/ui_browser.py" --url "$url" --ns "$ns" --refnet "$refnet" --ctl "$sock" \
     --dir "$dir" --art "$art" --threshold $threshold &
 bpid=$!
