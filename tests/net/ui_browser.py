@@ -16,7 +16,10 @@ Phases, in order; each prints "ok: ..." or "FAIL: ..." and the script exits
   4. report: the dump the shell wrote during the hang, rendered by
      `refnet analyze --html`, opens from the file with the network off and
      shows the same chain, suspect and verdict;
-  5. restart: the shell restarts the daemon (DIR/ready-restart ->
+  5. action: the overview's button that gives back the lab's leaked holds
+     asks for the token: a wrong one is refused and changes nothing; the
+     one the daemon printed gives them back, and the stop that hung ends;
+  6. restart: the shell restarts the daemon (DIR/ready-restart ->
      DIR/restarted); the page says the daemon is unreachable, then comes
      back by itself.
 """
@@ -58,6 +61,7 @@ def main():
     for a in ("url", "ns", "refnet", "ctl", "dir", "art"):
         ap.add_argument("--" + a, required=True)
     ap.add_argument("--threshold", type=float, required=True)
+    ap.add_argument("--token", required=True)
     a = ap.parse_args()
     os.makedirs(a.art, exist_ok=True)
     url = a.url.rstrip("/")
@@ -157,6 +161,8 @@ s.close()
             bad("waits: the graph's verdict is not the words of refnet why:\n%s\n%s" % (verdict, why))
         # Let the ages pass the threshold before the picture.
         time.sleep(max(0, a.threshold + 0.5 - (time.monotonic() - t0)))
+        p.wait_for("document.querySelector('.chain-box').textContent.indexOf(\"past the watchdog's\") >= 0",
+                   5, "the chain's waits marked past the watchdog's threshold")
         p.screenshot(os.path.join(a.art, "waits.png"))
         p.screenshot(os.path.join(a.art, "waits-chain.png"), ".chain-box")
         # The chain once settled, to hold the report to.
@@ -207,8 +213,40 @@ s.close()
         ok("report: opened offline from %s (%d bytes), same chain (%d nodes) and verdict, no request"
            % (os.path.basename(rep), os.path.getsize(rep), len(rlabels)))
 
-        # 5. The daemon restarts; the view comes back by itself.
+        # 5. The action: give back the leak from the overview's button; the
+        # page asks for the token (its prompt answered here), and says
+        # what the daemon answered (its alert, recorded).
         p.goto(url + "/#overview")
+        btn = "document.querySelector('button[data-act=\"clear-leak\"]')"
+        p.wait_for(btn + " !== null", 10, "the overview's button to give back the leak")
+        leak0 = p.eval("document.getElementById('ov-leak').textContent")
+
+        def click(token):
+            p.eval("(function(){sessionStorage.clear(); window.__said = [];"
+                   "window.prompt = function(){return %s;};"
+                   "window.alert = function(t){window.__said.push(String(t));};"
+                   "%s.click();})()" % (json.dumps(token), btn))
+            said, _ = p.wait_for("window.__said.length ? window.__said[0] : null", 10,
+                                 "the page to say what the action got")
+            return said
+
+        said_wrong = click("0" * 32)
+        if "token" not in said_wrong:
+            bad("action: a wrong token: the page said %r" % said_wrong)
+        time.sleep(1.2)
+        leak1 = p.eval("(document.getElementById('ov-leak') || {}).textContent")
+        if leak1 is None or int(leak1.split()[0]) < int(leak0.split()[0]):
+            bad("action: the leak changed with a wrong token: %r, then %r" % (leak0, leak1))
+        said = click(a.token)
+        if not said.startswith("gave back ") or said.startswith("gave back 0 "):
+            bad("action: with the token the page said %r" % said)
+        _, t = p.wait_for("(function(){var r=document.querySelector('#services tr[data-name=\"httpd\"]');"
+                          "return r && r.getAttribute('data-state')==='STOPPED' && %s === null;})()" % btn,
+                          10, "httpd STOPPED and the button gone after the leak was given back")
+        ok("action: a wrong token refused (%s), the leak kept (%s); with the daemon's: %s;"
+           " httpd STOPPED %.2fs later" % (said_wrong.strip(), leak1, said.strip(), t))
+
+        # 6. The daemon restarts; the view comes back by itself.
         p.wait_for("document.getElementById('pill').textContent === 'live' && "
                    "document.querySelector('#services tr') !== null", 10, "the overview")
         handshake(a.dir, "ready-restart", "stopped")

@@ -136,7 +136,10 @@
       '<dt>live objects</dt><dd id="ov-objects">' + esc(d.daemon.objects) + '</dd>' +
       '<dt>watchdog</dt><dd>' + fmtAge(d.daemon.threshold_ns) + '</dd>' +
       '<dt>view</dt><dd class="mono">' + esc(d.web.address) + ', ' + esc(d.web.served) +
-      ' served</dd></dl></section>';
+      ' served</dd>' +
+      (d.daemon.leaked_enum > 0 ? '<dt>lab fault</dt><dd id="ov-leak">' + esc(d.daemon.leaked_enum) +
+       " 'enum' holds lost <button data-act=\"clear-leak\">give back</button></dd>" : "") +
+      '</dl></section>';
     h += '<section class="card"><h2>Frames per second</h2>' +
       chart([rates(hist, "rx_frames"), rates(hist, "tx_frames")], ["received", "sent"],
             "last " + hist.length + "s") + '</section>';
