@@ -24,7 +24,7 @@
 # a wrong token, a bad method, a request sent too slowly and a flood of
 # connections, each refused and counted by reason (`refnet stat`,
 # ui.refused.*), while httpd keeps serving Linux; the daemon shuts down
-# cleanly.
+# cleanly.  Last, the view on a UNIX socket (--ui unix:PATH).
 . "$(dirname "$0")/lib.sh"
 net_setup ui
 
@@ -281,4 +281,28 @@ s.sendall(b"still there\n")
 assert s.recv(100) == b"still there\n"
 ' || bad "the echo service does not answer after the hostile requests"
 
-net_done "ui: overview, connections come and go, the stuck stop's chain with enum highlighted in time, the report offline, reconnect after a restart; hostile requests refused and counted"
+# ---- On a UNIX socket --------------------------------------------------------
+# --ui unix:PATH: the socket made mode 0600, the pages and data served on
+# it (the first look with a fresh sample), actions still needing the
+# token, and the file removed when the daemon stops.
+net_restart --service echo --ui "unix:$dir/ui.sock"
+grep -q "^refnet daemon: live view at unix:$dir/ui.sock (read-only; actions need the token [0-9a-f]\{32\})$" "$dlog" ||
+    bad "no start-up line with the UNIX socket's path: $(cat "$dlog")"
+[ "$(stat -c '%a %F' "$dir/ui.sock" 2>&1)" = "600 socket" ] ||
+    bad "the view's UNIX socket: $(stat -c '%a %F' "$dir/ui.sock" 2>&1), want mode 600"
+code=$(curl -s -m 5 --unix-socket "$dir/ui.sock" -o "$dir/unix.json" -w '%{http_code}' http://x/api/overview)
+[ "$code" = 200 ] && "$py" -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert any(s["name"] == "echo" for s in d["services"] or []), d
+' "$dir/unix.json" || bad "GET /api/overview on the UNIX socket: $code $(head -c 300 "$dir/unix.json")"
+code=$(curl -s -m 5 --unix-socket "$dir/ui.sock" -o /dev/null -w '%{http_code}' http://x/)
+[ "$code" = 200 ] || bad "GET / on the UNIX socket: $code"
+code=$(curl -s -m 5 --unix-socket "$dir/ui.sock" -o /dev/null -w '%{http_code}' --data-binary clear-leak \
+    http://x/api/action)
+[ "$code" = 403 ] || bad "an action without the token on the UNIX socket: $code, want 403"
+net_stop
+[ ! -e "$dir/ui.sock" ] || bad "the view's UNIX socket was left behind"
+echo "unix socket: mode 600, overview served, an action without the token refused, the file removed at exit"
+
+net_done "ui: overview, connections come and go, the stuck stop's chain with enum highlighted in time, the report offline, reconnect after a restart; hostile requests refused and counted; on a UNIX socket"
