@@ -17,7 +17,10 @@
 # load falls on both sides; the figure is the ratio with / without within
 # each pair, reported as min / median / max, with the requests the viewer
 # made, and the loop thread's CPU time the view's sampler took per second
-# of the measurement (rendering, walks).  Prints a table and one JSON line.
+# of the measurement (rendering, walks) and as a share of all the loop
+# thread's CPU time meanwhile (its schedstat): what the view takes from the
+# packets' thread, whatever other programs take from the machine.  Prints
+# a table and one JSON line.
 #
 # Usage: bench/ui.sh [BUILD]   (default build); environment: BENCH_SECS
 # (per measurement, default 3), BENCH_PAIRS (default 10).  Needs root;
@@ -84,19 +87,30 @@ loop_ns() {
         "$py" -c 'import json, sys, time; print(json.load(sys.stdin)["sampler_loop_ns"], time.monotonic_ns())'
 }
 
+# loop_cpu: the loop thread's (the daemon's main thread's) CPU time so
+# far, ns.
+loop_cpu() {
+    awk '{ print $1 }' "/proc/$dpid/task/$dpid/schedstat"
+}
+
 # with_viewer: wrk_ka with the viewer polling from a second before; the
 # sampler's loop time per second during the measurement goes to
-# $dir/loop_us, one line per run.
+# $dir/loop_us, and its share of the loop thread's CPU time to
+# $dir/loop_share (percent), one line per run.
 with_viewer() {
     ip netns exec "$nsr" "$py" "$dir/viewer.py" "$dir/viewer.out" &
     local vpid=$! l0 t0 l1 t1
     echo "$vpid" >>"$dir/pids"
     sleep 1.2
+    local c0 c1
+    c0=$(loop_cpu)
     read -r l0 t0 < <(loop_ns)
     wrk_ka
     read -r l1 t1 < <(loop_ns)
+    c1=$(loop_cpu)
     bench_stop "$vpid"
     awk -v a="$l0" -v b="$l1" -v s="$t0" -v e="$t1" 'BEGIN { printf "%.1f\n", (b - a) / ((e - s) / 1e9) / 1e3 }' >>"$dir/loop_us"
+    awk -v a="$l0" -v b="$l1" -v s="$c0" -v e="$c1" 'BEGIN { printf "%.3f\n", (e > s ? 100 * (b - a) / (e - s) : 0) }' >>"$dir/loop_share"
 }
 
 wrk_ka >/dev/null   # warm up: ARP, the file in the cache
@@ -133,5 +147,9 @@ echo "| HTTP keep-alive, requests/s (median) | $(med "${withouts[@]}") | $(med "
 loop_us=$(med $(cat "$dir/loop_us"))
 loop_us_max=$(sort -n "$dir/loop_us" | tail -1)
 echo "| the loop thread's CPU time the view took, microseconds per second (median, max) | 0 | $loop_us, $loop_us_max | |"
+loop_share=$(sort -n "$dir/loop_share" | awk '{ v[NR] = $1 } END {
+    printf "%.2f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+loop_share_max=$(sort -n "$dir/loop_share" | tail -1 | awk '{ printf "%.2f", $1 }')
+echo "| the view's share of the loop thread's CPU time, percent (median, max) | 0 | $loop_share, $loop_share_max | |"
 echo "(the viewer's last run: $asked answers, $failed failed)"
-echo "{\"bench\":\"ui\",\"secs\":$secs,\"pairs\":$pairs,\"ka_without\":$(med "${withouts[@]}"),\"ka_with\":$(med "${withs[@]}"),\"ratio_min\":$rmin,\"ratio_median\":$rmed,\"ratio_max\":$rmax,\"viewer_answers\":$asked,\"viewer_failed\":$failed,\"loop_us_per_s\":$loop_us,\"loop_us_per_s_max\":$loop_us_max}"
+echo "{\"bench\":\"ui\",\"secs\":$secs,\"pairs\":$pairs,\"ka_without\":$(med "${withouts[@]}"),\"ka_with\":$(med "${withs[@]}"),\"ratio_min\":$rmin,\"ratio_median\":$rmed,\"ratio_max\":$rmax,\"viewer_answers\":$asked,\"viewer_failed\":$failed,\"loop_us_per_s\":$loop_us,\"loop_us_per_s_max\":$loop_us_max,\"loop_share_pct\":$loop_share,\"loop_share_pct_max\":$loop_share_max}"
