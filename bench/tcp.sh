@@ -22,13 +22,13 @@
 #               veth end, serving the same directory
 #   http_close  the same with `Connection: close` on every request
 #
-# Each measurement runs RUNS times, refnet and the reference interleaved;
-# the figure is the best of each side and the ratio refnet / reference,
-# with the lowest and highest per-run ratios as the spread.  Prints a
-# table and one JSON line.
+# Each measurement runs RUNS times as pairs, refnet and the reference back
+# to back (which goes first alternates); each pair gives one ratio refnet /
+# reference, and the table shows the least, median and greatest of them
+# (each pair's rates go to stderr).  Prints a table and one JSON line.
 #
 # Usage: bench/tcp.sh [BUILD]   (default build); environment: BENCH_SECS
-# (per measurement, default 4), BENCH_RUNS (default 3), BENCH_MAXBYTES
+# (per measurement, default 4), BENCH_RUNS (pairs, default 5), BENCH_MAXBYTES
 # (bulk cap, default 4 GiB).  Needs root; without it, says why and exits 0.
 set -uo pipefail
 
@@ -36,7 +36,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 build=${1:-build}
 refnet="$build/bin/refnet"
 secs=${BENCH_SECS:-4}
-runs=${BENCH_RUNS:-3}
+runs=${BENCH_RUNS:-5}
 maxbytes=${BENCH_MAXBYTES:-$((4 << 30))}
 py=/usr/bin/python3
 
@@ -168,33 +168,36 @@ http_ka() { http "$1"; }
 http_close() { http "$1" -H "Connection: close"; }
 
 names=(rx_bulk tx_bulk http_ka http_close)
-units=(Gbit/s Gbit/s req/s req/s)
-declare -A best_r best_v lo hi
-for m in "${names[@]}"; do best_r[$m]=0; best_v[$m]=0; lo[$m]=; hi[$m]=; done
+declare -A ratios
+for m in "${names[@]}"; do ratios[$m]=; done
 for r in $(seq "$runs"); do
     for m in "${names[@]}"; do
-        vr=$($m "$nsr") || exit 1
-        vv=$($m "$nsa") || exit 1
+        # Each pair's two sides back to back, the first side alternating
+        # from run to run, so neither always meets a warmer machine.
+        if [ $((r % 2)) = 1 ]; then
+            vr=$($m "$nsr") || exit 1
+            vv=$($m "$nsa") || exit 1
+        else
+            vv=$($m "$nsa") || exit 1
+            vr=$($m "$nsr") || exit 1
+        fi
         kill -0 "$dpid" 2>/dev/null || { cat "$dir/daemon.log"; die "the daemon died"; }
         ratio=$("$py" -c 'import sys; print("%.3f" % (float(sys.argv[1]) / float(sys.argv[2])))' "$vr" "$vv")
-        echo "run $r $m: refnet $vr, linux $vv, ratio $ratio" >&2
-        read -r best_r[$m] best_v[$m] lo[$m] hi[$m] < <("$py" -c '
-import sys
-br, bv, vr, vv, q = (float(x) for x in sys.argv[1:6])
-lo = sys.argv[6]; hi = sys.argv[7]
-lo = q if lo == "" else min(float(lo), q)
-hi = q if hi == "" else max(float(hi), q)
-print(max(br, vr), max(bv, vv), lo, hi)' "${best_r[$m]}" "${best_v[$m]}" "$vr" "$vv" "$ratio" "${lo[$m]}" "${hi[$m]}")
+        echo "pair $r $m: ratio $ratio (refnet $vr, linux $vv)" >&2
+        ratios[$m]+=" $ratio"
     done
 done
 
-printf '\n%-11s %-7s %12s %12s %8s %15s\n' measure unit refnet linux ratio "spread (runs)"
+# The ratio of each pair, never one side's best over the other's: the
+# table gives their least, median and greatest.
+printf '\n%-11s %8s %8s %8s %6s\n' measure min median max pairs
 json="{\"bench\":\"tcp\",\"secs\":$secs,\"runs\":$runs"
-for i in "${!names[@]}"; do
-    m=${names[$i]}
-    q=$("$py" -c 'import sys; print("%.3f" % (float(sys.argv[1]) / float(sys.argv[2])))' "${best_r[$m]}" "${best_v[$m]}")
-    printf '%-11s %-7s %12.3f %12.3f %8s %7.3f-%-7.3f\n' "$m" "${units[$i]}" "${best_r[$m]}" "${best_v[$m]}" "$q" "${lo[$m]}" "${hi[$m]}"
-    json+=",\"${m}_refnet\":${best_r[$m]},\"${m}_linux\":${best_v[$m]},\"${m}_ratio\":$q"
-    json+=",\"${m}_ratio_min\":${lo[$m]},\"${m}_ratio_max\":${hi[$m]}"
+for m in "${names[@]}"; do
+    read -r q0 q1 q2 < <("$py" -c '
+import statistics, sys
+q = sorted(float(x) for x in sys.argv[1:])
+print("%.3f %.3f %.3f" % (q[0], statistics.median(q), q[-1]))' ${ratios[$m]})
+    printf '%-11s %8s %8s %8s %6s\n' "$m" "$q0" "$q1" "$q2" "$runs"
+    json+=",\"${m}_ratio_min\":$q0,\"${m}_ratio_median\":$q1,\"${m}_ratio_max\":$q2"
 done
 echo "$json}"
