@@ -39,6 +39,7 @@
  * A daemon gone under a running program: calls through the shim answer
  * ENETDOWN, and the pairs' ends read the end of data or ECONNRESET.
  */
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -441,28 +442,35 @@ static void atfork_child(void)
         chan_reopen_child();
 }
 
-/* After an exec: the refnet sockets among the descriptors inherited. */
+/* After an exec: the refnet sockets among the descriptors inherited,
+ * found in /proc/self/fd and declared (each with its descriptor, the
+ * proof the daemon asks for). */
 static void find_inherited(void)
 {
     int fds[RUN_IDS_MAX];
     uint64_t ids[RUN_IDS_MAX];
     uint8_t kinds[RUN_IDS_MAX];
     size_t n = 0, i;
-    int fd, maxfd = 1024;
-    struct rlimit rl;
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *de;
+    bool more = true;
 
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
-        maxfd = rl.rlim_cur < SHIM_FDS ? (int)rl.rlim_cur : SHIM_FDS;
-    for (fd = 0; fd <= maxfd; fd++) {
+    if (d == NULL)
+        return;
+    while (more) {
         struct stat sb;
-        bool flush = fd == maxfd;
+        int fd = -1;
 
-        if (!flush && fd != chan_fd && fstat(fd, &sb) == 0 && S_ISSOCK(sb.st_mode)) {
+        de = readdir(d);
+        more = de != NULL;
+        if (more && de->d_name[0] >= '0' && de->d_name[0] <= '9')
+            fd = atoi(de->d_name);
+        if (fd >= 0 && fd < SHIM_FDS && fd != chan_fd && fd != dirfd(d) &&
+            fstat(fd, &sb) == 0 && S_ISSOCK(sb.st_mode)) {
             fds[n] = fd;
-            ids[n] = (uint64_t)sb.st_ino;
-            flush = ++n == RUN_IDS_MAX;
+            ids[n++] = (uint64_t)sb.st_ino;
         }
-        if (!flush || n == 0)
+        if (n == 0 || (n < RUN_IDS_MAX && more))
             continue;
         if (declare(fds, ids, n, kinds) == 0) {
             for (i = 0; i < n; i++) {
@@ -471,11 +479,12 @@ static void find_inherited(void)
                 tab[fds[i]].sf_id = ids[i];
                 tab[fds[i]].sf_kind = kinds[i];
                 tab[fds[i]].sf_type = kinds[i] == RUN_KIND_DGRAM ? SOCK_DGRAM : SOCK_STREAM;
-                tab[fds[i]].sf_flags = SF_SHARED;
+                tab[fds[i]].sf_flags = SF_SHARED | SF_CONN;
             }
         }
         n = 0;
     }
+    closedir(d);
 }
 
 __attribute__((constructor)) static void shim_init(void)

@@ -61,8 +61,9 @@
 #define RUN_HASH 4096
 /* How long a process that announced an exec may take to come back. */
 #define RUN_EXEC_GRACE RN_SEC(2)
-/* How long the holds of a gone process wait for their pairs' hang-up
- * before they are let go anyway (a descriptor refnet does not know of). */
+/* How long a hold of a gone process may wait with no data moving on its
+ * socket (its pair not hung up: a descriptor refnet does not know of; or
+ * data the peer does not take) before it is let go anyway. */
 #define RUN_GONE_GRACE RN_SEC(2)
 /* How often the exit status of a gone process is looked for. */
 #define RUN_STATUS_POLL RN_MSEC(20)
@@ -146,6 +147,7 @@ struct run_sock {
     bool rk_rx_dg;                 /* [L] UDP: a datagram waits in rk_rxbuf */
     bool rk_reset;                 /* [L] the connection failed: the program
                                       reads the end, its writes are dropped */
+    rn_time_t rk_moved;            /* [L] when data last moved either way */
     uint8_t *rk_rxbuf;             /* [L] stack -> pair, RUN_BUF */
     size_t rk_rxoff;               /* [L] written of it so far */
     size_t rk_rxlen;               /* [L] bytes in it */
@@ -476,6 +478,7 @@ static void rx_done(struct rn_proc *p, const struct rn_sock_completion *c)
     if (sock_req_done(rk))
         return;
     if (c->sc_result > 0 || (c->sc_result == 0 && rk->rk_type == SOCK_DGRAM)) {
+        rk->rk_moved = rn_loop_now(rk->rk_srv->rs_loop);
         rk->rk_rxlen = (size_t)c->sc_result;
         rk->rk_rxoff = 0;
         rk->rk_rxhdr.dg_addr = c->sc_addr.sin_addr;
@@ -589,6 +592,7 @@ static void tx_done(struct rn_proc *p, const struct rn_sock_completion *c)
     rk->rk_tx_busy = false;
     if (sock_req_done(rk))
         return;
+    rk->rk_moved = rn_loop_now(rk->rk_srv->rs_loop);
     if (c->sc_result < 0 && rk->rk_type == SOCK_STREAM && c->sc_result != RN_ECANCELED) {
         /* The connection failed under the send: SO_ERROR says why. */
         rk->rk_error = code_errno((int)c->sc_result);
@@ -993,19 +997,28 @@ static void proc_timer(struct rn_timer *t, rn_time_t now)
         rp->rp_status_known = true;
     }
     if (now - rp->rp_gone_at >= RUN_GONE_GRACE) {
-        /* Holds whose pairs did not hang up: another program has the
-         * descriptor, one refnet does not know: let them go. */
-        unsigned n = rp->rp_nholds;
+        /* Holds whose sockets moved nothing for that long: a descriptor
+         * refnet does not know of, or data the peer does not take: they
+         * go (what the pair still holds is lost, as the program is). */
+        struct run_hold *rh;
 
         rp->rp_status_known = true;
-        if (n == 0) {
+        if (rp->rp_nholds == 0) {
             proc_maybe_exit(rp);
             return;
         }
-        /* The last hold_drop() ends rp: read nothing of it after. */
-        for (; n > 0; n--)
-            sock_close(rp->rp_holds->rh_sock);
-        return;
+        for (;;) {
+            for (rh = rp->rp_holds; rh != NULL; rh = rh->rh_pnext)
+                if (now - rh->rh_sock->rk_moved >= RUN_GONE_GRACE)
+                    break;
+            if (rh == NULL)
+                break;
+            if (rp->rp_nholds == 1) {
+                sock_close(rh->rh_sock);  /* ends rp: read nothing of it after */
+                return;
+            }
+            sock_close(rh->rh_sock);
+        }
     }
     if (rp->rp_nholds == 0 && rp->rp_status_known) {
         proc_maybe_exit(rp);

@@ -9,6 +9,23 @@ runx() {
     timeout 60 "$refnet" run --ctl "$sock" "$@"
 }
 
+# run_bg ARGS...: `refnet run` ARGS in the background (teardown ends it);
+# sets $run_pid to refnet run's PID and $prog_pid to the program's (its
+# child), once it exists (5 s).
+run_bg() {
+    "$refnet" run --ctl "$sock" "$@" &
+    run_pid=$!
+    net_track "$run_pid"
+    prog_pid=
+    local i
+    for i in $(seq 50); do
+        prog_pid=$(pgrep -P "$run_pid" | head -1)
+        [ -n "$prog_pid" ] && return 0
+        sleep 0.1
+    done
+    bad "refnet run $* started no program"
+}
+
 # run_objects_base: saves the daemon's objects (before programs ran) as the
 # base run_settled compares with.
 run_objects_base() {
