@@ -508,6 +508,7 @@ static void rx_done(struct rn_proc *p, const struct rn_sock_completion *c)
 static void tx_next(struct run_sock *rk)
 {
     struct rn_sock_req rq;
+    bool dgram = false;
     ssize_t n;
 
     if (rk->rk_tx_busy || !rk->rk_rd || rk->rk_eof || rk->rk_state == RK_CLOSING)
@@ -531,6 +532,8 @@ static void tx_next(struct run_sock *rk)
             return;
         }
         if (n > 0) {
+            /* A datagram, perhaps an empty one (its header alone). */
+            dgram = true;
             n -= (ssize_t)sizeof(hdr);
             if (hdr.dg_addr != 0 || hdr.dg_port != 0) {
                 rk->rk_txto.sin_addr = hdr.dg_addr;
@@ -549,12 +552,9 @@ static void tx_next(struct run_sock *rk)
         if (!rk->rk_eof)
             return;
     }
-    if (n == 0 && rk->rk_type == SOCK_DGRAM && !rk->rk_hup) {
-        /* An empty datagram would have its header: this is the end. */
+    /* A record without even a header is the end (the program closed). */
+    if (n == 0 && !dgram)
         rk->rk_eof = true;
-    } else if (n == 0) {
-        rk->rk_eof = true;
-    }
     if (n > 0 && rk->rk_reset) {
         /* Nowhere to go: dropped, as a reset connection's would be. */
         tx_next(rk);

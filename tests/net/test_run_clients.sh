@@ -6,6 +6,9 @@
 #   - nc (OpenBSD's) sends 2 MiB to a Linux nc listener, same sha256;
 #   - nc listens on refnet and receives 2 MiB from Linux's nc, same sha256;
 #   - python3's urllib fetches the same file, same sha256;
+#   - python3 -m http.server on refnet serves it to Linux's curl;
+#   - python3 UDP sockets: sendto/recvfrom with the sender's address, connect
+#     and send/recv of 3000 bytes, an empty datagram;
 #   - once they ended, the daemon holds nothing of them (objects as before);
 #   - without a daemon, curl gets one line from the shim and fails at once
 #     (ENETDOWN), and --fallback puts it on the kernel's sockets instead.
@@ -58,6 +61,44 @@ sys.stdout.buffer.write(urllib.request.urlopen("http://198.18.0.1:8080/f1m", tim
 ' >"$dir/p1" || bad "python3 urllib on refnet failed"
 [ "$(sha "$dir/p1")" = "$want1" ] || bad "urllib's download differs"
 
+# ---- python3 http.server on refnet ------------------------------------------------
+chmod 755 "$dir"
+run_bg -- python3 -m http.server 8000 --bind 198.18.0.2 --directory "$dir/www"
+wait_refnet_listen 8000
+nsx curl -sS -o "$dir/h1" http://198.18.0.2:8000/f1m || bad "curl from Linux to http.server on refnet failed"
+[ "$(sha "$dir/h1")" = "$want1" ] || bad "http.server on refnet sent other bytes"
+kill -TERM "$prog_pid"
+wait "$run_pid" 2>/dev/null
+
+# ---- python3 socket: UDP and TCP -----------------------------------------------------
+net_bg python3 -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("198.18.0.1", 9007))
+s.settimeout(20)
+for _ in range(3):
+    d, a = s.recvfrom(65536)
+    s.sendto(d.upper(), a)
+'
+u=$bgpid
+out=$(runx -- python3 -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(5)
+s.sendto(b"datagram one", ("198.18.0.1", 9007))
+d, a = s.recvfrom(100)
+print(d.decode(), a[0], a[1])
+s.connect(("198.18.0.1", 9007))
+s.send(b"x" * 3000)
+print(len(s.recv(4000)))
+s.sendto(b"", ("198.18.0.1", 9007))
+print(len(s.recv(10)), s.getsockname()[0])
+' 2>&1)
+[ "$out" = "DATAGRAM ONE 198.18.0.1 9007
+3000
+0 198.18.0.2" ] || bad "python3 UDP on refnet: '$out'"
+net_wait_bg "$u" 5 || bad "the Linux UDP echo did not end"
+
 run_settled 10
 
 # ---- no daemon -------------------------------------------------------------------
@@ -93,4 +134,4 @@ s.connect(("127.0.0.1", int(open("'"$dir/lo.port"'").read()))); print(s.recv(64)
 grep -q "AF_INET sockets go to the kernel" "$dir/fb.err" || bad "--fallback said nothing"
 wait "$lo"
 
-net_done "curl, nc (client and server) and python3 urllib on refnet through refnet run; nothing left behind; no daemon is one line and ENETDOWN"
+net_done "curl, nc (client and server), python3 urllib, http.server and UDP sockets on refnet through refnet run; nothing left behind; no daemon is one line and ENETDOWN"
