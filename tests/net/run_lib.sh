@@ -9,11 +9,18 @@ runx() {
     timeout 60 "$refnet" run --ctl "$sock" "$@"
 }
 
-# run_bg ARGS...: `refnet run` ARGS in the background (teardown ends it);
+# run_bg ARGS...: `refnet run` ARGS in the background (teardown ends it),
+# in a session of its own if $run_setsid is set;
 # sets $run_pid to refnet run's PID and $prog_pid to the program's (its
 # child), once it exists (5 s).
 run_bg() {
-    "$refnet" run --ctl "$sock" "$@" &
+    if [ -n "${run_setsid:-}" ]; then
+        # A session of its own: a program that signals its process group
+        # on shutdown (apache2 does) signals only itself.
+        setsid "$refnet" run --ctl "$sock" "$@" &
+    else
+        "$refnet" run --ctl "$sock" "$@" &
+    fi
     run_pid=$!
     net_track "$run_pid"
     prog_pid=
