@@ -61,6 +61,7 @@
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <linux/sockios.h>
+#include <linux/tcp.h>
 #include <unistd.h>
 
 #include "run/run_proto.h"
@@ -994,6 +995,55 @@ static int put_int(void *val, socklen_t *len, int v)
     return 0;
 }
 
+/* TCP_INFO as the kernel lays it out (linux/tcp.h), from the daemon's
+ * struct run_tcp_info; *len becomes what was written, as Linux does. */
+static int put_tcp_info(void *val, socklen_t *len, const struct run_msg *m)
+{
+    struct run_tcp_info ri;
+    struct tcp_info ti;
+
+    if (val == NULL || len == NULL)
+        return fail(EFAULT);
+    if (m->m_len < sizeof(ri))
+        return fail(EIO);
+    memcpy(&ri, m->m_data, sizeof(ri));
+    memset(&ti, 0, sizeof(ti));
+    ti.tcpi_state = ri.ti_state;
+    ti.tcpi_backoff = (uint8_t)ri.ti_backoff;
+    ti.tcpi_options = ri.ti_options;
+    ti.tcpi_snd_wscale = ri.ti_snd_wscale & 0xf;
+    ti.tcpi_rcv_wscale = ri.ti_rcv_wscale & 0xf;
+    ti.tcpi_rto = ri.ti_rto;
+    ti.tcpi_snd_mss = ri.ti_snd_mss;
+    ti.tcpi_rcv_mss = ri.ti_rcv_mss;
+    ti.tcpi_unacked = ri.ti_unacked;
+    ti.tcpi_last_data_recv = ri.ti_last_recv;
+    ti.tcpi_pmtu = ri.ti_snd_mss != 0 ? ri.ti_snd_mss + 40 : 0;
+    ti.tcpi_rtt = ri.ti_rtt;
+    ti.tcpi_rttvar = ri.ti_rttvar;
+    ti.tcpi_snd_ssthresh = ri.ti_snd_ssthresh;
+    ti.tcpi_snd_cwnd = ri.ti_snd_cwnd;
+    ti.tcpi_advmss = ri.ti_advmss;
+    ti.tcpi_rcv_space = ri.ti_rcv_wnd;
+    ti.tcpi_total_retrans = ri.ti_total_retrans;
+    ti.tcpi_delivery_rate = ri.ti_delivery_rate;
+    ti.tcpi_bytes_acked = ri.ti_bytes_acked;
+    ti.tcpi_bytes_received = ri.ti_bytes_received;
+    ti.tcpi_segs_out = (uint32_t)ri.ti_segs_out;
+    ti.tcpi_segs_in = (uint32_t)ri.ti_segs_in;
+    ti.tcpi_notsent_bytes = ri.ti_notsent;
+    ti.tcpi_min_rtt = ri.ti_min_rtt;
+    ti.tcpi_data_segs_in = (uint32_t)ri.ti_data_segs_in;
+    ti.tcpi_data_segs_out = (uint32_t)ri.ti_data_segs_out;
+    ti.tcpi_bytes_sent = ri.ti_bytes_sent;
+    ti.tcpi_bytes_retrans = ri.ti_bytes_retrans;
+    ti.tcpi_snd_wnd = ri.ti_snd_wnd;
+    if (*len > sizeof(ti))
+        *len = sizeof(ti);
+    memcpy(val, &ti, *len);
+    return 0;
+}
+
 SHIM_EXPORT int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 {
     struct shim_fd *e = ent(fd);
@@ -1022,6 +1072,19 @@ SHIM_EXPORT int getsockopt(int fd, int level, int name, void *val, socklen_t *le
         return put_int(val, len, ENETDOWN);
     if (r < 0)
         return fail(-r);
+    if (level == IPPROTO_TCP && name == TCP_INFO)
+        return put_tcp_info(val, len, &m);
+    if (level == IPPROTO_TCP && name == TCP_CONGESTION) {
+        /* As Linux: at most the buffer, zero-padded, *len what was given. */
+        size_t n = m.m_len < sizeof(m.m_data) ? m.m_len : sizeof(m.m_data);
+
+        if (val == NULL || len == NULL)
+            return fail(EFAULT);
+        if (*len > n)
+            *len = (socklen_t)n;
+        memcpy(val, m.m_data, *len);
+        return 0;
+    }
     if (level == SOL_SOCKET && name == SO_LINGER) {
         struct linger l = {.l_onoff = m.m_val >= 0, .l_linger = m.m_val >= 0 ? (int)m.m_val : 0};
 

@@ -52,7 +52,9 @@ enum run_op {
                         end, m_addr its peer; EAGAIN if none waits */
     RUN_GETNAME,     /* m_id; reply m_addr local, m_addr2 peer (0:0 if none) */
     RUN_SETOPT,      /* m_id, m_arg[0] level, m_arg[1] name, m_val */
-    RUN_GETOPT,      /* m_id, m_arg[0] level, m_arg[1] name; reply m_val */
+    RUN_GETOPT,      /* m_id, m_arg[0] level, m_arg[1] name; reply m_val;
+                        for TCP_INFO m_data is a struct run_tcp_info, for
+                        TCP_CONGESTION the name with its NUL */
     RUN_SHUTDOWN,    /* m_id, m_arg[0] how */
     RUN_CLOSE,       /* m_id: the process closed its last descriptor on it
                         (no reply) */
@@ -88,6 +90,41 @@ struct run_msg {
     uint16_t m_pad2;
     uint32_t m_len;         /* bytes of m_data used */
     uint8_t m_data[RUN_IDS_MAX * 8];
+};
+
+/* TCP_INFO's answer, in RUN_GETOPT's m_data: the shim lays it out as the
+ * program's struct tcp_info.  Times in microseconds (last_recv in
+ * milliseconds); state is Linux's number (TCP_ESTABLISHED, ...). */
+struct run_tcp_info {
+    uint64_t ti_bytes_sent;
+    uint64_t ti_bytes_retrans;
+    uint64_t ti_bytes_acked;
+    uint64_t ti_bytes_received;
+    uint64_t ti_segs_out;
+    uint64_t ti_segs_in;
+    uint64_t ti_data_segs_out;
+    uint64_t ti_data_segs_in;
+    uint64_t ti_delivery_rate;   /* bytes per second */
+    uint32_t ti_rto;
+    uint32_t ti_backoff;
+    uint32_t ti_snd_mss;
+    uint32_t ti_rcv_mss;
+    uint32_t ti_advmss;
+    uint32_t ti_unacked;         /* segments */
+    uint32_t ti_rtt;
+    uint32_t ti_rttvar;
+    uint32_t ti_min_rtt;
+    uint32_t ti_snd_cwnd;        /* segments */
+    uint32_t ti_snd_ssthresh;
+    uint32_t ti_snd_wnd;
+    uint32_t ti_rcv_wnd;
+    uint32_t ti_notsent;
+    uint32_t ti_last_recv;
+    uint32_t ti_total_retrans;
+    uint8_t ti_state;
+    uint8_t ti_options;          /* Linux's TCPI_OPT_* */
+    uint8_t ti_snd_wscale;
+    uint8_t ti_rcv_wscale;
 };
 
 /* Each UDP datagram in a seqpacket pair starts with this: the peer it

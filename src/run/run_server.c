@@ -51,6 +51,7 @@
 #include "refnet/report.h"
 #include "refnet/runtime.h"
 #include "refnet/socket.h"
+#include "refnet/tcp.h"
 #include "refnet/timer.h"
 #include "run/run.h"
 #include "run/run_proto.h"
@@ -1346,6 +1347,87 @@ static int op_setopt(struct run_proc *rp, struct run_msg *m)
     return e < 0 ? -code_errno(e) : 0;
 }
 
+/* Linux's number of a TCP state (include/net/tcp_states.h's order). */
+static uint8_t state_linux(enum rn_tcp_state st)
+{
+    switch (st) {
+    case RN_TCP_ESTABLISHED: return 1;
+    case RN_TCP_SYN_SENT: return 2;
+    case RN_TCP_SYN_RECEIVED: return 3;
+    case RN_TCP_FIN_WAIT_1: return 4;
+    case RN_TCP_FIN_WAIT_2: return 5;
+    case RN_TCP_TIME_WAIT: return 6;
+    case RN_TCP_CLOSE_WAIT: return 8;
+    case RN_TCP_LAST_ACK: return 9;
+    case RN_TCP_LISTEN: return 10;
+    case RN_TCP_CLOSING: return 11;
+    case RN_TCP_CLOSED:
+    default: return 7;
+    }
+}
+
+static uint32_t usec32(rn_time_t t)
+{
+    uint64_t us = t / RN_NSEC_PER_USEC;
+
+    return us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+}
+
+/* TCP_INFO and TCP_CONGESTION: what the connection knows, in m_data. */
+static int getopt_tcp_info(struct run_proc *rp, struct run_hold *rh, struct run_msg *m,
+                           bool cc)
+{
+    struct rn_tcp_info ti;
+    struct run_tcp_info out;
+    int e = rn_sock_tcp_info(rp->rp_proc, rh->rh_handle, &ti);
+
+    _Static_assert(sizeof(out) <= sizeof(m->m_data), "run_tcp_info fits m_data");
+    if (e < 0)
+        return e == RN_EOPNOTSUPP ? -ENOPROTOOPT : -code_errno(e);
+    if (cc) {
+        size_t n = strnlen(ti.ti_cc, sizeof(ti.ti_cc) - 1);
+
+        memcpy(m->m_data, ti.ti_cc, n);
+        m->m_data[n] = '\0';
+        m->m_len = (uint32_t)n + 1;
+        return 0;
+    }
+    memset(&out, 0, sizeof(out));
+    out.ti_bytes_sent = ti.ti_bytes_sent;
+    out.ti_bytes_retrans = ti.ti_bytes_retrans;
+    out.ti_bytes_acked = ti.ti_bytes_acked;
+    out.ti_bytes_received = ti.ti_bytes_received;
+    out.ti_segs_out = ti.ti_segs_out;
+    out.ti_segs_in = ti.ti_segs_in;
+    out.ti_data_segs_out = ti.ti_data_segs_out;
+    out.ti_data_segs_in = ti.ti_data_segs_in;
+    out.ti_delivery_rate = ti.ti_delivery_rate;
+    out.ti_rto = usec32(ti.ti_rto);
+    out.ti_backoff = ti.ti_backoff;
+    out.ti_snd_mss = ti.ti_snd_mss;
+    out.ti_rcv_mss = ti.ti_rcv_mss;
+    out.ti_advmss = ti.ti_advmss;
+    out.ti_unacked = ti.ti_snd_mss != 0 ? (ti.ti_unacked + ti.ti_snd_mss - 1) / ti.ti_snd_mss : 0;
+    out.ti_rtt = usec32(ti.ti_rtt);
+    out.ti_rttvar = usec32(ti.ti_rttvar);
+    out.ti_min_rtt = usec32(ti.ti_min_rtt);
+    out.ti_snd_cwnd = ti.ti_snd_cwnd;
+    out.ti_snd_ssthresh = ti.ti_snd_ssthresh;
+    out.ti_snd_wnd = ti.ti_snd_wnd;
+    out.ti_rcv_wnd = ti.ti_rcv_wnd;
+    out.ti_notsent = ti.ti_notsent;
+    out.ti_last_recv = usec32(ti.ti_last_recv) / 1000;
+    out.ti_total_retrans = (uint32_t)ti.ti_total_retrans;
+    out.ti_state = state_linux(ti.ti_state);
+    /* refnet's option bits are Linux's TCPI_OPT_TIMESTAMPS, _SACK, _WSCALE. */
+    out.ti_options = (uint8_t)ti.ti_options;
+    out.ti_snd_wscale = ti.ti_snd_wscale;
+    out.ti_rcv_wscale = ti.ti_rcv_wscale;
+    memcpy(m->m_data, &out, sizeof(out));
+    m->m_len = sizeof(out);
+    return 0;
+}
+
 static int op_getopt(struct run_proc *rp, struct run_msg *m)
 {
     struct run_hold *rh;
@@ -1365,6 +1447,8 @@ static int op_getopt(struct run_proc *rp, struct run_msg *m)
         m->m_val = 0;
         return 0;
     }
+    if (m->m_arg[0] == IPPROTO_TCP && (m->m_arg[1] == TCP_INFO || m->m_arg[1] == TCP_CONGESTION))
+        return getopt_tcp_info(rp, rh, m, m->m_arg[1] == TCP_CONGESTION);
     if (opt < 0) {
         opt_unsupported(rp->rp_srv, m->m_arg[0], m->m_arg[1]);
         return -ENOPROTOOPT;
