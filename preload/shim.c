@@ -18,10 +18,11 @@
  *   connect                  fills the end's small send buffer with filler
  *                            the daemon discards once connected, so the end
  *                            turns writable (POLLOUT) exactly then
- *   accept, accept4          a listener's end holds one token byte per
- *                            connection waiting: reads one (blocking or not,
- *                            as the descriptor is), then takes the connection
- *                            (its end comes with SCM_RIGHTS)
+ *   accept, accept4          a listener's end holds the connections waiting,
+ *                            each a struct run_accepted with its end beside
+ *                            it (SCM_RIGHTS): reads one (blocking or not, as
+ *                            the descriptor is), then tells the daemon which
+ *                            process took it (RUN_TAKEN, no reply)
  *   UDP                      each datagram carries a small address header
  *                            in a seqpacket pair: send, recv, read, write and
  *                            their kin are translated for UDP descriptors only
@@ -188,7 +189,7 @@ static int chan_io(struct run_msg *m, const int *fds, size_t nfds, int *rfd, int
     while (n < 0 && errno == EINTR);
     if (n != (ssize_t)sizeof(*m))
         return -(n < 0 ? errno : EPROTO);
-    if (m->m_op == RUN_CLOSE)
+    if (m->m_op == RUN_CLOSE || m->m_op == RUN_TAKEN)
         return 0;
     memset(&mh, 0, sizeof(mh));
     mh.msg_iov = &iov;
@@ -410,7 +411,7 @@ static int rpc(struct run_msg *m, int *rfd, int rflags)
         return -ENETDOWN;
     }
     pthread_mutex_unlock(&chan_lock);
-    return m->m_op == RUN_CLOSE ? 0 : m->m_result;
+    return m->m_op == RUN_CLOSE || m->m_op == RUN_TAKEN ? 0 : m->m_result;
 }
 
 static int fail(int e)
@@ -826,31 +827,38 @@ SHIM_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 static int do_accept(int fd, struct sockaddr *sa, socklen_t *len, int flags)
 {
     struct shim_fd *e = ent(fd);
+    struct run_accepted ra;
+    char cbuf[CMSG_SPACE(sizeof(int))];
+    struct iovec iov = {.iov_base = &ra, .iov_len = sizeof(ra)};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+                        .msg_controllen = sizeof(cbuf)};
+    struct cmsghdr *cm;
     struct run_msg m;
-    int r, nfd;
-    char tok;
+    ssize_t n;
+    int nfd = -1;
 
     if (e->sf_kind != RUN_KIND_LISTENER)
         return fail(EINVAL);
-    for (;;) {
-        ssize_t n = R(read)(fd, &tok, 1);
-
-        if (n < 0)
-            return -1;  /* EAGAIN on a non-blocking listener, EINTR */
-        if (n == 0)
-            return fail(ENETDOWN);  /* the daemon closed it */
-        memset(&m, 0, sizeof(m));
-        m.m_op = RUN_ACCEPT;
-        m.m_id = e->sf_id;
-        r = rpc(&m, &nfd, (flags & SOCK_CLOEXEC) ? MSG_CMSG_CLOEXEC : 0);
-        if (r == -EAGAIN && !(R(fcntl)(fd, F_GETFL) & O_NONBLOCK))
-            continue;  /* its connection went before it was taken */
-        if (r < 0)
-            return fail(-r);
-        break;
-    }
-    if (nfd < 0)
+    /* One offered connection, blocking or not as the descriptor is. */
+    n = R(recvmsg)(fd, &mh, (flags & SOCK_CLOEXEC) ? MSG_CMSG_CLOEXEC : 0);
+    if (n < 0)
+        return -1;  /* EAGAIN on a non-blocking listener, EINTR */
+    for (cm = CMSG_FIRSTHDR(&mh); cm != NULL; cm = CMSG_NXTHDR(&mh, cm))
+        if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+            cm->cmsg_len >= CMSG_LEN(sizeof(int)))
+            memcpy(&nfd, CMSG_DATA(cm), sizeof(int));
+    if (n == 0 && nfd < 0)
+        return fail(ENETDOWN);  /* the daemon closed it */
+    if (n != (ssize_t)sizeof(ra) || nfd < 0 || (mh.msg_flags & MSG_CTRUNC)) {
+        if (nfd >= 0)
+            R(close)(nfd);
         return fail(EPROTO);
+    }
+    /* Ours now: the daemon hears it, with no answer to wait for. */
+    memset(&m, 0, sizeof(m));
+    m.m_op = RUN_TAKEN;
+    m.m_id = ra.ra_id;
+    (void)rpc(&m, NULL, 0);
     if (nfd >= SHIM_FDS) {
         R(close)(nfd);
         return fail(EMFILE);
@@ -858,11 +866,11 @@ static int do_accept(int fd, struct sockaddr *sa, socklen_t *len, int flags)
     if (flags & SOCK_NONBLOCK)
         R(fcntl)(nfd, F_SETFL, O_NONBLOCK | R(fcntl)(nfd, F_GETFL));
     ent_clear(nfd);
-    tab[nfd].sf_id = m.m_id;
+    tab[nfd].sf_id = ra.ra_id;
     tab[nfd].sf_type = SOCK_STREAM;
     tab[nfd].sf_kind = RUN_KIND_STREAM;
     tab[nfd].sf_flags = SF_CONN;
-    sa_out(sa, len, m.m_addr, m.m_port);
+    sa_out(sa, len, ra.ra_addr, ra.ra_port);
     return nfd;
 }
 

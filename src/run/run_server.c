@@ -156,12 +156,15 @@ struct run_sock {
     uint8_t *rk_txbuf;             /* [L] pair -> stack, RUN_BUF */
     struct rn_sockaddr_in rk_txto; /* [L] UDP: the destination */
     unsigned rk_backlog;           /* [L] listener: accepted ones kept at most */
-    unsigned rk_nqueued;           /* [L] listener: accepted, not yet taken */
-    unsigned rk_tokens_owed;       /* [L] listener: tokens not yet written */
-    struct run_sock *rk_qhead;     /* [L] listener: accepted, oldest first */
+    unsigned rk_nqueued;           /* [L] listener: accepted, not yet taken
+                                      (queued here or offered) */
+    struct run_sock *rk_qhead;     /* [L] listener: accepted, not yet offered,
+                                      oldest first */
     struct run_sock *rk_qtail;
     struct run_sock *rk_qnext;     /* [L] on its listener's queue */
     struct run_sock *rk_listener;  /* [L] while queued */
+    struct run_sock *rk_offer_lk;  /* [L] offered on this listener's end, not
+                                      yet taken (RUN_TAKEN) */
     struct rn_sockaddr_in rk_peer; /* [L] accepted: the peer */
     struct run_sock *rk_hnext;     /* [L] the id table */
 };
@@ -674,16 +677,54 @@ static void connect_done(struct rn_proc *p, const struct rn_sock_completion *c)
 
 static void accept_next(struct run_sock *lk);
 
-/* Writes the tokens owed: one byte per connection waiting. */
-static void tokens_write(struct run_sock *lk)
+static struct run_sock *queue_pop(struct run_sock *lk);
+
+/* Offers the queued connections on the listener's end: one struct
+ * run_accepted each, with the connection's program end beside it
+ * (SCM_RIGHTS), as long as the end takes them.  Whoever reads one has
+ * accepted it; its RUN_TAKEN says who that was. */
+static void offers_write(struct run_sock *lk)
 {
-    while (lk->rk_tokens_owed > 0) {
-        if (send(lk->rk_fd, "c", 1, MSG_DONTWAIT | MSG_NOSIGNAL) != 1) {
-            if (errno == EAGAIN)
-                lk->rk_wr = false;
+    struct run_sock *rk;
+
+    while ((rk = lk->rk_qhead) != NULL && lk->rk_fd >= 0) {
+        struct run_accepted ra = {.ra_id = rk->rk_id,
+                                  .ra_addr = rk->rk_peer.sin_addr,
+                                  .ra_port = rk->rk_peer.sin_port};
+        char cbuf[CMSG_SPACE(sizeof(int))];
+        struct iovec iov = {.iov_base = &ra, .iov_len = sizeof(ra)};
+        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+                            .msg_controllen = sizeof(cbuf)};
+        struct cmsghdr *cm;
+        ssize_t n;
+
+        memset(cbuf, 0, sizeof(cbuf));
+        cm = CMSG_FIRSTHDR(&mh);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cm), &rk->rk_give_fd, sizeof(int));
+        n = sendmsg(lk->rk_fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN) {
+            lk->rk_wr = false;
             return;
         }
-        lk->rk_tokens_owed--;
+        (void)queue_pop(lk);
+        if (n != (ssize_t)sizeof(ra)) {
+            /* The program's end is gone (its hang-up closes the
+             * listener): the connection goes with it. */
+            lk->rk_nqueued--;
+            sock_close(rk);
+            continue;
+        }
+        /* In flight now: the program's end lives in the listener's queue
+         * until a process reads it, or the kernel drops it with the
+         * listener's end (then the pair hangs up and rk closes). */
+        close(rk->rk_give_fd);
+        rk->rk_give_fd = -1;
+        rk->rk_offer_lk = lk;
     }
 }
 
@@ -746,8 +787,7 @@ static void accept_done(struct rn_proc *p, const struct rn_sock_completion *c)
         lk->rk_qhead = rk;
     lk->rk_qtail = rk;
     lk->rk_nqueued++;
-    lk->rk_tokens_owed++;
-    tokens_write(lk);
+    offers_write(lk);
     sock_pump(rk);
     accept_next(lk);
 }
@@ -765,7 +805,8 @@ static void accept_next(struct run_sock *lk)
         lk->rk_accepting = true;
 }
 
-/* Takes the oldest accepted connection off lk's queue, or NULL. */
+/* Takes the oldest accepted connection off lk's queue (it stays counted
+ * in rk_nqueued until taken or closed), or NULL. */
 static struct run_sock *queue_pop(struct run_sock *lk)
 {
     struct run_sock *rk = lk->rk_qhead;
@@ -777,9 +818,20 @@ static struct run_sock *queue_pop(struct run_sock *lk)
         lk->rk_qtail = NULL;
     rk->rk_qnext = NULL;
     rk->rk_listener = NULL;
+    return rk;
+}
+
+/* rk, accepted on lk, was taken by a program or closed: lk may accept
+ * one more. */
+static void offer_end(struct run_sock *rk)
+{
+    struct run_sock *lk = rk->rk_offer_lk;
+
+    if (lk == NULL)
+        return;
+    rk->rk_offer_lk = NULL;
     lk->rk_nqueued--;
     accept_next(lk);
-    return rk;
 }
 
 /* ---- Closing -------------------------------------------------------------------------- */
@@ -795,9 +847,20 @@ static void sock_close(struct run_sock *rk)
     if (rk->rk_state == RK_CLOSING)
         return;
     rk->rk_state = RK_CLOSING;
-    /* Connections accepted and never taken close with their listener. */
+    /* Connections accepted and never offered close with their listener;
+     * those offered close when the kernel drops them with its end. */
     while ((q = queue_pop(rk)) != NULL)
         sock_close(q);
+    if (rk->rk_nqueued > 0) {
+        size_t b;
+
+        for (b = 0; b < RUN_HASH; b++)
+            for (q = rs->rs_hash[b]; q != NULL; q = q->rk_hnext)
+                if (q->rk_offer_lk == rk)
+                    q->rk_offer_lk = NULL;
+        rk->rk_nqueued = 0;
+    }
+    offer_end(rk);
     if (rk->rk_listener != NULL) {
         struct run_sock **pp;
         struct run_sock *lk = rk->rk_listener;
@@ -838,7 +901,7 @@ static void sock_event(struct run_sock *rk, uint32_t ev)
     if (ev & EPOLLHUP)
         rk->rk_hup = true;
     if (rk->rk_state == RK_LISTENING) {
-        tokens_write(rk);
+        offers_write(rk);
         if (rk->rk_hup)
             sock_close(rk);
         return;
@@ -1200,40 +1263,39 @@ static int op_connect(struct run_proc *rp, struct run_msg *m)
     return -EINPROGRESS;
 }
 
-static int op_accept(struct run_proc *rp, struct run_msg *m, int *give)
+/* A process read an offered connection off a listener's end: the
+ * connection's handle is its own now.  No reply. */
+static void op_taken(struct run_proc *rp, struct run_msg *m)
 {
     struct rn__run_server *rs = rp->rp_srv;
-    struct run_sock *lk = held(rp, m->m_id, NULL), *rk;
+    struct run_sock *rk = sock_find(rs, m->m_id);
     struct run_hold *rh;
     int h;
 
-    if (lk == NULL)
-        return -EBADF;
-    if (lk->rk_state != RK_LISTENING)
-        return -EINVAL;
-    if (rp->rp_nholds >= rs->rs_max_socks) {
-        rs->rs_refused_limit++;
-        return -EMFILE;
+    if (rk == NULL || rk->rk_offer_lk == NULL)
+        return;  /* closed meanwhile, or taken already */
+    if (hold_of(rp, rk->rk_offer_lk) == NULL) {
+        rs->rs_refused_foreign++;
+        return;
     }
-    rk = queue_pop(lk);
-    if (rk == NULL)
-        return -EAGAIN;
+    offer_end(rk);
     rh = rk->rk_holds;
-    if (rh->rh_proc != rp) {
-        /* Accepted through another process's handle: this one's now. */
-        h = rn_sock_share(rh->rh_proc->rp_proc, rh->rh_handle, rp->rp_proc);
-        if (h < 0 || hold_new(rp, rk, h) == NULL) {
-            sock_close(rk);
-            return h < 0 ? -code_errno(h) : -ENOMEM;
-        }
-        hold_drop(rh);
+    if (rh == NULL || rh->rh_proc == rp)
+        return;
+    if (rp->rp_nholds >= rs->rs_max_socks) {
+        /* Over the process's limit: the connection is reset. */
+        rs->rs_refused_limit++;
+        (void)rn_sock_setopt(rh->rh_proc->rp_proc, rh->rh_handle, RN_SO_LINGER, 0);
+        sock_close(rk);
+        return;
     }
-    m->m_id = rk->rk_id;
-    m->m_addr = rk->rk_peer.sin_addr;
-    m->m_port = rk->rk_peer.sin_port;
-    *give = rk->rk_give_fd;
-    rk->rk_give_fd = -1;
-    return 0;
+    /* Accepted through another process's handle: this one's now. */
+    h = rn_sock_share(rh->rh_proc->rp_proc, rh->rh_handle, rp->rp_proc);
+    if (h < 0 || hold_new(rp, rk, h) == NULL) {
+        sock_close(rk);
+        return;
+    }
+    hold_drop(rh);
 }
 
 static int op_getname(struct run_proc *rp, struct run_msg *m)
@@ -1654,9 +1716,9 @@ static void chan_msg(struct run_proc *rp, struct run_msg *m, int *fds, size_t nf
         if (r == 1)
             return;  /* answered at completion */
         break;
-    case RUN_ACCEPT:
-        r = op_accept(rp, m, &give);
-        break;
+    case RUN_TAKEN:
+        op_taken(rp, m);
+        return;  /* no reply */
     case RUN_GETNAME:
         r = op_getname(rp, m);
         break;
@@ -1771,7 +1833,7 @@ static void chan_readable(struct run_proc *rp)
                 rs->rs_refused_fds += nfds ? nfds : 1;
             for (k = 0; k < nfds; k++)
                 close(fds[k]);
-            if ((size_t)n == sizeof(m) && m.m_op != RUN_CLOSE) {
+            if ((size_t)n == sizeof(m) && m.m_op != RUN_CLOSE && m.m_op != RUN_TAKEN) {
                 m.m_result = -EINVAL;
                 chan_reply(rp, &m, -1);
             }
