@@ -53,6 +53,7 @@
 #include "refnet/socket.h"
 #include "refnet/tcp.h"
 #include "refnet/timer.h"
+#include "refnet/transport.h"
 #include "run/run.h"
 #include "run/run_proto.h"
 
@@ -578,6 +579,16 @@ static void tx_next(struct run_sock *rk)
     rq.sq_op = RN_SOP_SEND;
     rq.sq_buf = rk->rk_txbuf;
     rq.sq_len = (size_t)n;
+    if (rk->rk_type == SOCK_STREAM && rk->rk_hup && (size_t)n < RUN_BUF) {
+        char c;
+
+        /* The program wrote its last and closed (a server's answer and
+         * close()): the FIN goes with the data, as the kernel's does when
+         * close() follows the write, so the peer does not close first
+         * and keep the TIME_WAIT. */
+        if (recv(rk->rk_fd, &c, 1, MSG_DONTWAIT | MSG_PEEK) == 0)
+            rq.sq_flags |= RN_MSG_EOF;
+    }
     if (sock_submit(rk, &rq, tx_done) == 0) {
         rk->rk_tx_busy = true;
         if (rk->rk_type == SOCK_DGRAM && !rk->rk_rx_on) {

@@ -65,7 +65,7 @@ run_stat() {
 
 # wait_linux_listen PORT: until Linux listens on TCP PORT in the namespace.
 wait_linux_listen() {
-    net_wait_for 5 sh -c "ip netns exec '$ns' ss -ltnH 'sport = :$1' | grep -q LISTEN" ||
+    net_wait_for 10 sh -c "ip netns exec '$ns' ss -ltnH 'sport = :$1' | grep -q LISTEN" ||
         bad "nothing listens on Linux port $1"
 }
 
