@@ -14,7 +14,8 @@
 #     ends nothing of the program is left in `refnet objects`;
 #   - kill -9 of a program whose last data the peer never reads: its
 #     process stays "terminating" with its real pid and "killed by signal
-#     9" in `refnet why` and the watchdog's report until the peer goes;
+#     9" in `refnet why`, the watchdog's report and a dump read by
+#     `refnet analyze` until the peer goes;
 #     then nothing is left.
 # Needs root and /dev/net/tun; otherwise skipped with a message (lib.sh).
 . "$(dirname "$0")/lib.sh"
@@ -91,6 +92,10 @@ grep -q "process staller (pid $pid, killed by signal 9) terminating" "$dir/why.o
     bad "refnet why does not name the terminating process: $(cat "$dir/why.out")"
 grep -q "process staller (pid $pid, killed by signal 9) terminating" "$dlog" ||
     bad "the watchdog did not report it: $(tail -5 "$dlog")"
+rn dump "$dir/stall.dump" >/dev/null || bad "refnet dump failed"
+"$refnet" analyze "$dir/stall.dump" >"$dir/analyze.out" 2>&1
+grep -q "process staller (pid $pid, killed by signal 9) terminating" "$dir/analyze.out" ||
+    bad "the dump does not show the terminating process: $(head -5 "$dir/analyze.out")"
 # The peer goes (its stalled reader is reset): the close completes.
 net_kill_bg
 run_settled 15
