@@ -48,6 +48,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -95,13 +96,39 @@ struct shim_fd {
 };
 
 static struct shim_fd tab[SHIM_FDS];
+/* Taken and given back through chan_take() and chan_give() only. */
 static pthread_mutex_t chan_lock = PTHREAD_MUTEX_INITIALIZER;
+static __thread sigset_t chan_oldmask;  /* the thread's mask before chan_take() */
 static int chan_fd = -1;              /* under chan_lock */
 static pid_t chan_pid;                /* the process the channel is for */
 static int chan_err;                  /* why there is no channel (errno) */
 static bool told;                     /* the one line was printed */
 static bool fallback;                 /* REFNET_RUN_FALLBACK=kernel */
 static char sock_path[108];
+
+/* ---- The channel's lock ------------------------------------------------------ */
+
+/* chan_lock is held with every signal blocked.  A program may close a
+ * socket, or make any call that reaches the daemon, from a signal handler
+ * (apache2's prefork children close their listeners in their SIGWINCH and
+ * SIGUSR1 handlers): were the signal taken while the thread waits for the
+ * daemon's answer under the lock, the handler's call would wait for the
+ * lock forever.  Blocked, the signal is taken once the lock is given
+ * back.  Every wait under the lock is the daemon's prompt answer. */
+static void chan_take(void)
+{
+    sigset_t all;
+
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &chan_oldmask);
+    pthread_mutex_lock(&chan_lock);
+}
+
+static void chan_give(void)
+{
+    pthread_mutex_unlock(&chan_lock);
+    pthread_sigmask(SIG_SETMASK, &chan_oldmask, NULL);
+}
 
 /* ---- The real functions ------------------------------------------------------ */
 
@@ -390,7 +417,7 @@ static int rpc(struct run_msg *m, int *rfd, int rflags)
 
     if (rfd != NULL)
         *rfd = -1;
-    pthread_mutex_lock(&chan_lock);
+    chan_take();
     if (chan_fd >= 0 && chan_pid != getpid()) {
         /* A child made without fork(3)'s handlers (clone, vfork). */
         chan_reopen_child();
@@ -398,7 +425,7 @@ static int rpc(struct run_msg *m, int *rfd, int rflags)
     if (chan_fd < 0 && chan_err == 0)
         chan_err = -chan_open(false);
     if (chan_fd < 0) {
-        pthread_mutex_unlock(&chan_lock);
+        chan_give();
         return -ENETDOWN;
     }
     e = chan_io(m, NULL, 0, rfd, rflags);
@@ -407,10 +434,10 @@ static int rpc(struct run_msg *m, int *rfd, int rflags)
         R(close)(chan_fd);
         chan_fd = -1;
         chan_err = ENETDOWN;
-        pthread_mutex_unlock(&chan_lock);
+        chan_give();
         return -ENETDOWN;
     }
-    pthread_mutex_unlock(&chan_lock);
+    chan_give();
     return m->m_op == RUN_CLOSE || m->m_op == RUN_TAKEN ? 0 : m->m_result;
 }
 
@@ -424,7 +451,7 @@ static int fail(int e)
 
 static void atfork_prepare(void)
 {
-    pthread_mutex_lock(&chan_lock);
+    chan_take();
 }
 
 static void atfork_parent(void)
@@ -434,7 +461,7 @@ static void atfork_parent(void)
     for (fd = 0; fd < SHIM_FDS; fd++)
         if (tab[fd].sf_id != 0)
             tab[fd].sf_flags |= SF_SHARED;
-    pthread_mutex_unlock(&chan_lock);
+    chan_give();
 }
 
 static void atfork_child(void)
@@ -442,6 +469,7 @@ static void atfork_child(void)
     pthread_mutex_init(&chan_lock, NULL);
     if (chan_fd >= 0 || chan_err == 0)
         chan_reopen_child();
+    pthread_sigmask(SIG_SETMASK, &chan_oldmask, NULL);  /* as atfork_prepare() found it */
 }
 
 /* After an exec: the refnet sockets among the descriptors inherited,
@@ -497,11 +525,11 @@ __attribute__((constructor)) static void shim_init(void)
     if (p != NULL)
         snprintf(sock_path, sizeof(sock_path), "%s", p);
     pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
-    pthread_mutex_lock(&chan_lock);
+    chan_take();
     chan_err = -chan_open(true);
     if (chan_fd >= 0)
         find_inherited();
-    pthread_mutex_unlock(&chan_lock);
+    chan_give();
 }
 
 /* Says an exec is coming, so the daemon keeps this process for the new
@@ -510,13 +538,13 @@ static void exec_announce(void)
 {
     struct run_msg m;
 
-    pthread_mutex_lock(&chan_lock);
+    chan_take();
     if (chan_fd >= 0 && chan_pid == getpid()) {
         memset(&m, 0, sizeof(m));
         m.m_op = RUN_EXEC;
         (void)chan_io(&m, NULL, 0, NULL, 0);
     }
-    pthread_mutex_unlock(&chan_lock);
+    chan_give();
 }
 
 SHIM_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
@@ -737,6 +765,10 @@ SHIM_EXPORT int listen(int fd, int backlog)
     if (r < 0)
         return fail(-r);
     e->sf_kind = RUN_KIND_LISTENER;
+    /* A listener never turns into a kernel socket: its options need no
+     * replay, and its close (in a signal handler, maybe) frees nothing. */
+    free(e->sf_opts);
+    e->sf_opts = NULL;
     return 0;
 }
 
@@ -989,7 +1021,8 @@ SHIM_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen
     r = rpc(&m, NULL, 0);
     if (r < 0)
         return fail(-r);
-    if (!(level == SOL_SOCKET && name == SO_LINGER))
+    /* Not a listener's: it never turns into a kernel socket. */
+    if (!(level == SOL_SOCKET && name == SO_LINGER) && e->sf_kind != RUN_KIND_LISTENER)
         opt_remember(e, level, name, (int)m.m_val);
     return 0;
 }
@@ -1138,7 +1171,7 @@ static void ent_drop(int fd)
 /* The channel must not be closed or replaced by the program: it moves. */
 static void chan_move_from(int fd)
 {
-    pthread_mutex_lock(&chan_lock);
+    chan_take();
     if (fd == chan_fd && chan_fd >= 0) {
         int nfd = R(fcntl)(chan_fd, F_DUPFD_CLOEXEC, chan_fd + 1);
 
@@ -1147,7 +1180,7 @@ static void chan_move_from(int fd)
             chan_fd = nfd;
         }
     }
-    pthread_mutex_unlock(&chan_lock);
+    chan_give();
 }
 
 SHIM_EXPORT int close(int fd)
