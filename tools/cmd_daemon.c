@@ -21,6 +21,7 @@
 #include "commands.h"
 #include "apps/apps.h"
 #include "ctl/ctl.h"
+#include "ctl/web.h"
 #include "tools/daemon.h"
 #include "refnet/addr.h"
 #include "refnet/error.h"
@@ -131,7 +132,7 @@ enum {
     O_TAP = 1, O_ADDR, O_GW, O_CTL, O_CAPTURE, O_FAULT, O_SERVICE, O_MAC, O_MTU, O_SEED,
     O_WATCHDOG, O_OFFLOAD, O_FILTER, O_DUMP_DIR, O_REASS_TIMEOUT, O_INJECT, O_SERVICE_EXEC,
     O_STOP_SIGNAL, O_STOP_GRACE, O_STOP_MAIN, O_RUN_UID, O_RUN_MAX,
-    O_SET
+    O_SET, O_UI
 };
 static const struct cmd_opt daemon_opts[] = {
     {"tap", 0, true, false, O_TAP},
@@ -157,6 +158,7 @@ static const struct cmd_opt daemon_opts[] = {
     {"run-allow-uid", 0, true, true, O_RUN_UID},
     {"run-max-sockets", 0, true, false, O_RUN_MAX},
     {"set", 0, true, true, O_SET},
+    {"ui", 0, true, false, O_UI},
     {NULL, 0, false, false, 0},
 };
 
@@ -449,6 +451,11 @@ static int daemon_option(int o, const char *val, struct rn_daemon_params *p,
         return 0;
     case O_SET:
         return parse_setting(val, p);
+    case O_UI:
+        if (rn__web_addr_check(val, err, sizeof(err)) != 0)
+            return daemon_arg_error("--ui: %s", err);
+        p->dp_ui = val;
+        return 0;
     case O_OFFLOAD:
         if (strcmp(val, "on") != 0 && strcmp(val, "off") != 0)
             return daemon_arg_error("--offload: '%s': expected on or off", val);
@@ -537,6 +544,9 @@ static int daemon_main(struct rn_daemon_params *p, int argc, char **argv)
     }
     rn__daemon_describe(d, line, sizeof(line));
     fprintf(stderr, "refnet daemon: %s\n", line);
+    if (rn__daemon_ui_url(d) != NULL)
+        fprintf(stderr, "refnet daemon: live view at %s (read-only; actions need the token "
+                "%s)\n", rn__daemon_ui_url(d), rn__daemon_ui_token(d));
     if (p->dp_inject_enum_leak)
         fprintf(stderr, "refnet daemon: fault injected: netstat's enumeration loses 'enum' "
                 "references on listeners (refnet lab clear-leak gives them back)\n");

@@ -33,7 +33,8 @@ const struct cmd_def rn__cmd_table[] = {
                        "       [--service-exec NAME=COMMAND]... [--stop-signal NAME=SIG]...\n"
                        "       [--stop-grace NAME=S]... [--stop-main NAME]...\n"
                        "       [--run-allow-uid UID]...\n"
-                       "       [--run-max-sockets N] [--set NAME=VALUE]...",
+                       "       [--run-max-sockets N] [--set NAME=VALUE]...\n"
+                       "       [--ui ADDR:PORT]",
         .cd_desc = "Runs in the foreground until SIGINT or SIGTERM, with its start-up\n"
                    "and shutdown lines and the watchdog's reports on stderr.  Exit\n"
                    "status: 0 clean shutdown, 1 start-up failure or objects leaked at\n"
@@ -91,9 +92,12 @@ const struct cmd_def rn__cmd_table[] = {
             "                         and root)\n"
             "      --run-max-sockets N  sockets one process under refnet run may hold\n"
             "                         (default 1024)\n"
-
             "      --set NAME=VALUE   one of TCP's settings (repeatable), e.g. tcp.sack=0,\n"
-            "                         tcp.rto_min=200ms; refnet get tcp lists them\n",
+            "                         tcp.rto_min=200ms; refnet get tcp lists them\n"
+            "      --ui ADDR:PORT     serve the live view in a browser there, e.g.\n"
+            "                         127.0.0.1:8080 (port 0: any free one), or on\n"
+            "                         unix:PATH; read-only, actions need the token it\n"
+            "                         prints\n",
         .cd_man = "refnet-daemon",
     },
     {
@@ -324,9 +328,9 @@ const struct cmd_def rn__cmd_table[] = {
     {
         .cd_name = "analyze",
         .cd_fn = rn__cmd_analyze,
-        .cd_brief = "analyze FILE [--threshold S] [--object ID | --objects]",
+        .cd_brief = "analyze FILE [--threshold S] [--object ID | --objects | --html]",
         .cd_summary = "print the waiting chains of a dump file",
-        .cd_synopsis = "analyze FILE [--threshold S] [--object ID | --objects]",
+        .cd_synopsis = "analyze FILE [--threshold S] [--object ID | --objects | --html]",
         .cd_desc = "What the watchdog would have printed: the waits at least the\n"
                    "threshold old, each down to the object that blocks it, with its\n"
                    "ledger and verdict.  Exit status 0 once printed, whether or not a\n"
@@ -334,7 +338,10 @@ const struct cmd_def rn__cmd_table[] = {
         .cd_options = "      --threshold S      show waits at least S seconds old (default: the\n"
                       "                         dump's watchdog threshold; 0: every wait)\n"
                       "      --object ID        the chains through one object, or the object\n"
-                      "      --objects          every object with its ledger\n",
+                      "      --objects          every object with its ledger\n"
+                      "      --html             one self-contained HTML report instead: the\n"
+                      "                         chains drawn as graphs, holders, sites, verdict,\n"
+                      "                         every object; opens from the file, no network\n",
         .cd_man = "refnet-objects",
     },
     {

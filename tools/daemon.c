@@ -46,6 +46,7 @@
 
 #include "ctl/commands.h"
 #include "ctl/render.h"
+#include "ctl/web.h"
 #include "refnet/addr.h"
 #include "ctl/ctl.h"
 #include "tools/daemon.h"
@@ -107,6 +108,7 @@ struct rn_daemon {
     pthread_mutex_t d_wd_lock;            /* protects d_wd_stop */
     pthread_cond_t d_wd_cond;             /* signalled to stop the thread */
     bool d_wd_stop;                       /* the thread must return */
+    struct rn__web *d_web;                /* [L] owned: the live view, or NULL */
 };
 
 static void derr(char *err, size_t errlen, const char *fmt, ...)
@@ -521,6 +523,28 @@ static unsigned daemon_fault_stats(struct rn_stack *st, void *ctx, struct rn_sta
     return i;
 }
 
+/* The stack's stats hook for the live view: its refusals by reason, in
+ * `refnet stat` as ui.refused.<reason>. */
+static unsigned daemon_web_stats(struct rn_stack *st, void *ctx, struct rn_stack_counter *out,
+                                 unsigned max)
+{
+    static char names[RN_WEB_R_COUNT_][48];
+    struct rn_daemon *d = ctx;
+    unsigned i;
+
+    (void)st;
+    if (d->d_web == NULL)
+        return 0;
+    for (i = 0; i < RN_WEB_R_COUNT_ && i < max; i++) {
+        if (names[i][0] == '\0')
+            snprintf(names[i], sizeof(names[i]), "ui.refused.%s",
+                     rn__web_refusal_name((enum rn_web_refusal)i));
+        out[i].sc_name = names[i];
+        out[i].sc_value = rn__web_refusals(d->d_web, (enum rn_web_refusal)i);
+    }
+    return i;
+}
+
 static int daemon_open_link(struct rn_daemon *d, char *err, size_t errlen)
 {
     const struct rn_daemon_params *p = &d->d_params;
@@ -717,6 +741,10 @@ static uint64_t daemon_teardown(struct rn_daemon *d)
     int e;
 
     daemon_stop_watchdog(d);
+    /* The view first: its thread reads the stack through the loop, and
+     * its sampler's walk must end before the stack does. */
+    rn__web_close(d->d_web);
+    d->d_web = NULL;
     /* Services not stopped by now (a failed start, a stop that timed out)
      * are asked to; what their stops post still runs inside
      * rn_stack_destroy(), and what they still hold is reported below. */
@@ -930,6 +958,24 @@ int rn__daemon_start(const struct rn_daemon_params *params, struct rn_daemon **o
     e = daemon_start_watchdog(d, err, errlen);
     if (e != 0)
         goto out_teardown;
+    if (params->dp_ui != NULL) {
+        struct rn__web_params wp = {
+            .wp_addr = params->dp_ui,
+            .wp_loop = d->d_loop,
+            .wp_stack = d->d_stack,
+            .wp_svc = d->d_svc,
+            .wp_version = params->dp_version ? params->dp_version : "?",
+            .wp_ctl_path = d->d_ctl_path,
+            .wp_threshold = d->d_wd_threshold,
+            .wp_inject_enum_leak = params->dp_inject_enum_leak,
+        };
+
+        e = rn__web_open(&wp, &d->d_web, err, errlen);
+        if (e == 0)
+            e = rn_stack_add_stats(d->d_stack, daemon_web_stats, d);
+        if (e != 0)
+            goto out_teardown;
+    }
     d->d_started = rn_clock_os_monotonic();
     *out = d;
     return 0;
@@ -949,6 +995,16 @@ void rn__daemon_describe(const struct rn_daemon *d, char *buf, size_t len)
     fmt_mac(d->d_mac, mac, sizeof(mac));
     snprintf(buf, len, "%s %s/%u mac %s, control %s", d->d_params.dp_tap, addr,
              d->d_params.dp_plen, mac, d->d_ctl_path);
+}
+
+const char *rn__daemon_ui_url(const struct rn_daemon *d)
+{
+    return d->d_web != NULL ? rn__web_url(d->d_web) : NULL;
+}
+
+const char *rn__daemon_ui_token(const struct rn_daemon *d)
+{
+    return d->d_web != NULL ? rn__web_token(d->d_web) : NULL;
 }
 
 int rn__daemon_run(struct rn_daemon *d)

@@ -106,6 +106,9 @@ struct rn_daemon_params {
     struct rn_tcp_params dp_tcp;            /* TCP's settings (--set), used if
                                                dp_tcp_set */
     bool dp_tcp_set;                        /* dp_tcp was given */
+    const char *dp_ui;                      /* the live view's address
+                                               ("127.0.0.1:8080", "unix:PATH"),
+                                               NULL: none (ctl/web.h) */
 };
 
 /* True if name is a service this build can run ("echo": UDP echo on port
@@ -124,6 +127,11 @@ int rn__daemon_start(const struct rn_daemon_params *params, struct rn_daemon **o
 /* One line for the start-up message: "tap0 198.18.0.2/15 mac
  * 02:..:.., control /run/refnet/refnet.sock". */
 void rn__daemon_describe(const struct rn_daemon *d, char *buf, size_t len);
+
+/* The live view's address ("http://127.0.0.1:8080/") and the token its
+ * actions need, or NULL for both without --ui. */
+const char *rn__daemon_ui_url(const struct rn_daemon *d);
+const char *rn__daemon_ui_token(const struct rn_daemon *d);
 
 /* Runs the loop until SIGINT, SIGTERM or rn__daemon_stop() and the services'
  * stops that follow.  Returns 0, or RN_EIO if the loop failed. */
