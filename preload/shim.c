@@ -18,10 +18,11 @@
  *   connect                  fills the end's small send buffer with filler
  *                            the daemon discards once connected, so the end
  *                            turns writable (POLLOUT) exactly then
- *   accept, accept4          a listener's end holds one token byte per
- *                            connection waiting: reads one (blocking or not,
- *                            as the descriptor is), then takes the connection
- *                            (its end comes with SCM_RIGHTS)
+ *   accept, accept4          a listener's end holds the connections waiting,
+ *                            each a struct run_accepted with its end beside
+ *                            it (SCM_RIGHTS): reads one (blocking or not, as
+ *                            the descriptor is), then tells the daemon which
+ *                            process took it (RUN_TAKEN, no reply)
  *   UDP                      each datagram carries a small address header
  *                            in a seqpacket pair: send, recv, read, write and
  *                            their kin are translated for UDP descriptors only
@@ -39,6 +40,7 @@
  * A daemon gone under a running program: calls through the shim answer
  * ENETDOWN, and the pairs' ends read the end of data or ECONNRESET.
  */
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -61,6 +63,7 @@
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <linux/sockios.h>
+#include <linux/tcp.h>
 #include <unistd.h>
 
 #include "run/run_proto.h"
@@ -213,7 +216,7 @@ static int chan_io(struct run_msg *m, const int *fds, size_t nfds, int *rfd, int
     while (n < 0 && errno == EINTR);
     if (n != (ssize_t)sizeof(*m))
         return -(n < 0 ? errno : EPROTO);
-    if (m->m_op == RUN_CLOSE)
+    if (m->m_op == RUN_CLOSE || m->m_op == RUN_TAKEN)
         return 0;
     memset(&mh, 0, sizeof(mh));
     mh.msg_iov = &iov;
@@ -435,7 +438,7 @@ static int rpc(struct run_msg *m, int *rfd, int rflags)
         return -ENETDOWN;
     }
     chan_give();
-    return m->m_op == RUN_CLOSE ? 0 : m->m_result;
+    return m->m_op == RUN_CLOSE || m->m_op == RUN_TAKEN ? 0 : m->m_result;
 }
 
 static int fail(int e)
@@ -469,28 +472,35 @@ static void atfork_child(void)
     pthread_sigmask(SIG_SETMASK, &chan_oldmask, NULL);  /* as atfork_prepare() found it */
 }
 
-/* After an exec: the refnet sockets among the descriptors inherited. */
+/* After an exec: the refnet sockets among the descriptors inherited,
+ * found in /proc/self/fd and declared (each with its descriptor, the
+ * proof the daemon asks for). */
 static void find_inherited(void)
 {
     int fds[RUN_IDS_MAX];
     uint64_t ids[RUN_IDS_MAX];
     uint8_t kinds[RUN_IDS_MAX];
     size_t n = 0, i;
-    int fd, maxfd = 1024;
-    struct rlimit rl;
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *de;
+    bool more = true;
 
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
-        maxfd = rl.rlim_cur < SHIM_FDS ? (int)rl.rlim_cur : SHIM_FDS;
-    for (fd = 0; fd <= maxfd; fd++) {
+    if (d == NULL)
+        return;
+    while (more) {
         struct stat sb;
-        bool flush = fd == maxfd;
+        int fd = -1;
 
-        if (!flush && fd != chan_fd && fstat(fd, &sb) == 0 && S_ISSOCK(sb.st_mode)) {
+        de = readdir(d);
+        more = de != NULL;
+        if (more && de->d_name[0] >= '0' && de->d_name[0] <= '9')
+            fd = atoi(de->d_name);
+        if (fd >= 0 && fd < SHIM_FDS && fd != chan_fd && fd != dirfd(d) &&
+            fstat(fd, &sb) == 0 && S_ISSOCK(sb.st_mode)) {
             fds[n] = fd;
-            ids[n] = (uint64_t)sb.st_ino;
-            flush = ++n == RUN_IDS_MAX;
+            ids[n++] = (uint64_t)sb.st_ino;
         }
-        if (!flush || n == 0)
+        if (n == 0 || (n < RUN_IDS_MAX && more))
             continue;
         if (declare(fds, ids, n, kinds) == 0) {
             for (i = 0; i < n; i++) {
@@ -499,11 +509,12 @@ static void find_inherited(void)
                 tab[fds[i]].sf_id = ids[i];
                 tab[fds[i]].sf_kind = kinds[i];
                 tab[fds[i]].sf_type = kinds[i] == RUN_KIND_DGRAM ? SOCK_DGRAM : SOCK_STREAM;
-                tab[fds[i]].sf_flags = SF_SHARED;
+                tab[fds[i]].sf_flags = SF_SHARED | SF_CONN;
             }
         }
         n = 0;
     }
+    closedir(d);
 }
 
 __attribute__((constructor)) static void shim_init(void)
@@ -848,31 +859,38 @@ SHIM_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 static int do_accept(int fd, struct sockaddr *sa, socklen_t *len, int flags)
 {
     struct shim_fd *e = ent(fd);
+    struct run_accepted ra;
+    char cbuf[CMSG_SPACE(sizeof(int))];
+    struct iovec iov = {.iov_base = &ra, .iov_len = sizeof(ra)};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+                        .msg_controllen = sizeof(cbuf)};
+    struct cmsghdr *cm;
     struct run_msg m;
-    int r, nfd;
-    char tok;
+    ssize_t n;
+    int nfd = -1;
 
     if (e->sf_kind != RUN_KIND_LISTENER)
         return fail(EINVAL);
-    for (;;) {
-        ssize_t n = R(read)(fd, &tok, 1);
-
-        if (n < 0)
-            return -1;  /* EAGAIN on a non-blocking listener, EINTR */
-        if (n == 0)
-            return fail(ENETDOWN);  /* the daemon closed it */
-        memset(&m, 0, sizeof(m));
-        m.m_op = RUN_ACCEPT;
-        m.m_id = e->sf_id;
-        r = rpc(&m, &nfd, (flags & SOCK_CLOEXEC) ? MSG_CMSG_CLOEXEC : 0);
-        if (r == -EAGAIN && !(R(fcntl)(fd, F_GETFL) & O_NONBLOCK))
-            continue;  /* its connection went before it was taken */
-        if (r < 0)
-            return fail(-r);
-        break;
-    }
-    if (nfd < 0)
+    /* One offered connection, blocking or not as the descriptor is. */
+    n = R(recvmsg)(fd, &mh, (flags & SOCK_CLOEXEC) ? MSG_CMSG_CLOEXEC : 0);
+    if (n < 0)
+        return -1;  /* EAGAIN on a non-blocking listener, EINTR */
+    for (cm = CMSG_FIRSTHDR(&mh); cm != NULL; cm = CMSG_NXTHDR(&mh, cm))
+        if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+            cm->cmsg_len >= CMSG_LEN(sizeof(int)))
+            memcpy(&nfd, CMSG_DATA(cm), sizeof(int));
+    if (n == 0 && nfd < 0)
+        return fail(ENETDOWN);  /* the daemon closed it */
+    if (n != (ssize_t)sizeof(ra) || nfd < 0 || (mh.msg_flags & MSG_CTRUNC)) {
+        if (nfd >= 0)
+            R(close)(nfd);
         return fail(EPROTO);
+    }
+    /* Ours now: the daemon hears it, with no answer to wait for. */
+    memset(&m, 0, sizeof(m));
+    m.m_op = RUN_TAKEN;
+    m.m_id = ra.ra_id;
+    (void)rpc(&m, NULL, 0);
     if (nfd >= SHIM_FDS) {
         R(close)(nfd);
         return fail(EMFILE);
@@ -880,11 +898,11 @@ static int do_accept(int fd, struct sockaddr *sa, socklen_t *len, int flags)
     if (flags & SOCK_NONBLOCK)
         R(fcntl)(nfd, F_SETFL, O_NONBLOCK | R(fcntl)(nfd, F_GETFL));
     ent_clear(nfd);
-    tab[nfd].sf_id = m.m_id;
+    tab[nfd].sf_id = ra.ra_id;
     tab[nfd].sf_type = SOCK_STREAM;
     tab[nfd].sf_kind = RUN_KIND_STREAM;
     tab[nfd].sf_flags = SF_CONN;
-    sa_out(sa, len, m.m_addr, m.m_port);
+    sa_out(sa, len, ra.ra_addr, ra.ra_port);
     return nfd;
 }
 
@@ -1018,6 +1036,55 @@ static int put_int(void *val, socklen_t *len, int v)
     return 0;
 }
 
+/* TCP_INFO as the kernel lays it out (linux/tcp.h), from the daemon's
+ * struct run_tcp_info; *len becomes what was written, as Linux does. */
+static int put_tcp_info(void *val, socklen_t *len, const struct run_msg *m)
+{
+    struct run_tcp_info ri;
+    struct tcp_info ti;
+
+    if (val == NULL || len == NULL)
+        return fail(EFAULT);
+    if (m->m_len < sizeof(ri))
+        return fail(EIO);
+    memcpy(&ri, m->m_data, sizeof(ri));
+    memset(&ti, 0, sizeof(ti));
+    ti.tcpi_state = ri.ti_state;
+    ti.tcpi_backoff = (uint8_t)ri.ti_backoff;
+    ti.tcpi_options = ri.ti_options;
+    ti.tcpi_snd_wscale = ri.ti_snd_wscale & 0xf;
+    ti.tcpi_rcv_wscale = ri.ti_rcv_wscale & 0xf;
+    ti.tcpi_rto = ri.ti_rto;
+    ti.tcpi_snd_mss = ri.ti_snd_mss;
+    ti.tcpi_rcv_mss = ri.ti_rcv_mss;
+    ti.tcpi_unacked = ri.ti_unacked;
+    ti.tcpi_last_data_recv = ri.ti_last_recv;
+    ti.tcpi_pmtu = ri.ti_snd_mss != 0 ? ri.ti_snd_mss + 40 : 0;
+    ti.tcpi_rtt = ri.ti_rtt;
+    ti.tcpi_rttvar = ri.ti_rttvar;
+    ti.tcpi_snd_ssthresh = ri.ti_snd_ssthresh;
+    ti.tcpi_snd_cwnd = ri.ti_snd_cwnd;
+    ti.tcpi_advmss = ri.ti_advmss;
+    ti.tcpi_rcv_space = ri.ti_rcv_wnd;
+    ti.tcpi_total_retrans = ri.ti_total_retrans;
+    ti.tcpi_delivery_rate = ri.ti_delivery_rate;
+    ti.tcpi_bytes_acked = ri.ti_bytes_acked;
+    ti.tcpi_bytes_received = ri.ti_bytes_received;
+    ti.tcpi_segs_out = (uint32_t)ri.ti_segs_out;
+    ti.tcpi_segs_in = (uint32_t)ri.ti_segs_in;
+    ti.tcpi_notsent_bytes = ri.ti_notsent;
+    ti.tcpi_min_rtt = ri.ti_min_rtt;
+    ti.tcpi_data_segs_in = (uint32_t)ri.ti_data_segs_in;
+    ti.tcpi_data_segs_out = (uint32_t)ri.ti_data_segs_out;
+    ti.tcpi_bytes_sent = ri.ti_bytes_sent;
+    ti.tcpi_bytes_retrans = ri.ti_bytes_retrans;
+    ti.tcpi_snd_wnd = ri.ti_snd_wnd;
+    if (*len > sizeof(ti))
+        *len = sizeof(ti);
+    memcpy(val, &ti, *len);
+    return 0;
+}
+
 SHIM_EXPORT int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 {
     struct shim_fd *e = ent(fd);
@@ -1046,6 +1113,19 @@ SHIM_EXPORT int getsockopt(int fd, int level, int name, void *val, socklen_t *le
         return put_int(val, len, ENETDOWN);
     if (r < 0)
         return fail(-r);
+    if (level == IPPROTO_TCP && name == TCP_INFO)
+        return put_tcp_info(val, len, &m);
+    if (level == IPPROTO_TCP && name == TCP_CONGESTION) {
+        /* As Linux: at most the buffer, zero-padded, *len what was given. */
+        size_t n = m.m_len < sizeof(m.m_data) ? m.m_len : sizeof(m.m_data);
+
+        if (val == NULL || len == NULL)
+            return fail(EFAULT);
+        if (*len > n)
+            *len = (socklen_t)n;
+        memcpy(val, m.m_data, *len);
+        return 0;
+    }
     if (level == SOL_SOCKET && name == SO_LINGER) {
         struct linger l = {.l_onoff = m.m_val >= 0, .l_linger = m.m_val >= 0 ? (int)m.m_val : 0};
 

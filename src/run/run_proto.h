@@ -8,8 +8,14 @@
  * the daemon's run socket, authenticated by its SO_PEERCRED (uid and pid).
  * Each message is one struct run_msg, a request from the shim and the
  * reply from the daemon (same layout, m_result set), one reply per
- * request except for RUN_CLOSE, which has none.  Descriptors travel with
- * SCM_RIGHTS beside a reply (RUN_SOCKET, RUN_ACCEPT).
+ * request except for RUN_CLOSE and RUN_TAKEN, which have none.  Descriptors
+ * travel with SCM_RIGHTS beside a reply (RUN_SOCKET).
+ *
+ * A listener's end carries the connections it accepted: one struct
+ * run_accepted each, with the connection's end beside it (SCM_RIGHTS), so
+ * that it polls readable exactly when accept() has something and accept()
+ * is one recvmsg() on it, no question to the daemon; the process that read
+ * it says so afterwards (RUN_TAKEN).
  *
  * A refnet socket is, in the program, one end of an AF_UNIX socket pair
  * whose other end the daemon holds: a stream pair for TCP, a seqpacket
@@ -27,7 +33,7 @@
 #include <stdint.h>
 
 /* The protocol's version, in RUN_HELLO's m_arg[0]. */
-#define RUN_PROTO_VERSION 1
+#define RUN_PROTO_VERSION 2
 
 /* The environment the shim reads. */
 #define RUN_ENV_SOCK "REFNET_RUN_SOCK"       /* the daemon's run socket */
@@ -48,11 +54,14 @@ enum run_op {
                         wrote (the daemon discards them once the connect is
                         done, which makes the end writable); reply 0,
                         EINPROGRESS, or an error */
-    RUN_ACCEPT,      /* m_id (a listener); reply: m_id of the new socket, its
-                        end, m_addr its peer; EAGAIN if none waits */
+    RUN_TAKEN,       /* m_id: the process read this accepted connection off
+                        a listener's end; its handle is the process's now
+                        (no reply) */
     RUN_GETNAME,     /* m_id; reply m_addr local, m_addr2 peer (0:0 if none) */
     RUN_SETOPT,      /* m_id, m_arg[0] level, m_arg[1] name, m_val */
-    RUN_GETOPT,      /* m_id, m_arg[0] level, m_arg[1] name; reply m_val */
+    RUN_GETOPT,      /* m_id, m_arg[0] level, m_arg[1] name; reply m_val;
+                        for TCP_INFO m_data is a struct run_tcp_info, for
+                        TCP_CONGESTION the name with its NUL */
     RUN_SHUTDOWN,    /* m_id, m_arg[0] how */
     RUN_CLOSE,       /* m_id: the process closed its last descriptor on it
                         (no reply) */
@@ -88,6 +97,49 @@ struct run_msg {
     uint16_t m_pad2;
     uint32_t m_len;         /* bytes of m_data used */
     uint8_t m_data[RUN_IDS_MAX * 8];
+};
+
+/* An accepted connection on a listener's end (beside it its end). */
+struct run_accepted {
+    uint64_t ra_id;         /* the connection's id */
+    uint32_t ra_addr;       /* its peer */
+    uint16_t ra_port;
+    uint16_t ra_pad;
+};
+
+/* TCP_INFO's answer, in RUN_GETOPT's m_data: the shim lays it out as the
+ * program's struct tcp_info.  Times in microseconds (last_recv in
+ * milliseconds); state is Linux's number (TCP_ESTABLISHED, ...). */
+struct run_tcp_info {
+    uint64_t ti_bytes_sent;
+    uint64_t ti_bytes_retrans;
+    uint64_t ti_bytes_acked;
+    uint64_t ti_bytes_received;
+    uint64_t ti_segs_out;
+    uint64_t ti_segs_in;
+    uint64_t ti_data_segs_out;
+    uint64_t ti_data_segs_in;
+    uint64_t ti_delivery_rate;   /* bytes per second */
+    uint32_t ti_rto;
+    uint32_t ti_backoff;
+    uint32_t ti_snd_mss;
+    uint32_t ti_rcv_mss;
+    uint32_t ti_advmss;
+    uint32_t ti_unacked;         /* segments */
+    uint32_t ti_rtt;
+    uint32_t ti_rttvar;
+    uint32_t ti_min_rtt;
+    uint32_t ti_snd_cwnd;        /* segments */
+    uint32_t ti_snd_ssthresh;
+    uint32_t ti_snd_wnd;
+    uint32_t ti_rcv_wnd;
+    uint32_t ti_notsent;
+    uint32_t ti_last_recv;
+    uint32_t ti_total_retrans;
+    uint8_t ti_state;
+    uint8_t ti_options;          /* Linux's TCPI_OPT_* */
+    uint8_t ti_snd_wscale;
+    uint8_t ti_rcv_wscale;
 };
 
 /* Each UDP datagram in a seqpacket pair starts with this: the peer it

@@ -51,7 +51,9 @@
 #include "refnet/report.h"
 #include "refnet/runtime.h"
 #include "refnet/socket.h"
+#include "refnet/tcp.h"
 #include "refnet/timer.h"
+#include "refnet/transport.h"
 #include "run/run.h"
 #include "run/run_proto.h"
 
@@ -61,8 +63,9 @@
 #define RUN_HASH 4096
 /* How long a process that announced an exec may take to come back. */
 #define RUN_EXEC_GRACE RN_SEC(2)
-/* How long the holds of a gone process wait for their pairs' hang-up
- * before they are let go anyway (a descriptor refnet does not know of). */
+/* How long a hold of a gone process may wait with no data moving on its
+ * socket (its pair not hung up: a descriptor refnet does not know of; or
+ * data the peer does not take) before it is let go anyway. */
 #define RUN_GONE_GRACE RN_SEC(2)
 /* How often the exit status of a gone process is looked for. */
 #define RUN_STATUS_POLL RN_MSEC(20)
@@ -146,6 +149,7 @@ struct run_sock {
     bool rk_rx_dg;                 /* [L] UDP: a datagram waits in rk_rxbuf */
     bool rk_reset;                 /* [L] the connection failed: the program
                                       reads the end, its writes are dropped */
+    rn_time_t rk_moved;            /* [L] when data last moved either way */
     uint8_t *rk_rxbuf;             /* [L] stack -> pair, RUN_BUF */
     size_t rk_rxoff;               /* [L] written of it so far */
     size_t rk_rxlen;               /* [L] bytes in it */
@@ -153,12 +157,15 @@ struct run_sock {
     uint8_t *rk_txbuf;             /* [L] pair -> stack, RUN_BUF */
     struct rn_sockaddr_in rk_txto; /* [L] UDP: the destination */
     unsigned rk_backlog;           /* [L] listener: accepted ones kept at most */
-    unsigned rk_nqueued;           /* [L] listener: accepted, not yet taken */
-    unsigned rk_tokens_owed;       /* [L] listener: tokens not yet written */
-    struct run_sock *rk_qhead;     /* [L] listener: accepted, oldest first */
+    unsigned rk_nqueued;           /* [L] listener: accepted, not yet taken
+                                      (queued here or offered) */
+    struct run_sock *rk_qhead;     /* [L] listener: accepted, not yet offered,
+                                      oldest first */
     struct run_sock *rk_qtail;
     struct run_sock *rk_qnext;     /* [L] on its listener's queue */
     struct run_sock *rk_listener;  /* [L] while queued */
+    struct run_sock *rk_offer_lk;  /* [L] offered on this listener's end, not
+                                      yet taken (RUN_TAKEN) */
     struct rn_sockaddr_in rk_peer; /* [L] accepted: the peer */
     struct run_sock *rk_hnext;     /* [L] the id table */
 };
@@ -476,6 +483,7 @@ static void rx_done(struct rn_proc *p, const struct rn_sock_completion *c)
     if (sock_req_done(rk))
         return;
     if (c->sc_result > 0 || (c->sc_result == 0 && rk->rk_type == SOCK_DGRAM)) {
+        rk->rk_moved = rn_loop_now(rk->rk_srv->rs_loop);
         rk->rk_rxlen = (size_t)c->sc_result;
         rk->rk_rxoff = 0;
         rk->rk_rxhdr.dg_addr = c->sc_addr.sin_addr;
@@ -505,6 +513,7 @@ static void rx_done(struct rn_proc *p, const struct rn_sock_completion *c)
 static void tx_next(struct run_sock *rk)
 {
     struct rn_sock_req rq;
+    bool dgram = false;
     ssize_t n;
 
     if (rk->rk_tx_busy || !rk->rk_rd || rk->rk_eof || rk->rk_state == RK_CLOSING)
@@ -528,6 +537,8 @@ static void tx_next(struct run_sock *rk)
             return;
         }
         if (n > 0) {
+            /* A datagram, perhaps an empty one (its header alone). */
+            dgram = true;
             n -= (ssize_t)sizeof(hdr);
             if (hdr.dg_addr != 0 || hdr.dg_port != 0) {
                 rk->rk_txto.sin_addr = hdr.dg_addr;
@@ -546,12 +557,9 @@ static void tx_next(struct run_sock *rk)
         if (!rk->rk_eof)
             return;
     }
-    if (n == 0 && rk->rk_type == SOCK_DGRAM && !rk->rk_hup) {
-        /* An empty datagram would have its header: this is the end. */
+    /* A record without even a header is the end (the program closed). */
+    if (n == 0 && !dgram)
         rk->rk_eof = true;
-    } else if (n == 0) {
-        rk->rk_eof = true;
-    }
     if (n > 0 && rk->rk_reset) {
         /* Nowhere to go: dropped, as a reset connection's would be. */
         tx_next(rk);
@@ -571,6 +579,16 @@ static void tx_next(struct run_sock *rk)
     rq.sq_op = RN_SOP_SEND;
     rq.sq_buf = rk->rk_txbuf;
     rq.sq_len = (size_t)n;
+    if (rk->rk_type == SOCK_STREAM && rk->rk_hup && (size_t)n < RUN_BUF) {
+        char c;
+
+        /* The program wrote its last and closed (a server's answer and
+         * close()): the FIN goes with the data, as the kernel's does when
+         * close() follows the write, so the peer does not close first
+         * and keep the TIME_WAIT. */
+        if (recv(rk->rk_fd, &c, 1, MSG_DONTWAIT | MSG_PEEK) == 0)
+            rq.sq_flags |= RN_MSG_EOF;
+    }
     if (sock_submit(rk, &rq, tx_done) == 0) {
         rk->rk_tx_busy = true;
         if (rk->rk_type == SOCK_DGRAM && !rk->rk_rx_on) {
@@ -589,6 +607,7 @@ static void tx_done(struct rn_proc *p, const struct rn_sock_completion *c)
     rk->rk_tx_busy = false;
     if (sock_req_done(rk))
         return;
+    rk->rk_moved = rn_loop_now(rk->rk_srv->rs_loop);
     if (c->sc_result < 0 && rk->rk_type == SOCK_STREAM && c->sc_result != RN_ECANCELED) {
         /* The connection failed under the send: SO_ERROR says why. */
         rk->rk_error = code_errno((int)c->sc_result);
@@ -669,16 +688,54 @@ static void connect_done(struct rn_proc *p, const struct rn_sock_completion *c)
 
 static void accept_next(struct run_sock *lk);
 
-/* Writes the tokens owed: one byte per connection waiting. */
-static void tokens_write(struct run_sock *lk)
+static struct run_sock *queue_pop(struct run_sock *lk);
+
+/* Offers the queued connections on the listener's end: one struct
+ * run_accepted each, with the connection's program end beside it
+ * (SCM_RIGHTS), as long as the end takes them.  Whoever reads one has
+ * accepted it; its RUN_TAKEN says who that was. */
+static void offers_write(struct run_sock *lk)
 {
-    while (lk->rk_tokens_owed > 0) {
-        if (send(lk->rk_fd, "c", 1, MSG_DONTWAIT | MSG_NOSIGNAL) != 1) {
-            if (errno == EAGAIN)
-                lk->rk_wr = false;
+    struct run_sock *rk;
+
+    while ((rk = lk->rk_qhead) != NULL && lk->rk_fd >= 0) {
+        struct run_accepted ra = {.ra_id = rk->rk_id,
+                                  .ra_addr = rk->rk_peer.sin_addr,
+                                  .ra_port = rk->rk_peer.sin_port};
+        char cbuf[CMSG_SPACE(sizeof(int))];
+        struct iovec iov = {.iov_base = &ra, .iov_len = sizeof(ra)};
+        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+                            .msg_controllen = sizeof(cbuf)};
+        struct cmsghdr *cm;
+        ssize_t n;
+
+        memset(cbuf, 0, sizeof(cbuf));
+        cm = CMSG_FIRSTHDR(&mh);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cm), &rk->rk_give_fd, sizeof(int));
+        n = sendmsg(lk->rk_fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN) {
+            lk->rk_wr = false;
             return;
         }
-        lk->rk_tokens_owed--;
+        (void)queue_pop(lk);
+        if (n != (ssize_t)sizeof(ra)) {
+            /* The program's end is gone (its hang-up closes the
+             * listener): the connection goes with it. */
+            lk->rk_nqueued--;
+            sock_close(rk);
+            continue;
+        }
+        /* In flight now: the program's end lives in the listener's queue
+         * until a process reads it, or the kernel drops it with the
+         * listener's end (then the pair hangs up and rk closes). */
+        close(rk->rk_give_fd);
+        rk->rk_give_fd = -1;
+        rk->rk_offer_lk = lk;
     }
 }
 
@@ -741,8 +798,7 @@ static void accept_done(struct rn_proc *p, const struct rn_sock_completion *c)
         lk->rk_qhead = rk;
     lk->rk_qtail = rk;
     lk->rk_nqueued++;
-    lk->rk_tokens_owed++;
-    tokens_write(lk);
+    offers_write(lk);
     sock_pump(rk);
     accept_next(lk);
 }
@@ -760,7 +816,8 @@ static void accept_next(struct run_sock *lk)
         lk->rk_accepting = true;
 }
 
-/* Takes the oldest accepted connection off lk's queue, or NULL. */
+/* Takes the oldest accepted connection off lk's queue (it stays counted
+ * in rk_nqueued until taken or closed), or NULL. */
 static struct run_sock *queue_pop(struct run_sock *lk)
 {
     struct run_sock *rk = lk->rk_qhead;
@@ -772,9 +829,20 @@ static struct run_sock *queue_pop(struct run_sock *lk)
         lk->rk_qtail = NULL;
     rk->rk_qnext = NULL;
     rk->rk_listener = NULL;
+    return rk;
+}
+
+/* rk, accepted on lk, was taken by a program or closed: lk may accept
+ * one more. */
+static void offer_end(struct run_sock *rk)
+{
+    struct run_sock *lk = rk->rk_offer_lk;
+
+    if (lk == NULL)
+        return;
+    rk->rk_offer_lk = NULL;
     lk->rk_nqueued--;
     accept_next(lk);
-    return rk;
 }
 
 /* ---- Closing -------------------------------------------------------------------------- */
@@ -790,9 +858,20 @@ static void sock_close(struct run_sock *rk)
     if (rk->rk_state == RK_CLOSING)
         return;
     rk->rk_state = RK_CLOSING;
-    /* Connections accepted and never taken close with their listener. */
+    /* Connections accepted and never offered close with their listener;
+     * those offered close when the kernel drops them with its end. */
     while ((q = queue_pop(rk)) != NULL)
         sock_close(q);
+    if (rk->rk_nqueued > 0) {
+        size_t b;
+
+        for (b = 0; b < RUN_HASH; b++)
+            for (q = rs->rs_hash[b]; q != NULL; q = q->rk_hnext)
+                if (q->rk_offer_lk == rk)
+                    q->rk_offer_lk = NULL;
+        rk->rk_nqueued = 0;
+    }
+    offer_end(rk);
     if (rk->rk_listener != NULL) {
         struct run_sock **pp;
         struct run_sock *lk = rk->rk_listener;
@@ -833,7 +912,7 @@ static void sock_event(struct run_sock *rk, uint32_t ev)
     if (ev & EPOLLHUP)
         rk->rk_hup = true;
     if (rk->rk_state == RK_LISTENING) {
-        tokens_write(rk);
+        offers_write(rk);
         if (rk->rk_hup)
             sock_close(rk);
         return;
@@ -993,19 +1072,28 @@ static void proc_timer(struct rn_timer *t, rn_time_t now)
         rp->rp_status_known = true;
     }
     if (now - rp->rp_gone_at >= RUN_GONE_GRACE) {
-        /* Holds whose pairs did not hang up: another program has the
-         * descriptor, one refnet does not know: let them go. */
-        unsigned n = rp->rp_nholds;
+        /* Holds whose sockets moved nothing for that long: a descriptor
+         * refnet does not know of, or data the peer does not take: they
+         * go (what the pair still holds is lost, as the program is). */
+        struct run_hold *rh;
 
         rp->rp_status_known = true;
-        if (n == 0) {
+        if (rp->rp_nholds == 0) {
             proc_maybe_exit(rp);
             return;
         }
-        /* The last hold_drop() ends rp: read nothing of it after. */
-        for (; n > 0; n--)
-            sock_close(rp->rp_holds->rh_sock);
-        return;
+        for (;;) {
+            for (rh = rp->rp_holds; rh != NULL; rh = rh->rh_pnext)
+                if (now - rh->rh_sock->rk_moved >= RUN_GONE_GRACE)
+                    break;
+            if (rh == NULL)
+                break;
+            if (rp->rp_nholds == 1) {
+                sock_close(rh->rh_sock);  /* ends rp: read nothing of it after */
+                return;
+            }
+            sock_close(rh->rh_sock);
+        }
     }
     if (rp->rp_nholds == 0 && rp->rp_status_known) {
         proc_maybe_exit(rp);
@@ -1186,40 +1274,39 @@ static int op_connect(struct run_proc *rp, struct run_msg *m)
     return -EINPROGRESS;
 }
 
-static int op_accept(struct run_proc *rp, struct run_msg *m, int *give)
+/* A process read an offered connection off a listener's end: the
+ * connection's handle is its own now.  No reply. */
+static void op_taken(struct run_proc *rp, struct run_msg *m)
 {
     struct rn__run_server *rs = rp->rp_srv;
-    struct run_sock *lk = held(rp, m->m_id, NULL), *rk;
+    struct run_sock *rk = sock_find(rs, m->m_id);
     struct run_hold *rh;
     int h;
 
-    if (lk == NULL)
-        return -EBADF;
-    if (lk->rk_state != RK_LISTENING)
-        return -EINVAL;
-    if (rp->rp_nholds >= rs->rs_max_socks) {
-        rs->rs_refused_limit++;
-        return -EMFILE;
+    if (rk == NULL || rk->rk_offer_lk == NULL)
+        return;  /* closed meanwhile, or taken already */
+    if (hold_of(rp, rk->rk_offer_lk) == NULL) {
+        rs->rs_refused_foreign++;
+        return;
     }
-    rk = queue_pop(lk);
-    if (rk == NULL)
-        return -EAGAIN;
+    offer_end(rk);
     rh = rk->rk_holds;
-    if (rh->rh_proc != rp) {
-        /* Accepted through another process's handle: this one's now. */
-        h = rn_sock_share(rh->rh_proc->rp_proc, rh->rh_handle, rp->rp_proc);
-        if (h < 0 || hold_new(rp, rk, h) == NULL) {
-            sock_close(rk);
-            return h < 0 ? -code_errno(h) : -ENOMEM;
-        }
-        hold_drop(rh);
+    if (rh == NULL || rh->rh_proc == rp)
+        return;
+    if (rp->rp_nholds >= rs->rs_max_socks) {
+        /* Over the process's limit: the connection is reset. */
+        rs->rs_refused_limit++;
+        (void)rn_sock_setopt(rh->rh_proc->rp_proc, rh->rh_handle, RN_SO_LINGER, 0);
+        sock_close(rk);
+        return;
     }
-    m->m_id = rk->rk_id;
-    m->m_addr = rk->rk_peer.sin_addr;
-    m->m_port = rk->rk_peer.sin_port;
-    *give = rk->rk_give_fd;
-    rk->rk_give_fd = -1;
-    return 0;
+    /* Accepted through another process's handle: this one's now. */
+    h = rn_sock_share(rh->rh_proc->rp_proc, rh->rh_handle, rp->rp_proc);
+    if (h < 0 || hold_new(rp, rk, h) == NULL) {
+        sock_close(rk);
+        return;
+    }
+    hold_drop(rh);
 }
 
 static int op_getname(struct run_proc *rp, struct run_msg *m)
@@ -1333,6 +1420,87 @@ static int op_setopt(struct run_proc *rp, struct run_msg *m)
     return e < 0 ? -code_errno(e) : 0;
 }
 
+/* Linux's number of a TCP state (include/net/tcp_states.h's order). */
+static uint8_t state_linux(enum rn_tcp_state st)
+{
+    switch (st) {
+    case RN_TCP_ESTABLISHED: return 1;
+    case RN_TCP_SYN_SENT: return 2;
+    case RN_TCP_SYN_RECEIVED: return 3;
+    case RN_TCP_FIN_WAIT_1: return 4;
+    case RN_TCP_FIN_WAIT_2: return 5;
+    case RN_TCP_TIME_WAIT: return 6;
+    case RN_TCP_CLOSE_WAIT: return 8;
+    case RN_TCP_LAST_ACK: return 9;
+    case RN_TCP_LISTEN: return 10;
+    case RN_TCP_CLOSING: return 11;
+    case RN_TCP_CLOSED:
+    default: return 7;
+    }
+}
+
+static uint32_t usec32(rn_time_t t)
+{
+    uint64_t us = t / RN_NSEC_PER_USEC;
+
+    return us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+}
+
+/* TCP_INFO and TCP_CONGESTION: what the connection knows, in m_data. */
+static int getopt_tcp_info(struct run_proc *rp, struct run_hold *rh, struct run_msg *m,
+                           bool cc)
+{
+    struct rn_tcp_info ti;
+    struct run_tcp_info out;
+    int e = rn_sock_tcp_info(rp->rp_proc, rh->rh_handle, &ti);
+
+    _Static_assert(sizeof(out) <= sizeof(m->m_data), "run_tcp_info fits m_data");
+    if (e < 0)
+        return e == RN_EOPNOTSUPP ? -ENOPROTOOPT : -code_errno(e);
+    if (cc) {
+        size_t n = strnlen(ti.ti_cc, sizeof(ti.ti_cc) - 1);
+
+        memcpy(m->m_data, ti.ti_cc, n);
+        m->m_data[n] = '\0';
+        m->m_len = (uint32_t)n + 1;
+        return 0;
+    }
+    memset(&out, 0, sizeof(out));
+    out.ti_bytes_sent = ti.ti_bytes_sent;
+    out.ti_bytes_retrans = ti.ti_bytes_retrans;
+    out.ti_bytes_acked = ti.ti_bytes_acked;
+    out.ti_bytes_received = ti.ti_bytes_received;
+    out.ti_segs_out = ti.ti_segs_out;
+    out.ti_segs_in = ti.ti_segs_in;
+    out.ti_data_segs_out = ti.ti_data_segs_out;
+    out.ti_data_segs_in = ti.ti_data_segs_in;
+    out.ti_delivery_rate = ti.ti_delivery_rate;
+    out.ti_rto = usec32(ti.ti_rto);
+    out.ti_backoff = ti.ti_backoff;
+    out.ti_snd_mss = ti.ti_snd_mss;
+    out.ti_rcv_mss = ti.ti_rcv_mss;
+    out.ti_advmss = ti.ti_advmss;
+    out.ti_unacked = ti.ti_snd_mss != 0 ? (ti.ti_unacked + ti.ti_snd_mss - 1) / ti.ti_snd_mss : 0;
+    out.ti_rtt = usec32(ti.ti_rtt);
+    out.ti_rttvar = usec32(ti.ti_rttvar);
+    out.ti_min_rtt = usec32(ti.ti_min_rtt);
+    out.ti_snd_cwnd = ti.ti_snd_cwnd;
+    out.ti_snd_ssthresh = ti.ti_snd_ssthresh;
+    out.ti_snd_wnd = ti.ti_snd_wnd;
+    out.ti_rcv_wnd = ti.ti_rcv_wnd;
+    out.ti_notsent = ti.ti_notsent;
+    out.ti_last_recv = usec32(ti.ti_last_recv) / 1000;
+    out.ti_total_retrans = (uint32_t)ti.ti_total_retrans;
+    out.ti_state = state_linux(ti.ti_state);
+    /* refnet's option bits are Linux's TCPI_OPT_TIMESTAMPS, _SACK, _WSCALE. */
+    out.ti_options = (uint8_t)ti.ti_options;
+    out.ti_snd_wscale = ti.ti_snd_wscale;
+    out.ti_rcv_wscale = ti.ti_rcv_wscale;
+    memcpy(m->m_data, &out, sizeof(out));
+    m->m_len = sizeof(out);
+    return 0;
+}
+
 static int op_getopt(struct run_proc *rp, struct run_msg *m)
 {
     struct run_hold *rh;
@@ -1352,6 +1520,8 @@ static int op_getopt(struct run_proc *rp, struct run_msg *m)
         m->m_val = 0;
         return 0;
     }
+    if (m->m_arg[0] == IPPROTO_TCP && (m->m_arg[1] == TCP_INFO || m->m_arg[1] == TCP_CONGESTION))
+        return getopt_tcp_info(rp, rh, m, m->m_arg[1] == TCP_CONGESTION);
     if (opt < 0) {
         opt_unsupported(rp->rp_srv, m->m_arg[0], m->m_arg[1]);
         return -ENOPROTOOPT;
@@ -1557,9 +1727,9 @@ static void chan_msg(struct run_proc *rp, struct run_msg *m, int *fds, size_t nf
         if (r == 1)
             return;  /* answered at completion */
         break;
-    case RUN_ACCEPT:
-        r = op_accept(rp, m, &give);
-        break;
+    case RUN_TAKEN:
+        op_taken(rp, m);
+        return;  /* no reply */
     case RUN_GETNAME:
         r = op_getname(rp, m);
         break;
@@ -1674,7 +1844,7 @@ static void chan_readable(struct run_proc *rp)
                 rs->rs_refused_fds += nfds ? nfds : 1;
             for (k = 0; k < nfds; k++)
                 close(fds[k]);
-            if ((size_t)n == sizeof(m) && m.m_op != RUN_CLOSE) {
+            if ((size_t)n == sizeof(m) && m.m_op != RUN_CLOSE && m.m_op != RUN_TAKEN) {
                 m.m_result = -EINVAL;
                 chan_reply(rp, &m, -1);
             }

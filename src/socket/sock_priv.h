@@ -309,10 +309,12 @@ void rn__sock_types_init(void);
 /* Opens a socket on a fresh handle; type may carry RN_SOCK_NONBLOCK.
  * Returns the handle or a code. */
 int rn__sock_open(struct rn_proc *p, int type, int proto);
-/* Wraps a transport object taken by accept into a socket on a fresh
- * handle, non-blocking if flags has RN_SOCK_NONBLOCK.  Returns the handle
- * or a code. */
-int rn__sock_accept_one(struct sock *lso, struct rn_sockaddr_in *peer, uint32_t flags);
+/* Wraps a transport object taken by accept on listener lso into a socket
+ * on a fresh handle of p (the accepting process: the listener may be
+ * shared), non-blocking if flags has RN_SOCK_NONBLOCK.  Returns the
+ * handle or a code. */
+int rn__sock_accept_one(struct sock *lso, struct rn_proc *p, struct rn_sockaddr_in *peer,
+                        uint32_t flags);
 /* fcntl(2)'s F_GETFL and F_SETFL on p's handle h (socket.h). */
 int rn__sock_fcntl(struct rn_proc *p, int h, int cmd, int arg);
 /* The ioctls of socket.h on so: RN_FIONREAD, RN_SIOCOUTQ. */

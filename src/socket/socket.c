@@ -189,7 +189,7 @@ static void kick_once(struct sock *so)
     }
     while ((rq = so->so_acceptq.rqq_head) != NULL && so->so_t != NULL) {
         struct rn_sockaddr_in peer = {0};
-        int h = rn__sock_accept_one(so, &peer, rq->rq_flags);
+        int h = rn__sock_accept_one(so, rq->rq_proc, &peer, rq->rq_flags);
 
         if (h == RN_EAGAIN)
             break;
@@ -309,15 +309,18 @@ int rn__sock_open(struct rn_proc *p, int type, int proto)
     return hs->hs_handle;
 }
 
-int rn__sock_accept_one(struct sock *lso, struct rn_sockaddr_in *peer, uint32_t flags)
+int rn__sock_accept_one(struct sock *lso, struct rn_proc *p, struct rn_sockaddr_in *peer,
+                        uint32_t flags)
 {
-    struct rn_proc *p = lso->so_proc;
     struct hslot *hs;
     struct sock *so;
     int err;
 
     if (!(lso->so_ops->to_poll(lso->so_t) & RN_POLLIN))
         return RN_EAGAIN;
+    /* An exiting process takes no more: the connection waits for another. */
+    if (atomic_load_explicit(&p->p_state, memory_order_relaxed) != PROC_RUNNING)
+        return RN_ESHUTDOWN;
     hs = rn__sock_slot_alloc(p, &err);
     if (hs == NULL)
         return err;

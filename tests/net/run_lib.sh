@@ -9,6 +9,30 @@ runx() {
     timeout 60 "$refnet" run --ctl "$sock" "$@"
 }
 
+# run_bg ARGS...: `refnet run` ARGS in the background (teardown ends it),
+# in a session of its own if $run_setsid is set;
+# sets $run_pid to refnet run's PID and $prog_pid to the program's (its
+# child), once it exists (5 s).
+run_bg() {
+    if [ -n "${run_setsid:-}" ]; then
+        # A session of its own: a program that signals its process group
+        # on shutdown (apache2 does) signals only itself.
+        setsid "$refnet" run --ctl "$sock" "$@" &
+    else
+        "$refnet" run --ctl "$sock" "$@" &
+    fi
+    run_pid=$!
+    net_track "$run_pid"
+    prog_pid=
+    local i
+    for i in $(seq 50); do
+        prog_pid=$(pgrep -P "$run_pid" | head -1)
+        [ -n "$prog_pid" ] && return 0
+        sleep 0.1
+    done
+    bad "refnet run $* started no program"
+}
+
 # run_objects_base: saves the daemon's objects (before programs ran) as the
 # base run_settled compares with.
 run_objects_base() {
@@ -41,7 +65,7 @@ run_stat() {
 
 # wait_linux_listen PORT: until Linux listens on TCP PORT in the namespace.
 wait_linux_listen() {
-    net_wait_for 5 sh -c "ip netns exec '$ns' ss -ltnH 'sport = :$1' | grep -q LISTEN" ||
+    net_wait_for 10 sh -c "ip netns exec '$ns' ss -ltnH 'sport = :$1' | grep -q LISTEN" ||
         bad "nothing listens on Linux port $1"
 }
 

@@ -6,6 +6,13 @@
 #   - nc (OpenBSD's) sends 2 MiB to a Linux nc listener, same sha256;
 #   - nc listens on refnet and receives 2 MiB from Linux's nc, same sha256;
 #   - python3's urllib fetches the same file, same sha256;
+#   - python3 -m http.server on refnet serves it to Linux's curl;
+#   - python3 UDP sockets: sendto/recvfrom with the sender's address, connect
+#     and send/recv of 3000 bytes, an empty datagram;
+#   - a program with kernel sockets (a UNIX pair, a UNIX listener, a
+#     loopback listener and connection) and a refnet connection in one
+#     epoll loop: all four carry their data, and refnet lists only the
+#     one connection (loopback stays the kernel's);
 #   - once they ended, the daemon holds nothing of them (objects as before);
 #   - without a daemon, curl gets one line from the shim and fails at once
 #     (ENETDOWN), and --fallback puts it on the kernel's sockets instead.
@@ -58,6 +65,94 @@ sys.stdout.buffer.write(urllib.request.urlopen("http://198.18.0.1:8080/f1m", tim
 ' >"$dir/p1" || bad "python3 urllib on refnet failed"
 [ "$(sha "$dir/p1")" = "$want1" ] || bad "urllib's download differs"
 
+# ---- python3 http.server on refnet ------------------------------------------------
+chmod 755 "$dir"
+run_bg -- python3 -m http.server 8000 --bind 198.18.0.2 --directory "$dir/www"
+wait_refnet_listen 8000
+nsx curl -sS -o "$dir/h1" http://198.18.0.2:8000/f1m || bad "curl from Linux to http.server on refnet failed"
+[ "$(sha "$dir/h1")" = "$want1" ] || bad "http.server on refnet sent other bytes"
+kill -TERM "$prog_pid"
+wait "$run_pid" 2>/dev/null
+
+# ---- python3 socket: UDP and TCP -----------------------------------------------------
+net_bg python3 -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("198.18.0.1", 9007))
+s.settimeout(20)
+for _ in range(3):
+    d, a = s.recvfrom(65536)
+    s.sendto(d.upper(), a)
+'
+u=$bgpid
+out=$(runx -- python3 -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(5)
+s.sendto(b"datagram one", ("198.18.0.1", 9007))
+d, a = s.recvfrom(100)
+print(d.decode(), a[0], a[1])
+s.connect(("198.18.0.1", 9007))
+s.send(b"x" * 3000)
+print(len(s.recv(4000)))
+s.sendto(b"", ("198.18.0.1", 9007))
+print(len(s.recv(10)), s.getsockname()[0])
+' 2>&1)
+[ "$out" = "DATAGRAM ONE 198.18.0.1 9007
+3000
+0 198.18.0.2" ] || bad "python3 UDP on refnet: '$out'"
+net_wait_bg "$u" 5 || bad "the Linux UDP echo did not end"
+
+# ---- kernel sockets and refnet sockets in one program -------------------------------
+# A UNIX socket pair, a UNIX listener on a path, a loopback listener and a
+# connection to it (the kernel's), and a connection to Linux's http.server
+# (refnet's), all in one epoll loop.  While they are open, refnet lists
+# the program's one connection and nothing on 127.0.0.1.
+mkfifo "$dir/mix.go"
+run_bg -- python3 -c '
+import selectors, socket, sys
+d = sys.argv[1]
+u1, u2 = socket.socketpair()
+us = socket.socket(socket.AF_UNIX); us.bind(d + "/mix.sock"); us.listen(1)
+uc = socket.socket(socket.AF_UNIX); uc.connect(d + "/mix.sock"); ua, _ = us.accept()
+lo = socket.socket(); lo.bind(("127.0.0.1", 0)); lo.listen(1)
+lc = socket.create_connection(lo.getsockname()); la, _ = lo.accept()
+r = socket.create_connection(("198.18.0.1", 8080))
+open(d + "/mix.ready", "w").write("%s %d\n" % lo.getsockname())
+open(d + "/mix.go").read()
+u1.sendall(b"pair"); uc.sendall(b"path"); lc.sendall(b"loopback")
+r.sendall(b"GET /f1m HTTP/1.0\r\n\r\n")
+sel = selectors.EpollSelector()
+got = {}
+for name, s in (("pair", u2), ("path", ua), ("loopback", la), ("refnet", r)):
+    s.setblocking(False); sel.register(s, selectors.EVENT_READ, name); got[name] = b""
+open_ = 4
+while open_:
+    ev = sel.select(10)
+    if not ev:
+        sys.exit("nothing for 10 s: %s" % got)
+    for k, _ in ev:
+        b = k.fileobj.recv(65536)
+        got[k.data] += b
+        # The kernel sockets carry one short message, refnet'"'"'s to its end.
+        if (k.data == "refnet" and not b) or (k.data != "refnet" and got[k.data]):
+            sel.unregister(k.fileobj); open_ -= 1
+hdr, _, body = got["refnet"].partition(b"\r\n\r\n")
+open(d + "/mix.body", "wb").write(body)
+print(got["pair"].decode(), got["path"].decode(), got["loopback"].decode(), hdr.split(b"\r\n")[0].decode())
+' "$dir" >"$dir/mix.out"
+net_wait_for 10 test -s "$dir/mix.ready" || bad "the mixed program did not start"
+lo_port=$(cut -d' ' -f2 "$dir/mix.ready")
+rn netstat -a >"$dir/mix.ns"
+[ "$(grep -Ec '^tcp +198\.18\.0\.2:[0-9]+ +198\.18\.0\.1:8080 +ESTABLISHED' "$dir/mix.ns")" = 1 ] ||
+    bad "the mixed program's refnet connection is not listed once: $(cat "$dir/mix.ns")"
+! grep -q "127\.0\.0\.1" "$dir/mix.ns" || bad "a loopback socket went to refnet: $(grep 127 "$dir/mix.ns")"
+ss -ltnH "sport = :$lo_port" | grep -q "127.0.0.1:$lo_port" || bad "the loopback listener is not the kernel's"
+echo go >"$dir/mix.go"
+wait "$run_pid" || bad "the mixed program failed: $(cat "$dir/mix.out")"
+[ "$(cat "$dir/mix.out")" = "pair path loopback HTTP/1.0 200 OK" ] || bad "the mixed program: '$(cat "$dir/mix.out")'"
+[ "$(sha "$dir/mix.body")" = "$want1" ] || bad "the mixed program's download differs"
+
 run_settled 10
 
 # ---- no daemon -------------------------------------------------------------------
@@ -93,4 +188,4 @@ s.connect(("127.0.0.1", int(open("'"$dir/lo.port"'").read()))); print(s.recv(64)
 grep -q "AF_INET sockets go to the kernel" "$dir/fb.err" || bad "--fallback said nothing"
 wait "$lo"
 
-net_done "curl, nc (client and server) and python3 urllib on refnet through refnet run; nothing left behind; no daemon is one line and ENETDOWN"
+net_done "curl, nc (client and server), python3 urllib, http.server and UDP sockets on refnet through refnet run; a program mixing kernel and refnet sockets; nothing left behind; no daemon is one line and ENETDOWN"
