@@ -66,6 +66,27 @@ static void sack_blocks(const struct tcp_conn *c, struct rn_tcp_opts *to, unsign
     to->to_present |= RN_TCPOPT_F_SACK;
 }
 
+uint32_t rn__tcp_mss_now(const struct tcp_conn *c)
+{
+    unsigned max = (c->t_flags & TF_TSTMP) ? 3 : 4, n = 0;
+    const struct rn_netbuf *nb;
+    uint32_t end = 0, room;
+
+    if (!(c->t_flags & TF_SACK_PERMIT) || c->t_ooo == NULL)
+        return c->t_maxseg;
+    /* The blocks sack_blocks() will send: adjacent pieces make one. */
+    for (nb = c->t_ooo; nb != NULL && n < max; nb = nb->nb_nextpkt) {
+        uint32_t s = (uint32_t)nb->nb_cb[0];
+
+        if (n == 0 || s != end)
+            n++;
+        end = s + (uint32_t)nb->nb_cb[1];
+    }
+    /* Two NOPs, kind and length, then eight bytes a block. */
+    room = 4 + 8 * n;
+    return c->t_maxseg > room + 64 ? c->t_maxseg - room : 64;
+}
+
 /* The window field to advertise.  The right edge never moves left (RFC
  * 9293 3.8.6.2.1), and moves right only by a useful amount: half the
  * buffer or a segment, whichever is less (receiver SWS avoidance,
@@ -133,13 +154,17 @@ static int build_and_send(struct tcp_stack *ts, struct tcp_conn *c, uint32_t lad
         }
     }
     if (c != NULL && (c->t_offloads & RN_LINK_OFF_TX_CSUM)) {
+        /* Every piece the device cuts carries these options, SACK
+         * blocks included. */
+        uint32_t mss = rn__tcp_mss_now(c);
+
         /* The device finishes the sum: leave it the pseudo-header's. */
         rn_put_be16(h + 16, (uint16_t)~rn_csum_fold(rn_csum_pseudo4(
                                 laddr, faddr, RN_IPPROTO_TCP, (uint32_t)nb->nb_pktlen)));
         nb->nb_offload |= RN_NB_OFF_CSUM_PARTIAL;
-        if (len > c->t_maxseg) {
+        if (len > mss) {
             nb->nb_offload |= RN_NB_OFF_GSO;
-            nb->nb_gso_size = c->t_maxseg;
+            nb->nb_gso_size = mss;
         }
     } else {
         rn_put_be16(h + 16, rn_csum_fold(rn_nb_csum(nb, 0, nb->nb_pktlen,
@@ -307,8 +332,8 @@ void rn__tcp_retransmit_one(struct tcp_conn *c)
     if (c->t_flags & TF_SENTFIN)
         sent--;
     len = sent - (c->snd_una - start);
-    if (len > c->t_maxseg)
-        len = c->t_maxseg;
+    if (len > rn__tcp_mss_now(c))
+        len = rn__tcp_mss_now(c);
     if (len > c->t_snd.sb_len)
         len = c->t_snd.sb_len;
     /* Within the window the peer offers now, which may have shrunk below
@@ -341,6 +366,7 @@ void rn__tcp_output(struct tcp_conn *c)
         enum tcp_state state = tcp_state(c);
         uint32_t start = data_start(c), fin_seq = start + c->t_snd.sb_len;
         uint32_t inflight = c->snd_nxt - c->snd_una, win, usable, avail, len = 0, seqlen;
+        uint32_t mss = rn__tcp_mss_now(c);
         bool syn = false, fin = false, send = false, held = false;
         uint8_t flags = RN_TCP_ACK;
 
@@ -369,12 +395,12 @@ void rn__tcp_output(struct tcp_conn *c)
             win = c->snd_wnd;
         usable = win > inflight ? win - inflight : 0;
         if (!syn && state >= TCPS_ESTABLISHED) {
-            uint32_t max = c->t_maxseg;
+            uint32_t max = mss;
 
             /* With TSO the device cuts one large segment into MSS pieces. */
             if ((c->t_offloads & (RN_LINK_OFF_TSO | RN_LINK_OFF_TX_CSUM)) ==
                 (RN_LINK_OFF_TSO | RN_LINK_OFF_TX_CSUM))
-                max = TCP_GSO_MAX / c->t_maxseg * c->t_maxseg;
+                max = TCP_GSO_MAX / mss * mss;
             len = avail < usable ? avail : usable;
             if (len > max)
                 len = max;
@@ -386,7 +412,7 @@ void rn__tcp_output(struct tcp_conn *c)
         if (syn || fin) {
             send = true;
         } else if (len > 0) {
-            if (len >= c->t_maxseg)
+            if (len >= mss)
                 send = true;
             else if (SEQ_LT(c->snd_nxt, c->snd_max))
                 send = true;  /* retransmitting */
