@@ -316,7 +316,7 @@ void rn__tcp_challenge_ack(struct tcp_conn *c)
         return;
     ts->ts_challenge_tokens--;
     ts->ts_challenge_acks++;
-    rn__tcp_send_segment(c, c->snd_nxt, 0, RN_TCP_ACK);
+    rn__tcp_send_segment(c, c->snd_max, 0, RN_TCP_ACK);  /* the next new byte, as output() */
 }
 
 void rn__tcp_retransmit_one(struct tcp_conn *c)
@@ -441,7 +441,15 @@ void rn__tcp_output(struct tcp_conn *c)
             flags |= RN_TCP_FIN;
         if (len > 0 && len == avail)
             flags |= RN_TCP_PSH;
-        if (rn__tcp_send_segment(c, c->snd_nxt, len, flags) < 0 && len == 0 && !syn && !fin)
+        /* A segment that takes no sequence space carries the next new
+         * byte's number, snd_max, even while a timeout resends from
+         * snd_una: the peer's receive window starts past what it has, and
+         * an ACK numbered below it is one it must drop (RFC 9293 3.10.7.4,
+         * first check).  Two ends both resending after a timeout would
+         * otherwise each drop the other's ACKs for good. */
+        if (rn__tcp_send_segment(c, len == 0 && !syn && !fin ? c->snd_max : c->snd_nxt, len,
+                                 flags) < 0 &&
+            len == 0 && !syn && !fin)
             break;
         seqlen = len + (syn ? 1 : 0) + (fin ? 1 : 0);
         if (seqlen == 0)
