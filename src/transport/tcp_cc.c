@@ -33,6 +33,20 @@ void rn__tcp_cc_init(struct tcp_conn *c)
     c->t_conf->tc_cc->cc_init(c);
 }
 
+void rn__tcp_cc_established(struct tcp_conn *c)
+{
+    c->t_conf->tc_cc->cc_init(c);
+    c->t_rxtshift = 0;
+    if (c->t_retransmits == 0)
+        return;
+    /* The loss of a SYN says nothing of the path's capacity, only that
+     * it lost one: the initial window is one segment, and slow start
+     * still runs without a threshold. */
+    c->snd_cwnd = c->t_maxseg;
+    if (c->t_srtt == 0 && c->t_rto < RN_SEC(3))
+        c->t_rto = RN_SEC(3);
+}
+
 void rn__tcp_cc_ack(struct tcp_conn *c, uint32_t acked)
 {
     c->t_conf->tc_cc->cc_ack(c, acked);

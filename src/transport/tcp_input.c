@@ -223,7 +223,7 @@ static void syn_sent_input(struct tcp_conn *c, struct rn_netbuf *nb, struct seg 
         }
         rn__tcp_timer_stop(c, &c->t_rexmt);
         rn__tcp_timer_stop(c, &c->t_keep);
-        rn__tcp_cc_init(c);
+        rn__tcp_cc_established(c);
         tcp_set_state(c, TCPS_ESTABLISHED);
         if (c->t_filter != NULL)
             rn__filter_flow_established(st, &c->t_filter);
@@ -474,6 +474,7 @@ static bool ack_input(struct tcp_conn *c, struct seg *s, bool *done)
         }
         tcp_set_state(c, TCPS_ESTABLISHED);
         rn__tcp_timer_stop(c, &c->t_keep);
+        rn__tcp_cc_established(c);
         c->snd_wnd = win;
         c->snd_max_wnd = win > c->snd_max_wnd ? win : c->snd_max_wnd;
         c->snd_wl1 = s->seq;

@@ -595,6 +595,10 @@ void rn__tcp_sndbuf_tune(struct tcp_conn *c);
 const struct tcp_cc_ops *rn__tcp_cc_find(const char *name);
 extern const struct tcp_cc_ops rn__tcp_cc_newreno;
 void rn__tcp_cc_init(struct tcp_conn *c);
+/* The handshake completed: the algorithm starts afresh, from one segment
+ * if our SYN or SYN+ACK had to be resent (RFC 5681 3.1, RFC 6928 2), and
+ * with a 3 s timeout if no round trip could be measured (RFC 6298 5.7). */
+void rn__tcp_cc_established(struct tcp_conn *c);
 /* New data acknowledged: acked bytes. */
 void rn__tcp_cc_ack(struct tcp_conn *c, uint32_t acked);
 /* The third duplicate ACK: enter fast recovery and retransmit. */
