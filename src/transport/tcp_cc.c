@@ -13,6 +13,7 @@
 
 static const struct tcp_cc_ops *const algorithms[] = {
     &rn__tcp_cc_newreno,
+    &rn__tcp_cc_cubic,
 };
 
 #define NALGORITHMS (sizeof(algorithms) / sizeof(algorithms[0]))

@@ -48,6 +48,7 @@ void rn__tcp_rtt_update(struct tcp_conn *c, rn_time_t rtt)
         rtt = 1;
     if (c->t_min_rtt == 0 || rtt < c->t_min_rtt)
         c->t_min_rtt = rtt;
+    c->t_last_rtt = rtt;
     if (c->t_srtt == 0) {
         /* RFC 6298 2.2 */
         c->t_srtt = rtt;

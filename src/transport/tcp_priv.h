@@ -105,6 +105,25 @@ struct tcp_cc_ops {
     void (*cc_rto)(struct tcp_conn *c);
 };
 
+/* State of congestion control "cubic" (tcp_cc_cubic.c), in bytes and
+ * stack time. */
+struct tcp_cubic {
+    uint32_t cu_w_max;        /* the window before the last reduction */
+    uint32_t cu_w_est;        /* the Reno-friendly estimate (RFC 9438 4.3) */
+    uint32_t cu_cwnd_epoch;   /* the window when the epoch began */
+    rn_time_t cu_epoch;       /* start of congestion avoidance; 0: none yet */
+    rn_time_t cu_k;           /* time the curve takes back to cu_w_max */
+    /* HyStart++ (RFC 9406), in the first slow start only. */
+    uint32_t hs_round_end;    /* a round ends when this is acknowledged */
+    rn_time_t hs_last_min;    /* least RTT of the last round; 0: none */
+    rn_time_t hs_cur_min;     /* least RTT of this round so far; 0: none */
+    uint32_t hs_samples;      /* RTT samples this round */
+    rn_time_t hs_css_base;    /* least RTT when conservative slow start began */
+    uint8_t hs_css_rounds;    /* rounds in conservative slow start */
+    bool hs_css;              /* in conservative slow start */
+    bool hs_done;             /* HyStart++ is over for this connection */
+};
+
 /* The settings a connection lives by: the stack's settings as they were
  * when it was opened, shared by reference and never changed once
  * published.  Held by the stack while it is the one in force, and by
@@ -240,6 +259,7 @@ struct tcp_conn {
     uint32_t iss;                      /* [L] */
     uint32_t snd_cwnd;                 /* [L] congestion window, bytes */
     uint32_t snd_ssthresh;             /* [L] */
+    struct tcp_cubic t_cubic;          /* [L] the "cubic" algorithm's state */
     uint8_t snd_scale;                 /* [L] shift for the peer's window */
 
     /* Receive sequence space. */
@@ -308,6 +328,7 @@ struct tcp_conn {
     uint64_t t_data_segs_out;
     uint64_t t_data_segs_in;
     rn_time_t t_min_rtt;               /* smallest RTT sample; 0 none */
+    rn_time_t t_last_rtt;              /* the latest RTT sample; 0 none */
     uint32_t t_rcv_mss;                /* largest payload received */
     uint64_t t_dr_rate;                /* delivery rate, bytes per second */
     rn_time_t t_dr_since;              /* start of the round being measured */
@@ -594,6 +615,12 @@ void rn__tcp_sndbuf_tune(struct tcp_conn *c);
 /* The algorithm named name, or NULL. */
 const struct tcp_cc_ops *rn__tcp_cc_find(const char *name);
 extern const struct tcp_cc_ops rn__tcp_cc_newreno;
+extern const struct tcp_cc_ops rn__tcp_cc_cubic;
+/* NewReno's fast recovery (RFC 6582), which other algorithms use as
+ * their loss recovery: a duplicate ACK in recovery, and an ACK that
+ * advances in recovery (true if it ended it). */
+void rn__tcp_newreno_dupack(struct tcp_conn *c);
+bool rn__tcp_newreno_recovery_ack(struct tcp_conn *c, uint32_t acked);
 void rn__tcp_cc_init(struct tcp_conn *c);
 /* The handshake completed: the algorithm starts afresh, from one segment
  * if our SYN or SYN+ACK had to be resent (RFC 5681 3.1, RFC 6928 2), and

@@ -120,7 +120,7 @@ static const struct setting settings[] = {
      "32768-60999 (net.ipv4.ip_local_port_range)", "LO-HI, 1 <= LO <= HI <= 65535",
      "ephemeral ports of connects and binds to port 0"},
     {"tcp.congestion", K_CC, F(tp_cc), 0, 0, "cubic (net.ipv4.tcp_congestion_control)",
-     "an algorithm's name: newreno", "congestion control of new connections"},
+     "an algorithm's name: newreno or cubic", "congestion control of new connections"},
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))

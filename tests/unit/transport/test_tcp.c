@@ -8,6 +8,7 @@
  * but what it expects.
  */
 #include <limits.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,6 +23,7 @@
 #include "refnet/link.h"
 #include "refnet/stack.h"
 #include "refnet/strbuf.h"
+#include "refnet/tcp.h"
 #include "refnet/snapshot.h"
 #include "support.h"
 #include "transport/tcp.h"
@@ -29,6 +31,8 @@
 #include "wire/tcp.h"
 
 static void stall_report(const char *name, const struct tcp_conn *c);
+static void use_cubic(void);
+static bool cubic_next;  /* bulk() runs its pair under "cubic" */
 
 /* What a connection's user saw. */
 struct user {
@@ -725,6 +729,9 @@ static void bulk(const char *fault_ab, const char *fault_ba, uint64_t seed, size
 
     fill(data, total, (uint32_t)seed);
     setup_pair(fault_ab, fault_ba, seed);
+    if (cubic_next)
+        use_cubic();
+    cubic_next = false;
     l = open_pair(5001, &ua, &ub);
     while (ub.u_rxlen < total) {
         rn_time_t start = P.now;
@@ -1035,6 +1042,165 @@ static void test_lost_syn_gives_window_of_one(void **state)
     syn_loss_case(true);
 }
 
+/* ---- CUBIC (RFC 9438) ------------------------------------------------------ */
+
+static void use_cubic(void)
+{
+    assert_int_equal(rn_tcp_setting_set(P.a, "tcp.congestion", "cubic"), 0);
+    assert_int_equal(rn_tcp_setting_set(P.b, "tcp.congestion", "cubic"), 0);
+}
+
+/* W_cubic(t) of RFC 9438 4.2 in segments, for a reduction from w_max. */
+static double cubic_curve(double t, double w_max)
+{
+    double k = cbrt(w_max * (1 - 0.7) / 0.4);
+
+    return 0.4 * (t - k) * (t - k) * (t - k) + w_max;
+}
+
+/* After a loss at a window of 100 segments, CUBIC keeps 70 (beta 0.7) and
+ * then follows its curve, driven here by ACKs of the whole window each
+ * 100 ms round trip: concave up to 100 segments at K = cbrt(75) s, flat
+ * there, then convex beyond; Reno's estimate stays below it throughout.
+ * A second loss before the window got back to 100 remembers less than
+ * the window (fast convergence, RFC 9438 4.7). */
+static void test_cubic_follows_its_curve(void **state)
+{
+    struct user ua = {0}, ub = {0};
+    struct tcp_listener *l;
+    struct tcp_conn *c;
+    uint32_t mss;
+    rn_time_t start;
+    double k = cbrt(75.0), at[3] = {1.0, k, 2 * k};
+    int i, next = 0;
+
+    (void)state;
+    setup_pair(NULL, NULL, 41);
+    use_cubic();
+    l = open_pair(5005, &ua, &ub);
+    c = ua.u_conn;
+    assert_string_equal(c->t_conf->tc_cc->cc_name, "cubic");
+    mss = c->t_maxseg;
+    c->t_srtt = RN_MSEC(100);
+    c->snd_cwnd = 100 * mss;
+    c->snd_ssthresh = 50 * mss;
+    rn__tcp_cc_rto(c);  /* the congestion event */
+    assert_int_equal(c->snd_cwnd, mss);
+    assert_in_range(c->snd_ssthresh, 70 * mss - 1, 70 * mss);
+    c->snd_cwnd = c->snd_ssthresh;  /* as recovery would leave it */
+    start = P.now;
+    for (i = 0; next < 3; i++) {
+        double t = (double)(P.now - start) / RN_NSEC_PER_SEC, want, got;
+
+        rn__tcp_cc_ack(c, 10 * mss);
+        run_for(RN_MSEC(100) / 7);
+        if (t < at[next])
+            continue;
+        want = cubic_curve(t + 0.1, 100);
+        got = (double)c->snd_cwnd / mss;
+        if (got < want - 4 || got > want + 4)
+            fail_msg("at %.2f s: a window of %.1f segments, the curve says %.1f", t, got, want);
+        next++;
+    }
+    assert_true(c->snd_cwnd > 120 * mss);
+    /* A loss at 90 segments, short of the last maximum of 100: W_max is
+     * 90 (1 + beta) / 2 = 76.5, to leave room to a newcomer. */
+    c->snd_cwnd = 90 * mss;
+    c->t_rxtshift = 0;
+    rn__tcp_cc_rto(c);
+    assert_in_range(c->t_cubic.cu_w_max, 76 * mss, 77 * mss);
+    assert_in_range(c->snd_ssthresh, 63 * mss - 1, 63 * mss);
+    transfer_end(&ua, &ub, l, RN_SEC(70), NULL);
+}
+
+/* Rounds of slow start for HyStart++, driven by hand: each round sends a
+ * window and has every segment acknowledged with the round trip time the
+ * rtt function gives for the round.  Returns the round in which slow
+ * start ended (ssthresh set), or rounds if it did not. */
+static int hystart_rounds(struct tcp_conn *c, int rounds, rn_time_t (*rtt)(int round),
+                          uint32_t *grew)
+{
+    uint32_t mss = c->t_maxseg, una = c->snd_una;
+    int r;
+
+    for (r = 0; r < rounds; r++) {
+        uint32_t segs = c->snd_cwnd / mss, before = c->snd_cwnd, i;
+
+        c->snd_max += segs * mss;
+        for (i = 0; i < segs; i++) {
+            c->snd_una += mss;
+            c->t_last_rtt = rtt(r);
+            rn__tcp_cc_ack(c, mss);
+        }
+        grew[r] = c->snd_cwnd - before;
+        if (c->snd_ssthresh != (1u << 30))
+            break;
+    }
+    c->snd_una = c->snd_nxt = c->snd_max = una;
+    return r;
+}
+
+static rn_time_t rtt_flat(int round)
+{
+    (void)round;
+    return RN_MSEC(10);
+}
+
+static rn_time_t rtt_rising(int round)
+{
+    return round < 3 ? RN_MSEC(10) : RN_MSEC(30);
+}
+
+/* HyStart++ (RFC 9406): while the round trip stays flat, slow start
+ * doubles the window each round; once it rises by more than the threshold
+ * (here 20 ms over 10), conservative slow start grows a quarter as fast,
+ * and after five rounds of it congestion avoidance takes over, with no
+ * loss at all. */
+static void test_cubic_hystart(void **state)
+{
+    struct user ua = {0}, ub = {0};
+    struct tcp_listener *l;
+    struct tcp_conn *c;
+    uint32_t grew[16], iw;
+    int end;
+
+    (void)state;
+    setup_pair(NULL, NULL, 42);
+    use_cubic();
+    l = open_pair(5006, &ua, &ub);
+    c = ua.u_conn;
+    iw = c->snd_cwnd;
+    assert_int_equal(hystart_rounds(c, 8, rtt_flat, grew), 8);
+    assert_int_equal(c->snd_ssthresh, 1u << 30);
+    assert_int_equal(grew[5], iw << 5);  /* still doubling */
+    c->snd_cwnd = iw;
+    c->t_cubic = (struct tcp_cubic){.hs_round_end = c->snd_max};
+    end = hystart_rounds(c, 16, rtt_rising, grew);
+    assert_true(end >= 8 && end <= 10);
+    /* Set to the window of the round's start; the round's later ACKs
+     * grew it in congestion avoidance. */
+    assert_true(c->snd_ssthresh != (1u << 30) && c->snd_ssthresh <= c->snd_cwnd);
+    assert_int_equal(grew[2], iw << 2);  /* slow start before the rise */
+    assert_true(grew[4] * 3 < (iw << 4));  /* conservative after it */
+    transfer_end(&ua, &ub, l, RN_SEC(70), NULL);
+}
+
+/* CUBIC through the faulty cable: every byte arrives, in order. */
+static void test_cubic_bulk_faulty(void **state)
+{
+    const char *faults = "drop=5%,reorder=5%,dup=5%,corrupt=5%,dir=tx,seed=";
+    char ab[128], ba[128];
+    uint64_t seed;
+
+    (void)state;
+    for (seed = 300; seed < 320; seed++) {
+        snprintf(ab, sizeof(ab), "%s%llu", faults, (unsigned long long)seed);
+        snprintf(ba, sizeof(ba), "%s%llu", faults, (unsigned long long)seed + 1000);
+        cubic_next = true;
+        bulk(ab, ba, seed, 10u << 20);
+    }
+}
+
 /* ---- Both ways at once, replayed from the seed --------------------------- */
 
 /* A link filter on A's end that folds every frame A sends and receives
@@ -1260,6 +1426,9 @@ int main(void)
         cmocka_unit_test(test_sack_blocks_take_room_from_data),
         cmocka_unit_test(test_ack_after_timeout_carries_snd_max),
         cmocka_unit_test(test_lost_syn_gives_window_of_one),
+        cmocka_unit_test(test_cubic_follows_its_curve),
+        cmocka_unit_test(test_cubic_hystart),
+        cmocka_unit_test(test_cubic_bulk_faulty),
         cmocka_unit_test(test_bulk_both_ways_faulty),
     };
 
