@@ -73,3 +73,9 @@ void rn__tcp_cc_rto(struct tcp_conn *c)
 {
     c->t_conf->tc_cc->cc_rto(c);
 }
+
+void rn__tcp_cc_ecn(struct tcp_conn *c)
+{
+    c->t_tcp->ts_ecn_reductions++;
+    c->t_conf->tc_cc->cc_ecn(c);
+}

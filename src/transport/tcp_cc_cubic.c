@@ -193,6 +193,12 @@ static void cubic_rto(struct tcp_conn *c)
     c->snd_recover = c->snd_max;
 }
 
+static void cubic_ecn(struct tcp_conn *c)
+{
+    cubic_reduce(c);
+    c->snd_cwnd = c->snd_ssthresh;
+}
+
 const struct tcp_cc_ops rn__tcp_cc_cubic = {
     .cc_name = "cubic",
     .cc_init = cubic_init,
@@ -201,4 +207,5 @@ const struct tcp_cc_ops rn__tcp_cc_cubic = {
     .cc_dupack = rn__tcp_newreno_dupack,
     .cc_recovery_ack = rn__tcp_newreno_recovery_ack,
     .cc_rto = cubic_rto,
+    .cc_ecn = cubic_ecn,
 };

@@ -94,6 +94,12 @@ static void newreno_rto(struct tcp_conn *c)
     c->snd_recover = c->snd_max;
 }
 
+static void newreno_ecn(struct tcp_conn *c)
+{
+    c->snd_ssthresh = flight_half(c);
+    c->snd_cwnd = c->snd_ssthresh;
+}
+
 const struct tcp_cc_ops rn__tcp_cc_newreno = {
     .cc_name = "newreno",
     .cc_init = newreno_init,
@@ -102,4 +108,5 @@ const struct tcp_cc_ops rn__tcp_cc_newreno = {
     .cc_dupack = rn__tcp_newreno_dupack,
     .cc_recovery_ack = rn__tcp_newreno_recovery_ack,
     .cc_rto = newreno_rto,
+    .cc_ecn = newreno_ecn,
 };

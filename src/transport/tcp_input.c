@@ -28,6 +28,7 @@ struct seg {
     uint32_t seq;               /* th_seq */
     uint32_t len;               /* payload bytes (SYN and FIN not counted) */
     uint8_t flags;              /* th_flags, trimmed as the segment is cut */
+    uint8_t tos;                /* the IP header's TOS octet: its ECN field */
     uint32_t laddr, faddr;
 };
 
@@ -147,6 +148,13 @@ static void listen_input(struct tcp_listener *l, struct rn_netbuf *nb, struct se
     c->rcv_adv = c->rcv_nxt;  /* nothing advertised yet: the edge starts here */
     c->iss = rn__tcp_isn(ts, c->t_laddr, c->t_lport, c->t_faddr, c->t_fport);
     c->snd_una = c->snd_nxt = c->snd_max = c->snd_recover = c->iss;
+    /* An ECN-setup SYN (ECE and CWR, RFC 3168 6.1.1), accepted unless
+     * tcp.ecn is 0; the SYN+ACK says so with ECE alone. */
+    if (c->t_conf->tc_p.tp_ecn != 0 &&
+        (s->flags & (RN_TCP_ECE | RN_TCP_CWR)) == (RN_TCP_ECE | RN_TCP_CWR)) {
+        c->t_ecn = TCP_ECN_OK;
+        c->t_ecn_recover = c->iss;
+    }
     syn_options(c, s);
     if (!(s->to.to_present & RN_TCPOPT_F_WSCALE))
         c->t_flags &= ~TF_REQ_SCALE;
@@ -225,6 +233,12 @@ static void syn_sent_input(struct tcp_conn *c, struct rn_netbuf *nb, struct seg 
         rn__tcp_timer_stop(c, &c->t_rexmt);
         rn__tcp_timer_stop(c, &c->t_keep);
         rn__tcp_cc_established(c);
+        /* An ECN-setup SYN+ACK (ECE without CWR) to our ECN-setup SYN. */
+        if ((c->t_ecn & TCP_ECN_ASKED) &&
+            (s->flags & (RN_TCP_ECE | RN_TCP_CWR)) == RN_TCP_ECE) {
+            c->t_ecn = TCP_ECN_OK;
+            c->t_ecn_recover = c->snd_una;
+        }
         tcp_set_state(c, TCPS_ESTABLISHED);
         if (c->t_filter != NULL)
             rn__filter_flow_established(st, &c->t_filter);
@@ -501,6 +515,15 @@ static bool ack_input(struct tcp_conn *c, struct seg *s, bool *done)
         rn__tcp_challenge_ack(c);
         return false;
     }
+    /* ECE (RFC 3168 6.1.2): the network marked what we sent; reduce as
+     * for a loss, once a window, and say so with CWR on the next new
+     * data.  In loss recovery the window is down already. */
+    if ((c->t_ecn & TCP_ECN_OK) && (s->flags & RN_TCP_ECE) &&
+        !(c->t_flags & TF_INRECOVERY) && SEQ_GEQ(ack, c->t_ecn_recover)) {
+        rn__tcp_cc_ecn(c);
+        c->t_ecn_recover = c->snd_max;
+        c->t_ecn |= TCP_ECN_CWR;
+    }
     same_win = win == c->snd_wnd;  /* before the update: part of a duplicate's test */
     window_input(c, s, ack, win);
     if (SEQ_LEQ(ack, c->snd_una)) {
@@ -772,6 +795,16 @@ static void established_input(struct tcp_conn *c, struct rn_netbuf *nb, struct s
         c->ts_recent = s->to.to_tsval;
         c->ts_recent_age = now;
     }
+    /* ECN (RFC 3168 6.1.3): a CE mark is echoed with ECE on every ACK,
+     * at once, until the sender says with CWR that it reduced. */
+    if (c->t_ecn & TCP_ECN_OK) {
+        if (s->flags & RN_TCP_CWR)
+            c->t_ecn &= ~TCP_ECN_ECE;
+        if ((s->tos & RN_IP_ECN_MASK) == RN_IP_ECN_CE) {
+            c->t_ecn |= TCP_ECN_ECE;
+            c->t_flags |= TF_ACKNOW;
+        }
+    }
     if (!ack_input(c, s, &done)) {
         if (!done)
             seg_drop(st, nb, RN_DROP_TCP_BAD_ACK);
@@ -889,6 +922,7 @@ void rn__tcp_input(struct rn_stack *st, struct rn_netbuf *nb, const struct rn_ip
     s.seq = s.th.th_seq;
     s.len = (uint32_t)s.th.th_paylen;
     s.flags = s.th.th_flags;
+    s.tos = rx->rx_tos;
     s.laddr = rx->rx_dst;
     s.faddr = rx->rx_src;
     rn_nb_pull(nb, s.th.th_hlen);  /* nb now holds the payload */

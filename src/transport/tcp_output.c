@@ -232,8 +232,35 @@ int rn__tcp_send_segment(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t
             sack_blocks(c, &to, (c->t_flags & TF_TSTMP) ? 3 : 4);
     }
     win = window_field(c, (flags & RN_TCP_SYN) != 0);
-    tos_ttl[0] = c->t_uo.uo_tos;
+    tos_ttl[0] = c->t_uo.uo_tos & ~RN_IP_ECN_MASK;
     tos_ttl[1] = c->t_uo.uo_ttl;
+    /* ECN (RFC 3168 6.1): our first SYN asks with ECE and CWR when
+     * tcp.ecn is 1 (a resent one no longer does, lest a path that drops
+     * them cost the connection); a SYN+ACK accepts with ECE.  Then new
+     * data goes out ECT(0), never a retransmission, an ACK or a probe
+     * (6.1.5); ACKs carry ECE while a CE mark waits for CWR, and the
+     * first new data after a reduction carries CWR. */
+    if ((flags & (RN_TCP_SYN | RN_TCP_ACK)) == RN_TCP_SYN) {
+        c->t_ecn &= ~TCP_ECN_ASKED;
+        if (c->t_conf->tc_p.tp_ecn == 1 && c->t_retransmits == 0) {
+            flags |= RN_TCP_ECE | RN_TCP_CWR;
+            c->t_ecn |= TCP_ECN_ASKED;
+        }
+    } else if (c->t_ecn & TCP_ECN_OK) {
+        if (flags & RN_TCP_SYN) {
+            flags |= RN_TCP_ECE;
+        } else if (!(flags & RN_TCP_RST)) {
+            if ((c->t_ecn & TCP_ECN_ECE) && (flags & RN_TCP_ACK))
+                flags |= RN_TCP_ECE;
+            if (len > 0 && SEQ_GEQ(seq, c->snd_max)) {
+                tos_ttl[0] |= RN_IP_ECN_ECT0;
+                if (c->t_ecn & TCP_ECN_CWR) {
+                    flags |= RN_TCP_CWR;
+                    c->t_ecn &= ~TCP_ECN_CWR;
+                }
+            }
+        }
+    }
     err = build_and_send(ts, c, c->t_laddr, c->t_lport, c->t_faddr, c->t_fport, seq,
                          (flags & RN_TCP_ACK) ? c->rcv_nxt : 0, flags, win, &to, len, tos_ttl);
     c->t_segs_out++;

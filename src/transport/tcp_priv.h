@@ -80,6 +80,12 @@
 #define TF_SNDBUF_LOCK 0x08000000u /* SO_SNDBUF set: no send autotuning */
 #define TF_RCVBUF_LOCK 0x10000000u /* SO_RCVBUF set: no receive autotuning */
 
+/* ECN (RFC 3168) on a connection: t_ecn bits. */
+#define TCP_ECN_ASKED 0x01u /* our SYN asked for ECN (ECE and CWR set) */
+#define TCP_ECN_OK 0x02u    /* both ends agreed: new data goes out ECT(0) */
+#define TCP_ECN_ECE 0x04u   /* a CE mark came in: our ACKs carry ECE until CWR */
+#define TCP_ECN_CWR 0x08u   /* we reduced for an ECE: the next new data carries CWR */
+
 /* How long a corked partial segment may wait (TCP_CORK, MSG_MORE), as
  * Linux. */
 #define TCP_CORK_MAX RN_MSEC(200)
@@ -103,6 +109,9 @@ struct tcp_cc_ops {
     bool (*cc_recovery_ack)(struct tcp_conn *c, uint32_t acked);
     /* The retransmission timer fired. */
     void (*cc_rto)(struct tcp_conn *c);
+    /* The peer echoed a congestion mark (ECE): reduce as for a loss,
+     * without retransmitting (RFC 3168 6.1.2). */
+    void (*cc_ecn)(struct tcp_conn *c);
 };
 
 /* State of congestion control "cubic" (tcp_cc_cubic.c), in bytes and
@@ -204,6 +213,7 @@ struct tcp_stack {
     uint64_t ts_listen_overflows;
     uint64_t ts_probes_answered;             /* window and keepalive probes ACKed */
     uint64_t ts_tlp_probes;                  /* tail loss probes sent (RFC 8985) */
+    uint64_t ts_ecn_reductions;              /* windows reduced for ECE (RFC 3168) */
 };
 
 /* The send buffer: a ring of bytes starting at the byte snd_una names.
@@ -260,6 +270,9 @@ struct tcp_conn {
     uint32_t snd_cwnd;                 /* [L] congestion window, bytes */
     uint32_t snd_ssthresh;             /* [L] */
     struct tcp_cubic t_cubic;          /* [L] the "cubic" algorithm's state */
+    uint8_t t_ecn;                     /* [L] TCP_ECN_* */
+    uint32_t t_ecn_recover;            /* [L] snd_max at the last reduction for
+                                          ECE: one a window (RFC 3168 6.1.2) */
     uint8_t snd_scale;                 /* [L] shift for the peer's window */
 
     /* Receive sequence space. */
@@ -637,5 +650,7 @@ void rn__tcp_cc_dupack(struct tcp_conn *c);
 bool rn__tcp_cc_recovery_ack(struct tcp_conn *c, uint32_t acked);
 /* The retransmission timer fired. */
 void rn__tcp_cc_rto(struct tcp_conn *c);
+/* An ACK with ECE, once a window: the algorithm reduces. */
+void rn__tcp_cc_ecn(struct tcp_conn *c);
 
 #endif /* REFNET_TCP_PRIV_H */

@@ -28,6 +28,8 @@
 #include "support.h"
 #include "transport/tcp.h"
 #include "transport/tcp_priv.h"
+#include "wire/csum.h"
+#include "wire/ipv4.h"
 #include "wire/tcp.h"
 
 static void stall_report(const char *name, const struct tcp_conn *c);
@@ -1201,6 +1203,176 @@ static void test_cubic_bulk_faulty(void **state)
     }
 }
 
+/* ---- ECN (RFC 3168) -------------------------------------------------------- */
+
+/* A link filter under the wire recorder on A's end: marks the next
+ * ce_left ECT data segments A sends CE, as a congested router would. */
+static unsigned ce_left;
+
+static int ce_tx(struct rn_link *link, struct rn_netbuf **pkts, unsigned n, rn_time_t t)
+{
+    unsigned i;
+
+    for (i = 0; i < n; i++) {
+        uint8_t ip[20];
+        uint16_t sum;
+        size_t ihl;
+
+        if (ce_left == 0 || rn_nb_copyout(pkts[i], RN_ETH_HLEN, ip, sizeof(ip)) < 0 ||
+            ip[9] != 6 || (ip[1] & 3) != RN_IP_ECN_ECT0)
+            continue;
+        ihl = (size_t)(ip[0] & 15) * 4;
+        if (((size_t)ip[2] << 8 | ip[3]) <= ihl + 20)
+            continue;
+        ip[1] |= RN_IP_ECN_CE;
+        ip[10] = ip[11] = 0;
+        sum = rn_csum_fold(rn__csum_partial(ip, sizeof(ip), 0));
+        ip[10] = (uint8_t)(sum >> 8);
+        ip[11] = (uint8_t)sum;
+        rn_nb_copyin(pkts[i], RN_ETH_HLEN, ip, sizeof(ip));
+        ce_left--;
+    }
+    return rn_link_tx(link->lk_lower, pkts, n, t);
+}
+
+static int ce_rx(struct rn_link *link, struct rn_netbuf **pkts, unsigned max, rn_time_t t)
+{
+    return rn_link_rx(link->lk_lower, pkts, max, t);
+}
+
+static void ce_close(struct rn_link *link)
+{
+    rn_link_close(link->lk_lower);
+    free(link);
+}
+
+static const struct rn_link_ops ce_ops = {
+    .kind = "ce-mark",
+    .tx = ce_tx,
+    .rx = ce_rx,
+    .close = ce_close,
+};
+
+static struct rn_link *wrap_ce_and_wire(struct rn_link *end)
+{
+    struct rn_link *ce = calloc(1, sizeof(*ce));
+
+    assert_non_null(ce);
+    rn_link_init(ce, &ce_ops, end, "ce-mark");
+    ce_left = 0;
+    return wire_wrap(ce);
+}
+
+/* A pair whose stacks have tcp.ecn ea and eb, recorded on A's end. */
+static struct tcp_listener *ecn_pair(unsigned ea, unsigned eb, struct user *ua, struct user *ub)
+{
+    struct pair_params pp = {.pp_seed = 51, .pp_layers = PAIR_TCP, .pp_wrap_a = wrap_ce_and_wire};
+    char v[4];
+
+    pair_up_with(&pp);
+    snprintf(v, sizeof(v), "%u", ea);
+    assert_int_equal(rn_tcp_setting_set(P.a, "tcp.ecn", v), 0);
+    snprintf(v, sizeof(v), "%u", eb);
+    assert_int_equal(rn_tcp_setting_set(P.b, "tcp.ecn", v), 0);
+    return open_pair(5007, ua, ub);
+}
+
+/* RFC 3168 6.1.1: A's SYN asks (ECE and CWR) only with tcp.ecn 1; B
+ * agrees (ECE alone on its SYN+ACK) unless its tcp.ecn is 0.  Agreed, the
+ * data goes out ECT(0) and ACKs do not; not agreed, nothing is marked. */
+static void test_ecn_negotiation(void **state)
+{
+    static const unsigned cases[][3] = {
+        {1, 2, 1}, {1, 1, 1}, {2, 2, 0}, {1, 0, 0}, {0, 1, 0}, {2, 1, 0},
+    };
+    uint8_t out[3000];
+    size_t k;
+
+    (void)state;
+    fill(out, sizeof(out), 10);
+    for (k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        struct user ua = {.u_drain = true}, ub = {.u_drain = true};
+        struct tcp_listener *l = ecn_pair(cases[k][0], cases[k][1], &ua, &ub);
+        const struct wire_seg *syn = wire_find(0, true, RN_TCP_SYN, RN_TCP_ACK, false);
+        const struct wire_seg *synack = wire_find(0, false, RN_TCP_SYN | RN_TCP_ACK, 0, false);
+        bool agreed = cases[k][2] != 0;
+        unsigned i, data = 0;
+
+        assert_non_null(syn);
+        assert_non_null(synack);
+        assert_int_equal((syn->ws_flags & (RN_TCP_ECE | RN_TCP_CWR)) != 0, cases[k][0] == 1);
+        assert_int_equal((synack->ws_flags & (RN_TCP_ECE | RN_TCP_CWR)),
+                         agreed ? RN_TCP_ECE : 0);
+        assert_int_equal((ua.u_conn->t_ecn & TCP_ECN_OK) != 0, agreed);
+        assert_int_equal((ub.u_conn->t_ecn & TCP_ECN_OK) != 0, agreed);
+        assert_int_equal(rn__tcp_send(ua.u_conn, out, sizeof(out)), (ssize_t)sizeof(out));
+        run_for(RN_MSEC(100));
+        assert_int_equal(ub.u_rxlen, sizeof(out));
+        for (i = 0; i < wire_count(); i++) {
+            const struct wire_seg *w = wire_at(i);
+
+            if (w->ws_proto != 6 || (w->ws_flags & RN_TCP_SYN))
+                continue;
+            if (w->ws_from_a && w->ws_len > 0) {
+                data++;
+                assert_int_equal(w->ws_tos & RN_IP_ECN_MASK, agreed ? RN_IP_ECN_ECT0 : 0);
+            } else {
+                assert_int_equal(w->ws_tos & RN_IP_ECN_MASK, 0);
+            }
+        }
+        assert_true(data >= 3);
+        transfer_end(&ua, &ub, l, RN_SEC(70), NULL);
+    }
+}
+
+/* RFC 3168 6.1.2 and 6.1.3: a CE mark on A's data makes B set ECE on its
+ * ACKs; A reduces its window once (NewReno: half the flight) without
+ * resending anything, marks its next new data CWR, and B stops echoing. */
+static void test_ecn_congestion_mark(void **state)
+{
+    struct user ua = {.u_drain = true}, ub = {.u_drain = true};
+    struct tcp_listener *l = NULL;
+    static uint8_t out[40 * 1448];
+    unsigned i, ece = 0, cwr_at = 0, last_b = 0;
+    struct tcp_conn *a;
+    uint64_t rxt;
+
+    (void)state;
+    fill(out, sizeof(out), 11);
+    l = ecn_pair(1, 2, &ua, &ub);
+    a = ua.u_conn;
+    rxt = a->t_retransmits;
+    assert_int_equal(a->snd_ssthresh, 1u << 30);
+    ce_left = 1;
+    assert_int_equal(rn__tcp_send(a, out, sizeof(out)), (ssize_t)sizeof(out));
+    run_for(RN_MSEC(200));
+    assert_int_equal(ub.u_rxlen, sizeof(out));
+    assert_memory_equal(ub.u_rx, out, sizeof(out));
+    assert_int_equal(ce_left, 0);
+    for (i = 0; i < wire_count(); i++) {
+        const struct wire_seg *w = wire_at(i);
+
+        if (w->ws_proto != 6 || (w->ws_flags & RN_TCP_SYN))
+            continue;
+        if (!w->ws_from_a) {
+            last_b = i;
+            if (w->ws_flags & RN_TCP_ECE)
+                ece++;
+        } else if ((w->ws_flags & RN_TCP_CWR) && cwr_at == 0) {
+            cwr_at = i;
+            assert_true(w->ws_len > 0);
+            assert_true(ece > 0);  /* CWR answers an ECE already seen */
+        }
+    }
+    assert_true(ece > 0);
+    assert_true(cwr_at > 0);
+    assert_false(wire_at(last_b)->ws_flags & RN_TCP_ECE);  /* B stopped after CWR */
+    assert_int_equal(a->t_tcp->ts_ecn_reductions, 1);
+    assert_true(a->snd_ssthresh < (1u << 30));
+    assert_int_equal(a->t_retransmits, rxt);  /* a mark is no loss: nothing resent */
+    transfer_end(&ua, &ub, l, RN_SEC(70), NULL);
+}
+
 /* ---- Both ways at once, replayed from the seed --------------------------- */
 
 /* A link filter on A's end that folds every frame A sends and receives
@@ -1426,6 +1598,8 @@ int main(void)
         cmocka_unit_test(test_sack_blocks_take_room_from_data),
         cmocka_unit_test(test_ack_after_timeout_carries_snd_max),
         cmocka_unit_test(test_lost_syn_gives_window_of_one),
+        cmocka_unit_test(test_ecn_negotiation),
+        cmocka_unit_test(test_ecn_congestion_mark),
         cmocka_unit_test(test_cubic_follows_its_curve),
         cmocka_unit_test(test_cubic_hystart),
         cmocka_unit_test(test_cubic_bulk_faulty),
