@@ -474,6 +474,33 @@ static void delivery_sample(struct tcp_conn *c, rn_time_t now)
     c->t_dr_acked = c->t_bytes_acked;
 }
 
+/* Data received twice, start..end: the next ACK reports it first among
+ * its SACK blocks (D-SACK, RFC 2883), when SACK is in use. */
+static void dsack_note(struct tcp_conn *c, uint32_t start, uint32_t end)
+{
+    if (!(c->t_flags & TF_SACK_PERMIT) || start == end)
+        return;
+    c->t_dsack = true;
+    c->t_dsack_start = start;
+    c->t_dsack_end = end;
+    c->t_flags |= TF_ACKNOW;
+}
+
+/* A D-SACK in s (RFC 2883 4): a first block below the cumulative ACK, or
+ * within the second block, reports data received twice. */
+static void dsack_input(struct tcp_conn *c, const struct seg *s, uint32_t ack)
+{
+    const struct rn_tcp_sack *b = s->to.to_sacks;
+
+    if (!(c->t_flags & TF_SACK_PERMIT) || !(s->to.to_present & RN_TCPOPT_F_SACK) ||
+        s->to.to_nsacks == 0 || !SEQ_LT(b[0].sb_start, b[0].sb_end))
+        return;
+    if (SEQ_LEQ(b[0].sb_end, ack) ||
+        (s->to.to_nsacks > 1 && SEQ_GEQ(b[0].sb_start, b[1].sb_start) &&
+         SEQ_LEQ(b[0].sb_end, b[1].sb_end)))
+        rn__tcp_cc_undo_dsack(c, b[0].sb_start, b[0].sb_end);
+}
+
 static bool ack_input(struct tcp_conn *c, struct seg *s, bool *done)
 {
     struct tcp_stack *ts = c->t_tcp;
@@ -515,6 +542,7 @@ static bool ack_input(struct tcp_conn *c, struct seg *s, bool *done)
         rn__tcp_challenge_ack(c);
         return false;
     }
+    dsack_input(c, s, ack);
     /* ECE (RFC 3168 6.1.2): the network marked what we sent; reduce as
      * for a loss, once a window, and say so with CWR on the next new
      * data.  In loss recovery the window is down already. */
@@ -694,6 +722,8 @@ static void established_input(struct tcp_conn *c, struct rn_netbuf *nb, struct s
     }
     seglen = s->len + ((s->flags & RN_TCP_SYN) ? 1 : 0) + ((s->flags & RN_TCP_FIN) ? 1 : 0);
     if (!seq_acceptable(c, s->seq, seglen, wnd)) {
+        if (s->len > 0 && SEQ_LEQ(s->seq + s->len, c->rcv_nxt))
+            dsack_note(c, s->seq, s->seq + s->len);
         if (!(s->flags & RN_TCP_RST)) {
             c->t_flags |= TF_ACKNOW;
             rn__tcp_output(c);
@@ -707,7 +737,8 @@ static void established_input(struct tcp_conn *c, struct rn_netbuf *nb, struct s
             return;
         }
         /* Wholly old: a retransmission of what we have (the peer missed
-         * our ACK, or probed a tail); otherwise it lies past the window. */
+         * our ACK, or probed a tail), reported as such on the ACK just
+         * sent (D-SACK); otherwise it lies past the window. */
         seg_drop(st, nb, seglen > 0 && SEQ_LEQ(s->seq + seglen, c->rcv_nxt)
                              ? RN_DROP_TCP_DUPLICATE
                              : RN_DROP_TCP_OUT_OF_WINDOW);
@@ -749,6 +780,8 @@ static void established_input(struct tcp_conn *c, struct rn_netbuf *nb, struct s
             s->seq++;
             dup--;
         }
+        if (s->len > 0)
+            dsack_note(c, s->seq, s->seq + (dup < s->len ? dup : s->len));
         if (dup >= s->len) {
             if (dup > s->len && (s->flags & RN_TCP_FIN))
                 s->flags &= ~RN_TCP_FIN;  /* a FIN we already have */

@@ -56,6 +56,12 @@ static void sack_blocks(const struct tcp_conn *c, struct rn_tcp_opts *to, unsign
             first = i;
     }
     to->to_nsacks = 0;
+    /* A duplicate just received goes first (D-SACK, RFC 2883 4). */
+    if (c->t_dsack) {
+        to->to_sacks[to->to_nsacks].sb_start = c->t_dsack_start;
+        to->to_sacks[to->to_nsacks++].sb_end = c->t_dsack_end;
+        to->to_present |= RN_TCPOPT_F_SACK;
+    }
     if (n == 0)
         return;
     to->to_sacks[to->to_nsacks++] = blocks[first];
@@ -72,13 +78,14 @@ uint32_t rn__tcp_mss_now(const struct tcp_conn *c)
     const struct rn_netbuf *nb;
     uint32_t end = 0, room;
 
-    if (!(c->t_flags & TF_SACK_PERMIT) || c->t_ooo == NULL)
+    if (!(c->t_flags & TF_SACK_PERMIT) || (c->t_ooo == NULL && !c->t_dsack))
         return c->t_maxseg;
+    n = c->t_dsack ? 1 : 0;
     /* The blocks sack_blocks() will send: adjacent pieces make one. */
     for (nb = c->t_ooo; nb != NULL && n < max; nb = nb->nb_nextpkt) {
         uint32_t s = (uint32_t)nb->nb_cb[0];
 
-        if (n == 0 || s != end)
+        if (nb == c->t_ooo || s != end)
             n++;
         end = s + (uint32_t)nb->nb_cb[1];
     }
@@ -228,7 +235,8 @@ int rn__tcp_send_segment(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t
             to.to_tsval = rn__tcp_tsval(c, now);
             to.to_tsecr = c->ts_recent;
         }
-        if ((c->t_flags & TF_SACK_PERMIT) && c->t_ooo != NULL && !(flags & RN_TCP_RST))
+        if ((c->t_flags & TF_SACK_PERMIT) && (c->t_ooo != NULL || c->t_dsack) &&
+            !(flags & RN_TCP_RST))
             sack_blocks(c, &to, (c->t_flags & TF_TSTMP) ? 3 : 4);
     }
     win = window_field(c, (flags & RN_TCP_SYN) != 0);
@@ -274,6 +282,7 @@ int rn__tcp_send_segment(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t
         if (SEQ_GT(edge, c->rcv_adv))
             c->rcv_adv = edge;
         c->t_flags &= ~(TF_ACKNOW | TF_DELACK);
+        c->t_dsack = false;  /* reported once */
         c->t_segs_unacked = 0;
         rn__tcp_timer_stop(c, &c->t_delack);
     }
@@ -375,6 +384,7 @@ void rn__tcp_retransmit_one(struct tcp_conn *c)
     c->t_flags &= ~TF_RXT_TIMING;  /* Karn: never time a retransmission */
     c->t_tcp->ts_retransmits++;
     c->t_retransmits++;
+    c->t_undo_retrans += c->t_undo;
     c->t_bytes_retrans += len;
     c->t_rxt_mark = c->snd_max;
     rn__tcp_send_segment(c, c->snd_una, len, flags);
@@ -489,6 +499,7 @@ void rn__tcp_output(struct tcp_conn *c)
         if (SEQ_LT(c->snd_nxt, c->snd_max)) {
             ts->ts_retransmits++;
             c->t_retransmits++;
+            c->t_undo_retrans += c->t_undo;
             c->t_bytes_retrans += len;
         } else if (c->snd_una == c->snd_max) {
             c->t_una_since = now;  /* the oldest unacknowledged data, from now */

@@ -214,6 +214,8 @@ struct tcp_stack {
     uint64_t ts_probes_answered;             /* window and keepalive probes ACKed */
     uint64_t ts_tlp_probes;                  /* tail loss probes sent (RFC 8985) */
     uint64_t ts_ecn_reductions;              /* windows reduced for ECE (RFC 3168) */
+    uint64_t ts_undos;                       /* reductions undone: DSACK showed
+                                                every retransmission needless */
 };
 
 /* The send buffer: a ring of bytes starting at the byte snd_una names.
@@ -271,6 +273,16 @@ struct tcp_conn {
     uint32_t snd_ssthresh;             /* [L] */
     struct tcp_cubic t_cubic;          /* [L] the "cubic" algorithm's state */
     uint8_t t_ecn;                     /* [L] TCP_ECN_* */
+    bool t_dsack;                      /* [L] the next ACK reports a duplicate
+                                          (RFC 2883): t_dsack_start..end */
+    uint32_t t_dsack_start, t_dsack_end;
+    /* Undo of a reduction whose retransmissions all proved needless (DSACK,
+     * RFC 2883 / RFC 3708): the window before it, and the retransmissions
+     * since not yet reported duplicate. */
+    bool t_undo;                       /* [L] a reduction may still be undone */
+    uint32_t t_undo_cwnd, t_undo_ssthresh;
+    uint32_t t_undo_marker;            /* [L] snd_una when it began */
+    uint32_t t_undo_retrans;           /* [L] */
     uint32_t t_ecn_recover;            /* [L] snd_max at the last reduction for
                                           ECE: one a window (RFC 3168 6.1.2) */
     uint8_t snd_scale;                 /* [L] shift for the peer's window */
@@ -650,6 +662,10 @@ void rn__tcp_cc_dupack(struct tcp_conn *c);
 bool rn__tcp_cc_recovery_ack(struct tcp_conn *c, uint32_t acked);
 /* The retransmission timer fired. */
 void rn__tcp_cc_rto(struct tcp_conn *c);
+/* A DSACK (RFC 2883) reported start..end received twice: one needless
+ * retransmission of the current reduction; when none is left, the window
+ * before the reduction comes back. */
+void rn__tcp_cc_undo_dsack(struct tcp_conn *c, uint32_t start, uint32_t end);
 /* An ACK with ECE, once a window: the algorithm reduces. */
 void rn__tcp_cc_ecn(struct tcp_conn *c);
 

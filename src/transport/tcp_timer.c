@@ -135,6 +135,7 @@ static void tlp_fire(struct tcp_conn *c, rn_time_t now)
         c->t_tcp->ts_tlp_probes++;
         c->t_tcp->ts_retransmits++;
         c->t_retransmits++;
+        c->t_undo_retrans += c->t_undo;
         c->t_bytes_retrans += len;
         rn__tcp_send_segment(c, c->snd_max - len, len, RN_TCP_ACK);
     }

@@ -1203,6 +1203,74 @@ static void test_cubic_bulk_faulty(void **state)
     }
 }
 
+/* ---- D-SACK (RFC 2883) and undo ---------------------------------------------- */
+
+/* Loses B's pure ACKs until A resends something already sent. */
+struct ack_loss {
+    uint32_t a_high;     /* the highest end of A's data seen */
+    bool a_resent;       /* A resent: B's ACKs pass again */
+    bool started;
+};
+
+static bool lose_b_acks_until_resend(const struct wire_seg *s, void *ctx)
+{
+    struct ack_loss *al = ctx;
+
+    if (s->ws_proto != 6 || (s->ws_flags & RN_TCP_SYN))
+        return false;
+    if (s->ws_from_a && s->ws_len > 0) {
+        if (al->started && SEQ_LT(s->ws_seq, al->a_high))
+            al->a_resent = true;
+        if (!al->started || SEQ_GT(s->ws_seq + s->ws_len, al->a_high))
+            al->a_high = s->ws_seq + s->ws_len;
+        al->started = true;
+        return false;
+    }
+    return !s->ws_from_a && s->ws_len == 0 && !al->a_resent;
+}
+
+/* B's ACKs of A's first segment are lost, so A's timer fires and resends
+ * data B has: B reports the duplicate in a D-SACK block (its first, below
+ * the cumulative ACK), and A, seeing every retransmission of the episode
+ * reported so, takes back the reduction (RFC 2883 and RFC 3708): the
+ * window and threshold from before the timeout. */
+static void test_dsack_undoes_a_needless_timeout(void **state)
+{
+    struct user ua = {.u_drain = true}, ub = {.u_drain = true};
+    struct tcp_listener *l;
+    uint8_t out[1000];
+    struct ack_loss al = {0};
+    struct tcp_conn *a;
+    uint32_t cwnd;
+    unsigned i, dsacks = 0;
+
+    (void)state;
+    /* One segment, so that no tail loss probe comes before the timer. */
+    fill(out, sizeof(out), 12);
+    wire_pair(&ua, &ub, &l, 34);
+    a = ua.u_conn;
+    cwnd = a->snd_cwnd;
+    wire_drop(lose_b_acks_until_resend, &al);
+    assert_int_equal(rn__tcp_send(a, out, sizeof(out)), (ssize_t)sizeof(out));
+    run_for(RN_SEC(2));
+    assert_true(al.a_resent);
+    assert_int_equal(ub.u_rxlen, sizeof(out));
+    assert_null(ub.u_conn->t_ooo);
+    for (i = 0; i < wire_count(); i++) {
+        const struct wire_seg *w = wire_at(i);
+
+        if (!w->ws_from_a && !w->ws_dropped && w->ws_nsacks > 0)
+            dsacks++;  /* nothing out of order at B: only a D-SACK */
+    }
+    assert_true(dsacks > 0);
+    assert_true(a->t_tcp->ts_timeouts > 0);
+    assert_int_equal(a->t_tcp->ts_undos, 1);
+    assert_true(a->snd_cwnd >= cwnd);
+    assert_int_equal(a->snd_ssthresh, 1u << 30);
+    wire_drop(NULL, NULL);
+    transfer_end(&ua, &ub, l, RN_SEC(70), NULL);
+}
+
 /* ---- ECN (RFC 3168) -------------------------------------------------------- */
 
 /* A link filter under the wire recorder on A's end: marks the next
@@ -1598,6 +1666,7 @@ int main(void)
         cmocka_unit_test(test_sack_blocks_take_room_from_data),
         cmocka_unit_test(test_ack_after_timeout_carries_snd_max),
         cmocka_unit_test(test_lost_syn_gives_window_of_one),
+        cmocka_unit_test(test_dsack_undoes_a_needless_timeout),
         cmocka_unit_test(test_ecn_negotiation),
         cmocka_unit_test(test_ecn_congestion_mark),
         cmocka_unit_test(test_cubic_follows_its_curve),
