@@ -13,7 +13,7 @@ for b in "$build"/bin/bench-*; do
     printf '%s: ' "${b##*/}"
     "$b" || status=1
 done
-for s in rx tcp; do
+for s in rx tcp ui; do
     echo "bench/$s.sh:"
     bash "$src/bench/$s.sh" "$build" || status=1
 done

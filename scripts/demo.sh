@@ -6,6 +6,11 @@
 # With root, the network part runs in a network namespace of its own
 # (198.18.0.0/15 only) and is torn down at the end; without root, only the
 # parts that need no privileges run, and the script says so.
+#
+# It ends with the two things to look at in a browser: the daemon's live
+# view (`--ui`, on this machine's loopback; from a terminal the daemon stays
+# up until Enter) and the HTML report of the case's dump, written to
+# BUILD_DIR/demo/refnet-case-report.html.
 set -u
 build=${1:-build}
 refnet=$(cd "$build" && pwd)/bin/refnet
@@ -14,14 +19,19 @@ step() { printf '\n\033[1m### %s\033[0m\n' "$*"; }
 run() { printf '\033[2m$ %s\033[0m\n' "$*"; "$@"; }
 
 ns=rn-demo-$$
+tap=rndemo$$
 dir=$(mktemp -d)
+out=$(cd "$build" && pwd)/demo
 daemon_pid=
+ui_url=
+ui_token=
 cleanup() {
     if [ -n "$daemon_pid" ] && kill -0 "$daemon_pid" 2>/dev/null; then
         kill -TERM "$daemon_pid"
         wait "$daemon_pid" 2>/dev/null
     fi
     ip netns del "$ns" 2>/dev/null
+    ip link del "$tap" 2>/dev/null
     rm -rf "$dir"
 }
 trap cleanup EXIT
@@ -31,24 +41,33 @@ network_part() {
     local inns=(ip netns exec "$ns")
     export REFNET_CTL=$dir/ctl.sock
 
-    step "1. refnet runs on a TAP device in a fresh network namespace"
+    step "1. refnet runs on a TAP device whose other end is in a fresh network namespace"
+    # The daemon stays in this machine's namespace, so that its live view
+    # (--ui) is on this machine's loopback; its TAP goes into the demo's
+    # namespace once the daemon holds it, so that every frame stays there.
     ip netns add "$ns" || return 1
     "${inns[@]}" ip link set lo up
-    "${inns[@]}" ip tuntap add rn0 mode tap
-    "${inns[@]}" sysctl -qw net.ipv6.conf.rn0.disable_ipv6=1
-    "${inns[@]}" ip addr add 198.18.0.1/15 dev rn0
-    "${inns[@]}" ip link set rn0 up
+    ip tuntap add "$tap" mode tap || return 1
+    sysctl -qw "net.ipv6.conf.$tap.disable_ipv6=1"
     mkdir -p "$dir/www"
     printf '<!doctype html>\n<title>refnet</title>\n<h1>Hello from refnet</h1>\n' \
         >"$dir/www/index.html"
-    "${inns[@]}" "$refnet" daemon --tap rn0 --addr 198.18.0.2/15 --ctl "$REFNET_CTL" \
-        --service "httpd=80:$dir/www" --service echo 2>"$dir/daemon.err" &
+    "$refnet" daemon --tap "$tap" --addr 198.18.0.2/15 --ctl "$REFNET_CTL" \
+        --service "httpd=80:$dir/www" --service echo --ui "127.0.0.1:${REFNET_DEMO_UI_PORT:-0}" \
+        2>"$dir/daemon.err" &
     daemon_pid=$!
     for _ in $(seq 50); do
         "$refnet" status >/dev/null 2>&1 && break
         sleep 0.1
     done
+    ip link set "$tap" netns "$ns" || return 1
+    "${inns[@]}" sysctl -qw "net.ipv6.conf.$tap.disable_ipv6=1"
+    "${inns[@]}" ip addr add 198.18.0.1/15 dev "$tap"
+    "${inns[@]}" ip link set "$tap" up
     run "$refnet" status || return 1
+    ui_url=$(sed -n 's/^refnet daemon: live view at \([^ ]*\) .*/\1/p' "$dir/daemon.err")
+    ui_token=$(sed -n 's/.*actions need the token \([0-9a-f]*\)).*/\1/p' "$dir/daemon.err")
+    echo "(the live view: $ui_url; the last step says more)"
 
     step "2. Linux pings refnet; the interface is an object, and its ledger names every holder"
     run "${inns[@]}" ping -c 3 -i 0.2 198.18.0.2
@@ -74,9 +93,9 @@ network_part() {
     return 0
 }
 
-if [ "$(id -u)" = 0 ] && [ -c /dev/net/tun ] && command -v ip >/dev/null; then
-    network_part || echo "demo: the network part failed; see $dir/daemon.err" >&2
-    step "6. refnet shuts down: every object is released, nothing leaks"
+# shutdown: stops the daemon and shows that it shut down cleanly.
+shutdown() {
+    step "refnet shuts down: every object is released, nothing leaks"
     if [ -n "$daemon_pid" ]; then
         kill -TERM "$daemon_pid"
         wait "$daemon_pid"
@@ -85,16 +104,52 @@ if [ "$(id -u)" = 0 ] && [ -c /dev/net/tun ] && command -v ip >/dev/null; then
         daemon_pid=
     fi
     ip netns del "$ns" 2>/dev/null && echo "namespace $ns removed"
+}
+
+network=0
+if [ "$(id -u)" = 0 ] && [ -c /dev/net/tun ] && command -v ip >/dev/null; then
+    network=1
+    network_part || echo "demo: the network part failed; see $dir/daemon.err" >&2
 else
-    step "Skipping the network part (steps 1 to 6): it needs root and /dev/net/tun to put a TAP device in a network namespace"
+    step "Skipping the network part (steps 1 to 5 and the live view): it needs root and /dev/net/tun to put a TAP device in a network namespace"
 fi
+
+# ---- The case for real: Debian's apache2 as a service of refnet's
+# controller, its sockets on refnet (`refnet lab apache`, which makes its
+# own namespace, daemon and apache2 and leaves nothing behind).  It needs
+# root and apache2; without them it is skipped and the simulator's telling
+# of the same case below is the demo's case.
+if [ "$(id -u)" = 0 ] && [ -c /dev/net/tun ] && command -v ip >/dev/null &&
+    [ -x /usr/sbin/apache2 ]; then
+    step "The case, for real: Debian's apache2 cannot be stopped, and refnet says why"
+    echo "apache2 runs as a service of refnet's controller, under \`refnet run\`: its"
+    echo "sockets are on refnet.  Linux's curl loads it while netstat runs in a loop;"
+    echo "the enumeration has the case's bug (--inject enum-leak): when the table"
+    echo "changes under it, it forgets its reference on the listener.  apache2 exits"
+    echo "when stopped, but its listener cannot close: the stop stays pending, a"
+    echo "restart finds port 80 taken, and the watchdog names the leaking holder."
+    run "$refnet" lab apache
+    rc=$?
+    if [ "$rc" != 3 ]; then
+        echo "demo: the lab should have reproduced the hang with apache2 (exit 3), got $rc" >&2
+        exit 1
+    fi
+    echo
+    echo "(\`refnet lab apache --mpm prefork\`: children accepting on the listener they inherited)"
+    echo "The same case follows in the simulator, in virtual time: no root, no apache2."
+elif [ -x /usr/sbin/apache2 ]; then
+    step "Skipping the case with apache2 (\`refnet lab apache\`): it needs root and /dev/net/tun"
+else
+    step "Skipping the case with apache2 (\`refnet lab apache\`): apache2 is not installed (scripts/deps.sh installs it)"
+fi
+# ---- end of the case with apache2
 
 step "The case: a service stop that hangs, reproduced in the simulator and explained"
 echo "httpd serves clients while netstat runs in a loop.  The enumeration has"
 echo "the case's bug: when the table changes under it, it forgets its reference"
 echo "on the listener.  Stopping httpd then hangs; the watchdog shows the chain"
 echo "down to the listener, names the leaking holder and the code that took it."
-run "$refnet" lab stop-hang
+run "$refnet" lab stop-hang --dump "$dir/case.dump"
 rc=$?
 if [ "$rc" != 3 ]; then
     echo "demo: the lab should have reproduced the hang (exit 3), got $rc" >&2
@@ -102,3 +157,31 @@ if [ "$rc" != 3 ]; then
 fi
 echo
 echo "(exit status 3: hang reproduced and diagnosed; \`refnet lab stop-hang --fixed\` stops cleanly)"
+
+step "The report of the case, for a ticket: one HTML file"
+mkdir -p "$out"
+report=$out/refnet-case-report.html
+run "$refnet" analyze --html "$dir/case.dump" >"$report" || exit 1
+echo "$report: $(wc -c <"$report") bytes, the chain drawn, holders, sites and verdict, every object"
+
+# The end: what to open, and how.
+if [ "$network" = 1 ] && [ -n "$ui_url" ] && [ ! -t 0 ]; then
+    shutdown   # not a terminal: nobody will look; the view goes with the daemon
+fi
+step "Look at it in a browser"
+if [ -n "$ui_url" ] && [ -n "$daemon_pid" ]; then
+    echo "The live view:  $ui_url"
+    echo "    open it in a browser on this machine (its pages refresh every second;"
+    echo "    read-only: stopping a service from it needs the token $ui_token)."
+elif [ -n "$ui_url" ]; then
+    echo "The live view was at $ui_url while the daemon ran; run \`make demo\` from a"
+    echo "    terminal and the daemon stays up until you press Enter."
+fi
+echo "The report:     $report"
+echo "    open it with any browser (xdg-open $report, or file://$report);"
+echo "    it is one self-contained file and needs no network: attach it to a ticket."
+if [ -n "$daemon_pid" ]; then
+    printf '\nPress Enter to stop the daemon and end the demo. '
+    read -r _
+    shutdown
+fi

@@ -1,12 +1,16 @@
 /*
- * refnet analyze FILE [--threshold SECONDS] [--object ID] [--objects]
+ * refnet analyze FILE [--threshold SECONDS] [--object ID] [--objects] [--html]
  *
  * Reads a dump written by `refnet dump` (or rn_dump_write()) and prints,
  * with no access to the process that wrote it, what the watchdog would
  * have printed: a header line, then the waiting chains at least the
  * threshold old, each down to the object that blocks it with its ledger
  * and verdict.  --object ID prints the chains through one object (or that
- * object alone), --objects every object with its ledger.
+ * object alone), --objects every object with its ledger.  --html writes
+ * instead one self-contained HTML file (ctl/web.h): every chain drawn as
+ * a graph with the blocker's holders, their sites and the verdict, the
+ * text of the chains, and every object with its ledger and the counts by
+ * type; it opens in a browser from the file, with no network.
  *
  * Exit status: 0 printed; 1 the file cannot be read or is not a valid dump
  * (one line naming the file and the byte offset), or the object is not in
@@ -20,6 +24,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "ctl/web.h"
 #include "refnet/diag.h"
 #include "refnet/error.h"
 #include "refnet/object.h"
@@ -78,7 +83,7 @@ static void put_header(const char *path, const struct rn_snapshot *s, struct rn_
     rn_strbuf_puts(out, "\n");
 }
 
-enum { O_THRESHOLD = 1, O_OBJECT, O_OBJECTS };
+enum { O_THRESHOLD = 1, O_OBJECT, O_OBJECTS, O_HTML };
 
 int rn__cmd_analyze(int argc, char **argv)
 {
@@ -86,6 +91,7 @@ int rn__cmd_analyze(int argc, char **argv)
         {"threshold", 0, true, false, O_THRESHOLD},
         {"object", 0, true, false, O_OBJECT},
         {"objects", 0, false, false, O_OBJECTS},
+        {"html", 0, false, false, O_HTML},
         {NULL, 0, false, false, 0},
     };
     struct rn_strbuf out = RN_STRBUF_INIT;
@@ -93,7 +99,7 @@ int rn__cmd_analyze(int argc, char **argv)
     struct rn_snapshot *s = NULL;
     const char *path = NULL;
     rn_time_t threshold = 0;
-    bool have_threshold = false, have_object = false, all_objects = false;
+    bool have_threshold = false, have_object = false, all_objects = false, html = false;
     uint64_t id = 0;
     char err[512], age[32];
     int o, rc, status = 0;
@@ -120,6 +126,9 @@ int rn__cmd_analyze(int argc, char **argv)
         case O_OBJECTS:
             all_objects = true;
             break;
+        case O_HTML:
+            html = true;
+            break;
         }
     }
     if (o == CMD_OPT_STOP)
@@ -132,6 +141,11 @@ int rn__cmd_analyze(int argc, char **argv)
     if (p.cp_nops > 1) {
         rc = rn__cmd_parser_error(&p, "one dump file at a time ('%s', then '%s')", p.cp_ops[0],
                               p.cp_ops[1]);
+        goto out_usage;
+    }
+    if (html && (have_object || all_objects || have_threshold)) {
+        rc = rn__cmd_parser_error(&p, "--html writes the whole report: it takes no --object, "
+                                  "--objects or --threshold");
         goto out_usage;
     }
     if (have_object && all_objects) {
@@ -149,8 +163,17 @@ int rn__cmd_analyze(int argc, char **argv)
     if (!have_threshold)
         threshold = s->s_threshold ? s->s_threshold : RN_DIAG_DEFAULT_THRESHOLD;
 
-    put_header(path, s, &out);
-    if (all_objects) {
+    if (html) {
+        char title[600];
+
+        snprintf(title, sizeof(title), "dump %s", path);
+        rc = rn__web_report_html(s, title, &out);
+    } else {
+        put_header(path, s, &out);
+    }
+    if (html) {
+        /* written below */
+    } else if (all_objects) {
         uint32_t k;
 
         for (k = 0; k < s->s_nobjects; k++)

@@ -77,6 +77,32 @@ struct rn_diag_suspect {
 int rn_diag_suspects(const struct rn_snapshot *s, uint64_t id, struct rn_diag_suspect *out,
                      size_t max);
 
+/* How the verdict classes a holder of the object that blocks a wait. */
+enum rn_diag_class {
+    RN_DIAG_EXPECTED,   /* it has a reason to hold */
+    RN_DIAG_SUSPECT,    /* it should have let go */
+    RN_DIAG_NO_RULE,    /* no rule says either */
+};
+
+/* One ledger line of that object, judged. */
+struct rn_diag_holder {
+    const char *dh_tag;          /* the holder tag; the snapshot's string */
+    uint32_t dh_count;           /* references it holds */
+    rn_time_t dh_age;            /* since the count last rose from zero */
+    enum rn_diag_class dh_class; /* the judgement */
+    const char *dh_reason;       /* its phrase ("expected while bound"), valid
+                                    during the call */
+};
+typedef void (*rn_diag_holder_fn)(const struct rn_diag_holder *h, void *ctx);
+
+/* Judges the holders of object id in s as a chain's verdict does: calls fn
+ * (may be NULL) for each ledger line in ledger order, then appends to line
+ * (may be NULL) the chain's verdict text, the words `refnet why` prints
+ * after "verdict: ".  Returns 0; RN_ENOENT if s has no object id;
+ * RN_ENOMEM. */
+int rn_diag_verdict(const struct rn_snapshot *s, uint64_t id, rn_diag_holder_fn fn, void *ctx,
+                    struct rn_strbuf *line);
+
 /* ---- Dump files --------------------------------------------------------- */
 
 /* The dump format version this build writes.  It reads every dump of the

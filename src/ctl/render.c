@@ -8,11 +8,14 @@
  */
 #include <inttypes.h>
 #include <json-c/json.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ctl/render.h"
 #include "refnet/addr.h"
+#include "refnet/diag.h"
 #include "refnet/drop.h"
 #include "refnet/filter.h"
 #include "refnet/link.h"
@@ -536,6 +539,81 @@ void rn__render_filters(struct rn_stack *st, struct rn_strbuf *sb, bool json)
 
 /* ---- svc ---------------------------------------------------------------------- */
 
+/* A command as one line: words with a blank or a quote in them between
+ * single quotes, as a shell would read them back. */
+static void put_command(struct rn_strbuf *sb, const char *const *argv)
+{
+    size_t i;
+
+    for (i = 0; argv[i] != NULL; i++) {
+        const char *w = argv[i], *c;
+
+        if (i > 0)
+            rn_strbuf_puts(sb, " ");
+        if (w[0] != '\0' && strpbrk(w, " \t\n'\"\\$`;&|<>()*?[]#~") == NULL) {
+            rn_strbuf_puts(sb, w);
+            continue;
+        }
+        rn_strbuf_puts(sb, "'");
+        for (c = w; *c != '\0'; c++) {
+            if (*c == '\'')
+                rn_strbuf_puts(sb, "'\\''");
+            else
+                rn_strbuf_append(sb, c, 1);
+        }
+        rn_strbuf_puts(sb, "'");
+    }
+}
+
+/* How a command ended: "exit status 0", "killed by SIGKILL". */
+static const char *exit_text(const struct rn_svc_exec_info *ei, char *buf, size_t len)
+{
+    char sn[16];
+
+    if (ei->ei_exit_status >= 0)
+        snprintf(buf, len, "exit status %d", ei->ei_exit_status);
+    else if (ei->ei_exit_signal > 0)
+        snprintf(buf, len, "killed by %s", rn_svc_signal_name(ei->ei_exit_signal, sn,
+                                                               sizeof(sn)));
+    else
+        snprintf(buf, len, "status unknown");
+    return buf;
+}
+
+static void service_exec_json(struct json_object *o, const struct rn_svc_exec_info *ei)
+{
+    struct json_object *cmd = json_object_new_array(), *ex;
+    rn_time_t now = rn_clock_now();
+    char sn[16];
+    size_t i;
+
+    for (i = 0; ei->ei_argv[i] != NULL; i++)
+        json_object_array_add(cmd, json_object_new_string(ei->ei_argv[i]));
+    json_object_object_add(o, "command", cmd);
+    put_str(o, "stop_signal", rn_svc_signal_name(ei->ei_stop_signal, sn, sizeof(sn)));
+    put_u64(o, "stop_grace_ns", ei->ei_grace);
+    put_str(o, "stop_to", ei->ei_stop_main ? "command" : "group");
+    if (ei->ei_run != 0)
+        put_u64(o, "real_process", ei->ei_run);
+    else
+        json_object_object_add(o, "real_process", NULL);
+    if (!ei->ei_exited) {
+        json_object_object_add(o, "exit", NULL);
+        return;
+    }
+    ex = json_object_new_object();
+    if (ei->ei_exit_status >= 0)
+        json_object_object_add(ex, "status", json_object_new_int(ei->ei_exit_status));
+    else
+        json_object_object_add(ex, "status", NULL);
+    if (ei->ei_exit_signal > 0)
+        put_str(ex, "signal", rn_svc_signal_name(ei->ei_exit_signal, sn, sizeof(sn)));
+    else
+        json_object_object_add(ex, "signal", NULL);
+    put_u64(ex, "ago_ns", now > ei->ei_exited_at ? now - ei->ei_exited_at : 0);
+    json_object_object_add(o, "exit", ex);
+}
+
 static struct json_object *service_json(const struct rn_svc *svc, rn_time_t now)
 {
     struct rn_svc_counter c[RN_SVC_COUNTERS_MAX];
@@ -543,6 +621,7 @@ static struct json_object *service_json(const struct rn_svc *svc, rn_time_t now)
     rn_time_t since = rn_svc_since(svc);
     struct rn_proc *p = rn_svc_proc(svc);
     size_t n = rn_svc_counters(svc, c), k;
+    struct rn_svc_exec_info ei;
 
     put_str(o, "name", rn_svc_name(svc));
     put_u64(o, "id", rn_svc_id(svc));
@@ -550,7 +629,15 @@ static struct json_object *service_json(const struct rn_svc *svc, rn_time_t now)
     put_u64(o, "for_ns", now > since ? now - since : 0);
     put_str(o, "what", rn_svc_kind(svc)->sk_what);
     put_str(o, "arg", rn_svc_arg(svc));
-    if (p != NULL) {
+    if (rn_svc_exec_info(svc, &ei)) {
+        if (ei.ei_pid != 0)
+            put_u64(o, "pid", (uint64_t)ei.ei_pid);
+        else
+            json_object_object_add(o, "pid", NULL);
+        json_object_object_add(o, "process", NULL);
+        put_u64(o, "handles", 0);
+        service_exec_json(o, &ei);
+    } else if (p != NULL) {
         put_u64(o, "pid", rn_proc_pid(p));
         put_u64(o, "process", rn_ob_id(p));
         put_u64(o, "handles", rn_proc_handles(p));
@@ -572,16 +659,47 @@ static void service_text(struct rn_strbuf *sb, const struct rn_svc *svc, rn_time
     rn_time_t since = rn_svc_since(svc);
     struct rn_proc *p = rn_svc_proc(svc);
     size_t n = rn_svc_counters(svc, c), k;
-    char age[32];
+    struct rn_svc_exec_info ei;
+    bool exec = rn_svc_exec_info(svc, &ei);
+    char age[32], sn[16], how[48];
 
-    rn_strbuf_printf(sb, "%s (%s): %s for %s", rn_svc_name(svc), rn_svc_kind(svc)->sk_what,
-                     rn_svc_state_name(state),
-                     rn_fmt_age(now > since ? now - since : 0, age, sizeof(age)));
+    if (exec) {
+        rn_strbuf_printf(sb, "%s (command: ", rn_svc_name(svc));
+        put_command(sb, ei.ei_argv);
+        rn_strbuf_printf(sb, "): %s for %s", rn_svc_state_name(state),
+                         rn_fmt_age(now > since ? now - since : 0, age, sizeof(age)));
+    } else {
+        rn_strbuf_printf(sb, "%s (%s): %s for %s", rn_svc_name(svc), rn_svc_kind(svc)->sk_what,
+                         rn_svc_state_name(state),
+                         rn_fmt_age(now > since ? now - since : 0, age, sizeof(age)));
+    }
+    if (exec && ei.ei_pid != 0)
+        rn_strbuf_printf(sb, ", pid %" PRId32 " (real process #%" PRIu64 ")", ei.ei_pid,
+                         ei.ei_run);
     if (p != NULL)
         rn_strbuf_printf(sb, ", process %s (pid %" PRIu32 ") #%" PRIu64 ", %u handle%s",
                          rn_proc_name(p), rn_proc_pid(p), rn_ob_id(p), rn_proc_handles(p),
                          rn_proc_handles(p) == 1 ? "" : "s");
     rn_strbuf_printf(sb, ", service #%" PRIu64 "\n", rn_svc_id(svc));
+    if (exec) {
+        rn_strbuf_printf(sb, "  stop: %s to its %s, SIGKILL to its group %s later\n",
+                         rn_svc_signal_name(ei.ei_stop_signal, sn, sizeof(sn)),
+                         ei.ei_stop_main ? "command alone" : "process group",
+                         rn_fmt_age(ei.ei_grace, age, sizeof(age)));
+        if (ei.ei_exited) {
+            rn_time_t t = rn_clock_now();
+
+            rn_strbuf_printf(sb, "  %s: exited %s ago, %s",
+                             state == RN_SVC_STOPPED ? "last run" : "its command",
+                             rn_fmt_age(t > ei.ei_exited_at ? t - ei.ei_exited_at : 0, age,
+                                        sizeof(age)),
+                             exit_text(&ei, how, sizeof(how)));
+            if (ei.ei_group > 0)
+                rn_strbuf_printf(sb, "; %" PRIu32 " other process%s of its group still "
+                                 "running", ei.ei_group, ei.ei_group == 1 ? "" : "es");
+            rn_strbuf_puts(sb, "\n");
+        }
+    }
     if (state == RN_SVC_STOP_PENDING)
         rn_strbuf_printf(sb, "  its process is running down; `refnet why %s` says what "
                              "holds it\n",
@@ -978,4 +1096,282 @@ struct json_object *rn__render_object_json(const struct rn_snapshot *s,
         put_u64(obj, "untraced", o->so_untraced);
     }
     return obj;
+}
+
+/* ---- The live view and the HTML report ------------------------------------------ */
+
+void rn__render_web_history(const struct rn_web_hist *ring, unsigned n, unsigned next,
+                            unsigned cap, rn_time_t now, struct rn_strbuf *sb)
+{
+    struct json_object *list = json_object_new_array();
+    unsigned i;
+
+    for (i = 0; i < n && list != NULL; i++) {
+        const struct rn_web_hist *h = &ring[(next + cap - n + i) % cap];
+        struct json_object *o = json_object_new_object();
+
+        put_u64(o, "age_ns", now > h->wh_when ? now - h->wh_when : 0);
+        put_u64(o, "rx_frames", h->wh_rx_frames);
+        put_u64(o, "tx_frames", h->wh_tx_frames);
+        put_u64(o, "rx_bytes", h->wh_rx_bytes);
+        put_u64(o, "tx_bytes", h->wh_tx_bytes);
+        put_u64(o, "drops", h->wh_drops);
+        put_u64(o, "tcp_opens", h->wh_tcp_opens);
+        put_u64(o, "tcp_retrans", h->wh_tcp_retrans);
+        put_u64(o, "tcp_conns", h->wh_tcp_conns);
+        json_object_array_add(list, o);
+    }
+    rn__render_json(sb, list);
+}
+
+static const char *class_name(enum rn_diag_class c)
+{
+    return c == RN_DIAG_SUSPECT ? "suspect" : c == RN_DIAG_NO_RULE ? "no-rule" : "expected";
+}
+
+/* Where most of o's holds of tag were taken: the innermost frames of the
+ * stack with the largest count (traced objects), else the site of the
+ * tag's latest reference, else NULL. */
+static const char *hold_site(const struct rn_snapshot *s, const struct rn_snap_object *o,
+                             const char *tag, char *buf, size_t len)
+{
+    const struct rn_snap_hold *best = NULL;
+    uint32_t i, k;
+    size_t used = 0;
+
+    for (i = 0; i < o->so_nholds; i++) {
+        const struct rn_snap_hold *h = &o->so_holds[i];
+
+        if (h->sh_tag == NULL || strcmp(h->sh_tag, tag) != 0 || h->sh_stack >= s->s_nstacks)
+            continue;
+        if (best == NULL || h->sh_count > best->sh_count)
+            best = h;
+    }
+    if (best == NULL) {
+        for (i = 0; i < o->so_ntags; i++)
+            if (o->so_tags[i].st_tag != NULL && strcmp(o->so_tags[i].st_tag, tag) == 0)
+                return o->so_tags[i].st_last_ref;
+        return NULL;
+    }
+    buf[0] = '\0';
+    for (k = 0; k < s->s_stacks[best->sh_stack].ss_nframes && k < 4 && used < len; k++) {
+        const char *f = s->s_stacks[best->sh_stack].ss_frames[k];
+        int m = snprintf(buf + used, len - used, "%s%s", k ? " <- " : "", f ? f : "?");
+
+        if (m < 0)
+            break;
+        used += (size_t)m;
+    }
+    return buf;
+}
+
+struct holders_json {
+    const struct rn_snapshot *hj_s;
+    const struct rn_snap_object *hj_o;
+    struct json_object *hj_list;
+};
+
+static void holder_json(const struct rn_diag_holder *h, void *ctx)
+{
+    struct holders_json *hj = ctx;
+    struct json_object *o = json_object_new_object();
+    char site[512];
+    const char *where = hold_site(hj->hj_s, hj->hj_o, h->dh_tag, site, sizeof(site));
+
+    put_str(o, "tag", h->dh_tag);
+    put_u64(o, "count", h->dh_count);
+    put_u64(o, "held_ns", h->dh_age);
+    put_str(o, "class", class_name(h->dh_class));
+    put_str(o, "reason", h->dh_reason);
+    put_str(o, "site", where);
+    json_object_array_add(hj->hj_list, o);
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+    return (x > y) - (x < y);
+}
+
+struct json_object *rn__render_waits_json(const struct rn_snapshot *s)
+{
+    struct json_object *doc = json_object_new_object(), *waits = json_object_new_array();
+    struct json_object *nodes = json_object_new_array();
+    struct rn_strbuf why = RN_STRBUF_INIT;
+    uint64_t *ids = malloc(((size_t)s->s_nwaits * 2 + 1) * sizeof(*ids));
+    uint32_t i, j, n = 0;
+
+    if (doc == NULL || waits == NULL || nodes == NULL || ids == NULL)
+        goto out_oom;
+    put_u64(doc, "now_ns", s->s_now);
+    put_u64(doc, "threshold_ns", s->s_threshold);
+    for (i = 0; i < s->s_nwaits; i++) {
+        const struct rn_snap_wait *w = &s->s_waits[i];
+        struct json_object *o = json_object_new_object();
+
+        put_u64(o, "waiter", w->sw_waiter);
+        put_u64(o, "waited", w->sw_waited);
+        put_str(o, "what", w->sw_what ? w->sw_what : "wait");
+        put_u64(o, "age_ns", age_at(s, w->sw_since));
+        json_object_array_add(waits, o);
+        if (w->sw_waiter != 0)
+            ids[n++] = w->sw_waiter;
+        ids[n++] = w->sw_waited;
+    }
+    qsort(ids, n, sizeof(*ids), cmp_id);
+    for (i = 0; i < n; i++) {
+        const struct rn_snap_object *ob;
+        struct json_object *o;
+        bool blocker = true;
+
+        if (i > 0 && ids[i] == ids[i - 1])
+            continue;
+        for (j = 0; j < s->s_nwaits && blocker; j++)
+            blocker = s->s_waits[j].sw_waiter != ids[i];
+        ob = rn_snapshot_find(s, ids[i]);
+        if (ob == NULL) {
+            o = json_object_new_object();
+            put_u64(o, "id", ids[i]);
+            json_object_object_add(o, "gone", json_object_new_boolean(true));
+            json_object_array_add(nodes, o);
+            continue;
+        }
+        o = rn__render_object_json(s, ob);
+        if (o == NULL)
+            goto out_oom;
+        json_object_object_add(o, "blocker", json_object_new_boolean(blocker));
+        if (blocker) {
+            struct holders_json hj = {s, ob, json_object_new_array()};
+            struct rn_strbuf line = RN_STRBUF_INIT;
+
+            (void)rn_diag_verdict(s, ids[i], holder_json, &hj, &line);
+            json_object_object_add(o, "holders", hj.hj_list);
+            put_str(o, "verdict", rn_strbuf_str(&line));
+            rn_strbuf_free(&line);
+        }
+        json_object_array_add(nodes, o);
+    }
+    json_object_object_add(doc, "waits", waits);
+    json_object_object_add(doc, "nodes", nodes);
+    waits = nodes = NULL;
+    if (rn_diag_render_chains(s, 0, &why) < 0)
+        goto out_oom;
+    put_str(doc, "why", rn_strbuf_str(&why));
+    rn_strbuf_free(&why);
+    free(ids);
+    return doc;
+
+out_oom:
+    rn_strbuf_free(&why);
+    free(ids);
+    json_object_put(waits);
+    json_object_put(nodes);
+    json_object_put(doc);
+    return NULL;
+}
+
+/* True if hay contains needle, ASCII case ignored. */
+static bool contains_nocase(const char *hay, const char *needle)
+{
+    size_t n = strlen(needle), i;
+
+    if (hay == NULL)
+        return false;
+    for (; *hay != '\0'; hay++) {
+        for (i = 0; i < n && hay[i] != '\0'; i++) {
+            char a = hay[i], b = needle[i];
+
+            if (a >= 'A' && a <= 'Z')
+                a = (char)(a - 'A' + 'a');
+            if (b >= 'A' && b <= 'Z')
+                b = (char)(b - 'A' + 'a');
+            if (a != b)
+                break;
+        }
+        if (i == n)
+            return true;
+    }
+    return false;
+}
+
+static bool object_matches(const struct rn_snap_object *o, const char *query)
+{
+    char id[32];
+
+    if (query == NULL || query[0] == '\0')
+        return true;
+    snprintf(id, sizeof(id), "%" PRIu64, o->so_id);
+    if (strcmp(query + (query[0] == '#'), id) == 0)
+        return true;
+    return contains_nocase(o->so_type, query) || contains_nocase(o->so_desc, query);
+}
+
+struct json_object *rn__render_objects_json(const struct rn_snapshot *s, const char *query,
+                                            const char *type, size_t max)
+{
+    struct json_object *doc = json_object_new_object(), *types = json_object_new_object();
+    struct json_object *list = json_object_new_array();
+    uint64_t matched = 0;
+    uint32_t i;
+
+    if (doc == NULL || types == NULL || list == NULL)
+        goto out_oom;
+    for (i = 0; i < s->s_nobjects; i++) {
+        const struct rn_snap_object *o = &s->s_objects[i];
+        const char *t = o->so_type ? o->so_type : "?";
+        struct json_object *c;
+
+        if (json_object_object_get_ex(types, t, &c))
+            json_object_set_uint64(c, json_object_get_uint64(c) + 1);
+        else
+            put_u64(types, t, 1);
+        if ((type != NULL && strcmp(type, t) != 0) || !object_matches(o, query))
+            continue;
+        if (matched++ < max) {
+            struct json_object *ob = rn__render_object_json(s, o);
+
+            if (ob == NULL)
+                goto out_oom;
+            json_object_array_add(list, ob);
+        }
+    }
+    put_u64(doc, "now_ns", s->s_now);
+    put_u64(doc, "total", s->s_nobjects);
+    json_object_object_add(doc, "types", types);
+    put_u64(doc, "matched", matched);
+    json_object_object_add(doc, "objects", list);
+    return doc;
+
+out_oom:
+    json_object_put(types);
+    json_object_put(list);
+    json_object_put(doc);
+    return NULL;
+}
+
+struct json_object *rn__render_report_json(const struct rn_snapshot *s, const char *title)
+{
+    struct json_object *doc = json_object_new_object(), *misuse = json_object_new_object();
+    struct json_object *waits = rn__render_waits_json(s);
+    struct json_object *objects = rn__render_objects_json(s, NULL, NULL, RN_REPORT_OBJECTS_MAX);
+    int i;
+
+    if (doc == NULL || misuse == NULL || waits == NULL || objects == NULL) {
+        json_object_put(doc);
+        json_object_put(misuse);
+        json_object_put(waits);
+        json_object_put(objects);
+        return NULL;
+    }
+    put_str(doc, "title", title);
+    put_u64(doc, "now_ns", s->s_now);
+    put_u64(doc, "threshold_ns", s->s_threshold);
+    for (i = 0; i < RN_MISUSE_COUNT_; i++)
+        if (s->s_misuse[i] != 0)
+            put_u64(misuse, rn_ob_misuse_name((enum rn_misuse)i), s->s_misuse[i]);
+    json_object_object_add(doc, "misuse", misuse);
+    json_object_object_add(doc, "waits", waits);
+    json_object_object_add(doc, "objects", objects);
+    return doc;
 }

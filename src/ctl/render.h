@@ -76,4 +76,50 @@ struct json_object *rn__render_object_json(const struct rn_snapshot *s,
  * as out of memory. */
 void rn__render_json(struct rn_strbuf *sb, struct json_object *obj);
 
+
+/* ---- The live view and the HTML report (web.h) ---------------------------- */
+
+/* One second of the live view's history: totals at that moment. */
+struct rn_web_hist {
+    rn_time_t wh_when;         /* the loop's time */
+    uint64_t wh_rx_frames;     /* every interface's, added up */
+    uint64_t wh_tx_frames;
+    uint64_t wh_rx_bytes;
+    uint64_t wh_tx_bytes;
+    uint64_t wh_drops;         /* every drop reason's, interfaces and stack */
+    uint64_t wh_tcp_opens;     /* tcp.active_opens + tcp.passive_opens */
+    uint64_t wh_tcp_retrans;   /* tcp.retransmits */
+    uint64_t wh_tcp_conns;     /* tcp.connections */
+};
+
+/* The history as a JSON array, oldest first: {"age_ns", "rx_frames", ...}
+ * per entry.  ring holds n entries of cap, the next to be written at
+ * next; ages are against now. */
+void rn__render_web_history(const struct rn_web_hist *ring, unsigned n, unsigned next,
+                            unsigned cap, rn_time_t now, struct rn_strbuf *sb);
+
+/* Every wait of s as a graph: {"now_ns", "threshold_ns", "waits": [{"waiter",
+ * "waited", "what", "age_ns"}], "nodes": [{"id", "type", "desc", "state",
+ * "refs", ... and for a blocker (a node that waits for nothing) "holders":
+ * [{"tag", "count", "held_ns", "class", "reason", "site"}] and "verdict",
+ * the words of `refnet why`}], "why": the text of `refnet why`}.  NULL on
+ * allocation failure. */
+struct json_object *rn__render_waits_json(const struct rn_snapshot *s);
+
+/* The objects of s whose id ("17", "#17"), type or description contains
+ * query (case-insensitive; NULL or "" for all) and, if type is not NULL,
+ * whose type is type: {"now_ns", "total", "types": {type: count},
+ * "matched", "objects": [at most max, as rn__render_object_json()]}. */
+struct json_object *rn__render_objects_json(const struct rn_snapshot *s, const char *query,
+                                            const char *type, size_t max);
+
+/* The most objects a report lists one by one (every one is counted by
+ * type; those in waits are drawn whatever their number). */
+#define RN_REPORT_OBJECTS_MAX 2000
+
+/* What the HTML report shows of s: {"title", "now_ns", "threshold_ns",
+ * "misuse": {...}, "waits": rn__render_waits_json(), "objects":
+ * rn__render_objects_json() of the first RN_REPORT_OBJECTS_MAX objects}. */
+struct json_object *rn__render_report_json(const struct rn_snapshot *s, const char *title);
+
 #endif /* REFNET_CTL_RENDER_H */

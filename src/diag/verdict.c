@@ -20,6 +20,7 @@
 #include <assert.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "diag/diag_priv.h"
@@ -398,4 +399,39 @@ int rn_diag_suspects(const struct rn_snapshot *s, uint64_t id, struct rn_diag_su
         n++;
     }
     return n;
+}
+
+int rn_diag_verdict(const struct rn_snapshot *s, uint64_t id, rn_diag_holder_fn fn, void *ctx,
+                    struct rn_strbuf *line)
+{
+    const struct rn_snap_object *o = rn_snapshot_find(s, id);
+    struct rn__verdict *v = NULL;
+    uint32_t i;
+
+    if (o == NULL)
+        return RN_ENOENT;
+    if (o->so_ntags > 0) {
+        v = calloc(o->so_ntags, sizeof(*v));
+        if (v == NULL)
+            return RN_ENOMEM;
+        rn__verdict_judge(s, o, v);
+    }
+    for (i = 0; fn != NULL && i < o->so_ntags; i++) {
+        const struct rn_snap_tag *t = &o->so_tags[i];
+        struct rn_diag_holder h = {
+            .dh_tag = t->st_tag ? t->st_tag : "",
+            .dh_count = t->st_count,
+            .dh_age = s->s_now > t->st_since ? s->s_now - t->st_since : 0,
+            .dh_class = v[i].v_class == RN__VERDICT_SUSPECT   ? RN_DIAG_SUSPECT
+                        : v[i].v_class == RN__VERDICT_NO_RULE ? RN_DIAG_NO_RULE
+                                                              : RN_DIAG_EXPECTED,
+            .dh_reason = v[i].v_reason,
+        };
+
+        fn(&h, ctx);
+    }
+    if (line != NULL)
+        rn__verdict_summary(o, v, line);
+    free(v);
+    return line != NULL && line->sb_oom ? RN_ENOMEM : 0;
 }

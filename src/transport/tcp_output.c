@@ -72,26 +72,36 @@ static void sack_blocks(const struct tcp_conn *c, struct rn_tcp_opts *to, unsign
     to->to_present |= RN_TCPOPT_F_SACK;
 }
 
-uint32_t rn__tcp_mss_now(const struct tcp_conn *c)
+/* SACK blocks sack_blocks() would send now, at most max. */
+static unsigned sack_count(const struct tcp_conn *c, unsigned max)
 {
-    unsigned max = (c->t_flags & TF_TSTMP) ? 3 : 4, n = 0;
     const struct rn_netbuf *nb;
-    uint32_t end = 0, room;
+    uint32_t end = 0;
+    unsigned n = 0;
+
+    for (nb = c->t_ooo; nb != NULL; nb = nb->nb_nextpkt) {
+        uint32_t s = (uint32_t)nb->nb_cb[0];
+
+        if (n == 0 || end != s) {
+            if (n == max)
+                break;
+            n++;
+        }
+        end = s + (uint32_t)nb->nb_cb[1];
+    }
+    return n;
+}
+
+uint32_t rn__tcp_seg_room(const struct tcp_conn *c)
+{
+    unsigned max = (c->t_flags & TF_TSTMP) ? 3 : 4, dsack = c->t_dsack ? 1 : 0;
+    uint32_t opt;
 
     if (!(c->t_flags & TF_SACK_PERMIT) || (c->t_ooo == NULL && !c->t_dsack))
         return c->t_maxseg;
-    n = c->t_dsack ? 1 : 0;
-    /* The blocks sack_blocks() will send: adjacent pieces make one. */
-    for (nb = c->t_ooo; nb != NULL && n < max; nb = nb->nb_nextpkt) {
-        uint32_t s = (uint32_t)nb->nb_cb[0];
-
-        if (nb == c->t_ooo || s != end)
-            n++;
-        end = s + (uint32_t)nb->nb_cb[1];
-    }
-    /* Two NOPs, kind and length, then eight bytes a block. */
-    room = 4 + 8 * n;
-    return c->t_maxseg > room + 64 ? c->t_maxseg - room : 64;
+    /* A D-SACK block goes first, then the out-of-order ones. */
+    opt = 4 + RN_TCPOLEN_SACK_BLOCK * (dsack + sack_count(c, max - dsack));
+    return c->t_maxseg > opt + 8 ? c->t_maxseg - opt : 8;
 }
 
 /* The window field to advertise.  The right edge never moves left (RFC
@@ -115,6 +125,20 @@ static uint16_t window_field(struct tcp_conn *c, bool syn)
         ((win - 1) << c->rcv_scale) >= held)
         win--;
     return win > 65535 ? 65535 : (uint16_t)win;
+}
+
+/* The sequence number of a bare ACK: the first byte never sent, not
+ * snd_nxt.  After a timeout snd_nxt goes back to resend, and an ACK
+ * numbered there lies left of the peer's window: it is dropped as
+ * unacceptable and its acknowledgement with it (RFC 9293 3.10.7.4), so
+ * with data lost both ways each side would wait for the other's ACK for
+ * ever.  Never past the right edge of the peer's window either, where it
+ * would be unacceptable too (Linux's tcp_acceptable_seq()). */
+static uint32_t ack_seq(const struct tcp_conn *c)
+{
+    uint32_t edge = c->snd_una + c->snd_wnd;
+
+    return SEQ_GT(c->snd_max, edge) ? edge : c->snd_max;
 }
 
 /* Builds and sends a segment whose options are to.  Payload: len bytes of
@@ -161,17 +185,13 @@ static int build_and_send(struct tcp_stack *ts, struct tcp_conn *c, uint32_t lad
         }
     }
     if (c != NULL && (c->t_offloads & RN_LINK_OFF_TX_CSUM)) {
-        /* Every piece the device cuts carries these options, SACK
-         * blocks included. */
-        uint32_t mss = rn__tcp_mss_now(c);
-
         /* The device finishes the sum: leave it the pseudo-header's. */
         rn_put_be16(h + 16, (uint16_t)~rn_csum_fold(rn_csum_pseudo4(
                                 laddr, faddr, RN_IPPROTO_TCP, (uint32_t)nb->nb_pktlen)));
         nb->nb_offload |= RN_NB_OFF_CSUM_PARTIAL;
-        if (len > mss) {
+        if ((c->t_offloads & RN_LINK_OFF_TSO) && len > rn__tcp_seg_room(c)) {
             nb->nb_offload |= RN_NB_OFF_GSO;
-            nb->nb_gso_size = mss;
+            nb->nb_gso_size = rn__tcp_seg_room(c);
         }
     } else {
         rn_put_be16(h + 16, rn_csum_fold(rn_nb_csum(nb, 0, nb->nb_pktlen,
@@ -236,8 +256,21 @@ int rn__tcp_send_segment(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t
             to.to_tsecr = c->ts_recent;
         }
         if ((c->t_flags & TF_SACK_PERMIT) && (c->t_ooo != NULL || c->t_dsack) &&
-            !(flags & RN_TCP_RST))
+            !(flags & RN_TCP_RST)) {
+            /* Options and payload of one segment within the MSS the path
+             * takes (t_maxseg counts the timestamps already): a caller
+             * that sized len without room for the blocks sends fewer
+             * blocks rather than a segment too long for the route. */
+            uint32_t budget = c->t_maxseg + ((c->t_flags & TF_TSTMP) ? 12 : 0);
+            uint32_t piece = len > rn__tcp_seg_room(c) &&
+                                     (c->t_offloads & RN_LINK_OFF_TSO)
+                                 ? rn__tcp_seg_room(c)
+                                 : len;
+
             sack_blocks(c, &to, (c->t_flags & TF_TSTMP) ? 3 : 4);
+            while (to.to_nsacks > 0 && piece + rn__tcp_opts_len(&to) > budget)
+                to.to_nsacks--;
+        }
     }
     win = window_field(c, (flags & RN_TCP_SYN) != 0);
     tos_ttl[0] = c->t_uo.uo_tos & ~RN_IP_ECN_MASK;
@@ -352,7 +385,7 @@ void rn__tcp_challenge_ack(struct tcp_conn *c)
         return;
     ts->ts_challenge_tokens--;
     ts->ts_challenge_acks++;
-    rn__tcp_send_segment(c, c->snd_max, 0, RN_TCP_ACK);  /* the next new byte, as output() */
+    rn__tcp_send_segment(c, ack_seq(c), 0, RN_TCP_ACK);
 }
 
 void rn__tcp_retransmit_one(struct tcp_conn *c)
@@ -368,8 +401,8 @@ void rn__tcp_retransmit_one(struct tcp_conn *c)
     if (c->t_flags & TF_SENTFIN)
         sent--;
     len = sent - (c->snd_una - start);
-    if (len > rn__tcp_mss_now(c))
-        len = rn__tcp_mss_now(c);
+    if (len > rn__tcp_seg_room(c))
+        len = rn__tcp_seg_room(c);
     if (len > c->t_snd.sb_len)
         len = c->t_snd.sb_len;
     /* Within the window the peer offers now, which may have shrunk below
@@ -394,6 +427,7 @@ void rn__tcp_output(struct tcp_conn *c)
 {
     struct tcp_stack *ts = c->t_tcp;
     rn_time_t now = rn_stack_now(ts->ts_stack);
+    uint32_t seg = rn__tcp_seg_room(c);  /* payload per segment, SACK blocks aside */
     unsigned guard;
 
     /* Done, or waiting for a callout's authorisation: nothing goes out. */
@@ -403,7 +437,6 @@ void rn__tcp_output(struct tcp_conn *c)
         enum tcp_state state = tcp_state(c);
         uint32_t start = data_start(c), fin_seq = start + c->t_snd.sb_len;
         uint32_t inflight = c->snd_nxt - c->snd_una, win, usable, avail, len = 0, seqlen;
-        uint32_t mss = rn__tcp_mss_now(c);
         bool syn = false, fin = false, send = false, held = false;
         uint8_t flags = RN_TCP_ACK;
 
@@ -432,12 +465,16 @@ void rn__tcp_output(struct tcp_conn *c)
             win = c->snd_wnd;
         usable = win > inflight ? win - inflight : 0;
         if (!syn && state >= TCPS_ESTABLISHED) {
-            uint32_t max = mss;
+            uint32_t max = seg;
 
-            /* With TSO the device cuts one large segment into MSS pieces. */
+            /* With TSO the device cuts one large segment into MSS pieces;
+             * a segment that is already as large as TSO allows goes as it
+             * is (whole segments only: a multiple of nothing would send
+             * nothing at all). */
             if ((c->t_offloads & (RN_LINK_OFF_TSO | RN_LINK_OFF_TX_CSUM)) ==
-                (RN_LINK_OFF_TSO | RN_LINK_OFF_TX_CSUM))
-                max = TCP_GSO_MAX / mss * mss;
+                    (RN_LINK_OFF_TSO | RN_LINK_OFF_TX_CSUM) &&
+                seg < TCP_GSO_MAX / 2)
+                max = TCP_GSO_MAX / seg * seg;
             len = avail < usable ? avail : usable;
             if (len > max)
                 len = max;
@@ -449,7 +486,7 @@ void rn__tcp_output(struct tcp_conn *c)
         if (syn || fin) {
             send = true;
         } else if (len > 0) {
-            if (len >= mss)
+            if (len >= seg)
                 send = true;
             else if (SEQ_LT(c->snd_nxt, c->snd_max))
                 send = true;  /* retransmitting */
@@ -478,13 +515,7 @@ void rn__tcp_output(struct tcp_conn *c)
             flags |= RN_TCP_FIN;
         if (len > 0 && len == avail)
             flags |= RN_TCP_PSH;
-        /* A segment that takes no sequence space carries the next new
-         * byte's number, snd_max, even while a timeout resends from
-         * snd_una: the peer's receive window starts past what it has, and
-         * an ACK numbered below it is one it must drop (RFC 9293 3.10.7.4,
-         * first check).  Two ends both resending after a timeout would
-         * otherwise each drop the other's ACKs for good. */
-        if (rn__tcp_send_segment(c, len == 0 && !syn && !fin ? c->snd_max : c->snd_nxt, len,
+        if (rn__tcp_send_segment(c, len == 0 && !syn && !fin ? ack_seq(c) : c->snd_nxt, len,
                                  flags) < 0 &&
             len == 0 && !syn && !fin)
             break;

@@ -559,14 +559,14 @@ void rn__tcp_respond_as(struct tcp_stack *ts, uint32_t laddr, uint16_t lport, ui
 /* A RST in answer to segment th (RFC 9293 3.10.7.1). */
 void rn__tcp_reset_reply(struct tcp_stack *ts, uint32_t laddr, uint32_t faddr,
                       const struct rn_tcp_hdr *th, uint32_t seglen);
+/* Payload bytes one segment may carry now: t_maxseg less the SACK blocks
+ * every segment carries while data from the peer is missing, or a D-SACK
+ * waits to be reported (as Linux's tcp_current_mss()), so that no segment
+ * outgrows the path. */
+uint32_t rn__tcp_seg_room(const struct tcp_conn *c);
 /* Sends one segment of len bytes at seq with flags. */
 int rn__tcp_send_segment(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags);
 void rn__tcp_send_rst(struct tcp_conn *c);
-/* The payload a segment of c may carry now: t_maxseg (the MSS less the
- * options every segment carries) less the room of the SACK blocks that
- * c's out-of-order queue puts on each segment, so that a data segment
- * with them still fits the path (as Linux's tcp_current_mss()). */
-uint32_t rn__tcp_mss_now(const struct tcp_conn *c);
 /* Resends the segment at snd_una (fast retransmit, partial ACKs). */
 void rn__tcp_retransmit_one(struct tcp_conn *c);
 /* A challenge ACK (RFC 5961), rate limited per stack. */

@@ -124,8 +124,8 @@ static void tlp_fire(struct tcp_conn *c, rn_time_t now)
     uint32_t len = c->snd_max - c->snd_una;
 
     c->t_flags |= TF_TLP_OUT;
-    if (len > rn__tcp_mss_now(c))
-        len = rn__tcp_mss_now(c);
+    if (len > rn__tcp_seg_room(c))
+        len = rn__tcp_seg_room(c);
     if (len > c->t_snd.sb_len)
         len = c->t_snd.sb_len;
     if (SEQ_GT(c->snd_max - ((c->t_flags & TF_SENTFIN) ? 1u : 0u), c->snd_una + c->snd_wnd))
@@ -183,8 +183,8 @@ static void rexmt_fire(struct rn_timer *t, rn_time_t now)
              * override timeout of RFC 9293 3.8.6.2.1). */
             uint32_t len = c->snd_wnd < avail ? c->snd_wnd : avail;
 
-            if (len > rn__tcp_mss_now(c))
-                len = rn__tcp_mss_now(c);
+            if (len > rn__tcp_seg_room(c))
+                len = rn__tcp_seg_room(c);
             rn__tcp_send_segment(c, c->snd_nxt, len, RN_TCP_ACK | RN_TCP_PSH);
             c->snd_nxt += len;
             c->snd_max = c->snd_nxt;

@@ -58,6 +58,14 @@ expect 2 "refnet daemon: --seed: 'x': must be a number in 1..1844674407370955161
     daemon "${T[@]}" "${A[@]}" --seed x
 expect 2 "refnet daemon: --watchdog: '1d': must be a number in 0..86400" \
     daemon "${T[@]}" "${A[@]}" --watchdog 1d
+expect 2 "refnet daemon: --ui: '127.0.0.1': expected ADDR:PORT (e.g. 127.0.0.1:8080) or unix:PATH" \
+    daemon "${T[@]}" "${A[@]}" --ui 127.0.0.1
+expect 2 "refnet daemon: --ui: '127.0.0.1:65536': expected ADDR:PORT (e.g. 127.0.0.1:8080) or unix:PATH" \
+    daemon "${T[@]}" "${A[@]}" --ui 127.0.0.1:65536
+expect 2 "refnet daemon: --ui: 'localhost:8080': expected ADDR:PORT (e.g. 127.0.0.1:8080) or unix:PATH" \
+    daemon "${T[@]}" "${A[@]}" --ui localhost:8080
+expect 2 "refnet daemon: --ui: 'unix:ui.sock': a UNIX socket is unix:/absolute/path, at most 107 bytes" \
+    daemon "${T[@]}" "${A[@]}" --ui unix:ui.sock
 expect 2 "refnet daemon: --reass-timeout: '0': must be a number in 1..3600" \
     daemon "${T[@]}" "${A[@]}" --reass-timeout 0
 expect 2 "refnet daemon: --reass-timeout: '30s': must be a number in 1..3600" \

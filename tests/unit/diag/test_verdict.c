@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +14,7 @@
 
 #include "diag/diag_priv.h"
 #include "helper_case.h"
+#include "refnet/error.h"
 
 #define NOW CASE_NOW
 
@@ -198,6 +200,50 @@ static void test_verdict_lines(void **state)
     free(t);
 }
 
+/* rn_diag_verdict(): the holders as the chain judges them, and the
+ * verdict line in the chain's words. */
+struct judged {
+    char tags[4][32];
+    enum rn_diag_class classes[4];
+    int n;
+};
+
+static void note_holder(const struct rn_diag_holder *h, void *ctx)
+{
+    struct judged *j = ctx;
+
+    assert_true(j->n < 4);
+    snprintf(j->tags[j->n], sizeof(j->tags[j->n]), "%s", h->dh_tag);
+    j->classes[j->n++] = h->dh_class;
+    assert_non_null(h->dh_reason);
+}
+
+static void test_public_verdict(void **state)
+{
+    struct rn_snapshot *s = case_apache();
+    struct rn_strbuf line = RN_STRBUF_INIT, chains = RN_STRBUF_INIT, want = RN_STRBUF_INIT;
+    struct judged j = {.n = 0};
+    int i, seen = 0;
+
+    (void)state;
+    assert_int_equal(rn_diag_verdict(s, CASE_LISTENER, note_holder, &j, &line), 0);
+    for (i = 0; i < j.n; i++) {
+        if (strcmp(j.tags[i], "enum") == 0)
+            assert_int_equal(j.classes[i], RN_DIAG_SUSPECT), seen |= 1;
+        if (strcmp(j.tags[i], "port-table") == 0)
+            assert_int_equal(j.classes[i], RN_DIAG_EXPECTED), seen |= 2;
+    }
+    assert_int_equal(seen, 3);
+    assert_true(rn_diag_render_chains(s, 0, &chains) > 0);
+    rn_strbuf_printf(&want, "verdict: %s\n", rn_strbuf_str(&line));
+    assert_non_null(strstr(rn_strbuf_str(&chains), rn_strbuf_str(&want)));
+    assert_int_equal(rn_diag_verdict(s, 12345, NULL, NULL, NULL), RN_ENOENT);
+    rn_strbuf_free(&line);
+    rn_strbuf_free(&chains);
+    rn_strbuf_free(&want);
+    rn_snapshot_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -209,6 +255,7 @@ int main(void)
         cmocka_unit_test(test_unknown_tags),
         cmocka_unit_test(test_traced_holds_date_the_tag),
         cmocka_unit_test(test_verdict_lines),
+        cmocka_unit_test(test_public_verdict),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
