@@ -240,6 +240,7 @@ struct rn_sim_cable_params {
     struct rn_nbpool *sc_pool_a;          /* pool of end a's stack: frames it receives */
     struct rn_nbpool *sc_pool_b;          /* pool of end b's stack */
     const char *sc_name;                  /* ends are "<name>.a", "<name>.b"; default "cable<n>" */
+    bool sc_offloads;                     /* both ends offer checksum offload and TSO */
 };
 
 /* Creates a cable between two ends, each a link for one stack, under
@@ -256,6 +257,11 @@ struct rn_sim_cable_params {
  * buffers.  Both ends must be driven by one thread (the simulator's).
  * Deterministic: the same calls with the same now give the same results.
  * Closing one end leaves the other usable (it just loses its peer).
+ * With sc_offloads the ends behave as a virtio pair (a TAP and its
+ * kernel, or a veth) does with offloads on: each offers transmit and
+ * receive checksum offload and TSO, and a frame crosses as it was sent,
+ * a checksum left partial and a TSO segment of many MSS (larger than the
+ * MTU) included, for the receiver to trust as a TAP's does.
  * Returns 0, or RN_EINVAL (missing pool), RN_ENOMEM. */
 int rn_sim_cable_new(const struct rn_sim_cable_params *params, struct rn_link **end_a,
                      struct rn_link **end_b);

@@ -98,6 +98,9 @@ struct rn_tcp_params {
     uint16_t tp_port_hi;
     char tp_cc[RN_TCP_CC_NAME_MAX]; /* tcp.congestion: congestion control by
                                     name ("newreno") */
+    uint32_t tp_ecn;             /* tcp.ecn: ECN (RFC 3168): 1 asks for it in
+                                    SYNs and accepts it, 2 accepts it when a
+                                    peer asks (Linux's default), 0 neither */
 };
 
 /* [any] Fills p with refnet's defaults (docs/tcp-settings.md). */

@@ -39,6 +39,7 @@
 #include <string.h>
 
 #include "link/link_priv.h"
+#include "wire/csum.h"
 #include "refnet/error.h"
 #include "refnet/strbuf.h"
 
@@ -201,6 +202,38 @@ static void stage_delay(struct fault_link *fl, struct fault_dir *d, struct rn_ne
     d->fd_ndelayed++;
 }
 
+/* Completes the TCP or UDP checksum of an IPv4 frame that the stack left
+ * partial for a device (the field holds the pseudo-header's sum), as the
+ * device would have before the frame met the damage: a flipped bit must
+ * then be caught like any other.  A partial sum left as it is would be
+ * checked by the receiver over damaged data and pass once in 65536. */
+static void finish_partial(struct rn_netbuf *nb)
+{
+    uint8_t ip[20], field[2];
+    size_t ihl, off, at;
+    uint16_t total, sum;
+
+    if (rn_nb_copyout(nb, RN_ETH_HLEN, ip, sizeof(ip)) < 0 || (ip[0] >> 4) != 4)
+        return;
+    ihl = (size_t)(ip[0] & 15) * 4;
+    total = (uint16_t)(ip[2] << 8 | ip[3]);
+    if (ip[9] == 6)
+        at = 16;
+    else if (ip[9] == 17)
+        at = 6;
+    else
+        return;
+    off = RN_ETH_HLEN + ihl;
+    if (total < ihl + at + 2 || RN_ETH_HLEN + (size_t)total > nb->nb_pktlen)
+        return;
+    sum = rn_csum_fold(rn_nb_csum(nb, off, total - ihl, 0));
+    if (sum == 0 && ip[9] == 17)
+        sum = 0xffff;  /* UDP: zero means "no checksum" */
+    field[0] = (uint8_t)(sum >> 8);
+    field[1] = (uint8_t)sum;
+    rn_nb_copyin(nb, off + at, field, 2);
+}
+
 /* Flips one bit after the Ethernet header of an IPv4 frame, chosen by the
  * stream.  The draw is made whatever the frame, to keep the stream in step. */
 static void corrupt(struct fault_dir *d, struct rn_netbuf *nb)
@@ -213,6 +246,8 @@ static void corrupt(struct fault_dir *d, struct rn_netbuf *nb)
         d->fd_c.fc_corrupt_skipped++;
         return;
     }
+    if (nb->nb_offload & RN_NB_OFF_CSUM_PARTIAL)
+        finish_partial(nb);
     span = (uint64_t)(nb->nb_pktlen - RN_ETH_HLEN) * 8;
     bit = draw % span;
     rn_nb_copyout(nb, RN_ETH_HLEN + bit / 8, &byte, 1);

@@ -13,6 +13,10 @@
  *   free  = start + ceil(8 L / R seconds)        (transmitter busy until then)
  *   due   = free + latency                       (R unlimited: now + latency)
  * and never earlier than the previous frame's due time.
+ *
+ * With offloads the cable is a virtio pair: frames cross untouched, so a
+ * partial checksum and a TSO segment reach the other stack as they left,
+ * as between a TAP and the kernel.  Without, no stack sends either.
  */
 #include <assert.h>
 #include <stdio.h>
@@ -37,6 +41,7 @@ struct cable_end {
     uint64_t ce_rate_bps;             /* [I] 0: unlimited */
     uint32_t ce_limit;                /* [I] peer's ce_inbound.nq_len <= ce_limit */
     uint32_t ce_mtu;                  /* [I] reported MTU */
+    bool ce_offloads;                 /* [I] checksum offload and TSO offered */
     uint8_t ce_hwaddr[RN_MAC_LEN];   /* [I] reported address */
     rn_nb_owner_t ce_own_wire;        /* [I] owner in flight */
     rn_nb_owner_t ce_own_rx;          /* [I] owner on arrival */
@@ -134,6 +139,8 @@ static void cable_caps(struct rn_link *link, struct rn_link_caps *caps)
     caps->lc_mtu = ce->ce_mtu;
     memcpy(caps->lc_hwaddr, ce->ce_hwaddr, RN_MAC_LEN);
     caps->lc_has_hwaddr = true;
+    if (ce->ce_offloads)
+        caps->lc_offloads = RN_LINK_OFF_TX_CSUM | RN_LINK_OFF_RX_CSUM | RN_LINK_OFF_TSO;
 }
 
 static void cable_values(struct rn_link *link, rn_value_fn fn, void *ctx)
@@ -191,6 +198,7 @@ static void end_setup(struct cable_end *ce, const struct rn_sim_cable_params *p,
     ce->ce_rate_bps = p->sc_rate_bps;
     ce->ce_limit = p->sc_limit ? p->sc_limit : CABLE_DEFAULT_LIMIT;
     ce->ce_mtu = p->sc_mtu ? p->sc_mtu : CABLE_DEFAULT_MTU;
+    ce->ce_offloads = p->sc_offloads;
     ce->ce_own_wire = own->lo_sim_wire;
     ce->ce_own_rx = own->lo_sim_rx;
     if (mac_is_zero(mac)) {

@@ -1497,6 +1497,8 @@ static unsigned tcp_counters(const struct tcp_stack *ts, struct rn_stack_counter
         {"tcp.retransmits", ts ? ts->ts_retransmits : 0},
         {"tcp.fast_retransmits", ts ? ts->ts_fast_retransmits : 0},
         {"tcp.tlp_probes", ts ? ts->ts_tlp_probes : 0},
+        {"tcp.ecn_reductions", ts ? ts->ts_ecn_reductions : 0},
+        {"tcp.undos", ts ? ts->ts_undos : 0},
         {"tcp.timeouts", ts ? ts->ts_timeouts : 0},
         {"tcp.rst_in", ts ? ts->ts_rst_in : 0},
         {"tcp.rst_out", ts ? ts->ts_rst_out : 0},

@@ -13,6 +13,7 @@
 
 static const struct tcp_cc_ops *const algorithms[] = {
     &rn__tcp_cc_newreno,
+    &rn__tcp_cc_cubic,
 };
 
 #define NALGORITHMS (sizeof(algorithms) / sizeof(algorithms[0]))
@@ -33,15 +34,63 @@ void rn__tcp_cc_init(struct tcp_conn *c)
     c->t_conf->tc_cc->cc_init(c);
 }
 
+void rn__tcp_cc_established(struct tcp_conn *c)
+{
+    c->t_conf->tc_cc->cc_init(c);
+    c->t_rxtshift = 0;
+    if (c->t_retransmits == 0)
+        return;
+    /* The loss of a SYN says nothing of the path's capacity, only that
+     * it lost one: the initial window is one segment, and slow start
+     * still runs without a threshold. */
+    c->snd_cwnd = c->t_maxseg;
+    if (c->t_srtt == 0 && c->t_rto < RN_SEC(3))
+        c->t_rto = RN_SEC(3);
+}
+
 void rn__tcp_cc_ack(struct tcp_conn *c, uint32_t acked)
 {
     c->t_conf->tc_cc->cc_ack(c, acked);
     rn__tcp_sndbuf_tune(c);
 }
 
+/* A reduction begins: remember the window, to restore it if DSACK shows
+ * that every retransmission it led to was needless.  Further timeouts of
+ * the same episode keep the first values. */
+static void undo_begin(struct tcp_conn *c)
+{
+    if (c->t_undo && c->t_rxtshift > 1)
+        return;
+    c->t_undo = (c->t_flags & TF_SACK_PERMIT) != 0;
+    c->t_undo_cwnd = c->snd_cwnd;
+    c->t_undo_ssthresh = c->snd_ssthresh;
+    c->t_undo_marker = c->snd_una;
+    c->t_undo_retrans = 0;
+}
+
 void rn__tcp_cc_fast_retransmit(struct tcp_conn *c)
 {
+    undo_begin(c);
     c->t_conf->tc_cc->cc_fast_retransmit(c);
+}
+
+void rn__tcp_cc_undo_dsack(struct tcp_conn *c, uint32_t start, uint32_t end)
+{
+    if (!c->t_undo || SEQ_LT(start, c->t_undo_marker) || SEQ_GT(end, c->snd_max) ||
+        c->t_undo_retrans == 0)
+        return;
+    if (--c->t_undo_retrans > 0)
+        return;
+    /* Every segment resent since the reduction had arrived before: the
+     * loss was reordering or a late ACK.  Back to the window before. */
+    c->t_undo = false;
+    c->t_flags &= ~TF_INRECOVERY;
+    c->t_dupacks = 0;
+    if (c->snd_cwnd < c->t_undo_cwnd)
+        c->snd_cwnd = c->t_undo_cwnd;
+    if (c->snd_ssthresh < c->t_undo_ssthresh)
+        c->snd_ssthresh = c->t_undo_ssthresh;
+    c->t_tcp->ts_undos++;
 }
 
 void rn__tcp_cc_dupack(struct tcp_conn *c)
@@ -56,5 +105,12 @@ bool rn__tcp_cc_recovery_ack(struct tcp_conn *c, uint32_t acked)
 
 void rn__tcp_cc_rto(struct tcp_conn *c)
 {
+    undo_begin(c);
     c->t_conf->tc_cc->cc_rto(c);
+}
+
+void rn__tcp_cc_ecn(struct tcp_conn *c)
+{
+    c->t_tcp->ts_ecn_reductions++;
+    c->t_conf->tc_cc->cc_ecn(c);
 }

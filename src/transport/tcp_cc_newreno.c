@@ -51,14 +51,14 @@ static void newreno_fast_retransmit(struct tcp_conn *c)
     rn__tcp_rexmt_start(c);
 }
 
-static void newreno_dupack(struct tcp_conn *c)
+void rn__tcp_newreno_dupack(struct tcp_conn *c)
 {
     /* Each duplicate means a segment left the network: inflate. */
     c->snd_cwnd += c->t_maxseg;
     rn__tcp_output(c);
 }
 
-static bool newreno_recovery_ack(struct tcp_conn *c, uint32_t acked)
+bool rn__tcp_newreno_recovery_ack(struct tcp_conn *c, uint32_t acked)
 {
     if (SEQ_GEQ(c->snd_una, c->snd_recover)) {
         /* Full acknowledgment: deflate and leave recovery (RFC 6582 3.2
@@ -94,12 +94,19 @@ static void newreno_rto(struct tcp_conn *c)
     c->snd_recover = c->snd_max;
 }
 
+static void newreno_ecn(struct tcp_conn *c)
+{
+    c->snd_ssthresh = flight_half(c);
+    c->snd_cwnd = c->snd_ssthresh;
+}
+
 const struct tcp_cc_ops rn__tcp_cc_newreno = {
     .cc_name = "newreno",
     .cc_init = newreno_init,
     .cc_ack = newreno_ack,
     .cc_fast_retransmit = newreno_fast_retransmit,
-    .cc_dupack = newreno_dupack,
-    .cc_recovery_ack = newreno_recovery_ack,
+    .cc_dupack = rn__tcp_newreno_dupack,
+    .cc_recovery_ack = rn__tcp_newreno_recovery_ack,
     .cc_rto = newreno_rto,
+    .cc_ecn = newreno_ecn,
 };

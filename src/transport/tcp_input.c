@@ -28,6 +28,7 @@ struct seg {
     uint32_t seq;               /* th_seq */
     uint32_t len;               /* payload bytes (SYN and FIN not counted) */
     uint8_t flags;              /* th_flags, trimmed as the segment is cut */
+    uint8_t tos;                /* the IP header's TOS octet: its ECN field */
     uint32_t laddr, faddr;
 };
 
@@ -48,6 +49,7 @@ void rn__tcp_rtt_update(struct tcp_conn *c, rn_time_t rtt)
         rtt = 1;
     if (c->t_min_rtt == 0 || rtt < c->t_min_rtt)
         c->t_min_rtt = rtt;
+    c->t_last_rtt = rtt;
     if (c->t_srtt == 0) {
         /* RFC 6298 2.2 */
         c->t_srtt = rtt;
@@ -146,6 +148,13 @@ static void listen_input(struct tcp_listener *l, struct rn_netbuf *nb, struct se
     c->rcv_adv = c->rcv_nxt;  /* nothing advertised yet: the edge starts here */
     c->iss = rn__tcp_isn(ts, c->t_laddr, c->t_lport, c->t_faddr, c->t_fport);
     c->snd_una = c->snd_nxt = c->snd_max = c->snd_recover = c->iss;
+    /* An ECN-setup SYN (ECE and CWR, RFC 3168 6.1.1), accepted unless
+     * tcp.ecn is 0; the SYN+ACK says so with ECE alone. */
+    if (c->t_conf->tc_p.tp_ecn != 0 &&
+        (s->flags & (RN_TCP_ECE | RN_TCP_CWR)) == (RN_TCP_ECE | RN_TCP_CWR)) {
+        c->t_ecn = TCP_ECN_OK;
+        c->t_ecn_recover = c->iss;
+    }
     syn_options(c, s);
     if (!(s->to.to_present & RN_TCPOPT_F_WSCALE))
         c->t_flags &= ~TF_REQ_SCALE;
@@ -223,7 +232,13 @@ static void syn_sent_input(struct tcp_conn *c, struct rn_netbuf *nb, struct seg 
         }
         rn__tcp_timer_stop(c, &c->t_rexmt);
         rn__tcp_timer_stop(c, &c->t_keep);
-        rn__tcp_cc_init(c);
+        rn__tcp_cc_established(c);
+        /* An ECN-setup SYN+ACK (ECE without CWR) to our ECN-setup SYN. */
+        if ((c->t_ecn & TCP_ECN_ASKED) &&
+            (s->flags & (RN_TCP_ECE | RN_TCP_CWR)) == RN_TCP_ECE) {
+            c->t_ecn = TCP_ECN_OK;
+            c->t_ecn_recover = c->snd_una;
+        }
         tcp_set_state(c, TCPS_ESTABLISHED);
         if (c->t_filter != NULL)
             rn__filter_flow_established(st, &c->t_filter);
@@ -459,6 +474,33 @@ static void delivery_sample(struct tcp_conn *c, rn_time_t now)
     c->t_dr_acked = c->t_bytes_acked;
 }
 
+/* Data received twice, start..end: the next ACK reports it first among
+ * its SACK blocks (D-SACK, RFC 2883), when SACK is in use. */
+static void dsack_note(struct tcp_conn *c, uint32_t start, uint32_t end)
+{
+    if (!(c->t_flags & TF_SACK_PERMIT) || start == end)
+        return;
+    c->t_dsack = true;
+    c->t_dsack_start = start;
+    c->t_dsack_end = end;
+    c->t_flags |= TF_ACKNOW;
+}
+
+/* A D-SACK in s (RFC 2883 4): a first block below the cumulative ACK, or
+ * within the second block, reports data received twice. */
+static void dsack_input(struct tcp_conn *c, const struct seg *s, uint32_t ack)
+{
+    const struct rn_tcp_sack *b = s->to.to_sacks;
+
+    if (!(c->t_flags & TF_SACK_PERMIT) || !(s->to.to_present & RN_TCPOPT_F_SACK) ||
+        s->to.to_nsacks == 0 || !SEQ_LT(b[0].sb_start, b[0].sb_end))
+        return;
+    if (SEQ_LEQ(b[0].sb_end, ack) ||
+        (s->to.to_nsacks > 1 && SEQ_GEQ(b[0].sb_start, b[1].sb_start) &&
+         SEQ_LEQ(b[0].sb_end, b[1].sb_end)))
+        rn__tcp_cc_undo_dsack(c, b[0].sb_start, b[0].sb_end);
+}
+
 static bool ack_input(struct tcp_conn *c, struct seg *s, bool *done)
 {
     struct tcp_stack *ts = c->t_tcp;
@@ -474,6 +516,7 @@ static bool ack_input(struct tcp_conn *c, struct seg *s, bool *done)
         }
         tcp_set_state(c, TCPS_ESTABLISHED);
         rn__tcp_timer_stop(c, &c->t_keep);
+        rn__tcp_cc_established(c);
         c->snd_wnd = win;
         c->snd_max_wnd = win > c->snd_max_wnd ? win : c->snd_max_wnd;
         c->snd_wl1 = s->seq;
@@ -498,6 +541,16 @@ static bool ack_input(struct tcp_conn *c, struct seg *s, bool *done)
     if (SEQ_LT(ack, c->snd_una - (c->snd_max_wnd > 0 ? c->snd_max_wnd : 1))) {
         rn__tcp_challenge_ack(c);
         return false;
+    }
+    dsack_input(c, s, ack);
+    /* ECE (RFC 3168 6.1.2): the network marked what we sent; reduce as
+     * for a loss, once a window, and say so with CWR on the next new
+     * data.  In loss recovery the window is down already. */
+    if ((c->t_ecn & TCP_ECN_OK) && (s->flags & RN_TCP_ECE) &&
+        !(c->t_flags & TF_INRECOVERY) && SEQ_GEQ(ack, c->t_ecn_recover)) {
+        rn__tcp_cc_ecn(c);
+        c->t_ecn_recover = c->snd_max;
+        c->t_ecn |= TCP_ECN_CWR;
     }
     same_win = win == c->snd_wnd;  /* before the update: part of a duplicate's test */
     window_input(c, s, ack, win);
@@ -669,6 +722,8 @@ static void established_input(struct tcp_conn *c, struct rn_netbuf *nb, struct s
     }
     seglen = s->len + ((s->flags & RN_TCP_SYN) ? 1 : 0) + ((s->flags & RN_TCP_FIN) ? 1 : 0);
     if (!seq_acceptable(c, s->seq, seglen, wnd)) {
+        if (s->len > 0 && SEQ_LEQ(s->seq + s->len, c->rcv_nxt))
+            dsack_note(c, s->seq, s->seq + s->len);
         if (!(s->flags & RN_TCP_RST)) {
             c->t_flags |= TF_ACKNOW;
             rn__tcp_output(c);
@@ -682,7 +737,8 @@ static void established_input(struct tcp_conn *c, struct rn_netbuf *nb, struct s
             return;
         }
         /* Wholly old: a retransmission of what we have (the peer missed
-         * our ACK, or probed a tail); otherwise it lies past the window. */
+         * our ACK, or probed a tail), reported as such on the ACK just
+         * sent (D-SACK); otherwise it lies past the window. */
         seg_drop(st, nb, seglen > 0 && SEQ_LEQ(s->seq + seglen, c->rcv_nxt)
                              ? RN_DROP_TCP_DUPLICATE
                              : RN_DROP_TCP_OUT_OF_WINDOW);
@@ -724,6 +780,8 @@ static void established_input(struct tcp_conn *c, struct rn_netbuf *nb, struct s
             s->seq++;
             dup--;
         }
+        if (s->len > 0)
+            dsack_note(c, s->seq, s->seq + (dup < s->len ? dup : s->len));
         if (dup >= s->len) {
             if (dup > s->len && (s->flags & RN_TCP_FIN))
                 s->flags &= ~RN_TCP_FIN;  /* a FIN we already have */
@@ -769,6 +827,16 @@ static void established_input(struct tcp_conn *c, struct rn_netbuf *nb, struct s
         SEQ_LEQ(s->seq, c->rcv_nxt) && SEQ_GEQ(s->to.to_tsval, c->ts_recent)) {
         c->ts_recent = s->to.to_tsval;
         c->ts_recent_age = now;
+    }
+    /* ECN (RFC 3168 6.1.3): a CE mark is echoed with ECE on every ACK,
+     * at once, until the sender says with CWR that it reduced. */
+    if (c->t_ecn & TCP_ECN_OK) {
+        if (s->flags & RN_TCP_CWR)
+            c->t_ecn &= ~TCP_ECN_ECE;
+        if ((s->tos & RN_IP_ECN_MASK) == RN_IP_ECN_CE) {
+            c->t_ecn |= TCP_ECN_ECE;
+            c->t_flags |= TF_ACKNOW;
+        }
     }
     if (!ack_input(c, s, &done)) {
         if (!done)
@@ -887,6 +955,7 @@ void rn__tcp_input(struct rn_stack *st, struct rn_netbuf *nb, const struct rn_ip
     s.seq = s.th.th_seq;
     s.len = (uint32_t)s.th.th_paylen;
     s.flags = s.th.th_flags;
+    s.tos = rx->rx_tos;
     s.laddr = rx->rx_dst;
     s.faddr = rx->rx_src;
     rn_nb_pull(nb, s.th.th_hlen);  /* nb now holds the payload */

@@ -56,6 +56,12 @@ static void sack_blocks(const struct tcp_conn *c, struct rn_tcp_opts *to, unsign
             first = i;
     }
     to->to_nsacks = 0;
+    /* A duplicate just received goes first (D-SACK, RFC 2883 4). */
+    if (c->t_dsack) {
+        to->to_sacks[to->to_nsacks].sb_start = c->t_dsack_start;
+        to->to_sacks[to->to_nsacks++].sb_end = c->t_dsack_end;
+        to->to_present |= RN_TCPOPT_F_SACK;
+    }
     if (n == 0)
         return;
     to->to_sacks[to->to_nsacks++] = blocks[first];
@@ -88,11 +94,13 @@ static unsigned sack_count(const struct tcp_conn *c, unsigned max)
 
 uint32_t rn__tcp_seg_room(const struct tcp_conn *c)
 {
+    unsigned max = (c->t_flags & TF_TSTMP) ? 3 : 4, dsack = c->t_dsack ? 1 : 0;
     uint32_t opt;
 
-    if (!(c->t_flags & TF_SACK_PERMIT) || c->t_ooo == NULL)
+    if (!(c->t_flags & TF_SACK_PERMIT) || (c->t_ooo == NULL && !c->t_dsack))
         return c->t_maxseg;
-    opt = 4 + RN_TCPOLEN_SACK_BLOCK * sack_count(c, (c->t_flags & TF_TSTMP) ? 3 : 4);
+    /* A D-SACK block goes first, then the out-of-order ones. */
+    opt = 4 + RN_TCPOLEN_SACK_BLOCK * (dsack + sack_count(c, max - dsack));
     return c->t_maxseg > opt + 8 ? c->t_maxseg - opt : 8;
 }
 
@@ -247,7 +255,8 @@ int rn__tcp_send_segment(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t
             to.to_tsval = rn__tcp_tsval(c, now);
             to.to_tsecr = c->ts_recent;
         }
-        if ((c->t_flags & TF_SACK_PERMIT) && c->t_ooo != NULL && !(flags & RN_TCP_RST)) {
+        if ((c->t_flags & TF_SACK_PERMIT) && (c->t_ooo != NULL || c->t_dsack) &&
+            !(flags & RN_TCP_RST)) {
             /* Options and payload of one segment within the MSS the path
              * takes (t_maxseg counts the timestamps already): a caller
              * that sized len without room for the blocks sends fewer
@@ -264,8 +273,35 @@ int rn__tcp_send_segment(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t
         }
     }
     win = window_field(c, (flags & RN_TCP_SYN) != 0);
-    tos_ttl[0] = c->t_uo.uo_tos;
+    tos_ttl[0] = c->t_uo.uo_tos & ~RN_IP_ECN_MASK;
     tos_ttl[1] = c->t_uo.uo_ttl;
+    /* ECN (RFC 3168 6.1): our first SYN asks with ECE and CWR when
+     * tcp.ecn is 1 (a resent one no longer does, lest a path that drops
+     * them cost the connection); a SYN+ACK accepts with ECE.  Then new
+     * data goes out ECT(0), never a retransmission, an ACK or a probe
+     * (6.1.5); ACKs carry ECE while a CE mark waits for CWR, and the
+     * first new data after a reduction carries CWR. */
+    if ((flags & (RN_TCP_SYN | RN_TCP_ACK)) == RN_TCP_SYN) {
+        c->t_ecn &= ~TCP_ECN_ASKED;
+        if (c->t_conf->tc_p.tp_ecn == 1 && c->t_retransmits == 0) {
+            flags |= RN_TCP_ECE | RN_TCP_CWR;
+            c->t_ecn |= TCP_ECN_ASKED;
+        }
+    } else if (c->t_ecn & TCP_ECN_OK) {
+        if (flags & RN_TCP_SYN) {
+            flags |= RN_TCP_ECE;
+        } else if (!(flags & RN_TCP_RST)) {
+            if ((c->t_ecn & TCP_ECN_ECE) && (flags & RN_TCP_ACK))
+                flags |= RN_TCP_ECE;
+            if (len > 0 && SEQ_GEQ(seq, c->snd_max)) {
+                tos_ttl[0] |= RN_IP_ECN_ECT0;
+                if (c->t_ecn & TCP_ECN_CWR) {
+                    flags |= RN_TCP_CWR;
+                    c->t_ecn &= ~TCP_ECN_CWR;
+                }
+            }
+        }
+    }
     err = build_and_send(ts, c, c->t_laddr, c->t_lport, c->t_faddr, c->t_fport, seq,
                          (flags & RN_TCP_ACK) ? c->rcv_nxt : 0, flags, win, &to, len, tos_ttl);
     c->t_segs_out++;
@@ -279,6 +315,7 @@ int rn__tcp_send_segment(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t
         if (SEQ_GT(edge, c->rcv_adv))
             c->rcv_adv = edge;
         c->t_flags &= ~(TF_ACKNOW | TF_DELACK);
+        c->t_dsack = false;  /* reported once */
         c->t_segs_unacked = 0;
         rn__tcp_timer_stop(c, &c->t_delack);
     }
@@ -380,6 +417,7 @@ void rn__tcp_retransmit_one(struct tcp_conn *c)
     c->t_flags &= ~TF_RXT_TIMING;  /* Karn: never time a retransmission */
     c->t_tcp->ts_retransmits++;
     c->t_retransmits++;
+    c->t_undo_retrans += c->t_undo;
     c->t_bytes_retrans += len;
     c->t_rxt_mark = c->snd_max;
     rn__tcp_send_segment(c, c->snd_una, len, flags);
@@ -492,6 +530,7 @@ void rn__tcp_output(struct tcp_conn *c)
         if (SEQ_LT(c->snd_nxt, c->snd_max)) {
             ts->ts_retransmits++;
             c->t_retransmits++;
+            c->t_undo_retrans += c->t_undo;
             c->t_bytes_retrans += len;
         } else if (c->snd_una == c->snd_max) {
             c->t_una_since = now;  /* the oldest unacknowledged data, from now */

@@ -80,6 +80,12 @@
 #define TF_SNDBUF_LOCK 0x08000000u /* SO_SNDBUF set: no send autotuning */
 #define TF_RCVBUF_LOCK 0x10000000u /* SO_RCVBUF set: no receive autotuning */
 
+/* ECN (RFC 3168) on a connection: t_ecn bits. */
+#define TCP_ECN_ASKED 0x01u /* our SYN asked for ECN (ECE and CWR set) */
+#define TCP_ECN_OK 0x02u    /* both ends agreed: new data goes out ECT(0) */
+#define TCP_ECN_ECE 0x04u   /* a CE mark came in: our ACKs carry ECE until CWR */
+#define TCP_ECN_CWR 0x08u   /* we reduced for an ECE: the next new data carries CWR */
+
 /* How long a corked partial segment may wait (TCP_CORK, MSG_MORE), as
  * Linux. */
 #define TCP_CORK_MAX RN_MSEC(200)
@@ -103,6 +109,28 @@ struct tcp_cc_ops {
     bool (*cc_recovery_ack)(struct tcp_conn *c, uint32_t acked);
     /* The retransmission timer fired. */
     void (*cc_rto)(struct tcp_conn *c);
+    /* The peer echoed a congestion mark (ECE): reduce as for a loss,
+     * without retransmitting (RFC 3168 6.1.2). */
+    void (*cc_ecn)(struct tcp_conn *c);
+};
+
+/* State of congestion control "cubic" (tcp_cc_cubic.c), in bytes and
+ * stack time. */
+struct tcp_cubic {
+    uint32_t cu_w_max;        /* the window before the last reduction */
+    uint32_t cu_w_est;        /* the Reno-friendly estimate (RFC 9438 4.3) */
+    uint32_t cu_cwnd_epoch;   /* the window when the epoch began */
+    rn_time_t cu_epoch;       /* start of congestion avoidance; 0: none yet */
+    rn_time_t cu_k;           /* time the curve takes back to cu_w_max */
+    /* HyStart++ (RFC 9406), in the first slow start only. */
+    uint32_t hs_round_end;    /* a round ends when this is acknowledged */
+    rn_time_t hs_last_min;    /* least RTT of the last round; 0: none */
+    rn_time_t hs_cur_min;     /* least RTT of this round so far; 0: none */
+    uint32_t hs_samples;      /* RTT samples this round */
+    rn_time_t hs_css_base;    /* least RTT when conservative slow start began */
+    uint8_t hs_css_rounds;    /* rounds in conservative slow start */
+    bool hs_css;              /* in conservative slow start */
+    bool hs_done;             /* HyStart++ is over for this connection */
 };
 
 /* The settings a connection lives by: the stack's settings as they were
@@ -185,6 +213,9 @@ struct tcp_stack {
     uint64_t ts_listen_overflows;
     uint64_t ts_probes_answered;             /* window and keepalive probes ACKed */
     uint64_t ts_tlp_probes;                  /* tail loss probes sent (RFC 8985) */
+    uint64_t ts_ecn_reductions;              /* windows reduced for ECE (RFC 3168) */
+    uint64_t ts_undos;                       /* reductions undone: DSACK showed
+                                                every retransmission needless */
 };
 
 /* The send buffer: a ring of bytes starting at the byte snd_una names.
@@ -240,6 +271,20 @@ struct tcp_conn {
     uint32_t iss;                      /* [L] */
     uint32_t snd_cwnd;                 /* [L] congestion window, bytes */
     uint32_t snd_ssthresh;             /* [L] */
+    struct tcp_cubic t_cubic;          /* [L] the "cubic" algorithm's state */
+    uint8_t t_ecn;                     /* [L] TCP_ECN_* */
+    bool t_dsack;                      /* [L] the next ACK reports a duplicate
+                                          (RFC 2883): t_dsack_start..end */
+    uint32_t t_dsack_start, t_dsack_end;
+    /* Undo of a reduction whose retransmissions all proved needless (DSACK,
+     * RFC 2883 / RFC 3708): the window before it, and the retransmissions
+     * since not yet reported duplicate. */
+    bool t_undo;                       /* [L] a reduction may still be undone */
+    uint32_t t_undo_cwnd, t_undo_ssthresh;
+    uint32_t t_undo_marker;            /* [L] snd_una when it began */
+    uint32_t t_undo_retrans;           /* [L] */
+    uint32_t t_ecn_recover;            /* [L] snd_max at the last reduction for
+                                          ECE: one a window (RFC 3168 6.1.2) */
     uint8_t snd_scale;                 /* [L] shift for the peer's window */
 
     /* Receive sequence space. */
@@ -308,6 +353,7 @@ struct tcp_conn {
     uint64_t t_data_segs_out;
     uint64_t t_data_segs_in;
     rn_time_t t_min_rtt;               /* smallest RTT sample; 0 none */
+    rn_time_t t_last_rtt;              /* the latest RTT sample; 0 none */
     uint32_t t_rcv_mss;                /* largest payload received */
     uint64_t t_dr_rate;                /* delivery rate, bytes per second */
     rn_time_t t_dr_since;              /* start of the round being measured */
@@ -514,8 +560,9 @@ void rn__tcp_respond_as(struct tcp_stack *ts, uint32_t laddr, uint16_t lport, ui
 void rn__tcp_reset_reply(struct tcp_stack *ts, uint32_t laddr, uint32_t faddr,
                       const struct rn_tcp_hdr *th, uint32_t seglen);
 /* Payload bytes one segment may carry now: t_maxseg less the SACK blocks
- * every segment carries while data from the peer is missing (as Linux's
- * tcp_current_mss()), so that no segment outgrows the path. */
+ * every segment carries while data from the peer is missing, or a D-SACK
+ * waits to be reported (as Linux's tcp_current_mss()), so that no segment
+ * outgrows the path. */
 uint32_t rn__tcp_seg_room(const struct tcp_conn *c);
 /* Sends one segment of len bytes at seq with flags. */
 int rn__tcp_send_segment(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags);
@@ -593,7 +640,17 @@ void rn__tcp_sndbuf_tune(struct tcp_conn *c);
 /* The algorithm named name, or NULL. */
 const struct tcp_cc_ops *rn__tcp_cc_find(const char *name);
 extern const struct tcp_cc_ops rn__tcp_cc_newreno;
+extern const struct tcp_cc_ops rn__tcp_cc_cubic;
+/* NewReno's fast recovery (RFC 6582), which other algorithms use as
+ * their loss recovery: a duplicate ACK in recovery, and an ACK that
+ * advances in recovery (true if it ended it). */
+void rn__tcp_newreno_dupack(struct tcp_conn *c);
+bool rn__tcp_newreno_recovery_ack(struct tcp_conn *c, uint32_t acked);
 void rn__tcp_cc_init(struct tcp_conn *c);
+/* The handshake completed: the algorithm starts afresh, from one segment
+ * if our SYN or SYN+ACK had to be resent (RFC 5681 3.1, RFC 6928 2), and
+ * with a 3 s timeout if no round trip could be measured (RFC 6298 5.7). */
+void rn__tcp_cc_established(struct tcp_conn *c);
 /* New data acknowledged: acked bytes. */
 void rn__tcp_cc_ack(struct tcp_conn *c, uint32_t acked);
 /* The third duplicate ACK: enter fast recovery and retransmit. */
@@ -605,5 +662,11 @@ void rn__tcp_cc_dupack(struct tcp_conn *c);
 bool rn__tcp_cc_recovery_ack(struct tcp_conn *c, uint32_t acked);
 /* The retransmission timer fired. */
 void rn__tcp_cc_rto(struct tcp_conn *c);
+/* A DSACK (RFC 2883) reported start..end received twice: one needless
+ * retransmission of the current reduction; when none is left, the window
+ * before the reduction comes back. */
+void rn__tcp_cc_undo_dsack(struct tcp_conn *c, uint32_t start, uint32_t end);
+/* An ACK with ECE, once a window: the algorithm reduces. */
+void rn__tcp_cc_ecn(struct tcp_conn *c);
 
 #endif /* REFNET_TCP_PRIV_H */

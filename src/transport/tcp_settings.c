@@ -71,6 +71,8 @@ static const struct setting settings[] = {
      "(not under SO_RCVBUF)"},
     {"tcp.sack", K_BOOL, F(tp_sack), 0, 1, "1 (net.ipv4.tcp_sack)", "0 or 1",
      "offer SACK in SYNs and send SACK blocks (RFC 2018)"},
+    {"tcp.ecn", K_COUNT, F(tp_ecn), 0, 2, "2 (net.ipv4.tcp_ecn)", "0, 1 or 2",
+     "ECN (RFC 3168): 1 asks for it in SYNs and accepts it, 2 accepts it when asked, 0 neither"},
     {"tcp.timestamps", K_BOOL, F(tp_timestamps), 0, 1, "1 (net.ipv4.tcp_timestamps)",
      "0 or 1", "offer timestamps in SYNs and use them (RFC 7323)"},
     {"tcp.window_scaling", K_BOOL, F(tp_window_scaling), 0, 1,
@@ -120,7 +122,7 @@ static const struct setting settings[] = {
      "32768-60999 (net.ipv4.ip_local_port_range)", "LO-HI, 1 <= LO <= HI <= 65535",
      "ephemeral ports of connects and binds to port 0"},
     {"tcp.congestion", K_CC, F(tp_cc), 0, 0, "cubic (net.ipv4.tcp_congestion_control)",
-     "an algorithm's name: newreno", "congestion control of new connections"},
+     "an algorithm's name: newreno or cubic", "congestion control of new connections"},
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
@@ -135,6 +137,7 @@ void rn_tcp_params_init(struct rn_tcp_params *p)
     p->tp_sndbuf_auto = true;
     p->tp_rcvbuf_auto = true;
     p->tp_sack = true;
+    p->tp_ecn = 2;
     p->tp_timestamps = true;
     p->tp_window_scaling = true;
     p->tp_mss_clamp = 0;

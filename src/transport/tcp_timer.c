@@ -135,6 +135,7 @@ static void tlp_fire(struct tcp_conn *c, rn_time_t now)
         c->t_tcp->ts_tlp_probes++;
         c->t_tcp->ts_retransmits++;
         c->t_retransmits++;
+        c->t_undo_retrans += c->t_undo;
         c->t_bytes_retrans += len;
         rn__tcp_send_segment(c, c->snd_max - len, len, RN_TCP_ACK);
     }
@@ -182,6 +183,8 @@ static void rexmt_fire(struct rn_timer *t, rn_time_t now)
              * override timeout of RFC 9293 3.8.6.2.1). */
             uint32_t len = c->snd_wnd < avail ? c->snd_wnd : avail;
 
+            if (len > rn__tcp_seg_room(c))
+                len = rn__tcp_seg_room(c);
             rn__tcp_send_segment(c, c->snd_nxt, len, RN_TCP_ACK | RN_TCP_PSH);
             c->snd_nxt += len;
             c->snd_max = c->snd_nxt;

@@ -24,6 +24,10 @@
 #include "refnet/error.h"
 
 #define RN_IP4_HLEN 20        /* header without options */
+/* The ECN field, the TOS octet's two low bits (RFC 3168 5). */
+#define RN_IP_ECN_MASK 0x03
+#define RN_IP_ECN_ECT0 0x02   /* ECN-capable transport (0) */
+#define RN_IP_ECN_CE 0x03     /* congestion experienced */
 #define RN_IP4_MAX_HLEN 60    /* IHL is 4 bits of 32-bit words */
 #define RN_IP4_MAX_OPTLEN 40  /* RN_IP4_MAX_HLEN - RN_IP4_HLEN */
 #define RN_IP4_MAX_LEN 65535  /* total length is 16 bits */

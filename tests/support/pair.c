@@ -85,6 +85,11 @@ int pair_build(const struct pair_params *pp)
         .sc_latency = RN_MSEC(1),
         .sc_mtu = pp->pp_mtu != 0 ? pp->pp_mtu : 1500,
         .sc_limit = pp->pp_limit,
+        .sc_offloads = pp->pp_offloads,
+        /* Fixed addresses, not ones numbered by the cables made before:
+         * a run replays exactly whatever ran before it in the process. */
+        .sc_hwaddr_a = {0x02, 0, 0, 0, 0, 0x01},
+        .sc_hwaddr_b = {0x02, 0, 0, 0, 0, 0x02},
     };
     struct rn_iface_params ip = {.ifp_name = "sim0", .ifp_plen = 15};
     struct rn_link *la, *lb;

@@ -118,6 +118,8 @@ struct pair_params {
     const char *pp_fault_ab;      /* a fault filter (rn_fault_parse() spec)
                                      on a's transmit side; NULL: none */
     const char *pp_fault_ba;      /* the same on b's transmit side */
+    bool pp_offloads;             /* the cable offers checksum offload and
+                                     TSO, as a TAP does */
     /* If set, called with the top of a's end (its fault filter, if any)
      * before the interface takes it: returns the link to give the
      * interface instead, a filter of the test's own stacked on it. */

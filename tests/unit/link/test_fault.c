@@ -20,6 +20,7 @@
 #include "refnet/error.h"
 #include "refnet/link.h"
 #include "refnet/strbuf.h"
+#include "wire/csum.h"
 
 #define US RN_NSEC_PER_USEC
 #define MS RN_NSEC_PER_MSEC
@@ -234,6 +235,71 @@ static void test_corrupt_one_bit_after_header(void **state)
     rn_link_fault_counters(r.fault, RN_FAULT_TX, &c);
     assert_int_equal(c.fc_corrupt_skipped, 2);
     assert_int_equal(c.fc_corrupted, 500);
+    rig_close(&r);
+}
+
+/* An IPv4 TCP frame of 100 payload bytes whose checksum is left partial
+ * for the device (the pseudo-header's sum), as a stack with checksum
+ * offload hands it down; *full gets the same frame as the device would
+ * send it, its checksum complete. */
+static struct rn_netbuf *partial_frame(struct rn_nbpool *pool, uint32_t n, uint8_t *full)
+{
+    uint8_t f[RN_ETH_HLEN + 20 + 20 + 100], *ip = f + RN_ETH_HLEN, *th = ip + 20;
+    uint32_t src = 0xc6120002u, dst = 0xc6120003u, i;
+    uint16_t sum;
+    struct rn_netbuf *nb;
+
+    memset(f, 0, sizeof(f));
+    f[12] = 0x08;
+    ip[0] = 0x45;
+    ip[3] = 140;
+    ip[8] = 64;
+    ip[9] = 6;
+    memcpy(ip + 12, "\xc6\x12\x00\x02\xc6\x12\x00\x03", 8);
+    th[12] = 5 << 4;
+    th[13] = 0x10;
+    for (i = 0; i < 100; i++)
+        th[20 + i] = (uint8_t)(n * 7 + i);
+    sum = (uint16_t)~rn_csum_fold(rn_csum_pseudo4(src, dst, 6, 120));
+    th[16] = (uint8_t)(sum >> 8);
+    th[17] = (uint8_t)sum;
+    nb = rn_nb_alloc(pool, th_owner());
+    assert_non_null(nb);
+    assert_int_equal(rn_nb_copyin(nb, 0, f, sizeof(f)), 0);
+    nb->nb_offload = RN_NB_OFF_CSUM_PARTIAL;
+    sum = rn_csum_fold(rn__csum_partial(th, 120, 0));
+    th[16] = (uint8_t)(sum >> 8);
+    th[17] = (uint8_t)sum;
+    memcpy(full, f, sizeof(f));
+    return nb;
+}
+
+/* A frame whose checksum the device was to finish is damaged as if on
+ * the wire after the device: complete checksum, then one flipped bit,
+ * which the receiver's check always catches.  (Left partial, the sum would
+ * be checked over damaged data and pass once in 65536.) */
+static void test_corrupt_finishes_partial_checksum(void **state)
+{
+    struct rig r;
+    struct rn_netbuf *pkts[4];
+    uint8_t want[154], got[154];
+    uint32_t i, j;
+    int bits;
+
+    (void)state;
+    rig_open(&r, "corrupt=100%,seed=3,dir=tx", 64);
+    for (i = 0; i < 300; i++) {
+        rn_link_tx1(r.fault, partial_frame(r.pool, i, want), 0);
+        assert_int_equal(rn_link_rx(r.fault, pkts, 4, 0), 1);
+        assert_int_equal(pkts[0]->nb_pktlen, sizeof(got));
+        assert_int_equal(pkts[0]->nb_offload & (RN_NB_OFF_CSUM_PARTIAL | RN_NB_OFF_CSUM_VALID), 0);
+        rn_nb_copyout(pkts[0], 0, got, sizeof(got));
+        bits = 0;
+        for (j = 0; j < sizeof(got); j++)
+            bits += __builtin_popcount(want[j] ^ got[j]);
+        assert_int_equal(bits, 1);
+        rn_nb_free(pkts[0]);
+    }
     rig_close(&r);
 }
 
@@ -521,6 +587,7 @@ int main(void)
         cmocka_unit_test(test_determinism),
         cmocka_unit_test(test_rates),
         cmocka_unit_test(test_corrupt_one_bit_after_header),
+        cmocka_unit_test(test_corrupt_finishes_partial_checksum),
         cmocka_unit_test(test_delay_and_jitter),
         cmocka_unit_test(test_reorder),
         cmocka_unit_test(test_direction_rx_only),

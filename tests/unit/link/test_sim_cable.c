@@ -173,6 +173,45 @@ static void test_receiver_pool_exhausted(void **state)
     assert_int_equal(rn_nbpool_destroy(pb), 0);
 }
 
+/* With offloads the cable is a virtio pair: both ends offer checksum
+ * offload and TSO, and a TSO segment larger than the MTU, its checksum
+ * left partial, crosses whole with its flags, as a TAP hands it on.
+ * Without, nothing is offered. */
+static void test_offloads(void **state)
+{
+    struct rn_nbpool *pa = th_pool(64), *pb = th_pool(64);
+    struct rn_sim_cable_params p = {.sc_pool_a = pa, .sc_pool_b = pb, .sc_offloads = true};
+    struct rn_link *a, *b;
+    struct rn_netbuf *pkts[2], *big;
+    struct rn_link_caps caps;
+
+    (void)state;
+    assert_int_equal(rn_sim_cable_new(&p, &a, &b), 0);
+    rn_link_caps(b, &caps);
+    assert_int_equal(caps.lc_offloads,
+                     RN_LINK_OFF_TX_CSUM | RN_LINK_OFF_RX_CSUM | RN_LINK_OFF_TSO);
+    big = th_frame(pa, 4, 9000);
+    big->nb_offload = RN_NB_OFF_CSUM_PARTIAL | RN_NB_OFF_GSO;
+    big->nb_gso_size = 1448;
+    assert_int_equal(rn_link_tx1(a, big, 0), 1);
+    assert_int_equal(rn_link_rx(b, pkts, 2, RN_SEC(1)), 1);
+    assert_true(th_frame_intact(pkts[0], 4, 9000));
+    assert_int_equal(pkts[0]->nb_offload, RN_NB_OFF_CSUM_PARTIAL | RN_NB_OFF_GSO);
+    assert_int_equal(pkts[0]->nb_gso_size, 1448);
+    rn_nb_free(pkts[0]);
+    rn_link_close(a);
+    rn_link_close(b);
+
+    p.sc_offloads = false;
+    assert_int_equal(rn_sim_cable_new(&p, &a, &b), 0);
+    rn_link_caps(a, &caps);
+    assert_int_equal(caps.lc_offloads, 0);
+    rn_link_close(a);
+    rn_link_close(b);
+    assert_int_equal(rn_nbpool_destroy(pa), 0);
+    assert_int_equal(rn_nbpool_destroy(pb), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -180,6 +219,7 @@ int main(void)
         cmocka_unit_test(test_rate_and_order),
         cmocka_unit_test(test_limit_and_zero_latency),
         cmocka_unit_test(test_receiver_pool_exhausted),
+        cmocka_unit_test(test_offloads),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -227,7 +227,7 @@ static void test_params_by_name(void **state)
     assert_int_equal(rn_tcp_params_set(&p, "tcp.initial_window", "0"), RN_EINVAL);
     assert_int_equal(rn_tcp_params_set(&p, "tcp.port_range", "5000-4000"), RN_EINVAL);
     assert_int_equal(rn_tcp_params_set(&p, "tcp.port_range", "0-4000"), RN_EINVAL);
-    assert_int_equal(rn_tcp_params_set(&p, "tcp.congestion", "cubic"), RN_EINVAL);
+    assert_int_equal(rn_tcp_params_set(&p, "tcp.congestion", "vegas"), RN_EINVAL);
     assert_int_equal(rn_tcp_params_set(&p, "tcp.sndbuf", "1x"), RN_EINVAL);
     assert_int_equal(rn_tcp_params_set(&p, "tcp.sndbuf", "99999999999999999999"), RN_EINVAL);
     assert_memory_equal(&p, &q, sizeof(p));
@@ -922,10 +922,14 @@ static void test_congestion(void **state)
 
     (void)state;
     up();
-    assert_int_equal(rn_tcp_setting_set(P.a, "tcp.congestion", "cubic"), RN_EINVAL);
+    assert_int_equal(rn_tcp_setting_set(P.a, "tcp.congestion", "vegas"), RN_EINVAL);
     set(P.a, "tcp.congestion", "newreno");
     hc = connected(PORT, &hl, &hs);
     assert_string_equal(info_of(P.pa, hc).ti_cc, "newreno");
+    /* Connections opened after a change take the new algorithm. */
+    set(P.a, "tcp.congestion", "cubic");
+    hc = connected(PORT + 1, &hl, &hs);
+    assert_string_equal(info_of(P.pa, hc).ti_cc, "cubic");
     pair_down();
 }
 
