@@ -745,6 +745,15 @@ bool rn__tcp_window_update_due(const struct tcp_conn *c)
     uint32_t space = rn__tcp_rcv_space(c), held = c->rcv_adv - c->rcv_nxt;
     uint32_t useful = 2 * c->t_maxseg < c->rcv_buf / 2 ? 2 * c->t_maxseg : c->rcv_buf / 2;
 
+    /* Before any data came, the window was held back by nothing but the
+     * handshake's unscaled field (RFC 7323 2.2): the peer learns the full
+     * one from the first ACK of its data, so a segment of its own would
+     * be wasted, one per connection. */
+    if (c->t_bytes_received == 0)
+        return false;
+    /* Nor is one that the window field cannot carry. */
+    if (space > (uint32_t)65535 << c->rcv_scale)
+        space = (uint32_t)65535 << c->rcv_scale;
     if (SEQ_LT(c->rcv_adv, c->rcv_nxt))
         held = 0;
     return space > held && space - held >= useful && space >= 2 * held;

@@ -32,12 +32,14 @@ static uint32_t data_start(const struct tcp_conn *c)
     return c->snd_una == c->iss ? c->iss + 1 : c->snd_una;
 }
 
-/* Fills SACK blocks from the out-of-order queue: the block holding the
- * latest arrival first, then the others in sequence order (RFC 2018 4). */
+/* Fills SACK blocks from the out-of-order queue (RFC 2018 4): the block
+ * holding the latest arrival first, then those holding the arrivals
+ * before it, most recent first, then the others in sequence order. */
 static void sack_blocks(const struct tcp_conn *c, struct rn_tcp_opts *to, unsigned max)
 {
     struct rn_tcp_sack blocks[16];
-    unsigned n = 0, i, first = 0;
+    bool used[16] = {false};
+    unsigned n = 0, i, r;
     const struct rn_netbuf *nb;
 
     for (nb = c->t_ooo; nb != NULL && n < 16; nb = nb->nb_nextpkt) {
@@ -51,19 +53,26 @@ static void sack_blocks(const struct tcp_conn *c, struct rn_tcp_opts *to, unsign
             n++;
         }
     }
-    for (i = 0; i < n; i++) {
-        if (SEQ_GEQ(c->t_ooo_last, blocks[i].sb_start) && SEQ_LT(c->t_ooo_last, blocks[i].sb_end))
-            first = i;
-    }
     to->to_nsacks = 0;
     if (n == 0)
         return;
-    to->to_sacks[to->to_nsacks++] = blocks[first];
+    for (r = 0; r < c->t_ooo_nrecent && to->to_nsacks < max; r++) {
+        uint32_t seq = c->t_ooo_recent[r];
+
+        for (i = 0; i < n; i++) {
+            if (!used[i] && blocks[i].sb_end != blocks[i].sb_start &&
+                SEQ_GEQ(seq, blocks[i].sb_start) && SEQ_LT(seq, blocks[i].sb_end)) {
+                used[i] = true;
+                to->to_sacks[to->to_nsacks++] = blocks[i];
+            }
+        }
+    }
     for (i = 0; i < n && to->to_nsacks < max; i++) {
-        if (i != first && blocks[i].sb_end != blocks[i].sb_start)
+        if (!used[i] && blocks[i].sb_end != blocks[i].sb_start)
             to->to_sacks[to->to_nsacks++] = blocks[i];
     }
-    to->to_present |= RN_TCPOPT_F_SACK;
+    if (to->to_nsacks > 0)
+        to->to_present |= RN_TCPOPT_F_SACK;
 }
 
 /* The window field to advertise.  The right edge never moves left (RFC
@@ -401,9 +410,11 @@ void rn__tcp_output(struct tcp_conn *c)
         }
         if (c->t_flags & TF_ACKNOW)
             send = true;
+        /* A window update worth a segment of its own; a delayed ACK
+         * due soon carries it anyway. */
         if (!send && state >= TCPS_ESTABLISHED && !(c->t_flags & TF_RCVD_FIN) &&
-            rn__tcp_window_update_due(c))
-            send = true;  /* a window update worth a segment */
+            !rn_timer_armed(&c->t_delack) && rn__tcp_window_update_due(c))
+            send = true;
         if (!send) {
             /* A partial segment corked: it goes when it fills, on
              * uncork, or after 200 ms. */

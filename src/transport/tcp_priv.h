@@ -278,7 +278,10 @@ struct tcp_conn {
                                           nb_nextpkt; nb_cb[0] seq, nb_cb[1] len
                                           (bit 32 of nb_cb[1]: a FIN follows) */
     uint32_t t_ooo_bytes;              /* [L] */
-    uint32_t t_ooo_last;               /* [L] seq of the latest OOO arrival (SACK order) */
+    uint32_t t_ooo_recent[RN_TCP_MAX_SACKS]; /* [L] seqs of the latest out-of-order
+                                          arrivals, most recent first: the order
+                                          SACK blocks report them (RFC 2018 4) */
+    uint8_t t_ooo_nrecent;             /* [L] t_ooo_recent[0..n) are set */
     _Atomic uint32_t t_sndq_bytes;     /* [A] queued, unacked: netstat's Send-Q */
     _Atomic uint32_t t_rcvq_bytes;     /* [A] received, unread: netstat's Recv-Q */
 
@@ -378,6 +381,8 @@ struct tcp_tw {
     uint32_t tw_ts_offset;             /* [L] */
     bool tw_tstmp;                     /* [L] */
     uint16_t tw_rcv_wnd;               /* [L] as last advertised, unscaled field */
+    uint32_t tw_rcv_space;             /* [I] that window in bytes: the segments
+                                          acceptable from tw_rcv_nxt on */
     uint32_t tw_flags;                 /* [I] the connection's UO_REUSE* bits */
     uint8_t tw_tos;                    /* [I] its IP_TOS and IP_TTL */
     uint8_t tw_ttl;
