@@ -98,6 +98,13 @@ struct rn_tcp_params {
     uint16_t tp_port_hi;
     char tp_cc[RN_TCP_CC_NAME_MAX]; /* tcp.congestion: congestion control by
                                     name ("newreno") */
+    uint32_t tp_syncookies;      /* tcp.syncookies: 0 never, 1 when a
+                                    listener's SYN queue is full, 2 always
+                                    (RFC 4987 3.6) */
+    uint32_t tp_challenge_ack_limit; /* tcp.challenge_ack_limit: challenge ACKs
+                                    (RFC 5961) a second, stack-wide, on
+                                    average: each second's budget is drawn
+                                    between half and one and a half times it */
 };
 
 /* [any] Fills p with refnet's defaults (docs/tcp-settings.md). */

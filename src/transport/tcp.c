@@ -1509,6 +1509,7 @@ static unsigned tcp_counters(const struct tcp_stack *ts, struct rn_stack_counter
         {"tcp.active_opens", ts ? ts->ts_active_opens : 0},
         {"tcp.passive_opens", ts ? ts->ts_passive_opens : 0},
         {"tcp.challenge_acks", ts ? ts->ts_challenge_acks : 0},
+        {"tcp.challenge_acks_skipped", ts ? ts->ts_challenge_acks_skipped : 0},
         {"tcp.listen_overflows", ts ? ts->ts_listen_overflows : 0},
         {"tcp.probes_answered", ts ? ts->ts_probes_answered : 0},
         {"tcp.timewait", ts ? ts->ts_ntw : 0},

@@ -13,6 +13,7 @@
  */
 #include <string.h>
 
+#include "base/siphash.h"
 #include "refnet/error.h"
 #include "refnet/link.h"
 #include "transport/tcp_priv.h"
@@ -290,16 +291,31 @@ void rn__tcp_challenge_ack(struct tcp_conn *c)
     struct tcp_stack *ts = c->t_tcp;
     rn_time_t now = rn_stack_now(ts->ts_stack);
 
-    /* RFC 5961 7: a per-stack limit, so blind attackers learn nothing
-     * from counting answers. */
-    if (now - ts->ts_challenge_second >= RN_SEC(1)) {
-        ts->ts_challenge_second = now;
-        ts->ts_challenge_tokens = TCP_CHALLENGE_ACK_LIMIT;
-    }
-    if (ts->ts_challenge_tokens == 0)
+    /* RFC 5961 7: limits, so that a blind attacker can neither make us
+     * send a storm nor count the answers.  Each connection sends one per
+     * TCP_CHALLENGE_ACK_GAP at most; the stack's budget for each second
+     * is drawn at random, uniformly between half and 1.5 times the
+     * setting, so the number answered in a second tells an off-path
+     * attacker nothing about other connections' (CVE-2016-5696). */
+    if (c->t_challenge_last != 0 && now - c->t_challenge_last < TCP_CHALLENGE_ACK_GAP) {
+        ts->ts_challenge_acks_skipped++;
         return;
+    }
+    if (ts->ts_challenge_second == 0 || now - ts->ts_challenge_second >= RN_SEC(1)) {
+        uint32_t limit = ts->ts_conf->tc_p.tp_challenge_ack_limit;
+        uint64_t key[2] = {ts->ts_challenge_nsecond++, 0x4348414c4c454e47ull};
+        uint64_t r = rn__siphash(ts->ts_secret, key, sizeof(key));
+
+        ts->ts_challenge_second = now;
+        ts->ts_challenge_tokens = limit / 2 + (uint32_t)((r >> 32) * ((uint64_t)limit + 1) >> 32);
+    }
+    if (ts->ts_challenge_tokens == 0) {
+        ts->ts_challenge_acks_skipped++;
+        return;
+    }
     ts->ts_challenge_tokens--;
     ts->ts_challenge_acks++;
+    c->t_challenge_last = now;
     rn__tcp_send_segment(c, c->snd_nxt, 0, RN_TCP_ACK);
 }
 

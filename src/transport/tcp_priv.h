@@ -39,7 +39,9 @@
 #define TCP_DEFAULT_MSS 536           /* RFC 9293 3.7.1, when the peer names none */
 #define TCP_MAX_WINDOW_SHIFT 14
 #define TCP_PAWS_IDLE RN_SEC(24ull * 24 * 3600)  /* RFC 7323 5.5: 24 days */
-#define TCP_CHALLENGE_ACK_LIMIT 1000  /* per second, per stack (RFC 5961 7) */
+#define TCP_CHALLENGE_ACK_GAP RN_MSEC(500) /* per connection at most one
+                                          challenge ACK this often (Linux's
+                                          tcp_invalid_ratelimit) */
 #define TCP_TLP_MIN RN_MSEC(10)       /* floor of the tail loss probe's timeout */
 #define TCP_MAX_RXTSHIFT 15
 /* Largest TCP payload handed to a TSO device in one segment: the IPv4
@@ -159,7 +161,8 @@ struct tcp_stack {
     uint64_t ts_secret[2];                   /* [I] keys ISNs and ports */
     uint32_t ts_next_ephemeral;              /* [L] RFC 6056 alg. 3 counter */
     uint32_t ts_challenge_tokens;            /* [L] challenge ACKs left this second */
-    rn_time_t ts_challenge_second;           /* [L] */
+    rn_time_t ts_challenge_second;           /* [L] when this second began */
+    uint64_t ts_challenge_nsecond;           /* [L] seconds drawn so far: the draw's key */
     struct rn_ob_type *ts_conn_type;         /* [I] */
     struct rn_ob_type *ts_listener_type;     /* [I] */
     struct rn_ob_type *ts_tw_type;           /* [I] */
@@ -178,6 +181,7 @@ struct tcp_stack {
     uint64_t ts_active_opens;
     uint64_t ts_passive_opens;
     uint64_t ts_challenge_acks;
+    uint64_t ts_challenge_acks_skipped;  /* over a connection's or the stack's limit */
     uint64_t ts_timeouts;
     uint64_t ts_fast_retransmits;
     uint64_t ts_tw_recycled;           /* entries let go early: the table was full */
@@ -270,6 +274,8 @@ struct tcp_conn {
     rn_time_t t_rttime;                /* [L] when it was sent */
     uint32_t t_rxtshift;               /* [L] consecutive timeouts (backoff) */
     rn_time_t t_last_recv;             /* [L] for keepalive */
+    rn_time_t t_challenge_last;        /* [L] when it last sent a challenge ACK;
+                                          0 never */
     uint32_t t_keep_probes;            /* [L] unanswered keepalives */
 
     struct tcp_sndbuf t_snd;           /* [L] */
