@@ -121,38 +121,24 @@ static void syn_queue(struct tcp_conn *c, struct rn_netbuf *nb, const struct seg
 
 /* ---- LISTEN ------------------------------------------------------------- */
 
-static void listen_input(struct tcp_listener *l, struct rn_netbuf *nb, struct seg *s)
+static void established_input(struct tcp_conn *c, struct rn_netbuf *nb, struct seg *s);
+
+/* A connection for the SYN s, on l's SYN queue in SYN_RECEIVED, its
+ * initial sequence number iss; nb (NULL: none) is the SYN's text, queued.
+ * Returns NULL, nb consumed, if none can be made. */
+static struct tcp_conn *passive_conn(struct tcp_listener *l, struct rn_netbuf *nb, struct seg *s,
+                                     uint32_t iss)
 {
     struct tcp_stack *ts = l->l_tcp;
-    struct rn_stack *st = ts->ts_stack;
     struct tcp_conn *c;
 
-    if (s->flags & RN_TCP_RST) {
-        /* Typically the peer's answer to our segments that were still in
-         * flight when it reset or closed a connection we then let go. */
-        seg_drop(st, nb, RN_DROP_TCP_RST_NO_CONN);
-        return;
-    }
-    if (s->flags & RN_TCP_ACK) {
-        rn__tcp_reset_reply(ts, s->laddr, s->faddr, &s->th, s->len);
-        seg_drop(st, nb, RN_DROP_TCP_BAD_STATE);
-        return;
-    }
-    if (!(s->flags & RN_TCP_SYN)) {
-        seg_drop(st, nb, RN_DROP_TCP_BAD_STATE);
-        return;
-    }
-    if (atomic_load_explicit(&l->l_nsyn, memory_order_relaxed) >= l->l_backlog ||
-        atomic_load_explicit(&l->l_naccept, memory_order_relaxed) >= l->l_backlog) {
-        /* Both queues are bounded by the backlog; the peer retries. */
-        ts->ts_listen_overflows++;
-        seg_drop(st, nb, RN_DROP_TCP_LISTEN_OVERFLOW);
-        return;
-    }
     c = rn__tcp_conn_new(ts, s->laddr, s->th.th_dport, s->faddr, s->th.th_sport);
     if (c == NULL) {
-        seg_drop(st, nb, RN_DROP_NO_BUFFER);
-        return;
+        if (nb != NULL)
+            seg_drop(ts->ts_stack, nb, RN_DROP_NO_BUFFER);
+        else
+            rn__stack_count_drop(ts->ts_stack, NULL, RN_DROP_NO_BUFFER);
+        return NULL;
     }
     /* The listener's SYN queue holds the connection, the connection holds
      * its listener until it is accepted or dies. */
@@ -169,7 +155,7 @@ static void listen_input(struct tcp_listener *l, struct rn_netbuf *nb, struct se
     c->irs = s->seq;
     c->rcv_nxt = s->seq + 1;
     c->rcv_adv = c->rcv_nxt;  /* nothing advertised yet: the edge starts here */
-    c->iss = rn__tcp_isn(ts, c->t_laddr, c->t_lport, c->t_faddr, c->t_fport);
+    c->iss = iss;
     c->snd_una = c->snd_nxt = c->snd_max = c->snd_recover = c->iss;
     syn_options(c, s);
     if (!(s->to.to_present & RN_TCPOPT_F_WSCALE))
@@ -181,22 +167,125 @@ static void listen_input(struct tcp_listener *l, struct rn_netbuf *nb, struct se
     c->snd_max_wnd = c->snd_wnd;
     c->snd_wl1 = s->seq;
     c->snd_wl2 = c->iss;
-    syn_queue(c, nb, s);
+    if (nb != NULL)
+        syn_queue(c, nb, s);
     rn__tcp_cc_init(c);
     tcp_set_state(c, TCPS_SYN_RECEIVED);
     ts->ts_passive_opens++;
-    c->t_flags |= TF_ACKNOW;
-    /* Accept authorisation, before the SYN+ACK: a refused SYN is answered
-     * with a RST; a pended one waits on the SYN queue, unanswered, 75 s
-     * at most. */
+    return c;
+}
+
+/* Accept authorisation: a refused connection is answered with a RST; a
+ * pended one waits on the SYN queue, unanswered, 75 s at most.  Returns
+ * false if c may not go on now. */
+static bool passive_authorised(struct tcp_conn *c)
+{
+    struct rn_stack *st = c->t_tcp->ts_stack;
+
     if (rn__filter_on(RN_FL_ACCEPT) && rn__tcp_filter_accept(c) == RN_FILTER_BLOCK) {
         rn__stack_count_drop(st, NULL, RN_DROP_FILTER_BLOCKED);
         rn__tcp_refuse_syn(c);
+        return false;
+    }
+    if (c->t_flags & TF_AUTH_PENDING) {
+        rn__tcp_timer_arm(c, &c->t_keep, rn_stack_now(st) + RN_SEC(75));
+        return false;
+    }
+    return true;
+}
+
+/* An ACK to a listener that may return one of its SYN cookies: if it
+ * does, the connection its SYN asked for is made now, as if its SYN had
+ * been queued, and the ACK completes it.  Returns false, nb untouched,
+ * if the ACK is no cookie of ours. */
+static bool cookie_input(struct tcp_listener *l, struct rn_netbuf *nb, struct seg *s)
+{
+    struct tcp_stack *ts = l->l_tcp;
+    struct seg syn = *s;
+    struct tcp_conn *c;
+    uint32_t space;
+
+    if ((s->flags & (RN_TCP_SYN | RN_TCP_RST)) ||
+        !rn__tcp_syncookie_check(l, s->laddr, s->faddr, &s->th, &s->to, &syn.to))
+        return false;
+    if (atomic_load_explicit(&l->l_naccept, memory_order_relaxed) >= l->l_backlog) {
+        /* No room to accept it: the peer's data goes unacknowledged and
+         * it resends, by which time there may be. */
+        ts->ts_listen_overflows++;
+        seg_drop(ts->ts_stack, nb, RN_DROP_TCP_LISTEN_OVERFLOW);
+        return true;
+    }
+    syn.seq = s->seq - 1;
+    syn.th.th_seq = syn.seq;
+    syn.flags = RN_TCP_SYN;
+    syn.len = 0;
+    c = passive_conn(l, NULL, &syn, s->th.th_ack - 1);
+    if (c == NULL) {
+        rn_nb_free(nb);
+        return true;
+    }
+    /* Where the SYN+ACK left both sides: our SYN sent, the window its
+     * unscaled field offered, our timestamp clock where the peer saw it. */
+    c->snd_nxt = c->snd_max = c->iss + 1;
+    space = rn__tcp_rcv_space(c);
+    c->rcv_adv = c->rcv_nxt + (space > 65535 ? 65535 : space);
+    if (c->t_flags & TF_TSTMP)
+        c->ts_offset = s->to.to_tsecr - (uint32_t)(rn_stack_now(ts->ts_stack) / RN_NSEC_PER_MSEC);
+    if (!passive_authorised(c)) {
+        rn_nb_free(nb);
+        return true;
+    }
+    established_input(c, nb, s);
+    return true;
+}
+
+static void listen_input(struct tcp_listener *l, struct rn_netbuf *nb, struct seg *s)
+{
+    struct tcp_stack *ts = l->l_tcp;
+    struct rn_stack *st = ts->ts_stack;
+    struct tcp_conn *c;
+
+    if (s->flags & RN_TCP_RST) {
+        /* Typically the peer's answer to our segments that were still in
+         * flight when it reset or closed a connection we then let go. */
+        seg_drop(st, nb, RN_DROP_TCP_RST_NO_CONN);
         return;
     }
-    if (c->t_flags & TF_AUTH_PENDING)
-        rn__tcp_timer_arm(c, &c->t_keep, rn_stack_now(st) + RN_SEC(75));
-    rn__tcp_output(c);
+    if (s->flags & RN_TCP_ACK) {
+        if (cookie_input(l, nb, s))
+            return;
+        rn__tcp_reset_reply(ts, s->laddr, s->faddr, &s->th, s->len);
+        seg_drop(st, nb, RN_DROP_TCP_BAD_STATE);
+        return;
+    }
+    if (!(s->flags & RN_TCP_SYN)) {
+        seg_drop(st, nb, RN_DROP_TCP_BAD_STATE);
+        return;
+    }
+    if (atomic_load_explicit(&l->l_naccept, memory_order_relaxed) >= l->l_backlog) {
+        /* Both queues are bounded by the backlog; the peer retries. */
+        ts->ts_listen_overflows++;
+        seg_drop(st, nb, RN_DROP_TCP_LISTEN_OVERFLOW);
+        return;
+    }
+    if (rn__tcp_syncookie_due(l)) {
+        /* The SYN queue is full: answer with a cookie and keep nothing
+         * (text on the SYN included: the peer sends it again). */
+        rn__tcp_syncookie_reply(l, s->laddr, s->faddr, &s->th, &s->to);
+        rn_nb_free(nb);
+        return;
+    }
+    if (atomic_load_explicit(&l->l_nsyn, memory_order_relaxed) >= l->l_backlog) {
+        ts->ts_listen_overflows++;
+        seg_drop(st, nb, RN_DROP_TCP_LISTEN_OVERFLOW);
+        return;
+    }
+    c = passive_conn(l, nb, s, rn__tcp_isn(ts, s->laddr, s->th.th_dport, s->faddr, s->th.th_sport));
+    if (c == NULL)
+        return;
+    c->t_flags |= TF_ACKNOW;
+    if (passive_authorised(c))
+        rn__tcp_output(c);
 }
 
 /* ---- SYN_SENT (RFC 9293 3.10.7.3) ----------------------------------------- */

@@ -187,6 +187,10 @@ struct tcp_stack {
     uint64_t ts_tw_recycled;           /* entries let go early: the table was full */
     uint64_t ts_tw_reopened;           /* entries a clearly new SYN replaced */
     uint64_t ts_listen_overflows;
+    uint64_t ts_syncookies_sent;       /* SYN+ACKs carrying a cookie */
+    uint64_t ts_syncookies_ok;         /* ACKs that returned one: connections made */
+    uint64_t ts_syncookies_failed;     /* ACKs to a listener that sent cookies,
+                                          returning none */
     uint64_t ts_probes_answered;             /* window and keepalive probes ACKed */
     uint64_t ts_tlp_probes;                  /* tail loss probes sent (RFC 8985) */
 };
@@ -369,6 +373,8 @@ struct tcp_listener {
                                           (RN_EACCES: refused by a filter), or 0 */
     void *l_filter;                    /* [L] the filtering platform's record of
                                           the flow, or NULL (filter_hook.h) */
+    rn_time_t l_cookie_last;           /* [L] when it last answered a SYN with a
+                                          cookie; 0 never (tcp_syncookie.c) */
 };
 
 /* A connection in TIME_WAIT, reduced to what TIME_WAIT needs. */
@@ -529,6 +535,20 @@ int rn__tcp_send_segment(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t
 void rn__tcp_send_rst(struct tcp_conn *c);
 /* Resends the segment at snd_una (fast retransmit, partial ACKs). */
 void rn__tcp_retransmit_one(struct tcp_conn *c);
+/* SYN cookies (tcp_syncookie.c, RFC 4987 3.6).  Whether l answers SYNs
+ * with cookies now (tcp.syncookies; its SYN queue full). */
+bool rn__tcp_syncookie_due(const struct tcp_listener *l);
+/* Answers the SYN th (options to) with a SYN+ACK carrying a cookie;
+ * keeps nothing. */
+void rn__tcp_syncookie_reply(struct tcp_listener *l, uint32_t laddr, uint32_t faddr,
+                             const struct rn_tcp_hdr *th, const struct rn_tcp_opts *to);
+/* True if the ACK th (options to) returns a cookie l sent, with the
+ * options of the SYN it answered rebuilt in *syn (MSS, and window
+ * scaling, SACK and timestamps when timestamps carried them). */
+bool rn__tcp_syncookie_check(struct tcp_listener *l, uint32_t laddr, uint32_t faddr,
+                             const struct rn_tcp_hdr *th, const struct rn_tcp_opts *to,
+                             struct rn_tcp_opts *syn);
+
 /* A challenge ACK (RFC 5961), rate limited per stack. */
 void rn__tcp_challenge_ack(struct tcp_conn *c);
 uint32_t rn__tcp_tsval(const struct tcp_conn *c, rn_time_t now);
