@@ -5,6 +5,10 @@
  *
  *   conform FILE...             run every case
  *   conform --list FILE...      print each case's name and clause
+ *   conform --doc DOC FILE...   fail unless DOC (docs/conformance.md) names
+ *                               every case written out in the files (the
+ *                               matrix's generated cases are documented by
+ *                               their table)
  *   CONFORM_CASE=TEXT conform   run only the cases whose name holds TEXT
  */
 #include <setjmp.h>
@@ -36,6 +40,7 @@ int main(int argc, char **argv)
     const char *only = getenv("CONFORM_CASE");
     struct CMUnitTest *tests;
     bool list = false;
+    const char *doc = NULL;
     char err[1024];
     unsigned i, n = 0;
     int a, rc;
@@ -45,10 +50,43 @@ int main(int argc, char **argv)
             list = true;
             continue;
         }
+        if (strcmp(argv[a], "--doc") == 0 && a + 1 < argc) {
+            doc = argv[++a];
+            continue;
+        }
         if (cf_suite_load(&suite, argv[a], err, sizeof(err)) < 0) {
             fprintf(stderr, "conform: %s\n", err);
             return 2;
         }
+    }
+    if (doc != NULL) {
+        FILE *f = fopen(doc, "r");
+        char *text;
+        long len;
+        unsigned missing = 0;
+
+        if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) < 0) {
+            fprintf(stderr, "conform: cannot read %s\n", doc);
+            return 2;
+        }
+        rewind(f);
+        text = calloc(1, (size_t)len + 1);
+        if (text == NULL || fread(text, 1, (size_t)len, f) != (size_t)len) {
+            fprintf(stderr, "conform: cannot read %s\n", doc);
+            return 2;
+        }
+        fclose(f);
+        for (i = 0; i < suite.cs_ncases; i++) {
+            const char *name = suite.cs_cases[i].cc_name;
+
+            if (strchr(name, ':') == NULL && strstr(text, name) == NULL) {
+                fprintf(stderr, "conform: %s does not document case %s\n", doc, name);
+                missing++;
+            }
+        }
+        free(text);
+        cf_suite_free(&suite);
+        return missing ? 1 : 0;
     }
     if (list) {
         for (i = 0; i < suite.cs_ncases; i++)
