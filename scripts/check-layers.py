@@ -41,8 +41,14 @@ PRODUCT = [
     "apps",       # built-in services and clients
     "ctl",        # the control protocol, server, client, commands
     "lab",        # the case staged in the simulator
+    "run",        # the daemon's side of `refnet run`: channels, socket pairs
     "tools",      # the refnet tool and its daemon
+    "preload",    # the shim `refnet run` preloads: talks to the daemon over
+                  # a UNIX socket, links nothing of refnet
 ]
+# Units that may include nothing of refnet but these headers (and the C
+# library's): the shim speaks only the run channel's protocol.
+ISOLATED = {"preload": {"run/run_proto.h"}}
 ORDER = {u: i for i, u in enumerate(LIBRARY + PRODUCT)}
 
 # Which unit each public header belongs to.
@@ -75,7 +81,7 @@ def unit_of(rel):
         if parts[1] == "sim" and parts[2].startswith("lab"):
             return "lab"
         return parts[1] if parts[1] in ORDER else "?" + parts[1]
-    if parts[0] in ("apps", "tools") and len(parts) == 2:
+    if parts[0] in ("apps", "tools", "preload") and len(parts) == 2:
         return parts[0]
     if rel.startswith("include/refnet/"):
         return PUBLIC_HEADERS.get(parts[-1], "?public")
@@ -115,6 +121,11 @@ def check_file(root, rel, problems):
             inc = m.group(1)
             tunit, private, public = target_of(inc, rel)
             where = f"{rel}:{lineno}"
+            if unit in ISOLATED:
+                if inc not in ISOLATED[unit]:
+                    problems.append(f"{where}: {unit} includes \"{inc}\"; it may include only "
+                                    f"{', '.join(sorted(ISOLATED[unit]))} of refnet")
+                continue
             if tunit is None or tunit.startswith("?"):
                 problems.append(f"{where}: includes \"{inc}\", which belongs to no layer")
                 continue
@@ -135,7 +146,7 @@ def check_file(root, rel, problems):
 def main():
     root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..")
     problems = []
-    for top in ("src", "apps", "tools", "include/refnet"):
+    for top in ("src", "apps", "tools", "preload", "include/refnet"):
         for dirpath, _, files in os.walk(os.path.join(root, top)):
             for name in sorted(files):
                 if name.endswith((".c", ".h")):

@@ -37,6 +37,7 @@
 #include "commands.h"
 #include "ctl/ctl.h"
 #include "refnet/error.h"
+#include "refnet/service.h"
 
 #define CTL_DEFAULT_TIMEOUT_S 30.0
 #define CTL_MAX_TIMEOUT_S 86400.0
@@ -44,7 +45,7 @@
 #define CTL_STOP_MARGIN_S 15.0
 #define CTL_STOP_DEFAULT_S 30.0
 
-enum { O_CTL = 1, O_TIMEOUT, O_ALL, O_REFS, O_TYPE, O_INFO };
+enum { O_CTL = 1, O_TIMEOUT, O_ALL, O_REFS, O_TYPE, O_INFO, O_SIGNAL, O_GRACE, O_MAIN };
 
 #define CTL_OPTS                                                               \
     {"ctl", 0, true, false, O_CTL}, {"timeout", 0, true, false, O_TIMEOUT}
@@ -72,6 +73,9 @@ struct ctl_line {
     bool cl_refs;             /* netstat --refs */
     bool cl_info;             /* netstat -i */
     const char *cl_type;      /* objects --type */
+    const char *cl_signal;    /* svc add --stop-signal */
+    const char *cl_grace;     /* svc add --stop-grace */
+    bool cl_stop_main;        /* svc add --stop-main */
 };
 
 /* Parses argv (argv[0] the command) with opts.  Returns 0, or -1 after -h
@@ -105,6 +109,15 @@ static int ctl_parse(struct ctl_line *l, int argc, char **argv, const struct cmd
             break;
         case O_TYPE:
             l->cl_type = v;
+            break;
+        case O_SIGNAL:
+            l->cl_signal = v;
+            break;
+        case O_GRACE:
+            l->cl_grace = v;
+            break;
+        case O_MAIN:
+            l->cl_stop_main = true;
             break;
         }
     }
@@ -363,11 +376,67 @@ out:
 /* svc [list | status NAME | start NAME | stop NAME [--timeout S]].  The
  * --timeout of `svc stop` is the stop's, the daemon's to wait: it goes to
  * the daemon, and the client waits S and a margin for the reply. */
+/* svc add NAME [--stop-signal SIG] [--stop-grace S] [--stop-main] -- COMMAND...: l is
+ * the command line before the "--", words what follows it. */
+static int svc_add(struct ctl_line *l, int nwords, char **words)
+{
+    const char **args;
+    double timeout, grace;
+    int st, n = 0, i;
+
+    if (l->cl_p.cp_nops != 2)
+        return rn__cmd_usage_error(l->cl_p.cp_nops < 2 ? "svc add: which service? (svc add "
+                                   "NAME [--stop-signal SIG] [--stop-grace S] -- COMMAND...)"
+                                   : "svc add: '%s': the command goes after --, e.g. svc add "
+                                   "web -- python3 -m http.server 80", l->cl_p.cp_ops[2]);
+    if (words == NULL || nwords == 0)
+        return rn__cmd_usage_error("svc add: no command: it goes after --, e.g. svc add web -- "
+                                   "python3 -m http.server 80");
+    if (l->cl_signal != NULL && rn_svc_signal_parse(l->cl_signal) == 0)
+        return rn__cmd_usage_error("svc add: --stop-signal: '%s': not a signal (a name such "
+                                   "as TERM or SIGWINCH, or a number)", l->cl_signal);
+    if (l->cl_grace != NULL && rn__cmd_parse_seconds(l->cl_grace, 3600, &grace) != 0)
+        return rn__cmd_usage_error("svc add: --stop-grace: '%s': must be a number of seconds "
+                                   "in (0, 3600]", l->cl_grace);
+    if (nwords > RN_SVC_EXEC_ARGV_MAX)
+        return rn__cmd_usage_error("svc add: a command has at most %d words",
+                                   RN_SVC_EXEC_ARGV_MAX);
+    if ((st = ctl_timeout(l, "", CTL_DEFAULT_TIMEOUT_S, &timeout)) != 0)
+        return st;
+    args = calloc((size_t)nwords + 10, sizeof(*args));
+    if (args == NULL) {
+        fputs("refnet: out of memory\n", stderr);
+        return CMD_EXIT_FAIL;
+    }
+    args[n++] = "svc";
+    args[n++] = "add";
+    args[n++] = l->cl_p.cp_ops[1];
+    if (l->cl_signal != NULL) {
+        args[n++] = "--stop-signal";
+        args[n++] = l->cl_signal;
+    }
+    if (l->cl_grace != NULL) {
+        args[n++] = "--stop-grace";
+        args[n++] = l->cl_grace;
+    }
+    if (l->cl_stop_main)
+        args[n++] = "--stop-main";
+    args[n++] = "--";
+    for (i = 0; i < nwords; i++)
+        args[n++] = words[i];
+    st = ctl_call(l->cl_ctl, false, timeout, n, args);
+    free(args);
+    return st;
+}
+
 int rn__cmd_svc(int argc, char **argv)
 {
     static const struct cmd_opt opts_svc[] = {
         {"ctl", 0, true, false, O_CTL},
         {"timeout", 0, true, true, O_TIMEOUT},
+        {"stop-signal", 0, true, false, O_SIGNAL},
+        {"stop-grace", 0, true, false, O_GRACE},
+        {"stop-main", 0, false, false, O_MAIN},
         {NULL, 0, false, false, 0},
     };
     struct ctl_line l;
@@ -375,11 +444,35 @@ int rn__cmd_svc(int argc, char **argv)
     const char *sub;
     double timeout, stop_s;
     unsigned ntimeout;
-    int st, i, n;
+    int st, i, n, dd;
 
-    if (ctl_parse(&l, argc, argv, opts_svc, &st) != 0)
+    /* svc add: what follows "--" is the command, never options. */
+    for (dd = 1; dd < argc && strcmp(argv[dd], "--") != 0; dd++)
+        ;
+    if (ctl_parse(&l, dd, argv, opts_svc, &st) != 0)
         return st;
     sub = l.cl_p.cp_nops > 0 ? l.cl_p.cp_ops[0] : "list";
+    if (strcmp(sub, "add") == 0) {
+        if (l.cl_p.cp_json)
+            st = rn__cmd_usage_error("--json: svc add has no JSON output (svc list and svc "
+                                     "status have)");
+        else
+            st = svc_add(&l, dd < argc ? argc - dd - 1 : 0, dd < argc ? argv + dd + 1 : NULL);
+        goto out;
+    }
+    if (dd < argc) {
+        /* Not svc add: "--" only ends the options. */
+        rn__cmd_parser_free(&l.cl_p);
+        if (ctl_parse(&l, argc, argv, opts_svc, &st) != 0)
+            return st;
+        sub = l.cl_p.cp_nops > 0 ? l.cl_p.cp_ops[0] : "list";
+    }
+    if (l.cl_signal != NULL || l.cl_grace != NULL || l.cl_stop_main) {
+        st = rn__cmd_usage_error("svc %s: --%s is for svc add", sub,
+                                 l.cl_signal != NULL ? "stop-signal" : l.cl_grace != NULL
+                                 ? "stop-grace" : "stop-main");
+        goto out;
+    }
     ntimeout = l.cl_p.cp_seen[1]; /* opts_svc[1], repeatable for this check */
     if (strcmp(sub, "stop") == 0) {
         if (ntimeout > 1) {
@@ -405,7 +498,8 @@ int rn__cmd_svc(int argc, char **argv)
         if ((st = ctl_timeout(&l, "", CTL_DEFAULT_TIMEOUT_S, &timeout)) != 0)
             goto out;
     }
-    if (l.cl_p.cp_json && (!strcmp(sub, "start") || !strcmp(sub, "stop"))) {
+    if (l.cl_p.cp_json && (!strcmp(sub, "start") || !strcmp(sub, "stop") ||
+                           !strcmp(sub, "remove"))) {
         st = rn__cmd_usage_error("--json: svc %s has no JSON output (svc list and svc status have)",
                              sub);
         goto out;

@@ -26,6 +26,7 @@
 #include "refnet/error.h"
 #include "refnet/filter.h"
 #include "refnet/link.h"
+#include "refnet/service.h"
 #include "refnet/tcp.h"
 #include "refnet/version.h"
 
@@ -128,7 +129,9 @@ static int parse_setting(const char *arg, struct rn_daemon_params *p)
 /* The options of refnet daemon, each taking a value. */
 enum {
     O_TAP = 1, O_ADDR, O_GW, O_CTL, O_CAPTURE, O_FAULT, O_SERVICE, O_MAC, O_MTU, O_SEED,
-    O_WATCHDOG, O_OFFLOAD, O_FILTER, O_DUMP_DIR, O_REASS_TIMEOUT, O_INJECT, O_SET
+    O_WATCHDOG, O_OFFLOAD, O_FILTER, O_DUMP_DIR, O_REASS_TIMEOUT, O_INJECT, O_SERVICE_EXEC,
+    O_STOP_SIGNAL, O_STOP_GRACE, O_STOP_MAIN, O_RUN_UID, O_RUN_MAX,
+    O_SET
 };
 static const struct cmd_opt daemon_opts[] = {
     {"tap", 0, true, false, O_TAP},
@@ -147,9 +150,108 @@ static const struct cmd_opt daemon_opts[] = {
     {"dump-dir", 0, true, false, O_DUMP_DIR},
     {"reass-timeout", 0, true, false, O_REASS_TIMEOUT},
     {"inject", 0, true, false, O_INJECT},
+    {"service-exec", 0, true, true, O_SERVICE_EXEC},
+    {"stop-signal", 0, true, true, O_STOP_SIGNAL},
+    {"stop-grace", 0, true, true, O_STOP_GRACE},
+    {"stop-main", 0, true, true, O_STOP_MAIN},
+    {"run-allow-uid", 0, true, true, O_RUN_UID},
+    {"run-max-sockets", 0, true, false, O_RUN_MAX},
     {"set", 0, true, true, O_SET},
     {NULL, 0, false, false, 0},
 };
+
+/* Splits a command into words as a shell would split a simple command:
+ * blanks separate words; '...' keeps everything; "..." keeps everything
+ * but a backslash before $ ` " \ or a newline; a backslash outside quotes
+ * keeps the next character.  Nothing else is special and no shell runs.
+ * Fills de (its words point into a malloc'd copy).  Returns 0, or 2
+ * (printed). */
+static int split_command(const char *opt, const char *cmd, struct rn_daemon_exec *de)
+{
+    size_t n = 0, len = strlen(cmd);
+    char *out = malloc(len + 1), *w = out, quote = 0;
+    const char *c = cmd;
+    bool in_word = false;
+
+    if (out == NULL)
+        return daemon_arg_error("%s: out of memory", opt);
+    for (;; c++) {
+        if (quote == 0 && (*c == '\0' || *c == ' ' || *c == '\t' || *c == '\n')) {
+            if (in_word) {
+                *w++ = '\0';
+                in_word = false;
+            }
+            if (*c == '\0')
+                break;
+            continue;
+        }
+        if (*c == '\0') {
+            free(out);
+            return daemon_arg_error("%s: '%s': the %s quote is not closed", opt, cmd,
+                                    quote == '\'' ? "single" : "double");
+        }
+        if (!in_word) {
+            if (n == RN_DAEMON_EXEC_WORDS) {
+                free(out);
+                return daemon_arg_error("%s: '%.60s...': more than %d words", opt, cmd,
+                                        RN_DAEMON_EXEC_WORDS);
+            }
+            de->de_argv[n++] = w;
+            in_word = true;
+        }
+        if (quote == '\'') {
+            if (*c == '\'')
+                quote = 0;
+            else
+                *w++ = *c;
+        } else if (quote == '"') {
+            if (*c == '"')
+                quote = 0;
+            else if (*c == '\\' && c[1] != '\0' && strchr("$`\"\\\n", c[1]) != NULL)
+                *w++ = *++c;
+            else
+                *w++ = *c;
+        } else if (*c == '\'' || *c == '"') {
+            quote = *c;
+        } else if (*c == '\\' && c[1] != '\0') {
+            *w++ = *++c;
+        } else {
+            *w++ = *c;
+        }
+    }
+    if (n == 0) {
+        free(out);
+        return daemon_arg_error("%s: '%s': no command after '='", opt, cmd);
+    }
+    de->de_argv[n] = NULL;
+    de->de_words = out;
+    return 0;
+}
+
+/* The --service-exec entry named by NAME=VALUE, for --stop-signal and
+ * --stop-grace; *value is set to VALUE.  NULL (printed) if there is none. */
+static struct rn_daemon_exec *exec_named(struct rn_daemon_params *p, const char *opt,
+                                         const char *val, const char **value)
+{
+    const char *eq = strchr(val, '=');
+    size_t i;
+
+    if (eq == NULL || eq == val) {
+        daemon_arg_error("%s: '%s': expected NAME=VALUE, NAME a service of --service-exec",
+                         opt, val);
+        return NULL;
+    }
+    for (i = 0; i < p->dp_nexec; i++) {
+        if (strlen(p->dp_exec[i].de_name) == (size_t)(eq - val) &&
+            strncmp(p->dp_exec[i].de_name, val, (size_t)(eq - val)) == 0) {
+            *value = eq + 1;
+            return &p->dp_exec[i];
+        }
+    }
+    daemon_arg_error("%s: '%s': no --service-exec %.*s=... before it", opt, val,
+                     (int)(eq - val), val);
+    return NULL;
+}
 
 /* Reads one option's value into p.  Returns 0 or 2 (printed). */
 static int daemon_option(int o, const char *val, struct rn_daemon_params *p,
@@ -205,6 +307,91 @@ static int daemon_option(int o, const char *val, struct rn_daemon_params *p,
             return daemon_arg_error("--service: at most %d services", RN_DAEMON_SERVICES_MAX);
         p->dp_services[p->dp_nservices++] = val;
         return 0;
+    case O_SERVICE_EXEC: {
+        const char *eq = strchr(val, '=');
+        struct rn_daemon_exec *de;
+        size_t i, n = eq ? (size_t)(eq - val) : 0;
+
+        if (eq == NULL || n == 0)
+            return daemon_arg_error("--service-exec: '%s': expected NAME=COMMAND, e.g. "
+                                    "web='python3 -m http.server 80'", val);
+        if (p->dp_nexec == RN_DAEMON_EXEC_MAX)
+            return daemon_arg_error("--service-exec: at most %d commands", RN_DAEMON_EXEC_MAX);
+        for (i = 0; i < n; i++) {
+            if (!isalnum((unsigned char)val[i]) && strchr("_.-", val[i]) == NULL)
+                break;
+        }
+        if (i < n || n > 31 || val[0] == '-' || val[0] == '.')
+            return daemon_arg_error("--service-exec: '%.*s': not a service name (1 to 31 "
+                                    "of letters, digits, '_', '.' and '-', not starting "
+                                    "with '-' or '.')", (int)n, val);
+        for (i = 0; i < p->dp_nexec; i++) {
+            if (strlen(p->dp_exec[i].de_name) == n && strncmp(p->dp_exec[i].de_name, val, n) == 0)
+                return daemon_arg_error("--service-exec: service %.*s given twice", (int)n, val);
+        }
+        for (i = 0; i < p->dp_nservices; i++) {
+            if (strncmp(p->dp_services[i], val, n) == 0 &&
+                (p->dp_services[i][n] == '\0' || p->dp_services[i][n] == '='))
+                return daemon_arg_error("--service-exec: %.*s is a --service already", (int)n,
+                                        val);
+        }
+        de = &p->dp_exec[p->dp_nexec];
+        memset(de, 0, sizeof(*de));
+        /* The name: a copy ending at the '='. */
+        de->de_name = strndup(val, n);
+        if (de->de_name == NULL)
+            return daemon_arg_error("--service-exec: out of memory");
+        if (split_command("--service-exec", eq + 1, de) != 0) {
+            free((char *)de->de_name);
+            return CMD_EXIT_USAGE;
+        }
+        p->dp_nexec++;
+        return 0;
+    }
+    case O_STOP_SIGNAL: {
+        const char *sv;
+        struct rn_daemon_exec *de = exec_named(p, "--stop-signal", val, &sv);
+        int sig;
+
+        if (de == NULL)
+            return CMD_EXIT_USAGE;
+        sig = rn_svc_signal_parse(sv);
+        if (sig == 0)
+            return daemon_arg_error("--stop-signal: '%s': not a signal (a name such as TERM "
+                                    "or SIGWINCH, or a number)", sv);
+        if (sig == SIGKILL || sig == SIGSTOP)
+            return daemon_arg_error("--stop-signal: '%s': a stop must let the command end "
+                                    "by itself (SIGKILL follows after the grace)", sv);
+        de->de_stop_signal = sig;
+        return 0;
+    }
+    case O_STOP_MAIN: {
+        size_t i;
+
+        for (i = 0; i < p->dp_nexec && strcmp(p->dp_exec[i].de_name, val) != 0; i++)
+            ;
+        if (i == p->dp_nexec)
+            return daemon_arg_error("--stop-main: '%s': no --service-exec %s=... before it", val,
+                                    val);
+        p->dp_exec[i].de_stop_main = true;
+        return 0;
+    }
+    case O_STOP_GRACE: {
+        const char *gv;
+        struct rn_daemon_exec *de = exec_named(p, "--stop-grace", val, &gv);
+        double secs;
+        char *end;
+
+        if (de == NULL)
+            return CMD_EXIT_USAGE;
+        errno = 0;
+        secs = strtod(gv, &end);
+        if (errno != 0 || end == gv || *end != '\0' || !(secs > 0) || secs > 3600)
+            return daemon_arg_error("--stop-grace: '%s': must be a number of seconds in "
+                                    "(0, 3600]", gv);
+        de->de_grace = (rn_time_t)(secs * 1e9 + 0.5);
+        return 0;
+    }
     case O_MAC:
         return parse_mac(val, p->dp_mac);
     case O_MTU:
@@ -248,6 +435,18 @@ static int daemon_option(int o, const char *val, struct rn_daemon_params *p,
             return daemon_arg_error("--inject: '%s': unknown fault (known: enum-leak)", val);
         p->dp_inject_enum_leak = true;
         return 0;
+    case O_RUN_UID:
+        if (parse_u64("--run-allow-uid", val, 0, UINT32_MAX - 1, &v) != 0)
+            return CMD_EXIT_USAGE;
+        if (p->dp_run_nuids == RN_RUN_UIDS_MAX)
+            return daemon_arg_error("--run-allow-uid: at most %d uids", RN_RUN_UIDS_MAX);
+        p->dp_run_uids[p->dp_run_nuids++] = (uid_t)v;
+        return 0;
+    case O_RUN_MAX:
+        if (parse_u64("--run-max-sockets", val, 1, 65536, &v) != 0)
+            return CMD_EXIT_USAGE;
+        p->dp_run_max_sockets = (unsigned)v;
+        return 0;
     case O_SET:
         return parse_setting(val, p);
     case O_OFFLOAD:
@@ -259,9 +458,33 @@ static int daemon_option(int o, const char *val, struct rn_daemon_params *p,
     return daemon_arg_error("option %d not handled", o); /* not reached */
 }
 
+/* Frees what the options allocated. */
+static void daemon_params_free(struct rn_daemon_params *p)
+{
+    size_t i;
+
+    for (i = 0; i < p->dp_nexec; i++) {
+        free((char *)p->dp_exec[i].de_name);
+        free(p->dp_exec[i].de_words);
+    }
+    p->dp_nexec = 0;
+}
+
+static int daemon_main(struct rn_daemon_params *p, int argc, char **argv);
+
 int rn__cmd_daemon(int argc, char **argv)
 {
     struct rn_daemon_params p;
+    int rc;
+
+    memset(&p, 0, sizeof(p));
+    rc = daemon_main(&p, argc, argv);
+    daemon_params_free(&p);
+    return rc;
+}
+
+static int daemon_main(struct rn_daemon_params *p, int argc, char **argv)
+{
     struct rn_fault_params fault;
     struct cmd_parser cp;
     struct rn_daemon *d;
@@ -270,12 +493,11 @@ int rn__cmd_daemon(int argc, char **argv)
     uint64_t leaked;
     int o, e;
 
-    memset(&p, 0, sizeof(p));
-    p.dp_version = rn_version();
-    rn_tcp_params_init(&p.dp_tcp);
+    p->dp_version = rn_version();
+    rn_tcp_params_init(&p->dp_tcp);
     rn__cmd_parser_init(&cp, rn__cmd_find("daemon"), "refnet daemon: ", daemon_opts, argc, argv);
     while ((o = rn__cmd_getopt(&cp)) > 0) {
-        if (daemon_option(o, cp.cp_val, &p, &fault, &gw_arg) != 0) {
+        if (daemon_option(o, cp.cp_val, p, &fault, &gw_arg) != 0) {
             rn__cmd_parser_free(&cp);
             return CMD_EXIT_USAGE;
         }
@@ -289,33 +511,33 @@ int rn__cmd_daemon(int argc, char **argv)
         return e;
     }
     rn__cmd_parser_free(&cp);
-    if (p.dp_tcp_set && rn_tcp_params_check(&p.dp_tcp, &why) != 0)
+    if (p->dp_tcp_set && rn_tcp_params_check(&p->dp_tcp, &why) != 0)
         return daemon_arg_error("--set: the settings given break a rule: %s", why);
-    if (p.dp_tap == NULL)
+    if (p->dp_tap == NULL)
         return daemon_arg_error("--tap is required (see refnet daemon --help)");
-    if (p.dp_addr == 0)
+    if (p->dp_addr == 0)
         return daemon_arg_error("--addr is required (see refnet daemon --help)");
-    if (p.dp_gw != 0) {
+    if (p->dp_gw != 0) {
         char nbuf[RN_IP4_STRLEN];
 
-        rn_ip4_addr_fmt(rn_ip4_net(p.dp_addr, p.dp_plen), nbuf);
-        if (!rn_ip4_in_prefix(p.dp_gw, p.dp_addr, p.dp_plen))
+        rn_ip4_addr_fmt(rn_ip4_net(p->dp_addr, p->dp_plen), nbuf);
+        if (!rn_ip4_in_prefix(p->dp_gw, p->dp_addr, p->dp_plen))
             return daemon_arg_error("--gw: '%s': not on %s/%u, the interface's prefix",
-                                    gw_arg, nbuf, p.dp_plen);
-        if (p.dp_gw == p.dp_addr)
+                                    gw_arg, nbuf, p->dp_plen);
+        if (p->dp_gw == p->dp_addr)
             return daemon_arg_error("--gw: the gateway cannot be the interface's own address");
     }
 
     /* Writes to a control client that went away must not kill us. */
     signal(SIGPIPE, SIG_IGN);
-    e = rn__daemon_start(&p, &d, err, sizeof(err));
+    e = rn__daemon_start(p, &d, err, sizeof(err));
     if (e != 0) {
         fprintf(stderr, "refnet daemon: %s\n", err);
         return 1;
     }
     rn__daemon_describe(d, line, sizeof(line));
     fprintf(stderr, "refnet daemon: %s\n", line);
-    if (p.dp_inject_enum_leak)
+    if (p->dp_inject_enum_leak)
         fprintf(stderr, "refnet daemon: fault injected: netstat's enumeration loses 'enum' "
                 "references on listeners (refnet lab clear-leak gives them back)\n");
     e = rn__daemon_run(d);

@@ -30,7 +30,10 @@ const struct cmd_def rn__cmd_table[] = {
                        "       [--mac MAC] [--mtu N] [--seed N] [--watchdog S]\n"
                        "       [--offload on|off] [--filter SPEC]... [--dump-dir DIR]\n"
                        "       [--reass-timeout S] [--inject enum-leak]\n"
-                       "       [--set NAME=VALUE]...",
+                       "       [--service-exec NAME=COMMAND]... [--stop-signal NAME=SIG]...\n"
+                       "       [--stop-grace NAME=S]... [--stop-main NAME]...\n"
+                       "       [--run-allow-uid UID]...\n"
+                       "       [--run-max-sockets N] [--set NAME=VALUE]...",
         .cd_desc = "Runs in the foreground until SIGINT or SIGTERM, with its start-up\n"
                    "and shutdown lines and the watchdog's reports on stderr.  Exit\n"
                    "status: 0 clean shutdown, 1 start-up failure or objects leaked at\n"
@@ -48,6 +51,20 @@ const struct cmd_def rn__cmd_table[] = {
             "      --service NAME     run a built-in service (repeatable): echo (UDP and\n"
             "                         TCP 7), discard (TCP 9), chargen (TCP 19),\n"
             "                         httpd=PORT:DIR\n"
+            "      --service-exec NAME=COMMAND\n"
+            "                         run COMMAND as service NAME (repeatable), under\n"
+            "                         `refnet run`, in a process group of its own; its\n"
+            "                         words split as a shell would, with quotes and\n"
+            "                         backslashes, but no shell runs it\n"
+            "      --stop-signal NAME=SIG\n"
+            "                         the signal that stops service NAME (default TERM;\n"
+            "                         apache2's graceful stop is WINCH)\n"
+            "      --stop-grace NAME=S\n"
+            "                         SIGKILL follows the stop signal after S seconds\n"
+            "                         (default 10)\n"
+            "      --stop-main NAME   the stop signal goes to NAME's command alone, not\n"
+            "                         its process group: apache2's and nginx's masters\n"
+            "                         stop their children themselves\n"
             "      --mac MAC          the interface's address (default: random, locally\n"
             "                         administered)\n"
             "      --mtu N            the device's MTU, 68..65521\n"
@@ -69,6 +86,12 @@ const struct cmd_def rn__cmd_table[] = {
             "                         netstat's enumeration leak references on listeners,\n"
             "                         as in the case (refnet lab clear-leak gives them\n"
             "                         back)\n"
+            "      --run-allow-uid UID  a user whose programs may use the stack through\n"
+            "                         refnet run (repeatable; default: the daemon's own\n"
+            "                         and root)\n"
+            "      --run-max-sockets N  sockets one process under refnet run may hold\n"
+            "                         (default 1024)\n"
+
             "      --set NAME=VALUE   one of TCP's settings (repeatable), e.g. tcp.sack=0,\n"
             "                         tcp.rto_min=200ms; refnet get tcp lists them\n",
         .cd_man = "refnet-daemon",
@@ -144,20 +167,31 @@ const struct cmd_def rn__cmd_table[] = {
     {
         .cd_name = "svc",
         .cd_fn = rn__cmd_svc,
-        .cd_brief = "svc [list | status NAME | start NAME | stop NAME]",
-        .cd_summary = "the daemon's services: list, status, start, stop",
+        .cd_brief = "svc [list|status|start|stop|add|remove]",
+        .cd_summary = "the daemon's services, built-in and commands",
         .cd_synopsis = "svc [list] [-j]\n"
                        "svc status NAME [-j]\n"
                        "svc start NAME[=ARG]\n"
-                       "svc stop NAME [--timeout S]",
+                       "svc stop NAME [--timeout S]\n"
+                       "svc add NAME [--stop-signal SIG] [--stop-grace S] [--stop-main]\n"
+                       "        -- COMMAND...\n"
+                       "svc remove NAME",
         .cd_desc = "stop answers once the service is STOPPED (exit 0), or after S\n"
                    "seconds with exit status 3 and the chains that keep it pending, as\n"
                    "`refnet why NAME` prints them; the service stays STOP_PENDING and a\n"
-                   "later release still completes the stop.",
+                   "later release still completes the stop.  add makes a service of a\n"
+                   "command, run under `refnet run` in a process group of its own; its\n"
+                   "stop sends the stop signal to the group, SIGKILL after the grace, and\n"
+                   "completes once the group is gone and refnet's cleanups completed.\n"
+                   "remove forgets a STOPPED service.",
         .cd_options = "  -j, --json             list and status: JSON (an array, one object)\n"
                       "      --timeout S        stop: how long the stop may take (default 30);\n"
                       "                         the answer is awaited S + 15 s.  Otherwise:\n"
-                      "                         seconds to wait for the answer (default 30)\n",
+                      "                         seconds to wait for the answer (default 30)\n"
+                      "      --stop-signal SIG  add: the signal that stops it (default TERM)\n"
+                      "      --stop-grace S     add: SIGKILL S seconds after it (default 10)\n"
+                      "      --stop-main        add: the stop signal to the command alone, not\n"
+                      "                         its process group\n",
         .cd_man = "refnet-svc",
         .cd_flags = CMD_F_CTL | CMD_F_JSON,
     },
@@ -304,6 +338,28 @@ const struct cmd_def rn__cmd_table[] = {
         .cd_man = "refnet-objects",
     },
     {
+        .cd_name = "run",
+        .cd_fn = rn__cmd_run,
+        .cd_brief = "run [OPTION]... -- PROGRAM [ARG]...",
+        .cd_summary = "run a program with its sockets on refnet",
+        .cd_synopsis = "run [--ctl PATH] [--name NAME] [--fallback] -- PROGRAM [ARG]...",
+        .cd_desc = "Runs an unmodified, dynamically linked program with a shim preloaded\n"
+                   "(LD_PRELOAD) that puts its AF_INET sockets on the daemon's stack;\n"
+                   "files, pipes, UNIX sockets, netlink, AF_INET6 and 127.0.0.0/8 stay\n"
+                   "with the kernel.  Each of its processes is a refnet process with its\n"
+                   "pid, name and owner ($REFNET_OWNER).  Exit status: the program's\n"
+                   "(128 + the signal that killed it), 1 if it could not be started.\n"
+                   "No JSON form.",
+        .cd_options = "      --ctl PATH         the daemon's control socket; its run socket is\n"
+                      "                         PATH.run (default $REFNET_CTL, else\n"
+                      "                         /run/refnet/refnet.sock)\n"
+                      "      --name NAME        the first process's name in refnet's listings\n"
+                      "                         (default: the program's)\n"
+                      "      --fallback         without a daemon, use the kernel's sockets\n"
+                      "                         (default: they fail with ENETDOWN)\n",
+        .cd_man = "refnet-run",
+    },
+    {
         .cd_name = "lab",
         .cd_fn = rn__cmd_lab,
         .cd_brief = "lab SCENARIO [OPTION]...",
@@ -311,16 +367,23 @@ const struct cmd_def rn__cmd_table[] = {
         .cd_synopsis = "lab stop-hang|callout-hang|close-wait [--fixed] [--seed N]\n"
                        "       [--threshold S] [--dump FILE]\n"
                        "lab leak [--fixed] [--dump FILE]\n"
+                       "lab apache [--fixed] [--threshold S] [--mpm event|prefork]\n"
+                       "       [--dump FILE]\n"
                        "lab clear-leak [--ctl PATH] [--timeout S]",
         .cd_desc = "stop-hang, callout-hang and close-wait run in the simulator; leak on\n"
-                   "the object manager alone; clear-leak asks a running daemon to give\n"
-                   "back the references its --inject enum-leak fault lost.  Exit status\n"
-                   "3 when a hang was reproduced and diagnosed, 0 when the run stopped\n"
-                   "cleanly (--fixed).  No JSON form.",
+                   "the object manager alone; apache (root) runs Debian's apache2 as a\n"
+                   "service of a real daemon, in a network namespace of its own, with\n"
+                   "curl load from Linux and the injected enumeration fault; clear-leak\n"
+                   "asks a running daemon to give back the references its --inject\n"
+                   "enum-leak fault lost.  Exit status 3 when a hang was reproduced and\n"
+                   "diagnosed, 0 when the run stopped cleanly (--fixed).  No JSON form.",
         .cd_options = "      --fixed            run the fixed code: the stop completes\n"
                       "      --seed N           the simulation's seed, from 1 (default 1)\n"
-                      "      --threshold S      the watchdog's threshold, 1..3600 s (default 10)\n"
-                      "      --dump FILE        keep the dump the run writes\n"
+                      "      --threshold S      the watchdog's threshold, 1..3600 s (default 10;\n"
+                      "                         apache: 1..60, default 3)\n"
+                      "      --mpm MPM          apache: apache2's MPM, event (default) or prefork\n"
+                      "      --dump FILE        keep the dump the run writes (apache: the moment\n"
+                      "                         the watchdog named the holder)\n"
                       "      --ctl PATH         clear-leak: the daemon's control socket\n"
                       "      --timeout S        clear-leak: seconds to wait for the answer\n",
         .cd_man = "refnet-lab",

@@ -8,6 +8,14 @@
  *   stop-hang, callout-hang, close-wait  the case in the simulator, with
  *          httpd, clients and a netstat loop (src/sim/lab.h):
  *          [--fixed] [--seed N] [--threshold S] [--dump FILE]
+ *   apache  the case for real (root): Debian's apache2 as a service of a
+ *          daemon in a network namespace of its own, curl load from
+ *          Linux, a netstat loop with the injected enumeration fault, a
+ *          stop that hangs and its diagnosis, a restart refused, the leak
+ *          cleared: [--fixed] [--threshold S] [--mpm event|prefork]
+ *          [--dump FILE].  The orchestration (namespaces, processes,
+ *          curl) is a shell script, lab-apache.sh, found beside the tool
+ *          (../share/refnet/) or where it was installed, which this runs.
  *   clear-leak  (a running daemon) gives back the references that its
  *          `--inject enum-leak` fault made netstat's enumeration lose, so
  *          that a stop stuck on them completes: [--ctl PATH] [--timeout S].
@@ -19,6 +27,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -258,7 +267,80 @@ static const struct {
     {"close-wait", rn__lab_close_wait},
 };
 
-enum { O_FIXED = 1, O_SEED, O_THRESHOLD, O_DUMP, O_CTL, O_TIMEOUT };
+#ifndef REFNET_LAB_INSTALLED
+#define REFNET_LAB_INSTALLED "/usr/local/share/refnet/lab-apache.sh"
+#endif
+
+/* The apache lab's script: beside the tool (a build tree, or an install
+ * under the same prefix), else where it was installed.  Returns 0 with the
+ * path in buf, or -1. */
+static int lab_apache_script(char *buf, size_t len)
+{
+    char exe[PATH_MAX], *slash;
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+    if (n > 0) {
+        exe[n] = '\0';
+        slash = strrchr(exe, '/');
+        if (slash != NULL) {
+            int w;
+
+            *slash = '\0';
+            w = snprintf(buf, len, "%s/../share/refnet/lab-apache.sh", exe);
+            if (w > 0 && (size_t)w < len && access(buf, R_OK) == 0)
+                return 0;
+        }
+    }
+    snprintf(buf, len, "%s", REFNET_LAB_INSTALLED);
+    return access(buf, R_OK) == 0 ? 0 : -1;
+}
+
+/* refnet lab apache: runs the script with this very binary.  Returns only
+ * on failure. */
+static int lab_apache(bool fixed, const char *threshold, const char *mpm, const char *dump)
+{
+    char script[PATH_MAX + 64], self[PATH_MAX];
+    const char *argv[12];
+    ssize_t n;
+    int k = 0;
+
+    if (lab_apache_script(script, sizeof(script)) != 0) {
+        fprintf(stderr, "refnet: lab apache: its script is missing (%s, or "
+                "share/refnet/lab-apache.sh beside the tool)\n", script);
+        return CMD_EXIT_FAIL;
+    }
+    n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n <= 0) {
+        fprintf(stderr, "refnet: lab apache: cannot find this program's path: %s\n",
+                strerror(errno));
+        return CMD_EXIT_FAIL;
+    }
+    self[n] = '\0';
+    argv[k++] = "bash";
+    argv[k++] = script;
+    argv[k++] = self;
+    if (fixed)
+        argv[k++] = "--fixed";
+    if (threshold != NULL) {
+        argv[k++] = "--threshold";
+        argv[k++] = threshold;
+    }
+    if (mpm != NULL) {
+        argv[k++] = "--mpm";
+        argv[k++] = mpm;
+    }
+    if (dump != NULL) {
+        argv[k++] = "--dump";
+        argv[k++] = dump;
+    }
+    argv[k] = NULL;
+    fflush(NULL);
+    execvp("bash", (char *const *)argv);
+    fprintf(stderr, "refnet: lab apache: cannot run bash: %s\n", strerror(errno));
+    return CMD_EXIT_FAIL;
+}
+
+enum { O_FIXED = 1, O_SEED, O_THRESHOLD, O_DUMP, O_CTL, O_TIMEOUT, O_MPM };
 
 int rn__cmd_lab(int argc, char **argv)
 {
@@ -269,11 +351,13 @@ int rn__cmd_lab(int argc, char **argv)
         {"dump", 0, true, false, O_DUMP},
         {"ctl", 0, true, false, O_CTL},
         {"timeout", 0, true, false, O_TIMEOUT},
+        {"mpm", 0, true, false, O_MPM},
         {NULL, 0, false, false, 0},
     };
     struct rn_lab_params lp = {0};
     struct cmd_parser p;
     const char *dump = NULL, *seed = NULL, *threshold = NULL, *ctl = NULL, *timeout = NULL;
+    const char *mpm = NULL;
     const char *scenario, *bad = NULL;
     char prefix[64];
     bool fixed = false, known = false, leak;
@@ -302,6 +386,9 @@ int rn__cmd_lab(int argc, char **argv)
         case O_TIMEOUT:
             timeout = p.cp_val;
             break;
+        case O_MPM:
+            mpm = p.cp_val;
+            break;
         }
     }
     if (o == CMD_OPT_STOP)
@@ -309,7 +396,7 @@ int rn__cmd_lab(int argc, char **argv)
     if (p.cp_nops == 0) {
         rn__cmd_parser_free(&p);
         return rn__cmd_usage_error("lab: which scenario? (stop-hang, callout-hang, close-wait, "
-                               "leak, clear-leak)");
+                               "leak, apache, clear-leak)");
     }
     scenario = p.cp_ops[0];
     snprintf(prefix, sizeof(prefix), "refnet: lab %s: ", scenario);
@@ -317,9 +404,9 @@ int rn__cmd_lab(int argc, char **argv)
     leak = !strcmp(scenario, "leak");
     for (k = 0; k < sizeof(lab_sims) / sizeof(lab_sims[0]); k++)
         known = known || !strcmp(scenario, lab_sims[k].name);
-    if (!known && !leak && strcmp(scenario, "clear-leak") != 0) {
+    if (!known && !leak && strcmp(scenario, "clear-leak") != 0 && strcmp(scenario, "apache")) {
         st = rn__cmd_usage_error("lab: unknown scenario '%s' (stop-hang, callout-hang, close-wait, "
-                             "leak, clear-leak)", scenario);
+                             "leak, apache, clear-leak)", scenario);
         rn__cmd_parser_free(&p);
         return st;
     }
@@ -341,6 +428,20 @@ int rn__cmd_lab(int argc, char **argv)
     if (ctl != NULL || timeout != NULL)
         return rn__cmd_parser_error(&p, "%s is an option of clear-leak only",
                                 ctl != NULL ? "--ctl" : "--timeout");
+    if (mpm != NULL && strcmp(scenario, "apache") != 0)
+        return rn__cmd_parser_error(&p, "--mpm is an option of apache only");
+    if (!strcmp(scenario, "apache")) {
+        if (seed != NULL)
+            return rn__cmd_parser_error(&p, "--seed: apache runs in real time, not in the "
+                                        "simulator");
+        if (threshold != NULL && (rn__cmd_parse_uint(threshold, 1, 60, &v) < 0))
+            return rn__cmd_parser_error(&p, "--threshold: '%s': seconds, 1 to 60", threshold);
+        if (mpm != NULL && strcmp(mpm, "event") != 0 && strcmp(mpm, "prefork") != 0)
+            return rn__cmd_parser_error(&p, "--mpm: '%s': event or prefork", mpm);
+        if (dump != NULL && dump[0] == '\0')
+            return rn__cmd_parser_error(&p, "--dump: needs a file name");
+        return lab_apache(fixed, threshold, mpm, dump);
+    }
     if (leak && (seed != NULL || threshold != NULL))
         return rn__cmd_parser_error(&p, "%s: the leak runs without the simulator",
                                 seed != NULL ? "--seed" : "--threshold");

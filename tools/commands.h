@@ -69,6 +69,7 @@ int rn__cmd_version(int argc, char **argv);
 int rn__cmd_help(int argc, char **argv);
 int rn__cmd_analyze(int argc, char **argv);
 int rn__cmd_lab(int argc, char **argv);
+int rn__cmd_run(int argc, char **argv);
 int rn__cmd_daemon(int argc, char **argv);
 int rn__cmd_status(int argc, char **argv);
 int rn__cmd_ifconfig(int argc, char **argv);

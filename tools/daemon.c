@@ -93,6 +93,7 @@ struct rn_daemon {
     struct rn_svcctl *d_svc;              /* [L] owned: the services */
     struct rn__ctl_svc *d_ctl_svc;        /* [L] owned: their commands */
     struct rn__ctl_netstat *d_netstat;    /* [L] owned: netstat walks */
+    struct rn__run_server *d_run;         /* [L] owned: `refnet run`'s channels */
     bool d_stopping;                      /* [L] a graceful stop has begun */
     struct rn_timer d_stop_timer;         /* [L] gives up waiting for services */
     struct rn_loop_work d_stop_work;      /* rn__daemon_stop() posts it */
@@ -620,6 +621,31 @@ out_close_link:
     return e;
 }
 
+/* Lets the controller run commands: on the loop, each under `refnet run`
+ * of this very binary, on this daemon's control socket. */
+static int daemon_exec_host(struct rn_daemon *d, char *err, size_t errlen)
+{
+    char self[4096];
+    const char *launcher[] = {self, "run", "--ctl", d->d_ctl_path, "--", NULL};
+    struct rn_svc_exec_host h;
+    ssize_t n;
+    int e;
+
+    n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n <= 0 || (size_t)n >= sizeof(self) - 1) {
+        derr(err, errlen, "cannot find this program's own path (/proc/self/exe) to run "
+             "commands under `refnet run`");
+        return RN_EIO;
+    }
+    self[n] = '\0';
+    h.eh_loop = d->d_loop;
+    h.eh_launcher = launcher;
+    e = rn_svcctl_exec_attach(d->d_svc, &h);
+    if (e != 0)
+        derr(err, errlen, "cannot attach the command runner: %s", rn_strerror(e));
+    return e;
+}
+
 static int daemon_start_services(struct rn_daemon *d, char *err, size_t errlen)
 {
     struct rn_svc *svc;
@@ -634,6 +660,25 @@ static int daemon_start_services(struct rn_daemon *d, char *err, size_t errlen)
             e = rn_svc_start(svc, why, sizeof(why));
         if (e < 0) {
             derr(err, errlen, "cannot start service %s: %s", d->d_params.dp_services[i],
+                 why[0] ? why : rn_strerror(e));
+            return e;
+        }
+    }
+    for (i = 0; i < d->d_params.dp_nexec; i++) {
+        const struct rn_daemon_exec *de = &d->d_params.dp_exec[i];
+        struct rn_svc_exec ex = {
+            .ex_argv = de->de_argv,
+            .ex_stop_signal = de->de_stop_signal,
+            .ex_grace = de->de_grace,
+            .ex_stop_main = de->de_stop_main,
+        };
+
+        why[0] = '\0';
+        e = rn_svcctl_add_exec(d->d_svc, de->de_name, &ex, &svc, why, sizeof(why));
+        if (e == 0)
+            e = rn_svc_start(svc, why, sizeof(why));
+        if (e < 0) {
+            derr(err, errlen, "cannot start service %s: %s", de->de_name,
                  why[0] ? why : rn_strerror(e));
             return e;
         }
@@ -676,6 +721,10 @@ static uint64_t daemon_teardown(struct rn_daemon *d)
      * are asked to; what their stops post still runs inside
      * rn_stack_destroy(), and what they still hold is reported below. */
     daemon_stop_services(d);
+    /* Programs under `refnet run` lose their sockets: their processes
+     * exit as refnet processes. */
+    rn__run_server_close(d->d_run);
+    d->d_run = NULL;
     rn__ctl_server_close(d->d_ctl);
     d->d_ctl = NULL;
     /* After the close, which cancelled their requests: the walks let go
@@ -690,6 +739,10 @@ static uint64_t daemon_teardown(struct rn_daemon *d)
     d->d_dumper = NULL;
     if (d->d_sigfd >= 0 && d->d_loop != NULL)
         (void)rn_loop_del_fd(d->d_loop, d->d_sigfd);
+    /* Commands still running are killed and waited for: their pidfds and
+     * timers are on the loop.  Their stops complete with the stack's. */
+    if (d->d_svc != NULL)
+        rn_svcctl_exec_detach(d->d_svc);
     rn_loop_destroy(d->d_loop);
     d->d_loop = NULL;
     d->d_fault = NULL;  /* goes with the interface */
@@ -818,6 +871,8 @@ int rn__daemon_start(const struct rn_daemon_params *params, struct rn_daemon **o
     d->d_net = rn__ctl_net_new(d->d_stack);
     d->d_netstat = rn__ctl_netstat_new(d->d_loop, d->d_stack, params->dp_inject_enum_leak);
     e = rn_svcctl_create(d->d_stack, rn_svc_builtin, &d->d_svc);
+    if (e == 0 && (e = daemon_exec_host(d, err, errlen)) != 0)
+        goto out_teardown;
     if (e == 0)
         d->d_ctl_svc = rn__ctl_svc_new(d->d_svc, d->d_stack, d->d_wd_threshold);
     if (d->d_dumper == NULL || d->d_net == NULL || d->d_netstat == NULL ||
@@ -850,6 +905,25 @@ int rn__daemon_start(const struct rn_daemon_params *params, struct rn_daemon **o
     e = daemon_open_link(d, err, errlen);
     if (e != 0)
         goto out_teardown;
+    {
+        struct rn__run_params rp;
+        char path[sizeof(d->d_ctl_path)];
+
+        memset(&rp, 0, sizeof(rp));
+        if (rn__run_sock_path(d->d_ctl_path, path, sizeof(path)) != 0) {
+            derr(err, errlen, "control socket path too long for its run socket: %s",
+                 d->d_ctl_path);
+            e = RN_EINVAL;
+            goto out_teardown;
+        }
+        rp.rp_path = path;
+        memcpy(rp.rp_uids, params->dp_run_uids, sizeof(rp.rp_uids));
+        rp.rp_nuids = params->dp_run_nuids;
+        rp.rp_max_sockets = params->dp_run_max_sockets;
+        e = rn__run_server_open(d->d_loop, d->d_stack, &rp, &d->d_run, err, errlen);
+        if (e != 0)
+            goto out_teardown;
+    }
     e = daemon_start_services(d, err, errlen);
     if (e != 0)
         goto out_teardown;

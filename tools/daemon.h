@@ -33,6 +33,7 @@
 #include <stdint.h>
 
 #include "refnet/clock.h"
+#include "run/run.h"
 #include "refnet/tcp.h"
 
 struct rn_daemon;
@@ -40,6 +41,23 @@ struct rn_fault_params;
 
 /* The most services one daemon runs. */
 #define RN_DAEMON_SERVICES_MAX 8
+/* The most commands run as services (--service-exec). */
+#define RN_DAEMON_EXEC_MAX 8
+/* The most words of one such command. */
+#define RN_DAEMON_EXEC_WORDS 47
+
+/* A command run as a service, with refnet's sockets (`refnet run`). */
+struct rn_daemon_exec {
+    const char *de_name;                    /* the service's name */
+    const char *de_argv[RN_DAEMON_EXEC_WORDS + 1]; /* its words, NULL-ended
+                                               (pointing into de_words) */
+    char *de_words;                         /* malloc'd storage of the words */
+    int de_stop_signal;                     /* 0: SIGTERM */
+    rn_time_t de_grace;                     /* 0: the controller's default */
+    bool de_stop_main;                      /* the stop signal to the command
+                                               alone (--stop-main) */
+};
+
 /* The most filters given at start (--filter). */
 #define RN_DAEMON_FILTERS_MAX 32
 
@@ -54,6 +72,10 @@ struct rn_daemon_params {
     const char *dp_services[RN_DAEMON_SERVICES_MAX]; /* names, see
                                                rn__daemon_service_known() */
     size_t dp_nservices;                    /* entries of dp_services */
+    struct rn_daemon_exec dp_exec[RN_DAEMON_EXEC_MAX]; /* commands run as
+                                               services, started after the
+                                               built-in ones, in this order */
+    size_t dp_nexec;                        /* entries of dp_exec */
     uint8_t dp_mac[6];                      /* all zero: a random local address */
     uint32_t dp_mtu;                        /* 0: the device's */
     uint64_t dp_seed;                       /* stack seed; 0: a random one */
@@ -76,6 +98,11 @@ struct rn_daemon_params {
     bool dp_inject_enum_leak;               /* the lab's fault: netstat's walk
                                                leaks "enum" holds on listeners
                                                (netstat_walk.h); off by default */
+    uid_t dp_run_uids[RN_RUN_UIDS_MAX];     /* uids whose programs may use the
+                                               stack through `refnet run`; none:
+                                               the daemon's own and root */
+    size_t dp_run_nuids;                    /* entries of dp_run_uids */
+    unsigned dp_run_max_sockets;            /* per process; 0: the default */
     struct rn_tcp_params dp_tcp;            /* TCP's settings (--set), used if
                                                dp_tcp_set */
     bool dp_tcp_set;                        /* dp_tcp was given */

@@ -103,7 +103,9 @@
       "source address no host sends from: broadcast, multicast, 0/8, "         \
       "loopback, class E, or one of ours from the wire (LAND)")                \
     X(FILTER_BLOCKED, "filter_blocked",                                        \
-      "blocked by a filter or callout of the filtering platform (filter.h)")
+      "blocked by a filter or callout of the filtering platform (filter.h)")   \
+    X(TOO_BIG_DF, "too_big_df",                                                \
+      "outgoing packet longer than its route's MTU, with don't-fragment set")
 
 /*
  * RN_DROP_NONE (0) means "not dropped", so a parser's result can be tested

@@ -39,6 +39,38 @@
  * daemon runs one (tools `refnet svc`), the simulator's scenarios another,
  * on virtual time (stop timeouts are the stack's timers).
  *
+ * A service can also be a real command (rn_svcctl_add_exec(): apache2,
+ * nginx, a script), once a host that runs programs is attached
+ * (rn_svcctl_exec_attach(): a real-time loop, and the launcher put in
+ * front of every command, `refnet run` in the daemon).  Start runs the
+ * command in a process group of its own with REFNET_OWNER="service NAME"
+ * in its environment, so that the processes it becomes on the stack are
+ * the service's.  The controller holds an object of type "real process"
+ * for the command ("real process apache2 (pid 4242) running") in place of
+ * a process of its own.  Stop, in call order:
+ *   rn_svc_stop() [L]: STOP_PENDING; the stop signal (SIGTERM unless
+ *     configured: apache2's graceful stop is SIGWINCH) to the group (or to
+ *     the command alone, ex_stop_main, as systemd's KillMode=mixed); wait
+ *     "stop" (waiter: the service) on the real process
+ *   ... the command exits (its pidfd, on the loop) -> the group is polled
+ *     until none of it runs; SIGKILL to the group once the grace passed
+ *   -> the command is reaped; the real process waits "rundown" on every
+ *      refnet process whose owner is "service NAME"
+ *   ... each released (its sockets' cleanups completed) -> the real process
+ *      is released -> STOPPED.
+ * A command that exits on its own takes the same path from its exit on.
+ * A stop that cannot finish is one chain from the service through the
+ * real process (exited, pid, status, how long ago) to the refnet process
+ * still terminating, its socket, and the object that holds it:
+ *   service apache2 STOP_PENDING  #12             stop pending 5.0s
+ *   └ real process apache2 (pid 4242) exited 4.6s ago, exit status 0 ...
+ *     └ process apache2 (pid 4242) terminating, 1 of 3 handle cleanups ...
+ *       └ socket #3 tcp 198.18.0.2:80 close pending   ...
+ *         └ tcp listener 198.18.0.2:80 CLOSED ...  with holders and verdict
+ * Only the command's process group is signalled and waited for: a
+ * program that puts itself in another group (daemonises) escapes both;
+ * run such programs in the foreground (apache2 -DFOREGROUND).
+ *
  * Thread safety: [L] the stack's loop thread, except where [any] says.
  */
 #ifndef REFNET_SERVICE_H
@@ -216,5 +248,98 @@ int rn_svc_why(const struct rn_svc *svc, rn_time_t threshold, struct rn_strbuf *
  * #1 closing".  Returns true if the port is held. */
 bool rn_svc_port_holder(struct rn_stack *st, uint32_t addr, uint16_t port, char *buf,
                         size_t len);
+
+/* ---- Services that are real processes ------------------------------------ */
+
+struct rn_loop;
+
+/* The most words of a command (program and arguments). */
+#define RN_SVC_EXEC_ARGV_MAX 48
+/* How long a stop waits after the stop signal before it sends SIGKILL,
+ * unless configured. */
+#define RN_SVC_GRACE_DEFAULT RN_SEC(10)
+
+/* A command to run as a service. */
+struct rn_svc_exec {
+    const char *const *ex_argv;  /* program and arguments, ended by NULL; a
+                                    program without '/' is looked up in PATH */
+    int ex_stop_signal;          /* sent to its process group by a stop;
+                                    0: SIGTERM */
+    rn_time_t ex_grace;          /* SIGKILL follows this long after the
+                                    stop signal; 0: RN_SVC_GRACE_DEFAULT */
+    bool ex_stop_main;           /* the stop signal goes to the command
+                                    alone, whose children are its own to
+                                    stop (apache2's and nginx's masters
+                                    stop theirs gracefully; a prefork child
+                                    that gets SIGWINCH itself drops its
+                                    transfer), not to its group; SIGKILL
+                                    still goes to the whole group */
+};
+
+/* What runs commands: a real-time loop driving the controller's stack
+ * (its pidfds and timers go on it) and the words put before every
+ * command, ended by NULL, or NULL to run commands as they are. */
+struct rn_svc_exec_host {
+    struct rn_loop *eh_loop;            /* watches the commands */
+    const char *const *eh_launcher;     /* ["/usr/bin/refnet", "run",
+                                           "--ctl", PATH, "--"], or NULL */
+};
+
+/* [L] Lets sc run commands (copies host and its launcher).  Returns 0,
+ * RN_EBUSY if a host is attached, RN_EINVAL for more than
+ * RN_SVC_EXEC_ARGV_MAX launcher words, or RN_ENOMEM. */
+int rn_svcctl_exec_attach(struct rn_svcctl *sc, const struct rn_svc_exec_host *host);
+
+/* [L] Detaches the host; call it before its loop is destroyed.  Every
+ * command still running is stopped at once: its group gets SIGKILL and
+ * is waited for (a bounded wait), its stop goes on without the loop and
+ * completes once its refnet processes are released (inside
+ * rn_stack_destroy() at the latest).  No command starts afterwards.
+ * Harmless without a host. */
+void rn_svcctl_exec_detach(struct rn_svcctl *sc);
+
+/* [L] Adds a service named name (1 to 31 of [A-Za-z0-9_.-], not starting
+ * with '-' or '.') that runs ex's command, STOPPED; ex is copied.  Returns 0
+ * and *out (may be NULL); RN_EINVAL with one line in err for a bad name,
+ * an empty or too long command, a program not found, a bad signal or
+ * grace; RN_EEXIST if a service of that name exists; RN_ENOMEM. */
+int rn_svcctl_add_exec(struct rn_svcctl *sc, const char *name, const struct rn_svc_exec *ex,
+                       struct rn_svc **out, char *err, size_t errlen);
+
+/* [L] Removes a STOPPED service: it is no longer listed and its object
+ * is killed; svc must not be used afterwards.  Returns 0, or RN_EBUSY
+ * with one line in err if it is not STOPPED. */
+int rn_svcctl_remove(struct rn_svcctl *sc, struct rn_svc *svc, char *err, size_t errlen);
+
+/* What a service that is a command runs and how its last run ended. */
+struct rn_svc_exec_info {
+    const char *const *ei_argv;   /* the command as added, ended by NULL:
+                                     valid while the service is */
+    int ei_stop_signal;           /* its stop signal */
+    bool ei_stop_main;            /* sent to the command alone */
+    rn_time_t ei_grace;           /* before SIGKILL */
+    int32_t ei_pid;               /* the running command's pid (and its
+                                     group's id), else 0 */
+    uint64_t ei_run;              /* its "real process" object, else 0 */
+    bool ei_exited;               /* the command of the current run, or of
+                                     the last one, has exited: */
+    int ei_exit_status;           /*   its exit status, or -1 if a signal
+                                     killed it */
+    int ei_exit_signal;           /*   that signal, else 0 */
+    rn_time_t ei_exited_at;       /*   when (rn_clock_now()'s clock) */
+    uint32_t ei_group;            /* processes of its group still running,
+                                     the command's own not counted, at the
+                                     last look (during a stop) */
+};
+
+/* [L] Fills *out for a service that runs a command and returns true;
+ * false for a built-in kind's. */
+bool rn_svc_exec_info(const struct rn_svc *svc, struct rn_svc_exec_info *out);
+
+/* [any] Reads a signal: a name with or without SIG ("TERM", "SIGWINCH",
+ * any case) or a number in 1..64.  Returns the signal, or 0 if s is none. */
+int rn_svc_signal_parse(const char *s);
+/* [any] "SIGTERM" for SIGTERM; "SIG<n>" for one without a name. */
+const char *rn_svc_signal_name(int sig, char *buf, size_t len);
 
 #endif /* REFNET_SERVICE_H */

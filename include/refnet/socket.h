@@ -97,7 +97,20 @@ int rn_proc_set_owner(struct rn_proc *p, const char *owner);
 /* [any] The owner string, "" if none was set. */
 const char *rn_proc_owner(const struct rn_proc *p);
 
-/* [any] Queries. */
+/* [any] Says that p stands for a process of the host: its pid is then
+ * pid (listings, chains and dumps show it in place of refnet's own
+ * number).  Returns 0, or RN_EINVAL for pid 0. */
+int rn_proc_set_pid(struct rn_proc *p, uint32_t pid);
+/* [any] Records how the host process p stands for ended: status as
+ * waitpid(2) reports it (exit code << 8, or the signal), -1 for not
+ * known.  Listings show it ("exited 0", "killed by signal 9"), so that a
+ * process whose cleanups cannot complete is named with its real end. */
+void rn_proc_set_exit_status(struct rn_proc *p, int status);
+/* [any] The status recorded by rn_proc_set_exit_status(), -1 if none. */
+int rn_proc_exit_status(const struct rn_proc *p);
+
+/* [any] Queries.  rn_proc_pid(): refnet's own number, or the host's pid
+ * given by rn_proc_set_pid(). */
 uint32_t rn_proc_pid(const struct rn_proc *p);
 const char *rn_proc_name(const struct rn_proc *p);
 struct rn_stack *rn_proc_stack(const struct rn_proc *p);
@@ -129,6 +142,16 @@ int rn_sock_getopt(struct rn_proc *p, int h, enum rn_sockopt opt, int64_t *val);
  * not connected. */
 int rn_sock_getname(struct rn_proc *p, int h, struct rn_sockaddr_in *local,
                     struct rn_sockaddr_in *remote);
+/* Gives process to a handle of its own on the socket behind from's handle
+ * h, as fork(2) gives a child a descriptor of its own on each of its
+ * parent's open files: each handle holds its own "handle" reference, a
+ * close of one (rn_close(), or its process's exit) lets that handle go
+ * alone, and the socket closes with the last.  The new handle is the
+ * lowest free in to and starts with h's flags (RN_O_NONBLOCK); from may
+ * be to (a second handle, as dup(2)).  Returns the new handle, or
+ * RN_EBADF (h is not an open socket handle of from), RN_EINVAL (to is on
+ * another stack), RN_ESHUTDOWN (to is exiting), RN_EMFILE, RN_ENOMEM. */
+int rn_sock_share(struct rn_proc *from, int h, struct rn_proc *to);
 /* Returns the readiness of a handle (RN_POLL*), RN_POLLNVAL if it is not
  * an open handle. */
 unsigned rn_sock_ready(struct rn_proc *p, int h);

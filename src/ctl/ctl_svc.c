@@ -6,6 +6,10 @@
  *   svc status NAME            one service
  *   svc start NAME[=ARG]       starts it (adding it first if it is a known
  *                              kind not configured yet)
+ *   svc add NAME [--stop-signal SIG] [--stop-grace S] [--stop-main] -- COMMAND...
+ *                              adds a service that runs COMMAND (under
+ *                              `refnet run`), STOPPED
+ *   svc remove NAME            removes a STOPPED service
  *   svc stop NAME [--timeout S]
  *                              stops it and answers once it is STOPPED
  *                              (status 0), or after S seconds (default 30)
@@ -24,6 +28,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -270,8 +275,107 @@ static int svc_start(struct rn__ctl_svc *cs, struct rn_ctl_req *req)
     if (rc < 0)
         return rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "cannot start %s: %s", name, err);
     p = rn_svc_proc(svc);
-    rn_strbuf_printf(rn__ctl_req_out(req), "service %s RUNNING, process %s (pid %" PRIu32 ")\n",
-                     name, rn_proc_name(p), rn_proc_pid(p));
+    if (p != NULL) {
+        rn_strbuf_printf(rn__ctl_req_out(req), "service %s RUNNING, process %s (pid %" PRIu32
+                         ")\n", name, rn_proc_name(p), rn_proc_pid(p));
+    } else {
+        struct rn_svc_exec_info ei;
+
+        (void)rn_svc_exec_info(svc, &ei);
+        rn_strbuf_printf(rn__ctl_req_out(req), "service %s RUNNING, pid %" PRId32 " (real "
+                         "process #%" PRIu64 ")\n", name, ei.ei_pid, ei.ei_run);
+    }
+    return RN_CTL_EXIT_OK;
+}
+
+/* ---- svc add, remove ------------------------------------------------------------- */
+
+#define SVC_ADD_USAGE "usage: svc add NAME [--stop-signal SIG] [--stop-grace S] [--stop-main] " \
+                      "-- COMMAND..."
+
+static int svc_add(struct rn__ctl_svc *cs, struct rn_ctl_req *req)
+{
+    const char *argv[RN_SVC_EXEC_ARGV_MAX + 1];
+    const char *name = rn__ctl_req_arg(req, 2);
+    int i, n = rn__ctl_req_argc(req), k = 0, rc;
+    struct rn_svc_exec ex = {0};
+    bool have_sig = false, have_grace = false;
+    char err[600];
+
+    if (name == NULL || name[0] == '-')
+        return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "which service? (" SVC_ADD_USAGE ")");
+    for (i = 3; i < n && strcmp(rn__ctl_req_arg(req, i), "--") != 0; i++) {
+        const char *a = rn__ctl_req_arg(req, i), *v = NULL;
+        bool sig = strncmp(a, "--stop-signal", 13) == 0 && (a[13] == '\0' || a[13] == '=');
+        bool grace = strncmp(a, "--stop-grace", 12) == 0 && (a[12] == '\0' || a[12] == '=');
+
+        if (strcmp(a, "--stop-main") == 0) {
+            ex.ex_stop_main = true;
+            continue;
+        }
+        if (!sig && !grace)
+            return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "unexpected argument '%s' before "
+                                   "-- (" SVC_ADD_USAGE ")", a);
+        v = strchr(a, '=') ? strchr(a, '=') + 1 : rn__ctl_req_arg(req, ++i);
+        if (v == NULL)
+            return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "%s needs a value",
+                                   sig ? "--stop-signal" : "--stop-grace");
+        if ((sig && have_sig) || (grace && have_grace))
+            return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "%s given twice",
+                                   sig ? "--stop-signal" : "--stop-grace");
+        if (sig) {
+            have_sig = true;
+            ex.ex_stop_signal = rn_svc_signal_parse(v);
+            if (ex.ex_stop_signal == 0)
+                return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "--stop-signal: '%s': not a "
+                                       "signal (a name such as TERM or SIGWINCH, or a "
+                                       "number)", v);
+        } else {
+            have_grace = true;
+            if (!parse_seconds(v, &ex.ex_grace) || ex.ex_grace > RN_SEC(3600))
+                return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "--stop-grace: '%s': must be "
+                                       "a number of seconds in (0, 3600]", v);
+        }
+    }
+    if (i >= n)
+        return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "the command goes after -- (%s)",
+                               SVC_ADD_USAGE);
+    for (i++; i < n; i++) {
+        if (k == RN_SVC_EXEC_ARGV_MAX)
+            return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "a command has at most %d words",
+                                   RN_SVC_EXEC_ARGV_MAX);
+        argv[k++] = rn__ctl_req_arg(req, i);
+    }
+    argv[k] = NULL;
+    if (k == 0)
+        return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "no command after -- (%s)",
+                               SVC_ADD_USAGE);
+    ex.ex_argv = argv;
+    err[0] = '\0';
+    rc = rn_svcctl_add_exec(cs->cs_sc, name, &ex, NULL, err, sizeof(err));
+    if (rc != 0)
+        return rn__ctl_req_fail(req, rc == RN_EINVAL ? RN_CTL_EXIT_USAGE : RN_CTL_EXIT_FAIL,
+                               "cannot add %s: %s", name, err);
+    rn_strbuf_printf(rn__ctl_req_out(req), "service %s added, STOPPED (`refnet svc start %s` "
+                     "starts it)\n", name, name);
+    return RN_CTL_EXIT_OK;
+}
+
+static int svc_remove(struct rn__ctl_svc *cs, struct rn_ctl_req *req)
+{
+    struct rn_svc *svc;
+    char err[200], name[32];
+    int st = 0;
+
+    if (rn__ctl_req_argc(req) != 3)
+        return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "usage: svc remove NAME");
+    svc = svc_arg(cs, req, 2, &st);
+    if (svc == NULL)
+        return st;
+    snprintf(name, sizeof(name), "%s", rn_svc_name(svc));
+    if (rn_svcctl_remove(cs->cs_sc, svc, err, sizeof(err)) != 0)
+        return rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "cannot remove %s: %s", name, err);
+    rn_strbuf_printf(rn__ctl_req_out(req), "service %s removed\n", name);
     return RN_CTL_EXIT_OK;
 }
 
@@ -304,8 +408,13 @@ static int rn__cmd_svc(struct rn_ctl_req *req, void *ctx)
         return svc_start(cs, req);
     if (strcmp(sub, "stop") == 0)
         return svc_stop(cs, req);
+    if (strcmp(sub, "add") == 0)
+        return svc_add(cs, req);
+    if (strcmp(sub, "remove") == 0)
+        return svc_remove(cs, req);
     return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "unknown subcommand '%s' (svc list | status "
-                           "NAME | start NAME | stop NAME [--timeout S])", sub);
+                           "NAME | start NAME | stop NAME [--timeout S] | add NAME ... -- "
+                           "COMMAND... | remove NAME)", sub);
 }
 
 /* ---- why ------------------------------------------------------------------------ */
@@ -383,7 +492,9 @@ static int rn__cmd_lab(struct rn_ctl_req *req, void *ctx)
 }
 
 static const struct rn_ctl_cmd svc_cmds[] = {
-    {"svc", rn__cmd_svc, "svc [list | status NAME | start NAME | stop NAME [--timeout S]]"},
+    {"svc", rn__cmd_svc, "svc [list | status NAME | start NAME | stop NAME [--timeout S] | "
+                         "add NAME [--stop-signal SIG] [--stop-grace S] [--stop-main] -- COMMAND... | "
+                         "remove NAME]"},
     {"why", rn__cmd_why, "why [SERVICE|OBJECT-ID]"},
     {"lab", rn__cmd_lab, "lab clear-leak"},
 };

@@ -536,6 +536,81 @@ void rn__render_filters(struct rn_stack *st, struct rn_strbuf *sb, bool json)
 
 /* ---- svc ---------------------------------------------------------------------- */
 
+/* A command as one line: words with a blank or a quote in them between
+ * single quotes, as a shell would read them back. */
+static void put_command(struct rn_strbuf *sb, const char *const *argv)
+{
+    size_t i;
+
+    for (i = 0; argv[i] != NULL; i++) {
+        const char *w = argv[i], *c;
+
+        if (i > 0)
+            rn_strbuf_puts(sb, " ");
+        if (w[0] != '\0' && strpbrk(w, " \t\n'\"\\$`;&|<>()*?[]#~") == NULL) {
+            rn_strbuf_puts(sb, w);
+            continue;
+        }
+        rn_strbuf_puts(sb, "'");
+        for (c = w; *c != '\0'; c++) {
+            if (*c == '\'')
+                rn_strbuf_puts(sb, "'\\''");
+            else
+                rn_strbuf_append(sb, c, 1);
+        }
+        rn_strbuf_puts(sb, "'");
+    }
+}
+
+/* How a command ended: "exit status 0", "killed by SIGKILL". */
+static const char *exit_text(const struct rn_svc_exec_info *ei, char *buf, size_t len)
+{
+    char sn[16];
+
+    if (ei->ei_exit_status >= 0)
+        snprintf(buf, len, "exit status %d", ei->ei_exit_status);
+    else if (ei->ei_exit_signal > 0)
+        snprintf(buf, len, "killed by %s", rn_svc_signal_name(ei->ei_exit_signal, sn,
+                                                               sizeof(sn)));
+    else
+        snprintf(buf, len, "status unknown");
+    return buf;
+}
+
+static void service_exec_json(struct json_object *o, const struct rn_svc_exec_info *ei)
+{
+    struct json_object *cmd = json_object_new_array(), *ex;
+    rn_time_t now = rn_clock_now();
+    char sn[16];
+    size_t i;
+
+    for (i = 0; ei->ei_argv[i] != NULL; i++)
+        json_object_array_add(cmd, json_object_new_string(ei->ei_argv[i]));
+    json_object_object_add(o, "command", cmd);
+    put_str(o, "stop_signal", rn_svc_signal_name(ei->ei_stop_signal, sn, sizeof(sn)));
+    put_u64(o, "stop_grace_ns", ei->ei_grace);
+    put_str(o, "stop_to", ei->ei_stop_main ? "command" : "group");
+    if (ei->ei_run != 0)
+        put_u64(o, "real_process", ei->ei_run);
+    else
+        json_object_object_add(o, "real_process", NULL);
+    if (!ei->ei_exited) {
+        json_object_object_add(o, "exit", NULL);
+        return;
+    }
+    ex = json_object_new_object();
+    if (ei->ei_exit_status >= 0)
+        json_object_object_add(ex, "status", json_object_new_int(ei->ei_exit_status));
+    else
+        json_object_object_add(ex, "status", NULL);
+    if (ei->ei_exit_signal > 0)
+        put_str(ex, "signal", rn_svc_signal_name(ei->ei_exit_signal, sn, sizeof(sn)));
+    else
+        json_object_object_add(ex, "signal", NULL);
+    put_u64(ex, "ago_ns", now > ei->ei_exited_at ? now - ei->ei_exited_at : 0);
+    json_object_object_add(o, "exit", ex);
+}
+
 static struct json_object *service_json(const struct rn_svc *svc, rn_time_t now)
 {
     struct rn_svc_counter c[RN_SVC_COUNTERS_MAX];
@@ -543,6 +618,7 @@ static struct json_object *service_json(const struct rn_svc *svc, rn_time_t now)
     rn_time_t since = rn_svc_since(svc);
     struct rn_proc *p = rn_svc_proc(svc);
     size_t n = rn_svc_counters(svc, c), k;
+    struct rn_svc_exec_info ei;
 
     put_str(o, "name", rn_svc_name(svc));
     put_u64(o, "id", rn_svc_id(svc));
@@ -550,7 +626,15 @@ static struct json_object *service_json(const struct rn_svc *svc, rn_time_t now)
     put_u64(o, "for_ns", now > since ? now - since : 0);
     put_str(o, "what", rn_svc_kind(svc)->sk_what);
     put_str(o, "arg", rn_svc_arg(svc));
-    if (p != NULL) {
+    if (rn_svc_exec_info(svc, &ei)) {
+        if (ei.ei_pid != 0)
+            put_u64(o, "pid", (uint64_t)ei.ei_pid);
+        else
+            json_object_object_add(o, "pid", NULL);
+        json_object_object_add(o, "process", NULL);
+        put_u64(o, "handles", 0);
+        service_exec_json(o, &ei);
+    } else if (p != NULL) {
         put_u64(o, "pid", rn_proc_pid(p));
         put_u64(o, "process", rn_ob_id(p));
         put_u64(o, "handles", rn_proc_handles(p));
@@ -572,16 +656,47 @@ static void service_text(struct rn_strbuf *sb, const struct rn_svc *svc, rn_time
     rn_time_t since = rn_svc_since(svc);
     struct rn_proc *p = rn_svc_proc(svc);
     size_t n = rn_svc_counters(svc, c), k;
-    char age[32];
+    struct rn_svc_exec_info ei;
+    bool exec = rn_svc_exec_info(svc, &ei);
+    char age[32], sn[16], how[48];
 
-    rn_strbuf_printf(sb, "%s (%s): %s for %s", rn_svc_name(svc), rn_svc_kind(svc)->sk_what,
-                     rn_svc_state_name(state),
-                     rn_fmt_age(now > since ? now - since : 0, age, sizeof(age)));
+    if (exec) {
+        rn_strbuf_printf(sb, "%s (command: ", rn_svc_name(svc));
+        put_command(sb, ei.ei_argv);
+        rn_strbuf_printf(sb, "): %s for %s", rn_svc_state_name(state),
+                         rn_fmt_age(now > since ? now - since : 0, age, sizeof(age)));
+    } else {
+        rn_strbuf_printf(sb, "%s (%s): %s for %s", rn_svc_name(svc), rn_svc_kind(svc)->sk_what,
+                         rn_svc_state_name(state),
+                         rn_fmt_age(now > since ? now - since : 0, age, sizeof(age)));
+    }
+    if (exec && ei.ei_pid != 0)
+        rn_strbuf_printf(sb, ", pid %" PRId32 " (real process #%" PRIu64 ")", ei.ei_pid,
+                         ei.ei_run);
     if (p != NULL)
         rn_strbuf_printf(sb, ", process %s (pid %" PRIu32 ") #%" PRIu64 ", %u handle%s",
                          rn_proc_name(p), rn_proc_pid(p), rn_ob_id(p), rn_proc_handles(p),
                          rn_proc_handles(p) == 1 ? "" : "s");
     rn_strbuf_printf(sb, ", service #%" PRIu64 "\n", rn_svc_id(svc));
+    if (exec) {
+        rn_strbuf_printf(sb, "  stop: %s to its %s, SIGKILL to its group %s later\n",
+                         rn_svc_signal_name(ei.ei_stop_signal, sn, sizeof(sn)),
+                         ei.ei_stop_main ? "command alone" : "process group",
+                         rn_fmt_age(ei.ei_grace, age, sizeof(age)));
+        if (ei.ei_exited) {
+            rn_time_t t = rn_clock_now();
+
+            rn_strbuf_printf(sb, "  %s: exited %s ago, %s",
+                             state == RN_SVC_STOPPED ? "last run" : "its command",
+                             rn_fmt_age(t > ei.ei_exited_at ? t - ei.ei_exited_at : 0, age,
+                                        sizeof(age)),
+                             exit_text(&ei, how, sizeof(how)));
+            if (ei.ei_group > 0)
+                rn_strbuf_printf(sb, "; %" PRIu32 " other process%s of its group still "
+                                 "running", ei.ei_group, ei.ei_group == 1 ? "" : "es");
+            rn_strbuf_puts(sb, "\n");
+        }
+    }
     if (state == RN_SVC_STOP_PENDING)
         rn_strbuf_printf(sb, "  its process is running down; `refnet why %s` says what "
                              "holds it\n",

@@ -509,6 +509,14 @@ int rn_link_tap_open(const struct rn_link_tap_params *params, struct rn_link **o
             goto out_close;
         }
         tl->tl_vnet = true;
+    } else if (ioctl(tl->tl_fd, TUNSETOFFLOAD, 0) < 0) {
+        /* The device keeps the offloads of whoever held it before; without
+         * a virtio_net_hdr there is nothing to say a checksum is left
+         * unfinished, so every such frame would look corrupt. */
+        e = errno;
+        err = rn__link_err(errbuf, errno_to_rn(e), "tap %s: cannot disable offloads: %s",
+                           tl->tl_ifname, strerror(e));
+        goto out_close;
     }
     tl->tl_ctl = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (tl->tl_ctl < 0) {

@@ -165,7 +165,7 @@ int rn__ip_output(struct rn_stack *st, struct rn_netbuf *nb, const struct rn_ip_
     net_st(st)->ns_ip_out++;
     if (nb->nb_pktlen + RN_IP4_HLEN > r.ir_mtu && !(nb->nb_offload & RN_NB_OFF_GSO)) {
         if (out->io_df) {
-            rn_nb_free(nb);
+            rn__net_drop(st, r.ir_iface, nb, RN_DROP_TOO_BIG_DF);
             return RN_EMSGSIZE;
         }
         return ip_fragment(st, nb, &ip, &r);

@@ -37,22 +37,38 @@ static void proc_release(void *ob)
     atomic_fetch_sub_explicit(&p->p_sl->sl_nprocs, 1, memory_order_release);
 }
 
+/* How the host process ended, for describe: "", or ", exited 0",
+ * ", killed by signal 9". */
+static void proc_status_fmt(const struct rn_proc *p, char *buf, size_t len)
+{
+    int st = atomic_load_explicit(&p->p_status, memory_order_relaxed);
+
+    if (st < 0)
+        buf[0] = '\0';
+    else if ((st & 0x7f) == 0)
+        snprintf(buf, len, ", exited %d", (st >> 8) & 0xff);
+    else
+        snprintf(buf, len, ", killed by signal %d", st & 0x7f);
+}
+
 static void proc_describe(const void *ob, char *buf, size_t len)
 {
     const struct rn_proc *p = ob;
     unsigned state = atomic_load_explicit(&p->p_state, memory_order_relaxed);
-
+    uint32_t pid = atomic_load_explicit(&p->p_pid, memory_order_relaxed);
     unsigned n = atomic_load_explicit(&p->p_nhandles, memory_order_relaxed);
+    char how[40];
 
+    proc_status_fmt(p, how, sizeof(how));
     if (state == PROC_RUNNING)
-        snprintf(buf, len, "process %s (pid %" PRIu32 ") %u handle%s", p->p_name, p->p_pid, n,
+        snprintf(buf, len, "process %s (pid %" PRIu32 "%s) %u handle%s", p->p_name, pid, how, n,
                  n == 1 ? "" : "s");
     else if (state == PROC_TERMINATING)
-        snprintf(buf, len, "process %s (pid %" PRIu32 ") terminating, %u of %u handle cleanups pending",
-                 p->p_name, p->p_pid, atomic_load_explicit(&p->p_cleanups, memory_order_relaxed),
+        snprintf(buf, len, "process %s (pid %" PRIu32 "%s) terminating, %u of %u handle cleanups pending",
+                 p->p_name, pid, how, atomic_load_explicit(&p->p_cleanups, memory_order_relaxed),
                  atomic_load_explicit(&p->p_cleanups_total, memory_order_relaxed));
     else
-        snprintf(buf, len, "process %s (pid %" PRIu32 ") terminated", p->p_name, p->p_pid);
+        snprintf(buf, len, "process %s (pid %" PRIu32 "%s) terminated", p->p_name, pid, how);
 }
 
 static const struct rn_ob_type_ops proc_ops = {
@@ -161,6 +177,13 @@ void rn__sock_slot_free(struct hslot *hs)
     slot_release(hs);
 }
 
+void rn__sock_slot_gone(struct hslot *hs)
+{
+    assert(!hs->hs_closing);
+    hs->hs_so = NULL;
+    slot_release(hs);
+}
+
 static void slot_cleanup_done(struct rn_stack *st, struct rn_work *w)
 {
     struct hslot *hs = (struct hslot *)((char *)w - offsetof(struct hslot, hs_work));
@@ -215,7 +238,8 @@ int rn_proc_create(struct rn_stack *st, const char *name, struct rn_proc **out)
     p->p_sl = sl;
     p->p_stack = st;
     snprintf(p->p_name, sizeof(p->p_name), "%s", name ? name : "?");
-    p->p_pid = atomic_fetch_add_explicit(&next_pid, 1, memory_order_relaxed);
+    atomic_init(&p->p_pid, atomic_fetch_add_explicit(&next_pid, 1, memory_order_relaxed));
+    atomic_init(&p->p_status, -1);
     atomic_fetch_add_explicit(&sl->sl_nprocs, 1, memory_order_relaxed);
     rn_ob_publish(p);
     *out = p;
@@ -238,8 +262,12 @@ static void proc_exit_work(struct rn_stack *st, struct rn_work *w)
         proc_exit_finish(p);
         return;
     }
-    /* Slots are freed only by posted work, so the table holds still
-     * (closing moves a slot to the closing list, after the index). */
+    /* A slot that shares its socket with another process goes at once
+     * (rn__sock_close_slot()), and the last of those may end the exit and
+     * kill p: hold it until the walk is done.  Other slots are freed only
+     * by posted work (closing moves a slot to the closing list, after the
+     * index). */
+    rn_ob_ref(p, RN_TAG_LOOP);
     for (h = 1; h < p->p_cap; h++) {
         struct hslot *hs = p->p_handles[h];
 
@@ -248,8 +276,9 @@ static void proc_exit_work(struct rn_stack *st, struct rn_work *w)
         if (hs->hs_rset != NULL)
             rn__rset_close(hs);
         else
-            rn__sock_close(hs->hs_so, NULL);
+            rn__sock_close_slot(hs, NULL);
     }
+    rn_ob_deref(p, RN_TAG_LOOP);
 }
 
 bool rn__sock_proc_exit_once(struct rn_proc *p)
@@ -295,7 +324,25 @@ const char *rn_proc_owner(const struct rn_proc *p)
 
 uint32_t rn_proc_pid(const struct rn_proc *p)
 {
-    return p->p_pid;
+    return atomic_load_explicit(&p->p_pid, memory_order_relaxed);
+}
+
+int rn_proc_set_pid(struct rn_proc *p, uint32_t pid)
+{
+    if (pid == 0)
+        return RN_EINVAL;
+    atomic_store_explicit(&p->p_pid, pid, memory_order_relaxed);
+    return 0;
+}
+
+void rn_proc_set_exit_status(struct rn_proc *p, int status)
+{
+    atomic_store_explicit(&p->p_status, status < 0 ? -1 : status & 0xffff, memory_order_relaxed);
+}
+
+int rn_proc_exit_status(const struct rn_proc *p)
+{
+    return atomic_load_explicit(&p->p_status, memory_order_relaxed);
 }
 
 const char *rn_proc_name(const struct rn_proc *p)

@@ -367,12 +367,15 @@ static void req_start_connect(struct sock_req *rq, struct sock *so)
 static void req_start_on(struct sock_req *rq, struct sock *so)
 {
     const struct rn_transport_ops *ops = so->so_ops;
+    struct hslot *hs;
     int err;
 
     rn_ob_ref(so, RN_TAG_REQUEST);
     rq->rq_so = so;
-    /* A non-blocking handle waits for nothing (socket.h). */
-    if (rn__sock_slot_nonblock(so->so_slot))
+    /* A non-blocking handle waits for nothing (socket.h); the flag is the
+     * handle's, not the socket's, when several share it. */
+    hs = rn__sock_open_slot(rq->rq_proc, rq->rq_handle);
+    if (rn__sock_slot_nonblock(hs != NULL ? hs : so->so_slot))
         rq->rq_flags |= RN_MSG_DONTWAIT;
     /* Blocking calls honour the socket's timeouts. */
     if (rq->rq_target == REQ_WAITER && rq->rq_timeout == 0) {
@@ -403,7 +406,7 @@ static void req_start_on(struct sock_req *rq, struct sock *so)
         req_start_connect(rq, so);
         break;
     case RN_SOP_CLOSE:
-        rn__sock_close(so, rq);
+        rn__sock_close_slot(hs != NULL ? hs : so->so_slot, rq);
         break;
     case SOP_BIND:
         rn__sock_req_complete(rq, rn__sock_bind(so, &rq->rq_to));

@@ -81,6 +81,8 @@ struct hslot {
                                     on the process's closing list */
     struct hslot *hs_cnext;      /* [L] the closing list */
     struct hslot *hs_cprev;      /* [L] */
+    struct hslot *hs_snext;      /* [L] the next open slot on the same socket
+                                    (rn_sock_share()), NULL at the end */
     struct rn_ob_wait hs_wait;   /* the process's wait ("cleanup") for the
                                     socket's (or the set's) release */
     struct rn_work hs_work;      /* posted when that wait fires */
@@ -90,7 +92,10 @@ struct rn_proc {
     struct sock_layer *p_sl;            /* [I] */
     struct rn_stack *p_stack;           /* [I] */
     char p_name[32];                    /* [I] */
-    uint32_t p_pid;                     /* [I] */
+    _Atomic uint32_t p_pid;             /* [A] refnet's own number, or the
+                                           host's pid once rn_proc_set_pid() */
+    _Atomic int p_status;               /* [A] the host process's wait status
+                                           (rn_proc_set_exit_status()), -1 none */
     struct hslot **p_handles;           /* [L] open handles by number; NULL = free;
                                            [0] unused */
     unsigned p_cap;                     /* [L] entries in p_handles */
@@ -135,14 +140,20 @@ struct poll_link {
 /* A socket endpoint: an object of type "socket". */
 struct sock {
     struct sock_layer *so_sl;              /* [I] */
-    struct rn_proc *so_proc;               /* [I] borrowed: a process is killed
-                                              only after every handle cleanup,
-                                              i.e. after its sockets' release */
-    struct hslot *so_slot;                 /* [L] its handle slot */
+    struct rn_proc *so_proc;               /* [L] borrowed, so_slot's process: a
+                                              process is killed only after every
+                                              handle cleanup, i.e. after its
+                                              sockets' release (or after its slot
+                                              left the socket's list) */
+    struct hslot *so_slot;                 /* [L] its first handle slot; the
+                                              others follow on hs_snext */
+    unsigned so_nslots;                    /* [L] open slots on it, >= 1 until its
+                                              close begins */
     const struct rn_transport_ops *so_ops; /* [I] */
     void *so_t;                            /* [L] transport object, held by
                                               "socket.endpoint"; NULL once closing */
-    int so_handle;                         /* [I] */
+    int so_handle;                         /* [L] so_slot's number (read by
+                                              describe on any thread) */
     _Atomic uint8_t so_state;              /* [A] enum sock_state */
     _Atomic uint64_t so_local;             /* [A] addr << 16 | port, for describe */
     _Atomic uint64_t so_remote;            /* [A] */
@@ -279,6 +290,9 @@ struct hslot *rn__sock_open_slot(struct rn_proc *p, int h);
 struct hslot *rn__sock_slot_alloc(struct rn_proc *p, int *err);
 /* Frees a slot that never held a socket. */
 void rn__sock_slot_free(struct hslot *hs);
+/* Frees an open slot that left its socket's list and dropped its hold
+ * (rn__sock_close_slot()); counts as a cleanup done during an exit. */
+void rn__sock_slot_gone(struct hslot *hs);
 /* Begins a handle's cleanup: registers the process's wait ("cleanup") for
  * the socket's release, and moves the slot from the handle table to the
  * process's closing list, freeing its number.  Called by rn__sock_close()
@@ -316,6 +330,10 @@ void rn__sock_kick(struct sock *so);
 /* Runs a handle's cleanup: the close returns at once (req, may be NULL,
  * completes now, or under SO_LINGER > 0 once it settled or gave up). */
 void rn__sock_close(struct sock *so, struct sock_req *req);
+/* Closes the open socket slot hs: when other slots share its socket, the
+ * slot alone goes (its "handle" hold dropped, req completed with 0);
+ * else the socket closes as rn__sock_close() says. */
+void rn__sock_close_slot(struct hslot *hs, struct sock_req *req);
 /* Turns the graceful close of a closing socket abortive (stack teardown). */
 void rn__sock_abort_closing(struct sock *so);
 

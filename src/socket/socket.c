@@ -247,6 +247,7 @@ static struct sock *sock_new(struct rn_proc *p, struct hslot *hs,
     so->so_proc = p;
     so->so_slot = hs;
     so->so_handle = hs->hs_handle;
+    so->so_nslots = 1;
     so->so_linger = -1;
     so->so_rcvlowat = 1;
     so->so_up.up_event = sock_upcall;
@@ -593,6 +594,70 @@ void rn__sock_close(struct sock *so, struct sock_req *req)
     so->so_linger_end = rn_stack_now(so->so_proc->p_stack) + RN_SEC(so->so_linger);
     rn_timer_init(&so->so_linger_timer, linger_check);
     linger_check(&so->so_linger_timer, rn_stack_now(so->so_proc->p_stack));
+}
+
+/* Takes slot hs off its socket's list of slots; the first slot left
+ * becomes the socket's own (its process and number are what listings
+ * show). */
+static void slot_unlink(struct sock *so, struct hslot *hs)
+{
+    struct hslot **pp;
+
+    for (pp = &so->so_slot; *pp != hs; pp = &(*pp)->hs_snext)
+        assert(*pp != NULL);
+    *pp = hs->hs_snext;
+    hs->hs_snext = NULL;
+    so->so_nslots--;
+    so->so_proc = so->so_slot->hs_proc;
+    so->so_handle = so->so_slot->hs_handle;
+}
+
+void rn__sock_close_slot(struct hslot *hs, struct sock_req *req)
+{
+    struct sock *so = hs->hs_so;
+
+    assert(so != NULL && !hs->hs_closing);
+    if (so->so_nslots <= 1) {
+        rn__sock_close(so, req);
+        return;
+    }
+    /* Another handle still refers to the socket, as another descriptor
+     * keeps a file open: only this handle goes. */
+    slot_unlink(so, hs);
+    rn__sock_slot_gone(hs);
+    rn_ob_deref(so, RN_TAG_HANDLE);
+    if (req != NULL)
+        rn__sock_req_complete(req, 0);
+}
+
+int rn_sock_share(struct rn_proc *from, int h, struct rn_proc *to)
+{
+    struct hslot *fhs, *hs, *last;
+    struct sock *so;
+    int err;
+
+    rn__sock_mark_loop(from->p_sl);
+    fhs = rn__sock_open_slot(from, h);
+    if (fhs == NULL || fhs->hs_so == NULL)
+        return RN_EBADF;
+    if (to->p_sl != from->p_sl)
+        return RN_EINVAL;
+    if (atomic_load_explicit(&to->p_state, memory_order_relaxed) != PROC_RUNNING)
+        return RN_ESHUTDOWN;
+    so = fhs->hs_so;
+    hs = rn__sock_slot_alloc(to, &err);
+    if (hs == NULL)
+        return err;
+    atomic_store_explicit(&hs->hs_flags,
+                          atomic_load_explicit(&fhs->hs_flags, memory_order_relaxed),
+                          memory_order_relaxed);
+    rn_ob_ref(so, RN_TAG_HANDLE);
+    hs->hs_so = so;
+    for (last = so->so_slot; last->hs_snext != NULL; last = last->hs_snext)
+        ;
+    last->hs_snext = hs;
+    so->so_nslots++;
+    return hs->hs_handle;
 }
 
 /* ---- Owners ------------------------------------------------------------------------- */

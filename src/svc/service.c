@@ -40,47 +40,8 @@
 #include "refnet/snapshot.h"
 #include "refnet/socket.h"
 #include "refnet/strbuf.h"
+#include "svc/svc_priv.h"
 #include "transport/tcp.h"
-
-#define SVC_NAME_MAX 32
-
-struct rn_svc {
-    struct rn_svcctl *sv_ctl;          /* [I] */
-    const struct rn_svc_kind *sv_kind; /* [I] */
-    char sv_name[SVC_NAME_MAX];        /* [I] */
-    char *sv_arg;                      /* [I] malloc'd, or NULL */
-    _Atomic uint8_t sv_state;          /* [A] enum rn_svc_state */
-    atomic_bool sv_ready;              /* [A] the fields above are written:
-                                          describe may read them */
-    rn_time_t sv_since;                /* [L] when it entered sv_state */
-    struct rn_proc *sv_proc;           /* [L] held under "service" (and the
-                                          creator's reference until the
-                                          exit) from start to the stop */
-    void *sv_kstate;                   /* [L] the kind's state, or NULL */
-    bool sv_running;                   /* [L] sv_kstate is a started service's */
-    bool sv_waiting;                   /* [L] sv_wait is armed */
-    struct rn_ob_wait sv_wait;         /* "stop": the process's release */
-    struct rn_work sv_work;            /* posted when it fires */
-    struct rn_svc_stop *sv_waiters;    /* [L] callers waiting for STOPPED */
-};
-
-/* The controller's hook on the stack's destruction, which may outlive the
- * controller (rn_svcctl_destroy() before rn_stack_destroy()). */
-struct svc_hook {
-    struct rn_svcctl *sh_sc;            /* [L] NULL once the controller went */
-};
-
-struct rn_svcctl {
-    struct rn_stack *sc_stack;          /* [L] the stack (gone after its
-                                           destruction: only destroy runs then) */
-    struct svc_hook *sc_hook;           /* [L] NULL once it ran */
-    const struct rn_svc_kind *sc_kinds; /* [I] */
-    struct rn_svc **sc_svcs;            /* [L] in the order added */
-    size_t sc_n;                        /* [L] */
-    size_t sc_cap;                      /* [L] */
-    void (*sc_all_done)(void *ctx);     /* [L] rn_svcctl_stop_all()'s */
-    void *sc_all_ctx;                   /* [L] */
-};
 
 static const char *const state_names[] = {
     [RN_SVC_STOPPED] = "STOPPED",
@@ -111,6 +72,7 @@ static void svc_release(void *ob)
     struct rn_svc *svc = ob;
 
     free(svc->sv_arg);
+    rn__svc_exec_free(svc->sv_exec);
 }
 
 static const struct rn_ob_type_ops svc_ops = {
@@ -130,6 +92,11 @@ static bool svc_types(void)
 }
 
 /* ---- Controller ---------------------------------------------------------- */
+
+static int svc_new(struct rn_svcctl *sc, const char *name, const struct rn_svc_kind *k,
+                   const char *arg, struct svc_exec *ex, struct rn_svc **out, char *err,
+                   size_t errlen);
+static void svc_begin_stop(struct rn_svc *svc);
 
 static void svc_set_state(struct rn_svc *svc, enum rn_svc_state state)
 {
@@ -215,6 +182,8 @@ void rn_svcctl_destroy(struct rn_svcctl *sc)
 
     if (sc == NULL)
         return;
+    /* Its loop still exists if a host is still attached. */
+    rn_svcctl_exec_detach(sc);
     if (sc->sc_hook != NULL) {
         /* The stack lives on: its hook forgets us, and its timers are
          * still there for the waiters' to be cancelled. */
@@ -272,7 +241,6 @@ int rn_svcctl_add(struct rn_svcctl *sc, const char *spec, struct rn_svc **out, c
     const struct rn_svc_kind *k = NULL;
     const char *arg = eq ? eq + 1 : NULL;
     char name[SVC_NAME_MAX], known[256];
-    struct rn_svc *svc;
     int e;
 
     if (n > 0 && n < sizeof(name)) {
@@ -296,8 +264,21 @@ int rn_svcctl_add(struct rn_svcctl *sc, const char *spec, struct rn_svc **out, c
     }
     if (k->sk_check != NULL && (e = k->sk_check(arg, err, errlen)) != 0)
         return e;
+    return svc_new(sc, name, k, arg, NULL, out, err, errlen);
+}
+
+/* Adds a service of kind k named name, with arg (copied) or a command ex
+ * (taken: freed on failure).  Returns 0 and *out (may be NULL), RN_EEXIST
+ * or RN_ENOMEM, with one line in err. */
+static int svc_new(struct rn_svcctl *sc, const char *name, const struct rn_svc_kind *k,
+                   const char *arg, struct svc_exec *ex, struct rn_svc **out, char *err,
+                   size_t errlen)
+{
+    struct rn_svc *svc;
+
     if (rn_svcctl_find(sc, name) != NULL) {
         snprintf(err, errlen, "service %s is configured already", name);
+        rn__svc_exec_free(ex);
         return RN_EEXIST;
     }
     if (sc->sc_n == sc->sc_cap) {
@@ -312,12 +293,15 @@ int rn_svcctl_add(struct rn_svcctl *sc, const char *spec, struct rn_svc **out, c
     svc = rn_ob_create(svc_type, RN_TAG_CREATE);
     if (svc == NULL)
         goto out_nomem;
+    /* The release frees the command from here on. */
+    svc->sv_exec = ex;
+    ex = NULL;
     if (arg != NULL && (svc->sv_arg = strdup(arg)) == NULL) {
         rn_ob_kill(svc);
         goto out_nomem;
     }
     svc->sv_ctl = sc;
-    memcpy(svc->sv_name, name, n + 1);
+    snprintf(svc->sv_name, sizeof(svc->sv_name), "%s", name);
     svc_set_state(svc, RN_SVC_STOPPED);
     svc->sv_kind = k;
     atomic_store_explicit(&svc->sv_ready, true, memory_order_release);
@@ -328,8 +312,94 @@ int rn_svcctl_add(struct rn_svcctl *sc, const char *spec, struct rn_svc **out, c
     return 0;
 
 out_nomem:
+    rn__svc_exec_free(ex);
     snprintf(err, errlen, "out of memory");
     return RN_ENOMEM;
+}
+
+const struct rn_svc_kind rn__svc_exec_kind = {
+    .sk_name = "exec",
+    .sk_what = "a command",
+};
+
+/* A name a service that is a command may have: 1 to 31 of [A-Za-z0-9_.-],
+ * not starting with '-' or '.'. */
+static bool svc_name_ok(const char *name)
+{
+    size_t i, n = strlen(name);
+
+    if (n == 0 || n >= SVC_NAME_MAX || name[0] == '-' || name[0] == '.')
+        return false;
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)name[i];
+
+        if (!(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z') && !(c >= '0' && c <= '9') &&
+            c != '_' && c != '.' && c != '-')
+            return false;
+    }
+    return true;
+}
+
+int rn_svcctl_add_exec(struct rn_svcctl *sc, const char *name, const struct rn_svc_exec *ex,
+                       struct rn_svc **out, char *err, size_t errlen)
+{
+    struct svc_exec *e;
+    int rc;
+
+    assert(sc != NULL && name != NULL && ex != NULL);
+    if (!svc_name_ok(name)) {
+        snprintf(err, errlen, "'%.64s': not a service name (1 to %d of letters, digits, "
+                 "'_', '.' and '-', not starting with '-' or '.')", name, SVC_NAME_MAX - 1);
+        return RN_EINVAL;
+    }
+    if (rn_svcctl_find(sc, name) != NULL) {
+        snprintf(err, errlen, "service %s is configured already", name);
+        return RN_EEXIST;
+    }
+    rc = rn__svc_exec_new(ex, &e, err, errlen);
+    if (rc != 0)
+        return rc;
+    return svc_new(sc, name, &rn__svc_exec_kind, NULL, e, out, err, errlen);
+}
+
+int rn_svcctl_remove(struct rn_svcctl *sc, struct rn_svc *svc, char *err, size_t errlen)
+{
+    size_t i;
+
+    if (rn_svc_state(svc) != RN_SVC_STOPPED || svc->sv_waiting) {
+        snprintf(err, errlen, "%s is %s: only a STOPPED service can be removed",
+                 svc->sv_name, rn_svc_state_name(rn_svc_state(svc)));
+        return RN_EBUSY;
+    }
+    for (i = 0; i < sc->sc_n && sc->sc_svcs[i] != svc; i++)
+        ;
+    assert(i < sc->sc_n);
+    memmove(&sc->sc_svcs[i], &sc->sc_svcs[i + 1], (sc->sc_n - i - 1) * sizeof(*sc->sc_svcs));
+    sc->sc_n--;
+    rn_ob_kill(svc);
+    return 0;
+}
+
+void rn_svcctl_exec_detach(struct rn_svcctl *sc)
+{
+    size_t i;
+
+    if (sc->sc_loop == NULL)
+        return;
+    for (i = 0; i < sc->sc_n; i++) {
+        struct rn_svc *svc = sc->sc_svcs[i];
+
+        if (svc->sv_exec == NULL)
+            continue;
+        if (rn_svc_state(svc) == RN_SVC_RUNNING)
+            svc_begin_stop(svc);
+        rn__svc_exec_detach_run(svc);
+    }
+    sc->sc_loop = NULL;
+    for (i = 0; sc->sc_launcher != NULL && sc->sc_launcher[i] != NULL; i++)
+        free(sc->sc_launcher[i]);
+    free(sc->sc_launcher);
+    sc->sc_launcher = NULL;
 }
 
 struct rn_svc *rn_svcctl_find(const struct rn_svcctl *sc, const char *name)
@@ -446,7 +516,7 @@ static void svc_all_check(struct rn_svcctl *sc)
     }
 }
 
-/* The process was released; on the loop thread. */
+/* The process (or the real process) was released; on the loop thread. */
 static void svc_stopped(struct rn_stack *st, struct rn_work *w)
 {
     struct rn_svc *svc = (struct rn_svc *)((char *)w - offsetof(struct rn_svc, sv_work));
@@ -455,6 +525,8 @@ static void svc_stopped(struct rn_stack *st, struct rn_work *w)
     (void)st;
     svc->sv_waiting = false;
     svc->sv_proc = NULL;
+    if (svc->sv_exec != NULL)
+        rn__svc_exec_run_gone(svc);
     svc->sv_kstate = NULL;
     svc->sv_running = false;
     if (ks != NULL)
@@ -492,12 +564,39 @@ static void svc_rundown(struct rn_svc *svc)
     rn_ob_deref(p, RN_TAG_SERVICE);
 }
 
+/* The run of a command goes down: STOP_PENDING until the real process
+ * was released (its group gone, its refnet processes released). */
+static void svc_exec_rundown(struct rn_svc *svc)
+{
+    void *ru = svc->sv_run;
+    int err;
+
+    assert(ru != NULL && !svc->sv_waiting);
+    svc_set_state(svc, RN_SVC_STOP_PENDING);
+    err = rn_ob_wait_release(ru, &svc->sv_wait, svc, "stop", svc_proc_released, svc);
+    assert(err == 0);
+    (void)err;
+    svc->sv_waiting = true;
+    rn__svc_exec_signal(svc);
+    rn_ob_deref(ru, RN_TAG_SERVICE);
+}
+
 static void svc_begin_stop(struct rn_svc *svc)
 {
     assert(rn_svc_state(svc) == RN_SVC_RUNNING);
-    svc->sv_kind->sk_halt(svc->sv_kstate);
     svc->sv_running = false;
+    if (svc->sv_exec != NULL) {
+        svc_exec_rundown(svc);
+        return;
+    }
+    svc->sv_kind->sk_halt(svc->sv_kstate);
     svc_rundown(svc);
+}
+
+void rn__svc_exec_exited(struct rn_svc *svc)
+{
+    if (rn_svc_state(svc) == RN_SVC_RUNNING)
+        svc_begin_stop(svc);
 }
 
 static void svc_stop_timed_out(struct rn_timer *t, rn_time_t now)
@@ -597,7 +696,8 @@ int rn_svc_start(struct rn_svc *svc, char *err, size_t errlen)
     case RN_SVC_START_PENDING:
         return 1;
     case RN_SVC_STOP_PENDING:
-        if (svc_explain_ports(svc, err, errlen))
+        if (svc->sv_exec != NULL ? rn__svc_exec_explain_ports(svc, err, errlen)
+                                 : svc_explain_ports(svc, err, errlen))
             return RN_EADDRINUSE;
         snprintf(err, errlen, "%s is still STOP_PENDING (its process has not run down; "
                  "`refnet why %s` says why); it can start once STOPPED", svc->sv_name,
@@ -607,6 +707,12 @@ int rn_svc_start(struct rn_svc *svc, char *err, size_t errlen)
         break;
     }
     svc_set_state(svc, RN_SVC_START_PENDING);
+    if (svc->sv_exec != NULL) {
+        e = rn__svc_exec_start(svc, err, errlen);
+        svc_set_state(svc, e == 0 ? RN_SVC_RUNNING : RN_SVC_STOPPED);
+        svc->sv_running = e == 0;
+        return e;
+    }
     e = rn_proc_create(st, svc->sv_name, &p);
     if (e < 0) {
         svc_set_state(svc, RN_SVC_STOPPED);

@@ -647,11 +647,14 @@ void rn__tcp_mss_update(struct tcp_conn *c, uint32_t peer_mss)
     if (c->t_uo.uo_maxseg != 0 && c->t_uo.uo_maxseg < c->t_our_mss)
         c->t_our_mss = c->t_uo.uo_maxseg;
     c->t_peer_mss = peer_mss;
-    mss = peer_mss < c->t_our_mss ? peer_mss : c->t_our_mss;
+    /* A peer that announces a tiny MSS gets 64-byte segments at least (a
+     * floor like Linux's tcp_min_snd_mss: no one makes us send a segment
+     * per byte); our own route's MTU is never exceeded for it. */
+    mss = peer_mss < 64 ? 64 : peer_mss;
+    if (mss > c->t_our_mss)
+        mss = c->t_our_mss;
     if (c->t_flags & TF_TSTMP)
-        mss -= 12;  /* the timestamp option rides on every segment */
-    if (mss < 64)
-        mss = 64;
+        mss = mss > 12 + 8 ? mss - 12 : 8;  /* the timestamp option rides on every segment */
     c->t_maxseg = mss;
 }
 

@@ -76,6 +76,36 @@ static void sack_blocks(const struct tcp_conn *c, struct rn_tcp_opts *to, unsign
         to->to_present |= RN_TCPOPT_F_SACK;
 }
 
+/* SACK blocks sack_blocks() would send now, at most max. */
+static unsigned sack_count(const struct tcp_conn *c, unsigned max)
+{
+    const struct rn_netbuf *nb;
+    uint32_t end = 0;
+    unsigned n = 0;
+
+    for (nb = c->t_ooo; nb != NULL; nb = nb->nb_nextpkt) {
+        uint32_t s = (uint32_t)nb->nb_cb[0];
+
+        if (n == 0 || end != s) {
+            if (n == max)
+                break;
+            n++;
+        }
+        end = s + (uint32_t)nb->nb_cb[1];
+    }
+    return n;
+}
+
+uint32_t rn__tcp_seg_room(const struct tcp_conn *c)
+{
+    uint32_t opt;
+
+    if (!(c->t_flags & TF_SACK_PERMIT) || c->t_ooo == NULL)
+        return c->t_maxseg;
+    opt = 4 + RN_TCPOLEN_SACK_BLOCK * sack_count(c, (c->t_flags & TF_TSTMP) ? 3 : 4);
+    return c->t_maxseg > opt + 8 ? c->t_maxseg - opt : 8;
+}
+
 /* The window field to advertise.  The right edge never moves left (RFC
  * 9293 3.8.6.2.1), and moves right only by a useful amount: half the
  * buffer or a segment, whichever is less (receiver SWS avoidance,
@@ -97,6 +127,20 @@ static uint16_t window_field(struct tcp_conn *c, bool syn)
         ((win - 1) << c->rcv_scale) >= held)
         win--;
     return win > 65535 ? 65535 : (uint16_t)win;
+}
+
+/* The sequence number of a bare ACK: the first byte never sent, not
+ * snd_nxt.  After a timeout snd_nxt goes back to resend, and an ACK
+ * numbered there lies left of the peer's window: it is dropped as
+ * unacceptable and its acknowledgement with it (RFC 9293 3.10.7.4), so
+ * with data lost both ways each side would wait for the other's ACK for
+ * ever.  Never past the right edge of the peer's window either, where it
+ * would be unacceptable too (Linux's tcp_acceptable_seq()). */
+static uint32_t ack_seq(const struct tcp_conn *c)
+{
+    uint32_t edge = c->snd_una + c->snd_wnd;
+
+    return SEQ_GT(c->snd_max, edge) ? edge : c->snd_max;
 }
 
 /* Builds and sends a segment whose options are to.  Payload: len bytes of
@@ -147,9 +191,9 @@ static int build_and_send(struct tcp_stack *ts, struct tcp_conn *c, uint32_t lad
         rn_put_be16(h + 16, (uint16_t)~rn_csum_fold(rn_csum_pseudo4(
                                 laddr, faddr, RN_IPPROTO_TCP, (uint32_t)nb->nb_pktlen)));
         nb->nb_offload |= RN_NB_OFF_CSUM_PARTIAL;
-        if (len > c->t_maxseg) {
+        if ((c->t_offloads & RN_LINK_OFF_TSO) && len > rn__tcp_seg_room(c)) {
             nb->nb_offload |= RN_NB_OFF_GSO;
-            nb->nb_gso_size = c->t_maxseg;
+            nb->nb_gso_size = rn__tcp_seg_room(c);
         }
     } else {
         rn_put_be16(h + 16, rn_csum_fold(rn_nb_csum(nb, 0, nb->nb_pktlen,
@@ -213,8 +257,21 @@ int rn__tcp_send_segment(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t
             to.to_tsval = rn__tcp_tsval(c, now);
             to.to_tsecr = c->ts_recent;
         }
-        if ((c->t_flags & TF_SACK_PERMIT) && c->t_ooo != NULL && !(flags & RN_TCP_RST))
+        if ((c->t_flags & TF_SACK_PERMIT) && c->t_ooo != NULL && !(flags & RN_TCP_RST)) {
+            /* Options and payload of one segment within the MSS the path
+             * takes (t_maxseg counts the timestamps already): a caller
+             * that sized len without room for the blocks sends fewer
+             * blocks rather than a segment too long for the route. */
+            uint32_t budget = c->t_maxseg + ((c->t_flags & TF_TSTMP) ? 12 : 0);
+            uint32_t piece = len > rn__tcp_seg_room(c) &&
+                                     (c->t_offloads & RN_LINK_OFF_TSO)
+                                 ? rn__tcp_seg_room(c)
+                                 : len;
+
             sack_blocks(c, &to, (c->t_flags & TF_TSTMP) ? 3 : 4);
+            while (to.to_nsacks > 0 && piece + rn__tcp_opts_len(&to) > budget)
+                to.to_nsacks--;
+        }
     }
     win = window_field(c, (flags & RN_TCP_SYN) != 0);
     tos_ttl[0] = c->t_uo.uo_tos;
@@ -316,7 +373,7 @@ void rn__tcp_challenge_ack(struct tcp_conn *c)
     ts->ts_challenge_tokens--;
     ts->ts_challenge_acks++;
     c->t_challenge_last = now;
-    rn__tcp_send_segment(c, c->snd_nxt, 0, RN_TCP_ACK);
+    rn__tcp_send_segment(c, ack_seq(c), 0, RN_TCP_ACK);
 }
 
 void rn__tcp_retransmit_one(struct tcp_conn *c)
@@ -332,8 +389,8 @@ void rn__tcp_retransmit_one(struct tcp_conn *c)
     if (c->t_flags & TF_SENTFIN)
         sent--;
     len = sent - (c->snd_una - start);
-    if (len > c->t_maxseg)
-        len = c->t_maxseg;
+    if (len > rn__tcp_seg_room(c))
+        len = rn__tcp_seg_room(c);
     if (len > c->t_snd.sb_len)
         len = c->t_snd.sb_len;
     /* Within the window the peer offers now, which may have shrunk below
@@ -357,6 +414,7 @@ void rn__tcp_output(struct tcp_conn *c)
 {
     struct tcp_stack *ts = c->t_tcp;
     rn_time_t now = rn_stack_now(ts->ts_stack);
+    uint32_t seg = rn__tcp_seg_room(c);  /* payload per segment, SACK blocks aside */
     unsigned guard;
 
     /* Done, or waiting for a callout's authorisation: nothing goes out. */
@@ -394,12 +452,16 @@ void rn__tcp_output(struct tcp_conn *c)
             win = c->snd_wnd;
         usable = win > inflight ? win - inflight : 0;
         if (!syn && state >= TCPS_ESTABLISHED) {
-            uint32_t max = c->t_maxseg;
+            uint32_t max = seg;
 
-            /* With TSO the device cuts one large segment into MSS pieces. */
+            /* With TSO the device cuts one large segment into MSS pieces;
+             * a segment that is already as large as TSO allows goes as it
+             * is (whole segments only: a multiple of nothing would send
+             * nothing at all). */
             if ((c->t_offloads & (RN_LINK_OFF_TSO | RN_LINK_OFF_TX_CSUM)) ==
-                (RN_LINK_OFF_TSO | RN_LINK_OFF_TX_CSUM))
-                max = TCP_GSO_MAX / c->t_maxseg * c->t_maxseg;
+                    (RN_LINK_OFF_TSO | RN_LINK_OFF_TX_CSUM) &&
+                seg < TCP_GSO_MAX / 2)
+                max = TCP_GSO_MAX / seg * seg;
             len = avail < usable ? avail : usable;
             if (len > max)
                 len = max;
@@ -411,7 +473,7 @@ void rn__tcp_output(struct tcp_conn *c)
         if (syn || fin) {
             send = true;
         } else if (len > 0) {
-            if (len >= c->t_maxseg)
+            if (len >= seg)
                 send = true;
             else if (SEQ_LT(c->snd_nxt, c->snd_max))
                 send = true;  /* retransmitting */
@@ -442,7 +504,9 @@ void rn__tcp_output(struct tcp_conn *c)
             flags |= RN_TCP_FIN;
         if (len > 0 && len == avail)
             flags |= RN_TCP_PSH;
-        if (rn__tcp_send_segment(c, c->snd_nxt, len, flags) < 0 && len == 0 && !syn && !fin)
+        if (rn__tcp_send_segment(c, len == 0 && !syn && !fin ? ack_seq(c) : c->snd_nxt, len,
+                                 flags) < 0 &&
+            len == 0 && !syn && !fin)
             break;
         seqlen = len + (syn ? 1 : 0) + (fin ? 1 : 0);
         if (seqlen == 0)

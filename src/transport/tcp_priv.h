@@ -530,6 +530,10 @@ void rn__tcp_respond_as(struct tcp_stack *ts, uint32_t laddr, uint16_t lport, ui
 /* A RST in answer to segment th (RFC 9293 3.10.7.1). */
 void rn__tcp_reset_reply(struct tcp_stack *ts, uint32_t laddr, uint32_t faddr,
                       const struct rn_tcp_hdr *th, uint32_t seglen);
+/* Payload bytes one segment may carry now: t_maxseg less the SACK blocks
+ * every segment carries while data from the peer is missing (as Linux's
+ * tcp_current_mss()), so that no segment outgrows the path. */
+uint32_t rn__tcp_seg_room(const struct tcp_conn *c);
 /* Sends one segment of len bytes at seq with flags. */
 int rn__tcp_send_segment(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags);
 void rn__tcp_send_rst(struct tcp_conn *c);

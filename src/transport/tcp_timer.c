@@ -124,8 +124,8 @@ static void tlp_fire(struct tcp_conn *c, rn_time_t now)
     uint32_t len = c->snd_max - c->snd_una;
 
     c->t_flags |= TF_TLP_OUT;
-    if (len > c->t_maxseg)
-        len = c->t_maxseg;
+    if (len > rn__tcp_seg_room(c))
+        len = rn__tcp_seg_room(c);
     if (len > c->t_snd.sb_len)
         len = c->t_snd.sb_len;
     if (SEQ_GT(c->snd_max - ((c->t_flags & TF_SENTFIN) ? 1u : 0u), c->snd_una + c->snd_wnd))

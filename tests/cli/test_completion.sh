@@ -4,7 +4,8 @@
 #   refnet ne<TAB>            -> netstat
 #   refnet netstat --<TAB>    -> its options, from `refnet netstat --help`
 #   refnet <TAB>              -> every command;  refnet svc <TAB> -> list
-#   status start stop;  refnet daemon --offload <TAB> -> on off;
+#   status start stop add remove;  refnet daemon --offload <TAB> -> on off;
+#   refnet svc add web -- <TAB> -> programs, then files;
 #   refnet why <TAB>          -> nothing (no daemon asked);
 #   refnet svc stop <TAB>     -> nothing when no daemon answers, at once;
 #   refnet svc stop <TAB>     -> the service names a daemon's `svc list`
@@ -53,10 +54,16 @@ completes "netstat" ne
 completes "--all --info --refs --json --ctl --timeout --help" netstat --
 completes "-a --all -i --info --refs -j --json --ctl --timeout -h --help" netstat -
 completes "--help --version -h -V" -
-completes "list status start stop" svc ""
+completes "list status start stop add remove" svc ""
+# svc add: the command after --, a program first (bash's own list), then
+# files; the stop signal's names.
+completes "TERM" svc add web --stop-signal TE
+completes "base64" svc add web -- base6
+touch "$dir/cfg"
+completes "$dir/cfg" svc add web -- apache2 -f "$dir/cf"
 completes "on off" daemon --offload ""
 completes "--offload" daemon --tap rn0 --off
-completes "stop-hang callout-hang close-wait leak clear-leak" lab ""
+completes "stop-hang callout-hang close-wait leak apache clear-leak" lab ""
 completes "ping udp-echo" sim --seed 3 ""
 completes "filter" help fil
 completes "" why ""

@@ -761,6 +761,82 @@ static void bulk(const char *fault_ab, const char *fault_ba, uint64_t seed, size
     pair_down();
 }
 
+static bool both_done(void *ctx)
+{
+    struct bulk *b = ctx;
+
+    return b[0].rx->u_rxlen >= b[0].total && b[1].rx->u_rxlen >= b[1].total;
+}
+
+/* Sends `total` bytes each way at once through the given faults, as an
+ * echo service does: every data segment is also an ACK, and while data
+ * from the other side is missing it carries SACK blocks, which must not
+ * make it longer than the path allows. */
+static void bulk_both(const char *fault_ab, const char *fault_ba, uint64_t seed, size_t total)
+{
+    struct user ua = {.u_drain = true}, ub = {.u_drain = true};
+    struct tcp_listener *l;
+    uint8_t *da = malloc(total), *db = malloc(total);
+    struct bulk b[2] = {{&ub, total}, {&ua, total}};
+    rn_time_t start;
+    bool shut = false;
+
+    fill(da, total, (uint32_t)seed);
+    fill(db, total, (uint32_t)seed + 1);
+    setup_pair(fault_ab, fault_ba, seed);
+    l = open_pair(5002, &ua, &ub);
+    ua.u_tx = da;
+    ua.u_txlen = total;
+    ub.u_tx = db;
+    ub.u_txlen = total;
+    start = P.now;
+    while (!both_done(b)) {
+        user_push(&ua);
+        user_push(&ub);
+        if (!shut && ua.u_txdone == total && ub.u_txdone == total) {
+            rn__tcp_shutdown(ua.u_conn, RN_SHUT_WR);
+            rn__tcp_shutdown(ub.u_conn, RN_SHUT_WR);
+            shut = true;
+        }
+        run(P.now + RN_MSEC(200), both_done, b);
+        if (ub.u_error != 0 || ua.u_error != 0) {
+            struct rn_strbuf sb = RN_STRBUF_INIT;
+
+            rn__render_stats(P.a, &sb, false);
+            rn__render_stats(P.b, &sb, false);
+            fprintf(stderr, "%s", rn_strbuf_str(&sb));
+            rn_strbuf_free(&sb);
+            fail_msg("seed %llu: connection failed (a %d, b %d)", (unsigned long long)seed,
+                     ua.u_error, ub.u_error);
+        }
+        if (P.now - start > RN_SEC(600))
+            fail_msg("seed %llu: stalled: a has %zu, b %zu of %zu", (unsigned long long)seed,
+                     ua.u_rxlen, ub.u_rxlen, total);
+    }
+    assert_int_equal(ua.u_rxlen, total);
+    assert_int_equal(ub.u_rxlen, total);
+    assert_memory_equal(ub.u_rx, da, total);
+    assert_memory_equal(ua.u_rx, db, total);
+    transfer_end(&ua, &ub, l, RN_SEC(120), da);
+    free(db);
+}
+
+static void test_bulk_both_ways_faulty(void **state)
+{
+    const char *faults = "drop=5%,reorder=5%,dup=5%,corrupt=5%,dir=tx,seed=";
+    char ab[128], ba[128];
+    uint64_t seed;
+    unsigned runs = getenv("REFNET_TCP_SEEDS") ? (unsigned)atoi(getenv("REFNET_TCP_SEEDS")) : 10;
+    uint64_t first = getenv("REFNET_TCP_SEED0") ? (uint64_t)atoll(getenv("REFNET_TCP_SEED0")) : 300;
+
+    (void)state;
+    for (seed = first; seed < first + runs; seed++) {
+        snprintf(ab, sizeof(ab), "%s%llu", faults, (unsigned long long)seed);
+        snprintf(ba, sizeof(ba), "%s%llu", faults, (unsigned long long)seed + 1000);
+        bulk_both(ab, ba, seed, 2u << 20);
+    }
+}
+
 /* A transfer to one of the stack's own addresses goes through the loop
  * queue with no MTU limit: segments as large as IP allows, and windows
  * that must still open as the reader drains. */
@@ -838,6 +914,7 @@ int main(void)
         cmocka_unit_test(test_bulk_to_self),
         cmocka_unit_test(test_bulk_clean),
         cmocka_unit_test(test_bulk_faulty),
+        cmocka_unit_test(test_bulk_both_ways_faulty),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

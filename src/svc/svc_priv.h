@@ -1,0 +1,113 @@
+/*
+ * The service controller's insides, shared by service.c (services, their
+ * states, start and stop) and exec.c (services that are real processes:
+ * spawning, signals, the process group, the "real process" object).
+ */
+#ifndef REFNET_SVC_PRIV_H
+#define REFNET_SVC_PRIV_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "refnet/object.h"
+#include "refnet/runtime.h"
+#include "refnet/service.h"
+
+#define SVC_NAME_MAX 32
+
+struct svc_exec;
+struct svc_run;
+
+struct rn_svc {
+    struct rn_svcctl *sv_ctl;          /* [I] */
+    const struct rn_svc_kind *sv_kind; /* [I] */
+    char sv_name[SVC_NAME_MAX];        /* [I] */
+    char *sv_arg;                      /* [I] malloc'd, or NULL */
+    struct svc_exec *sv_exec;          /* [I] the command of a service that
+                                          is one, else NULL; freed with it */
+    _Atomic uint8_t sv_state;          /* [A] enum rn_svc_state */
+    atomic_bool sv_ready;              /* [A] the fields above are written:
+                                          describe may read them */
+    rn_time_t sv_since;                /* [L] when it entered sv_state */
+    struct rn_proc *sv_proc;           /* [L] a kind's service: held under
+                                          "service" (and the creator's
+                                          reference until the exit) from
+                                          start to the stop */
+    struct svc_run *sv_run;            /* [L] a command's: its real process,
+                                          held under "service" from start to
+                                          the stop */
+    void *sv_kstate;                   /* [L] the kind's state, or NULL */
+    bool sv_running;                   /* [L] sv_kstate is a started service's */
+    bool sv_waiting;                   /* [L] sv_wait is armed */
+    struct rn_ob_wait sv_wait;         /* "stop": the process's (or the real
+                                          process's) release */
+    struct rn_work sv_work;            /* posted when it fires */
+    struct rn_svc_stop *sv_waiters;    /* [L] callers waiting for STOPPED */
+};
+
+/* The controller's hook on the stack's destruction, which may outlive the
+ * controller (rn_svcctl_destroy() before rn_stack_destroy()). */
+struct svc_hook {
+    struct rn_svcctl *sh_sc;            /* [L] NULL once the controller went */
+};
+
+struct rn_svcctl {
+    struct rn_stack *sc_stack;          /* [L] the stack (gone after its
+                                           destruction: only destroy runs then) */
+    struct svc_hook *sc_hook;           /* [L] NULL once it ran */
+    const struct rn_svc_kind *sc_kinds; /* [I] */
+    struct rn_svc **sc_svcs;            /* [L] in the order added */
+    size_t sc_n;                        /* [L] */
+    size_t sc_cap;                      /* [L] */
+    void (*sc_all_done)(void *ctx);     /* [L] rn_svcctl_stop_all()'s */
+    void *sc_all_ctx;                   /* [L] */
+    struct rn_loop *sc_loop;            /* [L] the exec host's loop, or NULL
+                                           when none is attached */
+    char **sc_launcher;                 /* [L] its launcher (malloc'd, NULL-
+                                           ended), or NULL */
+};
+
+/* The kind every service that is a command has: sk_name "exec". */
+extern const struct rn_svc_kind rn__svc_exec_kind;
+
+/* ---- exec.c, for service.c ------------------------------------------------ */
+
+/* Checks and copies a command.  Returns 0 and *out, or RN_EINVAL (err
+ * says why) or RN_ENOMEM. */
+int rn__svc_exec_new(const struct rn_svc_exec *ex, struct svc_exec **out, char *err,
+                     size_t errlen);
+/* Frees a command (its service is being released; no run is left). */
+void rn__svc_exec_free(struct svc_exec *ex);
+
+/* [L] Spawns svc's command: its real process, held under "service" in
+ * svc->sv_run.  Returns 0, or a negative code with one line in err (no
+ * run then).  A start while ports its last run listened on are held fails
+ * with RN_EADDRINUSE naming the holder. */
+int rn__svc_exec_start(struct rn_svc *svc, char *err, size_t errlen);
+
+/* [L] Begins stopping svc's run: its listeners' ports are remembered, the
+ * stop signal goes to the group (unless it is gone already), SIGKILL is
+ * armed after the grace.  The run then ends by itself. */
+void rn__svc_exec_signal(struct rn_svc *svc);
+
+/* [L] svc is STOP_PENDING: appends to err the holder of the first of its
+ * last run's ports that is held.  Returns true if one was. */
+bool rn__svc_exec_explain_ports(struct rn_svc *svc, char *err, size_t errlen);
+
+/* [L] The host goes: svc's run, if it has one still running, is ended at
+ * once (SIGKILL to its group, a bounded wait) and waits for refnet's
+ * cleanups without the loop. */
+void rn__svc_exec_detach_run(struct rn_svc *svc);
+
+/* [L] The run of svc was released: keeps what the run left for listings. */
+void rn__svc_exec_run_gone(struct rn_svc *svc);
+
+/* ---- service.c, for exec.c ------------------------------------------------- */
+
+/* [L] svc's command exited while the service was RUNNING: the service
+ * stops (STOP_PENDING until its run is released). */
+void rn__svc_exec_exited(struct rn_svc *svc);
+
+#endif /* REFNET_SVC_PRIV_H */
