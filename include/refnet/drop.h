@@ -100,7 +100,8 @@
     X(UNKNOWN_PROTO, "unknown_proto",                                          \
       "no transport registered for the IP protocol")                          \
     X(BAD_IP_SRC, "bad_ip_src",                                                \
-      "source address is broadcast, multicast or one of ours")                 \
+      "source address no host sends from: broadcast, multicast, 0/8, "         \
+      "loopback, class E, or one of ours from the wire (LAND)")                \
     X(FILTER_BLOCKED, "filter_blocked",                                        \
       "blocked by a filter or callout of the filtering platform (filter.h)")   \
     X(TOO_BIG_DF, "too_big_df",                                                \

@@ -101,6 +101,13 @@ struct rn_tcp_params {
     uint32_t tp_ecn;             /* tcp.ecn: ECN (RFC 3168): 1 asks for it in
                                     SYNs and accepts it, 2 accepts it when a
                                     peer asks (Linux's default), 0 neither */
+    uint32_t tp_syncookies;      /* tcp.syncookies: 0 never, 1 when a
+                                    listener's SYN queue is full, 2 always
+                                    (RFC 4987 3.6) */
+    uint32_t tp_challenge_ack_limit; /* tcp.challenge_ack_limit: challenge ACKs
+                                    (RFC 5961) a second, stack-wide, on
+                                    average: each second's budget is drawn
+                                    between half and one and a half times it */
 };
 
 /* [any] Fills p with refnet's defaults (docs/tcp-settings.md). */

@@ -11,6 +11,14 @@
  * A PROBE entry is still used while it is re-requested, so a live flow
  * does not stall every time its entry ages.
  *
+ * Under a flood of datagrams from sources nobody answers for (spoofed
+ * SYNs), the cache keeps what it resolved: INCOMPLETE entries fill at
+ * most half of it and make room for each other, oldest first; a resolved
+ * entry is let go for room only if it was never used; an ARP request
+ * teaches us its sender only while the cache has room; and at most
+ * ARP_NEW_PER_SEC resolutions start a second (ARP_NEW_BURST at once), so
+ * a flood does not turn into a storm of broadcast requests.
+ *
  * Loop-owned parts (hash chain, timer, queue) are torn down on the loop
  * thread before the entry is killed; the release routine only drops the
  * interface reference, which is safe on whichever thread lets go last.
@@ -24,6 +32,9 @@
 #include "refnet/strbuf.h"
 #include "wire/arp.h"
 #include "wire/icmp.h"
+
+#define ARP_NEW_PER_SEC 2048   /* resolutions started a second, at most */
+#define ARP_NEW_BURST 128      /* of which this many at once */
 
 static uint64_t mac_pack(const struct rn_mac *m)
 {
@@ -111,6 +122,23 @@ static struct arp_entry *arp_lookup(struct rn_stack *st, const struct rn_iface *
     return NULL;
 }
 
+/* Takes e off the list of INCOMPLETE entries, if it is on it. */
+static void inc_unlink(struct net_stack *ns, struct arp_entry *e)
+{
+    if (e->ae_iprev == NULL && ns->ns_arp_inc_oldest != e)
+        return;
+    if (e->ae_iprev != NULL)
+        e->ae_iprev->ae_inext = e->ae_inext;
+    else
+        ns->ns_arp_inc_oldest = e->ae_inext;
+    if (e->ae_inext != NULL)
+        e->ae_inext->ae_iprev = e->ae_iprev;
+    else
+        ns->ns_arp_inc_newest = e->ae_iprev;
+    e->ae_inext = e->ae_iprev = NULL;
+    ns->ns_arp_nincomplete--;
+}
+
 /* Unlinks, stops and kills an entry; its queued frames are dropped as
  * unresolved.  If the neighbour never answered, each sender is told its
  * destination is unreachable, as a router would with ICMP. */
@@ -122,6 +150,7 @@ static void arp_remove(struct rn_stack *st, struct arp_entry *e, bool unreachabl
     while (*pp != e)
         pp = &(*pp)->ae_next;
     *pp = e->ae_next;
+    inc_unlink(net_st(st), e);
     net_st(st)->ns_narp--;
     rn_timer_cancel(&st->st_timers, &e->ae_timer);
     while ((nb = rn_nbq_get(&e->ae_queue)) != NULL) {
@@ -191,30 +220,48 @@ static void arp_timer(struct rn_timer *t, rn_time_t now)
     rn_timer_arm(&st->st_timers, &e->ae_timer, now + net_st(st)->ns_params.sp_arp_retry);
 }
 
-/* Creates an entry for ip on ifp, evicting a resolved entry if the cache
- * is full.  Returns NULL if there is no room or memory. */
-static struct arp_entry *arp_create(struct rn_iface *ifp, uint32_t ip)
+/* Makes room for one more entry: the oldest INCOMPLETE one goes if
+ * INCOMPLETE entries fill half the cache, or if the cache is full; with
+ * none, a resolved entry never used since it was resolved.  Returns false
+ * if every entry is resolved and in use. */
+static bool arp_room(struct rn_stack *st)
 {
-    struct rn_stack *st = ifp->if_stack;
+    struct net_stack *ns = net_st(st);
+    uint32_t max = ns->ns_params.sp_arp_max_entries;
     struct arp_entry *e;
     unsigned b;
 
-    if (net_st(st)->ns_narp >= net_st(st)->ns_params.sp_arp_max_entries) {
-        struct arp_entry *victim = NULL;
-
-        for (b = 0; b < NET_ARP_BUCKETS && victim == NULL; b++) {
-            for (e = net_st(st)->ns_arp[b]; e != NULL; e = e->ae_next) {
-                if (atomic_load_explicit(&e->ae_state, memory_order_relaxed) !=
-                    ARP_INCOMPLETE) {
-                    victim = e;
-                    break;
-                }
+    if (ns->ns_arp_inc_oldest != NULL &&
+        (ns->ns_narp >= max || ns->ns_arp_nincomplete >= (max + 1) / 2)) {
+        ns->ns_arp_evicted++;
+        arp_remove(st, ns->ns_arp_inc_oldest, false);
+        return true;
+    }
+    if (ns->ns_narp < max)
+        return true;
+    for (b = 0; b < NET_ARP_BUCKETS; b++) {
+        for (e = ns->ns_arp[b]; e != NULL; e = e->ae_next) {
+            if (!e->ae_used) {
+                ns->ns_arp_evicted++;
+                arp_remove(st, e, false);
+                return true;
             }
         }
-        if (victim == NULL)
-            return NULL;
-        arp_remove(st, victim, false);
     }
+    return false;
+}
+
+/* Creates an INCOMPLETE entry for ip on ifp, making room if need be
+ * (arp_room()).  Returns NULL if there is no room or memory. */
+static struct arp_entry *arp_create(struct rn_iface *ifp, uint32_t ip)
+{
+    struct rn_stack *st = ifp->if_stack;
+    struct net_stack *ns = net_st(st);
+    struct arp_entry *e;
+    unsigned b;
+
+    if (!arp_room(st))
+        return NULL;
     e = rn_ob_create(rn__net_types.nt_arp, rn__net_types.nt_tag_arp_table);
     if (e == NULL)
         return NULL;
@@ -225,11 +272,42 @@ static struct arp_entry *arp_create(struct rn_iface *ifp, uint32_t ip)
     rn_nbq_init(&e->ae_queue);
     rn_timer_init(&e->ae_timer, arp_timer);
     b = arp_bucket(ip);
-    e->ae_next = net_st(st)->ns_arp[b];
-    net_st(st)->ns_arp[b] = e;
-    net_st(st)->ns_narp++;
+    e->ae_next = ns->ns_arp[b];
+    ns->ns_arp[b] = e;
+    ns->ns_narp++;
+    e->ae_iprev = ns->ns_arp_inc_newest;
+    if (e->ae_iprev != NULL)
+        e->ae_iprev->ae_inext = e;
+    else
+        ns->ns_arp_inc_oldest = e;
+    ns->ns_arp_inc_newest = e;
+    ns->ns_arp_nincomplete++;
     rn_ob_publish(e);
     return e;
+}
+
+/* True if one more resolution may start now: a token bucket. */
+static bool arp_new_allowed(struct rn_stack *st)
+{
+    struct net_stack *ns = net_st(st);
+    rn_time_t elapsed = st->st_now - ns->ns_arp_new_second;
+    uint64_t add = ns->ns_arp_new_second == 0 ? ARP_NEW_BURST
+                                              : elapsed * ARP_NEW_PER_SEC / RN_SEC(1);
+
+    if (add > 0) {
+        ns->ns_arp_new_tokens = ns->ns_arp_new_tokens + add >= ARP_NEW_BURST
+                                    ? ARP_NEW_BURST
+                                    : ns->ns_arp_new_tokens + (uint32_t)add;
+        ns->ns_arp_new_second = ns->ns_arp_new_tokens == ARP_NEW_BURST || ns->ns_arp_new_second == 0
+                                    ? st->st_now
+                                    : ns->ns_arp_new_second + add * RN_SEC(1) / ARP_NEW_PER_SEC;
+    }
+    if (ns->ns_arp_new_tokens == 0) {
+        ns->ns_arp_ratelimited++;
+        return false;
+    }
+    ns->ns_arp_new_tokens--;
+    return true;
 }
 
 /* Records mac for e and sends what was waiting for it. */
@@ -238,6 +316,7 @@ static void arp_resolved(struct arp_entry *e, const struct rn_mac *mac)
     struct rn_stack *st = e->ae_iface->if_stack;
     struct rn_netbuf *nb;
 
+    inc_unlink(net_st(st), e);
     atomic_store_explicit(&e->ae_mac, mac_pack(mac), memory_order_relaxed);
     atomic_store_explicit(&e->ae_state, ARP_REACHABLE, memory_order_relaxed);
     e->ae_tries = 0;
@@ -268,7 +347,7 @@ void rn__net_arp_output(struct rn_iface *ifp, struct rn_netbuf *nb, uint32_t nex
         return;
     }
     if (e == NULL) {
-        e = arp_create(ifp, nexthop);
+        e = arp_new_allowed(st) ? arp_create(ifp, nexthop) : NULL;
         if (e == NULL) {
             rn__net_drop(st, ifp, nb, RN_DROP_ARP_UNRESOLVED);
             return;
@@ -312,8 +391,10 @@ void rn__net_arp_input(struct rn_iface *ifp, struct rn_netbuf *nb)
         e = arp_lookup(st, ifp, ar.ar_spa);
         if (e != NULL)
             arp_resolved(e, &ar.ar_sha);
-        else if (for_us && (e = arp_create(ifp, ar.ar_spa)) != NULL)
-            arp_resolved(e, &ar.ar_sha);  /* ...and learn a host that asks for us */
+        else if (for_us && net_st(st)->ns_narp < net_st(st)->ns_params.sp_arp_max_entries &&
+                 (e = arp_create(ifp, ar.ar_spa)) != NULL)
+            arp_resolved(e, &ar.ar_sha);  /* ...and learn a host that asks for us,
+                                             while there is room */
     }
     if (for_us && ar.ar_op == RN_ARP_OP_REQUEST)
         arp_send(ifp, RN_ARP_OP_REPLY, &ar.ar_sha, &ar.ar_sha, ar.ar_spa);

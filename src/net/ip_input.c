@@ -51,7 +51,29 @@ int rn__ip_register(struct rn_stack *st, uint8_t proto, rn_ip_input_fn input, rn
     return 0;
 }
 
+/* True if a datagram from the wire cannot have come from src: no host
+ * sends from broadcast, multicast, 0.0.0.0/8, loopback (127/8) or class E
+ * (240/4), nor from one of our addresses (a LAND attack: a SYN from our
+ * own address would make a connection talk to itself).  What we send to
+ * ourselves takes the loopback queue instead, so it is not judged here. */
+static bool bad_source(struct rn_stack *st, const struct rn_iface *ifp, uint32_t src, bool looped)
+{
+    if (rn_ip4_is_bcast(src) || is_multicast(src) || rn__net_ip_is_bcast(ifp, src))
+        return true;
+    if (looped)
+        return false;
+    return (src >> 24) == 0 || rn_ip4_is_loopback(src) || (src >> 28) == 0xf ||
+           rn__ip_is_local(st, src);
+}
+
+static void ip_input(struct rn_iface *ifp, struct rn_netbuf *nb, bool looped);
+
 void rn__net_ip_input(struct rn_iface *ifp, struct rn_netbuf *nb)
+{
+    ip_input(ifp, nb, false);
+}
+
+static void ip_input(struct rn_iface *ifp, struct rn_netbuf *nb, bool looped)
 {
     struct rn_stack *st = ifp->if_stack;
     uint8_t scratch[RN_IP4_MAX_HLEN], hdr[RN_IP4_MAX_HLEN];
@@ -79,8 +101,7 @@ void rn__net_ip_input(struct rn_iface *ifp, struct rn_netbuf *nb)
         rn__net_drop(st, ifp, nb, RN_DROP_NOT_FOR_US);
         return;
     }
-    if (rn_ip4_is_bcast(ip.ip_src) || is_multicast(ip.ip_src) ||
-        rn__net_ip_is_bcast(ifp, ip.ip_src)) {
+    if (bad_source(st, ifp, ip.ip_src, looped)) {
         rn__net_drop(st, ifp, nb, RN_DROP_BAD_IP_SRC);
         return;
     }
@@ -173,6 +194,6 @@ void rn__net_ip_loopback_run(struct rn_stack *st)
                 ifp = net_st(st)->ns_ifaces[i];
         }
         rn_nb_set_owner(nb, rn__net_types.nt_own_rx);
-        rn__net_ip_input(ifp, nb);
+        ip_input(ifp, nb, true);
     }
 }

@@ -76,6 +76,8 @@ enum arp_state {
 /* An ARP cache entry (an object of type "arp entry"). */
 struct arp_entry {
     struct arp_entry *ae_next;   /* [L] hash chain */
+    struct arp_entry *ae_inext;  /* [L] INCOMPLETE entries, oldest first */
+    struct arp_entry *ae_iprev;  /* [L] */
     struct rn_iface *ae_iface;   /* [I] held by tag "neighbour" */
     uint32_t ae_ip;              /* [I] */
     _Atomic uint64_t ae_mac;     /* [A] the 6 MAC octets, packed */
@@ -137,6 +139,11 @@ struct net_stack {
     unsigned ns_routes_cap;               /* [L] */
     struct arp_entry *ns_arp[NET_ARP_BUCKETS]; /* [L] */
     unsigned ns_narp;                     /* [L] */
+    struct arp_entry *ns_arp_inc_oldest;  /* [L] INCOMPLETE entries, by age */
+    struct arp_entry *ns_arp_inc_newest;  /* [L] */
+    unsigned ns_arp_nincomplete;          /* [L] */
+    uint32_t ns_arp_new_tokens;           /* [L] resolutions that may start now */
+    rn_time_t ns_arp_new_second;          /* [L] when the bucket was last filled */
     struct reass_dgram *ns_reass[NET_REASS_BUCKETS]; /* [L] */
     struct reass_dgram *ns_reass_oldest;  /* [L] age list head */
     struct reass_dgram *ns_reass_newest;  /* [L] age list tail */
@@ -163,6 +170,8 @@ struct net_stack {
     uint64_t ns_icmp_ratelimited;
     uint64_t ns_arp_in;
     uint64_t ns_arp_out;
+    uint64_t ns_arp_evicted;              /* entries let go for room */
+    uint64_t ns_arp_ratelimited;          /* resolutions not started: over the rate */
 };
 
 /* The network layer's view of a stack.  Every stack is a net_stack: only

@@ -262,6 +262,8 @@ void rn_stack_counters(struct rn_stack *st, rn_counter_fn fn, void *ctx)
         {"icmp.ratelimited", ns->ns_icmp_ratelimited},
         {"arp.in", ns->ns_arp_in},
         {"arp.out", ns->ns_arp_out},
+        {"arp.evicted", ns->ns_arp_evicted},
+        {"arp.ratelimited", ns->ns_arp_ratelimited},
     };
     size_t i;
 

@@ -748,6 +748,15 @@ bool rn__tcp_window_update_due(const struct tcp_conn *c)
     uint32_t space = rn__tcp_rcv_space(c), held = c->rcv_adv - c->rcv_nxt;
     uint32_t useful = 2 * c->t_maxseg < c->rcv_buf / 2 ? 2 * c->t_maxseg : c->rcv_buf / 2;
 
+    /* Before any data came, the window was held back by nothing but the
+     * handshake's unscaled field (RFC 7323 2.2): the peer learns the full
+     * one from the first ACK of its data, so a segment of its own would
+     * be wasted, one per connection. */
+    if (c->t_bytes_received == 0)
+        return false;
+    /* Nor is one that the window field cannot carry. */
+    if (space > (uint32_t)65535 << c->rcv_scale)
+        space = (uint32_t)65535 << c->rcv_scale;
     if (SEQ_LT(c->rcv_adv, c->rcv_nxt))
         held = 0;
     return space > held && space - held >= useful && space >= 2 * held;
@@ -1505,6 +1514,10 @@ static unsigned tcp_counters(const struct tcp_stack *ts, struct rn_stack_counter
         {"tcp.active_opens", ts ? ts->ts_active_opens : 0},
         {"tcp.passive_opens", ts ? ts->ts_passive_opens : 0},
         {"tcp.challenge_acks", ts ? ts->ts_challenge_acks : 0},
+        {"tcp.challenge_acks_skipped", ts ? ts->ts_challenge_acks_skipped : 0},
+        {"tcp.syncookies_sent", ts ? ts->ts_syncookies_sent : 0},
+        {"tcp.syncookies_ok", ts ? ts->ts_syncookies_ok : 0},
+        {"tcp.syncookies_failed", ts ? ts->ts_syncookies_failed : 0},
         {"tcp.listen_overflows", ts ? ts->ts_listen_overflows : 0},
         {"tcp.probes_answered", ts ? ts->ts_probes_answered : 0},
         {"tcp.timewait", ts ? ts->ts_ntw : 0},

@@ -95,41 +95,52 @@ static void syn_options(struct tcp_conn *c, const struct seg *s)
                                                                               : TCP_DEFAULT_MSS);
 }
 
+static void ooo_insert(struct tcp_conn *c, struct rn_netbuf *nb, uint32_t seq, uint32_t len,
+                       bool fin);
+static bool rcvq_append(struct tcp_conn *c, struct rn_netbuf *nb, uint32_t len, bool fin);
+
+/* Holds the data and FIN that came with a SYN until the handshake
+ * completes (RFC 9293 3.10.7.2 and 3.10.7.3: "queued for processing
+ * later"), as the first of the out-of-order queue, at rcv_nxt; what
+ * would not fit the receive buffer is left for the peer to resend.
+ * Consumes nb. */
+static void syn_queue(struct tcp_conn *c, struct rn_netbuf *nb, const struct seg *s)
+{
+    uint32_t space = rn__tcp_rcv_space(c), len = s->len;
+    bool fin = (s->flags & RN_TCP_FIN) != 0;
+
+    if (len > space) {
+        rn_nb_trim(nb, space);
+        len = space;
+        fin = false;
+    }
+    if (len == 0 && !fin) {
+        rn_nb_free(nb);
+        return;
+    }
+    ooo_insert(c, nb, c->rcv_nxt, len, fin);
+}
+
 /* ---- LISTEN ------------------------------------------------------------- */
 
-static void listen_input(struct tcp_listener *l, struct rn_netbuf *nb, struct seg *s)
+static void established_input(struct tcp_conn *c, struct rn_netbuf *nb, struct seg *s);
+
+/* A connection for the SYN s, on l's SYN queue in SYN_RECEIVED, its
+ * initial sequence number iss; nb (NULL: none) is the SYN's text, queued.
+ * Returns NULL, nb consumed, if none can be made. */
+static struct tcp_conn *passive_conn(struct tcp_listener *l, struct rn_netbuf *nb, struct seg *s,
+                                     uint32_t iss)
 {
     struct tcp_stack *ts = l->l_tcp;
-    struct rn_stack *st = ts->ts_stack;
     struct tcp_conn *c;
 
-    if (s->flags & RN_TCP_RST) {
-        /* Typically the peer's answer to our segments that were still in
-         * flight when it reset or closed a connection we then let go. */
-        seg_drop(st, nb, RN_DROP_TCP_RST_NO_CONN);
-        return;
-    }
-    if (s->flags & RN_TCP_ACK) {
-        rn__tcp_reset_reply(ts, s->laddr, s->faddr, &s->th, s->len);
-        seg_drop(st, nb, RN_DROP_TCP_BAD_STATE);
-        return;
-    }
-    if (!(s->flags & RN_TCP_SYN)) {
-        seg_drop(st, nb, RN_DROP_TCP_BAD_STATE);
-        return;
-    }
-    rn_nb_free(nb);
-    if (atomic_load_explicit(&l->l_nsyn, memory_order_relaxed) >= l->l_backlog ||
-        atomic_load_explicit(&l->l_naccept, memory_order_relaxed) >= l->l_backlog) {
-        /* Both queues are bounded by the backlog; the peer retries. */
-        ts->ts_listen_overflows++;
-        rn__stack_count_drop(st, NULL, RN_DROP_TCP_LISTEN_OVERFLOW);
-        return;
-    }
     c = rn__tcp_conn_new(ts, s->laddr, s->th.th_dport, s->faddr, s->th.th_sport);
     if (c == NULL) {
-        rn__stack_count_drop(st, NULL, RN_DROP_NO_BUFFER);
-        return;
+        if (nb != NULL)
+            seg_drop(ts->ts_stack, nb, RN_DROP_NO_BUFFER);
+        else
+            rn__stack_count_drop(ts->ts_stack, NULL, RN_DROP_NO_BUFFER);
+        return NULL;
     }
     /* The listener's SYN queue holds the connection, the connection holds
      * its listener until it is accepted or dies. */
@@ -146,7 +157,7 @@ static void listen_input(struct tcp_listener *l, struct rn_netbuf *nb, struct se
     c->irs = s->seq;
     c->rcv_nxt = s->seq + 1;
     c->rcv_adv = c->rcv_nxt;  /* nothing advertised yet: the edge starts here */
-    c->iss = rn__tcp_isn(ts, c->t_laddr, c->t_lport, c->t_faddr, c->t_fport);
+    c->iss = iss;
     c->snd_una = c->snd_nxt = c->snd_max = c->snd_recover = c->iss;
     /* An ECN-setup SYN (ECE and CWR, RFC 3168 6.1.1), accepted unless
      * tcp.ecn is 0; the SYN+ACK says so with ECE alone. */
@@ -165,21 +176,125 @@ static void listen_input(struct tcp_listener *l, struct rn_netbuf *nb, struct se
     c->snd_max_wnd = c->snd_wnd;
     c->snd_wl1 = s->seq;
     c->snd_wl2 = c->iss;
+    if (nb != NULL)
+        syn_queue(c, nb, s);
     rn__tcp_cc_init(c);
     tcp_set_state(c, TCPS_SYN_RECEIVED);
     ts->ts_passive_opens++;
-    c->t_flags |= TF_ACKNOW;
-    /* Accept authorisation, before the SYN+ACK: a refused SYN is answered
-     * with a RST; a pended one waits on the SYN queue, unanswered, 75 s
-     * at most. */
+    return c;
+}
+
+/* Accept authorisation: a refused connection is answered with a RST; a
+ * pended one waits on the SYN queue, unanswered, 75 s at most.  Returns
+ * false if c may not go on now. */
+static bool passive_authorised(struct tcp_conn *c)
+{
+    struct rn_stack *st = c->t_tcp->ts_stack;
+
     if (rn__filter_on(RN_FL_ACCEPT) && rn__tcp_filter_accept(c) == RN_FILTER_BLOCK) {
         rn__stack_count_drop(st, NULL, RN_DROP_FILTER_BLOCKED);
         rn__tcp_refuse_syn(c);
+        return false;
+    }
+    if (c->t_flags & TF_AUTH_PENDING) {
+        rn__tcp_timer_arm(c, &c->t_keep, rn_stack_now(st) + RN_SEC(75));
+        return false;
+    }
+    return true;
+}
+
+/* An ACK to a listener that may return one of its SYN cookies: if it
+ * does, the connection its SYN asked for is made now, as if its SYN had
+ * been queued, and the ACK completes it.  Returns false, nb untouched,
+ * if the ACK is no cookie of ours. */
+static bool cookie_input(struct tcp_listener *l, struct rn_netbuf *nb, struct seg *s)
+{
+    struct tcp_stack *ts = l->l_tcp;
+    struct seg syn = *s;
+    struct tcp_conn *c;
+    uint32_t space;
+
+    if ((s->flags & (RN_TCP_SYN | RN_TCP_RST)) ||
+        !rn__tcp_syncookie_check(l, s->laddr, s->faddr, &s->th, &s->to, &syn.to))
+        return false;
+    if (atomic_load_explicit(&l->l_naccept, memory_order_relaxed) >= l->l_backlog) {
+        /* No room to accept it: the peer's data goes unacknowledged and
+         * it resends, by which time there may be. */
+        ts->ts_listen_overflows++;
+        seg_drop(ts->ts_stack, nb, RN_DROP_TCP_LISTEN_OVERFLOW);
+        return true;
+    }
+    syn.seq = s->seq - 1;
+    syn.th.th_seq = syn.seq;
+    syn.flags = RN_TCP_SYN;
+    syn.len = 0;
+    c = passive_conn(l, NULL, &syn, s->th.th_ack - 1);
+    if (c == NULL) {
+        rn_nb_free(nb);
+        return true;
+    }
+    /* Where the SYN+ACK left both sides: our SYN sent, the window its
+     * unscaled field offered, our timestamp clock where the peer saw it. */
+    c->snd_nxt = c->snd_max = c->iss + 1;
+    space = rn__tcp_rcv_space(c);
+    c->rcv_adv = c->rcv_nxt + (space > 65535 ? 65535 : space);
+    if (c->t_flags & TF_TSTMP)
+        c->ts_offset = s->to.to_tsecr - (uint32_t)(rn_stack_now(ts->ts_stack) / RN_NSEC_PER_MSEC);
+    if (!passive_authorised(c)) {
+        rn_nb_free(nb);
+        return true;
+    }
+    established_input(c, nb, s);
+    return true;
+}
+
+static void listen_input(struct tcp_listener *l, struct rn_netbuf *nb, struct seg *s)
+{
+    struct tcp_stack *ts = l->l_tcp;
+    struct rn_stack *st = ts->ts_stack;
+    struct tcp_conn *c;
+
+    if (s->flags & RN_TCP_RST) {
+        /* Typically the peer's answer to our segments that were still in
+         * flight when it reset or closed a connection we then let go. */
+        seg_drop(st, nb, RN_DROP_TCP_RST_NO_CONN);
         return;
     }
-    if (c->t_flags & TF_AUTH_PENDING)
-        rn__tcp_timer_arm(c, &c->t_keep, rn_stack_now(st) + RN_SEC(75));
-    rn__tcp_output(c);
+    if (s->flags & RN_TCP_ACK) {
+        if (cookie_input(l, nb, s))
+            return;
+        rn__tcp_reset_reply(ts, s->laddr, s->faddr, &s->th, s->len);
+        seg_drop(st, nb, RN_DROP_TCP_BAD_STATE);
+        return;
+    }
+    if (!(s->flags & RN_TCP_SYN)) {
+        seg_drop(st, nb, RN_DROP_TCP_BAD_STATE);
+        return;
+    }
+    if (atomic_load_explicit(&l->l_naccept, memory_order_relaxed) >= l->l_backlog) {
+        /* Both queues are bounded by the backlog; the peer retries. */
+        ts->ts_listen_overflows++;
+        seg_drop(st, nb, RN_DROP_TCP_LISTEN_OVERFLOW);
+        return;
+    }
+    if (rn__tcp_syncookie_due(l)) {
+        /* The SYN queue is full: answer with a cookie and keep nothing
+         * (text on the SYN included: the peer sends it again). */
+        rn__tcp_syncookie_reply(l, s->laddr, s->faddr, &s->th, &s->to);
+        rn_nb_free(nb);
+        return;
+    }
+    if (atomic_load_explicit(&l->l_nsyn, memory_order_relaxed) >= l->l_backlog) {
+        ts->ts_listen_overflows++;
+        seg_drop(st, nb, RN_DROP_TCP_LISTEN_OVERFLOW);
+        return;
+    }
+    c = passive_conn(l, nb, s, rn__tcp_isn(ts, s->laddr, s->th.th_dport, s->faddr, s->th.th_sport));
+    if (c == NULL)
+        return;
+    c->t_flags |= TF_ACKNOW;
+    if (passive_authorised(c))
+        rn__tcp_output(c);
 }
 
 /* ---- SYN_SENT (RFC 9293 3.10.7.3) ----------------------------------------- */
@@ -221,9 +336,13 @@ static void syn_sent_input(struct tcp_conn *c, struct rn_netbuf *nb, struct seg 
     c->snd_max_wnd = c->snd_wnd;
     c->snd_wl1 = s->seq;
     c->snd_wl2 = s->th.th_ack;
-    rn_nb_free(nb);
+    /* Data and a FIN on the SYN: taken once established, at once when
+     * the SYN acknowledges ours (RFC 9293 3.10.7.3, "continue processing
+     * at the sixth step"), else after the handshake. */
+    syn_queue(c, nb, s);
     if (ack_ok) {
         rn_time_t now = rn_stack_now(st);
+        bool fin = false;
 
         c->snd_una = s->th.th_ack;
         if (c->t_flags & TF_RXT_TIMING) {
@@ -244,13 +363,28 @@ static void syn_sent_input(struct tcp_conn *c, struct rn_netbuf *nb, struct seg 
             rn__filter_flow_established(st, &c->t_filter);
         c->t_flags |= TF_ACKNOW;
         rn__tcp_keep_reset(c);
+        if (c->t_ooo != NULL)
+            fin = rcvq_append(c, NULL, 0, false);
+        if (fin) {
+            c->rcv_nxt++;
+            c->t_flags |= TF_RCVD_FIN;
+            tcp_set_state(c, TCPS_CLOSE_WAIT);
+        }
         rn__tcp_output(c);
         if (c->t_up != NULL && c->t_up->tu_connected != NULL)
             c->t_up->tu_connected(c->t_upctx, 0);
         rn__tcp_upcall_writable(c);
+        if (c->t_rcvq.nq_bytes > 0 || fin)
+            rn__tcp_upcall_readable(c);
         return;
     }
-    /* Simultaneous open: SYN_RECEIVED, answer with SYN+ACK. */
+    /* Simultaneous open: SYN_RECEIVED, answer with SYN+ACK, offering back
+     * only what the peer's SYN offered (RFC 7323 2.2 and 3.2), as the
+     * passive side does. */
+    if (!(s->to.to_present & RN_TCPOPT_F_WSCALE))
+        c->t_flags &= ~TF_REQ_SCALE;
+    if (!(c->t_flags & TF_TSTMP))
+        c->t_flags &= ~TF_REQ_TSTMP;
     tcp_set_state(c, TCPS_SYN_RECEIVED);
     c->snd_nxt = c->iss;
     c->t_flags |= TF_ACKNOW;
@@ -267,7 +401,20 @@ static void ooo_insert(struct tcp_conn *c, struct rn_netbuf *nb, uint32_t seq, u
     struct tcp_stack *ts = c->t_tcp;
     struct rn_netbuf **pp = &c->t_ooo, *prev = NULL;
     uint32_t end = seq + len;
+    unsigned i;
 
+    /* The arrival that triggers the next ACK: its block is reported
+     * first, the blocks of the arrivals before it next (RFC 2018 4). */
+    if (len > 0) {
+        for (i = 0; i < c->t_ooo_nrecent && c->t_ooo_recent[i] != seq; i++)
+            ;
+        if (i == c->t_ooo_nrecent && i < RN_TCP_MAX_SACKS)
+            c->t_ooo_nrecent++;
+        if (i == RN_TCP_MAX_SACKS)
+            i--;
+        memmove(c->t_ooo_recent + 1, c->t_ooo_recent, i * sizeof(c->t_ooo_recent[0]));
+        c->t_ooo_recent[0] = seq;
+    }
     while (*pp != NULL && SEQ_LT((uint32_t)(*pp)->nb_cb[0], seq)) {
         prev = *pp;
         pp = &(*pp)->nb_nextpkt;
@@ -276,7 +423,12 @@ static void ooo_insert(struct tcp_conn *c, struct rn_netbuf *nb, uint32_t seq, u
         uint32_t pend = (uint32_t)prev->nb_cb[0] + (uint32_t)prev->nb_cb[1];
 
         if (SEQ_GEQ(pend, end)) {
-            rn_nb_free(nb);  /* wholly held already */
+            /* Wholly held already; a FIN right after what is held is
+             * held with it, for when the hole fills (RFC 9293 3.10.7.4,
+             * eighth check). */
+            if (fin && pend == end)
+                prev->nb_cb[1] |= 1ull << 32;
+            rn_nb_free(nb);
             return;
         }
         if (SEQ_GT(pend, seq)) {
@@ -314,17 +466,18 @@ static void ooo_insert(struct tcp_conn *c, struct rn_netbuf *nb, uint32_t seq, u
     nb->nb_nextpkt = *pp;
     *pp = nb;
     c->t_ooo_bytes += len;
-    c->t_ooo_last = seq;
 }
 
 /* Appends in-order data (seq == rcv_nxt) and pulls in whatever the
- * out-of-order queue now continues.  Consumes nb.  Returns true if a FIN
- * came with it. */
+ * out-of-order queue now continues.  Consumes nb (NULL: none, only what is
+ * queued).  Returns true if a FIN came with it. */
 static bool rcvq_append(struct tcp_conn *c, struct rn_netbuf *nb, uint32_t len, bool fin)
 {
     struct tcp_stack *ts = c->t_tcp;
 
-    if (len > 0 && !(c->t_flags & TF_SHUT_RD)) {
+    if (nb == NULL) {
+        /* Only what was queued before: data that came with a SYN. */
+    } else if (len > 0 && !(c->t_flags & TF_SHUT_RD)) {
         rn_nb_set_owner(nb, ts->ts_own_rcvq);
         rn_nbq_put(&c->t_rcvq, nb);
     } else {
@@ -360,6 +513,8 @@ static bool rcvq_append(struct tcp_conn *c, struct rn_netbuf *nb, uint32_t len, 
         if (nfin)
             fin = true;
     }
+    if (c->t_ooo == NULL)
+        c->t_ooo_nrecent = 0;  /* no hole left: no arrival to report */
     atomic_store_explicit(&c->t_rcvq_bytes, (uint32_t)c->t_rcvq.nq_bytes, memory_order_relaxed);
     return fin;
 }
@@ -700,14 +855,25 @@ static void established_input(struct tcp_conn *c, struct rn_netbuf *nb, struct s
     struct tcp_stack *ts = c->t_tcp;
     struct rn_stack *st = ts->ts_stack;
     rn_time_t now = rn_stack_now(st);
-    uint32_t wnd = rn__tcp_rcv_space(c), seglen;
+    uint32_t wnd, seglen;
     bool done = false, fin;
     int err;
     enum tcp_state state = tcp_state(c);
 
-    /* Never shrink what we advertised (RFC 9293 3.8.6.2.1). */
-    if (SEQ_GT(c->rcv_adv, c->rcv_nxt + wnd))
-        wnd = c->rcv_adv - c->rcv_nxt;
+    /* RCV.WND is the window we advertised (RFC 9293 3.3.1), whatever
+     * room the buffer has beyond it: what lies past the right edge we
+     * offered is not acceptable, in SYN-RECEIVED as later. */
+    wnd = SEQ_GT(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
+    /* SYN-RECEIVED: the peer sends its SYN again, so it did not hear our
+     * SYN+ACK: send it again. */
+    if (state == TCPS_SYN_RECEIVED && (c->t_flags & TF_PASSIVE) &&
+        (s->flags & (RN_TCP_SYN | RN_TCP_ACK | RN_TCP_RST)) == RN_TCP_SYN && s->seq == c->irs) {
+        c->t_flags |= TF_ACKNOW;
+        c->snd_nxt = c->iss;
+        rn__tcp_output(c);
+        seg_drop(st, nb, RN_DROP_TCP_DUPLICATE);
+        return;
+    }
     /* PAWS (RFC 7323 5.3): an old timestamp marks an old duplicate. */
     if ((c->t_flags & TF_TSTMP) && (s->to.to_present & RN_TCPOPT_F_TS) &&
         !(s->flags & RN_TCP_RST) && SEQ_LT(s->to.to_tsval, c->ts_recent)) {
@@ -792,15 +958,17 @@ static void established_input(struct tcp_conn *c, struct rn_netbuf *nb, struct s
         s->len -= dup;
         s->seq += dup;
     }
-    /* SYN in a synchronized state (RFC 5961 4.2): challenge ACK. */
+    /* A SYN in the window.  SYN-RECEIVED from a passive open goes back
+     * to LISTEN (RFC 9293 3.10.7.4, fourth check): the listener forgets
+     * the connection.  A synchronized state answers with a challenge ACK
+     * (RFC 5961 4.2). */
     if (s->flags & RN_TCP_SYN) {
-        if (state == TCPS_SYN_RECEIVED && (c->t_flags & TF_PASSIVE) && s->seq == c->irs) {
-            c->t_flags |= TF_ACKNOW;  /* a retransmitted SYN: repeat the SYN+ACK */
-            c->snd_nxt = c->iss;
-            rn__tcp_output(c);
-        } else {
-            rn__tcp_challenge_ack(c);
+        if (state == TCPS_SYN_RECEIVED && (c->t_flags & TF_PASSIVE)) {
+            seg_drop(st, nb, RN_DROP_TCP_BAD_STATE);
+            rn__tcp_done(c);
+            return;
         }
+        rn__tcp_challenge_ack(c);
         seg_drop(st, nb, RN_DROP_TCP_BAD_STATE);
         return;
     }
@@ -813,7 +981,11 @@ static void established_input(struct tcp_conn *c, struct rn_netbuf *nb, struct s
         rn_nb_trim(nb, s->len - over);
         s->len -= over;
         s->flags &= ~(RN_TCP_FIN | RN_TCP_PSH);
-        c->t_flags |= TF_ACKNOW;
+        /* Tell the peer where the window ends, in the states that still
+         * take its text (a closing one ignores it: RFC 9293 3.10.7.4,
+         * seventh check). */
+        if (state <= TCPS_ESTABLISHED || state == TCPS_FIN_WAIT_1 || state == TCPS_FIN_WAIT_2)
+            c->t_flags |= TF_ACKNOW;
     }
     if (!(s->flags & RN_TCP_ACK)) {
         seg_drop(st, nb, RN_DROP_TCP_BAD_STATE);
@@ -856,9 +1028,12 @@ static void established_input(struct tcp_conn *c, struct rn_netbuf *nb, struct s
     fin = (s->flags & RN_TCP_FIN) != 0;
     if (s->len == 0 && !fin) {
         rn_nb_free(nb);
-        goto out;
-    }
-    if (s->seq != c->rcv_nxt) {
+        /* The handshake just completed: what came with the SYN is taken
+         * now. */
+        if (c->t_ooo == NULL || (uint32_t)c->t_ooo->nb_cb[0] != c->rcv_nxt)
+            goto out;
+        nb = NULL;
+    } else if (s->seq != c->rcv_nxt) {
         /* A hole: keep it, and say so at once with SACK blocks. */
         ooo_insert(c, nb, s->seq, s->len, fin);
         c->t_flags |= TF_ACKNOW;
@@ -867,6 +1042,7 @@ static void established_input(struct tcp_conn *c, struct rn_netbuf *nb, struct s
     {
         bool had_ooo = c->t_ooo != NULL;
         uint32_t full = c->t_maxseg;
+        uint64_t before = c->t_bytes_received;
 
         fin = rcvq_append(c, nb, s->len, fin);
         if (had_ooo || fin) {
@@ -880,7 +1056,7 @@ static void established_input(struct tcp_conn *c, struct rn_netbuf *nb, struct s
             else if (!rn_timer_armed(&c->t_delack))
                 rn__tcp_timer_arm(c, &c->t_delack, now + c->t_conf->tc_p.tp_delack);
         }
-        if (s->len > 0)
+        if (c->t_bytes_received != before)
             rn__tcp_upcall_readable(c);
     }
     if (fin) {

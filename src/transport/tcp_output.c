@@ -13,6 +13,7 @@
  */
 #include <string.h>
 
+#include "base/siphash.h"
 #include "refnet/error.h"
 #include "refnet/link.h"
 #include "transport/tcp_priv.h"
@@ -32,12 +33,14 @@ static uint32_t data_start(const struct tcp_conn *c)
     return c->snd_una == c->iss ? c->iss + 1 : c->snd_una;
 }
 
-/* Fills SACK blocks from the out-of-order queue: the block holding the
- * latest arrival first, then the others in sequence order (RFC 2018 4). */
+/* Fills SACK blocks from the out-of-order queue (RFC 2018 4): the block
+ * holding the latest arrival first, then those holding the arrivals
+ * before it, most recent first, then the others in sequence order. */
 static void sack_blocks(const struct tcp_conn *c, struct rn_tcp_opts *to, unsigned max)
 {
     struct rn_tcp_sack blocks[16];
-    unsigned n = 0, i, first = 0;
+    bool used[16] = {false};
+    unsigned n = 0, i, r;
     const struct rn_netbuf *nb;
 
     for (nb = c->t_ooo; nb != NULL && n < 16; nb = nb->nb_nextpkt) {
@@ -51,10 +54,6 @@ static void sack_blocks(const struct tcp_conn *c, struct rn_tcp_opts *to, unsign
             n++;
         }
     }
-    for (i = 0; i < n; i++) {
-        if (SEQ_GEQ(c->t_ooo_last, blocks[i].sb_start) && SEQ_LT(c->t_ooo_last, blocks[i].sb_end))
-            first = i;
-    }
     to->to_nsacks = 0;
     /* A duplicate just received goes first (D-SACK, RFC 2883 4). */
     if (c->t_dsack) {
@@ -64,12 +63,23 @@ static void sack_blocks(const struct tcp_conn *c, struct rn_tcp_opts *to, unsign
     }
     if (n == 0)
         return;
-    to->to_sacks[to->to_nsacks++] = blocks[first];
+    for (r = 0; r < c->t_ooo_nrecent && to->to_nsacks < max; r++) {
+        uint32_t seq = c->t_ooo_recent[r];
+
+        for (i = 0; i < n; i++) {
+            if (!used[i] && blocks[i].sb_end != blocks[i].sb_start &&
+                SEQ_GEQ(seq, blocks[i].sb_start) && SEQ_LT(seq, blocks[i].sb_end)) {
+                used[i] = true;
+                to->to_sacks[to->to_nsacks++] = blocks[i];
+            }
+        }
+    }
     for (i = 0; i < n && to->to_nsacks < max; i++) {
-        if (i != first && blocks[i].sb_end != blocks[i].sb_start)
+        if (!used[i] && blocks[i].sb_end != blocks[i].sb_start)
             to->to_sacks[to->to_nsacks++] = blocks[i];
     }
-    to->to_present |= RN_TCPOPT_F_SACK;
+    if (to->to_nsacks > 0)
+        to->to_present |= RN_TCPOPT_F_SACK;
 }
 
 /* SACK blocks sack_blocks() would send now, at most max. */
@@ -375,16 +385,31 @@ void rn__tcp_challenge_ack(struct tcp_conn *c)
     struct tcp_stack *ts = c->t_tcp;
     rn_time_t now = rn_stack_now(ts->ts_stack);
 
-    /* RFC 5961 7: a per-stack limit, so blind attackers learn nothing
-     * from counting answers. */
-    if (now - ts->ts_challenge_second >= RN_SEC(1)) {
-        ts->ts_challenge_second = now;
-        ts->ts_challenge_tokens = TCP_CHALLENGE_ACK_LIMIT;
-    }
-    if (ts->ts_challenge_tokens == 0)
+    /* RFC 5961 7: limits, so that a blind attacker can neither make us
+     * send a storm nor count the answers.  Each connection sends one per
+     * TCP_CHALLENGE_ACK_GAP at most; the stack's budget for each second
+     * is drawn at random, uniformly between half and 1.5 times the
+     * setting, so the number answered in a second tells an off-path
+     * attacker nothing about other connections' (CVE-2016-5696). */
+    if (c->t_challenge_last != 0 && now - c->t_challenge_last < TCP_CHALLENGE_ACK_GAP) {
+        ts->ts_challenge_acks_skipped++;
         return;
+    }
+    if (ts->ts_challenge_second == 0 || now - ts->ts_challenge_second >= RN_SEC(1)) {
+        uint32_t limit = ts->ts_conf->tc_p.tp_challenge_ack_limit;
+        uint64_t key[2] = {ts->ts_challenge_nsecond++, 0x4348414c4c454e47ull};
+        uint64_t r = rn__siphash(ts->ts_secret, key, sizeof(key));
+
+        ts->ts_challenge_second = now;
+        ts->ts_challenge_tokens = limit / 2 + (uint32_t)((r >> 32) * ((uint64_t)limit + 1) >> 32);
+    }
+    if (ts->ts_challenge_tokens == 0) {
+        ts->ts_challenge_acks_skipped++;
+        return;
+    }
     ts->ts_challenge_tokens--;
     ts->ts_challenge_acks++;
+    c->t_challenge_last = now;
     rn__tcp_send_segment(c, ack_seq(c), 0, RN_TCP_ACK);
 }
 
@@ -501,9 +526,11 @@ void rn__tcp_output(struct tcp_conn *c)
         }
         if (c->t_flags & TF_ACKNOW)
             send = true;
+        /* A window update worth a segment of its own; a delayed ACK
+         * due soon carries it anyway. */
         if (!send && state >= TCPS_ESTABLISHED && !(c->t_flags & TF_RCVD_FIN) &&
-            rn__tcp_window_update_due(c))
-            send = true;  /* a window update worth a segment */
+            !rn_timer_armed(&c->t_delack) && rn__tcp_window_update_due(c))
+            send = true;
         if (!send) {
             /* A partial segment corked: it goes when it fills, on
              * uncork, or after 200 ms. */

@@ -39,7 +39,9 @@
 #define TCP_DEFAULT_MSS 536           /* RFC 9293 3.7.1, when the peer names none */
 #define TCP_MAX_WINDOW_SHIFT 14
 #define TCP_PAWS_IDLE RN_SEC(24ull * 24 * 3600)  /* RFC 7323 5.5: 24 days */
-#define TCP_CHALLENGE_ACK_LIMIT 1000  /* per second, per stack (RFC 5961 7) */
+#define TCP_CHALLENGE_ACK_GAP RN_MSEC(500) /* per connection at most one
+                                          challenge ACK this often (Linux's
+                                          tcp_invalid_ratelimit) */
 #define TCP_TLP_MIN RN_MSEC(10)       /* floor of the tail loss probe's timeout */
 #define TCP_MAX_RXTSHIFT 15
 /* Largest TCP payload handed to a TSO device in one segment: the IPv4
@@ -187,7 +189,8 @@ struct tcp_stack {
     uint64_t ts_secret[2];                   /* [I] keys ISNs and ports */
     uint32_t ts_next_ephemeral;              /* [L] RFC 6056 alg. 3 counter */
     uint32_t ts_challenge_tokens;            /* [L] challenge ACKs left this second */
-    rn_time_t ts_challenge_second;           /* [L] */
+    rn_time_t ts_challenge_second;           /* [L] when this second began */
+    uint64_t ts_challenge_nsecond;           /* [L] seconds drawn so far: the draw's key */
     struct rn_ob_type *ts_conn_type;         /* [I] */
     struct rn_ob_type *ts_listener_type;     /* [I] */
     struct rn_ob_type *ts_tw_type;           /* [I] */
@@ -206,11 +209,16 @@ struct tcp_stack {
     uint64_t ts_active_opens;
     uint64_t ts_passive_opens;
     uint64_t ts_challenge_acks;
+    uint64_t ts_challenge_acks_skipped;  /* over a connection's or the stack's limit */
     uint64_t ts_timeouts;
     uint64_t ts_fast_retransmits;
     uint64_t ts_tw_recycled;           /* entries let go early: the table was full */
     uint64_t ts_tw_reopened;           /* entries a clearly new SYN replaced */
     uint64_t ts_listen_overflows;
+    uint64_t ts_syncookies_sent;       /* SYN+ACKs carrying a cookie */
+    uint64_t ts_syncookies_ok;         /* ACKs that returned one: connections made */
+    uint64_t ts_syncookies_failed;     /* ACKs to a listener that sent cookies,
+                                          returning none */
     uint64_t ts_probes_answered;             /* window and keepalive probes ACKed */
     uint64_t ts_tlp_probes;                  /* tail loss probes sent (RFC 8985) */
     uint64_t ts_ecn_reductions;              /* windows reduced for ECE (RFC 3168) */
@@ -315,6 +323,8 @@ struct tcp_conn {
     rn_time_t t_rttime;                /* [L] when it was sent */
     uint32_t t_rxtshift;               /* [L] consecutive timeouts (backoff) */
     rn_time_t t_last_recv;             /* [L] for keepalive */
+    rn_time_t t_challenge_last;        /* [L] when it last sent a challenge ACK;
+                                          0 never */
     uint32_t t_keep_probes;            /* [L] unanswered keepalives */
 
     struct tcp_sndbuf t_snd;           /* [L] */
@@ -323,7 +333,10 @@ struct tcp_conn {
                                           nb_nextpkt; nb_cb[0] seq, nb_cb[1] len
                                           (bit 32 of nb_cb[1]: a FIN follows) */
     uint32_t t_ooo_bytes;              /* [L] */
-    uint32_t t_ooo_last;               /* [L] seq of the latest OOO arrival (SACK order) */
+    uint32_t t_ooo_recent[RN_TCP_MAX_SACKS]; /* [L] seqs of the latest out-of-order
+                                          arrivals, most recent first: the order
+                                          SACK blocks report them (RFC 2018 4) */
+    uint8_t t_ooo_nrecent;             /* [L] t_ooo_recent[0..n) are set */
     _Atomic uint32_t t_sndq_bytes;     /* [A] queued, unacked: netstat's Send-Q */
     _Atomic uint32_t t_rcvq_bytes;     /* [A] received, unread: netstat's Recv-Q */
 
@@ -406,6 +419,8 @@ struct tcp_listener {
                                           (RN_EACCES: refused by a filter), or 0 */
     void *l_filter;                    /* [L] the filtering platform's record of
                                           the flow, or NULL (filter_hook.h) */
+    rn_time_t l_cookie_last;           /* [L] when it last answered a SYN with a
+                                          cookie; 0 never (tcp_syncookie.c) */
 };
 
 /* A connection in TIME_WAIT, reduced to what TIME_WAIT needs. */
@@ -424,6 +439,8 @@ struct tcp_tw {
     uint32_t tw_ts_offset;             /* [L] */
     bool tw_tstmp;                     /* [L] */
     uint16_t tw_rcv_wnd;               /* [L] as last advertised, unscaled field */
+    uint32_t tw_rcv_space;             /* [I] that window in bytes: the segments
+                                          acceptable from tw_rcv_nxt on */
     uint32_t tw_flags;                 /* [I] the connection's UO_REUSE* bits */
     uint8_t tw_tos;                    /* [I] its IP_TOS and IP_TTL */
     uint8_t tw_ttl;
@@ -569,6 +586,20 @@ int rn__tcp_send_segment(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t
 void rn__tcp_send_rst(struct tcp_conn *c);
 /* Resends the segment at snd_una (fast retransmit, partial ACKs). */
 void rn__tcp_retransmit_one(struct tcp_conn *c);
+/* SYN cookies (tcp_syncookie.c, RFC 4987 3.6).  Whether l answers SYNs
+ * with cookies now (tcp.syncookies; its SYN queue full). */
+bool rn__tcp_syncookie_due(const struct tcp_listener *l);
+/* Answers the SYN th (options to) with a SYN+ACK carrying a cookie;
+ * keeps nothing. */
+void rn__tcp_syncookie_reply(struct tcp_listener *l, uint32_t laddr, uint32_t faddr,
+                             const struct rn_tcp_hdr *th, const struct rn_tcp_opts *to);
+/* True if the ACK th (options to) returns a cookie l sent, with the
+ * options of the SYN it answered rebuilt in *syn (MSS, and window
+ * scaling, SACK and timestamps when timestamps carried them). */
+bool rn__tcp_syncookie_check(struct tcp_listener *l, uint32_t laddr, uint32_t faddr,
+                             const struct rn_tcp_hdr *th, const struct rn_tcp_opts *to,
+                             struct rn_tcp_opts *syn);
+
 /* A challenge ACK (RFC 5961), rate limited per stack. */
 void rn__tcp_challenge_ack(struct tcp_conn *c);
 uint32_t rn__tcp_tsval(const struct tcp_conn *c, rn_time_t now);

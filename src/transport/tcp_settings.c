@@ -123,6 +123,13 @@ static const struct setting settings[] = {
      "ephemeral ports of connects and binds to port 0"},
     {"tcp.congestion", K_CC, F(tp_cc), 0, 0, "cubic (net.ipv4.tcp_congestion_control)",
      "an algorithm's name: newreno or cubic", "congestion control of new connections"},
+    {"tcp.syncookies", K_COUNT, F(tp_syncookies), 0, 2, "1 (net.ipv4.tcp_syncookies)",
+     "0, 1 or 2", "SYN cookies (RFC 4987): 0 never, 1 when a listener's SYN queue is full, "
+     "2 always"},
+    {"tcp.challenge_ack_limit", K_COUNT, F(tp_challenge_ack_limit), 1, 1u << 30,
+     "1000 (net.ipv4.tcp_challenge_ack_limit; unlimited since Linux 6.0)", "1..1073741824",
+     "challenge ACKs (RFC 5961) a second, stack-wide, on average: each second's budget is "
+     "drawn at random between half and 1.5 times it; a connection sends one per 500ms at most"},
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
@@ -158,6 +165,8 @@ void rn_tcp_params_init(struct rn_tcp_params *p)
     p->tp_port_lo = RN_EPHEMERAL_LO;
     p->tp_port_hi = RN_EPHEMERAL_HI;
     snprintf(p->tp_cc, sizeof(p->tp_cc), "%s", "newreno");
+    p->tp_syncookies = 1;
+    p->tp_challenge_ack_limit = 1000;
 }
 
 static const struct setting *setting_find(const char *name)

@@ -12,7 +12,14 @@
  * tcp_max_tw_buckets.  Entries are objects ("tcp timewait"), held by the
  * table under "timewait", so `refnet objects` shows them.
  *
- * A SYN may reopen a 4-tuple in TIME_WAIT if it is clearly new: a higher
+ * A segment for an entry is answered as RFC 9293 3.10.7.4 says for
+ * TIME-WAIT: one outside the window we last advertised with our last
+ * ACK (first check), a SYN+ACK with it (fourth check, RFC 5961 4.2), one
+ * without the ACK bit dropped (fifth check), and whatever else arrives
+ * (the retransmitted FIN the state waits for, above all) acknowledged,
+ * the FIN restarting the 2*MSL wait; only a bare ACK at RCV.NXT is taken
+ * in silence, so two ends in TIME-WAIT do not trade ACKs for ever.  A
+ * SYN may reopen a 4-tuple in TIME_WAIT if it is clearly new: a higher
  * sequence number or a newer timestamp (RFC 6191).  A RST is ignored
  * (RFC 1337).
  */
@@ -134,9 +141,10 @@ void rn__tcp_timewait_enter(struct tcp_conn *c)
         tw->tw_tstmp = (c->t_flags & TF_TSTMP) != 0;
         tw->tw_ts_recent = c->ts_recent;
         tw->tw_ts_offset = c->ts_offset;
-        tw->tw_rcv_wnd = (uint16_t)((c->rcv_adv - c->rcv_nxt) >> c->rcv_scale > 65535
+        tw->tw_rcv_space = SEQ_GT(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
+        tw->tw_rcv_wnd = (uint16_t)(tw->tw_rcv_space >> c->rcv_scale > 65535
                                         ? 65535
-                                        : (c->rcv_adv - c->rcv_nxt) >> c->rcv_scale);
+                                        : tw->tw_rcv_space >> c->rcv_scale);
         tw->tw_flags = c->t_uo.uo_flags & (UO_REUSEADDR | UO_REUSEPORT);
         tw->tw_tos = c->t_uo.uo_tos;
         tw->tw_ttl = c->t_uo.uo_ttl;
@@ -171,15 +179,43 @@ static void tw_ack(struct tcp_tw *tw)
                        tw->tw_tstmp ? tsopt : NULL, tos_ttl);
 }
 
+/* Whether a segment of seglen sequence numbers at seq lies in the window
+ * the entry's connection last advertised (RFC 9293 3.10.7.4, the four
+ * cases of the first check). */
+static bool tw_acceptable(const struct tcp_tw *tw, uint32_t seq, uint32_t seglen)
+{
+    uint32_t nxt = tw->tw_rcv_nxt, wnd = tw->tw_rcv_space;
+
+    if (seglen == 0)
+        return wnd == 0 ? seq == nxt : SEQ_GEQ(seq, nxt) && SEQ_LT(seq, nxt + wnd);
+    if (wnd == 0)
+        return false;
+    return (SEQ_GEQ(seq, nxt) && SEQ_LT(seq, nxt + wnd)) ||
+           (SEQ_GEQ(seq + seglen - 1, nxt) && SEQ_LT(seq + seglen - 1, nxt + wnd));
+}
+
+/* Waits another 2*MSL from now. */
+static void tw_restart(struct tcp_tw *tw)
+{
+    struct tcp_stack *ts = tw->tw_tcp;
+
+    tw->tw_expires = rn_stack_now(ts->ts_stack) + 2 * tw->tw_msl;
+    tw_unlink_age(ts, tw);
+    tw_append_age(ts, tw);
+    tw_schedule(ts);
+}
+
 bool rn__tcp_tw_input(struct tcp_tw *tw, const struct rn_tcp_hdr *th, const struct rn_tcp_opts *to,
                    uint32_t seglen)
 {
     struct tcp_stack *ts = tw->tw_tcp;
+    uint8_t flags = th->th_flags;
     bool has_ts = (to->to_present & RN_TCPOPT_F_TS) != 0;
+    uint32_t occupied = seglen + ((flags & RN_TCP_SYN) ? 1 : 0) + ((flags & RN_TCP_FIN) ? 1 : 0);
 
-    if (th->th_flags & RN_TCP_RST)
+    if (flags & RN_TCP_RST)
         return false;  /* RFC 1337: TIME_WAIT assassination is refused */
-    if ((th->th_flags & (RN_TCP_SYN | RN_TCP_ACK)) == RN_TCP_SYN) {
+    if ((flags & (RN_TCP_SYN | RN_TCP_ACK)) == RN_TCP_SYN) {
         if (SEQ_GT(th->th_seq, tw->tw_rcv_nxt) ||
             (tw->tw_tstmp && has_ts && SEQ_GT(to->to_tsval, tw->tw_ts_recent))) {
             ts->ts_tw_reopened++;
@@ -187,21 +223,26 @@ bool rn__tcp_tw_input(struct tcp_tw *tw, const struct rn_tcp_hdr *th, const stru
             tw_schedule(ts);
             return true;
         }
+        tw_ack(tw);  /* an old SYN: our ACK tells its sender where we are */
+        return false;
+    }
+    /* PAWS (RFC 7323 5.3) and the first check: an old duplicate or a
+     * segment outside the window gets our ACK. */
+    if ((tw->tw_tstmp && has_ts && SEQ_LT(to->to_tsval, tw->tw_ts_recent)) ||
+        !tw_acceptable(tw, th->th_seq, occupied) || (flags & RN_TCP_SYN)) {
+        if (flags & RN_TCP_FIN)
+            tw_restart(tw);
         tw_ack(tw);
         return false;
     }
-    if (th->th_flags & RN_TCP_FIN) {
-        /* The peer did not hear our ACK of its FIN: repeat it, and wait
-         * another 2*MSL from now. */
-        tw_ack(tw);
-        tw->tw_expires = rn_stack_now(ts->ts_stack) + 2 * tw->tw_msl;
-        tw_unlink_age(ts, tw);
-        tw_append_age(ts, tw);
-        tw_schedule(ts);
-        return false;
-    }
-    if (seglen > 0)
-        tw_ack(tw);
+    if (!(flags & RN_TCP_ACK))
+        return false;  /* fifth check: no ACK bit, dropped */
+    if (occupied == 0 && th->th_seq == tw->tw_rcv_nxt)
+        return false;  /* a bare ACK where we expect it */
+    /* The peer's FIN again, or anything else: acknowledge it. */
+    if (flags & RN_TCP_FIN)
+        tw_restart(tw);
+    tw_ack(tw);
     return false;
 }
 

@@ -15,6 +15,7 @@
 #include "refnet/link.h"
 #include "refnet/stack.h"
 #include "support.h"
+#include "wire/arp.h"
 #include "wire/bytes.h"
 #include "wire/csum.h"
 #include "wire/icmp.h"
@@ -208,6 +209,126 @@ static void test_arp_gives_up(void **state)
     pair_down();
 }
 
+/* Whether a's cache holds b's address resolved. */
+struct neigh_find {
+    uint32_t addr;
+    bool resolved;
+};
+
+static void neigh_row(const struct rn_neigh_row *r, void *ctx)
+{
+    struct neigh_find *f = ctx;
+
+    if (r->nr_addr == f->addr && r->nr_state != RN_NEIGH_INCOMPLETE)
+        f->resolved = true;
+}
+
+static bool a_knows_b(void)
+{
+    struct neigh_find f = {.addr = ADDR_B};
+
+    rn_stack_neighbours(P.a, neigh_row, &f);
+    return f.resolved;
+}
+
+/* A spoofed source on the link nobody answers for: 198.18.16.0 and up. */
+static uint32_t spoofed(unsigned i)
+{
+    return 0xc6121000u + i;
+}
+
+/* An ARP request for a's address from a sender that does not exist. */
+static void arp_request_from(uint32_t spa, unsigned i)
+{
+    struct rn_netbuf *nb = rn__ip_alloc(P.b, rn_nb_owner_register("test"));
+    struct rn_arp ar = {.ar_op = RN_ARP_OP_REQUEST, .ar_spa = spa, .ar_tpa = ADDR_A};
+    uint8_t *p;
+
+    assert_non_null(nb);
+    p = rn_nb_put(nb, RN_ETH_HLEN + RN_ARP_LEN);
+    assert_non_null(p);
+    memset(p, 0xff, 6);
+    ar.ar_sha.mac_octet[0] = 0x02;
+    ar.ar_sha.mac_octet[3] = 0x99;  /* none of the pair's */
+    ar.ar_sha.mac_octet[4] = (uint8_t)(i >> 8);
+    ar.ar_sha.mac_octet[5] = (uint8_t)i;
+    memcpy(p + 6, ar.ar_sha.mac_octet, 6);
+    rn_put_be16(p + 12, RN_ETHERTYPE_ARP);
+    rn__arp_emit(p + RN_ETH_HLEN, &ar);
+    rn__net_eth_input(P.ifa, nb);
+}
+
+/* 5000 datagrams to spoofed sources in 20 ms, then 2000 a second
+ * for 3 s: a keeps b resolved throughout, so pings to b go out at once;
+ * INCOMPLETE entries stay within half the cache, and resolutions start
+ * at the rate limit, not the flood's. */
+static void test_arp_flood_keeps_resolved(void **state)
+{
+    uint64_t replies, out0;
+    unsigned i, n = 0, step;
+
+    (void)state;
+    pair_up_with(&net_pair);
+    ping(P.a, ADDR_B, 8, 1);
+    run_until(P.now + RN_MSEC(10));
+    assert_true(a_knows_b());
+    for (i = 0; i < 5000; i++) {
+        ping(P.a, spoofed(n++), 8, 2);
+        if (i % 100 == 99)
+            run_until(P.now + 400 * RN_NSEC_PER_USEC);
+    }
+    assert_true(a_knows_b());
+    assert_true(net_st(P.a)->ns_narp <= net_st(P.a)->ns_params.sp_arp_max_entries);
+    assert_true(net_st(P.a)->ns_arp_nincomplete <= net_st(P.a)->ns_params.sp_arp_max_entries / 2);
+    assert_true(net_st(P.a)->ns_arp_ratelimited > 0);
+    out0 = net_st(P.a)->ns_arp_out;
+    replies = net_st(P.b)->ns_icmp_echo_replies;
+    for (step = 0; step < 300; step++) {
+        for (i = 0; i < 20; i++)
+            ping(P.a, spoofed(n++ % 60000), 8, 3);
+        if (step % 10 == 0) {
+            /* b is answered within the step: no resolution was needed. */
+            ping(P.a, ADDR_B, 8, 4);
+            run_until(P.now + RN_MSEC(10));
+            assert_int_equal(net_st(P.b)->ns_icmp_echo_replies, ++replies);
+        } else {
+            run_until(P.now + RN_MSEC(10));
+        }
+        assert_true(a_knows_b());
+        assert_true(net_st(P.a)->ns_arp_nincomplete <=
+                    net_st(P.a)->ns_params.sp_arp_max_entries / 2);
+    }
+    /* At most 2048 resolutions a second started (and 128 at once), each
+     * asking at most three times. */
+    assert_true(net_st(P.a)->ns_arp_out - out0 <= (3 * 2048 + 128) * 3);
+    pair_down();
+}
+
+/* ARP requests for us from 5000 senders: a answers each but learns them
+ * only while its cache has room, and keeps b. */
+static void test_arp_request_flood_keeps_resolved(void **state)
+{
+    unsigned i;
+
+    (void)state;
+    pair_up_with(&net_pair);
+    ping(P.a, ADDR_B, 8, 1);
+    run_until(P.now + RN_MSEC(10));
+    assert_true(a_knows_b());
+    /* In 20 ms, as the link lets a's answers out. */
+    for (i = 0; i < 5000; i++) {
+        arp_request_from(spoofed(i), i);
+        if (i % 100 == 99)
+            run_until(P.now + 400 * RN_NSEC_PER_USEC);
+    }
+    assert_true(a_knows_b());
+    assert_true(net_st(P.a)->ns_narp <= net_st(P.a)->ns_params.sp_arp_max_entries);
+    ping(P.a, ADDR_B, 8, 2);
+    run_until(P.now + RN_MSEC(10));
+    assert_int_equal(net_st(P.b)->ns_icmp_echo_replies, 2);
+    pair_down();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -217,6 +338,8 @@ int main(void)
         cmocka_unit_test(test_reassembly_memory_bound),
         cmocka_unit_test(test_garbage_frames_counted),
         cmocka_unit_test(test_arp_gives_up),
+        cmocka_unit_test(test_arp_flood_keeps_resolved),
+        cmocka_unit_test(test_arp_request_flood_keeps_resolved),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
