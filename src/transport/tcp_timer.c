@@ -121,14 +121,17 @@ void rn__tcp_tlp_arm(struct tcp_conn *c)
  * clipped to it. */
 static void tlp_fire(struct tcp_conn *c, rn_time_t now)
 {
-    uint32_t len = c->snd_max - c->snd_una;
+    /* The last data byte sent: a FIN sent since the probe was armed takes
+     * a sequence number after it, which is no byte of the send ring. */
+    uint32_t end = c->snd_max - ((c->t_flags & TF_SENTFIN) ? 1u : 0u);
+    uint32_t len = end - c->snd_una;
 
     c->t_flags |= TF_TLP_OUT;
     if (len > rn__tcp_seg_room(c))
         len = rn__tcp_seg_room(c);
     if (len > c->t_snd.sb_len)
         len = c->t_snd.sb_len;
-    if (SEQ_GT(c->snd_max - ((c->t_flags & TF_SENTFIN) ? 1u : 0u), c->snd_una + c->snd_wnd))
+    if (SEQ_GT(end, c->snd_una + c->snd_wnd))
         len = 0;
     if (len > 0) {
         c->t_flags &= ~TF_RXT_TIMING;  /* Karn */
@@ -137,7 +140,7 @@ static void tlp_fire(struct tcp_conn *c, rn_time_t now)
         c->t_retransmits++;
         c->t_undo_retrans += c->t_undo;
         c->t_bytes_retrans += len;
-        rn__tcp_send_segment(c, c->snd_max - len, len, RN_TCP_ACK);
+        rn__tcp_send_segment(c, end - len, len, RN_TCP_ACK);
     }
     rn__tcp_timer_arm(c, &c->t_rexmt, now + rn__tcp_rto(c));
 }
