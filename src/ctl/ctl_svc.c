@@ -335,9 +335,17 @@ static int rn__cmd_why(struct rn_ctl_req *req, void *ctx)
         return rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "out of memory for the snapshot");
     s->s_threshold = cs->cs_threshold;
     if (what == NULL) {
+        int no;
+
         rc = rn_diag_render_chains(s, 0, out);
         if (rc == 0)
             rn_strbuf_puts(out, "no wait pending: nothing waits for an object's release\n");
+        no = rn_diag_render_orphans(s, out);
+        if (no < 0)
+            rc = no;
+        else if (no == 0 && rc >= 0)
+            rn_strbuf_puts(out, "no orphan: every object killed longer ago than its bound is "
+                                "waited for or held for a reason\n");
     } else {
         rc = rn_diag_render_for(s, id, out);
         if (rc == RN_ENOENT) {

@@ -932,6 +932,40 @@ int rn_diag_render_chains(const struct rn_snapshot *s, rn_time_t threshold,
     return rn__diag_render_selected(s, pred_older, &threshold, out);
 }
 
+/* An object in no wait: as an orphan if it is one, else with its ledger
+ * and the verdict on its holders all the same. */
+static int render_alone(const struct rn_snapshot *s, const struct rn_snap_object *o,
+                        struct rn_strbuf *out)
+{
+    struct rn__orphan_scan *os = rn__orphan_scan_new(s);
+    struct rn__verdict *v = calloc(o->so_ntags + 1, sizeof(*v));
+    int rc = 0;
+
+    if (os == NULL || v == NULL) {
+        rc = RN_ENOMEM;
+        goto out_free;
+    }
+    if (rn__orphan_is(s, os, o, v, o->so_ntags)) {
+        rn__orphan_render(s, o, v, out);
+    } else {
+        rn__verdict_judge(s, o, v);
+        rn__diag_object_left(o, out);
+        rn_strbuf_puts(out, "   ");
+        rn__diag_object_right(s, o, out);
+        rn_strbuf_puts(out, "\n");
+        rn__diag_object_body(s, o, "", v, out);
+        rn_strbuf_puts(out, "  verdict: ");
+        rn__verdict_summary(o, v, out);
+        rn_strbuf_puts(out, "\n");
+    }
+    if (out->sb_oom)
+        rc = RN_ENOMEM;
+out_free:
+    free(v);
+    rn__orphan_scan_free(os);
+    return rc;
+}
+
 static bool pred_touches(const struct rn_snapshot *s, const struct rn_snap_wait *w, void *ctx)
 {
     uint64_t id = *(const uint64_t *)ctx;
@@ -952,6 +986,5 @@ int rn_diag_render_for(const struct rn_snapshot *s, uint64_t id, struct rn_strbu
         return rn__diag_render_selected(s, pred_touches, &id, out);
     if (o == NULL)
         return RN_ENOENT;
-    rn_diag_render_object(s, o, 0, out);
-    return out->sb_oom ? RN_ENOMEM : 0;
+    return render_alone(s, o, out);
 }

@@ -24,6 +24,7 @@
 
 #include "diag/diag_priv.h"
 #include "refnet/error.h"
+#include "refnet/object.h"
 
 /* What a hold means in one state of the object. */
 struct verdict_outcome {
@@ -234,11 +235,203 @@ static void set_verdict(struct rn__verdict *v, enum rn__verdict_class cls, const
     snprintf(v->v_reason, sizeof(v->v_reason), "%s", reason);
 }
 
+/* ---- Holder contracts ------------------------------------------------------ */
+
+/* Holders every object may have, judged by the table whatever the type's
+ * contract says: they hold anything, for one call or step. */
+static bool universal(const char *tag)
+{
+    return strcmp(tag, "enum") == 0 || strcmp(tag, "lookup") == 0 ||
+           strcmp(tag, "loop") == 0 || strcmp(tag, "unrecorded") == 0;
+}
+
+static bool holder_matches(const char *m, const char *tag)
+{
+    size_t n = m ? strlen(m) : 0;
+
+    if (n == 0)
+        return false;
+    return m[n - 1] == ':' ? strncmp(tag, m, n) == 0 && tag[n] != '\0' : strcmp(tag, m) == 0;
+}
+
+/* The rule of contract y that covers tag, or NULL. */
+static const struct rn_snap_holder *contract_rule(const struct rn_snap_type *y, const char *tag)
+{
+    uint32_t i;
+
+    for (i = 0; i < y->sy_nholders; i++)
+        if (holder_matches(y->sy_holders[i].sr_tag, tag))
+            return &y->sy_holders[i];
+    return NULL;
+}
+
+static const char *const well_known_tags[] = {
+#define VERDICT_TAG_NAME_(name, str) str,
+    RN_WELL_KNOWN_TAGS(VERDICT_TAG_NAME_)
+#undef VERDICT_TAG_NAME_
+};
+
+/* True if tag is one of refnet's own holders: well known, or named (not
+ * as a family) by some contract in the snapshot.  Any other tag is a
+ * third party's. */
+static bool builtin_tag(const struct rn_snapshot *s, const char *tag)
+{
+    uint32_t i, j;
+
+    for (i = 0; i < sizeof(well_known_tags) / sizeof(well_known_tags[0]); i++)
+        if (strcmp(tag, well_known_tags[i]) == 0)
+            return true;
+    for (i = 0; i < s->s_ntypes; i++)
+        for (j = 0; j < s->s_types[i].sy_nholders; j++) {
+            const char *m = s->s_types[i].sy_holders[j].sr_tag;
+
+            if (m != NULL && strcmp(m, tag) == 0)
+                return true;
+        }
+    return false;
+}
+
+static unsigned popcount32(uint32_t x)
+{
+    return (unsigned)__builtin_popcount(x);
+}
+
+/* Appends "bound" or "rexmt timer armed or keep timer armed" for the
+ * conditions in bits, as y names them. */
+static void cond_names(const struct rn_snap_type *y, uint32_t bits, char *buf, size_t len)
+{
+    size_t used = 0;
+    uint32_t b;
+    bool first = true;
+
+    buf[0] = '\0';
+    for (b = 0; b < 32 && used < len; b++) {
+        int n;
+
+        if (!(bits & (1u << b)))
+            continue;
+        n = snprintf(buf + used, len - used, "%s%s", first ? "" : " or ",
+                     b < y->sy_nconds && y->sy_conds[b] ? y->sy_conds[b] : "?");
+        if (n < 0)
+            break;
+        used += (size_t)n;
+        first = false;
+    }
+}
+
+/* The article and name of o's type, "a tcp listener". */
+static void type_phrase(const struct rn_snap_object *o, char *buf, size_t len)
+{
+    const char *t = o->so_type && o->so_type[0] ? o->so_type : "object";
+
+    snprintf(buf, len, "%s %s", strchr("aeiou", t[0]) ? "an" : "a", t);
+}
+
+/* Judges one holder of o by its type's contract y.  Returns false when
+ * the contract has nothing to say (the table judges). */
+static bool judge_contract(const struct rn_snapshot *s, const struct rn_snap_object *o,
+                           const struct rn_snap_type *y, const struct rn_snap_tag *t,
+                           rn_time_t since, rn_time_t grace, struct rn__verdict *v)
+{
+    const char *tag = t->st_tag ? t->st_tag : "";
+    const struct rn_snap_holder *r = contract_rule(y, tag);
+    const struct verdict_rule *legacy = rule_for(tag);
+    bool dying = o->so_state != RN_OB_LIVE;
+    rn_time_t age = since < s->s_now ? s->s_now - since : 0;
+    rn_time_t from = o->so_killed > since ? o->so_killed : since;
+    rn_time_t overdue = from < s->s_now ? s->s_now - from : 0;
+    rn_time_t orphan = y->sy_orphan_bound ? y->sy_orphan_bound : grace;
+    char what[48], conds[72], a[32];
+
+    type_phrase(o, what, sizeof(what));
+    if (r == NULL) {
+        if (strcmp(tag, "create") == 0)
+            return false;  /* the creator's own line: the table knows it */
+        if (builtin_tag(s, tag)) {
+            v->v_class = RN__VERDICT_SUSPECT;
+            snprintf(v->v_reason, sizeof(v->v_reason), "is not a holder of %s: a hold outside "
+                     "its contract, never dropped by its owner", what);
+            return true;
+        }
+        if (!dying) {
+            v->v_class = RN__VERDICT_NO_RULE;
+            snprintf(v->v_reason, sizeof(v->v_reason), "a third party's holder; %s names no "
+                     "such holder", what);
+            return true;
+        }
+        if (overdue < orphan) {
+            set_verdict(v, RN__VERDICT_EXPECTED, "a third party's holder; rundown began "
+                                                 "recently, it may still let go");
+            return true;
+        }
+        v->v_class = RN__VERDICT_SUSPECT;
+        snprintf(v->v_reason, sizeof(v->v_reason), "a third party's hold on a dying %s, %s "
+                 "after rundown began (bound %s)", o->so_type ? o->so_type : "object",
+                 rn_fmt_age(overdue, a, sizeof(a)), rn_fmt_age(orphan, conds, sizeof(conds)));
+        return true;
+    }
+    /* A condition its owner cleared says at once that the hold is left
+     * over, dying or not. */
+    if (r->sr_while != 0) {
+        uint32_t on = o->so_conds & r->sr_while;
+
+        cond_names(y, r->sr_while, conds, sizeof(conds));
+        if (on == 0) {
+            v->v_class = RN__VERDICT_SUSPECT;
+            snprintf(v->v_reason, sizeof(v->v_reason), "holds %s only while %s, and this one "
+                     "is not: a hold its owner forgot", what, conds);
+            return true;
+        }
+        if ((r->sr_flags & RN_HOLD_ONE) && t->st_count > popcount32(on)) {
+            cond_names(y, on, conds, sizeof(conds));
+            v->v_class = RN__VERDICT_SUSPECT;
+            snprintf(v->v_reason, sizeof(v->v_reason), "%" PRIu32 " holds where %u %s expected "
+                     "(one per: %s): %" PRIu32 " leaked", t->st_count, popcount32(on),
+                     popcount32(on) == 1 ? "is" : "are", conds, t->st_count - popcount32(on));
+            return true;
+        }
+    }
+    if (dying && !(r->sr_flags & RN_HOLD_DYING)) {
+        /* The table may word this holder's breach better ("callout hold
+         * after its flow ended"), and say whether it waits for a grace. */
+        if (legacy != &verdict_default && legacy->vr_dying.vo_class == RN__VERDICT_SUSPECT &&
+            !universal(tag)) {
+            if (legacy->vr_dying.vo_after_grace && overdue < grace)
+                set_verdict(v, RN__VERDICT_EXPECTED, "rundown began recently; may still let go");
+            else
+                set_verdict(v, RN__VERDICT_SUSPECT, legacy->vr_dying.vo_reason);
+            return true;
+        }
+        if (overdue < grace) {
+            set_verdict(v, RN__VERDICT_EXPECTED, "rundown began recently; may still let go");
+            return true;
+        }
+        v->v_class = RN__VERDICT_SUSPECT;
+        snprintf(v->v_reason, sizeof(v->v_reason), "holds %s only while it lives; still held "
+                 "%s after rundown began", what, rn_fmt_age(overdue, a, sizeof(a)));
+        return true;
+    }
+    if ((r->sr_flags & RN_HOLD_BRIEF) && r->sr_bound > 0 && age > r->sr_bound) {
+        v->v_class = RN__VERDICT_SUSPECT;
+        snprintf(v->v_reason, sizeof(v->v_reason), "holds past its bound (%s): a hold for one "
+                 "call that outlived it \u2014 leaked", rn_fmt_age(r->sr_bound, a, sizeof(a)));
+        return true;
+    }
+    if (legacy->vr_check != NULL && legacy->vr_check(s, o, since, grace, v))
+        return true;
+    if (r->sr_why != NULL && r->sr_why[0] != '\0')
+        set_verdict(v, RN__VERDICT_EXPECTED, r->sr_why);
+    else
+        set_verdict(v, RN__VERDICT_EXPECTED, "one of its type's holders");
+    return true;
+}
+
 void rn__verdict_judge(const struct rn_snapshot *s, const struct rn_snap_object *o,
                        struct rn__verdict *v)
 {
     rn_time_t grace = s->s_threshold ? s->s_threshold : RN_DIAG_DEFAULT_THRESHOLD;
     bool dying = o->so_state != RN_OB_LIVE;
+    const struct rn_snap_type *y = rn_snapshot_type(s, o->so_type);
     uint32_t i;
 
     assert(s != NULL && o != NULL && (v != NULL || o->so_ntags == 0));
@@ -250,6 +443,10 @@ void rn__verdict_judge(const struct rn_snapshot *s, const struct rn_snap_object 
         rn_time_t age = since < s->s_now ? s->s_now - since : 0;
         rn_time_t from, overdue;
         char bound[32];
+
+        if (y != NULL && !universal(t->st_tag ? t->st_tag : "") &&
+            judge_contract(s, o, y, t, since, grace, &v[i]))
+            continue;
 
         if (r->vr_bound > 0 && age > r->vr_bound) {
             const struct rn_snap_object *run =

@@ -95,13 +95,27 @@ static const struct rn_ob_type_ops pend_ops = {
     .describe = pend_describe,
 };
 
+/* Who holds a callout registration and a pended operation (object.h,
+ * "Holder contracts"). */
+static const struct rn_ob_holder callout_holders[] = {
+    {"create", 0, 0, 0, "expected: registered until unregistered"},
+    {"filter", 0, RN_HOLD_DYING, 0, "expected: a filter that names it"},
+};
+static const struct rn_ob_contract callout_contract = {callout_holders, 2, NULL, 0, 0};
+static const struct rn_ob_holder pend_holders[] = {
+    {"callout:", 0, 0, 0, "expected: pended by its callout until it completes"},
+};
+static const struct rn_ob_contract pend_contract = {pend_holders, 1, NULL, 0, 0};
+
 static bool types_register(void)
 {
     rn__filter_types.ft_callout = rn_ob_type_register(&callout_ops);
     rn__filter_types.ft_pend = rn_ob_type_register(&pend_ops);
     rn__filter_types.ft_tag_filter = rn_tag_intern("filter");
     return rn__filter_types.ft_callout != NULL && rn__filter_types.ft_pend != NULL &&
-           rn__filter_types.ft_tag_filter != RN_TAG_NONE;
+           rn__filter_types.ft_tag_filter != RN_TAG_NONE &&
+           rn_ob_type_set_contract(rn__filter_types.ft_callout, &callout_contract) == 0 &&
+           rn_ob_type_set_contract(rn__filter_types.ft_pend, &pend_contract) == 0;
 }
 
 int rn__filter_types_init(void)

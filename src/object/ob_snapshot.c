@@ -86,6 +86,8 @@ struct ob_copy {
     uint32_t c_refs;
     rn_time_t c_created;
     rn_time_t c_killed;
+    rn_time_t c_traced_since;
+    uint32_t c_conds;
     uint32_t c_nlines;
     struct ob_ledger *c_lines;
     uint32_t c_nholds;
@@ -126,6 +128,20 @@ static int copy_object(struct ob_header *h, struct ob_copy *c)
     c->c_refs = atomic_load_explicit(&h->h_refs, memory_order_relaxed);
     c->c_created = h->h_created;
     c->c_killed = h->h_killed;
+    c->c_conds = atomic_load_explicit(&h->h_conds, memory_order_relaxed);
+    if (c->c_traced) {
+        /* Tracing applies from the earlier of its per-object arming and
+         * its type's (or the object's creation, if the type's came first). */
+        rn_time_t ts = atomic_load_explicit(&h->h_type->t_traced_since, memory_order_relaxed);
+        bool by_type = atomic_load_explicit(&h->h_type->t_traced, memory_order_relaxed);
+
+        if (ts < h->h_created)
+            ts = h->h_created;
+        if (c->c_flags & OB_F_TRACED)
+            c->c_traced_since = by_type && ts < h->h_traced_since ? ts : h->h_traced_since;
+        else
+            c->c_traced_since = ts;
+    }
     for (i = 0; i < n; i++) {
         const struct ob_ledger *l =
             i < OB_LEDGER_INLINE ? &h->h_ledger[i] : &h->h_extra[i - OB_LEDGER_INLINE];
@@ -232,6 +248,8 @@ static int capture_object(struct rn_snapshot *s, struct stack_map *m, struct ob_
     o->so_refs = c.c_refs;
     o->so_created = c.c_created;
     o->so_killed = c.c_killed;
+    o->so_conds = c.c_conds;
+    o->so_traced_since = c.c_traced_since;
     if (c.c_nlines > 1)
         qsort(c.c_lines, c.c_nlines, sizeof(*c.c_lines), cmp_line);
     o->so_tags = rn_snap_alloc(s, (c.c_nlines ? c.c_nlines : 1) * sizeof(*o->so_tags));
@@ -264,6 +282,50 @@ out:
     free(c.c_lines);
     free(c.c_holds);
     return err;
+}
+
+/* Copies the contract of every type that has one into s. */
+static int capture_types(struct rn_snapshot *s)
+{
+    struct rn_ob_type *t;
+    uint32_t i;
+
+    for (t = rn__ob_types(); t != NULL; t = atomic_load(&t->t_next)) {
+        const struct rn_ob_contract *c = rn_ob_type_contract(t);
+        struct rn_snap_type *y;
+
+        if (c == NULL)
+            continue;
+        y = rn_snapshot_add_type(s);
+        if (y == NULL)
+            return RN_ENOMEM;
+        y->sy_name = rn_snap_strdup(s, t->t_ops->name);
+        y->sy_orphan_bound = c->oc_orphan_bound;
+        y->sy_conds = rn_snap_alloc(s, (c->oc_nconds + 1) * sizeof(*y->sy_conds));
+        y->sy_holders = rn_snap_alloc(s, (c->oc_nholders + 1) * sizeof(*y->sy_holders));
+        if (y->sy_name == NULL || y->sy_conds == NULL || y->sy_holders == NULL)
+            return RN_ENOMEM;
+        for (i = 0; i < c->oc_nconds; i++) {
+            y->sy_conds[i] = rn_snap_strdup(s, c->oc_conds[i] ? c->oc_conds[i] : "?");
+            if (y->sy_conds[i] == NULL)
+                return RN_ENOMEM;
+        }
+        y->sy_nconds = c->oc_nconds;
+        for (i = 0; i < c->oc_nholders; i++) {
+            const struct rn_ob_holder *r = &c->oc_holders[i];
+            struct rn_snap_holder *sr = &y->sy_holders[i];
+
+            sr->sr_tag = rn_snap_strdup(s, r->hr_tag);
+            sr->sr_why = rn_snap_strdup(s, r->hr_why ? r->hr_why : "");
+            sr->sr_while = r->hr_while;
+            sr->sr_flags = r->hr_flags;
+            sr->sr_bound = r->hr_bound;
+            if (sr->sr_tag == NULL || sr->sr_why == NULL)
+                return RN_ENOMEM;
+        }
+        y->sy_nholders = c->oc_nholders;
+    }
+    return 0;
 }
 
 struct rn_snapshot *rn_ob_snapshot(void)
@@ -315,6 +377,8 @@ struct rn_snapshot *rn_ob_snapshot(void)
     free(map.sm_depot);
     if (err == 0)
         err = rn__ob_waits_capture(s);
+    if (err == 0)
+        err = capture_types(s);
     if (err < 0) {
         rn_snapshot_free(s);
         return NULL;

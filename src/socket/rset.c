@@ -178,6 +178,17 @@ static const struct rn_ob_type_ops rset_ops = {
     .describe = rset_describe,
 };
 
+/* Who holds a readiness set (object.h, "Holder contracts"). */
+static const struct rn_ob_holder rset_holders[] = {
+    {"create", 0, 0, 0, "expected: its own, until its handle closes"},
+    {"handle", 0, RN_HOLD_DYING, 0, "expected while its handle is open or closing"},
+    {"request", 0, RN_HOLD_DYING, 0, "expected while a wait on it is pending"},
+    {"readiness-call", 0, RN_HOLD_DYING, 0, "expected while a wait on it is in flight"},
+};
+static const struct rn_ob_contract rset_contract = {
+    rset_holders, sizeof(rset_holders) / sizeof(rset_holders[0]), NULL, 0, 0,
+};
+
 void rn__rset_types_init(void)
 {
     rn_tag_t held = rn_tag_intern("readiness-set");
@@ -188,6 +199,8 @@ void rn__rset_types_init(void)
     rn__sock_types.st_tag_rset = held;
     rn__sock_types.st_tag_rcall = call;
     rn__sock_types.st_rset = rn_ob_type_register(&rset_ops);
+    if (rn__sock_types.st_rset != NULL)
+        (void)rn_ob_type_set_contract(rn__sock_types.st_rset, &rset_contract);
 }
 
 /* ---- Look-ups --------------------------------------------------------------------- */

@@ -78,9 +78,25 @@ static const struct rn_ob_type_ops sock_ops = {
     .describe = sock_describe,
 };
 
+/* Who holds a socket (object.h, "Holder contracts"). */
+static const struct rn_ob_holder sock_holders[] = {
+    {"create", 0, 0, 0, "expected: the socket layer's own, until the socket closes"},
+    {"handle", 0, RN_HOLD_DYING, 0,
+     "expected while a handle is open; its cleanup drops it once the close completes"},
+    {"request", 0, RN_HOLD_DYING, 0,
+     "expected while a request is pending; its completion drops it"},
+    {"readiness-set", 0, RN_HOLD_DYING, 0,
+     "expected while registered in a readiness set; the close takes it out"},
+};
+static const struct rn_ob_contract sock_contract = {
+    sock_holders, sizeof(sock_holders) / sizeof(sock_holders[0]), NULL, 0, 0,
+};
+
 void rn__sock_types_init(void)
 {
     rn__sock_types.st_sock = rn_ob_type_register(&sock_ops);
+    if (rn__sock_types.st_sock != NULL)
+        (void)rn_ob_type_set_contract(rn__sock_types.st_sock, &sock_contract);
 }
 
 /* ---- Events from the transport ------------------------------------------------ */

@@ -123,10 +123,16 @@ static const struct rn_ob_type_ops svc_ops = {
 static struct rn_ob_type *svc_type;
 static struct rn_once svc_once = RN_ONCE_INIT;
 
+/* Who holds a service (object.h, "Holder contracts"). */
+static const struct rn_ob_holder svc_holders[] = {
+    {"create", 0, 0, 0, "expected: its controller's, until it is removed"},
+};
+static const struct rn_ob_contract svc_contract = {svc_holders, 1, NULL, 0, 0};
+
 static bool svc_types(void)
 {
     svc_type = rn_ob_type_register(&svc_ops);
-    return svc_type != NULL;
+    return svc_type != NULL && rn_ob_type_set_contract(svc_type, &svc_contract) == 0;
 }
 
 /* ---- Controller ---------------------------------------------------------- */

@@ -89,12 +89,26 @@ static const struct rn_ob_type_ops udp_ep_ops = {
     .describe = udp_describe,
 };
 
+/* Who holds an endpoint (object.h, "Holder contracts"). */
+static const char *const udp_ep_conds[] = {"bound"};  /* RN__PT_COND_BOUND */
+static const struct rn_ob_holder udp_ep_holders[] = {
+    {"create", 0, 0, 0, "expected: UDP's own reference, until the endpoint closes"},
+    {"port-table", RN__PT_COND_BOUND, RN_HOLD_ONE, 0, "expected while bound"},
+    {"socket.endpoint", 0, RN_HOLD_DYING, 0,
+     "expected: the socket endpoint's reference, dropped on its release"},
+};
+static const struct rn_ob_contract udp_ep_contract = {
+    udp_ep_holders, sizeof(udp_ep_holders) / sizeof(udp_ep_holders[0]),
+    udp_ep_conds, 1, 0,
+};
+
 static bool udp_types(void)
 {
     int slot = rn_stack_slot_alloc();
 
     udp_ep_type = rn_ob_type_register(&udp_ep_ops);
-    if (slot < 0 || udp_ep_type == NULL)
+    if (slot < 0 || udp_ep_type == NULL ||
+        rn_ob_type_set_contract(udp_ep_type, &udp_ep_contract) < 0)
         return false;
     atomic_store_explicit(&udp_slot, slot, memory_order_relaxed);
     return true;
