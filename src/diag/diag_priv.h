@@ -61,6 +61,9 @@ void rn__verdict_judge(const struct rn_snapshot *s, const struct rn_snap_object 
  * judged as v: the suspects with their reasons, or why there is none. */
 void rn__verdict_summary(const struct rn_snap_object *o, const struct rn__verdict *v,
                          struct rn_strbuf *out);
+/* The same for an object nothing waits for. */
+void rn__verdict_summary_alone(const struct rn_snap_object *o, const struct rn__verdict *v,
+                               struct rn_strbuf *out);
 
 /* ---- Rendering ---------------------------------------------------------- */
 

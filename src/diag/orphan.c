@@ -101,7 +101,7 @@ void rn__orphan_render(const struct rn_snapshot *s, const struct rn_snap_object 
                      rn__diag_age(s->s_now, o->so_killed, age, sizeof(age)));
     rn__diag_object_body(s, o, "", v, out);
     rn_strbuf_puts(out, "  verdict: ");
-    rn__verdict_summary(o, v, out);
+    rn__verdict_summary_alone(o, v, out);
     rn_strbuf_puts(out, "\n");
 }
 

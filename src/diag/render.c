@@ -955,7 +955,7 @@ static int render_alone(const struct rn_snapshot *s, const struct rn_snap_object
         rn_strbuf_puts(out, "\n");
         rn__diag_object_body(s, o, "", v, out);
         rn_strbuf_puts(out, "  verdict: ");
-        rn__verdict_summary(o, v, out);
+        rn__verdict_summary_alone(o, v, out);
         rn_strbuf_puts(out, "\n");
     }
     if (out->sb_oom)

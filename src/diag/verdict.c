@@ -39,7 +39,7 @@ struct verdict_outcome {
  * outcome of the table into a suspect with its own reason.  Returns true
  * if it did (v filled). */
 typedef bool (*verdict_check_fn)(const struct rn_snapshot *s, const struct rn_snap_object *o,
-                                 rn_time_t since, rn_time_t grace, struct rn__verdict *v);
+                                 const struct rn_snap_tag *t, rn_time_t since, rn_time_t grace, struct rn__verdict *v);
 
 struct verdict_rule {
     const char *vr_tag;           /* holder name; ending in ':' matches
@@ -58,7 +58,9 @@ struct verdict_rule {
 };
 
 static bool check_endpoint_closed(const struct rn_snapshot *s, const struct rn_snap_object *o,
-                                  rn_time_t since, rn_time_t grace, struct rn__verdict *v);
+                                  const struct rn_snap_tag *t, rn_time_t since, rn_time_t grace, struct rn__verdict *v);
+static bool check_pended(const struct rn_snapshot *s, const struct rn_snap_object *o,
+                         const struct rn_snap_tag *t, rn_time_t since, rn_time_t grace, struct rn__verdict *v);
 
 #define EXPECTED(reason) {RN__VERDICT_EXPECTED, (reason), false}
 #define SUSPECT(reason) {RN__VERDICT_SUSPECT, (reason), false}
@@ -96,7 +98,7 @@ static const struct verdict_rule verdict_rules[] = {
      * lives, never after. */
     {"callout:", 0, NULL, NULL, NULL,
      EXPECTED("expected while its flow lives"),
-     SUSPECT("callout hold after its flow ended"), NULL},
+     SUSPECT("callout hold after its flow ended"), check_pended},
     /* A connection in a listener's queues holds the listener ("tcp.conn"),
      * and the queue holds the connection ("listener"), until it is
      * accepted: an accept in flight.  A closed listener resets its
@@ -146,10 +148,11 @@ static const struct verdict_rule verdict_default = {
 /* socket.endpoint held although a socket already waits ("close") for the
  * object's release, for longer than the grace. */
 static bool check_endpoint_closed(const struct rn_snapshot *s, const struct rn_snap_object *o,
-                                  rn_time_t since, rn_time_t grace, struct rn__verdict *v)
+                                  const struct rn_snap_tag *t, rn_time_t since, rn_time_t grace, struct rn__verdict *v)
 {
     uint32_t i;
 
+    (void)t;
     for (i = 0; i < s->s_nwaits; i++) {
         const struct rn_snap_wait *w = &s->s_waits[i];
         rn_time_t from;
@@ -163,6 +166,92 @@ static bool check_endpoint_closed(const struct rn_snapshot *s, const struct rn_s
         snprintf(v->v_reason, sizeof(v->v_reason),
                  "held while socket #%" PRIu64 " waits for the close: its socket let go, "
                  "this hold did not", w->sw_waiter);
+        return true;
+    }
+    return false;
+}
+
+/* A callout's hold on a flow that waits for an operation the callout
+ * pended on it: the hold is the pended operation's, and the verdict says
+ * so, pointing at it (the chain shows it below the flow). */
+static bool check_held_by_pend(const struct rn_snapshot *s, const struct rn_snap_object *o,
+                               const struct rn_snap_tag *t, struct rn__verdict *v)
+{
+    uint32_t i, j;
+    char a[32];
+
+    for (i = 0; i < s->s_nwaits; i++) {
+        const struct rn_snap_wait *w = &s->s_waits[i];
+        const struct rn_snap_object *p;
+        bool by_it = false;
+
+        if (w->sw_waiter != o->so_id)
+            continue;
+        p = rn_snapshot_find(s, w->sw_waited);
+        if (p == NULL || p->so_type == NULL || strcmp(p->so_type, "pended operation") != 0)
+            continue;
+        for (j = 0; j < p->so_ntags && !by_it; j++)
+            by_it = p->so_tags[j].st_tag && t->st_tag && !strcmp(p->so_tags[j].st_tag, t->st_tag);
+        if (!by_it)
+            continue;
+        v->v_class = o->so_state == RN_OB_DYING ? RN__VERDICT_SUSPECT : RN__VERDICT_EXPECTED;
+        snprintf(v->v_reason, sizeof(v->v_reason), "%sheld through pended operation #%" PRIu64
+                 " (%s pending %s)%s", v->v_class == RN__VERDICT_EXPECTED ? "expected: " : "",
+                 p->so_id, w->sw_what ? w->sw_what : "operation",
+                 rn_fmt_age(w->sw_since < s->s_now ? s->s_now - w->sw_since : 0, a, sizeof(a)),
+                 o->so_state == RN_OB_DYING ? ": never completed, after its flow ended" : "");
+        return true;
+    }
+    return false;
+}
+
+/* A callout's hold on the operation it pended (an object of type "pended
+ * operation", which its flow waits for: "connect authorisation" ...):
+ * never completed once the flow has ended, or not completed within the
+ * grace while the flow still waits. */
+static bool check_pended(const struct rn_snapshot *s, const struct rn_snap_object *o,
+                         const struct rn_snap_tag *t, rn_time_t since, rn_time_t grace, struct rn__verdict *v)
+{
+    uint32_t i;
+    char a[32], b[32];
+
+    (void)since;
+    if (o->so_type == NULL || strcmp(o->so_type, "pended operation") != 0)
+        return check_held_by_pend(s, o, t, v);
+    for (i = 0; i < s->s_nwaits; i++) {
+        const struct rn_snap_wait *w = &s->s_waits[i];
+        const struct rn_snap_object *flow;
+        rn_time_t age;
+        const char *what;
+
+        if (w->sw_waited != o->so_id)
+            continue;
+        flow = rn_snapshot_find(s, w->sw_waiter);
+        age = w->sw_since < s->s_now ? s->s_now - w->sw_since : 0;
+        what = w->sw_what && w->sw_what[0] ? w->sw_what : "operation";
+        rn_fmt_age(age, a, sizeof(a));
+        if (flow != NULL && flow->so_state == RN_OB_DYING) {
+            rn_time_t ended = flow->so_killed && flow->so_killed < s->s_now
+                                  ? s->s_now - flow->so_killed : 0;
+
+            v->v_class = RN__VERDICT_SUSPECT;
+            snprintf(v->v_reason, sizeof(v->v_reason),
+                     "pended the %s of %s #%" PRIu64 " %s ago and never completed it; the "
+                     "flow ended %s ago and stays held", what,
+                     flow->so_type ? flow->so_type : "flow", flow->so_id, a,
+                     rn_fmt_age(ended, b, sizeof(b)));
+            return true;
+        }
+        if (age < grace) {
+            snprintf(v->v_reason, sizeof(v->v_reason), "expected: a pended %s, %s so far",
+                     what, a);
+            v->v_class = RN__VERDICT_EXPECTED;
+            return true;
+        }
+        v->v_class = RN__VERDICT_SUSPECT;
+        snprintf(v->v_reason, sizeof(v->v_reason),
+                 "pended the %s of #%" PRIu64 " %s ago and has not completed it", what,
+                 w->sw_waiter, a);
         return true;
     }
     return false;
@@ -391,6 +480,8 @@ static bool judge_contract(const struct rn_snapshot *s, const struct rn_snap_obj
             return true;
         }
     }
+    if (legacy->vr_check != NULL && legacy->vr_check(s, o, t, since, grace, v))
+        return true;
     if (dying && !(r->sr_flags & RN_HOLD_DYING)) {
         /* The table may word this holder's breach better ("callout hold
          * after its flow ended"), and say whether it waits for a grace. */
@@ -417,8 +508,6 @@ static bool judge_contract(const struct rn_snapshot *s, const struct rn_snap_obj
                  "call that outlived it \u2014 leaked", rn_fmt_age(r->sr_bound, a, sizeof(a)));
         return true;
     }
-    if (legacy->vr_check != NULL && legacy->vr_check(s, o, since, grace, v))
-        return true;
     if (r->sr_why != NULL && r->sr_why[0] != '\0')
         set_verdict(v, RN__VERDICT_EXPECTED, r->sr_why);
     else
@@ -463,7 +552,7 @@ void rn__verdict_judge(const struct rn_snapshot *s, const struct rn_snap_object 
                          r->vr_bound_reason, bound, r->vr_bound_tail);
             continue;
         }
-        if (r->vr_check != NULL && r->vr_check(s, o, since, grace, &v[i]))
+        if (r->vr_check != NULL && r->vr_check(s, o, t, since, grace, &v[i]))
             continue;
         if (oc->vo_after_grace) {
             /* The holder has had since rundown began, or since it took
@@ -479,8 +568,23 @@ void rn__verdict_judge(const struct rn_snapshot *s, const struct rn_snap_object 
     }
 }
 
+static void summary(const struct rn_snap_object *o, const struct rn__verdict *v, bool waited,
+                    struct rn_strbuf *out);
+
 void rn__verdict_summary(const struct rn_snap_object *o, const struct rn__verdict *v,
                          struct rn_strbuf *out)
+{
+    summary(o, v, true, out);
+}
+
+void rn__verdict_summary_alone(const struct rn_snap_object *o, const struct rn__verdict *v,
+                               struct rn_strbuf *out)
+{
+    summary(o, v, false, out);
+}
+
+static void summary(const struct rn_snap_object *o, const struct rn__verdict *v, bool waited,
+                    struct rn_strbuf *out)
 {
     uint32_t i, nsuspect = 0, nrule = 0, k;
 
@@ -508,8 +612,9 @@ void rn__verdict_summary(const struct rn_snap_object *o, const struct rn__verdic
         return;
     }
     if (nrule == 0) {
-        rn_strbuf_puts(out, "no suspect holder: every holder is expected; "
-                            "the wait ends when their work does");
+        rn_strbuf_puts(out, waited ? "no suspect holder: every holder is expected; "
+                                     "the wait ends when their work does"
+                                   : "no suspect holder: every holder is expected");
         return;
     }
     rn_strbuf_puts(out, "no suspect holder: no rule covers ");

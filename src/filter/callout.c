@@ -11,8 +11,11 @@
  * struct filter_flow that the flow points at (t_filter, l_filter).  When
  * the flow ends, its owner calls rn__filter_flow_deleted(): the record is
  * detached from the flow (which may then be released as soon as its holds
- * go), the flow stops waiting for its pended operations, and each callout
- * with context on it is told, once.  The record is freed with its last
+ * go), and each callout with context on it is told, once.  A flow's wait
+ * for a pended operation lasts until the operation completes, even past
+ * the flow's end: it is only for the diagnosis (nothing is called back),
+ * and it is what puts the pended operation, named, at the bottom of the
+ * chain of a close that its hold on the flow keeps pending.  The record is freed with its last
  * context or pended operation.
  *
  * Completing a pended operation:
@@ -330,19 +333,12 @@ static void flow_tell(struct filter_flow *ff, bool deleted)
 
 void rn__filter_flow_end(struct filter_flow *ff)
 {
-    struct rn_pend *p;
-
     if (ff->ff_slot != NULL) {
         *ff->ff_slot = NULL;
         ff->ff_slot = NULL;
     }
-    /* The flow no longer waits for what was pended on it. */
-    for (p = ff->ff_pends; p != NULL; p = p->p_next) {
-        if (p->p_waiting) {
-            rn_ob_wait_cancel(&p->p_wait);
-            p->p_waiting = false;
-        }
-    }
+    /* What was pended on the flow stays waited for: a pend that is never
+     * completed holds the ended flow, and the chain must say so. */
     flow_tell(ff, true);
     flow_put(ff);
 }

@@ -97,8 +97,10 @@ grep -E "0\.0\.0\.0:80 .*LISTEN .*enum" "$tmp/fixed.out" >/dev/null &&
 
 # ---- callout-hang ----
 run callout 3 callout-hang
-in_order callout "service httpd STOP_PENDING" "tcp listener 0.0.0.0:80 CLOSED" "callout:faulty" \
-    "verdict: 'callout:faulty' callout hold after its flow ended"
+in_order callout "service httpd STOP_PENDING" "tcp listener 0.0.0.0:80 CLOSED" \
+    "listen authorisation pending" "pended operation listen tcp 0.0.0.0:80 by callout faulty" \
+    "callout:faulty" "verdict: 'callout:faulty' pended the listen authorisation of tcp listener" \
+    "never completed it"
 has callout "still pending after"
 has callout "pended operation listen tcp 0.0.0.0:80 by callout faulty"
 has callout "address in use"
