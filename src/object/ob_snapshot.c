@@ -92,6 +92,8 @@ struct ob_copy {
     struct ob_ledger *c_lines;
     uint32_t c_nholds;
     struct ob_hold *c_holds;
+    uint32_t c_cap_lines;  /* slots in c_lines, kept from object to object */
+    uint32_t c_cap_holds;  /* slots in c_holds */
 };
 
 /* Copies h's ledger and holds, leaving out the snapshot's own reference.
@@ -99,9 +101,11 @@ struct ob_copy {
 static int copy_object(struct ob_header *h, struct ob_copy *c)
 {
     struct ob_trace *tr = atomic_load_explicit(&h->h_trace, memory_order_acquire);
-    uint32_t i, n, cap_lines = 0, cap_holds = 0;
+    uint32_t i, n;
 
-    memset(c, 0, sizeof(*c));
+    c->c_nlines = 0;
+    c->c_nholds = 0;
+    c->c_traced_since = 0;
     if (tr != NULL)
         pthread_mutex_lock(&tr->tr_mutex);  /* holds change only under it */
     for (;;) {
@@ -109,16 +113,16 @@ static int copy_object(struct ob_header *h, struct ob_copy *c)
 
         ob_lock(h);
         n = OB_LEDGER_INLINE + h->h_nextra;
-        if (n <= cap_lines && want_holds <= cap_holds)
+        if (n <= c->c_cap_lines && want_holds <= c->c_cap_holds)
             break;
         ob_unlock(h);
         free(c->c_lines);
         free(c->c_holds);
-        cap_lines = n + 8;
-        cap_holds = want_holds;
-        c->c_lines = calloc(cap_lines, sizeof(*c->c_lines));
-        c->c_holds = cap_holds ? calloc(cap_holds, sizeof(*c->c_holds)) : NULL;
-        if (c->c_lines == NULL || (cap_holds && c->c_holds == NULL))
+        c->c_cap_lines = n + 8;
+        c->c_cap_holds = want_holds;
+        c->c_lines = calloc(c->c_cap_lines, sizeof(*c->c_lines));
+        c->c_holds = c->c_cap_holds ? calloc(c->c_cap_holds, sizeof(*c->c_holds)) : NULL;
+        if (c->c_lines == NULL || (c->c_cap_holds && c->c_holds == NULL))
             goto out_nomem;
     }
     c->c_state = atomic_load_explicit(&h->h_state, memory_order_relaxed);
@@ -171,6 +175,9 @@ out_nomem:
         pthread_mutex_unlock(&tr->tr_mutex);
     free(c->c_lines);
     free(c->c_holds);
+    c->c_lines = NULL;
+    c->c_holds = NULL;
+    c->c_cap_lines = c->c_cap_holds = 0;
     return RN_ENOMEM;
 }
 
@@ -222,7 +229,35 @@ static int group_holds(struct rn_snapshot *s, struct stack_map *m, struct rn_sna
     return 0;
 }
 
-static int capture_object(struct rn_snapshot *s, struct stack_map *m, struct ob_header *h)
+/* Strings every object of a type, or every line of a tag, shares: copied
+ * into the snapshot once each. */
+struct name_cache {
+    const char **nc_tags;             /* by tag, RN_TAG_MAX + 1 of them */
+    const struct rn_ob_type *nc_type; /* the type of nc_type_name */
+    const char *nc_type_name;
+};
+
+static const char *tag_string(struct rn_snapshot *s, struct name_cache *nc, rn_tag_t tag)
+{
+    if (nc->nc_tags == NULL || tag > RN_TAG_MAX)
+        return rn_snap_strdup(s, rn_tag_name(tag));
+    if (nc->nc_tags[tag] == NULL)
+        nc->nc_tags[tag] = rn_snap_strdup(s, rn_tag_name(tag));
+    return nc->nc_tags[tag];
+}
+
+static const char *type_string(struct rn_snapshot *s, struct name_cache *nc,
+                               const struct rn_ob_type *t)
+{
+    if (nc->nc_type != t || nc->nc_type_name == NULL) {
+        nc->nc_type = t;
+        nc->nc_type_name = rn_snap_strdup(s, t->t_ops->name);
+    }
+    return nc->nc_type_name;
+}
+
+static int capture_object(struct rn_snapshot *s, struct stack_map *m, struct name_cache *nc,
+                          struct ob_copy *cp, struct ob_header *h)
 {
     struct rn_snap_object *o;
     struct ob_copy c;
@@ -230,7 +265,8 @@ static int capture_object(struct rn_snapshot *s, struct stack_map *m, struct ob_
     uint32_t i, recorded = 0;
     int err;
 
-    err = copy_object(h, &c);
+    err = copy_object(h, cp);
+    c = *cp;
     if (err < 0)
         return err;
     rn_ob_describe(h->h_body, desc, sizeof(desc));
@@ -240,7 +276,7 @@ static int capture_object(struct rn_snapshot *s, struct stack_map *m, struct ob_
         goto out;
     }
     o->so_id = h->h_id;
-    o->so_type = rn_snap_strdup(s, h->h_type->t_ops->name);
+    o->so_type = type_string(s, nc, h->h_type);
     o->so_desc = rn_snap_strdup(s, desc);
     o->so_state = (enum rn_ob_state)c.c_state;
     o->so_traced = c.c_traced;
@@ -260,7 +296,7 @@ static int capture_object(struct rn_snapshot *s, struct stack_map *m, struct ob_
     for (i = 0; i < c.c_nlines; i++) {
         struct rn_snap_tag *t = &o->so_tags[i];
 
-        t->st_tag = rn_snap_strdup(s, rn_tag_name(c.c_lines[i].l_tag));
+        t->st_tag = tag_string(s, nc, c.c_lines[i].l_tag);
         t->st_count = c.c_lines[i].l_count;
         t->st_since = c.c_lines[i].l_since;
         t->st_last_ref = site_string(s, c.c_lines[i].l_last_ref);
@@ -279,8 +315,6 @@ static int capture_object(struct rn_snapshot *s, struct stack_map *m, struct ob_
     }
     err = 0;
 out:
-    free(c.c_lines);
-    free(c.c_holds);
     return err;
 }
 
@@ -332,6 +366,8 @@ struct rn_snapshot *rn_ob_snapshot(void)
 {
     struct rn_snapshot *s = rn_snapshot_new();
     struct stack_map map = {NULL, 0, 0};
+    struct name_cache nc = {calloc(RN_TAG_MAX + 1, sizeof(const char *)), NULL, NULL};
+    struct ob_copy copy = {0};
     struct ob_header **held = NULL;
     size_t nheld = 0, cap = 0, i;
     struct rn_ob_type *t;
@@ -370,11 +406,14 @@ struct rn_snapshot *rn_ob_snapshot(void)
     /* Pass 2: copy, describe and let go, one object at a time. */
     for (i = 0; i < nheld; i++) {
         if (err == 0)
-            err = capture_object(s, &map, held[i]);
+            err = capture_object(s, &map, &nc, &copy, held[i]);
         rn__ob_deref_notrace(held[i], RN_TAG_SNAPSHOT, &site_snapshot);
     }
     free(held);
     free(map.sm_depot);
+    free(nc.nc_tags);
+    free(copy.c_lines);
+    free(copy.c_holds);
     if (err == 0)
         err = rn__ob_waits_capture(s);
     if (err == 0)

@@ -42,7 +42,8 @@ struct rn_snapshot *rn_snapshot_new(void)
     return s;
 }
 
-void *rn_snap_alloc(struct rn_snapshot *s, size_t size)
+/* Arena memory, not zeroed. */
+static void *snap_alloc_raw(struct rn_snapshot *s, size_t size)
 {
     struct rn_snap_arena *a = s->s_arena;
     struct arena_chunk *c = a->sa_chunks;
@@ -64,14 +65,22 @@ void *rn_snap_alloc(struct rn_snapshot *s, size_t size)
     }
     p = c->ac_mem + c->ac_used;
     c->ac_used += size;
-    memset(p, 0, size);
+    return p;
+}
+
+void *rn_snap_alloc(struct rn_snapshot *s, size_t size)
+{
+    void *p = snap_alloc_raw(s, size);
+
+    if (p != NULL)
+        memset(p, 0, size);
     return p;
 }
 
 const char *rn_snap_strdup(struct rn_snapshot *s, const char *str)
 {
     size_t n = strlen(str) + 1;
-    char *p = rn_snap_alloc(s, n);
+    char *p = snap_alloc_raw(s, n);
 
     if (p != NULL)
         memcpy(p, str, n);
