@@ -339,6 +339,18 @@ void rn__diag_object_body(const struct rn_snapshot *s, const struct rn_snap_obje
         for (j = 0; j < o->so_nholds; j++)
             if (same_tag(o->so_holds[j].sh_tag, t->st_tag))
                 put_hold_line(s, &o->so_holds[j], prefix, NULL, out);
+        if (o->so_traced && o->so_traced_since != 0) {
+            /* Tracing armed after the fact: which of this holder's holds
+             * came before it (no stack), the rest are listed above. */
+            uint64_t traced = 0;
+
+            for (j = 0; j < o->so_nholds; j++)
+                if (same_tag(o->so_holds[j].sh_tag, t->st_tag))
+                    traced += o->so_holds[j].sh_count;
+            if (traced < t->st_count)
+                rn_strbuf_printf(out, "%s      %" PRIu64 " held since before tracing was armed "
+                                 "(no stack)\n", prefix, (uint64_t)t->st_count - traced);
+        }
     }
     /* Holds whose tag the ledger does not list: not produced by a
      * consistent capture, but a snapshot built by hand may have them. */
@@ -351,7 +363,12 @@ void rn__diag_object_body(const struct rn_snapshot *s, const struct rn_snap_obje
         if (!listed)
             put_hold_line(s, h, prefix, h->sh_tag ? h->sh_tag : "", out);
     }
-    if (o->so_traced && o->so_untraced > 0)
+    if (o->so_traced && o->so_untraced > 0 && o->so_traced_since != 0)
+        rn_strbuf_printf(out, "%s  %" PRIu32 " hold%s taken before tracing was armed %s ago "
+                         "(no stack); every later one is recorded\n", prefix, o->so_untraced,
+                         o->so_untraced == 1 ? "" : "s",
+                         rn__diag_age(s->s_now, o->so_traced_since, age, sizeof(age)));
+    else if (o->so_traced && o->so_untraced > 0)
         rn_strbuf_printf(out, "%s  %" PRIu32 " hold%s taken before tracing was armed (no stack)\n",
                          prefix, o->so_untraced, o->so_untraced == 1 ? "" : "s");
 }

@@ -413,7 +413,7 @@ static void type_phrase(const struct rn_snap_object *o, char *buf, size_t len)
 {
     const char *t = o->so_type && o->so_type[0] ? o->so_type : "object";
 
-    snprintf(buf, len, "%s %s", strchr("aeiou", t[0]) ? "an" : "a", t);
+    snprintf(buf, len, "%s %s", strchr("aeio", t[0]) ? "an" : "a", t);
 }
 
 /* Judges one holder of o by its type's contract y.  Returns false when

@@ -291,6 +291,51 @@ static void test_third_party_route_orphan(void **state)
     pair_down();
 }
 
+/* ---- Tracing armed after the fact ---------------------------------------------------- */
+
+__attribute__((noinline)) static void cache_keeps(void *ob, rn_tag_t tag)
+{
+    rn_ob_ref(ob, tag);
+}
+
+static void test_tracing_armed_late(void **state)
+{
+    rn_tag_t cache = rn_tag_intern("acme-cache");
+    struct rn_strbuf sb = RN_STRBUF_INIT;
+    struct rn_snapshot *s;
+    void *ep;
+    int i;
+
+    (void)state;
+    pair_with_procs();
+    (void)udp_bound(P.pb, 7001);
+    ep = find_object("udp endpoint", ":7001");
+    assert_non_null(ep);
+    rn_ob_ref(ep, cache);
+    rn_ob_ref(ep, cache);  /* two leaked before anyone looked */
+    run_for(RN_SEC(3));
+    rn_ob_set_traced(ep, true);
+    run_for(RN_SEC(1));
+    for (i = 0; i < 3; i++)
+        cache_keeps(ep, cache);  /* three more, recorded */
+    s = snap();
+    assert_int_equal(rn_diag_render_for(s, rn_ob_id(ep), &sb), 0);
+    rn_snapshot_free(s);
+    if (strstr(rn_strbuf_str(&sb), "acme-cache") == NULL ||
+        strstr(rn_strbuf_str(&sb), "acme-cache      5   held 4.0s") == NULL ||
+        strstr(rn_strbuf_str(&sb), "held 0ms   at cache_keeps+") == NULL ||
+        strstr(rn_strbuf_str(&sb), "2 held since before tracing was armed (no stack)") == NULL ||
+        strstr(rn_strbuf_str(&sb), "taken before tracing was armed 1.0s ago (no stack); every "
+                                   "later one is recorded") == NULL)
+        fail_msg("late tracing not told apart:\n%s", rn_strbuf_str(&sb));
+    rn_strbuf_free(&sb);
+    rn_ob_set_traced(ep, false);
+    for (i = 0; i < 5; i++)
+        rn_ob_deref(ep, cache);
+    rn_ob_deref(ep, RN_TAG_LOOKUP);
+    pair_down();
+}
+
 /* ---- No false suspects -------------------------------------------------------------- */
 
 static void test_busy_pair_has_no_suspect(void **state)
@@ -343,6 +388,7 @@ int main(void)
         cmocka_unit_test(test_builtin_tag_outside_contract),
         cmocka_unit_test(test_hold_beyond_its_condition),
         cmocka_unit_test(test_third_party_route_orphan),
+        cmocka_unit_test(test_tracing_armed_late),
         cmocka_unit_test(test_busy_pair_has_no_suspect),
     };
 
