@@ -207,7 +207,11 @@ int rn__tsrv_start(struct tsrv *s, struct rn_stack *st, const struct tsrv_ops *o
     if (err < 0)
         goto out_exit;
     s->ts_listen = err;
-    err = rn_sock_bind(s->ts_proc, s->ts_listen, &local);
+    /* As servers do: a restart may listen again while the connections of
+     * the last run wait in TIME_WAIT on the port. */
+    err = rn_sock_setopt(s->ts_proc, s->ts_listen, RN_SO_REUSEADDR, 1);
+    if (err == 0)
+        err = rn_sock_bind(s->ts_proc, s->ts_listen, &local);
     if (err < 0)
         goto out_exit;
     err = rn_sock_listen(s->ts_proc, s->ts_listen, (int)params->tsp_backlog);

@@ -1,7 +1,8 @@
 /*
  * The `refnet` subcommands answered by a running daemon: status, ifconfig,
  * arp, route, stat, netstat, svc, why, objects, refs, trace, dump, filter,
- * and `lab clear-leak` (through rn__cmd_ctl_forward()).  (send, recv and get
+ * set, get of TCP's settings (get of a URL is tools/cmd_net.c's), and `lab
+ * clear-leak` (through rn__cmd_ctl_forward()).  (send, recv and get
  * stream data through the daemon: tools/cmd_net.c.)
  *
  * Each parses its command line here (rn__cmd_getopt()), then sends the daemon
@@ -43,7 +44,7 @@
 #define CTL_STOP_MARGIN_S 15.0
 #define CTL_STOP_DEFAULT_S 30.0
 
-enum { O_CTL = 1, O_TIMEOUT, O_ALL, O_REFS, O_TYPE };
+enum { O_CTL = 1, O_TIMEOUT, O_ALL, O_REFS, O_TYPE, O_INFO };
 
 #define CTL_OPTS                                                               \
     {"ctl", 0, true, false, O_CTL}, {"timeout", 0, true, false, O_TIMEOUT}
@@ -52,6 +53,7 @@ static const struct cmd_opt opts_plain[] = {CTL_OPTS, {NULL, 0, false, false, 0}
 static const struct cmd_opt opts_netstat[] = {
     CTL_OPTS,
     {"all", 'a', false, false, O_ALL},
+    {"info", 'i', false, false, O_INFO},
     {"refs", 0, false, false, O_REFS},
     {NULL, 0, false, false, 0},
 };
@@ -68,6 +70,7 @@ struct ctl_line {
     const char *cl_timeout;   /* --timeout as given, or NULL */
     bool cl_all;              /* netstat -a */
     bool cl_refs;             /* netstat --refs */
+    bool cl_info;             /* netstat -i */
     const char *cl_type;      /* objects --type */
 };
 
@@ -96,6 +99,9 @@ static int ctl_parse(struct ctl_line *l, int argc, char **argv, const struct cmd
             break;
         case O_REFS:
             l->cl_refs = true;
+            break;
+        case O_INFO:
+            l->cl_info = true;
             break;
         case O_TYPE:
             l->cl_type = v;
@@ -222,6 +228,8 @@ static int ctl_simple(int argc, char **argv, const struct cmd_opt *opts, int min
         args[n++] = l.cl_p.cp_ops[i];
     if (l.cl_all)
         args[n++] = "-a";
+    if (l.cl_info)
+        args[n++] = "-i";
     if (l.cl_refs)
         args[n++] = "--refs";
     if (l.cl_type != NULL) {
@@ -274,7 +282,17 @@ int rn__cmd_stat(int argc, char **argv)
 
 int rn__cmd_netstat(int argc, char **argv)
 {
-    return ctl_simple(argc, argv, opts_netstat, 0, 0, "netstat [-a] [--refs] [-j]");
+    return ctl_simple(argc, argv, opts_netstat, 0, 0, "netstat [-a] [-i] [--refs] [-j]");
+}
+
+int rn__cmd_get_settings(int argc, char **argv)
+{
+    return ctl_simple(argc, argv, opts_plain, 0, 1, "get [tcp | NAME] [-j]");
+}
+
+int rn__cmd_set(int argc, char **argv)
+{
+    return ctl_simple(argc, argv, opts_plain, 2, 2, "set NAME VALUE");
 }
 
 int rn__cmd_objects(int argc, char **argv)

@@ -26,6 +26,7 @@
 #include "refnet/error.h"
 #include "refnet/filter.h"
 #include "refnet/link.h"
+#include "refnet/tcp.h"
 #include "refnet/version.h"
 
 static int daemon_arg_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -100,10 +101,34 @@ static int parse_u64(const char *opt, const char *arg, uint64_t min, uint64_t ma
     return 0;
 }
 
+/* --set NAME=VALUE: one of TCP's settings (refnet/tcp.h), read into
+ * p->dp_tcp; the rules between settings are checked once all are in. */
+static int parse_setting(const char *arg, struct rn_daemon_params *p)
+{
+    const char *eq = strchr(arg, '=');
+    struct rn_tcp_setting_row row;
+    char name[64];
+    int err;
+
+    if (eq == NULL || eq == arg)
+        return daemon_arg_error("--set: '%s': expected NAME=VALUE, e.g. tcp.sack=0", arg);
+    if ((size_t)(eq - arg) < sizeof(name))
+        snprintf(name, sizeof(name), "%.*s", (int)(eq - arg), arg);
+    if ((size_t)(eq - arg) >= sizeof(name) || rn_tcp_params_row(&p->dp_tcp, name, &row) != 0)
+        return daemon_arg_error("--set: '%s': unknown setting '%.*s' (refnet get tcp lists "
+                                "them)", arg, (int)(eq - arg), arg);
+    err = rn_tcp_params_set(&p->dp_tcp, name, eq + 1);
+    if (err != 0)
+        return daemon_arg_error("--set: '%s': '%s' is not a valid value for %s (%s)", arg, eq + 1,
+                                name, row.sr_accepts);
+    p->dp_tcp_set = true;
+    return 0;
+}
+
 /* The options of refnet daemon, each taking a value. */
 enum {
     O_TAP = 1, O_ADDR, O_GW, O_CTL, O_CAPTURE, O_FAULT, O_SERVICE, O_MAC, O_MTU, O_SEED,
-    O_WATCHDOG, O_OFFLOAD, O_FILTER, O_DUMP_DIR, O_REASS_TIMEOUT, O_INJECT
+    O_WATCHDOG, O_OFFLOAD, O_FILTER, O_DUMP_DIR, O_REASS_TIMEOUT, O_INJECT, O_SET
 };
 static const struct cmd_opt daemon_opts[] = {
     {"tap", 0, true, false, O_TAP},
@@ -122,6 +147,7 @@ static const struct cmd_opt daemon_opts[] = {
     {"dump-dir", 0, true, false, O_DUMP_DIR},
     {"reass-timeout", 0, true, false, O_REASS_TIMEOUT},
     {"inject", 0, true, false, O_INJECT},
+    {"set", 0, true, true, O_SET},
     {NULL, 0, false, false, 0},
 };
 
@@ -222,6 +248,8 @@ static int daemon_option(int o, const char *val, struct rn_daemon_params *p,
             return daemon_arg_error("--inject: '%s': unknown fault (known: enum-leak)", val);
         p->dp_inject_enum_leak = true;
         return 0;
+    case O_SET:
+        return parse_setting(val, p);
     case O_OFFLOAD:
         if (strcmp(val, "on") != 0 && strcmp(val, "off") != 0)
             return daemon_arg_error("--offload: '%s': expected on or off", val);
@@ -238,12 +266,13 @@ int rn__cmd_daemon(int argc, char **argv)
     struct cmd_parser cp;
     struct rn_daemon *d;
     char err[512], line[256];
-    const char *gw_arg = NULL;
+    const char *gw_arg = NULL, *why = NULL;
     uint64_t leaked;
     int o, e;
 
     memset(&p, 0, sizeof(p));
     p.dp_version = rn_version();
+    rn_tcp_params_init(&p.dp_tcp);
     rn__cmd_parser_init(&cp, rn__cmd_find("daemon"), "refnet daemon: ", daemon_opts, argc, argv);
     while ((o = rn__cmd_getopt(&cp)) > 0) {
         if (daemon_option(o, cp.cp_val, &p, &fault, &gw_arg) != 0) {
@@ -260,6 +289,8 @@ int rn__cmd_daemon(int argc, char **argv)
         return e;
     }
     rn__cmd_parser_free(&cp);
+    if (p.dp_tcp_set && rn_tcp_params_check(&p.dp_tcp, &why) != 0)
+        return daemon_arg_error("--set: the settings given break a rule: %s", why);
     if (p.dp_tap == NULL)
         return daemon_arg_error("--tap is required (see refnet daemon --help)");
     if (p.dp_addr == 0)

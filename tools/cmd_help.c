@@ -29,7 +29,8 @@ const struct cmd_def rn__cmd_table[] = {
                        "       [--capture FILE] [--fault SPEC] [--service NAME]...\n"
                        "       [--mac MAC] [--mtu N] [--seed N] [--watchdog S]\n"
                        "       [--offload on|off] [--filter SPEC]... [--dump-dir DIR]\n"
-                       "       [--reass-timeout S] [--inject enum-leak]",
+                       "       [--reass-timeout S] [--inject enum-leak]\n"
+                       "       [--set NAME=VALUE]...",
         .cd_desc = "Runs in the foreground until SIGINT or SIGTERM, with its start-up\n"
                    "and shutdown lines and the watchdog's reports on stderr.  Exit\n"
                    "status: 0 clean shutdown, 1 start-up failure or objects leaked at\n"
@@ -67,7 +68,9 @@ const struct cmd_def rn__cmd_table[] = {
             "      --inject FAULT     the lab's faults, off unless named: enum-leak makes\n"
             "                         netstat's enumeration leak references on listeners,\n"
             "                         as in the case (refnet lab clear-leak gives them\n"
-            "                         back)\n",
+            "                         back)\n"
+            "      --set NAME=VALUE   one of TCP's settings (repeatable), e.g. tcp.sack=0,\n"
+            "                         tcp.rto_min=200ms; refnet get tcp lists them\n",
         .cd_man = "refnet-daemon",
     },
     {
@@ -124,13 +127,15 @@ const struct cmd_def rn__cmd_table[] = {
     {
         .cd_name = "netstat",
         .cd_fn = rn__cmd_netstat,
-        .cd_brief = "netstat [-a] [--refs] [-j]",
+        .cd_brief = "netstat [-a] [-i] [--refs] [-j]",
         .cd_summary = "TCP and UDP endpoints, owners, holders",
-        .cd_synopsis = "netstat [-a] [--refs] [-j]",
+        .cd_synopsis = "netstat [-a] [-i] [--refs] [-j]",
         .cd_desc = "TCP connections and TIME_WAIT entries, and with -a also listeners and\n"
                    "unconnected UDP endpoints: protocol, addresses, state, queues,\n"
                    "references and object id.",
         .cd_options = "  -a, --all              also listeners and unconnected UDP endpoints\n"
+                      "  -i, --info             each TCP connection's statistics, as ss -i:\n"
+                      "                         options, RTT, RTO, MSS, windows, bytes, segments\n"
                       "      --refs             each row's owner and its holders, tag by tag\n"
                       "  -j, --json             a JSON array of rows\n",
         .cd_man = "refnet-netstat",
@@ -252,16 +257,35 @@ const struct cmd_def rn__cmd_table[] = {
     {
         .cd_name = "get",
         .cd_fn = rn__cmd_get,
-        .cd_brief = "get URL [-o FILE] [--timeout S] [-v]",
-        .cd_summary = "HTTP/1.1 GET of an http:// URL through refnet",
-        .cd_synopsis = "get URL [-o FILE] [--timeout S] [-v]",
-        .cd_desc = "Exit status 0 for a complete 2xx response; 1 otherwise, with the\n"
+        .cd_brief = "get [tcp | NAME] [-j] | get URL [-o FILE] [-v]",
+        .cd_summary = "TCP's settings; or HTTP GET of an http:// URL",
+        .cd_synopsis = "get [tcp | NAME] [-j]\n"
+                       "       get URL [-o FILE] [--timeout S] [-v]",
+        .cd_desc = "With no operand, tcp, or a setting's name (tcp.sack): TCP's settings\n"
+                   "on the daemon's stack, each with its value, refnet's default, Linux's\n"
+                   "default and what it does.  With an http:// URL: a GET through refnet,\n"
+                   "exit status 0 for a complete 2xx response; 1 otherwise, with the\n"
                    "status line on stderr.",
-        .cd_options = "  -o, --output FILE      write the body to FILE instead of stdout\n"
-                      "      --timeout S        seconds the connect may take (default 30)\n"
-                      "  -v, --verbose          the daemon's go and summary lines on stderr\n",
+        .cd_options = "  -j, --json             settings: a JSON array (one object for NAME)\n"
+                      "  -o, --output FILE      URL: write the body to FILE instead of stdout\n"
+                      "      --timeout S        seconds to wait for the answer, or the connect\n"
+                      "                         (default 30)\n"
+                      "  -v, --verbose          URL: the daemon's go and summary lines on stderr\n",
         .cd_man = "refnet-transfer",
-        .cd_flags = CMD_F_CTL,
+        .cd_flags = CMD_F_CTL | CMD_F_TIMEOUT | CMD_F_JSON,
+    },
+    {
+        .cd_name = "set",
+        .cd_fn = rn__cmd_set,
+        .cd_brief = "set NAME VALUE",
+        .cd_summary = "change a TCP setting on the running daemon",
+        .cd_synopsis = "set NAME VALUE",
+        .cd_desc = "Changes a setting (refnet get tcp lists them) for the connections\n"
+                   "opened from then on; those open go on as they began.  Values: 0 or\n"
+                   "1, bytes (64K, 4M), times with a unit (200ms, 2h), counts, LO-HI for\n"
+                   "tcp.port_range, an algorithm's name for tcp.congestion.",
+        .cd_man = "refnet-daemon",
+        .cd_flags = CMD_F_CTL | CMD_F_TIMEOUT,
     },
     {
         .cd_name = "analyze",

@@ -346,6 +346,13 @@ static int net_parse(int argc, char **argv, const struct cmd_opt *opts, int npos
         *status = p.cp_status;
         return -1;
     }
+    if (p.cp_json) {
+        /* Only `get` takes --json, for TCP's settings (tools/cmd_ctl.c). */
+        *status = rn__cmd_parser_error(&p, "--json: refnet %s has no JSON output for a transfer",
+                                       cmd->cd_name);
+        rn__cmd_parser_free(&p);
+        return -1;
+    }
     if (p.cp_nops != npos) {
         *status = p.cp_nops > npos
                       ? rn__cmd_parser_error(&p, "unexpected argument '%s'", p.cp_ops[npos])
@@ -695,6 +702,32 @@ static int get_parse_url(const char *url, char *host, size_t hostlen, unsigned *
     return 0;
 }
 
+/* `get` is two commands: an HTTP GET of a URL, and TCP's settings (get
+ * [tcp | NAME], tools/cmd_ctl.c).  The first operand decides: none, "tcp"
+ * or a name "tcp.*" are the settings; anything else is a URL. */
+static bool get_wants_settings(int argc, char **argv)
+{
+    static const char *const with_value[] = {"-o", "--output", "--timeout", "--ctl"};
+    int i;
+    size_t k;
+
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i];
+
+        if (strcmp(a, "--") == 0) {
+            a = i + 1 < argc ? argv[i + 1] : NULL;
+        } else if (a[0] == '-' && a[1] != '\0') {
+            for (k = 0; k < sizeof(with_value) / sizeof(with_value[0]); k++) {
+                if (strcmp(a, with_value[k]) == 0)
+                    i++;
+            }
+            continue;
+        }
+        return a == NULL || strcmp(a, "tcp") == 0 || strncmp(a, "tcp.", 4) == 0;
+    }
+    return true;
+}
+
 int rn__cmd_get(int argc, char **argv)
 {
     struct get_state gs;
@@ -706,6 +739,8 @@ int rn__cmd_get(int argc, char **argv)
     unsigned port;
     int st, fd, reqlen;
 
+    if (get_wants_settings(argc, argv))
+        return rn__cmd_get_settings(argc, argv);
     if (net_parse(argc, argv, opts_get, 1, &o, &st) != 0)
         return st;
     if ((st = get_parse_url(o.no_pos[0], host, sizeof(host), &port, &path)) != 0)

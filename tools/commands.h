@@ -87,6 +87,10 @@ int rn__cmd_netstat(int argc, char **argv);
 int rn__cmd_send(int argc, char **argv);
 int rn__cmd_recv(int argc, char **argv);
 int rn__cmd_get(int argc, char **argv);
+int rn__cmd_set(int argc, char **argv);
+/* `get [tcp | NAME]`: the part of `get` that reads TCP's settings from the
+ * daemon (tools/cmd_ctl.c); rn__cmd_get() hands it over. */
+int rn__cmd_get_settings(int argc, char **argv);
 
 /* `refnet lab clear-leak`: sends argv (argv[0] "lab") to the daemon as
  * the client commands do (tools/cmd_ctl.c) and prints its reply; returns

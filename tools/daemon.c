@@ -780,7 +780,15 @@ int rn__daemon_start(const struct rn_daemon_params *params, struct rn_daemon **o
         derr(err, errlen, "cannot create the stack: %s", rn_strerror(e));
         goto out_teardown;
     }
-    /* UDP, TCP and the socket layer the services run on. */
+    /* TCP with the settings given (--set), then UDP, TCP (if not set up
+     * yet) and the socket layer the services run on. */
+    if (params->dp_tcp_set) {
+        e = rn_tcp_init(d->d_stack, &params->dp_tcp);
+        if (e != 0) {
+            derr(err, errlen, "cannot set TCP up with the settings given: %s", rn_strerror(e));
+            goto out_teardown;
+        }
+    }
     e = rn_sock_layer_init(d->d_stack);
     if (e != 0) {
         derr(err, errlen, "cannot set up the transports: %s", rn_strerror(e));
@@ -833,6 +841,8 @@ int rn__daemon_start(const struct rn_daemon_params *params, struct rn_daemon **o
         e = rn__ctl_add_svc_cmds(d->d_ctl, d->d_ctl_svc);
     if (e == 0)
         e = rn__ctl_add_filter_cmds(d->d_ctl, d->d_stack);
+    if (e == 0)
+        e = rn__ctl_add_tcp_cmds(d->d_ctl, d->d_stack);
     if (e != 0) {
         derr(err, errlen, "out of memory");
         goto out_teardown;

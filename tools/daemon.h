@@ -3,7 +3,8 @@
  * loop (loop.h), controlled through the control socket (ctl.h), with the
  * built-in services it was asked to run.
  *
- *   rn__daemon_start()     stack, loop, control socket, TAP with its
+ *   rn__daemon_start()     stack (TCP with the --set settings), loop,
+ *                         control socket, TAP with its
  *                         filters (tap -> fault -> capture), interface,
  *                         default route, device up, services
  *   rn__daemon_run()       the loop, until SIGINT/SIGTERM or rn__daemon_stop();
@@ -15,7 +16,8 @@
  *
  * The daemon answers on its control socket: ping-ctl, status, ifconfig,
  * arp, route, stat, svc, why, lab, objects, refs, trace, dump, filter,
- * netstat, connect, accept (docs/control-protocol.md, docs/filtering.md).
+ * netstat, connect, accept, get, set (docs/control-protocol.md,
+ * docs/filtering.md, docs/tcp-settings.md).
  * Its services run under a service controller (service.h), each in a
  * process of its own.
  *
@@ -31,6 +33,7 @@
 #include <stdint.h>
 
 #include "refnet/clock.h"
+#include "refnet/tcp.h"
 
 struct rn_daemon;
 struct rn_fault_params;
@@ -73,6 +76,9 @@ struct rn_daemon_params {
     bool dp_inject_enum_leak;               /* the lab's fault: netstat's walk
                                                leaks "enum" holds on listeners
                                                (netstat_walk.h); off by default */
+    struct rn_tcp_params dp_tcp;            /* TCP's settings (--set), used if
+                                               dp_tcp_set */
+    bool dp_tcp_set;                        /* dp_tcp was given */
 };
 
 /* True if name is a service this build can run ("echo": UDP echo on port

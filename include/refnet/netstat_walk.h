@@ -55,6 +55,7 @@
 
 #include "refnet/clock.h"
 #include "refnet/socket.h"
+#include "refnet/tcp.h"
 #include "refnet/transport.h"
 
 struct rn_stack;
@@ -87,6 +88,10 @@ struct rn_netstat_walk_row {
     struct rn_sock_owner wr_owner;  /* that socket, its process and owner */
     unsigned wr_nholders;           /* entries of wr_holders */
     struct rn_netstat_holder wr_holders[RN_NETSTAT_HOLDERS_MAX];
+    /* With np_info, for a TCP connection: */
+    bool wr_has_info;               /* wr_info is filled */
+    struct rn_tcp_info wr_info;     /* what it knew about itself when listed
+                                       (TCP_INFO, refnet/tcp.h) */
 };
 
 /* The batch time a walk aims at, well under the 1 ms a batch may hold the
@@ -96,6 +101,7 @@ struct rn_netstat_walk_row {
 struct rn_netstat_params {
     bool np_all;          /* -a: listeners and unconnected UDP endpoints too */
     bool np_refs;         /* --refs: owner and holders per row */
+    bool np_info;         /* -i: each TCP connection's statistics */
     rn_time_t np_budget;  /* batch time; 0: RN_NETSTAT_BUDGET */
     unsigned np_batch;    /* > 0: fixed objects per batch; 0: adaptive */
     /* Measures batches (the daemon: rn_clock_os_monotonic()).  NULL: no

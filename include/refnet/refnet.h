@@ -8,6 +8,7 @@
  *   link.h       link drivers (TAP, loopback, your own) and link filters
  *   loop.h       the real-time loop that runs a stack on a thread
  *   socket.h     processes, handles, sockets: requests and a blocking API
+ *   tcp.h        TCP's settings by name, and a connection's statistics
  *   readiness.h  readiness sets: epoll for many sockets
  *   filter.h     the filtering platform and callouts
  *   object.h     objects, tagged references and the ledger
@@ -41,6 +42,7 @@
 #include "refnet/stack.h"
 #include "refnet/filter.h"
 #include "refnet/transport.h"
+#include "refnet/tcp.h"
 #include "refnet/socket.h"
 #include "refnet/readiness.h"
 #include "refnet/netstat_walk.h"

@@ -51,6 +51,7 @@
 #include <sys/types.h>
 
 #include "refnet/clock.h"
+#include "refnet/tcp.h"
 #include "refnet/transport.h"
 
 struct rn_stack;
@@ -163,6 +164,11 @@ int rn_sock_fcntl(struct rn_proc *p, int h, int cmd, int arg);
  * RN_EBADF, RN_EINVAL (a listener, as Linux answers) or RN_ENOTTY (not a
  * socket request: RN_FIONREAD and RN_SIOCOUTQ are known). */
 int rn_sock_ioctl(struct rn_proc *p, int h, unsigned long req, int *val);
+/* [L] TCP_INFO: what the stream socket h's connection knows about itself
+ * (refnet/tcp.h), into *out; a listening or unconnected socket gets its
+ * state alone.  Returns 0, RN_EBADF, or RN_EOPNOTSUPP for a datagram
+ * socket (as Linux answers TCP_INFO there). */
+int rn_sock_tcp_info(struct rn_proc *p, int h, struct rn_tcp_info *out);
 
 /* ---- Owners ---------------------------------------------------------------- */
 
@@ -333,6 +339,8 @@ int rn_poll(struct rn_proc *p, struct rn_pollfd *fds, unsigned nfds, int timeout
  * negative code (RN_ENOTCONN for the peer of an unconnected socket). */
 int rn_setsockopt(struct rn_proc *p, int h, enum rn_sockopt opt, int64_t val);
 int rn_getsockopt(struct rn_proc *p, int h, enum rn_sockopt opt, int64_t *val);
+/* TCP_INFO from any thread but the loop, as rn_sock_tcp_info() answers. */
+int rn_tcp_info(struct rn_proc *p, int h, struct rn_tcp_info *out);
 int rn_getsockname(struct rn_proc *p, int h, struct rn_sockaddr_in *local);
 int rn_getpeername(struct rn_proc *p, int h, struct rn_sockaddr_in *remote);
 

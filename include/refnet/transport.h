@@ -68,10 +68,13 @@ enum rn_sock_type {
 #define RN_SHUT_WR 1
 #define RN_SHUT_RDWR 2
 
-/* Socket options; every value is an int64_t. */
+/* Socket options; every value is an int64_t.  What each does, its range
+ * and its errors, as Linux gives them: docs/tcp-settings.md. */
 enum rn_sockopt {
-    RN_SO_RCVBUF = 1,   /* receive queue limit, bytes of buffers (default 212992) */
-    RN_SO_SNDBUF,       /* send buffer limit, bytes (kept; see udp.c) */
+    RN_SO_RCVBUF = 1,   /* receive buffer, bytes; reads back doubled, as Linux
+                           (UDP default 212992; TCP: tcp.rcvbuf) */
+    RN_SO_SNDBUF,       /* send buffer, bytes; reads back doubled (UDP: what
+                           sent datagrams may hold; TCP: tcp.sndbuf) */
     RN_SO_RCVTIMEO,     /* blocking receive and accept timeout, ms; 0 none */
     RN_SO_SNDTIMEO,     /* blocking send and connect timeout, ms; 0 none */
     RN_SO_LINGER,       /* -1 off (graceful close); 0 abort on close; >0 seconds */

@@ -19,6 +19,10 @@ struct rn_stack;
  * Returns 0 or RN_ENOMEM. */
 int rn__ctl_add_stack_cmds(struct rn_ctl_server *srv, struct rn_stack *st);
 
+/* Adds `get` and `set` (ctl_tcp.c): TCP's settings of st, read and
+ * changed at run time.  Returns 0 or RN_ENOMEM. */
+int rn__ctl_add_tcp_cmds(struct rn_ctl_server *srv, struct rn_stack *st);
+
 /* Adds `objects`, `refs` and `trace` (ctl_objects.c) to srv.  Returns 0 or
  * RN_ENOMEM. */
 int rn__ctl_add_object_cmds(struct rn_ctl_server *srv);

@@ -4,9 +4,10 @@
  * queues, reference count and object id, through the batched walk of the
  * object registry (netstat_walk.h, src/socket/netstat_walk.c).
  *
- *   netstat [-a] [--refs] [--json]
+ *   netstat [-a] [-i] [--refs] [--json]
  *     without -a: connections and TIME_WAIT entries, and connected UDP
  *     endpoints; with -a: listeners and unconnected UDP endpoints too;
+ *     -i: each TCP connection's statistics (TCP_INFO, as ss -i);
  *     --refs: each row's owner (service or process, pid), and its holders
  *     tag by tag; listeners with the number of connections on them.
  *
@@ -160,17 +161,19 @@ static int rn__cmd_netstat(struct rn_ctl_req *req, void *ctx)
 
         if (strcmp(a, "-a") == 0 || strcmp(a, "--all") == 0)
             np.np_all = true;
+        else if (strcmp(a, "-i") == 0 || strcmp(a, "--info") == 0)
+            np.np_info = true;
         else if (strcmp(a, "--refs") == 0)
             np.np_refs = true;
         else
             return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "unexpected argument '%s' "
-                                   "(usage: netstat [-a] [--refs] [--json])", a);
+                                   "(usage: netstat [-a] [-i] [--refs] [--json])", a);
     }
     job = calloc(1, sizeof(*job));
     if (job == NULL)
         return rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "out of memory");
-    snprintf(what, sizeof(what), "netstat%s%s", np.np_all ? " -a" : "",
-             np.np_refs ? " --refs" : "");
+    snprintf(what, sizeof(what), "netstat%s%s%s", np.np_all ? " -a" : "",
+             np.np_info ? " -i" : "", np.np_refs ? " --refs" : "");
     np.np_what = what;
     np.np_ctx = job;
     job->nj_cn = cn;
@@ -191,7 +194,7 @@ static int rn__cmd_netstat(struct rn_ctl_req *req, void *ctx)
 }
 
 static const struct rn_ctl_cmd netstat_cmds[] = {
-    {"netstat", rn__cmd_netstat, "netstat [-a] [--refs]"},
+    {"netstat", rn__cmd_netstat, "netstat [-a] [-i] [--refs]"},
 };
 
 struct rn__ctl_netstat *rn__ctl_netstat_new(struct rn_loop *loop, struct rn_stack *st,

@@ -22,6 +22,7 @@
 #include "refnet/snapshot.h"
 #include "refnet/socket.h"
 #include "refnet/stack.h"
+#include "refnet/tcp.h"
 
 /* ---- JSON helpers ------------------------------------------------------------- */
 
@@ -618,7 +619,180 @@ void rn__render_services(const struct rn_svcctl *sc, const struct rn_svc *only, 
         rn_strbuf_puts(sb, "no services\n");
 }
 
+/* ---- get tcp: TCP's settings --------------------------------------------------- */
+
+struct settings_ctx {
+    struct rn_strbuf *sc_sb;
+    struct json_object *sc_list;  /* JSON: the array, or NULL for text */
+};
+
+static struct json_object *setting_json(const struct rn_tcp_setting_row *r)
+{
+    struct json_object *o = json_object_new_object();
+
+    put_str(o, "name", r->sr_name);
+    put_str(o, "value", r->sr_value);
+    put_str(o, "default", r->sr_default);
+    put_str(o, "linux", r->sr_linux);
+    put_str(o, "accepts", r->sr_accepts);
+    put_str(o, "description", r->sr_desc);
+    return o;
+}
+
+static void setting_text(struct rn_strbuf *sb, const struct rn_tcp_setting_row *r)
+{
+    rn_strbuf_printf(sb, "%-20s %-12s %-12s %-46s %s\n", r->sr_name, r->sr_value, r->sr_default,
+                     r->sr_linux, r->sr_desc);
+}
+
+static void setting_row(const struct rn_tcp_setting_row *r, void *ctx)
+{
+    struct settings_ctx *sc = ctx;
+
+    if (sc->sc_list != NULL)
+        json_object_array_add(sc->sc_list, setting_json(r));
+    else
+        setting_text(sc->sc_sb, r);
+}
+
+void rn__render_tcp_settings(struct rn_stack *st, const char *name, struct rn_strbuf *sb,
+                             bool json)
+{
+    struct settings_ctx sc = {sb, NULL};
+    struct rn_tcp_setting_row row;
+    struct rn_tcp_params p;
+
+    if (rn_tcp_params_get(st, &p) != 0)
+        return;
+    if (name != NULL) {
+        if (rn_tcp_params_row(&p, name, &row) != 0)
+            return;
+        if (json) {
+            json_line(sb, setting_json(&row));
+            return;
+        }
+    }
+    if (!json)
+        rn_strbuf_printf(sb, "%-20s %-12s %-12s %-46s %s\n", "NAME", "VALUE", "DEFAULT",
+                         "LINUX", "DESCRIPTION");
+    if (name != NULL) {
+        setting_text(sb, &row);
+        return;
+    }
+    if (json)
+        sc.sc_list = json_object_new_array();
+    rn_tcp_params_rows(&p, setting_row, &sc);
+    if (json)
+        json_line(sb, sc.sc_list);
+}
+
 /* ---- netstat ------------------------------------------------------------------ */
+
+/* A time as ss(8) shows it: milliseconds with three decimals. */
+static void put_ms(struct rn_strbuf *sb, const char *name, rn_time_t t)
+{
+    rn_strbuf_printf(sb, " %s:%" PRIu64 ".%03" PRIu64, name, (uint64_t)(t / RN_NSEC_PER_MSEC),
+                     (uint64_t)(t % RN_NSEC_PER_MSEC / 1000));
+}
+
+/* A connection's statistics on the line under its row, in the words of
+ * ss -i. */
+static void info_text(struct rn_strbuf *sb, const struct rn_tcp_info *ti)
+{
+    rn_strbuf_puts(sb, "\t");
+    if (ti->ti_options & RN_TCPI_OPT_TIMESTAMPS)
+        rn_strbuf_puts(sb, " ts");
+    if (ti->ti_options & RN_TCPI_OPT_SACK)
+        rn_strbuf_puts(sb, " sack");
+    rn_strbuf_printf(sb, " %s", ti->ti_cc);
+    if (ti->ti_options & RN_TCPI_OPT_WSCALE)
+        rn_strbuf_printf(sb, " wscale:%u,%u", ti->ti_snd_wscale, ti->ti_rcv_wscale);
+    put_ms(sb, "rto", ti->ti_rto);
+    if (ti->ti_rtt != 0) {
+        put_ms(sb, "rtt", ti->ti_rtt);
+        put_ms(sb, "rttvar", ti->ti_rttvar);
+        put_ms(sb, "minrtt", ti->ti_min_rtt);
+    }
+    if (ti->ti_backoff != 0)
+        rn_strbuf_printf(sb, " backoff:%" PRIu32, ti->ti_backoff);
+    rn_strbuf_printf(sb, " mss:%" PRIu32 " advmss:%" PRIu32 " rcvmss:%" PRIu32
+                     " peermss:%" PRIu32 " cwnd:%" PRIu32,
+                     ti->ti_snd_mss, ti->ti_advmss, ti->ti_rcv_mss, ti->ti_peer_mss,
+                     ti->ti_snd_cwnd);
+    if (ti->ti_snd_ssthresh != UINT32_MAX)
+        rn_strbuf_printf(sb, " ssthresh:%" PRIu32, ti->ti_snd_ssthresh);
+    rn_strbuf_printf(sb, " snd_wnd:%" PRIu32 " rcv_wnd:%" PRIu32 " sndbuf:%" PRIu32
+                     " rcvbuf:%" PRIu32,
+                     ti->ti_snd_wnd, ti->ti_rcv_wnd, ti->ti_sndbuf, ti->ti_rcvbuf);
+    rn_strbuf_printf(sb, " bytes_sent:%" PRIu64 " bytes_retrans:%" PRIu64 " bytes_acked:%" PRIu64
+                     " bytes_received:%" PRIu64 " segs_out:%" PRIu64 " segs_in:%" PRIu64
+                     " data_segs_out:%" PRIu64 " data_segs_in:%" PRIu64,
+                     ti->ti_bytes_sent, ti->ti_bytes_retrans, ti->ti_bytes_acked,
+                     ti->ti_bytes_received, ti->ti_segs_out, ti->ti_segs_in,
+                     ti->ti_data_segs_out, ti->ti_data_segs_in);
+    if (ti->ti_total_retrans != 0)
+        rn_strbuf_printf(sb, " retrans:%" PRIu64, ti->ti_total_retrans);
+    if (ti->ti_delivery_rate != 0)
+        rn_strbuf_printf(sb, " delivery_rate:%" PRIu64 "bps", ti->ti_delivery_rate * 8);
+    put_ms(sb, "lastrcv", ti->ti_last_recv);
+    if (ti->ti_unacked != 0)
+        rn_strbuf_printf(sb, " unacked:%" PRIu32, ti->ti_unacked);
+    if (ti->ti_notsent != 0)
+        rn_strbuf_printf(sb, " notsent:%" PRIu32, ti->ti_notsent);
+    rn_strbuf_puts(sb, "\n");
+}
+
+static struct json_object *info_json(const struct rn_tcp_info *ti)
+{
+    struct json_object *o = json_object_new_object();
+
+    put_str(o, "state", rn_tcp_state_name(ti->ti_state));
+    put_u64(o, "state_age_ns", ti->ti_state_age);
+    json_object_object_add(o, "timestamps",
+                           json_object_new_boolean((ti->ti_options & RN_TCPI_OPT_TIMESTAMPS) != 0));
+    json_object_object_add(o, "sack",
+                           json_object_new_boolean((ti->ti_options & RN_TCPI_OPT_SACK) != 0));
+    json_object_object_add(o, "wscale",
+                           json_object_new_boolean((ti->ti_options & RN_TCPI_OPT_WSCALE) != 0));
+    put_u64(o, "snd_wscale", ti->ti_snd_wscale);
+    put_u64(o, "rcv_wscale", ti->ti_rcv_wscale);
+    put_str(o, "congestion", ti->ti_cc);
+    put_u64(o, "rtt_ns", ti->ti_rtt);
+    put_u64(o, "rttvar_ns", ti->ti_rttvar);
+    put_u64(o, "min_rtt_ns", ti->ti_min_rtt);
+    put_u64(o, "rto_ns", ti->ti_rto);
+    put_u64(o, "backoff", ti->ti_backoff);
+    put_u64(o, "snd_mss", ti->ti_snd_mss);
+    put_u64(o, "rcv_mss", ti->ti_rcv_mss);
+    put_u64(o, "advmss", ti->ti_advmss);
+    put_u64(o, "peer_mss", ti->ti_peer_mss);
+    put_u64(o, "snd_cwnd", ti->ti_snd_cwnd);
+    if (ti->ti_snd_ssthresh != UINT32_MAX)
+        put_u64(o, "snd_ssthresh", ti->ti_snd_ssthresh);
+    else
+        json_object_object_add(o, "snd_ssthresh", NULL);
+    put_u64(o, "snd_wnd", ti->ti_snd_wnd);
+    put_u64(o, "rcv_wnd", ti->ti_rcv_wnd);
+    put_u64(o, "sndbuf", ti->ti_sndbuf);
+    put_u64(o, "rcvbuf", ti->ti_rcvbuf);
+    put_u64(o, "unacked", ti->ti_unacked);
+    put_u64(o, "notsent", ti->ti_notsent);
+    put_u64(o, "recvq", ti->ti_recvq);
+    put_u64(o, "bytes_sent", ti->ti_bytes_sent);
+    put_u64(o, "bytes_retrans", ti->ti_bytes_retrans);
+    put_u64(o, "bytes_acked", ti->ti_bytes_acked);
+    put_u64(o, "bytes_received", ti->ti_bytes_received);
+    put_u64(o, "segs_out", ti->ti_segs_out);
+    put_u64(o, "segs_in", ti->ti_segs_in);
+    put_u64(o, "data_segs_out", ti->ti_data_segs_out);
+    put_u64(o, "data_segs_in", ti->ti_data_segs_in);
+    put_u64(o, "total_retrans", ti->ti_total_retrans);
+    put_u64(o, "delivery_rate", ti->ti_delivery_rate);
+    put_u64(o, "last_recv_ns", ti->ti_last_recv);
+    return o;
+}
+
+/* ---- netstat rows ---------------------------------------------------------------- */
 
 void rn__render_netstat_begin(struct rn_strbuf *sb, bool refs, bool json)
 {
@@ -681,6 +855,8 @@ static void netstat_json(struct rn_strbuf *sb, const struct rn_netstat_walk_row 
             put_u64(holders, r->wr_holders[i].nh_tag, r->wr_holders[i].nh_count);
         json_object_object_add(o, "holders", holders);
     }
+    if (r->wr_has_info)
+        json_object_object_add(o, "info", info_json(&r->wr_info));
     rn__render_json(sb, o);
 }
 
@@ -706,6 +882,8 @@ void rn__render_netstat_row(struct rn_strbuf *sb, const struct rn_netstat_walk_r
         rn_strbuf_printf(sb, "%-5s %-22s %-22s %-12s %7" PRIu32 " %7" PRIu32 " %5u  %s\n",
                          row->nr_proto, ls, fs, row->nr_state, row->nr_sendq, row->nr_recvq,
                          r->wr_refs, id);
+        if (r->wr_has_info)
+            info_text(sb, &r->wr_info);
         return;
     }
     if (r->wr_has_owner)
@@ -725,6 +903,8 @@ void rn__render_netstat_row(struct rn_strbuf *sb, const struct rn_netstat_walk_r
         rn_strbuf_printf(sb, "%s%s %" PRIu32, i ? ", " : "", r->wr_holders[i].nh_tag,
                          r->wr_holders[i].nh_count);
     rn_strbuf_puts(sb, "\n");
+    if (r->wr_has_info)
+        info_text(sb, &r->wr_info);
 }
 
 void rn__render_netstat_end(struct rn_strbuf *sb, bool json)

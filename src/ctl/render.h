@@ -46,10 +46,18 @@ void rn__render_filters(struct rn_stack *st, struct rn_strbuf *sb, bool json);
 void rn__render_services(const struct rn_svcctl *sc, const struct rn_svc *only, rn_time_t now,
                          struct rn_strbuf *sb, bool json);
 
+/* [L] `get tcp` (name NULL) or `get NAME`: TCP's settings in force on
+ * st, each with refnet's default, Linux's, and what it does; with json an
+ * array, or one object for a name.  Nothing for a name that is no
+ * setting (the caller checks it first). */
+void rn__render_tcp_settings(struct rn_stack *st, const char *name, struct rn_strbuf *sb,
+                             bool json);
+
 /* `netstat`, row by row as the walk hands them out (netstat_walk.h):
  * begin, then one call per row, then end.  refs: the --refs columns
  * (owner, holders).  *first tracks the JSON array's commas; set it true
- * before begin. */
+ * before begin.  A row the walk gave TCP's statistics (np_info, -i) shows
+ * them too: on a second line in text, as "info" in JSON. */
 void rn__render_netstat_begin(struct rn_strbuf *sb, bool refs, bool json);
 void rn__render_netstat_row(struct rn_strbuf *sb, const struct rn_netstat_walk_row *row,
                             bool refs, bool json, bool *first);

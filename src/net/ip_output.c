@@ -31,6 +31,7 @@ int rn__ip_route(struct rn_stack *st, uint32_t dst, struct rn_ip_route *out)
     const struct net_route *rt;
     unsigned i;
 
+    out->ir_bcast = false;
     for (i = 0; i < net_st(st)->ns_nifaces; i++) {
         struct rn_iface *ifp = net_st(st)->ns_ifaces[i];
 
@@ -51,6 +52,7 @@ int rn__ip_route(struct rn_stack *st, uint32_t dst, struct rn_ip_route *out)
                 out->ir_src = net_st(st)->ns_ifaces[i]->if_addr;
                 out->ir_mtu = net_st(st)->ns_ifaces[i]->if_mtu;
                 out->ir_offloads = net_st(st)->ns_ifaces[i]->if_offloads;
+                out->ir_bcast = true;
                 return 0;
             }
         }
@@ -64,7 +66,13 @@ int rn__ip_route(struct rn_stack *st, uint32_t dst, struct rn_ip_route *out)
     out->ir_src = rt->rt_iface->if_addr;
     out->ir_mtu = rt->rt_iface->if_mtu;
     out->ir_offloads = rt->rt_iface->if_offloads;
+    out->ir_bcast = rt->rt_gw == 0 && rn__net_ip_is_bcast(rt->rt_iface, dst);
     return 0;
+}
+
+uint8_t rn__ip_default_ttl(struct rn_stack *st)
+{
+    return net_st(st)->ns_params.sp_ttl;
 }
 
 /* Copies len bytes of src from off into dst at its end. */

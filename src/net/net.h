@@ -138,10 +138,16 @@ struct rn_ip_route {
     uint32_t ir_offloads;       /* RN_LINK_OFF_* its link offers; a transport
                                    may then leave checksums (TX_CSUM) or the
                                    cutting of TCP segments (TSO) to it */
+    bool ir_bcast;              /* dst is a broadcast address: the limited
+                                   one, or the outgoing interface's subnet
+                                   broadcast (SO_BROADCAST guards it) */
 };
 
 /* Looks up the route to dst.  Returns 0 or RN_ENETUNREACH. */
 int rn__ip_route(struct rn_stack *st, uint32_t dst, struct rn_ip_route *out);
+
+/* The TTL of datagrams sent without one of their own (stack.h, sp_ttl). */
+uint8_t rn__ip_default_ttl(struct rn_stack *st);
 
 /* The address a connect to 0.0.0.0 reaches: this host, as Linux reads
  * it; refnet answers with its first interface's address (0 if none). */

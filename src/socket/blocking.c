@@ -245,6 +245,18 @@ int rn_getsockopt(struct rn_proc *p, int h, enum rn_sockopt opt, int64_t *val)
     return res;
 }
 
+int rn_tcp_info(struct rn_proc *p, int h, struct rn_tcp_info *out)
+{
+    struct sock_req *rq;
+
+    if (out == NULL)
+        return RN_EINVAL;
+    rq = call_new(p, SOP_TCPINFO, h);
+    if (rq != NULL)
+        rq->rq_buf = out;  /* filled on the loop while this thread waits */
+    return call_simple(rq);
+}
+
 int rn_fcntl(struct rn_proc *p, int h, int cmd, int arg)
 {
     struct sock_req *rq = call_new(p, SOP_FCNTL, h);

@@ -149,7 +149,7 @@ int rn_sock_layer_init(struct rn_stack *st)
     err = rn_udp_init(st);
     if (err < 0 && err != RN_EEXIST)
         return err;
-    err = rn__tcp_init(st, NULL);
+    err = rn_tcp_init(st, NULL);
     if (err < 0 && err != RN_EEXIST)
         return err;
     err = sock_init(st);

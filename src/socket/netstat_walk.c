@@ -316,6 +316,8 @@ static void put_row(struct rn_netstat_walk *w, struct walk_rows *to,
         .wr_conns = conns,
     };
     wr->wr_row.nr_ob = NULL;
+    if (w->w_p.np_info)
+        wr->wr_has_info = rn__tcp_netstat_info(w->w_stack, row->nr_ob, &wr->wr_info);
     if (!w->w_p.np_refs)
         return;
     wr->wr_has_owner = rn_sock_owner_of(row->nr_ob, &wr->wr_owner) == 0;

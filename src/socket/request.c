@@ -44,6 +44,7 @@ static const char *const op_names[SOP_COUNT_] = {
     [SOP_OPEN] = "open",          [SOP_BIND] = "bind",        [SOP_LISTEN] = "listen",
     [SOP_SHUTDOWN] = "shutdown",  [SOP_SETOPT] = "setsockopt", [SOP_GETOPT] = "getsockopt",
     [SOP_GETNAME] = "getname",    [SOP_FCNTL] = "fcntl",      [SOP_IOCTL] = "ioctl",
+    [SOP_TCPINFO] = "tcp_info",
 };
 
 static const char *const req_state_names[] = {
@@ -449,6 +450,9 @@ static void req_start_on(struct sock_req *rq, struct sock *so)
         rn__sock_req_complete(rq, err);
         break;
     }
+    case SOP_TCPINFO:
+        rn__sock_req_complete(rq, rn__sock_tcp_info(so, rq->rq_buf));
+        break;
     default:
         assert(!"unknown socket operation");
     }

@@ -187,6 +187,7 @@ enum {
     SOP_GETNAME,
     SOP_FCNTL,
     SOP_IOCTL,
+    SOP_TCPINFO,
     SOP_COUNT_
 };
 
@@ -305,6 +306,8 @@ int rn__sock_ioctl(struct sock *so, unsigned long req, int *val);
 int rn__sock_bind(struct sock *so, const struct rn_sockaddr_in *addr);
 int rn__sock_setopt(struct sock *so, enum rn_sockopt opt, int64_t val);
 int rn__sock_getopt(struct sock *so, enum rn_sockopt opt, int64_t *val);
+/* TCP_INFO of so's transport (RN_EOPNOTSUPP where it has none). */
+int rn__sock_tcp_info(struct sock *so, struct rn_tcp_info *out);
 unsigned rn__sock_ready(struct sock *so);
 /* Refreshes the addresses describe shows. */
 void rn__sock_names(struct sock *so);

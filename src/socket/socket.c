@@ -725,6 +725,20 @@ int rn_sock_ioctl(struct rn_proc *p, int h, unsigned long req, int *val)
     return so ? rn__sock_ioctl(so, req, val) : RN_EBADF;
 }
 
+int rn__sock_tcp_info(struct sock *so, struct rn_tcp_info *out)
+{
+    if (so->so_ops->to_tcp_info == NULL)
+        return RN_EOPNOTSUPP;
+    return so->so_ops->to_tcp_info(so->so_t, out);
+}
+
+int rn_sock_tcp_info(struct rn_proc *p, int h, struct rn_tcp_info *out)
+{
+    struct sock *so = loop_handle(p, h);
+
+    return so ? rn__sock_tcp_info(so, out) : RN_EBADF;
+}
+
 unsigned rn_sock_ready(struct rn_proc *p, int h)
 {
     struct sock *so = loop_handle(p, h);

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "refnet/tcp.h"
 #include "refnet/transport.h"
 
 struct rn_stack;
@@ -24,5 +25,9 @@ struct rn_stack;
  * was closed, which the registry's enumeration skips anyway (dying). */
 bool rn__tcp_netstat_row(struct rn_stack *st, const void *ob, struct rn_netstat_row *row);
 bool rn__udp_netstat_row(struct rn_stack *st, const void *ob, struct rn_netstat_row *row);
+
+/* [L] If ob is a TCP connection of st, fills *out with what it knows
+ * about itself (refnet/tcp.h) and returns true; false otherwise. */
+bool rn__tcp_netstat_info(struct rn_stack *st, const void *ob, struct rn_tcp_info *out);
 
 #endif /* REFNET_TRANSPORT_NETSTAT_H */

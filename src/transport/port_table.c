@@ -39,17 +39,31 @@ static unsigned bucket(uint16_t port)
     return port % RN_PT_BUCKETS;
 }
 
-bool rn__pt_conflicts(const struct rn_port_table *pt, uint32_t addr, uint16_t port)
+bool rn__pt_conflicts_as(const struct rn_port_table *pt, uint32_t addr, uint16_t port,
+                         uint32_t flags)
 {
     const struct rn_port_entry *pe;
 
     for (pe = pt->pt_hash[bucket(port)]; pe != NULL; pe = pe->pe_next) {
         if (pe->pe_port != port)
             continue;
-        if (pe->pe_addr == 0 || addr == 0 || pe->pe_addr == addr)
-            return true;
+        if (!(pe->pe_addr == 0 || addr == 0 || pe->pe_addr == addr))
+            continue;
+        if ((flags & pe->pe_flags & RN_PT_REUSEADDR) || (flags & pe->pe_flags & RN_PT_REUSEPORT))
+            continue;
+        return true;
     }
     return false;
+}
+
+bool rn__pt_conflicts(const struct rn_port_table *pt, uint32_t addr, uint16_t port)
+{
+    return rn__pt_conflicts_as(pt, addr, port, 0);
+}
+
+struct rn_port_entry *rn__pt_chain(const struct rn_port_table *pt, uint16_t port)
+{
+    return pt->pt_hash[bucket(port)];
 }
 
 int rn__pt_insert(struct rn_port_table *pt, struct rn_port_entry *pe, void *ob, uint32_t addr,
@@ -58,7 +72,7 @@ int rn__pt_insert(struct rn_port_table *pt, struct rn_port_entry *pe, void *ob, 
     unsigned b = bucket(port);
 
     assert(!pe->pe_linked && port != 0 && ob != NULL);
-    if (rn__pt_conflicts(pt, addr, port))
+    if (rn__pt_conflicts_as(pt, addr, port, pe->pe_flags))
         return RN_EADDRINUSE;
     rn_ob_cond_set(ob, RN__PT_COND_BOUND);
     rn_ob_ref(ob, RN_TAG_PORT_TABLE);

@@ -6,10 +6,11 @@
  * table under the tag "port-table" for as long as it is bound, so `refnet
  * objects` shows who keeps a bound endpoint alive (DESIGN.md).
  *
- * Binding rule (no SO_REUSEADDR yet): two bindings on the same port
- * conflict unless both name different specific addresses.  So at most one
- * binding accepts a given (local address, port), and demultiplexing is one
- * lookup: the specific address first, then the wildcard.
+ * Binding rule, Linux's for UDP: two bindings on the same port conflict
+ * unless both name different specific addresses, or both set
+ * SO_REUSEADDR, or both SO_REUSEPORT (pe_flags, read when a later binding
+ * asks).  Demultiplexing is the transport's: it walks the port's chain
+ * (rn__pt_chain()) and picks among the bindings that accept a datagram.
  *
  * Ephemeral ports follow RFC 6056 algorithm 3 (simple hash-based): the
  * search starts at an offset given by a keyed hash (SipHash-2-4, keyed from
@@ -37,7 +38,13 @@ struct rn_port_entry {
     uint32_t pe_addr;               /* [L] local address, 0 = wildcard */
     uint16_t pe_port;               /* [L] local port, never 0 while linked */
     bool pe_linked;                 /* [L] in a table */
+    uint32_t pe_flags;              /* [L] RN_PT_REUSE*: the endpoint's options
+                                       now, set by its owner */
 };
+
+/* pe_flags */
+#define RN_PT_REUSEADDR 0x1u  /* SO_REUSEADDR */
+#define RN_PT_REUSEPORT 0x2u  /* SO_REUSEPORT */
 
 struct rn_port_table {
     struct rn_port_entry *pt_hash[RN_PT_BUCKETS]; /* [L] by port */
@@ -54,15 +61,19 @@ void rn__pt_init(struct rn_port_table *pt, uint8_t proto, uint64_t seed);
 
 /* True if binding (addr, port) would conflict with an existing binding. */
 bool rn__pt_conflicts(const struct rn_port_table *pt, uint32_t addr, uint16_t port);
+/* The same for a binding with the options flags (RN_PT_REUSE*). */
+bool rn__pt_conflicts_as(const struct rn_port_table *pt, uint32_t addr, uint16_t port,
+                         uint32_t flags);
 
 /* The condition bit (object.h, "Holder contracts") the port table sets on
  * an object while it is bound: bit 0 of the contract of every type that
  * enters the table must be "bound". */
 #define RN__PT_COND_BOUND 0x1u
 
-/* Binds pe (for object ob) to (addr, port) and takes a "port-table"
- * reference on ob, with ob's condition RN__PT_COND_BOUND set.  Returns 0,
- * or RN_EADDRINUSE changing nothing. */
+/* Binds pe (for object ob) to (addr, port), if its pe_flags let it share
+ * the port with those already there, and takes a "port-table" reference
+ * on ob, with ob's condition RN__PT_COND_BOUND set.  Returns 0, or
+ * RN_EADDRINUSE changing nothing. */
 int rn__pt_insert(struct rn_port_table *pt, struct rn_port_entry *pe, void *ob, uint32_t addr,
                   uint16_t port);
 
@@ -74,6 +85,10 @@ void rn__pt_remove(struct rn_port_table *pt, struct rn_port_entry *pe);
  * bound to addr itself, else the wildcard one; NULL if none.  The caller
  * borrows it for the duration of its loop-thread call. */
 struct rn_port_entry *rn__pt_lookup(const struct rn_port_table *pt, uint32_t addr, uint16_t port);
+
+/* The chain port hashes to: bindings of port, newest first, and of other
+ * ports that share its bucket (check pe_port), through pe_next. */
+struct rn_port_entry *rn__pt_chain(const struct rn_port_table *pt, uint16_t port);
 
 /* Picks a free ephemeral port for a binding on laddr towards (raddr,
  * rport) (zeros when unknown).  Returns the port, or RN_EADDRINUSE when

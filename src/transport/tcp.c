@@ -57,9 +57,12 @@ static void conn_release(void *ob)
     struct tcp_conn *c = ob;
 
     /* Buffers of pool memory were freed on the loop thread by rn__tcp_done
-     * or rn__tcp_close; the ring is plain memory. */
+     * or rn__tcp_close; the ring is plain memory, and so are the settings
+     * it opened under. */
     free(c->t_snd.sb_data);
     c->t_snd.sb_data = NULL;
+    rn__tcp_conf_deref(c->t_conf);
+    c->t_conf = NULL;
 }
 
 static void conn_describe(const void *ob, char *buf, size_t len)
@@ -166,7 +169,7 @@ static const struct rn_ob_contract tw_contract = {
 };
 
 /* The types, once any stack registered them, for rn__tcp_kind_of(): written
- * with the same values by every rn__tcp_init(). */
+ * with the same values by every rn_tcp_init(). */
 static _Atomic(struct rn_ob_type *) tcp_kind_types[3];
 
 enum tcp_kind rn__tcp_kind_of(const void *ob)
@@ -205,53 +208,24 @@ struct tcp_stack *rn__tcp_stack(struct rn_stack *st)
     return slot < 0 ? NULL : rn_stack_slot(st, slot);
 }
 
-static void params_defaults(struct tcp_params *p)
-{
-    if (p->tp_sndbuf == 0)
-        p->tp_sndbuf = 256 * 1024;
-    if (p->tp_rcvbuf == 0)
-        p->tp_rcvbuf = 256 * 1024;
-    if (p->tp_msl == 0)
-        p->tp_msl = RN_SEC(30);
-    if (p->tp_timewait_max == 0)
-        p->tp_timewait_max = 8192;
-    if (p->tp_delack == 0)
-        p->tp_delack = RN_MSEC(40);
-    if (p->tp_rto_min == 0)
-        p->tp_rto_min = RN_MSEC(200);
-    if (p->tp_rto_max == 0)
-        p->tp_rto_max = RN_SEC(60);
-    if (p->tp_rto_initial == 0)
-        p->tp_rto_initial = RN_SEC(1);
-    if (p->tp_syn_retries == 0)
-        p->tp_syn_retries = 6;
-    if (p->tp_retries == 0)
-        p->tp_retries = 15;
-    if (p->tp_keepidle == 0)
-        p->tp_keepidle = RN_SEC(7200);
-    if (p->tp_keepintvl == 0)
-        p->tp_keepintvl = RN_SEC(75);
-    if (p->tp_keepcnt == 0)
-        p->tp_keepcnt = 9;
-    if (p->tp_fin_wait_2 == 0)
-        p->tp_fin_wait_2 = RN_SEC(60);
-    if (p->tp_port_lo == 0)
-        p->tp_port_lo = 49152;
-    if (p->tp_port_hi == 0)
-        p->tp_port_hi = 65535;
-}
-
 static void tcp_fini(struct rn_stack *st, void *ctx);
 static unsigned tcp_stats_hook(struct rn_stack *st, void *ctx, struct rn_stack_counter *out,
                                unsigned max);
 static void bind_unlink(struct tcp_bind *b);
 
-int rn__tcp_init(struct rn_stack *st, const struct tcp_params *params)
+int rn_tcp_init(struct rn_stack *st, const struct rn_tcp_params *params)
 {
+    struct rn_tcp_params defaults;
     struct tcp_stack *ts;
     uint64_t seed = rn_stack_seed(st);
     int err;
 
+    if (params == NULL) {
+        rn_tcp_params_init(&defaults);
+        params = &defaults;
+    }
+    if (rn_tcp_params_check(params, NULL) != 0)
+        return RN_EINVAL;
     if (!rn_once(&tcp_slot_once, tcp_slot_take))
         return RN_ENOSPC;
     if (rn__tcp_stack(st) != NULL)
@@ -260,9 +234,11 @@ int rn__tcp_init(struct rn_stack *st, const struct tcp_params *params)
     if (ts == NULL)
         return RN_ENOMEM;
     ts->ts_stack = st;
-    if (params != NULL)
-        ts->ts_params = *params;
-    params_defaults(&ts->ts_params);
+    ts->ts_conf = rn__tcp_conf_new(params);
+    if (ts->ts_conf == NULL) {
+        free(ts);
+        return RN_ENOMEM;
+    }
     ts->ts_secret[0] = seed * 0x9e3779b97f4a7c15ull ^ 0x5443505f49534e31ull;
     ts->ts_secret[1] = (seed + 0x632be59bd9b4e019ull) * 0xbf58476d1ce4e5b9ull;
     ts->ts_next_ephemeral = (uint32_t)(seed >> 11);
@@ -280,6 +256,7 @@ int rn__tcp_init(struct rn_stack *st, const struct tcp_params *params)
         rn_ob_type_set_contract(ts->ts_conn_type, &conn_contract) < 0 ||
         rn_ob_type_set_contract(ts->ts_listener_type, &listener_contract) < 0 ||
         rn_ob_type_set_contract(ts->ts_tw_type, &tw_contract) < 0) {
+        rn__tcp_conf_deref(ts->ts_conf);
         free(ts);
         return RN_ENOMEM;
     }
@@ -295,6 +272,7 @@ int rn__tcp_init(struct rn_stack *st, const struct tcp_params *params)
     if (err == 0)
         err = rn_stack_on_destroy(st, tcp_fini, ts);
     if (err < 0) {
+        rn__tcp_conf_deref(ts->ts_conf);
         free(ts);
         return err;
     }
@@ -338,6 +316,7 @@ static void tcp_fini(struct rn_stack *st, void *ctx)
     rn__tcp_tw_flush(ts);
     rn_timer_cancel(rn_stack_timers(st), &ts->ts_tw_timer);
     rn_stack_set_slot(st, tcp_slot, NULL);
+    rn__tcp_conf_deref(ts->ts_conf);
     free(ts);
 }
 
@@ -364,21 +343,46 @@ struct tcp_conn *rn__tcp_lookup(struct tcp_stack *ts, uint32_t laddr, uint16_t l
     return NULL;
 }
 
-struct tcp_listener *rn__tcp_lookup_listener(struct tcp_stack *ts, uint32_t laddr, uint16_t lport)
+/* A listener takes SYNs unless a callout pended its authorisation. */
+static bool bind_takes_syns(const struct tcp_bind *b, uint16_t lport)
 {
-    struct tcp_listener *any = NULL;
-    struct tcp_bind *b;
+    return b->b_lport == lport && b->b_listener != NULL && !b->b_listener->l_auth_pending;
+}
 
-    for (b = ts->ts_lhash[lport % TCP_LHASH_BUCKETS]; b; b = b->b_next) {
-        /* A listener whose authorisation a callout pended takes no SYNs. */
-        if (b->b_lport != lport || b->b_listener == NULL || b->b_listener->l_auth_pending)
-            continue;
-        if (b->b_laddr == laddr)
-            return b->b_listener;
-        if (b->b_laddr == 0)
-            any = b->b_listener;
+struct tcp_listener *rn__tcp_lookup_listener(struct tcp_stack *ts, uint32_t laddr, uint16_t lport,
+                                          uint32_t faddr, uint16_t fport)
+{
+    struct tcp_bind *b, *head = ts->ts_lhash[lport % TCP_LHASH_BUCKETS];
+    uint32_t want = 0, n = 0, pick;
+    uint32_t key[3] = {laddr, faddr, (uint32_t)lport << 16 | fport};
+
+    /* The listener of laddr itself comes before a wildcard one. */
+    for (b = head; b != NULL; b = b->b_next) {
+        if (bind_takes_syns(b, lport) && b->b_laddr == laddr) {
+            want = laddr;
+            break;
+        }
     }
-    return any;
+    for (b = head; b != NULL; b = b->b_next) {
+        if (bind_takes_syns(b, lport) && b->b_laddr == want)
+            n++;
+    }
+    if (n <= 1) {
+        for (b = head; b != NULL; b = b->b_next) {
+            if (bind_takes_syns(b, lport) && b->b_laddr == want)
+                return b->b_listener;
+        }
+        return NULL;
+    }
+    /* SO_REUSEPORT: several listeners share the address; each SYN goes to
+     * one of them by a keyed hash of its 4-tuple, so a connection's
+     * retransmitted SYN finds the same one. */
+    pick = (uint32_t)(((uint64_t)(uint32_t)rn__siphash(ts->ts_secret, key, sizeof(key)) * n) >> 32);
+    for (b = head; b != NULL; b = b->b_next) {
+        if (bind_takes_syns(b, lport) && b->b_laddr == want && pick-- == 0)
+            return b->b_listener;
+    }
+    return NULL;
 }
 
 /* Returns the listening port that lport on laddr would collide with (the
@@ -394,17 +398,111 @@ static struct tcp_bind *port_taken(struct tcp_stack *ts, uint32_t laddr, uint16_
     return NULL;
 }
 
-static bool port_in_use(struct tcp_stack *ts, uint32_t laddr, uint16_t lport)
-{
-    return port_taken(ts, laddr, lport) != NULL;
-}
-
 uint64_t rn_tcp_port_holder(struct rn_stack *st, uint32_t laddr, uint16_t lport)
 {
     struct tcp_stack *ts = rn__tcp_stack(st);
     struct tcp_bind *b = ts ? port_taken(ts, laddr, lport) : NULL;
 
     return b ? b->b_holder : 0;
+}
+
+/* ---- Who may share a port ------------------------------------------------
+ *
+ * Linux's rule for a bind (and a listen) to a port others use: it may
+ * share with each of them if both set SO_REUSEADDR and the other is not
+ * listening, or both set SO_REUSEPORT; their addresses must otherwise
+ * differ (neither the wildcard).  The users of a port are the sockets
+ * bound to it (ts_bound), its listeners (open, or closed and held), the
+ * connections whose local port it is, and TIME_WAIT entries, each with
+ * the reuse options its socket had. */
+
+static bool addrs_overlap(uint32_t a, uint32_t b)
+{
+    return a == 0 || b == 0 || a == b;
+}
+
+static bool may_share(uint32_t mine, uint32_t theirs, bool they_listen)
+{
+    if ((mine & UO_REUSEADDR) && (theirs & UO_REUSEADDR) && !they_listen)
+        return true;
+    return (mine & UO_REUSEPORT) && (theirs & UO_REUSEPORT);
+}
+
+static uint32_t bind_flags(const struct tcp_bind *b)
+{
+    return b->b_listener != NULL ? b->b_listener->l_uo.uo_flags : b->b_flags;
+}
+
+int rn__tcp_port_check(struct tcp_stack *ts, uint32_t laddr, uint16_t lport, uint32_t flags,
+                       const struct tcp_bound *self)
+{
+    const struct tcp_bound *bd;
+    const struct tcp_bind *b;
+    const struct tcp_tw *tw;
+    unsigned i;
+
+    for (bd = ts->ts_bound[lport % TCP_LHASH_BUCKETS]; bd != NULL; bd = bd->bd_next) {
+        if (bd != self && bd->bd_lport == lport && addrs_overlap(bd->bd_laddr, laddr) &&
+            !may_share(flags, bd->bd_uo->uo_flags, false))
+            return RN_EADDRINUSE;
+    }
+    for (b = ts->ts_lhash[lport % TCP_LHASH_BUCKETS]; b != NULL; b = b->b_next) {
+        if (b->b_lport == lport && addrs_overlap(b->b_laddr, laddr) &&
+            !may_share(flags, bind_flags(b), true))
+            return RN_EADDRINUSE;
+    }
+    for (i = 0; i < TCP_HASH_BUCKETS; i++) {
+        const struct tcp_conn *c;
+
+        for (c = ts->ts_hash[i]; c != NULL; c = c->t_hnext) {
+            if (c->t_lport == lport && addrs_overlap(c->t_laddr, laddr) &&
+                !may_share(flags, c->t_uo.uo_flags, false))
+                return RN_EADDRINUSE;
+        }
+    }
+    for (tw = ts->ts_tw_oldest; tw != NULL; tw = tw->tw_newer) {
+        if (tw->tw_lport == lport && addrs_overlap(tw->tw_laddr, laddr) &&
+            !may_share(flags, tw->tw_flags, false))
+            return RN_EADDRINUSE;
+    }
+    return 0;
+}
+
+void rn__tcp_bound_link(struct tcp_stack *ts, struct tcp_bound *bd)
+{
+    struct tcp_bound **head = &ts->ts_bound[bd->bd_lport % TCP_LHASH_BUCKETS];
+
+    if (bd->bd_linked)
+        return;
+    bd->bd_next = *head;
+    *head = bd;
+    bd->bd_linked = true;
+}
+
+void rn__tcp_bound_unlink(struct tcp_stack *ts, struct tcp_bound *bd)
+{
+    struct tcp_bound **pp = &ts->ts_bound[bd->bd_lport % TCP_LHASH_BUCKETS];
+
+    if (!bd->bd_linked)
+        return;
+    while (*pp != bd)
+        pp = &(*pp)->bd_next;
+    *pp = bd->bd_next;
+    bd->bd_next = NULL;
+    bd->bd_linked = false;
+}
+
+/* True if a socket bound with bind() holds lport on an address that
+ * overlaps laddr: an ephemeral pick for a connect steps over it. */
+static bool port_bound(const struct tcp_stack *ts, uint32_t laddr, uint16_t lport)
+{
+    const struct tcp_bound *bd;
+
+    for (bd = ts->ts_bound[lport % TCP_LHASH_BUCKETS]; bd != NULL; bd = bd->bd_next) {
+        if (bd->bd_lport == lport && addrs_overlap(bd->bd_laddr, laddr))
+            return true;
+    }
+    return false;
 }
 
 static void bind_unlink(struct tcp_bind *b)
@@ -476,12 +574,14 @@ uint32_t rn__tcp_isn(struct tcp_stack *ts, uint32_t laddr, uint16_t lport, uint3
 }
 
 /* Picks an ephemeral port for a connection to faddr:fport (RFC 6056,
- * algorithm 3: a keyed offset per destination plus a global counter).
+ * algorithm 3: a keyed offset per destination plus a global counter),
+ * one no listener or bound socket holds and whose 4-tuple is free.
  * Returns 0 if every port is taken. */
 static uint16_t ephemeral_port(struct tcp_stack *ts, uint32_t laddr, uint32_t faddr,
                                uint16_t fport)
 {
-    uint32_t lo = ts->ts_params.tp_port_lo, n = ts->ts_params.tp_port_hi - lo + 1u;
+    const struct rn_tcp_params *p = &ts->ts_conf->tc_p;
+    uint32_t lo = p->tp_port_lo, n = p->tp_port_hi - lo + 1u;
     uint32_t key[3] = {laddr, faddr, fport};
     uint32_t offset = (uint32_t)rn__siphash(ts->ts_secret, key, sizeof(key));
     uint32_t i;
@@ -489,13 +589,55 @@ static uint16_t ephemeral_port(struct tcp_stack *ts, uint32_t laddr, uint32_t fa
     for (i = 0; i < n; i++) {
         uint16_t port = (uint16_t)(lo + (offset + ts->ts_next_ephemeral + i) % n);
 
-        if (!port_in_use(ts, laddr, port) && rn__tcp_lookup(ts, laddr, port, faddr, fport) == NULL &&
+        if (port_taken(ts, laddr, port) == NULL && !port_bound(ts, laddr, port) &&
+            rn__tcp_lookup(ts, laddr, port, faddr, fport) == NULL &&
             rn__tcp_tw_lookup(ts, laddr, port, faddr, fport) == NULL) {
             ts->ts_next_ephemeral += i + 1;
             return port;
         }
     }
     return 0;
+}
+
+uint16_t rn__tcp_port_pick(struct tcp_stack *ts, uint32_t laddr)
+{
+    const struct rn_tcp_params *p = &ts->ts_conf->tc_p;
+    uint32_t lo = p->tp_port_lo, n = p->tp_port_hi - lo + 1u;
+    uint32_t key[3] = {laddr, 0, 0};
+    uint32_t offset = (uint32_t)rn__siphash(ts->ts_secret, key, sizeof(key));
+    uint8_t *used = calloc(65536 / 8, 1);
+    uint16_t found = 0;
+    const struct tcp_tw *tw;
+    uint32_t i;
+
+    if (used == NULL)
+        return 0;
+    /* One pass over the connections and TIME_WAIT entries for the local
+     * ports they use; listeners and bound sockets are found by port. */
+    for (i = 0; i < TCP_HASH_BUCKETS; i++) {
+        const struct tcp_conn *c;
+
+        for (c = ts->ts_hash[i]; c != NULL; c = c->t_hnext) {
+            if (addrs_overlap(c->t_laddr, laddr))
+                used[c->t_lport / 8] |= (uint8_t)(1u << (c->t_lport % 8));
+        }
+    }
+    for (tw = ts->ts_tw_oldest; tw != NULL; tw = tw->tw_newer) {
+        if (addrs_overlap(tw->tw_laddr, laddr))
+            used[tw->tw_lport / 8] |= (uint8_t)(1u << (tw->tw_lport % 8));
+    }
+    for (i = 0; i < n; i++) {
+        uint16_t port = (uint16_t)(lo + (offset + ts->ts_next_ephemeral + i) % n);
+
+        if (!(used[port / 8] & (1u << (port % 8))) && port_taken(ts, laddr, port) == NULL &&
+            !port_bound(ts, laddr, port)) {
+            ts->ts_next_ephemeral += i + 1;
+            found = port;
+            break;
+        }
+    }
+    free(used);
+    return found;
 }
 
 /* ---- Connections -------------------------------------------------------- */
@@ -509,24 +651,22 @@ struct tcp_conn *rn__tcp_conn_new(struct tcp_stack *ts, uint32_t laddr, uint16_t
     if (c == NULL)
         return NULL;
     c->t_tcp = ts;
+    c->t_conf = ts->ts_conf;
+    rn__tcp_conf_ref(c->t_conf);
     c->t_laddr = laddr;
     c->t_lport = lport;
     c->t_faddr = faddr;
     c->t_fport = fport;
     tcp_set_state(c, TCPS_CLOSED);
-    c->t_snd.sb_max = ts->ts_params.tp_sndbuf;
-    c->rcv_buf = ts->ts_params.tp_rcvbuf;
-    c->t_rto = ts->ts_params.tp_rto_initial;
+    c->t_snd.sb_max = c->t_conf->tc_p.tp_sndbuf;
+    c->t_rto = c->t_conf->tc_p.tp_rto_initial;
     c->t_last_recv = now;
+    c->t_una_since = now;
     c->ts_offset = (uint32_t)rn__siphash(ts->ts_secret, &c->t_lport, 8) ^ (uint32_t)(now >> 20);
     rn_nbq_init(&c->t_rcvq);
     rn__tcp_timers_init(c);
     rn__tcp_mss_update(c, TCP_DEFAULT_MSS);
-    /* Offer a scale that lets the largest buffer we allow be advertised. */
-    c->request_r_scale = 0;
-    while (c->request_r_scale < TCP_MAX_WINDOW_SHIFT &&
-           ((c->rcv_buf > 1u << 20 ? c->rcv_buf : 1u << 20) >> c->request_r_scale) > 65535)
-        c->request_r_scale++;
+    rn__tcp_rcvbuf_init(c);
     rn_ob_publish(c);
     conn_hash_insert(ts, c);
     return c;
@@ -534,6 +674,7 @@ struct tcp_conn *rn__tcp_conn_new(struct tcp_stack *ts, uint32_t laddr, uint16_t
 
 void rn__tcp_mss_update(struct tcp_conn *c, uint32_t peer_mss)
 {
+    const struct rn_tcp_params *p = &c->t_conf->tc_p;
     struct rn_ip_route r;
     uint32_t mtu = 1500, mss;
 
@@ -544,7 +685,13 @@ void rn__tcp_mss_update(struct tcp_conn *c, uint32_t peer_mss)
     }
     if (mtu > 65535)
         mtu = 65535;
+    /* What we announce: the route's, cut by tcp.mss_clamp and the
+     * socket's TCP_MAXSEG, which bound what we send as well. */
     c->t_our_mss = mtu - RN_IP4_HLEN - RN_TCP_HLEN;
+    if (p->tp_mss_clamp != 0 && p->tp_mss_clamp < c->t_our_mss)
+        c->t_our_mss = p->tp_mss_clamp;
+    if (c->t_uo.uo_maxseg != 0 && c->t_uo.uo_maxseg < c->t_our_mss)
+        c->t_our_mss = c->t_uo.uo_maxseg;
     c->t_peer_mss = peer_mss;
     mss = peer_mss < c->t_our_mss ? peer_mss : c->t_our_mss;
     if (c->t_flags & TF_TSTMP)
@@ -630,9 +777,13 @@ void rn__tcp_upcall_writable(struct tcp_conn *c)
 uint32_t rn__tcp_rcv_space(const struct tcp_conn *c)
 {
     uint32_t used = c->t_rcvq.nq_bytes > UINT32_MAX ? UINT32_MAX : (uint32_t)c->t_rcvq.nq_bytes;
+    uint32_t buf = c->rcv_buf;
 
+    /* TCP_WINDOW_CLAMP bounds the window whatever the buffer. */
+    if (c->t_uo.uo_window_clamp != 0 && c->t_uo.uo_window_clamp < buf)
+        buf = c->t_uo.uo_window_clamp;
     used += c->t_ooo_bytes;
-    return used >= c->rcv_buf ? 0 : c->rcv_buf - used;
+    return used >= buf ? 0 : buf - used;
 }
 
 bool rn__tcp_window_update_due(const struct tcp_conn *c)
@@ -648,6 +799,25 @@ bool rn__tcp_window_update_due(const struct tcp_conn *c)
 int rn__tcp_connect(struct rn_stack *st, uint32_t laddr, uint16_t lport, uint32_t faddr,
                    uint16_t fport, const struct tcp_upcalls *up, void *ctx,
                    struct tcp_conn **out)
+{
+    return rn__tcp_connect_opts(st, laddr, lport, faddr, fport, NULL, up, ctx, out);
+}
+
+/* The options a SYN offers, as the settings in force say. */
+static uint32_t syn_offers(const struct tcp_conf *tc)
+{
+    return (tc->tc_p.tp_timestamps ? TF_REQ_TSTMP : 0) |
+           (tc->tc_p.tp_window_scaling ? TF_REQ_SCALE : 0) | (tc->tc_p.tp_sack ? TF_REQ_SACK : 0);
+}
+
+uint32_t rn__tcp_syn_offers(const struct tcp_conn *c)
+{
+    return syn_offers(c->t_conf);
+}
+
+int rn__tcp_connect_opts(struct rn_stack *st, uint32_t laddr, uint16_t lport, uint32_t faddr,
+                         uint16_t fport, const struct tcp_uopts *uo,
+                         const struct tcp_upcalls *up, void *ctx, struct tcp_conn **out)
 {
     struct tcp_stack *ts = rn__tcp_stack(st);
     struct rn_ip_route r;
@@ -672,18 +842,23 @@ int rn__tcp_connect(struct rn_stack *st, uint32_t laddr, uint16_t lport, uint32_
         return RN_ENOMEM;
     c->t_up = up;
     c->t_upctx = ctx;
+    if (uo != NULL)
+        rn__tcp_opt_apply(c, uo);
     c->iss = rn__tcp_isn(ts, laddr, lport, faddr, fport);
     c->snd_una = c->snd_nxt = c->snd_max = c->snd_recover = c->iss;
-    c->t_flags |= TF_REQ_TSTMP | TF_REQ_SCALE;
+    c->t_flags |= syn_offers(c->t_conf);
     rn__tcp_cc_init(c);
     tcp_set_state(c, TCPS_SYN_SENT);
+    c->t_una_since = rn_stack_now(st);
     ts->ts_active_opens++;
-    rn__tcp_timer_arm(c, &c->t_keep, rn_stack_now(st) + RN_SEC(75));
-    /* Connect authorisation: a pended one sends nothing until completed. */
+    /* Connect authorisation: a pended one sends nothing until completed,
+     * and gives up after 75 s, as an unanswered SYN would. */
     if (rn__filter_on(RN_FL_CONNECT) && rn__tcp_filter_connect(c) == RN_FILTER_BLOCK) {
         rn__tcp_done(c);
         return RN_EACCES;
     }
+    if (c->t_flags & TF_AUTH_PENDING)
+        rn__tcp_timer_arm(c, &c->t_keep, rn_stack_now(st) + RN_SEC(75));
     rn__tcp_output(c);
     *out = c;
     return 0;
@@ -714,10 +889,15 @@ static bool tcp_shut_wr(struct tcp_conn *c)
 
 ssize_t rn__tcp_send(struct tcp_conn *c, const void *buf, size_t len)
 {
-    return rn__tcp_send_eof(c, buf, len, false);
+    return rn__tcp_send_flags(c, buf, len, false, false);
 }
 
 ssize_t rn__tcp_send_eof(struct tcp_conn *c, const void *buf, size_t len, bool eof)
+{
+    return rn__tcp_send_flags(c, buf, len, eof, false);
+}
+
+ssize_t rn__tcp_send_flags(struct tcp_conn *c, const void *buf, size_t len, bool eof, bool more)
 {
     struct tcp_sndbuf *sb = &c->t_snd;
     enum tcp_state s = tcp_state(c);
@@ -731,8 +911,18 @@ ssize_t rn__tcp_send_eof(struct tcp_conn *c, const void *buf, size_t len, bool e
         return RN_EAGAIN;
     if (s != TCPS_ESTABLISHED && s != TCPS_CLOSE_WAIT)
         return RN_ENOTCONN;
+    /* MSG_MORE holds a partial segment until a send without it, as
+     * TCP_CORK does; a send without it pushes what waits. */
+    if (more) {
+        c->t_flags |= TF_MORE;
+    } else if (c->t_flags & TF_MORE) {
+        c->t_flags &= ~TF_MORE;
+        c->t_flags |= TF_PUSH_ONCE;
+    }
     if (len == 0) {
         if (eof && tcp_shut_wr(c))
+            rn__tcp_output(c);
+        else if (c->t_flags & TF_PUSH_ONCE)
             rn__tcp_output(c);
         return 0;
     }
@@ -800,6 +990,7 @@ ssize_t rn__tcp_recv(struct tcp_conn *c, void *buf, size_t len)
     }
     atomic_store_explicit(&c->t_rcvq_bytes, (uint32_t)c->t_rcvq.nq_bytes, memory_order_relaxed);
     if (done > 0) {
+        rn__tcp_rcvbuf_tune(c, done);
         /* Tell the peer once the window has opened by a useful amount
          * (RFC 9293 3.8.6.2.2), or it may wait on a window it thinks shut. */
         if (!(c->t_flags & TF_DONE) && !(c->t_flags & TF_RCVD_FIN) &&
@@ -899,46 +1090,70 @@ void rn__tcp_close(struct tcp_conn *c, bool abort)
     rn__tcp_shutdown(c, RN_SHUT_RDWR);
     if (tcp_state(c) == TCPS_FIN_WAIT_2)
         rn__tcp_timer_arm(c, &c->t_keep, rn_stack_now(c->t_tcp->ts_stack) +
-                                          c->t_tcp->ts_params.tp_fin_wait_2);
+                                          c->t_conf->tc_p.tp_fin_wait_2);
 }
 
-int rn__tcp_set_nodelay(struct tcp_conn *c, bool on)
+const char *rn_tcp_state_name(enum rn_tcp_state s)
 {
-    if (on)
-        c->t_flags |= TF_NODELAY;
-    else
-        c->t_flags &= ~TF_NODELAY;
-    if (on && !(c->t_flags & TF_DONE))
-        rn__tcp_output(c);
-    return 0;
+    return rn__tcp_state_name((enum tcp_state)s);
 }
 
-int rn__tcp_set_keepalive(struct tcp_conn *c, bool on)
-{
-    if (on)
-        c->t_flags |= TF_KEEPALIVE;
-    else
-        c->t_flags &= ~TF_KEEPALIVE;
-    if (!(c->t_flags & TF_DONE) && tcp_state(c) >= TCPS_ESTABLISHED)
-        rn__tcp_keep_reset(c);
-    return 0;
-}
+/* The public states are TCP's own, in the same order. */
+_Static_assert((int)RN_TCP_TIME_WAIT == (int)TCPS_TIME_WAIT &&
+                   (int)RN_TCP_ESTABLISHED == (int)TCPS_ESTABLISHED,
+               "enum rn_tcp_state follows enum tcp_state");
 
-int rn__tcp_set_bufsizes(struct tcp_conn *c, uint32_t sndbuf, uint32_t rcvbuf)
+void rn__tcp_conn_info(const struct tcp_conn *c, struct rn_tcp_info *out)
 {
-    if (sndbuf != 0) {
-        if (sndbuf < 4096 || sndbuf > 64u << 20)
-            return RN_EINVAL;
-        if (sndbuf >= c->t_snd.sb_len)
-            c->t_snd.sb_max = sndbuf;
+    uint32_t mss = c->t_maxseg ? c->t_maxseg : 1;
+    uint32_t start = c->snd_una == c->iss ? c->iss + 1 : c->snd_una;
+    rn_time_t now = rn_stack_now(c->t_tcp->ts_stack);
+    uint32_t sent = SEQ_GT(c->snd_max, start) ? c->snd_max - start : 0;
+
+    memset(out, 0, sizeof(*out));
+    out->ti_state = (enum rn_tcp_state)tcp_state(c);
+    out->ti_state_age = now > c->t_state_since ? now - c->t_state_since : 0;
+    if (c->t_flags & TF_TSTMP)
+        out->ti_options |= RN_TCPI_OPT_TIMESTAMPS;
+    if (c->t_flags & TF_SACK_PERMIT)
+        out->ti_options |= RN_TCPI_OPT_SACK;
+    if (c->t_flags & TF_SCALE) {
+        out->ti_options |= RN_TCPI_OPT_WSCALE;
+        out->ti_snd_wscale = c->snd_scale;
+        out->ti_rcv_wscale = c->rcv_scale;
     }
-    if (rcvbuf != 0) {
-        if (rcvbuf < 4096 || rcvbuf > 64u << 20)
-            return RN_EINVAL;
-        c->rcv_buf = rcvbuf;
-        /* The scale is fixed at the SYN: set big buffers before connecting. */
-    }
-    return 0;
+    snprintf(out->ti_cc, sizeof(out->ti_cc), "%s", c->t_conf->tc_cc->cc_name);
+    out->ti_rtt = c->t_srtt;
+    out->ti_rttvar = c->t_rttvar;
+    out->ti_min_rtt = c->t_min_rtt;
+    out->ti_rto = rn__tcp_rto(c);
+    out->ti_backoff = c->t_rxtshift;
+    out->ti_snd_mss = c->t_maxseg;
+    out->ti_rcv_mss = c->t_rcv_mss;
+    out->ti_advmss = c->t_our_mss;
+    out->ti_peer_mss = c->t_peer_mss;
+    out->ti_snd_cwnd = c->snd_cwnd / mss;
+    out->ti_snd_ssthresh = c->snd_ssthresh >= (1u << 30) ? UINT32_MAX : c->snd_ssthresh / mss;
+    out->ti_snd_wnd = c->snd_wnd;
+    out->ti_rcv_wnd = rn__tcp_rcv_space(c);
+    out->ti_sndbuf = c->t_snd.sb_max;
+    out->ti_rcvbuf = c->rcv_buf * 2;
+    if (c->t_flags & TF_SENTFIN)
+        sent = sent > 0 ? sent - 1 : 0;
+    out->ti_unacked = sent < c->t_snd.sb_len ? sent : c->t_snd.sb_len;
+    out->ti_notsent = c->t_snd.sb_len - out->ti_unacked;
+    out->ti_recvq = (uint32_t)c->t_rcvq.nq_bytes;
+    out->ti_bytes_sent = c->t_bytes_sent;
+    out->ti_bytes_retrans = c->t_bytes_retrans;
+    out->ti_bytes_acked = c->t_bytes_acked;
+    out->ti_bytes_received = c->t_bytes_received;
+    out->ti_segs_out = c->t_segs_out;
+    out->ti_segs_in = c->t_segs_in;
+    out->ti_data_segs_out = c->t_data_segs_out;
+    out->ti_data_segs_in = c->t_data_segs_in;
+    out->ti_total_retrans = c->t_retransmits;
+    out->ti_delivery_rate = c->t_dr_rate;
+    out->ti_last_recv = now > c->t_last_recv ? now - c->t_last_recv : 0;
 }
 
 void rn__tcp_info(const struct tcp_conn *c, struct tcp_info *out)
@@ -966,6 +1181,13 @@ void rn__tcp_info(const struct tcp_conn *c, struct tcp_info *out)
 int rn__tcp_listen(struct rn_stack *st, uint32_t laddr, uint16_t lport, unsigned backlog,
                   const struct tcp_upcalls *up, void *ctx, struct tcp_listener **out)
 {
+    return rn__tcp_listen_opts(st, laddr, lport, backlog, NULL, up, ctx, out);
+}
+
+int rn__tcp_listen_opts(struct rn_stack *st, uint32_t laddr, uint16_t lport, unsigned backlog,
+                        const struct tcp_uopts *uo, const struct tcp_upcalls *up, void *ctx,
+                        struct tcp_listener **out)
+{
     struct tcp_stack *ts = rn__tcp_stack(st);
     struct tcp_listener *l;
     struct tcp_bind *b;
@@ -976,10 +1198,10 @@ int rn__tcp_listen(struct rn_stack *st, uint32_t laddr, uint16_t lport, unsigned
     if (laddr != 0 && !rn__ip_is_local(st, laddr))
         return RN_EADDRNOTAVAIL;
     if (lport == 0) {
-        lport = ephemeral_port(ts, laddr, 0, 0);
+        lport = rn__tcp_port_pick(ts, laddr);
         if (lport == 0)
             return RN_EADDRINUSE;
-    } else if (port_in_use(ts, laddr, lport)) {
+    } else if (rn__tcp_port_check(ts, laddr, lport, uo != NULL ? uo->uo_flags : 0, NULL) < 0) {
         return RN_EADDRINUSE;
     }
     b = calloc(1, sizeof(*b));
@@ -997,6 +1219,8 @@ int rn__tcp_listen(struct rn_stack *st, uint32_t laddr, uint16_t lport, unsigned
     l->l_backlog = backlog == 0 ? 1 : backlog > 65535 ? 65535 : backlog;
     l->l_up = up;
     l->l_upctx = ctx;
+    if (uo != NULL)
+        l->l_uo = *uo;
     atomic_store_explicit(&l->l_state, TCPS_LISTEN, memory_order_relaxed);
     rn_ob_publish(l);
     b->b_tcp = ts;
@@ -1004,6 +1228,7 @@ int rn__tcp_listen(struct rn_stack *st, uint32_t laddr, uint16_t lport, unsigned
     b->b_lport = lport;
     b->b_listener = l;
     b->b_holder = rn_ob_id(l);
+    b->b_flags = l->l_uo.uo_flags & (UO_REUSEADDR | UO_REUSEPORT);
     h = lport % TCP_LHASH_BUCKETS;
     b->b_next = ts->ts_lhash[h];
     ts->ts_lhash[h] = b;
@@ -1130,7 +1355,8 @@ void rn__tcp_listener_close(struct tcp_listener *l)
     atomic_store_explicit(&l->l_state, TCPS_CLOSED, memory_order_relaxed);
     l->l_up = NULL;
     /* New SYNs no longer find it; the port stays taken until it is
-     * released (struct tcp_bind). */
+     * released (struct tcp_bind), shared as its reuse options allowed. */
+    b->b_flags = l->l_uo.uo_flags & (UO_REUSEADDR | UO_REUSEPORT);
     b->b_listener = NULL;
     if (rn_ob_wait_release(l, &b->b_wait, NULL, "unbind", bind_released, b) < 0) {
         bind_unlink(b);
@@ -1285,6 +1511,17 @@ bool rn__tcp_netstat_row(struct rn_stack *st, const void *ob, struct rn_netstat_
     default:
         return false;
     }
+}
+
+bool rn__tcp_netstat_info(struct rn_stack *st, const void *ob, struct rn_tcp_info *out)
+{
+    struct tcp_stack *ts = rn__tcp_stack(st);
+    const struct tcp_conn *c = ob;
+
+    if (ts == NULL || rn__tcp_kind_of(ob) != TCP_KIND_CONN || c->t_tcp != ts)
+        return false;
+    rn__tcp_conn_info(c, out);
+    return true;
 }
 
 unsigned rn__tcp_timewait_count(struct rn_stack *st)

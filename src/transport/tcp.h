@@ -26,6 +26,7 @@
 #include <sys/types.h>
 
 #include "refnet/clock.h"
+#include "refnet/tcp.h"
 
 struct rn_stack;
 struct rn_strbuf;
@@ -62,28 +63,8 @@ struct tcp_upcalls {
     void (*tu_acceptable)(void *ctx);
 };
 
-/* Per-stack TCP settings.  Zero fields take their defaults. */
-struct tcp_params {
-    uint32_t tp_sndbuf;          /* default send buffer; 256 KiB */
-    uint32_t tp_rcvbuf;          /* default receive buffer; 256 KiB */
-    rn_time_t tp_msl;            /* maximum segment lifetime; TIME_WAIT lasts 2*MSL; 30 s */
-    uint32_t tp_timewait_max;    /* TIME_WAIT entries at most; 8192 */
-    rn_time_t tp_delack;         /* delayed ACK timeout; 40 ms */
-    rn_time_t tp_rto_min;        /* RFC 6298 says 1 s; Linux uses 200 ms; 200 ms */
-    rn_time_t tp_rto_max;        /* 60 s */
-    rn_time_t tp_rto_initial;    /* 1 s (RFC 6298 2.1) */
-    uint32_t tp_syn_retries;     /* 6 */
-    uint32_t tp_retries;         /* data retransmissions before giving up; 15 */
-    rn_time_t tp_keepidle;       /* 2 h */
-    rn_time_t tp_keepintvl;      /* 75 s */
-    uint32_t tp_keepcnt;         /* 9 */
-    rn_time_t tp_fin_wait_2;     /* orphaned FIN_WAIT_2 timeout; 60 s */
-    uint16_t tp_port_lo;         /* ephemeral range; 49152 */
-    uint16_t tp_port_hi;         /* 65535 */
-};
-
-/* Registers TCP with the stack's IP layer.  Returns 0 or a negative code. */
-int rn__tcp_init(struct rn_stack *st, const struct tcp_params *params);
+/* TCP's per-stack settings and its set-up are public: refnet/tcp.h
+ * (rn_tcp_init(), struct rn_tcp_params). */
 
 /* ---- Listeners ---------------------------------------------------------- */
 
@@ -162,10 +143,9 @@ int rn__tcp_shutdown(struct tcp_conn *c, int how);
  * released when the protocol and the remaining holders let go. */
 void rn__tcp_close(struct tcp_conn *c, bool abort);
 
-/* Options. */
-int rn__tcp_set_nodelay(struct tcp_conn *c, bool on);
-int rn__tcp_set_keepalive(struct tcp_conn *c, bool on);
-int rn__tcp_set_bufsizes(struct tcp_conn *c, uint32_t sndbuf, uint32_t rcvbuf);
+/* Sends up to len bytes as rn__tcp_send_eof(); more: the caller has more
+ * to send (MSG_MORE), so a partial segment waits for it, at most 200 ms. */
+ssize_t rn__tcp_send_flags(struct tcp_conn *c, const void *buf, size_t len, bool eof, bool more);
 
 struct tcp_info {
     enum tcp_state ti_state;
@@ -183,6 +163,8 @@ struct tcp_info {
     uint32_t ti_rcv_wnd;
 };
 void rn__tcp_info(const struct tcp_conn *c, struct tcp_info *out);
+/* Fills out with what c knows about itself (refnet/tcp.h). */
+void rn__tcp_conn_info(const struct tcp_conn *c, struct rn_tcp_info *out);
 
 /* ---- Listings ----------------------------------------------------------- */
 

@@ -1,7 +1,8 @@
 /*
- * Congestion control: slow start and congestion avoidance (RFC 5681) with
- * NewReno fast recovery (RFC 6582) and an initial window of ten segments
- * (RFC 6928).
+ * Congestion control "newreno": slow start and congestion avoidance (RFC
+ * 5681) with NewReno fast recovery (RFC 6582), starting from tcp.initial_window
+ * segments (RFC 6928: ten).  Reached through the connection's algorithm
+ * (tcp_cc.c).
  */
 #include "transport/tcp_priv.h"
 
@@ -14,19 +15,16 @@ static uint32_t flight_half(const struct tcp_conn *c)
     return half > 2 * c->t_maxseg ? half : 2 * c->t_maxseg;
 }
 
-void rn__tcp_cc_init(struct tcp_conn *c)
+static void newreno_init(struct tcp_conn *c)
 {
-    uint32_t mss = c->t_maxseg, iw = 10 * mss;
-
-    /* RFC 6928: min(10*MSS, max(2*MSS, 14600)). */
-    if (iw > (2 * mss > 14600 ? 2 * mss : 14600))
-        iw = 2 * mss > 14600 ? 2 * mss : 14600;
-    c->snd_cwnd = iw;
+    /* The initial window in whole segments, as Linux counts it (RFC 6928
+     * asks for ten). */
+    c->snd_cwnd = c->t_conf->tc_p.tp_initial_window * c->t_maxseg;
     c->snd_ssthresh = CWND_MAX;
     c->t_flags &= ~TF_INRECOVERY;
 }
 
-void rn__tcp_cc_ack(struct tcp_conn *c, uint32_t acked)
+static void newreno_ack(struct tcp_conn *c, uint32_t acked)
 {
     uint32_t mss = c->t_maxseg, incr;
 
@@ -42,7 +40,7 @@ void rn__tcp_cc_ack(struct tcp_conn *c, uint32_t acked)
     c->snd_cwnd = c->snd_cwnd + incr > CWND_MAX ? CWND_MAX : c->snd_cwnd + incr;
 }
 
-void rn__tcp_cc_fast_retransmit(struct tcp_conn *c)
+static void newreno_fast_retransmit(struct tcp_conn *c)
 {
     c->snd_ssthresh = flight_half(c);
     c->snd_recover = c->snd_max;
@@ -53,14 +51,14 @@ void rn__tcp_cc_fast_retransmit(struct tcp_conn *c)
     rn__tcp_rexmt_start(c);
 }
 
-void rn__tcp_cc_dupack(struct tcp_conn *c)
+static void newreno_dupack(struct tcp_conn *c)
 {
     /* Each duplicate means a segment left the network: inflate. */
     c->snd_cwnd += c->t_maxseg;
     rn__tcp_output(c);
 }
 
-bool rn__tcp_cc_recovery_ack(struct tcp_conn *c, uint32_t acked)
+static bool newreno_recovery_ack(struct tcp_conn *c, uint32_t acked)
 {
     if (SEQ_GEQ(c->snd_una, c->snd_recover)) {
         /* Full acknowledgment: deflate and leave recovery (RFC 6582 3.2
@@ -88,10 +86,20 @@ bool rn__tcp_cc_recovery_ack(struct tcp_conn *c, uint32_t acked)
     return false;
 }
 
-void rn__tcp_cc_rto(struct tcp_conn *c)
+static void newreno_rto(struct tcp_conn *c)
 {
     c->snd_ssthresh = flight_half(c);
     c->snd_cwnd = c->t_maxseg;  /* the loss window: one segment */
     c->t_flags &= ~TF_INRECOVERY;
     c->snd_recover = c->snd_max;
 }
+
+const struct tcp_cc_ops rn__tcp_cc_newreno = {
+    .cc_name = "newreno",
+    .cc_init = newreno_init,
+    .cc_ack = newreno_ack,
+    .cc_fast_retransmit = newreno_fast_retransmit,
+    .cc_dupack = newreno_dupack,
+    .cc_recovery_ack = newreno_recovery_ack,
+    .cc_rto = newreno_rto,
+};

@@ -41,11 +41,13 @@ static void seg_drop(struct rn_stack *st, struct rn_netbuf *nb, enum rn_drop rea
 
 void rn__tcp_rtt_update(struct tcp_conn *c, rn_time_t rtt)
 {
-    const struct tcp_params *p = &c->t_tcp->ts_params;
+    const struct rn_tcp_params *p = &c->t_conf->tc_p;
     rn_time_t rto;
 
     if (rtt == 0)
         rtt = 1;
+    if (c->t_min_rtt == 0 || rtt < c->t_min_rtt)
+        c->t_min_rtt = rtt;
     if (c->t_srtt == 0) {
         /* RFC 6298 2.2 */
         c->t_srtt = rtt;
@@ -84,7 +86,8 @@ static void syn_options(struct tcp_conn *c, const struct seg *s)
         c->ts_recent = to->to_tsval;
         c->ts_recent_age = rn_stack_now(c->t_tcp->ts_stack);
     }
-    if (to->to_present & RN_TCPOPT_F_SACK_PERM)
+    /* SACK only if tcp.sack let us offer it too (RFC 2018 2). */
+    if ((to->to_present & RN_TCPOPT_F_SACK_PERM) && (c->t_flags & TF_REQ_SACK))
         c->t_flags |= TF_SACK_PERMIT;
     rn__tcp_mss_update(c, (to->to_present & RN_TCPOPT_F_MSS) && to->to_mss > 0 ? to->to_mss
                                                                               : TCP_DEFAULT_MSS);
@@ -135,7 +138,10 @@ static void listen_input(struct tcp_listener *l, struct rn_netbuf *nb, struct se
     c->t_qnext = l->l_synq;
     l->l_synq = c;
     atomic_fetch_add_explicit(&l->l_nsyn, 1, memory_order_relaxed);
-    c->t_flags |= TF_PASSIVE | TF_REQ_SCALE | TF_REQ_TSTMP;
+    /* The listener's socket options, then what the settings let us
+     * offer back. */
+    rn__tcp_opt_apply(c, &l->l_uo);
+    c->t_flags |= TF_PASSIVE | rn__tcp_syn_offers(c);
     c->irs = s->seq;
     c->rcv_nxt = s->seq + 1;
     c->rcv_adv = c->rcv_nxt;  /* nothing advertised yet: the edge starts here */
@@ -155,14 +161,16 @@ static void listen_input(struct tcp_listener *l, struct rn_netbuf *nb, struct se
     tcp_set_state(c, TCPS_SYN_RECEIVED);
     ts->ts_passive_opens++;
     c->t_flags |= TF_ACKNOW;
-    rn__tcp_timer_arm(c, &c->t_keep, rn_stack_now(st) + RN_SEC(75));
     /* Accept authorisation, before the SYN+ACK: a refused SYN is answered
-     * with a RST; a pended one waits on the SYN queue, unanswered. */
+     * with a RST; a pended one waits on the SYN queue, unanswered, 75 s
+     * at most. */
     if (rn__filter_on(RN_FL_ACCEPT) && rn__tcp_filter_accept(c) == RN_FILTER_BLOCK) {
         rn__stack_count_drop(st, NULL, RN_DROP_FILTER_BLOCKED);
         rn__tcp_refuse_syn(c);
         return;
     }
+    if (c->t_flags & TF_AUTH_PENDING)
+        rn__tcp_timer_arm(c, &c->t_keep, rn_stack_now(st) + RN_SEC(75));
     rn__tcp_output(c);
 }
 
@@ -309,6 +317,7 @@ static bool rcvq_append(struct tcp_conn *c, struct rn_netbuf *nb, uint32_t len, 
         rn_nb_free(nb);  /* nothing to keep, or the user will read no more */
     }
     c->rcv_nxt += len;
+    c->t_bytes_received += len;
     while (c->t_ooo != NULL && SEQ_LEQ((uint32_t)c->t_ooo->nb_cb[0], c->rcv_nxt)) {
         struct rn_netbuf *n = c->t_ooo;
         uint32_t nseq = (uint32_t)n->nb_cb[0], nlen = (uint32_t)n->nb_cb[1];
@@ -326,6 +335,7 @@ static bool rcvq_append(struct tcp_conn *c, struct rn_netbuf *nb, uint32_t len, 
             nlen -= c->rcv_nxt - nseq;
         }
         c->rcv_nxt += nlen;
+        c->t_bytes_received += nlen;
         if (nlen > 0 && !(c->t_flags & TF_SHUT_RD)) {
             rn_nb_set_owner(n, ts->ts_own_rcvq);
             n->nb_cb[0] = n->nb_cb[1] = 0;
@@ -430,6 +440,24 @@ static void window_input(struct tcp_conn *c, const struct seg *s, uint32_t ack, 
         c->snd_wnd = SEQ_GT(edge, ack) ? edge - ack : 0;
         c->snd_wl2 = ack;
     }
+}
+
+/* The delivery rate: payload acknowledged per second over the latest
+ * round trip (at least a millisecond), measured round by round. */
+static void delivery_sample(struct tcp_conn *c, rn_time_t now)
+{
+    rn_time_t round = c->t_srtt > RN_MSEC(1) ? c->t_srtt : RN_MSEC(1);
+
+    if (c->t_dr_since == 0) {
+        c->t_dr_since = now;
+        c->t_dr_acked = c->t_bytes_acked;
+        return;
+    }
+    if (now - c->t_dr_since < round)
+        return;
+    c->t_dr_rate = (c->t_bytes_acked - c->t_dr_acked) * RN_NSEC_PER_SEC / (now - c->t_dr_since);
+    c->t_dr_since = now;
+    c->t_dr_acked = c->t_bytes_acked;
 }
 
 static bool ack_input(struct tcp_conn *c, struct seg *s, bool *done)
@@ -550,17 +578,20 @@ static bool ack_input(struct tcp_conn *c, struct seg *s, bool *done)
             c->t_snd.sb_len -= acked;
             atomic_store_explicit(&c->t_sndq_bytes, c->t_snd.sb_len, memory_order_relaxed);
         }
-        {
-            uint32_t newly = ack - c->snd_una;
-
-            c->snd_una = ack;
-            if (SEQ_LT(c->snd_nxt, c->snd_una))
-                c->snd_nxt = c->snd_una;
-            if (c->t_flags & TF_INRECOVERY)
-                rn__tcp_cc_recovery_ack(c, newly);
-            else
-                rn__tcp_cc_ack(c, newly);
-        }
+        c->t_bytes_acked += acked;
+        delivery_sample(c, now);
+        /* Congestion control counts the data acknowledged: our SYN and
+         * FIN take sequence numbers, not room in the window (an ACK of
+         * the SYN alone would otherwise grow the initial window by a
+         * byte). */
+        c->snd_una = ack;
+        c->t_una_since = now;
+        if (SEQ_LT(c->snd_nxt, c->snd_una))
+            c->snd_nxt = c->snd_una;
+        if (c->t_flags & TF_INRECOVERY)
+            rn__tcp_cc_recovery_ack(c, acked);
+        else if (acked > 0)
+            rn__tcp_cc_ack(c, acked);
         c->t_rxtshift = 0;
         if (c->snd_una == c->snd_max) {
             rn__tcp_timer_stop(c, &c->t_rexmt);
@@ -575,7 +606,7 @@ static bool ack_input(struct tcp_conn *c, struct seg *s, bool *done)
             case TCPS_FIN_WAIT_1:
                 tcp_set_state(c, TCPS_FIN_WAIT_2);
                 if (c->t_flags & TF_USER_CLOSED)
-                    rn__tcp_timer_arm(c, &c->t_keep, now + ts->ts_params.tp_fin_wait_2);
+                    rn__tcp_timer_arm(c, &c->t_keep, now + c->t_conf->tc_p.tp_fin_wait_2);
                 break;
             case TCPS_CLOSING:
                 rn__tcp_timewait_enter(c);
@@ -780,7 +811,7 @@ static void established_input(struct tcp_conn *c, struct rn_netbuf *nb, struct s
             if (c->t_segs_unacked >= 2 || (s->flags & RN_TCP_PSH && s->len < full))
                 c->t_flags |= TF_ACKNOW;
             else if (!rn_timer_armed(&c->t_delack))
-                rn__tcp_timer_arm(c, &c->t_delack, now + ts->ts_params.tp_delack);
+                rn__tcp_timer_arm(c, &c->t_delack, now + c->t_conf->tc_p.tp_delack);
         }
         if (s->len > 0)
             rn__tcp_upcall_readable(c);
@@ -868,7 +899,7 @@ void rn__tcp_input(struct rn_stack *st, struct rn_netbuf *nb, const struct rn_ip
             rn_nb_free(nb);
             return;
         }
-        l = rn__tcp_lookup_listener(ts, s.laddr, s.th.th_dport);
+        l = rn__tcp_lookup_listener(ts, s.laddr, s.th.th_dport, s.faddr, s.th.th_sport);
         if (l != NULL) {
             if (rn__filter_on(RN_FL_INBOUND_TRANSPORT) &&
                 rn__tcp_filter_segment(ts, NULL, RN_FL_INBOUND_TRANSPORT, s.laddr, s.th.th_dport,
@@ -890,6 +921,12 @@ void rn__tcp_input(struct rn_stack *st, struct rn_netbuf *nb, const struct rn_ip
                             s.th.th_sport, s.flags, s.len)) {
         seg_drop(st, nb, RN_DROP_FILTER_BLOCKED);
         return;
+    }
+    c->t_segs_in++;
+    if (s.len > 0) {
+        c->t_data_segs_in++;
+        if (s.len > c->t_rcv_mss)
+            c->t_rcv_mss = s.len < c->t_our_mss ? s.len : c->t_our_mss;
     }
     /* The segment may end the connection: keep it until we are done. */
     rn_ob_ref(c, RN_TAG_LOOP);

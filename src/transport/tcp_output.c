@@ -90,11 +90,12 @@ static uint16_t window_field(struct tcp_conn *c, bool syn)
 }
 
 /* Builds and sends a segment whose options are to.  Payload: len bytes of
- * the send ring from sequence seq. */
+ * the send ring from sequence seq.  tos_ttl: IP_TOS and IP_TTL (0: the
+ * stack's). */
 static int build_and_send(struct tcp_stack *ts, struct tcp_conn *c, uint32_t laddr,
                           uint16_t lport, uint32_t faddr, uint16_t fport, uint32_t seq,
                           uint32_t ack, uint8_t flags, uint16_t win,
-                          const struct rn_tcp_opts *to, uint32_t len)
+                          const struct rn_tcp_opts *to, uint32_t len, const uint8_t tos_ttl[2])
 {
     struct rn_stack *st = ts->ts_stack;
     struct rn_netbuf *nb = rn__ip_alloc(st, ts->ts_own_tx);
@@ -148,6 +149,8 @@ static int build_and_send(struct tcp_stack *ts, struct tcp_conn *c, uint32_t lad
     out.io_src = laddr;
     out.io_dst = faddr;
     out.io_proto = RN_IPPROTO_TCP;
+    out.io_tos = tos_ttl[0];
+    out.io_ttl = tos_ttl[1];
     /* Path MTU discovery (RFC 1191), as Linux does by default: a router
      * whose next hop is narrower says so with ICMP "fragmentation needed"
      * instead of cutting every segment in pieces; rn__tcp_err_input() takes
@@ -172,6 +175,7 @@ int rn__tcp_send_segment(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t
     struct tcp_stack *ts = c->t_tcp;
     rn_time_t now = rn_stack_now(ts->ts_stack);
     struct rn_tcp_opts to;
+    uint8_t tos_ttl[2];
     uint16_t win;
     int err;
 
@@ -183,8 +187,10 @@ int rn__tcp_send_segment(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t
             to.to_present |= RN_TCPOPT_F_WSCALE;
             to.to_wscale = c->request_r_scale;
         }
-        /* Offer SACK on a SYN; on a SYN+ACK only if the peer offered it. */
-        if (!(flags & RN_TCP_ACK) || (c->t_flags & TF_SACK_PERMIT))
+        /* Offer SACK on a SYN if tcp.sack is on; on a SYN+ACK only if
+         * the peer offered it too. */
+        if ((c->t_flags & TF_REQ_SACK) &&
+            (!(flags & RN_TCP_ACK) || (c->t_flags & TF_SACK_PERMIT)))
             to.to_present |= RN_TCPOPT_F_SACK_PERM;
         if (c->t_flags & TF_REQ_TSTMP) {
             to.to_present |= RN_TCPOPT_F_TS;
@@ -201,8 +207,15 @@ int rn__tcp_send_segment(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t
             sack_blocks(c, &to, (c->t_flags & TF_TSTMP) ? 3 : 4);
     }
     win = window_field(c, (flags & RN_TCP_SYN) != 0);
+    tos_ttl[0] = c->t_uo.uo_tos;
+    tos_ttl[1] = c->t_uo.uo_ttl;
     err = build_and_send(ts, c, c->t_laddr, c->t_lport, c->t_faddr, c->t_fport, seq,
-                         (flags & RN_TCP_ACK) ? c->rcv_nxt : 0, flags, win, &to, len);
+                         (flags & RN_TCP_ACK) ? c->rcv_nxt : 0, flags, win, &to, len, tos_ttl);
+    c->t_segs_out++;
+    if (len > 0) {
+        c->t_data_segs_out++;
+        c->t_bytes_sent += len;
+    }
     if (flags & RN_TCP_ACK) {
         uint32_t edge = c->rcv_nxt + ((uint32_t)win << ((flags & RN_TCP_SYN) ? 0 : c->rcv_scale));
 
@@ -219,6 +232,16 @@ void rn__tcp_respond(struct tcp_stack *ts, uint32_t laddr, uint16_t lport, uint3
                   uint16_t fport, uint32_t seq, uint32_t ack, uint8_t flags, uint16_t win,
                   const uint32_t *tsval_tsecr)
 {
+    static const uint8_t defaults[2] = {0, 0};
+
+    rn__tcp_respond_as(ts, laddr, lport, faddr, fport, seq, ack, flags, win, tsval_tsecr,
+                       defaults);
+}
+
+void rn__tcp_respond_as(struct tcp_stack *ts, uint32_t laddr, uint16_t lport, uint32_t faddr,
+                        uint16_t fport, uint32_t seq, uint32_t ack, uint8_t flags, uint16_t win,
+                        const uint32_t *tsval_tsecr, const uint8_t tos_ttl[2])
+{
     struct rn_tcp_opts to;
 
     memset(&to, 0, sizeof(to));
@@ -228,7 +251,7 @@ void rn__tcp_respond(struct tcp_stack *ts, uint32_t laddr, uint16_t lport, uint3
         to.to_tsecr = tsval_tsecr[1];
     }
     build_and_send(ts, NULL, laddr, lport, faddr, fport, seq, ack, flags, win,
-                   tsval_tsecr ? &to : NULL, 0);
+                   tsval_tsecr ? &to : NULL, 0, tos_ttl);
 }
 
 void rn__tcp_reset_reply(struct tcp_stack *ts, uint32_t laddr, uint32_t faddr,
@@ -300,6 +323,7 @@ void rn__tcp_retransmit_one(struct tcp_conn *c)
     c->t_flags &= ~TF_RXT_TIMING;  /* Karn: never time a retransmission */
     c->t_tcp->ts_retransmits++;
     c->t_retransmits++;
+    c->t_bytes_retrans += len;
     c->t_rxt_mark = c->snd_max;
     rn__tcp_send_segment(c, c->snd_una, len, flags);
 }
@@ -317,7 +341,7 @@ void rn__tcp_output(struct tcp_conn *c)
         enum tcp_state state = tcp_state(c);
         uint32_t start = data_start(c), fin_seq = start + c->t_snd.sb_len;
         uint32_t inflight = c->snd_nxt - c->snd_una, win, usable, avail, len = 0, seqlen;
-        bool syn = false, fin = false, send = false;
+        bool syn = false, fin = false, send = false, held = false;
         uint8_t flags = RN_TCP_ACK;
 
         if (state == TCPS_SYN_SENT || state == TCPS_SYN_RECEIVED) {
@@ -364,20 +388,29 @@ void rn__tcp_output(struct tcp_conn *c)
         } else if (len > 0) {
             if (len >= c->t_maxseg)
                 send = true;
+            else if (SEQ_LT(c->snd_nxt, c->snd_max))
+                send = true;  /* retransmitting */
+            else if (len == avail && (c->t_flags & TF_PUSH_ONCE))
+                send = true;  /* uncorked, or held for long enough */
+            else if (len == avail && (c->t_flags & (TF_CORK | TF_MORE)))
+                held = true;  /* TCP_CORK, MSG_MORE: full segments only */
             else if (len == avail && ((c->t_flags & TF_NODELAY) || c->snd_nxt == c->snd_una))
                 send = true;  /* Nagle: small segments only with nothing in flight */
             else if (c->snd_max_wnd > 0 && len >= c->snd_max_wnd / 2)
                 send = true;  /* sender SWS avoidance, RFC 9293 3.8.6.2.1 */
-            else if (SEQ_LT(c->snd_nxt, c->snd_max))
-                send = true;  /* retransmitting */
         }
         if (c->t_flags & TF_ACKNOW)
             send = true;
         if (!send && state >= TCPS_ESTABLISHED && !(c->t_flags & TF_RCVD_FIN) &&
             rn__tcp_window_update_due(c))
             send = true;  /* a window update worth a segment */
-        if (!send)
+        if (!send) {
+            /* A partial segment corked: it goes when it fills, on
+             * uncork, or after 200 ms. */
+            if (held && !rn_timer_armed(&c->t_cork))
+                rn__tcp_timer_arm(c, &c->t_cork, now + TCP_CORK_MAX);
             break;
+        }
         if (fin)
             flags |= RN_TCP_FIN;
         if (len > 0 && len == avail)
@@ -395,6 +428,9 @@ void rn__tcp_output(struct tcp_conn *c)
         if (SEQ_LT(c->snd_nxt, c->snd_max)) {
             ts->ts_retransmits++;
             c->t_retransmits++;
+            c->t_bytes_retrans += len;
+        } else if (c->snd_una == c->snd_max) {
+            c->t_una_since = now;  /* the oldest unacknowledged data, from now */
         }
         c->snd_nxt += seqlen;
         if (fin)
@@ -406,6 +442,11 @@ void rn__tcp_output(struct tcp_conn *c)
         if (fin || syn)
             break;
     }
+    c->t_flags &= ~TF_PUSH_ONCE;
+    /* Nothing left unsent: no corked segment to push later. */
+    if (rn_timer_armed(&c->t_cork) &&
+        !SEQ_LT(c->snd_nxt, data_start(c) + c->t_snd.sb_len))
+        rn__tcp_timer_stop(c, &c->t_cork);
     rn__tcp_tlp_arm(c);
     /* Data waits behind a window too small to use and nothing is in
      * flight to bring news of it: the persist timer probes (RFC 9293
@@ -415,6 +456,7 @@ void rn__tcp_output(struct tcp_conn *c)
         tcp_state(c) >= TCPS_ESTABLISHED) {
         c->t_persist = true;
         c->t_flags &= ~TF_TLP_ARMED;
+        c->t_una_since = now;  /* TCP_USER_TIMEOUT counts from the first probe */
         rn__tcp_timer_arm(c, &c->t_rexmt, now + rn__tcp_rto(c));
     }
 }

@@ -21,7 +21,9 @@
 #include "refnet/clock.h"
 #include "refnet/netbuf.h"
 #include "refnet/object.h"
+#include "refnet/tcp.h"
 #include "refnet/timer.h"
+#include "refnet/transport.h"
 #include "transport/tcp.h"
 #include "wire/tcp.h"
 
@@ -39,7 +41,6 @@
 #define TCP_PAWS_IDLE RN_SEC(24ull * 24 * 3600)  /* RFC 7323 5.5: 24 days */
 #define TCP_CHALLENGE_ACK_LIMIT 1000  /* per second, per stack (RFC 5961 7) */
 #define TCP_TLP_MIN RN_MSEC(10)       /* floor of the tail loss probe's timeout */
-#define TCP_SYNACK_RETRIES 5
 #define TCP_MAX_RXTSHIFT 15
 /* Largest TCP payload handed to a TSO device in one segment: the IPv4
  * limit less the largest IP and TCP headers. */
@@ -83,11 +84,82 @@
 #define TF_TLP_ARMED 0x00200000u   /* t_rexmt is armed as the tail loss probe */
 #define TF_TLP_OUT 0x00400000u     /* a probe went out; none more until an ACK
                                       advances snd_una */
+#define TF_REQ_SACK 0x00800000u    /* we offered SACK (tcp.sack on) */
+#define TF_CORK 0x01000000u        /* TCP_CORK: only full segments go out */
+#define TF_MORE 0x02000000u        /* the last send said MSG_MORE: the same */
+#define TF_PUSH_ONCE 0x04000000u   /* the next output sends a held partial
+                                      segment (uncork, the cork timer) */
+#define TF_SNDBUF_LOCK 0x08000000u /* SO_SNDBUF set: no send autotuning */
+#define TF_RCVBUF_LOCK 0x10000000u /* SO_RCVBUF set: no receive autotuning */
+
+/* How long a corked partial segment may wait (TCP_CORK, MSG_MORE), as
+ * Linux. */
+#define TCP_CORK_MAX RN_MSEC(200)
+
+/* ---- Settings in force, and congestion control by name ---- */
+
+struct tcp_conn;
+
+/* A congestion control algorithm (tcp_cc.c keeps the table by name). */
+struct tcp_cc_ops {
+    const char *cc_name;                                   /* "newreno" */
+    /* A connection starts: the initial window and threshold. */
+    void (*cc_init)(struct tcp_conn *c);
+    /* New data acknowledged: acked bytes, outside recovery. */
+    void (*cc_ack)(struct tcp_conn *c, uint32_t acked);
+    /* The third duplicate ACK: enter recovery and retransmit. */
+    void (*cc_fast_retransmit)(struct tcp_conn *c);
+    /* A further duplicate ACK in recovery. */
+    void (*cc_dupack)(struct tcp_conn *c);
+    /* An ACK in recovery; returns true if it ended recovery. */
+    bool (*cc_recovery_ack)(struct tcp_conn *c, uint32_t acked);
+    /* The retransmission timer fired. */
+    void (*cc_rto)(struct tcp_conn *c);
+};
+
+/* The settings a connection lives by: the stack's settings as they were
+ * when it was opened, shared by reference and never changed once
+ * published.  Held by the stack while it is the one in force, and by
+ * every connection that started under it; freed by the last holder,
+ * which may be on any thread (a connection's release). */
+struct tcp_conf {
+    _Atomic uint32_t tc_refs;          /* [A] holders */
+    struct rn_tcp_params tc_p;         /* [I] */
+    const struct tcp_cc_ops *tc_cc;    /* [I] tc_p.tp_cc's algorithm */
+};
+
+/* Per-socket options a user set (transport.h, enum rn_sockopt), kept by
+ * the socket until it has a TCP object, by a listener for the
+ * connections it makes (they inherit them, as Linux's children do), and
+ * by a connection.  Zero means "the stack's setting". */
+struct tcp_uopts {
+    uint32_t uo_flags;                 /* UO_* */
+    uint32_t uo_sndbuf;                /* SO_SNDBUF as reported (doubled) */
+    uint32_t uo_rcvbuf;                /* SO_RCVBUF as reported (doubled) */
+    uint32_t uo_maxseg;                /* TCP_MAXSEG */
+    uint32_t uo_window_clamp;          /* TCP_WINDOW_CLAMP, bytes */
+    rn_time_t uo_keepidle;             /* TCP_KEEPIDLE */
+    rn_time_t uo_keepintvl;            /* TCP_KEEPINTVL */
+    uint32_t uo_keepcnt;               /* TCP_KEEPCNT */
+    uint32_t uo_syncnt;                /* TCP_SYNCNT */
+    rn_time_t uo_user_timeout;         /* TCP_USER_TIMEOUT; 0 none */
+    uint8_t uo_tos;                    /* IP_TOS */
+    uint8_t uo_ttl;                    /* IP_TTL; 0 the stack's */
+};
+
+/* uo_flags */
+#define UO_NODELAY 0x01u    /* TCP_NODELAY */
+#define UO_KEEPALIVE 0x02u  /* SO_KEEPALIVE */
+#define UO_CORK 0x04u       /* TCP_CORK */
+#define UO_REUSEADDR 0x08u  /* SO_REUSEADDR */
+#define UO_REUSEPORT 0x10u  /* SO_REUSEPORT */
 
 /* Per-stack TCP state (in TCP's stack slot). */
 struct tcp_stack {
     struct rn_stack *ts_stack;               /* [I] */
-    struct tcp_params ts_params;             /* [I] defaults filled in */
+    struct tcp_conf *ts_conf;                /* [L] the settings in force, held */
+    struct tcp_bound *ts_bound[TCP_LHASH_BUCKETS]; /* [L] ports of sockets bound
+                                                but not listening or connected */
     struct tcp_conn *ts_hash[TCP_HASH_BUCKETS];          /* [L] by 4-tuple */
     struct tcp_bind *ts_lhash[TCP_LHASH_BUCKETS];        /* [L] listening ports */
     struct tcp_tw *ts_tw_hash[TCP_HASH_BUCKETS];         /* [L] TIME_WAIT by 4-tuple */
@@ -138,8 +210,22 @@ struct tcp_sndbuf {
     uint32_t sb_len;    /* [L] bytes queued from there */
 };
 
+/* A socket bound to a port but not listening or connected yet: it holds
+ * the port from bind on, as Linux's bind does.  Embedded in the socket's
+ * context (tcp_sock.c). */
+struct tcp_bound {
+    struct tcp_bound *bd_next;         /* [L] ts_bound chain */
+    const struct tcp_uopts *bd_uo;     /* [L] the socket's options (reuse) */
+    uint32_t bd_laddr;                 /* [L] 0 = any */
+    uint16_t bd_lport;                 /* [L] never 0 while linked */
+    bool bd_linked;                    /* [L] in ts_bound */
+};
+
 struct tcp_conn {
     struct tcp_stack *t_tcp;           /* [I] */
+    struct tcp_conf *t_conf;           /* [I] the settings it opened under, held */
+    struct tcp_uopts t_uo;             /* [L] the user's options (booleans
+                                          live in t_flags: TF_NODELAY ...) */
     struct tcp_conn *t_hnext;          /* [L] connection table chain */
     struct tcp_listener *t_listener;   /* [L] until accepted: held by "tcp.conn" */
     struct tcp_conn *t_qnext;          /* [L] the listener's SYN or accept queue */
@@ -219,7 +305,29 @@ struct tcp_conn {
                                           up_owner), set at connect or accept
                                           and kept until the release: the
                                           socket outlives the connection */
-    uint64_t t_retransmits;            /* [L] */
+    uint64_t t_retransmits;            /* [L] segments resent */
+    struct rn_timer t_cork;            /* [L] pushes a corked partial segment */
+    rn_time_t t_una_since;             /* [L] when the oldest unacknowledged data
+                                          was sent, or the last ACK that moved
+                                          snd_una (TCP_USER_TIMEOUT) */
+    /* Statistics (struct rn_tcp_info) [L]. */
+    uint64_t t_bytes_sent;             /* payload sent, resent included */
+    uint64_t t_bytes_retrans;          /* payload resent */
+    uint64_t t_bytes_acked;            /* payload acknowledged */
+    uint64_t t_bytes_received;         /* payload taken in order */
+    uint64_t t_segs_out;
+    uint64_t t_segs_in;
+    uint64_t t_data_segs_out;
+    uint64_t t_data_segs_in;
+    rn_time_t t_min_rtt;               /* smallest RTT sample; 0 none */
+    uint32_t t_rcv_mss;                /* largest payload received */
+    uint64_t t_dr_rate;                /* delivery rate, bytes per second */
+    rn_time_t t_dr_since;              /* start of the round being measured */
+    uint64_t t_dr_acked;               /* t_bytes_acked at that start */
+    /* Receive buffer autotuning [L]. */
+    uint64_t t_rs_copied;              /* t_bytes_read when the round began */
+    uint64_t t_bytes_read;             /* payload the user took */
+    rn_time_t t_rs_since;              /* when the round began */
     void *t_filter;                    /* [L] the filtering platform's record of
                                           the flow (callout contexts, pended
                                           operations), or NULL (filter_hook.h) */
@@ -236,6 +344,8 @@ struct tcp_bind {
     uint16_t b_lport;                  /* [I] */
     struct tcp_listener *b_listener;   /* [L] the open listener, NULL once closed */
     uint64_t b_holder;                 /* [I] the listener's object id */
+    uint32_t b_flags;                  /* [L] the listener's UO_REUSE* bits, kept
+                                          after its close */
     struct rn_ob_wait b_wait;          /* fires when the closed listener is released */
     struct rn_work b_work;             /* then frees the port on the loop thread */
 };
@@ -255,6 +365,7 @@ struct tcp_listener {
     const struct tcp_upcalls *l_up;    /* [L] */
     void *l_upctx;                     /* [L] */
     void *l_owner;                     /* [L] the socket above, as t_owner */
+    struct tcp_uopts l_uo;             /* [L] options its connections inherit */
     bool l_auth_pending;               /* [L] a callout pended its listen
                                           authorisation: it takes no SYNs */
     int l_error;                       /* [L] why it was closed under its user
@@ -279,6 +390,10 @@ struct tcp_tw {
     uint32_t tw_ts_offset;             /* [L] */
     bool tw_tstmp;                     /* [L] */
     uint16_t tw_rcv_wnd;               /* [L] as last advertised, unscaled field */
+    uint32_t tw_flags;                 /* [I] the connection's UO_REUSE* bits */
+    uint8_t tw_tos;                    /* [I] its IP_TOS and IP_TTL */
+    uint8_t tw_ttl;
+    rn_time_t tw_msl;                  /* [I] its tcp.msl */
     rn_time_t tw_expires;              /* [L] */
 };
 
@@ -311,8 +426,32 @@ enum tcp_kind {
 enum tcp_kind rn__tcp_kind_of(const void *ob);
 struct tcp_conn *rn__tcp_lookup(struct tcp_stack *ts, uint32_t laddr, uint16_t lport,
                              uint32_t faddr, uint16_t fport);
-/* The open listener for a segment to laddr:lport, or NULL. */
-struct tcp_listener *rn__tcp_lookup_listener(struct tcp_stack *ts, uint32_t laddr, uint16_t lport);
+/* The open listener for a SYN from faddr:fport to laddr:lport, or NULL:
+ * the one on laddr before a wildcard one, and among listeners sharing the
+ * address with SO_REUSEPORT, one picked by a hash of the 4-tuple. */
+struct tcp_listener *rn__tcp_lookup_listener(struct tcp_stack *ts, uint32_t laddr, uint16_t lport,
+                                          uint32_t faddr, uint16_t fport);
+/* Whether a binding to laddr:lport with the reuse options flags (UO_*)
+ * may share the port with every socket, listener, connection and
+ * TIME_WAIT entry that uses it (self, a bound socket, is left out).
+ * Returns 0 or RN_EADDRINUSE. */
+int rn__tcp_port_check(struct tcp_stack *ts, uint32_t laddr, uint16_t lport, uint32_t flags,
+                       const struct tcp_bound *self);
+/* A port nothing uses on laddr, from the ephemeral range (a bind or a
+ * listen to port 0), or 0 if none is free. */
+uint16_t rn__tcp_port_pick(struct tcp_stack *ts, uint32_t laddr);
+/* Links (unlinks) a bound socket's port in ts_bound.  Harmless twice. */
+void rn__tcp_bound_link(struct tcp_stack *ts, struct tcp_bound *bd);
+void rn__tcp_bound_unlink(struct tcp_stack *ts, struct tcp_bound *bd);
+/* rn__tcp_listen() and rn__tcp_connect() (tcp.h) for a socket with the
+ * options uo (NULL: none), which the listener keeps for the connections
+ * it makes, and the connection takes before its SYN. */
+int rn__tcp_listen_opts(struct rn_stack *st, uint32_t laddr, uint16_t lport, unsigned backlog,
+                        const struct tcp_uopts *uo, const struct tcp_upcalls *up, void *ctx,
+                        struct tcp_listener **out);
+int rn__tcp_connect_opts(struct rn_stack *st, uint32_t laddr, uint16_t lport, uint32_t faddr,
+                         uint16_t fport, const struct tcp_uopts *uo,
+                         const struct tcp_upcalls *up, void *ctx, struct tcp_conn **out);
 /* Creates a connection for a 4-tuple and puts it in the table. */
 struct tcp_conn *rn__tcp_conn_new(struct tcp_stack *ts, uint32_t laddr, uint16_t lport,
                                uint32_t faddr, uint16_t fport);
@@ -323,7 +462,10 @@ void rn__tcp_done(struct tcp_conn *c);
 void rn__tcp_drop(struct tcp_conn *c, int err);
 uint32_t rn__tcp_isn(struct tcp_stack *ts, uint32_t laddr, uint16_t lport, uint32_t faddr,
                   uint16_t fport);
-/* Sets t_maxseg and buffers from the route and the peer's MSS. */
+/* The TF_REQ_* options c's SYN or SYN+ACK offers, as its settings say. */
+uint32_t rn__tcp_syn_offers(const struct tcp_conn *c);
+/* Sets t_maxseg and t_our_mss from the route, the peer's MSS, tcp.mss_clamp
+ * and TCP_MAXSEG. */
 void rn__tcp_mss_update(struct tcp_conn *c, uint32_t peer_mss);
 /* Frees send and receive buffers.  [L] */
 void rn__tcp_free_buffers(struct tcp_conn *c);
@@ -376,6 +518,10 @@ void rn__tcp_output(struct tcp_conn *c);
 void rn__tcp_respond(struct tcp_stack *ts, uint32_t laddr, uint16_t lport, uint32_t faddr,
                   uint16_t fport, uint32_t seq, uint32_t ack, uint8_t flags, uint16_t win,
                   const uint32_t *tsval_tsecr);
+/* The same, with the IP_TOS and IP_TTL of the connection it stands for. */
+void rn__tcp_respond_as(struct tcp_stack *ts, uint32_t laddr, uint16_t lport, uint32_t faddr,
+                        uint16_t fport, uint32_t seq, uint32_t ack, uint8_t flags, uint16_t win,
+                        const uint32_t *tsval_tsecr, const uint8_t tos_ttl[2]);
 /* A RST in answer to segment th (RFC 9293 3.10.7.1). */
 void rn__tcp_reset_reply(struct tcp_stack *ts, uint32_t laddr, uint32_t faddr,
                       const struct rn_tcp_hdr *th, uint32_t seglen);
@@ -416,7 +562,45 @@ bool rn__tcp_tw_input(struct tcp_tw *tw, const struct rn_tcp_hdr *th,
 void rn__tcp_tw_init(struct tcp_stack *ts);
 void rn__tcp_tw_flush(struct tcp_stack *ts);
 
-/* ---- tcp_cc_newreno.c ---- */
+/* ---- tcp_settings.c ---- */
+/* A conf holding a copy of p (checked by the caller), one reference
+ * held; NULL if out of memory or p names no known algorithm. */
+struct tcp_conf *rn__tcp_conf_new(const struct rn_tcp_params *p);
+void rn__tcp_conf_ref(struct tcp_conf *tc);
+/* Drops a reference; the last frees it.  [any] */
+void rn__tcp_conf_deref(struct tcp_conf *tc);
+/* Makes p the settings in force on ts, for connections opened from now
+ * on.  Returns 0 or RN_ENOMEM. */
+int rn__tcp_conf_publish(struct tcp_stack *ts, const struct rn_tcp_params *p);
+
+/* ---- tcp_opt.c: the per-socket options ---- */
+/* Sets opt for a socket whose options are uo, and on its connection c or
+ * listener l if it has one (both NULL before listen or connect).  Returns
+ * 0, RN_EINVAL (out of range), RN_ENOPROTOOPT (not TCP's). */
+int rn__tcp_opt_set(struct tcp_stack *ts, struct tcp_uopts *uo, struct tcp_conn *c,
+                    struct tcp_listener *l, enum rn_sockopt opt, int64_t val);
+/* Reads opt, from c or l if there is one, else from uo.  Returns 0 or
+ * RN_ENOPROTOOPT. */
+int rn__tcp_opt_get(struct tcp_stack *ts, const struct tcp_uopts *uo, const struct tcp_conn *c,
+                    const struct tcp_listener *l, enum rn_sockopt opt, int64_t *val);
+/* Gives a new connection the options uo (a socket's at connect, a
+ * listener's at the SYN), before its SYN or SYN+ACK goes out. */
+void rn__tcp_opt_apply(struct tcp_conn *c, const struct tcp_uopts *uo);
+/* The effective keepalive idle time, interval and count of c. */
+rn_time_t rn__tcp_keepidle(const struct tcp_conn *c);
+rn_time_t rn__tcp_keepintvl(const struct tcp_conn *c);
+uint32_t rn__tcp_keepcnt(const struct tcp_conn *c);
+/* Sets the receive buffer (payload bytes) and the window scale to offer,
+ * from the user's SO_RCVBUF or the settings; before the SYN only. */
+void rn__tcp_rcvbuf_init(struct tcp_conn *c);
+/* Autotuning: the user read n bytes; cwnd grew. */
+void rn__tcp_rcvbuf_tune(struct tcp_conn *c, size_t n);
+void rn__tcp_sndbuf_tune(struct tcp_conn *c);
+
+/* ---- tcp_cc.c: congestion control, through the connection's algorithm ---- */
+/* The algorithm named name, or NULL. */
+const struct tcp_cc_ops *rn__tcp_cc_find(const char *name);
+extern const struct tcp_cc_ops rn__tcp_cc_newreno;
 void rn__tcp_cc_init(struct tcp_conn *c);
 /* New data acknowledged: acked bytes. */
 void rn__tcp_cc_ack(struct tcp_conn *c, uint32_t acked);

@@ -14,6 +14,7 @@
  *   tu_acceptable -> tk_event() -> socket upcall -> rn__sock_kick()
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "net/net.h"
 #include "refnet/error.h"
@@ -35,10 +36,11 @@ struct tcp_sock {
     bool tk_connecting;                /* [L] a connect answered EINPROGRESS and
                                           no connect has seen it finish yet */
     bool tk_shut_rd;                   /* [L] the user will read no more */
-    uint32_t tk_sndbuf;                /* [L] SO_SNDBUF for the connection */
-    uint32_t tk_rcvbuf;                /* [L] SO_RCVBUF for the connection */
-    bool tk_nodelay;                   /* [L] TCP_NODELAY */
-    bool tk_keepalive;                 /* [L] SO_KEEPALIVE */
+    struct tcp_uopts tk_uo;            /* [L] the options set (tcp_opt.c); the
+                                          listener or connection keeps its own
+                                          copy once it exists */
+    struct tcp_bound tk_bound;         /* [L] the port held from bind until
+                                          listen, connect or close */
 };
 
 static void tk_event(struct tcp_sock *tk, unsigned events)
@@ -98,17 +100,6 @@ static struct tcp_sock *tk_new(struct rn_stack *st, const struct rn_sock_upcall 
     return tk;
 }
 
-/* Applies the options set before the connection existed. */
-static void tk_apply(struct tcp_sock *tk)
-{
-    if (tk->tk_sndbuf != 0 || tk->tk_rcvbuf != 0)
-        rn__tcp_set_bufsizes(tk->tk_conn, tk->tk_sndbuf, tk->tk_rcvbuf);
-    if (tk->tk_nodelay)
-        rn__tcp_set_nodelay(tk->tk_conn, true);
-    if (tk->tk_keepalive)
-        rn__tcp_set_keepalive(tk->tk_conn, true);
-}
-
 static int tk_open(struct rn_stack *st, const struct rn_sock_upcall *up, void **out)
 {
     struct tcp_sock *tk;
@@ -125,21 +116,37 @@ static int tk_open(struct rn_stack *st, const struct rn_sock_upcall *up, void **
 static int tk_bind(void *t, const struct rn_sockaddr_in *addr)
 {
     struct tcp_sock *tk = t;
+    struct tcp_stack *ts = rn__tcp_stack(tk->tk_stack);
+    uint16_t port = addr->sin_port;
 
     if (tk->tk_listener != NULL || tk->tk_conn != NULL || tk->tk_lport != 0)
         return RN_EINVAL;
     if (addr->sin_addr != 0 && !rn__ip_is_local(tk->tk_stack, addr->sin_addr))
         return RN_EADDRNOTAVAIL;
-    if (addr->sin_port != 0 && rn_tcp_port_holder(tk->tk_stack, addr->sin_addr, addr->sin_port))
+    /* The port is the socket's from now on (port 0: one picked now, so
+     * that getsockname shows it), shared only as SO_REUSEADDR and
+     * SO_REUSEPORT allow. */
+    if (port == 0) {
+        port = rn__tcp_port_pick(ts, addr->sin_addr);
+        if (port == 0)
+            return RN_EADDRINUSE;
+    } else if (rn__tcp_port_check(ts, addr->sin_addr, port, tk->tk_uo.uo_flags, NULL) < 0) {
         return RN_EADDRINUSE;
+    }
     tk->tk_laddr = addr->sin_addr;
-    tk->tk_lport = addr->sin_port;
+    tk->tk_lport = port;
+    tk->tk_bound.bd_uo = &tk->tk_uo;
+    tk->tk_bound.bd_laddr = tk->tk_laddr;
+    tk->tk_bound.bd_lport = port;
+    rn__tcp_bound_link(ts, &tk->tk_bound);
     return 0;
 }
 
 static int tk_listen(void *t, int backlog)
 {
     struct tcp_sock *tk = t;
+    struct tcp_stack *ts = rn__tcp_stack(tk->tk_stack);
+    bool bound = tk->tk_bound.bd_linked;
     struct tcp_listener *l;
     int err;
 
@@ -147,10 +154,18 @@ static int tk_listen(void *t, int backlog)
         return RN_EINVAL;
     if (tk->tk_listener != NULL)
         return 0;
-    err = rn__tcp_listen(tk->tk_stack, tk->tk_laddr, tk->tk_lport,
-                        backlog > 0 ? (unsigned)backlog : 1, &tk_upcalls, tk, &l);
-    if (err < 0)
+    /* The listener takes the port over from the bound socket; it must
+     * share it with the others as a listener (SO_REUSEADDR no longer
+     * helps against another listener). */
+    rn__tcp_bound_unlink(ts, &tk->tk_bound);
+    err = rn__tcp_listen_opts(tk->tk_stack, tk->tk_laddr, tk->tk_lport,
+                              backlog > 0 ? (unsigned)backlog : 1, &tk->tk_uo, &tk_upcalls, tk,
+                              &l);
+    if (err < 0) {
+        if (bound)
+            rn__tcp_bound_link(ts, &tk->tk_bound);
         return err;
+    }
     rn_ob_ref(l, RN_TAG_SOCKET_ENDPOINT);
     l->l_owner = tk->tk_up.up_owner;
     tk->tk_listener = l;
@@ -161,6 +176,8 @@ static int tk_listen(void *t, int backlog)
 static int tk_connect(void *t, const struct rn_sockaddr_in *addr)
 {
     struct tcp_sock *tk = t;
+    struct tcp_stack *ts = rn__tcp_stack(tk->tk_stack);
+    bool bound = tk->tk_bound.bd_linked;
     struct tcp_conn *c;
     int err;
 
@@ -186,16 +203,22 @@ static int tk_connect(void *t, const struct rn_sockaddr_in *addr)
         }
         return RN_EISCONN;
     }
-    err = rn__tcp_connect(tk->tk_stack, tk->tk_laddr, tk->tk_lport,
-                         addr->sin_addr != 0 ? addr->sin_addr : rn__ip_any_local(tk->tk_stack),
-                         addr->sin_port, &tk_upcalls, tk, &c);
-    if (err < 0)
+    /* The connection takes the bound port over; its options go with it
+     * before the SYN. */
+    rn__tcp_bound_unlink(ts, &tk->tk_bound);
+    err = rn__tcp_connect_opts(tk->tk_stack, tk->tk_laddr, tk->tk_lport,
+                               addr->sin_addr != 0 ? addr->sin_addr
+                                                   : rn__ip_any_local(tk->tk_stack),
+                               addr->sin_port, &tk->tk_uo, &tk_upcalls, tk, &c);
+    if (err < 0) {
+        if (bound)
+            rn__tcp_bound_link(ts, &tk->tk_bound);
         return err;
+    }
     rn_ob_ref(c, RN_TAG_SOCKET_ENDPOINT);
     c->t_owner = tk->tk_up.up_owner;
     tk->tk_conn = c;
     tk->tk_connecting = true;
-    tk_apply(tk);
     return RN_EINPROGRESS;
 }
 
@@ -219,14 +242,10 @@ static int tk_accept(void *t, const struct rn_sock_upcall *up, void **out,
         return err;
     }
     nk->tk_conn = c;
+    /* The options set on the listener passed to the connection at its
+     * SYN (tcp_opt.c), as on Linux; the socket reads them from there. */
+    nk->tk_uo = c->t_uo;
     c->t_owner = up->up_owner;
-    /* The options set on the listener pass to what it accepts, as on
-     * Linux. */
-    nk->tk_sndbuf = tk->tk_sndbuf;
-    nk->tk_rcvbuf = tk->tk_rcvbuf;
-    nk->tk_nodelay = tk->tk_nodelay;
-    nk->tk_keepalive = tk->tk_keepalive;
-    tk_apply(nk);
     rn__tcp_info(c, &ti);
     nk->tk_laddr = ti.ti_laddr;
     nk->tk_lport = ti.ti_lport;
@@ -250,7 +269,8 @@ static ssize_t tk_send(void *t, const void *buf, size_t len, const struct rn_soc
     }
     if (tk->tk_conn == NULL)
         return RN_ENOTCONN;
-    n = rn__tcp_send_eof(tk->tk_conn, buf, len, (flags & RN_MSG_EOF) != 0);
+    n = rn__tcp_send_flags(tk->tk_conn, buf, len, (flags & RN_MSG_EOF) != 0,
+                           (flags & RN_MSG_MORE) != 0);
     /* A connection that ended, its error told: the sending side is shut. */
     if (n < 0 && n != RN_EAGAIN && (tk->tk_conn->t_flags & TF_DONE))
         n = RN_EPIPE;
@@ -319,6 +339,7 @@ static void *tk_close(void *t, bool abort)
     void *ob = NULL;
 
     tk->tk_up.up_event = NULL;
+    rn__tcp_bound_unlink(rn__tcp_stack(tk->tk_stack), &tk->tk_bound);
     if (tk->tk_conn != NULL) {
         rn__tcp_close(tk->tk_conn, abort);
         ob = tk->tk_conn;
@@ -436,56 +457,35 @@ static int tk_setopt(void *t, enum rn_sockopt opt, int64_t val)
 {
     struct tcp_sock *tk = t;
 
-    switch (opt) {
-    case RN_SO_SNDBUF:
-    case RN_SO_RCVBUF:
-        if (val < 4096 || val > (64 << 20))
-            return RN_EINVAL;
-        if (opt == RN_SO_SNDBUF)
-            tk->tk_sndbuf = (uint32_t)val;
-        else
-            tk->tk_rcvbuf = (uint32_t)val;
-        if (tk->tk_conn != NULL)
-            return rn__tcp_set_bufsizes(tk->tk_conn, opt == RN_SO_SNDBUF ? (uint32_t)val : 0,
-                                       opt == RN_SO_RCVBUF ? (uint32_t)val : 0);
-        return 0;
-    case RN_TCP_NODELAY:
-        tk->tk_nodelay = val != 0;
-        return tk->tk_conn != NULL ? rn__tcp_set_nodelay(tk->tk_conn, val != 0) : 0;
-    case RN_SO_KEEPALIVE:
-        tk->tk_keepalive = val != 0;
-        return tk->tk_conn != NULL ? rn__tcp_set_keepalive(tk->tk_conn, val != 0) : 0;
-    default:
-        return RN_ENOPROTOOPT;
-    }
+    return rn__tcp_opt_set(rn__tcp_stack(tk->tk_stack), &tk->tk_uo, tk->tk_conn, tk->tk_listener,
+                           opt, val);
 }
 
 static int tk_getopt(void *t, enum rn_sockopt opt, int64_t *val)
 {
     struct tcp_sock *tk = t;
-    const struct tcp_stack *ts = rn__tcp_stack(tk->tk_stack);
 
-    switch (opt) {
-    case RN_SO_SNDBUF:
-        *val = tk->tk_conn ? tk->tk_conn->t_snd.sb_max
-                           : tk->tk_sndbuf ? tk->tk_sndbuf : ts->ts_params.tp_sndbuf;
-        return 0;
-    case RN_SO_RCVBUF:
-        *val = tk->tk_conn ? tk->tk_conn->rcv_buf
-                           : tk->tk_rcvbuf ? tk->tk_rcvbuf : ts->ts_params.tp_rcvbuf;
-        return 0;
-    case RN_TCP_NODELAY:
-        *val = tk->tk_nodelay;
-        return 0;
-    case RN_SO_KEEPALIVE:
-        *val = tk->tk_keepalive;
-        return 0;
-    case RN_SO_ACCEPTCONN:
+    if (opt == RN_SO_ACCEPTCONN) {
         *val = tk->tk_listener != NULL;
         return 0;
-    default:
-        return RN_ENOPROTOOPT;
     }
+    return rn__tcp_opt_get(rn__tcp_stack(tk->tk_stack), &tk->tk_uo, tk->tk_conn,
+                           tk->tk_listener, opt, val);
+}
+
+/* TCP_INFO: a connection's statistics; a listener's or a fresh socket's
+ * state alone, as Linux answers. */
+static int tk_tcp_info(void *t, struct rn_tcp_info *out)
+{
+    struct tcp_sock *tk = t;
+
+    if (tk->tk_conn != NULL) {
+        rn__tcp_conn_info(tk->tk_conn, out);
+        return 0;
+    }
+    memset(out, 0, sizeof(*out));
+    out->ti_state = tk->tk_listener != NULL ? RN_TCP_LISTEN : RN_TCP_CLOSED;
+    return 0;
 }
 
 static void tk_getname(void *t, struct rn_sockaddr_in *local, struct rn_sockaddr_in *remote)
@@ -551,6 +551,7 @@ const struct rn_transport_ops rn__tcp_ops = {
     .to_error = tk_error,
     .to_setopt = tk_setopt,
     .to_getopt = tk_getopt,
+    .to_tcp_info = tk_tcp_info,
     .to_getname = tk_getname,
     .to_owner = tk_owner,
 };

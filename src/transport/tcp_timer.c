@@ -19,7 +19,7 @@
 
 rn_time_t rn__tcp_rto(const struct tcp_conn *c)
 {
-    rn_time_t rto = c->t_rto, max = c->t_tcp->ts_params.tp_rto_max;
+    rn_time_t rto = c->t_rto, max = c->t_conf->tc_p.tp_rto_max;
     uint32_t i;
 
     for (i = 0; i < c->t_rxtshift && rto < max; i++)
@@ -70,7 +70,16 @@ void rn__tcp_timers_stop(struct tcp_conn *c)
     rn__tcp_timer_stop(c, &c->t_rexmt);
     rn__tcp_timer_stop(c, &c->t_delack);
     rn__tcp_timer_stop(c, &c->t_keep);
+    rn__tcp_timer_stop(c, &c->t_cork);
     c->t_persist = false;
+}
+
+/* TCP_USER_TIMEOUT (RFC 5482): when the oldest unacknowledged data (or
+ * the SYN, or the window probes) will have waited too long; 0 if the
+ * socket set none. */
+static rn_time_t user_deadline(const struct tcp_conn *c)
+{
+    return c->t_uo.uo_user_timeout != 0 ? c->t_una_since + c->t_uo.uo_user_timeout : 0;
 }
 
 /* The probe timeout of RFC 8985 7.2, or 0 if no probe applies to c now:
@@ -96,15 +105,21 @@ static rn_time_t tlp_timeout(const struct tcp_conn *c)
 void rn__tcp_rexmt_start(struct tcp_conn *c)
 {
     rn_time_t now = rn_stack_now(c->t_tcp->ts_stack), pto = tlp_timeout(c);
+    rn_time_t due, until = user_deadline(c);
 
     c->t_persist = false;
     if (pto != 0) {
         c->t_flags |= TF_TLP_ARMED;
-        rn__tcp_timer_arm(c, &c->t_rexmt, now + pto);
+        due = now + pto;
     } else {
         c->t_flags &= ~TF_TLP_ARMED;
-        rn__tcp_timer_arm(c, &c->t_rexmt, now + rn__tcp_rto(c));
+        due = now + rn__tcp_rto(c);
     }
+    /* Fire no later than the user timeout, to drop the connection on
+     * time (as Linux clamps the RTO to it). */
+    if (until != 0 && until < due)
+        due = until > now ? until : now;
+    rn__tcp_timer_arm(c, &c->t_rexmt, due);
 }
 
 void rn__tcp_tlp_arm(struct tcp_conn *c)
@@ -139,6 +154,7 @@ static void tlp_fire(struct tcp_conn *c, rn_time_t now)
         c->t_tcp->ts_tlp_probes++;
         c->t_tcp->ts_retransmits++;
         c->t_retransmits++;
+        c->t_bytes_retrans += len;
         rn__tcp_send_segment(c, c->snd_max - len, len, RN_TCP_ACK);
     }
     rn__tcp_timer_arm(c, &c->t_rexmt, now + rn__tcp_rto(c));
@@ -146,13 +162,24 @@ static void tlp_fire(struct tcp_conn *c, rn_time_t now)
 
 void rn__tcp_keep_reset(struct tcp_conn *c)
 {
-    const struct tcp_params *p = &c->t_tcp->ts_params;
-
     c->t_keep_probes = 0;
     if (c->t_flags & TF_KEEPALIVE)
-        rn__tcp_timer_arm(c, &c->t_keep, rn_stack_now(c->t_tcp->ts_stack) + p->tp_keepidle);
+        rn__tcp_timer_arm(c, &c->t_keep, rn_stack_now(c->t_tcp->ts_stack) + rn__tcp_keepidle(c));
     else if (tcp_state(c) != TCPS_FIN_WAIT_2)
         rn__tcp_timer_stop(c, &c->t_keep);
+}
+
+/* Retransmissions allowed in state s: the SYN's (TCP_SYNCNT, or
+ * tcp.syn_retries), the SYN+ACK's, or the data's. */
+static uint32_t retries_of(const struct tcp_conn *c, enum tcp_state s)
+{
+    const struct rn_tcp_params *p = &c->t_conf->tc_p;
+
+    if (s == TCPS_SYN_SENT)
+        return c->t_uo.uo_syncnt != 0 ? c->t_uo.uo_syncnt : p->tp_syn_retries;
+    if (s == TCPS_SYN_RECEIVED)
+        return p->tp_synack_retries;
+    return p->tp_retries;
 }
 
 static void rexmt_fire(struct rn_timer *t, rn_time_t now)
@@ -181,6 +208,13 @@ static void rexmt_fire(struct rn_timer *t, rn_time_t now)
             rn__tcp_rexmt_start(c);
             goto out;
         }
+        /* Probes the peer answers keep the connection, but not past a
+         * user timeout (Linux counts from the first probe). */
+        if (user_deadline(c) != 0 && now >= user_deadline(c)) {
+            ts->ts_timeouts++;
+            rn__tcp_drop(c, RN_ETIMEDOUT);
+            goto out;
+        }
         /* Zero-window probe: an old byte's sequence number and no data
          * makes the peer answer with its current window. */
         rn__tcp_send_segment(c, c->snd_una - 1, 0, RN_TCP_ACK);
@@ -191,6 +225,11 @@ static void rexmt_fire(struct rn_timer *t, rn_time_t now)
     }
     if (c->snd_una == c->snd_max)
         goto out;  /* everything was acknowledged meanwhile */
+    if (user_deadline(c) != 0 && now >= user_deadline(c)) {
+        ts->ts_timeouts++;
+        rn__tcp_drop(c, RN_ETIMEDOUT);
+        goto out;
+    }
     if (probe) {
         tlp_fire(c, now);
         goto out;
@@ -201,16 +240,16 @@ static void rexmt_fire(struct rn_timer *t, rn_time_t now)
          * (RFC 9293 3.8.6.1; BSD does the same). */
         c->snd_nxt = c->snd_una;
         c->t_persist = true;
+        c->t_una_since = now;  /* TCP_USER_TIMEOUT counts from the first probe */
         rn__tcp_send_segment(c, c->snd_una - 1, 0, RN_TCP_ACK);
         if (c->t_rxtshift < TCP_MAX_RXTSHIFT)
             c->t_rxtshift++;
         rn__tcp_timer_arm(c, &c->t_rexmt, now + rn__tcp_rto(c));
         goto out;
     }
-    if (((s == TCPS_SYN_SENT || s == TCPS_SYN_RECEIVED) &&
-         c->t_rxtshift >= (s == TCPS_SYN_SENT ? ts->ts_params.tp_syn_retries
-                                              : TCP_SYNACK_RETRIES)) ||
-        c->t_rxtshift >= ts->ts_params.tp_retries) {
+    /* Out of retries, unless a user timeout decides instead (RFC 5482,
+     * as Linux). */
+    if (user_deadline(c) == 0 && c->t_rxtshift >= retries_of(c, s)) {
         ts->ts_timeouts++;
         rn__tcp_drop(c, RN_ETIMEDOUT);
         goto out;
@@ -243,14 +282,18 @@ static void delack_fire(struct rn_timer *t, rn_time_t now)
 static void keep_fire(struct rn_timer *t, rn_time_t now)
 {
     struct tcp_conn *c = CONN_OF(t, t_keep);
-    const struct tcp_params *p = &c->t_tcp->ts_params;
     enum tcp_state s = tcp_state(c);
+    rn_time_t idle = rn__tcp_keepidle(c);
 
     if (c->t_flags & TF_DONE)
         goto out;
     if (s == TCPS_SYN_SENT || s == TCPS_SYN_RECEIVED) {
-        c->t_tcp->ts_timeouts++;
-        rn__tcp_drop(c, RN_ETIMEDOUT);  /* connection establishment timeout */
+        /* A callout pended the open and never decided: give up, as an
+         * unanswered SYN would. */
+        if (c->t_flags & TF_AUTH_PENDING) {
+            c->t_tcp->ts_timeouts++;
+            rn__tcp_drop(c, RN_ETIMEDOUT);
+        }
         goto out;
     }
     if (s == TCPS_FIN_WAIT_2 && (c->t_flags & TF_USER_CLOSED)) {
@@ -259,20 +302,37 @@ static void keep_fire(struct rn_timer *t, rn_time_t now)
     }
     if (!(c->t_flags & TF_KEEPALIVE) || s < TCPS_ESTABLISHED)
         goto out;
-    if (now - c->t_last_recv < p->tp_keepidle) {
-        rn__tcp_timer_arm(c, &c->t_keep, c->t_last_recv + p->tp_keepidle);
+    if (now - c->t_last_recv < idle) {
+        rn__tcp_timer_arm(c, &c->t_keep, c->t_last_recv + idle);
         goto out;
     }
-    if (c->t_keep_probes >= p->tp_keepcnt) {
+    /* Out of probes; or, with a user timeout, silent for that long after
+     * a probe went out (RFC 5482 with keepalive, as Linux). */
+    if ((c->t_uo.uo_user_timeout == 0 && c->t_keep_probes >= rn__tcp_keepcnt(c)) ||
+        (c->t_uo.uo_user_timeout != 0 && c->t_keep_probes > 0 &&
+         now - c->t_last_recv >= c->t_uo.uo_user_timeout)) {
         c->t_tcp->ts_timeouts++;
         rn__tcp_drop(c, RN_ETIMEDOUT);
         goto out;
     }
     c->t_keep_probes++;
     rn__tcp_send_segment(c, c->snd_una - 1, 0, RN_TCP_ACK);  /* RFC 1122 4.2.3.6 */
-    rn__tcp_timer_arm(c, &c->t_keep, now + p->tp_keepintvl);
+    rn__tcp_timer_arm(c, &c->t_keep, now + rn__tcp_keepintvl(c));
 out:
     timer_fired(c, t);
+}
+
+/* A corked partial segment waited its 200 ms: it goes now. */
+static void cork_fire(struct rn_timer *t, rn_time_t now)
+{
+    struct tcp_conn *c = CONN_OF(t, t_cork);
+
+    (void)now;
+    if (!(c->t_flags & TF_DONE)) {
+        c->t_flags |= TF_PUSH_ONCE;
+        rn__tcp_output(c);
+    }
+    rn_ob_deref(c, RN_TAG_TCP_TIMER);
 }
 
 void rn__tcp_timers_init(struct tcp_conn *c)
@@ -280,4 +340,5 @@ void rn__tcp_timers_init(struct tcp_conn *c)
     rn_timer_init(&c->t_rexmt, rexmt_fire);
     rn_timer_init(&c->t_delack, delack_fire);
     rn_timer_init(&c->t_keep, keep_fire);
+    rn_timer_init(&c->t_cork, cork_fire);
 }

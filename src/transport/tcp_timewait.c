@@ -4,8 +4,10 @@
  * connection cannot be mistaken for a new one, and a lost final ACK can be
  * repeated.
  *
- * Every entry waits the same 2*MSL, so the table keeps them in one list in
- * expiry order and needs a single timer, for the oldest.  When the table
+ * Entries wait 2*MSL, the MSL of the settings their connection opened
+ * under (tcp.msl), so nearly always in the order they came: the table
+ * keeps them in one list in expiry order, an entry placed from the newest
+ * end back, and needs a single timer, for the first.  When the table
  * is full the oldest entry is recycled early (counted), as Linux does at
  * tcp_max_tw_buckets.  Entries are objects ("tcp timewait"), held by the
  * table under "timewait", so `refnet objects` shows them.
@@ -52,15 +54,23 @@ static void tw_unlink_age(struct tcp_stack *ts, struct tcp_tw *tw)
     tw->tw_older = tw->tw_newer = NULL;
 }
 
+/* Puts tw in the expiry list after every entry that expires no later. */
 static void tw_append_age(struct tcp_stack *ts, struct tcp_tw *tw)
 {
-    tw->tw_older = ts->ts_tw_newest;
-    tw->tw_newer = NULL;
-    if (ts->ts_tw_newest)
-        ts->ts_tw_newest->tw_newer = tw;
+    struct tcp_tw *after = ts->ts_tw_newest;
+
+    while (after != NULL && after->tw_expires > tw->tw_expires)
+        after = after->tw_older;
+    tw->tw_older = after;
+    tw->tw_newer = after != NULL ? after->tw_newer : ts->ts_tw_oldest;
+    if (tw->tw_newer != NULL)
+        tw->tw_newer->tw_older = tw;
+    else
+        ts->ts_tw_newest = tw;
+    if (after != NULL)
+        after->tw_newer = tw;
     else
         ts->ts_tw_oldest = tw;
-    ts->ts_tw_newest = tw;
 }
 
 static void tw_schedule(struct tcp_stack *ts)
@@ -108,7 +118,7 @@ void rn__tcp_timewait_enter(struct tcp_conn *c)
     unsigned b;
 
     tcp_set_state(c, TCPS_TIME_WAIT);
-    if (ts->ts_ntw >= ts->ts_params.tp_timewait_max && ts->ts_tw_oldest != NULL) {
+    if (ts->ts_ntw >= ts->ts_conf->tc_p.tp_timewait_max && ts->ts_tw_oldest != NULL) {
         ts->ts_tw_recycled++;
         tw_remove(ts, ts->ts_tw_oldest);
     }
@@ -127,15 +137,19 @@ void rn__tcp_timewait_enter(struct tcp_conn *c)
         tw->tw_rcv_wnd = (uint16_t)((c->rcv_adv - c->rcv_nxt) >> c->rcv_scale > 65535
                                         ? 65535
                                         : (c->rcv_adv - c->rcv_nxt) >> c->rcv_scale);
-        tw->tw_expires = now + 2 * ts->ts_params.tp_msl;
+        tw->tw_flags = c->t_uo.uo_flags & (UO_REUSEADDR | UO_REUSEPORT);
+        tw->tw_tos = c->t_uo.uo_tos;
+        tw->tw_ttl = c->t_uo.uo_ttl;
+        /* The connection's own MSL: the settings it opened under. */
+        tw->tw_msl = c->t_conf->tc_p.tp_msl;
+        tw->tw_expires = now + 2 * tw->tw_msl;
         rn_ob_publish(tw);
         b = tw_bucket(tw->tw_laddr, tw->tw_lport, tw->tw_faddr, tw->tw_fport);
         tw->tw_hnext = ts->ts_tw_hash[b];
         ts->ts_tw_hash[b] = tw;
         tw_append_age(ts, tw);
         ts->ts_ntw++;
-        if (!rn_timer_armed(&ts->ts_tw_timer))
-            tw_schedule(ts);
+        tw_schedule(ts);
     }
     /* The full connection is finished; the entry stands in for it. */
     rn__tcp_done(c);
@@ -145,14 +159,16 @@ void rn__tcp_timewait_enter(struct tcp_conn *c)
 static void tw_ack(struct tcp_tw *tw)
 {
     struct tcp_stack *ts = tw->tw_tcp;
+    uint8_t tos_ttl[2] = {tw->tw_tos, tw->tw_ttl};
     uint32_t tsopt[2];
 
     if (tw->tw_tstmp) {
         tsopt[0] = (uint32_t)(rn_stack_now(ts->ts_stack) / RN_NSEC_PER_MSEC) + tw->tw_ts_offset;
         tsopt[1] = tw->tw_ts_recent;
     }
-    rn__tcp_respond(ts, tw->tw_laddr, tw->tw_lport, tw->tw_faddr, tw->tw_fport, tw->tw_snd_nxt,
-                 tw->tw_rcv_nxt, RN_TCP_ACK, tw->tw_rcv_wnd, tw->tw_tstmp ? tsopt : NULL);
+    rn__tcp_respond_as(ts, tw->tw_laddr, tw->tw_lport, tw->tw_faddr, tw->tw_fport,
+                       tw->tw_snd_nxt, tw->tw_rcv_nxt, RN_TCP_ACK, tw->tw_rcv_wnd,
+                       tw->tw_tstmp ? tsopt : NULL, tos_ttl);
 }
 
 bool rn__tcp_tw_input(struct tcp_tw *tw, const struct rn_tcp_hdr *th, const struct rn_tcp_opts *to,
@@ -178,7 +194,7 @@ bool rn__tcp_tw_input(struct tcp_tw *tw, const struct rn_tcp_hdr *th, const stru
         /* The peer did not hear our ACK of its FIN: repeat it, and wait
          * another 2*MSL from now. */
         tw_ack(tw);
-        tw->tw_expires = rn_stack_now(ts->ts_stack) + 2 * ts->ts_params.tp_msl;
+        tw->tw_expires = rn_stack_now(ts->ts_stack) + 2 * tw->tw_msl;
         tw_unlink_age(ts, tw);
         tw_append_age(ts, tw);
         tw_schedule(ts);

@@ -54,8 +54,11 @@ int rn_transport_set_ephemeral(struct rn_stack *st, uint16_t lo, uint16_t hi)
     if (err < 0)
         return err;
     if (ts != NULL) {
-        ts->ts_params.tp_port_lo = lo;
-        ts->ts_params.tp_port_hi = hi;
+        struct rn_tcp_params p = ts->ts_conf->tc_p;
+
+        p.tp_port_lo = lo;
+        p.tp_port_hi = hi;
+        return rn__tcp_conf_publish(ts, &p);
     }
     return 0;
 }

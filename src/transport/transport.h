@@ -38,6 +38,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "refnet/tcp.h"
 #include "refnet/transport.h"
 
 struct rn_stack;
@@ -113,10 +114,15 @@ struct rn_transport_ops {
     unsigned (*to_poll)(void *t);
     /* Returns and clears the pending error (0 if none). */
     int (*to_error)(void *t);
-    /* Transport options: RN_SO_RCVBUF, RN_SO_SNDBUF, and for TCP
-     * RN_SO_KEEPALIVE, RN_TCP_NODELAY (RN_ENOPROTOOPT for the rest). */
+    /* Transport options (RN_ENOPROTOOPT for those it has not; RN_EINVAL
+     * for a value out of range, as Linux): buffers, reuse, IP_TOS and
+     * IP_TTL for both; SO_BROADCAST for UDP; TCP_* and SO_KEEPALIVE for
+     * TCP (tcp_opt.c). */
     int (*to_setopt)(void *t, enum rn_sockopt opt, int64_t val);
     int (*to_getopt)(void *t, enum rn_sockopt opt, int64_t *val);
+    /* Stream: the connection's statistics (TCP_INFO).  NULL for a
+     * transport that has none. */
+    int (*to_tcp_info)(void *t, struct rn_tcp_info *out);
     /* Local and remote addresses (0:0 when unset). */
     void (*to_getname)(void *t, struct rn_sockaddr_in *local, struct rn_sockaddr_in *remote);
     /* Given any object (not a context), returns the up_owner of the socket

@@ -28,9 +28,13 @@
  *
  * Receive-queue accounting charges each datagram the buffers it occupies
  * (its chain length times the pool's buffer size), like Linux's truesize,
- * so a flood of tiny datagrams cannot pin the whole pool.  SO_SNDBUF is
- * kept for getsockopt only: a send goes straight to the interface queue,
- * flushed at the end of the same poll, so there is no send queue to bound.
+ * so a flood of tiny datagrams cannot pin the whole pool.  A send goes
+ * straight to the interface queue, flushed at the end of the poll; what
+ * an endpoint sent is charged to it the same way until the loop next runs
+ * its posted work (by then the interfaces flushed it), and SO_SNDBUF
+ * bounds that charge: beyond it a send waits, or answers RN_EAGAIN
+ * without waiting; a datagram larger than twice SO_SNDBUF gets
+ * RN_ENOBUFS, as Linux.
  */
 #include <assert.h>
 #include <inttypes.h>
@@ -41,6 +45,7 @@
 #include <string.h>
 
 #include "base/once.h"
+#include "base/siphash.h"
 #include "filter/filter_hook.h"
 #include "net/net.h"
 #include "refnet/error.h"
@@ -55,6 +60,10 @@
 #include "wire/udp.h"
 
 static struct rn_ob_type *udp_ep_type;
+/* An endpoint's hold while sent datagrams are charged to it (SO_SNDBUF):
+ * a tag of the process, since the work that drops it may run after UDP's
+ * state on the stack is gone. */
+static rn_tag_t udp_tag_sndbuf;
 static struct rn_once udp_once = RN_ONCE_INIT;
 /* The stack slot UDP keeps its state in, taken once by udp_types(). */
 static _Atomic int udp_slot = -1;
@@ -96,6 +105,8 @@ static const struct rn_ob_holder udp_ep_holders[] = {
     {"port-table", RN__PT_COND_BOUND, RN_HOLD_ONE, 0, "expected while bound"},
     {"socket.endpoint", 0, RN_HOLD_DYING, 0,
      "expected: the socket endpoint's reference, dropped on its release"},
+    {"udp.sndbuf", 0, RN_HOLD_DYING | RN_HOLD_BRIEF, RN_SEC(1),
+     "expected: datagrams charged to its send buffer until the loop's next round"},
 };
 static const struct rn_ob_contract udp_ep_contract = {
     udp_ep_holders, sizeof(udp_ep_holders) / sizeof(udp_ep_holders[0]),
@@ -107,7 +118,8 @@ static bool udp_types(void)
     int slot = rn_stack_slot_alloc();
 
     udp_ep_type = rn_ob_type_register(&udp_ep_ops);
-    if (slot < 0 || udp_ep_type == NULL ||
+    udp_tag_sndbuf = rn_tag_intern("udp.sndbuf");
+    if (slot < 0 || udp_ep_type == NULL || udp_tag_sndbuf == RN_TAG_NONE ||
         rn_ob_type_set_contract(udp_ep_type, &udp_ep_contract) < 0)
         return false;
     atomic_store_explicit(&udp_slot, slot, memory_order_relaxed);
@@ -170,16 +182,131 @@ static bool udp_filter_blocks(struct rn_stack *st, enum rn_filter_layer layer, u
     return rn__filter_classify(st, &req) == RN_FILTER_BLOCK;
 }
 
+/* How well ep, bound by pe, fits a datagram from src:sport to dst: 0 not
+ * at all (another address, or connected to another peer); more for a
+ * binding to dst itself than to the wildcard, and more again for one
+ * connected to the sender (Linux's scoring). */
+static unsigned ep_score(const struct rn_port_entry *pe, uint32_t dst, uint32_t src,
+                         uint16_t sport)
+{
+    const struct udp_ep *ep = pe->pe_ob;
+
+    if (pe->pe_addr != 0 && pe->pe_addr != dst)
+        return 0;
+    if (ep->ue_rport != 0 && (ep->ue_raddr != src || ep->ue_rport != sport))
+        return 0;
+    return (pe->pe_addr == dst ? 2u : 1u) + (ep->ue_rport != 0 ? 4u : 0u);
+}
+
+/* The endpoint a unicast datagram goes to: the best fit, newest first;
+ * among endpoints sharing the port with SO_REUSEPORT at the best fit,
+ * one picked by a keyed hash of the 4-tuple, so that a flow stays on
+ * one.  NULL if none takes it. */
+static struct udp_ep *ep_select(struct udp_state *us, uint32_t dst, uint16_t dport, uint32_t src,
+                                uint16_t sport)
+{
+    struct rn_port_entry *pe, *best = NULL, *chain = rn__pt_chain(&us->us_ports, dport);
+    unsigned score, top = 0, group = 0;
+    uint32_t key[3] = {dst, src, (uint32_t)dport << 16 | sport}, pick;
+
+    for (pe = chain; pe != NULL; pe = pe->pe_next) {
+        if (pe->pe_port != dport || (score = ep_score(pe, dst, src, sport)) == 0)
+            continue;
+        if (score > top) {
+            top = score;
+            best = pe;
+            group = 0;
+        }
+        if (score == top && (pe->pe_flags & RN_PT_REUSEPORT))
+            group++;
+    }
+    if (best == NULL)
+        return NULL;
+    if (group <= 1 || !(best->pe_flags & RN_PT_REUSEPORT))
+        return best->pe_ob;
+    pick = (uint32_t)(((uint64_t)(uint32_t)rn__siphash(us->us_ports.pt_key, key, sizeof(key)) *
+                       group) >> 32);
+    for (pe = chain; pe != NULL; pe = pe->pe_next) {
+        if (pe->pe_port == dport && (pe->pe_flags & RN_PT_REUSEPORT) &&
+            ep_score(pe, dst, src, sport) == top && pick-- == 0)
+            return pe->pe_ob;
+    }
+    return best->pe_ob;
+}
+
+/* Queues a datagram (nb, its UDP header still on) on ep's receive queue,
+ * within SO_RCVBUF, and tells the socket.  Consumes nb. */
+static void ep_queue(struct rn_stack *st, struct udp_state *us, struct udp_ep *ep,
+                     struct rn_netbuf *nb, const struct rn_ip_rx *rx, uint16_t sport)
+{
+    uint32_t truesize = rn_nb_count(nb) * us->us_truesize;
+    uint32_t queued = atomic_load_explicit(&ep->ue_rcvq_bytes, memory_order_relaxed);
+
+    /* An empty queue takes one datagram whatever its size, so a small
+     * SO_RCVBUF never shuts the endpoint out completely. */
+    if (ep->ue_rcvq.nq_len > 0 &&
+        (uint64_t)queued + truesize > atomic_load_explicit(&ep->ue_rcvbuf, memory_order_relaxed)) {
+        us->us_stats.us_rcvbuf_errors++;
+        udp_drop(st, us, nb, rx, RN_DROP_UDP_RCVBUF);
+        return;
+    }
+    rn_nb_pull(nb, RN_UDP_HLEN);
+    nb->nb_cb[0] = pack_addr(rx->rx_src, sport);
+    nb->nb_cb[1] = rx->rx_dst;
+    rn_nb_set_owner(nb, us->us_own_rcvq);
+    rn_nbq_put(&ep->ue_rcvq, nb);
+    atomic_store_explicit(&ep->ue_rcvq_bytes, queued + truesize, memory_order_relaxed);
+    us->us_stats.us_in++;
+    ep_event(ep, RN_POLLIN);
+}
+
+/* A broadcast datagram goes to every endpoint bound to its port that
+ * takes it, each its own copy (Linux delivers broadcasts so).  Consumes
+ * nb. */
+static void udp_deliver_all(struct rn_stack *st, struct udp_state *us, struct rn_netbuf *nb,
+                            const struct rn_ip_rx *rx, uint16_t sport, uint16_t dport,
+                            uint16_t ulen)
+{
+    struct rn_port_entry *pe, *last = NULL;
+
+    if (rn__filter_on(RN_FL_INBOUND_TRANSPORT) &&
+        udp_filter_blocks(st, RN_FL_INBOUND_TRANSPORT, rx->rx_dst, dport, rx->rx_src, sport,
+                          ulen - RN_UDP_HLEN)) {
+        rn__stack_count_drop(st, rx->rx_iface, RN_DROP_FILTER_BLOCKED);
+        rn_nb_free(nb);
+        return;
+    }
+    for (pe = rn__pt_chain(&us->us_ports, dport); pe != NULL; pe = pe->pe_next) {
+        if (pe->pe_port != dport || ep_score(pe, rx->rx_dst, rx->rx_src, sport) == 0)
+            continue;
+        if (last != NULL) {
+            struct rn_netbuf *copy = rn_nb_copy(nb, us->us_own_rcvq);
+
+            if (copy == NULL)
+                rn__stack_count_drop(st, rx->rx_iface, RN_DROP_NO_BUFFER);
+            else
+                ep_queue(st, us, last->pe_ob, copy, rx, sport);
+        }
+        last = pe;
+    }
+    if (last == NULL) {
+        /* Nobody listens: dropped quietly (no ICMP answers a broadcast). */
+        us->us_stats.us_no_port++;
+        rn__stack_count_drop(st, rx->rx_iface, RN_DROP_UDP_NO_PORT);
+        rn_nb_free(nb);
+        return;
+    }
+    ep_queue(st, us, last->pe_ob, nb, rx, sport);
+}
+
 /* The network layer's input handler for protocol 17.  Consumes nb. */
 static void udp_input(struct rn_stack *st, struct rn_netbuf *nb, const struct rn_ip_rx *rx)
 {
     struct udp_state *us = udp_of(st);
     uint8_t scratch[RN_UDP_HLEN];
     const uint8_t *h = rn_nb_header(nb, 0, RN_UDP_HLEN, scratch);
-    struct rn_port_entry *pe;
-    struct udp_ep *ep = NULL;
+    struct udp_ep *ep;
     uint16_t sport, dport, ulen, sum;
-    uint32_t truesize, queued;
 
     if (us == NULL) {
         /* Torn down already: the stack is being destroyed. */
@@ -210,13 +337,11 @@ static void udp_input(struct rn_stack *st, struct rn_netbuf *nb, const struct rn
             return;
         }
     }
-    pe = rn__pt_lookup(&us->us_ports, rx->rx_dst, dport);
-    if (pe != NULL) {
-        ep = pe->pe_ob;
-        /* A connected endpoint hears only from its peer. */
-        if (ep->ue_rport != 0 && (ep->ue_raddr != rx->rx_src || ep->ue_rport != sport))
-            ep = NULL;
+    if (rx->rx_bcast) {
+        udp_deliver_all(st, us, nb, rx, sport, dport, ulen);
+        return;
     }
+    ep = ep_select(us, rx->rx_dst, dport, rx->rx_src, sport);
     if (ep == NULL) {
         us->us_stats.us_no_port++;
         rn__icmp_unreach(st, rx, nb, RN_ICMP_UNREACH_PORT);
@@ -231,31 +356,13 @@ static void udp_input(struct rn_stack *st, struct rn_netbuf *nb, const struct rn
         rn_nb_free(nb);
         return;
     }
-    truesize = rn_nb_count(nb) * us->us_truesize;
-    queued = atomic_load_explicit(&ep->ue_rcvq_bytes, memory_order_relaxed);
-    /* An empty queue takes one datagram whatever its size, so a small
-     * SO_RCVBUF never shuts the endpoint out completely. */
-    if (ep->ue_rcvq.nq_len > 0 &&
-        (uint64_t)queued + truesize > atomic_load_explicit(&ep->ue_rcvbuf, memory_order_relaxed)) {
-        us->us_stats.us_rcvbuf_errors++;
-        udp_drop(st, us, nb, rx, RN_DROP_UDP_RCVBUF);
-        return;
-    }
-    rn_nb_pull(nb, RN_UDP_HLEN);
-    nb->nb_cb[0] = pack_addr(rx->rx_src, sport);
-    nb->nb_cb[1] = rx->rx_dst;
-    rn_nb_set_owner(nb, us->us_own_rcvq);
-    rn_nbq_put(&ep->ue_rcvq, nb);
-    atomic_store_explicit(&ep->ue_rcvq_bytes, queued + truesize, memory_order_relaxed);
-    us->us_stats.us_in++;
-    ep_event(ep, RN_POLLIN);
+    ep_queue(st, us, ep, nb, rx, sport);
 }
 
 /* The network layer's ICMP error handler for protocol 17. */
 static void udp_err(struct rn_stack *st, const struct rn_ip_err *err)
 {
     struct udp_state *us = udp_of(st);
-    struct rn_port_entry *pe;
     struct udp_ep *ep;
     uint16_t sport, dport;
     int code;
@@ -270,11 +377,8 @@ static void udp_err(struct rn_stack *st, const struct rn_ip_err *err)
         return;  /* soft errors: not reported without IP_RECVERR */
     sport = rn_get_be16(err->ie_l4);
     dport = rn_get_be16(err->ie_l4 + 2);
-    pe = rn__pt_lookup(&us->us_ports, err->ie_src, sport);
-    if (pe == NULL)
-        return;
-    ep = pe->pe_ob;
-    if (ep->ue_rport == 0 || ep->ue_raddr != err->ie_dst || ep->ue_rport != dport)
+    ep = ep_select(us, err->ie_src, sport, err->ie_dst, dport);
+    if (ep == NULL || ep->ue_rport == 0 || ep->ue_raddr != err->ie_dst || ep->ue_rport != dport)
         return;
     ep->ue_error = code;
     ep_event(ep, RN_POLLERR);
@@ -368,6 +472,8 @@ static int udp_connect(void *t, const struct rn_sockaddr_in *addr)
     raddr = addr->sin_addr != 0 ? addr->sin_addr : rn__ip_any_local(st);
     if (rn__ip_route(st, raddr, &r) < 0)
         return RN_ENETUNREACH;
+    if (r.ir_bcast && !ep->ue_broadcast)
+        return RN_EACCES;
     if (addr->sin_port == 0) {
         /* As Linux accepts it: an association to nobody in particular,
          * which sends nowhere (a send needs an address) and receives from
@@ -398,6 +504,32 @@ static int udp_accept(void *t, const struct rn_sock_upcall *up, void **out,
     return RN_EOPNOTSUPP;
 }
 
+/* The loop ran its posted work since the datagrams were charged: the
+ * interfaces flushed them at the end of that poll (or are about to), and
+ * the endpoint may send again. */
+static void ep_uncharge(struct rn_stack *st, struct rn_work *w)
+{
+    struct udp_ep *ep = (struct udp_ep *)((char *)w - offsetof(struct udp_ep, ue_wq_work));
+
+    (void)st;
+    ep->ue_wq_bytes = 0;
+    ep->ue_wq_posted = false;
+    if (!ep->ue_closed)
+        ep_event(ep, RN_POLLOUT);
+    rn_ob_deref(ep, udp_tag_sndbuf);
+}
+
+/* Charges a datagram of charge buffer bytes, sent just now, to ep. */
+static void ep_charge(struct udp_ep *ep, uint32_t charge)
+{
+    ep->ue_wq_bytes += charge;
+    if (ep->ue_wq_posted)
+        return;
+    ep->ue_wq_posted = true;
+    rn_ob_ref(ep, udp_tag_sndbuf);
+    rn_stack_post(ep->ue_udp->us_stack, &ep->ue_wq_work, ep_uncharge);
+}
+
 static ssize_t udp_send(void *t, const void *buf, size_t len, const struct rn_sockaddr_in *to,
                         uint32_t flags)
 {
@@ -408,7 +540,7 @@ static ssize_t udp_send(void *t, const void *buf, size_t len, const struct rn_so
     struct rn_udp_hdr uh = {0};
     struct rn_ip_route r;
     struct rn_netbuf *nb;
-    uint32_t dst, src;
+    uint32_t dst, src, charge;
     uint16_t dport, ulen, sum;
     uint8_t *h;
     int err;
@@ -443,6 +575,13 @@ static ssize_t udp_send(void *t, const void *buf, size_t len, const struct rn_so
         if (err < 0)
             return err;
     }
+    /* To a broadcast address only with SO_BROADCAST (Linux: EACCES). */
+    if (r.ir_bcast && !ep->ue_broadcast)
+        return RN_EACCES;
+    /* SO_SNDBUF: what this endpoint sent and the interface may still
+     * hold.  Full, a send waits (or answers RN_EAGAIN without waiting). */
+    if (ep->ue_wq_bytes >= ep->ue_sndbuf)
+        return RN_EAGAIN;
     src = ep->ue_laddr != 0 && !rn_ip4_is_bcast(ep->ue_laddr) ? ep->ue_laddr : r.ir_src;
     if (rn__filter_on(RN_FL_OUTBOUND_TRANSPORT) &&
         udp_filter_blocks(st, RN_FL_OUTBOUND_TRANSPORT, src, ep->ue_lport, dst, dport, len)) {
@@ -471,9 +610,19 @@ static ssize_t udp_send(void *t, const void *buf, size_t len, const struct rn_so
     out.io_src = src;
     out.io_dst = dst;
     out.io_proto = RN_IPPROTO_UDP;
+    out.io_tos = ep->ue_tos;
+    out.io_ttl = ep->ue_ttl;
+    /* A datagram larger than twice the buffer cannot be taken at all (as
+     * Linux refuses the fragments of one with ENOBUFS). */
+    charge = rn_nb_count(nb) * us->us_truesize;
+    if ((uint64_t)ep->ue_wq_bytes + charge > 2 * (uint64_t)ep->ue_sndbuf) {
+        rn_nb_free(nb);
+        return RN_ENOBUFS;
+    }
     err = rn__ip_output(st, nb, &out);
     if (err < 0)
         return err;
+    ep_charge(ep, charge);
     us->us_stats.us_out++;
     return (ssize_t)len;
 }
@@ -568,16 +717,20 @@ static ssize_t udp_inq(void *t)
     return ep->ue_rcvq.nq_head != NULL ? (ssize_t)ep->ue_rcvq.nq_head->nb_pktlen : 0;
 }
 
+/* SIOCOUTQ: what was sent and is still charged to the endpoint
+ * (SO_SNDBUF), as Linux answers with its write allocation. */
 static ssize_t udp_outq(void *t)
 {
-    (void)t;
-    return 0;
+    const struct udp_ep *ep = t;
+
+    return (ssize_t)ep->ue_wq_bytes;
 }
 
 static unsigned udp_poll(void *t)
 {
     struct udp_ep *ep = t;
-    unsigned m = RN_POLLOUT;
+    /* Writable while under half of SO_SNDBUF is charged, as Linux. */
+    unsigned m = ep->ue_wq_bytes < ep->ue_sndbuf / 2 ? RN_POLLOUT : 0;
 
     if (ep->ue_rcvq.nq_len > 0 || ep->ue_shut_rd)
         m |= RN_POLLIN;
@@ -597,28 +750,86 @@ static int udp_error(void *t)
     return err;
 }
 
-static uint32_t clamp_buf(int64_t v)
+/* SO_RCVBUF and SO_SNDBUF as Linux stores them: the value (an int; a
+ * negative one is huge to it) at most RN_UDP_BUF_MAX, doubled, at least
+ * floor. */
+static uint32_t sockbuf(int64_t val, uint32_t floor)
 {
-    if (v < (int64_t)RN_UDP_BUF_MIN)
-        return RN_UDP_BUF_MIN;
-    if (v > (int64_t)RN_UDP_BUF_MAX)
-        return RN_UDP_BUF_MAX;
-    return (uint32_t)v;
+    uint64_t v = (uint32_t)val;
+
+    if (v > RN_UDP_BUF_MAX)
+        v = RN_UDP_BUF_MAX;
+    v *= 2;
+    return v < floor ? floor : (uint32_t)v;
+}
+
+static void ep_flag(struct udp_ep *ep, uint32_t bit, bool on)
+{
+    if (on)
+        ep->ue_bind.pe_flags |= bit;
+    else
+        ep->ue_bind.pe_flags &= ~bit;
 }
 
 static int udp_setopt(void *t, enum rn_sockopt opt, int64_t val)
 {
     struct udp_ep *ep = t;
+    int32_t v = (int32_t)(uint32_t)(uint64_t)val;
+    bool writable;
 
     switch (opt) {
     case RN_SO_RCVBUF:
-        atomic_store_explicit(&ep->ue_rcvbuf, clamp_buf(val), memory_order_relaxed);
+        atomic_store_explicit(&ep->ue_rcvbuf, sockbuf(val, RN_UDP_RCVBUF_MIN),
+                              memory_order_relaxed);
         return 0;
     case RN_SO_SNDBUF:
-        ep->ue_sndbuf = clamp_buf(val);
+        writable = ep->ue_wq_bytes < ep->ue_sndbuf / 2;
+        ep->ue_sndbuf = sockbuf(val, RN_UDP_SNDBUF_MIN);
+        if (!writable && ep->ue_wq_bytes < ep->ue_sndbuf / 2)
+            ep_event(ep, RN_POLLOUT);
+        return 0;
+    case RN_SO_REUSEADDR:
+        ep_flag(ep, RN_PT_REUSEADDR, v != 0);
+        return 0;
+    case RN_SO_REUSEPORT:
+        ep_flag(ep, RN_PT_REUSEPORT, v != 0);
+        return 0;
+    case RN_SO_BROADCAST:
+        ep->ue_broadcast = v != 0;
+        return 0;
+    case RN_SO_KEEPALIVE:
+        ep->ue_keepalive = v != 0;
+        return 0;
+    case RN_IP_TOS:
+        ep->ue_tos = (uint8_t)v;
+        return 0;
+    case RN_IP_TTL:
+        if (v != -1 && (v < 1 || v > 255))
+            return RN_EINVAL;
+        ep->ue_ttl = v == -1 ? 0 : (uint8_t)v;
         return 0;
     default:
         return RN_ENOPROTOOPT;
+    }
+}
+
+/* TCP's own options, which Linux answers for a datagram socket with
+ * ENOPROTOOPT to set and EOPNOTSUPP to read. */
+static bool tcp_level(enum rn_sockopt opt)
+{
+    switch (opt) {
+    case RN_TCP_NODELAY:
+    case RN_TCP_MAXSEG:
+    case RN_TCP_CORK:
+    case RN_TCP_KEEPIDLE:
+    case RN_TCP_KEEPINTVL:
+    case RN_TCP_KEEPCNT:
+    case RN_TCP_USER_TIMEOUT:
+    case RN_TCP_SYNCNT:
+    case RN_TCP_WINDOW_CLAMP:
+        return true;
+    default:
+        return false;
     }
 }
 
@@ -633,11 +844,29 @@ static int udp_getopt(void *t, enum rn_sockopt opt, int64_t *val)
     case RN_SO_SNDBUF:
         *val = ep->ue_sndbuf;
         return 0;
+    case RN_SO_REUSEADDR:
+        *val = (ep->ue_bind.pe_flags & RN_PT_REUSEADDR) != 0;
+        return 0;
+    case RN_SO_REUSEPORT:
+        *val = (ep->ue_bind.pe_flags & RN_PT_REUSEPORT) != 0;
+        return 0;
+    case RN_SO_BROADCAST:
+        *val = ep->ue_broadcast;
+        return 0;
+    case RN_SO_KEEPALIVE:
+        *val = ep->ue_keepalive;
+        return 0;
+    case RN_IP_TOS:
+        *val = ep->ue_tos;
+        return 0;
+    case RN_IP_TTL:
+        *val = ep->ue_ttl != 0 ? ep->ue_ttl : rn__ip_default_ttl(ep->ue_udp->us_stack);
+        return 0;
     case RN_SO_ACCEPTCONN:
         *val = 0;
         return 0;
     default:
-        return RN_ENOPROTOOPT;
+        return tcp_level(opt) ? RN_EOPNOTSUPP : RN_ENOPROTOOPT;
     }
 }
 

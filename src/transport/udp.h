@@ -18,12 +18,15 @@
 #include "transport/port_table.h"
 #include "transport/transport.h"
 
-/* Linux's default net.core.rmem_default. */
+/* Linux's default net.core.rmem_default and wmem_default. */
 #define RN_UDP_RCVBUF_DEFAULT 212992u
 #define RN_UDP_SNDBUF_DEFAULT 212992u
-/* Bounds of SO_RCVBUF and SO_SNDBUF. */
-#define RN_UDP_BUF_MIN 2048u
-#define RN_UDP_BUF_MAX (16u << 20)
+/* SO_RCVBUF and SO_SNDBUF as Linux reads them: the value asked, at most
+ * RN_UDP_BUF_MAX (net.core.rmem_max, wmem_max), doubled, and at least
+ * the floor. */
+#define RN_UDP_RCVBUF_MIN 2304u
+#define RN_UDP_SNDBUF_MIN 4608u
+#define RN_UDP_BUF_MAX (4u << 20)
 
 /* UDP on one stack (in UDP's stack slot). */
 struct udp_state {
@@ -49,7 +52,20 @@ struct udp_ep {
                                         nb_cb[1] = the destination address */
     _Atomic uint32_t ue_rcvq_bytes;  /* [A] buffer bytes on ue_rcvq (truesize) */
     _Atomic uint32_t ue_rcvbuf;      /* [A] limit of ue_rcvq_bytes */
-    uint32_t ue_sndbuf;              /* [L] SO_SNDBUF, kept for getsockopt */
+    uint32_t ue_sndbuf;              /* [L] SO_SNDBUF: bytes of buffers sent
+                                        datagrams may hold (ue_wq_bytes) */
+    uint32_t ue_wq_bytes;            /* [L] buffer bytes of datagrams handed to
+                                        IP since the loop last ran its posted
+                                        work: what the interface queues still
+                                        hold, at most */
+    bool ue_wq_posted;               /* [L] ue_wq_work is posted, and holds the
+                                        endpoint under "udp.sndbuf" */
+    struct rn_work ue_wq_work;       /* [L] uncharges ue_wq_bytes */
+    bool ue_broadcast;               /* [L] SO_BROADCAST */
+    bool ue_keepalive;               /* [L] SO_KEEPALIVE: kept, as Linux, and
+                                        without effect on UDP */
+    uint8_t ue_tos;                  /* [L] IP_TOS of datagrams sent */
+    uint8_t ue_ttl;                  /* [L] IP_TTL; 0: the stack's */
     int ue_error;                    /* [L] pending error (ICMP), 0 if none */
     bool ue_shut_rd;                 /* [L] */
     bool ue_shut_wr;                 /* [L] */

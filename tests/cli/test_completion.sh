@@ -50,8 +50,8 @@ completes() {
 }
 
 completes "netstat" ne
-completes "--all --refs --json --ctl --timeout --help" netstat --
-completes "-a --all --refs -j --json --ctl --timeout -h --help" netstat -
+completes "--all --info --refs --json --ctl --timeout --help" netstat --
+completes "-a --all -i --info --refs -j --json --ctl --timeout -h --help" netstat -
 completes "--help --version -h -V" -
 completes "list status start stop" svc ""
 completes "on off" daemon --offload ""

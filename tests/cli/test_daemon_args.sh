@@ -86,6 +86,15 @@ if [ "$status" != 2 ] || ! grep -q "^refnet daemon: --fault: 'drop=200%': " "$di
     [ "$(wc -l <"$dir/err")" != 1 ]; then
     echo "FAIL: bad --fault: exit $status, stderr: $(cat "$dir/err")"; fail=1
 fi
+# TCP's settings: a bad name, a bad value, a rule broken, no '='.
+expect 2 "refnet daemon: --set: 'tcp.nosuch=1': unknown setting 'tcp.nosuch' (refnet get tcp lists them)" \
+    daemon "${T[@]}" "${A[@]}" --set tcp.nosuch=1
+expect 2 "refnet daemon: --set: 'tcp.rto_min=200': '200' is not a valid value for tcp.rto_min (a time, 1ms..60s, at most tcp.rto_max)" \
+    daemon "${T[@]}" "${A[@]}" --set tcp.rto_min=200
+expect 2 "refnet daemon: --set: 'tcp.sack': expected NAME=VALUE, e.g. tcp.sack=0" \
+    daemon "${T[@]}" "${A[@]}" --set tcp.sack
+expect 2 "refnet daemon: --set: the settings given break a rule: tcp.rto_min must not exceed tcp.rto_max" \
+    daemon "${T[@]}" "${A[@]}" --set tcp.rto_max=100ms --set tcp.rto_min=150ms
 # --help is not an error.
 "$refnet" daemon --help >"$dir/out" 2>&1 && grep -q "^usage: refnet daemon --tap NAME" "$dir/out" ||
     { echo "FAIL: refnet daemon --help"; fail=1; }
@@ -99,6 +108,11 @@ REFNET_CTL="$sock" expect 1 "refnet: cannot reach the daemon at $sock: No such f
 expect 2 "refnet: --timeout: 'soon': must be a number of seconds in (0, 86400]" \
     objects --timeout soon --ctl "$sock"
 expect 2 "refnet: --ctl needs a value" arp --ctl
+expect 2 "refnet: set: missing argument (usage: refnet set NAME VALUE)" set tcp.sack --ctl "$sock"
+expect 2 "refnet: get: unexpected argument 'tcp.rto_min' (usage: refnet get [tcp | NAME] [-j])" \
+    get tcp.sack tcp.rto_min --ctl "$sock"
+expect 1 "refnet: cannot reach the daemon at $sock: No such file or directory (is \`refnet daemon\` running?)" \
+    get tcp --ctl "$sock"
 # A socket file nobody listens on: refused, not a hang.
 python3 -c "import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])" "$dir/stale.sock"
 expect 1 "refnet: cannot reach the daemon at $dir/stale.sock: Connection refused (is \`refnet daemon\` running?)" \

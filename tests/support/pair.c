@@ -47,7 +47,7 @@ static int layers_init(struct rn_stack *st, const struct pair_params *pp)
         err = rn_sock_layer_init(st);
         break;
     case PAIR_TCP:
-        err = rn__tcp_init(st, NULL);
+        err = rn_tcp_init(st, NULL);
         break;
     case PAIR_NET:
         break;

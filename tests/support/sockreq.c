@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <cmocka.h>
 
 #include "refnet/socket.h"
@@ -77,4 +78,25 @@ int tcp_listening(struct rn_proc *p, uint16_t port, int *err)
     assert_int_equal(rn_sock_bind(p, h, &l), 0);
     *err = rn_sock_listen(p, h, 8);
     return h;
+}
+
+static bool connected_and_accepted(void *ctx)
+{
+    struct rec *r = ctx;
+
+    return last_of(&r[0], RN_SOP_CONNECT) != NULL && last_of(&r[1], RN_SOP_ACCEPT) != NULL;
+}
+
+int tcp_connect_accept(struct rn_proc *pa, int hc, struct rn_proc *pb, int hl, uint16_t port)
+{
+    struct rn_sockaddr_in to = {ADDR_B, port};
+    struct rec r[2];
+
+    memset(r, 0, sizeof(r));
+    submit(pb, RN_SOP_ACCEPT, hl, NULL, 0, NULL, &r[1]);
+    submit(pa, RN_SOP_CONNECT, hc, NULL, 0, &to, &r[0]);
+    assert_true(run_while_not(connected_and_accepted, r, RN_SEC(5)));
+    assert_int_equal(last_of(&r[0], RN_SOP_CONNECT)->sc_result, 0);
+    assert_true(last_of(&r[1], RN_SOP_ACCEPT)->sc_result > 0);
+    return (int)last_of(&r[1], RN_SOP_ACCEPT)->sc_result;
 }

@@ -13,7 +13,9 @@
  *     for in struct pair_params;
  *   - object look-ups: a live object by type and description, counts of
  *     objects, holds by tag and ledger lines, waits in a snapshot;
- *   - socket requests whose completions are recorded, and bound sockets.
+ *   - socket requests whose completions are recorded, and bound sockets;
+ *   - the wire: every segment and datagram crossing a's end of the cable,
+ *     decoded, and a predicate that loses the ones a test names.
  *
  * The failing allocator is failalloc.h beside this header: it defines the
  * allocator's wrappers, so only a program linked with them includes it.
@@ -229,5 +231,53 @@ int udp_bound(struct rn_proc *p, uint16_t port);
 /* A TCP socket of p bound to port on any address and listening (backlog
  * 8); *err is listen's result. */
 int tcp_listening(struct rn_proc *p, uint16_t port, int *err);
+/* Connects pa's stream socket hc to ADDR_B:port, where pb's socket hl
+ * listens, and accepts, running the pair until both complete (5 s at
+ * most).  Returns the accepted handle; fails the test if either fails. */
+int tcp_connect_accept(struct rn_proc *pa, int hc, struct rn_proc *pb, int hl, uint16_t port);
+
+/* ---- The wire ------------------------------------------------------------------ */
+
+/* An IPv4 TCP segment or UDP datagram seen on the cable at stack a's end,
+ * decoded (tests/support/wire.c).  Install the recorder with the pair's
+ * pp_wrap_a = wire_wrap; pair_down() removes it. */
+struct wire_seg {
+    rn_time_t ws_time;     /* when it crossed (the stacks' clock) */
+    bool ws_from_a;        /* sent by a; else sent by b, received by a */
+    bool ws_dropped;       /* the drop predicate took it off the wire */
+    uint8_t ws_proto;      /* 6 TCP, 17 UDP */
+    uint8_t ws_tos;        /* IP header: TOS octet */
+    uint8_t ws_ttl;        /* IP header: TTL */
+    uint32_t ws_src, ws_dst;
+    uint16_t ws_sport, ws_dport;
+    uint32_t ws_len;       /* payload bytes */
+    /* TCP only: */
+    uint8_t ws_flags;      /* RN_TCP_* bits */
+    uint32_t ws_seq, ws_ack;
+    uint16_t ws_win;       /* the window field, unscaled */
+    uint16_t ws_mss;       /* MSS option, 0 if absent */
+    int ws_wscale;         /* window scale option, -1 if absent */
+    bool ws_sack_ok;       /* SACK-permitted option */
+    bool ws_ts;            /* timestamp option */
+    unsigned ws_nsacks;    /* SACK blocks */
+};
+
+/* Wraps a's end of the cable in the recorder (struct pair_params'
+ * pp_wrap_a). */
+struct rn_link *wire_wrap(struct rn_link *end);
+/* Decides which frames the wire loses: fn(seg, ctx) true drops it (it is
+ * still recorded, ws_dropped set); NULL loses none. */
+typedef bool (*wire_drop_fn)(const struct wire_seg *s, void *ctx);
+void wire_drop(wire_drop_fn fn, void *ctx);
+/* Frames recorded so far, and the i-th (fails the test past the end). */
+unsigned wire_count(void);
+const struct wire_seg *wire_at(unsigned i);
+/* Forgets what was recorded. */
+void wire_clear(void);
+/* The first TCP segment from index from on that went from a (from_a) or
+ * from b, has every bit of flags_set and none of flags_clear, and carries
+ * data if data; NULL if none. */
+const struct wire_seg *wire_find(unsigned from, bool from_a, uint8_t flags_set,
+                                 uint8_t flags_clear, bool data);
 
 #endif /* REFNET_TEST_SUPPORT_H */
