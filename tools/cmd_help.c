@@ -28,7 +28,8 @@ const struct cmd_def rn__cmd_table[] = {
         .cd_synopsis = "daemon --tap NAME --addr ADDR/PREFIX [--gw ADDR] [--ctl PATH]\n"
                        "       [--capture FILE] [--fault SPEC] [--service NAME]...\n"
                        "       [--mac MAC] [--mtu N] [--seed N] [--watchdog S]\n"
-                       "       [--offload on|off] [--filter SPEC]... [--dump-dir DIR]\n"
+                       "       [--offload on|off] [--plugin PATH[:ARGS]]...\n"
+                       "       [--filter SPEC]... [--dump-dir DIR]\n"
                        "       [--reass-timeout S] [--inject enum-leak]\n"
                        "       [--set NAME=VALUE]...",
         .cd_desc = "Runs in the foreground until SIGINT or SIGTERM, with its start-up\n"
@@ -57,6 +58,8 @@ const struct cmd_def rn__cmd_table[] = {
             "                         watchdog)\n"
             "      --offload on|off   TAP checksum offload and TSO/GRO (IFF_VNET_HDR;\n"
             "                         default on)\n"
+            "      --plugin PATH[:ARGS]  load a plug-in's callouts at start (repeatable;\n"
+            "                         before the filters, which may name them)\n"
             "      --filter SPEC      add a filter at start (repeatable), e.g.\n"
             "                         layer=accept,lport=80,action=callout:connlog;\n"
             "                         naming callout:faulty registers that lab-only\n"
@@ -225,6 +228,22 @@ const struct cmd_def rn__cmd_table[] = {
                        "filter del ID [-j]",
         .cd_desc = "SPEC is one argument, e.g. layer=inbound-transport,proto=udp,\n"
                    "lport=7,action=block (docs/filtering.md).",
+        .cd_options = "  -j, --json             JSON\n",
+        .cd_man = "refnet-filter",
+        .cd_flags = CMD_F_CTL | CMD_F_TIMEOUT | CMD_F_JSON,
+    },
+    {
+        .cd_name = "plugin",
+        .cd_fn = rn__cmd_plugin,
+        .cd_brief = "plugin list | load PATH[:ARGS] | unload NAME [-j]",
+        .cd_summary = "third-party callouts loaded from shared objects",
+        .cd_synopsis = "plugin list [-j]\n"
+                       "plugin load PATH[:ARGS] [-j]\n"
+                       "plugin unload NAME [-j]",
+        .cd_desc = "A plug-in file must be owned by root or the daemon's user and not\n"
+                   "writable by everyone.  unload deletes the filters naming its callouts\n"
+                   "and completes once they hold nothing; until then `refnet why` shows\n"
+                   "what keeps it (docs/filtering.md, \"Plug-ins\").",
         .cd_options = "  -j, --json             JSON\n",
         .cd_man = "refnet-filter",
         .cd_flags = CMD_F_CTL | CMD_F_TIMEOUT | CMD_F_JSON,

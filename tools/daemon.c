@@ -52,6 +52,7 @@
 #include "refnet/diag.h"
 #include "refnet/error.h"
 #include "refnet/filter.h"
+#include "refnet/plugin.h"
 #include "refnet/link.h"
 #include "refnet/loop.h"
 #include "refnet/object.h"
@@ -653,6 +654,18 @@ static int daemon_start_filters(struct rn_daemon *d, char *err, size_t errlen)
     if (e != 0) {
         derr(err, errlen, "cannot set up the filtering platform: %s", rn_strerror(e));
         return e;
+    }
+    for (i = 0; i < d->d_params.dp_nplugins; i++) {
+        const char *spec = d->d_params.dp_plugins[i], *colon = strchr(spec, ':');
+        char path[4096];
+
+        snprintf(path, sizeof(path), "%.*s", colon ? (int)(colon - spec) : (int)strlen(spec),
+                 spec);
+        e = rn_plugin_load(d->d_stack, path, colon ? colon + 1 : "", NULL, why, sizeof(why));
+        if (e != 0) {
+            derr(err, errlen, "--plugin: %s", why);
+            return e;
+        }
     }
     for (i = 0; i < d->d_params.dp_nfilters; i++) {
         e = rn_filter_add_lab(d->d_stack, d->d_params.dp_filters[i], NULL, why, sizeof(why));

@@ -39,7 +39,8 @@ struct verdict_outcome {
  * outcome of the table into a suspect with its own reason.  Returns true
  * if it did (v filled). */
 typedef bool (*verdict_check_fn)(const struct rn_snapshot *s, const struct rn_snap_object *o,
-                                 const struct rn_snap_tag *t, rn_time_t since, rn_time_t grace, struct rn__verdict *v);
+                                 const struct rn_snap_tag *t, rn_time_t since, rn_time_t grace,
+                                 struct rn__verdict *v);
 
 struct verdict_rule {
     const char *vr_tag;           /* holder name; ending in ':' matches
@@ -58,9 +59,14 @@ struct verdict_rule {
 };
 
 static bool check_endpoint_closed(const struct rn_snapshot *s, const struct rn_snap_object *o,
-                                  const struct rn_snap_tag *t, rn_time_t since, rn_time_t grace, struct rn__verdict *v);
+                                  const struct rn_snap_tag *t, rn_time_t since, rn_time_t grace,
+                                  struct rn__verdict *v);
 static bool check_pended(const struct rn_snapshot *s, const struct rn_snap_object *o,
-                         const struct rn_snap_tag *t, rn_time_t since, rn_time_t grace, struct rn__verdict *v);
+                         const struct rn_snap_tag *t, rn_time_t since, rn_time_t grace,
+                         struct rn__verdict *v);
+static bool check_registration(const struct rn_snapshot *s, const struct rn_snap_object *o,
+                               const struct rn_snap_tag *t, rn_time_t since, rn_time_t grace,
+                               struct rn__verdict *v);
 
 #define EXPECTED(reason) {RN__VERDICT_EXPECTED, (reason), false}
 #define SUSPECT(reason) {RN__VERDICT_SUSPECT, (reason), false}
@@ -99,6 +105,14 @@ static const struct verdict_rule verdict_rules[] = {
     {"callout:", 0, NULL, NULL, NULL,
      EXPECTED("expected while its flow lives"),
      SUSPECT("callout hold after its flow ended"), check_pended},
+    /* A callout's contexts and pends hold its registration; once it is
+     * retired (a plug-in unloading) they are what the unload waits for. */
+    {"callout.context", 0, NULL, NULL, NULL,
+     EXPECTED("expected: a flow context the callout keeps"),
+     EXPECTED("expected: a flow context the callout keeps"), check_registration},
+    {"callout.pend", 0, NULL, NULL, NULL,
+     EXPECTED("expected: an operation the callout pended"),
+     EXPECTED("expected: an operation the callout pended"), check_registration},
     /* A connection in a listener's queues holds the listener ("tcp.conn"),
      * and the queue holds the connection ("listener"), until it is
      * accepted: an accept in flight.  A closed listener resets its
@@ -148,7 +162,8 @@ static const struct verdict_rule verdict_default = {
 /* socket.endpoint held although a socket already waits ("close") for the
  * object's release, for longer than the grace. */
 static bool check_endpoint_closed(const struct rn_snapshot *s, const struct rn_snap_object *o,
-                                  const struct rn_snap_tag *t, rn_time_t since, rn_time_t grace, struct rn__verdict *v)
+                                  const struct rn_snap_tag *t, rn_time_t since, rn_time_t grace,
+                                  struct rn__verdict *v)
 {
     uint32_t i;
 
@@ -169,6 +184,63 @@ static bool check_endpoint_closed(const struct rn_snapshot *s, const struct rn_s
         return true;
     }
     return false;
+}
+
+/* A retired callout's registration (a plug-in being unloaded) held under
+ * its own tag: by the flow contexts and pended operations it has not let
+ * go.  The verdict names what they hold and where they took it (the last
+ * ref site of that holder on the held object). */
+static bool check_registration(const struct rn_snapshot *s, const struct rn_snap_object *o,
+                               const struct rn_snap_tag *t, rn_time_t since, rn_time_t grace,
+                               struct rn__verdict *v)
+{
+    const struct rn_snap_object *first = NULL;
+    const struct rn_snap_tag *first_tag = NULL;
+    uint32_t i, j, n = 0;
+    rn_time_t from = o->so_killed > since ? o->so_killed : since;
+    char a[32], tag[80];
+    int k;
+
+    /* The callout's own tag, from the registration's describe line
+     * "callout NAME 1 flows ...". */
+    if (o->so_state != RN_OB_DYING || o->so_type == NULL || o->so_desc == NULL ||
+        strcmp(o->so_type, "callout registration") != 0 ||
+        sscanf(o->so_desc, "callout %63s%n", tag + 8, &k) != 1)
+        return false;
+    memcpy(tag, "callout:", 8);
+    for (i = 0; i < s->s_nobjects; i++) {
+        const struct rn_snap_object *x = &s->s_objects[i];
+
+        if (x == o)
+            continue;
+        for (j = 0; j < x->so_ntags; j++) {
+            if (x->so_tags[j].st_tag == NULL || strcmp(x->so_tags[j].st_tag, tag) != 0)
+                continue;
+            if (n++ == 0) {
+                first = x;
+                first_tag = &x->so_tags[j];
+            }
+        }
+    }
+    rn_fmt_age(from < s->s_now ? s->s_now - from : 0, a, sizeof(a));
+    if (from + grace > s->s_now) {
+        snprintf(v->v_reason, sizeof(v->v_reason), "retired %s ago; its %" PRIu32 " flow "
+                 "context%s and pended operations may still let go", a, t->st_count,
+                 t->st_count == 1 ? "" : "s");
+        v->v_class = RN__VERDICT_EXPECTED;
+        return true;
+    }
+    v->v_class = RN__VERDICT_SUSPECT;
+    if (first == NULL) {
+        snprintf(v->v_reason, sizeof(v->v_reason), "retired %s ago and still held by its own "
+                 "callout, which holds nothing else: leaked", a);
+        return true;
+    }
+    snprintf(v->v_reason, sizeof(v->v_reason), "retired %s ago, its callout still holds %" PRIu32
+             " object%s: %s #%" PRIu64 ", last ref %.60s", a, n, n == 1 ? "" : "s",
+             first->so_type ? first->so_type : "object", first->so_id,
+             first_tag->st_last_ref ? first_tag->st_last_ref : "(site unknown)");
+    return true;
 }
 
 /* A callout's hold on a flow that waits for an operation the callout
@@ -210,12 +282,12 @@ static bool check_held_by_pend(const struct rn_snapshot *s, const struct rn_snap
  * never completed once the flow has ended, or not completed within the
  * grace while the flow still waits. */
 static bool check_pended(const struct rn_snapshot *s, const struct rn_snap_object *o,
-                         const struct rn_snap_tag *t, rn_time_t since, rn_time_t grace, struct rn__verdict *v)
+                         const struct rn_snap_tag *t, rn_time_t since, rn_time_t grace,
+                         struct rn__verdict *v)
 {
     uint32_t i;
     char a[32], b[32];
 
-    (void)since;
     if (o->so_type == NULL || strcmp(o->so_type, "pended operation") != 0)
         return check_held_by_pend(s, o, t, v);
     for (i = 0; i < s->s_nwaits; i++) {

@@ -144,6 +144,16 @@ for ex in echo-server link-driver callout; do
     readelf -d "$dir/ex/$ex/$ex" | grep -qF "Shared library: [librefnet.so.$major]" ||
         bad "$ex is not linked against librefnet.so.$major"
 done
+# The plug-in example: a module against the installed tree.
+if ! make -C "$dir/ex/plugin-callout" CC=gcc CFLAGS="-O2 -g -Wall -Wextra -Werror" \
+        >"$dir/make-plugin-callout.log" 2>&1; then
+    cat "$dir/make-plugin-callout.log"
+    die "example plugin-callout does not build against the installed tree"
+fi
+readelf -d "$dir/ex/plugin-callout/plugin-callout.so" | grep -qF "Shared library: [librefnet.so.$major]" ||
+    bad "plugin-callout.so is not linked against librefnet.so.$major"
+nm -D --defined-only "$dir/ex/plugin-callout/plugin-callout.so" | grep -q ' rn_plugin_v1$' ||
+    bad "plugin-callout.so does not export rn_plugin_v1"
 export LD_LIBRARY_PATH="$libdir"
 
 # link-driver: three datagrams each way over the socketpair driver.

@@ -1,0 +1,257 @@
+/*
+ * Plug-ins (plugin.h) between two stacks in virtual time: a plug-in file
+ * refused for its owner or its mode; the deliberately leaking plug-in
+ * (tests/plugins/leaky.c) loaded, its callout named by a filter, keeping
+ * context on a connection that then ends; its unload, which deletes the
+ * filter and waits for the callout's holds; the chain that names the
+ * plug-in, its file, the object its callout still holds and the site in
+ * leaky.c that took it, the same from a dump; the orphaned connection;
+ * and, once the plug-in lets go, the unload completing, leak-free.
+ */
+#include <dlfcn.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "helper_filter.h"
+#include "refnet/diag.h"
+#include "refnet/error.h"
+#include "refnet/filter.h"
+#include "refnet/object.h"
+#include "refnet/plugin.h"
+#include "refnet/snapshot.h"
+#include "refnet/socket.h"
+#include "refnet/strbuf.h"
+#include "support.h"
+
+static char plugin_path[512];
+
+static const char *example_path(void)
+{
+    static char path[512];
+    const char *dir = getenv("REFNET_TEST_PLUGINS");
+
+    snprintf(path, sizeof(path), "%s/plugin-callout.so", dir ? dir : "tests/plugins");
+    return path;
+}
+
+static const char *leaky_path(void)
+{
+    const char *dir = getenv("REFNET_TEST_PLUGINS");
+
+    if (dir == NULL)
+        dir = "tests/plugins";
+    snprintf(plugin_path, sizeof(plugin_path), "%s/refnet-leaky.so", dir);
+    return plugin_path;
+}
+
+/* Copies the plug-in to a file of the given mode; returns its path. */
+static const char *copy_with_mode(mode_t mode)
+{
+    static char path[64];
+    char cmd[700];
+
+    snprintf(path, sizeof(path), "/tmp/refnet-plugin-test-%d.so", (int)getpid());
+    snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", leaky_path(), path);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(chmod(path, mode), 0);
+    return path;
+}
+
+struct row_seen {
+    unsigned n;
+    struct rn_plugin_row last;
+};
+
+static void row_fn(const struct rn_plugin_row *r, void *ctx)
+{
+    struct row_seen *rs = ctx;
+
+    rs->n++;
+    rs->last = *r;
+}
+
+static void test_plugin_files_refused(void **state)
+{
+    char err[256];
+    const char *p;
+    int e;
+
+    (void)state;
+    fpair_up();
+    /* World-writable. */
+    p = copy_with_mode(0777);
+    e = rn_plugin_load(P.b, p, NULL, NULL, err, sizeof(err));
+    assert_int_equal(e, RN_EACCES);
+    assert_non_null(strstr(err, "writable by everyone (mode 0777)"));
+    /* Owned by someone else (only root can give it away). */
+    if (geteuid() == 0) {
+        p = copy_with_mode(0755);
+        assert_int_equal(chown(p, 65534, 65534), 0);
+        e = rn_plugin_load(P.b, p, NULL, NULL, err, sizeof(err));
+        assert_int_equal(e, RN_EACCES);
+        assert_non_null(strstr(err, "owned by uid 65534"));
+    }
+    unlink(p);
+    /* Not a plug-in at all, and no file. */
+    e = rn_plugin_load(P.b, "/proc/self/status", NULL, NULL, err, sizeof(err));
+    assert_true(e == RN_EACCES || e == RN_EINVAL);
+    e = rn_plugin_load(P.b, "/nonexistent/x.so", NULL, NULL, err, sizeof(err));
+    assert_int_equal(e, RN_ENOENT);
+    /* Arguments it does not take: its own refusal, named. */
+    e = rn_plugin_load(P.b, leaky_path(), "bogus", NULL, err, sizeof(err));
+    assert_int_equal(e, RN_EINVAL);
+    assert_non_null(strstr(err, "leaky refused to load: takes no arguments"));
+    assert_int_equal(count_type("callout registration"), 4);  /* the built-ins only */
+    fpair_down();
+}
+
+static void test_leaking_plugin_named_by_file_and_site(void **state)
+{
+    struct rn_sockaddr_in to = {.sin_addr = ADDR_B, .sin_port = 80};
+    struct rec ra = {0}, rb = {0};
+    struct row_seen rs = {0};
+    struct rn_plugin *pl = NULL;
+    struct rn_snapshot *s, *back = NULL;
+    struct rn_strbuf live = RN_STRBUF_INIT, dumped = RN_STRBUF_INIT;
+    unsigned (*release_all)(void);
+    unsigned deleted = 0;
+    void *dl, *buf = NULL;
+    size_t len = 0;
+    char err[256], *chains;
+    int hl, hc, e;
+
+    (void)state;
+    fpair_up();
+    e = rn_plugin_load(P.b, leaky_path(), "", &pl, err, sizeof(err));
+    if (e != 0)
+        fail_msg("load: %s", err);
+    assert_string_equal(rn_plugin_name(pl), "leaky");
+    e = rn_plugin_load(P.b, leaky_path(), "", NULL, err, sizeof(err));
+    assert_int_equal(e, RN_EEXIST);
+    add_filter(P.b, "layer=accept,lport=80,action=callout:leaky");
+    rn_plugin_rows(P.b, row_fn, &rs);
+    assert_int_equal(rs.n, 1);
+    assert_string_equal(rs.last.pr_name, "leaky");
+    assert_int_equal(rs.last.pr_callouts, 1);
+
+    /* A connection through it, then both ends close: its context stays. */
+    hl = tcp_listening(P.pb, 80, &e);
+    submit(P.pb, RN_SOP_ACCEPT, hl, NULL, 0, NULL, &rb);
+    hc = rn_sock_open(P.pa, RN_SOCK_STREAM, 0);
+    submit(P.pa, RN_SOP_CONNECT, hc, NULL, 0, &to, &ra);
+    run_for(RN_MSEC(50));
+    assert_non_null(last_of(&rb, RN_SOP_ACCEPT));
+    assert_int_equal(rn_sock_setopt(P.pa, hc, RN_SO_LINGER, 0), 0);
+    submit(P.pa, RN_SOP_CLOSE, hc, NULL, 0, NULL, &ra);
+    submit(P.pb, RN_SOP_CLOSE, (int)last_of(&rb, RN_SOP_ACCEPT)->sc_result, NULL, 0, NULL, &rb);
+    submit(P.pb, RN_SOP_CLOSE, hl, NULL, 0, NULL, &rb);
+    run_for(RN_MSEC(50));
+    assert_int_equal(objects_held_by("callout:leaky"), 1);
+
+    /* Unloading deletes its filter and waits for its holds. */
+    assert_int_equal(rn_plugin_unload(P.b, "leaky", &deleted), 0);
+    assert_int_equal(deleted, 1);
+    assert_int_equal(rn_plugin_unload(P.b, "leaky", NULL), RN_EALREADY);
+    assert_int_equal(rn_filter_count(P.b), 0);
+    assert_int_equal(count_type("plug-in"), 1);
+    run_for(RN_SEC(11));
+    chains = render_live_chains();
+    if (strstr(chains, "plug-in leaky 1.0 ") == NULL || strstr(chains, "refnet-leaky.so") == NULL ||
+        strstr(chains, "unload pending 11.0s") == NULL ||
+        strstr(chains, "\u2514 callout leaky 1 flows 0 pended 0 filters") == NULL ||
+        strstr(chains, "verdict: 'callout.context' retired 11.0s ago, its callout still holds 1 "
+                       "object: tcp connection #") == NULL ||
+        strstr(chains, "last ref leaky_classify (") == NULL ||
+        strstr(chains, "tests/plugins/leaky.c:") == NULL)
+        fail_msg("the unload's chain does not name the plug-in, file and site:\n%s", chains);
+    free(chains);
+
+    /* The same from a dump.  The connection it keeps has its own chain:
+     * its socket waits for it, and the verdict names the callout. */
+    s = rn_ob_snapshot();
+    assert_non_null(s);
+    s->s_threshold = RN_DIAG_DEFAULT_THRESHOLD;
+    assert_true(rn_diag_render_chains(s, 0, &live) >= 1);
+    assert_int_equal(rn_diag_render_orphans(s, &live), 0);
+    assert_non_null(strstr(rn_strbuf_str(&live), "verdict: 'callout:leaky' callout hold after "
+                                                 "its flow ended"));
+    assert_int_equal(rn_dump_encode(s, &buf, &len), 0);
+    assert_int_equal(rn_dump_decode(buf, len, &back, err, sizeof(err)), 0);
+    assert_true(rn_diag_render_chains(back, 0, &dumped) >= 1);
+    assert_int_equal(rn_diag_render_orphans(back, &dumped), 0);
+    assert_string_equal(rn_strbuf_str(&live), rn_strbuf_str(&dumped));
+    rn_strbuf_free(&live);
+    rn_strbuf_free(&dumped);
+    rn_snapshot_free(back);
+    rn_snapshot_free(s);
+    free(buf);
+
+    /* It lets go at last: the unload completes, nothing is left. */
+    dl = dlopen(leaky_path(), RTLD_NOW | RTLD_NOLOAD);
+    assert_non_null(dl);
+    *(void **)&release_all = dlsym(dl, "leaky_release_all");
+    assert_non_null(release_all);
+    assert_int_equal(release_all(), 1);
+    dlclose(dl);
+    run_for(RN_MSEC(10));
+    assert_int_equal(count_type("plug-in"), 0);
+    assert_int_equal(objects_held_by("callout:leaky"), 0);
+    rs.n = 0;
+    rn_plugin_rows(P.b, row_fn, &rs);
+    assert_int_equal(rs.n, 0);
+    fpair_down();
+}
+
+/* The example plug-in behaves: it lets go of each flow as it ends, so its
+ * unload completes at once. */
+static void test_example_plugin_unloads_at_once(void **state)
+{
+    struct rn_sockaddr_in to = {.sin_addr = ADDR_B, .sin_port = 8080};
+    struct rec ra = {0}, rb = {0};
+    char err[256];
+    int hl, hc, e;
+
+    (void)state;
+    fpair_up();
+    e = rn_plugin_load(P.b, example_path(), "8080+x", NULL, err, sizeof(err));
+    assert_int_equal(e, RN_EINVAL);
+    assert_non_null(strstr(err, "porttally refused to load: bad ports '8080+x'"));
+    e = rn_plugin_load(P.b, example_path(), "8080", NULL, err, sizeof(err));
+    if (e != 0)
+        fail_msg("load: %s", err);
+    add_filter(P.b, "layer=accept,action=callout:porttally");
+    hl = tcp_listening(P.pb, 8080, &e);
+    submit(P.pb, RN_SOP_ACCEPT, hl, NULL, 0, NULL, &rb);
+    hc = rn_sock_open(P.pa, RN_SOCK_STREAM, 0);
+    submit(P.pa, RN_SOP_CONNECT, hc, NULL, 0, &to, &ra);
+    run_for(RN_MSEC(50));
+    assert_int_equal(objects_held_by("callout:porttally"), 1);
+    submit(P.pa, RN_SOP_CLOSE, hc, NULL, 0, NULL, &ra);
+    submit(P.pb, RN_SOP_CLOSE, (int)last_of(&rb, RN_SOP_ACCEPT)->sc_result, NULL, 0, NULL, &rb);
+    submit(P.pb, RN_SOP_CLOSE, hl, NULL, 0, NULL, &rb);
+    run_for(RN_SEC(70));
+    assert_int_equal(objects_held_by("callout:porttally"), 0);
+    assert_int_equal(rn_plugin_unload(P.b, "porttally", NULL), 0);
+    run_for(RN_MSEC(1));
+    assert_int_equal(count_type("plug-in"), 0);
+    fpair_down();
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_plugin_files_refused),
+        cmocka_unit_test(test_leaking_plugin_named_by_file_and_site),
+        cmocka_unit_test(test_example_plugin_unloads_at_once),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
