@@ -403,7 +403,8 @@ static void set_verdict(struct rn__verdict *v, enum rn__verdict_class cls, const
 static bool universal(const char *tag)
 {
     return strcmp(tag, "enum") == 0 || strcmp(tag, "lookup") == 0 ||
-           strcmp(tag, "loop") == 0 || strcmp(tag, "unrecorded") == 0;
+           strcmp(tag, "loop") == 0 || strcmp(tag, "unrecorded") == 0 ||
+           strcmp(tag, "snapshot") == 0;
 }
 
 static bool holder_matches(const char *m, const char *tag)

@@ -160,12 +160,14 @@ static int copy_object(struct ob_header *h, struct ob_copy *c)
     ob_unlock(h);
     if (tr != NULL)
         pthread_mutex_unlock(&tr->tr_mutex);
-    /* Take the snapshot's own reference out of the copy. */
+    /* Take the snapshots' references out of the copy: this one's, and
+     * those of any other snapshot being taken at the same time (the
+     * watchdog's while `refnet dump` runs), which would otherwise show in
+     * one capture and not in the other. */
     for (i = 0; i < c->c_nlines; i++) {
         if (c->c_lines[i].l_tag == RN_TAG_SNAPSHOT) {
-            if (--c->c_lines[i].l_count == 0)
-                c->c_lines[i] = c->c_lines[--c->c_nlines];
-            c->c_refs--;
+            c->c_refs -= c->c_lines[i].l_count;
+            c->c_lines[i] = c->c_lines[--c->c_nlines];
             break;
         }
     }
