@@ -178,15 +178,19 @@ static const struct rn_ob_type_ops rset_ops = {
     .describe = rset_describe,
 };
 
-/* Who holds a readiness set (object.h, "Holder contracts"). */
+/* Who holds a readiness set (object.h, "Holder contracts"); condition
+ * bit 0, "in a handle slot", covers its handle's hold. */
+#define RSET_COND_SLOT 0x1u
+static const char *const rset_conds[] = {"in a handle slot"};
 static const struct rn_ob_holder rset_holders[] = {
     {"create", 0, 0, 0, "expected: its own, until its handle closes"},
-    {"handle", 0, RN_HOLD_DYING, 0, "expected while its handle is open or closing"},
+    {"handle", RSET_COND_SLOT, RN_HOLD_DYING | RN_HOLD_ONE, 0,
+     "expected while its handle is open or closing"},
     {"request", 0, RN_HOLD_DYING, 0, "expected while a wait on it is pending"},
     {"readiness-call", 0, RN_HOLD_DYING, 0, "expected while a wait on it is in flight"},
 };
 static const struct rn_ob_contract rset_contract = {
-    rset_holders, sizeof(rset_holders) / sizeof(rset_holders[0]), NULL, 0, 0,
+    rset_holders, sizeof(rset_holders) / sizeof(rset_holders[0]), rset_conds, 1, 0,
 };
 
 void rn__rset_types_init(void)
@@ -502,6 +506,7 @@ static int rset_create(struct rn_proc *p, unsigned flags)
     rs->rs_proc = p;
     rs->rs_handle = hs->hs_handle;
     rs->rs_efd = efd;
+    rn_ob_cond_set(rs, RSET_COND_SLOT);
     rn_ob_ref(rs, RN_TAG_HANDLE);
     hs->hs_rset = rs;
     rn_ob_publish(rs);
@@ -589,7 +594,7 @@ void rn__rset_close(struct hslot *hs)
         call_finish(rs->rs_chead, RN_ECANCELED);
     rn_ob_kill(rs);
     hs->hs_rset = NULL;
-    rn_ob_deref(rs, RN_TAG_HANDLE);
+    rn_ob_deref_cond(rs, RN_TAG_HANDLE, RSET_COND_SLOT);
 }
 
 bool rn__rset_close_handle(struct rn_proc *p, int h, struct sock_req *req)

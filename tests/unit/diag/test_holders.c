@@ -206,6 +206,52 @@ static void test_hold_beyond_its_condition(void **state)
     pair_down();
 }
 
+/* A component that takes a second "handle" on a socket and forgets it:
+ * one handle slot, two holds; after the close, a dying socket whose slot
+ * let go, kept by the forgotten hold, and its process's cleanup waiting
+ * for it: the chain names the hold. */
+static void test_socket_handle_leak(void **state)
+{
+    struct rn_diag_suspect d;
+    struct rec r = {0};
+    struct rn_snapshot *s;
+    uint64_t id, ids[4];
+    void *so;
+    int h;
+
+    (void)state;
+    pair_with_procs();
+    h = udp_bound(P.pb, 7002);
+    so = find_object("socket", "udp 0.0.0.0:7002");
+    assert_non_null(so);
+    id = rn_ob_id(so);
+    rn_ob_ref(so, RN_TAG_HANDLE);
+    assert_true(suspect_of(id, "handle", &d));
+    assert_non_null(strstr(d.ds_reason, "2 holds where 1 is expected (one per: in a handle "
+                                        "slot)"));
+    submit(P.pb, RN_SOP_CLOSE, h, NULL, 0, NULL, &r);
+    run_for(RN_SEC(11));
+    assert_int_equal(rn_ob_state(so), RN_OB_DYING);
+    assert_true(suspect_of(id, "handle", &d));
+    assert_non_null(strstr(d.ds_reason, "only while in a handle slot, and this one is not"));
+    s = snap();
+    assert_int_equal(rn_diag_orphans(s, ids, 4), 0);  /* its process waits for it */
+    {
+        struct rn_strbuf sb = RN_STRBUF_INIT;
+
+        assert_int_equal(rn_diag_render_for(s, id, &sb), 1);
+        if (strstr(rn_strbuf_str(&sb), "cleanup pending 11.0s") == NULL ||
+            strstr(rn_strbuf_str(&sb), "verdict: 'handle' holds a socket only while in a "
+                                       "handle slot") == NULL)
+            fail_msg("the chain does not name the forgotten handle:\n%s", rn_strbuf_str(&sb));
+        rn_strbuf_free(&sb);
+    }
+    rn_snapshot_free(s);
+    rn_ob_deref(so, RN_TAG_HANDLE);
+    rn_ob_deref(so, RN_TAG_LOOKUP);
+    pair_down();
+}
+
 /* ---- A third party's tag, and the orphan it makes ---------------------------------- */
 
 static void test_third_party_route_orphan(void **state)
@@ -387,6 +433,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_builtin_tag_outside_contract),
         cmocka_unit_test(test_hold_beyond_its_condition),
+        cmocka_unit_test(test_socket_handle_leak),
         cmocka_unit_test(test_third_party_route_orphan),
         cmocka_unit_test(test_tracing_armed_late),
         cmocka_unit_test(test_busy_pair_has_no_suspect),
