@@ -67,6 +67,9 @@ static bool check_pended(const struct rn_snapshot *s, const struct rn_snap_objec
 static bool check_registration(const struct rn_snapshot *s, const struct rn_snap_object *o,
                                const struct rn_snap_tag *t, rn_time_t since, rn_time_t grace,
                                struct rn__verdict *v);
+static bool check_drain(const struct rn_snapshot *s, const struct rn_snap_object *o,
+                        const struct rn_snap_tag *t, rn_time_t since, rn_time_t grace,
+                        struct rn__verdict *v);
 
 #define EXPECTED(reason) {RN__VERDICT_EXPECTED, (reason), false}
 #define SUSPECT(reason) {RN__VERDICT_SUSPECT, (reason), false}
@@ -123,6 +126,12 @@ static const struct verdict_rule verdict_rules[] = {
     {"listener", 0, NULL, NULL, NULL,
      EXPECTED("expected: queued on its listener until accepted"),
      SUSPECT_AFTER_GRACE("still queued on a listener after rundown began"), NULL},
+    /* A service whose stop drains holds its process under "drain" while
+     * its connections finish: work in progress, or stalled. */
+    {"drain", 0, NULL, NULL, NULL,
+     EXPECTED("in progress: its service drains its connections (the service's line says "
+              "how far)"),
+     SUSPECT("its service's drain outlived the process's rundown"), check_drain},
     /* A service holds its process while it runs; its stop drops it. */
     {"service", 0, NULL, NULL, NULL,
      EXPECTED("expected: its service's hold while the service runs"),
@@ -324,6 +333,57 @@ static bool check_pended(const struct rn_snapshot *s, const struct rn_snap_objec
         snprintf(v->v_reason, sizeof(v->v_reason),
                  "pended the %s of #%" PRIu64 " %s ago and has not completed it", what,
                  w->sw_waiter, a);
+        return true;
+    }
+    return false;
+}
+
+/* The bit of condition `name` in type y, or 0. */
+static uint32_t cond_bit(const struct rn_snap_type *y, const char *name)
+{
+    uint32_t b;
+
+    for (b = 0; y != NULL && b < y->sy_nconds && b < 32; b++)
+        if (y->sy_conds[b] != NULL && strcmp(y->sy_conds[b], name) == 0)
+            return 1u << b;
+    return 0;
+}
+
+/* A service's "drain" hold on its process: the service's own "drain"
+ * wait on it says since when, and the service's "stalled" condition
+ * whether its transfers still move. */
+static bool check_drain(const struct rn_snapshot *s, const struct rn_snap_object *o,
+                        const struct rn_snap_tag *t, rn_time_t since, rn_time_t grace,
+                        struct rn__verdict *v)
+{
+    uint32_t i;
+    char a[32];
+
+    (void)t;
+    (void)since;
+    (void)grace;
+    if (o->so_state != RN_OB_LIVE)
+        return false;
+    for (i = 0; i < s->s_nwaits; i++) {
+        const struct rn_snap_wait *w = &s->s_waits[i];
+        const struct rn_snap_object *svc;
+        uint32_t stalled;
+
+        if (w->sw_waited != o->so_id || w->sw_what == NULL || strcmp(w->sw_what, "drain") != 0)
+            continue;
+        svc = rn_snapshot_find(s, w->sw_waiter);
+        if (svc == NULL)
+            continue;
+        rn_fmt_age(w->sw_since < s->s_now ? s->s_now - w->sw_since : 0, a, sizeof(a));
+        stalled = cond_bit(rn_snapshot_type(s, svc->so_type), "stalled");
+        v->v_class = RN__VERDICT_EXPECTED;
+        if (stalled != 0 && (svc->so_conds & stalled))
+            snprintf(v->v_reason, sizeof(v->v_reason), "in progress but stalled: #%" PRIu64
+                     " drains its connections for %s and none sent a byte lately; its "
+                     "grace ends the drain", svc->so_id, a);
+        else
+            snprintf(v->v_reason, sizeof(v->v_reason), "in progress: #%" PRIu64 " drains its "
+                     "connections, for %s so far (its line says how far)", svc->so_id, a);
         return true;
     }
     return false;
@@ -685,6 +745,14 @@ static void summary(const struct rn_snap_object *o, const struct rn__verdict *v,
         return;
     }
     if (nrule == 0) {
+        /* Work in progress says so, first. */
+        for (i = 0; i < o->so_ntags; i++) {
+            if (strncmp(v[i].v_reason, "in progress", 11) == 0) {
+                rn__diag_put_text(out, v[i].v_reason);
+                rn_strbuf_puts(out, "; no suspect holder");
+                return;
+            }
+        }
         rn_strbuf_puts(out, waited ? "no suspect holder: every holder is expected; "
                                      "the wait ends when their work does"
                                    : "no suspect holder: every holder is expected");

@@ -68,6 +68,7 @@ static const struct rn_ob_holder proc_holders[] = {
     {"request", 0, RN_HOLD_DYING, 0,
      "expected while a request of its is pending; its completion drops it"},
     {"service", 0, 0, 0, "expected: its service's hold while the service runs"},
+    {"drain", 0, 0, 0, "in progress: its service drains its connections"},
     {"readiness-call", 0, RN_HOLD_DYING, 0,
      "expected while a wait on a readiness set is in flight"},
 };
