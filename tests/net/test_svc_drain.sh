@@ -12,7 +12,8 @@
 #   - the stop answers STOPPED once the download is over, well before the
 #     grace; the daemon shuts down cleanly, nothing leaked.
 # A stop without a grace (`svc drain httpd 0`) still cuts a download.
-# Takes about 10 s.
+# A stalled drain is named so, and its grace ends it.
+# Takes about 20 s.
 . "$(dirname "$0")/lib.sh"
 net_setup svc_drain
 net_need curl
@@ -106,6 +107,41 @@ for d in "$dir"/dumps/*; do
     [ -f "$d" ] || continue
     "$refnet" analyze "$d" 2>&1 | grep -qi "leaked" && bad "analyze $d said 'leaked'"
 done
+
+# A transfer that stops moving (its reader went to sleep) is named stalled
+# once nothing was sent for 5 s, and the grace (8 s) ends the drain: the
+# stop aborts it and completes.
+rn svc drain httpd 8 >/dev/null || bad "svc drain httpd 8"
+rn svc start httpd >/dev/null || bad "svc start httpd"
+net_bg "$py" - >"$dir/sleepy.out" 2>&1 <<'EOF2'
+import socket, time
+s = socket.create_connection(("198.18.0.2", 80), timeout=30)
+s.sendall(b"GET /big.bin HTTP/1.1\r\nHost: refnet\r\n\r\n")
+n = 0
+while n < 1000000:
+    n += len(s.recv(65536))
+print("read", n, "then sleeps")
+time.sleep(15)
+EOF2
+sleepy=$bgpid
+net_wait_for 5 grep -q "then sleeps" "$dir/sleepy.out" || bad "the sleepy reader did not start: $(cat "$dir/sleepy.out")"
+t0=$SECONDS
+"$refnet" svc stop httpd --timeout 20 --ctl "$sock" >"$dir/stop3.out" 2>&1 &
+stop_pid=$!
+net_track "$stop_pid"
+: >"$dir/why3.log"
+for i in $(seq 80); do
+    kill -0 "$stop_pid" 2>/dev/null || break
+    rn why httpd >>"$dir/why3.log" 2>&1
+    sleep 0.25
+done
+wait "$stop_pid" || bad "the stop of a stalled drain failed: $(cat "$dir/stop3.out")"
+echo "stalled drain: $(cat "$dir/stop3.out") after $((SECONDS - t0)) s"
+grep -Eq "draining 1 connection, .*, stalled [5-9]" "$dir/why3.log" ||
+    bad "why httpd never said the drain was stalled"
+grep -q "verdict: in progress but stalled" "$dir/why3.log" || bad "no 'in progress but stalled' verdict"
+grep -qi "leaked" "$dir/why3.log" && bad "why httpd said 'leaked' during a stalled drain"
+net_kill_bg
 
 # Without a grace a stop cuts the download, as before.
 rn svc drain httpd 0 >/dev/null || bad "svc drain httpd 0"
