@@ -147,16 +147,21 @@ const struct cmd_def rn__cmd_table[] = {
     {
         .cd_name = "svc",
         .cd_fn = rn__cmd_svc,
-        .cd_brief = "svc [list | status NAME | start NAME | stop NAME]",
+        .cd_brief = "svc [list | status | start | stop | drain] [NAME]",
         .cd_summary = "the daemon's services: list, status, start, stop",
         .cd_synopsis = "svc [list] [-j]\n"
                        "svc status NAME [-j]\n"
                        "svc start NAME[=ARG]\n"
-                       "svc stop NAME [--timeout S]",
+                       "svc stop NAME [--timeout S]\n"
+                       "svc drain NAME [S]",
         .cd_desc = "stop answers once the service is STOPPED (exit 0), or after S\n"
                    "seconds with exit status 3 and the chains that keep it pending, as\n"
                    "`refnet why NAME` prints them; the service stays STOP_PENDING and a\n"
-                   "later release still completes the stop.",
+                   "later release still completes the stop.\n"
+                   "drain gives the service's stops a grace of S seconds (0 to 3600; 0,\n"
+                   "the default, aborts at once): the stop refuses new connections and\n"
+                   "lets those in progress finish first (httpd); meanwhile `why NAME`\n"
+                   "says draining, connections, bytes left and rate, verdict in progress.",
         .cd_options = "  -j, --json             list and status: JSON (an array, one object)\n"
                       "      --timeout S        stop: how long the stop may take (default 30);\n"
                       "                         the answer is awaited S + 15 s.  Otherwise:\n"

@@ -53,7 +53,7 @@ completes "netstat" ne
 completes "--all --info --refs --json --ctl --timeout --help" netstat --
 completes "-a --all -i --info --refs -j --json --ctl --timeout -h --help" netstat -
 completes "--help --version -h -V" -
-completes "list status start stop" svc ""
+completes "list status start stop drain" svc ""
 completes "on off" daemon --offload ""
 completes "--offload" daemon --tap rn0 --off
 completes "stop-hang callout-hang close-wait leak clear-leak" lab ""
