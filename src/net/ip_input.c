@@ -51,6 +51,25 @@ int rn__ip_register(struct rn_stack *st, uint8_t proto, rn_ip_input_fn input, rn
     return 0;
 }
 
+int rn__ip_on_addr_gone(struct rn_stack *st, uint8_t proto, rn_ip_addr_gone_fn fn)
+{
+    if (net_st(st)->ns_protos[proto].ph_input == NULL)
+        return RN_ENOENT;
+    net_st(st)->ns_protos[proto].ph_gone = fn;
+    return 0;
+}
+
+void rn__net_ip_addr_gone(struct rn_stack *st, uint32_t addr)
+{
+    unsigned p;
+
+    if (addr == 0)
+        return;
+    for (p = 0; p < 256; p++)
+        if (net_st(st)->ns_protos[p].ph_gone != NULL)
+            net_st(st)->ns_protos[p].ph_gone(st, addr);
+}
+
 void rn__net_ip_input(struct rn_iface *ifp, struct rn_netbuf *nb)
 {
     struct rn_stack *st = ifp->if_stack;

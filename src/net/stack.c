@@ -148,6 +148,9 @@ int rn_stack_destroy(struct rn_stack *st)
 
     /* Transports and sockets first: they hold interfaces and routes. */
     rn__stack_run_fini(st);
+    /* Removals still waiting: those whose interface went meanwhile
+     * complete in the polls below, the others are cancelled. */
+    rn__net_iface_removals_fini(st);
     /* Anything posted meanwhile still runs, so posters are not left
      * waiting; work that posts again is bounded by the loop. */
     for (i = 0; i < 16 && rn_stack_has_work(st); i++)

@@ -213,6 +213,8 @@ static unsigned tcp_stats_hook(struct rn_stack *st, void *ctx, struct rn_stack_c
                                unsigned max);
 static void bind_unlink(struct tcp_bind *b);
 
+static void tcp_addr_gone(struct rn_stack *st, uint32_t addr);
+
 int rn_tcp_init(struct rn_stack *st, const struct rn_tcp_params *params)
 {
     struct rn_tcp_params defaults;
@@ -270,6 +272,8 @@ int rn_tcp_init(struct rn_stack *st, const struct rn_tcp_params *params)
     if (err == 0)
         err = rn__ip_register(st, RN_IPPROTO_TCP, rn__tcp_input, rn__tcp_err_input);
     if (err == 0)
+        err = rn__ip_on_addr_gone(st, RN_IPPROTO_TCP, tcp_addr_gone);
+    if (err == 0)
         err = rn_stack_on_destroy(st, tcp_fini, ts);
     if (err < 0) {
         rn__tcp_conf_deref(ts->ts_conf);
@@ -278,6 +282,25 @@ int rn_tcp_init(struct rn_stack *st, const struct rn_tcp_params *params)
     }
     rn_stack_set_slot(st, tcp_slot, ts);
     return 0;
+}
+
+/* The interface of addr was removed: its connections end with
+ * RN_ENETDOWN, without a reset (there is no way to send one). */
+static void tcp_addr_gone(struct rn_stack *st, uint32_t addr)
+{
+    struct tcp_stack *ts = rn__tcp_stack(st);
+    struct tcp_conn *c, *next;
+    unsigned i;
+
+    if (ts == NULL)
+        return;
+    for (i = 0; i < TCP_HASH_BUCKETS; i++) {
+        for (c = ts->ts_hash[i]; c != NULL; c = next) {
+            next = c->t_hnext;
+            if (c->t_laddr == addr)
+                rn__tcp_drop(c, RN_ENETDOWN);
+        }
+    }
 }
 
 /* Runs every connection and listener down when the stack goes. */

@@ -1,7 +1,10 @@
 /*
  * A deliberately leaking plug-in, for the tests: its callout "leaky" keeps
  * context on every flow a filter hands it and never lets go when the flow
- * ends, as a buggy third-party callout driver would.  Unloading it must
+ * ends, as a buggy third-party callout driver would.  Loaded with the
+ * argument "routes" it also caches a reference on every route of the
+ * stack (under its callout's tag, "callout:leaky") and keeps it when the
+ * route is deleted, as a driver's stale route cache would.  Unloading it must
  * then wait, and the diagnosis must name this file and the site below that
  * took the holds.  leaky_release_all() is the tests' way to make it let
  * go at last.
@@ -14,12 +17,27 @@
 
 #include "refnet/error.h"
 #include "refnet/filter.h"
+#include "refnet/object.h"
 #include "refnet/plugin.h"
+#include "refnet/stack.h"
 
 #define LEAKY_MAX 256
 
 static struct rn_flow_ctx *held[LEAKY_MAX];
 static unsigned nheld;
+static void *routes[LEAKY_MAX];
+static unsigned nroutes;
+static rn_tag_t route_tag;
+
+/* Caches a reference on a route. */
+static void cache_route(const struct rn_route_row *r, void *ctx)
+{
+    void *rt;
+
+    (void)ctx;
+    if (nroutes < LEAKY_MAX && (rt = rn_ob_lookup(r->rr_id, route_tag)) != NULL)
+        routes[nroutes++] = rt;  /* kept even once the route is deleted */
+}
 
 static int leaky_classify(struct rn_callout *co, const struct rn_classify *cl)
 {
@@ -40,24 +58,33 @@ static const struct rn_callout_ops leaky_ops = {
 static int leaky_load(struct rn_plugin *pl, struct rn_stack *st, const char *args, char *err,
                       size_t errlen)
 {
-    (void)st;
-    if (args != NULL && args[0] != '\0') {
-        strncpy(err, "takes no arguments", errlen);
+    int e;
+
+    if (args != NULL && args[0] != '\0' && strcmp(args, "routes") != 0) {
+        strncpy(err, "takes no argument but 'routes'", errlen);
         return RN_EINVAL;
     }
     nheld = 0;
-    return rn_plugin_callout_register(pl, &leaky_ops, NULL, NULL);
+    nroutes = 0;
+    e = rn_plugin_callout_register(pl, &leaky_ops, NULL, NULL);
+    if (e == 0 && args != NULL && strcmp(args, "routes") == 0) {
+        route_tag = rn_tag_intern("callout:leaky");
+        rn_stack_routes(st, cache_route, NULL);
+    }
+    return e;
 }
 
-/* Lets go of every context it kept; returns how many. */
+/* Lets go of every context and route it kept; returns how many. */
 unsigned leaky_release_all(void);
 
 unsigned leaky_release_all(void)
 {
-    unsigned n = nheld;
+    unsigned n = nheld + nroutes;
 
     while (nheld > 0)
         rn_callout_flow_release(held[--nheld]);
+    while (nroutes > 0)
+        rn_ob_deref(routes[--nroutes], route_tag);
     return n;
 }
 

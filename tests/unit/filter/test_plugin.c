@@ -6,7 +6,9 @@
  * filter and waits for the callout's holds; the chain that names the
  * plug-in, its file, the object its callout still holds and the site in
  * leaky.c that took it, the same from a dump; the orphaned connection;
- * and, once the plug-in lets go, the unload completing, leak-free.
+ * and, once the plug-in lets go, the unload completing, leak-free.  Its
+ * route cache: a deleted route it keeps, reported as an orphan, and the
+ * removal of an interface it blocks, explained, then complete.
  */
 #include <dlfcn.h>
 #include <setjmp.h>
@@ -108,7 +110,7 @@ static void test_plugin_files_refused(void **state)
     /* Arguments it does not take: its own refusal, named. */
     e = rn_plugin_load(P.b, leaky_path(), "bogus", NULL, err, sizeof(err));
     assert_int_equal(e, RN_EINVAL);
-    assert_non_null(strstr(err, "leaky refused to load: takes no arguments"));
+    assert_non_null(strstr(err, "leaky refused to load: takes no argument but 'routes'"));
     assert_int_equal(count_type("callout registration"), 4);  /* the built-ins only */
     fpair_down();
 }
@@ -210,6 +212,132 @@ static void test_leaking_plugin_named_by_file_and_site(void **state)
     fpair_down();
 }
 
+struct removal_seen {
+    unsigned n;
+    uint64_t id;
+    int result;
+};
+
+static void removed_fn(struct rn_stack *st, uint64_t id, int result, void *ctx)
+{
+    struct removal_seen *rs = ctx;
+
+    (void)st;
+    rs->n++;
+    rs->id = id;
+    rs->result = result;
+}
+
+/* The leaking plug-in's route cache: a deleted route it still holds is an
+ * orphan once its bound (the watchdog's threshold) has passed, named the
+ * same by the watchdog, why and a dump; then the removal of the
+ * interface, which the connected route it also holds blocks: the chain
+ * says so, the connection on the interface's address ends with
+ * RN_ENETDOWN, and the removal completes once the plug-in lets go. */
+static void test_plugin_route_cache_blocks_iface_removal(void **state)
+{
+    struct removal_seen seen = {0};
+    struct rn_strbuf out = RN_STRBUF_INIT, live = RN_STRBUF_INIT, dumped = RN_STRBUF_INIT;
+    struct rn_snapshot *s, *back = NULL;
+    struct rn_watchdog *wd;
+    struct rec rb = {0};
+    unsigned (*release_all)(void);
+    uint64_t rid, ifid = 0, ids[4];
+    void *rt, *dl, *buf = NULL;
+    size_t len = 0;
+    char err[256], *chains, rbuf[100];
+    int e, hl, hc, ha;
+
+    (void)state;
+    fpair_up();
+    assert_int_equal(rn_route_add(P.b, 0xc6130000u, 16, ADDR_A, NULL), 0);  /* 198.19/16 */
+    e = rn_plugin_load(P.b, leaky_path(), "routes", NULL, err, sizeof(err));
+    if (e != 0)
+        fail_msg("load: %s", err);
+    assert_int_equal(objects_held_by("callout:leaky"), 2);  /* 198.19/16 and 198.18/15 */
+    rt = find_object("route", "198.19.0.0/16");
+    assert_non_null(rt);
+    rid = rn_ob_id(rt);
+    rn_ob_deref(rt, RN_TAG_LOOKUP);
+
+    /* Deleted, and kept: nothing waits for it; an orphan past the bound
+     * (threshold + 1 s at most). */
+    assert_int_equal(rn_route_del(P.b, 0xc6130000u, 16), 0);
+    wd = rn_watchdog_new(RN_DIAG_DEFAULT_THRESHOLD);
+    assert_non_null(wd);
+    run_for(RN_DIAG_DEFAULT_THRESHOLD - RN_SEC(1));
+    assert_int_equal(rn_watchdog_check(wd, NULL), 0);
+    run_for(RN_SEC(2));
+    assert_int_equal(rn_watchdog_check(wd, &out), 1);
+    if (strstr(rn_strbuf_str(&out), "orphan: route 198.19.0.0/16") == NULL ||
+        strstr(rn_strbuf_str(&out), "callout:leaky") == NULL ||
+        strstr(rn_strbuf_str(&out), "verdict: 'callout:leaky' a third party's hold on a dying "
+                                    "route") == NULL)
+        fail_msg("the watchdog did not name the orphan and its holder:\n%s",
+                 rn_strbuf_str(&out));
+    s = rn_ob_snapshot();
+    assert_non_null(s);
+    s->s_threshold = RN_DIAG_DEFAULT_THRESHOLD;
+    assert_int_equal(rn_diag_orphans(s, ids, 4), 1);
+    assert_int_equal(ids[0], rid);
+    assert_int_equal(rn_diag_render_orphans(s, &live), 1);
+    assert_int_equal(rn_dump_encode(s, &buf, &len), 0);
+    assert_int_equal(rn_dump_decode(buf, len, &back, err, sizeof(err)), 0);
+    assert_int_equal(rn_diag_render_orphans(back, &dumped), 1);
+    assert_string_equal(rn_strbuf_str(&live), rn_strbuf_str(&dumped));
+    assert_non_null(strstr(rn_strbuf_str(&out), rn_strbuf_str(&live)));
+    rn_snapshot_free(back);
+    rn_snapshot_free(s);
+    free(buf);
+
+    /* A connection on b's address, then b's interface goes. */
+    hl = tcp_listening(P.pb, 80, &e);
+    assert_int_equal(e, 0);
+    hc = rn_sock_open(P.pa, RN_SOCK_STREAM, 0);
+    ha = tcp_connect_accept(P.pa, hc, P.pb, hl, 80);
+    submit(P.pb, RN_SOP_RECV, ha, rbuf, sizeof(rbuf), NULL, &rb);
+    assert_int_equal(rn_stack_remove_iface(P.b, P.ifb, removed_fn, &seen, &ifid), 0);
+    assert_true(ifid != 0);
+    assert_null(rn_stack_iface(P.b, "sim0"));
+    assert_int_equal(rn_stack_remove_iface(P.b, P.ifb, removed_fn, &seen, NULL), RN_ENOENT);
+    run_for(RN_MSEC(10));
+    assert_non_null(last_of(&rb, RN_SOP_RECV));
+    assert_int_equal(last_of(&rb, RN_SOP_RECV)->sc_result, RN_ENETDOWN);
+    run_for(RN_SEC(11));
+    assert_int_equal(seen.n, 0);
+    chains = render_live_chains();
+    if (strstr(chains, "(no waiter object)") == NULL || strstr(chains, "remove pending 11.0s") == NULL ||
+        strstr(chains, "interface sim0 198.18.0.3/15") == NULL ||
+        strstr(chains, "route delete pending 11.0s") == NULL ||
+        strstr(chains, "route 198.18.0.0/15 dev sim0") == NULL ||
+        strstr(chains, "verdict: 'callout:leaky' a third party's hold on a dying route") == NULL ||
+        strstr(chains, "last ref cache_route (") == NULL)
+        fail_msg("the removal's chain does not name the route and its holder:\n%s", chains);
+    free(chains);
+
+    /* It lets go: both routes go, then the interface; the removal completes. */
+    dl = dlopen(leaky_path(), RTLD_NOW | RTLD_NOLOAD);
+    assert_non_null(dl);
+    *(void **)&release_all = dlsym(dl, "leaky_release_all");
+    assert_non_null(release_all);
+    assert_int_equal(release_all(), 2);
+    dlclose(dl);
+    run_for(RN_MSEC(10));
+    assert_int_equal(seen.n, 1);
+    assert_int_equal(seen.id, ifid);
+    assert_int_equal(seen.result, 0);
+    assert_int_equal(count_type("interface"), 1);  /* a's */
+    assert_int_equal(rn_plugin_unload(P.b, "leaky", NULL), 0);
+    run_for(RN_MSEC(10));
+    submit(P.pb, RN_SOP_CLOSE, ha, NULL, 0, NULL, &rb);
+    submit(P.pb, RN_SOP_CLOSE, hl, NULL, 0, NULL, &rb);
+    rn_watchdog_free(wd);
+    rn_strbuf_free(&out);
+    rn_strbuf_free(&live);
+    rn_strbuf_free(&dumped);
+    fpair_down();
+}
+
 /* The example plug-in behaves: it lets go of each flow as it ends, so its
  * unload completes at once. */
 static void test_example_plugin_unloads_at_once(void **state)
@@ -251,6 +379,7 @@ int main(void)
         cmocka_unit_test(test_plugin_files_refused),
         cmocka_unit_test(test_leaking_plugin_named_by_file_and_site),
         cmocka_unit_test(test_example_plugin_unloads_at_once),
+        cmocka_unit_test(test_plugin_route_cache_blocks_iface_removal),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
