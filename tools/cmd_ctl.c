@@ -262,7 +262,7 @@ int rn__cmd_status(int argc, char **argv)
 
 int rn__cmd_ifconfig(int argc, char **argv)
 {
-    return ctl_simple(argc, argv, opts_plain, 0, 0, "ifconfig [-j]");
+    return ctl_simple(argc, argv, opts_plain, 0, 2, "ifconfig [-j] | ifconfig NAME remove");
 }
 
 int rn__cmd_arp(int argc, char **argv)

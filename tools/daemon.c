@@ -841,7 +841,7 @@ int rn__daemon_start(const struct rn_daemon_params *params, struct rn_daemon **o
     }
     e = rn__ctl_server_add(d->d_ctl, daemon_cmds, sizeof(daemon_cmds) / sizeof(daemon_cmds[0]), d);
     if (e == 0)
-        e = rn__ctl_add_stack_cmds(d->d_ctl, d->d_stack);
+        e = rn__ctl_add_stack_cmds(d->d_ctl, d->d_stack, d->d_wd_threshold);
     if (e == 0)
         e = rn__ctl_add_object_cmds(d->d_ctl);
     if (e == 0)

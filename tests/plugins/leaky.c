@@ -4,7 +4,8 @@
  * ends, as a buggy third-party callout driver would.  Loaded with the
  * argument "routes" it also caches a reference on every route of the
  * stack (under its callout's tag, "callout:leaky") and keeps it when the
- * route is deleted, as a driver's stale route cache would.  Unloading it must
+ * route is deleted, as a driver's stale route cache would; it lets go of
+ * them when unloaded (the flow contexts it never gives back).  Unloading it must
  * then wait, and the diagnosis must name this file and the site below that
  * took the holds.  leaky_release_all() is the tests' way to make it let
  * go at last.
@@ -88,10 +89,19 @@ unsigned leaky_release_all(void)
     return n;
 }
 
+/* Unloading: the route cache goes; the flow contexts stay, the bug. */
+static void leaky_unload(struct rn_plugin *pl, struct rn_stack *st)
+{
+    (void)pl;
+    (void)st;
+    while (nroutes > 0)
+        rn_ob_deref(routes[--nroutes], route_tag);
+}
+
 const struct rn_plugin_desc rn_plugin_v1 = {
     .pd_abi = RN_PLUGIN_ABI,
     .pd_name = "leaky",
     .pd_version = "1.0",
     .pd_load = leaky_load,
-    .pd_unload = NULL,  /* the bug: it lets go of nothing when unloaded */
+    .pd_unload = leaky_unload,  /* the bug: it keeps its flow contexts */
 };
