@@ -89,9 +89,13 @@ const struct cmd_def rn__cmd_table[] = {
     {
         .cd_name = "ifconfig",
         .cd_fn = rn__cmd_ifconfig,
-        .cd_brief = "ifconfig [-j]",
+        .cd_brief = "ifconfig [-j] | ifconfig NAME remove",
         .cd_summary = "the daemon's interfaces",
-        .cd_synopsis = "ifconfig [-j]",
+        .cd_synopsis = "ifconfig [-j]\n"
+                       "ifconfig NAME remove",
+        .cd_desc = "remove takes the interface out of the stack and answers once nothing\n"
+                   "holds it (exit 0), or after 5 s with exit status 3 and the chain of\n"
+                   "what still holds it; the removal goes on.",
         .cd_options = "  -j, --json             JSON instead of the table\n",
         .cd_man = "refnet-netstat",
         .cd_flags = CMD_F_CTL | CMD_F_TIMEOUT | CMD_F_JSON,
