@@ -39,8 +39,12 @@
 #include <stdint.h>
 
 #include "refnet/filter.h"
+#include "refnet/link.h"
+#include "refnet/value.h"
 
-/* The plug-in ABI this refnet implements. */
+/* The plug-in ABI this refnet implements (link filters, below, came in
+ * without changing it: a plug-in that uses them needs a refnet that has
+ * rn_plugin_filter_attach(), which the dynamic linker checks). */
 #define RN_PLUGIN_ABI 1
 /* The symbol a plug-in exports: its struct rn_plugin_desc. */
 #define RN_PLUGIN_SYMBOL "rn_plugin_v1"
@@ -92,6 +96,38 @@ int rn_plugin_unload(struct rn_stack *st, const char *name, unsigned *filters_de
 int rn_plugin_callout_register(struct rn_plugin *pl, const struct rn_callout_ops *ops, void *ctx,
                                struct rn_callout **out);
 
+/* ---- Link filters (NDIS lightweight filters) ---------------------------- */
+
+/* The most link filters one plug-in attaches. */
+#define RN_PLUGIN_FILTERS_MAX 8
+
+/* A plug-in's link filter: refnet stacks a link of kind "plugin" named
+ * pf_name on top of an interface's chain (rn_iface_filter_push()) and
+ * hands it every frame that passes, received (on its way up) and sent (on
+ * its way down).  While attached, it holds its interface under
+ * "filter:NAME".  Unloading the plug-in takes its filters out of their
+ * chains first; removing the interface closes them. */
+struct rn_plugin_filter_ops {
+    const char *pf_name;  /* 1..RN_PLUGIN_NAME_MAX of [a-z0-9_-] */
+    /* A frame received, or about to be sent: returns RN_FILTER_PERMIT to
+     * pass it on, RN_FILTER_BLOCK to drop it (refnet frees and counts it).
+     * The frame is the filter's to read, not to keep or change.  Either
+     * may be NULL: every frame that way passes. */
+    int (*pf_rx)(void *ctx, const struct rn_netbuf *nb);
+    int (*pf_tx)(void *ctx, const struct rn_netbuf *nb);
+    /* Its own settings and counters, for `refnet ifconfig` (value.h);
+     * may be NULL. */
+    void (*pf_values)(void *ctx, rn_value_fn fn, void *vctx);
+};
+
+/* Attaches a link filter of plug-in pl to the interface named iface of
+ * st (during pd_load or later, while pl is loaded); ops and ctx must stay
+ * valid until the plug-in is unloaded.  Returns 0; RN_ENOENT (no such
+ * interface), RN_EINVAL (a bad name, or pl is unloading), RN_ENOSPC past
+ * RN_PLUGIN_FILTERS_MAX, RN_ENOMEM. */
+int rn_plugin_filter_attach(struct rn_plugin *pl, struct rn_stack *st, const char *iface,
+                            const struct rn_plugin_filter_ops *ops, void *ctx);
+
 /* The plug-in's name, and the file it was loaded from. */
 const char *rn_plugin_name(const struct rn_plugin *pl);
 const char *rn_plugin_path(const struct rn_plugin *pl);
@@ -109,6 +145,7 @@ struct rn_plugin_row {
     unsigned pr_pended;       /* operations they pended, not completed (0
                                  while unloading) */
     int pr_unloading;         /* 1 while its unload waits for its holds */
+    unsigned pr_filters;      /* link filters attached now */
 };
 typedef void (*rn_plugin_row_fn)(const struct rn_plugin_row *row, void *ctx);
 /* [L] Every plug-in of st, in order of loading. */

@@ -116,6 +116,19 @@ typedef void (*rn_iface_removed_fn)(struct rn_stack *st, uint64_t id, int result
 int rn_stack_remove_iface(struct rn_stack *st, struct rn_iface *ifp, rn_iface_removed_fn fn,
                           void *ctx, uint64_t *id);
 
+/* Stacks filter on top of ifp's chain of links, at run time: filter must
+ * have been set up to wrap the current top, rn_iface_link(ifp)
+ * (rn_link_init(filter, ops, rn_iface_link(ifp), name)).  From now on the
+ * interface sends and receives through it, and closes it with the rest.
+ * Returns 0, or RN_EINVAL if filter does not wrap the top or ifp's link
+ * is closed.  [L] */
+int rn_iface_filter_push(struct rn_iface *ifp, struct rn_link *filter);
+/* Takes filter, one of the filters of ifp's chain, out of it: the link
+ * above it (or the interface) now wraps the link below it.  The caller
+ * then frees filter without closing what it wrapped.  Returns 0, or
+ * RN_ENOENT if filter is not in ifp's chain.  [L] */
+int rn_iface_filter_remove(struct rn_iface *ifp, struct rn_link *filter);
+
 /* Returns the interface named name, or NULL. */
 struct rn_iface *rn_stack_iface(struct rn_stack *st, const char *name);
 const char *rn_iface_name(const struct rn_iface *ifp);

@@ -15,6 +15,12 @@
  *     callout's flow contexts and pended operations hold off -> the last
  *     release posts plugin_done() to the loop -> dlclose(), the plug-in
  *     object let go
+ * Link filters (rn_plugin_filter_attach()): a link of kind "plugin" that
+ * refnet stacks on an interface and that calls the plug-in's frame hooks;
+ * it holds the interface under "filter:NAME".  Unloading takes each out
+ * of its chain (rn_iface_filter_remove()) and frees it before anything
+ * else, so that no frame reaches the plug-in's code again; an interface
+ * removed first closes its filters with its chain (pf_gone).
  * So a plug-in that never lets go is a chain: the plug-in (its file in
  * its description) waits for its registration, held under its callout's
  * tag; the verdict names the objects the callout still holds and where it
@@ -41,6 +47,19 @@
 #include "refnet/plugin.h"
 #include "refnet/report.h"
 #include "refnet/runtime.h"
+#include "refnet/stack.h"
+
+/* A plug-in's link filter, on an interface's chain. */
+struct plugin_filter {
+    struct rn_link pf_link;                    /* first: the link */
+    struct rn_plugin *pf_pl;                   /* [L] NULL once its interface closed it */
+    struct rn_iface *pf_ifp;                   /* [I] held under pf_tag */
+    rn_tag_t pf_tag;                           /* [I] "filter:NAME" */
+    const struct rn_plugin_filter_ops *pf_ops; /* [I] the plug-in's */
+    void *pf_ctx;                              /* [I] */
+    uint64_t pf_blocked_rx;                    /* [L] frames its pf_rx dropped */
+    uint64_t pf_blocked_tx;                    /* [L] frames its pf_tx dropped */
+};
 
 struct rn_plugin {
     struct filter_engine *pl_fe;             /* [I] */
@@ -54,11 +73,15 @@ struct rn_plugin {
     struct rn_callout *pl_callouts[RN_PLUGIN_CALLOUTS_MAX]; /* [L] */
     unsigned pl_ncallouts;                   /* [L] */
     struct rn_ob_wait pl_waits[RN_PLUGIN_CALLOUTS_MAX];  /* [L] unload's waits */
+    struct plugin_filter *pl_filters[RN_PLUGIN_FILTERS_MAX]; /* [L] attached, NULL once gone */
+    unsigned pl_nfilters;                    /* [L] slots used */
     _Atomic unsigned pl_pending;             /* [A] registrations not yet released */
     _Atomic bool pl_unloading;               /* [A] unload begun */
     bool pl_loading;                         /* [L] inside pd_load */
     struct rn_work pl_done;                  /* [L] plugin_done(), posted */
 };
+
+static void plugin_filters_detach(struct rn_plugin *pl);
 
 static struct rn_ob_type *plugin_type;
 static rn_tag_t tag_file;
@@ -252,6 +275,7 @@ int rn_plugin_load(struct rn_stack *st, const char *path, const char *args,
                           "holds what it took meanwhile\n", pl->pl_name, path,
                           rn_callout_name(pl->pl_callouts[i]));
         pl->pl_ncallouts = 0;
+        plugin_filters_detach(pl);
         pl->pl_dl = NULL;
         dlclose(dl);
         rn_ob_deref(pl, tag_file);
@@ -289,6 +313,161 @@ int rn_plugin_callout_register(struct rn_plugin *pl, const struct rn_callout_ops
     if (out != NULL)
         *out = co;
     return 0;
+}
+
+/* ---- Link filters ---------------------------------------------------------- */
+
+/* Runs the hook over a batch in place: the frames it blocks are freed and
+ * counted, the others close up.  Returns how many pass. */
+static unsigned pf_run(int (*hook)(void *, const struct rn_netbuf *), void *ctx,
+                       struct rn_netbuf **pkts, unsigned n, uint64_t *blocked)
+{
+    unsigned i, j = 0;
+
+    if (hook == NULL)
+        return n;
+    for (i = 0; i < n; i++) {
+        if (hook(ctx, pkts[i]) == RN_FILTER_BLOCK) {
+            rn_nb_free(pkts[i]);
+            (*blocked)++;
+        } else {
+            pkts[j++] = pkts[i];
+        }
+    }
+    return j;
+}
+
+static int pf_tx(struct rn_link *link, struct rn_netbuf **pkts, unsigned n, rn_time_t now)
+{
+    struct plugin_filter *pf = (struct plugin_filter *)link;
+    unsigned pass = pf_run(pf->pf_ops->pf_tx, pf->pf_ctx, pkts, n, &pf->pf_blocked_tx);
+    int sent = 0;
+
+    link->lk_stats.ls_tx_frames += pass;
+    if (pass > 0)
+        sent = rn_link_tx(link->lk_lower, pkts, pass, now);
+    /* What the filter blocked counts as accepted: loss the sender cannot see. */
+    return sent < 0 ? sent : sent + (int)(n - pass);
+}
+
+static int pf_rx(struct rn_link *link, struct rn_netbuf **pkts, unsigned max, rn_time_t now)
+{
+    struct plugin_filter *pf = (struct plugin_filter *)link;
+    int n = rn_link_rx(link->lk_lower, pkts, max, now);
+    unsigned pass;
+
+    if (n <= 0)
+        return n;
+    pass = pf_run(pf->pf_ops->pf_rx, pf->pf_ctx, pkts, (unsigned)n, &pf->pf_blocked_rx);
+    link->lk_stats.ls_rx_frames += pass;
+    return (int)pass;
+}
+
+static void pf_values(struct rn_link *link, rn_value_fn fn, void *ctx)
+{
+    struct plugin_filter *pf = (struct plugin_filter *)link;
+
+    rn_value_text(fn, ctx, "plug-in", pf->pf_pl != NULL ? pf->pf_pl->pl_name : "(unloaded)");
+    rn_value_counter(fn, ctx, "blocked_rx", pf->pf_blocked_rx);
+    rn_value_counter(fn, ctx, "blocked_tx", pf->pf_blocked_tx);
+    if (pf->pf_ops->pf_values != NULL)
+        pf->pf_ops->pf_values(pf->pf_ctx, fn, ctx);
+}
+
+/* Frees pf once it is out of its chain or closed with it. */
+static void pf_free(struct plugin_filter *pf)
+{
+    struct rn_plugin *pl = pf->pf_pl;
+    unsigned i;
+
+    if (pl != NULL)
+        for (i = 0; i < pl->pl_nfilters; i++)
+            if (pl->pl_filters[i] == pf)
+                pl->pl_filters[i] = NULL;
+    rn_ob_deref(pf->pf_ifp, pf->pf_tag);
+    free(pf);
+}
+
+/* The interface closes its chain (removed, or the stack goes). */
+static void pf_close(struct rn_link *link)
+{
+    struct plugin_filter *pf = (struct plugin_filter *)link;
+
+    rn_link_close(link->lk_lower);
+    pf_free(pf);
+}
+
+static const struct rn_link_ops pf_link_ops = {
+    .kind = "plugin",
+    .tx = pf_tx,
+    .rx = pf_rx,
+    .values = pf_values,
+    .close = pf_close,
+};
+
+int rn_plugin_filter_attach(struct rn_plugin *pl, struct rn_stack *st, const char *iface,
+                            const struct rn_plugin_filter_ops *ops, void *ctx)
+{
+    char tag[RN_TAG_NAME_MAX + 1];
+    struct plugin_filter *pf;
+    struct rn_iface *ifp;
+    unsigned slot;
+
+    if (pl == NULL || ops == NULL || !name_ok(ops->pf_name) || iface == NULL ||
+        st != pl->pl_fe->fe_stack || atomic_load_explicit(&pl->pl_unloading, memory_order_relaxed))
+        return RN_EINVAL;
+    ifp = rn_stack_iface(st, iface);
+    if (ifp == NULL)
+        return RN_ENOENT;
+    for (slot = 0; slot < pl->pl_nfilters && pl->pl_filters[slot] != NULL; slot++)
+        ;
+    if (slot == RN_PLUGIN_FILTERS_MAX)
+        return RN_ENOSPC;
+    snprintf(tag, sizeof(tag), "filter:%s", ops->pf_name);
+    pf = calloc(1, sizeof(*pf));
+    if (pf == NULL || (pf->pf_tag = rn_tag_intern(tag)) == RN_TAG_NONE) {
+        free(pf);
+        return RN_ENOMEM;
+    }
+    pf->pf_pl = pl;
+    pf->pf_ifp = ifp;
+    pf->pf_ops = ops;
+    pf->pf_ctx = ctx;
+    rn_link_init(&pf->pf_link, &pf_link_ops, rn_iface_link(ifp), ops->pf_name);
+    if (rn_iface_filter_push(ifp, &pf->pf_link) < 0) {
+        free(pf);
+        return RN_EINVAL;
+    }
+    rn_ob_ref(ifp, pf->pf_tag);
+    pl->pl_filters[slot] = pf;
+    if (slot == pl->pl_nfilters)
+        pl->pl_nfilters++;
+    return 0;
+}
+
+/* Takes pl's filters out of their chains and frees them. */
+static void plugin_filters_detach(struct rn_plugin *pl)
+{
+    unsigned i;
+
+    for (i = 0; i < pl->pl_nfilters; i++) {
+        struct plugin_filter *pf = pl->pl_filters[i];
+
+        if (pf == NULL)
+            continue;
+        (void)rn_iface_filter_remove(pf->pf_ifp, &pf->pf_link);
+        pf_free(pf);
+    }
+    pl->pl_nfilters = 0;
+}
+
+static unsigned plugin_nfilters(const struct rn_plugin *pl)
+{
+    unsigned i, n = 0;
+
+    for (i = 0; i < pl->pl_nfilters; i++)
+        n += pl->pl_filters[i] != NULL;
+    return n;
 }
 
 /* On the loop, once every registration of pl is released: nothing of the
@@ -329,6 +508,7 @@ int rn_plugin_unload(struct rn_stack *st, const char *name, unsigned *filters_de
     atomic_store_explicit(&pl->pl_unloading, true, memory_order_relaxed);
     if (pl->pl_desc->pd_unload != NULL)
         pl->pl_desc->pd_unload(pl, st);
+    plugin_filters_detach(pl);
     for (i = 0; i < pl->pl_ncallouts; i++)
         n += rn__filter_del_callout(fe, pl->pl_callouts[i]);
     if (filters_deleted != NULL)
@@ -358,6 +538,7 @@ void rn__plugins_fini(struct filter_engine *fe)
 
         fe->fe_plugins = pl->pl_next;
         pl->pl_next = NULL;
+        plugin_filters_detach(pl);
         if (unloading) {
             /* Its callouts hold something still: the stack's leak report
              * names them; the file stays mapped, the waits go. */
@@ -398,6 +579,7 @@ void rn_plugin_rows(struct rn_stack *st, rn_plugin_row_fn fn, void *ctx)
             .pr_id = rn_ob_id(pl),
             .pr_callouts = pl->pl_ncallouts,
             .pr_unloading = atomic_load_explicit(&pl->pl_unloading, memory_order_relaxed),
+            .pr_filters = plugin_nfilters(pl),
         };
         unsigned i;
 

@@ -136,6 +136,29 @@ int rn_stack_add_iface(struct rn_stack *st, const struct rn_iface_params *params
     return 0;
 }
 
+/* ---- Filters pushed and taken out at run time ---------------------------------- */
+
+int rn_iface_filter_push(struct rn_iface *ifp, struct rn_link *filter)
+{
+    if (ifp->if_link == NULL || filter == NULL || filter->lk_lower != ifp->if_link)
+        return RN_EINVAL;
+    ifp->if_link = filter;
+    return 0;
+}
+
+int rn_iface_filter_remove(struct rn_iface *ifp, struct rn_link *filter)
+{
+    struct rn_link **pp = &ifp->if_link;
+
+    while (*pp != NULL && *pp != filter)
+        pp = &(*pp)->lk_lower;
+    if (*pp == NULL || filter->lk_lower == NULL)
+        return RN_ENOENT;
+    *pp = filter->lk_lower;
+    filter->lk_lower = NULL;
+    return 0;
+}
+
 /* ---- Removal ---------------------------------------------------------------- */
 
 /* One interface's removal: its own wait and one per route it deleted,

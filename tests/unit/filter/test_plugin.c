@@ -44,6 +44,15 @@ static const char *example_path(void)
     return path;
 }
 
+static const char *filter_example_path(void)
+{
+    static char path[512];
+    const char *dir = getenv("REFNET_TEST_PLUGINS");
+
+    snprintf(path, sizeof(path), "%s/plugin-filter.so", dir ? dir : "tests/plugins");
+    return path;
+}
+
 static const char *leaky_path(void)
 {
     const char *dir = getenv("REFNET_TEST_PLUGINS");
@@ -373,6 +382,106 @@ static void test_example_plugin_unloads_at_once(void **state)
     fpair_down();
 }
 
+/* Values of one link, by name. */
+struct link_vals {
+    char block[32];
+    uint64_t rx_ipv4, blocked_rx;
+    unsigned n;
+};
+
+static void vals_fn(const struct rn_value *v, void *ctx)
+{
+    struct link_vals *lv = ctx;
+
+    lv->n++;
+    if (strcmp(v->v_name, "block") == 0 && v->v_text != NULL)
+        snprintf(lv->block, sizeof(lv->block), "%s", v->v_text);
+    else if (strcmp(v->v_name, "rx_ipv4") == 0)
+        lv->rx_ipv4 = v->v_value;
+    else if (strcmp(v->v_name, "blocked_rx") == 0)
+        lv->blocked_rx = v->v_value;
+}
+
+/* A datagram from a to b's port 7000, b receiving; returns whether it
+ * got there. */
+static bool udp_gets_through(int hb, int ha)
+{
+    struct rn_sockaddr_in to = {.sin_addr = ADDR_B, .sin_port = 7000};
+    struct rec ra = {0}, rb = {0};
+    char in[16];
+
+    submit(P.pb, RN_SOP_RECV, hb, in, sizeof(in), NULL, &rb);
+    submit(P.pa, RN_SOP_SEND, ha, "ping", 4, &to, &ra);
+    run_for(RN_MSEC(50));
+    if (last_of(&rb, RN_SOP_RECV) != NULL)
+        return last_of(&rb, RN_SOP_RECV)->sc_result == 4;
+    /* Not received: b's receive stays pending, for the next datagram. */
+    return false;
+}
+
+/* The example link filter: stacked on b's interface at load, it counts
+ * IPv4 frames; told to block IPv4 it drops them (counted), and unloading
+ * takes it out of the chain at once: datagrams get through again, the
+ * interface's chain is as before, nothing is held. */
+static void test_example_link_filter(void **state)
+{
+    struct link_vals lv = {0};
+    struct row_seen rs = {0};
+    struct rn_link *top;
+    char err[256];
+    int e, hb, ha;
+
+    (void)state;
+    fpair_up();
+    e = rn_plugin_load(P.b, filter_example_path(), "nosuch0", NULL, err, sizeof(err));
+    assert_int_equal(e, RN_ENOENT);
+    assert_non_null(strstr(err, "ethcount refused to load: no interface 'nosuch0'"));
+    top = rn_iface_link(P.ifb);
+    e = rn_plugin_load(P.b, filter_example_path(), "sim0", NULL, err, sizeof(err));
+    if (e != 0)
+        fail_msg("load: %s", err);
+    assert_string_equal(rn_link_kind(rn_iface_link(P.ifb)), "plugin");
+    assert_string_equal(rn_link_name(rn_iface_link(P.ifb)), "ethcount");
+    assert_ptr_equal(rn_link_lower(rn_iface_link(P.ifb)), top);
+    assert_int_equal(objects_held_by("filter:ethcount"), 1);  /* the interface */
+    rn_plugin_rows(P.b, row_fn, &rs);
+    assert_int_equal(rs.last.pr_filters, 1);
+    hb = udp_bound(P.pb, 7000);
+    ha = udp_bound(P.pa, 7001);
+    assert_true(udp_gets_through(hb, ha));
+    rn_link_values(rn_iface_link(P.ifb), vals_fn, &lv);
+    assert_string_equal(lv.block, "none");
+    assert_true(lv.rx_ipv4 >= 1);
+    assert_int_equal(lv.blocked_rx, 0);
+    assert_int_equal(rn_plugin_unload(P.b, "ethcount", NULL), 0);
+    run_for(RN_MSEC(1));
+    assert_ptr_equal(rn_iface_link(P.ifb), top);
+    assert_int_equal(objects_held_by("filter:ethcount"), 0);
+
+    /* Blocking IPv4: the datagram is dropped by the filter, and counted. */
+    e = rn_plugin_load(P.b, filter_example_path(), "sim0,block=0x0800", NULL, err, sizeof(err));
+    if (e != 0)
+        fail_msg("load: %s", err);
+    assert_false(udp_gets_through(hb, ha));
+    memset(&lv, 0, sizeof(lv));
+    rn_link_values(rn_iface_link(P.ifb), vals_fn, &lv);
+    assert_string_equal(lv.block, "0x0800");
+    assert_true(lv.blocked_rx >= 1);
+    assert_int_equal(rn_plugin_unload(P.b, "ethcount", NULL), 0);
+    run_for(RN_MSEC(1));
+    /* The receive still waiting gets the next datagram. */
+    {
+        struct rn_sockaddr_in to = {.sin_addr = ADDR_B, .sin_port = 7000};
+        struct rec ra = {0};
+
+        submit(P.pa, RN_SOP_SEND, ha, "ping", 4, &to, &ra);
+        run_for(RN_MSEC(50));
+    }
+    assert_ptr_equal(rn_iface_link(P.ifb), top);
+    assert_int_equal(count_type("plug-in"), 0);
+    fpair_down();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -380,6 +489,7 @@ int main(void)
         cmocka_unit_test(test_leaking_plugin_named_by_file_and_site),
         cmocka_unit_test(test_example_plugin_unloads_at_once),
         cmocka_unit_test(test_plugin_route_cache_blocks_iface_removal),
+        cmocka_unit_test(test_example_link_filter),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
