@@ -104,8 +104,9 @@ typedef void (*rn_iface_removed_fn)(struct rn_stack *st, uint64_t id, int result
 /* Removes ifp, as Linux's unregister_netdevice() does: it leaves the
  * stack's table at once (no frame is received or sent on it, its link is
  * closed, lookups no longer find it), the routes out of it are deleted and
- * its neighbour entries go, the TCP connections on its address end with
- * RN_ENETDOWN, and it is killed.  The removal completes once its last
+ * its neighbour entries go, the TCP connections and UDP sockets bound to
+ * its address end with RN_ENETDOWN (a UDP socket's next call, or a
+ * receive waiting), and it is killed.  The removal completes once its last
  * reference is gone: fn(st, id, 0, ctx) then runs on the loop thread (never
  * inside this call; fn may be NULL).  Until then the chains show a wait
  * "remove" on the interface and, below it, a wait "route delete" (waiter:

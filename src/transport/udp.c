@@ -384,6 +384,26 @@ static void udp_err(struct rn_stack *st, const struct rn_ip_err *err)
     ep_event(ep, RN_POLLERR);
 }
 
+/* An endpoint bound to an address that went with its interface: its next
+ * call hears RN_ENETDOWN, and a waiting receive wakes for it. */
+static void ep_addr_gone(struct rn_port_entry *pe, void *ctx)
+{
+    struct udp_ep *ep = pe->pe_ob;
+
+    if (pe->pe_addr != *(const uint32_t *)ctx)
+        return;
+    ep->ue_error = RN_ENETDOWN;
+    ep_event(ep, RN_POLLERR);
+}
+
+static void udp_addr_gone(struct rn_stack *st, uint32_t addr)
+{
+    struct udp_state *us = udp_of(st);
+
+    if (us != NULL)
+        rn__pt_foreach(&us->us_ports, ep_addr_gone, &addr);
+}
+
 /* ---- Ops for the socket layer ----------------------------------------------- */
 
 /* The endpoint is both the socket's context and its object. */
@@ -998,6 +1018,8 @@ int rn_udp_init(struct rn_stack *st)
         return err;
     }
     err = rn__ip_register(st, RN_IPPROTO_UDP, udp_input, udp_err);
+    if (err == 0)
+        err = rn__ip_on_addr_gone(st, RN_IPPROTO_UDP, udp_addr_gone);
     if (err < 0)
         return err;
     rn_stack_set_slot(st, udp_slot, us);

@@ -241,8 +241,9 @@ static void removed_fn(struct rn_stack *st, uint64_t id, int result, void *ctx)
  * orphan once its bound (the watchdog's threshold) has passed, named the
  * same by the watchdog, why and a dump; then the removal of the
  * interface, which the connected route it also holds blocks: the chain
- * says so, the connection on the interface's address ends with
- * RN_ENETDOWN, and the removal completes once the plug-in lets go. */
+ * says so, the connection and the UDP socket on the interface's address
+ * end with RN_ENETDOWN, and the removal completes once the plug-in lets
+ * go. */
 static void test_plugin_route_cache_blocks_iface_removal(void **state)
 {
     struct removal_seen seen = {0};
@@ -254,8 +255,9 @@ static void test_plugin_route_cache_blocks_iface_removal(void **state)
     uint64_t rid, ifid = 0, ids[4];
     void *rt, *dl, *buf = NULL;
     size_t len = 0;
-    char err[256], *chains, rbuf[100];
-    int e, hl, hc, ha;
+    char err[256], *chains, rbuf[100], ubuf[100];
+    struct rec ru = {0};
+    int e, hl, hc, ha, hu;
 
     (void)state;
     fpair_up();
@@ -305,6 +307,8 @@ static void test_plugin_route_cache_blocks_iface_removal(void **state)
     hc = rn_sock_open(P.pa, RN_SOCK_STREAM, 0);
     ha = tcp_connect_accept(P.pa, hc, P.pb, hl, 80);
     submit(P.pb, RN_SOP_RECV, ha, rbuf, sizeof(rbuf), NULL, &rb);
+    hu = udp_bound_to(P.pb, ADDR_B, 7100);
+    submit(P.pb, RN_SOP_RECV, hu, ubuf, sizeof(ubuf), NULL, &ru);
     assert_int_equal(rn_stack_remove_iface(P.b, P.ifb, removed_fn, &seen, &ifid), 0);
     assert_true(ifid != 0);
     assert_null(rn_stack_iface(P.b, "sim0"));
@@ -312,6 +316,8 @@ static void test_plugin_route_cache_blocks_iface_removal(void **state)
     run_for(RN_MSEC(10));
     assert_non_null(last_of(&rb, RN_SOP_RECV));
     assert_int_equal(last_of(&rb, RN_SOP_RECV)->sc_result, RN_ENETDOWN);
+    assert_non_null(last_of(&ru, RN_SOP_RECV));
+    assert_int_equal(last_of(&ru, RN_SOP_RECV)->sc_result, RN_ENETDOWN);
     run_for(RN_SEC(11));
     assert_int_equal(seen.n, 0);
     chains = render_live_chains();
@@ -340,6 +346,7 @@ static void test_plugin_route_cache_blocks_iface_removal(void **state)
     run_for(RN_MSEC(10));
     submit(P.pb, RN_SOP_CLOSE, ha, NULL, 0, NULL, &rb);
     submit(P.pb, RN_SOP_CLOSE, hl, NULL, 0, NULL, &rb);
+    submit(P.pb, RN_SOP_CLOSE, hu, NULL, 0, NULL, &ru);
     rn_watchdog_free(wd);
     rn_strbuf_free(&out);
     rn_strbuf_free(&live);
