@@ -252,6 +252,79 @@ static void test_socket_handle_leak(void **state)
     pair_down();
 }
 
+/* Every one of refnet's own holders, built in or named by some type's
+ * contract, on a route, which only its table holds: each is reported when
+ * taken and is a suspect with its reason; the route deleted, it is an
+ * orphan whose verdict names each, the same in why, the watchdog's report
+ * and a dump. */
+static void test_every_builtin_tag_on_a_route(void **state)
+{
+    static const char *const names[] = {
+        "handle", "socket.endpoint", "port-table", "tcp.timer", "request", "iface", "route",
+        "stack", "process", "service", "tcp.conn", "listener", "neighbour", "arp-table",
+        "drain",
+    };
+    struct rn_strbuf out = RN_STRBUF_INIT, why = RN_STRBUF_INIT, dumped = RN_STRBUF_INIT;
+    struct rn_snapshot *s, *back = NULL;
+    struct rn_watchdog *wd;
+    struct rn_diag_suspect d;
+    uint64_t id, ids[4];
+    void *rt, *buf = NULL;
+    size_t i, len = 0;
+    char want[96], err[256];
+
+    (void)state;
+    pair_with_procs();
+    assert_int_equal(rn_route_add(P.a, 0xc6140000u, 16, ADDR_B, NULL), 0);  /* 198.20/16 */
+    rt = find_object("route", "198.20.0.0/16");
+    assert_non_null(rt);
+    id = rn_ob_id(rt);
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        rn_tag_t t = rn_tag_intern(names[i]);
+
+        capture_begin();
+        assert_int_equal(rn_ob_ref(rt, t), 0);
+        capture_end();
+        snprintf(want, sizeof(want), "'%s' is not a holder of a route", names[i]);
+        if (!capture_has(want))
+            fail_msg("no report naming %s", want);
+        assert_true(suspect_of(id, names[i], &d));
+        assert_non_null(strstr(d.ds_reason, "is not a holder of a route"));
+    }
+    assert_int_equal(rn_route_del(P.a, 0xc6140000u, 16), 0);
+    wd = rn_watchdog_new(RN_DIAG_DEFAULT_THRESHOLD);
+    assert_non_null(wd);
+    capture_begin();
+    run_for(RN_DIAG_DEFAULT_THRESHOLD + RN_SEC(1));
+    assert_int_equal(rn_watchdog_check(wd, &out), 1);
+    capture_end();
+    s = snap();
+    assert_int_equal(rn_diag_orphans(s, ids, 4), 1);
+    assert_int_equal(ids[0], id);
+    assert_int_equal(rn_diag_render_for(s, id, &why), 0);
+    assert_int_equal(rn_dump_encode(s, &buf, &len), 0);
+    assert_int_equal(rn_dump_decode(buf, len, &back, err, sizeof(err)), 0);
+    assert_int_equal(rn_diag_render_for(back, id, &dumped), 0);
+    assert_string_equal(rn_strbuf_str(&why), rn_strbuf_str(&dumped));
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        snprintf(want, sizeof(want), "'%s' is not a holder of a route", names[i]);
+        if (strstr(rn_strbuf_str(&why), want) == NULL || strstr(rn_strbuf_str(&out), want) == NULL)
+            fail_msg("the orphan's verdict does not name %s:\nwhy:\n%s\nwatchdog:\n%s", want,
+                     rn_strbuf_str(&why), rn_strbuf_str(&out));
+    }
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        assert_int_equal(rn_ob_deref(rt, rn_tag_intern(names[i])), 0);
+    rn_ob_deref(rt, RN_TAG_LOOKUP);
+    free(buf);
+    rn_snapshot_free(back);
+    rn_snapshot_free(s);
+    rn_watchdog_free(wd);
+    rn_strbuf_free(&out);
+    rn_strbuf_free(&why);
+    rn_strbuf_free(&dumped);
+    pair_down();
+}
+
 /* ---- A third party's tag, and the orphan it makes ---------------------------------- */
 
 static void test_third_party_route_orphan(void **state)
@@ -434,6 +507,7 @@ int main(void)
         cmocka_unit_test(test_builtin_tag_outside_contract),
         cmocka_unit_test(test_hold_beyond_its_condition),
         cmocka_unit_test(test_socket_handle_leak),
+        cmocka_unit_test(test_every_builtin_tag_on_a_route),
         cmocka_unit_test(test_third_party_route_orphan),
         cmocka_unit_test(test_tracing_armed_late),
         cmocka_unit_test(test_busy_pair_has_no_suspect),
