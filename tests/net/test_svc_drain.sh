@@ -97,7 +97,7 @@ grep -Eq "drain pending" "$dlog" && grep -q "verdict: in progress" "$dlog" ||
 grep -qi "leaked" "$dlog" && bad "the watchdog said 'leaked': $(grep -i leaked "$dlog" | head -3)"
 if [ "$dumped" = 1 ]; then
     "$refnet" analyze --threshold 0 "$dir/drain.dump" >"$dir/analyze.txt" 2>&1
-    grep -q "draining 1 connection" "$dir/analyze.txt" && grep -q "verdict: in progress" "$dir/analyze.txt" ||
+    grep -Eq "draining [0-9]+ connections?, " "$dir/analyze.txt" && grep -q "verdict: in progress" "$dir/analyze.txt" ||
         bad "analyze of a dump taken while draining: $(cat "$dir/analyze.txt")"
     grep -qi "leaked" "$dir/analyze.txt" && bad "analyze said 'leaked'"
 else
