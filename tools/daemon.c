@@ -807,9 +807,6 @@ int rn__daemon_start(const struct rn_daemon_params *params, struct rn_daemon **o
         derr(err, errlen, "cannot set up the transports: %s", rn_strerror(e));
         goto out_teardown;
     }
-    e = daemon_start_filters(d, err, errlen);
-    if (e != 0)
-        goto out_teardown;
     e = rn_loop_create(d->d_stack, &d->d_loop);
     if (e != 0) {
         derr(err, errlen, "cannot create the loop: %s", rn_strerror(e));
@@ -861,6 +858,10 @@ int rn__daemon_start(const struct rn_daemon_params *params, struct rn_daemon **o
         goto out_teardown;
     }
     e = daemon_open_link(d, err, errlen);
+    if (e != 0)
+        goto out_teardown;
+    /* After the interface, which a plug-in's link filter may be given. */
+    e = daemon_start_filters(d, err, errlen);
     if (e != 0)
         goto out_teardown;
     e = daemon_start_services(d, err, errlen);

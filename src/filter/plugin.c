@@ -340,10 +340,12 @@ static unsigned pf_run(int (*hook)(void *, const struct rn_netbuf *), void *ctx,
 static int pf_tx(struct rn_link *link, struct rn_netbuf **pkts, unsigned n, rn_time_t now)
 {
     struct plugin_filter *pf = (struct plugin_filter *)link;
-    unsigned pass = pf_run(pf->pf_ops->pf_tx, pf->pf_ctx, pkts, n, &pf->pf_blocked_tx);
+    unsigned pass = pf_run(pf->pf_ops->pf_tx, pf->pf_ctx, pkts, n, &pf->pf_blocked_tx), i;
     int sent = 0;
 
     link->lk_stats.ls_tx_frames += pass;
+    for (i = 0; i < pass; i++)
+        link->lk_stats.ls_tx_bytes += pkts[i]->nb_pktlen;
     if (pass > 0)
         sent = rn_link_tx(link->lk_lower, pkts, pass, now);
     /* What the filter blocked counts as accepted: loss the sender cannot see. */
@@ -354,12 +356,14 @@ static int pf_rx(struct rn_link *link, struct rn_netbuf **pkts, unsigned max, rn
 {
     struct plugin_filter *pf = (struct plugin_filter *)link;
     int n = rn_link_rx(link->lk_lower, pkts, max, now);
-    unsigned pass;
+    unsigned pass, i;
 
     if (n <= 0)
         return n;
     pass = pf_run(pf->pf_ops->pf_rx, pf->pf_ctx, pkts, (unsigned)n, &pf->pf_blocked_rx);
     link->lk_stats.ls_rx_frames += pass;
+    for (i = 0; i < pass; i++)
+        link->lk_stats.ls_rx_bytes += pkts[i]->nb_pktlen;
     return (int)pass;
 }
 

@@ -9,6 +9,8 @@
 #     site in leaky.c that took it;
 #   - `refnet why ID`, the watchdog (threshold 3 s) and `refnet analyze`
 #     of a dump print the same chain and verdict;
+#   - the example link filter loaded at start (--plugin plugin-filter.so:rn0)
+#     sits on rn0's chain and counts frames; the removal closes it;
 #   - `refnet plugin unload leaky` lets go of the routes: the removal
 #     completes (the interface's object is gone), and the daemon shuts
 #     down cleanly, nothing leaked.
@@ -24,10 +26,16 @@ ageless() {
     sed -E 's/\b[0-9][0-9.]*(ns|us|ms|s|m|h|d)([0-9][0-9.]*(ns|us|ms|s|m|h|d))*\b/AGE/g'
 }
 
-net_start --watchdog 3
+net_start --watchdog 3 --plugin "$REFNET_BUILD/tests/plugins/plugin-filter.so:rn0"
 rn plugin load "$leaky:routes" >"$dir/load.txt" 2>&1 || die "plugin load: $(cat "$dir/load.txt")"
 nsx ping -c 1 -W 2 198.18.0.2 >/dev/null || bad "no answer to ping before the removal"
 rn route | grep -q "198.18.0.0/15" || bad "no connected route: $(rn route)"
+# The example link filter, loaded at start on rn0: on top of its chain,
+# counting the ping.
+rn ifconfig >"$dir/if.txt"
+echo "---- refnet ifconfig:"; cat "$dir/if.txt"
+grep -q "ethcount" "$dir/if.txt" && grep -Eq "rx_ipv4[ =:]+[1-9]" "$dir/if.txt" ||
+    bad "ifconfig does not show the plug-in's link filter and its counters"
 
 rn ifconfig nosuch remove >/dev/null 2>"$dir/e1"; [ $? = 1 ] && grep -q "no interface 'nosuch'" "$dir/e1" ||
     bad "ifconfig nosuch remove: $(cat "$dir/e1")"
@@ -65,6 +73,13 @@ fi
 sed '1d' "$dir/rm.out" | ageless >"$dir/rm.chain"
 diff "$dir/rm.chain" <(ageless <"$dir/why.txt") >"$dir/diff2.txt" ||
     { bad "ifconfig remove's chain differs from why $ifid:"; cat "$dir/diff2.txt"; }
+
+# The removal closed the link filter with the interface's chain.
+rn plugin list --json | "$py" -c '
+import json, sys
+rows = {r["name"]: r for r in json.load(sys.stdin)}
+sys.exit(0 if rows["ethcount"]["link_filters"] == 0 else 1)' ||
+    bad "the removed interface's link filter is still counted: $(rn plugin list)"
 
 # The plug-in lets go: the removal completes.
 rn plugin unload leaky >"$dir/unload.txt" 2>&1 || bad "plugin unload leaky: $(cat "$dir/unload.txt")"
