@@ -230,8 +230,9 @@ static int rn__cmd_status(struct rn_ctl_req *req, void *ctx)
     }
     rn_strbuf_printf(out, "refnet daemon %s, pid %d, up %s\n", version, (int)getpid(),
                      rn_fmt_age(up, age, sizeof(age)));
-    rn_strbuf_printf(out, "  interface %s %s/%u mac %s\n", d->d_params.dp_tap, addr,
-                     d->d_params.dp_plen, mac);
+    rn_strbuf_printf(out, "  interface %s %s/%u mac %s%s\n", d->d_params.dp_tap, addr,
+                     d->d_params.dp_plen, mac,
+                     rn_stack_iface(d->d_stack, d->d_params.dp_tap) ? "" : " (removed)");
     rn_strbuf_printf(out, "  control   %s, %zu connection%s, %" PRIu64 " requests answered\n",
                      d->d_ctl_path, rn__ctl_server_connections(d->d_ctl),
                      rn__ctl_server_connections(d->d_ctl) == 1 ? "" : "s",

@@ -60,6 +60,7 @@ grep -q "route delete pending" "$dlog" &&
 ifid=$(sed -nE 's/.*something holds interface #([0-9]+).*/\1/p' "$dir/rm.out")
 [ -n "$ifid" ] || die "no interface id in the answer"
 rn ifconfig | grep -q "rn0" && bad "ifconfig still lists rn0: $(rn ifconfig)"
+rn status | grep -q "interface rn0 .* (removed)$" || bad "status does not say rn0 was removed: $(rn status)"
 nsx ping -c 1 -W 1 198.18.0.2 >/dev/null 2>&1 && bad "a ping was answered after the removal"
 
 # The same chain from why and from a dump.
