@@ -237,6 +237,16 @@ int rn__httpd_start(struct rn_stack *st, const struct rn_httpd_params *params,
  * open files closed, and done(ctx) runs once the process was released. */
 void rn__httpd_stop(struct rn_httpd *h, void (*done)(void *ctx), void *ctx);
 
+/* [L] Drains it: the listener closes, idle connections are shut, and
+ * every request being read or answered is answered in full, then its
+ * connection closes.  rn__httpd_stop() afterwards cuts what is left. */
+void rn__httpd_drain(struct rn_httpd *h);
+
+/* [L] How far a drain is: connections left, the file bytes they still
+ * have to send, and the bytes sent since the start. */
+void rn__httpd_drain_status(const struct rn_httpd *h, uint32_t *conns, uint64_t *left,
+                            uint64_t *sent);
+
 /* [L] Hosted only, after rn__httpd_stop() and once the host's process was
  * released: runs done(ctx) and frees h. */
 void rn__httpd_released(struct rn_httpd *h);

@@ -252,7 +252,8 @@ static void hc_respond(struct hconn *hc)
     bool dir;
     int status;
 
-    hc->hc_close_after = !rn__http_keep_alive(hp);
+    /* A draining server answers what was asked and then closes. */
+    hc->hc_close_after = !rn__http_keep_alive(hp) || hd->hd_srv.ts_draining;
     if (hp->hp_method == RN_HTTP_M_OTHER) {
         hc_error(hc, 405);
         return;
@@ -461,6 +462,42 @@ static void hc_open(struct tsrv_conn *c)
     hc_next(hc);
 }
 
+/* The server drains: an idle connection shuts our side (the peer's end
+ * closes it), one that is reading or answering a request closes once its
+ * answer is sent. */
+static void hc_drain(struct tsrv_conn *c)
+{
+    struct hconn *hc = (struct hconn *)c;
+
+    switch (hc->hc_state) {
+    case HC_READ:
+        if (!rn__http_parser_started(&hc->hc_parser) && hc->hc_in_off == hc->hc_in_len) {
+            /* The receive in flight hears the peer's end (or its
+             * deadline) and closes; what the peer sends meanwhile is
+             * dropped. */
+            hc->hc_state = HC_LINGER;
+            hc->hc_shut = true;
+            (void)rn_sock_shutdown(hd_of(hc)->hd_srv.ts_proc, c->tc_handle, RN_SHUT_WR);
+            return;
+        }
+        hc->hc_close_after = true;
+        return;
+    case HC_SKIP:
+    case HC_SEND:
+        hc->hc_close_after = true;
+        return;
+    case HC_LINGER:
+        return;
+    }
+}
+
+static uint64_t hc_left(const struct tsrv_conn *c)
+{
+    const struct hconn *hc = (const struct hconn *)c;
+
+    return hc->hc_fd >= 0 ? hc->hc_file_left : 0;
+}
+
 static void hc_free(struct tsrv_conn *c)
 {
     hc_file_end((struct hconn *)c);
@@ -480,6 +517,8 @@ static const struct tsrv_ops httpd_ops = {
     .tso_done = hc_done,
     .tso_free = hc_free,
     .tso_stopped = hd_stopped,
+    .tso_drain = hc_drain,
+    .tso_left = hc_left,
 };
 
 /* ---- The service ------------------------------------------------------------------------ */
@@ -540,6 +579,17 @@ int rn__httpd_start(struct rn_stack *st, const struct rn_httpd_params *params,
 void rn__httpd_stop(struct rn_httpd *h, void (*done)(void *ctx), void *ctx)
 {
     rn__tsrv_stop(&h->hd_srv, done, ctx);
+}
+
+void rn__httpd_drain(struct rn_httpd *h)
+{
+    rn__tsrv_drain(&h->hd_srv);
+}
+
+void rn__httpd_drain_status(const struct rn_httpd *h, uint32_t *conns, uint64_t *left,
+                            uint64_t *sent)
+{
+    rn__tsrv_drain_status(&h->hd_srv, conns, left, sent);
 }
 
 void rn__httpd_released(struct rn_httpd *h)

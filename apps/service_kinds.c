@@ -274,14 +274,24 @@ static size_t httpd_counters(void *state, struct rn_svc_counter *out)
     return n;
 }
 
+static void httpd_drain(void *state)
+{
+    rn__httpd_drain(state);
+}
+
+static void httpd_drain_status(void *state, struct rn_svc_drain *out)
+{
+    rn__httpd_drain_status(state, &out->sd_conns, &out->sd_left, &out->sd_sent);
+}
+
 const struct rn_svc_kind rn_svc_builtin[] = {
     {"echo", "echo on UDP and TCP port 7", NULL, NULL, echo_ports, echo_start, echo_halt,
-     echo_released, echo_counters},
+     echo_released, echo_counters, NULL, NULL},
     {"discard", "discard on TCP port 9", NULL, NULL, discard_ports, discard_start,
-     tcp_simple_halt, tcp_simple_released, tcp_simple_counters},
+     tcp_simple_halt, tcp_simple_released, tcp_simple_counters, NULL, NULL},
     {"chargen", "chargen on TCP port 19", NULL, NULL, chargen_ports, chargen_start,
-     tcp_simple_halt, tcp_simple_released, tcp_simple_counters},
+     tcp_simple_halt, tcp_simple_released, tcp_simple_counters, NULL, NULL},
     {"httpd", "static files over HTTP/1.1", "PORT:DIR", httpd_check, httpd_ports, httpd_start,
-     httpd_halt, httpd_released, httpd_counters},
-    {NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL},
+     httpd_halt, httpd_released, httpd_counters, httpd_drain, httpd_drain_status},
+    {NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL},
 };

@@ -129,7 +129,7 @@ static void accept_retry(struct rn_timer *t, rn_time_t now)
     struct tsrv *s = (struct tsrv *)((char *)t - offsetof(struct tsrv, ts_retry));
 
     (void)now;
-    if (!s->ts_stopping)
+    if (!s->ts_stopping && !s->ts_draining)
         accept_submit(s);
 }
 
@@ -161,7 +161,7 @@ static void accept_done(struct rn_proc *p, const struct rn_sock_completion *cmp)
     struct tsrv *s = cmp->sc_user;
 
     (void)p;
-    if (s->ts_stopping)
+    if (s->ts_stopping || s->ts_draining)
         return;  /* a handle accepted meanwhile is closed by the exit */
     if (cmp->sc_result > 0) {
         accepted(s, (int)cmp->sc_result, &cmp->sc_addr);
@@ -232,6 +232,43 @@ out_exit:
         rn_proc_exit(s->ts_proc);
     s->ts_proc = NULL;
     return err;
+}
+
+void rn__tsrv_drain(struct tsrv *s)
+{
+    struct rn_sock_req rq = {.sq_op = RN_SOP_CLOSE, .sq_handle = s->ts_listen, .sq_user = s};
+    struct tsrv_conn *c, *next;
+
+    if (s->ts_draining || s->ts_stopping)
+        return;
+    s->ts_draining = true;
+    rn_timer_cancel(rn_stack_timers(s->ts_stack), &s->ts_retry);
+    /* The listener's close cancels its pending accept (accept_done()
+     * ignores it) and refuses what arrives from now on.  Without memory
+     * for the request, the stop closes it. */
+    (void)rn_sock_submit(s->ts_proc, &rq, refuse_done);
+    for (c = s->ts_conns; c != NULL; c = next) {
+        next = c->tc_next;
+        if (c->tc_closing || s->ts_ops->tso_drain == NULL)
+            continue;
+        s->ts_ops->tso_drain(c);
+        conn_settle(c);
+    }
+}
+
+void rn__tsrv_drain_status(const struct tsrv *s, uint32_t *conns, uint64_t *left,
+                           uint64_t *sent)
+{
+    const struct tsrv_conn *c;
+
+    *conns = 0;
+    *left = 0;
+    for (c = s->ts_conns; c != NULL; c = c->tc_next) {
+        (*conns)++;
+        if (!c->tc_closing && s->ts_ops->tso_left != NULL)
+            *left += s->ts_ops->tso_left(c);
+    }
+    *sent = s->ts_stats.ss_bytes_out;
 }
 
 /* The process was released: every request was delivered, so whatever is

@@ -71,6 +71,13 @@ struct tsrv_ops {
     void (*tso_free)(struct tsrv_conn *c);
     /* The stop finished and its done() ran: free the service. */
     void (*tso_stopped)(struct tsrv *s);
+    /* The service drains (rn__tsrv_drain()): c, open, finishes what it is
+     * doing and then closes, or closes at once if it is idle.  May be NULL:
+     * connections then run until their peers end them. */
+    void (*tso_drain)(struct tsrv_conn *c);
+    /* Bytes c still has to send of what it is doing (a file's rest), for
+     * the drain's progress.  May be NULL (0). */
+    uint64_t (*tso_left)(const struct tsrv_conn *c);
 };
 
 struct tsrv_params {
@@ -94,6 +101,8 @@ struct tsrv {
     unsigned ts_max_conns;           /* [I] */
     struct tsrv_conn *ts_conns;      /* [L] open and closing connections */
     bool ts_stopping;                /* [L] rn__tsrv_stop() ran */
+    bool ts_draining;                /* [L] rn__tsrv_drain() ran: no more
+                                        accepts, connections finish */
     struct rn_timer ts_retry;        /* [L] accepts again after a failed accept */
     struct rn_tcpsvc_stats ts_stats; /* [L] counters; ts_active == length of ts_conns */
     struct rn_ob_wait ts_wait;       /* "stop": the process's release */
@@ -129,6 +138,18 @@ void rn__tsrv_stop(struct tsrv *s, void (*done)(void *ctx), void *ctx);
  * request was delivered; frees the connections, runs done(ctx), then
  * tso_stopped(). */
 void rn__tsrv_released(struct tsrv *s);
+
+/* Drains s: the listener closes (new connections are refused) and every
+ * open connection finishes its work and closes (tso_drain()); the stop,
+ * which aborts what is left, is still the caller's to run.  Harmless once
+ * draining or stopping. */
+void rn__tsrv_drain(struct tsrv *s);
+
+/* How far a drain is: connections not yet gone (closing ones included),
+ * the bytes they still have to send (tso_left()) and the bytes sent
+ * since the start. */
+void rn__tsrv_drain_status(const struct tsrv *s, uint32_t *conns, uint64_t *left,
+                           uint64_t *sent);
 
 /* The stack's current time. */
 rn_time_t rn__tsrv_now(const struct tsrv *s);

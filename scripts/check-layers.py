@@ -63,6 +63,7 @@ PUBLIC_HEADERS = {
     "netbuf.h": "link", "link.h": "link",
     "stack.h": "net", "rows.h": "net",
     "filter.h": "filter",
+    "plugin.h": "filter",
     "transport.h": "transport", "tcp.h": "transport",
     "socket.h": "socket", "netstat_walk.h": "socket", "readiness.h": "socket",
     "service.h": "svc",

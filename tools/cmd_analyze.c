@@ -186,12 +186,18 @@ int rn__cmd_analyze(int argc, char **argv)
             status = 1;
         }
     } else {
+        int no;
+
         rc = rn_diag_render_chains(s, threshold, &out);
         if (rc == 0)
             rn_strbuf_printf(&out, "no wait pending for %s or more (%" PRIu32 " wait%s in all%s)\n",
                              rn_fmt_age(threshold, age, sizeof(age)), s->s_nwaits,
                              s->s_nwaits == 1 ? "" : "s",
                              s->s_nwaits > 0 ? "; --threshold 0 shows every one" : "");
+        /* Orphans by the dump's own bounds, as the watchdog found them. */
+        no = rn_diag_render_orphans(s, &out);
+        if (no < 0)
+            rc = no;
     }
     if (out.sb_oom || rc == RN_ENOMEM) {
         fprintf(stderr, "refnet: %s: out of memory while rendering\n", path);

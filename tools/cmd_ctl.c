@@ -275,7 +275,7 @@ int rn__cmd_status(int argc, char **argv)
 
 int rn__cmd_ifconfig(int argc, char **argv)
 {
-    return ctl_simple(argc, argv, opts_plain, 0, 0, "ifconfig [-j]");
+    return ctl_simple(argc, argv, opts_plain, 0, 2, "ifconfig [-j] | ifconfig NAME remove");
 }
 
 int rn__cmd_arp(int argc, char **argv)
@@ -332,6 +332,47 @@ int rn__cmd_trace(int argc, char **argv)
 int rn__cmd_filter(int argc, char **argv)
 {
     return ctl_simple(argc, argv, opts_plain, 0, -1, "filter list | add SPEC | del ID [-j]");
+}
+
+/* plugin list | load PATH[:ARGS] | unload NAME: a plug-in's path goes to
+ * the daemon made absolute, as dump's file does. */
+int rn__cmd_plugin(int argc, char **argv)
+{
+    struct ctl_line l;
+    const char *args[3];
+    char *spec = NULL;
+    double timeout;
+    int st, i;
+
+    if (ctl_parse(&l, argc, argv, opts_plain, &st) != 0)
+        return st;
+    if ((st = ctl_timeout(&l, "", CTL_DEFAULT_TIMEOUT_S, &timeout)) != 0)
+        goto out;
+    if (l.cl_p.cp_nops < 1 || l.cl_p.cp_nops > 2) {
+        st = rn__cmd_usage_error("plugin: usage: refnet plugin list | load PATH[:ARGS] | "
+                             "unload NAME");
+        goto out;
+    }
+    args[0] = "plugin";
+    for (i = 0; i < l.cl_p.cp_nops; i++)
+        args[i + 1] = l.cl_p.cp_ops[i];
+    if (l.cl_p.cp_nops == 2 && strcmp(l.cl_p.cp_ops[0], "load") == 0) {
+        if (l.cl_p.cp_ops[1][0] == '\0' || l.cl_p.cp_ops[1][0] == ':') {
+            st = rn__cmd_usage_error("plugin load: the file name is empty");
+            goto out;
+        }
+        spec = absolute_path(l.cl_p.cp_ops[1]);
+        if (spec == NULL) {
+            st = CMD_EXIT_FAIL;
+            goto out;
+        }
+        args[2] = spec;
+    }
+    st = ctl_call(l.cl_ctl, l.cl_p.cp_json, timeout, l.cl_p.cp_nops + 1, args);
+    free(spec);
+out:
+    rn__cmd_parser_free(&l.cl_p);
+    return st;
 }
 
 /* dump FILE: the daemon does not share our working directory, so the

@@ -132,7 +132,7 @@ enum {
     O_TAP = 1, O_ADDR, O_GW, O_CTL, O_CAPTURE, O_FAULT, O_SERVICE, O_MAC, O_MTU, O_SEED,
     O_WATCHDOG, O_OFFLOAD, O_FILTER, O_DUMP_DIR, O_REASS_TIMEOUT, O_INJECT, O_SERVICE_EXEC,
     O_STOP_SIGNAL, O_STOP_GRACE, O_STOP_MAIN, O_RUN_UID, O_RUN_MAX,
-    O_SET, O_UI
+    O_SET, O_UI, O_PLUGIN
 };
 static const struct cmd_opt daemon_opts[] = {
     {"tap", 0, true, false, O_TAP},
@@ -148,6 +148,7 @@ static const struct cmd_opt daemon_opts[] = {
     {"watchdog", 0, true, false, O_WATCHDOG},
     {"offload", 0, true, false, O_OFFLOAD},
     {"filter", 0, true, true, O_FILTER},
+    {"plugin", 0, true, true, O_PLUGIN},
     {"dump-dir", 0, true, false, O_DUMP_DIR},
     {"reass-timeout", 0, true, false, O_REASS_TIMEOUT},
     {"inject", 0, true, false, O_INJECT},
@@ -427,6 +428,13 @@ static int daemon_option(int o, const char *val, struct rn_daemon_params *p,
         p->dp_filters[p->dp_nfilters++] = val;
         return 0;
     }
+    case O_PLUGIN:
+        if (val[0] == '\0' || val[0] == ':')
+            return daemon_arg_error("--plugin: needs a file, PATH[:ARGS]");
+        if (p->dp_nplugins == RN_DAEMON_PLUGINS_MAX)
+            return daemon_arg_error("--plugin: at most %d plug-ins", RN_DAEMON_PLUGINS_MAX);
+        p->dp_plugins[p->dp_nplugins++] = val;
+        return 0;
     case O_DUMP_DIR:
         if (val[0] == '\0')
             return daemon_arg_error("--dump-dir: needs a directory");

@@ -28,7 +28,8 @@ const struct cmd_def rn__cmd_table[] = {
         .cd_synopsis = "daemon --tap NAME --addr ADDR/PREFIX [--gw ADDR] [--ctl PATH]\n"
                        "       [--capture FILE] [--fault SPEC] [--service NAME]...\n"
                        "       [--mac MAC] [--mtu N] [--seed N] [--watchdog S]\n"
-                       "       [--offload on|off] [--filter SPEC]... [--dump-dir DIR]\n"
+                       "       [--offload on|off] [--plugin PATH[:ARGS]]...\n"
+                       "       [--filter SPEC]... [--dump-dir DIR]\n"
                        "       [--reass-timeout S] [--inject enum-leak]\n"
                        "       [--service-exec NAME=COMMAND]... [--stop-signal NAME=SIG]...\n"
                        "       [--stop-grace NAME=S]... [--stop-main NAME]...\n"
@@ -75,6 +76,8 @@ const struct cmd_def rn__cmd_table[] = {
             "                         watchdog)\n"
             "      --offload on|off   TAP checksum offload and TSO/GRO (IFF_VNET_HDR;\n"
             "                         default on)\n"
+            "      --plugin PATH[:ARGS]  load a plug-in's callouts at start (repeatable;\n"
+            "                         before the filters, which may name them)\n"
             "      --filter SPEC      add a filter at start (repeatable), e.g.\n"
             "                         layer=accept,lport=80,action=callout:connlog;\n"
             "                         naming callout:faulty registers that lab-only\n"
@@ -113,9 +116,13 @@ const struct cmd_def rn__cmd_table[] = {
     {
         .cd_name = "ifconfig",
         .cd_fn = rn__cmd_ifconfig,
-        .cd_brief = "ifconfig [-j]",
+        .cd_brief = "ifconfig [-j] | ifconfig NAME remove",
         .cd_summary = "the daemon's interfaces",
-        .cd_synopsis = "ifconfig [-j]",
+        .cd_synopsis = "ifconfig [-j]\n"
+                       "ifconfig NAME remove",
+        .cd_desc = "remove takes the interface out of the stack and answers once nothing\n"
+                   "holds it (exit 0), or after 5 s with exit status 3 and the chain of\n"
+                   "what still holds it; the removal goes on.",
         .cd_options = "  -j, --json             JSON instead of the table\n",
         .cd_man = "refnet-netstat",
         .cd_flags = CMD_F_CTL | CMD_F_TIMEOUT | CMD_F_JSON,
@@ -171,12 +178,13 @@ const struct cmd_def rn__cmd_table[] = {
     {
         .cd_name = "svc",
         .cd_fn = rn__cmd_svc,
-        .cd_brief = "svc [list|status|start|stop|add|remove]",
+        .cd_brief = "svc [list|status|start|stop|drain|add|remove]",
         .cd_summary = "the daemon's services, built-in and commands",
         .cd_synopsis = "svc [list] [-j]\n"
                        "svc status NAME [-j]\n"
                        "svc start NAME[=ARG]\n"
                        "svc stop NAME [--timeout S]\n"
+                       "svc drain NAME [S]\n"
                        "svc add NAME [--stop-signal SIG] [--stop-grace S] [--stop-main]\n"
                        "        -- COMMAND...\n"
                        "svc remove NAME",
@@ -187,7 +195,11 @@ const struct cmd_def rn__cmd_table[] = {
                    "command, run under `refnet run` in a process group of its own; its\n"
                    "stop sends the stop signal to the group, SIGKILL after the grace, and\n"
                    "completes once the group is gone and refnet's cleanups completed.\n"
-                   "remove forgets a STOPPED service.",
+                   "remove forgets a STOPPED service.\n"
+                   "drain gives the service's stops a grace of S seconds (0 to 3600; 0,\n"
+                   "the default, aborts at once): the stop refuses new connections and\n"
+                   "lets those in progress finish first (httpd); meanwhile `why NAME`\n"
+                   "says draining, connections, bytes left and rate, verdict in progress.",
         .cd_options = "  -j, --json             list and status: JSON (an array, one object)\n"
                       "      --timeout S        stop: how long the stop may take (default 30);\n"
                       "                         the answer is awaited S + 15 s.  Otherwise:\n"
@@ -263,6 +275,22 @@ const struct cmd_def rn__cmd_table[] = {
                        "filter del ID [-j]",
         .cd_desc = "SPEC is one argument, e.g. layer=inbound-transport,proto=udp,\n"
                    "lport=7,action=block (docs/filtering.md).",
+        .cd_options = "  -j, --json             JSON\n",
+        .cd_man = "refnet-filter",
+        .cd_flags = CMD_F_CTL | CMD_F_TIMEOUT | CMD_F_JSON,
+    },
+    {
+        .cd_name = "plugin",
+        .cd_fn = rn__cmd_plugin,
+        .cd_brief = "plugin list | load PATH[:ARGS] | unload NAME [-j]",
+        .cd_summary = "third-party callouts loaded from shared objects",
+        .cd_synopsis = "plugin list [-j]\n"
+                       "plugin load PATH[:ARGS] [-j]\n"
+                       "plugin unload NAME [-j]",
+        .cd_desc = "A plug-in file must be owned by root or the daemon's user and not\n"
+                   "writable by everyone.  unload deletes the filters naming its callouts\n"
+                   "and completes once they hold nothing; until then `refnet why` shows\n"
+                   "what keeps it (docs/filtering.md, \"Plug-ins\").",
         .cd_options = "  -j, --json             JSON\n",
         .cd_man = "refnet-filter",
         .cd_flags = CMD_F_CTL | CMD_F_TIMEOUT | CMD_F_JSON,

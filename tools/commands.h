@@ -84,6 +84,7 @@ int rn__cmd_trace(int argc, char **argv);
 int rn__cmd_dump(int argc, char **argv);
 int rn__cmd_sim(int argc, char **argv);
 int rn__cmd_filter(int argc, char **argv);
+int rn__cmd_plugin(int argc, char **argv);
 int rn__cmd_netstat(int argc, char **argv);
 int rn__cmd_send(int argc, char **argv);
 int rn__cmd_recv(int argc, char **argv);

@@ -53,6 +53,7 @@
 #include "refnet/diag.h"
 #include "refnet/error.h"
 #include "refnet/filter.h"
+#include "refnet/plugin.h"
 #include "refnet/link.h"
 #include "refnet/loop.h"
 #include "refnet/object.h"
@@ -232,8 +233,9 @@ static int rn__cmd_status(struct rn_ctl_req *req, void *ctx)
     }
     rn_strbuf_printf(out, "refnet daemon %s, pid %d, up %s\n", version, (int)getpid(),
                      rn_fmt_age(up, age, sizeof(age)));
-    rn_strbuf_printf(out, "  interface %s %s/%u mac %s\n", d->d_params.dp_tap, addr,
-                     d->d_params.dp_plen, mac);
+    rn_strbuf_printf(out, "  interface %s %s/%u mac %s%s\n", d->d_params.dp_tap, addr,
+                     d->d_params.dp_plen, mac,
+                     rn_stack_iface(d->d_stack, d->d_params.dp_tap) ? "" : " (removed)");
     rn_strbuf_printf(out, "  control   %s, %zu connection%s, %" PRIu64 " requests answered\n",
                      d->d_ctl_path, rn__ctl_server_connections(d->d_ctl),
                      rn__ctl_server_connections(d->d_ctl) == 1 ? "" : "s",
@@ -723,6 +725,18 @@ static int daemon_start_filters(struct rn_daemon *d, char *err, size_t errlen)
         derr(err, errlen, "cannot set up the filtering platform: %s", rn_strerror(e));
         return e;
     }
+    for (i = 0; i < d->d_params.dp_nplugins; i++) {
+        const char *spec = d->d_params.dp_plugins[i], *colon = strchr(spec, ':');
+        char path[4096];
+
+        snprintf(path, sizeof(path), "%.*s", colon ? (int)(colon - spec) : (int)strlen(spec),
+                 spec);
+        e = rn_plugin_load(d->d_stack, path, colon ? colon + 1 : "", NULL, why, sizeof(why));
+        if (e != 0) {
+            derr(err, errlen, "--plugin: %s", why);
+            return e;
+        }
+    }
     for (i = 0; i < d->d_params.dp_nfilters; i++) {
         e = rn_filter_add_lab(d->d_stack, d->d_params.dp_filters[i], NULL, why, sizeof(why));
         if (e != 0) {
@@ -875,9 +889,6 @@ int rn__daemon_start(const struct rn_daemon_params *params, struct rn_daemon **o
         derr(err, errlen, "cannot set up the transports: %s", rn_strerror(e));
         goto out_teardown;
     }
-    e = daemon_start_filters(d, err, errlen);
-    if (e != 0)
-        goto out_teardown;
     e = rn_loop_create(d->d_stack, &d->d_loop);
     if (e != 0) {
         derr(err, errlen, "cannot create the loop: %s", rn_strerror(e));
@@ -911,7 +922,7 @@ int rn__daemon_start(const struct rn_daemon_params *params, struct rn_daemon **o
     }
     e = rn__ctl_server_add(d->d_ctl, daemon_cmds, sizeof(daemon_cmds) / sizeof(daemon_cmds[0]), d);
     if (e == 0)
-        e = rn__ctl_add_stack_cmds(d->d_ctl, d->d_stack);
+        e = rn__ctl_add_stack_cmds(d->d_ctl, d->d_stack, d->d_wd_threshold);
     if (e == 0)
         e = rn__ctl_add_object_cmds(d->d_ctl);
     if (e == 0)
@@ -952,6 +963,10 @@ int rn__daemon_start(const struct rn_daemon_params *params, struct rn_daemon **o
         if (e != 0)
             goto out_teardown;
     }
+    /* After the interface, which a plug-in's link filter may be given. */
+    e = daemon_start_filters(d, err, errlen);
+    if (e != 0)
+        goto out_teardown;
     e = daemon_start_services(d, err, errlen);
     if (e != 0)
         goto out_teardown;

@@ -60,6 +60,8 @@ struct rn_daemon_exec {
 
 /* The most filters given at start (--filter). */
 #define RN_DAEMON_FILTERS_MAX 32
+/* The most plug-ins loaded at start (--plugin). */
+#define RN_DAEMON_PLUGINS_MAX 8
 
 struct rn_daemon_params {
     const char *dp_tap;                     /* TAP device; created if absent */
@@ -92,6 +94,11 @@ struct rn_daemon_params {
                                                naming callout:faulty
                                                registers that lab callout) */
     size_t dp_nfilters;                     /* entries of dp_filters */
+    const char *dp_plugins[RN_DAEMON_PLUGINS_MAX]; /* PATH[:ARGS] of plug-ins
+                                               loaded at start, before the
+                                               filters (which may name their
+                                               callouts) */
+    size_t dp_nplugins;                     /* entries of dp_plugins */
     const char *dp_dump_dir;                /* a directory: a dump is written
                                                there each time the watchdog
                                                reports; NULL none */

@@ -59,6 +59,19 @@ int rn_diag_render_chains(const struct rn_snapshot *s, rn_time_t threshold,
  * names it in a wait. */
 int rn_diag_render_for(const struct rn_snapshot *s, uint64_t id, struct rn_strbuf *out);
 
+/* Renders every orphan of s: an object killed longer ago than its type's
+ * bound (its contract's oc_orphan_bound, else s->s_threshold, else
+ * RN_DIAG_DEFAULT_THRESHOLD) that takes part in no wait and that a holder
+ * the verdict suspects still keeps.  Each comes as "orphan: " and its
+ * describe line, its ledger and its verdict line.  Returns how many were
+ * rendered, or RN_ENOMEM. */
+int rn_diag_render_orphans(const struct rn_snapshot *s, struct rn_strbuf *out);
+
+/* Writes the ids of s's orphans (as rn_diag_render_orphans() finds them),
+ * at most max, into ids, in id order.  Returns how many there are
+ * (possibly more than max), or RN_ENOMEM. */
+int rn_diag_orphans(const struct rn_snapshot *s, uint64_t *ids, size_t max);
+
 /* One holder the verdict holds suspect. */
 struct rn_diag_suspect {
     char ds_tag[64];       /* the holder tag: "enum", "callout:faulty" */
@@ -108,7 +121,7 @@ int rn_diag_verdict(const struct rn_snapshot *s, uint64_t id, rn_diag_holder_fn 
 /* The dump format version this build writes.  It reads every dump of the
  * same major version; a newer minor version's additions are skipped. */
 #define RN_DUMP_VERSION_MAJOR 1
-#define RN_DUMP_VERSION_MINOR 0
+#define RN_DUMP_VERSION_MINOR 1
 
 /* The largest dump file rn_dump_read() accepts. */
 #define RN_DUMP_MAX_FILE ((size_t)1 << 30)

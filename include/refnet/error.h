@@ -40,6 +40,7 @@
     X(ADDRINUSE, EADDRINUSE, "address in use")                               \
     X(ADDRNOTAVAIL, EADDRNOTAVAIL, "address not available")                  \
     X(NETUNREACH, ENETUNREACH, "network unreachable")                        \
+    X(NETDOWN, ENETDOWN, "network is down")                                  \
     X(HOSTUNREACH, EHOSTUNREACH, "host unreachable")                         \
     X(CONNREFUSED, ECONNREFUSED, "connection refused")                       \
     X(CONNRESET, ECONNRESET, "connection reset by peer")                     \

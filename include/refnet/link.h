@@ -150,7 +150,9 @@ struct rn_link_ops {
  * own struct and sets it up with rn_link_init(). */
 struct rn_link {
     const struct rn_link_ops *lk_ops;  /* [I] the kind's operations */
-    struct rn_link *lk_lower;          /* [I] the wrapped link (filters), else NULL */
+    struct rn_link *lk_lower;          /* [L] the wrapped link (filters), else NULL;
+                                          changes only when a filter below is
+                                          taken out (rn_iface_filter_remove()) */
     char lk_name[32];                  /* [I] "tap0", "cable1.a", "fault" ... */
     struct rn_link_stats lk_stats;     /* [L] counters, see struct rn_link_stats */
 };

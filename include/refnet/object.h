@@ -151,6 +151,85 @@ const char *rn_ob_type_name(const struct rn_ob_type *type);
  * (live or dying); with type == NULL, of all types. */
 uint64_t rn_ob_live_count(const struct rn_ob_type *type);
 
+/* ---- Holder contracts --------------------------------------------------- */
+
+/*
+ * A type may declare who holds its objects and when: its *contract*.  Each
+ * holder rule names a tag (or a family of tags, "callout:") and the
+ * conditions under which a hold by it is expected.  Conditions are bits an
+ * object's owner sets and clears as its state changes (rn_ob_cond_set():
+ * "bound", "timer armed"); the type names them.  The contract is read in
+ * two places:
+ *
+ *   - when a holder takes its first reference on an object (the slow path
+ *     of rn_ob_ref(), never the per-reference fast path): a tag that some
+ *     contract names (refnet's own holders) but this type's does not, or
+ *     a hold taken on a dying object by a holder that only holds live
+ *     ones, is reported as misuse (RN_MISUSE_CONTRACT) at once, naming the
+ *     site.  The hold is taken all the same.
+ *   - by the verdict (diag.h), from a snapshot: such a hold is a suspect,
+ *     with the reason; so is a hold whose condition is false, or a count
+ *     above what its conditions allow.  A tag no contract names (a third
+ *     party's) is a suspect once the object is dying and the hold is older
+ *     than the type's orphan bound.
+ *
+ * To keep the verdict free of races, an owner sets a condition before it
+ * takes the hold the condition covers, and drops the hold before it clears
+ * the condition.
+ */
+
+/* Flags of a holder rule. */
+#define RN_HOLD_DYING 0x1u  /* may keep holding (and take holds on) a dying
+                               object: its work outlives the kill */
+#define RN_HOLD_ONE 0x2u    /* at most one hold per condition of hr_while
+                               that is true: a bound endpoint has one
+                               port-table hold, each armed timer one */
+#define RN_HOLD_BRIEF 0x4u  /* holds for the length of one call: longer
+                               than hr_bound is a leak */
+
+/* One holder of a type's objects. */
+struct rn_ob_holder {
+    const char *hr_tag;  /* the holder's tag; a name ending in ':' covers
+                            every tag with that prefix ("callout:") */
+    uint32_t hr_while;   /* conditions of which one must be true for a
+                            hold to be expected; 0: none needed */
+    uint32_t hr_flags;   /* RN_HOLD_* */
+    rn_time_t hr_bound;  /* with RN_HOLD_BRIEF: the longest expected hold */
+    const char *hr_why;  /* why it holds, as the verdict says it:
+                            "expected while bound" */
+};
+
+/* The most conditions a type may name: one bit each. */
+#define RN_OB_CONDS_MAX 32
+
+/* A type's contract.  It and everything it points to must outlive the
+ * process (static storage), like the type's ops. */
+struct rn_ob_contract {
+    const struct rn_ob_holder *oc_holders;  /* the type's holders */
+    uint32_t oc_nholders;
+    const char *const *oc_conds;  /* names of condition bits 0.., "bound" */
+    uint32_t oc_nconds;           /* at most RN_OB_CONDS_MAX */
+    rn_time_t oc_orphan_bound;    /* killed and not released after this
+                                     long, an object with nothing waiting
+                                     for it is an orphan; 0: the watchdog's
+                                     threshold */
+};
+
+/* Gives type its contract (once; a second call replaces it, for tests).
+ * Returns 0, or RN_EINVAL if c names more than RN_OB_CONDS_MAX conditions,
+ * a holder without a tag or a condition bit it does not name; RN_ENOMEM. */
+int rn_ob_type_set_contract(struct rn_ob_type *type, const struct rn_ob_contract *c);
+
+/* The type's contract, or NULL. */
+const struct rn_ob_contract *rn_ob_type_contract(const struct rn_ob_type *type);
+
+/* Sets or clears condition bits of an object (one atomic operation each).
+ * [any] */
+void rn_ob_cond_set(void *ob, uint32_t bits);
+void rn_ob_cond_clear(void *ob, uint32_t bits);
+/* The object's condition bits now. */
+uint32_t rn_ob_conds(const void *ob);
+
 /* ---- Objects ------------------------------------------------------------ */
 
 enum rn_ob_state {
@@ -188,6 +267,13 @@ int rn__ob_ref(void *ob, rn_tag_t tag, const struct rn_site *site);
  * it holds another reference. */
 int rn__ob_deref(void *ob, rn_tag_t tag, const struct rn_site *site);
 #define rn_ob_deref(ob, tag) rn__ob_deref((ob), (tag), RN_SITE)
+
+/* Drops a reference of tag as rn_ob_deref() does and, in the same step,
+ * clears the condition bits `clear` (see "Holder contracts"): for an owner
+ * whose hold ends with the condition that covered it.  Always the full
+ * path, never the fast one.  Returns as rn_ob_deref(). */
+int rn__ob_deref_cond(void *ob, rn_tag_t tag, uint32_t clear, const struct rn_site *site);
+#define rn_ob_deref_cond(ob, tag, clear) rn__ob_deref_cond((ob), (tag), (clear), RN_SITE)
 
 /* Takes a reference for tag only if the object is live (not killed).
  * Returns false, silently, once rundown has begun. */
@@ -314,6 +400,7 @@ enum rn_misuse {
     RN_MISUSE_OVERFLOW,        /* count reached the type's limit */
     RN_MISUSE_KILL_TWICE,      /* kill of an object already dying */
     RN_MISUSE_BAD_TAG,         /* a tag that was never interned */
+    RN_MISUSE_CONTRACT,        /* a hold outside its type's contract */
     RN_MISUSE_COUNT_
 };
 

@@ -11,6 +11,7 @@
  *   tcp.h        TCP's settings by name, and a connection's statistics
  *   readiness.h  readiness sets: epoll for many sockets
  *   filter.h     the filtering platform and callouts
+ *   plugin.h     callouts loaded from shared objects, versioned ABI
  *   object.h     objects, tagged references and the ledger
  *   diag.h       waiting chains, verdicts, the watchdog, dump files
  *
@@ -41,6 +42,7 @@
 #include "refnet/link.h"
 #include "refnet/stack.h"
 #include "refnet/filter.h"
+#include "refnet/plugin.h"
 #include "refnet/transport.h"
 #include "refnet/tcp.h"
 #include "refnet/socket.h"

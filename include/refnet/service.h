@@ -19,6 +19,15 @@
  *        completed, i.e. once each socket's transport object was released
  *   -> the wait fires [any] -> posted -> the kind's sk_released() [L];
  *      STOPPED; 3. each rn_svc_stop() waiter hears 0.
+ * With a drain grace (rn_svc_set_drain()) and a kind that drains, the stop
+ * drains first: STOP_PENDING, the kind's sk_drain() (no new connection,
+ * the ones in progress finish), a wait "drain" (waiter: the service) on
+ * the process, which the service holds under "drain"; the chain shows the
+ * service as "service httpd STOP_PENDING draining 3 connections, 12.0MB
+ * left, 4.1MB/s" and its verdict is "in progress", or "stalled" once no
+ * byte was sent for RN_SVC_DRAIN_STALL.  When the last connection is gone
+ * or the grace is over, the stop above goes on (sk_halt() aborts what is
+ * left).
  * If the timeout passes first the waiter hears RN_ETIMEDOUT and the service
  * stays STOP_PENDING, as the web server of the case did: whatever holds
  * its objects is then what rn_svc_why() shows.  A later release still
@@ -108,6 +117,13 @@ struct rn_svc_counter {
 /* The most TCP ports a kind binds. */
 #define RN_SVC_PORTS_MAX 4
 
+/* How far a draining service is (struct rn_svc_kind, sk_drain_status). */
+struct rn_svc_drain {
+    uint32_t sd_conns;  /* connections not yet gone */
+    uint64_t sd_left;   /* bytes they still have to send of what they do */
+    uint64_t sd_sent;   /* bytes the service sent since its start */
+};
+
 /* A kind of service: how to start its parts in a process and stop them. */
 struct rn_svc_kind {
     const char *sk_name;   /* "httpd": the service's name */
@@ -134,6 +150,11 @@ struct rn_svc_kind {
     /* The running service's counters, at most RN_SVC_COUNTERS_MAX; may be
      * NULL. */
     size_t (*sk_counters)(void *state, struct rn_svc_counter *out);
+    /* Drains the parts: no new connection, the ones in progress finish
+     * and close.  NULL: the kind cannot drain, its stop aborts at once. */
+    void (*sk_drain)(void *state);
+    /* How far the drain is.  NULL only if sk_drain is. */
+    void (*sk_drain_status)(void *state, struct rn_svc_drain *out);
 };
 
 /* The built-in kinds (apps.h): echo (UDP and TCP 7, one process), discard
@@ -215,11 +236,27 @@ int rn_svc_stop(struct rn_svc *svc, rn_time_t timeout, struct rn_svc_stop *stp,
 /* Stops waiting; the stop itself goes on.  Harmless once fn ran. */
 void rn_svc_stop_cancel(struct rn_svc_stop *stp);
 
+/* A drain that sent nothing for this long is stalled. */
+#define RN_SVC_DRAIN_STALL RN_SEC(5)
+/* The longest drain grace. */
+#define RN_SVC_DRAIN_MAX RN_SEC(3600)
+
+/* Sets how long svc's stops drain its connections before aborting them:
+ * 0 (the default) aborts at once.  Applies to stops that begin later.
+ * Returns 0; RN_ENOTSUP if grace > 0 and its kind cannot drain;
+ * RN_EINVAL if grace > RN_SVC_DRAIN_MAX. */
+int rn_svc_set_drain(struct rn_svc *svc, rn_time_t grace);
+/* Its drain grace. */
+rn_time_t rn_svc_drain_grace(const struct rn_svc *svc);
+/* True while a stop drains it (STOP_PENDING, before the abort). */
+bool rn_svc_draining(const struct rn_svc *svc);
+
 /* Stops every RUNNING service, the last added first, with nobody waiting.
  * Returns how many are STOP_PENDING now; then done(ctx) runs on the loop
  * thread once none is (never if one never stops).  Replaces any earlier
  * done. */
 size_t rn_svcctl_stop_all(struct rn_svcctl *sc, void (*done)(void *ctx), void *ctx);
+/* (A service draining then stops draining and aborts what is left.) */
 
 /* Queries. */
 const char *rn_svc_name(const struct rn_svc *svc);              /* [any] */

@@ -60,6 +60,30 @@ struct rn_snap_object {
     uint32_t so_nholds;
     struct rn_snap_hold *so_holds;  /* traced only: holds by (tag, stack) */
     uint32_t so_untraced;           /* traced only: holds taken before tracing */
+    rn_time_t so_traced_since;      /* traced only: when tracing began to
+                                       apply to it; 0 if unknown */
+    uint32_t so_conds;              /* its condition bits (rn_ob_cond_set()),
+                                       named by its type's contract */
+};
+
+/* One holder rule of a type's contract (object.h, struct rn_ob_holder). */
+struct rn_snap_holder {
+    const char *sr_tag;   /* the holder, or a family "callout:" */
+    uint32_t sr_while;    /* conditions, one of which it needs */
+    uint32_t sr_flags;    /* RN_HOLD_* */
+    rn_time_t sr_bound;   /* RN_HOLD_BRIEF: the longest expected hold */
+    const char *sr_why;   /* the verdict's reason for an expected hold */
+};
+
+/* A type's contract, as the snapshot carries it, so that a dump is judged
+ * by the contracts of the process that wrote it. */
+struct rn_snap_type {
+    const char *sy_name;              /* the type's name */
+    rn_time_t sy_orphan_bound;        /* 0: the snapshot's threshold */
+    uint32_t sy_nconds;
+    const char **sy_conds;            /* names of its condition bits */
+    uint32_t sy_nholders;
+    struct rn_snap_holder *sy_holders;
 };
 
 /* Something waiting for an object's release. */
@@ -83,6 +107,8 @@ struct rn_snapshot {
     uint32_t s_nwaits;
     struct rn_snap_wait *s_waits;     /* sorted by since, then waited id */
     uint64_t s_misuse[RN_MISUSE_COUNT_]; /* misuse counters when taken */
+    uint32_t s_ntypes;
+    struct rn_snap_type *s_types;     /* contracts, sorted by name */
     struct rn_snap_arena *s_arena;    /* owns every pointer above */
 };
 
@@ -96,6 +122,10 @@ void rn_snapshot_free(struct rn_snapshot *s);
 
 /* Returns the object with id, or NULL. */
 const struct rn_snap_object *rn_snapshot_find(const struct rn_snapshot *s, uint64_t id);
+
+/* Returns the contract of the type named name, or NULL if the snapshot
+ * carries none for it. */
+const struct rn_snap_type *rn_snapshot_type(const struct rn_snapshot *s, const char *name);
 
 /* ---- Building snapshots (the live capture and the dump reader) ---------- */
 
@@ -112,7 +142,9 @@ const char *rn_snap_strdup(struct rn_snapshot *s, const char *str);
 struct rn_snap_object *rn_snapshot_add_object(struct rn_snapshot *s);
 struct rn_snap_stack *rn_snapshot_add_stack(struct rn_snapshot *s);
 struct rn_snap_wait *rn_snapshot_add_wait(struct rn_snapshot *s);
-/* Sorts objects by id and waits by since; call once everything is added. */
+struct rn_snap_type *rn_snapshot_add_type(struct rn_snapshot *s);
+/* Sorts objects by id, waits by since and types by name; call once
+ * everything is added. */
 void rn_snapshot_finish(struct rn_snapshot *s);
 
 #endif /* REFNET_SNAPSHOT_H */

@@ -96,6 +96,40 @@ int rn_route_add(struct rn_stack *st, uint32_t dst, uint8_t plen, uint32_t gw,
                  struct rn_iface *ifp);
 int rn_route_del(struct rn_stack *st, uint32_t dst, uint8_t plen);
 
+/* Told on the loop thread that the removal of interface #id completed
+ * (result 0: its last reference is gone), or RN_ECANCELED: the stack was
+ * destroyed first, and whatever held it is reported as a leak. */
+typedef void (*rn_iface_removed_fn)(struct rn_stack *st, uint64_t id, int result, void *ctx);
+
+/* Removes ifp, as Linux's unregister_netdevice() does: it leaves the
+ * stack's table at once (no frame is received or sent on it, its link is
+ * closed, lookups no longer find it), the routes out of it are deleted and
+ * its neighbour entries go, the TCP connections and UDP sockets bound to
+ * its address end with RN_ENETDOWN (a UDP socket's next call, or a
+ * receive waiting), and it is killed.  The removal completes once its last
+ * reference is gone: fn(st, id, 0, ctx) then runs on the loop thread (never
+ * inside this call; fn may be NULL).  Until then the chains show a wait
+ * "remove" on the interface and, below it, a wait "route delete" (waiter:
+ * the interface) on each deleted route still held, down to whoever holds
+ * it.  Returns 0 and *id (may be NULL) the interface's object id;
+ * RN_ENOENT if ifp is not one of st's; RN_ENOMEM (nothing was done).  ifp
+ * must not be used after a 0.  [L] */
+int rn_stack_remove_iface(struct rn_stack *st, struct rn_iface *ifp, rn_iface_removed_fn fn,
+                          void *ctx, uint64_t *id);
+
+/* Stacks filter on top of ifp's chain of links, at run time: filter must
+ * have been set up to wrap the current top, rn_iface_link(ifp)
+ * (rn_link_init(filter, ops, rn_iface_link(ifp), name)).  From now on the
+ * interface sends and receives through it, and closes it with the rest.
+ * Returns 0, or RN_EINVAL if filter does not wrap the top or ifp's link
+ * is closed.  [L] */
+int rn_iface_filter_push(struct rn_iface *ifp, struct rn_link *filter);
+/* Takes filter, one of the filters of ifp's chain, out of it: the link
+ * above it (or the interface) now wraps the link below it.  The caller
+ * then frees filter without closing what it wrapped.  Returns 0, or
+ * RN_ENOENT if filter is not in ifp's chain.  [L] */
+int rn_iface_filter_remove(struct rn_iface *ifp, struct rn_link *filter);
+
 /* Returns the interface named name, or NULL. */
 struct rn_iface *rn_stack_iface(struct rn_stack *st, const char *name);
 const char *rn_iface_name(const struct rn_iface *ifp);

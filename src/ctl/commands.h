@@ -15,9 +15,10 @@
 struct rn_loop;
 struct rn_stack;
 
-/* Adds `ifconfig`, `arp`, `route` and `stat` (ctl_stack.c) for st to srv.
- * Returns 0 or RN_ENOMEM. */
-int rn__ctl_add_stack_cmds(struct rn_ctl_server *srv, struct rn_stack *st);
+/* Adds `ifconfig`, `arp`, `route` and `stat` (ctl_stack.c) for st to srv;
+ * the chains `ifconfig NAME remove` prints are judged with threshold (the
+ * watchdog's; 0: the default).  Returns 0 or RN_ENOMEM. */
+int rn__ctl_add_stack_cmds(struct rn_ctl_server *srv, struct rn_stack *st, rn_time_t threshold);
 
 /* Adds `get` and `set` (ctl_tcp.c): TCP's settings of st, read and
  * changed at run time.  Returns 0 or RN_ENOMEM. */

@@ -15,12 +15,14 @@
  */
 #include <inttypes.h>
 #include <json-c/json.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "ctl/commands.h"
 #include "ctl/render.h"
 #include "refnet/error.h"
 #include "refnet/filter.h"
+#include "refnet/plugin.h"
 #include "refnet/stack.h"
 #include "refnet/strbuf.h"
 
@@ -117,8 +119,96 @@ static int rn__cmd_filter(struct rn_ctl_req *req, void *ctx)
                            FILTER_USAGE ")", sub);
 }
 
+/* ---- plugin ------------------------------------------------------------------------ */
+
+#define PLUGIN_USAGE "plugin list | plugin load PATH[:ARGS] | plugin unload NAME"
+
+/* plugin load PATH[:ARGS]: PATH is the daemon's (absolute, the client
+ * makes it so). */
+static int plugin_load(struct rn_ctl_req *req, struct rn_stack *st)
+{
+    const char *spec = rn__ctl_req_arg(req, 2);
+    char path[4096], err[512];
+    const char *colon, *args = "";
+    struct rn_plugin *pl;
+    int e;
+
+    if (rn__ctl_req_argc(req) != 3 || spec[0] == '\0')
+        return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "usage: plugin load PATH[:ARGS]");
+    colon = strchr(spec, ':');
+    if ((colon ? (size_t)(colon - spec) : strlen(spec)) >= sizeof(path))
+        return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "plugin load: path too long");
+    snprintf(path, sizeof(path), "%.*s", colon ? (int)(colon - spec) : (int)strlen(spec), spec);
+    if (colon != NULL)
+        args = colon + 1;
+    e = rn_plugin_load(st, path, args, &pl, err, sizeof(err));
+    if (e != 0)
+        return rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "%s", err);
+    if (rn__ctl_req_json(req)) {
+        struct json_object *o = json_object_new_object();
+
+        json_object_object_add(o, "name", json_object_new_string(rn_plugin_name(pl)));
+        json_object_object_add(o, "path", json_object_new_string(rn_plugin_path(pl)));
+        rn__render_json(rn__ctl_req_out(req), o);
+        rn_strbuf_puts(rn__ctl_req_out(req), "\n");
+    } else {
+        rn_strbuf_printf(rn__ctl_req_out(req), "plug-in %s loaded from %s\n", rn_plugin_name(pl),
+                         rn_plugin_path(pl));
+    }
+    return RN_CTL_EXIT_OK;
+}
+
+static int plugin_unload(struct rn_ctl_req *req, struct rn_stack *st)
+{
+    const char *name = rn__ctl_req_arg(req, 2);
+    unsigned deleted = 0;
+    int e;
+
+    if (rn__ctl_req_argc(req) != 3)
+        return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "usage: plugin unload NAME");
+    e = rn_plugin_unload(st, name, &deleted);
+    if (e == RN_ENOENT)
+        return rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "no plug-in named '%s' (plugin list "
+                               "shows them)", name);
+    if (e == RN_EALREADY)
+        return rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "plug-in %s is unloading already: it "
+                               "waits for its callouts' holds (refnet why)", name);
+    if (e != 0)
+        return rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "plugin unload %s: %s", name,
+                               rn_strerror(e));
+    rn_strbuf_printf(rn__ctl_req_out(req), "plug-in %s unloading: %u filter%s naming its "
+                     "callouts deleted; it goes once its callouts hold nothing (plugin list, "
+                     "refnet why)\n", name, deleted, deleted == 1 ? "" : "s");
+    return RN_CTL_EXIT_OK;
+}
+
+static int rn__cmd_plugin(struct rn_ctl_req *req, void *ctx)
+{
+    struct rn_stack *st = ctx;
+    const char *sub = rn__ctl_req_arg(req, 1);
+
+    if (sub == NULL)
+        return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "usage: " PLUGIN_USAGE);
+    if (!rn_filter_ready(st))
+        return rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "the filtering platform is not set up "
+                               "on this stack");
+    if (strcmp(sub, "list") == 0) {
+        if (rn__ctl_req_argc(req) != 2)
+            return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "usage: plugin list [--json]");
+        rn__render_plugins(st, rn__ctl_req_out(req), rn__ctl_req_json(req));
+        return RN_CTL_EXIT_OK;
+    }
+    if (strcmp(sub, "load") == 0)
+        return plugin_load(req, st);
+    if (strcmp(sub, "unload") == 0)
+        return plugin_unload(req, st);
+    return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "unknown subcommand '%s' (usage: "
+                           PLUGIN_USAGE ")", sub);
+}
+
 static const struct rn_ctl_cmd filter_cmds[] = {
     {"filter", rn__cmd_filter, FILTER_USAGE},
+    {"plugin", rn__cmd_plugin, PLUGIN_USAGE},
 };
 
 int rn__ctl_add_filter_cmds(struct rn_ctl_server *srv, struct rn_stack *st)

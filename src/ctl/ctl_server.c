@@ -755,10 +755,18 @@ int rn__ctl_server_open(struct rn_loop *loop, const char *path, struct rn_ctl_se
     }
     memcpy(sun.sun_path, path, strlen(path));
     if (ctl_req_type == NULL) {
+        static const struct rn_ob_holder holders[] = {
+            {"create", 0, 0, 0, "expected: pending until it completes"},
+            {"ctl.conn", 0, RN_HOLD_DYING, 0, "expected while its connection lasts"},
+            {"ctl.dispatch", 0, RN_HOLD_DYING, 0, "expected while its handler runs"},
+        };
+        static const struct rn_ob_contract contract = {holders, 3, NULL, 0, 0};
+
         ctl_req_type = rn_ob_type_register(&ctl_req_ops);
         tag_conn = rn_tag_intern("ctl.conn");
         tag_dispatch = rn_tag_intern("ctl.dispatch");
-        if (ctl_req_type == NULL || tag_conn == RN_TAG_NONE || tag_dispatch == RN_TAG_NONE) {
+        if (ctl_req_type == NULL || tag_conn == RN_TAG_NONE || tag_dispatch == RN_TAG_NONE ||
+            rn_ob_type_set_contract(ctl_req_type, &contract) < 0) {
             srv_err(err, errlen, "out of memory");
             return RN_ENOMEM;
         }

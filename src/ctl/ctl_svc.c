@@ -15,6 +15,9 @@
  *                              (status 0), or after S seconds (default 30)
  *                              with the diagnosis, status 3: the service
  *                              stays STOP_PENDING
+ *   svc drain NAME [S]         how long its stops drain its connections
+ *                              before aborting them (0: abort at once);
+ *                              without S, says it
  *   why [SERVICE|ID]           the waiting chains through a service or an
  *                              object, or every chain, with holders and
  *                              verdicts: what the watchdog prints
@@ -235,6 +238,45 @@ static int svc_stop(struct rn__ctl_svc *cs, struct rn_ctl_req *req)
     return RN_CTL_PENDING;
 }
 
+/* ---- svc drain ---------------------------------------------------------------- */
+
+static int svc_drain(struct rn__ctl_svc *cs, struct rn_ctl_req *req)
+{
+    const char *v = rn__ctl_req_arg(req, 3);
+    struct rn_strbuf *out = rn__ctl_req_out(req);
+    rn_time_t grace = 0;
+    struct rn_svc *svc;
+    char a[32];
+    int st = 0, rc;
+
+    if (rn__ctl_req_argc(req) < 3 || rn__ctl_req_argc(req) > 4)
+        return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "usage: svc drain NAME [SECONDS]");
+    svc = svc_arg(cs, req, 2, &st);
+    if (svc == NULL)
+        return st;
+    if (v != NULL) {
+        if (strcmp(v, "0") != 0 && (!parse_seconds(v, &grace) || grace > RN_SVC_DRAIN_MAX))
+            return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "svc drain: '%s': must be a number "
+                                   "of seconds in [0, 3600]", v);
+        rc = rn_svc_set_drain(svc, grace);
+        if (rc == RN_ENOTSUP)
+            return rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "%s cannot drain (its kind %s has "
+                                   "no connections to finish); its stops abort at once",
+                                   rn_svc_name(svc), rn_svc_kind(svc)->sk_name);
+        if (rc < 0)
+            return rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "svc drain: %s", rn_strerror(rc));
+    }
+    grace = rn_svc_drain_grace(svc);
+    if (grace == 0)
+        rn_strbuf_printf(out, "service %s: a stop aborts its connections at once\n",
+                         rn_svc_name(svc));
+    else
+        rn_strbuf_printf(out, "service %s: a stop drains its connections for up to %s, then "
+                         "aborts what is left\n", rn_svc_name(svc),
+                         rn_fmt_age(grace, a, sizeof(a)));
+    return RN_CTL_EXIT_OK;
+}
+
 /* ---- svc start, status, list --------------------------------------------------- */
 
 static int svc_start(struct rn__ctl_svc *cs, struct rn_ctl_req *req)
@@ -412,9 +454,11 @@ static int rn__cmd_svc(struct rn_ctl_req *req, void *ctx)
         return svc_add(cs, req);
     if (strcmp(sub, "remove") == 0)
         return svc_remove(cs, req);
+    if (strcmp(sub, "drain") == 0)
+        return svc_drain(cs, req);
     return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "unknown subcommand '%s' (svc list | status "
-                           "NAME | start NAME | stop NAME [--timeout S] | add NAME ... -- "
-                           "COMMAND... | remove NAME)", sub);
+                           "NAME | start NAME | stop NAME [--timeout S] | drain NAME [S] | "
+                           "add NAME ... -- COMMAND... | remove NAME)", sub);
 }
 
 /* ---- why ------------------------------------------------------------------------ */
@@ -444,9 +488,17 @@ static int rn__cmd_why(struct rn_ctl_req *req, void *ctx)
         return rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "out of memory for the snapshot");
     s->s_threshold = cs->cs_threshold;
     if (what == NULL) {
+        int no;
+
         rc = rn_diag_render_chains(s, 0, out);
         if (rc == 0)
             rn_strbuf_puts(out, "no wait pending: nothing waits for an object's release\n");
+        no = rn_diag_render_orphans(s, out);
+        if (no < 0)
+            rc = no;
+        else if (no == 0 && rc >= 0)
+            rn_strbuf_puts(out, "no orphan: every object killed longer ago than its bound is "
+                                "waited for or held for a reason\n");
     } else {
         rc = rn_diag_render_for(s, id, out);
         if (rc == RN_ENOENT) {

@@ -18,6 +18,7 @@
 #include "refnet/diag.h"
 #include "refnet/drop.h"
 #include "refnet/filter.h"
+#include "refnet/plugin.h"
 #include "refnet/link.h"
 #include "refnet/netbuf.h"
 #include "refnet/object.h"
@@ -535,6 +536,50 @@ void rn__render_filters(struct rn_stack *st, struct rn_strbuf *sb, bool json)
     json_object_object_add(o, "callouts", callouts.rc_json);
     json_object_object_add(o, "layers", layers);
     json_line(sb, o);
+}
+
+/* ---- plugin list ---------------------------------------------------------------- */
+
+static void plugin_row(const struct rn_plugin_row *r, void *ctx)
+{
+    struct render_ctx *rc = ctx;
+
+    rc->rc_n++;
+    if (rc->rc_json != NULL) {
+        struct json_object *o = json_object_new_object();
+
+        put_str(o, "name", r->pr_name);
+        put_str(o, "version", r->pr_version);
+        put_str(o, "path", r->pr_path);
+        put_str(o, "args", r->pr_args);
+        put_u64(o, "id", r->pr_id);
+        put_str(o, "state", r->pr_unloading ? "unloading" : "loaded");
+        put_u64(o, "callouts", r->pr_callouts);
+        put_u64(o, "flows", r->pr_flows);
+        put_u64(o, "pended", r->pr_pended);
+        put_u64(o, "link_filters", r->pr_filters);
+        json_object_array_add(rc->rc_json, o);
+        return;
+    }
+    rn_strbuf_printf(rc->rc_sb, "%-16s %-10s %-9s %8u %6u %7u %7u  %s%s%s\n", r->pr_name,
+                     r->pr_version[0] ? r->pr_version : "-",
+                     r->pr_unloading ? "unloading" : "loaded", r->pr_callouts, r->pr_flows,
+                     r->pr_pended, r->pr_filters, r->pr_path, r->pr_args[0] ? ":" : "",
+                     r->pr_args);
+}
+
+void rn__render_plugins(struct rn_stack *st, struct rn_strbuf *sb, bool json)
+{
+    struct render_ctx rc = {sb, json ? json_object_new_array() : NULL, 0};
+
+    if (!json)
+        rn_strbuf_printf(sb, "%-16s %-10s %-9s %8s %6s %7s %7s  %s\n", "PLUG-IN", "VERSION",
+                         "STATE", "CALLOUTS", "FLOWS", "PENDED", "FILTERS", "FILE[:ARGS]");
+    rn_plugin_rows(st, plugin_row, &rc);
+    if (json)
+        json_line(sb, rc.rc_json);
+    else if (rc.rc_n == 0)
+        rn_strbuf_puts(sb, "(no plug-ins loaded)\n");
 }
 
 /* ---- svc ---------------------------------------------------------------------- */

@@ -40,6 +40,8 @@ void rn__render_routes(struct rn_stack *st, struct rn_strbuf *sb, bool json);
 void rn__render_stats(struct rn_stack *st, struct rn_strbuf *sb, bool json);
 /* [L] `filter list`: filters, callouts with their values, layer counters. */
 void rn__render_filters(struct rn_stack *st, struct rn_strbuf *sb, bool json);
+/* [L] `plugin list`: loaded plug-ins (plugin.h rows). */
+void rn__render_plugins(struct rn_stack *st, struct rn_strbuf *sb, bool json);
 /* [L] `svc list` (only NULL) or `svc status NAME`: services with state,
  * time in it (against now, the stack's clock), process and counters.
  * With json: an array, or one object for `only`. */

@@ -46,7 +46,7 @@ enum rn__verdict_class {
 /* The judgement on one holder tag of an object. */
 struct rn__verdict {
     enum rn__verdict_class v_class;  /* expected, suspect or no rule */
-    char v_reason[112];              /* one phrase: "expected while bound",
+    char v_reason[192];              /* one phrase: "expected while bound",
                                         "holds past its bound (1.0s) ..." */
 };
 
@@ -61,6 +61,9 @@ void rn__verdict_judge(const struct rn_snapshot *s, const struct rn_snap_object 
  * judged as v: the suspects with their reasons, or why there is none. */
 void rn__verdict_summary(const struct rn_snap_object *o, const struct rn__verdict *v,
                          struct rn_strbuf *out);
+/* The same for an object nothing waits for. */
+void rn__verdict_summary_alone(const struct rn_snap_object *o, const struct rn__verdict *v,
+                               struct rn_strbuf *out);
 
 /* ---- Rendering ---------------------------------------------------------- */
 
@@ -89,6 +92,37 @@ void rn__diag_object_right(const struct rn_snapshot *s, const struct rn_snap_obj
 void rn__diag_object_body(const struct rn_snapshot *s, const struct rn_snap_object *o,
                           const char *prefix, const struct rn__verdict *v,
                           struct rn_strbuf *out);
+
+/* ---- Orphans (orphan.c) ------------------------------------------------- */
+
+/* The ids that take part in a snapshot's waits, sorted, for the orphan
+ * test. */
+struct rn__orphan_scan {
+    uint64_t *os_ids;  /* waiters and waited, sorted, with repeats */
+    uint32_t os_nids;
+};
+
+struct rn__orphan_scan *rn__orphan_scan_new(const struct rn_snapshot *s);
+void rn__orphan_scan_free(struct rn__orphan_scan *os);
+/* How long o may stay dying before it counts as an orphan: its type's
+ * bound, else the snapshot's threshold, else the default. */
+rn_time_t rn__orphan_bound(const struct rn_snapshot *s, const struct rn_snap_object *o);
+/* True if o is an orphan: dying past its bound, in no wait, and kept by a
+ * holder the verdict suspects.  Judges o into v (nv verdicts of room;
+ * false if o has more tags). */
+bool rn__orphan_is(const struct rn_snapshot *s, const struct rn__orphan_scan *os,
+                   const struct rn_snap_object *o, struct rn__verdict *v, size_t nv);
+/* Renders orphan o judged as v: "orphan: <object> ...", ledger, verdict. */
+void rn__orphan_render(const struct rn_snapshot *s, const struct rn_snap_object *o,
+                       const struct rn__verdict *v, struct rn_strbuf *out);
+
+/* Chooses the orphans a rendering shows. */
+typedef bool (*rn__diag_orphan_pred)(const struct rn_snapshot *s, const struct rn_snap_object *o,
+                                     void *ctx);
+/* Renders the orphans of s for which pred (NULL: all) returns true, in id
+ * order.  Returns how many, or RN_ENOMEM. */
+int rn__diag_render_orphans_selected(const struct rn_snapshot *s, rn__diag_orphan_pred pred,
+                                     void *ctx, struct rn_strbuf *out);
 
 /* ---- CRC32 -------------------------------------------------------------- */
 

@@ -9,7 +9,9 @@
  *   header   "RNDUMP\r\n", version major.minor, flags, total length, CRC
  *   META     clock, threshold, misuse counters
  *   STAK     symbolised stacks
- *   OBJS     objects: ledger, holds by stack
+ *   TYPE     holder contracts of the types (1.1)
+ *   OBJS     objects: ledger, holds by stack; condition bits and when
+ *            tracing began (1.1)
  *   WAIT     waits
  *   END      empty; marks a dump written to the end
  *
@@ -44,6 +46,7 @@
     ((uint32_t)(a) | (uint32_t)(b) << 8 | (uint32_t)(c) << 16 | (uint32_t)(d) << 24)
 #define SEC_META FOURCC('M', 'E', 'T', 'A')
 #define SEC_STAK FOURCC('S', 'T', 'A', 'K')
+#define SEC_TYPE FOURCC('T', 'Y', 'P', 'E')
 #define SEC_OBJS FOURCC('O', 'B', 'J', 'S')
 #define SEC_WAIT FOURCC('W', 'A', 'I', 'T')
 #define SEC_END FOURCC('E', 'N', 'D', ' ')
@@ -59,6 +62,9 @@
 #define LIM_TAGS RN_TAG_MAX
 #define LIM_HOLDS (1u << 20)
 #define LIM_MISUSE 64      /* misuse counters */
+#define LIM_COND 63        /* condition name bytes */
+#define LIM_WHY 255        /* holder reason bytes */
+#define LIM_HOLDERS 256    /* holders per contract */
 
 /* Fixed bytes of an object record after its length field. */
 #define OBJ_FIXED 48
@@ -69,6 +75,11 @@
 #define MIN_TAG (2 + 1 + 4 + 8 + 2)
 #define MIN_HOLD (2 + 1 + 4 + 4 + 8)
 #define MIN_WAIT (8 + 8 + 8 + 2)
+#define MIN_TYPE (2 + 1 + 8 + 4 + 4)
+#define MIN_COND 2
+#define MIN_HOLDER (2 + 1 + 4 + 4 + 8 + 2)
+/* Bytes a 1.1 object record adds after its 1.0 fields. */
+#define OBJ_TRAILER_1_1 (4 + 8)
 
 #define OBF_TRACED 0x1
 #define OBF_SATURATED 0x2
@@ -239,6 +250,21 @@ static int encode_check(const struct rn_snapshot *s)
     for (i = 0; i < s->s_nstacks; i++)
         if (s->s_stacks[i].ss_nframes > LIM_FRAMES)
             return RN_EINVAL;
+    for (i = 0; i < s->s_ntypes; i++) {
+        const struct rn_snap_type *y = &s->s_types[i];
+
+        if (y->sy_name == NULL || y->sy_name[0] == '\0' || y->sy_nconds > RN_OB_CONDS_MAX ||
+            y->sy_nholders > LIM_HOLDERS ||
+            (i > 0 && strcmp(s->s_types[i - 1].sy_name, y->sy_name) >= 0))
+            return RN_EINVAL;
+        for (j = 0; j < y->sy_nholders; j++) {
+            const struct rn_snap_holder *h = &y->sy_holders[j];
+
+            if (h->sr_tag == NULL || h->sr_tag[0] == '\0' || strlen(h->sr_tag) > LIM_TAG ||
+                (y->sy_nconds < 32 && (h->sr_while >> y->sy_nconds) != 0))
+                return RN_EINVAL;
+        }
+    }
     for (i = 0; i < s->s_nobjects && rc == 0; i++) {
         const struct rn_snap_object *o = &s->s_objects[i];
         uint64_t sum = 0;
@@ -325,6 +351,29 @@ int rn_dump_encode(const struct rn_snapshot *s, void **buf, size_t *len)
     }
     w_end(&w, at, true);
 
+    at = w_begin(&w, SEC_TYPE);
+    w_u32(&w, s->s_ntypes);
+    for (i = 0; i < s->s_ntypes; i++) {
+        const struct rn_snap_type *y = &s->s_types[i];
+
+        w_str(&w, y->sy_name, LIM_TYPE);
+        w_u64(&w, y->sy_orphan_bound);
+        w_u32(&w, y->sy_nconds);
+        for (j = 0; j < y->sy_nconds; j++)
+            w_str(&w, y->sy_conds[j], LIM_COND);
+        w_u32(&w, y->sy_nholders);
+        for (j = 0; j < y->sy_nholders; j++) {
+            const struct rn_snap_holder *h = &y->sy_holders[j];
+
+            w_str(&w, h->sr_tag, LIM_TAG);
+            w_u32(&w, h->sr_while);
+            w_u32(&w, h->sr_flags);
+            w_u64(&w, h->sr_bound);
+            w_str(&w, h->sr_why, LIM_WHY);
+        }
+    }
+    w_end(&w, at, true);
+
     at = w_begin(&w, SEC_OBJS);
     w_u32(&w, s->s_nobjects);
     for (i = 0; i < s->s_nobjects; i++) {
@@ -359,6 +408,8 @@ int rn_dump_encode(const struct rn_snapshot *s, void **buf, size_t *len)
             w_u64(&w, h->sh_oldest);
         }
         w_u32(&w, o->so_untraced);
+        w_u32(&w, o->so_conds);
+        w_u64(&w, o->so_traced_since);
         w_end(&w, rec, false);
     }
     w_end(&w, at, true);
@@ -402,6 +453,7 @@ struct rd {
     char r_what[96];             /* what is being read, for errors */
     size_t r_budget;             /* bytes the decode may still allocate */
     bool r_newer;                /* written by a newer minor version */
+    uint16_t r_minor;            /* the dump's minor version */
     struct rn_snapshot *r_s;     /* being built */
 };
 
@@ -830,6 +882,10 @@ static void decode_object(struct rd *r, uint32_t i, bool have_prev, uint64_t pre
     free(idx);
     rd_what(r, "object #%" PRIu64, o->so_id);
     o->so_untraced = rd_u32(r, "untraced count");
+    if (r->r_minor >= 1) {
+        o->so_conds = rd_u32(r, "condition bits");
+        o->so_traced_since = rd_u64(r, "traced since");
+    }
     if (r->r_rc != 0)
         return;
     if (r->r_pos != r->r_end && !r->r_newer) {
@@ -838,6 +894,76 @@ static void decode_object(struct rd *r, uint32_t i, bool have_prev, uint64_t pre
     }
     r->r_pos = r->r_end;
     r->r_end = section_end;
+}
+
+/* The contracts of the types (1.1). */
+static void decode_types(struct rd *r)
+{
+    uint32_t n, i, j;
+
+    rd_what(r, "section TYPE");
+    n = rd_count(r, "type count", UINT32_MAX - 1, MIN_TYPE);
+    if (!rd_charge(r, n, sizeof(struct rn_snap_type)))
+        return;
+    for (i = 0; i < n && r->r_rc == 0; i++) {
+        struct rn_snap_type y = {0}, *slot;
+        size_t at;
+
+        rd_what(r, "type %" PRIu32, i);
+        at = r->r_pos;
+        y.sy_name = rd_str(r, "type name", LIM_TYPE, false);
+        if (r->r_rc == 0 && y.sy_name[0] == '\0') {
+            rd_fail_at(r, at, "empty type name");
+            return;
+        }
+        if (r->r_rc == 0 && i > 0 && strcmp(r->r_s->s_types[i - 1].sy_name, y.sy_name) >= 0) {
+            rd_fail_at(r, at, "type '%s' out of order: names must increase", y.sy_name);
+            return;
+        }
+        y.sy_orphan_bound = rd_u64(r, "orphan bound");
+        y.sy_nconds = rd_count(r, "condition count", RN_OB_CONDS_MAX, MIN_COND);
+        if (r->r_rc != 0)
+            return;
+        y.sy_conds = rd_alloc(r, ((size_t)y.sy_nconds + 1) * sizeof(*y.sy_conds));
+        if (y.sy_conds == NULL)
+            return;
+        for (j = 0; j < y.sy_nconds && r->r_rc == 0; j++)
+            y.sy_conds[j] = rd_str(r, "condition name", LIM_COND, false);
+        y.sy_nholders = rd_count(r, "holder count", LIM_HOLDERS, MIN_HOLDER);
+        if (r->r_rc != 0)
+            return;
+        y.sy_holders = rd_alloc(r, ((size_t)y.sy_nholders + 1) * sizeof(*y.sy_holders));
+        if (y.sy_holders == NULL)
+            return;
+        for (j = 0; j < y.sy_nholders && r->r_rc == 0; j++) {
+            struct rn_snap_holder *h = &y.sy_holders[j];
+
+            at = r->r_pos;
+            h->sr_tag = rd_str(r, "holder tag", LIM_TAG, false);
+            if (r->r_rc == 0 && h->sr_tag[0] == '\0') {
+                rd_fail_at(r, at, "empty holder tag");
+                return;
+            }
+            at = r->r_pos;
+            h->sr_while = rd_u32(r, "holder conditions");
+            if (r->r_rc == 0 && y.sy_nconds < 32 && (h->sr_while >> y.sy_nconds) != 0) {
+                rd_fail_at(r, at, "holder conditions 0x%" PRIx32 " name bits past the type's "
+                           "%" PRIu32 " conditions", h->sr_while, y.sy_nconds);
+                return;
+            }
+            h->sr_flags = rd_u32(r, "holder flags");
+            h->sr_bound = rd_u64(r, "holder bound");
+            h->sr_why = rd_str(r, "holder reason", LIM_WHY, false);
+        }
+        if (r->r_rc != 0)
+            return;
+        slot = rn_snapshot_add_type(r->r_s);
+        if (slot == NULL) {
+            rd_oom(r);
+            return;
+        }
+        *slot = y;
+    }
 }
 
 static void decode_objects(struct rd *r)
@@ -919,6 +1045,7 @@ static void decode_header(struct rd *r)
         return;
     }
     r->r_newer = minor > RN_DUMP_VERSION_MINOR;
+    r->r_minor = minor;
     if (r->r_len < DUMP_HEADER_LEN) {
         rd_fail_at(r, r->r_len, "truncated: the file is %zu bytes, a dump's header %d",
                    r->r_len, DUMP_HEADER_LEN);
@@ -947,7 +1074,9 @@ static void decode_header(struct rd *r)
 
 static void decode_sections(struct rd *r)
 {
-    static const uint32_t order[] = {SEC_META, SEC_STAK, SEC_OBJS, SEC_WAIT, SEC_END};
+    /* TYPE came with 1.1; a 1.0 dump has none, a 1.1 one may leave it
+     * out (a snapshot with no contracts). */
+    static const uint32_t order[] = {SEC_META, SEC_STAK, SEC_TYPE, SEC_OBJS, SEC_WAIT, SEC_END};
     size_t next = 0;
 
     while (r->r_rc == 0) {
@@ -979,7 +1108,7 @@ static void decode_sections(struct rd *r)
         }
         for (k = 0; k < sizeof(order) / sizeof(order[0]) && order[k] != type; k++)
             ;
-        if (k == sizeof(order) / sizeof(order[0])) {
+        if (k == sizeof(order) / sizeof(order[0]) || (type == SEC_TYPE && r->r_minor < 1)) {
             if (!r->r_newer) {
                 rd_fail_at(r, at, "unknown section type");
                 return;
@@ -987,6 +1116,8 @@ static void decode_sections(struct rd *r)
             r->r_pos += len; /* a later minor version's addition */
             continue;
         }
+        if (k == next + 1 && order[next] == SEC_TYPE)
+            next++;  /* no TYPE section */
         if (k != next) {
             char want[24];
 
@@ -1002,6 +1133,9 @@ static void decode_sections(struct rd *r)
             break;
         case SEC_STAK:
             decode_stacks(r);
+            break;
+        case SEC_TYPE:
+            decode_types(r);
             break;
         case SEC_OBJS:
             decode_objects(r);

@@ -339,6 +339,18 @@ void rn__diag_object_body(const struct rn_snapshot *s, const struct rn_snap_obje
         for (j = 0; j < o->so_nholds; j++)
             if (same_tag(o->so_holds[j].sh_tag, t->st_tag))
                 put_hold_line(s, &o->so_holds[j], prefix, NULL, out);
+        if (o->so_traced && o->so_traced_since != 0) {
+            /* Tracing armed after the fact: which of this holder's holds
+             * came before it (no stack), the rest are listed above. */
+            uint64_t traced = 0;
+
+            for (j = 0; j < o->so_nholds; j++)
+                if (same_tag(o->so_holds[j].sh_tag, t->st_tag))
+                    traced += o->so_holds[j].sh_count;
+            if (traced < t->st_count)
+                rn_strbuf_printf(out, "%s      %" PRIu64 " held since before tracing was armed "
+                                 "(no stack)\n", prefix, (uint64_t)t->st_count - traced);
+        }
     }
     /* Holds whose tag the ledger does not list: not produced by a
      * consistent capture, but a snapshot built by hand may have them. */
@@ -351,7 +363,12 @@ void rn__diag_object_body(const struct rn_snapshot *s, const struct rn_snap_obje
         if (!listed)
             put_hold_line(s, h, prefix, h->sh_tag ? h->sh_tag : "", out);
     }
-    if (o->so_traced && o->so_untraced > 0)
+    if (o->so_traced && o->so_untraced > 0 && o->so_traced_since != 0)
+        rn_strbuf_printf(out, "%s  %" PRIu32 " hold%s taken before tracing was armed %s ago "
+                         "(no stack); every later one is recorded\n", prefix, o->so_untraced,
+                         o->so_untraced == 1 ? "" : "s",
+                         rn__diag_age(s->s_now, o->so_traced_since, age, sizeof(age)));
+    else if (o->so_traced && o->so_untraced > 0)
         rn_strbuf_printf(out, "%s  %" PRIu32 " hold%s taken before tracing was armed (no stack)\n",
                          prefix, o->so_untraced, o->so_untraced == 1 ? "" : "s");
 }
@@ -932,6 +949,40 @@ int rn_diag_render_chains(const struct rn_snapshot *s, rn_time_t threshold,
     return rn__diag_render_selected(s, pred_older, &threshold, out);
 }
 
+/* An object in no wait: as an orphan if it is one, else with its ledger
+ * and the verdict on its holders all the same. */
+static int render_alone(const struct rn_snapshot *s, const struct rn_snap_object *o,
+                        struct rn_strbuf *out)
+{
+    struct rn__orphan_scan *os = rn__orphan_scan_new(s);
+    struct rn__verdict *v = calloc(o->so_ntags + 1, sizeof(*v));
+    int rc = 0;
+
+    if (os == NULL || v == NULL) {
+        rc = RN_ENOMEM;
+        goto out_free;
+    }
+    if (rn__orphan_is(s, os, o, v, o->so_ntags)) {
+        rn__orphan_render(s, o, v, out);
+    } else {
+        rn__verdict_judge(s, o, v);
+        rn__diag_object_left(o, out);
+        rn_strbuf_puts(out, "   ");
+        rn__diag_object_right(s, o, out);
+        rn_strbuf_puts(out, "\n");
+        rn__diag_object_body(s, o, "", v, out);
+        rn_strbuf_puts(out, "  verdict: ");
+        rn__verdict_summary_alone(o, v, out);
+        rn_strbuf_puts(out, "\n");
+    }
+    if (out->sb_oom)
+        rc = RN_ENOMEM;
+out_free:
+    free(v);
+    rn__orphan_scan_free(os);
+    return rc;
+}
+
 static bool pred_touches(const struct rn_snapshot *s, const struct rn_snap_wait *w, void *ctx)
 {
     uint64_t id = *(const uint64_t *)ctx;
@@ -952,6 +1003,5 @@ int rn_diag_render_for(const struct rn_snapshot *s, uint64_t id, struct rn_strbu
         return rn__diag_render_selected(s, pred_touches, &id, out);
     if (o == NULL)
         return RN_ENOENT;
-    rn_diag_render_object(s, o, 0, out);
-    return out->sb_oom ? RN_ENOMEM : 0;
+    return render_alone(s, o, out);
 }

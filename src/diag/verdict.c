@@ -25,6 +25,7 @@
 
 #include "diag/diag_priv.h"
 #include "refnet/error.h"
+#include "refnet/object.h"
 
 /* What a hold means in one state of the object. */
 struct verdict_outcome {
@@ -39,7 +40,8 @@ struct verdict_outcome {
  * outcome of the table into a suspect with its own reason.  Returns true
  * if it did (v filled). */
 typedef bool (*verdict_check_fn)(const struct rn_snapshot *s, const struct rn_snap_object *o,
-                                 rn_time_t since, rn_time_t grace, struct rn__verdict *v);
+                                 const struct rn_snap_tag *t, rn_time_t since, rn_time_t grace,
+                                 struct rn__verdict *v);
 
 struct verdict_rule {
     const char *vr_tag;           /* holder name; ending in ':' matches
@@ -58,7 +60,17 @@ struct verdict_rule {
 };
 
 static bool check_endpoint_closed(const struct rn_snapshot *s, const struct rn_snap_object *o,
-                                  rn_time_t since, rn_time_t grace, struct rn__verdict *v);
+                                  const struct rn_snap_tag *t, rn_time_t since, rn_time_t grace,
+                                  struct rn__verdict *v);
+static bool check_pended(const struct rn_snapshot *s, const struct rn_snap_object *o,
+                         const struct rn_snap_tag *t, rn_time_t since, rn_time_t grace,
+                         struct rn__verdict *v);
+static bool check_registration(const struct rn_snapshot *s, const struct rn_snap_object *o,
+                               const struct rn_snap_tag *t, rn_time_t since, rn_time_t grace,
+                               struct rn__verdict *v);
+static bool check_drain(const struct rn_snapshot *s, const struct rn_snap_object *o,
+                        const struct rn_snap_tag *t, rn_time_t since, rn_time_t grace,
+                        struct rn__verdict *v);
 
 #define EXPECTED(reason) {RN__VERDICT_EXPECTED, (reason), false}
 #define SUSPECT(reason) {RN__VERDICT_SUSPECT, (reason), false}
@@ -96,7 +108,15 @@ static const struct verdict_rule verdict_rules[] = {
      * lives, never after. */
     {"callout:", 0, NULL, NULL, NULL,
      EXPECTED("expected while its flow lives"),
-     SUSPECT("callout hold after its flow ended"), NULL},
+     SUSPECT("callout hold after its flow ended"), check_pended},
+    /* A callout's contexts and pends hold its registration; once it is
+     * retired (a plug-in unloading) they are what the unload waits for. */
+    {"callout.context", 0, NULL, NULL, NULL,
+     EXPECTED("expected: a flow context the callout keeps"),
+     EXPECTED("expected: a flow context the callout keeps"), check_registration},
+    {"callout.pend", 0, NULL, NULL, NULL,
+     EXPECTED("expected: an operation the callout pended"),
+     EXPECTED("expected: an operation the callout pended"), check_registration},
     /* A connection in a listener's queues holds the listener ("tcp.conn"),
      * and the queue holds the connection ("listener"), until it is
      * accepted: an accept in flight.  A closed listener resets its
@@ -107,6 +127,12 @@ static const struct verdict_rule verdict_rules[] = {
     {"listener", 0, NULL, NULL, NULL,
      EXPECTED("expected: queued on its listener until accepted"),
      SUSPECT_AFTER_GRACE("still queued on a listener after rundown began"), NULL},
+    /* A service whose stop drains holds its process under "drain" while
+     * its connections finish: work in progress, or stalled. */
+    {"drain", 0, NULL, NULL, NULL,
+     EXPECTED("in progress: its service drains its connections (the service's line says "
+              "how far)"),
+     SUSPECT("its service's drain outlived the process's rundown"), check_drain},
     /* A service holds its process while it runs; its stop drops it. */
     {"service", 0, NULL, NULL, NULL,
      EXPECTED("expected: its service's hold while the service runs"),
@@ -146,10 +172,12 @@ static const struct verdict_rule verdict_default = {
 /* socket.endpoint held although a socket already waits ("close") for the
  * object's release, for longer than the grace. */
 static bool check_endpoint_closed(const struct rn_snapshot *s, const struct rn_snap_object *o,
-                                  rn_time_t since, rn_time_t grace, struct rn__verdict *v)
+                                  const struct rn_snap_tag *t, rn_time_t since, rn_time_t grace,
+                                  struct rn__verdict *v)
 {
     uint32_t i;
 
+    (void)t;
     for (i = 0; i < s->s_nwaits; i++) {
         const struct rn_snap_wait *w = &s->s_waits[i];
         rn_time_t from;
@@ -163,6 +191,200 @@ static bool check_endpoint_closed(const struct rn_snapshot *s, const struct rn_s
         snprintf(v->v_reason, sizeof(v->v_reason),
                  "held while socket #%" PRIu64 " waits for the close: its socket let go, "
                  "this hold did not", w->sw_waiter);
+        return true;
+    }
+    return false;
+}
+
+/* A retired callout's registration (a plug-in being unloaded) held under
+ * its own tag: by the flow contexts and pended operations it has not let
+ * go.  The verdict names what they hold and where they took it (the last
+ * ref site of that holder on the held object). */
+static bool check_registration(const struct rn_snapshot *s, const struct rn_snap_object *o,
+                               const struct rn_snap_tag *t, rn_time_t since, rn_time_t grace,
+                               struct rn__verdict *v)
+{
+    const struct rn_snap_object *first = NULL;
+    const struct rn_snap_tag *first_tag = NULL;
+    uint32_t i, j, n = 0;
+    rn_time_t from = o->so_killed > since ? o->so_killed : since;
+    char a[32], tag[80];
+    int k;
+
+    /* The callout's own tag, from the registration's describe line
+     * "callout NAME 1 flows ...". */
+    if (o->so_state != RN_OB_DYING || o->so_type == NULL || o->so_desc == NULL ||
+        strcmp(o->so_type, "callout registration") != 0 ||
+        sscanf(o->so_desc, "callout %63s%n", tag + 8, &k) != 1)
+        return false;
+    memcpy(tag, "callout:", 8);
+    for (i = 0; i < s->s_nobjects; i++) {
+        const struct rn_snap_object *x = &s->s_objects[i];
+
+        if (x == o)
+            continue;
+        for (j = 0; j < x->so_ntags; j++) {
+            if (x->so_tags[j].st_tag == NULL || strcmp(x->so_tags[j].st_tag, tag) != 0)
+                continue;
+            if (n++ == 0) {
+                first = x;
+                first_tag = &x->so_tags[j];
+            }
+        }
+    }
+    rn_fmt_age(from < s->s_now ? s->s_now - from : 0, a, sizeof(a));
+    if (from + grace > s->s_now) {
+        snprintf(v->v_reason, sizeof(v->v_reason), "retired %s ago; its %" PRIu32 " flow "
+                 "context%s and pended operations may still let go", a, t->st_count,
+                 t->st_count == 1 ? "" : "s");
+        v->v_class = RN__VERDICT_EXPECTED;
+        return true;
+    }
+    v->v_class = RN__VERDICT_SUSPECT;
+    if (first == NULL) {
+        snprintf(v->v_reason, sizeof(v->v_reason), "retired %s ago and still held by its own "
+                 "callout, which holds nothing else: leaked", a);
+        return true;
+    }
+    snprintf(v->v_reason, sizeof(v->v_reason), "retired %s ago, its callout still holds %" PRIu32
+             " object%s: %s #%" PRIu64 ", last ref %.60s", a, n, n == 1 ? "" : "s",
+             first->so_type ? first->so_type : "object", first->so_id,
+             first_tag->st_last_ref ? first_tag->st_last_ref : "(site unknown)");
+    return true;
+}
+
+/* A callout's hold on a flow that waits for an operation the callout
+ * pended on it: the hold is the pended operation's, and the verdict says
+ * so, pointing at it (the chain shows it below the flow). */
+static bool check_held_by_pend(const struct rn_snapshot *s, const struct rn_snap_object *o,
+                               const struct rn_snap_tag *t, struct rn__verdict *v)
+{
+    uint32_t i, j;
+    char a[32];
+
+    for (i = 0; i < s->s_nwaits; i++) {
+        const struct rn_snap_wait *w = &s->s_waits[i];
+        const struct rn_snap_object *p;
+        bool by_it = false;
+
+        if (w->sw_waiter != o->so_id)
+            continue;
+        p = rn_snapshot_find(s, w->sw_waited);
+        if (p == NULL || p->so_type == NULL || strcmp(p->so_type, "pended operation") != 0)
+            continue;
+        for (j = 0; j < p->so_ntags && !by_it; j++)
+            by_it = p->so_tags[j].st_tag && t->st_tag && !strcmp(p->so_tags[j].st_tag, t->st_tag);
+        if (!by_it)
+            continue;
+        v->v_class = o->so_state == RN_OB_DYING ? RN__VERDICT_SUSPECT : RN__VERDICT_EXPECTED;
+        snprintf(v->v_reason, sizeof(v->v_reason), "%sheld through pended operation #%" PRIu64
+                 " (%s pending %s)%s", v->v_class == RN__VERDICT_EXPECTED ? "expected: " : "",
+                 p->so_id, w->sw_what ? w->sw_what : "operation",
+                 rn_fmt_age(w->sw_since < s->s_now ? s->s_now - w->sw_since : 0, a, sizeof(a)),
+                 o->so_state == RN_OB_DYING ? ": never completed, after its flow ended" : "");
+        return true;
+    }
+    return false;
+}
+
+/* A callout's hold on the operation it pended (an object of type "pended
+ * operation", which its flow waits for: "connect authorisation" ...):
+ * never completed once the flow has ended, or not completed within the
+ * grace while the flow still waits. */
+static bool check_pended(const struct rn_snapshot *s, const struct rn_snap_object *o,
+                         const struct rn_snap_tag *t, rn_time_t since, rn_time_t grace,
+                         struct rn__verdict *v)
+{
+    uint32_t i;
+    char a[32], b[32];
+
+    if (o->so_type == NULL || strcmp(o->so_type, "pended operation") != 0)
+        return check_held_by_pend(s, o, t, v);
+    for (i = 0; i < s->s_nwaits; i++) {
+        const struct rn_snap_wait *w = &s->s_waits[i];
+        const struct rn_snap_object *flow;
+        rn_time_t age;
+        const char *what;
+
+        if (w->sw_waited != o->so_id)
+            continue;
+        flow = rn_snapshot_find(s, w->sw_waiter);
+        age = w->sw_since < s->s_now ? s->s_now - w->sw_since : 0;
+        what = w->sw_what && w->sw_what[0] ? w->sw_what : "operation";
+        rn_fmt_age(age, a, sizeof(a));
+        if (flow != NULL && flow->so_state == RN_OB_DYING) {
+            rn_time_t ended = flow->so_killed && flow->so_killed < s->s_now
+                                  ? s->s_now - flow->so_killed : 0;
+
+            v->v_class = RN__VERDICT_SUSPECT;
+            snprintf(v->v_reason, sizeof(v->v_reason),
+                     "pended the %s of %s #%" PRIu64 " %s ago and never completed it; the "
+                     "flow ended %s ago and stays held", what,
+                     flow->so_type ? flow->so_type : "flow", flow->so_id, a,
+                     rn_fmt_age(ended, b, sizeof(b)));
+            return true;
+        }
+        if (age < grace) {
+            snprintf(v->v_reason, sizeof(v->v_reason), "expected: a pended %s, %s so far",
+                     what, a);
+            v->v_class = RN__VERDICT_EXPECTED;
+            return true;
+        }
+        v->v_class = RN__VERDICT_SUSPECT;
+        snprintf(v->v_reason, sizeof(v->v_reason),
+                 "pended the %s of #%" PRIu64 " %s ago and has not completed it", what,
+                 w->sw_waiter, a);
+        return true;
+    }
+    return false;
+}
+
+/* The bit of condition `name` in type y, or 0. */
+static uint32_t cond_bit(const struct rn_snap_type *y, const char *name)
+{
+    uint32_t b;
+
+    for (b = 0; y != NULL && b < y->sy_nconds && b < 32; b++)
+        if (y->sy_conds[b] != NULL && strcmp(y->sy_conds[b], name) == 0)
+            return 1u << b;
+    return 0;
+}
+
+/* A service's "drain" hold on its process: the service's own "drain"
+ * wait on it says since when, and the service's "stalled" condition
+ * whether its transfers still move. */
+static bool check_drain(const struct rn_snapshot *s, const struct rn_snap_object *o,
+                        const struct rn_snap_tag *t, rn_time_t since, rn_time_t grace,
+                        struct rn__verdict *v)
+{
+    uint32_t i;
+    char a[32];
+
+    (void)t;
+    (void)since;
+    (void)grace;
+    if (o->so_state != RN_OB_LIVE)
+        return false;
+    for (i = 0; i < s->s_nwaits; i++) {
+        const struct rn_snap_wait *w = &s->s_waits[i];
+        const struct rn_snap_object *svc;
+        uint32_t stalled;
+
+        if (w->sw_waited != o->so_id || w->sw_what == NULL || strcmp(w->sw_what, "drain") != 0)
+            continue;
+        svc = rn_snapshot_find(s, w->sw_waiter);
+        if (svc == NULL)
+            continue;
+        rn_fmt_age(w->sw_since < s->s_now ? s->s_now - w->sw_since : 0, a, sizeof(a));
+        stalled = cond_bit(rn_snapshot_type(s, svc->so_type), "stalled");
+        v->v_class = RN__VERDICT_EXPECTED;
+        if (stalled != 0 && (svc->so_conds & stalled))
+            snprintf(v->v_reason, sizeof(v->v_reason), "in progress but stalled: #%" PRIu64
+                     " drains its connections for %s and none sent a byte lately; its "
+                     "grace ends the drain", svc->so_id, a);
+        else
+            snprintf(v->v_reason, sizeof(v->v_reason), "in progress: #%" PRIu64 " drains its "
+                     "connections, for %s so far (its line says how far)", svc->so_id, a);
         return true;
     }
     return false;
@@ -235,11 +457,204 @@ static void set_verdict(struct rn__verdict *v, enum rn__verdict_class cls, const
     snprintf(v->v_reason, sizeof(v->v_reason), "%s", reason);
 }
 
+/* ---- Holder contracts ------------------------------------------------------ */
+
+/* Holders every object may have, judged by the table whatever the type's
+ * contract says: they hold anything, for one call or step. */
+static bool universal(const char *tag)
+{
+    return strcmp(tag, "enum") == 0 || strcmp(tag, "lookup") == 0 ||
+           strcmp(tag, "loop") == 0 || strcmp(tag, "unrecorded") == 0 ||
+           strcmp(tag, "snapshot") == 0;
+}
+
+static bool holder_matches(const char *m, const char *tag)
+{
+    size_t n = m ? strlen(m) : 0;
+
+    if (n == 0)
+        return false;
+    return m[n - 1] == ':' ? strncmp(tag, m, n) == 0 && tag[n] != '\0' : strcmp(tag, m) == 0;
+}
+
+/* The rule of contract y that covers tag, or NULL. */
+static const struct rn_snap_holder *contract_rule(const struct rn_snap_type *y, const char *tag)
+{
+    uint32_t i;
+
+    for (i = 0; i < y->sy_nholders; i++)
+        if (holder_matches(y->sy_holders[i].sr_tag, tag))
+            return &y->sy_holders[i];
+    return NULL;
+}
+
+static const char *const well_known_tags[] = {
+#define VERDICT_TAG_NAME_(name, str) str,
+    RN_WELL_KNOWN_TAGS(VERDICT_TAG_NAME_)
+#undef VERDICT_TAG_NAME_
+};
+
+/* True if tag is one of refnet's own holders: well known, or named (not
+ * as a family) by some contract in the snapshot.  Any other tag is a
+ * third party's. */
+static bool builtin_tag(const struct rn_snapshot *s, const char *tag)
+{
+    uint32_t i, j;
+
+    for (i = 0; i < sizeof(well_known_tags) / sizeof(well_known_tags[0]); i++)
+        if (strcmp(tag, well_known_tags[i]) == 0)
+            return true;
+    for (i = 0; i < s->s_ntypes; i++)
+        for (j = 0; j < s->s_types[i].sy_nholders; j++) {
+            const char *m = s->s_types[i].sy_holders[j].sr_tag;
+
+            if (m != NULL && strcmp(m, tag) == 0)
+                return true;
+        }
+    return false;
+}
+
+static unsigned popcount32(uint32_t x)
+{
+    return (unsigned)__builtin_popcount(x);
+}
+
+/* Appends "bound" or "rexmt timer armed or keep timer armed" for the
+ * conditions in bits, as y names them. */
+static void cond_names(const struct rn_snap_type *y, uint32_t bits, char *buf, size_t len)
+{
+    size_t used = 0;
+    uint32_t b;
+    bool first = true;
+
+    buf[0] = '\0';
+    for (b = 0; b < 32 && used < len; b++) {
+        int n;
+
+        if (!(bits & (1u << b)))
+            continue;
+        n = snprintf(buf + used, len - used, "%s%s", first ? "" : " or ",
+                     b < y->sy_nconds && y->sy_conds[b] ? y->sy_conds[b] : "?");
+        if (n < 0)
+            break;
+        used += (size_t)n;
+        first = false;
+    }
+}
+
+/* The article and name of o's type, "a tcp listener". */
+static void type_phrase(const struct rn_snap_object *o, char *buf, size_t len)
+{
+    const char *t = o->so_type && o->so_type[0] ? o->so_type : "object";
+
+    snprintf(buf, len, "%s %s", strchr("aeio", t[0]) ? "an" : "a", t);
+}
+
+/* Judges one holder of o by its type's contract y.  Returns false when
+ * the contract has nothing to say (the table judges). */
+static bool judge_contract(const struct rn_snapshot *s, const struct rn_snap_object *o,
+                           const struct rn_snap_type *y, const struct rn_snap_tag *t,
+                           rn_time_t since, rn_time_t grace, struct rn__verdict *v)
+{
+    const char *tag = t->st_tag ? t->st_tag : "";
+    const struct rn_snap_holder *r = contract_rule(y, tag);
+    const struct verdict_rule *legacy = rule_for(tag);
+    bool dying = o->so_state != RN_OB_LIVE;
+    rn_time_t age = since < s->s_now ? s->s_now - since : 0;
+    rn_time_t from = o->so_killed > since ? o->so_killed : since;
+    rn_time_t overdue = from < s->s_now ? s->s_now - from : 0;
+    rn_time_t orphan = y->sy_orphan_bound ? y->sy_orphan_bound : grace;
+    char what[48], conds[72], a[32];
+
+    type_phrase(o, what, sizeof(what));
+    if (r == NULL) {
+        if (strcmp(tag, "create") == 0)
+            return false;  /* the creator's own line: the table knows it */
+        if (builtin_tag(s, tag)) {
+            v->v_class = RN__VERDICT_SUSPECT;
+            snprintf(v->v_reason, sizeof(v->v_reason), "is not a holder of %s: a hold outside "
+                     "its contract, never dropped by its owner", what);
+            return true;
+        }
+        if (!dying) {
+            v->v_class = RN__VERDICT_NO_RULE;
+            snprintf(v->v_reason, sizeof(v->v_reason), "a third party's holder; %s names no "
+                     "such holder", what);
+            return true;
+        }
+        if (overdue < orphan) {
+            set_verdict(v, RN__VERDICT_EXPECTED, "a third party's holder; rundown began "
+                                                 "recently, it may still let go");
+            return true;
+        }
+        v->v_class = RN__VERDICT_SUSPECT;
+        snprintf(v->v_reason, sizeof(v->v_reason), "a third party's hold on a dying %s, %s "
+                 "after rundown began (bound %s)", o->so_type ? o->so_type : "object",
+                 rn_fmt_age(overdue, a, sizeof(a)), rn_fmt_age(orphan, conds, sizeof(conds)));
+        return true;
+    }
+    /* A condition its owner cleared says at once that the hold is left
+     * over, dying or not. */
+    if (r->sr_while != 0) {
+        uint32_t on = o->so_conds & r->sr_while;
+
+        cond_names(y, r->sr_while, conds, sizeof(conds));
+        if (on == 0) {
+            v->v_class = RN__VERDICT_SUSPECT;
+            snprintf(v->v_reason, sizeof(v->v_reason), "holds %s only while %s, and this one "
+                     "is not: a hold its owner forgot", what, conds);
+            return true;
+        }
+        if ((r->sr_flags & RN_HOLD_ONE) && t->st_count > popcount32(on)) {
+            cond_names(y, on, conds, sizeof(conds));
+            v->v_class = RN__VERDICT_SUSPECT;
+            snprintf(v->v_reason, sizeof(v->v_reason), "%" PRIu32 " holds where %u %s expected "
+                     "(one per: %s): %" PRIu32 " leaked", t->st_count, popcount32(on),
+                     popcount32(on) == 1 ? "is" : "are", conds, t->st_count - popcount32(on));
+            return true;
+        }
+    }
+    if (legacy->vr_check != NULL && legacy->vr_check(s, o, t, since, grace, v))
+        return true;
+    if (dying && !(r->sr_flags & RN_HOLD_DYING)) {
+        /* The table may word this holder's breach better ("callout hold
+         * after its flow ended"), and say whether it waits for a grace. */
+        if (legacy != &verdict_default && legacy->vr_dying.vo_class == RN__VERDICT_SUSPECT &&
+            !universal(tag)) {
+            if (legacy->vr_dying.vo_after_grace && overdue < grace)
+                set_verdict(v, RN__VERDICT_EXPECTED, "rundown began recently; may still let go");
+            else
+                set_verdict(v, RN__VERDICT_SUSPECT, legacy->vr_dying.vo_reason);
+            return true;
+        }
+        if (overdue < grace) {
+            set_verdict(v, RN__VERDICT_EXPECTED, "rundown began recently; may still let go");
+            return true;
+        }
+        v->v_class = RN__VERDICT_SUSPECT;
+        snprintf(v->v_reason, sizeof(v->v_reason), "holds %s only while it lives; still held "
+                 "%s after rundown began", what, rn_fmt_age(overdue, a, sizeof(a)));
+        return true;
+    }
+    if ((r->sr_flags & RN_HOLD_BRIEF) && r->sr_bound > 0 && age > r->sr_bound) {
+        v->v_class = RN__VERDICT_SUSPECT;
+        snprintf(v->v_reason, sizeof(v->v_reason), "holds past its bound (%s): a hold for one "
+                 "call that outlived it \u2014 leaked", rn_fmt_age(r->sr_bound, a, sizeof(a)));
+        return true;
+    }
+    if (r->sr_why != NULL && r->sr_why[0] != '\0')
+        set_verdict(v, RN__VERDICT_EXPECTED, r->sr_why);
+    else
+        set_verdict(v, RN__VERDICT_EXPECTED, "one of its type's holders");
+    return true;
+}
+
 void rn__verdict_judge(const struct rn_snapshot *s, const struct rn_snap_object *o,
                        struct rn__verdict *v)
 {
     rn_time_t grace = s->s_threshold ? s->s_threshold : RN_DIAG_DEFAULT_THRESHOLD;
     bool dying = o->so_state != RN_OB_LIVE;
+    const struct rn_snap_type *y = rn_snapshot_type(s, o->so_type);
     uint32_t i;
 
     assert(s != NULL && o != NULL && (v != NULL || o->so_ntags == 0));
@@ -251,6 +666,10 @@ void rn__verdict_judge(const struct rn_snapshot *s, const struct rn_snap_object 
         rn_time_t age = since < s->s_now ? s->s_now - since : 0;
         rn_time_t from, overdue;
         char bound[32];
+
+        if (y != NULL && !universal(t->st_tag ? t->st_tag : "") &&
+            judge_contract(s, o, y, t, since, grace, &v[i]))
+            continue;
 
         if (r->vr_bound > 0 && age > r->vr_bound) {
             const struct rn_snap_object *run =
@@ -267,7 +686,7 @@ void rn__verdict_judge(const struct rn_snapshot *s, const struct rn_snap_object 
                          r->vr_bound_reason, bound, r->vr_bound_tail);
             continue;
         }
-        if (r->vr_check != NULL && r->vr_check(s, o, since, grace, &v[i]))
+        if (r->vr_check != NULL && r->vr_check(s, o, t, since, grace, &v[i]))
             continue;
         if (oc->vo_after_grace) {
             /* The holder has had since rundown began, or since it took
@@ -283,8 +702,23 @@ void rn__verdict_judge(const struct rn_snapshot *s, const struct rn_snap_object 
     }
 }
 
+static void summary(const struct rn_snap_object *o, const struct rn__verdict *v, bool waited,
+                    struct rn_strbuf *out);
+
 void rn__verdict_summary(const struct rn_snap_object *o, const struct rn__verdict *v,
                          struct rn_strbuf *out)
+{
+    summary(o, v, true, out);
+}
+
+void rn__verdict_summary_alone(const struct rn_snap_object *o, const struct rn__verdict *v,
+                               struct rn_strbuf *out)
+{
+    summary(o, v, false, out);
+}
+
+static void summary(const struct rn_snap_object *o, const struct rn__verdict *v, bool waited,
+                    struct rn_strbuf *out)
 {
     uint32_t i, nsuspect = 0, nrule = 0, k;
 
@@ -312,8 +746,17 @@ void rn__verdict_summary(const struct rn_snap_object *o, const struct rn__verdic
         return;
     }
     if (nrule == 0) {
-        rn_strbuf_puts(out, "no suspect holder: every holder is expected; "
-                            "the wait ends when their work does");
+        /* Work in progress says so, first. */
+        for (i = 0; i < o->so_ntags; i++) {
+            if (strncmp(v[i].v_reason, "in progress", 11) == 0) {
+                rn__diag_put_text(out, v[i].v_reason);
+                rn_strbuf_puts(out, "; no suspect holder");
+                return;
+            }
+        }
+        rn_strbuf_puts(out, waited ? "no suspect holder: every holder is expected; "
+                                     "the wait ends when their work does"
+                                   : "no suspect holder: every holder is expected");
         return;
     }
     rn_strbuf_puts(out, "no suspect holder: no rule covers ");

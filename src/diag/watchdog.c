@@ -36,6 +36,9 @@ struct rn_watchdog {
     struct wd_key *wd_seen;    /* reported waits still pending, sorted;
                                   guarded by wd_lock */
     size_t wd_nseen;           /* entries in wd_seen */
+    struct wd_key *wd_orphans; /* reported orphans still dying, as (id, 0,
+                                  killed), sorted; guarded by wd_lock */
+    size_t wd_norphans;        /* entries in wd_orphans */
 };
 
 struct rn_watchdog *rn_watchdog_new(rn_time_t threshold)
@@ -60,6 +63,7 @@ void rn_watchdog_free(struct rn_watchdog *wd)
         return;
     pthread_mutex_destroy(&wd->wd_lock);
     free(wd->wd_seen);
+    free(wd->wd_orphans);
     free(wd);
 }
 
@@ -105,9 +109,45 @@ static bool pred_new(const struct rn_snapshot *s, const struct rn_snap_wait *w, 
             bsearch(&k, sel->ws_seen, sel->ws_nseen, sizeof(k), cmp_key) == NULL);
 }
 
+/* The orphans this check reports for the first time: those not among the
+ * ones reported before; every orphan found goes into the next memory. */
+struct wd_orphan_sel {
+    const struct wd_key *os_seen;  /* reported before, sorted */
+    size_t os_nseen;
+    struct wd_key *os_now;         /* orphans found now */
+    size_t os_nnow, os_cap;
+    bool os_oom;
+};
+
+static bool pred_new_orphan(const struct rn_snapshot *s, const struct rn_snap_object *o,
+                            void *ctx)
+{
+    struct wd_orphan_sel *sel = ctx;
+    struct wd_key k = {o->so_id, 0, o->so_killed};
+
+    (void)s;
+    if (sel->os_nnow == sel->os_cap) {
+        size_t cap = sel->os_cap ? sel->os_cap * 2 : 16;
+        struct wd_key *p = realloc(sel->os_now, cap * sizeof(*p));
+
+        if (p == NULL) {
+            sel->os_oom = true;
+            return false;
+        }
+        sel->os_now = p;
+        sel->os_cap = cap;
+    }
+    sel->os_now[sel->os_nnow++] = k;
+    return sel->os_nseen == 0 ||
+           bsearch(&k, sel->os_seen, sel->os_nseen, sizeof(k), cmp_key) == NULL;
+}
+
 int rn_watchdog_check_snapshot(struct rn_watchdog *wd, struct rn_snapshot *s,
                                struct rn_strbuf *out)
 {
+    struct rn_strbuf otext = RN_STRBUF_INIT;
+    struct wd_orphan_sel osel = {0};
+    int norphans = 0;
     struct rn_strbuf text = RN_STRBUF_INIT;
     struct wd_key *now_seen = NULL;
     struct wd_sel sel;
@@ -142,6 +182,24 @@ int rn_watchdog_check_snapshot(struct rn_watchdog *wd, struct rn_snapshot *s,
     if (nnow > 1)
         qsort(now_seen, nnow, sizeof(*now_seen), cmp_key);
 
+    /* Orphans: dying past their bound with nothing waiting for them, so
+     * no wait above could report them. */
+    osel.os_seen = wd->wd_orphans;
+    osel.os_nseen = wd->wd_norphans;
+    norphans = rn__diag_render_orphans_selected(s, pred_new_orphan, &osel, &otext);
+    if (norphans < 0 || osel.os_oom || otext.sb_oom) {
+        rc = RN_ENOMEM;
+        goto out_unlock;
+    }
+    if (osel.os_nnow > 1)
+        qsort(osel.os_now, osel.os_nnow, sizeof(*osel.os_now), cmp_key);
+    if (norphans > 0 && nnew == 0)
+        rn_strbuf_printf(&text, "refnet watchdog: %d orphan%s: killed, not released within "
+                         "%s or its type's bound, and nothing waits for %s\n", norphans,
+                         norphans == 1 ? "" : "s",
+                         rn_fmt_age(wd->wd_threshold, age, sizeof(age)),
+                         norphans == 1 ? "it" : "them");
+
     if (nnew > 0) {
         rn_strbuf_printf(&text, "refnet watchdog: %d wait%s pending for %s or more\n", nnew,
                          nnew == 1 ? "" : "s", rn_fmt_age(wd->wd_threshold, age, sizeof(age)));
@@ -151,6 +209,20 @@ int rn_watchdog_check_snapshot(struct rn_watchdog *wd, struct rn_snapshot *s,
             rc = RN_ENOMEM;
             goto out_unlock;
         }
+    }
+    if (nnew > 0 && norphans > 0)
+        rn_strbuf_printf(&text, "refnet watchdog: %d orphan%s: killed, not released within "
+                         "%s or its type's bound, and nothing waits for %s\n", norphans,
+                         norphans == 1 ? "" : "s",
+                         rn_fmt_age(wd->wd_threshold, age, sizeof(age)),
+                         norphans == 1 ? "it" : "them");
+    if (norphans > 0)
+        rn_strbuf_puts(&text, rn_strbuf_str(&otext));
+    if (text.sb_oom) {
+        rc = RN_ENOMEM;
+        goto out_unlock;
+    }
+    if (nnew > 0 || norphans > 0) {
         rn_report_text(RN_REPORT_WATCHDOG, rn_strbuf_str(&text));
         if (out != NULL) {
             rn_strbuf_puts(out, rn_strbuf_str(&text));
@@ -166,11 +238,17 @@ int rn_watchdog_check_snapshot(struct rn_watchdog *wd, struct rn_snapshot *s,
     wd->wd_seen = now_seen;
     wd->wd_nseen = nnow;
     now_seen = NULL;
-    rc = nnew;
+    free(wd->wd_orphans);
+    wd->wd_orphans = osel.os_now;
+    wd->wd_norphans = osel.os_nnow;
+    osel.os_now = NULL;
+    rc = nnew + norphans;
 
 out_unlock:
     pthread_mutex_unlock(&wd->wd_lock);
     free(now_seen);
+    free(osel.os_now);
+    rn_strbuf_free(&otext);
     rn_strbuf_free(&text);
     rn_snapshot_free(s);
     return rc;

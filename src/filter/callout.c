@@ -11,8 +11,11 @@
  * struct filter_flow that the flow points at (t_filter, l_filter).  When
  * the flow ends, its owner calls rn__filter_flow_deleted(): the record is
  * detached from the flow (which may then be released as soon as its holds
- * go), the flow stops waiting for its pended operations, and each callout
- * with context on it is told, once.  The record is freed with its last
+ * go), and each callout with context on it is told, once.  A flow's wait
+ * for a pended operation lasts until the operation completes, even past
+ * the flow's end: it is only for the diagnosis (nothing is called back),
+ * and it is what puts the pended operation, named, at the bottom of the
+ * chain of a close that its hold on the flow keeps pending.  The record is freed with its last
  * context or pended operation.
  *
  * Completing a pended operation:
@@ -95,13 +98,33 @@ static const struct rn_ob_type_ops pend_ops = {
     .describe = pend_describe,
 };
 
+/* Who holds a callout registration and a pended operation (object.h,
+ * "Holder contracts"). */
+static const struct rn_ob_holder callout_holders[] = {
+    {"create", 0, 0, 0, "expected: registered until unregistered"},
+    {"filter", 0, RN_HOLD_DYING, 0, "expected: a filter that names it"},
+    {"callout.context", 0, RN_HOLD_DYING, 0, "expected: a flow context the callout keeps"},
+    {"callout.pend", 0, RN_HOLD_DYING, 0, "expected: an operation the callout pended"},
+};
+static const struct rn_ob_contract callout_contract = {callout_holders, 4, NULL, 0, 0};
+static const struct rn_ob_holder pend_holders[] = {
+    {"callout:", 0, 0, 0, "expected: pended by its callout until it completes"},
+};
+static const struct rn_ob_contract pend_contract = {pend_holders, 1, NULL, 0, 0};
+
 static bool types_register(void)
 {
     rn__filter_types.ft_callout = rn_ob_type_register(&callout_ops);
     rn__filter_types.ft_pend = rn_ob_type_register(&pend_ops);
     rn__filter_types.ft_tag_filter = rn_tag_intern("filter");
+    rn__filter_types.ft_tag_context = rn_tag_intern("callout.context");
+    rn__filter_types.ft_tag_pend = rn_tag_intern("callout.pend");
     return rn__filter_types.ft_callout != NULL && rn__filter_types.ft_pend != NULL &&
-           rn__filter_types.ft_tag_filter != RN_TAG_NONE;
+           rn__filter_types.ft_tag_filter != RN_TAG_NONE &&
+           rn__filter_types.ft_tag_context != RN_TAG_NONE &&
+           rn__filter_types.ft_tag_pend != RN_TAG_NONE &&
+           rn_ob_type_set_contract(rn__filter_types.ft_callout, &callout_contract) == 0 &&
+           rn_ob_type_set_contract(rn__filter_types.ft_pend, &pend_contract) == 0;
 }
 
 int rn__filter_types_init(void)
@@ -190,6 +213,12 @@ int rn_callout_unregister(struct rn_callout *co)
         co->co_ops->co_unregister(co);
     rn_ob_kill(co);
     return 0;
+}
+
+void rn__callout_retire(struct rn_callout *co)
+{
+    callout_unlink(co);
+    rn_ob_kill(co);
 }
 
 void rn__filter_callouts_unregister(struct filter_engine *fe)
@@ -316,19 +345,12 @@ static void flow_tell(struct filter_flow *ff, bool deleted)
 
 void rn__filter_flow_end(struct filter_flow *ff)
 {
-    struct rn_pend *p;
-
     if (ff->ff_slot != NULL) {
         *ff->ff_slot = NULL;
         ff->ff_slot = NULL;
     }
-    /* The flow no longer waits for what was pended on it. */
-    for (p = ff->ff_pends; p != NULL; p = p->p_next) {
-        if (p->p_waiting) {
-            rn_ob_wait_cancel(&p->p_wait);
-            p->p_waiting = false;
-        }
-    }
+    /* What was pended on the flow stays waited for: a pend that is never
+     * completed holds the ended flow, and the chain must say so. */
     flow_tell(ff, true);
     flow_put(ff);
 }
@@ -395,6 +417,8 @@ int rn__callout_flow_associate(const struct rn_classify *cl, void *ctx, struct r
     fc->fc_next = ff->ff_ctxs;
     ff->ff_ctxs = fc;
     rn__ob_ref(ff->ff_ob, co->co_tag, site);
+    /* The registration (and a plug-in's code) stays while it has context. */
+    rn__ob_ref(co, rn__filter_types.ft_tag_context, site);
     atomic_fetch_add_explicit(&co->co_nflows, 1, memory_order_relaxed);
     if (out != NULL)
         *out = fc;
@@ -417,6 +441,7 @@ void rn__callout_flow_release(struct rn_flow_ctx *fc, const struct rn_site *site
     free(fc);
     flow_put(ff);
     rn__ob_deref(ob, co->co_tag, site);
+    rn__ob_deref(co, rn__filter_types.ft_tag_context, site);
 }
 
 void *rn_flow_ctx_get(const struct rn_flow_ctx *fc)
@@ -487,6 +512,7 @@ int rn__callout_pend(const struct rn_classify *cl, struct rn_pend **out,
     p->p_in_classify = true;
     rn_ob_publish(p);
     rn__ob_ref(p->p_ob, p->p_tag, site);
+    rn__ob_ref(co, rn__filter_types.ft_tag_pend, site);
     p->p_next = ff->ff_pends;
     ff->ff_pends = p;
     atomic_fetch_add_explicit(&co->co_npends, 1, memory_order_relaxed);
@@ -505,6 +531,7 @@ const struct rn_filter_values *rn_pend_values(const struct rn_pend *p)
 static void pend_finish(struct rn_pend *p)
 {
     struct filter_flow *ff = p->p_flow;
+    struct rn_callout *co = p->p_callout;
     struct rn_pend **pp;
     void *ob = p->p_ob;
 
@@ -522,6 +549,7 @@ static void pend_finish(struct rn_pend *p)
     }
     rn_ob_deref(ob, p->p_tag);
     rn_ob_kill(p);
+    rn_ob_deref(co, rn__filter_types.ft_tag_pend);
 }
 
 void rn_callout_complete(struct rn_pend *p, enum rn_filter_decision decision)

@@ -169,6 +169,7 @@ static void filter_fini(struct rn_stack *st, void *ctx)
     rn__filter_callouts_unregister(fe);
     rn__filter_flows_abandon(fe);
     rn__filter_callouts_kill(fe);
+    rn__plugins_fini(fe);
     rn_stack_set_slot(st, engine_slot, NULL);
     free(fe);
 }
@@ -379,6 +380,29 @@ int rn_filter_del(struct rn_stack *st, uint64_t id)
     filter_free(fe, f);
     ip_hook_update(fe, l);
     return 0;
+}
+
+unsigned rn__filter_del_callout(struct filter_engine *fe, struct rn_callout *co)
+{
+    unsigned l, i, n = 0;
+
+    for (l = 0; l < RN_FL_COUNT_; l++) {
+        for (i = 0; i < fe->fe_nfilters[l];) {
+            struct filter *f = fe->fe_filters[l][i];
+
+            if (f->f_callout != co) {
+                i++;
+                continue;
+            }
+            memmove(&fe->fe_filters[l][i], &fe->fe_filters[l][i + 1],
+                    (fe->fe_nfilters[l] - i - 1) * sizeof(f));
+            fe->fe_nfilters[l]--;
+            filter_free(fe, f);
+            n++;
+        }
+        ip_hook_update(fe, l);
+    }
+    return n;
 }
 
 uint64_t rn_filter_hits(struct rn_stack *st, uint64_t id)

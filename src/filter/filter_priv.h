@@ -117,6 +117,7 @@ struct filter_engine {
     unsigned fe_cap[RN_FL_COUNT_];                  /* [L] entries allocated */
     uint64_t fe_next_id;                            /* [L] last id given */
     struct rn_callout *fe_callouts;                 /* [L] registrations, newest first */
+    struct rn_plugin *fe_plugins;                   /* [L] loaded plug-ins, oldest first */
     struct filter_flow *fe_flows;                   /* [L] flow records */
     unsigned fe_nflows;                             /* [L] */
     unsigned fe_classifying;                        /* [L] classifications running */
@@ -129,6 +130,8 @@ struct filter_types {
     struct rn_ob_type *ft_callout;  /* "callout registration" */
     struct rn_ob_type *ft_pend;     /* "pended operation" */
     rn_tag_t ft_tag_filter;         /* "filter": a filter's hold on its callout */
+    rn_tag_t ft_tag_context;        /* "callout.context": a flow context's */
+    rn_tag_t ft_tag_pend;           /* "callout.pend": a pended operation's */
 };
 extern struct filter_types rn__filter_types;
 
@@ -150,6 +153,17 @@ void rn__filter_flows_abandon(struct filter_engine *fe);
 void rn__filter_callouts_kill(struct filter_engine *fe);
 /* Unregisters every callout (co_unregister), newest first. */
 void rn__filter_callouts_unregister(struct filter_engine *fe);
+/* Takes co off the engine's list (no classification reaches it again) and
+ * kills its registration, which its flow contexts and pended operations
+ * keep until they go.  No filter may name it. */
+void rn__callout_retire(struct rn_callout *co);
+/* Deletes every filter that names co; returns how many. */
+unsigned rn__filter_del_callout(struct filter_engine *fe, struct rn_callout *co);
+
+/* ---- plugin.c ---- */
+/* The stack is going: every plug-in is unloaded and its file let go,
+ * after the callouts were told (rn__filter_callouts_unregister()). */
+void rn__plugins_fini(struct filter_engine *fe);
 /* Asks filter f's callout.  Returns its decision: RN_FILTER_PERMIT,
  * RN_FILTER_BLOCK, RN_FILTER_CONTINUE, or RN_FILTER_PEND (then the pended
  * operation is linked and its flow waits). */

@@ -409,6 +409,21 @@ void rn__net_arp_announce(struct rn_iface *ifp)
     arp_send(ifp, RN_ARP_OP_REQUEST, &bcast, &zero, ifp->if_addr);
 }
 
+void rn__net_arp_flush_iface(struct rn_iface *ifp)
+{
+    struct rn_stack *st = ifp->if_stack;
+    struct arp_entry *e, *next;
+    unsigned b;
+
+    for (b = 0; b < NET_ARP_BUCKETS; b++) {
+        for (e = net_st(st)->ns_arp[b]; e != NULL; e = next) {
+            next = e->ae_next;
+            if (e->ae_iface == ifp)
+                arp_remove(st, e, false);
+        }
+    }
+}
+
 void rn__net_arp_flush(struct rn_stack *st)
 {
     unsigned b;

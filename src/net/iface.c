@@ -9,6 +9,8 @@
  * per frame.
  */
 #include <inttypes.h>
+#include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,7 +95,9 @@ int rn__net_iface_create(struct rn_stack *st, const struct rn_iface_params *p, s
     ifp->if_offloads = caps.lc_offloads;
     if (ifp->if_mtu < RN_IP4_MIN_MTU)
         ifp->if_mtu = RN_ETH_MTU;
-    ifp->if_index = (uint16_t)(net_st(st)->ns_nifaces + 1);
+    /* Indexes are never reused while the stack lives: a removed
+     * interface's frames still in flight are not taken for another's. */
+    ifp->if_index = ++net_st(st)->ns_last_index;
     rn_nbq_init(&ifp->if_txq);
     rn_ob_publish(ifp);
     net_st(st)->ns_ifaces[net_st(st)->ns_nifaces++] = ifp;
@@ -130,6 +134,139 @@ int rn_stack_add_iface(struct rn_stack *st, const struct rn_iface_params *params
     if (out != NULL)
         *out = ifp;
     return 0;
+}
+
+/* ---- Filters pushed and taken out at run time ---------------------------------- */
+
+int rn_iface_filter_push(struct rn_iface *ifp, struct rn_link *filter)
+{
+    if (ifp->if_link == NULL || filter == NULL || filter->lk_lower != ifp->if_link)
+        return RN_EINVAL;
+    ifp->if_link = filter;
+    return 0;
+}
+
+int rn_iface_filter_remove(struct rn_iface *ifp, struct rn_link *filter)
+{
+    struct rn_link **pp = &ifp->if_link;
+
+    while (*pp != NULL && *pp != filter)
+        pp = &(*pp)->lk_lower;
+    if (*pp == NULL || filter->lk_lower == NULL)
+        return RN_ENOENT;
+    *pp = filter->lk_lower;
+    filter->lk_lower = NULL;
+    return 0;
+}
+
+/* ---- Removal ---------------------------------------------------------------- */
+
+/* One interface's removal: its own wait and one per route it deleted,
+ * counted down as each object is released; the last posts rm_work. */
+struct iface_removal {
+    struct iface_removal *rm_next;    /* [L] on ns_removals */
+    struct rn_stack *rm_stack;        /* [I] */
+    rn_iface_removed_fn rm_fn;        /* [I] */
+    void *rm_ctx;                     /* [I] */
+    uint64_t rm_id;                   /* [I] the interface's object id */
+    atomic_uint rm_left;              /* [A] waits not yet fired */
+    struct rn_work rm_work;           /* posted when the last fires */
+    struct rn_ob_wait rm_wait;        /* "remove": the interface's release */
+    unsigned rm_nroutes;              /* [I] */
+    struct rn_ob_wait rm_routes[];    /* "route delete", one per route */
+};
+
+static void removal_unlink(struct iface_removal *rm)
+{
+    struct iface_removal **pp = &net_st(rm->rm_stack)->ns_removals;
+
+    while (*pp != NULL && *pp != rm)
+        pp = &(*pp)->rm_next;
+    if (*pp != NULL)
+        *pp = rm->rm_next;
+}
+
+static void removal_done(struct rn_stack *st, struct rn_work *w)
+{
+    struct iface_removal *rm =
+        (struct iface_removal *)((char *)w - offsetof(struct iface_removal, rm_work));
+
+    removal_unlink(rm);
+    if (rm->rm_fn != NULL)
+        rm->rm_fn(st, rm->rm_id, 0, rm->rm_ctx);
+    free(rm);
+}
+
+/* On whichever thread released the object. */
+static void removal_fired(struct rn_ob_wait *w, void *ctx)
+{
+    struct iface_removal *rm = ctx;
+
+    (void)w;
+    if (atomic_fetch_sub_explicit(&rm->rm_left, 1, memory_order_acq_rel) == 1)
+        rn_stack_post(rm->rm_stack, &rm->rm_work, removal_done);
+}
+
+int rn_stack_remove_iface(struct rn_stack *st, struct rn_iface *ifp, rn_iface_removed_fn fn,
+                          void *ctx, uint64_t *id)
+{
+    struct net_stack *ns = net_st(st);
+    struct iface_removal *rm;
+    unsigned i, j, n;
+
+    for (i = 0; i < ns->ns_nifaces && ns->ns_ifaces[i] != ifp; i++)
+        ;
+    if (i == ns->ns_nifaces)
+        return RN_ENOENT;
+    n = rn__net_route_count_iface(ifp);
+    rm = calloc(1, sizeof(*rm) + n * sizeof(rm->rm_routes[0]));
+    if (rm == NULL)
+        return RN_ENOMEM;
+    rm->rm_stack = st;
+    rm->rm_fn = fn;
+    rm->rm_ctx = ctx;
+    rm->rm_id = rn_ob_id(ifp);
+    if (id != NULL)
+        *id = rm->rm_id;
+    /* Out of the table: no poll, lookup or source address finds it. */
+    for (j = i + 1; j < ns->ns_nifaces; j++)
+        ns->ns_ifaces[j - 1] = ns->ns_ifaces[j];
+    ns->ns_nifaces--;
+    /* Every wait counts once; the sum only reaches zero once all are
+     * registered, so none fires the completion early. */
+    atomic_store_explicit(&rm->rm_left, 1u + n + 1u, memory_order_relaxed);
+    rm->rm_nroutes = rn__net_route_flush_iface(ifp, rm->rm_routes, removal_fired, rm);
+    atomic_fetch_sub_explicit(&rm->rm_left, n - rm->rm_nroutes, memory_order_relaxed);
+    rn__net_arp_flush_iface(ifp);
+    rn__net_ip_addr_gone(st, ifp->if_addr);
+    (void)rn_ob_wait_release(ifp, &rm->rm_wait, NULL, "remove", removal_fired, rm);
+    rm->rm_next = ns->ns_removals;
+    ns->ns_removals = rm;
+    rn__net_iface_destroy(ifp);
+    removal_fired(NULL, rm);  /* the registration's own count */
+    return 0;
+}
+
+void rn__net_iface_removals_fini(struct rn_stack *st)
+{
+    struct iface_removal *rm, *next;
+    unsigned i, cancelled;
+
+    for (rm = net_st(st)->ns_removals; rm != NULL; rm = next) {
+        next = rm->rm_next;
+        cancelled = rn_ob_wait_cancel(&rm->rm_wait);
+        for (i = 0; i < rm->rm_nroutes; i++)
+            cancelled += rn_ob_wait_cancel(&rm->rm_routes[i]);
+        /* What could not be cancelled fired: if the last, it posted the
+         * completion, which runs before the stack goes. */
+        if (cancelled == 0 ||
+            atomic_fetch_sub_explicit(&rm->rm_left, cancelled, memory_order_acq_rel) != cancelled)
+            continue;
+        removal_unlink(rm);
+        if (rm->rm_fn != NULL)
+            rm->rm_fn(st, rm->rm_id, RN_ECANCELED, rm->rm_ctx);
+        free(rm);
+    }
 }
 
 struct rn_iface *rn_stack_iface(struct rn_stack *st, const char *name)

@@ -51,6 +51,25 @@ int rn__ip_register(struct rn_stack *st, uint8_t proto, rn_ip_input_fn input, rn
     return 0;
 }
 
+int rn__ip_on_addr_gone(struct rn_stack *st, uint8_t proto, rn_ip_addr_gone_fn fn)
+{
+    if (net_st(st)->ns_protos[proto].ph_input == NULL)
+        return RN_ENOENT;
+    net_st(st)->ns_protos[proto].ph_gone = fn;
+    return 0;
+}
+
+void rn__net_ip_addr_gone(struct rn_stack *st, uint32_t addr)
+{
+    unsigned p;
+
+    if (addr == 0)
+        return;
+    for (p = 0; p < 256; p++)
+        if (net_st(st)->ns_protos[p].ph_gone != NULL)
+            net_st(st)->ns_protos[p].ph_gone(st, addr);
+}
+
 /* True if a datagram from the wire cannot have come from src: no host
  * sends from broadcast, multicast, 0.0.0.0/8, loopback (127/8) or class E
  * (240/4), nor from one of our addresses (a LAND attack: a SYN from our

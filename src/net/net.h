@@ -102,6 +102,15 @@ struct rn_ip_err {
 };
 typedef void (*rn_ip_err_fn)(struct rn_stack *st, const struct rn_ip_err *err);
 
+/* A local address went away with its interface (rn_stack_remove_iface()):
+ * what is bound to it ends with RN_ENETDOWN. */
+typedef void (*rn_ip_addr_gone_fn)(struct rn_stack *st, uint32_t addr);
+/* Registers proto's handler of addresses that go (after rn__ip_register()).
+ * Returns 0 or RN_ENOENT if proto has no handlers. */
+int rn__ip_on_addr_gone(struct rn_stack *st, uint8_t proto, rn_ip_addr_gone_fn fn);
+/* Tells every protocol that addr is gone. */
+void rn__net_ip_addr_gone(struct rn_stack *st, uint32_t addr);
+
 /* Registers the handlers of a protocol.  Returns 0 or RN_EEXIST. */
 int rn__ip_register(struct rn_stack *st, uint8_t proto, rn_ip_input_fn input,
                    rn_ip_err_fn err);

@@ -123,6 +123,7 @@ struct reass_dgram {
 struct proto_handlers {
     rn_ip_input_fn ph_input;
     rn_ip_err_fn ph_err;
+    rn_ip_addr_gone_fn ph_gone;  /* or NULL */
 };
 
 /* The network layer's stack.  It begins with the runtime's part
@@ -134,6 +135,8 @@ struct net_stack {
     struct rn_nbpool *ns_pool;            /* [L] */
     struct rn_iface *ns_ifaces[NET_MAX_IFACES]; /* [L] held by tag "stack" */
     unsigned ns_nifaces;                  /* [L] */
+    uint16_t ns_last_index;               /* [L] the last interface index given */
+    struct iface_removal *ns_removals;    /* [L] removals not yet complete */
     struct net_route **ns_routes;         /* [L] longest prefix first */
     unsigned ns_nroutes;                  /* [L] */
     unsigned ns_routes_cap;               /* [L] */
@@ -207,12 +210,22 @@ void rn__net_arp_input(struct rn_iface *ifp, struct rn_netbuf *nb);
 void rn__net_arp_output(struct rn_iface *ifp, struct rn_netbuf *nb, uint32_t nexthop);
 void rn__net_arp_announce(struct rn_iface *ifp);
 void rn__net_arp_flush(struct rn_stack *st);
+/* Removes the neighbour entries on ifp. */
+void rn__net_arp_flush_iface(struct rn_iface *ifp);
 
 /* ---- route.c ---- */
 int rn__net_route_add(struct rn_stack *st, uint32_t dst, uint8_t plen, uint32_t gw,
                    struct rn_iface *ifp);
 const struct net_route *rn__net_route_lookup(struct rn_stack *st, uint32_t dst);
 void rn__net_route_flush(struct rn_stack *st);
+/* Deletes the routes out of ifp, each waited for by w[i] ("route delete",
+ * waiter: the interface) with fn(w, ctx) once it is released; w has room
+ * for rn__net_route_count_iface() waits.  Returns how many. */
+unsigned rn__net_route_flush_iface(struct rn_iface *ifp, struct rn_ob_wait *w,
+                                   rn_ob_release_fn fn, void *ctx);
+unsigned rn__net_route_count_iface(struct rn_iface *ifp);
+/* Completes or cancels the interface removals still pending (iface.c). */
+void rn__net_iface_removals_fini(struct rn_stack *st);
 
 /* ---- ip_input.c ---- */
 void rn__net_ip_input(struct rn_iface *ifp, struct rn_netbuf *nb);

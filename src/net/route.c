@@ -122,6 +122,38 @@ int rn_route_del(struct rn_stack *st, uint32_t dst, uint8_t plen)
     return 0;
 }
 
+unsigned rn__net_route_count_iface(struct rn_iface *ifp)
+{
+    struct net_stack *ns = net_st(ifp->if_stack);
+    unsigned i, n = 0;
+
+    for (i = 0; i < ns->ns_nroutes; i++)
+        n += ns->ns_routes[i]->rt_iface == ifp;
+    return n;
+}
+
+unsigned rn__net_route_flush_iface(struct rn_iface *ifp, struct rn_ob_wait *w,
+                                   rn_ob_release_fn fn, void *ctx)
+{
+    struct net_stack *ns = net_st(ifp->if_stack);
+    unsigned i = 0, j = 0, n = 0;
+
+    for (i = 0; i < ns->ns_nroutes; i++) {
+        struct net_route *rt = ns->ns_routes[i];
+
+        if (rt->rt_iface != ifp) {
+            ns->ns_routes[j++] = rt;
+            continue;
+        }
+        /* The table's hold keeps it while the wait is registered. */
+        if (rn_ob_wait_release(rt, &w[n], ifp, "route delete", fn, ctx) == 0)
+            n++;
+        rn_ob_kill(rt);
+    }
+    ns->ns_nroutes = j;
+    return n;
+}
+
 const struct net_route *rn__net_route_lookup(struct rn_stack *st, uint32_t dst)
 {
     unsigned i;

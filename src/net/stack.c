@@ -27,11 +27,37 @@ extern const struct rn_ob_type_ops rn__net_iface_ops;
 extern const struct rn_ob_type_ops rn__net_arp_ops;
 extern const struct rn_ob_type_ops rn__net_route_ops;
 
+/* Who holds an interface, a neighbour entry and a route (object.h,
+ * "Holder contracts"). */
+static const struct rn_ob_holder iface_holders[] = {
+    {"stack", 0, 0, 0, "expected: its stack's, until it is removed"},
+    {"route", 0, RN_HOLD_DYING, 0, "expected: a route through it, until the route goes"},
+    {"neighbour", 0, RN_HOLD_DYING, 0, "expected: a neighbour entry on it, until the entry goes"},
+    {"filter:", 0, RN_HOLD_DYING, 0, "expected: a link filter stacked on it"},
+};
+static const struct rn_ob_contract iface_contract = {
+    iface_holders, sizeof(iface_holders) / sizeof(iface_holders[0]), NULL, 0, 0,
+};
+static const struct rn_ob_holder arp_holders[] = {
+    {"arp-table", 0, 0, 0, "expected: the neighbour table's, until the entry goes"},
+};
+static const struct rn_ob_contract arp_contract = {arp_holders, 1, NULL, 0, 0};
+static const struct rn_ob_holder route_holders[] = {
+    {"route-table", 0, 0, 0, "expected: the routing table's, until the route is deleted"},
+};
+static const struct rn_ob_contract route_contract = {route_holders, 1, NULL, 0, 0};
+
 static bool types_register(void)
 {
     rn__net_types.nt_iface = rn_ob_type_register(&rn__net_iface_ops);
     rn__net_types.nt_arp = rn_ob_type_register(&rn__net_arp_ops);
     rn__net_types.nt_route = rn_ob_type_register(&rn__net_route_ops);
+    if (rn__net_types.nt_iface == NULL || rn__net_types.nt_arp == NULL ||
+        rn__net_types.nt_route == NULL ||
+        rn_ob_type_set_contract(rn__net_types.nt_iface, &iface_contract) < 0 ||
+        rn_ob_type_set_contract(rn__net_types.nt_arp, &arp_contract) < 0 ||
+        rn_ob_type_set_contract(rn__net_types.nt_route, &route_contract) < 0)
+        return false;
     rn__net_types.nt_tag_arp_table = rn_tag_intern("arp-table");
     rn__net_types.nt_tag_route_table = rn_tag_intern("route-table");
     rn__net_types.nt_tag_neighbour = rn_tag_intern("neighbour");
@@ -122,6 +148,9 @@ int rn_stack_destroy(struct rn_stack *st)
 
     /* Transports and sockets first: they hold interfaces and routes. */
     rn__stack_run_fini(st);
+    /* Removals still waiting: those whose interface went meanwhile
+     * complete in the polls below, the others are cancelled. */
+    rn__net_iface_removals_fini(st);
     /* Anything posted meanwhile still runs, so posters are not left
      * waiting; work that posts again is bounded by the loop. */
     for (i = 0; i < 16 && rn_stack_has_work(st); i++)

@@ -88,12 +88,21 @@ struct rn_ob_type {
     const struct rn_ob_type_ops *t_ops;  /* [I] */
     uint32_t t_max_refs;                 /* [I] saturation limit */
     _Atomic bool t_traced;               /* [A] trace every object of the type */
+    _Atomic rn_time_t t_traced_since;    /* [A] when t_traced last became true */
     pthread_mutex_t t_lock;              /* [R] guards writers of the live list */
     struct ob_header *t_head;            /* [I] sentinel of the live list */
     struct ob_header *t_tail;            /* [R] last object, or t_head */
     _Atomic uint64_t t_nlive;            /* [A] unreleased objects */
     _Atomic(struct rn_ob_type *) t_next; /* [A] next registered type */
+    _Atomic(const struct rn_ob_contract *) t_contract; /* [A] NULL: none */
+    /* The contract resolved per tag, filled in as tags are first met:
+     * bit tag of t_cbits[OB_CB_CHECKED] says the other two are known for
+     * it; [OB_CB_LIVE]: the tag may hold a live object, [OB_CB_DYING] a
+     * dying one.  [A], only ever set while the contract stays the same. */
+    _Atomic uint64_t t_cbits[3][RN_TAG_MAX / 64];
 };
+
+enum { OB_CB_CHECKED, OB_CB_LIVE, OB_CB_DYING };
 
 #define OB_F_TRACED 0x01     /* traced per object */
 #define OB_F_SATURATED 0x02  /* count hit the limit; pinned for good */
@@ -111,6 +120,9 @@ struct ob_header {
     const struct rn_site *h_create_site; /* [I] */
     rn_time_t h_created;                 /* [I] */
     rn_time_t h_killed;                  /* [H] 0 until killed */
+    rn_time_t h_traced_since;            /* [T] when tracing last began to
+                                            apply to it, 0 if never */
+    _Atomic uint32_t h_conds;            /* [A] condition bits (contract) */
     struct ob_ledger h_ledger[OB_LEDGER_INLINE]; /* [H] */
     struct ob_ledger *h_extra;           /* [H] further ledger slots */
     _Atomic(struct ob_trace *) h_trace;  /* set once; NULL until traced */
@@ -197,6 +209,22 @@ void rn__ob_fire_waits(struct ob_header *h);
 struct rn_snapshot;
 /* Appends every armed wait to s.  Returns 0 or RN_ENOMEM. */
 int rn__ob_waits_capture(struct rn_snapshot *s);
+
+/* ---- contract.c ---- */
+
+/* Why a first hold breaks its type's contract. */
+enum ob_contract_breach {
+    OB_CONTRACT_OK,          /* within it, or the type has none */
+    OB_CONTRACT_NOT_HOLDER,  /* a holder of other types, not of this one */
+    OB_CONTRACT_LIVE_ONLY,   /* holds only live objects; this one is dying */
+};
+
+/* Judges a holder's first hold on an object of type t.  Lock-free: reads
+ * the type's resolved bits, resolving the tag once if need be. */
+enum ob_contract_breach rn__ob_contract_check(struct rn_ob_type *t, rn_tag_t tag, bool dying);
+/* Reports a breach as RN_MISUSE_CONTRACT. */
+void rn__ob_contract_report(struct ob_header *h, rn_tag_t tag, enum ob_contract_breach b,
+                            const struct rn_site *site);
 
 /* ---- tag.c ---- */
 

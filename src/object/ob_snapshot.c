@@ -86,10 +86,14 @@ struct ob_copy {
     uint32_t c_refs;
     rn_time_t c_created;
     rn_time_t c_killed;
+    rn_time_t c_traced_since;
+    uint32_t c_conds;
     uint32_t c_nlines;
     struct ob_ledger *c_lines;
     uint32_t c_nholds;
     struct ob_hold *c_holds;
+    uint32_t c_cap_lines;  /* slots in c_lines, kept from object to object */
+    uint32_t c_cap_holds;  /* slots in c_holds */
 };
 
 /* Copies h's ledger and holds, leaving out the snapshot's own reference.
@@ -97,9 +101,11 @@ struct ob_copy {
 static int copy_object(struct ob_header *h, struct ob_copy *c)
 {
     struct ob_trace *tr = atomic_load_explicit(&h->h_trace, memory_order_acquire);
-    uint32_t i, n, cap_lines = 0, cap_holds = 0;
+    uint32_t i, n;
 
-    memset(c, 0, sizeof(*c));
+    c->c_nlines = 0;
+    c->c_nholds = 0;
+    c->c_traced_since = 0;
     if (tr != NULL)
         pthread_mutex_lock(&tr->tr_mutex);  /* holds change only under it */
     for (;;) {
@@ -107,16 +113,16 @@ static int copy_object(struct ob_header *h, struct ob_copy *c)
 
         ob_lock(h);
         n = OB_LEDGER_INLINE + h->h_nextra;
-        if (n <= cap_lines && want_holds <= cap_holds)
+        if (n <= c->c_cap_lines && want_holds <= c->c_cap_holds)
             break;
         ob_unlock(h);
         free(c->c_lines);
         free(c->c_holds);
-        cap_lines = n + 8;
-        cap_holds = want_holds;
-        c->c_lines = calloc(cap_lines, sizeof(*c->c_lines));
-        c->c_holds = cap_holds ? calloc(cap_holds, sizeof(*c->c_holds)) : NULL;
-        if (c->c_lines == NULL || (cap_holds && c->c_holds == NULL))
+        c->c_cap_lines = n + 8;
+        c->c_cap_holds = want_holds;
+        c->c_lines = calloc(c->c_cap_lines, sizeof(*c->c_lines));
+        c->c_holds = c->c_cap_holds ? calloc(c->c_cap_holds, sizeof(*c->c_holds)) : NULL;
+        if (c->c_lines == NULL || (c->c_cap_holds && c->c_holds == NULL))
             goto out_nomem;
     }
     c->c_state = atomic_load_explicit(&h->h_state, memory_order_relaxed);
@@ -126,6 +132,20 @@ static int copy_object(struct ob_header *h, struct ob_copy *c)
     c->c_refs = atomic_load_explicit(&h->h_refs, memory_order_relaxed);
     c->c_created = h->h_created;
     c->c_killed = h->h_killed;
+    c->c_conds = atomic_load_explicit(&h->h_conds, memory_order_relaxed);
+    if (c->c_traced) {
+        /* Tracing applies from the earlier of its per-object arming and
+         * its type's (or the object's creation, if the type's came first). */
+        rn_time_t ts = atomic_load_explicit(&h->h_type->t_traced_since, memory_order_relaxed);
+        bool by_type = atomic_load_explicit(&h->h_type->t_traced, memory_order_relaxed);
+
+        if (ts < h->h_created)
+            ts = h->h_created;
+        if (c->c_flags & OB_F_TRACED)
+            c->c_traced_since = by_type && ts < h->h_traced_since ? ts : h->h_traced_since;
+        else
+            c->c_traced_since = ts;
+    }
     for (i = 0; i < n; i++) {
         const struct ob_ledger *l =
             i < OB_LEDGER_INLINE ? &h->h_ledger[i] : &h->h_extra[i - OB_LEDGER_INLINE];
@@ -140,12 +160,14 @@ static int copy_object(struct ob_header *h, struct ob_copy *c)
     ob_unlock(h);
     if (tr != NULL)
         pthread_mutex_unlock(&tr->tr_mutex);
-    /* Take the snapshot's own reference out of the copy. */
+    /* Take the snapshots' references out of the copy: this one's, and
+     * those of any other snapshot being taken at the same time (the
+     * watchdog's while `refnet dump` runs), which would otherwise show in
+     * one capture and not in the other. */
     for (i = 0; i < c->c_nlines; i++) {
         if (c->c_lines[i].l_tag == RN_TAG_SNAPSHOT) {
-            if (--c->c_lines[i].l_count == 0)
-                c->c_lines[i] = c->c_lines[--c->c_nlines];
-            c->c_refs--;
+            c->c_refs -= c->c_lines[i].l_count;
+            c->c_lines[i] = c->c_lines[--c->c_nlines];
             break;
         }
     }
@@ -155,6 +177,9 @@ out_nomem:
         pthread_mutex_unlock(&tr->tr_mutex);
     free(c->c_lines);
     free(c->c_holds);
+    c->c_lines = NULL;
+    c->c_holds = NULL;
+    c->c_cap_lines = c->c_cap_holds = 0;
     return RN_ENOMEM;
 }
 
@@ -206,7 +231,35 @@ static int group_holds(struct rn_snapshot *s, struct stack_map *m, struct rn_sna
     return 0;
 }
 
-static int capture_object(struct rn_snapshot *s, struct stack_map *m, struct ob_header *h)
+/* Strings every object of a type, or every line of a tag, shares: copied
+ * into the snapshot once each. */
+struct name_cache {
+    const char **nc_tags;             /* by tag, RN_TAG_MAX + 1 of them */
+    const struct rn_ob_type *nc_type; /* the type of nc_type_name */
+    const char *nc_type_name;
+};
+
+static const char *tag_string(struct rn_snapshot *s, struct name_cache *nc, rn_tag_t tag)
+{
+    if (nc->nc_tags == NULL || tag > RN_TAG_MAX)
+        return rn_snap_strdup(s, rn_tag_name(tag));
+    if (nc->nc_tags[tag] == NULL)
+        nc->nc_tags[tag] = rn_snap_strdup(s, rn_tag_name(tag));
+    return nc->nc_tags[tag];
+}
+
+static const char *type_string(struct rn_snapshot *s, struct name_cache *nc,
+                               const struct rn_ob_type *t)
+{
+    if (nc->nc_type != t || nc->nc_type_name == NULL) {
+        nc->nc_type = t;
+        nc->nc_type_name = rn_snap_strdup(s, t->t_ops->name);
+    }
+    return nc->nc_type_name;
+}
+
+static int capture_object(struct rn_snapshot *s, struct stack_map *m, struct name_cache *nc,
+                          struct ob_copy *cp, struct ob_header *h)
 {
     struct rn_snap_object *o;
     struct ob_copy c;
@@ -214,7 +267,8 @@ static int capture_object(struct rn_snapshot *s, struct stack_map *m, struct ob_
     uint32_t i, recorded = 0;
     int err;
 
-    err = copy_object(h, &c);
+    err = copy_object(h, cp);
+    c = *cp;
     if (err < 0)
         return err;
     rn_ob_describe(h->h_body, desc, sizeof(desc));
@@ -224,7 +278,7 @@ static int capture_object(struct rn_snapshot *s, struct stack_map *m, struct ob_
         goto out;
     }
     o->so_id = h->h_id;
-    o->so_type = rn_snap_strdup(s, h->h_type->t_ops->name);
+    o->so_type = type_string(s, nc, h->h_type);
     o->so_desc = rn_snap_strdup(s, desc);
     o->so_state = (enum rn_ob_state)c.c_state;
     o->so_traced = c.c_traced;
@@ -232,6 +286,8 @@ static int capture_object(struct rn_snapshot *s, struct stack_map *m, struct ob_
     o->so_refs = c.c_refs;
     o->so_created = c.c_created;
     o->so_killed = c.c_killed;
+    o->so_conds = c.c_conds;
+    o->so_traced_since = c.c_traced_since;
     if (c.c_nlines > 1)
         qsort(c.c_lines, c.c_nlines, sizeof(*c.c_lines), cmp_line);
     o->so_tags = rn_snap_alloc(s, (c.c_nlines ? c.c_nlines : 1) * sizeof(*o->so_tags));
@@ -242,7 +298,7 @@ static int capture_object(struct rn_snapshot *s, struct stack_map *m, struct ob_
     for (i = 0; i < c.c_nlines; i++) {
         struct rn_snap_tag *t = &o->so_tags[i];
 
-        t->st_tag = rn_snap_strdup(s, rn_tag_name(c.c_lines[i].l_tag));
+        t->st_tag = tag_string(s, nc, c.c_lines[i].l_tag);
         t->st_count = c.c_lines[i].l_count;
         t->st_since = c.c_lines[i].l_since;
         t->st_last_ref = site_string(s, c.c_lines[i].l_last_ref);
@@ -261,15 +317,59 @@ static int capture_object(struct rn_snapshot *s, struct stack_map *m, struct ob_
     }
     err = 0;
 out:
-    free(c.c_lines);
-    free(c.c_holds);
     return err;
+}
+
+/* Copies the contract of every type that has one into s. */
+static int capture_types(struct rn_snapshot *s)
+{
+    struct rn_ob_type *t;
+    uint32_t i;
+
+    for (t = rn__ob_types(); t != NULL; t = atomic_load(&t->t_next)) {
+        const struct rn_ob_contract *c = rn_ob_type_contract(t);
+        struct rn_snap_type *y;
+
+        if (c == NULL)
+            continue;
+        y = rn_snapshot_add_type(s);
+        if (y == NULL)
+            return RN_ENOMEM;
+        y->sy_name = rn_snap_strdup(s, t->t_ops->name);
+        y->sy_orphan_bound = c->oc_orphan_bound;
+        y->sy_conds = rn_snap_alloc(s, (c->oc_nconds + 1) * sizeof(*y->sy_conds));
+        y->sy_holders = rn_snap_alloc(s, (c->oc_nholders + 1) * sizeof(*y->sy_holders));
+        if (y->sy_name == NULL || y->sy_conds == NULL || y->sy_holders == NULL)
+            return RN_ENOMEM;
+        for (i = 0; i < c->oc_nconds; i++) {
+            y->sy_conds[i] = rn_snap_strdup(s, c->oc_conds[i] ? c->oc_conds[i] : "?");
+            if (y->sy_conds[i] == NULL)
+                return RN_ENOMEM;
+        }
+        y->sy_nconds = c->oc_nconds;
+        for (i = 0; i < c->oc_nholders; i++) {
+            const struct rn_ob_holder *r = &c->oc_holders[i];
+            struct rn_snap_holder *sr = &y->sy_holders[i];
+
+            sr->sr_tag = rn_snap_strdup(s, r->hr_tag);
+            sr->sr_why = rn_snap_strdup(s, r->hr_why ? r->hr_why : "");
+            sr->sr_while = r->hr_while;
+            sr->sr_flags = r->hr_flags;
+            sr->sr_bound = r->hr_bound;
+            if (sr->sr_tag == NULL || sr->sr_why == NULL)
+                return RN_ENOMEM;
+        }
+        y->sy_nholders = c->oc_nholders;
+    }
+    return 0;
 }
 
 struct rn_snapshot *rn_ob_snapshot(void)
 {
     struct rn_snapshot *s = rn_snapshot_new();
     struct stack_map map = {NULL, 0, 0};
+    struct name_cache nc = {calloc(RN_TAG_MAX + 1, sizeof(const char *)), NULL, NULL};
+    struct ob_copy copy = {0};
     struct ob_header **held = NULL;
     size_t nheld = 0, cap = 0, i;
     struct rn_ob_type *t;
@@ -308,13 +408,18 @@ struct rn_snapshot *rn_ob_snapshot(void)
     /* Pass 2: copy, describe and let go, one object at a time. */
     for (i = 0; i < nheld; i++) {
         if (err == 0)
-            err = capture_object(s, &map, held[i]);
+            err = capture_object(s, &map, &nc, &copy, held[i]);
         rn__ob_deref_notrace(held[i], RN_TAG_SNAPSHOT, &site_snapshot);
     }
     free(held);
     free(map.sm_depot);
+    free(nc.nc_tags);
+    free(copy.c_lines);
+    free(copy.c_holds);
     if (err == 0)
         err = rn__ob_waits_capture(s);
+    if (err == 0)
+        err = capture_types(s);
     if (err < 0) {
         rn_snapshot_free(s);
         return NULL;

@@ -138,6 +138,8 @@ void rn_ob_type_set_traced(struct rn_ob_type *type, bool on)
 {
     struct ob_header *h;
 
+    if (on && !atomic_load(&type->t_traced))
+        atomic_store(&type->t_traced_since, rn_clock_now());
     atomic_store(&type->t_traced, on);
     if (on)
         return;
@@ -167,6 +169,7 @@ static const char *const misuse_names[RN_MISUSE_COUNT_] = {
     [RN_MISUSE_OVERFLOW] = "overflow",
     [RN_MISUSE_KILL_TWICE] = "kill-twice",
     [RN_MISUSE_BAD_TAG] = "bad-tag",
+    [RN_MISUSE_CONTRACT] = "contract",
 };
 
 uint64_t rn_ob_misuse_count(enum rn_misuse kind)
@@ -436,7 +439,7 @@ static void op_trace_end(struct op_trace *ot)
  * reserve line.  [H] */
 static int acquire_locked(struct ob_header *h, rn_tag_t tag, const struct rn_site *site,
                           int flags, struct op_trace *ot, bool *newly_saturated,
-                          bool *unrecorded)
+                          bool *unrecorded, bool *first)
 {
     uint8_t state = atomic_load_explicit(&h->h_state, memory_order_relaxed);
     uint32_t refs = atomic_load_explicit(&h->h_refs, memory_order_relaxed);
@@ -466,8 +469,10 @@ static int acquire_locked(struct ob_header *h, rn_tag_t tag, const struct rn_sit
         l = ledger_reserve(h);
         *unrecorded = true;
     }
-    if (l->l_count++ == 0)
+    if (l->l_count++ == 0) {
         l->l_since = rn_clock_stamp();
+        *first = true;
+    }
     l->l_last_ref = site;
     atomic_store_explicit(&h->h_refs, refs + 1, memory_order_relaxed);
     if (unlikely(ot->ot_tr != NULL)) {
@@ -485,13 +490,14 @@ static int acquire_locked(struct ob_header *h, rn_tag_t tag, const struct rn_sit
 static int ob_acquire(struct ob_header *h, rn_tag_t tag, const struct rn_site *site, int flags)
 {
     struct op_trace ot;
-    bool newly_saturated = false, unrecorded = false;
+    bool newly_saturated = false, unrecorded = false, first = false, dying = false;
     int err, grow_err = 0;
 
     op_trace_begin(h, flags, &ot);
     for (;;) {
         ob_lock(h);
-        err = acquire_locked(h, tag, site, flags, &ot, &newly_saturated, &unrecorded);
+        err = acquire_locked(h, tag, site, flags, &ot, &newly_saturated, &unrecorded, &first);
+        dying = atomic_load_explicit(&h->h_state, memory_order_relaxed) == RN_OB_DYING;
         ob_unlock(h);
         if (likely(err != OB_NEED_SLOT))
             break;
@@ -505,8 +511,17 @@ static int ob_acquire(struct ob_header *h, rn_tag_t tag, const struct rn_site *s
                   "refnet: ledger of %s #%" PRIu64 " has no line for tag '%s' (%s): "
                   "its reference is counted as 'unrecorded'\n",
                   h->h_type->t_ops->name, h->h_id, rn_tag_name(tag), rn_strerror(grow_err));
-    if (likely(err == 0))
+    if (likely(err == 0)) {
+        /* A holder's first reference: is it one of the type's holders?
+         * Never on the fast path, which needs the holder's line. */
+        if (first && !(flags & OBF_NOTRACE)) {
+            enum ob_contract_breach b = rn__ob_contract_check(h->h_type, tag, dying);
+
+            if (unlikely(b != OB_CONTRACT_OK))
+                rn__ob_contract_report(h, tag, b, site);
+        }
         return 0;
+    }
     if (err == RN_ERELEASED && !(flags & (OBF_QUIET | OBF_LIVE_ONLY | OBF_PUBLISHED)))
         report_misuse(RN_MISUSE_REF_RELEASED, h, "ref by", tag, site, NULL, NULL, NULL);
     else if (newly_saturated)
@@ -518,7 +533,18 @@ static int ob_acquire(struct ob_header *h, rn_tag_t tag, const struct rn_site *s
 static void ob_release(struct ob_header *h);
 
 /* Drops a reference of tag.  See rn__ob_deref() for the codes. */
+static int ob_drop_cond(struct ob_header *h, rn_tag_t tag, const struct rn_site *site, int flags,
+                        uint32_t clear);
+
 static int ob_drop(struct ob_header *h, rn_tag_t tag, const struct rn_site *site, int flags)
+{
+    return ob_drop_cond(h, tag, site, flags, 0);
+}
+
+/* Drops a reference of tag and clears the condition bits clear in the
+ * same step, so that no snapshot sees the hold without its condition. */
+static int ob_drop_cond(struct ob_header *h, rn_tag_t tag, const struct rn_site *site, int flags,
+                        uint32_t clear)
 {
     struct op_trace ot;
     struct ob_ledger *l;
@@ -552,6 +578,8 @@ static int ob_drop(struct ob_header *h, rn_tag_t tag, const struct rn_site *site
     }
     l->l_count--;
     l->l_last_deref = site;
+    if (clear != 0)
+        atomic_fetch_and_explicit(&h->h_conds, ~clear, memory_order_relaxed);
     refs = atomic_load_explicit(&h->h_refs, memory_order_relaxed) - 1;
     atomic_store_explicit(&h->h_refs, refs, memory_order_relaxed);
     if (unlikely(ot.ot_tr != NULL)) {
@@ -844,6 +872,15 @@ int rn__ob_deref(void *ob, rn_tag_t tag, const struct rn_site *site)
     return ob_drop_slow(h, tag, site, res);
 }
 
+int rn__ob_deref_cond(void *ob, rn_tag_t tag, uint32_t clear, const struct rn_site *site)
+{
+    struct ob_header *h = ob_header(ob);
+
+    if (unlikely(!tag_ok(h, tag, site)))
+        return RN_EINVAL;
+    return ob_drop_cond(h, tag, site, 0, clear);
+}
+
 bool rn__ob_tryref_live(void *ob, rn_tag_t tag, const struct rn_site *site)
 {
     struct ob_header *h = ob_header(ob);
@@ -862,7 +899,7 @@ int rn__ob_transfer(void *ob, rn_tag_t from, rn_tag_t to, const struct rn_site *
     struct op_trace ot;
     const struct rn_site *last;
     uint8_t state;
-    bool no_line = false;
+    bool no_line = false, first = false;
     int err;
 
     if (unlikely(!tag_ok(h, from, site) || !tag_ok(h, to, site)))
@@ -896,8 +933,10 @@ int rn__ob_transfer(void *ob, rn_tag_t from, rn_tag_t to, const struct rn_site *
         }
         lf->l_count--;
         lf->l_last_deref = site;
-        if (lt->l_count++ == 0)
+        if (lt->l_count++ == 0) {
             lt->l_since = rn_clock_stamp();
+            first = true;
+        }
         lt->l_last_ref = site;
         if (ot.ot_tr != NULL) {
             struct ob_hold *ho = trace_find_newest(ot.ot_tr, from);
@@ -920,6 +959,13 @@ int rn__ob_transfer(void *ob, rn_tag_t from, rn_tag_t to, const struct rn_site *
         report_misuse(RN_MISUSE_DEREF_UNHELD, h, "transfer from", from, site, last,
                       "its last deref was", ot.ot_tr);
     op_trace_end(&ot);
+    if (err == 0 && first) {
+        enum ob_contract_breach b =
+            rn__ob_contract_check(h->h_type, to, state == RN_OB_DYING);
+
+        if (b != OB_CONTRACT_OK)
+            rn__ob_contract_report(h, to, b, site);
+    }
     return err;
 }
 
@@ -1056,6 +1102,8 @@ void rn_ob_set_traced(void *ob, bool on)
     pthread_mutex_lock(&tr->tr_mutex);
     ob_lock(h);
     if (on) {
+        if (!(atomic_load_explicit(&h->h_flags, memory_order_relaxed) & OB_F_TRACED))
+            h->h_traced_since = rn_clock_now();
         atomic_fetch_or_explicit(&h->h_flags, OB_F_TRACED, memory_order_relaxed);
     } else {
         atomic_fetch_and_explicit(&h->h_flags, (uint8_t)~OB_F_TRACED, memory_order_relaxed);

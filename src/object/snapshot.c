@@ -25,6 +25,7 @@ struct rn_snap_arena {
     uint32_t sa_cap_objects;        /* slots allocated in s_objects */
     uint32_t sa_cap_stacks;         /* slots allocated in s_stacks */
     uint32_t sa_cap_waits;          /* slots allocated in s_waits */
+    uint32_t sa_cap_types;          /* slots allocated in s_types */
 };
 
 struct rn_snapshot *rn_snapshot_new(void)
@@ -41,7 +42,8 @@ struct rn_snapshot *rn_snapshot_new(void)
     return s;
 }
 
-void *rn_snap_alloc(struct rn_snapshot *s, size_t size)
+/* Arena memory, not zeroed. */
+static void *snap_alloc_raw(struct rn_snapshot *s, size_t size)
 {
     struct rn_snap_arena *a = s->s_arena;
     struct arena_chunk *c = a->sa_chunks;
@@ -63,14 +65,22 @@ void *rn_snap_alloc(struct rn_snapshot *s, size_t size)
     }
     p = c->ac_mem + c->ac_used;
     c->ac_used += size;
-    memset(p, 0, size);
+    return p;
+}
+
+void *rn_snap_alloc(struct rn_snapshot *s, size_t size)
+{
+    void *p = snap_alloc_raw(s, size);
+
+    if (p != NULL)
+        memset(p, 0, size);
     return p;
 }
 
 const char *rn_snap_strdup(struct rn_snapshot *s, const char *str)
 {
     size_t n = strlen(str) + 1;
-    char *p = rn_snap_alloc(s, n);
+    char *p = snap_alloc_raw(s, n);
 
     if (p != NULL)
         memcpy(p, str, n);
@@ -121,6 +131,28 @@ struct rn_snap_wait *rn_snapshot_add_wait(struct rn_snapshot *s)
                         &s->s_arena->sa_cap_waits, sizeof(*s->s_waits));
 }
 
+struct rn_snap_type *rn_snapshot_add_type(struct rn_snapshot *s)
+{
+    return table_append((void **)&s->s_types, &s->s_ntypes, &s->s_arena->sa_cap_types,
+                        sizeof(*s->s_types));
+}
+
+static int cmp_type(const void *a, const void *b)
+{
+    const struct rn_snap_type *x = a, *y = b;
+
+    return strcmp(x->sy_name ? x->sy_name : "", y->sy_name ? y->sy_name : "");
+}
+
+const struct rn_snap_type *rn_snapshot_type(const struct rn_snapshot *s, const char *name)
+{
+    struct rn_snap_type key = {.sy_name = name};
+
+    if (name == NULL || s->s_ntypes == 0)
+        return NULL;
+    return bsearch(&key, s->s_types, s->s_ntypes, sizeof(key), cmp_type);
+}
+
 static int cmp_object(const void *a, const void *b)
 {
     const struct rn_snap_object *x = a, *y = b;
@@ -145,6 +177,8 @@ void rn_snapshot_finish(struct rn_snapshot *s)
         qsort(s->s_objects, s->s_nobjects, sizeof(*s->s_objects), cmp_object);
     if (s->s_nwaits > 1)
         qsort(s->s_waits, s->s_nwaits, sizeof(*s->s_waits), cmp_wait);
+    if (s->s_ntypes > 1)
+        qsort(s->s_types, s->s_ntypes, sizeof(*s->s_types), cmp_type);
 }
 
 const struct rn_snap_object *rn_snapshot_find(const struct rn_snapshot *s, uint64_t id)
@@ -179,5 +213,6 @@ void rn_snapshot_free(struct rn_snapshot *s)
     free(s->s_objects);
     free(s->s_stacks);
     free(s->s_waits);
+    free(s->s_types);
     free(s);
 }

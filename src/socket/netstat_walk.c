@@ -179,10 +179,16 @@ static const struct rn_ob_type_ops walk_ops = {
 static struct rn_ob_type *walk_type;
 static struct rn_once walk_once = RN_ONCE_INIT;
 
+/* Who holds a walk (object.h, "Holder contracts"). */
+static const struct rn_ob_holder walk_holders[] = {
+    {"create", 0, 0, 0, "expected: the walk runs until its last batch"},
+};
+static const struct rn_ob_contract walk_contract = {walk_holders, 1, NULL, 0, 0};
+
 static bool walk_types(void)
 {
     walk_type = rn_ob_type_register(&walk_ops);
-    return walk_type != NULL;
+    return walk_type != NULL && rn_ob_type_set_contract(walk_type, &walk_contract) == 0;
 }
 
 /* ---- The lab's record of lost holds ------------------------------------------ */

@@ -78,9 +78,25 @@ static const struct rn_ob_type_ops proc_ops = {
     .describe = proc_describe,
 };
 
+/* Who holds a process (object.h, "Holder contracts"). */
+static const struct rn_ob_holder proc_holders[] = {
+    {"create", 0, 0, 0, "expected: its own, until it exits"},
+    {"request", 0, RN_HOLD_DYING, 0,
+     "expected while a request of its is pending; its completion drops it"},
+    {"service", 0, 0, 0, "expected: its service's hold while the service runs"},
+    {"drain", 0, 0, 0, "in progress: its service drains its connections"},
+    {"readiness-call", 0, RN_HOLD_DYING, 0,
+     "expected while a wait on a readiness set is in flight"},
+};
+static const struct rn_ob_contract proc_contract = {
+    proc_holders, sizeof(proc_holders) / sizeof(proc_holders[0]), NULL, 0, 0,
+};
+
 void rn__sock_proc_types_init(void)
 {
     rn__sock_types.st_proc = rn_ob_type_register(&proc_ops);
+    if (rn__sock_types.st_proc != NULL)
+        (void)rn_ob_type_set_contract(rn__sock_types.st_proc, &proc_contract);
 }
 
 /* ---- Handle table ------------------------------------------------------------- */

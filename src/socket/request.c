@@ -88,9 +88,18 @@ static const struct rn_ob_type_ops req_ops = {
     .describe = req_describe,
 };
 
+/* Who holds a request (object.h, "Holder contracts"): its own creator
+ * until it completes, and the loop's universal one-call holds. */
+static const struct rn_ob_holder req_holders[] = {
+    {"create", 0, 0, 0, "expected: pending until it completes"},
+};
+static const struct rn_ob_contract req_contract = {req_holders, 1, NULL, 0, 0};
+
 void rn__sock_req_types_init(void)
 {
     rn__sock_types.st_req = rn_ob_type_register(&req_ops);
+    if (rn__sock_types.st_req != NULL)
+        (void)rn_ob_type_set_contract(rn__sock_types.st_req, &req_contract);
 }
 
 /* ---- Queues and timeouts ------------------------------------------------------- */

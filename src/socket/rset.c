@@ -178,6 +178,21 @@ static const struct rn_ob_type_ops rset_ops = {
     .describe = rset_describe,
 };
 
+/* Who holds a readiness set (object.h, "Holder contracts"); condition
+ * bit 0, "in a handle slot", covers its handle's hold. */
+#define RSET_COND_SLOT 0x1u
+static const char *const rset_conds[] = {"in a handle slot"};
+static const struct rn_ob_holder rset_holders[] = {
+    {"create", 0, 0, 0, "expected: its own, until its handle closes"},
+    {"handle", RSET_COND_SLOT, RN_HOLD_DYING | RN_HOLD_ONE, 0,
+     "expected while its handle is open or closing"},
+    {"request", 0, RN_HOLD_DYING, 0, "expected while a wait on it is pending"},
+    {"readiness-call", 0, RN_HOLD_DYING, 0, "expected while a wait on it is in flight"},
+};
+static const struct rn_ob_contract rset_contract = {
+    rset_holders, sizeof(rset_holders) / sizeof(rset_holders[0]), rset_conds, 1, 0,
+};
+
 void rn__rset_types_init(void)
 {
     rn_tag_t held = rn_tag_intern("readiness-set");
@@ -188,6 +203,8 @@ void rn__rset_types_init(void)
     rn__sock_types.st_tag_rset = held;
     rn__sock_types.st_tag_rcall = call;
     rn__sock_types.st_rset = rn_ob_type_register(&rset_ops);
+    if (rn__sock_types.st_rset != NULL)
+        (void)rn_ob_type_set_contract(rn__sock_types.st_rset, &rset_contract);
 }
 
 /* ---- Look-ups --------------------------------------------------------------------- */
@@ -489,6 +506,7 @@ static int rset_create(struct rn_proc *p, unsigned flags)
     rs->rs_proc = p;
     rs->rs_handle = hs->hs_handle;
     rs->rs_efd = efd;
+    rn_ob_cond_set(rs, RSET_COND_SLOT);
     rn_ob_ref(rs, RN_TAG_HANDLE);
     hs->hs_rset = rs;
     rn_ob_publish(rs);
@@ -576,7 +594,7 @@ void rn__rset_close(struct hslot *hs)
         call_finish(rs->rs_chead, RN_ECANCELED);
     rn_ob_kill(rs);
     hs->hs_rset = NULL;
-    rn_ob_deref(rs, RN_TAG_HANDLE);
+    rn_ob_deref_cond(rs, RN_TAG_HANDLE, RSET_COND_SLOT);
 }
 
 bool rn__rset_close_handle(struct rn_proc *p, int h, struct sock_req *req)

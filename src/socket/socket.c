@@ -78,9 +78,30 @@ static const struct rn_ob_type_ops sock_ops = {
     .describe = sock_describe,
 };
 
+/* Who holds a socket (object.h, "Holder contracts").  Condition bit 0,
+ * "in a handle slot", covers the slot's "handle" hold, from the socket's
+ * attach to the end of its close; a slot has one socket, a socket one
+ * slot. */
+#define SOCK_COND_SLOT 0x1u
+static const char *const sock_conds[] = {"in a handle slot"};
+static const struct rn_ob_holder sock_holders[] = {
+    {"create", 0, 0, 0, "expected: the socket layer's own, until the socket closes"},
+    {"handle", SOCK_COND_SLOT, RN_HOLD_DYING | RN_HOLD_ONE, 0,
+     "expected while a handle is open; its cleanup drops it once the close completes"},
+    {"request", 0, RN_HOLD_DYING, 0,
+     "expected while a request is pending; its completion drops it"},
+    {"readiness-set", 0, RN_HOLD_DYING, 0,
+     "expected while registered in a readiness set; the close takes it out"},
+};
+static const struct rn_ob_contract sock_contract = {
+    sock_holders, sizeof(sock_holders) / sizeof(sock_holders[0]), sock_conds, 1, 0,
+};
+
 void rn__sock_types_init(void)
 {
     rn__sock_types.st_sock = rn_ob_type_register(&sock_ops);
+    if (rn__sock_types.st_sock != NULL)
+        (void)rn_ob_type_set_contract(rn__sock_types.st_sock, &sock_contract);
 }
 
 /* ---- Events from the transport ------------------------------------------------ */
@@ -261,6 +282,7 @@ static struct sock *sock_new(struct rn_proc *p, struct hslot *hs,
 /* Hands the new socket to its slot and makes it visible. */
 static void sock_attach(struct sock *so, struct hslot *hs)
 {
+    rn_ob_cond_set(so, SOCK_COND_SLOT);
     rn_ob_ref(so, RN_TAG_HANDLE);
     hs->hs_so = so;
     rn__sock_names(so);
@@ -524,7 +546,7 @@ static void sock_close_done(struct rn_stack *st, struct rn_work *w)
     /* The handle's reference goes last: it may release the socket, whose
      * release the process's cleanup wait is waiting for. */
     hs->hs_so = NULL;
-    rn_ob_deref(so, RN_TAG_HANDLE);
+    rn_ob_deref_cond(so, RN_TAG_HANDLE, SOCK_COND_SLOT);
 }
 
 void rn__sock_abort_closing(struct sock *so)

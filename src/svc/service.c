@@ -55,6 +55,19 @@ const char *rn_svc_state_name(enum rn_svc_state state)
     return (unsigned)state < 4 ? state_names[state] : "?";
 }
 
+/* Writes n bytes as "12.0MB", "512kB", "80B" (powers of 1000). */
+static void svc_fmt_bytes(uint64_t n, char *buf, size_t len)
+{
+    if (n >= 1000000000u)
+        snprintf(buf, len, "%.1fGB", (double)n / 1e9);
+    else if (n >= 1000000u)
+        snprintf(buf, len, "%.1fMB", (double)n / 1e6);
+    else if (n >= 1000u)
+        snprintf(buf, len, "%.1fkB", (double)n / 1e3);
+    else
+        snprintf(buf, len, "%" PRIu64 "B", n);
+}
+
 /* ---- The object type ---------------------------------------------------- */
 
 static void svc_describe(const void *ob, char *buf, size_t len)
@@ -65,6 +78,24 @@ static void svc_describe(const void *ob, char *buf, size_t len)
         return;  /* still being created */
     snprintf(buf, len, "service %s %s", svc->sv_name,
              rn_svc_state_name(atomic_load_explicit(&svc->sv_state, memory_order_relaxed)));
+    if (atomic_load_explicit(&svc->sv_drain.dr_shown, memory_order_acquire)) {
+        const struct svc_drain *d = &svc->sv_drain;
+        uint32_t conns = atomic_load_explicit(&d->dr_conns, memory_order_relaxed);
+        uint64_t stalled = atomic_load_explicit(&d->dr_stalled, memory_order_relaxed);
+        size_t off = strlen(buf);
+        char left[32], rate[32], age[32];
+
+        svc_fmt_bytes(atomic_load_explicit(&d->dr_left, memory_order_relaxed), left,
+                     sizeof(left));
+        svc_fmt_bytes(atomic_load_explicit(&d->dr_rate, memory_order_relaxed), rate,
+                     sizeof(rate));
+        if (off < len)
+            off += (size_t)snprintf(buf + off, len - off, " draining %" PRIu32 " connection%s, "
+                                    "%s left, %s/s", conns, conns == 1 ? "" : "s", left, rate);
+        if (stalled > 0 && off < len)
+            snprintf(buf + off, len - off, ", stalled %s",
+                     rn_fmt_age((rn_time_t)stalled, age, sizeof(age)));
+    }
 }
 
 static void svc_release(void *ob)
@@ -85,10 +116,20 @@ static const struct rn_ob_type_ops svc_ops = {
 static struct rn_ob_type *svc_type;
 static struct rn_once svc_once = RN_ONCE_INIT;
 
+/* Who holds a service (object.h, "Holder contracts"), and its conditions. */
+static const struct rn_ob_holder svc_holders[] = {
+    {"create", 0, 0, 0, "expected: its controller's, until it is removed"},
+};
+static const char *const svc_conds[] = {"draining", "stalled"};
+static const struct rn_ob_contract svc_contract = {svc_holders, 1, svc_conds, 2, 0};
+static rn_tag_t svc_tag_drain;
+
 static bool svc_types(void)
 {
     svc_type = rn_ob_type_register(&svc_ops);
-    return svc_type != NULL;
+    svc_tag_drain = rn_tag_intern("drain");
+    return svc_type != NULL && svc_tag_drain != RN_TAG_NONE &&
+           rn_ob_type_set_contract(svc_type, &svc_contract) == 0;
 }
 
 /* ---- Controller ---------------------------------------------------------- */
@@ -97,6 +138,7 @@ static int svc_new(struct rn_svcctl *sc, const char *name, const struct rn_svc_k
                    const char *arg, struct svc_exec *ex, struct rn_svc **out, char *err,
                    size_t errlen);
 static void svc_begin_stop(struct rn_svc *svc);
+static void svc_drain_finish(struct rn_svc *svc);
 
 static void svc_set_state(struct rn_svc *svc, enum rn_svc_state state)
 {
@@ -139,8 +181,10 @@ static void svcctl_stack_gone(struct rn_stack *st, void *ctx)
     if (sc == NULL)
         return;
     sc->sc_hook = NULL;
-    for (i = 0; i < sc->sc_n; i++)
+    for (i = 0; i < sc->sc_n; i++) {
         svc_tell_waiters(sc->sc_svcs[i], RN_ECANCELED);
+        svc_drain_finish(sc->sc_svcs[i]);  /* its timer is the stack's */
+    }
     /* The stops go on: the socket layer's teardown, which runs after this
      * hook, releases the processes, and their posted completions run
      * before the stack is gone.  Afterwards only destroy touches sc. */
@@ -599,6 +643,139 @@ void rn__svc_exec_exited(struct rn_svc *svc)
         svc_begin_stop(svc);
 }
 
+/* ---- Drain ------------------------------------------------------------------ */
+
+/* The process cannot be released while the drain holds it; a wait must
+ * have a function all the same. */
+static void svc_drain_released(struct rn_ob_wait *w, void *ctx)
+{
+    (void)w;
+    (void)ctx;
+}
+
+/* Takes the kind's progress: the describe line's figures, the rate over
+ * the last half second or more, and whether it is stalled. */
+static void svc_drain_note(struct rn_svc *svc, rn_time_t now)
+{
+    struct svc_drain *d = &svc->sv_drain;
+    struct rn_svc_drain ds = {0, 0, 0};
+    rn_time_t still;
+
+    svc->sv_kind->sk_drain_status(svc->sv_kstate, &ds);
+    if (ds.sd_sent != d->dr_sent) {
+        d->dr_sent = ds.sd_sent;
+        d->dr_moved = now;
+    }
+    if (now - d->dr_win_at >= RN_MSEC(500)) {
+        atomic_store_explicit(&d->dr_rate, (uint64_t)((double)(ds.sd_sent - d->dr_win_sent) *
+                                                      1e9 / (double)(now - d->dr_win_at)),
+                              memory_order_relaxed);
+        d->dr_win_sent = ds.sd_sent;
+        d->dr_win_at = now;
+    }
+    still = now - d->dr_moved;
+    if (ds.sd_conns > 0 && still >= RN_SVC_DRAIN_STALL) {
+        atomic_store_explicit(&d->dr_stalled, (uint64_t)still, memory_order_relaxed);
+        rn_ob_cond_set(svc, SVC_COND_STALLED);
+    } else {
+        atomic_store_explicit(&d->dr_stalled, 0, memory_order_relaxed);
+        rn_ob_cond_clear(svc, SVC_COND_STALLED);
+    }
+    atomic_store_explicit(&d->dr_conns, ds.sd_conns, memory_order_relaxed);
+    atomic_store_explicit(&d->dr_left, ds.sd_left, memory_order_relaxed);
+    d->dr_conns_now = ds.sd_conns;
+}
+
+/* The drain is over (nothing left, the grace passed, or the controller
+ * stops everything): the stop goes on, aborting what is left. */
+static void svc_drain_finish(struct rn_svc *svc)
+{
+    struct svc_drain *d = &svc->sv_drain;
+
+    if (!d->dr_on)
+        return;
+    d->dr_on = false;
+    if (svc->sv_ctl->sc_stack != NULL)
+        rn_timer_cancel(rn_stack_timers(svc->sv_ctl->sc_stack), &d->dr_tick);
+    (void)rn_ob_wait_cancel(&d->dr_wait);
+    atomic_store_explicit(&d->dr_shown, false, memory_order_release);
+    /* The hold goes before the condition that covers it. */
+    rn_ob_deref(svc->sv_proc, svc_tag_drain);
+    rn_ob_cond_clear(svc, SVC_COND_DRAINING | SVC_COND_STALLED);
+    svc->sv_kind->sk_halt(svc->sv_kstate);
+    svc->sv_running = false;
+    svc_rundown(svc);
+}
+
+static void svc_drain_tick(struct rn_timer *t, rn_time_t now)
+{
+    struct rn_svc *svc =
+        (struct rn_svc *)((char *)t - offsetof(struct rn_svc, sv_drain.dr_tick));
+    struct svc_drain *d = &svc->sv_drain;
+
+    svc_drain_note(svc, now);
+    if (d->dr_conns_now == 0 || now >= d->dr_end ||
+        rn_timer_arm(rn_stack_timers(svc->sv_ctl->sc_stack), &d->dr_tick,
+                     now + SVC_DRAIN_TICK) < 0)
+        svc_drain_finish(svc);
+}
+
+/* Begins a stop that drains, if svc has a grace and its kind drains.
+ * Returns false if the stop is to abort at once. */
+static bool svc_begin_drain(struct rn_svc *svc)
+{
+    struct svc_drain *d = &svc->sv_drain;
+    struct rn_stack *st = svc->sv_ctl->sc_stack;
+    rn_time_t now;
+
+    assert(rn_svc_state(svc) == RN_SVC_RUNNING);
+    if (d->dr_grace == 0 || svc->sv_kind->sk_drain == NULL || st == NULL)
+        return false;
+    now = rn_stack_now(st);
+    rn_timer_init(&d->dr_tick, svc_drain_tick);
+    if (rn_timer_arm(rn_stack_timers(st), &d->dr_tick, now + SVC_DRAIN_TICK) < 0)
+        return false;  /* no memory for the timer: a stop without a drain */
+    if (rn_ob_wait_release(svc->sv_proc, &d->dr_wait, svc, "drain", svc_drain_released,
+                           svc) != 0) {
+        rn_timer_cancel(rn_stack_timers(st), &d->dr_tick);
+        return false;
+    }
+    rn_ob_cond_set(svc, SVC_COND_DRAINING);
+    rn_ob_ref(svc->sv_proc, svc_tag_drain);
+    d->dr_on = true;
+    d->dr_end = now + d->dr_grace;
+    d->dr_moved = now;
+    d->dr_win_at = now;
+    d->dr_sent = 0;
+    atomic_store_explicit(&d->dr_rate, 0, memory_order_relaxed);
+    svc->sv_kind->sk_drain(svc->sv_kstate);
+    svc_drain_note(svc, now);
+    d->dr_win_sent = d->dr_sent;
+    d->dr_moved = now;
+    svc_set_state(svc, RN_SVC_STOP_PENDING);
+    atomic_store_explicit(&d->dr_shown, true, memory_order_release);
+    return true;
+}
+
+int rn_svc_set_drain(struct rn_svc *svc, rn_time_t grace)
+{
+    if (grace > RN_SVC_DRAIN_MAX)
+        return RN_EINVAL;
+    if (grace > 0 && svc->sv_kind->sk_drain == NULL)
+        return RN_ENOTSUP;
+    svc->sv_drain.dr_grace = grace;
+    return 0;
+}
+
+rn_time_t rn_svc_drain_grace(const struct rn_svc *svc)
+{
+    return svc->sv_drain.dr_grace;
+}
+
+bool rn_svc_draining(const struct rn_svc *svc)
+{
+    return svc->sv_drain.dr_on;
+}
 static void svc_stop_timed_out(struct rn_timer *t, rn_time_t now)
 {
     struct rn_svc_stop *stp =
@@ -627,7 +804,8 @@ int rn_svc_stop(struct rn_svc *svc, rn_time_t timeout, struct rn_svc_stop *stp,
     case RN_SVC_START_PENDING:
         return RN_EBUSY;
     case RN_SVC_RUNNING:
-        svc_begin_stop(svc);
+        if (!svc_begin_drain(svc))
+            svc_begin_stop(svc);
         break;
     case RN_SVC_STOP_PENDING:
         break;
@@ -670,6 +848,8 @@ size_t rn_svcctl_stop_all(struct rn_svcctl *sc, void (*done)(void *ctx), void *c
     while (i-- > 0) {
         if (rn_svc_state(sc->sc_svcs[i]) == RN_SVC_RUNNING)
             svc_begin_stop(sc->sc_svcs[i]);
+        else
+            svc_drain_finish(sc->sc_svcs[i]);
     }
     sc->sc_all_done = done;
     sc->sc_all_ctx = ctx;

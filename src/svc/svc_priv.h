@@ -20,6 +20,35 @@
 struct svc_exec;
 struct svc_run;
 
+/* How often a drain looks at its progress. */
+#define SVC_DRAIN_TICK RN_MSEC(100)
+
+/* A stop that drains first (service.h): the grace, the timer that polls
+ * the kind's progress, and that progress for the describe line. */
+struct svc_drain {
+    rn_time_t dr_grace;                /* [L] 0: stops abort at once */
+    bool dr_on;                        /* [L] draining now */
+    atomic_bool dr_shown;              /* [A] describe shows the fields below */
+    rn_time_t dr_end;                  /* [L] the grace is over then */
+    struct rn_timer dr_tick;           /* [L] every SVC_DRAIN_TICK */
+    uint64_t dr_sent;                  /* [L] bytes sent at the last tick */
+    rn_time_t dr_moved;                /* [L] when a byte was last sent */
+    _Atomic uint32_t dr_conns;         /* [A] connections left */
+    _Atomic uint64_t dr_left;          /* [A] bytes they still have to send */
+    _Atomic uint64_t dr_rate;          /* [A] bytes per second, over the last second */
+    _Atomic uint64_t dr_stalled;       /* [A] ns without progress, 0 if moving */
+    uint64_t dr_win_sent;              /* [L] the rate's window: bytes then */
+    rn_time_t dr_win_at;               /* [L] and its start */
+    uint32_t dr_conns_now;             /* [L] connections left at the last look */
+    struct rn_ob_wait dr_wait;         /* "drain": on the process, while on */
+};
+
+/* The service's condition bits (its contract names them): bit 0 while a
+ * stop drains it, bit 1 while that drain is stalled; the verdict on its
+ * process reads them. */
+#define SVC_COND_DRAINING 0x1u
+#define SVC_COND_STALLED 0x2u
+
 struct rn_svc {
     struct rn_svcctl *sv_ctl;          /* [I] */
     const struct rn_svc_kind *sv_kind; /* [I] */
@@ -45,6 +74,7 @@ struct rn_svc {
                                           process's) release */
     struct rn_work sv_work;            /* posted when it fires */
     struct rn_svc_stop *sv_waiters;    /* [L] callers waiting for STOPPED */
+    struct svc_drain sv_drain;         /* a draining stop's state */
 };
 
 /* The controller's hook on the stack's destruction, which may outlive the

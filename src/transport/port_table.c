@@ -74,6 +74,7 @@ int rn__pt_insert(struct rn_port_table *pt, struct rn_port_entry *pe, void *ob, 
     assert(!pe->pe_linked && port != 0 && ob != NULL);
     if (rn__pt_conflicts_as(pt, addr, port, pe->pe_flags))
         return RN_EADDRINUSE;
+    rn_ob_cond_set(ob, RN__PT_COND_BOUND);
     rn_ob_ref(ob, RN_TAG_PORT_TABLE);
     pe->pe_ob = ob;
     pe->pe_addr = addr;
@@ -100,7 +101,7 @@ void rn__pt_remove(struct rn_port_table *pt, struct rn_port_entry *pe)
     pe->pe_next = NULL;
     pe->pe_linked = false;
     pt->pt_count--;
-    rn_ob_deref(pe->pe_ob, RN_TAG_PORT_TABLE);
+    rn_ob_deref_cond(pe->pe_ob, RN_TAG_PORT_TABLE, RN__PT_COND_BOUND);
 }
 
 struct rn_port_entry *rn__pt_lookup(const struct rn_port_table *pt, uint32_t addr, uint16_t port)

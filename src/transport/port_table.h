@@ -65,9 +65,15 @@ bool rn__pt_conflicts(const struct rn_port_table *pt, uint32_t addr, uint16_t po
 bool rn__pt_conflicts_as(const struct rn_port_table *pt, uint32_t addr, uint16_t port,
                          uint32_t flags);
 
+/* The condition bit (object.h, "Holder contracts") the port table sets on
+ * an object while it is bound: bit 0 of the contract of every type that
+ * enters the table must be "bound". */
+#define RN__PT_COND_BOUND 0x1u
+
 /* Binds pe (for object ob) to (addr, port), if its pe_flags let it share
  * the port with those already there, and takes a "port-table" reference
- * on ob.  Returns 0, or RN_EADDRINUSE changing nothing. */
+ * on ob, with ob's condition RN__PT_COND_BOUND set.  Returns 0, or
+ * RN_EADDRINUSE changing nothing. */
 int rn__pt_insert(struct rn_port_table *pt, struct rn_port_entry *pe, void *ob, uint32_t addr,
                   uint16_t port);
 

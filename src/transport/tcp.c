@@ -126,6 +126,48 @@ static const struct rn_ob_type_ops tw_ops = {
     .describe = tw_describe,
 };
 
+/* Who holds a connection, a listener and a TIME_WAIT entry, and when
+ * (object.h, "Holder contracts"; the list at the top of this file). */
+static const char *const conn_conds[] = {
+    "in the connection table", "retransmission timer armed", "delayed-ACK timer armed",
+    "keep timer armed", "queued on a listener",
+};
+static const struct rn_ob_holder conn_holders[] = {
+    {"create", 0, 0, 0, "expected: TCP's own, until the protocol is done with it"},
+    {"port-table", TCP_COND_IN_TABLE, RN_HOLD_ONE, 0, "expected while in the connection table"},
+    {"tcp.timer", TCP_COND_TIMERS, RN_HOLD_ONE, 0, "expected: one per armed timer"},
+    {"listener", TCP_COND_QUEUED, RN_HOLD_ONE, 0,
+     "expected: queued on its listener until accepted"},
+    {"socket.endpoint", 0, RN_HOLD_DYING, 0,
+     "expected: the socket endpoint's reference, dropped on its release"},
+    {"callout:", 0, 0, 0, "expected while its flow lives"},
+};
+static const struct rn_ob_contract conn_contract = {
+    conn_holders, sizeof(conn_holders) / sizeof(conn_holders[0]),
+    conn_conds, sizeof(conn_conds) / sizeof(conn_conds[0]), 0,
+};
+
+static const char *const listener_conds[] = {"bound"};
+static const struct rn_ob_holder listener_holders[] = {
+    {"create", 0, 0, 0, "expected: TCP's own, until the listener closes"},
+    {"port-table", TCP_LCOND_BOUND, RN_HOLD_ONE, 0, "expected while bound"},
+    {"socket.endpoint", 0, RN_HOLD_DYING, 0,
+     "expected: the socket endpoint's reference, dropped on its release"},
+    {"tcp.conn", 0, 0, 0, "expected: an accept in flight (a connection in its queues)"},
+    {"callout:", 0, 0, 0, "expected while its flow lives"},
+};
+static const struct rn_ob_contract listener_contract = {
+    listener_holders, sizeof(listener_holders) / sizeof(listener_holders[0]),
+    listener_conds, 1, 0,
+};
+
+static const struct rn_ob_holder tw_holders[] = {
+    {"timewait", 0, 0, 0, "expected: the TIME_WAIT table's, until it expires"},
+};
+static const struct rn_ob_contract tw_contract = {
+    tw_holders, 1, NULL, 0, 0,
+};
+
 /* The types, once any stack registered them, for rn__tcp_kind_of(): written
  * with the same values by every rn_tcp_init(). */
 static _Atomic(struct rn_ob_type *) tcp_kind_types[3];
@@ -171,6 +213,8 @@ static unsigned tcp_stats_hook(struct rn_stack *st, void *ctx, struct rn_stack_c
                                unsigned max);
 static void bind_unlink(struct tcp_bind *b);
 
+static void tcp_addr_gone(struct rn_stack *st, uint32_t addr);
+
 int rn_tcp_init(struct rn_stack *st, const struct rn_tcp_params *params)
 {
     struct rn_tcp_params defaults;
@@ -210,7 +254,10 @@ int rn_tcp_init(struct rn_stack *st, const struct rn_tcp_params *params)
     ts->ts_own_rcvq = rn_nb_owner_register("tcp.rcvq");
     ts->ts_own_ooo = rn_nb_owner_register("tcp.ooo");
     if (!ts->ts_conn_type || !ts->ts_listener_type || !ts->ts_tw_type || !ts->ts_tag_listener ||
-        !ts->ts_tag_timewait || !ts->ts_tag_conn || !ts->ts_own_ooo) {
+        !ts->ts_tag_timewait || !ts->ts_tag_conn || !ts->ts_own_ooo ||
+        rn_ob_type_set_contract(ts->ts_conn_type, &conn_contract) < 0 ||
+        rn_ob_type_set_contract(ts->ts_listener_type, &listener_contract) < 0 ||
+        rn_ob_type_set_contract(ts->ts_tw_type, &tw_contract) < 0) {
         rn__tcp_conf_deref(ts->ts_conf);
         free(ts);
         return RN_ENOMEM;
@@ -225,6 +272,8 @@ int rn_tcp_init(struct rn_stack *st, const struct rn_tcp_params *params)
     if (err == 0)
         err = rn__ip_register(st, RN_IPPROTO_TCP, rn__tcp_input, rn__tcp_err_input);
     if (err == 0)
+        err = rn__ip_on_addr_gone(st, RN_IPPROTO_TCP, tcp_addr_gone);
+    if (err == 0)
         err = rn_stack_on_destroy(st, tcp_fini, ts);
     if (err < 0) {
         rn__tcp_conf_deref(ts->ts_conf);
@@ -233,6 +282,25 @@ int rn_tcp_init(struct rn_stack *st, const struct rn_tcp_params *params)
     }
     rn_stack_set_slot(st, tcp_slot, ts);
     return 0;
+}
+
+/* The interface of addr was removed: its connections end with
+ * RN_ENETDOWN, without a reset (there is no way to send one). */
+static void tcp_addr_gone(struct rn_stack *st, uint32_t addr)
+{
+    struct tcp_stack *ts = rn__tcp_stack(st);
+    struct tcp_conn *c, *next;
+    unsigned i;
+
+    if (ts == NULL)
+        return;
+    for (i = 0; i < TCP_HASH_BUCKETS; i++) {
+        for (c = ts->ts_hash[i]; c != NULL; c = next) {
+            next = c->t_hnext;
+            if (c->t_laddr == addr)
+                rn__tcp_drop(c, RN_ENETDOWN);
+        }
+    }
 }
 
 /* Runs every connection and listener down when the stack goes. */
@@ -496,6 +564,7 @@ static void conn_hash_insert(struct tcp_stack *ts, struct tcp_conn *c)
     ts->ts_hash[b] = c;
     c->t_flags |= TF_IN_HASH;
     ts->ts_nconns++;
+    rn_ob_cond_set(c, TCP_COND_IN_TABLE);
     rn_ob_ref(c, RN_TAG_PORT_TABLE);
 }
 
@@ -512,7 +581,7 @@ static void conn_hash_remove(struct tcp_stack *ts, struct tcp_conn *c)
     c->t_hnext = NULL;
     c->t_flags &= ~TF_IN_HASH;
     ts->ts_nconns--;
-    rn_ob_deref(c, RN_TAG_PORT_TABLE);
+    rn_ob_deref_cond(c, RN_TAG_PORT_TABLE, TCP_COND_IN_TABLE);
 }
 
 /* ---- Numbers: ISNs and ports -------------------------------------------- */
@@ -1198,6 +1267,7 @@ int rn__tcp_listen_opts(struct rn_stack *st, uint32_t laddr, uint16_t lport, uns
     h = lport % TCP_LHASH_BUCKETS;
     b->b_next = ts->ts_lhash[h];
     ts->ts_lhash[h] = b;
+    rn_ob_cond_set(l, TCP_LCOND_BOUND);
     rn_ob_ref(l, RN_TAG_PORT_TABLE);
     /* Listen authorisation, once bound: a refused listener is closed at
      * once; a pended one holds its port and takes no SYNs meanwhile. */
@@ -1225,7 +1295,7 @@ static void listener_detach(struct tcp_listener *l, struct tcp_conn *c)
     c->t_listener = NULL;
     c->t_qnext = NULL;
     rn_ob_deref(l, ts->ts_tag_conn);
-    rn_ob_deref(c, ts->ts_tag_listener);
+    rn_ob_deref_cond(c, ts->ts_tag_listener, TCP_COND_QUEUED);
 }
 
 void rn__tcp_listener_forget(struct tcp_conn *c)
@@ -1297,6 +1367,7 @@ int rn__tcp_accept(struct tcp_listener *l, unsigned tag, const struct tcp_upcall
     atomic_fetch_sub_explicit(&l->l_naccept, 1, memory_order_relaxed);
     /* The queue's hold becomes the caller's. */
     rn_ob_transfer(c, l->l_tcp->ts_tag_listener, (rn_tag_t)tag);
+    rn_ob_cond_clear(c, TCP_COND_QUEUED);  /* held under tag now */
     rn_ob_deref(l, l->l_tcp->ts_tag_conn);
     c->t_listener = NULL;
     c->t_qnext = NULL;
@@ -1340,7 +1411,7 @@ void rn__tcp_listener_close(struct tcp_listener *l)
     /* Callouts with context on the listener must let go now. */
     if (l->l_filter != NULL)
         rn__filter_flow_deleted(l->l_tcp->ts_stack, &l->l_filter);
-    rn_ob_deref(l, RN_TAG_PORT_TABLE);
+    rn_ob_deref_cond(l, RN_TAG_PORT_TABLE, TCP_LCOND_BOUND);
     rn_ob_kill(l);
 }
 

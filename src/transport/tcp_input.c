@@ -145,6 +145,7 @@ static struct tcp_conn *passive_conn(struct tcp_listener *l, struct rn_netbuf *n
     /* The listener's SYN queue holds the connection, the connection holds
      * its listener until it is accepted or dies. */
     c->t_listener = l;
+    rn_ob_cond_set(c, TCP_COND_QUEUED);
     rn_ob_ref(c, ts->ts_tag_listener);
     rn_ob_ref(l, ts->ts_tag_conn);
     c->t_qnext = l->l_synq;

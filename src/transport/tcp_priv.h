@@ -49,6 +49,18 @@
 #define TCP_GSO_MAX (65535u - 60u - 60u)
 
 /* t_flags */
+/* Condition bits of a connection (object.h, "Holder contracts"): each
+ * covers the holds named beside it, set before the hold is taken and
+ * cleared with its drop (rn_ob_deref_cond()). */
+#define TCP_COND_IN_TABLE 0x01u  /* "port-table": in the connection table */
+#define TCP_COND_REXMT 0x02u     /* "tcp.timer": t_rexmt armed or firing */
+#define TCP_COND_DELACK 0x04u    /* "tcp.timer": t_delack armed or firing */
+#define TCP_COND_KEEP 0x08u      /* "tcp.timer": t_keep armed or firing */
+#define TCP_COND_QUEUED 0x10u    /* "listener": on a listener's queues */
+#define TCP_COND_TIMERS (TCP_COND_REXMT | TCP_COND_DELACK | TCP_COND_KEEP)
+/* A listener's: "port-table" while it is bound. */
+#define TCP_LCOND_BOUND 0x01u
+
 #define TF_ACKNOW 0x00000001u      /* send an ACK at the next output */
 #define TF_DELACK 0x00000002u      /* an ACK is being delayed */
 #define TF_NODELAY 0x00000004u     /* Nagle off */

@@ -27,15 +27,27 @@ rn_time_t rn__tcp_rto(const struct tcp_conn *c)
     return rto < max ? rto : max;
 }
 
+/* The condition bit that covers timer t's hold. */
+static uint32_t timer_cond(const struct tcp_conn *c, const struct rn_timer *t)
+{
+    if (t == &c->t_rexmt)
+        return TCP_COND_REXMT;
+    if (t == &c->t_delack)
+        return TCP_COND_DELACK;
+    return TCP_COND_KEEP;
+}
+
 void rn__tcp_timer_arm(struct tcp_conn *c, struct rn_timer *t, rn_time_t due)
 {
     struct rn_timer_heap *h = rn_stack_timers(c->t_tcp->ts_stack);
     bool was_armed = rn_timer_armed(t);
 
-    if (!was_armed)
+    if (!was_armed) {
+        rn_ob_cond_set(c, timer_cond(c, t));
         rn_ob_ref(c, RN_TAG_TCP_TIMER);
-    if (rn_timer_arm(h, t, due) < 0)
-        rn_ob_deref(c, RN_TAG_TCP_TIMER);  /* out of memory: the timer is off */
+    }
+    if (rn_timer_arm(h, t, due) < 0)  /* out of memory: the timer is off */
+        rn_ob_deref_cond(c, RN_TAG_TCP_TIMER, timer_cond(c, t));
 }
 
 void rn__tcp_timer_stop(struct tcp_conn *c, struct rn_timer *t)
@@ -43,7 +55,14 @@ void rn__tcp_timer_stop(struct tcp_conn *c, struct rn_timer *t)
     if (!rn_timer_armed(t))
         return;
     rn_timer_cancel(rn_stack_timers(c->t_tcp->ts_stack), t);
-    rn_ob_deref(c, RN_TAG_TCP_TIMER);
+    rn_ob_deref_cond(c, RN_TAG_TCP_TIMER, timer_cond(c, t));
+}
+
+/* The end of a timer's firing: its hold goes, and with it its condition
+ * unless the work armed the timer again (which took a hold of its own). */
+static void timer_fired(struct tcp_conn *c, struct rn_timer *t)
+{
+    rn_ob_deref_cond(c, RN_TAG_TCP_TIMER, rn_timer_armed(t) ? 0 : timer_cond(c, t));
 }
 
 void rn__tcp_timers_stop(struct tcp_conn *c)
@@ -251,7 +270,7 @@ static void rexmt_fire(struct rn_timer *t, rn_time_t now)
     rn__tcp_rexmt_start(c);
     rn__tcp_output(c);
 out:
-    rn_ob_deref(c, RN_TAG_TCP_TIMER);
+    timer_fired(c, t);
 }
 
 static void delack_fire(struct rn_timer *t, rn_time_t now)
@@ -263,7 +282,7 @@ static void delack_fire(struct rn_timer *t, rn_time_t now)
         c->t_flags |= TF_ACKNOW;
         rn__tcp_output(c);
     }
-    rn_ob_deref(c, RN_TAG_TCP_TIMER);
+    timer_fired(c, t);
 }
 
 static void keep_fire(struct rn_timer *t, rn_time_t now)
@@ -306,7 +325,7 @@ static void keep_fire(struct rn_timer *t, rn_time_t now)
     rn__tcp_send_segment(c, c->snd_una - 1, 0, RN_TCP_ACK);  /* RFC 1122 4.2.3.6 */
     rn__tcp_timer_arm(c, &c->t_keep, now + rn__tcp_keepintvl(c));
 out:
-    rn_ob_deref(c, RN_TAG_TCP_TIMER);
+    timer_fired(c, t);
 }
 
 /* A corked partial segment waited its 200 ms: it goes now. */

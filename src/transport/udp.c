@@ -98,13 +98,29 @@ static const struct rn_ob_type_ops udp_ep_ops = {
     .describe = udp_describe,
 };
 
+/* Who holds an endpoint (object.h, "Holder contracts"). */
+static const char *const udp_ep_conds[] = {"bound"};  /* RN__PT_COND_BOUND */
+static const struct rn_ob_holder udp_ep_holders[] = {
+    {"create", 0, 0, 0, "expected: UDP's own reference, until the endpoint closes"},
+    {"port-table", RN__PT_COND_BOUND, RN_HOLD_ONE, 0, "expected while bound"},
+    {"socket.endpoint", 0, RN_HOLD_DYING, 0,
+     "expected: the socket endpoint's reference, dropped on its release"},
+    {"udp.sndbuf", 0, RN_HOLD_DYING | RN_HOLD_BRIEF, RN_SEC(1),
+     "expected: datagrams charged to its send buffer until the loop's next round"},
+};
+static const struct rn_ob_contract udp_ep_contract = {
+    udp_ep_holders, sizeof(udp_ep_holders) / sizeof(udp_ep_holders[0]),
+    udp_ep_conds, 1, 0,
+};
+
 static bool udp_types(void)
 {
     int slot = rn_stack_slot_alloc();
 
     udp_ep_type = rn_ob_type_register(&udp_ep_ops);
     udp_tag_sndbuf = rn_tag_intern("udp.sndbuf");
-    if (slot < 0 || udp_ep_type == NULL || udp_tag_sndbuf == RN_TAG_NONE)
+    if (slot < 0 || udp_ep_type == NULL || udp_tag_sndbuf == RN_TAG_NONE ||
+        rn_ob_type_set_contract(udp_ep_type, &udp_ep_contract) < 0)
         return false;
     atomic_store_explicit(&udp_slot, slot, memory_order_relaxed);
     return true;
@@ -366,6 +382,26 @@ static void udp_err(struct rn_stack *st, const struct rn_ip_err *err)
         return;
     ep->ue_error = code;
     ep_event(ep, RN_POLLERR);
+}
+
+/* An endpoint bound to an address that went with its interface: its next
+ * call hears RN_ENETDOWN, and a waiting receive wakes for it. */
+static void ep_addr_gone(struct rn_port_entry *pe, void *ctx)
+{
+    struct udp_ep *ep = pe->pe_ob;
+
+    if (pe->pe_addr != *(const uint32_t *)ctx)
+        return;
+    ep->ue_error = RN_ENETDOWN;
+    ep_event(ep, RN_POLLERR);
+}
+
+static void udp_addr_gone(struct rn_stack *st, uint32_t addr)
+{
+    struct udp_state *us = udp_of(st);
+
+    if (us != NULL)
+        rn__pt_foreach(&us->us_ports, ep_addr_gone, &addr);
 }
 
 /* ---- Ops for the socket layer ----------------------------------------------- */
@@ -982,6 +1018,8 @@ int rn_udp_init(struct rn_stack *st)
         return err;
     }
     err = rn__ip_register(st, RN_IPPROTO_UDP, udp_input, udp_err);
+    if (err == 0)
+        err = rn__ip_on_addr_gone(st, RN_IPPROTO_UDP, udp_addr_gone);
     if (err < 0)
         return err;
     rn_stack_set_slot(st, udp_slot, us);

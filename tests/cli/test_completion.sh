@@ -54,7 +54,7 @@ completes "netstat" ne
 completes "--all --info --refs --json --ctl --timeout --help" netstat --
 completes "-a --all -i --info --refs -j --json --ctl --timeout -h --help" netstat -
 completes "--help --version -h -V" -
-completes "list status start stop add remove" svc ""
+completes "list status start stop drain add remove" svc ""
 # svc add: the command after --, a program first (bash's own list), then
 # files; the stop signal's names.
 completes "TERM" svc add web --stop-signal TE

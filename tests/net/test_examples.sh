@@ -144,6 +144,18 @@ for ex in echo-server link-driver callout; do
     readelf -d "$dir/ex/$ex/$ex" | grep -qF "Shared library: [librefnet.so.$major]" ||
         bad "$ex is not linked against librefnet.so.$major"
 done
+# The plug-in examples: modules against the installed tree.
+for pex in plugin-callout plugin-filter; do
+    if ! make -C "$dir/ex/$pex" CC=gcc CFLAGS="-O2 -g -Wall -Wextra -Werror" \
+            >"$dir/make-$pex.log" 2>&1; then
+        cat "$dir/make-$pex.log"
+        die "example $pex does not build against the installed tree"
+    fi
+    readelf -d "$dir/ex/$pex/$pex.so" | grep -qF "Shared library: [librefnet.so.$major]" ||
+        bad "$pex.so is not linked against librefnet.so.$major"
+    nm -D --defined-only "$dir/ex/$pex/$pex.so" | grep -q ' rn_plugin_v1$' ||
+        bad "$pex.so does not export rn_plugin_v1"
+done
 export LD_LIBRARY_PATH="$libdir"
 
 # link-driver: three datagrams each way over the socketpair driver.

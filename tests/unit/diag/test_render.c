@@ -115,10 +115,13 @@ static void test_render_for(void **state)
     assert_int_equal(rn_diag_render_for(s, CASE_PROCESS, &sb), 1);
     assert_string_equal(rn_strbuf_str(&sb), case_chain);
     rn_strbuf_reset(&sb);
-    /* An object in no wait is printed alone. */
+    /* An object in no wait is printed alone, with its verdict. */
     assert_int_equal(rn_diag_render_for(s, CASE_UDP, &sb), 0);
     assert_string_equal(rn_strbuf_str(&sb), "udp endpoint 0.0.0.0:53  #9   live, refs 1\n"
-                                            "  port-table   1   held 2h10m\n");
+                                            "  port-table   1   held 2h10m   (expected while "
+                                            "bound)\n"
+                                            "  verdict: no suspect holder: every holder is "
+                                            "expected\n");
     rn_strbuf_reset(&sb);
     assert_int_equal(rn_diag_render_for(s, 12345, &sb), RN_ENOENT);
     assert_string_equal(rn_strbuf_str(&sb), "");

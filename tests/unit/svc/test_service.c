@@ -5,7 +5,9 @@
  * completes, a stop held up by a leaked "enum" reference on its listener
  * (timeout, STOP_PENDING, the chain service -> process -> socket -> tcp
  * listener -> holders with its verdict, a start refused with the port's
- * holder named), and the stop completing once the reference goes.
+ * holder named), and the stop completing once the reference goes; a
+ * drain grace's edges (refused, nothing to finish, everything stopped,
+ * the stack destroyed under a drain).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -272,6 +274,76 @@ static void test_stack_destroyed_under_a_stop(void **state)
     check_live_objects(0);
 }
 
+/* A drain grace: refused for a kind that cannot drain or past the most;
+ * a stop with nothing to finish completes at its first look (STOP_PENDING
+ * "draining 0 connections" meanwhile, with its "drain" hold and wait);
+ * stopping everything ends a drain at once; and a stack destroyed under a
+ * drain completes the stop inside its destruction, leak-free. */
+static void test_drain_edges(void **state)
+{
+    struct rn_svcctl *sc;
+    struct rn_svc *httpd, *chargen;
+    struct rn_svc_stop stp;
+    struct heard h = {0};
+    char err[600], dir[] = "/tmp/refnet-svc-drain.XXXXXX", spec[96], desc[200];
+    void *ob;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    pair_up(1500, false);
+    assert_int_equal(rn_svcctl_create(P.b, rn_svc_builtin, &sc), 0);
+    assert_int_equal(rn_svcctl_add(sc, "chargen", &chargen, err, sizeof(err)), 0);
+    assert_int_equal(rn_svc_set_drain(chargen, RN_SEC(5)), RN_ENOTSUP);
+    assert_int_equal(rn_svc_set_drain(chargen, 0), 0);
+    snprintf(spec, sizeof(spec), "httpd=8080:%s", dir);
+    assert_int_equal(rn_svcctl_add(sc, spec, &httpd, err, sizeof(err)), 0);
+    assert_int_equal(rn_svc_set_drain(httpd, RN_SVC_DRAIN_MAX + 1), RN_EINVAL);
+    assert_int_equal(rn_svc_set_drain(httpd, RN_SEC(30)), 0);
+    assert_int_equal(rn_svc_drain_grace(httpd), RN_SEC(30));
+
+    /* Nothing to finish: done at the first look. */
+    assert_int_equal(rn_svc_start(httpd, err, sizeof(err)), 0);
+    assert_int_equal(rn_svc_stop(httpd, RN_SEC(5), &stp, heard_fn, &h), 0);
+    assert_true(rn_svc_draining(httpd));
+    ob = rn_ob_lookup(rn_svc_id(httpd), RN_TAG_LOOKUP);
+    assert_non_null(ob);
+    rn_ob_describe(ob, desc, sizeof(desc));
+    rn_ob_deref(ob, RN_TAG_LOOKUP);
+    if (strstr(desc, "service httpd STOP_PENDING draining 0 connections, 0B left") == NULL)
+        fail_msg("describe: %s", desc);
+    assert_true(has_wait(rn_svc_id(httpd), "drain"));
+    assert_int_equal(objects_held_by("drain"), 1);
+    assert_true(run_while_not(heard_cond, &h, RN_SEC(2)));
+    assert_int_equal(h.h_result, 0);
+    assert_false(rn_svc_draining(httpd));
+    assert_int_equal(objects_held_by("drain"), 0);
+
+    /* Stopping everything ends a drain at once. */
+    assert_int_equal(rn_svc_start(httpd, err, sizeof(err)), 0);
+    h.h_calls = 0;
+    assert_int_equal(rn_svc_stop(httpd, RN_SEC(5), &stp, heard_fn, &h), 0);
+    assert_true(rn_svc_draining(httpd));
+    (void)rn_svcctl_stop_all(sc, NULL, NULL);
+    assert_false(rn_svc_draining(httpd));
+    assert_true(run_while_not(heard_cond, &h, RN_SEC(2)));
+    assert_int_equal(rn_svc_state(httpd), RN_SVC_STOPPED);
+
+    /* The stack goes under a drain. */
+    assert_int_equal(rn_svc_start(httpd, err, sizeof(err)), 0);
+    h.h_calls = 0;
+    assert_int_equal(rn_svc_stop(httpd, RN_SEC(30), &stp, heard_fn, &h), 0);
+    assert_true(rn_svc_draining(httpd));
+    assert_int_equal(rn_stack_destroy(P.b), 0);
+    assert_int_equal(h.h_calls, 1);
+    assert_int_equal(h.h_result, RN_ECANCELED);
+    assert_int_equal(rn_svc_state(httpd), RN_SVC_STOPPED);
+    rn_svcctl_destroy(sc);
+    assert_int_equal(rn_stack_destroy(P.a), 0);
+    clock_manual_uninstall();
+    check_live_objects(0);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -279,6 +351,7 @@ int main(void)
         cmocka_unit_test(test_stop_held_by_a_leak),
         cmocka_unit_test(test_failed_starts),
         cmocka_unit_test(test_stack_destroyed_under_a_stop),
+        cmocka_unit_test(test_drain_edges),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
