@@ -104,7 +104,13 @@ static int opt_count(const struct cmd_parser *p)
 
     while (p->cp_opts[n].co_long != NULL)
         n++;
-    assert(n <= CMD_OPTS_MAX);
+    if (n > CMD_OPTS_MAX) {
+        /* A table longer than the parser's arrays: a build error, caught
+         * by every run of the command rather than by corrupting its stack. */
+        fprintf(stderr, "%scommand has %d options, more than CMD_OPTS_MAX (%d)\n", p->cp_prefix,
+                n, CMD_OPTS_MAX);
+        abort();
+    }
     return n;
 }
 

@@ -103,7 +103,7 @@ int rn__cmd_ctl_forward(int argc, char **argv, const char *ctl, const char *time
 /* ---- Option parsing (tools/cmd_opt.c) ------------------------------------ */
 
 /* The most options one command has, -h and -j not counted. */
-#define CMD_OPTS_MAX 24
+#define CMD_OPTS_MAX 48
 
 /* One option of a command. */
 struct cmd_opt {
