@@ -368,7 +368,7 @@ struct rn_snapshot *rn_ob_snapshot(void)
 {
     struct rn_snapshot *s = rn_snapshot_new();
     struct stack_map map = {NULL, 0, 0};
-    struct name_cache nc = {calloc(RN_TAG_MAX + 1, sizeof(const char *)), NULL, NULL};
+    struct name_cache nc = {NULL, NULL, NULL};
     struct ob_copy copy = {0};
     struct ob_header **held = NULL;
     size_t nheld = 0, cap = 0, i;
@@ -377,6 +377,7 @@ struct rn_snapshot *rn_ob_snapshot(void)
 
     if (s == NULL)
         return NULL;
+    nc.nc_tags = calloc(RN_TAG_MAX + 1, sizeof(const char *));
     s->s_now = rn_clock_now();
     for (i = 0; i < RN_MISUSE_COUNT_; i++)
         s->s_misuse[i] = rn_ob_misuse_count((enum rn_misuse)i);
