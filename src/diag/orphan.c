@@ -105,8 +105,13 @@ void rn__orphan_render(const struct rn_snapshot *s, const struct rn_snap_object 
     rn_strbuf_puts(out, "\n");
 }
 
-int rn__diag_render_orphans_selected(const struct rn_snapshot *s, rn__diag_orphan_pred pred,
-                                     void *ctx, struct rn_strbuf *out)
+/* Calls fn for each orphan of s, with its verdicts.  Returns the number
+ * of orphans, or RN_ENOMEM. */
+typedef void (*orphan_fn)(const struct rn_snapshot *s, const struct rn_snap_object *o,
+                          const struct rn__verdict *v, int nth, void *ctx);
+
+static int orphans_each(const struct rn_snapshot *s, rn__diag_orphan_pred pred, void *pctx,
+                        orphan_fn fn, void *ctx)
 {
     struct rn__orphan_scan *os = rn__orphan_scan_new(s);
     struct rn__verdict *v = NULL;
@@ -131,13 +136,28 @@ int rn__diag_render_orphans_selected(const struct rn_snapshot *s, rn__diag_orpha
             v = p;
             nv = o->so_ntags;
         }
-        if (!rn__orphan_is(s, os, o, v, nv) || (pred != NULL && !pred(s, o, ctx)))
+        if (!rn__orphan_is(s, os, o, v, nv) || (pred != NULL && !pred(s, o, pctx)))
             continue;
-        rn__orphan_render(s, o, v, out);
+        fn(s, o, v, n, ctx);
         n++;
     }
     free(v);
     rn__orphan_scan_free(os);
+    return n;
+}
+
+static void render_one(const struct rn_snapshot *s, const struct rn_snap_object *o,
+                       const struct rn__verdict *v, int nth, void *ctx)
+{
+    (void)nth;
+    rn__orphan_render(s, o, v, ctx);
+}
+
+int rn__diag_render_orphans_selected(const struct rn_snapshot *s, rn__diag_orphan_pred pred,
+                                     void *ctx, struct rn_strbuf *out)
+{
+    int n = orphans_each(s, pred, ctx, render_one, out);
+
     if (n >= 0 && out->sb_oom)
         return RN_ENOMEM;
     return n;
@@ -148,38 +168,25 @@ int rn_diag_render_orphans(const struct rn_snapshot *s, struct rn_strbuf *out)
     return rn__diag_render_orphans_selected(s, NULL, NULL, out);
 }
 
+struct id_list {
+    uint64_t *il_ids;
+    size_t il_max;
+};
+
+static void note_id(const struct rn_snapshot *s, const struct rn_snap_object *o,
+                    const struct rn__verdict *v, int nth, void *ctx)
+{
+    struct id_list *il = ctx;
+
+    (void)s;
+    (void)v;
+    if ((size_t)nth < il->il_max)
+        il->il_ids[nth] = o->so_id;
+}
+
 int rn_diag_orphans(const struct rn_snapshot *s, uint64_t *ids, size_t max)
 {
-    struct rn__orphan_scan *os = rn__orphan_scan_new(s);
-    struct rn__verdict *v = NULL;
-    size_t nv = 0;
-    uint32_t i;
-    int n = 0;
+    struct id_list il = {ids, max};
 
-    if (os == NULL)
-        return RN_ENOMEM;
-    for (i = 0; i < s->s_nobjects; i++) {
-        const struct rn_snap_object *o = &s->s_objects[i];
-
-        if (o->so_state != RN_OB_DYING)
-            continue;
-        if (o->so_ntags > nv) {
-            struct rn__verdict *p = realloc(v, o->so_ntags * sizeof(*p));
-
-            if (p == NULL) {
-                n = RN_ENOMEM;
-                break;
-            }
-            v = p;
-            nv = o->so_ntags;
-        }
-        if (!rn__orphan_is(s, os, o, v, nv))
-            continue;
-        if ((size_t)n < max)
-            ids[n] = o->so_id;
-        n++;
-    }
-    free(v);
-    rn__orphan_scan_free(os);
-    return n;
+    return orphans_each(s, NULL, NULL, note_id, &il);
 }
