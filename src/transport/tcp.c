@@ -628,13 +628,12 @@ uint16_t rn__tcp_port_pick(struct tcp_stack *ts, uint32_t laddr)
     uint32_t lo = p->tp_port_lo, n = p->tp_port_hi - lo + 1u;
     uint32_t key[3] = {laddr, 0, 0};
     uint32_t offset = (uint32_t)rn__siphash(ts->ts_secret, key, sizeof(key));
-    uint8_t *used = calloc(65536 / 8, 1);
+    uint8_t used[65536 / 8];  /* a bit per local port in use */
     uint16_t found = 0;
     const struct tcp_tw *tw;
     uint32_t i;
 
-    if (used == NULL)
-        return 0;
+    memset(used, 0, sizeof(used));
     /* One pass over the connections and TIME_WAIT entries for the local
      * ports they use; listeners and bound sockets are found by port. */
     for (i = 0; i < TCP_HASH_BUCKETS; i++) {
@@ -659,7 +658,6 @@ uint16_t rn__tcp_port_pick(struct tcp_stack *ts, uint32_t laddr)
             break;
         }
     }
-    free(used);
     return found;
 }
 

@@ -157,7 +157,8 @@ static uint32_t ack_seq(const struct tcp_conn *c)
 static int build_and_send(struct tcp_stack *ts, struct tcp_conn *c, uint32_t laddr,
                           uint16_t lport, uint32_t faddr, uint16_t fport, uint32_t seq,
                           uint32_t ack, uint8_t flags, uint16_t win,
-                          const struct rn_tcp_opts *to, uint32_t len, const uint8_t tos_ttl[2])
+                          const struct rn_tcp_opts *to, uint32_t len, uint32_t gso_size,
+                          const uint8_t tos_ttl[2])
 {
     struct rn_stack *st = ts->ts_stack;
     struct rn_netbuf *nb = rn__ip_alloc(st, ts->ts_own_tx);
@@ -199,9 +200,9 @@ static int build_and_send(struct tcp_stack *ts, struct tcp_conn *c, uint32_t lad
         rn_put_be16(h + 16, (uint16_t)~rn_csum_fold(rn_csum_pseudo4(
                                 laddr, faddr, RN_IPPROTO_TCP, (uint32_t)nb->nb_pktlen)));
         nb->nb_offload |= RN_NB_OFF_CSUM_PARTIAL;
-        if ((c->t_offloads & RN_LINK_OFF_TSO) && len > rn__tcp_seg_room(c)) {
+        if (gso_size != 0) {
             nb->nb_offload |= RN_NB_OFF_GSO;
-            nb->nb_gso_size = rn__tcp_seg_room(c);
+            nb->nb_gso_size = gso_size;
         }
     } else {
         rn_put_be16(h + 16, rn_csum_fold(rn_nb_csum(nb, 0, nb->nb_pktlen,
@@ -239,8 +240,16 @@ int rn__tcp_send_segment(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t
     struct rn_tcp_opts to;
     uint8_t tos_ttl[2];
     uint16_t win;
+    uint32_t gso_size = 0, seg;
     int err;
 
+    /* More than one segment's payload: the device cuts it in pieces of
+     * what one segment carries now. */
+    if (len > 0 &&
+        (c->t_offloads & (RN_LINK_OFF_TSO | RN_LINK_OFF_TX_CSUM)) ==
+            (RN_LINK_OFF_TSO | RN_LINK_OFF_TX_CSUM) &&
+        len > (seg = rn__tcp_seg_room(c)))
+        gso_size = seg;
     memset(&to, 0, sizeof(to));
     if (flags & RN_TCP_SYN) {
         to.to_present |= RN_TCPOPT_F_MSS;
@@ -272,10 +281,7 @@ int rn__tcp_send_segment(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t
              * that sized len without room for the blocks sends fewer
              * blocks rather than a segment too long for the route. */
             uint32_t budget = c->t_maxseg + ((c->t_flags & TF_TSTMP) ? 12 : 0);
-            uint32_t piece = len > rn__tcp_seg_room(c) &&
-                                     (c->t_offloads & RN_LINK_OFF_TSO)
-                                 ? rn__tcp_seg_room(c)
-                                 : len;
+            uint32_t piece = gso_size != 0 ? gso_size : len;
 
             sack_blocks(c, &to, (c->t_flags & TF_TSTMP) ? 3 : 4);
             while (to.to_nsacks > 0 && piece + rn__tcp_opts_len(&to) > budget)
@@ -313,7 +319,8 @@ int rn__tcp_send_segment(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t
         }
     }
     err = build_and_send(ts, c, c->t_laddr, c->t_lport, c->t_faddr, c->t_fport, seq,
-                         (flags & RN_TCP_ACK) ? c->rcv_nxt : 0, flags, win, &to, len, tos_ttl);
+                         (flags & RN_TCP_ACK) ? c->rcv_nxt : 0, flags, win, &to, len, gso_size,
+                         tos_ttl);
     c->t_segs_out++;
     if (len > 0) {
         c->t_data_segs_out++;
@@ -355,7 +362,7 @@ void rn__tcp_respond_as(struct tcp_stack *ts, uint32_t laddr, uint16_t lport, ui
         to.to_tsecr = tsval_tsecr[1];
     }
     build_and_send(ts, NULL, laddr, lport, faddr, fport, seq, ack, flags, win,
-                   tsval_tsecr ? &to : NULL, 0, tos_ttl);
+                   tsval_tsecr ? &to : NULL, 0, 0, tos_ttl);
 }
 
 void rn__tcp_reset_reply(struct tcp_stack *ts, uint32_t laddr, uint32_t faddr,
