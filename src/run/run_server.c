@@ -369,7 +369,10 @@ static struct run_sock *sock_new(struct rn__run_server *rs, int type, int fd, in
     rk->rk_fd = fd;
     rk->rk_give_fd = gfd;
     rk->rk_type = type;
-    rk->rk_rd = rk->rk_wr = true;
+    /* Nothing to read until the program writes, which is an edge after
+     * the registration below (EPOLLET): no recv to hear EAGAIN first. */
+    rk->rk_rd = false;
+    rk->rk_wr = true;
     memset(&ev, 0, sizeof(ev));
     ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
     ev.data.ptr = rk;
@@ -1858,10 +1861,12 @@ static void chan_readable(struct run_proc *rp)
             }
             continue;
         }
+        /* One message a wake: the channel is level-triggered, so the
+         * next is reported again, and a program has one request at a
+         * time on it (plus notes), so no recv is spent to hear EAGAIN.
+         * (A HELLO that found an exec's process freed rp.) */
         chan_msg(rp, &m, fds, nfds);
-        /* A HELLO that found an exec's process freed rp. */
-        if (m.m_op == RUN_HELLO)
-            return;
+        return;
     }
 }
 
