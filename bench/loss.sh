@@ -28,12 +28,13 @@
 # greatest ratio, and on each path the sender's retransmitted segments and
 # retransmission timeouts over the row's pairs (refnet's counters, or the
 # sending kernel's).  The rules' own counters give the loss each path
-# really saw.  Prints a
-# table and one JSON line.
+# really saw.  The medians of both sides' goodput are shown too, and with
+# the default rates a run without loss first: the ratio refnet keeps then
+# is the ceiling of the others.  Prints a table and one JSON line.
 #
 # Usage: bench/loss.sh [BUILD]   (default build); environment: BENCH_SECS
 # (per measurement, default 8), BENCH_RUNS (pairs, default 5), BENCH_LOSSES
-# (default "1 3"), BENCH_MAXBYTES (bulk cap, default 4 GiB).  Needs root,
+# (percentages, default "0 1 3"), BENCH_MAXBYTES (bulk cap, default 4 GiB).  Needs root,
 # nft and ethtool (scripts/deps.sh); without root, says why and exits 0.
 set -uo pipefail
 
@@ -42,7 +43,7 @@ build=${1:-build}
 refnet="$build/bin/refnet"
 secs=${BENCH_SECS:-8}
 runs=${BENCH_RUNS:-5}
-losses=${BENCH_LOSSES:-"1 3"}
+losses=${BENCH_LOSSES:-"0 1 3"}
 maxbytes=${BENCH_MAXBYTES:-$((4 << 30))}
 py=/usr/bin/python3
 
@@ -146,14 +147,16 @@ tx() { bench_tx_bulk "$1" "$([ "$1" = "$nsr" ] && echo "$ncr" || echo "$nca")" 1
 
 # The sender's retransmissions and timeouts over all the pairs of a row,
 # on refnet's path and on the kernel's: where the time goes.
-printf '\n%-9s %7s %7s %7s %5s %8s %8s %17s %17s\n' measure min median max pairs \
-    "loss rn" "loss lx" "rexmit/RTO rn" "rexmit/RTO lx"
+printf '\n%-9s %6s %6s %6s %5s %6s %6s %7s %7s %14s %14s\n' measure min median max pairs \
+    "rn Gb" "lx Gb" "loss rn" "loss lx" "rexmit/RTO rn" "rexmit/RTO lx"
 json="{\"bench\":\"loss\",\"secs\":$secs,\"runs\":$runs"
 for l in $losses; do
     lossy "$nsr" "$l"
     lossy "$nsa" "$l"
     for m in rx tx; do
         ratios=
+        grs=
+        gls=
         read -r r_rt0 r_to0 < <(sender_stat refnet "$m")
         read -r l_rt0 l_to0 < <(sender_stat linux "$m")
         for r in $(seq "$runs"); do
@@ -168,17 +171,22 @@ for l in $losses; do
             ratio=$(bench_ratio "$vr" "$vv")
             echo "pair $r ${m}_loss$l: ratio $ratio (refnet $vr, linux $vv Gbit/s)" >&2
             ratios+=" $ratio"
+            grs+=" $vr"
+            gls+=" $vv"
         done
         read -r r_rt1 r_to1 < <(sender_stat refnet "$m")
         read -r l_rt1 l_to1 < <(sender_stat linux "$m")
         read -r q0 q1 q2 < <(bench_spread $ratios)
+        read -r _ gr _ < <(bench_spread $grs)
+        read -r _ gl _ < <(bench_spread $gls)
         read -r ra rd < <(seen "$nsr")
         read -r va vd < <(seen "$nsa")
         lr=$("$py" -c 'import sys; a, d = map(int, sys.argv[1:]); print("%.2f%%" % (100.0 * d / a if a else 0))' "$ra" "$rd")
         lv=$("$py" -c 'import sys; a, d = map(int, sys.argv[1:]); print("%.2f%%" % (100.0 * d / a if a else 0))' "$va" "$vd")
-        printf '%-9s %7s %7s %7s %5s %8s %8s %17s %17s\n' "${m}_loss$l" "$q0" "$q1" "$q2" "$runs" \
-            "$lr" "$lv" "$((r_rt1 - r_rt0))/$((r_to1 - r_to0))" "$((l_rt1 - l_rt0))/$((l_to1 - l_to0))"
+        printf '%-9s %6s %6s %6s %5s %6s %6s %7s %7s %14s %14s\n' "${m}_loss$l" "$q0" "$q1" "$q2" \
+            "$runs" "$gr" "$gl" "$lr" "$lv" "$((r_rt1 - r_rt0))/$((r_to1 - r_to0))" "$((l_rt1 - l_rt0))/$((l_to1 - l_to0))"
         json+=",\"${m}_loss${l}_ratio_min\":$q0,\"${m}_loss${l}_ratio_median\":$q1,\"${m}_loss${l}_ratio_max\":$q2"
+        json+=",\"${m}_loss${l}_refnet_gbits_median\":$gr,\"${m}_loss${l}_linux_gbits_median\":$gl"
         json+=",\"${m}_loss${l}_refnet_path_sender_retransmits\":$((r_rt1 - r_rt0)),\"${m}_loss${l}_refnet_path_sender_timeouts\":$((r_to1 - r_to0))"
         json+=",\"${m}_loss${l}_linux_path_sender_retransmits\":$((l_rt1 - l_rt0)),\"${m}_loss${l}_linux_path_sender_timeouts\":$((l_to1 - l_to0))"
         # The counters start again for the next direction.
