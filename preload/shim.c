@@ -695,8 +695,9 @@ SHIM_EXPORT int socket(int domain, int type, int proto)
         R(close)(fd);
         return fail(EMFILE);
     }
+    /* The daemon's pairs come with no status flag set. */
     if (type & SOCK_NONBLOCK)
-        R(fcntl)(fd, F_SETFL, O_NONBLOCK | R(fcntl)(fd, F_GETFL));
+        R(fcntl)(fd, F_SETFL, O_NONBLOCK);
     ent_clear(fd);
     tab[fd].sf_id = m.m_id;
     tab[fd].sf_type = base;
@@ -896,7 +897,7 @@ static int do_accept(int fd, struct sockaddr *sa, socklen_t *len, int flags)
         return fail(EMFILE);
     }
     if (flags & SOCK_NONBLOCK)
-        R(fcntl)(nfd, F_SETFL, O_NONBLOCK | R(fcntl)(nfd, F_GETFL));
+        R(fcntl)(nfd, F_SETFL, O_NONBLOCK);  /* it came with no status flag */
     ent_clear(nfd);
     tab[nfd].sf_id = ra.ra_id;
     tab[nfd].sf_type = SOCK_STREAM;
