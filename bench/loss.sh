@@ -96,6 +96,18 @@ done
 ip netns exec "$ncr" ping -c 1 -W 2 198.18.0.2 >/dev/null || die "refnet does not answer ping from the client"
 ip netns exec "$nca" ping -c 1 -W 2 198.18.0.2 >/dev/null || die "the veth does not answer ping from the client"
 
+# The round trip of each path, idle (ping's average, ms): under random
+# loss a TCP sender's goodput goes as MSS / (RTT * sqrt(loss)) (Mathis et
+# al., 1997), so the ratio of the two paths' round trips bounds the ratio
+# of goodputs that the same recovery would reach.
+rtt_of() {
+    ip netns exec "$1" ping -q -c 50 -i 0.01 -W 1 198.18.0.2 |
+        awk -F/ '/^rtt|^round-trip/ { print $5 }'
+}
+rtt_rn=$(rtt_of "$ncr")
+rtt_lx=$(rtt_of "$nca")
+echo "idle round trip from the client: refnet's path ${rtt_rn} ms, the kernel's ${rtt_lx} ms"
+
 # lossy NS PCT: drops PCT% of the TCP packets NS forwards (the table is
 # replaced, its counters start again at 0).
 lossy() {
@@ -149,7 +161,16 @@ tx() { bench_tx_bulk "$1" "$([ "$1" = "$nsr" ] && echo "$ncr" || echo "$nca")" 1
 # on refnet's path and on the kernel's: where the time goes.
 printf '\n%-9s %6s %6s %6s %5s %6s %6s %7s %7s %14s %14s\n' measure min median max pairs \
     "rn Gb" "lx Gb" "loss rn" "loss lx" "rexmit/RTO rn" "rexmit/RTO lx"
-json="{\"bench\":\"loss\",\"secs\":$secs,\"runs\":$runs"
+json="{\"bench\":\"loss\",\"secs\":$secs,\"runs\":$runs,\"rtt_ms_refnet\":${rtt_rn:-0},\"rtt_ms_linux\":${rtt_lx:-0}"
+# refnet's recovery counters, to say at the end how it recovered.
+recovery() {
+    "$refnet" stat --json --ctl "$sock" --timeout 5 | "$py" -c '
+import json, sys
+j = json.load(sys.stdin)["protocols"]
+print(" ".join("%s=%d" % (k, j.get(k, 0)) for k in sys.argv[1:]))' tcp.retransmits \
+        tcp.fast_retransmits tcp.tlp_probes tcp.timeouts tcp.undos
+}
+rec0=$(recovery)
 for l in $losses; do
     lossy "$nsr" "$l"
     lossy "$nsa" "$l"
@@ -194,4 +215,10 @@ for l in $losses; do
         lossy "$nsa" "$l"
     done
 done
+rec1=$(recovery)
+"$py" -c '
+import sys
+a = dict(x.split("=") for x in sys.argv[1].split())
+b = dict(x.split("=") for x in sys.argv[2].split())
+print("refnet over the run: " + ", ".join("%s %d" % (k, int(b[k]) - int(a[k])) for k in a))' "$rec0" "$rec1"
 echo "$json}"
