@@ -830,6 +830,10 @@ SHIM_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
             e->sf_flags &= (uint8_t)~SF_CONN;
             return fail(r < 0 ? -r : EPROTO);
         }
+        /* Committed to refnet: its options need no replay, and its
+         * close (in a signal handler, maybe) frees nothing. */
+        free(e->sf_opts);
+        e->sf_opts = NULL;
         if (nb)
             return fail(EINPROGRESS);
     } else if (nb) {
@@ -1032,10 +1036,12 @@ SHIM_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen
     r = rpc(&m, NULL, 0);
     if (r < 0)
         return fail(-r);
-    /* Not a listener's: it never turns into a kernel socket.  Nor a
+    /* Not a listener's or a connection's: they never turn into kernel
+     * sockets (so an accepted connection allocates nothing here).  Nor a
      * name: only numbers are kept. */
     if (!(level == SOL_SOCKET && name == SO_LINGER) &&
-        !(level == IPPROTO_TCP && name == TCP_CONGESTION) && e->sf_kind != RUN_KIND_LISTENER)
+        !(level == IPPROTO_TCP && name == TCP_CONGESTION) && e->sf_kind != RUN_KIND_LISTENER &&
+        !(e->sf_flags & SF_CONN))
         opt_remember(e, level, name, (int)m.m_val);
     return 0;
 }

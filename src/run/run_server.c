@@ -896,7 +896,9 @@ static void sock_close(struct run_sock *rk)
     sock_hash_del(rk);
     rs->rs_live_socks--;
     if (rk->rk_fd >= 0) {
-        (void)epoll_ctl(rs->rs_epfd, EPOLL_CTL_DEL, rk->rk_fd, NULL);
+        /* The close takes it out of epoll: no other descriptor refers to
+         * the daemon's end (services are spawned with posix_spawn() from
+         * this thread, which waits until their exec has closed theirs). */
         close(rk->rk_fd);
         rk->rk_fd = -1;
     }
