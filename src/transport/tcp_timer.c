@@ -108,6 +108,7 @@ void rn__tcp_rexmt_start(struct tcp_conn *c)
     rn_time_t due, until = user_deadline(c);
 
     c->t_persist = false;
+    c->t_flags &= ~TF_RACK_ARMED;
     if (pto != 0) {
         c->t_flags |= TF_TLP_ARMED;
         due = now + pto;
@@ -191,11 +192,27 @@ static void rexmt_fire(struct rn_timer *t, rn_time_t now)
     struct tcp_conn *c = CONN_OF(t, t_rexmt);
     struct tcp_stack *ts = c->t_tcp;
     enum tcp_state s = tcp_state(c);
-    bool probe = (c->t_flags & TF_TLP_ARMED) != 0;
+    bool probe = (c->t_flags & TF_TLP_ARMED) != 0, rack = (c->t_flags & TF_RACK_ARMED) != 0;
 
-    c->t_flags &= ~TF_TLP_ARMED;
+    c->t_flags &= ~(TF_TLP_ARMED | TF_RACK_ARMED);
     if (c->t_flags & TF_DONE)
         goto out;
+    if (rack && !c->t_persist) {
+        /* RACK's reordering timer: what it waited for is lost by now;
+         * then the retransmission timer runs again. */
+        if (c->snd_una != c->snd_max) {
+            rn__tcp_rack_timeout(c);
+            if (!(c->t_flags & TF_DONE) && c->snd_una != c->snd_max) {
+                if (!rn_timer_armed(&c->t_rexmt))
+                    rn__tcp_rexmt_start(c);
+                if (c->t_rack_due != 0 && c->t_rack_due < c->t_rexmt.tm_due) {
+                    c->t_flags = (c->t_flags & ~TF_TLP_ARMED) | TF_RACK_ARMED;
+                    rn__tcp_timer_arm(c, &c->t_rexmt, c->t_rack_due);
+                }
+            }
+        }
+        goto out;
+    }
     if (c->t_persist) {
         uint32_t start = c->snd_una == c->iss ? c->iss + 1 : c->snd_una;
         uint32_t avail = start + c->t_snd.sb_len - c->snd_nxt;
@@ -264,6 +281,7 @@ static void rexmt_fire(struct rn_timer *t, rn_time_t now)
     ts->ts_timeouts++;
     c->t_flags &= ~TF_TLP_OUT;
     rn__tcp_cc_rto(c);
+    rn__tcp_sack_rto(c);
     c->t_flags &= ~TF_RXT_TIMING;  /* Karn */
     c->snd_nxt = c->snd_una;       /* go back and resend from the oldest */
     c->t_dupacks = 0;
