@@ -488,11 +488,13 @@ void rn__tcp_output(struct tcp_conn *c)
     uint32_t seg = rn__tcp_seg_room(c);  /* payload per segment, SACK blocks aside */
     unsigned guard;
     bool sackrec;
+    uint32_t max_before;
 
     /* Done, or waiting for a callout's authorisation: nothing goes out. */
     if (c->t_flags & (TF_DONE | TF_AUTH_PENDING))
         return;
     /* In SACK recovery, NextSeg() picks what goes, resent or new. */
+    max_before = c->snd_max;
     sackrec = rn__tcp_sack_output(c);
     for (guard = 0; guard < 4096; guard++) {
         enum tcp_state state = tcp_state(c);
@@ -618,11 +620,13 @@ void rn__tcp_output(struct tcp_conn *c)
             break;
     }
     c->t_flags &= ~TF_PUSH_ONCE;
+    /* New data went out: the probe timeout starts again (RFC 8985 7.2). */
+    if (c->snd_max != max_before || !(c->t_flags & TF_TLP_ARMED))
+        rn__tcp_tlp_arm(c);
     /* Nothing left unsent: no corked segment to push later. */
     if (rn_timer_armed(&c->t_cork) &&
         !SEQ_LT(c->snd_nxt, data_start(c) + c->t_snd.sb_len))
         rn__tcp_timer_stop(c, &c->t_cork);
-    rn__tcp_tlp_arm(c);
     /* Data waits behind a window too small to use and nothing is in
      * flight to bring news of it: the persist timer probes (RFC 9293
      * 3.8.6.1), or after it sends into the small window regardless. */

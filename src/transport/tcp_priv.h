@@ -113,12 +113,12 @@
 #define TCP_WCDELACK RN_MSEC(200)     /* RFC 8985 7.2 WCDelAckT */
 
 /* A stretch of sequence space: SACKed data, or data sent at one time
- * (xm_time; a mark covers the bytes after its predecessor's end). */
+ * (xm_time). */
 struct tcp_range {
     uint32_t r_start, r_end;
 };
 struct tcp_xmark {
-    uint32_t xm_end;
+    uint32_t xm_start, xm_end;
     rn_time_t xm_time;
 };
 struct tcp_xmarks {

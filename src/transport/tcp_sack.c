@@ -169,9 +169,15 @@ static uint32_t lost_below(const struct tcp_conn *c)
     return SEQ_LT(l, c->snd_una) ? c->snd_una : l;
 }
 
+static rn_time_t xm_time(const struct tcp_xmarks *xs, uint32_t seq);
+
+/* RFC 6675 IsLost(seq), or RACK's verdict.  Data resent since (after a
+ * timeout, or in this recovery) is judged by RACK's check of the
+ * retransmission at snd_una only. */
 bool rn__tcp_sack_lost(const struct tcp_conn *c, uint32_t seq)
 {
-    return SEQ_LT(seq, lost_below(c)) && rn__tcp_sack_skip(c, seq) == seq;
+    return SEQ_LT(seq, lost_below(c)) && rn__tcp_sack_skip(c, seq) == seq &&
+           xm_time(&c->t_xm_rxt, seq) == 0;
 }
 
 /* RFC 6675 SetPipe(): each unSACKed byte counts once unless lost, and
@@ -208,24 +214,34 @@ static void xm_trim(struct tcp_xmarks *xs, uint32_t una)
 static void xm_push(struct tcp_xmarks *xs, uint32_t start, uint32_t end, rn_time_t now)
 {
     unsigned i, n = xs->xs_n;
+    struct tcp_xmark *last = n > 0 ? &xs->xs_m[n - 1] : NULL;
 
-    if (n > 0 && SEQ_GEQ(xs->xs_m[n - 1].xm_end, end)) {
-        /* Out of order: every mark holding part of start..end is now. */
+    if (last != NULL && SEQ_LT(start, last->xm_end)) {
+        /* Out of order: every mark holding part of start..end is now,
+         * and the bytes beyond them join the last. */
         for (i = 0; i < n; i++) {
-            if (SEQ_GT(xs->xs_m[i].xm_end, start) &&
-                (i == 0 || SEQ_LT(xs->xs_m[i - 1].xm_end, end)))
+            if (SEQ_GT(xs->xs_m[i].xm_end, start) && SEQ_LT(xs->xs_m[i].xm_start, end))
                 xs->xs_m[i].xm_time = now;
+        }
+        if (SEQ_LT(start, xs->xs_m[0].xm_start))
+            xs->xs_m[0].xm_start = start;
+        if (SEQ_GT(end, last->xm_end)) {
+            last->xm_end = end;
+            last->xm_time = now;
         }
         return;
     }
-    if (n > 0 && xs->xs_m[n - 1].xm_time == now) {
-        xs->xs_m[n - 1].xm_end = end;
+    if (last != NULL && last->xm_time == now && last->xm_end == start) {
+        last->xm_end = end;
         return;
     }
     if (n == TCP_XMIT_MARKS) {
+        /* Full: the two oldest merge, at the later time. */
+        xs->xs_m[1].xm_start = xs->xs_m[0].xm_start;
         memmove(xs->xs_m, xs->xs_m + 1, (n - 1) * sizeof(xs->xs_m[0]));
         n--;
     }
+    xs->xs_m[n].xm_start = start;
     xs->xs_m[n].xm_end = end;
     xs->xs_m[n].xm_time = now;
     xs->xs_n = (uint8_t)(n + 1);
@@ -237,7 +253,7 @@ static rn_time_t xm_time(const struct tcp_xmarks *xs, uint32_t seq)
     unsigned i;
 
     for (i = 0; i < xs->xs_n; i++) {
-        if (SEQ_GT(xs->xs_m[i].xm_end, seq))
+        if (SEQ_GEQ(seq, xs->xs_m[i].xm_start) && SEQ_LT(seq, xs->xs_m[i].xm_end))
             return xs->xs_m[i].xm_time;
     }
     return 0;
@@ -490,7 +506,10 @@ void rn__tcp_sack_ack(struct tcp_conn *c, uint32_t acked, uint32_t newly, bool d
             prr_ack(c, acked + newly);
         return;
     }
-    if (c->snd_una == c->snd_max || c->t_persist)
+    /* While a timeout's resending is under way (snd_nxt behind snd_max)
+     * it is the recovery: it resends what is not SACKed, once.  After it
+     * caught up, SACKs and RACK find what it lost in turn. */
+    if (c->snd_una == c->snd_max || c->t_persist || SEQ_LT(c->snd_nxt, c->snd_max))
         return;
     /* RFC 6675 5: DupThresh duplicates (not the echoes of a timeout's
      * resending, RFC 6582 4.1), or the segment at snd_una lost by the
@@ -506,7 +525,7 @@ void rn__tcp_rack_timeout(struct tcp_conn *c)
 
     c->t_rack_due = rack_detect(c, now);
     if (!(c->t_flags & TF_INRECOVERY) && c->snd_una != c->snd_max &&
-        rn__tcp_sack_lost(c, c->snd_una))
+        !SEQ_LT(c->snd_nxt, c->snd_max) && rn__tcp_sack_lost(c, c->snd_una))
         recovery_enter(c, 0);
     else if (c->t_flags & TF_INRECOVERY)
         prr_ack(c, 0);
@@ -646,7 +665,9 @@ bool rn__tcp_sack_output(struct tcp_conn *c)
                         lo = c->t_sacked[k].r_end;
                 }
             }
-            if (!SEQ_LT(lo, top))
+            /* Data resent already (below HighRxt) waits for RACK or the
+             * timer: the rescue is for a tail nothing was resent of. */
+            if (!SEQ_LT(lo, top) || !SEQ_GT(top, c->t_high_rxt))
                 break;
             len = top - lo < room ? top - lo : room;
             if (len > budget || SEQ_GT(top, edge + ((c->t_flags & TF_SENTFIN) ? 1u : 0u)))
