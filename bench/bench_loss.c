@@ -128,6 +128,7 @@ static rn_time_t run_once(bool sack, double loss, uint64_t seed, uint64_t total)
     char spec[128], errbuf[RN_LINK_ERRLEN];
     rn_time_t t0;
     long guard;
+    uint64_t cw_sum = 0, cw_n = 0;
 
     vnow = RN_SEC(1);
     sp.sp_name = "a";
@@ -146,7 +147,8 @@ static rn_time_t run_once(bool sack, double loss, uint64_t seed, uint64_t total)
     cp.sc_pool_b = rn_stack_pool(b);
     if (rn_sim_cable_new(&cp, &la, &lb) != 0)
         die("cable");
-    snprintf(spec, sizeof(spec), "drop=%g%%,dir=both,seed=%llu", loss, (unsigned long long)seed);
+    snprintf(spec, sizeof(spec), "drop=%g%%,dir=%s,seed=%llu", loss,
+             getenv("BENCH_LOSS_DIR") ? getenv("BENCH_LOSS_DIR") : "both", (unsigned long long)seed);
     if (rn_fault_parse(spec, &fp, errbuf, sizeof(errbuf)) != 0 ||
         rn_link_fault_open(la, &fp, &fa) != 0)
         die(spec);
@@ -177,6 +179,13 @@ static rn_time_t run_once(bool sack, double loss, uint64_t seed, uint64_t total)
             vnow += 1000;
         if (vnow - t0 > RN_SEC(3600))
             break;
+        if (getenv("BENCH_LOSS_CWND") && cli.e_conn != NULL && vnow - t0 >= RN_MSEC(100) * (uint64_t)(cw_n + 1)) {
+            struct rn_tcp_info ti;
+
+            rn__tcp_conn_info(cli.e_conn, &ti);
+            cw_sum += ti.ti_snd_cwnd;
+            cw_n++;
+        }
     }
     if (srv.e_rcvd < total) {
         fprintf(stderr, "bench-loss: seed %llu stalled at %llu of %llu bytes\n",
@@ -186,6 +195,16 @@ static rn_time_t run_once(bool sack, double loss, uint64_t seed, uint64_t total)
     }
     if (getenv("BENCH_LOSS_STATS")) {
         struct rn_strbuf sb = RN_STRBUF_INIT;
+        struct rn_fault_counters tx, rx;
+
+        if (cw_n > 0)
+            fprintf(stderr, "mean cwnd %.1f segments over %llu samples\n", (double)cw_sum / (double)cw_n, (unsigned long long)cw_n);
+        rn_link_fault_counters(fa, RN_FAULT_TX, &tx);
+        rn_link_fault_counters(fa, RN_FAULT_RX, &rx);
+        fprintf(stderr, "seed %llu sack %d: %.3f s, data frames dropped %llu of %llu, acks %llu of %llu\n",
+                (unsigned long long)seed, sack, (double)(vnow - t0) / 1e9,
+                (unsigned long long)tx.fc_dropped, (unsigned long long)tx.fc_frames,
+                (unsigned long long)rx.fc_dropped, (unsigned long long)rx.fc_frames);
 
         rn__render_stats(a, &sb, false);
         fprintf(stderr, "%s", rn_strbuf_str(&sb));

@@ -160,6 +160,7 @@ static struct tcp_conn *passive_conn(struct tcp_listener *l, struct rn_netbuf *n
     c->rcv_adv = c->rcv_nxt;  /* nothing advertised yet: the edge starts here */
     c->iss = iss;
     c->snd_una = c->snd_nxt = c->snd_max = c->snd_recover = c->iss;
+    c->t_high_rxt = c->t_rescue_rxt = c->t_rack_lost = c->t_rack_end_seq = c->iss;
     /* An ECN-setup SYN (ECE and CWR, RFC 3168 6.1.1), accepted unless
      * tcp.ecn is 0; the SYN+ACK says so with ECE alone. */
     if (c->t_conf->tc_p.tp_ecn != 0 &&

@@ -446,13 +446,22 @@ static void prr_ack(struct tcp_conn *c, uint32_t delivered)
 
 static void recovery_end(struct tcp_conn *c)
 {
+    uint32_t flight;
+
     c->t_flags &= ~TF_INRECOVERY;
     c->t_dupacks = 0;
     c->t_rack_rerxt = false;
     c->t_high_rxt = c->snd_una;
     xm_clear(&c->t_xm_rxt);
-    /* RFC 6937: the window ends at ssthresh. */
-    c->snd_cwnd = c->snd_ssthresh;
+    /* RFC 6937: the window ends at ssthresh; but no more than what is in
+     * flight and a segment (RFC 6582 3.2 step 3's first option), so an
+     * ACK that ends recovery with little in flight does not send a burst
+     * of ssthresh at once: slow start takes the window back up. */
+    flight = c->snd_max - c->snd_una;
+    if (flight < c->t_maxseg)
+        flight = c->t_maxseg;
+    c->snd_cwnd = flight + c->t_maxseg < c->snd_ssthresh ? flight + c->t_maxseg
+                                                         : c->snd_ssthresh;
     if (c->t_reo_wnd_persist > 0 && --c->t_reo_wnd_persist == 0)
         c->t_reo_wnd_mult = 1;
 }
@@ -491,9 +500,9 @@ void rn__tcp_sack_ack(struct tcp_conn *c, uint32_t acked, uint32_t newly, bool d
 
     xm_trim(&c->t_xm_orig, c->snd_una);
     xm_trim(&c->t_xm_rxt, c->snd_una);
-    if (SEQ_LT(c->t_rack_lost, c->snd_una))
+    if (SEQ_LT(c->t_rack_lost, c->snd_una) || SEQ_GT(c->t_rack_lost, c->snd_max))
         c->t_rack_lost = c->snd_una;
-    if (SEQ_LT(c->t_high_rxt, c->snd_una))
+    if (SEQ_LT(c->t_high_rxt, c->snd_una) || SEQ_GT(c->t_high_rxt, c->snd_max))
         c->t_high_rxt = c->snd_una;
     if (c->t_dsack_round_on && SEQ_GEQ(c->snd_una, c->t_dsack_round))
         c->t_dsack_round_on = false;

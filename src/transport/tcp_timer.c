@@ -83,10 +83,10 @@ static rn_time_t user_deadline(const struct tcp_conn *c)
 }
 
 /* The probe timeout of RFC 8985 7.2, or 0 if no probe applies to c now:
- * SACK in use (the probe's ACK must be able to say which data it
- * repaired), data in flight, an RTT measured, no recovery or timeout in
- * progress, no probe out yet, and no FIN sent (the probe sends data
- * only).  Two round trips, plus the peer's worst delayed ACK when a
+ * data in flight, an RTT measured, no recovery or timeout in progress, no
+ * probe out yet, and no FIN sent (the probe sends data only).  RFC 8985
+ * asks for SACK too; a peer without it is probed all the same, as refnet
+ * did before: the probe's ACK still spares it a wait for the timer.  Two round trips, plus the peer's worst delayed ACK when a
  * single segment is in flight (its ACK may wait for the delayed-ACK
  * timer); never later than the retransmission timer would fire, whose
  * place the probe then takes. */
@@ -95,7 +95,7 @@ static rn_time_t tlp_timeout(const struct tcp_conn *c)
     enum tcp_state s = tcp_state(c);
     rn_time_t pto, rto;
 
-    if ((s != TCPS_ESTABLISHED && s != TCPS_CLOSE_WAIT) || c->t_srtt == 0 || !tcp_sack_on(c) ||
+    if ((s != TCPS_ESTABLISHED && s != TCPS_CLOSE_WAIT) || c->t_srtt == 0 ||
         c->t_rxtshift != 0 || (c->t_flags & (TF_INRECOVERY | TF_TLP_OUT | TF_SENTFIN)) ||
         c->snd_max == c->snd_una)
         return 0;
