@@ -15,7 +15,8 @@
 #
 # Usage: bench/loss.sh [BUILD] REFERENCE_BUILD   (default build); each is a
 # build directory with bin/refnet.  Environment: BENCH_MIB (default 20),
-# BENCH_LOSS (percent, default 2), BENCH_RUNS (pairs, default 5).  Needs
+# BENCH_LOSS (percent, default 2), BENCH_RUNS (pairs, default 5),
+# BENCH_STATS (set: each run's recovery counters to stderr).  Needs
 # root; without it, says why and exits 0.
 set -uo pipefail
 
@@ -61,6 +62,11 @@ one() {
     rc=$?
     wait "$ncpid"
     local ms=$((($(date +%s%N) - t0) / 1000000))
+    if [ -n "${BENCH_STATS:-}" ]; then
+        "$bin" stat --ctl "$sock" 2>/dev/null |
+            grep -E "^(tcp\.(retransmits|fast_retransmits|timeouts|tlp_probes|undos|sack_recoveries|rack_losses|rescue_retransmits)|fault\.(rx|tx)_dropped) " |
+            tr -s ' ' | paste -sd ' ' | sed "s|^|$bin: |" >&2
+    fi
     bench_stop "$dpid"
     dpid=
     ip netns del "$nsr"

@@ -359,8 +359,10 @@ struct tcp_conn {
     uint32_t t_rack_lost;              /* [L] data below this never resent and
                                           not SACKed is lost (RACK) */
     bool t_rack_reord;                 /* [L] RACK.reord: reordering seen */
-    bool t_rack_rerxt;                 /* [L] the resent segment at snd_una
-                                          was lost again: resend it */
+    bool t_rack_rerxt;                 /* [L] the resent segment at
+                                          t_rack_rerxt_seq was lost again:
+                                          resend it */
+    uint32_t t_rack_rerxt_seq;         /* [L] */
     uint8_t t_reo_wnd_mult;            /* [L] RACK.reo_wnd_mult */
     uint8_t t_reo_wnd_persist;         /* [L] RACK.reo_wnd_persist */
     bool t_dsack_round_on;             /* [L] RACK.dsack_round is set */

@@ -336,15 +336,26 @@ static rn_time_t rack_detect(struct tcp_conn *c, rn_time_t now)
         lost = end;
     }
     c->t_rack_lost = lost;
-    /* A retransmission at snd_una that later data overtook was lost too. */
-    if ((c->t_flags & TF_INRECOVERY) && !c->t_rack_rerxt && SEQ_LT(c->snd_una, c->t_high_rxt) &&
-        rn__tcp_sack_skip(c, c->snd_una) == c->snd_una &&
-        (t = xm_time(&c->t_xm_rxt, c->snd_una)) != 0 && t < c->t_rack_xmit_ts) {
-        if (t + c->t_rack_rtt + reo <= now) {
-            c->t_rack_rerxt = true;
-            c->t_tcp->ts_rack_losses++;
-        } else if (due == 0 || t + c->t_rack_rtt + reo < due) {
-            due = t + c->t_rack_rtt + reo;
+    /* A retransmission that data sent after it overtook was lost too.
+     * Each hole below HighRxt (at most one more than the SACKed ranges)
+     * is judged by when it was last resent; the first lost goes again. */
+    if ((c->t_flags & TF_INRECOVERY) && !c->t_rack_rerxt) {
+        uint32_t h = rn__tcp_sack_skip(c, c->snd_una);
+        unsigned k;
+
+        for (k = 0; k <= TCP_SACK_RANGES && SEQ_LT(h, c->t_high_rxt); k++) {
+            t = xm_time(&c->t_xm_rxt, h);
+            if (t != 0 && t < c->t_rack_xmit_ts) {
+                if (t + c->t_rack_rtt + reo <= now) {
+                    c->t_rack_rerxt = true;
+                    c->t_rack_rerxt_seq = h;
+                    c->t_tcp->ts_rack_losses++;
+                    break;
+                }
+                if (due == 0 || t + c->t_rack_rtt + reo < due)
+                    due = t + c->t_rack_rtt + reo;
+            }
+            h = rn__tcp_sack_skip(c, rn__tcp_sack_next(c, h));
         }
     }
     return due;
@@ -612,9 +623,9 @@ bool rn__tcp_sack_output(struct tcp_conn *c)
 
         if (budget == 0)
             break;
-        /* RACK: the retransmission at snd_una was lost as well. */
+        /* RACK: a retransmission was lost as well. */
         if (c->t_rack_rerxt) {
-            s = c->snd_una;
+            s = SEQ_LT(c->t_rack_rerxt_seq, c->snd_una) ? c->snd_una : c->t_rack_rerxt_seq;
             len = SEQ_MIN(rn__tcp_sack_next(c, s), c->snd_max) - s;
             len = len < room ? len : room;
             if (len > budget)
