@@ -84,12 +84,14 @@ static rn_time_t user_deadline(const struct tcp_conn *c)
 
 /* The probe timeout of RFC 8985 7.2, or 0 if no probe applies to c now:
  * data in flight, an RTT measured, no recovery or timeout in progress, no
- * probe out yet, and no FIN sent (the probe sends data only).  RFC 8985
- * asks for SACK too; a peer without it is probed all the same, as refnet
- * did before: the probe's ACK still spares it a wait for the timer.  Two round trips, plus the peer's worst delayed ACK when a
- * single segment is in flight (its ACK may wait for the delayed-ACK
- * timer); never later than the retransmission timer would fire, whose
- * place the probe then takes. */
+ * probe out yet, and no FIN sent (the probe sends data only).  Two round
+ * trips, plus the peer's worst delayed ACK when a single segment is in
+ * flight (its ACK may wait for the delayed-ACK timer).  RFC 8985 would
+ * fire a probe due after the retransmission timer at the timer's time, in
+ * its place; refnet lets the timer fire then, with its back-off and
+ * RFC 6298's schedule, as before.  RFC 8985 asks for SACK too; a peer
+ * without it is probed all the same, as refnet did before: the probe's
+ * ACK still spares it a wait for the timer. */
 static rn_time_t tlp_timeout(const struct tcp_conn *c)
 {
     enum tcp_state s = tcp_state(c);
@@ -105,7 +107,7 @@ static rn_time_t tlp_timeout(const struct tcp_conn *c)
     if (pto < TCP_TLP_MIN)
         pto = TCP_TLP_MIN;
     rto = rn__tcp_rto(c);
-    return pto < rto ? pto : rto;
+    return pto < rto ? pto : 0;
 }
 
 void rn__tcp_rexmt_start(struct tcp_conn *c)
