@@ -1,6 +1,6 @@
 /*
  * TCP internals shared by tcp.c, tcp_input.c, tcp_output.c, tcp_timer.c,
- * tcp_timewait.c and tcp_cc_newreno.c.
+ * tcp_timewait.c, tcp_sack.c and tcp_cc*.c.
  *
  * Field prefixes follow FreeBSD's: snd_ and rcv_ for sequence space, t_ for
  * the rest of the control block.  Legend: [L] loop thread only; [I] fixed
