@@ -880,6 +880,7 @@ int rn__tcp_connect_opts(struct rn_stack *st, uint32_t laddr, uint16_t lport, ui
         rn__tcp_opt_apply(c, uo);
     c->iss = rn__tcp_isn(ts, laddr, lport, faddr, fport);
     c->snd_una = c->snd_nxt = c->snd_max = c->snd_recover = c->iss;
+    c->t_high_rxt = c->t_rescue_rxt = c->t_rack_lost = c->t_rack_end_seq = c->iss;
     c->t_flags |= syn_offers(c->t_conf);
     rn__tcp_cc_init(c);
     tcp_set_state(c, TCPS_SYN_SENT);
@@ -1578,6 +1579,9 @@ static unsigned tcp_counters(const struct tcp_stack *ts, struct rn_stack_counter
         {"tcp.tlp_probes", ts ? ts->ts_tlp_probes : 0},
         {"tcp.ecn_reductions", ts ? ts->ts_ecn_reductions : 0},
         {"tcp.undos", ts ? ts->ts_undos : 0},
+        {"tcp.sack_recoveries", ts ? ts->ts_sack_recoveries : 0},
+        {"tcp.rack_losses", ts ? ts->ts_rack_losses : 0},
+        {"tcp.rescue_retransmits", ts ? ts->ts_rescue_rxts : 0},
         {"tcp.timeouts", ts ? ts->ts_timeouts : 0},
         {"tcp.rst_in", ts ? ts->ts_rst_in : 0},
         {"tcp.rst_out", ts ? ts->ts_rst_out : 0},

@@ -160,6 +160,7 @@ static struct tcp_conn *passive_conn(struct tcp_listener *l, struct rn_netbuf *n
     c->rcv_adv = c->rcv_nxt;  /* nothing advertised yet: the edge starts here */
     c->iss = iss;
     c->snd_una = c->snd_nxt = c->snd_max = c->snd_recover = c->iss;
+    c->t_high_rxt = c->t_rescue_rxt = c->t_rack_lost = c->t_rack_end_seq = c->iss;
     /* An ECN-setup SYN (ECE and CWR, RFC 3168 6.1.1), accepted unless
      * tcp.ecn is 0; the SYN+ACK says so with ECE alone. */
     if (c->t_conf->tc_p.tp_ecn != 0 &&
@@ -653,8 +654,10 @@ static void dsack_input(struct tcp_conn *c, const struct seg *s, uint32_t ack)
         return;
     if (SEQ_LEQ(b[0].sb_end, ack) ||
         (s->to.to_nsacks > 1 && SEQ_GEQ(b[0].sb_start, b[1].sb_start) &&
-         SEQ_LEQ(b[0].sb_end, b[1].sb_end)))
+         SEQ_LEQ(b[0].sb_end, b[1].sb_end))) {
+        rn__tcp_rack_dsack(c);
         rn__tcp_cc_undo_dsack(c, b[0].sb_start, b[0].sb_end);
+    }
 }
 
 static bool ack_input(struct tcp_conn *c, struct seg *s, bool *done)
@@ -663,6 +666,7 @@ static bool ack_input(struct tcp_conn *c, struct seg *s, bool *done)
     rn_time_t now = rn_stack_now(ts->ts_stack);
     uint32_t ack = s->th.th_ack, win = (uint32_t)s->th.th_win << c->snd_scale;
     enum tcp_state st = tcp_state(c);
+    uint32_t newly = 0;
     bool same_win;
 
     if (st == TCPS_SYN_RECEIVED) {
@@ -710,6 +714,9 @@ static bool ack_input(struct tcp_conn *c, struct seg *s, bool *done)
     }
     same_win = win == c->snd_wnd;  /* before the update: part of a duplicate's test */
     window_input(c, s, ack, win);
+    c->t_rack_due = 0;
+    if (tcp_sack_on(c) && st >= TCPS_ESTABLISHED && SEQ_GEQ(ack, c->snd_una))
+        newly = rn__tcp_sack_update(c, &s->to, ack);
     if (SEQ_LEQ(ack, c->snd_una)) {
         uint32_t sacked = sacked_above(c, s, ack);
 
@@ -735,7 +742,10 @@ static bool ack_input(struct tcp_conn *c, struct seg *s, bool *done)
              * another timeout).  Before that, each of the first two
              * duplicates lets one new segment out (limited transmit, RFC
              * 3042: rn__tcp_output()). */
-            if ((c->t_flags & TF_INRECOVERY) &&
+            if (tcp_sack_on(c)) {
+                /* The scoreboard and RACK decide (tcp_sack.c). */
+                rn__tcp_sack_ack(c, 0, newly, true);
+            } else if ((c->t_flags & TF_INRECOVERY) &&
                 SEQ_GEQ(sack_highest(c, s, ack), c->t_rxt_mark + 2 * c->t_maxseg)) {
                 /* Two segments sent after our retransmission of snd_una
                  * have arrived, and it has not: it was lost too (RFC 8985
@@ -750,6 +760,8 @@ static bool ack_input(struct tcp_conn *c, struct seg *s, bool *done)
                 rn__tcp_cc_fast_retransmit(c);
         } else {
             c->t_dupacks = 0;
+            if (tcp_sack_on(c) && ack == c->snd_una && newly > 0)
+                rn__tcp_sack_ack(c, 0, newly, false);
         }
     } else {
         uint32_t acked = ack - c->snd_una;
@@ -796,14 +808,21 @@ static bool ack_input(struct tcp_conn *c, struct seg *s, bool *done)
         c->t_una_since = now;
         if (SEQ_LT(c->snd_nxt, c->snd_una))
             c->snd_nxt = c->snd_una;
-        if (c->t_flags & TF_INRECOVERY)
+        if (tcp_sack_on(c)) {
+            /* SACK recovery (tcp_sack.c) sets the window while it lasts. */
+            if (!(c->t_flags & TF_INRECOVERY) && acked > 0)
+                rn__tcp_cc_ack(c, acked);
+            rn__tcp_sack_ack(c, acked, newly, false);
+        } else if (c->t_flags & TF_INRECOVERY) {
             rn__tcp_cc_recovery_ack(c, acked);
-        else if (acked > 0)
+        } else if (acked > 0) {
             rn__tcp_cc_ack(c, acked);
+        }
         c->t_rxtshift = 0;
         if (c->snd_una == c->snd_max) {
             rn__tcp_timer_stop(c, &c->t_rexmt);
             c->t_persist = false;
+            c->t_flags &= ~TF_RACK_ARMED;
         } else if (!(c->t_persist)) {
             rn__tcp_rexmt_start(c);
         }
@@ -828,6 +847,13 @@ static bool ack_input(struct tcp_conn *c, struct seg *s, bool *done)
                 break;
             }
         }
+    }
+    /* RACK's reordering timer, if a candidate falls due before the
+     * retransmission timer (RFC 8985 6.2 step 5). */
+    if (c->t_rack_due != 0 && c->snd_una != c->snd_max && !c->t_persist &&
+        (!rn_timer_armed(&c->t_rexmt) || c->t_rack_due < c->t_rexmt.tm_due)) {
+        c->t_flags = (c->t_flags & ~TF_TLP_ARMED) | TF_RACK_ARMED;
+        rn__tcp_timer_arm(c, &c->t_rexmt, c->t_rack_due);
     }
     return true;
 }

@@ -322,6 +322,8 @@ int rn__tcp_send_segment(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t
                          (flags & RN_TCP_ACK) ? c->rcv_nxt : 0, flags, win, &to, len, gso_size,
                          tos_ttl);
     c->t_segs_out++;
+    if (len > 0 && !(flags & RN_TCP_SYN))
+        rn__tcp_sack_sent(c, seq, len);
     if (len > 0) {
         c->t_data_segs_out++;
         c->t_bytes_sent += len;
@@ -437,6 +439,10 @@ void rn__tcp_retransmit_one(struct tcp_conn *c)
         len = rn__tcp_seg_room(c);
     if (len > c->t_snd.sb_len)
         len = c->t_snd.sb_len;
+    /* Not into data the peer SACKed (RFC 6675 5 step 4.3: the first
+     * segment presumed lost). */
+    if (tcp_sack_on(c) && len > rn__tcp_sack_next(c, c->snd_una) - c->snd_una)
+        len = rn__tcp_sack_next(c, c->snd_una) - c->snd_una;
     /* Within the window the peer offers now, which may have shrunk below
      * what was sent (RFC 9293 3.8.6.2.1).  If it shrank to nothing, the
      * segment still goes: it serves as the zero-window probe. */
@@ -455,16 +461,41 @@ void rn__tcp_retransmit_one(struct tcp_conn *c)
     rn__tcp_send_segment(c, c->snd_una, len, flags);
 }
 
+void rn__tcp_send_new(struct tcp_conn *c, uint32_t len, bool push)
+{
+    rn_time_t now = rn_stack_now(c->t_tcp->ts_stack);
+    uint32_t seq = c->snd_max;
+
+    if (c->snd_una == c->snd_max)
+        c->t_una_since = now;
+    rn__tcp_send_segment(c, seq, len, RN_TCP_ACK | (push ? RN_TCP_PSH : 0));
+    if (!(c->t_flags & TF_RXT_TIMING)) {
+        c->t_flags |= TF_RXT_TIMING;
+        c->t_rtseq = seq;
+        c->t_rttime = now;
+    }
+    c->snd_max = seq + len;
+    if (SEQ_LT(c->snd_nxt, c->snd_max))
+        c->snd_nxt = c->snd_max;
+    if (!rn_timer_armed(&c->t_rexmt) || c->t_persist)
+        rn__tcp_rexmt_start(c);
+}
+
 void rn__tcp_output(struct tcp_conn *c)
 {
     struct tcp_stack *ts = c->t_tcp;
     rn_time_t now = rn_stack_now(ts->ts_stack);
     uint32_t seg = rn__tcp_seg_room(c);  /* payload per segment, SACK blocks aside */
     unsigned guard;
+    bool sackrec;
+    uint32_t max_before;
 
     /* Done, or waiting for a callout's authorisation: nothing goes out. */
     if (c->t_flags & (TF_DONE | TF_AUTH_PENDING))
         return;
+    /* In SACK recovery, NextSeg() picks what goes, resent or new. */
+    max_before = c->snd_max;
+    sackrec = rn__tcp_sack_output(c);
     for (guard = 0; guard < 4096; guard++) {
         enum tcp_state state = tcp_state(c);
         uint32_t start = data_start(c), fin_seq = start + c->t_snd.sb_len;
@@ -484,6 +515,12 @@ void rn__tcp_output(struct tcp_conn *c)
         }
         if (state == TCPS_CLOSED || state == TCPS_LISTEN || state == TCPS_TIME_WAIT)
             break;
+        /* Resending after a timeout: data SACKed since is skipped (RFC
+         * 6675 5.1). */
+        if (SEQ_LT(c->snd_nxt, c->snd_max) && c->t_nsacked > 0 && SEQ_GEQ(c->snd_nxt, start)) {
+            c->snd_nxt = SEQ_MIN(rn__tcp_sack_skip(c, c->snd_nxt), c->snd_max);
+            inflight = c->snd_nxt - c->snd_una;
+        }
         /* Data not yet sent, and what the windows let out now. */
         avail = SEQ_LT(c->snd_nxt, fin_seq) ? fin_seq - SEQ_MAX(c->snd_nxt, start) : 0;
         win = c->snd_cwnd;
@@ -495,7 +532,7 @@ void rn__tcp_output(struct tcp_conn *c)
             win += c->t_dupacks * c->t_maxseg;
         if (c->snd_wnd < win)
             win = c->snd_wnd;
-        usable = win > inflight ? win - inflight : 0;
+        usable = win > inflight && !sackrec ? win - inflight : 0;
         if (!syn && state >= TCPS_ESTABLISHED) {
             uint32_t max = seg;
 
@@ -510,6 +547,9 @@ void rn__tcp_output(struct tcp_conn *c)
             len = avail < usable ? avail : usable;
             if (len > max)
                 len = max;
+            if (SEQ_LT(c->snd_nxt, c->snd_max) && c->t_nsacked > 0 &&
+                len > rn__tcp_sack_next(c, c->snd_nxt) - c->snd_nxt)
+                len = rn__tcp_sack_next(c, c->snd_nxt) - c->snd_nxt;
         }
         if ((c->t_flags & TF_SHUT_WR) &&
             (state == TCPS_FIN_WAIT_1 || state == TCPS_CLOSING || state == TCPS_LAST_ACK) &&
@@ -580,11 +620,13 @@ void rn__tcp_output(struct tcp_conn *c)
             break;
     }
     c->t_flags &= ~TF_PUSH_ONCE;
+    /* New data went out: the probe timeout starts again (RFC 8985 7.2). */
+    if (c->snd_max != max_before || !(c->t_flags & TF_TLP_ARMED))
+        rn__tcp_tlp_arm(c);
     /* Nothing left unsent: no corked segment to push later. */
     if (rn_timer_armed(&c->t_cork) &&
         !SEQ_LT(c->snd_nxt, data_start(c) + c->t_snd.sb_len))
         rn__tcp_timer_stop(c, &c->t_cork);
-    rn__tcp_tlp_arm(c);
     /* Data waits behind a window too small to use and nothing is in
      * flight to bring news of it: the persist timer probes (RFC 9293
      * 3.8.6.1), or after it sends into the small window regardless. */

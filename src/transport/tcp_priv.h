@@ -1,6 +1,6 @@
 /*
  * TCP internals shared by tcp.c, tcp_input.c, tcp_output.c, tcp_timer.c,
- * tcp_timewait.c and tcp_cc_newreno.c.
+ * tcp_timewait.c, tcp_sack.c and tcp_cc*.c.
  *
  * Field prefixes follow FreeBSD's: snd_ and rcv_ for sequence space, t_ for
  * the rest of the control block.  Legend: [L] loop thread only; [I] fixed
@@ -93,12 +93,38 @@
                                       segment (uncork, the cork timer) */
 #define TF_SNDBUF_LOCK 0x08000000u /* SO_SNDBUF set: no send autotuning */
 #define TF_RCVBUF_LOCK 0x10000000u /* SO_RCVBUF set: no receive autotuning */
+#define TF_RACK_ARMED 0x20000000u  /* t_rexmt is armed as RACK's reordering
+                                      timer (RFC 8985 6.2 step 5) */
 
 /* ECN (RFC 3168) on a connection: t_ecn bits. */
 #define TCP_ECN_ASKED 0x01u /* our SYN asked for ECN (ECE and CWR set) */
 #define TCP_ECN_OK 0x02u    /* both ends agreed: new data goes out ECT(0) */
 #define TCP_ECN_ECE 0x04u   /* a CE mark came in: our ACKs carry ECE until CWR */
 #define TCP_ECN_CWR 0x08u   /* we reduced for an ECE: the next new data carries CWR */
+
+/* The SACK scoreboard (tcp_sack.c): SACKed ranges kept above snd_una,
+ * and the send-time marks RACK (RFC 8985) dates segments by.  Fixed in
+ * the connection: a full scoreboard forgets its highest range, a full
+ * list of marks merges its oldest two (dating their bytes later, which
+ * can only make RACK slower to call them lost, never quicker). */
+#define TCP_SACK_RANGES 16
+#define TCP_XMIT_MARKS 32
+#define TCP_DUPTHRESH 3               /* RFC 6675 DupThresh */
+#define TCP_WCDELACK RN_MSEC(200)     /* RFC 8985 7.2 WCDelAckT */
+
+/* A stretch of sequence space: SACKed data, or data sent at one time
+ * (xm_time). */
+struct tcp_range {
+    uint32_t r_start, r_end;
+};
+struct tcp_xmark {
+    uint32_t xm_start, xm_end;
+    rn_time_t xm_time;
+};
+struct tcp_xmarks {
+    struct tcp_xmark xs_m[TCP_XMIT_MARKS];  /* by sequence, oldest first */
+    uint8_t xs_n;
+};
 
 /* How long a corked partial segment may wait (TCP_CORK, MSG_MORE), as
  * Linux. */
@@ -241,6 +267,10 @@ struct tcp_stack {
     uint64_t ts_ecn_reductions;              /* windows reduced for ECE (RFC 3168) */
     uint64_t ts_undos;                       /* reductions undone: DSACK showed
                                                 every retransmission needless */
+    uint64_t ts_sack_recoveries;             /* recoveries driven by the SACK
+                                                scoreboard (RFC 6675) */
+    uint64_t ts_rack_losses;                 /* segments RACK found lost by time */
+    uint64_t ts_rescue_rxts;                 /* rescue retransmissions (RFC 6675) */
 };
 
 /* The send buffer: a ring of bytes starting at the byte snd_una names.
@@ -315,6 +345,43 @@ struct tcp_conn {
     uint32_t t_ecn_recover;            /* [L] snd_max at the last reduction for
                                           ECE: one a window (RFC 3168 6.1.2) */
     uint8_t snd_scale;                 /* [L] shift for the peer's window */
+    /* SACK loss recovery (RFC 6675) with PRR (RFC 6937), tcp_sack.c. */
+    struct tcp_range t_sacked[TCP_SACK_RANGES]; /* [L] SACKed ranges above
+                                          snd_una, by sequence, disjoint */
+    uint8_t t_nsacked;                 /* [L] */
+    bool t_rescue_used;                /* [L] RescueRxt is defined */
+    uint32_t t_sacked_bytes;           /* [L] bytes in t_sacked */
+    uint32_t t_high_rxt;               /* [L] HighRxt: end of the highest
+                                          retransmission of this recovery */
+    uint32_t t_rescue_rxt;             /* [L] RescueRxt */
+    uint32_t t_pipe;                   /* [L] RFC 6675 pipe, kept up to date
+                                          by every segment sent in recovery */
+    uint32_t t_prr_delivered;          /* [L] RFC 6937 prr_delivered */
+    uint32_t t_prr_out;                /* [L] prr_out */
+    uint32_t t_recover_fs;             /* [L] RecoverFS */
+    /* RACK-TLP (RFC 8985). */
+    struct tcp_xmarks t_xm_orig;       /* [L] when new data went out */
+    struct tcp_xmarks t_xm_rxt;        /* [L] when data was resent */
+    rn_time_t t_rack_xmit_ts;          /* [L] RACK.xmit_ts; 0 none yet */
+    uint32_t t_rack_end_seq;           /* [L] RACK.end_seq */
+    rn_time_t t_rack_rtt;              /* [L] RACK.rtt */
+    uint32_t t_rack_lost;              /* [L] data below this never resent and
+                                          not SACKed is lost (RACK) */
+    bool t_rack_reord;                 /* [L] RACK.reord: reordering seen */
+    bool t_rack_rerxt;                 /* [L] the resent segment at
+                                          t_rack_rerxt_seq was lost again:
+                                          resend it */
+    uint32_t t_rack_rerxt_seq;         /* [L] */
+    uint8_t t_reo_wnd_mult;            /* [L] RACK.reo_wnd_mult */
+    uint8_t t_reo_wnd_persist;         /* [L] RACK.reo_wnd_persist */
+    bool t_dsack_round_on;             /* [L] RACK.dsack_round is set */
+    uint32_t t_dsack_round;            /* [L] */
+    rn_time_t t_rack_due;              /* [L] when RACK's next candidate is due;
+                                          0 none */
+    bool t_snd_nxt_sync;               /* [L] recovery began: snd_nxt goes to
+                                          snd_max at the next output */
+    uint32_t t_tlp_end;                /* [L] TLP.end_seq of the probe out */
+    bool t_tlp_rxt;                    /* [L] TLP.is_retrans */
 
     /* Receive sequence space. */
     uint32_t irs;                      /* [L] */
@@ -605,6 +672,9 @@ uint32_t rn__tcp_seg_room(const struct tcp_conn *c);
 /* Sends one segment of len bytes at seq with flags. */
 int rn__tcp_send_segment(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags);
 void rn__tcp_send_rst(struct tcp_conn *c);
+/* Sends len bytes of new data at snd_max (PSH if push), as output
+ * would: snd_nxt and snd_max move, the RTT is timed, the timer runs. */
+void rn__tcp_send_new(struct tcp_conn *c, uint32_t len, bool push);
 /* Resends the segment at snd_una (fast retransmit, partial ACKs). */
 void rn__tcp_retransmit_one(struct tcp_conn *c);
 /* SYN cookies (tcp_syncookie.c, RFC 4987 3.6).  Whether l answers SYNs
@@ -624,6 +694,44 @@ bool rn__tcp_syncookie_check(struct tcp_listener *l, uint32_t laddr, uint32_t fa
 /* A challenge ACK (RFC 5961), rate limited per stack. */
 void rn__tcp_challenge_ack(struct tcp_conn *c);
 uint32_t rn__tcp_tsval(const struct tcp_conn *c, rn_time_t now);
+
+/* ---- tcp_sack.c: SACK recovery (RFC 6675, RFC 6937) and RACK (RFC 8985) ---- */
+/* Whether c recovers with the scoreboard: the peer takes SACK. */
+static inline bool tcp_sack_on(const struct tcp_conn *c)
+{
+    return (c->t_flags & TF_SACK_PERMIT) != 0;
+}
+/* Takes the SACK blocks of an ACK of ack into the scoreboard (those at
+ * or below ack, and beyond snd_max, are no news); ranges at or below ack
+ * go.  Returns the bytes newly SACKed.  Bounded: at most 4 blocks into
+ * TCP_SACK_RANGES ranges. */
+uint32_t rn__tcp_sack_update(struct tcp_conn *c, const struct rn_tcp_opts *to, uint32_t ack);
+/* Forgets every SACKed range (a timeout: the receiver may have reneged,
+ * RFC 2018 8). */
+void rn__tcp_sack_clear(struct tcp_conn *c);
+/* If seq lies in a SACKed range, its end; else seq. */
+uint32_t rn__tcp_sack_skip(const struct tcp_conn *c, uint32_t seq);
+/* The first SACKed byte above seq, or snd_max. */
+uint32_t rn__tcp_sack_next(const struct tcp_conn *c, uint32_t seq);
+/* RFC 6675 IsLost(seq), or RACK's verdict on it. */
+bool rn__tcp_sack_lost(const struct tcp_conn *c, uint32_t seq);
+/* An ACK was taken in (snd_una moved by acked bytes, newly SACKed more):
+ * RACK dates the delivery, detects losses and arms its timer; recovery
+ * starts, continues (PRR) or ends.  dup: it was a duplicate ACK. */
+void rn__tcp_sack_ack(struct tcp_conn *c, uint32_t acked, uint32_t newly, bool dup);
+/* What recovery sends now (NextSeg() while pipe < cwnd); true while c is
+ * in SACK recovery, when output must send no new data of its own. */
+bool rn__tcp_sack_output(struct tcp_conn *c);
+/* len bytes at seq went out (resent if below snd_max): RACK's marks,
+ * and pipe and prr_out in recovery. */
+void rn__tcp_sack_sent(struct tcp_conn *c, uint32_t seq, uint32_t len);
+/* A D-SACK came in: RACK widens its reordering window (RFC 8985 6.2
+ * step 4). */
+void rn__tcp_rack_dsack(struct tcp_conn *c);
+/* RACK's reordering timer fired. */
+void rn__tcp_rack_timeout(struct tcp_conn *c);
+/* A retransmission timeout: the scoreboard and RACK start over. */
+void rn__tcp_sack_rto(struct tcp_conn *c);
 
 /* ---- tcp_timer.c ---- */
 void rn__tcp_timers_init(struct tcp_conn *c);

@@ -83,23 +83,31 @@ static rn_time_t user_deadline(const struct tcp_conn *c)
 }
 
 /* The probe timeout of RFC 8985 7.2, or 0 if no probe applies to c now:
- * data in flight beyond one segment (a lone segment is answered only after
- * the peer's delayed-ACK timer, so its probe would come no sooner than the
- * RTO), an RTT measured, no recovery or timeout in progress, no probe out
- * yet, and no FIN sent (the probe resends data only). */
+ * data in flight, an RTT measured, no recovery or timeout in progress, no
+ * probe out yet, and no FIN sent (the probe sends data only).  Two round
+ * trips, plus the peer's worst delayed ACK when a single segment is in
+ * flight (its ACK may wait for the delayed-ACK timer).  RFC 8985 would
+ * fire a probe due after the retransmission timer at the timer's time, in
+ * its place; refnet lets the timer fire then, with its back-off and
+ * RFC 6298's schedule, as before.  RFC 8985 asks for SACK too; a peer
+ * without it is probed all the same, as refnet did before: the probe's
+ * ACK still spares it a wait for the timer. */
 static rn_time_t tlp_timeout(const struct tcp_conn *c)
 {
     enum tcp_state s = tcp_state(c);
-    rn_time_t pto;
+    rn_time_t pto, rto;
 
     if ((s != TCPS_ESTABLISHED && s != TCPS_CLOSE_WAIT) || c->t_srtt == 0 ||
         c->t_rxtshift != 0 || (c->t_flags & (TF_INRECOVERY | TF_TLP_OUT | TF_SENTFIN)) ||
-        c->snd_max - c->snd_una <= c->t_maxseg)
+        c->snd_max == c->snd_una)
         return 0;
     pto = 2 * c->t_srtt;
+    if (c->snd_max - c->snd_una <= c->t_maxseg)
+        pto += TCP_WCDELACK;
     if (pto < TCP_TLP_MIN)
         pto = TCP_TLP_MIN;
-    return pto < rn__tcp_rto(c) ? pto : 0;
+    rto = rn__tcp_rto(c);
+    return pto < rto ? pto : 0;
 }
 
 void rn__tcp_rexmt_start(struct tcp_conn *c)
@@ -108,6 +116,7 @@ void rn__tcp_rexmt_start(struct tcp_conn *c)
     rn_time_t due, until = user_deadline(c);
 
     c->t_persist = false;
+    c->t_flags &= ~TF_RACK_ARMED;
     if (pto != 0) {
         c->t_flags |= TF_TLP_ARMED;
         due = now + pto;
@@ -124,33 +133,51 @@ void rn__tcp_rexmt_start(struct tcp_conn *c)
 
 void rn__tcp_tlp_arm(struct tcp_conn *c)
 {
-    if (!(c->t_flags & TF_TLP_ARMED) && !c->t_persist && rn_timer_armed(&c->t_rexmt) &&
+    if (!(c->t_flags & TF_RACK_ARMED) && !c->t_persist && rn_timer_armed(&c->t_rexmt) &&
         tlp_timeout(c) != 0)
         rn__tcp_rexmt_start(c);
 }
 
 /* The tail loss probe (RFC 8985 7.3): nothing was acknowledged for two
  * round trips while data is in flight.  Either the last segments or their
- * ACKs were lost; no duplicate ACK will come to say which.  Resend the last
- * segment: its ACK acknowledges everything if only ACKs were lost, or
- * reports the hole with SACK.  The window is left as it is, and the
- * retransmission timer takes over from here.  A peer whose window shrank
- * below the data in flight gets no probe: the last segment would fall
- * outside the window; the retransmission timer resends from snd_una,
- * clipped to it. */
+ * ACKs were lost; no duplicate ACK will come to say which.  A segment of
+ * new data goes if there is some and the peer's window takes it, else the
+ * last segment again: its ACK acknowledges everything if only ACKs were
+ * lost, or reports the hole with SACK, which starts recovery.  The window
+ * is left as it is, and the retransmission timer takes over from here.  A
+ * peer whose window shrank below the data in flight gets no probe: the
+ * last segment would fall outside the window; the retransmission timer
+ * resends from snd_una, clipped to it. */
 static void tlp_fire(struct tcp_conn *c, rn_time_t now)
 {
     /* The last data byte sent: a FIN sent since the probe was armed takes
      * a sequence number after it, which is no byte of the send ring. */
     uint32_t end = c->snd_max - ((c->t_flags & TF_SENTFIN) ? 1u : 0u);
-    uint32_t len = end - c->snd_una;
+    uint32_t len = end - c->snd_una, room = rn__tcp_seg_room(c);
+    uint32_t start = c->snd_una == c->iss ? c->iss + 1 : c->snd_una;
+    uint32_t unsent = SEQ_LT(c->snd_max, start + c->t_snd.sb_len) && !(c->t_flags & TF_SENTFIN)
+                          ? start + c->t_snd.sb_len - c->snd_max
+                          : 0;
+    uint32_t edge = c->snd_una + c->snd_wnd;
 
     c->t_flags |= TF_TLP_OUT;
-    if (len > rn__tcp_seg_room(c))
-        len = rn__tcp_seg_room(c);
+    if (unsent > 0 && c->snd_nxt == c->snd_max && SEQ_LT(c->snd_max, edge)) {
+        uint32_t n = unsent < room ? unsent : room;
+
+        if (n > edge - c->snd_max)
+            n = edge - c->snd_max;
+        c->t_tcp->ts_tlp_probes++;
+        c->t_tlp_rxt = false;
+        rn__tcp_send_new(c, n, n == unsent);
+        c->t_tlp_end = c->snd_max;
+        rn__tcp_timer_arm(c, &c->t_rexmt, now + rn__tcp_rto(c));
+        return;
+    }
+    if (len > room)
+        len = room;
     if (len > c->t_snd.sb_len)
         len = c->t_snd.sb_len;
-    if (SEQ_GT(end, c->snd_una + c->snd_wnd))
+    if (SEQ_GT(end, edge))
         len = 0;
     if (len > 0) {
         c->t_flags &= ~TF_RXT_TIMING;  /* Karn */
@@ -159,6 +186,8 @@ static void tlp_fire(struct tcp_conn *c, rn_time_t now)
         c->t_retransmits++;
         c->t_undo_retrans += c->t_undo;
         c->t_bytes_retrans += len;
+        c->t_tlp_rxt = true;
+        c->t_tlp_end = c->snd_max;
         rn__tcp_send_segment(c, end - len, len, RN_TCP_ACK);
     }
     rn__tcp_timer_arm(c, &c->t_rexmt, now + rn__tcp_rto(c));
@@ -191,11 +220,27 @@ static void rexmt_fire(struct rn_timer *t, rn_time_t now)
     struct tcp_conn *c = CONN_OF(t, t_rexmt);
     struct tcp_stack *ts = c->t_tcp;
     enum tcp_state s = tcp_state(c);
-    bool probe = (c->t_flags & TF_TLP_ARMED) != 0;
+    bool probe = (c->t_flags & TF_TLP_ARMED) != 0, rack = (c->t_flags & TF_RACK_ARMED) != 0;
 
-    c->t_flags &= ~TF_TLP_ARMED;
+    c->t_flags &= ~(TF_TLP_ARMED | TF_RACK_ARMED);
     if (c->t_flags & TF_DONE)
         goto out;
+    if (rack && !c->t_persist) {
+        /* RACK's reordering timer: what it waited for is lost by now;
+         * then the retransmission timer runs again. */
+        if (c->snd_una != c->snd_max) {
+            rn__tcp_rack_timeout(c);
+            if (!(c->t_flags & TF_DONE) && c->snd_una != c->snd_max) {
+                if (!rn_timer_armed(&c->t_rexmt))
+                    rn__tcp_rexmt_start(c);
+                if (c->t_rack_due != 0 && c->t_rack_due < c->t_rexmt.tm_due) {
+                    c->t_flags = (c->t_flags & ~TF_TLP_ARMED) | TF_RACK_ARMED;
+                    rn__tcp_timer_arm(c, &c->t_rexmt, c->t_rack_due);
+                }
+            }
+        }
+        goto out;
+    }
     if (c->t_persist) {
         uint32_t start = c->snd_una == c->iss ? c->iss + 1 : c->snd_una;
         uint32_t avail = start + c->t_snd.sb_len - c->snd_nxt;
@@ -264,6 +309,7 @@ static void rexmt_fire(struct rn_timer *t, rn_time_t now)
     ts->ts_timeouts++;
     c->t_flags &= ~TF_TLP_OUT;
     rn__tcp_cc_rto(c);
+    rn__tcp_sack_rto(c);
     c->t_flags &= ~TF_RXT_TIMING;  /* Karn */
     c->snd_nxt = c->snd_una;       /* go back and resend from the oldest */
     c->t_dupacks = 0;
