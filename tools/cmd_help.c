@@ -26,6 +26,7 @@ const struct cmd_def rn__cmd_table[] = {
         .cd_brief = "daemon --tap NAME --addr A/P [OPTION]...",
         .cd_summary = "run a stack on a TAP device",
         .cd_synopsis = "daemon --tap NAME --addr ADDR/PREFIX [--gw ADDR] [--ctl PATH]\n"
+                       "       [--addr6 ADDR/PREFIX]...\n"
                        "       [--capture FILE] [--fault SPEC] [--service NAME]...\n"
                        "       [--mac MAC] [--mtu N] [--seed N] [--watchdog S]\n"
                        "       [--offload on|off] [--plugin PATH[:ARGS]]...\n"
@@ -45,6 +46,9 @@ const struct cmd_def rn__cmd_table[] = {
             "      --addr A/P         refnet's IPv4 address and prefix length, e.g.\n"
             "                         198.18.0.2/15\n"
             "      --gw ADDR          default gateway, on the interface's prefix\n"
+            "      --addr6 A/P        an IPv6 address and its on-link prefix length,\n"
+            "                         e.g. 2001:2::2/64 (repeatable, up to 4); turns\n"
+            "                         IPv6 on, with a link-local address from the MAC\n"
             "      --ctl PATH         control socket to create (default $REFNET_CTL,\n"
             "                         else /run/refnet/refnet.sock)\n"
             "      --capture FILE     record every frame the stack sees to a pcap file\n"
@@ -133,6 +137,16 @@ const struct cmd_def rn__cmd_table[] = {
         .cd_brief = "arp [-j]",
         .cd_summary = "the daemon's ARP cache",
         .cd_synopsis = "arp [-j]",
+        .cd_options = "  -j, --json             JSON instead of the table\n",
+        .cd_man = "refnet-netstat",
+        .cd_flags = CMD_F_CTL | CMD_F_TIMEOUT | CMD_F_JSON,
+    },
+    {
+        .cd_name = "neigh",
+        .cd_fn = rn__cmd_neigh,
+        .cd_brief = "neigh [-j]",
+        .cd_summary = "the daemon's neighbours, IPv4 and IPv6",
+        .cd_synopsis = "neigh [-j]",
         .cd_options = "  -j, --json             JSON instead of the table\n",
         .cd_man = "refnet-netstat",
         .cd_flags = CMD_F_CTL | CMD_F_TIMEOUT | CMD_F_JSON,

@@ -168,6 +168,11 @@ static int rn__cmd_ifconfig(struct rn_ctl_req *req, void *ctx)
 
 static int rn__cmd_arp(struct rn_ctl_req *req, void *ctx)
 {
+    return listing(req, ctx, rn__render_arp);
+}
+
+static int rn__cmd_neigh(struct rn_ctl_req *req, void *ctx)
+{
     return listing(req, ctx, rn__render_neighbours);
 }
 
@@ -184,6 +189,7 @@ static int rn__cmd_stat(struct rn_ctl_req *req, void *ctx)
 static const struct rn_ctl_cmd stack_cmds[] = {
     {"ifconfig", rn__cmd_ifconfig, "ifconfig"},
     {"arp", rn__cmd_arp, "arp"},
+    {"neigh", rn__cmd_neigh, "neigh"},
     {"route", rn__cmd_route, "route"},
     {"stat", rn__cmd_stat, "stat"},
 };
