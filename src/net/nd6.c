@@ -187,6 +187,48 @@ static void nd_send_ns(struct rn_iface *ifp, const struct rn_ip6 *src, const str
     rn__net_ip6_output(st, nb, &out);
 }
 
+/* Sends a neighbour advertisement for target (one of ifp's addresses,
+ * also the source) to dst with flags: straight to the link address *mac
+ * if it is given, else through the route and the cache. */
+static void nd_send_na(struct rn_iface *ifp, const struct rn_ip6 *target, const struct rn_ip6 *dst,
+                       uint32_t flags, const struct rn_mac *mac)
+{
+    struct rn_stack *st = ifp->if_stack;
+    struct ip6_out out = {.o6_src = *target, .o6_dst = *dst, .o6_proto = RN_IPPROTO_ICMPV6,
+                          .o6_hlim = 255, .o6_iface = ifp};
+    struct rn_netbuf *nb = rn__ip_alloc(st, rn__net_types.nt_own_tx);
+    struct rn_ip6_hdr ip;
+    uint8_t *p;
+
+    if (nb == NULL)
+        return;
+    p = rn_nb_put(nb, RN_ND_NS_LL_LEN);
+    if (p == NULL) {
+        rn__net_drop(st, ifp, nb, RN_DROP_NO_BUFFER);
+        return;
+    }
+    rn__nd6_emit_na(p, target, dst, target, flags, &ifp->if_mac);
+    net_st(st)->ns_nd_out++;
+    if (mac == NULL) {
+        rn__net_ip6_output(st, nb, &out);
+        return;
+    }
+    memset(&ip, 0, sizeof(ip));
+    ip.ip6_plen = RN_ND_NS_LL_LEN;
+    ip.ip6_nxt = RN_IPPROTO_ICMPV6;
+    ip.ip6_hlim = 255;
+    ip.ip6_src = *target;
+    ip.ip6_dst = *dst;
+    p = rn_nb_push(nb, RN_IP6_HLEN);
+    if (p == NULL) {
+        rn__net_drop(st, ifp, nb, RN_DROP_NO_BUFFER);
+        return;
+    }
+    rn__ip6_emit(p, &ip);
+    net_st(st)->ns_ip6_out++;
+    rn__net_eth_output(ifp, nb, mac, RN_ETHERTYPE_IPV6);
+}
+
 /* Solicits e's address: to its solicited-node group while INCOMPLETE,
  * to the address itself while PROBE. */
 static void nd_solicit(struct nd_entry *e)
@@ -425,23 +467,15 @@ void rn__net_nd_input(struct rn_stack *st, const struct rn_icmp6_hdr *ic, const 
     if (rn_ip6_is_any(&rx->r6_src)) {
         /* DAD for an address we hold: defend it, to all nodes. */
         struct rn_ip6 all = RN_IP6_ALL_NODES;
-        struct ip6_out out = {.o6_src = a->a6_addr, .o6_dst = all,
-                              .o6_proto = RN_IPPROTO_ICMPV6, .o6_hlim = 255, .o6_iface = ifp};
-        struct rn_netbuf *nb = rn__ip_alloc(st, rn__net_types.nt_own_tx);
-        uint8_t *p;
 
-        if (nb == NULL || (p = rn_nb_put(nb, RN_ND_NS_LL_LEN)) == NULL) {
-            if (nb != NULL)
-                rn__net_drop(st, ifp, nb, RN_DROP_NO_BUFFER);
-            return;
-        }
-        rn__nd6_emit_na(p, &a->a6_addr, &all, &a->a6_addr, RN_ND_NA_OVERRIDE, &ifp->if_mac);
-        net_st(st)->ns_nd_out++;
-        rn__net_ip6_output(st, nb, &out);
+        nd_send_na(ifp, &a->a6_addr, &all, RN_ND_NA_OVERRIDE, NULL);
         return;
     }
-    /* Learn the sender (RFC 4861 7.2.3) while there is room, then answer
-     * it directly: the cache entry gives the answer its link address. */
+    /* Learn the sender (RFC 4861 7.2.3) while there is room, and answer
+     * it.  With its link address in hand the answer goes straight to it,
+     * past the cache, as an ARP reply does: a flood of solicitations then
+     * neither marks the entries it made as used nor needs one of its own
+     * for each sender. */
     if (nd.nd_has_lladdr) {
         e = nd_lookup(st, ifp, &rx->r6_src);
         if (e != NULL)
@@ -450,24 +484,8 @@ void rn__net_nd_input(struct rn_stack *st, const struct rn_icmp6_hdr *ic, const 
                  (e = nd_create(ifp, &rx->r6_src)) != NULL)
             nd_resolved(e, &nd.nd_lladdr);
     }
-    {
-        struct ip6_out out = {.o6_src = a->a6_addr, .o6_dst = rx->r6_src,
-                              .o6_proto = RN_IPPROTO_ICMPV6, .o6_hlim = 255, .o6_iface = ifp};
-        struct rn_netbuf *nb = rn__ip_alloc(st, rn__net_types.nt_own_tx);
-        uint8_t *p;
-
-        if (nb == NULL || (p = rn_nb_put(nb, RN_ND_NS_LL_LEN)) == NULL) {
-            if (nb != NULL)
-                rn__net_drop(st, ifp, nb, RN_DROP_NO_BUFFER);
-            return;
-        }
-        rn__nd6_emit_na(p, &a->a6_addr, &rx->r6_src, &a->a6_addr,
-                        RN_ND_NA_SOLICITED | RN_ND_NA_OVERRIDE, &ifp->if_mac);
-        net_st(st)->ns_nd_out++;
-        /* Without the sender's link address in the cache (no option, or no
-         * room), this solicits it first: the answer waits for that. */
-        rn__net_ip6_output(st, nb, &out);
-    }
+    nd_send_na(ifp, &a->a6_addr, &rx->r6_src, RN_ND_NA_SOLICITED | RN_ND_NA_OVERRIDE,
+               nd.nd_has_lladdr ? &nd.nd_lladdr : NULL);
 }
 
 /* ---- Addresses and DAD ---------------------------------------------------- */
