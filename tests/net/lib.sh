@@ -174,6 +174,13 @@ net_start() {
     _net_launch "$@"
 }
 
+# net_launch [DAEMON ARGS...]: the second half of net_start, for a test
+# that sets Linux's side up further after net_tap_up (another address on
+# rn0, say) before the daemon starts.
+net_launch() {
+    _net_launch "$@"
+}
+
 # net_restart [DAEMON ARGS...]: stops the daemon (checked as net_stop does:
 # a leak or unclean exit is a failure) and starts a new one on the same rn0
 # with these arguments.  Linux's side stays as it was.
