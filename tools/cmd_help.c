@@ -152,6 +152,18 @@ const struct cmd_def rn__cmd_table[] = {
         .cd_flags = CMD_F_CTL | CMD_F_TIMEOUT | CMD_F_JSON,
     },
     {
+        .cd_name = "ping",
+        .cd_fn = rn__cmd_ping,
+        .cd_brief = "ping ADDR [COUNT]",
+        .cd_summary = "the daemon pings an IPv4 or IPv6 address",
+        .cd_synopsis = "ping ADDR [COUNT]",
+        .cd_desc = "Sends COUNT (default 3, at most 100) echo requests of 56 data bytes\n"
+                   "from the daemon's stack, 0.2 s apart, and waits 1 s after the last.\n"
+                   "Exit status 0 if every one was answered, else 1.",
+        .cd_man = "refnet-netstat",
+        .cd_flags = CMD_F_CTL | CMD_F_TIMEOUT,
+    },
+    {
         .cd_name = "route",
         .cd_fn = rn__cmd_route,
         .cd_brief = "route [-j]",

@@ -7,6 +7,9 @@
 #     one answered; 5 pings of 1400 bytes; 3 pings to the link-local
 #     address; refnet resolved Linux through neighbour discovery and Linux
 #     resolved refnet (both neighbour tables hold the other's MAC);
+#   - refnet pings Linux (`refnet ping`): its global and link-local IPv6
+#     addresses and its IPv4 one answer every request; an address nobody
+#     holds answers none; a bad address is a usage error;
 #   - `refnet neigh` shows the IPv6 neighbour entry (an object with its
 #     holders, as ARP entries are), `refnet route` the on-link prefixes;
 #   - the counters agree (icmp6.echo_replies) and nothing IPv6 was dropped
@@ -62,6 +65,22 @@ out=$(rn neigh)
 grep -q "^2001:2::1 .*$linux_mac" <<<"$out" || bad "refnet neigh (text): $out"
 out=$(rn objects 2>&1 | grep "nd entry" || true)
 grep -q "nd entry 2001:2::1 $linux_mac rn0" <<<"$out" || bad "no nd entry object: $out"
+
+# refnet pings Linux: its global and link-local addresses, and over IPv4.
+out=$(rn ping 2001:2::1 5 2>&1) || bad "refnet ping 2001:2::1 failed: $out"
+grep -q "^5 packets transmitted, 5 received" <<<"$out" || bad "refnet ping 2001:2::1: $out"
+[ "$(grep -c "^64 bytes from 2001:2::1: seq=[1-5] hlim=64 " <<<"$out")" = 5 ] ||
+    bad "refnet ping 2001:2::1, replies: $out"
+linux_ll=$(nsx ip -6 -o addr show dev rn0 scope link | awk '{ sub("/.*", "", $4); print $4 }')
+out=$(rn ping "$linux_ll" 2 2>&1) || bad "refnet ping $linux_ll failed: $out"
+grep -q "^2 packets transmitted, 2 received" <<<"$out" || bad "refnet ping $linux_ll: $out"
+out=$(rn ping 198.18.0.1 2 2>&1) || bad "refnet ping 198.18.0.1 failed: $out"
+grep -q "^2 packets transmitted, 2 received" <<<"$out" || bad "refnet ping 198.18.0.1: $out"
+out=$(rn ping 2001:2::9 1 2>&1) && bad "refnet ping 2001:2::9 (nobody) succeeded: $out"
+grep -q "^1 packets transmitted, 0 received" <<<"$out" || bad "refnet ping 2001:2::9: $out"
+out=$(rn ping 2001:2::zz 2>&1); st=$?
+[ "$st" = 2 ] && grep -q "'2001:2::zz': a group has no hex digit" <<<"$out" ||
+    bad "refnet ping 2001:2::zz: status $st: $out"
 
 out=$(rn route)
 grep -q "^2001:2::/64 " <<<"$out" || bad "refnet route has no 2001:2::/64: $out"
