@@ -138,6 +138,8 @@ struct run_sock {
     int rk_error;                  /* [L] errno for SO_ERROR, 0 none */
     int rk_filler;                 /* [L] bytes of connect filler to discard */
     bool rk_rd;                    /* [L] the pair may be readable */
+    bool rk_rdhup;                 /* [L] the program's end shut its writing
+                                      (EPOLLRDHUP seen): read to the end */
     bool rk_wr;                    /* [L] the pair may be writable */
     bool rk_hup;                   /* [L] the program's end is closed */
     bool rk_eof;                   /* [L] read end of data from the pair */
@@ -386,21 +388,18 @@ out_close:
     return NULL;
 }
 
-/* Makes the pair for a socket of type: 0 and both ends, or -errno. */
+/* Makes the pair for a socket of type: 0 and both ends, or -errno.  Both
+ * ends are blocking: the daemon passes MSG_DONTWAIT on every call on its
+ * end, and the program's end is the program's to set (one F_SETFL in the
+ * shim), so a connection costs no fcntl here. */
 static int pair_make(int type, int *fd, int *gfd)
 {
     int sv[2];
     int ptype = type == SOCK_DGRAM ? SOCK_SEQPACKET : SOCK_STREAM;
 
+    *fd = *gfd = -1;
     if (socketpair(AF_UNIX, ptype | SOCK_CLOEXEC, 0, sv) != 0)
         return -errno;
-    if (fcntl(sv[0], F_SETFL, O_NONBLOCK) != 0) {
-        int e = errno;
-
-        close(sv[0]);
-        close(sv[1]);
-        return -e;
-    }
     *fd = sv[0];
     *gfd = sv[1];
     return 0;
@@ -548,6 +547,11 @@ static void tx_next(struct run_sock *rk)
         }
     } else {
         n = recv(rk->rk_fd, rk->rk_txbuf, RUN_BUF, MSG_DONTWAIT);
+        /* A short read took all there was: more data, or the end, is a
+         * new edge (EPOLLET), so no recv is spent to hear EAGAIN; once
+         * the end's edge was seen, reads go on until they meet it. */
+        if (n > 0 && (size_t)n < RUN_BUF && !rk->rk_rdhup)
+            rk->rk_rd = false;
     }
     if (n < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK)
@@ -892,7 +896,9 @@ static void sock_close(struct run_sock *rk)
     sock_hash_del(rk);
     rs->rs_live_socks--;
     if (rk->rk_fd >= 0) {
-        (void)epoll_ctl(rs->rs_epfd, EPOLL_CTL_DEL, rk->rk_fd, NULL);
+        /* The close takes it out of epoll: no other descriptor refers to
+         * the daemon's end (services are spawned with posix_spawn() from
+         * this thread, which waits until their exec has closed theirs). */
         close(rk->rk_fd);
         rk->rk_fd = -1;
     }
@@ -911,6 +917,8 @@ static void sock_event(struct run_sock *rk, uint32_t ev)
         rk->rk_wr = true;
     if (ev & EPOLLHUP)
         rk->rk_hup = true;
+    if (ev & (EPOLLRDHUP | EPOLLHUP))
+        rk->rk_rdhup = true;  /* its edge is spent: the end must be read */
     if (rk->rk_state == RK_LISTENING) {
         offers_write(rk);
         if (rk->rk_hup)
