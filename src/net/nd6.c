@@ -431,12 +431,15 @@ void rn__net_nd_input(struct rn_stack *st, const struct rn_icmp6_hdr *ic, const 
     a = rn__net_ip6_iface_addr(ifp, &nd.nd_target);
     if (ic->ic6_type == RN_ICMP6_NEIGHBOR_ADVERT) {
         /* An advertisement for one of our addresses: another node holds
-         * it (RFC 4862 5.4.4). */
-        if (a != NULL) {
+         * it (RFC 4862 5.4.4); a tentative one is then duplicate, and a
+         * preferred one stays ours (a host need not defend it). */
+        if (a != NULL && a->a6_state != RN_ADDR6_DUPLICATE) {
             if (a->a6_state == RN_ADDR6_TENTATIVE)
                 dad_conflict(ifp, a);
             return;
         }
+        /* For an address of ours found duplicate: its holder's, to learn
+         * like any other's. */
         e = nd_lookup(st, ifp, &nd.nd_target);
         if (e == NULL)
             return;  /* unsolicited, about a node we do not talk to */
