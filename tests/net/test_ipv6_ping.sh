@@ -10,8 +10,9 @@
 #   - refnet pings Linux (`refnet ping`): its global and link-local IPv6
 #     addresses and its IPv4 one answer every request; an address nobody
 #     holds answers none; a bad address is a usage error;
-#   - `refnet neigh` shows the IPv6 neighbour entry (an object with its
-#     holders, as ARP entries are), `refnet route` the on-link prefixes;
+#   - `refnet neigh` shows the IPv6 neighbour entry, an object with its
+#     holder "nd-table" as ARP entries have theirs (`refnet refs`, and
+#     `refnet analyze` of a dump), `refnet route` the on-link prefixes;
 #   - the counters agree (icmp6.echo_replies) and nothing IPv6 was dropped
 #     but Linux's MLD reports (not_for_us: refnet joins no MLD group).
 # The daemon then shuts down cleanly with no leak (lib.sh).
@@ -65,6 +66,15 @@ out=$(rn neigh)
 grep -q "^2001:2::1 .*$linux_mac" <<<"$out" || bad "refnet neigh (text): $out"
 out=$(rn objects 2>&1 | grep "nd entry" || true)
 grep -q "nd entry 2001:2::1 $linux_mac rn0" <<<"$out" || bad "no nd entry object: $out"
+# The entry's holders, live and from a dump.
+id=$(sed -nE 's/.*nd entry 2001:2::1 .* #([0-9]+) .*/\1/p' <<<"$out" | head -1)
+[ -n "$id" ] || bad "no id for the nd entry: $out"
+out=$(rn refs "$id" 2>&1)
+grep -q "^  nd-table     1 " <<<"$out" || bad "refnet refs $id: $out"
+rn dump "$dir/nd.dump" >/dev/null || bad "dump failed"
+out=$("$refnet" analyze "$dir/nd.dump" --object "$id" 2>&1)
+grep -q "nd-table .*(expected: the IPv6 neighbour cache's, until the entry goes)" <<<"$out" ||
+    bad "refnet analyze --object $id: $out"
 
 # refnet pings Linux: its global and link-local addresses, and over IPv4.
 out=$(rn ping 2001:2::1 5 2>&1) || bad "refnet ping 2001:2::1 failed: $out"
