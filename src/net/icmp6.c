@@ -133,24 +133,36 @@ static void icmp6_echo(struct rn_stack *st, const struct rn_icmp6_hdr *ic,
     rn__net_ip6_output(st, reply, &out);
 }
 
+static void icmp6_dispatch(struct rn_stack *st, struct rn_netbuf *nb,
+                           const struct rn_icmp6_hdr *icp, const struct ip6_rx *rx);
+
 void rn__net_icmp6_input(struct rn_stack *st, struct rn_netbuf *nb, const struct ip6_rx *rx)
 {
     struct rn_icmp6_hdr ic;
     enum rn_drop reason;
     const uint8_t *msg;
+    uint8_t *copy;
 
     net_st(st)->ns_icmp6_in++;
-    /* IPv6 input made the datagram contiguous. */
-    msg = rn_nb_pullup(nb, nb->nb_pktlen);
+    msg = rn__net_ip6_linear(nb, nb->nb_pktlen, &copy);
     if (msg == NULL) {
         rn__net_drop(st, rx->r6_iface, nb, RN_DROP_NO_BUFFER);
         return;
     }
     reason = rn__icmp6_parse(msg, nb->nb_pktlen, &rx->r6_src, &rx->r6_dst, 0, &ic);
-    if (reason != RN_DROP_NONE) {
+    if (reason == RN_DROP_NONE)
+        icmp6_dispatch(st, nb, &ic, rx);
+    else
         rn__net_drop(st, rx->r6_iface, nb, reason);
-        return;
-    }
+    free(copy);
+}
+
+/* Acts on a valid ICMPv6 message ic, held in nb.  Consumes nb. */
+static void icmp6_dispatch(struct rn_stack *st, struct rn_netbuf *nb,
+                           const struct rn_icmp6_hdr *icp, const struct ip6_rx *rx)
+{
+    struct rn_icmp6_hdr ic = *icp;
+
     if (ic.ic6_type == RN_ICMP6_NEIGHBOR_SOLICIT || ic.ic6_type == RN_ICMP6_NEIGHBOR_ADVERT) {
         rn__net_nd_input(st, &ic, rx);
         rn_nb_free(nb);

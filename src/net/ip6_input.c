@@ -13,6 +13,7 @@
  * so, answered with a parameter problem.  Fragments that need reassembly
  * are dropped as "ip6_frag_unsupported": reassembly is not written yet.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "net/net_priv.h"
@@ -70,33 +71,63 @@ static bool bad_source(const struct rn_ip6 *src, bool looped)
     return !looped && rn_ip6_is_loopback(src);
 }
 
+/* Returns the n bytes of nb in one piece: in its head buffer if they fit
+ * (pulled up), else copied into memory the caller frees (*copy).  NULL if
+ * neither works. */
+const uint8_t *rn__net_ip6_linear(struct rn_netbuf *nb, size_t n, uint8_t **copy)
+{
+    const uint8_t *p = rn_nb_pullup(nb, n);
+
+    *copy = NULL;
+    if (p != NULL || n == 0)
+        return p;
+    *copy = malloc(n);
+    if (*copy == NULL)
+        return NULL;
+    rn_nb_copyout(nb, 0, *copy, n);
+    return *copy;
+}
+
+static void ip6_input(struct rn_iface *ifp, struct rn_netbuf *nb, bool looped,
+                      const uint8_t *p);
+
 void rn__net_ip6_input(struct rn_iface *ifp, struct rn_netbuf *nb, bool looped)
+{
+    const uint8_t *p;
+    uint8_t *copy;
+
+    if (!ifp->if_ipv6) {
+        rn__net_drop(ifp->if_stack, ifp, nb, RN_DROP_UNSUPPORTED_ETHERTYPE);
+        return;
+    }
+    if (nb->nb_pktlen < RN_IP6_HLEN) {
+        rn__net_drop(ifp->if_stack, ifp, nb, RN_DROP_TRUNCATED);
+        return;
+    }
+    /* The whole datagram in one piece: the extension walk and ICMPv6 read
+     * it in place.  A datagram longer than a buffer (a link of a large
+     * MTU) is copied; IPv6 is not a hot path yet. */
+    p = rn__net_ip6_linear(nb, nb->nb_pktlen, &copy);
+    if (p == NULL) {
+        rn__net_drop(ifp->if_stack, ifp, nb, RN_DROP_NO_BUFFER);
+        return;
+    }
+    ip6_input(ifp, nb, looped, p);
+    free(copy);
+}
+
+static void ip6_input(struct rn_iface *ifp, struct rn_netbuf *nb, bool looped,
+                      const uint8_t *p)
 {
     struct rn_stack *st = ifp->if_stack;
     struct rn_ip6_hdr ip;
     struct rn_ip6_ext ex;
     struct ip6_rx rx;
     struct iface_addr6 *a = NULL;
-    uint8_t *p;
     enum rn_drop reason;
     size_t len;
     bool mcast;
 
-    if (!ifp->if_ipv6) {
-        rn__net_drop(st, ifp, nb, RN_DROP_UNSUPPORTED_ETHERTYPE);
-        return;
-    }
-    if (nb->nb_pktlen < RN_IP6_HLEN) {
-        rn__net_drop(st, ifp, nb, RN_DROP_TRUNCATED);
-        return;
-    }
-    /* The whole datagram in one buffer: the extension walk and ICMPv6
-     * read it in place.  IPv6 is not a hot path yet. */
-    p = rn_nb_pullup(nb, nb->nb_pktlen);
-    if (p == NULL) {
-        rn__net_drop(st, ifp, nb, RN_DROP_NO_BUFFER);
-        return;
-    }
     reason = rn__ip6_parse(p, nb->nb_pktlen, &ip);
     if (reason != RN_DROP_NONE) {
         rn__net_drop(st, ifp, nb, reason);
@@ -156,8 +187,8 @@ void rn__net_ip6_input(struct rn_iface *ifp, struct rn_netbuf *nb, bool looped)
     /* A tentative address takes neighbour discovery only (RFC 4862 5.4);
      * ICMPv6 input sorts that out. */
     if (ex.ex_proto == RN_IPPROTO_ICMPV6) {
-        /* The header stays in the buffer's headroom: rx.r6_hdr remains
-         * valid while ICMPv6 runs. */
+        /* rx.r6_hdr stays valid while ICMPv6 runs: in the buffer's
+         * headroom, or in the copy the caller frees after. */
         rn_nb_pull(nb, ex.ex_off);
         net_st(st)->ns_ip6_in++;
         rn__net_icmp6_input(st, nb, &rx);

@@ -339,6 +339,10 @@ struct ip6_rx {
     uint32_t r6_hdrlen;
 };
 void rn__net_ip6_input(struct rn_iface *ifp, struct rn_netbuf *nb, bool looped);
+/* Returns the first n bytes of nb in one piece: pulled up in its head
+ * buffer, or copied into memory the caller frees (*copy, else NULL).
+ * NULL if neither can be done. */
+const uint8_t *rn__net_ip6_linear(struct rn_netbuf *nb, size_t n, uint8_t **copy);
 /* True if addr is one of the stack's IPv6 unicast addresses, in any state
  * if any_state, else only a preferred one. */
 bool rn__net_ip6_is_local(struct rn_stack *st, const struct rn_ip6 *addr, bool any_state);
