@@ -125,9 +125,6 @@
     X(BAD_IP6_FRAG, "bad_ip6_frag",                                            \
       "IPv6 fragment malformed: length not a multiple of 8 with more "        \
       "fragments, or past 65535 bytes")                                       \
-    X(IP6_FRAG_UNSUPPORTED, "ip6_frag_unsupported",                            \
-      "IPv6 fragment that needs reassembly, which refnet does not do yet "    \
-      "(atomic fragments are taken)")                                         \
     X(IP6_NO_NEXT_HEADER, "ip6_no_next_header",                                \
       "IPv6 datagram whose chain ends in no-next-header (59): nothing to "    \
       "deliver")                                                              \

@@ -3,6 +3,7 @@
  * the extension header chain, and delivery to ICMPv6.
  *
  *   rn__net_eth_input() -> rn__net_ip6_input() -> rn__ip6_ext_walk()
+ *     -> [rn__net_reass6_add() -> rn__net_ip6_input() again, once whole]
  *     -> rn__net_icmp6_input()
  *
  * refnet is a host: datagrams for other hosts are dropped as "not_for_us".
@@ -10,8 +11,8 @@
  * address detection only for neighbour discovery), the all-nodes group
  * ff02::1 and the solicited-node groups of its addresses.  A bad
  * extension chain is dropped under its reason and, where RFC 8200 4 says
- * so, answered with a parameter problem.  Fragments that need reassembly
- * are dropped as "ip6_frag_unsupported": reassembly is not written yet.
+ * so, answered with a parameter problem.  Fragments go to reassembly
+ * (reass6.c), and the datagram they make comes in again whole.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -89,9 +90,15 @@ const uint8_t *rn__net_ip6_linear(struct rn_netbuf *nb, size_t n, uint8_t **copy
 }
 
 static void ip6_input(struct rn_iface *ifp, struct rn_netbuf *nb, bool looped,
-                      const uint8_t *p);
+                      bool reassembled, const uint8_t *p);
+static void ip6_in(struct rn_iface *ifp, struct rn_netbuf *nb, bool looped, bool reassembled);
 
 void rn__net_ip6_input(struct rn_iface *ifp, struct rn_netbuf *nb, bool looped)
+{
+    ip6_in(ifp, nb, looped, false);
+}
+
+static void ip6_in(struct rn_iface *ifp, struct rn_netbuf *nb, bool looped, bool reassembled)
 {
     const uint8_t *p;
     uint8_t *copy;
@@ -112,12 +119,12 @@ void rn__net_ip6_input(struct rn_iface *ifp, struct rn_netbuf *nb, bool looped)
         rn__net_drop(ifp->if_stack, ifp, nb, RN_DROP_NO_BUFFER);
         return;
     }
-    ip6_input(ifp, nb, looped, p);
+    ip6_input(ifp, nb, looped, reassembled, p);
     free(copy);
 }
 
 static void ip6_input(struct rn_iface *ifp, struct rn_netbuf *nb, bool looped,
-                      const uint8_t *p)
+                      bool reassembled, const uint8_t *p)
 {
     struct rn_stack *st = ifp->if_stack;
     struct rn_ip6_hdr ip;
@@ -171,7 +178,16 @@ static void ip6_input(struct rn_iface *ifp, struct rn_netbuf *nb, bool looped,
         return;
     }
     if (ex.ex_frag) {
-        rn__net_drop(st, ifp, nb, RN_DROP_IP6_FRAG_UNSUPPORTED);
+        struct rn_netbuf *whole;
+
+        /* A fragment inside a reassembled datagram is one nobody sends. */
+        if (reassembled) {
+            rn__net_drop(st, ifp, nb, RN_DROP_BAD_IP6_FRAG);
+            return;
+        }
+        whole = rn__net_reass6_add(ifp, nb, p, &ex);
+        if (whole != NULL)
+            ip6_in(ifp, whole, looped, true);
         return;
     }
     rx.r6_src = ip.ip6_src;

@@ -9,9 +9,10 @@
  * interface one of whose preferred addresses has its prefix, or, for a
  * link-scope destination (fe80::/10, ff02::/16), on the interface the
  * caller names or the first with IPv6.  There is no default router yet
- * (router advertisements are a later step) and no fragmentation: a
- * datagram longer than the MTU fails with RN_EMSGSIZE.  Datagrams to one
- * of our own addresses take the stack's loopback queue, as IPv4's do.
+ * (router advertisements are a later step).  A datagram longer than the
+ * MTU leaves in fragments (RFC 8200 4.5), the fixed header its whole
+ * unfragmentable part.  Datagrams to one of our own addresses take the
+ * stack's loopback queue, as IPv4's do.
  */
 #include <string.h>
 
@@ -90,6 +91,46 @@ static struct rn_iface *ip6_route(struct rn_stack *st, const struct ip6_out *out
     return NULL;
 }
 
+/* Sends the upper-layer message nb as fragments of ip's datagram out of
+ * ifp to nexthop, each at most the MTU.  Consumes nb. */
+static int ip6_fragment(struct rn_stack *st, struct rn_iface *ifp, struct rn_netbuf *nb,
+                        struct rn_ip6_hdr *ip, const struct rn_ip6 *nexthop)
+{
+    uint32_t paylen = nb->nb_pktlen, off;
+    uint32_t size = (ifp->if_mtu - RN_IP6_HLEN - 8) & ~7u;
+    uint32_t id = net_st(st)->ns_ip6_id++;
+    uint8_t proto = ip->ip6_nxt;
+    int err = 0;
+
+    for (off = 0; off < paylen; off += size) {
+        uint32_t len = paylen - off < size ? paylen - off : size;
+        struct rn_netbuf *f = rn__ip_alloc(st, rn__net_types.nt_own_tx);
+        uint8_t *h;
+
+        if (f == NULL) {
+            err = RN_ENOBUFS;
+            break;
+        }
+        if (rn__net_copy_range(f, nb, off, len) < 0 ||
+            (h = rn_nb_push(f, RN_IP6_HLEN + 8)) == NULL) {
+            rn__net_drop(st, ifp, f, RN_DROP_NO_BUFFER);
+            err = RN_ENOBUFS;
+            break;
+        }
+        ip->ip6_nxt = RN_IP6_NH_FRAGMENT;
+        ip->ip6_plen = (uint16_t)(8 + len);
+        rn__ip6_emit(h, ip);
+        h[RN_IP6_HLEN] = proto;
+        h[RN_IP6_HLEN + 1] = 0;
+        rn_put_be16(h + RN_IP6_HLEN + 2, (uint16_t)(off | (off + len < paylen ? 1 : 0)));
+        rn_put_be32(h + RN_IP6_HLEN + 4, id);
+        net_st(st)->ns_ip6_frag_out++;
+        rn__net_nd_output(ifp, f, nexthop);
+    }
+    rn_nb_free(nb);
+    return err;
+}
+
 int rn__net_ip6_output(struct rn_stack *st, struct rn_netbuf *nb, const struct ip6_out *out)
 {
     struct rn_iface *ifp = ip6_route(st, out);
@@ -109,7 +150,7 @@ int rn__net_ip6_output(struct rn_stack *st, struct rn_netbuf *nb, const struct i
         rn__net_drop(st, ifp, nb, RN_DROP_NO_ROUTE);
         return RN_ENETUNREACH;
     }
-    if (nb->nb_pktlen > RN_IP6_MAX_PAYLOAD || nb->nb_pktlen + RN_IP6_HLEN > ifp->if_mtu) {
+    if (nb->nb_pktlen > RN_IP6_MAX_PAYLOAD) {
         rn__net_drop(st, ifp, nb, RN_DROP_TOO_BIG_DF);
         return RN_EMSGSIZE;
     }
@@ -118,6 +159,11 @@ int rn__net_ip6_output(struct rn_stack *st, struct rn_netbuf *nb, const struct i
     ip.ip6_nxt = out->o6_proto;
     ip.ip6_hlim = out->o6_hlim ? out->o6_hlim : net_st(st)->ns_params.sp_ttl;
     ip.ip6_dst = out->o6_dst;
+    if (nb->nb_pktlen + RN_IP6_HLEN > ifp->if_mtu &&
+        !(!rn_ip6_is_multicast(&ip.ip6_dst) && rn__net_ip6_is_local(st, &ip.ip6_dst, false))) {
+        net_st(st)->ns_ip6_out++;
+        return ip6_fragment(st, ifp, nb, &ip, &ip.ip6_dst);
+    }
     h = rn_nb_push(nb, RN_IP6_HLEN);
     if (h == NULL) {
         rn__net_drop(st, ifp, nb, RN_DROP_NO_BUFFER);

@@ -34,6 +34,8 @@
 #define NET_MAX_ADDR6 8           /* IPv6 addresses an interface holds */
 #define NET_ND_BUCKETS 256
 
+struct reass6;
+
 /* Object types and tags of the network layer, registered once. */
 struct net_types {
     struct rn_ob_type *nt_iface;
@@ -195,6 +197,10 @@ struct net_stack {
     rn_time_t ns_nd_new_second;           /* [L] when the bucket was last filled */
     rn_icmp_echo_fn ns_echo6_fn;          /* [L] observer of ICMPv6 echo replies */
     void *ns_echo6_ctx;                   /* [L] */
+    uint32_t ns_ip6_id;                   /* [L] next fragment identification */
+    struct reass6 *ns_reass6;             /* [L] IPv6 datagrams under reassembly,
+                                             oldest first */
+    unsigned ns_nreass6;                  /* [L] */
     double ns_icmp6_tokens;               /* [L] ICMPv6 error rate limit bucket */
     rn_time_t ns_icmp6_refill;            /* [L] last refill */
     struct reass_dgram *ns_reass[NET_REASS_BUCKETS]; /* [L] */
@@ -227,6 +233,8 @@ struct net_stack {
     uint64_t ns_arp_ratelimited;          /* resolutions not started: over the rate */
     uint64_t ns_ip6_in;                   /* IPv6 datagrams delivered to us */
     uint64_t ns_ip6_out;                  /* IPv6 datagrams sent */
+    uint64_t ns_ip6_frag_out;             /* IPv6 fragments sent */
+    uint64_t ns_ip6_reassembled;          /* IPv6 datagrams put back together */
     uint64_t ns_icmp6_in;
     uint64_t ns_icmp6_out;
     uint64_t ns_icmp6_echo_replies;       /* echo replies sent */
@@ -304,6 +312,11 @@ void rn__net_ip_loopback_run(struct rn_stack *st);
 /* True if addr is a broadcast address for ifp. */
 bool rn__net_ip_is_bcast(const struct rn_iface *ifp, uint32_t addr);
 
+/* ---- ip_output.c ---- */
+/* Copies len bytes of src from off onto the end of dst.  Returns 0 or
+ * RN_ENOBUFS. */
+int rn__net_copy_range(struct rn_netbuf *dst, const struct rn_netbuf *src, size_t off, size_t len);
+
 /* ---- reass.c ---- */
 /* Adds a fragment (IP header pulled, ip describes it).  Returns the whole
  * datagram once complete, with the first fragment's header copied into
@@ -369,6 +382,17 @@ int rn__net_ip6_output(struct rn_stack *st, struct rn_netbuf *nb, const struct i
  * it has one.  Returns false if it has none preferred. */
 bool rn__net_ip6_pick_src(const struct rn_iface *ifp, const struct rn_ip6 *dst,
                           struct rn_ip6 *src);
+
+/* ---- reass6.c ---- */
+/* Adds the fragment nb, whose datagram is at p (linear) and whose fragment
+ * header ex describes.  Returns the whole datagram once complete, rebuilt
+ * behind a fixed header that names the first fragment's next header, else
+ * NULL.  Consumes nb. */
+struct rn_netbuf *rn__net_reass6_add(struct rn_iface *ifp, struct rn_netbuf *nb, const uint8_t *p,
+                                     const struct rn_ip6_ext *ex);
+/* Gives up the datagrams under reassembly (those that came in on ifp, or
+ * all with NULL). */
+void rn__net_reass6_flush(struct rn_stack *st, struct rn_iface *ifp);
 
 /* ---- icmp6.c ---- */
 void rn__net_icmp6_input(struct rn_stack *st, struct rn_netbuf *nb, const struct ip6_rx *rx);

@@ -168,6 +168,7 @@ int rn_stack_destroy(struct rn_stack *st)
     for (i = 0; i < 16 && rn_stack_has_work(st); i++)
         rn_stack_poll(st, st->st_now);
     rn__net_reass_flush(st);
+    rn__net_reass6_flush(st, NULL);
     rn__net_arp_flush(st);
     rn__net_nd_flush(st);
     rn__net_route_flush(st);
@@ -308,6 +309,8 @@ void rn_stack_counters(struct rn_stack *st, rn_counter_fn fn, void *ctx)
         {"arp.ratelimited", ns->ns_arp_ratelimited},
         {"ip6.in", ns->ns_ip6_in},
         {"ip6.out", ns->ns_ip6_out},
+        {"ip6.frag_out", ns->ns_ip6_frag_out},
+        {"ip6.reassembled", ns->ns_ip6_reassembled},
         {"icmp6.in", ns->ns_icmp6_in},
         {"icmp6.out", ns->ns_icmp6_out},
         {"icmp6.echo_replies", ns->ns_icmp6_echo_replies},

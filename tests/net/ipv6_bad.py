@@ -87,7 +87,8 @@ def ns(src, target, hlim=255, lladdr=None, dst=SN_RN):
 
 
 def cases():
-    """(name, frame, reason or None if answered, param problem expected)"""
+    """(name, frame or a function of the copy's number giving frames,
+    reason or None if answered, param problem expected)"""
     e = echo()
     yield "payload_len", frame(ip6(58, e, plen=len(e) + 40)), "bad_ip6_payload_len", False
     yield "trunc", frame(ip6(58, e)[:30]), "truncated", False
@@ -105,7 +106,10 @@ def cases():
         "bad_ip6_ext", True
     yield "ext_trunc", frame(ip6(60, bytes([58, 9]) + b"\x01\x04" + b"\x00" * 4)), \
         "bad_ip6_ext", False
-    yield "frag", frame(ip6(44, frag(58, 0, True) + e[:48])), "ip6_frag_unsupported", False
+    # Two fragments of one datagram that overlap (RFC 5722): both dropped.
+    yield "frag_overlap", lambda k: [frame(ip6(44, frag(58, 0, True, 0x100 + k) + e[:48])),
+                                     frame(ip6(44, frag(58, 40, False, 0x100 + k) + e[40:]))], \
+        "frag_overlap", False
     yield "frag_bad", frame(ip6(44, frag(58, 0, True) + e[:47])), "bad_ip6_frag", True
     yield "atomic", frame(ip6(44, frag(58, 0, False) + e)), None, False
     yield "nh_unknown", frame(ip6(253, b"\x00" * 16)), "unknown_proto", True
@@ -122,13 +126,16 @@ def main():
     if MODE == "cases":
         expect, pp, replies = {}, 0, 0
         for name, f, reason, answers in cases():
-            for _ in range(COPIES):
-                s.send(f)
-                time.sleep(0.002)
+            n = 0
+            for k in range(COPIES):
+                for fr in (f(k) if callable(f) else [f]):
+                    s.send(fr)
+                    n += 1
+                    time.sleep(0.002)
             if reason is None:
-                replies += COPIES
+                replies += n
             else:
-                expect[reason] = expect.get(reason, 0) + COPIES
+                expect[reason] = expect.get(reason, 0) + n
             if answers:
                 pp += COPIES
         out = {"expect": expect, "param_problems": pp, "echo_replies": replies}

@@ -6,8 +6,8 @@
 #     truncation, the wrong version, a multicast source, routing type 0
 #     with segments left (RFC 5095) and another routing type, unknown
 #     options by their action bits, hop-by-hop after another header, an
-#     extension header past the datagram, fragments (reassembly is not
-#     written yet) and a bad one, an unknown next header, no next header,
+#     extension header past the datagram, overlapping fragments (RFC 5722:
+#     both dropped) and a bad one, an unknown next header, no next header,
 #     a neighbour solicitation with a hop limit below 255, a bad ICMPv6
 #     checksum, another host's address;
 #   - where RFC 8200 says to answer, Linux receives exactly that many

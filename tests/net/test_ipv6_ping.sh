@@ -4,7 +4,8 @@
 #     address 2001:2::2/64 and its link-local one, made from its MAC as
 #     Linux would make it, both "preferred" in `refnet ifconfig`;
 #   - Linux's ping -6 to the global address, 50 pings 10 ms apart, every
-#     one answered; 5 pings of 1400 bytes; 3 pings to the link-local
+#     one answered; 5 pings of 1400 bytes; 3 of 3000 and 3 of 65000
+#     bytes, in fragments both ways; 3 pings to the link-local
 #     address; refnet resolved Linux through neighbour discovery and Linux
 #     resolved refnet (both neighbour tables hold the other's MAC);
 #   - refnet pings Linux (`refnet ping`): its global and link-local IPv6
@@ -41,14 +42,25 @@ grep -q "50 packets transmitted, 50 received, 0% packet loss" <<<"$out" ||
 out=$(nsx ping -6 -n -c 5 -i 0.05 -W 2 -s 1400 2001:2::2 2>&1)
 n=$(grep -c "^1408 bytes from 2001:2::2" <<<"$out")
 [ "$n" = 5 ] || bad "$n of 5 pings of 1400 bytes answered in full: $out"
+# Fragments both ways: 3000 bytes (3 fragments each way at MTU 1500) and
+# 65000 (45): refnet reassembles Linux's and fragments its replies.
+for size in 3000 65000; do
+    out=$(nsx ping -6 -n -c 3 -i 0.1 -W 2 -s $size 2001:2::2 2>&1)
+    n=$(grep -c "^$((size + 8)) bytes from 2001:2::2" <<<"$out")
+    [ "$n" = 3 ] || bad "$n of 3 pings of $size bytes answered in full: $out"
+done
 out=$(nsx ping -6 -n -q -c 3 -i 0.05 -W 2 "$ll%rn0" 2>&1)
 grep -q "3 packets transmitted, 3 received, 0% packet loss" <<<"$out" ||
     bad "3 pings to $ll%rn0: $out"
 net_stat "$dir/s1.json"
 
 d() { echo $(( $(jq_py "$dir/s1.json" "$1") - $(jq_py "$dir/s0.json" "$1") )); }
-[ "$(d 'proto(j,"icmp6.echo_replies")')" = 58 ] ||
-    bad "icmp6.echo_replies grew by $(d 'proto(j,"icmp6.echo_replies")'), want 58"
+[ "$(d 'proto(j,"icmp6.echo_replies")')" = 64 ] ||
+    bad "icmp6.echo_replies grew by $(d 'proto(j,"icmp6.echo_replies")'), want 64"
+[ "$(d 'proto(j,"ip6.reassembled")')" = 6 ] ||
+    bad "ip6.reassembled grew by $(d 'proto(j,"ip6.reassembled")'), want 6"
+[ "$(d 'proto(j,"ip6.frag_out")')" = $((3 * 3 + 3 * 45)) ] ||
+    bad "ip6.frag_out grew by $(d 'proto(j,"ip6.frag_out")'), want $((3 * 3 + 3 * 45))"
 drops=$(jq_py "$dir/s1.json" '{k: v for k, v in drops(j).items() if k != "not_for_us"}')
 [ "$drops" = "{}" ] || bad "frames were dropped: $drops"
 
@@ -98,4 +110,4 @@ grep -q "^fe80::/64 " <<<"$out" || bad "refnet route has no fe80::/64: $out"
 out=$(rn ifconfig)
 grep -q "inet6 2001:2::2/64  preferred" <<<"$out" || bad "refnet ifconfig: $out"
 
-net_done "IPv6: DAD passed, 58 pings answered over NDP, neigh, route, ifconfig agree"
+net_done "IPv6: DAD passed, 64 pings answered over NDP (6 in fragments), neigh, route, ifconfig agree"

@@ -4,6 +4,7 @@
  * address another node defends), ICMPv6 echo both ways over neighbour
  * discovery, the neighbour cache's entries as objects, the cache under a
  * flood of solicitations, a parameter problem for an unknown next header,
+ * fragmentation and reassembly (with overlaps refused and a timeout),
  * and teardown with nothing left.
  */
 #include <setjmp.h>
@@ -294,8 +295,7 @@ static void test_param_problems(void **state)
 }
 
 /* 8,000 bytes of echo data on a 9,000-byte link: the datagram spans
- * several buffers and is read whole all the same, both ways; past the MTU
- * a request is refused (no fragmentation yet). */
+ * several buffers and is read whole all the same, both ways. */
 static void test_large_mtu_echo(void **state)
 {
     static uint8_t data[8000];
@@ -311,15 +311,107 @@ static void test_large_mtu_echo(void **state)
     run_until(P.now + RN_MSEC(50));
     assert_int_equal(net_st(P.b)->ns_icmp6_echo_replies, 1);
     assert_int_equal(net_st(P.a)->ns_icmp6_echo_replies_in, in0 + 1);
+    assert_int_equal(net_st(P.a)->ns_ip6_frag_out, 0);
     assert_int_equal(rn_stack_drops(P.a, RN_DROP_NO_BUFFER), 0);
     assert_int_equal(rn_stack_drops(P.b, RN_DROP_NO_BUFFER), 0);
-    req.ie6_len = 9000 - 48 + 1;
-    {
-        static uint8_t big[9000];
+    pair_down();
+}
 
-        req.ie6_data = big;
-        assert_int_equal(rn_icmp6_echo_send(P.a, &req), RN_EMSGSIZE);
-    }
+/* Echoes of 3,000 and 65,000 bytes on a 1,500-byte link: fragmented on
+ * the way out (1,448 bytes of data each), reassembled on the way in, both
+ * ways, nothing held afterwards. */
+static void test_fragmented_echo(void **state)
+{
+    static uint8_t data[65000];
+    struct rn_icmp6_echo req = {A6("2001:2::3"), 0x77, 1, data, 3000};
+    uint64_t frags;
+
+    (void)state;
+    up6();
+    for (size_t i = 0; i < sizeof(data); i++)
+        data[i] = (uint8_t)(i * 13 + (i >> 8));
+    assert_int_equal(rn_icmp6_echo_send(P.a, &req), 0);
+    run_until(P.now + RN_MSEC(50));
+    /* 3008 bytes of ICMPv6: three fragments each way. */
+    assert_int_equal(net_st(P.a)->ns_ip6_frag_out, 3);
+    assert_int_equal(net_st(P.b)->ns_ip6_reassembled, 1);
+    assert_int_equal(net_st(P.b)->ns_icmp6_echo_replies, 1);
+    assert_int_equal(net_st(P.b)->ns_ip6_frag_out, 3);
+    assert_int_equal(net_st(P.a)->ns_ip6_reassembled, 1);
+    req.ie6_len = sizeof(data);
+    req.ie6_seq = 2;
+    frags = (sizeof(data) + 8 + 1447) / 1448;
+    assert_int_equal(rn_icmp6_echo_send(P.a, &req), 0);
+    run_until(P.now + RN_MSEC(200));
+    assert_int_equal(net_st(P.a)->ns_ip6_frag_out, 3 + frags);
+    assert_int_equal(net_st(P.b)->ns_icmp6_echo_replies, 2);
+    assert_int_equal(net_st(P.a)->ns_ip6_reassembled, 2);
+    assert_int_equal(net_st(P.a)->ns_nreass6 + net_st(P.b)->ns_nreass6, 0);
+    assert_int_equal(net_st(P.a)->ns_reass_mem + net_st(P.b)->ns_reass_mem, 0);
+    req.ie6_len = sizeof(data) + 528;  /* past 65,535 bytes of payload */
+    assert_int_equal(rn_icmp6_echo_send(P.a, &req), RN_EMSGSIZE);
+    pair_down();
+}
+
+/* Sends b -> a a fragment of id of len bytes at off (more if more), its
+ * data an echo request's bytes from off. */
+static void frag_to_a(uint32_t id, uint16_t off, bool more, size_t len, const uint8_t *msg)
+{
+    struct rn_netbuf *nb = rn__ip_alloc(P.b, rn_nb_owner_register("test"));
+    struct rn_ip6_hdr ip = {.ip6_plen = (uint16_t)(8 + len), .ip6_nxt = RN_IP6_NH_FRAGMENT,
+                            .ip6_hlim = 64};
+    uint8_t *p;
+
+    ip.ip6_src = A6("2001:2::3");
+    ip.ip6_dst = A6("2001:2::2");
+    assert_non_null(nb);
+    p = rn_nb_put(nb, RN_ETH_HLEN + RN_IP6_HLEN + 8 + len);
+    assert_non_null(p);
+    memcpy(p, P.ifa->if_mac.mac_octet, 6);
+    memcpy(p + 6, P.ifb->if_mac.mac_octet, 6);
+    rn_put_be16(p + 12, RN_ETHERTYPE_IPV6);
+    rn__ip6_emit(p + RN_ETH_HLEN, &ip);
+    p += RN_ETH_HLEN + RN_IP6_HLEN;
+    p[0] = RN_IPPROTO_ICMPV6;
+    p[1] = 0;
+    rn_put_be16(p + 2, (uint16_t)(off | (more ? 1 : 0)));
+    rn_put_be32(p + 4, id);
+    memcpy(p + 8, msg + off, len);
+    rn__net_eth_input(P.ifa, nb);
+}
+
+/* Overlapping fragments throw the datagram away (RFC 5722), a duplicate
+ * goes alone, and a datagram never completed is given up at the timeout
+ * with a time exceeded to its source. */
+static void test_reassembly_hostile(void **state)
+{
+    uint8_t msg[64];
+    uint64_t b_in0;
+
+    (void)state;
+    up6();
+    assert_int_equal(ping6(P.b, "2001:2::2", 1), 0);
+    run_until(P.now + RN_MSEC(10));
+    memset(msg, 0x5a, sizeof(msg));
+    frag_to_a(1, 0, true, 32, msg);
+    frag_to_a(1, 0, true, 32, msg);   /* the same again */
+    frag_to_a(1, 24, false, 40, msg); /* overlaps the first */
+    assert_int_equal(rn_stack_drops(P.a, RN_DROP_FRAG_DUPLICATE), 1);
+    assert_int_equal(rn_stack_drops(P.a, RN_DROP_FRAG_OVERLAP), 2);
+    assert_int_equal(net_st(P.a)->ns_nreass6, 0);
+    /* A last fragment whose end disagrees with one held past it. */
+    frag_to_a(2, 32, true, 32, msg);
+    frag_to_a(2, 8, false, 16, msg);
+    assert_int_equal(rn_stack_drops(P.a, RN_DROP_FRAG_OVERLAP), 4);
+    /* A first fragment alone: held until the timeout (30 s). */
+    b_in0 = net_st(P.b)->ns_icmp6_in;
+    frag_to_a(3, 0, true, 32, msg);
+    assert_int_equal(net_st(P.a)->ns_nreass6, 1);
+    run_until(P.now + RN_SEC(31));
+    assert_int_equal(net_st(P.a)->ns_nreass6, 0);
+    assert_int_equal(rn_stack_drops(P.a, RN_DROP_FRAG_TIMEOUT), 1);
+    assert_int_equal(net_st(P.b)->ns_icmp6_in - b_in0 >= 1, true);
+    assert_int_equal(net_st(P.a)->ns_reass_mem, 0);
     pair_down();
 }
 
@@ -331,6 +423,8 @@ int main(void)
         cmocka_unit_test(test_ns_flood_keeps_resolved),
         cmocka_unit_test(test_param_problems),
         cmocka_unit_test(test_large_mtu_echo),
+        cmocka_unit_test(test_fragmented_echo),
+        cmocka_unit_test(test_reassembly_hostile),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
