@@ -19,13 +19,14 @@
 #                cost of the socket pairs and the program against a
 #                service inside the daemon)
 #
-# Each measurement runs RUNS times, refnet and the reference interleaved
-# (a pair); the figure is the ratio refnet / reference within each pair,
+# Each measurement runs RUNS times, refnet and the reference back to back
+# (a pair; which goes first alternates); the figure is the ratio refnet / reference within each pair,
 # min / median / max, beside the medians of both sides.  Prints a table
 # and one JSON line.
 #
 # Usage: bench/run.sh [BUILD]   (default build); environment: BENCH_SECS
-# (per measurement, default 3), BENCH_RUNS (default 5).  Needs root;
+# (per measurement, default 3), BENCH_RUNS (default 5), BENCH_ONLY (the
+# names of the measurements to run, default all).  Needs root;
 # without it, says why and exits 0.
 set -uo pipefail
 
@@ -158,14 +159,31 @@ m_iperf3_tx() { if [ "$1" = ref ]; then iperf "$nsa" -R; else iperf "$nsr" -R; f
 m_run_vs_httpd() { if [ "$1" = ref ]; then http "$nsr" 81; else http "$nsr" 8080; fi; }
 
 names=(nginx_ka nginx_close iperf3_rx iperf3_tx run_vs_httpd)
-units=(req/s req/s Gbit/s Gbit/s req/s)
-refs=("nginx on Linux" "nginx on Linux" "iperf3 on Linux" "iperf3 on Linux" "refnet's httpd")
+declare -A units=([nginx_ka]=req/s [nginx_close]=req/s [iperf3_rx]=Gbit/s [iperf3_tx]=Gbit/s
+                  [run_vs_httpd]=req/s)
+declare -A refs=([nginx_ka]="nginx on Linux" [nginx_close]="nginx on Linux"
+                 [iperf3_rx]="iperf3 on Linux" [iperf3_tx]="iperf3 on Linux"
+                 [run_vs_httpd]="refnet's httpd")
+# BENCH_ONLY="NAME ..." runs those measurements alone.
+if [ -n "${BENCH_ONLY:-}" ]; then
+    read -r -a names <<<"$BENCH_ONLY"
+    for m in "${names[@]}"; do
+        [ -n "${units[$m]:-}" ] || die "BENCH_ONLY: no measurement '$m'"
+    done
+fi
 declare -A vr vv q
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 for r in $(seq "$runs"); do
     for m in "${names[@]}"; do
-        a=$(m_$m refnet) || exit 1
-        b=$(m_$m ref) || exit 1
+        # The two sides of a pair back to back, the first alternating
+        # from run to run, so neither always meets a warmer machine.
+        if [ $((r % 2)) = 1 ]; then
+            a=$(m_$m refnet) || exit 1
+            b=$(m_$m ref) || exit 1
+        else
+            b=$(m_$m ref) || exit 1
+            a=$(m_$m refnet) || exit 1
+        fi
         kill -0 "$dpid" 2>/dev/null || { cat "$dir/daemon.log"; die "the daemon died"; }
         ratio=$("$py" -c 'import sys; print("%.3f" % (float(sys.argv[1]) / float(sys.argv[2])))' "$a" "$b")
         echo "run $r $m: refnet $a, reference $b, ratio $ratio" >&2
@@ -181,12 +199,11 @@ stats() { "$py" -c 'import statistics,sys; v=sorted(float(x) for x in sys.argv[1
 printf '\nload before: %s; %s runs of %s s\n' "$load" "$runs" "$secs"
 printf '%-13s %-7s %12s %12s  %-16s %s\n' measure unit refnet reference "ratio min/med/max" "reference is"
 json="{\"bench\":\"run\",\"secs\":$secs,\"runs\":$runs,\"load\":\"$load\""
-for i in "${!names[@]}"; do
-    m=${names[$i]}
+for m in "${names[@]}"; do
     read -r _ mr _ < <(stats "${vr[$m]}")
     read -r _ mv _ < <(stats "${vv[$m]}")
     read -r lo md hi < <(stats "${q[$m]}")
-    printf '%-13s %-7s %12s %12s  %s/%s/%s  %s\n' "$m" "${units[$i]}" "$mr" "$mv" "$lo" "$md" "$hi" "${refs[$i]}"
+    printf '%-13s %-7s %12s %12s  %s/%s/%s  %s\n' "$m" "${units[$m]}" "$mr" "$mv" "$lo" "$md" "$hi" "${refs[$m]}"
     json+=",\"${m}_refnet\":$mr,\"${m}_reference\":$mv,\"${m}_ratio_min\":$lo,\"${m}_ratio\":$md,\"${m}_ratio_max\":$hi"
 done
 echo "$json}"

@@ -1002,7 +1002,17 @@ SHIM_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen
     if (val == NULL)
         return fail(EFAULT);
     memset(&m, 0, sizeof(m));
-    if (level == SOL_SOCKET && name == SO_LINGER) {
+    if (level == IPPROTO_TCP && name == TCP_CONGESTION) {
+        /* A name, as Linux takes it: up to the length given, at most 15
+         * characters, ending at a NUL if one comes first. */
+        size_t n = len < RUN_CC_NAME_MAX - 1 ? len : RUN_CC_NAME_MAX - 1;
+
+        if (len < 1)
+            return fail(EINVAL);
+        memcpy(m.m_data, val, n);
+        m.m_data[n] = '\0';
+        m.m_len = (uint32_t)strlen((const char *)m.m_data) + 1;
+    } else if (level == SOL_SOCKET && name == SO_LINGER) {
         struct linger l;
 
         if (len < sizeof(l))
@@ -1027,8 +1037,10 @@ SHIM_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen
     if (r < 0)
         return fail(-r);
     /* Not a listener's or a connection's: they never turn into kernel
-     * sockets (so an accepted connection allocates nothing here). */
-    if (!(level == SOL_SOCKET && name == SO_LINGER) && e->sf_kind != RUN_KIND_LISTENER &&
+     * sockets (so an accepted connection allocates nothing here).  Nor a
+     * name: only numbers are kept. */
+    if (!(level == SOL_SOCKET && name == SO_LINGER) &&
+        !(level == IPPROTO_TCP && name == TCP_CONGESTION) && e->sf_kind != RUN_KIND_LISTENER &&
         !(e->sf_flags & SF_CONN))
         opt_remember(e, level, name, (int)m.m_val);
     return 0;

@@ -52,6 +52,11 @@ struct rn_loop_target {
     bool (*lt_has_work)(void *ctx);                      /* posted work waits */
     size_t (*lt_fds)(void *ctx, int *fds, size_t max);   /* readable fds */
     void (*lt_set_wake)(void *ctx, void (*wake)(void *wctx), void *wctx);
+    /* May be NULL.  If set, called instead of lt_poll, with those of the
+     * target's fds that epoll reported readable in this wake (level-
+     * triggered: an fd left with data to read is reported again), so
+     * the target need not try to read the others. */
+    void (*lt_poll_ready)(void *ctx, rn_time_t now, const int *ready, size_t nready);
 };
 
 /* Creates a loop that drives stack st: installs the loop's wake-up on it

@@ -369,7 +369,10 @@ static struct run_sock *sock_new(struct rn__run_server *rs, int type, int fd, in
     rk->rk_fd = fd;
     rk->rk_give_fd = gfd;
     rk->rk_type = type;
-    rk->rk_rd = rk->rk_wr = true;
+    /* Nothing to read until the program writes, which is an edge after
+     * the registration below (EPOLLET): no recv to hear EAGAIN first. */
+    rk->rk_rd = false;
+    rk->rk_wr = true;
     memset(&ev, 0, sizeof(ev));
     ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
     ev.data.ptr = rk;
@@ -1420,6 +1423,15 @@ static int op_setopt(struct run_proc *rp, struct run_msg *m)
 
     if (rk == NULL)
         return -EBADF;
+    if (m->m_arg[0] == IPPROTO_TCP && m->m_arg[1] == TCP_CONGESTION) {
+        char name[RUN_CC_NAME_MAX];
+        size_t n = m->m_len < sizeof(name) ? m->m_len : sizeof(name) - 1;
+
+        memcpy(name, m->m_data, n);
+        name[n < sizeof(name) ? n : sizeof(name) - 1] = '\0';
+        e = rn_sock_setopt_str(rp->rp_proc, rh->rh_handle, RN_TCP_CONGESTION, name);
+        return e < 0 ? -code_errno(e) : 0;
+    }
     if (opt < 0 || opt == RN_SO_ERROR || opt == RN_SO_TYPE || opt == RN_SO_ACCEPTCONN) {
         opt_unsupported(rp->rp_srv, m->m_arg[0], m->m_arg[1]);
         return -ENOPROTOOPT;
@@ -1454,9 +1466,25 @@ static uint32_t usec32(rn_time_t t)
     return us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
 }
 
-/* TCP_INFO and TCP_CONGESTION: what the connection knows, in m_data. */
-static int getopt_tcp_info(struct run_proc *rp, struct run_hold *rh, struct run_msg *m,
-                           bool cc)
+/* TCP_CONGESTION: the socket's algorithm, named as Linux names it, in
+ * m_data. */
+static int getopt_congestion(struct run_proc *rp, struct run_hold *rh, struct run_msg *m)
+{
+    char name[RUN_CC_NAME_MAX];
+    int e = rn_sock_getopt_str(rp->rp_proc, rh->rh_handle, RN_TCP_CONGESTION, name,
+                               sizeof(name));
+
+    _Static_assert(RUN_CC_NAME_MAX <= sizeof(m->m_data), "a name fits m_data");
+    if (e < 0)
+        return -code_errno(e);
+    memset(m->m_data, 0, RUN_CC_NAME_MAX);
+    snprintf((char *)m->m_data, RUN_CC_NAME_MAX, "%s", strcmp(name, "newreno") == 0 ? "reno" : name);
+    m->m_len = RUN_CC_NAME_MAX;
+    return 0;
+}
+
+/* TCP_INFO: what the connection knows, in m_data. */
+static int getopt_tcp_info(struct run_proc *rp, struct run_hold *rh, struct run_msg *m)
 {
     struct rn_tcp_info ti;
     struct run_tcp_info out;
@@ -1465,14 +1493,6 @@ static int getopt_tcp_info(struct run_proc *rp, struct run_hold *rh, struct run_
     _Static_assert(sizeof(out) <= sizeof(m->m_data), "run_tcp_info fits m_data");
     if (e < 0)
         return e == RN_EOPNOTSUPP ? -ENOPROTOOPT : -code_errno(e);
-    if (cc) {
-        size_t n = strnlen(ti.ti_cc, sizeof(ti.ti_cc) - 1);
-
-        memcpy(m->m_data, ti.ti_cc, n);
-        m->m_data[n] = '\0';
-        m->m_len = (uint32_t)n + 1;
-        return 0;
-    }
     memset(&out, 0, sizeof(out));
     out.ti_bytes_sent = ti.ti_bytes_sent;
     out.ti_bytes_retrans = ti.ti_bytes_retrans;
@@ -1528,8 +1548,10 @@ static int op_getopt(struct run_proc *rp, struct run_msg *m)
         m->m_val = 0;
         return 0;
     }
-    if (m->m_arg[0] == IPPROTO_TCP && (m->m_arg[1] == TCP_INFO || m->m_arg[1] == TCP_CONGESTION))
-        return getopt_tcp_info(rp, rh, m, m->m_arg[1] == TCP_CONGESTION);
+    if (m->m_arg[0] == IPPROTO_TCP && m->m_arg[1] == TCP_INFO)
+        return getopt_tcp_info(rp, rh, m);
+    if (m->m_arg[0] == IPPROTO_TCP && m->m_arg[1] == TCP_CONGESTION)
+        return getopt_congestion(rp, rh, m);
     if (opt < 0) {
         opt_unsupported(rp->rp_srv, m->m_arg[0], m->m_arg[1]);
         return -ENOPROTOOPT;
@@ -1858,10 +1880,12 @@ static void chan_readable(struct run_proc *rp)
             }
             continue;
         }
+        /* One message a wake: the channel is level-triggered, so the
+         * next is reported again, and a program has one request at a
+         * time on it (plus notes), so no recv is spent to hear EAGAIN.
+         * (A HELLO that found an exec's process freed rp.) */
         chan_msg(rp, &m, fds, nfds);
-        /* A HELLO that found an exec's process freed rp. */
-        if (m.m_op == RUN_HELLO)
-            return;
+        return;
     }
 }
 

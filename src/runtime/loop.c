@@ -66,10 +66,11 @@ struct rn_loop {
     struct rn_loop_stats lp_stats;       /* [L] counters */
 };
 
-/* epoll data of the eventfd and of target fds; host fds carry their
- * struct loop_fd. */
+/* epoll data of the eventfd; a target fd's is LOOP_TARGET_BIT | the fd
+ * (no user-space pointer has that bit); host fds carry their struct
+ * loop_fd. */
 static char loop_tag_wake;
-static char loop_tag_target;
+#define LOOP_TARGET_BIT (UINT64_C(1) << 63)
 
 /* [any] The wake-up installed on the target, and used by stop and post. */
 static void loop_wake_up(void *ctx)
@@ -349,10 +350,10 @@ static void loop_sync_target_fds(struct rn_loop *loop)
     }
     memset(&ev, 0, sizeof(ev));
     ev.events = EPOLLIN;
-    ev.data.ptr = &loop_tag_target;
     for (i = 0; i < n; i++) {
         if (fd_in(loop->lp_tfds, loop->lp_ntfds, fds[i]))
             continue;
+        ev.data.u64 = LOOP_TARGET_BIT | (uint32_t)fds[i];
         if (epoll_ctl(loop->lp_epfd, EPOLL_CTL_ADD, fds[i], &ev) != 0 && errno != EEXIST)
             rn_report(RN_REPORT_INFO, "loop: cannot watch stack fd %d: %s\n", fds[i],
                       strerror(errno));
@@ -447,6 +448,8 @@ static int loop_wait(struct rn_loop *loop, struct epoll_event *evs, int max, int
 static int loop_wake(struct rn_loop *loop)
 {
     struct epoll_event evs[LOOP_EVENTS];
+    int ready[LOOP_EVENTS];
+    size_t nready = 0;
     int n, i;
 
     loop_sync_target_fds(loop);
@@ -462,15 +465,20 @@ static int loop_wake(struct rn_loop *loop)
     for (i = 0; i < n; i++) {
         if (evs[i].data.ptr == &loop_tag_wake)
             loop_drain_wakefd(loop);
+        else if (evs[i].data.u64 & LOOP_TARGET_BIT)
+            ready[nready++] = (int)(uint32_t)evs[i].data.u64;
     }
     if (loop->lp_has_target) {
-        loop->lp_target.lt_poll(loop->lp_target.lt_ctx, loop->lp_now);
+        if (loop->lp_target.lt_poll_ready != NULL)
+            loop->lp_target.lt_poll_ready(loop->lp_target.lt_ctx, loop->lp_now, ready, nready);
+        else
+            loop->lp_target.lt_poll(loop->lp_target.lt_ctx, loop->lp_now);
         loop->lp_stats.ls_polls++;
     }
     for (i = 0; i < n; i++) {
         struct loop_fd *lf;
 
-        if (evs[i].data.ptr == &loop_tag_wake || evs[i].data.ptr == &loop_tag_target)
+        if (evs[i].data.ptr == &loop_tag_wake || (evs[i].data.u64 & LOOP_TARGET_BIT))
             continue;
         lf = evs[i].data.ptr;
         if (lf->lf_dead)
