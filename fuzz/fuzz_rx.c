@@ -1,7 +1,9 @@
 /*
  * libFuzzer target for a stack's receive path, with time in the input.
  *
- * One stack, 198.18.0.2/15 on interface sim0 (MAC 02:00:00:00:00:01),
+ * One stack, 198.18.0.2/15 and 2001:2::2/64 (with its link-local
+ * address fe80::ff:fe00:1, both preferred once their duplicate address
+ * detection ends, a second in) on interface sim0 (MAC 02:00:00:00:00:01),
  * with small ARP and reassembly tables, UDP and TCP set up and the UDP
  * echo service on port 7 and a TCP listener on port 80 that never accepts
  * (FUZZ_RX_NO_TCP_LISTEN in the environment leaves it out), sits on one end of a
@@ -246,9 +248,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .ifp_addr = 0xc6120002u,
         .ifp_plen = 15,
         .ifp_no_garp = true,
+        .ifp_ipv6 = true,
     };
+    static const struct rn_ip6 addr6 = {{0x20, 0x01, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2}};
     struct rn_stack *st;
     struct rn_link *end_a, *peer;
+    struct rn_iface *ifp;
     struct rn_echo *echo;
     struct rn_proc *tcp = NULL;
     bool echo_stopped = false;
@@ -264,7 +269,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cp.sc_pool_b = peer_pool;
     CHECK(rn_sim_cable_new(&cp, &end_a, &peer) == 0);
     ip.ifp_link = end_a;
-    CHECK(rn_stack_add_iface(st, &ip, NULL) == 0);
+    CHECK(rn_stack_add_iface(st, &ip, &ifp) == 0);
+    CHECK(rn_iface_add_addr6(ifp, &addr6, 64) == 0);
     CHECK(rn_sock_layer_init(st) == 0);
     CHECK(rn__echo_start(st, NULL, &echo) == 0);
     if (tcp_listen) {

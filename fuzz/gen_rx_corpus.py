@@ -5,8 +5,9 @@ inputs of bugs it found kept as regression seeds.
 Each file is a sequence of records (see fuzz_rx.c):
     u16 dt_ms, u16 flags (bit 15 repair checksums, bit 14 the stack
     originates a ping with these bytes, bits 0-13 the length), bytes.
-The stack under test is 198.18.0.2/15 with MAC 02:00:00:00:00:01; frames
-come from the peer 198.18.0.1, MAC 02:00:00:00:00:02.  Python 3 standard
+The stack under test is 198.18.0.2/15 and 2001:2::2/64 with MAC
+02:00:00:00:00:01; frames come from the peer 198.18.0.1 (2001:2::1), MAC
+02:00:00:00:00:02.  Python 3 standard
 library only.  Run from anywhere: python3 fuzz/gen_rx_corpus.py
 """
 import os
@@ -105,6 +106,64 @@ def originate(nbytes, dt=0):
 
 ARP_WHO_HAS_US = to_us(arp(1, PEER_MAC, PEER, b"\0" * 6, US), BCAST_MAC, 0x0806)
 ARP_REPLY_PEER = to_us(arp(2, PEER_MAC, PEER, US_MAC, US), US_MAC, 0x0806)
+
+
+US6 = bytes([0x20, 0x01, 0, 2] + [0] * 11 + [2])
+PEER6 = bytes([0x20, 0x01, 0, 2] + [0] * 11 + [1])
+SN_US6 = bytes([0xFF, 2] + [0] * 9 + [1, 0xFF, 0, 0, 2])
+US6_MCAST_MAC = bytes([0x33, 0x33, 0xFF, 0, 0, 2])
+
+
+def icmp6(src, dst, typ, code, body):
+    msg = struct.pack("!BBH", typ, code, 0) + body
+    c = csum(src + dst + struct.pack("!IxxxB", len(msg), 58) + msg)
+    return msg[:2] + struct.pack("!H", c) + msg[4:]
+
+
+def ipv6(src, dst, nxt, payload, hlim=64):
+    return struct.pack("!IHBB", 6 << 28, len(payload), nxt, hlim) + src + dst + payload
+
+
+def echo6(seq, data, src=PEER6, dst=US6):
+    return icmp6(src, dst, 128, 0, struct.pack("!HH", 9, seq) + data)
+
+
+def ns6(src, target, dst):
+    return ipv6(src, dst, 58, icmp6(src, dst, 135, 0, b"\0" * 4 + target + b"\x01\x01" + PEER_MAC),
+                hlim=255)
+
+
+def corpus6():
+    """IPv6: the addresses are tentative from the first poll (DAD) for a
+    second, so two ARP replies poll the stack at once and 1.1 s later
+    before the peer solicits us."""
+    c = {}
+    ns = (rec(ARP_REPLY_PEER) + rec(ARP_REPLY_PEER, dt=1100) +
+          rec(to_us(ns6(PEER6, US6, SN_US6), US6_MCAST_MAC, 0x86DD), dt=10, flags=0))
+    ping = to_us(ipv6(PEER6, US6, 58, echo6(1, bytes(range(56)))), etype=0x86DD)
+    c["ipv6-ping"] = ns + rec(ping, dt=10, flags=0) + rec(ping, dt=1000, flags=0)
+    e = echo6(2, b"chain")
+    hbh = bytes([60, 0, 5, 2, 0, 0, 1, 0])                  # router alert, PadN
+    dst = bytes([43, 0, 0x1E, 2, 0, 0, 1, 0])               # skip-me option, PadN
+    rh0 = bytes([44, 2, 0, 0]) + b"\0" * 20                 # type 0, no segments left
+    atomic = struct.pack("!BxHI", 58, 0, 77)                # an atomic fragment
+    c["ipv6-ext-chain"] = ns + rec(to_us(ipv6(PEER6, US6, 0, hbh + dst + rh0 + atomic + e),
+                                         etype=0x86DD), dt=1, flags=0)
+    c["ipv6-routing-type0"] = ns + rec(to_us(ipv6(PEER6, US6, 43, bytes([58, 2, 0, 1]) +
+                                                  b"\0" * 20 + e), etype=0x86DD), dt=1, flags=0)
+    c["ipv6-option-discard"] = ns + rec(to_us(ipv6(PEER6, US6, 60, bytes([58, 0, 0x9E, 2, 0, 0,
+                                                                          1, 0]) + e),
+                                              etype=0x86DD), dt=1, flags=0)
+    c["ipv6-fragment"] = ns + rec(to_us(ipv6(PEER6, US6, 44, struct.pack("!BxHI", 58, 1, 78) +
+                                             (e + b"\0" * 16)[:16]), etype=0x86DD), dt=1, flags=0)
+    c["ipv6-dad-conflict"] = rec(to_us(ipv6(US6, bytes([0xFF, 2] + [0] * 13 + [1]), 58,
+                                            icmp6(US6, bytes([0xFF, 2] + [0] * 13 + [1]), 136, 0,
+                                                  struct.pack("!I", 0x20000000) + US6 +
+                                                  b"\x02\x01" + PEER_MAC), hlim=255),
+                                       bytes([0x33, 0x33, 0, 0, 0, 1]), 0x86DD), dt=100, flags=0)
+    c["ipv6-unknown-next-header"] = ns + rec(to_us(ipv6(PEER6, US6, 253, b"\0" * 8),
+                                                   etype=0x86DD), dt=1, flags=0)
+    return c
 
 
 def corpus():
@@ -216,6 +275,7 @@ def write_all(out, files):
 def main():
     top = os.path.dirname(os.path.abspath(__file__))
     files = corpus()
+    files.update(corpus6())
     files.update(regressions())
     write_all(os.path.join(top, "corpus", "rx"), files)
 

@@ -283,6 +283,16 @@ int rn__cmd_arp(int argc, char **argv)
     return ctl_simple(argc, argv, opts_plain, 0, 0, "arp [-j]");
 }
 
+int rn__cmd_neigh(int argc, char **argv)
+{
+    return ctl_simple(argc, argv, opts_plain, 0, 0, "neigh [-j]");
+}
+
+int rn__cmd_ping(int argc, char **argv)
+{
+    return ctl_simple(argc, argv, opts_plain, 1, 2, "ping ADDR [COUNT]");
+}
+
 int rn__cmd_route(int argc, char **argv)
 {
     return ctl_simple(argc, argv, opts_plain, 0, 0, "route [-j]");

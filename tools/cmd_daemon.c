@@ -70,6 +70,31 @@ static int parse_addr(const char *arg, uint32_t *addr, uint8_t *plen)
     return 0;
 }
 
+/* --addr6 ADDR/PREFIX: one more IPv6 address. */
+static int parse_addr6(const char *arg, struct rn_daemon_params *p)
+{
+    const char *err = NULL;
+    struct rn_ip6 a;
+    unsigned plen;
+
+    if (p->dp_naddr6 == RN_DAEMON_ADDR6_MAX)
+        return daemon_arg_error("--addr6: at most %d addresses", RN_DAEMON_ADDR6_MAX);
+    if (rn_ip6_cidr_parse(arg, &a, &plen, &err) != 0)
+        return daemon_arg_error("--addr6: '%s': %s (expected ADDR/PREFIX, e.g. 2001:2::2/64)",
+                                arg, err);
+    if (plen == 0 || rn_ip6_is_any(&a) || rn_ip6_is_loopback(&a) || rn_ip6_is_multicast(&a) ||
+        rn_ip6_is_v4mapped(&a) || rn_ip6_is_linklocal(&a))
+        return daemon_arg_error("--addr6: '%s': not a unicast global address with a prefix "
+                                "length of 1..128 (the link-local one comes from the MAC)",
+                                arg);
+    for (size_t i = 0; i < p->dp_naddr6; i++)
+        if (rn_ip6_eq(&p->dp_addr6[i], &a))
+            return daemon_arg_error("--addr6: '%s': given twice", arg);
+    p->dp_addr6[p->dp_naddr6] = a;
+    p->dp_plen6[p->dp_naddr6++] = (uint8_t)plen;
+    return 0;
+}
+
 static int parse_mac(const char *arg, uint8_t *mac)
 {
     struct rn_mac m;
@@ -133,11 +158,12 @@ enum {
     O_TAP = 1, O_ADDR, O_GW, O_CTL, O_CAPTURE, O_FAULT, O_SERVICE, O_MAC, O_MTU, O_SEED,
     O_WATCHDOG, O_OFFLOAD, O_FILTER, O_DUMP_DIR, O_REASS_TIMEOUT, O_INJECT, O_SERVICE_EXEC,
     O_STOP_SIGNAL, O_STOP_GRACE, O_STOP_MAIN, O_RUN_UID, O_RUN_MAX,
-    O_SET, O_UI, O_PLUGIN, O_BUSY_POLL
+    O_SET, O_UI, O_PLUGIN, O_BUSY_POLL, O_ADDR6
 };
 static const struct cmd_opt daemon_opts[] = {
     {"tap", 0, true, false, O_TAP},
     {"addr", 0, true, false, O_ADDR},
+    {"addr6", 0, true, true, O_ADDR6},
     {"gw", 0, true, false, O_GW},
     {"ctl", 0, true, false, O_CTL},
     {"capture", 0, true, false, O_CAPTURE},
@@ -274,6 +300,8 @@ static int daemon_option(int o, const char *val, struct rn_daemon_params *p,
         return 0;
     case O_ADDR:
         return parse_addr(val, &p->dp_addr, &p->dp_plen);
+    case O_ADDR6:
+        return parse_addr6(val, p);
     case O_GW:
         if (rn_ip4_addr_parse(val, &p->dp_gw, NULL) != 0 || p->dp_gw == 0)
             return daemon_arg_error("--gw: '%s': not an IPv4 address", val);

@@ -26,6 +26,7 @@ const struct cmd_def rn__cmd_table[] = {
         .cd_brief = "daemon --tap NAME --addr A/P [OPTION]...",
         .cd_summary = "run a stack on a TAP device",
         .cd_synopsis = "daemon --tap NAME --addr ADDR/PREFIX [--gw ADDR] [--ctl PATH]\n"
+                       "       [--addr6 ADDR/PREFIX]...\n"
                        "       [--capture FILE] [--fault SPEC] [--service NAME]...\n"
                        "       [--mac MAC] [--mtu N] [--seed N] [--watchdog S]\n"
                        "       [--offload on|off] [--plugin PATH[:ARGS]]...\n"
@@ -45,6 +46,9 @@ const struct cmd_def rn__cmd_table[] = {
             "      --addr A/P         refnet's IPv4 address and prefix length, e.g.\n"
             "                         198.18.0.2/15\n"
             "      --gw ADDR          default gateway, on the interface's prefix\n"
+            "      --addr6 A/P        an IPv6 address and its on-link prefix length,\n"
+            "                         e.g. 2001:2::2/64 (repeatable, up to 4); turns\n"
+            "                         IPv6 on, with a link-local address from the MAC\n"
             "      --ctl PATH         control socket to create (default $REFNET_CTL,\n"
             "                         else /run/refnet/refnet.sock)\n"
             "      --capture FILE     record every frame the stack sees to a pcap file\n"
@@ -139,6 +143,28 @@ const struct cmd_def rn__cmd_table[] = {
         .cd_options = "  -j, --json             JSON instead of the table\n",
         .cd_man = "refnet-netstat",
         .cd_flags = CMD_F_CTL | CMD_F_TIMEOUT | CMD_F_JSON,
+    },
+    {
+        .cd_name = "neigh",
+        .cd_fn = rn__cmd_neigh,
+        .cd_brief = "neigh [-j]",
+        .cd_summary = "the daemon's neighbours, IPv4 and IPv6",
+        .cd_synopsis = "neigh [-j]",
+        .cd_options = "  -j, --json             JSON instead of the table\n",
+        .cd_man = "refnet-netstat",
+        .cd_flags = CMD_F_CTL | CMD_F_TIMEOUT | CMD_F_JSON,
+    },
+    {
+        .cd_name = "ping",
+        .cd_fn = rn__cmd_ping,
+        .cd_brief = "ping ADDR [COUNT]",
+        .cd_summary = "the daemon pings an IPv4 or IPv6 address",
+        .cd_synopsis = "ping ADDR [COUNT]",
+        .cd_desc = "Sends COUNT (default 3, at most 100) echo requests of 56 data bytes\n"
+                   "from the daemon's stack, 0.2 s apart, and waits 1 s after the last.\n"
+                   "Exit status 0 if every one was answered, else 1.",
+        .cd_man = "refnet-netstat",
+        .cd_flags = CMD_F_CTL | CMD_F_TIMEOUT,
     },
     {
         .cd_name = "route",

@@ -74,6 +74,8 @@ int rn__cmd_daemon(int argc, char **argv);
 int rn__cmd_status(int argc, char **argv);
 int rn__cmd_ifconfig(int argc, char **argv);
 int rn__cmd_arp(int argc, char **argv);
+int rn__cmd_neigh(int argc, char **argv);
+int rn__cmd_ping(int argc, char **argv);
 int rn__cmd_route(int argc, char **argv);
 int rn__cmd_stat(int argc, char **argv);
 int rn__cmd_svc(int argc, char **argv);

@@ -609,12 +609,23 @@ static int daemon_open_link(struct rn_daemon *d, char *err, size_t errlen)
     memcpy(ip.ifp_mac, d->d_mac, 6);
     ip.ifp_addr = p->dp_addr;
     ip.ifp_plen = p->dp_plen;
+    ip.ifp_ipv6 = p->dp_naddr6 > 0;
     /* The interface owns the chain from here, on success and failure. */
     e = rn_stack_add_iface(d->d_stack, &ip, &d->d_ifp);
     if (e != 0) {
         d->d_tap = NULL;
         derr(err, errlen, "cannot add interface %s: %s", p->dp_tap, rn_strerror(e));
         return e;
+    }
+    for (size_t i = 0; i < p->dp_naddr6; i++) {
+        e = rn_iface_add_addr6(d->d_ifp, &p->dp_addr6[i], p->dp_plen6[i]);
+        if (e != 0) {
+            char a6[RN_IP6_STRLEN];
+
+            derr(err, errlen, "cannot add IPv6 address %s/%u: %s",
+                 rn_ip6_addr_fmt(&p->dp_addr6[i], a6), p->dp_plen6[i], rn_strerror(e));
+            return e;
+        }
     }
     if (p->dp_fault != NULL) {
         d->d_fault = fault;

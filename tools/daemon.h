@@ -32,6 +32,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "refnet/addr.h"
+
 #include "refnet/clock.h"
 #include "run/run.h"
 #include "refnet/tcp.h"
@@ -60,6 +62,8 @@ struct rn_daemon_exec {
 
 /* The most filters given at start (--filter). */
 #define RN_DAEMON_FILTERS_MAX 32
+/* The most IPv6 addresses given at start (--addr6). */
+#define RN_DAEMON_ADDR6_MAX 4
 /* The most plug-ins loaded at start (--plugin). */
 #define RN_DAEMON_PLUGINS_MAX 8
 
@@ -68,6 +72,10 @@ struct rn_daemon_params {
     uint32_t dp_addr;                       /* IPv4 address, host order */
     uint8_t dp_plen;                        /* its prefix length, 0..32 */
     uint32_t dp_gw;                         /* default gateway, host order; 0 none */
+    struct rn_ip6 dp_addr6[RN_DAEMON_ADDR6_MAX]; /* IPv6 addresses; any
+                                               turns IPv6 on */
+    uint8_t dp_plen6[RN_DAEMON_ADDR6_MAX];  /* their prefix lengths */
+    size_t dp_naddr6;                       /* entries of dp_addr6 */
     const char *dp_ctl_path;                /* NULL: rn__ctl_default_path(NULL) */
     const char *dp_capture;                 /* pcap file to record to, or NULL */
     const struct rn_fault_params *dp_fault; /* faults to inject, or NULL */

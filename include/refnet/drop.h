@@ -105,7 +105,37 @@
     X(FILTER_BLOCKED, "filter_blocked",                                        \
       "blocked by a filter or callout of the filtering platform (filter.h)")   \
     X(TOO_BIG_DF, "too_big_df",                                                \
-      "outgoing packet longer than its route's MTU, with don't-fragment set")
+      "outgoing packet longer than its route's MTU, with don't-fragment set") \
+    X(BAD_IP6_PAYLOAD_LEN, "bad_ip6_payload_len",                              \
+      "IPv6 payload length runs past the frame")                              \
+    X(BAD_IP6_SRC, "bad_ip6_src",                                              \
+      "IPv6 source no host sends from: multicast, loopback, mapped IPv4, "     \
+      "or one of ours from the wire")                                         \
+    X(BAD_IP6_EXT, "bad_ip6_ext",                                              \
+      "IPv6 extension header runs past the datagram, or hop-by-hop not "      \
+      "first (RFC 8200 4.1)")                                                 \
+    X(IP6_UNKNOWN_OPTION, "ip6_unknown_option",                                \
+      "hop-by-hop or destination option unknown, with action bits saying "    \
+      "discard (RFC 8200 4.2)")                                               \
+    X(IP6_ROUTING_TYPE0, "ip6_routing_type0",                                  \
+      "routing header type 0 with segments left: refused (RFC 5095)")         \
+    X(IP6_ROUTING, "ip6_routing",                                              \
+      "routing header of a type refnet does not process, with segments "      \
+      "left (RFC 8200 4.4)")                                                  \
+    X(BAD_IP6_FRAG, "bad_ip6_frag",                                            \
+      "IPv6 fragment malformed: length not a multiple of 8 with more "        \
+      "fragments, or past 65535 bytes")                                       \
+    X(IP6_NO_NEXT_HEADER, "ip6_no_next_header",                                \
+      "IPv6 datagram whose chain ends in no-next-header (59): nothing to "    \
+      "deliver")                                                              \
+    X(BAD_NDP, "bad_ndp",                                                      \
+      "neighbour discovery message fails RFC 4861 validation: hop limit "     \
+      "not 255, code not 0, short, bad option, or bad addresses")             \
+    X(ND_UNRESOLVED, "nd_unresolved",                                          \
+      "IPv6 next hop never answered neighbour solicitation")                  \
+    X(ND_DAD_CONFLICT, "nd_dad_conflict",                                      \
+      "packet for an IPv6 address that duplicate address detection found "    \
+      "in use elsewhere")
 
 /*
  * RN_DROP_NONE (0) means "not dropped", so a parser's result can be tested

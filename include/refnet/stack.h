@@ -80,6 +80,9 @@ struct rn_iface_params {
     uint8_t ifp_plen;          /* its prefix length */
     uint32_t ifp_mtu;          /* 0: the link's */
     bool ifp_no_garp;          /* do not announce the address at start */
+    bool ifp_ipv6;             /* turn IPv6 on: a link-local address from
+                                  the MAC (RFC 4291 appendix A), checked
+                                  by DAD; rn_iface_add_addr6() adds more */
 };
 
 /* Adds an interface, with a connected route for its prefix, and (unless
@@ -129,6 +132,25 @@ int rn_iface_filter_push(struct rn_iface *ifp, struct rn_link *filter);
  * then frees filter without closing what it wrapped.  Returns 0, or
  * RN_ENOENT if filter is not in ifp's chain.  [L] */
 int rn_iface_filter_remove(struct rn_iface *ifp, struct rn_link *filter);
+
+/* The states of an interface's IPv6 address (RFC 4862). */
+enum rn_addr6_state {
+    RN_ADDR6_TENTATIVE,   /* duplicate address detection runs: only
+                             neighbour discovery may use it */
+    RN_ADDR6_PREFERRED,   /* in use */
+    RN_ADDR6_DUPLICATE,   /* another node holds it: never used */
+};
+/* "tentative", "preferred", "duplicate". */
+const char *rn_addr6_state_name(enum rn_addr6_state s);
+
+/* Adds the IPv6 address addr/plen (plen 1..128; 128: no on-link prefix)
+ * to ifp, turning IPv6 on for it if it was off (with its link-local
+ * address).  The address is tentative until duplicate address detection
+ * finds nobody else holds it: one solicitation, then a second's wait (RFC
+ * 4862 5.4).  Returns 0, RN_EINVAL (unspecified, loopback, multicast,
+ * IPv4-mapped or link-local, or plen 0 or above 128), RN_EEXIST (ifp has
+ * it), or RN_ENOMEM (ifp holds as many as it can).  [L] */
+int rn_iface_add_addr6(struct rn_iface *ifp, const struct rn_ip6 *addr, unsigned plen);
 
 /* Returns the interface named name, or NULL. */
 struct rn_iface *rn_stack_iface(struct rn_stack *st, const char *name);
@@ -190,7 +212,19 @@ typedef void (*rn_iface_row_fn)(const struct rn_iface_row *row, void *ctx);
 /* [L] Every interface, in order of index. */
 void rn_stack_ifaces(struct rn_stack *st, rn_iface_row_fn fn, void *ctx);
 
-/* The state of a neighbour entry (ARP). */
+/* An IPv6 address of an interface. */
+struct rn_addr6_row {
+    const char *ar_iface;         /* interface name */
+    struct rn_ip6 ar_addr;        /* the address */
+    uint8_t ar_plen;              /* its on-link prefix length */
+    enum rn_addr6_state ar_state;
+};
+typedef void (*rn_addr6_row_fn)(const struct rn_addr6_row *row, void *ctx);
+/* [L] Every IPv6 address, per interface in order of index, link-local
+ * first. */
+void rn_stack_addrs6(struct rn_stack *st, rn_addr6_row_fn fn, void *ctx);
+
+/* The state of a neighbour entry (ARP or neighbour discovery). */
 enum rn_neigh_state {
     RN_NEIGH_INCOMPLETE,  /* asked for, frames waiting: no address yet */
     RN_NEIGH_REACHABLE,   /* resolved and fresh */
@@ -199,9 +233,10 @@ enum rn_neigh_state {
 /* "INCOMPLETE", "REACHABLE", "PROBE". */
 const char *rn_neigh_state_name(enum rn_neigh_state s);
 
-/* A neighbour: an entry of the ARP cache. */
+/* A neighbour: an entry of the ARP cache, or of the IPv6 neighbour
+ * cache (nr_family 6). */
 struct rn_neigh_row {
-    uint32_t nr_addr;             /* IPv4 address */
+    uint32_t nr_addr;             /* IPv4 address; 0 for IPv6 */
     struct rn_mac nr_mac;         /* its link address; zero while INCOMPLETE */
     const char *nr_iface;         /* interface it is reached on */
     enum rn_neigh_state nr_state;
@@ -209,9 +244,13 @@ struct rn_neigh_row {
     unsigned nr_queued;           /* frames waiting for the resolution */
     uint64_t nr_id;               /* its object id */
     unsigned nr_refs;             /* its reference count */
+    uint8_t nr_family;            /* 4 (ARP) or 6 (neighbour discovery) */
+    struct rn_ip6 nr_addr6;       /* IPv6 address, if nr_family is 6 */
+    bool nr_router;               /* IPv6: it advertised itself a router */
 };
 typedef void (*rn_neigh_row_fn)(const struct rn_neigh_row *row, void *ctx);
-/* [L] Every neighbour entry (order: the cache's). */
+/* [L] Every neighbour entry: the ARP cache's, then the IPv6 neighbour
+ * cache's (order within each: the cache's). */
 void rn_stack_neighbours(struct rn_stack *st, rn_neigh_row_fn fn, void *ctx);
 
 /* A route. */
@@ -222,9 +261,15 @@ struct rn_route_row {
     const char *rr_iface;         /* outgoing interface */
     uint64_t rr_id;               /* its object id */
     unsigned rr_refs;             /* its reference count */
+    uint8_t rr_family;            /* 4, or 6: an IPv6 on-link prefix of an
+                                     interface address (not an object:
+                                     rr_id 0) */
+    struct rn_ip6 rr_dst6;        /* IPv6 prefix, if rr_family is 6 */
 };
 typedef void (*rn_route_row_fn)(const struct rn_route_row *row, void *ctx);
-/* [L] Every route, longest prefix first (the order lookups use). */
+/* [L] Every IPv4 route, longest prefix first (the order lookups use),
+ * then the on-link IPv6 prefixes of the interfaces' preferred
+ * addresses. */
 void rn_stack_routes(struct rn_stack *st, rn_route_row_fn fn, void *ctx);
 
 typedef void (*rn_counter_fn)(const struct rn_stack_counter *c, void *ctx);
@@ -282,6 +327,10 @@ struct rn_icmp_echo_rx {
                                    during the call only */
     size_t er_datalen;
     struct rn_iface *er_iface;  /* interface it arrived on */
+    bool er_v6;                 /* an ICMPv6 echo reply: er_src and er_dst
+                                   are 0, er_src6 and er_dst6 hold them */
+    struct rn_ip6 er_src6;
+    struct rn_ip6 er_dst6;
 };
 
 /* Called on the loop thread for every well-formed echo reply received
@@ -294,5 +343,28 @@ typedef void (*rn_icmp_echo_fn)(struct rn_stack *st, const struct rn_icmp_echo_r
  * of interest to whoever sent the requests (a ping client).  Returns 0, or
  * RN_EBUSY if another observer is installed. */
 int rn_icmp_set_echo_observer(struct rn_stack *st, rn_icmp_echo_fn fn, void *ctx);
+
+/* ---- ICMPv6 echo, for a ping client ------------------------------------- */
+
+/* An ICMPv6 echo request to send. */
+struct rn_icmp6_echo {
+    struct rn_ip6 ie6_dst;      /* where to */
+    uint16_t ie6_id;            /* echo identifier */
+    uint16_t ie6_seq;           /* echo sequence number */
+    const void *ie6_data;       /* the data to be echoed, ie6_len bytes */
+    size_t ie6_len;
+};
+
+/* [L] Sends an ICMPv6 echo request (type 128).  Replies reach the observer
+ * set with rn_icmp6_set_echo_observer(), with er_v6 set.  Returns 0 once
+ * queued, RN_EMSGSIZE (longer than the path's MTU: no fragments yet),
+ * RN_ENOBUFS or RN_ENETUNREACH (no interface reaches it from a preferred
+ * address). */
+int rn_icmp6_echo_send(struct rn_stack *st, const struct rn_icmp6_echo *req);
+
+/* Installs the stack's one observer of ICMPv6 echo replies (the rows have
+ * er_v6 set, er_src6 and er_dst6 the addresses, er_ttl the hop limit), or
+ * with fn NULL removes it.  Returns 0, or RN_EBUSY if one is installed. */
+int rn_icmp6_set_echo_observer(struct rn_stack *st, rn_icmp_echo_fn fn, void *ctx);
 
 #endif /* REFNET_STACK_H */

@@ -48,6 +48,159 @@ struct remove_req {
     rn_time_t rr_began;          /* [I] on the stack's clock */
 };
 
+/* `ping ADDR [COUNT]`: requests PING_INTERVAL apart, then PING_WAIT for
+ * the last replies. */
+#define PING_INTERVAL RN_MSEC(200)
+#define PING_WAIT RN_SEC(1)
+#define PING_MAX 100
+#define PING_DATA 56
+/* The echo identifier of the daemon's pings. */
+#define PING_ID 0x7266
+
+/* One `ping`: lives until its last wait ends or its client leaves. */
+struct ping_req {
+    struct rn_ctl_req *pr_req;     /* [L] */
+    struct rn_stack *pr_stack;     /* [I] */
+    struct rn_timer pr_timer;      /* [L] the next request, or the end */
+    bool pr_v6;                    /* [I] ICMPv6 to pr_dst6, else ICMP to pr_dst4 */
+    uint32_t pr_dst4;              /* [I] */
+    struct rn_ip6 pr_dst6;         /* [I] */
+    char pr_name[RN_IP6_STRLEN];   /* [I] the destination as given */
+    unsigned pr_count;             /* [I] requests to send */
+    unsigned pr_sent;              /* [L] */
+    unsigned pr_received;          /* [L] answered with the data sent */
+    rn_time_t pr_sent_at[PING_MAX + 1]; /* [L] by sequence number */
+    bool pr_answered[PING_MAX + 1];     /* [L] */
+    uint8_t pr_data[PING_DATA];    /* [I] what each request carries */
+};
+
+static void ping_end(struct ping_req *pr)
+{
+    if (pr->pr_v6)
+        rn_icmp6_set_echo_observer(pr->pr_stack, NULL, NULL);
+    else
+        rn_icmp_set_echo_observer(pr->pr_stack, NULL, NULL);
+    rn_timer_cancel(rn_stack_timers(pr->pr_stack), &pr->pr_timer);
+}
+
+static void ping_reply(struct rn_stack *st, const struct rn_icmp_echo_rx *er, void *ctx)
+{
+    struct ping_req *pr = ctx;
+    char a[32];
+
+    if (er->er_id != PING_ID || er->er_seq == 0 || er->er_seq > pr->pr_sent ||
+        pr->pr_answered[er->er_seq] || er->er_datalen != PING_DATA ||
+        memcmp(er->er_data, pr->pr_data, PING_DATA) != 0 ||
+        (pr->pr_v6 ? !er->er_v6 || !rn_ip6_eq(&er->er_src6, &pr->pr_dst6)
+                   : er->er_v6 || er->er_src != pr->pr_dst4))
+        return;
+    pr->pr_answered[er->er_seq] = true;
+    pr->pr_received++;
+    rn_strbuf_printf(rn__ctl_req_out(pr->pr_req), "%u bytes from %s: seq=%u %s=%u time=%s\n",
+                     (unsigned)er->er_datalen + 8, pr->pr_name, er->er_seq,
+                     pr->pr_v6 ? "hlim" : "ttl", er->er_ttl,
+                     rn_fmt_age(rn_stack_now(st) - pr->pr_sent_at[er->er_seq], a, sizeof(a)));
+}
+
+static void ping_tick(struct rn_timer *t, rn_time_t now)
+{
+    struct ping_req *pr = (struct ping_req *)((char *)t - offsetof(struct ping_req, pr_timer));
+    struct rn_strbuf *out = rn__ctl_req_out(pr->pr_req);
+    int e;
+
+    if (pr->pr_sent == pr->pr_count) {
+        ping_end(pr);
+        rn_strbuf_printf(out, "%u packets transmitted, %u received\n", pr->pr_sent,
+                         pr->pr_received);
+        rn__ctl_req_complete(pr->pr_req, pr->pr_received == pr->pr_count ? RN_CTL_EXIT_OK
+                                                                         : RN_CTL_EXIT_FAIL);
+        free(pr);
+        return;
+    }
+    pr->pr_sent++;
+    pr->pr_sent_at[pr->pr_sent] = now;
+    if (pr->pr_v6) {
+        struct rn_icmp6_echo req = {pr->pr_dst6, PING_ID, (uint16_t)pr->pr_sent, pr->pr_data,
+                                    PING_DATA};
+
+        e = rn_icmp6_echo_send(pr->pr_stack, &req);
+    } else {
+        struct rn_icmp_echo req = {pr->pr_dst4, PING_ID, (uint16_t)pr->pr_sent, pr->pr_data,
+                                   PING_DATA};
+
+        e = rn_icmp_echo_send(pr->pr_stack, &req);
+    }
+    if (e < 0)
+        rn_strbuf_printf(out, "seq=%u: %s\n", pr->pr_sent, rn_strerror(e));
+    rn_timer_arm(rn_stack_timers(pr->pr_stack), &pr->pr_timer,
+                 now + (pr->pr_sent == pr->pr_count ? PING_WAIT : PING_INTERVAL));
+}
+
+static void ping_cancelled(struct rn_ctl_req *req, void *ctx)
+{
+    struct ping_req *pr = ctx;
+
+    ping_end(pr);
+    rn__ctl_req_complete(req, RN_CTL_EXIT_FAIL);
+    free(pr);
+}
+
+static int rn__cmd_ping(struct rn_ctl_req *req, void *ctx)
+{
+    struct rn_stack *st = ctx;
+    const char *dst = rn__ctl_req_arg(req, 1), *count = rn__ctl_req_arg(req, 2);
+    struct ping_req *pr;
+    const char *err = NULL;
+    struct rn_inaddr ia;
+    unsigned n = 3;
+    int e;
+
+    if (rn__ctl_req_argc(req) < 2 || rn__ctl_req_argc(req) > 3)
+        return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "usage: ping ADDR [COUNT]");
+    if (rn__ctl_req_json(req))
+        return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "--json: ping has no JSON output");
+    if (rn_inaddr_parse(dst, &ia, &err) < 0)
+        return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "'%s': %s", dst, err);
+    if (count != NULL) {
+        char *end;
+        unsigned long v = strtoul(count, &end, 10);
+
+        if (*count < '0' || *count > '9' || *end != '\0' || v < 1 || v > PING_MAX)
+            return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "count '%s': a number 1..%d",
+                                    count, PING_MAX);
+        n = (unsigned)v;
+    }
+    pr = calloc(1, sizeof(*pr));
+    if (pr == NULL)
+        return rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "out of memory");
+    pr->pr_req = req;
+    pr->pr_stack = st;
+    pr->pr_count = n;
+    pr->pr_v6 = !rn_inaddr_is_v4(&ia);
+    if (pr->pr_v6)
+        pr->pr_dst6 = ia.ia_ip6;
+    else
+        pr->pr_dst4 = rn_inaddr_to_v4(&ia);
+    rn_inaddr_fmt(&ia, pr->pr_name);
+    for (size_t i = 0; i < PING_DATA; i++)
+        pr->pr_data[i] = (uint8_t)(i * 7 + 1);
+    e = pr->pr_v6 ? rn_icmp6_set_echo_observer(st, ping_reply, pr)
+                  : rn_icmp_set_echo_observer(st, ping_reply, pr);
+    if (e < 0) {
+        free(pr);
+        return rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "another ping is running");
+    }
+    rn_timer_init(&pr->pr_timer, ping_tick);
+    if (rn_timer_arm(rn_stack_timers(st), &pr->pr_timer, rn_stack_now(st)) < 0) {
+        ping_end(pr);
+        free(pr);
+        return rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "out of memory");
+    }
+    rn_strbuf_printf(rn__ctl_req_out(req), "PING %s: %d data bytes\n", pr->pr_name, PING_DATA);
+    rn__ctl_req_on_cancel(req, ping_cancelled, pr);
+    return RN_CTL_PENDING;
+}
+
 static int no_args(struct rn_ctl_req *req)
 {
     if (rn__ctl_req_argc(req) != 1)
@@ -168,6 +321,11 @@ static int rn__cmd_ifconfig(struct rn_ctl_req *req, void *ctx)
 
 static int rn__cmd_arp(struct rn_ctl_req *req, void *ctx)
 {
+    return listing(req, ctx, rn__render_arp);
+}
+
+static int rn__cmd_neigh(struct rn_ctl_req *req, void *ctx)
+{
     return listing(req, ctx, rn__render_neighbours);
 }
 
@@ -184,6 +342,8 @@ static int rn__cmd_stat(struct rn_ctl_req *req, void *ctx)
 static const struct rn_ctl_cmd stack_cmds[] = {
     {"ifconfig", rn__cmd_ifconfig, "ifconfig"},
     {"arp", rn__cmd_arp, "arp"},
+    {"neigh", rn__cmd_neigh, "neigh"},
+    {"ping", rn__cmd_ping, "ping"},
     {"route", rn__cmd_route, "route"},
     {"stat", rn__cmd_stat, "stat"},
 };

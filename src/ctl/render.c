@@ -110,6 +110,8 @@ struct render_ctx {
     struct rn_strbuf *rc_sb;
     struct json_object *rc_json;  /* the listing's array or object, or NULL for text */
     unsigned rc_n;                /* rows so far */
+    struct rn_stack *rc_stack;    /* ifconfig, neigh: the stack listed */
+    uint8_t rc_family;            /* neigh: 4 or 6 for one family, 0 for both */
 };
 
 static struct json_object *link_json(struct rn_link *link)
@@ -152,6 +154,34 @@ static void link_text(struct rn_strbuf *sb, struct rn_link *link)
     rn_strbuf_puts(sb, "\n");
 }
 
+/* The IPv6 addresses of one interface, for ifconfig. */
+struct addr6_ctx {
+    const char *ac_iface;         /* the interface whose addresses */
+    struct rn_strbuf *ac_sb;      /* text, or */
+    struct json_object *ac_json;  /* a JSON array */
+};
+
+static void addr6_row(const struct rn_addr6_row *r, void *ctx)
+{
+    struct addr6_ctx *ac = ctx;
+    char a[RN_IP6_STRLEN];
+
+    if (strcmp(r->ar_iface, ac->ac_iface) != 0)
+        return;
+    rn_ip6_addr_fmt(&r->ar_addr, a);
+    if (ac->ac_json != NULL) {
+        struct json_object *o = json_object_new_object();
+
+        put_str(o, "addr", a);
+        put_u64(o, "plen", r->ar_plen);
+        put_str(o, "state", rn_addr6_state_name(r->ar_state));
+        json_object_array_add(ac->ac_json, o);
+        return;
+    }
+    rn_strbuf_printf(ac->ac_sb, "    inet6 %s/%u  %s\n", a, r->ar_plen,
+                     rn_addr6_state_name(r->ar_state));
+}
+
 static void iface_row(const struct rn_iface_row *r, void *ctx)
 {
     struct render_ctx *rc = ctx;
@@ -180,6 +210,12 @@ static void iface_row(const struct rn_iface_row *r, void *ctx)
         for (link = r->ir_link; link != NULL; link = rn_link_lower(link))
             json_object_array_add(links, link_json(link));
         json_object_object_add(o, "links", links);
+        {
+            struct addr6_ctx ac = {r->ir_name, NULL, json_object_new_array()};
+
+            rn_stack_addrs6(rc->rc_stack, addr6_row, &ac);
+            json_object_object_add(o, "addr6", ac.ac_json);
+        }
         json_object_array_add(rc->rc_json, o);
         return;
     }
@@ -187,6 +223,11 @@ static void iface_row(const struct rn_iface_row *r, void *ctx)
                      "%s: index %u  inet %s  ether %s  mtu %" PRIu32 "  object #%" PRIu64
                      " refs %u\n",
                      r->ir_name, r->ir_index, cidr, mac, r->ir_mtu, r->ir_id, r->ir_refs);
+    {
+        struct addr6_ctx ac = {r->ir_name, rc->rc_sb, NULL};
+
+        rn_stack_addrs6(rc->rc_stack, addr6_row, &ac);
+    }
     rn_strbuf_printf(rc->rc_sb,
                      "    rx %" PRIu64 " frames %" PRIu64 " bytes  tx %" PRIu64 " frames %" PRIu64
                      " bytes  drops %" PRIu64 "\n",
@@ -198,7 +239,7 @@ static void iface_row(const struct rn_iface_row *r, void *ctx)
 
 void rn__render_ifaces(struct rn_stack *st, struct rn_strbuf *sb, bool json)
 {
-    struct render_ctx rc = {sb, json ? json_object_new_array() : NULL, 0};
+    struct render_ctx rc = {sb, json ? json_object_new_array() : NULL, 0, st, 0};
 
     rn_stack_ifaces(st, iface_row, &rc);
     if (json)
@@ -210,15 +251,24 @@ void rn__render_ifaces(struct rn_stack *st, struct rn_strbuf *sb, bool json)
 static void neigh_row(const struct rn_neigh_row *r, void *ctx)
 {
     struct render_ctx *rc = ctx;
-    char ip[RN_IP4_STRLEN], mac[RN_MAC_STRLEN], expires[32] = "-";
+    char ip[RN_IP6_STRLEN], mac[RN_MAC_STRLEN], expires[32] = "-";
     bool resolved = r->nr_state != RN_NEIGH_INCOMPLETE;
 
-    rn_ip4_addr_fmt(r->nr_addr, ip);
+    if (rc->rc_family != 0 && r->nr_family != rc->rc_family)
+        return;
+    if (r->nr_family == 6)
+        rn_ip6_addr_fmt(&r->nr_addr6, ip);
+    else
+        rn_ip4_addr_fmt(r->nr_addr, ip);
     rn_mac_fmt(&r->nr_mac, mac);
     if (rc->rc_json != NULL) {
         struct json_object *o = json_object_new_object();
 
         put_str(o, "address", ip);
+        if (rc->rc_family == 0) {
+            put_str(o, "family", r->nr_family == 6 ? "ipv6" : "ipv4");
+            json_object_object_add(o, "router", json_object_new_boolean(r->nr_router));
+        }
         put_str(o, "hwaddr", resolved ? mac : "");
         put_str(o, "iface", r->nr_iface);
         put_str(o, "state", rn_neigh_state_name(r->nr_state));
@@ -231,21 +281,35 @@ static void neigh_row(const struct rn_neigh_row *r, void *ctx)
     }
     if (r->nr_expires_in > 0)
         rn_fmt_age(r->nr_expires_in, expires, sizeof(expires));
-    rn_strbuf_printf(rc->rc_sb, "%-16s %-18s %-8s %-11s %9s %5u %4u\n", ip,
+    rn_strbuf_printf(rc->rc_sb, rc->rc_family == 4 ? "%-16s %-18s %-8s %-11s %9s %5u %4u\n"
+                                                   : "%-26s %-18s %-8s %-11s %9s %5u %4u\n",
+                     ip,
                      resolved ? mac : "(incomplete)", r->nr_iface,
                      rn_neigh_state_name(r->nr_state), expires, r->nr_queued, r->nr_refs);
 }
 
-void rn__render_neighbours(struct rn_stack *st, struct rn_strbuf *sb, bool json)
+/* Lists the neighbour entries of family (4, 6, or 0 for both). */
+static void render_neigh(struct rn_stack *st, struct rn_strbuf *sb, bool json, uint8_t family)
 {
-    struct render_ctx rc = {sb, json ? json_object_new_array() : NULL, 0};
+    struct render_ctx rc = {sb, json ? json_object_new_array() : NULL, 0, st, family};
 
     if (!json)
-        rn_strbuf_printf(sb, "%-16s %-18s %-8s %-11s %9s %5s %4s\n", "address", "hwaddr",
-                         "iface", "state", "expires", "queue", "refs");
+        rn_strbuf_printf(sb, family == 4 ? "%-16s %-18s %-8s %-11s %9s %5s %4s\n"
+                                         : "%-26s %-18s %-8s %-11s %9s %5s %4s\n",
+                         "address", "hwaddr", "iface", "state", "expires", "queue", "refs");
     rn_stack_neighbours(st, neigh_row, &rc);
     if (json)
         json_line(sb, rc.rc_json);
+}
+
+void rn__render_arp(struct rn_stack *st, struct rn_strbuf *sb, bool json)
+{
+    render_neigh(st, sb, json, 4);
+}
+
+void rn__render_neighbours(struct rn_stack *st, struct rn_strbuf *sb, bool json)
+{
+    render_neigh(st, sb, json, 0);
 }
 
 /* ---- route -------------------------------------------------------------------- */
@@ -253,9 +317,12 @@ void rn__render_neighbours(struct rn_stack *st, struct rn_strbuf *sb, bool json)
 static void route_row(const struct rn_route_row *r, void *ctx)
 {
     struct render_ctx *rc = ctx;
-    char dst[RN_IP4_STRLEN], gw[RN_IP4_STRLEN], cidr[RN_IP4_CIDR_STRLEN + 4];
+    char dst[RN_IP6_STRLEN], gw[RN_IP4_STRLEN], cidr[RN_IP6_CIDR_STRLEN + 4];
 
-    rn_ip4_addr_fmt(r->rr_dst, dst);
+    if (r->rr_family == 6)
+        rn_ip6_addr_fmt(&r->rr_dst6, dst);
+    else
+        rn_ip4_addr_fmt(r->rr_dst, dst);
     rn_ip4_addr_fmt(r->rr_gw, gw);
     snprintf(cidr, sizeof(cidr), "%s/%u", dst, r->rr_plen);
     if (rc->rc_json != NULL) {
@@ -275,7 +342,7 @@ static void route_row(const struct rn_route_row *r, void *ctx)
 
 void rn__render_routes(struct rn_stack *st, struct rn_strbuf *sb, bool json)
 {
-    struct render_ctx rc = {sb, json ? json_object_new_array() : NULL, 0};
+    struct render_ctx rc = {sb, json ? json_object_new_array() : NULL, 0, NULL, 0};
 
     if (!json)
         rn_strbuf_printf(sb, "%-19s %-16s %-8s %4s\n", "destination", "gateway", "iface", "refs");
@@ -492,8 +559,8 @@ static void callout_row(const struct rn_callout_row *r, void *ctx)
 
 void rn__render_filters(struct rn_stack *st, struct rn_strbuf *sb, bool json)
 {
-    struct render_ctx filters = {sb, json ? json_object_new_array() : NULL, 0};
-    struct render_ctx callouts = {sb, json ? json_object_new_array() : NULL, 0};
+    struct render_ctx filters = {sb, json ? json_object_new_array() : NULL, 0, NULL, 0};
+    struct render_ctx callouts = {sb, json ? json_object_new_array() : NULL, 0, NULL, 0};
     struct json_object *layers = json ? json_object_new_array() : NULL, *o;
     unsigned l;
 
@@ -571,7 +638,7 @@ static void plugin_row(const struct rn_plugin_row *r, void *ctx)
 
 void rn__render_plugins(struct rn_stack *st, struct rn_strbuf *sb, bool json)
 {
-    struct render_ctx rc = {sb, json ? json_object_new_array() : NULL, 0};
+    struct render_ctx rc = {sb, json ? json_object_new_array() : NULL, 0, NULL, 0};
 
     if (!json)
         rn_strbuf_printf(sb, "%-16s %-10s %-9s %8s %6s %7s %7s %6s  %s\n", "PLUG-IN", "VERSION",

@@ -33,6 +33,8 @@ struct rn_snap_object;
 void rn__render_ifaces(struct rn_stack *st, struct rn_strbuf *sb, bool json);
 /* [L] `arp`: the neighbour entries. */
 void rn__render_neighbours(struct rn_stack *st, struct rn_strbuf *sb, bool json);
+/* The ARP cache alone (IPv4 neighbours), as `arp` lists it. */
+void rn__render_arp(struct rn_stack *st, struct rn_strbuf *sb, bool json);
 /* [L] `route`: the routes, longest prefix first. */
 void rn__render_routes(struct rn_stack *st, struct rn_strbuf *sb, bool json);
 /* [L] `stat`: per interface frames, bytes and drops by reason, the

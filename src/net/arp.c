@@ -451,6 +451,7 @@ void rn_stack_neighbours(struct rn_stack *st, rn_neigh_row_fn fn, void *ctx)
                 .nr_queued = e->ae_queue.nq_len,
                 .nr_id = rn_ob_id(e),
                 .nr_refs = rn_ob_refcount(e),
+                .nr_family = 4,
             };
 
             if (s != ARP_INCOMPLETE)
@@ -460,4 +461,5 @@ void rn_stack_neighbours(struct rn_stack *st, rn_neigh_row_fn fn, void *ctx)
             fn(&row, ctx);
         }
     }
+    rn__net_nd_rows(st, fn, ctx);
 }

@@ -4,6 +4,7 @@
  *
  * Called from rn_stack_poll() for every received frame:
  *   rn__net_eth_input() -> rn__net_arp_input() | rn__net_ip_input()
+ *                                          | rn__net_ip6_input()
  */
 #include <string.h>
 
@@ -42,6 +43,9 @@ void rn__net_eth_input(struct rn_iface *ifp, struct rn_netbuf *nb)
         break;
     case RN_ETHERTYPE_IPV4:
         rn__net_ip_input(ifp, nb);
+        break;
+    case RN_ETHERTYPE_IPV6:
+        rn__net_ip6_input(ifp, nb, false);
         break;
     default:
         rn__net_drop(st, ifp, nb, RN_DROP_UNSUPPORTED_ETHERTYPE);

@@ -131,6 +131,8 @@ int rn_stack_add_iface(struct rn_stack *st, const struct rn_iface_params *params
     }
     if (ifp->if_addr != 0 && !params->ifp_no_garp)
         rn__net_arp_announce(ifp);
+    if (params->ifp_ipv6)
+        rn__net_nd_iface_up(ifp);
     if (out != NULL)
         *out = ifp;
     return 0;
@@ -238,6 +240,8 @@ int rn_stack_remove_iface(struct rn_stack *st, struct rn_iface *ifp, rn_iface_re
     rm->rm_nroutes = rn__net_route_flush_iface(ifp, rm->rm_routes, removal_fired, rm);
     atomic_fetch_sub_explicit(&rm->rm_left, n - rm->rm_nroutes, memory_order_relaxed);
     rn__net_arp_flush_iface(ifp);
+    rn__net_nd_flush_iface(ifp);
+    rn__net_reass6_flush(st, ifp);
     rn__net_ip_addr_gone(st, ifp->if_addr);
     (void)rn_ob_wait_release(ifp, &rm->rm_wait, NULL, "remove", removal_fired, rm);
     rm->rm_next = ns->ns_removals;

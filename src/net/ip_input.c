@@ -202,11 +202,25 @@ void rn__net_ip_loopback_run(struct rn_stack *st)
     /* Only what was queued before this call: delivery may queue more. */
     while (budget-- > 0) {
         struct rn_netbuf *nb = rn_nbq_get(&net_st(st)->ns_loopq);
-        uint8_t scratch[RN_IP4_HLEN];
+        uint8_t scratch[RN_IP6_HLEN];
         const uint8_t *p = rn_nb_header(nb, 0, RN_IP4_HLEN, scratch);
         struct rn_iface *ifp = net_st(st)->ns_ifaces[0];
-        uint32_t dst = rn_get_be32(p + 16);
+        uint32_t dst;
         unsigned i;
+
+        if ((p[0] >> 4) == 6) {
+            struct rn_ip6 dst6;
+
+            p = rn_nb_header(nb, 0, RN_IP6_HLEN, scratch);
+            memcpy(dst6.i6_octet, p + 24, RN_IP6_LEN);
+            for (i = 0; i < net_st(st)->ns_nifaces; i++)
+                if (rn__net_ip6_iface_addr(net_st(st)->ns_ifaces[i], &dst6) != NULL)
+                    ifp = net_st(st)->ns_ifaces[i];
+            rn_nb_set_owner(nb, rn__net_types.nt_own_rx);
+            rn__net_ip6_input(ifp, nb, true);
+            continue;
+        }
+        dst = rn_get_be32(p + 16);
 
         for (i = 0; i < net_st(st)->ns_nifaces; i++) {
             if (net_st(st)->ns_ifaces[i]->if_addr == dst)

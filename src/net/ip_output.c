@@ -75,8 +75,7 @@ uint8_t rn__ip_default_ttl(struct rn_stack *st)
     return net_st(st)->ns_params.sp_ttl;
 }
 
-/* Copies len bytes of src from off into dst at its end. */
-static int copy_range(struct rn_netbuf *dst, const struct rn_netbuf *src, size_t off, size_t len)
+int rn__net_copy_range(struct rn_netbuf *dst, const struct rn_netbuf *src, size_t off, size_t len)
 {
     size_t at = dst->nb_pktlen;
 
@@ -117,7 +116,7 @@ static int ip_fragment(struct rn_stack *st, struct rn_netbuf *nb, struct rn_ip4_
             err = RN_ENOBUFS;
             break;
         }
-        if (copy_range(f, nb, off, len) < 0 || (h = rn_nb_push(f, RN_IP4_HLEN)) == NULL) {
+        if (rn__net_copy_range(f, nb, off, len) < 0 || (h = rn_nb_push(f, RN_IP4_HLEN)) == NULL) {
             rn__net_drop(st, r->ir_iface, f, RN_DROP_NO_BUFFER);
             err = RN_ENOBUFS;
             break;

@@ -22,6 +22,8 @@
 #include "runtime/runtime.h"
 #include "wire/eth.h"
 #include "wire/ipv4.h"
+#include "wire/icmpv6.h"
+#include "wire/ipv6.h"
 
 #define NET_MAX_IFACES 16
 #define NET_RX_BATCH 64           /* frames per link rx call */
@@ -29,21 +31,36 @@
 #define NET_TX_BATCH 64           /* frames per link tx call */
 #define NET_ARP_BUCKETS 256
 #define NET_REASS_BUCKETS 64
+#define NET_MAX_ADDR6 8           /* IPv6 addresses an interface holds */
+#define NET_ND_BUCKETS 256
+
+struct reass6;
 
 /* Object types and tags of the network layer, registered once. */
 struct net_types {
     struct rn_ob_type *nt_iface;
     struct rn_ob_type *nt_arp;
     struct rn_ob_type *nt_route;
+    struct rn_ob_type *nt_nd;     /* IPv6 neighbour entries */
     rn_tag_t nt_tag_arp_table;    /* the ARP cache's hold on an entry */
     rn_tag_t nt_tag_route_table;  /* the route table's hold on a route */
     rn_tag_t nt_tag_neighbour;    /* an ARP entry's hold on its interface */
+    rn_tag_t nt_tag_nd_table;     /* the IPv6 neighbour cache's hold on an entry */
     rn_nb_owner_t nt_own_rx;      /* frames being received */
     rn_nb_owner_t nt_own_tx;      /* frames queued for transmission */
     rn_nb_owner_t nt_own_arpq;    /* frames waiting for ARP */
     rn_nb_owner_t nt_own_reass;   /* fragments under reassembly */
     rn_nb_owner_t nt_own_icmp;    /* ICMP messages being built */
     rn_nb_owner_t nt_own_loop;    /* datagrams to our own address */
+    rn_nb_owner_t nt_own_ndq;     /* IPv6 datagrams waiting for neighbour discovery */
+};
+
+/* An IPv6 address of an interface.  Its state is public (stack.h). */
+struct iface_addr6 {
+    struct rn_ip6 a6_addr;       /* [L] the address */
+    uint8_t a6_plen;             /* [L] its on-link prefix length; 128: none */
+    uint8_t a6_state;            /* [L] enum rn_addr6_state */
+    uint8_t a6_dad_left;         /* [L] DAD solicitations still to send */
 };
 extern struct net_types rn__net_types;
 
@@ -63,6 +80,12 @@ struct rn_iface {
     uint64_t if_tx_frames;           /* [L] frames handed to the link */
     uint64_t if_tx_bytes;            /* [L] */
     uint64_t if_drops[RN_DROP_MAX_]; /* [L] per reason */
+    bool if_ipv6;                    /* [L] IPv6 is on: it has a link-local
+                                        address and answers on it */
+    struct iface_addr6 if_addr6[NET_MAX_ADDR6]; /* [L] if_addr6[0] is the
+                                        link-local address, if if_ipv6 */
+    unsigned if_naddr6;              /* [L] addresses in if_addr6 */
+    struct rn_timer if_dad_timer;    /* [L] the next DAD step */
 };
 
 /* The states of an ARP entry: the public neighbour states (stack.h). */
@@ -87,6 +110,24 @@ struct arp_entry {
     rn_time_t ae_expires;        /* [L] REACHABLE until then */
     struct rn_nbq ae_queue;      /* [L] frames waiting for resolution */
     struct rn_timer ae_timer;    /* [L] retry or expiry */
+};
+
+/* An IPv6 neighbour cache entry (an object of type "nd entry").  The same
+ * life as an ARP entry's, keyed by IPv6 address. */
+struct nd_entry {
+    struct nd_entry *ne_next;    /* [L] hash chain */
+    struct nd_entry *ne_inext;   /* [L] INCOMPLETE entries, oldest first */
+    struct nd_entry *ne_iprev;   /* [L] */
+    struct rn_iface *ne_iface;   /* [I] held by tag "neighbour" */
+    struct rn_ip6 ne_ip;         /* [I] */
+    _Atomic uint64_t ne_mac;     /* [A] the 6 MAC octets, packed */
+    _Atomic uint8_t ne_state;    /* [A] enum arp_state */
+    uint8_t ne_tries;            /* [L] solicitations sent in this round */
+    bool ne_used;                /* [L] used since it became reachable */
+    bool ne_router;              /* [L] its advertisements set the router flag */
+    rn_time_t ne_expires;        /* [L] REACHABLE until then */
+    struct rn_nbq ne_queue;      /* [L] datagrams waiting for resolution */
+    struct rn_timer ne_timer;    /* [L] retry or expiry */
 };
 
 /* A route (an object of type "route"). */
@@ -147,6 +188,21 @@ struct net_stack {
     unsigned ns_arp_nincomplete;          /* [L] */
     uint32_t ns_arp_new_tokens;           /* [L] resolutions that may start now */
     rn_time_t ns_arp_new_second;          /* [L] when the bucket was last filled */
+    struct nd_entry *ns_nd[NET_ND_BUCKETS]; /* [L] the IPv6 neighbour cache */
+    unsigned ns_nnd;                      /* [L] */
+    struct nd_entry *ns_nd_inc_oldest;    /* [L] INCOMPLETE entries, by age */
+    struct nd_entry *ns_nd_inc_newest;    /* [L] */
+    unsigned ns_nd_nincomplete;           /* [L] */
+    uint32_t ns_nd_new_tokens;            /* [L] resolutions that may start now */
+    rn_time_t ns_nd_new_second;           /* [L] when the bucket was last filled */
+    rn_icmp_echo_fn ns_echo6_fn;          /* [L] observer of ICMPv6 echo replies */
+    void *ns_echo6_ctx;                   /* [L] */
+    uint32_t ns_ip6_id;                   /* [L] next fragment identification */
+    struct reass6 *ns_reass6;             /* [L] IPv6 datagrams under reassembly,
+                                             oldest first */
+    unsigned ns_nreass6;                  /* [L] */
+    double ns_icmp6_tokens;               /* [L] ICMPv6 error rate limit bucket */
+    rn_time_t ns_icmp6_refill;            /* [L] last refill */
     struct reass_dgram *ns_reass[NET_REASS_BUCKETS]; /* [L] */
     struct reass_dgram *ns_reass_oldest;  /* [L] age list head */
     struct reass_dgram *ns_reass_newest;  /* [L] age list tail */
@@ -175,6 +231,20 @@ struct net_stack {
     uint64_t ns_arp_out;
     uint64_t ns_arp_evicted;              /* entries let go for room */
     uint64_t ns_arp_ratelimited;          /* resolutions not started: over the rate */
+    uint64_t ns_ip6_in;                   /* IPv6 datagrams delivered to us */
+    uint64_t ns_ip6_out;                  /* IPv6 datagrams sent */
+    uint64_t ns_ip6_frag_out;             /* IPv6 fragments sent */
+    uint64_t ns_ip6_reassembled;          /* IPv6 datagrams put back together */
+    uint64_t ns_icmp6_in;
+    uint64_t ns_icmp6_out;
+    uint64_t ns_icmp6_echo_replies;       /* echo replies sent */
+    uint64_t ns_icmp6_echo_replies_in;    /* echo replies received */
+    uint64_t ns_icmp6_ratelimited;        /* errors not sent: over the rate */
+    uint64_t ns_nd_in;                    /* NS and NA received, valid */
+    uint64_t ns_nd_out;                   /* NS and NA sent */
+    uint64_t ns_nd_evicted;               /* entries let go for room */
+    uint64_t ns_nd_ratelimited;           /* resolutions not started: over the rate */
+    uint64_t ns_nd_dad_conflicts;         /* addresses found duplicate */
 };
 
 /* The network layer's view of a stack.  Every stack is a net_stack: only
@@ -242,6 +312,11 @@ void rn__net_ip_loopback_run(struct rn_stack *st);
 /* True if addr is a broadcast address for ifp. */
 bool rn__net_ip_is_bcast(const struct rn_iface *ifp, uint32_t addr);
 
+/* ---- ip_output.c ---- */
+/* Copies len bytes of src from off onto the end of dst.  Returns 0 or
+ * RN_ENOBUFS. */
+int rn__net_copy_range(struct rn_netbuf *dst, const struct rn_netbuf *src, size_t off, size_t len);
+
 /* ---- reass.c ---- */
 /* Adds a fragment (IP header pulled, ip describes it).  Returns the whole
  * datagram once complete, with the first fragment's header copied into
@@ -260,6 +335,88 @@ void rn__net_icmp_local_unreach(struct rn_stack *st, const struct rn_netbuf *nb,
  * followed by payload).  Rate limited. */
 void rn__net_icmp_error(struct rn_stack *st, uint8_t type, uint8_t code, uint32_t rest,
                      const uint8_t *orig, size_t orig_len, uint32_t to);
+
+/* ---- ip6_input.c ---- */
+/* What IPv6 input knows of a received datagram, handed to ICMPv6. */
+struct ip6_rx {
+    struct rn_ip6 r6_src;
+    struct rn_ip6 r6_dst;
+    uint8_t r6_proto;            /* the upper-layer protocol */
+    uint8_t r6_hlim;             /* hop limit as received */
+    uint8_t r6_tclass;
+    bool r6_mcast;               /* sent to a multicast group */
+    bool r6_tentative;           /* sent to an address still under DAD */
+    struct rn_iface *r6_iface;
+    const uint8_t *r6_hdr;       /* the datagram from its fixed header, up to
+                                    r6_hdrlen bytes: for ICMPv6 errors */
+    uint32_t r6_hdrlen;
+};
+void rn__net_ip6_input(struct rn_iface *ifp, struct rn_netbuf *nb, bool looped);
+/* Returns the first n bytes of nb in one piece: pulled up in its head
+ * buffer, or copied into memory the caller frees (*copy, else NULL).
+ * NULL if neither can be done. */
+const uint8_t *rn__net_ip6_linear(struct rn_netbuf *nb, size_t n, uint8_t **copy);
+/* True if addr is one of the stack's IPv6 unicast addresses, in any state
+ * if any_state, else only a preferred one. */
+bool rn__net_ip6_is_local(struct rn_stack *st, const struct rn_ip6 *addr, bool any_state);
+
+/* ---- ip6_output.c ---- */
+struct ip6_out {
+    struct rn_ip6 o6_src;        /* ::: chosen by the route */
+    struct rn_ip6 o6_dst;
+    uint8_t o6_proto;
+    uint8_t o6_hlim;             /* 0: the stack's default */
+    uint8_t o6_tclass;
+    struct rn_iface *o6_iface;   /* for link-scope destinations (link-local,
+                                    ff02::/16): the interface; NULL: the
+                                    first with IPv6 */
+    bool o6_src_any;             /* send from :: (DAD): no source chosen */
+};
+/* Sends the upper-layer message nb (with headroom) over IPv6: routes,
+ * picks the source, resolves the next hop.  Returns 0 once queued, or
+ * RN_ENETUNREACH, RN_EMSGSIZE (no fragmentation yet), RN_ENOBUFS.
+ * Consumes nb. */
+int rn__net_ip6_output(struct rn_stack *st, struct rn_netbuf *nb, const struct ip6_out *out);
+/* Picks the source address for dst out of ifp: its link-local one for a
+ * link-scope destination, else a preferred global one, on dst's prefix if
+ * it has one.  Returns false if it has none preferred. */
+bool rn__net_ip6_pick_src(const struct rn_iface *ifp, const struct rn_ip6 *dst,
+                          struct rn_ip6 *src);
+
+/* ---- reass6.c ---- */
+/* Adds the fragment nb, whose datagram is at p (linear) and whose fragment
+ * header ex describes.  Returns the whole datagram once complete, rebuilt
+ * behind a fixed header that names the first fragment's next header, else
+ * NULL.  Consumes nb. */
+struct rn_netbuf *rn__net_reass6_add(struct rn_iface *ifp, struct rn_netbuf *nb, const uint8_t *p,
+                                     const struct rn_ip6_ext *ex);
+/* Gives up the datagrams under reassembly (those that came in on ifp, or
+ * all with NULL). */
+void rn__net_reass6_flush(struct rn_stack *st, struct rn_iface *ifp);
+
+/* ---- icmp6.c ---- */
+void rn__net_icmp6_input(struct rn_stack *st, struct rn_netbuf *nb, const struct ip6_rx *rx);
+/* Sends an ICMPv6 error about the received datagram at orig (orig_len
+ * bytes from its fixed header), unless RFC 4443 2.4 (e) forbids it or the
+ * rate limit is spent. */
+void rn__net_icmp6_error(struct rn_stack *st, struct rn_iface *ifp, uint8_t type, uint8_t code,
+                         uint32_t rest, const uint8_t *orig, size_t orig_len);
+
+/* ---- nd6.c ---- */
+/* Handles a validated NS or NA.  Consumes nothing. */
+void rn__net_nd_input(struct rn_stack *st, const struct rn_icmp6_hdr *ic,
+                      const struct ip6_rx *rx);
+/* Sends an IPv6 datagram to nexthop on ifp, resolving it first if
+ * needed; a multicast nexthop maps to its MAC.  Consumes nb. */
+void rn__net_nd_output(struct rn_iface *ifp, struct rn_netbuf *nb, const struct rn_ip6 *nexthop);
+/* Turns IPv6 on for ifp: its link-local address, and DAD for it. */
+void rn__net_nd_iface_up(struct rn_iface *ifp);
+void rn__net_nd_flush(struct rn_stack *st);
+/* Lists the IPv6 neighbour entries as rn_stack_neighbours() rows. */
+void rn__net_nd_rows(struct rn_stack *st, rn_neigh_row_fn fn, void *ctx);
+void rn__net_nd_flush_iface(struct rn_iface *ifp);
+/* Returns the address of ifp that addr is (any state), or NULL. */
+struct iface_addr6 *rn__net_ip6_iface_addr(struct rn_iface *ifp, const struct rn_ip6 *addr);
 
 /* Counts a drop and frees nb. */
 static inline void rn__net_drop(struct rn_stack *st, struct rn_iface *ifp, struct rn_netbuf *nb,

@@ -187,8 +187,36 @@ void rn_stack_routes(struct rn_stack *st, rn_route_row_fn fn, void *ctx)
             .rr_iface = rt->rt_iface->if_name,
             .rr_id = rn_ob_id(rt),
             .rr_refs = rn_ob_refcount(rt),
+            .rr_family = 4,
         };
 
         fn(&row, ctx);
+    }
+    /* IPv6: the on-link prefixes of preferred addresses, each once. */
+    for (i = 0; i < ns->ns_nifaces; i++) {
+        const struct rn_iface *ifp = ns->ns_ifaces[i];
+        unsigned j, k;
+
+        for (j = 0; j < ifp->if_naddr6; j++) {
+            const struct iface_addr6 *a = &ifp->if_addr6[j];
+            struct rn_route_row row = {
+                .rr_plen = a->a6_plen,
+                .rr_iface = ifp->if_name,
+                .rr_family = 6,
+                .rr_dst6 = rn_ip6_net(&a->a6_addr, a->a6_plen),
+            };
+            bool seen = false;
+
+            if (a->a6_state != RN_ADDR6_PREFERRED || a->a6_plen == 128)
+                continue;
+            for (k = 0; k < j && !seen; k++) {
+                struct rn_ip6 n = rn_ip6_net(&ifp->if_addr6[k].a6_addr, ifp->if_addr6[k].a6_plen);
+
+                seen = ifp->if_addr6[k].a6_state == RN_ADDR6_PREFERRED &&
+                       ifp->if_addr6[k].a6_plen == a->a6_plen && rn_ip6_eq(&n, &row.rr_dst6);
+            }
+            if (!seen)
+                fn(&row, ctx);
+        }
     }
 }

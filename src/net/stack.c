@@ -26,6 +26,7 @@ static struct rn_once types_once = RN_ONCE_INIT;
 extern const struct rn_ob_type_ops rn__net_iface_ops;
 extern const struct rn_ob_type_ops rn__net_arp_ops;
 extern const struct rn_ob_type_ops rn__net_route_ops;
+extern const struct rn_ob_type_ops rn__net_nd_ops;
 
 /* Who holds an interface, a neighbour entry and a route (object.h,
  * "Holder contracts"). */
@@ -42,6 +43,10 @@ static const struct rn_ob_holder arp_holders[] = {
     {"arp-table", 0, 0, 0, "expected: the neighbour table's, until the entry goes"},
 };
 static const struct rn_ob_contract arp_contract = {arp_holders, 1, NULL, 0, 0};
+static const struct rn_ob_holder nd_holders[] = {
+    {"nd-table", 0, 0, 0, "expected: the IPv6 neighbour cache's, until the entry goes"},
+};
+static const struct rn_ob_contract nd_contract = {nd_holders, 1, NULL, 0, 0};
 static const struct rn_ob_holder route_holders[] = {
     {"route-table", 0, 0, 0, "expected: the routing table's, until the route is deleted"},
 };
@@ -52,8 +57,10 @@ static bool types_register(void)
     rn__net_types.nt_iface = rn_ob_type_register(&rn__net_iface_ops);
     rn__net_types.nt_arp = rn_ob_type_register(&rn__net_arp_ops);
     rn__net_types.nt_route = rn_ob_type_register(&rn__net_route_ops);
+    rn__net_types.nt_nd = rn_ob_type_register(&rn__net_nd_ops);
     if (rn__net_types.nt_iface == NULL || rn__net_types.nt_arp == NULL ||
-        rn__net_types.nt_route == NULL ||
+        rn__net_types.nt_route == NULL || rn__net_types.nt_nd == NULL ||
+        rn_ob_type_set_contract(rn__net_types.nt_nd, &nd_contract) < 0 ||
         rn_ob_type_set_contract(rn__net_types.nt_iface, &iface_contract) < 0 ||
         rn_ob_type_set_contract(rn__net_types.nt_arp, &arp_contract) < 0 ||
         rn_ob_type_set_contract(rn__net_types.nt_route, &route_contract) < 0)
@@ -61,17 +68,21 @@ static bool types_register(void)
     rn__net_types.nt_tag_arp_table = rn_tag_intern("arp-table");
     rn__net_types.nt_tag_route_table = rn_tag_intern("route-table");
     rn__net_types.nt_tag_neighbour = rn_tag_intern("neighbour");
+    rn__net_types.nt_tag_nd_table = rn_tag_intern("nd-table");
     rn__net_types.nt_own_rx = rn_nb_owner_register("net.rx");
     rn__net_types.nt_own_tx = rn_nb_owner_register("net.txq");
     rn__net_types.nt_own_arpq = rn_nb_owner_register("arp.queue");
     rn__net_types.nt_own_reass = rn_nb_owner_register("ip.reass");
     rn__net_types.nt_own_icmp = rn_nb_owner_register("icmp");
     rn__net_types.nt_own_loop = rn_nb_owner_register("ip.loop");
+    rn__net_types.nt_own_ndq = rn_nb_owner_register("nd.queue");
     return rn__net_types.nt_iface != NULL && rn__net_types.nt_arp != NULL &&
            rn__net_types.nt_route != NULL && rn__net_types.nt_tag_arp_table != RN_TAG_NONE &&
            rn__net_types.nt_tag_route_table != RN_TAG_NONE &&
            rn__net_types.nt_tag_neighbour != RN_TAG_NONE &&
-           rn__net_types.nt_own_loop != RN_NB_OWNER_NONE;
+           rn__net_types.nt_own_loop != RN_NB_OWNER_NONE &&
+           rn__net_types.nt_tag_nd_table != RN_TAG_NONE &&
+           rn__net_types.nt_own_ndq != RN_NB_OWNER_NONE;
 }
 
 bool rn__net_types_init(void)
@@ -136,6 +147,7 @@ int rn_stack_create(const struct rn_stack_params *params, struct rn_stack **out)
     rn_nbq_init(&ns->ns_loopq);
     ns->ns_ip_id = (uint16_t)(ns->ns_params.sp_seed * 0x9e3779b97f4a7c15ull >> 48);
     ns->ns_icmp_tokens = 50;
+    ns->ns_icmp6_tokens = 50;
     *out = &ns->ns_rt;
     return 0;
 }
@@ -156,7 +168,9 @@ int rn_stack_destroy(struct rn_stack *st)
     for (i = 0; i < 16 && rn_stack_has_work(st); i++)
         rn_stack_poll(st, st->st_now);
     rn__net_reass_flush(st);
+    rn__net_reass6_flush(st, NULL);
     rn__net_arp_flush(st);
+    rn__net_nd_flush(st);
     rn__net_route_flush(st);
     rn_nbq_purge(&ns->ns_loopq);
     for (i = ns->ns_nifaces; i-- > 0;)
@@ -327,6 +341,20 @@ void rn_stack_counters(struct rn_stack *st, rn_counter_fn fn, void *ctx)
         {"arp.out", ns->ns_arp_out},
         {"arp.evicted", ns->ns_arp_evicted},
         {"arp.ratelimited", ns->ns_arp_ratelimited},
+        {"ip6.in", ns->ns_ip6_in},
+        {"ip6.out", ns->ns_ip6_out},
+        {"ip6.frag_out", ns->ns_ip6_frag_out},
+        {"ip6.reassembled", ns->ns_ip6_reassembled},
+        {"icmp6.in", ns->ns_icmp6_in},
+        {"icmp6.out", ns->ns_icmp6_out},
+        {"icmp6.echo_replies", ns->ns_icmp6_echo_replies},
+        {"icmp6.echo_replies_in", ns->ns_icmp6_echo_replies_in},
+        {"icmp6.ratelimited", ns->ns_icmp6_ratelimited},
+        {"nd.in", ns->ns_nd_in},
+        {"nd.out", ns->ns_nd_out},
+        {"nd.evicted", ns->ns_nd_evicted},
+        {"nd.ratelimited", ns->ns_nd_ratelimited},
+        {"nd.dad_conflicts", ns->ns_nd_dad_conflicts},
     };
     size_t i;
 

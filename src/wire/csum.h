@@ -1,8 +1,8 @@
 /*
  * The Internet checksum (RFC 1071) and its helpers.
  *
- * Used on every packet by IPv4 (header), ICMP, UDP and TCP (with the IPv4
- * pseudo-header), and by the forwarding path's TTL decrement (RFC 1624).
+ * Used on every packet by IPv4 (header), ICMP, ICMPv6, UDP and TCP (with the
+ * IPv4 or IPv6 pseudo-header), and by the forwarding path's TTL decrement (RFC 1624).
  *
  * The accumulator.  A uint64_t accumulator holds a partial one's-complement
  * sum of 16-bit big-endian words, not yet folded.  Only its value modulo
@@ -21,6 +21,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "refnet/addr.h"
 
 /* Flag for the parsers that verify a transport checksum (UDP, TCP): the
  * link already verified it (receive checksum offload), so skip the sum. */
@@ -74,6 +76,24 @@ static inline uint64_t rn_csum_pseudo4(uint32_t src, uint32_t dst,
 {
     return (uint64_t)(src >> 16) + (src & 0xffffu) + (dst >> 16) +
            (dst & 0xffffu) + proto + len;
+}
+
+/*
+ * Returns the accumulator of the IPv6 pseudo-header (RFC 8200 8.1): source
+ * and destination address, the upper-layer length (header plus payload)
+ * and the next-header value of the upper-layer protocol.  Start the sum of
+ * a UDP, TCP or ICMPv6 message over IPv6 from it.
+ */
+static inline uint64_t rn_csum_pseudo6(const struct rn_ip6 *src, const struct rn_ip6 *dst,
+                                       uint8_t proto, uint32_t len)
+{
+    uint64_t s = (uint64_t)(len >> 16) + (len & 0xffffu) + proto;
+    unsigned i;
+
+    for (i = 0; i < RN_IP6_LEN; i += 2)
+        s += (uint64_t)((unsigned)src->i6_octet[i] << 8 | src->i6_octet[i + 1]) +
+             (uint64_t)((unsigned)dst->i6_octet[i] << 8 | dst->i6_octet[i + 1]);
+    return s;
 }
 
 /*

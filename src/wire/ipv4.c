@@ -230,8 +230,8 @@ char *rn_ip4_addr_fmt(uint32_t addr, char *buf)
  * Parses a dotted quad at the start of s.  Returns 0 and sets *addr and
  * *end (the first byte after the address), or RN_EINVAL with *errmsg set.
  */
-static int ip4_addr_scan(const char *s, uint32_t *addr, const char **end,
-                         const char **errmsg)
+int rn__ip4_addr_scan(const char *s, uint32_t *addr, const char **end,
+                      const char **errmsg)
 {
 #define OCTET_MSGS(what)                                                     \
     {"octet 1 " what, "octet 2 " what, "octet 3 " what, "octet 4 " what}
@@ -293,7 +293,7 @@ int rn_ip4_addr_parse(const char *s, uint32_t *addr, const char **errmsg)
         err = "empty IPv4 address";
         goto out_err;
     }
-    if (ip4_addr_scan(s, &a, &end, &err) < 0)
+    if (rn__ip4_addr_scan(s, &a, &end, &err) < 0)
         goto out_err;
     if (*end != '\0') {
         err = *end == '/' ? "unexpected prefix length ('/')"
@@ -322,7 +322,7 @@ int rn_ip4_cidr_parse(const char *s, uint32_t *addr, unsigned *plen,
         err = "empty prefix";
         goto out_err;
     }
-    if (ip4_addr_scan(s, &a, &end, &err) < 0)
+    if (rn__ip4_addr_scan(s, &a, &end, &err) < 0)
         goto out_err;
     if (*end != '/') {
         err = *end == '\0' ? "missing '/prefix-length'"

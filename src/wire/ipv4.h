@@ -115,6 +115,15 @@ size_t rn__ip4_emit(uint8_t *out, const struct rn_ip4_hdr *ip);
  */
 enum rn_drop rn__ip4_dec_ttl(uint8_t *hdr);
 
+/*
+ * Reads a dotted quad at the start of s (the IPv6 parser reads the one at
+ * the end of "::ffff:198.18.0.2" with it).  Returns 0 and sets *addr and
+ * *end (the first byte after the address), or RN_EINVAL with a static
+ * reason in *errmsg.
+ */
+int rn__ip4_addr_scan(const char *s, uint32_t *addr, const char **end,
+                      const char **errmsg);
+
 /* True if the packet is a fragment: MF set, or a non-zero offset. */
 static inline bool rn_ip4_is_fragment(const struct rn_ip4_hdr *ip)
 {

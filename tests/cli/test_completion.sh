@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The bash completion (completion/refnet), sourced into bash as a user's
 # shell would, completing lines typed against the built refnet:
-#   refnet ne<TAB>            -> netstat
+#   refnet ne<TAB>            -> neigh netstat
 #   refnet netstat --<TAB>    -> its options, from `refnet netstat --help`
 #   refnet <TAB>              -> every command;  refnet svc <TAB> -> list
 #   status start stop add remove;  refnet daemon --offload <TAB> -> on off;
@@ -50,7 +50,7 @@ completes() {
     fi
 }
 
-completes "netstat" ne
+completes "neigh netstat" ne
 completes "--all --info --refs --json --ctl --timeout --help" netstat --
 completes "-a --all -i --info --refs -j --json --ctl --timeout -h --help" netstat -
 completes "--help --version -h -V" -

@@ -48,6 +48,21 @@ expect 2 "refnet daemon: --gw: '198.20.0.1': not on 198.18.0.0/15, the interface
     daemon "${T[@]}" "${A[@]}" --gw 198.20.0.1
 expect 2 "refnet daemon: --gw: 'gateway': not an IPv4 address" \
     daemon "${T[@]}" "${A[@]}" --gw gateway
+expect 2 "refnet daemon: --addr6: '2001:2::2': missing '/prefix-length' (expected ADDR/PREFIX, e.g. 2001:2::2/64)" \
+    daemon "${T[@]}" "${A[@]}" --addr6 2001:2::2
+expect 2 "refnet daemon: --addr6: '2001:2::2::3/64': more than one '::' (expected ADDR/PREFIX, e.g. 2001:2::2/64)" \
+    daemon "${T[@]}" "${A[@]}" --addr6 2001:2::2::3/64
+expect 2 "refnet daemon: --addr6: '2001:2::2/129': prefix length above 128 (expected ADDR/PREFIX, e.g. 2001:2::2/64)" \
+    daemon "${T[@]}" "${A[@]}" --addr6 2001:2::2/129
+expect 2 "refnet daemon: --addr6: 'fe80::1/64': not a unicast global address with a prefix length of 1..128 (the link-local one comes from the MAC)" \
+    daemon "${T[@]}" "${A[@]}" --addr6 fe80::1/64
+expect 2 "refnet daemon: --addr6: 'ff02::1/64': not a unicast global address with a prefix length of 1..128 (the link-local one comes from the MAC)" \
+    daemon "${T[@]}" "${A[@]}" --addr6 ff02::1/64
+expect 2 "refnet daemon: --addr6: '2001:2::2/64': given twice" \
+    daemon "${T[@]}" "${A[@]}" --addr6 2001:2::2/64 --addr6 2001:2::2/64
+expect 2 "refnet daemon: --addr6: at most 4 addresses" \
+    daemon "${T[@]}" "${A[@]}" --addr6 2001:2::2/64 --addr6 2001:2::3/64 --addr6 2001:2::4/64 \
+    --addr6 2001:2::5/64 --addr6 2001:2::6/64
 expect 2 "refnet daemon: --mac: '01:00:5e:00:00:01': a multicast address cannot be an interface's" \
     daemon "${T[@]}" "${A[@]}" --mac 01:00:5e:00:00:01
 expect 2 "refnet daemon: --mac: '02:00:00:00:00': expected six hex octets, e.g. 02:00:00:00:00:02" \

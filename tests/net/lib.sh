@@ -28,6 +28,16 @@
 # and the temporary directory go.  Processes are ended by PID only.  Every
 # wait is bounded.
 #
+# A test may set $net_v6=1 before net_start: rn0 then speaks IPv6 as well,
+# Linux's side 2001:2::1/64 and the daemon --addr6 2001:2::2/64; net_wait_dad
+# waits until the daemon's addresses passed duplicate address detection.
+# Linux's side does no DAD of its own (accept_dad=0, dad_transmits=0: its
+# address is usable at once) and sends no router solicitations and takes no
+# advertisements (router_solicitations=0, accept_ra=0), so that the only
+# IPv6 frames are the test's, the neighbour discovery they need, and the
+# MLD reports Linux sends for the groups it joins (refnet drops those as
+# not_for_us: it has not joined ff02::16).
+#
 # A test may set $net_plen (default 15) before net_start: the prefix length
 # of both sides of rn0 (with 24, a test can route 198.18.1.0/24 elsewhere
 # and give the daemon --gw 198.18.0.1).  net_ns_add makes a further
@@ -62,6 +72,7 @@ net_stopped=0
 net_pids=()
 bgpid=
 net_plen=15
+net_v6=0
 net_extra_ns=()
 net_ns_last=
 net_leak_re=
@@ -140,7 +151,14 @@ _net_files() {
 # daemon, or an embedder's program such as the examples).
 net_tap_up() {
     nsx ip tuntap add dev rn0 mode tap || die "cannot create TAP rn0 in $ns"
-    nsx sysctl -qw net.ipv6.conf.rn0.disable_ipv6=1 || die "cannot disable IPv6 on rn0"
+    if [ "$net_v6" = 1 ]; then
+        nsx sysctl -qw net.ipv6.conf.rn0.accept_dad=0 net.ipv6.conf.rn0.dad_transmits=0 \
+            net.ipv6.conf.rn0.router_solicitations=0 net.ipv6.conf.rn0.accept_ra=0 ||
+            die "cannot set IPv6 on rn0"
+        nsx ip addr add 2001:2::1/64 dev rn0 nodad || die "cannot give rn0 an IPv6 address"
+    else
+        nsx sysctl -qw net.ipv6.conf.rn0.disable_ipv6=1 || die "cannot disable IPv6 on rn0"
+    fi
     # Learn refnet's MAC from its gratuitous ARP (test_arping looks).
     nsx sysctl -qw net.ipv4.conf.rn0.arp_accept=1 || die "cannot set arp_accept on rn0"
     nsx ip addr add "198.18.0.1/$net_plen" dev rn0 || die "cannot address rn0"
@@ -153,6 +171,13 @@ net_tap_up() {
 # if it does not.
 net_start() {
     net_tap_up
+    _net_launch "$@"
+}
+
+# net_launch [DAEMON ARGS...]: the second half of net_start, for a test
+# that sets Linux's side up further after net_tap_up (another address on
+# rn0, say) before the daemon starts.
+net_launch() {
     _net_launch "$@"
 }
 
@@ -170,8 +195,10 @@ _net_launch() {
     local i
     # Not through nsx: a backgrounded function would be a subshell, and $!
     # its PID; ip netns exec execs the daemon, so $! is the daemon's.
-    ip netns exec "$ns" "$refnet" daemon --tap rn0 --addr "198.18.0.2/$net_plen" --ctl "$sock" "$@" \
-        2>"$dlog" &
+    local v6=()
+    [ "$net_v6" = 1 ] && v6=(--addr6 2001:2::2/64)
+    ip netns exec "$ns" "$refnet" daemon --tap rn0 --addr "198.18.0.2/$net_plen" --ctl "$sock" \
+        "${v6[@]}" "$@" 2>"$dlog" &
     dpid=$!
     net_stopped=0
     for i in $(seq 50); do
@@ -189,6 +216,25 @@ _net_launch() {
         sleep 0.1
     done
     die "rn0 has no carrier with the daemon attached"
+}
+
+# net_wait_dad: waits (at most 5 s) until every IPv6 address of the
+# daemon's is out of duplicate address detection, and fails unless all are
+# preferred.
+net_wait_dad() {
+    local i states
+    for i in $(seq 50); do
+        states=$(rn ifconfig --json | "$py" -c '
+import json, sys
+print(" ".join(a["state"] for i in json.load(sys.stdin) for a in i.get("addr6", [])))')
+        case " $states " in
+        *" tentative "*) sleep 0.1 ;;
+        *) break ;;
+        esac
+    done
+    case " $states " in
+    *" tentative "* | *" duplicate "* | "  ") die "IPv6 addresses not ready: '$states'" ;;
+    esac
 }
 
 # net_stop [SIG]: stops the daemon with SIGSIG, SIGTERM by default (waiting

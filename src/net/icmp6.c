@@ -1,0 +1,275 @@
+/*
+ * ICMPv6 (RFC 4443): echo replies, the errors refnet sends, echo requests
+ * for a ping client, and the hand-off of neighbour discovery messages.
+ *
+ *   rn__net_ip6_input() -> rn__net_icmp6_input() -> echo reply via rn__net_ip6_output()
+ *                                              -> the echo-reply observer
+ *                                              -> rn__net_nd_input() (NS, NA)
+ *
+ * Errors refnet sends are rate limited by a token bucket of their own (1000
+ * a second, bursts of 50, as for ICMP), and never sent about an ICMPv6
+ * error, from the unspecified or a multicast source, or to a multicast
+ * destination unless RFC 4443 2.4 (e.3) allows it (a parameter problem
+ * about an unknown option, code 2).  Errors received are counted; handing
+ * them to the transports waits for the transports to take IPv6.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "net/net_priv.h"
+#include "refnet/error.h"
+#include "wire/bytes.h"
+#include "wire/csum.h"
+#include "wire/icmpv6.h"
+
+#define ICMP6_RATE_PER_SEC 1000.0
+#define ICMP6_BURST 50.0
+
+/* Takes a token from the error bucket; false if none is left. */
+static bool icmp6_rate_ok(struct rn_stack *st)
+{
+    struct net_stack *ns = net_st(st);
+    rn_time_t now = st->st_now;
+
+    if (now > ns->ns_icmp6_refill) {
+        ns->ns_icmp6_tokens += (double)(now - ns->ns_icmp6_refill) * ICMP6_RATE_PER_SEC / 1e9;
+        if (ns->ns_icmp6_tokens > ICMP6_BURST)
+            ns->ns_icmp6_tokens = ICMP6_BURST;
+        ns->ns_icmp6_refill = now;
+    }
+    if (ns->ns_icmp6_tokens < 1.0) {
+        ns->ns_icmp6_ratelimited++;
+        return false;
+    }
+    ns->ns_icmp6_tokens -= 1.0;
+    return true;
+}
+
+void rn__net_icmp6_error(struct rn_stack *st, struct rn_iface *ifp, uint8_t type, uint8_t code,
+                         uint32_t rest, const uint8_t *orig, size_t orig_len)
+{
+    struct ip6_out out = {.o6_proto = RN_IPPROTO_ICMPV6, .o6_iface = ifp};
+    struct rn_ip6 src, dst;
+    struct rn_netbuf *nb;
+    uint8_t *p;
+    size_t n, cap;
+
+    if (orig_len < RN_IP6_HLEN)
+        return;
+    memcpy(src.i6_octet, orig + 8, RN_IP6_LEN);
+    memcpy(dst.i6_octet, orig + 24, RN_IP6_LEN);
+    /* RFC 4443 2.4 (e): not to an unspecified or multicast source, not
+     * about a datagram to a group (but for too-big and unknown options). */
+    if (rn_ip6_is_any(&src) || rn_ip6_is_multicast(&src))
+        return;
+    if (rn_ip6_is_multicast(&dst) && type != RN_ICMP6_PACKET_TOO_BIG &&
+        !(type == RN_ICMP6_PARAM_PROBLEM && code == RN_ICMP6_PP_OPTION))
+        return;
+    /* Not about an ICMPv6 error (its type is right after the fixed header
+     * when no extension header comes first). */
+    if (orig[6] == RN_IPPROTO_ICMPV6 && orig_len > RN_IP6_HLEN &&
+        rn_icmp6_is_error(orig[RN_IP6_HLEN]))
+        return;
+    if (!icmp6_rate_ok(st))
+        return;
+    out.o6_dst = src;
+    /* Answer from the address it was sent to, if it is ours. */
+    if (!rn_ip6_is_multicast(&dst) && rn__net_ip6_is_local(st, &dst, false))
+        out.o6_src = dst;
+    else if (ifp == NULL || !rn__net_ip6_pick_src(ifp, &src, &out.o6_src))
+        return;
+    nb = rn__ip_alloc(st, rn__net_types.nt_own_icmp);
+    if (nb == NULL)
+        return;
+    cap = RN_ICMP6_ERR_MAXLEN;
+    if (ifp != NULL && ifp->if_mtu - RN_IP6_HLEN < cap)
+        cap = ifp->if_mtu - RN_IP6_HLEN;
+    if (cap > rn_nb_tailroom(nb))
+        cap = rn_nb_tailroom(nb);
+    p = rn_nb_put(nb, cap);
+    if (p == NULL) {
+        rn__net_drop(st, ifp, nb, RN_DROP_NO_BUFFER);
+        return;
+    }
+    n = rn__icmp6_emit_error(p, cap, &out.o6_src, &out.o6_dst, type, code, rest, orig, orig_len);
+    rn_nb_trim(nb, n);
+    net_st(st)->ns_icmp6_out++;
+    rn__net_ip6_output(st, nb, &out);
+}
+
+static void icmp6_echo(struct rn_stack *st, const struct rn_icmp6_hdr *ic,
+                       const struct ip6_rx *rx)
+{
+    struct ip6_out out = {.o6_proto = RN_IPPROTO_ICMPV6, .o6_iface = rx->r6_iface,
+                          .o6_dst = rx->r6_src, .o6_tclass = rx->r6_tclass};
+    size_t len = RN_ICMP6_HLEN + ic->ic6_datalen;
+    struct rn_netbuf *reply;
+    uint8_t *p;
+
+    /* From the address the request went to; for a group, the one the
+     * interface would pick. */
+    if (!rx->r6_mcast)
+        out.o6_src = rx->r6_dst;
+    else if (!rn__net_ip6_pick_src(rx->r6_iface, &rx->r6_src, &out.o6_src))
+        return;
+    reply = rn__ip_alloc(st, rn__net_types.nt_own_icmp);
+    if (reply == NULL)
+        return;
+    p = rn_nb_put(reply, RN_ICMP6_HLEN);
+    if (p == NULL || rn_nb_copyin(reply, RN_ICMP6_HLEN, ic->ic6_data, ic->ic6_datalen) < 0) {
+        rn__net_drop(st, rx->r6_iface, reply, RN_DROP_NO_BUFFER);
+        return;
+    }
+    p[0] = RN_ICMP6_ECHO_REPLY;
+    p[1] = 0;
+    rn_put_be16(p + 2, 0);
+    rn_put_be32(p + 4, ic->ic6_rest);
+    rn_put_be16(p + 2, rn_csum_fold(rn_nb_csum(
+                           reply, 0, len,
+                           rn_csum_pseudo6(&out.o6_src, &out.o6_dst, RN_IPPROTO_ICMPV6,
+                                           (uint32_t)len))));
+    net_st(st)->ns_icmp6_out++;
+    net_st(st)->ns_icmp6_echo_replies++;
+    rn__net_ip6_output(st, reply, &out);
+}
+
+static void icmp6_dispatch(struct rn_stack *st, struct rn_netbuf *nb,
+                           const struct rn_icmp6_hdr *icp, const struct ip6_rx *rx);
+
+void rn__net_icmp6_input(struct rn_stack *st, struct rn_netbuf *nb, const struct ip6_rx *rx)
+{
+    struct rn_icmp6_hdr ic;
+    enum rn_drop reason;
+    const uint8_t *msg;
+    uint8_t *copy;
+
+    net_st(st)->ns_icmp6_in++;
+    msg = rn__net_ip6_linear(nb, nb->nb_pktlen, &copy);
+    if (msg == NULL) {
+        rn__net_drop(st, rx->r6_iface, nb, RN_DROP_NO_BUFFER);
+        return;
+    }
+    reason = rn__icmp6_parse(msg, nb->nb_pktlen, &rx->r6_src, &rx->r6_dst, 0, &ic);
+    if (reason == RN_DROP_NONE)
+        icmp6_dispatch(st, nb, &ic, rx);
+    else
+        rn__net_drop(st, rx->r6_iface, nb, reason);
+    free(copy);
+}
+
+/* Acts on a valid ICMPv6 message ic, held in nb.  Consumes nb. */
+static void icmp6_dispatch(struct rn_stack *st, struct rn_netbuf *nb,
+                           const struct rn_icmp6_hdr *icp, const struct ip6_rx *rx)
+{
+    struct rn_icmp6_hdr ic = *icp;
+
+    if (ic.ic6_type == RN_ICMP6_NEIGHBOR_SOLICIT || ic.ic6_type == RN_ICMP6_NEIGHBOR_ADVERT) {
+        rn__net_nd_input(st, &ic, rx);
+        rn_nb_free(nb);
+        return;
+    }
+    /* An address under DAD takes nothing else (RFC 4862 5.4). */
+    if (rx->r6_tentative) {
+        rn__net_drop(st, rx->r6_iface, nb, RN_DROP_NOT_FOR_US);
+        return;
+    }
+    if (ic.ic6_type == RN_ICMP6_ECHO_REQUEST) {
+        if (ic.ic6_code != 0) {
+            rn__net_drop(st, rx->r6_iface, nb, RN_DROP_BAD_ICMP);
+            return;
+        }
+        icmp6_echo(st, &ic, rx);
+    } else if (ic.ic6_type == RN_ICMP6_ECHO_REPLY) {
+        net_st(st)->ns_icmp6_echo_replies_in++;
+        if (net_st(st)->ns_echo6_fn != NULL) {
+            struct rn_icmp_echo_rx er = {
+                .er_id = (uint16_t)(ic.ic6_rest >> 16),
+                .er_seq = (uint16_t)ic.ic6_rest,
+                .er_ttl = rx->r6_hlim,
+                .er_data = ic.ic6_data,
+                .er_datalen = ic.ic6_datalen,
+                .er_iface = rx->r6_iface,
+                .er_v6 = true,
+                .er_src6 = rx->r6_src,
+                .er_dst6 = rx->r6_dst,
+            };
+
+            net_st(st)->ns_echo6_fn(st, &er, net_st(st)->ns_echo6_ctx);
+        }
+    }
+    /* Errors, router advertisements, redirects and MLD are received and
+     * counted; acting on them comes with the transports over IPv6, router
+     * discovery and MLD. */
+    rn_nb_free(nb);
+}
+
+int rn_icmp6_echo_send(struct rn_stack *st, const struct rn_icmp6_echo *req)
+{
+    struct ip6_out out = {.o6_dst = req->ie6_dst, .o6_proto = RN_IPPROTO_ICMPV6};
+    size_t len = RN_ICMP6_HLEN + req->ie6_len;
+    struct rn_netbuf *nb;
+    uint8_t *p;
+    int err;
+
+    if (req->ie6_len > RN_IP6_MAX_PAYLOAD - RN_ICMP6_HLEN)
+        return RN_EMSGSIZE;
+    nb = rn__ip_alloc(st, rn__net_types.nt_own_icmp);
+    if (nb == NULL)
+        return RN_ENOBUFS;
+    p = rn_nb_put(nb, RN_ICMP6_HLEN);
+    if (p == NULL ||
+        (req->ie6_len > 0 && rn_nb_copyin(nb, RN_ICMP6_HLEN, req->ie6_data, req->ie6_len) < 0)) {
+        rn__net_drop(st, NULL, nb, RN_DROP_NO_BUFFER);
+        return RN_ENOBUFS;
+    }
+    /* The checksum covers the source, which the route picks: pick it
+     * here the same way. */
+    {
+        unsigned i;
+        bool found = false;
+
+        for (i = 0; i < net_st(st)->ns_nifaces && !found; i++) {
+            struct rn_iface *ifp = net_st(st)->ns_ifaces[i];
+            unsigned j;
+
+            if (!ifp->if_ipv6)
+                continue;
+            for (j = 0; j < ifp->if_naddr6 && !found; j++) {
+                const struct iface_addr6 *a = &ifp->if_addr6[j];
+
+                if (a->a6_state == RN_ADDR6_PREFERRED &&
+                    (rn_ip6_is_linklocal(&req->ie6_dst) || rn_ip6_is_multicast(&req->ie6_dst) ||
+                     (a->a6_plen < 128 && !rn_ip6_is_linklocal(&a->a6_addr) &&
+                      rn_ip6_in_prefix(&req->ie6_dst, &a->a6_addr, a->a6_plen))))
+                    found = rn__net_ip6_pick_src(ifp, &req->ie6_dst, &out.o6_src);
+                if (found)
+                    out.o6_iface = ifp;
+            }
+        }
+        if (!found) {
+            rn__net_drop(st, NULL, nb, RN_DROP_NO_ROUTE);
+            return RN_ENETUNREACH;
+        }
+    }
+    p[0] = RN_ICMP6_ECHO_REQUEST;
+    p[1] = 0;
+    rn_put_be16(p + 2, 0);
+    rn_put_be16(p + 4, req->ie6_id);
+    rn_put_be16(p + 6, req->ie6_seq);
+    rn_put_be16(p + 2, rn_csum_fold(rn_nb_csum(
+                           nb, 0, len,
+                           rn_csum_pseudo6(&out.o6_src, &out.o6_dst, RN_IPPROTO_ICMPV6,
+                                           (uint32_t)len))));
+    net_st(st)->ns_icmp6_out++;
+    err = rn__net_ip6_output(st, nb, &out);
+    return err;
+}
+
+int rn_icmp6_set_echo_observer(struct rn_stack *st, rn_icmp_echo_fn fn, void *ctx)
+{
+    if (fn != NULL && net_st(st)->ns_echo6_fn != NULL)
+        return RN_EBUSY;
+    net_st(st)->ns_echo6_fn = fn;
+    net_st(st)->ns_echo6_ctx = fn != NULL ? ctx : NULL;
+    return 0;
+}

@@ -1,0 +1,232 @@
+/*
+ * IPv6 input (RFC 8200): the fixed header, the host's destination check,
+ * the extension header chain, and delivery to ICMPv6.
+ *
+ *   rn__net_eth_input() -> rn__net_ip6_input() -> rn__ip6_ext_walk()
+ *     -> [rn__net_reass6_add() -> rn__net_ip6_input() again, once whole]
+ *     -> rn__net_icmp6_input()
+ *
+ * refnet is a host: datagrams for other hosts are dropped as "not_for_us".
+ * What it accepts: its own unicast addresses (one still under duplicate
+ * address detection only for neighbour discovery), the all-nodes group
+ * ff02::1 and the solicited-node groups of its addresses.  A bad
+ * extension chain is dropped under its reason and, where RFC 8200 4 says
+ * so, answered with a parameter problem.  Fragments go to reassembly
+ * (reass6.c), and the datagram they make comes in again whole.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "net/net_priv.h"
+#include "refnet/error.h"
+#include "wire/bytes.h"
+#include "wire/icmpv6.h"
+
+struct iface_addr6 *rn__net_ip6_iface_addr(struct rn_iface *ifp, const struct rn_ip6 *addr)
+{
+    unsigned i;
+
+    for (i = 0; i < ifp->if_naddr6; i++)
+        if (rn_ip6_eq(&ifp->if_addr6[i].a6_addr, addr))
+            return &ifp->if_addr6[i];
+    return NULL;
+}
+
+bool rn__net_ip6_is_local(struct rn_stack *st, const struct rn_ip6 *addr, bool any_state)
+{
+    unsigned i;
+
+    for (i = 0; i < net_st(st)->ns_nifaces; i++) {
+        struct iface_addr6 *a = rn__net_ip6_iface_addr(net_st(st)->ns_ifaces[i], addr);
+
+        if (a != NULL && (any_state || a->a6_state == RN_ADDR6_PREFERRED))
+            return true;
+    }
+    return false;
+}
+
+/* True if ifp listens to the multicast group dst: all-nodes, or the
+ * solicited-node group of one of its addresses. */
+static bool joined(const struct rn_iface *ifp, const struct rn_ip6 *dst)
+{
+    static const struct rn_ip6 all_nodes = RN_IP6_ALL_NODES;
+    unsigned i;
+
+    if (rn_ip6_eq(dst, &all_nodes))
+        return true;
+    for (i = 0; i < ifp->if_naddr6; i++) {
+        struct rn_ip6 sn = rn_ip6_solicited_node(&ifp->if_addr6[i].a6_addr);
+
+        if (rn_ip6_eq(dst, &sn))
+            return true;
+    }
+    return false;
+}
+
+/* True if no host sends from src: multicast, loopback, or an IPv4-mapped
+ * address (RFC 4291 2.5.5.2 says they never appear on the wire). */
+static bool bad_source(const struct rn_ip6 *src, bool looped)
+{
+    if (rn_ip6_is_multicast(src) || rn_ip6_is_v4mapped(src))
+        return true;
+    return !looped && rn_ip6_is_loopback(src);
+}
+
+/* Returns the n bytes of nb in one piece: in its head buffer if they fit
+ * (pulled up), else copied into memory the caller frees (*copy).  NULL if
+ * neither works. */
+const uint8_t *rn__net_ip6_linear(struct rn_netbuf *nb, size_t n, uint8_t **copy)
+{
+    const uint8_t *p = rn_nb_pullup(nb, n);
+
+    *copy = NULL;
+    if (p != NULL || n == 0)
+        return p;
+    *copy = malloc(n);
+    if (*copy == NULL)
+        return NULL;
+    rn_nb_copyout(nb, 0, *copy, n);
+    return *copy;
+}
+
+static void ip6_input(struct rn_iface *ifp, struct rn_netbuf *nb, bool looped,
+                      bool reassembled, const uint8_t *p);
+static void ip6_in(struct rn_iface *ifp, struct rn_netbuf *nb, bool looped, bool reassembled);
+
+void rn__net_ip6_input(struct rn_iface *ifp, struct rn_netbuf *nb, bool looped)
+{
+    ip6_in(ifp, nb, looped, false);
+}
+
+static void ip6_in(struct rn_iface *ifp, struct rn_netbuf *nb, bool looped, bool reassembled)
+{
+    const uint8_t *p;
+    uint8_t *copy;
+
+    if (!ifp->if_ipv6) {
+        rn__net_drop(ifp->if_stack, ifp, nb, RN_DROP_UNSUPPORTED_ETHERTYPE);
+        return;
+    }
+    if (nb->nb_pktlen < RN_IP6_HLEN) {
+        rn__net_drop(ifp->if_stack, ifp, nb, RN_DROP_TRUNCATED);
+        return;
+    }
+    /* The whole datagram in one piece: the extension walk and ICMPv6 read
+     * it in place.  A datagram longer than a buffer (a link of a large
+     * MTU) is copied; IPv6 is not a hot path yet. */
+    p = rn__net_ip6_linear(nb, nb->nb_pktlen, &copy);
+    if (p == NULL) {
+        rn__net_drop(ifp->if_stack, ifp, nb, RN_DROP_NO_BUFFER);
+        return;
+    }
+    ip6_input(ifp, nb, looped, reassembled, p);
+    free(copy);
+}
+
+static void ip6_input(struct rn_iface *ifp, struct rn_netbuf *nb, bool looped,
+                      bool reassembled, const uint8_t *p)
+{
+    struct rn_stack *st = ifp->if_stack;
+    struct rn_ip6_hdr ip;
+    struct rn_ip6_ext ex;
+    struct ip6_rx rx;
+    struct iface_addr6 *a = NULL;
+    enum rn_drop reason;
+    size_t len;
+    bool mcast;
+
+    reason = rn__ip6_parse(p, nb->nb_pktlen, &ip);
+    if (reason != RN_DROP_NONE) {
+        rn__net_drop(st, ifp, nb, reason);
+        return;
+    }
+    mcast = rn_ip6_is_multicast(&ip.ip6_dst);
+    if (mcast) {
+        if (!joined(ifp, &ip.ip6_dst)) {
+            rn__net_drop(st, ifp, nb, RN_DROP_NOT_FOR_US);
+            return;
+        }
+    } else {
+        unsigned i;
+
+        a = rn__net_ip6_iface_addr(ifp, &ip.ip6_dst);
+        /* A datagram to another interface's address is ours too (the weak
+         * host model, as for IPv4). */
+        for (i = 0; a == NULL && i < net_st(st)->ns_nifaces; i++)
+            a = rn__net_ip6_iface_addr(net_st(st)->ns_ifaces[i], &ip.ip6_dst);
+        if (a == NULL) {
+            rn__net_drop(st, ifp, nb, RN_DROP_NOT_FOR_US);
+            return;
+        }
+        if (a->a6_state == RN_ADDR6_DUPLICATE) {
+            rn__net_drop(st, ifp, nb, RN_DROP_ND_DAD_CONFLICT);
+            return;
+        }
+    }
+    if (bad_source(&ip.ip6_src, looped)) {
+        rn__net_drop(st, ifp, nb, RN_DROP_BAD_IP6_SRC);
+        return;
+    }
+    len = RN_IP6_HLEN + (size_t)ip.ip6_plen;
+    rn_nb_trim(nb, len);  /* link padding */
+    reason = rn__ip6_ext_walk(p, len, ip.ip6_nxt, mcast, &ex);
+    if (reason != RN_DROP_NONE) {
+        if (ex.ex_pp_code >= 0)
+            rn__net_icmp6_error(st, ifp, RN_ICMP6_PARAM_PROBLEM, (uint8_t)ex.ex_pp_code,
+                                ex.ex_pp_ptr, p, len);
+        rn__net_drop(st, ifp, nb, reason);
+        return;
+    }
+    if (ex.ex_frag) {
+        struct rn_netbuf *whole;
+
+        /* A fragment inside a reassembled datagram is one nobody sends. */
+        if (reassembled) {
+            rn__net_drop(st, ifp, nb, RN_DROP_BAD_IP6_FRAG);
+            return;
+        }
+        whole = rn__net_reass6_add(ifp, nb, p, &ex);
+        if (whole != NULL)
+            ip6_in(ifp, whole, looped, true);
+        return;
+    }
+    rx.r6_src = ip.ip6_src;
+    rx.r6_dst = ip.ip6_dst;
+    rx.r6_proto = ex.ex_proto;
+    rx.r6_hlim = ip.ip6_hlim;
+    rx.r6_tclass = ip.ip6_tclass;
+    rx.r6_mcast = mcast;
+    rx.r6_tentative = a != NULL && a->a6_state == RN_ADDR6_TENTATIVE;
+    rx.r6_iface = ifp;
+    rx.r6_hdr = p;
+    rx.r6_hdrlen = (uint32_t)len;
+    /* A tentative address takes neighbour discovery only (RFC 4862 5.4);
+     * ICMPv6 input sorts that out. */
+    if (ex.ex_proto == RN_IPPROTO_ICMPV6) {
+        /* rx.r6_hdr stays valid while ICMPv6 runs: in the buffer's
+         * headroom, or in the copy the caller frees after. */
+        rn_nb_pull(nb, ex.ex_off);
+        net_st(st)->ns_ip6_in++;
+        rn__net_icmp6_input(st, nb, &rx);
+        return;
+    }
+    if (rx.r6_tentative) {
+        rn__net_drop(st, ifp, nb, RN_DROP_NOT_FOR_US);
+        return;
+    }
+    if (ex.ex_proto == RN_IP6_NH_NONE) {
+        rn__net_drop(st, ifp, nb, RN_DROP_IP6_NO_NEXT_HEADER);
+        return;
+    }
+    /* A datagram from one of our own addresses off the wire (a LAND
+     * attack on a transport). */
+    if (!looped && rn__net_ip6_is_local(st, &ip.ip6_src, true)) {
+        rn__net_drop(st, ifp, nb, RN_DROP_BAD_IP6_SRC);
+        return;
+    }
+    /* No transport takes IPv6 yet: TCP and UDP over IPv6 come in a later
+     * step.  Until then every other upper layer is unrecognised. */
+    rn__net_icmp6_error(st, ifp, RN_ICMP6_PARAM_PROBLEM, RN_ICMP6_PP_NEXTHEADER, ex.ex_nxt_off,
+                        p, len);
+    rn__net_drop(st, ifp, nb, RN_DROP_UNKNOWN_PROTO);
+}

@@ -1,0 +1,181 @@
+/*
+ * IPv6 output: the interface and next hop of a destination, the source
+ * address, the fixed header, and the hand-off to neighbour discovery.
+ *
+ *   ICMPv6 or ND -> rn__net_ip6_output() -> rn__net_nd_output()
+ *                -> rn__net_eth_output() -> interface queue
+ *
+ * Routing is on-link only for now: a destination is reached on the
+ * interface one of whose preferred addresses has its prefix, or, for a
+ * link-scope destination (fe80::/10, ff02::/16), on the interface the
+ * caller names or the first with IPv6.  There is no default router yet
+ * (router advertisements are a later step).  A datagram longer than the
+ * MTU leaves in fragments (RFC 8200 4.5), the fixed header its whole
+ * unfragmentable part.  Datagrams to one of our own addresses take the
+ * stack's loopback queue, as IPv4's do.
+ */
+#include <string.h>
+
+#include "net/net_priv.h"
+#include "refnet/error.h"
+#include "wire/bytes.h"
+
+/* True for link-local unicast and link-scope multicast (ff02::/16). */
+static bool link_scope(const struct rn_ip6 *a)
+{
+    return rn_ip6_is_linklocal(a) ||
+           (rn_ip6_is_multicast(a) && (a->i6_octet[1] & 0x0f) <= 2);
+}
+
+bool rn__net_ip6_pick_src(const struct rn_iface *ifp, const struct rn_ip6 *dst,
+                          struct rn_ip6 *src)
+{
+    const struct iface_addr6 *best = NULL;
+    unsigned i;
+
+    for (i = 0; i < ifp->if_naddr6; i++) {
+        const struct iface_addr6 *a = &ifp->if_addr6[i];
+        bool ll = rn_ip6_is_linklocal(&a->a6_addr);
+
+        if (a->a6_state != RN_ADDR6_PREFERRED)
+            continue;
+        if (link_scope(dst)) {
+            if (ll) {
+                best = a;
+                break;
+            }
+            continue;
+        }
+        if (ll)
+            continue;
+        if (best == NULL || (a->a6_plen < 128 && rn_ip6_in_prefix(dst, &a->a6_addr, a->a6_plen)))
+            best = a;
+    }
+    /* A global destination with no global address: the link-local one
+     * still reaches it on the link. */
+    for (i = 0; best == NULL && i < ifp->if_naddr6; i++)
+        if (ifp->if_addr6[i].a6_state == RN_ADDR6_PREFERRED)
+            best = &ifp->if_addr6[i];
+    if (best == NULL)
+        return false;
+    *src = best->a6_addr;
+    return true;
+}
+
+/* Finds the interface for dst.  Returns it, or NULL. */
+static struct rn_iface *ip6_route(struct rn_stack *st, const struct ip6_out *out)
+{
+    struct net_stack *ns = net_st(st);
+    unsigned i, j;
+
+    if (link_scope(&out->o6_dst)) {
+        if (out->o6_iface != NULL)
+            return out->o6_iface->if_ipv6 ? out->o6_iface : NULL;
+        for (i = 0; i < ns->ns_nifaces; i++)
+            if (ns->ns_ifaces[i]->if_ipv6)
+                return ns->ns_ifaces[i];
+        return NULL;
+    }
+    for (i = 0; i < ns->ns_nifaces; i++) {
+        struct rn_iface *ifp = ns->ns_ifaces[i];
+
+        for (j = 0; j < ifp->if_naddr6; j++) {
+            const struct iface_addr6 *a = &ifp->if_addr6[j];
+
+            if (a->a6_state == RN_ADDR6_PREFERRED && !rn_ip6_is_linklocal(&a->a6_addr) &&
+                (rn_ip6_eq(&a->a6_addr, &out->o6_dst) ||
+                 (a->a6_plen < 128 && rn_ip6_in_prefix(&out->o6_dst, &a->a6_addr, a->a6_plen))))
+                return ifp;
+        }
+    }
+    return NULL;
+}
+
+/* Sends the upper-layer message nb as fragments of ip's datagram out of
+ * ifp to nexthop, each at most the MTU.  Consumes nb. */
+static int ip6_fragment(struct rn_stack *st, struct rn_iface *ifp, struct rn_netbuf *nb,
+                        struct rn_ip6_hdr *ip, const struct rn_ip6 *nexthop)
+{
+    uint32_t paylen = nb->nb_pktlen, off;
+    uint32_t size = (ifp->if_mtu - RN_IP6_HLEN - 8) & ~7u;
+    uint32_t id = net_st(st)->ns_ip6_id++;
+    uint8_t proto = ip->ip6_nxt;
+    int err = 0;
+
+    for (off = 0; off < paylen; off += size) {
+        uint32_t len = paylen - off < size ? paylen - off : size;
+        struct rn_netbuf *f = rn__ip_alloc(st, rn__net_types.nt_own_tx);
+        uint8_t *h;
+
+        if (f == NULL) {
+            err = RN_ENOBUFS;
+            break;
+        }
+        if (rn__net_copy_range(f, nb, off, len) < 0 ||
+            (h = rn_nb_push(f, RN_IP6_HLEN + 8)) == NULL) {
+            rn__net_drop(st, ifp, f, RN_DROP_NO_BUFFER);
+            err = RN_ENOBUFS;
+            break;
+        }
+        ip->ip6_nxt = RN_IP6_NH_FRAGMENT;
+        ip->ip6_plen = (uint16_t)(8 + len);
+        rn__ip6_emit(h, ip);
+        h[RN_IP6_HLEN] = proto;
+        h[RN_IP6_HLEN + 1] = 0;
+        rn_put_be16(h + RN_IP6_HLEN + 2, (uint16_t)(off | (off + len < paylen ? 1 : 0)));
+        rn_put_be32(h + RN_IP6_HLEN + 4, id);
+        net_st(st)->ns_ip6_frag_out++;
+        rn__net_nd_output(ifp, f, nexthop);
+    }
+    rn_nb_free(nb);
+    return err;
+}
+
+int rn__net_ip6_output(struct rn_stack *st, struct rn_netbuf *nb, const struct ip6_out *out)
+{
+    struct rn_iface *ifp = ip6_route(st, out);
+    struct rn_ip6_hdr ip;
+    uint8_t *h;
+
+    if (ifp == NULL) {
+        rn__net_drop(st, NULL, nb, RN_DROP_NO_ROUTE);
+        return RN_ENETUNREACH;
+    }
+    memset(&ip, 0, sizeof(ip));
+    if (out->o6_src_any)
+        ip.ip6_src = RN_IP6_ANY;
+    else if (!rn_ip6_is_any(&out->o6_src))
+        ip.ip6_src = out->o6_src;
+    else if (!rn__net_ip6_pick_src(ifp, &out->o6_dst, &ip.ip6_src)) {
+        rn__net_drop(st, ifp, nb, RN_DROP_NO_ROUTE);
+        return RN_ENETUNREACH;
+    }
+    if (nb->nb_pktlen > RN_IP6_MAX_PAYLOAD) {
+        rn__net_drop(st, ifp, nb, RN_DROP_TOO_BIG_DF);
+        return RN_EMSGSIZE;
+    }
+    ip.ip6_tclass = out->o6_tclass;
+    ip.ip6_plen = (uint16_t)nb->nb_pktlen;
+    ip.ip6_nxt = out->o6_proto;
+    ip.ip6_hlim = out->o6_hlim ? out->o6_hlim : net_st(st)->ns_params.sp_ttl;
+    ip.ip6_dst = out->o6_dst;
+    if (nb->nb_pktlen + RN_IP6_HLEN > ifp->if_mtu &&
+        !(!rn_ip6_is_multicast(&ip.ip6_dst) && rn__net_ip6_is_local(st, &ip.ip6_dst, false))) {
+        net_st(st)->ns_ip6_out++;
+        return ip6_fragment(st, ifp, nb, &ip, &ip.ip6_dst);
+    }
+    h = rn_nb_push(nb, RN_IP6_HLEN);
+    if (h == NULL) {
+        rn__net_drop(st, ifp, nb, RN_DROP_NO_BUFFER);
+        return RN_ENOBUFS;
+    }
+    rn__ip6_emit(h, &ip);
+    net_st(st)->ns_ip6_out++;
+    if (!rn_ip6_is_multicast(&ip.ip6_dst) && rn__net_ip6_is_local(st, &ip.ip6_dst, false)) {
+        rn_nb_set_owner(nb, rn__net_types.nt_own_loop);
+        rn_nbq_put(&net_st(st)->ns_loopq, nb);
+        return 0;
+    }
+    rn__net_nd_output(ifp, nb, &ip.ip6_dst);
+    return 0;
+}
