@@ -42,7 +42,7 @@
 #define HTTPD_IN 4096u                       /* receive buffer per connection */
 #define HTTPD_HEAD_MAX 512u                  /* a response head, an error body */
 #define HTTPD_CONNS_DEFAULT 4000u
-#define HTTPD_CONNS_MAX 4000u                /* under RN_PROC_MAX_HANDLES */
+#define HTTPD_CONNS_MAX RN_SVC_CONNS_MAX
 #define HTTPD_BACKLOG_DEFAULT 128u
 #define HTTPD_IDLE_DEFAULT RN_SEC(30)
 #define HTTPD_HEADER_DEFAULT RN_SEC(10)

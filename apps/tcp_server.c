@@ -6,6 +6,9 @@
  *   rn__tsrv_start() -> accept_submit() ... accept_done() [L]:
  *     a handle: over the cap -> SO_LINGER 0 + close (refuse_done);
  *               else allocate the connection, link it, tso_open()
+ *     at the cap the listener refuses new SYNs with a RST
+ *     (RN_SO_LISTEN_REFUSE, cap_check()), so a peer over the cap sees its
+ *     connect refused rather than a connection that is reset at once
  *     RN_ECANCELED: the stop closed the listener; nothing more
  *     another error: ts_retry fires in 100 ms -> accept_submit()
  *   then accept_submit() again.
@@ -31,6 +34,25 @@ rn_time_t rn__tsrv_now(const struct tsrv *s)
 
 /* ---- Connections ------------------------------------------------------------ */
 
+/* Makes the listener refuse new SYNs at the cap and listen again under
+ * it. */
+static void cap_check(struct tsrv *s)
+{
+    bool full = s->ts_stats.ss_active >= s->ts_max_conns;
+
+    if (full == s->ts_refusing || s->ts_stopping || s->ts_draining)
+        return;
+    if (rn_sock_setopt(s->ts_proc, s->ts_listen, RN_SO_LISTEN_REFUSE, full) == 0)
+        s->ts_refusing = full;
+}
+
+void rn__tsrv_set_max_conns(struct tsrv *s, unsigned max)
+{
+    assert(max > 0);
+    s->ts_max_conns = max;
+    cap_check(s);
+}
+
 static void conn_link(struct tsrv *s, struct tsrv_conn *c)
 {
     c->tc_prev = NULL;
@@ -39,6 +61,7 @@ static void conn_link(struct tsrv *s, struct tsrv_conn *c)
         c->tc_next->tc_prev = c;
     s->ts_conns = c;
     s->ts_stats.ss_active++;
+    cap_check(s);
 }
 
 static void conn_free(struct tsrv_conn *c)
@@ -53,6 +76,7 @@ static void conn_free(struct tsrv_conn *c)
     if (c->tc_next != NULL)
         c->tc_next->tc_prev = c->tc_prev;
     s->ts_stats.ss_active--;
+    cap_check(s);
     if (s->ts_ops->tso_free != NULL)
         s->ts_ops->tso_free(c);
     free(c);

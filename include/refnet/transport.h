@@ -100,6 +100,11 @@ enum rn_sockopt {
                            connection is dropped (RN_ETIMEDOUT); 0: the default */
     RN_TCP_SYNCNT,      /* stream: SYN retransmissions before connect gives up */
     RN_TCP_WINDOW_CLAMP,/* stream: the largest window to advertise, bytes */
+    RN_SO_LISTEN_REFUSE,/* stream listener, refnet's own: 1 answers every new
+                           SYN with a RST (the peer's connect is refused), as
+                           if nothing listened, while connections already
+                           queued stay; 0 (the default) listens again.
+                           RN_EINVAL on a socket that is not listening */
     RN_SOCKOPT_COUNT_   /* not an option: one past the last */
 };
 

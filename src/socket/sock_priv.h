@@ -39,6 +39,7 @@ struct sock_layer {
     _Atomic uint32_t sl_nsockets;    /* [A] sockets not yet released */
     _Atomic uint32_t sl_nprocs;      /* [A] processes not yet released */
     bool sl_fini;                    /* [L] the stack is being destroyed */
+    _Atomic unsigned sl_max_handles; /* [A] handles a process may have open */
 };
 
 /* Object types and tags of the layer, registered once. */

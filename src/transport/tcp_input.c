@@ -272,6 +272,13 @@ static void listen_input(struct tcp_listener *l, struct rn_netbuf *nb, struct se
         seg_drop(st, nb, RN_DROP_TCP_BAD_STATE);
         return;
     }
+    if (l->l_refuse) {
+        /* Its owner takes no more connections: refused, as a port where
+         * nothing listens answers (RFC 9293 3.10.7.1). */
+        rn__tcp_reset_reply(ts, s->laddr, s->faddr, &s->th, s->len);
+        seg_drop(st, nb, RN_DROP_TCP_LISTEN_REFUSED);
+        return;
+    }
     if (atomic_load_explicit(&l->l_naccept, memory_order_relaxed) >= l->l_backlog) {
         /* Both queues are bounded by the backlog; the peer retries. */
         ts->ts_listen_overflows++;
