@@ -18,6 +18,7 @@
  *   request was delivered (conn_free()).
  */
 #include <assert.h>
+#include <malloc.h>
 #include <stddef.h>
 #include <stdlib.h>
 
@@ -26,6 +27,11 @@
 #include "apps/tcp_server.h"
 
 #define TSRV_RETRY RN_MSEC(100)
+/* After this many connections at once have all closed, the heap's free
+ * memory goes back to the system, TSRV_TRIM_AFTER later (when the
+ * transport has let go of theirs too). */
+#define TSRV_TRIM_PEAK 256u
+#define TSRV_TRIM_AFTER RN_SEC(2)
 
 rn_time_t rn__tsrv_now(const struct tsrv *s)
 {
@@ -53,6 +59,15 @@ void rn__tsrv_set_max_conns(struct tsrv *s, unsigned max)
     cap_check(s);
 }
 
+static void trim_fire(struct rn_timer *t, rn_time_t now)
+{
+    struct tsrv *s = (struct tsrv *)((char *)t - offsetof(struct tsrv, ts_trim));
+
+    (void)now;
+    if (s->ts_stats.ss_active == 0)
+        (void)malloc_trim(0);
+}
+
 static void conn_link(struct tsrv *s, struct tsrv_conn *c)
 {
     c->tc_prev = NULL;
@@ -61,6 +76,8 @@ static void conn_link(struct tsrv *s, struct tsrv_conn *c)
         c->tc_next->tc_prev = c;
     s->ts_conns = c;
     s->ts_stats.ss_active++;
+    if (s->ts_stats.ss_active > s->ts_peak)
+        s->ts_peak = s->ts_stats.ss_active;
     cap_check(s);
 }
 
@@ -77,6 +94,11 @@ static void conn_free(struct tsrv_conn *c)
         c->tc_next->tc_prev = c->tc_prev;
     s->ts_stats.ss_active--;
     cap_check(s);
+    if (s->ts_stats.ss_active == 0 && s->ts_peak >= TSRV_TRIM_PEAK && !s->ts_stopping) {
+        s->ts_peak = 0;
+        (void)rn_timer_arm(rn_stack_timers(s->ts_stack), &s->ts_trim,
+                           rn__tsrv_now(s) + TSRV_TRIM_AFTER);
+    }
     if (s->ts_ops->tso_free != NULL)
         s->ts_ops->tso_free(c);
     free(c);
@@ -222,6 +244,7 @@ int rn__tsrv_start(struct tsrv *s, struct rn_stack *st, const struct tsrv_ops *o
     s->ts_stack = st;
     s->ts_max_conns = params->tsp_max_conns;
     rn_timer_init(&s->ts_retry, accept_retry);
+    rn_timer_init(&s->ts_trim, trim_fire);
     s->ts_hosted = params->tsp_proc != NULL;
     if (s->ts_hosted)
         s->ts_proc = params->tsp_proc;
@@ -340,6 +363,7 @@ void rn__tsrv_stop(struct tsrv *s, void (*done)(void *ctx), void *ctx)
     s->ts_done = done;
     s->ts_done_ctx = ctx;
     rn_timer_cancel(rn_stack_timers(s->ts_stack), &s->ts_retry);
+    rn_timer_cancel(rn_stack_timers(s->ts_stack), &s->ts_trim);
     /* Open connections are reset rather than closed gracefully, so the
      * stop never waits on a peer. */
     for (c = s->ts_conns; c != NULL; c = c->tc_next) {

@@ -102,6 +102,10 @@ struct tsrv {
     int ts_listen;                   /* [I] the listening socket */
     unsigned ts_max_conns;           /* [L] the cap (rn__tsrv_set_max_conns()) */
     bool ts_refusing;                /* [L] the listener refuses SYNs: at the cap */
+    unsigned ts_peak;                /* [L] most connections at once since the
+                                        last trim */
+    struct rn_timer ts_trim;         /* [L] gives free heap back once a busy
+                                        service has no connection left */
     struct tsrv_conn *ts_conns;      /* [L] open and closing connections */
     bool ts_stopping;                /* [L] rn__tsrv_stop() ran */
     bool ts_draining;                /* [L] rn__tsrv_drain() ran: no more
