@@ -43,7 +43,7 @@
 #define HTTPD_HEAD_MAX 512u                  /* a response head, an error body */
 #define HTTPD_CONNS_DEFAULT 4000u
 #define HTTPD_CONNS_MAX RN_SVC_CONNS_MAX
-#define HTTPD_BACKLOG_DEFAULT 128u
+#define HTTPD_BACKLOG_DEFAULT 1024u
 #define HTTPD_IDLE_DEFAULT RN_SEC(30)
 #define HTTPD_HEADER_DEFAULT RN_SEC(10)
 #define HTTPD_SEND_DEFAULT RN_SEC(60)
