@@ -147,6 +147,14 @@ int rn__chargen_start(struct rn_stack *st, const struct rn_tcpsvc_params *params
  * wait shows as "stop" on the process meanwhile. */
 void rn__tcpsvc_stop(struct rn_tcpsvc *s, void (*done)(void *ctx), void *ctx);
 
+/* [L] Drains s (a stop to come): accepts no more; echo and discard serve
+ * their connections until the peers end them, chargen closes each after
+ * the send in flight.  The stop (rn__tcpsvc_stop()) aborts what is left. */
+void rn__tcpsvc_drain(struct rn_tcpsvc *s);
+/* [L] How far a drain is: connections left, and bytes moved (received
+ * and sent) so far, its progress. */
+void rn__tcpsvc_drain_status(const struct rn_tcpsvc *s, uint32_t *conns, uint64_t *moved);
+
 /* [L] Hosted only, after rn__tcpsvc_stop() and once the host's process was
  * released: runs done(ctx) and frees s. */
 void rn__tcpsvc_released(struct rn_tcpsvc *s);

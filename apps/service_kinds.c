@@ -7,6 +7,9 @@
  *   chargen  TCP chargen on port 19
  *   httpd    static files, httpd=PORT:DIR
  *
+ * Each kind drains (sk_drain(), a stop with a grace): httpd finishes its
+ * responses, chargen ends its streams, echo and discard serve until their
+ * peers end.
  * Each kind's stop is the apps' hosted stop: sk_halt() is rn_*_stop(),
  * which submits nothing more; the controller exits the process; once it
  * was released, sk_released() is rn_*_released(), which frees the app.
@@ -132,6 +135,23 @@ static size_t echo_counters(void *state, struct rn_svc_counter *out)
     return n;
 }
 
+/* The TCP half drains; a datagram has nothing to finish. */
+static void echo_drain(void *state)
+{
+    struct kind_echo *ke = state;
+
+    if (ke->ke_tcp != NULL)
+        rn__tcpsvc_drain(ke->ke_tcp);
+}
+
+static void echo_drain_status(void *state, struct rn_svc_drain *out)
+{
+    struct kind_echo *ke = state;
+
+    if (ke->ke_tcp != NULL)
+        rn__tcpsvc_drain_status(ke->ke_tcp, &out->sd_conns, &out->sd_sent);
+}
+
 static size_t echo_ports(const char *arg, uint16_t *ports)
 {
     (void)arg;
@@ -190,6 +210,16 @@ static size_t tcp_simple_counters(void *state, struct rn_svc_counter *out)
 
     rn__tcpsvc_stats(state, &ts);
     return conn_counters(&ts, out);
+}
+
+static void tcp_simple_drain(void *state)
+{
+    rn__tcpsvc_drain(state);
+}
+
+static void tcp_simple_drain_status(void *state, struct rn_svc_drain *out)
+{
+    rn__tcpsvc_drain_status(state, &out->sd_conns, &out->sd_sent);
 }
 
 static size_t discard_ports(const char *arg, uint16_t *ports)
@@ -302,11 +332,13 @@ static void httpd_drain_status(void *state, struct rn_svc_drain *out)
 
 const struct rn_svc_kind rn_svc_builtin[] = {
     {"echo", "echo on UDP and TCP port 7", NULL, NULL, echo_ports, echo_start, echo_halt,
-     echo_released, echo_counters, NULL, NULL},
+     echo_released, echo_counters, echo_drain, echo_drain_status},
     {"discard", "discard on TCP port 9", NULL, NULL, discard_ports, discard_start,
-     tcp_simple_halt, tcp_simple_released, tcp_simple_counters, NULL, NULL},
+     tcp_simple_halt, tcp_simple_released, tcp_simple_counters, tcp_simple_drain,
+     tcp_simple_drain_status},
     {"chargen", "chargen on TCP port 19", NULL, NULL, chargen_ports, chargen_start,
-     tcp_simple_halt, tcp_simple_released, tcp_simple_counters, NULL, NULL},
+     tcp_simple_halt, tcp_simple_released, tcp_simple_counters, tcp_simple_drain,
+     tcp_simple_drain_status},
     {"httpd", "static files over HTTP/1.1", "PORT:DIR", httpd_check, httpd_ports, httpd_start,
      httpd_halt, httpd_released, httpd_counters, httpd_drain, httpd_drain_status},
     {NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL},

@@ -9,6 +9,10 @@
  *   discard: recv(buf) -> count -> recv ...; recv 0 -> close
  *   chargen: send(pattern + offset) -> send ...  and, beside it,
  *            recv(buf) -> drop -> recv ...;  recv 0 or an error -> reset
+ * Draining (rn__tcpsvc_drain()): no more accepts; echo and discard serve
+ * their connections until the peers end them (what they do is the peer's
+ * to finish); chargen, which never finishes, ends each stream after the
+ * send in flight with a close (FIN), not a reset.
  * The chargen pattern is one buffer per service, read-only, holding the
  * 95-line cycle repeated so that any send of sv_bufsize bytes starting
  * anywhere in the first cycle lies within it.
@@ -48,6 +52,7 @@ struct simple_conn {
     struct tsrv_conn sc_base;    /* the skeleton's head */
     uint8_t *sc_buf;             /* [L] receive buffer */
     uint32_t sc_off;             /* [L] chargen: next offset in the cycle */
+    bool sc_ending;              /* [L] chargen: the drain asked it to end */
 };
 
 uint8_t rn__chargen_byte(uint64_t off)
@@ -144,10 +149,20 @@ static void simple_done(struct tsrv_conn *c, const struct rn_sock_completion *cm
     s->ts_stats.ss_bytes_out += (uint64_t)cmp->sc_result;
     if (sv->sv_kind == SIMPLE_ECHO) {
         simple_recv(sc);
+    } else if (sc->sc_ending) {
+        rn__tsrv_close(c, false);  /* the drain: a close after what was sent */
     } else {
         sc->sc_off = (uint32_t)((sc->sc_off + (uint64_t)cmp->sc_result) % CHARGEN_CYCLE);
         chargen_send(sc);
     }
+}
+
+/* The service drains: chargen ends its stream after the send in flight
+ * (it always has one); echo and discard go on until their peers end. */
+static void simple_drain(struct tsrv_conn *c)
+{
+    if (svc_of(c)->sv_kind == SIMPLE_CHARGEN)
+        ((struct simple_conn *)c)->sc_ending = true;
 }
 
 static void simple_free(struct tsrv_conn *c)
@@ -169,6 +184,7 @@ static const struct tsrv_ops simple_ops = {
     .tso_done = simple_done,
     .tso_free = simple_free,
     .tso_stopped = simple_stopped,
+    .tso_drain = simple_drain,
 };
 
 static int simple_start(struct rn_stack *st, const struct rn_tcpsvc_params *params,
@@ -242,6 +258,20 @@ int rn__chargen_start(struct rn_stack *st, const struct rn_tcpsvc_params *params
 void rn__tcpsvc_stop(struct rn_tcpsvc *s, void (*done)(void *ctx), void *ctx)
 {
     rn__tsrv_stop(&s->sv_srv, done, ctx);
+}
+
+void rn__tcpsvc_drain(struct rn_tcpsvc *s)
+{
+    rn__tsrv_drain(&s->sv_srv);
+}
+
+void rn__tcpsvc_drain_status(const struct rn_tcpsvc *s, uint32_t *conns, uint64_t *moved)
+{
+    uint64_t left, sent;
+
+    rn__tsrv_drain_status(&s->sv_srv, conns, &left, &sent);
+    /* Discard only receives: its progress is what it takes in. */
+    *moved = sent + s->sv_srv.ts_stats.ss_bytes_in;
 }
 
 void rn__tcpsvc_released(struct rn_tcpsvc *s)

@@ -14,6 +14,14 @@ Linux reference, so that the tool's own cost is alike on both sides.
       accepts one connection (waiting at most SECS seconds for it), reads
       until EOF; prints one JSON line with the bytes and the seconds from
       the first byte to EOF
+  bulk.py echo HOST PORT BYTES STALL LIMIT
+      connects to an echo service, sends BYTES of a pseudo-random pattern
+      while reading what comes back, and checks every byte returned against
+      the pattern; gives up when nothing came back for STALL seconds (a
+      stall) or after LIMIT seconds in all.  Prints one JSON line: bytes
+      sent and returned, seconds from connect to the peer's close, whether
+      the returned stream was exact and whether it stalled; exits 0 only if
+      all BYTES came back exact
 """
 import json
 import os
@@ -73,6 +81,62 @@ def sink(addr, port, secs):
     print(json.dumps({"bytes": total, "secs": round(t, 4)}))
 
 
+# The echo pattern: a random block whose length is no power of two, so a
+# segment delivered at a wrong offset cannot match by chance.
+PATTERN_LEN = (1 << 20) + 4093
+
+
+def echo(host, port, total, stall, limit):
+    import threading
+    pat = os.urandom(PATTERN_LEN)
+    rep = memoryview(pat * 3)
+    s = socket.create_connection((host, port), timeout=30)
+    t0 = time.monotonic()
+    sent = [0]
+
+    def writer():
+        try:
+            while sent[0] < total:
+                off = sent[0] % PATTERN_LEN
+                n = min(CHUNK, total - sent[0])
+                s.sendall(rep[off:off + n])
+                sent[0] += n
+            s.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+    w = threading.Thread(target=writer, daemon=True)
+    w.start()
+    buf = bytearray(CHUNK)
+    got = 0
+    exact = True
+    stalled = False
+    s.settimeout(stall)
+    while True:
+        if time.monotonic() - t0 > limit:
+            stalled = True
+            break
+        try:
+            n = s.recv_into(buf)
+        except socket.timeout:
+            stalled = True
+            break
+        except OSError:
+            break
+        if n == 0:
+            break
+        off = got % PATTERN_LEN
+        if exact and (got + n > total or buf[:n] != rep[off:off + n]):
+            exact = False
+        got += n
+    t = time.monotonic() - t0
+    s.close()
+    ok = exact and not stalled and got == total
+    print(json.dumps({"sent": sent[0], "bytes": got, "secs": round(t, 4),
+                      "exact": exact and got == total, "stalled": stalled}))
+    sys.exit(0 if ok else 1)
+
+
 def main():
     a = sys.argv[1:]
     if len(a) == 5 and a[0] == "send":
@@ -81,6 +145,8 @@ def main():
         gen(float(a[1]), int(a[2]))
     elif len(a) == 4 and a[0] == "sink":
         sink(a[1], int(a[2]), float(a[3]))
+    elif len(a) == 6 and a[0] == "echo":
+        echo(a[1], int(a[2]), int(a[3]), float(a[4]), float(a[5]))
     else:
         sys.stderr.write(__doc__)
         sys.exit(2)

@@ -96,3 +96,101 @@ bench_veth() {
     ip netns exec "$a" ip link set bnv0 up
     ip netns exec "$b" ip link set bnv0 up
 }
+
+# ---- Helpers of the bulk measurements (bench/tcp.sh, bench/loss.sh) ----
+# They use the caller's $dir, $nsr, $nsa, $nsb, $sock, $refnet, $py, $here,
+# $secs and $maxbytes.
+
+# bench_bg NS CMD...: CMD in the background in NS; its PID in $bgpid (ip
+# netns exec execs CMD, so $! is CMD's own), listed for the cleanup.
+bench_bg() {
+    local n=$1
+    shift
+    ip netns exec "$n" "$@" <&0 &
+    bgpid=$!
+    echo "$bgpid" >>"$dir/pids"
+}
+
+# bench_waitpid PID SECS: waits at most SECS for PID and returns its
+# status; kills it after that and returns 124.
+bench_waitpid() {
+    local p=$1 end=$((SECONDS + $2))
+    while kill -0 "$p" 2>/dev/null && [ "$SECONDS" -lt "$end" ]; do sleep 0.05; done
+    if kill -0 "$p" 2>/dev/null; then
+        kill -KILL "$p" 2>/dev/null
+        wait "$p" 2>/dev/null
+        return 124
+    fi
+    wait "$p"
+}
+
+# bench_listening NS PORT: true once something listens on TCP PORT in NS
+# (5 s at most).
+bench_listening() {
+    local i
+    for i in $(seq 50); do
+        ip netns exec "$1" ss -Hltn "sport = :$2" | grep -q ":$2" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# bench_gbits JSON: the Gbit/s of bulk.py's line {"bytes":..,"secs":..}.
+bench_gbits() {
+    "$py" -c 'import json,sys; j=json.loads(sys.argv[1]); print("%.3f" % (j["bytes"]*8/j["secs"]/1e9))' "$1"
+}
+
+# bench_rx_bulk NS [CLIENT]: Gbit/s of one stream from bulk.py send in
+# CLIENT (default NS) to port 9 of 198.18.0.2 for $secs seconds: refnet's
+# discard service when NS is $nsr, a bulk.py sink started in $nsb when NS
+# is $nsa.
+bench_rx_bulk() {
+    local out sink= client=${2:-$1}
+    if [ "$1" = "$nsa" ]; then
+        bench_bg "$nsb" "$py" "$here/bulk.py" sink 198.18.0.2 9 $((secs + 60)) >/dev/null </dev/null
+        sink=$bgpid
+        bench_listening "$nsb" 9 || die "the sink did not listen"
+    fi
+    out=$(ip netns exec "$client" timeout $((secs + 60)) "$py" "$here/bulk.py" send 198.18.0.2 9 "$secs" "$maxbytes") ||
+        die "rx_bulk in $client failed"
+    [ -z "$sink" ] || bench_waitpid "$sink" 10 >/dev/null
+    bench_gbits "$out"
+}
+
+# bench_tx_bulk NS [CLIENT ADDR]: Gbit/s of one stream for $secs seconds
+# from the server side into a bulk.py sink on ADDR (default 198.18.0.1) in
+# CLIENT (default NS): bulk.py gen | refnet send when NS is $nsr (the data
+# crosses a pipe and the daemon's control socket before refnet's TCP),
+# bulk.py send in $nsb when NS is $nsa.
+bench_tx_bulk() {
+    local out rc client=${2:-$1} addr=${3:-198.18.0.1}
+    bench_bg "$client" "$py" "$here/bulk.py" sink "$addr" 5001 $((secs + 60)) >"$dir/sink.out" </dev/null
+    local sink=$bgpid
+    bench_listening "$client" 5001 || die "the sink did not listen"
+    if [ "$1" = "$nsr" ]; then
+        "$py" "$here/bulk.py" gen "$secs" "$maxbytes" |
+            timeout $((secs + 60)) "$refnet" send "$addr" 5001 --ctl "$sock" --timeout $((secs + 50)) >/dev/null
+        rc=$?
+    else
+        ip netns exec "$nsb" timeout $((secs + 60)) "$py" "$here/bulk.py" send "$addr" 5001 \
+            "$secs" "$maxbytes" >/dev/null
+        rc=$?
+    fi
+    [ "$rc" = 0 ] || die "tx_bulk towards $client: the sender exited $rc"
+    bench_waitpid "$sink" 30 || die "tx_bulk towards $client: the sink failed"
+    out=$(cat "$dir/sink.out")
+    bench_gbits "$out"
+}
+
+# bench_ratio A B: A / B to three places.
+bench_ratio() {
+    "$py" -c 'import sys; print("%.3f" % (float(sys.argv[1]) / float(sys.argv[2])))' "$1" "$2"
+}
+
+# bench_spread V...: the least, median and greatest of the values.
+bench_spread() {
+    "$py" -c '
+import statistics, sys
+q = sorted(float(x) for x in sys.argv[1:])
+print("%.3f %.3f %.3f" % (q[0], statistics.median(q), q[-1]))' "$@"
+}

@@ -50,38 +50,6 @@ done
 
 bench_setup tcp
 
-# bg NS CMD...: CMD in the background in NS; its PID in $bgpid (ip netns
-# exec execs CMD, so $! is CMD's own).
-bg() {
-    local n=$1
-    shift
-    ip netns exec "$n" "$@" <&0 &
-    bgpid=$!
-    echo "$bgpid" >>"$dir/pids"
-}
-
-# waitpid PID SECS: waits at most SECS for PID; kills it after that.
-waitpid() {
-    local p=$1 end=$((SECONDS + $2))
-    while kill -0 "$p" 2>/dev/null && [ "$SECONDS" -lt "$end" ]; do sleep 0.05; done
-    if kill -0 "$p" 2>/dev/null; then
-        kill -KILL "$p" 2>/dev/null
-        wait "$p" 2>/dev/null
-        return 124
-    fi
-    wait "$p"
-}
-
-# listening NS PORT: true once something listens on TCP PORT in NS.
-listening() {
-    local i
-    for i in $(seq 50); do
-        ip netns exec "$1" ss -Hltn "sport = :$2" | grep -q ":$2" && return 0
-        sleep 0.1
-    done
-    return 1
-}
-
 jget() { "$py" -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
 
 # ---- the namespaces ----
@@ -110,8 +78,8 @@ http {
     server { listen 198.18.0.2:80; root $www; }
 }
 EOF
-bg "$nsb" nginx -p "$dir/nginx" -e "$dir/nginx/error.log" -c "$dir/nginx/nginx.conf" </dev/null
-listening "$nsb" 80 || die "nginx did not listen: $(cat "$dir/nginx/error.log")"
+bench_bg "$nsb" nginx -p "$dir/nginx" -e "$dir/nginx/error.log" -c "$dir/nginx/nginx.conf" </dev/null
+bench_listening "$nsb" 80 || die "nginx did not listen: $(cat "$dir/nginx/error.log")"
 # Both servers answer before anything is timed (ARP, first connection).
 ip netns exec "$nsr" ping -c 1 -W 2 198.18.0.2 >/dev/null || die "refnet does not answer ping"
 ip netns exec "$nsa" ping -c 1 -W 2 198.18.0.2 >/dev/null || die "the veth does not answer ping"
@@ -121,41 +89,10 @@ for n in "$nsr" "$nsa"; do
 done
 
 # ---- the measurements; each prints one number ----
-# rx_bulk NS: Gbit/s from the client in NS to port 9 of 198.18.0.2 (refnet's
-# discard; on the veth, a sink started here).
-rx_bulk() {
-    local out sink=
-    if [ "$1" = "$nsa" ]; then
-        bg "$nsb" "$py" "$here/bulk.py" sink 198.18.0.2 9 30 >/dev/null </dev/null
-        sink=$bgpid
-        listening "$nsb" 9 || die "the sink did not listen"
-    fi
-    out=$(ip netns exec "$1" timeout $((secs + 30)) "$py" "$here/bulk.py" send 198.18.0.2 9 "$secs" "$maxbytes") ||
-        die "rx_bulk in $1 failed"
-    [ -z "$sink" ] || waitpid "$sink" 10 >/dev/null
-    "$py" -c 'import json,sys; j=json.loads(sys.argv[1]); print("%.3f" % (j["bytes"]*8/j["secs"]/1e9))' "$out"
-}
-
-# tx_bulk NS: Gbit/s from the server side into a sink on the client in NS.
-tx_bulk() {
-    local out rc
-    bg "$1" "$py" "$here/bulk.py" sink 198.18.0.1 5001 30 >"$dir/sink.out" </dev/null
-    local sink=$bgpid
-    listening "$1" 5001 || die "the sink did not listen"
-    if [ "$1" = "$nsr" ]; then
-        "$py" "$here/bulk.py" gen "$secs" "$maxbytes" |
-            timeout $((secs + 30)) "$refnet" send 198.18.0.1 5001 --ctl "$sock" --timeout $((secs + 20)) >/dev/null
-        rc=$?
-    else
-        ip netns exec "$nsb" timeout $((secs + 30)) "$py" "$here/bulk.py" send 198.18.0.1 5001 \
-            "$secs" "$maxbytes" >/dev/null
-        rc=$?
-    fi
-    [ "$rc" = 0 ] || die "tx_bulk towards $1: the sender exited $rc"
-    waitpid "$sink" 10 || die "tx_bulk towards $1: the sink failed"
-    out=$(cat "$dir/sink.out")
-    "$py" -c 'import json,sys; j=json.loads(sys.argv[1]); print("%.3f" % (j["bytes"]*8/j["secs"]/1e9))' "$out"
-}
+# rx_bulk, tx_bulk NS: Gbit/s, refnet's side when NS is $nsr, the
+# kernel's when $nsa (netlib.sh).
+rx_bulk() { bench_rx_bulk "$1"; }
+tx_bulk() { bench_tx_bulk "$1"; }
 
 # http NS [HEADER]: wrk's requests/s from NS against 198.18.0.2.
 http() {
@@ -189,7 +126,7 @@ for r in $(seq "$runs"); do
             vr=$($m "$nsr") || exit 1
         fi
         kill -0 "$dpid" 2>/dev/null || { cat "$dir/daemon.log"; die "the daemon died"; }
-        ratio=$("$py" -c 'import sys; print("%.3f" % (float(sys.argv[1]) / float(sys.argv[2])))' "$vr" "$vv")
+        ratio=$(bench_ratio "$vr" "$vv")
         echo "pair $r $m: ratio $ratio (refnet $vr, linux $vv)" >&2
         ratios[$m]+=" $ratio"
     done
@@ -200,10 +137,7 @@ done
 printf '\n%-11s %8s %8s %8s %6s\n' measure min median max pairs
 json="{\"bench\":\"tcp\",\"secs\":$secs,\"runs\":$runs"
 for m in "${names[@]}"; do
-    read -r q0 q1 q2 < <("$py" -c '
-import statistics, sys
-q = sorted(float(x) for x in sys.argv[1:])
-print("%.3f %.3f %.3f" % (q[0], statistics.median(q), q[-1]))' ${ratios[$m]})
+    read -r q0 q1 q2 < <(bench_spread ${ratios[$m]})
     printf '%-11s %8s %8s %8s %6s\n' "$m" "$q0" "$q1" "$q2" "$runs"
     json+=",\"${m}_ratio_min\":$q0,\"${m}_ratio_median\":$q1,\"${m}_ratio_max\":$q2"
 done

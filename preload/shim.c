@@ -695,8 +695,9 @@ SHIM_EXPORT int socket(int domain, int type, int proto)
         R(close)(fd);
         return fail(EMFILE);
     }
+    /* The daemon's pairs come with no status flag set. */
     if (type & SOCK_NONBLOCK)
-        R(fcntl)(fd, F_SETFL, O_NONBLOCK | R(fcntl)(fd, F_GETFL));
+        R(fcntl)(fd, F_SETFL, O_NONBLOCK);
     ent_clear(fd);
     tab[fd].sf_id = m.m_id;
     tab[fd].sf_type = base;
@@ -829,6 +830,10 @@ SHIM_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
             e->sf_flags &= (uint8_t)~SF_CONN;
             return fail(r < 0 ? -r : EPROTO);
         }
+        /* Committed to refnet: its options need no replay, and its
+         * close (in a signal handler, maybe) frees nothing. */
+        free(e->sf_opts);
+        e->sf_opts = NULL;
         if (nb)
             return fail(EINPROGRESS);
     } else if (nb) {
@@ -896,7 +901,7 @@ static int do_accept(int fd, struct sockaddr *sa, socklen_t *len, int flags)
         return fail(EMFILE);
     }
     if (flags & SOCK_NONBLOCK)
-        R(fcntl)(nfd, F_SETFL, O_NONBLOCK | R(fcntl)(nfd, F_GETFL));
+        R(fcntl)(nfd, F_SETFL, O_NONBLOCK);  /* it came with no status flag */
     ent_clear(nfd);
     tab[nfd].sf_id = ra.ra_id;
     tab[nfd].sf_type = SOCK_STREAM;
@@ -997,7 +1002,17 @@ SHIM_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen
     if (val == NULL)
         return fail(EFAULT);
     memset(&m, 0, sizeof(m));
-    if (level == SOL_SOCKET && name == SO_LINGER) {
+    if (level == IPPROTO_TCP && name == TCP_CONGESTION) {
+        /* A name, as Linux takes it: up to the length given, at most 15
+         * characters, ending at a NUL if one comes first. */
+        size_t n = len < RUN_CC_NAME_MAX - 1 ? len : RUN_CC_NAME_MAX - 1;
+
+        if (len < 1)
+            return fail(EINVAL);
+        memcpy(m.m_data, val, n);
+        m.m_data[n] = '\0';
+        m.m_len = (uint32_t)strlen((const char *)m.m_data) + 1;
+    } else if (level == SOL_SOCKET && name == SO_LINGER) {
         struct linger l;
 
         if (len < sizeof(l))
@@ -1021,8 +1036,12 @@ SHIM_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen
     r = rpc(&m, NULL, 0);
     if (r < 0)
         return fail(-r);
-    /* Not a listener's: it never turns into a kernel socket. */
-    if (!(level == SOL_SOCKET && name == SO_LINGER) && e->sf_kind != RUN_KIND_LISTENER)
+    /* Not a listener's or a connection's: they never turn into kernel
+     * sockets (so an accepted connection allocates nothing here).  Nor a
+     * name: only numbers are kept. */
+    if (!(level == SOL_SOCKET && name == SO_LINGER) &&
+        !(level == IPPROTO_TCP && name == TCP_CONGESTION) && e->sf_kind != RUN_KIND_LISTENER &&
+        !(e->sf_flags & SF_CONN))
         opt_remember(e, level, name, (int)m.m_val);
     return 0;
 }

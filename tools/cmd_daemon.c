@@ -28,6 +28,7 @@
 #include "refnet/error.h"
 #include "refnet/filter.h"
 #include "refnet/link.h"
+#include "refnet/loop.h"
 #include "refnet/service.h"
 #include "refnet/tcp.h"
 #include "refnet/version.h"
@@ -198,7 +199,7 @@ enum {
     O_TAP = 1, O_ADDR, O_GW, O_CTL, O_CAPTURE, O_FAULT, O_SERVICE, O_MAC, O_MTU, O_SEED,
     O_WATCHDOG, O_OFFLOAD, O_FILTER, O_DUMP_DIR, O_REASS_TIMEOUT, O_INJECT, O_SERVICE_EXEC,
     O_STOP_SIGNAL, O_STOP_GRACE, O_STOP_MAIN, O_RUN_UID, O_RUN_MAX,
-    O_SET, O_UI, O_PLUGIN
+    O_SET, O_UI, O_PLUGIN, O_BUSY_POLL
 };
 static const struct cmd_opt daemon_opts[] = {
     {"tap", 0, true, false, O_TAP},
@@ -217,6 +218,7 @@ static const struct cmd_opt daemon_opts[] = {
     {"plugin", 0, true, true, O_PLUGIN},
     {"dump-dir", 0, true, false, O_DUMP_DIR},
     {"reass-timeout", 0, true, false, O_REASS_TIMEOUT},
+    {"busy-poll", 0, true, false, O_BUSY_POLL},
     {"inject", 0, true, false, O_INJECT},
     {"service-exec", 0, true, true, O_SERVICE_EXEC},
     {"stop-signal", 0, true, true, O_STOP_SIGNAL},
@@ -478,6 +480,11 @@ static int daemon_option(int o, const char *val, struct rn_daemon_params *p,
             return CMD_EXIT_USAGE;
         p->dp_watchdog = RN_SEC(v);
         p->dp_no_watchdog = v == 0;
+        return 0;
+    case O_BUSY_POLL:
+        if (parse_u64("--busy-poll", val, 0, RN_LOOP_BUSY_POLL_MAX / RN_NSEC_PER_USEC, &v) != 0)
+            return CMD_EXIT_USAGE;
+        p->dp_busy_poll = (rn_time_t)v * RN_NSEC_PER_USEC;
         return 0;
     case O_REASS_TIMEOUT:
         if (parse_u64("--reass-timeout", val, 1, 3600, &v) != 0)

@@ -900,6 +900,11 @@ int rn__daemon_start(const struct rn_daemon_params *params, struct rn_daemon **o
         derr(err, errlen, "cannot create the loop: %s", rn_strerror(e));
         goto out_teardown;
     }
+    e = rn_loop_set_busy_poll(d->d_loop, params->dp_busy_poll);
+    if (e != 0) {
+        derr(err, errlen, "cannot busy-poll for that long: %s", rn_strerror(e));
+        goto out_teardown;
+    }
     e = rn_loop_add_fd(d->d_loop, d->d_sigfd, EPOLLIN, daemon_signal, d);
     if (e != 0) {
         derr(err, errlen, "cannot watch signals: %s", rn_strerror(e));

@@ -89,6 +89,9 @@ struct rn_daemon_params {
     bool dp_no_offload;                     /* open the TAP without IFF_VNET_HDR */
     rn_time_t dp_reass_timeout;             /* IPv4 reassembly timeout; 0: the
                                                stack's default (30 s) */
+    rn_time_t dp_busy_poll;                 /* the loop's busy-poll window
+                                               (rn_loop_set_busy_poll()); 0:
+                                               off */
     const char *dp_filters[RN_DAEMON_FILTERS_MAX]; /* filter specs added at
                                                start, before the services
                                                (rn_filter_add_lab(): one

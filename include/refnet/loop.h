@@ -52,6 +52,11 @@ struct rn_loop_target {
     bool (*lt_has_work)(void *ctx);                      /* posted work waits */
     size_t (*lt_fds)(void *ctx, int *fds, size_t max);   /* readable fds */
     void (*lt_set_wake)(void *ctx, void (*wake)(void *wctx), void *wctx);
+    /* May be NULL.  If set, called instead of lt_poll, with those of the
+     * target's fds that epoll reported readable in this wake (level-
+     * triggered: an fd left with data to read is reported again), so
+     * the target need not try to read the others. */
+    void (*lt_poll_ready)(void *ctx, rn_time_t now, const int *ready, size_t nready);
 };
 
 /* Creates a loop that drives stack st: installs the loop's wake-up on it
@@ -133,6 +138,18 @@ void rn_loop_run_posted(struct rn_loop *loop);
  * RN_EIO if epoll failed for good (the error is reported). */
 int rn_loop_run(struct rn_loop *loop);
 
+/* The longest busy-poll window rn_loop_set_busy_poll() takes: 10 ms. */
+#define RN_LOOP_BUSY_POLL_MAX RN_MSEC(10)
+
+/* Before rn_loop_run(), or on the loop's thread: before each sleep, the
+ * loop first polls its fds without sleeping for up to window (or until
+ * its next deadline, if sooner), so that a packet arriving meanwhile is
+ * taken without the wake-up of a sleeping thread; then it sleeps as
+ * usual.  It spends that CPU on every idle moment: for users who trade a
+ * core for latency.  0 (the default) turns it off.  Returns 0, or
+ * RN_EINVAL past RN_LOOP_BUSY_POLL_MAX. */
+int rn_loop_set_busy_poll(struct rn_loop *loop, rn_time_t window);
+
 /* [any] Makes rn_loop_run() return once the current wake is done.  A stop
  * requested before rn_loop_run() starts makes it return at once.
  * rn_loop_run() clears the request when it returns, so the loop may be run
@@ -146,6 +163,8 @@ struct rn_loop_stats {
     uint64_t ls_fd_events;    /* host fd callbacks made */
     uint64_t ls_work;         /* posted work items run */
     uint64_t ls_timers;       /* loop timers fired */
+    uint64_t ls_busy_hits;    /* wakes whose events a busy poll found */
+    uint64_t ls_busy_misses;  /* busy polls that found nothing and slept */
 };
 void rn_loop_stats(const struct rn_loop *loop, struct rn_loop_stats *out);
 

@@ -111,6 +111,14 @@ rn_tag_t rn_tag_intern(const char *name);
 /* Returns the tag's name, or "?" for a tag never interned. */
 const char *rn_tag_name(rn_tag_t tag);
 
+/* [any] How many objects tag holds now: objects whose ledger has a line of
+ * tag counting at least one reference.  Kept for interned tags (names
+ * given to rn_tag_intern() beyond the well-known ones, such as a plug-in's
+ * "filter:NAME"); 0 for a well-known tag.  A hold that could get no line
+ * of its own (RN_TAG_UNRECORDED) is not counted.  Read relaxed: a count
+ * taken while other threads ref or deref is already old. */
+uint32_t rn_tag_holds(rn_tag_t tag);
+
 /* ---- Types -------------------------------------------------------------- */
 
 struct rn_ob_type;  /* opaque, registered once per process */

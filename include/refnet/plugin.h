@@ -146,6 +146,9 @@ struct rn_plugin_row {
                                  while unloading) */
     int pr_unloading;         /* 1 while its unload waits for its holds */
     unsigned pr_filters;      /* link filters attached now */
+    uint32_t pr_held;         /* objects held now under its callouts' and
+                                 filters' tags (rn_tag_holds()), whoever
+                                 of its code took them */
 };
 typedef void (*rn_plugin_row_fn)(const struct rn_plugin_row *row, void *ctx);
 /* [L] Every plug-in of st, in order of loading. */

@@ -121,7 +121,9 @@ struct rn_svc_counter {
 struct rn_svc_drain {
     uint32_t sd_conns;  /* connections not yet gone */
     uint64_t sd_left;   /* bytes they still have to send of what they do */
-    uint64_t sd_sent;   /* bytes the service sent since its start */
+    uint64_t sd_sent;   /* bytes the service moved since its start, its
+                           progress: what it sent (a service that also
+                           or only receives counts that too) */
 };
 
 /* A kind of service: how to start its parts in a process and stop them. */

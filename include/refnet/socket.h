@@ -149,6 +149,19 @@ int rn_sock_listen(struct rn_proc *p, int h, int backlog);
 int rn_sock_shutdown(struct rn_proc *p, int h, int how);
 int rn_sock_setopt(struct rn_proc *p, int h, enum rn_sockopt opt, int64_t val);
 int rn_sock_getopt(struct rn_proc *p, int h, enum rn_sockopt opt, int64_t *val);
+/* String options (RN_TCP_CONGESTION; rn_sock_setopt() and
+ * rn_sock_getopt() answer RN_EINVAL for them, and these RN_EINVAL for
+ * any other option).  rn_sock_setopt_str() sets the option to the
+ * NUL-terminated val and returns 0, or as Linux answers setsockopt(2):
+ * RN_ENOENT (no algorithm of that name), RN_ENOPROTOOPT (a datagram
+ * socket), RN_EBADF.  On a connection the new algorithm takes over at
+ * once, with the congestion window as it is; on a listener, the
+ * connections it accepts from then on get it.  rn_sock_getopt_str() writes
+ * the value into buf, at most len bytes with its NUL (cut short if
+ * longer), and returns 0, or RN_EINVAL (len 0), RN_EOPNOTSUPP (a datagram
+ * socket), RN_EBADF. */
+int rn_sock_setopt_str(struct rn_proc *p, int h, enum rn_sockopt opt, const char *val);
+int rn_sock_getopt_str(struct rn_proc *p, int h, enum rn_sockopt opt, char *buf, size_t len);
 /* Local and remote addresses (either may be NULL); the remote is 0:0 when
  * not connected. */
 int rn_sock_getname(struct rn_proc *p, int h, struct rn_sockaddr_in *local,
@@ -373,6 +386,10 @@ int rn_poll(struct rn_proc *p, struct rn_pollfd *fds, unsigned nfds, int timeout
  * negative code (RN_ENOTCONN for the peer of an unconnected socket). */
 int rn_setsockopt(struct rn_proc *p, int h, enum rn_sockopt opt, int64_t val);
 int rn_getsockopt(struct rn_proc *p, int h, enum rn_sockopt opt, int64_t *val);
+/* String options from any thread but the loop, as rn_sock_setopt_str()
+ * and rn_sock_getopt_str() answer them (RN_EINVAL for a NULL val or buf). */
+int rn_setsockopt_str(struct rn_proc *p, int h, enum rn_sockopt opt, const char *val);
+int rn_getsockopt_str(struct rn_proc *p, int h, enum rn_sockopt opt, char *buf, size_t len);
 /* TCP_INFO from any thread but the loop, as rn_sock_tcp_info() answers. */
 int rn_tcp_info(struct rn_proc *p, int h, struct rn_tcp_info *out);
 int rn_getsockname(struct rn_proc *p, int h, struct rn_sockaddr_in *local);

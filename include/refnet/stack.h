@@ -142,6 +142,13 @@ struct rn_link *rn_iface_link(struct rn_iface *ifp);
  * work and due timers, and flushes every interface's transmit queue. */
 void rn_stack_poll(struct rn_stack *st, rn_time_t now);
 
+/* As rn_stack_poll(), told which of the fds rn_stack_fds() gave are
+ * readable now (ready, nready entries), as a level-triggered wait reports
+ * them (an fd left with frames to read is reported again): an interface
+ * whose link has an fd not among them, and no deadline due, is not read,
+ * which spares a read that could only find nothing. */
+void rn_stack_poll_ready(struct rn_stack *st, rn_time_t now, const int *ready, size_t nready);
+
 /* Returns the earliest time at which rn_stack_poll() has work that no fd
  * will announce (a timer, a delayed frame), or 0 for none. */
 rn_time_t rn_stack_next_deadline(struct rn_stack *st);

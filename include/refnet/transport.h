@@ -68,8 +68,10 @@ enum rn_sock_type {
 #define RN_SHUT_WR 1
 #define RN_SHUT_RDWR 2
 
-/* Socket options; every value is an int64_t.  What each does, its range
- * and its errors, as Linux gives them: docs/tcp-settings.md. */
+/* Socket options; every value is an int64_t (rn_sock_setopt()), but for
+ * the string options marked below (rn_sock_setopt_str()).  What each
+ * does, its range and its errors, as Linux gives them:
+ * docs/tcp-settings.md. */
 enum rn_sockopt {
     RN_SO_RCVBUF = 1,   /* receive buffer, bytes; reads back doubled, as Linux
                            (UDP default 212992; TCP: tcp.rcvbuf) */
@@ -100,6 +102,10 @@ enum rn_sockopt {
                            connection is dropped (RN_ETIMEDOUT); 0: the default */
     RN_TCP_SYNCNT,      /* stream: SYN retransmissions before connect gives up */
     RN_TCP_WINDOW_CLAMP,/* stream: the largest window to advertise, bytes */
+    RN_TCP_CONGESTION,  /* stream, a string: the congestion control by name,
+                           "cubic" or "newreno" ("reno" too, Linux's name);
+                           set on a listener, its connections inherit it;
+                           default: the stack's tcp.congestion */
     RN_SO_LISTEN_REFUSE,/* stream listener, refnet's own: 1 answers every new
                            SYN with a RST (the peer's connect is refused), as
                            if nothing listened, while connections already

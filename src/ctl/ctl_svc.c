@@ -260,8 +260,9 @@ static int svc_drain(struct rn__ctl_svc *cs, struct rn_ctl_req *req)
                                    "of seconds in [0, 3600]", v);
         rc = rn_svc_set_drain(svc, grace);
         if (rc == RN_ENOTSUP)
-            return rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "%s cannot drain (its kind %s has "
-                                   "no connections to finish); its stops abort at once",
+            return rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "%s cannot drain (kind %s): a "
+                                   "service run as a program stops by its own stop signal "
+                                   "and grace (svc add --stop-signal, --stop-grace)",
                                    rn_svc_name(svc), rn_svc_kind(svc)->sk_name);
         if (rc < 0)
             return rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "svc drain: %s", rn_strerror(rc));

@@ -558,13 +558,14 @@ static void plugin_row(const struct rn_plugin_row *r, void *ctx)
         put_u64(o, "flows", r->pr_flows);
         put_u64(o, "pended", r->pr_pended);
         put_u64(o, "link_filters", r->pr_filters);
+        put_u64(o, "held", r->pr_held);
         json_object_array_add(rc->rc_json, o);
         return;
     }
-    rn_strbuf_printf(rc->rc_sb, "%-16s %-10s %-9s %8u %6u %7u %7u  %s%s%s\n", r->pr_name,
+    rn_strbuf_printf(rc->rc_sb, "%-16s %-10s %-9s %8u %6u %7u %7u %6u  %s%s%s\n", r->pr_name,
                      r->pr_version[0] ? r->pr_version : "-",
                      r->pr_unloading ? "unloading" : "loaded", r->pr_callouts, r->pr_flows,
-                     r->pr_pended, r->pr_filters, r->pr_path, r->pr_args[0] ? ":" : "",
+                     r->pr_pended, r->pr_filters, r->pr_held, r->pr_path, r->pr_args[0] ? ":" : "",
                      r->pr_args);
 }
 
@@ -573,8 +574,8 @@ void rn__render_plugins(struct rn_stack *st, struct rn_strbuf *sb, bool json)
     struct render_ctx rc = {sb, json ? json_object_new_array() : NULL, 0};
 
     if (!json)
-        rn_strbuf_printf(sb, "%-16s %-10s %-9s %8s %6s %7s %7s  %s\n", "PLUG-IN", "VERSION",
-                         "STATE", "CALLOUTS", "FLOWS", "PENDED", "FILTERS", "FILE[:ARGS]");
+        rn_strbuf_printf(sb, "%-16s %-10s %-9s %8s %6s %7s %7s %6s  %s\n", "PLUG-IN", "VERSION",
+                         "STATE", "CALLOUTS", "FLOWS", "PENDED", "FILTERS", "HELD", "FILE[:ARGS]");
     rn_plugin_rows(st, plugin_row, &rc);
     if (json)
         json_line(sb, rc.rc_json);

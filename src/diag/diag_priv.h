@@ -46,7 +46,7 @@ enum rn__verdict_class {
 /* The judgement on one holder tag of an object. */
 struct rn__verdict {
     enum rn__verdict_class v_class;  /* expected, suspect or no rule */
-    char v_reason[192];              /* one phrase: "expected while bound",
+    char v_reason[256];              /* one phrase: "expected while bound",
                                         "holds past its bound (1.0s) ..." */
 };
 

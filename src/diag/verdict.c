@@ -71,6 +71,9 @@ static bool check_registration(const struct rn_snapshot *s, const struct rn_snap
 static bool check_drain(const struct rn_snapshot *s, const struct rn_snap_object *o,
                         const struct rn_snap_tag *t, rn_time_t since, rn_time_t grace,
                         struct rn__verdict *v);
+static bool check_holder(const struct rn_snapshot *s, const struct rn_snap_object *o,
+                         const struct rn_snap_tag *t, rn_time_t since, rn_time_t grace,
+                         struct rn__verdict *v);
 
 #define EXPECTED(reason) {RN__VERDICT_EXPECTED, (reason), false}
 #define SUSPECT(reason) {RN__VERDICT_SUSPECT, (reason), false}
@@ -117,6 +120,12 @@ static const struct verdict_rule verdict_rules[] = {
     {"callout.pend", 0, NULL, NULL, NULL,
      EXPECTED("expected: an operation the callout pended"),
      EXPECTED("expected: an operation the callout pended"), check_registration},
+    /* An unloading plug-in's holder: held while the plug-in's code
+     * still holds objects under one of its tags, which the unload waits
+     * for. */
+    {"plugin.holds", 0, NULL, NULL, NULL,
+     EXPECTED("expected: its tag still holds objects"),
+     EXPECTED("expected: its tag still holds objects"), check_holder},
     /* A connection in a listener's queues holds the listener ("tcp.conn"),
      * and the queue holds the connection ("listener"), until it is
      * accepted: an accept in flight.  A closed listener resets its
@@ -201,6 +210,45 @@ static bool check_endpoint_closed(const struct rn_snapshot *s, const struct rn_s
     return false;
 }
 
+/* How many objects of s other than o the holder named tag holds; *first
+ * and *first_tag get the first of them and its line. */
+static uint32_t held_under(const struct rn_snapshot *s, const struct rn_snap_object *o,
+                           const char *tag, const struct rn_snap_object **first,
+                           const struct rn_snap_tag **first_tag)
+{
+    uint32_t i, j, n = 0;
+
+    *first = NULL;
+    *first_tag = NULL;
+    for (i = 0; i < s->s_nobjects; i++) {
+        const struct rn_snap_object *x = &s->s_objects[i];
+
+        if (x == o)
+            continue;
+        for (j = 0; j < x->so_ntags; j++) {
+            if (x->so_tags[j].st_tag == NULL || strcmp(x->so_tags[j].st_tag, tag) != 0)
+                continue;
+            if (n++ == 0) {
+                *first = x;
+                *first_tag = &x->so_tags[j];
+            }
+        }
+    }
+    return n;
+}
+
+/* "retired 12s ago, its callout still holds 2 objects: route #7, last ref
+ * SITE" into v, from what held_under() found. */
+static void name_held(struct rn__verdict *v, const char *what, const char *age, const char *who,
+                      uint32_t n, const struct rn_snap_object *first,
+                      const struct rn_snap_tag *first_tag)
+{
+    snprintf(v->v_reason, sizeof(v->v_reason), "%.10s %.24s ago, %.70s still holds %" PRIu32
+             " object%s: %.30s #%" PRIu64 ", last ref %.60s", what, age, who, n,
+             n == 1 ? "" : "s", first->so_type ? first->so_type : "object", first->so_id,
+             first_tag->st_last_ref ? first_tag->st_last_ref : "(site unknown)");
+}
+
 /* A retired callout's registration (a plug-in being unloaded) held under
  * its own tag: by the flow contexts and pended operations it has not let
  * go.  The verdict names what they hold and where they took it (the last
@@ -209,9 +257,9 @@ static bool check_registration(const struct rn_snapshot *s, const struct rn_snap
                                const struct rn_snap_tag *t, rn_time_t since, rn_time_t grace,
                                struct rn__verdict *v)
 {
-    const struct rn_snap_object *first = NULL;
-    const struct rn_snap_tag *first_tag = NULL;
-    uint32_t i, j, n = 0;
+    const struct rn_snap_object *first;
+    const struct rn_snap_tag *first_tag;
+    uint32_t n;
     rn_time_t from = o->so_killed > since ? o->so_killed : since;
     char a[32], tag[80];
     int k;
@@ -223,20 +271,7 @@ static bool check_registration(const struct rn_snapshot *s, const struct rn_snap
         sscanf(o->so_desc, "callout %63s%n", tag + 8, &k) != 1)
         return false;
     memcpy(tag, "callout:", 8);
-    for (i = 0; i < s->s_nobjects; i++) {
-        const struct rn_snap_object *x = &s->s_objects[i];
-
-        if (x == o)
-            continue;
-        for (j = 0; j < x->so_ntags; j++) {
-            if (x->so_tags[j].st_tag == NULL || strcmp(x->so_tags[j].st_tag, tag) != 0)
-                continue;
-            if (n++ == 0) {
-                first = x;
-                first_tag = &x->so_tags[j];
-            }
-        }
-    }
+    n = held_under(s, o, tag, &first, &first_tag);
     rn_fmt_age(from < s->s_now ? s->s_now - from : 0, a, sizeof(a));
     if (from + grace > s->s_now) {
         snprintf(v->v_reason, sizeof(v->v_reason), "retired %s ago; its %" PRIu32 " flow "
@@ -251,10 +286,41 @@ static bool check_registration(const struct rn_snapshot *s, const struct rn_snap
                  "callout, which holds nothing else: leaked", a);
         return true;
     }
-    snprintf(v->v_reason, sizeof(v->v_reason), "retired %s ago, its callout still holds %" PRIu32
-             " object%s: %s #%" PRIu64 ", last ref %.60s", a, n, n == 1 ? "" : "s",
-             first->so_type ? first->so_type : "object", first->so_id,
-             first_tag->st_last_ref ? first_tag->st_last_ref : "(site unknown)");
+    name_held(v, "retired", a, "its callout", n, first, first_tag);
+    return true;
+}
+
+/* An unloading plug-in's holder ("holder filter:drop of plug-in acme:
+ * holds 1 object"): the plug-in's own code keeps objects under that tag.
+ * Expected for the grace after the unload reached it; then the verdict
+ * names what the tag holds and where it was taken. */
+static bool check_holder(const struct rn_snapshot *s, const struct rn_snap_object *o,
+                         const struct rn_snap_tag *t, rn_time_t since, rn_time_t grace,
+                         struct rn__verdict *v)
+{
+    const struct rn_snap_object *first;
+    const struct rn_snap_tag *first_tag;
+    uint32_t n;
+    rn_time_t from = o->so_killed > since ? o->so_killed : since;
+    char a[32], tag[80], who[120];
+
+    (void)t;
+    if (o->so_state != RN_OB_DYING || o->so_type == NULL || o->so_desc == NULL ||
+        strcmp(o->so_type, "plug-in holder") != 0 ||
+        sscanf(o->so_desc, "holder %79s of", tag) != 1)
+        return false;
+    n = held_under(s, o, tag, &first, &first_tag);
+    rn_fmt_age(from < s->s_now ? s->s_now - from : 0, a, sizeof(a));
+    if (from + grace > s->s_now || first == NULL) {
+        snprintf(v->v_reason, sizeof(v->v_reason), "unloading for %s; '%s' holds %" PRIu32
+                 " object%s, which the plug-in may still let go", a, tag, n,
+                 n == 1 ? "" : "s");
+        v->v_class = RN__VERDICT_EXPECTED;
+        return true;
+    }
+    v->v_class = RN__VERDICT_SUSPECT;
+    snprintf(who, sizeof(who), "'%s'", tag);
+    name_held(v, "unloaded", a, who, n, first, first_tag);
     return true;
 }
 

@@ -21,13 +21,22 @@
  * of its chain (rn_iface_filter_remove()) and frees it before anything
  * else, so that no frame reaches the plug-in's code again; an interface
  * removed first closes its filters with its chain (pf_gone).
+ * Holds under its tags: a plug-in's code may also take references of its
+ * own under "callout:NAME" or "filter:NAME" (a route cache, say).  Once
+ * its registrations are released, each of its tags that still holds
+ * anything (rn_tag_holds()) gets a "plug-in holder" object, dying and held
+ * under "plugin.holds" until the tag holds nothing, which a timer checks
+ * every PLUGIN_POLL; the plug-in waits ("unload") for each, and its file
+ * stays mapped until the last goes.
  * So a plug-in that never lets go is a chain: the plug-in (its file in
  * its description) waits for its registration, held under its callout's
- * tag; the verdict names the objects the callout still holds and where it
- * took them (verdict.c).
+ * tag, or for its holder; the verdict names the objects the callout or
+ * filter still holds and where it took them (verdict.c).
  *
  * Who holds a plug-in object: "create" while it is loaded, "plugin.file"
- * while its file is mapped (until the last registration is released).
+ * while its file is mapped (until the last registration and holder are
+ * released).  Who holds a plug-in holder: "plugin.holds", while its tag
+ * holds something.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -61,6 +70,19 @@ struct plugin_filter {
     uint64_t pf_blocked_tx;                    /* [L] frames its pf_tx dropped */
 };
 
+/* The most tags a plug-in's holds are taken under: one per callout and
+ * one per distinct filter name. */
+#define PLUGIN_TAGS_MAX (RN_PLUGIN_CALLOUTS_MAX + RN_PLUGIN_FILTERS_MAX)
+/* How often an unloading plug-in's holders look at their tags. */
+#define PLUGIN_POLL RN_MSEC(100)
+
+/* One tag of an unloading plug-in that still held something when its
+ * registrations were gone: an object of type "plug-in holder". */
+struct plugin_holder {
+    struct rn_plugin *ph_pl;  /* [I] */
+    rn_tag_t ph_tag;          /* [I] "callout:NAME" or "filter:NAME" */
+};
+
 struct rn_plugin {
     struct filter_engine *pl_fe;             /* [I] */
     struct rn_plugin *pl_next;               /* [L] on fe_plugins */
@@ -75,16 +97,26 @@ struct rn_plugin {
     struct rn_ob_wait pl_waits[RN_PLUGIN_CALLOUTS_MAX];  /* [L] unload's waits */
     struct plugin_filter *pl_filters[RN_PLUGIN_FILTERS_MAX]; /* [L] attached, NULL once gone */
     unsigned pl_nfilters;                    /* [L] slots used */
-    _Atomic unsigned pl_pending;             /* [A] registrations not yet released */
+    rn_tag_t pl_tags[PLUGIN_TAGS_MAX];       /* [L] the tags its holds carry */
+    unsigned pl_ntags;                       /* [L] */
+    struct plugin_holder *pl_holders[PLUGIN_TAGS_MAX]; /* [L] unload's, NULL once let go */
+    struct rn_ob_wait pl_hwaits[PLUGIN_TAGS_MAX]; /* [L] unload's waits for them */
+    unsigned pl_nholders;                    /* [L] slots used */
+    struct rn_timer pl_poll;                 /* [L] looks at the holders' tags */
+    _Atomic unsigned pl_pending;             /* [A] registrations (then holders)
+                                                not yet released */
     _Atomic bool pl_unloading;               /* [A] unload begun */
     bool pl_loading;                         /* [L] inside pd_load */
+    bool pl_holders_begun;                   /* [L] unload reached its holders */
     struct rn_work pl_done;                  /* [L] plugin_done(), posted */
 };
 
 static void plugin_filters_detach(struct rn_plugin *pl);
 
 static struct rn_ob_type *plugin_type;
+static struct rn_ob_type *holder_type;
 static rn_tag_t tag_file;
+static rn_tag_t tag_holds;
 static struct rn_once plugin_once = RN_ONCE_INIT;
 
 static void plugin_describe(const void *ob, char *buf, size_t len)
@@ -105,19 +137,60 @@ static const struct rn_ob_type_ops plugin_ops = {
     .describe = plugin_describe,
 };
 
+/* "holder filter:drop of plug-in acme: holds 2 objects" (verdict.c reads
+ * the tag and the plug-in's name from it). */
+static void holder_describe(const void *ob, char *buf, size_t len)
+{
+    const struct plugin_holder *ph = ob;
+    uint32_t n = rn_tag_holds(ph->ph_tag);
+
+    if (ph->ph_pl == NULL)
+        return;
+    snprintf(buf, len, "holder %s of plug-in %s: holds %" PRIu32 " object%s",
+             rn_tag_name(ph->ph_tag), ph->ph_pl->pl_name, n, n == 1 ? "" : "s");
+}
+
+static const struct rn_ob_type_ops holder_ops = {
+    .name = "plug-in holder",
+    .size = sizeof(struct plugin_holder),
+    .describe = holder_describe,
+};
+
 static const struct rn_ob_holder plugin_holders[] = {
     {"create", 0, 0, 0, "expected: loaded until unloaded"},
     {"plugin.file", 0, RN_HOLD_DYING, 0,
-     "expected: its file stays mapped while its callouts hold anything"},
+     "expected: its file stays mapped while its callouts or filters hold anything"},
 };
 static const struct rn_ob_contract plugin_contract = {plugin_holders, 2, NULL, 0, 0};
+static const struct rn_ob_holder holder_holders[] = {
+    {"create", 0, 0, 0, "expected: only while it is set up"},
+    {"plugin.holds", 0, RN_HOLD_DYING, 0,
+     "expected: until its tag holds nothing"},
+};
+static const struct rn_ob_contract holder_contract = {holder_holders, 2, NULL, 0, 0};
 
 static bool plugin_types(void)
 {
     plugin_type = rn_ob_type_register(&plugin_ops);
+    holder_type = rn_ob_type_register(&holder_ops);
     tag_file = rn_tag_intern("plugin.file");
-    return plugin_type != NULL && tag_file != RN_TAG_NONE &&
-           rn_ob_type_set_contract(plugin_type, &plugin_contract) == 0;
+    tag_holds = rn_tag_intern("plugin.holds");
+    return plugin_type != NULL && holder_type != NULL && tag_file != RN_TAG_NONE &&
+           tag_holds != RN_TAG_NONE &&
+           rn_ob_type_set_contract(plugin_type, &plugin_contract) == 0 &&
+           rn_ob_type_set_contract(holder_type, &holder_contract) == 0;
+}
+
+/* Adds tag to the tags pl's holds carry, once. */
+static void plugin_tag_add(struct rn_plugin *pl, rn_tag_t tag)
+{
+    unsigned i;
+
+    for (i = 0; i < pl->pl_ntags; i++)
+        if (pl->pl_tags[i] == tag)
+            return;
+    if (pl->pl_ntags < PLUGIN_TAGS_MAX)
+        pl->pl_tags[pl->pl_ntags++] = tag;
 }
 
 static int plerr(char *err, size_t errlen, int code, const char *fmt, ...)
@@ -310,6 +383,7 @@ int rn_plugin_callout_register(struct rn_plugin *pl, const struct rn_callout_ops
     if (e < 0)
         return e;
     pl->pl_callouts[pl->pl_ncallouts++] = co;
+    plugin_tag_add(pl, co->co_tag);
     if (out != NULL)
         *out = co;
     return 0;
@@ -443,6 +517,7 @@ int rn_plugin_filter_attach(struct rn_plugin *pl, struct rn_stack *st, const cha
         return RN_EINVAL;
     }
     rn_ob_ref(ifp, pf->pf_tag);
+    plugin_tag_add(pl, pf->pf_tag);
     pl->pl_filters[slot] = pf;
     if (slot == pl->pl_nfilters)
         pl->pl_nfilters++;
@@ -474,14 +549,91 @@ static unsigned plugin_nfilters(const struct rn_plugin *pl)
     return n;
 }
 
-/* On the loop, once every registration of pl is released: nothing of the
- * plug-in can run any more. */
+static void registration_released(struct rn_ob_wait *w, void *ctx);
+
+/* Lets go of ph: its tag holds nothing now, or the stack goes. */
+static void holder_let_go(struct plugin_holder *ph, unsigned slot)
+{
+    ph->ph_pl->pl_holders[slot] = NULL;
+    rn_ob_deref(ph, tag_holds);
+}
+
+/* On the loop, every PLUGIN_POLL while pl has holders: those whose tag
+ * holds nothing any more go, which may finish the unload. */
+static void plugin_poll(struct rn_timer *t, rn_time_t now)
+{
+    struct rn_plugin *pl = (struct rn_plugin *)((char *)t - offsetof(struct rn_plugin, pl_poll));
+    unsigned i, left = 0;
+
+    for (i = 0; i < pl->pl_nholders; i++) {
+        struct plugin_holder *ph = pl->pl_holders[i];
+
+        if (ph == NULL)
+            continue;
+        if (rn_tag_holds(ph->ph_tag) == 0)
+            holder_let_go(ph, i);  /* its release calls registration_released() */
+        else
+            left++;
+    }
+    if (left > 0)
+        (void)rn_timer_arm(rn_stack_timers(pl->pl_fe->fe_stack), &pl->pl_poll,
+                           now + PLUGIN_POLL);
+}
+
+/* For each of pl's tags that still holds something, a holder the unload
+ * waits for.  Returns how many it waits for. */
+static unsigned plugin_holders_begin(struct rn_plugin *pl)
+{
+    struct rn_stack *st = pl->pl_fe->fe_stack;
+    unsigned i;
+
+    pl->pl_holders_begun = true;
+    rn_timer_init(&pl->pl_poll, plugin_poll);
+    /* Only plugin_poll(), on this thread and later, lets a holder go. */
+    atomic_store_explicit(&pl->pl_pending, 0, memory_order_relaxed);
+    for (i = 0; i < pl->pl_ntags; i++) {
+        struct plugin_holder *ph;
+
+        if (rn_tag_holds(pl->pl_tags[i]) == 0)
+            continue;
+        ph = rn_ob_create(holder_type, RN_TAG_CREATE);
+        if (ph == NULL) {
+            rn_report(RN_REPORT_LEAK, "plug-in %s (%s): out of memory for the holder of '%s', "
+                      "which still holds %" PRIu32 " object(s); its file stays mapped\n",
+                      pl->pl_name, pl->pl_path, rn_tag_name(pl->pl_tags[i]),
+                      rn_tag_holds(pl->pl_tags[i]));
+            pl->pl_dl = NULL;  /* never closed under the holds */
+            continue;
+        }
+        ph->ph_pl = pl;
+        ph->ph_tag = pl->pl_tags[i];
+        rn_ob_ref(ph, tag_holds);
+        rn_ob_publish(ph);
+        pl->pl_holders[pl->pl_nholders] = ph;
+        atomic_fetch_add_explicit(&pl->pl_pending, 1, memory_order_relaxed);
+        if (rn_ob_wait_release(ph, &pl->pl_hwaits[pl->pl_nholders++], pl, "unload",
+                               registration_released, pl) < 0)
+            atomic_fetch_sub_explicit(&pl->pl_pending, 1, memory_order_relaxed);
+        rn_ob_kill(ph);
+    }
+    if (atomic_load_explicit(&pl->pl_pending, memory_order_relaxed) == 0)
+        return 0;
+    (void)rn_timer_arm(rn_stack_timers(st), &pl->pl_poll, rn_stack_now(st) + PLUGIN_POLL);
+    return atomic_load_explicit(&pl->pl_pending, memory_order_relaxed);
+}
+
+/* On the loop, once every registration of pl is released, and again once
+ * every holder is: then nothing of the plug-in can run or be named any
+ * more. */
 static void plugin_done(struct rn_stack *st, struct rn_work *w)
 {
     struct rn_plugin *pl = (struct rn_plugin *)((char *)w - offsetof(struct rn_plugin, pl_done));
-    void *dl = pl->pl_dl;
+    void *dl;
 
     (void)st;
+    if (!pl->pl_holders_begun && plugin_holders_begin(pl) > 0)
+        return;
+    dl = pl->pl_dl;
     plugin_unlink(pl);
     pl->pl_dl = NULL;
     if (dl != NULL)
@@ -544,12 +696,22 @@ void rn__plugins_fini(struct filter_engine *fe)
         pl->pl_next = NULL;
         plugin_filters_detach(pl);
         if (unloading) {
-            /* Its callouts hold something still: the stack's leak report
-             * names them; the file stays mapped, the waits go. */
+            /* Its callouts or filters hold something still: the stack's
+             * leak report names them; the file stays mapped, the waits
+             * and holders go. */
             for (i = 0; i < pl->pl_ncallouts; i++)
                 rn_ob_wait_cancel(&pl->pl_waits[i]);
+            if (pl->pl_holders_begun)
+                rn_timer_cancel(rn_stack_timers(fe->fe_stack), &pl->pl_poll);
+            for (i = 0; i < pl->pl_nholders; i++) {
+                struct plugin_holder *ph = pl->pl_holders[i];
+
+                if (ph != NULL && rn_ob_wait_cancel(&pl->pl_hwaits[i]))
+                    holder_let_go(ph, i);
+            }
             rn_report(RN_REPORT_LEAK, "plug-in %s (%s): unloading when the stack went; its "
-                      "callouts still held what they took\n", pl->pl_name, pl->pl_path);
+                      "callouts or filters still held what they took\n", pl->pl_name,
+                      pl->pl_path);
             continue;
         }
         /* Its callouts were told (co_unregister) and killed with the rest. */
@@ -587,11 +749,15 @@ void rn_plugin_rows(struct rn_stack *st, rn_plugin_row_fn fn, void *ctx)
         };
         unsigned i;
 
+        for (i = 0; i < pl->pl_ntags; i++)
+            r.pr_held += rn_tag_holds(pl->pl_tags[i]);
+
         if (r.pr_unloading) {
-            /* Its registrations may be gone already: count those left. */
+            /* Its registrations may be gone already: count those left
+             * (none once its holders are what it waits for). */
             unsigned left = atomic_load_explicit(&pl->pl_pending, memory_order_relaxed);
 
-            r.pr_callouts = left > 0 ? left - 1 : 0;
+            r.pr_callouts = left > 0 && !pl->pl_holders_begun ? left - 1 : 0;
         } else {
             for (i = 0; i < pl->pl_ncallouts; i++) {
                 r.pr_flows += atomic_load_explicit(&pl->pl_callouts[i]->co_nflows,

@@ -13,6 +13,11 @@ static void ls_poll(void *ctx, rn_time_t now)
     rn_stack_poll(ctx, now);
 }
 
+static void ls_poll_ready(void *ctx, rn_time_t now, const int *ready, size_t nready)
+{
+    rn_stack_poll_ready(ctx, now, ready, nready);
+}
+
 static rn_time_t ls_next_deadline(void *ctx)
 {
     return rn_stack_next_deadline(ctx);
@@ -42,6 +47,7 @@ int rn_loop_create(struct rn_stack *st, struct rn_loop **out)
         .lt_has_work = ls_has_work,
         .lt_fds = ls_fds,
         .lt_set_wake = ls_set_wake,
+        .lt_poll_ready = ls_poll_ready,
     };
 
     assert(st != NULL);

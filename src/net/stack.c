@@ -218,7 +218,30 @@ static void poll_rx(struct rn_stack *st, struct rn_iface *ifp)
     }
 }
 
-void rn_stack_poll(struct rn_stack *st, rn_time_t now)
+/* True if ifp may have frames to read: its link has no fd (a cable, a
+ * replay), or its fd is among the nready readable ones, or a link of its
+ * chain has a deadline due (a frame a fault filter delayed).  ready NULL:
+ * every fd may be readable. */
+static bool rx_may_find(struct rn_stack *st, struct rn_iface *ifp, const int *ready,
+                        size_t nready)
+{
+    rn_time_t d;
+    int fd;
+    size_t i;
+
+    if (ready == NULL || ifp->if_link == NULL)
+        return true;
+    fd = rn_link_poll_fd(ifp->if_link);
+    if (fd < 0)
+        return true;
+    for (i = 0; i < nready; i++)
+        if (ready[i] == fd)
+            return true;
+    d = rn_link_next_deadline(ifp->if_link);
+    return d != RN_LINK_NO_DEADLINE && d <= st->st_now;
+}
+
+static void stack_poll(struct rn_stack *st, rn_time_t now, const int *ready, size_t nready)
 {
     unsigned i;
 
@@ -226,13 +249,24 @@ void rn_stack_poll(struct rn_stack *st, rn_time_t now)
         st->st_now = now;
     rn__stack_run_posted(st);
     for (i = 0; i < net_st(st)->ns_nifaces; i++)
-        poll_rx(st, net_st(st)->ns_ifaces[i]);
+        if (rx_may_find(st, net_st(st)->ns_ifaces[i], ready, nready))
+            poll_rx(st, net_st(st)->ns_ifaces[i]);
     rn__net_ip_loopback_run(st);
     rn_timer_run(&st->st_timers, st->st_now);
     rn__stack_run_posted(st);
     rn__net_ip_loopback_run(st);
     for (i = 0; i < net_st(st)->ns_nifaces; i++)
         rn__net_iface_flush(net_st(st)->ns_ifaces[i]);
+}
+
+void rn_stack_poll(struct rn_stack *st, rn_time_t now)
+{
+    stack_poll(st, now, NULL, 0);
+}
+
+void rn_stack_poll_ready(struct rn_stack *st, rn_time_t now, const int *ready, size_t nready)
+{
+    stack_poll(st, now, ready, nready);
 }
 
 rn_time_t rn_stack_next_deadline(struct rn_stack *st)

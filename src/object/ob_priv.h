@@ -230,4 +230,18 @@ void rn__ob_contract_report(struct ob_header *h, rn_tag_t tag, enum ob_contract_
 
 bool rn__ob_tag_valid(rn_tag_t tag);
 
+/* Per interned tag (not the well-known ones): how many objects have a
+ * ledger line of it that holds something (rn_tag_holds()).  Kept by the
+ * reference paths when a line's count leaves or returns to zero, which is
+ * not once per reference; a well-known tag costs one compare. */
+extern _Atomic uint32_t rn__tag_holding[RN_TAG_MAX];
+
+/* A line of tag began (+1) or ceased (-1) to hold.  The reserve line
+ * (RN_TAG_UNRECORDED) is not counted.  [H] */
+static inline void ob_tag_holding(rn_tag_t tag, int delta)
+{
+    if (tag >= RN_TAG_FIRST_DYNAMIC_ && tag < RN_TAG_MAX)
+        atomic_fetch_add_explicit(&rn__tag_holding[tag], (uint32_t)delta, memory_order_relaxed);
+}
+
 #endif /* REFNET_OB_PRIV_H */

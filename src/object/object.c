@@ -472,6 +472,7 @@ static int acquire_locked(struct ob_header *h, rn_tag_t tag, const struct rn_sit
     if (l->l_count++ == 0) {
         l->l_since = rn_clock_stamp();
         *first = true;
+        ob_tag_holding(l->l_tag, 1);
     }
     l->l_last_ref = site;
     atomic_store_explicit(&h->h_refs, refs + 1, memory_order_relaxed);
@@ -576,7 +577,8 @@ static int ob_drop_cond(struct ob_header *h, rn_tag_t tag, const struct rn_site 
         op_trace_end(&ot);
         return RN_ENOTHELD;
     }
-    l->l_count--;
+    if (--l->l_count == 0)
+        ob_tag_holding(l->l_tag, -1);
     l->l_last_deref = site;
     if (clear != 0)
         atomic_fetch_and_explicit(&h->h_conds, ~clear, memory_order_relaxed);
@@ -708,6 +710,7 @@ void *rn__ob_create(struct rn_ob_type *type, rn_tag_t tag, const struct rn_site 
     atomic_store_explicit(&h->h_state, RN_OB_LIVE, memory_order_relaxed);
     atomic_store_explicit(&h->h_refs, 1, memory_order_relaxed);
     h->h_ledger[0] = (struct ob_ledger){tag, 1, now, site, NULL};
+    ob_tag_holding(tag, 1);
     if (atomic_load_explicit(&type->t_traced, memory_order_relaxed)) {
         struct ob_trace *tr = rn__ob_trace_get(h);
         uint32_t stack = rn__ob_depot_capture();
@@ -788,6 +791,7 @@ static inline enum fast_result ref_fast(struct ob_header *h, rn_tag_t tag,
         if (unlikely(t == 0))
             goto out_fail;
         l->l_since = t;
+        ob_tag_holding(l->l_tag, 1);
     }
     l->l_count++;
     l->l_last_ref = site;
@@ -813,7 +817,8 @@ static inline enum fast_result drop_fast(struct ob_header *h, rn_tag_t tag,
         ob_unlock(h);
         return FAST_NO;
     }
-    l->l_count--;
+    if (--l->l_count == 0)
+        ob_tag_holding(l->l_tag, -1);
     l->l_last_deref = site;
     atomic_store_explicit(&h->h_refs, refs - 1, memory_order_relaxed);
     ob_unlock(h);
@@ -931,11 +936,13 @@ int rn__ob_transfer(void *ob, rn_tag_t from, rn_tag_t to, const struct rn_site *
             no_line = ledger_grow(h) < 0;
             continue;
         }
-        lf->l_count--;
+        if (--lf->l_count == 0)
+            ob_tag_holding(lf->l_tag, -1);
         lf->l_last_deref = site;
         if (lt->l_count++ == 0) {
             lt->l_since = rn_clock_stamp();
             first = true;
+            ob_tag_holding(lt->l_tag, 1);
         }
         lt->l_last_ref = site;
         if (ot.ot_tr != NULL) {

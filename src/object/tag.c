@@ -24,6 +24,8 @@ static unsigned tag_count;                            /* guarded by tag_lock */
 static pthread_mutex_t tag_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct rn_once tag_once = RN_ONCE_INIT;
 
+_Atomic uint32_t rn__tag_holding[RN_TAG_MAX];
+
 static const char *const well_known[] = {
 #define RN_TAG_NAME_(name, str) str,
     RN_WELL_KNOWN_TAGS(RN_TAG_NAME_)
@@ -111,6 +113,13 @@ bool rn__ob_tag_valid(rn_tag_t tag)
     if (tag < RN_TAG_FIRST_DYNAMIC_)
         return true;
     return atomic_load_explicit(&tag_names[tag], memory_order_acquire) != NULL;
+}
+
+uint32_t rn_tag_holds(rn_tag_t tag)
+{
+    if (tag < RN_TAG_FIRST_DYNAMIC_ || tag >= RN_TAG_MAX)
+        return 0;
+    return atomic_load_explicit(&rn__tag_holding[tag], memory_order_relaxed);
 }
 
 const char *rn_tag_name(rn_tag_t tag)

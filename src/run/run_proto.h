@@ -58,10 +58,12 @@ enum run_op {
                         a listener's end; its handle is the process's now
                         (no reply) */
     RUN_GETNAME,     /* m_id; reply m_addr local, m_addr2 peer (0:0 if none) */
-    RUN_SETOPT,      /* m_id, m_arg[0] level, m_arg[1] name, m_val */
+    RUN_SETOPT,      /* m_id, m_arg[0] level, m_arg[1] name, m_val; for
+                        TCP_CONGESTION m_data is the name with its NUL */
     RUN_GETOPT,      /* m_id, m_arg[0] level, m_arg[1] name; reply m_val;
                         for TCP_INFO m_data is a struct run_tcp_info, for
-                        TCP_CONGESTION the name with its NUL */
+                        TCP_CONGESTION the name in Linux's words ("reno"
+                        for NewReno), NUL-padded to RUN_CC_NAME_MAX bytes */
     RUN_SHUTDOWN,    /* m_id, m_arg[0] how */
     RUN_CLOSE,       /* m_id: the process closed its last descriptor on it
                         (no reply) */
@@ -81,6 +83,9 @@ enum run_kind {
 
 /* The most ids one RUN_DECLARE carries. */
 #define RUN_IDS_MAX 24
+/* TCP_CONGESTION's names as Linux passes them: at most 15 characters and
+ * a NUL (the kernel's TCP_CA_NAME_MAX). */
+#define RUN_CC_NAME_MAX 16
 
 /* One message, either way. */
 struct run_msg {

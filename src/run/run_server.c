@@ -138,6 +138,8 @@ struct run_sock {
     int rk_error;                  /* [L] errno for SO_ERROR, 0 none */
     int rk_filler;                 /* [L] bytes of connect filler to discard */
     bool rk_rd;                    /* [L] the pair may be readable */
+    bool rk_rdhup;                 /* [L] the program's end shut its writing
+                                      (EPOLLRDHUP seen): read to the end */
     bool rk_wr;                    /* [L] the pair may be writable */
     bool rk_hup;                   /* [L] the program's end is closed */
     bool rk_eof;                   /* [L] read end of data from the pair */
@@ -367,7 +369,10 @@ static struct run_sock *sock_new(struct rn__run_server *rs, int type, int fd, in
     rk->rk_fd = fd;
     rk->rk_give_fd = gfd;
     rk->rk_type = type;
-    rk->rk_rd = rk->rk_wr = true;
+    /* Nothing to read until the program writes, which is an edge after
+     * the registration below (EPOLLET): no recv to hear EAGAIN first. */
+    rk->rk_rd = false;
+    rk->rk_wr = true;
     memset(&ev, 0, sizeof(ev));
     ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
     ev.data.ptr = rk;
@@ -386,21 +391,18 @@ out_close:
     return NULL;
 }
 
-/* Makes the pair for a socket of type: 0 and both ends, or -errno. */
+/* Makes the pair for a socket of type: 0 and both ends, or -errno.  Both
+ * ends are blocking: the daemon passes MSG_DONTWAIT on every call on its
+ * end, and the program's end is the program's to set (one F_SETFL in the
+ * shim), so a connection costs no fcntl here. */
 static int pair_make(int type, int *fd, int *gfd)
 {
     int sv[2];
     int ptype = type == SOCK_DGRAM ? SOCK_SEQPACKET : SOCK_STREAM;
 
+    *fd = *gfd = -1;
     if (socketpair(AF_UNIX, ptype | SOCK_CLOEXEC, 0, sv) != 0)
         return -errno;
-    if (fcntl(sv[0], F_SETFL, O_NONBLOCK) != 0) {
-        int e = errno;
-
-        close(sv[0]);
-        close(sv[1]);
-        return -e;
-    }
     *fd = sv[0];
     *gfd = sv[1];
     return 0;
@@ -548,6 +550,11 @@ static void tx_next(struct run_sock *rk)
         }
     } else {
         n = recv(rk->rk_fd, rk->rk_txbuf, RUN_BUF, MSG_DONTWAIT);
+        /* A short read took all there was: more data, or the end, is a
+         * new edge (EPOLLET), so no recv is spent to hear EAGAIN; once
+         * the end's edge was seen, reads go on until they meet it. */
+        if (n > 0 && (size_t)n < RUN_BUF && !rk->rk_rdhup)
+            rk->rk_rd = false;
     }
     if (n < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK)
@@ -892,7 +899,9 @@ static void sock_close(struct run_sock *rk)
     sock_hash_del(rk);
     rs->rs_live_socks--;
     if (rk->rk_fd >= 0) {
-        (void)epoll_ctl(rs->rs_epfd, EPOLL_CTL_DEL, rk->rk_fd, NULL);
+        /* The close takes it out of epoll: no other descriptor refers to
+         * the daemon's end (services are spawned with posix_spawn() from
+         * this thread, which waits until their exec has closed theirs). */
         close(rk->rk_fd);
         rk->rk_fd = -1;
     }
@@ -911,6 +920,8 @@ static void sock_event(struct run_sock *rk, uint32_t ev)
         rk->rk_wr = true;
     if (ev & EPOLLHUP)
         rk->rk_hup = true;
+    if (ev & (EPOLLRDHUP | EPOLLHUP))
+        rk->rk_rdhup = true;  /* its edge is spent: the end must be read */
     if (rk->rk_state == RK_LISTENING) {
         offers_write(rk);
         if (rk->rk_hup)
@@ -1412,6 +1423,15 @@ static int op_setopt(struct run_proc *rp, struct run_msg *m)
 
     if (rk == NULL)
         return -EBADF;
+    if (m->m_arg[0] == IPPROTO_TCP && m->m_arg[1] == TCP_CONGESTION) {
+        char name[RUN_CC_NAME_MAX];
+        size_t n = m->m_len < sizeof(name) ? m->m_len : sizeof(name) - 1;
+
+        memcpy(name, m->m_data, n);
+        name[n < sizeof(name) ? n : sizeof(name) - 1] = '\0';
+        e = rn_sock_setopt_str(rp->rp_proc, rh->rh_handle, RN_TCP_CONGESTION, name);
+        return e < 0 ? -code_errno(e) : 0;
+    }
     if (opt < 0 || opt == RN_SO_ERROR || opt == RN_SO_TYPE || opt == RN_SO_ACCEPTCONN) {
         opt_unsupported(rp->rp_srv, m->m_arg[0], m->m_arg[1]);
         return -ENOPROTOOPT;
@@ -1446,9 +1466,25 @@ static uint32_t usec32(rn_time_t t)
     return us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
 }
 
-/* TCP_INFO and TCP_CONGESTION: what the connection knows, in m_data. */
-static int getopt_tcp_info(struct run_proc *rp, struct run_hold *rh, struct run_msg *m,
-                           bool cc)
+/* TCP_CONGESTION: the socket's algorithm, named as Linux names it, in
+ * m_data. */
+static int getopt_congestion(struct run_proc *rp, struct run_hold *rh, struct run_msg *m)
+{
+    char name[RUN_CC_NAME_MAX];
+    int e = rn_sock_getopt_str(rp->rp_proc, rh->rh_handle, RN_TCP_CONGESTION, name,
+                               sizeof(name));
+
+    _Static_assert(RUN_CC_NAME_MAX <= sizeof(m->m_data), "a name fits m_data");
+    if (e < 0)
+        return -code_errno(e);
+    memset(m->m_data, 0, RUN_CC_NAME_MAX);
+    snprintf((char *)m->m_data, RUN_CC_NAME_MAX, "%s", strcmp(name, "newreno") == 0 ? "reno" : name);
+    m->m_len = RUN_CC_NAME_MAX;
+    return 0;
+}
+
+/* TCP_INFO: what the connection knows, in m_data. */
+static int getopt_tcp_info(struct run_proc *rp, struct run_hold *rh, struct run_msg *m)
 {
     struct rn_tcp_info ti;
     struct run_tcp_info out;
@@ -1457,14 +1493,6 @@ static int getopt_tcp_info(struct run_proc *rp, struct run_hold *rh, struct run_
     _Static_assert(sizeof(out) <= sizeof(m->m_data), "run_tcp_info fits m_data");
     if (e < 0)
         return e == RN_EOPNOTSUPP ? -ENOPROTOOPT : -code_errno(e);
-    if (cc) {
-        size_t n = strnlen(ti.ti_cc, sizeof(ti.ti_cc) - 1);
-
-        memcpy(m->m_data, ti.ti_cc, n);
-        m->m_data[n] = '\0';
-        m->m_len = (uint32_t)n + 1;
-        return 0;
-    }
     memset(&out, 0, sizeof(out));
     out.ti_bytes_sent = ti.ti_bytes_sent;
     out.ti_bytes_retrans = ti.ti_bytes_retrans;
@@ -1520,8 +1548,10 @@ static int op_getopt(struct run_proc *rp, struct run_msg *m)
         m->m_val = 0;
         return 0;
     }
-    if (m->m_arg[0] == IPPROTO_TCP && (m->m_arg[1] == TCP_INFO || m->m_arg[1] == TCP_CONGESTION))
-        return getopt_tcp_info(rp, rh, m, m->m_arg[1] == TCP_CONGESTION);
+    if (m->m_arg[0] == IPPROTO_TCP && m->m_arg[1] == TCP_INFO)
+        return getopt_tcp_info(rp, rh, m);
+    if (m->m_arg[0] == IPPROTO_TCP && m->m_arg[1] == TCP_CONGESTION)
+        return getopt_congestion(rp, rh, m);
     if (opt < 0) {
         opt_unsupported(rp->rp_srv, m->m_arg[0], m->m_arg[1]);
         return -ENOPROTOOPT;
@@ -1850,10 +1880,12 @@ static void chan_readable(struct run_proc *rp)
             }
             continue;
         }
+        /* One message a wake: the channel is level-triggered, so the
+         * next is reported again, and a program has one request at a
+         * time on it (plus notes), so no recv is spent to hear EAGAIN.
+         * (A HELLO that found an exec's process freed rp.) */
         chan_msg(rp, &m, fds, nfds);
-        /* A HELLO that found an exec's process freed rp. */
-        if (m.m_op == RUN_HELLO)
-            return;
+        return;
     }
 }
 

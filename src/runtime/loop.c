@@ -4,7 +4,8 @@
  * deadline and the loop's timer heap.
  *
  * One wake, in order (rn_loop_run() -> loop_wake()):
- *   sync the target's fds into epoll -> compute the timeout -> epoll_pwait2
+ *   sync the target's fds into epoll -> compute the timeout -> [busy poll:
+ *   epoll_pwait2 without sleeping, for up to the window] -> epoll_pwait2
  *   -> now = rn_clock_os_monotonic() -> target poll (once) -> host fd
  *   callbacks -> posted work -> due timers -> free deleted registrations.
  *
@@ -57,6 +58,7 @@ struct rn_loop {
     rn_time_t lp_now;                    /* [L] time of the current wake */
     bool lp_running;                     /* [L] inside rn_loop_run() */
     bool lp_no_pwait2;                   /* [L] the kernel lacks epoll_pwait2 */
+    rn_time_t lp_busy;                   /* [L] busy-poll window, 0: off */
     atomic_bool lp_stop;                 /* [A] rn_loop_stop() was called */
     pthread_mutex_t lp_work_lock;        /* protects lp_work_head/tail */
     struct rn_loop_work *lp_work_head;   /* posted work, oldest first */
@@ -64,10 +66,11 @@ struct rn_loop {
     struct rn_loop_stats lp_stats;       /* [L] counters */
 };
 
-/* epoll data of the eventfd and of target fds; host fds carry their
- * struct loop_fd. */
+/* epoll data of the eventfd; a target fd's is LOOP_TARGET_BIT | the fd
+ * (no user-space pointer has that bit); host fds carry their struct
+ * loop_fd. */
 static char loop_tag_wake;
-static char loop_tag_target;
+#define LOOP_TARGET_BIT (UINT64_C(1) << 63)
 
 /* The loop this thread is running, NULL outside rn_loop_run().  A wake-up
  * asked for from inside the loop's own wake needs no eventfd write: the
@@ -355,10 +358,10 @@ static void loop_sync_target_fds(struct rn_loop *loop)
     }
     memset(&ev, 0, sizeof(ev));
     ev.events = EPOLLIN;
-    ev.data.ptr = &loop_tag_target;
     for (i = 0; i < n; i++) {
         if (fd_in(loop->lp_tfds, loop->lp_ntfds, fds[i]))
             continue;
+        ev.data.u64 = LOOP_TARGET_BIT | (uint32_t)fds[i];
         if (epoll_ctl(loop->lp_epfd, EPOLL_CTL_ADD, fds[i], &ev) != 0 && errno != EEXIST)
             rn_report(RN_REPORT_INFO, "loop: cannot watch stack fd %d: %s\n", fds[i],
                       strerror(errno));
@@ -423,14 +426,42 @@ static void loop_drain_wakefd(struct rn_loop *loop)
         ;
 }
 
+/* Waits for events as loop_epoll_wait() with timeout ns, busy-polling
+ * first if the loop does: epoll without sleeping until an event, the
+ * window's end or the timeout's, then sleeping for what is left. */
+static int loop_wait(struct rn_loop *loop, struct epoll_event *evs, int max, int64_t ns)
+{
+    rn_time_t start, end, now;
+    int n;
+
+    if (loop->lp_busy == 0 || ns == 0)
+        return loop_epoll_wait(loop, evs, max, ns);
+    start = rn_clock_os_monotonic();
+    end = start + (ns > 0 && (rn_time_t)ns < loop->lp_busy ? (rn_time_t)ns : loop->lp_busy);
+    do {
+        n = loop_epoll_wait(loop, evs, max, 0);
+        if (n != 0) {
+            loop->lp_stats.ls_busy_hits += n > 0;
+            return n;
+        }
+        now = rn_clock_os_monotonic();
+    } while (now < end && !atomic_load_explicit(&loop->lp_stop, memory_order_relaxed));
+    loop->lp_stats.ls_busy_misses++;
+    if (ns > 0)
+        ns = now - start >= (rn_time_t)ns ? 0 : ns - (int64_t)(now - start);
+    return loop_epoll_wait(loop, evs, max, ns);
+}
+
 /* One wake.  Returns 0, or RN_EIO if epoll failed. */
 static int loop_wake(struct rn_loop *loop)
 {
     struct epoll_event evs[LOOP_EVENTS];
+    int ready[LOOP_EVENTS];
+    size_t nready = 0;
     int n, i;
 
     loop_sync_target_fds(loop);
-    n = loop_epoll_wait(loop, evs, LOOP_EVENTS, loop_timeout(loop));
+    n = loop_wait(loop, evs, LOOP_EVENTS, loop_timeout(loop));
     if (n < 0) {
         if (errno == EINTR)
             return 0;
@@ -442,15 +473,20 @@ static int loop_wake(struct rn_loop *loop)
     for (i = 0; i < n; i++) {
         if (evs[i].data.ptr == &loop_tag_wake)
             loop_drain_wakefd(loop);
+        else if (evs[i].data.u64 & LOOP_TARGET_BIT)
+            ready[nready++] = (int)(uint32_t)evs[i].data.u64;
     }
     if (loop->lp_has_target) {
-        loop->lp_target.lt_poll(loop->lp_target.lt_ctx, loop->lp_now);
+        if (loop->lp_target.lt_poll_ready != NULL)
+            loop->lp_target.lt_poll_ready(loop->lp_target.lt_ctx, loop->lp_now, ready, nready);
+        else
+            loop->lp_target.lt_poll(loop->lp_target.lt_ctx, loop->lp_now);
         loop->lp_stats.ls_polls++;
     }
     for (i = 0; i < n; i++) {
         struct loop_fd *lf;
 
-        if (evs[i].data.ptr == &loop_tag_wake || evs[i].data.ptr == &loop_tag_target)
+        if (evs[i].data.ptr == &loop_tag_wake || (evs[i].data.u64 & LOOP_TARGET_BIT))
             continue;
         lf = evs[i].data.ptr;
         if (lf->lf_dead)
@@ -492,6 +528,14 @@ void rn_loop_stop(struct rn_loop *loop)
 {
     atomic_store_explicit(&loop->lp_stop, true, memory_order_release);
     loop_wake_up(loop);
+}
+
+int rn_loop_set_busy_poll(struct rn_loop *loop, rn_time_t window)
+{
+    if (window > RN_LOOP_BUSY_POLL_MAX)
+        return RN_EINVAL;
+    loop->lp_busy = window;
+    return 0;
 }
 
 void rn_loop_stats(const struct rn_loop *loop, struct rn_loop_stats *out)

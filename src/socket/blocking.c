@@ -227,6 +227,35 @@ int rn_setsockopt(struct rn_proc *p, int h, enum rn_sockopt opt, int64_t val)
     return call_simple(rq);
 }
 
+int rn_setsockopt_str(struct rn_proc *p, int h, enum rn_sockopt opt, const char *val)
+{
+    struct sock_req *rq;
+
+    if (val == NULL)
+        return RN_EINVAL;
+    rq = call_new(p, SOP_SETOPT_STR, h);
+    if (rq != NULL) {
+        rq->rq_arg = (int)opt;
+        rq->rq_buf = (void *)val;  /* only read, on the loop while this thread waits */
+    }
+    return call_simple(rq);
+}
+
+int rn_getsockopt_str(struct rn_proc *p, int h, enum rn_sockopt opt, char *buf, size_t len)
+{
+    struct sock_req *rq;
+
+    if (buf == NULL || len == 0)
+        return RN_EINVAL;
+    rq = call_new(p, SOP_GETOPT_STR, h);
+    if (rq != NULL) {
+        rq->rq_arg = (int)opt;
+        rq->rq_buf = buf;  /* filled on the loop while this thread waits */
+        rq->rq_len = len;
+    }
+    return call_simple(rq);
+}
+
 int rn_getsockopt(struct rn_proc *p, int h, enum rn_sockopt opt, int64_t *val)
 {
     struct sock_req *rq;

@@ -51,7 +51,8 @@ static const char *const op_names[SOP_COUNT_] = {
     [SOP_OPEN] = "open",          [SOP_BIND] = "bind",        [SOP_LISTEN] = "listen",
     [SOP_SHUTDOWN] = "shutdown",  [SOP_SETOPT] = "setsockopt", [SOP_GETOPT] = "getsockopt",
     [SOP_GETNAME] = "getname",    [SOP_FCNTL] = "fcntl",      [SOP_IOCTL] = "ioctl",
-    [SOP_TCPINFO] = "tcp_info",
+    [SOP_TCPINFO] = "tcp_info",   [SOP_SETOPT_STR] = "setsockopt",
+    [SOP_GETOPT_STR] = "getsockopt",
 };
 
 static const char *const req_state_names[] = {
@@ -512,6 +513,14 @@ static void req_start_on(struct sock_req *rq, struct sock *so)
     }
     case SOP_TCPINFO:
         rn__sock_req_complete(rq, rn__sock_tcp_info(so, rq->rq_buf));
+        break;
+    case SOP_SETOPT_STR:
+        rn__sock_req_complete(rq, rn__sock_setopt_str(so, (enum rn_sockopt)rq->rq_arg,
+                                                      rq->rq_buf));
+        break;
+    case SOP_GETOPT_STR:
+        rn__sock_req_complete(rq, rn__sock_getopt_str(so, (enum rn_sockopt)rq->rq_arg,
+                                                      rq->rq_buf, rq->rq_len));
         break;
     default:
         assert(!"unknown socket operation");

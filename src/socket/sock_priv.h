@@ -206,6 +206,8 @@ enum {
     SOP_FCNTL,
     SOP_IOCTL,
     SOP_TCPINFO,
+    SOP_SETOPT_STR,
+    SOP_GETOPT_STR,
     SOP_COUNT_
 };
 
@@ -330,6 +332,11 @@ int rn__sock_ioctl(struct sock *so, unsigned long req, int *val);
 int rn__sock_bind(struct sock *so, const struct rn_sockaddr_in *addr);
 int rn__sock_setopt(struct sock *so, enum rn_sockopt opt, int64_t val);
 int rn__sock_getopt(struct sock *so, enum rn_sockopt opt, int64_t *val);
+/* True for an option whose value is a string (RN_TCP_CONGESTION). */
+bool rn__sock_opt_is_str(enum rn_sockopt opt);
+/* String options (socket.h, rn_sock_setopt_str()). */
+int rn__sock_setopt_str(struct sock *so, enum rn_sockopt opt, const char *val);
+int rn__sock_getopt_str(struct sock *so, enum rn_sockopt opt, char *buf, size_t len);
 /* TCP_INFO of so's transport (RN_EOPNOTSUPP where it has none). */
 int rn__sock_tcp_info(struct sock *so, struct rn_tcp_info *out);
 unsigned rn__sock_ready(struct sock *so);

@@ -384,8 +384,39 @@ static rn_time_t ms_to_time(int64_t ms)
     return (rn_time_t)ms * RN_NSEC_PER_MSEC;
 }
 
+bool rn__sock_opt_is_str(enum rn_sockopt opt)
+{
+    return opt == RN_TCP_CONGESTION;
+}
+
+/* The longest string option's value, its NUL included. */
+#define SOCK_OPT_STR_MAX 64
+
+int rn__sock_setopt_str(struct sock *so, enum rn_sockopt opt, const char *val)
+{
+    if (val == NULL || !rn__sock_opt_is_str(opt))
+        return RN_EINVAL;
+    /* A name longer than any is no algorithm's (Linux: ENOENT). */
+    if (strnlen(val, SOCK_OPT_STR_MAX) >= SOCK_OPT_STR_MAX)
+        return RN_ENOENT;
+    if (so->so_ops->to_setopt_str == NULL)
+        return RN_ENOPROTOOPT;  /* not this transport's level, as Linux */
+    return so->so_ops->to_setopt_str(so->so_t, opt, val);
+}
+
+int rn__sock_getopt_str(struct sock *so, enum rn_sockopt opt, char *buf, size_t len)
+{
+    if (buf == NULL || len == 0 || !rn__sock_opt_is_str(opt))
+        return RN_EINVAL;
+    if (so->so_ops->to_getopt_str == NULL)
+        return RN_EOPNOTSUPP;  /* as Linux reads TCP's options of a datagram socket */
+    return so->so_ops->to_getopt_str(so->so_t, opt, buf, len);
+}
+
 int rn__sock_setopt(struct sock *so, enum rn_sockopt opt, int64_t val)
 {
+    if (rn__sock_opt_is_str(opt))
+        return RN_EINVAL;  /* its value is a string: rn_sock_setopt_str() */
     switch (opt) {
     case RN_SO_RCVTIMEO:
     case RN_SO_SNDTIMEO:
@@ -418,6 +449,8 @@ int rn__sock_setopt(struct sock *so, enum rn_sockopt opt, int64_t val)
 
 int rn__sock_getopt(struct sock *so, enum rn_sockopt opt, int64_t *val)
 {
+    if (rn__sock_opt_is_str(opt))
+        return RN_EINVAL;  /* its value is a string: rn_sock_getopt_str() */
     switch (opt) {
     case RN_SO_RCVTIMEO:
         *val = (int64_t)(so->so_rcvtimeo / RN_NSEC_PER_MSEC);
@@ -774,6 +807,20 @@ int rn_sock_getopt(struct rn_proc *p, int h, enum rn_sockopt opt, int64_t *val)
     struct sock *so = loop_handle(p, h);
 
     return so ? rn__sock_getopt(so, opt, val) : RN_EBADF;
+}
+
+int rn_sock_setopt_str(struct rn_proc *p, int h, enum rn_sockopt opt, const char *val)
+{
+    struct sock *so = loop_handle(p, h);
+
+    return so ? rn__sock_setopt_str(so, opt, val) : RN_EBADF;
+}
+
+int rn_sock_getopt_str(struct rn_proc *p, int h, enum rn_sockopt opt, char *buf, size_t len)
+{
+    struct sock *so = loop_handle(p, h);
+
+    return so ? rn__sock_getopt_str(so, opt, buf, len) : RN_EBADF;
 }
 
 int rn_sock_getname(struct rn_proc *p, int h, struct rn_sockaddr_in *local,

@@ -674,6 +674,7 @@ struct tcp_conn *rn__tcp_conn_new(struct tcp_stack *ts, uint32_t laddr, uint16_t
     c->t_tcp = ts;
     c->t_conf = ts->ts_conf;
     rn__tcp_conf_ref(c->t_conf);
+    c->t_cc = c->t_conf->tc_cc;
     c->t_laddr = laddr;
     c->t_lport = lport;
     c->t_faddr = faddr;
@@ -1155,7 +1156,7 @@ void rn__tcp_conn_info(const struct tcp_conn *c, struct rn_tcp_info *out)
         out->ti_snd_wscale = c->snd_scale;
         out->ti_rcv_wscale = c->rcv_scale;
     }
-    snprintf(out->ti_cc, sizeof(out->ti_cc), "%s", c->t_conf->tc_cc->cc_name);
+    snprintf(out->ti_cc, sizeof(out->ti_cc), "%s", c->t_cc->cc_name);
     out->ti_rtt = c->t_srtt;
     out->ti_rttvar = c->t_rttvar;
     out->ti_min_rtt = c->t_min_rtt;

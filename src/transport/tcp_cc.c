@@ -1,11 +1,11 @@
 /*
  * Congestion control by name: the table of algorithms (tcp.congestion
- * picks one for new connections) and the calls TCP makes, each handed to
- * the algorithm the connection opened with (its settings' tc_cc).
+ * picks one for new connections, TCP_CONGESTION one for a socket) and the
+ * calls TCP makes, each handed to the connection's own algorithm (t_cc).
  *
  * To add an algorithm: write tcp_cc_NAME.c with a struct tcp_cc_ops
  * (tcp_priv.h), declare it in tcp_priv.h, and list it in algorithms[]
- * below; tcp.congestion then takes its name.
+ * below; tcp.congestion and TCP_CONGESTION then take its name.
  */
 #include <string.h>
 
@@ -29,14 +29,29 @@ const struct tcp_cc_ops *rn__tcp_cc_find(const char *name)
     return NULL;
 }
 
+void rn__tcp_cc_set(struct tcp_conn *c, const struct tcp_cc_ops *cc)
+{
+    enum tcp_state st = tcp_state(c);
+
+    if (cc == c->t_cc)
+        return;
+    c->t_cc = cc;
+    /* In the handshake: it starts as if it had been there from the first
+     * SYN (and afresh again at the handshake's end). */
+    if (st == TCPS_SYN_SENT || st == TCPS_SYN_RECEIVED)
+        cc->cc_init(c);
+    else if (st >= TCPS_ESTABLISHED && cc->cc_adopt != NULL)
+        cc->cc_adopt(c);
+}
+
 void rn__tcp_cc_init(struct tcp_conn *c)
 {
-    c->t_conf->tc_cc->cc_init(c);
+    c->t_cc->cc_init(c);
 }
 
 void rn__tcp_cc_established(struct tcp_conn *c)
 {
-    c->t_conf->tc_cc->cc_init(c);
+    c->t_cc->cc_init(c);
     c->t_rxtshift = 0;
     if (c->t_retransmits == 0)
         return;
@@ -50,7 +65,7 @@ void rn__tcp_cc_established(struct tcp_conn *c)
 
 void rn__tcp_cc_ack(struct tcp_conn *c, uint32_t acked)
 {
-    c->t_conf->tc_cc->cc_ack(c, acked);
+    c->t_cc->cc_ack(c, acked);
     rn__tcp_sndbuf_tune(c);
 }
 
@@ -71,7 +86,7 @@ static void undo_begin(struct tcp_conn *c)
 void rn__tcp_cc_fast_retransmit(struct tcp_conn *c)
 {
     undo_begin(c);
-    c->t_conf->tc_cc->cc_fast_retransmit(c);
+    c->t_cc->cc_fast_retransmit(c);
 }
 
 void rn__tcp_cc_undo_dsack(struct tcp_conn *c, uint32_t start, uint32_t end)
@@ -95,22 +110,22 @@ void rn__tcp_cc_undo_dsack(struct tcp_conn *c, uint32_t start, uint32_t end)
 
 void rn__tcp_cc_dupack(struct tcp_conn *c)
 {
-    c->t_conf->tc_cc->cc_dupack(c);
+    c->t_cc->cc_dupack(c);
 }
 
 bool rn__tcp_cc_recovery_ack(struct tcp_conn *c, uint32_t acked)
 {
-    return c->t_conf->tc_cc->cc_recovery_ack(c, acked);
+    return c->t_cc->cc_recovery_ack(c, acked);
 }
 
 void rn__tcp_cc_rto(struct tcp_conn *c)
 {
     undo_begin(c);
-    c->t_conf->tc_cc->cc_rto(c);
+    c->t_cc->cc_rto(c);
 }
 
 void rn__tcp_cc_ecn(struct tcp_conn *c)
 {
     c->t_tcp->ts_ecn_reductions++;
-    c->t_conf->tc_cc->cc_ecn(c);
+    c->t_cc->cc_ecn(c);
 }

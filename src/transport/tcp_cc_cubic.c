@@ -199,6 +199,17 @@ static void cubic_ecn(struct tcp_conn *c)
     c->snd_cwnd = c->snd_ssthresh;
 }
 
+/* A connection under way turns to CUBIC: no W_max is known yet, so the
+ * next congestion avoidance starts its curve at the window it finds;
+ * HyStart++ runs only if the first slow start is still going on. */
+static void cubic_adopt(struct tcp_conn *c)
+{
+    c->t_cubic = (struct tcp_cubic){
+        .hs_round_end = c->snd_max,
+        .hs_done = c->snd_ssthresh < CWND_MAX,
+    };
+}
+
 const struct tcp_cc_ops rn__tcp_cc_cubic = {
     .cc_name = "cubic",
     .cc_init = cubic_init,
@@ -208,4 +219,5 @@ const struct tcp_cc_ops rn__tcp_cc_cubic = {
     .cc_recovery_ack = rn__tcp_newreno_recovery_ack,
     .cc_rto = cubic_rto,
     .cc_ecn = cubic_ecn,
+    .cc_adopt = cubic_adopt,
 };

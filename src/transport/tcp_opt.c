@@ -6,6 +6,8 @@
  * what a listener hands down to the connections it makes.
  *
  *   tcp_sock.c: tk_setopt / tk_getopt -> rn__tcp_opt_set / rn__tcp_opt_get
+ *   tcp_sock.c: tk_setopt_str / tk_getopt_str -> rn__tcp_opt_set_str /
+ *     rn__tcp_opt_get_str (TCP_CONGESTION, a name)
  *   tcp_sock.c: connect, tcp_input.c: a SYN for a listener
  *     -> rn__tcp_opt_apply(), before the SYN or SYN+ACK goes out
  *
@@ -16,6 +18,8 @@
  * many bytes of payload.
  */
 #include <stdint.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "refnet/error.h"
 #include "transport/tcp_priv.h"
@@ -363,9 +367,53 @@ int rn__tcp_opt_get(struct tcp_stack *ts, const struct tcp_uopts *uo, const stru
     }
 }
 
+int rn__tcp_opt_set_str(struct tcp_stack *ts, struct tcp_uopts *uo, struct tcp_conn *c,
+                        struct tcp_listener *l, enum rn_sockopt opt, const char *name)
+{
+    const struct tcp_cc_ops *cc;
+
+    (void)ts;
+    if (opt != RN_TCP_CONGESTION)
+        return RN_EINVAL;
+    /* Linux's name of NewReno is "reno". */
+    cc = rn__tcp_cc_find(strcmp(name, "reno") == 0 ? "newreno" : name);
+    if (cc == NULL)
+        return RN_ENOENT;
+    uo->uo_cc = cc;
+    if (l != NULL)
+        l->l_uo.uo_cc = cc;
+    if (c != NULL) {
+        c->t_uo.uo_cc = cc;
+        rn__tcp_cc_set(c, cc);
+    }
+    return 0;
+}
+
+int rn__tcp_opt_get_str(struct tcp_stack *ts, const struct tcp_uopts *uo,
+                        const struct tcp_conn *c, const struct tcp_listener *l,
+                        enum rn_sockopt opt, char *buf, size_t len)
+{
+    const struct tcp_cc_ops *cc;
+
+    if (opt != RN_TCP_CONGESTION || len == 0)
+        return RN_EINVAL;
+    if (c != NULL)
+        cc = c->t_cc;
+    else if (l != NULL && l->l_uo.uo_cc != NULL)
+        cc = l->l_uo.uo_cc;
+    else if (uo->uo_cc != NULL)
+        cc = uo->uo_cc;
+    else
+        cc = ts->ts_conf->tc_cc;
+    snprintf(buf, len, "%s", cc->cc_name);
+    return 0;
+}
+
 void rn__tcp_opt_apply(struct tcp_conn *c, const struct tcp_uopts *uo)
 {
     c->t_uo = *uo;
+    if (uo->uo_cc != NULL)
+        c->t_cc = uo->uo_cc;
     set_flag(&c->t_flags, TF_NODELAY, (uo->uo_flags & UO_NODELAY) != 0);
     set_flag(&c->t_flags, TF_KEEPALIVE, (uo->uo_flags & UO_KEEPALIVE) != 0);
     set_flag(&c->t_flags, TF_CORK, (uo->uo_flags & UO_CORK) != 0);

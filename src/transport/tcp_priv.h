@@ -126,6 +126,10 @@ struct tcp_cc_ops {
     /* The peer echoed a congestion mark (ECE): reduce as for a loss,
      * without retransmitting (RFC 3168 6.1.2). */
     void (*cc_ecn)(struct tcp_conn *c);
+    /* A connection under way turns to this algorithm (TCP_CONGESTION set
+     * on it): the window and threshold stay as they are, the algorithm's
+     * own state starts afresh.  NULL: it keeps no state. */
+    void (*cc_adopt)(struct tcp_conn *c);
 };
 
 /* State of congestion control "cubic" (tcp_cc_cubic.c), in bytes and
@@ -175,6 +179,7 @@ struct tcp_uopts {
     rn_time_t uo_user_timeout;         /* TCP_USER_TIMEOUT; 0 none */
     uint8_t uo_tos;                    /* IP_TOS */
     uint8_t uo_ttl;                    /* IP_TTL; 0 the stack's */
+    const struct tcp_cc_ops *uo_cc;    /* TCP_CONGESTION; NULL the stack's */
 };
 
 /* uo_flags */
@@ -265,6 +270,10 @@ struct tcp_conn {
     struct tcp_conf *t_conf;           /* [I] the settings it opened under, held */
     struct tcp_uopts t_uo;             /* [L] the user's options (booleans
                                           live in t_flags: TF_NODELAY ...) */
+    const struct tcp_cc_ops *t_cc;     /* [L] its congestion control: the
+                                          stack's tcp.congestion when it was
+                                          made, or the socket's (or its
+                                          listener's) TCP_CONGESTION */
     struct tcp_conn *t_hnext;          /* [L] connection table chain */
     struct tcp_listener *t_listener;   /* [L] until accepted: held by "tcp.conn" */
     struct tcp_conn *t_qnext;          /* [L] the listener's SYN or accept queue */
@@ -666,6 +675,19 @@ int rn__tcp_opt_set(struct tcp_stack *ts, struct tcp_uopts *uo, struct tcp_conn 
  * RN_ENOPROTOOPT. */
 int rn__tcp_opt_get(struct tcp_stack *ts, const struct tcp_uopts *uo, const struct tcp_conn *c,
                     const struct tcp_listener *l, enum rn_sockopt opt, int64_t *val);
+/* TCP_CONGESTION, the one option whose value is a string: sets the
+ * algorithm named name on the socket (uo), its listener l (for the
+ * connections it makes from now on) or its connection c (at once, through
+ * rn__tcp_cc_set()).  Returns 0, RN_ENOENT (no algorithm of that name,
+ * as Linux answers) or RN_EINVAL (an option whose value is a number). */
+int rn__tcp_opt_set_str(struct tcp_stack *ts, struct tcp_uopts *uo, struct tcp_conn *c,
+                        struct tcp_listener *l, enum rn_sockopt opt, const char *name);
+/* Reads TCP_CONGESTION into buf (len bytes, NUL-terminated, cut short if
+ * it must): c's algorithm, else l's or uo's choice, else the stack's.
+ * Returns 0 or RN_EINVAL (a number option, or len 0). */
+int rn__tcp_opt_get_str(struct tcp_stack *ts, const struct tcp_uopts *uo,
+                        const struct tcp_conn *c, const struct tcp_listener *l,
+                        enum rn_sockopt opt, char *buf, size_t len);
 /* Gives a new connection the options uo (a socket's at connect, a
  * listener's at the SYN), before its SYN or SYN+ACK goes out. */
 void rn__tcp_opt_apply(struct tcp_conn *c, const struct tcp_uopts *uo);
@@ -690,6 +712,10 @@ extern const struct tcp_cc_ops rn__tcp_cc_cubic;
  * advances in recovery (true if it ended it). */
 void rn__tcp_newreno_dupack(struct tcp_conn *c);
 bool rn__tcp_newreno_recovery_ack(struct tcp_conn *c, uint32_t acked);
+/* The connection's algorithm becomes cc: before the handshake it simply
+ * starts with it; under way, cwnd and ssthresh stay and cc's own state
+ * starts afresh (cc_adopt), as Linux changes a live socket's. */
+void rn__tcp_cc_set(struct tcp_conn *c, const struct tcp_cc_ops *cc);
 void rn__tcp_cc_init(struct tcp_conn *c);
 /* The handshake completed: the algorithm starts afresh, from one segment
  * if our SYN or SYN+ACK had to be resent (RFC 5681 3.1, RFC 6928 2), and

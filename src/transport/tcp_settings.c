@@ -164,7 +164,7 @@ void rn_tcp_params_init(struct rn_tcp_params *p)
     p->tp_fin_wait_2 = RN_SEC(60);
     p->tp_port_lo = RN_EPHEMERAL_LO;
     p->tp_port_hi = RN_EPHEMERAL_HI;
-    snprintf(p->tp_cc, sizeof(p->tp_cc), "%s", "newreno");
+    snprintf(p->tp_cc, sizeof(p->tp_cc), "%s", "cubic");
     p->tp_syncookies = 1;
     p->tp_challenge_ack_limit = 1000;
 }

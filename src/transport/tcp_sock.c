@@ -473,6 +473,22 @@ static int tk_getopt(void *t, enum rn_sockopt opt, int64_t *val)
                            tk->tk_listener, opt, val);
 }
 
+static int tk_setopt_str(void *t, enum rn_sockopt opt, const char *val)
+{
+    struct tcp_sock *tk = t;
+
+    return rn__tcp_opt_set_str(rn__tcp_stack(tk->tk_stack), &tk->tk_uo, tk->tk_conn,
+                               tk->tk_listener, opt, val);
+}
+
+static int tk_getopt_str(void *t, enum rn_sockopt opt, char *buf, size_t len)
+{
+    struct tcp_sock *tk = t;
+
+    return rn__tcp_opt_get_str(rn__tcp_stack(tk->tk_stack), &tk->tk_uo, tk->tk_conn,
+                               tk->tk_listener, opt, buf, len);
+}
+
 /* TCP_INFO: a connection's statistics; a listener's or a fresh socket's
  * state alone, as Linux answers. */
 static int tk_tcp_info(void *t, struct rn_tcp_info *out)
@@ -551,6 +567,8 @@ const struct rn_transport_ops rn__tcp_ops = {
     .to_error = tk_error,
     .to_setopt = tk_setopt,
     .to_getopt = tk_getopt,
+    .to_setopt_str = tk_setopt_str,
+    .to_getopt_str = tk_getopt_str,
     .to_tcp_info = tk_tcp_info,
     .to_getname = tk_getname,
     .to_owner = tk_owner,

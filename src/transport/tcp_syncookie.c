@@ -74,6 +74,7 @@ void rn__tcp_syncookie_reply(struct tcp_listener *l, uint32_t laddr, uint32_t fa
     memset(&c, 0, sizeof(c));
     c.t_tcp = ts;
     c.t_conf = ts->ts_conf;
+    c.t_cc = ts->ts_conf->tc_cc;
     c.t_laddr = laddr;
     c.t_lport = th->th_dport;
     c.t_faddr = faddr;

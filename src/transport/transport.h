@@ -120,6 +120,11 @@ struct rn_transport_ops {
      * TCP (tcp_opt.c). */
     int (*to_setopt)(void *t, enum rn_sockopt opt, int64_t val);
     int (*to_getopt)(void *t, enum rn_sockopt opt, int64_t *val);
+    /* String options (RN_TCP_CONGESTION): as to_setopt and to_getopt, the
+     * value a NUL-terminated string; to_getopt_str fills at most len
+     * bytes, NUL included.  NULL for a transport that has none. */
+    int (*to_setopt_str)(void *t, enum rn_sockopt opt, const char *val);
+    int (*to_getopt_str)(void *t, enum rn_sockopt opt, char *buf, size_t len);
     /* Stream: the connection's statistics (TCP_INFO).  NULL for a
      * transport that has none. */
     int (*to_tcp_info)(void *t, struct rn_tcp_info *out);

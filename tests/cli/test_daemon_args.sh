@@ -91,6 +91,10 @@ expect 2 "refnet daemon: --reass-timeout: '30s': must be a number in 1..3600" \
     daemon "${T[@]}" "${A[@]}" --reass-timeout 30s
 expect 2 "refnet daemon: --reass-timeout given twice" \
     daemon "${T[@]}" "${A[@]}" --reass-timeout 5 --reass-timeout 6
+expect 2 "refnet daemon: --busy-poll: '10001': must be a number in 0..10000" \
+    daemon "${T[@]}" "${A[@]}" --busy-poll 10001
+expect 2 "refnet daemon: --busy-poll: '5us': must be a number in 0..10000" \
+    daemon "${T[@]}" "${A[@]}" --busy-poll 5us
 # The list of known services depends on the build.
 "$refnet" daemon "${T[@]}" "${A[@]}" --service nosuch >"$dir/out" 2>"$dir/err"
 status=$?

@@ -118,6 +118,8 @@ struct cf_world {
     uint32_t w_lastin_seglen;
 
     /* The user's side. */
+    struct tcp_uopts w_uo;       /* socket options for the next listen or connect */
+    bool w_uo_set;               /* a sockopt step set one */
     struct tcp_listener *w_l;
     struct cf_user w_lu;
     struct tcp_conn *w_c[MAX_CONNS];  /* held by socket.endpoint */
@@ -1407,7 +1409,8 @@ static int step_action(struct cf_world *w, char **tok, unsigned nt, char *err, s
 
         if (nt >= 3 && strcmp(tok[1], "backlog") == 0)
             backlog = (unsigned)strtoul(tok[2], NULL, 10);
-        e = rn__tcp_listen(st, 0, DUT_PORT, backlog, &upcalls, &w->w_lu, &w->w_l);
+        e = rn__tcp_listen_opts(st, 0, DUT_PORT, backlog, w->w_uo_set ? &w->w_uo : NULL,
+                                &upcalls, &w->w_lu, &w->w_l);
         if (e < 0)
             return cf_fail(err, errlen, "listen: %s", rn_strerror(e));
         w->w_dut_port = DUT_PORT;
@@ -1423,8 +1426,9 @@ static int step_action(struct cf_world *w, char **tok, unsigned nt, char *err, s
     if (strcmp(a, "connect") == 0) {
         struct tcp_conn *nc;
 
-        e = rn__tcp_connect(st, 0, 0, PEER_ADDR, w->w_peer_port, &upcalls, &w->w_cu[w->w_nc],
-                            &nc);
+        e = rn__tcp_connect_opts(st, 0, 0, PEER_ADDR, w->w_peer_port,
+                                 w->w_uo_set ? &w->w_uo : NULL, &upcalls, &w->w_cu[w->w_nc],
+                                 &nc);
         if (e < 0)
             return cf_fail(err, errlen, "connect: %s", rn_strerror(e));
         rn_ob_ref(nc, RN_TAG_SOCKET_ENDPOINT);
@@ -1496,6 +1500,24 @@ static int step_action(struct cf_world *w, char **tok, unsigned nt, char *err, s
         e = rn_tcp_setting_set(st, tok[1], tok[2]);
         if (e < 0)
             return cf_fail(err, errlen, "set %s %s: %s", tok[1], tok[2], rn_strerror(e));
+        return 0;
+    }
+    if (strcmp(a, "sockopt") == 0 && nt == 3 && strcmp(tok[1], "TCP_CONGESTION") == 0) {
+        /* On the current connection's socket if there is one, else on
+         * the socket of the listen or connect to come. */
+        e = rn__tcp_opt_set_str(rn__tcp_stack(st), &w->w_uo, w->w_nc > 0 ? c : NULL,
+                                w->w_nc > 0 ? NULL : w->w_l, RN_TCP_CONGESTION, tok[2]);
+        if (e < 0)
+            return cf_fail(err, errlen, "sockopt %s %s: %s", tok[1], tok[2], rn_strerror(e));
+        w->w_uo_set = true;
+        return 0;
+    }
+    if (strcmp(a, "congestion") == 0 && nt == 2) {
+        if (c == NULL)
+            return cf_fail(err, errlen, "congestion: no connection");
+        if (strcmp(c->t_cc->cc_name, tok[1]) != 0)
+            return cf_fail(err, errlen, "the connection's congestion control is %s, expected %s",
+                           c->t_cc->cc_name, tok[1]);
         return 0;
     }
     if (strcmp(a, "dump") == 0) {

@@ -400,7 +400,7 @@ static int rx_close(struct run *r, int fd)
 }
 
 /* What an option is in refnet's words. */
-enum optkind { OK_INT, OK_TIMEVAL, OK_LINGER };
+enum optkind { OK_INT, OK_TIMEVAL, OK_LINGER, OK_STR };
 
 static bool opt_map(int level, int name, enum rn_sockopt *o, enum optkind *kind)
 {
@@ -433,6 +433,7 @@ static bool opt_map(int level, int name, enum rn_sockopt *o, enum optkind *kind)
         {IPPROTO_TCP, TCP_USER_TIMEOUT, RN_TCP_USER_TIMEOUT, OK_INT},
         {IPPROTO_TCP, TCP_SYNCNT, RN_TCP_SYNCNT, OK_INT},
         {IPPROTO_TCP, TCP_WINDOW_CLAMP, RN_TCP_WINDOW_CLAMP, OK_INT},
+        {IPPROTO_TCP, TCP_CONGESTION, RN_TCP_CONGESTION, OK_STR},
     };
     size_t i;
 
@@ -459,6 +460,18 @@ static int rx_setsockopt(struct run *r, int fd, int level, int name, const void 
 
     (void)opt_map(level, name, &o, &kind);
     switch (kind) {
+    case OK_STR: {
+        /* A name as Linux takes it: at most 15 characters of the length
+         * given, up to a NUL. */
+        char s[16];
+        size_t n = len < sizeof(s) - 1 ? len : sizeof(s) - 1;
+
+        if (val == NULL || len < 1)
+            return notexpr(r, "an option's length (a string option of length 0)");
+        memcpy(s, val, n);
+        s[n] = '\0';
+        return (int)rn_sock_posix(rn_setsockopt_str(r->r_proc, fd, o, s));
+    }
     case OK_INT:
         if (val == NULL || len < sizeof(int))
             return notexpr(r, "an option's length (refnet's options are int64_t values)");
@@ -494,10 +507,26 @@ static int rx_getsockopt(struct run *r, int fd, int level, int name, void *val, 
     int e;
 
     (void)opt_map(level, name, &o, &kind);
+    if (kind == OK_STR) {
+        /* Linux's words ("reno" for NewReno), NUL-padded to 16 bytes, as
+         * many of them as the buffer takes. */
+        char s[16], out[16] = {0};
+
+        e = (int)rn_sock_posix(rn_getsockopt_str(r->r_proc, fd, o, s, sizeof(s)));
+        if (e < 0)
+            return e;
+        snprintf(out, sizeof(out), "%s", strcmp(s, "newreno") == 0 ? "reno" : s);
+        if (*len > sizeof(out))
+            *len = sizeof(out);
+        memcpy(val, out, *len);
+        return 0;
+    }
     e = (int)rn_sock_posix(rn_getsockopt(r->r_proc, fd, o, &v));
     if (e < 0)
         return e;
     switch (kind) {
+    case OK_STR:
+        break;  /* answered above */
     case OK_INT:
         if (*len < sizeof(int))
             return notexpr(r, "an option's length (refnet's options are int64_t values)");

@@ -337,10 +337,67 @@ static void nodelay_udp(struct run *r)
     S_getint(r, s, IPPROTO_TCP, TCP_NODELAY);
 }
 
+/* TCP_CONGESTION: Linux's two names set and read back, in buffers of 16
+ * bytes, 32 and 4 (the name cut short).  Not the default: a namespace's
+ * kernel starts with the machine's, which may be neither. */
+static void congestion(struct run *r)
+{
+    int s = S_socket(r, SOCK_STREAM);
+
+    S_setstr(r, s, IPPROTO_TCP, TCP_CONGESTION, "cubic");
+    S_getstr(r, s, IPPROTO_TCP, TCP_CONGESTION, 16);
+    S_setstr(r, s, IPPROTO_TCP, TCP_CONGESTION, "reno");
+    S_getstr(r, s, IPPROTO_TCP, TCP_CONGESTION, 16);
+    S_getstr(r, s, IPPROTO_TCP, TCP_CONGESTION, 32);
+    S_setstr(r, s, IPPROTO_TCP, TCP_CONGESTION, "cubic");
+    S_getstr(r, s, IPPROTO_TCP, TCP_CONGESTION, 4);
+}
+
+/* A name no algorithm has: ENOENT, and the choice stays. */
+static void congestion_unknown(struct run *r)
+{
+    int s = S_socket(r, SOCK_STREAM);
+
+    S_setstr(r, s, IPPROTO_TCP, TCP_CONGESTION, "reno");
+    S_setstr(r, s, IPPROTO_TCP, TCP_CONGESTION, "no-such-cc");
+    S_setstr(r, s, IPPROTO_TCP, TCP_CONGESTION, "renoreno-renoreno");
+    S_getstr(r, s, IPPROTO_TCP, TCP_CONGESTION, 16);
+}
+
+static void congestion_udp(struct run *r)
+{
+    int s = S_socket(r, SOCK_DGRAM);
+
+    S_setstr(r, s, IPPROTO_TCP, TCP_CONGESTION, "cubic");
+    S_getstr(r, s, IPPROTO_TCP, TCP_CONGESTION, 16);
+}
+
+/* A listener's choice goes to what it accepts; a connection may change. */
+static void congestion_accepted(struct run *r)
+{
+    int l = S_socket(r, SOCK_STREAM), p, a;
+
+    S_setstr(r, l, IPPROTO_TCP, TCP_CONGESTION, "reno");
+    S_bind(r, l, A_ANY, PORT(0));
+    S_listen(r, l, 8);
+    p = P_connect(r, A_SELF, PORT(0), PORT(1), 2000);
+    S_poll(r, l, POLLIN, 2000);
+    a = S_accept(r, l);
+    S_getstr(r, a, IPPROTO_TCP, TCP_CONGESTION, 16);
+    S_setstr(r, a, IPPROTO_TCP, TCP_CONGESTION, "cubic");
+    S_getstr(r, a, IPPROTO_TCP, TCP_CONGESTION, 16);
+    S_getstr(r, l, IPPROTO_TCP, TCP_CONGESTION, 16);
+    (void)p;
+}
+
 #define KA N(F_KEEPALIVE)
 #define TT N(F_TOS_TTL)
 
 const struct diffcase cases_opts[] = {
+    {"opt.tcp-congestion", "Linux tcp(7) TCP_CONGESTION", N(F_CONGESTION), 0, congestion},
+    {"opt.tcp-congestion.unknown.enoent", NULL, N(F_CONGESTION), 0, congestion_unknown},
+    {"opt.tcp-congestion.udp", NULL, N(F_CONGESTION), 0, congestion_udp},
+    {"opt.tcp-congestion.accepted", NULL, N(F_CONGESTION), 0, congestion_accepted},
     {"opt.unknown.sol-socket.enoprotoopt", "POSIX setsockopt ENOPROTOOPT", 0, 0, unknown_sol_socket},
     {"opt.unknown.ipproto-tcp.enoprotoopt", "POSIX setsockopt ENOPROTOOPT", 0, 0, unknown_tcp},
     {"opt.unknown.level.enoprotoopt", "POSIX setsockopt ENOPROTOOPT", 0, 0, unknown_level},

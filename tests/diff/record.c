@@ -221,6 +221,7 @@ static const char *opt_word(int level, int name, char *buf, size_t len)
         {IPPROTO_TCP, TCP_KEEPINTVL, "TCP_KEEPINTVL"}, {IPPROTO_TCP, TCP_KEEPCNT, "TCP_KEEPCNT"},
         {IPPROTO_TCP, TCP_USER_TIMEOUT, "TCP_USER_TIMEOUT"},
         {IPPROTO_TCP, TCP_SYNCNT, "TCP_SYNCNT"},    {IPPROTO_TCP, TCP_WINDOW_CLAMP, "TCP_WINDOW_CLAMP"},
+        {IPPROTO_TCP, TCP_CONGESTION, "TCP_CONGESTION"},
     };
     size_t i;
 
@@ -536,6 +537,48 @@ int S_setopt_raw(struct run *r, int s, int level, int name, const void *val, soc
 
     rec(r, v, e, "setsockopt(%s, %s, %s)", fd_word(r, s, false, l, sizeof(l)),
         opt_word(level, name, o, sizeof(o)), what);
+    errno = e;
+    return v;
+}
+
+int S_setstr(struct run *r, int s, int level, int name, const char *val)
+{
+    char what[48];
+
+    snprintf(what, sizeof(what), "\"%s\"", val);
+    return S_setopt_raw(r, s, level, name, val, (socklen_t)strlen(val), what);
+}
+
+int S_getstr(struct run *r, int s, int level, int name, socklen_t len)
+{
+    char l[16], o[32], buf[64], shown[160];
+    socklen_t got = len;
+    size_t i, n = 0;
+    int v, e;
+
+    if (len > sizeof(buf))
+        len = sizeof(buf);
+    memset(buf, '#', sizeof(buf));
+    v = r->r_api->sa_getsockopt(r, s, level, name, buf, &got);
+    e = errno;
+    if (v == 0) {
+        /* Every byte given back, NULs shown as \0. */
+        for (i = 0; i < got && i < sizeof(buf) && n + 3 < sizeof(shown); i++) {
+            if (buf[i] == '\0') {
+                shown[n++] = '\\';
+                shown[n++] = '0';
+            } else {
+                shown[n++] = buf[i];
+            }
+        }
+        shown[n] = '\0';
+        note(r, "getsockopt(%s, %s, %u bytes) = 0, length %u, \"%s\"",
+             fd_word(r, s, false, l, sizeof(l)), opt_word(level, name, o, sizeof(o)),
+             (unsigned)len, (unsigned)got, shown);
+    } else {
+        rec(r, v, e, "getsockopt(%s, %s, %u bytes)", fd_word(r, s, false, l, sizeof(l)),
+            opt_word(level, name, o, sizeof(o)), (unsigned)len);
+    }
     errno = e;
     return v;
 }

@@ -65,6 +65,7 @@ const struct feature_info features[F_COUNT_] = {
     [F_BROADCAST] = {"SO_BROADCAST and its permission check", true},
     [F_BIND_PORT0] = {"a TCP bind to port 0 that picks the port at once", true},
     [F_SYNCNT] = {"TCP_SYNCNT", true},
+    [F_CONGESTION] = {"TCP_CONGESTION by name", true},
 };
 
 int ns_peer = -1, ns_subject = -1, ns_remote = -1;

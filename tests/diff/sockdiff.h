@@ -113,6 +113,7 @@ enum feature {
     F_BROADCAST,     /* SO_BROADCAST and its permission check */
     F_BIND_PORT0,    /* a TCP bind to port 0 picks the port at bind */
     F_SYNCNT,        /* TCP_SYNCNT */
+    F_CONGESTION,    /* TCP_CONGESTION by name */
     F_COUNT_
 };
 
@@ -228,6 +229,11 @@ int S_setint(struct run *r, int s, int level, int name, int val);
 int S_getint(struct run *r, int s, int level, int name);  /* the value, or -1 */
 int S_setopt_raw(struct run *r, int s, int level, int name, const void *val, socklen_t len,
                  const char *what);
+/* A string option (TCP_CONGESTION): set to val (its length, no NUL), and
+ * read into a buffer of len bytes, recording the bytes and the length
+ * given back. */
+int S_setstr(struct run *r, int s, int level, int name, const char *val);
+int S_getstr(struct run *r, int s, int level, int name, socklen_t len);
 int S_linger(struct run *r, int s, int onoff, int secs);
 int S_get_linger(struct run *r, int s);
 int S_timeo(struct run *r, int s, int name, long ms);

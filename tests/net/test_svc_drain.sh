@@ -13,7 +13,11 @@
 #     grace; the daemon shuts down cleanly, nothing leaked.
 # A stop without a grace (`svc drain httpd 0`) still cuts a download.
 # A stalled drain is named so, and its grace ends it.
-# Takes about 20 s.
+# The simple services drain too: chargen ends its stream with a close (its
+# reader sees the end, not a reset) and its stop completes at once; echo
+# goes on echoing on an open connection until its peer closes, then its
+# stop completes, long before the grace.
+# Takes about 25 s.
 . "$(dirname "$0")/lib.sh"
 net_setup svc_drain
 net_need curl
@@ -22,7 +26,8 @@ mkdir -p "$dir/www" "$dir/dumps"
 head -c 50000000 /dev/urandom >"$dir/www/big.bin"
 want=$(sha256sum <"$dir/www/big.bin" | cut -d' ' -f1)
 
-net_start --watchdog 1 --dump-dir "$dir/dumps" --service "httpd=80:$dir/www"
+net_start --watchdog 1 --dump-dir "$dir/dumps" --service "httpd=80:$dir/www" \
+    --service chargen --service echo
 rn svc drain httpd >"$dir/d0.txt" && grep -q "a stop aborts its connections at once" "$dir/d0.txt" ||
     bad "svc drain httpd (default): $(cat "$dir/d0.txt")"
 rn svc drain httpd 60 >"$dir/d1.txt" && grep -q "drains its connections for up to 1m" "$dir/d1.txt" ||
@@ -156,5 +161,62 @@ done
 "$refnet" svc stop httpd --timeout 10 --ctl "$sock" >"$dir/stop2.out" 2>&1 || bad "svc stop without a grace: $(cat "$dir/stop2.out")"
 net_wait_bg "$curl2" 10 && bad "curl finished a download its server's stop cut"
 [ "$(stat -c %s "$dir/got2.bin")" -lt 50000000 ] || bad "the cut download is whole"
+
+# chargen: a reader well into the stream; the drain ends it with a close.
+net_bg "$py" - >"$dir/chargen.out" 2>&1 <<'EOF3'
+import socket, sys
+s = socket.create_connection(("198.18.0.2", 19), timeout=20)
+n = 0
+try:
+    while True:
+        b = s.recv(65536)
+        if not b:
+            print("end after", n)
+            break
+        n += len(b)
+        if n >= 200000 and n - len(b) < 200000:
+            print("reading", n, flush=True)
+except ConnectionResetError:
+    print("reset after", n)
+EOF3
+cg=$bgpid
+net_wait_for 5 grep -q "^reading" "$dir/chargen.out" || bad "chargen did not stream: $(cat "$dir/chargen.out")"
+rn svc drain chargen 30 >/dev/null || bad "svc drain chargen 30"
+t0=$SECONDS
+rn svc stop chargen >"$dir/stop4.out" 2>&1 || bad "svc stop chargen: $(cat "$dir/stop4.out")"
+[ $((SECONDS - t0)) -le 5 ] || bad "chargen's draining stop took $((SECONDS - t0)) s"
+net_wait_bg "$cg" 10 || bad "the chargen reader did not end"
+grep -q "^end after" "$dir/chargen.out" || bad "chargen's drain did not close its stream: $(cat "$dir/chargen.out")"
+echo "chargen drain: $(tr '\n' ' ' <"$dir/chargen.out")"
+
+# echo: a connection that echoed once and waits for a go; the stop drains
+# it (the diagnosis says so), it echoes again, closes, and the stop ends.
+net_bg "$py" - "$dir/go" >"$dir/echo.out" 2>&1 <<'EOF4'
+import os, socket, sys, time
+s = socket.create_connection(("198.18.0.2", 7), timeout=20)
+s.sendall(b"one\n")
+print("echoed", s.recv(64).decode().strip(), flush=True)
+t0 = time.time()
+while not os.path.exists(sys.argv[1]) and time.time() - t0 < 20:
+    time.sleep(0.05)
+s.sendall(b"two\n")
+print("echoed", s.recv(64).decode().strip(), flush=True)
+s.close()
+EOF4
+ec=$bgpid
+net_wait_for 5 grep -q "^echoed one" "$dir/echo.out" || bad "echo did not answer: $(cat "$dir/echo.out")"
+rn svc drain echo 30 >/dev/null || bad "svc drain echo 30"
+t0=$SECONDS
+"$refnet" svc stop echo --timeout 20 --ctl "$sock" >"$dir/stop5.out" 2>&1 &
+stop_pid=$!
+net_track "$stop_pid"
+net_wait_for 5 sh -c "'$refnet' why echo --ctl '$sock' 2>&1 | grep -q 'draining 1 connection'" ||
+    bad "why echo never said it was draining: $(rn why echo 2>&1)"
+touch "$dir/go"
+wait "$stop_pid" || bad "svc stop echo: $(cat "$dir/stop5.out")"
+[ $((SECONDS - t0)) -le 8 ] || bad "echo's draining stop took $((SECONDS - t0)) s"
+net_wait_bg "$ec" 5 || bad "the echo client did not end"
+grep -q "^echoed two" "$dir/echo.out" || bad "echo stopped serving while it drained: $(cat "$dir/echo.out")"
+echo "echo drain: $(tr '\n' ' ' <"$dir/echo.out") stop: $(cat "$dir/stop5.out")"
 
 net_done "a draining stop finishes a 50 MB download intact and says 'in progress', never 'leaked'"

@@ -84,7 +84,7 @@ case " $info " in *" mss:1000 "*) ;; *) bad "Linux's ss -i mss is not 1000: $inf
 # refnet's own view: the held connection still has timestamps, and the
 # statistics of ss -i.
 rn netstat -i >"$dir/netstat.txt" || bad "refnet netstat -i failed"
-grep -q "^	 ts newreno wscale:" "$dir/netstat.txt" ||
+grep -q "^	 ts cubic wscale:" "$dir/netstat.txt" ||
     { bad "netstat -i shows no connection with timestamps"; cat "$dir/netstat.txt"; }
 grep -q " mss:1448 advmss:1460 " "$dir/netstat.txt" ||
     { bad "netstat -i: no mss:1448"; cat "$dir/netstat.txt"; }

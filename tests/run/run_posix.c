@@ -22,12 +22,14 @@
  * writing on an inherited connection; two children accepting on an
  * inherited listener), accept4 non-blocking (EAGAIN, then SOCK_NONBLOCK
  * on the new socket), exec keeping a socket without close-on-exec and
- * losing one with it, and exec in place.
+ * losing one with it, exec in place, and TCP_CONGESTION by name (Linux's
+ * "reno" and "cubic", before connect and on a live connection).
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -132,6 +134,56 @@ static bool echo_ok(int fd, const char *msg)
     size_t n = strlen(msg);
 
     return write_all(fd, msg, n) && read_all(fd, buf, n) && memcmp(buf, msg, n) == 0;
+}
+
+/* ---- TCP_CONGESTION ---------------------------------------------------------------- */
+
+/* The algorithm's name as getsockopt gives it, with the length it says. */
+static const char *cc_get(int fd, socklen_t *len)
+{
+    static char name[32];
+
+    memset(name, 'x', sizeof(name));
+    *len = sizeof(name);
+    if (getsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, name, len) != 0)
+        return "";
+    name[sizeof(name) - 1] = '\0';
+    return name;
+}
+
+static void t_congestion(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0), r;
+    socklen_t len;
+    const char *n;
+
+    n = cc_get(fd, &len);
+    /* As Linux: the name NUL-padded to 16 bytes. */
+    result("congestion-default", strcmp(n, "cubic") == 0 && len == 16, "'%s' length %u", n,
+           (unsigned)len);
+    r = setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, "reno", 4);
+    n = cc_get(fd, &len);
+    result("congestion-set-reno", r == 0 && strcmp(n, "reno") == 0, "set %d, then '%s'", r, n);
+    errno = 0;
+    r = setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, "no-such-cc", 10);
+    result("congestion-unknown", r == -1 && errno == ENOENT, "set answered %d", r);
+    n = cc_get(fd, &len);
+    result("congestion-unknown-keeps", strcmp(n, "reno") == 0, "'%s' after a refused name", n);
+    close(fd);
+    fd = dial("echo\n");
+    if (fd < 0) {
+        result("congestion-connected", false, "dial");
+        return;
+    }
+    r = setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, "reno", 5);
+    result("congestion-connected", r == 0 && strcmp(cc_get(fd, &len), "reno") == 0 &&
+                                       echo_ok(fd, "under reno\n"),
+           "set %d", r);
+    r = setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, "cubic", 5);
+    result("congestion-live-change", r == 0 && strcmp(cc_get(fd, &len), "cubic") == 0 &&
+                                         echo_ok(fd, "under cubic\n"),
+           "set %d", r);
+    close(fd);
 }
 
 /* ---- Connect ---------------------------------------------------------------------- */
@@ -592,6 +644,7 @@ int main(int argc, char **argv)
         t_fork_accept();
         t_exec();
         t_exec_same();
+        t_congestion();
         printf("%d failed\n", failures);
         return failures ? 1 : 0;
     }

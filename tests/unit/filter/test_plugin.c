@@ -8,7 +8,10 @@
  * leaky.c that took it, the same from a dump; the orphaned connection;
  * and, once the plug-in lets go, the unload completing, leak-free.  Its
  * route cache: a deleted route it keeps, reported as an orphan, and the
- * removal of an interface it blocks, explained, then complete.
+ * removal of an interface it blocks, explained, then complete.  Its link
+ * filter's route cache, kept past the unload under "filter:leaky-cache":
+ * the unload waits for it, and the chain names the plug-in, its file, the
+ * route and the site.
  */
 #include <dlfcn.h>
 #include <setjmp.h>
@@ -354,6 +357,111 @@ static void test_plugin_route_cache_blocks_iface_removal(void **state)
     fpair_down();
 }
 
+/* The leaking plug-in's link filter keeps the routes it cached under its
+ * own tag when the plug-in is unloaded: the unload waits for them (the
+ * file stays mapped), within the grace the verdict expects them to go,
+ * past it the chain names the plug-in, its file, the route and the site
+ * that took it, the same live, from the watchdog and from a dump; once
+ * the plug-in lets go the unload completes, leak-free. */
+static void test_plugin_filter_holds_wait(void **state)
+{
+    struct rn_strbuf out = RN_STRBUF_INIT, live = RN_STRBUF_INIT, dumped = RN_STRBUF_INIT;
+    struct rn_snapshot *s, *back = NULL;
+    struct row_seen rs = {0};
+    struct rn_watchdog *wd;
+    unsigned (*release_all)(void);
+    void *dl, *buf = NULL;
+    size_t len = 0;
+    char err[256], *chains;
+    int e;
+
+    (void)state;
+    fpair_up();
+    e = rn_plugin_load(P.b, leaky_path(), "filter:nosuch0", NULL, err, sizeof(err));
+    assert_int_equal(e, RN_ENOENT);
+    assert_non_null(strstr(err, "cannot stack its filter on that interface"));
+    e = rn_plugin_load(P.b, leaky_path(), "filter:sim0", NULL, err, sizeof(err));
+    if (e != 0)
+        fail_msg("load: %s", err);
+    assert_string_equal(rn_link_name(rn_iface_link(P.ifb)), "leaky-cache");
+    assert_int_equal(objects_held_by("filter:leaky-cache"), 2);  /* the interface, 198.18/15 */
+    rn_plugin_rows(P.b, row_fn, &rs);
+    assert_int_equal(rs.last.pr_held, 2);
+
+    /* Unloaded: the filter leaves the chain at once, with its hold on the
+     * interface; the route it cached keeps the unload waiting. */
+    wd = rn_watchdog_new(RN_DIAG_DEFAULT_THRESHOLD);
+    assert_non_null(wd);
+    assert_int_equal(rn_plugin_unload(P.b, "leaky", NULL), 0);
+    run_for(RN_MSEC(300));
+    assert_string_equal(rn_link_kind(rn_iface_link(P.ifb)), "sim-cable");
+    assert_int_equal(objects_held_by("filter:leaky-cache"), 1);
+    assert_int_equal(count_type("plug-in"), 1);
+    assert_int_equal(count_type("plug-in holder"), 1);
+    rs.n = 0;
+    rn_plugin_rows(P.b, row_fn, &rs);
+    assert_int_equal(rs.n, 1);
+    assert_true(rs.last.pr_unloading);
+    assert_int_equal(rs.last.pr_held, 1);
+    chains = render_live_chains();
+    if (strstr(chains, "(unloading for 300ms; 'filter:leaky-cache' holds 1 object, which the "
+                       "plug-in may still let go)") == NULL ||
+        strstr(chains, "verdict: no suspect holder") == NULL)
+        fail_msg("within its grace the hold is not expected:\n%s", chains);
+    free(chains);
+    assert_int_equal(rn_watchdog_check(wd, NULL), 0);
+
+    /* Past the threshold: named by file, tag, route and site. */
+    run_for(RN_SEC(11));
+    chains = render_live_chains();
+    if (strstr(chains, "plug-in leaky 1.0 ") == NULL || strstr(chains, "refnet-leaky.so") == NULL ||
+        strstr(chains, "unload pending 11.") == NULL ||
+        strstr(chains, "holder filter:leaky-cache of plug-in leaky: holds 1 object") == NULL ||
+        strstr(chains, "verdict: 'plugin.holds' unloaded 11.") == NULL ||
+        strstr(chains, "'filter:leaky-cache' still holds 1 object: route #") == NULL ||
+        strstr(chains, "last ref cache_filter_route (") == NULL ||
+        strstr(chains, "tests/plugins/leaky.c:") == NULL)
+        fail_msg("the unload's chain does not name the plug-in, file, route and site:\n%s",
+                 chains);
+    free(chains);
+    assert_true(rn_watchdog_check(wd, &out) >= 1);
+    if (strstr(rn_strbuf_str(&out), "holder filter:leaky-cache of plug-in leaky") == NULL ||
+        strstr(rn_strbuf_str(&out), "last ref cache_filter_route (") == NULL)
+        fail_msg("the watchdog does not name the holder and site:\n%s", rn_strbuf_str(&out));
+    s = rn_ob_snapshot();
+    assert_non_null(s);
+    s->s_threshold = RN_DIAG_DEFAULT_THRESHOLD;
+    assert_true(rn_diag_render_chains(s, 0, &live) >= 1);
+    assert_int_equal(rn_dump_encode(s, &buf, &len), 0);
+    assert_int_equal(rn_dump_decode(buf, len, &back, err, sizeof(err)), 0);
+    assert_true(rn_diag_render_chains(back, 0, &dumped) >= 1);
+    assert_string_equal(rn_strbuf_str(&live), rn_strbuf_str(&dumped));
+    assert_non_null(strstr(rn_strbuf_str(&live), "'filter:leaky-cache' still holds 1 object"));
+    rn_snapshot_free(back);
+    rn_snapshot_free(s);
+    free(buf);
+
+    /* It lets go: the next look finds the tag empty, the unload ends. */
+    dl = dlopen(leaky_path(), RTLD_NOW | RTLD_NOLOAD);
+    assert_non_null(dl);
+    *(void **)&release_all = dlsym(dl, "leaky_release_all");
+    assert_non_null(release_all);
+    assert_int_equal(release_all(), 1);
+    dlclose(dl);
+    run_for(RN_MSEC(300));
+    assert_int_equal(count_type("plug-in holder"), 0);
+    assert_int_equal(count_type("plug-in"), 0);
+    assert_int_equal(objects_held_by("filter:leaky-cache"), 0);
+    rs.n = 0;
+    rn_plugin_rows(P.b, row_fn, &rs);
+    assert_int_equal(rs.n, 0);
+    rn_watchdog_free(wd);
+    rn_strbuf_free(&out);
+    rn_strbuf_free(&live);
+    rn_strbuf_free(&dumped);
+    fpair_down();
+}
+
 /* The example plug-in behaves: it lets go of each flow as it ends, so its
  * unload completes at once. */
 static void test_example_plugin_unloads_at_once(void **state)
@@ -498,6 +606,7 @@ int main(void)
         cmocka_unit_test(test_leaking_plugin_named_by_file_and_site),
         cmocka_unit_test(test_example_plugin_unloads_at_once),
         cmocka_unit_test(test_plugin_route_cache_blocks_iface_removal),
+        cmocka_unit_test(test_plugin_filter_holds_wait),
         cmocka_unit_test(test_example_link_filter),
     };
 

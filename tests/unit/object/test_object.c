@@ -126,6 +126,46 @@ static void test_ledger_sums(void **state)
     assert_int_equal(released, 1);
 }
 
+/* rn_tag_holds() counts the objects an interned tag holds, through
+ * create, ref, deref (fast and full paths), transfer and release; a
+ * well-known tag is not counted. */
+static void test_tag_holds(void **state)
+{
+    rn_tag_t t = rn_tag_intern("filter:holds-test"), u = rn_tag_intern("callout:holds-test");
+    int released1 = 0, released2 = 0;
+    struct widget *w1, *w2;
+
+    (void)state;
+    assert_int_equal(rn_tag_holds(t), 0);
+    w1 = rn_ob_create(widget_type, t);
+    assert_non_null(w1);
+    w1->w_released = &released1;
+    assert_int_equal(rn_tag_holds(t), 1);
+    w2 = rn_ob_create(widget_type, RN_TAG_CREATE);
+    assert_non_null(w2);
+    w2->w_released = &released2;
+    assert_int_equal(rn_ob_ref(w2, t), 0);
+    assert_int_equal(rn_ob_ref(w2, t), 0);  /* a second reference: still one object */
+    assert_int_equal(rn_tag_holds(t), 2);
+    assert_int_equal(rn_ob_deref(w2, t), 0);
+    assert_int_equal(rn_tag_holds(t), 2);
+    assert_int_equal(rn_ob_transfer(w2, t, u), 0);
+    assert_int_equal(rn_tag_holds(t), 1);
+    assert_int_equal(rn_tag_holds(u), 1);
+    assert_int_equal(rn_ob_ref(w2, t), 0);   /* its line again, from zero */
+    assert_int_equal(rn_tag_holds(t), 2);
+    assert_int_equal(rn_ob_deref(w2, t), 0);
+    assert_int_equal(rn_ob_deref(w2, u), 0);
+    assert_int_equal(rn_tag_holds(t), 1);
+    assert_int_equal(rn_tag_holds(u), 0);
+    assert_int_equal(rn_tag_holds(RN_TAG_CREATE), 0);
+    assert_int_equal(rn_ob_kill(w2), 0);
+    assert_int_equal(released2, 1);
+    assert_int_equal(rn_ob_kill(w1), 0);  /* its creator's reference, under t */
+    assert_int_equal(released1, 1);
+    assert_int_equal(rn_tag_holds(t), 0);
+}
+
 /* A leak shows as a live object whose ledger names the holder and its age. */
 static void test_leak_names_holder_and_age(void **state)
 {
@@ -513,6 +553,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_tags, teardown_each),
         cmocka_unit_test_teardown(test_ledger_sums, teardown_each),
+        cmocka_unit_test_teardown(test_tag_holds, teardown_each),
         cmocka_unit_test_teardown(test_leak_names_holder_and_age, teardown_each),
         cmocka_unit_test_teardown(test_double_deref_names_both_sites, teardown_each),
         cmocka_unit_test_teardown(test_double_deref_traced_gives_history, teardown_each),

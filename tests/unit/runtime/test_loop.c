@@ -1,9 +1,10 @@
 /*
  * The real-time loop, driving a fake stack: one poll per wake whatever the
  * number of ready fds, wake-ups through the eventfd, deadlines, loop
- * timers, host fd callbacks (and their deletion mid-wake), posted work,
- * stop, and the target's fds changing while the loop runs.
+ * timers, busy polling, host fd callbacks (and their deletion mid-wake),
+ * posted work, stop, and the target's fds changing while the loop runs.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -188,6 +189,52 @@ static void test_deadline_wakes_in_time(void **state)
     assert_true(f->f_last_now >= t0 + RN_MSEC(30));
     assert_true(f->f_last_now < t0 + RN_SEC(2));
     assert_int_equal(f->f_deadline, 0);
+    fake_free(f);
+}
+
+/* Writes to the fake's first pipe after a short sleep. */
+static void *late_writer(void *arg)
+{
+    struct fake *f = arg;
+
+    usleep(2000);
+    if (write(f->f_pipes[0][1], "x", 1) != 1)
+        abort();
+    return NULL;
+}
+
+/* Busy polling: a byte written 2 ms into a 200 ms window is found by the
+ * spin (a hit, no sleep); with nothing coming, a deadline sooner than the
+ * window ends the spin, never early (a miss); the window has a bound. */
+static void test_busy_poll(void **state)
+{
+    struct fake *f = fake_new(1);
+    struct rn_loop_stats ls;
+    pthread_t th;
+    rn_time_t t0;
+
+    (void)state;
+    assert_int_equal(rn_loop_set_busy_poll(f->f_loop, RN_LOOP_BUSY_POLL_MAX + 1), RN_EINVAL);
+    assert_int_equal(rn_loop_set_busy_poll(f->f_loop, RN_MSEC(200) / 20), 0);  /* 10 ms */
+    f->f_stop_after = 1;
+    assert_int_equal(pthread_create(&th, NULL, late_writer, f), 0);
+    assert_int_equal(rn_loop_run(f->f_loop), 0);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    rn_loop_stats(f->f_loop, &ls);
+    assert_int_equal(f->f_drained, 1);
+    /* The write may come after the window on a loaded machine: then the
+     * sleep takes it, and the spin counts a miss. */
+    assert_int_equal(ls.ls_busy_hits + ls.ls_busy_misses, 1);
+
+    f->f_polls = 0;
+    f->f_stop_after = 1;
+    t0 = rn_clock_os_monotonic();
+    f->f_deadline = t0 + RN_MSEC(3);
+    assert_int_equal(rn_loop_run(f->f_loop), 0);
+    rn_loop_stats(f->f_loop, &ls);
+    assert_true(f->f_last_now >= t0 + RN_MSEC(3));
+    assert_int_equal(ls.ls_busy_misses >= 1, 1);
+    assert_int_equal(rn_loop_set_busy_poll(f->f_loop, 0), 0);
     fake_free(f);
 }
 
@@ -427,6 +474,7 @@ int main(void)
         cmocka_unit_test(test_wake_through_eventfd),
         cmocka_unit_test(test_has_work_means_no_sleep),
         cmocka_unit_test(test_deadline_wakes_in_time),
+        cmocka_unit_test(test_busy_poll),
         cmocka_unit_test(test_loop_timer),
         cmocka_unit_test(test_fd_callback),
         cmocka_unit_test(test_del_fd_inside_wake),

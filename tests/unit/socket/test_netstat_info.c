@@ -78,7 +78,7 @@ static void test_netstat_info(void **state)
     walk(P.a, false, &sb);
     /* The row, then its statistics on a line of their own. */
     assert_non_null(strstr(rn_strbuf_str(&sb), "ESTABLISHED"));
-    assert_non_null(strstr(rn_strbuf_str(&sb), "\t ts sack newreno wscale:6,6 rto:200.000 rtt:"));
+    assert_non_null(strstr(rn_strbuf_str(&sb), "\t ts sack cubic wscale:6,6 rto:200.000 rtt:"));
     assert_non_null(strstr(rn_strbuf_str(&sb), " mss:1448 advmss:1460 rcvmss:0 peermss:1460 cwnd:"));
     assert_non_null(strstr(rn_strbuf_str(&sb), " bytes_sent:40000 bytes_retrans:0"
                                                " bytes_acked:40000 bytes_received:0"));
@@ -97,6 +97,47 @@ static void test_netstat_info(void **state)
     assert_string_equal(json_object_get_string(v), "ESTABLISHED");
     assert_true(json_object_object_get_ex(info, "rcv_mss", &v));
     assert_int_equal(json_object_get_uint64(v), 1448);
+    json_object_put(rows);
+    rn_strbuf_free(&sb);
+    pair_down();
+}
+
+/* Each connection shows its own congestion control: one that chose
+ * NewReno by TCP_CONGESTION beside one that has the stack's CUBIC. */
+static void test_netstat_congestion(void **state)
+{
+    struct pair_params pp = {.pp_procs = true};
+    struct rn_strbuf sb = RN_STRBUF_INIT;
+    struct json_object *rows, *row, *info, *v;
+    int err, hl, hc, hc2, reno = 0, cubic = 0;
+    size_t i;
+
+    (void)state;
+    pair_up_with(&pp);
+    hl = tcp_listening(P.pb, PORT, &err);
+    assert_int_equal(err, 0);
+    hc = rn_sock_open(P.pa, RN_SOCK_STREAM, 0);
+    assert_int_equal(rn_sock_setopt_str(P.pa, hc, RN_TCP_CONGESTION, "reno"), 0);
+    (void)tcp_connect_accept(P.pa, hc, P.pb, hl, PORT);
+    hc2 = rn_sock_open(P.pa, RN_SOCK_STREAM, 0);
+    (void)tcp_connect_accept(P.pa, hc2, P.pb, hl, PORT);
+    walk(P.a, false, &sb);
+    assert_non_null(strstr(rn_strbuf_str(&sb), "\t ts sack newreno wscale:"));
+    assert_non_null(strstr(rn_strbuf_str(&sb), "\t ts sack cubic wscale:"));
+    rn_strbuf_free(&sb);
+    walk(P.a, true, &sb);
+    rows = json_tokener_parse(rn_strbuf_str(&sb));
+    assert_non_null(rows);
+    for (i = 0; i < json_object_array_length(rows); i++) {
+        row = json_object_array_get_idx(rows, i);
+        if (!json_object_object_get_ex(row, "info", &info))
+            continue;
+        assert_true(json_object_object_get_ex(info, "congestion", &v));
+        reno += strcmp(json_object_get_string(v), "newreno") == 0;
+        cubic += strcmp(json_object_get_string(v), "cubic") == 0;
+    }
+    assert_int_equal(reno, 1);
+    assert_int_equal(cubic, 1);
     json_object_put(rows);
     rn_strbuf_free(&sb);
     pair_down();
@@ -141,6 +182,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_netstat_info),
+        cmocka_unit_test(test_netstat_congestion),
         cmocka_unit_test(test_settings_listing),
     };
 

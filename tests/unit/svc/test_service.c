@@ -6,7 +6,7 @@
  * (timeout, STOP_PENDING, the chain service -> process -> socket -> tcp
  * listener -> holders with its verdict, a start refused with the port's
  * holder named), and the stop completing once the reference goes; a
- * drain grace's edges (refused, nothing to finish, everything stopped,
+ * drain grace's edges (too long, nothing to finish, everything stopped,
  * the stack destroyed under a drain).
  */
 #include <setjmp.h>
@@ -274,7 +274,7 @@ static void test_stack_destroyed_under_a_stop(void **state)
     check_live_objects(0);
 }
 
-/* A drain grace: refused for a kind that cannot drain or past the most;
+/* A drain grace: taken by every built-in kind, refused past the most;
  * a stop with nothing to finish completes at its first look (STOP_PENDING
  * "draining 0 connections" meanwhile, with its "drain" hold and wait);
  * stopping everything ends a drain at once; and a stack destroyed under a
@@ -293,7 +293,8 @@ static void test_drain_edges(void **state)
     pair_up(1500, false);
     assert_int_equal(rn_svcctl_create(P.b, rn_svc_builtin, &sc), 0);
     assert_int_equal(rn_svcctl_add(sc, "chargen", &chargen, err, sizeof(err)), 0);
-    assert_int_equal(rn_svc_set_drain(chargen, RN_SEC(5)), RN_ENOTSUP);
+    assert_int_equal(rn_svc_set_drain(chargen, RN_SEC(5)), 0);  /* it ends its streams */
+    assert_int_equal(rn_svc_drain_grace(chargen), RN_SEC(5));
     assert_int_equal(rn_svc_set_drain(chargen, 0), 0);
     snprintf(spec, sizeof(spec), "httpd=8080:%s", dir);
     assert_int_equal(rn_svcctl_add(sc, spec, &httpd, err, sizeof(err)), 0);

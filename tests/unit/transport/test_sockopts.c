@@ -12,6 +12,8 @@
  *   SO_KEEPALIVE with TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT
  *   SO_SNDBUF and SO_RCVBUF for TCP and UDP
  *   SO_BROADCAST, IP_TOS, IP_TTL, TCP_MAXSEG, TCP_SYNCNT, TCP_WINDOW_CLAMP
+ *   TCP_CONGESTION by name: per socket, inherited from a listener, changed
+ *   on a live connection
  *   a bind to port 0 choosing the port at bind
  *   TCP_INFO by handle, on the loop (test_tcp_info_mt.c: from another
  *   thread)
@@ -808,6 +810,142 @@ static void test_window_clamp(void **state)
     pair_down();
 }
 
+/* ---- TCP_CONGESTION ------------------------------------------------------------- */
+
+static const char *cc_of(struct rn_proc *p, int h)
+{
+    static char name[RN_TCP_CC_NAME_MAX];
+
+    memset(name, 'x', sizeof(name));
+    assert_int_equal(rn_sock_getopt_str(p, h, RN_TCP_CONGESTION, name, sizeof(name)), 0);
+    return name;
+}
+
+static const char *cc_info_of(struct rn_proc *p, int h)
+{
+    static struct rn_tcp_info ti;
+
+    assert_int_equal(rn_sock_tcp_info(p, h, &ti), 0);
+    return ti.ti_cc;
+}
+
+/* Names, errors and the calls that do not take a string. */
+static void test_congestion_values(void **state)
+{
+    char buf[RN_TCP_CC_NAME_MAX], longname[200];
+    int64_t v;
+    int t, u;
+
+    (void)state;
+    up();
+    t = tcp_socket(P.pa);
+    u = udp_socket(P.pa);
+    /* The default is the stack's, CUBIC unless tcp.congestion says. */
+    assert_string_equal(cc_of(P.pa, t), "cubic");
+    assert_int_equal(rn_sock_setopt_str(P.pa, t, RN_TCP_CONGESTION, "newreno"), 0);
+    assert_string_equal(cc_of(P.pa, t), "newreno");
+    assert_int_equal(rn_sock_setopt_str(P.pa, t, RN_TCP_CONGESTION, "cubic"), 0);
+    assert_string_equal(cc_of(P.pa, t), "cubic");
+    /* Linux's name for NewReno. */
+    assert_int_equal(rn_sock_setopt_str(P.pa, t, RN_TCP_CONGESTION, "reno"), 0);
+    assert_string_equal(cc_of(P.pa, t), "newreno");
+    /* No such algorithm: RN_ENOENT, and the choice stays. */
+    assert_int_equal(rn_sock_setopt_str(P.pa, t, RN_TCP_CONGESTION, "bbr"), RN_ENOENT);
+    assert_int_equal(rn_sock_setopt_str(P.pa, t, RN_TCP_CONGESTION, ""), RN_ENOENT);
+    assert_int_equal(rn_sock_setopt_str(P.pa, t, RN_TCP_CONGESTION, "Cubic"), RN_ENOENT);
+    memset(longname, 'c', sizeof(longname) - 1);
+    longname[sizeof(longname) - 1] = '\0';
+    assert_int_equal(rn_sock_setopt_str(P.pa, t, RN_TCP_CONGESTION, longname), RN_ENOENT);
+    assert_string_equal(cc_of(P.pa, t), "newreno");
+    /* A string option through the int calls, an int one through these. */
+    assert_int_equal(rn_sock_setopt(P.pa, t, RN_TCP_CONGESTION, 1), RN_EINVAL);
+    assert_int_equal(rn_sock_getopt(P.pa, t, RN_TCP_CONGESTION, &v), RN_EINVAL);
+    assert_int_equal(rn_sock_setopt_str(P.pa, t, RN_TCP_NODELAY, "1"), RN_EINVAL);
+    assert_int_equal(rn_sock_getopt_str(P.pa, t, RN_TCP_NODELAY, buf, sizeof(buf)), RN_EINVAL);
+    assert_int_equal(rn_sock_setopt_str(P.pa, t, RN_TCP_CONGESTION, NULL), RN_EINVAL);
+    assert_int_equal(rn_sock_getopt_str(P.pa, t, RN_TCP_CONGESTION, buf, 0), RN_EINVAL);
+    /* A short buffer gets the name cut, NUL-terminated. */
+    assert_int_equal(rn_sock_getopt_str(P.pa, t, RN_TCP_CONGESTION, buf, 4), 0);
+    assert_string_equal(buf, "new");
+    /* Datagram sockets answer as Linux does for TCP's level. */
+    assert_int_equal(rn_sock_setopt_str(P.pa, u, RN_TCP_CONGESTION, "cubic"), RN_ENOPROTOOPT);
+    assert_int_equal(rn_sock_getopt_str(P.pa, u, RN_TCP_CONGESTION, buf, sizeof(buf)),
+                     RN_EOPNOTSUPP);
+    assert_int_equal(rn_sock_setopt_str(P.pa, 99, RN_TCP_CONGESTION, "cubic"), RN_EBADF);
+    assert_int_equal(rn_sock_getopt_str(P.pa, 99, RN_TCP_CONGESTION, buf, sizeof(buf)), RN_EBADF);
+    pair_down();
+}
+
+/* A socket's choice goes to its connection; a listener's to those it
+ * accepts; the rest follow the stack. */
+static void test_congestion_per_socket(void **state)
+{
+    int hl, hl2, hs, hs2, hc, hc2;
+
+    (void)state;
+    up();
+    hl = listen_on(P.pb, PORT, false, false);
+    assert_int_equal(rn_sock_setopt_str(P.pb, hl, RN_TCP_CONGESTION, "reno"), 0);
+    hl2 = listen_on(P.pb, PORT + 1, false, false);
+    hc = tcp_socket(P.pa);
+    assert_int_equal(rn_sock_setopt_str(P.pa, hc, RN_TCP_CONGESTION, "newreno"), 0);
+    hs = tcp_connect_accept(P.pa, hc, P.pb, hl, PORT);
+    hc2 = tcp_socket(P.pa);
+    hs2 = tcp_connect_accept(P.pa, hc2, P.pb, hl2, PORT + 1);
+    assert_string_equal(cc_of(P.pa, hc), "newreno");
+    assert_string_equal(cc_info_of(P.pa, hc), "newreno");
+    assert_string_equal(cc_of(P.pb, hs), "newreno");
+    assert_string_equal(cc_info_of(P.pb, hs), "newreno");
+    assert_string_equal(cc_of(P.pb, hl), "newreno");
+    assert_string_equal(cc_of(P.pa, hc2), "cubic");
+    assert_string_equal(cc_info_of(P.pa, hc2), "cubic");
+    assert_string_equal(cc_of(P.pb, hs2), "cubic");
+    /* A change of the stack's setting reaches new connections only, and
+     * not those whose socket chose. */
+    assert_int_equal(rn_tcp_setting_set(P.b, "tcp.congestion", "newreno"), 0);
+    assert_string_equal(cc_of(P.pb, hs2), "cubic");
+    assert_int_equal(rn_sock_setopt_str(P.pb, hl2, RN_TCP_CONGESTION, "cubic"), 0);
+    hc = tcp_socket(P.pa);
+    hs = tcp_connect_accept(P.pa, hc, P.pb, hl2, PORT + 1);
+    assert_string_equal(cc_of(P.pb, hs), "cubic");
+    hc = tcp_socket(P.pa);
+    hs = tcp_connect_accept(P.pa, hc, P.pb, hl, PORT);
+    assert_string_equal(cc_of(P.pb, hs), "newreno");
+    pair_down();
+}
+
+/* Set on a connection under way, the algorithm takes over from the window
+ * as it is, and grows it its own way from there. */
+static void test_congestion_live_change(void **state)
+{
+    struct rn_tcp_info before, after;
+    int hl, hs, hc;
+
+    (void)state;
+    up();
+    hl = listen_on(P.pb, PORT, false, false);
+    hc = tcp_socket(P.pa);
+    assert_int_equal(rn_sock_setopt_str(P.pa, hc, RN_TCP_CONGESTION, "newreno"), 0);
+    hs = tcp_connect_accept(P.pa, hc, P.pb, hl, PORT);
+    submit(P.pa, RN_SOP_SEND, hc, payload, 100000, NULL, new_rec());
+    run_for(RN_MSEC(200));
+    assert_int_equal(rn_sock_tcp_info(P.pa, hc, &before), 0);
+    assert_string_equal(before.ti_cc, "newreno");
+    assert_int_equal(rn_sock_setopt_str(P.pa, hc, RN_TCP_CONGESTION, "cubic"), 0);
+    assert_int_equal(rn_sock_tcp_info(P.pa, hc, &after), 0);
+    assert_string_equal(after.ti_cc, "cubic");
+    assert_int_equal(after.ti_snd_cwnd, before.ti_snd_cwnd);
+    assert_int_equal(after.ti_snd_ssthresh, before.ti_snd_ssthresh);
+    /* Still in its first slow start: the window keeps growing. */
+    submit(P.pa, RN_SOP_SEND, hc, payload, 100000, NULL, new_rec());
+    run_for(RN_MSEC(200));
+    assert_int_equal(rn_sock_tcp_info(P.pa, hc, &after), 0);
+    assert_true(after.ti_snd_cwnd > before.ti_snd_cwnd);
+    assert_int_equal(after.ti_bytes_acked, 200000);
+    (void)hs;
+    pair_down();
+}
+
 /* ---- TCP_INFO -------------------------------------------------------------------- */
 
 static void test_tcp_info(void **state)
@@ -876,6 +1014,9 @@ int main(void)
         cmocka_unit_test(test_maxseg),
         cmocka_unit_test(test_syncnt),
         cmocka_unit_test(test_window_clamp),
+        cmocka_unit_test(test_congestion_values),
+        cmocka_unit_test(test_congestion_per_socket),
+        cmocka_unit_test(test_congestion_live_change),
         cmocka_unit_test(test_tcp_info),
     };
 

@@ -1081,7 +1081,7 @@ static void test_cubic_follows_its_curve(void **state)
     use_cubic();
     l = open_pair(5005, &ua, &ub);
     c = ua.u_conn;
-    assert_string_equal(c->t_conf->tc_cc->cc_name, "cubic");
+    assert_string_equal(c->t_cc->cc_name, "cubic");
     mss = c->t_maxseg;
     c->t_srtt = RN_MSEC(100);
     c->snd_cwnd = 100 * mss;

@@ -345,7 +345,7 @@ static void test_syn_defaults(void **state)
     assert_int_equal(ti.ti_snd_mss, 1448);
     assert_int_equal(rn_sock_getopt(P.pa, hc, RN_TCP_MAXSEG, &mss), 0);
     assert_int_equal(mss, 1448);
-    assert_string_equal(ti.ti_cc, "newreno");
+    assert_string_equal(ti.ti_cc, "cubic");
     pair_down();
 }
 

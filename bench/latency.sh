@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# Latency of refnet against the Linux kernel, side by side in one run.
+#
+# refnet runs as `refnet daemon --tap bn0 --addr 198.18.0.2/15` in a
+# namespace of its own (TAP at MTU 1500, Linux's side 198.18.0.1/15); the
+# reference is the Linux kernel at the far end of a veth pair at MTU 1500
+# (bench/netlib.sh).  The same client drives both:
+#
+#   icmp      ping 198.18.0.2, COUNT echoes 10 ms apart (a gap long enough
+#             for a loop to fall asleep between two); the median and the
+#             99th percentile of the round trips
+#   tcp_pp    one TCP connection, 1-byte ping-pong, COUNT round trips with
+#             10 ms between them, against refnet's echo service (TCP 7) /
+#             a Python echo server on the veth's far end; median and p99
+#
+# Each measurement runs RUNS times as pairs, refnet and the reference back
+# to back (which goes first alternates); each pair gives one ratio refnet /
+# reference of the median and one of the p99, and the table shows their
+# least, median and greatest.  All of it twice: the daemon as it starts by
+# default, then restarted with `--busy-poll US` (default 200).  Beside the
+# ratios, the table gives refnet's own p99 in microseconds (the median of
+# its runs), the figure a latency target is stated in.  Prints a table and
+# one JSON line.
+#
+# Usage: bench/latency.sh [BUILD]   (default build); environment:
+# BENCH_COUNT (round trips per run, default 300), BENCH_RUNS (pairs,
+# default 5), BENCH_BUSY_US (default 200).  Needs root; without it, says
+# why and exits 0.
+set -uo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+build=${1:-build}
+refnet="$build/bin/refnet"
+count=${BENCH_COUNT:-300}
+runs=${BENCH_RUNS:-5}
+busy=${BENCH_BUSY_US:-200}
+py=/usr/bin/python3
+
+. "$here/netlib.sh"
+bench_need_root latency.sh
+[ -x "$refnet" ] || { echo "latency.sh: $refnet is not built" >&2; exit 1; }
+command -v ping >/dev/null || { echo "latency.sh: ping is missing (scripts/deps.sh)" >&2; exit 1; }
+
+bench_setup latency
+
+bench_tap_daemon "$nsr" "$sock" "$dir/daemon.log" --service echo
+bench_veth "$nsa" "$nsb"
+
+# The reference's echo server, on the veth's far end.
+ip netns exec "$nsb" "$py" -c '
+import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("198.18.0.2", 7)); s.listen(8)
+while True:
+    c, _ = s.accept()
+    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    while True:
+        b = c.recv(64)
+        if not b:
+            break
+        c.sendall(b)
+    c.close()
+' </dev/null &
+echo $! >>"$dir/pids"
+
+ip netns exec "$nsr" ping -c 1 -W 2 198.18.0.2 >/dev/null || die "refnet does not answer ping"
+ip netns exec "$nsa" ping -c 1 -W 2 198.18.0.2 >/dev/null || die "the veth does not answer ping"
+
+# Prints "MEDIAN P99" in microseconds from round trips (µs), one a line.
+quantiles() {
+    "$py" -c '
+import statistics, sys
+v = sorted(float(x) for x in sys.stdin.read().split())
+if not v:
+    sys.exit(1)
+print("%.1f %.1f" % (statistics.median(v), v[min(len(v) - 1, int(len(v) * 0.99))]))'
+}
+
+# icmp NS: median and p99 of COUNT pings.
+icmp() {
+    ip netns exec "$1" timeout $((count / 50 + 30)) ping -n -c "$count" -i 0.01 -W 1 198.18.0.2 |
+        sed -n 's/.* time=\([0-9.]*\) ms.*/\1/p' | awk '{ print $1 * 1000 }' | quantiles ||
+        die "ping in $1 got no answer"
+}
+
+# tcp_pp NS: median and p99 of COUNT 1-byte round trips on one connection.
+tcp_pp() {
+    ip netns exec "$1" timeout $((count / 50 + 30)) "$py" -c '
+import socket, sys, time
+n = int(sys.argv[1])
+s = socket.create_connection(("198.18.0.2", 7), timeout=5)
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+for i in range(n + 10):
+    t0 = time.perf_counter_ns()
+    s.sendall(b"x")
+    if s.recv(1) != b"x":
+        sys.exit("echo went wrong")
+    t1 = time.perf_counter_ns()
+    if i >= 10:
+        print((t1 - t0) / 1000.0)
+    time.sleep(0.01)
+s.close()' "$count" | quantiles || die "tcp_pp in $1 failed"
+}
+
+ratio() { "$py" -c 'import sys; print("%.3f" % (float(sys.argv[1]) / float(sys.argv[2])))' "$1" "$2"; }
+
+names=(icmp tcp_pp)
+declare -A med p99 own
+json="{\"bench\":\"latency\",\"count\":$count,\"runs\":$runs,\"busy_poll_us\":$busy"
+printf '\n%-16s %23s %23s %10s\n' "" "median ratio" "p99 ratio" "refnet"
+printf '%-16s %7s %7s %7s %7s %7s %7s %10s\n' measure min median max min median max "p99 us"
+for mode in default busy; do
+    if [ "$mode" = busy ]; then
+        bench_stop "$dpid"
+        ip netns exec "$nsr" "$refnet" daemon --tap bn0 --addr 198.18.0.2/15 --mtu 1500 \
+            --ctl "$sock" --watchdog 0 --service echo --busy-poll "$busy" 2>"$dir/daemon2.log" &
+        dpid=$!
+        for i in $(seq 50); do
+            "$refnet" status --ctl "$sock" --timeout 2 >/dev/null 2>&1 && break
+            sleep 0.1
+        done
+        ip netns exec "$nsr" ping -c 1 -W 2 198.18.0.2 >/dev/null ||
+            die "refnet --busy-poll $busy does not answer ping: $(cat "$dir/daemon2.log")"
+    fi
+    for m in "${names[@]}"; do med[$m]=; p99[$m]=; own[$m]=; done
+    for r in $(seq "$runs"); do
+        for m in "${names[@]}"; do
+            if [ $((r % 2)) = 1 ]; then
+                read -r rm rp < <($m "$nsr") || exit 1
+                read -r vm vp < <($m "$nsa") || exit 1
+            else
+                read -r vm vp < <($m "$nsa") || exit 1
+                read -r rm rp < <($m "$nsr") || exit 1
+            fi
+            kill -0 "$dpid" 2>/dev/null || die "the daemon died"
+            echo "$mode pair $r $m: median refnet $rm us linux $vm us, p99 refnet $rp us linux $vp us" >&2
+            med[$m]+=" $(ratio "$rm" "$vm")"
+            p99[$m]+=" $(ratio "$rp" "$vp")"
+            own[$m]+=" $rp"
+        done
+    done
+    for m in "${names[@]}"; do
+        read -r a0 a1 a2 b0 b1 b2 o < <("$py" -c '
+import statistics, sys
+a = sorted(float(x) for x in sys.argv[1].split())
+b = sorted(float(x) for x in sys.argv[2].split())
+o = statistics.median(float(x) for x in sys.argv[3].split())
+print("%.2f %.2f %.2f %.2f %.2f %.2f %.0f" % (a[0], statistics.median(a), a[-1],
+                                             b[0], statistics.median(b), b[-1], o))' \
+            "${med[$m]}" "${p99[$m]}" "${own[$m]}")
+        printf '%-16s %7s %7s %7s %7s %7s %7s %10s\n' "$m/$mode" "$a0" "$a1" "$a2" "$b0" "$b1" "$b2" "$o"
+        json+=",\"${m}_${mode}_median_ratio\":[$a0,$a1,$a2],\"${m}_${mode}_p99_ratio\":[$b0,$b1,$b2]"
+        json+=",\"${m}_${mode}_refnet_p99_us\":$o"
+    done
+done
+echo "$json}"
