@@ -89,11 +89,29 @@ struct rn_proc *rn__echo_proc(const struct rn_echo *e);
 
 struct rn_tcpsvc;
 
+/* The most connections at once a built-in TCP service may be given. */
+#define RN_SVC_CONNS_MAX 1000000u
+
+/* Limits the built-in services of the daemon start with (the daemon's
+ * --set svc.*); 0 leaves a default. */
+struct rn_svc_limits {
+    unsigned lim_max_conns;        /* echo, discard, chargen: connections at
+                                      once; 0: 1024; at most RN_SVC_CONNS_MAX */
+    unsigned lim_httpd_max_conns;  /* httpd: 0: 4000; at most RN_SVC_CONNS_MAX */
+    unsigned lim_backlog;          /* every one's listen backlog; 0: 1024; <= 65535 */
+    uint64_t lim_httpd_idle;       /* httpd: ns without a request; 0: 30 s */
+};
+
+/* [L] Sets the limits services started from now on use.  Not checked
+ * here: a start with a value out of range fails with RN_EINVAL. */
+void rn__svc_kinds_set_limits(const struct rn_svc_limits *lim);
+
 struct rn_tcpsvc_params {
     uint32_t sv_addr;       /* local address, host order; 0: every address */
     uint16_t sv_port;       /* 0: the service's port (7, 9, 19) */
-    unsigned sv_max_conns;  /* connections at once; 0: 1024 (at most 4000) */
-    unsigned sv_backlog;    /* SYN and accept queue bound; 0: 128 */
+    unsigned sv_max_conns;  /* connections at once; 0: 1024 (at most
+                               RN_SVC_CONNS_MAX, and the process's handles) */
+    unsigned sv_backlog;    /* SYN and accept queue bound; 0: 1024 */
     uint32_t sv_bufsize;    /* echo/discard buffer per connection; 0: 16 KiB
                                (at most 1 MiB); chargen sends in pieces of this */
     struct rn_proc *sv_proc; /* hosted: run in this process (borrowed); NULL:
@@ -203,9 +221,9 @@ struct rn_httpd_params {
     uint32_t hp_addr;              /* local address, host order; 0: every address */
     uint16_t hp_port;              /* 0: 80 */
     const char *hp_root;           /* document root directory (required; copied) */
-    unsigned hp_max_conns;         /* connections at once; 0: 4000 (at most 4000:
-                                      a process has at most 4096 handles) */
-    unsigned hp_backlog;           /* SYN and accept queue bound; 0: 128 */
+    unsigned hp_max_conns;         /* connections at once; 0: 4000 (at most
+                                      RN_SVC_CONNS_MAX, and the process's handles) */
+    unsigned hp_backlog;           /* SYN and accept queue bound; 0: 1024 */
     uint64_t hp_idle_timeout;      /* ns without a request before closing; 0: 30 s */
     uint64_t hp_header_timeout;    /* ns from a head's first byte to its end; 0: 10 s */
     uint64_t hp_send_timeout;      /* ns for one piece to be taken; 0: 60 s */

@@ -600,24 +600,60 @@ const char *rn__http_content_type(const char *name)
     return "application/octet-stream";
 }
 
+/* Appends n bytes of src at *pos if they fit within len; false if not. */
+static bool head_put(char *buf, size_t len, size_t *pos, const char *src, size_t n)
+{
+    if (n >= len - *pos)  /* keeps a byte for the NUL */
+        return false;
+    memcpy(buf + *pos, src, n);
+    *pos += n;
+    return true;
+}
+
+static bool head_str(char *buf, size_t len, size_t *pos, const char *s)
+{
+    return head_put(buf, len, pos, s, strlen(s));
+}
+
+/* Appends v in decimal. */
+static bool head_u64(char *buf, size_t len, size_t *pos, uint64_t v)
+{
+    char digits[20];
+    size_t n = 0;
+
+    do {
+        digits[sizeof(digits) - 1 - n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v > 0);
+    return head_put(buf, len, pos, digits + sizeof(digits) - n, n);
+}
+
+/* Built by copying, not by a formatted print: it runs once per response. */
 size_t rn__http_format_head(char *buf, size_t len, int status, const char *ctype,
                            uint64_t content_length, unsigned flags)
 {
-    int n = snprintf(buf, len,
-                     "HTTP/1.1 %d %s\r\n"
-                     "Server: refnet\r\n"
-                     "%s%s%s"
-                     "Content-Length: %" PRIu64 "\r\n"
-                     "%s%s"
-                     "\r\n",
-                     status, rn__http_reason(status), ctype ? "Content-Type: " : "",
-                     ctype ? ctype : "", ctype ? "\r\n" : "", content_length,
-                     (flags & RN_HTTP_RF_ALLOW) ? "Allow: GET, HEAD\r\n" : "",
-                     (flags & RN_HTTP_RF_CLOSE)       ? "Connection: close\r\n"
-                     : (flags & RN_HTTP_RF_KEEPALIVE) ? "Connection: keep-alive\r\n"
-                                                      : "");
+    size_t pos = 0;
+    bool ok;
 
-    if (n < 0 || (size_t)n >= len)
+    if (len == 0 || status < 100 || status > 999)
         return 0;
-    return (size_t)n;
+    ok = head_str(buf, len, &pos, "HTTP/1.1 ") && head_u64(buf, len, &pos, (uint64_t)status) &&
+         head_str(buf, len, &pos, " ") && head_str(buf, len, &pos, rn__http_reason(status)) &&
+         head_str(buf, len, &pos, "\r\nServer: refnet\r\n");
+    if (ok && ctype != NULL)
+        ok = head_str(buf, len, &pos, "Content-Type: ") && head_str(buf, len, &pos, ctype) &&
+             head_str(buf, len, &pos, "\r\n");
+    ok = ok && head_str(buf, len, &pos, "Content-Length: ") &&
+         head_u64(buf, len, &pos, content_length) && head_str(buf, len, &pos, "\r\n");
+    if (ok && (flags & RN_HTTP_RF_ALLOW))
+        ok = head_str(buf, len, &pos, "Allow: GET, HEAD\r\n");
+    if (ok && (flags & RN_HTTP_RF_CLOSE))
+        ok = head_str(buf, len, &pos, "Connection: close\r\n");
+    else if (ok && (flags & RN_HTTP_RF_KEEPALIVE))
+        ok = head_str(buf, len, &pos, "Connection: keep-alive\r\n");
+    ok = ok && head_str(buf, len, &pos, "\r\n");
+    if (!ok)
+        return 0;
+    buf[pos] = '\0';
+    return pos;
 }

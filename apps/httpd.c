@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "apps/http.h"
+#include "apps/httpd_cache.h"
 #include "apps/httpd_fs.h"
 #include "refnet/error.h"
 #include "apps/tcp_server.h"
@@ -41,8 +42,8 @@
 #define HTTPD_IN 4096u                       /* receive buffer per connection */
 #define HTTPD_HEAD_MAX 512u                  /* a response head, an error body */
 #define HTTPD_CONNS_DEFAULT 4000u
-#define HTTPD_CONNS_MAX 4000u                /* under RN_PROC_MAX_HANDLES */
-#define HTTPD_BACKLOG_DEFAULT 128u
+#define HTTPD_CONNS_MAX RN_SVC_CONNS_MAX
+#define HTTPD_BACKLOG_DEFAULT 1024u
 #define HTTPD_IDLE_DEFAULT RN_SEC(30)
 #define HTTPD_HEADER_DEFAULT RN_SEC(10)
 #define HTTPD_SEND_DEFAULT RN_SEC(60)
@@ -50,6 +51,8 @@
 #define HTTPD_CHUNK_DEFAULT 65536u
 #define HTTPD_CHUNK_MIN 4096u
 #define HTTPD_CHUNK_MAX (1u << 20)
+#define HTTPD_CACHE_VALID RN_SEC(1)             /* an open file trusted unchecked */
+#define HTTPD_BUFS_KEEP 16u                  /* send buffers kept for reuse */
 
 struct rn_httpd {
     struct tsrv hd_srv;            /* the skeleton; first, so a tsrv is a rn_httpd */
@@ -60,6 +63,9 @@ struct rn_httpd {
     rn_time_t hd_linger;           /* [I] hp_linger_timeout */
     uint32_t hd_chunk;             /* [I] hp_chunk */
     struct rn_httpd_stats hd_stats; /* [L] hs_conn is filled in from the skeleton */
+    struct httpd_cache hd_cache;   /* [L] open files (httpd_cache.h) */
+    uint8_t *hd_bufs[HTTPD_BUFS_KEEP]; /* [L] hd_chunk-byte send buffers kept for reuse */
+    unsigned hd_nbufs;             /* [L] entries of hd_bufs in use */
 };
 
 enum hc_state {
@@ -80,7 +86,8 @@ struct hconn {
     uint64_t hc_skip;                 /* [L] request body bytes still to drop */
     bool hc_close_after;              /* [L] close once the response is sent */
     bool hc_shut;                     /* [L] the last send shut our side (RN_MSG_EOF) */
-    int hc_fd;                        /* [L] the file being sent, or -1 */
+    struct httpd_centry *hc_file;     /* [L] the cached open file being sent, or NULL */
+    int hc_fd;                        /* [L] its descriptor, or -1 */
     uint64_t hc_file_off;             /* [L] its next offset */
     uint64_t hc_file_left;            /* [L] its bytes still to send */
     uint8_t *hc_out;                  /* [L] hd_chunk bytes, during a file response */
@@ -171,13 +178,41 @@ static void hc_send(struct hconn *hc, const void *buf, size_t len)
 
 /* ---- Responses -------------------------------------------------------------------- */
 
+/* A send buffer of hd_chunk bytes: a kept one, else a new one. */
+static uint8_t *buf_get(struct rn_httpd *hd)
+{
+    if (hd->hd_nbufs > 0)
+        return hd->hd_bufs[--hd->hd_nbufs];
+    return malloc(hd->hd_chunk);
+}
+
+static void buf_put(struct rn_httpd *hd, uint8_t *b)
+{
+    if (b == NULL)
+        return;
+    if (hd->hd_nbufs < HTTPD_BUFS_KEEP)
+        hd->hd_bufs[hd->hd_nbufs++] = b;
+    else
+        free(b);
+}
+
+/* Gives back every kept send buffer (the server has no connection). */
+static void bufs_release(struct rn_httpd *hd)
+{
+    while (hd->hd_nbufs > 0)
+        free(hd->hd_bufs[--hd->hd_nbufs]);
+}
+
 static void hc_file_end(struct hconn *hc)
 {
-    if (hc->hc_fd >= 0)
-        close(hc->hc_fd);
+    struct rn_httpd *hd = hd_of(hc);
+
+    if (hc->hc_file != NULL)
+        rn__httpd_cache_put(&hd->hd_cache, hc->hc_file);
+    hc->hc_file = NULL;
     hc->hc_fd = -1;
     hc->hc_file_left = 0;
-    free(hc->hc_out);
+    buf_put(hd, hc->hc_out);
     hc->hc_out = NULL;
 }
 
@@ -231,8 +266,12 @@ static bool hc_piece(struct hconn *hc, size_t used)
     do
         n = pread(hc->hc_fd, hc->hc_out + used, want, (off_t)hc->hc_file_off);
     while (n < 0 && errno == EINTR);
-    if (n <= 0 && want > 0)
-        return false;  /* shrunk or failed under us: the length was promised */
+    if (n <= 0 && want > 0) {
+        /* Shrunk or failed under us: the length was promised.  The next
+         * request opens the path again. */
+        rn__httpd_cache_drop(&hd->hd_cache, hc->hc_file);
+        return false;
+    }
     hc->hc_file_off += (uint64_t)n;
     hc->hc_file_left -= (uint64_t)n;
     hd->hd_stats.hs_file_bytes += (uint64_t)n;
@@ -246,8 +285,10 @@ static void hc_respond(struct hconn *hc)
     struct rn_http_parser *hp = &hc->hc_parser;
     struct rn_httpd *hd = hd_of(hc);
     char path[RN_HTTP_TARGET_MAX + 1];
-    struct httpd_file f = {.hf_fd = -1};
+    struct httpd_centry *e = NULL;
+    bool refused = false;
     unsigned flags = 0;
+    uint64_t size;
     size_t n;
     bool dir;
     int status;
@@ -260,11 +301,13 @@ static void hc_respond(struct hconn *hc)
     }
     status = rn__http_target_path(hp->hp_target, hp->hp_target_len, path, sizeof(path), &dir);
     if (status == 0)
-        status = rn__httpd_fs_open(hd->hd_root, path, dir, &f);
+        status = rn__httpd_cache_get(&hd->hd_cache, path, dir, rn__tsrv_now(&hd->hd_srv), &e);
     else if (status == 404)
-        f.hf_refused = true;
+        refused = true;
+    if (status == 404 && !refused)
+        refused = hd->hd_cache.hc_refused;
     if (status != 0) {
-        if (status == 404 && f.hf_refused)
+        if (status == 404 && refused)
             hd->hd_stats.hs_refused_paths++;
         hc_status(hc, status, status != 403 && status != 404);
         return;
@@ -274,26 +317,37 @@ static void hc_respond(struct hconn *hc)
         flags |= RN_HTTP_RF_CLOSE;
     else if (hp->hp_minor == 0)
         flags |= RN_HTTP_RF_KEEPALIVE;
+    size = e->ce_file.hf_size;
     n = rn__http_format_head(hc->hc_head, sizeof(hc->hc_head), 200,
-                            rn__http_content_type(f.hf_index ? "index.html" : path), f.hf_size,
+                            rn__http_content_type(e->ce_file.hf_index ? "index.html" : path), size,
                             flags);
     assert(n > 0);
-    if (hp->hp_method == RN_HTTP_M_HEAD || f.hf_size == 0) {
-        close(f.hf_fd);
+    if (hp->hp_method == RN_HTTP_M_HEAD || size == 0) {
+        rn__httpd_cache_put(&hd->hd_cache, e);
         hc_send(hc, hc->hc_head, n);
         return;
     }
-    hc->hc_out = malloc(hd->hd_chunk);
+    hc->hc_out = buf_get(hd);
     if (hc->hc_out == NULL) {
-        close(f.hf_fd);
+        rn__httpd_cache_put(&hd->hd_cache, e);
         hc_error(hc, 500);
         return;
     }
-    hc->hc_fd = f.hf_fd;
+    hc->hc_file = e;
+    hc->hc_fd = e->ce_file.hf_fd;
     hc->hc_file_off = 0;
-    hc->hc_file_left = f.hf_size;
-    /* The head and the first piece go in one send. */
+    hc->hc_file_left = size;
+    /* The head and the first piece go in one send; a small cached file
+     * is copied from memory, with no read. */
     memcpy(hc->hc_out, hc->hc_head, n);
+    if (e->ce_body != NULL && n + size <= hd->hd_chunk) {
+        memcpy(hc->hc_out + n, e->ce_body, size);
+        hc->hc_file_off = size;
+        hc->hc_file_left = 0;
+        hd->hd_stats.hs_file_bytes += size;
+        hc_send(hc, hc->hc_out, n + size);
+        return;
+    }
     if (!hc_piece(hc, n)) {
         hd->hd_stats.hs_file_errors++;
         hc_file_end(hc);
@@ -500,13 +554,21 @@ static uint64_t hc_left(const struct tsrv_conn *c)
 
 static void hc_free(struct tsrv_conn *c)
 {
-    hc_file_end((struct hconn *)c);
+    struct hconn *hc = (struct hconn *)c;
+    struct rn_httpd *hd = hd_of(hc);
+
+    hc_file_end(hc);
+    /* The last connection gone: kept send buffers go back. */
+    if (hd->hd_srv.ts_stats.ss_active == 0)
+        bufs_release(hd);
 }
 
 static void hd_stopped(struct tsrv *s)
 {
     struct rn_httpd *hd = (struct rn_httpd *)s;
 
+    bufs_release(hd);
+    rn__httpd_cache_fini(&hd->hd_cache);
     close(hd->hd_root);
     free(hd);
 }
@@ -560,6 +622,12 @@ int rn__httpd_start(struct rn_stack *st, const struct rn_httpd_params *params,
         free(hd);
         return err;
     }
+    if (rn__httpd_cache_init(&hd->hd_cache, hd->hd_root, HTTPD_CACHE_ENTRIES_DEFAULT,
+                             HTTPD_CACHE_BYTES_DEFAULT, HTTPD_CACHE_VALID) < 0) {
+        close(hd->hd_root);
+        free(hd);
+        return RN_ENOMEM;
+    }
     tp.tsp_name = "httpd";
     tp.tsp_addr = hp.hp_addr;
     tp.tsp_port = hp.hp_port;
@@ -568,6 +636,7 @@ int rn__httpd_start(struct rn_stack *st, const struct rn_httpd_params *params,
     tp.tsp_proc = hp.hp_proc;
     err = rn__tsrv_start(&hd->hd_srv, st, &httpd_ops, &tp);
     if (err < 0) {
+        rn__httpd_cache_fini(&hd->hd_cache);
         close(hd->hd_root);
         free(hd);
         return err;

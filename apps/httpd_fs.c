@@ -175,5 +175,9 @@ int rn__httpd_fs_open(int root_fd, const char *rel, bool want_dir, struct httpd_
     }
     out->hf_fd = fd;
     out->hf_size = (uint64_t)sb.st_size;
+    out->hf_dev = (uint64_t)sb.st_dev;
+    out->hf_ino = (uint64_t)sb.st_ino;
+    out->hf_mtime = (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
+    out->hf_ctime = (int64_t)sb.st_ctim.tv_sec * 1000000000 + sb.st_ctim.tv_nsec;
     return 0;
 }

@@ -22,6 +22,10 @@
 struct httpd_file {
     int hf_fd;             /* the open regular file, or -1 */
     uint64_t hf_size;      /* its size */
+    uint64_t hf_dev;       /* its device, inode, and last change (ns since */
+    uint64_t hf_ino;       /*   the epoch, mtime and ctime), which say     */
+    int64_t hf_mtime;      /*   whether a cached open still shows the file */
+    int64_t hf_ctime;      /*   behind the path (httpd_cache.c)            */
     bool hf_index;         /* it is the directory's index.html */
     bool hf_refused;       /* refused for its path (a symlink, an escape) */
 };

@@ -22,6 +22,15 @@
 #include "refnet/error.h"
 #include "refnet/service.h"
 
+/* ---- Limits ------------------------------------------------------------------ */
+
+static struct rn_svc_limits kind_limits;  /* [L] rn__svc_kinds_set_limits() */
+
+void rn__svc_kinds_set_limits(const struct rn_svc_limits *lim)
+{
+    kind_limits = *lim;
+}
+
 /* ---- Counters ------------------------------------------------------------- */
 
 /* The connection counters every TCP service keeps; returns how many. */
@@ -81,7 +90,9 @@ static int echo_start(struct rn_stack *st, struct rn_proc *p, const char *arg, v
                       char *err, size_t errlen)
 {
     struct rn_echo_params ep = {.ep_proc = p};
-    struct rn_tcpsvc_params tp = {.sv_proc = p};
+    struct rn_tcpsvc_params tp = {.sv_proc = p,
+                                  .sv_max_conns = kind_limits.lim_max_conns,
+                                  .sv_backlog = kind_limits.lim_backlog};
     struct kind_echo *ke = calloc(1, sizeof(*ke));
     int rc;
 
@@ -154,7 +165,9 @@ static int tcp_simple_start(int (*start)(struct rn_stack *, const struct rn_tcps
                             uint16_t port, struct rn_stack *st, struct rn_proc *p, void **state,
                             char *err, size_t errlen)
 {
-    struct rn_tcpsvc_params tp = {.sv_proc = p};
+    struct rn_tcpsvc_params tp = {.sv_proc = p,
+                                  .sv_max_conns = kind_limits.lim_max_conns,
+                                  .sv_backlog = kind_limits.lim_backlog};
     struct rn_tcpsvc *s;
     int rc = start(st, &tp, &s);
 
@@ -252,6 +265,9 @@ static int httpd_start(struct rn_stack *st, struct rn_proc *p, const char *arg, 
     if (rc != 0)
         return rc;
     hp.hp_proc = p;
+    hp.hp_max_conns = kind_limits.lim_httpd_max_conns;
+    hp.hp_backlog = kind_limits.lim_backlog;
+    hp.hp_idle_timeout = kind_limits.lim_httpd_idle;
     rc = rn__httpd_start(st, &hp, &h);
     if (rc == RN_ENOENT || (rc == RN_EINVAL && hp.hp_root != NULL)) {
         snprintf(err, errlen, "%s: not a directory httpd can serve", hp.hp_root);

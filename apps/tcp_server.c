@@ -6,6 +6,9 @@
  *   rn__tsrv_start() -> accept_submit() ... accept_done() [L]:
  *     a handle: over the cap -> SO_LINGER 0 + close (refuse_done);
  *               else allocate the connection, link it, tso_open()
+ *     at the cap the listener refuses new SYNs with a RST
+ *     (RN_SO_LISTEN_REFUSE, cap_check()), so a peer over the cap sees its
+ *     connect refused rather than a connection that is reset at once
  *     RN_ECANCELED: the stop closed the listener; nothing more
  *     another error: ts_retry fires in 100 ms -> accept_submit()
  *   then accept_submit() again.
@@ -15,6 +18,7 @@
  *   request was delivered (conn_free()).
  */
 #include <assert.h>
+#include <malloc.h>
 #include <stddef.h>
 #include <stdlib.h>
 
@@ -23,6 +27,11 @@
 #include "apps/tcp_server.h"
 
 #define TSRV_RETRY RN_MSEC(100)
+/* After this many connections at once have all closed, the heap's free
+ * memory goes back to the system, TSRV_TRIM_AFTER later (when the
+ * transport has let go of theirs too). */
+#define TSRV_TRIM_PEAK 256u
+#define TSRV_TRIM_AFTER RN_SEC(2)
 
 rn_time_t rn__tsrv_now(const struct tsrv *s)
 {
@@ -30,6 +39,34 @@ rn_time_t rn__tsrv_now(const struct tsrv *s)
 }
 
 /* ---- Connections ------------------------------------------------------------ */
+
+/* Makes the listener refuse new SYNs at the cap and listen again under
+ * it. */
+static void cap_check(struct tsrv *s)
+{
+    bool full = s->ts_stats.ss_active >= s->ts_max_conns;
+
+    if (full == s->ts_refusing || s->ts_stopping || s->ts_draining)
+        return;
+    if (rn_sock_setopt(s->ts_proc, s->ts_listen, RN_SO_LISTEN_REFUSE, full) == 0)
+        s->ts_refusing = full;
+}
+
+void rn__tsrv_set_max_conns(struct tsrv *s, unsigned max)
+{
+    assert(max > 0);
+    s->ts_max_conns = max;
+    cap_check(s);
+}
+
+static void trim_fire(struct rn_timer *t, rn_time_t now)
+{
+    struct tsrv *s = (struct tsrv *)((char *)t - offsetof(struct tsrv, ts_trim));
+
+    (void)now;
+    if (s->ts_stats.ss_active == 0)
+        (void)malloc_trim(0);
+}
 
 static void conn_link(struct tsrv *s, struct tsrv_conn *c)
 {
@@ -39,6 +76,9 @@ static void conn_link(struct tsrv *s, struct tsrv_conn *c)
         c->tc_next->tc_prev = c;
     s->ts_conns = c;
     s->ts_stats.ss_active++;
+    if (s->ts_stats.ss_active > s->ts_peak)
+        s->ts_peak = s->ts_stats.ss_active;
+    cap_check(s);
 }
 
 static void conn_free(struct tsrv_conn *c)
@@ -53,6 +93,12 @@ static void conn_free(struct tsrv_conn *c)
     if (c->tc_next != NULL)
         c->tc_next->tc_prev = c->tc_prev;
     s->ts_stats.ss_active--;
+    cap_check(s);
+    if (s->ts_stats.ss_active == 0 && s->ts_peak >= TSRV_TRIM_PEAK && !s->ts_stopping) {
+        s->ts_peak = 0;
+        (void)rn_timer_arm(rn_stack_timers(s->ts_stack), &s->ts_trim,
+                           rn__tsrv_now(s) + TSRV_TRIM_AFTER);
+    }
     if (s->ts_ops->tso_free != NULL)
         s->ts_ops->tso_free(c);
     free(c);
@@ -198,6 +244,7 @@ int rn__tsrv_start(struct tsrv *s, struct rn_stack *st, const struct tsrv_ops *o
     s->ts_stack = st;
     s->ts_max_conns = params->tsp_max_conns;
     rn_timer_init(&s->ts_retry, accept_retry);
+    rn_timer_init(&s->ts_trim, trim_fire);
     s->ts_hosted = params->tsp_proc != NULL;
     if (s->ts_hosted)
         s->ts_proc = params->tsp_proc;
@@ -316,6 +363,7 @@ void rn__tsrv_stop(struct tsrv *s, void (*done)(void *ctx), void *ctx)
     s->ts_done = done;
     s->ts_done_ctx = ctx;
     rn_timer_cancel(rn_stack_timers(s->ts_stack), &s->ts_retry);
+    rn_timer_cancel(rn_stack_timers(s->ts_stack), &s->ts_trim);
     /* Open connections are reset rather than closed gracefully, so the
      * stop never waits on a peer. */
     for (c = s->ts_conns; c != NULL; c = c->tc_next) {

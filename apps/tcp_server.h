@@ -85,7 +85,9 @@ struct tsrv_params {
     uint32_t tsp_addr;       /* local address; 0: every address */
     uint16_t tsp_port;       /* local port (not 0) */
     unsigned tsp_backlog;    /* SYN and accept queue bound */
-    unsigned tsp_max_conns;  /* connections at once; more are accepted and reset */
+    unsigned tsp_max_conns;  /* connections at once; at the cap the listener
+                                refuses new SYNs (RN_SO_LISTEN_REFUSE), and one
+                                accepted over it (queued before) is reset */
     struct rn_proc *tsp_proc; /* run in this process (hosted; borrowed), or
                                  NULL: create one named tsp_name */
 };
@@ -98,7 +100,12 @@ struct tsrv {
                                         the host's, borrowed */
     bool ts_hosted;                  /* [I] runs in the host's process */
     int ts_listen;                   /* [I] the listening socket */
-    unsigned ts_max_conns;           /* [I] */
+    unsigned ts_max_conns;           /* [L] the cap (rn__tsrv_set_max_conns()) */
+    bool ts_refusing;                /* [L] the listener refuses SYNs: at the cap */
+    unsigned ts_peak;                /* [L] most connections at once since the
+                                        last trim */
+    struct rn_timer ts_trim;         /* [L] gives free heap back once a busy
+                                        service has no connection left */
     struct tsrv_conn *ts_conns;      /* [L] open and closing connections */
     bool ts_stopping;                /* [L] rn__tsrv_stop() ran */
     bool ts_draining;                /* [L] rn__tsrv_drain() ran: no more
@@ -117,6 +124,10 @@ struct tsrv {
  * running and the caller frees s. */
 int rn__tsrv_start(struct tsrv *s, struct rn_stack *st, const struct tsrv_ops *ops,
                const struct tsrv_params *params);
+
+/* Sets the cap on connections at once (> 0).  Connections over a lowered
+ * cap stay; new ones are refused until the count is under it. */
+void rn__tsrv_set_max_conns(struct tsrv *s, unsigned max);
 
 /* Submits rq for connection c (sq_handle and sq_user are filled in).
  * Returns 0, and the completion goes to tso_done (unless c is closing by

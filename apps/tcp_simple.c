@@ -28,8 +28,8 @@
 #define SIMPLE_BUF_MIN 512u
 #define SIMPLE_BUF_MAX (1u << 20)
 #define SIMPLE_CONNS_DEFAULT 1024u
-#define SIMPLE_CONNS_MAX 4000u
-#define SIMPLE_BACKLOG_DEFAULT 128u
+#define SIMPLE_CONNS_MAX RN_SVC_CONNS_MAX
+#define SIMPLE_BACKLOG_DEFAULT 1024u
 #define CHARGEN_LINE 72u                          /* printable characters per line */
 #define CHARGEN_CHARS 95u                         /* ' ' .. '~' */
 #define CHARGEN_CYCLE ((CHARGEN_LINE + 2u) * CHARGEN_CHARS) /* bytes until it repeats */

@@ -29,7 +29,8 @@
 #
 # Usage: bench/tcp.sh [BUILD]   (default build); environment: BENCH_SECS
 # (per measurement, default 4), BENCH_RUNS (pairs, default 5), BENCH_MAXBYTES
-# (bulk cap, default 4 GiB).  Needs root; without it, says why and exits 0.
+# (bulk cap, default 4 GiB), BENCH_ONLY (the measurements to run, by name,
+# e.g. "http_ka"; default all).  Needs root; without it, says why and exits 0.
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -104,7 +105,13 @@ http() {
 http_ka() { http "$1"; }
 http_close() { http "$1" -H "Connection: close"; }
 
-names=(rx_bulk tx_bulk http_ka http_close)
+names=(${BENCH_ONLY:-rx_bulk tx_bulk http_ka http_close})
+for m in "${names[@]}"; do
+    case $m in
+    rx_bulk | tx_bulk | http_ka | http_close) ;;
+    *) die "BENCH_ONLY: '$m' is not a measurement (rx_bulk tx_bulk http_ka http_close)" ;;
+    esac
+done
 declare -A ratios
 for m in "${names[@]}"; do ratios[$m]=; done
 for r in $(seq "$runs"); do

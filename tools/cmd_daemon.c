@@ -20,6 +20,7 @@
 
 #include "commands.h"
 #include "apps/apps.h"
+#include "refnet/socket.h"
 #include "ctl/ctl.h"
 #include "ctl/web.h"
 #include "tools/daemon.h"
@@ -129,8 +130,63 @@ static int parse_u64(const char *opt, const char *arg, uint64_t min, uint64_t ma
     return 0;
 }
 
+/* The daemon's own limits --set takes beside TCP's settings. */
+static const struct limit_setting {
+    const char *ls_name;
+    uint64_t ls_min, ls_max;
+    const char *ls_unit;       /* "" or "s" (seconds, "s" suffix allowed) */
+} limit_settings[] = {
+    {"svc.max_conns", 1, RN_SVC_CONNS_MAX, ""},
+    {"svc.httpd.max_conns", 1, RN_SVC_CONNS_MAX, ""},
+    {"svc.backlog", 1, 65535, ""},
+    {"svc.httpd.idle_timeout", 1, 86400, "s"},
+    {"sock.max_handles", RN_PROC_MAX_HANDLES_MIN, RN_PROC_MAX_HANDLES_MAX, ""},
+};
+
+/* --set NAME=VALUE for one of limit_settings[].  Returns 0, 1 if name is
+ * none of them, or 2 (printed). */
+static int parse_limit(const char *arg, const char *name, const char *value,
+                       struct rn_daemon_params *p)
+{
+    const struct limit_setting *ls = NULL;
+    char num[32], opt[96];
+    uint64_t v;
+    size_t i, len = strlen(value);
+
+    for (i = 0; i < sizeof(limit_settings) / sizeof(limit_settings[0]); i++) {
+        if (strcmp(limit_settings[i].ls_name, name) == 0)
+            ls = &limit_settings[i];
+    }
+    if (ls == NULL)
+        return 1;
+    if (ls->ls_unit[0] != '\0' && len > 0 && value[len - 1] == 's')
+        len--;
+    snprintf(num, sizeof(num), "%.*s", (int)(len < sizeof(num) ? len : sizeof(num) - 1), value);
+    snprintf(opt, sizeof(opt), "--set %s", ls->ls_name);
+    if (len == 0 || len >= sizeof(num) || parse_u64(opt, num, ls->ls_min, ls->ls_max, &v) != 0) {
+        if (len == 0 || len >= sizeof(num))
+            return daemon_arg_error("--set: '%s': must be a number in %llu..%llu%s", arg,
+                                    (unsigned long long)ls->ls_min,
+                                    (unsigned long long)ls->ls_max,
+                                    ls->ls_unit[0] ? " (seconds)" : "");
+        return 2;
+    }
+    if (strcmp(name, "svc.max_conns") == 0)
+        p->dp_limits.lim_max_conns = (unsigned)v;
+    else if (strcmp(name, "svc.httpd.max_conns") == 0)
+        p->dp_limits.lim_httpd_max_conns = (unsigned)v;
+    else if (strcmp(name, "svc.backlog") == 0)
+        p->dp_limits.lim_backlog = (unsigned)v;
+    else if (strcmp(name, "svc.httpd.idle_timeout") == 0)
+        p->dp_limits.lim_httpd_idle = RN_SEC(v);
+    else
+        p->dp_max_handles = (unsigned)v;
+    return 0;
+}
+
 /* --set NAME=VALUE: one of TCP's settings (refnet/tcp.h), read into
- * p->dp_tcp; the rules between settings are checked once all are in. */
+ * p->dp_tcp (the rules between settings are checked once all are in), or
+ * one of the daemon's own limits (limit_settings[]). */
 static int parse_setting(const char *arg, struct rn_daemon_params *p)
 {
     const char *eq = strchr(arg, '=');
@@ -142,9 +198,19 @@ static int parse_setting(const char *arg, struct rn_daemon_params *p)
         return daemon_arg_error("--set: '%s': expected NAME=VALUE, e.g. tcp.sack=0", arg);
     if ((size_t)(eq - arg) < sizeof(name))
         snprintf(name, sizeof(name), "%.*s", (int)(eq - arg), arg);
+    if ((size_t)(eq - arg) < sizeof(name) && (err = parse_limit(arg, name, eq + 1, p)) != 1)
+        return err;
     if ((size_t)(eq - arg) >= sizeof(name) || rn_tcp_params_row(&p->dp_tcp, name, &row) != 0)
+    {
+        if (strncmp(arg, "svc.", 4) == 0 || strncmp(arg, "sock.", 5) == 0)
+            return daemon_arg_error("--set: '%s': unknown setting '%.*s' (refnet get tcp lists "
+                                    "TCP's; the daemon's own are svc.max_conns, "
+                                    "svc.httpd.max_conns, svc.backlog, "
+                                    "svc.httpd.idle_timeout, sock.max_handles)",
+                                    arg, (int)(eq - arg), arg);
         return daemon_arg_error("--set: '%s': unknown setting '%.*s' (refnet get tcp lists "
                                 "them)", arg, (int)(eq - arg), arg);
+    }
     err = rn_tcp_params_set(&p->dp_tcp, name, eq + 1);
     if (err != 0)
         return daemon_arg_error("--set: '%s': '%s' is not a valid value for %s (%s)", arg, eq + 1,
@@ -563,6 +629,19 @@ static int daemon_main(struct rn_daemon_params *p, int argc, char **argv)
     rn__cmd_parser_free(&cp);
     if (p->dp_tcp_set && rn_tcp_params_check(&p->dp_tcp, &why) != 0)
         return daemon_arg_error("--set: the settings given break a rule: %s", why);
+    {
+        /* A service's connections and its listener are handles of its
+         * process. */
+        unsigned handles = p->dp_max_handles ? p->dp_max_handles : RN_PROC_MAX_HANDLES;
+        unsigned conns = p->dp_limits.lim_max_conns > p->dp_limits.lim_httpd_max_conns
+                             ? p->dp_limits.lim_max_conns
+                             : p->dp_limits.lim_httpd_max_conns;
+
+        if (conns >= handles)
+            return daemon_arg_error("--set: a service cap of %u connections needs more handles "
+                                    "than sock.max_handles (%u) gives a process: raise "
+                                    "sock.max_handles above it", conns, handles);
+    }
     if (p->dp_tap == NULL)
         return daemon_arg_error("--tap is required (see refnet daemon --help)");
     if (p->dp_addr == 0)

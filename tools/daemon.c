@@ -900,6 +900,12 @@ int rn__daemon_start(const struct rn_daemon_params *params, struct rn_daemon **o
         derr(err, errlen, "cannot set up the transports: %s", rn_strerror(e));
         goto out_teardown;
     }
+    if (params->dp_max_handles != 0 &&
+        (e = rn_sock_set_max_handles(d->d_stack, params->dp_max_handles)) != 0) {
+        derr(err, errlen, "sock.max_handles %u: %s", params->dp_max_handles, rn_strerror(e));
+        goto out_teardown;
+    }
+    rn__svc_kinds_set_limits(&params->dp_limits);
     e = rn_loop_create(d->d_stack, &d->d_loop);
     if (e != 0) {
         derr(err, errlen, "cannot create the loop: %s", rn_strerror(e));

@@ -32,8 +32,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "apps/apps.h"
 #include "refnet/addr.h"
-
 #include "refnet/clock.h"
 #include "run/run.h"
 #include "refnet/tcp.h"
@@ -124,6 +124,10 @@ struct rn_daemon_params {
     struct rn_tcp_params dp_tcp;            /* TCP's settings (--set), used if
                                                dp_tcp_set */
     bool dp_tcp_set;                        /* dp_tcp was given */
+    struct rn_svc_limits dp_limits;         /* the built-in services' limits
+                                               (--set svc.*); 0: defaults */
+    unsigned dp_max_handles;                /* --set sock.max_handles; 0: the
+                                               default (RN_PROC_MAX_HANDLES) */
     const char *dp_ui;                      /* the live view's address
                                                ("127.0.0.1:8080", "unix:PATH"),
                                                NULL: none (ctl/web.h) */

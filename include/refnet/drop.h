@@ -97,6 +97,9 @@
       "ignored, RFC 9293 3.10.7.2")                                           \
     X(TCP_LISTEN_OVERFLOW, "tcp_listen_overflow",                              \
       "SYN dropped: the listener's queues are full")                          \
+    X(TCP_LISTEN_REFUSED, "tcp_listen_refused",                                \
+      "SYN refused with a RST: its listener takes no more connections "        \
+      "(RN_SO_LISTEN_REFUSE, a service at its connection cap)")               \
     X(UNKNOWN_PROTO, "unknown_proto",                                          \
       "no transport registered for the IP protocol")                          \
     X(BAD_IP_SRC, "bad_ip_src",                                                \

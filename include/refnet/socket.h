@@ -70,8 +70,19 @@ int rn_sock_layer_init(struct rn_stack *st);
  * that owns a handle table. */
 struct rn_proc;
 
-/* The most handles a process may have open. */
+/* The most handles a process may have open by default, and the range
+ * rn_sock_set_max_handles() accepts. */
 #define RN_PROC_MAX_HANDLES 65536
+#define RN_PROC_MAX_HANDLES_MIN 64
+#define RN_PROC_MAX_HANDLES_MAX (1 << 22)
+
+/* [L] Sets the most handles each process on st may have open, from now
+ * on (handles already open stay).  Returns 0, or RN_EINVAL outside
+ * RN_PROC_MAX_HANDLES_MIN..RN_PROC_MAX_HANDLES_MAX or if the socket layer
+ * is not initialised on st. */
+int rn_sock_set_max_handles(struct rn_stack *st, unsigned max);
+/* [any] The most handles each process on st may have open. */
+unsigned rn_sock_max_handles(struct rn_stack *st);
 
 /* [any] Creates a process on st named name (at most 31 characters kept).
  * Returns 0 and sets *out, holding the creator's reference, or RN_ENOMEM,

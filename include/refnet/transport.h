@@ -106,6 +106,11 @@ enum rn_sockopt {
                            "cubic" or "newreno" ("reno" too, Linux's name);
                            set on a listener, its connections inherit it;
                            default: the stack's tcp.congestion */
+    RN_SO_LISTEN_REFUSE,/* stream listener, refnet's own: 1 answers every new
+                           SYN with a RST (the peer's connect is refused), as
+                           if nothing listened, while connections already
+                           queued stay; 0 (the default) listens again.
+                           RN_EINVAL on a socket that is not listening */
     RN_SOCKOPT_COUNT_   /* not an option: one past the last */
 };
 

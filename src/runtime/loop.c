@@ -72,6 +72,12 @@ struct rn_loop {
 static char loop_tag_wake;
 #define LOOP_TARGET_BIT (UINT64_C(1) << 63)
 
+/* The loop this thread is running, NULL outside rn_loop_run().  A wake-up
+ * asked for from inside the loop's own wake needs no eventfd write: the
+ * loop looks for posted work and the target's work before every sleep
+ * (loop_timeout()). */
+static _Thread_local struct rn_loop *loop_running_here;
+
 /* [any] The wake-up installed on the target, and used by stop and post. */
 static void loop_wake_up(void *ctx)
 {
@@ -79,6 +85,8 @@ static void loop_wake_up(void *ctx)
     uint64_t one = 1;
     ssize_t n;
 
+    if (loop_running_here == loop)
+        return;
     /* Never blocks: the fd is non-blocking and a full counter
      * (2^64 - 2 wakes unread) already means "wake". */
     do
@@ -495,10 +503,12 @@ static int loop_wake(struct rn_loop *loop)
 
 int rn_loop_run(struct rn_loop *loop)
 {
+    struct rn_loop *outer = loop_running_here;
     int err = 0;
 
     assert(loop != NULL && !loop->lp_running);
     loop->lp_running = true;
+    loop_running_here = loop;
     while (!atomic_load_explicit(&loop->lp_stop, memory_order_acquire)) {
         err = loop_wake(loop);
         if (err != 0)
@@ -508,6 +518,7 @@ int rn_loop_run(struct rn_loop *loop)
     /* Forget the stop's own wake-up, so that the next run does not start
      * with a spurious wake.  Nothing is lost: posted work and the target's
      * work are checked before every sleep. */
+    loop_running_here = outer;
     loop_drain_wakefd(loop);
     loop->lp_running = false;
     return err;

@@ -128,6 +128,7 @@ static int sock_init(struct rn_stack *st)
     if (sl == NULL)
         return RN_ENOMEM;
     sl->sl_stack = st;
+    atomic_init(&sl->sl_max_handles, RN_PROC_MAX_HANDLES);
     err = rn_stack_on_destroy(st, layer_fini, sl);
     if (err < 0) {
         free(sl);
@@ -154,4 +155,22 @@ int rn_sock_layer_init(struct rn_stack *st)
         return err;
     err = sock_init(st);
     return err == RN_EEXIST ? 0 : err;
+}
+
+int rn_sock_set_max_handles(struct rn_stack *st, unsigned max)
+{
+    struct sock_layer *sl = rn__sock_layer(st);
+
+    if (sl == NULL || max < RN_PROC_MAX_HANDLES_MIN || max > RN_PROC_MAX_HANDLES_MAX)
+        return RN_EINVAL;
+    atomic_store_explicit(&sl->sl_max_handles, max, memory_order_relaxed);
+    return 0;
+}
+
+unsigned rn_sock_max_handles(struct rn_stack *st)
+{
+    struct sock_layer *sl = rn__sock_layer(st);
+
+    return sl != NULL ? atomic_load_explicit(&sl->sl_max_handles, memory_order_relaxed)
+                      : RN_PROC_MAX_HANDLES;
 }

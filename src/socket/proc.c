@@ -120,13 +120,14 @@ struct sock *rn__sock_handle(struct rn_proc *p, int h)
 
 struct hslot *rn__sock_slot_alloc(struct rn_proc *p, int *err)
 {
+    unsigned max = atomic_load_explicit(&p->p_sl->sl_max_handles, memory_order_relaxed);
     struct hslot *hs;
     unsigned h;
 
     /* The lowest free number, as POSIX hands out descriptors. */
     for (h = 1; h < p->p_cap && p->p_handles[h] != NULL; h++)
         ;
-    if (h >= RN_PROC_MAX_HANDLES) {
+    if (h >= max) {
         *err = RN_EMFILE;
         return NULL;
     }
@@ -134,8 +135,8 @@ struct hslot *rn__sock_slot_alloc(struct rn_proc *p, int *err)
         unsigned cap = p->p_cap ? p->p_cap * 2 : 16;
         struct hslot **v;
 
-        if (cap > RN_PROC_MAX_HANDLES)
-            cap = RN_PROC_MAX_HANDLES;
+        if (cap > max)
+            cap = max;
         v = realloc(p->p_handles, cap * sizeof(*v));
         if (v == NULL) {
             *err = RN_ENOMEM;

@@ -10,9 +10,16 @@
  *   req_start(): immediate operations complete at once; the others queue
  *     on their socket and rn__sock_kick() pulls from the transport
  *   ... rn__sock_req_complete(): off the socket, "request" dropped, then
- *     callback: posted -> req_deliver() runs the callback, kills the request
+ *     callback: posted -> req_deliver() kills the request, or keeps it as
+ *               its socket's spare (req_keep_spare()), then runs the callback
  *     queue:    pushed on the rn_cq, eventfd written; rn_cq_reap() kills it
  *     waiter:   the blocked thread is woken; it kills the request
+ *
+ * The next callback request on that socket takes the spare instead of a
+ * new object (req_reuse()): the keep-alive path of a server makes no
+ * object and allocates nothing per request.  A spare is held by
+ * "request.spare" rather than "create" and describes itself as idle; the
+ * socket's close kills it.
  *
  * A request holds "request" on its process from submission and on its
  * socket from start, so neither can be released under it; both holds end
@@ -52,6 +59,7 @@ static const char *const req_state_names[] = {
     [REQ_NEW] = "submitted",
     [REQ_PENDING] = "pending",
     [REQ_DONE] = "completed",
+    [REQ_SPARE] = "idle",
 };
 
 static void req_describe(const void *ob, char *buf, size_t len)
@@ -59,9 +67,11 @@ static void req_describe(const void *ob, char *buf, size_t len)
     const struct sock_req *rq = ob;
     unsigned state = atomic_load_explicit(&rq->rq_state, memory_order_relaxed);
     const char *op = rq->rq_op > 0 && rq->rq_op < SOP_COUNT_ ? op_names[rq->rq_op] : "?";
-    const char *sn = state < 3 ? req_state_names[state] : "?";
+    const char *sn = state < 4 ? req_state_names[state] : "?";
 
-    if (rq->rq_op == RN_SOP_POLL)
+    if (state == REQ_SPARE)
+        snprintf(buf, len, "request idle, kept for reuse by socket #%d", rq->rq_handle);
+    else if (rq->rq_op == RN_SOP_POLL)
         snprintf(buf, len, "request poll %u handles %s", rq->rq_nfds, sn);
     else if (rq->rq_op == RN_SOP_RSET_WAIT)
         snprintf(buf, len, "request wait readiness set #%d %s", rq->rq_handle, sn);
@@ -90,14 +100,19 @@ static const struct rn_ob_type_ops req_ops = {
 };
 
 /* Who holds a request (object.h, "Holder contracts"): its own creator
- * until it completes, and the loop's universal one-call holds. */
+ * until it completes, and the loop's universal one-call holds.  An idle
+ * record a socket keeps for its next request is held by "request.spare"
+ * instead of "create", so a pending request and a spare one never look
+ * alike in the ledger. */
 static const struct rn_ob_holder req_holders[] = {
     {"create", 0, 0, 0, "expected: pending until it completes"},
+    {"request.spare", 0, 0, 0, "expected: idle, kept by its socket for the next request"},
 };
-static const struct rn_ob_contract req_contract = {req_holders, 1, NULL, 0, 0};
+static const struct rn_ob_contract req_contract = {req_holders, 2, NULL, 0, 0};
 
 void rn__sock_req_types_init(void)
 {
+    rn__sock_types.st_tag_spare = rn_tag_intern("request.spare");
     rn__sock_types.st_req = rn_ob_type_register(&req_ops);
     if (rn__sock_types.st_req != NULL)
         (void)rn_ob_type_set_contract(rn__sock_types.st_req, &req_contract);
@@ -260,17 +275,59 @@ bool rn__sock_poll_check(struct sock_req *rq)
 
 /* ---- Completion ---------------------------------------------------------------------- */
 
+/* Makes delivered request rq the spare record of its socket, if the
+ * socket is still open and has none.  Returns false if rq is to be
+ * killed instead.  Only callback requests on a handle are kept: they are
+ * made and finished on the loop thread, and have no per-kind memory. [L] */
+static bool req_keep_spare(struct sock_req *rq, struct rn_proc *p)
+{
+    struct sock *so;
+
+    if (rq->rq_op == RN_SOP_POLL || rq->rq_op == RN_SOP_RSET_WAIT || rq->rq_op == SOP_OPEN ||
+        rq->rq_links != NULL || rn__sock_types.st_tag_spare == RN_TAG_NONE)
+        return false;
+    if (atomic_load_explicit(&p->p_state, memory_order_relaxed) != PROC_RUNNING)
+        return false;
+    so = rn__sock_handle(p, rq->rq_handle);
+    if (so == NULL || so->so_spare != NULL ||
+        atomic_load_explicit(&so->so_state, memory_order_relaxed) != SO_OPEN)
+        return false;
+    if (rn_ob_transfer(rq, RN_TAG_CREATE, rn__sock_types.st_tag_spare) != 0)
+        return false;
+    atomic_store_explicit(&rq->rq_state, REQ_SPARE, memory_order_relaxed);
+    so->so_spare = rq;
+    return true;
+}
+
+void rn__sock_spare_drop(struct sock *so)
+{
+    struct sock_req *rq = so->so_spare;
+
+    if (rq == NULL)
+        return;
+    so->so_spare = NULL;
+    (void)rn_ob_transfer(rq, rn__sock_types.st_tag_spare, RN_TAG_CREATE);
+    rn_ob_kill(rq);
+}
+
 static void req_deliver(struct rn_stack *st, struct rn_work *w)
 {
     struct sock_req *rq = (struct sock_req *)((char *)w - offsetof(struct sock_req, rq_work));
     struct rn_proc *p = rq->rq_proc;
+    struct rn_sock_completion comp = rq->rq_comp;
+    rn_sock_done_fn fn = rq->rq_fn;
 
     rn__sock_mark_loop(p->p_sl);
     (void)st;
-    rq->rq_fn(p, &rq->rq_comp);
+    /* The record is done with before the callback runs, so that the next
+     * request the callback submits on the socket reuses it: a keep-alive
+     * exchange then makes no object and allocates nothing.  The process
+     * stays held ("request") until the callback has returned. */
     rq->rq_proc = NULL;
+    if (!req_keep_spare(rq, p))
+        rn_ob_kill(rq);
+    fn(p, &comp);
     rn_ob_deref(p, RN_TAG_REQUEST);
-    rn_ob_kill(rq);
 }
 
 static void cq_push(struct rn_cq *cq, struct sock_req *rq)
@@ -536,6 +593,37 @@ struct sock_req *rn__sock_req_new(struct rn_proc *p, int op, int handle, enum re
     return rq;
 }
 
+/* Takes the spare record of the socket behind handle, for a callback
+ * request op on it, or returns NULL.  The record's "request.spare" hold
+ * becomes its creator's again, so the ledger dates the request from now.
+ * [L] */
+static struct sock_req *req_reuse(struct rn_proc *p, int op, int handle)
+{
+    struct sock_req *rq;
+    struct sock *so;
+
+    if (op == RN_SOP_POLL || op == RN_SOP_RSET_WAIT)
+        return NULL;
+    so = rn__sock_handle(p, handle);
+    if (so == NULL || (rq = so->so_spare) == NULL)
+        return NULL;
+    so->so_spare = NULL;
+    if (rn_ob_transfer(rq, rn__sock_types.st_tag_spare, RN_TAG_CREATE) != 0)
+        return NULL;  /* cannot happen: the socket holds it */
+    memset(rq, 0, sizeof(*rq));
+    rq->rq_stack = p->p_stack;
+    rq->rq_op = op;
+    rq->rq_handle = handle;
+    rq->rq_target = REQ_CALLBACK;
+    rq->rq_comp.sc_op = (enum rn_sock_op)op;
+    rq->rq_comp.sc_handle = handle;
+    rn_timer_init(&rq->rq_timer, req_timeout);
+    rn_ob_ref(p, RN_TAG_REQUEST);
+    rq->rq_proc = p;
+    atomic_store_explicit(&rq->rq_state, REQ_NEW, memory_order_relaxed);
+    return rq;
+}
+
 /* Validates a submitted request and makes its object.  Returns 0 and *out,
  * or RN_EINVAL / RN_ENOMEM. */
 static int req_from_desc(struct rn_proc *p, const struct rn_sock_req *d, enum req_target target,
@@ -555,7 +643,9 @@ static int req_from_desc(struct rn_proc *p, const struct rn_sock_req *d, enum re
         return RN_EINVAL;
     if (d->sq_op == RN_SOP_RSET_WAIT && !rn__rset_req_valid(d))
         return RN_EINVAL;
-    rq = rn__sock_req_new(p, d->sq_op, d->sq_op == RN_SOP_POLL ? 0 : d->sq_handle, target);
+    rq = target == REQ_CALLBACK ? req_reuse(p, d->sq_op, d->sq_handle) : NULL;
+    if (rq == NULL)
+        rq = rn__sock_req_new(p, d->sq_op, d->sq_op == RN_SOP_POLL ? 0 : d->sq_handle, target);
     if (rq == NULL)
         return RN_ENOMEM;
     if (d->sq_op == RN_SOP_POLL) {

@@ -39,6 +39,7 @@ struct sock_layer {
     _Atomic uint32_t sl_nsockets;    /* [A] sockets not yet released */
     _Atomic uint32_t sl_nprocs;      /* [A] processes not yet released */
     bool sl_fini;                    /* [L] the stack is being destroyed */
+    _Atomic unsigned sl_max_handles; /* [A] handles a process may have open */
 };
 
 /* Object types and tags of the layer, registered once. */
@@ -50,6 +51,8 @@ struct sock_types {
     rn_tag_t st_tag_rset;        /* "readiness-set": a set's hold on a socket */
     rn_tag_t st_tag_rcall;       /* "readiness-call": a blocking call's hold on
                                     its process, and a blocked wait's on its set */
+    rn_tag_t st_tag_spare;       /* "request.spare": a socket's hold on the idle
+                                    request record it keeps for reuse */
 };
 extern struct sock_types rn__sock_types;
 
@@ -182,6 +185,10 @@ struct sock {
     struct rn_ob_wait so_close_wait;       /* the socket's wait ("close") for
                                               its transport object */
     struct rn_work so_close_work;          /* posted when that wait fires */
+    struct sock_req *so_spare;             /* [L] an idle request record kept for
+                                              the next request on this socket, held
+                                              by "request.spare"; NULL once the
+                                              close began */
 };
 
 /* ---- Requests --------------------------------------------------------------------- */
@@ -214,6 +221,7 @@ enum req_state {
     REQ_NEW,        /* created, not started */
     REQ_PENDING,    /* started, waiting */
     REQ_DONE,       /* completed, not yet delivered or reaped */
+    REQ_SPARE,      /* delivered; kept idle by a socket for its next request */
 };
 
 /* A request: an object of type "request". */
@@ -360,6 +368,8 @@ void rn__sock_req_flush(struct req_queue *q, ssize_t result);
 /* Re-evaluates a poll request after an event on one of its sockets.
  * Returns true if that completed it (rq may be gone then). */
 bool rn__sock_poll_check(struct sock_req *rq);
+/* Kills the idle request record so keeps, if any.  [L] */
+void rn__sock_spare_drop(struct sock *so);
 /* Creates a request for the blocking API.  Returns NULL on allocation
  * failure. */
 struct sock_req *rn__sock_req_new(struct rn_proc *p, int op, int handle, enum req_target target);

@@ -618,6 +618,7 @@ void rn__sock_close(struct sock *so, struct sock_req *req)
     rn__sock_req_flush(&so->so_sendq, RN_ECANCELED);
     rn__sock_req_flush(&so->so_connq, RN_ECANCELED);
     rn__sock_req_flush(&so->so_acceptq, RN_ECANCELED);
+    rn__sock_spare_drop(so);
     while (so->so_pollers != NULL)
         rn__sock_poll_check(so->so_pollers->pl_req);
     /* Readiness sets forget it, silently. */

@@ -273,6 +273,13 @@ static void listen_input(struct tcp_listener *l, struct rn_netbuf *nb, struct se
         seg_drop(st, nb, RN_DROP_TCP_BAD_STATE);
         return;
     }
+    if (l->l_refuse) {
+        /* Its owner takes no more connections: refused, as a port where
+         * nothing listens answers (RFC 9293 3.10.7.1). */
+        rn__tcp_reset_reply(ts, s->laddr, s->faddr, &s->th, s->len);
+        seg_drop(st, nb, RN_DROP_TCP_LISTEN_REFUSED);
+        return;
+    }
     if (atomic_load_explicit(&l->l_naccept, memory_order_relaxed) >= l->l_backlog) {
         /* Both queues are bounded by the backlog; the peer retries. */
         ts->ts_listen_overflows++;
@@ -858,6 +865,24 @@ static bool ack_input(struct tcp_conn *c, struct seg *s, bool *done)
     return true;
 }
 
+
+/* A short pushed segment is most often a request, and an application on
+ * the loop answers it in the same pass of the stack (rn_stack_poll():
+ * input, timers, then posted work, where completions are delivered).  Its
+ * ACK is therefore put off to the next pass, so that the answer carries it
+ * instead of a bare ACK going out just before the answer; output cancels
+ * the wait.  A window about to close is told at once. */
+#define TCP_PUSH_ACK_WAIT 1000  /* ns: due at the next pass, not this one */
+
+static void push_ack_soon(struct tcp_conn *c, rn_time_t now)
+{
+    if (rn__tcp_rcv_space(c) < c->t_maxseg) {
+        c->t_flags |= TF_ACKNOW;
+        return;
+    }
+    if (!rn_timer_armed(&c->t_delack) || c->t_delack.tm_due > now + TCP_PUSH_ACK_WAIT)
+        rn__tcp_timer_arm(c, &c->t_delack, now + TCP_PUSH_ACK_WAIT);
+}
 /* A duplicate ACK that a later one overtook on a path that reorders
  * carries an older timestamp than the one last taken and fails PAWS, yet
  * it is no old duplicate of another incarnation, and fast retransmit
@@ -1078,8 +1103,10 @@ static void established_input(struct tcp_conn *c, struct rn_netbuf *nb, struct s
             /* Delayed ACK: at least every second full-sized segment
              * (RFC 9293 3.8.6.3, RFC 1122 4.2.3.2). */
             c->t_segs_unacked += s->len >= full ? 1 : 0;
-            if (c->t_segs_unacked >= 2 || (s->flags & RN_TCP_PSH && s->len < full))
+            if (c->t_segs_unacked >= 2)
                 c->t_flags |= TF_ACKNOW;
+            else if (s->flags & RN_TCP_PSH && s->len < full)
+                push_ack_soon(c, now);
             else if (!rn_timer_armed(&c->t_delack))
                 rn__tcp_timer_arm(c, &c->t_delack, now + c->t_conf->tc_p.tp_delack);
         }

@@ -275,6 +275,11 @@ int rn__tcp_opt_set(struct tcp_stack *ts, struct tcp_uopts *uo, struct tcp_conn 
             cu->uo_tos = tos;
         return 0;
     }
+    case RN_SO_LISTEN_REFUSE:
+        if (l == NULL || (v != 0 && v != 1))
+            return RN_EINVAL;
+        l->l_refuse = on;
+        return 0;
     case RN_IP_TTL:
         if (v != -1 && (v < 1 || v > 255))
             return RN_EINVAL;
@@ -340,6 +345,9 @@ int rn__tcp_opt_get(struct tcp_stack *ts, const struct tcp_uopts *uo, const stru
         return 0;
     case RN_TCP_USER_TIMEOUT:
         *val = (int64_t)(u->uo_user_timeout / RN_NSEC_PER_MSEC);
+        return 0;
+    case RN_SO_LISTEN_REFUSE:
+        *val = l != NULL && l->l_refuse;
         return 0;
     case RN_TCP_WINDOW_CLAMP:
         /* Connected without a clamp: the largest window it may offer. */

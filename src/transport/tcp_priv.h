@@ -492,6 +492,7 @@ struct tcp_listener {
     uint16_t l_lport;                  /* [I] */
     _Atomic uint8_t l_state;           /* [A] LISTEN, or CLOSED once closed */
     unsigned l_backlog;                /* [L] bound on each queue */
+    bool l_refuse;                     /* [L] RN_SO_LISTEN_REFUSE: new SYNs get a RST */
     struct tcp_conn *l_synq;           /* [L] SYN_RECEIVED connections */
     _Atomic uint32_t l_nsyn;           /* [A] */
     struct tcp_conn *l_acceptq;        /* [L] established, not accepted, oldest first */

@@ -848,6 +848,7 @@ static bool tcp_level(enum rn_sockopt opt)
     case RN_TCP_SYNCNT:
     case RN_TCP_WINDOW_CLAMP:
     case RN_TCP_CONGESTION:
+    case RN_SO_LISTEN_REFUSE:
         return true;
     default:
         return false;

@@ -73,6 +73,25 @@ expect 2 "refnet daemon: --seed: 'x': must be a number in 1..1844674407370955161
     daemon "${T[@]}" "${A[@]}" --seed x
 expect 2 "refnet daemon: --watchdog: '1d': must be a number in 0..86400" \
     daemon "${T[@]}" "${A[@]}" --watchdog 1d
+# The daemon's own limits (--set svc.*, sock.max_handles).
+expect 2 "refnet daemon: --set svc.max_conns: '0': must be a number in 1..1000000" \
+    daemon "${T[@]}" "${A[@]}" --set svc.max_conns=0
+expect 2 "refnet daemon: --set svc.httpd.max_conns: 'lots': must be a number in 1..1000000" \
+    daemon "${T[@]}" "${A[@]}" --set svc.httpd.max_conns=lots
+expect 2 "refnet daemon: --set svc.backlog: '70000': must be a number in 1..65535" \
+    daemon "${T[@]}" "${A[@]}" --set svc.backlog=70000
+expect 2 "refnet daemon: --set: 'svc.backlog=': must be a number in 1..65535" \
+    daemon "${T[@]}" "${A[@]}" --set svc.backlog=
+expect 2 "refnet daemon: --set svc.httpd.idle_timeout: '0': must be a number in 1..86400" \
+    daemon "${T[@]}" "${A[@]}" --set svc.httpd.idle_timeout=0s
+expect 2 "refnet daemon: --set sock.max_handles: '10': must be a number in 64..4194304" \
+    daemon "${T[@]}" "${A[@]}" --set sock.max_handles=10
+expect 2 "refnet daemon: --set: a service cap of 70000 connections needs more handles than sock.max_handles (65536) gives a process: raise sock.max_handles above it" \
+    daemon "${T[@]}" "${A[@]}" --set svc.max_conns=70000
+expect 2 "refnet daemon: --set: a service cap of 5000 connections needs more handles than sock.max_handles (4096) gives a process: raise sock.max_handles above it" \
+    daemon "${T[@]}" "${A[@]}" --set sock.max_handles=4096 --set svc.httpd.max_conns=5000
+expect 2 "refnet daemon: --set: 'svc.bogus=1': unknown setting 'svc.bogus' (refnet get tcp lists TCP's; the daemon's own are svc.max_conns, svc.httpd.max_conns, svc.backlog, svc.httpd.idle_timeout, sock.max_handles)" \
+    daemon "${T[@]}" "${A[@]}" --set svc.bogus=1
 expect 2 "refnet daemon: --ui: '127.0.0.1': expected ADDR:PORT (e.g. 127.0.0.1:8080) or unix:PATH" \
     daemon "${T[@]}" "${A[@]}" --ui 127.0.0.1
 expect 2 "refnet daemon: --ui: '127.0.0.1:65536': expected ADDR:PORT (e.g. 127.0.0.1:8080) or unix:PATH" \

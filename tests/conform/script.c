@@ -319,6 +319,8 @@ static int load_tab(struct cf_suite *suite, const char *path, FILE *f, char *err
                         x = trim(x);
                         if (*x == '<' || *x == '>')
                             snprintf(step, sizeof(step), "+0 %.1000s", x);
+                        else if (*x == '+')  /* a segment due later: "+T > ..." */
+                            snprintf(step, sizeof(step), "%.1000s", x);
                         else
                             snprintf(step, sizeof(step), "%.1000s", x);
                         case_add_line(cc, step, path, lineno);

@@ -15,6 +15,9 @@
 
 #include "helper_client.h"
 #include "apps/apps.h"
+#include "apps/tcp_server.h"
+#include "refnet/drop.h"
+#include "refnet/stack.h"
 #include "refnet/error.h"
 #include "refnet/object.h"
 #include "support.h"
@@ -383,16 +386,34 @@ static void test_cap_on_connections(void **state)
         run_for(RN_MSEC(50));
     }
     run_for(RN_MSEC(100));
-    /* The third was accepted and reset at once. */
-    assert_int_equal(c[2].cl_err, RN_ECONNRESET);
+    /* The third's SYN was refused: never a connection, never accepted. */
+    assert_int_equal(c[2].cl_connect_err, RN_ECONNREFUSED);
+    assert_int_equal(rn_stack_drops(P.b, RN_DROP_TCP_LISTEN_REFUSED), 1);
     for (k = 0; k < 2; k++) {
         tcl_send_str(&c[k], "hi");
         assert_true(tcl_wait_bytes(&c[k], 2, RN_SEC(5)));
     }
     rn__tcpsvc_stats(s, &st);
-    assert_int_equal(st.ss_accepted, 3);
-    assert_int_equal(st.ss_refused, 1);
+    assert_int_equal(st.ss_accepted, 2);
+    assert_int_equal(st.ss_refused, 0);
     assert_int_equal(st.ss_active, 2);
+    /* One closes: under the cap, the next connect gets in. */
+    tcl_close(&c[0], false);
+    run_for(RN_MSEC(100));
+    tcl_free(&c[2]);
+    tcl_connect(&c[2], cp, 7);
+    run_for(RN_MSEC(100));
+    tcl_send_str(&c[2], "hi");
+    assert_true(tcl_wait_bytes(&c[2], 2, RN_SEC(5)));
+    /* A raised cap lets more in at once. */
+    rn__tsrv_set_max_conns((struct tsrv *)s, 3);
+    tcl_free(&c[0]);
+    tcl_connect(&c[0], cp, 7);
+    run_for(RN_MSEC(100));
+    tcl_send_str(&c[0], "hi");
+    assert_true(tcl_wait_bytes(&c[0], 2, RN_SEC(5)));
+    rn__tcpsvc_stats(s, &st);
+    assert_int_equal(st.ss_active, 3);
     for (k = 0; k < 3; k++)
         tcl_close(&c[k], false);
     run_for(RN_MSEC(100));
@@ -463,7 +484,7 @@ static void test_bad_params(void **state)
     pair_up(1500, false);
     assert_int_equal(rn__tcpecho_start(P.b, &sp, &s), RN_EINVAL);
     sp.sv_bufsize = 0;
-    sp.sv_max_conns = 5000;
+    sp.sv_max_conns = RN_SVC_CONNS_MAX + 1;
     assert_int_equal(rn__discard_start(P.b, &sp, &s), RN_EINVAL);
     sp.sv_max_conns = 0;
     sp.sv_addr = 0x0a000001;  /* not ours */
