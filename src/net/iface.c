@@ -241,6 +241,7 @@ int rn_stack_remove_iface(struct rn_stack *st, struct rn_iface *ifp, rn_iface_re
     atomic_fetch_sub_explicit(&rm->rm_left, n - rm->rm_nroutes, memory_order_relaxed);
     rn__net_arp_flush_iface(ifp);
     rn__net_nd_flush_iface(ifp);
+    rn__net_reass_flush(st, ifp);
     rn__net_reass6_flush(st, ifp);
     rn__net_ip_addr_gone(st, ifp->if_addr);
     (void)rn_ob_wait_release(ifp, &rm->rm_wait, NULL, "remove", removal_fired, rm);

@@ -323,7 +323,9 @@ int rn__net_copy_range(struct rn_netbuf *dst, const struct rn_netbuf *src, size_
  * hdr (hlen bytes), else NULL.  Consumes nb. */
 struct rn_netbuf *rn__net_reass_add(struct rn_iface *ifp, struct rn_netbuf *nb,
                                  const struct rn_ip4_hdr *ip, uint8_t *hdr, uint8_t *hlen);
-void rn__net_reass_flush(struct rn_stack *st);
+/* Drops the datagrams being reassembled that came in through ifp (NULL:
+ * all), as timed out: an interface removed takes its fragments along. */
+void rn__net_reass_flush(struct rn_stack *st, struct rn_iface *ifp);
 
 /* ---- icmp.c ---- */
 void rn__net_icmp_input(struct rn_stack *st, struct rn_netbuf *nb, const struct rn_ip_rx *rx);

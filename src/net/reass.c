@@ -218,8 +218,13 @@ struct rn_netbuf *rn__net_reass_add(struct rn_iface *ifp, struct rn_netbuf *nb,
     return whole;
 }
 
-void rn__net_reass_flush(struct rn_stack *st)
+void rn__net_reass_flush(struct rn_stack *st, struct rn_iface *ifp)
 {
-    while (net_st(st)->ns_reass_oldest != NULL)
-        reass_remove(st, net_st(st)->ns_reass_oldest, RN_DROP_FRAG_TIMEOUT);
+    struct reass_dgram *d = net_st(st)->ns_reass_oldest, *next;
+
+    for (; d != NULL; d = next) {
+        next = d->rd_age_next;
+        if (ifp == NULL || d->rd_iface == ifp)
+            reass_remove(st, d, RN_DROP_FRAG_TIMEOUT);
+    }
 }

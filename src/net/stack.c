@@ -167,7 +167,7 @@ int rn_stack_destroy(struct rn_stack *st)
      * waiting; work that posts again is bounded by the loop. */
     for (i = 0; i < 16 && rn_stack_has_work(st); i++)
         rn_stack_poll(st, st->st_now);
-    rn__net_reass_flush(st);
+    rn__net_reass_flush(st, NULL);
     rn__net_reass6_flush(st, NULL);
     rn__net_arp_flush(st);
     rn__net_nd_flush(st);

@@ -137,6 +137,36 @@ static void test_reassembly_limits(void **state)
     pair_down();
 }
 
+static void removed_cb(struct rn_stack *st, uint64_t id, int result, void *ctx)
+{
+    (void)st;
+    (void)id;
+    *(int *)ctx = result + 1;
+}
+
+/* An interface removed while a datagram that came through it waits for its
+ * other fragments takes the datagram along: nothing is left pointing at
+ * the interface when its timeout comes (ASan would see it), and the
+ * removal completes. */
+static void test_reassembly_goes_with_its_interface(void **state)
+{
+    int done = 0;
+
+    (void)state;
+    pair_up_with(&net_pair);
+    ping(P.a, ADDR_B, 8, 1);
+    run_until(P.now + RN_MSEC(10));
+    send_fragment(102, 16, true, 16);
+    run_until(P.now + RN_MSEC(10));
+    assert_int_equal(net_st(P.b)->ns_nreass, 1);
+    assert_int_equal(rn_stack_remove_iface(P.b, P.ifb, removed_cb, &done, NULL), 0);
+    assert_int_equal(net_st(P.b)->ns_nreass, 0);
+    run_until(P.now + RN_SEC(31));
+    assert_int_equal(done, 1);
+    assert_int_equal(net_st(P.b)->ns_nreass, 0);
+    pair_down();
+}
+
 static void test_reassembly_memory_bound(void **state)
 {
     uint16_t id;
@@ -335,6 +365,7 @@ int main(void)
         cmocka_unit_test(test_ping_resolves_and_replies),
         cmocka_unit_test(test_fragmented_ping_reassembles),
         cmocka_unit_test(test_reassembly_limits),
+        cmocka_unit_test(test_reassembly_goes_with_its_interface),
         cmocka_unit_test(test_reassembly_memory_bound),
         cmocka_unit_test(test_garbage_frames_counted),
         cmocka_unit_test(test_arp_gives_up),
