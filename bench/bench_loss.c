@@ -108,7 +108,7 @@ static const struct tcp_upcalls client_up = {
 };
 static const struct tcp_upcalls listener_up = {.tu_acceptable = on_acceptable};
 
-static void die(const char *what)
+static _Noreturn void die(const char *what)
 {
     fprintf(stderr, "bench-loss: %s failed\n", what);
     exit(1);
