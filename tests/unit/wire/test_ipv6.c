@@ -228,7 +228,8 @@ static size_t build(uint8_t *out, uint8_t nxt, const uint8_t *ext, size_t extlen
     };
 
     rn__ip6_emit(out, &ip);
-    memcpy(out + 40, ext, extlen);
+    if (extlen > 0)
+        memcpy(out + 40, ext, extlen);
     memset(out + 40 + extlen, 0xaa, 8);
     return 40 + extlen + 8;
 }
