@@ -210,6 +210,16 @@ static bool check_endpoint_closed(const struct rn_snapshot *s, const struct rn_s
     return false;
 }
 
+/* How long ago a holder had to let go of o: since its kill, or since
+ * rundown began (since), whichever is later. */
+static rn_time_t overdue_for(const struct rn_snapshot *s, const struct rn_snap_object *o,
+                             rn_time_t since)
+{
+    rn_time_t from = o->so_killed > since ? o->so_killed : since;
+
+    return from < s->s_now ? s->s_now - from : 0;
+}
+
 /* How many objects of s other than o the holder named tag holds; *first
  * and *first_tag get the first of them and its line. */
 static uint32_t held_under(const struct rn_snapshot *s, const struct rn_snap_object *o,
@@ -260,7 +270,7 @@ static bool check_registration(const struct rn_snapshot *s, const struct rn_snap
     const struct rn_snap_object *first;
     const struct rn_snap_tag *first_tag;
     uint32_t n;
-    rn_time_t from = o->so_killed > since ? o->so_killed : since;
+    rn_time_t ago = overdue_for(s, o, since);
     char a[32], tag[80];
     int k;
 
@@ -272,8 +282,8 @@ static bool check_registration(const struct rn_snapshot *s, const struct rn_snap
         return false;
     memcpy(tag, "callout:", 8);
     n = held_under(s, o, tag, &first, &first_tag);
-    rn_fmt_age(from < s->s_now ? s->s_now - from : 0, a, sizeof(a));
-    if (from + grace > s->s_now) {
+    rn_fmt_age(ago, a, sizeof(a));
+    if (ago < grace) {
         snprintf(v->v_reason, sizeof(v->v_reason), "retired %s ago; its %" PRIu32 " flow "
                  "context%s and pended operations may still let go", a, t->st_count,
                  t->st_count == 1 ? "" : "s");
@@ -301,7 +311,7 @@ static bool check_holder(const struct rn_snapshot *s, const struct rn_snap_objec
     const struct rn_snap_object *first;
     const struct rn_snap_tag *first_tag;
     uint32_t n;
-    rn_time_t from = o->so_killed > since ? o->so_killed : since;
+    rn_time_t ago = overdue_for(s, o, since);
     char a[32], tag[80], who[120];
 
     (void)t;
@@ -310,8 +320,8 @@ static bool check_holder(const struct rn_snapshot *s, const struct rn_snap_objec
         sscanf(o->so_desc, "holder %79s of", tag) != 1)
         return false;
     n = held_under(s, o, tag, &first, &first_tag);
-    rn_fmt_age(from < s->s_now ? s->s_now - from : 0, a, sizeof(a));
-    if (from + grace > s->s_now || first == NULL) {
+    rn_fmt_age(ago, a, sizeof(a));
+    if (ago < grace || first == NULL) {
         snprintf(v->v_reason, sizeof(v->v_reason), "unloading for %s; '%s' holds %" PRIu32
                  " object%s, which the plug-in may still let go", a, tag, n,
                  n == 1 ? "" : "s");
@@ -632,8 +642,7 @@ static bool judge_contract(const struct rn_snapshot *s, const struct rn_snap_obj
     const struct verdict_rule *legacy = rule_for(tag);
     bool dying = o->so_state != RN_OB_LIVE;
     rn_time_t age = since < s->s_now ? s->s_now - since : 0;
-    rn_time_t from = o->so_killed > since ? o->so_killed : since;
-    rn_time_t overdue = from < s->s_now ? s->s_now - from : 0;
+    rn_time_t overdue = overdue_for(s, o, since);
     rn_time_t orphan = y->sy_orphan_bound ? y->sy_orphan_bound : grace;
     char what[48], conds[72], a[32];
 
@@ -735,7 +744,7 @@ void rn__verdict_judge(const struct rn_snapshot *s, const struct rn_snap_object 
         const struct verdict_outcome *oc = dying ? &r->vr_dying : &r->vr_live;
         rn_time_t since = tag_since(o, t);
         rn_time_t age = since < s->s_now ? s->s_now - since : 0;
-        rn_time_t from, overdue;
+        rn_time_t overdue;
         char bound[32];
 
         if (y != NULL && !universal(t->st_tag ? t->st_tag : "") &&
@@ -762,8 +771,7 @@ void rn__verdict_judge(const struct rn_snapshot *s, const struct rn_snap_object 
         if (oc->vo_after_grace) {
             /* The holder has had since rundown began, or since it took
              * the hold if later, to let go. */
-            from = o->so_killed > since ? o->so_killed : since;
-            overdue = from < s->s_now ? s->s_now - from : 0;
+            overdue = overdue_for(s, o, since);
             if (overdue < grace) {
                 set_verdict(&v[i], RN__VERDICT_EXPECTED, "rundown began recently; may still let go");
                 continue;

@@ -66,6 +66,22 @@ static const char *leaky_path(void)
     return plugin_path;
 }
 
+/* Makes the loaded leaky plug-in let go of everything it kept
+ * (leaky_release_all() in tests/plugins/leaky.c); returns how much. */
+static unsigned leaky_release(void)
+{
+    unsigned (*release_all)(void);
+    unsigned n;
+    void *dl = dlopen(leaky_path(), RTLD_NOW | RTLD_NOLOAD);
+
+    assert_non_null(dl);
+    *(void **)&release_all = dlsym(dl, "leaky_release_all");
+    assert_non_null(release_all);
+    n = release_all();
+    dlclose(dl);
+    return n;
+}
+
 /* Copies the plug-in to a file of the given mode; returns its path. */
 static const char *copy_with_mode(mode_t mode)
 {
@@ -135,9 +151,8 @@ static void test_leaking_plugin_named_by_file_and_site(void **state)
     struct rn_plugin *pl = NULL;
     struct rn_snapshot *s, *back = NULL;
     struct rn_strbuf live = RN_STRBUF_INIT, dumped = RN_STRBUF_INIT;
-    unsigned (*release_all)(void);
     unsigned deleted = 0;
-    void *dl, *buf = NULL;
+    void *buf = NULL;
     size_t len = 0;
     char err[256], *chains;
     int hl, hc, e;
@@ -209,12 +224,7 @@ static void test_leaking_plugin_named_by_file_and_site(void **state)
     free(buf);
 
     /* It lets go at last: the unload completes, nothing is left. */
-    dl = dlopen(leaky_path(), RTLD_NOW | RTLD_NOLOAD);
-    assert_non_null(dl);
-    *(void **)&release_all = dlsym(dl, "leaky_release_all");
-    assert_non_null(release_all);
-    assert_int_equal(release_all(), 1);
-    dlclose(dl);
+    assert_int_equal(leaky_release(), 1);
     run_for(RN_MSEC(10));
     assert_int_equal(count_type("plug-in"), 0);
     assert_int_equal(objects_held_by("callout:leaky"), 0);
@@ -254,9 +264,8 @@ static void test_plugin_route_cache_blocks_iface_removal(void **state)
     struct rn_snapshot *s, *back = NULL;
     struct rn_watchdog *wd;
     struct rec rb = {0};
-    unsigned (*release_all)(void);
     uint64_t rid, ifid = 0, ids[4];
-    void *rt, *dl, *buf = NULL;
+    void *rt, *buf = NULL;
     size_t len = 0;
     char err[256], *chains, rbuf[100], ubuf[100];
     struct rec ru = {0};
@@ -334,12 +343,7 @@ static void test_plugin_route_cache_blocks_iface_removal(void **state)
     free(chains);
 
     /* It lets go: both routes go, then the interface; the removal completes. */
-    dl = dlopen(leaky_path(), RTLD_NOW | RTLD_NOLOAD);
-    assert_non_null(dl);
-    *(void **)&release_all = dlsym(dl, "leaky_release_all");
-    assert_non_null(release_all);
-    assert_int_equal(release_all(), 2);
-    dlclose(dl);
+    assert_int_equal(leaky_release(), 2);
     run_for(RN_MSEC(10));
     assert_int_equal(seen.n, 1);
     assert_int_equal(seen.id, ifid);
@@ -369,8 +373,7 @@ static void test_plugin_filter_holds_wait(void **state)
     struct rn_snapshot *s, *back = NULL;
     struct row_seen rs = {0};
     struct rn_watchdog *wd;
-    unsigned (*release_all)(void);
-    void *dl, *buf = NULL;
+    void *buf = NULL;
     size_t len = 0;
     char err[256], *chains;
     int e;
@@ -442,12 +445,7 @@ static void test_plugin_filter_holds_wait(void **state)
     free(buf);
 
     /* It lets go: the next look finds the tag empty, the unload ends. */
-    dl = dlopen(leaky_path(), RTLD_NOW | RTLD_NOLOAD);
-    assert_non_null(dl);
-    *(void **)&release_all = dlsym(dl, "leaky_release_all");
-    assert_non_null(release_all);
-    assert_int_equal(release_all(), 1);
-    dlclose(dl);
+    assert_int_equal(leaky_release(), 1);
     run_for(RN_MSEC(300));
     assert_int_equal(count_type("plug-in holder"), 0);
     assert_int_equal(count_type("plug-in"), 0);
