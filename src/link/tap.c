@@ -30,6 +30,7 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/if_tun.h>
@@ -397,6 +398,28 @@ static int tap_ifreq(struct tap_link *tl, unsigned long req, struct ifreq *ifr)
     return ioctl(tl->tl_ctl, req, ifr) < 0 ? -errno : 0;
 }
 
+/* Attaching to the device gives it carrier, but the kernel starts to send
+ * on it only when its link watcher has seen the carrier (IFF_RUNNING):
+ * until then whatever the kernel sends there is dropped.  The first frames
+ * refnet sends (duplicate address detection, a gratuitous ARP) ask for
+ * answers, so the open waits until the device runs: at most a second,
+ * and only if the device is up (an administratively down device never
+ * runs, and writes to it fail until it is brought up). */
+static void tap_wait_running(struct tap_link *tl)
+{
+    const struct timespec tick = {0, 1000000};
+    struct ifreq ifr;
+    int i;
+
+    for (i = 0; i < 1000; i++) {
+        memset(&ifr, 0, sizeof(ifr));
+        if (tap_ifreq(tl, SIOCGIFFLAGS, &ifr) != 0 || !(ifr.ifr_flags & IFF_UP) ||
+            (ifr.ifr_flags & IFF_RUNNING))
+            return;
+        (void)nanosleep(&tick, NULL);
+    }
+}
+
 int rn_link_tap_set_up(struct rn_link *link, bool up)
 {
     struct tap_link *tl = tap_of(link);
@@ -568,6 +591,7 @@ int rn_link_tap_open(const struct rn_link_tap_params *params, struct rn_link **o
             goto out_close;
         }
     }
+    tap_wait_running(tl);
     *out = &tl->tl_link;
     return 0;
 

@@ -26,7 +26,13 @@ import json, sys
 print(" ".join(a["addr"] + "=" + a["state"] for i in json.load(sys.stdin) for a in i["addr6"]))')
     case " $states " in *"=tentative "*) sleep 0.1 ;; *) break ;; esac
 done
-grep -q "2001:2::2=duplicate" <<<"$states" || bad "2001:2::2 is not duplicate: $states"
+if ! grep -q "2001:2::2=duplicate" <<<"$states"; then
+    bad "2001:2::2 is not duplicate: $states"
+    # What each side saw: Linux's drops on rn0 (a frame it could not send),
+    # refnet's drops by reason and neighbour discovery counters.
+    nsx ip -s link show rn0 >&2
+    rn stat 2>&1 | grep -Ei "drop|nd\.|icmp6" >&2
+fi
 grep -q "2001:2::3=preferred" <<<"$states" || bad "2001:2::3 is not preferred: $states"
 grep -q "fe80::.*=preferred" <<<"$states" || bad "the link-local address is not preferred: $states"
 net_stat "$dir/s0.json"
