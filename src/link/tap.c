@@ -5,9 +5,12 @@
  * A driver at the bottom of the link layer (see include/refnet/link.h), used
  * by the real-time host.  The kernel side of the device is an ordinary
  * Linux interface; refnet is the "wire" behind it.  One readv() per
- * received frame and one writev() per sent frame: the fd is non-blocking,
- * rx loops until EAGAIN or its batch is full, tx gathers a frame's buffers
- * without copying.
+ * received frame: the fd is non-blocking, rx loops until EAGAIN or its
+ * batch is full.  tx gathers each frame's buffers without copying and
+ * hands up to TAP_TX_BATCH frames to the kernel in one io_uring
+ * submission: on a virtual machine a system call costs about as much as
+ * the kernel's own work on a small frame, and a writev per frame paid it
+ * for every ACK.  Where io_uring is not allowed, a writev per frame.
  *
  * Offloads (tp_vnet_hdr, the daemon's default): with IFF_VNET_HDR every
  * frame is prefixed by a struct virtio_net_hdr, and TUNSETOFFLOAD
@@ -35,9 +38,11 @@
 
 #include <linux/if_tun.h>
 #include <linux/virtio_net.h>
+#include <liburing.h>
 
 #include "link/link_priv.h"
 #include "refnet/error.h"
+#include "refnet/report.h"
 #include "refnet/strbuf.h"
 
 /* Frames made of more buffers than this are copied into tl_scratch and
@@ -47,6 +52,8 @@
 #define TAP_FRAME_MAX 65535u
 /* Room for a VLAN tag beyond MTU + Ethernet header. */
 #define TAP_VLAN_HLEN 4u
+/* Frames handed to the kernel in one io_uring submission at most. */
+#define TAP_TX_BATCH 64u
 
 struct tap_link {
     struct rn_link tl_link;           /* [L] common part; first */
@@ -63,6 +70,16 @@ struct tap_link {
     rn_nb_owner_t tl_own_rx;          /* [I] owner of received frames */
     uint64_t tl_no_buffer;            /* [L] frames read and discarded: pool exhausted */
     uint8_t *tl_scratch;              /* [L] TAP_FRAME_MAX bytes, for long chains and discards */
+    /* Transmit in batches: one io_uring submission writes up to
+     * TAP_TX_BATCH frames, where writev would make a system call for
+     * each.  Without io_uring (an old kernel, a sandbox that forbids it)
+     * frames go out one writev each. */
+    bool tl_uring;                    /* [L] tl_ring is set up */
+    struct io_uring tl_ring;          /* [L] TAP_TX_BATCH entries */
+    struct iovec (*tl_iov)[TAP_IOV_MAX + 1];  /* [L] TAP_TX_BATCH frames' pieces */
+    struct virtio_net_hdr *tl_vh;     /* [L] TAP_TX_BATCH headers */
+    int tl_res[TAP_TX_BATCH];         /* [L] each submitted write's result */
+    uint64_t tl_tx_batches;           /* [L] io_uring submissions */
 };
 
 static struct tap_link *tap_of(struct rn_link *link)
@@ -273,32 +290,45 @@ static void tap_tx_offload(const struct rn_netbuf *nb, struct virtio_net_hdr *vh
     }
 }
 
-/* Writes one frame.  Returns 0 or -errno.  Does not consume nb. */
-static int tap_write_frame(struct tap_link *tl, struct rn_netbuf *nb)
+/* Fills iov (TAP_IOV_MAX + 1 entries) with the pieces of frame nb, after
+ * *vh (filled here) if the device takes a virtio_net_hdr.  Returns how
+ * many entries, or 0 if nb has more pieces than that: it must then be
+ * written flat (tap_write_frame()). */
+static unsigned tap_frame_iov(const struct tap_link *tl, const struct rn_netbuf *nb,
+                              struct virtio_net_hdr *vh, struct iovec *iov)
 {
-    struct iovec iov[TAP_IOV_MAX + 1];
-    struct virtio_net_hdr vh;
-    struct rn_netbuf *b;
+    const struct rn_netbuf *b;
     unsigned cnt = 0;
-    ssize_t r;
 
     if (tl->tl_vnet) {
-        tap_tx_offload(nb, &vh);
-        iov[cnt].iov_base = &vh;
-        iov[cnt].iov_len = sizeof(vh);
+        tap_tx_offload(nb, vh);
+        iov[cnt].iov_base = vh;
+        iov[cnt].iov_len = sizeof(*vh);
         cnt++;
     }
-    for (b = nb; b && cnt < TAP_IOV_MAX + 1; b = b->nb_next) {
+    for (b = nb; b != NULL; b = b->nb_next) {
         if (b->nb_len == 0)
             continue;
+        if (cnt == TAP_IOV_MAX + 1)
+            return 0;
         iov[cnt].iov_base = b->nb_data;
         iov[cnt].iov_len = b->nb_len;
         cnt++;
     }
-    for (; b && b->nb_len == 0; b = b->nb_next)
-        ;
+    return cnt;
+}
+
+/* Writes one frame with a system call of its own.  Returns 0 or -errno.
+ * Does not consume nb. */
+static int tap_write_frame(struct tap_link *tl, struct rn_netbuf *nb)
+{
+    struct iovec iov[TAP_IOV_MAX + 1];
+    struct virtio_net_hdr vh;
+    unsigned cnt = tap_frame_iov(tl, nb, &vh, iov);
+    ssize_t r;
+
     do {
-        if (b == NULL) {
+        if (cnt > 0) {
             r = writev(tl->tl_fd, iov, (int)cnt);
         } else {
             /* More pieces than iovecs: one flat copy (rare). */
@@ -308,32 +338,109 @@ static int tap_write_frame(struct tap_link *tl, struct rn_netbuf *nb)
             if (len < 0)
                 return -EMSGSIZE;
             if (skip)
-                memcpy(tl->tl_scratch, &vh, skip);
+                memcpy(tl->tl_scratch, &vh, skip);  /* tap_frame_iov() filled it */
             r = write(tl->tl_fd, tl->tl_scratch, (size_t)len + skip);
         }
     } while (r < 0 && errno == EINTR);
     return r < 0 ? -errno : 0;
 }
 
+/* Counts frame nb's fate (0 or -errno from its write) and frees it.
+ * Returns 1 if it was sent. */
+static int tap_tx_done(struct rn_link *link, struct rn_netbuf *nb, int err)
+{
+    int sent = 0;
+
+    if (err == 0) {
+        rn__link_count_tx(link, nb);
+        sent = 1;
+    } else if (err == -EAGAIN || err == -EWOULDBLOCK || err == -ENOBUFS) {
+        link->lk_stats.ls_tx_drops++;  /* the device queue is full */
+    } else {
+        link->lk_stats.ls_tx_errors++;
+    }
+    rn_nb_free(nb);
+    return sent;
+}
+
+/* Gives up on io_uring for good (the ring is torn down, with whatever it
+ * had not yet taken): from now on every frame is a writev of its own. */
+static void tap_uring_off(struct tap_link *tl, int err)
+{
+    rn_report(RN_REPORT_INFO, "tap %s: io_uring failed (%s); writing one frame per system call\n",
+              tl->tl_ifname, strerror(-err));
+    io_uring_queue_exit(&tl->tl_ring);
+    tl->tl_uring = false;
+}
+
+/* Writes the k frames whose writes are queued in the ring: one system call
+ * submits them all and waits for them (a TAP write does not block, so
+ * the wait is for the kernel to finish what it took).  Fills tl_res[0..k)
+ * with each write's result, or returns a negative code if the ring failed
+ * (then no frame was sent). */
+static int tap_uring_flush(struct tap_link *tl, unsigned k)
+{
+    unsigned done = 0;
+    int r;
+
+    do {
+        r = io_uring_submit_and_wait(&tl->tl_ring, k);
+    } while (r == -EINTR);
+    if (r < 0)
+        return r;
+    tl->tl_tx_batches++;
+    while (done < k) {
+        struct io_uring_cqe *cqe;
+
+        r = io_uring_wait_cqe(&tl->tl_ring, &cqe);
+        if (r == -EINTR)
+            continue;
+        if (r < 0)
+            return r;
+        if (cqe->user_data < TAP_TX_BATCH)
+            tl->tl_res[cqe->user_data] = cqe->res < 0 ? cqe->res : 0;
+        io_uring_cqe_seen(&tl->tl_ring, cqe);
+        done++;
+    }
+    return 0;
+}
+
 static int tap_tx(struct rn_link *link, struct rn_netbuf **pkts, unsigned n, rn_time_t now)
 {
     struct tap_link *tl = tap_of(link);
-    unsigned i;
-    int sent = 0;
+    unsigned i = 0, j, k;
+    int sent = 0, err;
 
-    for (i = 0; i < n; i++) {
-        struct rn_netbuf *nb = pkts[i];
-        int err = tap_write_frame(tl, nb);
+    (void)now;
+    while (i < n) {
+        unsigned first = i;
 
-        if (err == 0) {
-            rn__link_count_tx(link, nb);
-            sent++;
-        } else if (err == -EAGAIN || err == -EWOULDBLOCK || err == -ENOBUFS) {
-            link->lk_stats.ls_tx_drops++;  /* the device queue is full */
-        } else {
-            link->lk_stats.ls_tx_errors++;
+        /* Queue the writes of the next frames that fit in iovecs. */
+        for (k = 0; tl->tl_uring && i < n && k < TAP_TX_BATCH; i++, k++) {
+            unsigned cnt = tap_frame_iov(tl, pkts[i], &tl->tl_vh[k], tl->tl_iov[k]);
+            struct io_uring_sqe *sqe;
+
+            if (cnt == 0)
+                break;
+            sqe = io_uring_get_sqe(&tl->tl_ring);  /* the ring has TAP_TX_BATCH entries */
+            io_uring_prep_writev(sqe, tl->tl_fd, tl->tl_iov[k], cnt, 0);
+            io_uring_sqe_set_data64(sqe, k);
+            tl->tl_res[k] = -EIO;
         }
-        rn_nb_free(nb);
+        if (k > 0) {
+            err = tap_uring_flush(tl, k);
+            if (err < 0) {
+                tap_uring_off(tl, err);
+                i = first;  /* the same frames again, one writev each */
+                continue;
+            }
+            for (j = 0; j < k; j++)
+                sent += tap_tx_done(link, pkts[first + j], tl->tl_res[j]);
+            continue;
+        }
+        /* A frame with more pieces than iovecs, or no ring. */
+        sent += tap_tx_done(link, pkts[i], tap_write_frame(tl, pkts[i]));
+        i++;
     }
     return sent;
 }
@@ -361,6 +468,8 @@ static void tap_values(struct rn_link *link, rn_value_fn fn, void *ctx)
         {"device", tl->tl_ifname, 0},
         {"mtu", NULL, tl->tl_mtu},
         {"offloads", tl->tl_vnet ? "csum+tso" : "none", 0},
+        {"tx_writes", tl->tl_uring ? "io_uring" : "writev", 0},
+        {"tx_batches", NULL, tl->tl_tx_batches},
         {"no_buffer", NULL, tl->tl_no_buffer},
     };
     size_t i;
@@ -373,9 +482,13 @@ static void tap_close(struct rn_link *link)
 {
     struct tap_link *tl = tap_of(link);
 
+    if (tl->tl_uring)
+        io_uring_queue_exit(&tl->tl_ring);
     close(tl->tl_fd);
     close(tl->tl_ctl);
     rn_nb_free(tl->tl_spare);
+    free(tl->tl_iov);
+    free(tl->tl_vh);
     free(tl->tl_scratch);
     free(tl);
 }
@@ -493,7 +606,9 @@ int rn_link_tap_open(const struct rn_link_tap_params *params, struct rn_link **o
     tl->tl_fd = -1;
     tl->tl_ctl = -1;
     tl->tl_scratch = malloc(TAP_FRAME_MAX + 64);
-    if (tl->tl_scratch == NULL) {
+    tl->tl_iov = calloc(TAP_TX_BATCH, sizeof(*tl->tl_iov));
+    tl->tl_vh = calloc(TAP_TX_BATCH, sizeof(*tl->tl_vh));
+    if (tl->tl_scratch == NULL || tl->tl_iov == NULL || tl->tl_vh == NULL) {
         err = rn__link_err(errbuf, RN_ENOMEM, "tap %s: out of memory", name);
         goto out_free;
     }
@@ -592,6 +707,10 @@ int rn_link_tap_open(const struct rn_link_tap_params *params, struct rn_link **o
         }
     }
     tap_wait_running(tl);
+    /* Batched writes where the kernel allows io_uring (a sandbox, or
+     * kernel.io_uring_disabled, may not: then one writev a frame). */
+    if (!params->tp_tx_single)
+        tl->tl_uring = io_uring_queue_init(TAP_TX_BATCH, &tl->tl_ring, 0) == 0;
     *out = &tl->tl_link;
     return 0;
 
@@ -600,6 +719,8 @@ out_close:
         close(tl->tl_ctl);
     close(tl->tl_fd);
 out_free:
+    free(tl->tl_iov);
+    free(tl->tl_vh);
     free(tl->tl_scratch);
     free(tl);
     return err;
