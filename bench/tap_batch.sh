@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# The TAP driver's batched transmit against its frame-at-a-time transmit,
-# one build, in interleaved pairs: `refnet daemon --tx-batch on` (up to 64
-# frames in one io_uring submission, the default) and `--tx-batch off` (one
-# writev per frame, the reference).
+# The TAP driver's batched reads and writes against a system call per
+# frame, one build, in interleaved pairs: `refnet daemon --tap-batch on`
+# (up to 32 reads or 64 writes in one io_uring submission, the default)
+# and `--tap-batch off` (a readv or writev per frame, the reference).
 #
 # Each row is one bulk stream between Linux and refnet over the TAP
 # (bench/netlib.sh: bn0, 198.18.0.1/15 on Linux's side, MTU 1500):
 #
-#   rx_off   Linux -> refnet's discard service, offloads off: refnet sends
-#            an ACK for every second 1500-byte frame
+#   rx_off   Linux -> refnet's discard service, offloads off: refnet reads
+#            1500-byte frames and sends an ACK for every second one
 #   tx_off   refnet send -> a bulk.py sink on Linux, offloads off: refnet
 #            sends 1500-byte frames
 #   rx_on, tx_on   the same with offloads on (the default): 64 KiB frames
@@ -40,11 +40,11 @@ bench_need_root tap_batch.sh
 [ -x "$refnet" ] || { echo "tap_batch.sh: $refnet is not built" >&2; exit 1; }
 bench_setup tap_batch
 
-# run ROW BATCH: one measurement of ROW with --tx-batch BATCH; prints Gbit/s.
+# run ROW BATCH: one measurement of ROW with --tap-batch BATCH; prints Gbit/s.
 run() {
     local row=$1 batch=$2 offload=${1#*_} g
     bench_tap_daemon "$nsr" "$sock" "$dir/daemon.log" --service discard \
-        --offload "$offload" --tx-batch "$batch"
+        --offload "$offload" --tap-batch "$batch"
     ip netns exec "$nsr" ping -c 1 -W 2 198.18.0.2 >/dev/null || die "refnet does not answer ping"
     case $row in
     rx_*) g=$(bench_rx_bulk "$nsr") ;;
