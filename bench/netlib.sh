@@ -55,19 +55,29 @@ bench_stop() {
 # bench_tap_daemon NS SOCK LOG [DAEMON ARGS...]: a namespace NS holding a
 # TAP "bn0" (Linux 198.18.0.1/15, MTU 1500) and refnet's daemon on it as
 # 198.18.0.2/15, with its control socket SOCK and its stderr in LOG; waits
-# until it answers.  Sets dpid.
+# until it answers.  Sets dpid.  With bench_v6=1 both speak IPv6 too:
+# Linux 2001:2::1/64, refnet 2001:2::2/64.
 bench_tap_daemon() {
     local ns=$1 sock=$2 log=$3 i
     shift 3
     ip netns add "$ns" || die "cannot create namespace $ns"
     ip netns exec "$ns" ip link set lo up
     ip netns exec "$ns" ip tuntap add dev bn0 mode tap || die "cannot create the TAP"
-    ip netns exec "$ns" sysctl -qw net.ipv6.conf.bn0.disable_ipv6=1
+    local v6=()
+    if [ "${bench_v6:-0}" = 1 ]; then
+        # Linux's side answers at once (no DAD of its own) and stays quiet.
+        ip netns exec "$ns" sysctl -qw net.ipv6.conf.bn0.accept_dad=0 \
+            net.ipv6.conf.bn0.router_solicitations=0 net.ipv6.conf.bn0.accept_ra=0
+        ip netns exec "$ns" ip addr add 2001:2::1/64 dev bn0 nodad
+        v6=(--addr6 2001:2::2/64)
+    else
+        ip netns exec "$ns" sysctl -qw net.ipv6.conf.bn0.disable_ipv6=1
+    fi
     ip netns exec "$ns" ip link set bn0 mtu 1500
     ip netns exec "$ns" ip addr add 198.18.0.1/15 dev bn0
     ip netns exec "$ns" ip link set bn0 up
     ip netns exec "$ns" "$refnet" daemon --tap bn0 --addr 198.18.0.2/15 --mtu 1500 \
-        --ctl "$sock" --watchdog 0 "$@" 2>"$log" &
+        --ctl "$sock" --watchdog 0 "${v6[@]}" "$@" 2>"$log" &
     dpid=$!
     for i in $(seq 50); do
         "$refnet" status --ctl "$sock" --timeout 2 >/dev/null 2>&1 && return 0
@@ -93,6 +103,10 @@ bench_veth() {
     ip netns exec "$b" ip link set "bnv-b-$$" mtu 1500 name bnv0
     ip netns exec "$a" ip addr add 198.18.0.1/15 dev bnv0
     ip netns exec "$b" ip addr add 198.18.0.2/15 dev bnv0
+    if [ "${bench_v6:-0}" = 1 ]; then
+        ip netns exec "$a" ip addr add 2001:2::1/64 dev bnv0 nodad
+        ip netns exec "$b" ip addr add 2001:2::2/64 dev bnv0 nodad
+    fi
     ip netns exec "$a" ip link set bnv0 up
     ip netns exec "$b" ip link set bnv0 up
 }
@@ -140,18 +154,18 @@ bench_gbits() {
     "$py" -c 'import json,sys; j=json.loads(sys.argv[1]); print("%.3f" % (j["bytes"]*8/j["secs"]/1e9))' "$1"
 }
 
-# bench_rx_bulk NS [CLIENT]: Gbit/s of one stream from bulk.py send in
-# CLIENT (default NS) to port 9 of 198.18.0.2 for $secs seconds: refnet's
-# discard service when NS is $nsr, a bulk.py sink started in $nsb when NS
-# is $nsa.
+# bench_rx_bulk NS [CLIENT [ADDR]]: Gbit/s of one stream from bulk.py send
+# in CLIENT (default NS) to port 9 of ADDR (default 198.18.0.2) for $secs
+# seconds: refnet's discard service when NS is $nsr, a bulk.py sink
+# started in $nsb when NS is $nsa.
 bench_rx_bulk() {
-    local out sink= client=${2:-$1}
+    local out sink= client=${2:-$1} addr=${3:-198.18.0.2}
     if [ "$1" = "$nsa" ]; then
-        bench_bg "$nsb" "$py" "$here/bulk.py" sink 198.18.0.2 9 $((secs + 60)) >/dev/null </dev/null
+        bench_bg "$nsb" "$py" "$here/bulk.py" sink "$addr" 9 $((secs + 60)) >/dev/null </dev/null
         sink=$bgpid
         bench_listening "$nsb" 9 || die "the sink did not listen"
     fi
-    out=$(ip netns exec "$client" timeout $((secs + 60)) "$py" "$here/bulk.py" send 198.18.0.2 9 "$secs" "$maxbytes") ||
+    out=$(ip netns exec "$client" timeout $((secs + 60)) "$py" "$here/bulk.py" send "$addr" 9 "$secs" "$maxbytes") ||
         die "rx_bulk in $client failed"
     [ -z "$sink" ] || bench_waitpid "$sink" 10 >/dev/null
     bench_gbits "$out"
