@@ -149,6 +149,29 @@ bench_listening() {
     return 1
 }
 
+# bench_cpu_mark: the machine's busy CPU time so far (every state but idle
+# and iowait, all cores) and the daemon's ($dpid; 0 if none), in clock
+# ticks, as two words.
+bench_cpu_mark() {
+    local d=0
+    [ -n "${dpid:-}" ] && [ -r "/proc/$dpid/stat" ] && d=$(awk '{ print $14 + $15 }' "/proc/$dpid/stat")
+    awk -v d="$d" '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, d; exit }' /proc/stat
+}
+
+# bench_cpu_per_gb MARK0 MARK1 JSON: writes "$dir/cpu.last": CPU seconds per
+# GB moved (bulk.py's bytes) of the whole machine and of the daemon, between
+# two bench_cpu_mark's.
+bench_cpu_per_gb() {
+    "$py" -c '
+import json, os, sys
+m0, d0 = (int(x) for x in sys.argv[1].split())
+m1, d1 = (int(x) for x in sys.argv[2].split())
+gb = json.loads(sys.argv[3])["bytes"] / 1e9
+tck = os.sysconf("SC_CLK_TCK")
+print("%.3f %.3f" % ((m1 - m0) / tck / gb, (d1 - d0) / tck / gb) if gb > 0 else "0 0")' \
+        "$1" "$2" "$3" >"$dir/cpu.last"
+}
+
 # bench_gbits JSON: the Gbit/s of bulk.py's line {"bytes":..,"secs":..}.
 bench_gbits() {
     "$py" -c 'import json,sys; j=json.loads(sys.argv[1]); print("%.3f" % (j["bytes"]*8/j["secs"]/1e9))' "$1"
@@ -159,15 +182,18 @@ bench_gbits() {
 # seconds: refnet's discard service when NS is $nsr, a bulk.py sink
 # started in $nsb when NS is $nsa.
 bench_rx_bulk() {
-    local out sink= client=${2:-$1} addr=${3:-198.18.0.2}
+    local out sink= client=${2:-$1} addr=${3:-198.18.0.2} c0 c1
     if [ "$1" = "$nsa" ]; then
         bench_bg "$nsb" "$py" "$here/bulk.py" sink "$addr" 9 $((secs + 60)) >/dev/null </dev/null
         sink=$bgpid
         bench_listening "$nsb" 9 || die "the sink did not listen"
     fi
+    c0=$(bench_cpu_mark)
     out=$(ip netns exec "$client" timeout $((secs + 60)) "$py" "$here/bulk.py" send "$addr" 9 "$secs" "$maxbytes") ||
         die "rx_bulk in $client failed"
+    c1=$(bench_cpu_mark)
     [ -z "$sink" ] || bench_waitpid "$sink" 10 >/dev/null
+    bench_cpu_per_gb "$c0" "$c1" "$out"
     bench_gbits "$out"
 }
 
@@ -177,10 +203,11 @@ bench_rx_bulk() {
 # crosses a pipe and the daemon's control socket before refnet's TCP),
 # bulk.py send in $nsb when NS is $nsa.
 bench_tx_bulk() {
-    local out rc client=${2:-$1} addr=${3:-198.18.0.1}
+    local out rc client=${2:-$1} addr=${3:-198.18.0.1} c0 c1
     bench_bg "$client" "$py" "$here/bulk.py" sink "$addr" 5001 $((secs + 60)) >"$dir/sink.out" </dev/null
     local sink=$bgpid
     bench_listening "$client" 5001 || die "the sink did not listen"
+    c0=$(bench_cpu_mark)
     if [ "$1" = "$nsr" ]; then
         "$py" "$here/bulk.py" gen "$secs" "$maxbytes" |
             timeout $((secs + 60)) "$refnet" send "$addr" 5001 --ctl "$sock" --timeout $((secs + 50)) >/dev/null
@@ -192,7 +219,9 @@ bench_tx_bulk() {
     fi
     [ "$rc" = 0 ] || die "tx_bulk towards $client: the sender exited $rc"
     bench_waitpid "$sink" 30 || die "tx_bulk towards $client: the sink failed"
+    c1=$(bench_cpu_mark)
     out=$(cat "$dir/sink.out")
+    bench_cpu_per_gb "$c0" "$c1" "$out"
     bench_gbits "$out"
 }
 
