@@ -26,9 +26,61 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "refnet/addr.h"
 #include "refnet/object.h"
 
 #define RN_PT_BUCKETS 256
+
+/* ---- Local addresses of both families -----------------------------------
+ *
+ * A binding's address is a struct rn_inaddr: a specific address of either
+ * family, the IPv4 wildcard ::ffff:0.0.0.0, or the IPv6 wildcard ::.  The
+ * IPv6 wildcard covers IPv4 too (as mapped addresses, RFC 3493 3.7)
+ * unless the socket set IPV6_V6ONLY. */
+
+/* True for ::ffff:0.0.0.0, the IPv4 wildcard. */
+static inline bool rn__inaddr_is_any4(const struct rn_inaddr *a)
+{
+    static const struct rn_inaddr any4 = {{{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 0, 0}}};
+
+    return rn_inaddr_eq(a, &any4);
+}
+
+/* The wildcard of a's family. */
+static inline struct rn_inaddr rn__inaddr_any_like(const struct rn_inaddr *a)
+{
+    return rn_inaddr_is_v4(a) ? rn_inaddr_v4(0) : rn_inaddr_v6(&RN_IP6_ANY);
+}
+
+/* True if a binding to bound (v6only: IPV6_V6ONLY set) takes datagrams
+ * for the local address a (specific or a wildcard). */
+static inline bool rn__inaddr_covers(const struct rn_inaddr *bound, bool v6only,
+                                     const struct rn_inaddr *a)
+{
+    if (rn_inaddr_eq(bound, a))
+        return true;
+    if (rn_ip6_is_any(&bound->ia_ip6))
+        return !v6only || !rn_inaddr_is_v4(a);
+    return rn__inaddr_is_any4(bound) && rn_inaddr_is_v4(a);
+}
+
+/* True if bindings to a and b on one port would take some of the same
+ * datagrams (av6only, bv6only: their IPV6_V6ONLY). */
+static inline bool rn__inaddr_overlap(const struct rn_inaddr *a, bool av6only,
+                                      const struct rn_inaddr *b, bool bv6only)
+{
+    return rn__inaddr_covers(a, av6only, b) || rn__inaddr_covers(b, bv6only, a);
+}
+
+/* A 32-bit fold of a, for hash tables: an IPv4 address folds to itself
+ * xored with a constant, so IPv4 keys spread as before. */
+static inline uint32_t rn__inaddr_fold(const struct rn_inaddr *a)
+{
+    uint32_t w[4];
+
+    __builtin_memcpy(w, a->ia_ip6.i6_octet, sizeof(w));
+    return w[0] ^ w[1] ^ w[2] ^ w[3];
+}
 
 /* A binding, embedded in the endpoint it binds. */
 struct rn_port_entry {

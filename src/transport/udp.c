@@ -414,6 +414,8 @@ static int udp_open(struct rn_stack *st, const struct rn_sock_upcall *up, void *
 
     if (us == NULL)
         return RN_EINVAL;
+    if (up->up_inet6)
+        return RN_EAFNOSUPPORT;
     ep = rn_ob_create(udp_ep_type, RN_TAG_CREATE);
     if (ep == NULL)
         return RN_ENOMEM;
@@ -666,7 +668,7 @@ static ssize_t udp_recv(void *t, void *buf, size_t len, uint32_t flags,
     n = nb->nb_pktlen < len ? nb->nb_pktlen : len;
     rn_nb_copyout(nb, 0, buf, n);
     if (from != NULL) {
-        from->sin_addr = (uint32_t)(nb->nb_cb[0] >> 16);
+        from->sin6_addr = rn_inaddr_v4((uint32_t)(nb->nb_cb[0] >> 16)).ia_ip6;
         from->sin_port = (uint16_t)(nb->nb_cb[0] & 0xffff);
     }
     if (nb->nb_pktlen > len)
@@ -897,7 +899,7 @@ static void udp_name(void *t, struct rn_sockaddr_in *local, struct rn_sockaddr_i
     struct udp_ep *ep = t;
 
     if (local != NULL) {
-        local->sin_addr = ep->ue_laddr;
+        local->sin6_addr = rn_inaddr_v4(ep->ue_laddr).ia_ip6;
         local->sin_port = ep->ue_lport;
         /* A connected endpoint bound to the wildcard speaks from the
          * route's source address: report that one, as Linux does. */
@@ -905,11 +907,11 @@ static void udp_name(void *t, struct rn_sockaddr_in *local, struct rn_sockaddr_i
             struct rn_ip_route r;
 
             if (rn__ip_route(ep->ue_udp->us_stack, ep->ue_raddr, &r) == 0)
-                local->sin_addr = r.ir_src;
+                local->sin6_addr = rn_inaddr_v4(r.ir_src).ia_ip6;
         }
     }
     if (remote != NULL) {
-        remote->sin_addr = ep->ue_raddr;
+        remote->sin6_addr = rn_inaddr_v4(ep->ue_raddr).ia_ip6;
         remote->sin_port = ep->ue_rport;
     }
 }
@@ -1042,9 +1044,9 @@ static void udp_netstat_one(struct rn_port_entry *pe, void *ctx)
     const struct rn_netstat_row row = {
         .nr_proto = "udp",
         .nr_state = ep->ue_rport != 0 ? "ESTABLISHED" : "UNCONN",
-        .nr_laddr = ep->ue_laddr,
+        .nr_laddr = rn_inaddr_v4(ep->ue_laddr),
         .nr_lport = ep->ue_lport,
-        .nr_faddr = ep->ue_raddr,
+        .nr_faddr = rn_inaddr_v4(ep->ue_raddr),
         .nr_fport = ep->ue_rport,
         .nr_sendq = 0,
         .nr_recvq = atomic_load_explicit(&ep->ue_rcvq_bytes, memory_order_relaxed),
@@ -1065,9 +1067,9 @@ bool rn__udp_netstat_row(struct rn_stack *st, const void *ob, struct rn_netstat_
     *row = (struct rn_netstat_row){
         .nr_proto = "udp",
         .nr_state = ep->ue_rport != 0 ? "ESTABLISHED" : "UNCONN",
-        .nr_laddr = ep->ue_laddr,
+        .nr_laddr = rn_inaddr_v4(ep->ue_laddr),
         .nr_lport = ep->ue_lport,
-        .nr_faddr = ep->ue_raddr,
+        .nr_faddr = rn_inaddr_v4(ep->ue_raddr),
         .nr_fport = ep->ue_rport,
         .nr_sendq = 0,
         .nr_recvq = atomic_load_explicit(&ep->ue_rcvq_bytes, memory_order_relaxed),

@@ -645,7 +645,7 @@ static void inject_ack(struct tcp_conn *c, uint32_t ack, uint32_t tsval)
         .th_opts = opts,
     };
     struct rn_ip_rx rx = {
-        .rx_src = c->t_faddr, .rx_dst = c->t_laddr, .rx_proto = RN_IPPROTO_TCP, .rx_ttl = 64,
+        .rx_src = rn_inaddr_to_v4(&c->t_faddr), .rx_dst = rn_inaddr_to_v4(&c->t_laddr), .rx_proto = RN_IPPROTO_TCP, .rx_ttl = 64,
         .rx_iface = P.ifa,
     };
     struct rn_netbuf *nb = rn_nb_alloc(rn_stack_pool(P.a), rn__net_types.nt_own_rx);
@@ -656,7 +656,7 @@ static void inject_ack(struct tcp_conn *c, uint32_t ack, uint32_t tsval)
     rn_nb_reserve(nb, 64);
     p = rn_nb_put(nb, RN_TCP_HLEN + th.th_optlen);
     assert_non_null(p);
-    rn__tcp_emit4(p, &th, c->t_faddr, c->t_laddr);
+    rn__tcp_emit4(p, &th, rn_inaddr_to_v4(&c->t_faddr), rn_inaddr_to_v4(&c->t_laddr));
     rn__tcp_input(P.a, nb, &rx);
 }
 

@@ -122,7 +122,7 @@ static void test_closed_port_answers_icmp(void **state)
     struct rn_udp_stats us;
     struct rn_proc *p;
     struct rec r = {0};
-    struct rn_sockaddr_in to = {ADDR_B, 9};
+    struct rn_sockaddr_in to = {.sin_addr = ADDR_B, .sin_port = 9};
     uint8_t buf[64] = "hello";
     int h;
 
@@ -234,7 +234,7 @@ static void test_receive_queue_bound(void **state)
     struct rn_udp_stats us;
     struct rn_proc *pa, *pb;
     struct rec r = {0};
-    struct rn_sockaddr_in to = {ADDR_B, 7001};
+    struct rn_sockaddr_in to = {.sin_addr = ADDR_B, .sin_port = 7001};
     uint8_t buf[256];
     int64_t v;
     void *ep;
@@ -316,7 +316,7 @@ static void test_stats_show_udp(void **state)
 static void test_bind_rules(void **state)
 {
     struct rn_proc *p;
-    struct rn_sockaddr_in a = {ADDR_A, 6000}, any = {0, 6000}, other = {0xc6120063u, 6001};
+    struct rn_sockaddr_in a = {.sin_addr = ADDR_A, .sin_port = 6000}, any = {.sin_addr = 0, .sin_port = 6000}, other = {.sin_addr = 0xc6120063u, .sin_port = 6001};
     struct rn_sockaddr_in local, remote;
     int h1, h2, h3;
 
