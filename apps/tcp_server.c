@@ -24,6 +24,7 @@
 
 #include "refnet/runtime.h"
 #include "refnet/error.h"
+#include "apps/apps.h"
 #include "apps/tcp_server.h"
 
 #define TSRV_RETRY RN_MSEC(100)
@@ -238,8 +239,7 @@ static void count_addr6(const struct rn_addr6_row *row, void *ctx)
     (*(unsigned *)ctx)++;
 }
 
-/* True if the stack speaks IPv6 (an interface has an IPv6 address). */
-static bool stack_has_ipv6(struct rn_stack *st)
+bool rn__apps_stack_has_ipv6(struct rn_stack *st)
 {
     unsigned n = 0;
 
@@ -267,7 +267,7 @@ int rn__tsrv_start(struct tsrv *s, struct rn_stack *st, const struct tsrv_ops *o
         return err;
     /* On every address of a stack that speaks IPv6: one dual-stack
      * listener on ::, which takes IPv4 clients as mapped addresses. */
-    if (params->tsp_addr == 0 && stack_has_ipv6(st)) {
+    if (params->tsp_addr == 0 && rn__apps_stack_has_ipv6(st)) {
         type |= RN_SOCK_INET6;
         local.sin_family = RN_AF_INET6;
         local.sin6_addr = RN_IP6_ANY;

@@ -87,7 +87,9 @@ struct rn_port_entry {
     struct rn_port_entry *pe_next;  /* [L] hash chain */
     void *pe_ob;                    /* [L] the endpoint object, held by
                                        "port-table" while linked */
-    uint32_t pe_addr;               /* [L] local address, 0 = wildcard */
+    struct rn_inaddr pe_addr;       /* [L] local address, or a wildcard
+                                       (see "Local addresses of both
+                                       families" above) */
     uint16_t pe_port;               /* [L] local port, never 0 while linked */
     bool pe_linked;                 /* [L] in a table */
     uint32_t pe_flags;              /* [L] RN_PT_REUSE*: the endpoint's options
@@ -97,6 +99,7 @@ struct rn_port_entry {
 /* pe_flags */
 #define RN_PT_REUSEADDR 0x1u  /* SO_REUSEADDR */
 #define RN_PT_REUSEPORT 0x2u  /* SO_REUSEPORT */
+#define RN_PT_V6ONLY 0x4u     /* IPV6_V6ONLY: a binding to :: takes no IPv4 */
 
 struct rn_port_table {
     struct rn_port_entry *pt_hash[RN_PT_BUCKETS]; /* [L] by port */
@@ -112,9 +115,9 @@ struct rn_port_table {
 void rn__pt_init(struct rn_port_table *pt, uint8_t proto, uint64_t seed);
 
 /* True if binding (addr, port) would conflict with an existing binding. */
-bool rn__pt_conflicts(const struct rn_port_table *pt, uint32_t addr, uint16_t port);
+bool rn__pt_conflicts(const struct rn_port_table *pt, struct rn_inaddr addr, uint16_t port);
 /* The same for a binding with the options flags (RN_PT_REUSE*). */
-bool rn__pt_conflicts_as(const struct rn_port_table *pt, uint32_t addr, uint16_t port,
+bool rn__pt_conflicts_as(const struct rn_port_table *pt, struct rn_inaddr addr, uint16_t port,
                          uint32_t flags);
 
 /* The condition bit (object.h, "Holder contracts") the port table sets on
@@ -126,17 +129,19 @@ bool rn__pt_conflicts_as(const struct rn_port_table *pt, uint32_t addr, uint16_t
  * the port with those already there, and takes a "port-table" reference
  * on ob, with ob's condition RN__PT_COND_BOUND set.  Returns 0, or
  * RN_EADDRINUSE changing nothing. */
-int rn__pt_insert(struct rn_port_table *pt, struct rn_port_entry *pe, void *ob, uint32_t addr,
-                  uint16_t port);
+int rn__pt_insert(struct rn_port_table *pt, struct rn_port_entry *pe, void *ob,
+                  struct rn_inaddr addr, uint16_t port);
 
 /* Unbinds pe and drops the table's reference on its object, which may be
  * released by the time this returns.  Harmless if pe is not linked. */
 void rn__pt_remove(struct rn_port_table *pt, struct rn_port_entry *pe);
 
 /* Returns the binding that accepts datagrams for (addr, port): the one
- * bound to addr itself, else the wildcard one; NULL if none.  The caller
+ * bound to addr itself, else a wildcard one that covers it (for IPv4, the
+ * IPv4 wildcard before a dual-stack ::); NULL if none.  The caller
  * borrows it for the duration of its loop-thread call. */
-struct rn_port_entry *rn__pt_lookup(const struct rn_port_table *pt, uint32_t addr, uint16_t port);
+struct rn_port_entry *rn__pt_lookup(const struct rn_port_table *pt, struct rn_inaddr addr,
+                                    uint16_t port);
 
 /* The chain port hashes to: bindings of port, newest first, and of other
  * ports that share its bucket (check pe_port), through pe_next. */
@@ -145,7 +150,7 @@ struct rn_port_entry *rn__pt_chain(const struct rn_port_table *pt, uint16_t port
 /* Picks a free ephemeral port for a binding on laddr towards (raddr,
  * rport) (zeros when unknown).  Returns the port, or RN_EADDRINUSE when
  * the whole range is taken. */
-int rn__pt_pick_ephemeral(struct rn_port_table *pt, uint32_t laddr, uint32_t raddr,
+int rn__pt_pick_ephemeral(struct rn_port_table *pt, struct rn_inaddr laddr, struct rn_inaddr raddr,
                           uint16_t rport);
 
 /* Calls fn on every binding; fn may remove the one it is given. */

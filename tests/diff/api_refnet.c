@@ -288,10 +288,12 @@ static int rx_socket(struct run *r, int domain, int type, int proto)
     int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
     int rt = base == SOCK_STREAM ? RN_SOCK_STREAM : base == SOCK_DGRAM ? RN_SOCK_DGRAM : base;
 
-    if (domain != AF_INET)
-        return notexpr(r, "an address family (refnet's sockets are IPv4 only)");
+    if (domain != AF_INET && domain != AF_INET6)
+        return notexpr(r, "an address family other than AF_INET and AF_INET6");
     if (type & SOCK_NONBLOCK)
         rt |= RN_SOCK_NONBLOCK;
+    if (domain == AF_INET6)
+        rt |= RN_SOCK_INET6;
     return (int)rn_sock_posix(rn_socket(r->r_proc, rt, proto));
 }
 
