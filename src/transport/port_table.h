@@ -72,14 +72,15 @@ static inline bool rn__inaddr_overlap(const struct rn_inaddr *a, bool av6only,
     return rn__inaddr_covers(a, av6only, b) || rn__inaddr_covers(b, bv6only, a);
 }
 
-/* A 32-bit fold of a, for hash tables: an IPv4 address folds to itself
- * xored with a constant, so IPv4 keys spread as before. */
+/* A 32-bit fold of a, for the (unkeyed) connection tables: its last
+ * eight octets, where an IPv4 address (after the constant ::ffff) and an
+ * IPv6 interface identifier vary; one load for every IPv4 lookup. */
 static inline uint32_t rn__inaddr_fold(const struct rn_inaddr *a)
 {
-    uint32_t w[4];
+    uint64_t w;
 
-    __builtin_memcpy(w, a->ia_ip6.i6_octet, sizeof(w));
-    return w[0] ^ w[1] ^ w[2] ^ w[3];
+    __builtin_memcpy(&w, a->ia_ip6.i6_octet + 8, sizeof(w));
+    return (uint32_t)(w ^ w >> 32);
 }
 
 /* A binding, embedded in the endpoint it binds. */
