@@ -78,9 +78,9 @@ int rn__ip6_route(struct rn_stack *st, const struct rn_ip6 *dst, struct rn_ip_ro
         return RN_ENETUNREACH;
     out->ir_iface = ifp;
     out->ir_mtu = ifp->if_mtu;
-    /* The offloads the link offers for IPv4 (checksum, TSO) are not
-     * claimed for IPv6: its segments are summed and cut here. */
-    out->ir_offloads = 0;
+    /* Checksums, as for IPv4; TSO is not claimed for IPv6 (the links cut
+     * IPv4 segments only): its segments are cut here. */
+    out->ir_offloads = ifp->if_offloads & (RN_LINK_OFF_TX_CSUM | RN_LINK_OFF_RX_CSUM);
     return 0;
 }
 
