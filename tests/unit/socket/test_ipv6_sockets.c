@@ -5,8 +5,9 @@
  * IPv4 client as a mapped address, an AF_INET socket that may not share
  * its port, and IPV6_V6ONLY, which refuses the IPv4 client and leaves the
  * port to an AF_INET listener; UDP both ways over IPv6 and an ICMPv6
- * port unreachable; the address family checks of bind and connect; TCP's
- * MSS over IPv6 (the MTU less 60).  Every test ends with no object left.
+ * port unreachable; a handshake from a SYN cookie over IPv6; the address
+ * family checks of bind and connect; TCP's MSS over IPv6 (the MTU less
+ * 60).  Every test ends with no object left.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,6 +20,7 @@
 #include "refnet/error.h"
 #include "refnet/object.h"
 #include "refnet/socket.h"
+#include "refnet/stack.h"
 #include "refnet/tcp.h"
 #include "support.h"
 
@@ -215,6 +217,57 @@ static void test_dual_stack_and_v6only(void **state)
     down();
 }
 
+struct counter_want {
+    const char *name;
+    uint64_t value;
+};
+
+static void counter_of(const struct rn_stack_counter *c, void *ctx)
+{
+    struct counter_want *w = ctx;
+
+    if (strcmp(c->sc_name, w->name) == 0)
+        w->value = c->sc_value;
+}
+
+static uint64_t counter(struct rn_stack *st, const char *name)
+{
+    struct counter_want w = {name, 0};
+
+    rn_stack_counters(st, counter_of, &w);
+    return w.value;
+}
+
+/* With tcp.syncookies 2 every SYN is answered with a cookie: the
+ * handshake over IPv6 completes from the cookie alone. */
+static void test_syncookie_over_ipv6(void **state)
+{
+    struct rn_sockaddr_in any = sa6("::", 82), to = sa6(ADDR6_B, 82);
+    const struct rn_sock_completion *c;
+    struct rec ra = {0}, rb = {0}, rx = {0};
+    int hl, hc;
+
+    (void)state;
+    up();
+    assert_int_equal(rn_tcp_setting_set(P.b, "tcp.syncookies", "2"), 0);
+    hl = listen_on(true, &any, false, &rb);
+    hc = connect_to(true, &to, &ra);
+    run_for(RN_MSEC(100));
+    c = last_of(&ra, RN_SOP_CONNECT);
+    assert_non_null(c);
+    assert_int_equal(c->sc_result, 0);
+    c = last_of(&rb, RN_SOP_ACCEPT);
+    assert_non_null(c);
+    assert_true(c->sc_result > 0);
+    assert_int_equal(counter(P.b, "tcp.syncookies_sent"), 1);
+    assert_int_equal(counter(P.b, "tcp.syncookies_ok"), 1);
+    close_h(P.pb, (int)c->sc_result, &rx);
+    close_h(P.pa, hc, &rx);
+    close_h(P.pb, hl, &rx);
+    run_for(RN_SEC(130));
+    down();
+}
+
 static void test_udp_over_ipv6_and_families(void **state)
 {
     struct rn_sockaddr_in any = sa6("::", 53), to = sa6(ADDR6_B, 53), closed = sa6(ADDR6_B, 54);
@@ -278,6 +331,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tcp_over_ipv6),
         cmocka_unit_test(test_dual_stack_and_v6only),
+        cmocka_unit_test(test_syncookie_over_ipv6),
         cmocka_unit_test(test_udp_over_ipv6_and_families),
     };
 
