@@ -57,7 +57,8 @@ int rn__sock_addr_in(struct sock *so, const struct rn_sockaddr_in *in, struct rn
         if (in->sin_family != RN_AF_INET6)
             return RN_EAFNOSUPPORT;
         if (rn_inaddr_is_v4(&ia)) {
-            if (so->so_ops->to_getopt(so->so_t, RN_IPV6_V6ONLY, &v6only) == 0 && v6only)
+            if (so->so_t != NULL &&
+                so->so_ops->to_getopt(so->so_t, RN_IPV6_V6ONLY, &v6only) == 0 && v6only)
                 return RN_ENETUNREACH;
             a.sin_addr = rn_inaddr_to_v4(&ia);
         }
