@@ -33,11 +33,28 @@
 #include "socket/sock_priv.h"
 #include "wire/ipv4.h"
 
+/* An IPv6 address in so_local or so_remote: only its port is kept (the
+ * describe line, read on any thread, has one 64-bit word per end). */
+#define SOCK_NAME_V6 (1ull << 63)
+
 static uint64_t pack_addr(const struct rn_sockaddr_in *a)
 {
     struct rn_inaddr ia = rn_inaddr_v6(&a->sin6_addr);
 
-    return (rn_inaddr_is_v4(&ia) ? (uint64_t)rn_inaddr_to_v4(&ia) << 16 : 0) | a->sin_port;
+    return (rn_inaddr_is_v4(&ia) ? (uint64_t)rn_inaddr_to_v4(&ia) << 16 : SOCK_NAME_V6) |
+           a->sin_port;
+}
+
+/* Writes a packed name as "198.18.0.2:80" or "[ipv6]:80". */
+static char *name_fmt(uint64_t v, char *buf, size_t len)
+{
+    char a[RN_IP4_STRLEN];
+
+    if (v & SOCK_NAME_V6)
+        snprintf(buf, len, "[ipv6]:%u", (unsigned)(v & 0xffff));
+    else
+        snprintf(buf, len, "%s:%u", rn_ip4_addr_fmt((uint32_t)(v >> 16), a), (unsigned)(v & 0xffff));
+    return buf;
 }
 
 int rn__sock_addr_in(struct sock *so, const struct rn_sockaddr_in *in, struct rn_sockaddr_in *out)
@@ -93,18 +110,16 @@ static void sock_describe(const void *ob, char *buf, size_t len)
     uint64_t l = atomic_load_explicit(&so->so_local, memory_order_relaxed);
     uint64_t r = atomic_load_explicit(&so->so_remote, memory_order_relaxed);
     unsigned state = atomic_load_explicit(&so->so_state, memory_order_relaxed);
-    char la[RN_IP4_STRLEN], ra[RN_IP4_STRLEN], peer[48] = "";
+    char la[32], ra[32], peer[48] = "";
 
     if (so->so_ops == NULL) {  /* still being created */
         snprintf(buf, len, "socket #%d", so->so_handle);
         return;
     }
     if ((r & 0xffff) != 0)
-        snprintf(peer, sizeof(peer), " peer %s:%u", rn_ip4_addr_fmt((uint32_t)(r >> 16), ra),
-                 (unsigned)(r & 0xffff));
-    snprintf(buf, len, "socket #%d %s %s:%u%s %s", so->so_handle, so->so_ops->to_name,
-             rn_ip4_addr_fmt((uint32_t)(l >> 16), la), (unsigned)(l & 0xffff), peer,
-             state < 3 ? state_names[state] : "?");
+        snprintf(peer, sizeof(peer), " peer %s", name_fmt(r, ra, sizeof(ra)));
+    snprintf(buf, len, "socket #%d %s %s%s %s", so->so_handle, so->so_ops->to_name,
+             name_fmt(l, la, sizeof(la)), peer, state < 3 ? state_names[state] : "?");
 }
 
 static void sock_release(void *ob)
