@@ -140,7 +140,7 @@ static void test_port_table_both_families(void **state)
     memset(pe, 0, sizeof(pe));
     for (i = 0; i < 6; i++)
         obs[i] = rn_ob_create(t, RN_TAG_CREATE);
-    /* The helpers: who covers what. */
+    /* The address functions: who covers what. */
     assert_true(rn__inaddr_covers(&any6, false, &a6));
     assert_true(rn__inaddr_covers(&any6, false, &(struct rn_inaddr){V4(ADDR_A).ia_ip6}));
     assert_false(rn__inaddr_covers(&any6, true, &(struct rn_inaddr){V4(ADDR_A).ia_ip6}));
