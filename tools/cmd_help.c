@@ -330,7 +330,7 @@ const struct cmd_def rn__cmd_table[] = {
     {
         .cd_name = "send",
         .cd_fn = rn__cmd_send,
-        .cd_brief = "send ADDR PORT [--timeout S] [-v] < FILE  (ADDR IPv4 or IPv6)",
+        .cd_brief = "send ADDR PORT [--timeout S] [-v] < FILE",
         .cd_summary = "send stdin over TCP; print what comes back",
         .cd_synopsis = "send ADDR PORT [--timeout S] [-v] < FILE",
         .cd_desc = "Exit status 0 once every byte went out and the connection closed\n"
