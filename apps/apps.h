@@ -22,6 +22,7 @@
 #ifndef REFNET_APPS_H
 #define REFNET_APPS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -52,6 +53,11 @@ struct rn_echo_stats {
  * datagram, up to the 65507-byte maximum, goes back to its sender
  * unchanged.  Returns 0 and sets *out, or RN_EADDRINUSE, RN_EADDRNOTAVAIL,
  * RN_ENOMEM, RN_EINVAL. */
+/* [L] True if the stack speaks IPv6 (an interface has an IPv6 address):
+ * a service bound to every address then opens one dual-stack socket on
+ * ::, which serves IPv4 peers as mapped addresses. */
+bool rn__apps_stack_has_ipv6(struct rn_stack *st);
+
 int rn__echo_start(struct rn_stack *st, const struct rn_echo_params *params,
                   struct rn_echo **out);
 

@@ -115,10 +115,11 @@ int rn__echo_start(struct rn_stack *st, const struct rn_echo_params *params,
                   struct rn_echo **out)
 {
     struct rn_echo_params ep = params ? *params : (struct rn_echo_params){0};
-    struct rn_sockaddr_in local;
+    struct rn_sockaddr_in local = {0};
     struct rn_echo *e;
     unsigned i;
     int err;
+    bool inet6;
 
     if (ep.ep_port == 0)
         ep.ep_port = 7;
@@ -151,7 +152,9 @@ int rn__echo_start(struct rn_stack *st, const struct rn_echo_params *params,
         echo_free(e);
         return err;
     }
-    err = rn_sock_open(e->e_proc, RN_SOCK_DGRAM, 0);
+    /* Every address of a stack that speaks IPv6: one dual-stack socket. */
+    inet6 = ep.ep_addr == 0 && rn__apps_stack_has_ipv6(st);
+    err = rn_sock_open(e->e_proc, RN_SOCK_DGRAM | (inet6 ? RN_SOCK_INET6 : 0), 0);
     if (err < 0)
         goto out_exit;
     e->e_handle = err;
@@ -160,6 +163,10 @@ int rn__echo_start(struct rn_stack *st, const struct rn_echo_params *params,
         goto out_exit;
     local.sin_addr = ep.ep_addr;
     local.sin_port = ep.ep_port;
+    if (inet6) {
+        local.sin_family = RN_AF_INET6;
+        local.sin6_addr = RN_IP6_ANY;
+    }
     err = rn_sock_bind(e->e_proc, e->e_handle, &local);
     if (err < 0)
         goto out_exit;

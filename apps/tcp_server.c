@@ -24,6 +24,7 @@
 
 #include "refnet/runtime.h"
 #include "refnet/error.h"
+#include "apps/apps.h"
 #include "apps/tcp_server.h"
 
 #define TSRV_RETRY RN_MSEC(100)
@@ -232,11 +233,25 @@ static void accept_submit(struct tsrv *s)
 
 /* ---- Start and stop ---------------------------------------------------------------- */
 
+static void count_addr6(const struct rn_addr6_row *row, void *ctx)
+{
+    (void)row;
+    (*(unsigned *)ctx)++;
+}
+
+bool rn__apps_stack_has_ipv6(struct rn_stack *st)
+{
+    unsigned n = 0;
+
+    rn_stack_addrs6(st, count_addr6, &n);
+    return n > 0;
+}
+
 int rn__tsrv_start(struct tsrv *s, struct rn_stack *st, const struct tsrv_ops *ops,
                const struct tsrv_params *params)
 {
-    struct rn_sockaddr_in local = {params->tsp_addr, params->tsp_port};
-    int err;
+    struct rn_sockaddr_in local = {.sin_addr = params->tsp_addr, .sin_port = params->tsp_port};
+    int err, type = RN_SOCK_STREAM;
 
     assert(ops->tso_conn_size >= sizeof(struct tsrv_conn));
     assert(params->tsp_port != 0 && params->tsp_max_conns > 0);
@@ -250,7 +265,14 @@ int rn__tsrv_start(struct tsrv *s, struct rn_stack *st, const struct tsrv_ops *o
         s->ts_proc = params->tsp_proc;
     else if ((err = rn_proc_create(st, params->tsp_name, &s->ts_proc)) < 0)
         return err;
-    err = rn_sock_open(s->ts_proc, RN_SOCK_STREAM, 0);
+    /* On every address of a stack that speaks IPv6: one dual-stack
+     * listener on ::, which takes IPv4 clients as mapped addresses. */
+    if (params->tsp_addr == 0 && rn__apps_stack_has_ipv6(st)) {
+        type |= RN_SOCK_INET6;
+        local.sin_family = RN_AF_INET6;
+        local.sin6_addr = RN_IP6_ANY;
+    }
+    err = rn_sock_open(s->ts_proc, type, 0);
     if (err < 0)
         goto out_exit;
     s->ts_listen = err;

@@ -82,7 +82,9 @@ struct tsrv_ops {
 
 struct tsrv_params {
     const char *tsp_name;    /* process name ("httpd") */
-    uint32_t tsp_addr;       /* local address; 0: every address */
+    uint32_t tsp_addr;       /* local address; 0: every address (both families
+                                when the stack speaks IPv6: a dual-stack
+                                listener on ::) */
     uint16_t tsp_port;       /* local port (not 0) */
     unsigned tsp_backlog;    /* SYN and accept queue bound */
     unsigned tsp_max_conns;  /* connections at once; at the cap the listener

@@ -156,7 +156,7 @@ static void on_send(struct rn_proc *p, const struct rn_sock_completion *c)
 
 static void connect_all(void)
 {
-    struct rn_sockaddr_in to = {ADDR_A, PORT}, l = {0, PORT};
+    struct rn_sockaddr_in to = {.sin_addr = ADDR_A, .sin_port = PORT}, l = {.sin_addr = 0, .sin_port = PORT};
     struct rn_sock_req cq = {.sq_op = RN_SOP_CONNECT, .sq_to = &to};
     struct rn_sock_req aq = {.sq_op = RN_SOP_ACCEPT};
     unsigned i, end;

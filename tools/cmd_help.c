@@ -343,10 +343,13 @@ const struct cmd_def rn__cmd_table[] = {
     {
         .cd_name = "recv",
         .cd_fn = rn__cmd_recv,
-        .cd_brief = "recv PORT [--addr A] [--timeout S] [-v] > FILE",
+        .cd_brief = "recv PORT [--addr A [--v6only]] [--timeout S] [-v] > FILE",
         .cd_summary = "accept one TCP connection, print what it sends",
-        .cd_synopsis = "recv PORT [--addr A] [--timeout S] [-v] > FILE",
-        .cd_options = "      --addr A           listen on this address only (default: all)\n"
+        .cd_synopsis = "recv PORT [--addr A [--v6only]] [--timeout S] [-v] > FILE",
+        .cd_options = "      --addr A           listen on this address only (default: every IPv4\n"
+                      "                         one); an IPv6 address listens on IPv6, and ::\n"
+                      "                         on every address of both families\n"
+                      "      --v6only           with an IPv6 --addr: IPv6 only (IPV6_V6ONLY)\n"
                       "      --timeout S        seconds to wait for the connection\n"
                       "  -v, --verbose          the daemon's go and summary lines on stderr\n",
         .cd_man = "refnet-transfer",

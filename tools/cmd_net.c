@@ -290,13 +290,14 @@ struct net_opts {
     const char *no_ctl;        /* --ctl PATH */
     const char *no_timeout;    /* --timeout S, as given */
     const char *no_addr;       /* recv --addr A */
+    bool no_v6only;            /* recv --v6only */
     const char *no_out;        /* get -o FILE */
     bool no_verbose;           /* -v */
     const char *no_pos[3];     /* operands */
     int no_npos;
 };
 
-enum { O_CTL = 1, O_TIMEOUT, O_VERBOSE, O_ADDR, O_OUTPUT };
+enum { O_CTL = 1, O_TIMEOUT, O_VERBOSE, O_ADDR, O_OUTPUT, O_V6ONLY };
 
 #define NET_OPTS                                                               \
     {"ctl", 0, true, false, O_CTL}, {"timeout", 0, true, false, O_TIMEOUT},     \
@@ -304,7 +305,8 @@ enum { O_CTL = 1, O_TIMEOUT, O_VERBOSE, O_ADDR, O_OUTPUT };
 
 static const struct cmd_opt opts_send[] = {NET_OPTS, {NULL, 0, false, false, 0}};
 static const struct cmd_opt opts_recv[] = {
-    NET_OPTS, {"addr", 0, true, false, O_ADDR}, {NULL, 0, false, false, 0}};
+    NET_OPTS, {"addr", 0, true, false, O_ADDR}, {"v6only", 0, false, false, O_V6ONLY},
+    {NULL, 0, false, false, 0}};
 static const struct cmd_opt opts_get[] = {
     NET_OPTS, {"output", 'o', true, false, O_OUTPUT}, {NULL, 0, false, false, 0}};
 
@@ -339,6 +341,9 @@ static int net_parse(int argc, char **argv, const struct cmd_opt *opts, int npos
             break;
         case O_OUTPUT:
             o->no_out = p.cp_val;
+            break;
+        case O_V6ONLY:
+            o->no_v6only = true;
             break;
         }
     }
@@ -389,11 +394,12 @@ static bool parse_port(const char *s, unsigned *port)
     return true;
 }
 
-static bool is_ip4(const char *s)
+/* True for an IPv4 or an IPv6 address. */
+static bool is_ip(const char *s)
 {
-    uint32_t addr;
+    struct rn_inaddr addr;
 
-    return rn_ip4_addr_parse(s, &addr, NULL) == 0;
+    return rn_inaddr_parse(s, &addr, NULL) == 0;
 }
 
 /* Asks the daemon for a stream.  Returns 0 with *fd on the go (its text
@@ -481,8 +487,8 @@ int rn__cmd_send(int argc, char **argv)
 
     if (net_parse(argc, argv, opts_send, 2, &o, &st) != 0)
         return st;
-    if (!is_ip4(o.no_pos[0]))
-        return net_usage("send", "'%s': not an IPv4 address", o.no_pos[0]);
+    if (!is_ip(o.no_pos[0]))
+        return net_usage("send", "'%s': not an IPv4 or IPv6 address", o.no_pos[0]);
     if (!parse_port(o.no_pos[1], &port))
         return net_usage("send", "'%s': a port is a number in 1..65535", o.no_pos[1]);
     args[0] = "connect";
@@ -514,7 +520,7 @@ int rn__cmd_recv(int argc, char **argv)
 {
     struct stream_run sr;
     struct net_opts o;
-    const char *args[7];
+    const char *args[8];
     unsigned port;
     int st, fd, n = 0;
 
@@ -522,8 +528,10 @@ int rn__cmd_recv(int argc, char **argv)
         return st;
     if (!parse_port(o.no_pos[0], &port))
         return net_usage("recv", "'%s': a port is a number in 1..65535", o.no_pos[0]);
-    if (o.no_addr != NULL && !is_ip4(o.no_addr))
-        return net_usage("recv", "--addr '%s': not an IPv4 address", o.no_addr);
+    if (o.no_addr != NULL && !is_ip(o.no_addr))
+        return net_usage("recv", "--addr '%s': not an IPv4 or IPv6 address", o.no_addr);
+    if (o.no_v6only && (o.no_addr == NULL || strchr(o.no_addr, ':') == NULL))
+        return net_usage("recv", "--v6only needs an IPv6 --addr");
     args[n++] = "accept";
     args[n++] = o.no_pos[0];
     args[n++] = "--recv-only";
@@ -531,6 +539,8 @@ int rn__cmd_recv(int argc, char **argv)
         args[n++] = "--addr";
         args[n++] = o.no_addr;
     }
+    if (o.no_v6only)
+        args[n++] = "--v6only";
     if (o.no_timeout != NULL) {
         args[n++] = "--timeout";
         args[n++] = o.no_timeout;
@@ -666,21 +676,37 @@ static int get_parse_url(const char *url, char *host, size_t hostlen, unsigned *
         return 2;
     }
     if (auth[0] == '[') {
-        fprintf(stderr, "refnet get: '%s': IPv6 addresses are not supported\n", url);
-        return 2;
-    }
-    colon = memchr(auth, ':', (size_t)(auth_end - auth));
-    n = (size_t)((colon ? colon : auth_end) - auth);
-    if (n == 0 || n >= hostlen) {
-        fprintf(stderr, "refnet get: '%s': no host in the URL\n", url);
-        return 2;
-    }
-    memcpy(host, auth, n);
-    host[n] = '\0';
-    if (!is_ip4(host)) {
-        fprintf(stderr, "refnet get: '%s': names are not resolved; give an IPv4 address\n",
-                host);
-        return 2;
+        /* An IPv6 address in brackets (RFC 3986 3.2.2), without a zone. */
+        const char *close = memchr(auth, ']', (size_t)(auth_end - auth));
+        struct rn_ip6 a6;
+
+        n = close != NULL ? (size_t)(close - auth - 1) : 0;
+        if (close == NULL || n == 0 || n >= hostlen ||
+            (close + 1 != auth_end && close[1] != ':')) {
+            fprintf(stderr, "refnet get: '%s': a bad IPv6 address in the URL\n", url);
+            return 2;
+        }
+        memcpy(host, auth + 1, n);
+        host[n] = '\0';
+        if (rn_ip6_addr_parse(host, &a6, NULL) != 0) {
+            fprintf(stderr, "refnet get: '%s': not an IPv6 address\n", host);
+            return 2;
+        }
+        colon = close + 1 != auth_end ? close + 1 : NULL;
+    } else {
+        colon = memchr(auth, ':', (size_t)(auth_end - auth));
+        n = (size_t)((colon ? colon : auth_end) - auth);
+        if (n == 0 || n >= hostlen) {
+            fprintf(stderr, "refnet get: '%s': no host in the URL\n", url);
+            return 2;
+        }
+        memcpy(host, auth, n);
+        host[n] = '\0';
+        if (!is_ip(host)) {
+            fprintf(stderr, "refnet get: '%s': names are not resolved; give an IPv4 address "
+                    "or an IPv6 one in brackets\n", host);
+            return 2;
+        }
     }
     *port = 80;
     if (colon != NULL) {
@@ -738,6 +764,7 @@ int rn__cmd_get(int argc, char **argv)
     size_t pathlen;
     unsigned port;
     int st, fd, reqlen;
+    bool v6;
 
     if (get_wants_settings(argc, argv))
         return rn__cmd_get_settings(argc, argv);
@@ -749,10 +776,12 @@ int rn__cmd_get(int argc, char **argv)
      * the port unless it is the default. */
     pathlen = strcspn(path, "#");
     snprintf(portstr, sizeof(portstr), "%u", port);
-    reqlen = asprintf(&req, "GET %s%.*s HTTP/1.1\r\nHost: %s%s%s\r\nUser-Agent: refnet/%s\r\n"
+    v6 = strchr(host, ':') != NULL;
+    reqlen = asprintf(&req, "GET %s%.*s HTTP/1.1\r\nHost: %s%s%s%s%s\r\nUser-Agent: refnet/%s\r\n"
                       "Accept: */*\r\nConnection: close\r\n\r\n",
-                      pathlen == 0 || path[0] != '/' ? "/" : "", (int)pathlen, path, host,
-                      port != 80 ? ":" : "", port != 80 ? portstr : "", rn_version());
+                      pathlen == 0 || path[0] != '/' ? "/" : "", (int)pathlen, path,
+                      v6 ? "[" : "", host, v6 ? "]" : "", port != 80 ? ":" : "",
+                      port != 80 ? portstr : "", rn_version());
     if (reqlen < 0) {
         fputs("refnet get: out of memory\n", stderr);
         return 1;

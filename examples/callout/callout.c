@@ -266,7 +266,7 @@ int main(void)
     struct rn_stack *client, *server;
     struct rn_proc *pc = NULL, *ps = NULL;
     struct rn_callout *co;
-    struct rn_sockaddr_in to80 = {ADDR_SERVER, 80}, to81 = {ADDR_SERVER, 81};
+    struct rn_sockaddr_in to80 = {.sin_addr = ADDR_SERVER, .sin_port = 80}, to81 = {.sin_addr = ADDR_SERVER, .sin_port = 81};
     struct done conn[2], acc, closes[3];
     uint64_t filter_id;
     char err[256];

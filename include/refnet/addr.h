@@ -278,10 +278,17 @@ struct rn_inaddr {
 /* Returns the address of IPv4 address a (host order), mapped. */
 static inline struct rn_inaddr rn_inaddr_v4(uint32_t a)
 {
-    struct rn_inaddr ia = {{{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff,
-                             (uint8_t)(a >> 24), (uint8_t)(a >> 16),
-                             (uint8_t)(a >> 8), (uint8_t)a}}};
+    static const uint8_t pfx[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    struct rn_inaddr ia;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint32_t be = __builtin_bswap32(a);
+#else
+    uint32_t be = a;
+#endif
 
+    /* Two stores, not sixteen: this runs for every IPv4 segment. */
+    __builtin_memcpy(ia.ia_ip6.i6_octet, pfx, sizeof(pfx));
+    __builtin_memcpy(ia.ia_ip6.i6_octet + 12, &be, sizeof(be));
     return ia;
 }
 
@@ -303,11 +310,15 @@ static inline bool rn_inaddr_is_v4(const struct rn_inaddr *ia)
  * rn_inaddr_is_v4(). */
 static inline uint32_t rn_inaddr_to_v4(const struct rn_inaddr *ia)
 {
-    const uint8_t *o = ia->ia_ip6.i6_octet;
+    uint32_t be;
 
     assert(rn_inaddr_is_v4(ia));
-    return (uint32_t)o[12] << 24 | (uint32_t)o[13] << 16 |
-           (uint32_t)o[14] << 8 | o[15];
+    __builtin_memcpy(&be, ia->ia_ip6.i6_octet + 12, sizeof(be));
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    return __builtin_bswap32(be);
+#else
+    return be;
+#endif
 }
 
 /* True if a and b are the same address. */

@@ -23,10 +23,33 @@ struct rn_stack;
 
 /* ---- Addresses, types, flags --------------------------------------------- */
 
-/* An IPv4 socket address, host order.  Address 0 is the wildcard. */
+/* Address families of sockets, with Linux's values. */
+#define RN_AF_INET 2
+#define RN_AF_INET6 10
+
+/*
+ * A socket address of either family.  IPv4 alone is the original form
+ * and stays valid: {addr, port} with sin_family 0 means RN_AF_INET.
+ *
+ * Given to the API (bind, connect, sendto):
+ *   - an AF_INET socket reads sin_addr (host order, 0 the wildcard) and
+ *     sin_port; sin_family must be 0 or RN_AF_INET (else RN_EAFNOSUPPORT);
+ *   - an AF_INET6 socket (rn_sock_open() with RN_SOCK_INET6) reads
+ *     sin6_addr and sin_port; sin_family must be RN_AF_INET6 (else
+ *     RN_EAFNOSUPPORT).  :: is its wildcard: bound to it, a socket takes
+ *     IPv4 too unless RN_IPV6_V6ONLY is set; an IPv4-mapped address
+ *     (::ffff:198.18.0.2) names an IPv4 peer (RN_ENETUNREACH with
+ *     RN_IPV6_V6ONLY).
+ * Filled by the API (accept, getname, recvfrom): sin_family is the
+ * socket's family; sin6_addr holds the address (IPv4 mapped); sin_addr
+ * the IPv4 address when there is one (an AF_INET socket, or a mapped
+ * peer of an AF_INET6 one), else 0.
+ */
 struct rn_sockaddr_in {
-    uint32_t sin_addr;  /* IPv4 address */
-    uint16_t sin_port;  /* port */
+    uint32_t sin_addr;        /* IPv4 address, host order */
+    uint16_t sin_port;        /* port */
+    uint16_t sin_family;      /* 0 or RN_AF_INET; RN_AF_INET6 */
+    struct rn_ip6 sin6_addr;  /* IPv6 address (network order), IPv4 mapped */
 };
 
 /* Socket types, with Linux's values. */
@@ -40,6 +63,9 @@ enum rn_sock_type {
 /* Or'ed into the type at open (as SOCK_NONBLOCK): the handle starts
  * non-blocking (socket.h, "Non-blocking handles"). */
 #define RN_SOCK_NONBLOCK 0x800
+/* Or'ed into rn_sock_open()'s type: an AF_INET6 socket (struct
+ * rn_sockaddr_in, "AF_INET6 socket"), dual-stack unless RN_IPV6_V6ONLY. */
+#define RN_SOCK_INET6 0x10000
 
 /* Flags of send and receive requests, and (RN_MSG_TRUNC) of completions. */
 #define RN_MSG_PEEK 0x1u      /* receive: leave the data queued */
@@ -111,6 +137,10 @@ enum rn_sockopt {
                            if nothing listened, while connections already
                            queued stay; 0 (the default) listens again.
                            RN_EINVAL on a socket that is not listening */
+    RN_IPV6_V6ONLY,     /* AF_INET6 sockets, 0 or 1: a socket bound to :: takes
+                           IPv6 alone, and connects to IPv6 alone; set before
+                           bind, listen or connect (RN_EINVAL after);
+                           RN_ENOPROTOOPT on an AF_INET socket; default 0 */
     RN_SOCKOPT_COUNT_   /* not an option: one past the last */
 };
 
@@ -159,9 +189,11 @@ struct rn_netstat_row {
     const char *nr_proto;   /* "tcp", "udp" */
     const char *nr_state;   /* TCP: "LISTEN", "ESTABLISHED", ..., "TIME_WAIT";
                                UDP: "UNCONN", or "ESTABLISHED" when connected */
-    uint32_t nr_laddr;      /* local address, host order; 0 = any */
+    struct rn_inaddr nr_laddr; /* local address, IPv4 mapped; a wildcard
+                                  (rn_inaddr_is_any()) = any of its family */
     uint16_t nr_lport;
-    uint32_t nr_faddr;      /* remote address; 0 with nr_fport 0: none */
+    struct rn_inaddr nr_faddr; /* remote address; a wildcard with nr_fport
+                                  0: none */
     uint16_t nr_fport;
     uint32_t nr_sendq;      /* TCP: bytes not yet acknowledged; listener:
                                connections waiting to be accepted; UDP: 0 */

@@ -105,7 +105,8 @@ struct net_pipe {
     bool np_client_gone;             /* [L] the request was cancelled */
     bool np_go;                      /* [L] the go was sent: the connection
                                         is a stream */
-    char np_what[48];                /* [I] "198.18.0.1:80", for messages */
+    char np_what[64];                /* [I] "198.18.0.1:80", "[2001:2::1]:80",
+                                        for messages */
     struct rn_proc *np_proc;         /* [L] until the exit begins */
     int np_lh;                       /* [L] accept: the listening handle, 0 */
     int np_h;                        /* [L] the connection's handle, 0 */
@@ -463,11 +464,33 @@ static void pipe_stream_io(struct rn_ctl_req *req, uint32_t events, void *ctx)
     pipe_try_finish(np);
 }
 
+/* "198.18.0.2:80", or for an AF_INET6 socket "[2001:2::2]:80" (an IPv4
+ * peer of a dual-stack socket as "[::ffff:198.18.0.1]:80"). */
 static void fmt_sin(const struct rn_sockaddr_in *a, char *buf, size_t len)
 {
-    char ip[RN_IP4_STRLEN];
+    char ip[RN_IP6_STRLEN];
 
-    snprintf(buf, len, "%s:%u", rn_ip4_addr_fmt(a->sin_addr, ip), a->sin_port);
+    if (a->sin_family == RN_AF_INET6)
+        snprintf(buf, len, "[%s]:%u", rn_ip6_addr_fmt(&a->sin6_addr, ip), a->sin_port);
+    else
+        snprintf(buf, len, "%s:%u", rn_ip4_addr_fmt(a->sin_addr, ip), a->sin_port);
+}
+
+/* The socket address of a (of either family) and port, and the socket
+ * type that reaches it: AF_INET6 for an IPv6 address. */
+static struct rn_sockaddr_in sin_of(const struct rn_inaddr *a, uint16_t port, int *type)
+{
+    struct rn_sockaddr_in s = {.sin_port = port};
+
+    *type = RN_SOCK_STREAM;
+    if (rn_inaddr_is_v4(a)) {
+        s.sin_addr = rn_inaddr_to_v4(a);
+    } else {
+        *type |= RN_SOCK_INET6;
+        s.sin_family = RN_AF_INET6;
+        s.sin6_addr = a->ia_ip6;
+    }
+    return s;
 }
 
 /* The connection is up (connected or accepted): the go, unless it went
@@ -475,7 +498,7 @@ static void fmt_sin(const struct rn_sockaddr_in *a, char *buf, size_t len)
 static void pipe_established(struct net_pipe *np)
 {
     struct rn_sockaddr_in l = {0}, r = {0};
-    char ls[32], rs[32];
+    char ls[RN_IP6_STRLEN + 8], rs[RN_IP6_STRLEN + 8];
     int err;
 
     np->np_phase = PIPE_STREAMING;
@@ -591,10 +614,12 @@ static void pipe_sock_done(struct rn_proc *p, const struct rn_sock_completion *c
 /* ---- Commands -------------------------------------------------------------- */
 
 struct pipe_args {
-    uint32_t pa_addr;       /* connect: the peer; accept: the local address */
+    struct rn_inaddr pa_addr; /* connect: the peer; accept: the local address
+                                 (IPv4 mapped; the IPv4 wildcard if none) */
     uint16_t pa_port;
     rn_time_t pa_timeout;   /* 0: none */
     bool pa_recv_only;
+    bool pa_v6only;         /* accept: IPV6_V6ONLY on the listener */
 };
 
 static int parse_port(struct rn_ctl_req *req, const char *s, uint16_t *port)
@@ -611,13 +636,13 @@ static int parse_port(struct rn_ctl_req *req, const char *s, uint16_t *port)
     return 0;
 }
 
-static int parse_addr(struct rn_ctl_req *req, const char *s, uint32_t *addr)
+static int parse_addr(struct rn_ctl_req *req, const char *s, struct rn_inaddr *addr)
 {
     const char *why = NULL;
 
-    if (rn_ip4_addr_parse(s, addr, &why) != 0)
-        return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "'%s': not an IPv4 address%s%s", s,
-                               why ? ": " : "", why ? why : "");
+    if (rn_inaddr_parse(s, addr, &why) != 0)
+        return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "'%s': not an IPv4 or IPv6 address%s%s",
+                               s, why ? ": " : "", why ? why : "");
     return 0;
 }
 
@@ -629,11 +654,14 @@ static int pipe_parse(struct rn_ctl_req *req, bool is_connect, struct pipe_args 
     int npos = 0, want = is_connect ? 2 : 1, i, st;
 
     memset(pa, 0, sizeof(*pa));
+    pa->pa_addr = rn_inaddr_v4(0);
     for (i = 1; i < rn__ctl_req_argc(req); i++) {
         const char *a = rn__ctl_req_arg(req, i);
 
         if (strcmp(a, "--recv-only") == 0) {
             pa->pa_recv_only = true;
+        } else if (!is_connect && strcmp(a, "--v6only") == 0) {
+            pa->pa_v6only = true;
         } else if (strcmp(a, "--timeout") == 0 || (!is_connect && strcmp(a, "--addr") == 0)) {
             const char *v = rn__ctl_req_arg(req, ++i);
 
@@ -670,7 +698,7 @@ static int pipe_parse(struct rn_ctl_req *req, bool is_connect, struct pipe_args 
     if (is_connect) {
         if ((st = parse_addr(req, pos[0], &pa->pa_addr)) != 0)
             return st;
-        if (pa->pa_addr == 0)
+        if (rn_inaddr_is_any(&pa->pa_addr))
             return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "'%s': cannot connect to the "
                                    "wildcard address", pos[0]);
         return parse_port(req, pos[1], &pa->pa_port);
@@ -749,26 +777,23 @@ static int cmd_connect(struct rn_ctl_req *req, void *ctx)
     struct rn_sockaddr_in to;
     struct pipe_args pa;
     struct net_pipe *np;
-    char ip[RN_IP4_STRLEN];
-    int st, h;
+    int st, h, type;
 
     if ((st = pipe_admit(net, req)) != 0 || (st = pipe_parse(req, true, &pa)) != 0)
         return st;
     np = pipe_new(net, req, "ctl connect");
     if (np == NULL)
         return rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "out of memory");
-    snprintf(np->np_what, sizeof(np->np_what), "%s:%u", rn_ip4_addr_fmt(pa.pa_addr, ip),
-             pa.pa_port);
+    to = sin_of(&pa.pa_addr, pa.pa_port, &type);
+    fmt_sin(&to, np->np_what, sizeof(np->np_what));
     np->np_recv_only = pa.pa_recv_only;
     np->np_timeout = pa.pa_timeout;
     np->np_phase = PIPE_CONNECTING;
     rn__ctl_req_on_cancel(req, pipe_cancelled, np);
-    h = rn_sock_open(np->np_proc, RN_SOCK_STREAM, 0);
+    h = rn_sock_open(np->np_proc, type, 0);
     if (h < 0)
         return pipe_setup_failed(np, h, "socket");
     np->np_h = h;
-    to.sin_addr = pa.pa_addr;
-    to.sin_port = pa.pa_port;
     st = pipe_submit(np, RN_SOP_CONNECT, h, NULL, 0, &to, pa.pa_timeout, np);
     if (st != 0)
         return pipe_setup_failed(np, st, "connect");
@@ -781,8 +806,8 @@ static int cmd_accept(struct rn_ctl_req *req, void *ctx)
     struct rn_sockaddr_in local;
     struct pipe_args pa;
     struct net_pipe *np;
-    char ip[RN_IP4_STRLEN];
-    int st, h;
+    char where[RN_IP6_STRLEN + 8];
+    int st, h, type;
 
     if ((st = pipe_admit(net, req)) != 0 || (st = pipe_parse(req, false, &pa)) != 0)
         return st;
@@ -794,21 +819,22 @@ static int cmd_accept(struct rn_ctl_req *req, void *ctx)
     np->np_timeout = pa.pa_timeout;
     np->np_phase = PIPE_ACCEPTING;
     rn__ctl_req_on_cancel(req, pipe_cancelled, np);
-    h = rn_sock_open(np->np_proc, RN_SOCK_STREAM, 0);
+    local = sin_of(&pa.pa_addr, pa.pa_port, &type);
+    h = rn_sock_open(np->np_proc, type, 0);
     if (h < 0)
         return pipe_setup_failed(np, h, "socket");
     np->np_lh = h;
-    local.sin_addr = pa.pa_addr;
-    local.sin_port = pa.pa_port;
-    st = rn_sock_bind(np->np_proc, h, &local);
+    st = pa.pa_v6only ? rn_sock_setopt(np->np_proc, h, RN_IPV6_V6ONLY, 1) : 0;
+    if (st == 0)
+        st = rn_sock_bind(np->np_proc, h, &local);
     if (st == 0)
         st = rn_sock_listen(np->np_proc, h, 1);
     if (st != 0)
         return pipe_setup_failed(np, st, "listen");
     /* The go now: the client learns that refnet listens, and its
      * hangup cancels the wait for a peer. */
-    rn_strbuf_printf(rn__ctl_req_out(req), "listening on %s:%u\n",
-                     rn_ip4_addr_fmt(pa.pa_addr, ip), pa.pa_port);
+    fmt_sin(&local, where, sizeof(where));
+    rn_strbuf_printf(rn__ctl_req_out(req), "listening on %s\n", where);
     st = rn__ctl_req_go(req, pipe_stream_io, np);
     if (st != 0) {
         np->np_client_gone = st == RN_ENOTCONN;
@@ -824,7 +850,7 @@ static int cmd_accept(struct rn_ctl_req *req, void *ctx)
 
 static const struct rn_ctl_cmd net_cmds[] = {
     {"connect", cmd_connect, "connect ADDR PORT [--timeout S] [--recv-only]"},
-    {"accept", cmd_accept, "accept PORT [--addr A] [--timeout S] [--recv-only]"},
+    {"accept", cmd_accept, "accept PORT [--addr A [--v6only]] [--timeout S] [--recv-only]"},
 };
 
 /* ---- Set-up and shutdown --------------------------------------------------- */

@@ -65,14 +65,25 @@ static void put_u64(struct json_object *o, const char *key, uint64_t val)
 }
 
 /* "198.18.0.2:80"; with star, "*:*" for an unset remote end. */
-static char *endpoint(char *buf, size_t len, uint32_t addr, uint16_t port, bool star)
+/* addr:port, an IPv6 address in brackets (RFC 5952 6): "198.18.0.2:80",
+ * "[2001:2::2]:80"; with star, no address and no port as "*:*". */
+static char *endpoint(char *buf, size_t len, struct rn_inaddr addr, uint16_t port, bool star)
 {
-    char a[RN_IP4_STRLEN];
+    char a[RN_IP6_STRLEN];
 
-    if (star && addr == 0 && port == 0)
+    if (star && rn_inaddr_is_any(&addr) && port == 0)
         snprintf(buf, len, "*:*");
     else
-        snprintf(buf, len, "%s:%u", rn_ip4_addr_fmt(addr, a), port);
+        snprintf(buf, len, rn_inaddr_is_v4(&addr) ? "%s:%u" : "[%s]:%u",
+                 rn_inaddr_fmt(&addr, a), port);
+    return buf;
+}
+
+/* The protocol column: "tcp6" and "udp6" for IPv6 endpoints, as Linux's
+ * netstat writes them. */
+static const char *proto_name(const struct rn_netstat_row *row, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s%s", row->nr_proto, rn_inaddr_is_v4(&row->nr_laddr) ? "" : "6");
     return buf;
 }
 
@@ -1051,7 +1062,7 @@ static void netstat_json(struct rn_strbuf *sb, const struct rn_netstat_walk_row 
 {
     const struct rn_netstat_row *row = &r->wr_row;
     struct json_object *o = json_object_new_object(), *holders;
-    char ls[32], fs[32];
+    char ls[RN_IP6_STRLEN + 8], fs[RN_IP6_STRLEN + 8];
     unsigned i;
 
     put_str(o, "proto", row->nr_proto);
@@ -1095,7 +1106,7 @@ void rn__render_netstat_row(struct rn_strbuf *sb, const struct rn_netstat_walk_r
                             bool refs, bool json, bool *first)
 {
     const struct rn_netstat_row *row = &r->wr_row;
-    char ls[32], fs[32], owner[96], id[24];
+    char ls[RN_IP6_STRLEN + 8], fs[RN_IP6_STRLEN + 8], owner[96], id[24], proto[8];
     unsigned i;
 
     if (json) {
@@ -1111,8 +1122,8 @@ void rn__render_netstat_row(struct rn_strbuf *sb, const struct rn_netstat_walk_r
     snprintf(id, sizeof(id), "#%" PRIu64, r->wr_id);
     if (!refs) {
         rn_strbuf_printf(sb, "%-5s %-22s %-22s %-12s %7" PRIu32 " %7" PRIu32 " %5u  %s\n",
-                         row->nr_proto, ls, fs, row->nr_state, row->nr_sendq, row->nr_recvq,
-                         r->wr_refs, id);
+                         proto_name(row, proto, sizeof(proto)), ls, fs, row->nr_state,
+                         row->nr_sendq, row->nr_recvq, r->wr_refs, id);
         if (r->wr_has_info)
             info_text(sb, &r->wr_info);
         return;
@@ -1128,8 +1139,8 @@ void rn__render_netstat_row(struct rn_strbuf *sb, const struct rn_netstat_walk_r
                  r->wr_conns == 1 ? "" : "s");
     }
     rn_strbuf_printf(sb, "%-5s %-22s %-22s %-12s %6" PRIu32 " %6" PRIu32 " %5u %-8s %-18s ",
-                     row->nr_proto, ls, fs, row->nr_state, row->nr_sendq, row->nr_recvq,
-                     r->wr_refs, id, owner);
+                     proto_name(row, proto, sizeof(proto)), ls, fs, row->nr_state,
+                     row->nr_sendq, row->nr_recvq, r->wr_refs, id, owner);
     for (i = 0; i < r->wr_nholders; i++)
         rn_strbuf_printf(sb, "%s%s %" PRIu32, i ? ", " : "", r->wr_holders[i].nh_tag,
                          r->wr_holders[i].nh_count);

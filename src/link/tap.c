@@ -425,7 +425,9 @@ static int tap_rx(struct rn_link *link, struct rn_netbuf **pkts, unsigned max, r
 
 /* Fills the virtio_net_hdr for an outgoing frame from its offload flags:
  * where the device must finish the checksum, and how to cut a GSO segment.
- * The frame is Ethernet + IPv4 + TCP or UDP whenever a flag is set. */
+ * The frame is Ethernet + IPv4 + TCP or UDP whenever a flag is set, or
+ * Ethernet + IPv6 (no extension header) + TCP with a partial checksum
+ * alone (the transports claim no TSO over IPv6). */
 static void tap_tx_offload(const struct rn_netbuf *nb, struct virtio_net_hdr *vh)
 {
     uint8_t hdr[RN_ETH_HLEN + 60 + 13];
@@ -434,8 +436,15 @@ static void tap_tx_offload(const struct rn_netbuf *nb, struct virtio_net_hdr *vh
     memset(vh, 0, sizeof(*vh));
     if (!(nb->nb_offload & (RN_NB_OFF_CSUM_PARTIAL | RN_NB_OFF_GSO)))
         return;
-    if (rn_nb_copyout(nb, 0, hdr, RN_ETH_HLEN + 20) < 0)
+    if (rn_nb_copyout(nb, 0, hdr, RN_ETH_HLEN + 40) < 0)
         return;
+    if (hdr[12] == 0x86 && hdr[13] == 0xdd) {
+        proto = hdr[RN_ETH_HLEN + 6];
+        vh->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+        vh->csum_start = (uint16_t)(RN_ETH_HLEN + 40);
+        vh->csum_offset = proto == 6 ? 16 : 6;
+        return;
+    }
     ihl = (hdr[RN_ETH_HLEN] & 0x0f) * 4u;
     proto = hdr[RN_ETH_HLEN + 9];
     vh->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;

@@ -224,8 +224,10 @@ static void ip6_input(struct rn_iface *ifp, struct rn_netbuf *nb, bool looped,
         rn__net_drop(st, ifp, nb, RN_DROP_BAD_IP6_SRC);
         return;
     }
-    /* No transport takes IPv6 yet: TCP and UDP over IPv6 come in a later
-     * step.  Until then every other upper layer is unrecognised. */
+    rn_nb_pull(nb, ex.ex_off);
+    if (rn__net_ip6_deliver(st, nb, &rx))
+        return;
+    /* No transport takes this upper layer: unrecognised. */
     rn__net_icmp6_error(st, ifp, RN_ICMP6_PARAM_PROBLEM, RN_ICMP6_PP_NEXTHEADER, ex.ex_nxt_off,
                         p, len);
     rn__net_drop(st, ifp, nb, RN_DROP_UNKNOWN_PROTO);

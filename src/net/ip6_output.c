@@ -91,6 +91,13 @@ static struct rn_iface *ip6_route(struct rn_stack *st, const struct ip6_out *out
     return NULL;
 }
 
+struct rn_iface *rn__net_ip6_route(struct rn_stack *st, const struct rn_ip6 *dst)
+{
+    struct ip6_out out = {.o6_dst = *dst};
+
+    return ip6_route(st, &out);
+}
+
 /* Sends the upper-layer message nb as fragments of ip's datagram out of
  * ifp to nexthop, each at most the MTU.  Consumes nb. */
 static int ip6_fragment(struct rn_stack *st, struct rn_iface *ifp, struct rn_netbuf *nb,

@@ -25,6 +25,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "refnet/addr.h"
 #include "refnet/drop.h"
 #include "refnet/netbuf.h"
 #include "refnet/runtime.h"
@@ -185,5 +186,58 @@ struct rn_netbuf *rn__ip_alloc(struct rn_stack *st, rn_nb_owner_t owner);
  * limited. */
 void rn__icmp_unreach(struct rn_stack *st, const struct rn_ip_rx *rx,
                      const struct rn_netbuf *nb, uint8_t code);
+
+/* ---- IPv6 for the transports -------------------------------------------- */
+
+/* What the IPv6 layer knows of a received datagram, handed up with it. */
+struct rn_ip6_rx {
+    struct rn_ip6 rx6_src;       /* source address */
+    struct rn_ip6 rx6_dst;       /* destination: one of ours, or a group */
+    uint8_t rx6_hlim;            /* hop limit as received */
+    uint8_t rx6_tclass;          /* traffic class as received */
+    bool rx6_mcast;              /* sent to a multicast group */
+    struct rn_iface *rx6_iface;  /* interface it arrived on */
+    const uint8_t *rx6_hdr;      /* the datagram from its fixed header,
+                                    rx6_hdrlen bytes, valid during the
+                                    handler (for ICMPv6 errors) */
+    uint32_t rx6_hdrlen;
+};
+
+/* A transport's IPv6 input handler: as rn_ip_input_fn, nb holding the
+ * upper-layer header and payload, the extension headers walked past and
+ * the datagram reassembled.  Consumes nb on every path. */
+typedef void (*rn_ip6_input_fn)(struct rn_stack *st, struct rn_netbuf *nb,
+                                const struct rn_ip6_rx *rx);
+
+/* Registers proto's IPv6 input handler.  Returns 0 or RN_EEXIST. */
+int rn__ip6_register(struct rn_stack *st, uint8_t proto, rn_ip6_input_fn input);
+
+struct rn_ip6_out {
+    struct rn_ip6 o6_src;   /* ::: picked for the destination */
+    struct rn_ip6 o6_dst;
+    uint8_t o6_proto;       /* RN_IPPROTO_* */
+    uint8_t o6_hlim;        /* 0: the stack's default */
+    uint8_t o6_tclass;
+};
+
+/* Sends the upper-layer message nb (with the headroom rn__ip_alloc()
+ * leaves) over IPv6: routes, picks the source if o6_src is ::, fragments
+ * what is longer than the MTU, resolves the next hop.  Returns 0 once
+ * queued, or RN_ENETUNREACH, RN_EMSGSIZE, RN_ENOBUFS.  Consumes nb. */
+int rn__ip6_output(struct rn_stack *st, struct rn_netbuf *nb, const struct rn_ip6_out *out);
+
+/* Where a datagram to dst would go: ir_iface, ir_mtu and ir_offloads as
+ * for IPv4 (ir_nexthop, ir_bcast unused), *src the source address to use.
+ * Returns 0, or RN_ENETUNREACH (no route or no usable source). */
+int rn__ip6_route(struct rn_stack *st, const struct rn_ip6 *dst, struct rn_ip_route *out,
+                  struct rn_ip6 *src);
+
+/* True if a is one of the stack's usable (preferred) IPv6 addresses. */
+bool rn__ip6_is_local(struct rn_stack *st, const struct rn_ip6 *a);
+
+/* Sends an ICMPv6 destination unreachable with code (4: port
+ * unreachable) about the datagram rx describes.  Never about a datagram to
+ * a group; rate limited. */
+void rn__icmp6_unreach(struct rn_stack *st, const struct rn_ip6_rx *rx, uint8_t code);
 
 #endif /* REFNET_NET_H */

@@ -210,6 +210,7 @@ struct net_stack {
     uint32_t ns_reass_mem;                /* [L] buffer bytes in reassembly */
     struct rn_nbq ns_loopq;               /* [L] datagrams to our own addresses */
     struct proto_handlers ns_protos[256]; /* [L] */
+    rn_ip6_input_fn ns_protos6[256];      /* [L] IPv6 handlers, NULL: none */
     rn_ip_hook_fn ns_ip_hook[RN_IP_HOOK_COUNT_]; /* [L] NULL: none */
     rn_icmp_echo_fn ns_echo_fn;           /* [L] observer of echo replies, or NULL */
     void *ns_echo_ctx;                    /* [L] its argument */
@@ -384,6 +385,14 @@ int rn__net_ip6_output(struct rn_stack *st, struct rn_netbuf *nb, const struct i
  * it has one.  Returns false if it has none preferred. */
 bool rn__net_ip6_pick_src(const struct rn_iface *ifp, const struct rn_ip6 *dst,
                           struct rn_ip6 *src);
+
+/* Returns the interface a datagram to dst leaves by, or NULL. */
+struct rn_iface *rn__net_ip6_route(struct rn_stack *st, const struct rn_ip6 *dst);
+
+/* ---- ip6_transport.c ---- */
+/* Hands the datagram (nb at its upper-layer header) to the transport
+ * registered for rx->r6_proto.  Returns false, nb untouched, if none is. */
+bool rn__net_ip6_deliver(struct rn_stack *st, struct rn_netbuf *nb, const struct ip6_rx *rx);
 
 /* ---- reass6.c ---- */
 /* Adds the fragment nb, whose datagram is at p (linear) and whose fragment

@@ -400,7 +400,7 @@ static void cw_row(const struct rn_netstat_row *row, void *ctx)
 {
     struct cw_scan *cs = ctx;
     struct rn_sock_owner ow;
-    char la[RN_IP4_STRLEN], fa[RN_IP4_STRLEN], lep[32], fep[32];
+    char la[RN_IP6_STRLEN], fa[RN_IP6_STRLEN], lep[RN_IP6_STRLEN + 8], fep[RN_IP6_STRLEN + 8];
     unsigned i;
 
     if (row->nr_listening || row->nr_lport != INBOX_PORT || strcmp(row->nr_proto, "tcp") != 0)
@@ -422,8 +422,8 @@ static void cw_row(const struct rn_netstat_row *row, void *ctx)
         cs->cs_owner = ow;
     }
     if (cs->cs_printed++ < 5) {
-        snprintf(lep, sizeof(lep), "%s:%u", rn_ip4_addr_fmt(row->nr_laddr, la), row->nr_lport);
-        snprintf(fep, sizeof(fep), "%s:%u", rn_ip4_addr_fmt(row->nr_faddr, fa), row->nr_fport);
+        snprintf(lep, sizeof(lep), "%s:%u", rn_inaddr_fmt(&row->nr_laddr, la), row->nr_lport);
+        snprintf(fep, sizeof(fep), "%s:%u", rn_inaddr_fmt(&row->nr_faddr, fa), row->nr_fport);
         rn__lab_print(cs->cs_lab, "%-5s %-21s %-21s %-11s %5.1fs  %-6u %s (pid %u) handle %d%s", "tcp",
                   lep, fep, "CLOSE_WAIT", (double)(rn_sim_now(cs->cs_lab->l_sim) - row->nr_since) / 1e9,
                   rn_ob_refcount(row->nr_ob), ow.ow_proc_name, ow.ow_pid, ow.ow_handle,
@@ -435,7 +435,7 @@ int rn__lab_close_wait(const struct rn_lab_params *p)
 {
     struct lab *l = lab_new();
     struct inbox *ib;
-    struct rn_sockaddr_in any = {0, INBOX_PORT};
+    struct rn_sockaddr_in any = {.sin_addr = 0, .sin_port = INBOX_PORT};
     struct cw_scan cs;
     int status = RN_LAB_FAILED;
 

@@ -131,7 +131,7 @@ static void client_think(struct lab_client *lc);
 static void client_submit(struct lab_client *lc, enum rn_sock_op op, void *buf, size_t len)
 {
     struct lab *l = lc->lc_lab;
-    struct rn_sockaddr_in to = {LAB_WWW_ADDR, l->l_port};
+    struct rn_sockaddr_in to = {.sin_addr = LAB_WWW_ADDR, .sin_port = l->l_port};
     struct rn_sock_req rq = {
         .sq_op = op,
         .sq_handle = lc->lc_h,

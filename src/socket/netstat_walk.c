@@ -77,7 +77,7 @@ struct walk_rows {
 /* A listener the walk keeps, under "enum", until its row is written. */
 struct walk_listener {
     void *wl_ob;          /* [L] held by "enum" */
-    uint32_t wl_laddr;    /* [L] its address, for matching connections */
+    struct rn_inaddr wl_laddr; /* [L] its address, for matching connections */
     uint16_t wl_lport;    /* [L] */
     unsigned wl_conns;    /* [L] connections found on it */
 };
@@ -378,7 +378,7 @@ static void tab_count(struct rn_netstat_walk *w, const struct rn_netstat_row *ro
     for (i = 0; i < w->w_ntab; i++) {
         const struct walk_listener *wl = &w->w_tab[i];
 
-        if (wl->wl_lport == row->nr_lport && (wl->wl_laddr == 0 || wl->wl_laddr == row->nr_laddr)) {
+        if (wl->wl_lport == row->nr_lport && (rn_inaddr_is_any(&wl->wl_laddr) || rn_inaddr_eq(&wl->wl_laddr, &row->nr_laddr))) {
             w->w_tab[i].wl_conns++;
             return;
         }

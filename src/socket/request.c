@@ -416,7 +416,9 @@ static void req_start_connect(struct sock_req *rq, struct sock *so)
         rn__sock_req_complete(rq, RN_EALREADY);
         return;
     }
-    err = so->so_ops->to_connect(so->so_t, &rq->rq_to);
+    err = rn__sock_addr_in(so, &rq->rq_to, &rq->rq_to);
+    if (err == 0)
+        err = so->so_ops->to_connect(so->so_t, &rq->rq_to);
     rn__sock_names(so);
     if (err != RN_EINPROGRESS) {
         rn__sock_req_complete(rq, err);
@@ -453,6 +455,10 @@ static void req_start_on(struct sock_req *rq, struct sock *so)
     }
     switch (rq->rq_op) {
     case RN_SOP_SEND:
+        if (rq->rq_has_to && (err = rn__sock_addr_in(so, &rq->rq_to, &rq->rq_to)) < 0) {
+            rn__sock_req_complete(rq, err);
+            break;
+        }
         req_pend(rq, &so->so_sendq);
         break;
     case RN_SOP_RECV:
@@ -501,6 +507,8 @@ static void req_start_on(struct sock_req *rq, struct sock *so)
         break;
     case SOP_GETNAME:
         ops->to_getname(so->so_t, &rq->rq_local, &rq->rq_remote);
+        rn__sock_addr_out(so, &rq->rq_local);
+        rn__sock_addr_out(so, &rq->rq_remote);
         rn__sock_req_complete(rq, 0);
         break;
     case SOP_IOCTL: {

@@ -158,7 +158,9 @@ struct sock {
     int so_handle;                         /* [L] so_slot's number (read by
                                               describe on any thread) */
     _Atomic uint8_t so_state;              /* [A] enum sock_state */
-    _Atomic uint64_t so_local;             /* [A] addr << 16 | port, for describe */
+    bool so_inet6;                         /* [I] an AF_INET6 socket */
+    _Atomic uint64_t so_local;             /* [A] addr << 16 | port, for describe
+                                              (an IPv6 address shows as 0) */
     _Atomic uint64_t so_remote;            /* [A] */
     struct req_queue so_recvq;             /* [L] pending receives */
     struct req_queue so_sendq;             /* [L] pending sends */
@@ -330,6 +332,14 @@ int rn__sock_fcntl(struct rn_proc *p, int h, int cmd, int arg);
 /* The ioctls of socket.h on so: RN_FIONREAD, RN_SIOCOUTQ. */
 int rn__sock_ioctl(struct sock *so, unsigned long req, int *val);
 int rn__sock_bind(struct sock *so, const struct rn_sockaddr_in *addr);
+/* Checks an address the user gave so (bind, connect, sendto) and writes
+ * it into *out in the form the transports read (sin6_addr, IPv4 mapped;
+ * transport.h).  Returns 0, RN_EAFNOSUPPORT (the other family's form) or
+ * RN_ENETUNREACH (a mapped address on an RN_IPV6_V6ONLY socket). */
+int rn__sock_addr_in(struct sock *so, const struct rn_sockaddr_in *in, struct rn_sockaddr_in *out);
+/* Turns an address a transport filled (sin6_addr) into the user's form
+ * for so's family. */
+void rn__sock_addr_out(const struct sock *so, struct rn_sockaddr_in *a);
 int rn__sock_setopt(struct sock *so, enum rn_sockopt opt, int64_t val);
 int rn__sock_getopt(struct sock *so, enum rn_sockopt opt, int64_t *val);
 /* True for an option whose value is a string (RN_TCP_CONGESTION). */

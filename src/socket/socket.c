@@ -33,9 +33,69 @@
 #include "socket/sock_priv.h"
 #include "wire/ipv4.h"
 
+/* An IPv6 address in so_local or so_remote: only its port is kept (the
+ * describe line, read on any thread, has one 64-bit word per end). */
+#define SOCK_NAME_V6 (1ull << 63)
+
 static uint64_t pack_addr(const struct rn_sockaddr_in *a)
 {
-    return (uint64_t)a->sin_addr << 16 | a->sin_port;
+    struct rn_inaddr ia = rn_inaddr_v6(&a->sin6_addr);
+
+    return (rn_inaddr_is_v4(&ia) ? (uint64_t)rn_inaddr_to_v4(&ia) << 16 : SOCK_NAME_V6) |
+           a->sin_port;
+}
+
+/* Writes a packed name as "198.18.0.2:80" or "[ipv6]:80". */
+static char *name_fmt(uint64_t v, char *buf, size_t len)
+{
+    char a[RN_IP4_STRLEN];
+
+    if (v & SOCK_NAME_V6)
+        snprintf(buf, len, "[ipv6]:%u", (unsigned)(v & 0xffff));
+    else
+        snprintf(buf, len, "%s:%u", rn_ip4_addr_fmt((uint32_t)(v >> 16), a), (unsigned)(v & 0xffff));
+    return buf;
+}
+
+int rn__sock_addr_in(struct sock *so, const struct rn_sockaddr_in *in, struct rn_sockaddr_in *out)
+{
+    struct rn_sockaddr_in a = {.sin_port = in->sin_port};
+
+    if (!so->so_inet6) {
+        if (in->sin_family != 0 && in->sin_family != RN_AF_INET)
+            return RN_EAFNOSUPPORT;
+        a.sin_family = RN_AF_INET;
+        a.sin_addr = in->sin_addr;
+        a.sin6_addr = rn_inaddr_v4(in->sin_addr).ia_ip6;
+    } else {
+        struct rn_inaddr ia = rn_inaddr_v6(&in->sin6_addr);
+        int64_t v6only = 0;
+
+        if (in->sin_family != RN_AF_INET6)
+            return RN_EAFNOSUPPORT;
+        if (rn_inaddr_is_v4(&ia)) {
+            if (so->so_t != NULL &&
+                so->so_ops->to_getopt(so->so_t, RN_IPV6_V6ONLY, &v6only) == 0 && v6only)
+                return RN_ENETUNREACH;
+            a.sin_addr = rn_inaddr_to_v4(&ia);
+        }
+        a.sin_family = RN_AF_INET6;
+        a.sin6_addr = in->sin6_addr;
+    }
+    *out = a;
+    return 0;
+}
+
+void rn__sock_addr_out(const struct sock *so, struct rn_sockaddr_in *a)
+{
+    struct rn_inaddr ia = rn_inaddr_v6(&a->sin6_addr);
+
+    a->sin_family = so->so_inet6 ? RN_AF_INET6 : RN_AF_INET;
+    a->sin_addr = rn_inaddr_is_v4(&ia) ? rn_inaddr_to_v4(&ia) : 0;
+    /* An AF_INET socket's "no address" (a zeroed answer) reads as
+     * 0.0.0.0 mapped, so that both forms agree. */
+    if (!so->so_inet6 && !rn_inaddr_is_v4(&ia))
+        a->sin6_addr = rn_inaddr_v4(0).ia_ip6;
 }
 
 static const char *const state_names[] = {
@@ -50,18 +110,16 @@ static void sock_describe(const void *ob, char *buf, size_t len)
     uint64_t l = atomic_load_explicit(&so->so_local, memory_order_relaxed);
     uint64_t r = atomic_load_explicit(&so->so_remote, memory_order_relaxed);
     unsigned state = atomic_load_explicit(&so->so_state, memory_order_relaxed);
-    char la[RN_IP4_STRLEN], ra[RN_IP4_STRLEN], peer[48] = "";
+    char la[32], ra[32], peer[48] = "";
 
     if (so->so_ops == NULL) {  /* still being created */
         snprintf(buf, len, "socket #%d", so->so_handle);
         return;
     }
     if ((r & 0xffff) != 0)
-        snprintf(peer, sizeof(peer), " peer %s:%u", rn_ip4_addr_fmt((uint32_t)(r >> 16), ra),
-                 (unsigned)(r & 0xffff));
-    snprintf(buf, len, "socket #%d %s %s:%u%s %s", so->so_handle, so->so_ops->to_name,
-             rn_ip4_addr_fmt((uint32_t)(l >> 16), la), (unsigned)(l & 0xffff), peer,
-             state < 3 ? state_names[state] : "?");
+        snprintf(peer, sizeof(peer), " peer %s", name_fmt(r, ra, sizeof(ra)));
+    snprintf(buf, len, "socket #%d %s %s%s %s", so->so_handle, so->so_ops->to_name,
+             name_fmt(l, la, sizeof(la)), peer, state < 3 ? state_names[state] : "?");
 }
 
 static void sock_release(void *ob)
@@ -113,6 +171,8 @@ void rn__sock_names(struct sock *so)
     if (so->so_t == NULL)
         return;
     so->so_ops->to_getname(so->so_t, &l, &r);
+    rn__sock_addr_out(so, &l);
+    rn__sock_addr_out(so, &r);
     atomic_store_explicit(&so->so_local, pack_addr(&l), memory_order_relaxed);
     atomic_store_explicit(&so->so_remote, pack_addr(&r), memory_order_relaxed);
 }
@@ -160,6 +220,7 @@ static void kick_once(struct sock *so)
                          rq->rq_flags, &from, &oflags);
         if (n == RN_EAGAIN)
             break;
+        rn__sock_addr_out(so, &from);
         rq->rq_comp.sc_addr = from;
         rq->rq_comp.sc_flags = oflags;
         if (waitall) {
@@ -203,7 +264,7 @@ static void kick_once(struct sock *so)
         } else if (m & RN_POLLOUT) {
             /* Connecting again sees it done (0), so that a later connect
              * answers EISCONN, as after a blocking connect(2). */
-            int err = ops->to_connect(so->so_t, &rq->rq_to);
+            int err = ops->to_connect(so->so_t, &rq->rq_to);  /* checked at the start */
 
             rn__sock_req_complete(rq, err == RN_EISCONN ? 0 : err);
         }
@@ -293,13 +354,14 @@ int rn__sock_open(struct rn_proc *p, int type, int proto)
 {
     const struct rn_transport_ops *ops;
     uint32_t flags = (uint32_t)type & RN_SOCK_NONBLOCK;
+    bool inet6 = ((uint32_t)type & RN_SOCK_INET6) != 0;
     struct hslot *hs;
     struct sock *so;
     int err;
 
     if (atomic_load_explicit(&p->p_state, memory_order_relaxed) != PROC_RUNNING)
         return RN_ESHUTDOWN;
-    type &= ~RN_SOCK_NONBLOCK;
+    type &= ~(RN_SOCK_NONBLOCK | RN_SOCK_INET6);
     /* As Linux answers types it knows but refnet does not serve, and an
      * unknown one. */
     if (type == RN_SOCK_RAW)
@@ -319,6 +381,8 @@ int rn__sock_open(struct rn_proc *p, int type, int proto)
         rn__sock_slot_free(hs);
         return RN_ENOMEM;
     }
+    so->so_inet6 = inet6;
+    so->so_up.up_inet6 = inet6;
     err = ops->to_open(p->p_stack, &so->so_up, &so->so_t);
     if (err < 0) {
         atomic_store_explicit(&so->so_state, SO_CLOSED, memory_order_relaxed);
@@ -351,7 +415,11 @@ int rn__sock_accept_one(struct sock *lso, struct rn_proc *p, struct rn_sockaddr_
         rn__sock_slot_free(hs);
         return RN_ENOMEM;
     }
+    so->so_inet6 = lso->so_inet6;
+    so->so_up.up_inet6 = lso->so_inet6;
     err = lso->so_ops->to_accept(lso->so_t, &so->so_up, &so->so_t, peer);
+    if (err == 0)
+        rn__sock_addr_out(so, peer);
     if (err < 0) {
         atomic_store_explicit(&so->so_state, SO_CLOSED, memory_order_relaxed);
         rn_ob_kill(so);
@@ -373,7 +441,11 @@ int rn__sock_accept_one(struct sock *lso, struct rn_proc *p, struct rn_sockaddr_
 
 int rn__sock_bind(struct sock *so, const struct rn_sockaddr_in *addr)
 {
-    int err = so->so_ops->to_bind(so->so_t, addr);
+    struct rn_sockaddr_in a;
+    int err = rn__sock_addr_in(so, addr, &a);
+
+    if (err == 0)
+        err = so->so_ops->to_bind(so->so_t, &a);
 
     rn__sock_names(so);
     return err;
@@ -442,6 +514,10 @@ int rn__sock_setopt(struct sock *so, enum rn_sockopt opt, int64_t val)
     case RN_SO_TYPE:
     case RN_SO_ACCEPTCONN:
         return RN_ENOPROTOOPT;  /* read-only, as Linux answers */
+    case RN_IPV6_V6ONLY:
+        if (!so->so_inet6)
+            return RN_ENOPROTOOPT;  /* an IPv6 option on an AF_INET socket */
+        return so->so_ops->to_setopt(so->so_t, opt, val);
     default:
         return so->so_ops->to_setopt(so->so_t, opt, val);
     }
@@ -452,6 +528,10 @@ int rn__sock_getopt(struct sock *so, enum rn_sockopt opt, int64_t *val)
     if (rn__sock_opt_is_str(opt))
         return RN_EINVAL;  /* its value is a string: rn_sock_getopt_str() */
     switch (opt) {
+    case RN_IPV6_V6ONLY:
+        if (!so->so_inet6)
+            return RN_ENOPROTOOPT;
+        return so->so_ops->to_getopt(so->so_t, opt, val);
     case RN_SO_RCVTIMEO:
         *val = (int64_t)(so->so_rcvtimeo / RN_NSEC_PER_MSEC);
         return 0;
@@ -831,6 +911,10 @@ int rn_sock_getname(struct rn_proc *p, int h, struct rn_sockaddr_in *local,
     if (so == NULL)
         return RN_EBADF;
     so->so_ops->to_getname(so->so_t, local, remote);
+    if (local != NULL)
+        rn__sock_addr_out(so, local);
+    if (remote != NULL)
+        rn__sock_addr_out(so, remote);
     return 0;
 }
 

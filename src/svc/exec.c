@@ -848,14 +848,14 @@ static void run_note_ports(struct svc_run *ru)
     rn_ob_iter_init(&it, type, RN_TAG_ENUM);
     while ((ob = rn_ob_iter_next(&it)) != NULL && ex->ex_nports < RN_SVC_PORTS_MAX) {
         if (rn_sock_owner_of(ob, &ow) != 0 || strcmp(ow.ow_owner, owner) != 0 ||
-            !rn__tcp_netstat_row(ru->ru_stack, ob, &row))
-            continue;
+            !rn__tcp_netstat_row(ru->ru_stack, ob, &row) || !rn_inaddr_is_v4(&row.nr_laddr))
+            continue;  /* (the ports explained are IPv4 ones) */
         for (i = 0; i < ex->ex_nports; i++) {
-            if (ex->ex_addr[i] == row.nr_laddr && ex->ex_port[i] == row.nr_lport)
+            if (ex->ex_addr[i] == rn_inaddr_to_v4(&row.nr_laddr) && ex->ex_port[i] == row.nr_lport)
                 break;
         }
         if (i == ex->ex_nports) {
-            ex->ex_addr[i] = row.nr_laddr;
+            ex->ex_addr[i] = rn_inaddr_to_v4(&row.nr_laddr);
             ex->ex_port[i] = row.nr_lport;
             ex->ex_nports++;
         }

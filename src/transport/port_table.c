@@ -39,7 +39,7 @@ static unsigned bucket(uint16_t port)
     return port % RN_PT_BUCKETS;
 }
 
-bool rn__pt_conflicts_as(const struct rn_port_table *pt, uint32_t addr, uint16_t port,
+bool rn__pt_conflicts_as(const struct rn_port_table *pt, struct rn_inaddr addr, uint16_t port,
                          uint32_t flags)
 {
     const struct rn_port_entry *pe;
@@ -47,7 +47,8 @@ bool rn__pt_conflicts_as(const struct rn_port_table *pt, uint32_t addr, uint16_t
     for (pe = pt->pt_hash[bucket(port)]; pe != NULL; pe = pe->pe_next) {
         if (pe->pe_port != port)
             continue;
-        if (!(pe->pe_addr == 0 || addr == 0 || pe->pe_addr == addr))
+        if (!rn__inaddr_overlap(&pe->pe_addr, pe->pe_flags & RN_PT_V6ONLY, &addr,
+                                flags & RN_PT_V6ONLY))
             continue;
         if ((flags & pe->pe_flags & RN_PT_REUSEADDR) || (flags & pe->pe_flags & RN_PT_REUSEPORT))
             continue;
@@ -56,7 +57,7 @@ bool rn__pt_conflicts_as(const struct rn_port_table *pt, uint32_t addr, uint16_t
     return false;
 }
 
-bool rn__pt_conflicts(const struct rn_port_table *pt, uint32_t addr, uint16_t port)
+bool rn__pt_conflicts(const struct rn_port_table *pt, struct rn_inaddr addr, uint16_t port)
 {
     return rn__pt_conflicts_as(pt, addr, port, 0);
 }
@@ -66,7 +67,7 @@ struct rn_port_entry *rn__pt_chain(const struct rn_port_table *pt, uint16_t port
     return pt->pt_hash[bucket(port)];
 }
 
-int rn__pt_insert(struct rn_port_table *pt, struct rn_port_entry *pe, void *ob, uint32_t addr,
+int rn__pt_insert(struct rn_port_table *pt, struct rn_port_entry *pe, void *ob, struct rn_inaddr addr,
                   uint16_t port)
 {
     unsigned b = bucket(port);
@@ -104,33 +105,36 @@ void rn__pt_remove(struct rn_port_table *pt, struct rn_port_entry *pe)
     rn_ob_deref_cond(pe->pe_ob, RN_TAG_PORT_TABLE, RN__PT_COND_BOUND);
 }
 
-struct rn_port_entry *rn__pt_lookup(const struct rn_port_table *pt, uint32_t addr, uint16_t port)
+struct rn_port_entry *rn__pt_lookup(const struct rn_port_table *pt, struct rn_inaddr addr,
+                                    uint16_t port)
 {
     struct rn_port_entry *pe, *wild = NULL;
 
     for (pe = pt->pt_hash[bucket(port)]; pe != NULL; pe = pe->pe_next) {
         if (pe->pe_port != port)
             continue;
-        if (pe->pe_addr == addr)
+        if (rn_inaddr_eq(&pe->pe_addr, &addr))
             return pe;
-        if (pe->pe_addr == 0)
+        if (rn_inaddr_is_any(&pe->pe_addr) &&
+            rn__inaddr_covers(&pe->pe_addr, pe->pe_flags & RN_PT_V6ONLY, &addr) &&
+            (wild == NULL || !rn_ip6_is_any(&pe->pe_addr.ia_ip6)))
             wild = pe;
     }
     return wild;
 }
 
-int rn__pt_pick_ephemeral(struct rn_port_table *pt, uint32_t laddr, uint32_t raddr,
+int rn__pt_pick_ephemeral(struct rn_port_table *pt, struct rn_inaddr laddr, struct rn_inaddr raddr,
                           uint16_t rport)
 {
     uint32_t num = (uint32_t)pt->pt_eph_hi - pt->pt_eph_lo + 1, count;
-    uint8_t in[11];
+    uint8_t in[2 * RN_IP6_LEN + 3];
     uint32_t offset;
 
     /* F(local address, remote address, remote port, key) of RFC 6056. */
-    memcpy(in, &laddr, 4);
-    memcpy(in + 4, &raddr, 4);
-    memcpy(in + 8, &rport, 2);
-    in[10] = pt->pt_proto;
+    memcpy(in, laddr.ia_ip6.i6_octet, RN_IP6_LEN);
+    memcpy(in + RN_IP6_LEN, raddr.ia_ip6.i6_octet, RN_IP6_LEN);
+    memcpy(in + 2 * RN_IP6_LEN, &rport, 2);
+    in[2 * RN_IP6_LEN + 2] = pt->pt_proto;
     offset = (uint32_t)rn__siphash(pt->pt_key, in, sizeof(in));
     for (count = num; count > 0; count--) {
         uint16_t port = (uint16_t)(pt->pt_eph_lo + (pt->pt_next_eph + offset) % num);

@@ -30,6 +30,7 @@
 #include "transport/netstat.h"
 #include "transport/tcp_priv.h"
 #include "wire/ipv4.h"
+#include "wire/ipv6.h"
 
 static const char *const state_names[] = {
     [TCPS_CLOSED] = "CLOSED",
@@ -65,17 +66,28 @@ static void conn_release(void *ob)
     c->t_conf = NULL;
 }
 
+/* Writes a:port as "198.18.0.2:80" or "[2001:2::2]:80" (RFC 5952 6). */
+static char *ep_fmt(const struct rn_inaddr *a, uint16_t port, char *buf, size_t len)
+{
+    char t[RN_IP6_STRLEN];
+
+    rn_inaddr_fmt(a, t);
+    snprintf(buf, len, rn_inaddr_is_v4(a) ? "%s:%u" : "[%s]:%u", t, port);
+    return buf;
+}
+
+#define EP_STRLEN (RN_IP6_STRLEN + 8)
+
 static void conn_describe(const void *ob, char *buf, size_t len)
 {
     const struct tcp_conn *c = ob;
-    char l[RN_IP4_STRLEN], f[RN_IP4_STRLEN];
+    char l[EP_STRLEN], f[EP_STRLEN];
 
     if (c->t_tcp == NULL)
         return;
-    rn_ip4_addr_fmt(c->t_laddr, l);
-    rn_ip4_addr_fmt(c->t_faddr, f);
-    snprintf(buf, len, "tcp connection %s:%u %s:%u %s sndq %u rcvq %u", l, c->t_lport, f,
-             c->t_fport, rn__tcp_state_name(tcp_state(c)),
+    snprintf(buf, len, "tcp connection %s %s %s sndq %u rcvq %u",
+             ep_fmt(&c->t_laddr, c->t_lport, l, sizeof(l)),
+             ep_fmt(&c->t_faddr, c->t_fport, f, sizeof(f)), rn__tcp_state_name(tcp_state(c)),
              atomic_load_explicit(&c->t_sndq_bytes, memory_order_relaxed),
              atomic_load_explicit(&c->t_rcvq_bytes, memory_order_relaxed));
 }
@@ -90,12 +102,12 @@ static const struct rn_ob_type_ops conn_ops = {
 static void listener_describe(const void *ob, char *buf, size_t len)
 {
     const struct tcp_listener *l = ob;
-    char a[RN_IP4_STRLEN];
+    char a[EP_STRLEN];
 
     if (l->l_tcp == NULL)
         return;
-    rn_ip4_addr_fmt(l->l_laddr, a);
-    snprintf(buf, len, "tcp listener %s:%u %s synq %u acceptq %u", a, l->l_lport,
+    snprintf(buf, len, "tcp listener %s %s synq %u acceptq %u",
+             ep_fmt(&l->l_laddr, l->l_lport, a, sizeof(a)),
              rn__tcp_state_name((enum tcp_state)atomic_load_explicit(&l->l_state,
                                                                     memory_order_relaxed)),
              atomic_load_explicit(&l->l_nsyn, memory_order_relaxed),
@@ -111,13 +123,12 @@ static const struct rn_ob_type_ops listener_ops = {
 static void tw_describe(const void *ob, char *buf, size_t len)
 {
     const struct tcp_tw *tw = ob;
-    char l[RN_IP4_STRLEN], f[RN_IP4_STRLEN];
+    char l[EP_STRLEN], f[EP_STRLEN];
 
     if (tw->tw_tcp == NULL)
         return;
-    rn_ip4_addr_fmt(tw->tw_laddr, l);
-    rn_ip4_addr_fmt(tw->tw_faddr, f);
-    snprintf(buf, len, "tcp timewait %s:%u %s:%u TIME_WAIT", l, tw->tw_lport, f, tw->tw_fport);
+    snprintf(buf, len, "tcp timewait %s %s TIME_WAIT", ep_fmt(&tw->tw_laddr, tw->tw_lport, l, sizeof(l)),
+             ep_fmt(&tw->tw_faddr, tw->tw_fport, f, sizeof(f)));
 }
 
 static const struct rn_ob_type_ops tw_ops = {
@@ -272,6 +283,8 @@ int rn_tcp_init(struct rn_stack *st, const struct rn_tcp_params *params)
     if (err == 0)
         err = rn__ip_register(st, RN_IPPROTO_TCP, rn__tcp_input, rn__tcp_err_input);
     if (err == 0)
+        err = rn__ip6_register(st, RN_IPPROTO_TCP, rn__tcp_input6);
+    if (err == 0)
         err = rn__ip_on_addr_gone(st, RN_IPPROTO_TCP, tcp_addr_gone);
     if (err == 0)
         err = rn_stack_on_destroy(st, tcp_fini, ts);
@@ -289,6 +302,7 @@ int rn_tcp_init(struct rn_stack *st, const struct rn_tcp_params *params)
 static void tcp_addr_gone(struct rn_stack *st, uint32_t addr)
 {
     struct tcp_stack *ts = rn__tcp_stack(st);
+    struct rn_inaddr gone = rn_inaddr_v4(addr);
     struct tcp_conn *c, *next;
     unsigned i;
 
@@ -297,7 +311,7 @@ static void tcp_addr_gone(struct rn_stack *st, uint32_t addr)
     for (i = 0; i < TCP_HASH_BUCKETS; i++) {
         for (c = ts->ts_hash[i]; c != NULL; c = next) {
             next = c->t_hnext;
-            if (c->t_laddr == addr)
+            if (rn_inaddr_eq(&c->t_laddr, &gone))
                 rn__tcp_drop(c, RN_ENETDOWN);
         }
     }
@@ -345,22 +359,23 @@ static void tcp_fini(struct rn_stack *st, void *ctx)
 
 /* ---- Tables ------------------------------------------------------------- */
 
-static unsigned conn_bucket(uint32_t laddr, uint16_t lport, uint32_t faddr, uint16_t fport)
+static unsigned conn_bucket(const struct rn_inaddr *laddr, uint16_t lport,
+                            const struct rn_inaddr *faddr, uint16_t fport)
 {
-    uint32_t h = laddr * 2654435761u ^ faddr * 2246822519u ^
+    uint32_t h = rn__inaddr_fold(laddr) * 2654435761u ^ rn__inaddr_fold(faddr) * 2246822519u ^
                  ((uint32_t)lport << 16 | fport) * 3266489917u;
 
     return (h ^ h >> 15) & (TCP_HASH_BUCKETS - 1);
 }
 
-struct tcp_conn *rn__tcp_lookup(struct tcp_stack *ts, uint32_t laddr, uint16_t lport,
-                             uint32_t faddr, uint16_t fport)
+struct tcp_conn *rn__tcp_lookup(struct tcp_stack *ts, struct rn_inaddr laddr, uint16_t lport,
+                             struct rn_inaddr faddr, uint16_t fport)
 {
     struct tcp_conn *c;
 
-    for (c = ts->ts_hash[conn_bucket(laddr, lport, faddr, fport)]; c; c = c->t_hnext) {
-        if (c->t_lport == lport && c->t_fport == fport && c->t_laddr == laddr &&
-            c->t_faddr == faddr)
+    for (c = ts->ts_hash[conn_bucket(&laddr, lport, &faddr, fport)]; c; c = c->t_hnext) {
+        if (c->t_lport == lport && c->t_fport == fport && rn_inaddr_eq(&c->t_laddr, &laddr) &&
+            rn_inaddr_eq(&c->t_faddr, &faddr))
             return c;
     }
     return NULL;
@@ -372,27 +387,50 @@ static bool bind_takes_syns(const struct tcp_bind *b, uint16_t lport)
     return b->b_lport == lport && b->b_listener != NULL && !b->b_listener->l_auth_pending;
 }
 
-struct tcp_listener *rn__tcp_lookup_listener(struct tcp_stack *ts, uint32_t laddr, uint16_t lport,
-                                          uint32_t faddr, uint16_t fport)
+/* True if b, open on lport, takes a SYN to want, the address looked for:
+ * a dual-stack listener on :: takes IPv4 (laddr) unless IPV6_V6ONLY. */
+static bool bind_matches(const struct tcp_bind *b, uint16_t lport, const struct rn_inaddr *want,
+                         const struct rn_inaddr *laddr)
+{
+    return bind_takes_syns(b, lport) && rn_inaddr_eq(&b->b_laddr, want) &&
+           (!rn_inaddr_is_v4(laddr) || !rn_ip6_is_any(&want->ia_ip6) ||
+            !(b->b_listener->l_uo.uo_flags & UO_V6ONLY));
+}
+
+struct tcp_listener *rn__tcp_lookup_listener(struct tcp_stack *ts, struct rn_inaddr laddr, uint16_t lport,
+                                          struct rn_inaddr faddr, uint16_t fport)
 {
     struct tcp_bind *b, *head = ts->ts_lhash[lport % TCP_LHASH_BUCKETS];
-    uint32_t want = 0, n = 0, pick;
-    uint32_t key[3] = {laddr, faddr, (uint32_t)lport << 16 | fport};
+    struct rn_inaddr cand[3];
+    const struct rn_inaddr *want = NULL;
+    uint32_t n = 0, pick, k;
+    struct {
+        struct rn_inaddr l, f;
+        uint32_t ports;
+    } key = {laddr, faddr, (uint32_t)lport << 16 | fport};
 
-    /* The listener of laddr itself comes before a wildcard one. */
-    for (b = head; b != NULL; b = b->b_next) {
-        if (bind_takes_syns(b, lport) && b->b_laddr == laddr) {
-            want = laddr;
-            break;
+    /* The listener of laddr itself comes before a wildcard one of its
+     * family, and that before a dual-stack one on :: for IPv4. */
+    cand[0] = laddr;
+    cand[1] = rn_inaddr_is_v4(&laddr) ? rn_inaddr_v4(0) : rn_inaddr_v6(&RN_IP6_ANY);
+    cand[2] = rn_inaddr_v6(&RN_IP6_ANY);
+    for (k = 0; k < (rn_inaddr_is_v4(&laddr) ? 3u : 2u) && want == NULL; k++) {
+        for (b = head; b != NULL; b = b->b_next) {
+            if (bind_matches(b, lport, &cand[k], &laddr)) {
+                want = &cand[k];
+                break;
+            }
         }
     }
+    if (want == NULL)
+        return NULL;
     for (b = head; b != NULL; b = b->b_next) {
-        if (bind_takes_syns(b, lport) && b->b_laddr == want)
+        if (bind_matches(b, lport, want, &laddr))
             n++;
     }
     if (n <= 1) {
         for (b = head; b != NULL; b = b->b_next) {
-            if (bind_takes_syns(b, lport) && b->b_laddr == want)
+            if (bind_matches(b, lport, want, &laddr))
                 return b->b_listener;
         }
         return NULL;
@@ -400,9 +438,9 @@ struct tcp_listener *rn__tcp_lookup_listener(struct tcp_stack *ts, uint32_t ladd
     /* SO_REUSEPORT: several listeners share the address; each SYN goes to
      * one of them by a keyed hash of its 4-tuple, so a connection's
      * retransmitted SYN finds the same one. */
-    pick = (uint32_t)(((uint64_t)(uint32_t)rn__siphash(ts->ts_secret, key, sizeof(key)) * n) >> 32);
+    pick = (uint32_t)(((uint64_t)(uint32_t)rn__siphash(ts->ts_secret, &key, sizeof(key)) * n) >> 32);
     for (b = head; b != NULL; b = b->b_next) {
-        if (bind_takes_syns(b, lport) && b->b_laddr == want && pick-- == 0)
+        if (bind_matches(b, lport, want, &laddr) && pick-- == 0)
             return b->b_listener;
     }
     return NULL;
@@ -410,12 +448,16 @@ struct tcp_listener *rn__tcp_lookup_listener(struct tcp_stack *ts, uint32_t ladd
 
 /* Returns the listening port that lport on laddr would collide with (the
  * same address, or either one the wildcard), open or closing, or NULL. */
-static struct tcp_bind *port_taken(struct tcp_stack *ts, uint32_t laddr, uint16_t lport)
+static uint32_t bind_flags(const struct tcp_bind *b);
+
+static struct tcp_bind *port_taken(struct tcp_stack *ts, struct rn_inaddr laddr, uint16_t lport,
+                                   uint32_t flags)
 {
     struct tcp_bind *b;
 
     for (b = ts->ts_lhash[lport % TCP_LHASH_BUCKETS]; b; b = b->b_next) {
-        if (b->b_lport == lport && (b->b_laddr == 0 || laddr == 0 || b->b_laddr == laddr))
+        if (b->b_lport == lport && rn__inaddr_overlap(&b->b_laddr, bind_flags(b) & UO_V6ONLY,
+                                                      &laddr, flags & UO_V6ONLY))
             return b;
     }
     return NULL;
@@ -424,7 +466,7 @@ static struct tcp_bind *port_taken(struct tcp_stack *ts, uint32_t laddr, uint16_
 uint64_t rn_tcp_port_holder(struct rn_stack *st, uint32_t laddr, uint16_t lport)
 {
     struct tcp_stack *ts = rn__tcp_stack(st);
-    struct tcp_bind *b = ts ? port_taken(ts, laddr, lport) : NULL;
+    struct tcp_bind *b = ts ? port_taken(ts, rn_inaddr_v4(laddr), lport, 0) : NULL;
 
     return b ? b->b_holder : 0;
 }
@@ -439,9 +481,10 @@ uint64_t rn_tcp_port_holder(struct rn_stack *st, uint32_t laddr, uint16_t lport)
  * connections whose local port it is, and TIME_WAIT entries, each with
  * the reuse options its socket had. */
 
-static bool addrs_overlap(uint32_t a, uint32_t b)
+static bool addrs_overlap(const struct rn_inaddr *a, uint32_t aflags, const struct rn_inaddr *b,
+                          uint32_t bflags)
 {
-    return a == 0 || b == 0 || a == b;
+    return rn__inaddr_overlap(a, aflags & UO_V6ONLY, b, bflags & UO_V6ONLY);
 }
 
 static bool may_share(uint32_t mine, uint32_t theirs, bool they_listen)
@@ -456,7 +499,7 @@ static uint32_t bind_flags(const struct tcp_bind *b)
     return b->b_listener != NULL ? b->b_listener->l_uo.uo_flags : b->b_flags;
 }
 
-int rn__tcp_port_check(struct tcp_stack *ts, uint32_t laddr, uint16_t lport, uint32_t flags,
+int rn__tcp_port_check(struct tcp_stack *ts, struct rn_inaddr laddr, uint16_t lport, uint32_t flags,
                        const struct tcp_bound *self)
 {
     const struct tcp_bound *bd;
@@ -465,12 +508,12 @@ int rn__tcp_port_check(struct tcp_stack *ts, uint32_t laddr, uint16_t lport, uin
     unsigned i;
 
     for (bd = ts->ts_bound[lport % TCP_LHASH_BUCKETS]; bd != NULL; bd = bd->bd_next) {
-        if (bd != self && bd->bd_lport == lport && addrs_overlap(bd->bd_laddr, laddr) &&
+        if (bd != self && bd->bd_lport == lport && addrs_overlap(&bd->bd_laddr, bd->bd_uo->uo_flags, &laddr, flags) &&
             !may_share(flags, bd->bd_uo->uo_flags, false))
             return RN_EADDRINUSE;
     }
     for (b = ts->ts_lhash[lport % TCP_LHASH_BUCKETS]; b != NULL; b = b->b_next) {
-        if (b->b_lport == lport && addrs_overlap(b->b_laddr, laddr) &&
+        if (b->b_lport == lport && addrs_overlap(&b->b_laddr, bind_flags(b), &laddr, flags) &&
             !may_share(flags, bind_flags(b), true))
             return RN_EADDRINUSE;
     }
@@ -478,13 +521,13 @@ int rn__tcp_port_check(struct tcp_stack *ts, uint32_t laddr, uint16_t lport, uin
         const struct tcp_conn *c;
 
         for (c = ts->ts_hash[i]; c != NULL; c = c->t_hnext) {
-            if (c->t_lport == lport && addrs_overlap(c->t_laddr, laddr) &&
+            if (c->t_lport == lport && addrs_overlap(&c->t_laddr, 0, &laddr, flags) &&
                 !may_share(flags, c->t_uo.uo_flags, false))
                 return RN_EADDRINUSE;
         }
     }
     for (tw = ts->ts_tw_oldest; tw != NULL; tw = tw->tw_newer) {
-        if (tw->tw_lport == lport && addrs_overlap(tw->tw_laddr, laddr) &&
+        if (tw->tw_lport == lport && addrs_overlap(&tw->tw_laddr, 0, &laddr, flags) &&
             !may_share(flags, tw->tw_flags, false))
             return RN_EADDRINUSE;
     }
@@ -517,12 +560,13 @@ void rn__tcp_bound_unlink(struct tcp_stack *ts, struct tcp_bound *bd)
 
 /* True if a socket bound with bind() holds lport on an address that
  * overlaps laddr: an ephemeral pick for a connect steps over it. */
-static bool port_bound(const struct tcp_stack *ts, uint32_t laddr, uint16_t lport)
+static bool port_bound(const struct tcp_stack *ts, struct rn_inaddr laddr, uint16_t lport,
+                       uint32_t flags)
 {
     const struct tcp_bound *bd;
 
     for (bd = ts->ts_bound[lport % TCP_LHASH_BUCKETS]; bd != NULL; bd = bd->bd_next) {
-        if (bd->bd_lport == lport && addrs_overlap(bd->bd_laddr, laddr))
+        if (bd->bd_lport == lport && addrs_overlap(&bd->bd_laddr, bd->bd_uo->uo_flags, &laddr, flags))
             return true;
     }
     return false;
@@ -558,7 +602,7 @@ static void bind_released(struct rn_ob_wait *w, void *ctx)
 
 static void conn_hash_insert(struct tcp_stack *ts, struct tcp_conn *c)
 {
-    unsigned b = conn_bucket(c->t_laddr, c->t_lport, c->t_faddr, c->t_fport);
+    unsigned b = conn_bucket(&c->t_laddr, c->t_lport, &c->t_faddr, c->t_fport);
 
     c->t_hnext = ts->ts_hash[b];
     ts->ts_hash[b] = c;
@@ -570,7 +614,7 @@ static void conn_hash_insert(struct tcp_stack *ts, struct tcp_conn *c)
 
 static void conn_hash_remove(struct tcp_stack *ts, struct tcp_conn *c)
 {
-    struct tcp_conn **pp = &ts->ts_hash[conn_bucket(c->t_laddr, c->t_lport, c->t_faddr,
+    struct tcp_conn **pp = &ts->ts_hash[conn_bucket(&c->t_laddr, c->t_lport, &c->t_faddr,
                                                     c->t_fport)];
 
     if (!(c->t_flags & TF_IN_HASH))
@@ -586,33 +630,39 @@ static void conn_hash_remove(struct tcp_stack *ts, struct tcp_conn *c)
 
 /* ---- Numbers: ISNs and ports -------------------------------------------- */
 
-uint32_t rn__tcp_isn(struct tcp_stack *ts, uint32_t laddr, uint16_t lport, uint32_t faddr,
+uint32_t rn__tcp_isn(struct tcp_stack *ts, struct rn_inaddr laddr, uint16_t lport, struct rn_inaddr faddr,
                   uint16_t fport)
 {
-    uint32_t key[3] = {laddr, faddr, (uint32_t)lport << 16 | fport};
+    struct {
+        struct rn_inaddr l, f;
+        uint32_t ports;
+    } key = {laddr, faddr, (uint32_t)lport << 16 | fport};
 
     /* RFC 6528: ISN = M + F(4-tuple, secret), M a clock ticking every 4 us. */
     return (uint32_t)(rn_stack_now(ts->ts_stack) / 4000) +
-           (uint32_t)rn__siphash(ts->ts_secret, key, sizeof(key));
+           (uint32_t)rn__siphash(ts->ts_secret, &key, sizeof(key));
 }
 
 /* Picks an ephemeral port for a connection to faddr:fport (RFC 6056,
  * algorithm 3: a keyed offset per destination plus a global counter),
  * one no listener or bound socket holds and whose 4-tuple is free.
  * Returns 0 if every port is taken. */
-static uint16_t ephemeral_port(struct tcp_stack *ts, uint32_t laddr, uint32_t faddr,
+static uint16_t ephemeral_port(struct tcp_stack *ts, struct rn_inaddr laddr, struct rn_inaddr faddr,
                                uint16_t fport)
 {
     const struct rn_tcp_params *p = &ts->ts_conf->tc_p;
     uint32_t lo = p->tp_port_lo, n = p->tp_port_hi - lo + 1u;
-    uint32_t key[3] = {laddr, faddr, fport};
-    uint32_t offset = (uint32_t)rn__siphash(ts->ts_secret, key, sizeof(key));
+    struct {
+        struct rn_inaddr l, f;
+        uint32_t port;
+    } key = {laddr, faddr, fport};
+    uint32_t offset = (uint32_t)rn__siphash(ts->ts_secret, &key, sizeof(key));
     uint32_t i;
 
     for (i = 0; i < n; i++) {
         uint16_t port = (uint16_t)(lo + (offset + ts->ts_next_ephemeral + i) % n);
 
-        if (port_taken(ts, laddr, port) == NULL && !port_bound(ts, laddr, port) &&
+        if (port_taken(ts, laddr, port, 0) == NULL && !port_bound(ts, laddr, port, 0) &&
             rn__tcp_lookup(ts, laddr, port, faddr, fport) == NULL &&
             rn__tcp_tw_lookup(ts, laddr, port, faddr, fport) == NULL) {
             ts->ts_next_ephemeral += i + 1;
@@ -622,12 +672,11 @@ static uint16_t ephemeral_port(struct tcp_stack *ts, uint32_t laddr, uint32_t fa
     return 0;
 }
 
-uint16_t rn__tcp_port_pick(struct tcp_stack *ts, uint32_t laddr)
+uint16_t rn__tcp_port_pick(struct tcp_stack *ts, struct rn_inaddr laddr, uint32_t flags)
 {
     const struct rn_tcp_params *p = &ts->ts_conf->tc_p;
     uint32_t lo = p->tp_port_lo, n = p->tp_port_hi - lo + 1u;
-    uint32_t key[3] = {laddr, 0, 0};
-    uint32_t offset = (uint32_t)rn__siphash(ts->ts_secret, key, sizeof(key));
+    uint32_t offset = (uint32_t)rn__siphash(ts->ts_secret, &laddr, sizeof(laddr));
     uint8_t used[65536 / 8];  /* a bit per local port in use */
     uint16_t found = 0;
     const struct tcp_tw *tw;
@@ -640,19 +689,19 @@ uint16_t rn__tcp_port_pick(struct tcp_stack *ts, uint32_t laddr)
         const struct tcp_conn *c;
 
         for (c = ts->ts_hash[i]; c != NULL; c = c->t_hnext) {
-            if (addrs_overlap(c->t_laddr, laddr))
+            if (addrs_overlap(&c->t_laddr, 0, &laddr, flags))
                 used[c->t_lport / 8] |= (uint8_t)(1u << (c->t_lport % 8));
         }
     }
     for (tw = ts->ts_tw_oldest; tw != NULL; tw = tw->tw_newer) {
-        if (addrs_overlap(tw->tw_laddr, laddr))
+        if (addrs_overlap(&tw->tw_laddr, 0, &laddr, flags))
             used[tw->tw_lport / 8] |= (uint8_t)(1u << (tw->tw_lport % 8));
     }
     for (i = 0; i < n; i++) {
         uint16_t port = (uint16_t)(lo + (offset + ts->ts_next_ephemeral + i) % n);
 
-        if (!(used[port / 8] & (1u << (port % 8))) && port_taken(ts, laddr, port) == NULL &&
-            !port_bound(ts, laddr, port)) {
+        if (!(used[port / 8] & (1u << (port % 8))) && port_taken(ts, laddr, port, flags) == NULL &&
+            !port_bound(ts, laddr, port, flags)) {
             ts->ts_next_ephemeral += i + 1;
             found = port;
             break;
@@ -663,8 +712,8 @@ uint16_t rn__tcp_port_pick(struct tcp_stack *ts, uint32_t laddr)
 
 /* ---- Connections -------------------------------------------------------- */
 
-struct tcp_conn *rn__tcp_conn_new(struct tcp_stack *ts, uint32_t laddr, uint16_t lport,
-                               uint32_t faddr, uint16_t fport)
+struct tcp_conn *rn__tcp_conn_new(struct tcp_stack *ts, struct rn_inaddr laddr, uint16_t lport,
+                               struct rn_inaddr faddr, uint16_t fport)
 {
     struct tcp_conn *c = rn_ob_create(ts->ts_conn_type, RN_TAG_CREATE);
     rn_time_t now = rn_stack_now(ts->ts_stack);
@@ -698,18 +747,28 @@ void rn__tcp_mss_update(struct tcp_conn *c, uint32_t peer_mss)
 {
     const struct rn_tcp_params *p = &c->t_conf->tc_p;
     struct rn_ip_route r;
-    uint32_t mtu = 1500, mss;
+    uint32_t mtu = 1500, mss, iphlen = RN_IP4_HLEN;
+    int err;
 
     c->t_offloads = 0;
-    if (rn__ip_route(c->t_tcp->ts_stack, c->t_faddr, &r) == 0) {
+    if (rn_inaddr_is_v4(&c->t_faddr)) {
+        err = rn__ip_route(c->t_tcp->ts_stack, rn_inaddr_to_v4(&c->t_faddr), &r);
+    } else {
+        struct rn_ip6 src;
+
+        iphlen = RN_IP6_HLEN;
+        err = rn__ip6_route(c->t_tcp->ts_stack, &c->t_faddr.ia_ip6, &r, &src);
+    }
+    if (err == 0) {
         mtu = r.ir_mtu;
         c->t_offloads = r.ir_offloads;
     }
     if (mtu > 65535)
         mtu = 65535;
     /* What we announce: the route's, cut by tcp.mss_clamp and the
-     * socket's TCP_MAXSEG, which bound what we send as well. */
-    c->t_our_mss = mtu - RN_IP4_HLEN - RN_TCP_HLEN;
+     * socket's TCP_MAXSEG, which bound what we send as well: MTU-40 for
+     * IPv4, MTU-60 for IPv6. */
+    c->t_our_mss = mtu - iphlen - RN_TCP_HLEN;
     if (p->tp_mss_clamp != 0 && p->tp_mss_clamp < c->t_our_mss)
         c->t_our_mss = p->tp_mss_clamp;
     if (c->t_uo.uo_maxseg != 0 && c->t_uo.uo_maxseg < c->t_our_mss)
@@ -834,7 +893,8 @@ int rn__tcp_connect(struct rn_stack *st, uint32_t laddr, uint16_t lport, uint32_
                    uint16_t fport, const struct tcp_upcalls *up, void *ctx,
                    struct tcp_conn **out)
 {
-    return rn__tcp_connect_opts(st, laddr, lport, faddr, fport, NULL, up, ctx, out);
+    return rn__tcp_connect_opts(st, rn_inaddr_v4(laddr), lport, rn_inaddr_v4(faddr), fport, NULL,
+                                up, ctx, out);
 }
 
 /* The options a SYN offers, as the settings in force say. */
@@ -849,7 +909,7 @@ uint32_t rn__tcp_syn_offers(const struct tcp_conn *c)
     return syn_offers(c->t_conf);
 }
 
-int rn__tcp_connect_opts(struct rn_stack *st, uint32_t laddr, uint16_t lport, uint32_t faddr,
+int rn__tcp_connect_opts(struct rn_stack *st, struct rn_inaddr laddr, uint16_t lport, struct rn_inaddr faddr,
                          uint16_t fport, const struct tcp_uopts *uo,
                          const struct tcp_upcalls *up, void *ctx, struct tcp_conn **out)
 {
@@ -857,12 +917,30 @@ int rn__tcp_connect_opts(struct rn_stack *st, uint32_t laddr, uint16_t lport, ui
     struct rn_ip_route r;
     struct tcp_conn *c;
 
-    if (ts == NULL || faddr == 0 || fport == 0 || rn_ip4_is_bcast(faddr))
+    if (ts == NULL || rn_inaddr_is_any(&faddr) || fport == 0)
         return RN_EINVAL;
-    if (rn__ip_route(st, faddr, &r) < 0)
-        return RN_ENETUNREACH;
-    if (laddr == 0)
-        laddr = r.ir_src;
+    if (rn_inaddr_is_v4(&faddr)) {
+        if (rn_ip4_is_bcast(rn_inaddr_to_v4(&faddr)))
+            return RN_EINVAL;
+        /* An IPv4 peer from a socket bound to an IPv6 address. */
+        if (!rn_inaddr_is_any(&laddr) && !rn_inaddr_is_v4(&laddr))
+            return RN_ENETUNREACH;
+        if (rn__ip_route(st, rn_inaddr_to_v4(&faddr), &r) < 0)
+            return RN_ENETUNREACH;
+        if (rn_inaddr_is_any(&laddr))
+            laddr = rn_inaddr_v4(r.ir_src);
+    } else {
+        struct rn_ip6 src;
+
+        if (rn_ip6_is_multicast(&faddr.ia_ip6))
+            return RN_EINVAL;
+        if (!rn_inaddr_is_any(&laddr) && rn_inaddr_is_v4(&laddr))
+            return RN_ENETUNREACH;
+        if (rn__ip6_route(st, &faddr.ia_ip6, &r, &src) < 0)
+            return RN_ENETUNREACH;
+        if (rn_inaddr_is_any(&laddr))
+            laddr = rn_inaddr_v6(&src);
+    }
     if (lport == 0) {
         lport = ephemeral_port(ts, laddr, faddr, fport);
         if (lport == 0)
@@ -1216,10 +1294,10 @@ void rn__tcp_info(const struct tcp_conn *c, struct tcp_info *out)
 int rn__tcp_listen(struct rn_stack *st, uint32_t laddr, uint16_t lport, unsigned backlog,
                   const struct tcp_upcalls *up, void *ctx, struct tcp_listener **out)
 {
-    return rn__tcp_listen_opts(st, laddr, lport, backlog, NULL, up, ctx, out);
+    return rn__tcp_listen_opts(st, rn_inaddr_v4(laddr), lport, backlog, NULL, up, ctx, out);
 }
 
-int rn__tcp_listen_opts(struct rn_stack *st, uint32_t laddr, uint16_t lport, unsigned backlog,
+int rn__tcp_listen_opts(struct rn_stack *st, struct rn_inaddr laddr, uint16_t lport, unsigned backlog,
                         const struct tcp_uopts *uo, const struct tcp_upcalls *up, void *ctx,
                         struct tcp_listener **out)
 {
@@ -1230,10 +1308,12 @@ int rn__tcp_listen_opts(struct rn_stack *st, uint32_t laddr, uint16_t lport, uns
 
     if (ts == NULL)
         return RN_EINVAL;
-    if (laddr != 0 && !rn__ip_is_local(st, laddr))
+    if (!rn_inaddr_is_any(&laddr) &&
+        !(rn_inaddr_is_v4(&laddr) ? rn__ip_is_local(st, rn_inaddr_to_v4(&laddr))
+                                  : rn__ip6_is_local(st, &laddr.ia_ip6)))
         return RN_EADDRNOTAVAIL;
     if (lport == 0) {
-        lport = rn__tcp_port_pick(ts, laddr);
+        lport = rn__tcp_port_pick(ts, laddr, uo != NULL ? uo->uo_flags : 0);
         if (lport == 0)
             return RN_EADDRINUSE;
     } else if (rn__tcp_port_check(ts, laddr, lport, uo != NULL ? uo->uo_flags : 0, NULL) < 0) {
@@ -1263,7 +1343,7 @@ int rn__tcp_listen_opts(struct rn_stack *st, uint32_t laddr, uint16_t lport, uns
     b->b_lport = lport;
     b->b_listener = l;
     b->b_holder = rn_ob_id(l);
-    b->b_flags = l->l_uo.uo_flags & (UO_REUSEADDR | UO_REUSEPORT);
+    b->b_flags = l->l_uo.uo_flags & (UO_REUSEADDR | UO_REUSEPORT | UO_V6ONLY);
     h = lport % TCP_LHASH_BUCKETS;
     b->b_next = ts->ts_lhash[h];
     ts->ts_lhash[h] = b;
@@ -1280,7 +1360,7 @@ int rn__tcp_listen_opts(struct rn_stack *st, uint32_t laddr, uint16_t lport, uns
     return 0;
 }
 
-void rn__tcp_listener_addr(const struct tcp_listener *l, uint32_t *addr, uint16_t *port)
+void rn__tcp_listener_addr(const struct tcp_listener *l, struct rn_inaddr *addr, uint16_t *port)
 {
     *addr = l->l_laddr;
     *port = l->l_lport;
@@ -1428,8 +1508,8 @@ void rn__tcp_listener_refuse(struct tcp_listener *l, int err)
 
 /* ---- Listings ----------------------------------------------------------- */
 
-static void netstat_emit(rn_netstat_fn fn, void *ctx, const char *state, uint32_t la,
-                         uint16_t lp, uint32_t fa, uint16_t fp, uint32_t sq, uint32_t rq,
+static void netstat_emit(rn_netstat_fn fn, void *ctx, const char *state, struct rn_inaddr la,
+                         uint16_t lp, struct rn_inaddr fa, uint16_t fp, uint32_t sq, uint32_t rq,
                          bool listening, const void *ob)
 {
     const struct rn_netstat_row row = {
@@ -1463,7 +1543,8 @@ void rn_tcp_netstat(struct rn_stack *st, rn_netstat_fn fn, void *ctx)
             struct tcp_listener *l = b->b_listener;
 
             if (l != NULL)
-                netstat_emit(fn, ctx, "LISTEN", l->l_laddr, l->l_lport, 0, 0,
+                netstat_emit(fn, ctx, "LISTEN", l->l_laddr, l->l_lport,
+                             rn__inaddr_any_like(&l->l_laddr), 0,
                              atomic_load(&l->l_naccept), atomic_load(&l->l_nsyn), true, l);
         }
     }
@@ -1501,6 +1582,7 @@ bool rn__tcp_netstat_row(struct rn_stack *st, const void *ob, struct rn_netstat_
             .nr_state = rn__tcp_state_name(state),
             .nr_laddr = l->l_laddr,
             .nr_lport = l->l_lport,
+            .nr_faddr = rn__inaddr_any_like(&l->l_laddr),
             .nr_sendq = atomic_load(&l->l_naccept),
             .nr_recvq = atomic_load(&l->l_nsyn),
             .nr_listening = true,

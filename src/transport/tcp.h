@@ -68,7 +68,7 @@ struct tcp_upcalls {
 
 /* ---- Listeners ---------------------------------------------------------- */
 
-/* Opens a listener on laddr:lport (laddr 0 for any; lport 0 picks an
+/* Opens an IPv4 listener on laddr:lport (laddr 0 for any; lport 0 picks an
  * ephemeral port) with a SYN queue and an accept queue each bounded by
  * backlog.  Returns 0 and a listener referenced by "create" and the port
  * table, or RN_EADDRINUSE, RN_EINVAL, RN_ENOMEM, RN_EACCES (refused at the
@@ -91,12 +91,13 @@ int rn__tcp_accept(struct tcp_listener *l, unsigned tag, const struct tcp_upcall
  * its other holders let go. */
 void rn__tcp_listener_close(struct tcp_listener *l);
 
-void rn__tcp_listener_addr(const struct tcp_listener *l, uint32_t *addr, uint16_t *port);
+void rn__tcp_listener_addr(const struct tcp_listener *l, struct rn_inaddr *addr, uint16_t *port);
 
 
 /* ---- Connections -------------------------------------------------------- */
 
-/* Starts an active open to faddr:fport from laddr:lport (0s pick them).
+/* Starts an IPv4 active open to faddr:fport from laddr:lport (0s pick
+ * them); rn__tcp_connect_opts() (tcp_priv.h) takes either family.
  * Returns 0 and a connection (referenced by "create" and the port table)
  * whose tu_connected will report the outcome (RN_EACCES if a callout that
  * pended its authorisation refuses it), or RN_EADDRINUSE, RN_ENETUNREACH,
@@ -149,7 +150,7 @@ ssize_t rn__tcp_send_flags(struct tcp_conn *c, const void *buf, size_t len, bool
 
 struct tcp_info {
     enum tcp_state ti_state;
-    uint32_t ti_laddr, ti_faddr;
+    struct rn_inaddr ti_laddr, ti_faddr;
     uint16_t ti_lport, ti_fport;
     uint32_t ti_sendq;       /* bytes not yet acknowledged */
     uint32_t ti_recvq;       /* bytes not yet read */

@@ -181,6 +181,13 @@ int rn__tcp_opt_set(struct tcp_stack *ts, struct tcp_uopts *uo, struct tcp_conn 
     case RN_SO_REUSEPORT:
         set_bool(uo, c, l, UO_REUSEPORT, on);
         return 0;
+    case RN_IPV6_V6ONLY:
+        /* As on Linux: fixed once the socket is bound, listening or
+         * connected (the socket layer refuses it on an AF_INET socket). */
+        if (c != NULL || l != NULL)
+            return RN_EINVAL;
+        set_bool(uo, c, l, UO_V6ONLY, on);
+        return 0;
     case RN_TCP_MAXSEG:
         /* Takes effect at the next SYN this socket (or listener) sends. */
         if (v != 0 && (v < TCP_USER_MSS_MIN || v > TCP_USER_MSS_MAX))
@@ -321,6 +328,9 @@ int rn__tcp_opt_get(struct tcp_stack *ts, const struct tcp_uopts *uo, const stru
         return 0;
     case RN_SO_REUSEPORT:
         *val = (u->uo_flags & UO_REUSEPORT) != 0;
+        return 0;
+    case RN_IPV6_V6ONLY:
+        *val = (u->uo_flags & UO_V6ONLY) != 0;
         return 0;
     case RN_TCP_MAXSEG:
         /* Connected: the MSS in use; before: what was asked, or the

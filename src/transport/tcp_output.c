@@ -154,15 +154,16 @@ static uint32_t ack_seq(const struct tcp_conn *c)
 /* Builds and sends a segment whose options are to.  Payload: len bytes of
  * the send ring from sequence seq.  tos_ttl: IP_TOS and IP_TTL (0: the
  * stack's). */
-static int build_and_send(struct tcp_stack *ts, struct tcp_conn *c, uint32_t laddr,
-                          uint16_t lport, uint32_t faddr, uint16_t fport, uint32_t seq,
+static int build_and_send(struct tcp_stack *ts, struct tcp_conn *c, struct rn_inaddr laddr,
+                          uint16_t lport, struct rn_inaddr faddr, uint16_t fport, uint32_t seq,
                           uint32_t ack, uint8_t flags, uint16_t win,
                           const struct rn_tcp_opts *to, uint32_t len, uint32_t gso_size,
                           const uint8_t tos_ttl[2])
 {
     struct rn_stack *st = ts->ts_stack;
     struct rn_netbuf *nb = rn__ip_alloc(st, ts->ts_own_tx);
-    struct rn_ip_out out = {0};
+    bool v4 = rn_inaddr_is_v4(&faddr);
+    uint64_t pseudo;
     size_t optlen = to ? rn__tcp_opts_len(to) : 0, hlen = RN_TCP_HLEN + optlen;
     uint8_t *h;
 
@@ -195,30 +196,21 @@ static int build_and_send(struct tcp_stack *ts, struct tcp_conn *c, uint32_t lad
             return RN_ENOBUFS;
         }
     }
+    pseudo = v4 ? rn_csum_pseudo4(rn_inaddr_to_v4(&laddr), rn_inaddr_to_v4(&faddr),
+                                  RN_IPPROTO_TCP, (uint32_t)nb->nb_pktlen)
+                : rn_csum_pseudo6(&laddr.ia_ip6, &faddr.ia_ip6, RN_IPPROTO_TCP,
+                                  (uint32_t)nb->nb_pktlen);
     if (c != NULL && (c->t_offloads & RN_LINK_OFF_TX_CSUM)) {
         /* The device finishes the sum: leave it the pseudo-header's. */
-        rn_put_be16(h + 16, (uint16_t)~rn_csum_fold(rn_csum_pseudo4(
-                                laddr, faddr, RN_IPPROTO_TCP, (uint32_t)nb->nb_pktlen)));
+        rn_put_be16(h + 16, (uint16_t)~rn_csum_fold(pseudo));
         nb->nb_offload |= RN_NB_OFF_CSUM_PARTIAL;
         if (gso_size != 0) {
             nb->nb_offload |= RN_NB_OFF_GSO;
             nb->nb_gso_size = gso_size;
         }
     } else {
-        rn_put_be16(h + 16, rn_csum_fold(rn_nb_csum(nb, 0, nb->nb_pktlen,
-                                                    rn_csum_pseudo4(laddr, faddr, RN_IPPROTO_TCP,
-                                                                    (uint32_t)nb->nb_pktlen))));
+        rn_put_be16(h + 16, rn_csum_fold(rn_nb_csum(nb, 0, nb->nb_pktlen, pseudo)));
     }
-    out.io_src = laddr;
-    out.io_dst = faddr;
-    out.io_proto = RN_IPPROTO_TCP;
-    out.io_tos = tos_ttl[0];
-    out.io_ttl = tos_ttl[1];
-    /* Path MTU discovery (RFC 1191), as Linux does by default: a router
-     * whose next hop is narrower says so with ICMP "fragmentation needed"
-     * instead of cutting every segment in pieces; rn__tcp_err_input() takes
-     * the smaller segment size and resends. */
-    out.io_df = true;
     if (rn__filter_on(RN_FL_OUTBOUND_TRANSPORT) &&
         rn__tcp_filter_segment(ts, c, RN_FL_OUTBOUND_TRANSPORT, laddr, lport, faddr, fport, flags,
                             len)) {
@@ -230,7 +222,33 @@ static int build_and_send(struct tcp_stack *ts, struct tcp_conn *c, uint32_t lad
     ts->ts_segs_out++;
     if (flags & RN_TCP_RST)
         ts->ts_rst_out++;
-    return rn__ip_output(st, nb, &out);
+    if (v4) {
+        struct rn_ip_out out = {
+            .io_src = rn_inaddr_to_v4(&laddr),
+            .io_dst = rn_inaddr_to_v4(&faddr),
+            .io_proto = RN_IPPROTO_TCP,
+            .io_tos = tos_ttl[0],
+            .io_ttl = tos_ttl[1],
+            /* Path MTU discovery (RFC 1191), as Linux does by default: a
+             * router whose next hop is narrower says so with ICMP
+             * "fragmentation needed" instead of cutting every segment in
+             * pieces; rn__tcp_err_input() takes the smaller segment size
+             * and resends. */
+            .io_df = true,
+        };
+
+        return rn__ip_output(st, nb, &out);
+    } else {
+        struct rn_ip6_out out = {
+            .o6_src = laddr.ia_ip6,
+            .o6_dst = faddr.ia_ip6,
+            .o6_proto = RN_IPPROTO_TCP,
+            .o6_hlim = tos_ttl[1],
+            .o6_tclass = tos_ttl[0],
+        };
+
+        return rn__ip6_output(st, nb, &out);
+    }
 }
 
 int rn__tcp_send_segment(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags)
@@ -341,7 +359,7 @@ int rn__tcp_send_segment(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t
     return err;
 }
 
-void rn__tcp_respond(struct tcp_stack *ts, uint32_t laddr, uint16_t lport, uint32_t faddr,
+void rn__tcp_respond(struct tcp_stack *ts, struct rn_inaddr laddr, uint16_t lport, struct rn_inaddr faddr,
                   uint16_t fport, uint32_t seq, uint32_t ack, uint8_t flags, uint16_t win,
                   const uint32_t *tsval_tsecr)
 {
@@ -351,7 +369,7 @@ void rn__tcp_respond(struct tcp_stack *ts, uint32_t laddr, uint16_t lport, uint3
                        defaults);
 }
 
-void rn__tcp_respond_as(struct tcp_stack *ts, uint32_t laddr, uint16_t lport, uint32_t faddr,
+void rn__tcp_respond_as(struct tcp_stack *ts, struct rn_inaddr laddr, uint16_t lport, struct rn_inaddr faddr,
                         uint16_t fport, uint32_t seq, uint32_t ack, uint8_t flags, uint16_t win,
                         const uint32_t *tsval_tsecr, const uint8_t tos_ttl[2])
 {
@@ -367,7 +385,7 @@ void rn__tcp_respond_as(struct tcp_stack *ts, uint32_t laddr, uint16_t lport, ui
                    tsval_tsecr ? &to : NULL, 0, 0, tos_ttl);
 }
 
-void rn__tcp_reset_reply(struct tcp_stack *ts, uint32_t laddr, uint32_t faddr,
+void rn__tcp_reset_reply(struct tcp_stack *ts, struct rn_inaddr laddr, struct rn_inaddr faddr,
                       const struct rn_tcp_hdr *th, uint32_t seglen)
 {
     /* RFC 9293 3.10.7.1: take the sequence number from the ACK, or

@@ -18,6 +18,7 @@
 
 #include "filter/filter_hook.h"
 #include "net/net.h"
+#include "transport/port_table.h"
 #include "refnet/clock.h"
 #include "refnet/netbuf.h"
 #include "refnet/object.h"
@@ -214,6 +215,7 @@ struct tcp_uopts {
 #define UO_CORK 0x04u       /* TCP_CORK */
 #define UO_REUSEADDR 0x08u  /* SO_REUSEADDR */
 #define UO_REUSEPORT 0x10u  /* SO_REUSEPORT */
+#define UO_V6ONLY 0x20u     /* IPV6_V6ONLY: a listener on :: takes no IPv4 */
 
 /* Per-stack TCP state (in TCP's stack slot). */
 struct tcp_stack {
@@ -290,7 +292,7 @@ struct tcp_sndbuf {
 struct tcp_bound {
     struct tcp_bound *bd_next;         /* [L] ts_bound chain */
     const struct tcp_uopts *bd_uo;     /* [L] the socket's options (reuse) */
-    uint32_t bd_laddr;                 /* [L] 0 = any */
+    struct rn_inaddr bd_laddr;                 /* [L] 0 = any */
     uint16_t bd_lport;                 /* [L] never 0 while linked */
     bool bd_linked;                    /* [L] in ts_bound */
 };
@@ -307,8 +309,8 @@ struct tcp_conn {
     struct tcp_conn *t_hnext;          /* [L] connection table chain */
     struct tcp_listener *t_listener;   /* [L] until accepted: held by "tcp.conn" */
     struct tcp_conn *t_qnext;          /* [L] the listener's SYN or accept queue */
-    uint32_t t_laddr;                  /* [I] */
-    uint32_t t_faddr;                  /* [I] */
+    struct rn_inaddr t_laddr;                  /* [I] */
+    struct rn_inaddr t_faddr;                  /* [I] */
     uint16_t t_lport;                  /* [I] */
     uint16_t t_fport;                  /* [I] */
     _Atomic uint8_t t_state;           /* [A] enum tcp_state */
@@ -475,7 +477,7 @@ struct tcp_conn {
 struct tcp_bind {
     struct tcp_bind *b_next;           /* [L] table chain */
     struct tcp_stack *b_tcp;           /* [I] */
-    uint32_t b_laddr;                  /* [I] */
+    struct rn_inaddr b_laddr;                  /* [I] */
     uint16_t b_lport;                  /* [I] */
     struct tcp_listener *b_listener;   /* [L] the open listener, NULL once closed */
     uint64_t b_holder;                 /* [I] the listener's object id */
@@ -488,7 +490,7 @@ struct tcp_bind {
 struct tcp_listener {
     struct tcp_stack *l_tcp;           /* [I] */
     struct tcp_bind *l_bind;           /* [L] its port */
-    uint32_t l_laddr;                  /* [I] */
+    struct rn_inaddr l_laddr;                  /* [I] */
     uint16_t l_lport;                  /* [I] */
     _Atomic uint8_t l_state;           /* [A] LISTEN, or CLOSED once closed */
     unsigned l_backlog;                /* [L] bound on each queue */
@@ -518,8 +520,8 @@ struct tcp_tw {
     struct tcp_tw *tw_hnext;           /* [L] */
     struct tcp_tw *tw_older;           /* [L] expiry list */
     struct tcp_tw *tw_newer;           /* [L] */
-    uint32_t tw_laddr;                 /* [I] */
-    uint32_t tw_faddr;                 /* [I] */
+    struct rn_inaddr tw_laddr;                 /* [I] */
+    struct rn_inaddr tw_faddr;                 /* [I] */
     uint16_t tw_lport;                 /* [I] */
     uint16_t tw_fport;                 /* [I] */
     uint32_t tw_snd_nxt;               /* [L] */
@@ -564,43 +566,43 @@ enum tcp_kind {
 };
 /* What kind of TCP object ob is, by its type.  [any] */
 enum tcp_kind rn__tcp_kind_of(const void *ob);
-struct tcp_conn *rn__tcp_lookup(struct tcp_stack *ts, uint32_t laddr, uint16_t lport,
-                             uint32_t faddr, uint16_t fport);
+struct tcp_conn *rn__tcp_lookup(struct tcp_stack *ts, struct rn_inaddr laddr, uint16_t lport,
+                             struct rn_inaddr faddr, uint16_t fport);
 /* The open listener for a SYN from faddr:fport to laddr:lport, or NULL:
  * the one on laddr before a wildcard one, and among listeners sharing the
  * address with SO_REUSEPORT, one picked by a hash of the 4-tuple. */
-struct tcp_listener *rn__tcp_lookup_listener(struct tcp_stack *ts, uint32_t laddr, uint16_t lport,
-                                          uint32_t faddr, uint16_t fport);
+struct tcp_listener *rn__tcp_lookup_listener(struct tcp_stack *ts, struct rn_inaddr laddr, uint16_t lport,
+                                          struct rn_inaddr faddr, uint16_t fport);
 /* Whether a binding to laddr:lport with the reuse options flags (UO_*)
  * may share the port with every socket, listener, connection and
  * TIME_WAIT entry that uses it (self, a bound socket, is left out).
  * Returns 0 or RN_EADDRINUSE. */
-int rn__tcp_port_check(struct tcp_stack *ts, uint32_t laddr, uint16_t lport, uint32_t flags,
+int rn__tcp_port_check(struct tcp_stack *ts, struct rn_inaddr laddr, uint16_t lport, uint32_t flags,
                        const struct tcp_bound *self);
 /* A port nothing uses on laddr, from the ephemeral range (a bind or a
  * listen to port 0), or 0 if none is free. */
-uint16_t rn__tcp_port_pick(struct tcp_stack *ts, uint32_t laddr);
+uint16_t rn__tcp_port_pick(struct tcp_stack *ts, struct rn_inaddr laddr, uint32_t flags);
 /* Links (unlinks) a bound socket's port in ts_bound.  Harmless twice. */
 void rn__tcp_bound_link(struct tcp_stack *ts, struct tcp_bound *bd);
 void rn__tcp_bound_unlink(struct tcp_stack *ts, struct tcp_bound *bd);
 /* rn__tcp_listen() and rn__tcp_connect() (tcp.h) for a socket with the
  * options uo (NULL: none), which the listener keeps for the connections
  * it makes, and the connection takes before its SYN. */
-int rn__tcp_listen_opts(struct rn_stack *st, uint32_t laddr, uint16_t lport, unsigned backlog,
+int rn__tcp_listen_opts(struct rn_stack *st, struct rn_inaddr laddr, uint16_t lport, unsigned backlog,
                         const struct tcp_uopts *uo, const struct tcp_upcalls *up, void *ctx,
                         struct tcp_listener **out);
-int rn__tcp_connect_opts(struct rn_stack *st, uint32_t laddr, uint16_t lport, uint32_t faddr,
+int rn__tcp_connect_opts(struct rn_stack *st, struct rn_inaddr laddr, uint16_t lport, struct rn_inaddr faddr,
                          uint16_t fport, const struct tcp_uopts *uo,
                          const struct tcp_upcalls *up, void *ctx, struct tcp_conn **out);
 /* Creates a connection for a 4-tuple and puts it in the table. */
-struct tcp_conn *rn__tcp_conn_new(struct tcp_stack *ts, uint32_t laddr, uint16_t lport,
-                               uint32_t faddr, uint16_t fport);
+struct tcp_conn *rn__tcp_conn_new(struct tcp_stack *ts, struct rn_inaddr laddr, uint16_t lport,
+                               struct rn_inaddr faddr, uint16_t fport);
 /* The protocol is finished with c: out of the table, timers stopped, the
  * "create" reference dropped (buffers go too if the user has let go). */
 void rn__tcp_done(struct tcp_conn *c);
 /* Fails the connection with err: tells the user, then rn__tcp_done. */
 void rn__tcp_drop(struct tcp_conn *c, int err);
-uint32_t rn__tcp_isn(struct tcp_stack *ts, uint32_t laddr, uint16_t lport, uint32_t faddr,
+uint32_t rn__tcp_isn(struct tcp_stack *ts, struct rn_inaddr laddr, uint16_t lport, struct rn_inaddr faddr,
                   uint16_t fport);
 /* The TF_REQ_* options c's SYN or SYN+ACK offers, as its settings say. */
 uint32_t rn__tcp_syn_offers(const struct tcp_conn *c);
@@ -642,11 +644,12 @@ void rn__tcp_refuse_syn(struct tcp_conn *c);
 /* The transport layers (RN_FL_INBOUND_TRANSPORT, RN_FL_OUTBOUND_TRANSPORT)
  * for a segment of connection c (NULL if none).  Returns true if blocked. */
 bool rn__tcp_filter_segment(struct tcp_stack *ts, struct tcp_conn *c, enum rn_filter_layer layer,
-                         uint32_t laddr, uint16_t lport, uint32_t faddr, uint16_t fport,
+                         struct rn_inaddr laddr, uint16_t lport, struct rn_inaddr faddr, uint16_t fport,
                          uint8_t flags, uint32_t len);
 
 /* ---- tcp_input.c ---- */
 void rn__tcp_input(struct rn_stack *st, struct rn_netbuf *nb, const struct rn_ip_rx *rx);
+void rn__tcp_input6(struct rn_stack *st, struct rn_netbuf *nb, const struct rn_ip6_rx *rx);
 void rn__tcp_err_input(struct rn_stack *st, const struct rn_ip_err *err);
 /* RTT sample (RFC 6298 2.2-2.3). */
 void rn__tcp_rtt_update(struct tcp_conn *c, rn_time_t rtt);
@@ -655,15 +658,15 @@ void rn__tcp_rtt_update(struct tcp_conn *c, rn_time_t rtt);
 /* Sends whatever the state, windows and flags call for. */
 void rn__tcp_output(struct tcp_conn *c);
 /* Sends a bare segment not tied to a connection (RST, ACK from TIME_WAIT). */
-void rn__tcp_respond(struct tcp_stack *ts, uint32_t laddr, uint16_t lport, uint32_t faddr,
+void rn__tcp_respond(struct tcp_stack *ts, struct rn_inaddr laddr, uint16_t lport, struct rn_inaddr faddr,
                   uint16_t fport, uint32_t seq, uint32_t ack, uint8_t flags, uint16_t win,
                   const uint32_t *tsval_tsecr);
 /* The same, with the IP_TOS and IP_TTL of the connection it stands for. */
-void rn__tcp_respond_as(struct tcp_stack *ts, uint32_t laddr, uint16_t lport, uint32_t faddr,
+void rn__tcp_respond_as(struct tcp_stack *ts, struct rn_inaddr laddr, uint16_t lport, struct rn_inaddr faddr,
                         uint16_t fport, uint32_t seq, uint32_t ack, uint8_t flags, uint16_t win,
                         const uint32_t *tsval_tsecr, const uint8_t tos_ttl[2]);
 /* A RST in answer to segment th (RFC 9293 3.10.7.1). */
-void rn__tcp_reset_reply(struct tcp_stack *ts, uint32_t laddr, uint32_t faddr,
+void rn__tcp_reset_reply(struct tcp_stack *ts, struct rn_inaddr laddr, struct rn_inaddr faddr,
                       const struct rn_tcp_hdr *th, uint32_t seglen);
 /* Payload bytes one segment may carry now: t_maxseg less the SACK blocks
  * every segment carries while data from the peer is missing, or a D-SACK
@@ -683,12 +686,12 @@ void rn__tcp_retransmit_one(struct tcp_conn *c);
 bool rn__tcp_syncookie_due(const struct tcp_listener *l);
 /* Answers the SYN th (options to) with a SYN+ACK carrying a cookie;
  * keeps nothing. */
-void rn__tcp_syncookie_reply(struct tcp_listener *l, uint32_t laddr, uint32_t faddr,
+void rn__tcp_syncookie_reply(struct tcp_listener *l, struct rn_inaddr laddr, struct rn_inaddr faddr,
                              const struct rn_tcp_hdr *th, const struct rn_tcp_opts *to);
 /* True if the ACK th (options to) returns a cookie l sent, with the
  * options of the SYN it answered rebuilt in *syn (MSS, and window
  * scaling, SACK and timestamps when timestamps carried them). */
-bool rn__tcp_syncookie_check(struct tcp_listener *l, uint32_t laddr, uint32_t faddr,
+bool rn__tcp_syncookie_check(struct tcp_listener *l, struct rn_inaddr laddr, struct rn_inaddr faddr,
                              const struct rn_tcp_hdr *th, const struct rn_tcp_opts *to,
                              struct rn_tcp_opts *syn);
 
@@ -753,8 +756,8 @@ void rn__tcp_keep_reset(struct tcp_conn *c);
 /* ---- tcp_timewait.c ---- */
 /* Moves c into the TIME_WAIT table and finishes the connection. */
 void rn__tcp_timewait_enter(struct tcp_conn *c);
-struct tcp_tw *rn__tcp_tw_lookup(struct tcp_stack *ts, uint32_t laddr, uint16_t lport,
-                              uint32_t faddr, uint16_t fport);
+struct tcp_tw *rn__tcp_tw_lookup(struct tcp_stack *ts, struct rn_inaddr laddr, uint16_t lport,
+                              struct rn_inaddr faddr, uint16_t fport);
 /* Processes a segment for a TIME_WAIT entry.  Returns true if it was a SYN
  * that may start a new incarnation (the entry is gone then). */
 bool rn__tcp_tw_input(struct tcp_tw *tw, const struct rn_tcp_hdr *th,

@@ -30,7 +30,8 @@ struct tcp_sock {
     struct rn_sock_upcall tk_up;       /* [L] the socket's upcall */
     struct tcp_listener *tk_listener;  /* [L] held by "socket.endpoint", or NULL */
     struct tcp_conn *tk_conn;          /* [L] held by "socket.endpoint", or NULL */
-    uint32_t tk_laddr;                 /* [L] bound address, 0 = any */
+    struct rn_inaddr tk_laddr;         /* [L] bound address, or the wildcard
+                                          of the socket's family */
     uint16_t tk_lport;                 /* [L] bound port, 0 = pick one */
     int tk_error;                      /* [L] pending error told by TCP, 0 if none */
     bool tk_connecting;                /* [L] a connect answered EINPROGRESS and
@@ -97,6 +98,7 @@ static struct tcp_sock *tk_new(struct rn_stack *st, const struct rn_sock_upcall 
         return NULL;
     tk->tk_stack = st;
     tk->tk_up = *up;
+    tk->tk_laddr = up->up_inet6 ? rn_inaddr_v6(&RN_IP6_ANY) : rn_inaddr_v4(0);
     return tk;
 }
 
@@ -118,22 +120,25 @@ static int tk_bind(void *t, const struct rn_sockaddr_in *addr)
     struct tcp_sock *tk = t;
     struct tcp_stack *ts = rn__tcp_stack(tk->tk_stack);
     uint16_t port = addr->sin_port;
+    struct rn_inaddr la = rn_inaddr_v6(&addr->sin6_addr);
 
     if (tk->tk_listener != NULL || tk->tk_conn != NULL || tk->tk_lport != 0)
         return RN_EINVAL;
-    if (addr->sin_addr != 0 && !rn__ip_is_local(tk->tk_stack, addr->sin_addr))
+    if (!rn_inaddr_is_any(&la) &&
+        !(rn_inaddr_is_v4(&la) ? rn__ip_is_local(tk->tk_stack, rn_inaddr_to_v4(&la))
+                               : rn__ip6_is_local(tk->tk_stack, &la.ia_ip6)))
         return RN_EADDRNOTAVAIL;
     /* The port is the socket's from now on (port 0: one picked now, so
      * that getsockname shows it), shared only as SO_REUSEADDR and
      * SO_REUSEPORT allow. */
     if (port == 0) {
-        port = rn__tcp_port_pick(ts, addr->sin_addr);
+        port = rn__tcp_port_pick(ts, la, tk->tk_uo.uo_flags);
         if (port == 0)
             return RN_EADDRINUSE;
-    } else if (rn__tcp_port_check(ts, addr->sin_addr, port, tk->tk_uo.uo_flags, NULL) < 0) {
+    } else if (rn__tcp_port_check(ts, la, port, tk->tk_uo.uo_flags, NULL) < 0) {
         return RN_EADDRINUSE;
     }
-    tk->tk_laddr = addr->sin_addr;
+    tk->tk_laddr = la;
     tk->tk_lport = port;
     tk->tk_bound.bd_uo = &tk->tk_uo;
     tk->tk_bound.bd_laddr = tk->tk_laddr;
@@ -178,6 +183,7 @@ static int tk_connect(void *t, const struct rn_sockaddr_in *addr)
     struct tcp_sock *tk = t;
     struct tcp_stack *ts = rn__tcp_stack(tk->tk_stack);
     bool bound = tk->tk_bound.bd_linked;
+    struct rn_inaddr fa = rn_inaddr_v6(&addr->sin6_addr), la = tk->tk_laddr;
     struct tcp_conn *c;
     int err;
 
@@ -205,11 +211,14 @@ static int tk_connect(void *t, const struct rn_sockaddr_in *addr)
     }
     /* The connection takes the bound port over; its options go with it
      * before the SYN. */
+    if (rn_inaddr_is_v4(&fa) && rn_inaddr_to_v4(&fa) == 0)
+        fa = rn_inaddr_v4(rn__ip_any_local(tk->tk_stack));
+    /* A dual-stack socket's wildcard reaches an IPv4 peer from IPv4. */
+    if (rn_inaddr_is_any(&la))
+        la = rn__inaddr_any_like(&fa);
     rn__tcp_bound_unlink(ts, &tk->tk_bound);
-    err = rn__tcp_connect_opts(tk->tk_stack, tk->tk_laddr, tk->tk_lport,
-                               addr->sin_addr != 0 ? addr->sin_addr
-                                                   : rn__ip_any_local(tk->tk_stack),
-                               addr->sin_port, &tk->tk_uo, &tk_upcalls, tk, &c);
+    err = rn__tcp_connect_opts(tk->tk_stack, la, tk->tk_lport, fa, addr->sin_port, &tk->tk_uo,
+                               &tk_upcalls, tk, &c);
     if (err < 0) {
         if (bound)
             rn__tcp_bound_link(ts, &tk->tk_bound);
@@ -249,7 +258,7 @@ static int tk_accept(void *t, const struct rn_sock_upcall *up, void **out,
     rn__tcp_info(c, &ti);
     nk->tk_laddr = ti.ti_laddr;
     nk->tk_lport = ti.ti_lport;
-    peer->sin_addr = ti.ti_faddr;
+    peer->sin6_addr = ti.ti_faddr.ia_ip6;
     peer->sin_port = ti.ti_fport;
     *out = nk;
     return 0;
@@ -306,7 +315,7 @@ static ssize_t tk_recv(void *t, void *buf, size_t len, uint32_t flags,
 out:
     if (n >= 0 && from != NULL) {
         rn__tcp_info(tk->tk_conn, &ti);
-        from->sin_addr = ti.ti_faddr;
+        from->sin6_addr = ti.ti_faddr.ia_ip6;
         from->sin_port = ti.ti_fport;
     }
     return n;
@@ -507,17 +516,18 @@ static int tk_tcp_info(void *t, struct rn_tcp_info *out)
 static void tk_getname(void *t, struct rn_sockaddr_in *local, struct rn_sockaddr_in *remote)
 {
     struct tcp_sock *tk = t;
-    struct rn_sockaddr_in l = {tk->tk_laddr, tk->tk_lport}, r = {0, 0};
+    struct rn_sockaddr_in l = {.sin_port = tk->tk_lport, .sin6_addr = tk->tk_laddr.ia_ip6};
+    struct rn_sockaddr_in r = {.sin6_addr = rn__inaddr_any_like(&tk->tk_laddr).ia_ip6};
     struct tcp_info ti;
 
     if (tk->tk_conn != NULL) {
         rn__tcp_info(tk->tk_conn, &ti);
-        l.sin_addr = ti.ti_laddr;
+        l.sin6_addr = ti.ti_laddr.ia_ip6;
         l.sin_port = ti.ti_lport;
         /* A closed connection (reset, refused, ended) has no peer any
          * more: getpeername() answers ENOTCONN, as on Linux. */
         if (tcp_state(tk->tk_conn) != TCPS_CLOSED) {
-            r.sin_addr = ti.ti_faddr;
+            r.sin6_addr = ti.ti_faddr.ia_ip6;
             r.sin_port = ti.ti_fport;
         }
     }

@@ -35,15 +35,18 @@
 /* The MSS a cookie can carry: common values, from small paths to Ethernet. */
 static const uint16_t cookie_mss[4] = {536, 1300, 1440, 1460};
 
-static uint32_t cookie_hash(const struct tcp_stack *ts, uint32_t laddr, uint16_t lport,
-                            uint32_t faddr, uint16_t fport, uint32_t tick)
+static uint32_t cookie_hash(const struct tcp_stack *ts, struct rn_inaddr laddr, uint16_t lport,
+                            struct rn_inaddr faddr, uint16_t fport, uint32_t tick)
 {
     /* Its own key, so that nothing else keyed by the secret (ISNs,
      * ports) gives these values away. */
     uint64_t key[2] = {ts->ts_secret[0] ^ 0x53594e2d434f4f4bull, ts->ts_secret[1] + 1};
-    uint32_t in[4] = {laddr, faddr, (uint32_t)lport << 16 | fport, tick};
+    struct {
+        struct rn_inaddr l, f;
+        uint32_t ports, tick;
+    } in = {laddr, faddr, (uint32_t)lport << 16 | fport, tick};
 
-    return (uint32_t)rn__siphash(key, in, sizeof(in));
+    return (uint32_t)rn__siphash(key, &in, sizeof(in));
 }
 
 static uint32_t cookie_tick(const struct tcp_stack *ts)
@@ -60,7 +63,7 @@ bool rn__tcp_syncookie_due(const struct tcp_listener *l)
     return mode == 1 && atomic_load_explicit(&l->l_nsyn, memory_order_relaxed) >= l->l_backlog;
 }
 
-void rn__tcp_syncookie_reply(struct tcp_listener *l, uint32_t laddr, uint32_t faddr,
+void rn__tcp_syncookie_reply(struct tcp_listener *l, struct rn_inaddr laddr, struct rn_inaddr faddr,
                              const struct rn_tcp_hdr *th, const struct rn_tcp_opts *to)
 {
     struct tcp_stack *ts = l->l_tcp;
@@ -119,7 +122,7 @@ void rn__tcp_syncookie_reply(struct tcp_listener *l, uint32_t laddr, uint32_t fa
     ts->ts_syncookies_sent++;
 }
 
-bool rn__tcp_syncookie_check(struct tcp_listener *l, uint32_t laddr, uint32_t faddr,
+bool rn__tcp_syncookie_check(struct tcp_listener *l, struct rn_inaddr laddr, struct rn_inaddr faddr,
                              const struct rn_tcp_hdr *th, const struct rn_tcp_opts *to,
                              struct rn_tcp_opts *syn)
 {

@@ -27,22 +27,22 @@
 
 #include "transport/tcp_priv.h"
 
-static unsigned tw_bucket(uint32_t laddr, uint16_t lport, uint32_t faddr, uint16_t fport)
+static unsigned tw_bucket(struct rn_inaddr laddr, uint16_t lport, struct rn_inaddr faddr, uint16_t fport)
 {
-    uint32_t h = laddr * 2654435761u ^ faddr * 2246822519u ^
+    uint32_t h = rn__inaddr_fold(&laddr) * 2654435761u ^ rn__inaddr_fold(&faddr) * 2246822519u ^
                  ((uint32_t)lport << 16 | fport) * 3266489917u;
 
     return (h ^ h >> 15) & (TCP_HASH_BUCKETS - 1);
 }
 
-struct tcp_tw *rn__tcp_tw_lookup(struct tcp_stack *ts, uint32_t laddr, uint16_t lport,
-                              uint32_t faddr, uint16_t fport)
+struct tcp_tw *rn__tcp_tw_lookup(struct tcp_stack *ts, struct rn_inaddr laddr, uint16_t lport,
+                              struct rn_inaddr faddr, uint16_t fport)
 {
     struct tcp_tw *tw;
 
     for (tw = ts->ts_tw_hash[tw_bucket(laddr, lport, faddr, fport)]; tw; tw = tw->tw_hnext) {
-        if (tw->tw_lport == lport && tw->tw_fport == fport && tw->tw_laddr == laddr &&
-            tw->tw_faddr == faddr)
+        if (tw->tw_lport == lport && tw->tw_fport == fport && rn_inaddr_eq(&tw->tw_laddr, &laddr) &&
+            rn_inaddr_eq(&tw->tw_faddr, &faddr))
             return tw;
     }
     return NULL;

@@ -55,6 +55,11 @@ struct rn_sock_upcall {
      * opaque pointer it never follows: the socket outlives that object,
      * since its close waits for the object's release. */
     void *up_owner;
+    /* The socket is AF_INET6: its wildcard is :: (dual-stack unless
+     * IPV6_V6ONLY), not ::ffff:0.0.0.0.  Addresses cross this interface
+     * as sin6_addr of struct rn_sockaddr_in, IPv4 mapped, whatever the
+     * family (the socket layer fills and reads the user's forms). */
+    bool up_inet6;
 };
 
 struct rn_transport_ops {

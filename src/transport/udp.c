@@ -68,9 +68,32 @@ static struct rn_once udp_once = RN_ONCE_INIT;
 /* The stack slot UDP keeps its state in, taken once by udp_types(). */
 static _Atomic int udp_slot = -1;
 
-static uint64_t pack_addr(uint32_t addr, uint16_t port)
+/* An IPv6 address in ue_local or ue_remote: only its port is kept. */
+#define UDP_DESCR_V6 (1ull << 63)
+
+static uint64_t pack_addr(const struct rn_inaddr *addr, uint16_t port)
 {
-    return (uint64_t)addr << 16 | port;
+    return rn_inaddr_is_v4(addr) ? (uint64_t)rn_inaddr_to_v4(addr) << 16 | port
+                                 : UDP_DESCR_V6 | port;
+}
+
+/* Writes a packed address as "198.18.0.2:53" or "[ipv6]:53". */
+static char *unpack_fmt(uint64_t v, char *buf, size_t len)
+{
+    char a[RN_IP4_STRLEN];
+
+    if (v & UDP_DESCR_V6)
+        snprintf(buf, len, "[ipv6]:%u", (unsigned)(v & 0xffff));
+    else
+        snprintf(buf, len, "%s:%u", rn_ip4_addr_fmt((uint32_t)(v >> 16), a), (unsigned)(v & 0xffff));
+    return buf;
+}
+
+/* The filtering platform's values hold IPv4 addresses: an IPv6 endpoint
+ * shows as 0.0.0.0 there (ports, protocol and length still match). */
+static uint32_t fv_addr(const struct rn_inaddr *a)
+{
+    return rn_inaddr_is_v4(a) ? rn_inaddr_to_v4(a) : 0;
 }
 
 static void udp_describe(const void *ob, char *buf, size_t len)
@@ -78,13 +101,11 @@ static void udp_describe(const void *ob, char *buf, size_t len)
     const struct udp_ep *ep = ob;
     uint64_t l = atomic_load_explicit(&ep->ue_local, memory_order_relaxed);
     uint64_t r = atomic_load_explicit(&ep->ue_remote, memory_order_relaxed);
-    char la[RN_IP4_STRLEN], ra[RN_IP4_STRLEN], peer[48] = "";
+    char la[32], ra[32], peer[48] = "";
 
-    rn_ip4_addr_fmt((uint32_t)(l >> 16), la);
     if ((r & 0xffff) != 0)
-        snprintf(peer, sizeof(peer), " peer %s:%u", rn_ip4_addr_fmt((uint32_t)(r >> 16), ra),
-                 (unsigned)(r & 0xffff));
-    snprintf(buf, len, "udp endpoint %s:%u%s rcvq %u/%u", la, (unsigned)(l & 0xffff), peer,
+        snprintf(peer, sizeof(peer), " peer %s", unpack_fmt(r, ra, sizeof(ra)));
+    snprintf(buf, len, "udp endpoint %s%s rcvq %u/%u", unpack_fmt(l, la, sizeof(la)), peer,
              atomic_load_explicit(&ep->ue_rcvq_bytes, memory_order_relaxed),
              atomic_load_explicit(&ep->ue_rcvbuf, memory_order_relaxed));
 }
@@ -135,9 +156,9 @@ static struct udp_state *udp_of(struct rn_stack *st)
 
 static void ep_publish_names(struct udp_ep *ep)
 {
-    atomic_store_explicit(&ep->ue_local, pack_addr(ep->ue_laddr, ep->ue_lport),
+    atomic_store_explicit(&ep->ue_local, pack_addr(&ep->ue_laddr, ep->ue_lport),
                           memory_order_relaxed);
-    atomic_store_explicit(&ep->ue_remote, pack_addr(ep->ue_raddr, ep->ue_rport),
+    atomic_store_explicit(&ep->ue_remote, pack_addr(&ep->ue_raddr, ep->ue_rport),
                           memory_order_relaxed);
 }
 
@@ -156,27 +177,35 @@ static void ep_purge(struct udp_ep *ep)
 
 /* ---- Input ---------------------------------------------------------------- */
 
+/* What UDP input keeps of a datagram, of either family. */
+struct udp_rx {
+    struct rn_inaddr dst, src;
+    uint16_t sport, dport, ulen;
+    struct rn_iface *ifp;
+};
+
 static void udp_drop(struct rn_stack *st, struct udp_state *us, struct rn_netbuf *nb,
-                     const struct rn_ip_rx *rx, enum rn_drop reason)
+                     struct rn_iface *ifp, enum rn_drop reason)
 {
     us->us_stats.us_in_errors++;
-    rn__stack_count_drop(st, rx->rx_iface, reason);
+    rn__stack_count_drop(st, ifp, reason);
     rn_nb_free(nb);
 }
 
 /* The transport layers of the filtering platform for a datagram between
  * laddr:lport (ours) and raddr:rport.  Returns true if it is blocked. */
-static bool udp_filter_blocks(struct rn_stack *st, enum rn_filter_layer layer, uint32_t laddr,
-                              uint16_t lport, uint32_t raddr, uint16_t rport, size_t len)
+static bool udp_filter_blocks(struct rn_stack *st, enum rn_filter_layer layer,
+                              const struct rn_inaddr *laddr, uint16_t lport,
+                              const struct rn_inaddr *raddr, uint16_t rport, size_t len)
 {
     struct rn_filter_req req;
 
     memset(&req, 0, sizeof(req));
     req.fr_values.fv_layer = layer;
     req.fr_values.fv_proto = RN_IPPROTO_UDP;
-    req.fr_values.fv_laddr = laddr;
+    req.fr_values.fv_laddr = fv_addr(laddr);
     req.fr_values.fv_lport = lport;
-    req.fr_values.fv_raddr = raddr;
+    req.fr_values.fv_raddr = fv_addr(raddr);
     req.fr_values.fv_rport = rport;
     req.fr_values.fv_len = (uint32_t)len;
     return rn__filter_classify(st, &req) == RN_FILTER_BLOCK;
@@ -184,30 +213,42 @@ static bool udp_filter_blocks(struct rn_stack *st, enum rn_filter_layer layer, u
 
 /* How well ep, bound by pe, fits a datagram from src:sport to dst: 0 not
  * at all (another address, or connected to another peer); more for a
- * binding to dst itself than to the wildcard, and more again for one
- * connected to the sender (Linux's scoring). */
-static unsigned ep_score(const struct rn_port_entry *pe, uint32_t dst, uint32_t src,
-                         uint16_t sport)
+ * binding to dst itself than to the wildcard of its family, more for that
+ * than for a dual-stack :: taking IPv4, and more again for one connected
+ * to the sender (Linux's scoring). */
+static unsigned ep_score(const struct rn_port_entry *pe, const struct rn_inaddr *dst,
+                         const struct rn_inaddr *src, uint16_t sport)
 {
     const struct udp_ep *ep = pe->pe_ob;
+    unsigned s;
 
-    if (pe->pe_addr != 0 && pe->pe_addr != dst)
+    if (!rn__inaddr_covers(&pe->pe_addr, pe->pe_flags & RN_PT_V6ONLY, dst))
         return 0;
-    if (ep->ue_rport != 0 && (ep->ue_raddr != src || ep->ue_rport != sport))
+    if (ep->ue_rport != 0 && (!rn_inaddr_eq(&ep->ue_raddr, src) || ep->ue_rport != sport))
         return 0;
-    return (pe->pe_addr == dst ? 2u : 1u) + (ep->ue_rport != 0 ? 4u : 0u);
+    if (rn_inaddr_eq(&pe->pe_addr, dst))
+        s = 3;
+    else if (rn_inaddr_is_v4(dst) && rn_ip6_is_any(&pe->pe_addr.ia_ip6))
+        s = 1;
+    else
+        s = 2;
+    return s + (ep->ue_rport != 0 ? 4u : 0u);
 }
 
 /* The endpoint a unicast datagram goes to: the best fit, newest first;
  * among endpoints sharing the port with SO_REUSEPORT at the best fit,
  * one picked by a keyed hash of the 4-tuple, so that a flow stays on
  * one.  NULL if none takes it. */
-static struct udp_ep *ep_select(struct udp_state *us, uint32_t dst, uint16_t dport, uint32_t src,
-                                uint16_t sport)
+static struct udp_ep *ep_select(struct udp_state *us, const struct rn_inaddr *dst, uint16_t dport,
+                                const struct rn_inaddr *src, uint16_t sport)
 {
     struct rn_port_entry *pe, *best = NULL, *chain = rn__pt_chain(&us->us_ports, dport);
     unsigned score, top = 0, group = 0;
-    uint32_t key[3] = {dst, src, (uint32_t)dport << 16 | sport}, pick;
+    struct {
+        struct rn_inaddr d, s;
+        uint32_t ports;
+    } key = {*dst, *src, (uint32_t)dport << 16 | sport};
+    uint32_t pick;
 
     for (pe = chain; pe != NULL; pe = pe->pe_next) {
         if (pe->pe_port != dport || (score = ep_score(pe, dst, src, sport)) == 0)
@@ -224,7 +265,7 @@ static struct udp_ep *ep_select(struct udp_state *us, uint32_t dst, uint16_t dpo
         return NULL;
     if (group <= 1 || !(best->pe_flags & RN_PT_REUSEPORT))
         return best->pe_ob;
-    pick = (uint32_t)(((uint64_t)(uint32_t)rn__siphash(us->us_ports.pt_key, key, sizeof(key)) *
+    pick = (uint32_t)(((uint64_t)(uint32_t)rn__siphash(us->us_ports.pt_key, &key, sizeof(key)) *
                        group) >> 32);
     for (pe = chain; pe != NULL; pe = pe->pe_next) {
         if (pe->pe_port == dport && (pe->pe_flags & RN_PT_REUSEPORT) &&
@@ -234,10 +275,11 @@ static struct udp_ep *ep_select(struct udp_state *us, uint32_t dst, uint16_t dpo
     return best->pe_ob;
 }
 
-/* Queues a datagram (nb, its UDP header still on) on ep's receive queue,
- * within SO_RCVBUF, and tells the socket.  Consumes nb. */
+/* Queues a datagram (nb, its UDP header still on, kept for the source
+ * port) on ep's receive queue, within SO_RCVBUF, and tells the socket.
+ * Consumes nb. */
 static void ep_queue(struct rn_stack *st, struct udp_state *us, struct udp_ep *ep,
-                     struct rn_netbuf *nb, const struct rn_ip_rx *rx, uint16_t sport)
+                     struct rn_netbuf *nb, const struct udp_rx *u)
 {
     uint32_t truesize = rn_nb_count(nb) * us->us_truesize;
     uint32_t queued = atomic_load_explicit(&ep->ue_rcvq_bytes, memory_order_relaxed);
@@ -247,12 +289,10 @@ static void ep_queue(struct rn_stack *st, struct udp_state *us, struct udp_ep *e
     if (ep->ue_rcvq.nq_len > 0 &&
         (uint64_t)queued + truesize > atomic_load_explicit(&ep->ue_rcvbuf, memory_order_relaxed)) {
         us->us_stats.us_rcvbuf_errors++;
-        udp_drop(st, us, nb, rx, RN_DROP_UDP_RCVBUF);
+        udp_drop(st, us, nb, u->ifp, RN_DROP_UDP_RCVBUF);
         return;
     }
-    rn_nb_pull(nb, RN_UDP_HLEN);
-    nb->nb_cb[0] = pack_addr(rx->rx_src, sport);
-    nb->nb_cb[1] = rx->rx_dst;
+    memcpy(nb->nb_cb, &u->src, sizeof(u->src));
     rn_nb_set_owner(nb, us->us_own_rcvq);
     rn_nbq_put(&ep->ue_rcvq, nb);
     atomic_store_explicit(&ep->ue_rcvq_bytes, queued + truesize, memory_order_relaxed);
@@ -264,49 +304,70 @@ static void ep_queue(struct rn_stack *st, struct udp_state *us, struct udp_ep *e
  * takes it, each its own copy (Linux delivers broadcasts so).  Consumes
  * nb. */
 static void udp_deliver_all(struct rn_stack *st, struct udp_state *us, struct rn_netbuf *nb,
-                            const struct rn_ip_rx *rx, uint16_t sport, uint16_t dport,
-                            uint16_t ulen)
+                            const struct udp_rx *u)
 {
     struct rn_port_entry *pe, *last = NULL;
 
     if (rn__filter_on(RN_FL_INBOUND_TRANSPORT) &&
-        udp_filter_blocks(st, RN_FL_INBOUND_TRANSPORT, rx->rx_dst, dport, rx->rx_src, sport,
-                          ulen - RN_UDP_HLEN)) {
-        rn__stack_count_drop(st, rx->rx_iface, RN_DROP_FILTER_BLOCKED);
+        udp_filter_blocks(st, RN_FL_INBOUND_TRANSPORT, &u->dst, u->dport, &u->src, u->sport,
+                          u->ulen - RN_UDP_HLEN)) {
+        rn__stack_count_drop(st, u->ifp, RN_DROP_FILTER_BLOCKED);
         rn_nb_free(nb);
         return;
     }
-    for (pe = rn__pt_chain(&us->us_ports, dport); pe != NULL; pe = pe->pe_next) {
-        if (pe->pe_port != dport || ep_score(pe, rx->rx_dst, rx->rx_src, sport) == 0)
+    for (pe = rn__pt_chain(&us->us_ports, u->dport); pe != NULL; pe = pe->pe_next) {
+        if (pe->pe_port != u->dport || ep_score(pe, &u->dst, &u->src, u->sport) == 0)
             continue;
         if (last != NULL) {
             struct rn_netbuf *copy = rn_nb_copy(nb, us->us_own_rcvq);
 
             if (copy == NULL)
-                rn__stack_count_drop(st, rx->rx_iface, RN_DROP_NO_BUFFER);
+                rn__stack_count_drop(st, u->ifp, RN_DROP_NO_BUFFER);
             else
-                ep_queue(st, us, last->pe_ob, copy, rx, sport);
+                ep_queue(st, us, last->pe_ob, copy, u);
         }
         last = pe;
     }
     if (last == NULL) {
         /* Nobody listens: dropped quietly (no ICMP answers a broadcast). */
         us->us_stats.us_no_port++;
-        rn__stack_count_drop(st, rx->rx_iface, RN_DROP_UDP_NO_PORT);
+        rn__stack_count_drop(st, u->ifp, RN_DROP_UDP_NO_PORT);
         rn_nb_free(nb);
         return;
     }
-    ep_queue(st, us, last->pe_ob, nb, rx, sport);
+    ep_queue(st, us, last->pe_ob, nb, u);
+}
+
+/* Reads the UDP header of nb into *u and checks its length against the
+ * datagram (trimming what lies past it).  Returns RN_DROP_NONE or why
+ * the datagram is dropped.  Inlined: IPv4's input pays no call for it. */
+static inline __attribute__((always_inline)) enum rn_drop
+udp_header(struct rn_netbuf *nb, struct udp_rx *u, uint16_t *sum)
+{
+    uint8_t scratch[RN_UDP_HLEN];
+    const uint8_t *h = rn_nb_header(nb, 0, RN_UDP_HLEN, scratch);
+
+    if (h == NULL)
+        return RN_DROP_TRUNCATED;
+    u->sport = rn_get_be16(h);
+    u->dport = rn_get_be16(h + 2);
+    u->ulen = rn_get_be16(h + 4);
+    *sum = rn_get_be16(h + 6);
+    if (u->ulen < RN_UDP_HLEN || u->ulen > nb->nb_pktlen)
+        return RN_DROP_BAD_UDP_LEN;
+    if (u->ulen < nb->nb_pktlen)
+        rn_nb_trim(nb, u->ulen);  /* bytes past the length field are not ours */
+    return RN_DROP_NONE;
 }
 
 /* The network layer's input handler for protocol 17.  Consumes nb. */
 static void udp_input(struct rn_stack *st, struct rn_netbuf *nb, const struct rn_ip_rx *rx)
 {
     struct udp_state *us = udp_of(st);
-    uint8_t scratch[RN_UDP_HLEN];
-    const uint8_t *h = rn_nb_header(nb, 0, RN_UDP_HLEN, scratch);
+    struct udp_rx u;
     struct udp_ep *ep;
-    uint16_t sport, dport, ulen, sum;
+    enum rn_drop reason;
+    uint16_t sum;
 
     if (us == NULL) {
         /* Torn down already: the stack is being destroyed. */
@@ -314,55 +375,107 @@ static void udp_input(struct rn_stack *st, struct rn_netbuf *nb, const struct rn
         rn_nb_free(nb);
         return;
     }
-    if (h == NULL) {
-        udp_drop(st, us, nb, rx, RN_DROP_TRUNCATED);
+    u.ifp = rx->rx_iface;
+    reason = udp_header(nb, &u, &sum);
+    if (reason != RN_DROP_NONE) {
+        udp_drop(st, us, nb, u.ifp, reason);
         return;
     }
-    sport = rn_get_be16(h);
-    dport = rn_get_be16(h + 2);
-    ulen = rn_get_be16(h + 4);
-    sum = rn_get_be16(h + 6);
-    if (ulen < RN_UDP_HLEN || ulen > nb->nb_pktlen) {
-        udp_drop(st, us, nb, rx, RN_DROP_BAD_UDP_LEN);
-        return;
-    }
-    if (ulen < nb->nb_pktlen)
-        rn_nb_trim(nb, ulen);  /* bytes past the length field are not ours */
     if (sum != 0 && !(nb->nb_offload & (RN_NB_OFF_CSUM_VALID | RN_NB_OFF_CSUM_PARTIAL))) {
-        uint64_t acc = rn_csum_pseudo4(rx->rx_src, rx->rx_dst, RN_IPPROTO_UDP, ulen);
+        uint64_t acc = rn_csum_pseudo4(rx->rx_src, rx->rx_dst, RN_IPPROTO_UDP, u.ulen);
 
-        if (rn_csum_fold(rn_nb_csum(nb, 0, ulen, acc)) != 0) {
+        if (rn_csum_fold(rn_nb_csum(nb, 0, u.ulen, acc)) != 0) {
             us->us_stats.us_csum_errors++;
-            udp_drop(st, us, nb, rx, RN_DROP_BAD_UDP_CSUM);
+            udp_drop(st, us, nb, u.ifp, RN_DROP_BAD_UDP_CSUM);
             return;
         }
     }
+    u.dst = rn_inaddr_v4(rx->rx_dst);
+    u.src = rn_inaddr_v4(rx->rx_src);
     if (rx->rx_bcast) {
-        udp_deliver_all(st, us, nb, rx, sport, dport, ulen);
+        udp_deliver_all(st, us, nb, &u);
         return;
     }
-    ep = ep_select(us, rx->rx_dst, dport, rx->rx_src, sport);
+    ep = ep_select(us, &u.dst, u.dport, &u.src, u.sport);
     if (ep == NULL) {
         us->us_stats.us_no_port++;
         rn__icmp_unreach(st, rx, nb, RN_ICMP_UNREACH_PORT);
-        rn__stack_count_drop(st, rx->rx_iface, RN_DROP_UDP_NO_PORT);
+        rn__stack_count_drop(st, u.ifp, RN_DROP_UDP_NO_PORT);
         rn_nb_free(nb);
         return;
     }
     if (rn__filter_on(RN_FL_INBOUND_TRANSPORT) &&
-        udp_filter_blocks(st, RN_FL_INBOUND_TRANSPORT, rx->rx_dst, dport, rx->rx_src, sport,
-                          ulen - RN_UDP_HLEN)) {
-        rn__stack_count_drop(st, rx->rx_iface, RN_DROP_FILTER_BLOCKED);
+        udp_filter_blocks(st, RN_FL_INBOUND_TRANSPORT, &u.dst, u.dport, &u.src, u.sport,
+                          u.ulen - RN_UDP_HLEN)) {
+        rn__stack_count_drop(st, u.ifp, RN_DROP_FILTER_BLOCKED);
         rn_nb_free(nb);
         return;
     }
-    ep_queue(st, us, ep, nb, rx, sport);
+    ep_queue(st, us, ep, nb, &u);
+}
+
+/* The IPv6 layer's input handler for next header 17.  A zero checksum is
+ * refused (RFC 8200 8.1: mandatory over IPv6); a datagram to a group is
+ * not delivered (refnet's sockets join none).  Consumes nb. */
+static void udp_input6(struct rn_stack *st, struct rn_netbuf *nb, const struct rn_ip6_rx *rx)
+{
+    struct udp_state *us = udp_of(st);
+    struct udp_rx u;
+    struct udp_ep *ep;
+    enum rn_drop reason;
+    uint16_t sum;
+
+    if (us == NULL) {
+        rn__stack_count_drop(st, rx->rx6_iface, RN_DROP_UNKNOWN_PROTO);
+        rn_nb_free(nb);
+        return;
+    }
+    u.ifp = rx->rx6_iface;
+    reason = udp_header(nb, &u, &sum);
+    if (reason == RN_DROP_NONE && sum == 0)
+        reason = RN_DROP_BAD_UDP_CSUM;
+    if (reason == RN_DROP_NONE &&
+        !(nb->nb_offload & (RN_NB_OFF_CSUM_VALID | RN_NB_OFF_CSUM_PARTIAL)) &&
+        rn_csum_fold(rn_nb_csum(nb, 0, u.ulen,
+                                rn_csum_pseudo6(&rx->rx6_src, &rx->rx6_dst, RN_IPPROTO_UDP,
+                                                u.ulen))) != 0)
+        reason = RN_DROP_BAD_UDP_CSUM;
+    if (reason != RN_DROP_NONE) {
+        if (reason == RN_DROP_BAD_UDP_CSUM)
+            us->us_stats.us_csum_errors++;
+        udp_drop(st, us, nb, u.ifp, reason);
+        return;
+    }
+    if (rx->rx6_mcast) {
+        rn__stack_count_drop(st, u.ifp, RN_DROP_NOT_FOR_US);
+        rn_nb_free(nb);
+        return;
+    }
+    u.dst = rn_inaddr_v6(&rx->rx6_dst);
+    u.src = rn_inaddr_v6(&rx->rx6_src);
+    ep = ep_select(us, &u.dst, u.dport, &u.src, u.sport);
+    if (ep == NULL) {
+        us->us_stats.us_no_port++;
+        rn__icmp6_unreach(st, rx, 4 /* port unreachable */);
+        rn__stack_count_drop(st, u.ifp, RN_DROP_UDP_NO_PORT);
+        rn_nb_free(nb);
+        return;
+    }
+    if (rn__filter_on(RN_FL_INBOUND_TRANSPORT) &&
+        udp_filter_blocks(st, RN_FL_INBOUND_TRANSPORT, &u.dst, u.dport, &u.src, u.sport,
+                          u.ulen - RN_UDP_HLEN)) {
+        rn__stack_count_drop(st, u.ifp, RN_DROP_FILTER_BLOCKED);
+        rn_nb_free(nb);
+        return;
+    }
+    ep_queue(st, us, ep, nb, &u);
 }
 
 /* The network layer's ICMP error handler for protocol 17. */
 static void udp_err(struct rn_stack *st, const struct rn_ip_err *err)
 {
     struct udp_state *us = udp_of(st);
+    struct rn_inaddr src, dst;
     struct udp_ep *ep;
     uint16_t sport, dport;
     int code;
@@ -377,8 +490,11 @@ static void udp_err(struct rn_stack *st, const struct rn_ip_err *err)
         return;  /* soft errors: not reported without IP_RECVERR */
     sport = rn_get_be16(err->ie_l4);
     dport = rn_get_be16(err->ie_l4 + 2);
-    ep = ep_select(us, err->ie_src, sport, err->ie_dst, dport);
-    if (ep == NULL || ep->ue_rport == 0 || ep->ue_raddr != err->ie_dst || ep->ue_rport != dport)
+    src = rn_inaddr_v4(err->ie_src);
+    dst = rn_inaddr_v4(err->ie_dst);
+    ep = ep_select(us, &src, sport, &dst, dport);
+    if (ep == NULL || ep->ue_rport == 0 || !rn_inaddr_eq(&ep->ue_raddr, &dst) ||
+        ep->ue_rport != dport)
         return;
     ep->ue_error = code;
     ep_event(ep, RN_POLLERR);
@@ -390,7 +506,7 @@ static void ep_addr_gone(struct rn_port_entry *pe, void *ctx)
 {
     struct udp_ep *ep = pe->pe_ob;
 
-    if (pe->pe_addr != *(const uint32_t *)ctx)
+    if (!rn_inaddr_eq(&pe->pe_addr, ctx))
         return;
     ep->ue_error = RN_ENETDOWN;
     ep_event(ep, RN_POLLERR);
@@ -399,9 +515,10 @@ static void ep_addr_gone(struct rn_port_entry *pe, void *ctx)
 static void udp_addr_gone(struct rn_stack *st, uint32_t addr)
 {
     struct udp_state *us = udp_of(st);
+    struct rn_inaddr gone = rn_inaddr_v4(addr);
 
     if (us != NULL)
-        rn__pt_foreach(&us->us_ports, ep_addr_gone, &addr);
+        rn__pt_foreach(&us->us_ports, ep_addr_gone, &gone);
 }
 
 /* ---- Ops for the socket layer ----------------------------------------------- */
@@ -418,6 +535,9 @@ static int udp_open(struct rn_stack *st, const struct rn_sock_upcall *up, void *
     if (ep == NULL)
         return RN_ENOMEM;
     ep->ue_udp = us;
+    ep->ue_inet6 = up->up_inet6;
+    ep->ue_laddr = ep->ue_inet6 ? rn_inaddr_v6(&RN_IP6_ANY) : rn_inaddr_v4(0);
+    ep->ue_raddr = ep->ue_laddr;
     rn_nbq_init(&ep->ue_rcvq);
     atomic_store_explicit(&ep->ue_rcvbuf, RN_UDP_RCVBUF_DEFAULT, memory_order_relaxed);
     ep->ue_sndbuf = RN_UDP_SNDBUF_DEFAULT;
@@ -429,7 +549,7 @@ static int udp_open(struct rn_stack *st, const struct rn_sock_upcall *up, void *
     return 0;
 }
 
-static int ep_bind(struct udp_ep *ep, uint32_t addr, uint16_t port, uint32_t raddr,
+static int ep_bind(struct udp_ep *ep, struct rn_inaddr addr, uint16_t port, struct rn_inaddr raddr,
                    uint16_t rport)
 {
     struct udp_state *us = ep->ue_udp;
@@ -455,12 +575,17 @@ static int udp_bind(void *t, const struct rn_sockaddr_in *addr)
     struct udp_ep *ep = t;
     struct rn_stack *st = ep->ue_udp->us_stack;
 
+    struct rn_inaddr la = rn_inaddr_v6(&addr->sin6_addr);
+
     if (ep->ue_closed || ep->ue_lport != 0)
         return RN_EINVAL;
-    if (addr->sin_addr != 0 && !rn__ip_is_local(st, addr->sin_addr) &&
-        !rn__ip_is_broadcast(st, addr->sin_addr))
+    if (rn_inaddr_is_v4(&la) && rn_inaddr_to_v4(&la) != 0 &&
+        !rn__ip_is_local(st, rn_inaddr_to_v4(&la)) &&
+        !rn__ip_is_broadcast(st, rn_inaddr_to_v4(&la)))
         return RN_EADDRNOTAVAIL;
-    return ep_bind(ep, addr->sin_addr, addr->sin_port, 0, 0);
+    if (!rn_inaddr_is_v4(&la) && !rn_ip6_is_any(&la.ia_ip6) && !rn__ip6_is_local(st, &la.ia_ip6))
+        return RN_EADDRNOTAVAIL;
+    return ep_bind(ep, la, addr->sin_port, rn__inaddr_any_like(&la), 0);
 }
 
 static int udp_listen(void *t, int backlog)
@@ -470,41 +595,72 @@ static int udp_listen(void *t, int backlog)
     return RN_EOPNOTSUPP;
 }
 
+/* Routes a datagram to dst from ep: *src gets the source address to use
+ * (the bound one, unless it is a wildcard or a broadcast address), *bcast
+ * whether dst is a broadcast address.  Returns 0 or RN_ENETUNREACH (no
+ * route, or the other family than a specific bound address). */
+static int ep_route(const struct udp_ep *ep, const struct rn_inaddr *dst, struct rn_inaddr *src,
+                    bool *bcast)
+{
+    struct rn_stack *st = ep->ue_udp->us_stack;
+    bool bound = !rn_inaddr_is_any(&ep->ue_laddr);
+    struct rn_ip_route r;
+
+    if (bound && rn_inaddr_is_v4(&ep->ue_laddr) != rn_inaddr_is_v4(dst))
+        return RN_ENETUNREACH;
+    if (rn_inaddr_is_v4(dst)) {
+        if (rn__ip_route(st, rn_inaddr_to_v4(dst), &r) < 0)
+            return RN_ENETUNREACH;
+        *bcast = r.ir_bcast;
+        *src = bound && !rn_ip4_is_bcast(rn_inaddr_to_v4(&ep->ue_laddr)) ? ep->ue_laddr
+                                                                         : rn_inaddr_v4(r.ir_src);
+    } else {
+        struct rn_ip6 s6;
+
+        if (rn_ip6_is_multicast(&dst->ia_ip6) || rn__ip6_route(st, &dst->ia_ip6, &r, &s6) < 0)
+            return RN_ENETUNREACH;
+        *bcast = false;
+        *src = bound ? ep->ue_laddr : rn_inaddr_v6(&s6);
+    }
+    return 0;
+}
+
 static int udp_connect(void *t, const struct rn_sockaddr_in *addr)
 {
     struct udp_ep *ep = t;
     struct rn_stack *st = ep->ue_udp->us_stack;
-    struct rn_ip_route r;
-    uint32_t raddr;
+    struct rn_inaddr raddr = rn_inaddr_v6(&addr->sin6_addr), src;
+    bool bcast;
     int err;
 
     if (ep->ue_closed)
         return RN_EINVAL;
     ep->ue_error = 0;
-    if (addr->sin_addr == 0 && addr->sin_port == 0) {
+    if (rn_inaddr_is_any(&raddr) && addr->sin_port == 0) {
         /* Dissolve the association, as connect(AF_UNSPEC) does. */
-        ep->ue_raddr = 0;
+        ep->ue_raddr = rn__inaddr_any_like(&ep->ue_laddr);
         ep->ue_rport = 0;
         ep_publish_names(ep);
         return 0;
     }
     /* 0.0.0.0 is this host, as Linux reads it. */
-    raddr = addr->sin_addr != 0 ? addr->sin_addr : rn__ip_any_local(st);
-    if (rn__ip_route(st, raddr, &r) < 0)
+    if (rn_inaddr_is_v4(&raddr) && rn_inaddr_to_v4(&raddr) == 0)
+        raddr = rn_inaddr_v4(rn__ip_any_local(st));
+    if (ep_route(ep, &raddr, &src, &bcast) < 0)
         return RN_ENETUNREACH;
-    if (r.ir_bcast && !ep->ue_broadcast)
+    if (bcast && !ep->ue_broadcast)
         return RN_EACCES;
     if (addr->sin_port == 0) {
         /* As Linux accepts it: an association to nobody in particular,
          * which sends nowhere (a send needs an address) and receives from
          * anyone. */
-        ep->ue_raddr = 0;
+        ep->ue_raddr = rn__inaddr_any_like(&ep->ue_laddr);
         ep->ue_rport = 0;
         ep_publish_names(ep);
         return 0;
     }
     if (ep->ue_lport == 0) {
-        err = ep_bind(ep, 0, 0, raddr, addr->sin_port);
+        err = ep_bind(ep, ep->ue_laddr, 0, raddr, addr->sin_port);
         if (err < 0)
             return err;
     }
@@ -556,12 +712,13 @@ static ssize_t udp_send(void *t, const void *buf, size_t len, const struct rn_so
     struct udp_ep *ep = t;
     struct udp_state *us = ep->ue_udp;
     struct rn_stack *st = us->us_stack;
-    struct rn_ip_out out = {0};
     struct rn_udp_hdr uh = {0};
-    struct rn_ip_route r;
     struct rn_netbuf *nb;
-    uint32_t dst, src, charge;
+    struct rn_inaddr dst, src;
+    uint32_t charge;
     uint16_t dport, ulen, sum;
+    uint64_t pseudo;
+    bool bcast;
     uint8_t *h;
     int err;
 
@@ -578,7 +735,7 @@ static ssize_t udp_send(void *t, const void *buf, size_t len, const struct rn_so
     if (len > RN_UDP_MAX_PAYLEN)
         return RN_EMSGSIZE;
     if (to != NULL) {
-        dst = to->sin_addr;
+        dst = rn_inaddr_v6(&to->sin6_addr);
         dport = to->sin_port;
     } else if (ep->ue_rport != 0) {
         dst = ep->ue_raddr;
@@ -588,23 +745,22 @@ static ssize_t udp_send(void *t, const void *buf, size_t len, const struct rn_so
     }
     if (dport == 0)
         return RN_EINVAL;
-    if (rn__ip_route(st, dst, &r) < 0)
+    if (ep_route(ep, &dst, &src, &bcast) < 0)
         return RN_ENETUNREACH;
     if (ep->ue_lport == 0) {
-        err = ep_bind(ep, 0, 0, dst, dport);
+        err = ep_bind(ep, ep->ue_laddr, 0, dst, dport);
         if (err < 0)
             return err;
     }
     /* To a broadcast address only with SO_BROADCAST (Linux: EACCES). */
-    if (r.ir_bcast && !ep->ue_broadcast)
+    if (bcast && !ep->ue_broadcast)
         return RN_EACCES;
     /* SO_SNDBUF: what this endpoint sent and the interface may still
      * hold.  Full, a send waits (or answers RN_EAGAIN without waiting). */
     if (ep->ue_wq_bytes >= ep->ue_sndbuf)
         return RN_EAGAIN;
-    src = ep->ue_laddr != 0 && !rn_ip4_is_bcast(ep->ue_laddr) ? ep->ue_laddr : r.ir_src;
     if (rn__filter_on(RN_FL_OUTBOUND_TRANSPORT) &&
-        udp_filter_blocks(st, RN_FL_OUTBOUND_TRANSPORT, src, ep->ue_lport, dst, dport, len)) {
+        udp_filter_blocks(st, RN_FL_OUTBOUND_TRANSPORT, &src, ep->ue_lport, &dst, dport, len)) {
         rn__stack_count_drop(st, NULL, RN_DROP_FILTER_BLOCKED);
         return RN_EACCES;
     }
@@ -625,13 +781,11 @@ static ssize_t udp_send(void *t, const void *buf, size_t len, const struct rn_so
     rn_put_be16(h + 2, uh.uh_dport);
     rn_put_be16(h + 4, ulen);
     rn_put_be16(h + 6, 0);
-    sum = rn_csum_fold(rn_nb_csum(nb, 0, ulen, rn_csum_pseudo4(src, dst, RN_IPPROTO_UDP, ulen)));
+    pseudo = rn_inaddr_is_v4(&dst) ? rn_csum_pseudo4(rn_inaddr_to_v4(&src), rn_inaddr_to_v4(&dst),
+                                                     RN_IPPROTO_UDP, ulen)
+                                    : rn_csum_pseudo6(&src.ia_ip6, &dst.ia_ip6, RN_IPPROTO_UDP, ulen);
+    sum = rn_csum_fold(rn_nb_csum(nb, 0, ulen, pseudo));
     rn_put_be16(h + 6, sum == 0 ? 0xffff : sum);
-    out.io_src = src;
-    out.io_dst = dst;
-    out.io_proto = RN_IPPROTO_UDP;
-    out.io_tos = ep->ue_tos;
-    out.io_ttl = ep->ue_ttl;
     /* A datagram larger than twice the buffer cannot be taken at all (as
      * Linux refuses the fragments of one with ENOBUFS). */
     charge = rn_nb_count(nb) * us->us_truesize;
@@ -639,7 +793,27 @@ static ssize_t udp_send(void *t, const void *buf, size_t len, const struct rn_so
         rn_nb_free(nb);
         return RN_ENOBUFS;
     }
-    err = rn__ip_output(st, nb, &out);
+    if (rn_inaddr_is_v4(&dst)) {
+        struct rn_ip_out out = {
+            .io_src = rn_inaddr_to_v4(&src),
+            .io_dst = rn_inaddr_to_v4(&dst),
+            .io_proto = RN_IPPROTO_UDP,
+            .io_tos = ep->ue_tos,
+            .io_ttl = ep->ue_ttl,
+        };
+
+        err = rn__ip_output(st, nb, &out);
+    } else {
+        struct rn_ip6_out out = {
+            .o6_src = src.ia_ip6,
+            .o6_dst = dst.ia_ip6,
+            .o6_proto = RN_IPPROTO_UDP,
+            .o6_hlim = ep->ue_ttl,
+            .o6_tclass = ep->ue_tos,
+        };
+
+        err = rn__ip6_output(st, nb, &out);
+    }
     if (err < 0)
         return err;
     ep_charge(ep, charge);
@@ -663,13 +837,17 @@ static ssize_t udp_recv(void *t, void *buf, size_t len, uint32_t flags,
     nb = ep->ue_rcvq.nq_head;
     if (nb == NULL)
         return ep->ue_shut_rd || ep->ue_closed ? 0 : RN_EAGAIN;
-    n = nb->nb_pktlen < len ? nb->nb_pktlen : len;
-    rn_nb_copyout(nb, 0, buf, n);
+    /* The datagram keeps its UDP header: the source port. */
+    n = nb->nb_pktlen - RN_UDP_HLEN < len ? nb->nb_pktlen - RN_UDP_HLEN : len;
+    rn_nb_copyout(nb, RN_UDP_HLEN, buf, n);
     if (from != NULL) {
-        from->sin_addr = (uint32_t)(nb->nb_cb[0] >> 16);
-        from->sin_port = (uint16_t)(nb->nb_cb[0] & 0xffff);
+        uint8_t sport[2];
+
+        memcpy(&from->sin6_addr, nb->nb_cb, sizeof(from->sin6_addr));
+        rn_nb_copyout(nb, 0, sport, sizeof(sport));
+        from->sin_port = rn_get_be16(sport);
     }
-    if (nb->nb_pktlen > len)
+    if (nb->nb_pktlen - RN_UDP_HLEN > len)
         *oflags |= RN_MSG_TRUNC;
     if (!(flags & RN_MSG_PEEK)) {
         uint32_t truesize = rn_nb_count(nb) * ep->ue_udp->us_truesize;
@@ -734,7 +912,9 @@ static ssize_t udp_inq(void *t)
 {
     const struct udp_ep *ep = t;
 
-    return ep->ue_rcvq.nq_head != NULL ? (ssize_t)ep->ue_rcvq.nq_head->nb_pktlen : 0;
+    return ep->ue_rcvq.nq_head != NULL
+               ? (ssize_t)(ep->ue_rcvq.nq_head->nb_pktlen - RN_UDP_HLEN)
+               : 0;
 }
 
 /* SIOCOUTQ: what was sent and is still charged to the endpoint
@@ -811,6 +991,11 @@ static int udp_setopt(void *t, enum rn_sockopt opt, int64_t val)
     case RN_SO_REUSEADDR:
         ep_flag(ep, RN_PT_REUSEADDR, v != 0);
         return 0;
+    case RN_IPV6_V6ONLY:
+        if (ep->ue_lport != 0)
+            return RN_EINVAL;  /* fixed once bound, as on Linux */
+        ep_flag(ep, RN_PT_V6ONLY, v != 0);
+        return 0;
     case RN_SO_REUSEPORT:
         ep_flag(ep, RN_PT_REUSEPORT, v != 0);
         return 0;
@@ -872,6 +1057,9 @@ static int udp_getopt(void *t, enum rn_sockopt opt, int64_t *val)
     case RN_SO_REUSEPORT:
         *val = (ep->ue_bind.pe_flags & RN_PT_REUSEPORT) != 0;
         return 0;
+    case RN_IPV6_V6ONLY:
+        *val = (ep->ue_bind.pe_flags & RN_PT_V6ONLY) != 0;
+        return 0;
     case RN_SO_BROADCAST:
         *val = ep->ue_broadcast;
         return 0;
@@ -897,19 +1085,20 @@ static void udp_name(void *t, struct rn_sockaddr_in *local, struct rn_sockaddr_i
     struct udp_ep *ep = t;
 
     if (local != NULL) {
-        local->sin_addr = ep->ue_laddr;
+        local->sin6_addr = ep->ue_laddr.ia_ip6;
         local->sin_port = ep->ue_lport;
         /* A connected endpoint bound to the wildcard speaks from the
          * route's source address: report that one, as Linux does. */
-        if (ep->ue_laddr == 0 && ep->ue_rport != 0) {
-            struct rn_ip_route r;
+        if (rn_inaddr_is_any(&ep->ue_laddr) && ep->ue_rport != 0) {
+            struct rn_inaddr src;
+            bool bcast;
 
-            if (rn__ip_route(ep->ue_udp->us_stack, ep->ue_raddr, &r) == 0)
-                local->sin_addr = r.ir_src;
+            if (ep_route(ep, &ep->ue_raddr, &src, &bcast) == 0)
+                local->sin6_addr = src.ia_ip6;
         }
     }
     if (remote != NULL) {
-        remote->sin_addr = ep->ue_raddr;
+        remote->sin6_addr = ep->ue_raddr.ia_ip6;
         remote->sin_port = ep->ue_rport;
     }
 }
@@ -1020,6 +1209,8 @@ int rn_udp_init(struct rn_stack *st)
         return err;
     }
     err = rn__ip_register(st, RN_IPPROTO_UDP, udp_input, udp_err);
+    if (err == 0)
+        err = rn__ip6_register(st, RN_IPPROTO_UDP, udp_input6);
     if (err == 0)
         err = rn__ip_on_addr_gone(st, RN_IPPROTO_UDP, udp_addr_gone);
     if (err < 0)

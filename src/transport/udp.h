@@ -42,14 +42,19 @@ struct udp_state {
 struct udp_ep {
     struct udp_state *ue_udp;        /* [I] */
     struct rn_port_entry ue_bind;    /* [L] the binding while bound */
-    uint32_t ue_laddr;               /* [L] local address, 0 = any */
+    struct rn_inaddr ue_laddr;       /* [L] local address, or the wildcard of
+                                        the socket's family */
     uint16_t ue_lport;               /* [L] local port, 0 until bound */
-    uint32_t ue_raddr;               /* [L] peer when connected */
+    struct rn_inaddr ue_raddr;       /* [L] peer when connected, else that
+                                        wildcard */
+    bool ue_inet6;                   /* [I] an AF_INET6 socket's endpoint */
     uint16_t ue_rport;               /* [L] peer port, 0 unless connected */
-    _Atomic uint64_t ue_local;       /* [A] laddr << 16 | lport, for describe */
+    _Atomic uint64_t ue_local;       /* [A] laddr << 16 | lport, for describe
+                                        (UDP_DESCR_V6 | port for IPv6) */
     _Atomic uint64_t ue_remote;      /* [A] raddr << 16 | rport, for describe */
-    struct rn_nbq ue_rcvq;           /* [L] datagrams, nb_cb[0] = src << 16 | sport,
-                                        nb_cb[1] = the destination address */
+    struct rn_nbq ue_rcvq;           /* [L] datagrams with their UDP header
+                                        (the source port), nb_cb the source
+                                        address (struct rn_inaddr) */
     _Atomic uint32_t ue_rcvq_bytes;  /* [A] buffer bytes on ue_rcvq (truesize) */
     _Atomic uint32_t ue_rcvbuf;      /* [A] limit of ue_rcvq_bytes */
     uint32_t ue_sndbuf;              /* [L] SO_SNDBUF: bytes of buffers sent

@@ -180,8 +180,8 @@ usage 2 "lab stop-hang: --ctl is an option of clear-leak only" lab stop-hang "${
 usage 2 "lab leak: --seed: the leak runs without the simulator" lab --seed 2 leak
 usage 2 "lab clear-leak: --fixed: clear-leak asks the daemon" lab clear-leak --fixed "${C[@]}"
 usage 2 "unexpected argument '9'" send 198.18.0.1 7 9
-usage 2 "'x': not an IPv4 address" send x 7
-usage 2 "--addr '198.18.0.256': not an IPv4 address" recv 7 --addr 198.18.0.256
+usage 2 "'x': not an IPv4 or IPv6 address" send x 7
+usage 2 "--addr '198.18.0.256': not an IPv4 or IPv6 address" recv 7 --addr 198.18.0.256
 usage 2 "--output needs a value" get http://198.18.0.1/ -o
 # Options and operands in any order, = or not, in the local commands.
 "$refnet" sim ping --count 3 --seed 4 >"$dir/a" 2>&1

@@ -370,6 +370,18 @@ static uint32_t v4_of(const uint8_t in[16])
     return memcmp(in, p, 12) == 0 ? be32(in + 12) : 0;
 }
 
+/* The address the stack holds for a case's IPv4 address a: a itself, or
+ * over IPv6 the address of 2001:2::/96 it stands for. */
+static struct rn_inaddr ia_of(const struct cf_world *w, uint32_t a)
+{
+    struct rn_ip6 a6;
+
+    if (!w->w_v6)
+        return rn_inaddr_v4(a);
+    v6_of(a, a6.i6_octet);
+    return rn_inaddr_v6(&a6);
+}
+
 static void put32(uint8_t *p, uint32_t v)
 {
     p[0] = (uint8_t)(v >> 24);
@@ -1352,10 +1364,11 @@ static const char *state_of(struct cf_world *w)
 
     if (w->w_dut_port == 0)
         return w->w_l != NULL ? "LISTEN" : "CLOSED";
-    c = rn__tcp_lookup(ts, DUT_ADDR, w->w_dut_port, PEER_ADDR, w->w_peer_port);
+    c = rn__tcp_lookup(ts, ia_of(w, DUT_ADDR), w->w_dut_port, ia_of(w, PEER_ADDR), w->w_peer_port);
     if (c != NULL)
         return rn__tcp_state_name(tcp_state(c));
-    if (rn__tcp_tw_lookup(ts, DUT_ADDR, w->w_dut_port, PEER_ADDR, w->w_peer_port) != NULL)
+    if (rn__tcp_tw_lookup(ts, ia_of(w, DUT_ADDR), w->w_dut_port, ia_of(w, PEER_ADDR),
+                          w->w_peer_port) != NULL)
         return rn__tcp_state_name(TCPS_TIME_WAIT);
     /* Gone from the table: a connection the user had is CLOSED; one the
      * user never had went back to the listener. */
@@ -1514,7 +1527,8 @@ static int step_action(struct cf_world *w, char **tok, unsigned nt, char *err, s
 
         if (nt >= 3 && strcmp(tok[1], "backlog") == 0)
             backlog = (unsigned)strtoul(tok[2], NULL, 10);
-        e = rn__tcp_listen_opts(st, 0, DUT_PORT, backlog, w->w_uo_set ? &w->w_uo : NULL,
+        e = rn__tcp_listen_opts(st, w->w_v6 ? rn_inaddr_v6(&RN_IP6_ANY) : rn_inaddr_v4(0), DUT_PORT,
+                                backlog, w->w_uo_set ? &w->w_uo : NULL,
                                 &upcalls, &w->w_lu, &w->w_l);
         if (e < 0)
             return cf_fail(err, errlen, "listen: %s", rn_strerror(e));
@@ -1531,7 +1545,8 @@ static int step_action(struct cf_world *w, char **tok, unsigned nt, char *err, s
     if (strcmp(a, "connect") == 0) {
         struct tcp_conn *nc;
 
-        e = rn__tcp_connect_opts(st, 0, 0, PEER_ADDR, w->w_peer_port,
+        e = rn__tcp_connect_opts(st, w->w_v6 ? rn_inaddr_v6(&RN_IP6_ANY) : rn_inaddr_v4(0), 0,
+                                 ia_of(w, PEER_ADDR), w->w_peer_port,
                                  w->w_uo_set ? &w->w_uo : NULL, &upcalls, &w->w_cu[w->w_nc],
                                  &nc);
         if (e < 0)

@@ -234,7 +234,8 @@ static int notexpr(struct run *r, const char *what)
 
 static struct rn_sockaddr_in to_rn(const struct sockaddr_in *sin)
 {
-    return (struct rn_sockaddr_in){ntohl(sin->sin_addr.s_addr), ntohs(sin->sin_port)};
+    return (struct rn_sockaddr_in){.sin_addr = ntohl(sin->sin_addr.s_addr),
+                                   .sin_port = ntohs(sin->sin_port)};
 }
 
 static void from_rn(const struct rn_sockaddr_in *a, struct sockaddr_in *sin)
@@ -287,10 +288,12 @@ static int rx_socket(struct run *r, int domain, int type, int proto)
     int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
     int rt = base == SOCK_STREAM ? RN_SOCK_STREAM : base == SOCK_DGRAM ? RN_SOCK_DGRAM : base;
 
-    if (domain != AF_INET)
-        return notexpr(r, "an address family (refnet's sockets are IPv4 only)");
+    if (domain != AF_INET && domain != AF_INET6)
+        return notexpr(r, "an address family other than AF_INET and AF_INET6");
     if (type & SOCK_NONBLOCK)
         rt |= RN_SOCK_NONBLOCK;
+    if (domain == AF_INET6)
+        rt |= RN_SOCK_INET6;
     return (int)rn_sock_posix(rn_socket(r->r_proc, rt, proto));
 }
 
@@ -310,7 +313,7 @@ static int rx_listen(struct run *r, int fd, int backlog)
 
 static int rx_connect(struct run *r, int fd, const struct sockaddr *sa, socklen_t len)
 {
-    struct rn_sockaddr_in a = {0, 0};
+    struct rn_sockaddr_in a = {.sin_addr = 0, .sin_port = 0};
 
     /* AF_UNSPEC dissolves a datagram association: refnet says it with 0:0. */
     if (!(sa != NULL && len >= sizeof(sa_family_t) && sa->sa_family == AF_UNSPEC) &&
@@ -321,7 +324,7 @@ static int rx_connect(struct run *r, int fd, const struct sockaddr *sa, socklen_
 
 static int rx_accept4(struct run *r, int fd, struct sockaddr_in *peer, int flags)
 {
-    struct rn_sockaddr_in a = {0, 0};
+    struct rn_sockaddr_in a = {.sin_addr = 0, .sin_port = 0};
     int rf = flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC), h;
 
     /* A refnet handle has nothing to close on exec: SOCK_CLOEXEC has no
@@ -350,7 +353,7 @@ static ssize_t rx_sendto(struct run *r, int fd, const void *buf, size_t len, int
 static ssize_t rx_recvfrom(struct run *r, int fd, void *buf, size_t len, int flags,
                            struct sockaddr_in *from, int *mflags)
 {
-    struct rn_sockaddr_in a = {0, 0};
+    struct rn_sockaddr_in a = {.sin_addr = 0, .sin_port = 0};
     uint32_t f;
     ssize_t n;
 
@@ -557,7 +560,7 @@ static int rx_getsockopt(struct run *r, int fd, int level, int name, void *val, 
 
 static int rx_getsockname(struct run *r, int fd, struct sockaddr_in *sa)
 {
-    struct rn_sockaddr_in a = {0, 0};
+    struct rn_sockaddr_in a = {.sin_addr = 0, .sin_port = 0};
     int e = (int)rn_sock_posix(rn_getsockname(r->r_proc, fd, &a));
 
     if (e == 0)
@@ -567,7 +570,7 @@ static int rx_getsockname(struct run *r, int fd, struct sockaddr_in *sa)
 
 static int rx_getpeername(struct run *r, int fd, struct sockaddr_in *sa)
 {
-    struct rn_sockaddr_in a = {0, 0};
+    struct rn_sockaddr_in a = {.sin_addr = 0, .sin_port = 0};
     int e = (int)rn_sock_posix(rn_getpeername(r->r_proc, fd, &a));
 
     if (e == 0)

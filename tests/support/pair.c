@@ -117,6 +117,7 @@ int pair_build(const struct pair_params *pp)
         la = pp->pp_wrap_a(la);
     ip.ifp_link = la;
     ip.ifp_addr = ADDR_A;
+    ip.ifp_ipv6 = pp->pp_ipv6;
     err = rn_stack_add_iface(P.a, &ip, &P.ifa);
     ip.ifp_link = lb;  /* taken by the stack, on failure too */
     ip.ifp_addr = ADDR_B;
@@ -124,7 +125,17 @@ int pair_build(const struct pair_params *pp)
         rn_link_close(lb);
         return err;
     }
-    return rn_stack_add_iface(P.b, &ip, &P.ifb);
+    err = rn_stack_add_iface(P.b, &ip, &P.ifb);
+    if (err == 0 && pp->pp_ipv6) {
+        struct rn_ip6 a6, b6;
+
+        if (rn_ip6_addr_parse(ADDR6_A, &a6, NULL) != 0 || rn_ip6_addr_parse(ADDR6_B, &b6, NULL) != 0)
+            return RN_EINVAL;
+        err = rn_iface_add_addr6(P.ifa, &a6, 64);
+        if (err == 0)
+            err = rn_iface_add_addr6(P.ifb, &b6, 64);
+    }
+    return err;
 
 out_close_ends:
     rn_link_close(la);
@@ -150,6 +161,9 @@ void pair_up_with(const struct pair_params *pp)
     err = pair_build(pp);
     if (err < 0)
         fail_msg("the pair could not be built: %s", rn_strerror(err));
+    /* Duplicate address detection: one solicitation, a second's wait. */
+    if (pp->pp_ipv6)
+        run_for(RN_MSEC(1500));
     if (pp->pp_procs) {
         assert_int_equal(rn_proc_create(P.a, "client", &P.pa), 0);
         assert_int_equal(rn_proc_create(P.b, "server", &P.pb), 0);

@@ -56,7 +56,7 @@ const struct rn_sock_completion *last_of(const struct rec *r, int op)
 
 int udp_bound_to(struct rn_proc *p, uint32_t addr, uint16_t port)
 {
-    struct rn_sockaddr_in a = {addr, port};
+    struct rn_sockaddr_in a = {.sin_addr = addr, .sin_port = port};
     int h = rn_sock_open(p, RN_SOCK_DGRAM, 0);
 
     assert_true(h > 0);
@@ -71,7 +71,7 @@ int udp_bound(struct rn_proc *p, uint16_t port)
 
 int tcp_listening(struct rn_proc *p, uint16_t port, int *err)
 {
-    struct rn_sockaddr_in l = {0, port};
+    struct rn_sockaddr_in l = {.sin_addr = 0, .sin_port = port};
     int h = rn_sock_open(p, RN_SOCK_STREAM, 0);
 
     assert_true(h > 0);
@@ -89,7 +89,7 @@ static bool connected_and_accepted(void *ctx)
 
 int tcp_connect_accept(struct rn_proc *pa, int hc, struct rn_proc *pb, int hl, uint16_t port)
 {
-    struct rn_sockaddr_in to = {ADDR_B, port};
+    struct rn_sockaddr_in to = {.sin_addr = ADDR_B, .sin_port = port};
     struct rec r[2];
 
     memset(r, 0, sizeof(r));

@@ -92,6 +92,9 @@ void clock_manual_uninstall(void);
 
 #define ADDR_A 0xc6120002u  /* 198.18.0.2, stack a's interface */
 #define ADDR_B 0xc6120003u  /* 198.18.0.3, stack b's interface */
+/* With pp_ipv6: the IPv6 addresses of a and b (pair_params). */
+#define ADDR6_A "2001:2::2"
+#define ADDR6_B "2001:2::3"
 
 /* What runs above IP on both stacks. */
 enum pair_layers {
@@ -120,6 +123,9 @@ struct pair_params {
     const char *pp_fault_ba;      /* the same on b's transmit side */
     bool pp_offloads;             /* the cable offers checksum offload and
                                      TSO, as a TAP does */
+    bool pp_ipv6;                 /* IPv6 too: a ADDR6_A, b ADDR6_B (/64),
+                                     preferred once pair_up_with() returns
+                                     (duplicate address detection run) */
     /* If set, called with the top of a's end (its fault filter, if any)
      * before the interface takes it: returns the link to give the
      * interface instead, a filter of the test's own stacked on it. */

@@ -104,7 +104,7 @@ static void tcl_done(struct rn_proc *p, const struct rn_sock_completion *cmp)
 
 void tcl_connect(struct tcl *c, struct rn_proc *p, uint16_t port)
 {
-    struct rn_sockaddr_in to = {ADDR_B, port};
+    struct rn_sockaddr_in to = {.sin_addr = ADDR_B, .sin_port = port};
     struct rn_sock_req rq = {.sq_op = RN_SOP_CONNECT, .sq_to = &to, .sq_user = c};
 
     memset(c, 0, sizeof(*c));

@@ -328,7 +328,7 @@ static void test_pended_connect_and_listen(void **state)
     assert_non_null(tb.tc_pend);
     assert_int_equal(tb.tc_last.fv_lport, 90);
     {
-        struct rn_sockaddr_in l90 = {0, 90};
+        struct rn_sockaddr_in l90 = {.sin_addr = 0, .sin_port = 90};
         int h = rn_sock_open(P.pb, RN_SOCK_STREAM, 0);
 
         assert_int_equal(rn_sock_bind(P.pb, h, &l90), RN_EADDRINUSE);
@@ -489,7 +489,7 @@ static void close_hangs_on_faulty(int hl, struct rec *rb, const char *verdict)
     /* The closed listener is still alive, and its port still taken. */
     assert_int_equal(rn_ob_live_count(lt), 1);
     {
-        struct rn_sockaddr_in l80 = {0, 80};
+        struct rn_sockaddr_in l80 = {.sin_addr = 0, .sin_port = 80};
 
         h = rn_sock_open(P.pb, RN_SOCK_STREAM, 0);
         assert_int_equal(rn_sock_bind(P.pb, h, &l80), RN_EADDRINUSE);

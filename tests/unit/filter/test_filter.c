@@ -42,7 +42,7 @@ static void udp_recv_post(struct udp_rx *u)
 /* Sends one datagram from a to b:port; returns the send's result. */
 static ssize_t udp_send_one(int ha, uint16_t port, struct rec *ra)
 {
-    struct rn_sockaddr_in to = {ADDR_B, port};
+    struct rn_sockaddr_in to = {.sin_addr = ADDR_B, .sin_port = port};
     static char msg[] = "ping";
 
     submit(P.pa, RN_SOP_SEND, ha, msg, 4, &to, ra);
@@ -172,7 +172,7 @@ static void test_weights_decide(void **state)
 
 static void test_tcp_blocked_at_connect_listen_accept(void **state)
 {
-    struct rn_sockaddr_in to80 = {ADDR_B, 80};
+    struct rn_sockaddr_in to80 = {.sin_addr = ADDR_B, .sin_port = 80};
     struct rec ra = {0}, rb = {0};
     uint64_t id, drops;
     int hl, hc, err, h81;
@@ -230,7 +230,7 @@ static bool connect_done(void *ctx)
 
 static void test_tcp_blocked_inbound_segments_go_unanswered(void **state)
 {
-    struct rn_sockaddr_in to = {ADDR_B, 82};
+    struct rn_sockaddr_in to = {.sin_addr = ADDR_B, .sin_port = 82};
     struct rec ra = {0};
     uint64_t id, drops;
     int hl, hc, err;

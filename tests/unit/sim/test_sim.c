@@ -667,7 +667,7 @@ static void hget_done(struct rn_proc *p, const struct rn_sock_completion *c);
 static void hget_submit(struct hget *g, enum rn_sock_op op, void *buf, size_t len)
 {
     static const char req[] = "GET / HTTP/1.1\r\nHost: www\r\nConnection: close\r\n\r\n";
-    struct rn_sockaddr_in to = {ADDR_B, 80};
+    struct rn_sockaddr_in to = {.sin_addr = ADDR_B, .sin_port = 80};
     struct rn_sock_req rq = {
         .sq_op = op,
         .sq_handle = g->g_h,

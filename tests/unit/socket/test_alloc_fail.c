@@ -270,7 +270,7 @@ static bool a_sent(void *ctx)
  * success end to end. */
 static bool exchange(void)
 {
-    struct rn_sockaddr_in l = {0, 7000}, to = {ADDR_B, 7000};
+    struct rn_sockaddr_in l = {.sin_addr = 0, .sin_port = 7000}, to = {.sin_addr = ADDR_B, .sin_port = 7000};
     struct rn_sock_req rq = {0};
     int hl;
 
@@ -428,7 +428,7 @@ static int stop_service(void)
  * step reported success. */
 static bool services_round(void)
 {
-    struct rn_sockaddr_in to = {ADDR_B, 7};
+    struct rn_sockaddr_in to = {.sin_addr = ADDR_B, .sin_port = 7};
     struct rn_sock_req rq;
     struct rn_strbuf table = RN_STRBUF_INIT;
     char err[200];
@@ -524,7 +524,7 @@ static uint8_t page[PAGE_LEN];
 static bool httpd_round(void)
 {
     static const char get[] = "GET /page.bin HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n";
-    struct rn_sockaddr_in to = {ADDR_B, 80};
+    struct rn_sockaddr_in to = {.sin_addr = ADDR_B, .sin_port = 80};
     struct rn_sock_req rq;
     char spec[128], err[200];
 
@@ -716,7 +716,7 @@ out:
 
 static void test_diagnosis_fails_cleanly(void **state)
 {
-    struct rn_sockaddr_in l = {0, 7001}, to = {ADDR_B, 7001};
+    struct rn_sockaddr_in l = {.sin_addr = 0, .sin_port = 7001}, to = {.sin_addr = ADDR_B, .sin_port = 7001};
     struct rn_sock_req rq;
     struct told ref, t;
     long k;

@@ -39,7 +39,7 @@ struct conn {
 
 static void connect_pair(struct conn *k, bool nonblocking_client)
 {
-    struct rn_sockaddr_in to = {ADDR_B, PORT};
+    struct rn_sockaddr_in to = {.sin_addr = ADDR_B, .sin_port = PORT};
     int err;
 
     memset(k, 0, sizeof(*k));
@@ -63,8 +63,8 @@ static ssize_t send_now(struct rn_proc *p, int h, const char *data, struct rec *
 
 static void test_nonblocking_connect_accept_recv(void **state)
 {
-    struct rn_sockaddr_in open_port = {ADDR_B, PORT}, closed_port = {ADDR_B, PORT + 1};
-    struct rn_sockaddr_in nobody = {0xc6120063u, PORT};  /* 198.18.0.99: never answers */
+    struct rn_sockaddr_in open_port = {.sin_addr = ADDR_B, .sin_port = PORT}, closed_port = {.sin_addr = ADDR_B, .sin_port = PORT + 1};
+    struct rn_sockaddr_in nobody = {.sin_addr = 0xc6120063u, .sin_port = PORT};  /* 198.18.0.99: never answers */
     struct rec r = {0};
     uint8_t buf[16];
     int64_t v;
@@ -334,7 +334,7 @@ static void test_outq_and_options(void **state)
     /* UDP: FIONREAD is the next datagram's size. */
     h = udp_bound(P.pb, 7400);
     {
-        struct rn_sockaddr_in to = {ADDR_B, 7400};
+        struct rn_sockaddr_in to = {.sin_addr = ADDR_B, .sin_port = 7400};
         int u = rn_sock_open(P.pa, RN_SOCK_DGRAM, 0);
         struct rec r = {0};
 

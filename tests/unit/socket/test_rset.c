@@ -52,7 +52,7 @@ static int ready_now(int set, struct rn_rset_event *out, unsigned max)
 static void datagram_to_a(uint16_t port, size_t len)
 {
     static uint8_t payload[2000];
-    struct rn_sockaddr_in to = {ADDR_A, port};
+    struct rn_sockaddr_in to = {.sin_addr = ADDR_A, .sin_port = port};
     struct rec r = {0};
     int hb = rn_sock_open(P.pb, RN_SOCK_DGRAM, 0);
 
@@ -79,7 +79,7 @@ static ssize_t recv_on_a(int h, size_t len)
  * b's listener *hl on port. */
 static void tcp_pair(uint16_t port, int *hl, int *ha, int *hb)
 {
-    struct rn_sockaddr_in to = {ADDR_B, port};
+    struct rn_sockaddr_in to = {.sin_addr = ADDR_B, .sin_port = port};
     const struct rn_sock_completion *c;
     struct rec r = {0};
     int err;
@@ -420,7 +420,7 @@ static void test_tcp_rcvlowat(void **state)
 
 static void test_tcp_connect_completes_as_pollout(void **state)
 {
-    struct rn_sockaddr_in to = {ADDR_B, 6002};
+    struct rn_sockaddr_in to = {.sin_addr = ADDR_B, .sin_port = 6002};
     struct rn_rset_event ev[4];
     struct rec r = {0};
     int hl, h, set, err;
@@ -448,7 +448,7 @@ static void test_tcp_connect_completes_as_pollout(void **state)
 
 static void test_tcp_listener_accept_readiness(void **state)
 {
-    struct rn_sockaddr_in to = {ADDR_A, 6003};
+    struct rn_sockaddr_in to = {.sin_addr = ADDR_A, .sin_port = 6003};
     struct rn_rset_event ev[4];
     struct rec r = {0};
     int hl, set, err, c1, c2;
@@ -484,7 +484,7 @@ static void test_tcp_listener_accept_readiness(void **state)
 
 static void test_tcp_error_is_always_reported(void **state)
 {
-    struct rn_sockaddr_in to = {ADDR_B, 6004};  /* nobody listens */
+    struct rn_sockaddr_in to = {.sin_addr = ADDR_B, .sin_port = 6004};  /* nobody listens */
     struct rn_rset_event ev[4];
     struct rec r = {0};
     int64_t soerr;
@@ -746,7 +746,7 @@ static void test_wait_requests(void **state)
     assert_int_equal(r.n, 2);
     {
         static uint8_t payload[16];
-        struct rn_sockaddr_in to1 = {ADDR_A, 5060}, to2 = {ADDR_A, 5061};
+        struct rn_sockaddr_in to1 = {.sin_addr = ADDR_A, .sin_port = 5060}, to2 = {.sin_addr = ADDR_A, .sin_port = 5061};
         struct rec rs = {0};
         int hb = rn_sock_open(P.pb, RN_SOCK_DGRAM, 0);
 
@@ -822,7 +822,7 @@ static void test_many_quiet_sockets(void **state)
         h = rn_sock_open(P.pa, RN_SOCK_DGRAM, 0);
         assert_true(h > 0);
         if (i % 400 == 7) {
-            struct rn_sockaddr_in l = {0, (uint16_t)(7000 + i)};
+            struct rn_sockaddr_in l = {.sin_addr = 0, .sin_port = (uint16_t)(7000 + i)};
 
             assert_int_equal(rn_sock_bind(P.pa, h, &l), 0);
             busy[i / 400] = 7000 + i;

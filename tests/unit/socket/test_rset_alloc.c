@@ -32,7 +32,7 @@
 static void test_waits_and_events_allocate_nothing(void **state)
 {
     struct pair_params pp = {.pp_procs = true};
-    struct rn_sockaddr_in to = {ADDR_A, 0};
+    struct rn_sockaddr_in to = {.sin_addr = ADDR_A, .sin_port = 0};
     struct rn_rset_event ev[8];
     static uint8_t payload[64];
     struct rec r = {0};
@@ -98,7 +98,7 @@ static void submit_noted(struct outcome *o, struct rn_proc *p, int op, int h, vo
 static bool run_once(struct outcome *o)
 {
     static uint8_t payload[32];
-    struct rn_sockaddr_in to = {ADDR_A, 0}, l = {0, 0};
+    struct rn_sockaddr_in to = {.sin_addr = ADDR_A, .sin_port = 0}, l = {.sin_addr = 0, .sin_port = 0};
     struct rn_sock_req rq = {.sq_op = RN_SOP_RSET_WAIT};
     struct rec rb = {0};
     int i, hb, n;

@@ -88,7 +88,7 @@ static void *worker_thread(void *arg)
         set = rn_epoll_create(p, 0);
         EXPECT(set > 0);
         for (k = 0; k < SOCKETS; k++) {
-            struct rn_sockaddr_in l = {0, (uint16_t)(BASE_PORT + k)};
+            struct rn_sockaddr_in l = {.sin_addr = 0, .sin_port = (uint16_t)(BASE_PORT + k)};
             struct rn_rset_event e = {.re_events = RN_POLLIN | RN_RSET_ONESHOT};
             int h = rn_socket(p, RN_SOCK_DGRAM, 0);
 
@@ -151,7 +151,7 @@ static void *sender_thread(void *arg)
     EXPECT(h > 0);
     for (r = 0; r < PER_SOCKET; r++) {
         for (k = 0; k < SOCKETS; k++) {
-            struct rn_sockaddr_in to = {ADDR_A, (uint16_t)(BASE_PORT + k)};
+            struct rn_sockaddr_in to = {.sin_addr = ADDR_A, .sin_port = (uint16_t)(BASE_PORT + k)};
 
             memset(out, k, sizeof(out));
             EXPECT(rn_sendto(p, h, out, sizeof(out), 0, &to) == (ssize_t)sizeof(out));

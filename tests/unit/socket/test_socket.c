@@ -165,7 +165,7 @@ static void resolve_arp(void)
 {
     struct rn_proc *p;
     struct rec r = {0};
-    struct rn_sockaddr_in to = {ADDR_B, 9};
+    struct rn_sockaddr_in to = {.sin_addr = ADDR_B, .sin_port = 9};
     uint8_t b[4] = {0};
     int h;
 
@@ -243,7 +243,7 @@ static void test_echo_sizes_at_the_limits(void **state)
 {
     static const size_t sizes[] = {0, 1, 1472, 1473, 65507};
     static uint8_t sbuf[65507], rbuf[65536];
-    struct rn_sockaddr_in to = {ADDR_B, 7};
+    struct rn_sockaddr_in to = {.sin_addr = ADDR_B, .sin_port = 7};
     struct rn_proc *p;
     struct rn_echo *e;
     struct rec r;
@@ -282,7 +282,7 @@ static void test_echo_sizes_at_the_limits(void **state)
 
 static void test_close_returns_and_the_socket_waits_for_its_transport(void **state)
 {
-    struct rn_sockaddr_in local = {0, 5555};
+    struct rn_sockaddr_in local = {.sin_addr = 0, .sin_port = 5555};
     struct rec r = {0};
     struct rn_proc *p;
     void *ep, *so;
@@ -357,7 +357,7 @@ static void test_close_returns_and_the_socket_waits_for_its_transport(void **sta
 
 static void test_exit_cleans_every_handle(void **state)
 {
-    struct rn_sockaddr_in l = {0, 0};
+    struct rn_sockaddr_in l = {.sin_addr = 0, .sin_port = 0};
     struct rn_pollfd pf[2];
     struct rec r = {0};
     struct rn_proc *p;
@@ -424,7 +424,7 @@ static void test_exit_cleans_every_handle(void **state)
 
 static void test_completion_queue(void **state)
 {
-    struct rn_sockaddr_in to = {ADDR_B, 7};
+    struct rn_sockaddr_in to = {.sin_addr = ADDR_B, .sin_port = 7};
     struct rn_sock_completion c[8];
     struct rn_echo *e;
     struct rn_proc *p;
@@ -490,7 +490,7 @@ static void test_completion_queue(void **state)
 
 static void test_poll_and_timeouts(void **state)
 {
-    struct rn_sockaddr_in l = {0, 4000}, to = {ADDR_A, 4000};
+    struct rn_sockaddr_in l = {.sin_addr = 0, .sin_port = 4000}, to = {.sin_addr = ADDR_A, .sin_port = 4000};
     struct rn_pollfd pf[2];
     struct rec r = {0};
     struct rn_proc *pa, *pb;
@@ -612,7 +612,7 @@ static void test_requests_on_bad_handles(void **state)
 static void test_stack_teardown_runs_processes_down(void **state)
 {
     struct rn_sock_completion c[4];
-    struct rn_sockaddr_in l = {0, 7100};
+    struct rn_sockaddr_in l = {.sin_addr = 0, .sin_port = 7100};
     struct rec r = {0};
     struct rn_proc *p;
     struct rn_cq *cq;
@@ -668,7 +668,7 @@ static void *blocking_thread(void *arg)
 {
     struct blocking_ctx *bc = arg;
     struct rn_proc *p = bc->bc_proc;
-    struct rn_sockaddr_in echo = {ADDR_B, 7}, from = {0}, name = {0};
+    struct rn_sockaddr_in echo = {.sin_addr = ADDR_B, .sin_port = 7}, from = {0}, name = {0};
     struct rn_pollfd pf;
     uint8_t out[3000], in[4000];
     int64_t v;

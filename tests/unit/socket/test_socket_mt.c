@@ -61,7 +61,7 @@ static void *client_thread(void *arg)
 {
     struct client_arg *ca = arg;
     struct rn_proc *p = S.s_proc;
-    struct rn_sockaddr_in echo = {ADDR_B, 7}, from;
+    struct rn_sockaddr_in echo = {.sin_addr = ADDR_B, .sin_port = 7}, from;
     uint8_t out[3000], in[3100];
     uint64_t x = 0x1234567ull + ca->ca_id;
     unsigned r;
@@ -156,7 +156,7 @@ static void exited(struct rn_ob_wait *w, void *ctx)
 static void *private_thread(void *arg)
 {
     struct rn_stack *st = arg;
-    struct rn_sockaddr_in echo = {ADDR_B, 7};
+    struct rn_sockaddr_in echo = {.sin_addr = ADDR_B, .sin_port = 7};
     struct rn_ob_wait w = {0};
     struct rn_proc *p;
     uint8_t out[32] = "private", in[64];
@@ -185,7 +185,7 @@ static void *private_thread(void *arg)
 static void *tcp_server_thread(void *arg)
 {
     struct rn_proc *p = arg;
-    struct rn_sockaddr_in l = {0, 9000}, peer;
+    struct rn_sockaddr_in l = {.sin_addr = 0, .sin_port = 9000}, peer;
     uint8_t buf[4096];
     ssize_t n;
     int hl, h;
@@ -210,7 +210,7 @@ static void *tcp_server_thread(void *arg)
 static void *tcp_client_thread(void *arg)
 {
     struct rn_proc *p = arg;
-    struct rn_sockaddr_in to = {ADDR_B, 9000};
+    struct rn_sockaddr_in to = {.sin_addr = ADDR_B, .sin_port = 9000};
     static uint8_t out[200000], in[200000];
     size_t sent = 0, got = 0, i;
     ssize_t n;

@@ -31,7 +31,7 @@ struct conn {
 
 static void connect_pair(struct conn *k, uint16_t port)
 {
-    struct rn_sockaddr_in l = {0, port}, to = {ADDR_B, port}, local, remote;
+    struct rn_sockaddr_in l = {.sin_addr = 0, .sin_port = port}, to = {.sin_addr = ADDR_B, .sin_port = port}, local, remote;
     const struct rn_sock_completion *c;
 
     memset(k, 0, sizeof(*k));
@@ -218,7 +218,7 @@ static void test_stream_abort_resets_peer(void **state)
 
 static void test_stream_refused_and_options(void **state)
 {
-    struct rn_sockaddr_in to = {ADDR_B, 9999};
+    struct rn_sockaddr_in to = {.sin_addr = ADDR_B, .sin_port = 9999};
     struct rn_proc *p;
     struct rec r = {0};
     int64_t v;
@@ -267,7 +267,7 @@ static void test_stream_refused_and_options(void **state)
  * exit stays pending, and the watchdog names the chain and the holder. */
 static void test_watchdog_names_the_stuck_exit(void **state)
 {
-    struct rn_sockaddr_in l = {0, 80};
+    struct rn_sockaddr_in l = {.sin_addr = 0, .sin_port = 80};
     struct rn_strbuf out = RN_STRBUF_INIT;
     struct rn_watchdog *wd;
     struct rn_proc *p;

@@ -77,8 +77,8 @@ static void submit_done(struct rn_proc *p, enum rn_sock_op op, int h,
 
 static void test_rows_and_rendering(void **state)
 {
-    struct rn_sockaddr_in any7 = {0, 7}, any80 = {0, 80}, b5000 = {ADDR_B, 5000};
-    struct rn_sockaddr_in b9 = {ADDR_B, 9}, l5000 = {0, 5000};
+    struct rn_sockaddr_in any7 = {.sin_addr = 0, .sin_port = 7}, any80 = {.sin_addr = 0, .sin_port = 80}, b5000 = {.sin_addr = ADDR_B, .sin_port = 5000};
+    struct rn_sockaddr_in b9 = {.sin_addr = ADDR_B, .sin_port = 9}, l5000 = {.sin_addr = 0, .sin_port = 5000};
     const struct rn_netstat_row *row;
     struct rn_strbuf sb = RN_STRBUF_INIT;
     struct rn_proc *pa, *pb;
@@ -119,7 +119,7 @@ static void test_rows_and_rendering(void **state)
     row = find(&rs, "tcp", "LISTEN", 80);
     assert_non_null(row);
     assert_true(row->nr_listening);
-    assert_int_equal(row->nr_faddr, 0);
+    assert_true(rn_inaddr_is_v4(&row->nr_faddr) && rn_inaddr_is_any(&row->nr_faddr));
     row = NULL;
     for (unsigned i = 0; i < rs.n; i++) {
         if (strcmp(rs.r[i].nr_state, "ESTABLISHED") == 0 && strcmp(rs.r[i].nr_proto, "tcp") == 0)
@@ -127,8 +127,9 @@ static void test_rows_and_rendering(void **state)
     }
     assert_non_null(row);
     assert_false(row->nr_listening);
-    assert_int_equal(row->nr_laddr, ADDR_A);
-    assert_int_equal(row->nr_faddr, ADDR_B);
+    assert_true(rn_inaddr_is_v4(&row->nr_laddr));
+    assert_int_equal(rn_inaddr_to_v4(&row->nr_laddr), ADDR_A);
+    assert_int_equal(rn_inaddr_to_v4(&row->nr_faddr), ADDR_B);
     assert_int_equal(row->nr_fport, 5000);
     row = find(&rs, "udp", "UNCONN", 7);
     assert_non_null(row);

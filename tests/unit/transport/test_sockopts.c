@@ -49,7 +49,7 @@ static struct rec *new_rec(void)
 static void up(void)
 {
     struct pair_params pp = {.pp_procs = true, .pp_wrap_a = wire_wrap};
-    struct rn_sockaddr_in to = {ADDR_B, 9};
+    struct rn_sockaddr_in to = {.sin_addr = ADDR_B, .sin_port = 9};
     struct rec *r;
     int h;
 
@@ -82,7 +82,7 @@ static int udp_socket(struct rn_proc *p)
 
 static int bind_to(struct rn_proc *p, int h, uint32_t addr, uint16_t port)
 {
-    struct rn_sockaddr_in a = {addr, port};
+    struct rn_sockaddr_in a = {.sin_addr = addr, .sin_port = port};
 
     return rn_sock_bind(p, h, &a);
 }
@@ -303,7 +303,7 @@ static void test_reuseport_spreads_syns(void **state)
             submit(P.pb, RN_SOP_ACCEPT, hl[i], NULL, 0, NULL, ra[i]);
     }
     for (k = 0; k < CONNS; k++) {
-        struct rn_sockaddr_in to = {ADDR_B, PORT};
+        struct rn_sockaddr_in to = {.sin_addr = ADDR_B, .sin_port = PORT};
         static struct rec rc[CONNS];
 
         memset(&rc[k], 0, sizeof(rc[k]));
@@ -325,7 +325,7 @@ static void test_reuseport_udp(void **state)
 {
     enum { N = 4, FLOWS = 32 };
     static struct rec rs, rr[N];
-    struct rn_sockaddr_in to = {ADDR_B, PORT};
+    struct rn_sockaddr_in to = {.sin_addr = ADDR_B, .sin_port = PORT};
     static char buf[N][64][8];
     unsigned i, k, j, total = 0;
     int hb[N], h;
@@ -585,7 +585,7 @@ static void test_tcp_buffers(void **state)
  * for it, RN_ENOBUFS. */
 static void test_udp_sndbuf(void **state)
 {
-    struct rn_sockaddr_in to = {ADDR_B, 9};
+    struct rn_sockaddr_in to = {.sin_addr = ADDR_B, .sin_port = 9};
     static struct rec r;
     unsigned i, sent = 0, again = 0;
     int h;
@@ -635,7 +635,7 @@ static void test_udp_sndbuf(void **state)
 /* SO_BROADCAST: a datagram to a broadcast address needs it. */
 static void test_broadcast(void **state)
 {
-    struct rn_sockaddr_in all = {0xffffffffu, PORT}, subnet = {0xc613ffffu, PORT};
+    struct rn_sockaddr_in all = {.sin_addr = 0xffffffffu, .sin_port = PORT}, subnet = {.sin_addr = 0xc613ffffu, .sin_port = PORT};
     static struct rec r;
     int ha, hb1, hb2, n1 = 0, n2 = 0;
 
@@ -680,7 +680,7 @@ static void test_broadcast(void **state)
 /* IP_TOS and IP_TTL on what a socket sends, TCP and UDP. */
 static void test_tos_ttl(void **state)
 {
-    struct rn_sockaddr_in to = {ADDR_B, 9};
+    struct rn_sockaddr_in to = {.sin_addr = ADDR_B, .sin_port = 9};
     const struct wire_seg *s;
     unsigned i, mark;
     int hl, hs, hc, hu;
@@ -752,7 +752,7 @@ static void test_maxseg(void **state)
 /* TCP_SYNCNT: how many SYNs before connect gives up. */
 static void test_syncnt(void **state)
 {
-    struct rn_sockaddr_in to = {ADDR_B, PORT};
+    struct rn_sockaddr_in to = {.sin_addr = ADDR_B, .sin_port = PORT};
     struct rec *r;
     rn_time_t start;
     unsigned i, syns = 0;

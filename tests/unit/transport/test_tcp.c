@@ -645,7 +645,7 @@ static void inject_ack(struct tcp_conn *c, uint32_t ack, uint32_t tsval)
         .th_opts = opts,
     };
     struct rn_ip_rx rx = {
-        .rx_src = c->t_faddr, .rx_dst = c->t_laddr, .rx_proto = RN_IPPROTO_TCP, .rx_ttl = 64,
+        .rx_src = rn_inaddr_to_v4(&c->t_faddr), .rx_dst = rn_inaddr_to_v4(&c->t_laddr), .rx_proto = RN_IPPROTO_TCP, .rx_ttl = 64,
         .rx_iface = P.ifa,
     };
     struct rn_netbuf *nb = rn_nb_alloc(rn_stack_pool(P.a), rn__net_types.nt_own_rx);
@@ -656,7 +656,7 @@ static void inject_ack(struct tcp_conn *c, uint32_t ack, uint32_t tsval)
     rn_nb_reserve(nb, 64);
     p = rn_nb_put(nb, RN_TCP_HLEN + th.th_optlen);
     assert_non_null(p);
-    rn__tcp_emit4(p, &th, c->t_faddr, c->t_laddr);
+    rn__tcp_emit4(p, &th, rn_inaddr_to_v4(&c->t_faddr), rn_inaddr_to_v4(&c->t_laddr));
     rn__tcp_input(P.a, nb, &rx);
 }
 
@@ -1661,10 +1661,66 @@ static void test_bulk_both_ways_faulty(void **state)
     }
 }
 
+/* Listeners keyed by struct rn_inaddr: a SYN to an address finds the
+ * listener of that address, then the wildcard of its family, then (for
+ * IPv4) a dual-stack one on ::; a V6ONLY :: takes no IPv4 and leaves the
+ * IPv4 wildcard free; ports overlap across families only through a
+ * dual-stack ::.  No traffic: the tables alone. */
+static void test_listener_lookup_both_families(void **state)
+{
+    struct tcp_uopts v6only = {.uo_flags = UO_V6ONLY};
+    struct tcp_listener *l4any, *l6only, *ldual, *l4spec, *l6spec;
+    struct rn_inaddr any4 = rn_inaddr_v4(0), any6 = rn_inaddr_v6(&RN_IP6_ANY);
+    struct rn_inaddr a4 = rn_inaddr_v4(ADDR_B), peer4 = rn_inaddr_v4(ADDR_A), a6, peer6, other6;
+    struct tcp_stack *ts;
+    struct user lu = {0};
+
+    (void)state;
+    assert_int_equal(rn_ip6_addr_parse("2001:2::3", &a6.ia_ip6, NULL), 0);
+    assert_int_equal(rn_ip6_addr_parse("2001:2::2", &peer6.ia_ip6, NULL), 0);
+    assert_int_equal(rn_ip6_addr_parse("2001:2::9", &other6.ia_ip6, NULL), 0);
+    {
+        struct pair_params pp = {.pp_layers = PAIR_TCP, .pp_ipv6 = true};
+
+        pair_up_with(&pp);
+    }
+    ts = rn__tcp_stack(P.b);
+    /* Port 80: the IPv4 wildcard, and :: V6ONLY beside it. */
+    assert_int_equal(rn__tcp_listen_opts(P.b, any4, 80, 4, NULL, &upcalls, &lu, &l4any), 0);
+    assert_int_equal(rn__tcp_listen_opts(P.b, any6, 80, 4, &v6only, &upcalls, &lu, &l6only), 0);
+    assert_ptr_equal(rn__tcp_lookup_listener(ts, a4, 80, peer4, 1000), l4any);
+    assert_ptr_equal(rn__tcp_lookup_listener(ts, a6, 80, peer6, 1000), l6only);
+    /* A dual-stack :: on 80 overlaps both. */
+    assert_int_equal(rn__tcp_listen_opts(P.b, any6, 80, 4, NULL, &upcalls, &lu, &ldual),
+                     RN_EADDRINUSE);
+    /* Port 81: dual-stack ::, then specific addresses of both families. */
+    assert_int_equal(rn__tcp_listen_opts(P.b, any6, 81, 4, NULL, &upcalls, &lu, &ldual), 0);
+    assert_int_equal(rn__tcp_listen_opts(P.b, any4, 81, 4, NULL, &upcalls, &lu, &l4spec),
+                     RN_EADDRINUSE);
+    assert_ptr_equal(rn__tcp_lookup_listener(ts, a4, 81, peer4, 1000), ldual);
+    assert_ptr_equal(rn__tcp_lookup_listener(ts, a6, 81, peer6, 1000), ldual);
+    assert_int_equal(rn__tcp_listen_opts(P.b, a4, 82, 4, NULL, &upcalls, &lu, &l4spec), 0);
+    assert_int_equal(rn__tcp_listen_opts(P.b, a6, 82, 4, NULL, &upcalls, &lu, &l6spec), 0);
+    assert_ptr_equal(rn__tcp_lookup_listener(ts, a4, 82, peer4, 1000), l4spec);
+    assert_ptr_equal(rn__tcp_lookup_listener(ts, a6, 82, peer6, 1000), l6spec);
+    assert_null(rn__tcp_lookup_listener(ts, other6, 82, peer6, 1000));
+    /* An address the stack does not hold cannot be listened on. */
+    assert_int_equal(rn__tcp_listen_opts(P.b, other6, 83, 4, NULL, &upcalls, &lu, &l4spec),
+                     RN_EADDRNOTAVAIL);
+    rn__tcp_listener_close(l4any);
+    rn__tcp_listener_close(l6only);
+    rn__tcp_listener_close(ldual);
+    rn__tcp_listener_close(rn__tcp_lookup_listener(ts, a4, 82, peer4, 1000));
+    rn__tcp_listener_close(l6spec);
+    pair_down();
+    check_live_objects(0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_handshake_data_close),
+        cmocka_unit_test(test_listener_lookup_both_families),
         cmocka_unit_test(test_simultaneous_close),
         cmocka_unit_test(test_refused_and_reset),
         cmocka_unit_test(test_zero_window_and_persist),

@@ -33,7 +33,7 @@ static unsigned nreaders, nrecs;
 static void up(void)
 {
     struct pair_params pp = {.pp_procs = true, .pp_wrap_a = wire_wrap};
-    struct rn_sockaddr_in to = {ADDR_B, 9};
+    struct rn_sockaddr_in to = {.sin_addr = ADDR_B, .sin_port = 9};
     struct rec r = {0};
     int h;
 
@@ -627,7 +627,7 @@ static bool rec_done(void *ctx)
 /* tcp.rto_initial and tcp.syn_retries: a SYN nobody answers. */
 static void test_syn_retries(void **state)
 {
-    struct rn_sockaddr_in to = {ADDR_B, PORT};
+    struct rn_sockaddr_in to = {.sin_addr = ADDR_B, .sin_port = PORT};
     rn_time_t t[16], start;
     struct rec r = {0};
     unsigned n;
@@ -657,7 +657,7 @@ static void test_syn_retries(void **state)
  * connection up. */
 static void test_synack_retries(void **state)
 {
-    struct rn_sockaddr_in to = {ADDR_B, PORT};
+    struct rn_sockaddr_in to = {.sin_addr = ADDR_B, .sin_port = PORT};
     struct rec r = {0};
     rn_time_t t[16];
     int hl, hc;

@@ -62,6 +62,8 @@ static void warm_up(void)
 
 /* ---- Tests ---------------------------------------------------------------------- */
 
+#define V4(a) rn_inaddr_v4(a)
+
 static void test_ephemeral_ports(void **state)
 {
     struct rn_port_table pt, pt2;
@@ -77,14 +79,14 @@ static void test_ephemeral_ports(void **state)
     rn__pt_init(&pt2, RN_IPPROTO_UDP, 7);
     /* Same seed, same sequence; inside the range. */
     for (i = 0; i < 3; i++) {
-        first[i] = rn__pt_pick_ephemeral(&pt, 0, ADDR_B, 53);
+        first[i] = rn__pt_pick_ephemeral(&pt, V4(0), V4(ADDR_B), 53);
         assert_true(first[i] >= RN_EPHEMERAL_LO && first[i] <= RN_EPHEMERAL_HI);
-        assert_int_equal(rn__pt_pick_ephemeral(&pt2, 0, ADDR_B, 53), first[i]);
+        assert_int_equal(rn__pt_pick_ephemeral(&pt2, V4(0), V4(ADDR_B), 53), first[i]);
     }
     /* Algorithm 3: consecutive picks for one peer advance by one. */
     assert_int_equal((first[1] - first[0] + 16384) % 16384, 1);
     /* Another peer starts somewhere else. */
-    port = rn__pt_pick_ephemeral(&pt, 0, ADDR_A, 53);
+    port = rn__pt_pick_ephemeral(&pt, V4(0), V4(ADDR_A), 53);
     assert_true(port != first[2] + 1);
     /* A small range fills up, then refuses; bound ports are skipped. */
     pt.pt_eph_lo = 40000;
@@ -92,23 +94,87 @@ static void test_ephemeral_ports(void **state)
     memset(pe, 0, sizeof(pe));
     for (i = 0; i < 4; i++) {
         obs[i] = rn_ob_create(t, RN_TAG_CREATE);
-        port = rn__pt_pick_ephemeral(&pt, 0, 0, 0);
+        port = rn__pt_pick_ephemeral(&pt, V4(0), V4(0), 0);
         assert_true(port >= 40000 && port <= 40003);
-        assert_int_equal(rn__pt_insert(&pt, &pe[i], obs[i], 0, (uint16_t)port), 0);
+        assert_int_equal(rn__pt_insert(&pt, &pe[i], obs[i], V4(0), (uint16_t)port), 0);
         assert_int_equal(rn_ob_tag_count(obs[i], RN_TAG_PORT_TABLE), 1);
     }
-    assert_int_equal(rn__pt_pick_ephemeral(&pt, 0, 0, 0), RN_EADDRINUSE);
+    assert_int_equal(rn__pt_pick_ephemeral(&pt, V4(0), V4(0), 0), RN_EADDRINUSE);
     /* Conflicts: wildcard against specific and the same address. */
-    assert_true(rn__pt_conflicts(&pt, ADDR_A, pe[0].pe_port));
-    assert_false(rn__pt_conflicts(&pt, ADDR_A, 40010));
+    assert_true(rn__pt_conflicts(&pt, V4(ADDR_A), pe[0].pe_port));
+    assert_false(rn__pt_conflicts(&pt, V4(ADDR_A), 40010));
     obs[4] = rn_ob_create(t, RN_TAG_CREATE);
     obs[5] = rn_ob_create(t, RN_TAG_CREATE);
-    assert_int_equal(rn__pt_insert(&pt, &pe[4], obs[4], ADDR_A, 5000), 0);
-    assert_int_equal(rn__pt_insert(&pt, &pe[5], obs[5], ADDR_B, 5000), 0);
-    assert_int_equal(rn__pt_insert(&pt, &pe[6], obs[5], 0, 5000), RN_EADDRINUSE);
-    assert_ptr_equal(rn__pt_lookup(&pt, ADDR_B, 5000), &pe[5]);
-    assert_null(rn__pt_lookup(&pt, 0xc6120009u, 5000));
-    assert_ptr_equal(rn__pt_lookup(&pt, 0xc6120009u, pe[1].pe_port), &pe[1]);
+    assert_int_equal(rn__pt_insert(&pt, &pe[4], obs[4], V4(ADDR_A), 5000), 0);
+    assert_int_equal(rn__pt_insert(&pt, &pe[5], obs[5], V4(ADDR_B), 5000), 0);
+    assert_int_equal(rn__pt_insert(&pt, &pe[6], obs[5], V4(0), 5000), RN_EADDRINUSE);
+    assert_ptr_equal(rn__pt_lookup(&pt, V4(ADDR_B), 5000), &pe[5]);
+    assert_null(rn__pt_lookup(&pt, V4(0xc6120009u), 5000));
+    assert_ptr_equal(rn__pt_lookup(&pt, V4(0xc6120009u), pe[1].pe_port), &pe[1]);
+    for (i = 0; i < 6; i++) {
+        rn__pt_remove(&pt, &pe[i]);
+        rn_ob_kill(obs[i]);
+    }
+    assert_int_equal(pt.pt_count, 0);
+    check_live_objects(0);
+}
+
+/* The port table holds addresses of both families: IPv4 mapped, the IPv4
+ * wildcard ::ffff:0.0.0.0, and ::, which covers IPv4 too unless the
+ * binding is IPV6_V6ONLY. */
+static void test_port_table_both_families(void **state)
+{
+    struct rn_port_table pt;
+    struct rn_port_entry pe[6];
+    void *obs[6];
+    struct rn_ob_type *t;
+    static const struct rn_ob_type_ops ops = {.name = "test port owner 6", .size = 8};
+    struct rn_inaddr any6 = rn_inaddr_v6(&RN_IP6_ANY), a6, b6;
+    int i;
+
+    (void)state;
+    assert_int_equal(rn_ip6_addr_parse("2001:2::2", &a6.ia_ip6, NULL), 0);
+    assert_int_equal(rn_ip6_addr_parse("2001:2::3", &b6.ia_ip6, NULL), 0);
+    t = rn_ob_type_register(&ops);
+    rn__pt_init(&pt, RN_IPPROTO_UDP, 7);
+    memset(pe, 0, sizeof(pe));
+    for (i = 0; i < 6; i++)
+        obs[i] = rn_ob_create(t, RN_TAG_CREATE);
+    /* The address functions: who covers what. */
+    assert_true(rn__inaddr_covers(&any6, false, &a6));
+    assert_true(rn__inaddr_covers(&any6, false, &(struct rn_inaddr){V4(ADDR_A).ia_ip6}));
+    assert_false(rn__inaddr_covers(&any6, true, &(struct rn_inaddr){V4(ADDR_A).ia_ip6}));
+    assert_false(rn__inaddr_covers(&(struct rn_inaddr){V4(0).ia_ip6}, false, &a6));
+    assert_true(rn__inaddr_is_any4(&(struct rn_inaddr){V4(0).ia_ip6}));
+    assert_false(rn__inaddr_is_any4(&any6));
+    /* A dual-stack :: on port 53 takes the port from IPv4 and IPv6 alike. */
+    assert_int_equal(rn__pt_insert(&pt, &pe[0], obs[0], any6, 53), 0);
+    assert_true(rn__pt_conflicts(&pt, V4(0), 53));
+    assert_true(rn__pt_conflicts(&pt, V4(ADDR_A), 53));
+    assert_true(rn__pt_conflicts(&pt, a6, 53));
+    assert_ptr_equal(rn__pt_lookup(&pt, V4(ADDR_A), 53), &pe[0]);
+    assert_ptr_equal(rn__pt_lookup(&pt, a6, 53), &pe[0]);
+    /* A V6ONLY :: on port 54 leaves IPv4 free: an IPv4 wildcard binds beside
+     * it, and each family finds its own. */
+    pe[1].pe_flags = RN_PT_V6ONLY;
+    assert_int_equal(rn__pt_insert(&pt, &pe[1], obs[1], any6, 54), 0);
+    assert_false(rn__pt_conflicts(&pt, V4(0), 54));
+    assert_null(rn__pt_lookup(&pt, V4(ADDR_A), 54));
+    assert_int_equal(rn__pt_insert(&pt, &pe[2], obs[2], V4(0), 54), 0);
+    assert_ptr_equal(rn__pt_lookup(&pt, V4(ADDR_A), 54), &pe[2]);
+    assert_ptr_equal(rn__pt_lookup(&pt, a6, 54), &pe[1]);
+    assert_true(rn__pt_conflicts(&pt, b6, 54));
+    /* Specific IPv6 addresses: two different ones share a port, the same
+     * one conflicts; the specific one is found before the wildcard. */
+    assert_int_equal(rn__pt_insert(&pt, &pe[3], obs[3], a6, 55), 0);
+    assert_int_equal(rn__pt_insert(&pt, &pe[4], obs[4], b6, 55), 0);
+    assert_int_equal(rn__pt_insert(&pt, &pe[5], obs[5], a6, 55), RN_EADDRINUSE);
+    assert_false(rn__pt_conflicts(&pt, V4(0), 55));
+    assert_ptr_equal(rn__pt_lookup(&pt, b6, 55), &pe[4]);
+    assert_null(rn__pt_lookup(&pt, V4(ADDR_A), 55));
+    /* Ephemeral ports for IPv6 peers come from the range too. */
+    i = rn__pt_pick_ephemeral(&pt, any6, b6, 53);
+    assert_true(i >= RN_EPHEMERAL_LO && i <= RN_EPHEMERAL_HI);
     for (i = 0; i < 6; i++) {
         rn__pt_remove(&pt, &pe[i]);
         rn_ob_kill(obs[i]);
@@ -122,7 +188,7 @@ static void test_closed_port_answers_icmp(void **state)
     struct rn_udp_stats us;
     struct rn_proc *p;
     struct rec r = {0};
-    struct rn_sockaddr_in to = {ADDR_B, 9};
+    struct rn_sockaddr_in to = {.sin_addr = ADDR_B, .sin_port = 9};
     uint8_t buf[64] = "hello";
     int h;
 
@@ -234,7 +300,7 @@ static void test_receive_queue_bound(void **state)
     struct rn_udp_stats us;
     struct rn_proc *pa, *pb;
     struct rec r = {0};
-    struct rn_sockaddr_in to = {ADDR_B, 7001};
+    struct rn_sockaddr_in to = {.sin_addr = ADDR_B, .sin_port = 7001};
     uint8_t buf[256];
     int64_t v;
     void *ep;
@@ -316,7 +382,7 @@ static void test_stats_show_udp(void **state)
 static void test_bind_rules(void **state)
 {
     struct rn_proc *p;
-    struct rn_sockaddr_in a = {ADDR_A, 6000}, any = {0, 6000}, other = {0xc6120063u, 6001};
+    struct rn_sockaddr_in a = {.sin_addr = ADDR_A, .sin_port = 6000}, any = {.sin_addr = 0, .sin_port = 6000}, other = {.sin_addr = 0xc6120063u, .sin_port = 6001};
     struct rn_sockaddr_in local, remote;
     int h1, h2, h3;
 
@@ -379,6 +445,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ephemeral_ports),
+        cmocka_unit_test(test_port_table_both_families),
         cmocka_unit_test(test_closed_port_answers_icmp),
         cmocka_unit_test(test_bad_length_and_checksum_counted),
         cmocka_unit_test(test_receive_queue_bound),
