@@ -16,13 +16,14 @@
  *
  * Offloads (tp_vnet_hdr, the daemon's default): with IFF_VNET_HDR every
  * frame is prefixed by a struct virtio_net_hdr, and TUNSETOFFLOAD
- * (TUN_F_CSUM | TUN_F_TSO4) lets both sides leave checksums unfinished and
- * hand over TCP segments of up to 64 KiB.  That is where batching beyond
- * one system call per MSS comes from in bulk transfers: Linux sends refnet
- * one 64 KiB segment per read (tap_rx_offload() turns the header into the
- * packet's nb_offload and nb_gso_size), and refnet's TCP sends 64 KiB in
- * one write that the kernel cuts (tap_tx_offload()).  Small packets still
- * cost one system call each.
+ * (TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6) lets both sides leave checksums
+ * unfinished and hand over TCP segments of up to 64 KiB.  That is where
+ * batching beyond one system call per MSS comes from in bulk transfers:
+ * Linux sends refnet one 64 KiB segment per read, over IPv4 and IPv6
+ * (tap_rx_offload() turns the header into the packet's nb_offload and
+ * nb_gso_size), and refnet's TCP over IPv4 sends 64 KiB in one write that
+ * the kernel cuts (tap_tx_offload()); over IPv6 it sends MSS-sized
+ * segments whose checksums the kernel finishes.
  */
 #include <assert.h>
 #include <errno.h>
@@ -816,7 +817,7 @@ int rn_link_tap_open(const struct rn_link_tap_params *params, struct rn_link **o
         int hsz = sizeof(struct virtio_net_hdr);
 
         if (ioctl(tl->tl_fd, TUNSETVNETHDRSZ, &hsz) < 0 ||
-            ioctl(tl->tl_fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4) < 0) {
+            ioctl(tl->tl_fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6) < 0) {
             e = errno;
             err = rn__link_err(errbuf, errno_to_rn(e), "tap %s: cannot enable offloads: %s",
                                tl->tl_ifname, strerror(e));

@@ -90,7 +90,7 @@ const uint8_t *rn__net_ip6_linear(struct rn_netbuf *nb, size_t n, uint8_t **copy
 }
 
 static void ip6_input(struct rn_iface *ifp, struct rn_netbuf *nb, bool looped,
-                      bool reassembled, const uint8_t *p);
+                      bool reassembled, const uint8_t *p, size_t contig);
 static void ip6_in(struct rn_iface *ifp, struct rn_netbuf *nb, bool looped, bool reassembled);
 
 void rn__net_ip6_input(struct rn_iface *ifp, struct rn_netbuf *nb, bool looped)
@@ -112,19 +112,35 @@ static void ip6_in(struct rn_iface *ifp, struct rn_netbuf *nb, bool looped, bool
         return;
     }
     /* The whole datagram in one piece: the extension walk and ICMPv6 read
-     * it in place.  A datagram longer than a buffer (a link of a large
-     * MTU) is copied; IPv6 is not a hot path yet. */
+     * it in place.  One longer than its head buffer (a segment the TAP
+     * merged, a link of a large MTU) whose fixed header leads straight to
+     * TCP or UDP needs only that header in one piece: the transports read
+     * the rest from the buffers, and errors quote what is in one piece.
+     * Any other is copied (rare: large pings, extension headers). */
+    p = rn_nb_pullup(nb, nb->nb_pktlen);
+    if (p != NULL) {
+        ip6_input(ifp, nb, looped, reassembled, p, nb->nb_pktlen);
+        return;
+    }
+    p = rn_nb_pullup(nb, RN_IP6_HLEN);
+    if (p != NULL && (p[6] == RN_IPPROTO_TCP || p[6] == RN_IPPROTO_UDP)) {
+        ip6_input(ifp, nb, looped, reassembled, p, nb->nb_len);
+        return;
+    }
     p = rn__net_ip6_linear(nb, nb->nb_pktlen, &copy);
     if (p == NULL) {
         rn__net_drop(ifp->if_stack, ifp, nb, RN_DROP_NO_BUFFER);
         return;
     }
-    ip6_input(ifp, nb, looped, reassembled, p);
+    ip6_input(ifp, nb, looped, reassembled, p, nb->nb_pktlen);
     free(copy);
 }
 
+/* p holds the datagram from its fixed header on, contig bytes of it in one
+ * piece: all of it, or (TCP and UDP straight after the fixed header) at
+ * least that header. */
 static void ip6_input(struct rn_iface *ifp, struct rn_netbuf *nb, bool looped,
-                      bool reassembled, const uint8_t *p)
+                      bool reassembled, const uint8_t *p, size_t contig)
 {
     struct rn_stack *st = ifp->if_stack;
     struct rn_ip6_hdr ip;
@@ -199,7 +215,7 @@ static void ip6_input(struct rn_iface *ifp, struct rn_netbuf *nb, bool looped,
     rx.r6_tentative = a != NULL && a->a6_state == RN_ADDR6_TENTATIVE;
     rx.r6_iface = ifp;
     rx.r6_hdr = p;
-    rx.r6_hdrlen = (uint32_t)len;
+    rx.r6_hdrlen = (uint32_t)(contig < len ? contig : len);
     /* A tentative address takes neighbour discovery only (RFC 4862 5.4);
      * ICMPv6 input sorts that out. */
     if (ex.ex_proto == RN_IPPROTO_ICMPV6) {
@@ -229,6 +245,6 @@ static void ip6_input(struct rn_iface *ifp, struct rn_netbuf *nb, bool looped,
         return;
     /* No transport takes this upper layer: unrecognised. */
     rn__net_icmp6_error(st, ifp, RN_ICMP6_PARAM_PROBLEM, RN_ICMP6_PP_NEXTHEADER, ex.ex_nxt_off,
-                        p, len);
+                        p, rx.r6_hdrlen);
     rn__net_drop(st, ifp, nb, RN_DROP_UNKNOWN_PROTO);
 }
