@@ -52,7 +52,7 @@ network_part() {
     mkdir -p "$dir/www"
     printf '<!doctype html>\n<title>refnet</title>\n<h1>Hello from refnet</h1>\n' \
         >"$dir/www/index.html"
-    "$refnet" daemon --tap "$tap" --addr 198.18.0.2/15 --ctl "$REFNET_CTL" \
+    "$refnet" daemon --tap "$tap" --addr 198.18.0.2/15 --addr6 2001:2::2/64 --ctl "$REFNET_CTL" \
         --service "httpd=80:$dir/www" --service echo --ui "127.0.0.1:${REFNET_DEMO_UI_PORT:-0}" \
         2>"$dir/daemon.err" &
     daemon_pid=$!
@@ -61,7 +61,11 @@ network_part() {
         sleep 0.1
     done
     ip link set "$tap" netns "$ns" || return 1
-    "${inns[@]}" sysctl -qw "net.ipv6.conf.$tap.disable_ipv6=1"
+    # Linux's side speaks IPv6 too, quietly: no DAD of its own, no router
+    # solicitations, so the only IPv6 frames are the demo's.
+    "${inns[@]}" sysctl -qw "net.ipv6.conf.$tap.accept_dad=0" \
+        "net.ipv6.conf.$tap.router_solicitations=0" "net.ipv6.conf.$tap.accept_ra=0"
+    "${inns[@]}" ip addr add 2001:2::1/64 dev "$tap" nodad
     "${inns[@]}" ip addr add 198.18.0.1/15 dev "$tap"
     "${inns[@]}" ip link set "$tap" up
     run "$refnet" status || return 1
@@ -75,8 +79,14 @@ network_part() {
     ifid=$("$refnet" ifconfig --json | sed -n 's/.*"id":\([0-9]*\).*/\1/p' | head -n 1)
     run "$refnet" refs "$ifid"
 
-    step "3. refnet's httpd serves a page; Linux curl fetches it"
+    step "3. refnet's httpd serves a page; Linux curl fetches it, over IPv4 and over IPv6"
     run "${inns[@]}" curl -s http://198.18.0.2/
+    # The IPv6 address is refnet's once duplicate address detection is over.
+    for _ in $(seq 30); do
+        "${inns[@]}" ping -6 -c 1 -W 1 2001:2::2 >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    run "${inns[@]}" curl -6 -s -w '(%{remote_ip} port %{remote_port}, HTTP %{http_code})\n' 'http://[2001:2::2]/'
     # A connection that stays open for the listing: Linux nc to the echo
     # service, idle for a few seconds.
     "${inns[@]}" timeout 10 sh -c 'sleep 3 | nc -N 198.18.0.2 7' >/dev/null 2>&1 &
