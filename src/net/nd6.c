@@ -72,6 +72,8 @@ const char *rn_addr6_state_name(enum rn_addr6_state s)
         return "preferred";
     case RN_ADDR6_DUPLICATE:
         return "duplicate";
+    case RN_ADDR6_DEPRECATED:
+        return "deprecated";
     }
     return "?";
 }
@@ -243,6 +245,21 @@ static void nd_solicit(struct nd_entry *e)
     nd_send_ns(e->ne_iface, &src, &dst, &e->ne_ip);
 }
 
+/* How long a resolved entry on ifp stays REACHABLE, and the wait between
+ * solicitations: what a router advertised (RFC 4861 6.3.4), else the
+ * ARP cache's settings. */
+static rn_time_t nd_reachable(const struct rn_iface *ifp)
+{
+    return ifp->if_nd_reachable != 0 ? ifp->if_nd_reachable
+                                     : net_st(ifp->if_stack)->ns_params.sp_arp_ttl;
+}
+
+static rn_time_t nd_retrans(const struct rn_iface *ifp)
+{
+    return ifp->if_nd_retrans != 0 ? ifp->if_nd_retrans
+                                   : net_st(ifp->if_stack)->ns_params.sp_arp_retry;
+}
+
 static void nd_timer(struct rn_timer *t, rn_time_t now)
 {
     struct nd_entry *e = (struct nd_entry *)((char *)t - offsetof(struct nd_entry, ne_timer));
@@ -262,7 +279,7 @@ static void nd_timer(struct rn_timer *t, rn_time_t now)
         return;
     }
     nd_solicit(e);
-    rn_timer_arm(&st->st_timers, &e->ne_timer, now + net_st(st)->ns_params.sp_arp_retry);
+    rn_timer_arm(&st->st_timers, &e->ne_timer, now + nd_retrans(e->ne_iface));
 }
 
 /* Makes room for one more entry (see the ARP cache's arp_room()). */
@@ -361,7 +378,7 @@ static void nd_resolved(struct nd_entry *e, const struct rn_mac *mac)
     atomic_store_explicit(&e->ne_state, ARP_REACHABLE, memory_order_relaxed);
     e->ne_tries = 0;
     e->ne_used = false;
-    e->ne_expires = st->st_now + net_st(st)->ns_params.sp_arp_ttl;
+    e->ne_expires = st->st_now + nd_reachable(e->ne_iface);
     rn_timer_arm(&st->st_timers, &e->ne_timer, e->ne_expires);
     while ((nb = rn_nbq_get(&e->ne_queue)) != NULL)
         rn__net_eth_output(e->ne_iface, nb, mac, RN_ETHERTYPE_IPV6);
@@ -393,7 +410,7 @@ void rn__net_nd_output(struct rn_iface *ifp, struct rn_netbuf *nb, const struct 
             return;
         }
         nd_solicit(e);
-        rn_timer_arm(&st->st_timers, &e->ne_timer, st->st_now + net_st(st)->ns_params.sp_arp_retry);
+        rn_timer_arm(&st->st_timers, &e->ne_timer, st->st_now + nd_retrans(ifp));
     }
     if (e->ne_queue.nq_len >= net_st(st)->ns_params.sp_arp_queue_max) {
         rn__net_drop(st, ifp, nb, RN_DROP_QUEUE_FULL);
@@ -401,6 +418,32 @@ void rn__net_nd_output(struct rn_iface *ifp, struct rn_netbuf *nb, const struct 
     }
     rn_nb_set_owner(nb, rn__net_types.nt_own_ndq);
     rn_nbq_put(&e->ne_queue, nb);
+}
+
+void rn__net_nd_learn(struct rn_iface *ifp, const struct rn_ip6 *ip, const struct rn_mac *mac,
+                      bool router)
+{
+    struct rn_stack *st = ifp->if_stack;
+    struct nd_entry *e = nd_lookup(st, ifp, ip);
+
+    if (e == NULL) {
+        if (net_st(st)->ns_nnd >= net_st(st)->ns_params.sp_arp_max_entries ||
+            (e = nd_create(ifp, ip)) == NULL)
+            return;
+    } else if (atomic_load_explicit(&e->ne_state, memory_order_relaxed) != ARP_INCOMPLETE &&
+               atomic_load_explicit(&e->ne_mac, memory_order_relaxed) == mac_pack(mac)) {
+        e->ne_router = e->ne_router || router;
+        return;  /* nothing new: its reachability stays as it was */
+    }
+    e->ne_router = e->ne_router || router;
+    nd_resolved(e, mac);
+}
+
+bool rn__net_nd_resolved(struct rn_stack *st, const struct rn_iface *ifp, const struct rn_ip6 *ip)
+{
+    const struct nd_entry *e = nd_lookup(st, ifp, ip);
+
+    return e != NULL && atomic_load_explicit(&e->ne_state, memory_order_relaxed) != ARP_INCOMPLETE;
 }
 
 /* Another node holds a, an address of ifp under DAD: it goes duplicate,
@@ -513,24 +556,33 @@ static void dad_timer(struct rn_timer *t, rn_time_t now)
             nd_send_ns(ifp, &RN_IP6_ANY, &sn, &a->a6_addr);
             again = true;
         } else {
-            a->a6_state = RN_ADDR6_PREFERRED;
+            /* An autoconfigured address whose preferred lifetime ran out
+             * under DAD is born deprecated (RFC 4862 5.5.4). */
+            a->a6_state = a->a6_auto && a->a6_pref_until != 0 && a->a6_pref_until <= now
+                              ? RN_ADDR6_DEPRECATED
+                              : RN_ADDR6_PREFERRED;
         }
     }
     if (again)
         rn_timer_arm(&ifp->if_stack->st_timers, &ifp->if_dad_timer, now + ND_RETRANS);
 }
 
-/* Adds addr to ifp as tentative and starts its DAD. */
-static int addr6_add(struct rn_iface *ifp, const struct rn_ip6 *addr, unsigned plen)
+struct iface_addr6 *rn__net_nd_addr6_add(struct rn_iface *ifp, const struct rn_ip6 *addr,
+                                         unsigned plen, int *err)
 {
     struct rn_stack *st = ifp->if_stack;
     struct iface_addr6 *a;
 
-    if (rn__net_ip6_iface_addr(ifp, addr) != NULL)
-        return RN_EEXIST;
-    if (ifp->if_naddr6 == NET_MAX_ADDR6)
-        return RN_ENOMEM;
+    if (rn__net_ip6_iface_addr(ifp, addr) != NULL) {
+        *err = RN_EEXIST;
+        return NULL;
+    }
+    if (ifp->if_naddr6 == NET_MAX_ADDR6) {
+        *err = RN_ENOMEM;
+        return NULL;
+    }
     a = &ifp->if_addr6[ifp->if_naddr6++];
+    memset(a, 0, sizeof(*a));
     a->a6_addr = *addr;
     a->a6_plen = (uint8_t)plen;
     a->a6_state = RN_ADDR6_TENTATIVE;
@@ -539,7 +591,16 @@ static int addr6_add(struct rn_iface *ifp, const struct rn_ip6 *addr, unsigned p
      * addresses is probed together. */
     if (!rn_timer_armed(&ifp->if_dad_timer))
         rn_timer_arm(&st->st_timers, &ifp->if_dad_timer, st->st_now);
-    return 0;
+    *err = 0;
+    return a;
+}
+
+static int addr6_add(struct rn_iface *ifp, const struct rn_ip6 *addr, unsigned plen)
+{
+    int err;
+
+    (void)rn__net_nd_addr6_add(ifp, addr, plen, &err);
+    return err;
 }
 
 void rn__net_nd_iface_up(struct rn_iface *ifp)
@@ -552,6 +613,7 @@ void rn__net_nd_iface_up(struct rn_iface *ifp)
     rn_timer_init(&ifp->if_dad_timer, dad_timer);
     ll = rn_ip6_linklocal_from_mac(&ifp->if_mac);
     (void)addr6_add(ifp, &ll, 64);
+    rn__net_rd6_iface_up(ifp);
 }
 
 int rn_iface_add_addr6(struct rn_iface *ifp, const struct rn_ip6 *addr, unsigned plen)

@@ -186,4 +186,17 @@ struct rn_netbuf *rn__ip_alloc(struct rn_stack *st, rn_nb_owner_t owner);
 void rn__icmp_unreach(struct rn_stack *st, const struct rn_ip_rx *rx,
                      const struct rn_netbuf *nb, uint8_t code);
 
+/* ---- IPv6 path MTU (RFC 8201) ------------------------------------------ */
+
+/* Returns the largest IPv6 datagram (fixed header included) that leaves
+ * for dst unfragmented: the MTU of the link the route to dst takes (as a
+ * router's MTU option may have lowered it), or lower if a packet too big
+ * taught a path MTU that has not aged out (10 minutes); never below 1280.
+ * 0 if dst has no route.  For the transports: size segments by it (MSS =
+ * it - 40 - the transport header) when a connection starts and again
+ * before sending after an ICMPv6 packet too big; it costs one route lookup
+ * and one destination-cache set, nothing allocated.  Datagrams longer than
+ * it are fragmented by IPv6 output. */
+uint32_t rn__net_rd6_path_mtu(struct rn_stack *st, const struct rn_ip6 *dst);
+
 #endif /* REFNET_NET_H */
