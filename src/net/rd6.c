@@ -256,9 +256,11 @@ const struct net_route6 *rn__net_route6_lookup(struct rn_stack *st, const struct
             if (rn_ip6_in_prefix(dst, &rt->rt6_dst, rt->rt6_plen) &&
                 (best == NULL || rt->rt6_plen > best->rt6_plen))
                 best = rt;
-        } else if (live == NULL) {
-            /* RFC 4861 6.3.6: a router known reachable first; the list
-             * is newest first, so the oldest one that answers wins. */
+        } else {
+            /* RFC 4861 6.3.6: a router known reachable first, and the
+             * same one while it stays so: the list is newest first, so
+             * the last one found (the oldest) wins, and a flood of new
+             * routers does not take the traffic away from it. */
             router = rt;
             if (rn__net_nd_resolved(st, rt->rt6_iface, &rt->rt6_gw))
                 live = rt;
