@@ -232,8 +232,13 @@ enum rn_neigh_state {
     RN_NEIGH_INCOMPLETE,  /* asked for, frames waiting: no address yet */
     RN_NEIGH_REACHABLE,   /* resolved and fresh */
     RN_NEIGH_PROBE,       /* expired but in use: used while asked again */
+    RN_NEIGH_STALE,       /* IPv6 (RFC 4861 7.3.2): its address is known
+                             but not lately confirmed; a datagram sent to
+                             it starts DELAY */
+    RN_NEIGH_DELAY,       /* IPv6: used while stale; probed unless an
+                             upper layer confirms it within 5 s */
 };
-/* "INCOMPLETE", "REACHABLE", "PROBE". */
+/* "INCOMPLETE", "REACHABLE", "PROBE", "STALE", "DELAY". */
 const char *rn_neigh_state_name(enum rn_neigh_state s);
 
 /* A neighbour: an entry of the ARP cache, or of the IPv6 neighbour

@@ -5,13 +5,19 @@
  * addresses of interfaces with their DAD.
  *
  * Entries are objects ("nd entry") held by the cache under "nd-table";
- * each holds its interface under "neighbour", as ARP entries do, and they
- * live the same way:
- *   INCOMPLETE --NA--> REACHABLE --ttl, unused--> removed
- *       |                  |--ttl, used--> PROBE (unicast NS) --NA--> REACHABLE
- *       '--tries exhausted--> removed (queued datagrams dropped)
- * RFC 4861's STALE and DELAY states are folded into PROBE: an entry that
- * aged while in use is still used while it is solicited again.
+ * each holds its interface under "neighbour", as ARP entries do.  They
+ * live as RFC 4861 7.3 says (neighbour unreachability detection):
+ *   INCOMPLETE --solicited NA--> REACHABLE --ReachableTime--> STALE
+ *       |      --unsolicited NA--> STALE --sent to--> DELAY --5 s--> PROBE
+ *       '--3 tries--> removed        |                  |            |
+ *                                    |   confirmation (solicited NA, or
+ *                                    |   rn__net_nd_confirm() from an
+ *                                    |   upper layer) --> REACHABLE
+ *                                    '--unused for sp_arp_ttl--> removed
+ *   PROBE: unicast solicitations every RetransTimer, 3 of them, then
+ *   removed.  A solicitation, router advertisement or redirect carrying a
+ *   new link address, or an advertisement with the override flag, makes
+ *   the entry STALE with that address (7.2.3, 7.2.5, 6.3.4, 8.3).
  *
  * Under a flood (solicitations from made-up sources, datagrams to
  * addresses nobody holds) the cache keeps what it resolved, as the ARP
@@ -40,6 +46,8 @@
 #define ND_NEW_BURST 128      /* of which this many at once */
 #define ND_DAD_TRANSMITS 1    /* RFC 4862 DupAddrDetectTransmits */
 #define ND_RETRANS RN_SEC(1)  /* RFC 4861 RetransTimer */
+#define ND_DELAY_FIRST_PROBE RN_SEC(5) /* DELAY_FIRST_PROBE_TIME */
+#define ND_MAX_UNICAST_SOLICIT 3       /* MAX_UNICAST_SOLICIT */
 
 static uint64_t mac_pack(const struct rn_mac *m)
 {
@@ -266,15 +274,26 @@ static void nd_timer(struct rn_timer *t, rn_time_t now)
     struct rn_stack *st = e->ne_iface->if_stack;
     enum arp_state s = (enum arp_state)atomic_load_explicit(&e->ne_state, memory_order_relaxed);
 
-    if (s == ARP_REACHABLE) {
-        if (!e->ne_used) {
-            nd_remove(st, e);
-            return;
-        }
+    switch (s) {
+    case ARP_REACHABLE:
+        /* ReachableTime without a confirmation: STALE, kept while it may
+         * be used again, then let go. */
+        atomic_store_explicit(&e->ne_state, ARP_STALE, memory_order_relaxed);
+        rn_timer_arm(&st->st_timers, &e->ne_timer, now + net_st(st)->ns_params.sp_arp_ttl);
+        return;
+    case ARP_STALE:
+        nd_remove(st, e);
+        return;
+    case ARP_DELAY:
         atomic_store_explicit(&e->ne_state, ARP_PROBE, memory_order_relaxed);
         e->ne_tries = 0;
+        break;
+    case ARP_INCOMPLETE:
+    case ARP_PROBE:
+        break;
     }
-    if (e->ne_tries >= net_st(st)->ns_params.sp_arp_tries) {
+    if (e->ne_tries >= (s == ARP_INCOMPLETE ? net_st(st)->ns_params.sp_arp_tries
+                                             : ND_MAX_UNICAST_SOLICIT)) {
         nd_remove(st, e);
         return;
     }
@@ -367,21 +386,55 @@ static bool nd_new_allowed(struct rn_stack *st)
     return true;
 }
 
-/* Records mac for e and sends what was waiting for it. */
-static void nd_resolved(struct nd_entry *e, const struct rn_mac *mac)
+/* Records mac for e, REACHABLE (a confirmation: a solicited
+ * advertisement) or else STALE (an address learnt without one), and sends
+ * what was waiting for it. */
+static void nd_update(struct nd_entry *e, const struct rn_mac *mac, bool confirmed)
 {
     struct rn_stack *st = e->ne_iface->if_stack;
     struct rn_netbuf *nb;
 
     inc_unlink(net_st(st), e);
     atomic_store_explicit(&e->ne_mac, mac_pack(mac), memory_order_relaxed);
-    atomic_store_explicit(&e->ne_state, ARP_REACHABLE, memory_order_relaxed);
     e->ne_tries = 0;
-    e->ne_used = false;
-    e->ne_expires = st->st_now + nd_reachable(e->ne_iface);
-    rn_timer_arm(&st->st_timers, &e->ne_timer, e->ne_expires);
+    if (confirmed) {
+        atomic_store_explicit(&e->ne_state, ARP_REACHABLE, memory_order_relaxed);
+        e->ne_used = false;
+        e->ne_expires = st->st_now + nd_reachable(e->ne_iface);
+        rn_timer_arm(&st->st_timers, &e->ne_timer, e->ne_expires);
+    } else {
+        atomic_store_explicit(&e->ne_state, ARP_STALE, memory_order_relaxed);
+        e->ne_expires = 0;
+        rn_timer_arm(&st->st_timers, &e->ne_timer,
+                     st->st_now + net_st(st)->ns_params.sp_arp_ttl);
+    }
+    if (e->ne_queue.nq_len == 0)
+        return;
+    /* Datagrams were waiting: sending them is using a stale entry. */
+    if (!confirmed) {
+        atomic_store_explicit(&e->ne_state, ARP_DELAY, memory_order_relaxed);
+        rn_timer_arm(&st->st_timers, &e->ne_timer, st->st_now + ND_DELAY_FIRST_PROBE);
+    }
+    e->ne_used = true;
     while ((nb = rn_nbq_get(&e->ne_queue)) != NULL)
         rn__net_eth_output(e->ne_iface, nb, mac, RN_ETHERTYPE_IPV6);
+}
+
+static void nd_resolved(struct nd_entry *e, const struct rn_mac *mac)
+{
+    nd_update(e, mac, true);
+}
+
+/* Learns mac for e from a message that does not confirm reachability (a
+ * solicitation, an advertisement or redirect from a router): a new entry
+ * or a changed address becomes STALE, the same address changes nothing
+ * (RFC 4861 7.2.3). */
+static void nd_learn_stale(struct nd_entry *e, const struct rn_mac *mac)
+{
+    if (atomic_load_explicit(&e->ne_state, memory_order_relaxed) != ARP_INCOMPLETE &&
+        atomic_load_explicit(&e->ne_mac, memory_order_relaxed) == mac_pack(mac))
+        return;
+    nd_update(e, mac, false);
 }
 
 void rn__net_nd_output(struct rn_iface *ifp, struct rn_netbuf *nb, const struct rn_ip6 *nexthop)
@@ -399,6 +452,12 @@ void rn__net_nd_output(struct rn_iface *ifp, struct rn_netbuf *nb, const struct 
     if (e != NULL && atomic_load_explicit(&e->ne_state, memory_order_relaxed) != ARP_INCOMPLETE) {
         struct rn_mac mac = mac_unpack(atomic_load_explicit(&e->ne_mac, memory_order_relaxed));
 
+        /* RFC 4861 7.3.3: the first datagram to a stale entry starts the
+         * delay before probing. */
+        if (atomic_load_explicit(&e->ne_state, memory_order_relaxed) == ARP_STALE) {
+            atomic_store_explicit(&e->ne_state, ARP_DELAY, memory_order_relaxed);
+            rn_timer_arm(&st->st_timers, &e->ne_timer, st->st_now + ND_DELAY_FIRST_PROBE);
+        }
         e->ne_used = true;
         rn__net_eth_output(ifp, nb, &mac, RN_ETHERTYPE_IPV6);
         return;
@@ -426,17 +485,36 @@ void rn__net_nd_learn(struct rn_iface *ifp, const struct rn_ip6 *ip, const struc
     struct rn_stack *st = ifp->if_stack;
     struct nd_entry *e = nd_lookup(st, ifp, ip);
 
-    if (e == NULL) {
-        if (net_st(st)->ns_nnd >= net_st(st)->ns_params.sp_arp_max_entries ||
-            (e = nd_create(ifp, ip)) == NULL)
-            return;
-    } else if (atomic_load_explicit(&e->ne_state, memory_order_relaxed) != ARP_INCOMPLETE &&
-               atomic_load_explicit(&e->ne_mac, memory_order_relaxed) == mac_pack(mac)) {
-        e->ne_router = e->ne_router || router;
-        return;  /* nothing new: its reachability stays as it was */
-    }
+    if (e == NULL && (net_st(st)->ns_nnd >= net_st(st)->ns_params.sp_arp_max_entries ||
+                      (e = nd_create(ifp, ip)) == NULL))
+        return;
     e->ne_router = e->ne_router || router;
-    nd_resolved(e, mac);
+    nd_learn_stale(e, mac);
+}
+
+void rn__net_nd_confirm(struct rn_stack *st, const struct rn_ip6 *dst)
+{
+    struct ip6_hop hop;
+    struct nd_entry *e;
+    enum arp_state s;
+
+    if (!rn__net_ip6_route(st, dst, NULL, &hop) || rn_ip6_is_multicast(&hop.h_nexthop) ||
+        (e = nd_lookup(st, hop.h_iface, &hop.h_nexthop)) == NULL)
+        return;
+    s = (enum arp_state)atomic_load_explicit(&e->ne_state, memory_order_relaxed);
+    if (s == ARP_INCOMPLETE)
+        return;
+    /* Already fresh for most of its time: nothing to do (the common case
+     * on a busy connection, no timer touched). */
+    if (s == ARP_REACHABLE && e->ne_expires - st->st_now > nd_reachable(e->ne_iface) / 2)
+        return;
+    {
+        struct rn_mac mac = mac_unpack(atomic_load_explicit(&e->ne_mac, memory_order_relaxed));
+        bool used = e->ne_used || s != ARP_REACHABLE;
+
+        nd_resolved(e, &mac);
+        e->ne_used = used;
+    }
 }
 
 bool rn__net_nd_resolved(struct rn_stack *st, const struct rn_iface *ifp, const struct rn_ip6 *ip)
@@ -444,6 +522,45 @@ bool rn__net_nd_resolved(struct rn_stack *st, const struct rn_iface *ifp, const 
     const struct nd_entry *e = nd_lookup(st, ifp, ip);
 
     return e != NULL && atomic_load_explicit(&e->ne_state, memory_order_relaxed) != ARP_INCOMPLETE;
+}
+
+/* RFC 4861 7.2.5: what an advertisement nd does to the entry e of its
+ * target. */
+static void nd_advert(struct nd_entry *e, const struct rn_nd6 *nd)
+{
+    enum arp_state s = (enum arp_state)atomic_load_explicit(&e->ne_state, memory_order_relaxed);
+    bool solicited = (nd->nd_flags & RN_ND_NA_SOLICITED) != 0;
+    bool override = (nd->nd_flags & RN_ND_NA_OVERRIDE) != 0;
+    struct rn_mac mac;
+    bool same;
+
+    if (s == ARP_INCOMPLETE) {
+        if (!nd->nd_has_lladdr)
+            return;
+        e->ne_router = (nd->nd_flags & RN_ND_NA_ROUTER) != 0;
+        nd_update(e, &nd->nd_lladdr, solicited);
+        return;
+    }
+    mac = mac_unpack(atomic_load_explicit(&e->ne_mac, memory_order_relaxed));
+    same = !nd->nd_has_lladdr || memcmp(mac.mac_octet, nd->nd_lladdr.mac_octet, RN_MAC_LEN) == 0;
+    if (!override && !same) {
+        /* Another address, not overriding ours: ours is now doubtful. */
+        if (s == ARP_REACHABLE) {
+            struct rn_stack *st = e->ne_iface->if_stack;
+
+            atomic_store_explicit(&e->ne_state, ARP_STALE, memory_order_relaxed);
+            rn_timer_arm(&st->st_timers, &e->ne_timer,
+                         st->st_now + net_st(st)->ns_params.sp_arp_ttl);
+        }
+        return;
+    }
+    e->ne_router = (nd->nd_flags & RN_ND_NA_ROUTER) != 0;
+    if (!same)
+        mac = nd->nd_lladdr;
+    if (solicited)
+        nd_update(e, &mac, true);
+    else if (!same)
+        nd_update(e, &mac, false);
 }
 
 /* Another node holds a, an address of ifp under DAD: it goes duplicate,
@@ -486,16 +603,7 @@ void rn__net_nd_input(struct rn_stack *st, const struct rn_icmp6_hdr *ic, const 
         e = nd_lookup(st, ifp, &nd.nd_target);
         if (e == NULL)
             return;  /* unsolicited, about a node we do not talk to */
-        e->ne_router = (nd.nd_flags & RN_ND_NA_ROUTER) != 0;
-        if (nd.nd_has_lladdr)
-            nd_resolved(e, &nd.nd_lladdr);
-        else if (atomic_load_explicit(&e->ne_state, memory_order_relaxed) != ARP_INCOMPLETE &&
-                 (nd.nd_flags & RN_ND_NA_SOLICITED)) {
-            /* Confirmation of the address we have (RFC 4861 7.2.5). */
-            struct rn_mac mac = mac_unpack(atomic_load_explicit(&e->ne_mac, memory_order_relaxed));
-
-            nd_resolved(e, &mac);
-        }
+        nd_advert(e, &nd);
         return;
     }
     /* A solicitation. */
@@ -525,10 +633,10 @@ void rn__net_nd_input(struct rn_stack *st, const struct rn_icmp6_hdr *ic, const 
     if (nd.nd_has_lladdr) {
         e = nd_lookup(st, ifp, &rx->r6_src);
         if (e != NULL)
-            nd_resolved(e, &nd.nd_lladdr);
+            nd_learn_stale(e, &nd.nd_lladdr);
         else if (net_st(st)->ns_nnd < net_st(st)->ns_params.sp_arp_max_entries &&
                  (e = nd_create(ifp, &rx->r6_src)) != NULL)
-            nd_resolved(e, &nd.nd_lladdr);
+            nd_learn_stale(e, &nd.nd_lladdr);
     }
     nd_send_na(ifp, &a->a6_addr, &rx->r6_src, RN_ND_NA_SOLICITED | RN_ND_NA_OVERRIDE,
                nd.nd_has_lladdr ? &nd.nd_lladdr : NULL);

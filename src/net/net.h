@@ -199,4 +199,13 @@ void rn__icmp_unreach(struct rn_stack *st, const struct rn_ip_rx *rx,
  * it are fragmented by IPv6 output. */
 uint32_t rn__net_rd6_path_mtu(struct rn_stack *st, const struct rn_ip6 *dst);
 
+/* Upper-layer reachability confirmation (RFC 4861 7.3.1): the transport
+ * saw forward progress with dst (TCP: an ACK of new data), so the
+ * neighbour it goes through (dst, or its router) is REACHABLE again, and
+ * a STALE, DELAY or PROBE entry needs no probe.  Costs a route lookup and
+ * a neighbour-cache lookup; it changes nothing (no timer) while the entry
+ * is fresh for more than half its reachable time, so calling it for every
+ * ACK is fine. */
+void rn__net_nd_confirm(struct rn_stack *st, const struct rn_ip6 *dst);
+
 #endif /* REFNET_NET_H */

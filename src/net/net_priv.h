@@ -120,6 +120,8 @@ struct rn_iface {
 enum arp_state {
     ARP_INCOMPLETE = RN_NEIGH_INCOMPLETE,  /* requested, frames queued */
     ARP_REACHABLE = RN_NEIGH_REACHABLE,    /* resolved and fresh */
+    ARP_STALE = RN_NEIGH_STALE,            /* IPv6 only: known, not confirmed */
+    ARP_DELAY = RN_NEIGH_DELAY,            /* IPv6 only: used while stale */
     ARP_PROBE = RN_NEIGH_PROBE,            /* expired but in use: still used
                                               while re-requested */
 };
@@ -140,8 +142,8 @@ struct arp_entry {
     struct rn_timer ae_timer;    /* [L] retry or expiry */
 };
 
-/* An IPv6 neighbour cache entry (an object of type "nd entry").  The same
- * life as an ARP entry's, keyed by IPv6 address. */
+/* An IPv6 neighbour cache entry (an object of type "nd entry"): RFC 4861
+ * 7.3's life (nd6.c), keyed by IPv6 address. */
 struct nd_entry {
     struct nd_entry *ne_next;    /* [L] hash chain */
     struct nd_entry *ne_inext;   /* [L] INCOMPLETE entries, oldest first */

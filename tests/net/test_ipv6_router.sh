@@ -93,7 +93,7 @@ grep -q "hlim=63 " <<<"$out" || bad "refnet ping 2001:2:0:5::9: not one hop away
 net_stat "$dir/s0.json"
 out=$(ip netns exec "$far" ping -6 -n -c 3 -i 0.1 -W 2 -s 1400 "$slaac" 2>&1)
 n=$(grep -c "^1408 bytes from $slaac" <<<"$out")
-[ "$n" = 3 ] || bad "$n of 3 pings of 1400 bytes from far answered in full: $out"
+[ "$n" = 3 ] || bad "$n of 3 pings of 1400 bytes from far answered in full: $out; refnet neigh: $(rn neigh); stat: $(rn stat)"
 net_stat "$dir/s1.json"
 d() { echo $(( $(jq_py "$dir/s1.json" "$1") - $(jq_py "$dir/s0.json" "$1") )); }
 [ "$(d 'proto(j,"ip6.frag_out")')" = 6 ] ||
