@@ -162,6 +162,9 @@
     X(BAD_RA_PREFIX, "bad_ra_prefix",                                          \
       "prefix option ignored (RFC 4862 5.5.3): link-local prefix, preferred " \
       "lifetime over the valid one, or an autonomous prefix not 64 bits")    \
+    X(BAD_MLD, "bad_mld",                                                      \
+      "MLD query fails RFC 3810 5.1: source not link-local, hop limit not "   \
+      "1, code not 0, or a length neither MLDv1's nor MLDv2's")              \
     X(PTB_NOT_OURS, "ptb_not_ours",                                            \
       "ICMPv6 packet too big about a datagram refnet did not send, or to a "  \
       "destination it has no route to")                                       \

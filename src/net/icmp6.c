@@ -6,6 +6,7 @@
  *                                              -> the echo-reply observer
  *                                              -> rn__net_nd_input() (NS, NA)
  *                                              -> rd6.c (RA, redirect, too big)
+ *                                              -> mld6.c (MLD queries)
  *
  * Errors refnet sends are rate limited by a token bucket of their own (1000
  * a second, bursts of 50, as for ICMP), and never sent about an ICMPv6
@@ -191,6 +192,8 @@ static void icmp6_dispatch(struct rn_stack *st, struct rn_netbuf *nb,
         icmp6_echo(st, &ic, rx);
     } else if (ic.ic6_type == RN_ICMP6_REDIRECT) {
         rn__net_rd6_redirect_input(st, &ic, rx);
+    } else if (ic.ic6_type == RN_ICMP6_MLD_QUERY) {
+        rn__net_mld6_query_input(st, &ic, rx);
     } else if (ic.ic6_type == RN_ICMP6_PACKET_TOO_BIG) {
         rn__net_rd6_too_big_input(st, &ic, rx);
     } else if (ic.ic6_type == RN_ICMP6_ECHO_REPLY) {
@@ -211,9 +214,9 @@ static void icmp6_dispatch(struct rn_stack *st, struct rn_netbuf *nb,
             net_st(st)->ns_echo6_fn(st, &er, net_st(st)->ns_echo6_ctx);
         }
     }
-    /* Other errors, router solicitations (a host answers none) and MLD
-     * are received and counted; acting on errors comes with the
-     * transports over IPv6. */
+    /* Other errors, router solicitations (a host answers none) and other
+     * nodes' MLD reports are received and counted; acting on errors comes
+     * with the transports over IPv6. */
     rn_nb_free(nb);
 }
 

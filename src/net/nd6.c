@@ -699,6 +699,7 @@ struct iface_addr6 *rn__net_nd_addr6_add(struct rn_iface *ifp, const struct rn_i
      * addresses is probed together. */
     if (!rn_timer_armed(&ifp->if_dad_timer))
         rn_timer_arm(&st->st_timers, &ifp->if_dad_timer, st->st_now);
+    rn__net_mld6_join(ifp, a);
     *err = 0;
     return a;
 }
@@ -719,6 +720,7 @@ void rn__net_nd_iface_up(struct rn_iface *ifp)
         return;
     ifp->if_ipv6 = true;
     rn_timer_init(&ifp->if_dad_timer, dad_timer);
+    rn__net_mld6_iface_up(ifp);
     ll = rn_ip6_linklocal_from_mac(&ifp->if_mac);
     (void)addr6_add(ifp, &ll, 64);
     rn__net_rd6_iface_up(ifp);
@@ -739,8 +741,10 @@ void rn__net_nd_flush_iface(struct rn_iface *ifp)
     struct nd_entry *e, *next;
     unsigned b;
 
-    if (ifp->if_ipv6)
+    if (ifp->if_ipv6) {
         rn_timer_cancel(&st->st_timers, &ifp->if_dad_timer);
+        rn__net_mld6_flush_iface(ifp);
+    }
     for (b = 0; b < NET_ND_BUCKETS; b++) {
         for (e = net_st(st)->ns_nd[b]; e != NULL; e = next) {
             next = e->ne_next;
@@ -755,8 +759,10 @@ void rn__net_nd_flush(struct rn_stack *st)
     unsigned b, i;
 
     for (i = 0; i < net_st(st)->ns_nifaces; i++)
-        if (net_st(st)->ns_ifaces[i]->if_ipv6)
+        if (net_st(st)->ns_ifaces[i]->if_ipv6) {
             rn_timer_cancel(&st->st_timers, &net_st(st)->ns_ifaces[i]->if_dad_timer);
+            rn__net_mld6_flush_iface(net_st(st)->ns_ifaces[i]);
+        }
     for (b = 0; b < NET_ND_BUCKETS; b++)
         while (net_st(st)->ns_nd[b] != NULL)
             nd_remove(st, net_st(st)->ns_nd[b]);

@@ -114,6 +114,9 @@ struct rn_iface {
     uint8_t if_rs_left;              /* [L] router solicitations still to send */
     bool if_ra_seen;                 /* [L] a router advertisement came */
     struct rn_timer if_rs_timer;     /* [L] the next router solicitation */
+    struct rn_timer if_mld_timer;    /* [L] the next MLD report (mld6.c) */
+    uint8_t if_mld_left;             /* [L] join reports still to send */
+    bool if_mld_answer;              /* [L] a query's answer is due */
 };
 
 /* The states of an ARP entry: the public neighbour states (stack.h). */
@@ -322,6 +325,8 @@ struct net_stack {
     uint64_t ns_nd_slaac_addrs;           /* addresses formed from prefixes */
     uint64_t ns_icmp6_too_big_in;         /* packet too big accepted */
     uint64_t ns_ip6_pmtu_updates;         /* path MTUs lowered */
+    uint64_t ns_mld_reports_out;          /* MLDv2 reports sent */
+    uint64_t ns_mld_queries_in;           /* MLD queries accepted */
 };
 
 /* The network layer's view of a stack.  Every stack is a net_stack: only
@@ -527,6 +532,8 @@ bool rn__net_nd_resolved(struct rn_stack *st, const struct rn_iface *ifp,
  * 4861 8) and the destination cache (redirects, path MTUs). */
 /* Sets up the stack's part (at its creation). */
 void rn__net_rd6_init(struct rn_stack *st);
+/* A number in [0, n) from the stack's seeded generator (jitter). */
+uint64_t rn__net_rd6_rand(struct rn_stack *st, uint64_t n);
 /* Starts router solicitation on ifp (its IPv6 just turned on). */
 void rn__net_rd6_iface_up(struct rn_iface *ifp);
 /* Handles a router advertisement or redirect (ic, in nb's message), or a
@@ -554,6 +561,18 @@ void rn__net_rd6_flush(struct rn_stack *st);
 /* Lists the learnt routes as rn_stack_routes() rows. */
 void rn__net_rd6_rows(struct rn_stack *st, rn_route_row_fn fn, void *ctx);
 extern const struct rn_ob_type_ops rn__net_route6_ops;
+
+/* ---- mld6.c ---- */
+/* MLDv2 reports for the solicited-node groups of ifp's addresses. */
+void rn__net_mld6_iface_up(struct rn_iface *ifp);
+/* a was just added to ifp: its group is reported if new to ifp. */
+void rn__net_mld6_join(struct rn_iface *ifp, const struct iface_addr6 *a);
+/* a is about to go: its group is left unless another address keeps it. */
+void rn__net_mld6_leave(struct rn_iface *ifp, const struct iface_addr6 *a);
+/* Handles an MLD query.  Consumes nothing. */
+void rn__net_mld6_query_input(struct rn_stack *st, const struct rn_icmp6_hdr *ic,
+                              const struct ip6_rx *rx);
+void rn__net_mld6_flush_iface(struct rn_iface *ifp);
 
 /* Returns the address of ifp that addr is (any state), or NULL. */
 struct iface_addr6 *rn__net_ip6_iface_addr(struct rn_iface *ifp, const struct rn_ip6 *addr);

@@ -55,7 +55,7 @@
 
 /* A number in [0, n): xorshift, seeded from the stack's seed, so that a
  * simulation replays. */
-static uint64_t rd_rand(struct rn_stack *st, uint64_t n)
+uint64_t rn__net_rd6_rand(struct rn_stack *st, uint64_t n)
 {
     struct net_stack *ns = net_st(st);
     uint64_t x = ns->ns_rand6;
@@ -106,7 +106,8 @@ static void rs_send(struct rn_iface *ifp)
         len = rn__nd6_emit_rs(p, &RN_IP6_ANY, &out.o6_dst, NULL);
     }
     rn_nb_trim(nb, len);
-    net_st(st)->ns_icmp6_out++;
+    /* Counted as neighbour discovery (nd.rs_out), as solicitations and
+     * advertisements are (nd.out), not in icmp6.out. */
     net_st(st)->ns_nd_rs_out++;
     rn__net_ip6_output(st, nb, &out);
 }
@@ -142,7 +143,7 @@ void rn__net_rd6_iface_up(struct rn_iface *ifp)
     ifp->if_mtu6 = ifp->if_mtu;
     ifp->if_rs_left = RD_MAX_RS;
     rn_timer_init(&ifp->if_rs_timer, rs_timer);
-    rn_timer_arm(&st->st_timers, &ifp->if_rs_timer, st->st_now + rd_rand(st, RD_RS_MAX_DELAY));
+    rn_timer_arm(&st->st_timers, &ifp->if_rs_timer, st->st_now + rn__net_rd6_rand(st, RD_RS_MAX_DELAY));
 }
 
 /* ---- The route6 objects ------------------------------------------------- */
@@ -313,6 +314,7 @@ static void addr6_remove(struct rn_iface *ifp, struct iface_addr6 *a)
 {
     unsigned i = (unsigned)(a - ifp->if_addr6);
 
+    rn__net_mld6_leave(ifp, a);
     memmove(&ifp->if_addr6[i], &ifp->if_addr6[i + 1],
             (ifp->if_naddr6 - i - 1) * sizeof(ifp->if_addr6[0]));
     ifp->if_naddr6--;
@@ -475,7 +477,7 @@ void rn__net_rd6_ra_input(struct rn_stack *st, const struct rn_icmp6_hdr *ic,
         if (base > RD_MAX_REACHABLE)
             base = RD_MAX_REACHABLE;
         /* RFC 4861 6.3.2: drawn between half and 1.5 times the base. */
-        ifp->if_nd_reachable = base / 2 + rd_rand(st, base + 1);
+        ifp->if_nd_reachable = base / 2 + rn__net_rd6_rand(st, base + 1);
     }
     if (ra.ra_retrans != 0)
         ifp->if_nd_retrans = RN_MSEC((rn_time_t)ra.ra_retrans);

@@ -374,6 +374,8 @@ void rn_stack_counters(struct rn_stack *st, rn_counter_fn fn, void *ctx)
         {"icmp6.too_big_in", ns->ns_icmp6_too_big_in},
         {"ip6.pmtu_updates", ns->ns_ip6_pmtu_updates},
         {"ip6.dest_cache", ns->ns_ndest6},
+        {"mld.reports_out", ns->ns_mld_reports_out},
+        {"mld.queries_in", ns->ns_mld_queries_in},
     };
     size_t i;
 

@@ -562,6 +562,38 @@ static void test_first_fragment_chain(void **state)
     pair_down();
 }
 
+/* MLDv2: a join is reported twice, a second apart; a general query is
+ * answered within its delay; a query that fails RFC 3810 5.1 is dropped. */
+static void test_mld(void **state)
+{
+    struct rn_ip6 ll_b;
+    uint8_t m[28];
+    uint64_t r0;
+
+    (void)state;
+    up_router();
+    /* a's link-local address: two reports (join and repeat). */
+    assert_int_equal(net_st(P.a)->ns_mld_reports_out, 2);
+    ll_b = P.ifb->if_addr6[0].a6_addr;
+    memset(m, 0, sizeof(m));
+    m[0] = RN_ICMP6_MLD_QUERY;
+    rn_put_be16(m + 4, 500);  /* answer within 500 ms */
+    r0 = net_st(P.a)->ns_mld_reports_out;
+    icmp6_to_a(&ll_b, &all_nodes, 1, m, sizeof(m), &P.ifb->if_mac);
+    assert_int_equal(net_st(P.a)->ns_mld_queries_in, 1);
+    run_until(P.now + RN_MSEC(501));
+    assert_int_equal(net_st(P.a)->ns_mld_reports_out - r0, 1);
+    /* Hop limit 64; a global source; 26 bytes. */
+    icmp6_to_a(&ll_b, &all_nodes, 64, m, sizeof(m), &P.ifb->if_mac);
+    icmp6_to_a(&(struct rn_ip6){{0x20, 1, 0, 2, [15] = 9}}, &all_nodes, 1, m, sizeof(m),
+               &P.ifb->if_mac);
+    icmp6_to_a(&ll_b, &all_nodes, 1, m, 26, &P.ifb->if_mac);
+    assert_int_equal(rn_stack_drops(P.a, RN_DROP_BAD_MLD), 3);
+    run_until(P.now + RN_SEC(1));
+    assert_int_equal(net_st(P.a)->ns_mld_reports_out - r0, 1);
+    pair_down();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -573,6 +605,7 @@ int main(void)
         cmocka_unit_test(test_redirect),
         cmocka_unit_test(test_path_mtu),
         cmocka_unit_test(test_first_fragment_chain),
+        cmocka_unit_test(test_mld),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
