@@ -543,6 +543,10 @@ static void nd_advert(struct nd_entry *e, const struct rn_nd6 *nd)
     }
     mac = mac_unpack(atomic_load_explicit(&e->ne_mac, memory_order_relaxed));
     same = !nd->nd_has_lladdr || memcmp(mac.mac_octet, nd->nd_lladdr.mac_octet, RN_MAC_LEN) == 0;
+    /* A router that says it no longer is one leaves the default router
+     * list (7.2.5). */
+    if (e->ne_router && !(nd->nd_flags & RN_ND_NA_ROUTER) && (override || same))
+        rn__net_rd6_router_gone(e->ne_iface, &e->ne_ip);
     if (!override && !same) {
         /* Another address, not overriding ours: ours is now doubtful. */
         if (s == ARP_REACHABLE) {

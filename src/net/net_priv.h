@@ -558,6 +558,9 @@ unsigned rn__net_rd6_flush_iface(struct rn_iface *ifp, struct rn_ob_wait *w,
                                  rn_ob_release_fn fn, void *ctx);
 unsigned rn__net_rd6_count_iface(struct rn_iface *ifp);
 void rn__net_rd6_flush(struct rn_stack *st);
+/* ip on ifp advertised itself no longer a router: out of the default
+ * router list, if it was there. */
+void rn__net_rd6_router_gone(struct rn_iface *ifp, const struct rn_ip6 *ip);
 /* Lists the learnt routes as rn_stack_routes() rows. */
 void rn__net_rd6_rows(struct rn_stack *st, rn_route_row_fn fn, void *ctx);
 extern const struct rn_ob_type_ops rn__net_route6_ops;

@@ -625,6 +625,16 @@ uint32_t rn__net_rd6_path_mtu(struct rn_stack *st, const struct rn_ip6 *dst)
     return hop.h_mtu;
 }
 
+void rn__net_rd6_router_gone(struct rn_iface *ifp, const struct rn_ip6 *ip)
+{
+    struct net_route6 *rt = route6_find(ifp->if_stack, ROUTE6_ROUTER, ifp, ip, 0);
+
+    if (rt != NULL) {
+        route6_del(ifp->if_stack, rt);
+        rd_rearm(ifp->if_stack);
+    }
+}
+
 /* ---- Flushing and listing ----------------------------------------------- */
 
 unsigned rn__net_rd6_count_iface(struct rn_iface *ifp)

@@ -280,6 +280,20 @@ static void test_ra_slaac_default_router(void **state)
                                                                   [15] = 9}}),
                      1280);
     rn_icmp6_set_echo_observer(P.a, NULL, NULL);
+    /* The router's advertisement (a neighbour advertisement) says it is
+     * no longer one: out of the list (RFC 4861 7.2.5); its next router
+     * advertisement brings it back. */
+    {
+        uint8_t na[RN_ND_NS_LL_LEN];
+        size_t n = rn__nd6_emit_na(na, &P.ifb->if_addr6[0].a6_addr, &all_nodes,
+                                   &P.ifb->if_addr6[0].a6_addr, RN_ND_NA_OVERRIDE,
+                                   &P.ifb->if_mac);
+
+        icmp6_to_a(&P.ifb->if_addr6[0].a6_addr, &all_nodes, 255, na, n, &P.ifb->if_mac);
+        assert_int_equal(routes_of(P.a).rc_routers, 0);
+        ra_from_b(1800, 1280, &pf, 1);
+        assert_int_equal(routes_of(P.a).rc_routers, 1);
+    }
     /* The router withdraws (lifetime 0): nothing beyond is reachable. */
     ra_from_b(0, 0, NULL, 0);
     assert_int_equal(routes_of(P.a).rc_routers, 0);
@@ -527,8 +541,11 @@ static void test_path_mtu(void **state)
     assert_int_equal(ping6(P.a, "2001:2:0:5::9", 1, 1300), 0);
     run_until(P.now + RN_MSEC(50));
     assert_int_equal(net_st(P.a)->ns_ip6_frag_out - frag0, 2);
-    /* Forgotten after 10 minutes (RFC 8201 4). */
+    /* Forgotten after 10 minutes (RFC 8201 4).  (b, no router, answered
+     * a's probe meanwhile without the router flag, which took it out of
+     * the list: it advertises itself again.) */
     run_until(P.now + RN_SEC(601));
+    ra_from_b(1800, 0, &pf, 1);
     assert_int_equal(rn__net_rd6_path_mtu(P.a, &dst), P.ifa->if_mtu);
     pair_down();
 }
