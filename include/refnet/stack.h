@@ -199,6 +199,9 @@ struct rn_iface_row {
     uint32_t ir_addr;             /* IPv4 address, host order; 0 if none */
     uint8_t ir_plen;              /* its prefix length */
     uint32_t ir_mtu;              /* largest IP datagram it sends */
+    uint32_t ir_mtu6;             /* largest IPv6 datagram: ir_mtu, or lower
+                                     as a router's MTU option said; 0 if
+                                     IPv6 is off */
     uint32_t ir_offloads;         /* RN_LINK_OFF_* its link offers */
     struct rn_link *ir_link;      /* top of its link chain (link.h), or NULL
                                      once closed: walk it with

@@ -199,6 +199,8 @@ static void iface_row(const struct rn_iface_row *r, void *ctx)
         put_str(o, "addr", cidr);
         put_str(o, "mac", mac);
         put_u64(o, "mtu", r->ir_mtu);
+        if (r->ir_mtu6 != 0)
+            put_u64(o, "mtu6", r->ir_mtu6);
         put_str(o, "link", r->ir_link ? rn_link_kind(r->ir_link) : "closed");
         put_u64(o, "id", r->ir_id);
         put_u64(o, "refs", r->ir_refs);

@@ -4,8 +4,8 @@
 # 2001:2:0:1::/64 (on-link, autonomous) and a link MTU of 1280; a second
 # namespace, "far", holds 2001:2:0:5::9 behind it on a veth pair.
 #   - the daemon solicits, forms a SLAAC address in 2001:2:0:1::/64 from
-#     its MAC (preferred after DAD) and installs the router as its
-#     default: `refnet route` shows ::/0 via the router's link-local
+#     its MAC (preferred after DAD), takes the advertised MTU (mtu6 1280 in
+#     `refnet ifconfig --json`) and installs the router as its default: `refnet route` shows ::/0 via the router's link-local
 #     address and the prefix, both objects (id, holder "route-table");
 #   - `refnet ping 2001:2:0:5::9` goes through the router and is answered;
 #     far pings the SLAAC address with 1400 bytes and every reply comes
@@ -72,6 +72,9 @@ print(" ".join(a["state"] for i in json.load(sys.stdin) for a in i.get("addr6", 
     sleep 0.1
 done
 [ "$state" = preferred ] || die "no preferred SLAAC address $slaac within 10 s (state '$state'): $(rn ifconfig)"
+
+mtu6=$(rn ifconfig --json | "$py" -c 'import json, sys; print(json.load(sys.stdin)[0].get("mtu6"))')
+[ "$mtu6" = 1280 ] || bad "refnet ifconfig --json: mtu6 $mtu6, want the advertised 1280"
 
 router_ll=$(nsx ip -6 -o addr show dev rn0 scope link | awk '{ sub("/.*", "", $4); print $4 }')
 rn route --json >"$dir/route.json"
