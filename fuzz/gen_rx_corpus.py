@@ -163,7 +163,84 @@ def corpus6():
                                        bytes([0x33, 0x33, 0, 0, 0, 1]), 0x86DD), dt=100, flags=0)
     c["ipv6-unknown-next-header"] = ns + rec(to_us(ipv6(PEER6, US6, 253, b"\0" * 8),
                                                    etype=0x86DD), dt=1, flags=0)
+    # Router discovery: the peer advertises itself from its link-local
+    # address with a /64 (on-link, autonomous) and a 1280 MTU; 1.1 s later
+    # (past DAD of the SLAAC address) a host beyond it pings that address
+    # with 1400 bytes, and the reply leaves through the router in
+    # fragments.
+    ra = ra6(PEER_LL6, 1800, [(SLAAC_PFX, 64, 0xC0, 3600, 1800)], mtu=1280)
+    far = bytes([0x20, 0x01, 0, 2, 0, 0, 0, 5] + [0] * 7 + [9])
+    big = to_us(ipv6(far, US_SLAAC6, 58, echo6(3, bytes(1400), src=far, dst=US_SLAAC6)),
+                etype=0x86DD)
+    c["ipv6-ra-slaac"] = ns + rec(to_all_nodes(ra), dt=10, flags=0) + rec(big, dt=1100, flags=0)
+    # Bad advertisements: hop limit 64, a global source, an option of
+    # length 0, a prefix with its preferred lifetime over its valid one.
+    bad_hlim = ipv6(PEER_LL6, ALL_NODES6, 58, ra6_msg(PEER_LL6, 1800, []), hlim=64)
+    bad_src = ra6(PEER6, 1800, [])
+    zero_opt = ipv6(PEER_LL6, ALL_NODES6, 58,
+                    icmp6(PEER_LL6, ALL_NODES6, 134, 0, struct.pack("!BBHII", 64, 0, 1800, 0, 0) +
+                          bytes([5, 0, 0, 0, 0, 0, 5, 0])), hlim=255)
+    pref_over = ra6(PEER_LL6, 0, [(SLAAC_PFX, 64, 0x40, 100, 200)])
+    c["ipv6-ra-bad"] = ns + b"".join(rec(to_all_nodes(f), dt=1, flags=0)
+                                     for f in (bad_hlim, bad_src, zero_opt, pref_over))
+    # Advertisements from many routers with many prefixes: the lists
+    # fill to their bounds.
+    flood = b""
+    for i in range(12):
+        src = PEER_LL6[:14] + struct.pack("!H", 0x100 + i)
+        pfx = [(bytes([0x20, 0x01, 0, 2, 0, 0x10 + i, 0, k] + [0] * 8), 64, 0xC0, 600, 600)
+               for k in range(3)]
+        flood += rec(to_all_nodes(ra6(src, 600, pfx)), dt=1, flags=0)
+    c["ipv6-ra-flood"] = ns + flood
+    # A redirect from the router for the host beyond it, to fe80::55 with
+    # its link address; then one from a node that is not the router.
+    redir = lambda src: ipv6(src, US_SLAAC6, 58, icmp6(
+        src, US_SLAAC6, 137, 0, b"\0" * 4 + FE80_55 + far + bytes([2, 1]) + PEER_MAC),
+        hlim=255)
+    ping_far = to_us(ipv6(far, US_SLAAC6, 58, echo6(4, b"redirected", src=far,
+                                                       dst=US_SLAAC6)), etype=0x86DD)
+    c["ipv6-redirect"] = (ns + rec(to_all_nodes(ra), dt=10, flags=0) +
+                          rec(to_us(redir(PEER_LL6), etype=0x86DD), dt=1100, flags=0) +
+                          rec(ping_far, dt=1, flags=0) +
+                          rec(to_us(redir(FE80_55), etype=0x86DD), dt=1, flags=0))
+    # A packet too big about a reply of ours to the peer: 1280; then a
+    # 1400-byte ping the reply to which leaves in fragments.
+    quoted = ipv6(US6, PEER6, 58, echo6(5, bytes(64), src=US6, dst=PEER6))
+    ptb = ipv6(PEER6, US6, 58, icmp6(PEER6, US6, 2, 0, struct.pack("!I", 1280) + quoted))
+    ping_big = to_us(ipv6(PEER6, US6, 58, echo6(6, bytes(1400))), etype=0x86DD)
+    c["ipv6-packet-too-big"] = (ns + rec(to_us(ptb, etype=0x86DD), dt=1, flags=0) +
+                                rec(ping_big, dt=1, flags=0))
+    # RFC 7112: a first fragment whose TCP header is cut short.
+    c["ipv6-first-fragment-short"] = ns + rec(to_us(ipv6(
+        PEER6, US6, 44, struct.pack("!BxHI", 6, 1, 79) + b"\0" * 8), etype=0x86DD), dt=1, flags=0)
     return c
+
+
+PEER_LL6 = bytes([0xFE, 0x80] + [0] * 6 + [0, 0, 0, 0xFF, 0xFE, 0, 0, 2])
+FE80_55 = bytes([0xFE, 0x80] + [0] * 13 + [0x55])
+ALL_NODES6 = bytes([0xFF, 2] + [0] * 13 + [1])
+SLAAC_PFX = bytes([0x20, 0x01, 0, 2, 0, 0, 0, 1] + [0] * 8)
+US_SLAAC6 = SLAAC_PFX[:8] + bytes([0, 0, 0, 0xFF, 0xFE, 0, 0, 1])
+
+
+def ra6_msg(src, lifetime, prefixes, mtu=0):
+    """A router advertisement from src to all nodes: a source link-layer
+    option (the peer's MAC), an MTU option if mtu, and prefix options
+    (prefix, length, flags, valid, preferred)."""
+    body = struct.pack("!BBHII", 64, 0, lifetime, 30000, 1000) + bytes([1, 1]) + PEER_MAC
+    if mtu:
+        body += struct.pack("!BBHI", 5, 1, 0, mtu)
+    for pfx, plen, flags, valid, pref in prefixes:
+        body += struct.pack("!BBBBIII", 3, 4, plen, flags, valid, pref, 0) + pfx
+    return icmp6(src, ALL_NODES6, 134, 0, body)
+
+
+def ra6(src, lifetime, prefixes, mtu=0):
+    return ipv6(src, ALL_NODES6, 58, ra6_msg(src, lifetime, prefixes, mtu), hlim=255)
+
+
+def to_all_nodes(datagram):
+    return to_us(datagram, bytes([0x33, 0x33, 0, 0, 0, 1]), 0x86DD)
 
 
 def corpus():

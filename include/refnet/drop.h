@@ -138,7 +138,39 @@
       "IPv6 next hop never answered neighbour solicitation")                  \
     X(ND_DAD_CONFLICT, "nd_dad_conflict",                                      \
       "packet for an IPv6 address that duplicate address detection found "    \
-      "in use elsewhere")
+      "in use elsewhere")                                                     \
+    X(BAD_RA, "bad_ra",                                                        \
+      "router advertisement fails RFC 4861 6.1.2: source not link-local, "    \
+      "hop limit not 255, code not 0, short, or an option of length 0 or "    \
+      "past the end")                                                         \
+    X(BAD_REDIRECT, "bad_redirect",                                            \
+      "redirect fails RFC 4861 8.1: source not link-local, hop limit not "    \
+      "255, code not 0, short, multicast destination, target neither "        \
+      "link-local nor the destination, or a bad option")                     \
+    X(REDIRECT_NOT_ROUTER, "redirect_not_router",                              \
+      "redirect from a node that is not the current first hop for its "       \
+      "destination (RFC 4861 8.1)")                                           \
+    X(RA_ROUTER_LIMIT, "ra_router_limit",                                      \
+      "router advertisement from a new router while the default router "      \
+      "list is full: not added")                                              \
+    X(RA_PREFIX_LIMIT, "ra_prefix_limit",                                      \
+      "prefix option for a new prefix while the prefix list is full, or "     \
+      "past the prefix options read from one advertisement: ignored")         \
+    X(SLAAC_ADDR_LIMIT, "slaac_addr_limit",                                    \
+      "autonomous prefix while the interface holds as many autoconfigured "   \
+      "addresses as it may: no address formed")                              \
+    X(BAD_RA_PREFIX, "bad_ra_prefix",                                          \
+      "prefix option ignored (RFC 4862 5.5.3): link-local prefix, preferred " \
+      "lifetime over the valid one, or an autonomous prefix not 64 bits")    \
+    X(BAD_MLD, "bad_mld",                                                      \
+      "MLD query fails RFC 3810 5.1: source not link-local, hop limit not "   \
+      "1, code not 0, or a length neither MLDv1's nor MLDv2's")              \
+    X(PTB_NOT_OURS, "ptb_not_ours",                                            \
+      "ICMPv6 packet too big about a datagram refnet did not send, or to a "  \
+      "destination it has no route to")                                       \
+    X(IP6_FRAG_CHAIN, "ip6_frag_chain",                                        \
+      "first IPv6 fragment without the whole header chain up to the "         \
+      "upper-layer header (RFC 7112)")
 
 /*
  * RN_DROP_NONE (0) means "not dropped", so a parser's result can be tested

@@ -139,8 +139,11 @@ enum rn_addr6_state {
                              neighbour discovery may use it */
     RN_ADDR6_PREFERRED,   /* in use */
     RN_ADDR6_DUPLICATE,   /* another node holds it: never used */
+    RN_ADDR6_DEPRECATED,  /* formed from a router's prefix whose preferred
+                             lifetime ran out: still valid, a source only
+                             when nothing preferred fits (RFC 4862 5.5.4) */
 };
-/* "tentative", "preferred", "duplicate". */
+/* "tentative", "preferred", "duplicate", "deprecated". */
 const char *rn_addr6_state_name(enum rn_addr6_state s);
 
 /* Adds the IPv6 address addr/plen (plen 1..128; 128: no on-link prefix)
@@ -196,6 +199,9 @@ struct rn_iface_row {
     uint32_t ir_addr;             /* IPv4 address, host order; 0 if none */
     uint8_t ir_plen;              /* its prefix length */
     uint32_t ir_mtu;              /* largest IP datagram it sends */
+    uint32_t ir_mtu6;             /* largest IPv6 datagram: ir_mtu, or lower
+                                     as a router's MTU option said; 0 if
+                                     IPv6 is off */
     uint32_t ir_offloads;         /* RN_LINK_OFF_* its link offers */
     struct rn_link *ir_link;      /* top of its link chain (link.h), or NULL
                                      once closed: walk it with
@@ -229,8 +235,13 @@ enum rn_neigh_state {
     RN_NEIGH_INCOMPLETE,  /* asked for, frames waiting: no address yet */
     RN_NEIGH_REACHABLE,   /* resolved and fresh */
     RN_NEIGH_PROBE,       /* expired but in use: used while asked again */
+    RN_NEIGH_STALE,       /* IPv6 (RFC 4861 7.3.2): its address is known
+                             but not lately confirmed; a datagram sent to
+                             it starts DELAY */
+    RN_NEIGH_DELAY,       /* IPv6: used while stale; probed unless an
+                             upper layer confirms it within 5 s */
 };
-/* "INCOMPLETE", "REACHABLE", "PROBE". */
+/* "INCOMPLETE", "REACHABLE", "PROBE", "STALE", "DELAY". */
 const char *rn_neigh_state_name(enum rn_neigh_state s);
 
 /* A neighbour: an entry of the ARP cache, or of the IPv6 neighbour
@@ -261,15 +272,19 @@ struct rn_route_row {
     const char *rr_iface;         /* outgoing interface */
     uint64_t rr_id;               /* its object id */
     unsigned rr_refs;             /* its reference count */
-    uint8_t rr_family;            /* 4, or 6: an IPv6 on-link prefix of an
-                                     interface address (not an object:
+    uint8_t rr_family;            /* 4, or 6: an IPv6 route (a prefix or
+                                     default router learnt from a router,
+                                     an object; or the on-link prefix of a
+                                     configured address, not an object:
                                      rr_id 0) */
     struct rn_ip6 rr_dst6;        /* IPv6 prefix, if rr_family is 6 */
+    struct rn_ip6 rr_gw6;         /* IPv6: the router (link-local); :: on-link */
+    rn_time_t rr_expires_in;      /* IPv6 learnt: lifetime left; 0: forever */
 };
 typedef void (*rn_route_row_fn)(const struct rn_route_row *row, void *ctx);
 /* [L] Every IPv4 route, longest prefix first (the order lookups use),
- * then the on-link IPv6 prefixes of the interfaces' preferred
- * addresses. */
+ * then the on-link IPv6 prefixes of the interfaces' configured addresses,
+ * then the IPv6 prefixes and default routers learnt from routers. */
 void rn_stack_routes(struct rn_stack *st, rn_route_row_fn fn, void *ctx);
 
 typedef void (*rn_counter_fn)(const struct rn_stack_counter *c, void *ctx);

@@ -210,6 +210,8 @@ static void iface_row(const struct rn_iface_row *r, void *ctx)
         put_str(o, "addr", cidr);
         put_str(o, "mac", mac);
         put_u64(o, "mtu", r->ir_mtu);
+        if (r->ir_mtu6 != 0)
+            put_u64(o, "mtu6", r->ir_mtu6);
         put_str(o, "link", r->ir_link ? rn_link_kind(r->ir_link) : "closed");
         put_u64(o, "id", r->ir_id);
         put_u64(o, "refs", r->ir_refs);
@@ -328,27 +330,37 @@ void rn__render_neighbours(struct rn_stack *st, struct rn_strbuf *sb, bool json)
 static void route_row(const struct rn_route_row *r, void *ctx)
 {
     struct render_ctx *rc = ctx;
-    char dst[RN_IP6_STRLEN], gw[RN_IP4_STRLEN], cidr[RN_IP6_CIDR_STRLEN + 4];
+    char dst[RN_IP6_STRLEN], gw[RN_IP6_STRLEN], cidr[RN_IP6_CIDR_STRLEN + 4];
+    bool has_gw;
 
-    if (r->rr_family == 6)
+    if (r->rr_family == 6) {
         rn_ip6_addr_fmt(&r->rr_dst6, dst);
-    else
+        rn_ip6_addr_fmt(&r->rr_gw6, gw);
+        has_gw = !rn_ip6_is_any(&r->rr_gw6);
+    } else {
         rn_ip4_addr_fmt(r->rr_dst, dst);
-    rn_ip4_addr_fmt(r->rr_gw, gw);
+        rn_ip4_addr_fmt(r->rr_gw, gw);
+        has_gw = r->rr_gw != 0;
+    }
     snprintf(cidr, sizeof(cidr), "%s/%u", dst, r->rr_plen);
     if (rc->rc_json != NULL) {
         struct json_object *o = json_object_new_object();
 
         put_str(o, "destination", cidr);
-        put_str(o, "gateway", r->rr_gw ? gw : "");
+        put_str(o, "gateway", has_gw ? gw : "");
         put_str(o, "iface", r->rr_iface);
         put_u64(o, "id", r->rr_id);
         put_u64(o, "refs", r->rr_refs);
+        if (r->rr_family == 6)
+            put_u64(o, "expires_ms", (uint64_t)(r->rr_expires_in / RN_MSEC(1)));
         json_object_array_add(rc->rc_json, o);
         return;
     }
-    rn_strbuf_printf(rc->rc_sb, "%-19s %-16s %-8s %4u\n", cidr, r->rr_gw ? gw : "*", r->rr_iface,
+    rn_strbuf_printf(rc->rc_sb, "%-19s %-16s %-8s %4u", cidr, has_gw ? gw : "*", r->rr_iface,
                      r->rr_refs);
+    if (r->rr_expires_in != 0)
+        rn_strbuf_printf(rc->rc_sb, "  expires %" PRIu64 "s", (uint64_t)(r->rr_expires_in / RN_SEC(1)));
+    rn_strbuf_printf(rc->rc_sb, "\n");
 }
 
 void rn__render_routes(struct rn_stack *st, struct rn_strbuf *sb, bool json)

@@ -67,6 +67,10 @@ const char *rn_neigh_state_name(enum rn_neigh_state s)
         return "REACHABLE";
     case RN_NEIGH_PROBE:
         return "PROBE";
+    case RN_NEIGH_STALE:
+        return "STALE";
+    case RN_NEIGH_DELAY:
+        return "DELAY";
     }
     return "?";
 }

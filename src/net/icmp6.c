@@ -5,13 +5,16 @@
  *   rn__net_ip6_input() -> rn__net_icmp6_input() -> echo reply via rn__net_ip6_output()
  *                                              -> the echo-reply observer
  *                                              -> rn__net_nd_input() (NS, NA)
+ *                                              -> rd6.c (RA, redirect, too big)
+ *                                              -> mld6.c (MLD queries)
  *
  * Errors refnet sends are rate limited by a token bucket of their own (1000
  * a second, bursts of 50, as for ICMP), and never sent about an ICMPv6
  * error, from the unspecified or a multicast source, or to a multicast
  * destination unless RFC 4443 2.4 (e.3) allows it (a parameter problem
- * about an unknown option, code 2).  Errors received are counted; handing
- * them to the transports waits for the transports to take IPv6.
+ * about an unknown option, code 2).  Errors received are counted; a
+ * packet too big lowers the destination's path MTU (rd6.c); handing
+ * errors to the transports waits for the transports to take IPv6.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -168,6 +171,14 @@ static void icmp6_dispatch(struct rn_stack *st, struct rn_netbuf *nb,
         rn_nb_free(nb);
         return;
     }
+    /* Router advertisements go to all nodes, or to us while our
+     * link-local address may still be tentative (answers to a
+     * solicitation from ::). */
+    if (ic.ic6_type == RN_ICMP6_ROUTER_ADVERT) {
+        rn__net_rd6_ra_input(st, &ic, rx);
+        rn_nb_free(nb);
+        return;
+    }
     /* An address under DAD takes nothing else (RFC 4862 5.4). */
     if (rx->r6_tentative) {
         rn__net_drop(st, rx->r6_iface, nb, RN_DROP_NOT_FOR_US);
@@ -179,6 +190,12 @@ static void icmp6_dispatch(struct rn_stack *st, struct rn_netbuf *nb,
             return;
         }
         icmp6_echo(st, &ic, rx);
+    } else if (ic.ic6_type == RN_ICMP6_REDIRECT) {
+        rn__net_rd6_redirect_input(st, &ic, rx);
+    } else if (ic.ic6_type == RN_ICMP6_MLD_QUERY) {
+        rn__net_mld6_query_input(st, &ic, rx);
+    } else if (ic.ic6_type == RN_ICMP6_PACKET_TOO_BIG) {
+        rn__net_rd6_too_big_input(st, &ic, rx);
     } else if (ic.ic6_type == RN_ICMP6_ECHO_REPLY) {
         net_st(st)->ns_icmp6_echo_replies_in++;
         if (net_st(st)->ns_echo6_fn != NULL) {
@@ -197,9 +214,9 @@ static void icmp6_dispatch(struct rn_stack *st, struct rn_netbuf *nb,
             net_st(st)->ns_echo6_fn(st, &er, net_st(st)->ns_echo6_ctx);
         }
     }
-    /* Errors, router advertisements, redirects and MLD are received and
-     * counted; acting on them comes with the transports over IPv6, router
-     * discovery and MLD. */
+    /* Other errors, router solicitations (a host answers none) and other
+     * nodes' MLD reports are received and counted; acting on errors comes
+     * with the transports over IPv6. */
     rn_nb_free(nb);
 }
 
@@ -225,31 +242,14 @@ int rn_icmp6_echo_send(struct rn_stack *st, const struct rn_icmp6_echo *req)
     /* The checksum covers the source, which the route picks: pick it
      * here the same way. */
     {
-        unsigned i;
-        bool found = false;
+        struct ip6_hop hop;
 
-        for (i = 0; i < net_st(st)->ns_nifaces && !found; i++) {
-            struct rn_iface *ifp = net_st(st)->ns_ifaces[i];
-            unsigned j;
-
-            if (!ifp->if_ipv6)
-                continue;
-            for (j = 0; j < ifp->if_naddr6 && !found; j++) {
-                const struct iface_addr6 *a = &ifp->if_addr6[j];
-
-                if (a->a6_state == RN_ADDR6_PREFERRED &&
-                    (rn_ip6_is_linklocal(&req->ie6_dst) || rn_ip6_is_multicast(&req->ie6_dst) ||
-                     (a->a6_plen < 128 && !rn_ip6_is_linklocal(&a->a6_addr) &&
-                      rn_ip6_in_prefix(&req->ie6_dst, &a->a6_addr, a->a6_plen))))
-                    found = rn__net_ip6_pick_src(ifp, &req->ie6_dst, &out.o6_src);
-                if (found)
-                    out.o6_iface = ifp;
-            }
-        }
-        if (!found) {
+        if (!rn__net_ip6_route(st, &req->ie6_dst, NULL, &hop) ||
+            !rn__net_ip6_pick_src(hop.h_iface, &req->ie6_dst, &out.o6_src)) {
             rn__net_drop(st, NULL, nb, RN_DROP_NO_ROUTE);
             return RN_ENETUNREACH;
         }
+        out.o6_iface = hop.h_iface;
     }
     p[0] = RN_ICMP6_ECHO_REQUEST;
     p[1] = 0;

@@ -349,6 +349,7 @@ void rn_stack_ifaces(struct rn_stack *st, rn_iface_row_fn fn, void *ctx)
             .ir_addr = ifp->if_addr,
             .ir_plen = ifp->if_plen,
             .ir_mtu = ifp->if_mtu,
+            .ir_mtu6 = ifp->if_ipv6 ? ifp->if_mtu6 : 0,
             .ir_offloads = ifp->if_offloads,
             .ir_link = ifp->if_link,
             .ir_rx_frames = ifp->if_rx_frames,

@@ -11,7 +11,8 @@
  * address detection only for neighbour discovery), the all-nodes group
  * ff02::1 and the solicited-node groups of its addresses.  A bad
  * extension chain is dropped under its reason and, where RFC 8200 4 says
- * so, answered with a parameter problem.  Fragments go to reassembly
+ * so, answered with a parameter problem; a first fragment without the
+ * whole chain is dropped (RFC 7112).  Fragments go to reassembly
  * (reass6.c), and the datagram they make comes in again whole.
  */
 #include <stdlib.h>
@@ -39,7 +40,7 @@ bool rn__net_ip6_is_local(struct rn_stack *st, const struct rn_ip6 *addr, bool a
     for (i = 0; i < net_st(st)->ns_nifaces; i++) {
         struct iface_addr6 *a = rn__net_ip6_iface_addr(net_st(st)->ns_ifaces[i], addr);
 
-        if (a != NULL && (any_state || a->a6_state == RN_ADDR6_PREFERRED))
+        if (a != NULL && (any_state || rn__net_addr6_usable(a)))
             return true;
     }
     return false;
@@ -199,6 +200,11 @@ static void ip6_input(struct rn_iface *ifp, struct rn_netbuf *nb, bool looped,
         /* A fragment inside a reassembled datagram is one nobody sends. */
         if (reassembled) {
             rn__net_drop(st, ifp, nb, RN_DROP_BAD_IP6_FRAG);
+            return;
+        }
+        /* RFC 7112: the first fragment carries the whole chain. */
+        if (ex.ex_frag_off == 0 && !rn__ip6_frag_chain_whole(p, len, &ex)) {
+            rn__net_drop(st, ifp, nb, RN_DROP_IP6_FRAG_CHAIN);
             return;
         }
         whole = rn__net_reass6_add(ifp, nb, p, &ex);

@@ -5,13 +5,15 @@
  *   ICMPv6 or ND -> rn__net_ip6_output() -> rn__net_nd_output()
  *                -> rn__net_eth_output() -> interface queue
  *
- * Routing is on-link only for now: a destination is reached on the
- * interface one of whose preferred addresses has its prefix, or, for a
- * link-scope destination (fe80::/10, ff02::/16), on the interface the
- * caller names or the first with IPv6.  There is no default router yet
- * (router advertisements are a later step).  A datagram longer than the
- * MTU leaves in fragments (RFC 8200 4.5), the fixed header its whole
- * unfragmentable part.  Datagrams to one of our own addresses take the
+ * Routing (rn__net_ip6_route()): a link-scope destination (fe80::/10,
+ * ff02::/16) is reached on the interface the caller names or the first
+ * with IPv6; any other through what a redirect said for it (rd6.c's
+ * destination cache), else on the interface one of whose configured
+ * addresses has its prefix, else by the prefixes and default routers
+ * routers advertised (rd6.c).  A datagram longer than the MTU (the
+ * link's IPv6 MTU, or the destination's path MTU if lower) leaves in
+ * fragments (RFC 8200 4.5), the fixed header its whole unfragmentable
+ * part.  Datagrams to one of our own addresses take the
  * stack's loopback queue, as IPv4's do.
  */
 #include <string.h>
@@ -51,8 +53,12 @@ bool rn__net_ip6_pick_src(const struct rn_iface *ifp, const struct rn_ip6 *dst,
         if (best == NULL || (a->a6_plen < 128 && rn_ip6_in_prefix(dst, &a->a6_addr, a->a6_plen)))
             best = a;
     }
-    /* A global destination with no global address: the link-local one
-     * still reaches it on the link. */
+    /* Nothing preferred fits: a deprecated global address (RFC 4862
+     * 5.5.4), or for a global destination with no global address the
+     * link-local one, which still reaches it on the link. */
+    for (i = 0; best == NULL && i < ifp->if_naddr6; i++)
+        if (ifp->if_addr6[i].a6_state == RN_ADDR6_DEPRECATED && !link_scope(dst))
+            best = &ifp->if_addr6[i];
     for (i = 0; best == NULL && i < ifp->if_naddr6; i++)
         if (ifp->if_addr6[i].a6_state == RN_ADDR6_PREFERRED)
             best = &ifp->if_addr6[i];
@@ -62,49 +68,72 @@ bool rn__net_ip6_pick_src(const struct rn_iface *ifp, const struct rn_ip6 *dst,
     return true;
 }
 
-/* Finds the interface for dst.  Returns it, or NULL. */
-static struct rn_iface *ip6_route(struct rn_stack *st, const struct ip6_out *out)
+/* The interface on whose link dst is, by the configured addresses'
+ * prefixes (or one of our own addresses), or NULL. */
+static struct rn_iface *ip6_onlink(struct rn_stack *st, const struct rn_ip6 *dst)
 {
     struct net_stack *ns = net_st(st);
     unsigned i, j;
 
-    if (link_scope(&out->o6_dst)) {
-        if (out->o6_iface != NULL)
-            return out->o6_iface->if_ipv6 ? out->o6_iface : NULL;
-        for (i = 0; i < ns->ns_nifaces; i++)
-            if (ns->ns_ifaces[i]->if_ipv6)
-                return ns->ns_ifaces[i];
-        return NULL;
-    }
     for (i = 0; i < ns->ns_nifaces; i++) {
         struct rn_iface *ifp = ns->ns_ifaces[i];
 
         for (j = 0; j < ifp->if_naddr6; j++) {
             const struct iface_addr6 *a = &ifp->if_addr6[j];
 
-            if (a->a6_state == RN_ADDR6_PREFERRED && !rn_ip6_is_linklocal(&a->a6_addr) &&
-                (rn_ip6_eq(&a->a6_addr, &out->o6_dst) ||
-                 (a->a6_plen < 128 && rn_ip6_in_prefix(&out->o6_dst, &a->a6_addr, a->a6_plen))))
+            if (rn__net_addr6_usable(a) && !rn_ip6_is_linklocal(&a->a6_addr) &&
+                (rn_ip6_eq(&a->a6_addr, dst) ||
+                 (!a->a6_auto && a->a6_plen < 128 && rn_ip6_in_prefix(dst, &a->a6_addr, a->a6_plen))))
                 return ifp;
         }
     }
     return NULL;
 }
 
-struct rn_iface *rn__net_ip6_route(struct rn_stack *st, const struct rn_ip6 *dst)
+bool rn__net_ip6_route(struct rn_stack *st, const struct rn_ip6 *dst, struct rn_iface *ifhint,
+                       struct ip6_hop *hop)
 {
-    struct ip6_out out = {.o6_dst = *dst};
+    struct net_stack *ns = net_st(st);
+    const struct dest6 *d = rn__net_dest6_lookup(st, dst);
+    struct rn_iface *ifp = NULL;
+    unsigned i;
 
-    return ip6_route(st, &out);
+    hop->h_nexthop = *dst;
+    if (link_scope(dst)) {
+        if (ifhint != NULL)
+            ifp = ifhint->if_ipv6 ? ifhint : NULL;
+        for (i = 0; ifhint == NULL && ifp == NULL && i < ns->ns_nifaces; i++)
+            if (ns->ns_ifaces[i]->if_ipv6)
+                ifp = ns->ns_ifaces[i];
+    } else if (d != NULL && !rn_ip6_is_any(&d->d6_gw)) {
+        ifp = d->d6_iface;  /* redirected (RFC 4861 8.3) */
+        hop->h_nexthop = d->d6_gw;
+    } else if ((ifp = ip6_onlink(st, dst)) == NULL) {
+        const struct net_route6 *rt = rn__net_route6_lookup(st, dst);
+
+        if (rt != NULL) {
+            ifp = rt->rt6_iface;
+            if (rt->rt6_kind == ROUTE6_ROUTER)
+                hop->h_nexthop = rt->rt6_gw;
+        }
+    }
+    if (ifp == NULL)
+        return false;
+    hop->h_iface = ifp;
+    hop->h_mtu = ifp->if_mtu6 != 0 ? ifp->if_mtu6 : ifp->if_mtu;
+    if (d != NULL && d->d6_pmtu != 0 && d->d6_pmtu < hop->h_mtu && d->d6_pmtu_expires > st->st_now)
+        hop->h_mtu = d->d6_pmtu;
+    return true;
 }
 
 /* Sends the upper-layer message nb as fragments of ip's datagram out of
- * ifp to nexthop, each at most the MTU.  Consumes nb. */
-static int ip6_fragment(struct rn_stack *st, struct rn_iface *ifp, struct rn_netbuf *nb,
-                        struct rn_ip6_hdr *ip, const struct rn_ip6 *nexthop)
+ * hop's interface to its next hop, each at most its MTU.  Consumes nb. */
+static int ip6_fragment(struct rn_stack *st, const struct ip6_hop *hop, struct rn_netbuf *nb,
+                        struct rn_ip6_hdr *ip)
 {
+    struct rn_iface *ifp = hop->h_iface;
     uint32_t paylen = nb->nb_pktlen, off;
-    uint32_t size = (ifp->if_mtu - RN_IP6_HLEN - 8) & ~7u;
+    uint32_t size = (hop->h_mtu - RN_IP6_HLEN - 8) & ~7u;
     uint32_t id = net_st(st)->ns_ip6_id++;
     uint8_t proto = ip->ip6_nxt;
     int err = 0;
@@ -132,7 +161,7 @@ static int ip6_fragment(struct rn_stack *st, struct rn_iface *ifp, struct rn_net
         rn_put_be16(h + RN_IP6_HLEN + 2, (uint16_t)(off | (off + len < paylen ? 1 : 0)));
         rn_put_be32(h + RN_IP6_HLEN + 4, id);
         net_st(st)->ns_ip6_frag_out++;
-        rn__net_nd_output(ifp, f, nexthop);
+        rn__net_nd_output(ifp, f, &hop->h_nexthop);
     }
     rn_nb_free(nb);
     return err;
@@ -140,14 +169,16 @@ static int ip6_fragment(struct rn_stack *st, struct rn_iface *ifp, struct rn_net
 
 int rn__net_ip6_output(struct rn_stack *st, struct rn_netbuf *nb, const struct ip6_out *out)
 {
-    struct rn_iface *ifp = ip6_route(st, out);
+    struct rn_iface *ifp;
     struct rn_ip6_hdr ip;
+    struct ip6_hop hop;
     uint8_t *h;
 
-    if (ifp == NULL) {
+    if (!rn__net_ip6_route(st, &out->o6_dst, out->o6_iface, &hop)) {
         rn__net_drop(st, NULL, nb, RN_DROP_NO_ROUTE);
         return RN_ENETUNREACH;
     }
+    ifp = hop.h_iface;
     memset(&ip, 0, sizeof(ip));
     if (out->o6_src_any)
         ip.ip6_src = RN_IP6_ANY;
@@ -164,12 +195,14 @@ int rn__net_ip6_output(struct rn_stack *st, struct rn_netbuf *nb, const struct i
     ip.ip6_tclass = out->o6_tclass;
     ip.ip6_plen = (uint16_t)nb->nb_pktlen;
     ip.ip6_nxt = out->o6_proto;
-    ip.ip6_hlim = out->o6_hlim ? out->o6_hlim : net_st(st)->ns_params.sp_ttl;
+    ip.ip6_hlim = out->o6_hlim      ? out->o6_hlim
+                  : ifp->if_hlim6 ? ifp->if_hlim6
+                                  : net_st(st)->ns_params.sp_ttl;
     ip.ip6_dst = out->o6_dst;
-    if (nb->nb_pktlen + RN_IP6_HLEN > ifp->if_mtu &&
+    if (nb->nb_pktlen + RN_IP6_HLEN > hop.h_mtu &&
         !(!rn_ip6_is_multicast(&ip.ip6_dst) && rn__net_ip6_is_local(st, &ip.ip6_dst, false))) {
         net_st(st)->ns_ip6_out++;
-        return ip6_fragment(st, ifp, nb, &ip, &ip.ip6_dst);
+        return ip6_fragment(st, &hop, nb, &ip);
     }
     h = rn_nb_push(nb, RN_IP6_HLEN);
     if (h == NULL) {
@@ -183,6 +216,6 @@ int rn__net_ip6_output(struct rn_stack *st, struct rn_netbuf *nb, const struct i
         rn_nbq_put(&net_st(st)->ns_loopq, nb);
         return 0;
     }
-    rn__net_nd_output(ifp, nb, &ip.ip6_dst);
+    rn__net_nd_output(ifp, nb, &hop.h_nexthop);
     return 0;
 }

@@ -63,7 +63,7 @@ int rn__ip6_output(struct rn_stack *st, struct rn_netbuf *nb, const struct rn_ip
 int rn__ip6_route(struct rn_stack *st, const struct rn_ip6 *dst, struct rn_ip_route *out,
                   struct rn_ip6 *src)
 {
-    struct rn_iface *ifp;
+    struct ip6_hop hop;
 
     memset(out, 0, sizeof(*out));
     /* To one of our own addresses: through the loopback queue, which
@@ -73,14 +73,15 @@ int rn__ip6_route(struct rn_stack *st, const struct rn_ip6 *dst, struct rn_ip_ro
         out->ir_mtu = RN_IP6_HLEN + RN_IP6_MAX_PAYLOAD;
         return 0;
     }
-    ifp = rn__net_ip6_route(st, dst);
-    if (ifp == NULL || !rn__net_ip6_pick_src(ifp, dst, src))
+    if (!rn__net_ip6_route(st, dst, NULL, &hop) || !rn__net_ip6_pick_src(hop.h_iface, dst, src))
         return RN_ENETUNREACH;
-    out->ir_iface = ifp;
-    out->ir_mtu = ifp->if_mtu;
+    out->ir_iface = hop.h_iface;
+    /* The path's MTU: the link's, lowered by a router's MTU option or a
+     * packet too big (RFC 8201), so that segments are sized to it. */
+    out->ir_mtu = hop.h_mtu;
     /* Checksums, as for IPv4; TSO is not claimed for IPv6 (the links cut
      * IPv4 segments only): its segments are cut here. */
-    out->ir_offloads = ifp->if_offloads & (RN_LINK_OFF_TX_CSUM | RN_LINK_OFF_RX_CSUM);
+    out->ir_offloads = hop.h_iface->if_offloads & (RN_LINK_OFF_TX_CSUM | RN_LINK_OFF_RX_CSUM);
     return 0;
 }
 

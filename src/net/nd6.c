@@ -5,13 +5,19 @@
  * addresses of interfaces with their DAD.
  *
  * Entries are objects ("nd entry") held by the cache under "nd-table";
- * each holds its interface under "neighbour", as ARP entries do, and they
- * live the same way:
- *   INCOMPLETE --NA--> REACHABLE --ttl, unused--> removed
- *       |                  |--ttl, used--> PROBE (unicast NS) --NA--> REACHABLE
- *       '--tries exhausted--> removed (queued datagrams dropped)
- * RFC 4861's STALE and DELAY states are folded into PROBE: an entry that
- * aged while in use is still used while it is solicited again.
+ * each holds its interface under "neighbour", as ARP entries do.  They
+ * live as RFC 4861 7.3 says (neighbour unreachability detection):
+ *   INCOMPLETE --solicited NA--> REACHABLE --ReachableTime--> STALE
+ *       |      --unsolicited NA--> STALE --sent to--> DELAY --5 s--> PROBE
+ *       '--3 tries--> removed        |                  |            |
+ *                                    |   confirmation (solicited NA, or
+ *                                    |   rn__net_nd_confirm() from an
+ *                                    |   upper layer) --> REACHABLE
+ *                                    '--unused for sp_arp_ttl--> removed
+ *   PROBE: unicast solicitations every RetransTimer, 3 of them, then
+ *   removed.  A solicitation, router advertisement or redirect carrying a
+ *   new link address, or an advertisement with the override flag, makes
+ *   the entry STALE with that address (7.2.3, 7.2.5, 6.3.4, 8.3).
  *
  * Under a flood (solicitations from made-up sources, datagrams to
  * addresses nobody holds) the cache keeps what it resolved, as the ARP
@@ -40,6 +46,8 @@
 #define ND_NEW_BURST 128      /* of which this many at once */
 #define ND_DAD_TRANSMITS 1    /* RFC 4862 DupAddrDetectTransmits */
 #define ND_RETRANS RN_SEC(1)  /* RFC 4861 RetransTimer */
+#define ND_DELAY_FIRST_PROBE RN_SEC(5) /* DELAY_FIRST_PROBE_TIME */
+#define ND_MAX_UNICAST_SOLICIT 3       /* MAX_UNICAST_SOLICIT */
 
 static uint64_t mac_pack(const struct rn_mac *m)
 {
@@ -72,6 +80,8 @@ const char *rn_addr6_state_name(enum rn_addr6_state s)
         return "preferred";
     case RN_ADDR6_DUPLICATE:
         return "duplicate";
+    case RN_ADDR6_DEPRECATED:
+        return "deprecated";
     }
     return "?";
 }
@@ -243,26 +253,52 @@ static void nd_solicit(struct nd_entry *e)
     nd_send_ns(e->ne_iface, &src, &dst, &e->ne_ip);
 }
 
+/* How long a resolved entry on ifp stays REACHABLE, and the wait between
+ * solicitations: what a router advertised (RFC 4861 6.3.4), else the
+ * ARP cache's settings. */
+static rn_time_t nd_reachable(const struct rn_iface *ifp)
+{
+    return ifp->if_nd_reachable != 0 ? ifp->if_nd_reachable
+                                     : net_st(ifp->if_stack)->ns_params.sp_arp_ttl;
+}
+
+static rn_time_t nd_retrans(const struct rn_iface *ifp)
+{
+    return ifp->if_nd_retrans != 0 ? ifp->if_nd_retrans
+                                   : net_st(ifp->if_stack)->ns_params.sp_arp_retry;
+}
+
 static void nd_timer(struct rn_timer *t, rn_time_t now)
 {
     struct nd_entry *e = (struct nd_entry *)((char *)t - offsetof(struct nd_entry, ne_timer));
     struct rn_stack *st = e->ne_iface->if_stack;
     enum arp_state s = (enum arp_state)atomic_load_explicit(&e->ne_state, memory_order_relaxed);
 
-    if (s == ARP_REACHABLE) {
-        if (!e->ne_used) {
-            nd_remove(st, e);
-            return;
-        }
+    switch (s) {
+    case ARP_REACHABLE:
+        /* ReachableTime without a confirmation: STALE, kept while it may
+         * be used again, then let go. */
+        atomic_store_explicit(&e->ne_state, ARP_STALE, memory_order_relaxed);
+        rn_timer_arm(&st->st_timers, &e->ne_timer, now + net_st(st)->ns_params.sp_arp_ttl);
+        return;
+    case ARP_STALE:
+        nd_remove(st, e);
+        return;
+    case ARP_DELAY:
         atomic_store_explicit(&e->ne_state, ARP_PROBE, memory_order_relaxed);
         e->ne_tries = 0;
+        break;
+    case ARP_INCOMPLETE:
+    case ARP_PROBE:
+        break;
     }
-    if (e->ne_tries >= net_st(st)->ns_params.sp_arp_tries) {
+    if (e->ne_tries >= (s == ARP_INCOMPLETE ? net_st(st)->ns_params.sp_arp_tries
+                                             : ND_MAX_UNICAST_SOLICIT)) {
         nd_remove(st, e);
         return;
     }
     nd_solicit(e);
-    rn_timer_arm(&st->st_timers, &e->ne_timer, now + net_st(st)->ns_params.sp_arp_retry);
+    rn_timer_arm(&st->st_timers, &e->ne_timer, now + nd_retrans(e->ne_iface));
 }
 
 /* Makes room for one more entry (see the ARP cache's arp_room()). */
@@ -350,21 +386,55 @@ static bool nd_new_allowed(struct rn_stack *st)
     return true;
 }
 
-/* Records mac for e and sends what was waiting for it. */
-static void nd_resolved(struct nd_entry *e, const struct rn_mac *mac)
+/* Records mac for e, REACHABLE (a confirmation: a solicited
+ * advertisement) or else STALE (an address learnt without one), and sends
+ * what was waiting for it. */
+static void nd_update(struct nd_entry *e, const struct rn_mac *mac, bool confirmed)
 {
     struct rn_stack *st = e->ne_iface->if_stack;
     struct rn_netbuf *nb;
 
     inc_unlink(net_st(st), e);
     atomic_store_explicit(&e->ne_mac, mac_pack(mac), memory_order_relaxed);
-    atomic_store_explicit(&e->ne_state, ARP_REACHABLE, memory_order_relaxed);
     e->ne_tries = 0;
-    e->ne_used = false;
-    e->ne_expires = st->st_now + net_st(st)->ns_params.sp_arp_ttl;
-    rn_timer_arm(&st->st_timers, &e->ne_timer, e->ne_expires);
+    if (confirmed) {
+        atomic_store_explicit(&e->ne_state, ARP_REACHABLE, memory_order_relaxed);
+        e->ne_used = false;
+        e->ne_expires = st->st_now + nd_reachable(e->ne_iface);
+        rn_timer_arm(&st->st_timers, &e->ne_timer, e->ne_expires);
+    } else {
+        atomic_store_explicit(&e->ne_state, ARP_STALE, memory_order_relaxed);
+        e->ne_expires = 0;
+        rn_timer_arm(&st->st_timers, &e->ne_timer,
+                     st->st_now + net_st(st)->ns_params.sp_arp_ttl);
+    }
+    if (e->ne_queue.nq_len == 0)
+        return;
+    /* Datagrams were waiting: sending them is using a stale entry. */
+    if (!confirmed) {
+        atomic_store_explicit(&e->ne_state, ARP_DELAY, memory_order_relaxed);
+        rn_timer_arm(&st->st_timers, &e->ne_timer, st->st_now + ND_DELAY_FIRST_PROBE);
+    }
+    e->ne_used = true;
     while ((nb = rn_nbq_get(&e->ne_queue)) != NULL)
         rn__net_eth_output(e->ne_iface, nb, mac, RN_ETHERTYPE_IPV6);
+}
+
+static void nd_resolved(struct nd_entry *e, const struct rn_mac *mac)
+{
+    nd_update(e, mac, true);
+}
+
+/* Learns mac for e from a message that does not confirm reachability (a
+ * solicitation, an advertisement or redirect from a router): a new entry
+ * or a changed address becomes STALE, the same address changes nothing
+ * (RFC 4861 7.2.3). */
+static void nd_learn_stale(struct nd_entry *e, const struct rn_mac *mac)
+{
+    if (atomic_load_explicit(&e->ne_state, memory_order_relaxed) != ARP_INCOMPLETE &&
+        atomic_load_explicit(&e->ne_mac, memory_order_relaxed) == mac_pack(mac))
+        return;
+    nd_update(e, mac, false);
 }
 
 void rn__net_nd_output(struct rn_iface *ifp, struct rn_netbuf *nb, const struct rn_ip6 *nexthop)
@@ -382,6 +452,12 @@ void rn__net_nd_output(struct rn_iface *ifp, struct rn_netbuf *nb, const struct 
     if (e != NULL && atomic_load_explicit(&e->ne_state, memory_order_relaxed) != ARP_INCOMPLETE) {
         struct rn_mac mac = mac_unpack(atomic_load_explicit(&e->ne_mac, memory_order_relaxed));
 
+        /* RFC 4861 7.3.3: the first datagram to a stale entry starts the
+         * delay before probing. */
+        if (atomic_load_explicit(&e->ne_state, memory_order_relaxed) == ARP_STALE) {
+            atomic_store_explicit(&e->ne_state, ARP_DELAY, memory_order_relaxed);
+            rn_timer_arm(&st->st_timers, &e->ne_timer, st->st_now + ND_DELAY_FIRST_PROBE);
+        }
         e->ne_used = true;
         rn__net_eth_output(ifp, nb, &mac, RN_ETHERTYPE_IPV6);
         return;
@@ -393,7 +469,7 @@ void rn__net_nd_output(struct rn_iface *ifp, struct rn_netbuf *nb, const struct 
             return;
         }
         nd_solicit(e);
-        rn_timer_arm(&st->st_timers, &e->ne_timer, st->st_now + net_st(st)->ns_params.sp_arp_retry);
+        rn_timer_arm(&st->st_timers, &e->ne_timer, st->st_now + nd_retrans(ifp));
     }
     if (e->ne_queue.nq_len >= net_st(st)->ns_params.sp_arp_queue_max) {
         rn__net_drop(st, ifp, nb, RN_DROP_QUEUE_FULL);
@@ -401,6 +477,94 @@ void rn__net_nd_output(struct rn_iface *ifp, struct rn_netbuf *nb, const struct 
     }
     rn_nb_set_owner(nb, rn__net_types.nt_own_ndq);
     rn_nbq_put(&e->ne_queue, nb);
+}
+
+void rn__net_nd_learn(struct rn_iface *ifp, const struct rn_ip6 *ip, const struct rn_mac *mac,
+                      bool router)
+{
+    struct rn_stack *st = ifp->if_stack;
+    struct nd_entry *e = nd_lookup(st, ifp, ip);
+
+    if (e == NULL && (net_st(st)->ns_nnd >= net_st(st)->ns_params.sp_arp_max_entries ||
+                      (e = nd_create(ifp, ip)) == NULL))
+        return;
+    e->ne_router = e->ne_router || router;
+    nd_learn_stale(e, mac);
+}
+
+void rn__net_nd_confirm(struct rn_stack *st, const struct rn_ip6 *dst)
+{
+    struct ip6_hop hop;
+    struct nd_entry *e;
+    enum arp_state s;
+
+    if (!rn__net_ip6_route(st, dst, NULL, &hop) || rn_ip6_is_multicast(&hop.h_nexthop) ||
+        (e = nd_lookup(st, hop.h_iface, &hop.h_nexthop)) == NULL)
+        return;
+    s = (enum arp_state)atomic_load_explicit(&e->ne_state, memory_order_relaxed);
+    if (s == ARP_INCOMPLETE)
+        return;
+    /* Already fresh for most of its time: nothing to do (the common case
+     * on a busy connection, no timer touched). */
+    if (s == ARP_REACHABLE && e->ne_expires - st->st_now > nd_reachable(e->ne_iface) / 2)
+        return;
+    {
+        struct rn_mac mac = mac_unpack(atomic_load_explicit(&e->ne_mac, memory_order_relaxed));
+        bool used = e->ne_used || s != ARP_REACHABLE;
+
+        nd_resolved(e, &mac);
+        e->ne_used = used;
+    }
+}
+
+bool rn__net_nd_resolved(struct rn_stack *st, const struct rn_iface *ifp, const struct rn_ip6 *ip)
+{
+    const struct nd_entry *e = nd_lookup(st, ifp, ip);
+
+    return e != NULL && atomic_load_explicit(&e->ne_state, memory_order_relaxed) != ARP_INCOMPLETE;
+}
+
+/* RFC 4861 7.2.5: what an advertisement nd does to the entry e of its
+ * target. */
+static void nd_advert(struct nd_entry *e, const struct rn_nd6 *nd)
+{
+    enum arp_state s = (enum arp_state)atomic_load_explicit(&e->ne_state, memory_order_relaxed);
+    bool solicited = (nd->nd_flags & RN_ND_NA_SOLICITED) != 0;
+    bool override = (nd->nd_flags & RN_ND_NA_OVERRIDE) != 0;
+    struct rn_mac mac;
+    bool same;
+
+    if (s == ARP_INCOMPLETE) {
+        if (!nd->nd_has_lladdr)
+            return;
+        e->ne_router = (nd->nd_flags & RN_ND_NA_ROUTER) != 0;
+        nd_update(e, &nd->nd_lladdr, solicited);
+        return;
+    }
+    mac = mac_unpack(atomic_load_explicit(&e->ne_mac, memory_order_relaxed));
+    same = !nd->nd_has_lladdr || memcmp(mac.mac_octet, nd->nd_lladdr.mac_octet, RN_MAC_LEN) == 0;
+    /* A router that says it no longer is one leaves the default router
+     * list (7.2.5). */
+    if (e->ne_router && !(nd->nd_flags & RN_ND_NA_ROUTER) && (override || same))
+        rn__net_rd6_router_gone(e->ne_iface, &e->ne_ip);
+    if (!override && !same) {
+        /* Another address, not overriding ours: ours is now doubtful. */
+        if (s == ARP_REACHABLE) {
+            struct rn_stack *st = e->ne_iface->if_stack;
+
+            atomic_store_explicit(&e->ne_state, ARP_STALE, memory_order_relaxed);
+            rn_timer_arm(&st->st_timers, &e->ne_timer,
+                         st->st_now + net_st(st)->ns_params.sp_arp_ttl);
+        }
+        return;
+    }
+    e->ne_router = (nd->nd_flags & RN_ND_NA_ROUTER) != 0;
+    if (!same)
+        mac = nd->nd_lladdr;
+    if (solicited)
+        nd_update(e, &mac, true);
+    else if (!same)
+        nd_update(e, &mac, false);
 }
 
 /* Another node holds a, an address of ifp under DAD: it goes duplicate,
@@ -443,16 +607,7 @@ void rn__net_nd_input(struct rn_stack *st, const struct rn_icmp6_hdr *ic, const 
         e = nd_lookup(st, ifp, &nd.nd_target);
         if (e == NULL)
             return;  /* unsolicited, about a node we do not talk to */
-        e->ne_router = (nd.nd_flags & RN_ND_NA_ROUTER) != 0;
-        if (nd.nd_has_lladdr)
-            nd_resolved(e, &nd.nd_lladdr);
-        else if (atomic_load_explicit(&e->ne_state, memory_order_relaxed) != ARP_INCOMPLETE &&
-                 (nd.nd_flags & RN_ND_NA_SOLICITED)) {
-            /* Confirmation of the address we have (RFC 4861 7.2.5). */
-            struct rn_mac mac = mac_unpack(atomic_load_explicit(&e->ne_mac, memory_order_relaxed));
-
-            nd_resolved(e, &mac);
-        }
+        nd_advert(e, &nd);
         return;
     }
     /* A solicitation. */
@@ -482,10 +637,10 @@ void rn__net_nd_input(struct rn_stack *st, const struct rn_icmp6_hdr *ic, const 
     if (nd.nd_has_lladdr) {
         e = nd_lookup(st, ifp, &rx->r6_src);
         if (e != NULL)
-            nd_resolved(e, &nd.nd_lladdr);
+            nd_learn_stale(e, &nd.nd_lladdr);
         else if (net_st(st)->ns_nnd < net_st(st)->ns_params.sp_arp_max_entries &&
                  (e = nd_create(ifp, &rx->r6_src)) != NULL)
-            nd_resolved(e, &nd.nd_lladdr);
+            nd_learn_stale(e, &nd.nd_lladdr);
     }
     nd_send_na(ifp, &a->a6_addr, &rx->r6_src, RN_ND_NA_SOLICITED | RN_ND_NA_OVERRIDE,
                nd.nd_has_lladdr ? &nd.nd_lladdr : NULL);
@@ -513,24 +668,33 @@ static void dad_timer(struct rn_timer *t, rn_time_t now)
             nd_send_ns(ifp, &RN_IP6_ANY, &sn, &a->a6_addr);
             again = true;
         } else {
-            a->a6_state = RN_ADDR6_PREFERRED;
+            /* An autoconfigured address whose preferred lifetime ran out
+             * under DAD is born deprecated (RFC 4862 5.5.4). */
+            a->a6_state = a->a6_auto && a->a6_pref_until != 0 && a->a6_pref_until <= now
+                              ? RN_ADDR6_DEPRECATED
+                              : RN_ADDR6_PREFERRED;
         }
     }
     if (again)
         rn_timer_arm(&ifp->if_stack->st_timers, &ifp->if_dad_timer, now + ND_RETRANS);
 }
 
-/* Adds addr to ifp as tentative and starts its DAD. */
-static int addr6_add(struct rn_iface *ifp, const struct rn_ip6 *addr, unsigned plen)
+struct iface_addr6 *rn__net_nd_addr6_add(struct rn_iface *ifp, const struct rn_ip6 *addr,
+                                         unsigned plen, int *err)
 {
     struct rn_stack *st = ifp->if_stack;
     struct iface_addr6 *a;
 
-    if (rn__net_ip6_iface_addr(ifp, addr) != NULL)
-        return RN_EEXIST;
-    if (ifp->if_naddr6 == NET_MAX_ADDR6)
-        return RN_ENOMEM;
+    if (rn__net_ip6_iface_addr(ifp, addr) != NULL) {
+        *err = RN_EEXIST;
+        return NULL;
+    }
+    if (ifp->if_naddr6 == NET_MAX_ADDR6) {
+        *err = RN_ENOMEM;
+        return NULL;
+    }
     a = &ifp->if_addr6[ifp->if_naddr6++];
+    memset(a, 0, sizeof(*a));
     a->a6_addr = *addr;
     a->a6_plen = (uint8_t)plen;
     a->a6_state = RN_ADDR6_TENTATIVE;
@@ -539,7 +703,17 @@ static int addr6_add(struct rn_iface *ifp, const struct rn_ip6 *addr, unsigned p
      * addresses is probed together. */
     if (!rn_timer_armed(&ifp->if_dad_timer))
         rn_timer_arm(&st->st_timers, &ifp->if_dad_timer, st->st_now);
-    return 0;
+    rn__net_mld6_join(ifp, a);
+    *err = 0;
+    return a;
+}
+
+static int addr6_add(struct rn_iface *ifp, const struct rn_ip6 *addr, unsigned plen)
+{
+    int err;
+
+    (void)rn__net_nd_addr6_add(ifp, addr, plen, &err);
+    return err;
 }
 
 void rn__net_nd_iface_up(struct rn_iface *ifp)
@@ -550,8 +724,10 @@ void rn__net_nd_iface_up(struct rn_iface *ifp)
         return;
     ifp->if_ipv6 = true;
     rn_timer_init(&ifp->if_dad_timer, dad_timer);
+    rn__net_mld6_iface_up(ifp);
     ll = rn_ip6_linklocal_from_mac(&ifp->if_mac);
     (void)addr6_add(ifp, &ll, 64);
+    rn__net_rd6_iface_up(ifp);
 }
 
 int rn_iface_add_addr6(struct rn_iface *ifp, const struct rn_ip6 *addr, unsigned plen)
@@ -569,8 +745,10 @@ void rn__net_nd_flush_iface(struct rn_iface *ifp)
     struct nd_entry *e, *next;
     unsigned b;
 
-    if (ifp->if_ipv6)
+    if (ifp->if_ipv6) {
         rn_timer_cancel(&st->st_timers, &ifp->if_dad_timer);
+        rn__net_mld6_flush_iface(ifp);
+    }
     for (b = 0; b < NET_ND_BUCKETS; b++) {
         for (e = net_st(st)->ns_nd[b]; e != NULL; e = next) {
             next = e->ne_next;
@@ -585,8 +763,10 @@ void rn__net_nd_flush(struct rn_stack *st)
     unsigned b, i;
 
     for (i = 0; i < net_st(st)->ns_nifaces; i++)
-        if (net_st(st)->ns_ifaces[i]->if_ipv6)
+        if (net_st(st)->ns_ifaces[i]->if_ipv6) {
             rn_timer_cancel(&st->st_timers, &net_st(st)->ns_ifaces[i]->if_dad_timer);
+            rn__net_mld6_flush_iface(net_st(st)->ns_ifaces[i]);
+        }
     for (b = 0; b < NET_ND_BUCKETS; b++)
         while (net_st(st)->ns_nd[b] != NULL)
             nd_remove(st, net_st(st)->ns_nd[b]);

@@ -240,4 +240,26 @@ bool rn__ip6_is_local(struct rn_stack *st, const struct rn_ip6 *a);
  * a group; rate limited. */
 void rn__icmp6_unreach(struct rn_stack *st, const struct rn_ip6_rx *rx, uint8_t code);
 
+/* ---- IPv6 path MTU (RFC 8201) ------------------------------------------ */
+
+/* Returns the largest IPv6 datagram (fixed header included) that leaves
+ * for dst unfragmented: the MTU of the link the route to dst takes (as a
+ * router's MTU option may have lowered it), or lower if a packet too big
+ * taught a path MTU that has not aged out (10 minutes); never below 1280.
+ * 0 if dst has no route.  For the transports: size segments by it (MSS =
+ * it - 40 - the transport header) when a connection starts and again
+ * before sending after an ICMPv6 packet too big; it costs one route lookup
+ * and one destination-cache set, nothing allocated.  Datagrams longer than
+ * it are fragmented by IPv6 output. */
+uint32_t rn__net_rd6_path_mtu(struct rn_stack *st, const struct rn_ip6 *dst);
+
+/* Upper-layer reachability confirmation (RFC 4861 7.3.1): the transport
+ * saw forward progress with dst (TCP: an ACK of new data), so the
+ * neighbour it goes through (dst, or its router) is REACHABLE again, and
+ * a STALE, DELAY or PROBE entry needs no probe.  Costs a route lookup and
+ * a neighbour-cache lookup; it changes nothing (no timer) while the entry
+ * is fresh for more than half its reachable time, so calling it for every
+ * ACK is fine. */
+void rn__net_nd_confirm(struct rn_stack *st, const struct rn_ip6 *dst);
+
 #endif /* REFNET_NET_H */

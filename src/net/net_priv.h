@@ -33,6 +33,11 @@
 #define NET_REASS_BUCKETS 64
 #define NET_MAX_ADDR6 8           /* IPv6 addresses an interface holds */
 #define NET_ND_BUCKETS 256
+#define NET_MAX_ROUTERS6 8        /* default router list (RFC 4861 6.3.4) */
+#define NET_MAX_PREFIXES6 16      /* on-link prefix list */
+#define NET_MAX_SLAAC6 4          /* autoconfigured addresses an interface forms */
+#define NET_DEST6_SETS 64         /* destination cache: sets of ... */
+#define NET_DEST6_WAYS 4          /* ... this many entries, the oldest replaced */
 
 struct reass6;
 
@@ -42,6 +47,7 @@ struct net_types {
     struct rn_ob_type *nt_arp;
     struct rn_ob_type *nt_route;
     struct rn_ob_type *nt_nd;     /* IPv6 neighbour entries */
+    struct rn_ob_type *nt_route6; /* IPv6 prefixes and default routers */
     rn_tag_t nt_tag_arp_table;    /* the ARP cache's hold on an entry */
     rn_tag_t nt_tag_route_table;  /* the route table's hold on a route */
     rn_tag_t nt_tag_neighbour;    /* an ARP entry's hold on its interface */
@@ -61,7 +67,19 @@ struct iface_addr6 {
     uint8_t a6_plen;             /* [L] its on-link prefix length; 128: none */
     uint8_t a6_state;            /* [L] enum rn_addr6_state */
     uint8_t a6_dad_left;         /* [L] DAD solicitations still to send */
+    bool a6_auto;                /* [L] formed from a router's prefix
+                                    (SLAAC): its prefix is on-link only if
+                                    the prefix list says so (RFC 5942) */
+    rn_time_t a6_valid_until;    /* [L] a6_auto: removed then; 0: never */
+    rn_time_t a6_pref_until;     /* [L] a6_auto: deprecated then; 0: never */
 };
+
+/* True if a may be used: preferred, or deprecated (still valid, RFC 4862
+ * 5.5.4, but chosen as a source only when nothing preferred fits). */
+static inline bool rn__net_addr6_usable(const struct iface_addr6 *a)
+{
+    return a->a6_state == RN_ADDR6_PREFERRED || a->a6_state == RN_ADDR6_DEPRECATED;
+}
 extern struct net_types rn__net_types;
 
 struct rn_iface {
@@ -86,12 +104,27 @@ struct rn_iface {
                                         link-local address, if if_ipv6 */
     unsigned if_naddr6;              /* [L] addresses in if_addr6 */
     struct rn_timer if_dad_timer;    /* [L] the next DAD step */
+    uint32_t if_mtu6;                /* [L] the link's IPv6 MTU: if_mtu, or
+                                        lower as a router's MTU option says;
+                                        1280 <= if_mtu6 <= if_mtu */
+    uint8_t if_hlim6;                /* [L] a router's cur hop limit; 0: the
+                                        stack's sp_ttl */
+    rn_time_t if_nd_reachable;       /* [L] a router's ReachableTime; 0: sp_arp_ttl */
+    rn_time_t if_nd_retrans;         /* [L] a router's RetransTimer; 0: sp_arp_retry */
+    uint8_t if_rs_left;              /* [L] router solicitations still to send */
+    bool if_ra_seen;                 /* [L] a router advertisement came */
+    struct rn_timer if_rs_timer;     /* [L] the next router solicitation */
+    struct rn_timer if_mld_timer;    /* [L] the next MLD report (mld6.c) */
+    uint8_t if_mld_left;             /* [L] join reports still to send */
+    bool if_mld_answer;              /* [L] a query's answer is due */
 };
 
 /* The states of an ARP entry: the public neighbour states (stack.h). */
 enum arp_state {
     ARP_INCOMPLETE = RN_NEIGH_INCOMPLETE,  /* requested, frames queued */
     ARP_REACHABLE = RN_NEIGH_REACHABLE,    /* resolved and fresh */
+    ARP_STALE = RN_NEIGH_STALE,            /* IPv6 only: known, not confirmed */
+    ARP_DELAY = RN_NEIGH_DELAY,            /* IPv6 only: used while stale */
     ARP_PROBE = RN_NEIGH_PROBE,            /* expired but in use: still used
                                               while re-requested */
 };
@@ -112,8 +145,8 @@ struct arp_entry {
     struct rn_timer ae_timer;    /* [L] retry or expiry */
 };
 
-/* An IPv6 neighbour cache entry (an object of type "nd entry").  The same
- * life as an ARP entry's, keyed by IPv6 address. */
+/* An IPv6 neighbour cache entry (an object of type "nd entry"): RFC 4861
+ * 7.3's life (nd6.c), keyed by IPv6 address. */
 struct nd_entry {
     struct nd_entry *ne_next;    /* [L] hash chain */
     struct nd_entry *ne_inext;   /* [L] INCOMPLETE entries, oldest first */
@@ -136,6 +169,38 @@ struct net_route {
     uint8_t rt_plen;             /* [I] */
     uint32_t rt_gw;              /* [I] 0 for a connected route */
     struct rn_iface *rt_iface;   /* [I] held by tag "route" */
+};
+
+/* An IPv6 route (an object of type "route6"): an on-link prefix from a
+ * router's prefix option, or a default router.  Held by the stack's list
+ * under "route-table"; each holds its interface under "route". */
+enum route6_kind {
+    ROUTE6_PREFIX,               /* rt6_dst/rt6_plen is on-link */
+    ROUTE6_ROUTER,               /* ::/0 via rt6_gw */
+};
+struct net_route6 {
+    struct net_route6 *rt6_next; /* [L] the stack's list */
+    uint8_t rt6_kind;            /* [I] enum route6_kind */
+    struct rn_ip6 rt6_dst;       /* [I] the prefix, host bits clear; :: for a router */
+    uint8_t rt6_plen;            /* [I] */
+    struct rn_ip6 rt6_gw;        /* [I] a router's link-local address; else :: */
+    struct rn_iface *rt6_iface;  /* [I] held by tag "route" */
+    rn_time_t rt6_expires;       /* [L] removed then; 0: never */
+};
+
+/* An entry of the IPv6 destination cache: what a redirect or a packet too
+ * big taught about one destination.  Plain memory in the stack (sets of
+ * NET_DEST6_WAYS, the least recently used replaced), bounded, never held
+ * by anyone: its interface pointer is cleared when the interface goes. */
+struct dest6 {
+    struct rn_ip6 d6_dst;        /* [L] the destination */
+    struct rn_iface *d6_iface;   /* [L] NULL: the entry is free */
+    struct rn_ip6 d6_gw;         /* [L] redirected to this first hop (the
+                                    destination itself: on-link); :: none */
+    uint32_t d6_pmtu;            /* [L] path MTU; 0: the link's */
+    rn_time_t d6_pmtu_expires;   /* [L] the path MTU is forgotten then
+                                    (RFC 8201 4: probed again upward) */
+    rn_time_t d6_used;           /* [L] last looked up or learnt */
 };
 
 /* A datagram under reassembly. */
@@ -195,6 +260,15 @@ struct net_stack {
     unsigned ns_nd_nincomplete;           /* [L] */
     uint32_t ns_nd_new_tokens;            /* [L] resolutions that may start now */
     rn_time_t ns_nd_new_second;           /* [L] when the bucket was last filled */
+    struct net_route6 *ns_routes6;        /* [L] prefixes and default routers,
+                                             the newest first */
+    unsigned ns_nrouters6;                /* [L] ROUTE6_ROUTER entries */
+    unsigned ns_nprefixes6;               /* [L] ROUTE6_PREFIX entries */
+    struct rn_timer ns_rd_timer;          /* [L] the next lifetime to run out */
+    struct dest6 ns_dest6[NET_DEST6_SETS][NET_DEST6_WAYS]; /* [L] */
+    unsigned ns_ndest6;                   /* [L] entries in use */
+    uint64_t ns_rand6;                    /* [L] jitter of solicitations and
+                                             reachable times (xorshift) */
     rn_icmp_echo_fn ns_echo6_fn;          /* [L] observer of ICMPv6 echo replies */
     void *ns_echo6_ctx;                   /* [L] */
     uint32_t ns_ip6_id;                   /* [L] next fragment identification */
@@ -246,6 +320,14 @@ struct net_stack {
     uint64_t ns_nd_evicted;               /* entries let go for room */
     uint64_t ns_nd_ratelimited;           /* resolutions not started: over the rate */
     uint64_t ns_nd_dad_conflicts;         /* addresses found duplicate */
+    uint64_t ns_nd_rs_out;                /* router solicitations sent */
+    uint64_t ns_nd_ra_in;                 /* router advertisements accepted */
+    uint64_t ns_nd_redirects_in;          /* redirects accepted */
+    uint64_t ns_nd_slaac_addrs;           /* addresses formed from prefixes */
+    uint64_t ns_icmp6_too_big_in;         /* packet too big accepted */
+    uint64_t ns_ip6_pmtu_updates;         /* path MTUs lowered */
+    uint64_t ns_mld_reports_out;          /* MLDv2 reports sent */
+    uint64_t ns_mld_queries_in;           /* MLD queries accepted */
 };
 
 /* The network layer's view of a stack.  Every stack is a net_stack: only
@@ -289,7 +371,8 @@ int rn__net_route_add(struct rn_stack *st, uint32_t dst, uint8_t plen, uint32_t 
                    struct rn_iface *ifp);
 const struct net_route *rn__net_route_lookup(struct rn_stack *st, uint32_t dst);
 void rn__net_route_flush(struct rn_stack *st);
-/* Deletes the routes out of ifp, each waited for by w[i] ("route delete",
+/* Deletes the routes out of ifp (IPv4's and the IPv6 ones rd6.c learnt),
+ * each waited for by w[i] ("route delete",
  * waiter: the interface) with fn(w, ctx) once it is released; w has room
  * for rn__net_route_count_iface() waits.  Returns how many. */
 unsigned rn__net_route_flush_iface(struct rn_iface *ifp, struct rn_ob_wait *w,
@@ -360,7 +443,7 @@ void rn__net_ip6_input(struct rn_iface *ifp, struct rn_netbuf *nb, bool looped);
  * NULL if neither can be done. */
 const uint8_t *rn__net_ip6_linear(struct rn_netbuf *nb, size_t n, uint8_t **copy);
 /* True if addr is one of the stack's IPv6 unicast addresses, in any state
- * if any_state, else only a preferred one. */
+ * if any_state, else only a usable one (preferred or deprecated). */
 bool rn__net_ip6_is_local(struct rn_stack *st, const struct rn_ip6 *addr, bool any_state);
 
 /* ---- ip6_output.c ---- */
@@ -382,12 +465,22 @@ struct ip6_out {
 int rn__net_ip6_output(struct rn_stack *st, struct rn_netbuf *nb, const struct ip6_out *out);
 /* Picks the source address for dst out of ifp: its link-local one for a
  * link-scope destination, else a preferred global one, on dst's prefix if
- * it has one.  Returns false if it has none preferred. */
+ * it has one (a deprecated one if nothing preferred fits).  Returns false
+ * if it has none usable. */
 bool rn__net_ip6_pick_src(const struct rn_iface *ifp, const struct rn_ip6 *dst,
                           struct rn_ip6 *src);
+/* Where a datagram to dst goes: the interface (ifhint for a link-scope
+ * destination; NULL: the first with IPv6), the next hop (dst itself when
+ * on-link, else a router) and the MTU to fragment to (the link's, or the
+ * path's if lower).  Returns false if dst is unreachable. */
+struct ip6_hop {
+    struct rn_iface *h_iface;
+    struct rn_ip6 h_nexthop;
+    uint32_t h_mtu;
+};
+bool rn__net_ip6_route(struct rn_stack *st, const struct rn_ip6 *dst, struct rn_iface *ifhint,
+                       struct ip6_hop *hop);
 
-/* Returns the interface a datagram to dst leaves by, or NULL. */
-struct rn_iface *rn__net_ip6_route(struct rn_stack *st, const struct rn_ip6 *dst);
 
 /* ---- ip6_transport.c ---- */
 /* Hands the datagram (nb at its upper-layer header) to the transport
@@ -426,6 +519,71 @@ void rn__net_nd_flush(struct rn_stack *st);
 /* Lists the IPv6 neighbour entries as rn_stack_neighbours() rows. */
 void rn__net_nd_rows(struct rn_stack *st, rn_neigh_row_fn fn, void *ctx);
 void rn__net_nd_flush_iface(struct rn_iface *ifp);
+/* Adds addr/plen to ifp as tentative and starts its DAD.  Returns it, or
+ * NULL (*err: RN_EEXIST, RN_ENOMEM when the interface holds
+ * NET_MAX_ADDR6). */
+struct iface_addr6 *rn__net_nd_addr6_add(struct rn_iface *ifp, const struct rn_ip6 *addr,
+                                         unsigned plen, int *err);
+/* Learns that ip on ifp has the link address mac (a router's source
+ * link-layer option, a redirect's target option), creating its entry
+ * while the cache has room; router marks it a router. */
+void rn__net_nd_learn(struct rn_iface *ifp, const struct rn_ip6 *ip, const struct rn_mac *mac,
+                      bool router);
+/* True if the neighbour entry for ip on ifp is resolved (not INCOMPLETE
+ * and not absent): a default router that answers. */
+bool rn__net_nd_resolved(struct rn_stack *st, const struct rn_iface *ifp,
+                         const struct rn_ip6 *ip);
+
+/* ---- rd6.c ---- */
+/* Router discovery (RFC 4861 6.3), SLAAC (RFC 4862 5.5), redirects (RFC
+ * 4861 8) and the destination cache (redirects, path MTUs). */
+/* Sets up the stack's part (at its creation). */
+void rn__net_rd6_init(struct rn_stack *st);
+/* A number in [0, n) from the stack's seeded generator (jitter). */
+uint64_t rn__net_rd6_rand(struct rn_stack *st, uint64_t n);
+/* Starts router solicitation on ifp (its IPv6 just turned on). */
+void rn__net_rd6_iface_up(struct rn_iface *ifp);
+/* Handles a router advertisement or redirect (ic, in nb's message), or a
+ * packet too big.  Consumes nothing. */
+void rn__net_rd6_ra_input(struct rn_stack *st, const struct rn_icmp6_hdr *ic,
+                          const struct ip6_rx *rx);
+void rn__net_rd6_redirect_input(struct rn_stack *st, const struct rn_icmp6_hdr *ic,
+                                const struct ip6_rx *rx);
+void rn__net_rd6_too_big_input(struct rn_stack *st, const struct rn_icmp6_hdr *ic,
+                               const struct ip6_rx *rx);
+/* The destination cache's entry for dst, refreshed as used, or NULL.
+ * Hot path: one set of NET_DEST6_WAYS compared, nothing allocated. */
+struct dest6 *rn__net_dest6_lookup(struct rn_stack *st, const struct rn_ip6 *dst);
+/* The on-link prefix or default router for dst among the learnt routes
+ * (a prefix first, longest first; then a router that answers, else any),
+ * or NULL. */
+const struct net_route6 *rn__net_route6_lookup(struct rn_stack *st, const struct rn_ip6 *dst);
+/* Forgets what the stack learnt through ifp (NULL: everything): routes
+ * (each waited for by w[i] as rn__net_route_flush_iface() does), the
+ * destination cache's entries, the solicitation timer. */
+unsigned rn__net_rd6_flush_iface(struct rn_iface *ifp, struct rn_ob_wait *w,
+                                 rn_ob_release_fn fn, void *ctx);
+unsigned rn__net_rd6_count_iface(struct rn_iface *ifp);
+void rn__net_rd6_flush(struct rn_stack *st);
+/* ip on ifp advertised itself no longer a router: out of the default
+ * router list, if it was there. */
+void rn__net_rd6_router_gone(struct rn_iface *ifp, const struct rn_ip6 *ip);
+/* Lists the learnt routes as rn_stack_routes() rows. */
+void rn__net_rd6_rows(struct rn_stack *st, rn_route_row_fn fn, void *ctx);
+extern const struct rn_ob_type_ops rn__net_route6_ops;
+
+/* ---- mld6.c ---- */
+/* MLDv2 reports for the solicited-node groups of ifp's addresses. */
+void rn__net_mld6_iface_up(struct rn_iface *ifp);
+/* a was just added to ifp: its group is reported if new to ifp. */
+void rn__net_mld6_join(struct rn_iface *ifp, const struct iface_addr6 *a);
+/* a is about to go: its group is left unless another address keeps it. */
+void rn__net_mld6_leave(struct rn_iface *ifp, const struct iface_addr6 *a);
+/* Handles an MLD query.  Consumes nothing. */
+void rn__net_mld6_query_input(struct rn_stack *st, const struct rn_icmp6_hdr *ic,
+                              const struct ip6_rx *rx);
+void rn__net_mld6_flush_iface(struct rn_iface *ifp);
+
 /* Returns the address of ifp that addr is (any state), or NULL. */
 struct iface_addr6 *rn__net_ip6_iface_addr(struct rn_iface *ifp, const struct rn_ip6 *addr);
 

@@ -1,6 +1,7 @@
 /*
  * The IPv4 route table: connected routes, static routes and the default
- * gateway, looked up by longest prefix.
+ * gateway, looked up by longest prefix.  (IPv6 routes learnt from routers
+ * are in rd6.c; removing an interface takes both along.)
  *
  * A host's table is small, so it is an array kept sorted longest prefix
  * first and searched linearly: the first match is the answer.  Routes are
@@ -129,7 +130,7 @@ unsigned rn__net_route_count_iface(struct rn_iface *ifp)
 
     for (i = 0; i < ns->ns_nroutes; i++)
         n += ns->ns_routes[i]->rt_iface == ifp;
-    return n;
+    return n + rn__net_rd6_count_iface(ifp);
 }
 
 unsigned rn__net_route_flush_iface(struct rn_iface *ifp, struct rn_ob_wait *w,
@@ -151,7 +152,8 @@ unsigned rn__net_route_flush_iface(struct rn_iface *ifp, struct rn_ob_wait *w,
         rn_ob_kill(rt);
     }
     ns->ns_nroutes = j;
-    return n;
+    /* And the IPv6 routes learnt through it (rd6.c). */
+    return n + rn__net_rd6_flush_iface(ifp, &w[n], fn, ctx);
 }
 
 const struct net_route *rn__net_route_lookup(struct rn_stack *st, uint32_t dst)
@@ -192,7 +194,9 @@ void rn_stack_routes(struct rn_stack *st, rn_route_row_fn fn, void *ctx)
 
         fn(&row, ctx);
     }
-    /* IPv6: the on-link prefixes of preferred addresses, each once. */
+    /* IPv6: the on-link prefixes of configured addresses in use, each
+     * once (an autoconfigured address's prefix is on-link only if the
+     * prefix list, below, says so). */
     for (i = 0; i < ns->ns_nifaces; i++) {
         const struct rn_iface *ifp = ns->ns_ifaces[i];
         unsigned j, k;
@@ -207,16 +211,17 @@ void rn_stack_routes(struct rn_stack *st, rn_route_row_fn fn, void *ctx)
             };
             bool seen = false;
 
-            if (a->a6_state != RN_ADDR6_PREFERRED || a->a6_plen == 128)
+            if (!rn__net_addr6_usable(a) || a->a6_auto || a->a6_plen == 128)
                 continue;
             for (k = 0; k < j && !seen; k++) {
                 struct rn_ip6 n = rn_ip6_net(&ifp->if_addr6[k].a6_addr, ifp->if_addr6[k].a6_plen);
 
-                seen = ifp->if_addr6[k].a6_state == RN_ADDR6_PREFERRED &&
+                seen = rn__net_addr6_usable(&ifp->if_addr6[k]) && !ifp->if_addr6[k].a6_auto &&
                        ifp->if_addr6[k].a6_plen == a->a6_plen && rn_ip6_eq(&n, &row.rr_dst6);
             }
             if (!seen)
                 fn(&row, ctx);
         }
     }
+    rn__net_rd6_rows(st, fn, ctx);
 }

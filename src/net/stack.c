@@ -51,6 +51,11 @@ static const struct rn_ob_holder route_holders[] = {
     {"route-table", 0, 0, 0, "expected: the routing table's, until the route is deleted"},
 };
 static const struct rn_ob_contract route_contract = {route_holders, 1, NULL, 0, 0};
+static const struct rn_ob_holder route6_holders[] = {
+    {"route-table", 0, 0, 0,
+     "expected: the IPv6 route list's, until its lifetime runs out or a router withdraws it"},
+};
+static const struct rn_ob_contract route6_contract = {route6_holders, 1, NULL, 0, 0};
 
 static bool types_register(void)
 {
@@ -58,7 +63,10 @@ static bool types_register(void)
     rn__net_types.nt_arp = rn_ob_type_register(&rn__net_arp_ops);
     rn__net_types.nt_route = rn_ob_type_register(&rn__net_route_ops);
     rn__net_types.nt_nd = rn_ob_type_register(&rn__net_nd_ops);
-    if (rn__net_types.nt_iface == NULL || rn__net_types.nt_arp == NULL ||
+    rn__net_types.nt_route6 = rn_ob_type_register(&rn__net_route6_ops);
+    if (rn__net_types.nt_route6 == NULL ||
+        rn_ob_type_set_contract(rn__net_types.nt_route6, &route6_contract) < 0 ||
+        rn__net_types.nt_iface == NULL || rn__net_types.nt_arp == NULL ||
         rn__net_types.nt_route == NULL || rn__net_types.nt_nd == NULL ||
         rn_ob_type_set_contract(rn__net_types.nt_nd, &nd_contract) < 0 ||
         rn_ob_type_set_contract(rn__net_types.nt_iface, &iface_contract) < 0 ||
@@ -148,6 +156,7 @@ int rn_stack_create(const struct rn_stack_params *params, struct rn_stack **out)
     ns->ns_ip_id = (uint16_t)(ns->ns_params.sp_seed * 0x9e3779b97f4a7c15ull >> 48);
     ns->ns_icmp_tokens = 50;
     ns->ns_icmp6_tokens = 50;
+    rn__net_rd6_init(&ns->ns_rt);
     *out = &ns->ns_rt;
     return 0;
 }
@@ -171,6 +180,7 @@ int rn_stack_destroy(struct rn_stack *st)
     rn__net_reass6_flush(st, NULL);
     rn__net_arp_flush(st);
     rn__net_nd_flush(st);
+    rn__net_rd6_flush(st);
     rn__net_route_flush(st);
     rn_nbq_purge(&ns->ns_loopq);
     for (i = ns->ns_nifaces; i-- > 0;)
@@ -355,6 +365,17 @@ void rn_stack_counters(struct rn_stack *st, rn_counter_fn fn, void *ctx)
         {"nd.evicted", ns->ns_nd_evicted},
         {"nd.ratelimited", ns->ns_nd_ratelimited},
         {"nd.dad_conflicts", ns->ns_nd_dad_conflicts},
+        {"nd.rs_out", ns->ns_nd_rs_out},
+        {"nd.ra_in", ns->ns_nd_ra_in},
+        {"nd.redirects_in", ns->ns_nd_redirects_in},
+        {"nd.slaac_addrs", ns->ns_nd_slaac_addrs},
+        {"nd.routers", ns->ns_nrouters6},
+        {"nd.prefixes", ns->ns_nprefixes6},
+        {"icmp6.too_big_in", ns->ns_icmp6_too_big_in},
+        {"ip6.pmtu_updates", ns->ns_ip6_pmtu_updates},
+        {"ip6.dest_cache", ns->ns_ndest6},
+        {"mld.reports_out", ns->ns_mld_reports_out},
+        {"mld.queries_in", ns->ns_mld_queries_in},
     };
     size_t i;
 

@@ -168,3 +168,116 @@ size_t rn__nd6_emit_na(uint8_t *out, const struct rn_ip6 *src, const struct rn_i
     return nd_emit(out, RN_ICMP6_NEIGHBOR_ADVERT, flags, src, dst, target,
                    RN_ND_OPT_TGT_LLADDR, tll);
 }
+
+/* Walks the options at p (len bytes), calling fn for each.  Returns false
+ * if one has length 0 or runs past the end. */
+static bool nd_options(const uint8_t *p, size_t len,
+                       void (*fn)(uint8_t type, const uint8_t *o, size_t olen, void *ctx),
+                       void *ctx)
+{
+    size_t off, olen;
+
+    for (off = 0; off < len; off += olen) {
+        if (off + 2 > len || p[off + 1] == 0)
+            return false;
+        olen = (size_t)p[off + 1] * 8;
+        if (off + olen > len)
+            return false;
+        fn(p[off], p + off, olen, ctx);
+    }
+    return true;
+}
+
+static void ra_option(uint8_t type, const uint8_t *o, size_t olen, void *ctx)
+{
+    struct rn_ra6 *ra = ctx;
+
+    if (type == RN_ND_OPT_SRC_LLADDR && olen == 8) {
+        ra->ra_has_lladdr = true;
+        memcpy(ra->ra_lladdr.mac_octet, o + 2, RN_MAC_LEN);
+    } else if (type == RN_ND_OPT_MTU && olen == 8) {
+        ra->ra_mtu = rn_get_be32(o + 4);
+    } else if (type == RN_ND_OPT_PREFIX && olen == 32) {
+        struct rn_nd6_prefix *pi;
+
+        if (ra->ra_nprefix == RN_ND_RA_MAX_PREFIXES) {
+            ra->ra_prefix_over++;
+            return;
+        }
+        pi = &ra->ra_prefix[ra->ra_nprefix++];
+        pi->pi_plen = o[2] > 128 ? 128 : o[2];
+        pi->pi_flags = o[3] & (RN_ND_PI_ONLINK | RN_ND_PI_AUTO);
+        pi->pi_valid = rn_get_be32(o + 4);
+        pi->pi_preferred = rn_get_be32(o + 8);
+        memcpy(pi->pi_prefix.i6_octet, o + 16, RN_IP6_LEN);
+    }
+}
+
+enum rn_drop rn__ra6_parse(const struct rn_icmp6_hdr *ic, uint8_t hlim, const struct rn_ip6 *src,
+                           struct rn_ra6 *ra)
+{
+    const uint8_t *p = ic->ic6_data;
+
+    assert(ic->ic6_type == RN_ICMP6_ROUTER_ADVERT);
+    /* 16 bytes in all: the 8 of the header (hop limit, flags, lifetime in
+     * ic6_rest) and 8 here, the reachable and retransmission times. */
+    if (!rn_ip6_is_linklocal(src) || hlim != 255 || ic->ic6_code != 0 || ic->ic6_datalen < 8)
+        return RN_DROP_BAD_RA;
+    memset(ra, 0, sizeof(*ra));
+    ra->ra_cur_hlim = (uint8_t)(ic->ic6_rest >> 24);
+    ra->ra_flags = (uint8_t)(ic->ic6_rest >> 16);
+    ra->ra_lifetime = (uint16_t)ic->ic6_rest;
+    ra->ra_reachable = rn_get_be32(p);
+    ra->ra_retrans = rn_get_be32(p + 4);
+    if (!nd_options(p + 8, ic->ic6_datalen - 8, ra_option, ra))
+        return RN_DROP_BAD_RA;
+    return RN_DROP_NONE;
+}
+
+static void redirect_option(uint8_t type, const uint8_t *o, size_t olen, void *ctx)
+{
+    struct rn_redirect6 *rd = ctx;
+
+    if (type == RN_ND_OPT_TGT_LLADDR && olen == 8) {
+        rd->rd_has_lladdr = true;
+        memcpy(rd->rd_lladdr.mac_octet, o + 2, RN_MAC_LEN);
+    }
+}
+
+enum rn_drop rn__redirect6_parse(const struct rn_icmp6_hdr *ic, uint8_t hlim,
+                                 const struct rn_ip6 *src, struct rn_redirect6 *rd)
+{
+    const uint8_t *p = ic->ic6_data;
+
+    assert(ic->ic6_type == RN_ICMP6_REDIRECT);
+    if (!rn_ip6_is_linklocal(src) || hlim != 255 || ic->ic6_code != 0 ||
+        ic->ic6_datalen < 2 * RN_IP6_LEN)
+        return RN_DROP_BAD_REDIRECT;
+    memset(rd, 0, sizeof(*rd));
+    memcpy(rd->rd_target.i6_octet, p, RN_IP6_LEN);
+    memcpy(rd->rd_dst.i6_octet, p + RN_IP6_LEN, RN_IP6_LEN);
+    if (rn_ip6_is_multicast(&rd->rd_dst) ||
+        (!rn_ip6_is_linklocal(&rd->rd_target) && !rn_ip6_eq(&rd->rd_target, &rd->rd_dst)))
+        return RN_DROP_BAD_REDIRECT;
+    if (!nd_options(p + 2 * RN_IP6_LEN, ic->ic6_datalen - 2 * RN_IP6_LEN, redirect_option, rd))
+        return RN_DROP_BAD_REDIRECT;
+    return RN_DROP_NONE;
+}
+
+size_t rn__nd6_emit_rs(uint8_t *out, const struct rn_ip6 *src, const struct rn_ip6 *dst,
+                       const struct rn_mac *sll)
+{
+    size_t len = 8;
+
+    out[0] = RN_ICMP6_ROUTER_SOLICIT;
+    out[1] = 0;
+    rn_put_be32(out + 4, 0);
+    if (sll != NULL) {
+        out[8] = RN_ND_OPT_SRC_LLADDR;
+        out[9] = 1;
+        memcpy(out + 10, sll->mac_octet, RN_MAC_LEN);
+        len = RN_ND_RS_LL_LEN;
+    }
+    rn__icmp6_set_csum(out, len, src, dst);
+    return len;
+}

@@ -32,6 +32,7 @@
 #define RN_ICMP6_PARAM_PROBLEM 4
 #define RN_ICMP6_ECHO_REQUEST 128
 #define RN_ICMP6_ECHO_REPLY 129
+#define RN_ICMP6_MLD_QUERY 130
 #define RN_ICMP6_ROUTER_SOLICIT 133
 #define RN_ICMP6_ROUTER_ADVERT 134
 #define RN_ICMP6_NEIGHBOR_SOLICIT 135
@@ -157,5 +158,80 @@ size_t rn__nd6_emit_ns(uint8_t *out, const struct rn_ip6 *src, const struct rn_i
  * have RN_ND_NS_LL_LEN bytes.  Returns RN_ND_NS_LL_LEN. */
 size_t rn__nd6_emit_na(uint8_t *out, const struct rn_ip6 *src, const struct rn_ip6 *dst,
                        const struct rn_ip6 *target, uint32_t flags, const struct rn_mac *tll);
+
+/* ---- Router discovery and redirects (RFC 4861 4.1, 4.2, 4.5, 4.6) ------- */
+
+#define RN_ND_RS_LL_LEN 16      /* a router solicitation with an Ethernet
+                                 * source link-layer option (8 without) */
+#define RN_ND_RA_MANAGED 0x80   /* RA flags: addresses from DHCPv6 */
+#define RN_ND_RA_OTHER 0x40     /* RA flags: other configuration from DHCPv6 */
+#define RN_ND_PI_ONLINK 0x80    /* prefix option flags: on-link (L) */
+#define RN_ND_PI_AUTO 0x40      /* prefix option flags: autonomous (A) */
+#define RN_ND_RA_MAX_PREFIXES 8 /* prefix options read from one advertisement */
+
+/* A prefix information option (RFC 4861 4.6.2). */
+struct rn_nd6_prefix {
+    struct rn_ip6 pi_prefix;    /* the prefix, host bits as sent */
+    uint8_t pi_plen;            /* its length, 0..128 */
+    uint8_t pi_flags;           /* RN_ND_PI_* */
+    uint32_t pi_valid;          /* valid lifetime, seconds; 0xffffffff: forever */
+    uint32_t pi_preferred;      /* preferred lifetime, seconds */
+};
+
+/* A validated router advertisement. */
+struct rn_ra6 {
+    uint8_t ra_cur_hlim;        /* hop limit for our datagrams; 0: unspecified */
+    uint8_t ra_flags;           /* RN_ND_RA_* */
+    uint16_t ra_lifetime;       /* as a default router, seconds; 0: not one */
+    uint32_t ra_reachable;      /* ReachableTime, ms; 0: unspecified */
+    uint32_t ra_retrans;        /* RetransTimer, ms; 0: unspecified */
+    bool ra_has_lladdr;         /* a source link-layer option came */
+    struct rn_mac ra_lladdr;    /* the router's link address */
+    uint32_t ra_mtu;            /* the MTU option's value; 0: none */
+    struct rn_nd6_prefix ra_prefix[RN_ND_RA_MAX_PREFIXES]; /* in order */
+    unsigned ra_nprefix;        /* entries of ra_prefix used */
+    unsigned ra_prefix_over;    /* prefix options past RN_ND_RA_MAX_PREFIXES,
+                                 * not read */
+};
+
+/*
+ * Validates a router advertisement ic received with hop limit hlim from
+ * src (RFC 4861 6.1.2) and reads it into *ra.  Returns RN_DROP_NONE or
+ * RN_DROP_BAD_RA: source not link-local, hop limit not 255, code not 0,
+ * shorter than 16 bytes, an option of length 0 or running past the
+ * message.  Options of an unexpected length (a link-layer option not 8
+ * bytes, a prefix option not 32, an MTU option not 8) and unknown options
+ * are skipped, as RFC 4861 4.6 lets a receiver do.  ic must be an
+ * RN_ICMP6_ROUTER_ADVERT.
+ */
+enum rn_drop rn__ra6_parse(const struct rn_icmp6_hdr *ic, uint8_t hlim, const struct rn_ip6 *src,
+                           struct rn_ra6 *ra);
+
+/* A validated redirect. */
+struct rn_redirect6 {
+    struct rn_ip6 rd_target;    /* the better first hop (or rd_dst itself:
+                                 * the destination is on-link) */
+    struct rn_ip6 rd_dst;       /* the destination redirected */
+    bool rd_has_lladdr;         /* a target link-layer option came */
+    struct rn_mac rd_lladdr;    /* the target's link address */
+};
+
+/*
+ * Validates a redirect ic received with hop limit hlim from src (RFC 4861
+ * 8.1, all but the check against the current first hop, which is the
+ * network layer's) and reads it into *rd.  Returns RN_DROP_NONE or
+ * RN_DROP_BAD_REDIRECT: source not link-local, hop limit not 255, code not
+ * 0, shorter than 40 bytes, a multicast destination, a target neither
+ * link-local nor the destination, an option of length 0 or running past
+ * the message.  ic must be an RN_ICMP6_REDIRECT.
+ */
+enum rn_drop rn__redirect6_parse(const struct rn_icmp6_hdr *ic, uint8_t hlim,
+                                 const struct rn_ip6 *src, struct rn_redirect6 *rd);
+
+/* Writes a router solicitation from src to dst with a source link-layer
+ * option of *sll unless sll is NULL (from ::, RFC 4861 4.1 forbids it).
+ * out must have RN_ND_RS_LL_LEN bytes.  Returns the length, 8 or 16. */
+size_t rn__nd6_emit_rs(uint8_t *out, const struct rn_ip6 *src, const struct rn_ip6 *dst,
+                       const struct rn_mac *sll);
 
 #endif /* REFNET_WIRE_ICMPV6_H */

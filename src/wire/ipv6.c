@@ -469,3 +469,35 @@ int rn_inaddr_parse(const char *s, struct rn_inaddr *ia, const char **errmsg)
     *ia = rn_inaddr_v6(&v6);
     return 0;
 }
+
+bool rn__ip6_frag_chain_whole(const uint8_t *p, size_t len, const struct rn_ip6_ext *ex)
+{
+    size_t off = (size_t)ex->ex_frag_hdr + 8;
+    uint8_t nxt;
+
+    if ((size_t)ex->ex_frag_hdr + 8 > len)
+        return false;
+    nxt = p[ex->ex_frag_hdr];
+    while (nxt == RN_IP6_NH_HOPOPTS || nxt == RN_IP6_NH_ROUTING || nxt == RN_IP6_NH_DSTOPTS ||
+           nxt == RN_IP6_NH_AH) {
+        size_t hlen;
+
+        if (off + 2 > len)
+            return false;
+        /* AH counts its length in 4-byte words, less 2 (RFC 4302 2.2). */
+        hlen = nxt == RN_IP6_NH_AH ? ((size_t)p[off + 1] + 2) * 4 : ((size_t)p[off + 1] + 1) * 8;
+        nxt = p[off];
+        off += hlen;
+        if (off > len)
+            return false;
+    }
+    switch (nxt) {
+    case RN_IPPROTO_TCP:
+        return off + 20 <= len;
+    case RN_IPPROTO_UDP:
+    case RN_IPPROTO_ICMPV6:
+        return off + 8 <= len;
+    default:
+        return true;
+    }
+}

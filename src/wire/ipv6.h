@@ -140,6 +140,16 @@ struct rn_ip6_ext {
 enum rn_drop rn__ip6_ext_walk(const uint8_t *p, size_t len, uint8_t nxt, bool dst_mcast,
                               struct rn_ip6_ext *ex);
 
+/*
+ * RFC 7112: true if the first fragment at p (len bytes from the fixed
+ * header; ex describes its fragment header, ex_frag_off 0) holds the
+ * whole header chain: every extension header after the fragment header
+ * and the upper-layer header (8 bytes of ICMPv6 or UDP, 20 of TCP; any
+ * other protocol, or no next header, needs none).  A chain that reaches
+ * ESP, or another fragment header, ends there.  Reads only [p, p + len).
+ */
+bool rn__ip6_frag_chain_whole(const uint8_t *p, size_t len, const struct rn_ip6_ext *ex);
+
 /* True if nxt names one of the extension headers rn__ip6_ext_walk() walks. */
 static inline bool rn_ip6_is_ext(uint8_t nxt)
 {

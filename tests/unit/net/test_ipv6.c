@@ -136,10 +136,38 @@ static void test_ping6_over_nd(void **state)
     assert_int_equal(es.es_n, 1);
     assert_true(rn_ip6_eq(&es.es_from, &(struct rn_ip6){{0x20, 1, 0, 2, [15] = 3}}));
     assert_int_equal(es.es_hlim, 64);
-    /* Each learnt the other: a from b's advertisement, b from a's
-     * solicitation. */
+    /* Each learnt the other: a from b's solicited advertisement
+     * (REACHABLE), b from a's solicitation (STALE, RFC 4861 7.2.3), which
+     * its reply then used (DELAY, 7.3.3). */
     assert_int_equal(nd_of(P.a, "2001:2::3").nf_state, RN_NEIGH_REACHABLE);
-    assert_int_equal(nd_of(P.b, "2001:2::2").nf_state, RN_NEIGH_REACHABLE);
+    assert_int_equal(nd_of(P.b, "2001:2::2").nf_state, RN_NEIGH_DELAY);
+    /* Neighbour unreachability detection: 5 s later b probes a with a
+     * unicast solicitation, and a's answer confirms it. */
+    {
+        uint64_t a_nd_in = net_st(P.a)->ns_nd_in;
+
+        run_until(P.now + RN_MSEC(5100));
+        assert_int_equal(nd_of(P.b, "2001:2::2").nf_state, RN_NEIGH_REACHABLE);
+        assert_int_equal(net_st(P.a)->ns_nd_in - a_nd_in, 1);
+    }
+    /* Unused past its reachable time (sp_arp_ttl here): STALE, still
+     * listed; sending to it starts DELAY; an upper layer's confirmation
+     * makes it REACHABLE without a probe. */
+    run_until(P.now + net_st(P.a)->ns_params.sp_arp_ttl + RN_SEC(1));
+    assert_int_equal(nd_of(P.a, "2001:2::3").nf_state, RN_NEIGH_STALE);
+    assert_int_equal(ping6(P.a, "2001:2::3", 9), 0);
+    assert_int_equal(nd_of(P.a, "2001:2::3").nf_state, RN_NEIGH_DELAY);
+    {
+        struct rn_ip6 b6 = A6("2001:2::3");
+        uint64_t nd_out = net_st(P.a)->ns_nd_out;
+
+        rn__net_nd_confirm(P.a, &b6);
+        assert_int_equal(nd_of(P.a, "2001:2::3").nf_state, RN_NEIGH_REACHABLE);
+        run_until(P.now + RN_SEC(6));
+        /* a sent one message: its answer to b's probe (b's entry for a
+         * went through the same), no probe of its own. */
+        assert_int_equal(net_st(P.a)->ns_nd_out - nd_out, 1);
+    }
     assert_int_equal(net_st(P.a)->ns_nnd, 1);
     /* Link-local, the other way round. */
     {
@@ -163,7 +191,7 @@ static void test_ping6_over_nd(void **state)
     assert_int_equal(rn_stack_drops(P.a, RN_DROP_ND_UNRESOLVED), 1);
     /* Off the link: no route. */
     assert_int_equal(ping6(P.a, "2001:2:1::1", 4), RN_ENETUNREACH);
-    assert_int_equal(es.es_n, 1);
+    assert_int_equal(es.es_n, 2);
     rn_icmp6_set_echo_observer(P.a, NULL, NULL);
     pair_down();
 }

@@ -47,6 +47,23 @@ static const uint8_t frame_ns6[86] = {
     0x00, 0x01,
 };
 
+/* A router advertisement radvd sent from fe80::ff:fe00:1 (02:00:00:00:00:01)
+ * to all nodes: router lifetime 12 s, a prefix option for 2001:2:0:1::/64
+ * (on-link, autonomous, valid 3600 s, preferred 1800 s), an MTU option of
+ * 1280 and a source link-layer option. */
+static const uint8_t frame_ra6[118] = {
+    0x33, 0x33, 0x00, 0x00, 0x00, 0x01, 0x02, 0x00, 0x00, 0x00, 0x00, 0x01,
+    0x86, 0xdd, 0x60, 0x08, 0x2b, 0xf0, 0x00, 0x40, 0x3a, 0xff, 0xfe, 0x80,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0xfe, 0x00,
+    0x00, 0x01, 0xff, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x86, 0x00, 0xb7, 0x0f, 0x40, 0x00,
+    0x00, 0x0c, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 0x04,
+    0x40, 0xc0, 0x00, 0x00, 0x0e, 0x10, 0x00, 0x00, 0x07, 0x08, 0x00, 0x00,
+    0x00, 0x00, 0x20, 0x01, 0x00, 0x02, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x05, 0x01, 0x00, 0x00, 0x00, 0x00,
+    0x05, 0x00, 0x01, 0x01, 0x02, 0x00, 0x00, 0x00, 0x00, 0x01,
+};
+
 static struct rn_ip6 A6(const char *s)
 {
     struct rn_ip6 a;
@@ -467,6 +484,154 @@ static void test_nd_emit(void **state)
     assert_int_equal(rn__nd6_parse(&ic, 255, &me, &peer, &nd), RN_DROP_BAD_NDP);
 }
 
+static void test_ra_linux(void **state)
+{
+    struct rn_ip6_hdr ip;
+    struct rn_icmp6_hdr ic;
+    struct rn_ra6 ra;
+    char buf[RN_IP6_STRLEN];
+    uint8_t m[sizeof(frame_ra6)];
+    size_t len;
+
+    (void)state;
+    assert_int_equal(rn__ip6_parse(frame_ra6 + 14, sizeof(frame_ra6) - 14, &ip), RN_DROP_NONE);
+    assert_int_equal(rn__icmp6_parse(ip.ip6_payload, ip.ip6_plen, &ip.ip6_src, &ip.ip6_dst, 0,
+                                     &ic),
+                     RN_DROP_NONE);
+    assert_int_equal(ic.ic6_type, RN_ICMP6_ROUTER_ADVERT);
+    assert_int_equal(rn__ra6_parse(&ic, ip.ip6_hlim, &ip.ip6_src, &ra), RN_DROP_NONE);
+    assert_int_equal(ra.ra_cur_hlim, 64);
+    assert_int_equal(ra.ra_lifetime, 12);
+    assert_int_equal(ra.ra_mtu, 1280);
+    assert_true(ra.ra_has_lladdr);
+    assert_memory_equal(ra.ra_lladdr.mac_octet, ((uint8_t[]){2, 0, 0, 0, 0, 1}), 6);
+    assert_int_equal(ra.ra_nprefix, 1);
+    assert_string_equal(rn_ip6_addr_fmt(&ra.ra_prefix[0].pi_prefix, buf), "2001:2:0:1::");
+    assert_int_equal(ra.ra_prefix[0].pi_plen, 64);
+    assert_int_equal(ra.ra_prefix[0].pi_flags, RN_ND_PI_ONLINK | RN_ND_PI_AUTO);
+    assert_int_equal(ra.ra_prefix[0].pi_valid, 3600);
+    assert_int_equal(ra.ra_prefix[0].pi_preferred, 1800);
+    /* RFC 4861 6.1.2: hop limit 255, a link-local source, code 0, 16
+     * bytes at least. */
+    assert_int_equal(rn__ra6_parse(&ic, 254, &ip.ip6_src, &ra), RN_DROP_BAD_RA);
+    assert_int_equal(rn__ra6_parse(&ic, 255, &ip.ip6_dst, &ra), RN_DROP_BAD_RA);
+    assert_int_equal(rn__ra6_parse(&ic, 255, &(struct rn_ip6){{0x20, 1, 0, 2, [15] = 1}}, &ra),
+                     RN_DROP_BAD_RA);
+    len = ip.ip6_plen;
+    memcpy(m, ip.ip6_payload, len);
+    m[1] = 1;
+    assert_int_equal(rn__icmp6_parse(m, len, &ip.ip6_src, &ip.ip6_dst, RN_CSUM_VERIFIED, &ic),
+                     RN_DROP_NONE);
+    assert_int_equal(rn__ra6_parse(&ic, 255, &ip.ip6_src, &ra), RN_DROP_BAD_RA);
+    m[1] = 0;
+    assert_int_equal(rn__icmp6_parse(m, 12, &ip.ip6_src, &ip.ip6_dst, RN_CSUM_VERIFIED, &ic),
+                     RN_DROP_NONE);
+    assert_int_equal(rn__ra6_parse(&ic, 255, &ip.ip6_src, &ra), RN_DROP_BAD_RA);
+    /* The prefix option's length byte 0: the walk cannot go on. */
+    m[17] = 0;
+    assert_int_equal(rn__icmp6_parse(m, len, &ip.ip6_src, &ip.ip6_dst, RN_CSUM_VERIFIED, &ic),
+                     RN_DROP_NONE);
+    assert_int_equal(rn__ra6_parse(&ic, 255, &ip.ip6_src, &ra), RN_DROP_BAD_RA);
+    /* Length 7 (56 bytes) runs past the end. */
+    m[17] = 7;
+    assert_int_equal(rn__icmp6_parse(m, len, &ip.ip6_src, &ip.ip6_dst, RN_CSUM_VERIFIED, &ic),
+                     RN_DROP_NONE);
+    assert_int_equal(rn__ra6_parse(&ic, 255, &ip.ip6_src, &ra), RN_DROP_BAD_RA);
+    /* An MTU option of 16 bytes is not one: skipped, not read. */
+    memcpy(m, ip.ip6_payload, len);
+    m[17] = 4;
+    m[48 + 1] = 2;  /* the MTU option, now 16 bytes: over the link-layer option */
+    assert_int_equal(rn__icmp6_parse(m, len, &ip.ip6_src, &ip.ip6_dst, RN_CSUM_VERIFIED, &ic),
+                     RN_DROP_NONE);
+    assert_int_equal(rn__ra6_parse(&ic, 255, &ip.ip6_src, &ra), RN_DROP_NONE);
+    assert_int_equal(ra.ra_mtu, 0);
+    assert_false(ra.ra_has_lladdr);
+}
+
+static void test_redirect_rs(void **state)
+{
+    struct rn_ip6 router = A6("fe80::1"), me = A6("2001:2::2"), all_routers = A6("ff02::2");
+    struct rn_mac mac = {{2, 0, 0, 0, 0, 7}};
+    struct rn_icmp6_hdr ic;
+    struct rn_redirect6 rd;
+    uint8_t m[48];
+    size_t n;
+
+    (void)state;
+    /* A redirect of 2001:2:5::9 to fe80::7, with its link address. */
+    memset(m, 0, sizeof(m));
+    m[0] = RN_ICMP6_REDIRECT;
+    memcpy(m + 8, A6("fe80::7").i6_octet, 16);
+    memcpy(m + 24, A6("2001:2:5::9").i6_octet, 16);
+    m[40] = RN_ND_OPT_TGT_LLADDR;
+    m[41] = 1;
+    memcpy(m + 42, mac.mac_octet, 6);
+    rn__icmp6_set_csum(m, 48, &router, &me);
+    assert_int_equal(rn__icmp6_parse(m, 48, &router, &me, 0, &ic), RN_DROP_NONE);
+    assert_int_equal(rn__redirect6_parse(&ic, 255, &router, &rd), RN_DROP_NONE);
+    assert_true(rn_ip6_eq(&rd.rd_target, &(struct rn_ip6){{0xfe, 0x80, [15] = 7}}));
+    assert_true(rd.rd_has_lladdr);
+    assert_memory_equal(rd.rd_lladdr.mac_octet, mac.mac_octet, 6);
+    assert_int_equal(rn__redirect6_parse(&ic, 64, &router, &rd), RN_DROP_BAD_REDIRECT);
+    assert_int_equal(rn__redirect6_parse(&ic, 255, &me, &rd), RN_DROP_BAD_REDIRECT);
+    /* Shorter than target and destination. */
+    assert_int_equal(rn__icmp6_parse(m, 39, &router, &me, RN_CSUM_VERIFIED, &ic), RN_DROP_NONE);
+    assert_int_equal(rn__redirect6_parse(&ic, 255, &router, &rd), RN_DROP_BAD_REDIRECT);
+    /* A global target other than the destination; a multicast destination. */
+    memcpy(m + 8, A6("2001:2::7").i6_octet, 16);
+    assert_int_equal(rn__icmp6_parse(m, 48, &router, &me, RN_CSUM_VERIFIED, &ic), RN_DROP_NONE);
+    assert_int_equal(rn__redirect6_parse(&ic, 255, &router, &rd), RN_DROP_BAD_REDIRECT);
+    memcpy(m + 8, A6("fe80::7").i6_octet, 16);
+    memcpy(m + 24, A6("ff02::1").i6_octet, 16);
+    assert_int_equal(rn__icmp6_parse(m, 48, &router, &me, RN_CSUM_VERIFIED, &ic), RN_DROP_NONE);
+    assert_int_equal(rn__redirect6_parse(&ic, 255, &router, &rd), RN_DROP_BAD_REDIRECT);
+    /* The target is the destination itself: it is on-link. */
+    memcpy(m + 8, A6("2001:2:5::9").i6_octet, 16);
+    memcpy(m + 24, A6("2001:2:5::9").i6_octet, 16);
+    assert_int_equal(rn__icmp6_parse(m, 48, &router, &me, RN_CSUM_VERIFIED, &ic), RN_DROP_NONE);
+    assert_int_equal(rn__redirect6_parse(&ic, 255, &router, &rd), RN_DROP_NONE);
+
+    /* Router solicitations: with the link-layer option, and from ::
+     * without. */
+    n = rn__nd6_emit_rs(m, &router, &all_routers, &mac);
+    assert_int_equal(n, RN_ND_RS_LL_LEN);
+    assert_int_equal(rn__icmp6_parse(m, n, &router, &all_routers, 0, &ic), RN_DROP_NONE);
+    assert_int_equal(ic.ic6_type, RN_ICMP6_ROUTER_SOLICIT);
+    assert_memory_equal(m + 10, mac.mac_octet, 6);
+    n = rn__nd6_emit_rs(m, &RN_IP6_ANY, &all_routers, NULL);
+    assert_int_equal(n, 8);
+    assert_int_equal(rn__icmp6_parse(m, n, &RN_IP6_ANY, &all_routers, 0, &ic), RN_DROP_NONE);
+}
+
+/* RFC 7112: a first fragment holds the whole chain, or it is refused. */
+static void test_frag_chain(void **state)
+{
+    uint8_t d[RN_IP6_HLEN + 8 + 8 + 24];
+    struct rn_ip6_ext ex;
+
+    (void)state;
+    memset(d, 0, sizeof(d));
+    d[0] = 0x60;
+    /* Fragment header (offset 0, more), destination options of 8, TCP. */
+    d[RN_IP6_HLEN] = RN_IP6_NH_DSTOPTS;
+    d[RN_IP6_HLEN + 3] = 1;
+    d[RN_IP6_HLEN + 8] = RN_IPPROTO_TCP;
+    d[RN_IP6_HLEN + 9] = 0;
+    rn_put_be16(d + 4, sizeof(d) - RN_IP6_HLEN);
+    d[6] = RN_IP6_NH_FRAGMENT;
+    assert_int_equal(rn__ip6_ext_walk(d, sizeof(d), d[6], false, &ex), RN_DROP_NONE);
+    assert_true(ex.ex_frag);
+    assert_true(rn__ip6_frag_chain_whole(d, sizeof(d), &ex));
+    assert_false(rn__ip6_frag_chain_whole(d, RN_IP6_HLEN + 8 + 8 + 19, &ex));
+    assert_false(rn__ip6_frag_chain_whole(d, RN_IP6_HLEN + 8 + 4, &ex));
+    /* UDP needs 8 bytes; an unknown protocol none. */
+    d[RN_IP6_HLEN + 8] = RN_IPPROTO_UDP;
+    assert_true(rn__ip6_frag_chain_whole(d, RN_IP6_HLEN + 8 + 8 + 8, &ex));
+    assert_false(rn__ip6_frag_chain_whole(d, RN_IP6_HLEN + 8 + 8 + 7, &ex));
+    d[RN_IP6_HLEN + 8] = 253;
+    assert_true(rn__ip6_frag_chain_whole(d, RN_IP6_HLEN + 8 + 8, &ex));
+}
+
 static void test_error_quote(void **state)
 {
     uint8_t orig[1500], out[RN_ICMP6_ERR_MAXLEN];
@@ -515,6 +680,9 @@ int main(void)
         cmocka_unit_test(test_nd_linux),
         cmocka_unit_test(test_nd_emit),
         cmocka_unit_test(test_error_quote),
+        cmocka_unit_test(test_ra_linux),
+        cmocka_unit_test(test_redirect_rs),
+        cmocka_unit_test(test_frag_chain),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
