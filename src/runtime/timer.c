@@ -263,25 +263,25 @@ static struct rn_timer_link *merge(struct rn_timer_link *a, struct rn_timer_link
  * runs[i] holding a sorted run of 2^i links (or NULL), no allocation. */
 static struct rn_timer_link *sort_list(struct rn_timer_link *list)
 {
-    struct rn_timer_link *runs[64] = {NULL};
+    struct rn_timer_link *runs[64];  /* runs[0 .. top - 1] are set */
     struct rn_timer_link *result = NULL;
     unsigned i, top = 0;
 
+    if (list == NULL || list->tl_next == NULL)
+        return list;
     while (list != NULL) {
         struct rn_timer_link *one = list;
 
         list = list->tl_next;
         one->tl_next = NULL;
         /* Older runs hold earlier links: they go first in every merge. */
-        for (i = 0; i < 64 && runs[i] != NULL; i++) {
+        for (i = 0; i < top && runs[i] != NULL; i++) {
             one = merge(runs[i], one);
             runs[i] = NULL;
         }
-        if (i == 64)
-            i = 63;
+        if (i == top)
+            top++;
         runs[i] = one;
-        if (i >= top)
-            top = i + 1;
     }
     for (i = 0; i < top; i++)
         if (runs[i] != NULL)
@@ -349,7 +349,8 @@ static void advance_to(struct rn_timer_heap *h, uint64_t tick)
     drain_tick(h);
 }
 
-unsigned rn_timer_run(struct rn_timer_heap *h, rn_time_t now)
+/* rn_timer_run() once something may be due. */
+__attribute__((noinline)) static unsigned run_due(struct rn_timer_heap *h, rn_time_t now)
 {
     uint64_t target = tick_of(now);
     unsigned fired = 0;
@@ -376,4 +377,13 @@ unsigned rn_timer_run(struct rn_timer_heap *h, rn_time_t now)
     if (h->th_tick < target)
         h->th_tick = target;
     return fired;
+}
+
+unsigned rn_timer_run(struct rn_timer_heap *h, rn_time_t now)
+{
+    /* Nothing due: the known earliest timer is later.  The wheel's time
+     * stays behind, which is allowed (it only places new timers higher). */
+    if (h->th_n == 0 || (h->th_min != NULL && h->th_min->tm_due > now))
+        return 0;
+    return run_due(h, now);
 }
