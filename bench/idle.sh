@@ -5,10 +5,11 @@
 # Two daemons, A and B, each `refnet daemon --tap bn0 --addr 198.18.0.2/15
 # --service httpd=80:DIR` in a namespace of its own (Linux's side
 # 198.18.0.1/15, as bench/tcp.sh).  Linux opens N idle connections to A's
-# httpd (bench/idle_conns.py) from source addresses 198.18.1.1, 198.18.1.2,
-# ... (one per 50,000 connections, all in 198.18.0.0/15), at most 256
-# connects outstanding, for at most IDLE_SECS seconds, and holds them open
-# without a byte; B gets none.  Then wrk keeps 100 connections busy with
+# httpd (bench/idle_conns.py, as many processes as the descriptor limit
+# needs, each with a source address of its own: 198.18.1.1, 198.18.1.2,
+# ..., all in 198.18.0.0/15), at most 1,024 connects outstanding in all,
+# for at most IDLE_SECS seconds, and holds them open without a byte; B
+# gets none.  Then wrk keeps 100 connections busy with
 # keep-alive requests for a 1 KiB file, RUNS times as pairs: A (beside the
 # idle connections), B (alone), which goes first alternating; each pair
 # gives the ratio A / B, and the result is their min/median/max.
@@ -50,8 +51,6 @@ case "$n" in
 ''|*[!0-9]*) echo "idle.sh: IDLE_N must be a number, not '$n'" >&2; exit 2 ;;
 esac
 [ "$n" -ge 1 ] && [ "$n" -le 5000000 ] || { echo "idle.sh: IDLE_N must be 1..5000000" >&2; exit 2; }
-nsrc=$(( (n + per_src - 1) / per_src ))
-[ "$nsrc" -le 250 ] || { echo "idle.sh: too many source addresses ($nsrc)" >&2; exit 2; }
 
 bench_setup idle
 nsa_="$nsr"   # A: the idle connections
@@ -72,11 +71,8 @@ dpid_b=$dpid
 
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 
-# Linux's side of A: the source addresses and a full port range each.
+# Linux's side of A: a full port range for each source address.
 ip netns exec "$nsa_" sysctl -qw net.ipv4.ip_local_port_range="1024 65535"
-for i in $(seq 1 "$nsrc"); do
-    ip netns exec "$nsa_" ip addr add "198.18.1.$i/15" dev bn0 || die "cannot add 198.18.1.$i"
-done
 
 # Warm both up alike (the file cache, the first connections).
 for ns_ in "$nsa_" "$nsb_"; do
@@ -86,21 +82,43 @@ sleep 1
 rss0=$(rss_kb "$dpid_a")
 
 # The idle connections: idle_conns.py holds them until its stdin closes.
+# A process may hold only as many sockets as its descriptor limit allows
+# (and a process may not raise its hard limit here), so there are several,
+# each with a source address of its own and a share of the connects
+# outstanding.
+fdmax=$(ulimit -Hn)
+[ "$fdmax" = unlimited ] && fdmax=1048576
+per_proc=$((fdmax - 1000 < per_src ? fdmax - 1000 : per_src))
+[ "$per_proc" -ge 100 ] || die "the descriptor limit ($fdmax) is too low"
+nproc_=$(( (n + per_proc - 1) / per_proc ))
+[ "$nproc_" -le 250 ] || die "too many opener processes ($nproc_): raise the descriptor limit"
+for i in $(seq 1 "$nproc_"); do
+    ip netns exec "$nsa_" ip addr add "198.18.1.$i/15" dev bn0 2>/dev/null
+done
+window=$((1024 / nproc_ > 8 ? 1024 / nproc_ : 8))
 mkfifo "$dir/hold"
-ip netns exec "$nsa_" "$py" "$here/idle_conns.py" 198.18.0.2 80 "$n" "$idle_secs" 198.18 257 "$nsrc" 256 \
-    <"$dir/hold" >"$dir/idle.json" 2>"$dir/idle.err" &
-holder=$!
-echo "$holder" >>"$dir/pids"
+t_open=$SECONDS
+left=$n
+for i in $(seq 1 "$nproc_"); do
+    k=$((left < per_proc ? left : per_proc))
+    left=$((left - k))
+    ip netns exec "$nsa_" "$py" "$here/idle_conns.py" 198.18.0.2 80 "$k" "$idle_secs" 198.18 $((256 + i)) 1 \
+        "$window" <"$dir/hold" >"$dir/idle.$i.json" 2>"$dir/idle.$i.err" &
+    echo "$!" >>"$dir/pids"
+done
 exec 9>"$dir/hold"
 for i in $(seq $(( (idle_secs + 60) * 10 ))); do
-    [ -s "$dir/idle.json" ] && break
-    kill -0 "$holder" 2>/dev/null || break
+    done_=0
+    for j in $(seq 1 "$nproc_"); do [ -s "$dir/idle.$j.json" ] && done_=$((done_ + 1)); done
+    [ "$done_" = "$nproc_" ] && break
     sleep 0.1
 done
-[ -s "$dir/idle.json" ] || die "the idle connections did not open: $(cat "$dir/idle.err")"
-opened=$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["opened"])' "$dir/idle.json")
-open_secs=$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["secs"])' "$dir/idle.json")
-[ "$opened" -gt 0 ] || die "no idle connection opened: $(cat "$dir/idle.json")"
+open_secs=$((SECONDS - t_open))
+opened=$("$py" -c '
+import json, sys
+print(sum(json.load(open(f))["opened"] for f in sys.argv[1:]))' "$dir"/idle.*.json 2>/dev/null) ||
+    die "the idle connections did not open: $(cat "$dir"/idle.*.err)"
+[ "${opened:-0}" -gt 0 ] || die "no idle connection opened: $(cat "$dir"/idle.*.err)"
 sleep 2
 rss1=$(rss_kb "$dpid_a")
 per_conn=$(( (rss1 - rss0) * 1024 / opened ))

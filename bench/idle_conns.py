@@ -7,7 +7,7 @@ Connects COUNT times to HOST:PORT from source addresses SRC_PREFIX.FIRST ..
 (NSRC of them, the last octet counting up, then the one before it), with
 at most WINDOW connects outstanding (default 64), giving up after SECS
 seconds.  Prints one JSON line {"opened":..,"failed":..,"secs":..} once
-done, then holds every connection open until its standard input closes or
+done (or a one-line error if COUNT is over the descriptor limit), then holds every connection open until its standard input closes or
 reads a line, and exits.  Sends nothing on the connections.
 """
 import json
@@ -33,9 +33,13 @@ def main():
     prefix, first, nsrc = sys.argv[5], int(sys.argv[6]), int(sys.argv[7])
     window = int(sys.argv[8]) if len(sys.argv) == 9 else 64
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    want = count + 1024
+    want = count + 64
+    if want > hard:
+        sys.stderr.write("idle_conns.py: %d connections need %d descriptors; the limit is %d\n"
+                         % (count, want, hard))
+        return 2
     if soft < want:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (max(want, hard), max(want, hard)))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
     srcs = list(sources(prefix, first, nsrc))
     # Each source address takes its share of the connections, ports picked
     # by the kernel (IP_BIND_ADDRESS_NO_PORT: the port is chosen at connect,
