@@ -55,19 +55,29 @@ bench_stop() {
 # bench_tap_daemon NS SOCK LOG [DAEMON ARGS...]: a namespace NS holding a
 # TAP "bn0" (Linux 198.18.0.1/15, MTU 1500) and refnet's daemon on it as
 # 198.18.0.2/15, with its control socket SOCK and its stderr in LOG; waits
-# until it answers.  Sets dpid.
+# until it answers.  Sets dpid.  With bench_v6=1 both speak IPv6 too:
+# Linux 2001:2::1/64, refnet 2001:2::2/64.
 bench_tap_daemon() {
     local ns=$1 sock=$2 log=$3 i
     shift 3
     ip netns add "$ns" || die "cannot create namespace $ns"
     ip netns exec "$ns" ip link set lo up
     ip netns exec "$ns" ip tuntap add dev bn0 mode tap || die "cannot create the TAP"
-    ip netns exec "$ns" sysctl -qw net.ipv6.conf.bn0.disable_ipv6=1
+    local v6=()
+    if [ "${bench_v6:-0}" = 1 ]; then
+        # Linux's side answers at once (no DAD of its own) and stays quiet.
+        ip netns exec "$ns" sysctl -qw net.ipv6.conf.bn0.accept_dad=0 \
+            net.ipv6.conf.bn0.router_solicitations=0 net.ipv6.conf.bn0.accept_ra=0
+        ip netns exec "$ns" ip addr add 2001:2::1/64 dev bn0 nodad
+        v6=(--addr6 2001:2::2/64)
+    else
+        ip netns exec "$ns" sysctl -qw net.ipv6.conf.bn0.disable_ipv6=1
+    fi
     ip netns exec "$ns" ip link set bn0 mtu 1500
     ip netns exec "$ns" ip addr add 198.18.0.1/15 dev bn0
     ip netns exec "$ns" ip link set bn0 up
     ip netns exec "$ns" "$refnet" daemon --tap bn0 --addr 198.18.0.2/15 --mtu 1500 \
-        --ctl "$sock" --watchdog 0 "$@" 2>"$log" &
+        --ctl "$sock" --watchdog 0 "${v6[@]}" "$@" 2>"$log" &
     dpid=$!
     for i in $(seq 50); do
         "$refnet" status --ctl "$sock" --timeout 2 >/dev/null 2>&1 && return 0
@@ -93,6 +103,10 @@ bench_veth() {
     ip netns exec "$b" ip link set "bnv-b-$$" mtu 1500 name bnv0
     ip netns exec "$a" ip addr add 198.18.0.1/15 dev bnv0
     ip netns exec "$b" ip addr add 198.18.0.2/15 dev bnv0
+    if [ "${bench_v6:-0}" = 1 ]; then
+        ip netns exec "$a" ip addr add 2001:2::1/64 dev bnv0 nodad
+        ip netns exec "$b" ip addr add 2001:2::2/64 dev bnv0 nodad
+    fi
     ip netns exec "$a" ip link set bnv0 up
     ip netns exec "$b" ip link set bnv0 up
 }
@@ -135,25 +149,51 @@ bench_listening() {
     return 1
 }
 
+# bench_cpu_mark: the machine's busy CPU time so far (every state but idle
+# and iowait, all cores) and the daemon's ($dpid; 0 if none), in clock
+# ticks, as two words.
+bench_cpu_mark() {
+    local d=0
+    [ -n "${dpid:-}" ] && [ -r "/proc/$dpid/stat" ] && d=$(awk '{ print $14 + $15 }' "/proc/$dpid/stat")
+    awk -v d="$d" '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, d; exit }' /proc/stat
+}
+
+# bench_cpu_per_gb MARK0 MARK1 JSON: writes "$dir/cpu.last": CPU seconds per
+# GB moved (bulk.py's bytes) of the whole machine and of the daemon, between
+# two bench_cpu_mark's.
+bench_cpu_per_gb() {
+    "$py" -c '
+import json, os, sys
+m0, d0 = (int(x) for x in sys.argv[1].split())
+m1, d1 = (int(x) for x in sys.argv[2].split())
+gb = json.loads(sys.argv[3])["bytes"] / 1e9
+tck = os.sysconf("SC_CLK_TCK")
+print("%.3f %.3f" % ((m1 - m0) / tck / gb, (d1 - d0) / tck / gb) if gb > 0 else "0 0")' \
+        "$1" "$2" "$3" >"$dir/cpu.last"
+}
+
 # bench_gbits JSON: the Gbit/s of bulk.py's line {"bytes":..,"secs":..}.
 bench_gbits() {
     "$py" -c 'import json,sys; j=json.loads(sys.argv[1]); print("%.3f" % (j["bytes"]*8/j["secs"]/1e9))' "$1"
 }
 
-# bench_rx_bulk NS [CLIENT]: Gbit/s of one stream from bulk.py send in
-# CLIENT (default NS) to port 9 of 198.18.0.2 for $secs seconds: refnet's
-# discard service when NS is $nsr, a bulk.py sink started in $nsb when NS
-# is $nsa.
+# bench_rx_bulk NS [CLIENT [ADDR]]: Gbit/s of one stream from bulk.py send
+# in CLIENT (default NS) to port 9 of ADDR (default 198.18.0.2) for $secs
+# seconds: refnet's discard service when NS is $nsr, a bulk.py sink
+# started in $nsb when NS is $nsa.
 bench_rx_bulk() {
-    local out sink= client=${2:-$1}
+    local out sink= client=${2:-$1} addr=${3:-198.18.0.2} c0 c1
     if [ "$1" = "$nsa" ]; then
-        bench_bg "$nsb" "$py" "$here/bulk.py" sink 198.18.0.2 9 $((secs + 60)) >/dev/null </dev/null
+        bench_bg "$nsb" "$py" "$here/bulk.py" sink "$addr" 9 $((secs + 60)) >/dev/null </dev/null
         sink=$bgpid
         bench_listening "$nsb" 9 || die "the sink did not listen"
     fi
-    out=$(ip netns exec "$client" timeout $((secs + 60)) "$py" "$here/bulk.py" send 198.18.0.2 9 "$secs" "$maxbytes") ||
+    c0=$(bench_cpu_mark)
+    out=$(ip netns exec "$client" timeout $((secs + 60)) "$py" "$here/bulk.py" send "$addr" 9 "$secs" "$maxbytes") ||
         die "rx_bulk in $client failed"
+    c1=$(bench_cpu_mark)
     [ -z "$sink" ] || bench_waitpid "$sink" 10 >/dev/null
+    bench_cpu_per_gb "$c0" "$c1" "$out"
     bench_gbits "$out"
 }
 
@@ -163,10 +203,11 @@ bench_rx_bulk() {
 # crosses a pipe and the daemon's control socket before refnet's TCP),
 # bulk.py send in $nsb when NS is $nsa.
 bench_tx_bulk() {
-    local out rc client=${2:-$1} addr=${3:-198.18.0.1}
+    local out rc client=${2:-$1} addr=${3:-198.18.0.1} c0 c1
     bench_bg "$client" "$py" "$here/bulk.py" sink "$addr" 5001 $((secs + 60)) >"$dir/sink.out" </dev/null
     local sink=$bgpid
     bench_listening "$client" 5001 || die "the sink did not listen"
+    c0=$(bench_cpu_mark)
     if [ "$1" = "$nsr" ]; then
         "$py" "$here/bulk.py" gen "$secs" "$maxbytes" |
             timeout $((secs + 60)) "$refnet" send "$addr" 5001 --ctl "$sock" --timeout $((secs + 50)) >/dev/null
@@ -178,7 +219,9 @@ bench_tx_bulk() {
     fi
     [ "$rc" = 0 ] || die "tx_bulk towards $client: the sender exited $rc"
     bench_waitpid "$sink" 30 || die "tx_bulk towards $client: the sink failed"
+    c1=$(bench_cpu_mark)
     out=$(cat "$dir/sink.out")
+    bench_cpu_per_gb "$c0" "$c1" "$out"
     bench_gbits "$out"
 }
 

@@ -25,7 +25,12 @@
 # Each measurement runs RUNS times as pairs, refnet and the reference back
 # to back (which goes first alternates); each pair gives one ratio refnet /
 # reference, and the table shows the least, median and greatest of them
-# (each pair's rates go to stderr).  Prints a table and one JSON line.
+# (each pair's rates go to stderr).  For the bulk rows a second table gives
+# the CPU seconds per GB moved: the whole machine's on each path (both
+# ends and the kernel between them: Linux's side of the TAP counts for
+# refnet's path) and the daemon's own, with the ratio of the two paths
+# within each pair.  Other load on the machine counts too: run it quiet.
+# Prints the tables and one JSON line.
 #
 # Usage: bench/tcp.sh [BUILD]   (default build); environment: BENCH_SECS
 # (per measurement, default 4), BENCH_RUNS (pairs, default 5), BENCH_MAXBYTES
@@ -112,19 +117,33 @@ for m in "${names[@]}"; do
     *) die "BENCH_ONLY: '$m' is not a measurement (rx_bulk tx_bulk http_ka http_close)" ;;
     esac
 done
-declare -A ratios
-for m in "${names[@]}"; do ratios[$m]=; done
+declare -A ratios cpu_ratios cpu_r cpu_l cpu_d
+for m in "${names[@]}"; do ratios[$m]=; cpu_ratios[$m]=; cpu_r[$m]=; cpu_l[$m]=; cpu_d[$m]=; done
 for r in $(seq "$runs"); do
     for m in "${names[@]}"; do
         # Each pair's two sides back to back, the first side alternating
         # from run to run, so neither always meets a warmer machine.
         if [ $((r % 2)) = 1 ]; then
             vr=$($m "$nsr") || exit 1
+            read -r mr dr <"$dir/cpu.last" 2>/dev/null
             vv=$($m "$nsa") || exit 1
+            read -r ml _ <"$dir/cpu.last" 2>/dev/null
         else
             vv=$($m "$nsa") || exit 1
+            read -r ml _ <"$dir/cpu.last" 2>/dev/null
             vr=$($m "$nsr") || exit 1
+            read -r mr dr <"$dir/cpu.last" 2>/dev/null
         fi
+        rm -f "$dir/cpu.last"
+        case $m in
+        *_bulk)
+            cpu_ratios[$m]+=" $(bench_ratio "$mr" "$ml")"
+            cpu_r[$m]+=" $mr"
+            cpu_l[$m]+=" $ml"
+            cpu_d[$m]+=" $dr"
+            echo "pair $r $m: CPU s/GB, whole machine: refnet's path $mr (daemon $dr), the kernel's $ml" >&2
+            ;;
+        esac
         kill -0 "$dpid" 2>/dev/null || { cat "$dir/daemon.log"; die "the daemon died"; }
         ratio=$(bench_ratio "$vr" "$vv")
         echo "pair $r $m: ratio $ratio (refnet $vr, linux $vv)" >&2
@@ -141,4 +160,22 @@ for m in "${names[@]}"; do
     printf '%-11s %8s %8s %8s %6s\n' "$m" "$q0" "$q1" "$q2" "$runs"
     json+=",\"${m}_ratio_min\":$q0,\"${m}_ratio_median\":$q1,\"${m}_ratio_max\":$q2"
 done
+# CPU seconds per GB moved, the whole machine's (both ends and the kernel
+# between them) on each path, and the daemon's own; the ratio is refnet's
+# path over the kernel's, within each pair (above 1: refnet's costs more).
+bulk=()
+for m in "${names[@]}"; do case $m in *_bulk) bulk+=("$m") ;; esac; done
+if [ ${#bulk[@]} -gt 0 ]; then
+    printf '\n%-11s %8s %8s %8s %12s %12s %12s\n' "CPU s/GB" min median max \
+        "refnet path" "kernel path" "daemon"
+    for m in "${bulk[@]}"; do
+        read -r q0 q1 q2 < <(bench_spread ${cpu_ratios[$m]})
+        read -r _ mr _ < <(bench_spread ${cpu_r[$m]})
+        read -r _ ml _ < <(bench_spread ${cpu_l[$m]})
+        read -r _ md _ < <(bench_spread ${cpu_d[$m]})
+        printf '%-11s %8s %8s %8s %12s %12s %12s\n' "$m" "$q0" "$q1" "$q2" "$mr" "$ml" "$md"
+        json+=",\"${m}_cpu_ratio_min\":$q0,\"${m}_cpu_ratio_median\":$q1,\"${m}_cpu_ratio_max\":$q2"
+        json+=",\"${m}_cpu_s_per_gb_refnet\":$mr,\"${m}_cpu_s_per_gb_kernel\":$ml,\"${m}_cpu_s_per_gb_daemon\":$md"
+    done
+fi
 echo "$json}"

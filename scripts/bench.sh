@@ -14,7 +14,7 @@ for b in "$build"/bin/bench-*; do
     printf '%s: ' "${b##*/}"
     "$b" || status=1
 done
-for s in rx tcp ui run loss; do
+for s in rx tcp tap_batch ui run loss; do
     echo "bench/$s.sh:"
     bash "$src/bench/$s.sh" "$build" || status=1
 done

@@ -5,7 +5,7 @@
 set -eu
 
 PKGS="gcc clang make cmake pkg-config
-libcmocka-dev libpcap-dev libdw-dev libelf-dev libjson-c-dev libclang-rt-14-dev
+libcmocka-dev libpcap-dev libdw-dev libelf-dev libjson-c-dev libclang-rt-14-dev liburing-dev
 iproute2 iputils-ping arping netcat-openbsd curl tshark python3 python3-scapy
 wrk nginx apache2 apache2-utils iperf3 procps man-db chromium nftables ethtool"
 

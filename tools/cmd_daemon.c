@@ -224,7 +224,7 @@ enum {
     O_TAP = 1, O_ADDR, O_GW, O_CTL, O_CAPTURE, O_FAULT, O_SERVICE, O_MAC, O_MTU, O_SEED,
     O_WATCHDOG, O_OFFLOAD, O_FILTER, O_DUMP_DIR, O_REASS_TIMEOUT, O_INJECT, O_SERVICE_EXEC,
     O_STOP_SIGNAL, O_STOP_GRACE, O_STOP_MAIN, O_RUN_UID, O_RUN_MAX,
-    O_SET, O_UI, O_PLUGIN, O_BUSY_POLL, O_ADDR6
+    O_SET, O_UI, O_PLUGIN, O_BUSY_POLL, O_ADDR6, O_TAP_BATCH
 };
 static const struct cmd_opt daemon_opts[] = {
     {"tap", 0, true, false, O_TAP},
@@ -240,6 +240,7 @@ static const struct cmd_opt daemon_opts[] = {
     {"seed", 0, true, false, O_SEED},
     {"watchdog", 0, true, false, O_WATCHDOG},
     {"offload", 0, true, false, O_OFFLOAD},
+    {"tap-batch", 0, true, false, O_TAP_BATCH},
     {"filter", 0, true, true, O_FILTER},
     {"plugin", 0, true, true, O_PLUGIN},
     {"dump-dir", 0, true, false, O_DUMP_DIR},
@@ -569,6 +570,11 @@ static int daemon_option(int o, const char *val, struct rn_daemon_params *p,
         if (strcmp(val, "on") != 0 && strcmp(val, "off") != 0)
             return daemon_arg_error("--offload: '%s': expected on or off", val);
         p->dp_no_offload = strcmp(val, "off") == 0;
+        return 0;
+    case O_TAP_BATCH:
+        if (strcmp(val, "on") != 0 && strcmp(val, "off") != 0)
+            return daemon_arg_error("--tap-batch: '%s': expected on or off", val);
+        p->dp_tap_single = strcmp(val, "off") == 0;
         return 0;
     }
     return daemon_arg_error("option %d not handled", o); /* not reached */

@@ -562,6 +562,7 @@ static int daemon_open_link(struct rn_daemon *d, char *err, size_t errlen)
     tp.tp_pool = rn_stack_pool(d->d_stack);
     tp.tp_mtu = p->dp_mtu;
     tp.tp_vnet_hdr = !p->dp_no_offload;
+    tp.tp_single = p->dp_tap_single;
     memcpy(tp.tp_hwaddr, p->dp_mac, 6);
     why[0] = '\0';
     e = rn_link_tap_open(&tp, &top, why);

@@ -94,6 +94,7 @@ struct rn_daemon_params {
                                                0: RN_DIAG_DEFAULT_THRESHOLD */
     bool dp_no_watchdog;                    /* run no watchdog */
     bool dp_no_offload;                     /* open the TAP without IFF_VNET_HDR */
+    bool dp_tap_single;                      /* one writev per frame, no io_uring batches */
     rn_time_t dp_reass_timeout;             /* IPv4 reassembly timeout; 0: the
                                                stack's default (30 s) */
     rn_time_t dp_busy_poll;                 /* the loop's busy-poll window

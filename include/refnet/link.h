@@ -277,13 +277,16 @@ struct rn_link_tap_params {
     uint8_t tp_hwaddr[RN_MAC_LEN];       /* refnet's address; all zero = random local */
     bool tp_up;                           /* bring the device up (IFF_UP) at open */
     bool tp_vnet_hdr;                     /* IFF_VNET_HDR: checksum offload and TSO both ways */
+    bool tp_single;                       /* a system call per frame, no io_uring batches */
 };
 
 /* Opens (creating if needed) the Linux TAP device tp_ifname in the calling
  * thread's network namespace, with IFF_TAP|IFF_NO_PI, non-blocking.  rx
- * reads up to max frames, one read() each, until the device is empty; tx
- * writes each frame with one writev() over its buffers, no copy.  A full
- * device queue drops the frame (tx drops).  The device goes away on close
+ * reads up to max frames until the device is empty; tx writes the frames
+ * of a call over their buffers, no copy.  Both go through io_uring, up to
+ * 32 reads or 64 writes in one system call; with tp_single, or where
+ * io_uring is not allowed, each frame is a readv() or writev() of its own.
+ * A full device queue drops the frame (tx drops).  The device goes away on close
  * unless it was persistent before.  Needs CAP_NET_ADMIN.  Returns 0 and sets
  * *out, or a negative code with a one-line reason in errbuf (RN_LINK_ERRLEN
  * bytes, may be NULL). */

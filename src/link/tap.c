@@ -4,10 +4,15 @@
  *
  * A driver at the bottom of the link layer (see include/refnet/link.h), used
  * by the real-time host.  The kernel side of the device is an ordinary
- * Linux interface; refnet is the "wire" behind it.  One readv() per
- * received frame and one writev() per sent frame: the fd is non-blocking,
- * rx loops until EAGAIN or its batch is full, tx gathers a frame's buffers
- * without copying.
+ * Linux interface; refnet is the "wire" behind it.  The fd is
+ * non-blocking; rx reads until EAGAIN or its batch is full, tx gathers
+ * each frame's buffers without copying.  Both go through io_uring: up to
+ * TAP_RX_BATCH reads (each into a packet of its own; the ones past the
+ * last frame come back EAGAIN at once) or TAP_TX_BATCH writes in one
+ * submission, waited for in the same system call.  On a virtual machine
+ * a system call costs about as much as the kernel's own work on a small
+ * frame, and a readv or writev per frame paid it for every ACK.  With
+ * tp_single, or where io_uring is not allowed, a readv or writev a frame.
  *
  * Offloads (tp_vnet_hdr, the daemon's default): with IFF_VNET_HDR every
  * frame is prefixed by a struct virtio_net_hdr, and TUNSETOFFLOAD
@@ -35,9 +40,11 @@
 
 #include <linux/if_tun.h>
 #include <linux/virtio_net.h>
+#include <liburing.h>
 
 #include "link/link_priv.h"
 #include "refnet/error.h"
+#include "refnet/report.h"
 #include "refnet/strbuf.h"
 
 /* Frames made of more buffers than this are copied into tl_scratch and
@@ -47,12 +54,29 @@
 #define TAP_FRAME_MAX 65535u
 /* Room for a VLAN tag beyond MTU + Ethernet header. */
 #define TAP_VLAN_HLEN 4u
+/* Frames handed to the kernel in one io_uring submission at most. */
+#define TAP_TX_BATCH 64u
+/* Reads queued in one io_uring submission at most, and at least: with
+ * offloads a read takes a packet of 64 KiB of buffers, so an empty one
+ * costs more, and one a few frames are rarely waiting for. */
+#define TAP_RX_BATCH 32u
+#define TAP_RX_HINT_MIN(tl) ((tl)->tl_vnet ? 1u : 4u)
+
+/* One read of a batch: the packet it reads into, its pieces, its result. */
+struct tap_rx_slot {
+    struct rn_netbuf *rs_nb;
+    struct virtio_net_hdr rs_vh;
+    struct iovec rs_iov[TAP_IOV_MAX + 1];
+    unsigned rs_cnt;
+    int rs_res;
+};
 
 struct tap_link {
     struct rn_link tl_link;           /* [L] common part; first */
     bool tl_vnet;                     /* [I] frames carry a virtio_net_hdr */
     struct rn_netbuf *tl_spare;       /* [L] buffers left over from earlier reads */
     unsigned tl_nspare;               /* [L] how many, linked by nb_next */
+    unsigned tl_spare_max;            /* [L] at most the buffers of one largest frame */
     int tl_fd;                        /* [I] the /dev/net/tun file */
     int tl_ctl;                       /* [I] AF_INET socket for interface ioctls */
     char tl_ifname[IFNAMSIZ];         /* [I] device name */
@@ -63,7 +87,22 @@ struct tap_link {
     rn_nb_owner_t tl_own_rx;          /* [I] owner of received frames */
     uint64_t tl_no_buffer;            /* [L] frames read and discarded: pool exhausted */
     uint8_t *tl_scratch;              /* [L] TAP_FRAME_MAX bytes, for long chains and discards */
+    /* Transmit in batches: one io_uring submission writes up to
+     * TAP_TX_BATCH frames, where writev would make a system call for
+     * each.  Without io_uring (an old kernel, a sandbox that forbids it)
+     * frames go out one writev each. */
+    bool tl_uring;                    /* [L] tl_ring is set up */
+    struct io_uring tl_ring;          /* [L] TAP_TX_BATCH entries */
+    struct iovec (*tl_iov)[TAP_IOV_MAX + 1];  /* [L] TAP_TX_BATCH frames' pieces */
+    struct virtio_net_hdr *tl_vh;     /* [L] TAP_TX_BATCH headers */
+    int tl_res[TAP_TX_BATCH];         /* [L] each submitted write's result */
+    uint64_t tl_tx_batches;           /* [L] io_uring submissions of writes */
+    struct tap_rx_slot *tl_rx;        /* [L] TAP_RX_BATCH reads' slots */
+    unsigned tl_rx_hint;              /* [L] reads to queue next: twice the last batch's frames */
+    uint64_t tl_rx_batches;           /* [L] io_uring submissions of reads */
 };
+
+static void tap_uring_off(struct tap_link *tl, int err);
 
 static struct tap_link *tap_of(struct rn_link *link)
 {
@@ -107,15 +146,22 @@ static struct rn_netbuf *tap_buffer(struct tap_link *tl)
     return rn_nb_alloc(tl->tl_pool, tl->tl_own_rx);
 }
 
-/* Gives the buffers of chain b back as spares. */
+/* Gives the buffers of chain b back as spares, as many as one frame of
+ * the largest size needs (a NIC's ring of one); the rest go back to the
+ * pool, for the stack's other users. */
 static void tap_spare(struct tap_link *tl, struct rn_netbuf *b)
 {
     while (b != NULL) {
         struct rn_netbuf *next = b->nb_next;
 
-        b->nb_next = tl->tl_spare;
-        tl->tl_spare = b;
-        tl->tl_nspare++;
+        b->nb_next = NULL;
+        if (tl->tl_nspare >= tl->tl_spare_max) {
+            rn_nb_free(b);
+        } else {
+            b->nb_next = tl->tl_spare;
+            tl->tl_spare = b;
+            tl->tl_nspare++;
+        }
         b = next;
     }
 }
@@ -133,69 +179,78 @@ static void tap_rx_offload(struct rn_netbuf *nb, const struct virtio_net_hdr *vh
     }
 }
 
-/* Reads one frame into a packet of enough buffers for tl_frame_max bytes.
- * Buffers the frame did not need are kept for the next read, so a small
- * frame costs one buffer even when the device may send 64 KiB.  Returns
- * the packet, or NULL with *err set to 0 (nothing to read), -errno, or
- * RN_ENOBUFS (a frame was read and discarded: no buffers). */
-static struct rn_netbuf *tap_read_frame(struct tap_link *tl, int *err)
+/* Makes slot ready to read one frame: a packet of enough buffers for
+ * tl_frame_max bytes and the iovecs over them (after the virtio_net_hdr
+ * if the device sends one).  Returns false if the pool has not enough
+ * buffers (nothing is then held). */
+static bool tap_rx_slot_fill(struct tap_link *tl, struct tap_rx_slot *slot)
 {
-    struct iovec iov[TAP_IOV_MAX + 1];
-    struct virtio_net_hdr vh;
     struct rn_netbuf *nb, *b, *last;
-    uint32_t room, used;
+    uint32_t room;
     unsigned cnt = 0;
-    ssize_t r;
 
-    *err = 0;
     if (tl->tl_vnet) {
-        iov[cnt].iov_base = &vh;
-        iov[cnt].iov_len = sizeof(vh);
+        slot->rs_iov[cnt].iov_base = &slot->rs_vh;
+        slot->rs_iov[cnt].iov_len = sizeof(slot->rs_vh);
         cnt++;
     }
     nb = tap_buffer(tl);
-    if (nb == NULL) {
-        *err = tap_discard_frame(tl);
-        return NULL;
-    }
+    if (nb == NULL)
+        return false;
     rn_nb_reserve(nb, rn_nbpool_headroom(tl->tl_pool));
-    iov[cnt].iov_base = nb->nb_data;
-    iov[cnt].iov_len = rn_nb_tailroom(nb);
-    room = (uint32_t)iov[cnt].iov_len;
+    slot->rs_iov[cnt].iov_base = nb->nb_data;
+    slot->rs_iov[cnt].iov_len = rn_nb_tailroom(nb);
+    room = (uint32_t)slot->rs_iov[cnt].iov_len;
     nb->nb_len = room;
     cnt++;
     last = nb;
     while (room < tl->tl_frame_max && cnt < TAP_IOV_MAX + 1) {
         b = tap_buffer(tl);
         if (b == NULL) {
-            /* A partial chain could truncate the frame: drop it whole. */
+            /* A partial chain could truncate the frame. */
+            for (b = nb; b != NULL; b = b->nb_next)
+                b->nb_len = 0;
             tap_spare(tl, nb);
-            *err = tap_discard_frame(tl);
-            return NULL;
+            return false;
         }
         rn_nb_reserve(b, 0);
         b->nb_len = b->nb_cap;
-        iov[cnt].iov_base = b->nb_data;
-        iov[cnt].iov_len = b->nb_cap;
+        slot->rs_iov[cnt].iov_base = b->nb_data;
+        slot->rs_iov[cnt].iov_len = b->nb_cap;
         room += b->nb_cap;
         last->nb_next = b;
         last = b;
         cnt++;
     }
     nb->nb_pktlen = room;
-    do {
-        r = readv(tl->tl_fd, iov, (int)cnt);
-    } while (r < 0 && errno == EINTR);
+    slot->rs_nb = nb;
+    slot->rs_cnt = cnt;
+    tl->tl_spare_max = cnt;
+    return true;
+}
+
+/* Finishes slot's read, whose result r is what readv() returned (-errno on
+ * failure).  Returns the frame, or NULL with *err set to 0 (nothing was
+ * read) or -errno; the buffers the frame did not need are kept for the
+ * next read, so a small frame costs one buffer even when the device may
+ * send 64 KiB. */
+static struct rn_netbuf *tap_rx_slot_done(struct tap_link *tl, struct tap_rx_slot *slot,
+                                          ssize_t r, int *err)
+{
+    struct rn_netbuf *nb = slot->rs_nb, *b, *last;
+    uint32_t used;
+
+    slot->rs_nb = NULL;
+    *err = 0;
     if (tl->tl_vnet && r > 0)
-        r = r >= (ssize_t)sizeof(vh) ? r - (ssize_t)sizeof(vh) : 0;
+        r = r >= (ssize_t)sizeof(slot->rs_vh) ? r - (ssize_t)sizeof(slot->rs_vh) : 0;
     if (r <= 0) {
-        *err = r == 0 || errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
+        *err = r == 0 || r == -EAGAIN || r == -EWOULDBLOCK ? 0 : (int)r;
         for (b = nb; b != NULL; b = b->nb_next)
             b->nb_len = 0;
         tap_spare(tl, nb);
         return NULL;
     }
-    /* Keep the buffers past the frame's end for the next read. */
     for (b = nb, used = 0; b != NULL; b = b->nb_next) {
         used += b->nb_len;
         if (used >= (uint32_t)r) {
@@ -211,39 +266,161 @@ static struct rn_netbuf *tap_read_frame(struct tap_link *tl, int *err)
     }
     rn_nb_trim(nb, (size_t)r);
     if (tl->tl_vnet)
-        tap_rx_offload(nb, &vh);
+        tap_rx_offload(nb, &slot->rs_vh);
     return nb;
+}
+
+/* Reads one frame with a system call of its own.  Returns the packet, or
+ * NULL with *err set to 0 (nothing to read), -errno, or RN_ENOBUFS (a
+ * frame was read and discarded: no buffers). */
+static struct rn_netbuf *tap_read_frame(struct tap_link *tl, int *err)
+{
+    struct tap_rx_slot *slot = &tl->tl_rx[0];
+    ssize_t r;
+
+    if (!tap_rx_slot_fill(tl, slot)) {
+        *err = tap_discard_frame(tl);
+        return NULL;
+    }
+    do {
+        r = readv(tl->tl_fd, slot->rs_iov, (int)slot->rs_cnt);
+    } while (r < 0 && errno == EINTR);
+    return tap_rx_slot_done(tl, slot, r < 0 ? -errno : r, err);
+}
+
+/* Counts a received frame, or the failure err of a read that brought none
+ * (tap_rx_slot_done()).  Returns false when reading should stop: the
+ * device is empty or failed. */
+static bool tap_rx_one(struct rn_link *link, struct rn_netbuf *nb, int err, rn_time_t now,
+                       struct rn_netbuf **pkts, unsigned *n, int *fatal)
+{
+    struct tap_link *tl = tap_of(link);
+
+    if (nb != NULL) {
+        nb->nb_rxtime = now;
+        rn__link_count_rx(link, nb);
+        pkts[(*n)++] = nb;
+        return true;
+    }
+    if (err == RN_ENOBUFS) {
+        tl->tl_no_buffer++;
+        link->lk_stats.ls_rx_drops++;
+        return true;
+    }
+    if (err < 0) {
+        link->lk_stats.ls_rx_errors++;
+        /* A device gone (EBADFD, EIO) is not transient: say so if nothing
+         * came; running short of memory is. */
+        if (*n == 0 && err != -ENOBUFS && err != -ENOMEM)
+            *fatal = RN_EIO;
+    }
+    return false;
+}
+
+/* Reads up to k frames in one io_uring submission: k reads queued, each
+ * into a slot of its own; on the non-blocking device each completes at
+ * once, with a frame or -EAGAIN.  Returns how many slots were read (fewer
+ * than k if the pool ran short), or a negative code if the ring failed
+ * (then nothing was read and every slot's buffers are back as spares). */
+static int tap_rx_batch(struct tap_link *tl, unsigned k)
+{
+    unsigned j, done = 0;
+    int r;
+
+    for (j = 0; j < k; j++) {
+        struct io_uring_sqe *sqe;
+
+        if (!tap_rx_slot_fill(tl, &tl->tl_rx[j]))
+            break;
+        sqe = io_uring_get_sqe(&tl->tl_ring);  /* the ring has room for TAP_RX_BATCH */
+        io_uring_prep_readv(sqe, tl->tl_fd, tl->tl_rx[j].rs_iov, tl->tl_rx[j].rs_cnt, 0);
+        /* Without it io_uring would wait for a frame rather than say
+         * EAGAIN: the device's O_NONBLOCK is not enough. */
+        sqe->rw_flags = RWF_NOWAIT;
+        io_uring_sqe_set_data64(sqe, j);
+        tl->tl_rx[j].rs_res = -EAGAIN;
+    }
+    k = j;
+    if (k == 0)
+        return 0;
+    do {
+        r = io_uring_submit_and_wait(&tl->tl_ring, k);
+    } while (r == -EINTR);
+    while (r >= 0 && done < k) {
+        struct io_uring_cqe *cqe;
+
+        r = io_uring_wait_cqe(&tl->tl_ring, &cqe);
+        if (r == -EINTR) {
+            r = 0;
+            continue;
+        }
+        if (r < 0)
+            break;
+        if (cqe->user_data < k)
+            tl->tl_rx[cqe->user_data].rs_res = cqe->res;
+        io_uring_cqe_seen(&tl->tl_ring, cqe);
+        done++;
+    }
+    if (r < 0) {
+        /* The ring goes first, with any read it still had, then the
+         * buffers. */
+        tap_uring_off(tl, r);
+        for (j = 0; j < k; j++) {
+            int e;
+
+            (void)tap_rx_slot_done(tl, &tl->tl_rx[j], 0, &e);
+        }
+        return r;
+    }
+    tl->tl_rx_batches++;
+    return (int)k;
 }
 
 static int tap_rx(struct rn_link *link, struct rn_netbuf **pkts, unsigned max, rn_time_t now)
 {
     struct tap_link *tl = tap_of(link);
-    unsigned n = 0;
-    int err;
+    unsigned n = 0, j;
+    int err, fatal = 0, k;
 
+    while (n < max && tl->tl_uring) {
+        /* As many reads as the last batch found frames, and then some:
+         * a quiet device costs few empty reads, a busy one few batches. */
+        unsigned want = tl->tl_rx_hint < max - n ? tl->tl_rx_hint : max - n;
+        bool more = true;
+
+        unsigned got = 0;
+
+        k = tap_rx_batch(tl, want);
+        if (k < 0)
+            break;  /* the ring is gone: one readv a frame from now on */
+        if (k == 0) {  /* no buffers: the frame is dropped, as a NIC would */
+            err = tap_discard_frame(tl);
+            if (!tap_rx_one(link, NULL, err, now, pkts, &n, &fatal))
+                return fatal ? fatal : (int)n;
+            continue;
+        }
+        for (j = 0; j < (unsigned)k; j++) {
+            struct rn_netbuf *nb = tap_rx_slot_done(tl, &tl->tl_rx[j], tl->tl_rx[j].rs_res, &err);
+
+            got += nb != NULL;
+            if (!tap_rx_one(link, nb, err, now, pkts, &n, &fatal))
+                more = false;
+        }
+        tl->tl_rx_hint = 2 * got < TAP_RX_HINT_MIN(tl) ? TAP_RX_HINT_MIN(tl)
+                         : 2 * got > TAP_RX_BATCH  ? TAP_RX_BATCH
+                                                   : 2 * got;
+        /* Every read found a frame: there may be more.  (If the pool ran
+         * short, the next round drops them, so that the device empties.) */
+        if (!more)
+            return fatal && n == 0 ? fatal : (int)n;
+    }
     while (n < max) {
         struct rn_netbuf *nb = tap_read_frame(tl, &err);
 
-        if (nb == NULL) {
-            if (err == RN_ENOBUFS) {
-                tl->tl_no_buffer++;
-                link->lk_stats.ls_rx_drops++;
-                continue;
-            }
-            if (err < 0) {
-                link->lk_stats.ls_rx_errors++;
-                /* A device gone (EBADFD, EIO) is not transient: say so if
-                 * nothing came; running short of memory is. */
-                if (n == 0 && err != -ENOBUFS && err != -ENOMEM)
-                    return RN_EIO;
-            }
+        if (!tap_rx_one(link, nb, err, now, pkts, &n, &fatal))
             break;
-        }
-        nb->nb_rxtime = now;
-        rn__link_count_rx(link, nb);
-        pkts[n++] = nb;
     }
-    return (int)n;
+    return fatal && n == 0 ? fatal : (int)n;
 }
 
 /* Fills the virtio_net_hdr for an outgoing frame from its offload flags:
@@ -273,32 +450,45 @@ static void tap_tx_offload(const struct rn_netbuf *nb, struct virtio_net_hdr *vh
     }
 }
 
-/* Writes one frame.  Returns 0 or -errno.  Does not consume nb. */
-static int tap_write_frame(struct tap_link *tl, struct rn_netbuf *nb)
+/* Fills iov (TAP_IOV_MAX + 1 entries) with the pieces of frame nb, after
+ * *vh (filled here) if the device takes a virtio_net_hdr.  Returns how
+ * many entries, or 0 if nb has more pieces than that: it must then be
+ * written flat (tap_write_frame()). */
+static unsigned tap_frame_iov(const struct tap_link *tl, const struct rn_netbuf *nb,
+                              struct virtio_net_hdr *vh, struct iovec *iov)
 {
-    struct iovec iov[TAP_IOV_MAX + 1];
-    struct virtio_net_hdr vh;
-    struct rn_netbuf *b;
+    const struct rn_netbuf *b;
     unsigned cnt = 0;
-    ssize_t r;
 
     if (tl->tl_vnet) {
-        tap_tx_offload(nb, &vh);
-        iov[cnt].iov_base = &vh;
-        iov[cnt].iov_len = sizeof(vh);
+        tap_tx_offload(nb, vh);
+        iov[cnt].iov_base = vh;
+        iov[cnt].iov_len = sizeof(*vh);
         cnt++;
     }
-    for (b = nb; b && cnt < TAP_IOV_MAX + 1; b = b->nb_next) {
+    for (b = nb; b != NULL; b = b->nb_next) {
         if (b->nb_len == 0)
             continue;
+        if (cnt == TAP_IOV_MAX + 1)
+            return 0;
         iov[cnt].iov_base = b->nb_data;
         iov[cnt].iov_len = b->nb_len;
         cnt++;
     }
-    for (; b && b->nb_len == 0; b = b->nb_next)
-        ;
+    return cnt;
+}
+
+/* Writes one frame with a system call of its own.  Returns 0 or -errno.
+ * Does not consume nb. */
+static int tap_write_frame(struct tap_link *tl, struct rn_netbuf *nb)
+{
+    struct iovec iov[TAP_IOV_MAX + 1];
+    struct virtio_net_hdr vh;
+    unsigned cnt = tap_frame_iov(tl, nb, &vh, iov);
+    ssize_t r;
+
     do {
-        if (b == NULL) {
+        if (cnt > 0) {
             r = writev(tl->tl_fd, iov, (int)cnt);
         } else {
             /* More pieces than iovecs: one flat copy (rare). */
@@ -308,32 +498,112 @@ static int tap_write_frame(struct tap_link *tl, struct rn_netbuf *nb)
             if (len < 0)
                 return -EMSGSIZE;
             if (skip)
-                memcpy(tl->tl_scratch, &vh, skip);
+                memcpy(tl->tl_scratch, &vh, skip);  /* tap_frame_iov() filled it */
             r = write(tl->tl_fd, tl->tl_scratch, (size_t)len + skip);
         }
     } while (r < 0 && errno == EINTR);
     return r < 0 ? -errno : 0;
 }
 
+/* Counts frame nb's fate (0 or -errno from its write) and frees it.
+ * Returns 1 if it was sent. */
+static int tap_tx_done(struct rn_link *link, struct rn_netbuf *nb, int err)
+{
+    int sent = 0;
+
+    if (err == 0) {
+        rn__link_count_tx(link, nb);
+        sent = 1;
+    } else if (err == -EAGAIN || err == -EWOULDBLOCK || err == -ENOBUFS) {
+        link->lk_stats.ls_tx_drops++;  /* the device queue is full */
+    } else {
+        link->lk_stats.ls_tx_errors++;
+    }
+    rn_nb_free(nb);
+    return sent;
+}
+
+/* Gives up on io_uring for good (the ring is torn down, with whatever it
+ * had not yet taken): from now on every frame is a writev of its own. */
+static void tap_uring_off(struct tap_link *tl, int err)
+{
+    rn_report(RN_REPORT_INFO, "tap %s: io_uring failed (%s); writing one frame per system call\n",
+              tl->tl_ifname, strerror(-err));
+    io_uring_queue_exit(&tl->tl_ring);
+    tl->tl_uring = false;
+}
+
+/* Writes the k frames whose writes are queued in the ring: one system call
+ * submits them all and waits for them (a TAP write does not block, so
+ * the wait is for the kernel to finish what it took).  Fills tl_res[0..k)
+ * with each write's result, or returns a negative code if the ring failed
+ * (then it is gone, with what it had not yet taken). */
+static int tap_uring_flush(struct tap_link *tl, unsigned k)
+{
+    unsigned done = 0;
+    int r;
+
+    do {
+        r = io_uring_submit_and_wait(&tl->tl_ring, k);
+    } while (r == -EINTR);
+    if (r < 0) {
+        tap_uring_off(tl, r);
+        return r;
+    }
+    tl->tl_tx_batches++;
+    while (done < k) {
+        struct io_uring_cqe *cqe;
+
+        r = io_uring_wait_cqe(&tl->tl_ring, &cqe);
+        if (r == -EINTR)
+            continue;
+        if (r < 0) {
+            tap_uring_off(tl, r);
+            return r;
+        }
+        if (cqe->user_data < TAP_TX_BATCH)
+            tl->tl_res[cqe->user_data] = cqe->res < 0 ? cqe->res : 0;
+        io_uring_cqe_seen(&tl->tl_ring, cqe);
+        done++;
+    }
+    return 0;
+}
+
 static int tap_tx(struct rn_link *link, struct rn_netbuf **pkts, unsigned n, rn_time_t now)
 {
     struct tap_link *tl = tap_of(link);
-    unsigned i;
-    int sent = 0;
+    unsigned i = 0, j, k;
+    int sent = 0, err;
 
-    for (i = 0; i < n; i++) {
-        struct rn_netbuf *nb = pkts[i];
-        int err = tap_write_frame(tl, nb);
+    (void)now;
+    while (i < n) {
+        unsigned first = i;
 
-        if (err == 0) {
-            rn__link_count_tx(link, nb);
-            sent++;
-        } else if (err == -EAGAIN || err == -EWOULDBLOCK || err == -ENOBUFS) {
-            link->lk_stats.ls_tx_drops++;  /* the device queue is full */
-        } else {
-            link->lk_stats.ls_tx_errors++;
+        /* Queue the writes of the next frames that fit in iovecs. */
+        for (k = 0; tl->tl_uring && i < n && k < TAP_TX_BATCH; i++, k++) {
+            unsigned cnt = tap_frame_iov(tl, pkts[i], &tl->tl_vh[k], tl->tl_iov[k]);
+            struct io_uring_sqe *sqe;
+
+            if (cnt == 0)
+                break;
+            sqe = io_uring_get_sqe(&tl->tl_ring);  /* the ring has TAP_TX_BATCH entries */
+            io_uring_prep_writev(sqe, tl->tl_fd, tl->tl_iov[k], cnt, 0);
+            io_uring_sqe_set_data64(sqe, k);
+            tl->tl_res[k] = -EIO;
         }
-        rn_nb_free(nb);
+        if (k > 0) {
+            err = tap_uring_flush(tl, k);
+            if (err < 0) {
+                i = first;  /* the same frames again, one writev each */
+                continue;
+            }
+            for (j = 0; j < k; j++)
+                sent += tap_tx_done(link, pkts[first + j], tl->tl_res[j]);
+            continue;
+        }
+        /* A frame with more pieces than iovecs, or no ring. */
+        sent += tap_tx_done(link, pkts[i], tap_write_frame(tl, pkts[i]));
+        i++;
     }
     return sent;
 }
@@ -361,6 +631,9 @@ static void tap_values(struct rn_link *link, rn_value_fn fn, void *ctx)
         {"device", tl->tl_ifname, 0},
         {"mtu", NULL, tl->tl_mtu},
         {"offloads", tl->tl_vnet ? "csum+tso" : "none", 0},
+        {"batches", tl->tl_uring ? "io_uring" : "off", 0},
+        {"tx_batches", NULL, tl->tl_tx_batches},
+        {"rx_batches", NULL, tl->tl_rx_batches},
         {"no_buffer", NULL, tl->tl_no_buffer},
     };
     size_t i;
@@ -373,9 +646,14 @@ static void tap_close(struct rn_link *link)
 {
     struct tap_link *tl = tap_of(link);
 
+    if (tl->tl_uring)
+        io_uring_queue_exit(&tl->tl_ring);
     close(tl->tl_fd);
     close(tl->tl_ctl);
     rn_nb_free(tl->tl_spare);
+    free(tl->tl_iov);
+    free(tl->tl_vh);
+    free(tl->tl_rx);
     free(tl->tl_scratch);
     free(tl);
 }
@@ -493,7 +771,11 @@ int rn_link_tap_open(const struct rn_link_tap_params *params, struct rn_link **o
     tl->tl_fd = -1;
     tl->tl_ctl = -1;
     tl->tl_scratch = malloc(TAP_FRAME_MAX + 64);
-    if (tl->tl_scratch == NULL) {
+    tl->tl_iov = calloc(TAP_TX_BATCH, sizeof(*tl->tl_iov));
+    tl->tl_vh = calloc(TAP_TX_BATCH, sizeof(*tl->tl_vh));
+    tl->tl_rx = calloc(TAP_RX_BATCH, sizeof(*tl->tl_rx));
+    tl->tl_rx_hint = 4;
+    if (tl->tl_scratch == NULL || tl->tl_iov == NULL || tl->tl_vh == NULL || tl->tl_rx == NULL) {
         err = rn__link_err(errbuf, RN_ENOMEM, "tap %s: out of memory", name);
         goto out_free;
     }
@@ -592,6 +874,10 @@ int rn_link_tap_open(const struct rn_link_tap_params *params, struct rn_link **o
         }
     }
     tap_wait_running(tl);
+    /* Batched writes where the kernel allows io_uring (a sandbox, or
+     * kernel.io_uring_disabled, may not: then one writev a frame). */
+    if (!params->tp_single)
+        tl->tl_uring = io_uring_queue_init(TAP_TX_BATCH, &tl->tl_ring, 0) == 0;
     *out = &tl->tl_link;
     return 0;
 
@@ -600,6 +886,9 @@ out_close:
         close(tl->tl_ctl);
     close(tl->tl_fd);
 out_free:
+    free(tl->tl_iov);
+    free(tl->tl_vh);
+    free(tl->tl_rx);
     free(tl->tl_scratch);
     free(tl);
     return err;

@@ -66,6 +66,9 @@ int cf_case_run(const struct cf_suite *suite, const struct cf_case *cc, char *er
 
 /* ---- The engine (engine.c), for script.c and for cases written in C ---- */
 
+/* Makes every world opened from now on run its case over IPv6 (on) or
+ * IPv4 (off, the default); see engine.c for how a case's addresses map. */
+void cf_use_ipv6(bool on);
 /* A fresh world: a stack with the given TCP settings ("name value"
  * strings), its interface on the cable, the peer at the other end, the
  * manual clock at 1 s.  Returns NULL with err set on failure. */

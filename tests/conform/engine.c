@@ -3,9 +3,17 @@
  * simulated cable, the scripted peer on the other, in virtual time.
  *
  * The peer has no TCP of its own.  It builds every frame a case injects
- * (Ethernet, IPv4, TCP, options as written, payload from a known pattern),
- * answers the stack's ARP requests at once, and decodes every segment the
- * stack sends into an outbox, stamped with the virtual time it arrived.
+ * (Ethernet, IPv4 or IPv6, TCP, options as written, payload from a known
+ * pattern), answers the stack's ARP requests and neighbour solicitations
+ * at once, and decodes every segment the stack sends into an outbox,
+ * stamped with the virtual time it arrived.
+ *
+ * Over IPv6 (cf_use_ipv6()) the cases run unchanged: the addresses a case
+ * writes (198.18.0.2 and any other) stand for 2001:2::/96 with the IPv4
+ * address as the last 32 bits (198.18.0.2 is 2001:2::c612:2), TTL is the
+ * hop limit and TOS the traffic class, and the cable's MTU is 20 bytes
+ * larger, so that the segments, the MSS and the windows are those of the
+ * IPv4 run: only the network header differs.
  * A step that expects a segment takes the oldest one from the outbox and
  * compares it field by field; a segment nobody expected is a failure.
  *
@@ -50,6 +58,11 @@
 #define MAX_CONNS 8
 #define MAX_PAYLOAD 65536
 #define WILD UINT64_MAX        /* a "?" in an expected field */
+#define IP6_HLEN 40
+#define ETH_IP6 0x86dd
+
+/* The family every world opens with (cf_use_ipv6()). */
+static bool cf_ipv6;
 
 static const uint8_t dut_mac[6] = {0x02, 0x52, 0x4e, 0x00, 0x00, 0x02};
 static const uint8_t peer_mac[6] = {0x02, 0x52, 0x4e, 0x00, 0x00, 0x01};
@@ -87,6 +100,7 @@ struct cf_user {
 
 struct cf_world {
     struct rn_stack *w_st;
+    bool w_v6;                   /* the cases run over IPv6 */
     struct rn_link *w_peer;      /* the peer's end of the cable */
     struct rn_nbpool *w_pool;    /* the stack's: the peer builds its frames there */
     rn_nb_owner_t w_own;         /* the peer's frames */
@@ -335,6 +349,27 @@ static void put16(uint8_t *p, uint16_t v)
     p[1] = (uint8_t)v;
 }
 
+static void put32(uint8_t *p, uint32_t v);
+
+/* The IPv6 address a case's IPv4 address a stands for: 2001:2::/96 and a. */
+static void v6_of(uint32_t a, uint8_t out[16])
+{
+    static const uint8_t prefix[12] = {0x20, 0x01, 0x00, 0x02};
+
+    memcpy(out, prefix, sizeof(prefix));
+    put32(out + 12, a);
+}
+
+/* The case's IPv4 address an IPv6 address stands for, or 0 if it is
+ * outside 2001:2::/96. */
+static uint32_t v4_of(const uint8_t in[16])
+{
+    uint8_t p[16];
+
+    v6_of(0, p);
+    return memcmp(in, p, 12) == 0 ? be32(in + 12) : 0;
+}
+
 static void put32(uint8_t *p, uint32_t v)
 {
     p[0] = (uint8_t)(v >> 24);
@@ -423,8 +458,48 @@ static void arp_answer(struct cf_world *w, const uint8_t *f, size_t n)
     rn_link_tx1(w->w_peer, nb, w->w_now);
 }
 
-/* Takes a frame off the peer's end: ARP is answered, TCP goes to the
- * outbox.  Consumes nb. */
+/* Answers a neighbour solicitation for the peer's address (RFC 4861 7.2.4)
+ * with a solicited advertisement carrying the peer's MAC.  Solicitations
+ * from :: (the stack's duplicate address detection) go unanswered: the
+ * peer holds none of the stack's addresses.  ip is the IPv6 header, n the
+ * bytes from it on. */
+static void nd_answer(struct cf_world *w, const uint8_t *ip, size_t n)
+{
+    static const uint8_t any[16];
+    uint8_t r[14 + IP6_HLEN + 32], peer[16];
+    uint8_t *rip = r + 14, *na = rip + IP6_HLEN;
+    struct rn_netbuf *nb;
+
+    v6_of(PEER_ADDR, peer);
+    if (n < IP6_HLEN + 24 || ip[6] != 58 || ip[IP6_HLEN] != 135 ||
+        memcmp(ip + IP6_HLEN + 8, peer, 16) != 0 || memcmp(ip + 8, any, 16) == 0)
+        return;
+    memset(r, 0, sizeof(r));
+    memcpy(r, dut_mac, 6);
+    memcpy(r + 6, peer_mac, 6);
+    put16(r + 12, ETH_IP6);
+    put32(rip, 6u << 28);
+    put16(rip + 4, 32);
+    rip[6] = 58;
+    rip[7] = 255;
+    memcpy(rip + 8, peer, 16);
+    memcpy(rip + 24, ip + 8, 16);
+    na[0] = 136;
+    put32(na + 4, 0x60000000u);  /* solicited, override */
+    memcpy(na + 8, peer, 16);
+    na[24] = 2;                  /* target link-layer address */
+    na[25] = 1;
+    memcpy(na + 26, peer_mac, 6);
+    put16(na + 2, rn_csum_fold(rn__csum_partial(na, 32, rn_csum_pseudo6(
+                      (const struct rn_ip6 *)(rip + 8), (const struct rn_ip6 *)(rip + 24), 58, 32))));
+    nb = rn_nb_alloc(w->w_pool, w->w_own);
+    assert_non_null(nb);
+    assert_int_equal(rn_nb_copyin(nb, 0, r, sizeof(r)), 0);
+    rn_link_tx1(w->w_peer, nb, w->w_now);
+}
+
+/* Takes a frame off the peer's end: ARP and neighbour solicitations are
+ * answered, TCP goes to the outbox.  Consumes nb. */
 static void peer_rx(struct cf_world *w, struct rn_netbuf *nb)
 {
     static uint8_t f[MAX_PAYLOAD + 200];
@@ -443,21 +518,37 @@ static void peer_rx(struct cf_world *w, struct rn_netbuf *nb)
         arp_answer(w, f, n);
         return;
     }
-    if (be16(f + 12) != 0x0800 || n < 34)
-        return;
+    memset(&s, 0, sizeof(s));
     ip = f + 14;
-    ihl = (size_t)(ip[0] & 15) * 4;
-    iplen = be16(ip + 2);
-    if (ip[9] != 6 || n < 14 + ihl + 20 || iplen > n - 14)
-        return;
+    if (be16(f + 12) == ETH_IP6 && w->w_v6 && n >= 14 + IP6_HLEN) {
+        if (ip[6] == 58) {
+            nd_answer(w, ip, n - 14);
+            return;
+        }
+        /* The stack sends TCP with no extension headers. */
+        ihl = IP6_HLEN;
+        iplen = IP6_HLEN + be16(ip + 4);
+        if (ip[6] != 6 || n < 14 + ihl + 20 || iplen > n - 14)
+            return;
+        s.cs_tos = (uint8_t)(be16(ip) >> 4);
+        s.cs_ttl = ip[7];
+        s.cs_src = v4_of(ip + 8);
+        s.cs_dst = v4_of(ip + 24);
+    } else {
+        if (be16(f + 12) != 0x0800 || w->w_v6 || n < 34)
+            return;
+        ihl = (size_t)(ip[0] & 15) * 4;
+        iplen = be16(ip + 2);
+        if (ip[9] != 6 || n < 14 + ihl + 20 || iplen > n - 14)
+            return;
+        s.cs_tos = ip[1];
+        s.cs_ttl = ip[8];
+        s.cs_src = be32(ip + 12);
+        s.cs_dst = be32(ip + 16);
+    }
     th = ip + ihl;
     doff = (size_t)(th[12] >> 4) * 4;
-    memset(&s, 0, sizeof(s));
     s.cs_time = w->w_now;
-    s.cs_tos = ip[1];
-    s.cs_ttl = ip[8];
-    s.cs_src = be32(ip + 12);
-    s.cs_dst = be32(ip + 16);
     s.cs_sport = be16(th);
     s.cs_dport = be16(th + 2);
     s.cs_seq = be32(th + 4);
@@ -960,8 +1051,9 @@ static size_t opts_emit(const struct cf_world *w, const struct cf_spec *sp, uint
 
 static int inject(struct cf_world *w, const struct cf_spec *sp, char *err, size_t errlen)
 {
-    static uint8_t f[14 + 20 + 60 + MAX_PAYLOAD];
-    uint8_t *ip = f + 14, *th = ip + 20, opts[64];
+    static uint8_t f[14 + IP6_HLEN + 60 + MAX_PAYLOAD];
+    size_t iphl = w->w_v6 ? IP6_HLEN : 20;
+    uint8_t *ip = f + 14, *th = ip + iphl, opts[64];
     uint32_t src = sp->sp_src ? sp->sp_src : PEER_ADDR, dst = sp->sp_dst ? sp->sp_dst : DUT_ADDR;
     uint32_t seq = (uint32_t)sp->sp_seq + w->w_peer_iss, ack = 0, i;
     size_t optlen = opts_emit(w, sp, opts), hlen = 20 + optlen, total;
@@ -975,21 +1067,31 @@ static int inject(struct cf_world *w, const struct cf_spec *sp, char *err, size_
         ack = (uint32_t)sp->sp_ack + w->w_dut_iss;
     else if (sp->sp_has_ack)
         ack = (uint32_t)sp->sp_ack + w->w_dut_iss;  /* an ACK field without the bit */
-    total = 14 + 20 + hlen + sp->sp_len;
+    total = 14 + iphl + hlen + sp->sp_len;
     memcpy(f, dut_mac, 6);
     memcpy(f + 6, peer_mac, 6);
-    put16(f + 12, 0x0800);
-    ip[0] = 0x45;
-    ip[1] = (uint8_t)(sp->sp_tos >= 0 ? sp->sp_tos : 0);
-    put16(ip + 2, (uint16_t)(20 + hlen + sp->sp_len));
-    put16(ip + 4, ++w->w_ipid);
-    put16(ip + 6, 0x4000);
-    ip[8] = (uint8_t)(sp->sp_ttl >= 0 ? sp->sp_ttl : 64);
-    ip[9] = 6;
-    put16(ip + 10, 0);
-    put32(ip + 12, src);
-    put32(ip + 16, dst);
-    put16(ip + 10, rn_csum(ip, 20));
+    if (w->w_v6) {
+        put16(f + 12, ETH_IP6);
+        put32(ip, 6u << 28 | (uint32_t)(sp->sp_tos >= 0 ? sp->sp_tos : 0) << 20);
+        put16(ip + 4, (uint16_t)(hlen + sp->sp_len));
+        ip[6] = 6;
+        ip[7] = (uint8_t)(sp->sp_ttl >= 0 ? sp->sp_ttl : 64);
+        v6_of(src, ip + 8);
+        v6_of(dst, ip + 24);
+    } else {
+        put16(f + 12, 0x0800);
+        ip[0] = 0x45;
+        ip[1] = (uint8_t)(sp->sp_tos >= 0 ? sp->sp_tos : 0);
+        put16(ip + 2, (uint16_t)(20 + hlen + sp->sp_len));
+        put16(ip + 4, ++w->w_ipid);
+        put16(ip + 6, 0x4000);
+        ip[8] = (uint8_t)(sp->sp_ttl >= 0 ? sp->sp_ttl : 64);
+        ip[9] = 6;
+        put16(ip + 10, 0);
+        put32(ip + 12, src);
+        put32(ip + 16, dst);
+        put16(ip + 10, rn_csum(ip, 20));
+    }
     put16(th, sp->sp_sport ? sp->sp_sport : w->w_peer_port);
     put16(th + 2, sp->sp_dport ? sp->sp_dport : w->w_dut_port);
     put32(th + 4, seq);
@@ -1003,8 +1105,11 @@ static int inject(struct cf_world *w, const struct cf_spec *sp, char *err, size_
     for (i = 0; i < sp->sp_len; i++)
         th[hlen + i] = peer_byte(seq + ((sp->sp_flags & RN_TCP_SYN) ? 1 : 0) + i -
                                  (w->w_peer_iss + 1));
-    sum = rn_csum_fold(rn__csum_partial(th, hlen + sp->sp_len,
-                                       rn_csum_pseudo4(src, dst, 6, (uint32_t)(hlen + sp->sp_len))));
+    sum = rn_csum_fold(rn__csum_partial(
+        th, hlen + sp->sp_len,
+        w->w_v6 ? rn_csum_pseudo6((const struct rn_ip6 *)(ip + 8), (const struct rn_ip6 *)(ip + 24),
+                                  6, (uint32_t)(hlen + sp->sp_len))
+                : rn_csum_pseudo4(src, dst, 6, (uint32_t)(hlen + sp->sp_len))));
     if (sp->sp_bad_csum)
         sum ^= 0x5a5a;
     put16(th + 16, sum);
@@ -1693,9 +1798,10 @@ struct cf_world *cf_world_open(char *const *settings, unsigned nsettings, char *
     struct cf_world *w = calloc(1, sizeof(*w));
     struct rn_stack_params sp = {.sp_name = "dut", .sp_seed = 1};
     struct rn_tcp_params tp;
-    struct rn_sim_cable_params cp = {.sc_mtu = 1500};
+    struct rn_sim_cable_params cp = {.sc_mtu = cf_ipv6 ? 1520 : 1500};
     struct rn_iface_params ip = {.ifp_name = "sim0", .ifp_addr = DUT_ADDR, .ifp_plen = 15,
-                                 .ifp_no_garp = true};
+                                 .ifp_no_garp = true, .ifp_ipv6 = cf_ipv6};
+    struct rn_iface *ifp;
     struct rn_link *la, *lb;
     unsigned i;
     int e;
@@ -1733,8 +1839,15 @@ struct cf_world *cf_world_open(char *const *settings, unsigned nsettings, char *
     assert_int_equal(rn_sim_cable_new(&cp, &la, &lb), 0);
     memcpy(ip.ifp_mac, dut_mac, 6);
     ip.ifp_link = la;
-    assert_int_equal(rn_stack_add_iface(w->w_st, &ip, NULL), 0);
+    assert_int_equal(rn_stack_add_iface(w->w_st, &ip, &ifp), 0);
     w->w_peer = lb;
+    w->w_v6 = cf_ipv6;
+    if (w->w_v6) {
+        struct rn_ip6 a;
+
+        v6_of(DUT_ADDR, a.i6_octet);
+        assert_int_equal(rn_iface_add_addr6(ifp, &a, 96), 0);
+    }
     w->w_peer_iss = PEER_ISS_DEFAULT;
     w->w_peer_port = PEER_PORT;
     w->w_dut_ws = w->w_peer_ws = -1;
@@ -1742,9 +1855,18 @@ struct cf_world *cf_world_open(char *const *settings, unsigned nsettings, char *
     for (i = 0; i < MAX_CONNS; i++)
         w->w_cu[i].cu_w = w;
     settle(w);
+    /* Over IPv6 the addresses are tentative until duplicate address
+     * detection has waited its second: the case starts after it. */
+    if (w->w_v6)
+        run_to(w, w->w_now + RN_MSEC(1100));
     w->w_t0 = w->w_last = w->w_now;
     rn_stack_counters(w->w_st, base_fn, w);
     return w;
+}
+
+void cf_use_ipv6(bool on)
+{
+    cf_ipv6 = on;
 }
 
 int cf_world_close(struct cf_world *w, char *err, size_t errlen)

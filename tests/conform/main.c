@@ -4,6 +4,7 @@
  * each on a fresh stack that must end leak-free.
  *
  *   conform FILE...             run every case
+ *   conform --ipv6 FILE...      run every case over IPv6 (engine.c)
  *   conform --list FILE...      print each case's name and clause
  *   conform --doc DOC FILE...   fail unless DOC (docs/conformance.md) names
  *                               every case written out in the files (the
@@ -48,6 +49,10 @@ int main(int argc, char **argv)
     for (a = 1; a < argc; a++) {
         if (strcmp(argv[a], "--list") == 0) {
             list = true;
+            continue;
+        }
+        if (strcmp(argv[a], "--ipv6") == 0) {
+            cf_use_ipv6(true);
             continue;
         }
         if (strcmp(argv[a], "--doc") == 0 && a + 1 < argc) {
