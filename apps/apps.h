@@ -96,7 +96,7 @@ struct rn_proc *rn__echo_proc(const struct rn_echo *e);
 struct rn_tcpsvc;
 
 /* The most connections at once a built-in TCP service may be given. */
-#define RN_SVC_CONNS_MAX 1000000u
+#define RN_SVC_CONNS_MAX 4000000u
 
 /* Limits the built-in services of the daemon start with (the daemon's
  * --set svc.*); 0 leaves a default. */

@@ -18,6 +18,14 @@
  *      the response is over -> hc_next() (keep-alive: parse what is
  *      buffered, pipelined, else hc_read()) or hc_linger()
  *   hc_done(RECV) in LINGER: drop; the peer's end -> close; time up -> reset
+ * An idle connection (READ, nothing buffered, no request begun) keeps
+ * its parser and buffers (struct hc_work, 13 KB) for HTTPD_HOT only, so
+ * that keep-alive requests in quick succession cost one receive each; its
+ * receive then times out, the work block goes back to the server's free
+ * list (at most HTTPD_WORK_KEEP kept) and a poll for input waits out the
+ * rest of the idle timeout in its place (the zero-byte receive of a
+ * Windows server).  Input, or the peer's end, takes a block again and
+ * receives.
  * Deadlines ride on the receive requests' own timeouts (sq_timeout, on
  * the stack's timers): the idle timeout while no request has begun, the
  * head deadline from a head's first byte, as long again for a body to be
@@ -53,6 +61,9 @@
 #define HTTPD_CHUNK_MAX (1u << 20)
 #define HTTPD_CACHE_VALID RN_SEC(1)             /* an open file trusted unchecked */
 #define HTTPD_BUFS_KEEP 16u                  /* send buffers kept for reuse */
+#define HTTPD_HOT RN_SEC(2)                  /* an idle connection keeps its work
+                                                block this long */
+#define HTTPD_WORK_KEEP 64u                  /* free work blocks kept for reuse */
 
 struct rn_httpd {
     struct tsrv hd_srv;            /* the skeleton; first, so a tsrv is a rn_httpd */
@@ -66,6 +77,17 @@ struct rn_httpd {
     struct httpd_cache hd_cache;   /* [L] open files (httpd_cache.h) */
     uint8_t *hd_bufs[HTTPD_BUFS_KEEP]; /* [L] hd_chunk-byte send buffers kept for reuse */
     unsigned hd_nbufs;             /* [L] entries of hd_bufs in use */
+    struct hc_work *hd_work;       /* [L] free work blocks, by w_next */
+    unsigned hd_nwork;             /* [L] <= HTTPD_WORK_KEEP */
+};
+
+/* What a connection needs while it reads or answers a request; an idle
+ * one lends it back (the file comment). */
+struct hc_work {
+    struct rn_http_parser w_parser;   /* [L] the request being read */
+    uint8_t w_in[HTTPD_IN];           /* [L] received bytes */
+    char w_head[HTTPD_HEAD_MAX];      /* [L] heads and error bodies */
+    struct hc_work *w_next;           /* [L] on hd_work while free */
 };
 
 enum hc_state {
@@ -78,8 +100,9 @@ enum hc_state {
 struct hconn {
     struct tsrv_conn hc_base;         /* the skeleton's head */
     enum hc_state hc_state;           /* [L] see the file comment */
-    struct rn_http_parser hc_parser;  /* [L] the request being read */
-    uint8_t hc_in[HTTPD_IN];          /* [L] received bytes */
+    struct hc_work *hc_w;             /* [L] parser and buffers; NULL only while
+                                         idle (READ, nothing buffered) */
+    struct rn_pollfd hc_poll;         /* [L] the poll of an idle connection */
     uint32_t hc_in_off;               /* [L] hc_in[hc_in_off..hc_in_len) not yet */
     uint32_t hc_in_len;               /*     parsed; hc_in_off <= hc_in_len */
     rn_time_t hc_deadline;            /* [L] when the current wait for input ends */
@@ -91,7 +114,6 @@ struct hconn {
     uint64_t hc_file_off;             /* [L] its next offset */
     uint64_t hc_file_left;            /* [L] its bytes still to send */
     uint8_t *hc_out;                  /* [L] hd_chunk bytes, during a file response */
-    char hc_head[HTTPD_HEAD_MAX];     /* [L] heads and error bodies */
 };
 
 static void hc_input(struct hconn *hc);
@@ -135,20 +157,91 @@ static void hc_abort(struct hconn *hc)
     rn__tsrv_close(&hc->hc_base, true);
 }
 
-/* Receives into the free part of hc_in, until hc_deadline. */
+static bool hc_started(const struct hconn *hc)
+{
+    return hc->hc_w != NULL && rn__http_parser_started(&hc->hc_w->w_parser);
+}
+
+/* Whether hc waits for a request with nothing of one in hand. */
+static bool hc_idle(const struct hconn *hc)
+{
+    return hc->hc_state == HC_READ && !hc_started(hc) && hc->hc_in_off == hc->hc_in_len;
+}
+
+/* Gives hc a work block: a kept one, else a new one.  Returns false if
+ * there is no memory for one. */
+static bool work_take(struct hconn *hc)
+{
+    struct rn_httpd *hd = hd_of(hc);
+    struct hc_work *w = hd->hd_work;
+
+    if (hc->hc_w != NULL)
+        return true;
+    if (w != NULL) {
+        hd->hd_work = w->w_next;
+        hd->hd_nwork--;
+    } else {
+        w = malloc(sizeof(*w));
+        if (w == NULL)
+            return false;
+    }
+    rn__http_parser_init(&w->w_parser, NULL);
+    hc->hc_w = w;
+    hc->hc_in_off = hc->hc_in_len = 0;
+    return true;
+}
+
+/* Takes hc's work block back. */
+static void work_give(struct hconn *hc)
+{
+    struct rn_httpd *hd = hd_of(hc);
+    struct hc_work *w = hc->hc_w;
+
+    if (w == NULL)
+        return;
+    hc->hc_w = NULL;
+    if (hd->hd_nwork >= HTTPD_WORK_KEEP) {
+        free(w);
+        return;
+    }
+    w->w_next = hd->hd_work;
+    hd->hd_work = w;
+    hd->hd_nwork++;
+}
+
+/* Receives into the free part of hc_in, until hc_deadline; an idle
+ * connection without a work block polls for input instead, and one with
+ * a block waits HTTPD_HOT at most before it lends the block back. */
 static void hc_read(struct hconn *hc)
 {
     rn_time_t now = rn__tsrv_now(hc->hc_base.tc_srv);
+    rn_time_t wait = hc->hc_deadline > now ? hc->hc_deadline - now : 1;
     struct rn_sock_req rq = {.sq_op = RN_SOP_RECV};
 
+    if (hc->hc_w == NULL && hc_idle(hc)) {
+        rq.sq_op = RN_SOP_POLL;
+        hc->hc_poll.pf_handle = hc->hc_base.tc_handle;
+        hc->hc_poll.pf_events = RN_POLLIN;
+        hc->hc_poll.pf_revents = 0;
+        rq.sq_fds = &hc->hc_poll;
+        rq.sq_nfds = 1;
+        rq.sq_timeout = wait;
+        if (rn__tsrv_submit(&hc->hc_base, &rq) < 0)
+            hc_abort(hc);
+        return;
+    }
+    if (!work_take(hc)) {
+        hc_abort(hc);
+        return;
+    }
     if (hc->hc_in_off == hc->hc_in_len)
         hc->hc_in_off = hc->hc_in_len = 0;
     assert(hc->hc_in_len < HTTPD_IN);
-    rq.sq_buf = hc->hc_in + hc->hc_in_len;
+    rq.sq_buf = hc->hc_w->w_in + hc->hc_in_len;
     rq.sq_len = HTTPD_IN - hc->hc_in_len;
     /* A deadline already passed still gets a receive, of the shortest
      * wait: the timeout then takes the one path every timeout takes. */
-    rq.sq_timeout = hc->hc_deadline > now ? hc->hc_deadline - now : 1;
+    rq.sq_timeout = hc_idle(hc) && wait > HTTPD_HOT ? HTTPD_HOT : wait;
     if (rn__tsrv_submit(&hc->hc_base, &rq) < 0)
         hc_abort(hc);
 }
@@ -203,6 +296,18 @@ static void bufs_release(struct rn_httpd *hd)
         free(hd->hd_bufs[--hd->hd_nbufs]);
 }
 
+/* Frees every kept work block. */
+static void works_release(struct rn_httpd *hd)
+{
+    while (hd->hd_work != NULL) {
+        struct hc_work *w = hd->hd_work;
+
+        hd->hd_work = w->w_next;
+        free(w);
+    }
+    hd->hd_nwork = 0;
+}
+
 static void hc_file_end(struct hconn *hc)
 {
     struct rn_httpd *hd = hd_of(hc);
@@ -220,7 +325,7 @@ static void hc_file_end(struct hconn *hc)
  * connection ends after it. */
 static void hc_status(struct hconn *hc, int status, bool close)
 {
-    struct rn_http_parser *hp = &hc->hc_parser;
+    struct rn_http_parser *hp = &hc->hc_w->w_parser;
     char body[64];
     unsigned flags = 0;
     size_t n, blen;
@@ -235,15 +340,15 @@ static void hc_status(struct hconn *hc, int status, bool close)
         flags |= RN_HTTP_RF_KEEPALIVE;
     if (status == 405)
         flags |= RN_HTTP_RF_ALLOW;
-    n = rn__http_format_head(hc->hc_head, sizeof(hc->hc_head), status,
+    n = rn__http_format_head(hc->hc_w->w_head, sizeof(hc->hc_w->w_head), status,
                             "text/plain; charset=utf-8", blen, flags);
-    assert(n > 0 && n + blen < sizeof(hc->hc_head));
+    assert(n > 0 && n + blen < sizeof(hc->hc_w->w_head));
     /* HEAD gets the head alone; so does a request we could not read. */
     if (hp->hp_method != RN_HTTP_M_HEAD) {
-        memcpy(hc->hc_head + n, body, blen);
+        memcpy(hc->hc_w->w_head + n, body, blen);
         n += blen;
     }
-    hc_send(hc, hc->hc_head, n);
+    hc_send(hc, hc->hc_w->w_head, n);
 }
 
 /* A request that cannot be answered normally: its status, then close. */
@@ -282,7 +387,7 @@ static bool hc_piece(struct hconn *hc, size_t used)
 /* Answers the complete request in hc_parser. */
 static void hc_respond(struct hconn *hc)
 {
-    struct rn_http_parser *hp = &hc->hc_parser;
+    struct rn_http_parser *hp = &hc->hc_w->w_parser;
     struct rn_httpd *hd = hd_of(hc);
     char path[RN_HTTP_TARGET_MAX + 1];
     struct httpd_centry *e = NULL;
@@ -318,13 +423,13 @@ static void hc_respond(struct hconn *hc)
     else if (hp->hp_minor == 0)
         flags |= RN_HTTP_RF_KEEPALIVE;
     size = e->ce_file.hf_size;
-    n = rn__http_format_head(hc->hc_head, sizeof(hc->hc_head), 200,
+    n = rn__http_format_head(hc->hc_w->w_head, sizeof(hc->hc_w->w_head), 200,
                             rn__http_content_type(e->ce_file.hf_index ? "index.html" : path), size,
                             flags);
     assert(n > 0);
     if (hp->hp_method == RN_HTTP_M_HEAD || size == 0) {
         rn__httpd_cache_put(&hd->hd_cache, e);
-        hc_send(hc, hc->hc_head, n);
+        hc_send(hc, hc->hc_w->w_head, n);
         return;
     }
     hc->hc_out = buf_get(hd);
@@ -339,7 +444,7 @@ static void hc_respond(struct hconn *hc)
     hc->hc_file_left = size;
     /* The head and the first piece go in one send; a small cached file
      * is copied from memory, with no read. */
-    memcpy(hc->hc_out, hc->hc_head, n);
+    memcpy(hc->hc_out, hc->hc_w->w_head, n);
     if (e->ce_body != NULL && n + size <= hd->hd_chunk) {
         memcpy(hc->hc_out + n, e->ce_body, size);
         hc->hc_file_off = size;
@@ -361,7 +466,8 @@ static void hc_respond(struct hconn *hc)
 static void hc_next(struct hconn *hc)
 {
     hc->hc_state = HC_READ;
-    rn__http_parser_reset(&hc->hc_parser);
+    if (hc->hc_w != NULL)
+        rn__http_parser_reset(&hc->hc_w->w_parser);
     hc->hc_deadline = rn__tsrv_now(hc->hc_base.tc_srv) + hd_of(hc)->hd_idle;
     hc_input(hc);
 }
@@ -382,9 +488,14 @@ static void hc_linger(struct hconn *hc)
 /* Goes through the buffered input, in READ or SKIP. */
 static void hc_input(struct hconn *hc)
 {
-    struct rn_http_parser *hp = &hc->hc_parser;
+    struct rn_http_parser *hp;
     struct rn_httpd *hd = hd_of(hc);
 
+    if (hc->hc_w == NULL) {
+        hc_read(hc);  /* nothing buffered: wait for input */
+        return;
+    }
+    hp = &hc->hc_w->w_parser;
     for (;;) {
         uint32_t avail = hc->hc_in_len - hc->hc_in_off;
         bool was_started = rn__http_parser_started(hp);
@@ -407,7 +518,7 @@ static void hc_input(struct hconn *hc)
             hc_read(hc);
             return;
         }
-        r = rn__http_parse(hp, hc->hc_in + hc->hc_in_off, avail, &used);
+        r = rn__http_parse(hp, hc->hc_w->w_in + hc->hc_in_off, avail, &used);
         hc->hc_in_off += (uint32_t)used;
         if (!was_started && rn__http_parser_started(hp))
             hc->hc_deadline = rn__tsrv_now(&hd->hd_srv) + hd->hd_header;
@@ -456,10 +567,23 @@ static void hc_received(struct hconn *hc, ssize_t n)
         hc_abort(hc);
         return;
     }
+    /* An idle connection's wait with its work block is over: it lends
+     * the block back and polls until the idle deadline. */
+    if (hc_idle(hc) && hc->hc_w != NULL &&
+        rn__tsrv_now(&hd->hd_srv) < hc->hc_deadline) {
+        work_give(hc);
+        hc_read(hc);
+        return;
+    }
+    /* A drain's linger keeps the rest of the idle wait it began in. */
+    if (hc->hc_state == HC_LINGER && rn__tsrv_now(&hd->hd_srv) < hc->hc_deadline) {
+        hc_read(hc);
+        return;
+    }
     /* A deadline passed. */
     if (hc->hc_state == HC_LINGER) {
         hc_abort(hc);
-    } else if (hc->hc_state == HC_SKIP || rn__http_parser_started(&hc->hc_parser)) {
+    } else if (hc->hc_state == HC_SKIP || hc_started(hc)) {
         hd->hd_stats.hs_header_timeouts++;
         hc_error(hc, 408);
     } else {
@@ -501,10 +625,24 @@ static void hc_done(struct tsrv_conn *c, const struct rn_sock_completion *cmp)
 {
     struct hconn *hc = (struct hconn *)c;
 
-    if (cmp->sc_op == RN_SOP_RECV)
+    if (cmp->sc_op == RN_SOP_POLL) {
+        /* Input, the peer's end or an error: a receive tells which; no
+         * entry ready is the idle deadline, as a receive's timeout. */
+        if (cmp->sc_result < 0) {
+            hd_of(hc)->hd_srv.ts_stats.ss_resets++;
+            hc_abort(hc);
+        } else if (cmp->sc_result == 0) {
+            hc_received(hc, RN_EAGAIN);
+        } else if (!work_take(hc)) {
+            hc_abort(hc);
+        } else {
+            hc_read(hc);
+        }
+    } else if (cmp->sc_op == RN_SOP_RECV) {
         hc_received(hc, cmp->sc_result);
-    else
+    } else {
         hc_sent(hc, cmp->sc_result);
+    }
 }
 
 static void hc_open(struct tsrv_conn *c)
@@ -512,8 +650,7 @@ static void hc_open(struct tsrv_conn *c)
     struct hconn *hc = (struct hconn *)c;
 
     hc->hc_fd = -1;
-    rn__http_parser_init(&hc->hc_parser, NULL);
-    hc_next(hc);
+    hc_next(hc);  /* no work block until input comes */
 }
 
 /* The server drains: an idle connection shuts our side (the peer's end
@@ -525,7 +662,7 @@ static void hc_drain(struct tsrv_conn *c)
 
     switch (hc->hc_state) {
     case HC_READ:
-        if (!rn__http_parser_started(&hc->hc_parser) && hc->hc_in_off == hc->hc_in_len) {
+        if (hc_idle(hc)) {
             /* The receive in flight hears the peer's end (or its
              * deadline) and closes; what the peer sends meanwhile is
              * dropped. */
@@ -558,9 +695,12 @@ static void hc_free(struct tsrv_conn *c)
     struct rn_httpd *hd = hd_of(hc);
 
     hc_file_end(hc);
+    work_give(hc);
     /* The last connection gone: kept send buffers go back. */
-    if (hd->hd_srv.ts_stats.ss_active == 0)
+    if (hd->hd_srv.ts_stats.ss_active == 0) {
         bufs_release(hd);
+        works_release(hd);
+    }
 }
 
 static void hd_stopped(struct tsrv *s)
@@ -568,6 +708,7 @@ static void hd_stopped(struct tsrv *s)
     struct rn_httpd *hd = (struct rn_httpd *)s;
 
     bufs_release(hd);
+    works_release(hd);
     rn__httpd_cache_fini(&hd->hd_cache);
     close(hd->hd_root);
     free(hd);

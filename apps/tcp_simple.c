@@ -3,10 +3,14 @@
  * chargen (RFC 864), each a listener from the skeleton in tcp_server.c.
  *
  * Per connection, in call order:
- *   echo:    recv(buf) -> send(the same bytes) -> recv ...   (one buffer,
- *            one request in flight: a peer that does not read is not read)
+ *   echo:    poll(in) -> take a buffer -> recv(buf) -> send(the same bytes)
+ *            -> recv(buf, DONTWAIT) -> send ... until that recv finds
+ *            nothing (RN_EAGAIN): the buffer goes back, poll(in) again.
+ *            One request in flight: a peer that does not read is not read.
  *            recv 0 -> close; an error -> reset
- *   discard: recv(buf) -> count -> recv ...; recv 0 -> close
+ *   discard: poll(in) -> take a buffer -> recv(buf) -> count ->
+ *            recv(buf, DONTWAIT) ... -> RN_EAGAIN: buffer back, poll(in);
+ *            recv 0 -> close
  *   chargen: send(pattern + offset) -> send ...  and, beside it,
  *            recv(buf) -> drop -> recv ...;  recv 0 or an error -> reset
  * Draining (rn__tcpsvc_drain()): no more accepts; echo and discard serve
@@ -16,6 +20,10 @@
  * The chargen pattern is one buffer per service, read-only, holding the
  * 95-line cycle repeated so that any send of sv_bufsize bytes starting
  * anywhere in the first cycle lies within it.
+ * An idle echo or discard connection holds no buffer, only its poll (as a
+ * Windows server posts a zero-byte receive): buffers are taken while data
+ * flows, from the service's free list (at most SIMPLE_POOL_MAX kept, the
+ * rest freed), so a million idle connections do not pin a million buffers.
  */
 #include <assert.h>
 #include <stddef.h>
@@ -34,6 +42,7 @@
 #define CHARGEN_CHARS 95u                         /* ' ' .. '~' */
 #define CHARGEN_CYCLE ((CHARGEN_LINE + 2u) * CHARGEN_CHARS) /* bytes until it repeats */
 #define CHARGEN_SINK 2048u                        /* chargen's receive buffer */
+#define SIMPLE_POOL_MAX 64u                       /* free buffers a service keeps */
 
 enum simple_kind {
     SIMPLE_ECHO,
@@ -46,11 +55,16 @@ struct rn_tcpsvc {
     enum simple_kind sv_kind;    /* [I] */
     uint32_t sv_bufsize;         /* [I] receive buffer, or chargen's send size */
     uint8_t *sv_pattern;         /* [I] chargen: CHARGEN_CYCLE + sv_bufsize bytes */
+    void *sv_pool;               /* [L] free receive buffers, each linked by its
+                                    first pointer; sv_npool of them */
+    unsigned sv_npool;           /* [L] <= SIMPLE_POOL_MAX */
 };
 
 struct simple_conn {
     struct tsrv_conn sc_base;    /* the skeleton's head */
-    uint8_t *sc_buf;             /* [L] receive buffer */
+    uint8_t *sc_buf;             /* [L] receive buffer; echo and discard: NULL
+                                    while idle (polling) */
+    struct rn_pollfd sc_poll;    /* [L] echo, discard: the poll while idle */
     uint32_t sc_off;             /* [L] chargen: next offset in the cycle */
     bool sc_ending;              /* [L] chargen: the drain asked it to end */
 };
@@ -72,17 +86,73 @@ static struct rn_tcpsvc *svc_of(const struct tsrv_conn *c)
     return (struct rn_tcpsvc *)c->tc_srv;
 }
 
-static void simple_recv(struct simple_conn *sc)
+/* Takes a receive buffer from the service's free list, or a new one. */
+static uint8_t *buf_take(struct rn_tcpsvc *sv)
+{
+    void *b = sv->sv_pool;
+
+    if (b == NULL)
+        return malloc(sv->sv_bufsize);
+    sv->sv_pool = *(void **)b;
+    sv->sv_npool--;
+    return b;
+}
+
+/* Gives a receive buffer back: to the free list, or freed when it is
+ * full. */
+static void buf_give(struct rn_tcpsvc *sv, uint8_t *b)
+{
+    if (b == NULL)
+        return;
+    if (sv->sv_npool >= SIMPLE_POOL_MAX) {
+        free(b);
+        return;
+    }
+    *(void **)b = sv->sv_pool;
+    sv->sv_pool = b;
+    sv->sv_npool++;
+}
+
+/* Echo, discard: idle, holding no buffer, until the peer sends. */
+static void simple_poll(struct simple_conn *sc)
+{
+    struct rn_sock_req rq = {.sq_op = RN_SOP_POLL, .sq_fds = &sc->sc_poll, .sq_nfds = 1};
+
+    buf_give(svc_of(&sc->sc_base), sc->sc_buf);
+    sc->sc_buf = NULL;
+    sc->sc_poll.pf_handle = sc->sc_base.tc_handle;
+    sc->sc_poll.pf_events = RN_POLLIN;
+    sc->sc_poll.pf_revents = 0;
+    if (rn__tsrv_submit(&sc->sc_base, &rq) < 0)
+        rn__tsrv_close(&sc->sc_base, true);
+}
+
+/* Receives into the connection's buffer (taking one if it has none);
+ * flags RN_MSG_DONTWAIT: only what is there already. */
+static void simple_recv_flags(struct simple_conn *sc, uint32_t flags)
 {
     struct rn_tcpsvc *sv = svc_of(&sc->sc_base);
     struct rn_sock_req rq = {
         .sq_op = RN_SOP_RECV,
-        .sq_buf = sc->sc_buf,
         .sq_len = sv->sv_kind == SIMPLE_CHARGEN ? CHARGEN_SINK : sv->sv_bufsize,
+        .sq_flags = flags,
     };
+
+    if (sc->sc_buf == NULL)
+        sc->sc_buf = buf_take(sv);
+    if (sc->sc_buf == NULL) {
+        rn__tsrv_close(&sc->sc_base, true);
+        return;
+    }
+    rq.sq_buf = sc->sc_buf;
 
     if (rn__tsrv_submit(&sc->sc_base, &rq) < 0)
         rn__tsrv_close(&sc->sc_base, true);
+}
+
+static void simple_recv(struct simple_conn *sc)
+{
+    simple_recv_flags(sc, 0);
 }
 
 static void simple_send(struct simple_conn *sc, const uint8_t *buf, size_t len)
@@ -105,13 +175,17 @@ static void simple_open(struct tsrv_conn *c)
     struct simple_conn *sc = (struct simple_conn *)c;
     struct rn_tcpsvc *sv = svc_of(c);
 
-    sc->sc_buf = malloc(sv->sv_kind == SIMPLE_CHARGEN ? CHARGEN_SINK : sv->sv_bufsize);
+    if (sv->sv_kind != SIMPLE_CHARGEN) {
+        simple_poll(sc);
+        return;
+    }
+    sc->sc_buf = malloc(CHARGEN_SINK);
     if (sc->sc_buf == NULL) {
         rn__tsrv_close(c, true);
         return;
     }
     simple_recv(sc);
-    if (sv->sv_kind == SIMPLE_CHARGEN && !c->tc_closing)
+    if (!c->tc_closing)
         chargen_send(sc);
 }
 
@@ -133,6 +207,21 @@ static void simple_done(struct tsrv_conn *c, const struct rn_sock_completion *cm
     struct rn_tcpsvc *sv = svc_of(c);
     struct tsrv *s = c->tc_srv;
 
+    if (cmp->sc_op == RN_SOP_POLL) {
+        /* Readable, at its end, or in error: the receive tells which. */
+        if (cmp->sc_result < 0)
+            simple_end(sc, cmp->sc_result);
+        else if (cmp->sc_result == 0)
+            simple_poll(sc);
+        else
+            simple_recv(sc);
+        return;
+    }
+    if (cmp->sc_op == RN_SOP_RECV && cmp->sc_result == RN_EAGAIN &&
+        sv->sv_kind != SIMPLE_CHARGEN) {
+        simple_poll(sc);  /* drained: idle again, without a buffer */
+        return;
+    }
     if (cmp->sc_result <= 0) {
         simple_end(sc, cmp->sc_result);
         return;
@@ -141,6 +230,8 @@ static void simple_done(struct tsrv_conn *c, const struct rn_sock_completion *cm
         s->ts_stats.ss_bytes_in += (uint64_t)cmp->sc_result;
         if (sv->sv_kind == SIMPLE_ECHO)
             simple_send(sc, sc->sc_buf, (size_t)cmp->sc_result);
+        else if (sv->sv_kind == SIMPLE_DISCARD)
+            simple_recv_flags(sc, RN_MSG_DONTWAIT);
         else
             simple_recv(sc);
         return;
@@ -148,7 +239,7 @@ static void simple_done(struct tsrv_conn *c, const struct rn_sock_completion *cm
     assert(cmp->sc_op == RN_SOP_SEND);
     s->ts_stats.ss_bytes_out += (uint64_t)cmp->sc_result;
     if (sv->sv_kind == SIMPLE_ECHO) {
-        simple_recv(sc);
+        simple_recv_flags(sc, RN_MSG_DONTWAIT);
     } else if (sc->sc_ending) {
         rn__tsrv_close(c, false);  /* the drain: a close after what was sent */
     } else {
@@ -167,13 +258,24 @@ static void simple_drain(struct tsrv_conn *c)
 
 static void simple_free(struct tsrv_conn *c)
 {
-    free(((struct simple_conn *)c)->sc_buf);
+    struct simple_conn *sc = (struct simple_conn *)c;
+
+    if (svc_of(c)->sv_kind == SIMPLE_CHARGEN)
+        free(sc->sc_buf);
+    else
+        buf_give(svc_of(c), sc->sc_buf);
 }
 
 static void simple_stopped(struct tsrv *s)
 {
     struct rn_tcpsvc *sv = (struct rn_tcpsvc *)s;
 
+    while (sv->sv_pool != NULL) {
+        void *b = sv->sv_pool;
+
+        sv->sv_pool = *(void **)b;
+        free(b);
+    }
     free(sv->sv_pattern);
     free(sv);
 }

@@ -62,6 +62,8 @@ static void conn_release(void *ob)
      * it opened under. */
     free(c->t_snd.sb_data);
     c->t_snd.sb_data = NULL;
+    free(c->t_sb);  /* only if rn__tcp_done never ran: not to the loop's pool */
+    c->t_sb = NULL;
     rn__tcp_conf_deref(c->t_conf);
     c->t_conf = NULL;
 }
@@ -352,6 +354,7 @@ static void tcp_fini(struct rn_stack *st, void *ctx)
     }
     rn__tcp_tw_flush(ts);
     rn_timer_cancel(rn_stack_timers(st), &ts->ts_tw_timer);
+    rn__tcp_sack_pool_fini(ts);
     rn_stack_set_slot(st, tcp_slot, NULL);
     rn__tcp_conf_deref(ts->ts_conf);
     free(ts);
@@ -812,6 +815,7 @@ void rn__tcp_done(struct tcp_conn *c)
     if (tcp_state(c) != TCPS_TIME_WAIT)
         tcp_set_state(c, TCPS_CLOSED);
     rn__tcp_timers_stop(c);
+    rn__tcp_sack_free(c);
     if (c->t_listener != NULL)
         rn__tcp_listener_forget(c);
     conn_hash_remove(ts, c);

@@ -126,6 +126,20 @@ struct tcp_xmarks {
     struct tcp_xmark xs_m[TCP_XMIT_MARKS];  /* by sequence, oldest first */
     uint8_t xs_n;
 };
+/* The scoreboard and the marks of one connection (1.2 KB): only while it
+ * has data in flight, taken from the stack's free list (ts_sb_free) at its
+ * first data segment and given back once everything sent is acknowledged,
+ * when all three are empty.  So an idle connection carries none, and the
+ * per-segment paths allocate only when more connections have data in
+ * flight at once than ever before. */
+struct tcp_sackboard {
+    struct tcp_range sk_sacked[TCP_SACK_RANGES]; /* [L] SACKed ranges above
+                                          snd_una, by sequence, disjoint */
+    struct tcp_xmarks sk_xm_orig;      /* [L] when new data went out */
+    struct tcp_xmarks sk_xm_rxt;       /* [L] when data was resent */
+};
+/* Free scoreboards a stack keeps; more are freed. */
+#define TCP_SB_POOL_MAX 1024u
 
 /* How long a corked partial segment may wait (TCP_CORK, MSG_MORE), as
  * Linux. */
@@ -245,6 +259,9 @@ struct tcp_stack {
     rn_nb_owner_t ts_own_tx;                 /* segments being built and sent */
     rn_nb_owner_t ts_own_rcvq;               /* in-order data not yet read */
     rn_nb_owner_t ts_own_ooo;                /* out-of-order data */
+    struct tcp_sackboard *ts_sb_free;        /* [L] free scoreboards, linked
+                                                through their first word */
+    unsigned ts_sb_nfree;                    /* [L] <= TCP_SB_POOL_MAX */
     /* Counters [L]. */
     uint64_t ts_segs_in;
     uint64_t ts_segs_out;
@@ -348,9 +365,10 @@ struct tcp_conn {
                                           ECE: one a window (RFC 3168 6.1.2) */
     uint8_t snd_scale;                 /* [L] shift for the peer's window */
     /* SACK loss recovery (RFC 6675) with PRR (RFC 6937), tcp_sack.c. */
-    struct tcp_range t_sacked[TCP_SACK_RANGES]; /* [L] SACKed ranges above
-                                          snd_una, by sequence, disjoint */
-    uint8_t t_nsacked;                 /* [L] */
+    struct tcp_sackboard *t_sb;        /* [L] the scoreboard and RACK's marks
+                                          while data is in flight, or NULL
+                                          (t_nsacked > 0 implies t_sb) */
+    uint8_t t_nsacked;                 /* [L] ranges in t_sb->sk_sacked */
     bool t_rescue_used;                /* [L] RescueRxt is defined */
     uint32_t t_sacked_bytes;           /* [L] bytes in t_sacked */
     uint32_t t_high_rxt;               /* [L] HighRxt: end of the highest
@@ -361,9 +379,7 @@ struct tcp_conn {
     uint32_t t_prr_delivered;          /* [L] RFC 6937 prr_delivered */
     uint32_t t_prr_out;                /* [L] prr_out */
     uint32_t t_recover_fs;             /* [L] RecoverFS */
-    /* RACK-TLP (RFC 8985). */
-    struct tcp_xmarks t_xm_orig;       /* [L] when new data went out */
-    struct tcp_xmarks t_xm_rxt;        /* [L] when data was resent */
+    /* RACK-TLP (RFC 8985); its send-time marks are in t_sb. */
     rn_time_t t_rack_xmit_ts;          /* [L] RACK.xmit_ts; 0 none yet */
     uint32_t t_rack_end_seq;           /* [L] RACK.end_seq */
     rn_time_t t_rack_rtt;              /* [L] RACK.rtt */
@@ -736,6 +752,11 @@ void rn__tcp_rack_dsack(struct tcp_conn *c);
 void rn__tcp_rack_timeout(struct tcp_conn *c);
 /* A retransmission timeout: the scoreboard and RACK start over. */
 void rn__tcp_sack_rto(struct tcp_conn *c);
+/* [L] The connection is done: its scoreboard, if any, goes back to the
+ * stack's free list. */
+void rn__tcp_sack_free(struct tcp_conn *c);
+/* [L] Frees the stack's free scoreboards (the stack goes). */
+void rn__tcp_sack_pool_fini(struct tcp_stack *ts);
 
 /* ---- tcp_timer.c ---- */
 void rn__tcp_timers_init(struct tcp_conn *c);

@@ -4,10 +4,16 @@
  * RACK's time-based loss detection (RFC 8985 6).  A peer that took no
  * SACK recovers with NewReno (tcp_cc_newreno.c) instead.
  *
- * Everything lives in the connection and is bounded: at most
- * TCP_SACK_RANGES SACKed ranges (the receiver reports at most four blocks
- * an ACK) and TCP_XMIT_MARKS send-time marks in each of two lists, so an
- * ACK costs a few walks over fixed arrays and no allocation.
+ * Everything is bounded: at most TCP_SACK_RANGES SACKed ranges (the
+ * receiver reports at most four blocks an ACK) and TCP_XMIT_MARKS
+ * send-time marks in each of two lists, so an ACK costs a few walks over
+ * fixed arrays.  They live in a scoreboard (struct tcp_sackboard) that a
+ * connection holds only while it has data in flight: taken from the
+ * stack's free list by the first segment sent, given back by the ACK that
+ * acknowledges everything.  Without one (idle, or no memory for one)
+ * every list reads as empty: RACK dates nothing and the scoreboard
+ * recovery sees no SACKs, so a connection that could not get one recovers
+ * by duplicate ACKs and timeouts.
  *
  * Send times.  New data goes out in sequence order, so its send time
  * grows with its sequence number: a list of (end, time) marks dates every
@@ -19,11 +25,84 @@
  * than they were, which makes RACK slower to call them lost, never
  * quicker.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "transport/tcp_priv.h"
 
 /* ---- The scoreboard ------------------------------------------------------ */
+
+/* c's scoreboard, taken now if it has none; NULL if none could be had. */
+static struct tcp_sackboard *sb_get(struct tcp_conn *c)
+{
+    struct tcp_stack *ts = c->t_tcp;
+    struct tcp_sackboard *sb = c->t_sb;
+
+    if (sb != NULL)
+        return sb;
+    sb = ts->ts_sb_free;
+    if (sb != NULL) {
+        ts->ts_sb_free = *(struct tcp_sackboard **)sb;
+        ts->ts_sb_nfree--;
+    } else {
+        sb = malloc(sizeof(*sb));
+        if (sb == NULL)
+            return NULL;
+    }
+    sb->sk_xm_orig.xs_n = 0;
+    sb->sk_xm_rxt.xs_n = 0;
+    c->t_nsacked = 0;
+    c->t_sacked_bytes = 0;
+    c->t_sb = sb;
+    return sb;
+}
+
+/* Gives c's scoreboard back to the stack's free list. */
+static void sb_put(struct tcp_conn *c)
+{
+    struct tcp_stack *ts = c->t_tcp;
+    struct tcp_sackboard *sb = c->t_sb;
+
+    if (sb == NULL)
+        return;
+    c->t_sb = NULL;
+    c->t_nsacked = 0;
+    c->t_sacked_bytes = 0;
+    if (ts->ts_sb_nfree >= TCP_SB_POOL_MAX) {
+        free(sb);
+        return;
+    }
+    *(struct tcp_sackboard **)sb = ts->ts_sb_free;
+    ts->ts_sb_free = sb;
+    ts->ts_sb_nfree++;
+}
+
+void rn__tcp_sack_free(struct tcp_conn *c)
+{
+    sb_put(c);
+}
+
+void rn__tcp_sack_pool_fini(struct tcp_stack *ts)
+{
+    while (ts->ts_sb_free != NULL) {
+        struct tcp_sackboard *sb = ts->ts_sb_free;
+
+        ts->ts_sb_free = *(struct tcp_sackboard **)sb;
+        free(sb);
+    }
+    ts->ts_sb_nfree = 0;
+}
+
+/* The marks of new data and of resent data; NULL without a scoreboard. */
+static struct tcp_xmarks *xm_orig(const struct tcp_conn *c)
+{
+    return c->t_sb != NULL ? &c->t_sb->sk_xm_orig : NULL;
+}
+
+static struct tcp_xmarks *xm_rxt(const struct tcp_conn *c)
+{
+    return c->t_sb != NULL ? &c->t_sb->sk_xm_rxt : NULL;
+}
 
 /* Forgets ranges at or below una. */
 static void sb_trim(struct tcp_conn *c, uint32_t una)
@@ -31,7 +110,7 @@ static void sb_trim(struct tcp_conn *c, uint32_t una)
     unsigned i, k = 0;
 
     for (i = 0; i < c->t_nsacked; i++) {
-        struct tcp_range r = c->t_sacked[i];
+        struct tcp_range r = c->t_sb->sk_sacked[i];
 
         if (SEQ_LEQ(r.r_end, una)) {
             c->t_sacked_bytes -= r.r_end - r.r_start;
@@ -41,7 +120,7 @@ static void sb_trim(struct tcp_conn *c, uint32_t una)
             c->t_sacked_bytes -= una - r.r_start;
             r.r_start = una;
         }
-        c->t_sacked[k++] = r;
+        c->t_sb->sk_sacked[k++] = r;
     }
     c->t_nsacked = (uint8_t)k;
 }
@@ -49,9 +128,14 @@ static void sb_trim(struct tcp_conn *c, uint32_t una)
 /* Adds start..end; returns the bytes that were not SACKed before. */
 static uint32_t sb_add(struct tcp_conn *c, uint32_t start, uint32_t end)
 {
-    struct tcp_range *r = c->t_sacked;
+    struct tcp_sackboard *sb = sb_get(c);
+    struct tcp_range *r;
     uint32_t newly = end - start, s = start, e = end;
     unsigned i = 0, j, n = c->t_nsacked;
+
+    if (sb == NULL)
+        return 0;  /* no memory: the SACK is not kept */
+    r = sb->sk_sacked;
 
     while (i < n && SEQ_LT(r[i].r_end, start))
         i++;
@@ -98,8 +182,8 @@ uint32_t rn__tcp_sack_skip(const struct tcp_conn *c, uint32_t seq)
     unsigned i;
 
     for (i = 0; i < c->t_nsacked; i++) {
-        if (SEQ_GEQ(seq, c->t_sacked[i].r_start) && SEQ_LT(seq, c->t_sacked[i].r_end))
-            return c->t_sacked[i].r_end;
+        if (SEQ_GEQ(seq, c->t_sb->sk_sacked[i].r_start) && SEQ_LT(seq, c->t_sb->sk_sacked[i].r_end))
+            return c->t_sb->sk_sacked[i].r_end;
     }
     return seq;
 }
@@ -109,8 +193,8 @@ uint32_t rn__tcp_sack_next(const struct tcp_conn *c, uint32_t seq)
     unsigned i;
 
     for (i = 0; i < c->t_nsacked; i++) {
-        if (SEQ_GT(c->t_sacked[i].r_start, seq))
-            return c->t_sacked[i].r_start;
+        if (SEQ_GT(c->t_sb->sk_sacked[i].r_start, seq))
+            return c->t_sb->sk_sacked[i].r_start;
     }
     return c->snd_max;
 }
@@ -118,7 +202,7 @@ uint32_t rn__tcp_sack_next(const struct tcp_conn *c, uint32_t seq)
 /* The highest byte SACKed, plus one; snd_una if none. */
 static uint32_t sb_high(const struct tcp_conn *c)
 {
-    return c->t_nsacked > 0 ? c->t_sacked[c->t_nsacked - 1].r_end : c->snd_una;
+    return c->t_nsacked > 0 ? c->t_sb->sk_sacked[c->t_nsacked - 1].r_end : c->snd_una;
 }
 
 /* Bytes of a..b that are not SACKed. */
@@ -131,7 +215,7 @@ static uint32_t sb_unsacked(const struct tcp_conn *c, uint32_t a, uint32_t b)
         return 0;
     n = b - a;
     for (i = 0; i < c->t_nsacked; i++) {
-        uint32_t lo = SEQ_MAX(a, c->t_sacked[i].r_start), hi = SEQ_MIN(b, c->t_sacked[i].r_end);
+        uint32_t lo = SEQ_MAX(a, c->t_sb->sk_sacked[i].r_start), hi = SEQ_MIN(b, c->t_sb->sk_sacked[i].r_end);
 
         if (SEQ_LT(lo, hi))
             n -= hi - lo;
@@ -149,10 +233,10 @@ static uint32_t sb_lost_below(const struct tcp_conn *c)
 
     while (k > 0) {
         k--;
-        bytes += c->t_sacked[k].r_end - c->t_sacked[k].r_start;
+        bytes += c->t_sb->sk_sacked[k].r_end - c->t_sb->sk_sacked[k].r_start;
         count++;
         if (count >= TCP_DUPTHRESH || bytes > (TCP_DUPTHRESH - 1) * c->t_maxseg)
-            return c->t_sacked[k].r_start;
+            return c->t_sb->sk_sacked[k].r_start;
     }
     return c->snd_una;
 }
@@ -177,7 +261,7 @@ static rn_time_t xm_time(const struct tcp_xmarks *xs, uint32_t seq);
 bool rn__tcp_sack_lost(const struct tcp_conn *c, uint32_t seq)
 {
     return SEQ_LT(seq, lost_below(c)) && rn__tcp_sack_skip(c, seq) == seq &&
-           xm_time(&c->t_xm_rxt, seq) == 0;
+           xm_time(xm_rxt(c), seq) == 0;
 }
 
 /* RFC 6675 SetPipe(): each unSACKed byte counts once unless lost, and
@@ -195,13 +279,16 @@ static uint32_t set_pipe(const struct tcp_conn *c)
 
 static void xm_clear(struct tcp_xmarks *xs)
 {
-    xs->xs_n = 0;
+    if (xs != NULL)
+        xs->xs_n = 0;
 }
 
 static void xm_trim(struct tcp_xmarks *xs, uint32_t una)
 {
     unsigned k = 0;
 
+    if (xs == NULL)
+        return;
     while (k < xs->xs_n && SEQ_LEQ(xs->xs_m[k].xm_end, una))
         k++;
     if (k == 0)
@@ -247,11 +334,14 @@ static void xm_push(struct tcp_xmarks *xs, uint32_t start, uint32_t end, rn_time
     xs->xs_n = (uint8_t)(n + 1);
 }
 
-/* When byte seq last went out by the list xs; 0 if xs does not hold it. */
+/* When byte seq last went out by the list xs; 0 if xs does not hold it
+ * (or is NULL). */
 static rn_time_t xm_time(const struct tcp_xmarks *xs, uint32_t seq)
 {
     unsigned i;
 
+    if (xs == NULL)
+        return 0;
     for (i = 0; i < xs->xs_n; i++) {
         if (SEQ_GEQ(seq, xs->xs_m[i].xm_start) && SEQ_LT(seq, xs->xs_m[i].xm_end))
             return xs->xs_m[i].xm_time;
@@ -286,7 +376,7 @@ static rn_time_t reo_wnd(const struct tcp_conn *c)
 /* Byte seq, not SACKed before, was delivered (steps 1 to 3). */
 static void rack_deliver(struct tcp_conn *c, uint32_t seq, rn_time_t now)
 {
-    rn_time_t orig = xm_time(&c->t_xm_orig, seq), rxt = xm_time(&c->t_xm_rxt, seq), t = orig;
+    rn_time_t orig = xm_time(xm_orig(c), seq), rxt = xm_time(xm_rxt(c), seq), t = orig;
     bool resent = rxt != 0 && rxt >= orig;
 
     if (resent) {
@@ -316,11 +406,11 @@ static rn_time_t rack_detect(struct tcp_conn *c, rn_time_t now)
     uint32_t lost = SEQ_LT(c->t_rack_lost, c->snd_una) ? c->snd_una : c->t_rack_lost;
     unsigned i;
 
-    if (c->t_rack_xmit_ts == 0)
+    if (c->t_rack_xmit_ts == 0 || c->t_sb == NULL)
         return 0;
     /* Data sent once: a prefix of the marks, in order. */
-    for (i = 0; i < c->t_xm_orig.xs_n; i++) {
-        const struct tcp_xmark *m = &c->t_xm_orig.xs_m[i];
+    for (i = 0; i < c->t_sb->sk_xm_orig.xs_n; i++) {
+        const struct tcp_xmark *m = &c->t_sb->sk_xm_orig.xs_m[i];
         uint32_t end = SEQ_MIN(m->xm_end, c->t_rack_end_seq);
 
         if (!SEQ_LT(lost, end))
@@ -344,7 +434,7 @@ static rn_time_t rack_detect(struct tcp_conn *c, rn_time_t now)
         unsigned k;
 
         for (k = 0; k <= TCP_SACK_RANGES && SEQ_LT(h, c->t_high_rxt); k++) {
-            t = xm_time(&c->t_xm_rxt, h);
+            t = xm_time(xm_rxt(c), h);
             if (t != 0 && t < c->t_rack_xmit_ts) {
                 if (t + c->t_rack_rtt + reo <= now) {
                     c->t_rack_rerxt = true;
@@ -394,8 +484,8 @@ uint32_t rn__tcp_sack_update(struct tcp_conn *c, const struct rn_tcp_opts *to, u
 
         while (k > 0) {
             k--;
-            if (SEQ_LT(c->t_sacked[k].r_start, top) && SEQ_GEQ(c->t_sacked[k].r_end, top))
-                top = c->t_sacked[k].r_start;
+            if (SEQ_LT(c->t_sb->sk_sacked[k].r_start, top) && SEQ_GEQ(c->t_sb->sk_sacked[k].r_end, top))
+                top = c->t_sb->sk_sacked[k].r_start;
         }
         if (SEQ_GT(top, c->snd_una))
             rack_deliver(c, top - 1, now);
@@ -463,7 +553,7 @@ static void recovery_end(struct tcp_conn *c)
     c->t_dupacks = 0;
     c->t_rack_rerxt = false;
     c->t_high_rxt = c->snd_una;
-    xm_clear(&c->t_xm_rxt);
+    xm_clear(xm_rxt(c));
     /* RFC 6937: the window ends at ssthresh; but no more than what is in
      * flight and a segment (RFC 6582 3.2 step 3's first option), so an
      * ACK that ends recovery with little in flight does not send a burst
@@ -482,7 +572,7 @@ static void recovery_enter(struct tcp_conn *c, uint32_t delivered)
     uint32_t end = rn__tcp_sack_next(c, c->snd_una), room = rn__tcp_seg_room(c);
 
     c->t_tcp->ts_sack_recoveries++;
-    xm_clear(&c->t_xm_rxt);
+    xm_clear(xm_rxt(c));
     c->t_rack_rerxt = false;
     c->t_snd_nxt_sync = true;
     /* The algorithm reduces (ssthresh) and resends the segment at
@@ -505,12 +595,24 @@ static void recovery_enter(struct tcp_conn *c, uint32_t delivered)
     prr_ack(c, delivered);
 }
 
+static void sack_ack(struct tcp_conn *c, uint32_t acked, uint32_t newly, bool dup);
+
 void rn__tcp_sack_ack(struct tcp_conn *c, uint32_t acked, uint32_t newly, bool dup)
+{
+    sack_ack(c, acked, newly, dup);
+    /* Everything sent is acknowledged: the scoreboard and the marks are
+     * empty (trimmed to snd_una), and go back until the next data. */
+    if (c->t_sb != NULL && c->snd_una == c->snd_max && c->t_nsacked == 0 &&
+        !(c->t_flags & TF_INRECOVERY))
+        sb_put(c);
+}
+
+static void sack_ack(struct tcp_conn *c, uint32_t acked, uint32_t newly, bool dup)
 {
     rn_time_t now = rn_stack_now(c->t_tcp->ts_stack), due;
 
-    xm_trim(&c->t_xm_orig, c->snd_una);
-    xm_trim(&c->t_xm_rxt, c->snd_una);
+    xm_trim(xm_orig(c), c->snd_una);
+    xm_trim(xm_rxt(c), c->snd_una);
     if (SEQ_LT(c->t_rack_lost, c->snd_una) || SEQ_GT(c->t_rack_lost, c->snd_max))
         c->t_rack_lost = c->snd_una;
     if (SEQ_LT(c->t_high_rxt, c->snd_una) || SEQ_GT(c->t_high_rxt, c->snd_max))
@@ -555,7 +657,7 @@ void rn__tcp_rack_timeout(struct tcp_conn *c)
 void rn__tcp_sack_rto(struct tcp_conn *c)
 {
     rn__tcp_sack_clear(c);
-    xm_clear(&c->t_xm_rxt);
+    xm_clear(xm_rxt(c));
     c->t_high_rxt = c->snd_una;
     c->t_rack_lost = c->snd_una;
     c->t_rack_rerxt = false;
@@ -566,10 +668,14 @@ void rn__tcp_sack_sent(struct tcp_conn *c, uint32_t seq, uint32_t len)
 {
     rn_time_t now = rn_stack_now(c->t_tcp->ts_stack);
 
-    if (SEQ_GEQ(seq, c->snd_max))
-        xm_push(&c->t_xm_orig, seq, seq + len, now);
-    else
-        xm_push(&c->t_xm_rxt, seq, seq + len, now);
+    /* Only SACK recovery and RACK read the marks: a connection without
+     * SACK keeps none. */
+    if (tcp_sack_on(c) && sb_get(c) != NULL) {
+        if (SEQ_GEQ(seq, c->snd_max))
+            xm_push(xm_orig(c), seq, seq + len, now);
+        else
+            xm_push(xm_rxt(c), seq, seq + len, now);
+    }
     if ((c->t_flags & TF_INRECOVERY) && tcp_sack_on(c)) {
         c->t_pipe += len;
         c->t_prr_out += len;
@@ -674,15 +780,15 @@ bool rn__tcp_sack_output(struct tcp_conn *c)
             c->snd_una != c->snd_max) {
             uint32_t top = c->snd_max, lo;
 
-            if (c->t_nsacked > 0 && c->t_sacked[c->t_nsacked - 1].r_end == top)
-                top = c->t_sacked[c->t_nsacked - 1].r_start;
+            if (c->t_nsacked > 0 && c->t_sb->sk_sacked[c->t_nsacked - 1].r_end == top)
+                top = c->t_sb->sk_sacked[c->t_nsacked - 1].r_start;
             lo = c->snd_una;
             if (c->t_nsacked > 0) {
                 unsigned k;
 
                 for (k = 0; k < c->t_nsacked; k++) {
-                    if (SEQ_LEQ(c->t_sacked[k].r_end, top) && SEQ_GT(c->t_sacked[k].r_end, lo))
-                        lo = c->t_sacked[k].r_end;
+                    if (SEQ_LEQ(c->t_sb->sk_sacked[k].r_end, top) && SEQ_GT(c->t_sb->sk_sacked[k].r_end, lo))
+                        lo = c->t_sb->sk_sacked[k].r_end;
                 }
             }
             /* Data resent already (below HighRxt) waits for RACK or the

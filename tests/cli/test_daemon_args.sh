@@ -74,9 +74,9 @@ expect 2 "refnet daemon: --seed: 'x': must be a number in 1..1844674407370955161
 expect 2 "refnet daemon: --watchdog: '1d': must be a number in 0..86400" \
     daemon "${T[@]}" "${A[@]}" --watchdog 1d
 # The daemon's own limits (--set svc.*, sock.max_handles).
-expect 2 "refnet daemon: --set svc.max_conns: '0': must be a number in 1..1000000" \
+expect 2 "refnet daemon: --set svc.max_conns: '0': must be a number in 1..4000000" \
     daemon "${T[@]}" "${A[@]}" --set svc.max_conns=0
-expect 2 "refnet daemon: --set svc.httpd.max_conns: 'lots': must be a number in 1..1000000" \
+expect 2 "refnet daemon: --set svc.httpd.max_conns: 'lots': must be a number in 1..4000000" \
     daemon "${T[@]}" "${A[@]}" --set svc.httpd.max_conns=lots
 expect 2 "refnet daemon: --set svc.backlog: '70000': must be a number in 1..65535" \
     daemon "${T[@]}" "${A[@]}" --set svc.backlog=70000

@@ -700,6 +700,37 @@ static void test_slowloris_and_idle(void **state)
     fx_down();
 }
 
+/* A keep-alive connection idle far longer than the server keeps its
+ * request buffers for it (it then waits in a poll, holding none) still
+ * gets its next requests answered, and the idle timeout still counts from
+ * the last answer. */
+static void test_idle_between_requests(void **state)
+{
+    struct rn_httpd_stats hs;
+    struct tcl c;
+    rn_time_t last;
+    int i;
+
+    (void)state;
+    fx_up(NULL);
+    open_client(&c);
+    for (i = 0; i < 3; i++) {
+        assert_int_equal(get_status(&c, GET("/hello.txt")), 200);
+        run_for(RN_SEC(20));
+        assert_false(tcl_is_ended(&c));
+    }
+    assert_int_equal(get_status(&c, GET("/hello.txt")), 200);
+    last = P.now;
+    assert_true(run_while_not(tcl_is_ended, &c, RN_SEC(35)));
+    assert_true(P.now - last >= RN_SEC(30) && P.now - last < RN_SEC(31));
+    assert_true(c.cl_eof);
+    stats(&hs);
+    assert_int_equal(hs.hs_idle_closed, 1);
+    assert_int_equal(hs.hs_status_2xx, 4);
+    close_client(&c);
+    fx_down();
+}
+
 /* A body that trickles in is given as long as a head, in all. */
 static void test_body_deadline(void **state)
 {
@@ -1023,6 +1054,7 @@ int main(void)
         cmocka_unit_test(test_path_safety_openat2),
         cmocka_unit_test(test_path_safety_fallback),
         cmocka_unit_test(test_slowloris_and_idle),
+        cmocka_unit_test(test_idle_between_requests),
         cmocka_unit_test(test_body_deadline),
         cmocka_unit_test(test_send_and_linger_timeouts),
         cmocka_unit_test(test_thousand_malformed_requests),
