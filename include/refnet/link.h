@@ -284,8 +284,10 @@ struct rn_link_tap_params {
  * thread's network namespace, with IFF_TAP|IFF_NO_PI, non-blocking.  rx
  * reads up to max frames until the device is empty; tx writes the frames
  * of a call over their buffers, no copy.  Both go through io_uring, up to
- * 32 reads or 64 writes in one system call; with tp_single, or where
- * io_uring is not allowed, each frame is a readv() or writev() of its own.
+ * 32 reads (without tp_vnet_hdr: with it frames of 64 KiB come one at a
+ * time and a readv() each is cheaper) or 64 writes in one system call;
+ * with tp_single, or where io_uring is not allowed, each frame is a
+ * readv() or writev() of its own.
  * A full device queue drops the frame (tx drops).  The device goes away on close
  * unless it was persistent before.  Needs CAP_NET_ADMIN.  Returns 0 and sets
  * *out, or a negative code with a one-line reason in errbuf (RN_LINK_ERRLEN
