@@ -37,13 +37,38 @@ ap_children() {
         grep -vx "$prog_pid" | tr '\n' ' '
 }
 
-# slow_get: Linux's curl downloads the 2 MB file at 400 kB/s in the
-# background ($slow), once the transfer began.
+# slow_get: a slow reader on Linux's side downloads the 2 MB file in the
+# background ($slow), 16 KiB each 40 ms (about 5 s), with a 64 KiB receive
+# buffer, so that the server is still sending when the restart or stop
+# comes (curl's --limit-rate is no help: the kernel's receive buffer takes
+# the whole file at once); the raw stream grows in $dir/slow.raw, the body
+# lands in $dir/slow at the end.  Returns once the transfer began.
 slow_get() {
-    rm -f "$dir/slow"
-    net_bg curl -sS --limit-rate 400k -o "$dir/slow" http://198.18.0.2:8081/big
+    rm -f "$dir/slow" "$dir/slow.raw"
+    net_bg "$py" -c '
+import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+s.settimeout(30)
+s.connect(("198.18.0.2", 8081))
+s.sendall(b"GET /big HTTP/1.1\r\nHost: refnet-test\r\nConnection: close\r\n\r\n")
+data = bytearray()
+with open(sys.argv[1] + ".raw", "wb") as raw:
+    while True:
+        b = s.recv(16384)
+        if not b:
+            break
+        data += b
+        raw.write(b)
+        raw.flush()
+        time.sleep(0.04)
+head, _, body = bytes(data).partition(b"\r\n\r\n")
+if not head.startswith(b"HTTP/1.1 200"):
+    sys.exit("not a 200: %r" % head[:80])
+open(sys.argv[1], "wb").write(body)
+' "$dir/slow"
     slow=$bgpid
-    net_wait_for 5 test -s "$dir/slow" || bad "$mpm: the slow download did not start"
+    net_wait_for 5 test -s "$dir/slow.raw" || bad "$mpm: the slow download did not start"
 }
 
 # slow_check WHAT: the slow download ended whole.
@@ -97,7 +122,11 @@ CONF
     kill -USR1 "$run_pid"
     net_wait_for 10 sh -c "[ \$(grep -c 'resuming normal operations' '$dir/ap/$mpm.log') -ge 2 ]" ||
         bad "$mpm: no restart in the log: $(tail -3 "$dir/ap/$mpm.log")"
-    kill -0 "$slow" 2>/dev/null || bad "$mpm: the download was not in flight across the restart"
+    if ! kill -0 "$slow" 2>/dev/null; then
+        wait "$slow"
+        bad "$mpm: the download was not in flight across the restart (the reader exited $?" \
+            "after $(wc -c <"$dir/slow.raw") bytes)"
+    fi
     nsx timeout 60 ab -q -n 200 -c 4 http://198.18.0.2:8081/1k >"$dir/ab.out" 2>&1 &&
         grep -q "^Failed requests: *0$" "$dir/ab.out" ||
         bad "$mpm: ab after the graceful restart: $(tail -3 "$dir/ab.out")"
