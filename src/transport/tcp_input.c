@@ -1220,26 +1220,42 @@ tcp_segment(struct rn_stack *st, struct tcp_stack *ts, struct rn_netbuf *nb, str
     rn_ob_deref(c, RN_TAG_LOOP);
 }
 
+/* True if the device did not vouch for nb's checksum: it is to be summed. */
+static bool seg_csum_unchecked(const struct rn_netbuf *nb)
+{
+    return !(nb->nb_offload & (RN_NB_OFF_CSUM_VALID | RN_NB_OFF_CSUM_PARTIAL));
+}
+
+/* What every segment meets whatever its family: none to a broadcast or a
+ * group; then the checksum over the whole chain (pseudo: the
+ * pseudo-header's sum, wanted only if seg_csum_unchecked()) before the
+ * header alone is parsed.  Drops nb and returns false if it fails. */
+static bool seg_accept(struct rn_stack *st, struct tcp_stack *ts, struct rn_netbuf *nb,
+                       bool group, uint64_t pseudo)
+{
+    if (group) {
+        seg_drop(st, nb, RN_DROP_NOT_FOR_US);
+        return false;
+    }
+    ts->ts_segs_in++;
+    if (nb->nb_pktlen < RN_TCP_HLEN ||
+        (seg_csum_unchecked(nb) && rn_csum_fold(rn_nb_csum(nb, 0, nb->nb_pktlen, pseudo)) != 0)) {
+        seg_drop(st, nb, nb->nb_pktlen < RN_TCP_HLEN ? RN_DROP_TRUNCATED : RN_DROP_BAD_TCP_CSUM);
+        return false;
+    }
+    return true;
+}
+
 void rn__tcp_input(struct rn_stack *st, struct rn_netbuf *nb, const struct rn_ip_rx *rx)
 {
     struct tcp_stack *ts = rn__tcp_stack(st);
+    uint64_t pseudo = seg_csum_unchecked(nb) ? rn_csum_pseudo4(rx->rx_src, rx->rx_dst, RN_IPPROTO_TCP,
+                                                                (uint32_t)nb->nb_pktlen)
+                                              : 0;
     struct seg s;
 
-    if (rx->rx_bcast) {
-        seg_drop(st, nb, RN_DROP_NOT_FOR_US);
+    if (!seg_accept(st, ts, nb, rx->rx_bcast, pseudo))
         return;
-    }
-    ts->ts_segs_in++;
-    /* Checksum over the whole chain first (unless the device vouched for
-     * it), then parse the header alone. */
-    if (nb->nb_pktlen < RN_TCP_HLEN ||
-        (!(nb->nb_offload & (RN_NB_OFF_CSUM_VALID | RN_NB_OFF_CSUM_PARTIAL)) &&
-         rn_csum_fold(rn_nb_csum(nb, 0, nb->nb_pktlen,
-                                 rn_csum_pseudo4(rx->rx_src, rx->rx_dst, RN_IPPROTO_TCP,
-                                                 (uint32_t)nb->nb_pktlen))) != 0)) {
-        seg_drop(st, nb, nb->nb_pktlen < RN_TCP_HLEN ? RN_DROP_TRUNCATED : RN_DROP_BAD_TCP_CSUM);
-        return;
-    }
     s.tos = rx->rx_tos;
     s.laddr = rn_inaddr_v4(rx->rx_dst);
     s.faddr = rn_inaddr_v4(rx->rx_src);
@@ -1249,21 +1265,14 @@ void rn__tcp_input(struct rn_stack *st, struct rn_netbuf *nb, const struct rn_ip
 void rn__tcp_input6(struct rn_stack *st, struct rn_netbuf *nb, const struct rn_ip6_rx *rx)
 {
     struct tcp_stack *ts = rn__tcp_stack(st);
+    uint64_t pseudo = seg_csum_unchecked(nb) ? rn_csum_pseudo6(&rx->rx6_src, &rx->rx6_dst,
+                                                                RN_IPPROTO_TCP,
+                                                                (uint32_t)nb->nb_pktlen)
+                                              : 0;
     struct seg s;
 
-    if (rx->rx6_mcast) {
-        seg_drop(st, nb, RN_DROP_NOT_FOR_US);
+    if (!seg_accept(st, ts, nb, rx->rx6_mcast, pseudo))
         return;
-    }
-    ts->ts_segs_in++;
-    if (nb->nb_pktlen < RN_TCP_HLEN ||
-        (!(nb->nb_offload & (RN_NB_OFF_CSUM_VALID | RN_NB_OFF_CSUM_PARTIAL)) &&
-         rn_csum_fold(rn_nb_csum(nb, 0, nb->nb_pktlen,
-                                 rn_csum_pseudo6(&rx->rx6_src, &rx->rx6_dst, RN_IPPROTO_TCP,
-                                                 (uint32_t)nb->nb_pktlen))) != 0)) {
-        seg_drop(st, nb, nb->nb_pktlen < RN_TCP_HLEN ? RN_DROP_TRUNCATED : RN_DROP_BAD_TCP_CSUM);
-        return;
-    }
     s.tos = rx->rx6_tclass;
     s.laddr = rn_inaddr_v6(&rx->rx6_dst);
     s.faddr = rn_inaddr_v6(&rx->rx6_src);
