@@ -19,8 +19,9 @@
 # Usage: bench/idle.sh [BUILD]   (default build); environment: IDLE_N (idle
 # connections; default as many as fit half the memory available at 8 KiB
 # each for both ends, at most 1,000,000), IDLE_SECS (bound on opening them,
-# default 240), BENCH_SECS (per wrk run, default 4), BENCH_RUNS (pairs,
-# default 5).  Prints a summary and one JSON line.  Needs root; without it,
+# default 240), IDLE_SERVICE (httpd, the default, or echo: which of A's
+# services the idle connections go to; both daemons run both when echo),
+# BENCH_SECS (per wrk run, default 4), BENCH_RUNS (pairs, default 5).  Prints a summary and one JSON line.  Needs root; without it,
 # says why and exits 0.
 set -uo pipefail
 
@@ -51,6 +52,12 @@ case "$n" in
 ''|*[!0-9]*) echo "idle.sh: IDLE_N must be a number, not '$n'" >&2; exit 2 ;;
 esac
 [ "$n" -ge 1 ] && [ "$n" -le 5000000 ] || { echo "idle.sh: IDLE_N must be 1..5000000" >&2; exit 2; }
+idle_svc=${IDLE_SERVICE:-httpd}
+case "$idle_svc" in
+httpd) idle_port=80; extra_svc=() ;;
+echo) idle_port=7; extra_svc=(--service echo) ;;
+*) echo "idle.sh: IDLE_SERVICE must be httpd or echo, not '$idle_svc'" >&2; exit 2 ;;
+esac
 
 bench_setup idle
 nsa_="$nsr"   # A: the idle connections
@@ -61,12 +68,12 @@ head -c 1024 /dev/urandom >"$www/small.bin"
 
 # The daemons' limits: room for the idle connections, and no idle timeout
 # that would end them during the run.
-limits=(--set "svc.httpd.max_conns=$((n + 1000))" --set "sock.max_handles=$((n + 4096 < 4194304 ? n + 4096 : 4194304))"
+limits=(--set "svc.httpd.max_conns=$((n + 1000))" --set "svc.max_conns=$((n + 1000 < 4000000 ? n + 1000 : 4000000))" --set "sock.max_handles=$((n + 4096 < 4194304 ? n + 4096 : 4194304))"
         --set svc.backlog=4096 --set svc.httpd.idle_timeout=86400)
-bench_tap_daemon "$nsa_" "$dir/a.sock" "$dir/a.log" --service httpd=80:"$www" "${limits[@]}"
+bench_tap_daemon "$nsa_" "$dir/a.sock" "$dir/a.log" --service httpd=80:"$www" "${extra_svc[@]}" "${limits[@]}"
 dpid_a=$dpid
 echo "$dpid_a" >>"$dir/pids"
-bench_tap_daemon "$nsb_" "$dir/b.sock" "$dir/b.log" --service httpd=80:"$www" "${limits[@]}"
+bench_tap_daemon "$nsb_" "$dir/b.sock" "$dir/b.log" --service httpd=80:"$www" "${extra_svc[@]}" "${limits[@]}"
 dpid_b=$dpid
 
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
@@ -102,7 +109,7 @@ left=$n
 for i in $(seq 1 "$nproc_"); do
     k=$((left < per_proc ? left : per_proc))
     left=$((left - k))
-    ip netns exec "$nsa_" "$py" "$here/idle_conns.py" 198.18.0.2 80 "$k" "$idle_secs" 198.18 $((256 + i)) 1 \
+    ip netns exec "$nsa_" "$py" "$here/idle_conns.py" 198.18.0.2 "$idle_port" "$k" "$idle_secs" 198.18 $((256 + i)) 1 \
         "$window" <"$dir/hold" >"$dir/idle.$i.json" 2>"$dir/idle.$i.err" &
     echo "$!" >>"$dir/pids"
 done
@@ -148,11 +155,11 @@ still=$("$refnet" stat --ctl "$dir/a.sock" --json |
     "$py" -c 'import json,sys,os; sys.path.insert(0, os.path.join(sys.argv[1], "../tests/net")); from rnjson import proto; print(proto(json.load(sys.stdin), "tcp.connections"))' "$here")
 exec 9>&-
 
-"$py" - "$opened" "$n" "$open_secs" "$per_conn" "$rss0" "$rss1" "$still" "$(uptime | sed 's/.*load average: //')" "${ratios[@]}" <<'PYEOF'
+"$py" - "$opened" "$n" "$open_secs" "$per_conn" "$rss0" "$rss1" "$still" "$(uptime | sed 's/.*load average: //')" "$idle_svc" "${ratios[@]}" <<'PYEOF'
 import json, sys
-opened, n, open_secs, per_conn, rss0, rss1, still, load = sys.argv[1:9]
-r = sorted(float(x) for x in sys.argv[9:])
-summary = {"bench": "idle", "idle_wanted": int(n), "idle_opened": int(opened),
+opened, n, open_secs, per_conn, rss0, rss1, still, load, service = sys.argv[1:10]
+r = sorted(float(x) for x in sys.argv[10:])
+summary = {"bench": "idle", "service": service, "idle_wanted": int(n), "idle_opened": int(opened),
            "open_secs": float(open_secs), "idle_at_end": int(still),
            "rss_kib_before": int(rss0), "rss_kib_after": int(rss1),
            "bytes_per_idle_conn": int(per_conn),

@@ -140,6 +140,12 @@ struct rn_ob_type_ops {
     void (*describe)(const void *ob, char *buf, size_t len);
     /* Saturation limit of the refcount; 0 means RN_OB_REFS_MAX. */
     uint32_t max_refs;
+    /* Holders an object of the type has at once in the common case, its
+     * creator's included.  The ledger keeps that many lines (32 bytes
+     * each) beside the object; a further holder's line comes from a pool
+     * shared by all objects (rarely a malloc), and that holder's later
+     * references take the ledger's slower path.  0 means 6; at most 30. */
+    uint8_t holders;
 };
 
 #define RN_OB_REFS_MAX (1u << 30)
@@ -417,7 +423,8 @@ uint64_t rn_ob_misuse_count(enum rn_misuse kind);
 const char *rn_ob_misuse_name(enum rn_misuse kind);
 
 /* Frees released objects held back for misuse detection and waits for
- * deferred frees to finish.  Tests call it before checking for leaks. */
+ * deferred frees to finish; gives the spare ledger lines kept for reuse
+ * back to malloc.  Tests call it before checking for leaks. */
 void rn_ob_drain(void);
 
 #endif /* REFNET_OBJECT_H */

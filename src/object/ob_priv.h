@@ -3,9 +3,16 @@
  *
  * Layout of an object in memory:
  *
- *     struct ob_header | body (type->ops->size bytes, 16-byte aligned)
+ *     ledger lines (h_nlines of them) | struct ob_header | body
  *
- * The public API hands out the body; ob_header() steps back to the header.
+ * The body is type->ops->size bytes, 16-byte aligned.  The public API hands
+ * out the body; ob_header() steps back to the header, ob_lines() from there
+ * to the lines.  How many lines an object has is its type's (the holders
+ * it expects at once, and the reserve): 32 bytes each, and a server has a
+ * few objects per connection.  The last of them,
+ * ob_lines(h)[h_nlines - 1], is never claimed by a holder: it is the line
+ * of holds that could get no line of their own (RN_TAG_UNRECORDED), so
+ * that such a hold never needs memory.
  *
  * Locking:
  *   [H]  the object's spinlock h_lock.  Held for a few dozen instructions:
@@ -30,11 +37,17 @@
 #include "refnet/object.h"
 #include "refnet/strbuf.h"
 
-#define OB_LEDGER_INLINE 7u
-/* h_ledger[OB_LEDGER_RESERVE] is never claimed by a holder: it is the line
- * of holds that could get no line of their own (RN_TAG_UNRECORDED), so
- * that such a hold never needs memory. */
-#define OB_LEDGER_RESERVE (OB_LEDGER_INLINE - 1u)
+/* Ledger lines an object has in front of its header when its type does
+ * not say (rn_ob_type_ops.holders): six holders and the reserve. */
+#define OB_LINES_DEFAULT 7u
+/* The most lines a type may ask for. */
+#define OB_LINES_MAX 31u
+/* Lines in the first block of h_extra, the lines of holders beyond those
+ * in front of the header; a later growth adds as many.  The first blocks
+ * that freed objects give back are kept for the next object (object.c),
+ * so that an object with more holders at once than its type expected
+ * seldom costs an allocation. */
+#define OB_LEDGER_EXTRA 8u
 #define OB_TRACE_FRAMES 16
 #define OB_TRACE_HISTORY 64
 
@@ -82,11 +95,16 @@ struct ob_trace {
     uint32_t tr_cap;                  /* [T] slots in tr_holds */
     struct ob_event tr_hist[OB_TRACE_HISTORY]; /* [T+H] ring of recent events */
     uint32_t tr_hist_next;            /* [T+H] events recorded so far */
+    rn_time_t tr_traced_since;        /* [T+H] when tracing last began to
+                                         apply to the object by itself
+                                         (OB_F_TRACED), 0 if never */
 };
 
 struct rn_ob_type {
     const struct rn_ob_type_ops *t_ops;  /* [I] */
     uint32_t t_max_refs;                 /* [I] saturation limit */
+    uint8_t t_nlines;                    /* [I] ledger lines of its objects,
+                                            the reserve's included */
     _Atomic bool t_traced;               /* [A] trace every object of the type */
     _Atomic rn_time_t t_traced_since;    /* [A] when t_traced last became true */
     pthread_mutex_t t_lock;              /* [R] guards writers of the live list */
@@ -114,17 +132,17 @@ struct ob_header {
     _Atomic uint8_t h_flags;             /* [H] OB_F_*; read relaxed */
     uint8_t h_nextra;                    /* [H] slots in h_extra */
     rn_tag_t h_create_tag;               /* [I] tag of the creator's reference */
+    uint8_t h_nlines;                    /* [I] ledger lines in front of the
+                                            header, >= 2 */
     _Atomic uint32_t h_refs;             /* [H] sum of the ledger's counts */
+    _Atomic uint32_t h_conds;            /* [A] condition bits (contract) */
     uint64_t h_id;                       /* [I] unique, never reused */
     struct rn_ob_type *h_type;           /* [I] */
     const struct rn_site *h_create_site; /* [I] */
     rn_time_t h_created;                 /* [I] */
     rn_time_t h_killed;                  /* [H] 0 until killed */
-    rn_time_t h_traced_since;            /* [T] when tracing last began to
-                                            apply to it, 0 if never */
-    _Atomic uint32_t h_conds;            /* [A] condition bits (contract) */
-    struct ob_ledger h_ledger[OB_LEDGER_INLINE]; /* [H] */
-    struct ob_ledger *h_extra;           /* [H] further ledger slots */
+    struct ob_ledger *h_extra;           /* [H] further ledger lines, h_nextra
+                                            of them; NULL if h_nextra == 0 */
     _Atomic(struct ob_trace *) h_trace;  /* set once; NULL until traced */
     struct rn_ob_wait *h_waits;          /* [W] release waiters */
     _Atomic(struct ob_header *) h_next;  /* [R] live list; readers: epoch */
@@ -137,6 +155,25 @@ struct ob_header {
 static inline struct ob_header *ob_header(const void *ob)
 {
     return (struct ob_header *)((const unsigned char *)ob - offsetof(struct ob_header, h_body));
+}
+
+/* The ledger lines in front of h: h_nlines of them.  [H] */
+static inline struct ob_ledger *ob_lines(const struct ob_header *h)
+{
+    return (struct ob_ledger *)h - h->h_nlines;
+}
+
+/* Line i of h's ledger: those in front of it, then h_extra's.
+ * i < h_nlines + h_nextra.  [H] */
+static inline struct ob_ledger *ob_line(const struct ob_header *h, unsigned i)
+{
+    return i < h->h_nlines ? &ob_lines(h)[i] : &h->h_extra[i - h->h_nlines];
+}
+
+/* The reserve line.  [H] */
+static inline struct ob_ledger *ob_reserve_line(const struct ob_header *h)
+{
+    return &ob_lines(h)[h->h_nlines - 1];
 }
 
 /* Waits until h's lock looks free, without taking it (object.c). */

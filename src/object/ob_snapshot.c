@@ -112,7 +112,7 @@ static int copy_object(struct ob_header *h, struct ob_copy *c)
         uint32_t want_holds = tr ? tr->tr_nholds : 0;
 
         ob_lock(h);
-        n = OB_LEDGER_INLINE + h->h_nextra;
+        n = h->h_nlines + h->h_nextra;
         if (n <= c->c_cap_lines && want_holds <= c->c_cap_holds)
             break;
         ob_unlock(h);
@@ -141,14 +141,20 @@ static int copy_object(struct ob_header *h, struct ob_copy *c)
 
         if (ts < h->h_created)
             ts = h->h_created;
-        if (c->c_flags & OB_F_TRACED)
-            c->c_traced_since = by_type && ts < h->h_traced_since ? ts : h->h_traced_since;
+        if (c->c_flags & OB_F_TRACED) {
+            /* The flag is set only once the trace is there; it may have
+             * come after the load above. */
+            const struct ob_trace *t2 =
+                tr != NULL ? tr : atomic_load_explicit(&h->h_trace, memory_order_acquire);
+            rn_time_t own = t2 != NULL ? t2->tr_traced_since : 0;
+
+            c->c_traced_since = by_type && ts < own ? ts : own;
+        }
         else
             c->c_traced_since = ts;
     }
     for (i = 0; i < n; i++) {
-        const struct ob_ledger *l =
-            i < OB_LEDGER_INLINE ? &h->h_ledger[i] : &h->h_extra[i - OB_LEDGER_INLINE];
+        const struct ob_ledger *l = ob_line(h, i);
 
         if (l->l_count > 0)
             c->c_lines[c->c_nlines++] = *l;

@@ -97,6 +97,9 @@ struct rn_ob_type *rn_ob_type_register(const struct rn_ob_type_ops *ops)
     }
     t->t_ops = ops;
     t->t_max_refs = ops->max_refs ? ops->max_refs : RN_OB_REFS_MAX;
+    t->t_nlines = (uint8_t)(ops->holders == 0 ? OB_LINES_DEFAULT
+                            : ops->holders + 1u > OB_LINES_MAX ? OB_LINES_MAX
+                            : ops->holders + 1u);
     pthread_mutex_init(&t->t_lock, NULL);
     t->t_tail = t->t_head;
     atomic_store_explicit(&t->t_next, rn__ob_types(), memory_order_relaxed);
@@ -223,14 +226,15 @@ static void report_misuse(enum rn_misuse kind, struct ob_header *h, const char *
 
 /* ---- The ledger -------------------------------------------------------- */
 
-/* The line of tag among the inline ones, or NULL.  [H] */
+/* The line of tag among those in front of the header, or NULL.  [H] */
 static inline struct ob_ledger *inline_line(struct ob_header *h, rn_tag_t tag)
 {
-    unsigned i;
+    struct ob_ledger *lines = ob_lines(h);
+    unsigned i, n = h->h_nlines;
 
-    for (i = 0; i < OB_LEDGER_INLINE; i++) {
-        if (h->h_ledger[i].l_tag == tag)
-            return &h->h_ledger[i];
+    for (i = 0; i < n; i++) {
+        if (lines[i].l_tag == tag)
+            return &lines[i];
     }
     return NULL;
 }
@@ -260,10 +264,10 @@ static struct ob_ledger *ledger_claim(struct ob_header *h, rn_tag_t tag)
 
     if (likely(l != NULL))
         return l;
-    for (i = 0; i < OB_LEDGER_INLINE + h->h_nextra; i++) {
-        if (i == OB_LEDGER_RESERVE)
-            continue;
-        l = i < OB_LEDGER_INLINE ? &h->h_ledger[i] : &h->h_extra[i - OB_LEDGER_INLINE];
+    for (i = 0; i < h->h_nlines + h->h_nextra; i++) {
+        if (i == h->h_nlines - 1u)
+            continue;  /* the reserve */
+        l = ob_line(h, i);
         if (l->l_tag == RN_TAG_NONE)
             goto claim;
         if (l->l_count == 0 && idle == NULL)
@@ -281,7 +285,7 @@ claim:
 /* The reserve line, named RN_TAG_UNRECORDED.  [H] */
 static struct ob_ledger *ledger_reserve(struct ob_header *h)
 {
-    struct ob_ledger *l = &h->h_ledger[OB_LEDGER_RESERVE];
+    struct ob_ledger *l = ob_reserve_line(h);
 
     l->l_tag = RN_TAG_UNRECORDED;
     return l;
@@ -296,9 +300,64 @@ static struct ob_ledger *ledger_for_drop(struct ob_header *h, rn_tag_t tag)
 
     if (l != NULL && l->l_count > 0)
         return l;
-    if (h->h_ledger[OB_LEDGER_RESERVE].l_count > 0)
-        return &h->h_ledger[OB_LEDGER_RESERVE];
+    if (ob_reserve_line(h)->l_count > 0)
+        return ob_reserve_line(h);
     return l;
+}
+
+/* Blocks of OB_LEDGER_EXTRA lines given back by freed objects, for the
+ * next object with more holders at once than its type expected: rare per
+ * object, but a server with many connections meets it often enough that
+ * each should not cost a malloc and a free.  Linked through their first
+ * bytes; at most OB_EXTRA_POOL_MAX are kept. */
+#define OB_EXTRA_POOL_MAX 1024u
+struct extra_free {
+    struct extra_free *ef_next;
+};
+static pthread_mutex_t extra_pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct extra_free *extra_pool;  /* guarded by extra_pool_lock */
+static unsigned extra_pool_n;          /* blocks on it */
+
+/* A zeroed block of OB_LEDGER_EXTRA lines, from the pool if it has one;
+ * NULL if memory ran out. */
+static struct ob_ledger *extra_block_get(void)
+{
+    struct extra_free *ef;
+
+    pthread_mutex_lock(&extra_pool_lock);
+    ef = extra_pool;
+    if (ef != NULL) {
+        extra_pool = ef->ef_next;
+        extra_pool_n--;
+    }
+    pthread_mutex_unlock(&extra_pool_lock);
+    if (ef == NULL)
+        return calloc(OB_LEDGER_EXTRA, sizeof(struct ob_ledger));
+    memset(ef, 0, OB_LEDGER_EXTRA * sizeof(struct ob_ledger));
+    return (struct ob_ledger *)ef;
+}
+
+/* Gives back n extra lines: a first block to the pool while it has room,
+ * anything else to malloc. */
+static void extra_lines_put(struct ob_ledger *lines, unsigned n)
+{
+    struct extra_free *ef = (struct extra_free *)lines;
+
+    if (lines == NULL)
+        return;
+    if (n == OB_LEDGER_EXTRA) {
+        pthread_mutex_lock(&extra_pool_lock);
+        if (extra_pool_n < OB_EXTRA_POOL_MAX) {
+            ef->ef_next = extra_pool;
+            extra_pool = ef;
+            extra_pool_n++;
+            ef = NULL;
+        }
+        pthread_mutex_unlock(&extra_pool_lock);
+        if (ef == NULL)
+            return;
+    }
+    free(lines);
 }
 
 /* Adds ledger lines to h, outside its lock.  Returns 0 or RN_ENOSPC. */
@@ -312,7 +371,7 @@ static int ledger_grow(struct ob_header *h)
     ob_unlock(h);
     if (n >= OB_EXTRA_MAX)
         return RN_ENOSPC;
-    fresh = calloc(n + 8, sizeof(*fresh));
+    fresh = n == 0 ? extra_block_get() : calloc(n + OB_LEDGER_EXTRA, sizeof(*fresh));
     if (fresh == NULL)
         return RN_ENOMEM;
     ob_lock(h);
@@ -321,12 +380,13 @@ static int ledger_grow(struct ob_header *h)
         if (n)
             memcpy(fresh, old, n * sizeof(*fresh));
         h->h_extra = fresh;
-        h->h_nextra = (uint8_t)(n + 8);
+        h->h_nextra = (uint8_t)(n + OB_LEDGER_EXTRA);
     } else {
         old = fresh;  /* another thread grew it meanwhile */
+        n += OB_LEDGER_EXTRA;
     }
     ob_unlock(h);
-    free(old);
+    extra_lines_put(old, n);
     return 0;
 }
 
@@ -653,8 +713,8 @@ void rn__ob_free(struct ob_header *h)
         free(tr->tr_holds);
         free(tr);
     }
-    free(h->h_extra);
-    free(h);
+    extra_lines_put(h->h_extra, h->h_nextra);
+    free(ob_lines(h));
 }
 
 bool rn__ob_tryref_unreleased(struct ob_header *h, rn_tag_t tag, const struct rn_site *site)
@@ -682,6 +742,7 @@ static bool tag_ok(struct ob_header *h, rn_tag_t tag, const struct rn_site *site
 
 void *rn__ob_create(struct rn_ob_type *type, rn_tag_t tag, const struct rn_site *site)
 {
+    struct ob_ledger *lines;
     struct ob_header *h;
     rn_time_t now;
 
@@ -697,9 +758,11 @@ void *rn__ob_create(struct rn_ob_type *type, rn_tag_t tag, const struct rn_site 
         rn_strbuf_free(&sb);
         return NULL;
     }
-    h = calloc(1, sizeof(*h) + type->t_ops->size);
-    if (h == NULL)
+    lines = calloc(1, type->t_nlines * sizeof(*lines) + sizeof(*h) + type->t_ops->size);
+    if (lines == NULL)
         return NULL;
+    h = (struct ob_header *)(lines + type->t_nlines);
+    h->h_nlines = type->t_nlines;
     rn_clock_ticker_start();
     now = rn_clock_now();
     h->h_id = atomic_fetch_add_explicit(&ob_next_id, 1, memory_order_relaxed);
@@ -709,7 +772,7 @@ void *rn__ob_create(struct rn_ob_type *type, rn_tag_t tag, const struct rn_site 
     h->h_created = now;
     atomic_store_explicit(&h->h_state, RN_OB_LIVE, memory_order_relaxed);
     atomic_store_explicit(&h->h_refs, 1, memory_order_relaxed);
-    h->h_ledger[0] = (struct ob_ledger){tag, 1, now, site, NULL};
+    lines[0] = (struct ob_ledger){tag, 1, now, site, NULL};
     ob_tag_holding(tag, 1);
     if (atomic_load_explicit(&type->t_traced, memory_order_relaxed)) {
         struct ob_trace *tr = rn__ob_trace_get(h);
@@ -1054,9 +1117,8 @@ size_t rn_ob_ledger(const void *ob, struct rn_ob_ledger_entry *out, size_t max)
     unsigned i;
 
     ob_lock(h);
-    for (i = 0; i < OB_LEDGER_INLINE + h->h_nextra; i++) {
-        const struct ob_ledger *l =
-            i < OB_LEDGER_INLINE ? &h->h_ledger[i] : &h->h_extra[i - OB_LEDGER_INLINE];
+    for (i = 0; i < h->h_nlines + h->h_nextra; i++) {
+        const struct ob_ledger *l = ob_line(h, i);
 
         if (l->l_count == 0)
             continue;
@@ -1110,7 +1172,7 @@ void rn_ob_set_traced(void *ob, bool on)
     ob_lock(h);
     if (on) {
         if (!(atomic_load_explicit(&h->h_flags, memory_order_relaxed) & OB_F_TRACED))
-            h->h_traced_since = rn_clock_now();
+            tr->tr_traced_since = rn_clock_now();
         atomic_fetch_or_explicit(&h->h_flags, OB_F_TRACED, memory_order_relaxed);
     } else {
         atomic_fetch_and_explicit(&h->h_flags, (uint8_t)~OB_F_TRACED, memory_order_relaxed);
@@ -1193,5 +1255,20 @@ void *rn__ob_lookup(uint64_t id, rn_tag_t tag, const struct rn_site *site)
 
 void rn_ob_drain(void)
 {
+    struct extra_free *ef;
+
     rn__ob_reclaim_all();
+    /* The pool of extra ledger lines goes back to malloc too, so that a
+     * test's memory balance does not depend on what ran before. */
+    pthread_mutex_lock(&extra_pool_lock);
+    ef = extra_pool;
+    extra_pool = NULL;
+    extra_pool_n = 0;
+    pthread_mutex_unlock(&extra_pool_lock);
+    while (ef != NULL) {
+        struct extra_free *next = ef->ef_next;
+
+        free(ef);
+        ef = next;
+    }
 }

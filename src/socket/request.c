@@ -85,10 +85,6 @@ static void req_release(void *ob)
 {
     struct sock_req *rq = ob;
 
-    if (rq->rq_target == REQ_WAITER) {
-        pthread_cond_destroy(&rq->rq_cond);
-        pthread_mutex_destroy(&rq->rq_lock);
-    }
     free(rq->rq_links);
 }
 
@@ -97,6 +93,9 @@ static const struct rn_ob_type_ops req_ops = {
     .size = sizeof(struct sock_req),
     .release = req_release,
     .describe = req_describe,
+    /* Its creator's (or "request.spare"), and a passing holder or two
+     * (the loop, an enumeration, a snapshot). */
+    .holders = 3,
 };
 
 /* Who holds a request (object.h, "Holder contracts"): its own creator
@@ -380,18 +379,20 @@ void rn__sock_req_complete(struct sock_req *rq, ssize_t result)
         rn_ob_deref(p, RN_TAG_REQUEST);
         cq_push(rq->rq_cq, rq);  /* rq may be gone after this */
         break;
-    case REQ_WAITER:
+    case REQ_WAITER: {
+        struct req_waiter *w = rq->rq_waiter;
+
         rq->rq_proc = NULL;
         rn_ob_deref(p, RN_TAG_REQUEST);
-        /* The woken thread kills rq; this hold keeps its lock valid until
-         * the unlock below has returned. */
-        rn_ob_ref(rq, RN_TAG_LOOP);
-        pthread_mutex_lock(&rq->rq_lock);
-        rq->rq_signalled = true;
-        pthread_cond_signal(&rq->rq_cond);
-        pthread_mutex_unlock(&rq->rq_lock);
-        rn_ob_deref(rq, RN_TAG_LOOP);
+        /* The woken thread kills rq and leaves rn__sock_req_wait(), which
+         * ends w, once it has the lock: nothing here touches either after
+         * the unlock. */
+        pthread_mutex_lock(&w->rw_lock);
+        w->rw_signalled = true;
+        pthread_cond_signal(&w->rw_cond);
+        pthread_mutex_unlock(&w->rw_lock);
         break;
+    }
     }
 }
 
@@ -591,10 +592,6 @@ struct sock_req *rn__sock_req_new(struct rn_proc *p, int op, int handle, enum re
     rq->rq_comp.sc_op = op < RN_SOP_COUNT_ ? (enum rn_sock_op)op : 0;
     rq->rq_comp.sc_handle = handle;
     rn_timer_init(&rq->rq_timer, req_timeout);
-    if (target == REQ_WAITER) {
-        pthread_mutex_init(&rq->rq_lock, NULL);
-        pthread_cond_init(&rq->rq_cond, NULL);
-    }
     rn_ob_ref(p, RN_TAG_REQUEST);
     rq->rq_proc = p;
     rn_ob_publish(rq);
@@ -716,11 +713,18 @@ void rn__sock_req_wait(struct sock_req *rq)
     assert(rq->rq_target == REQ_WAITER);
     assert(!rn__sock_on_loop(rq->rq_proc->p_sl) &&
            "the blocking socket API was called on the loop thread");
+    struct req_waiter w = {.rw_signalled = false};
+
+    pthread_mutex_init(&w.rw_lock, NULL);
+    pthread_cond_init(&w.rw_cond, NULL);
+    rq->rq_waiter = &w;
     rn_stack_post(rq->rq_stack, &rq->rq_work, req_start_work);
-    pthread_mutex_lock(&rq->rq_lock);
-    while (!rq->rq_signalled)
-        pthread_cond_wait(&rq->rq_cond, &rq->rq_lock);
-    pthread_mutex_unlock(&rq->rq_lock);
+    pthread_mutex_lock(&w.rw_lock);
+    while (!w.rw_signalled)
+        pthread_cond_wait(&w.rw_cond, &w.rw_lock);
+    pthread_mutex_unlock(&w.rw_lock);
+    pthread_cond_destroy(&w.rw_cond);
+    pthread_mutex_destroy(&w.rw_lock);
 }
 
 /* ---- Completion queues --------------------------------------------------------------------- */

@@ -227,6 +227,16 @@ enum req_state {
 };
 
 /* A request: an object of type "request". */
+/* A blocking caller's wait for its request's completion.  It lives on
+ * the caller's stack for the length of rn__sock_req_wait(), not in the
+ * request: most requests have no such waiter (a service's, a completion
+ * queue's), and a mutex and a condition variable are 88 bytes. */
+struct req_waiter {
+    pthread_mutex_t rw_lock;          /* guards rw_signalled */
+    pthread_cond_t rw_cond;
+    bool rw_signalled;                /* the request completed */
+};
+
 struct sock_req {
     struct sock_req *rq_next;         /* [L] on rq_queue */
     struct sock_req *rq_prev;         /* [L] */
@@ -245,30 +255,31 @@ struct sock_req {
     size_t rq_done;                   /* [L] stream send: bytes taken so far;
                                          stream receive with RN_MSG_WAITALL:
                                          bytes received so far */
-    struct rn_sockaddr_in rq_to;
+    union {
+        struct rn_sockaddr_in rq_to;  /* sends, connect, bind */
+        struct rn_sockaddr_in rq_local; /* GETNAME: out */
+    };
     bool rq_has_to;
+    bool rq_poll_now;
+    _Atomic uint8_t rq_state;         /* [A] enum req_state */
     uint32_t rq_flags;
     rn_time_t rq_timeout;
     struct rn_pollfd *rq_fds;
     unsigned rq_nfds;
-    bool rq_poll_now;
-    struct poll_link *rq_links;       /* [L] POLL: one per entry */
     int rq_arg;                       /* SOP_*: type, backlog, how, option */
+    struct poll_link *rq_links;       /* [L] POLL: one per entry */
     int64_t rq_val;                   /* SOP_*: proto, option value; GETOPT: out;
                                          RSET_WAIT: its place in the set's line */
-    struct rn_sockaddr_in rq_local;   /* GETNAME: out */
     struct rn_sockaddr_in rq_remote;  /* GETNAME: out */
     /* Completion. */
     struct rn_sock_completion rq_comp; /* [L] until REQ_DONE, then read-only */
     enum req_target rq_target;        /* [I] */
     rn_sock_done_fn rq_fn;            /* [I] REQ_CALLBACK */
     struct rn_cq *rq_cq;              /* [I] REQ_CQ */
-    pthread_mutex_t rq_lock;          /* REQ_WAITER: guards rq_signalled */
-    pthread_cond_t rq_cond;
-    bool rq_signalled;
+    struct req_waiter *rq_waiter;     /* REQ_WAITER: the blocked caller's,
+                                         set by rn__sock_req_wait() */
     struct rn_work rq_work;           /* posts the start, then the delivery */
     struct rn_timer rq_timer;         /* [L] timeout */
-    _Atomic uint8_t rq_state;         /* [A] enum req_state */
 };
 
 struct rn_cq {

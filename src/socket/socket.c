@@ -134,6 +134,9 @@ static const struct rn_ob_type_ops sock_ops = {
     .size = sizeof(struct sock),
     .release = sock_release,
     .describe = sock_describe,
+    /* "create", "handle", "request" and a readiness set's, or a passing
+     * enumeration or look-up in its place. */
+    .holders = 4,
 };
 
 /* Who holds a socket (object.h, "Holder contracts").  Condition bit 0,
