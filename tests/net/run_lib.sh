@@ -75,4 +75,11 @@ wait_refnet_listen() {
         grep -Eq '^tcp +[0-9.]+:$1 .* LISTEN '" || bad "refnet does not listen on port $1"
 }
 
+# wait_refnet_listen6 PORT: until refnet listens on TCP PORT with an
+# AF_INET6 socket on [::].
+wait_refnet_listen6() {
+    net_wait_for 10 sh -c "'$refnet' netstat -a --ctl '$sock' 2>/dev/null |
+        grep -Eq '^tcp6 +\\[::\\]:$1 .* LISTEN '" || bad "refnet does not listen on [::]:$1"
+}
+
 sha() { sha256sum "$1" | cut -d' ' -f1; }
