@@ -86,6 +86,7 @@
 #define SF_DUP 0x02u     /* another descriptor of this process may */
 #define SF_FILL 0x04u    /* connect filler written: restore the send buffer */
 #define SF_CONN 0x08u    /* a connect was asked */
+#define SF_V6ONLY 0x10u  /* AF_INET6 with IPV6_V6ONLY set here */
 
 struct shim_opt {
     int so_level;
@@ -800,6 +801,8 @@ SHIM_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
     r = run_sa_read(sa, len, e->sf_family, e->sf_type, RUN_SA_CONNECT, &m.m_addr);
     if (r < 0)
         return fail(-r);
+    if ((e->sf_flags & SF_V6ONLY) && e->sf_type == SOCK_DGRAM && sa->sa_family == AF_INET)
+        return fail(EAFNOSUPPORT);  /* Linux's answer to an IPv4 peer there */
     if (run_addr_is_loopback(&m.m_addr) && !(e->sf_flags & SF_CONN))
         return to_kernel(fd, e) < 0 ? -1 : R(connect)(fd, sa, len);
     m.m_op = RUN_CONNECT;
@@ -1034,6 +1037,9 @@ SHIM_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen
     r = rpc(&m, NULL, 0);
     if (r < 0)
         return fail(-r);
+    if (level == IPPROTO_IPV6 && name == IPV6_V6ONLY)
+        e->sf_flags = m.m_val ? (uint8_t)(e->sf_flags | SF_V6ONLY)
+                              : (uint8_t)(e->sf_flags & ~SF_V6ONLY);
     /* Not a listener's or a connection's: they never turn into kernel
      * sockets (so an accepted connection allocates nothing here).  Nor a
      * name: only numbers are kept. */
@@ -1392,6 +1398,10 @@ static ssize_t dg_send(int fd, const struct iovec *iov, size_t iovlen, int flags
     r = run_sa_read(name, namelen, tab[fd].sf_family, SOCK_DGRAM, RUN_SA_SENDTO, &hdr.dg_addr);
     if (r < 0)
         return fail(-r);
+    /* A V6ONLY socket has no IPv4 route: said now, as Linux does, not
+     * lost with the datagram in the daemon. */
+    if (r > 0 && (tab[fd].sf_flags & SF_V6ONLY) && run_addr_is_v4(&hdr.dg_addr))
+        return fail(ENETUNREACH);
     if (r > 0)
         hdr.dg_flags = RUN_DG_TO;
     if (iovlen + 1 > UIO_MAXIOV)

@@ -37,7 +37,8 @@
  * client as ::ffff:a.b.c.d and an IPv6 one, IPV6_V6ONLY leaving the
  * port free for IPv4 (and refused after bind), UDP sendto/recvfrom and
  * sendmsg/recvmsg to IPv6 and (as sockaddr_in) IPv4 peers, connect and
- * send, and ::1 staying the kernel's.
+ * send, a V6ONLY datagram socket refusing IPv4 peers (ENETUNREACH,
+ * EAFNOSUPPORT), and ::1 staying the kernel's.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -895,6 +896,15 @@ static void t6_udp(void)
     n = n == (ssize_t)sizeof(big) ? recv(fd, buf, sizeof(buf), 0) : -1;
     result("six-udp-connected", n == (ssize_t)sizeof(big) && memcmp(buf, big, sizeof(big)) == 0,
            "%zd bytes", n);
+    close(fd);
+    /* A V6ONLY datagram socket has no IPv4 peers. */
+    fd = socket(AF_INET6, SOCK_DGRAM, 0);
+    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &(int){1}, sizeof(int));
+    n = sendto(fd, "x", 1, 0, (struct sockaddr *)&s4, sizeof(s4));
+    result("six-udp-v6only-sendto", n < 0 && errno == ENETUNREACH, "sendto an IPv4 peer %zd", n);
+    n = connect(fd, (struct sockaddr *)&s4, sizeof(s4));
+    result("six-udp-v6only-connect", n < 0 && errno == EAFNOSUPPORT, "connect to an IPv4 peer %zd",
+           n);
     close(fd);
 }
 
