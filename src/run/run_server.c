@@ -560,6 +560,8 @@ static void tx_next(struct run_sock *rk)
         return;
     if (rk->rk_txbuf == NULL && (rk->rk_txbuf = malloc(RUN_BUF)) == NULL)
         return;
+next_dgram:
+    dgram = false;
     memset(&rq, 0, sizeof(rq));
     if (rk->rk_type == SOCK_DGRAM) {
         struct run_dgram hdr;
@@ -583,8 +585,7 @@ static void tx_next(struct run_sock *rk)
                 /* Not an address of the socket's family (the shim sends
                  * none such): dropped and counted. */
                 rk->rk_srv->rs_refused_garbage++;
-                tx_next(rk);
-                return;
+                goto next_dgram;
             }
             if (hdr.dg_flags & RUN_DG_TO)
                 rq.sq_to = &rk->rk_txto;

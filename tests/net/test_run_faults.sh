@@ -7,6 +7,9 @@
 #     short message, descriptors sent unasked, a request on a socket of
 #     another process, a socket of an unknown family: each refused and
 #     counted, the daemon lives on and serves programs as before;
+#   - a datagram whose header (written past the shim) names an IPv6
+#     destination on an AF_INET socket: dropped and counted, the next one
+#     goes;
 #   - a shim of another protocol version: the daemon answers
 #     EPROTONOSUPPORT with its own version, counted as run.refused.version;
 #     and a program whose shim meets a daemon of another version (a fake
@@ -102,6 +105,28 @@ wait_linux_listen 9100
 echo "still here" | runx -- nc -N 198.18.0.1 9100 || bad "a program after the hostile client failed"
 net_wait_bg "$l" 10
 [ "$(cat "$dir/after")" = "still here" ] || bad "after the hostile client: '$(cat "$dir/after")'"
+
+# ---- a program that writes its own datagram headers ----------------------------------------
+# Written past the shim (a raw system call): an IPv6 destination on an
+# AF_INET socket is dropped and counted; the next datagram still goes.
+net_bg timeout 10 "$py" -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("198.18.0.1", 9102))
+print(s.recv(100).decode())' >"$dir/dg.out"
+dgl=$bgpid
+g0=$(run_stat run.refused.garbage)
+runx -- python3 -c '
+import ctypes, socket, struct
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+hdr = struct.pack("=16sHHI", socket.inet_pton(socket.AF_INET6, "2001:2::1"), 9102, 0, 1)
+libc = ctypes.CDLL(None, use_errno=True)
+buf = hdr + b"bad"
+libc.syscall(44, s.fileno(), buf, len(buf), 0, None, 0)  # sendto(2), past the shim
+s.sendto(b"good", ("198.18.0.1", 9102))' || bad "the program writing its own headers failed"
+net_wait_bg "$dgl" 10 || bad "the Linux UDP reader did not end"
+[ "$(cat "$dir/dg.out")" = good ] || bad "after a bad header: Linux read '$(cat "$dir/dg.out")', not 'good'"
+[ "$(run_stat run.refused.garbage)" -ge $((g0 + 1)) ] || bad "the bad header was not counted"
 
 # ---- a uid not allowed ----------------------------------------------------------------
 chmod 755 "$dir"
