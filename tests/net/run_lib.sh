@@ -1,7 +1,7 @@
 # Helpers of the tests of `refnet run` (tests/net/test_run_*.sh), sourced
 # after lib.sh.  Programs under `refnet run` run on the host's side (the
-# root namespace): only their AF_INET sockets are refnet's, so they reach
-# Linux at 198.18.0.1 through refnet and its TAP; Linux's programs run in
+# root namespace): only their TCP and UDP sockets are refnet's, so they
+# reach Linux at 198.18.0.1 (and 2001:2::1) through refnet and its TAP; Linux's programs run in
 # the test's namespace.
 
 # runx ARGS...: `refnet run` on this test's daemon, bounded to 60 s.
