@@ -115,6 +115,8 @@ s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind(("198.18.0.1", 9102))
 print(s.recv(100).decode())' >"$dir/dg.out"
 dgl=$bgpid
+net_wait_for 5 sh -c "ip netns exec '$ns' ss -lunH 'sport = :9102' | grep -q 9102" ||
+    bad "the Linux UDP reader is not there"
 g0=$(run_stat run.refused.garbage)
 runx -- python3 -c '
 import ctypes, socket, struct
