@@ -38,7 +38,8 @@
  * port free for IPv4 (and refused after bind), UDP sendto/recvfrom and
  * sendmsg/recvmsg to IPv6 and (as sockaddr_in) IPv4 peers, connect and
  * send, a V6ONLY datagram socket refusing IPv4 peers (ENETUNREACH,
- * EAFNOSUPPORT), and ::1 staying the kernel's.
+ * EAFNOSUPPORT), an AF_INET6 connection kept across an exec, and ::1
+ * staying the kernel's.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -908,6 +909,46 @@ static void t6_udp(void)
     close(fd);
 }
 
+/* An AF_INET6 connection kept across an exec: the new image's shim
+ * finds it an AF_INET6 socket still. */
+static void t6_exec(void)
+{
+    struct sockaddr_in6 sa = addr6_of(host6, port);
+    int fd = socket(AF_INET6, SOCK_STREAM, 0), st = 0;
+    char a[16], p[16];
+    pid_t pid;
+
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || !write_all(fd, "echo\n", 5)) {
+        result("six-exec", false, "no connection to exec with");
+        close(fd);
+        return;
+    }
+    snprintf(a, sizeof(a), "%d", fd);
+    snprintf(p, sizeof(p), "%d", port);
+    pid = fork();
+    if (pid == 0) {
+        execl(self, self, "exec6-child", a, host6, p, (char *)NULL);
+        _exit(127);
+    }
+    waitpid(pid, &st, 0);
+    result("six-exec", WIFEXITED(st) && WEXITSTATUS(st) == 0, "the exec'd child exited %d",
+           WEXITSTATUS(st));
+    close(fd);
+}
+
+/* In the exec'd image: fd is the same AF_INET6 refnet connection. */
+static int exec6_child(int fd, const char *h6, int p)
+{
+    struct sockaddr_in6 peer;
+    socklen_t len = sizeof(peer);
+
+    if (int_opt(fd, SOL_SOCKET, SO_DOMAIN) != AF_INET6)
+        return 2;
+    if (getpeername(fd, (struct sockaddr *)&peer, &len) != 0 || !is6(&peer, len, h6, p))
+        return 3;
+    return echo_ok(fd, "exec child over IPv6\n") ? 0 : 4;
+}
+
 /* ::1 stays the kernel's, as 127.0.0.1 does. */
 static void t6_loopback(void)
 {
@@ -931,6 +972,8 @@ int main(int argc, char **argv)
         port = atoi(getenv("RUN_POSIX_PORT") ? getenv("RUN_POSIX_PORT") : "0");
         return exec_child(atoi(argv[2]), atoi(argv[3]));
     }
+    if (argc == 5 && strcmp(argv[1], "exec6-child") == 0)
+        return exec6_child(atoi(argv[2]), argv[3], atoi(argv[4]));
     if (argc == 4 && strcmp(argv[1], "exec-same") == 0)
         return exec_same(atoi(argv[2]), atoi(argv[3]));
     if (argc == 5 && strcmp(argv[1], "all") == 0) {
@@ -970,6 +1013,7 @@ int main(int argc, char **argv)
         t6_connect();
         t6_listen();
         t6_udp();
+        t6_exec();
         t6_loopback();
         printf("%d failed\n", failures);
         return failures ? 1 : 0;
