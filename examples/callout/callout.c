@@ -109,9 +109,10 @@ static int gate_classify(struct rn_callout *co, const struct rn_classify *cl)
     const struct gate_rule *rule = cl->cl_filter_ctx;
     const struct rn_filter_values *v = cl->cl_values;
     struct gate_flow *gf;
-    char raddr[RN_IP4_STRLEN];
+    char raddr[RN_IP6_STRLEN];
 
-    rn_ip4_addr_fmt(v->fv_raddr, raddr);
+    /* IPv4 as a dotted quad, IPv6 as itself. */
+    rn_inaddr_fmt(&v->fv_raddr, raddr);
     if (v->fv_lport == rule->gr_deny_port) {
         gk->gk_blocked++;
         printf("callout: gatekeeper refuses %s:%u -> port %u\n", raddr, v->fv_rport,
