@@ -248,9 +248,10 @@ static void ip6_input(struct rn_iface *ifp, struct rn_netbuf *nb, bool looped,
         rn__net_drop(st, ifp, nb, RN_DROP_IP6_NO_NEXT_HEADER);
         return;
     }
-    /* A datagram from one of our own addresses off the wire (a LAND
-     * attack on a transport). */
-    if (!looped && rn__net_ip6_is_local(st, &ip.ip6_src, true)) {
+    /* A transport's datagram from :: (only neighbour discovery and MLD,
+     * ICMPv6 above, send from it: RFC 4291 2.5.2), or from one of our
+     * own addresses off the wire (a LAND attack on a transport). */
+    if (rn_ip6_is_any(&ip.ip6_src) || (!looped && rn__net_ip6_is_local(st, &ip.ip6_src, true))) {
         rn__net_drop(st, ifp, nb, RN_DROP_BAD_IP6_SRC);
         return;
     }
