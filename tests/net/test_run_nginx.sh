@@ -16,7 +16,7 @@
 #   - SIGTERM: nginx exits 0 and nothing of it is left in the daemon;
 #   - wrk and ab under refnet run against nginx on Linux: every request
 #     answered, none failed.
-# Adds about 30 s.  Needs root and /dev/net/tun (lib.sh).
+# Adds about 25 s.  Needs root and /dev/net/tun (lib.sh).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/run_lib.sh"
 net_setup run_nginx
