@@ -184,29 +184,22 @@ int rn__icmp6_err_code(uint8_t type, uint8_t code, bool *hard)
     }
 }
 
-/* Hands the error ic (unreachable, too big, time exceeded or parameter
- * problem) to the transport whose datagram it quotes.  Consumes nothing;
- * what it refuses is counted under its drop reason. */
-static void icmp6_err_input(struct rn_stack *st, const struct rn_icmp6_hdr *ic,
-                            const struct ip6_rx *rx)
+/* Hands the error ic, about a datagram we sent, to the transport whose
+ * datagram it quotes (ifp: where it came in, NULL if made here).
+ * Consumes nothing; a quote it cannot use is counted as a drop. */
+static void icmp6_err_deliver(struct rn_stack *st, const struct rn_icmp6_hdr *ic,
+                              struct rn_iface *ifp)
 {
     struct net_stack *ns = net_st(st);
     struct rn_ip_err e;
     rn_ip_err_fn fn;
 
-    if (ic->ic6_type == RN_ICMP6_PACKET_TOO_BIG) {
-        if (!rn__net_rd6_too_big_input(st, ic, rx))
-            return;
-    } else if (!rn__net_ip6_is_local(st, &ic->ic6_qsrc, true)) {
-        rn__stack_count_drop(st, rx->r6_iface, RN_DROP_ICMP6_ERR_NOT_OURS);
-        return;
-    }
     /* The parser stops at what it cannot walk: a header running past the
      * quote, a bad one, a later fragment (RN_IP6_NH_NONE then). */
     if (ic->ic6_qproto == RN_IP6_NH_NONE || rn_ip6_is_ext(ic->ic6_qproto) ||
         ((ic->ic6_qproto == RN_IPPROTO_TCP || ic->ic6_qproto == RN_IPPROTO_UDP) &&
          ic->ic6_ql4len < 8)) {
-        rn__stack_count_drop(st, rx->r6_iface, RN_DROP_BAD_ICMP6_QUOTE);
+        rn__stack_count_drop(st, ifp, RN_DROP_BAD_ICMP6_QUOTE);
         return;
     }
     fn = ns->ns_errs6[ic->ic6_qproto];
@@ -224,6 +217,39 @@ static void icmp6_err_input(struct rn_stack *st, const struct rn_icmp6_hdr *ic,
     e.ie_l4len = ic->ic6_ql4len > UINT32_MAX ? UINT32_MAX : (uint32_t)ic->ic6_ql4len;
     ns->ns_icmp6_err_to_transport++;
     fn(st, &e);
+}
+
+/* Takes the error ic (unreachable, too big, time exceeded or parameter
+ * problem) received as rx says: only about a datagram we sent. */
+static void icmp6_err_input(struct rn_stack *st, const struct rn_icmp6_hdr *ic,
+                            const struct ip6_rx *rx)
+{
+    if (ic->ic6_type == RN_ICMP6_PACKET_TOO_BIG) {
+        if (!rn__net_rd6_too_big_input(st, ic, rx))
+            return;
+    } else if (!rn__net_ip6_is_local(st, &ic->ic6_qsrc, true)) {
+        rn__stack_count_drop(st, rx->r6_iface, RN_DROP_ICMP6_ERR_NOT_OURS);
+        return;
+    }
+    icmp6_err_deliver(st, ic, rx->r6_iface);
+}
+
+void rn__net_icmp6_local_unreach(struct rn_stack *st, const struct rn_netbuf *nb, uint8_t code)
+{
+    /* The error a router would send, quoting as much as the transports
+     * read (the chain walked within it). */
+    uint8_t msg[RN_ICMP6_HLEN + 256];
+    struct rn_icmp6_hdr ic;
+    size_t n = nb->nb_pktlen < 256 ? nb->nb_pktlen : 256;
+
+    memset(msg, 0, RN_ICMP6_HLEN);
+    msg[0] = RN_ICMP6_DEST_UNREACH;
+    msg[1] = code;
+    rn_nb_copyout(nb, 0, msg + RN_ICMP6_HLEN, n);
+    if (rn__icmp6_parse(msg, RN_ICMP6_HLEN + n, &RN_IP6_ANY, &RN_IP6_ANY, RN_CSUM_VERIFIED, &ic) !=
+        RN_DROP_NONE)
+        return;
+    icmp6_err_deliver(st, &ic, NULL);
 }
 
 static void icmp6_dispatch(struct rn_stack *st, struct rn_netbuf *nb,

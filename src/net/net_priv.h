@@ -420,6 +420,10 @@ void rn__net_icmp_input(struct rn_stack *st, struct rn_netbuf *nb, const struct 
  * delivered, as an ICMP destination-unreachable with code would: used when
  * a next hop never answers ARP.  nb is only read. */
 void rn__net_icmp_local_unreach(struct rn_stack *st, const struct rn_netbuf *nb, uint8_t code);
+/* The same for the IPv6 datagram nb (fixed header first), as an ICMPv6
+ * destination unreachable with code would (3: address unreachable, when
+ * a next hop never answers neighbour discovery).  nb is only read. */
+void rn__net_icmp6_local_unreach(struct rn_stack *st, const struct rn_netbuf *nb, uint8_t code);
 /* Sends an ICMP error quoting orig (an IP header of orig_hlen bytes
  * followed by payload).  Rate limited. */
 void rn__net_icmp_error(struct rn_stack *st, uint8_t type, uint8_t code, uint32_t rest,

@@ -5,7 +5,9 @@
  * for the port unreachable b sends itself.  Checked: a connect ended by a
  * destination unreachable with the code Linux gives each code (through an
  * extension header in the quote too), and not by one about a sequence
- * number not in flight (RFC 5927) nor by a time exceeded (soft); a packet
+ * number not in flight (RFC 5927) nor by a time exceeded (soft); a next
+ * hop that never answers neighbour discovery ends it with EHOSTUNREACH,
+ * as an address unreachable would; a packet
  * too big shrinks an established connection's segments to the path MTU it
  * leaves (40 + 20 + 12 of headers) and the data still arrives whole,
  * unfragmented, while a too big about data not in flight lowers the path
@@ -252,6 +254,31 @@ static void test_connect_soft_and_stale(void **state)
     down();
 }
 
+/* A next hop that never answers neighbour discovery: the connect ends
+ * with EHOSTUNREACH once the solicitations run out, as from an ICMPv6
+ * address unreachable (and as Linux's does), instead of waiting for its
+ * SYN's retransmissions to time out. */
+static void test_nd_failure_ends_connect(void **state)
+{
+    struct rec r = {0};
+    uint32_t iss;
+    int h;
+
+    (void)state;
+    up();
+    h = connect_nobody(&r, &iss);
+    run_for(RN_SEC(2));
+    assert_null(last_of(&r, RN_SOP_CONNECT));
+    run_for(RN_SEC(3));
+    assert_non_null(last_of(&r, RN_SOP_CONNECT));
+    assert_int_equal(last_of(&r, RN_SOP_CONNECT)->sc_result, RN_EHOSTUNREACH);
+    assert_true(net_st(P.a)->ns_icmp6_err_to_transport >= 1);
+    assert_true(rn_stack_drops(P.a, RN_DROP_ND_UNRESOLVED) >= 1);
+    close_h(P.pa, h);
+    run_for(RN_MSEC(10));
+    down();
+}
+
 /* A packet too big about data in flight: the path MTU drops to it, the
  * connection's segments shrink to it less 40 + 20 + 12 and what was lost
  * is sent again in them; the data arrives whole, and nothing was cut
@@ -453,6 +480,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_connect_unreachable),
         cmocka_unit_test(test_connect_soft_and_stale),
+        cmocka_unit_test(test_nd_failure_ends_connect),
         cmocka_unit_test(test_too_big_shrinks_segments),
         cmocka_unit_test(test_udp_connected),
         cmocka_unit_test(test_bad_quotes),
