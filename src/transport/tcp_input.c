@@ -13,6 +13,12 @@
  *   then rn__tcp_output() sends what the segment called for.
  *
  * rn__tcp_input() always consumes the packet.
+ *
+ * ICMP and ICMPv6 errors about our segments, one record for both
+ * families (struct rn_ip_err):
+ *   icmp.c / icmp6.c -> rn__tcp_err_input(): the connection, the sequence
+ *     check of RFC 5927 -> shrink to the path MTU and resend, or end a
+ *     connect; else soft
  */
 #include <string.h>
 
