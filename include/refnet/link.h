@@ -87,7 +87,8 @@ struct rn_link;
 /* Offloads a link may offer (lc_offloads). */
 #define RN_LINK_OFF_TX_CSUM 0x0001u  /* fills checksums marked RN_NB_OFF_CSUM_PARTIAL */
 #define RN_LINK_OFF_RX_CSUM 0x0002u  /* marks verified frames RN_NB_OFF_CSUM_VALID */
-#define RN_LINK_OFF_TSO 0x0004u      /* splits RN_NB_OFF_GSO TCP segments */
+#define RN_LINK_OFF_TSO 0x0004u      /* splits RN_NB_OFF_GSO TCP segments over IPv4 */
+#define RN_LINK_OFF_TSO6 0x0008u     /* the same over IPv6 (no extension headers) */
 
 /* What a link can do. */
 struct rn_link_caps {

@@ -439,7 +439,7 @@ static void fault_caps(struct rn_link *link, struct rn_link_caps *caps)
     /* A checksum the device computes after we flip a bit would cover the
      * damage: corrupting what we send means the stack must checksum it. */
     if (fl->fl_thr_corrupt && (fl->fl_p.fp_dir & RN_FAULT_TX))
-        caps->lc_offloads &= ~(RN_LINK_OFF_TX_CSUM | RN_LINK_OFF_TSO);
+        caps->lc_offloads &= ~(RN_LINK_OFF_TX_CSUM | RN_LINK_OFF_TSO | RN_LINK_OFF_TSO6);
 }
 
 static void values_dir(const char *const names[9], const struct fault_dir *d,

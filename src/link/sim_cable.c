@@ -140,7 +140,8 @@ static void cable_caps(struct rn_link *link, struct rn_link_caps *caps)
     memcpy(caps->lc_hwaddr, ce->ce_hwaddr, RN_MAC_LEN);
     caps->lc_has_hwaddr = true;
     if (ce->ce_offloads)
-        caps->lc_offloads = RN_LINK_OFF_TX_CSUM | RN_LINK_OFF_RX_CSUM | RN_LINK_OFF_TSO;
+        caps->lc_offloads =
+            RN_LINK_OFF_TX_CSUM | RN_LINK_OFF_RX_CSUM | RN_LINK_OFF_TSO | RN_LINK_OFF_TSO6;
 }
 
 static void cable_values(struct rn_link *link, rn_value_fn fn, void *ctx)

@@ -429,35 +429,35 @@ static int tap_rx(struct rn_link *link, struct rn_netbuf **pkts, unsigned max, r
 
 /* Fills the virtio_net_hdr for an outgoing frame from its offload flags:
  * where the device must finish the checksum, and how to cut a GSO segment.
- * The frame is Ethernet + IPv4 + TCP or UDP whenever a flag is set, or
- * Ethernet + IPv6 (no extension header) + TCP with a partial checksum
- * alone (the transports claim no TSO over IPv6). */
+ * Whenever a flag is set the frame is Ethernet + IPv4 + TCP or UDP, or
+ * Ethernet + IPv6 (no extension header: the transports add none) + TCP
+ * or UDP. */
 static void tap_tx_offload(const struct rn_netbuf *nb, struct virtio_net_hdr *vh)
 {
     uint8_t hdr[RN_ETH_HLEN + 60 + 13];
     unsigned ihl, proto, thl;
+    bool v6;
 
     memset(vh, 0, sizeof(*vh));
     if (!(nb->nb_offload & (RN_NB_OFF_CSUM_PARTIAL | RN_NB_OFF_GSO)))
         return;
     if (rn_nb_copyout(nb, 0, hdr, RN_ETH_HLEN + 40) < 0)
         return;
-    if (hdr[12] == 0x86 && hdr[13] == 0xdd) {
+    v6 = hdr[12] == 0x86 && hdr[13] == 0xdd;
+    if (v6) {
+        ihl = 40;
         proto = hdr[RN_ETH_HLEN + 6];
-        vh->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
-        vh->csum_start = (uint16_t)(RN_ETH_HLEN + 40);
-        vh->csum_offset = proto == 6 ? 16 : 6;
-        return;
+    } else {
+        ihl = (hdr[RN_ETH_HLEN] & 0x0f) * 4u;
+        proto = hdr[RN_ETH_HLEN + 9];
     }
-    ihl = (hdr[RN_ETH_HLEN] & 0x0f) * 4u;
-    proto = hdr[RN_ETH_HLEN + 9];
     vh->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
     vh->csum_start = (uint16_t)(RN_ETH_HLEN + ihl);
     vh->csum_offset = proto == 6 ? 16 : 6;  /* TCP or UDP checksum field */
     if ((nb->nb_offload & RN_NB_OFF_GSO) && proto == 6 &&
         rn_nb_copyout(nb, RN_ETH_HLEN + ihl + 12, hdr, 1) == 0) {
         thl = (hdr[0] >> 4) * 4u;
-        vh->gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+        vh->gso_type = v6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4;
         vh->gso_size = (uint16_t)nb->nb_gso_size;
         vh->hdr_len = (uint16_t)(RN_ETH_HLEN + ihl + thl);
     }
@@ -634,7 +634,8 @@ static void tap_caps(struct rn_link *link, struct rn_link_caps *caps)
     caps->lc_mtu = tl->tl_mtu;
     memcpy(caps->lc_hwaddr, tl->tl_hwaddr, RN_MAC_LEN);
     caps->lc_has_hwaddr = true;
-    caps->lc_offloads = tl->tl_vnet ? RN_LINK_OFF_TX_CSUM | RN_LINK_OFF_RX_CSUM | RN_LINK_OFF_TSO
+    caps->lc_offloads = tl->tl_vnet ? RN_LINK_OFF_TX_CSUM | RN_LINK_OFF_RX_CSUM |
+                                          RN_LINK_OFF_TSO | RN_LINK_OFF_TSO6
                                     : 0;
 }
 

@@ -199,7 +199,7 @@ int rn__net_ip6_output(struct rn_stack *st, struct rn_netbuf *nb, const struct i
                   : ifp->if_hlim6 ? ifp->if_hlim6
                                   : net_st(st)->ns_params.sp_ttl;
     ip.ip6_dst = out->o6_dst;
-    if (nb->nb_pktlen + RN_IP6_HLEN > hop.h_mtu &&
+    if (nb->nb_pktlen + RN_IP6_HLEN > hop.h_mtu && !(nb->nb_offload & RN_NB_OFF_GSO) &&
         !(!rn_ip6_is_multicast(&ip.ip6_dst) && rn__net_ip6_is_local(st, &ip.ip6_dst, false))) {
         net_st(st)->ns_ip6_out++;
         return ip6_fragment(st, &hop, nb, &ip);

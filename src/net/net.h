@@ -236,12 +236,14 @@ struct rn_ip6_out {
 
 /* Sends the upper-layer message nb (with the headroom rn__ip_alloc()
  * leaves) over IPv6: routes, picks the source if o6_src is ::, fragments
- * what is longer than the MTU, resolves the next hop.  Returns 0 once
+ * what is longer than the MTU (never a TCP segment marked RN_NB_OFF_GSO,
+ * which the device cuts), resolves the next hop.  Returns 0 once
  * queued, or RN_ENETUNREACH, RN_EMSGSIZE, RN_ENOBUFS.  Consumes nb. */
 int rn__ip6_output(struct rn_stack *st, struct rn_netbuf *nb, const struct rn_ip6_out *out);
 
 /* Where a datagram to dst would go: ir_iface, ir_mtu and ir_offloads as
- * for IPv4 (ir_nexthop, ir_bcast unused), *src the source address to use.
+ * for IPv4 (ir_nexthop, ir_bcast unused; RN_LINK_OFF_TSO if the link
+ * offers RN_LINK_OFF_TSO6), *src the source address to use.
  * Returns 0, or RN_ENETUNREACH (no route or no usable source). */
 int rn__ip6_route(struct rn_stack *st, const struct rn_ip6 *dst, struct rn_ip_route *out,
                   struct rn_ip6 *src);

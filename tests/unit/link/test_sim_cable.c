@@ -189,7 +189,8 @@ static void test_offloads(void **state)
     assert_int_equal(rn_sim_cable_new(&p, &a, &b), 0);
     rn_link_caps(b, &caps);
     assert_int_equal(caps.lc_offloads,
-                     RN_LINK_OFF_TX_CSUM | RN_LINK_OFF_RX_CSUM | RN_LINK_OFF_TSO);
+                     RN_LINK_OFF_TX_CSUM | RN_LINK_OFF_RX_CSUM | RN_LINK_OFF_TSO |
+                         RN_LINK_OFF_TSO6);
     big = th_frame(pa, 4, 9000);
     big->nb_offload = RN_NB_OFF_CSUM_PARTIAL | RN_NB_OFF_GSO;
     big->nb_gso_size = 1448;

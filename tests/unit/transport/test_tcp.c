@@ -1726,6 +1726,67 @@ static void test_listener_lookup_both_families(void **state)
     check_live_objects(0);
 }
 
+/* TCP over IPv6 on a cable that cuts segments (TSO over IPv6): the
+ * connection claims TSO, 4 MiB cross exact, and in far fewer frames than
+ * the 2,900 segments of a 1,440-byte MSS they make. */
+static void test_bulk_ipv6_tso(void **state)
+{
+    const size_t total = 4u << 20;
+    struct pair_params pp = {.pp_layers = PAIR_TCP, .pp_ipv6 = true, .pp_offloads = true};
+    struct user ua = {0}, ub = {.u_drain = true};
+    struct rn_inaddr any6 = rn_inaddr_v6(&RN_IP6_ANY), b6;
+    struct bulk b = {&ub, total};
+    struct rn_link_stats before, after;
+    struct tcp_listener *l;
+    uint8_t *data = malloc(total);
+    size_t sent = 0;
+    static struct user lu;
+
+    (void)state;
+    assert_non_null(data);
+    fill(data, total, 6);
+    assert_int_equal(rn_ip6_addr_parse(ADDR6_B, &b6.ia_ip6, NULL), 0);
+    pair_up_with(&pp);
+    memset(&lu, 0, sizeof(lu));
+    assert_int_equal(rn__tcp_listen_opts(P.b, any6, 5006, 4, NULL, &upcalls, &lu, &l), 0);
+    assert_int_equal(rn__tcp_connect_opts(P.a, any6, 0, b6, 5006, NULL, &upcalls, &ua, &ua.u_conn),
+                     0);
+    rn_ob_ref(ua.u_conn, RN_TAG_SOCKET_ENDPOINT);
+    run(P.now + RN_SEC(10), open_done, &lu);
+    assert_int_equal(ua.u_connected, 1);
+    assert_int_equal(rn__tcp_accept(l, RN_TAG_SOCKET_ENDPOINT, &upcalls, &ub, &ub.u_conn), 0);
+    assert_true(ua.u_conn->t_offloads & RN_LINK_OFF_TSO);
+    rn_link_stats(rn_iface_link(P.ifa), &before);
+    while (ub.u_rxlen < total && P.now < RN_SEC(600)) {
+        while (sent < total) {
+            ssize_t n = rn__tcp_send(ua.u_conn, data + sent, total - sent);
+
+            if (n <= 0)
+                break;
+            sent += (size_t)n;
+        }
+        run(P.now + RN_MSEC(200), bulk_done, &b);
+        assert_int_equal(ua.u_error, 0);
+        assert_int_equal(ub.u_error, 0);
+    }
+    rn_link_stats(rn_iface_link(P.ifa), &after);
+    assert_int_equal(ub.u_rxlen, total);
+    assert_memory_equal(ub.u_rx, data, total);
+    if (after.ls_tx_frames - before.ls_tx_frames > 1000)
+        fail_msg("4 MiB left in %llu frames: not cut by the link",
+                 (unsigned long long)(after.ls_tx_frames - before.ls_tx_frames));
+    user_close(&ub, false);
+    run_for(RN_SEC(2));
+    user_close(&ua, false);
+    rn__tcp_listener_close(l);
+    run_for(RN_SEC(120));
+    free(data);
+    user_free(&ua);
+    user_free(&ub);
+    pair_down();
+    check_live_objects(0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1750,6 +1811,7 @@ int main(void)
         cmocka_unit_test(test_cubic_hystart),
         cmocka_unit_test(test_cubic_bulk_faulty),
         cmocka_unit_test(test_bulk_both_ways_faulty),
+        cmocka_unit_test(test_bulk_ipv6_tso),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
