@@ -362,6 +362,72 @@ static void test_too_big_shrinks_segments(void **state)
     down();
 }
 
+/* Another connection to the destination a packet too big named keeps its
+ * segment size, so IPv6 output cuts its longer segments into fragments by
+ * the path MTU; with checksums left to the link (offloads on), those
+ * fragments carry the finished checksum, and the data arrives. */
+static void test_too_big_other_connection(void **state)
+{
+    struct pair_params pp = {.pp_ipv6 = true, .pp_procs = true, .pp_offloads = true};
+    struct rn_sockaddr_in any = sa6("::", 80), to = sa6(ADDR6_B, 80);
+    static uint8_t data[1400], got[1400];
+    const struct rn_sock_completion *c;
+    struct rec ra = {0}, rb = {0}, rr = {0};
+    uint8_t th[20], q[128];
+    size_t n;
+    int hl, h1, h2, hs1, hs2;
+
+    (void)state;
+    pair_up_with(&pp);
+    memset(data, 0x5a, sizeof(data));
+    hl = rn_sock_open(P.pb, RN_SOCK_STREAM | RN_SOCK_INET6, 0);
+    assert_int_equal(rn_sock_bind(P.pb, hl, &any), 0);
+    assert_int_equal(rn_sock_listen(P.pb, hl, 4), 0);
+    submit(P.pb, RN_SOP_ACCEPT, hl, NULL, 0, NULL, &rb);
+    submit(P.pb, RN_SOP_ACCEPT, hl, NULL, 0, NULL, &rb);
+    h1 = rn_sock_open(P.pa, RN_SOCK_STREAM | RN_SOCK_INET6, 0);
+    h2 = rn_sock_open(P.pa, RN_SOCK_STREAM | RN_SOCK_INET6, 0);
+    submit(P.pa, RN_SOP_CONNECT, h1, NULL, 0, &to, &ra);
+    submit(P.pa, RN_SOP_CONNECT, h2, NULL, 0, &to, &ra);
+    run_for(RN_MSEC(100));
+    assert_int_equal(rb.n, 2);
+    hs1 = (int)rb.c[0].sc_result;
+    hs2 = (int)rb.c[1].sc_result;
+    assert_true(hs1 > 0 && hs2 > 0);
+    /* A packet too big about the first connection (stale: its data is all
+     * acknowledged) lowers the path MTU for both. */
+    tcp_hdr(th, lport_of(h1), 80, conn_of(h1, ADDR6_B, 80)->snd_una);
+    n = quote(q, ADDR6_A, ADDR6_B, RN_IPPROTO_TCP, 0, 0, th, sizeof(th));
+    err_to_a(RN_ICMP6_PACKET_TOO_BIG, 0, 1280, q, n);
+    assert_int_equal(net_st(P.a)->ns_ip6_pmtu_updates, 1);
+    /* The second sends one segment of 1400 bytes: in fragments. */
+    submit(P.pa, RN_SOP_SEND, h2, data, sizeof(data), NULL, &ra);
+    run_for(RN_MSEC(20));
+    assert_true(net_st(P.a)->ns_ip6_frag_out >= 2);
+    {
+        struct rn_sockaddr_in rm;
+        int hs;
+
+        /* b's handle of the second connection: its peer's port is h2's. */
+        assert_int_equal(rn_sock_getname(P.pb, hs1, NULL, &rm), 0);
+        hs = rm.sin_port == lport_of(h2) ? hs1 : hs2;
+        submit(P.pb, RN_SOP_RECV, hs, got, sizeof(got), NULL, &rr);
+        run_for(RN_MSEC(20));
+        c = last_of(&rr, RN_SOP_RECV);
+        assert_non_null(c);
+        assert_int_equal(c->sc_result, sizeof(data));
+    }
+    assert_memory_equal(got, data, sizeof(data));
+    assert_int_equal(rn_stack_drops(P.b, RN_DROP_BAD_TCP_CSUM), 0);
+    close_h(P.pa, h1);
+    close_h(P.pa, h2);
+    close_h(P.pb, hs1);
+    close_h(P.pb, hs2);
+    close_h(P.pb, hl);
+    run_for(RN_SEC(130));
+    down();
+}
+
 /* A connected UDP socket: b's own port unreachable gives ECONNREFUSED on
  * the next receive; an administratively prohibited gives EACCES; a time
  * exceeded is soft and says nothing.  An unconnected socket hears none. */
@@ -482,6 +548,7 @@ int main(void)
         cmocka_unit_test(test_connect_soft_and_stale),
         cmocka_unit_test(test_nd_failure_ends_connect),
         cmocka_unit_test(test_too_big_shrinks_segments),
+        cmocka_unit_test(test_too_big_other_connection),
         cmocka_unit_test(test_udp_connected),
         cmocka_unit_test(test_bad_quotes),
     };
