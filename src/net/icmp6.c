@@ -249,6 +249,10 @@ void rn__net_icmp6_local_unreach(struct rn_stack *st, const struct rn_netbuf *nb
     if (rn__icmp6_parse(msg, RN_ICMP6_HLEN + n, &RN_IP6_ANY, &RN_IP6_ANY, RN_CSUM_VERIFIED, &ic) !=
         RN_DROP_NONE)
         return;
+    /* Our own datagrams: a fragment after the first, or an ICMPv6
+     * message, has no transport to tell, and no bad quote to count. */
+    if (ic.ic6_qproto != RN_IPPROTO_TCP && ic.ic6_qproto != RN_IPPROTO_UDP)
+        return;
     icmp6_err_deliver(st, &ic, NULL);
 }
 
