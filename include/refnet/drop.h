@@ -113,7 +113,7 @@
       "IPv6 payload length runs past the frame")                              \
     X(BAD_IP6_SRC, "bad_ip6_src",                                              \
       "IPv6 source no host sends from: multicast, loopback, mapped IPv4, "     \
-      "or one of ours from the wire")                                         \
+      ":: to a transport, or one of ours from the wire")                      \
     X(BAD_IP6_EXT, "bad_ip6_ext",                                              \
       "IPv6 extension header runs past the datagram, or hop-by-hop not "      \
       "first (RFC 8200 4.1)")                                                 \

@@ -222,6 +222,14 @@ static void ip6_input(struct rn_iface *ifp, struct rn_netbuf *nb, bool looped,
     rx.r6_iface = ifp;
     rx.r6_hdr = p;
     rx.r6_hdrlen = (uint32_t)(contig < len ? contig : len);
+    /* The filtering platform's inbound-ip, as for IPv4: every datagram
+     * for us, ICMPv6 (neighbour discovery too) and transports alike. */
+    if (net_st(st)->ns_ip_hook[RN_IP_HOOK_IN] != NULL &&
+        rn__net_ip_hook_drops(st, RN_IP_HOOK_IN, nb, ex.ex_off, rn_inaddr_v6(&ip.ip6_dst),
+                              rn_inaddr_v6(&ip.ip6_src), ex.ex_proto)) {
+        rn__net_drop(st, ifp, nb, RN_DROP_FILTER_BLOCKED);
+        return;
+    }
     /* A tentative address takes neighbour discovery only (RFC 4862 5.4);
      * ICMPv6 input sorts that out. */
     if (ex.ex_proto == RN_IPPROTO_ICMPV6) {
@@ -240,9 +248,10 @@ static void ip6_input(struct rn_iface *ifp, struct rn_netbuf *nb, bool looped,
         rn__net_drop(st, ifp, nb, RN_DROP_IP6_NO_NEXT_HEADER);
         return;
     }
-    /* A datagram from one of our own addresses off the wire (a LAND
-     * attack on a transport). */
-    if (!looped && rn__net_ip6_is_local(st, &ip.ip6_src, true)) {
+    /* A transport's datagram from :: (only neighbour discovery and MLD,
+     * ICMPv6 above, send from it: RFC 4291 2.5.2), or from one of our
+     * own addresses off the wire (a LAND attack on a transport). */
+    if (rn_ip6_is_any(&ip.ip6_src) || (!looped && rn__net_ip6_is_local(st, &ip.ip6_src, true))) {
         rn__net_drop(st, ifp, nb, RN_DROP_BAD_IP6_SRC);
         return;
     }

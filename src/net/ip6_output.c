@@ -202,6 +202,13 @@ int rn__net_ip6_output(struct rn_stack *st, struct rn_netbuf *nb, const struct i
         rn__net_drop(st, ifp, nb, RN_DROP_TOO_BIG_DF);
         return RN_EMSGSIZE;
     }
+    /* The filtering platform's outbound-ip, as for IPv4. */
+    if (net_st(st)->ns_ip_hook[RN_IP_HOOK_OUT] != NULL &&
+        rn__net_ip_hook_drops(st, RN_IP_HOOK_OUT, nb, 0, rn_inaddr_v6(&ip.ip6_src),
+                              rn_inaddr_v6(&out->o6_dst), out->o6_proto)) {
+        rn__net_drop(st, ifp, nb, RN_DROP_FILTER_BLOCKED);
+        return RN_EACCES;
+    }
     ip.ip6_tclass = out->o6_tclass;
     ip.ip6_plen = (uint16_t)nb->nb_pktlen;
     ip.ip6_nxt = out->o6_proto;

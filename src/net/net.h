@@ -42,20 +42,25 @@ void rn__stack_count_drop(struct rn_stack *st, struct rn_iface *ifp, enum rn_dro
 /* ---- The IP layer's hooks ---------------------------------------------- */
 
 enum rn_ip_hook_dir {
-    RN_IP_HOOK_IN,   /* every datagram delivered to this stack, reassembled */
-    RN_IP_HOOK_OUT,  /* every datagram this stack sends, once routed */
+    RN_IP_HOOK_IN,   /* every datagram delivered to this stack, IPv4 or
+                        IPv6, reassembled */
+    RN_IP_HOOK_OUT,  /* every datagram this stack sends, IPv4 or IPv6,
+                        once routed */
     RN_IP_HOOK_COUNT_
 };
 
-/* What a hook is told of a datagram. */
+/* What a hook is told of a datagram, IPv4 or IPv6. */
 struct rn_ip_hook_values {
-    uint8_t hv_proto;    /* RN_IPPROTO_* */
-    uint32_t hv_laddr;   /* this stack's side: the destination inbound,
-                            the source outbound */
-    uint32_t hv_raddr;   /* the other side */
+    uint8_t hv_proto;    /* RN_IPPROTO_* (IPv6: the upper layer's, after
+                            the extension headers) */
+    struct rn_inaddr hv_laddr;  /* this stack's side: the destination
+                                   inbound, the source outbound; IPv4 held
+                                   mapped */
+    struct rn_inaddr hv_raddr;  /* the other side */
     uint16_t hv_lport;   /* TCP and UDP: ports on the same sides; else 0 */
     uint16_t hv_rport;
-    uint32_t hv_len;     /* bytes after the IP header */
+    uint32_t hv_len;     /* bytes after the IP header (IPv6: after the
+                            extension headers) */
 };
 
 /* Returns true to drop the datagram (counted as filter_blocked). */

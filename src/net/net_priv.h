@@ -389,11 +389,13 @@ void rn__net_ip_input(struct rn_iface *ifp, struct rn_netbuf *nb);
 /* Delivers a whole datagram (IP header pulled) to ICMP or its transport.
  * Consumes nb. */
 void rn__net_ip_deliver(struct rn_stack *st, struct rn_netbuf *nb, const struct rn_ip_rx *rx);
-/* Asks the hook of dir, which is set, about a datagram: nb holds the
- * transport header and payload; laddr is our side.  Returns true if the
- * hook drops it.  Does not consume nb. */
+/* Asks the hook of dir, which is set, about a datagram of either family:
+ * nb holds the transport header and payload from offset off on; laddr is
+ * our side (IPv4 held mapped).  Returns true if the hook drops it.  Does
+ * not consume nb. */
 bool rn__net_ip_hook_drops(struct rn_stack *st, enum rn_ip_hook_dir dir, const struct rn_netbuf *nb,
-                        uint32_t laddr, uint32_t raddr, uint8_t proto);
+                           size_t off, struct rn_inaddr laddr, struct rn_inaddr raddr,
+                           uint8_t proto);
 /* Runs datagrams sent to our own addresses.  */
 void rn__net_ip_loopback_run(struct rn_stack *st);
 /* True if addr is a broadcast address for ifp. */

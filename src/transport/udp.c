@@ -93,13 +93,6 @@ static char *unpack_fmt(uint64_t v, char *buf, size_t len)
     return buf;
 }
 
-/* The filtering platform's values hold IPv4 addresses: an IPv6 endpoint
- * shows as 0.0.0.0 there (ports, protocol and length still match). */
-static uint32_t fv_addr(const struct rn_inaddr *a)
-{
-    return rn_inaddr_is_v4(a) ? rn_inaddr_to_v4(a) : 0;
-}
-
 static void udp_describe(const void *ob, char *buf, size_t len)
 {
     const struct udp_ep *ep = ob;
@@ -207,9 +200,9 @@ static bool udp_filter_blocks(struct rn_stack *st, enum rn_filter_layer layer,
     memset(&req, 0, sizeof(req));
     req.fr_values.fv_layer = layer;
     req.fr_values.fv_proto = RN_IPPROTO_UDP;
-    req.fr_values.fv_laddr = fv_addr(laddr);
+    req.fr_values.fv_laddr = *laddr;  /* either family, as the platform takes them */
     req.fr_values.fv_lport = lport;
-    req.fr_values.fv_raddr = fv_addr(raddr);
+    req.fr_values.fv_raddr = *raddr;
     req.fr_values.fv_rport = rport;
     req.fr_values.fv_len = (uint32_t)len;
     return rn__filter_classify(st, &req) == RN_FILTER_BLOCK;

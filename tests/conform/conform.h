@@ -38,6 +38,8 @@ struct cf_case {
     char *cc_name;            /* "rfc9293-3.10.7.4-time-wait-old-ack" */
     char *cc_clause;          /* "RFC 9293 3.10.7.4, first check" */
     char *cc_quote;           /* the RFC's words, briefly; may be NULL */
+    unsigned cc_family;       /* 4 or 6: runs over that family only
+                                 ("family ipv4"); 0: over both */
     char **cc_settings;       /* "tcp.sack 0", ... applied before the stack runs */
     unsigned cc_nsettings;
     struct cf_line *cc_lines; /* the steps */

@@ -781,6 +781,9 @@ struct cf_spec {
     unsigned sp_nraw;
     unsigned sp_nopts;
     uint32_t sp_src, sp_dst;     /* 0: the usual */
+    bool sp_has_src6, sp_has_dst6;  /* an IPv6 address written as one (over
+                                       IPv6 only): sp_src6, sp_dst6 */
+    struct rn_ip6 sp_src6, sp_dst6;
     uint16_t sp_sport, sp_dport; /* 0: the usual */
     int sp_ttl;                  /* -1: 64 */
     int sp_tos;                  /* -1: 0 */
@@ -981,8 +984,22 @@ static int parse_seg(const struct cf_world *w, char *line, struct cf_spec *sp, c
             }
             i++;
         } else if ((strcmp(k, "src") == 0 || strcmp(k, "dst") == 0) && i + 1 < nt) {
-            if (parse_addr(tok[i + 1], k[0] == 's' ? &sp->sp_src : &sp->sp_dst, err, errlen) < 0)
+            bool src = k[0] == 's';
+
+            /* An IPv6 address as itself (::1, ff02::1): a case that runs
+             * over IPv6 only ("family ipv6"). */
+            if (strchr(tok[i + 1], ':') != NULL) {
+                if (!w->w_v6 || !sp->sp_in)
+                    return cf_fail(err, errlen,
+                                   "'%s': an IPv6 address is written only on a segment the "
+                                   "peer sends, in a case run over IPv6",
+                                   tok[i + 1]);
+                if (rn_ip6_addr_parse(tok[i + 1], src ? &sp->sp_src6 : &sp->sp_dst6, NULL) != 0)
+                    return cf_fail(err, errlen, "'%s' is no IPv6 address", tok[i + 1]);
+                *(src ? &sp->sp_has_src6 : &sp->sp_has_dst6) = true;
+            } else if (parse_addr(tok[i + 1], src ? &sp->sp_src : &sp->sp_dst, err, errlen) < 0) {
                 return -1;
+            }
             i++;
         } else if (strcmp(k, "ect0") == 0) {
             sp->sp_tos = 2;
@@ -1090,6 +1107,10 @@ static int inject(struct cf_world *w, const struct cf_spec *sp, char *err, size_
         ip[7] = (uint8_t)(sp->sp_ttl >= 0 ? sp->sp_ttl : 64);
         v6_of(src, ip + 8);
         v6_of(dst, ip + 24);
+        if (sp->sp_has_src6)
+            memcpy(ip + 8, sp->sp_src6.i6_octet, 16);
+        if (sp->sp_has_dst6)
+            memcpy(ip + 24, sp->sp_dst6.i6_octet, 16);
     } else {
         put16(f + 12, 0x0800);
         ip[0] = 0x45;

@@ -4,7 +4,9 @@
  * each on a fresh stack that must end leak-free.
  *
  *   conform FILE...             run every case
- *   conform --ipv6 FILE...      run every case over IPv6 (engine.c)
+ *   conform --ipv6 FILE...      run every case over IPv6 (engine.c); a case
+ *                               written for one family ("family ipv4")
+ *                               runs over that family only
  *   conform --list FILE...      print each case's name and clause
  *   conform --doc DOC FILE...   fail unless DOC (docs/conformance.md) names
  *                               every case written out in the files (the
@@ -40,7 +42,7 @@ int main(int argc, char **argv)
 {
     const char *only = getenv("CONFORM_CASE");
     struct CMUnitTest *tests;
-    bool list = false;
+    bool list = false, ipv6 = false;
     const char *doc = NULL;
     char err[1024];
     unsigned i, n = 0;
@@ -53,6 +55,7 @@ int main(int argc, char **argv)
         }
         if (strcmp(argv[a], "--ipv6") == 0) {
             cf_use_ipv6(true);
+            ipv6 = true;
             continue;
         }
         if (strcmp(argv[a], "--doc") == 0 && a + 1 < argc) {
@@ -105,6 +108,8 @@ int main(int argc, char **argv)
         return 2;
     for (i = 0; i < suite.cs_ncases; i++) {
         if (only != NULL && strstr(suite.cs_cases[i].cc_name, only) == NULL)
+            continue;
+        if (suite.cs_cases[i].cc_family != 0 && suite.cs_cases[i].cc_family != (ipv6 ? 6u : 4u))
             continue;
         tests[n].name = suite.cs_cases[i].cc_name;
         tests[n].test_func = run_case;

@@ -192,6 +192,15 @@ static int load_pkt(struct cf_suite *suite, const char *path, FILE *f, char *err
             if (old)
                 cc->cc_quote[old++] = ' ';
             strcpy(cc->cc_quote + old, q);
+        } else if (strncmp(s, "family ", 7) == 0 && cc->cc_nlines == 0 && !is_prelude) {
+            const char *fam = trim(s + 7);
+
+            if (strcmp(fam, "ipv4") == 0)
+                cc->cc_family = 4;
+            else if (strcmp(fam, "ipv6") == 0)
+                cc->cc_family = 6;
+            else
+                return ferr(err, errlen, path, lineno, "family '%s' is neither ipv4 nor ipv6", fam);
         } else if (strncmp(s, "set ", 4) == 0 && cc->cc_nlines == 0 && !is_prelude) {
             cc->cc_settings = realloc(cc->cc_settings,
                                       (cc->cc_nsettings + 1) * sizeof(*cc->cc_settings));
