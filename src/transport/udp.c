@@ -18,7 +18,11 @@
  * Errors: ICMP port (and protocol) unreachable about a datagram sent by a
  * connected endpoint becomes its pending error, returned by its next send
  * or receive, as Linux does without IP_RECVERR; other ICMP errors are soft
- * for UDP and ignored.
+ * for UDP and ignored.  Over IPv6 the hard ICMPv6 errors do the same with
+ * the codes Linux gives them (rn__icmp6_err_code()): port unreachable
+ * RN_ECONNREFUSED, administratively prohibited, failed policy and reject
+ * route RN_EACCES, parameter problem RN_EPROTO; no route, address
+ * unreachable, time exceeded and packet too big are soft.
  *
  * Endpoints are objects of type "udp endpoint".  References: "create"
  * (UDP's own, dropped by close through rn_ob_kill), "socket.endpoint" (the
@@ -464,29 +468,34 @@ static void udp_input6(struct rn_stack *st, struct rn_netbuf *nb, const struct r
     ep_queue(st, us, ep, nb, &u);
 }
 
-/* The network layer's ICMP error handler for protocol 17. */
+/* The network layer's ICMP and ICMPv6 error handler for protocol 17. */
 static void udp_err(struct rn_stack *st, const struct rn_ip_err *err)
 {
     struct udp_state *us = udp_of(st);
-    struct rn_inaddr src, dst;
     struct udp_ep *ep;
     uint16_t sport, dport;
+    bool hard;
     int code;
 
-    if (us == NULL || err->ie_l4len < 4 || err->ie_type != RN_ICMP_DEST_UNREACH)
+    if (us == NULL || err->ie_l4len < 4)
         return;
-    if (err->ie_code == RN_ICMP_UNREACH_PORT)
+    if (err->ie_v6) {
+        code = rn__icmp6_err_code(err->ie_type, err->ie_code, &hard);
+        if (!hard)
+            return;  /* soft errors: not reported without IPV6_RECVERR */
+    } else if (err->ie_type != RN_ICMP_DEST_UNREACH) {
+        return;
+    } else if (err->ie_code == RN_ICMP_UNREACH_PORT) {
         code = RN_ECONNREFUSED;
-    else if (err->ie_code == RN_ICMP_UNREACH_PROTO)
+    } else if (err->ie_code == RN_ICMP_UNREACH_PROTO) {
         code = RN_ENOPROTOOPT;
-    else
+    } else {
         return;  /* soft errors: not reported without IP_RECVERR */
+    }
     sport = rn_get_be16(err->ie_l4);
     dport = rn_get_be16(err->ie_l4 + 2);
-    src = rn_inaddr_v4(err->ie_src);
-    dst = rn_inaddr_v4(err->ie_dst);
-    ep = ep_select(us, &src, sport, &dst, dport);
-    if (ep == NULL || ep->ue_rport == 0 || !rn_inaddr_eq(&ep->ue_raddr, &dst) ||
+    ep = ep_select(us, &err->ie_src, sport, &err->ie_dst, dport);
+    if (ep == NULL || ep->ue_rport == 0 || !rn_inaddr_eq(&ep->ue_raddr, &err->ie_dst) ||
         ep->ue_rport != dport)
         return;
     ep->ue_error = code;
@@ -1203,7 +1212,7 @@ int rn_udp_init(struct rn_stack *st)
     }
     err = rn__ip_register(st, RN_IPPROTO_UDP, udp_input, udp_err);
     if (err == 0)
-        err = rn__ip6_register(st, RN_IPPROTO_UDP, udp_input6);
+        err = rn__ip6_register(st, RN_IPPROTO_UDP, udp_input6, udp_err);
     if (err == 0)
         err = rn__ip_on_addr_gone(st, RN_IPPROTO_UDP, udp_addr_gone);
     if (err < 0)
