@@ -72,37 +72,21 @@ static struct rn_once udp_once = RN_ONCE_INIT;
 /* The stack slot UDP keeps its state in, taken once by udp_types(). */
 static _Atomic int udp_slot = -1;
 
-/* An IPv6 address in ue_local or ue_remote: only its port is kept. */
-#define UDP_DESCR_V6 (1ull << 63)
-
-static uint64_t pack_addr(const struct rn_inaddr *addr, uint16_t port)
-{
-    return rn_inaddr_is_v4(addr) ? (uint64_t)rn_inaddr_to_v4(addr) << 16 | port
-                                 : UDP_DESCR_V6 | port;
-}
-
-/* Writes a packed address as "198.18.0.2:53" or "[ipv6]:53". */
-static char *unpack_fmt(uint64_t v, char *buf, size_t len)
-{
-    char a[RN_IP4_STRLEN];
-
-    if (v & UDP_DESCR_V6)
-        snprintf(buf, len, "[ipv6]:%u", (unsigned)(v & 0xffff));
-    else
-        snprintf(buf, len, "%s:%u", rn_ip4_addr_fmt((uint32_t)(v >> 16), a), (unsigned)(v & 0xffff));
-    return buf;
-}
-
 static void udp_describe(const void *ob, char *buf, size_t len)
 {
     const struct udp_ep *ep = ob;
-    uint64_t l = atomic_load_explicit(&ep->ue_local, memory_order_relaxed);
-    uint64_t r = atomic_load_explicit(&ep->ue_remote, memory_order_relaxed);
-    char la[32], ra[32], peer[48] = "";
+    char la[RN_IP6_STRLEN + 8], ra[RN_IP6_STRLEN + 8], peer[RN_IP6_STRLEN + 16] = "";
+    struct rn__ep_name_copy n;
 
-    if ((r & 0xffff) != 0)
-        snprintf(peer, sizeof(peer), " peer %s", unpack_fmt(r, ra, sizeof(ra)));
-    snprintf(buf, len, "udp endpoint %s%s rcvq %u/%u", unpack_fmt(l, la, sizeof(la)), peer,
+    if (!rn__ep_names_get(&ep->ue_names, &n)) {
+        snprintf(buf, len, "udp endpoint (names changing)");
+        return;
+    }
+    if (n.ec_port[1] != 0)
+        snprintf(peer, sizeof(peer), " peer %s",
+                 rn__ep_name_fmt(&n.ec_addr[1], n.ec_port[1], ep->ue_inet6, ra, sizeof(ra)));
+    snprintf(buf, len, "udp endpoint %s%s rcvq %u/%u",
+             rn__ep_name_fmt(&n.ec_addr[0], n.ec_port[0], ep->ue_inet6, la, sizeof(la)), peer,
              atomic_load_explicit(&ep->ue_rcvq_bytes, memory_order_relaxed),
              atomic_load_explicit(&ep->ue_rcvbuf, memory_order_relaxed));
 }
@@ -153,10 +137,7 @@ static struct udp_state *udp_of(struct rn_stack *st)
 
 static void ep_publish_names(struct udp_ep *ep)
 {
-    atomic_store_explicit(&ep->ue_local, pack_addr(&ep->ue_laddr, ep->ue_lport),
-                          memory_order_relaxed);
-    atomic_store_explicit(&ep->ue_remote, pack_addr(&ep->ue_raddr, ep->ue_rport),
-                          memory_order_relaxed);
+    rn__ep_names_set(&ep->ue_names, &ep->ue_laddr, ep->ue_lport, &ep->ue_raddr, ep->ue_rport);
 }
 
 static void ep_event(struct udp_ep *ep, unsigned events)
