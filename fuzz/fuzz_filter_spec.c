@@ -8,8 +8,9 @@
  * relies on; a violation aborts:
  *   - a refused spec comes with a one-line message (no newline, not empty);
  *   - an accepted spec is consistent: a known layer and action, port
- *     ranges in order, a prefix of at most 32 bits with no host bits, a
- *     callout name only for callout actions;
+ *     ranges in order, a prefix of at most 32 bits (IPv4, held mapped) or
+ *     128 (IPv6, never mapped) with no host bits, laddr and raddr of one
+ *     family, a callout name only for callout actions;
  *   - its canonical form parses back to exactly the same spec, and is
  *     itself canonical (formatting it again gives the same text).
  */
@@ -29,10 +30,20 @@
         }                                                                    \
     } while (0)
 
-static void check_prefix(uint32_t addr, uint8_t plen)
+static void check_prefix(const struct rn_inaddr *addr, uint8_t plen)
 {
-    CHECK(plen <= 32);
-    CHECK(plen == 32 || (addr & (plen == 0 ? ~0u : ~(~0u << (32 - plen)))) == 0);
+    struct rn_ip6 net;
+    uint32_t a;
+
+    if (rn_inaddr_is_v4(addr)) {
+        CHECK(plen <= 32);
+        a = rn_inaddr_to_v4(addr);
+        CHECK(plen == 32 || (a & (plen == 0 ? ~0u : ~(~0u << (32 - plen)))) == 0);
+        return;
+    }
+    CHECK(plen <= 128);
+    net = rn_ip6_net(&addr->ia_ip6, plen);
+    CHECK(rn_ip6_eq(&net, &addr->ia_ip6));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -67,9 +78,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     CHECK(!(a.fs_match & RN_FS_LPORT) || (a.fs_lport_lo >= 1 && a.fs_lport_lo <= a.fs_lport_hi));
     CHECK(!(a.fs_match & RN_FS_RPORT) || (a.fs_rport_lo >= 1 && a.fs_rport_lo <= a.fs_rport_hi));
     if (a.fs_match & RN_FS_LADDR)
-        check_prefix(a.fs_laddr, a.fs_lplen);
+        check_prefix(&a.fs_laddr, a.fs_lplen);
     if (a.fs_match & RN_FS_RADDR)
-        check_prefix(a.fs_raddr, a.fs_rplen);
+        check_prefix(&a.fs_raddr, a.fs_rplen);
+    CHECK((a.fs_match & (RN_FS_LADDR | RN_FS_RADDR)) != (RN_FS_LADDR | RN_FS_RADDR) ||
+          rn_inaddr_is_v4(&a.fs_laddr) == rn_inaddr_is_v4(&a.fs_raddr));
     rn_filter_spec_format(&a, canon, sizeof(canon));
     CHECK(strlen(canon) < sizeof(canon) - 1);  /* never cut */
     CHECK(rn_filter_parse(canon, &b, err, sizeof(err)) == 0);

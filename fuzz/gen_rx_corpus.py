@@ -210,6 +210,27 @@ def corpus6():
     ping_big = to_us(ipv6(PEER6, US6, 58, echo6(6, bytes(1400))), etype=0x86DD)
     c["ipv6-packet-too-big"] = (ns + rec(to_us(ptb, etype=0x86DD), dt=1, flags=0) +
                                 rec(ping_big, dt=1, flags=0))
+    # ICMPv6 errors for the transports: about a TCP segment of ours
+    # through a destination options header (unreachable, admin), a UDP
+    # datagram (port unreachable, time exceeded, parameter problem, too
+    # big), a quote whose options header runs past it, one with 4 bytes of
+    # TCP, and one about a datagram from another node.
+    tcp_q = struct.pack("!HHIIBBHHH", 40000, 80, 1000, 0, 5 << 4, 2, 65535, 0, 0)
+    udp_q = struct.pack("!HHHH", 40001, 53, 20, 0)
+    dopt = bytes([6, 0, 1, 4, 0, 0, 0, 0])
+    def err6(typ, code, rest, quoted):
+        return rec(to_us(ipv6(PEER6, US6, 58, icmp6(PEER6, US6, typ, code,
+                                                    struct.pack("!I", rest) + quoted)),
+                         etype=0x86DD), dt=1, flags=0)
+    c["ipv6-icmp6-errors"] = (
+        ns + err6(1, 1, 0, ipv6(US6, PEER6, 60, dopt + tcp_q)) +
+        err6(1, 4, 0, ipv6(US6, PEER6, 17, udp_q + b"x" * 12)) +
+        err6(3, 0, 0, ipv6(US6, PEER6, 17, udp_q)) +
+        err6(4, 1, 6, ipv6(US6, PEER6, 17, udp_q)) +
+        err6(2, 0, 1280, ipv6(US6, PEER6, 6, tcp_q)) +
+        err6(1, 4, 0, ipv6(US6, PEER6, 60, bytes([6, 1, 1, 12, 0, 0, 0, 0]))) +
+        err6(1, 4, 0, ipv6(US6, PEER6, 6, tcp_q[:4])) +
+        err6(1, 4, 0, ipv6(FE80_55, PEER6, 6, tcp_q)))
     # RFC 7112: a first fragment whose TCP header is cut short.
     c["ipv6-first-fragment-short"] = ns + rec(to_us(ipv6(
         PEER6, US6, 44, struct.pack("!BxHI", 6, 1, 79) + b"\0" * 8), etype=0x86DD), dt=1, flags=0)

@@ -1,8 +1,9 @@
 /*
  * The shim `refnet run` preloads into a program (LD_PRELOAD): it puts the
- * program's AF_INET sockets on the daemon's stack and leaves everything
- * else (files, pipes, UNIX sockets, netlink, AF_INET6, and the loopback
- * range 127.0.0.0/8) with the kernel.  It links nothing of refnet: it
+ * program's TCP and UDP sockets, AF_INET and AF_INET6, on the daemon's
+ * stack and leaves everything else (files, pipes, UNIX sockets, netlink,
+ * raw and ICMP sockets, and the loopback addresses 127.0.0.0/8 and ::1)
+ * with the kernel.  It links nothing of refnet: it
  * speaks the run channel's protocol (src/run/run_proto.h) to the daemon.
  *
  * A refnet socket is, in the program, one end of an AF_UNIX socket pair
@@ -10,11 +11,13 @@
  * poll, select, epoll, sendfile, fork, dup and close-on-exec work on it
  * as on any descriptor, with no help from here.  What the shim does:
  *
- *   socket(AF_INET)          asks the daemon (RUN_SOCKET) for a socket; the
+ *   socket(AF_INET[6])       asks the daemon (RUN_SOCKET) for a socket; the
  *                            descriptor returned is the pair's end
- *   bind, listen, connect,   asked of the daemon; to 127.0.0.0/8 the socket
- *   names, options           turns into a kernel socket first (dup2 over the
- *                            same number, options set so far replayed)
+ *   bind, listen, connect,   asked of the daemon, addresses read and written
+ *   names, options           as Linux does (run_addr.h); to loopback the
+ *                            socket turns into a kernel socket first (dup2
+ *                            over the same number, options set so far
+ *                            replayed)
  *   connect                  fills the end's small send buffer with filler
  *                            the daemon discards once connected, so the end
  *                            turns writable (POLLOUT) exactly then
@@ -35,7 +38,7 @@
  *   exec                     announced; the new image's shim finds its refnet
  *                            sockets among its descriptors and declares them
  *
- * No daemon: AF_INET sockets fail with ENETDOWN and one line on stderr,
+ * No daemon: TCP and UDP sockets fail with ENETDOWN and one line on stderr,
  * unless REFNET_RUN_FALLBACK=kernel asks for the kernel's sockets instead.
  * A daemon gone under a running program: calls through the shim answer
  * ENETDOWN, and the pairs' ends read the end of data or ECONNRESET.
@@ -60,18 +63,22 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <linux/sockios.h>
 #include <linux/tcp.h>
 #include <unistd.h>
 
+#include "run/run_addr.h"
 #include "run/run_proto.h"
 
 #define SHIM_EXPORT __attribute__((visibility("default")))
 
 /* Descriptors the table follows; a refnet socket above is refused. */
 #define SHIM_FDS 65536
+/* How long the daemon's answer to HELLO is waited for, at most. */
+#define RUN_HELLO_WAIT_SEC 5
 /* Options remembered per socket, to replay on a switch to the kernel. */
 #define SHIM_OPTS 8
 
@@ -79,6 +86,7 @@
 #define SF_DUP 0x02u     /* another descriptor of this process may */
 #define SF_FILL 0x04u    /* connect filler written: restore the send buffer */
 #define SF_CONN 0x08u    /* a connect was asked */
+#define SF_V6ONLY 0x10u  /* AF_INET6 with IPV6_V6ONLY set here */
 
 struct shim_opt {
     int so_level;
@@ -92,6 +100,7 @@ struct shim_fd {
     uint8_t sf_flags;     /* SF_* */
     int sf_sndbuf;        /* SF_FILL: the send buffer to restore */
     int sf_type;          /* SOCK_STREAM or SOCK_DGRAM */
+    int sf_family;        /* AF_INET or AF_INET6 */
     struct shim_opt *sf_opts; /* set before bind/connect, or NULL */
 };
 
@@ -102,6 +111,7 @@ static __thread sigset_t chan_oldmask;  /* the thread's mask before chan_take() 
 static int chan_fd = -1;              /* under chan_lock */
 static pid_t chan_pid;                /* the process the channel is for */
 static int chan_err;                  /* why there is no channel (errno) */
+static int chan_peer_version;         /* EPROTONOSUPPORT: the daemon's, if it said */
 static bool told;                     /* the one line was printed */
 static bool fallback;                 /* REFNET_RUN_FALLBACK=kernel */
 static char sock_path[108];
@@ -284,8 +294,10 @@ static void proc_name(char *buf, size_t len)
         buf[n - 1] = '\0';
 }
 
-/* Declares the sockets of fds[0..n) (ids[]) to the daemon; fills kinds. */
-static int declare(const int *fds, const uint64_t *ids, size_t n, uint8_t *kinds)
+/* Declares the sockets of fds[0..n) (ids[]) to the daemon; fills kinds
+ * and families (one byte each, AF_INET or AF_INET6). */
+static int declare(const int *fds, const uint64_t *ids, size_t n, uint8_t *kinds,
+                   uint8_t *families)
 {
     struct run_msg m;
     int e;
@@ -300,6 +312,7 @@ static int declare(const int *fds, const uint64_t *ids, size_t n, uint8_t *kinds
     if (m.m_result < 0)
         return m.m_result;
     memcpy(kinds, m.m_data, n);
+    memcpy(families, m.m_data + n, n);
     return 0;
 }
 
@@ -341,9 +354,23 @@ static int chan_open(bool after_exec)
     if (ol > 0)
         memcpy(m.m_data + nl + 1, owner, ol);
     m.m_len = (uint32_t)(nl + 1 + ol + (ol > 0));
-    e = chan_io(&m, NULL, 0, NULL, 0);
-    if (e == 0 && m.m_result < 0)
+    /* A daemon of version 2 or older does not answer a HELLO of another
+     * version: the wait is bounded, then the program hears why. */
+    {
+        struct timeval tv = {.tv_sec = RUN_HELLO_WAIT_SEC}, none = {0};
+
+        (void)R(setsockopt)(chan_fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        e = chan_io(&m, NULL, 0, NULL, 0);
+        (void)R(setsockopt)(chan_fd, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof(none));
+    }
+    if (e == -EAGAIN || e == -EWOULDBLOCK) {
+        e = -EPROTONOSUPPORT;
+        m.m_arg[0] = RUN_PROTO_VERSION;  /* its version is not known */
+    } else if (e == 0 && m.m_result < 0) {
         e = m.m_result;
+    }
+    if (e == -EPROTONOSUPPORT)
+        chan_peer_version = m.m_arg[0];  /* the daemon's, or ours echoed by an old one */
     if (e < 0) {
         R(close)(chan_fd);
         chan_fd = -1;
@@ -358,7 +385,7 @@ static void chan_reopen_child(void)
 {
     int fds[RUN_IDS_MAX];
     uint64_t ids[RUN_IDS_MAX];
-    uint8_t kinds[RUN_IDS_MAX];
+    uint8_t kinds[RUN_IDS_MAX], families[RUN_IDS_MAX];
     size_t n = 0;
     int fd;
 
@@ -375,12 +402,12 @@ static void chan_reopen_child(void)
         fds[n] = fd;
         ids[n] = tab[fd].sf_id;
         if (++n == RUN_IDS_MAX) {
-            (void)declare(fds, ids, n, kinds);
+            (void)declare(fds, ids, n, kinds, families);
             n = 0;
         }
     }
     if (n > 0)
-        (void)declare(fds, ids, n, kinds);
+        (void)declare(fds, ids, n, kinds, families);
 }
 
 /* The one line, once per process, and the errno for a call that needed
@@ -396,13 +423,23 @@ static int no_daemon(void)
             n = snprintf(line, sizeof(line),
                          "refnet run: the daemon at %s refused this user (uid %d)\n",
                          sock_path, (int)getuid());
+        else if (chan_err == EPROTONOSUPPORT && chan_peer_version != RUN_PROTO_VERSION)
+            n = snprintf(line, sizeof(line),
+                         "refnet run: the daemon at %s speaks run protocol version %d, this "
+                         "shim version %d: use the shim of the daemon's build\n",
+                         sock_path, chan_peer_version, RUN_PROTO_VERSION);
+        else if (chan_err == EPROTONOSUPPORT)
+            n = snprintf(line, sizeof(line),
+                         "refnet run: the daemon at %s speaks another run protocol version "
+                         "than this shim's (%d): use the shim of the daemon's build\n",
+                         sock_path, RUN_PROTO_VERSION);
         else
             n = snprintf(line, sizeof(line),
                          "refnet run: no refnet daemon at %s (%s); %s\n",
                          sock_path[0] ? sock_path : "(REFNET_RUN_SOCK unset)",
                          strerror(chan_err ? chan_err : ENETDOWN),
-                         fallback ? "AF_INET sockets go to the kernel"
-                                  : "AF_INET sockets fail with ENETDOWN");
+                         fallback ? "TCP and UDP sockets go to the kernel"
+                                  : "TCP and UDP sockets fail with ENETDOWN");
         if (n > 0)
             (void)!R(write)(2, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
     }
@@ -479,7 +516,7 @@ static void find_inherited(void)
 {
     int fds[RUN_IDS_MAX];
     uint64_t ids[RUN_IDS_MAX];
-    uint8_t kinds[RUN_IDS_MAX];
+    uint8_t kinds[RUN_IDS_MAX], families[RUN_IDS_MAX];
     size_t n = 0, i;
     DIR *d = opendir("/proc/self/fd");
     struct dirent *de;
@@ -502,13 +539,14 @@ static void find_inherited(void)
         }
         if (n == 0 || (n < RUN_IDS_MAX && more))
             continue;
-        if (declare(fds, ids, n, kinds) == 0) {
+        if (declare(fds, ids, n, kinds, families) == 0) {
             for (i = 0; i < n; i++) {
                 if (kinds[i] == RUN_KIND_NONE)
                     continue;
                 tab[fds[i]].sf_id = ids[i];
                 tab[fds[i]].sf_kind = kinds[i];
                 tab[fds[i]].sf_type = kinds[i] == RUN_KIND_DGRAM ? SOCK_DGRAM : SOCK_STREAM;
+                tab[fds[i]].sf_family = families[i] == AF_INET6 ? AF_INET6 : AF_INET;
                 tab[fds[i]].sf_flags = SF_SHARED | SF_CONN;
             }
         }
@@ -624,43 +662,6 @@ SHIM_EXPORT int execle(const char *path, const char *arg, ...)
     return e < 0 ? e : execve(path, argv, envp);
 }
 
-/* ---- Addresses ----------------------------------------------------------------------- */
-
-static bool is_loopback(uint32_t a)
-{
-    return (a >> 24) == 127;
-}
-
-/* Reads an AF_INET address; -errno if it is not one. */
-static int sa_in(const struct sockaddr *sa, socklen_t len, uint32_t *addr, uint16_t *port)
-{
-    const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
-
-    if (sa == NULL || len < (socklen_t)sizeof(struct sockaddr_in))
-        return -EINVAL;
-    if (sin->sin_family != AF_INET &&
-        !(sin->sin_family == AF_UNSPEC && sin->sin_addr.s_addr == htonl(INADDR_ANY)))
-        return -EAFNOSUPPORT;
-    *addr = ntohl(sin->sin_addr.s_addr);
-    *port = ntohs(sin->sin_port);
-    return 0;
-}
-
-/* Writes an AF_INET address as POSIX does (cut to *len, *len the full size). */
-static void sa_out(struct sockaddr *sa, socklen_t *len, uint32_t addr, uint16_t port)
-{
-    struct sockaddr_in sin;
-
-    if (sa == NULL || len == NULL)
-        return;
-    memset(&sin, 0, sizeof(sin));
-    sin.sin_family = AF_INET;
-    sin.sin_addr.s_addr = htonl(addr);
-    sin.sin_port = htons(port);
-    memcpy(sa, &sin, *len < sizeof(sin) ? *len : sizeof(sin));
-    *len = sizeof(sin);
-}
-
 /* ---- Sockets ------------------------------------------------------------------------- */
 
 SHIM_EXPORT int socket(int domain, int type, int proto)
@@ -668,9 +669,7 @@ SHIM_EXPORT int socket(int domain, int type, int proto)
     int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC), fd, r;
     struct run_msg m;
 
-    if (domain == AF_INET6 && (base == SOCK_STREAM || base == SOCK_DGRAM) && !fallback)
-        return fail(EAFNOSUPPORT);  /* until refnet has IPv6: not the kernel unseen */
-    if (domain != AF_INET || (base != SOCK_STREAM && base != SOCK_DGRAM))
+    if ((domain != AF_INET && domain != AF_INET6) || (base != SOCK_STREAM && base != SOCK_DGRAM))
         return R(socket)(domain, type, proto);
     if ((base == SOCK_STREAM && proto != 0 && proto != IPPROTO_TCP) ||
         (base == SOCK_DGRAM && proto != 0 && proto != IPPROTO_UDP))
@@ -679,6 +678,7 @@ SHIM_EXPORT int socket(int domain, int type, int proto)
     m.m_op = RUN_SOCKET;
     m.m_arg[0] = base;
     m.m_arg[1] = proto;
+    m.m_arg[2] = domain;
     r = rpc(&m, &fd, (type & SOCK_CLOEXEC) ? MSG_CMSG_CLOEXEC : 0);
     if (r == -ENETDOWN && chan_fd < 0) {
         int e = no_daemon();
@@ -701,6 +701,7 @@ SHIM_EXPORT int socket(int domain, int type, int proto)
     ent_clear(fd);
     tab[fd].sf_id = m.m_id;
     tab[fd].sf_type = base;
+    tab[fd].sf_family = domain;
     tab[fd].sf_kind = base == SOCK_DGRAM ? RUN_KIND_DGRAM : RUN_KIND_STREAM;
     return fd;
 }
@@ -712,7 +713,7 @@ static int to_kernel(int fd, struct shim_fd *e)
     int kfd, fl = R(fcntl)(fd, F_GETFL), fdfl = R(fcntl)(fd, F_GETFD), i;
     struct shim_opt *o = e->sf_opts;
 
-    kfd = R(socket)(AF_INET, e->sf_type, 0);
+    kfd = R(socket)(e->sf_family, e->sf_type, 0);
     if (kfd < 0)
         return -1;
     if (o != NULL)
@@ -739,10 +740,10 @@ SHIM_EXPORT int bind(int fd, const struct sockaddr *sa, socklen_t len)
     if (e == NULL)
         return R(bind)(fd, sa, len);
     memset(&m, 0, sizeof(m));
-    r = sa_in(sa, len, &m.m_addr, &m.m_port);
+    r = run_sa_read(sa, len, e->sf_family, e->sf_type, RUN_SA_BIND, &m.m_addr);
     if (r < 0)
         return fail(-r);
-    if (is_loopback(m.m_addr))
+    if (run_addr_is_loopback(&m.m_addr))
         return to_kernel(fd, e) < 0 ? -1 : R(bind)(fd, sa, len);
     m.m_op = RUN_BIND;
     m.m_id = e->sf_id;
@@ -797,10 +798,12 @@ SHIM_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
     if (e == NULL)
         return R(connect)(fd, sa, len);
     memset(&m, 0, sizeof(m));
-    r = sa_in(sa, len, &m.m_addr, &m.m_port);
+    r = run_sa_read(sa, len, e->sf_family, e->sf_type, RUN_SA_CONNECT, &m.m_addr);
     if (r < 0)
         return fail(-r);
-    if (is_loopback(m.m_addr) && !(e->sf_flags & SF_CONN))
+    if ((e->sf_flags & SF_V6ONLY) && e->sf_type == SOCK_DGRAM && sa->sa_family == AF_INET)
+        return fail(EAFNOSUPPORT);  /* Linux's answer to an IPv4 peer there */
+    if (run_addr_is_loopback(&m.m_addr) && !(e->sf_flags & SF_CONN))
         return to_kernel(fd, e) < 0 ? -1 : R(connect)(fd, sa, len);
     m.m_op = RUN_CONNECT;
     m.m_id = e->sf_id;
@@ -905,9 +908,10 @@ static int do_accept(int fd, struct sockaddr *sa, socklen_t *len, int flags)
     ent_clear(nfd);
     tab[nfd].sf_id = ra.ra_id;
     tab[nfd].sf_type = SOCK_STREAM;
+    tab[nfd].sf_family = e->sf_family;
     tab[nfd].sf_kind = RUN_KIND_STREAM;
     tab[nfd].sf_flags = SF_CONN;
-    sa_out(sa, len, ra.ra_addr, ra.ra_port);
+    run_sa_write(sa, len, e->sf_family, &ra.ra_addr);
     return nfd;
 }
 
@@ -941,12 +945,9 @@ static int getname(int fd, struct sockaddr *sa, socklen_t *len, bool peer)
     r = rpc(&m, NULL, 0);
     if (r < 0)
         return fail(-r);
-    if (peer && m.m_port2 == 0)
+    if (peer && m.m_addr2.a_port == 0)
         return fail(ENOTCONN);
-    if (peer)
-        sa_out(sa, len, m.m_addr2, m.m_port2);
-    else
-        sa_out(sa, len, m.m_addr, m.m_port);
+    run_sa_write(sa, len, e->sf_family, peer ? &m.m_addr2 : &m.m_addr);
     return 0;
 }
 
@@ -1036,6 +1037,9 @@ SHIM_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen
     r = rpc(&m, NULL, 0);
     if (r < 0)
         return fail(-r);
+    if (level == IPPROTO_IPV6 && name == IPV6_V6ONLY)
+        e->sf_flags = m.m_val ? (uint8_t)(e->sf_flags | SF_V6ONLY)
+                              : (uint8_t)(e->sf_flags & ~SF_V6ONLY);
     /* Not a listener's or a connection's: they never turn into kernel
      * sockets (so an accepted connection allocates nothing here).  Nor a
      * name: only numbers are kept. */
@@ -1113,7 +1117,7 @@ SHIM_EXPORT int getsockopt(int fd, int level, int name, void *val, socklen_t *le
     if (e == NULL || opt_local(level, name))
         return R(getsockopt)(fd, level, name, val, len);
     if (level == SOL_SOCKET && name == SO_DOMAIN)
-        return put_int(val, len, AF_INET);
+        return put_int(val, len, e->sf_family);
     if (level == SOL_SOCKET && name == SO_TYPE)
         return put_int(val, len, e->sf_type);
     if (level == SOL_SOCKET && name == SO_PROTOCOL)
@@ -1375,7 +1379,7 @@ static ssize_t dg_recv(int fd, const struct iovec *iov, size_t iovlen, int flags
         return fail(EPROTO);
     if (mflags != NULL)
         *mflags = mh.msg_flags & MSG_TRUNC;
-    sa_out(name, namelen, hdr.dg_addr, hdr.dg_port);
+    run_sa_write(name, namelen, tab[fd].sf_family, &hdr.dg_addr);
     return n - (ssize_t)sizeof(hdr);
 }
 
@@ -1391,11 +1395,15 @@ static ssize_t dg_send(int fd, const struct iovec *iov, size_t iovlen, int flags
     int r;
 
     memset(&hdr, 0, sizeof(hdr));
-    if (name != NULL) {
-        r = sa_in(name, namelen, &hdr.dg_addr, &hdr.dg_port);
-        if (r < 0)
-            return fail(-r);
-    }
+    r = run_sa_read(name, namelen, tab[fd].sf_family, SOCK_DGRAM, RUN_SA_SENDTO, &hdr.dg_addr);
+    if (r < 0)
+        return fail(-r);
+    /* A V6ONLY socket has no IPv4 route: said now, as Linux does, not
+     * lost with the datagram in the daemon. */
+    if (r > 0 && (tab[fd].sf_flags & SF_V6ONLY) && run_addr_is_v4(&hdr.dg_addr))
+        return fail(ENETUNREACH);
+    if (r > 0)
+        hdr.dg_flags = RUN_DG_TO;
     if (iovlen + 1 > UIO_MAXIOV)
         return fail(EMSGSIZE);
     v[0].iov_base = &hdr;
@@ -1505,6 +1513,8 @@ SHIM_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
 
 SHIM_EXPORT ssize_t recvmsg(int fd, struct msghdr *mh, int flags)
 {
+    if (mh == NULL && ent(fd) != NULL)
+        return fail(EFAULT);
     if (is_dgram(fd)) {
         int mf = 0;
         ssize_t n;
@@ -1534,8 +1544,11 @@ SHIM_EXPORT ssize_t recvmsg(int fd, struct msghdr *mh, int flags)
 
 SHIM_EXPORT ssize_t sendmsg(int fd, const struct msghdr *mh, int flags)
 {
-    if (is_dgram(fd))
-        return dg_send(fd, mh->msg_iov, mh->msg_iovlen, flags, mh->msg_name, mh->msg_namelen);
+    if (mh == NULL && ent(fd) != NULL)
+        return fail(EFAULT);
+    if (is_dgram(fd))  /* as Linux: a name of length 0 is none */
+        return dg_send(fd, mh->msg_iov, mh->msg_iovlen, flags,
+                       mh->msg_namelen != 0 ? mh->msg_name : NULL, mh->msg_namelen);
     if (is_stream(fd) && mh != NULL && mh->msg_name != NULL) {
         struct msghdr m2 = *mh;
 

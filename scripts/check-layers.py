@@ -47,8 +47,9 @@ PRODUCT = [
                   # a UNIX socket, links nothing of refnet
 ]
 # Units that may include nothing of refnet but these headers (and the C
-# library's): the shim speaks only the run channel's protocol.
-ISOLATED = {"preload": {"run/run_proto.h"}}
+# library's): the shim speaks only the run channel's protocol, and reads
+# programs' addresses with its pure conversions.
+ISOLATED = {"preload": {"run/run_proto.h", "run/run_addr.h"}}
 ORDER = {u: i for i, u in enumerate(LIBRARY + PRODUCT)}
 
 # Which unit each public header belongs to.

@@ -414,11 +414,12 @@ const struct cmd_def rn__cmd_table[] = {
         .cd_summary = "run a program with its sockets on refnet",
         .cd_synopsis = "run [--ctl PATH] [--name NAME] [--fallback] -- PROGRAM [ARG]...",
         .cd_desc = "Runs an unmodified, dynamically linked program with a shim preloaded\n"
-                   "(LD_PRELOAD) that puts its AF_INET sockets on the daemon's stack;\n"
-                   "files, pipes, UNIX sockets, netlink, AF_INET6 and 127.0.0.0/8 stay\n"
-                   "with the kernel.  Each of its processes is a refnet process with its\n"
-                   "pid, name and owner ($REFNET_OWNER).  Exit status: the program's\n"
-                   "(128 + the signal that killed it), 1 if it could not be started.\n"
+                   "(LD_PRELOAD) that puts its TCP and UDP sockets, AF_INET and AF_INET6,\n"
+                   "on the daemon's stack; files, pipes, UNIX sockets, netlink and\n"
+                   "loopback (127.0.0.0/8, ::1) stay with the kernel.  Each of its\n"
+                   "processes is a refnet process with its pid, name and owner\n"
+                   "($REFNET_OWNER).  Exit status: the program's (128 + the signal that\n"
+                   "killed it), 1 if it could not be started.\n"
                    "No JSON form.",
         .cd_options = "      --ctl PATH         the daemon's control socket; its run socket is\n"
                       "                         PATH.run (default $REFNET_CTL, else\n"

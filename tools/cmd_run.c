@@ -1,7 +1,7 @@
 /*
  * refnet run [--ctl PATH] [--name NAME] [--fallback] -- PROGRAM [ARG]...:
- * runs an unmodified, dynamically linked program with its AF_INET sockets
- * on the daemon's stack.  The program runs with the shim preloaded
+ * runs an unmodified, dynamically linked program with its TCP and UDP
+ * sockets (AF_INET and AF_INET6) on the daemon's stack.  The program runs with the shim preloaded
  * (preload/shim.c, LD_PRELOAD), which finds the daemon's run socket (the
  * control socket's path with ".run") in REFNET_RUN_SOCK; its children
  * inherit both.

@@ -109,17 +109,19 @@ static int gate_classify(struct rn_callout *co, const struct rn_classify *cl)
     const struct gate_rule *rule = cl->cl_filter_ctx;
     const struct rn_filter_values *v = cl->cl_values;
     struct gate_flow *gf;
-    char raddr[RN_IP4_STRLEN];
+    char a[RN_IP6_STRLEN], raddr[RN_IP6_STRLEN + 8];
 
-    rn_ip4_addr_fmt(v->fv_raddr, raddr);
+    /* The peer: IPv4 as a dotted quad, IPv6 in brackets before its port. */
+    rn_inaddr_fmt(&v->fv_raddr, a);
+    snprintf(raddr, sizeof(raddr), rn_inaddr_is_v4(&v->fv_raddr) ? "%s:%u" : "[%s]:%u", a,
+             v->fv_rport);
     if (v->fv_lport == rule->gr_deny_port) {
         gk->gk_blocked++;
-        printf("callout: gatekeeper refuses %s:%u -> port %u\n", raddr, v->fv_rport,
-               v->fv_lport);
+        printf("callout: gatekeeper refuses %s -> port %u\n", raddr, v->fv_lport);
         return RN_FILTER_BLOCK;
     }
     gk->gk_permitted++;
-    printf("callout: gatekeeper lets in %s:%u -> port %u\n", raddr, v->fv_rport, v->fv_lport);
+    printf("callout: gatekeeper lets in %s -> port %u\n", raddr, v->fv_lport);
     /* Keep a record on the new connection.  If that fails (no memory), the
      * connection still goes ahead: only the record is missing. */
     gf = malloc(sizeof(*gf));

@@ -170,7 +170,14 @@
       "destination it has no route to")                                       \
     X(IP6_FRAG_CHAIN, "ip6_frag_chain",                                        \
       "first IPv6 fragment without the whole header chain up to the "         \
-      "upper-layer header (RFC 7112)")
+      "upper-layer header (RFC 7112)")                                        \
+    X(BAD_ICMP6_QUOTE, "bad_icmp6_quote",                                      \
+      "ICMPv6 error whose quoted datagram cannot be walked to its upper-"     \
+      "layer header (an extension header runs past the quote or is bad, a "  \
+      "later fragment), or that quotes less than 8 bytes of TCP or UDP")      \
+    X(ICMP6_ERR_NOT_OURS, "icmp6_err_not_ours",                                \
+      "ICMPv6 unreachable, time exceeded or parameter problem about a "       \
+      "datagram refnet did not send (the quoted source is not its own)")
 
 /*
  * RN_DROP_NONE (0) means "not dropped", so a parser's result can be tested

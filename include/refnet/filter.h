@@ -28,7 +28,8 @@
  * blocks at the packet layers are silent.
  *
  * Filters: each belongs to one layer and matches on protocol, local and
- * remote address (with a prefix) and port (or range).  A layer's filters
+ * remote address (with a prefix, IPv4 or IPv6) and port (or range).
+ * Every layer classifies both families.  A layer's filters
  * are tried by weight, highest first (ties: oldest first); the first that
  * matches decides: permit, block, or its callout's answer (a callout may
  * also answer "continue", and the next matching filter decides).  No match
@@ -63,6 +64,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "refnet/addr.h"
 #include "refnet/object.h"
 #include "refnet/value.h"
 
@@ -109,19 +111,28 @@ enum rn_filter_action {
 #define RN_CALLOUT_NAME_MAX 31
 /* Longest callout argument (arg=), without its NUL. */
 #define RN_FILTER_ARG_MAX 127
-/* Room for a formatted spec (rn_filter_spec_format()). */
-#define RN_FILTER_SPEC_MAX 320
+/* Room for a formatted spec (rn_filter_spec_format()), the longest with
+ * two IPv6 prefixes included. */
+#define RN_FILTER_SPEC_MAX 400
 
 /* A filter as parsed.  "Local" is always this stack's side: the
- * destination of inbound packets, the source of outbound ones. */
+ * destination of inbound packets, the source of outbound ones.
+ *
+ * Addresses are of one family each: an IPv4 address is held IPv4-mapped
+ * (addr.h) with its prefix length counted in IPv4 bits (0..32), an IPv6
+ * one as itself with 0..128.  A spec with an IPv4 address matches IPv4
+ * traffic only (IPv4 on a dual-stack socket is IPv4), one with an IPv6
+ * address IPv6 traffic only; laddr and raddr, when both are given, are of
+ * the same family. */
 struct rn_filter_spec {
     enum rn_filter_layer fs_layer;   /* where it applies */
     unsigned fs_match;               /* RN_FS_* conditions present */
     uint8_t fs_proto;                /* RN_IPPROTO_* */
-    uint32_t fs_laddr;               /* host order, host bits clear */
-    uint8_t fs_lplen;                /* 0..32 */
-    uint32_t fs_raddr;
-    uint8_t fs_rplen;
+    struct rn_inaddr fs_laddr;       /* IPv4-mapped or IPv6, bits past the
+                                        prefix clear */
+    uint8_t fs_lplen;                /* 0..32 for IPv4, 0..128 for IPv6 */
+    struct rn_inaddr fs_raddr;       /* as fs_laddr */
+    uint8_t fs_rplen;                /* as fs_lplen */
     uint16_t fs_lport_lo;            /* fs_lport_lo <= fs_lport_hi */
     uint16_t fs_lport_hi;
     uint16_t fs_rport_lo;
@@ -138,10 +149,14 @@ struct rn_filter_spec {
  *   layer=L        required: inbound-ip, outbound-ip, inbound-transport,
  *                  outbound-transport, connect, listen, accept
  *   action=A       required: permit, block, or callout:NAME
- *   proto=P        tcp, udp, icmp or any (default any); connect, listen
- *                  and accept are TCP only
- *   laddr=A[/N]    local address, with an optional prefix length
- *   raddr=A[/N]    remote address (not at listen)
+ *   proto=P        tcp, udp, icmp, icmpv6 (or icmp6) or any (default
+ *                  any); connect, listen and accept are TCP only; icmp is
+ *                  IPv4's, icmpv6 IPv6's
+ *   laddr=A[/N]    local address, IPv4 (198.18.0.2, N 0..32) or IPv6
+ *                  (2001:2::/64, N 0..128; no IPv4-mapped form), with an
+ *                  optional prefix length (default: the whole address);
+ *                  bits past the prefix must be clear
+ *   raddr=A[/N]    remote address, as laddr (not at listen)
  *   lport=P[-Q]    local port or range, 1..65535 (not with proto=icmp)
  *   rport=P[-Q]    remote port or range (not at listen)
  *   weight=W       0..65535, higher first (default 0)
@@ -223,12 +238,16 @@ void rn_filter_layer_stats(struct rn_stack *st, enum rn_filter_layer layer,
 
 /* ---- Callouts ----------------------------------------------------------- */
 
-/* What a classification is about.  Fields a layer has no value for are 0. */
+/* What a classification is about.  Fields a layer has no value for are 0.
+ * The addresses are of the traffic's family: IPv4 held IPv4-mapped
+ * (rn_inaddr_is_v4()), IPv6 as itself.  At listen, fv_laddr is the
+ * listener's bound address (:: for a dual-stack listener, which is IPv6)
+ * and fv_raddr the unspecified address of the same family. */
 struct rn_filter_values {
     enum rn_filter_layer fv_layer;
     uint8_t fv_proto;       /* RN_IPPROTO_* */
-    uint32_t fv_laddr;      /* this stack's address */
-    uint32_t fv_raddr;      /* the peer's (0 at listen) */
+    struct rn_inaddr fv_laddr;  /* this stack's address */
+    struct rn_inaddr fv_raddr;  /* the peer's (unspecified at listen) */
     uint16_t fv_lport;      /* TCP and UDP */
     uint16_t fv_rport;
     uint8_t fv_tcp_flags;   /* transport layers, TCP: the segment's flags */

@@ -27,7 +27,13 @@
  *
  * Versioning: RN_PLUGIN_ABI changes when this header, or the parts of
  * filter.h a plug-in uses, change incompatibly; a plug-in built for
- * another ABI is refused with both numbers named.  A plug-in links
+ * another ABI is refused with both numbers named.
+ *   1  the first.
+ *   2  filters see IPv6: struct rn_filter_values carries its addresses as
+ *      struct rn_inaddr (IPv4 held IPv4-mapped, IPv6 as itself) where 1
+ *      had IPv4-only uint32_t; struct rn_filter_spec likewise, with prefix
+ *      lengths up to 128; RN_FILTER_SPEC_MAX grew.  A plug-in built for 1
+ *      would read the wrong fields, so it is refused.  A plug-in links
  * librefnet.so (pkg-config refnet) and uses the public API only.
  *
  * Threads: [L], the loop thread of the stack, for everything here.
@@ -45,7 +51,7 @@
 /* The plug-in ABI this refnet implements (link filters, below, came in
  * without changing it: a plug-in that uses them needs a refnet that has
  * rn_plugin_filter_attach(), which the dynamic linker checks). */
-#define RN_PLUGIN_ABI 1
+#define RN_PLUGIN_ABI 2
 /* The symbol a plug-in exports: its struct rn_plugin_desc. */
 #define RN_PLUGIN_SYMBOL "rn_plugin_v1"
 /* The longest plug-in name: [a-z0-9_-]. */

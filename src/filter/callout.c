@@ -62,27 +62,36 @@ static const struct rn_ob_type_ops callout_ops = {
     .describe = callout_describe,
 };
 
-/* Writes "tcp 198.18.0.3:80 198.18.0.2:49152" (or just the local side when
- * there is no remote one) for the values v. */
+char *rn__filter_endpoint_fmt(const struct rn_inaddr *a, uint16_t port, char *buf, size_t len)
+{
+    char t[RN_IP6_STRLEN];
+
+    rn_inaddr_fmt(a, t);
+    snprintf(buf, len, rn_inaddr_is_v4(a) ? "%s:%u" : "[%s]:%u", t, port);
+    return buf;
+}
+
+/* Writes "tcp 198.18.0.3:80 198.18.0.2:49152" ("[2001:2::3]:80" for IPv6;
+ * just the local side when there is no remote one) for the values v. */
 static void values_fmt(const struct rn_filter_values *v, char *buf, size_t len)
 {
-    char l[RN_IP4_STRLEN], r[RN_IP4_STRLEN];
+    char l[FILTER_ENDPOINT_STRLEN], r[FILTER_ENDPOINT_STRLEN];
     const char *proto = v->fv_proto == RN_IPPROTO_TCP   ? "tcp"
                         : v->fv_proto == RN_IPPROTO_UDP ? "udp"
                                                         : "ip";
 
-    rn_ip4_addr_fmt(v->fv_laddr, l);
-    rn_ip4_addr_fmt(v->fv_raddr, r);
-    if (v->fv_raddr == 0 && v->fv_rport == 0)
-        snprintf(buf, len, "%s %s:%u", proto, l, v->fv_lport);
+    rn__filter_endpoint_fmt(&v->fv_laddr, v->fv_lport, l, sizeof(l));
+    rn__filter_endpoint_fmt(&v->fv_raddr, v->fv_rport, r, sizeof(r));
+    if (rn_inaddr_is_any(&v->fv_raddr) && v->fv_rport == 0)
+        snprintf(buf, len, "%s %s", proto, l);
     else
-        snprintf(buf, len, "%s %s:%u %s:%u", proto, l, v->fv_lport, r, v->fv_rport);
+        snprintf(buf, len, "%s %s %s", proto, l, r);
 }
 
 static void pend_describe(const void *ob, char *buf, size_t len)
 {
     const struct rn_pend *p = ob;
-    char what[64];
+    char what[2 * FILTER_ENDPOINT_STRLEN + 8];
 
     if (p->p_callout_name[0] == '\0')
         return;

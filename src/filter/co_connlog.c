@@ -17,6 +17,8 @@
  *   connlog: tcp 198.18.0.3:80 <- 198.18.0.2:49152 established (1ms after the SYN)
  *   connlog: tcp 198.18.0.3:80 <- 198.18.0.2:49152 ended after 2.30s
  *   connlog: tcp 198.18.0.2:49152 -> 198.18.0.3:81 ended after 3ms, never established
+ *   connlog: tcp [2001:2::2]:80 <- [2001:2::1]:41236 established (1ms after the SYN)
+ * (an IPv6 address in brackets, as in a URL).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -40,7 +42,8 @@ struct connlog_flow {
     rn_time_t cf_start;                 /* [I] when it was classified */
     bool cf_established;                /* [L] */
     bool cf_inbound;                    /* [I] accept (else connect) */
-    char cf_what[64];                   /* [I] "tcp L:p <- R:q" */
+    char cf_what[2 * FILTER_ENDPOINT_STRLEN + 8]; /* [I] "tcp L:p <- R:q", an
+                                                     IPv6 address in brackets */
 };
 
 static int connlog_filter_add(struct rn_callout *co, const struct rn_filter_spec *fs,
@@ -65,7 +68,7 @@ static int connlog_classify(struct rn_callout *co, const struct rn_classify *cl)
     struct connlog *log = rn_callout_ctx(co);
     const struct rn_filter_values *v = cl->cl_values;
     struct connlog_flow *cf;
-    char l[RN_IP4_STRLEN], r[RN_IP4_STRLEN];
+    char l[FILTER_ENDPOINT_STRLEN], r[FILTER_ENDPOINT_STRLEN];
 
     if (cl->cl_flow == NULL || rn_callout_flow_find(cl) != NULL)
         return RN_FILTER_CONTINUE;
@@ -75,10 +78,10 @@ static int connlog_classify(struct rn_callout *co, const struct rn_classify *cl)
     cf->cf_log = log;
     cf->cf_start = rn_stack_now(rn_callout_stack(co));
     cf->cf_inbound = v->fv_layer == RN_FL_ACCEPT;
-    rn_ip4_addr_fmt(v->fv_laddr, l);
-    rn_ip4_addr_fmt(v->fv_raddr, r);
-    snprintf(cf->cf_what, sizeof(cf->cf_what), "tcp %s:%u %s %s:%u", l, v->fv_lport,
-             cf->cf_inbound ? "<-" : "->", r, v->fv_rport);
+    rn__filter_endpoint_fmt(&v->fv_laddr, v->fv_lport, l, sizeof(l));
+    rn__filter_endpoint_fmt(&v->fv_raddr, v->fv_rport, r, sizeof(r));
+    snprintf(cf->cf_what, sizeof(cf->cf_what), "tcp %s %s %s", l, cf->cf_inbound ? "<-" : "->",
+             r);
     if (rn_callout_flow_associate(cl, cf, NULL) != 0) {
         free(cf);
         return RN_FILTER_CONTINUE;

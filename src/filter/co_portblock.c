@@ -9,7 +9,10 @@
  * answered with a RST); at inbound-transport only segments that open a
  * connection (SYN without ACK) are, so connections already established
  * carry on.  Anything else gets "continue": the next matching filter
- * decides.  It keeps no flow context and pends nothing.
+ * decides.  It keeps no flow context and pends nothing.  It looks at ports
+ * only, so it refuses IPv4 and IPv6 connections alike; its filter's laddr=
+ * or raddr= narrow it to one family or prefix:
+ *   layer=accept,raddr=2001:2::/48,action=callout:portblock,arg=22
  */
 #include <errno.h>
 #include <inttypes.h>

@@ -103,7 +103,7 @@ static bool filter_ip_hook(struct rn_stack *st, enum rn_ip_hook_dir dir,
     memset(&req, 0, sizeof(req));
     req.fr_values.fv_layer = dir == RN_IP_HOOK_IN ? RN_FL_INBOUND_IP : RN_FL_OUTBOUND_IP;
     req.fr_values.fv_proto = v->hv_proto;
-    req.fr_values.fv_laddr = v->hv_laddr;
+    req.fr_values.fv_laddr = v->hv_laddr;  /* IPv4 mapped, or IPv6 */
     req.fr_values.fv_raddr = v->hv_raddr;
     req.fr_values.fv_lport = v->hv_lport;
     req.fr_values.fv_rport = v->hv_rport;
@@ -206,6 +206,28 @@ int rn_filter_init(struct rn_stack *st)
     return err;
 }
 
+/* Makes the matcher of the spec's address a with prefix plen (in its
+ * family's bits). */
+static void addr_match_make(struct addr_match *am, const struct rn_inaddr *a, unsigned plen)
+{
+    static const struct rn_ip6 mapped = {{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff}};
+    bool v4 = rn_inaddr_is_v4(a);
+    unsigned bits = v4 ? 96 + plen : plen, i;
+    uint8_t mask[RN_IP6_LEN];
+
+    assert(bits <= 128);
+    for (i = 0; i < RN_IP6_LEN; i++) {
+        unsigned left = bits > i * 8 ? bits - i * 8 : 0;
+
+        mask[i] = left >= 8 ? 0xff : (uint8_t)(0xff00u >> left);
+    }
+    memcpy(am->am_mask, mask, sizeof(mask));
+    memcpy(am->am_net, a->ia_ip6.i6_octet, sizeof(am->am_net));
+    am->am_net[0] &= am->am_mask[0];
+    am->am_net[1] &= am->am_mask[1];
+    am->am_not_v4 = !v4 && rn_ip6_in_prefix(&mapped, &a->ia_ip6, plen < 96 ? plen : 96);
+}
+
 /* ---- Filters ------------------------------------------------------------------- */
 
 static int engine_error(char *err, size_t errlen, int code, const char *fmt, ...)
@@ -281,6 +303,10 @@ static int filter_add(struct rn_stack *st, const char *text, bool lab, uint64_t 
     e = rn_filter_parse(text, &f->f_spec, err, errlen);
     if (e != 0)
         goto out_free;
+    if (f->f_spec.fs_match & RN_FS_LADDR)
+        addr_match_make(&f->f_lmatch, &f->f_spec.fs_laddr, f->f_spec.fs_lplen);
+    if (f->f_spec.fs_match & RN_FS_RADDR)
+        addr_match_make(&f->f_rmatch, &f->f_spec.fs_raddr, f->f_spec.fs_rplen);
     if (f->f_spec.fs_action == RN_FA_CALLOUT) {
         co = rn_callout_find(st, f->f_spec.fs_callout);
         if (co == NULL && lab && strcmp(f->f_spec.fs_callout, "faulty") == 0) {
@@ -443,24 +469,29 @@ void rn_filter_layer_stats(struct rn_stack *st, enum rn_filter_layer layer,
 
 /* ---- Classification ------------------------------------------------------------- */
 
-static bool prefix_match(uint32_t addr, uint32_t net, uint8_t plen)
+static inline bool addr_match(const struct addr_match *am, const struct rn_inaddr *a)
 {
-    uint32_t mask = plen == 0 ? 0 : ~0u << (32 - plen);
+    uint64_t x0, x1;
 
-    return (addr & mask) == net;
+    memcpy(&x0, a->ia_ip6.i6_octet, 8);
+    memcpy(&x1, a->ia_ip6.i6_octet + 8, 8);
+    if ((((x0 ^ am->am_net[0]) & am->am_mask[0]) | ((x1 ^ am->am_net[1]) & am->am_mask[1])) != 0)
+        return false;
+    return !am->am_not_v4 || !rn_inaddr_is_v4(a);
 }
 
-static bool filter_match(const struct rn_filter_spec *fs, const struct rn_filter_values *v)
+static bool filter_match(const struct filter *f, const struct rn_filter_values *v)
 {
+    const struct rn_filter_spec *fs = &f->f_spec;
     unsigned m = fs->fs_match;
 
     if (m == 0)
         return true;
     if ((m & RN_FS_PROTO) && fs->fs_proto != v->fv_proto)
         return false;
-    if ((m & RN_FS_LADDR) && !prefix_match(v->fv_laddr, fs->fs_laddr, fs->fs_lplen))
+    if ((m & RN_FS_LADDR) && !addr_match(&f->f_lmatch, &v->fv_laddr))
         return false;
-    if ((m & RN_FS_RADDR) && !prefix_match(v->fv_raddr, fs->fs_raddr, fs->fs_rplen))
+    if ((m & RN_FS_RADDR) && !addr_match(&f->f_rmatch, &v->fv_raddr))
         return false;
     /* A datagram without ports (ICMP) has port 0, outside every range. */
     if ((m & RN_FS_LPORT) && (v->fv_lport < fs->fs_lport_lo || v->fv_lport > fs->fs_lport_hi))
@@ -488,7 +519,7 @@ enum rn_filter_decision rn__filter_classify(struct rn_stack *st, const struct rn
     for (i = 0; i < fe->fe_nfilters[layer]; i++) {
         struct filter *f = fe->fe_filters[layer][i];
 
-        if (!filter_match(&f->f_spec, &req->fr_values))
+        if (!filter_match(f, &req->fr_values))
             continue;
         f->f_hits++;
         if (f->f_spec.fs_action == RN_FA_PERMIT) {

@@ -30,10 +30,25 @@
 struct rn_stack;
 struct filter_engine;
 
+/* An address condition of a filter, made once from its spec so that
+ * matching is two masked 64-bit compares whatever the family: an address a
+ * matches iff ((a ^ am_net) & am_mask) == 0 over its sixteen octets (read
+ * in memory order), and, if am_not_v4, a is not IPv4-mapped.  An IPv4
+ * prefix /N masks the mapped prefix's 96 bits too, so only IPv4 matches it;
+ * an IPv6 prefix that overlaps ::ffff:0:0/96 (::/0 for one) sets
+ * am_not_v4 to keep IPv4 out. */
+struct addr_match {
+    uint64_t am_net[2];             /* [I] the prefix, bits past it clear */
+    uint64_t am_mask[2];            /* [I] its bits */
+    bool am_not_v4;                 /* [I] IPv4-mapped addresses never match */
+};
+
 /* A filter on one layer. */
 struct filter {
     uint64_t f_id;                  /* [I] > 0, never reused on its stack */
     struct rn_filter_spec f_spec;   /* [I] */
+    struct addr_match f_lmatch;     /* [I] fs_laddr/fs_lplen, if RN_FS_LADDR */
+    struct addr_match f_rmatch;     /* [I] fs_raddr/fs_rplen, if RN_FS_RADDR */
     struct rn_callout *f_callout;   /* [I] RN_FA_CALLOUT: held by "filter" */
     void *f_callout_ctx;            /* [I] what co_filter_add made of fs_arg */
     uint64_t f_hits;                /* [L] times it matched */
@@ -171,6 +186,14 @@ enum rn_filter_decision rn__filter_callout_classify(struct filter_engine *fe, st
                                                  const struct rn_filter_req *req);
 
 /* ---- the built-in callouts ---- */
+/* Room for rn__filter_endpoint_fmt(): "[IPv6]:65535" and its NUL. */
+#define FILTER_ENDPOINT_STRLEN (RN_IP6_STRLEN + 8)
+
+/* Writes an address and port as "198.18.0.2:80", or "[2001:2::1]:80" for
+ * IPv6, into buf of len bytes (FILTER_ENDPOINT_STRLEN holds any).
+ * Returns buf. */
+char *rn__filter_endpoint_fmt(const struct rn_inaddr *a, uint16_t port, char *buf, size_t len);
+
 int rn__filter_portblock_register(struct rn_stack *st);
 int rn__filter_connlog_register(struct rn_stack *st);
 

@@ -107,33 +107,50 @@ static bool parse_ports(const char *s, uint16_t *lo, uint16_t *hi)
     return true;
 }
 
-/* Parses "A.B.C.D" or "A.B.C.D/N".  Returns 0, or RN_EINVAL with err. */
-static int parse_prefix(const char *key, const char *val, uint32_t *addr, uint8_t *plen,
-                        char *err, size_t errlen)
+/* Parses "A.B.C.D[/N]" (N 0..32) or an IPv6 address "X:X::X[/N]" (N
+ * 0..128) into an address of its family (IPv4 held mapped) and the prefix
+ * length counted in that family's bits.  Returns 0, or RN_EINVAL with err. */
+static int parse_prefix(const char *key, const char *val, struct rn_inaddr *addr,
+                        uint8_t *plen, char *err, size_t errlen)
 {
-    char buf[24];
+    char buf[RN_IP6_STRLEN + 8];
     const char *slash = strchr(val, '/');
-    unsigned long n = 32;
+    bool v6 = strchr(val, ':') != NULL;
+    unsigned long n, max = v6 ? 128 : 32;
+    const char *form = v6 ? "an IPv6 address X:X::X or X:X::X/N" : "A.B.C.D or A.B.C.D/N";
     const char *why = "";
-    uint32_t mask;
+    size_t alen = slash ? (size_t)(slash - val) : strlen(val);
+    struct rn_inaddr a, net;
+    uint32_t a4;
 
-    if (strlen(val) >= sizeof(buf))
-        return spec_error(err, errlen, "bad address '%s' in '%s=%s': expected A.B.C.D or "
-                          "A.B.C.D/N", val, key, val);
-    memcpy(buf, val, slash ? (size_t)(slash - val) : strlen(val) + 1);
-    if (slash != NULL) {
-        buf[slash - val] = '\0';
-        if (!parse_num(slash + 1, 0, 32, &n))
-            return spec_error(err, errlen, "bad prefix length '%s' in '%s=%s': expected "
-                              "0..32", slash + 1, key, val);
+    if (alen >= sizeof(buf))
+        return spec_error(err, errlen, "bad address '%.*s...' in '%s=': expected %s",
+                          (int)(sizeof(buf) - 1), val, key, form);
+    memcpy(buf, val, alen);
+    buf[alen] = '\0';
+    n = max;
+    if (slash != NULL && !parse_num(slash + 1, 0, max, &n))
+        return spec_error(err, errlen, "bad prefix length '%s' in '%s=%s': expected 0..%lu "
+                          "for an %s address", slash + 1, key, val, max, v6 ? "IPv6" : "IPv4");
+    if (v6) {
+        if (rn_ip6_addr_parse(buf, &a.ia_ip6, &why) != 0)
+            return spec_error(err, errlen, "bad IPv6 address '%s' in '%s=%s': %s", buf, key,
+                              val, why);
+        if (rn_inaddr_is_v4(&a))
+            return spec_error(err, errlen, "'%s=%s' is IPv4-mapped: write an IPv4 address as "
+                              "A.B.C.D", key, val);
+        net.ia_ip6 = rn_ip6_net(&a.ia_ip6, (unsigned)n);
+    } else {
+        if (rn_ip4_addr_parse(buf, &a4, &why) != 0)
+            return spec_error(err, errlen, "bad address '%s' in '%s=%s': %s; expected %s", buf,
+                              key, val, why, form);
+        a = rn_inaddr_v4(a4);
+        net = rn_inaddr_v4(rn_ip4_net(a4, (unsigned)n));
     }
-    if (rn_ip4_addr_parse(buf, addr, &why) != 0)
-        return spec_error(err, errlen, "bad address '%s' in '%s=%s': %s; expected A.B.C.D "
-                          "or A.B.C.D/N", buf, key, val, why);
-    mask = n == 0 ? 0 : ~0u << (32 - n);
-    if ((*addr & ~mask) != 0)
+    if (!rn_inaddr_eq(&a, &net))
         return spec_error(err, errlen, "'%s=%s': host bits set beyond the /%lu prefix", key,
                           val, n);
+    *addr = a;
     *plen = (uint8_t)n;
     return 0;
 }
@@ -188,9 +205,11 @@ static int parse_field(struct rn_filter_spec *fs, enum spec_key k, const char *v
             fs->fs_proto = RN_IPPROTO_UDP;
         else if (strcmp(val, "icmp") == 0)
             fs->fs_proto = RN_IPPROTO_ICMP;
+        else if (strcmp(val, "icmpv6") == 0 || strcmp(val, "icmp6") == 0)
+            fs->fs_proto = RN_IPPROTO_ICMPV6;
         else
             return spec_error(err, errlen, "unknown protocol '%s' in 'proto=%s' (tcp, udp, "
-                              "icmp or any)", val, val);
+                              "icmp, icmpv6 or any)", val, val);
         return 0;
     case K_LADDR:
         fs->fs_match |= RN_FS_LADDR;
@@ -254,9 +273,29 @@ static int check_spec(const struct rn_filter_spec *fs, const bool *seen, char *e
     if (layer_tcp_only(fs->fs_layer) && (fs->fs_match & RN_FS_PROTO) &&
         fs->fs_proto != RN_IPPROTO_TCP)
         return spec_error(err, errlen, "layer %s is TCP only: proto must be tcp or any", layer);
-    if (ports && (fs->fs_match & RN_FS_PROTO) && fs->fs_proto == RN_IPPROTO_ICMP)
-        return spec_error(err, errlen, "proto=icmp has no ports: drop '%s='",
+    if (ports && (fs->fs_match & RN_FS_PROTO) &&
+        (fs->fs_proto == RN_IPPROTO_ICMP || fs->fs_proto == RN_IPPROTO_ICMPV6))
+        return spec_error(err, errlen, "proto=%s has no ports: drop '%s='",
+                          fs->fs_proto == RN_IPPROTO_ICMP ? "icmp" : "icmpv6",
                           (fs->fs_match & RN_FS_LPORT) ? "lport" : "rport");
+    if ((fs->fs_match & RN_FS_LADDR) && (fs->fs_match & RN_FS_RADDR) &&
+        rn_inaddr_is_v4(&fs->fs_laddr) != rn_inaddr_is_v4(&fs->fs_raddr))
+        return spec_error(err, errlen, "laddr is %s and raddr %s: a filter matches one "
+                          "family", rn_inaddr_is_v4(&fs->fs_laddr) ? "IPv4" : "IPv6",
+                          rn_inaddr_is_v4(&fs->fs_raddr) ? "IPv4" : "IPv6");
+    if ((fs->fs_match & RN_FS_PROTO) &&
+        (fs->fs_proto == RN_IPPROTO_ICMP || fs->fs_proto == RN_IPPROTO_ICMPV6) &&
+        (fs->fs_match & (RN_FS_LADDR | RN_FS_RADDR))) {
+        const struct rn_inaddr *a = (fs->fs_match & RN_FS_LADDR) ? &fs->fs_laddr
+                                                                  : &fs->fs_raddr;
+
+        if (rn_inaddr_is_v4(a) != (fs->fs_proto == RN_IPPROTO_ICMP))
+            return spec_error(err, errlen, "proto=%s is %s's, but the address is %s: use "
+                              "proto=%s", fs->fs_proto == RN_IPPROTO_ICMP ? "icmp" : "icmpv6",
+                              fs->fs_proto == RN_IPPROTO_ICMP ? "IPv4" : "IPv6",
+                              rn_inaddr_is_v4(a) ? "IPv4" : "IPv6",
+                              rn_inaddr_is_v4(a) ? "icmp" : "icmpv6");
+    }
     if (fs->fs_layer == RN_FL_LISTEN && (fs->fs_match & (RN_FS_RADDR | RN_FS_RPORT)))
         return spec_error(err, errlen, "layer listen has no remote side: drop '%s='",
                           (fs->fs_match & RN_FS_RADDR) ? "raddr" : "rport");
@@ -341,14 +380,15 @@ int rn_filter_parse(const char *text, struct rn_filter_spec *out, char *err, siz
 
 /* ---- Canonical form ------------------------------------------------------- */
 
-static void put_prefix(char *buf, size_t len, size_t *at, const char *key, uint32_t addr,
-                       uint8_t plen)
+static void put_prefix(char *buf, size_t len, size_t *at, const char *key,
+                       const struct rn_inaddr *addr, uint8_t plen)
 {
-    char a[RN_IP4_STRLEN];
+    char a[RN_IP6_STRLEN];
 
-    rn_ip4_addr_fmt(addr, a);
+    /* An IPv4 address as a dotted quad, an IPv6 one in RFC 5952 form. */
+    rn_inaddr_fmt(addr, a);
     if (*at < len) {
-        if (plen == 32)
+        if (plen == (rn_inaddr_is_v4(addr) ? 32 : 128))
             *at += (size_t)snprintf(buf + *at, len - *at, ",%s=%s", key, a);
         else
             *at += (size_t)snprintf(buf + *at, len - *at, ",%s=%s/%u", key, a, plen);
@@ -375,13 +415,14 @@ void rn_filter_spec_format(const struct rn_filter_spec *fs, char *buf, size_t le
     at = (size_t)snprintf(buf, len, "layer=%s", rn_filter_layer_name(fs->fs_layer));
     if ((fs->fs_match & RN_FS_PROTO) && at < len)
         at += (size_t)snprintf(buf + at, len - at, ",proto=%s",
-                               fs->fs_proto == RN_IPPROTO_TCP   ? "tcp"
-                               : fs->fs_proto == RN_IPPROTO_UDP ? "udp"
-                                                                : "icmp");
+                               fs->fs_proto == RN_IPPROTO_TCP    ? "tcp"
+                               : fs->fs_proto == RN_IPPROTO_UDP  ? "udp"
+                               : fs->fs_proto == RN_IPPROTO_ICMP ? "icmp"
+                                                                 : "icmpv6");
     if (fs->fs_match & RN_FS_LADDR)
-        put_prefix(buf, len, &at, "laddr", fs->fs_laddr, fs->fs_lplen);
+        put_prefix(buf, len, &at, "laddr", &fs->fs_laddr, fs->fs_lplen);
     if (fs->fs_match & RN_FS_RADDR)
-        put_prefix(buf, len, &at, "raddr", fs->fs_raddr, fs->fs_rplen);
+        put_prefix(buf, len, &at, "raddr", &fs->fs_raddr, fs->fs_rplen);
     if (fs->fs_match & RN_FS_LPORT)
         put_ports(buf, len, &at, "lport", fs->fs_lport_lo, fs->fs_lport_hi);
     if (fs->fs_match & RN_FS_RPORT)

@@ -110,14 +110,15 @@ void rn__net_icmp_input(struct rn_stack *st, struct rn_netbuf *nb, const struct 
     } else if (rn_icmp_is_error(ic.ic_type) && rn__ip_is_local(st, ic.ic_qsrc)) {
         const struct proto_handlers *ph = &net_st(st)->ns_protos[ic.ic_qproto];
         struct rn_ip_err e = {
+            .ie_v6 = false,
             .ie_type = ic.ic_type,
             .ie_code = ic.ic_code,
             .ie_mtu = ic.ic_type == RN_ICMP_DEST_UNREACH &&
                               ic.ic_code == RN_ICMP_UNREACH_FRAG_NEEDED
                           ? (ic.ic_rest & 0xffff)
                           : 0,
-            .ie_src = ic.ic_qsrc,
-            .ie_dst = ic.ic_qdst,
+            .ie_src = rn_inaddr_v4(ic.ic_qsrc),
+            .ie_dst = rn_inaddr_v4(ic.ic_qdst),
             .ie_proto = ic.ic_qproto,
             .ie_l4 = ic.ic_ql4,
             .ie_l4len = (uint32_t)ic.ic_ql4len,
@@ -149,8 +150,8 @@ void rn__net_icmp_local_unreach(struct rn_stack *st, const struct rn_netbuf *nb,
     if (ip == NULL)
         return;
     e.ie_proto = ip[9];
-    e.ie_src = rn_get_be32(ip + 12);
-    e.ie_dst = rn_get_be32(ip + 16);
+    e.ie_src = rn_inaddr_v4(rn_get_be32(ip + 12));
+    e.ie_dst = rn_inaddr_v4(rn_get_be32(ip + 16));
     e.ie_l4 = ip + ihl;
     e.ie_l4len = l4len;
     ph = &net_st(st)->ns_protos[e.ie_proto];

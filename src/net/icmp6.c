@@ -7,14 +7,26 @@
  *                                              -> rn__net_nd_input() (NS, NA)
  *                                              -> rd6.c (RA, redirect, too big)
  *                                              -> mld6.c (MLD queries)
+ *                                              -> icmp6_err_input() -> the
+ *                                                 transport's error handler
  *
  * Errors refnet sends are rate limited by a token bucket of their own (1000
  * a second, bursts of 50, as for ICMP), and never sent about an ICMPv6
  * error, from the unspecified or a multicast source, or to a multicast
  * destination unless RFC 4443 2.4 (e.3) allows it (a parameter problem
- * about an unknown option, code 2).  Errors received are counted; a
- * packet too big lowers the destination's path MTU (rd6.c); handing
- * errors to the transports waits for the transports to take IPv6.
+ * about an unknown option, code 2).
+ *
+ * Errors received (unreachable, packet too big, time exceeded, parameter
+ * problem) about a datagram we sent go to the transport that sent it,
+ * through the handler it registered (rn__ip6_register()), in the record
+ * ICMP uses (struct rn_ip_err, ie_v6 set): the wire parser has walked the
+ * quoted datagram's extension headers to its upper-layer header, bounded
+ * by the quote.  A quote that cannot be walked that far, or holds less
+ * than 8 bytes of TCP or UDP (ports and sequence number), is dropped as
+ * "bad_icmp6_quote"; an error about a datagram from an address not ours
+ * as "icmp6_err_not_ours".  A packet too big first lowers the
+ * destination's path MTU (rd6.c), and the transport is told the path MTU
+ * that results.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -136,6 +148,114 @@ static void icmp6_echo(struct rn_stack *st, const struct rn_icmp6_hdr *ic,
     rn__net_ip6_output(st, reply, &out);
 }
 
+int rn__icmp6_err_code(uint8_t type, uint8_t code, bool *hard)
+{
+    /* Destination unreachable by code (RFC 4443 3.1), as Linux reads it. */
+    static const struct {
+        int err;
+        bool hard;
+    } unreach[] = {
+        {RN_ENETUNREACH, false},   /* 0 no route to destination */
+        {RN_EACCES, true},         /* 1 administratively prohibited */
+        {RN_EHOSTUNREACH, false},  /* 2 beyond the scope of the source */
+        {RN_EHOSTUNREACH, false},  /* 3 address unreachable */
+        {RN_ECONNREFUSED, true},   /* 4 port unreachable */
+        {RN_EACCES, true},         /* 5 source address failed policy */
+        {RN_EACCES, true},         /* 6 reject route to destination */
+    };
+
+    switch (type) {
+    case RN_ICMP6_DEST_UNREACH:
+        if (code < sizeof(unreach) / sizeof(unreach[0])) {
+            *hard = unreach[code].hard;
+            return unreach[code].err;
+        }
+        *hard = true;
+        return RN_EPROTO;
+    case RN_ICMP6_PACKET_TOO_BIG:
+        *hard = false;
+        return RN_EMSGSIZE;
+    case RN_ICMP6_TIME_EXCEEDED:
+        *hard = false;
+        return RN_EHOSTUNREACH;
+    default:
+        *hard = true;
+        return RN_EPROTO;
+    }
+}
+
+/* Hands the error ic, about a datagram we sent, to the transport whose
+ * datagram it quotes (ifp: where it came in, NULL if made here).
+ * Consumes nothing; a quote it cannot use is counted as a drop. */
+static void icmp6_err_deliver(struct rn_stack *st, const struct rn_icmp6_hdr *ic,
+                              struct rn_iface *ifp)
+{
+    struct net_stack *ns = net_st(st);
+    struct rn_ip_err e;
+    rn_ip_err_fn fn;
+
+    /* The parser stops at what it cannot walk: a header running past the
+     * quote, a bad one, a later fragment (RN_IP6_NH_NONE then). */
+    if (ic->ic6_qproto == RN_IP6_NH_NONE || rn_ip6_is_ext(ic->ic6_qproto) ||
+        ((ic->ic6_qproto == RN_IPPROTO_TCP || ic->ic6_qproto == RN_IPPROTO_UDP) &&
+         ic->ic6_ql4len < 8)) {
+        rn__stack_count_drop(st, ifp, RN_DROP_BAD_ICMP6_QUOTE);
+        return;
+    }
+    fn = ns->ns_errs6[ic->ic6_qproto];
+    if (fn == NULL)
+        return;
+    e.ie_v6 = true;
+    e.ie_type = ic->ic6_type;
+    e.ie_code = ic->ic6_code;
+    e.ie_mtu = ic->ic6_type == RN_ICMP6_PACKET_TOO_BIG ? rn__net_rd6_path_mtu(st, &ic->ic6_qdst)
+                                                        : 0;
+    e.ie_src = rn_inaddr_v6(&ic->ic6_qsrc);
+    e.ie_dst = rn_inaddr_v6(&ic->ic6_qdst);
+    e.ie_proto = ic->ic6_qproto;
+    e.ie_l4 = ic->ic6_ql4;
+    e.ie_l4len = ic->ic6_ql4len > UINT32_MAX ? UINT32_MAX : (uint32_t)ic->ic6_ql4len;
+    ns->ns_icmp6_err_to_transport++;
+    fn(st, &e);
+}
+
+/* Takes the error ic (unreachable, too big, time exceeded or parameter
+ * problem) received as rx says: only about a datagram we sent. */
+static void icmp6_err_input(struct rn_stack *st, const struct rn_icmp6_hdr *ic,
+                            const struct ip6_rx *rx)
+{
+    if (ic->ic6_type == RN_ICMP6_PACKET_TOO_BIG) {
+        if (!rn__net_rd6_too_big_input(st, ic, rx))
+            return;
+    } else if (!rn__net_ip6_is_local(st, &ic->ic6_qsrc, true)) {
+        rn__stack_count_drop(st, rx->r6_iface, RN_DROP_ICMP6_ERR_NOT_OURS);
+        return;
+    }
+    icmp6_err_deliver(st, ic, rx->r6_iface);
+}
+
+void rn__net_icmp6_local_unreach(struct rn_stack *st, const struct rn_netbuf *nb, uint8_t code)
+{
+    /* The error a router would send, quoting as much as the transports
+     * read (the chain walked within it). */
+    uint8_t msg[RN_ICMP6_HLEN + 256];
+    struct rn_icmp6_hdr ic;
+    size_t n = nb->nb_pktlen < 256 ? nb->nb_pktlen : 256;
+
+    memset(msg, 0, RN_ICMP6_HLEN);
+    msg[0] = RN_ICMP6_DEST_UNREACH;
+    msg[1] = code;
+    rn_nb_copyout(nb, 0, msg + RN_ICMP6_HLEN, n);
+    if (rn__icmp6_parse(msg, RN_ICMP6_HLEN + n, &RN_IP6_ANY, &RN_IP6_ANY, RN_CSUM_VERIFIED, &ic) !=
+        RN_DROP_NONE)
+        return;
+    /* Our own datagrams: a fragment after the first, or an ICMPv6
+     * message, has no transport to tell, and no bad quote to count. */
+    if (ic.ic6_qproto != RN_IPPROTO_TCP && ic.ic6_qproto != RN_IPPROTO_UDP)
+        return;
+    icmp6_err_deliver(st, &ic, NULL);
+}
+
 static void icmp6_dispatch(struct rn_stack *st, struct rn_netbuf *nb,
                            const struct rn_icmp6_hdr *icp, const struct ip6_rx *rx);
 
@@ -194,8 +314,9 @@ static void icmp6_dispatch(struct rn_stack *st, struct rn_netbuf *nb,
         rn__net_rd6_redirect_input(st, &ic, rx);
     } else if (ic.ic6_type == RN_ICMP6_MLD_QUERY) {
         rn__net_mld6_query_input(st, &ic, rx);
-    } else if (ic.ic6_type == RN_ICMP6_PACKET_TOO_BIG) {
-        rn__net_rd6_too_big_input(st, &ic, rx);
+    } else if (ic.ic6_type == RN_ICMP6_DEST_UNREACH || ic.ic6_type == RN_ICMP6_PACKET_TOO_BIG ||
+               ic.ic6_type == RN_ICMP6_TIME_EXCEEDED || ic.ic6_type == RN_ICMP6_PARAM_PROBLEM) {
+        icmp6_err_input(st, &ic, rx);
     } else if (ic.ic6_type == RN_ICMP6_ECHO_REPLY) {
         net_st(st)->ns_icmp6_echo_replies_in++;
         if (net_st(st)->ns_echo6_fn != NULL) {
@@ -214,9 +335,9 @@ static void icmp6_dispatch(struct rn_stack *st, struct rn_netbuf *nb,
             net_st(st)->ns_echo6_fn(st, &er, net_st(st)->ns_echo6_ctx);
         }
     }
-    /* Other errors, router solicitations (a host answers none) and other
-     * nodes' MLD reports are received and counted; acting on errors comes
-     * with the transports over IPv6. */
+    /* Other messages (router solicitations, which a host answers not,
+     * other nodes' MLD reports, errors of unknown types) are received and
+     * counted. */
     rn_nb_free(nb);
 }
 

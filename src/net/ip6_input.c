@@ -222,6 +222,14 @@ static void ip6_input(struct rn_iface *ifp, struct rn_netbuf *nb, bool looped,
     rx.r6_iface = ifp;
     rx.r6_hdr = p;
     rx.r6_hdrlen = (uint32_t)(contig < len ? contig : len);
+    /* The filtering platform's inbound-ip, as for IPv4: every datagram
+     * for us, ICMPv6 (neighbour discovery too) and transports alike. */
+    if (net_st(st)->ns_ip_hook[RN_IP_HOOK_IN] != NULL &&
+        rn__net_ip_hook_drops(st, RN_IP_HOOK_IN, nb, ex.ex_off, rn_inaddr_v6(&ip.ip6_dst),
+                              rn_inaddr_v6(&ip.ip6_src), ex.ex_proto)) {
+        rn__net_drop(st, ifp, nb, RN_DROP_FILTER_BLOCKED);
+        return;
+    }
     /* A tentative address takes neighbour discovery only (RFC 4862 5.4);
      * ICMPv6 input sorts that out. */
     if (ex.ex_proto == RN_IPPROTO_ICMPV6) {

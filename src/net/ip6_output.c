@@ -21,6 +21,7 @@
 #include "net/net_priv.h"
 #include "refnet/error.h"
 #include "wire/bytes.h"
+#include "wire/csum.h"
 
 /* True for link-local unicast and link-scope multicast (ff02::/16). */
 static bool link_scope(const struct rn_ip6 *a)
@@ -138,6 +139,15 @@ static int ip6_fragment(struct rn_stack *st, const struct ip6_hop *hop, struct r
     uint8_t proto = ip->ip6_nxt;
     int err = 0;
 
+    /* A checksum left to the device (a TCP segment larger than a path MTU
+     * a packet too big lowered) cannot be finished in pieces: finish it. */
+    if ((nb->nb_offload & RN_NB_OFF_CSUM_PARTIAL) && proto == RN_IPPROTO_TCP) {
+        uint8_t sum[2];
+
+        rn_put_be16(sum, rn_csum_fold(rn_nb_csum(nb, 0, paylen, 0)));
+        (void)rn_nb_copyin(nb, 16, sum, sizeof(sum));
+        nb->nb_offload &= ~RN_NB_OFF_CSUM_PARTIAL;
+    }
     for (off = 0; off < paylen; off += size) {
         uint32_t len = paylen - off < size ? paylen - off : size;
         struct rn_netbuf *f = rn__ip_alloc(st, rn__net_types.nt_own_tx);
@@ -191,6 +201,13 @@ int rn__net_ip6_output(struct rn_stack *st, struct rn_netbuf *nb, const struct i
     if (nb->nb_pktlen > RN_IP6_MAX_PAYLOAD) {
         rn__net_drop(st, ifp, nb, RN_DROP_TOO_BIG_DF);
         return RN_EMSGSIZE;
+    }
+    /* The filtering platform's outbound-ip, as for IPv4. */
+    if (net_st(st)->ns_ip_hook[RN_IP_HOOK_OUT] != NULL &&
+        rn__net_ip_hook_drops(st, RN_IP_HOOK_OUT, nb, 0, rn_inaddr_v6(&ip.ip6_src),
+                              rn_inaddr_v6(&out->o6_dst), out->o6_proto)) {
+        rn__net_drop(st, ifp, nb, RN_DROP_FILTER_BLOCKED);
+        return RN_EACCES;
     }
     ip.ip6_tclass = out->o6_tclass;
     ip.ip6_plen = (uint16_t)nb->nb_pktlen;

@@ -17,13 +17,15 @@
 #include "wire/icmpv6.h"
 #include "wire/ipv6.h"
 
-int rn__ip6_register(struct rn_stack *st, uint8_t proto, rn_ip6_input_fn input)
+int rn__ip6_register(struct rn_stack *st, uint8_t proto, rn_ip6_input_fn input,
+                     rn_ip_err_fn err)
 {
     struct net_stack *ns = net_st(st);
 
     if (proto == RN_IPPROTO_ICMPV6 || ns->ns_protos6[proto] != NULL)
         return RN_EEXIST;
     ns->ns_protos6[proto] = input;
+    ns->ns_errs6[proto] = err;
     return 0;
 }
 

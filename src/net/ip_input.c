@@ -152,11 +152,12 @@ void rn__ip_set_hook(struct rn_stack *st, enum rn_ip_hook_dir dir, rn_ip_hook_fn
 }
 
 bool rn__net_ip_hook_drops(struct rn_stack *st, enum rn_ip_hook_dir dir, const struct rn_netbuf *nb,
-                        uint32_t laddr, uint32_t raddr, uint8_t proto)
+                           size_t off, struct rn_inaddr laddr, struct rn_inaddr raddr,
+                           uint8_t proto)
 {
     struct rn_ip_hook_values v = {
         .hv_proto = proto, .hv_laddr = laddr, .hv_raddr = raddr,
-        .hv_len = (uint32_t)nb->nb_pktlen,
+        .hv_len = (uint32_t)(nb->nb_pktlen - off),
     };
     uint8_t scratch[4];
     const uint8_t *p;
@@ -164,7 +165,7 @@ bool rn__net_ip_hook_drops(struct rn_stack *st, enum rn_ip_hook_dir dir, const s
     /* Ports, for hooks that look at them: the first four bytes of a TCP or
      * UDP header, source then destination. */
     if ((proto == RN_IPPROTO_TCP || proto == RN_IPPROTO_UDP) &&
-        (p = rn_nb_header(nb, 0, sizeof(scratch), scratch)) != NULL) {
+        (p = rn_nb_header(nb, off, sizeof(scratch), scratch)) != NULL) {
         bool in = dir == RN_IP_HOOK_IN;
 
         v.hv_lport = rn_get_be16(in ? p + 2 : p);
@@ -178,7 +179,8 @@ void rn__net_ip_deliver(struct rn_stack *st, struct rn_netbuf *nb, const struct 
     const struct proto_handlers *ph = &net_st(st)->ns_protos[rx->rx_proto];
 
     if (net_st(st)->ns_ip_hook[RN_IP_HOOK_IN] != NULL &&
-        rn__net_ip_hook_drops(st, RN_IP_HOOK_IN, nb, rx->rx_dst, rx->rx_src, rx->rx_proto)) {
+        rn__net_ip_hook_drops(st, RN_IP_HOOK_IN, nb, 0, rn_inaddr_v4(rx->rx_dst),
+                              rn_inaddr_v4(rx->rx_src), rx->rx_proto)) {
         rn__net_drop(st, rx->rx_iface, nb, RN_DROP_FILTER_BLOCKED);
         return;
     }

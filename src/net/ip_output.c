@@ -147,8 +147,9 @@ int rn__ip_output(struct rn_stack *st, struct rn_netbuf *nb, const struct rn_ip_
         return RN_EMSGSIZE;
     }
     if (net_st(st)->ns_ip_hook[RN_IP_HOOK_OUT] != NULL &&
-        rn__net_ip_hook_drops(st, RN_IP_HOOK_OUT, nb, out->io_src ? out->io_src : r.ir_src,
-                           out->io_dst, out->io_proto)) {
+        rn__net_ip_hook_drops(st, RN_IP_HOOK_OUT, nb, 0,
+                              rn_inaddr_v4(out->io_src ? out->io_src : r.ir_src),
+                              rn_inaddr_v4(out->io_dst), out->io_proto)) {
         rn__net_drop(st, r.ir_iface, nb, RN_DROP_FILTER_BLOCKED);
         return RN_EACCES;
     }

@@ -151,8 +151,10 @@ static void inc_unlink(struct net_stack *ns, struct nd_entry *e)
 }
 
 /* Unlinks, stops and kills an entry; its queued datagrams are dropped as
- * unresolved. */
-static void nd_remove(struct rn_stack *st, struct nd_entry *e)
+ * unresolved.  If the neighbour never answered (unreachable), each sender
+ * is told its destination is unreachable, as an ICMPv6 address
+ * unreachable would (RFC 4861 7.2.2). */
+static void nd_remove(struct rn_stack *st, struct nd_entry *e, bool unreachable)
 {
     struct nd_entry **pp = &net_st(st)->ns_nd[nd_bucket(&e->ne_ip)];
     struct rn_netbuf *nb;
@@ -163,8 +165,11 @@ static void nd_remove(struct rn_stack *st, struct nd_entry *e)
     inc_unlink(net_st(st), e);
     net_st(st)->ns_nnd--;
     rn_timer_cancel(&st->st_timers, &e->ne_timer);
-    while ((nb = rn_nbq_get(&e->ne_queue)) != NULL)
+    while ((nb = rn_nbq_get(&e->ne_queue)) != NULL) {
+        if (unreachable)
+            rn__net_icmp6_local_unreach(st, nb, RN_ICMP6_UNREACH_ADDR);
         rn__net_drop(st, e->ne_iface, nb, RN_DROP_ND_UNRESOLVED);
+    }
     rn_ob_kill(e);
 }
 
@@ -282,7 +287,7 @@ static void nd_timer(struct rn_timer *t, rn_time_t now)
         rn_timer_arm(&st->st_timers, &e->ne_timer, now + net_st(st)->ns_params.sp_arp_ttl);
         return;
     case ARP_STALE:
-        nd_remove(st, e);
+        nd_remove(st, e, false);
         return;
     case ARP_DELAY:
         atomic_store_explicit(&e->ne_state, ARP_PROBE, memory_order_relaxed);
@@ -294,7 +299,7 @@ static void nd_timer(struct rn_timer *t, rn_time_t now)
     }
     if (e->ne_tries >= (s == ARP_INCOMPLETE ? net_st(st)->ns_params.sp_arp_tries
                                              : ND_MAX_UNICAST_SOLICIT)) {
-        nd_remove(st, e);
+        nd_remove(st, e, s == ARP_INCOMPLETE);
         return;
     }
     nd_solicit(e);
@@ -312,7 +317,7 @@ static bool nd_room(struct rn_stack *st)
     if (ns->ns_nd_inc_oldest != NULL &&
         (ns->ns_nnd >= max || ns->ns_nd_nincomplete >= (max + 1) / 2)) {
         ns->ns_nd_evicted++;
-        nd_remove(st, ns->ns_nd_inc_oldest);
+        nd_remove(st, ns->ns_nd_inc_oldest, false);
         return true;
     }
     if (ns->ns_nnd < max)
@@ -321,7 +326,7 @@ static bool nd_room(struct rn_stack *st)
         for (e = ns->ns_nd[b]; e != NULL; e = e->ne_next) {
             if (!e->ne_used) {
                 ns->ns_nd_evicted++;
-                nd_remove(st, e);
+                nd_remove(st, e, false);
                 return true;
             }
         }
@@ -753,7 +758,7 @@ void rn__net_nd_flush_iface(struct rn_iface *ifp)
         for (e = net_st(st)->ns_nd[b]; e != NULL; e = next) {
             next = e->ne_next;
             if (e->ne_iface == ifp)
-                nd_remove(st, e);
+                nd_remove(st, e, false);
         }
     }
 }
@@ -769,7 +774,7 @@ void rn__net_nd_flush(struct rn_stack *st)
         }
     for (b = 0; b < NET_ND_BUCKETS; b++)
         while (net_st(st)->ns_nd[b] != NULL)
-            nd_remove(st, net_st(st)->ns_nd[b]);
+            nd_remove(st, net_st(st)->ns_nd[b], false);
 }
 
 void rn__net_nd_rows(struct rn_stack *st, rn_neigh_row_fn fn, void *ctx)

@@ -42,20 +42,25 @@ void rn__stack_count_drop(struct rn_stack *st, struct rn_iface *ifp, enum rn_dro
 /* ---- The IP layer's hooks ---------------------------------------------- */
 
 enum rn_ip_hook_dir {
-    RN_IP_HOOK_IN,   /* every datagram delivered to this stack, reassembled */
-    RN_IP_HOOK_OUT,  /* every datagram this stack sends, once routed */
+    RN_IP_HOOK_IN,   /* every datagram delivered to this stack, IPv4 or
+                        IPv6, reassembled */
+    RN_IP_HOOK_OUT,  /* every datagram this stack sends, IPv4 or IPv6,
+                        once routed */
     RN_IP_HOOK_COUNT_
 };
 
-/* What a hook is told of a datagram. */
+/* What a hook is told of a datagram, IPv4 or IPv6. */
 struct rn_ip_hook_values {
-    uint8_t hv_proto;    /* RN_IPPROTO_* */
-    uint32_t hv_laddr;   /* this stack's side: the destination inbound,
-                            the source outbound */
-    uint32_t hv_raddr;   /* the other side */
+    uint8_t hv_proto;    /* RN_IPPROTO_* (IPv6: the upper layer's, after
+                            the extension headers) */
+    struct rn_inaddr hv_laddr;  /* this stack's side: the destination
+                                   inbound, the source outbound; IPv4 held
+                                   mapped */
+    struct rn_inaddr hv_raddr;  /* the other side */
     uint16_t hv_lport;   /* TCP and UDP: ports on the same sides; else 0 */
     uint16_t hv_rport;
-    uint32_t hv_len;     /* bytes after the IP header */
+    uint32_t hv_len;     /* bytes after the IP header (IPv6: after the
+                            extension headers) */
 };
 
 /* Returns true to drop the datagram (counted as filter_blocked). */
@@ -88,17 +93,28 @@ struct rn_ip_rx {
 typedef void (*rn_ip_input_fn)(struct rn_stack *st, struct rn_netbuf *nb,
                                const struct rn_ip_rx *rx);
 
-/* An ICMP error about a datagram we sent, quoted back to its transport. */
+/* An ICMP or ICMPv6 error about a datagram we sent, quoted back to its
+ * transport: one record for both families, the addresses as the
+ * transports keep them (IPv4 mapped). */
 struct rn_ip_err {
-    uint8_t ie_type;            /* ICMP type (3 unreachable, 11 time exceeded) */
-    uint8_t ie_code;            /* ICMP code */
-    uint32_t ie_mtu;            /* next-hop MTU for "fragmentation needed" */
-    uint32_t ie_src;            /* our original source address */
-    uint32_t ie_dst;            /* our original destination */
+    bool ie_v6;                 /* ICMPv6 (RFC 4443); false: ICMP */
+    uint8_t ie_type;            /* the type in its family: ICMP 3
+                                   unreachable, 11 time exceeded; ICMPv6
+                                   1 unreachable, 2 packet too big, 3 time
+                                   exceeded, 4 parameter problem */
+    uint8_t ie_code;            /* its code */
+    uint32_t ie_mtu;            /* ICMP "fragmentation needed": the
+                                   next-hop MTU it gives; ICMPv6 packet too
+                                   big: the path MTU to ie_dst once it is
+                                   taken (never below 1280); else 0 */
+    struct rn_inaddr ie_src;    /* our original source address */
+    struct rn_inaddr ie_dst;    /* our original destination */
     uint8_t ie_proto;           /* our original protocol */
     const uint8_t *ie_l4;       /* the first ie_l4len bytes of our transport
                                    header (at least 8 when the ICMP quoted
-                                   them): ports, sequence number */
+                                   them; always for ICMPv6, whose quotes
+                                   shorter than that are dropped): ports,
+                                   sequence number */
     uint32_t ie_l4len;
 };
 typedef void (*rn_ip_err_fn)(struct rn_stack *st, const struct rn_ip_err *err);
@@ -209,8 +225,11 @@ struct rn_ip6_rx {
 typedef void (*rn_ip6_input_fn)(struct rn_stack *st, struct rn_netbuf *nb,
                                 const struct rn_ip6_rx *rx);
 
-/* Registers proto's IPv6 input handler.  Returns 0 or RN_EEXIST. */
-int rn__ip6_register(struct rn_stack *st, uint8_t proto, rn_ip6_input_fn input);
+/* Registers proto's IPv6 input handler, and err (or NULL) for the ICMPv6
+ * errors about its datagrams (the same record as for IPv4, ie_v6 set).
+ * Returns 0 or RN_EEXIST. */
+int rn__ip6_register(struct rn_stack *st, uint8_t proto, rn_ip6_input_fn input,
+                     rn_ip_err_fn err);
 
 struct rn_ip6_out {
     struct rn_ip6 o6_src;   /* ::: picked for the destination */
@@ -241,6 +260,18 @@ bool rn__ip6_is_local(struct rn_stack *st, const struct rn_ip6 *a);
  * unreachable) about the datagram rx describes.  Never about a datagram to
  * a group; rate limited. */
 void rn__icmp6_unreach(struct rn_stack *st, const struct rn_ip6_rx *rx, uint8_t code);
+
+/* The error code a socket hears of an ICMPv6 error of type and code, as
+ * Linux's table gives it (icmpv6_err_convert): unreachable 0 no route
+ * RN_ENETUNREACH, 1 administratively prohibited RN_EACCES, 2 beyond scope
+ * and 3 address unreachable RN_EHOSTUNREACH, 4 port unreachable
+ * RN_ECONNREFUSED, 5 source address failed policy and 6 reject route
+ * RN_EACCES, other codes RN_EPROTO; packet too big RN_EMSGSIZE; time
+ * exceeded RN_EHOSTUNREACH; parameter problem RN_EPROTO.  *hard says
+ * whether it is a hard error (RFC 1122 4.2.3.9), one a connected UDP
+ * socket is told of: unreachable 1, 4, 5, 6 and unknown codes, and
+ * parameter problems. */
+int rn__icmp6_err_code(uint8_t type, uint8_t code, bool *hard);
 
 /* ---- IPv6 path MTU (RFC 8201) ------------------------------------------ */
 

@@ -285,6 +285,8 @@ struct net_stack {
     struct rn_nbq ns_loopq;               /* [L] datagrams to our own addresses */
     struct proto_handlers ns_protos[256]; /* [L] */
     rn_ip6_input_fn ns_protos6[256];      /* [L] IPv6 handlers, NULL: none */
+    rn_ip_err_fn ns_errs6[256];           /* [L] their ICMPv6 error handlers,
+                                             NULL: none */
     rn_ip_hook_fn ns_ip_hook[RN_IP_HOOK_COUNT_]; /* [L] NULL: none */
     rn_icmp_echo_fn ns_echo_fn;           /* [L] observer of echo replies, or NULL */
     void *ns_echo_ctx;                    /* [L] its argument */
@@ -325,6 +327,7 @@ struct net_stack {
     uint64_t ns_nd_redirects_in;          /* redirects accepted */
     uint64_t ns_nd_slaac_addrs;           /* addresses formed from prefixes */
     uint64_t ns_icmp6_too_big_in;         /* packet too big accepted */
+    uint64_t ns_icmp6_err_to_transport;   /* errors handed to TCP or UDP */
     uint64_t ns_ip6_pmtu_updates;         /* path MTUs lowered */
     uint64_t ns_mld_reports_out;          /* MLDv2 reports sent */
     uint64_t ns_mld_queries_in;           /* MLD queries accepted */
@@ -386,11 +389,13 @@ void rn__net_ip_input(struct rn_iface *ifp, struct rn_netbuf *nb);
 /* Delivers a whole datagram (IP header pulled) to ICMP or its transport.
  * Consumes nb. */
 void rn__net_ip_deliver(struct rn_stack *st, struct rn_netbuf *nb, const struct rn_ip_rx *rx);
-/* Asks the hook of dir, which is set, about a datagram: nb holds the
- * transport header and payload; laddr is our side.  Returns true if the
- * hook drops it.  Does not consume nb. */
+/* Asks the hook of dir, which is set, about a datagram of either family:
+ * nb holds the transport header and payload from offset off on; laddr is
+ * our side (IPv4 held mapped).  Returns true if the hook drops it.  Does
+ * not consume nb. */
 bool rn__net_ip_hook_drops(struct rn_stack *st, enum rn_ip_hook_dir dir, const struct rn_netbuf *nb,
-                        uint32_t laddr, uint32_t raddr, uint8_t proto);
+                           size_t off, struct rn_inaddr laddr, struct rn_inaddr raddr,
+                           uint8_t proto);
 /* Runs datagrams sent to our own addresses.  */
 void rn__net_ip_loopback_run(struct rn_stack *st);
 /* True if addr is a broadcast address for ifp. */
@@ -417,6 +422,10 @@ void rn__net_icmp_input(struct rn_stack *st, struct rn_netbuf *nb, const struct 
  * delivered, as an ICMP destination-unreachable with code would: used when
  * a next hop never answers ARP.  nb is only read. */
 void rn__net_icmp_local_unreach(struct rn_stack *st, const struct rn_netbuf *nb, uint8_t code);
+/* The same for the IPv6 datagram nb (fixed header first), as an ICMPv6
+ * destination unreachable with code would (3: address unreachable, when
+ * a next hop never answers neighbour discovery).  nb is only read. */
+void rn__net_icmp6_local_unreach(struct rn_stack *st, const struct rn_netbuf *nb, uint8_t code);
 /* Sends an ICMP error quoting orig (an IP header of orig_hlen bytes
  * followed by payload).  Rate limited. */
 void rn__net_icmp_error(struct rn_stack *st, uint8_t type, uint8_t code, uint32_t rest,
@@ -549,7 +558,11 @@ void rn__net_rd6_ra_input(struct rn_stack *st, const struct rn_icmp6_hdr *ic,
                           const struct ip6_rx *rx);
 void rn__net_rd6_redirect_input(struct rn_stack *st, const struct rn_icmp6_hdr *ic,
                                 const struct ip6_rx *rx);
-void rn__net_rd6_too_big_input(struct rn_stack *st, const struct rn_icmp6_hdr *ic,
+/* rn__net_rd6_too_big_input() returns true if the packet too big is about
+ * a datagram we sent to a destination we have a route to (taken, whether
+ * or not it lowered the path MTU); false if it was dropped as
+ * "ptb_not_ours". */
+bool rn__net_rd6_too_big_input(struct rn_stack *st, const struct rn_icmp6_hdr *ic,
                                const struct ip6_rx *rx);
 /* The destination cache's entry for dst, refreshed as used, or NULL.
  * Hot path: one set of NET_DEST6_WAYS compared, nothing allocated. */

@@ -591,7 +591,7 @@ void rn__net_rd6_redirect_input(struct rn_stack *st, const struct rn_icmp6_hdr *
                          !rn_ip6_eq(&rd.rd_target, &rd.rd_dst));
 }
 
-void rn__net_rd6_too_big_input(struct rn_stack *st, const struct rn_icmp6_hdr *ic,
+bool rn__net_rd6_too_big_input(struct rn_stack *st, const struct rn_icmp6_hdr *ic,
                                const struct ip6_rx *rx)
 {
     struct ip6_hop hop;
@@ -602,18 +602,19 @@ void rn__net_rd6_too_big_input(struct rn_stack *st, const struct rn_icmp6_hdr *i
     if (!rn__net_ip6_is_local(st, &ic->ic6_qsrc, true) || rn_ip6_is_multicast(&ic->ic6_qdst) ||
         !rn__net_ip6_route(st, &ic->ic6_qdst, rx->r6_iface, &hop)) {
         rn__stack_count_drop(st, rx->r6_iface, RN_DROP_PTB_NOT_OURS);
-        return;
+        return false;
     }
     net_st(st)->ns_icmp6_too_big_in++;
     /* RFC 8201 4: never below the IPv6 minimum, and only ever lower. */
     if (mtu < RD_MIN_MTU)
         mtu = RD_MIN_MTU;
     if (mtu >= hop.h_mtu)
-        return;
+        return true;
     d = dest6_get(st, &ic->ic6_qdst, hop.h_iface);
     d->d6_pmtu = mtu;
     d->d6_pmtu_expires = st->st_now + RD_PMTU_AGE;
     net_st(st)->ns_ip6_pmtu_updates++;
+    return true;
 }
 
 uint32_t rn__net_rd6_path_mtu(struct rn_stack *st, const struct rn_ip6 *dst)

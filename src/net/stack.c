@@ -372,6 +372,7 @@ void rn_stack_counters(struct rn_stack *st, rn_counter_fn fn, void *ctx)
         {"nd.routers", ns->ns_nrouters6},
         {"nd.prefixes", ns->ns_nprefixes6},
         {"icmp6.too_big_in", ns->ns_icmp6_too_big_in},
+        {"icmp6.errors_to_transport", ns->ns_icmp6_err_to_transport},
         {"ip6.pmtu_updates", ns->ns_ip6_pmtu_updates},
         {"ip6.dest_cache", ns->ns_ndest6},
         {"mld.reports_out", ns->ns_mld_reports_out},

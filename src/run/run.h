@@ -1,9 +1,9 @@
 /*
  * The run server: the daemon's side of `refnet run` (product).  Programs
- * started under `refnet run` carry a shim (preload/) that puts their
- * AF_INET sockets on the daemon's stack; each of their processes opens a
- * channel to this server (run_proto.h) and is a refnet process with its
- * host pid, name and owner.
+ * started under `refnet run` carry a shim (preload/) that puts their TCP
+ * and UDP sockets (AF_INET and AF_INET6) on the daemon's stack; each of
+ * their processes opens a channel to this server (run_proto.h) and is a
+ * refnet process with its host pid, name and owner.
  *
  *   rn__run_server_open()   the run socket, on the daemon's loop
  *   ... channels: HELLO (a process), SOCKET, BIND, LISTEN, CONNECT, ACCEPT,

@@ -24,8 +24,17 @@
  * survives dup, fork and exec.
  *
  * Values are the host's (Linux's): errno numbers in m_result, socket
- * types, levels and option names as the program gave them; addresses and
- * ports in host order.
+ * families, types, levels and option names as the program gave them;
+ * ports in host order.  Addresses are of either family in one form
+ * (struct run_addr): sixteen octets in network order, an IPv4 address
+ * held IPv4-mapped (::ffff:198.18.0.2), as refnet's struct rn_inaddr
+ * holds it; the socket's family says how the program reads it.
+ *
+ * struct run_msg has one size in every version (RUN_MSG_SIZE) and its
+ * HELLO fields stay where they are, so that a shim and a daemon of
+ * different versions read each other's HELLO and refuse it with
+ * EPROTONOSUPPORT (the daemon's reply carries its version in m_arg[0])
+ * instead of waiting for an answer of a size they do not expect.
  */
 #ifndef REFNET_RUN_RUN_PROTO_H
 #define REFNET_RUN_RUN_PROTO_H
@@ -33,7 +42,9 @@
 #include <stdint.h>
 
 /* The protocol's version, in RUN_HELLO's m_arg[0]. */
-#define RUN_PROTO_VERSION 2
+#define RUN_PROTO_VERSION 3
+/* sizeof(struct run_msg), whatever the version. */
+#define RUN_MSG_SIZE 256
 
 /* The environment the shim reads. */
 #define RUN_ENV_SOCK "REFNET_RUN_SOCK"       /* the daemon's run socket */
@@ -43,11 +54,16 @@
 
 enum run_op {
     RUN_HELLO = 1,   /* m_arg[0] version, m_arg[1] parent pid, m_arg[2] 1 after
-                        an exec; m_data: name NUL owner NUL */
+                        an exec; m_data: name NUL owner NUL; reply m_arg[0]
+                        the daemon's version (EPROTONOSUPPORT if not the
+                        shim's) */
     RUN_DECLARE,     /* m_data: up to RUN_IDS_MAX ids (uint64_t) the process
-                        holds; reply m_data: one byte each, enum run_kind */
+                        holds; reply m_data: one byte each, enum run_kind,
+                        then one byte each, the socket's family (AF_INET,
+                        AF_INET6; 0 for none) */
     RUN_SOCKET,      /* m_arg[0] type (SOCK_STREAM, SOCK_DGRAM), m_arg[1]
-                        protocol; reply: m_id and the program's end */
+                        protocol, m_arg[2] family (AF_INET, AF_INET6);
+                        reply: m_id and the program's end */
     RUN_BIND,        /* m_id, m_addr */
     RUN_LISTEN,      /* m_id, m_arg[0] backlog */
     RUN_CONNECT,     /* m_id, m_addr, m_arg[0] filler bytes the program's end
@@ -57,7 +73,8 @@ enum run_op {
     RUN_TAKEN,       /* m_id: the process read this accepted connection off
                         a listener's end; its handle is the process's now
                         (no reply) */
-    RUN_GETNAME,     /* m_id; reply m_addr local, m_addr2 peer (0:0 if none) */
+    RUN_GETNAME,     /* m_id; reply m_addr local, m_addr2 peer (port 0 if
+                        none) */
     RUN_SETOPT,      /* m_id, m_arg[0] level, m_arg[1] name, m_val; for
                         TCP_CONGESTION m_data is the name with its NUL */
     RUN_GETOPT,      /* m_id, m_arg[0] level, m_arg[1] name; reply m_val;
@@ -82,10 +99,18 @@ enum run_kind {
 };
 
 /* The most ids one RUN_DECLARE carries. */
-#define RUN_IDS_MAX 24
+#define RUN_IDS_MAX 21
 /* TCP_CONGESTION's names as Linux passes them: at most 15 characters and
  * a NUL (the kernel's TCP_CA_NAME_MAX). */
 #define RUN_CC_NAME_MAX 16
+
+/* A socket address of either family: an IPv6 address, or an IPv4 one
+ * held IPv4-mapped, and a port. */
+struct run_addr {
+    uint8_t a_ip[16];       /* network order; IPv4: ::ffff:a.b.c.d */
+    uint16_t a_port;        /* host order */
+    uint16_t a_pad;         /* 0 */
+};
 
 /* One message, either way. */
 struct run_msg {
@@ -94,22 +119,21 @@ struct run_msg {
     uint64_t m_id;          /* the socket */
     int32_t m_arg[4];       /* per op */
     int64_t m_val;          /* an option's value */
-    uint32_t m_addr;        /* an IPv4 address */
-    uint16_t m_port;        /* its port */
-    uint16_t m_pad;
-    uint32_t m_addr2;       /* a second address (RUN_GETNAME's peer) */
-    uint16_t m_port2;
-    uint16_t m_pad2;
+    struct run_addr m_addr; /* an address */
+    struct run_addr m_addr2;/* a second address (RUN_GETNAME's peer) */
     uint32_t m_len;         /* bytes of m_data used */
     uint8_t m_data[RUN_IDS_MAX * 8];
+    uint8_t m_pad[4];       /* to RUN_MSG_SIZE */
 };
+
+_Static_assert(sizeof(struct run_msg) == RUN_MSG_SIZE,
+               "struct run_msg keeps its size across versions");
 
 /* An accepted connection on a listener's end (beside it its end). */
 struct run_accepted {
     uint64_t ra_id;         /* the connection's id */
-    uint32_t ra_addr;       /* its peer */
-    uint16_t ra_port;
-    uint16_t ra_pad;
+    struct run_addr ra_addr;/* its peer */
+    uint32_t ra_pad;
 };
 
 /* TCP_INFO's answer, in RUN_GETOPT's m_data: the shim lays it out as the
@@ -148,12 +172,14 @@ struct run_tcp_info {
 };
 
 /* Each UDP datagram in a seqpacket pair starts with this: the peer it
- * came from, or (from the program) the destination, 0:0 for the
- * connected peer. */
+ * came from, or (from the program) the destination if RUN_DG_TO is set,
+ * else the connected peer. */
 struct run_dgram {
-    uint32_t dg_addr;
-    uint16_t dg_port;
-    uint16_t dg_flags;      /* 0 */
+    struct run_addr dg_addr;
+    uint32_t dg_flags;      /* RUN_DG_* */
 };
+
+/* dg_flags: dg_addr is the destination (the program gave one). */
+#define RUN_DG_TO 0x1u
 
 #endif /* REFNET_RUN_RUN_PROTO_H */

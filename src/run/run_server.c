@@ -132,6 +132,7 @@ struct run_sock {
     int rk_give_fd;                /* [L] an accepted connection's program end,
                                       until a process accepts it */
     int rk_type;                   /* [I] SOCK_STREAM or SOCK_DGRAM */
+    int rk_family;                 /* [I] AF_INET or AF_INET6 */
     enum rk_state rk_state;        /* [L] */
     struct run_hold *rk_holds;     /* [L] first: whose handle requests use */
     unsigned rk_inflight;          /* [L] requests not yet completed */
@@ -200,6 +201,7 @@ struct rn__run_server {
     uint64_t rs_live_socks;               /* sockets now */
     uint64_t rs_refused_uid;              /* channels of a uid not allowed */
     uint64_t rs_refused_garbage;          /* malformed messages */
+    uint64_t rs_refused_version;          /* HELLOs of another protocol version */
     uint64_t rs_refused_fds;              /* descriptors sent unasked, closed */
     uint64_t rs_refused_foreign;          /* ids the process does not hold */
     uint64_t rs_refused_limit;            /* sockets over the process limit */
@@ -351,11 +353,45 @@ static bool sock_req_done(struct run_sock *rk)
     return false;
 }
 
+/* ---- Addresses -------------------------------------------------------------------- */
+
+/* The protocol's address as refnet's, for a socket of family: an AF_INET
+ * socket's must be IPv4 (mapped), as the shim sends it.  Returns 0, or
+ * -EAFNOSUPPORT. */
+static int addr_in(const struct run_addr *a, int family, struct rn_sockaddr_in *out)
+{
+    struct rn_inaddr ia;
+
+    memset(out, 0, sizeof(*out));
+    memcpy(ia.ia_ip6.i6_octet, a->a_ip, sizeof(a->a_ip));
+    out->sin_port = a->a_port;
+    if (family == AF_INET6) {
+        out->sin_family = RN_AF_INET6;
+        out->sin6_addr = ia.ia_ip6;
+        return 0;
+    }
+    if (!rn_inaddr_is_v4(&ia))
+        return -EAFNOSUPPORT;
+    out->sin_family = RN_AF_INET;
+    out->sin_addr = rn_inaddr_to_v4(&ia);
+    return 0;
+}
+
+/* Refnet's address (as the socket layer fills it: sin6_addr always,
+ * IPv4 mapped) as the protocol's. */
+static void addr_out(const struct rn_sockaddr_in *in, struct run_addr *out)
+{
+    memset(out, 0, sizeof(*out));
+    memcpy(out->a_ip, in->sin6_addr.i6_octet, sizeof(out->a_ip));
+    out->a_port = in->sin_port;
+}
+
 /* ---- Sockets and their pairs ------------------------------------------------------ */
 
 /* Makes a socket of type for the pair's daemon end fd and program end
  * gfd.  Returns it, or NULL (both ends closed). */
-static struct run_sock *sock_new(struct rn__run_server *rs, int type, int fd, int gfd)
+static struct run_sock *sock_new(struct rn__run_server *rs, int type, int family, int fd,
+                                 int gfd)
 {
     struct run_sock *rk = calloc(1, sizeof(*rk));
     struct epoll_event ev;
@@ -369,6 +405,7 @@ static struct run_sock *sock_new(struct rn__run_server *rs, int type, int fd, in
     rk->rk_fd = fd;
     rk->rk_give_fd = gfd;
     rk->rk_type = type;
+    rk->rk_family = family;
     /* Nothing to read until the program writes, which is an edge after
      * the registration below (EPOLLET): no recv to hear EAGAIN first. */
     rk->rk_rd = false;
@@ -488,8 +525,7 @@ static void rx_done(struct rn_proc *p, const struct rn_sock_completion *c)
         rk->rk_moved = rn_loop_now(rk->rk_srv->rs_loop);
         rk->rk_rxlen = (size_t)c->sc_result;
         rk->rk_rxoff = 0;
-        rk->rk_rxhdr.dg_addr = c->sc_addr.sin_addr;
-        rk->rk_rxhdr.dg_port = c->sc_addr.sin_port;
+        addr_out(&c->sc_addr, &rk->rk_rxhdr.dg_addr);
         rk->rk_rxhdr.dg_flags = 0;
         rk->rk_rx_dg = rk->rk_type == SOCK_DGRAM;
     } else if (c->sc_result == 0) {
@@ -524,6 +560,8 @@ static void tx_next(struct run_sock *rk)
         return;
     if (rk->rk_txbuf == NULL && (rk->rk_txbuf = malloc(RUN_BUF)) == NULL)
         return;
+next_dgram:
+    dgram = false;
     memset(&rq, 0, sizeof(rq));
     if (rk->rk_type == SOCK_DGRAM) {
         struct run_dgram hdr;
@@ -542,11 +580,15 @@ static void tx_next(struct run_sock *rk)
             /* A datagram, perhaps an empty one (its header alone). */
             dgram = true;
             n -= (ssize_t)sizeof(hdr);
-            if (hdr.dg_addr != 0 || hdr.dg_port != 0) {
-                rk->rk_txto.sin_addr = hdr.dg_addr;
-                rk->rk_txto.sin_port = hdr.dg_port;
-                rq.sq_to = &rk->rk_txto;
+            if ((hdr.dg_flags & RUN_DG_TO) &&
+                addr_in(&hdr.dg_addr, rk->rk_family, &rk->rk_txto) != 0) {
+                /* Not an address of the socket's family (the shim sends
+                 * none such): dropped and counted. */
+                rk->rk_srv->rs_refused_garbage++;
+                goto next_dgram;
             }
+            if (hdr.dg_flags & RUN_DG_TO)
+                rq.sq_to = &rk->rk_txto;
         }
     } else {
         n = recv(rk->rk_fd, rk->rk_txbuf, RUN_BUF, MSG_DONTWAIT);
@@ -706,9 +748,7 @@ static void offers_write(struct run_sock *lk)
     struct run_sock *rk;
 
     while ((rk = lk->rk_qhead) != NULL && lk->rk_fd >= 0) {
-        struct run_accepted ra = {.ra_id = rk->rk_id,
-                                  .ra_addr = rk->rk_peer.sin_addr,
-                                  .ra_port = rk->rk_peer.sin_port};
+        struct run_accepted ra = {.ra_id = rk->rk_id};
         char cbuf[CMSG_SPACE(sizeof(int))];
         struct iovec iov = {.iov_base = &ra, .iov_len = sizeof(ra)};
         struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
@@ -716,6 +756,7 @@ static void offers_write(struct run_sock *lk)
         struct cmsghdr *cm;
         ssize_t n;
 
+        addr_out(&rk->rk_peer, &ra.ra_addr);
         memset(cbuf, 0, sizeof(cbuf));
         cm = CMSG_FIRSTHDR(&mh);
         cm->cmsg_level = SOL_SOCKET;
@@ -777,7 +818,7 @@ static void accept_done(struct rn_proc *p, const struct rn_sock_completion *c)
         close(gfd);
         e = -EMFILE;
     }
-    rk = e == 0 ? sock_new(rs, SOCK_STREAM, fd, gfd) : NULL;
+    rk = e == 0 ? sock_new(rs, SOCK_STREAM, lk->rk_family, fd, gfd) : NULL;
     if (rk == NULL || hold_new(rp, rk, (int)c->sc_result) == NULL) {
         /* Refused: the peer gets a reset. */
         (void)rn_sock_setopt(p, (int)c->sc_result, RN_SO_LINGER, 0);
@@ -1172,20 +1213,25 @@ static struct run_sock *held(struct run_proc *rp, uint64_t id, struct run_hold *
 static int op_socket(struct run_proc *rp, struct run_msg *m, int *give)
 {
     struct rn__run_server *rs = rp->rp_srv;
-    int type = m->m_arg[0], proto = m->m_arg[1], h, fd, gfd, e;
+    int type = m->m_arg[0], proto = m->m_arg[1], family = m->m_arg[2], h, fd, gfd, e;
     struct run_sock *rk;
 
+    if (family != AF_INET && family != AF_INET6)
+        return -EAFNOSUPPORT;
     if (type != SOCK_STREAM && type != SOCK_DGRAM)
         return -EPROTONOSUPPORT;
     if (rp->rp_nholds >= rs->rs_max_socks) {
         rs->rs_refused_limit++;
         return -EMFILE;
     }
-    h = rn_sock_open(rp->rp_proc, type == SOCK_STREAM ? RN_SOCK_STREAM : RN_SOCK_DGRAM, proto);
+    h = rn_sock_open(rp->rp_proc,
+                     (type == SOCK_STREAM ? RN_SOCK_STREAM : RN_SOCK_DGRAM) |
+                         (family == AF_INET6 ? RN_SOCK_INET6 : 0),
+                     proto);
     if (h < 0)
         return -code_errno(h);
     e = pair_make(type, &fd, &gfd);
-    rk = e == 0 ? sock_new(rs, type, fd, gfd) : NULL;
+    rk = e == 0 ? sock_new(rs, type, family, fd, gfd) : NULL;
     if (rk == NULL || hold_new(rp, rk, h) == NULL) {
         (void)rn_sock_submit(rp->rp_proc, &(struct rn_sock_req){.sq_op = RN_SOP_CLOSE,
                                                                 .sq_handle = h},
@@ -1204,11 +1250,14 @@ static int op_bind(struct run_proc *rp, struct run_msg *m)
 {
     struct run_hold *rh;
     struct run_sock *rk = held(rp, m->m_id, &rh);
-    struct rn_sockaddr_in a = {.sin_addr = m->m_addr, .sin_port = m->m_port};
+    struct rn_sockaddr_in a;
     int e;
 
     if (rk == NULL)
         return -EBADF;
+    e = addr_in(&m->m_addr, rk->rk_family, &a);
+    if (e < 0)
+        return e;
     e = rn_sock_bind(rp->rp_proc, rh->rh_handle, &a);
     if (e < 0)
         return -code_errno(e);
@@ -1246,11 +1295,13 @@ static int op_listen(struct run_proc *rp, struct run_msg *m)
 static int op_connect(struct run_proc *rp, struct run_msg *m)
 {
     struct run_sock *rk = held(rp, m->m_id, NULL);
-    struct rn_sockaddr_in a = {.sin_addr = m->m_addr, .sin_port = m->m_port};
+    struct rn_sockaddr_in a;
     struct rn_sock_req rq;
 
     if (rk == NULL)
         return -EBADF;
+    if (addr_in(&m->m_addr, rk->rk_family, &a) < 0)
+        return -EAFNOSUPPORT;
     switch (rk->rk_state) {
     case RK_CONNECTING:
         return -EALREADY;
@@ -1332,15 +1383,11 @@ static int op_getname(struct run_proc *rp, struct run_msg *m)
     e = rn_sock_getname(rp->rp_proc, rh->rh_handle, &l, &r);
     if (e < 0)
         return -code_errno(e);
-    m->m_addr = l.sin_addr;
-    m->m_port = l.sin_port;
-    m->m_addr2 = r.sin_addr;
-    m->m_port2 = r.sin_port;
+    addr_out(&l, &m->m_addr);
+    addr_out(&r, &m->m_addr2);
     if (rk->rk_type == SOCK_STREAM && rk->rk_state != RK_CONNECTED && r.sin_port == 0 &&
-        rk->rk_peer.sin_port != 0) {
-        m->m_addr2 = rk->rk_peer.sin_addr;
-        m->m_port2 = rk->rk_peer.sin_port;
-    }
+        rk->rk_peer.sin_port != 0)
+        addr_out(&rk->rk_peer, &m->m_addr2);
     return 0;
 }
 
@@ -1383,13 +1430,34 @@ static int opt_map(int level, int name)
         default: return -1;
         }
     }
+    if (level == IPPROTO_IPV6) {
+        /* An IPv6 socket's traffic class and hop limit are the ones
+         * RN_IP_TOS and RN_IP_TTL set (docs/sockets.md). */
+        switch (name) {
+        case IPV6_V6ONLY: return RN_IPV6_V6ONLY;
+        case IPV6_TCLASS: return RN_IP_TOS;
+        case IPV6_UNICAST_HOPS: return RN_IP_TTL;
+        default: return -1;
+        }
+    }
     return -1;
+}
+
+/* An option of level IPPROTO_IPV6 on an AF_INET socket: Linux answers
+ * ENOPROTOOPT, as refnet does for RN_IPV6_V6ONLY (not counted as
+ * unsupported: no socket of that family has it). */
+static bool opt_wrong_family(const struct run_sock *rk, int level)
+{
+    return level == IPPROTO_IPV6 && rk->rk_family != AF_INET6;
 }
 
 static const char *level_name(int level)
 {
-    return level == SOL_SOCKET ? "socket" : level == IPPROTO_TCP ? "tcp"
-                                        : level == IPPROTO_IP   ? "ip" : "level";
+    return level == SOL_SOCKET    ? "socket"
+           : level == IPPROTO_TCP ? "tcp"
+           : level == IPPROTO_IP  ? "ip"
+           : level == IPPROTO_IPV6 ? "ipv6"
+                                   : "level";
 }
 
 /* Counts an option refnet does not have, under its own line. */
@@ -1432,9 +1500,18 @@ static int op_setopt(struct run_proc *rp, struct run_msg *m)
         e = rn_sock_setopt_str(rp->rp_proc, rh->rh_handle, RN_TCP_CONGESTION, name);
         return e < 0 ? -code_errno(e) : 0;
     }
+    if (opt_wrong_family(rk, m->m_arg[0]))
+        return -ENOPROTOOPT;
     if (opt < 0 || opt == RN_SO_ERROR || opt == RN_SO_TYPE || opt == RN_SO_ACCEPTCONN) {
         opt_unsupported(rp->rp_srv, m->m_arg[0], m->m_arg[1]);
         return -ENOPROTOOPT;
+    }
+    if (m->m_arg[0] == IPPROTO_IPV6 && m->m_arg[1] == IPV6_TCLASS) {
+        /* Linux: -1 the default (0), else 0..255. */
+        if (m->m_val < -1 || m->m_val > 255)
+            return -EINVAL;
+        if (m->m_val == -1)
+            m->m_val = 0;
     }
     e = rn_sock_setopt(rp->rp_proc, rh->rh_handle, (enum rn_sockopt)opt, m->m_val);
     return e < 0 ? -code_errno(e) : 0;
@@ -1552,6 +1629,8 @@ static int op_getopt(struct run_proc *rp, struct run_msg *m)
         return getopt_tcp_info(rp, rh, m);
     if (m->m_arg[0] == IPPROTO_TCP && m->m_arg[1] == TCP_CONGESTION)
         return getopt_congestion(rp, rh, m);
+    if (opt_wrong_family(rk, m->m_arg[0]))
+        return -ENOPROTOOPT;
     if (opt < 0) {
         opt_unsupported(rp->rp_srv, m->m_arg[0], m->m_arg[1]);
         return -ENOPROTOOPT;
@@ -1624,7 +1703,7 @@ static int op_declare(struct run_proc *rp, struct run_msg *m, const int *fds, si
                       bool last)
 {
     size_t n = m->m_len / sizeof(uint64_t), i;
-    uint8_t kinds[RUN_IDS_MAX];
+    uint8_t kinds[RUN_IDS_MAX], families[RUN_IDS_MAX];
 
     if (n > RUN_IDS_MAX || m->m_len % sizeof(uint64_t) != 0 || n != nfds)
         return -EINVAL;
@@ -1635,6 +1714,7 @@ static int op_declare(struct run_proc *rp, struct run_msg *m, const int *fds, si
 
         memcpy(&id, m->m_data + i * 8, 8);
         kinds[i] = RUN_KIND_NONE;
+        families[i] = 0;
         rk = sock_find(rp->rp_srv, id);
         /* The descriptor proves the process has it. */
         if (rk == NULL || rk->rk_state == RK_CLOSING || fstat(fds[i], &sb) != 0 ||
@@ -1643,11 +1723,14 @@ static int op_declare(struct run_proc *rp, struct run_msg *m, const int *fds, si
                 rp->rp_srv->rs_refused_foreign++;
             continue;
         }
-        if (hold_take(rp, rk) == 0)
+        if (hold_take(rp, rk) == 0) {
             kinds[i] = (uint8_t)kind_of(rk);
+            families[i] = (uint8_t)rk->rk_family;
+        }
     }
     (void)last;
     memcpy(m->m_data, kinds, n);
+    memcpy(m->m_data + n, families, n);
     return 0;
 }
 
@@ -1662,9 +1745,15 @@ static void proc_hello(struct run_proc *rp, struct run_msg *m)
     int e;
 
     if (m->m_arg[0] != RUN_PROTO_VERSION) {
+        /* Another build's shim: it hears which version this daemon
+         * speaks, and says so in its one line. */
+        rs->rs_refused_version++;
         m->m_result = -EPROTONOSUPPORT;
+        m->m_arg[0] = RUN_PROTO_VERSION;
+        chan_reply(rp, m, -1);
         return;
     }
+    m->m_arg[0] = RUN_PROTO_VERSION;
     if (nl > 0)
         snprintf(name, sizeof(name), "%.*s", (int)nl, s);
     if (nl + 1 < len)
@@ -1999,6 +2088,7 @@ static unsigned run_stats(struct rn_stack *st, void *ctx, struct rn_stack_counte
     RUN_STAT("run.sockets_made", rs->rs_sockets);
     RUN_STAT("run.refused.uid", rs->rs_refused_uid);
     RUN_STAT("run.refused.garbage", rs->rs_refused_garbage);
+    RUN_STAT("run.refused.version", rs->rs_refused_version);
     RUN_STAT("run.refused.descriptors", rs->rs_refused_fds);
     RUN_STAT("run.refused.foreign", rs->rs_refused_foreign);
     RUN_STAT("run.refused.limit", rs->rs_refused_limit);

@@ -29,6 +29,7 @@
 #include "refnet/socket.h"
 #include "refnet/stack.h"
 #include "refnet/timer.h"
+#include "transport/ep_names.h"
 #include "transport/transport.h"
 
 /* The socket layer on one stack (in the socket layer's stack slot). */
@@ -159,9 +160,8 @@ struct sock {
                                               describe on any thread) */
     _Atomic uint8_t so_state;              /* [A] enum sock_state */
     bool so_inet6;                         /* [I] an AF_INET6 socket */
-    _Atomic uint64_t so_local;             /* [A] addr << 16 | port, for describe
-                                              (an IPv6 address shows as 0) */
-    _Atomic uint64_t so_remote;            /* [A] */
+    struct rn__ep_names so_names;          /* [A] its names, for describe on
+                                              any thread (rn__sock_names()) */
     struct req_queue so_recvq;             /* [L] pending receives */
     struct req_queue so_sendq;             /* [L] pending sends */
     struct req_queue so_connq;             /* [L] pending connect (at most one) */

@@ -33,30 +33,6 @@
 #include "socket/sock_priv.h"
 #include "wire/ipv4.h"
 
-/* An IPv6 address in so_local or so_remote: only its port is kept (the
- * describe line, read on any thread, has one 64-bit word per end). */
-#define SOCK_NAME_V6 (1ull << 63)
-
-static uint64_t pack_addr(const struct rn_sockaddr_in *a)
-{
-    struct rn_inaddr ia = rn_inaddr_v6(&a->sin6_addr);
-
-    return (rn_inaddr_is_v4(&ia) ? (uint64_t)rn_inaddr_to_v4(&ia) << 16 : SOCK_NAME_V6) |
-           a->sin_port;
-}
-
-/* Writes a packed name as "198.18.0.2:80" or "[ipv6]:80". */
-static char *name_fmt(uint64_t v, char *buf, size_t len)
-{
-    char a[RN_IP4_STRLEN];
-
-    if (v & SOCK_NAME_V6)
-        snprintf(buf, len, "[ipv6]:%u", (unsigned)(v & 0xffff));
-    else
-        snprintf(buf, len, "%s:%u", rn_ip4_addr_fmt((uint32_t)(v >> 16), a), (unsigned)(v & 0xffff));
-    return buf;
-}
-
 int rn__sock_addr_in(struct sock *so, const struct rn_sockaddr_in *in, struct rn_sockaddr_in *out)
 {
     struct rn_sockaddr_in a = {.sin_port = in->sin_port};
@@ -107,19 +83,25 @@ static const char *const state_names[] = {
 static void sock_describe(const void *ob, char *buf, size_t len)
 {
     const struct sock *so = ob;
-    uint64_t l = atomic_load_explicit(&so->so_local, memory_order_relaxed);
-    uint64_t r = atomic_load_explicit(&so->so_remote, memory_order_relaxed);
     unsigned state = atomic_load_explicit(&so->so_state, memory_order_relaxed);
-    char la[32], ra[32], peer[48] = "";
+    char la[RN_IP6_STRLEN + 8], ra[RN_IP6_STRLEN + 8], peer[RN_IP6_STRLEN + 16] = "";
+    struct rn__ep_name_copy n;
 
     if (so->so_ops == NULL) {  /* still being created */
         snprintf(buf, len, "socket #%d", so->so_handle);
         return;
     }
-    if ((r & 0xffff) != 0)
-        snprintf(peer, sizeof(peer), " peer %s", name_fmt(r, ra, sizeof(ra)));
+    if (!rn__ep_names_get(&so->so_names, &n)) {
+        snprintf(buf, len, "socket #%d %s (names changing) %s", so->so_handle,
+                 so->so_ops->to_name, state < 3 ? state_names[state] : "?");
+        return;
+    }
+    if (n.ec_port[1] != 0)
+        snprintf(peer, sizeof(peer), " peer %s",
+                 rn__ep_name_fmt(&n.ec_addr[1], n.ec_port[1], so->so_inet6, ra, sizeof(ra)));
     snprintf(buf, len, "socket #%d %s %s%s %s", so->so_handle, so->so_ops->to_name,
-             name_fmt(l, la, sizeof(la)), peer, state < 3 ? state_names[state] : "?");
+             rn__ep_name_fmt(&n.ec_addr[0], n.ec_port[0], so->so_inet6, la, sizeof(la)), peer,
+             state < 3 ? state_names[state] : "?");
 }
 
 static void sock_release(void *ob)
@@ -174,10 +156,13 @@ void rn__sock_names(struct sock *so)
     if (so->so_t == NULL)
         return;
     so->so_ops->to_getname(so->so_t, &l, &r);
+    struct rn_inaddr la, ra;
+
     rn__sock_addr_out(so, &l);
     rn__sock_addr_out(so, &r);
-    atomic_store_explicit(&so->so_local, pack_addr(&l), memory_order_relaxed);
-    atomic_store_explicit(&so->so_remote, pack_addr(&r), memory_order_relaxed);
+    la = rn_inaddr_v6(&l.sin6_addr);
+    ra = rn_inaddr_v6(&r.sin6_addr);
+    rn__ep_names_set(&so->so_names, &la, l.sin_port, &ra, r.sin_port);
 }
 
 /* True if a stream has what SO_RCVLOWAT asks before a receive completes:
@@ -303,7 +288,7 @@ void rn__sock_kick(struct sock *so)
     } while (so->so_kick_again);
     so->so_kicking = false;
     /* A send may have bound the socket to an ephemeral port. */
-    if ((atomic_load_explicit(&so->so_local, memory_order_relaxed) & 0xffff) == 0)
+    if (rn__ep_names_lport(&so->so_names) == 0)
         rn__sock_names(so);
 }
 

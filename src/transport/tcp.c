@@ -285,7 +285,7 @@ int rn_tcp_init(struct rn_stack *st, const struct rn_tcp_params *params)
     if (err == 0)
         err = rn__ip_register(st, RN_IPPROTO_TCP, rn__tcp_input, rn__tcp_err_input);
     if (err == 0)
-        err = rn__ip6_register(st, RN_IPPROTO_TCP, rn__tcp_input6);
+        err = rn__ip6_register(st, RN_IPPROTO_TCP, rn__tcp_input6, rn__tcp_err_input);
     if (err == 0)
         err = rn__ip_on_addr_gone(st, RN_IPPROTO_TCP, tcp_addr_gone);
     if (err == 0)

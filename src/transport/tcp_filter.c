@@ -31,22 +31,15 @@
 #include "transport/tcp_priv.h"
 #include "wire/ipv4.h"
 
-/* The filtering platform's values hold IPv4 addresses: an IPv6 endpoint
- * shows as 0.0.0.0 there (its ports, protocol and flags still match). */
-static uint32_t fv_addr(const struct rn_inaddr *a)
-{
-    return rn_inaddr_is_v4(a) ? rn_inaddr_to_v4(a) : 0;
-}
-
 static void values_of_conn(const struct tcp_conn *c, enum rn_filter_layer layer,
                            struct rn_filter_values *v)
 {
     memset(v, 0, sizeof(*v));
     v->fv_layer = layer;
     v->fv_proto = RN_IPPROTO_TCP;
-    v->fv_laddr = fv_addr(&c->t_laddr);
+    v->fv_laddr = c->t_laddr;  /* either family: IPv4 held mapped */
     v->fv_lport = c->t_lport;
-    v->fv_raddr = fv_addr(&c->t_faddr);
+    v->fv_raddr = c->t_faddr;
     v->fv_rport = c->t_fport;
 }
 
@@ -75,8 +68,12 @@ enum rn_filter_decision rn__tcp_filter_listen(struct tcp_listener *l)
     memset(&req, 0, sizeof(req));
     req.fr_values.fv_layer = RN_FL_LISTEN;
     req.fr_values.fv_proto = RN_IPPROTO_TCP;
-    req.fr_values.fv_laddr = fv_addr(&l->l_laddr);
+    req.fr_values.fv_laddr = l->l_laddr;
     req.fr_values.fv_lport = l->l_lport;
+    /* No peer yet: the unspecified address of the listener's family (a
+     * dual-stack listener on :: is IPv6). */
+    req.fr_values.fv_raddr = rn_inaddr_is_v4(&l->l_laddr) ? rn_inaddr_v4(0)
+                                                         : rn_inaddr_v6(&RN_IP6_ANY);
     req.fr_flow = l;
     req.fr_flow_slot = &l->l_filter;
     req.fr_resume = listen_resume;
@@ -176,9 +173,9 @@ bool rn__tcp_filter_segment(struct tcp_stack *ts, struct tcp_conn *c, enum rn_fi
     memset(&req, 0, sizeof(req));
     req.fr_values.fv_layer = layer;
     req.fr_values.fv_proto = RN_IPPROTO_TCP;
-    req.fr_values.fv_laddr = fv_addr(&laddr);
+    req.fr_values.fv_laddr = laddr;
     req.fr_values.fv_lport = lport;
-    req.fr_values.fv_raddr = fv_addr(&faddr);
+    req.fr_values.fv_raddr = faddr;
     req.fr_values.fv_rport = fport;
     req.fr_values.fv_tcp_flags = flags;
     req.fr_values.fv_len = len;

@@ -13,13 +13,21 @@
  *   then rn__tcp_output() sends what the segment called for.
  *
  * rn__tcp_input() always consumes the packet.
+ *
+ * ICMP and ICMPv6 errors about our segments, one record for both
+ * families (struct rn_ip_err):
+ *   icmp.c / icmp6.c -> rn__tcp_err_input(): the connection, the sequence
+ *     check of RFC 5927 -> shrink to the path MTU and resend, or end a
+ *     connect; else soft
  */
 #include <string.h>
 
 #include "refnet/error.h"
 #include "transport/tcp_priv.h"
 #include "wire/bytes.h"
+#include "wire/icmpv6.h"
 #include "wire/ipv4.h"
+#include "wire/ipv6.h"
 
 /* What input keeps of the segment being processed. */
 struct seg {
@@ -1279,6 +1287,36 @@ void rn__tcp_input6(struct rn_stack *st, struct rn_netbuf *nb, const struct rn_i
     tcp_segment(st, ts, nb, &s);
 }
 
+/* The segment size a path MTU of mtu leaves c: mtu less the IP and TCP
+ * headers and, if c uses them, the timestamps. */
+static uint32_t err_mss(const struct tcp_conn *c, uint32_t mtu, uint32_t iphlen)
+{
+    return mtu - iphlen - RN_TCP_HLEN - ((c->t_flags & TF_TSTMP) ? 12 : 0);
+}
+
+/* Ends a connection being opened that an ICMPv6 destination unreachable
+ * answered, with the code Linux gives (rn__icmp6_err_code()); on any
+ * other state, and for the other ICMPv6 errors, it is soft (RFC 1122
+ * 4.2.3.9): the retransmissions decide. */
+static void err_input6(struct tcp_conn *c, const struct rn_ip_err *e)
+{
+    bool hard;
+
+    if (e->ie_type == RN_ICMP6_PACKET_TOO_BIG) {
+        /* RFC 8201 4: the path MTU is never below 1280. */
+        uint32_t mss = err_mss(c, e->ie_mtu < 1280 ? 1280 : e->ie_mtu, RN_IP6_HLEN);
+
+        if (mss < c->t_maxseg) {
+            c->t_maxseg = mss;
+            c->snd_nxt = c->snd_una;
+            rn__tcp_output(c);
+        }
+        return;
+    }
+    if (tcp_state(c) == TCPS_SYN_SENT && e->ie_type == RN_ICMP6_DEST_UNREACH)
+        rn__tcp_drop(c, rn__icmp6_err_code(e->ie_type, e->ie_code, &hard));
+}
+
 void rn__tcp_err_input(struct rn_stack *st, const struct rn_ip_err *e)
 {
     struct tcp_stack *ts = rn__tcp_stack(st);
@@ -1287,17 +1325,21 @@ void rn__tcp_err_input(struct rn_stack *st, const struct rn_ip_err *e)
 
     if (ts == NULL || e->ie_l4len < 8)
         return;
-    c = rn__tcp_lookup(ts, rn_inaddr_v4(e->ie_src), rn_get_be16(e->ie_l4),
-                       rn_inaddr_v4(e->ie_dst), rn_get_be16(e->ie_l4 + 2));
+    c = rn__tcp_lookup(ts, e->ie_src, rn_get_be16(e->ie_l4), e->ie_dst,
+                       rn_get_be16(e->ie_l4 + 2));
     if (c == NULL)
         return;
     seq = rn_get_be32(e->ie_l4 + 4);
     /* RFC 5927: believe only errors about data in flight. */
     if (SEQ_LT(seq, c->snd_una) || SEQ_GEQ(seq, c->snd_max))
         return;
+    if (e->ie_v6) {
+        err_input6(c, e);
+        return;
+    }
     if (e->ie_type == 3 && e->ie_code == 4 && e->ie_mtu >= 576) {
         /* Fragmentation needed: shrink the segment size and resend. */
-        uint32_t mss = e->ie_mtu - RN_IP4_HLEN - RN_TCP_HLEN - ((c->t_flags & TF_TSTMP) ? 12 : 0);
+        uint32_t mss = err_mss(c, e->ie_mtu, RN_IP4_HLEN);
 
         if (mss < c->t_maxseg) {
             c->t_maxseg = mss;

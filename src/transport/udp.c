@@ -18,7 +18,11 @@
  * Errors: ICMP port (and protocol) unreachable about a datagram sent by a
  * connected endpoint becomes its pending error, returned by its next send
  * or receive, as Linux does without IP_RECVERR; other ICMP errors are soft
- * for UDP and ignored.
+ * for UDP and ignored.  Over IPv6 the hard ICMPv6 errors do the same with
+ * the codes Linux gives them (rn__icmp6_err_code()): port unreachable
+ * RN_ECONNREFUSED, administratively prohibited, failed policy and reject
+ * route RN_EACCES, parameter problem RN_EPROTO; no route, address
+ * unreachable, time exceeded and packet too big are soft.
  *
  * Endpoints are objects of type "udp endpoint".  References: "create"
  * (UDP's own, dropped by close through rn_ob_kill), "socket.endpoint" (the
@@ -68,44 +72,21 @@ static struct rn_once udp_once = RN_ONCE_INIT;
 /* The stack slot UDP keeps its state in, taken once by udp_types(). */
 static _Atomic int udp_slot = -1;
 
-/* An IPv6 address in ue_local or ue_remote: only its port is kept. */
-#define UDP_DESCR_V6 (1ull << 63)
-
-static uint64_t pack_addr(const struct rn_inaddr *addr, uint16_t port)
-{
-    return rn_inaddr_is_v4(addr) ? (uint64_t)rn_inaddr_to_v4(addr) << 16 | port
-                                 : UDP_DESCR_V6 | port;
-}
-
-/* Writes a packed address as "198.18.0.2:53" or "[ipv6]:53". */
-static char *unpack_fmt(uint64_t v, char *buf, size_t len)
-{
-    char a[RN_IP4_STRLEN];
-
-    if (v & UDP_DESCR_V6)
-        snprintf(buf, len, "[ipv6]:%u", (unsigned)(v & 0xffff));
-    else
-        snprintf(buf, len, "%s:%u", rn_ip4_addr_fmt((uint32_t)(v >> 16), a), (unsigned)(v & 0xffff));
-    return buf;
-}
-
-/* The filtering platform's values hold IPv4 addresses: an IPv6 endpoint
- * shows as 0.0.0.0 there (ports, protocol and length still match). */
-static uint32_t fv_addr(const struct rn_inaddr *a)
-{
-    return rn_inaddr_is_v4(a) ? rn_inaddr_to_v4(a) : 0;
-}
-
 static void udp_describe(const void *ob, char *buf, size_t len)
 {
     const struct udp_ep *ep = ob;
-    uint64_t l = atomic_load_explicit(&ep->ue_local, memory_order_relaxed);
-    uint64_t r = atomic_load_explicit(&ep->ue_remote, memory_order_relaxed);
-    char la[32], ra[32], peer[48] = "";
+    char la[RN_IP6_STRLEN + 8], ra[RN_IP6_STRLEN + 8], peer[RN_IP6_STRLEN + 16] = "";
+    struct rn__ep_name_copy n;
 
-    if ((r & 0xffff) != 0)
-        snprintf(peer, sizeof(peer), " peer %s", unpack_fmt(r, ra, sizeof(ra)));
-    snprintf(buf, len, "udp endpoint %s%s rcvq %u/%u", unpack_fmt(l, la, sizeof(la)), peer,
+    if (!rn__ep_names_get(&ep->ue_names, &n)) {
+        snprintf(buf, len, "udp endpoint (names changing)");
+        return;
+    }
+    if (n.ec_port[1] != 0)
+        snprintf(peer, sizeof(peer), " peer %s",
+                 rn__ep_name_fmt(&n.ec_addr[1], n.ec_port[1], ep->ue_inet6, ra, sizeof(ra)));
+    snprintf(buf, len, "udp endpoint %s%s rcvq %u/%u",
+             rn__ep_name_fmt(&n.ec_addr[0], n.ec_port[0], ep->ue_inet6, la, sizeof(la)), peer,
              atomic_load_explicit(&ep->ue_rcvq_bytes, memory_order_relaxed),
              atomic_load_explicit(&ep->ue_rcvbuf, memory_order_relaxed));
 }
@@ -156,10 +137,7 @@ static struct udp_state *udp_of(struct rn_stack *st)
 
 static void ep_publish_names(struct udp_ep *ep)
 {
-    atomic_store_explicit(&ep->ue_local, pack_addr(&ep->ue_laddr, ep->ue_lport),
-                          memory_order_relaxed);
-    atomic_store_explicit(&ep->ue_remote, pack_addr(&ep->ue_raddr, ep->ue_rport),
-                          memory_order_relaxed);
+    rn__ep_names_set(&ep->ue_names, &ep->ue_laddr, ep->ue_lport, &ep->ue_raddr, ep->ue_rport);
 }
 
 static void ep_event(struct udp_ep *ep, unsigned events)
@@ -203,9 +181,9 @@ static bool udp_filter_blocks(struct rn_stack *st, enum rn_filter_layer layer,
     memset(&req, 0, sizeof(req));
     req.fr_values.fv_layer = layer;
     req.fr_values.fv_proto = RN_IPPROTO_UDP;
-    req.fr_values.fv_laddr = fv_addr(laddr);
+    req.fr_values.fv_laddr = *laddr;  /* either family, as the platform takes them */
     req.fr_values.fv_lport = lport;
-    req.fr_values.fv_raddr = fv_addr(raddr);
+    req.fr_values.fv_raddr = *raddr;
     req.fr_values.fv_rport = rport;
     req.fr_values.fv_len = (uint32_t)len;
     return rn__filter_classify(st, &req) == RN_FILTER_BLOCK;
@@ -471,29 +449,34 @@ static void udp_input6(struct rn_stack *st, struct rn_netbuf *nb, const struct r
     ep_queue(st, us, ep, nb, &u);
 }
 
-/* The network layer's ICMP error handler for protocol 17. */
+/* The network layer's ICMP and ICMPv6 error handler for protocol 17. */
 static void udp_err(struct rn_stack *st, const struct rn_ip_err *err)
 {
     struct udp_state *us = udp_of(st);
-    struct rn_inaddr src, dst;
     struct udp_ep *ep;
     uint16_t sport, dport;
+    bool hard;
     int code;
 
-    if (us == NULL || err->ie_l4len < 4 || err->ie_type != RN_ICMP_DEST_UNREACH)
+    if (us == NULL || err->ie_l4len < 4)
         return;
-    if (err->ie_code == RN_ICMP_UNREACH_PORT)
+    if (err->ie_v6) {
+        code = rn__icmp6_err_code(err->ie_type, err->ie_code, &hard);
+        if (!hard)
+            return;  /* soft errors: not reported without IPV6_RECVERR */
+    } else if (err->ie_type != RN_ICMP_DEST_UNREACH) {
+        return;
+    } else if (err->ie_code == RN_ICMP_UNREACH_PORT) {
         code = RN_ECONNREFUSED;
-    else if (err->ie_code == RN_ICMP_UNREACH_PROTO)
+    } else if (err->ie_code == RN_ICMP_UNREACH_PROTO) {
         code = RN_ENOPROTOOPT;
-    else
+    } else {
         return;  /* soft errors: not reported without IP_RECVERR */
+    }
     sport = rn_get_be16(err->ie_l4);
     dport = rn_get_be16(err->ie_l4 + 2);
-    src = rn_inaddr_v4(err->ie_src);
-    dst = rn_inaddr_v4(err->ie_dst);
-    ep = ep_select(us, &src, sport, &dst, dport);
-    if (ep == NULL || ep->ue_rport == 0 || !rn_inaddr_eq(&ep->ue_raddr, &dst) ||
+    ep = ep_select(us, &err->ie_src, sport, &err->ie_dst, dport);
+    if (ep == NULL || ep->ue_rport == 0 || !rn_inaddr_eq(&ep->ue_raddr, &err->ie_dst) ||
         ep->ue_rport != dport)
         return;
     ep->ue_error = code;
@@ -1210,7 +1193,7 @@ int rn_udp_init(struct rn_stack *st)
     }
     err = rn__ip_register(st, RN_IPPROTO_UDP, udp_input, udp_err);
     if (err == 0)
-        err = rn__ip6_register(st, RN_IPPROTO_UDP, udp_input6);
+        err = rn__ip6_register(st, RN_IPPROTO_UDP, udp_input6, udp_err);
     if (err == 0)
         err = rn__ip_on_addr_gone(st, RN_IPPROTO_UDP, udp_addr_gone);
     if (err < 0)

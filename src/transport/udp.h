@@ -15,6 +15,7 @@
 
 #include "refnet/netbuf.h"
 #include "refnet/transport.h"
+#include "transport/ep_names.h"
 #include "transport/port_table.h"
 #include "transport/transport.h"
 
@@ -49,9 +50,8 @@ struct udp_ep {
                                         wildcard */
     bool ue_inet6;                   /* [I] an AF_INET6 socket's endpoint */
     uint16_t ue_rport;               /* [L] peer port, 0 unless connected */
-    _Atomic uint64_t ue_local;       /* [A] laddr << 16 | lport, for describe
-                                        (UDP_DESCR_V6 | port for IPv6) */
-    _Atomic uint64_t ue_remote;      /* [A] raddr << 16 | rport, for describe */
+    struct rn__ep_names ue_names;    /* [A] laddr, lport, raddr, rport for
+                                        describe on any thread */
     struct rn_nbq ue_rcvq;           /* [L] datagrams with their UDP header
                                         (the source port), nb_cb the source
                                         address (struct rn_inaddr) */

@@ -469,8 +469,10 @@ _net_tcp_none() {
 
 # net_objects_settled BASE NOW: compares two `objects --json` files: NOW
 # must hold the objects of BASE type for type, but for control requests
-# (the listing's own), TIME_WAIT entries (any number) and ARP entries (at
-# most one: Linux's).  Prints the difference and returns 1 otherwise.
+# (the listing's own), TIME_WAIT entries (any number), ARP entries (at
+# most one: Linux's) and neighbour entries (at most two: Linux's global
+# and link-local IPv6 addresses, with $net_v6).  Prints the difference and
+# returns 1 otherwise.
 net_objects_settled() {
     "$py" - "$1" "$2" <<'EOF'
 import json, sys
@@ -484,6 +486,8 @@ for t in sorted(set(base) | set(now)):
     b, n = base.get(t, 0), now.get(t, 0)
     if t == "arp entry":
         ok = n <= max(b, 1)
+    elif t == "nd entry":
+        ok = n <= max(b, 2)
     else:
         ok = n == b
     if not ok:

@@ -1,7 +1,7 @@
 # Helpers of the tests of `refnet run` (tests/net/test_run_*.sh), sourced
 # after lib.sh.  Programs under `refnet run` run on the host's side (the
-# root namespace): only their AF_INET sockets are refnet's, so they reach
-# Linux at 198.18.0.1 through refnet and its TAP; Linux's programs run in
+# root namespace): only their TCP and UDP sockets are refnet's, so they
+# reach Linux at 198.18.0.1 (and 2001:2::1) through refnet and its TAP; Linux's programs run in
 # the test's namespace.
 
 # runx ARGS...: `refnet run` on this test's daemon, bounded to 60 s.
@@ -73,6 +73,13 @@ wait_linux_listen() {
 wait_refnet_listen() {
     net_wait_for 10 sh -c "'$refnet' netstat -a --ctl '$sock' 2>/dev/null |
         grep -Eq '^tcp +[0-9.]+:$1 .* LISTEN '" || bad "refnet does not listen on port $1"
+}
+
+# wait_refnet_listen6 PORT: until refnet listens on TCP PORT with an
+# AF_INET6 socket on [::].
+wait_refnet_listen6() {
+    net_wait_for 10 sh -c "'$refnet' netstat -a --ctl '$sock' 2>/dev/null |
+        grep -Eq '^tcp6 +\\[::\\]:$1 .* LISTEN '" || bad "refnet does not listen on [::]:$1"
 }
 
 sha() { sha256sum "$1" | cut -d' ' -f1; }

@@ -9,7 +9,8 @@
 #   sink           reads and discards until the end of data
 #   stall          reads nothing, ever (the client's sends fill the window);
 #                  the connection is reset when the peer exits
-# Stops by itself after LIFETIME seconds (default 120).
+# UDP on the same ADDR PORT echoes each datagram to its sender.  ADDR may
+# be IPv6 (2001:2::1).  Stops by itself after LIFETIME seconds (default 120).
 import socket
 import sys
 import threading
@@ -62,15 +63,29 @@ def serve(c, addr):
         c.close()
 
 
+def udp_echo(us, end):
+    while time.time() < end:
+        try:
+            d, a = us.recvfrom(65536)
+        except socket.timeout:
+            continue
+        us.sendto(d, a)
+
+
 def main():
     addr, port = sys.argv[1], int(sys.argv[2])
     life = float(sys.argv[3]) if len(sys.argv) > 3 else 120
-    ls = socket.socket()
+    fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+    end = time.time() + life
+    us = socket.socket(fam, socket.SOCK_DGRAM)
+    us.bind((addr, port))
+    us.settimeout(1)
+    threading.Thread(target=udp_echo, args=(us, end), daemon=True).start()
+    ls = socket.socket(fam)
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     ls.bind((addr, port))
     ls.listen(64)
     ls.settimeout(1)
-    end = time.time() + life
     while time.time() < end:
         try:
             c, a = ls.accept()

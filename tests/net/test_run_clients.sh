@@ -3,6 +3,9 @@
 # against the Linux kernel in a network namespace:
 #   - curl fetches 1 MiB from Linux's python3 -m http.server, same sha256;
 #     a closed port is "Connection refused", exit 7;
+#   - curl -6 fetches it from a Linux http.server on [2001:2::1] (its
+#     AF_INET6 socket on refnet), same sha256; a closed IPv6 port is
+#     "Connection refused", exit 7;
 #   - nc (OpenBSD's) sends 2 MiB to a Linux nc listener, same sha256;
 #   - nc listens on refnet and receives 2 MiB from Linux's nc, same sha256;
 #   - python3's urllib fetches the same file, same sha256;
@@ -22,7 +25,9 @@
 net_setup run_clients
 net_need curl nc python3 ss sha256sum
 
+net_v6=1
 net_start
+net_wait_dad
 run_objects_base
 mkdir "$dir/www"
 head -c $((1 << 20)) /dev/urandom >"$dir/www/f1m"
@@ -40,6 +45,16 @@ runx -- curl -sS -o /dev/null http://198.18.0.1:8081/ 2>"$dir/c2.err"
 rc=$?
 [ "$rc" = 7 ] && grep -q "Couldn't connect\|Connection refused" "$dir/c2.err" ||
     bad "curl to a closed port: exit $rc, $(cat "$dir/c2.err")"
+
+# ---- curl -6 ----------------------------------------------------------------------
+net_bg python3 -m http.server 8086 --bind 2001:2::1 --directory "$dir/www" >/dev/null 2>&1
+wait_linux_listen 8086
+runx -- curl -6 -sS -o "$dir/c6" "http://[2001:2::1]:8086/f1m" || bad "curl -6 on refnet failed"
+[ "$(sha "$dir/c6")" = "$want1" ] || bad "curl -6's download differs"
+runx -- curl -6 -sS -o /dev/null "http://[2001:2::1]:8087/" 2>"$dir/c6.err"
+rc=$?
+[ "$rc" = 7 ] && grep -q "Couldn't connect\|Connection refused" "$dir/c6.err" ||
+    bad "curl -6 to a closed port: exit $rc, $(cat "$dir/c6.err")"
 
 # ---- nc as a client --------------------------------------------------------------
 net_bg timeout 20 nc -l 198.18.0.1 9000 >"$dir/n1"
@@ -185,7 +200,7 @@ import socket
 s = socket.socket()
 s.connect(("127.0.0.1", int(open("'"$dir/lo.port"'").read()))); print(s.recv(64).decode().strip())' 2>"$dir/fb.err")
 [ "$out" = "kernel" ] || bad "--fallback: '$out'"
-grep -q "AF_INET sockets go to the kernel" "$dir/fb.err" || bad "--fallback said nothing"
+grep -q "TCP and UDP sockets go to the kernel" "$dir/fb.err" || bad "--fallback said nothing"
 wait "$lo"
 
-net_done "curl, nc (client and server), python3 urllib, http.server and UDP sockets on refnet through refnet run; a program mixing kernel and refnet sockets; nothing left behind; no daemon is one line and ENETDOWN"
+net_done "curl (IPv4 and IPv6), nc (client and server), python3 urllib, http.server and UDP sockets on refnet through refnet run; a program mixing kernel and refnet sockets; nothing left behind; no daemon is one line and ENETDOWN"

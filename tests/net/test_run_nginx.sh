@@ -7,6 +7,12 @@
 #     curl fetches 3 MB (sendfile), same sha256; wrk keep-alive and with
 #     "Connection: close" for 2 s each, no socket error, no non-2xx;
 #   - the same with `listen ... reuseport`: a listener per worker;
+#   - `listen [::]:8080 ipv6only=off`: one dual-stack AF_INET6 listener on
+#     refnet; curl -6 and curl -4 from Linux fetch the 3 MB file, same
+#     sha256, and nginx's access log has the IPv4 client as
+#     ::ffff:198.18.0.1; wrk over IPv6 for 2 s, no error;
+#   - `listen 8080; listen [::]:8080` (nginx sets IPV6_V6ONLY on the
+#     second): two listeners, tcp and tcp6, each serving its family;
 #   - SIGTERM: nginx exits 0 and nothing of it is left in the daemon;
 #   - wrk and ab under refnet run against nginx on Linux: every request
 #     answered, none failed.
@@ -16,7 +22,9 @@
 net_setup run_nginx
 net_need nginx wrk ab curl sha256sum
 
+net_v6=1
 net_start
+net_wait_dad
 run_objects_base
 # nginx's workers run as nobody: the files must be readable by it.
 chmod 755 "$dir"
@@ -26,7 +34,9 @@ head -c 1024 /dev/urandom >"$dir/www/1k"
 chmod -R a+rX "$dir/www"
 want=$(sha "$dir/www/big")
 
-# ng_conf FILE LISTEN: an nginx configuration in the test's directory.
+# ng_conf FILE LISTEN: an nginx configuration in the test's directory;
+# LISTEN may hold more than one ("8080; listen [::]:8080").  The access
+# log is FILE.access.
 ng_conf() {
     cat >"$1" <<CONF
 worker_processes 2;
@@ -36,7 +46,7 @@ pid $1.pid;
 error_log $1.log notice;
 events { use epoll; worker_connections 256; }
 http {
-    access_log off;
+    access_log $1.access;
     sendfile on;
     client_body_temp_path $dir/ng/body;
     proxy_temp_path $dir/ng/proxy;
@@ -58,22 +68,50 @@ wrk_ok() {
     ! grep -Eq "Socket errors|Non-2xx" "$dir/wrk.out" || bad "wrk $*: $(grep -E 'Socket|Non-2xx' "$dir/wrk.out")"
 }
 
-for mode in plain reuseport; do
-    listen=8080
-    [ "$mode" = reuseport ] && listen="8080 reuseport"
+for mode in plain reuseport dual both; do
+    case $mode in
+    plain) listen=8080 ;;
+    reuseport) listen="8080 reuseport" ;;
+    dual) listen="[::]:8080 ipv6only=off" ;;
+    both) listen="8080; listen [::]:8080" ;;
+    esac
     ng_conf "$dir/ng/$mode.conf" "$listen"
     run_bg --name nginx -- nginx -c "$dir/ng/$mode.conf"
-    wait_refnet_listen 8080
+    if [ "$mode" = dual ]; then wait_refnet_listen6 8080; else wait_refnet_listen 8080; fi
     net_wait_for 5 sh -c "[ \$('$refnet' objects -t process --ctl '$sock' | grep -c '^process nginx ') = 3 ]" ||
         bad "$mode: not 3 nginx processes: $(rn objects -t process | grep '^process')"
-    listeners=$(rn netstat -a | grep -Ec "^tcp +0\.0\.0\.0:8080 .* LISTEN ")
-    want_l=1
-    [ "$mode" = reuseport ] && want_l=2
-    [ "$listeners" = "$want_l" ] || bad "$mode: $listeners listeners on 8080, not $want_l"
-    nsx curl -sS -o "$dir/got" http://198.18.0.2:8080/big || bad "$mode: curl failed"
+    rn netstat -a >"$dir/ns.out"
+    listeners=$(grep -Ec "^tcp +0\.0\.0\.0:8080 .* LISTEN " "$dir/ns.out")
+    listeners6=$(grep -Ec "^tcp6 +\[::\]:8080 .* LISTEN " "$dir/ns.out")
+    case $mode in
+    plain) want_l="1 0" ;;
+    reuseport) want_l="2 0" ;;
+    dual) want_l="0 1" ;;
+    both) want_l="1 1" ;;
+    esac
+    [ "$listeners $listeners6" = "$want_l" ] ||
+        bad "$mode: $listeners tcp and $listeners6 tcp6 listeners on 8080, not $want_l"
+    nsx curl -4 -sS -o "$dir/got" http://198.18.0.2:8080/big || bad "$mode: curl failed"
     [ "$(sha "$dir/got")" = "$want" ] || bad "$mode: the file came back different"
-    wrk_ok http://198.18.0.2:8080/1k
-    wrk_ok -H "Connection: close" http://198.18.0.2:8080/1k
+    case $mode in
+    plain | reuseport)
+        wrk_ok http://198.18.0.2:8080/1k
+        wrk_ok -H "Connection: close" http://198.18.0.2:8080/1k
+        ;;
+    *)
+        nsx curl -6 -sS -o "$dir/got6" "http://[2001:2::2]:8080/big" || bad "$mode: curl -6 failed"
+        [ "$(sha "$dir/got6")" = "$want" ] || bad "$mode: the file came back different over IPv6"
+        # The IPv4 client as the listener saw it: mapped on a dual-stack
+        # one, plain on an AF_INET one.
+        v4peer="198.18.0.1"
+        [ "$mode" = dual ] && v4peer="::ffff:198.18.0.1"
+        grep -q "^$v4peer - .*GET /big" "$dir/ng/$mode.conf.access" ||
+            bad "$mode: the IPv4 client is not $v4peer in the access log: $(head -3 "$dir/ng/$mode.conf.access")"
+        grep -q "^2001:2::1 - .*GET /big" "$dir/ng/$mode.conf.access" ||
+            bad "$mode: the IPv6 client is not in the access log: $(head -3 "$dir/ng/$mode.conf.access")"
+        [ "$mode" = dual ] && wrk_ok "http://[2001:2::2]:8080/1k"
+        ;;
+    esac
     kill -TERM "$run_pid"
     wait "$run_pid"
     rc=$?
@@ -96,4 +134,4 @@ for k in "" -k; do
 done
 run_settled 10
 
-net_done "nginx (master, 2 workers, epoll, sendfile; with and without reuseport) on refnet; wrk and ab on refnet as clients"
+net_done "nginx (master, 2 workers, epoll, sendfile; with and without reuseport; on [::] dual-stack and beside an AF_INET listener, serving IPv4 and IPv6) on refnet; wrk and ab on refnet as clients"

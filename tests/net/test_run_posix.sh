@@ -8,6 +8,13 @@
 #     listener), accept4, exec with and without close-on-exec, exec in
 #     place, setsockopt(TCP_CONGESTION) with Linux's names: every check
 #     passes;
+#   - run-posix six: AF_INET6 sockets against a second peer on [2001:2::1]:
+#     Linux's errno for bad lengths and families, IPV6_V6ONLY and
+#     IPV6_TCLASS, connects with sockaddr_in6 names, a dual-stack listener
+#     on [::] accepting an IPv4 client as ::ffff:198.18.0.1, V6ONLY
+#     leaving the port to IPv4, UDP to both families (none to IPv4 when
+#     V6ONLY), ::1 the kernel's: every check passes (Linux's own sockets
+#     pass them too);
 #   - fork gives each child its own handle: a listener held by a parent and
 #     two children is one socket with three "handle" references, one per
 #     process; killing the parent leaves two, killing all closes it;
@@ -25,10 +32,14 @@ net_setup run_posix
 posix="$REFNET_BUILD/tests/run-posix"
 [ -x "$posix" ] || die "$posix not built"
 
+net_v6=1
 net_start --watchdog 2
+net_wait_dad
 run_objects_base
 net_bg "$py" "$here/run_peer.py" 198.18.0.1 7000 120
-wait_linux_listen 7000
+net_bg "$py" "$here/run_peer.py" 2001:2::1 7000 120
+net_wait_for 10 sh -c "[ \$(ip netns exec '$ns' ss -ltnH 'sport = :7000' | grep -c LISTEN) = 2 ]" ||
+    bad "the two peers do not listen"
 
 # ---- every check ------------------------------------------------------------------
 runx -- "$posix" all 198.18.0.1 7000 8000 >"$dir/all.out" 2>&1
@@ -38,6 +49,15 @@ grep -c "^ok " "$dir/all.out" | sed "s/^/checks passed: /"
 [ "$rc" = 0 ] || bad "run-posix all exited $rc: $(tail -3 "$dir/all.out")"
 [ "$(grep -c '^ok ' "$dir/all.out")" -ge 42 ] || bad "fewer checks passed than written: $(grep -c '^ok ' "$dir/all.out")"
 [ "$(grep -c '^ok congestion-' "$dir/all.out")" = 6 ] || bad "TCP_CONGESTION's checks did not all pass"
+run_settled 10
+
+# ---- AF_INET6 ---------------------------------------------------------------------
+runx -- "$posix" six 2001:2::1 198.18.0.1 7000 8010 >"$dir/six.out" 2>&1
+rc=$?
+grep "^FAIL" "$dir/six.out"
+grep -c "^ok " "$dir/six.out" | sed "s/^/AF_INET6 checks passed: /"
+[ "$rc" = 0 ] || bad "run-posix six exited $rc: $(tail -3 "$dir/six.out")"
+[ "$(grep -c '^ok six-' "$dir/six.out")" -ge 37 ] || bad "fewer AF_INET6 checks passed than written: $(grep -c '^ok ' "$dir/six.out")"
 run_settled 10
 
 # ---- one socket, a handle per process ----------------------------------------------
@@ -103,4 +123,4 @@ grep -q "process staller (pid $pid, killed by signal 9) terminating" "$dir/analy
 net_kill_bg
 run_settled 15
 
-net_done "POSIX calls through refnet run; a handle per process; kill -9 cleaned up within a second; a stuck exit shown terminating with its pid and signal"
+net_done "POSIX calls through refnet run, AF_INET and AF_INET6; a handle per process; kill -9 cleaned up within a second; a stuck exit shown terminating with its pid and signal"

@@ -15,6 +15,11 @@
  *                                   (to be killed mid-transfer)
  *   run-posix hold LPORT            listens, forks two children that keep
  *                                   the listener, prints "held", sleeps
+ *   run-posix six HOST6 HOST PORT LPORT
+ *                                   the AF_INET6 checks below, against peers
+ *                                   on [HOST6]:PORT and HOST:PORT (TCP and
+ *                                   UDP echo), listening on LPORT and
+ *                                   LPORT + 1; as "all" prints and exits
  *
  * The checks: non-blocking connect (EINPROGRESS, POLLOUT, SO_ERROR, the
  * peer's name; a closed port's ECONNREFUSED), poll, select, epoll level,
@@ -24,6 +29,17 @@
  * on the new socket), exec keeping a socket without close-on-exec and
  * losing one with it, exec in place, and TCP_CONGESTION by name (Linux's
  * "reno" and "cubic", before connect and on a live connection).
+ *
+ * The AF_INET6 checks: SO_DOMAIN and IPV6_V6ONLY's default, Linux's errno
+ * for short addresses and wrong families, IPV6_* options on an AF_INET
+ * socket, non-blocking and blocking connects to an IPv6 peer with its
+ * names as sockaddr_in6, a dual-stack listener on [::] accepting an IPv4
+ * client as ::ffff:a.b.c.d and an IPv6 one, IPV6_V6ONLY leaving the
+ * port free for IPv4 (and refused after bind), UDP sendto/recvfrom and
+ * sendmsg/recvmsg to IPv6 and (as sockaddr_in) IPv4 peers, connect and
+ * send, a V6ONLY datagram socket refusing IPv4 peers (ENETUNREACH,
+ * EAFNOSUPPORT), an AF_INET6 connection kept across an exec, and ::1
+ * staying the kernel's.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -46,7 +62,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char *host;
+static const char *host, *host6;
 static int port, lport;
 static int failures;
 static const char *self;
@@ -615,6 +631,339 @@ static int hold(void)
     return 0;
 }
 
+/* ---- AF_INET6 -------------------------------------------------------------------- */
+
+static struct sockaddr_in6 addr6_of(const char *h, int p)
+{
+    struct sockaddr_in6 sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sin6_family = AF_INET6;
+    sa.sin6_port = htons((uint16_t)p);
+    inet_pton(AF_INET6, h, &sa.sin6_addr);
+    return sa;
+}
+
+/* The address of sa as text, port apart. */
+static const char *text6(const struct sockaddr_in6 *sa)
+{
+    static char buf[INET6_ADDRSTRLEN];
+
+    return inet_ntop(AF_INET6, &sa->sin6_addr, buf, sizeof(buf)) ? buf : "?";
+}
+
+static bool is6(const struct sockaddr_in6 *sa, socklen_t len, const char *h, int p)
+{
+    struct sockaddr_in6 want = addr6_of(h, p);
+
+    return len == sizeof(*sa) && sa->sin6_family == AF_INET6 &&
+           (p < 0 || sa->sin6_port == want.sin6_port) &&
+           memcmp(&sa->sin6_addr, &want.sin6_addr, 16) == 0;
+}
+
+static int int_opt(int fd, int level, int name)
+{
+    int v = -1;
+    socklen_t l = sizeof(v);
+
+    return getsockopt(fd, level, name, &v, &l) == 0 ? v : -100 - errno;
+}
+
+/* A socket's bad input: the errno Linux gives. */
+static void t6_bad_input(void)
+{
+    struct sockaddr_in6 sa = addr6_of("::", lport);
+    struct sockaddr_in s4 = addr_of("0.0.0.0", lport);
+    int fd = socket(AF_INET6, SOCK_STREAM, 0), one = 1, r;
+
+    result("six-socket", fd >= 0 && int_opt(fd, SOL_SOCKET, SO_DOMAIN) == AF_INET6,
+           "socket %d, SO_DOMAIN %d", fd, int_opt(fd, SOL_SOCKET, SO_DOMAIN));
+    result("six-v6only-default", int_opt(fd, IPPROTO_IPV6, IPV6_V6ONLY) == 0, "IPV6_V6ONLY %d",
+           int_opt(fd, IPPROTO_IPV6, IPV6_V6ONLY));
+    r = bind(fd, (struct sockaddr *)&sa, 20);
+    result("six-bind-short", r < 0 && errno == EINVAL, "bind of 20 bytes %d", r);
+    r = bind(fd, (struct sockaddr *)&s4, sizeof(s4));
+    result("six-bind-sockaddr-in", r < 0 && errno == EINVAL, "bind of a sockaddr_in %d", r);
+    sa.sin6_family = AF_INET;
+    r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+    result("six-bind-family", r < 0 && errno == EAFNOSUPPORT, "bind as AF_INET %d", r);
+    sa = addr6_of(host6, port);
+    sa.sin6_family = 4242;
+    r = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+    result("six-connect-family", r < 0 && errno == EAFNOSUPPORT, "connect as family 4242 %d",
+           r);
+    r = setsockopt(fd, IPPROTO_IPV6, IPV6_TCLASS, &(int){256}, sizeof(int));
+    result("six-tclass-range", r < 0 && errno == EINVAL, "IPV6_TCLASS 256 %d", r);
+    r = setsockopt(fd, IPPROTO_IPV6, IPV6_TCLASS, &(int){0x20}, sizeof(int));
+    result("six-tclass", r == 0 && int_opt(fd, IPPROTO_IPV6, IPV6_TCLASS) == 0x20,
+           "IPV6_TCLASS %d, then %d", r, int_opt(fd, IPPROTO_IPV6, IPV6_TCLASS));
+    close(fd);
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    r = setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    result("six-option-on-inet", r < 0 && errno == ENOPROTOOPT,
+           "IPV6_V6ONLY on an AF_INET socket %d", r);
+    close(fd);
+    fd = socket(AF_INET6, SOCK_DGRAM, 0);
+    sa = addr6_of(host6, port);
+    sa.sin6_family = 4242;
+    r = (int)sendto(fd, "x", 1, 0, (struct sockaddr *)&sa, sizeof(sa));
+    result("six-sendto-family", r < 0 && errno == EINVAL, "sendto as family 4242 %d", r);
+    close(fd);
+}
+
+/* Connects to the IPv6 peer, non-blocking then blocking. */
+static void t6_connect(void)
+{
+    struct sockaddr_in6 sa = addr6_of(host6, port), peer, me;
+    socklen_t len = sizeof(peer), mlen = sizeof(me);
+    struct pollfd pf = {.events = POLLOUT};
+    int fd = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK, 0), err = -1, r;
+    socklen_t el = sizeof(err);
+
+    r = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+    result("six-connect-einprogress", r < 0 && errno == EINPROGRESS, "connect %d", r);
+    pf.fd = fd;
+    r = poll(&pf, 1, 5000);
+    result("six-connect-pollout", r == 1 && (pf.revents & POLLOUT), "poll %d", r);
+    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el);
+    result("six-connect-so-error", err == 0, "SO_ERROR %d", err);
+    r = getpeername(fd, (struct sockaddr *)&peer, &len);
+    result("six-peername", r == 0 && is6(&peer, len, host6, port), "getpeername %d: %s", r,
+           text6(&peer));
+    r = getsockname(fd, (struct sockaddr *)&me, &mlen);
+    result("six-sockname", r == 0 && mlen == sizeof(me) && me.sin6_family == AF_INET6 &&
+                               me.sin6_port != 0 && !IN6_IS_ADDR_V4MAPPED(&me.sin6_addr) &&
+                               !IN6_IS_ADDR_UNSPECIFIED(&me.sin6_addr),
+           "getsockname %d: %s", r, text6(&me));
+    fcntl(fd, F_SETFL, 0);
+    result("six-connect-echo", write_all(fd, "echo\n", 5) && echo_ok(fd, "over IPv6\n"),
+           "echo");
+    close(fd);
+    fd = socket(AF_INET6, SOCK_STREAM, 0);
+    r = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+    result("six-connect-blocking", r == 0 && write_all(fd, "echo\n", 5) &&
+                                       echo_ok(fd, "blocking\n"),
+           "connect %d", r);
+    close(fd);
+    sa = addr6_of(host6, port + 1);
+    fd = socket(AF_INET6, SOCK_STREAM, 0);
+    r = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+    result("six-connect-refused", r < 0 && errno == ECONNREFUSED, "connect %d", r);
+    close(fd);
+}
+
+static int listener6(int p, int v6only)
+{
+    struct sockaddr_in6 sa = addr6_of("::", p);
+    int one = 1, fd = socket(AF_INET6, SOCK_STREAM, 0);
+
+    (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only)) != 0 ||
+        bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(fd, 16) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Asks the IPv6 peer to dial n connections back to p. */
+static int ask_dial6(int p, int n)
+{
+    struct sockaddr_in6 sa = addr6_of(host6, port);
+    char line[64], ok[3];
+    int fd = socket(AF_INET6, SOCK_STREAM, 0);
+
+    snprintf(line, sizeof(line), "dial %d %d\n", p, n);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+        !write_all(fd, line, strlen(line)) || !read_all(fd, ok, 3) || memcmp(ok, "ok\n", 3) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Accepts one connection on lfd (5 s at most) and serves it; the peer's
+ * address must be want. */
+static void accept_from(const char *name, int lfd, const char *want, bool four)
+{
+    struct sockaddr_in6 peer, me, pn;
+    socklen_t len = sizeof(peer), mlen = sizeof(me), plen = sizeof(pn);
+    struct pollfd pf = {.fd = lfd, .events = POLLIN};
+    char n[64];
+    int c = -1;
+
+    if (poll(&pf, 1, 5000) == 1)
+        c = four ? accept4(lfd, (struct sockaddr *)&peer, &len, SOCK_CLOEXEC)
+                 : accept(lfd, (struct sockaddr *)&peer, &len);
+    snprintf(n, sizeof(n), "%s-accept", name);
+    result(n, c >= 0 && is6(&peer, len, want, -1), "accept %d from %s", c, text6(&peer));
+    if (c < 0)
+        return;
+    snprintf(n, sizeof(n), "%s-names", name);
+    result(n, getpeername(c, (struct sockaddr *)&pn, &plen) == 0 && is6(&pn, plen, want, -1) &&
+                  pn.sin6_port == peer.sin6_port &&
+                  getsockname(c, (struct sockaddr *)&me, &mlen) == 0 &&
+                  me.sin6_family == AF_INET6 && ntohs(me.sin6_port) == lport &&
+                  IN6_IS_ADDR_V4MAPPED(&me.sin6_addr) == IN6_IS_ADDR_V4MAPPED(&pn.sin6_addr) &&
+                  int_opt(c, SOL_SOCKET, SO_DOMAIN) == AF_INET6,
+           "peer %s, local port %d", text6(&pn), ntohs(me.sin6_port));
+    snprintf(n, sizeof(n), "%s-serves", name);
+    result(n, serve_one(c), "the dialled connection");
+    close(c);
+}
+
+/* A dual-stack listener on [::] takes IPv4 clients as ::ffff:a.b.c.d and
+ * IPv6 ones; IPV6_V6ONLY leaves the port to IPv4. */
+static void t6_listen(void)
+{
+    struct sockaddr_in s4 = addr_of("0.0.0.0", lport + 1);
+    char mapped[64];
+    int lfd = listener6(lport, 0), ctl, fd, r, one = 1;
+
+    result("six-listen-dual", lfd >= 0, "listen on [::]:%d", lport);
+    if (lfd < 0)
+        return;
+    snprintf(mapped, sizeof(mapped), "::ffff:%s", host);
+    ctl = ask_dial(lport, 1);
+    accept_from("six-dual-v4", lfd, mapped, false);
+    close(ctl);
+    ctl = ask_dial6(lport, 1);
+    accept_from("six-dual-v6", lfd, host6, true);
+    close(ctl);
+    r = setsockopt(lfd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    result("six-v6only-after-bind", r < 0 && errno == EINVAL, "IPV6_V6ONLY after bind %d", r);
+    /* The dual-stack listener holds the port for IPv4 too... */
+    s4 = addr_of("0.0.0.0", lport);
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    r = bind(fd, (struct sockaddr *)&s4, sizeof(s4));
+    result("six-dual-holds-v4", r < 0 && errno == EADDRINUSE,
+           "AF_INET bind beside a dual-stack listener %d", r);
+    close(fd);
+    close(lfd);
+    /* ...a V6ONLY one does not. */
+    s4 = addr_of("0.0.0.0", lport + 1);
+    lfd = listener6(lport + 1, 1);
+    result("six-v6only-set", lfd >= 0 && int_opt(lfd, IPPROTO_IPV6, IPV6_V6ONLY) == 1,
+           "a V6ONLY listener on %d", lport + 1);
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    r = bind(fd, (struct sockaddr *)&s4, sizeof(s4));
+    result("six-v6only-port-free", r == 0, "AF_INET bind beside a V6ONLY listener %d", r);
+    close(fd);
+    close(lfd);
+}
+
+/* UDP to the IPv6 peer and (as sockaddr_in) to the IPv4 one. */
+static void t6_udp(void)
+{
+    struct sockaddr_in6 sa = addr6_of(host6, port), from;
+    struct sockaddr_in s4 = addr_of(host, port);
+    socklen_t flen = sizeof(from);
+    char buf[4096], big[3000], mapped[64];
+    struct timeval tv = {.tv_sec = 5};
+    struct iovec iov;
+    struct msghdr mh;
+    int fd = socket(AF_INET6, SOCK_DGRAM, 0);
+    ssize_t n;
+
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    snprintf(mapped, sizeof(mapped), "::ffff:%s", host);
+    n = sendto(fd, "six", 3, 0, (struct sockaddr *)&sa, sizeof(sa));
+    n = n == 3 ? recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &flen) : -1;
+    result("six-udp-sendto", n == 3 && memcmp(buf, "six", 3) == 0 && is6(&from, flen, host6, port),
+           "%zd bytes from %s", n, text6(&from));
+    n = sendto(fd, "four", 4, 0, (struct sockaddr *)&s4, sizeof(s4));
+    flen = sizeof(from);
+    n = n == 4 ? recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &flen) : -1;
+    result("six-udp-mapped", n == 4 && is6(&from, flen, mapped, port), "%zd bytes from %s", n,
+           text6(&from));
+    memset(&mh, 0, sizeof(mh));
+    iov.iov_base = "msg";
+    iov.iov_len = 3;
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_name = &sa;
+    mh.msg_namelen = sizeof(sa);
+    n = sendmsg(fd, &mh, 0);
+    memset(&from, 0, sizeof(from));
+    iov.iov_base = buf;
+    iov.iov_len = sizeof(buf);
+    mh.msg_name = &from;
+    mh.msg_namelen = sizeof(from);
+    n = n == 3 ? recvmsg(fd, &mh, 0) : -1;
+    result("six-udp-msg", n == 3 && is6(&from, mh.msg_namelen, host6, port),
+           "%zd bytes from %s", n, text6(&from));
+    memset(big, 'b', sizeof(big));
+    n = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 ? send(fd, big, sizeof(big), 0) : -1;
+    n = n == (ssize_t)sizeof(big) ? recv(fd, buf, sizeof(buf), 0) : -1;
+    result("six-udp-connected", n == (ssize_t)sizeof(big) && memcmp(buf, big, sizeof(big)) == 0,
+           "%zd bytes", n);
+    close(fd);
+    /* A V6ONLY datagram socket has no IPv4 peers. */
+    fd = socket(AF_INET6, SOCK_DGRAM, 0);
+    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &(int){1}, sizeof(int));
+    n = sendto(fd, "x", 1, 0, (struct sockaddr *)&s4, sizeof(s4));
+    result("six-udp-v6only-sendto", n < 0 && errno == ENETUNREACH, "sendto an IPv4 peer %zd", n);
+    n = connect(fd, (struct sockaddr *)&s4, sizeof(s4));
+    result("six-udp-v6only-connect", n < 0 && errno == EAFNOSUPPORT, "connect to an IPv4 peer %zd",
+           n);
+    close(fd);
+}
+
+/* An AF_INET6 connection kept across an exec: the new image's shim
+ * finds it an AF_INET6 socket still. */
+static void t6_exec(void)
+{
+    struct sockaddr_in6 sa = addr6_of(host6, port);
+    int fd = socket(AF_INET6, SOCK_STREAM, 0), st = 0;
+    char a[16], p[16];
+    pid_t pid;
+
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || !write_all(fd, "echo\n", 5)) {
+        result("six-exec", false, "no connection to exec with");
+        close(fd);
+        return;
+    }
+    snprintf(a, sizeof(a), "%d", fd);
+    snprintf(p, sizeof(p), "%d", port);
+    pid = fork();
+    if (pid == 0) {
+        execl(self, self, "exec6-child", a, host6, p, (char *)NULL);
+        _exit(127);
+    }
+    waitpid(pid, &st, 0);
+    result("six-exec", WIFEXITED(st) && WEXITSTATUS(st) == 0, "the exec'd child exited %d",
+           WEXITSTATUS(st));
+    close(fd);
+}
+
+/* In the exec'd image: fd is the same AF_INET6 refnet connection. */
+static int exec6_child(int fd, const char *h6, int p)
+{
+    struct sockaddr_in6 peer;
+    socklen_t len = sizeof(peer);
+
+    if (int_opt(fd, SOL_SOCKET, SO_DOMAIN) != AF_INET6)
+        return 2;
+    if (getpeername(fd, (struct sockaddr *)&peer, &len) != 0 || !is6(&peer, len, h6, p))
+        return 3;
+    return echo_ok(fd, "exec child over IPv6\n") ? 0 : 4;
+}
+
+/* ::1 stays the kernel's, as 127.0.0.1 does. */
+static void t6_loopback(void)
+{
+    struct sockaddr_in6 sa = addr6_of("::1", 0), me;
+    socklen_t len = sizeof(me);
+    int fd = socket(AF_INET6, SOCK_STREAM, 0), r;
+
+    r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+    r = r == 0 ? listen(fd, 1) : r;
+    r = r == 0 ? getsockname(fd, (struct sockaddr *)&me, &len) : r;
+    result("six-loopback-kernel", r == 0 && is6(&me, len, "::1", -1) && me.sin6_port != 0,
+           "bind to [::1] %d", r);
+    close(fd);
+}
+
 int main(int argc, char **argv)
 {
     self = argv[0];
@@ -623,6 +972,8 @@ int main(int argc, char **argv)
         port = atoi(getenv("RUN_POSIX_PORT") ? getenv("RUN_POSIX_PORT") : "0");
         return exec_child(atoi(argv[2]), atoi(argv[3]));
     }
+    if (argc == 5 && strcmp(argv[1], "exec6-child") == 0)
+        return exec6_child(atoi(argv[2]), argv[3], atoi(argv[4]));
     if (argc == 4 && strcmp(argv[1], "exec-same") == 0)
         return exec_same(atoi(argv[2]), atoi(argv[3]));
     if (argc == 5 && strcmp(argv[1], "all") == 0) {
@@ -653,11 +1004,25 @@ int main(int argc, char **argv)
         port = atoi(argv[3]);
         return stream_until_blocked(strcmp(argv[1], "stream") == 0 ? "stall\n" : "sink\n");
     }
+    if (argc == 6 && strcmp(argv[1], "six") == 0) {
+        host6 = argv[2];
+        host = argv[3];
+        port = atoi(argv[4]);
+        lport = atoi(argv[5]);
+        t6_bad_input();
+        t6_connect();
+        t6_listen();
+        t6_udp();
+        t6_exec();
+        t6_loopback();
+        printf("%d failed\n", failures);
+        return failures ? 1 : 0;
+    }
     if (argc == 3 && strcmp(argv[1], "hold") == 0) {
         lport = atoi(argv[2]);
         return hold();
     }
     fprintf(stderr, "usage: run-posix all HOST PORT LPORT | stream HOST PORT | sink HOST PORT "
-                    "| hold LPORT\n");
+                    "| hold LPORT | six HOST6 HOST PORT LPORT\n");
     return 2;
 }

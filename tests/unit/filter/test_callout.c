@@ -145,9 +145,12 @@ static void test_callout_permit_block_continue(void **state)
     assert_int_equal(tc.tc_calls, 1);
     assert_int_equal(tc.tc_last.fv_layer, RN_FL_ACCEPT);
     assert_int_equal(tc.tc_last.fv_proto, 6);
-    assert_int_equal(tc.tc_last.fv_laddr, ADDR_B);
+    /* IPv4 traffic: IPv4-mapped addresses. */
+    assert_true(rn_inaddr_is_v4(&tc.tc_last.fv_laddr));
+    assert_int_equal(rn_inaddr_to_v4(&tc.tc_last.fv_laddr), ADDR_B);
     assert_int_equal(tc.tc_last.fv_lport, 80);
-    assert_int_equal(tc.tc_last.fv_raddr, ADDR_A);
+    assert_true(rn_inaddr_is_v4(&tc.tc_last.fv_raddr));
+    assert_int_equal(rn_inaddr_to_v4(&tc.tc_last.fv_raddr), ADDR_A);
     assert_true(tc.tc_last.fv_rport >= 49152);
     assert_true(tc.tc_had_flow);
 

@@ -7,7 +7,8 @@
  * port to an AF_INET listener; UDP both ways over IPv6 and an ICMPv6
  * port unreachable; a handshake from a SYN cookie over IPv6; the address
  * family checks of bind and connect; TCP's MSS over IPv6 (the MTU less
- * 60).  Every test ends with no object left.
+ * 60); the ledger's descriptions of sockets and endpoints naming IPv6
+ * (and mapped) addresses.  Every test ends with no object left.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -118,6 +119,28 @@ static void test_tcp_over_ipv6(void **state)
     assert_int_equal(l.sin_port, c->sc_addr.sin_port);
     assert_string_equal(rn_ip6_addr_fmt(&rm.sin6_addr, txt), ADDR6_B);
     assert_int_equal(rm.sin_port, 80);
+    /* The ledger names both ends of the sockets (what a diagnosis chain
+     * shows of them). */
+    {
+        char want[96], desc[256];
+        void *so;
+
+        snprintf(want, sizeof(want), "tcp [%s]:%u peer [%s]:80 open", ADDR6_A, l.sin_port,
+                 ADDR6_B);
+        so = find_object("socket", want);
+        assert_non_null(so);
+        rn_ob_deref(so, RN_TAG_LOOKUP);
+        snprintf(want, sizeof(want), "tcp [%s]:80 peer [%s]:%u open", ADDR6_B, ADDR6_A,
+                 l.sin_port);
+        so = find_object("socket", want);
+        assert_non_null(so);
+        rn_ob_describe(so, desc, sizeof(desc));
+        rn_ob_deref(so, RN_TAG_LOOKUP);
+        assert_non_null(strstr(desc, want));
+        so = find_object("socket", "tcp [::]:80 open");  /* the listener */
+        assert_non_null(so);
+        rn_ob_deref(so, RN_TAG_LOOKUP);
+    }
     /* The MSS over IPv6: 1500 - 40 - 20, less 12 for timestamps. */
     assert_int_equal(rn_sock_tcp_info(P.pa, hc, &ti), 0);
     assert_int_equal(ti.ti_snd_mss, 1500 - 60 - 12);
@@ -164,6 +187,17 @@ static void test_dual_stack_and_v6only(void **state)
     assert_int_equal(c->sc_addr.sin_addr, ADDR_A);
     assert_int_equal(rn_sock_getname(P.pb, hs, &l, NULL), 0);
     assert_string_equal(rn_ip6_addr_fmt(&l.sin6_addr, txt), "::ffff:198.18.0.3");
+    /* In the ledger as getsockname() gives them: mapped on the AF_INET6
+     * socket, plain IPv4 on the client's AF_INET one. */
+    {
+        void *so = find_object("socket", "tcp [::ffff:198.18.0.3]:81 peer [::ffff:198.18.0.2]:");
+
+        assert_non_null(so);
+        rn_ob_deref(so, RN_TAG_LOOKUP);
+        so = find_object("socket", " peer 198.18.0.3:81 open");
+        assert_non_null(so);
+        rn_ob_deref(so, RN_TAG_LOOKUP);
+    }
     close_h(P.pa, hc, &rx);
     close_h(P.pb, hs, &rx);
     close_h(P.pb, hl, &rx);
@@ -293,6 +327,12 @@ static void test_udp_over_ipv6_and_families(void **state)
     from = c->sc_addr;
     assert_int_equal(from.sin_family, RN_AF_INET6);
     assert_string_equal(rn_ip6_addr_fmt(&from.sin6_addr, txt), ADDR6_A);
+    {
+        void *ep = find_object("udp endpoint", "udp endpoint [::]:53 rcvq");
+
+        assert_non_null(ep);
+        rn_ob_deref(ep, RN_TAG_LOOKUP);
+    }
     /* The answer goes back to the address recvfrom gave. */
     submit(P.pb, RN_SOP_SEND, hb, "back", 4, &from, &rb);
     submit(P.pa, RN_SOP_RECV, ha, buf, sizeof(buf), NULL, &ra);
