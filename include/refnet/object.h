@@ -351,6 +351,11 @@ bool rn_ob_is_traced(const void *ob);
 struct rn_ob_wait;
 typedef void (*rn_ob_release_fn)(struct rn_ob_wait *w, void *ctx);
 
+/* The longest name of what a wait is for ("connect authorisation" is
+ * 21); a longer one is cut.  Every socket and every open handle embeds a
+ * wait, so its size counts per connection. */
+#define RN_OB_WAIT_WHAT_MAX 23
+
 /* A registered wait.  The caller owns the storage (typically inside the
  * waiting object); the fields are the manager's. */
 struct rn_ob_wait {
@@ -365,15 +370,17 @@ struct rn_ob_wait {
     rn_ob_release_fn w_fn;       /* called once the waited object is released */
     void *w_ctx;
     bool w_armed;                /* registered and not yet fired or cancelled */
-    char w_what[48];             /* what is waited for: "close", "stop" */
+    char w_what[RN_OB_WAIT_WHAT_MAX + 1]; /* what is waited for: "close",
+                                             "stop" */
 };
 
 /* Registers w to call fn(w, ctx) once ob has been released: after its
  * release routine, on the thread that dropped the last reference.  The wait
- * is recorded with waiter (an object, or NULL), what and now for the
- * watchdog.  The caller must hold a reference on ob while calling.  w must
- * stay valid until fn has run or rn_ob_wait_cancel() returned true.
- * Returns 0, or RN_EBUSY if w is already armed. */
+ * is recorded with waiter (an object, or NULL), what (its first
+ * RN_OB_WAIT_WHAT_MAX characters) and now for the watchdog.  The caller
+ * must hold a reference on ob while calling.  w must stay valid until fn
+ * has run or rn_ob_wait_cancel() returned true.  Returns 0, or RN_EBUSY
+ * if w is already armed. */
 int rn_ob_wait_release(void *ob, struct rn_ob_wait *w, const void *waiter,
                        const char *what, rn_ob_release_fn fn, void *ctx);
 

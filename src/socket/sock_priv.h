@@ -75,11 +75,11 @@ struct rset_item;
  * process's until released. */
 struct hslot {
     struct rn_proc *hs_proc;     /* [I] */
-    int hs_handle;               /* [I] its number while open */
     struct sock *hs_so;          /* [L] held by "handle" until the close
                                     completes, NULL after */
     struct rset *hs_rset;        /* [L] a readiness set's slot (hs_so NULL):
                                     held by "handle" until its close */
+    int hs_handle;               /* [I] its number while open */
     _Atomic uint32_t hs_flags;   /* [A] RN_O_NONBLOCK */
     bool hs_closing;             /* [L] cleanup began: off the handle table,
                                     on the process's closing list */
