@@ -381,8 +381,8 @@ struct tcp_conn {
     uint32_t t_recover_fs;             /* [L] RecoverFS */
     /* RACK-TLP (RFC 8985); its send-time marks are in t_sb. */
     rn_time_t t_rack_xmit_ts;          /* [L] RACK.xmit_ts; 0 none yet */
-    uint32_t t_rack_end_seq;           /* [L] RACK.end_seq */
     rn_time_t t_rack_rtt;              /* [L] RACK.rtt */
+    uint32_t t_rack_end_seq;           /* [L] RACK.end_seq */
     uint32_t t_rack_lost;              /* [L] data below this never resent and
                                           not SACKed is lost (RACK) */
     bool t_rack_reord;                 /* [L] RACK.reord: reordering seen */
@@ -398,8 +398,8 @@ struct tcp_conn {
                                           0 none */
     bool t_snd_nxt_sync;               /* [L] recovery began: snd_nxt goes to
                                           snd_max at the next output */
-    uint32_t t_tlp_end;                /* [L] TLP.end_seq of the probe out */
     bool t_tlp_rxt;                    /* [L] TLP.is_retrans */
+    uint32_t t_tlp_end;                /* [L] TLP.end_seq of the probe out */
 
     /* Receive sequence space. */
     uint32_t irs;                      /* [L] */
@@ -418,16 +418,16 @@ struct tcp_conn {
 
     /* Timestamps (RFC 7323). */
     uint32_t ts_recent;                /* [L] peer's latest TSval worth echoing */
-    rn_time_t ts_recent_age;           /* [L] when it was taken */
     uint32_t ts_offset;                /* [L] our per-connection TSval offset */
+    rn_time_t ts_recent_age;           /* [L] when ts_recent was taken */
 
     /* Round-trip time and retransmission (RFC 6298). */
     rn_time_t t_srtt;                  /* [L] 0 until the first sample */
     rn_time_t t_rttvar;                /* [L] */
     rn_time_t t_rto;                   /* [L] current timeout, before backoff */
     uint32_t t_rtseq;                  /* [L] segment being timed (TF_RXT_TIMING) */
-    rn_time_t t_rttime;                /* [L] when it was sent */
     uint32_t t_rxtshift;               /* [L] consecutive timeouts (backoff) */
+    rn_time_t t_rttime;                /* [L] when t_rtseq was sent */
     rn_time_t t_last_recv;             /* [L] for keepalive */
     rn_time_t t_challenge_last;        /* [L] when it last sent a challenge ACK;
                                           0 never */
