@@ -152,6 +152,9 @@ int rn_udp_init(struct rn_stack *st);
 /* The most data one UDP datagram carries over IPv4: 65535 less the IPv4
  * and UDP headers. */
 #define RN_UDP_MAX_PAYLOAD 65507u
+/* The same over IPv6, whose payload length leaves out its own header:
+ * 65535 less the UDP header (no jumbograms, RFC 2675). */
+#define RN_UDP6_MAX_PAYLOAD 65527u
 
 /* The default ephemeral port range (RFC 6335 section 6). */
 #define RN_EPHEMERAL_LO 49152

@@ -715,7 +715,7 @@ static ssize_t udp_send(void *t, const void *buf, size_t len, const struct rn_so
     }
     if (ep->ue_shut_wr)
         return RN_EPIPE;
-    if (len > RN_UDP_MAX_PAYLEN)
+    if (len > RN_UDP6_MAX_PAYLOAD)
         return RN_EMSGSIZE;
     if (to != NULL) {
         dst = rn_inaddr_v6(&to->sin6_addr);
@@ -728,6 +728,8 @@ static ssize_t udp_send(void *t, const void *buf, size_t len, const struct rn_so
     }
     if (dport == 0)
         return RN_EINVAL;
+    if (len > RN_UDP_MAX_PAYLOAD && rn_inaddr_is_v4(&dst))
+        return RN_EMSGSIZE;
     if (ep_route(ep, &dst, &src, &bcast) < 0)
         return RN_ENETUNREACH;
     if (ep->ue_lport == 0) {

@@ -366,6 +366,48 @@ static void test_udp_over_ipv6_and_families(void **state)
     down();
 }
 
+/* The largest UDP datagram: 65,527 bytes over IPv6 (its payload length
+ * leaves out its own header), crossing in fragments and arriving whole;
+ * one byte more is EMSGSIZE, and so is IPv4's limit plus one to a mapped
+ * address from the same AF_INET6 socket. */
+static void test_udp_largest_over_ipv6(void **state)
+{
+    static uint8_t sbuf[RN_UDP6_MAX_PAYLOAD + 1], rbuf[65536];
+    struct rn_sockaddr_in any = sa6("::", 60), to = sa6(ADDR6_B, 60);
+    struct rn_sockaddr_in to4 = sa6("::ffff:198.18.0.3", 60);
+    const struct rn_sock_completion *c;
+    struct rec ra = {0}, rb = {0}, rx = {0};
+    int ha, hb;
+
+    (void)state;
+    for (size_t j = 0; j < sizeof(sbuf); j++)
+        sbuf[j] = (uint8_t)(j ^ (j >> 8));
+    up();
+    hb = rn_sock_open(P.pb, RN_SOCK_DGRAM | RN_SOCK_INET6, 0);
+    assert_int_equal(rn_sock_bind(P.pb, hb, &any), 0);
+    ha = rn_sock_open(P.pa, RN_SOCK_DGRAM | RN_SOCK_INET6, 0);
+    submit(P.pb, RN_SOP_RECV, hb, rbuf, sizeof(rbuf), NULL, &rb);
+    submit(P.pa, RN_SOP_SEND, ha, sbuf, RN_UDP6_MAX_PAYLOAD, &to, &ra);
+    run_for(RN_MSEC(50));
+    c = last_of(&ra, RN_SOP_SEND);
+    assert_non_null(c);
+    assert_int_equal(c->sc_result, RN_UDP6_MAX_PAYLOAD);
+    c = last_of(&rb, RN_SOP_RECV);
+    assert_non_null(c);
+    assert_int_equal(c->sc_result, RN_UDP6_MAX_PAYLOAD);
+    assert_memory_equal(rbuf, sbuf, RN_UDP6_MAX_PAYLOAD);
+    submit(P.pa, RN_SOP_SEND, ha, sbuf, RN_UDP6_MAX_PAYLOAD + 1, &to, &ra);
+    submit(P.pa, RN_SOP_SEND, ha, sbuf, RN_UDP_MAX_PAYLOAD + 1, &to4, &ra);
+    run_for(RN_MSEC(1));
+    assert_int_equal(ra.n, 3);
+    assert_int_equal(ra.c[1].sc_result, RN_EMSGSIZE);
+    assert_int_equal(ra.c[2].sc_result, RN_EMSGSIZE);
+    close_h(P.pa, ha, &rx);
+    close_h(P.pb, hb, &rx);
+    run_for(RN_MSEC(50));
+    down();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -373,6 +415,7 @@ int main(void)
         cmocka_unit_test(test_dual_stack_and_v6only),
         cmocka_unit_test(test_syncookie_over_ipv6),
         cmocka_unit_test(test_udp_over_ipv6_and_families),
+        cmocka_unit_test(test_udp_largest_over_ipv6),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
