@@ -123,16 +123,17 @@ for r in $(seq "$runs"); do
     for m in "${names[@]}"; do
         # Each pair's two sides back to back, the first side alternating
         # from run to run, so neither always meets a warmer machine.
+        # The bulk measurements leave their CPU figures in cpu.last.
         if [ $((r % 2)) = 1 ]; then
             vr=$($m "$nsr") || exit 1
-            read -r mr dr <"$dir/cpu.last" 2>/dev/null
+            [ -f "$dir/cpu.last" ] && read -r mr dr <"$dir/cpu.last"
             vv=$($m "$nsa") || exit 1
-            read -r ml _ <"$dir/cpu.last" 2>/dev/null
+            [ -f "$dir/cpu.last" ] && read -r ml _ <"$dir/cpu.last"
         else
             vv=$($m "$nsa") || exit 1
-            read -r ml _ <"$dir/cpu.last" 2>/dev/null
+            [ -f "$dir/cpu.last" ] && read -r ml _ <"$dir/cpu.last"
             vr=$($m "$nsr") || exit 1
-            read -r mr dr <"$dir/cpu.last" 2>/dev/null
+            [ -f "$dir/cpu.last" ] && read -r mr dr <"$dir/cpu.last"
         fi
         rm -f "$dir/cpu.last"
         case $m in
