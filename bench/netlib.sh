@@ -53,10 +53,11 @@ bench_stop() {
 }
 
 # bench_tap_daemon NS SOCK LOG [DAEMON ARGS...]: a namespace NS holding a
-# TAP "bn0" (Linux 198.18.0.1/15, MTU 1500) and refnet's daemon on it as
-# 198.18.0.2/15, with its control socket SOCK and its stderr in LOG; waits
-# until it answers.  Sets dpid.  With bench_v6=1 both speak IPv6 too:
-# Linux 2001:2::1/64, refnet 2001:2::2/64.
+# TAP "bn0" (Linux 198.18.0.1/15) and refnet's daemon on it as
+# 198.18.0.2/15, both at MTU $bench_mtu (default 1500), with its control
+# socket SOCK and its stderr in LOG; waits until it answers.  Sets dpid.
+# With bench_v6=1 both speak IPv6 too: Linux 2001:2::1/64, refnet
+# 2001:2::2/64.
 bench_tap_daemon() {
     local ns=$1 sock=$2 log=$3 i
     shift 3
@@ -73,10 +74,11 @@ bench_tap_daemon() {
     else
         ip netns exec "$ns" sysctl -qw net.ipv6.conf.bn0.disable_ipv6=1
     fi
-    ip netns exec "$ns" ip link set bn0 mtu 1500
+    ip netns exec "$ns" ip link set bn0 mtu "${bench_mtu:-1500}" ||
+        die "the TAP takes no MTU ${bench_mtu:-1500}"
     ip netns exec "$ns" ip addr add 198.18.0.1/15 dev bn0
     ip netns exec "$ns" ip link set bn0 up
-    ip netns exec "$ns" "$refnet" daemon --tap bn0 --addr 198.18.0.2/15 --mtu 1500 \
+    ip netns exec "$ns" "$refnet" daemon --tap bn0 --addr 198.18.0.2/15 --mtu "${bench_mtu:-1500}" \
         --ctl "$sock" --watchdog 0 "${v6[@]}" "$@" 2>"$log" &
     dpid=$!
     for i in $(seq 50); do
@@ -89,8 +91,8 @@ bench_tap_daemon() {
 }
 
 # bench_veth NSA NSB: two namespaces joined by a veth pair "bnv0" at MTU
-# 1500, 198.18.0.1/15 in NSA and 198.18.0.2/15 in NSB: the kernel's own
-# path, the reference.
+# $bench_veth_mtu (default $bench_mtu, else 1500), 198.18.0.1/15 in NSA and
+# 198.18.0.2/15 in NSB: the kernel's own path, the reference.
 bench_veth() {
     local a=$1 b=$2
     ip netns add "$a" || die "cannot create namespace $a"
@@ -99,8 +101,9 @@ bench_veth() {
         die "cannot create the veth pair"
     ip netns exec "$a" ip link set lo up
     ip netns exec "$b" ip link set lo up
-    ip netns exec "$a" ip link set "bnv-a-$$" mtu 1500 name bnv0
-    ip netns exec "$b" ip link set "bnv-b-$$" mtu 1500 name bnv0
+    local mtu=${bench_veth_mtu:-${bench_mtu:-1500}}
+    ip netns exec "$a" ip link set "bnv-a-$$" mtu "$mtu" name bnv0 || die "the veth takes no MTU $mtu"
+    ip netns exec "$b" ip link set "bnv-b-$$" mtu "$mtu" name bnv0 || die "the veth takes no MTU $mtu"
     ip netns exec "$a" ip addr add 198.18.0.1/15 dev bnv0
     ip netns exec "$b" ip addr add 198.18.0.2/15 dev bnv0
     if [ "${bench_v6:-0}" = 1 ]; then

@@ -35,7 +35,10 @@
 # Usage: bench/tcp.sh [BUILD]   (default build); environment: BENCH_SECS
 # (per measurement, default 4), BENCH_RUNS (pairs, default 5), BENCH_MAXBYTES
 # (bulk cap, default 4 GiB), BENCH_ONLY (the measurements to run, by name,
-# e.g. "http_ka"; default all).  Needs root; without it, says why and exits 0.
+# e.g. "http_ka"; default all), BENCH_MTU (the TAP's and refnet's MTU,
+# default 1500) and BENCH_VETH_MTU (the reference's, default BENCH_MTU):
+# `BENCH_MTU=65521 BENCH_VETH_MTU=65520 BENCH_ONLY="rx_bulk tx_bulk"` is
+# bulk at the largest MTUs.  Needs root; without it, says why and exits 0.
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -44,6 +47,8 @@ refnet="$build/bin/refnet"
 secs=${BENCH_SECS:-4}
 runs=${BENCH_RUNS:-5}
 maxbytes=${BENCH_MAXBYTES:-$((4 << 30))}
+bench_mtu=${BENCH_MTU:-1500}
+bench_veth_mtu=${BENCH_VETH_MTU:-$bench_mtu}
 py=/usr/bin/python3
 
 . "$here/netlib.sh"
@@ -155,7 +160,7 @@ done
 # The ratio of each pair, never one side's best over the other's: the
 # table gives their least, median and greatest.
 printf '\n%-11s %8s %8s %8s %6s\n' measure min median max pairs
-json="{\"bench\":\"tcp\",\"secs\":$secs,\"runs\":$runs"
+json="{\"bench\":\"tcp\",\"secs\":$secs,\"runs\":$runs,\"mtu\":$bench_mtu,\"veth_mtu\":$bench_veth_mtu"
 for m in "${names[@]}"; do
     read -r q0 q1 q2 < <(bench_spread ${ratios[$m]})
     printf '%-11s %8s %8s %8s %6s\n' "$m" "$q0" "$q1" "$q2" "$runs"
