@@ -14,6 +14,14 @@ Linux reference, so that the tool's own cost is alike on both sides.
       accepts one connection (waiting at most SECS seconds for it), reads
       until EOF; prints one JSON line with the bytes and the seconds from
       the first byte to EOF
+  bulk.py recv HOST PORT SECS MAXBYTES
+      connects to a server that sends (refnet's chargen, bulk.py serve),
+      reads for SECS seconds (or MAXBYTES), then closes; prints one JSON
+      line with the bytes and the seconds from the first byte to the last
+  bulk.py serve ADDR PORT SECS
+      accepts one connection (waiting at most SECS seconds for it) and
+      sends zeros until the peer closes: the kernel's side of a server
+      that sends
   bulk.py echo HOST PORT BYTES STALL LIMIT
       connects to an echo service, sends BYTES of a pseudo-random pattern
       while reading what comes back, and checks every byte returned against
@@ -81,6 +89,39 @@ def sink(addr, port, secs):
     print(json.dumps({"bytes": total, "secs": round(t, 4)}))
 
 
+def recv(host, port, secs, maxbytes):
+    s = socket.create_connection((host, port), timeout=30)
+    buf = bytearray(CHUNK)
+    n = s.recv_into(buf)
+    t0 = time.monotonic()
+    end = t0 + secs
+    total = n
+    while n and total < maxbytes and time.monotonic() < end:
+        n = s.recv_into(buf)
+        total += n
+    t = time.monotonic() - t0
+    s.close()
+    print(json.dumps({"bytes": total, "secs": round(t, 4)}))
+
+
+def serve(addr, port, secs):
+    ls = socket.socket(socket.AF_INET6 if ":" in addr else socket.AF_INET)
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind((addr, port))
+    ls.listen(1)
+    ls.settimeout(secs)
+    s, _ = ls.accept()
+    ls.close()
+    s.settimeout(secs)
+    buf = memoryview(bytes(CHUNK))
+    try:
+        while True:
+            s.send(buf)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    s.close()
+
+
 # The echo pattern: a random block whose length is no power of two, so a
 # segment delivered at a wrong offset cannot match by chance.
 PATTERN_LEN = (1 << 20) + 4093
@@ -145,6 +186,10 @@ def main():
         gen(float(a[1]), int(a[2]))
     elif len(a) == 4 and a[0] == "sink":
         sink(a[1], int(a[2]), float(a[3]))
+    elif len(a) == 5 and a[0] == "recv":
+        recv(a[1], int(a[2]), float(a[3]), int(a[4]))
+    elif len(a) == 4 and a[0] == "serve":
+        serve(a[1], int(a[2]), float(a[3]))
     elif len(a) == 6 and a[0] == "echo":
         echo(a[1], int(a[2]), int(a[3]), float(a[4]), float(a[5]))
     else:

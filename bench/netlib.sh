@@ -205,6 +205,27 @@ bench_rx_bulk() {
 # CLIENT (default NS): bulk.py gen | refnet send when NS is $nsr (the data
 # crosses a pipe and the daemon's control socket before refnet's TCP),
 # bulk.py send in $nsb when NS is $nsa.
+# bench_tx_svc NS: Gbit/s of one stream for $secs seconds from a server
+# to a client on Linux: refnet's chargen (TCP 19, the daemon started with
+# --service chargen) read by bulk.py recv from the TAP's Linux side when
+# NS is $nsr, bulk.py serve on the veth's far end read from $nsa when
+# $nsa: refnet's TCP output with no pipe or control socket before it.
+bench_tx_svc() {
+    local out srv= c0 c1
+    if [ "$1" = "$nsa" ]; then
+        bench_bg "$nsb" "$py" "$here/bulk.py" serve 198.18.0.2 19 $((secs + 60)) >/dev/null </dev/null
+        srv=$bgpid
+        bench_listening "$nsb" 19 || die "bulk.py serve did not listen"
+    fi
+    c0=$(bench_cpu_mark)
+    out=$(ip netns exec "$1" timeout $((secs + 60)) "$py" "$here/bulk.py" recv 198.18.0.2 19 "$secs" "$maxbytes") ||
+        die "tx_svc in $1 failed"
+    c1=$(bench_cpu_mark)
+    [ -z "$srv" ] || bench_waitpid "$srv" 10 >/dev/null
+    bench_cpu_per_gb "$c0" "$c1" "$out"
+    bench_gbits "$out"
+}
+
 bench_tx_bulk() {
     local out rc client=${2:-$1} addr=${3:-198.18.0.1} c0 c1
     bench_bg "$client" "$py" "$here/bulk.py" sink "$addr" 5001 $((secs + 60)) >"$dir/sink.out" </dev/null

@@ -17,6 +17,11 @@
 #               send on the other veth end (straight from its socket: the
 #               kernel at its best); bytes over the time from the first
 #               byte to EOF at the sink
+#   tx_svc      one stream server -> Linux, the server sending on its own:
+#               refnet's chargen service (TCP 19) / bench/bulk.py serve on
+#               the other veth end, each read by bench/bulk.py recv on
+#               Linux for SECS seconds; bytes over the time from the first
+#               byte to the last read
 #   http_ka     wrk keep-alive requests/s on a 1 KiB file: refnet's httpd
 #               (--service httpd=80:DIR) / nginx (one worker) on the other
 #               veth end, serving the same directory
@@ -67,7 +72,8 @@ www="$dir/www"
 mkdir -p "$www" "$dir/nginx"
 head -c 1024 /dev/urandom >"$www/small.bin"
 
-bench_tap_daemon "$nsr" "$sock" "$dir/daemon.log" --service discard --service httpd=80:"$www"
+bench_tap_daemon "$nsr" "$sock" "$dir/daemon.log" --service discard --service chargen \
+    --service httpd=80:"$www"
 bench_veth "$nsa" "$nsb"
 
 cat >"$dir/nginx/nginx.conf" <<EOF
@@ -103,6 +109,7 @@ done
 # kernel's when $nsa (netlib.sh).
 rx_bulk() { bench_rx_bulk "$1"; }
 tx_bulk() { bench_tx_bulk "$1"; }
+tx_svc() { bench_tx_svc "$1"; }
 
 # http NS [HEADER]: wrk's requests/s from NS against 198.18.0.2.
 http() {
@@ -115,11 +122,11 @@ http() {
 http_ka() { http "$1"; }
 http_close() { http "$1" -H "Connection: close"; }
 
-names=(${BENCH_ONLY:-rx_bulk tx_bulk http_ka http_close})
+names=(${BENCH_ONLY:-rx_bulk tx_bulk tx_svc http_ka http_close})
 for m in "${names[@]}"; do
     case $m in
-    rx_bulk | tx_bulk | http_ka | http_close) ;;
-    *) die "BENCH_ONLY: '$m' is not a measurement (rx_bulk tx_bulk http_ka http_close)" ;;
+    rx_bulk | tx_bulk | tx_svc | http_ka | http_close) ;;
+    *) die "BENCH_ONLY: '$m' is not a measurement (rx_bulk tx_bulk tx_svc http_ka http_close)" ;;
     esac
 done
 declare -A ratios cpu_ratios cpu_r cpu_l cpu_d
@@ -142,7 +149,7 @@ for r in $(seq "$runs"); do
         fi
         rm -f "$dir/cpu.last"
         case $m in
-        *_bulk)
+        *_bulk | tx_svc)
             cpu_ratios[$m]+=" $(bench_ratio "$mr" "$ml")"
             cpu_r[$m]+=" $mr"
             cpu_l[$m]+=" $ml"
@@ -170,7 +177,7 @@ done
 # between them) on each path, and the daemon's own; the ratio is refnet's
 # path over the kernel's, within each pair (above 1: refnet's costs more).
 bulk=()
-for m in "${names[@]}"; do case $m in *_bulk) bulk+=("$m") ;; esac; done
+for m in "${names[@]}"; do case $m in *_bulk | tx_svc) bulk+=("$m") ;; esac; done
 if [ ${#bulk[@]} -gt 0 ]; then
     printf '\n%-11s %8s %8s %8s %12s %12s %12s\n' "CPU s/GB" min median max \
         "refnet path" "kernel path" "daemon"
