@@ -68,7 +68,8 @@ def gen(secs, maxbytes):
         sys.exit(1)
 
 
-def sink(addr, port, secs):
+def accept_one(addr, port, secs):
+    """Listens on addr:port, takes one connection within secs seconds."""
     ls = socket.socket(socket.AF_INET6 if ":" in addr else socket.AF_INET)
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     ls.bind((addr, port))
@@ -77,6 +78,11 @@ def sink(addr, port, secs):
     s, _ = ls.accept()
     ls.close()
     s.settimeout(secs)
+    return s
+
+
+def sink(addr, port, secs):
+    s = accept_one(addr, port, secs)
     buf = bytearray(CHUNK)
     n = s.recv_into(buf)
     t0 = time.monotonic()
@@ -105,14 +111,7 @@ def recv(host, port, secs, maxbytes):
 
 
 def serve(addr, port, secs):
-    ls = socket.socket(socket.AF_INET6 if ":" in addr else socket.AF_INET)
-    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    ls.bind((addr, port))
-    ls.listen(1)
-    ls.settimeout(secs)
-    s, _ = ls.accept()
-    ls.close()
-    s.settimeout(secs)
+    s = accept_one(addr, port, secs)
     buf = memoryview(bytes(CHUNK))
     try:
         while True:

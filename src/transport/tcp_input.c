@@ -1287,11 +1287,18 @@ void rn__tcp_input6(struct rn_stack *st, struct rn_netbuf *nb, const struct rn_i
     tcp_segment(st, ts, nb, &s);
 }
 
-/* The segment size a path MTU of mtu leaves c: mtu less the IP and TCP
- * headers and, if c uses them, the timestamps. */
-static uint32_t err_mss(const struct tcp_conn *c, uint32_t mtu, uint32_t iphlen)
+/* A smaller path MTU (mtu, under IP headers of iphlen): the segment size
+ * it leaves c (less the TCP header and, if c uses them, the timestamps)
+ * if that is smaller, and what was in flight sent again in such pieces. */
+static void err_path_mtu(struct tcp_conn *c, uint32_t mtu, uint32_t iphlen)
 {
-    return mtu - iphlen - RN_TCP_HLEN - ((c->t_flags & TF_TSTMP) ? 12 : 0);
+    uint32_t mss = mtu - iphlen - RN_TCP_HLEN - ((c->t_flags & TF_TSTMP) ? 12 : 0);
+
+    if (mss < c->t_maxseg) {
+        c->t_maxseg = mss;
+        c->snd_nxt = c->snd_una;
+        rn__tcp_output(c);
+    }
 }
 
 /* Ends a connection being opened that an ICMPv6 destination unreachable
@@ -1304,13 +1311,7 @@ static void err_input6(struct tcp_conn *c, const struct rn_ip_err *e)
 
     if (e->ie_type == RN_ICMP6_PACKET_TOO_BIG) {
         /* RFC 8201 4: the path MTU is never below 1280. */
-        uint32_t mss = err_mss(c, e->ie_mtu < 1280 ? 1280 : e->ie_mtu, RN_IP6_HLEN);
-
-        if (mss < c->t_maxseg) {
-            c->t_maxseg = mss;
-            c->snd_nxt = c->snd_una;
-            rn__tcp_output(c);
-        }
+        err_path_mtu(c, e->ie_mtu < 1280 ? 1280 : e->ie_mtu, RN_IP6_HLEN);
         return;
     }
     if (tcp_state(c) == TCPS_SYN_SENT && e->ie_type == RN_ICMP6_DEST_UNREACH)
@@ -1339,13 +1340,7 @@ void rn__tcp_err_input(struct rn_stack *st, const struct rn_ip_err *e)
     }
     if (e->ie_type == 3 && e->ie_code == 4 && e->ie_mtu >= 576) {
         /* Fragmentation needed: shrink the segment size and resend. */
-        uint32_t mss = err_mss(c, e->ie_mtu, RN_IP4_HLEN);
-
-        if (mss < c->t_maxseg) {
-            c->t_maxseg = mss;
-            c->snd_nxt = c->snd_una;
-            rn__tcp_output(c);
-        }
+        err_path_mtu(c, e->ie_mtu, RN_IP4_HLEN);
         return;
     }
     /* Unreachable errors end an opening connection; on an established one
