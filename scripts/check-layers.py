@@ -61,7 +61,7 @@ PUBLIC_HEADERS = {
     "object.h": "object", "snapshot.h": "object",
     "diag.h": "diag", "value.h": "base",
     "addr.h": "wire",
-    "netbuf.h": "link", "link.h": "link",
+    "netbuf.h": "link", "link.h": "link", "rss.h": "link",
     "stack.h": "net", "rows.h": "net",
     "filter.h": "filter",
     "plugin.h": "filter",

@@ -77,6 +77,7 @@
 
 struct rn_strbuf;
 struct rn_link;
+struct rn_rss;
 
 #define RN_ETH_HLEN 14
 /* Size of the error text an opener may write (errbuf arguments). */
@@ -279,6 +280,17 @@ struct rn_link_tap_params {
     bool tp_up;                           /* bring the device up (IFF_UP) at open */
     bool tp_vnet_hdr;                     /* IFF_VNET_HDR: checksum offload and TSO both ways */
     bool tp_single;                       /* a system call per frame, no io_uring batches */
+    /* Receive-side scaling (include/refnet/rss.h): a multi-queue device
+     * (IFF_MULTI_QUEUE) has tp_queues > 1 queues, each a link of its own
+     * opened by one call, queue 0 first.  Queue 0 creates and configures
+     * the device (MTU, offloads, up) and attaches the steering program
+     * that spreads received frames over the queues as tp_rss says (NULL:
+     * the default key over tp_queues queues); the others attach to it
+     * and must be given queue 0's hardware address.  0 or 1: a
+     * single-queue device, as without these fields. */
+    unsigned tp_queues;
+    unsigned tp_queue;                    /* this link's queue, < tp_queues */
+    const struct rn_rss *tp_rss;          /* queue 0: the steering, or NULL */
 };
 
 /* Opens (creating if needed) the Linux TAP device tp_ifname in the calling

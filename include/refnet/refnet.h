@@ -40,6 +40,7 @@
 #include "refnet/diag.h"
 #include "refnet/netbuf.h"
 #include "refnet/link.h"
+#include "refnet/rss.h"
 #include "refnet/stack.h"
 #include "refnet/filter.h"
 #include "refnet/plugin.h"

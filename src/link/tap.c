@@ -45,6 +45,7 @@
 #include <liburing.h>
 
 #include "link/link_priv.h"
+#include "link/tap_steer.h"
 #include "refnet/error.h"
 #include "refnet/report.h"
 #include "refnet/strbuf.h"
@@ -80,6 +81,8 @@ struct tap_link {
     int tl_fd;                        /* [I] the /dev/net/tun file */
     int tl_ctl;                       /* [I] AF_INET socket for interface ioctls */
     char tl_ifname[IFNAMSIZ];         /* [I] device name */
+    unsigned tl_queue;                /* [I] this queue of a multi-queue device */
+    unsigned tl_queues;               /* [I] the device's queues, 1 if single */
     struct rn_nbpool *tl_pool;        /* [I] pool received frames come from */
     uint32_t tl_mtu;                  /* [I] device MTU */
     uint32_t tl_frame_max;            /* [I] tl_frame_max == tl_mtu + 14 + 4 */
@@ -644,6 +647,8 @@ static void tap_values(struct rn_link *link, rn_value_fn fn, void *ctx)
     struct tap_link *tl = tap_of(link);
     const struct rn_value v[] = {
         {"device", tl->tl_ifname, 0},
+        {"queue", NULL, tl->tl_queue},
+        {"queues", NULL, tl->tl_queues},
         {"mtu", NULL, tl->tl_mtu},
         {"offloads", tl->tl_vnet ? "csum+tso" : "none", 0},
         {"batches", tl->tl_uring ? "io_uring" : "off", 0},
@@ -653,8 +658,11 @@ static void tap_values(struct rn_link *link, rn_value_fn fn, void *ctx)
     };
     size_t i;
 
-    for (i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+    for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        if (tl->tl_queues == 1 && (i == 1 || i == 2))
+            continue;  /* "queue", "queues": a multi-queue device's */
         fn(&v[i], ctx);
+    }
 }
 
 static void tap_close(struct rn_link *link)
@@ -761,6 +769,35 @@ static int errno_to_rn(int e)
     }
 }
 
+/* Queue 0 of a multi-queue device: attaches the program that spreads
+ * received frames over the queues (tap_steer.c). */
+static int tap_steer(struct tap_link *tl, const struct rn_link_tap_params *params, char *errbuf)
+{
+    char why[RN_LINK_ERRLEN - IFNAMSIZ - 16];
+    struct rn_rss rss;
+    int fd, e;
+
+    if (params->tp_rss != NULL) {
+        rss = *params->tp_rss;
+        if (rss.rs_queues != tl->tl_queues)
+            return rn__link_err(errbuf, RN_EINVAL, "tap %s: RSS over %u queues, device has %u",
+                                tl->tl_ifname, rss.rs_queues, tl->tl_queues);
+    } else {
+        rn_rss_init(&rss, tl->tl_queues);
+    }
+    fd = rn__tap_steer_load(&rss, why, sizeof(why));
+    if (fd < 0)
+        return rn__link_err(errbuf, fd, "tap %s: %s", tl->tl_ifname, why);
+    if (ioctl(tl->tl_fd, TUNSETSTEERINGEBPF, &fd) < 0) {
+        e = errno;
+        close(fd);
+        return rn__link_err(errbuf, errno_to_rn(e), "tap %s: cannot attach the steering program: %s",
+                            tl->tl_ifname, strerror(e));
+    }
+    close(fd);  /* the device keeps the program */
+    return 0;
+}
+
 int rn_link_tap_open(const struct rn_link_tap_params *params, struct rn_link **out, char *errbuf)
 {
     static const uint8_t zero_mac[RN_MAC_LEN];
@@ -768,10 +805,19 @@ int rn_link_tap_open(const struct rn_link_tap_params *params, struct rn_link **o
     struct tap_link *tl;
     struct ifreq ifr;
     const char *name;
+    unsigned queues;
     int err, e;
 
     assert(params && out);
     name = params->tp_ifname ? params->tp_ifname : "";
+    queues = params->tp_queues > 1 ? params->tp_queues : 1;
+    if (queues > RN_RSS_QUEUES_MAX || params->tp_queue >= queues)
+        return rn__link_err(errbuf, RN_EINVAL, "tap %s: queue %u of %u (at most %u queues)", name,
+                            params->tp_queue, queues, RN_RSS_QUEUES_MAX);
+    if (params->tp_queue > 0 && memcmp(params->tp_hwaddr, zero_mac, RN_MAC_LEN) == 0)
+        return rn__link_err(errbuf, RN_EINVAL,
+                            "tap %s: queue %u needs queue 0's hardware address", name,
+                            params->tp_queue);
     if (params->tp_pool == NULL)
         return rn__link_err(errbuf, RN_EINVAL, "tap: no buffer pool given");
     if (strlen(name) == 0 || strlen(name) >= IFNAMSIZ)
@@ -802,7 +848,8 @@ int rn_link_tap_open(const struct rn_link_tap_params *params, struct rn_link **o
         goto out_free;
     }
     memset(&ifr, 0, sizeof(ifr));
-    ifr.ifr_flags = IFF_TAP | IFF_NO_PI | (params->tp_vnet_hdr ? IFF_VNET_HDR : 0);
+    ifr.ifr_flags = IFF_TAP | IFF_NO_PI | (params->tp_vnet_hdr ? IFF_VNET_HDR : 0) |
+                    (queues > 1 ? IFF_MULTI_QUEUE : 0);
     memcpy(ifr.ifr_name, name, strlen(name));
     if (ioctl(tl->tl_fd, TUNSETIFF, &ifr) < 0) {
         e = errno;
@@ -815,6 +862,13 @@ int rn_link_tap_open(const struct rn_link_tap_params *params, struct rn_link **o
     }
     memcpy(tl->tl_ifname, ifr.ifr_name, IFNAMSIZ);
     tl->tl_ifname[IFNAMSIZ - 1] = '\0';
+    tl->tl_queue = params->tp_queue;
+    tl->tl_queues = queues;
+    if (queues > 1 && params->tp_queue == 0) {
+        err = tap_steer(tl, params, errbuf);
+        if (err)
+            goto out_close;
+    }
     if (params->tp_vnet_hdr) {
         /* Frames both ways carry a 10-byte virtio_net_hdr; the kernel may
          * leave checksums to us (we finish or trust them) and hand over,
@@ -846,7 +900,7 @@ int rn_link_tap_open(const struct rn_link_tap_params *params, struct rn_link **o
         goto out_close;
     }
     memset(&ifr, 0, sizeof(ifr));
-    if (params->tp_mtu) {
+    if (params->tp_mtu && params->tp_queue == 0) {
         ifr.ifr_mtu = (int)params->tp_mtu;
         err = tap_ifreq(tl, SIOCSIFMTU, &ifr);
         if (err) {
@@ -880,7 +934,7 @@ int rn_link_tap_open(const struct rn_link_tap_params *params, struct rn_link **o
     tl->tl_pool = params->tp_pool;
     tl->tl_own_rx = own->lo_tap_rx;
     rn_link_init(&tl->tl_link, &tap_ops, NULL, tl->tl_ifname);
-    if (params->tp_up) {
+    if (params->tp_up && params->tp_queue == 0) {
         err = rn_link_tap_set_up(&tl->tl_link, true);
         if (err) {
             err = rn__link_err(errbuf, err, "tap %s: cannot bring the device up: %s",
@@ -888,7 +942,8 @@ int rn_link_tap_open(const struct rn_link_tap_params *params, struct rn_link **o
             goto out_close;
         }
     }
-    tap_wait_running(tl);
+    if (params->tp_queue == 0)
+        tap_wait_running(tl);
     /* Batched writes where the kernel allows io_uring (a sandbox, or
      * kernel.io_uring_disabled, may not: then one writev a frame). */
     if (!params->tp_single)
