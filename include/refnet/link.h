@@ -308,6 +308,17 @@ struct rn_link_tap_params {
 int rn_link_tap_open(const struct rn_link_tap_params *params, struct rn_link **out,
                      char *errbuf);
 
+/* Pins TCP or UDP (proto) port, as the destination of received frames,
+ * to queue of a multi-queue TAP: its frames go there whatever their
+ * source, ahead of the RSS hash (an "ntuple" rule, as `ethtool -N` sets
+ * on a NIC).  The pin of a port already pinned moves it.  link must be
+ * queue 0 of the device, which keeps the pins.  Any thread.  Returns 0,
+ * RN_EINVAL (not queue 0 of several, a queue past the last, another
+ * protocol), RN_ENOSPC (RN_RSS_PINS_MAX pins already) or RN_EIO. */
+int rn_link_tap_pin(struct rn_link *link, uint8_t proto, uint16_t port, unsigned queue);
+/* Removes a pin: 0, RN_ENOENT if the port was not pinned, RN_EINVAL. */
+int rn_link_tap_unpin(struct rn_link *link, uint8_t proto, uint16_t port);
+
 /* Brings the TAP device up or down (IFF_UP), as `ip link set up` does; the
  * kernel sends nothing to a device that is down.  Returns 0 or a negative
  * code.  link must be a TAP link. */

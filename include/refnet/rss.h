@@ -43,6 +43,8 @@
 #define RN_RSS_TABLE_LEN 128u
 /* Queues at most (loops of one stack). */
 #define RN_RSS_QUEUES_MAX 64u
+/* Ports a multi-queue TAP can pin to a queue (rn_link_tap_pin()). */
+#define RN_RSS_PINS_MAX 4096u
 /* The text of a key: 40 two-digit hexadecimal bytes separated by ':'. */
 #define RN_RSS_KEY_STRLEN (RN_RSS_KEY_LEN * 3)
 

@@ -83,6 +83,8 @@ struct tap_link {
     char tl_ifname[IFNAMSIZ];         /* [I] device name */
     unsigned tl_queue;                /* [I] this queue of a multi-queue device */
     unsigned tl_queues;               /* [I] the device's queues, 1 if single */
+    int tl_pins;                      /* [I] queue 0 of several: the steering
+                                         program's map of pinned ports; else -1 */
     struct rn_nbpool *tl_pool;        /* [I] pool received frames come from */
     uint32_t tl_mtu;                  /* [I] device MTU */
     uint32_t tl_frame_max;            /* [I] tl_frame_max == tl_mtu + 14 + 4 */
@@ -673,6 +675,8 @@ static void tap_close(struct rn_link *link)
         io_uring_queue_exit(&tl->tl_ring);
     close(tl->tl_fd);
     close(tl->tl_ctl);
+    if (tl->tl_pins >= 0)
+        close(tl->tl_pins);
     rn_nb_free(tl->tl_spare);
     free(tl->tl_iov);
     free(tl->tl_vh);
@@ -742,6 +746,27 @@ int rn_link_tap_set_up(struct rn_link *link, bool up)
     return 0;
 }
 
+int rn_link_tap_pin(struct rn_link *link, uint8_t proto, uint16_t port, unsigned queue)
+{
+    struct tap_link *tl = tap_of(link);
+
+    assert(link->lk_ops == &tap_ops);
+    if (tl->tl_pins < 0 || queue >= tl->tl_queues ||
+        (proto != RN_IPPROTO_TCP && proto != RN_IPPROTO_UDP))
+        return RN_EINVAL;
+    return rn__tap_pin(tl->tl_pins, proto, port, queue);
+}
+
+int rn_link_tap_unpin(struct rn_link *link, uint8_t proto, uint16_t port)
+{
+    struct tap_link *tl = tap_of(link);
+
+    assert(link->lk_ops == &tap_ops);
+    if (tl->tl_pins < 0)
+        return RN_EINVAL;
+    return rn__tap_unpin(tl->tl_pins, proto, port);
+}
+
 const char *rn_link_tap_ifname(const struct rn_link *link)
 {
     assert(link->lk_ops == &tap_ops);
@@ -785,7 +810,13 @@ static int tap_steer(struct tap_link *tl, const struct rn_link_tap_params *param
     } else {
         rn_rss_init(&rss, tl->tl_queues);
     }
-    fd = rn__tap_steer_load(&rss, why, sizeof(why));
+    tl->tl_pins = rn__tap_pins_create(why, sizeof(why));
+    if (tl->tl_pins < 0) {
+        e = tl->tl_pins;
+        tl->tl_pins = -1;
+        return rn__link_err(errbuf, e, "tap %s: %s", tl->tl_ifname, why);
+    }
+    fd = rn__tap_steer_load(&rss, tl->tl_pins, why, sizeof(why));
     if (fd < 0)
         return rn__link_err(errbuf, fd, "tap %s: %s", tl->tl_ifname, why);
     if (ioctl(tl->tl_fd, TUNSETSTEERINGEBPF, &fd) < 0) {
@@ -831,6 +862,7 @@ int rn_link_tap_open(const struct rn_link_tap_params *params, struct rn_link **o
         return rn__link_err(errbuf, RN_ENOMEM, "tap %s: out of memory", name);
     tl->tl_fd = -1;
     tl->tl_ctl = -1;
+    tl->tl_pins = -1;
     tl->tl_scratch = malloc(TAP_FRAME_MAX + 64);
     tl->tl_iov = calloc(TAP_TX_BATCH, sizeof(*tl->tl_iov));
     tl->tl_vh = calloc(TAP_TX_BATCH, sizeof(*tl->tl_vh));
@@ -954,6 +986,8 @@ int rn_link_tap_open(const struct rn_link_tap_params *params, struct rn_link **o
 out_close:
     if (tl->tl_ctl >= 0)
         close(tl->tl_ctl);
+    if (tl->tl_pins >= 0)
+        close(tl->tl_pins);
     close(tl->tl_fd);
 out_free:
     free(tl->tl_iov);

@@ -15,8 +15,12 @@
  * (BPF_LD | BPF_ABS / BPF_IND), which end the program with 0 (queue 0)
  * when the frame is shorter than asked: that is the short frame's rule.
  *
- * The program calls no helper and reads no map; the kernel keeps it for
- * as long as the device is attached to it.
+ * Ahead of the hash, a port may be pinned to a queue (an "ntuple" rule, as
+ * `ethtool -N` sets on a NIC): the program looks the transport protocol
+ * and destination port up in a hash map that refnet fills
+ * (rn__tap_pin()), and a pinned port's frames go to its queue whatever
+ * their source.  The kernel keeps program and map for as long as the
+ * device is attached to the program.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -34,11 +38,14 @@
  * 2 per bit and a load and an inversion each, and the rest (about 40). */
 #define STEER_MAX 1024
 
-/* Registers: r1 the frame (context) on entry, r0 loads' results, r6 the
- * context for packet loads, r7 the hash, r8 the IPv4 header's length. */
-enum { R0 = 0, R1 = 1, R6 = 6, R7 = 7, R8 = 8 };
+/* Registers: r1 the frame (context) on entry and a call's first
+ * argument, r2 its second, r0 loads' and calls' results, r6 the context
+ * for packet loads, r7 the hash, r8 the IPv4 header's length, r9 the
+ * transport protocol, r10 the frame pointer. */
+enum { R0 = 0, R1 = 1, R2 = 2, R6 = 6, R7 = 7, R8 = 8, R9 = 9, R10 = 10 };
 
 struct steer_prog {
+    int sp_pins;  /* the pin map's file descriptor */
     struct bpf_insn sp_insn[STEER_MAX];
     unsigned sp_n;
     bool sp_full;
@@ -101,6 +108,25 @@ static void hash_word(struct steer_prog *p, const struct rn_rss *rss, int32_t of
     }
 }
 
+/* A pinned port's queue wins over the hash: looks the protocol (r9) and
+ * the destination port (at off, from r8 if ind) up in the pin map and,
+ * if there, ends with its queue. */
+static void pin_lookup(struct steer_prog *p, int32_t off, bool ind)
+{
+    emit(p, BPF_LD | (ind ? BPF_IND : BPF_ABS) | BPF_H, 0, ind ? R8 : 0, 0, off);
+    emit(p, BPF_ALU64 | BPF_LSH | BPF_K, R9, 0, 0, 16);
+    emit(p, BPF_ALU64 | BPF_OR | BPF_X, R0, R9, 0, 0);
+    emit(p, BPF_STX | BPF_MEM | BPF_W, R10, R0, -4, 0);
+    emit(p, BPF_LD | BPF_DW | BPF_IMM, R1, BPF_PSEUDO_MAP_FD, 0, p->sp_pins);
+    emit(p, 0, 0, 0, 0, 0);                                  /* imm's upper half */
+    emit(p, BPF_ALU64 | BPF_MOV | BPF_X, R2, R10, 0, 0);
+    emit(p, BPF_ALU64 | BPF_ADD | BPF_K, R2, 0, 0, -4);
+    emit(p, BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_map_lookup_elem);
+    emit(p, BPF_JMP | BPF_JEQ | BPF_K, R0, 0, 2, 0);
+    emit(p, BPF_LDX | BPF_MEM | BPF_W, R0, R0, 0, 0);
+    emit(p, BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+}
+
 static void build(struct steer_prog *p, const struct rn_rss *rss)
 {
     unsigned to_v6, to_v4ok, to_v6ok, to_fin, w;
@@ -124,9 +150,11 @@ static void build(struct steer_prog *p, const struct rn_rss *rss)
     emit(p, BPF_LD | BPF_ABS | BPF_H, 0, 0, 0, 20);           /* flags, offset */
     jump_zero(p, BPF_JSET, R0, 0x3fff);
     emit(p, BPF_LD | BPF_ABS | BPF_B, 0, 0, 0, 23);           /* protocol */
+    emit(p, BPF_ALU64 | BPF_MOV | BPF_X, R9, R0, 0, 0);
     to_v4ok = emit(p, BPF_JMP | BPF_JEQ | BPF_K, R0, 0, 0, 6);
     jump_zero(p, BPF_JNE, R0, 17);
     land(p, to_v4ok);
+    pin_lookup(p, 14 + 2, true);                             /* 14 + r8 + 2 */
     hash_word(p, rss, 14 + 12, false, 0);
     hash_word(p, rss, 14 + 16, false, 32);
     hash_word(p, rss, 14, true, 64);                         /* 14 + r8 */
@@ -139,9 +167,11 @@ static void build(struct steer_prog *p, const struct rn_rss *rss)
     emit(p, BPF_ALU64 | BPF_RSH | BPF_K, R0, 0, 0, 4);
     jump_zero(p, BPF_JNE, R0, 6);
     emit(p, BPF_LD | BPF_ABS | BPF_B, 0, 0, 0, 14 + 6);       /* next header */
+    emit(p, BPF_ALU64 | BPF_MOV | BPF_X, R9, R0, 0, 0);
     to_v6ok = emit(p, BPF_JMP | BPF_JEQ | BPF_K, R0, 0, 0, 6);
     jump_zero(p, BPF_JNE, R0, 17);
     land(p, to_v6ok);
+    pin_lookup(p, 14 + 40 + 2, false);
     for (w = 0; w < 9; w++)
         hash_word(p, rss, (int32_t)(14 + 8 + 4 * w), false, 32 * w);
 
@@ -163,7 +193,60 @@ static void build(struct steer_prog *p, const struct rn_rss *rss)
     emit(p, BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
 }
 
-int rn__tap_steer_load(const struct rn_rss *rss, char *why, size_t whylen)
+int rn__tap_pins_create(char *why, size_t whylen)
+{
+    union bpf_attr attr;
+    int fd, e;
+
+    memset(&attr, 0, sizeof(attr));
+    attr.map_type = BPF_MAP_TYPE_HASH;
+    attr.key_size = sizeof(uint32_t);
+    attr.value_size = sizeof(uint32_t);
+    attr.max_entries = RN_RSS_PINS_MAX;
+    snprintf(attr.map_name, sizeof(attr.map_name), "refnet_pins");
+    fd = (int)syscall(SYS_bpf, BPF_MAP_CREATE, &attr, sizeof(attr));
+    if (fd < 0) {
+        e = errno;
+        snprintf(why, whylen, "cannot create the port pin map: %s", strerror(e));
+        return e == EPERM ? RN_EPERM : e == ENOMEM ? RN_ENOMEM : RN_EIO;
+    }
+    return fd;
+}
+
+static uint32_t pin_key(uint8_t proto, uint16_t port)
+{
+    return (uint32_t)proto << 16 | port;
+}
+
+int rn__tap_pin(int pins, uint8_t proto, uint16_t port, unsigned queue)
+{
+    uint32_t key = pin_key(proto, port), val = queue;
+    union bpf_attr attr;
+
+    memset(&attr, 0, sizeof(attr));
+    attr.map_fd = (uint32_t)pins;
+    attr.key = (uint64_t)(uintptr_t)&key;
+    attr.value = (uint64_t)(uintptr_t)&val;
+    attr.flags = BPF_ANY;
+    if (syscall(SYS_bpf, BPF_MAP_UPDATE_ELEM, &attr, sizeof(attr)) == 0)
+        return 0;
+    return errno == E2BIG ? RN_ENOSPC : errno == ENOMEM ? RN_ENOMEM : RN_EIO;
+}
+
+int rn__tap_unpin(int pins, uint8_t proto, uint16_t port)
+{
+    uint32_t key = pin_key(proto, port);
+    union bpf_attr attr;
+
+    memset(&attr, 0, sizeof(attr));
+    attr.map_fd = (uint32_t)pins;
+    attr.key = (uint64_t)(uintptr_t)&key;
+    if (syscall(SYS_bpf, BPF_MAP_DELETE_ELEM, &attr, sizeof(attr)) == 0)
+        return 0;
+    return errno == ENOENT ? RN_ENOENT : RN_EIO;
+}
+
+int rn__tap_steer_load(const struct rn_rss *rss, int pins, char *why, size_t whylen)
 {
     struct steer_prog *prog;
     char log[512] = "";
@@ -179,6 +262,7 @@ int rn__tap_steer_load(const struct rn_rss *rss, char *why, size_t whylen)
         snprintf(why, whylen, "out of memory");
         return RN_ENOMEM;
     }
+    prog->sp_pins = pins;
     build(prog, rss);
     if (prog->sp_full) {
         free(prog);
@@ -189,7 +273,7 @@ int rn__tap_steer_load(const struct rn_rss *rss, char *why, size_t whylen)
     attr.prog_type = BPF_PROG_TYPE_SOCKET_FILTER;
     attr.insns = (uint64_t)(uintptr_t)prog->sp_insn;
     attr.insn_cnt = prog->sp_n;
-    attr.license = (uint64_t)(uintptr_t)"";  /* no helper asks for one */
+    attr.license = (uint64_t)(uintptr_t)"";  /* the map look-up asks for none */
     snprintf(attr.prog_name, sizeof(attr.prog_name), "refnet_rss");
     fd = (int)syscall(SYS_bpf, BPF_PROG_LOAD, &attr, sizeof(attr));
     e = errno;

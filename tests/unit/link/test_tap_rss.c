@@ -3,7 +3,8 @@
  * the steering program the device runs puts every frame the kernel sends
  * on the queue rn_rss_frame_queue() names, for the default key and for
  * another; a flow's frames all come on one queue; what is not a TCP or
- * UDP flow (ICMP, IPv4 fragments, neighbour discovery, MLD) on queue 0.
+ * UDP flow (ICMP, IPv4 fragments, neighbour discovery, MLD) on queue 0;
+ * a pinned port's frames on its queue.
  *
  * The Linux side is 198.18.0.1/15 and 2001:2::1/64 on the TAP in a
  * namespace made for the test; refnet's side, 198.18.0.2 and 2001:2::2,
@@ -250,6 +251,33 @@ static void ping4(void)
     close(fd);
 }
 
+/* Ports pinned for a run: protocol, destination port, queue. */
+struct pin {
+    uint8_t proto;
+    uint16_t port;
+    unsigned queue;
+};
+static struct pin pins[4];
+static unsigned npins;
+
+/* The queue a frame must come on: its pinned port's, or the hash's. */
+static unsigned expected_queue(const struct rn_rss *rss, const uint8_t *f, size_t len,
+                               bool *hashed)
+{
+    unsigned q = rn_rss_frame_queue(rss, f, len, hashed), i;
+    size_t ports;
+    uint8_t proto;
+
+    if (!*hashed)
+        return q;
+    ports = f[12] == 0x08 ? 14u + (f[14] & 0x0fu) * 4 : 54u;
+    proto = f[12] == 0x08 ? f[14 + 9] : f[14 + 6];
+    for (i = 0; i < npins; i++)
+        if (pins[i].proto == proto && pins[i].port == ((unsigned)f[ports + 2] << 8 | f[ports + 3]))
+            return pins[i].queue;
+    return q;
+}
+
 struct tally {
     unsigned per_queue[NQ];
     unsigned hashed[NQ];
@@ -276,7 +304,7 @@ static void drain(struct rn_link **q, const struct rn_rss *rss, struct tally *t)
                 unsigned want;
 
                 assert_true(len > 0);
-                want = rn_rss_frame_queue(rss, frame, (size_t)len, &hashed);
+                want = expected_queue(rss, frame, (size_t)len, &hashed);
                 t->per_queue[i]++;
                 if (want != i) {
                     t->wrong++;
@@ -313,6 +341,8 @@ static void spread_and_check(const struct rn_rss *rss, bool vnet)
     memset(&t, 0, sizeof(t));
     memset(t.port_queue, -1, sizeof(t.port_queue));
     open_queues(rss, vnet, q);
+    for (i = 0; i < npins; i++)
+        assert_int_equal(rn_link_tap_pin(q[0], pins[i].proto, pins[i].port, pins[i].queue), 0);
     enter_ns();
     /* UDP over both families, each flow three times; TCP SYNs. */
     for (i = 0; i < 64; i++)
@@ -342,7 +372,7 @@ static void spread_and_check(const struct rn_rss *rss, bool vnet)
     /* 96 UDP flows 3 times and 32 SYNs: all of them, and each queue had
      * its share of flows. */
     assert_true(t.hashed[0] + t.hashed[1] + t.hashed[2] + t.hashed[3] >= 96 * 3 + 32);
-    for (i = 0; i < NQ; i++)
+    for (i = 0; i < NQ && npins == 0; i++)
         assert_true(t.hashed[i] >= 30);
     /* Fragments, the echo request, the kernel's own neighbour discovery
      * and MLD: at least the two fragments and the ping on queue 0. */
@@ -374,6 +404,48 @@ static void test_other_key_offloads(void **state)
     for (i = 0; i < RN_RSS_KEY_LEN; i++)
         rss.rs_key[i] = (uint8_t)(rss.rs_key[i] * 7 + i);
     spread_and_check(&rss, true);
+}
+
+/* Pinned ports go to their queue whatever the hash says: UDP port 9 (all
+ * the datagrams) to queue 3, TCP port 80 to queue 2; TCP to 443 is still
+ * hashed.  Pins are refused past the last queue, for another protocol,
+ * and on a queue other than 0; a pin can be moved and removed. */
+static void test_pins(void **state)
+{
+    struct rn_rss rss;
+
+    (void)state;
+    if (g.skip_reason)
+        skip();
+    rn_rss_init(&rss, NQ);
+    pins[0] = (struct pin){17, 9, 3};
+    pins[1] = (struct pin){6, 80, 2};
+    npins = 2;
+    spread_and_check(&rss, true);
+    npins = 0;
+}
+
+static void test_pin_errors(void **state)
+{
+    struct rn_link *q[NQ] = {0};
+    struct rn_rss rss;
+    unsigned i;
+
+    (void)state;
+    if (g.skip_reason)
+        skip();
+    rn_rss_init(&rss, NQ);
+    open_queues(&rss, false, q);
+    assert_int_equal(rn_link_tap_pin(q[0], 17, 53, NQ), RN_EINVAL);
+    assert_int_equal(rn_link_tap_pin(q[0], 1, 53, 1), RN_EINVAL);
+    assert_int_equal(rn_link_tap_pin(q[1], 17, 53, 1), RN_EINVAL);
+    assert_int_equal(rn_link_tap_unpin(q[0], 17, 53), RN_ENOENT);
+    assert_int_equal(rn_link_tap_pin(q[0], 17, 53, 1), 0);
+    assert_int_equal(rn_link_tap_pin(q[0], 17, 53, 2), 0);
+    assert_int_equal(rn_link_tap_unpin(q[0], 17, 53), 0);
+    assert_int_equal(rn_link_tap_unpin(q[0], 17, 53), RN_ENOENT);
+    for (i = NQ; i-- > 0;)
+        rn_link_close(q[i]);
 }
 
 /* Opening errors: a queue past the count, a second queue without the
@@ -412,6 +484,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_default_key),
         cmocka_unit_test(test_other_key_offloads),
+        cmocka_unit_test(test_pins),
+        cmocka_unit_test(test_pin_errors),
         cmocka_unit_test(test_open_errors),
     };
 
