@@ -319,6 +319,35 @@ int rn_link_tap_pin(struct rn_link *link, uint8_t proto, uint16_t port, unsigned
 /* Removes a pin: 0, RN_ENOENT if the port was not pinned, RN_EINVAL. */
 int rn_link_tap_unpin(struct rn_link *link, uint8_t proto, uint16_t port);
 
+/* ---- Receive-side scaling's fan-out filter (src/link/fanout.c) ---------- */
+
+/* With RSS, each queue of a multi-queue TAP has a stack of its own, and
+ * the device steers frames that are not TCP or UDP flows to queue 0.  The
+ * fan-out filters of one device, one on each queue, give every other
+ * queue's stack a copy of the frames it learns its neighbours and
+ * routers from (ARP; ICMPv6 router advertisement, neighbour solicitation
+ * and advertisement, redirect), marked RN_NB_OFF_RSS_COPY: learn, do not
+ * answer.  Each filter runs on its queue's loop thread. */
+struct rn_link_fanout;
+
+/* Called on queue 0's thread when queue's inbox, empty until then, got a
+ * copy: wake that queue's loop, whose stack then reads the filter (its
+ * next deadline is due while copies wait). */
+typedef void (*rn_link_fanout_wake_fn)(void *ctx, unsigned queue);
+
+/* Creates the group of a device's queues filters; the caller holds it
+ * until rn_link_fanout_release(), each open filter until it closes. */
+int rn_link_fanout_create(unsigned queues, rn_link_fanout_wake_fn wake, void *ctx,
+                          struct rn_link_fanout **out);
+void rn_link_fanout_release(struct rn_link_fanout *group);
+
+/* Opens queue's filter over lower (that queue's link); queue > 0 makes its
+ * copies into pool's packets.  On success the filter owns lower.  Returns
+ * 0, RN_EINVAL, RN_EBUSY (that queue's filter is open) or RN_ENOMEM, with
+ * a one-line reason in errbuf. */
+int rn_link_fanout_open(struct rn_link_fanout *group, unsigned queue, struct rn_link *lower,
+                        struct rn_nbpool *pool, struct rn_link **out, char *errbuf);
+
 /* Brings the TAP device up or down (IFF_UP), as `ip link set up` does; the
  * kernel sends nothing to a device that is down.  Returns 0 or a negative
  * code.  link must be a TAP link. */

@@ -72,10 +72,14 @@ const char *rn_nb_owner_name(rn_nb_owner_t owner);
  *                 undone, which is as good as verified.
  *   CSUM_VALID    receive: the device verified the checksums.
  *   GSO           transmit: one TCP segment of many MSS (nb_gso_size each)
- *                 that the device cuts up; receive: one the device merged. */
+ *                 that the device cuts up; receive: one the device merged.
+ *   RSS_COPY      receive: a copy of a frame another queue's stack received
+ *                 and answers (receive-side scaling's fan-out filter): learn
+ *                 from it, answer nothing. */
 #define RN_NB_OFF_CSUM_PARTIAL 0x0001u
 #define RN_NB_OFF_CSUM_VALID 0x0002u
 #define RN_NB_OFF_GSO 0x0004u
+#define RN_NB_OFF_RSS_COPY 0x0008u
 
 /* One buffer.  Fields marked "head only" are meaningful in the first buffer
  * of a packet and zero in the others.

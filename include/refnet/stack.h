@@ -26,6 +26,7 @@
 #include "refnet/addr.h"
 #include "refnet/clock.h"
 #include "refnet/drop.h"
+#include "refnet/rss.h"
 #include "refnet/runtime.h"
 
 struct rn_link;
@@ -67,6 +68,22 @@ int rn_stack_destroy(struct rn_stack *st);
  * and buffers for a link driver or a test.  Owned by the stack. */
 struct rn_nbpool *rn_stack_pool(struct rn_stack *st);
 
+/* Receive-side scaling (include/refnet/rss.h): st runs queue `queue` of
+ * a device that steers received frames by rss, beside stacks that run
+ * the others.  Connections st opens then pick local ports whose flows the
+ * device steers back to st's queue.  Set before the stack has
+ * connections.  Returns 0 or RN_EINVAL (queue past rss's queues). [L] */
+int rn_stack_set_rss(struct rn_stack *st, const struct rn_rss *rss, unsigned queue);
+
+/* True unless st has RSS and the flow whose frames arrive from src:sport
+ * to dst:dport (ports in host order) would be steered to another queue
+ * than st's. [L] */
+bool rn_stack_rss_mine(struct rn_stack *st, const struct rn_inaddr *src,
+                       const struct rn_inaddr *dst, uint16_t sport, uint16_t dport);
+
+/* The queue st runs and how many there are (1 and 0 without RSS). [L] */
+unsigned rn_stack_rss_queues(struct rn_stack *st, unsigned *queue);
+
 /* ---- Interfaces and routes ---------------------------------------------- */
 
 struct rn_iface_params {
@@ -83,6 +100,15 @@ struct rn_iface_params {
     bool ifp_ipv6;             /* turn IPv6 on: a link-local address from
                                   the MAC (RFC 4291 appendix A), checked
                                   by DAD; rn_iface_add_addr6() adds more */
+    bool ifp_rss_shadow;       /* receive-side scaling: this interface is
+                                  a queue other than 0 of a device whose
+                                  queue 0 another stack runs, with the same
+                                  addresses.  It announces nothing (no
+                                  gratuitous ARP, DAD, MLD report or router
+                                  solicitation: queue 0's stack does), its
+                                  addresses are valid at once, and it
+                                  answers no copy of queue 0's frames
+                                  (RN_NB_OFF_RSS_COPY) */
 };
 
 /* Adds an interface, with a connected route for its prefix, and (unless

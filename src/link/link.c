@@ -31,9 +31,10 @@ static void owners_register(void)
     owners.lo_sim_rx = rn_nb_owner_register("link.sim.rx");
     owners.lo_pcap_rx = rn_nb_owner_register("link.pcap.rx");
     owners.lo_fault_hold = rn_nb_owner_register("link.fault.hold");
+    owners.lo_fanout_rx = rn_nb_owner_register("link.fanout.rx");
     owners_ok = owners.lo_tap_rx && owners.lo_loop_queue && owners.lo_loop_rx &&
                 owners.lo_sim_wire && owners.lo_sim_rx && owners.lo_pcap_rx &&
-                owners.lo_fault_hold;
+                owners.lo_fault_hold && owners.lo_fanout_rx;
 }
 
 const struct rn__link_owners *rn__link_owners(void)

@@ -19,6 +19,7 @@ struct rn__link_owners {
     rn_nb_owner_t lo_sim_rx;      /* "link.sim.rx": arrived from a simulated cable */
     rn_nb_owner_t lo_pcap_rx;     /* "link.pcap.rx": read from a pcap file */
     rn_nb_owner_t lo_fault_hold;  /* "link.fault.hold": held by a fault filter */
+    rn_nb_owner_t lo_fanout_rx;   /* "link.fanout.rx": a copy from queue 0, not yet taken */
 };
 
 /* Returns the link layer's owners, registering them on first use.  Returns

@@ -375,7 +375,7 @@ void rn__net_arp_input(struct rn_iface *ifp, struct rn_netbuf *nb)
     struct rn_arp ar;
     struct arp_entry *e;
     enum rn_drop reason;
-    bool for_us;
+    bool for_us, copy;
 
     p = rn_nb_header(nb, 0, RN_ARP_LEN, scratch);
     if (p == NULL) {
@@ -387,6 +387,7 @@ void rn__net_arp_input(struct rn_iface *ifp, struct rn_netbuf *nb)
         rn__net_drop(st, ifp, nb, reason);
         return;
     }
+    copy = (nb->nb_offload & RN_NB_OFF_RSS_COPY) != 0;
     rn_nb_free(nb);
     net_st(st)->ns_arp_in++;
     for_us = ifp->if_addr != 0 && ar.ar_tpa == ifp->if_addr;
@@ -400,7 +401,7 @@ void rn__net_arp_input(struct rn_iface *ifp, struct rn_netbuf *nb)
             arp_resolved(e, &ar.ar_sha);  /* ...and learn a host that asks for us,
                                              while there is room */
     }
-    if (for_us && ar.ar_op == RN_ARP_OP_REQUEST)
+    if (for_us && ar.ar_op == RN_ARP_OP_REQUEST && !copy)  /* queue 0 answers a copy's */
         arp_send(ifp, RN_ARP_OP_REPLY, &ar.ar_sha, &ar.ar_sha, ar.ar_spa);
 }
 

@@ -129,7 +129,8 @@ int rn_stack_add_iface(struct rn_stack *st, const struct rn_iface_params *params
         if (err < 0 && err != RN_EEXIST)
             return err;  /* the interface stays, without its route */
     }
-    if (ifp->if_addr != 0 && !params->ifp_no_garp)
+    ifp->if_shadow = params->ifp_rss_shadow;
+    if (ifp->if_addr != 0 && !params->ifp_no_garp && !ifp->if_shadow)
         rn__net_arp_announce(ifp);
     if (params->ifp_ipv6)
         rn__net_nd_iface_up(ifp);

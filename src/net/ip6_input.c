@@ -219,6 +219,7 @@ static void ip6_input(struct rn_iface *ifp, struct rn_netbuf *nb, bool looped,
     rx.r6_tclass = ip.ip6_tclass;
     rx.r6_mcast = mcast;
     rx.r6_tentative = a != NULL && a->a6_state == RN_ADDR6_TENTATIVE;
+    rx.r6_copy = (nb->nb_offload & RN_NB_OFF_RSS_COPY) != 0;
     rx.r6_iface = ifp;
     rx.r6_hdr = p;
     rx.r6_hdrlen = (uint32_t)(contig < len ? contig : len);

@@ -628,9 +628,12 @@ void rn__net_nd_input(struct rn_stack *st, const struct rn_icmp6_hdr *ic, const 
         return;
     }
     if (rn_ip6_is_any(&rx->r6_src)) {
-        /* DAD for an address we hold: defend it, to all nodes. */
+        /* DAD for an address we hold: defend it, to all nodes (queue 0's
+         * stack does, for a copy). */
         struct rn_ip6 all = RN_IP6_ALL_NODES;
 
+        if (rx->r6_copy)
+            return;
         nd_send_na(ifp, &a->a6_addr, &all, RN_ND_NA_OVERRIDE, NULL);
         return;
     }
@@ -647,6 +650,8 @@ void rn__net_nd_input(struct rn_stack *st, const struct rn_icmp6_hdr *ic, const 
                  (e = nd_create(ifp, &rx->r6_src)) != NULL)
             nd_learn_stale(e, &nd.nd_lladdr);
     }
+    if (rx->r6_copy)
+        return;  /* queue 0's stack answers the original */
     nd_send_na(ifp, &a->a6_addr, &rx->r6_src, RN_ND_NA_SOLICITED | RN_ND_NA_OVERRIDE,
                nd.nd_has_lladdr ? &nd.nd_lladdr : NULL);
 }
@@ -702,6 +707,12 @@ struct iface_addr6 *rn__net_nd_addr6_add(struct rn_iface *ifp, const struct rn_i
     memset(a, 0, sizeof(*a));
     a->a6_addr = *addr;
     a->a6_plen = (uint8_t)plen;
+    if (ifp->if_shadow) {
+        /* Queue 0's stack checks and reports the same address. */
+        a->a6_state = RN_ADDR6_PREFERRED;
+        *err = 0;
+        return a;
+    }
     a->a6_state = RN_ADDR6_TENTATIVE;
     a->a6_dad_left = ND_DAD_TRANSMITS;
     /* The first solicitation goes at the next poll, so a batch of

@@ -17,6 +17,7 @@
 #include "refnet/link.h"
 #include "refnet/netbuf.h"
 #include "refnet/object.h"
+#include "refnet/rss.h"
 #include "refnet/stack.h"
 #include "refnet/timer.h"
 #include "runtime/runtime.h"
@@ -100,6 +101,8 @@ struct rn_iface {
     uint64_t if_drops[RN_DROP_MAX_]; /* [L] per reason */
     bool if_ipv6;                    /* [L] IPv6 is on: it has a link-local
                                         address and answers on it */
+    bool if_shadow;                  /* [I] an RSS queue other than 0
+                                        (ifp_rss_shadow): announces nothing */
     struct iface_addr6 if_addr6[NET_MAX_ADDR6]; /* [L] if_addr6[0] is the
                                         link-local address, if if_ipv6 */
     unsigned if_naddr6;              /* [L] addresses in if_addr6 */
@@ -238,6 +241,10 @@ struct proto_handlers {
 struct net_stack {
     struct rn_stack ns_rt;                /* the runtime's part; first */
     struct rn_stack_params ns_params;     /* [I] with defaults filled in */
+    struct rn_rss ns_rss;                 /* [L] receive-side scaling: the
+                                             device's steering, rs_queues 0
+                                             when the stack has no RSS */
+    unsigned ns_rss_queue;                /* [L] the queue this stack runs */
     struct rn_nbpool *ns_pool;            /* [L] */
     struct rn_iface *ns_ifaces[NET_MAX_IFACES]; /* [L] held by tag "stack" */
     unsigned ns_nifaces;                  /* [L] */
@@ -441,6 +448,8 @@ struct ip6_rx {
     uint8_t r6_tclass;
     bool r6_mcast;               /* sent to a multicast group */
     bool r6_tentative;           /* sent to an address still under DAD */
+    bool r6_copy;                /* an RSS copy (RN_NB_OFF_RSS_COPY): learn
+                                    from it, answer nothing */
     struct rn_iface *r6_iface;
     const uint8_t *r6_hdr;       /* the datagram from its fixed header, up to
                                     r6_hdrlen bytes: for ICMPv6 errors */

@@ -143,6 +143,8 @@ void rn__net_rd6_iface_up(struct rn_iface *ifp)
     ifp->if_mtu6 = ifp->if_mtu;
     ifp->if_rs_left = RD_MAX_RS;
     rn_timer_init(&ifp->if_rs_timer, rs_timer);
+    if (ifp->if_shadow)
+        return;  /* queue 0's stack solicits; its routers' adverts come as copies */
     rn_timer_arm(&st->st_timers, &ifp->if_rs_timer, st->st_now + rn__net_rd6_rand(st, RD_RS_MAX_DELAY));
 }
 

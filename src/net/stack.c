@@ -198,6 +198,36 @@ struct rn_nbpool *rn_stack_pool(struct rn_stack *st)
     return net_st(st)->ns_pool;
 }
 
+int rn_stack_set_rss(struct rn_stack *st, const struct rn_rss *rss, unsigned queue)
+{
+    struct net_stack *ns = net_st(st);
+
+    if (rss == NULL || rss->rs_queues == 0 || rss->rs_queues > RN_RSS_QUEUES_MAX ||
+        queue >= rss->rs_queues)
+        return RN_EINVAL;
+    ns->ns_rss = *rss;
+    ns->ns_rss_queue = queue;
+    return 0;
+}
+
+bool rn_stack_rss_mine(struct rn_stack *st, const struct rn_inaddr *src,
+                       const struct rn_inaddr *dst, uint16_t sport, uint16_t dport)
+{
+    const struct net_stack *ns = net_st(st);
+
+    return ns->ns_rss.rs_queues <= 1 ||
+           rn_rss_flow_queue(&ns->ns_rss, src, dst, sport, dport) == ns->ns_rss_queue;
+}
+
+unsigned rn_stack_rss_queues(struct rn_stack *st, unsigned *queue)
+{
+    const struct net_stack *ns = net_st(st);
+
+    if (queue != NULL)
+        *queue = ns->ns_rss.rs_queues ? ns->ns_rss_queue : 0;
+    return ns->ns_rss.rs_queues ? ns->ns_rss.rs_queues : 1;
+}
+
 void rn__stack_count_drop(struct rn_stack *st, struct rn_iface *ifp, enum rn_drop reason)
 {
     if ((unsigned)reason >= RN_DROP_MAX_)

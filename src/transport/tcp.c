@@ -648,7 +648,9 @@ uint32_t rn__tcp_isn(struct tcp_stack *ts, struct rn_inaddr laddr, uint16_t lpor
 
 /* Picks an ephemeral port for a connection to faddr:fport (RFC 6056,
  * algorithm 3: a keyed offset per destination plus a global counter),
- * one no listener or bound socket holds and whose 4-tuple is free.
+ * one no listener or bound socket holds and whose 4-tuple is free; with
+ * receive-side scaling, one whose answers the device steers to this
+ * stack's queue (about one port in as many as there are queues).
  * Returns 0 if every port is taken. */
 static uint16_t ephemeral_port(struct tcp_stack *ts, struct rn_inaddr laddr, struct rn_inaddr faddr,
                                uint16_t fport)
@@ -666,6 +668,7 @@ static uint16_t ephemeral_port(struct tcp_stack *ts, struct rn_inaddr laddr, str
         uint16_t port = (uint16_t)(lo + (offset + ts->ts_next_ephemeral + i) % n);
 
         if (port_taken(ts, laddr, port, 0) == NULL && !port_bound(ts, laddr, port, 0) &&
+            rn_stack_rss_mine(ts->ts_stack, &faddr, &laddr, fport, port) &&
             rn__tcp_lookup(ts, laddr, port, faddr, fport) == NULL &&
             rn__tcp_tw_lookup(ts, laddr, port, faddr, fport) == NULL) {
             ts->ts_next_ephemeral += i + 1;

@@ -1,0 +1,327 @@
+/*
+ * The fan-out filter of receive-side scaling (include/refnet/link.h): the
+ * frames every queue's stack must see although the device steers them to
+ * queue 0 alone.
+ *
+ * With RSS each queue of a multi-queue TAP has a stack of its own on a
+ * loop of its own; the device hashes TCP and UDP flows over the queues and
+ * sends the rest to queue 0 (rss.h).  Among the rest are the frames that
+ * teach a stack its neighbours and routers: ARP, and ICMPv6 router
+ * advertisements, neighbour solicitations and advertisements, redirects.
+ * A stack that resolves a neighbour sends its request on its own queue,
+ * but the answer reaches queue 0.  So queue 0's filter passes every frame
+ * up as it is, and puts a copy of each of those into the inbox of every
+ * other queue's filter, whose stack reads it before its own frames,
+ * marked RN_NB_OFF_RSS_COPY: it learns from the copy and answers nothing
+ * (queue 0's stack answers the original).
+ *
+ * Threads: each filter runs on its own queue's loop thread.  An inbox is
+ * a list under a mutex, filled by queue 0's thread; the copies are plain
+ * heap blocks, made into packets of the reader's own pool on its own
+ * thread (pools have one thread each).  Copies are rare (a few frames a
+ * minute when nothing changes), so the hot path, every other frame, only
+ * pays a look at the EtherType.  An inbox holds FANOUT_INBOX_MAX copies;
+ * past that a copy is dropped and counted.
+ */
+#include <assert.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "link/link_priv.h"
+#include "refnet/error.h"
+#include "refnet/rss.h"
+
+#define FANOUT_INBOX_MAX 256u
+
+struct fanout_copy {
+    struct fanout_copy *fc_next;
+    uint32_t fc_len;
+    uint8_t fc_data[];
+};
+
+struct fanout_link;
+
+struct rn_link_fanout {
+    unsigned fg_queues;                        /* [I] */
+    rn_link_fanout_wake_fn fg_wake;            /* [I] */
+    void *fg_ctx;                              /* [I] */
+    atomic_uint fg_refs;                       /* [A] the creator's and each link's */
+    pthread_mutex_t fg_lock;                   /* guards fg_links */
+    struct fanout_link *fg_links[RN_RSS_QUEUES_MAX];  /* open filters by queue */
+};
+
+struct fanout_link {
+    struct rn_link fl_link;                    /* [L] common part; first */
+    struct rn_link_fanout *fl_group;           /* [I] held */
+    unsigned fl_queue;                         /* [I] */
+    struct rn_nbpool *fl_pool;                 /* [I] copies become its packets */
+    rn_nb_owner_t fl_own;                      /* [I] */
+    pthread_mutex_t fl_lock;                   /* guards the inbox */
+    struct fanout_copy *fl_head, *fl_tail;     /* the inbox, oldest first */
+    unsigned fl_inbox;                         /* copies in it */
+    atomic_bool fl_pending;                    /* [A] the inbox is not empty */
+    uint64_t fl_copied;                        /* [L] queue 0: copies made */
+    atomic_uint_fast64_t fl_overflow;          /* [A] copies dropped: inbox full */
+    uint64_t fl_received;                      /* [L] copies read */
+    uint64_t fl_no_buffer;                     /* [L] copies lost: pool exhausted */
+};
+
+static struct fanout_link *fanout_of(struct rn_link *link)
+{
+    return (struct fanout_link *)link;
+}
+
+static void group_put(struct rn_link_fanout *g)
+{
+    if (atomic_fetch_sub(&g->fg_refs, 1) == 1) {
+        pthread_mutex_destroy(&g->fg_lock);
+        free(g);
+    }
+}
+
+/* True for the frames every queue's stack must see: ARP; ICMPv6 router
+ * advertisement, neighbour solicitation and advertisement, redirect
+ * (types 134 to 137) right after the IPv6 header, as RFC 4861 sends
+ * them. */
+static bool fanout_wanted(const struct rn_netbuf *nb)
+{
+    uint8_t h[14 + 40 + 1];
+    const uint8_t *p = rn_nb_header(nb, 0, 14, h);
+    unsigned type;
+
+    if (p == NULL)
+        return false;
+    type = (unsigned)p[12] << 8 | p[13];
+    if (type == 0x0806)
+        return true;
+    if (type != 0x86dd)
+        return false;
+    p = rn_nb_header(nb, 0, sizeof(h), h);
+    return p != NULL && p[14 + 6] == 58 && p[14 + 40] >= 134 && p[14 + 40] <= 137;
+}
+
+static void inbox_put(struct rn_link_fanout *g, unsigned q, const struct rn_netbuf *nb)
+{
+    struct fanout_link *to;
+    struct fanout_copy *c;
+    bool wake = false;
+
+    pthread_mutex_lock(&g->fg_lock);
+    to = g->fg_links[q];
+    if (to == NULL) {
+        pthread_mutex_unlock(&g->fg_lock);
+        return;  /* that queue is not open (yet, or any more) */
+    }
+    pthread_mutex_lock(&to->fl_lock);
+    if (to->fl_inbox >= FANOUT_INBOX_MAX ||
+        (c = malloc(sizeof(*c) + nb->nb_pktlen)) == NULL) {
+        atomic_fetch_add(&to->fl_overflow, 1);
+    } else {
+        c->fc_next = NULL;
+        c->fc_len = nb->nb_pktlen;
+        (void)rn_nb_copyout(nb, 0, c->fc_data, nb->nb_pktlen);
+        if (to->fl_tail != NULL)
+            to->fl_tail->fc_next = c;
+        else
+            to->fl_head = c;
+        to->fl_tail = c;
+        to->fl_inbox++;
+        wake = !atomic_exchange(&to->fl_pending, true);
+    }
+    pthread_mutex_unlock(&to->fl_lock);
+    pthread_mutex_unlock(&g->fg_lock);
+    if (wake)
+        g->fg_wake(g->fg_ctx, q);
+}
+
+/* Queue k > 0: the copies waiting, as packets of this queue's pool. */
+static unsigned inbox_take(struct fanout_link *fl, struct rn_netbuf **pkts, unsigned max)
+{
+    struct fanout_copy *c;
+    unsigned n = 0;
+
+    while (n < max) {
+        struct rn_netbuf *nb;
+
+        pthread_mutex_lock(&fl->fl_lock);
+        c = fl->fl_head;
+        if (c != NULL) {
+            fl->fl_head = c->fc_next;
+            if (fl->fl_head == NULL)
+                fl->fl_tail = NULL;
+            fl->fl_inbox--;
+        }
+        if (fl->fl_head == NULL)
+            atomic_store(&fl->fl_pending, false);
+        pthread_mutex_unlock(&fl->fl_lock);
+        if (c == NULL)
+            break;
+        nb = rn_nb_alloc(fl->fl_pool, fl->fl_own);
+        if (nb != NULL && rn_nb_copyin(nb, 0, c->fc_data, c->fc_len) != 0) {
+            rn_nb_free(nb);
+            nb = NULL;
+        }
+        free(c);
+        if (nb == NULL) {
+            fl->fl_no_buffer++;
+            continue;
+        }
+        nb->nb_offload = RN_NB_OFF_RSS_COPY;
+        rn__link_count_rx(&fl->fl_link, nb);
+        fl->fl_received++;
+        pkts[n++] = nb;
+    }
+    return n;
+}
+
+static int fanout_rx(struct rn_link *link, struct rn_netbuf **pkts, unsigned max, rn_time_t now)
+{
+    struct fanout_link *fl = fanout_of(link);
+    struct rn_link_fanout *g = fl->fl_group;
+    unsigned n = 0, q;
+    int got, i;
+
+    if (fl->fl_queue > 0 && atomic_load_explicit(&fl->fl_pending, memory_order_relaxed))
+        n = inbox_take(fl, pkts, max);
+    got = rn_link_rx(link->lk_lower, pkts + n, max - n, now);
+    if (got < 0)
+        return n > 0 ? (int)n : got;
+    for (i = 0; i < got; i++) {
+        rn__link_count_rx(link, pkts[n + (unsigned)i]);
+        if (fl->fl_queue == 0 && fanout_wanted(pkts[n + (unsigned)i])) {
+            for (q = 1; q < g->fg_queues; q++)
+                inbox_put(g, q, pkts[n + (unsigned)i]);
+            fl->fl_copied++;
+        }
+    }
+    return (int)n + got;
+}
+
+static int fanout_tx(struct rn_link *link, struct rn_netbuf **pkts, unsigned n, rn_time_t now)
+{
+    unsigned i;
+
+    for (i = 0; i < n; i++)
+        rn__link_count_tx(link, pkts[i]);
+    return rn_link_tx(link->lk_lower, pkts, n, now);
+}
+
+/* Copies waiting are due now: the stack reads this link although its
+ * device has nothing. */
+static rn_time_t fanout_next_deadline(struct rn_link *link)
+{
+    struct fanout_link *fl = fanout_of(link);
+
+    if (atomic_load_explicit(&fl->fl_pending, memory_order_relaxed))
+        return 1;  /* the earliest time there is */
+    return rn_link_next_deadline(link->lk_lower);
+}
+
+static void fanout_values(struct rn_link *link, rn_value_fn fn, void *ctx)
+{
+    struct fanout_link *fl = fanout_of(link);
+    const struct rn_value v[] = {
+        {"queue", NULL, fl->fl_queue},
+        {"copied", NULL, fl->fl_copied},
+        {"received", NULL, fl->fl_received},
+        {"overflow", NULL, atomic_load(&fl->fl_overflow)},
+        {"no_buffer", NULL, fl->fl_no_buffer},
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+        fn(&v[i], ctx);
+}
+
+static void fanout_close(struct rn_link *link)
+{
+    struct fanout_link *fl = fanout_of(link);
+    struct rn_link_fanout *g = fl->fl_group;
+    struct fanout_copy *c;
+
+    pthread_mutex_lock(&g->fg_lock);
+    g->fg_links[fl->fl_queue] = NULL;
+    pthread_mutex_unlock(&g->fg_lock);
+    while ((c = fl->fl_head) != NULL) {
+        fl->fl_head = c->fc_next;
+        free(c);
+    }
+    pthread_mutex_destroy(&fl->fl_lock);
+    rn_link_close(link->lk_lower);
+    free(fl);
+    group_put(g);
+}
+
+static const struct rn_link_ops fanout_ops = {
+    .kind = "fanout",
+    .tx = fanout_tx,
+    .rx = fanout_rx,
+    .next_deadline = fanout_next_deadline,
+    .values = fanout_values,
+    .close = fanout_close,
+};
+
+int rn_link_fanout_create(unsigned queues, rn_link_fanout_wake_fn wake, void *ctx,
+                          struct rn_link_fanout **out)
+{
+    struct rn_link_fanout *g;
+
+    assert(out != NULL && wake != NULL);
+    if (queues < 1 || queues > RN_RSS_QUEUES_MAX)
+        return RN_EINVAL;
+    g = calloc(1, sizeof(*g));
+    if (g == NULL)
+        return RN_ENOMEM;
+    g->fg_queues = queues;
+    g->fg_wake = wake;
+    g->fg_ctx = ctx;
+    atomic_init(&g->fg_refs, 1);
+    pthread_mutex_init(&g->fg_lock, NULL);
+    *out = g;
+    return 0;
+}
+
+void rn_link_fanout_release(struct rn_link_fanout *g)
+{
+    if (g != NULL)
+        group_put(g);
+}
+
+int rn_link_fanout_open(struct rn_link_fanout *g, unsigned queue, struct rn_link *lower,
+                        struct rn_nbpool *pool, struct rn_link **out, char *errbuf)
+{
+    const struct rn__link_owners *own = rn__link_owners();
+    struct fanout_link *fl;
+
+    assert(g != NULL && lower != NULL && out != NULL);
+    if (queue >= g->fg_queues)
+        return rn__link_err(errbuf, RN_EINVAL, "fanout: queue %u of %u", queue, g->fg_queues);
+    if (queue > 0 && pool == NULL)
+        return rn__link_err(errbuf, RN_EINVAL, "fanout: queue %u needs its buffer pool", queue);
+    if (own == NULL)
+        return rn__link_err(errbuf, RN_ENOSPC, "fanout: netbuf owner table full");
+    fl = calloc(1, sizeof(*fl));
+    if (fl == NULL)
+        return rn__link_err(errbuf, RN_ENOMEM, "fanout: out of memory");
+    pthread_mutex_lock(&g->fg_lock);
+    if (g->fg_links[queue] != NULL) {
+        pthread_mutex_unlock(&g->fg_lock);
+        free(fl);
+        return rn__link_err(errbuf, RN_EBUSY, "fanout: queue %u is open already", queue);
+    }
+    fl->fl_group = g;
+    fl->fl_queue = queue;
+    fl->fl_pool = pool;
+    fl->fl_own = own->lo_fanout_rx;
+    pthread_mutex_init(&fl->fl_lock, NULL);
+    atomic_init(&fl->fl_pending, false);
+    atomic_init(&fl->fl_overflow, 0);
+    rn_link_init(&fl->fl_link, &fanout_ops, lower, "fanout");
+    g->fg_links[queue] = fl;
+    atomic_fetch_add(&g->fg_refs, 1);
+    pthread_mutex_unlock(&g->fg_lock);
+    *out = &fl->fl_link;
+    return 0;
+}
