@@ -224,7 +224,7 @@ enum {
     O_TAP = 1, O_ADDR, O_GW, O_CTL, O_CAPTURE, O_FAULT, O_SERVICE, O_MAC, O_MTU, O_SEED,
     O_WATCHDOG, O_OFFLOAD, O_FILTER, O_DUMP_DIR, O_REASS_TIMEOUT, O_INJECT, O_SERVICE_EXEC,
     O_STOP_SIGNAL, O_STOP_GRACE, O_STOP_MAIN, O_RUN_UID, O_RUN_MAX,
-    O_SET, O_UI, O_PLUGIN, O_BUSY_POLL, O_ADDR6, O_TAP_BATCH
+    O_SET, O_UI, O_PLUGIN, O_BUSY_POLL, O_ADDR6, O_TAP_BATCH, O_RSS, O_RSS_KEY
 };
 static const struct cmd_opt daemon_opts[] = {
     {"tap", 0, true, false, O_TAP},
@@ -246,6 +246,8 @@ static const struct cmd_opt daemon_opts[] = {
     {"dump-dir", 0, true, false, O_DUMP_DIR},
     {"reass-timeout", 0, true, false, O_REASS_TIMEOUT},
     {"busy-poll", 0, true, false, O_BUSY_POLL},
+    {"rss", 0, true, false, O_RSS},
+    {"rss-key", 0, true, false, O_RSS_KEY},
     {"inject", 0, true, false, O_INJECT},
     {"service-exec", 0, true, true, O_SERVICE_EXEC},
     {"stop-signal", 0, true, true, O_STOP_SIGNAL},
@@ -515,6 +517,23 @@ static int daemon_option(int o, const char *val, struct rn_daemon_params *p,
             return CMD_EXIT_USAGE;
         p->dp_busy_poll = (rn_time_t)v * RN_NSEC_PER_USEC;
         return 0;
+    case O_RSS:
+        if (strcmp(val, "off") == 0) {
+            p->dp_rss_queues = 1;
+            return 0;
+        }
+        if (parse_u64("--rss", val, 1, RN_RSS_QUEUES_MAX, &v) != 0)
+            return CMD_EXIT_USAGE;
+        p->dp_rss_queues = (unsigned)v;
+        return 0;
+    case O_RSS_KEY: {
+        char why[160];
+
+        if (rn_rss_key_parse(val, p->dp_rss_key, why, sizeof(why)) != 0)
+            return daemon_arg_error("--rss-key: %s", why);
+        p->dp_rss_key_set = true;
+        return 0;
+    }
     case O_REASS_TIMEOUT:
         if (parse_u64("--reass-timeout", val, 1, 3600, &v) != 0)
             return CMD_EXIT_USAGE;

@@ -50,6 +50,7 @@
 #include "refnet/addr.h"
 #include "ctl/ctl.h"
 #include "tools/daemon.h"
+#include "tools/daemon_rss.h"
 #include "refnet/diag.h"
 #include "refnet/error.h"
 #include "refnet/filter.h"
@@ -110,6 +111,14 @@ struct rn_daemon {
     pthread_cond_t d_wd_cond;             /* signalled to stop the thread */
     bool d_wd_stop;                       /* the thread must return */
     struct rn__web *d_web;                /* [L] owned: the live view, or NULL */
+    /* Receive-side scaling: the loop above runs queue 0; each further
+     * queue is a lane (daemon_rss.h). */
+    struct rn_rss d_rss;                  /* [I] rs_queues 1 without RSS */
+    struct rn_link_fanout *d_fan;         /* [I] the queues' fan-out, or NULL */
+    struct rn__lane *d_lanes[RN_RSS_QUEUES_MAX]; /* [I] [0] unused */
+    atomic_uint d_lanes_stopping;         /* [A] lanes whose services stop */
+    bool d_lanes_pending;                 /* [L] a stop waits for the lanes */
+    struct rn_loop_work d_lanes_work;     /* the last lane's stop posts it */
 };
 
 static void derr(char *err, size_t errlen, const char *fmt, ...)
@@ -223,6 +232,7 @@ static int rn__cmd_status(struct rn_ctl_req *req, void *ctx)
         json_object_object_add(o, "requests",
                                json_object_new_uint64(rn__ctl_server_requests(d->d_ctl)));
         json_object_object_add(o, "objects", json_object_new_uint64(rn_ob_live_count(NULL)));
+        json_object_object_add(o, "rss_queues", json_object_new_uint64(d->d_rss.rs_queues));
         for (i = 0; i < rn_svcctl_count(d->d_svc); i++)
             json_object_array_add(
                 svcs, json_object_new_string(rn_svc_name(rn_svcctl_at(d->d_svc, i))));
@@ -241,6 +251,9 @@ static int rn__cmd_status(struct rn_ctl_req *req, void *ctx)
                      rn__ctl_server_connections(d->d_ctl) == 1 ? "" : "s",
                      rn__ctl_server_requests(d->d_ctl));
     rn_strbuf_printf(out, "  objects   %" PRIu64 " live\n", rn_ob_live_count(NULL));
+    if (d->d_rss.rs_queues > 1)
+        rn_strbuf_printf(out, "  rss       %u queues, a loop and stack each; services on "
+                         "every loop\n", d->d_rss.rs_queues);
     rn_strbuf_puts(out, "  services ");
     for (i = 0; i < rn_svcctl_count(d->d_svc); i++) {
         const struct rn_svc *svc = rn_svcctl_at(d->d_svc, i);
@@ -388,7 +401,8 @@ static size_t daemon_services_stopping(const struct rn_daemon *d)
 /* Once a graceful stop has nothing left to wait for, the loop may end. */
 static void daemon_maybe_stopped(struct rn_daemon *d)
 {
-    if (d->d_stopping && daemon_services_stopping(d) == 0 && !d->d_net_stopping) {
+    if (d->d_stopping && daemon_services_stopping(d) == 0 && !d->d_net_stopping &&
+        !d->d_lanes_pending) {
         rn_loop_timer_cancel(d->d_loop, &d->d_stop_timer);
         rn_loop_stop(d->d_loop);
     }
@@ -409,11 +423,44 @@ static void daemon_net_stopped(void *ctx)
     daemon_maybe_stopped(d);
 }
 
-/* Asks every running service to stop, last started first. */
+/* The last lane's services stopped (posted from its thread). */
+static void daemon_lanes_stopped(struct rn_loop *loop, struct rn_loop_work *w)
+{
+    struct rn_daemon *d = (struct rn_daemon *)((char *)w - offsetof(struct rn_daemon,
+                                                                      d_lanes_work));
+
+    (void)loop;
+    d->d_lanes_pending = false;
+    daemon_maybe_stopped(d);
+}
+
+/* A lane's services stopped; called on its thread. */
+static void daemon_lane_stopped(void *ctx)
+{
+    struct rn_daemon *d = ctx;
+
+    if (atomic_fetch_sub(&d->d_lanes_stopping, 1) == 1)
+        rn_loop_post(d->d_loop, &d->d_lanes_work, daemon_lanes_stopped);
+}
+
+/* Asks every running service to stop, last started first: the first
+ * loop's here, each lane's on its own thread. */
 static void daemon_stop_services(struct rn_daemon *d)
 {
+    unsigned q;
+
     if (d->d_svc != NULL)
         (void)rn_svcctl_stop_all(d->d_svc, daemon_services_stopped, d);
+    if (d->d_rss.rs_queues > 1 && !d->d_lanes_pending && d->d_loop != NULL) {
+        d->d_lanes_pending = true;
+        atomic_store(&d->d_lanes_stopping, d->d_rss.rs_queues - 1);
+        for (q = 1; q < d->d_rss.rs_queues; q++) {
+            if (d->d_lanes[q] != NULL)
+                rn__lane_stop_services(d->d_lanes[q], daemon_lane_stopped, d);
+            else
+                daemon_lane_stopped(d);
+        }
+    }
 }
 
 static void daemon_stop_timed_out(struct rn_timer *t, rn_time_t now)
@@ -453,7 +500,7 @@ static void daemon_begin_stop(struct rn_daemon *d)
         d->d_net_stopping = true;
         rn__ctl_net_stop(d->d_net, daemon_net_stopped, d);
     }
-    if (daemon_services_stopping(d) == 0 && !d->d_net_stopping) {
+    if (daemon_services_stopping(d) == 0 && !d->d_net_stopping && !d->d_lanes_pending) {
         rn_loop_stop(d->d_loop);
         return;
     }
@@ -564,6 +611,10 @@ static int daemon_open_link(struct rn_daemon *d, char *err, size_t errlen)
     tp.tp_vnet_hdr = !p->dp_no_offload;
     tp.tp_single = p->dp_tap_single;
     memcpy(tp.tp_hwaddr, p->dp_mac, 6);
+    if (d->d_rss.rs_queues > 1) {
+        tp.tp_queues = d->d_rss.rs_queues;
+        tp.tp_rss = &d->d_rss;
+    }
     why[0] = '\0';
     e = rn_link_tap_open(&tp, &top, why);
     if (e != 0) {
@@ -573,6 +624,14 @@ static int daemon_open_link(struct rn_daemon *d, char *err, size_t errlen)
     d->d_tap = top;
     rn_link_caps(top, &caps);
     memcpy(d->d_mac, caps.lc_hwaddr, 6);
+    if (d->d_rss.rs_queues > 1) {
+        e = rn_link_fanout_open(d->d_fan, 0, top, NULL, &link, why);
+        if (e != 0) {
+            derr(err, errlen, "cannot stack the fan-out filter: %s", why);
+            goto out_close_link;
+        }
+        top = link;
+    }
     if (p->dp_fault != NULL) {
         e = rn_link_fault_open(top, p->dp_fault, &link);
         if (e != 0) {
@@ -645,6 +704,17 @@ static int daemon_open_link(struct rn_daemon *d, char *err, size_t errlen)
             derr(err, errlen, "cannot add the default route via %s: %s", gw, rn_strerror(e));
             return e;
         }
+    }
+    /* Every queue attached before the device is up, so that no flow's
+     * frames change queue as queues attach. */
+    for (unsigned q = 1; q < d->d_rss.rs_queues; q++) {
+        struct rn__lane_setup ls = {p, &d->d_rss, q, d->d_fan, d->d_mac};
+
+        e = rn__lane_create(&ls, &d->d_lanes[q], err, errlen);
+        if (e == 0)
+            e = rn__lane_open(d->d_lanes[q], err, errlen);
+        if (e != 0)
+            return e;
     }
     e = rn_link_tap_set_up(d->d_tap, true);
     if (e != 0) {
@@ -724,39 +794,74 @@ static int daemon_start_services(struct rn_daemon *d, char *err, size_t errlen)
     return 0;
 }
 
-/* The filtering platform, with the filters given at start (before any
- * service opens a socket, so that they apply to it). */
-static int daemon_start_filters(struct rn_daemon *d, char *err, size_t errlen)
+int rn__daemon_filters_on(struct rn_stack *st, const struct rn_daemon_params *p, char *err,
+                          size_t errlen)
 {
     char why[256];
     size_t i;
     int e;
 
-    e = rn_filter_init(d->d_stack);
+    e = rn_filter_init(st);
     if (e != 0) {
         derr(err, errlen, "cannot set up the filtering platform: %s", rn_strerror(e));
         return e;
     }
-    for (i = 0; i < d->d_params.dp_nplugins; i++) {
-        const char *spec = d->d_params.dp_plugins[i], *colon = strchr(spec, ':');
+    for (i = 0; i < p->dp_nplugins; i++) {
+        const char *spec = p->dp_plugins[i], *colon = strchr(spec, ':');
         char path[4096];
 
         snprintf(path, sizeof(path), "%.*s", colon ? (int)(colon - spec) : (int)strlen(spec),
                  spec);
-        e = rn_plugin_load(d->d_stack, path, colon ? colon + 1 : "", NULL, why, sizeof(why));
+        e = rn_plugin_load(st, path, colon ? colon + 1 : "", NULL, why, sizeof(why));
         if (e != 0) {
             derr(err, errlen, "--plugin: %s", why);
             return e;
         }
     }
-    for (i = 0; i < d->d_params.dp_nfilters; i++) {
-        e = rn_filter_add_lab(d->d_stack, d->d_params.dp_filters[i], NULL, why, sizeof(why));
+    for (i = 0; i < p->dp_nfilters; i++) {
+        e = rn_filter_add_lab(st, p->dp_filters[i], NULL, why, sizeof(why));
         if (e != 0) {
-            derr(err, errlen, "--filter '%s': %s", d->d_params.dp_filters[i], why);
+            derr(err, errlen, "--filter '%s': %s", p->dp_filters[i], why);
             return e;
         }
     }
     return 0;
+}
+
+/* The filtering platform, with the filters given at start (before any
+ * service opens a socket, so that they apply to it). */
+static int daemon_start_filters(struct rn_daemon *d, char *err, size_t errlen)
+{
+    return rn__daemon_filters_on(d->d_stack, &d->d_params, err, errlen);
+}
+
+/* The lanes: their interfaces, filters and services, then their threads. */
+static int daemon_start_lanes(struct rn_daemon *d, char *err, size_t errlen)
+{
+    unsigned q;
+    int e;
+
+    for (q = 1; q < d->d_rss.rs_queues; q++) {
+        e = rn__lane_start(d->d_lanes[q], err, errlen);
+        if (e == 0)
+            e = rn__ctl_netstat_add_lane(d->d_netstat, rn__lane_loop(d->d_lanes[q]),
+                                         rn__lane_stack(d->d_lanes[q]));
+        if (e != 0) {
+            if (err[0] == '\0')
+                derr(err, errlen, "queue %u: %s", q, rn_strerror(e));
+            return e;
+        }
+    }
+    return 0;
+}
+
+/* The fan-out's wake of queue q's lane. */
+static void daemon_fan_wake(void *ctx, unsigned q)
+{
+    struct rn_daemon *d = ctx;
+
+    if (q < d->d_rss.rs_queues && d->d_lanes[q] != NULL)
+        rn__lane_wake(d->d_lanes[q]);
 }
 
 /* Tears down what start set up, in reverse; every field may be unset.
@@ -797,6 +902,11 @@ static uint64_t daemon_teardown(struct rn_daemon *d)
      * timers are on the loop.  Their stops complete with the stack's. */
     if (d->d_svc != NULL)
         rn_svcctl_exec_detach(d->d_svc);
+    /* The lanes: their loops stop, their stacks run down. */
+    for (unsigned q = 1; q < RN_RSS_QUEUES_MAX; q++) {
+        rn__lane_destroy(d->d_lanes[q]);
+        d->d_lanes[q] = NULL;
+    }
     rn_loop_destroy(d->d_loop);
     d->d_loop = NULL;
     d->d_fault = NULL;  /* goes with the interface */
@@ -814,6 +924,8 @@ static uint64_t daemon_teardown(struct rn_daemon *d)
     /* After the stack: no transfer callback can run any more. */
     rn__ctl_net_free(d->d_net);
     d->d_net = NULL;
+    rn_link_fanout_release(d->d_fan);
+    d->d_fan = NULL;
     if (d->d_sigfd >= 0)
         close(d->d_sigfd);
     d->d_sigfd = -1;
@@ -886,6 +998,24 @@ int rn__daemon_start(const struct rn_daemon_params *params, struct rn_daemon **o
     if (e != 0) {
         derr(err, errlen, "cannot create the stack: %s", rn_strerror(e));
         goto out_teardown;
+    }
+    rn_rss_init(&d->d_rss, params->dp_rss_queues);
+    if (params->dp_rss_key_set)
+        memcpy(d->d_rss.rs_key, params->dp_rss_key, RN_RSS_KEY_LEN);
+    if (d->d_rss.rs_queues > 1) {
+        if (params->dp_capture != NULL) {
+            derr(err, errlen, "--capture records one queue's frames: use it with --rss off");
+            e = RN_EINVAL;
+            goto out_teardown;
+        }
+        e = rn_stack_set_rss(d->d_stack, &d->d_rss, 0);
+        if (e == 0)
+            e = rn_link_fanout_create(d->d_rss.rs_queues, daemon_fan_wake, d, &d->d_fan);
+        if (e != 0) {
+            derr(err, errlen, "cannot set up receive-side scaling over %u queues: %s",
+                 d->d_rss.rs_queues, rn_strerror(e));
+            goto out_teardown;
+        }
     }
     /* TCP with the settings given (--set), then UDP, TCP (if not set up
      * yet) and the socket layer the services run on. */
@@ -991,6 +1121,8 @@ int rn__daemon_start(const struct rn_daemon_params *params, struct rn_daemon **o
     if (e != 0)
         goto out_teardown;
     e = daemon_start_services(d, err, errlen);
+    if (e == 0)
+        e = daemon_start_lanes(d, err, errlen);
     if (e != 0)
         goto out_teardown;
     e = daemon_start_watchdog(d, err, errlen);

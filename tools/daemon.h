@@ -36,6 +36,7 @@
 #include "refnet/addr.h"
 #include "refnet/clock.h"
 #include "run/run.h"
+#include "refnet/rss.h"
 #include "refnet/tcp.h"
 
 struct rn_daemon;
@@ -129,6 +130,13 @@ struct rn_daemon_params {
                                                (--set svc.*); 0: defaults */
     unsigned dp_max_handles;                /* --set sock.max_handles; 0: the
                                                default (RN_PROC_MAX_HANDLES) */
+    unsigned dp_rss_queues;                 /* receive-side scaling: TAP queues,
+                                               each with a loop and stack of its
+                                               own (tools/daemon_rss.h); 0 or 1:
+                                               one loop, a single-queue TAP */
+    uint8_t dp_rss_key[RN_RSS_KEY_LEN];     /* the steering's Toeplitz key, if
+                                               dp_rss_key_set */
+    bool dp_rss_key_set;
     const char *dp_ui;                      /* the live view's address
                                                ("127.0.0.1:8080", "unix:PATH"),
                                                NULL: none (ctl/web.h) */

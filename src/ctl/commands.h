@@ -71,6 +71,10 @@ struct rn__ctl_netstat *rn__ctl_netstat_new(struct rn_loop *loop, struct rn_stac
                                             bool inject_enum_leak);
 /* Adds `netstat` to srv.  Returns 0 or RN_ENOMEM. */
 int rn__ctl_add_netstat_cmd(struct rn_ctl_server *srv, struct rn__ctl_netstat *cn);
+/* With receive-side scaling: another stack to list, on its own loop
+ * (after the first's, in the order added).  Before any request. */
+int rn__ctl_netstat_add_lane(struct rn__ctl_netstat *cn, struct rn_loop *loop,
+                             struct rn_stack *st);
 /* Ends the walks still running (their requests were cancelled by the
  * server's close, which must come first): runs the loop's posted work, in
  * which each one lets go of what it holds.  Call on the loop's thread with

@@ -794,6 +794,19 @@ static int errno_to_rn(int e)
     }
 }
 
+/* TUNSETIFF.  A single queue is asked for as one of a multi-queue device
+ * too, when the device exists as one (`ip tuntap add ... multi_queue`).
+ * Returns 0 or an errno value. */
+static int tap_attach(int fd, struct ifreq *ifr, unsigned queues)
+{
+    if (ioctl(fd, TUNSETIFF, ifr) == 0)
+        return 0;
+    if (errno != EINVAL || queues > 1)
+        return errno;
+    ifr->ifr_flags |= IFF_MULTI_QUEUE;
+    return ioctl(fd, TUNSETIFF, ifr) == 0 ? 0 : EINVAL;
+}
+
 /* Queue 0 of a multi-queue device: attaches the program that spreads
  * received frames over the queues (tap_steer.c). */
 static int tap_steer(struct tap_link *tl, const struct rn_link_tap_params *params, char *errbuf)
@@ -883,12 +896,15 @@ int rn_link_tap_open(const struct rn_link_tap_params *params, struct rn_link **o
     ifr.ifr_flags = IFF_TAP | IFF_NO_PI | (params->tp_vnet_hdr ? IFF_VNET_HDR : 0) |
                     (queues > 1 ? IFF_MULTI_QUEUE : 0);
     memcpy(ifr.ifr_name, name, strlen(name));
-    if (ioctl(tl->tl_fd, TUNSETIFF, &ifr) < 0) {
-        e = errno;
+    e = tap_attach(tl->tl_fd, &ifr, queues);
+    if (e != 0) {
         err = rn__link_err(errbuf, errno_to_rn(e), "tap %s: cannot attach (TUNSETIFF): %s%s", name,
                            strerror(e),
                            e == EPERM ? " (needs CAP_NET_ADMIN)"
                            : e == EBUSY ? " (in use, or exists with other flags)"
+                           : e == EINVAL && queues > 1
+                               ? " (exists with a single queue? `ip tuntap add ... multi_queue` "
+                                 "makes one with several)"
                            : e == EINVAL ? " (exists and is not a TAP?)" : "");
         goto out_close;
     }

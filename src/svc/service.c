@@ -76,7 +76,8 @@ static void svc_describe(const void *ob, char *buf, size_t len)
 
     if (!atomic_load_explicit(&svc->sv_ready, memory_order_acquire))
         return;  /* still being created */
-    snprintf(buf, len, "service %s %s", svc->sv_name,
+    snprintf(buf, len, "service %s%s%s%s %s", svc->sv_name, svc->sv_ctl->sc_label[0] ? " (" : "",
+             svc->sv_ctl->sc_label, svc->sv_ctl->sc_label[0] ? ")" : "",
              rn_svc_state_name(atomic_load_explicit(&svc->sv_state, memory_order_relaxed)));
     if (atomic_load_explicit(&svc->sv_drain.dr_shown, memory_order_acquire)) {
         const struct svc_drain *d = &svc->sv_drain;
@@ -204,6 +205,12 @@ int rn_svcctl_create(struct rn_stack *st, const struct rn_svc_kind *kinds,
         return RN_ENOMEM;
     sc->sc_stack = st;
     sc->sc_kinds = kinds;
+    {
+        unsigned q, n = rn_stack_rss_queues(st, &q);
+
+        if (n > 1)
+            snprintf(sc->sc_label, sizeof(sc->sc_label), "loop %u", q);
+    }
     sc->sc_hook = calloc(1, sizeof(*sc->sc_hook));
     if (sc->sc_hook == NULL) {
         free(sc);

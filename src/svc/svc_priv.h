@@ -86,6 +86,9 @@ struct svc_hook {
 struct rn_svcctl {
     struct rn_stack *sc_stack;          /* [L] the stack (gone after its
                                            destruction: only destroy runs then) */
+    char sc_label[16];                  /* [I] with receive-side scaling, its
+                                           stack's loop ("loop 1") for the
+                                           services' descriptions; "" none */
     struct svc_hook *sc_hook;           /* [L] NULL once it ran */
     const struct rn_svc_kind *sc_kinds; /* [I] */
     struct rn_svc **sc_svcs;            /* [L] in the order added */

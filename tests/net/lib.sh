@@ -150,7 +150,9 @@ _net_files() {
 # side at 198.18.0.1/$net_plen and up, for a program to attach to (the
 # daemon, or an embedder's program such as the examples).
 net_tap_up() {
-    nsx ip tuntap add dev rn0 mode tap || die "cannot create TAP rn0 in $ns"
+    # Multi-queue, for the daemon's receive-side scaling (--rss); a daemon
+    # without it takes one queue.
+    nsx ip tuntap add dev rn0 mode tap multi_queue || die "cannot create TAP rn0 in $ns"
     if [ "$net_v6" = 1 ]; then
         nsx sysctl -qw net.ipv6.conf.rn0.accept_dad=0 net.ipv6.conf.rn0.dad_transmits=0 \
             net.ipv6.conf.rn0.router_solicitations=0 net.ipv6.conf.rn0.accept_ra=0 ||

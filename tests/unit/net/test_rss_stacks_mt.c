@@ -156,14 +156,15 @@ static void lane_stack(unsigned q)
     l->udp = -1;
 }
 
-/* Its interface over its queue and fan-out filter, the loop on a thread
- * of its own, a process and a dual-stack UDP socket on [::]:PORT. */
+/* Its interface over its queue and fan-out filter, its loop and a
+ * process.  Every lane's loop exists before any runs: queue 0's wakes
+ * the others'. */
 static void lane_start(unsigned q, struct rn_link *tapq, const uint8_t *mac)
 {
     struct rn_iface_params ip = {.ifp_name = TAP_NAME, .ifp_addr = 0xc6120002, .ifp_plen = 15,
                                  .ifp_ipv6 = true, .ifp_rss_shadow = q > 0};
     struct lane *l = &g.lane[q];
-    struct rn_sockaddr_in any;
+    struct rn_sockaddr_in a6;
     char err[RN_LINK_ERRLEN] = "";
     struct rn_iface *ifp;
 
@@ -171,11 +172,20 @@ static void lane_start(unsigned q, struct rn_link *tapq, const uint8_t *mac)
         fail_msg("fan-out %u: %s", q, err);
     memcpy(ip.ifp_mac, mac, 6);
     assert_int_equal(rn_stack_add_iface(l->st, &ip, &ifp), 0);
-    sa6(&any, "2001:2::2", 0);
-    assert_int_equal(rn_iface_add_addr6(ifp, &any.sin6_addr, 64), 0);
+    sa6(&a6, "2001:2::2", 0);
+    assert_int_equal(rn_iface_add_addr6(ifp, &a6.sin6_addr, 64), 0);
     assert_int_equal(rn_loop_create(l->st, &l->loop), 0);
     atomic_init(&l->wake_posted, false);
     assert_int_equal(rn_proc_create(l->st, q ? "lane1" : "lane0", &l->proc), 0);
+}
+
+/* The loop on a thread of its own, and a dual-stack UDP socket on
+ * [::]:PORT. */
+static void lane_run(unsigned q)
+{
+    struct lane *l = &g.lane[q];
+    struct rn_sockaddr_in any;
+
     assert_int_equal(pthread_create(&l->thread, NULL, lane_main, l), 0);
     l->running = true;
     l->udp = rn_socket(l->proc, RN_SOCK_DGRAM | RN_SOCK_INET6, 0);
@@ -276,6 +286,8 @@ static int group_setup(void **state)
         return -1;
     for (q = 0; q < NQ; q++)
         lane_start(q, tapq[q], caps.lc_hwaddr);
+    for (q = 0; q < NQ; q++)
+        lane_run(q);
     /* Linux: two addresses of each family; the second is one refnet
      * has never heard from. */
     if (run("ip netns exec %s sh -c 'ip addr add 198.18.0.1/15 dev %s && "

@@ -1,0 +1,276 @@
+/*
+ * The daemon's lanes: a stack and loop thread per TAP queue beyond the
+ * first (tools/daemon_rss.h).
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "apps/apps.h"
+#include "refnet/error.h"
+#include "refnet/link.h"
+#include "refnet/loop.h"
+#include "refnet/report.h"
+#include "refnet/service.h"
+#include "refnet/socket.h"
+#include "refnet/tcp.h"
+#include "tools/daemon_rss.h"
+
+struct rn__lane {
+    struct rn__lane_setup l_setup;       /* [I] */
+    struct rn_stack *l_stack;            /* owned */
+    struct rn_loop *l_loop;              /* owned */
+    struct rn_link *l_link;              /* its chain, owned until the
+                                            interface takes it */
+    struct rn_iface *l_ifp;              /* held by the stack */
+    struct rn_svcctl *l_svc;             /* owned: the built-in services */
+    pthread_t l_thread;
+    bool l_running;                      /* l_thread runs the loop */
+    struct rn_loop_work l_wake;          /* the fan-out's wake */
+    atomic_bool l_wake_posted;           /* [A] l_wake is queued */
+    struct rn_loop_work l_stop;          /* rn__lane_stop_services() posts it */
+    void (*l_stopped)(void *ctx);        /* its done callback */
+    void *l_stopped_ctx;
+    char l_name[16];                     /* the stack's name: "rn0.q1" */
+};
+
+static void lane_err(char *err, size_t errlen, const struct rn__lane *l, const char *what,
+                     const char *why)
+{
+    snprintf(err, errlen, "queue %u: %s: %s", l->l_setup.ls_queue, what, why);
+}
+
+int rn__lane_create(const struct rn__lane_setup *s, struct rn__lane **out, char *err,
+                    size_t errlen)
+{
+    const struct rn_daemon_params *p = s->ls_params;
+    struct rn_stack_params sp;
+    struct rn__lane *l;
+    int e;
+
+    *out = NULL;
+    l = calloc(1, sizeof(*l));
+    if (l == NULL) {
+        snprintf(err, errlen, "queue %u: out of memory", s->ls_queue);
+        return RN_ENOMEM;
+    }
+    l->l_setup = *s;
+    atomic_init(&l->l_wake_posted, false);
+    snprintf(l->l_name, sizeof(l->l_name), "%.10s.q%u", p->dp_tap, s->ls_queue);
+    memset(&sp, 0, sizeof(sp));
+    sp.sp_name = l->l_name;
+    sp.sp_seed = p->dp_seed ? p->dp_seed + s->ls_queue : 0;
+    sp.sp_reass_timeout = p->dp_reass_timeout;
+    e = rn_stack_create(&sp, &l->l_stack);
+    if (e == 0 && p->dp_tcp_set)
+        e = rn_tcp_init(l->l_stack, &p->dp_tcp);
+    if (e == 0)
+        e = rn_stack_set_rss(l->l_stack, s->ls_rss, s->ls_queue);
+    if (e == 0)
+        e = rn_sock_layer_init(l->l_stack);
+    if (e == 0 && p->dp_max_handles != 0)
+        e = rn_sock_set_max_handles(l->l_stack, p->dp_max_handles);
+    if (e == 0)
+        e = rn_loop_create(l->l_stack, &l->l_loop);
+    if (e == 0)
+        e = rn_loop_set_busy_poll(l->l_loop, p->dp_busy_poll);
+    if (e != 0) {
+        lane_err(err, errlen, l, "cannot set up its stack", rn_strerror(e));
+        rn__lane_destroy(l);
+        return e;
+    }
+    *out = l;
+    return 0;
+}
+
+/* Queue k's link: the TAP queue, under the fan-out filter, under the
+ * fault filter with --fault.  Returns the top of the chain in *top. */
+static int lane_link(struct rn__lane *l, struct rn_link **top, char *err, size_t errlen)
+{
+    const struct rn_daemon_params *p = l->l_setup.ls_params;
+    struct rn_link_tap_params tp;
+    struct rn_link *tap, *fan, *fault;
+    char why[RN_LINK_ERRLEN] = "";
+    int e;
+
+    memset(&tp, 0, sizeof(tp));
+    tp.tp_ifname = p->dp_tap;
+    tp.tp_pool = rn_stack_pool(l->l_stack);
+    tp.tp_vnet_hdr = !p->dp_no_offload;
+    tp.tp_single = p->dp_tap_single;
+    tp.tp_queues = l->l_setup.ls_rss->rs_queues;
+    tp.tp_queue = l->l_setup.ls_queue;
+    memcpy(tp.tp_hwaddr, l->l_setup.ls_mac, 6);
+    e = rn_link_tap_open(&tp, &tap, why);
+    if (e != 0) {
+        lane_err(err, errlen, l, "cannot open its TAP queue", why[0] ? why : rn_strerror(e));
+        return e;
+    }
+    e = rn_link_fanout_open(l->l_setup.ls_fan, l->l_setup.ls_queue, tap, rn_stack_pool(l->l_stack),
+                            &fan, why);
+    if (e != 0) {
+        rn_link_close(tap);
+        lane_err(err, errlen, l, "cannot open its fan-out filter", why);
+        return e;
+    }
+    *top = fan;
+    if (p->dp_fault != NULL) {
+        e = rn_link_fault_open(fan, p->dp_fault, &fault);
+        if (e != 0) {
+            rn_link_close(fan);
+            lane_err(err, errlen, l, "cannot stack the fault filter", rn_strerror(e));
+            return e;
+        }
+        *top = fault;
+    }
+    return 0;
+}
+
+static void *lane_main(void *arg)
+{
+    struct rn__lane *l = arg;
+
+    (void)rn_loop_run(l->l_loop);
+    return NULL;
+}
+
+int rn__lane_open(struct rn__lane *l, char *err, size_t errlen)
+{
+    return lane_link(l, &l->l_link, err, errlen);
+}
+
+int rn__lane_start(struct rn__lane *l, char *err, size_t errlen)
+{
+    const struct rn_daemon_params *p = l->l_setup.ls_params;
+    struct rn_iface_params ip;
+    struct rn_svc *svc;
+    char why[600];
+    size_t i;
+    int e;
+
+    memset(&ip, 0, sizeof(ip));
+    ip.ifp_link = l->l_link;
+    l->l_link = NULL;
+    ip.ifp_name = p->dp_tap;
+    memcpy(ip.ifp_mac, l->l_setup.ls_mac, 6);
+    ip.ifp_addr = p->dp_addr;
+    ip.ifp_plen = p->dp_plen;
+    ip.ifp_ipv6 = p->dp_naddr6 > 0;
+    ip.ifp_rss_shadow = true;
+    e = rn_stack_add_iface(l->l_stack, &ip, &l->l_ifp);  /* owns the chain now */
+    for (i = 0; e == 0 && i < p->dp_naddr6; i++)
+        e = rn_iface_add_addr6(l->l_ifp, &p->dp_addr6[i], p->dp_plen6[i]);
+    if (e == 0 && p->dp_gw != 0)
+        e = rn_route_add(l->l_stack, 0, 0, p->dp_gw, NULL);
+    if (e != 0) {
+        lane_err(err, errlen, l, "cannot set up its interface", rn_strerror(e));
+        return e;
+    }
+    e = rn__daemon_filters_on(l->l_stack, p, why, sizeof(why));
+    if (e != 0) {
+        lane_err(err, errlen, l, "filters", why);
+        return e;
+    }
+    e = rn_svcctl_create(l->l_stack, rn_svc_builtin, &l->l_svc);
+    if (e != 0) {
+        lane_err(err, errlen, l, "cannot set up its services", rn_strerror(e));
+        return e;
+    }
+    for (i = 0; i < p->dp_nservices; i++) {
+        why[0] = '\0';
+        e = rn_svcctl_add(l->l_svc, p->dp_services[i], &svc, why, sizeof(why));
+        if (e == 0)
+            e = rn_svc_start(svc, why, sizeof(why));
+        if (e < 0) {
+            snprintf(err, errlen, "queue %u: cannot start service %s: %s", l->l_setup.ls_queue,
+                     p->dp_services[i], why[0] ? why : rn_strerror(e));
+            return e;
+        }
+    }
+    e = pthread_create(&l->l_thread, NULL, lane_main, l);
+    if (e != 0) {
+        lane_err(err, errlen, l, "cannot start its thread", strerror(e));
+        return RN_ENOMEM;
+    }
+    l->l_running = true;
+    return 0;
+}
+
+static void lane_wake_ran(struct rn_loop *loop, struct rn_loop_work *w)
+{
+    struct rn__lane *l = (struct rn__lane *)((char *)w - offsetof(struct rn__lane, l_wake));
+
+    (void)loop;
+    atomic_store(&l->l_wake_posted, false);
+}
+
+void rn__lane_wake(struct rn__lane *l)
+{
+    if (!atomic_exchange(&l->l_wake_posted, true))
+        rn_loop_post(l->l_loop, &l->l_wake, lane_wake_ran);
+}
+
+static void lane_services_stopped(void *ctx)
+{
+    struct rn__lane *l = ctx;
+
+    l->l_stopped(l->l_stopped_ctx);
+}
+
+static void lane_stop_posted(struct rn_loop *loop, struct rn_loop_work *w)
+{
+    struct rn__lane *l = (struct rn__lane *)((char *)w - offsetof(struct rn__lane, l_stop));
+
+    (void)loop;
+    if (l->l_svc == NULL || rn_svcctl_stop_all(l->l_svc, lane_services_stopped, l) == 0)
+        l->l_stopped(l->l_stopped_ctx);
+}
+
+void rn__lane_stop_services(struct rn__lane *l, void (*done)(void *ctx), void *ctx)
+{
+    l->l_stopped = done;
+    l->l_stopped_ctx = ctx;
+    if (!l->l_running) {
+        done(ctx);
+        return;
+    }
+    rn_loop_post(l->l_loop, &l->l_stop, lane_stop_posted);
+}
+
+void rn__lane_destroy(struct rn__lane *l)
+{
+    int e;
+
+    if (l == NULL)
+        return;
+    if (l->l_running) {
+        rn_loop_stop(l->l_loop);
+        pthread_join(l->l_thread, NULL);
+        l->l_running = false;
+        /* Work posted meanwhile (a stop's completion) still runs. */
+        rn_loop_run_posted(l->l_loop);
+    }
+    rn_loop_destroy(l->l_loop);
+    if (l->l_link != NULL)
+        rn_link_close(l->l_link);  /* opened, never given to an interface */
+    if (l->l_stack != NULL) {
+        e = rn_stack_destroy(l->l_stack);
+        if (e != 0)
+            rn_report(RN_REPORT_LEAK, "daemon: queue %u's stack's buffers were still held at "
+                      "shutdown: %s\n", l->l_setup.ls_queue, rn_strerror(e));
+    }
+    rn_svcctl_destroy(l->l_svc);
+    free(l);
+}
+
+struct rn_stack *rn__lane_stack(const struct rn__lane *l)
+{
+    return l->l_stack;
+}
+
+struct rn_loop *rn__lane_loop(const struct rn__lane *l)
+{
+    return l->l_loop;
+}
