@@ -180,8 +180,9 @@ static void ns_row(const struct rn_netstat_walk_row *row, void *ctx)
 {
     struct ns_job *job = ctx;
 
-    rn__render_netstat_row(rn__ctl_req_out(job->nj_req), row, job->nj_refs, job->nj_json,
-                           &job->nj_first);
+    rn__render_netstat_row_loop(rn__ctl_req_out(job->nj_req), row, job->nj_refs, job->nj_json,
+                                &job->nj_first,
+                                job->nj_cn->cn_nlanes > 1 ? (int)job->nj_lane : -1);
 }
 
 static void ns_done(struct rn_netstat_walk *w, void *ctx)

@@ -1070,7 +1070,8 @@ static const char *owner_name(const struct rn_netstat_walk_row *r)
     return strncmp(o, "service ", 8) == 0 ? o + 8 : r->wr_owner.ow_proc_name;
 }
 
-static void netstat_json(struct rn_strbuf *sb, const struct rn_netstat_walk_row *r, bool refs)
+static void netstat_json(struct rn_strbuf *sb, const struct rn_netstat_walk_row *r, bool refs,
+                         int loop)
 {
     const struct rn_netstat_row *row = &r->wr_row;
     struct json_object *o = json_object_new_object(), *holders;
@@ -1085,6 +1086,8 @@ static void netstat_json(struct rn_strbuf *sb, const struct rn_netstat_walk_row 
     put_u64(o, "recvq", row->nr_recvq);
     put_u64(o, "id", r->wr_id);
     put_u64(o, "refs", r->wr_refs);
+    if (loop >= 0)
+        put_u64(o, "loop", (uint64_t)loop);
     if (refs) {
         if (r->wr_has_owner) {
             put_str(o, "owner", owner_name(r));
@@ -1117,6 +1120,12 @@ static void netstat_json(struct rn_strbuf *sb, const struct rn_netstat_walk_row 
 void rn__render_netstat_row(struct rn_strbuf *sb, const struct rn_netstat_walk_row *r,
                             bool refs, bool json, bool *first)
 {
+    rn__render_netstat_row_loop(sb, r, refs, json, first, -1);
+}
+
+void rn__render_netstat_row_loop(struct rn_strbuf *sb, const struct rn_netstat_walk_row *r,
+                                 bool refs, bool json, bool *first, int loop)
+{
     const struct rn_netstat_row *row = &r->wr_row;
     char ls[RN_IP6_STRLEN + 8], fs[RN_IP6_STRLEN + 8], owner[96], id[24], proto[8];
     unsigned i;
@@ -1124,7 +1133,7 @@ void rn__render_netstat_row(struct rn_strbuf *sb, const struct rn_netstat_walk_r
     if (json) {
         if (!*first)
             rn_strbuf_puts(sb, ",");
-        netstat_json(sb, r, refs);
+        netstat_json(sb, r, refs, loop);
         *first = false;
         return;
     }

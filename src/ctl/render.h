@@ -65,6 +65,10 @@ void rn__render_tcp_settings(struct rn_stack *st, const char *name, struct rn_st
 void rn__render_netstat_begin(struct rn_strbuf *sb, bool refs, bool json);
 void rn__render_netstat_row(struct rn_strbuf *sb, const struct rn_netstat_walk_row *row,
                             bool refs, bool json, bool *first);
+/* The same for a daemon with a stack per loop (receive-side scaling): the
+ * JSON row says which loop's stack the endpoint is on; loop < 0: none. */
+void rn__render_netstat_row_loop(struct rn_strbuf *sb, const struct rn_netstat_walk_row *row,
+                                 bool refs, bool json, bool *first, int loop);
 void rn__render_netstat_end(struct rn_strbuf *sb, bool json);
 
 /* A snapshot object (snapshot.h) as `refnet objects --json` shows it: id,
