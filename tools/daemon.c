@@ -119,6 +119,7 @@ struct rn_daemon {
     atomic_uint d_lanes_stopping;         /* [A] lanes whose services stop */
     bool d_lanes_pending;                 /* [L] a stop waits for the lanes */
     struct rn_loop_work d_lanes_work;     /* the last lane's stop posts it */
+    struct rn__ctl_lanes *d_lanes_ctl;    /* [I] the stacks, for commands */
 };
 
 static void derr(char *err, size_t errlen, const char *fmt, ...)
@@ -846,6 +847,11 @@ static int daemon_start_lanes(struct rn_daemon *d, char *err, size_t errlen)
         if (e == 0)
             e = rn__ctl_netstat_add_lane(d->d_netstat, rn__lane_loop(d->d_lanes[q]),
                                          rn__lane_stack(d->d_lanes[q]));
+        if (e == 0)
+            e = rn__ctl_lanes_add(d->d_lanes_ctl, rn__lane_loop(d->d_lanes[q]),
+                                  rn__lane_stack(d->d_lanes[q]));
+        if (e == 0)
+            e = rn__ctl_svc_add_lane(d->d_ctl_svc, q, rn__lane_services(d->d_lanes[q]));
         if (e != 0) {
             if (err[0] == '\0')
                 derr(err, errlen, "queue %u: %s", q, rn_strerror(e));
@@ -926,6 +932,8 @@ static uint64_t daemon_teardown(struct rn_daemon *d)
     d->d_net = NULL;
     rn_link_fanout_release(d->d_fan);
     d->d_fan = NULL;
+    rn__ctl_lanes_free(d->d_lanes_ctl);
+    d->d_lanes_ctl = NULL;
     if (d->d_sigfd >= 0)
         close(d->d_sigfd);
     d->d_sigfd = -1;
@@ -1061,21 +1069,24 @@ int rn__daemon_start(const struct rn_daemon_params *params, struct rn_daemon **o
     if (d->d_dumper != NULL)
         rn__dumper_set_threshold(d->d_dumper, d->d_wd_threshold);
     d->d_net = rn__ctl_net_new(d->d_stack);
+    d->d_lanes_ctl = rn__ctl_lanes_new(d->d_loop, d->d_stack);
     d->d_netstat = rn__ctl_netstat_new(d->d_loop, d->d_stack, params->dp_inject_enum_leak);
     e = rn_svcctl_create(d->d_stack, rn_svc_builtin, &d->d_svc);
     if (e == 0 && (e = daemon_exec_host(d, err, errlen)) != 0)
         goto out_teardown;
     if (e == 0)
         d->d_ctl_svc = rn__ctl_svc_new(d->d_svc, d->d_stack, d->d_wd_threshold);
+    if (d->d_ctl_svc != NULL)
+        rn__ctl_svc_set_lanes(d->d_ctl_svc, d->d_lanes_ctl);
     if (d->d_dumper == NULL || d->d_net == NULL || d->d_netstat == NULL ||
-        d->d_ctl_svc == NULL) {
+        d->d_ctl_svc == NULL || d->d_lanes_ctl == NULL) {
         derr(err, errlen, "out of memory");
         e = RN_ENOMEM;
         goto out_teardown;
     }
     e = rn__ctl_server_add(d->d_ctl, daemon_cmds, sizeof(daemon_cmds) / sizeof(daemon_cmds[0]), d);
     if (e == 0)
-        e = rn__ctl_add_stack_cmds(d->d_ctl, d->d_stack, d->d_wd_threshold);
+        e = rn__ctl_add_stack_cmds(d->d_ctl, d->d_stack, d->d_wd_threshold, d->d_lanes_ctl);
     if (e == 0)
         e = rn__ctl_add_object_cmds(d->d_ctl);
     if (e == 0)

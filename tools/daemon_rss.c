@@ -270,6 +270,11 @@ struct rn_stack *rn__lane_stack(const struct rn__lane *l)
     return l->l_stack;
 }
 
+struct rn_svcctl *rn__lane_services(const struct rn__lane *l)
+{
+    return l->l_svc;
+}
+
 struct rn_loop *rn__lane_loop(const struct rn__lane *l)
 {
     return l->l_loop;

@@ -67,6 +67,7 @@ void rn__lane_stop_services(struct rn__lane *l, void (*done)(void *ctx), void *c
 void rn__lane_destroy(struct rn__lane *l);
 
 struct rn_stack *rn__lane_stack(const struct rn__lane *l);
+struct rn_svcctl *rn__lane_services(const struct rn__lane *l);
 struct rn_loop *rn__lane_loop(const struct rn__lane *l);
 
 /* The daemon's filtering platform on st: plug-ins, then filters, as

@@ -14,11 +14,15 @@
 
 struct rn_loop;
 struct rn_stack;
+struct rn__ctl_lanes;
 
 /* Adds `ifconfig`, `arp`, `route` and `stat` (ctl_stack.c) for st to srv;
  * the chains `ifconfig NAME remove` prints are judged with threshold (the
- * watchdog's; 0: the default).  Returns 0 or RN_ENOMEM. */
-int rn__ctl_add_stack_cmds(struct rn_ctl_server *srv, struct rn_stack *st, rn_time_t threshold);
+ * watchdog's; 0: the default).  With lanes (may be NULL) `stat` speaks for
+ * every loop's stack: summed in JSON, loop by loop in text.  Returns 0 or
+ * RN_ENOMEM. */
+int rn__ctl_add_stack_cmds(struct rn_ctl_server *srv, struct rn_stack *st, rn_time_t threshold,
+                           struct rn__ctl_lanes *lanes);
 
 /* Adds `get` and `set` (ctl_tcp.c): TCP's settings of st, read and
  * changed at run time.  Returns 0 or RN_ENOMEM. */
@@ -62,6 +66,31 @@ unsigned rn__ctl_net_count(const struct rn__ctl_net *net);
 /* Frees what is left, after the stack was destroyed.  NULL is allowed. */
 void rn__ctl_net_free(struct rn__ctl_net *net);
 
+/* ---- Lanes (ctl_lanes.c) ----------------------------------------------------
+ * A daemon with receive-side scaling runs a stack per loop; the commands
+ * that speak for all of them reach each through its lanes.  Lane 0 is the
+ * control socket's loop and its stack; a daemon without RSS has it alone
+ * (a NULL set of lanes counts one). */
+struct rn__ctl_lanes;
+struct json_object;
+typedef void (*rn__ctl_lane_fn)(unsigned lane, struct rn_stack *st, void *ctx);
+struct rn__ctl_lanes *rn__ctl_lanes_new(struct rn_loop *loop, struct rn_stack *st);
+void rn__ctl_lanes_free(struct rn__ctl_lanes *cl);
+/* Adds the next lane, before any command runs.  0 or RN_ENOMEM. */
+int rn__ctl_lanes_add(struct rn__ctl_lanes *cl, struct rn_loop *loop, struct rn_stack *st);
+unsigned rn__ctl_lanes_count(const struct rn__ctl_lanes *cl);
+struct rn_stack *rn__ctl_lanes_stack(const struct rn__ctl_lanes *cl, unsigned i);
+struct rn_loop *rn__ctl_lanes_loop(const struct rn__ctl_lanes *cl, unsigned i);
+/* [L of lane 0] Runs fn on lane i's loop thread and waits for it (lane 0:
+ * at once, on the caller's); each: lane 0 first, then the others. */
+void rn__ctl_lanes_call(struct rn__ctl_lanes *cl, unsigned i, rn__ctl_lane_fn fn, void *ctx);
+void rn__ctl_lanes_each(struct rn__ctl_lanes *cl, rn__ctl_lane_fn fn, void *ctx);
+/* Adds JSON document from into into, member by member: numbers are
+ * summed (but those that name or describe: id, pid, mtu, index ...),
+ * arrays element by element (by "name" where elements have one), what
+ * into lacks is added, and other values (strings, settings) stay into's. */
+void rn__ctl_json_add(struct json_object *into, struct json_object *from);
+
 /* `netstat [-a] [--refs] [--json]` (ctl_netstat.c): st's TCP and UDP
  * endpoints, listed by the batched walk of netstat_walk.h, one batch per
  * loop wake.  inject_enum_leak arms the lab's fault in every walk.
@@ -88,6 +117,11 @@ struct rn_svcctl;
 struct rn__ctl_svc;
 struct rn__ctl_svc *rn__ctl_svc_new(struct rn_svcctl *sc, struct rn_stack *st,
                                     rn_time_t threshold);
+/* With receive-side scaling: the loops' stacks, and loop k's services
+ * (k >= 1), whose built-in instances the commands act on with the first
+ * loop's.  Before any request. */
+void rn__ctl_svc_set_lanes(struct rn__ctl_svc *cs, struct rn__ctl_lanes *lanes);
+int rn__ctl_svc_add_lane(struct rn__ctl_svc *cs, unsigned lane, struct rn_svcctl *sc);
 /* Adds the commands to srv.  Returns 0 or RN_ENOMEM. */
 int rn__ctl_add_svc_cmds(struct rn_ctl_server *srv, struct rn__ctl_svc *cs);
 /* Frees cs once the server was closed (which completed its requests).

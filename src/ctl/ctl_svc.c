@@ -27,6 +27,15 @@
  * A stop waits as a pending request (RN_CTL_PENDING) with a struct
  * rn_svc_stop: svc_stop_done() completes it on the loop thread; a client
  * that goes away cancels the wait, not the stop.
+ *
+ * With receive-side scaling (rn__ctl_svc_add_lane()) every further loop
+ * runs its own instance of each built-in service under the same name:
+ * start, stop, drain and remove act on every loop's instance, the stop
+ * answers once all have stopped (or with the chains of those that did
+ * not), and the JSON listing sums their counters.  Commands run as
+ * services (svc add) are the first loop's alone.  Another loop's
+ * instance is reached on that loop's thread (ctl_lanes.c); its stop's
+ * completion comes back to the control socket's loop as posted work.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -38,7 +47,10 @@
 #include "ctl/commands.h"
 #include "ctl/ctl.h"
 #include "ctl/render.h"
+#include <json-c/json.h>
+#include <stddef.h>
 #include "refnet/diag.h"
+#include "refnet/loop.h"
 #include "refnet/error.h"
 #include "refnet/netstat_walk.h"
 #include "refnet/runtime.h"
@@ -53,22 +65,45 @@
 
 struct stop_req;
 
+#define SVC_LANES_MAX 64
+
 struct rn__ctl_svc {
     struct rn_svcctl *cs_sc;       /* [I] */
     struct rn_stack *cs_stack;     /* [I] */
     rn_time_t cs_threshold;        /* [I] the watchdog's */
     struct stop_req *cs_stops;     /* [L] stop requests waiting */
+    struct rn__ctl_lanes *cs_lanes; /* [I] the loops' stacks, or NULL */
+    struct rn_svcctl *cs_lane_sc[SVC_LANES_MAX]; /* [I] [k]: loop k's services */
+};
+
+struct stop_req;
+
+/* Another loop's part of a `svc stop`: begun, waited for and ended on
+ * that loop's thread, then posted home. */
+struct lane_stop {
+    struct stop_req *ls_sr;        /* [I] */
+    unsigned ls_lane;              /* [I] */
+    struct rn_svc *ls_svc;         /* [I] that loop's instance */
+    struct rn_svc_stop ls_stop;    /* the wait, on that loop */
+    int ls_result;                 /* its end: 0, RN_ETIMEDOUT ... */
+    struct rn_loop_work ls_work;   /* to that loop, then home */
 };
 
 /* One `svc stop` waiting. */
 struct stop_req {
     struct stop_req *sr_next;      /* [L] on cs_stops */
     struct rn__ctl_svc *sr_cs;     /* [I] */
-    struct rn_ctl_req *sr_req;     /* [L] the pending request */
+    struct rn_ctl_req *sr_req;     /* [L] the pending request, NULL once
+                                      its client left */
     struct rn_svc *sr_svc;         /* [I] */
     rn_time_t sr_timeout;          /* [I] */
     rn_time_t sr_began;            /* [I] on the OS clock */
     struct rn_svc_stop sr_stop;    /* the wait */
+    bool sr_own_done;              /* [L] the first loop's stop ended */
+    int sr_own_result;             /* [L] how */
+    unsigned sr_lanes_out;         /* [L] other loops' stops not yet home */
+    unsigned sr_nlanes;            /* [I] entries of sr_lanes */
+    struct lane_stop sr_lanes[];   /* [I] one per other loop's instance */
 };
 
 struct rn__ctl_svc *rn__ctl_svc_new(struct rn_svcctl *sc, struct rn_stack *st,
@@ -82,6 +117,27 @@ struct rn__ctl_svc *rn__ctl_svc_new(struct rn_svcctl *sc, struct rn_stack *st,
         cs->cs_threshold = threshold;
     }
     return cs;
+}
+
+void rn__ctl_svc_set_lanes(struct rn__ctl_svc *cs, struct rn__ctl_lanes *lanes)
+{
+    cs->cs_lanes = lanes;
+}
+
+int rn__ctl_svc_add_lane(struct rn__ctl_svc *cs, unsigned lane, struct rn_svcctl *sc)
+{
+    if (lane == 0 || lane >= SVC_LANES_MAX)
+        return RN_EINVAL;
+    cs->cs_lane_sc[lane] = sc;
+    return 0;
+}
+
+/* The loops beyond the first with a services' controller. */
+static unsigned svc_lanes(const struct rn__ctl_svc *cs)
+{
+    unsigned n = rn__ctl_lanes_count(cs->cs_lanes);
+
+    return n > SVC_LANES_MAX ? SVC_LANES_MAX : n;
 }
 
 void rn__ctl_svc_free(struct rn__ctl_svc *cs)
@@ -139,27 +195,39 @@ static void stop_req_unlink(struct stop_req *sr)
         *pp = sr->sr_next;
 }
 
-static void svc_stop_done(struct rn_svc_stop *stp, int result, void *ctx)
+/* Every loop's stop ended: the answer.  A loop's instance that did not
+ * stop in time adds its chain. */
+static void svc_stop_answer(struct stop_req *sr)
 {
-    struct stop_req *sr = ctx;
     struct rn_ctl_req *req = sr->sr_req;
-    struct rn_strbuf *out = rn__ctl_req_out(req);
+    struct rn_strbuf *out;
     const char *name = rn_svc_name(sr->sr_svc);
     rn_time_t took = rn_clock_os_monotonic() - sr->sr_began;
+    int result = sr->sr_own_result, status = RN_CTL_EXIT_OK, rc;
     char a[32];
-    int status = RN_CTL_EXIT_OK, rc;
+    unsigned k;
 
-    (void)stp;
     stop_req_unlink(sr);
+    if (req == NULL) {
+        free(sr);  /* the client left meanwhile */
+        return;
+    }
+    out = rn__ctl_req_out(req);
+    for (k = 0; k < sr->sr_nlanes && result == 0; k++)
+        result = sr->sr_lanes[k].ls_result;
     if (result == 0) {
         rn_strbuf_printf(out, "service %s STOPPED (stop took %s)\n", name,
                          rn_fmt_age(took, a, sizeof(a)));
-    } else if (result == RN_ETIMEDOUT) {
+    } else if (result == RN_ETIMEDOUT || sr->sr_own_result == RN_ETIMEDOUT) {
         status = SVC_EXIT_STOP_TIMEOUT;
         rn_strbuf_printf(out, "refnet svc: %s did not stop within %s; it stays %s. Why:\n", name,
                          rn_fmt_age(sr->sr_timeout, a, sizeof(a)),
                          rn_svc_state_name(rn_svc_state(sr->sr_svc)));
-        rc = rn_svc_why(sr->sr_svc, sr->sr_cs->cs_threshold, out);
+        rc = sr->sr_own_result == RN_ETIMEDOUT
+                 ? rn_svc_why(sr->sr_svc, sr->sr_cs->cs_threshold, out) : 0;
+        for (k = 0; k < sr->sr_nlanes && rc >= 0; k++)
+            if (sr->sr_lanes[k].ls_result == RN_ETIMEDOUT)
+                rc = rn_svc_why(sr->sr_lanes[k].ls_svc, sr->sr_cs->cs_threshold, out);
         if (rc < 0)
             rn_strbuf_printf(out, "(no diagnosis: %s)\n", rn_strerror(rc));
     } else {
@@ -170,15 +238,85 @@ static void svc_stop_done(struct rn_svc_stop *stp, int result, void *ctx)
     free(sr);
 }
 
+static void svc_stop_done(struct rn_svc_stop *stp, int result, void *ctx)
+{
+    struct stop_req *sr = ctx;
+
+    (void)stp;
+    sr->sr_own_done = true;
+    sr->sr_own_result = result;
+    if (sr->sr_lanes_out == 0)
+        svc_stop_answer(sr);
+}
+
+/* Home, on the control socket's loop: another loop's stop ended. */
+static void lane_stop_home(struct rn_loop *loop, struct rn_loop_work *w)
+{
+    struct lane_stop *ls = (struct lane_stop *)((char *)w - offsetof(struct lane_stop, ls_work));
+    struct stop_req *sr = ls->ls_sr;
+
+    (void)loop;
+    if (--sr->sr_lanes_out == 0 && sr->sr_own_done)
+        svc_stop_answer(sr);
+}
+
+/* On the other loop: its stop ended. */
+static void lane_stop_done(struct rn_svc_stop *stp, int result, void *ctx)
+{
+    struct lane_stop *ls = ctx;
+
+    (void)stp;
+    ls->ls_result = result;
+    rn_loop_post(rn__ctl_lanes_loop(ls->ls_sr->sr_cs->cs_lanes, 0), &ls->ls_work,
+                 lane_stop_home);
+}
+
+/* On the other loop: its instance's stop begins. */
+static void lane_stop_begin(struct rn_loop *loop, struct rn_loop_work *w)
+{
+    struct lane_stop *ls = (struct lane_stop *)((char *)w - offsetof(struct lane_stop, ls_work));
+    int rc;
+
+    (void)loop;
+    rc = rn_svc_stop(ls->ls_svc, ls->ls_sr->sr_timeout, &ls->ls_stop, lane_stop_done, ls);
+    if (rc != 0)
+        lane_stop_done(&ls->ls_stop, rc == 1 ? 0 : rc, ls);  /* stopped already, or cannot */
+}
+
 static void svc_stop_cancelled(struct rn_ctl_req *req, void *ctx)
 {
     struct stop_req *sr = ctx;
 
-    /* The client left: stop waiting (the stop itself goes on). */
-    rn_svc_stop_cancel(&sr->sr_stop);
-    stop_req_unlink(sr);
+    /* The client left: stop waiting (the stops themselves go on).  The
+     * other loops' waits end by their timeout and come home to free sr. */
+    if (!sr->sr_own_done) {
+        rn_svc_stop_cancel(&sr->sr_stop);
+        sr->sr_own_done = true;
+        sr->sr_own_result = RN_EIO;  /* unseen: no one is told */
+    }
+    sr->sr_req = NULL;
     rn__ctl_req_complete(req, RN_CTL_EXIT_FAIL);
-    free(sr);
+    if (sr->sr_lanes_out == 0) {
+        stop_req_unlink(sr);
+        free(sr);
+    }
+}
+
+/* The same service on each other loop (the stop's part there), found on
+ * that loop. */
+struct lane_find {
+    struct rn__ctl_svc *lf_cs;
+    const char *lf_name;
+    struct rn_svc *lf_svc[SVC_LANES_MAX];
+};
+
+static void lane_find(unsigned lane, struct rn_stack *st, void *ctx)
+{
+    struct lane_find *lf = ctx;
+
+    (void)st;
+    if (lane > 0 && lf->lf_cs->cs_lane_sc[lane] != NULL)
+        lf->lf_svc[lane] = rn_svcctl_find(lf->lf_cs->cs_lane_sc[lane], lf->lf_name);
 }
 
 static int svc_stop(struct rn__ctl_svc *cs, struct rn_ctl_req *req)
@@ -186,7 +324,9 @@ static int svc_stop(struct rn__ctl_svc *cs, struct rn_ctl_req *req)
     rn_time_t timeout = SVC_STOP_TIMEOUT_DEFAULT;
     struct rn_svc *svc = NULL;
     struct stop_req *sr;
+    struct lane_find lf;
     bool have_timeout = false;
+    unsigned k, n;
     int i, st = 0, rc;
 
     for (i = 2; i < rn__ctl_req_argc(req); i++) {
@@ -213,7 +353,13 @@ static int svc_stop(struct rn__ctl_svc *cs, struct rn_ctl_req *req)
     if (svc == NULL)
         return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "which service? (usage: svc stop NAME "
                                "[--timeout S])");
-    sr = calloc(1, sizeof(*sr));
+    lf.lf_cs = cs;
+    lf.lf_name = rn_svc_name(svc);
+    memset(lf.lf_svc, 0, sizeof(lf.lf_svc));
+    rn__ctl_lanes_each(cs->cs_lanes, lane_find, &lf);
+    for (k = 1, n = 0; k < svc_lanes(cs); k++)
+        n += lf.lf_svc[k] != NULL;
+    sr = calloc(1, sizeof(*sr) + n * sizeof(sr->sr_lanes[0]));
     if (sr == NULL)
         return rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "out of memory");
     sr->sr_cs = cs;
@@ -222,7 +368,7 @@ static int svc_stop(struct rn__ctl_svc *cs, struct rn_ctl_req *req)
     sr->sr_timeout = timeout;
     sr->sr_began = rn_clock_os_monotonic();
     rc = rn_svc_stop(svc, timeout, &sr->sr_stop, svc_stop_done, sr);
-    if (rc != 0) {
+    if (rc != 0 && n == 0) {
         free(sr);
         if (rc == 1) {
             rn_strbuf_printf(rn__ctl_req_out(req), "service %s already STOPPED\n",
@@ -232,10 +378,92 @@ static int svc_stop(struct rn__ctl_svc *cs, struct rn_ctl_req *req)
         return rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "%s is %s: try again once it is RUNNING",
                                rn_svc_name(svc), rn_svc_state_name(rn_svc_state(svc)));
     }
+    if (rc != 0) {
+        /* This loop's is stopped (or stopping); the others' still go. */
+        sr->sr_own_done = true;
+        sr->sr_own_result = rc == 1 ? 0 : RN_EBUSY;
+    }
     sr->sr_next = cs->cs_stops;
     cs->cs_stops = sr;
+    for (k = 1; k < svc_lanes(cs); k++) {
+        struct lane_stop *ls;
+
+        if (lf.lf_svc[k] == NULL)
+            continue;
+        ls = &sr->sr_lanes[sr->sr_nlanes++];
+        ls->ls_sr = sr;
+        ls->ls_lane = k;
+        ls->ls_svc = lf.lf_svc[k];
+        sr->sr_lanes_out++;
+        rn_loop_post(rn__ctl_lanes_loop(cs->cs_lanes, k), &ls->ls_work, lane_stop_begin);
+    }
     rn__ctl_req_on_cancel(req, svc_stop_cancelled, sr);
     return RN_CTL_PENDING;
+}
+
+/* ---- The other loops' instances --------------------------------------------- */
+
+/* What to do to a built-in service on each other loop, and how it went. */
+struct lane_op {
+    struct rn__ctl_svc *lo_cs;
+    enum { LO_START, LO_DRAIN, LO_REMOVE } lo_op;
+    const char *lo_spec;        /* LO_START: NAME[=ARG]; else NAME */
+    rn_time_t lo_grace;         /* LO_DRAIN */
+    int lo_rc;                  /* the first failure, 0 if none */
+    unsigned lo_lane;           /* its loop */
+    char lo_err[600];           /* its reason */
+};
+
+static void lane_op(unsigned lane, struct rn_stack *st, void *ctx)
+{
+    struct lane_op *lo = ctx;
+    struct rn_svcctl *sc = lo->lo_cs->cs_lane_sc[lane];
+    char name[32], err[600] = "";
+    struct rn_svc *svc;
+    int rc = 0;
+
+    (void)st;
+    if (lane == 0 || sc == NULL)
+        return;
+    snprintf(name, sizeof(name), "%.*s", (int)strcspn(lo->lo_spec, "="), lo->lo_spec);
+    svc = rn_svcctl_find(sc, name);
+    switch (lo->lo_op) {
+    case LO_START:
+        if (svc == NULL)
+            rc = rn_svcctl_add(sc, lo->lo_spec, &svc, err, sizeof(err));
+        if (rc == 0) {
+            rc = rn_svc_start(svc, err, sizeof(err));
+            rc = rc == 1 ? 0 : rc;
+        }
+        break;
+    case LO_DRAIN:
+        rc = svc != NULL ? rn_svc_set_drain(svc, lo->lo_grace) : 0;
+        break;
+    case LO_REMOVE:
+        rc = svc != NULL ? rn_svcctl_remove(sc, svc, err, sizeof(err)) : 0;
+        break;
+    }
+    if (rc < 0 && lo->lo_rc == 0) {
+        lo->lo_rc = rc;
+        lo->lo_lane = lane;
+        snprintf(lo->lo_err, sizeof(lo->lo_err), "%s", err[0] ? err : rn_strerror(rc));
+    }
+}
+
+/* Does op to the service on every other loop, if svc is a built-in kind
+ * (a command run as a service is the first loop's alone).  Returns 0, or
+ * fails the request with the first loop's failure that came. */
+static int lanes_op(struct rn__ctl_svc *cs, struct rn_ctl_req *req, const struct rn_svc *svc,
+                    struct lane_op *lo)
+{
+    if (svc_lanes(cs) <= 1 || strcmp(rn_svc_kind(svc)->sk_name, "exec") == 0)
+        return 0;
+    lo->lo_cs = cs;
+    rn__ctl_lanes_each(cs->cs_lanes, lane_op, lo);
+    if (lo->lo_rc == 0)
+        return 0;
+    return rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "%s on loop %u: %s", rn_svc_name(svc),
+                           lo->lo_lane, lo->lo_err);
 }
 
 /* ---- svc drain ---------------------------------------------------------------- */
@@ -259,6 +487,14 @@ static int svc_drain(struct rn__ctl_svc *cs, struct rn_ctl_req *req)
             return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "svc drain: '%s': must be a number "
                                    "of seconds in [0, 3600]", v);
         rc = rn_svc_set_drain(svc, grace);
+        if (rc == 0) {
+            struct lane_op lo = {.lo_op = LO_DRAIN, .lo_spec = rn_svc_name(svc),
+                                 .lo_grace = grace};
+
+            st = lanes_op(cs, req, svc, &lo);
+            if (st != 0)
+                return st;
+        }
         if (rc == RN_ENOTSUP)
             return rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "%s cannot drain (kind %s): a "
                                    "service run as a program stops by its own stop signal "
@@ -310,6 +546,13 @@ static int svc_start(struct rn__ctl_svc *cs, struct rn_ctl_req *req)
                                    "%s", err);
     }
     rc = rn_svc_start(svc, err, sizeof(err));
+    if (rc >= 0) {
+        struct lane_op lo = {.lo_op = LO_START, .lo_spec = spec};
+        int st = lanes_op(cs, req, svc, &lo);
+
+        if (st != 0)
+            return st;
+    }
     if (rc == 1) {
         rn_strbuf_printf(rn__ctl_req_out(req), "service %s already %s\n", name,
                          rn_svc_state_name(rn_svc_state(svc)));
@@ -416,9 +659,67 @@ static int svc_remove(struct rn__ctl_svc *cs, struct rn_ctl_req *req)
     if (svc == NULL)
         return st;
     snprintf(name, sizeof(name), "%s", rn_svc_name(svc));
+    if (rn_svc_state(svc) == RN_SVC_STOPPED) {
+        struct lane_op lo = {.lo_op = LO_REMOVE, .lo_spec = name};
+
+        st = lanes_op(cs, req, svc, &lo);
+        if (st != 0)
+            return st;
+    }
     if (rn_svcctl_remove(cs->cs_sc, svc, err, sizeof(err)) != 0)
         return rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "cannot remove %s: %s", name, err);
     rn_strbuf_printf(rn__ctl_req_out(req), "service %s removed\n", name);
+    return RN_CTL_EXIT_OK;
+}
+
+/* One loop's services as JSON, rendered on that loop. */
+struct lane_list {
+    struct rn__ctl_svc *ll_cs;
+    const char *ll_only;          /* a name, or NULL for all */
+    struct json_object *ll_sum;   /* the first loop's, the others' added */
+};
+
+static void lane_list(unsigned lane, struct rn_stack *st, void *ctx)
+{
+    struct lane_list *ll = ctx;
+    struct rn_svcctl *sc = ll->ll_cs->cs_lane_sc[lane];
+    struct rn_strbuf sb = RN_STRBUF_INIT;
+    const struct rn_svc *only = NULL;
+    struct json_object *o;
+
+    if (lane == 0 || sc == NULL)
+        return;
+    if (ll->ll_only != NULL && (only = rn_svcctl_find(sc, ll->ll_only)) == NULL)
+        return;
+    rn__render_services(sc, only, rn_stack_now(st), &sb, true);
+    o = json_tokener_parse(rn_strbuf_str(&sb));
+    rn_strbuf_free(&sb);
+    if (o != NULL) {
+        rn__ctl_json_add(ll->ll_sum, o);
+        json_object_put(o);
+    }
+}
+
+/* `svc list` and `svc status NAME`: the first loop's services; in JSON,
+ * with the counters (and handles) of every loop's instance summed. */
+static int svc_listing(struct rn__ctl_svc *cs, struct rn_ctl_req *req, const struct rn_svc *only)
+{
+    struct rn_strbuf sb = RN_STRBUF_INIT;
+    struct lane_list ll = {cs, only != NULL ? rn_svc_name(only) : NULL, NULL};
+
+    if (!rn__ctl_req_json(req) || svc_lanes(cs) <= 1) {
+        rn__render_services(cs->cs_sc, only, rn_stack_now(cs->cs_stack), rn__ctl_req_out(req),
+                            rn__ctl_req_json(req));
+        return RN_CTL_EXIT_OK;
+    }
+    rn__render_services(cs->cs_sc, only, rn_stack_now(cs->cs_stack), &sb, true);
+    ll.ll_sum = json_tokener_parse(rn_strbuf_str(&sb));
+    rn_strbuf_free(&sb);
+    if (ll.ll_sum == NULL)
+        return rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "out of memory");
+    rn__ctl_lanes_each(cs->cs_lanes, lane_list, &ll);
+    rn__render_json(rn__ctl_req_out(req), ll.ll_sum);  /* takes it */
+    rn_strbuf_puts(rn__ctl_req_out(req), "\n");
     return RN_CTL_EXIT_OK;
 }
 
@@ -433,9 +734,7 @@ static int rn__cmd_svc(struct rn_ctl_req *req, void *ctx)
         if (rn__ctl_req_argc(req) > 2)
             return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "unexpected argument '%s' (usage: "
                                    "svc list)", rn__ctl_req_arg(req, 2));
-        rn__render_services(cs->cs_sc, NULL, rn_stack_now(cs->cs_stack), rn__ctl_req_out(req),
-                            rn__ctl_req_json(req));
-        return RN_CTL_EXIT_OK;
+        return svc_listing(cs, req, NULL);
     }
     if (strcmp(sub, "status") == 0) {
         if (rn__ctl_req_argc(req) != 3)
@@ -443,9 +742,7 @@ static int rn__cmd_svc(struct rn_ctl_req *req, void *ctx)
         svc = svc_arg(cs, req, 2, &st);
         if (svc == NULL)
             return st;
-        rn__render_services(cs->cs_sc, svc, rn_stack_now(cs->cs_stack), rn__ctl_req_out(req),
-                            rn__ctl_req_json(req));
-        return RN_CTL_EXIT_OK;
+        return svc_listing(cs, req, svc);
     }
     if (strcmp(sub, "start") == 0)
         return svc_start(cs, req);
@@ -502,6 +799,17 @@ static int rn__cmd_why(struct rn_ctl_req *req, void *ctx)
                                 "waited for or held for a reason\n");
     } else {
         rc = rn_diag_render_for(s, id, out);
+        if (svc != NULL && rc >= 0 && svc_lanes(cs) > 1) {
+            /* The same service on the other loops: each its chain. */
+            struct lane_find lf = {cs, what, {0}};
+            unsigned k;
+
+            rn__ctl_lanes_each(cs->cs_lanes, lane_find, &lf);
+            for (k = 1; k < svc_lanes(cs) && rc >= 0; k++)
+                if (lf.lf_svc[k] != NULL)
+                    rc = rn_diag_render_for(s, rn_svc_id(lf.lf_svc[k]), out);
+            rc = rc == RN_ENOENT ? 0 : rc;
+        }
         if (rc == RN_ENOENT) {
             rn_snapshot_free(s);
             return rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "no object #%" PRIu64 " (released, "

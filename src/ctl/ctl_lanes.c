@@ -1,0 +1,195 @@
+/*
+ * The stacks of a daemon with receive-side scaling, one per loop, for the
+ * control commands that speak for all of them (commands.h, "Lanes").
+ *
+ * A command runs on the control socket's loop, lane 0's.  What it needs
+ * of another lane's stack it asks for on that lane's loop thread, where
+ * the stack's state may be read and changed, and waits: a call is a post
+ * to the lane's loop and a condition to wait on.  Lanes never wait for
+ * lane 0, so the wait ends; it costs lane 0 the other lane's reply time
+ * (microseconds), which only control commands pay.
+ */
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "ctl/commands.h"
+#include "refnet/error.h"
+#include "refnet/loop.h"
+
+#define LANES_MAX 64
+
+struct rn__ctl_lanes {
+    unsigned cl_n;                        /* [I] lanes, >= 1 */
+    struct rn_loop *cl_loops[LANES_MAX];  /* [I] [0] the control socket's */
+    struct rn_stack *cl_stacks[LANES_MAX];
+};
+
+/* One call on one lane's loop: lives on the caller's stack. */
+struct lane_call {
+    struct rn_loop_work lc_work;
+    rn__ctl_lane_fn lc_fn;
+    void *lc_ctx;
+    unsigned lc_lane;
+    struct rn_stack *lc_stack;
+    pthread_mutex_t lc_lock;
+    pthread_cond_t lc_cond;
+    bool lc_done;
+};
+
+struct rn__ctl_lanes *rn__ctl_lanes_new(struct rn_loop *loop, struct rn_stack *st)
+{
+    struct rn__ctl_lanes *cl = calloc(1, sizeof(*cl));
+
+    if (cl != NULL) {
+        cl->cl_n = 1;
+        cl->cl_loops[0] = loop;
+        cl->cl_stacks[0] = st;
+    }
+    return cl;
+}
+
+void rn__ctl_lanes_free(struct rn__ctl_lanes *cl)
+{
+    free(cl);
+}
+
+int rn__ctl_lanes_add(struct rn__ctl_lanes *cl, struct rn_loop *loop, struct rn_stack *st)
+{
+    if (cl->cl_n == LANES_MAX)
+        return RN_ENOMEM;
+    cl->cl_loops[cl->cl_n] = loop;
+    cl->cl_stacks[cl->cl_n++] = st;
+    return 0;
+}
+
+unsigned rn__ctl_lanes_count(const struct rn__ctl_lanes *cl)
+{
+    return cl != NULL ? cl->cl_n : 1;
+}
+
+struct rn_stack *rn__ctl_lanes_stack(const struct rn__ctl_lanes *cl, unsigned i)
+{
+    return cl->cl_stacks[i];
+}
+
+struct rn_loop *rn__ctl_lanes_loop(const struct rn__ctl_lanes *cl, unsigned i)
+{
+    return cl->cl_loops[i];
+}
+
+static void lane_call_run(struct rn_loop *loop, struct rn_loop_work *w)
+{
+    struct lane_call *lc = (struct lane_call *)((char *)w - offsetof(struct lane_call, lc_work));
+
+    (void)loop;
+    lc->lc_fn(lc->lc_lane, lc->lc_stack, lc->lc_ctx);
+    pthread_mutex_lock(&lc->lc_lock);
+    lc->lc_done = true;
+    pthread_cond_signal(&lc->lc_cond);
+    pthread_mutex_unlock(&lc->lc_lock);
+}
+
+void rn__ctl_lanes_call(struct rn__ctl_lanes *cl, unsigned i, rn__ctl_lane_fn fn, void *ctx)
+{
+    struct lane_call lc;
+
+    if (i == 0) {
+        fn(0, cl->cl_stacks[0], ctx);  /* the caller's own loop */
+        return;
+    }
+    memset(&lc, 0, sizeof(lc));
+    lc.lc_fn = fn;
+    lc.lc_ctx = ctx;
+    lc.lc_lane = i;
+    lc.lc_stack = cl->cl_stacks[i];
+    pthread_mutex_init(&lc.lc_lock, NULL);
+    pthread_cond_init(&lc.lc_cond, NULL);
+    rn_loop_post(cl->cl_loops[i], &lc.lc_work, lane_call_run);
+    pthread_mutex_lock(&lc.lc_lock);
+    while (!lc.lc_done)
+        pthread_cond_wait(&lc.lc_cond, &lc.lc_lock);
+    pthread_mutex_unlock(&lc.lc_lock);
+    pthread_cond_destroy(&lc.lc_cond);
+    pthread_mutex_destroy(&lc.lc_lock);
+}
+
+void rn__ctl_lanes_each(struct rn__ctl_lanes *cl, rn__ctl_lane_fn fn, void *ctx)
+{
+    unsigned i;
+
+    for (i = 0; i < rn__ctl_lanes_count(cl); i++)
+        rn__ctl_lanes_call(cl, i, fn, ctx);
+}
+
+/* ---- Sums of JSON documents ------------------------------------------------ */
+
+/* Members that name or describe rather than count: the first lane's. */
+static bool json_kept(const char *key)
+{
+    static const char *const kept[] = {"id", "pid", "process", "for_ns", "index", "mtu",
+                                       "max", "buf_size", "peak", "plen", "loop"};
+    size_t i;
+
+    for (i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
+        if (strcmp(key, kept[i]) == 0)
+            return true;
+    return false;
+}
+
+/* The element of array a whose "name" is name's, or NULL. */
+static struct json_object *json_named(struct json_object *a, struct json_object *like)
+{
+    struct json_object *n, *e, *en;
+    size_t i;
+
+    if (!json_object_is_type(like, json_type_object) ||
+        !json_object_object_get_ex(like, "name", &n) || !json_object_is_type(n, json_type_string))
+        return NULL;
+    for (i = 0; i < json_object_array_length(a); i++) {
+        e = json_object_array_get_idx(a, i);
+        if (json_object_is_type(e, json_type_object) && json_object_object_get_ex(e, "name", &en) &&
+            json_object_is_type(en, json_type_string) &&
+            strcmp(json_object_get_string(en), json_object_get_string(n)) == 0)
+            return e;
+    }
+    return NULL;
+}
+
+void rn__ctl_json_add(struct json_object *into, struct json_object *from)
+{
+    if (json_object_is_type(into, json_type_object) && json_object_is_type(from, json_type_object)) {
+        json_object_object_foreach(from, key, val) {
+            struct json_object *have;
+
+            if (!json_object_object_get_ex(into, key, &have))
+                json_object_object_add(into, key, json_object_get(val));
+            else if (!json_kept(key))
+                rn__ctl_json_add(have, val);
+        }
+    } else if (json_object_is_type(into, json_type_array) &&
+               json_object_is_type(from, json_type_array)) {
+        size_t i, n = json_object_array_length(from);
+
+        /* Elements with a "name" (services) meet their namesake; the
+         * others (interfaces, in the same order on every lane) by place. */
+        for (i = 0; i < n; i++) {
+            struct json_object *f = json_object_array_get_idx(from, i), *t = json_named(into, f);
+
+            if (t == NULL && !json_object_object_get_ex(f, "name", NULL) &&
+                i < json_object_array_length(into))
+                t = json_object_array_get_idx(into, i);
+            if (t != NULL)
+                rn__ctl_json_add(t, f);
+            else
+                json_object_array_add(into, json_object_get(f));
+        }
+    } else if (json_object_is_type(into, json_type_int) && json_object_is_type(from, json_type_int)) {
+        json_object_set_uint64(into, json_object_get_uint64(into) + json_object_get_uint64(from));
+    }
+    /* Strings, booleans and the rest: the first lane's stand. */
+}
