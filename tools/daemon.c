@@ -120,6 +120,7 @@ struct rn_daemon {
     bool d_lanes_pending;                 /* [L] a stop waits for the lanes */
     struct rn_loop_work d_lanes_work;     /* the last lane's stop posts it */
     struct rn__ctl_lanes *d_lanes_ctl;    /* [I] the stacks, for commands */
+    struct rn__pins *d_pins;              /* [I] ports pinned to queue 0, or NULL */
 };
 
 static void derr(char *err, size_t errlen, const char *fmt, ...)
@@ -709,7 +710,7 @@ static int daemon_open_link(struct rn_daemon *d, char *err, size_t errlen)
     /* Every queue attached before the device is up, so that no flow's
      * frames change queue as queues attach. */
     for (unsigned q = 1; q < d->d_rss.rs_queues; q++) {
-        struct rn__lane_setup ls = {p, &d->d_rss, q, d->d_fan, d->d_mac};
+        struct rn__lane_setup ls = {p, &d->d_rss, q, d->d_fan, d->d_mac, d->d_pins};
 
         e = rn__lane_create(&ls, &d->d_lanes[q], err, errlen);
         if (e == 0)
@@ -717,6 +718,8 @@ static int daemon_open_link(struct rn_daemon *d, char *err, size_t errlen)
         if (e != 0)
             return e;
     }
+    if (d->d_pins != NULL)
+        rn__pins_set_link(d->d_pins, d->d_tap);
     e = rn_link_tap_set_up(d->d_tap, true);
     if (e != 0) {
         derr(err, errlen, "cannot bring TAP %s up: %s", p->dp_tap, rn_strerror(e));
@@ -908,7 +911,10 @@ static uint64_t daemon_teardown(struct rn_daemon *d)
      * timers are on the loop.  Their stops complete with the stack's. */
     if (d->d_svc != NULL)
         rn_svcctl_exec_detach(d->d_svc);
-    /* The lanes: their loops stop, their stacks run down. */
+    /* The lanes: their loops stop, their stacks run down.  Pins go with
+     * the device. */
+    if (d->d_pins != NULL)
+        rn__pins_set_link(d->d_pins, NULL);
     for (unsigned q = 1; q < RN_RSS_QUEUES_MAX; q++) {
         rn__lane_destroy(d->d_lanes[q]);
         d->d_lanes[q] = NULL;
@@ -934,6 +940,8 @@ static uint64_t daemon_teardown(struct rn_daemon *d)
     d->d_fan = NULL;
     rn__ctl_lanes_free(d->d_lanes_ctl);
     d->d_lanes_ctl = NULL;
+    rn__pins_free(d->d_pins);  /* after every stack, whose end told it */
+    d->d_pins = NULL;
     if (d->d_sigfd >= 0)
         close(d->d_sigfd);
     d->d_sigfd = -1;
@@ -1019,6 +1027,10 @@ int rn__daemon_start(const struct rn_daemon_params *params, struct rn_daemon **o
         e = rn_stack_set_rss(d->d_stack, &d->d_rss, 0);
         if (e == 0)
             e = rn_link_fanout_create(d->d_rss.rs_queues, daemon_fan_wake, d, &d->d_fan);
+        if (e == 0 && (d->d_pins = rn__pins_new(d->d_rss.rs_queues)) == NULL)
+            e = RN_ENOMEM;
+        if (e == 0)
+            rn__pins_watch(d->d_pins, d->d_stack, 0);
         if (e != 0) {
             derr(err, errlen, "cannot set up receive-side scaling over %u queues: %s",
                  d->d_rss.rs_queues, rn_strerror(e));

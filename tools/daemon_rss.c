@@ -69,6 +69,8 @@ int rn__lane_create(const struct rn__lane_setup *s, struct rn__lane **out, char 
     if (e == 0)
         e = rn_stack_set_rss(l->l_stack, s->ls_rss, s->ls_queue);
     if (e == 0)
+        rn__pins_watch(s->ls_pins, l->l_stack, s->ls_queue);
+    if (e == 0)
         e = rn_sock_layer_init(l->l_stack);
     if (e == 0 && p->dp_max_handles != 0)
         e = rn_sock_set_max_handles(l->l_stack, p->dp_max_handles);
@@ -278,4 +280,132 @@ struct rn_svcctl *rn__lane_services(const struct rn__lane *l)
 struct rn_loop *rn__lane_loop(const struct rn__lane *l)
 {
     return l->l_loop;
+}
+
+/* ---- Pinned ports ------------------------------------------------------------ */
+
+struct pins_watch {
+    struct rn__pins *pw_pins;
+    unsigned pw_queue;
+};
+
+struct rn__pins {
+    pthread_mutex_t p_lock;
+    unsigned p_queues;                    /* [I] */
+    struct rn_link *p_tap0;               /* [p_lock] queue 0's TAP, or NULL */
+    uint32_t *p_uses;                     /* [p_lock] [queue][tcp, udp][port] */
+    uint8_t *p_pinned;                    /* [p_lock] [tcp, udp][port] */
+    uint64_t p_made, p_failed;            /* [p_lock] */
+    struct pins_watch p_watch[RN_RSS_QUEUES_MAX]; /* [I] each stack's hook context */
+};
+
+struct rn__pins *rn__pins_new(unsigned queues)
+{
+    struct rn__pins *p = calloc(1, sizeof(*p));
+
+    if (p == NULL)
+        return NULL;
+    p->p_queues = queues;
+    p->p_uses = calloc((size_t)queues * 2 * 65536, sizeof(*p->p_uses));
+    p->p_pinned = calloc(2 * 65536, 1);
+    if (p->p_uses == NULL || p->p_pinned == NULL) {
+        rn__pins_free(p);
+        return NULL;
+    }
+    pthread_mutex_init(&p->p_lock, NULL);
+    return p;
+}
+
+void rn__pins_free(struct rn__pins *p)
+{
+    if (p == NULL)
+        return;
+    if (p->p_uses != NULL && p->p_pinned != NULL)
+        pthread_mutex_destroy(&p->p_lock);
+    free(p->p_uses);
+    free(p->p_pinned);
+    free(p);
+}
+
+static bool pins_needed(const struct rn__pins *p, unsigned pi, uint16_t port);
+
+void rn__pins_set_link(struct rn__pins *p, struct rn_link *tap0)
+{
+    unsigned pi, port;
+
+    pthread_mutex_lock(&p->p_lock);
+    p->p_tap0 = tap0;
+    /* The uses told before the device was open. */
+    for (pi = 0; tap0 != NULL && pi < 2; pi++) {
+        for (port = 1; port < 65536; port++) {
+            if (!pins_needed(p, pi, (uint16_t)port))
+                continue;
+            if (rn_link_tap_pin(tap0, pi ? RN_IPPROTO_UDP : RN_IPPROTO_TCP, (uint16_t)port, 0) == 0) {
+                p->p_pinned[pi * 65536u + port] = 1;
+                p->p_made++;
+            } else {
+                p->p_failed++;
+            }
+        }
+    }
+    pthread_mutex_unlock(&p->p_lock);
+}
+
+void rn__pins_counts(struct rn__pins *p, uint64_t *made, uint64_t *failed)
+{
+    pthread_mutex_lock(&p->p_lock);
+    *made = p->p_made;
+    *failed = p->p_failed;
+    pthread_mutex_unlock(&p->p_lock);
+}
+
+/* A port needs its pin while queue 0's stack uses it and some other
+ * queue's does not: frames hashed there would find nothing. */
+static bool pins_needed(const struct rn__pins *p, unsigned pi, uint16_t port)
+{
+    unsigned q;
+
+    if (p->p_uses[pi * 65536u + port] == 0)
+        return false;
+    for (q = 1; q < p->p_queues; q++)
+        if (p->p_uses[((size_t)q * 2 + pi) * 65536u + port] == 0)
+            return true;
+    return false;
+}
+
+static void pins_use(void *ctx, uint8_t proto, uint16_t port, bool on)
+{
+    struct pins_watch *pw = ctx;
+    struct rn__pins *p = pw->pw_pins;
+    unsigned pi = proto == RN_IPPROTO_UDP;
+    uint32_t *uses = &p->p_uses[((size_t)pw->pw_queue * 2 + pi) * 65536u + port];
+    bool need;
+    int e;
+
+    pthread_mutex_lock(&p->p_lock);
+    if (on)
+        (*uses)++;
+    else if (*uses > 0)
+        (*uses)--;
+    need = pins_needed(p, pi, port);
+    if (p->p_tap0 != NULL && need != (p->p_pinned[pi * 65536u + port] != 0)) {
+        e = need ? rn_link_tap_pin(p->p_tap0, proto, port, 0)
+                 : rn_link_tap_unpin(p->p_tap0, proto, port);
+        if (e == 0 || (!need && e == RN_ENOENT)) {
+            p->p_pinned[pi * 65536u + port] = need;
+            p->p_made += need;
+        } else if (need) {
+            p->p_failed++;
+        }
+    }
+    pthread_mutex_unlock(&p->p_lock);
+}
+
+void rn__pins_watch(struct rn__pins *p, struct rn_stack *st, unsigned q)
+{
+    if (p == NULL || q >= p->p_queues)
+        return;
+    p->p_watch[q].pw_pins = p;
+    p->p_watch[q].pw_queue = q;
+    rn_stack_set_port_use(st, pins_use, &p->p_watch[q]);
 }

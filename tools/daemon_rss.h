@@ -27,6 +27,26 @@
 #include "tools/daemon.h"
 
 struct rn__lane;
+struct rn__pins;
+
+/* ---- Pinned ports ------------------------------------------------------------
+ * A port that only the first loop's stack uses (a listener of a program
+ * under `refnet run`, a command run as a service, `refnet recv`, a bound
+ * UDP socket, the connections on them) must bring every frame to that
+ * loop, whatever the hash says: the first loop pins it to queue 0 on the
+ * TAP (rn_link_tap_pin()) while it is in use there and on no other loop,
+ * and takes the pin back after.  Every loop's stack tells its uses
+ * (rn_stack_set_port_use()); a port the built-in services use on every
+ * loop stays hashed.  Any thread, under a lock. */
+struct rn__pins *rn__pins_new(unsigned queues);
+void rn__pins_free(struct rn__pins *p);
+/* Queue 0's TAP, once open; pins are made from then on (those due meanwhile
+ * at once).  NULL before the device goes: no pin is taken back after. */
+void rn__pins_set_link(struct rn__pins *p, struct rn_link *tap0);
+/* Has st (queue q's stack) tell p its ports' uses. */
+void rn__pins_watch(struct rn__pins *p, struct rn_stack *st, unsigned q);
+/* Pins made and failed so far. */
+void rn__pins_counts(struct rn__pins *p, uint64_t *made, uint64_t *failed);
 
 /* What a lane is made from: the daemon's parameters, the steering, its
  * queue, the fan-out group and the interface's address. */
@@ -36,6 +56,7 @@ struct rn__lane_setup {
     unsigned ls_queue;                 /* 1 .. rs_queues - 1 */
     struct rn_link_fanout *ls_fan;
     const uint8_t *ls_mac;             /* queue 0's */
+    struct rn__pins *ls_pins;          /* the ports pinned to queue 0 */
 };
 
 /* Creates queue ls_queue's stack (TCP settings, socket layer, RSS) and

@@ -38,6 +38,9 @@ struct rn_iface;
 
 /* Counts a dropped packet under reason on ifp (or the stack if NULL). */
 void rn__stack_count_drop(struct rn_stack *st, struct rn_iface *ifp, enum rn_drop reason);
+/* A transport's local port comes into use (on) or out of one use: tells
+ * rn_stack_set_port_use()'s function, if any. [L] */
+void rn__stack_port_use(struct rn_stack *st, uint8_t proto, uint16_t port, bool on);
 
 /* ---- The IP layer's hooks ---------------------------------------------- */
 

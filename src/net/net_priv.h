@@ -245,6 +245,12 @@ struct net_stack {
                                              device's steering, rs_queues 0
                                              when the stack has no RSS */
     unsigned ns_rss_queue;                /* [L] the queue this stack runs */
+    rn_port_use_fn ns_port_use;           /* [L] rn_stack_set_port_use()'s, or NULL */
+    void *ns_port_use_ctx;                /* [L] */
+    bool ns_rx_copy;                      /* [L] the frame taken in now is a copy
+                                             of one queue 0's stack got too (RSS
+                                             fan-out): its drops are counted
+                                             there, not again here */
     struct rn_nbpool *ns_pool;            /* [L] */
     struct rn_iface *ns_ifaces[NET_MAX_IFACES]; /* [L] held by tag "stack" */
     unsigned ns_nifaces;                  /* [L] */

@@ -219,6 +219,20 @@ bool rn_stack_rss_mine(struct rn_stack *st, const struct rn_inaddr *src,
            rn_rss_flow_queue(&ns->ns_rss, src, dst, sport, dport) == ns->ns_rss_queue;
 }
 
+void rn_stack_set_port_use(struct rn_stack *st, rn_port_use_fn fn, void *ctx)
+{
+    net_st(st)->ns_port_use = fn;
+    net_st(st)->ns_port_use_ctx = ctx;
+}
+
+void rn__stack_port_use(struct rn_stack *st, uint8_t proto, uint16_t port, bool on)
+{
+    const struct net_stack *ns = net_st(st);
+
+    if (ns->ns_port_use != NULL)
+        ns->ns_port_use(ns->ns_port_use_ctx, proto, port, on);
+}
+
 unsigned rn_stack_rss_queues(struct rn_stack *st, unsigned *queue)
 {
     const struct net_stack *ns = net_st(st);
@@ -230,6 +244,8 @@ unsigned rn_stack_rss_queues(struct rn_stack *st, unsigned *queue)
 
 void rn__stack_count_drop(struct rn_stack *st, struct rn_iface *ifp, enum rn_drop reason)
 {
+    if (net_st(st)->ns_rx_copy)
+        return;
     if ((unsigned)reason >= RN_DROP_MAX_)
         reason = RN_DROP_NONE;
     if (ifp != NULL)
@@ -262,9 +278,13 @@ static void poll_rx(struct rn_stack *st, struct rn_iface *ifp)
         int n = rn_link_rx(ifp->if_link, batch, NET_RX_BATCH, st->st_now), i;
 
         for (i = 0; i < n; i++) {
+            bool copy = (batch[i]->nb_offload & RN_NB_OFF_RSS_COPY) != 0;
+
             batch[i]->nb_ingress = ifp->if_index;
             rn_nb_set_owner(batch[i], rn__net_types.nt_own_rx);
+            net_st(st)->ns_rx_copy = copy;
             rn__net_eth_input(ifp, batch[i]);
+            net_st(st)->ns_rx_copy = false;
         }
         if (n < NET_RX_BATCH)
             break;

@@ -546,6 +546,7 @@ void rn__tcp_bound_link(struct tcp_stack *ts, struct tcp_bound *bd)
     bd->bd_next = *head;
     *head = bd;
     bd->bd_linked = true;
+    rn__stack_port_use(ts->ts_stack, RN_IPPROTO_TCP, bd->bd_lport, true);
 }
 
 void rn__tcp_bound_unlink(struct tcp_stack *ts, struct tcp_bound *bd)
@@ -558,6 +559,7 @@ void rn__tcp_bound_unlink(struct tcp_stack *ts, struct tcp_bound *bd)
         pp = &(*pp)->bd_next;
     *pp = bd->bd_next;
     bd->bd_next = NULL;
+    rn__stack_port_use(ts->ts_stack, RN_IPPROTO_TCP, bd->bd_lport, false);
     bd->bd_linked = false;
 }
 
@@ -582,6 +584,7 @@ static void bind_unlink(struct tcp_bind *b)
     while (*pp != b)
         pp = &(*pp)->b_next;
     *pp = b->b_next;
+    rn__stack_port_use(b->b_tcp->ts_stack, RN_IPPROTO_TCP, b->b_lport, false);
 }
 
 /* On the loop thread, after the closed listener was released. */
@@ -611,6 +614,7 @@ static void conn_hash_insert(struct tcp_stack *ts, struct tcp_conn *c)
     ts->ts_hash[b] = c;
     c->t_flags |= TF_IN_HASH;
     ts->ts_nconns++;
+    rn__stack_port_use(ts->ts_stack, RN_IPPROTO_TCP, c->t_lport, true);
     rn_ob_cond_set(c, TCP_COND_IN_TABLE);
     rn_ob_ref(c, RN_TAG_PORT_TABLE);
 }
@@ -628,6 +632,7 @@ static void conn_hash_remove(struct tcp_stack *ts, struct tcp_conn *c)
     c->t_hnext = NULL;
     c->t_flags &= ~TF_IN_HASH;
     ts->ts_nconns--;
+    rn__stack_port_use(ts->ts_stack, RN_IPPROTO_TCP, c->t_lport, false);
     rn_ob_deref_cond(c, RN_TAG_PORT_TABLE, TCP_COND_IN_TABLE);
 }
 
@@ -1354,6 +1359,7 @@ int rn__tcp_listen_opts(struct rn_stack *st, struct rn_inaddr laddr, uint16_t lp
     h = lport % TCP_LHASH_BUCKETS;
     b->b_next = ts->ts_lhash[h];
     ts->ts_lhash[h] = b;
+    rn__stack_port_use(ts->ts_stack, RN_IPPROTO_TCP, lport, true);
     rn_ob_cond_set(l, TCP_LCOND_BOUND);
     rn_ob_ref(l, RN_TAG_PORT_TABLE);
     /* Listen authorisation, once bound: a refused listener is closed at

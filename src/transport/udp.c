@@ -547,6 +547,7 @@ static int ep_bind(struct udp_ep *ep, struct rn_inaddr addr, uint16_t port, stru
     err = rn__pt_insert(&us->us_ports, &ep->ue_bind, ep, addr, port);
     if (err < 0)
         return err;
+    rn__stack_port_use(us->us_stack, RN_IPPROTO_UDP, port, true);
     ep->ue_laddr = addr;
     ep->ue_lport = port;
     ep_publish_names(ep);
@@ -869,6 +870,8 @@ static void ep_close(struct udp_ep *ep)
     ep->ue_up.up_event = NULL;
     ep->ue_up.up_ctx = NULL;
     ep_purge(ep);
+    if (ep->ue_bind.pe_linked)
+        rn__stack_port_use(ep->ue_udp->us_stack, RN_IPPROTO_UDP, ep->ue_bind.pe_port, false);
     rn__pt_remove(&ep->ue_udp->us_ports, &ep->ue_bind);
     rn_ob_kill(ep);
 }

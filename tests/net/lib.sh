@@ -197,10 +197,13 @@ _net_launch() {
     local i
     # Not through nsx: a backgrounded function would be a subshell, and $!
     # its PID; ip netns exec execs the daemon, so $! is the daemon's.
-    local v6=()
+    local v6=() rss=()
     [ "$net_v6" = 1 ] && v6=(--addr6 2001:2::2/64)
+    # REFNET_TEST_RSS (off, or a number of queues) runs every daemon of the
+    # suite so; a test's own --rss comes after and wins.
+    [ -n "${REFNET_TEST_RSS:-}" ] && rss=(--rss "$REFNET_TEST_RSS")
     ip netns exec "$ns" "$refnet" daemon --tap rn0 --addr "198.18.0.2/$net_plen" --ctl "$sock" \
-        "${v6[@]}" "$@" 2>"$dlog" &
+        "${v6[@]}" "${rss[@]}" "$@" 2>"$dlog" &
     dpid=$!
     net_stopped=0
     for i in $(seq 50); do
