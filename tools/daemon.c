@@ -121,6 +121,8 @@ struct rn_daemon {
     struct rn_loop_work d_lanes_work;     /* the last lane's stop posts it */
     struct rn__ctl_lanes *d_lanes_ctl;    /* [I] the stacks, for commands */
     struct rn__pins *d_pins;              /* [I] ports pinned to queue 0, or NULL */
+    struct rn_link *d_capture;            /* [I] queue 0's capture filter (--capture),
+                                             whose file the lanes' share; NULL */
 };
 
 static void derr(char *err, size_t errlen, const char *fmt, ...)
@@ -663,7 +665,7 @@ static int daemon_open_link(struct rn_daemon *d, char *err, size_t errlen)
                  why[0] ? why : rn_strerror(e));
             goto out_close_link;
         }
-        top = link;
+        top = d->d_capture = link;
     }
     memset(&ip, 0, sizeof(ip));
     ip.ifp_name = p->dp_tap;
@@ -710,7 +712,8 @@ static int daemon_open_link(struct rn_daemon *d, char *err, size_t errlen)
     /* Every queue attached before the device is up, so that no flow's
      * frames change queue as queues attach. */
     for (unsigned q = 1; q < d->d_rss.rs_queues; q++) {
-        struct rn__lane_setup ls = {p, &d->d_rss, q, d->d_fan, d->d_mac, d->d_pins};
+        struct rn__lane_setup ls = {p, &d->d_rss, q, d->d_fan, d->d_mac, d->d_pins,
+                                    d->d_capture};
 
         e = rn__lane_create(&ls, &d->d_lanes[q], err, errlen);
         if (e == 0)
@@ -922,6 +925,7 @@ static uint64_t daemon_teardown(struct rn_daemon *d)
     rn_loop_destroy(d->d_loop);
     d->d_loop = NULL;
     d->d_fault = NULL;  /* goes with the interface */
+    d->d_capture = NULL;
     if (d->d_stack != NULL) {
         e = rn_stack_destroy(d->d_stack);
         if (e != 0)
@@ -1019,11 +1023,6 @@ int rn__daemon_start(const struct rn_daemon_params *params, struct rn_daemon **o
     if (params->dp_rss_key_set)
         memcpy(d->d_rss.rs_key, params->dp_rss_key, RN_RSS_KEY_LEN);
     if (d->d_rss.rs_queues > 1) {
-        if (params->dp_capture != NULL) {
-            derr(err, errlen, "--capture records one queue's frames: use it with --rss off");
-            e = RN_EINVAL;
-            goto out_teardown;
-        }
         e = rn_stack_set_rss(d->d_stack, &d->d_rss, 0);
         if (e == 0)
             e = rn_link_fanout_create(d->d_rss.rs_queues, daemon_fan_wake, d, &d->d_fan);

@@ -127,6 +127,17 @@ static int lane_link(struct rn__lane *l, struct rn_link **top, char *err, size_t
         }
         *top = fault;
     }
+    if (l->l_setup.ls_capture != NULL) {
+        struct rn_link *cap;
+
+        e = rn_link_capture_share(l->l_setup.ls_capture, *top, &cap);
+        if (e != 0) {
+            rn_link_close(*top);
+            lane_err(err, errlen, l, "cannot share the capture file", rn_strerror(e));
+            return e;
+        }
+        *top = cap;
+    }
     return 0;
 }
 

@@ -57,6 +57,7 @@ struct rn__lane_setup {
     struct rn_link_fanout *ls_fan;
     const uint8_t *ls_mac;             /* queue 0's */
     struct rn__pins *ls_pins;          /* the ports pinned to queue 0 */
+    struct rn_link *ls_capture;        /* queue 0's capture filter, or NULL */
 };
 
 /* Creates queue ls_queue's stack (TCP settings, socket layer, RSS) and

@@ -400,6 +400,13 @@ struct rn_link_capture_params {
 int rn_link_capture_open(struct rn_link *lower, const struct rn_link_capture_params *params,
                          struct rn_link **out, char *errbuf);
 
+/* Stacks on lower a capture filter writing into capture's file, in turn
+ * with capture and any other sharer, each on its own thread (a device's
+ * queues with receive-side scaling: one file, all frames, in the order
+ * they were written).  The file closes with the last of them.  Returns 0
+ * or RN_ENOMEM. */
+int rn_link_capture_share(struct rn_link *capture, struct rn_link *lower, struct rn_link **out);
+
 /* Pauses or resumes writing; frames pass unrecorded while paused. */
 void rn_link_capture_set_enabled(struct rn_link *link, bool enabled);
 

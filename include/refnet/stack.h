@@ -84,6 +84,14 @@ bool rn_stack_rss_mine(struct rn_stack *st, const struct rn_inaddr *src,
 /* The queue st runs and how many there are (1 and 0 without RSS). [L] */
 unsigned rn_stack_rss_queues(struct rn_stack *st, unsigned *queue);
 
+/* Told when a local port of st comes into use, or out of it: a TCP
+ * listener, a bound TCP socket, a connection or a TIME_WAIT entry on it,
+ * a bound UDP endpoint; on is true for each that starts, false for each
+ * that ends (so uses are counted, not states).  With RSS the daemon pins
+ * a port the first loop's stack alone uses to its queue. [L] */
+typedef void (*rn_port_use_fn)(void *ctx, uint8_t proto, uint16_t port, bool on);
+void rn_stack_set_port_use(struct rn_stack *st, rn_port_use_fn fn, void *ctx);
+
 /* ---- Interfaces and routes ---------------------------------------------- */
 
 struct rn_iface_params {

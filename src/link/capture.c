@@ -10,6 +10,8 @@
  */
 #include <assert.h>
 #include <pcap/pcap.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,10 +23,18 @@
 
 #define CAPTURE_DEFAULT_SNAPLEN 65535u
 
+/* The file, shared by the capture filters of a device's queues
+ * (rn_link_capture_share()), each on its own loop thread. */
+struct capture_sink {
+    pthread_mutex_t cs_lock;        /* guards the dumper */
+    pcap_t *cs_dead;                /* [I] libpcap handle describing the file */
+    pcap_dumper_t *cs_dumper;       /* [cs_lock] the open file */
+    atomic_uint cs_refs;            /* [A] one per filter writing to it */
+};
+
 struct capture_link {
     struct rn_link cl_link;         /* [L] common part; first */
-    pcap_t *cl_dead;                /* [I] libpcap handle describing the file */
-    pcap_dumper_t *cl_dumper;       /* [L] the open file */
+    struct capture_sink *cl_sink;   /* [I] held */
     uint8_t *cl_scratch;            /* [L] cl_snaplen bytes, to flatten chains */
     uint32_t cl_snaplen;            /* [I] bytes kept per frame */
     rn_time_t cl_flush_interval;    /* [I] 0: flush only at close */
@@ -35,6 +45,8 @@ struct capture_link {
     uint64_t cl_write_errors;       /* [L] failed flushes */
 };
 
+static void sink_put(struct capture_sink *cs);
+
 static struct capture_link *capture_of(struct rn_link *link)
 {
     return (struct capture_link *)link;
@@ -42,8 +54,13 @@ static struct capture_link *capture_of(struct rn_link *link)
 
 static void capture_flush(struct capture_link *cl, rn_time_t now)
 {
+    int rc;
+
     cl->cl_last_flush = now;
-    if (pcap_dump_flush(cl->cl_dumper) != 0 && cl->cl_write_errors++ == 0)
+    pthread_mutex_lock(&cl->cl_sink->cs_lock);
+    rc = pcap_dump_flush(cl->cl_sink->cs_dumper);
+    pthread_mutex_unlock(&cl->cl_sink->cs_lock);
+    if (rc != 0 && cl->cl_write_errors++ == 0)
         rn_report(RN_REPORT_INFO, "capture %s: cannot write the capture file\n",
                   cl->cl_link.lk_name);
 }
@@ -60,7 +77,9 @@ static void capture_write(struct capture_link *cl, const struct rn_netbuf *nb, r
     hdr.len = nb->nb_pktlen;
     hdr.caplen = nb->nb_pktlen < cl->cl_snaplen ? nb->nb_pktlen : cl->cl_snaplen;
     data = rn_nb_header(nb, 0, hdr.caplen, cl->cl_scratch);
-    pcap_dump((u_char *)cl->cl_dumper, &hdr, data);
+    pthread_mutex_lock(&cl->cl_sink->cs_lock);
+    pcap_dump((u_char *)cl->cl_sink->cs_dumper, &hdr, data);
+    pthread_mutex_unlock(&cl->cl_sink->cs_lock);
     cl->cl_frames++;
 }
 
@@ -120,11 +139,20 @@ static void capture_close(struct rn_link *link)
     struct capture_link *cl = capture_of(link);
 
     capture_flush(cl, cl->cl_last_flush);
-    pcap_dump_close(cl->cl_dumper);
-    pcap_close(cl->cl_dead);
+    sink_put(cl->cl_sink);
     rn_link_close(link->lk_lower);
     free(cl->cl_scratch);
     free(cl);
+}
+
+static void sink_put(struct capture_sink *cs)
+{
+    if (atomic_fetch_sub(&cs->cs_refs, 1) != 1)
+        return;
+    pcap_dump_close(cs->cs_dumper);
+    pcap_close(cs->cs_dead);
+    pthread_mutex_destroy(&cs->cs_lock);
+    free(cs);
 }
 
 static const struct rn_link_ops capture_ops = {
@@ -156,27 +184,61 @@ int rn_link_capture_open(struct rn_link *lower, const struct rn_link_capture_par
         err = rn__link_err(errbuf, RN_ENOMEM, "capture %s: out of memory", params->cp_path);
         goto out_free;
     }
-    cl->cl_dead = pcap_open_dead_with_tstamp_precision(DLT_EN10MB, (int)cl->cl_snaplen,
-                                                       PCAP_TSTAMP_PRECISION_NANO);
-    if (cl->cl_dead == NULL) {
+    cl->cl_sink = calloc(1, sizeof(*cl->cl_sink));
+    if (cl->cl_sink == NULL) {
         err = rn__link_err(errbuf, RN_ENOMEM, "capture %s: out of memory", params->cp_path);
         goto out_free;
     }
-    cl->cl_dumper = pcap_dump_open(cl->cl_dead, params->cp_path);
-    if (cl->cl_dumper == NULL) {
-        err = rn__link_err(errbuf, RN_EIO, "capture: %s", pcap_geterr(cl->cl_dead));
+    cl->cl_sink->cs_dead = pcap_open_dead_with_tstamp_precision(
+        DLT_EN10MB, (int)cl->cl_snaplen, PCAP_TSTAMP_PRECISION_NANO);
+    if (cl->cl_sink->cs_dead == NULL) {
+        err = rn__link_err(errbuf, RN_ENOMEM, "capture %s: out of memory", params->cp_path);
+        goto out_free;
+    }
+    cl->cl_sink->cs_dumper = pcap_dump_open(cl->cl_sink->cs_dead, params->cp_path);
+    if (cl->cl_sink->cs_dumper == NULL) {
+        err = rn__link_err(errbuf, RN_EIO, "capture: %s", pcap_geterr(cl->cl_sink->cs_dead));
         goto out_close_dead;
     }
+    pthread_mutex_init(&cl->cl_sink->cs_lock, NULL);
+    atomic_init(&cl->cl_sink->cs_refs, 1);
     rn_link_init(&cl->cl_link, &capture_ops, lower, "capture");
     *out = &cl->cl_link;
     return 0;
 
 out_close_dead:
-    pcap_close(cl->cl_dead);
+    pcap_close(cl->cl_sink->cs_dead);
 out_free:
+    free(cl->cl_sink);
     free(cl->cl_scratch);
     free(cl);
     return err;
+}
+
+int rn_link_capture_share(struct rn_link *capture, struct rn_link *lower, struct rn_link **out)
+{
+    const struct capture_link *from;
+    struct capture_link *cl;
+
+    assert(capture->lk_ops == &capture_ops && lower != NULL && out != NULL);
+    from = (const struct capture_link *)capture;
+    cl = calloc(1, sizeof(*cl));
+    if (cl == NULL)
+        return RN_ENOMEM;
+    cl->cl_snaplen = from->cl_snaplen;
+    cl->cl_flush_interval = from->cl_flush_interval;
+    cl->cl_time_offset = from->cl_time_offset;
+    cl->cl_enabled = true;
+    cl->cl_scratch = malloc(cl->cl_snaplen);
+    if (cl->cl_scratch == NULL) {
+        free(cl);
+        return RN_ENOMEM;
+    }
+    cl->cl_sink = from->cl_sink;
+    atomic_fetch_add(&cl->cl_sink->cs_refs, 1);
+    rn_link_init(&cl->cl_link, &capture_ops, lower, "capture");
+    *out = &cl->cl_link;
+    return 0;
 }
 
 void rn_link_capture_set_enabled(struct rn_link *link, bool enabled)
