@@ -1109,7 +1109,7 @@ int rn__daemon_start(const struct rn_daemon_params *params, struct rn_daemon **o
     if (e == 0)
         e = rn__ctl_add_svc_cmds(d->d_ctl, d->d_ctl_svc);
     if (e == 0)
-        e = rn__ctl_add_filter_cmds(d->d_ctl, d->d_stack);
+        e = rn__ctl_add_filter_cmds(d->d_ctl, d->d_stack, d->d_lanes_ctl);
     if (e == 0)
         e = rn__ctl_add_tcp_cmds(d->d_ctl, d->d_stack);
     if (e != 0) {

@@ -34,7 +34,8 @@ int rn__ctl_add_object_cmds(struct rn_ctl_server *srv);
 
 /* Adds `filter list|add|del` (ctl_filter.c) for st's filtering platform
  * to srv.  Returns 0 or RN_ENOMEM. */
-int rn__ctl_add_filter_cmds(struct rn_ctl_server *srv, struct rn_stack *st);
+int rn__ctl_add_filter_cmds(struct rn_ctl_server *srv, struct rn_stack *st,
+                            struct rn__ctl_lanes *lanes);
 
 /* Dump jobs in flight (ctl_dump.c): `dump FILE` takes a snapshot on the
  * loop thread and writes it on a worker thread, so that the file's write
@@ -85,6 +86,14 @@ struct rn_loop *rn__ctl_lanes_loop(const struct rn__ctl_lanes *cl, unsigned i);
  * at once, on the caller's); each: lane 0 first, then the others. */
 void rn__ctl_lanes_call(struct rn__ctl_lanes *cl, unsigned i, rn__ctl_lane_fn fn, void *ctx);
 void rn__ctl_lanes_each(struct rn__ctl_lanes *cl, rn__ctl_lane_fn fn, void *ctx);
+/* A listing of every lane's stack, each rendered on its loop by render:
+ * in JSON one document, the lanes' summed (rn__ctl_json_add()) with
+ * "loops": n beside; in text each lane's under "loop N (stack NAME):". */
+struct rn_ctl_req;
+struct rn_strbuf;
+typedef void (*rn__ctl_render_fn)(struct rn_stack *st, struct rn_strbuf *sb, bool json);
+int rn__ctl_lanes_render(struct rn__ctl_lanes *cl, struct rn_ctl_req *req,
+                         rn__ctl_render_fn render);
 /* Adds JSON document from into into, member by member: numbers are
  * summed (but those that name or describe: id, pid, mtu, index ...),
  * arrays element by element (by "name" where elements have one), what

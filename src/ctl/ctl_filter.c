@@ -28,11 +28,76 @@
 
 #define FILTER_USAGE "filter list | filter add SPEC | filter del ID"
 
+/* The daemon's stacks, one per loop with receive-side scaling (NULL: the
+ * one given): filters and plug-ins go to each, in the same order, so a
+ * filter has the same number on every loop. */
+static struct rn__ctl_lanes *filter_lanes;
+
+/* What to do to every other loop's filtering platform. */
+struct filter_op {
+    enum { FO_ADD, FO_DEL, FO_LOAD, FO_UNLOAD } fo_op;
+    const char *fo_arg;       /* a spec, a plug-in's path or name */
+    const char *fo_args;      /* FO_LOAD: its arguments */
+    uint64_t fo_id;           /* FO_ADD: lane 0's number; FO_DEL: the number */
+    int fo_rc;                /* the first failure, 0 if none */
+    unsigned fo_lane;         /* its loop */
+    char fo_err[256];
+};
+
+static void filter_lane(unsigned lane, struct rn_stack *st, void *ctx)
+{
+    struct filter_op *fo = ctx;
+    char err[256] = "";
+    uint64_t id = 0;
+    unsigned deleted;
+    int rc = 0;
+
+    if (lane == 0)
+        return;
+    switch (fo->fo_op) {
+    case FO_ADD:
+        rc = rn_filter_add(st, fo->fo_arg, &id, err, sizeof(err));
+        if (rc == 0 && id != fo->fo_id) {
+            snprintf(err, sizeof(err), "added as filter %" PRIu64 ", not %" PRIu64, id,
+                     fo->fo_id);
+            rc = RN_EIO;
+        }
+        break;
+    case FO_DEL:
+        rc = rn_filter_del(st, fo->fo_id);
+        break;
+    case FO_LOAD:
+        rc = rn_plugin_load(st, fo->fo_arg, fo->fo_args, NULL, err, sizeof(err));
+        break;
+    case FO_UNLOAD:
+        rc = rn_plugin_unload(st, fo->fo_arg, &deleted);
+        break;
+    }
+    if (rc != 0 && fo->fo_rc == 0) {
+        fo->fo_rc = rc;
+        fo->fo_lane = lane;
+        snprintf(fo->fo_err, sizeof(fo->fo_err), "%s", err[0] ? err : rn_strerror(rc));
+    }
+}
+
+/* Does fo on every other loop.  Returns 0, or fails the request. */
+static int filter_lanes_op(struct rn_ctl_req *req, struct filter_op *fo)
+{
+    if (rn__ctl_lanes_count(filter_lanes) <= 1)
+        return 0;
+    rn__ctl_lanes_each(filter_lanes, filter_lane, fo);
+    if (fo->fo_rc == 0)
+        return 0;
+    return rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "on loop %u: %s", fo->fo_lane, fo->fo_err);
+}
+
 static int filter_list(struct rn_ctl_req *req, struct rn_stack *st)
 {
     if (rn__ctl_req_argc(req) != 2)
         return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "unexpected argument '%s' (usage: "
                                "filter list [--json])", rn__ctl_req_arg(req, 2));
+    if (rn__ctl_lanes_count(filter_lanes) > 1)
+        return rn__ctl_lanes_render(filter_lanes, req, rn__render_filters);
     rn__render_filters(st, rn__ctl_req_out(req), rn__ctl_req_json(req));
     return RN_CTL_EXIT_OK;
 }
@@ -54,6 +119,13 @@ static int filter_add(struct rn_ctl_req *req, struct rn_stack *st)
         return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "bad filter spec: %s", err);
     if (e != 0)
         return rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "cannot add the filter: %s", err);
+    {
+        struct filter_op fo = {.fo_op = FO_ADD, .fo_arg = rn__ctl_req_arg(req, 2), .fo_id = id};
+
+        e = filter_lanes_op(req, &fo);
+        if (e != 0)
+            return e;
+    }
     /* It parsed once, so it parses again: print the canonical form. */
     (void)rn_filter_parse(rn__ctl_req_arg(req, 2), &fs, NULL, 0);
     rn_filter_spec_format(&fs, canon, sizeof(canon));
@@ -88,6 +160,13 @@ static int filter_del(struct rn_ctl_req *req, struct rn_stack *st)
     if (e != 0)
         return rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "cannot delete filter %" PRIu64 ": %s",
                                id, rn_strerror(e));
+    {
+        struct filter_op fo = {.fo_op = FO_DEL, .fo_id = id};
+
+        e = filter_lanes_op(req, &fo);
+        if (e != 0)
+            return e;
+    }
     if (rn__ctl_req_json(req)) {
         struct json_object *o = json_object_new_object();
 
@@ -144,6 +223,13 @@ static int plugin_load(struct rn_ctl_req *req, struct rn_stack *st)
     e = rn_plugin_load(st, path, args, &pl, err, sizeof(err));
     if (e != 0)
         return rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "%s", err);
+    {
+        struct filter_op fo = {.fo_op = FO_LOAD, .fo_arg = path, .fo_args = args};
+
+        e = filter_lanes_op(req, &fo);
+        if (e != 0)
+            return e;
+    }
     if (rn__ctl_req_json(req)) {
         struct json_object *o = json_object_new_object();
 
@@ -176,6 +262,13 @@ static int plugin_unload(struct rn_ctl_req *req, struct rn_stack *st)
     if (e != 0)
         return rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "plugin unload %s: %s", name,
                                rn_strerror(e));
+    {
+        struct filter_op fo = {.fo_op = FO_UNLOAD, .fo_arg = name};
+
+        e = filter_lanes_op(req, &fo);
+        if (e != 0)
+            return e;
+    }
     rn_strbuf_printf(rn__ctl_req_out(req), "plug-in %s unloading: %u filter%s naming its "
                      "callouts deleted; it goes once its callouts hold nothing (plugin list, "
                      "refnet why)\n", name, deleted, deleted == 1 ? "" : "s");
@@ -195,6 +288,8 @@ static int rn__cmd_plugin(struct rn_ctl_req *req, void *ctx)
     if (strcmp(sub, "list") == 0) {
         if (rn__ctl_req_argc(req) != 2)
             return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "usage: plugin list [--json]");
+        if (rn__ctl_lanes_count(filter_lanes) > 1)
+            return rn__ctl_lanes_render(filter_lanes, req, rn__render_plugins);
         rn__render_plugins(st, rn__ctl_req_out(req), rn__ctl_req_json(req));
         return RN_CTL_EXIT_OK;
     }
@@ -211,7 +306,9 @@ static const struct rn_ctl_cmd filter_cmds[] = {
     {"plugin", rn__cmd_plugin, PLUGIN_USAGE},
 };
 
-int rn__ctl_add_filter_cmds(struct rn_ctl_server *srv, struct rn_stack *st)
+int rn__ctl_add_filter_cmds(struct rn_ctl_server *srv, struct rn_stack *st,
+                            struct rn__ctl_lanes *lanes)
 {
+    filter_lanes = lanes;
     return rn__ctl_server_add(srv, filter_cmds, sizeof(filter_cmds) / sizeof(filter_cmds[0]), st);
 }

@@ -18,6 +18,10 @@
 #include <json-c/json.h>
 
 #include "ctl/commands.h"
+#include "ctl/ctl.h"
+#include "ctl/render.h"
+#include "refnet/runtime.h"
+#include "refnet/strbuf.h"
 #include "refnet/error.h"
 #include "refnet/loop.h"
 
@@ -124,6 +128,67 @@ void rn__ctl_lanes_each(struct rn__ctl_lanes *cl, rn__ctl_lane_fn fn, void *ctx)
 
     for (i = 0; i < rn__ctl_lanes_count(cl); i++)
         rn__ctl_lanes_call(cl, i, fn, ctx);
+}
+
+/* ---- Listings of every lane --------------------------------------------------- */
+
+/* Each lane's listing, rendered on its loop. */
+struct lane_render {
+    rn__ctl_render_fn lr_render;
+    bool lr_json;
+    struct rn_strbuf lr_out[LANES_MAX];
+};
+
+static void lane_render(unsigned lane, struct rn_stack *st, void *ctx)
+{
+    struct lane_render *lr = ctx;
+
+    lr->lr_render(st, &lr->lr_out[lane], lr->lr_json);
+}
+
+int rn__ctl_lanes_render(struct rn__ctl_lanes *cl, struct rn_ctl_req *req,
+                         rn__ctl_render_fn render)
+{
+    struct rn_strbuf *out = rn__ctl_req_out(req);
+    unsigned i, n = rn__ctl_lanes_count(cl);
+    struct lane_render *lr = calloc(1, sizeof(*lr));
+    struct json_object *sum = NULL;
+    bool json = rn__ctl_req_json(req);
+
+    if (lr == NULL)
+        return rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "out of memory");
+    lr->lr_render = render;
+    lr->lr_json = json;
+    for (i = 0; i < n; i++)
+        rn_strbuf_init(&lr->lr_out[i]);
+    rn__ctl_lanes_each(cl, lane_render, lr);
+    for (i = 0; i < n; i++) {
+        if (!json) {
+            rn_strbuf_printf(out, "loop %u (stack %s):\n%s", i,
+                             rn_stack_name(rn__ctl_lanes_stack(cl, i)),
+                             rn_strbuf_str(&lr->lr_out[i]));
+        } else {
+            struct json_object *o = json_tokener_parse(rn_strbuf_str(&lr->lr_out[i]));
+
+            if (sum == NULL) {
+                sum = o;
+            } else if (o != NULL) {
+                rn__ctl_json_add(sum, o);
+                json_object_put(o);
+            }
+        }
+        rn_strbuf_free(&lr->lr_out[i]);
+    }
+    free(lr);
+    if (json && sum == NULL)
+        return rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "out of memory");
+    if (sum != NULL) {
+        if (json_object_is_type(sum, json_type_object))
+            json_object_object_add(sum, "loops", json_object_new_int((int)n));
+        rn__render_json(out, sum);  /* takes it */
+        rn_strbuf_puts(out, "\n");
+    }
+    return RN_CTL_EXIT_OK;
 }
 
 /* ---- Sums of JSON documents ------------------------------------------------ */

@@ -23,7 +23,6 @@
 
 #include "ctl/commands.h"
 #include "ctl/render.h"
-#include <json-c/json.h>
 #include "refnet/diag.h"
 #include "refnet/error.h"
 #include "refnet/runtime.h"
@@ -338,70 +337,13 @@ static int rn__cmd_route(struct rn_ctl_req *req, void *ctx)
     return listing(req, ctx, rn__render_routes);
 }
 
-/* One lane's counters, rendered on its loop. */
-struct stat_lane {
-    struct rn_strbuf sl_out[64];
-    bool sl_json;
-};
-
-static void stat_lane(unsigned lane, struct rn_stack *st, void *ctx)
-{
-    struct stat_lane *sl = ctx;
-
-    rn__render_stats(st, &sl->sl_out[lane], sl->sl_json);
-}
-
-/* With a stack per loop: the counters of all, summed (JSON), or each
- * loop's under its name (text). */
-static int stat_lanes(struct rn_ctl_req *req)
-{
-    struct rn_strbuf *out = rn__ctl_req_out(req);
-    unsigned i, n = rn__ctl_lanes_count(stack_lanes);
-    struct json_object *sum = NULL;
-    struct stat_lane *sl = calloc(1, sizeof(*sl));
-    bool json = rn__ctl_req_json(req);
-    int err = no_args(req);
-
-    if (err != 0 || sl == NULL) {
-        free(sl);
-        return err != 0 ? err : rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "out of memory");
-    }
-    sl->sl_json = json;
-    for (i = 0; i < n && i < 64; i++)
-        rn_strbuf_init(&sl->sl_out[i]);
-    rn__ctl_lanes_each(stack_lanes, stat_lane, sl);
-    for (i = 0; i < n && i < 64; i++) {
-        if (!sl->sl_json) {
-            rn_strbuf_printf(out, "loop %u (stack %s):\n%s", i,
-                             rn_stack_name(rn__ctl_lanes_stack(stack_lanes, i)),
-                             rn_strbuf_str(&sl->sl_out[i]));
-        } else {
-            struct json_object *o = json_tokener_parse(rn_strbuf_str(&sl->sl_out[i]));
-
-            if (sum == NULL) {
-                sum = o;
-            } else if (o != NULL) {
-                rn__ctl_json_add(sum, o);
-                json_object_put(o);
-            }
-        }
-        rn_strbuf_free(&sl->sl_out[i]);
-    }
-    free(sl);
-    if (json && sum == NULL)
-        return rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "out of memory");
-    if (sum != NULL) {
-        json_object_object_add(sum, "loops", json_object_new_int((int)n));
-        rn__render_json(out, sum);  /* takes it */
-        rn_strbuf_puts(out, "\n");
-    }
-    return RN_CTL_EXIT_OK;
-}
-
 static int rn__cmd_stat(struct rn_ctl_req *req, void *ctx)
 {
-    if (rn__ctl_lanes_count(stack_lanes) > 1)
-        return stat_lanes(req);
+    if (rn__ctl_lanes_count(stack_lanes) > 1) {
+        int err = no_args(req);
+
+        return err != 0 ? err : rn__ctl_lanes_render(stack_lanes, req, rn__render_stats);
+    }
     return listing(req, ctx, rn__render_stats);
 }
 
