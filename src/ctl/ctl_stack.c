@@ -277,6 +277,28 @@ static void remove_cancelled(struct rn_ctl_req *req, void *ctx)
     rn__ctl_req_complete(req, RN_CTL_EXIT_FAIL);
 }
 
+/* Another loop's interface of that name is gone (or the loop's stack). */
+static void lane_iface_removed(struct rn_stack *st, uint64_t id, int result, void *ctx)
+{
+    (void)st;
+    (void)id;
+    (void)result;
+    (void)ctx;
+}
+
+/* On another loop: its interface of the name (ctx) goes too.  The
+ * answer waits for the first loop's removal; each other loop's completes
+ * on its own, as its connections let go (`refnet why` shows what holds
+ * it meanwhile). */
+static void lane_iface_remove(unsigned lane, struct rn_stack *st, void *ctx)
+{
+    struct rn_iface *ifp = rn_stack_iface(st, ctx);
+    uint64_t id;
+
+    if (lane > 0 && ifp != NULL)
+        (void)rn_stack_remove_iface(st, ifp, lane_iface_removed, NULL, &id);
+}
+
 static int iface_remove(struct rn_ctl_req *req, struct rn_stack *st)
 {
     const char *name = rn__ctl_req_arg(req, 1);
@@ -304,6 +326,8 @@ static int iface_remove(struct rn_ctl_req *req, struct rn_stack *st)
         free(rr);
         return rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "%s: %s", name, rn_strerror(e));
     }
+    if (rn__ctl_lanes_count(stack_lanes) > 1)
+        rn__ctl_lanes_each(stack_lanes, lane_iface_remove, rr->rr_name);
     rn__ctl_req_on_cancel(req, remove_cancelled, rr);
     return RN_CTL_PENDING;
 }
