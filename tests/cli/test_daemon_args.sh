@@ -110,6 +110,16 @@ expect 2 "refnet daemon: --busy-poll: '10001': must be a number in 0..10000" \
     daemon "${T[@]}" "${A[@]}" --busy-poll 10001
 expect 2 "refnet daemon: --busy-poll: '5us': must be a number in 0..10000" \
     daemon "${T[@]}" "${A[@]}" --busy-poll 5us
+expect 2 "refnet daemon: --rss: '0': must be a number in 1..64" \
+    daemon "${T[@]}" "${A[@]}" --rss 0
+expect 2 "refnet daemon: --rss: 'on': must be a number in 1..64" \
+    daemon "${T[@]}" "${A[@]}" --rss on
+expect 2 "refnet daemon: --rss given twice" \
+    daemon "${T[@]}" "${A[@]}" --rss 2 --rss off
+expect 2 "refnet daemon: --rss-key: RSS key: ends after byte 2 (want 40 bytes separated by ':')" \
+    daemon "${T[@]}" "${A[@]}" --rss-key 6d:5a
+expect 2 "refnet daemon: --rss-key: RSS key: byte 1 is not two hexadecimal digits (want 40 bytes like 6d:5a:...)" \
+    daemon "${T[@]}" "${A[@]}" --rss-key zz
 # The list of known services depends on the build.
 "$refnet" daemon "${T[@]}" "${A[@]}" --service nosuch >"$dir/out" 2>"$dir/err"
 status=$?
