@@ -389,7 +389,7 @@ void rn__net_arp_input(struct rn_iface *ifp, struct rn_netbuf *nb)
     }
     copy = (nb->nb_offload & RN_NB_OFF_RSS_COPY) != 0;
     rn_nb_free(nb);
-    net_st(st)->ns_arp_in++;
+    RN__RX_COUNT(st, net_st(st)->ns_arp_in++);
     for_us = ifp->if_addr != 0 && ar.ar_tpa == ifp->if_addr;
     /* RFC 826's merge: refresh what we already know of the sender... */
     if (ar.ar_spa != 0 && ar.ar_spa != ifp->if_addr) {

@@ -266,7 +266,7 @@ void rn__net_icmp6_input(struct rn_stack *st, struct rn_netbuf *nb, const struct
     const uint8_t *msg;
     uint8_t *copy;
 
-    net_st(st)->ns_icmp6_in++;
+    RN__RX_COUNT(st, net_st(st)->ns_icmp6_in++);
     msg = rn__net_ip6_linear(nb, nb->nb_pktlen, &copy);
     if (msg == NULL) {
         rn__net_drop(st, rx->r6_iface, nb, RN_DROP_NO_BUFFER);

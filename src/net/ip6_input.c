@@ -237,7 +237,7 @@ static void ip6_input(struct rn_iface *ifp, struct rn_netbuf *nb, bool looped,
         /* rx.r6_hdr stays valid while ICMPv6 runs: in the buffer's
          * headroom, or in the copy the caller frees after. */
         rn_nb_pull(nb, ex.ex_off);
-        net_st(st)->ns_ip6_in++;
+        RN__RX_COUNT(st, net_st(st)->ns_ip6_in++);
         rn__net_icmp6_input(st, nb, &rx);
         return;
     }

@@ -44,7 +44,7 @@ bool rn__net_ip6_deliver(struct rn_stack *st, struct rn_netbuf *nb, const struct
     up.rx6_iface = rx->r6_iface;
     up.rx6_hdr = rx->r6_hdr;
     up.rx6_hdrlen = rx->r6_hdrlen;
-    net_st(st)->ns_ip6_in++;
+    RN__RX_COUNT(st, net_st(st)->ns_ip6_in++);
     fn(st, nb, &up);
     return true;
 }

@@ -596,7 +596,7 @@ void rn__net_nd_input(struct rn_stack *st, const struct rn_icmp6_hdr *ic, const 
         rn__stack_count_drop(st, ifp, reason);
         return;
     }
-    net_st(st)->ns_nd_in++;
+    RN__RX_COUNT(st, net_st(st)->ns_nd_in++);
     a = rn__net_ip6_iface_addr(ifp, &nd.nd_target);
     if (ic->ic6_type == RN_ICMP6_NEIGHBOR_ADVERT) {
         /* An advertisement for one of our addresses: another node holds

@@ -612,6 +612,14 @@ void rn__net_mld6_query_input(struct rn_stack *st, const struct rn_icmp6_hdr *ic
                               const struct ip6_rx *rx);
 void rn__net_mld6_flush_iface(struct rn_iface *ifp);
 
+/* A counter of what came in, but for a copy of a frame queue 0's stack
+ * counted (receive-side scaling's fan-out): counters add up over loops. */
+#define RN__RX_COUNT(st, expr)            \
+    do {                                  \
+        if (!net_st(st)->ns_rx_copy)      \
+            expr;                         \
+    } while (0)
+
 /* Returns the address of ifp that addr is (any state), or NULL. */
 struct iface_addr6 *rn__net_ip6_iface_addr(struct rn_iface *ifp, const struct rn_ip6 *addr);
 

@@ -468,7 +468,7 @@ void rn__net_rd6_ra_input(struct rn_stack *st, const struct rn_icmp6_hdr *ic,
         rn__stack_count_drop(st, ifp, reason);
         return;
     }
-    net_st(st)->ns_nd_ra_in++;
+    RN__RX_COUNT(st, net_st(st)->ns_nd_ra_in++);
     ifp->if_ra_seen = true;
     rn_timer_cancel(&st->st_timers, &ifp->if_rs_timer);
     if (ra.ra_cur_hlim != 0)
@@ -584,7 +584,7 @@ void rn__net_rd6_redirect_input(struct rn_stack *st, const struct rn_icmp6_hdr *
         rn__stack_count_drop(st, ifp, RN_DROP_REDIRECT_NOT_ROUTER);
         return;
     }
-    net_st(st)->ns_nd_redirects_in++;
+    RN__RX_COUNT(st, net_st(st)->ns_nd_redirects_in++);
     d = dest6_get(st, &rd.rd_dst, ifp);
     d->d6_iface = ifp;
     d->d6_gw = rd.rd_target;
