@@ -52,8 +52,10 @@ for want in "tcp6  \[::\]:80 " "tcp6  \[::\]:7 " "tcp6  \[::\]:9 " "udp6  \[::\]
     grep -q "^$want" <<<"$out" || bad "netstat -a has no '$want' row: $out"
 done
 rn netstat -a --json >"$dir/ns.json"
+rn status --json >"$dir/status.json"
+loops=$(jq_py "$dir/status.json" 'j["rss_queues"]')  # a listener per loop
 n=$(jq_py "$dir/ns.json" 'sum(1 for r in j if r["local"] == "[::]:80" and r["state"] == "LISTEN")')
-[ "$n" = 1 ] || bad "netstat --json: $n LISTEN rows on [::]:80, want 1"
+[ "$n" = "$loops" ] || bad "netstat --json: $n LISTEN rows on [::]:80, want $loops"
 
 # ---- Linux to refnet's services ----
 nsx curl -6 -s -S -m 10 -o "$dir/got6.bin" "http://[2001:2::2]/one.bin" ||

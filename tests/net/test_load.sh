@@ -111,14 +111,18 @@ echo "TIME_WAIT entries: $tw, recycled: $recycled, reopened by a new SYN: $reope
 [ $((tw + recycled + reopened)) = 2000 ] ||
     bad "$tw TIME_WAIT entries (+ $recycled recycled, $reopened reopened) for 2,000 connections httpd closed first"
 
-"$py" - "$dir/o2.json" "$dir/ns.json" "$tw" <<'EOF' || fail=1
+# With receive-side scaling every loop has its stack and its httpd.
+rn status --json >"$dir/status.json"
+loops=$(jq_py "$dir/status.json" 'j["rss_queues"]')
+"$py" - "$dir/o2.json" "$dir/ns.json" "$tw" "$loops" <<'EOF' || fail=1
 import json, sys
 objs, rows, tw = json.load(open(sys.argv[1])), json.load(open(sys.argv[2])), int(sys.argv[3])
+n = int(sys.argv[4])
 types = {}
 for o in objs:
     types[o["type"]] = types.get(o["type"], 0) + 1
-want = {"interface": 1, "route": 1, "arp entry": 1, "callout registration": 2,
-        "process": 1, "service": 1, "socket": 1, "tcp listener": 1, "request": 1,
+want = {"interface": n, "route": n, "arp entry": n, "callout registration": 2 * n,
+        "process": n, "service": n, "socket": n, "tcp listener": n, "request": n,
         "tcp timewait": tw, "ctl request": 1}
 errs = []
 if types != want:
@@ -132,8 +136,8 @@ states = {}
 for r in rows:
     if r["proto"] == "tcp":
         states[r["state"]] = states.get(r["state"], 0) + 1
-if states != {"LISTEN": 1, "TIME_WAIT": tw}:
-    errs.append("netstat -a: TCP rows by state %r, want LISTEN 1, TIME_WAIT %d" % (states, tw))
+if states != {"LISTEN": n, "TIME_WAIT": tw}:
+    errs.append("netstat -a: TCP rows by state %r, want LISTEN %d, TIME_WAIT %d" % (states, n, tw))
 for e in errs:
     print("FAIL: " + e)
 sys.exit(1 if errs else 0)
