@@ -193,11 +193,15 @@ int rn__ctl_lanes_render(struct rn__ctl_lanes *cl, struct rn_ctl_req *req,
 
 /* ---- Sums of JSON documents ------------------------------------------------ */
 
-/* Members that name or describe rather than count: the first lane's. */
+/* Numbers that name or describe rather than count, and counts of what
+ * every lane holds alike (the routers and prefixes all learn, the
+ * filters all carry): the first lane's. */
 static bool json_kept(const char *key)
 {
     static const char *const kept[] = {"id", "pid", "process", "for_ns", "index", "mtu",
-                                       "max", "buf_size", "peak", "plen", "loop"};
+                                       "max", "buf_size", "peak", "plen", "loop",
+                                       "nd.routers", "nd.prefixes", "nd.slaac_addrs",
+                                       "filter.filters", "filters", "callouts", "weight"};
     size_t i;
 
     for (i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
@@ -233,7 +237,7 @@ void rn__ctl_json_add(struct json_object *into, struct json_object *from)
 
             if (!json_object_object_get_ex(into, key, &have))
                 json_object_object_add(into, key, json_object_get(val));
-            else if (!json_kept(key))
+            else if (!json_object_is_type(val, json_type_int) || !json_kept(key))
                 rn__ctl_json_add(have, val);
         }
     } else if (json_object_is_type(into, json_type_array) &&
