@@ -200,8 +200,8 @@ _net_launch() {
     local v6=() rss=()
     [ "$net_v6" = 1 ] && v6=(--addr6 2001:2::2/64)
     # REFNET_TEST_RSS (off, or a number of queues) runs every daemon of the
-    # suite so; a test's own --rss comes after and wins.
-    [ -n "${REFNET_TEST_RSS:-}" ] && rss=(--rss "$REFNET_TEST_RSS")
+    # suite so, but one whose test gives --rss itself.
+    [ -n "${REFNET_TEST_RSS:-}" ] && [[ " $* " != *" --rss "* ]] && rss=(--rss "$REFNET_TEST_RSS")
     ip netns exec "$ns" "$refnet" daemon --tap rn0 --addr "198.18.0.2/$net_plen" --ctl "$sock" \
         "${v6[@]}" "${rss[@]}" "$@" 2>"$dlog" &
     dpid=$!
