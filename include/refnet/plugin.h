@@ -70,7 +70,11 @@ struct rn_plugin_desc {
     /* Registers its callouts (rn_plugin_callout_register()).  args is the
      * text after the ':' of PATH:ARGS, "" if none.  Returns 0, or a
      * negative code with one line in err: the load fails, and whatever it
-     * registered is undone. */
+     * registered is undone.  A daemon with a stack per loop (receive-side
+     * scaling) loads a plug-in into each stack: pd_load runs once per
+     * stack, and each load's callouts are called on that stack's loop
+     * thread only; a plug-in keeps what it needs per load (in the ctx of
+     * its registrations), not in globals another load would share. */
     int (*pd_load)(struct rn_plugin *pl, struct rn_stack *st, const char *args, char *err,
                    size_t errlen);
     /* The plug-in is being unloaded: complete what its callouts pended and
