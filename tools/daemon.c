@@ -1111,7 +1111,7 @@ int rn__daemon_start(const struct rn_daemon_params *params, struct rn_daemon **o
     if (e == 0)
         e = rn__ctl_add_filter_cmds(d->d_ctl, d->d_stack, d->d_lanes_ctl);
     if (e == 0)
-        e = rn__ctl_add_tcp_cmds(d->d_ctl, d->d_stack);
+        e = rn__ctl_add_tcp_cmds(d->d_ctl, d->d_stack, d->d_lanes_ctl);
     if (e != 0) {
         derr(err, errlen, "out of memory");
         goto out_teardown;

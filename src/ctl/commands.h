@@ -26,7 +26,8 @@ int rn__ctl_add_stack_cmds(struct rn_ctl_server *srv, struct rn_stack *st, rn_ti
 
 /* Adds `get` and `set` (ctl_tcp.c): TCP's settings of st, read and
  * changed at run time.  Returns 0 or RN_ENOMEM. */
-int rn__ctl_add_tcp_cmds(struct rn_ctl_server *srv, struct rn_stack *st);
+int rn__ctl_add_tcp_cmds(struct rn_ctl_server *srv, struct rn_stack *st,
+                         struct rn__ctl_lanes *lanes);
 
 /* Adds `objects`, `refs` and `trace` (ctl_objects.c) to srv.  Returns 0 or
  * RN_ENOMEM. */

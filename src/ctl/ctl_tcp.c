@@ -43,6 +43,27 @@ static int rn__cmd_get(struct rn_ctl_req *req, void *ctx)
     return RN_CTL_EXIT_OK;
 }
 
+/* The daemon's stacks, one per loop with receive-side scaling (NULL: the
+ * one given): a setting changes on each. */
+static struct rn__ctl_lanes *tcp_lanes;
+
+struct tcp_set {
+    const char *ts_name, *ts_value;
+    int ts_err;              /* the first other loop's refusal, 0 if none */
+};
+
+static void tcp_set_lane(unsigned lane, struct rn_stack *st, void *ctx)
+{
+    struct tcp_set *ts = ctx;
+    int err;
+
+    if (lane == 0)
+        return;
+    err = rn_tcp_setting_set(st, ts->ts_name, ts->ts_value);
+    if (err < 0 && ts->ts_err == 0)
+        ts->ts_err = err;
+}
+
 static int rn__cmd_set(struct rn_ctl_req *req, void *ctx)
 {
     struct rn_stack *st = ctx;
@@ -78,6 +99,16 @@ static int rn__cmd_set(struct rn_ctl_req *req, void *ctx)
     }
     if (err < 0)
         return rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "%s: %s", name, rn_strerror(err));
+    if (rn__ctl_lanes_count(tcp_lanes) > 1) {
+        struct tcp_set ts = {name, value, 0};
+
+        /* The first loop took it: the others, with the same settings
+         * before, take it too. */
+        rn__ctl_lanes_each(tcp_lanes, tcp_set_lane, &ts);
+        if (ts.ts_err != 0)
+            return rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "%s: another loop's stack refused "
+                                    "it: %s", name, rn_strerror(ts.ts_err));
+    }
     (void)rn_tcp_setting_get(st, name, &after);
     rn_strbuf_printf(rn__ctl_req_out(req),
                      "%s %s (was %s); connections opened from now on use it\n", name,
@@ -90,7 +121,9 @@ static const struct rn_ctl_cmd tcp_cmds[] = {
     {"set", rn__cmd_set, "set NAME VALUE"},
 };
 
-int rn__ctl_add_tcp_cmds(struct rn_ctl_server *srv, struct rn_stack *st)
+int rn__ctl_add_tcp_cmds(struct rn_ctl_server *srv, struct rn_stack *st,
+                         struct rn__ctl_lanes *lanes)
 {
+    tcp_lanes = lanes;
     return rn__ctl_server_add(srv, tcp_cmds, sizeof(tcp_cmds) / sizeof(tcp_cmds[0]), st);
 }

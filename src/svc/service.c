@@ -76,8 +76,7 @@ static void svc_describe(const void *ob, char *buf, size_t len)
 
     if (!atomic_load_explicit(&svc->sv_ready, memory_order_acquire))
         return;  /* still being created */
-    snprintf(buf, len, "service %s%s%s%s %s", svc->sv_name, svc->sv_ctl->sc_label[0] ? " (" : "",
-             svc->sv_ctl->sc_label, svc->sv_ctl->sc_label[0] ? ")" : "",
+    snprintf(buf, len, "service %s %s", svc->sv_name,
              rn_svc_state_name(atomic_load_explicit(&svc->sv_state, memory_order_relaxed)));
     if (atomic_load_explicit(&svc->sv_drain.dr_shown, memory_order_acquire)) {
         const struct svc_drain *d = &svc->sv_drain;
@@ -96,6 +95,13 @@ static void svc_describe(const void *ob, char *buf, size_t len)
         if (stalled > 0 && off < len)
             snprintf(buf + off, len - off, ", stalled %s",
                      rn_fmt_age((rn_time_t)stalled, age, sizeof(age)));
+    }
+    /* With a stack per loop, the loop last: "service httpd RUNNING (loop 1)". */
+    if (svc->sv_ctl->sc_label[0] != '\0') {
+        size_t off = strlen(buf);
+
+        if (off < len)
+            snprintf(buf + off, len - off, " (%s)", svc->sv_ctl->sc_label);
     }
 }
 

@@ -14,8 +14,8 @@
 #     naming the listener that holds it; Linux's connects are refused;
 #   - the watchdog reported the hang on stderr and wrote a dump into
 #     --dump-dir; a dump taken with `refnet dump` during the hang, read by
-#     `refnet analyze --object`, prints the same chain as `refnet why
-#     httpd` (ages aside);
+#     `refnet analyze --object`, prints the same chain as `refnet why ID`
+#     of the service (ages aside);
 #   - `refnet lab clear-leak` gives the holds back: the stop completes
 #     (STOPPED), `svc start httpd` works and serves again; the daemon
 #     shuts down cleanly, nothing leaked.
@@ -120,16 +120,19 @@ rn why >"$dir/why0.txt" 2>&1 && grep -q "^no wait pending" "$dir/why0.txt" || ba
 load
 # Owners and holders, while the server runs.
 rn netstat -a --refs --json >"$dir/ns.json" || bad "netstat --json failed"
-"$py" - "$dir/ns.json" <<'EOF' || bad "netstat -a --refs --json: see above"
+rn status --json >"$dir/status.json"
+loops=$(jq_py "$dir/status.json" 'j["rss_queues"]')  # a listener per loop
+"$py" - "$dir/ns.json" "$loops" <<'EOF' || bad "netstat -a --refs --json: see above"
 import json, sys
 rows = json.load(open(sys.argv[1]))
+loops = int(sys.argv[2])
 for r in rows:
     for k in ("proto", "local", "remote", "state", "owner", "refs", "holders"):
         if k not in r:
             print("FAIL: row lacks %s: %r" % (k, r)); sys.exit(1)
 l = [r for r in rows if r["local"] == "0.0.0.0:80" and r["state"] == "LISTEN"]
-if len(l) != 1 or l[0]["owner"] != "httpd" or l[0]["holders"].get("port-table") != 1:
-    print("FAIL: listener row %r" % l); sys.exit(1)
+if len(l) != loops or any(r["owner"] != "httpd" or r["holders"].get("port-table") != 1 for r in l):
+    print("FAIL: listener rows %r, want %d of httpd's" % (l, loops)); sys.exit(1)
 EOF
 head -2 "$dir/ns.txt" | tail -1 | grep -Eq "^tcp +0\.0\.0\.0:80 .* LISTEN .* httpd\[[0-9]+\]" ||
     bad "netstat -a --refs: the listener's row: $(head -2 "$dir/ns.txt")"
@@ -183,14 +186,14 @@ fi
 # go").  Then the pair is taken again (at most 3 times).
 for i in 1 2 3; do
     rn dump "$dir/hang.dump" >/dev/null || bad "refnet dump failed"
-    rn why httpd >"$dir/why.txt" || bad "refnet why httpd failed"
+    rn why "$svcid" >"$dir/why.txt" || bad "refnet why $svcid failed"
     "$refnet" analyze "$dir/hang.dump" --object "$svcid" | sed '1d' >"$dir/analyze.txt"
     grep -Eq "^ +snapshot +[0-9]+ +held" "$dir/why.txt" "$dir/analyze.txt" || break
     echo "(a snapshot beside the dump's or why's: taken again)"
 done
-grep -q "tcp listener 0.0.0.0:80 CLOSED" "$dir/why.txt" || bad "why httpd: $(cat "$dir/why.txt")"
+grep -q "tcp listener 0.0.0.0:80 CLOSED" "$dir/why.txt" || bad "why $svcid: $(cat "$dir/why.txt")"
 if ! diff <(ageless <"$dir/why.txt") <(ageless <"$dir/analyze.txt") >"$dir/diff.txt"; then
-    bad "analyze of the dump differs from why httpd:"
+    bad "analyze of the dump differs from why $svcid:"
     cat "$dir/diff.txt"
 fi
 
