@@ -19,8 +19,11 @@
  */
 #include <assert.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "refnet/runtime.h"
 #include "refnet/error.h"
@@ -39,13 +42,129 @@ rn_time_t rn__tsrv_now(const struct tsrv *s)
     return rn_stack_now(s->ts_stack);
 }
 
+/* ---- One service on several loops ---------------------------------------------
+ * With receive-side scaling each loop runs an instance of a service, and
+ * the cap is the service's: the instances of one name and port share the
+ * count of their connections.  An instance whose change crosses the cap
+ * has the others look at their listeners again (a post to each one's
+ * stack); between the crossing and that look a SYN may still get in on
+ * another loop, and is then reset as over the cap (ss_refused). */
+#define TSRV_SHARE_MAX 64
+
+struct tsrv_share {
+    struct tsrv_share *tsh_next;          /* [share_lock] */
+    char tsh_key[40];                     /* [I] "name:port" */
+    _Atomic uint32_t tsh_active;          /* [A] connections of all instances */
+    unsigned tsh_n;                       /* [share_lock] */
+    struct tsrv *tsh_members[TSRV_SHARE_MAX]; /* [share_lock] */
+};
+
+static pthread_mutex_t share_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct tsrv_share *shares;        /* [share_lock] */
+
+static void cap_check(struct tsrv *s);
+
+static void cap_recheck(struct rn_stack *st, struct rn_work *w)
+{
+    struct tsrv *s = (struct tsrv *)((char *)w - offsetof(struct tsrv, ts_cap_work));
+
+    (void)st;
+    atomic_store(&s->ts_cap_posted, false);
+    cap_check(s);
+}
+
+/* Joins the instances of name:port (making the group).  0 or RN_ENOMEM. */
+static int share_join(struct tsrv *s, const char *name, uint16_t port)
+{
+    struct tsrv_share *sh;
+    char key[40];
+    int err = 0;
+
+    snprintf(key, sizeof(key), "%.30s:%u", name, port);
+    pthread_mutex_lock(&share_lock);
+    for (sh = shares; sh != NULL && strcmp(sh->tsh_key, key) != 0; sh = sh->tsh_next)
+        ;
+    if (sh == NULL && (sh = calloc(1, sizeof(*sh))) != NULL) {
+        snprintf(sh->tsh_key, sizeof(sh->tsh_key), "%s", key);
+        atomic_init(&sh->tsh_active, 0);
+        sh->tsh_next = shares;
+        shares = sh;
+    }
+    if (sh == NULL || sh->tsh_n == TSRV_SHARE_MAX)
+        err = RN_ENOMEM;
+    else
+        sh->tsh_members[sh->tsh_n++] = s;
+    pthread_mutex_unlock(&share_lock);
+    if (err == 0)
+        s->ts_share = sh;
+    return err;
+}
+
+/* Leaves the group (freed with its last member), taking its connections
+ * out of the count; from here nothing is posted to s.  At the stop's
+ * start: a post made before is queued ahead of the stop's end, so it runs
+ * while s is still there. */
+static void share_leave(struct tsrv *s)
+{
+    struct tsrv_share *sh = s->ts_share, **pp;
+    unsigned i;
+
+    if (sh == NULL)
+        return;
+    pthread_mutex_lock(&share_lock);
+    atomic_fetch_sub(&sh->tsh_active, s->ts_stats.ss_active);
+    for (i = 0; i < sh->tsh_n && sh->tsh_members[i] != s; i++)
+        ;
+    if (i < sh->tsh_n)
+        sh->tsh_members[i] = sh->tsh_members[--sh->tsh_n];
+    if (sh->tsh_n == 0) {
+        for (pp = &shares; *pp != sh; pp = &(*pp)->tsh_next)
+            ;
+        *pp = sh->tsh_next;
+        free(sh);
+    }
+    pthread_mutex_unlock(&share_lock);
+    s->ts_share = NULL;
+}
+
+/* The service's connections over every loop. */
+static uint32_t share_active(const struct tsrv *s)
+{
+    return s->ts_share != NULL ? atomic_load(&s->ts_share->tsh_active) : s->ts_stats.ss_active;
+}
+
+/* s's connections change by delta (+1, -1): the count, and if it crossed
+ * the cap, the other instances look again. */
+static void share_count(struct tsrv *s, int delta)
+{
+    struct tsrv_share *sh = s->ts_share;
+    uint32_t before, after;
+    unsigned i;
+
+    if (sh == NULL)
+        return;
+    before = delta > 0 ? atomic_fetch_add(&sh->tsh_active, 1)
+                       : atomic_fetch_sub(&sh->tsh_active, 1);
+    after = delta > 0 ? before + 1 : before - 1;
+    if ((before >= s->ts_max_conns) == (after >= s->ts_max_conns))
+        return;
+    pthread_mutex_lock(&share_lock);
+    for (i = 0; i < sh->tsh_n; i++) {
+        struct tsrv *m = sh->tsh_members[i];
+
+        if (m != s && !atomic_exchange(&m->ts_cap_posted, true))
+            rn_stack_post(m->ts_stack, &m->ts_cap_work, cap_recheck);
+    }
+    pthread_mutex_unlock(&share_lock);
+}
+
 /* ---- Connections ------------------------------------------------------------ */
 
-/* Makes the listener refuse new SYNs at the cap and listen again under
- * it. */
+/* Makes the listener refuse new SYNs at the cap (the service's, over all
+ * its loops) and listen again under it. */
 static void cap_check(struct tsrv *s)
 {
-    bool full = s->ts_stats.ss_active >= s->ts_max_conns;
+    bool full = share_active(s) >= s->ts_max_conns;
 
     if (full == s->ts_refusing || s->ts_stopping || s->ts_draining)
         return;
@@ -77,6 +196,7 @@ static void conn_link(struct tsrv *s, struct tsrv_conn *c)
         c->tc_next->tc_prev = c;
     s->ts_conns = c;
     s->ts_stats.ss_active++;
+    share_count(s, +1);
     if (s->ts_stats.ss_active > s->ts_peak)
         s->ts_peak = s->ts_stats.ss_active;
     cap_check(s);
@@ -94,6 +214,7 @@ static void conn_free(struct tsrv_conn *c)
     if (c->tc_next != NULL)
         c->tc_next->tc_prev = c->tc_prev;
     s->ts_stats.ss_active--;
+    share_count(s, -1);
     cap_check(s);
     if (s->ts_stats.ss_active == 0 && s->ts_peak >= TSRV_TRIM_PEAK && !s->ts_stopping) {
         s->ts_peak = 0;
@@ -186,7 +307,7 @@ static void accepted(struct tsrv *s, int h, const struct rn_sockaddr_in *peer)
     struct rn_sock_req rq = {.sq_op = RN_SOP_CLOSE, .sq_handle = h, .sq_user = s};
 
     s->ts_stats.ss_accepted++;
-    if (s->ts_stats.ss_active < s->ts_max_conns)
+    if (share_active(s) < s->ts_max_conns)
         c = calloc(1, s->ts_ops->tso_conn_size);
     if (c == NULL) {
         /* Over the cap (or out of memory): reset it at once. */
@@ -258,13 +379,18 @@ int rn__tsrv_start(struct tsrv *s, struct rn_stack *st, const struct tsrv_ops *o
     s->ts_ops = ops;
     s->ts_stack = st;
     s->ts_max_conns = params->tsp_max_conns;
+    atomic_init(&s->ts_cap_posted, false);
+    if (share_join(s, params->tsp_name, params->tsp_port) != 0)
+        return RN_ENOMEM;
     rn_timer_init(&s->ts_retry, accept_retry);
     rn_timer_init(&s->ts_trim, trim_fire);
     s->ts_hosted = params->tsp_proc != NULL;
     if (s->ts_hosted)
         s->ts_proc = params->tsp_proc;
-    else if ((err = rn_proc_create(st, params->tsp_name, &s->ts_proc)) < 0)
+    else if ((err = rn_proc_create(st, params->tsp_name, &s->ts_proc)) < 0) {
+        share_leave(s);
         return err;
+    }
     /* On every address of a stack that speaks IPv6: one dual-stack
      * listener on ::, which takes IPv4 clients as mapped addresses. */
     if (params->tsp_addr == 0 && rn__apps_stack_has_ipv6(st)) {
@@ -300,6 +426,7 @@ out_exit:
     if (!s->ts_hosted)
         rn_proc_exit(s->ts_proc);
     s->ts_proc = NULL;
+    share_leave(s);
     return err;
 }
 
@@ -382,6 +509,7 @@ void rn__tsrv_stop(struct tsrv *s, void (*done)(void *ctx), void *ctx)
 
     assert(!s->ts_stopping);
     s->ts_stopping = true;
+    share_leave(s);
     s->ts_done = done;
     s->ts_done_ctx = ctx;
     rn_timer_cancel(rn_stack_timers(s->ts_stack), &s->ts_retry);

@@ -36,6 +36,7 @@
 #ifndef REFNET_APPS_TCP_SERVER_H
 #define REFNET_APPS_TCP_SERVER_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -94,6 +95,8 @@ struct tsrv_params {
                                  NULL: create one named tsp_name */
 };
 
+struct tsrv_share;
+
 struct tsrv {
     const struct tsrv_ops *ts_ops;   /* [I] */
     struct rn_stack *ts_stack;       /* [I] */
@@ -118,6 +121,10 @@ struct tsrv {
     struct rn_work ts_work;          /* posted when the wait fires */
     void (*ts_done)(void *ctx);      /* [L] the stop's callback */
     void *ts_done_ctx;               /* [L] */
+    struct tsrv_share *ts_share;     /* [I] the service's instances on all loops,
+                                        whose connections the cap counts */
+    struct rn_work ts_cap_work;      /* another instance crossed the cap: look again */
+    atomic_bool ts_cap_posted;       /* [A] ts_cap_work is queued */
 };
 
 /* Starts s: a process named tsp_name, a socket listening on
