@@ -57,13 +57,16 @@ bench_stop() {
 # 198.18.0.2/15, both at MTU $bench_mtu (default 1500), with its control
 # socket SOCK and its stderr in LOG; waits until it answers.  Sets dpid.
 # With bench_v6=1 both speak IPv6 too: Linux 2001:2::1/64, refnet
-# 2001:2::2/64.
+# 2001:2::2/64.  BENCH_RSS (a number of queues, default off) runs the
+# daemon with receive-side scaling.
 bench_tap_daemon() {
     local ns=$1 sock=$2 log=$3 i
     shift 3
     ip netns add "$ns" || die "cannot create namespace $ns"
     ip netns exec "$ns" ip link set lo up
-    ip netns exec "$ns" ip tuntap add dev bn0 mode tap || die "cannot create the TAP"
+    local mq=
+    [ "${BENCH_RSS:-off}" != off ] && mq=multi_queue  # a queue per loop
+    ip netns exec "$ns" ip tuntap add dev bn0 mode tap $mq || die "cannot create the TAP"
     local v6=()
     if [ "${bench_v6:-0}" = 1 ]; then
         # Linux's side answers at once (no DAD of its own) and stays quiet.
@@ -78,7 +81,10 @@ bench_tap_daemon() {
         die "the TAP takes no MTU ${bench_mtu:-1500}"
     ip netns exec "$ns" ip addr add 198.18.0.1/15 dev bn0
     ip netns exec "$ns" ip link set bn0 up
+    # One loop unless BENCH_RSS says otherwise: the figures of docs/benchmarks.md
+    # before receive-side scaling are one loop's.
     ip netns exec "$ns" "$refnet" daemon --tap bn0 --addr 198.18.0.2/15 --mtu "${bench_mtu:-1500}" \
+        --rss "${BENCH_RSS:-off}" \
         --ctl "$sock" --watchdog 0 "${v6[@]}" "$@" 2>"$log" &
     dpid=$!
     for i in $(seq 50); do

@@ -23,7 +23,7 @@
 #               Linux for SECS seconds; bytes over the time from the first
 #               byte to the last read
 #   http_ka     wrk keep-alive requests/s on a 1 KiB file: refnet's httpd
-#               (--service httpd=80:DIR) / nginx (one worker) on the other
+#               (--service httpd=80:DIR) / nginx (one worker, or BENCH_RSS) on the other
 #               veth end, serving the same directory
 #   http_close  the same with `Connection: close` on every request
 #
@@ -40,7 +40,8 @@
 # Usage: bench/tcp.sh [BUILD]   (default build); environment: BENCH_SECS
 # (per measurement, default 4), BENCH_RUNS (pairs, default 5), BENCH_MAXBYTES
 # (bulk cap, default 4 GiB), BENCH_ONLY (the measurements to run, by name,
-# e.g. "http_ka"; default all), BENCH_MTU (the TAP's and refnet's MTU,
+# e.g. "http_ka"; default all), BENCH_RSS (refnet's loops, nginx's
+# workers and wrk's threads; default off: one), BENCH_MTU (the TAP's and refnet's MTU,
 # default 1500) and BENCH_VETH_MTU (the reference's, default BENCH_MTU):
 # `BENCH_MTU=65521 BENCH_VETH_MTU=65520 BENCH_ONLY="rx_bulk tx_bulk"` is
 # bulk at the largest MTUs.  Needs root; without it, says why and exits 0.
@@ -76,8 +77,12 @@ bench_tap_daemon "$nsr" "$sock" "$dir/daemon.log" --service discard --service ch
     --service httpd=80:"$www"
 bench_veth "$nsa" "$nsb"
 
+# nginx runs as many workers as refnet runs loops (BENCH_RSS), wrk as
+# many threads.
+workers=${BENCH_RSS:-off}
+[ "$workers" = off ] && workers=1
 cat >"$dir/nginx/nginx.conf" <<EOF
-worker_processes 1;
+worker_processes $workers;
 pid $dir/nginx/nginx.pid;
 error_log $dir/nginx/error.log;
 daemon off;
@@ -115,7 +120,7 @@ tx_svc() { bench_tx_svc "$1"; }
 http() {
     local n=$1
     shift
-    ip netns exec "$n" timeout $((secs + 30)) wrk -t 1 -c 32 -d "${secs}s" --timeout 5s "$@" \
+    ip netns exec "$n" timeout $((secs + 30)) wrk -t "$workers" -c 32 -d "${secs}s" --timeout 5s "$@" \
         http://198.18.0.2/small.bin >"$dir/wrk.out" 2>&1 || die "wrk in $n failed: $(cat "$dir/wrk.out")"
     awk '/^Requests\/sec:/ { print $2 }' "$dir/wrk.out"
 }

@@ -47,7 +47,7 @@ network_part() {
     # namespace once the daemon holds it, so that every frame stays there.
     ip netns add "$ns" || return 1
     "${inns[@]}" ip link set lo up
-    ip tuntap add "$tap" mode tap || return 1
+    ip tuntap add "$tap" mode tap multi_queue || return 1  # a queue per loop
     sysctl -qw "net.ipv6.conf.$tap.disable_ipv6=1"
     mkdir -p "$dir/www"
     printf '<!doctype html>\n<title>refnet</title>\n<h1>Hello from refnet</h1>\n' \

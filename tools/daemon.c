@@ -44,6 +44,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/if_tun.h>
+
 #include "ctl/commands.h"
 #include "ctl/render.h"
 #include "ctl/web.h"
@@ -867,6 +869,31 @@ static int daemon_start_lanes(struct rn_daemon *d, char *err, size_t errlen)
     return 0;
 }
 
+/* Queues when --rss is not given: one per CPU; but one for a TAP that
+ * exists already with a single queue (`ip tuntap add` without
+ * multi_queue), which could not take more; saying so. */
+static unsigned daemon_rss_default(const char *tap)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned n = cpus < 1 ? 1 : cpus > (long)RN_RSS_QUEUES_MAX ? RN_RSS_QUEUES_MAX : (unsigned)cpus;
+    char path[96], flags[32] = "";
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/sys/class/net/%s/tun_flags", tap);
+    f = fopen(path, "r");
+    if (f == NULL)
+        return n;  /* no such device yet: it is made multi-queue */
+    if (fgets(flags, sizeof(flags), f) != NULL && n > 1 &&
+        !(strtoul(flags, NULL, 16) & IFF_MULTI_QUEUE)) {
+        rn_report(RN_REPORT_INFO, "refnet daemon: %s is a single-queue TAP: one loop, no "
+                  "receive-side scaling (`ip tuntap add ... multi_queue` makes one with "
+                  "several queues; --rss off says one loop without this line)\n", tap);
+        n = 1;
+    }
+    fclose(f);
+    return n;
+}
+
 /* The fan-out's wake of queue q's lane. */
 static void daemon_fan_wake(void *ctx, unsigned q)
 {
@@ -1019,7 +1046,8 @@ int rn__daemon_start(const struct rn_daemon_params *params, struct rn_daemon **o
         derr(err, errlen, "cannot create the stack: %s", rn_strerror(e));
         goto out_teardown;
     }
-    rn_rss_init(&d->d_rss, params->dp_rss_queues);
+    rn_rss_init(&d->d_rss, params->dp_rss_queues ? params->dp_rss_queues
+                                                 : daemon_rss_default(params->dp_tap));
     if (params->dp_rss_key_set)
         memcpy(d->d_rss.rs_key, params->dp_rss_key, RN_RSS_KEY_LEN);
     if (d->d_rss.rs_queues > 1) {

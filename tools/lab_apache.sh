@@ -140,7 +140,7 @@ EOF
 step "1. apache2 ($mpm) as a service of refnet's controller, its sockets on refnet"
 ip netns add "$ns" || die "cannot create namespace $ns"
 ip -n "$ns" link set lo up
-ip -n "$ns" tuntap add rn0 mode tap || die "cannot create a TAP device in $ns"
+ip -n "$ns" tuntap add rn0 mode tap multi_queue || die "cannot create a TAP device in $ns"
 ip netns exec "$ns" sysctl -qw net.ipv6.conf.rn0.disable_ipv6=1
 ip -n "$ns" addr add 198.18.0.1/15 dev rn0
 ip -n "$ns" link set rn0 up
