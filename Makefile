@@ -118,6 +118,8 @@ test: build build-asan build-tsan build-fuzz
 	@cd $(TSAN) && TSAN_OPTIONS=halt_on_error=1 ctest -L mt --output-on-failure
 	@echo "== unit and scripted tests, optimised build (gcc)"
 	@cd $(BUILD) && ctest --output-on-failure -j 1
+	@echo "== the tests against Linux again, the daemon with one loop (--rss off)"
+	@cd $(BUILD) && REFNET_TEST_RSS=off ctest -L net --output-on-failure -j 1
 	@echo "== fuzzing, $(FUZZ_CI_SECONDS)s per target"
 	@sh scripts/fuzz.sh $(FUZZB) $(FUZZ_CI_SECONDS)
 
