@@ -288,4 +288,26 @@ void wire_clear(void);
 const struct wire_seg *wire_find(unsigned from, bool from_a, uint8_t flags_set,
                                  uint8_t flags_clear, bool data);
 
+/* ---- Namespaces (netns.c): for the tests that meet the Linux kernel -------- */
+
+/* Runs a command line (printf format) through the shell; prints it with
+ * its status if that is not 0.  Returns system()'s status. */
+int sup_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* A network namespace made for a test, and the test's own, to go back to. */
+struct sup_netns {
+    char sn_name[32];   /* PREFIX<pid>; "" once deleted, or if none was made */
+    int sn_self;        /* the test's namespace, -1 if none */
+    int sn_fd;          /* the made one, -1 if none */
+};
+
+/* Makes namespace PREFIX<pid>: 0, or -1 with a line on stderr. */
+int sup_netns_make(struct sup_netns *ns, const char *prefix);
+/* Moves the calling thread into it, and back; abort if the kernel says
+ * no (carrying on would run the rest in the wrong place). */
+void sup_netns_enter(const struct sup_netns *ns);
+void sup_netns_leave(const struct sup_netns *ns);
+/* Deletes it (and what lives only in it: TAP devices, addresses). */
+void sup_netns_del(struct sup_netns *ns);
+
 #endif /* REFNET_TEST_SUPPORT_H */

@@ -36,33 +36,16 @@
 #include "refnet/error.h"
 #include "refnet/link.h"
 #include "refnet/rss.h"
+#include "support.h"
 
 #define TAP_NAME "rnrss0"
 #define NQ 4
 
 static struct {
     const char *skip_reason;
-    char netns[32];
-    int self_fd, ns_fd;
+    struct sup_netns ns;         /* made for the test */
     struct rn_nbpool *pool;
-} g = {.self_fd = -1, .ns_fd = -1};
-
-static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int run(const char *fmt, ...)
-{
-    char cmd[512];
-    va_list ap;
-    int rc;
-
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
-    va_end(ap);
-    rc = system(cmd);
-    if (rc != 0)
-        fprintf(stderr, "command failed (%d): %s\n", rc, cmd);
-    return rc;
-}
+} g = {.ns = {.sn_self = -1, .sn_fd = -1}};
 
 static rn_time_t os_now(void)
 {
@@ -72,26 +55,8 @@ static rn_time_t os_now(void)
     return (rn_time_t)ts.tv_sec * RN_NSEC_PER_SEC + (rn_time_t)ts.tv_nsec;
 }
 
-static void enter_ns(void)
-{
-    if (setns(g.ns_fd, CLONE_NEWNET) != 0) {
-        fprintf(stderr, "cannot enter namespace %s: %s\n", g.netns, strerror(errno));
-        abort();
-    }
-}
-
-static void leave_ns(void)
-{
-    if (setns(g.self_fd, CLONE_NEWNET) != 0) {
-        fprintf(stderr, "cannot return to the original namespace: %s\n", strerror(errno));
-        abort();  /* carrying on would run the rest in the wrong place */
-    }
-}
-
 static int group_setup(void **state)
 {
-    char path[64];
-
     (void)state;
     if (geteuid() != 0) {
         g.skip_reason = "multi-queue TAP test skipped: needs root";
@@ -101,15 +66,7 @@ static int group_setup(void **state)
         g.skip_reason = "multi-queue TAP test skipped: /dev/net/tun is not available";
         return 0;
     }
-    snprintf(g.netns, sizeof(g.netns), "rnrss%ld", (long)getpid());
-    if (run("ip netns add %s", g.netns) != 0) {
-        g.netns[0] = '\0';
-        return -1;
-    }
-    snprintf(path, sizeof(path), "/run/netns/%s", g.netns);
-    g.self_fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-    g.ns_fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (g.self_fd < 0 || g.ns_fd < 0)
+    if (sup_netns_make(&g.ns, "rnrss") != 0)
         return -1;
     g.pool = th_pool(4096);
     return 0;
@@ -120,12 +77,7 @@ static int group_teardown(void **state)
     uint32_t leaked = 0;
 
     (void)state;
-    if (g.netns[0])
-        run("ip netns del %s", g.netns);
-    if (g.self_fd >= 0)
-        close(g.self_fd);
-    if (g.ns_fd >= 0)
-        close(g.ns_fd);
+    sup_netns_del(&g.ns);
     if (g.pool) {
         leaked = rn_nbpool_outstanding(g.pool, RN_NB_OWNER_NONE);
         rn_nbpool_destroy(g.pool);
@@ -146,11 +98,11 @@ static void open_queues(const struct rn_rss *rss, bool vnet, struct rn_link **q)
     struct rn_link_caps caps;
     unsigned i;
 
-    enter_ns();
+    sup_netns_enter(&g.ns);
     for (i = 0; i < NQ; i++) {
         tp.tp_queue = i;
         if (rn_link_tap_open(&tp, &q[i], err) != 0) {
-            leave_ns();
+            sup_netns_leave(&g.ns);
             fail_msg("queue %u: %s", i, err);
         }
         if (i == 0) {
@@ -158,16 +110,16 @@ static void open_queues(const struct rn_rss *rss, bool vnet, struct rn_link **q)
             memcpy(tp.tp_hwaddr, caps.lc_hwaddr, RN_MAC_LEN);
         }
     }
-    leave_ns();
+    sup_netns_leave(&g.ns);
     assert_int_equal(rn_link_tap_set_up(q[0], true), 0);
     rn_link_caps(q[0], &caps);
-    assert_int_equal(run("ip netns exec %s sh -c 'ip addr add 198.18.0.1/15 dev %s && "
+    assert_int_equal(sup_sh("ip netns exec %s sh -c 'ip addr add 198.18.0.1/15 dev %s && "
                          "ip -6 addr add 2001:2::1/64 dev %s nodad && "
                          "ip neigh replace 198.18.0.2 lladdr "
                          "%02x:%02x:%02x:%02x:%02x:%02x dev %s && "
                          "ip -6 neigh replace 2001:2::2 lladdr "
                          "%02x:%02x:%02x:%02x:%02x:%02x dev %s'",
-                         g.netns, TAP_NAME, TAP_NAME, caps.lc_hwaddr[0], caps.lc_hwaddr[1],
+                         g.ns.sn_name, TAP_NAME, TAP_NAME, caps.lc_hwaddr[0], caps.lc_hwaddr[1],
                          caps.lc_hwaddr[2], caps.lc_hwaddr[3], caps.lc_hwaddr[4],
                          caps.lc_hwaddr[5], TAP_NAME, caps.lc_hwaddr[0], caps.lc_hwaddr[1],
                          caps.lc_hwaddr[2], caps.lc_hwaddr[3], caps.lc_hwaddr[4],
@@ -343,7 +295,7 @@ static void spread_and_check(const struct rn_rss *rss, bool vnet)
     open_queues(rss, vnet, q);
     for (i = 0; i < npins; i++)
         assert_int_equal(rn_link_tap_pin(q[0], pins[i].proto, pins[i].port, pins[i].queue), 0);
-    enter_ns();
+    sup_netns_enter(&g.ns);
     /* UDP over both families, each flow three times; TCP SYNs. */
     for (i = 0; i < 64; i++)
         fds[nfd++] = udp_from(AF_INET, (uint16_t)(41000 + i));
@@ -359,7 +311,7 @@ static void spread_and_check(const struct rn_rss *rss, bool vnet)
     /* A datagram over the MTU: two IPv4 fragments, queue 0's. */
     send_to(fds[0], AF_INET, 9, 2000);
     ping4();
-    leave_ns();
+    sup_netns_leave(&g.ns);
     drain(q, rss, &t);
     for (i = 0; i < nfd; i++)
         close(fds[i]);
@@ -472,9 +424,9 @@ static void test_open_errors(void **state)
     tp.tp_queues = 2;
     rn_rss_init(&rss, 3);
     tp.tp_rss = &rss;
-    enter_ns();
+    sup_netns_enter(&g.ns);
     assert_int_equal(rn_link_tap_open(&tp, &l, err), RN_EINVAL);
-    leave_ns();
+    sup_netns_leave(&g.ns);
     assert_non_null(strstr(err, "RSS over 3 queues, device has 2"));
     assert_null(l);
 }

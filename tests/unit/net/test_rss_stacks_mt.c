@@ -63,41 +63,11 @@ struct lane {
 
 static struct {
     const char *skip_reason;
-    char netns[32];
-    int self_fd, ns_fd;
+    struct sup_netns ns;         /* made for the test */
     struct rn_rss rss;
     struct rn_link_fanout *fan;
     struct lane lane[NQ];
-} g = {.self_fd = -1, .ns_fd = -1};
-
-static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int run(const char *fmt, ...)
-{
-    char cmd[512];
-    va_list ap;
-    int rc;
-
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
-    va_end(ap);
-    rc = system(cmd);
-    if (rc != 0)
-        fprintf(stderr, "command failed (%d): %s\n", rc, cmd);
-    return rc;
-}
-
-static void enter_ns(void)
-{
-    if (setns(g.ns_fd, CLONE_NEWNET) != 0)
-        abort();
-}
-
-static void leave_ns(void)
-{
-    if (setns(g.self_fd, CLONE_NEWNET) != 0)
-        abort();  /* carrying on would run the rest in the wrong place */
-}
+} g = {.ns = {.sn_self = -1, .sn_fd = -1}};
 
 static void wake_ran(struct rn_loop *loop, struct rn_loop_work *w)
 {
@@ -227,12 +197,7 @@ static int group_teardown(void **state)
     for (q = NQ; q-- > 0;)
         lane_stop(q);
     rn_link_fanout_release(g.fan);
-    if (g.netns[0])
-        run("ip netns del %s", g.netns);
-    if (g.self_fd >= 0)
-        close(g.self_fd);
-    if (g.ns_fd >= 0)
-        close(g.ns_fd);
+    sup_netns_del(&g.ns);
     if (g.skip_reason == NULL)
         check_live_objects(0);
     return 0;
@@ -243,7 +208,7 @@ static int group_setup(void **state)
     struct rn_link_tap_params tp = {.tp_ifname = TAP_NAME, .tp_mtu = 1500, .tp_queues = NQ,
                                     .tp_vnet_hdr = true};
     struct rn_link *tapq[NQ] = {0};
-    char err[RN_LINK_ERRLEN] = "", path[64];
+    char err[RN_LINK_ERRLEN] = "";
     struct rn_link_caps caps;
     unsigned q;
 
@@ -252,27 +217,19 @@ static int group_setup(void **state)
         g.skip_reason = "RSS stacks test skipped: needs root and /dev/net/tun";
         return 0;
     }
-    snprintf(g.netns, sizeof(g.netns), "rnrsst%ld", (long)getpid());
-    if (run("ip netns add %s", g.netns) != 0) {
-        g.netns[0] = '\0';
-        return -1;
-    }
-    snprintf(path, sizeof(path), "/run/netns/%s", g.netns);
-    g.self_fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-    g.ns_fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (g.self_fd < 0 || g.ns_fd < 0)
+    if (sup_netns_make(&g.ns, "rnrsst") != 0)
         return -1;
     rn_rss_init(&g.rss, NQ);
     if (rn_link_fanout_create(NQ, fan_wake, NULL, &g.fan) != 0)
         return -1;
     for (q = 0; q < NQ; q++)
         lane_stack(q);
-    enter_ns();
+    sup_netns_enter(&g.ns);
     for (q = 0; q < NQ; q++) {
         tp.tp_queue = q;
         tp.tp_pool = rn_stack_pool(g.lane[q].st);
         if (rn_link_tap_open(&tp, &tapq[q], err) != 0) {
-            leave_ns();
+            sup_netns_leave(&g.ns);
             fprintf(stderr, "queue %u: %s\n", q, err);
             return -1;
         }
@@ -281,7 +238,7 @@ static int group_setup(void **state)
             memcpy(tp.tp_hwaddr, caps.lc_hwaddr, 6);
         }
     }
-    leave_ns();
+    sup_netns_leave(&g.ns);
     if (rn_link_tap_set_up(tapq[0], true) != 0)
         return -1;
     for (q = 0; q < NQ; q++)
@@ -290,16 +247,16 @@ static int group_setup(void **state)
         lane_run(q);
     /* Linux: two addresses of each family; the second is one refnet
      * has never heard from. */
-    if (run("ip netns exec %s sh -c 'ip addr add 198.18.0.1/15 dev %s && "
+    if (sup_sh("ip netns exec %s sh -c 'ip addr add 198.18.0.1/15 dev %s && "
             "ip addr add 198.18.0.3/15 dev %s && ip -6 addr add 2001:2::1/64 dev %s nodad && "
             "ip -6 addr add 2001:2::3/64 dev %s nodad'",
-            g.netns, TAP_NAME, TAP_NAME, TAP_NAME, TAP_NAME) != 0)
+            g.ns.sn_name, TAP_NAME, TAP_NAME, TAP_NAME, TAP_NAME) != 0)
         return -1;
     /* Queue 0's stack answers pings once its IPv6 address passed DAD. */
-    if (run("ip netns exec %s sh -c 'ping -c1 -W1 -q 198.18.0.2 >/dev/null && "
+    if (sup_sh("ip netns exec %s sh -c 'ping -c1 -W1 -q 198.18.0.2 >/dev/null && "
             "for i in 1 2 3 4 5 6 7 8 9 10; do "
             "ping -6 -c1 -W1 -q 2001:2::2 >/dev/null && exit 0; sleep 0.3; done; exit 1'",
-            g.netns) != 0)
+            g.ns.sn_name) != 0)
         return -1;
     return 0;
 }
@@ -312,9 +269,9 @@ static int linux_udp(int family, const char *ip, uint16_t port)
     struct timeval tv = {2, 0};
     int fd;
 
-    enter_ns();
+    sup_netns_enter(&g.ns);
     fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    leave_ns();
+    sup_netns_leave(&g.ns);
     assert_true(fd >= 0);
     (void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     if (family == AF_INET) {
@@ -451,9 +408,9 @@ static void test_connects_stay(void **state)
     (void)state;
     if (g.skip_reason)
         skip();
-    enter_ns();
+    sup_netns_enter(&g.ns);
     lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    leave_ns();
+    sup_netns_leave(&g.ns);
     assert_true(lfd >= 0);
     (void)setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     inet_pton(AF_INET, "198.18.0.1", &a4.sin_addr);
