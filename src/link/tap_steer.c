@@ -251,7 +251,7 @@ int rn__tap_steer_load(const struct rn_rss *rss, int pins, char *why, size_t why
     struct steer_prog *prog;
     char log[512] = "";
     union bpf_attr attr;
-    int fd, e;
+    int fd, e, tries;
 
     if (rss->rs_queues == 0 || rss->rs_queues > RN_RSS_QUEUES_MAX) {
         snprintf(why, whylen, "%u queues (1 to %u)", rss->rs_queues, RN_RSS_QUEUES_MAX);
@@ -275,8 +275,14 @@ int rn__tap_steer_load(const struct rn_rss *rss, int pins, char *why, size_t why
     attr.insn_cnt = prog->sp_n;
     attr.license = (uint64_t)(uintptr_t)"";  /* the map look-up asks for none */
     snprintf(attr.prog_name, sizeof(attr.prog_name), "refnet_rss");
-    fd = (int)syscall(SYS_bpf, BPF_PROG_LOAD, &attr, sizeof(attr));
-    e = errno;
+    /* The kernel may answer EAGAIN under memory pressure (as libbpf
+     * knows, which tries five times): try again, a few times. */
+    for (tries = 0; tries < 5; tries++) {
+        fd = (int)syscall(SYS_bpf, BPF_PROG_LOAD, &attr, sizeof(attr));
+        e = errno;
+        if (fd >= 0 || e != EAGAIN)
+            break;
+    }
     if (fd < 0 && e != EPERM) {
         /* Again with the verifier's log, for the reason: its whole log
          * does not fit the buffer (ENOSPC) when the program is fine. */
