@@ -95,6 +95,10 @@ struct rn_strbuf;
 typedef void (*rn__ctl_render_fn)(struct rn_stack *st, struct rn_strbuf *sb, bool json);
 int rn__ctl_lanes_render(struct rn__ctl_lanes *cl, struct rn_ctl_req *req,
                          rn__ctl_render_fn render);
+/* The JSON of it alone, into out; cl is not NULL.  False when out of
+ * memory. */
+bool rn__ctl_lanes_render_json(struct rn__ctl_lanes *cl, rn__ctl_render_fn render,
+                               struct rn_strbuf *out);
 /* Adds JSON document from into into, member by member: numbers are
  * summed (but those that name or describe: id, pid, mtu, index ...),
  * arrays element by element (by "name" where elements have one), what

@@ -146,6 +146,45 @@ static void lane_render(unsigned lane, struct rn_stack *st, void *ctx)
     lr->lr_render(st, &lr->lr_out[lane], lr->lr_json);
 }
 
+bool rn__ctl_lanes_render_json(struct rn__ctl_lanes *cl, rn__ctl_render_fn render,
+                               struct rn_strbuf *out)
+{
+    unsigned i, n = rn__ctl_lanes_count(cl);
+    struct lane_render *lr;
+    struct json_object *sum = NULL;
+
+    if (n <= 1) {
+        render(rn__ctl_lanes_stack(cl, 0), out, true);
+        return !out->sb_oom;
+    }
+    lr = calloc(1, sizeof(*lr));
+    if (lr == NULL)
+        return false;
+    lr->lr_render = render;
+    lr->lr_json = true;
+    for (i = 0; i < n; i++)
+        rn_strbuf_init(&lr->lr_out[i]);
+    rn__ctl_lanes_each(cl, lane_render, lr);
+    for (i = 0; i < n; i++) {
+        struct json_object *o = json_tokener_parse(rn_strbuf_str(&lr->lr_out[i]));
+
+        if (sum == NULL) {
+            sum = o;
+        } else if (o != NULL) {
+            rn__ctl_json_add(sum, o);
+            json_object_put(o);
+        }
+        rn_strbuf_free(&lr->lr_out[i]);
+    }
+    free(lr);
+    if (sum == NULL)
+        return false;
+    if (json_object_is_type(sum, json_type_object))
+        json_object_object_add(sum, "loops", json_object_new_int((int)n));
+    rn__render_json(out, sum);  /* takes it */
+    return !out->sb_oom;
+}
+
 int rn__ctl_lanes_render(struct rn__ctl_lanes *cl, struct rn_ctl_req *req,
                          rn__ctl_render_fn render)
 {

@@ -1071,7 +1071,7 @@ int rn__web_open(const struct rn__web_params *p, struct rn__web **out, char *err
     w->w_stopfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     w->w_samplefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (w->w_samplefd >= 0)
-        w->w_sampler = rn__web_sampler_new(p->wp_loop, p->wp_stack, p->wp_svc,
+        w->w_sampler = rn__web_sampler_new(p->wp_loop, p->wp_stack, p->wp_lanes, p->wp_svc,
                                            p->wp_inject_enum_leak, w->w_samplefd);
     if (w->w_epfd < 0 || w->w_stopfd < 0 || w->w_samplefd < 0 || w->w_sampler == NULL) {
         snprintf(err, errlen, "--ui: cannot set up the server");

@@ -129,6 +129,9 @@ struct rn__web_params {
                                       one), or "unix:/path" */
     struct rn_loop *wp_loop;       /* the daemon's loop */
     struct rn_stack *wp_stack;     /* its stack */
+    struct rn__ctl_lanes *wp_lanes; /* with receive-side scaling, every loop's
+                                      stack (the connections walk them all, the
+                                      counters are summed); NULL: wp_stack */
     struct rn_svcctl *wp_svc;      /* its services */
     const char *wp_version;        /* shown in the overview */
     const char *wp_ctl_path;       /* the control socket, shown */
@@ -182,8 +185,10 @@ struct rn__web_sample {
 /* [L] Creates the sampler and arms its timer.  notify_fd (an eventfd, or
  * -1) is written to when a sample is published while the server awaits one
  * (rn__web_sampler_await()).  NULL on allocation failure. */
+struct rn__ctl_lanes;
 struct rn__web_sampler *rn__web_sampler_new(struct rn_loop *loop, struct rn_stack *st,
-                                            struct rn_svcctl *sc, bool inject, int notify_fd);
+                                            struct rn__ctl_lanes *lanes, struct rn_svcctl *sc,
+                                            bool inject, int notify_fd);
 /* What a viewer looked at: the sampler renders the overview's data, or
  * walks the connections, only while someone looks at them. */
 enum rn_web_want {

@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ctl/commands.h"
 #include "ctl/render.h"
 #include "ctl/web.h"
 #include "refnet/clock.h"
@@ -59,12 +60,19 @@ struct rn__web_sampler {
     struct rn_web_hist ws_hist[WEB_HISTORY]; /* [L] ring of entries */
     unsigned ws_nhist;                 /* [L] entries in it */
     unsigned ws_hist_next;             /* [L] where the next goes */
-    /* The walk in flight. */
-    struct rn_netstat_walk *ws_walk;   /* [L] NULL: none */
-    struct rn_loop_work ws_walk_work;  /* [L] its next batch */
-    struct rn_strbuf ws_walk_out;      /* [L] its rows so far */
-    bool ws_walk_first;                /* [L] no row yet */
-    bool ws_walk_cancel;               /* [L] its next batch ends it */
+    struct rn__ctl_lanes *ws_lanes;    /* [I] every loop's stack, or NULL: one */
+    /* The walk in flight: one stack after the other, each on its own
+     * loop; the job passes from loop to loop with ws_walk_work (a post is
+     * a hand-over) and comes home to ws_loop at the end. */
+    bool ws_walking;                   /* [L] a walk is out (ws_loop's) */
+    unsigned ws_walk_lane;             /* the loop walked now */
+    struct rn_netstat_walk *ws_walk;   /* that loop's walk, NULL between */
+    struct rn_netstat_params ws_walk_np; /* [I] once set: every lane's */
+    struct rn_loop_work ws_walk_work;  /* its next batch, or its next lane */
+    struct rn_strbuf ws_walk_out;      /* its rows so far */
+    bool ws_walk_first;                /* no row yet */
+    bool ws_walk_ok;                   /* every lane's walk ended well */
+    atomic_bool ws_walk_cancel;        /* [A] its next batch ends it */
     struct rn_loop_work ws_kick_work;  /* a tick now, for a new viewer */
     atomic_bool ws_kick_busy;          /* [A] queued */
     /* An action from the server. */
@@ -181,6 +189,8 @@ static rn_time_t ws_clock(void *ctx)
     return rn_clock_os_monotonic();
 }
 
+static void ws_walk_next(struct rn__web_sampler *ws, bool ok);
+
 static void ws_resume(struct rn_loop *loop, struct rn_loop_work *w)
 {
     struct rn__web_sampler *ws = container_of(w, struct rn__web_sampler, ws_walk_work);
@@ -188,14 +198,20 @@ static void ws_resume(struct rn_loop *loop, struct rn_loop_work *w)
     rn_time_t t0 = ws_cpu();
 
     (void)loop;
-    if (ws->ws_walk_cancel) {
+    if (atomic_load(&ws->ws_walk_cancel)) {
         rn_netstat_walk_cancel(ws->ws_walk);
         ws->ws_walk = NULL;
-        rn_strbuf_free(&ws->ws_walk_out);
+        ws_walk_next(ws, false);
         return;
     }
     rn_netstat_walk_resume(ws->ws_walk);
     ws_account(ws, t0);
+}
+
+/* The loop walked now: the one whose lane ws_walk_lane is. */
+static struct rn_loop *ws_walk_loop(const struct rn__web_sampler *ws)
+{
+    return ws->ws_walk_lane == 0 ? ws->ws_loop : rn__ctl_lanes_loop(ws->ws_lanes, ws->ws_walk_lane);
 }
 
 static void ws_yield(struct rn_netstat_walk *w, void *ctx)
@@ -203,35 +219,83 @@ static void ws_yield(struct rn_netstat_walk *w, void *ctx)
     struct rn__web_sampler *ws = ctx;
 
     (void)w;
-    rn_loop_post(ws->ws_loop, &ws->ws_walk_work, ws_resume);
+    rn_loop_post(ws_walk_loop(ws), &ws->ws_walk_work, ws_resume);
 }
 
 static void ws_row(const struct rn_netstat_walk_row *row, void *ctx)
 {
     struct rn__web_sampler *ws = ctx;
 
-    rn__render_netstat_row(&ws->ws_walk_out, row, true, true, &ws->ws_walk_first);
+    rn__render_netstat_row_loop(&ws->ws_walk_out, row, true, true, &ws->ws_walk_first,
+                                rn__ctl_lanes_count(ws->ws_lanes) > 1 ? (int)ws->ws_walk_lane
+                                                                      : -1);
 }
 
 static void ws_done(struct rn_netstat_walk *w, void *ctx)
 {
     struct rn__web_sampler *ws = ctx;
-    bool ok;
 
     rn_netstat_walk_free(w);
     ws->ws_walk = NULL;
-    rn__render_netstat_end(&ws->ws_walk_out, true);
-    pthread_mutex_lock(&ws->ws_lock);
-    ok = !ws->ws_walk_out.sb_oom;
+    ws_walk_next(ws, true);
+}
+
+/* Home, on ws_loop: the rows of every lane are published. */
+static void ws_walk_home(struct rn_loop *loop, struct rn_loop_work *w)
+{
+    struct rn__web_sampler *ws = container_of(w, struct rn__web_sampler, ws_walk_work);
+    bool ok = ws->ws_walk_ok && !atomic_load(&ws->ws_walk_cancel);
+
+    (void)loop;
+    ws->ws_walking = false;
     if (ok) {
-        ws_publish(&ws->ws_conns, &ws->ws_walk_out);
-        ws->ws_pub.ws_conns_when = rn_loop_now(ws->ws_loop);
-        ws->ws_pub.ws_walks++;
+        rn__render_netstat_end(&ws->ws_walk_out, true);
+        pthread_mutex_lock(&ws->ws_lock);
+        ok = !ws->ws_walk_out.sb_oom;
+        if (ok) {
+            ws_publish(&ws->ws_conns, &ws->ws_walk_out);
+            ws->ws_pub.ws_conns_when = rn_loop_now(ws->ws_loop);
+            ws->ws_pub.ws_walks++;
+        }
+        pthread_mutex_unlock(&ws->ws_lock);
     }
-    pthread_mutex_unlock(&ws->ws_lock);
     rn_strbuf_free(&ws->ws_walk_out);
     if (ok)
         ws_published(ws, RN_WEB_WANT_CONNS);
+}
+
+/* On the next lane's loop: its stack's walk begins. */
+static void ws_lane_start(struct rn_loop *loop, struct rn_loop_work *w)
+{
+    struct rn__web_sampler *ws = container_of(w, struct rn__web_sampler, ws_walk_work);
+    struct rn_stack *st = rn__ctl_lanes_stack(ws->ws_lanes, ws->ws_walk_lane);
+
+    (void)loop;
+    if (atomic_load(&ws->ws_walk_cancel) ||
+        rn_netstat_walk_start(st, &ws->ws_walk_np, &ws->ws_walk) != 0) {
+        ws->ws_walk = NULL;
+        ws_walk_next(ws, false);
+        return;
+    }
+    rn_netstat_walk_resume(ws->ws_walk);
+}
+
+/* The lane walked now is done (ok: well): on to the next, or home. */
+static void ws_walk_next(struct rn__web_sampler *ws, bool ok)
+{
+    if (!ok)
+        ws->ws_walk_ok = false;
+    if (ok && ws->ws_walk_lane + 1 < rn__ctl_lanes_count(ws->ws_lanes)) {
+        ws->ws_walk_lane++;
+        rn_loop_post(ws_walk_loop(ws), &ws->ws_walk_work, ws_lane_start);
+        return;
+    }
+    if (ws->ws_walk_lane == 0) {
+        ws_walk_home(ws->ws_loop, &ws->ws_walk_work);
+        return;
+    }
+    ws->ws_walk_lane = 0;
+    rn_loop_post(ws->ws_loop, &ws->ws_walk_work, ws_walk_home);
 }
 
 static void ws_walk_start(struct rn__web_sampler *ws)
@@ -250,14 +314,18 @@ static void ws_walk_start(struct rn__web_sampler *ws)
     };
 
     np.np_ctx = ws;
+    ws->ws_walk_np = np;
     rn_strbuf_init(&ws->ws_walk_out);
     ws->ws_walk_first = true;
+    ws->ws_walk_ok = true;
+    ws->ws_walk_lane = 0;
     rn__render_netstat_begin(&ws->ws_walk_out, true, true);
     if (rn_netstat_walk_start(ws->ws_stack, &np, &ws->ws_walk) != 0) {
         ws->ws_walk = NULL;
         rn_strbuf_free(&ws->ws_walk_out);
         return;
     }
+    ws->ws_walking = true;
     rn_loop_post(ws->ws_loop, &ws->ws_walk_work, ws_resume);
 }
 
@@ -275,14 +343,17 @@ static void ws_tick(struct rn_timer *t, rn_time_t now)
     (void)rn_loop_timer_arm(ws->ws_loop, &ws->ws_timer, now + WEB_PERIOD);
     rn_time_t wall = rn_clock_os_monotonic();
 
-    if (ws_watched(ws, RN_WEB_WANT_CONNS, wall) && ws->ws_walk == NULL)
+    if (ws_watched(ws, RN_WEB_WANT_CONNS, wall) && !ws->ws_walking)
         ws_walk_start(ws);
     if (!ws_watched(ws, RN_WEB_WANT_OVERVIEW, wall)) {
         ws_account(ws, t0);
         return;
     }
     rn__render_ifaces(ws->ws_stack, &ifaces, true);
-    rn__render_stats(ws->ws_stack, &stats, true);
+    if (ws->ws_lanes != NULL)
+        (void)rn__ctl_lanes_render_json(ws->ws_lanes, rn__render_stats, &stats);
+    else
+        rn__render_stats(ws->ws_stack, &stats, true);
     rn__render_services(ws->ws_svc, NULL, now, &svcs, true);
     rn__render_web_history(ws->ws_hist, ws->ws_nhist, ws->ws_hist_next, WEB_HISTORY, now, &hist);
     pthread_mutex_lock(&ws->ws_lock);
@@ -307,7 +378,8 @@ static void ws_tick(struct rn_timer *t, rn_time_t now)
 /* ---- Interface -------------------------------------------------------------- */
 
 struct rn__web_sampler *rn__web_sampler_new(struct rn_loop *loop, struct rn_stack *st,
-                                            struct rn_svcctl *sc, bool inject, int notify_fd)
+                                            struct rn__ctl_lanes *lanes, struct rn_svcctl *sc,
+                                            bool inject, int notify_fd)
 {
     struct rn__web_sampler *ws = calloc(1, sizeof(*ws));
 
@@ -315,6 +387,8 @@ struct rn__web_sampler *rn__web_sampler_new(struct rn_loop *loop, struct rn_stac
         return NULL;
     ws->ws_loop = loop;
     ws->ws_stack = st;
+    ws->ws_lanes = lanes;
+    atomic_init(&ws->ws_walk_cancel, false);
     ws->ws_svc = sc;
     ws->ws_inject = inject;
     ws->ws_notify_fd = notify_fd;
@@ -419,14 +493,17 @@ void rn__web_sampler_free(struct rn__web_sampler *ws)
     /* A walk in flight always has its next batch queued (it is never
      * between batches otherwise): marked, that batch ends it and lets go
      * of what it holds.  A queued action runs too. */
-    ws->ws_walk_cancel = true;
-    if (ws->ws_walk != NULL || atomic_load(&ws->ws_act_busy) || atomic_load(&ws->ws_kick_busy))
+    atomic_store(&ws->ws_walk_cancel, true);
+    if (ws->ws_walking || atomic_load(&ws->ws_act_busy) || atomic_load(&ws->ws_kick_busy))
         rn_loop_run_posted(ws->ws_loop);
-    if (ws->ws_walk != NULL) {
-        /* A kick that ran just now started one: its batch is queued. */
+    /* A kick that ran just now started one, whose batch is queued; a walk
+     * on another lane's loop (still running) comes home to this one. */
+    for (unsigned i = 0; ws->ws_walking && i < 5000; i++) {
         rn_loop_run_posted(ws->ws_loop);
+        if (ws->ws_walking)
+            usleep(1000);
     }
-    assert(ws->ws_walk == NULL);
+    assert(!ws->ws_walking);
     rn_loop_timer_cancel(ws->ws_loop, &ws->ws_timer);
     rn_strbuf_free(&ws->ws_walk_out);
     pthread_mutex_destroy(&ws->ws_lock);
