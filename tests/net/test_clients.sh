@@ -293,9 +293,13 @@ if wait_refnet_listen 5004; then
     # Linux keeps sending; the client goes away under it.
     net_bg timeout 20 nc 198.18.0.2 5004 </dev/zero >/dev/null 2>&1
     ncpid=$bgpid
-    sleep 0.5
-    rn objects 2>/dev/null | grep -q "^process ctl accept" ||
-        bad "the transfer's process is not in objects while it runs (test premise)"
+    seen=
+    for i in $(seq 30); do  # at most 3 s, on a loaded machine
+        sleep 0.1
+        rn objects >"$dir/objs.txt" 2>&1 && grep -q "^process ctl accept" "$dir/objs.txt" &&
+            { seen=1; break; }
+    done
+    [ -n "$seen" ] || bad "the transfer's process is not in objects while it runs (test premise): $(grep -E "^(process|tcp connection.*:5004|tcp listener.*:5004)" "$dir/objs.txt")"
     kill -KILL "$rpid"
     wait "$rpid" 2>/dev/null
     gone=
