@@ -190,43 +190,28 @@ int rn__ctl_lanes_render(struct rn__ctl_lanes *cl, struct rn_ctl_req *req,
 {
     struct rn_strbuf *out = rn__ctl_req_out(req);
     unsigned i, n = rn__ctl_lanes_count(cl);
-    struct lane_render *lr = calloc(1, sizeof(*lr));
-    struct json_object *sum = NULL;
-    bool json = rn__ctl_req_json(req);
+    struct lane_render *lr;
 
+    if (rn__ctl_req_json(req)) {
+        if (!rn__ctl_lanes_render_json(cl, render, out))
+            return rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "out of memory");
+        rn_strbuf_puts(out, "\n");
+        return RN_CTL_EXIT_OK;
+    }
+    lr = calloc(1, sizeof(*lr));
     if (lr == NULL)
         return rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "out of memory");
     lr->lr_render = render;
-    lr->lr_json = json;
     for (i = 0; i < n; i++)
         rn_strbuf_init(&lr->lr_out[i]);
     rn__ctl_lanes_each(cl, lane_render, lr);
     for (i = 0; i < n; i++) {
-        if (!json) {
-            rn_strbuf_printf(out, "loop %u (stack %s):\n%s", i,
-                             rn_stack_name(rn__ctl_lanes_stack(cl, i)),
-                             rn_strbuf_str(&lr->lr_out[i]));
-        } else {
-            struct json_object *o = json_tokener_parse(rn_strbuf_str(&lr->lr_out[i]));
-
-            if (sum == NULL) {
-                sum = o;
-            } else if (o != NULL) {
-                rn__ctl_json_add(sum, o);
-                json_object_put(o);
-            }
-        }
+        rn_strbuf_printf(out, "loop %u (stack %s):\n%s", i,
+                         rn_stack_name(rn__ctl_lanes_stack(cl, i)),
+                         rn_strbuf_str(&lr->lr_out[i]));
         rn_strbuf_free(&lr->lr_out[i]);
     }
     free(lr);
-    if (json && sum == NULL)
-        return rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "out of memory");
-    if (sum != NULL) {
-        if (json_object_is_type(sum, json_type_object))
-            json_object_object_add(sum, "loops", json_object_new_int((int)n));
-        rn__render_json(out, sum);  /* takes it */
-        rn_strbuf_puts(out, "\n");
-    }
     return RN_CTL_EXIT_OK;
 }
 

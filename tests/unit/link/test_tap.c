@@ -28,6 +28,7 @@
 
 #include "helper_link.h"
 #include "refnet/link.h"
+#include "support.h"
 
 #define TAP_NAME "rntap0"
 #define TAP_MTU 9000
@@ -42,23 +43,6 @@ static struct {
     uint8_t kernel_mac[6];       /* the Linux side's, learnt by ARP */
     bool have_kernel_mac;
 } g;
-
-static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int run(const char *fmt, ...)
-{
-    char cmd[512];
-    va_list ap;
-    int rc;
-
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
-    va_end(ap);
-    rc = system(cmd);
-    if (rc != 0)
-        fprintf(stderr, "command failed (%d): %s\n", rc, cmd);
-    return rc;
-}
 
 static rn_time_t os_now(void)
 {
@@ -76,7 +60,7 @@ static int group_teardown(void **state)
     rn_link_close(g.tap);
     g.tap = NULL;
     if (g.netns[0]) {
-        run("ip netns del %s", g.netns);
+        sup_sh("ip netns del %s", g.netns);
         g.netns[0] = '\0';
     }
     if (g.pool) {
@@ -107,7 +91,7 @@ static int group_setup(void **state)
         return 0;
     }
     snprintf(g.netns, sizeof(g.netns), "rnlink%ld", (long)getpid());
-    if (run("ip netns add %s", g.netns) != 0) {
+    if (sup_sh("ip netns add %s", g.netns) != 0) {
         g.netns[0] = '\0';
         return -1;
     }
@@ -134,7 +118,7 @@ static int group_setup(void **state)
     close(ns);
     rn_link_caps(g.tap, &caps);
     memcpy(g.mac, caps.lc_hwaddr, 6);
-    if (run("ip netns exec %s ip addr add 198.18.0.1/15 dev %s", g.netns, TAP_NAME) != 0)
+    if (sup_sh("ip netns exec %s ip addr add 198.18.0.1/15 dev %s", g.netns, TAP_NAME) != 0)
         return group_teardown(state), -1;
     g.ready = true;
     return 0;
