@@ -630,14 +630,6 @@ static int daemon_open_link(struct rn_daemon *d, char *err, size_t errlen)
     d->d_tap = top;
     rn_link_caps(top, &caps);
     memcpy(d->d_mac, caps.lc_hwaddr, 6);
-    if (d->d_rss.rs_queues > 1) {
-        e = rn_link_fanout_open(d->d_fan, 0, top, NULL, &link, why);
-        if (e != 0) {
-            derr(err, errlen, "cannot stack the fan-out filter: %s", why);
-            goto out_close_link;
-        }
-        top = link;
-    }
     if (p->dp_fault != NULL) {
         e = rn_link_fault_open(top, p->dp_fault, &link);
         if (e != 0) {
@@ -668,6 +660,17 @@ static int daemon_open_link(struct rn_daemon *d, char *err, size_t errlen)
             goto out_close_link;
         }
         top = d->d_capture = link;
+    }
+    /* On top of the chain: the other loops get their copies of what came
+     * through queue 0's faults, and their own captures and faults see
+     * none of them. */
+    if (d->d_rss.rs_queues > 1) {
+        e = rn_link_fanout_open(d->d_fan, 0, top, NULL, &link, why);
+        if (e != 0) {
+            derr(err, errlen, "cannot stack the fan-out filter: %s", why);
+            goto out_close_link;
+        }
+        top = link;
     }
     memset(&ip, 0, sizeof(ip));
     ip.ifp_name = p->dp_tap;

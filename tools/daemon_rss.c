@@ -87,8 +87,8 @@ int rn__lane_create(const struct rn__lane_setup *s, struct rn__lane **out, char 
     return 0;
 }
 
-/* Queue k's link: the TAP queue, under the fan-out filter, under the
- * fault filter with --fault.  Returns the top of the chain in *top. */
+/* Queue k's link: the TAP queue, the fault filter with --fault, the
+ * shared capture with --capture, the fan-out filter on top.  Returns the top of the chain in *top. */
 static int lane_link(struct rn__lane *l, struct rn_link **top, char *err, size_t errlen)
 {
     const struct rn_daemon_params *p = l->l_setup.ls_params;
@@ -110,18 +110,11 @@ static int lane_link(struct rn__lane *l, struct rn_link **top, char *err, size_t
         lane_err(err, errlen, l, "cannot open its TAP queue", why[0] ? why : rn_strerror(e));
         return e;
     }
-    e = rn_link_fanout_open(l->l_setup.ls_fan, l->l_setup.ls_queue, tap, rn_stack_pool(l->l_stack),
-                            &fan, why);
-    if (e != 0) {
-        rn_link_close(tap);
-        lane_err(err, errlen, l, "cannot open its fan-out filter", why);
-        return e;
-    }
-    *top = fan;
+    *top = tap;
     if (p->dp_fault != NULL) {
-        e = rn_link_fault_open(fan, p->dp_fault, &fault);
+        e = rn_link_fault_open(tap, p->dp_fault, &fault);
         if (e != 0) {
-            rn_link_close(fan);
+            rn_link_close(tap);
             lane_err(err, errlen, l, "cannot stack the fault filter", rn_strerror(e));
             return e;
         }
@@ -138,6 +131,16 @@ static int lane_link(struct rn__lane *l, struct rn_link **top, char *err, size_t
         }
         *top = cap;
     }
+    /* On top, as on queue 0: the copies bypass this queue's faults and
+     * capture. */
+    e = rn_link_fanout_open(l->l_setup.ls_fan, l->l_setup.ls_queue, *top,
+                            rn_stack_pool(l->l_stack), &fan, why);
+    if (e != 0) {
+        rn_link_close(*top);
+        lane_err(err, errlen, l, "cannot open its fan-out filter", why);
+        return e;
+    }
+    *top = fan;
     return 0;
 }
 

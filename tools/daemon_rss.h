@@ -66,9 +66,10 @@ struct rn__lane_setup {
 int rn__lane_create(const struct rn__lane_setup *s, struct rn__lane **out, char *err,
                     size_t errlen);
 
-/* Opens the lane's TAP queue under its fan-out filter (and the fault
- * filter, with --fault).  Queue 0 must be open; all are before the device
- * comes up.  Returns 0 or a negative code with a one-line reason in err. */
+/* Opens the lane's TAP queue with the fault filter (--fault), the shared
+ * capture (--capture) and the fan-out filter on top.  Queue 0 must be
+ * open; all are before the device comes up.  Returns 0 or a negative code
+ * with a one-line reason in err. */
 int rn__lane_open(struct rn__lane *l, char *err, size_t errlen);
 
 /* Adds the shadow interface over that link, the default route, the

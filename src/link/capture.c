@@ -111,8 +111,7 @@ static int capture_rx(struct rn_link *link, struct rn_netbuf **pkts, unsigned ma
     int i;
 
     for (i = 0; i < n; i++) {
-        /* A copy from queue 0's fan-out was written where it came in. */
-        if (cl->cl_enabled && !(pkts[i]->nb_offload & RN_NB_OFF_RSS_COPY))
+        if (cl->cl_enabled)
             capture_write(cl, pkts[i], now);
         rn__link_count_rx(link, pkts[i]);
     }
