@@ -1056,7 +1056,7 @@ int rn__daemon_start(const struct rn_daemon_params *params, struct rn_daemon **o
     if (d->d_rss.rs_queues > 1) {
         e = rn_stack_set_rss(d->d_stack, &d->d_rss, 0);
         if (e == 0)
-            e = rn_link_fanout_create(d->d_rss.rs_queues, daemon_fan_wake, d, &d->d_fan);
+            e = rn_link_fanout_create(&d->d_rss, daemon_fan_wake, d, &d->d_fan);
         if (e == 0 && (d->d_pins = rn__pins_new(d->d_rss.rs_queues)) == NULL)
             e = RN_ENOMEM;
         if (e == 0)

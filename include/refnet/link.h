@@ -74,6 +74,7 @@
 #include "refnet/clock.h"
 #include "refnet/value.h"
 #include "refnet/netbuf.h"
+#include "refnet/rss.h"
 
 struct rn_strbuf;
 struct rn_link;
@@ -327,7 +328,9 @@ int rn_link_tap_unpin(struct rn_link *link, uint8_t proto, uint16_t port);
  * queue's stack a copy of the frames it learns its neighbours and
  * routers from (ARP; ICMPv6 router advertisement, neighbour solicitation
  * and advertisement, redirect), marked RN_NB_OFF_RSS_COPY: learn, do not
- * answer.  Each filter runs on its queue's loop thread. */
+ * answer; and queue 0's filter moves an ICMP or ICMPv6 error about
+ * another queue's TCP or UDP flow to that queue (rn_rss_icmp_error_queue()).
+ * Each filter runs on its queue's loop thread. */
 struct rn_link_fanout;
 
 /* Called on queue 0's thread when queue's inbox, empty until then, got a
@@ -335,9 +338,10 @@ struct rn_link_fanout;
  * next deadline is due while copies wait). */
 typedef void (*rn_link_fanout_wake_fn)(void *ctx, unsigned queue);
 
-/* Creates the group of a device's queues filters; the caller holds it
- * until rn_link_fanout_release(), each open filter until it closes. */
-int rn_link_fanout_create(unsigned queues, rn_link_fanout_wake_fn wake, void *ctx,
+/* Creates the group of the filters of a device whose frames rss steers
+ * (rss->rs_queues queues); the caller holds it until
+ * rn_link_fanout_release(), each open filter until it closes. */
+int rn_link_fanout_create(const struct rn_rss *rss, rn_link_fanout_wake_fn wake, void *ctx,
                           struct rn_link_fanout **out);
 void rn_link_fanout_release(struct rn_link_fanout *group);
 

@@ -19,7 +19,10 @@
  *   - Everything else goes to queue 0: ARP, neighbour discovery, ICMP and
  *     ICMPv6, IPv4 fragments, IPv6 datagrams with extension headers,
  *     VLAN-tagged frames, anything too short to carry its ports.  The
- *     loop of queue 0 passes on what belongs to another.
+ *     loop of queue 0 passes on what belongs to another: an ICMP error
+ *     goes to the queue of the flow it speaks of
+ *     (rn_rss_icmp_error_queue()), a datagram reassembled from fragments
+ *     to the queue of its flow.
  *
  * The indirection table is fixed: entry i holds queue i mod n, so a
  * hash's queue is (hash mod 128) mod n.  Changing the key or the number
@@ -90,6 +93,16 @@ static inline unsigned rn_rss_flow_queue(const struct rn_rss *rss, const struct 
  * what it is. */
 unsigned rn_rss_frame_queue(const struct rn_rss *rss, const uint8_t *frame, size_t len,
                             bool *hashed);
+
+/* For an ICMP or ICMPv6 error (destination unreachable, packet too big,
+ * time exceeded, parameter problem) in an Ethernet frame, about a TCP or
+ * UDP packet this side sent: sets *queue to the queue where that flow's
+ * frames arrive (its addresses and ports reversed, as the peer's answers
+ * carry them) and returns true.  Returns false for any other frame, and
+ * for an error whose quoted packet has no ports (a later fragment) or is
+ * cut short before them. */
+bool rn_rss_icmp_error_queue(const struct rn_rss *rss, const uint8_t *frame, size_t len,
+                             unsigned *queue);
 
 /* Parses a key written as 40 hexadecimal bytes, each two digits,
  * separated by ':' (as ethtool prints one).  Returns 0, or -1 with a

@@ -15,6 +15,13 @@
  * marked RN_NB_OFF_RSS_COPY: it learns from the copy and answers nothing
  * (queue 0's stack answers the original).
  *
+ * Queue 0 also hands over what belongs to another queue's flows: an ICMP
+ * or ICMPv6 error (unreachable, packet too big, time exceeded, parameter
+ * problem) about a TCP or UDP packet that another queue's stack sent is
+ * moved, not copied, to that queue's inbox (rn_rss_icmp_error_queue()),
+ * so that the connection it concerns hears of its path MTU or of its
+ * peer's port being closed.  A moved frame is an ordinary frame there.
+ *
  * Threads: each filter runs on its own queue's loop thread.  An inbox is
  * a list under a mutex, filled by queue 0's thread; the copies are plain
  * heap blocks, made into packets of the reader's own pool on its own
@@ -38,13 +45,15 @@
 struct fanout_copy {
     struct fanout_copy *fc_next;
     uint32_t fc_len;
+    bool fc_moved;                             /* handed over, not a copy */
     uint8_t fc_data[];
 };
 
 struct fanout_link;
 
 struct rn_link_fanout {
-    unsigned fg_queues;                        /* [I] */
+    struct rn_rss fg_rss;                      /* [I] the device's steering */
+    unsigned fg_queues;                        /* [I] fg_rss.rs_queues */
     rn_link_fanout_wake_fn fg_wake;            /* [I] */
     void *fg_ctx;                              /* [I] */
     atomic_uint fg_refs;                       /* [A] the creator's and each link's */
@@ -63,6 +72,9 @@ struct fanout_link {
     unsigned fl_inbox;                         /* copies in it */
     atomic_bool fl_pending;                    /* [A] the inbox is not empty */
     uint64_t fl_copied;                        /* [L] queue 0: copies made */
+    uint64_t fl_handed;                        /* [L] queue 0: frames moved to
+                                                  the queue of their flow */
+    uint64_t fl_taken;                         /* [L] frames moved here */
     atomic_uint_fast64_t fl_overflow;          /* [A] copies dropped: inbox full */
     uint64_t fl_received;                      /* [L] copies read */
     uint64_t fl_no_buffer;                     /* [L] copies lost: pool exhausted */
@@ -102,25 +114,52 @@ static bool fanout_wanted(const struct rn_netbuf *nb)
     return p != NULL && p[14 + 6] == 58 && p[14 + 40] >= 134 && p[14 + 40] <= 137;
 }
 
-static void inbox_put(struct rn_link_fanout *g, unsigned q, const struct rn_netbuf *nb)
+/* The queue of another loop's flow that nb, an ICMP or ICMPv6 error,
+ * speaks of; 0 for every other frame (queue 0's own). */
+static unsigned fanout_owner(const struct rn_link_fanout *g, const struct rn_netbuf *nb)
+{
+    uint8_t h[160];
+    size_t len = nb->nb_pktlen < sizeof(h) ? nb->nb_pktlen : sizeof(h);
+    const uint8_t *p = rn_nb_header(nb, 0, len < 24 ? 14 : 24, h);
+    unsigned type, q;
+
+    /* The quick look every frame pays: EtherType, and IPv4's protocol or
+     * IPv6's next header. */
+    if (p == NULL || len < 24)
+        return 0;
+    type = (unsigned)p[12] << 8 | p[13];
+    if (!(type == 0x0800 && p[14 + 9] == 1) && !(type == 0x86dd && p[14 + 6] == 58))
+        return 0;
+    p = rn_nb_header(nb, 0, len, h);
+    if (p == NULL || !rn_rss_icmp_error_queue(&g->fg_rss, p, len, &q))
+        return 0;
+    return q;
+}
+
+/* Puts a copy of nb into queue q's inbox (moved: nb itself is handed
+ * over, and will be freed by the caller).  False if q is not open or its
+ * inbox is full. */
+static bool inbox_put(struct rn_link_fanout *g, unsigned q, const struct rn_netbuf *nb, bool moved)
 {
     struct fanout_link *to;
     struct fanout_copy *c;
-    bool wake = false;
+    bool wake = false, put = false;
 
     pthread_mutex_lock(&g->fg_lock);
     to = g->fg_links[q];
     if (to == NULL) {
         pthread_mutex_unlock(&g->fg_lock);
-        return;  /* that queue is not open (yet, or any more) */
+        return false;  /* that queue is not open (yet, or any more) */
     }
     pthread_mutex_lock(&to->fl_lock);
     if (to->fl_inbox >= FANOUT_INBOX_MAX ||
         (c = malloc(sizeof(*c) + nb->nb_pktlen)) == NULL) {
         atomic_fetch_add(&to->fl_overflow, 1);
     } else {
+        put = true;
         c->fc_next = NULL;
         c->fc_len = nb->nb_pktlen;
+        c->fc_moved = moved;
         (void)rn_nb_copyout(nb, 0, c->fc_data, nb->nb_pktlen);
         if (to->fl_tail != NULL)
             to->fl_tail->fc_next = c;
@@ -134,9 +173,10 @@ static void inbox_put(struct rn_link_fanout *g, unsigned q, const struct rn_netb
     pthread_mutex_unlock(&g->fg_lock);
     if (wake)
         g->fg_wake(g->fg_ctx, q);
+    return put;
 }
 
-/* Queue k > 0: the copies waiting, as packets of this queue's pool. */
+/* Queue k > 0: the frames waiting, as packets of this queue's pool. */
 static unsigned inbox_take(struct fanout_link *fl, struct rn_netbuf **pkts, unsigned max)
 {
     struct fanout_copy *c;
@@ -163,14 +203,20 @@ static unsigned inbox_take(struct fanout_link *fl, struct rn_netbuf **pkts, unsi
             rn_nb_free(nb);
             nb = NULL;
         }
-        free(c);
         if (nb == NULL) {
+            free(c);
             fl->fl_no_buffer++;
             continue;
         }
-        nb->nb_offload = RN_NB_OFF_RSS_COPY;
+        if (c->fc_moved) {
+            nb->nb_offload = 0;
+            fl->fl_taken++;
+        } else {
+            nb->nb_offload = RN_NB_OFF_RSS_COPY;
+            fl->fl_received++;
+        }
+        free(c);
         rn__link_count_rx(&fl->fl_link, nb);
-        fl->fl_received++;
         pkts[n++] = nb;
     }
     return n;
@@ -180,7 +226,7 @@ static int fanout_rx(struct rn_link *link, struct rn_netbuf **pkts, unsigned max
 {
     struct fanout_link *fl = fanout_of(link);
     struct rn_link_fanout *g = fl->fl_group;
-    unsigned n = 0, q;
+    unsigned n = 0, q, kept;
     int got, i;
 
     if (fl->fl_queue > 0 && atomic_load_explicit(&fl->fl_pending, memory_order_relaxed))
@@ -188,15 +234,32 @@ static int fanout_rx(struct rn_link *link, struct rn_netbuf **pkts, unsigned max
     got = rn_link_rx(link->lk_lower, pkts + n, max - n, now);
     if (got < 0)
         return n > 0 ? (int)n : got;
+    if (fl->fl_queue > 0) {
+        for (i = 0; i < got; i++)
+            rn__link_count_rx(link, pkts[n + (unsigned)i]);
+        return (int)n + got;
+    }
+    /* Queue 0: copy what every stack learns from, hand over what belongs
+     * to another queue's flow, keep the rest in order. */
+    kept = n;
     for (i = 0; i < got; i++) {
-        rn__link_count_rx(link, pkts[n + (unsigned)i]);
-        if (fl->fl_queue == 0 && fanout_wanted(pkts[n + (unsigned)i])) {
+        struct rn_netbuf *nb = pkts[n + (unsigned)i];
+
+        q = g->fg_queues > 1 ? fanout_owner(g, nb) : 0;
+        if (q != 0 && inbox_put(g, q, nb, true)) {
+            fl->fl_handed++;
+            rn_nb_free(nb);
+            continue;
+        }
+        rn__link_count_rx(link, nb);
+        if (fanout_wanted(nb)) {
             for (q = 1; q < g->fg_queues; q++)
-                inbox_put(g, q, pkts[n + (unsigned)i]);
+                (void)inbox_put(g, q, nb, false);
             fl->fl_copied++;
         }
+        pkts[kept++] = nb;
     }
-    return (int)n + got;
+    return (int)kept;
 }
 
 static int fanout_tx(struct rn_link *link, struct rn_netbuf **pkts, unsigned n, rn_time_t now)
@@ -225,6 +288,8 @@ static void fanout_values(struct rn_link *link, rn_value_fn fn, void *ctx)
     const struct rn_value v[] = {
         {"queue", NULL, fl->fl_queue},
         {"copied", NULL, fl->fl_copied},
+        {"handed", NULL, fl->fl_handed},
+        {"taken", NULL, fl->fl_taken},
         {"received", NULL, fl->fl_received},
         {"overflow", NULL, atomic_load(&fl->fl_overflow)},
         {"no_buffer", NULL, fl->fl_no_buffer},
@@ -263,18 +328,19 @@ static const struct rn_link_ops fanout_ops = {
     .close = fanout_close,
 };
 
-int rn_link_fanout_create(unsigned queues, rn_link_fanout_wake_fn wake, void *ctx,
+int rn_link_fanout_create(const struct rn_rss *rss, rn_link_fanout_wake_fn wake, void *ctx,
                           struct rn_link_fanout **out)
 {
     struct rn_link_fanout *g;
 
-    assert(out != NULL && wake != NULL);
-    if (queues < 1 || queues > RN_RSS_QUEUES_MAX)
+    assert(rss != NULL && out != NULL && wake != NULL);
+    if (rss->rs_queues < 1 || rss->rs_queues > RN_RSS_QUEUES_MAX)
         return RN_EINVAL;
     g = calloc(1, sizeof(*g));
     if (g == NULL)
         return RN_ENOMEM;
-    g->fg_queues = queues;
+    g->fg_rss = *rss;
+    g->fg_queues = rss->rs_queues;
     g->fg_wake = wake;
     g->fg_ctx = ctx;
     atomic_init(&g->fg_refs, 1);

@@ -140,6 +140,82 @@ unsigned rn_rss_frame_queue(const struct rn_rss *rss, const uint8_t *frame, size
     return rn_rss_queue_of(rss, rn_rss_toeplitz(rss->rs_key, in, n + 4));
 }
 
+/* The queue of the flow a quoted packet belongs to: the quoted packet is
+ * one this side sent (ip: its IP header, of IP version `version`; end:
+ * the frame's end), so the flow's frames arrive with its addresses and
+ * ports the other way round.  False if it is not TCP or UDP, or carries
+ * no ports. */
+static bool quoted_queue(const struct rn_rss *rss, unsigned version, const uint8_t *ip,
+                         const uint8_t *end, unsigned *queue)
+{
+    uint8_t in[36];
+    size_t alen, hlen;
+    uint8_t proto;
+
+    if (end - ip < 1 || (unsigned)(ip[0] >> 4) != version)
+        return false;
+    if (version == 4) {
+        if (end - ip < 20 || (be16(ip + 6) & 0x1fff) != 0)
+            return false;  /* short, or a later fragment: no ports */
+        hlen = (size_t)(ip[0] & 0x0f) * 4;
+        if (hlen < 20)
+            return false;
+        proto = ip[9];
+        alen = 4;
+    } else {
+        if (end - ip < IP6_HLEN)
+            return false;
+        hlen = IP6_HLEN;
+        proto = ip[6];
+        alen = 16;
+    }
+    if ((proto != RN_IPPROTO_TCP && proto != RN_IPPROTO_UDP) || (size_t)(end - ip) < hlen + 4)
+        return false;
+    /* Source, destination, source port, destination port, as received:
+     * the quoted destination first. */
+    memcpy(in, ip + (alen == 4 ? 16 : 24), alen);
+    memcpy(in + alen, ip + (alen == 4 ? 12 : 8), alen);
+    memcpy(in + 2 * alen, ip + hlen + 2, 2);
+    memcpy(in + 2 * alen + 2, ip + hlen, 2);
+    *queue = rn_rss_queue_of(rss, rn_rss_toeplitz(rss->rs_key, in, 2 * alen + 4));
+    return true;
+}
+
+bool rn_rss_icmp_error_queue(const struct rn_rss *rss, const uint8_t *frame, size_t len,
+                             unsigned *queue)
+{
+    const uint8_t *end = frame + len, *ip = frame + ETH_HLEN, *icmp;
+
+    if (len < ETH_HLEN + IP6_HLEN + 8)
+        return false;  /* shorter than any error that quotes ports */
+    switch (be16(frame + 12)) {
+    case ETHERTYPE_IP4: {
+        size_t ihl = (size_t)(ip[0] & 0x0f) * 4;
+
+        if (ip[0] >> 4 != 4 || ihl < 20 || ip[9] != 1 /* ICMP */ ||
+            (be16(ip + 6) & 0x3fff) != 0 || (size_t)(end - ip) < ihl + 8)
+            return false;
+        icmp = ip + ihl;
+        /* Destination unreachable, source quench, time exceeded,
+         * parameter problem (RFC 792). */
+        if (icmp[0] != 3 && icmp[0] != 4 && icmp[0] != 11 && icmp[0] != 12)
+            return false;
+        return quoted_queue(rss, 4, icmp + 8, end, queue);
+    }
+    case ETHERTYPE_IP6:
+        if (ip[0] >> 4 != 6 || ip[6] != 58 /* ICMPv6 */)
+            return false;
+        icmp = ip + IP6_HLEN;
+        /* Destination unreachable, packet too big, time exceeded,
+         * parameter problem (RFC 4443): types 1 to 4. */
+        if (icmp[0] < 1 || icmp[0] > 4)
+            return false;
+        return quoted_queue(rss, 6, icmp + 8, end, queue);
+    default:
+        return false;
+    }
+}
+
 static int hexval(char c)
 {
     if (c >= '0' && c <= '9')

@@ -197,6 +197,122 @@ static void test_frames(void **state)
     assert_int_equal(rn_rss_frame_queue(&rss, f, 10, NULL), 0);
 }
 
+/* An ICMP error quoting a packet this side sent (src: this side): an
+ * Ethernet + IP + ICMP header of type `type` from router `from`, then the
+ * quoted packet as frame_ip4 / frame_ip6 build it (cut to `quote` bytes). */
+static size_t error_ip4(uint8_t *f, uint8_t type, const char *from, const uint8_t *quoted,
+                        size_t quote)
+{
+    struct rn_inaddr r = addr(from);
+
+    memset(f, 0, 14 + 20 + 8);
+    f[12] = 0x08;
+    f[14] = 0x45;
+    f[14 + 9] = 1;
+    memcpy(f + 14 + 12, &r.ia_ip6.i6_octet[12], 4);
+    f[34] = type;
+    memcpy(f + 42, quoted + 14, quote);
+    return 42 + quote;
+}
+
+static size_t error_ip6(uint8_t *f, uint8_t type, const char *from, const uint8_t *quoted,
+                        size_t quote)
+{
+    struct rn_inaddr r = addr(from);
+
+    memset(f, 0, 14 + 40 + 8);
+    f[12] = 0x86;
+    f[13] = 0xdd;
+    f[14] = 0x60;
+    f[14 + 6] = 58;
+    memcpy(f + 14 + 8, r.ia_ip6.i6_octet, 16);
+    f[54] = type;
+    memcpy(f + 62, quoted + 14, quote);
+    return 62 + quote;
+}
+
+/* An error reaches the queue that the flow it quotes arrives on: the
+ * quoted packet's addresses and ports reversed. */
+static void test_icmp_errors(void **state)
+{
+    uint8_t sent[128], back[128], f[256];
+    struct rn_rss rss;
+    unsigned q, port, seen[4] = {0}, i;
+    size_t len, qlen;
+
+    (void)state;
+    rn_rss_init(&rss, 4);
+    for (port = 40000; port < 40064; port++) {
+        /* Frag needed, port unreachable, time exceeded: IPv4, TCP and UDP. */
+        qlen = frame_ip4(sent, 6, 0x4000, "198.18.0.2", "198.18.1.9", (uint16_t)port, 80, 5);
+        len = error_ip4(f, 3, "198.18.0.1", sent, qlen - 14);
+        q = 99;
+        assert_true(rn_rss_icmp_error_queue(&rss, f, len, &q));
+        len = frame_ip4(back, 6, 0, "198.18.1.9", "198.18.0.2", 80, (uint16_t)port, 5);
+        assert_int_equal(q, rn_rss_frame_queue(&rss, back, len, NULL));
+        seen[q]++;
+        qlen = frame_ip4(sent, 17, 0, "198.18.0.2", "198.18.1.9", (uint16_t)port, 53, 6);
+        len = error_ip4(f, 11, "198.18.0.1", sent, qlen - 14);
+        assert_true(rn_rss_icmp_error_queue(&rss, f, len, &q));
+        len = frame_ip4(back, 17, 0, "198.18.1.9", "198.18.0.2", 53, (uint16_t)port, 5);
+        assert_int_equal(q, rn_rss_frame_queue(&rss, back, len, NULL));
+        /* Packet too big and unreachable over IPv6. */
+        qlen = frame_ip6(sent, 6, "2001:2::2", "2001:2::1:9", (uint16_t)port, 443);
+        for (i = 1; i <= 4; i++) {
+            len = error_ip6(f, (uint8_t)i, "2001:2::1", sent, qlen - 14);
+            assert_true(rn_rss_icmp_error_queue(&rss, f, len, &q));
+            len = frame_ip6(back, 6, "2001:2::1:9", "2001:2::2", 443, (uint16_t)port);
+            assert_int_equal(q, rn_rss_frame_queue(&rss, back, len, NULL));
+        }
+    }
+    for (i = 0; i < 4; i++)
+        assert_true(seen[i] > 0);  /* the errors do not all go one way */
+
+    /* Not errors about a hashed flow: an echo request, a redirect, a
+     * quoted later fragment, a quoted ICMP packet, a quote cut before
+     * its ports, a quote of the wrong version, an error with IP options
+     * cut short, ICMPv6 informational types. */
+    qlen = frame_ip4(sent, 6, 0, "198.18.0.2", "198.18.1.9", 40000, 80, 5);
+    len = error_ip4(f, 8, "198.18.0.1", sent, qlen - 14);
+    assert_false(rn_rss_icmp_error_queue(&rss, f, len, &q));
+    len = error_ip4(f, 5, "198.18.0.1", sent, qlen - 14);
+    assert_false(rn_rss_icmp_error_queue(&rss, f, len, &q));
+    len = error_ip4(f, 3, "198.18.0.1", sent, 20 + 3);
+    assert_false(rn_rss_icmp_error_queue(&rss, f, len, &q));
+    qlen = frame_ip4(sent, 17, 0x0020, "198.18.0.2", "198.18.1.9", 40000, 53, 5);
+    len = error_ip4(f, 3, "198.18.0.1", sent, qlen - 14);
+    assert_false(rn_rss_icmp_error_queue(&rss, f, len, &q));
+    qlen = frame_ip4(sent, 1, 0, "198.18.0.2", "198.18.1.9", 0x0800, 0, 5);
+    len = error_ip4(f, 3, "198.18.0.1", sent, qlen - 14);
+    assert_false(rn_rss_icmp_error_queue(&rss, f, len, &q));
+    qlen = frame_ip6(sent, 6, "2001:2::2", "2001:2::1:9", 40000, 443);
+    len = error_ip4(f, 3, "198.18.0.1", sent, qlen - 14);
+    assert_false(rn_rss_icmp_error_queue(&rss, f, len, &q));
+    qlen = frame_ip4(sent, 6, 0, "198.18.0.2", "198.18.1.9", 40000, 80, 5);
+    len = error_ip4(f, 3, "198.18.0.1", sent, qlen - 14);
+    f[14] = 0x4f;  /* 60 bytes of header: the ICMP header lies past the end */
+    assert_false(rn_rss_icmp_error_queue(&rss, f, len, &q));
+    qlen = frame_ip6(sent, 6, "2001:2::2", "2001:2::1:9", 40000, 443);
+    len = error_ip6(f, 128, "2001:2::1", sent, qlen - 14);
+    assert_false(rn_rss_icmp_error_queue(&rss, f, len, &q));
+    len = error_ip6(f, 135, "2001:2::1", sent, qlen - 14);
+    assert_false(rn_rss_icmp_error_queue(&rss, f, len, &q));
+    len = error_ip6(f, 2, "2001:2::1", sent, 40 + 3);
+    assert_false(rn_rss_icmp_error_queue(&rss, f, len, &q));
+    qlen = frame_ip6(sent, 44, "2001:2::2", "2001:2::1:9", 40000, 443);
+    len = error_ip6(f, 2, "2001:2::1", sent, qlen - 14);
+    assert_false(rn_rss_icmp_error_queue(&rss, f, len, &q));
+    /* Every cut of a good error either names the flow's queue or none. */
+    qlen = frame_ip6(sent, 17, "2001:2::2", "2001:2::1:9", 40000, 443);
+    len = error_ip6(f, 1, "2001:2::1", sent, qlen - 14);
+    for (i = 0; i < len; i++) {
+        unsigned cut = 99;
+
+        if (rn_rss_icmp_error_queue(&rss, f, i, &cut))
+            assert_true(i >= 62 + 40 + 4 && cut < 4);
+    }
+}
+
 /* The indirection table spreads hashes evenly, and the same flow always
  * goes to the same queue; a different key moves flows. */
 static void test_spread(void **state)
@@ -272,6 +388,7 @@ int main(void)
         cmocka_unit_test(test_verification_data),
         cmocka_unit_test(test_key_window),
         cmocka_unit_test(test_frames),
+        cmocka_unit_test(test_icmp_errors),
         cmocka_unit_test(test_spread),
         cmocka_unit_test(test_key_text),
     };

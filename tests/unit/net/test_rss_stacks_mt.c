@@ -220,7 +220,7 @@ static int group_setup(void **state)
     if (sup_netns_make(&g.ns, "rnrsst") != 0)
         return -1;
     rn_rss_init(&g.rss, NQ);
-    if (rn_link_fanout_create(NQ, fan_wake, NULL, &g.fan) != 0)
+    if (rn_link_fanout_create(&g.rss, fan_wake, NULL, &g.fan) != 0)
         return -1;
     for (q = 0; q < NQ; q++)
         lane_stack(q);
