@@ -906,6 +906,12 @@ static void daemon_fan_wake(void *ctx, unsigned q)
         rn__lane_wake(d->d_lanes[q]);
 }
 
+/* Loop 0's stack reassembled a datagram of loop q's flow: to q's inbox. */
+static bool daemon_fan_hand(void *ctx, unsigned q, const uint8_t *frame, size_t len)
+{
+    return rn_link_fanout_hand(ctx, q, frame, len);
+}
+
 /* Tears down what start set up, in reverse; every field may be unset.
  * Returns the objects leaked. */
 static uint64_t daemon_teardown(struct rn_daemon *d)
@@ -1057,6 +1063,8 @@ int rn__daemon_start(const struct rn_daemon_params *params, struct rn_daemon **o
         e = rn_stack_set_rss(d->d_stack, &d->d_rss, 0);
         if (e == 0)
             e = rn_link_fanout_create(&d->d_rss, daemon_fan_wake, d, &d->d_fan);
+        if (e == 0)
+            rn_stack_set_rss_handover(d->d_stack, daemon_fan_hand, d->d_fan);
         if (e == 0 && (d->d_pins = rn__pins_new(d->d_rss.rs_queues)) == NULL)
             e = RN_ENOMEM;
         if (e == 0)

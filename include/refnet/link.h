@@ -345,6 +345,13 @@ int rn_link_fanout_create(const struct rn_rss *rss, rn_link_fanout_wake_fn wake,
                           struct rn_link_fanout **out);
 void rn_link_fanout_release(struct rn_link_fanout *group);
 
+/* Hands a frame (len bytes, copied) to queue's stack, which reads it as
+ * one of its own frames: for a datagram queue 0's stack reassembled whose
+ * flow belongs to queue (rn_stack_set_rss_handover()).  False if queue
+ * is 0, past the group's, not open, or its inbox is full.  Any thread. */
+bool rn_link_fanout_hand(struct rn_link_fanout *group, unsigned queue, const uint8_t *frame,
+                         size_t len);
+
 /* Opens queue's filter over lower (that queue's link); queue > 0 makes its
  * copies into pool's packets.  On success the filter owns lower.  Returns
  * 0, RN_EINVAL, RN_EBUSY (that queue's filter is open) or RN_ENOMEM, with

@@ -84,6 +84,16 @@ bool rn_stack_rss_mine(struct rn_stack *st, const struct rn_inaddr *src,
 /* The queue st runs and how many there are (1 and 0 without RSS). [L] */
 unsigned rn_stack_rss_queues(struct rn_stack *st, unsigned *queue);
 
+/* Receive-side scaling: the device steers fragments to queue 0, so queue
+ * 0's stack reassembles every fragmented datagram.  One whose TCP or UDP
+ * flow another queue's stack owns goes to it: fn(ctx, queue, frame, len)
+ * is given the whole datagram as an unfragmented Ethernet frame, to
+ * queue for that stack's loop (rn_link_fanout_hand()), and returns
+ * false if it could not (the datagram is then served by st, as without
+ * RSS).  Counted as "rss.handed". [L] */
+typedef bool (*rn_stack_handover_fn)(void *ctx, unsigned queue, const uint8_t *frame, size_t len);
+void rn_stack_set_rss_handover(struct rn_stack *st, rn_stack_handover_fn fn, void *ctx);
+
 /* Told when a local port of st comes into use, or out of it: a TCP
  * listener, a bound TCP socket, a connection or a TIME_WAIT entry on it,
  * a bound UDP endpoint; on is true for each that starts, false for each

@@ -21,6 +21,9 @@
  * moved, not copied, to that queue's inbox (rn_rss_icmp_error_queue()),
  * so that the connection it concerns hears of its path MTU or of its
  * peer's port being closed.  A moved frame is an ordinary frame there.
+ * The stack of queue 0 hands over the same way a datagram it reassembled
+ * from fragments (the device steers every fragment to queue 0) whose flow
+ * another queue owns (rn_link_fanout_hand()).
  *
  * Threads: each filter runs on its own queue's loop thread.  An inbox is
  * a list under a mutex, filled by queue 0's thread; the copies are plain
@@ -136,10 +139,12 @@ static unsigned fanout_owner(const struct rn_link_fanout *g, const struct rn_net
     return q;
 }
 
-/* Puts a copy of nb into queue q's inbox (moved: nb itself is handed
- * over, and will be freed by the caller).  False if q is not open or its
- * inbox is full. */
-static bool inbox_put(struct rn_link_fanout *g, unsigned q, const struct rn_netbuf *nb, bool moved)
+/* Puts a copy of a frame into queue q's inbox: nb's bytes, or if nb is
+ * NULL the len bytes at data.  moved: the frame is handed over (the
+ * caller drops its own), not copied for learning.  False if q is not
+ * open or its inbox is full. */
+static bool inbox_put(struct rn_link_fanout *g, unsigned q, const struct rn_netbuf *nb,
+                      const uint8_t *data, size_t len, bool moved)
 {
     struct fanout_link *to;
     struct fanout_copy *c;
@@ -151,16 +156,20 @@ static bool inbox_put(struct rn_link_fanout *g, unsigned q, const struct rn_netb
         pthread_mutex_unlock(&g->fg_lock);
         return false;  /* that queue is not open (yet, or any more) */
     }
+    if (nb != NULL)
+        len = nb->nb_pktlen;
     pthread_mutex_lock(&to->fl_lock);
-    if (to->fl_inbox >= FANOUT_INBOX_MAX ||
-        (c = malloc(sizeof(*c) + nb->nb_pktlen)) == NULL) {
+    if (to->fl_inbox >= FANOUT_INBOX_MAX || (c = malloc(sizeof(*c) + len)) == NULL) {
         atomic_fetch_add(&to->fl_overflow, 1);
     } else {
         put = true;
         c->fc_next = NULL;
-        c->fc_len = nb->nb_pktlen;
+        c->fc_len = (uint32_t)len;
         c->fc_moved = moved;
-        (void)rn_nb_copyout(nb, 0, c->fc_data, nb->nb_pktlen);
+        if (nb != NULL)
+            (void)rn_nb_copyout(nb, 0, c->fc_data, len);
+        else
+            memcpy(c->fc_data, data, len);
         if (to->fl_tail != NULL)
             to->fl_tail->fc_next = c;
         else
@@ -246,7 +255,7 @@ static int fanout_rx(struct rn_link *link, struct rn_netbuf **pkts, unsigned max
         struct rn_netbuf *nb = pkts[n + (unsigned)i];
 
         q = g->fg_queues > 1 ? fanout_owner(g, nb) : 0;
-        if (q != 0 && inbox_put(g, q, nb, true)) {
+        if (q != 0 && inbox_put(g, q, nb, NULL, 0, true)) {
             fl->fl_handed++;
             rn_nb_free(nb);
             continue;
@@ -254,7 +263,7 @@ static int fanout_rx(struct rn_link *link, struct rn_netbuf **pkts, unsigned max
         rn__link_count_rx(link, nb);
         if (fanout_wanted(nb)) {
             for (q = 1; q < g->fg_queues; q++)
-                (void)inbox_put(g, q, nb, false);
+                (void)inbox_put(g, q, nb, NULL, 0, false);
             fl->fl_copied++;
         }
         pkts[kept++] = nb;
@@ -347,6 +356,14 @@ int rn_link_fanout_create(const struct rn_rss *rss, rn_link_fanout_wake_fn wake,
     pthread_mutex_init(&g->fg_lock, NULL);
     *out = g;
     return 0;
+}
+
+bool rn_link_fanout_hand(struct rn_link_fanout *g, unsigned queue, const uint8_t *frame,
+                         size_t len)
+{
+    if (queue == 0 || queue >= g->fg_queues || len > UINT32_MAX)
+        return false;
+    return inbox_put(g, queue, NULL, frame, len, true);
 }
 
 void rn_link_fanout_release(struct rn_link_fanout *g)

@@ -256,6 +256,21 @@ static void ip6_input(struct rn_iface *ifp, struct rn_netbuf *nb, bool looped,
         rn__net_drop(st, ifp, nb, RN_DROP_BAD_IP6_SRC);
         return;
     }
+    /* Receive-side scaling: a reassembled datagram of another queue's
+     * flow goes there whole, as the device would have steered it. */
+    if (reassembled && net_st(st)->ns_rss_hand != NULL &&
+        (ex.ex_proto == RN_IPPROTO_TCP || ex.ex_proto == RN_IPPROTO_UDP)) {
+        uint8_t scratch[4];
+        const uint8_t *ports = rn_nb_header(nb, ex.ex_off, sizeof(scratch), scratch);
+        struct rn_inaddr src = rn_inaddr_v6(&ip.ip6_src), dst = rn_inaddr_v6(&ip.ip6_dst);
+
+        if (ports != NULL &&
+            rn__net_rss_handover(st, ifp, 0x86dd, NULL, 0, nb, &src, &dst, rn_get_be16(ports),
+                                 rn_get_be16(ports + 2))) {
+            rn_nb_free(nb);
+            return;
+        }
+    }
     rn_nb_pull(nb, ex.ex_off);
     if (rn__net_ip6_deliver(st, nb, &rx))
         return;

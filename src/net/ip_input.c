@@ -14,6 +14,7 @@
 #include "net/net_priv.h"
 #include "refnet/error.h"
 #include "wire/bytes.h"
+#include "wire/csum.h"
 #include "wire/icmp.h"
 
 bool rn__net_ip_is_bcast(const struct rn_iface *ifp, uint32_t addr)
@@ -92,6 +93,34 @@ void rn__net_ip_input(struct rn_iface *ifp, struct rn_netbuf *nb)
     ip_input(ifp, nb, false);
 }
 
+/* Receive-side scaling: a reassembled TCP or UDP datagram (payload nb,
+ * header hdr of hlen bytes) whose flow another queue's stack owns goes
+ * there whole, as the device would have steered it unfragmented. */
+static bool handover(struct rn_stack *st, struct rn_iface *ifp, struct rn_netbuf *nb,
+                     const struct rn_ip4_hdr *ip, const uint8_t *hdr, uint8_t hlen)
+{
+    struct rn_inaddr src = rn_inaddr_v4(ip->ip_src), dst = rn_inaddr_v4(ip->ip_dst);
+    uint8_t scratch[4], whole[RN_IP4_MAX_HLEN];
+    const uint8_t *ports;
+
+    if (net_st(st)->ns_rss_hand == NULL ||
+        (ip->ip_proto != RN_IPPROTO_TCP && ip->ip_proto != RN_IPPROTO_UDP) ||
+        (ports = rn_nb_header(nb, 0, sizeof(scratch), scratch)) == NULL ||
+        hlen + nb->nb_pktlen > 0xffff)
+        return false;
+    /* The header as the whole datagram's: no fragment fields, its length. */
+    memcpy(whole, hdr, hlen);
+    rn_put_be16(whole + 2, (uint16_t)(hlen + nb->nb_pktlen));
+    rn_put_be16(whole + 6, 0);
+    rn_put_be16(whole + 10, 0);
+    rn_put_be16(whole + 10, rn_csum(whole, hlen));
+    if (!rn__net_rss_handover(st, ifp, 0x0800, whole, hlen, nb, &src, &dst, rn_get_be16(ports),
+                              rn_get_be16(ports + 2)))
+        return false;
+    rn_nb_free(nb);
+    return true;
+}
+
 static void ip_input(struct rn_iface *ifp, struct rn_netbuf *nb, bool looped)
 {
     struct rn_stack *st = ifp->if_stack;
@@ -133,6 +162,8 @@ static void ip_input(struct rn_iface *ifp, struct rn_netbuf *nb, bool looped)
         if (nb == NULL)
             return;
         net_st(st)->ns_ip_reassembled++;
+        if (handover(st, ifp, nb, &ip, hdr, hlen))
+            return;
     }
     rx.rx_src = ip.ip_src;
     rx.rx_dst = ip.ip_dst;

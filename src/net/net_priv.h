@@ -245,6 +245,8 @@ struct net_stack {
                                              device's steering, rs_queues 0
                                              when the stack has no RSS */
     unsigned ns_rss_queue;                /* [L] the queue this stack runs */
+    rn_stack_handover_fn ns_rss_hand;     /* [L] rn_stack_set_rss_handover()'s, or NULL */
+    void *ns_rss_hand_ctx;                /* [L] */
     rn_port_use_fn ns_port_use;           /* [L] rn_stack_set_port_use()'s, or NULL */
     void *ns_port_use_ctx;                /* [L] */
     bool ns_rx_copy;                      /* [L] the frame taken in now is a copy
@@ -312,6 +314,8 @@ struct net_stack {
     uint64_t ns_ip_out;                   /* datagrams sent */
     uint64_t ns_ip_frag_out;              /* fragments sent */
     uint64_t ns_ip_reassembled;           /* datagrams put back together */
+    uint64_t ns_rss_handed;               /* reassembled datagrams (both families)
+                                             handed to the stack of their flow */
     uint64_t ns_icmp_in;
     uint64_t ns_icmp_out;
     uint64_t ns_icmp_echo_replies;
@@ -619,6 +623,18 @@ void rn__net_mld6_flush_iface(struct rn_iface *ifp);
         if (!net_st(st)->ns_rx_copy)      \
             expr;                         \
     } while (0)
+
+/* Receive-side scaling: a datagram this stack reassembled, whose flow
+ * (as it arrives: src:sport to dst:dport) another queue's stack owns,
+ * goes to that stack as one Ethernet frame of type ethertype addressed
+ * to ifp: the l3len bytes at l3 (the IPv4 header, made whole), then nb.
+ * True if it went (the caller frees nb); false if the flow is this
+ * stack's, or it has no hand-over (rn_stack_set_rss_handover()), or that
+ * could not take it. */
+bool rn__net_rss_handover(struct rn_stack *st, struct rn_iface *ifp, uint16_t ethertype,
+                          const uint8_t *l3, size_t l3len, const struct rn_netbuf *nb,
+                          const struct rn_inaddr *src, const struct rn_inaddr *dst,
+                          uint16_t sport, uint16_t dport);
 
 /* Returns the address of ifp that addr is (any state), or NULL. */
 struct iface_addr6 *rn__net_ip6_iface_addr(struct rn_iface *ifp, const struct rn_ip6 *addr);

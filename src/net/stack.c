@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "base/once.h"
+#include "wire/bytes.h"
 #include "net/net_priv.h"
 #include "refnet/error.h"
 #include "refnet/report.h"
@@ -219,6 +220,42 @@ bool rn_stack_rss_mine(struct rn_stack *st, const struct rn_inaddr *src,
            rn_rss_flow_queue(&ns->ns_rss, src, dst, sport, dport) == ns->ns_rss_queue;
 }
 
+void rn_stack_set_rss_handover(struct rn_stack *st, rn_stack_handover_fn fn, void *ctx)
+{
+    net_st(st)->ns_rss_hand = fn;
+    net_st(st)->ns_rss_hand_ctx = ctx;
+}
+
+bool rn__net_rss_handover(struct rn_stack *st, struct rn_iface *ifp, uint16_t ethertype,
+                          const uint8_t *l3, size_t l3len, const struct rn_netbuf *nb,
+                          const struct rn_inaddr *src, const struct rn_inaddr *dst,
+                          uint16_t sport, uint16_t dport)
+{
+    struct net_stack *ns = net_st(st);
+    size_t len = RN_ETH_HLEN + l3len + nb->nb_pktlen;
+    unsigned q;
+    uint8_t *frame;
+    bool ok;
+
+    if (ns->ns_rss_hand == NULL || ns->ns_rss.rs_queues <= 1)
+        return false;
+    q = rn_rss_flow_queue(&ns->ns_rss, src, dst, sport, dport);
+    if (q == ns->ns_rss_queue || (frame = malloc(len)) == NULL)
+        return false;
+    /* Addressed to the interface, as the device would have delivered it. */
+    memcpy(frame, ifp->if_mac.mac_octet, 6);
+    memcpy(frame + 6, ifp->if_mac.mac_octet, 6);
+    rn_put_be16(frame + 12, ethertype);
+    if (l3len > 0)
+        memcpy(frame + RN_ETH_HLEN, l3, l3len);
+    (void)rn_nb_copyout(nb, 0, frame + RN_ETH_HLEN + l3len, nb->nb_pktlen);
+    ok = ns->ns_rss_hand(ns->ns_rss_hand_ctx, q, frame, len);
+    free(frame);
+    if (ok)
+        ns->ns_rss_handed++;
+    return ok;
+}
+
 void rn_stack_set_port_use(struct rn_stack *st, rn_port_use_fn fn, void *ctx)
 {
     net_st(st)->ns_port_use = fn;
@@ -392,6 +429,7 @@ void rn_stack_counters(struct rn_stack *st, rn_counter_fn fn, void *ctx)
         {"ip.out", ns->ns_ip_out},
         {"ip.frag_out", ns->ns_ip_frag_out},
         {"ip.reassembled", ns->ns_ip_reassembled},
+        {"rss.handed", ns->ns_rss_handed},
         {"icmp.in", ns->ns_icmp_in},
         {"icmp.out", ns->ns_icmp_out},
         {"icmp.echo_replies", ns->ns_icmp_echo_replies},
