@@ -102,7 +102,8 @@ struct hconn {
     enum hc_state hc_state;           /* [L] see the file comment */
     struct hc_work *hc_w;             /* [L] parser and buffers; NULL only while
                                          idle (READ, nothing buffered) */
-    struct rn_pollfd hc_poll;         /* [L] the poll of an idle connection */
+    struct rn_timer hc_timer;         /* [L] hc_deadline of a wait for input
+                                         (rn__tsrv_wait_input()) */
     uint32_t hc_in_off;               /* [L] hc_in[hc_in_off..hc_in_len) not yet */
     uint32_t hc_in_len;               /*     parsed; hc_in_off <= hc_in_len */
     rn_time_t hc_deadline;            /* [L] when the current wait for input ends */
@@ -210,8 +211,9 @@ static void work_give(struct hconn *hc)
 }
 
 /* Receives into the free part of hc_in, until hc_deadline; an idle
- * connection without a work block polls for input instead, and one with
- * a block waits HTTPD_HOT at most before it lends the block back. */
+ * connection without a work block waits for input instead (in the
+ * service's readiness set, hc_timer at its deadline), and one with a
+ * block waits HTTPD_HOT at most before it lends the block back. */
 static void hc_read(struct hconn *hc)
 {
     rn_time_t now = rn__tsrv_now(hc->hc_base.tc_srv);
@@ -219,15 +221,12 @@ static void hc_read(struct hconn *hc)
     struct rn_sock_req rq = {.sq_op = RN_SOP_RECV};
 
     if (hc->hc_w == NULL && hc_idle(hc)) {
-        rq.sq_op = RN_SOP_POLL;
-        hc->hc_poll.pf_handle = hc->hc_base.tc_handle;
-        hc->hc_poll.pf_events = RN_POLLIN;
-        hc->hc_poll.pf_revents = 0;
-        rq.sq_fds = &hc->hc_poll;
-        rq.sq_nfds = 1;
-        rq.sq_timeout = wait;
-        if (rn__tsrv_submit(&hc->hc_base, &rq) < 0)
+        if (rn__tsrv_wait_input(&hc->hc_base) < 0) {
             hc_abort(hc);
+            return;
+        }
+        (void)rn_timer_arm(rn_stack_timers(hc->hc_base.tc_srv->ts_stack), &hc->hc_timer,
+                           now + wait);
         return;
     }
     if (!work_take(hc)) {
@@ -621,24 +620,37 @@ static void hc_sent(struct hconn *hc, ssize_t n)
         hc_next(hc);
 }
 
+/* An idle connection's wait for input: input, the peer's end or an
+ * error came (a receive tells which). */
+static void hc_ready(struct tsrv_conn *c, unsigned events)
+{
+    struct hconn *hc = (struct hconn *)c;
+
+    (void)events;
+    rn_timer_cancel(rn_stack_timers(c->tc_srv->ts_stack), &hc->hc_timer);
+    if (!work_take(hc))
+        hc_abort(hc);
+    else
+        hc_read(hc);
+}
+
+/* The idle deadline of a wait for input passed, as a receive's timeout. */
+static void hc_timeout(struct rn_timer *t, rn_time_t now)
+{
+    struct hconn *hc = (struct hconn *)((char *)t - offsetof(struct hconn, hc_timer));
+
+    (void)now;
+    if (hc->hc_base.tc_srv->ts_stopping || !rn__tsrv_wait_cancel(&hc->hc_base))
+        return;
+    hc_received(hc, RN_EAGAIN);
+    rn__tsrv_settle(&hc->hc_base);
+}
+
 static void hc_done(struct tsrv_conn *c, const struct rn_sock_completion *cmp)
 {
     struct hconn *hc = (struct hconn *)c;
 
-    if (cmp->sc_op == RN_SOP_POLL) {
-        /* Input, the peer's end or an error: a receive tells which; no
-         * entry ready is the idle deadline, as a receive's timeout. */
-        if (cmp->sc_result < 0) {
-            hd_of(hc)->hd_srv.ts_stats.ss_resets++;
-            hc_abort(hc);
-        } else if (cmp->sc_result == 0) {
-            hc_received(hc, RN_EAGAIN);
-        } else if (!work_take(hc)) {
-            hc_abort(hc);
-        } else {
-            hc_read(hc);
-        }
-    } else if (cmp->sc_op == RN_SOP_RECV) {
+    if (cmp->sc_op == RN_SOP_RECV) {
         hc_received(hc, cmp->sc_result);
     } else {
         hc_sent(hc, cmp->sc_result);
@@ -650,6 +662,7 @@ static void hc_open(struct tsrv_conn *c)
     struct hconn *hc = (struct hconn *)c;
 
     hc->hc_fd = -1;
+    rn_timer_init(&hc->hc_timer, hc_timeout);
     hc_next(hc);  /* no work block until input comes */
 }
 
@@ -694,6 +707,7 @@ static void hc_free(struct tsrv_conn *c)
     struct hconn *hc = (struct hconn *)c;
     struct rn_httpd *hd = hd_of(hc);
 
+    rn_timer_cancel(rn_stack_timers(c->tc_srv->ts_stack), &hc->hc_timer);
     hc_file_end(hc);
     work_give(hc);
     /* The last connection gone: kept send buffers go back. */
@@ -718,6 +732,7 @@ static const struct tsrv_ops httpd_ops = {
     .tso_conn_size = sizeof(struct hconn),
     .tso_open = hc_open,
     .tso_done = hc_done,
+    .tso_ready = hc_ready,
     .tso_free = hc_free,
     .tso_stopped = hd_stopped,
     .tso_drain = hc_drain,

@@ -16,6 +16,14 @@
  *   rn__tsrv_submit() ... conn_done() [L]: tc_inflight--, then tso_done() if
  *   the connection is still open; a closing one is freed when its last
  *   request was delivered (conn_free()).
+ * An idle connection's wait, in call order:
+ *   rn__tsrv_wait_input(): the socket joins the service's readiness set
+ *   (once; a one-shot registration, re-armed by each later wait), and the
+ *   set's wait request is submitted unless it is out already
+ *   ... rset_done() [L]: each event is matched to its connection by handle
+ *   and tc_gen (event_conn()); one still waiting gets tso_ready(); then the
+ *   wait request goes out again.  Only rset_done() submits while it runs,
+ *   so the events it reads are not overwritten under it.
  */
 #include <assert.h>
 #include <malloc.h>
@@ -63,6 +71,7 @@ static pthread_mutex_t share_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct tsrv_share *shares;        /* [share_lock] */
 
 static void cap_check(struct tsrv *s);
+static void rset_submit(struct tsrv *s);
 
 static void cap_recheck(struct rn_stack *st, struct rn_work *w)
 {
@@ -207,6 +216,9 @@ static void conn_free(struct tsrv_conn *c)
     struct tsrv *s = c->tc_srv;
 
     assert(c->tc_inflight == 0);
+    if (c->tc_registered && (unsigned)c->tc_handle < s->ts_nbyhandle &&
+        s->ts_byhandle[c->tc_handle] == c)
+        s->ts_byhandle[c->tc_handle] = NULL;
     if (c->tc_prev != NULL)
         c->tc_prev->tc_next = c->tc_next;
     else
@@ -232,6 +244,11 @@ static void conn_settle(struct tsrv_conn *c)
 {
     if ((c->tc_closing || c->tc_srv->ts_stopping) && c->tc_inflight == 0)
         conn_free(c);
+}
+
+void rn__tsrv_settle(struct tsrv_conn *c)
+{
+    conn_settle(c);
 }
 
 static void conn_done(struct rn_proc *p, const struct rn_sock_completion *cmp)
@@ -261,6 +278,130 @@ int rn__tsrv_submit(struct tsrv_conn *c, struct rn_sock_req *rq)
     return err;
 }
 
+/* ---- Idle connections: the readiness set --------------------------------------- */
+
+/* Records c under its handle, for its events.  0 or RN_ENOMEM. */
+static int byhandle_put(struct tsrv *s, struct tsrv_conn *c)
+{
+    unsigned h = (unsigned)c->tc_handle, n;
+    struct tsrv_conn **t;
+
+    if (h >= s->ts_nbyhandle) {
+        for (n = s->ts_nbyhandle ? s->ts_nbyhandle : 64; n <= h; n *= 2)
+            ;
+        t = realloc(s->ts_byhandle, n * sizeof(*t));
+        if (t == NULL)
+            return RN_ENOMEM;
+        memset(t + s->ts_nbyhandle, 0, (n - s->ts_nbyhandle) * sizeof(*t));
+        s->ts_byhandle = t;
+        s->ts_nbyhandle = n;
+    }
+    s->ts_byhandle[h] = c;
+    return 0;
+}
+
+int rn__tsrv_wait_input(struct tsrv_conn *c)
+{
+    struct tsrv *s = c->tc_srv;
+    struct rn_rset_event ev = {
+        .re_events = RN_POLLIN | RN_RSET_ONESHOT,
+        .re_data.rd_u64 = (uint64_t)c->tc_gen << 32 | (uint32_t)c->tc_handle,
+    };
+    int err;
+
+    assert(!c->tc_closing && !c->tc_waiting && s->ts_rset > 0);
+    if (!c->tc_registered) {
+        err = byhandle_put(s, c);
+        if (err == 0)
+            err = rn_rset_ctl(s->ts_proc, s->ts_rset, RN_RSET_ADD, c->tc_handle, &ev);
+        if (err < 0)
+            return err;
+        c->tc_registered = true;
+    } else if ((err = rn_rset_ctl(s->ts_proc, s->ts_rset, RN_RSET_MOD, c->tc_handle, &ev)) < 0) {
+        return err;
+    }
+    c->tc_waiting = true;
+    if (!s->ts_rset_out)
+        rset_submit(s);
+    return 0;
+}
+
+bool rn__tsrv_wait_cancel(struct tsrv_conn *c)
+{
+    bool was = c->tc_waiting;
+
+    c->tc_waiting = false;
+    return was;
+}
+
+/* The connection an event is about, if it is still the one that waited:
+ * a connection closed since may have left its handle to a new one. */
+static struct tsrv_conn *event_conn(const struct tsrv *s, const struct rn_rset_event *ev)
+{
+    uint32_t h = (uint32_t)ev->re_data.rd_u64;
+    struct tsrv_conn *c = h < s->ts_nbyhandle ? s->ts_byhandle[h] : NULL;
+
+    if (c == NULL || c->tc_gen != (uint32_t)(ev->re_data.rd_u64 >> 32) || !c->tc_waiting ||
+        c->tc_closing)
+        return NULL;
+    return c;
+}
+
+static void rset_done(struct rn_proc *p, const struct rn_sock_completion *cmp)
+{
+    struct tsrv *s = cmp->sc_user;
+    struct tsrv_conn *c;
+    ssize_t i;
+
+    (void)p;
+    if (s->ts_stopping) {
+        s->ts_rset_out = false;
+        return;  /* cancelled by the exit */
+    }
+    /* ts_rset_out stays set while the events are read: a connection that
+     * waits again meanwhile does not submit over this buffer. */
+    for (i = 0; i < cmp->sc_result; i++) {
+        c = event_conn(s, &s->ts_events[i]);
+        if (c == NULL)
+            continue;
+        c->tc_waiting = false;
+        s->ts_ops->tso_ready(c, s->ts_events[i].re_events);
+        conn_settle(c);
+    }
+    s->ts_rset_out = false;
+    if (cmp->sc_result < 0) {
+        (void)rn_timer_arm(rn_stack_timers(s->ts_stack), &s->ts_rset_retry,
+                           rn__tsrv_now(s) + TSRV_RETRY);
+        return;
+    }
+    if (!s->ts_stopping)
+        rset_submit(s);
+}
+
+static void rset_submit(struct tsrv *s)
+{
+    struct rn_sock_req rq = {
+        .sq_op = RN_SOP_RSET_WAIT, .sq_handle = s->ts_rset, .sq_buf = s->ts_events,
+        .sq_len = sizeof(s->ts_events), .sq_user = s,
+    };
+
+    if (rn_sock_submit(s->ts_proc, &rq, rset_done) == 0) {
+        s->ts_rset_out = true;
+        return;
+    }
+    (void)rn_timer_arm(rn_stack_timers(s->ts_stack), &s->ts_rset_retry,
+                       rn__tsrv_now(s) + TSRV_RETRY);
+}
+
+static void rset_retry(struct rn_timer *t, rn_time_t now)
+{
+    struct tsrv *s = (struct tsrv *)((char *)t - offsetof(struct tsrv, ts_rset_retry));
+
+    (void)now;
+    if (!s->ts_stopping && !s->ts_rset_out)
+        rset_submit(s);
+}
+
 void rn__tsrv_close(struct tsrv_conn *c, bool abort)
 {
     struct tsrv *s = c->tc_srv;
@@ -268,6 +409,8 @@ void rn__tsrv_close(struct tsrv_conn *c, bool abort)
 
     if (c->tc_closing || s->ts_stopping)
         return;
+    /* A waiting connection's registration goes with its socket. */
+    c->tc_waiting = false;
     if (abort) {
         (void)rn_sock_setopt(s->ts_proc, c->tc_handle, RN_SO_LINGER, 0);
         s->ts_stats.ss_aborted++;
@@ -318,6 +461,7 @@ static void accepted(struct tsrv *s, int h, const struct rn_sockaddr_in *peer)
     }
     c->tc_srv = s;
     c->tc_handle = h;
+    c->tc_gen = ++s->ts_gen;
     c->tc_peer = *peer;
     conn_link(s, c);
     s->ts_ops->tso_open(c);
@@ -384,6 +528,7 @@ int rn__tsrv_start(struct tsrv *s, struct rn_stack *st, const struct tsrv_ops *o
         return RN_ENOMEM;
     rn_timer_init(&s->ts_retry, accept_retry);
     rn_timer_init(&s->ts_trim, trim_fire);
+    rn_timer_init(&s->ts_rset_retry, rset_retry);
     s->ts_hosted = params->tsp_proc != NULL;
     if (s->ts_hosted)
         s->ts_proc = params->tsp_proc;
@@ -412,11 +557,20 @@ int rn__tsrv_start(struct tsrv *s, struct rn_stack *st, const struct tsrv_ops *o
     err = rn_sock_listen(s->ts_proc, s->ts_listen, (int)params->tsp_backlog);
     if (err < 0)
         goto out_exit;
+    /* The set its idle connections will wait in, and its wait. */
+    if (ops->tso_ready != NULL) {
+        err = rn_rset_create(s->ts_proc, 0);
+        if (err < 0)
+            goto out_exit;
+        s->ts_rset = err;
+    }
     /* The service's own hold on its process, beside the creator's that
      * rn_proc_exit() consumes.  A hosted one is the host's to hold. */
     if (!s->ts_hosted)
         rn_ob_ref(s->ts_proc, RN_TAG_SERVICE);
     accept_submit(s);
+    if (s->ts_rset > 0)
+        rset_submit(s);
     return 0;
 
 out_exit:
@@ -473,6 +627,9 @@ static void stop_finish(struct tsrv *s)
 {
     while (s->ts_conns != NULL)
         conn_free(s->ts_conns);
+    free(s->ts_byhandle);
+    s->ts_byhandle = NULL;
+    s->ts_nbyhandle = 0;
     if (s->ts_done != NULL)
         s->ts_done(s->ts_done_ctx);
     s->ts_ops->tso_stopped(s);
@@ -514,6 +671,7 @@ void rn__tsrv_stop(struct tsrv *s, void (*done)(void *ctx), void *ctx)
     s->ts_done_ctx = ctx;
     rn_timer_cancel(rn_stack_timers(s->ts_stack), &s->ts_retry);
     rn_timer_cancel(rn_stack_timers(s->ts_stack), &s->ts_trim);
+    rn_timer_cancel(rn_stack_timers(s->ts_stack), &s->ts_rset_retry);
     /* Open connections are reset rather than closed gracefully, so the
      * stop never waits on a peer. */
     for (c = s->ts_conns; c != NULL; c = c->tc_next) {

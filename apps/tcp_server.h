@@ -13,7 +13,17 @@
  * connection struct) is allocated when an accept completes and freed once
  * it is closing and every request submitted for it has been delivered: so
  * a completion never finds its connection gone.  A service must keep at
- * least one request in flight on an open connection, or close it.
+ * least one request in flight on an open connection, or have it wait for
+ * input (rn__tsrv_wait_input()), or close it.
+ *
+ * Idle connections wait in the service's readiness set (readiness.h), as
+ * a server waits in epoll: no request, no buffer, only the registration
+ * (about 100 bytes, which holds the socket under "readiness-set" in the
+ * ledger).  The set is made at the start, and one RN_SOP_RSET_WAIT
+ * request of the service, always out, takes what is ready, TSRV_EVENTS at a time, and tso_ready() goes on with each.  An
+ * event names its connection by handle and a number the connection got
+ * at its accept, so an event that arrives after its connection went is
+ * recognised and ignored.
  *
  * Stop, in call order (the shape of every built-in service, as
  * rn__echo_stop()):
@@ -43,6 +53,7 @@
 
 #include "apps/apps.h"
 #include "refnet/object.h"
+#include "refnet/readiness.h"
 #include "refnet/socket.h"
 #include "refnet/stack.h"
 #include "refnet/timer.h"
@@ -57,7 +68,11 @@ struct tsrv_conn {
     int tc_handle;                  /* [I] its socket in the service's process */
     struct rn_sockaddr_in tc_peer;  /* [I] the peer */
     unsigned tc_inflight;           /* [L] requests submitted and not yet delivered */
+    uint32_t tc_gen;                /* [I] told apart from an earlier connection
+                                       on the same handle (events) */
     bool tc_closing;                /* [L] closed by the service or by the stop */
+    bool tc_registered;             /* [L] in the service's readiness set */
+    bool tc_waiting;                /* [L] waiting there for input */
 };
 
 struct tsrv_ops {
@@ -68,6 +83,11 @@ struct tsrv_ops {
     void (*tso_open)(struct tsrv_conn *c);
     /* A request of c completed while c is open: go on, or close it. */
     void (*tso_done)(struct tsrv_conn *c, const struct rn_sock_completion *cmp);
+    /* c waited for input (rn__tsrv_wait_input()) and something came:
+     * input, the peer's end or an error (events: RN_POLL* bits; a receive
+     * tells which).  Go on, or close it.  May be NULL for a service that
+     * never waits. */
+    void (*tso_ready)(struct tsrv_conn *c, unsigned events);
     /* c is going away: free what it holds, not c itself.  May be NULL. */
     void (*tso_free)(struct tsrv_conn *c);
     /* The stop finished and its done() ran: free the service. */
@@ -97,6 +117,9 @@ struct tsrv_params {
 
 struct tsrv_share;
 
+/* Events one wait of the service's readiness set takes at most. */
+#define TSRV_EVENTS 64
+
 struct tsrv {
     const struct tsrv_ops *ts_ops;   /* [I] */
     struct rn_stack *ts_stack;       /* [I] */
@@ -123,6 +146,16 @@ struct tsrv {
     void *ts_done_ctx;               /* [L] */
     struct tsrv_share *ts_share;     /* [I] the service's instances on all loops,
                                         whose connections the cap counts */
+    int ts_rset;                     /* [L] the readiness set idle connections
+                                        wait in, made at the start; 0 none (a
+                                        service without tso_ready) */
+    bool ts_rset_out;                /* [L] its wait request is submitted */
+    uint32_t ts_gen;                 /* [L] the last connection's tc_gen */
+    struct tsrv_conn **ts_byhandle;  /* [L] open connections by handle, for
+                                        events; ts_nbyhandle entries */
+    unsigned ts_nbyhandle;           /* [L] */
+    struct rn_rset_event ts_events[TSRV_EVENTS]; /* [L] the wait request's buffer */
+    struct rn_timer ts_rset_retry;   /* [L] submits the wait again after a failure */
     struct rn_work ts_cap_work;      /* another instance crossed the cap: look again */
     atomic_bool ts_cap_posted;       /* [A] ts_cap_work is queued */
 };
@@ -142,6 +175,23 @@ void rn__tsrv_set_max_conns(struct tsrv *s, unsigned max);
  * Returns 0, and the completion goes to tso_done (unless c is closing by
  * then), or a negative code and nothing follows. */
 int rn__tsrv_submit(struct tsrv_conn *c, struct rn_sock_req *rq);
+
+/* c has nothing to do until its peer sends: it waits in the service's
+ * readiness set with no request in flight, and tso_ready() is called when
+ * input, the peer's end or an error comes.  Returns 0, or a negative code
+ * (no memory for its registration: close c).  Call it only from
+ * tso_open(), tso_done() or tso_ready(), or a timer of the service. */
+int rn__tsrv_wait_input(struct tsrv_conn *c);
+
+/* Ends c's wait for input without an event (a timeout of the service's):
+ * returns true if c was waiting.  An event that comes later is
+ * ignored. */
+bool rn__tsrv_wait_cancel(struct tsrv_conn *c);
+
+/* Frees c if it is closing and nothing of it is in flight: for a timer of
+ * the service that may have closed c (callbacks of the skeleton do it
+ * themselves). */
+void rn__tsrv_settle(struct tsrv_conn *c);
 
 /* Closes c, abortively (RST) if abort: c is freed once every request of
  * it was delivered, never before the service's callback that called this

@@ -3,14 +3,15 @@
  * chargen (RFC 864), each a listener from the skeleton in tcp_server.c.
  *
  * Per connection, in call order:
- *   echo:    poll(in) -> take a buffer -> recv(buf) -> send(the same bytes)
+ *   echo:    wait(in) -> take a buffer -> recv(buf) -> send(the same bytes)
  *            -> recv(buf, DONTWAIT) -> send ... until that recv finds
- *            nothing (RN_EAGAIN): the buffer goes back, poll(in) again.
+ *            nothing (RN_EAGAIN): the buffer goes back, wait(in) again.
  *            One request in flight: a peer that does not read is not read.
  *            recv 0 -> close; an error -> reset
- *   discard: poll(in) -> take a buffer -> recv(buf) -> count ->
- *            recv(buf, DONTWAIT) ... -> RN_EAGAIN: buffer back, poll(in);
+ *   discard: wait(in) -> take a buffer -> recv(buf) -> count ->
+ *            recv(buf, DONTWAIT) ... -> RN_EAGAIN: buffer back, wait(in);
  *            recv 0 -> close
+ * (wait(in): rn__tsrv_wait_input(), the service's readiness set.)
  *   chargen: send(pattern + offset) -> send ...  and, beside it,
  *            recv(buf) -> drop -> recv ...;  recv 0 or an error -> reset
  * Draining (rn__tcpsvc_drain()): no more accepts; echo and discard serve
@@ -20,9 +21,9 @@
  * The chargen pattern is one buffer per service, read-only, holding the
  * 95-line cycle repeated so that any send of sv_bufsize bytes starting
  * anywhere in the first cycle lies within it.
- * An idle echo or discard connection holds no buffer, only its poll (as a
- * Windows server posts a zero-byte receive): buffers are taken while data
- * flows, from the service's free list (at most SIMPLE_POOL_MAX kept, the
+ * An idle echo or discard connection holds no buffer and no request, only
+ * its registration in the service's readiness set: buffers are taken while
+ * data flows, from the service's free list (at most SIMPLE_POOL_MAX kept, the
  * rest freed), so a million idle connections do not pin a million buffers.
  */
 #include <assert.h>
@@ -63,8 +64,7 @@ struct rn_tcpsvc {
 struct simple_conn {
     struct tsrv_conn sc_base;    /* the skeleton's head */
     uint8_t *sc_buf;             /* [L] receive buffer; echo and discard: NULL
-                                    while idle (polling) */
-    struct rn_pollfd sc_poll;    /* [L] echo, discard: the poll while idle */
+                                    while idle (waiting) */
     uint32_t sc_off;             /* [L] chargen: next offset in the cycle */
     bool sc_ending;              /* [L] chargen: the drain asked it to end */
 };
@@ -114,16 +114,11 @@ static void buf_give(struct rn_tcpsvc *sv, uint8_t *b)
 }
 
 /* Echo, discard: idle, holding no buffer, until the peer sends. */
-static void simple_poll(struct simple_conn *sc)
+static void simple_wait(struct simple_conn *sc)
 {
-    struct rn_sock_req rq = {.sq_op = RN_SOP_POLL, .sq_fds = &sc->sc_poll, .sq_nfds = 1};
-
     buf_give(svc_of(&sc->sc_base), sc->sc_buf);
     sc->sc_buf = NULL;
-    sc->sc_poll.pf_handle = sc->sc_base.tc_handle;
-    sc->sc_poll.pf_events = RN_POLLIN;
-    sc->sc_poll.pf_revents = 0;
-    if (rn__tsrv_submit(&sc->sc_base, &rq) < 0)
+    if (rn__tsrv_wait_input(&sc->sc_base) < 0)
         rn__tsrv_close(&sc->sc_base, true);
 }
 
@@ -176,7 +171,7 @@ static void simple_open(struct tsrv_conn *c)
     struct rn_tcpsvc *sv = svc_of(c);
 
     if (sv->sv_kind != SIMPLE_CHARGEN) {
-        simple_poll(sc);
+        simple_wait(sc);
         return;
     }
     sc->sc_buf = malloc(CHARGEN_SINK);
@@ -207,19 +202,9 @@ static void simple_done(struct tsrv_conn *c, const struct rn_sock_completion *cm
     struct rn_tcpsvc *sv = svc_of(c);
     struct tsrv *s = c->tc_srv;
 
-    if (cmp->sc_op == RN_SOP_POLL) {
-        /* Readable, at its end, or in error: the receive tells which. */
-        if (cmp->sc_result < 0)
-            simple_end(sc, cmp->sc_result);
-        else if (cmp->sc_result == 0)
-            simple_poll(sc);
-        else
-            simple_recv(sc);
-        return;
-    }
     if (cmp->sc_op == RN_SOP_RECV && cmp->sc_result == RN_EAGAIN &&
         sv->sv_kind != SIMPLE_CHARGEN) {
-        simple_poll(sc);  /* drained: idle again, without a buffer */
+        simple_wait(sc);  /* drained: idle again, without a buffer */
         return;
     }
     if (cmp->sc_result <= 0) {
@@ -246,6 +231,14 @@ static void simple_done(struct tsrv_conn *c, const struct rn_sock_completion *cm
         sc->sc_off = (uint32_t)((sc->sc_off + (uint64_t)cmp->sc_result) % CHARGEN_CYCLE);
         chargen_send(sc);
     }
+}
+
+/* Echo, discard: input, the peer's end or an error came to an idle
+ * connection: the receive tells which. */
+static void simple_ready(struct tsrv_conn *c, unsigned events)
+{
+    (void)events;
+    simple_recv((struct simple_conn *)c);
 }
 
 /* The service drains: chargen ends its stream after the send in flight
@@ -284,6 +277,7 @@ static const struct tsrv_ops simple_ops = {
     .tso_conn_size = sizeof(struct simple_conn),
     .tso_open = simple_open,
     .tso_done = simple_done,
+    .tso_ready = simple_ready,
     .tso_free = simple_free,
     .tso_stopped = simple_stopped,
     .tso_drain = simple_drain,

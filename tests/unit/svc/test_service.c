@@ -92,7 +92,9 @@ static void test_states_and_processes(void **state)
     /* One process per service: echo's UDP and TCP halves share one. */
     assert_int_equal(count_objects_prefixed("process", "process echo "), 1);
     assert_int_equal(count_objects_prefixed("process", "process discard "), 1);
-    assert_int_equal(rn_proc_handles(rn_svc_proc(echo)), 2);
+    /* Its UDP socket, its TCP listener and the readiness set its idle
+     * connections wait in. */
+    assert_int_equal(rn_proc_handles(rn_svc_proc(echo)), 3);
     assert_string_equal(rn_proc_owner(rn_svc_proc(echo)), "service echo");
     assert_int_equal(count_objects_prefixed("service", "service echo RUNNING"), 1);
 
