@@ -20,10 +20,11 @@
  * a server waits in epoll: no request, no buffer, only the registration
  * (about 100 bytes, which holds the socket under "readiness-set" in the
  * ledger).  The set is made at the start, and one RN_SOP_RSET_WAIT
- * request of the service, always out, takes what is ready, TSRV_EVENTS at a time, and tso_ready() goes on with each.  An
- * event names its connection by handle and a number the connection got
- * at its accept, so an event that arrives after its connection went is
- * recognised and ignored.
+ * request of the service, always out, takes what is ready, TSRV_EVENTS
+ * at a time, and tso_ready() goes on with each.  An event names its
+ * connection by handle and a number the connection got at its accept, so
+ * an event that arrives after its connection went is recognised and
+ * ignored.
  *
  * Stop, in call order (the shape of every built-in service, as
  * rn__echo_stop()):
