@@ -231,6 +231,109 @@ static void test_echo_peer_reset(void **state)
     finish(cp);
 }
 
+/* Idle connections wait in the service's readiness set, holding no
+ * request: with 48 of them the server has two requests in all (its
+ * accept and the set's wait).  Then rounds of churn: some clients send,
+ * some close (a reset or a FIN) and are replaced by new connections that
+ * take their handles again; every message comes back whole and only to
+ * its sender, and an event meant for a gone connection reaches no other. */
+#define CHURN_CLIENTS 48
+#define CHURN_ROUNDS 12
+
+static void test_echo_idle_churn(void **state)
+{
+    struct tcl *c = calloc(CHURN_CLIENTS, sizeof(*c));
+    size_t want[CHURN_CLIENTS] = {0};
+    struct rn_tcpsvc_stats st;
+    struct rn_tcpsvc *s;
+    struct rn_proc *cp;
+    unsigned k, r, closes = 0;
+    char msg[64];
+    uint32_t rnd = 12345;
+
+    (void)state;
+    assert_non_null(c);
+    pair_up(1500, false);
+    assert_int_equal(rn__tcpecho_start(P.b, NULL, &s), 0);
+    cp = client_proc();
+    for (k = 0; k < CHURN_CLIENTS; k++)
+        tcl_connect(&c[k], cp, 7);
+    for (k = 0; k < CHURN_CLIENTS; k++)
+        assert_true(run_while_not(tcl_is_connected, &c[k], RN_SEC(5)));
+    run_for(RN_MSEC(100));
+    rn__tcpsvc_stats(s, &st);
+    assert_int_equal(st.ss_active, CHURN_CLIENTS);
+    /* The server's requests: its accept and its readiness set's wait; the
+     * set holds every idle connection's socket. */
+    assert_int_equal(count_objects("request", "request accept"), 1);
+    assert_int_equal(count_objects("request", "request wait readiness set"), 1);
+    assert_int_equal(count_objects("request", "request poll"), 0);
+    snprintf(msg, sizeof(msg), "%u sockets", CHURN_CLIENTS);
+    assert_int_equal(count_objects("readiness set", msg), 1);
+
+    for (r = 0; r < CHURN_ROUNDS; r++) {
+        for (k = 0; k < CHURN_CLIENTS; k++) {
+            rnd = rnd * 1103515245u + 12345u;
+            switch (rnd >> 16 & 7) {
+            case 0: /* replaced: reset, then a new connection */
+            case 1: /* replaced: closed, then a new connection */
+                tcl_close(&c[k], (rnd >> 16 & 7) == 0);
+                run_for(RN_MSEC(5));
+                tcl_free(&c[k]);
+                memset(&c[k], 0, sizeof(c[k]));
+                tcl_connect(&c[k], cp, 7);
+                want[k] = 0;
+                closes++;
+                break;
+            case 2:
+            case 3:
+            case 4:
+                snprintf(msg, sizeof(msg), "client %u round %u;", k, r);
+                tcl_send_str(&c[k], msg);
+                want[k] += strlen(msg);
+                break;
+            default: /* stays idle */
+                break;
+            }
+        }
+        for (k = 0; k < CHURN_CLIENTS; k++) {
+            assert_true(run_while_not(tcl_is_connected, &c[k], RN_SEC(5)));
+            assert_true(tcl_wait_bytes(&c[k], want[k], RN_SEC(5)));
+            assert_int_equal(c[k].cl_rx_len, want[k]);
+        }
+    }
+    /* What each received is its own messages, in order. */
+    for (k = 0; k < CHURN_CLIENTS; k++) {
+        size_t off = 0;
+
+        while (off < c[k].cl_rx_len) {
+            unsigned ck, rr;
+            int n = 0;
+
+            assert_int_equal(sscanf((const char *)c[k].cl_rx + off, "client %u round %u;%n", &ck,
+                                    &rr, &n), 2);
+            assert_int_equal(ck, k);
+            off += (size_t)n;
+        }
+    }
+    run_for(RN_MSEC(200));
+    rn__tcpsvc_stats(s, &st);
+    assert_true(closes > 0);
+    assert_int_equal(st.ss_accepted, CHURN_CLIENTS + closes);
+    assert_int_equal(st.ss_active, CHURN_CLIENTS);
+    assert_int_equal(count_objects("request", "request poll"), 0);
+    for (k = 0; k < CHURN_CLIENTS; k++)
+        tcl_close(&c[k], false);
+    run_for(RN_MSEC(200));
+    rn__tcpsvc_stats(s, &st);
+    assert_int_equal(st.ss_active, 0);
+    stop_service(s, "tcpecho");
+    for (k = 0; k < CHURN_CLIENTS; k++)
+        tcl_free(&c[k]);
+    finish(cp);
+    free(c);
+}
+
 /* ---- discard ------------------------------------------------------------------- */
 
 static void test_discard_counts(void **state)
@@ -504,6 +607,7 @@ int main(void)
         cmocka_unit_test(test_echo_concurrent_clients),
         cmocka_unit_test(test_echo_backpressure),
         cmocka_unit_test(test_echo_peer_reset),
+        cmocka_unit_test(test_echo_idle_churn),
         cmocka_unit_test(test_discard_counts),
         cmocka_unit_test(test_discard_from_own_stack),
         cmocka_unit_test(test_chargen_lines),
