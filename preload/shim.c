@@ -1377,6 +1377,15 @@ static ssize_t dg_recv(int fd, const struct iovec *iov, size_t iovlen, int flags
         return fail(ECONNRESET);  /* the daemon closed it */
     if ((size_t)n < sizeof(hdr))
         return fail(EPROTO);
+    if (hdr.dg_flags & RUN_DG_ERROR) {
+        /* ICMP news, reported once: a peek takes it too, as Linux clears
+         * the socket's error when it reports it. */
+        int e = (int)(hdr.dg_flags >> RUN_DG_ERRNO_SHIFT);
+
+        if (flags & MSG_PEEK)
+            (void)R(recv)(fd, &hdr, sizeof(hdr), MSG_DONTWAIT);
+        return fail(e > 0 ? e : ECONNREFUSED);
+    }
     if (mflags != NULL)
         *mflags = mh.msg_flags & MSG_TRUNC;
     run_sa_write(name, namelen, tab[fd].sf_family, &hdr.dg_addr);

@@ -214,6 +214,7 @@ static int rn__cmd_status(struct rn_ctl_req *req, void *ctx)
     const char *version = d->d_params.dp_version ? d->d_params.dp_version : "?";
     rn_time_t up = rn_loop_now(d->d_loop) - d->d_started;
     char addr[INET_ADDRSTRLEN], mac[24], age[32];
+    uint64_t pinned = 0, made = 0, failed = 0;
     size_t i;
     int st = daemon_no_args(req);
 
@@ -239,6 +240,11 @@ static int rn__cmd_status(struct rn_ctl_req *req, void *ctx)
                                json_object_new_uint64(rn__ctl_server_requests(d->d_ctl)));
         json_object_object_add(o, "objects", json_object_new_uint64(rn_ob_live_count(NULL)));
         json_object_object_add(o, "rss_queues", json_object_new_uint64(d->d_rss.rs_queues));
+        if (d->d_pins != NULL) {
+            rn__pins_counts(d->d_pins, &pinned, &made, &failed);
+            json_object_object_add(o, "rss_pinned", json_object_new_uint64(pinned));
+            json_object_object_add(o, "rss_pin_failures", json_object_new_uint64(failed));
+        }
         for (i = 0; i < rn_svcctl_count(d->d_svc); i++)
             json_object_array_add(
                 svcs, json_object_new_string(rn_svc_name(rn_svcctl_at(d->d_svc, i))));
@@ -257,9 +263,19 @@ static int rn__cmd_status(struct rn_ctl_req *req, void *ctx)
                      rn__ctl_server_connections(d->d_ctl) == 1 ? "" : "s",
                      rn__ctl_server_requests(d->d_ctl));
     rn_strbuf_printf(out, "  objects   %" PRIu64 " live\n", rn_ob_live_count(NULL));
-    if (d->d_rss.rs_queues > 1)
+    if (d->d_rss.rs_queues > 1) {
         rn_strbuf_printf(out, "  rss       %u queues, a loop and stack each; services on "
-                         "every loop\n", d->d_rss.rs_queues);
+                         "every loop", d->d_rss.rs_queues);
+        if (d->d_pins != NULL) {
+            rn__pins_counts(d->d_pins, &pinned, &made, &failed);
+            rn_strbuf_printf(out, "; %" PRIu64 " port%s pinned to queue 0", pinned,
+                             pinned == 1 ? "" : "s");
+            if (failed > 0)
+                rn_strbuf_printf(out, " (%" PRIu64 " could not be: their frames may reach "
+                                 "a loop without them)", failed);
+        }
+        rn_strbuf_puts(out, "\n");
+    }
     rn_strbuf_puts(out, "  services ");
     for (i = 0; i < rn_svcctl_count(d->d_svc); i++) {
         const struct rn_svc *svc = rn_svcctl_at(d->d_svc, i);
@@ -906,10 +922,24 @@ static void daemon_fan_wake(void *ctx, unsigned q)
         rn__lane_wake(d->d_lanes[q]);
 }
 
-/* Loop 0's stack reassembled a datagram of loop q's flow: to q's inbox. */
-static bool daemon_fan_hand(void *ctx, unsigned q, const uint8_t *frame, size_t len)
+/* Loop 0's stack reassembled a datagram whose flow hashes to loop q: to
+ * q's inbox, unless its port is pinned to queue 0 (then it is loop 0's). */
+static bool daemon_fan_hand(void *ctx, unsigned q, uint8_t proto, uint16_t port,
+                            const uint8_t *frame, size_t len)
 {
-    return rn_link_fanout_hand(ctx, q, frame, len);
+    struct rn_daemon *d = ctx;
+
+    if (d->d_pins != NULL && rn__pins_pinned(d->d_pins, proto, port))
+        return false;
+    return rn_link_fanout_hand(d->d_fan, q, frame, len);
+}
+
+/* For the fan-out's ICMP errors: is this port pinned to queue 0? */
+static bool daemon_fan_pinned(void *ctx, uint8_t proto, uint16_t port)
+{
+    struct rn_daemon *d = ctx;
+
+    return d->d_pins != NULL && rn__pins_pinned(d->d_pins, proto, port);
 }
 
 /* Tears down what start set up, in reverse; every field may be unset.
@@ -1063,8 +1093,10 @@ int rn__daemon_start(const struct rn_daemon_params *params, struct rn_daemon **o
         e = rn_stack_set_rss(d->d_stack, &d->d_rss, 0);
         if (e == 0)
             e = rn_link_fanout_create(&d->d_rss, daemon_fan_wake, d, &d->d_fan);
-        if (e == 0)
-            rn_stack_set_rss_handover(d->d_stack, daemon_fan_hand, d->d_fan);
+        if (e == 0) {
+            rn_link_fanout_set_pinned(d->d_fan, daemon_fan_pinned, d);
+            rn_stack_set_rss_handover(d->d_stack, daemon_fan_hand, d);
+        }
         if (e == 0 && (d->d_pins = rn__pins_new(d->d_rss.rs_queues)) == NULL)
             e = RN_ENOMEM;
         if (e == 0)

@@ -310,6 +310,7 @@ struct rn__pins {
     uint32_t *p_uses;                     /* [p_lock] [queue][tcp, udp][port] */
     uint8_t *p_pinned;                    /* [p_lock] [tcp, udp][port] */
     uint64_t p_made, p_failed;            /* [p_lock] */
+    uint64_t p_npinned;                   /* [p_lock] ports pinned now */
     struct pins_watch p_watch[RN_RSS_QUEUES_MAX]; /* [I] each stack's hook context */
 };
 
@@ -357,6 +358,7 @@ void rn__pins_set_link(struct rn__pins *p, struct rn_link *tap0)
             if (rn_link_tap_pin(tap0, pi ? RN_IPPROTO_UDP : RN_IPPROTO_TCP, (uint16_t)port, 0) == 0) {
                 p->p_pinned[pi * 65536u + port] = 1;
                 p->p_made++;
+                p->p_npinned++;
             } else {
                 p->p_failed++;
             }
@@ -365,9 +367,22 @@ void rn__pins_set_link(struct rn__pins *p, struct rn_link *tap0)
     pthread_mutex_unlock(&p->p_lock);
 }
 
-void rn__pins_counts(struct rn__pins *p, uint64_t *made, uint64_t *failed)
+bool rn__pins_pinned(struct rn__pins *p, uint8_t proto, uint16_t port)
+{
+    bool pinned;
+
+    if (proto != RN_IPPROTO_TCP && proto != RN_IPPROTO_UDP)
+        return false;
+    pthread_mutex_lock(&p->p_lock);
+    pinned = p->p_pinned[(proto == RN_IPPROTO_UDP) * 65536u + port] != 0;
+    pthread_mutex_unlock(&p->p_lock);
+    return pinned;
+}
+
+void rn__pins_counts(struct rn__pins *p, uint64_t *pinned, uint64_t *made, uint64_t *failed)
 {
     pthread_mutex_lock(&p->p_lock);
+    *pinned = p->p_npinned;
     *made = p->p_made;
     *failed = p->p_failed;
     pthread_mutex_unlock(&p->p_lock);
@@ -408,6 +423,10 @@ static void pins_use(void *ctx, uint8_t proto, uint16_t port, bool on)
         if (e == 0 || (!need && e == RN_ENOENT)) {
             p->p_pinned[pi * 65536u + port] = need;
             p->p_made += need;
+            if (need)
+                p->p_npinned++;
+            else
+                p->p_npinned--;
         } else if (need) {
             p->p_failed++;
         }

@@ -45,8 +45,11 @@ void rn__pins_free(struct rn__pins *p);
 void rn__pins_set_link(struct rn__pins *p, struct rn_link *tap0);
 /* Has st (queue q's stack) tell p its ports' uses. */
 void rn__pins_watch(struct rn__pins *p, struct rn_stack *st, unsigned q);
-/* Pins made and failed so far. */
-void rn__pins_counts(struct rn__pins *p, uint64_t *made, uint64_t *failed);
+/* Whether this side's port (RN_IPPROTO_TCP or UDP) is pinned to queue 0
+ * now. */
+bool rn__pins_pinned(struct rn__pins *p, uint8_t proto, uint16_t port);
+/* Ports pinned now, and pins made and failed so far. */
+void rn__pins_counts(struct rn__pins *p, uint64_t *pinned, uint64_t *made, uint64_t *failed);
 
 /* What a lane is made from: the daemon's parameters, the steering, its
  * queue, the fan-out group and the interface's address. */

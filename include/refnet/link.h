@@ -345,6 +345,17 @@ int rn_link_fanout_create(const struct rn_rss *rss, rn_link_fanout_wake_fn wake,
                           struct rn_link_fanout **out);
 void rn_link_fanout_release(struct rn_link_fanout *group);
 
+/* Whether this side's port (proto RN_IPPROTO_TCP or UDP, host order) is
+ * pinned to queue 0 (rn_link_tap_pin()), so that its flows are queue 0's
+ * whatever their hash.  Called on queue 0's thread. */
+typedef bool (*rn_link_fanout_pinned_fn)(void *ctx, uint8_t proto, uint16_t port);
+
+/* Has queue 0's filter ask fn before it moves an ICMP error to another
+ * queue: an error about a pinned port stays on queue 0.  Set before the
+ * filters open. */
+void rn_link_fanout_set_pinned(struct rn_link_fanout *group, rn_link_fanout_pinned_fn fn,
+                               void *ctx);
+
 /* Hands a frame (len bytes, copied) to queue's stack, which reads it as
  * one of its own frames: for a datagram queue 0's stack reassembled whose
  * flow belongs to queue (rn_stack_set_rss_handover()).  False if queue

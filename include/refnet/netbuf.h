@@ -75,11 +75,16 @@ const char *rn_nb_owner_name(rn_nb_owner_t owner);
  *                 that the device cuts up; receive: one the device merged.
  *   RSS_COPY      receive: a copy of a frame another queue's stack received
  *                 and answers (receive-side scaling's fan-out filter): learn
- *                 from it, answer nothing. */
+ *                 from it, answer nothing.
+ *   RSS_HANDED    receive: a datagram another queue's stack reassembled
+ *                 from the fragments it received, handed over as one frame
+ *                 (rn_link_fanout_hand()): served as any, but the interface
+ *                 does not count it received a second time. */
 #define RN_NB_OFF_CSUM_PARTIAL 0x0001u
 #define RN_NB_OFF_CSUM_VALID 0x0002u
 #define RN_NB_OFF_GSO 0x0004u
 #define RN_NB_OFF_RSS_COPY 0x0008u
+#define RN_NB_OFF_RSS_HANDED 0x0010u
 
 /* One buffer.  Fields marked "head only" are meaningful in the first buffer
  * of a packet and zero in the others.

@@ -98,11 +98,12 @@ unsigned rn_rss_frame_queue(const struct rn_rss *rss, const uint8_t *frame, size
  * time exceeded, parameter problem) in an Ethernet frame, about a TCP or
  * UDP packet this side sent: sets *queue to the queue where that flow's
  * frames arrive (its addresses and ports reversed, as the peer's answers
- * carry them) and returns true.  Returns false for any other frame, and
- * for an error whose quoted packet has no ports (a later fragment) or is
- * cut short before them. */
+ * carry them), *proto (RN_IPPROTO_TCP or UDP) and *lport (this side's
+ * port, host order) unless NULL, and returns true.  Returns false for any
+ * other frame, and for an error whose quoted packet has no ports (a later
+ * fragment) or is cut short before them. */
 bool rn_rss_icmp_error_queue(const struct rn_rss *rss, const uint8_t *frame, size_t len,
-                             unsigned *queue);
+                             unsigned *queue, uint8_t *proto, uint16_t *lport);
 
 /* Parses a key written as 40 hexadecimal bytes, each two digits,
  * separated by ':' (as ethtool prints one).  Returns 0, or -1 with a

@@ -86,12 +86,15 @@ unsigned rn_stack_rss_queues(struct rn_stack *st, unsigned *queue);
 
 /* Receive-side scaling: the device steers fragments to queue 0, so queue
  * 0's stack reassembles every fragmented datagram.  One whose TCP or UDP
- * flow another queue's stack owns goes to it: fn(ctx, queue, frame, len)
- * is given the whole datagram as an unfragmented Ethernet frame, to
- * queue for that stack's loop (rn_link_fanout_hand()), and returns
- * false if it could not (the datagram is then served by st, as without
- * RSS).  Counted as "rss.handed". [L] */
-typedef bool (*rn_stack_handover_fn)(void *ctx, unsigned queue, const uint8_t *frame, size_t len);
+ * flow another queue's stack owns by its hash goes to it: fn(ctx, queue,
+ * proto, port, frame, len) is given the whole datagram as an unfragmented
+ * Ethernet frame, with its protocol and this side's port (host order), to
+ * queue for that stack's loop (rn_link_fanout_hand()), and returns false
+ * if it does not (a port pinned to queue 0, rn_link_tap_pin(), whose
+ * flows are st's whatever their hash; or no room): the datagram is then
+ * served by st, as without RSS.  Counted as "rss.handed". [L] */
+typedef bool (*rn_stack_handover_fn)(void *ctx, unsigned queue, uint8_t proto, uint16_t port,
+                                     const uint8_t *frame, size_t len);
 void rn_stack_set_rss_handover(struct rn_stack *st, rn_stack_handover_fn fn, void *ctx);
 
 /* Told when a local port of st comes into use, or out of it: a TCP

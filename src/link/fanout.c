@@ -45,10 +45,17 @@
 
 #define FANOUT_INBOX_MAX 256u
 
+/* What an inbox entry is. */
+enum fanout_kind {
+    FANOUT_COPY,    /* a copy to learn from (RN_NB_OFF_RSS_COPY) */
+    FANOUT_MOVED,   /* a frame of this queue's flow that queue 0 received */
+    FANOUT_HANDED,  /* a datagram queue 0's stack reassembled (RN_NB_OFF_RSS_HANDED) */
+};
+
 struct fanout_copy {
     struct fanout_copy *fc_next;
     uint32_t fc_len;
-    bool fc_moved;                             /* handed over, not a copy */
+    uint8_t fc_kind;                           /* enum fanout_kind */
     uint8_t fc_data[];
 };
 
@@ -59,6 +66,8 @@ struct rn_link_fanout {
     unsigned fg_queues;                        /* [I] fg_rss.rs_queues */
     rn_link_fanout_wake_fn fg_wake;            /* [I] */
     void *fg_ctx;                              /* [I] */
+    rn_link_fanout_pinned_fn fg_pinned;        /* [I] rn_link_fanout_set_pinned()'s */
+    void *fg_pinned_ctx;                       /* [I] */
     atomic_uint fg_refs;                       /* [A] the creator's and each link's */
     pthread_mutex_t fg_lock;                   /* guards fg_links */
     struct fanout_link *fg_links[RN_RSS_QUEUES_MAX];  /* open filters by queue */
@@ -118,13 +127,16 @@ static bool fanout_wanted(const struct rn_netbuf *nb)
 }
 
 /* The queue of another loop's flow that nb, an ICMP or ICMPv6 error,
- * speaks of; 0 for every other frame (queue 0's own). */
+ * speaks of; 0 for every other frame, and for an error about a port
+ * pinned to queue 0 (queue 0's own). */
 static unsigned fanout_owner(const struct rn_link_fanout *g, const struct rn_netbuf *nb)
 {
     uint8_t h[160];
     size_t len = nb->nb_pktlen < sizeof(h) ? nb->nb_pktlen : sizeof(h);
     const uint8_t *p = rn_nb_header(nb, 0, len < 24 ? 14 : 24, h);
     unsigned type, q;
+    uint16_t lport;
+    uint8_t proto;
 
     /* The quick look every frame pays: EtherType, and IPv4's protocol or
      * IPv6's next header. */
@@ -134,17 +146,19 @@ static unsigned fanout_owner(const struct rn_link_fanout *g, const struct rn_net
     if (!(type == 0x0800 && p[14 + 9] == 1) && !(type == 0x86dd && p[14 + 6] == 58))
         return 0;
     p = rn_nb_header(nb, 0, len, h);
-    if (p == NULL || !rn_rss_icmp_error_queue(&g->fg_rss, p, len, &q))
+    if (p == NULL || !rn_rss_icmp_error_queue(&g->fg_rss, p, len, &q, &proto, &lport))
+        return 0;
+    /* A port pinned to queue 0 has its flows here, whatever their hash. */
+    if (q != 0 && g->fg_pinned != NULL && g->fg_pinned(g->fg_pinned_ctx, proto, lport))
         return 0;
     return q;
 }
 
 /* Puts a copy of a frame into queue q's inbox: nb's bytes, or if nb is
- * NULL the len bytes at data.  moved: the frame is handed over (the
- * caller drops its own), not copied for learning.  False if q is not
- * open or its inbox is full. */
+ * NULL the len bytes at data, as kind.  False if q is not open or its
+ * inbox is full. */
 static bool inbox_put(struct rn_link_fanout *g, unsigned q, const struct rn_netbuf *nb,
-                      const uint8_t *data, size_t len, bool moved)
+                      const uint8_t *data, size_t len, enum fanout_kind kind)
 {
     struct fanout_link *to;
     struct fanout_copy *c;
@@ -165,7 +179,7 @@ static bool inbox_put(struct rn_link_fanout *g, unsigned q, const struct rn_netb
         put = true;
         c->fc_next = NULL;
         c->fc_len = (uint32_t)len;
-        c->fc_moved = moved;
+        c->fc_kind = (uint8_t)kind;
         if (nb != NULL)
             (void)rn_nb_copyout(nb, 0, c->fc_data, len);
         else
@@ -217,12 +231,12 @@ static unsigned inbox_take(struct fanout_link *fl, struct rn_netbuf **pkts, unsi
             fl->fl_no_buffer++;
             continue;
         }
-        if (c->fc_moved) {
-            nb->nb_offload = 0;
-            fl->fl_taken++;
-        } else {
+        if (c->fc_kind == FANOUT_COPY) {
             nb->nb_offload = RN_NB_OFF_RSS_COPY;
             fl->fl_received++;
+        } else {
+            nb->nb_offload = c->fc_kind == FANOUT_HANDED ? RN_NB_OFF_RSS_HANDED : 0;
+            fl->fl_taken++;
         }
         free(c);
         rn__link_count_rx(&fl->fl_link, nb);
@@ -255,7 +269,7 @@ static int fanout_rx(struct rn_link *link, struct rn_netbuf **pkts, unsigned max
         struct rn_netbuf *nb = pkts[n + (unsigned)i];
 
         q = g->fg_queues > 1 ? fanout_owner(g, nb) : 0;
-        if (q != 0 && inbox_put(g, q, nb, NULL, 0, true)) {
+        if (q != 0 && inbox_put(g, q, nb, NULL, 0, FANOUT_MOVED)) {
             fl->fl_handed++;
             rn_nb_free(nb);
             continue;
@@ -263,7 +277,7 @@ static int fanout_rx(struct rn_link *link, struct rn_netbuf **pkts, unsigned max
         rn__link_count_rx(link, nb);
         if (fanout_wanted(nb)) {
             for (q = 1; q < g->fg_queues; q++)
-                (void)inbox_put(g, q, nb, NULL, 0, false);
+                (void)inbox_put(g, q, nb, NULL, 0, FANOUT_COPY);
             fl->fl_copied++;
         }
         pkts[kept++] = nb;
@@ -363,7 +377,13 @@ bool rn_link_fanout_hand(struct rn_link_fanout *g, unsigned queue, const uint8_t
 {
     if (queue == 0 || queue >= g->fg_queues || len > UINT32_MAX)
         return false;
-    return inbox_put(g, queue, NULL, frame, len, true);
+    return inbox_put(g, queue, NULL, frame, len, FANOUT_HANDED);
+}
+
+void rn_link_fanout_set_pinned(struct rn_link_fanout *g, rn_link_fanout_pinned_fn fn, void *ctx)
+{
+    g->fg_pinned = fn;
+    g->fg_pinned_ctx = ctx;
 }
 
 void rn_link_fanout_release(struct rn_link_fanout *g)

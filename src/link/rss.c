@@ -146,7 +146,7 @@ unsigned rn_rss_frame_queue(const struct rn_rss *rss, const uint8_t *frame, size
  * ports the other way round.  False if it is not TCP or UDP, or carries
  * no ports. */
 static bool quoted_queue(const struct rn_rss *rss, unsigned version, const uint8_t *ip,
-                         const uint8_t *end, unsigned *queue)
+                         const uint8_t *end, unsigned *queue, uint8_t *qproto, uint16_t *lport)
 {
     uint8_t in[36];
     size_t alen, hlen;
@@ -178,11 +178,15 @@ static bool quoted_queue(const struct rn_rss *rss, unsigned version, const uint8
     memcpy(in + 2 * alen, ip + hlen + 2, 2);
     memcpy(in + 2 * alen + 2, ip + hlen, 2);
     *queue = rn_rss_queue_of(rss, rn_rss_toeplitz(rss->rs_key, in, 2 * alen + 4));
+    if (qproto != NULL)
+        *qproto = proto;
+    if (lport != NULL)
+        *lport = (uint16_t)be16(ip + hlen);
     return true;
 }
 
 bool rn_rss_icmp_error_queue(const struct rn_rss *rss, const uint8_t *frame, size_t len,
-                             unsigned *queue)
+                             unsigned *queue, uint8_t *proto, uint16_t *lport)
 {
     const uint8_t *end = frame + len, *ip = frame + ETH_HLEN, *icmp;
 
@@ -200,7 +204,7 @@ bool rn_rss_icmp_error_queue(const struct rn_rss *rss, const uint8_t *frame, siz
          * parameter problem (RFC 792). */
         if (icmp[0] != 3 && icmp[0] != 4 && icmp[0] != 11 && icmp[0] != 12)
             return false;
-        return quoted_queue(rss, 4, icmp + 8, end, queue);
+        return quoted_queue(rss, 4, icmp + 8, end, queue, proto, lport);
     }
     case ETHERTYPE_IP6:
         if (ip[0] >> 4 != 6 || ip[6] != 58 /* ICMPv6 */)
@@ -210,7 +214,7 @@ bool rn_rss_icmp_error_queue(const struct rn_rss *rss, const uint8_t *frame, siz
          * parameter problem (RFC 4443): types 1 to 4. */
         if (icmp[0] < 1 || icmp[0] > 4)
             return false;
-        return quoted_queue(rss, 6, icmp + 8, end, queue);
+        return quoted_queue(rss, 6, icmp + 8, end, queue, proto, lport);
     default:
         return false;
     }

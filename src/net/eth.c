@@ -19,8 +19,12 @@ void rn__net_eth_input(struct rn_iface *ifp, struct rn_netbuf *nb)
     const uint8_t *p;
     enum rn_drop reason;
 
-    RN__RX_COUNT(st, ifp->if_rx_frames++);
-    RN__RX_COUNT(st, ifp->if_rx_bytes += nb->nb_pktlen);
+    /* Counted once, as it came off the wire: a copy or a reassembled
+     * datagram from another queue's stack was counted there. */
+    if (!(nb->nb_offload & RN_NB_OFF_RSS_HANDED)) {
+        RN__RX_COUNT(st, ifp->if_rx_frames++);
+        RN__RX_COUNT(st, ifp->if_rx_bytes += nb->nb_pktlen);
+    }
     p = rn_nb_header(nb, 0, RN_ETH_HLEN, scratch);
     if (p == NULL) {
         rn__net_drop(st, ifp, nb, RN_DROP_TRUNCATED);

@@ -265,8 +265,8 @@ static void ip6_input(struct rn_iface *ifp, struct rn_netbuf *nb, bool looped,
         struct rn_inaddr src = rn_inaddr_v6(&ip.ip6_src), dst = rn_inaddr_v6(&ip.ip6_dst);
 
         if (ports != NULL &&
-            rn__net_rss_handover(st, ifp, 0x86dd, NULL, 0, nb, &src, &dst, rn_get_be16(ports),
-                                 rn_get_be16(ports + 2))) {
+            rn__net_rss_handover(st, ifp, 0x86dd, NULL, 0, nb, ex.ex_proto, &src, &dst,
+                                 rn_get_be16(ports), rn_get_be16(ports + 2))) {
             rn_nb_free(nb);
             return;
         }

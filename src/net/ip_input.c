@@ -114,7 +114,8 @@ static bool handover(struct rn_stack *st, struct rn_iface *ifp, struct rn_netbuf
     rn_put_be16(whole + 6, 0);
     rn_put_be16(whole + 10, 0);
     rn_put_be16(whole + 10, rn_csum(whole, hlen));
-    if (!rn__net_rss_handover(st, ifp, 0x0800, whole, hlen, nb, &src, &dst, rn_get_be16(ports),
+    if (!rn__net_rss_handover(st, ifp, 0x0800, whole, hlen, nb, ip->ip_proto, &src, &dst,
+                              rn_get_be16(ports),
                               rn_get_be16(ports + 2)))
         return false;
     rn_nb_free(nb);

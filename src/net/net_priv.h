@@ -627,13 +627,14 @@ void rn__net_mld6_flush_iface(struct rn_iface *ifp);
 /* Receive-side scaling: a datagram this stack reassembled, whose flow
  * (as it arrives: src:sport to dst:dport) another queue's stack owns,
  * goes to that stack as one Ethernet frame of type ethertype addressed
- * to ifp: the l3len bytes at l3 (the IPv4 header, made whole), then nb.
+ * to ifp: the l3len bytes at l3 (the IPv4 header, made whole), then nb
+ * (transport proto).
  * True if it went (the caller frees nb); false if the flow is this
  * stack's, or it has no hand-over (rn_stack_set_rss_handover()), or that
  * could not take it. */
 bool rn__net_rss_handover(struct rn_stack *st, struct rn_iface *ifp, uint16_t ethertype,
                           const uint8_t *l3, size_t l3len, const struct rn_netbuf *nb,
-                          const struct rn_inaddr *src, const struct rn_inaddr *dst,
+                          uint8_t proto, const struct rn_inaddr *src, const struct rn_inaddr *dst,
                           uint16_t sport, uint16_t dport);
 
 /* Returns the address of ifp that addr is (any state), or NULL. */

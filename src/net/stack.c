@@ -228,7 +228,7 @@ void rn_stack_set_rss_handover(struct rn_stack *st, rn_stack_handover_fn fn, voi
 
 bool rn__net_rss_handover(struct rn_stack *st, struct rn_iface *ifp, uint16_t ethertype,
                           const uint8_t *l3, size_t l3len, const struct rn_netbuf *nb,
-                          const struct rn_inaddr *src, const struct rn_inaddr *dst,
+                          uint8_t proto, const struct rn_inaddr *src, const struct rn_inaddr *dst,
                           uint16_t sport, uint16_t dport)
 {
     struct net_stack *ns = net_st(st);
@@ -249,7 +249,7 @@ bool rn__net_rss_handover(struct rn_stack *st, struct rn_iface *ifp, uint16_t et
     if (l3len > 0)
         memcpy(frame + RN_ETH_HLEN, l3, l3len);
     (void)rn_nb_copyout(nb, 0, frame + RN_ETH_HLEN + l3len, nb->nb_pktlen);
-    ok = ns->ns_rss_hand(ns->ns_rss_hand_ctx, q, frame, len);
+    ok = ns->ns_rss_hand(ns->ns_rss_hand_ctx, q, proto, dport, frame, len);
     free(frame);
     if (ok)
         ns->ns_rss_handed++;

@@ -181,5 +181,11 @@ struct run_dgram {
 
 /* dg_flags: dg_addr is the destination (the program gave one). */
 #define RUN_DG_TO 0x1u
+/* dg_flags (to the program): no datagram but an error to report once,
+ * as Linux reports a connected UDP socket's ICMP news (ECONNREFUSED for a
+ * port unreachable) to the next call: its errno in the bits from
+ * RUN_DG_ERRNO_SHIFT up; the record carries no data. */
+#define RUN_DG_ERROR 0x2u
+#define RUN_DG_ERRNO_SHIFT 8
 
 #endif /* REFNET_RUN_RUN_PROTO_H */

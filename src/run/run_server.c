@@ -535,6 +535,16 @@ static void rx_done(struct rn_proc *p, const struct rn_sock_completion *c)
         return;
     } else if (c->sc_result == RN_EAGAIN || c->sc_result == RN_ECANCELED) {
         /* Nothing now; try again on the next event. */
+    } else if (rk->rk_type == SOCK_DGRAM) {
+        /* ICMP news of a UDP socket (ECONNREFUSED, EHOSTUNREACH ...):
+         * reported once to the program's next receive, which then goes
+         * on, as on Linux. */
+        rk->rk_rxlen = 0;
+        rk->rk_rxoff = 0;
+        memset(&rk->rk_rxhdr, 0, sizeof(rk->rk_rxhdr));
+        rk->rk_rxhdr.dg_flags =
+            RUN_DG_ERROR | (uint32_t)code_errno((int)c->sc_result) << RUN_DG_ERRNO_SHIFT;
+        rk->rk_rx_dg = true;
     } else {
         /* A reset: the program reads the end, SO_ERROR says why.  Our end
          * shuts its sending side only: a hang-up still means the program

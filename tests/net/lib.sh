@@ -384,6 +384,67 @@ net_ns_add() {
     ip -n "$net_ns_last" link set lo up || die "cannot bring lo up in $net_ns_last"
 }
 
+# net_snmp NS GROUP FIELD: a counter of /proc/net/snmp in namespace NS
+# (net_snmp "$ns" Icmp OutDestUnreachs).
+net_snmp() {
+    ip netns exec "$1" cat /proc/net/snmp |
+        awk -v g="$2:" -v f="$3" '$1 == g { if (!h) { for (i = 2; i <= NF; i++) c[$i] = i; h = 1 }
+                                            else print $(c[f]) }'
+}
+
+# net_snmp6 NS FIELD: a counter of /proc/net/snmp6 in namespace NS.
+net_snmp6() {
+    ip netns exec "$1" awk -v f="$2" '$1 == f { print $2 }' /proc/net/snmp6
+}
+
+# net_routed_srv: a server namespace behind a router, the test's
+# namespace: a veth pair vr (the router's end: 198.18.1.1/24,
+# 2001:2:1::1/64) and vs in the new namespace (198.18.1.2/24,
+# 2001:2:1::2/64), forwarding on for both families, the server's default
+# routes through the router.  Leaves the server's namespace in $srv.
+# Tests set the MTUs they need afterwards.
+net_routed_srv() {
+    local side
+    net_ns_add srv
+    srv=$net_ns_last
+    ip -n "$ns" link add vr type veth peer name vs netns "$srv" || die "cannot create the veth pair"
+    for side in "$ns vr" "$srv vs"; do
+        set -- $side
+        ip netns exec "$1" sysctl -qw "net.ipv6.conf.$2.accept_dad=0" \
+            "net.ipv6.conf.$2.accept_ra=0" || die "cannot set $2's IPv6 options"
+    done
+    nsx sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 ||
+        die "cannot enable forwarding"
+    nsx ip addr add 198.18.1.1/24 dev vr || die "cannot address vr"
+    nsx ip addr add 2001:2:1::1/64 dev vr nodad || die "cannot address vr (IPv6)"
+    nsx ip link set vr up || die "cannot bring vr up"
+    ip -n "$srv" addr add 198.18.1.2/24 dev vs || die "cannot address vs"
+    ip -n "$srv" addr add 2001:2:1::2/64 dev vs nodad || die "cannot address vs (IPv6)"
+    ip -n "$srv" link set vs up || die "cannot bring vs up"
+    ip -n "$srv" route add default via 198.18.1.1 || die "cannot route the server's namespace"
+    ip -n "$srv" -6 route add default via 2001:2:1::1 ||
+        die "cannot route the server's namespace (IPv6)"
+}
+
+# net_ra_router: Linux's rn0 advertises itself as a router (one router
+# advertisement from its link-local address, lifetime 600 s), and waits
+# (at most 5 s) until the daemon lists it as its IPv6 default router.
+net_ra_router() {
+    local ll mac
+    ll=$(nsx ip -6 -o addr show dev rn0 scope link | awk '{ sub("/.*", "", $4); print $4; exit }')
+    [ -n "$ll" ] || die "rn0 has no link-local address"
+    mac=$(nsx cat /sys/class/net/rn0/address)
+    nsx "$py" - "$ll" "$mac" 2>"$dir/ra.err" <<'EOF' || die "cannot send the advertisement: $(cat "$dir/ra.err")"
+import sys
+from scapy.all import Ether, IPv6, ICMPv6ND_RA, ICMPv6NDOptSrcLLAddr, sendp, conf
+conf.verb = 0
+ll, mac = sys.argv[1], sys.argv[2]
+sendp(Ether(src=mac, dst="33:33:00:00:00:01") / IPv6(src=ll, dst="ff02::1", hlim=255) /
+      ICMPv6ND_RA(routerlifetime=600) / ICMPv6NDOptSrcLLAddr(lladdr=mac), iface="rn0")
+EOF
+    net_wait_for 5 eval 'rn route | grep -qi "$ll"' || die "refnet took no default router: $(rn route)"
+}
+
 net_teardown() {
     local rc=$? x
     net_kill_bg

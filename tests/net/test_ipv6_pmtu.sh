@@ -29,11 +29,6 @@ net_need nc ss sha256sum
 net_ns_add srv
 srv=$net_ns_last
 
-# snmp6 NS FIELD: a counter of /proc/net/snmp6 in namespace NS.
-snmp6() {
-    ip netns exec "$1" awk -v f="$2" '$1 == f { print $2 }' /proc/net/snmp6
-}
-
 ip -n "$ns" link add vr type veth peer name vs netns "$srv" || die "cannot create the veth pair"
 for x in "$ns vr" "$srv vs"; do
     set -- $x
@@ -52,22 +47,11 @@ net_start
 net_wait_dad
 
 # Linux's rn0 becomes refnet's default router.
-ll=$(nsx ip -6 -o addr show dev rn0 scope link | awk '{ sub("/.*", "", $4); print $4; exit }')
-[ -n "$ll" ] || die "rn0 has no link-local address"
-mac=$(nsx cat /sys/class/net/rn0/address)
-nsx "$py" - "$ll" "$mac" 2>"$dir/ra.err" <<'EOF' || die "cannot send the advertisement: $(cat "$dir/ra.err")"
-import sys
-from scapy.all import Ether, IPv6, ICMPv6ND_RA, ICMPv6NDOptSrcLLAddr, sendp, conf
-conf.verb = 0
-ll, mac = sys.argv[1], sys.argv[2]
-sendp(Ether(src=mac, dst="33:33:00:00:00:01") / IPv6(src=ll, dst="ff02::1", hlim=255) /
-      ICMPv6ND_RA(routerlifetime=600) / ICMPv6NDOptSrcLLAddr(lladdr=mac), iface="rn0")
-EOF
-net_wait_for 5 eval 'rn route | grep -qi "$ll"' || die "refnet took no default router: $(rn route)"
+net_ra_router
 
 net_stat "$dir/s0.json"
-ptb0=$(snmp6 "$ns" Icmp6OutPktTooBigs)
-reasm0=$(snmp6 "$srv" Ip6ReasmReqds)
+ptb0=$(net_snmp6 "$ns" Icmp6OutPktTooBigs)
+reasm0=$(net_snmp6 "$srv" Ip6ReasmReqds)
 
 size=$((4 << 20))
 head -c "$size" /dev/urandom >"$dir/file"
@@ -86,8 +70,8 @@ got=$(stat -c %s "$dir/got")
 [ "$(sha256sum <"$dir/got")" = "$(sha256sum <"$dir/file")" ] ||
     bad "what nc received differs from the file"
 
-ptb=$(($(snmp6 "$ns" Icmp6OutPktTooBigs) - ptb0))
-reasm=$(($(snmp6 "$srv" Ip6ReasmReqds) - reasm0))
+ptb=$(($(net_snmp6 "$ns" Icmp6OutPktTooBigs) - ptb0))
+reasm=$(($(net_snmp6 "$srv" Ip6ReasmReqds) - reasm0))
 net_stat "$dir/s1.json"
 d() { echo $(($(jq_py "$dir/s1.json" "$1") - $(jq_py "$dir/s0.json" "$1"))); }
 echo "router: $ptb packets too big sent; server: $reasm fragments to reassemble;" \

@@ -22,13 +22,6 @@ net_plen=24
 net_ns_add srv
 srv=$net_ns_last
 
-# snmp NS GROUP FIELD: a counter of /proc/net/snmp in namespace NS.
-snmp() {
-    ip netns exec "$1" cat /proc/net/snmp |
-        awk -v g="$2:" -v f="$3" '$1 == g { if (!h) { for (i = 2; i <= NF; i++) c[$i] = i; h = 1 }
-                                            else print $(c[f]) }'
-}
-
 ip -n "$ns" link add vr type veth peer name vs netns "$srv" || die "cannot create the veth pair"
 nsx sysctl -qw net.ipv6.conf.vr.disable_ipv6=1 || die "cannot disable IPv6 on vr"
 ip netns exec "$srv" sysctl -qw net.ipv6.conf.vs.disable_ipv6=1 || die "cannot disable IPv6 on vs"
@@ -41,8 +34,8 @@ ip -n "$srv" route add default via 198.18.1.1 || die "cannot route the server's 
 net_start --gw 198.18.0.1
 
 net_stat "$dir/s0.json"
-unreach0=$(snmp "$ns" Icmp OutDestUnreachs)
-reasm0=$(snmp "$srv" Ip ReasmReqds)
+unreach0=$(net_snmp "$ns" Icmp OutDestUnreachs)
+reasm0=$(net_snmp "$srv" Ip ReasmReqds)
 
 size=$((4 << 20))
 head -c "$size" /dev/urandom >"$dir/file"
@@ -61,8 +54,8 @@ got=$(stat -c %s "$dir/got")
 [ "$(sha256sum <"$dir/got")" = "$(sha256sum <"$dir/file")" ] ||
     bad "what nc received differs from the file"
 
-unreach=$(($(snmp "$ns" Icmp OutDestUnreachs) - unreach0))
-reasm=$(($(snmp "$srv" Ip ReasmReqds) - reasm0))
+unreach=$(($(net_snmp "$ns" Icmp OutDestUnreachs) - unreach0))
+reasm=$(($(net_snmp "$srv" Ip ReasmReqds) - reasm0))
 echo "router: $unreach ICMP destination unreachable sent; server: $reasm fragments to reassemble"
 [ "$unreach" -ge 1 ] || bad "the router sent no ICMP fragmentation needed: refnet's segments were not don't-fragment, or fit"
 [ "$reasm" = 0 ] || bad "the server reassembled $reasm fragments: the router fragmented refnet's segments"

@@ -29,46 +29,7 @@ rn status --json >"$dir/status.json"
 [ "$(jq_py "$dir/status.json" 'j["rss_queues"]')" = 2 ] || bad "status: $(rn status)"
 rn status | grep -q "^  rss       2 queues" || bad "status text: $(rn status)"
 
-# The hash, written again from the specification (Microsoft's key).
-cat >"$dir/rss.py" <<'EOF'
-import ipaddress, json, sys
-KEY = bytes.fromhex("6d5a56da255b0ec24167253d43a38fb0d0ca2bcbae7b30b477cb2da38030f20c"
-                    "6a42b73bbeac01fa")
-def toeplitz(data):
-    k = int.from_bytes(KEY, "big"); kbits = len(KEY) * 8; h = 0
-    for i in range(len(data) * 8):
-        if data[i // 8] >> (7 - i % 8) & 1:
-            h ^= (k >> (kbits - 32 - i)) & 0xffffffff
-    return h
-def split(ep):
-    host, port = ep.rsplit(":", 1)
-    return ipaddress.ip_address(host.strip("[]")), int(port)
-def loop_of(local, remote, queues=2):
-    (la, lp), (ra, rp) = split(local), split(remote)
-    if la.version == 6 and la.ipv4_mapped: la = la.ipv4_mapped
-    if ra.version == 6 and ra.ipv4_mapped: ra = ra.ipv4_mapped
-    data = ra.packed + la.packed + rp.to_bytes(2, "big") + lp.to_bytes(2, "big")
-    return toeplitz(data) % 128 % queues
-if sys.argv[1] == "check":
-    rows = json.load(open(sys.argv[2]))
-    seen = json.load(open(sys.argv[3])) if len(sys.argv) > 3 else {}
-    per = [0, 0]; bad = 0
-    for r in rows:
-        if r["proto"] not in ("tcp", "tcp6") or r["state"] != "ESTABLISHED" or \
-           not r["local"].endswith(":80"):
-            continue
-        want = loop_of(r["local"], r["remote"])
-        per[r["loop"]] += 1
-        if r["loop"] != want:
-            print("FAIL: %s <- %s on loop %d, its hash names %d" % (r["local"], r["remote"], r["loop"], want)); bad += 1
-        key = r["remote"]
-        if seen.get(key, r["loop"]) != r["loop"]:
-            print("FAIL: %s moved from loop %d to %d" % (key, seen[key], r["loop"])); bad += 1
-        seen[key] = r["loop"]
-    json.dump(seen, open(sys.argv[3] if len(sys.argv) > 3 else "/dev/null", "w"))
-    print("%d %d" % tuple(per))
-    sys.exit(1 if bad else 0)
-EOF
+# The hash, written again from the specification: tests/net/rsshash.py.
 
 # why_pair NETSTAT_JSON: `refnet why` of an established connection on
 # each loop; the two must read alike but for ids, ports, ages and counts
@@ -115,7 +76,7 @@ sleep 1
 both=0
 for round in 1 2 3; do
     rn netstat --json >"$dir/ns.$round.json" || bad "netstat --json failed"
-    per=$("$py" "$dir/rss.py" check "$dir/ns.$round.json" "$dir/seen.json") ||
+    per=$("$py" "$here/rsshash.py" check "$dir/ns.$round.json" "$dir/seen.json") ||
         bad "netstat round $round: $per"
     echo "round $round: connections per loop: $(tail -1 <<<"$per")"
     read -r n0 n1 <<<"$(tail -1 <<<"$per")"

@@ -22,25 +22,11 @@
 net_v6=1
 net_setup rssfrag
 net_plen=24
-net_ns_add srv
-srv=$net_ns_last
 
-ip -n "$ns" link add vr type veth peer name vs netns "$srv" || die "cannot create the veth pair"
-for side in "$ns vr" "$srv vs"; do
-    set -- $side
-    ip netns exec "$1" sysctl -qw "net.ipv6.conf.$2.accept_dad=0" "net.ipv6.conf.$2.accept_ra=0" ||
-        die "cannot set $2's IPv6 options"
-done
-nsx sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 || die "cannot enable forwarding"
-nsx ip addr add 198.18.1.1/24 dev vr || die "cannot address vr"
-nsx ip addr add 2001:2:1::1/64 dev vr nodad || die "cannot address vr (IPv6)"
-nsx ip link set vr up || die "cannot bring vr up"
-ip -n "$srv" addr add 198.18.1.2/24 dev vs || die "cannot address vs"
-ip -n "$srv" addr add 2001:2:1::2/64 dev vs nodad || die "cannot address vs (IPv6)"
-ip -n "$srv" link set vs up || die "cannot bring vs up"
-ip -n "$srv" route add default via 198.18.1.1 || die "cannot route the server's namespace"
-ip -n "$srv" -6 route add default via 2001:2:1::1 mtu 1280 ||
-    die "cannot route the server's namespace (IPv6)"
+net_routed_srv
+# IPv6: the server fragments its own datagrams over a route of MTU 1280.
+ip -n "$srv" -6 route change default via 2001:2:1::1 mtu 1280 ||
+    die "cannot lower the server's IPv6 route MTU"
 ip netns exec "$srv" sysctl -qw net.ipv4.ip_no_pmtu_disc=1 || die "cannot turn off the server's PMTU discovery"
 
 net_start --rss 2 --mtu 1500 --gw 198.18.0.1 --service echo
@@ -48,43 +34,14 @@ net_wait_dad
 nsx ip link set rn0 mtu 1280 || die "cannot lower rn0's MTU"
 
 # Linux's rn0 becomes refnet's IPv6 default router.
-ll=$(nsx ip -6 -o addr show dev rn0 scope link | awk '{ sub("/.*", "", $4); print $4; exit }')
-[ -n "$ll" ] || die "rn0 has no link-local address"
-mac=$(nsx cat /sys/class/net/rn0/address)
-nsx "$py" - "$ll" "$mac" 2>"$dir/ra.err" <<'PY' || die "cannot send the advertisement: $(cat "$dir/ra.err")"
-import sys
-from scapy.all import Ether, IPv6, ICMPv6ND_RA, ICMPv6NDOptSrcLLAddr, sendp, conf
-conf.verb = 0
-ll, mac = sys.argv[1], sys.argv[2]
-sendp(Ether(src=mac, dst="33:33:00:00:00:01") / IPv6(src=ll, dst="ff02::1", hlim=255) /
-      ICMPv6ND_RA(routerlifetime=600) / ICMPv6NDOptSrcLLAddr(lladdr=mac), iface="rn0")
-PY
-net_wait_for 5 eval 'rn route | grep -qi "$ll"' || die "refnet took no default router: $(rn route)"
+net_ra_router
 
 net_stat "$dir/s0.json"
 ip netns exec "$srv" timeout 60 "$py" - >"$dir/client.out" 2>&1 <<'PY'
-import ipaddress, os, socket, sys
-KEY = bytes.fromhex("6d5a56da255b0ec24167253d43a38fb0d0ca2bcbae7b30b477cb2da38030f20c"
-                    "6a42b73bbeac01fa")
-def toeplitz(data):
-    k = int.from_bytes(KEY, "big"); kbits = len(KEY) * 8; h = 0
-    for i in range(len(data) * 8):
-        if data[i // 8] >> (7 - i % 8) & 1:
-            h ^= (k >> (kbits - 32 - i)) & 0xffffffff
-    return h
-def ports(src, dst, first):
-    per = {0: [], 1: []}
-    port = first
-    while len(per[0]) < 4 or len(per[1]) < 4:
-        data = (ipaddress.ip_address(src).packed + ipaddress.ip_address(dst).packed +
-                port.to_bytes(2, "big") + (7).to_bytes(2, "big"))
-        q = toeplitz(data) % 128 % 2
-        if len(per[q]) < 4:
-            per[q].append((port, q))
-        port += 1
-    return per[0] + per[1]
+import os, socket, sys
+from rsshash import balanced_ports
 bad = 0
-for port, q in ports("198.18.1.2", "198.18.0.2", 44000):
+for port, q in balanced_ports("198.18.1.2", "198.18.0.2", 7, 44000, 8):
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.settimeout(10)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -106,7 +63,7 @@ for port, q in ports("198.18.1.2", "198.18.0.2", 44000):
     except OSError as e:
         print("FAIL: TCP from port %d (loop %d): %s" % (port, q, e)); bad += 1
     s.close()
-for port, q in ports("2001:2:1::2", "2001:2::2", 45000):
+for port, q in balanced_ports("2001:2:1::2", "2001:2::2", 7, 45000, 8):
     s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
     s.bind(("2001:2:1::2", port))
     s.settimeout(1)

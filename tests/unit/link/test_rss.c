@@ -238,6 +238,8 @@ static void test_icmp_errors(void **state)
     uint8_t sent[128], back[128], f[256];
     struct rn_rss rss;
     unsigned q, port, seen[4] = {0}, i;
+    uint8_t proto;
+    uint16_t lport;
     size_t len, qlen;
 
     (void)state;
@@ -247,20 +249,24 @@ static void test_icmp_errors(void **state)
         qlen = frame_ip4(sent, 6, 0x4000, "198.18.0.2", "198.18.1.9", (uint16_t)port, 80, 5);
         len = error_ip4(f, 3, "198.18.0.1", sent, qlen - 14);
         q = 99;
-        assert_true(rn_rss_icmp_error_queue(&rss, f, len, &q));
+        proto = 0;
+        lport = 0;
+        assert_true(rn_rss_icmp_error_queue(&rss, f, len, &q, &proto, &lport));
+        assert_int_equal(proto, 6);
+        assert_int_equal(lport, port);  /* this side's port: the pin to look up */
         len = frame_ip4(back, 6, 0, "198.18.1.9", "198.18.0.2", 80, (uint16_t)port, 5);
         assert_int_equal(q, rn_rss_frame_queue(&rss, back, len, NULL));
         seen[q]++;
         qlen = frame_ip4(sent, 17, 0, "198.18.0.2", "198.18.1.9", (uint16_t)port, 53, 6);
         len = error_ip4(f, 11, "198.18.0.1", sent, qlen - 14);
-        assert_true(rn_rss_icmp_error_queue(&rss, f, len, &q));
+        assert_true(rn_rss_icmp_error_queue(&rss, f, len, &q, NULL, NULL));
         len = frame_ip4(back, 17, 0, "198.18.1.9", "198.18.0.2", 53, (uint16_t)port, 5);
         assert_int_equal(q, rn_rss_frame_queue(&rss, back, len, NULL));
         /* Packet too big and unreachable over IPv6. */
         qlen = frame_ip6(sent, 6, "2001:2::2", "2001:2::1:9", (uint16_t)port, 443);
         for (i = 1; i <= 4; i++) {
             len = error_ip6(f, (uint8_t)i, "2001:2::1", sent, qlen - 14);
-            assert_true(rn_rss_icmp_error_queue(&rss, f, len, &q));
+            assert_true(rn_rss_icmp_error_queue(&rss, f, len, &q, NULL, NULL));
             len = frame_ip6(back, 6, "2001:2::1:9", "2001:2::2", 443, (uint16_t)port);
             assert_int_equal(q, rn_rss_frame_queue(&rss, back, len, NULL));
         }
@@ -274,41 +280,41 @@ static void test_icmp_errors(void **state)
      * cut short, ICMPv6 informational types. */
     qlen = frame_ip4(sent, 6, 0, "198.18.0.2", "198.18.1.9", 40000, 80, 5);
     len = error_ip4(f, 8, "198.18.0.1", sent, qlen - 14);
-    assert_false(rn_rss_icmp_error_queue(&rss, f, len, &q));
+    assert_false(rn_rss_icmp_error_queue(&rss, f, len, &q, NULL, NULL));
     len = error_ip4(f, 5, "198.18.0.1", sent, qlen - 14);
-    assert_false(rn_rss_icmp_error_queue(&rss, f, len, &q));
+    assert_false(rn_rss_icmp_error_queue(&rss, f, len, &q, NULL, NULL));
     len = error_ip4(f, 3, "198.18.0.1", sent, 20 + 3);
-    assert_false(rn_rss_icmp_error_queue(&rss, f, len, &q));
+    assert_false(rn_rss_icmp_error_queue(&rss, f, len, &q, NULL, NULL));
     qlen = frame_ip4(sent, 17, 0x0020, "198.18.0.2", "198.18.1.9", 40000, 53, 5);
     len = error_ip4(f, 3, "198.18.0.1", sent, qlen - 14);
-    assert_false(rn_rss_icmp_error_queue(&rss, f, len, &q));
+    assert_false(rn_rss_icmp_error_queue(&rss, f, len, &q, NULL, NULL));
     qlen = frame_ip4(sent, 1, 0, "198.18.0.2", "198.18.1.9", 0x0800, 0, 5);
     len = error_ip4(f, 3, "198.18.0.1", sent, qlen - 14);
-    assert_false(rn_rss_icmp_error_queue(&rss, f, len, &q));
+    assert_false(rn_rss_icmp_error_queue(&rss, f, len, &q, NULL, NULL));
     qlen = frame_ip6(sent, 6, "2001:2::2", "2001:2::1:9", 40000, 443);
     len = error_ip4(f, 3, "198.18.0.1", sent, qlen - 14);
-    assert_false(rn_rss_icmp_error_queue(&rss, f, len, &q));
+    assert_false(rn_rss_icmp_error_queue(&rss, f, len, &q, NULL, NULL));
     qlen = frame_ip4(sent, 6, 0, "198.18.0.2", "198.18.1.9", 40000, 80, 5);
     len = error_ip4(f, 3, "198.18.0.1", sent, qlen - 14);
     f[14] = 0x4f;  /* 60 bytes of header: the ICMP header lies past the end */
-    assert_false(rn_rss_icmp_error_queue(&rss, f, len, &q));
+    assert_false(rn_rss_icmp_error_queue(&rss, f, len, &q, NULL, NULL));
     qlen = frame_ip6(sent, 6, "2001:2::2", "2001:2::1:9", 40000, 443);
     len = error_ip6(f, 128, "2001:2::1", sent, qlen - 14);
-    assert_false(rn_rss_icmp_error_queue(&rss, f, len, &q));
+    assert_false(rn_rss_icmp_error_queue(&rss, f, len, &q, NULL, NULL));
     len = error_ip6(f, 135, "2001:2::1", sent, qlen - 14);
-    assert_false(rn_rss_icmp_error_queue(&rss, f, len, &q));
+    assert_false(rn_rss_icmp_error_queue(&rss, f, len, &q, NULL, NULL));
     len = error_ip6(f, 2, "2001:2::1", sent, 40 + 3);
-    assert_false(rn_rss_icmp_error_queue(&rss, f, len, &q));
+    assert_false(rn_rss_icmp_error_queue(&rss, f, len, &q, NULL, NULL));
     qlen = frame_ip6(sent, 44, "2001:2::2", "2001:2::1:9", 40000, 443);
     len = error_ip6(f, 2, "2001:2::1", sent, qlen - 14);
-    assert_false(rn_rss_icmp_error_queue(&rss, f, len, &q));
+    assert_false(rn_rss_icmp_error_queue(&rss, f, len, &q, NULL, NULL));
     /* Every cut of a good error either names the flow's queue or none. */
     qlen = frame_ip6(sent, 17, "2001:2::2", "2001:2::1:9", 40000, 443);
     len = error_ip6(f, 1, "2001:2::1", sent, qlen - 14);
     for (i = 0; i < len; i++) {
         unsigned cut = 99;
 
-        if (rn_rss_icmp_error_queue(&rss, f, i, &cut))
+        if (rn_rss_icmp_error_queue(&rss, f, i, &cut, NULL, NULL))
             assert_true(i >= 62 + 40 + 4 && cut < 4);
     }
 }
