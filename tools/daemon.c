@@ -491,12 +491,23 @@ static void daemon_stop_timed_out(struct rn_timer *t, rn_time_t now)
                                                                       d_stop_timer));
     struct rn_strbuf sb = RN_STRBUF_INIT;
     char age[32];
+    unsigned q;
     size_t i;
 
     (void)now;
-    for (i = 0; d->d_svc != NULL && i < rn_svcctl_count(d->d_svc); i++) {
-        if (rn_svc_state(rn_svcctl_at(d->d_svc, i)) == RN_SVC_STOP_PENDING)
-            rn_strbuf_printf(&sb, " %s", rn_svc_name(rn_svcctl_at(d->d_svc, i)));
+    /* Each loop's instances that have not stopped (a lane's list stays as
+     * it is while it stops; states are atomic). */
+    for (q = 0; q < d->d_rss.rs_queues; q++) {
+        struct rn_svcctl *sc = q == 0 ? d->d_svc
+                               : d->d_lanes[q] != NULL ? rn__lane_services(d->d_lanes[q]) : NULL;
+
+        for (i = 0; sc != NULL && i < rn_svcctl_count(sc); i++) {
+            if (rn_svc_state(rn_svcctl_at(sc, i)) != RN_SVC_STOP_PENDING)
+                continue;
+            rn_strbuf_printf(&sb, " %s", rn_svc_name(rn_svcctl_at(sc, i)));
+            if (d->d_rss.rs_queues > 1)
+                rn_strbuf_printf(&sb, " (loop %u)", q);
+        }
     }
     if (d->d_net_stopping)
         rn_strbuf_printf(&sb, " %u transfer(s)", rn__ctl_net_count(d->d_net));
