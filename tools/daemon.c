@@ -933,6 +933,15 @@ static void daemon_fan_wake(void *ctx, unsigned q)
         rn__lane_wake(d->d_lanes[q]);
 }
 
+/* Is this port pinned to queue 0 (its flows loop 0's whatever their
+ * hash)?  For the fan-out's ICMP errors and loop 0's hand-overs. */
+static bool daemon_fan_pinned(void *ctx, uint8_t proto, uint16_t port)
+{
+    struct rn_daemon *d = ctx;
+
+    return d->d_pins != NULL && rn__pins_pinned(d->d_pins, proto, port);
+}
+
 /* Loop 0's stack reassembled a datagram whose flow hashes to loop q: to
  * q's inbox, unless its port is pinned to queue 0 (then it is loop 0's). */
 static bool daemon_fan_hand(void *ctx, unsigned q, uint8_t proto, uint16_t port,
@@ -940,17 +949,7 @@ static bool daemon_fan_hand(void *ctx, unsigned q, uint8_t proto, uint16_t port,
 {
     struct rn_daemon *d = ctx;
 
-    if (d->d_pins != NULL && rn__pins_pinned(d->d_pins, proto, port))
-        return false;
-    return rn_link_fanout_hand(d->d_fan, q, frame, len);
-}
-
-/* For the fan-out's ICMP errors: is this port pinned to queue 0? */
-static bool daemon_fan_pinned(void *ctx, uint8_t proto, uint16_t port)
-{
-    struct rn_daemon *d = ctx;
-
-    return d->d_pins != NULL && rn__pins_pinned(d->d_pins, proto, port);
+    return !daemon_fan_pinned(d, proto, port) && rn_link_fanout_hand(d->d_fan, q, frame, len);
 }
 
 /* Tears down what start set up, in reverse; every field may be unset.

@@ -63,7 +63,6 @@ struct fanout_link;
 
 struct rn_link_fanout {
     struct rn_rss fg_rss;                      /* [I] the device's steering */
-    unsigned fg_queues;                        /* [I] fg_rss.rs_queues */
     rn_link_fanout_wake_fn fg_wake;            /* [I] */
     void *fg_ctx;                              /* [I] */
     rn_link_fanout_pinned_fn fg_pinned;        /* [I] rn_link_fanout_set_pinned()'s */
@@ -105,53 +104,50 @@ static void group_put(struct rn_link_fanout *g)
     }
 }
 
-/* True for the frames every queue's stack must see: ARP; ICMPv6 router
- * advertisement, neighbour solicitation and advertisement, redirect
- * (types 134 to 137) right after the IPv6 header, as RFC 4861 sends
- * them. */
-static bool fanout_wanted(const struct rn_netbuf *nb)
-{
-    uint8_t h[14 + 40 + 1];
-    const uint8_t *p = rn_nb_header(nb, 0, 14, h);
-    unsigned type;
+/* What queue 0 does with a frame it received. */
+enum fanout_action {
+    FANOUT_KEEP,  /* its own: up to its stack */
+    FANOUT_SHARE, /* up to its stack, and a copy to every other queue */
+    FANOUT_MOVE,  /* to another queue's stack (*q), not its own */
+};
 
-    if (p == NULL)
-        return false;
-    type = (unsigned)p[12] << 8 | p[13];
-    if (type == 0x0806)
-        return true;
-    if (type != 0x86dd)
-        return false;
-    p = rn_nb_header(nb, 0, sizeof(h), h);
-    return p != NULL && p[14 + 6] == 58 && p[14 + 40] >= 134 && p[14 + 40] <= 137;
-}
-
-/* The queue of another loop's flow that nb, an ICMP or ICMPv6 error,
- * speaks of; 0 for every other frame, and for an error about a port
- * pinned to queue 0 (queue 0's own). */
-static unsigned fanout_owner(const struct rn_link_fanout *g, const struct rn_netbuf *nb)
+/* Sorts a frame queue 0 received, from one look at its headers:
+ *   - every queue's stack must see ARP, and ICMPv6 router advertisement,
+ *     neighbour solicitation and advertisement, redirect (types 134 to
+ *     137) right after the IPv6 header, as RFC 4861 sends them: SHARE;
+ *   - an ICMP or ICMPv6 error about another queue's TCP or UDP flow goes
+ *     there (*q), unless it is about a port pinned to queue 0: MOVE;
+ *   - the rest is queue 0's: KEEP. */
+static enum fanout_action fanout_classify(const struct rn_link_fanout *g,
+                                          const struct rn_netbuf *nb, unsigned *q)
 {
     uint8_t h[160];
     size_t len = nb->nb_pktlen < sizeof(h) ? nb->nb_pktlen : sizeof(h);
-    const uint8_t *p = rn_nb_header(nb, 0, len < 24 ? 14 : 24, h);
-    unsigned type, q;
+    const uint8_t *p = rn_nb_header(nb, 0, len < 14 + 41 ? 14 : 14 + 41, h);
+    unsigned type;
     uint16_t lport;
     uint8_t proto;
 
-    /* The quick look every frame pays: EtherType, and IPv4's protocol or
-     * IPv6's next header. */
-    if (p == NULL || len < 24)
-        return 0;
+    if (p == NULL)
+        return FANOUT_KEEP;
     type = (unsigned)p[12] << 8 | p[13];
-    if (!(type == 0x0800 && p[14 + 9] == 1) && !(type == 0x86dd && p[14 + 6] == 58))
-        return 0;
+    if (type == 0x0806)
+        return FANOUT_SHARE;
+    /* The quick look every other frame pays: IPv4's protocol or IPv6's
+     * next header. */
+    if (len < 14 + 41 ||
+        !((type == 0x0800 && p[14 + 9] == 1) || (type == 0x86dd && p[14 + 6] == 58)))
+        return FANOUT_KEEP;
+    if (type == 0x86dd && p[14 + 40] >= 134 && p[14 + 40] <= 137)
+        return FANOUT_SHARE;
     p = rn_nb_header(nb, 0, len, h);
-    if (p == NULL || !rn_rss_icmp_error_queue(&g->fg_rss, p, len, &q, &proto, &lport))
-        return 0;
+    if (p == NULL || !rn_rss_icmp_error_queue(&g->fg_rss, p, len, q, &proto, &lport) ||
+        *q == 0)
+        return FANOUT_KEEP;
     /* A port pinned to queue 0 has its flows here, whatever their hash. */
-    if (q != 0 && g->fg_pinned != NULL && g->fg_pinned(g->fg_pinned_ctx, proto, lport))
-        return 0;
-    return q;
+    if (g->fg_pinned != NULL && g->fg_pinned(g->fg_pinned_ctx, proto, lport))
+        return FANOUT_KEEP;
+    return FANOUT_MOVE;
 }
 
 /* Puts a copy of a frame into queue q's inbox: nb's bytes, or if nb is
@@ -268,15 +264,17 @@ static int fanout_rx(struct rn_link *link, struct rn_netbuf **pkts, unsigned max
     for (i = 0; i < got; i++) {
         struct rn_netbuf *nb = pkts[n + (unsigned)i];
 
-        q = g->fg_queues > 1 ? fanout_owner(g, nb) : 0;
-        if (q != 0 && inbox_put(g, q, nb, NULL, 0, FANOUT_MOVED)) {
+        enum fanout_action act = g->fg_rss.rs_queues > 1 ? fanout_classify(g, nb, &q)
+                                                          : FANOUT_KEEP;
+
+        if (act == FANOUT_MOVE && inbox_put(g, q, nb, NULL, 0, FANOUT_MOVED)) {
             fl->fl_handed++;
             rn_nb_free(nb);
             continue;
         }
         rn__link_count_rx(link, nb);
-        if (fanout_wanted(nb)) {
-            for (q = 1; q < g->fg_queues; q++)
+        if (act == FANOUT_SHARE) {
+            for (q = 1; q < g->fg_rss.rs_queues; q++)
                 (void)inbox_put(g, q, nb, NULL, 0, FANOUT_COPY);
             fl->fl_copied++;
         }
@@ -363,7 +361,6 @@ int rn_link_fanout_create(const struct rn_rss *rss, rn_link_fanout_wake_fn wake,
     if (g == NULL)
         return RN_ENOMEM;
     g->fg_rss = *rss;
-    g->fg_queues = rss->rs_queues;
     g->fg_wake = wake;
     g->fg_ctx = ctx;
     atomic_init(&g->fg_refs, 1);
@@ -375,7 +372,7 @@ int rn_link_fanout_create(const struct rn_rss *rss, rn_link_fanout_wake_fn wake,
 bool rn_link_fanout_hand(struct rn_link_fanout *g, unsigned queue, const uint8_t *frame,
                          size_t len)
 {
-    if (queue == 0 || queue >= g->fg_queues || len > UINT32_MAX)
+    if (queue == 0 || queue >= g->fg_rss.rs_queues || len > UINT32_MAX)
         return false;
     return inbox_put(g, queue, NULL, frame, len, FANOUT_HANDED);
 }
@@ -399,8 +396,8 @@ int rn_link_fanout_open(struct rn_link_fanout *g, unsigned queue, struct rn_link
     struct fanout_link *fl;
 
     assert(g != NULL && lower != NULL && out != NULL);
-    if (queue >= g->fg_queues)
-        return rn__link_err(errbuf, RN_EINVAL, "fanout: queue %u of %u", queue, g->fg_queues);
+    if (queue >= g->fg_rss.rs_queues)
+        return rn__link_err(errbuf, RN_EINVAL, "fanout: queue %u of %u", queue, g->fg_rss.rs_queues);
     if (queue > 0 && pool == NULL)
         return rn__link_err(errbuf, RN_EINVAL, "fanout: queue %u needs its buffer pool", queue);
     if (own == NULL)

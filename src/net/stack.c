@@ -15,7 +15,6 @@
 #include <string.h>
 
 #include "base/once.h"
-#include "wire/bytes.h"
 #include "net/net_priv.h"
 #include "refnet/error.h"
 #include "refnet/report.h"
@@ -243,9 +242,7 @@ bool rn__net_rss_handover(struct rn_stack *st, struct rn_iface *ifp, uint16_t et
     if (q == ns->ns_rss_queue || (frame = malloc(len)) == NULL)
         return false;
     /* Addressed to the interface, as the device would have delivered it. */
-    memcpy(frame, ifp->if_mac.mac_octet, 6);
-    memcpy(frame + 6, ifp->if_mac.mac_octet, 6);
-    rn_put_be16(frame + 12, ethertype);
+    (void)rn__eth_emit(frame, &ifp->if_mac, &ifp->if_mac, ethertype);
     if (l3len > 0)
         memcpy(frame + RN_ETH_HLEN, l3, l3len);
     (void)rn_nb_copyout(nb, 0, frame + RN_ETH_HLEN + l3len, nb->nb_pktlen);
