@@ -158,11 +158,11 @@ static const struct verdict_rule verdict_rules[] = {
     {"request", 0, NULL, NULL, NULL,
      EXPECTED("expected while a request is pending; its completion drops it"),
      EXPECTED("expected while a request is pending; its completion drops it"), NULL},
-    /* A socket keeps one finished request record idle for its next
-     * request; the socket's close kills it. */
+    /* A process keeps a few finished request records idle for its next
+     * requests; its exit kills them. */
     {"request.spare", 0, NULL, NULL, NULL,
-     EXPECTED("expected: an idle request record its socket keeps for the next request"),
-     SUSPECT_AFTER_GRACE("a spare request record outlived its socket's close"), NULL},
+     EXPECTED("expected: an idle request record its process keeps for the next request"),
+     SUSPECT_AFTER_GRACE("a spare request record outlived its process's exit"), NULL},
     {"tcp.timer", 0, NULL, NULL, NULL,
      EXPECTED("expected while a TCP timer is armed"),
      EXPECTED("expected while a TCP timer is armed"), NULL},

@@ -275,6 +275,7 @@ static void proc_exit_work(struct rn_stack *st, struct rn_work *w)
     atomic_store_explicit(&p->p_cleanups_total, n, memory_order_relaxed);
     atomic_store_explicit(&p->p_cleanups, n, memory_order_relaxed);
     atomic_store_explicit(&p->p_state, PROC_TERMINATING, memory_order_relaxed);
+    rn__sock_spares_drop(p);
     if (n == 0) {
         proc_exit_finish(p);
         return;

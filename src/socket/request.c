@@ -11,15 +11,18 @@
  *     on their socket and rn__sock_kick() pulls from the transport
  *   ... rn__sock_req_complete(): off the socket, "request" dropped, then
  *     callback: posted -> req_deliver() kills the request, or keeps it as
- *               its socket's spare (req_keep_spare()), then runs the callback
+ *               a spare of its process (req_keep_spare()), then runs the
+ *               callback
  *     queue:    pushed on the rn_cq, eventfd written; rn_cq_reap() kills it
  *     waiter:   the blocked thread is woken; it kills the request
  *
- * The next callback request on that socket takes the spare instead of a
- * new object (req_reuse()): the keep-alive path of a server makes no
- * object and allocates nothing per request.  A spare is held by
- * "request.spare" rather than "create" and describes itself as idle; the
- * socket's close kills it.
+ * The process's next callback request takes a spare instead of a new
+ * object (req_reuse()): the keep-alive path of a server makes no object
+ * and allocates nothing per request.  The spares are the process's, not a
+ * socket's, so that a connection gone idle keeps no request record (a
+ * million idle connections, not a million idle records); a process keeps
+ * at most REQ_SPARES_MAX.  A spare is held by "request.spare" rather than
+ * "create" and describes itself as idle; the process's exit kills them.
  *
  * A request holds "request" on its process from submission and on its
  * socket from start, so neither can be released under it; both holds end
@@ -43,6 +46,9 @@
 
 /* The most entries one poll request may watch. */
 #define REQ_POLL_MAX 1024
+/* Idle request records a process keeps for reuse: a callback's next
+ * request takes one, so a few cover the requests delivered at once. */
+#define REQ_SPARES_MAX 32u
 
 static const char *const op_names[SOP_COUNT_] = {
     [RN_SOP_SEND] = "send",       [RN_SOP_RECV] = "recv",     [RN_SOP_CONNECT] = "connect",
@@ -70,7 +76,7 @@ static void req_describe(const void *ob, char *buf, size_t len)
     const char *sn = state < 4 ? req_state_names[state] : "?";
 
     if (state == REQ_SPARE)
-        snprintf(buf, len, "request idle, kept for reuse by socket #%d", rq->rq_handle);
+        snprintf(buf, len, "request idle, kept for reuse by process %d", rq->rq_arg);
     else if (rq->rq_op == RN_SOP_POLL)
         snprintf(buf, len, "request poll %u handles %s", rq->rq_nfds, sn);
     else if (rq->rq_op == RN_SOP_RSET_WAIT)
@@ -274,39 +280,40 @@ bool rn__sock_poll_check(struct sock_req *rq)
 
 /* ---- Completion ---------------------------------------------------------------------- */
 
-/* Makes delivered request rq the spare record of its socket, if the
- * socket is still open and has none.  Returns false if rq is to be
- * killed instead.  Only callback requests on a handle are kept: they are
- * made and finished on the loop thread, and have no per-kind memory. [L] */
+/* Makes delivered request rq a spare record of process p, if p is
+ * running and keeps fewer than REQ_SPARES_MAX.  Returns false if rq is to
+ * be killed instead.  Only callback requests are kept: they are made and
+ * finished on the loop thread, and have no per-kind memory.  The spare
+ * names its process by number (rq_arg) for describe, which may run on any
+ * thread. [L] */
 static bool req_keep_spare(struct sock_req *rq, struct rn_proc *p)
 {
-    struct sock *so;
-
     if (rq->rq_op == RN_SOP_POLL || rq->rq_op == RN_SOP_RSET_WAIT || rq->rq_op == SOP_OPEN ||
         rq->rq_links != NULL || rn__sock_types.st_tag_spare == RN_TAG_NONE)
         return false;
-    if (atomic_load_explicit(&p->p_state, memory_order_relaxed) != PROC_RUNNING)
-        return false;
-    so = rn__sock_handle(p, rq->rq_handle);
-    if (so == NULL || so->so_spare != NULL ||
-        atomic_load_explicit(&so->so_state, memory_order_relaxed) != SO_OPEN)
+    if (atomic_load_explicit(&p->p_state, memory_order_relaxed) != PROC_RUNNING ||
+        p->p_nspares >= REQ_SPARES_MAX)
         return false;
     if (rn_ob_transfer(rq, RN_TAG_CREATE, rn__sock_types.st_tag_spare) != 0)
         return false;
+    rq->rq_arg = (int)atomic_load_explicit(&p->p_pid, memory_order_relaxed);
     atomic_store_explicit(&rq->rq_state, REQ_SPARE, memory_order_relaxed);
-    so->so_spare = rq;
+    rq->rq_next = p->p_spares;
+    p->p_spares = rq;
+    p->p_nspares++;
     return true;
 }
 
-void rn__sock_spare_drop(struct sock *so)
+void rn__sock_spares_drop(struct rn_proc *p)
 {
-    struct sock_req *rq = so->so_spare;
+    struct sock_req *rq;
 
-    if (rq == NULL)
-        return;
-    so->so_spare = NULL;
-    (void)rn_ob_transfer(rq, rn__sock_types.st_tag_spare, RN_TAG_CREATE);
-    rn_ob_kill(rq);
+    while ((rq = p->p_spares) != NULL) {
+        p->p_spares = rq->rq_next;
+        p->p_nspares--;
+        (void)rn_ob_transfer(rq, rn__sock_types.st_tag_spare, RN_TAG_CREATE);
+        rn_ob_kill(rq);
+    }
 }
 
 static void req_deliver(struct rn_stack *st, struct rn_work *w)
@@ -598,23 +605,19 @@ struct sock_req *rn__sock_req_new(struct rn_proc *p, int op, int handle, enum re
     return rq;
 }
 
-/* Takes the spare record of the socket behind handle, for a callback
- * request op on it, or returns NULL.  The record's "request.spare" hold
- * becomes its creator's again, so the ledger dates the request from now.
- * [L] */
+/* Takes a spare record of process p for a callback request op on handle,
+ * or returns NULL.  The record's "request.spare" hold becomes its
+ * creator's again, so the ledger dates the request from now.  [L] */
 static struct sock_req *req_reuse(struct rn_proc *p, int op, int handle)
 {
-    struct sock_req *rq;
-    struct sock *so;
+    struct sock_req *rq = p->p_spares;
 
-    if (op == RN_SOP_POLL || op == RN_SOP_RSET_WAIT)
+    if (op == RN_SOP_POLL || op == RN_SOP_RSET_WAIT || rq == NULL)
         return NULL;
-    so = rn__sock_handle(p, handle);
-    if (so == NULL || (rq = so->so_spare) == NULL)
-        return NULL;
-    so->so_spare = NULL;
+    p->p_spares = rq->rq_next;
+    p->p_nspares--;
     if (rn_ob_transfer(rq, rn__sock_types.st_tag_spare, RN_TAG_CREATE) != 0)
-        return NULL;  /* cannot happen: the socket holds it */
+        return NULL;  /* cannot happen: the process holds it */
     memset(rq, 0, sizeof(*rq));
     rq->rq_stack = p->p_stack;
     rq->rq_op = op;

@@ -52,7 +52,7 @@ struct sock_types {
     rn_tag_t st_tag_rset;        /* "readiness-set": a set's hold on a socket */
     rn_tag_t st_tag_rcall;       /* "readiness-call": a blocking call's hold on
                                     its process, and a blocked wait's on its set */
-    rn_tag_t st_tag_spare;       /* "request.spare": a socket's hold on the idle
+    rn_tag_t st_tag_spare;       /* "request.spare": a process's hold on an idle
                                     request record it keeps for reuse */
 };
 extern struct sock_types rn__sock_types;
@@ -114,6 +114,11 @@ struct rn_proc {
                                            before p_owner_set; then [I] */
     atomic_bool p_owner_set;            /* [A] p_owner may be read */
     struct rn_work p_exit_work;         /* posts the exit to the loop */
+    struct sock_req *p_spares;          /* [L] idle request records kept for
+                                           the process's next callback requests,
+                                           each held by "request.spare", via
+                                           rq_next; none once its exit began */
+    unsigned p_nspares;                 /* [L] records on p_spares */
 };
 
 /* ---- Sockets --------------------------------------------------------------------- */
@@ -183,14 +188,9 @@ struct sock {
     uint32_t so_rcvlowat;                  /* [L] SO_RCVLOWAT, >= 1 */
     bool so_kicking;                       /* [L] rn__sock_kick() is running */
     bool so_kick_again;                    /* [L] an event came meanwhile */
-    struct rn_sock_upcall so_up;           /* [I] what the transport calls */
     struct rn_ob_wait so_close_wait;       /* the socket's wait ("close") for
                                               its transport object */
     struct rn_work so_close_work;          /* posted when that wait fires */
-    struct sock_req *so_spare;             /* [L] an idle request record kept for
-                                              the next request on this socket, held
-                                              by "request.spare"; NULL once the
-                                              close began */
 };
 
 /* ---- Requests --------------------------------------------------------------------- */
@@ -389,8 +389,8 @@ void rn__sock_req_flush(struct req_queue *q, ssize_t result);
 /* Re-evaluates a poll request after an event on one of its sockets.
  * Returns true if that completed it (rq may be gone then). */
 bool rn__sock_poll_check(struct sock_req *rq);
-/* Kills the idle request record so keeps, if any.  [L] */
-void rn__sock_spare_drop(struct sock *so);
+/* Kills the idle request records p keeps (its exit began).  [L] */
+void rn__sock_spares_drop(struct rn_proc *p);
 /* Creates a request for the blocking API.  Returns NULL on allocation
  * failure. */
 struct sock_req *rn__sock_req_new(struct rn_proc *p, int op, int handle, enum req_target target);

@@ -320,12 +320,18 @@ static struct sock *sock_new(struct rn_proc *p, struct hslot *hs,
     so->so_nslots = 1;
     so->so_linger = -1;
     so->so_rcvlowat = 1;
-    so->so_up.up_event = sock_upcall;
-    so->so_up.up_ctx = so;
-    so->so_up.up_owner = so;
     so->so_ops = ops;
     atomic_fetch_add_explicit(&p->p_sl->sl_nsockets, 1, memory_order_relaxed);
     return so;
+}
+
+/* What the transport of socket so calls; it keeps a copy. */
+static struct rn_sock_upcall sock_upcall_of(struct sock *so)
+{
+    struct rn_sock_upcall up = {
+        .up_event = sock_upcall, .up_ctx = so, .up_owner = so, .up_inet6 = so->so_inet6};
+
+    return up;
 }
 
 /* Hands the new socket to its slot and makes it visible. */
@@ -343,6 +349,7 @@ int rn__sock_open(struct rn_proc *p, int type, int proto)
     const struct rn_transport_ops *ops;
     uint32_t flags = (uint32_t)type & RN_SOCK_NONBLOCK;
     bool inet6 = ((uint32_t)type & RN_SOCK_INET6) != 0;
+    struct rn_sock_upcall up;
     struct hslot *hs;
     struct sock *so;
     int err;
@@ -370,8 +377,8 @@ int rn__sock_open(struct rn_proc *p, int type, int proto)
         return RN_ENOMEM;
     }
     so->so_inet6 = inet6;
-    so->so_up.up_inet6 = inet6;
-    err = ops->to_open(p->p_stack, &so->so_up, &so->so_t);
+    up = sock_upcall_of(so);
+    err = ops->to_open(p->p_stack, &up, &so->so_t);
     if (err < 0) {
         atomic_store_explicit(&so->so_state, SO_CLOSED, memory_order_relaxed);
         rn_ob_kill(so);
@@ -386,6 +393,7 @@ int rn__sock_open(struct rn_proc *p, int type, int proto)
 int rn__sock_accept_one(struct sock *lso, struct rn_proc *p, struct rn_sockaddr_in *peer,
                         uint32_t flags)
 {
+    struct rn_sock_upcall up;
     struct hslot *hs;
     struct sock *so;
     int err;
@@ -404,8 +412,8 @@ int rn__sock_accept_one(struct sock *lso, struct rn_proc *p, struct rn_sockaddr_
         return RN_ENOMEM;
     }
     so->so_inet6 = lso->so_inet6;
-    so->so_up.up_inet6 = lso->so_inet6;
-    err = lso->so_ops->to_accept(lso->so_t, &so->so_up, &so->so_t, peer);
+    up = sock_upcall_of(so);
+    err = lso->so_ops->to_accept(lso->so_t, &up, &so->so_t, peer);
     if (err == 0)
         rn__sock_addr_out(so, peer);
     if (err < 0) {
@@ -686,7 +694,6 @@ void rn__sock_close(struct sock *so, struct sock_req *req)
     rn__sock_req_flush(&so->so_sendq, RN_ECANCELED);
     rn__sock_req_flush(&so->so_connq, RN_ECANCELED);
     rn__sock_req_flush(&so->so_acceptq, RN_ECANCELED);
-    rn__sock_spare_drop(so);
     while (so->so_pollers != NULL)
         rn__sock_poll_check(so->so_pollers->pl_req);
     /* Readiness sets forget it, silently. */

@@ -535,7 +535,8 @@ _net_tcp_none() {
 
 # net_objects_settled BASE NOW: compares two `objects --json` files: NOW
 # must hold the objects of BASE type for type, but for control requests
-# (the listing's own), TIME_WAIT entries (any number), ARP entries (at
+# (the listing's own), TIME_WAIT entries (any number), the spare request
+# records processes keep (at most rnjson.SPARES_MAX each), ARP entries (at
 # most one per loop: Linux's) and neighbour entries (at most two per loop: Linux's global
 # and link-local IPv6 addresses, with $net_v6).  Prints the difference and
 # returns 1 otherwise.
@@ -547,7 +548,7 @@ import json, sys
 print(json.load(sys.stdin).get("rss_queues", 1))' 2>/dev/null)
     "$py" - "$1" "$2" "${loops:-1}" <<'EOF'
 import json, sys
-from rnjson import types
+from rnjson import types, SPARES_MAX
 base, now = (types(json.load(open(p))) for p in sys.argv[1:3])
 loops = int(sys.argv[3])
 free = {"ctl request", "tcp timewait"}
@@ -556,7 +557,9 @@ for t in sorted(set(base) | set(now)):
     if t in free:
         continue
     b, n = base.get(t, 0), now.get(t, 0)
-    if t == "arp entry":
+    if t == "request spare":
+        ok = n <= SPARES_MAX * now.get("process", 0)
+    elif t == "arp entry":
         ok = n <= max(b, loops)
     elif t == "nd entry":
         ok = n <= max(b, 2 * loops)

@@ -29,9 +29,20 @@ def svc(j, name):
     return [s for s in j if s["name"] == name][0]["counters"]
 
 
+# A request record a process keeps idle for its next request: a bounded
+# cache (SPARES_MAX a process), not a request in use.
+SPARE = "request idle, kept for reuse"
+SPARES_MAX = 32
+
+
 def types(j):
-    """Live objects by type in an `objects --json` listing, sorted by type."""
+    """Live objects by type in an `objects --json` listing, sorted by type;
+    the spare request records count as "request spare", apart from the
+    requests in use."""
     out = {}
     for o in j:
-        out[o["type"]] = out.get(o["type"], 0) + 1
+        t = o["type"]
+        if t == "request" and o.get("desc", "").startswith(SPARE):
+            t = "request spare"
+        out[t] = out.get(t, 0) + 1
     return dict(sorted(out.items()))

@@ -1,10 +1,11 @@
 /*
- * Request records reused per socket (src/socket/request.c): a keep-alive
+ * Request records reused per process (src/socket/request.c): a keep-alive
  * exchange of requests on a TCP connection makes no new object after the
- * first round; between requests the record is an idle spare its socket
+ * first round; between requests the record is an idle spare its process
  * holds under "request.spare", and pending again it is held by "create"
- * and describes itself as the request it is; the socket's close, and the
- * process's exit, leave no request behind.
+ * and describes itself as the request it is.  A connection gone idle
+ * keeps no record; a process keeps at most 32 spares; the process's exit
+ * leaves no request behind.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,25 +23,48 @@
 
 #define ROUNDS 40
 
-/* The id of the spare request of socket #h (0 if none); checks who holds
- * it. */
-static uint64_t spare_of(int h)
+/* The spare requests of process p, each checked for its holder; the id
+ * of one of them in *id (0 if none). */
+static unsigned spares_of(struct rn_proc *p, uint64_t *id)
 {
     char needle[64];
-    uint64_t id;
+    unsigned n;
     void *rq;
 
-    snprintf(needle, sizeof(needle), "request idle, kept for reuse by socket #%d", h);
-    if (count_objects("request", needle) == 0)
+    snprintf(needle, sizeof(needle), "request idle, kept for reuse by process %u",
+             (unsigned)rn_proc_pid(p));
+    *id = 0;
+    n = count_objects("request", needle);
+    if (n == 0)
         return 0;
-    assert_int_equal(count_objects("request", needle), 1);
     rq = find_object("request", needle);
     assert_non_null(rq);
     assert_int_equal(rn_ob_tag_count(rq, rn_tag_intern("request.spare")), 1);
     assert_int_equal(rn_ob_tag_count(rq, RN_TAG_CREATE), 0);
-    id = rn_ob_id(rq);
+    *id = rn_ob_id(rq);
     rn_ob_deref(rq, RN_TAG_LOOKUP);
-    return id;
+    return n;
+}
+
+/* Each stack numbers its processes from 1: the client on stack a, and
+ * on stack b a process that does nothing, then the server, so that the
+ * two spares' descriptions differ. */
+static struct rn_proc *pn;
+static void server_and_client(struct rn_proc **pa, struct rn_proc **pb)
+{
+    assert_int_equal(rn_proc_create(P.a, "client", pa), 0);
+    assert_int_equal(rn_proc_create(P.b, "none", &pn), 0);
+    assert_int_equal(rn_proc_create(P.b, "server", pb), 0);
+    assert_true(rn_proc_pid(*pa) != rn_proc_pid(*pb));
+}
+
+/* Requests that name socket #h: pending or completed, not spare. */
+static unsigned requests_on(int h)
+{
+    char needle[32];
+
+    snprintf(needle, sizeof(needle), "socket #%d ", h);
+    return count_objects("request", needle);
 }
 
 static void test_keepalive_reuses_one_record(void **state)
@@ -48,15 +72,15 @@ static void test_keepalive_reuses_one_record(void **state)
     struct rn_proc *pa, *pb;
     struct rec rs = {0}, rc = {0}, rx = {0};
     uint8_t in[16], out[4] = "ping";
-    uint64_t spare = 0, live = 0;
+    uint64_t live = 0, id;
+    unsigned nspare = 0;
     char needle[64];
     int hl, hc, hs, err, i;
     void *rq;
 
     (void)state;
     pair_up(1500, false);
-    assert_int_equal(rn_proc_create(P.a, "client", &pa), 0);
-    assert_int_equal(rn_proc_create(P.b, "server", &pb), 0);
+    server_and_client(&pa, &pb);
     hl = tcp_listening(pb, 8080, &err);
     assert_int_equal(err, 0);
     hc = rn_sock_open(pa, RN_SOCK_STREAM, 0);
@@ -69,23 +93,27 @@ static void test_keepalive_reuses_one_record(void **state)
         assert_int_equal(rs.n, (unsigned)i + 1);
         assert_int_equal(rs.c[i].sc_result, 4);
         assert_int_equal(rc.c[i].sc_result, 4);
+        /* Between requests the connection keeps no record. */
+        assert_int_equal(requests_on(hs), 0);
         if (i == 0) {
-            spare = spare_of(hs);
-            assert_true(spare != 0);
+            /* The accept's record and the receive's. */
+            nspare = spares_of(pb, &id);
+            assert_true(nspare >= 1);
             live = count_type("request");
             continue;
         }
-        /* The same record every round, and no more objects. */
-        assert_int_equal(spare_of(hs), spare);
+        /* As many spares every round, and no more objects. */
+        assert_int_equal(spares_of(pb, &id), nspare);
         assert_int_equal(count_type("request"), live);
     }
-    /* Pending again: the spare is the request, held by its creator. */
+    /* Pending again: the request is a spare taken back (one fewer, no new
+     * object), held by its creator. */
     submit(pb, RN_SOP_RECV, hs, in, sizeof(in), NULL, &rx);
-    assert_int_equal(spare_of(hs), 0);
+    assert_int_equal(spares_of(pb, &id), nspare - 1);
+    assert_int_equal(count_type("request"), live);
     snprintf(needle, sizeof(needle), "request recv socket #%d pending", hs);
     rq = find_object("request", needle);
     assert_non_null(rq);
-    assert_int_equal(rn_ob_id(rq), spare);
     assert_int_equal(rn_ob_tag_count(rq, RN_TAG_CREATE), 1);
     assert_int_equal(rn_ob_tag_count(rq, rn_tag_intern("request.spare")), 0);
     rn_ob_deref(rq, RN_TAG_LOOKUP);
@@ -94,11 +122,50 @@ static void test_keepalive_reuses_one_record(void **state)
     run_for(RN_MSEC(5));
     assert_int_equal(rx.n, 2);
     assert_int_equal(rx.c[0].sc_result, RN_ECANCELED);
-    assert_int_equal(spare_of(hs), 0);
-    snprintf(needle, sizeof(needle), "socket #%d", hs);
-    assert_int_equal(count_objects("request", needle), 0);
+    assert_int_equal(requests_on(hs), 0);
+    /* The process keeps the records its callbacks did not take back: the
+     * cancelled receive's and the close's. */
+    assert_int_equal(spares_of(pb, &id), nspare + 1);
     rn_proc_exit(pa);
     rn_proc_exit(pb);
+    rn_proc_exit(pn);
+    run_for(RN_SEC(1));
+    assert_int_equal(count_type("request"), 0);
+    pair_down();
+}
+
+/* Forty receives of a byte each complete at once and their callbacks
+ * submit nothing: the process keeps 32 of the records and frees the
+ * rest; its exit frees those too. */
+static void test_spares_are_bounded(void **state)
+{
+    struct rn_proc *pa, *pb;
+    struct rec rs = {0}, rc = {0};
+    uint8_t in[40], out[40];
+    int hl, hc, hs, err, i;
+    uint64_t id;
+
+    (void)state;
+    pair_up(1500, false);
+    server_and_client(&pa, &pb);
+    hl = tcp_listening(pb, 8080, &err);
+    assert_int_equal(err, 0);
+    hc = rn_sock_open(pa, RN_SOCK_STREAM, 0);
+    assert_true(hc > 0);
+    hs = tcp_connect_accept(pa, hc, pb, hl, 8080);
+    for (i = 0; i < 40; i++)
+        submit(pb, RN_SOP_RECV, hs, &in[i], 1, NULL, &rs);
+    memset(out, 'x', sizeof(out));
+    submit(pa, RN_SOP_SEND, hc, out, sizeof(out), NULL, &rc);
+    run_for(RN_MSEC(5));
+    assert_int_equal(rs.n, 40);
+    for (i = 0; i < 40; i++)
+        assert_int_equal(rs.c[i].sc_result, 1);
+    assert_int_equal(spares_of(pb, &id), 32);
+    assert_int_equal(requests_on(hs), 0);
+    rn_proc_exit(pa);
+    rn_proc_exit(pb);
+    rn_proc_exit(pn);
     run_for(RN_SEC(1));
     assert_int_equal(count_type("request"), 0);
     pair_down();
@@ -108,6 +175,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_keepalive_reuses_one_record),
+        cmocka_unit_test(test_spares_are_bounded),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
