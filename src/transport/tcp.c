@@ -355,6 +355,7 @@ static void tcp_fini(struct rn_stack *st, void *ctx)
     rn__tcp_tw_flush(ts);
     rn_timer_cancel(rn_stack_timers(st), &ts->ts_tw_timer);
     rn__tcp_sack_pool_fini(ts);
+    rn__tcp_ring_pool_fini(ts);
     rn_stack_set_slot(st, tcp_slot, NULL);
     rn__tcp_conf_deref(ts->ts_conf);
     free(ts);
@@ -796,6 +797,51 @@ void rn__tcp_mss_update(struct tcp_conn *c, uint32_t peer_mss)
     c->t_maxseg = mss;
 }
 
+/* A send ring of cap bytes for c: one from the stack's free list when
+ * cap is the first size, else a new one; NULL without memory. */
+static uint8_t *ring_get(struct tcp_conn *c, uint32_t cap)
+{
+    struct tcp_stack *ts = c->t_tcp;
+    void *p = ts->ts_ring_free;
+
+    if (cap != TCP_RING_FIRST || p == NULL)
+        return malloc(cap);
+    ts->ts_ring_free = *(void **)p;
+    ts->ts_ring_nfree--;
+    return p;
+}
+
+void rn__tcp_ring_put(struct tcp_conn *c)
+{
+    struct tcp_stack *ts = c->t_tcp;
+    struct tcp_sndbuf *sb = &c->t_snd;
+    void *p = sb->sb_data;
+
+    if (p == NULL || sb->sb_len != 0)
+        return;
+    if (sb->sb_cap == TCP_RING_FIRST && ts->ts_ring_nfree < TCP_RING_POOL_MAX) {
+        *(void **)p = ts->ts_ring_free;
+        ts->ts_ring_free = p;
+        ts->ts_ring_nfree++;
+    } else {
+        free(p);
+    }
+    sb->sb_data = NULL;
+    sb->sb_cap = 0;
+    sb->sb_head = 0;
+}
+
+void rn__tcp_ring_pool_fini(struct tcp_stack *ts)
+{
+    while (ts->ts_ring_free != NULL) {
+        void *p = ts->ts_ring_free;
+
+        ts->ts_ring_free = *(void **)p;
+        free(p);
+    }
+    ts->ts_ring_nfree = 0;
+}
+
 void rn__tcp_free_buffers(struct tcp_conn *c)
 {
     struct rn_netbuf *nb;
@@ -830,6 +876,7 @@ void rn__tcp_done(struct tcp_conn *c)
     if ((c->t_flags & TF_USER_CLOSED) || unaccepted) {
         rn__tcp_free_buffers(c);
         c->t_snd.sb_len = 0;
+        rn__tcp_ring_put(c);
     }
     /* Callouts with context on the connection must let go now. */
     if (c->t_filter != NULL)
@@ -983,7 +1030,7 @@ int rn__tcp_connect_opts(struct rn_stack *st, struct rn_inaddr laddr, uint16_t l
         return RN_EACCES;
     }
     if (c->t_flags & TF_AUTH_PENDING)
-        rn__tcp_timer_arm(c, &c->t_keep, rn_stack_now(st) + RN_SEC(75));
+        rn__tcp_timer_arm(c, TCP_T_KEEP, rn_stack_now(st) + RN_SEC(75));
     rn__tcp_output(c);
     *out = c;
     return 0;
@@ -1056,15 +1103,15 @@ ssize_t rn__tcp_send_flags(struct tcp_conn *c, const void *buf, size_t len, bool
         return RN_EAGAIN;
     n = len < room ? len : room;
     if (sb->sb_len + n > sb->sb_cap) {
-        /* Grow the ring, unwrapping it into the new space. */
-        uint32_t cap = sb->sb_cap ? sb->sb_cap : 16384;
+        /* Take a ring, or grow it, unwrapping it into the new space. */
+        uint32_t cap = sb->sb_cap ? sb->sb_cap : TCP_RING_FIRST;
         uint8_t *p;
 
         while (cap < sb->sb_len + n)
             cap *= 2;
         if (cap > sb->sb_max)
             cap = sb->sb_max;
-        p = malloc(cap);
+        p = ring_get(c, cap);
         if (p == NULL) {
             if (sb->sb_cap == sb->sb_len)
                 return RN_ENOBUFS;
@@ -1076,7 +1123,7 @@ ssize_t rn__tcp_send_flags(struct tcp_conn *c, const void *buf, size_t len, bool
                 memcpy(p, sb->sb_data + sb->sb_head, first);
                 memcpy(p + first, sb->sb_data, sb->sb_len - first);
             }
-            free(sb->sb_data);
+            free(sb->sb_data);  /* NULL, or a ring outgrown: not pooled */
             sb->sb_data = p;
             sb->sb_cap = cap;
             sb->sb_head = 0;
@@ -1214,7 +1261,7 @@ void rn__tcp_close(struct tcp_conn *c, bool abort)
     }
     rn__tcp_shutdown(c, RN_SHUT_RDWR);
     if (tcp_state(c) == TCPS_FIN_WAIT_2)
-        rn__tcp_timer_arm(c, &c->t_keep, rn_stack_now(c->t_tcp->ts_stack) +
+        rn__tcp_timer_arm(c, TCP_T_KEEP, rn_stack_now(c->t_tcp->ts_stack) +
                                           c->t_conf->tc_p.tp_fin_wait_2);
 }
 

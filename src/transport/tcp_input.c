@@ -207,7 +207,7 @@ static bool passive_authorised(struct tcp_conn *c)
         return false;
     }
     if (c->t_flags & TF_AUTH_PENDING) {
-        rn__tcp_timer_arm(c, &c->t_keep, rn_stack_now(st) + RN_SEC(75));
+        rn__tcp_timer_arm(c, TCP_T_KEEP, rn_stack_now(st) + RN_SEC(75));
         return false;
     }
     return true;
@@ -366,8 +366,8 @@ static void syn_sent_input(struct tcp_conn *c, struct rn_netbuf *nb, struct seg 
             c->t_flags &= ~TF_RXT_TIMING;
             rn__tcp_rtt_update(c, now - c->t_rttime);
         }
-        rn__tcp_timer_stop(c, &c->t_rexmt);
-        rn__tcp_timer_stop(c, &c->t_keep);
+        rn__tcp_timer_stop(c, TCP_T_REXMT);
+        rn__tcp_timer_stop(c, TCP_T_KEEP);
         rn__tcp_cc_established(c);
         /* An ECN-setup SYN+ACK (ECE without CWR) to our ECN-setup SYN. */
         if ((c->t_ecn & TCP_ECN_ASKED) &&
@@ -616,7 +616,7 @@ static void window_input(struct tcp_conn *c, const struct seg *s, uint32_t ack, 
         c->snd_wl1 = s->seq;
         c->snd_wl2 = ack;
         if (opened && c->t_persist) {
-            rn__tcp_timer_stop(c, &c->t_rexmt);
+            rn__tcp_timer_stop(c, TCP_T_REXMT);
             c->t_persist = false;
             c->t_rxtshift = 0;
         }
@@ -690,7 +690,7 @@ static bool ack_input(struct tcp_conn *c, struct seg *s, bool *done)
             return false;
         }
         tcp_set_state(c, TCPS_ESTABLISHED);
-        rn__tcp_timer_stop(c, &c->t_keep);
+        rn__tcp_timer_stop(c, TCP_T_KEEP);
         rn__tcp_cc_established(c);
         c->snd_wnd = win;
         c->snd_max_wnd = win > c->snd_max_wnd ? win : c->snd_max_wnd;
@@ -812,6 +812,8 @@ static bool ack_input(struct tcp_conn *c, struct seg *s, bool *done)
             c->t_snd.sb_head = (c->t_snd.sb_head + acked) % (c->t_snd.sb_cap ? c->t_snd.sb_cap : 1);
             c->t_snd.sb_len -= acked;
             atomic_store_explicit(&c->t_sndq_bytes, c->t_snd.sb_len, memory_order_relaxed);
+            if (c->t_snd.sb_len == 0)
+                rn__tcp_ring_put(c);
         }
         c->t_bytes_acked += acked;
         delivery_sample(c, now);
@@ -835,7 +837,7 @@ static bool ack_input(struct tcp_conn *c, struct seg *s, bool *done)
         }
         c->t_rxtshift = 0;
         if (c->snd_una == c->snd_max) {
-            rn__tcp_timer_stop(c, &c->t_rexmt);
+            rn__tcp_timer_stop(c, TCP_T_REXMT);
             c->t_persist = false;
             c->t_flags &= ~TF_RACK_ARMED;
         } else if (!(c->t_persist)) {
@@ -848,7 +850,7 @@ static bool ack_input(struct tcp_conn *c, struct seg *s, bool *done)
             case TCPS_FIN_WAIT_1:
                 tcp_set_state(c, TCPS_FIN_WAIT_2);
                 if (c->t_flags & TF_USER_CLOSED)
-                    rn__tcp_timer_arm(c, &c->t_keep, now + c->t_conf->tc_p.tp_fin_wait_2);
+                    rn__tcp_timer_arm(c, TCP_T_KEEP, now + c->t_conf->tc_p.tp_fin_wait_2);
                 break;
             case TCPS_CLOSING:
                 rn__tcp_timewait_enter(c);
@@ -866,9 +868,9 @@ static bool ack_input(struct tcp_conn *c, struct seg *s, bool *done)
     /* RACK's reordering timer, if a candidate falls due before the
      * retransmission timer (RFC 8985 6.2 step 5). */
     if (c->t_rack_due != 0 && c->snd_una != c->snd_max && !c->t_persist &&
-        (!rn_timer_armed(&c->t_rexmt) || c->t_rack_due < c->t_rexmt.tm_due)) {
+        (!tcp_timer_armed(c, TCP_T_REXMT) || c->t_rack_due < tcp_timer_due(c, TCP_T_REXMT))) {
         c->t_flags = (c->t_flags & ~TF_TLP_ARMED) | TF_RACK_ARMED;
-        rn__tcp_timer_arm(c, &c->t_rexmt, c->t_rack_due);
+        rn__tcp_timer_arm(c, TCP_T_REXMT, c->t_rack_due);
     }
     return true;
 }
@@ -888,8 +890,8 @@ static void push_ack_soon(struct tcp_conn *c, rn_time_t now)
         c->t_flags |= TF_ACKNOW;
         return;
     }
-    if (!rn_timer_armed(&c->t_delack) || c->t_delack.tm_due > now + TCP_PUSH_ACK_WAIT)
-        rn__tcp_timer_arm(c, &c->t_delack, now + TCP_PUSH_ACK_WAIT);
+    if (!tcp_timer_armed(c, TCP_T_DELACK) || tcp_timer_due(c, TCP_T_DELACK) > now + TCP_PUSH_ACK_WAIT)
+        rn__tcp_timer_arm(c, TCP_T_DELACK, now + TCP_PUSH_ACK_WAIT);
 }
 /* A duplicate ACK that a later one overtook on a path that reorders
  * carries an older timestamp than the one last taken and fails PAWS, yet
@@ -1115,8 +1117,8 @@ static void established_input(struct tcp_conn *c, struct rn_netbuf *nb, struct s
                 c->t_flags |= TF_ACKNOW;
             else if (s->flags & RN_TCP_PSH && s->len < full)
                 push_ack_soon(c, now);
-            else if (!rn_timer_armed(&c->t_delack))
-                rn__tcp_timer_arm(c, &c->t_delack, now + c->t_conf->tc_p.tp_delack);
+            else if (!tcp_timer_armed(c, TCP_T_DELACK))
+                rn__tcp_timer_arm(c, TCP_T_DELACK, now + c->t_conf->tc_p.tp_delack);
         }
         if (c->t_bytes_received != before)
             rn__tcp_upcall_readable(c);

@@ -106,7 +106,7 @@ static void keep_rearm(struct tcp_conn *c)
     if (conn_live(c) && (c->t_flags & TF_KEEPALIVE) && tcp_state(c) >= TCPS_ESTABLISHED &&
         tcp_state(c) != TCPS_TIME_WAIT) {
         c->t_keep_probes = 0;
-        rn__tcp_timer_arm(c, &c->t_keep, c->t_last_recv + rn__tcp_keepidle(c));
+        rn__tcp_timer_arm(c, TCP_T_KEEP, c->t_last_recv + rn__tcp_keepidle(c));
     }
 }
 
@@ -169,7 +169,7 @@ int rn__tcp_opt_set(struct tcp_stack *ts, struct tcp_uopts *uo, struct tcp_conn 
     case RN_TCP_CORK:
         set_bool(uo, c, l, UO_CORK, on);
         if (!on && conn_live(c)) {
-            rn__tcp_timer_stop(c, &c->t_cork);
+            rn__tcp_timer_stop(c, TCP_T_CORK);
             if (c->t_flags & TF_NODELAY)
                 c->t_flags |= TF_PUSH_ONCE;
             rn__tcp_output(c);
@@ -247,7 +247,7 @@ int rn__tcp_opt_set(struct tcp_stack *ts, struct tcp_uopts *uo, struct tcp_conn 
         if (cu != NULL) {
             cu->uo_user_timeout = RN_MSEC(v);
             /* A running retransmission timer may now be due sooner. */
-            if (conn_live(c) && rn_timer_armed(&c->t_rexmt) && !c->t_persist)
+            if (conn_live(c) && tcp_timer_armed(c, TCP_T_REXMT) && !c->t_persist)
                 rn__tcp_rexmt_start(c);
         }
         return 0;

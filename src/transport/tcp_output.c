@@ -354,7 +354,7 @@ int rn__tcp_send_segment(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t
         c->t_flags &= ~(TF_ACKNOW | TF_DELACK);
         c->t_dsack = false;  /* reported once */
         c->t_segs_unacked = 0;
-        rn__tcp_timer_stop(c, &c->t_delack);
+        rn__tcp_timer_stop(c, TCP_T_DELACK);
     }
     return err;
 }
@@ -495,7 +495,7 @@ void rn__tcp_send_new(struct tcp_conn *c, uint32_t len, bool push)
     c->snd_max = seq + len;
     if (SEQ_LT(c->snd_nxt, c->snd_max))
         c->snd_nxt = c->snd_max;
-    if (!rn_timer_armed(&c->t_rexmt) || c->t_persist)
+    if (!tcp_timer_armed(c, TCP_T_REXMT) || c->t_persist)
         rn__tcp_rexmt_start(c);
 }
 
@@ -594,13 +594,13 @@ void rn__tcp_output(struct tcp_conn *c)
         /* A window update worth a segment of its own; a delayed ACK
          * due soon carries it anyway. */
         if (!send && state >= TCPS_ESTABLISHED && !(c->t_flags & TF_RCVD_FIN) &&
-            !rn_timer_armed(&c->t_delack) && rn__tcp_window_update_due(c))
+            !tcp_timer_armed(c, TCP_T_DELACK) && rn__tcp_window_update_due(c))
             send = true;
         if (!send) {
             /* A partial segment corked: it goes when it fills, on
              * uncork, or after 200 ms. */
-            if (held && !rn_timer_armed(&c->t_cork))
-                rn__tcp_timer_arm(c, &c->t_cork, now + TCP_CORK_MAX);
+            if (held && !tcp_timer_armed(c, TCP_T_CORK))
+                rn__tcp_timer_arm(c, TCP_T_CORK, now + TCP_CORK_MAX);
             break;
         }
         if (fin)
@@ -632,7 +632,7 @@ void rn__tcp_output(struct tcp_conn *c)
             c->t_flags |= TF_SENTFIN;
         if (SEQ_GT(c->snd_nxt, c->snd_max))
             c->snd_max = c->snd_nxt;
-        if (!rn_timer_armed(&c->t_rexmt) || c->t_persist)
+        if (!tcp_timer_armed(c, TCP_T_REXMT) || c->t_persist)
             rn__tcp_rexmt_start(c);
         if (fin || syn)
             break;
@@ -642,18 +642,18 @@ void rn__tcp_output(struct tcp_conn *c)
     if (c->snd_max != max_before || !(c->t_flags & TF_TLP_ARMED))
         rn__tcp_tlp_arm(c);
     /* Nothing left unsent: no corked segment to push later. */
-    if (rn_timer_armed(&c->t_cork) &&
+    if (tcp_timer_armed(c, TCP_T_CORK) &&
         !SEQ_LT(c->snd_nxt, data_start(c) + c->t_snd.sb_len))
-        rn__tcp_timer_stop(c, &c->t_cork);
+        rn__tcp_timer_stop(c, TCP_T_CORK);
     /* Data waits behind a window too small to use and nothing is in
      * flight to bring news of it: the persist timer probes (RFC 9293
      * 3.8.6.1), or after it sends into the small window regardless. */
     if (!(c->t_flags & TF_DONE) && c->snd_wnd < c->t_maxseg && c->snd_una == c->snd_max &&
-        SEQ_LT(c->snd_nxt, data_start(c) + c->t_snd.sb_len) && !rn_timer_armed(&c->t_rexmt) &&
+        SEQ_LT(c->snd_nxt, data_start(c) + c->t_snd.sb_len) && !tcp_timer_armed(c, TCP_T_REXMT) &&
         tcp_state(c) >= TCPS_ESTABLISHED) {
         c->t_persist = true;
         c->t_flags &= ~TF_TLP_ARMED;
         c->t_una_since = now;  /* TCP_USER_TIMEOUT counts from the first probe */
-        rn__tcp_timer_arm(c, &c->t_rexmt, now + rn__tcp_rto(c));
+        rn__tcp_timer_arm(c, TCP_T_REXMT, now + rn__tcp_rto(c));
     }
 }

@@ -54,9 +54,10 @@
  * covers the holds named beside it, set before the hold is taken and
  * cleared with its drop (rn_ob_deref_cond()). */
 #define TCP_COND_IN_TABLE 0x01u  /* "port-table": in the connection table */
-#define TCP_COND_REXMT 0x02u     /* "tcp.timer": t_rexmt armed or firing */
-#define TCP_COND_DELACK 0x04u    /* "tcp.timer": t_delack armed or firing */
-#define TCP_COND_KEEP 0x08u      /* "tcp.timer": t_keep armed or firing */
+#define TCP_COND_REXMT 0x02u     /* "tcp.timer": TCP_T_REXMT armed or firing */
+#define TCP_COND_DELACK 0x04u    /* "tcp.timer": TCP_T_DELACK armed or firing */
+#define TCP_COND_KEEP 0x08u      /* "tcp.timer": TCP_T_KEEP or TCP_T_CORK armed
+                                    or firing */
 #define TCP_COND_QUEUED 0x10u    /* "listener": on a listener's queues */
 #define TCP_COND_TIMERS (TCP_COND_REXMT | TCP_COND_DELACK | TCP_COND_KEEP)
 /* A listener's: "port-table" while it is bound. */
@@ -84,7 +85,7 @@
 #define TF_RXT_TIMING 0x00080000u  /* t_rtseq is being timed */
 #define TF_AUTH_PENDING 0x00100000u /* a callout pended its connect or accept
                                        authorisation: nothing is sent */
-#define TF_TLP_ARMED 0x00200000u   /* t_rexmt is armed as the tail loss probe */
+#define TF_TLP_ARMED 0x00200000u   /* TCP_T_REXMT is armed as the tail loss probe */
 #define TF_TLP_OUT 0x00400000u     /* a probe went out; none more until an ACK
                                       advances snd_una */
 #define TF_REQ_SACK 0x00800000u    /* we offered SACK (tcp.sack on) */
@@ -94,7 +95,7 @@
                                       segment (uncork, the cork timer) */
 #define TF_SNDBUF_LOCK 0x08000000u /* SO_SNDBUF set: no send autotuning */
 #define TF_RCVBUF_LOCK 0x10000000u /* SO_RCVBUF set: no receive autotuning */
-#define TF_RACK_ARMED 0x20000000u  /* t_rexmt is armed as RACK's reordering
+#define TF_RACK_ARMED 0x20000000u  /* TCP_T_REXMT is armed as RACK's reordering
                                       timer (RFC 8985 6.2 step 5) */
 
 /* ECN (RFC 3168) on a connection: t_ecn bits. */
@@ -140,6 +141,13 @@ struct tcp_sackboard {
 };
 /* Free scoreboards a stack keeps; more are freed. */
 #define TCP_SB_POOL_MAX 1024u
+
+/* A send ring's first size, and how many free rings of that size a stack
+ * keeps (4 MiB); a connection holds its ring only while it has data
+ * queued or unacknowledged, so an idle one holds none and a keep-alive
+ * response takes a ring from the free list and gives it back. */
+#define TCP_RING_FIRST 16384u
+#define TCP_RING_POOL_MAX 256u
 
 /* How long a corked partial segment may wait (TCP_CORK, MSG_MORE), as
  * Linux. */
@@ -262,6 +270,10 @@ struct tcp_stack {
     struct tcp_sackboard *ts_sb_free;        /* [L] free scoreboards, linked
                                                 through their first word */
     unsigned ts_sb_nfree;                    /* [L] <= TCP_SB_POOL_MAX */
+    void *ts_ring_free;                      /* [L] free send rings of
+                                                TCP_RING_FIRST bytes, linked
+                                                through their first word */
+    unsigned ts_ring_nfree;                  /* [L] <= TCP_RING_POOL_MAX */
     /* Counters [L]. */
     uint64_t ts_segs_in;
     uint64_t ts_segs_out;
@@ -294,7 +306,9 @@ struct tcp_stack {
 
 /* The send buffer: a ring of bytes starting at the byte snd_una names.
  *   sb_len == bytes queued, sb_len <= sb_cap <= sb_max.
- * Grows on demand up to sb_max, so idle connections cost little. */
+ * Taken when data is queued, grown on demand up to sb_max, and given back
+ * once everything in it is acknowledged (sb_data NULL, sb_cap 0), so idle
+ * connections hold none. */
 struct tcp_sndbuf {
     uint8_t *sb_data;   /* [L] sb_cap bytes, or NULL */
     uint32_t sb_cap;    /* [L] bytes allocated */
@@ -314,6 +328,18 @@ struct tcp_bound {
     bool bd_linked;                    /* [L] in ts_bound */
 };
 
+/* A connection's timers.  They share one entry in the stack's timer
+ * wheel (t_timer), due at the earliest of those armed: a connection pays
+ * for one wheel entry, not four. */
+enum tcp_timer_kind {
+    TCP_T_REXMT,   /* retransmission; or persist when the window is 0; or
+                      the tail loss probe, or RACK's reordering timeout */
+    TCP_T_DELACK,  /* delayed ACK */
+    TCP_T_KEEP,    /* connect timeout, keepalive, FIN_WAIT_2 */
+    TCP_T_CORK,    /* pushes a corked partial segment */
+    TCP_T_COUNT_
+};
+
 struct tcp_conn {
     struct tcp_stack *t_tcp;           /* [I] */
     struct tcp_conf *t_conf;           /* [I] the settings it opened under, held */
@@ -331,6 +357,9 @@ struct tcp_conn {
     uint16_t t_lport;                  /* [I] */
     uint16_t t_fport;                  /* [I] */
     _Atomic uint8_t t_state;           /* [A] enum tcp_state */
+    uint8_t snd_scale;                 /* [L] shift for the peer's window */
+    uint8_t rcv_scale;                 /* [L] shift for our window */
+    uint8_t request_r_scale;           /* [L] the shift we offered */
     rn_time_t t_state_since;           /* [L] when it entered t_state */
     uint32_t t_flags;                  /* [L] TF_* */
     int t_softerror;                   /* [L] error to report at the next call */
@@ -353,23 +382,26 @@ struct tcp_conn {
     uint8_t t_ecn;                     /* [L] TCP_ECN_* */
     bool t_dsack;                      /* [L] the next ACK reports a duplicate
                                           (RFC 2883): t_dsack_start..end */
+    bool t_undo;                       /* [L] a reduction may still be undone */
+    bool t_dsack_round_on;             /* [L] RACK.dsack_round is set */
     uint32_t t_dsack_start, t_dsack_end;
     /* Undo of a reduction whose retransmissions all proved needless (DSACK,
      * RFC 2883 / RFC 3708): the window before it, and the retransmissions
      * since not yet reported duplicate. */
-    bool t_undo;                       /* [L] a reduction may still be undone */
     uint32_t t_undo_cwnd, t_undo_ssthresh;
     uint32_t t_undo_marker;            /* [L] snd_una when it began */
     uint32_t t_undo_retrans;           /* [L] */
     uint32_t t_ecn_recover;            /* [L] snd_max at the last reduction for
                                           ECE: one a window (RFC 3168 6.1.2) */
-    uint8_t snd_scale;                 /* [L] shift for the peer's window */
     /* SACK loss recovery (RFC 6675) with PRR (RFC 6937), tcp_sack.c. */
     struct tcp_sackboard *t_sb;        /* [L] the scoreboard and RACK's marks
                                           while data is in flight, or NULL
                                           (t_nsacked > 0 implies t_sb) */
     uint8_t t_nsacked;                 /* [L] ranges in t_sb->sk_sacked */
     bool t_rescue_used;                /* [L] RescueRxt is defined */
+    bool t_snd_nxt_sync;               /* [L] recovery began: snd_nxt goes to
+                                          snd_max at the next output */
+    bool t_tlp_rxt;                    /* [L] TLP.is_retrans */
     uint32_t t_sacked_bytes;           /* [L] bytes in t_sacked */
     uint32_t t_high_rxt;               /* [L] HighRxt: end of the highest
                                           retransmission of this recovery */
@@ -389,16 +421,12 @@ struct tcp_conn {
     bool t_rack_rerxt;                 /* [L] the resent segment at
                                           t_rack_rerxt_seq was lost again:
                                           resend it */
-    uint32_t t_rack_rerxt_seq;         /* [L] */
     uint8_t t_reo_wnd_mult;            /* [L] RACK.reo_wnd_mult */
     uint8_t t_reo_wnd_persist;         /* [L] RACK.reo_wnd_persist */
-    bool t_dsack_round_on;             /* [L] RACK.dsack_round is set */
+    uint32_t t_rack_rerxt_seq;         /* [L] */
     uint32_t t_dsack_round;            /* [L] */
     rn_time_t t_rack_due;              /* [L] when RACK's next candidate is due;
                                           0 none */
-    bool t_snd_nxt_sync;               /* [L] recovery began: snd_nxt goes to
-                                          snd_max at the next output */
-    bool t_tlp_rxt;                    /* [L] TLP.is_retrans */
     uint32_t t_tlp_end;                /* [L] TLP.end_seq of the probe out */
 
     /* Receive sequence space. */
@@ -406,8 +434,6 @@ struct tcp_conn {
     uint32_t rcv_nxt;                  /* [L] next expected */
     uint32_t rcv_adv;                  /* [L] right edge last advertised */
     uint32_t rcv_buf;                  /* [L] SO_RCVBUF */
-    uint8_t rcv_scale;                 /* [L] shift for our window */
-    uint8_t request_r_scale;           /* [L] the shift we offered */
 
     uint32_t t_maxseg;                 /* [L] data bytes per segment, options excluded */
     uint32_t t_offloads;               /* [L] RN_LINK_OFF_* of the route's link */
@@ -419,6 +445,7 @@ struct tcp_conn {
     /* Timestamps (RFC 7323). */
     uint32_t ts_recent;                /* [L] peer's latest TSval worth echoing */
     uint32_t ts_offset;                /* [L] our per-connection TSval offset */
+    uint32_t t_keep_probes;            /* [L] unanswered keepalives */
     rn_time_t ts_recent_age;           /* [L] when ts_recent was taken */
 
     /* Round-trip time and retransmission (RFC 6298). */
@@ -431,7 +458,6 @@ struct tcp_conn {
     rn_time_t t_last_recv;             /* [L] for keepalive */
     rn_time_t t_challenge_last;        /* [L] when it last sent a challenge ACK;
                                           0 never */
-    uint32_t t_keep_probes;            /* [L] unanswered keepalives */
 
     struct tcp_sndbuf t_snd;           /* [L] */
     struct rn_nbq t_rcvq;              /* [L] in-order payloads, not yet read */
@@ -446,10 +472,13 @@ struct tcp_conn {
     _Atomic uint32_t t_sndq_bytes;     /* [A] queued, unacked: netstat's Send-Q */
     _Atomic uint32_t t_rcvq_bytes;     /* [A] received, unread: netstat's Recv-Q */
 
-    struct rn_timer t_rexmt;           /* [L] retransmit, or persist when the window is 0 */
-    struct rn_timer t_delack;          /* [L] delayed ACK */
-    struct rn_timer t_keep;            /* [L] connect timeout, keepalive, FIN_WAIT_2 */
-    bool t_persist;                    /* [L] t_rexmt is running as the persist timer */
+    struct rn_timer t_timer;           /* [L] in the wheel while a timer is armed
+                                          (or its work runs), due at the
+                                          earliest t_due of those armed */
+    rn_time_t t_due[TCP_T_COUNT_];     /* [L] when each armed timer is due */
+    uint8_t t_armed;                   /* [L] bit k: timer k is armed */
+    bool t_timer_firing;               /* [L] the timers' work is running */
+    bool t_persist;                    /* [L] TCP_T_REXMT is running as the persist timer */
 
     const struct tcp_upcalls *t_up;    /* [L] NULL once the user let go */
     void *t_upctx;                     /* [L] */
@@ -458,7 +487,6 @@ struct tcp_conn {
                                           and kept until the release: the
                                           socket outlives the connection */
     uint64_t t_retransmits;            /* [L] segments resent */
-    struct rn_timer t_cork;            /* [L] pushes a corked partial segment */
     rn_time_t t_una_since;             /* [L] when the oldest unacknowledged data
                                           was sent, or the last ACK that moved
                                           snd_una (TCP_USER_TIMEOUT) */
@@ -627,6 +655,10 @@ uint32_t rn__tcp_syn_offers(const struct tcp_conn *c);
 void rn__tcp_mss_update(struct tcp_conn *c, uint32_t peer_mss);
 /* Frees send and receive buffers.  [L] */
 void rn__tcp_free_buffers(struct tcp_conn *c);
+/* [L] c's send ring is empty: it goes back to the stack's free list. */
+void rn__tcp_ring_put(struct tcp_conn *c);
+/* [L] Frees the stack's free send rings (the stack goes). */
+void rn__tcp_ring_pool_fini(struct tcp_stack *ts);
 /* The listener side of an established passive open. */
 void rn__tcp_listener_established(struct tcp_conn *c);
 /* Removes c from its listener's SYN queue (it failed). */
@@ -760,11 +792,23 @@ void rn__tcp_sack_pool_fini(struct tcp_stack *ts);
 
 /* ---- tcp_timer.c ---- */
 void rn__tcp_timers_init(struct tcp_conn *c);
-/* Arms or re-arms a connection timer; an idle timer takes a "tcp.timer"
- * reference, which firing or stopping drops. */
-void rn__tcp_timer_arm(struct tcp_conn *c, struct rn_timer *t, rn_time_t due);
-void rn__tcp_timer_stop(struct tcp_conn *c, struct rn_timer *t);
+/* Arms or re-arms timer k of c to fire at due.  While any of c's timers
+ * is armed (or their work runs), c has one "tcp.timer" reference, with
+ * the condition of each timer armed. */
+void rn__tcp_timer_arm(struct tcp_conn *c, enum tcp_timer_kind k, rn_time_t due);
+/* Disarms timer k of c, if armed. */
+void rn__tcp_timer_stop(struct tcp_conn *c, enum tcp_timer_kind k);
+/* Disarms every timer of c. */
 void rn__tcp_timers_stop(struct tcp_conn *c);
+static inline bool tcp_timer_armed(const struct tcp_conn *c, enum tcp_timer_kind k)
+{
+    return (c->t_armed & (1u << k)) != 0;
+}
+/* When armed timer k is due. */
+static inline rn_time_t tcp_timer_due(const struct tcp_conn *c, enum tcp_timer_kind k)
+{
+    return c->t_due[k];
+}
 /* (Re)starts the retransmission timer at the current RTO with backoff,
  * or earlier as the tail loss probe when that applies (tcp_timer.c). */
 void rn__tcp_rexmt_start(struct tcp_conn *c);

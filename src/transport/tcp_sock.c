@@ -40,8 +40,11 @@ struct tcp_sock {
     struct tcp_uopts tk_uo;            /* [L] the options set (tcp_opt.c); the
                                           listener or connection keeps its own
                                           copy once it exists */
-    struct tcp_bound tk_bound;         /* [L] the port held from bind until
-                                          listen, connect or close */
+    struct tcp_bound *tk_bound;        /* [L] the port held from bind until
+                                          listen, connect or close: made by
+                                          bind, freed once the listener or
+                                          connection holds the port (an
+                                          accepted socket has none) */
 };
 
 static void tk_event(struct tcp_sock *tk, unsigned events)
@@ -138,20 +141,34 @@ static int tk_bind(void *t, const struct rn_sockaddr_in *addr)
     } else if (rn__tcp_port_check(ts, la, port, tk->tk_uo.uo_flags, NULL) < 0) {
         return RN_EADDRINUSE;
     }
+    tk->tk_bound = calloc(1, sizeof(*tk->tk_bound));
+    if (tk->tk_bound == NULL)
+        return RN_ENOMEM;
     tk->tk_laddr = la;
     tk->tk_lport = port;
-    tk->tk_bound.bd_uo = &tk->tk_uo;
-    tk->tk_bound.bd_laddr = tk->tk_laddr;
-    tk->tk_bound.bd_lport = port;
-    rn__tcp_bound_link(ts, &tk->tk_bound);
+    tk->tk_bound->bd_uo = &tk->tk_uo;
+    tk->tk_bound->bd_laddr = tk->tk_laddr;
+    tk->tk_bound->bd_lport = port;
+    rn__tcp_bound_link(ts, tk->tk_bound);
     return 0;
+}
+
+/* The bound port passes to the listener or connection that now holds it
+ * (or the socket closes): the record goes.  [L] */
+static void tk_bound_drop(struct tcp_sock *tk)
+{
+    if (tk->tk_bound == NULL)
+        return;
+    rn__tcp_bound_unlink(rn__tcp_stack(tk->tk_stack), tk->tk_bound);
+    free(tk->tk_bound);
+    tk->tk_bound = NULL;
 }
 
 static int tk_listen(void *t, int backlog)
 {
     struct tcp_sock *tk = t;
     struct tcp_stack *ts = rn__tcp_stack(tk->tk_stack);
-    bool bound = tk->tk_bound.bd_linked;
+    bool bound = tk->tk_bound != NULL && tk->tk_bound->bd_linked;
     struct tcp_listener *l;
     int err;
 
@@ -162,15 +179,17 @@ static int tk_listen(void *t, int backlog)
     /* The listener takes the port over from the bound socket; it must
      * share it with the others as a listener (SO_REUSEADDR no longer
      * helps against another listener). */
-    rn__tcp_bound_unlink(ts, &tk->tk_bound);
+    if (bound)
+        rn__tcp_bound_unlink(ts, tk->tk_bound);
     err = rn__tcp_listen_opts(tk->tk_stack, tk->tk_laddr, tk->tk_lport,
                               backlog > 0 ? (unsigned)backlog : 1, &tk->tk_uo, &tk_upcalls, tk,
                               &l);
     if (err < 0) {
         if (bound)
-            rn__tcp_bound_link(ts, &tk->tk_bound);
+            rn__tcp_bound_link(ts, tk->tk_bound);
         return err;
     }
+    tk_bound_drop(tk);
     rn_ob_ref(l, RN_TAG_SOCKET_ENDPOINT);
     l->l_owner = tk->tk_up.up_owner;
     tk->tk_listener = l;
@@ -182,7 +201,7 @@ static int tk_connect(void *t, const struct rn_sockaddr_in *addr)
 {
     struct tcp_sock *tk = t;
     struct tcp_stack *ts = rn__tcp_stack(tk->tk_stack);
-    bool bound = tk->tk_bound.bd_linked;
+    bool bound = tk->tk_bound != NULL && tk->tk_bound->bd_linked;
     struct rn_inaddr fa = rn_inaddr_v6(&addr->sin6_addr), la = tk->tk_laddr;
     struct tcp_conn *c;
     int err;
@@ -216,14 +235,16 @@ static int tk_connect(void *t, const struct rn_sockaddr_in *addr)
     /* A dual-stack socket's wildcard reaches an IPv4 peer from IPv4. */
     if (rn_inaddr_is_any(&la))
         la = rn__inaddr_any_like(&fa);
-    rn__tcp_bound_unlink(ts, &tk->tk_bound);
+    if (bound)
+        rn__tcp_bound_unlink(ts, tk->tk_bound);
     err = rn__tcp_connect_opts(tk->tk_stack, la, tk->tk_lport, fa, addr->sin_port, &tk->tk_uo,
                                &tk_upcalls, tk, &c);
     if (err < 0) {
         if (bound)
-            rn__tcp_bound_link(ts, &tk->tk_bound);
+            rn__tcp_bound_link(ts, tk->tk_bound);
         return err;
     }
+    tk_bound_drop(tk);
     rn_ob_ref(c, RN_TAG_SOCKET_ENDPOINT);
     c->t_owner = tk->tk_up.up_owner;
     tk->tk_conn = c;
@@ -348,7 +369,7 @@ static void *tk_close(void *t, bool abort)
     void *ob = NULL;
 
     tk->tk_up.up_event = NULL;
-    rn__tcp_bound_unlink(rn__tcp_stack(tk->tk_stack), &tk->tk_bound);
+    tk_bound_drop(tk);
     if (tk->tk_conn != NULL) {
         rn__tcp_close(tk->tk_conn, abort);
         ob = tk->tk_conn;

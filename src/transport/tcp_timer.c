@@ -5,9 +5,14 @@
  * serves the connection-establishment timeout, keepalive and the orphaned
  * FIN_WAIT_2 timeout.
  *
- * An armed timer holds a "tcp.timer" reference on its connection, so a
- * connection with a timer pending can never be freed under it; the
- * reference is dropped when the timer fires (after its work) or stops.
+ * The four timers of a connection share one entry in the stack's wheel,
+ * due at the earliest of those armed; when it fires, each timer due runs
+ * (retransmission first, then the cork, the delayed ACK and the keep
+ * timer: a segment one of them sends carries the ACK another would), and
+ * the entry goes back in at the next due time, if any.  While a timer is
+ * armed, or the timers' work runs, the connection has one "tcp.timer"
+ * reference, so it can never be freed under its timers; the condition of
+ * each armed timer is set while it is.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -15,7 +20,7 @@
 #include "refnet/error.h"
 #include "transport/tcp_priv.h"
 
-#define CONN_OF(t, field) ((struct tcp_conn *)((char *)(t) - offsetof(struct tcp_conn, field)))
+#define CONN_OF(t) ((struct tcp_conn *)((char *)(t) - offsetof(struct tcp_conn, t_timer)))
 
 rn_time_t rn__tcp_rto(const struct tcp_conn *c)
 {
@@ -27,51 +32,93 @@ rn_time_t rn__tcp_rto(const struct tcp_conn *c)
     return rto < max ? rto : max;
 }
 
-/* The condition bit that covers timer t's hold. */
-static uint32_t timer_cond(const struct tcp_conn *c, const struct rn_timer *t)
+/* The condition that covers the hold of each timer. */
+static const uint32_t timer_cond[TCP_T_COUNT_] = {
+    [TCP_T_REXMT] = TCP_COND_REXMT,
+    [TCP_T_DELACK] = TCP_COND_DELACK,
+    [TCP_T_KEEP] = TCP_COND_KEEP,
+    [TCP_T_CORK] = TCP_COND_KEEP,
+};
+
+/* The conditions of the timers in armed (bit k: timer k). */
+static uint32_t timers_cond(uint8_t armed)
 {
-    if (t == &c->t_rexmt)
-        return TCP_COND_REXMT;
-    if (t == &c->t_delack)
-        return TCP_COND_DELACK;
-    return TCP_COND_KEEP;
+    uint32_t cond = 0;
+    unsigned k;
+
+    for (k = 0; k < TCP_T_COUNT_; k++)
+        if (armed & (1u << k))
+            cond |= timer_cond[k];
+    return cond;
 }
 
-void rn__tcp_timer_arm(struct tcp_conn *c, struct rn_timer *t, rn_time_t due)
+/* The earliest due time of c's armed timers (c->t_armed != 0). */
+static rn_time_t timers_next(const struct tcp_conn *c)
+{
+    rn_time_t due = 0;
+    bool any = false;
+    unsigned k;
+
+    for (k = 0; k < TCP_T_COUNT_; k++)
+        if ((c->t_armed & (1u << k)) && (!any || c->t_due[k] < due)) {
+            due = c->t_due[k];
+            any = true;
+        }
+    return due;
+}
+
+/* After a timer was armed or stopped outside the timers' work: the wheel
+ * entry goes to the earliest due time, or out with the hold when none is
+ * armed; the conditions of timers no longer armed are cleared. */
+static void timers_sync(struct tcp_conn *c)
 {
     struct rn_timer_heap *h = rn_stack_timers(c->t_tcp->ts_stack);
-    bool was_armed = rn_timer_armed(t);
+    rn_time_t due;
 
-    if (!was_armed) {
-        rn_ob_cond_set(c, timer_cond(c, t));
-        rn_ob_ref(c, RN_TAG_TCP_TIMER);
-    }
-    if (rn_timer_arm(h, t, due) < 0)  /* out of memory: the timer is off */
-        rn_ob_deref_cond(c, RN_TAG_TCP_TIMER, timer_cond(c, t));
-}
-
-void rn__tcp_timer_stop(struct tcp_conn *c, struct rn_timer *t)
-{
-    if (!rn_timer_armed(t))
+    if (c->t_timer_firing)
+        return;  /* the work's end does it */
+    if (c->t_armed == 0) {
+        if (rn_timer_armed(&c->t_timer)) {
+            rn_timer_cancel(h, &c->t_timer);
+            rn_ob_deref_cond(c, RN_TAG_TCP_TIMER, TCP_COND_TIMERS);
+        }
         return;
-    rn_timer_cancel(rn_stack_timers(c->t_tcp->ts_stack), t);
-    rn_ob_deref_cond(c, RN_TAG_TCP_TIMER, timer_cond(c, t));
+    }
+    due = timers_next(c);
+    if (!rn_timer_armed(&c->t_timer)) {
+        rn_ob_ref(c, RN_TAG_TCP_TIMER);
+        (void)rn_timer_arm(h, &c->t_timer, due);
+        return;
+    }
+    if ((rn_ob_conds(c) & TCP_COND_TIMERS) != timers_cond(c->t_armed))
+        rn_ob_cond_clear(c, TCP_COND_TIMERS & ~timers_cond(c->t_armed));
+    if (c->t_timer.tm_due != due)
+        (void)rn_timer_arm(h, &c->t_timer, due);
 }
 
-/* The end of a timer's firing: its hold goes, and with it its condition
- * unless the work armed the timer again (which took a hold of its own). */
-static void timer_fired(struct tcp_conn *c, struct rn_timer *t)
+void rn__tcp_timer_arm(struct tcp_conn *c, enum tcp_timer_kind k, rn_time_t due)
 {
-    rn_ob_deref_cond(c, RN_TAG_TCP_TIMER, rn_timer_armed(t) ? 0 : timer_cond(c, t));
+    /* The condition before the hold it covers. */
+    if (!(c->t_armed & (1u << k)))
+        rn_ob_cond_set(c, timer_cond[k]);
+    c->t_armed |= (uint8_t)(1u << k);
+    c->t_due[k] = due;
+    timers_sync(c);
+}
+
+void rn__tcp_timer_stop(struct tcp_conn *c, enum tcp_timer_kind k)
+{
+    if (!(c->t_armed & (1u << k)))
+        return;
+    c->t_armed &= (uint8_t)~(1u << k);
+    timers_sync(c);
 }
 
 void rn__tcp_timers_stop(struct tcp_conn *c)
 {
-    rn__tcp_timer_stop(c, &c->t_rexmt);
-    rn__tcp_timer_stop(c, &c->t_delack);
-    rn__tcp_timer_stop(c, &c->t_keep);
-    rn__tcp_timer_stop(c, &c->t_cork);
+    c->t_armed = 0;
     c->t_persist = false;
+    timers_sync(c);
 }
 
 /* TCP_USER_TIMEOUT (RFC 5482): when the oldest unacknowledged data (or
@@ -128,12 +175,12 @@ void rn__tcp_rexmt_start(struct tcp_conn *c)
      * time (as Linux clamps the RTO to it). */
     if (until != 0 && until < due)
         due = until > now ? until : now;
-    rn__tcp_timer_arm(c, &c->t_rexmt, due);
+    rn__tcp_timer_arm(c, TCP_T_REXMT, due);
 }
 
 void rn__tcp_tlp_arm(struct tcp_conn *c)
 {
-    if (!(c->t_flags & TF_RACK_ARMED) && !c->t_persist && rn_timer_armed(&c->t_rexmt) &&
+    if (!(c->t_flags & TF_RACK_ARMED) && !c->t_persist && tcp_timer_armed(c, TCP_T_REXMT) &&
         tlp_timeout(c) != 0)
         rn__tcp_rexmt_start(c);
 }
@@ -170,7 +217,7 @@ static void tlp_fire(struct tcp_conn *c, rn_time_t now)
         c->t_tlp_rxt = false;
         rn__tcp_send_new(c, n, n == unsent);
         c->t_tlp_end = c->snd_max;
-        rn__tcp_timer_arm(c, &c->t_rexmt, now + rn__tcp_rto(c));
+        rn__tcp_timer_arm(c, TCP_T_REXMT, now + rn__tcp_rto(c));
         return;
     }
     if (len > room)
@@ -190,16 +237,16 @@ static void tlp_fire(struct tcp_conn *c, rn_time_t now)
         c->t_tlp_end = c->snd_max;
         rn__tcp_send_segment(c, end - len, len, RN_TCP_ACK);
     }
-    rn__tcp_timer_arm(c, &c->t_rexmt, now + rn__tcp_rto(c));
+    rn__tcp_timer_arm(c, TCP_T_REXMT, now + rn__tcp_rto(c));
 }
 
 void rn__tcp_keep_reset(struct tcp_conn *c)
 {
     c->t_keep_probes = 0;
     if (c->t_flags & TF_KEEPALIVE)
-        rn__tcp_timer_arm(c, &c->t_keep, rn_stack_now(c->t_tcp->ts_stack) + rn__tcp_keepidle(c));
+        rn__tcp_timer_arm(c, TCP_T_KEEP, rn_stack_now(c->t_tcp->ts_stack) + rn__tcp_keepidle(c));
     else if (tcp_state(c) != TCPS_FIN_WAIT_2)
-        rn__tcp_timer_stop(c, &c->t_keep);
+        rn__tcp_timer_stop(c, TCP_T_KEEP);
 }
 
 /* Retransmissions allowed in state s: the SYN's (TCP_SYNCNT, or
@@ -215,31 +262,30 @@ static uint32_t retries_of(const struct tcp_conn *c, enum tcp_state s)
     return p->tp_retries;
 }
 
-static void rexmt_fire(struct rn_timer *t, rn_time_t now)
+static void rexmt_fire(struct tcp_conn *c, rn_time_t now)
 {
-    struct tcp_conn *c = CONN_OF(t, t_rexmt);
     struct tcp_stack *ts = c->t_tcp;
     enum tcp_state s = tcp_state(c);
     bool probe = (c->t_flags & TF_TLP_ARMED) != 0, rack = (c->t_flags & TF_RACK_ARMED) != 0;
 
     c->t_flags &= ~(TF_TLP_ARMED | TF_RACK_ARMED);
     if (c->t_flags & TF_DONE)
-        goto out;
+        return;
     if (rack && !c->t_persist) {
         /* RACK's reordering timer: what it waited for is lost by now;
          * then the retransmission timer runs again. */
         if (c->snd_una != c->snd_max) {
             rn__tcp_rack_timeout(c);
             if (!(c->t_flags & TF_DONE) && c->snd_una != c->snd_max) {
-                if (!rn_timer_armed(&c->t_rexmt))
+                if (!tcp_timer_armed(c, TCP_T_REXMT))
                     rn__tcp_rexmt_start(c);
-                if (c->t_rack_due != 0 && c->t_rack_due < c->t_rexmt.tm_due) {
+                if (c->t_rack_due != 0 && c->t_rack_due < tcp_timer_due(c, TCP_T_REXMT)) {
                     c->t_flags = (c->t_flags & ~TF_TLP_ARMED) | TF_RACK_ARMED;
-                    rn__tcp_timer_arm(c, &c->t_rexmt, c->t_rack_due);
+                    rn__tcp_timer_arm(c, TCP_T_REXMT, c->t_rack_due);
                 }
             }
         }
-        goto out;
+        return;
     }
     if (c->t_persist) {
         uint32_t start = c->snd_una == c->iss ? c->iss + 1 : c->snd_una;
@@ -257,33 +303,33 @@ static void rexmt_fire(struct rn_timer *t, rn_time_t now)
             c->snd_max = c->snd_nxt;
             c->t_persist = false;
             rn__tcp_rexmt_start(c);
-            goto out;
+            return;
         }
         /* Probes the peer answers keep the connection, but not past a
          * user timeout (Linux counts from the first probe). */
         if (user_deadline(c) != 0 && now >= user_deadline(c)) {
             ts->ts_timeouts++;
             rn__tcp_drop(c, RN_ETIMEDOUT);
-            goto out;
+            return;
         }
         /* Zero-window probe: an old byte's sequence number and no data
          * makes the peer answer with its current window. */
         rn__tcp_send_segment(c, c->snd_una - 1, 0, RN_TCP_ACK);
         if (c->t_rxtshift < TCP_MAX_RXTSHIFT)
             c->t_rxtshift++;
-        rn__tcp_timer_arm(c, &c->t_rexmt, now + rn__tcp_rto(c));
-        goto out;
+        rn__tcp_timer_arm(c, TCP_T_REXMT, now + rn__tcp_rto(c));
+        return;
     }
     if (c->snd_una == c->snd_max)
-        goto out;  /* everything was acknowledged meanwhile */
+        return;  /* everything was acknowledged meanwhile */
     if (user_deadline(c) != 0 && now >= user_deadline(c)) {
         ts->ts_timeouts++;
         rn__tcp_drop(c, RN_ETIMEDOUT);
-        goto out;
+        return;
     }
     if (probe) {
         tlp_fire(c, now);
-        goto out;
+        return;
     }
     if (c->snd_wnd == 0 && tcp_state(c) >= TCPS_ESTABLISHED) {
         /* The window closed on data in flight: resending into it is
@@ -295,15 +341,15 @@ static void rexmt_fire(struct rn_timer *t, rn_time_t now)
         rn__tcp_send_segment(c, c->snd_una - 1, 0, RN_TCP_ACK);
         if (c->t_rxtshift < TCP_MAX_RXTSHIFT)
             c->t_rxtshift++;
-        rn__tcp_timer_arm(c, &c->t_rexmt, now + rn__tcp_rto(c));
-        goto out;
+        rn__tcp_timer_arm(c, TCP_T_REXMT, now + rn__tcp_rto(c));
+        return;
     }
     /* Out of retries, unless a user timeout decides instead (RFC 5482,
      * as Linux). */
     if (user_deadline(c) == 0 && c->t_rxtshift >= retries_of(c, s)) {
         ts->ts_timeouts++;
         rn__tcp_drop(c, RN_ETIMEDOUT);
-        goto out;
+        return;
     }
     c->t_rxtshift++;
     ts->ts_timeouts++;
@@ -315,30 +361,24 @@ static void rexmt_fire(struct rn_timer *t, rn_time_t now)
     c->t_dupacks = 0;
     rn__tcp_rexmt_start(c);
     rn__tcp_output(c);
-out:
-    timer_fired(c, t);
 }
 
-static void delack_fire(struct rn_timer *t, rn_time_t now)
+static void delack_fire(struct tcp_conn *c, rn_time_t now)
 {
-    struct tcp_conn *c = CONN_OF(t, t_delack);
-
     (void)now;
     if (!(c->t_flags & TF_DONE)) {
         c->t_flags |= TF_ACKNOW;
         rn__tcp_output(c);
     }
-    timer_fired(c, t);
 }
 
-static void keep_fire(struct rn_timer *t, rn_time_t now)
+static void keep_fire(struct tcp_conn *c, rn_time_t now)
 {
-    struct tcp_conn *c = CONN_OF(t, t_keep);
     enum tcp_state s = tcp_state(c);
     rn_time_t idle = rn__tcp_keepidle(c);
 
     if (c->t_flags & TF_DONE)
-        goto out;
+        return;
     if (s == TCPS_SYN_SENT || s == TCPS_SYN_RECEIVED) {
         /* A callout pended the open and never decided: give up, as an
          * unanswered SYN would. */
@@ -346,17 +386,17 @@ static void keep_fire(struct rn_timer *t, rn_time_t now)
             c->t_tcp->ts_timeouts++;
             rn__tcp_drop(c, RN_ETIMEDOUT);
         }
-        goto out;
+        return;
     }
     if (s == TCPS_FIN_WAIT_2 && (c->t_flags & TF_USER_CLOSED)) {
         rn__tcp_done(c);  /* the peer never closed its side */
-        goto out;
+        return;
     }
     if (!(c->t_flags & TF_KEEPALIVE) || s < TCPS_ESTABLISHED)
-        goto out;
+        return;
     if (now - c->t_last_recv < idle) {
-        rn__tcp_timer_arm(c, &c->t_keep, c->t_last_recv + idle);
-        goto out;
+        rn__tcp_timer_arm(c, TCP_T_KEEP, c->t_last_recv + idle);
+        return;
     }
     /* Out of probes; or, with a user timeout, silent for that long after
      * a probe went out (RFC 5482 with keepalive, as Linux). */
@@ -365,32 +405,62 @@ static void keep_fire(struct rn_timer *t, rn_time_t now)
          now - c->t_last_recv >= c->t_uo.uo_user_timeout)) {
         c->t_tcp->ts_timeouts++;
         rn__tcp_drop(c, RN_ETIMEDOUT);
-        goto out;
+        return;
     }
     c->t_keep_probes++;
     rn__tcp_send_segment(c, c->snd_una - 1, 0, RN_TCP_ACK);  /* RFC 1122 4.2.3.6 */
-    rn__tcp_timer_arm(c, &c->t_keep, now + rn__tcp_keepintvl(c));
-out:
-    timer_fired(c, t);
+    rn__tcp_timer_arm(c, TCP_T_KEEP, now + rn__tcp_keepintvl(c));
 }
 
 /* A corked partial segment waited its 200 ms: it goes now. */
-static void cork_fire(struct rn_timer *t, rn_time_t now)
+static void cork_fire(struct tcp_conn *c, rn_time_t now)
 {
-    struct tcp_conn *c = CONN_OF(t, t_cork);
-
     (void)now;
     if (!(c->t_flags & TF_DONE)) {
         c->t_flags |= TF_PUSH_ONCE;
         rn__tcp_output(c);
     }
-    rn_ob_deref(c, RN_TAG_TCP_TIMER);
+}
+
+/* The wheel entry fired: every timer due runs, in this order, each
+ * disarmed before its work (which may arm it, or any other, again). */
+static void timers_fire(struct rn_timer *t, rn_time_t now)
+{
+    static const struct {
+        enum tcp_timer_kind k;
+        void (*fire)(struct tcp_conn *c, rn_time_t now);
+    } order[TCP_T_COUNT_] = {
+        {TCP_T_REXMT, rexmt_fire},
+        {TCP_T_CORK, cork_fire},
+        {TCP_T_DELACK, delack_fire},
+        {TCP_T_KEEP, keep_fire},
+    };
+    struct tcp_conn *c = CONN_OF(t);
+    unsigned i;
+
+    c->t_timer_firing = true;
+    for (i = 0; i < TCP_T_COUNT_; i++) {
+        uint8_t bit = (uint8_t)(1u << order[i].k);
+
+        if ((c->t_armed & bit) && c->t_due[order[i].k] <= now) {
+            c->t_armed &= (uint8_t)~bit;
+            order[i].fire(c, now);
+        }
+    }
+    c->t_timer_firing = false;
+    /* The work's hold: kept for the timers still armed, else dropped
+     * (the connection may go with it). */
+    if (c->t_armed == 0) {
+        rn_ob_deref_cond(c, RN_TAG_TCP_TIMER, TCP_COND_TIMERS);
+        return;
+    }
+    if ((rn_ob_conds(c) & TCP_COND_TIMERS) != timers_cond(c->t_armed))
+        rn_ob_cond_clear(c, TCP_COND_TIMERS & ~timers_cond(c->t_armed));
+    (void)rn_timer_arm(rn_stack_timers(c->t_tcp->ts_stack), &c->t_timer, timers_next(c));
 }
 
 void rn__tcp_timers_init(struct tcp_conn *c)
 {
-    rn_timer_init(&c->t_rexmt, rexmt_fire);
-    rn_timer_init(&c->t_delack, delack_fire);
-    rn_timer_init(&c->t_keep, keep_fire);
-    rn_timer_init(&c->t_cork, cork_fire);
+    rn_timer_init(&c->t_timer, timers_fire);
+    c->t_armed = 0;
 }

@@ -67,7 +67,8 @@ struct rn_transport_ops {
     int to_type;           /* enum rn_sock_type it serves */
     uint8_t to_proto;      /* RN_IPPROTO_* */
 
-    /* Creates an unbound context.  Returns 0 and *out, or a negative code. */
+    /* Creates an unbound context, which keeps a copy of *up (the caller's
+     * may go once this returns).  Returns 0 and *out, or a negative code. */
     int (*to_open)(struct rn_stack *st, const struct rn_sock_upcall *up, void **out);
     /* Binds to addr (port 0: an ephemeral port).  RN_EINVAL if bound
      * already, RN_EADDRINUSE, RN_EADDRNOTAVAIL. */
@@ -79,7 +80,8 @@ struct rn_transport_ops {
      * (failed: to_error() says why), or a negative code. */
     int (*to_connect)(void *t, const struct rn_sockaddr_in *addr);
     /* Takes a ready connection: *out gets the new connection's context,
-     * with up as its upcall (which may be called before this returns) and
+     * with a copy of *up as its upcall (which may be called before this
+     * returns) and
      * its object referenced under "socket.endpoint"; *peer its peer.
      * RN_EAGAIN if none is ready; RN_EOPNOTSUPP for datagrams. */
     int (*to_accept)(void *t, const struct rn_sock_upcall *up, void **out,

@@ -90,7 +90,11 @@ if p["tcp.retransmits"] == 0:
     errs.append("refnet retransmitted nothing")
 if p["tcp.fast_retransmits"] == 0:
     errs.append("no fast retransmit: every loss waited for a timeout")
-other = {k: v for k, v in d.items() if k not in allowed}
+# A handshake segment the faults duplicated may come in after the
+# connection is established: a SYN in the window gets a challenge ACK and
+# counts as tcp_bad_state (RFC 5961 4.2).  A connection has two.
+other = {k: v for k, v in d.items()
+         if k not in allowed and not (k == "tcp_bad_state" and v <= 2)}
 if other:
     errs.append("unexpected drops: %r" % other)
 for e in errs:

@@ -1541,7 +1541,7 @@ static void stall_report(const char *name, const struct tcp_conn *c)
             name, (int)tcp_state(c), c->snd_una - c->iss, c->snd_nxt - c->iss,
             c->snd_max - c->iss, c->t_snd.sb_len, c->snd_cwnd, c->snd_ssthresh, c->snd_wnd,
             c->t_rxtshift, c->t_dupacks, (unsigned)c->t_flags, (int)c->t_persist,
-            (int)rn_timer_armed(&c->t_rexmt));
+            (int)tcp_timer_armed(c, TCP_T_REXMT));
 }
 
 /* total bytes each way at once between A and B through faults that
