@@ -8,8 +8,8 @@
 # httpd (bench/idle_conns.py, as many processes as the descriptor limit
 # needs, each with a source address of its own: 198.18.1.1, 198.18.1.2,
 # ..., all in 198.18.0.0/15), at most 1,024 connects outstanding in all,
-# for at most IDLE_SECS seconds, and holds them open without a byte; B
-# gets none.  Then wrk keeps 100 connections busy with
+# for at most IDLE_SECS seconds, and holds them open without a byte
+# (IDLE_ASK=once: after one exchange each); B gets none.  Then wrk keeps 100 connections busy with
 # keep-alive requests for a 1 KiB file, RUNS times as pairs: A (beside the
 # idle connections), B (alone), which goes first alternating; each pair
 # gives the ratio A / B, and the result is their min/median/max.
@@ -21,6 +21,9 @@
 # each for both ends, at most 1,000,000), IDLE_SECS (bound on opening them,
 # default 240), IDLE_SERVICE (httpd, the default, or echo: which of A's
 # services the idle connections go to; both daemons run both when echo),
+# IDLE_ASK (none, the default: the idle connections never send a byte;
+# once: each makes one exchange first, an echoed line or a keep-alive GET,
+# and then goes idle, as a client between requests),
 # BENCH_SECS (per wrk run, default 4), BENCH_RUNS (pairs, default 5).  Prints a summary and one JSON line.  Needs root; without it,
 # says why and exits 0.
 set -uo pipefail
@@ -54,9 +57,14 @@ esac
 [ "$n" -ge 1 ] && [ "$n" -le 5000000 ] || { echo "idle.sh: IDLE_N must be 1..5000000" >&2; exit 2; }
 idle_svc=${IDLE_SERVICE:-httpd}
 case "$idle_svc" in
-httpd) idle_port=80; extra_svc=() ;;
-echo) idle_port=7; extra_svc=(--service echo) ;;
+httpd) idle_port=80; extra_svc=(); ask=http ;;
+echo) idle_port=7; extra_svc=(--service echo); ask=echo ;;
 *) echo "idle.sh: IDLE_SERVICE must be httpd or echo, not '$idle_svc'" >&2; exit 2 ;;
+esac
+case "${IDLE_ASK:-none}" in
+none) ask=none ;;
+once) ;;
+*) echo "idle.sh: IDLE_ASK must be none or once, not '$IDLE_ASK'" >&2; exit 2 ;;
 esac
 
 bench_setup idle
@@ -110,7 +118,7 @@ for i in $(seq 1 "$nproc_"); do
     k=$((left < per_proc ? left : per_proc))
     left=$((left - k))
     ip netns exec "$nsa_" "$py" "$here/idle_conns.py" 198.18.0.2 "$idle_port" "$k" "$idle_secs" 198.18 $((256 + i)) 1 \
-        "$window" <"$dir/hold" >"$dir/idle.$i.json" 2>"$dir/idle.$i.err" &
+        "$window" "$ask" <"$dir/hold" >"$dir/idle.$i.json" 2>"$dir/idle.$i.err" &
     echo "$!" >>"$dir/pids"
 done
 exec 9>"$dir/hold"
@@ -155,11 +163,11 @@ still=$("$refnet" stat --ctl "$dir/a.sock" --json |
     "$py" -c 'import json,sys,os; sys.path.insert(0, os.path.join(sys.argv[1], "../tests/net")); from rnjson import proto; print(proto(json.load(sys.stdin), "tcp.connections"))' "$here")
 exec 9>&-
 
-"$py" - "$opened" "$n" "$open_secs" "$per_conn" "$rss0" "$rss1" "$still" "$(uptime | sed 's/.*load average: //')" "$idle_svc" "${ratios[@]}" <<'PYEOF'
+"$py" - "$opened" "$n" "$open_secs" "$per_conn" "$rss0" "$rss1" "$still" "$(uptime | sed 's/.*load average: //')" "$idle_svc" "$ask" "${ratios[@]}" <<'PYEOF'
 import json, sys
-opened, n, open_secs, per_conn, rss0, rss1, still, load, service = sys.argv[1:10]
-r = sorted(float(x) for x in sys.argv[10:])
-summary = {"bench": "idle", "service": service, "idle_wanted": int(n), "idle_opened": int(opened),
+opened, n, open_secs, per_conn, rss0, rss1, still, load, service, ask = sys.argv[1:11]
+r = sorted(float(x) for x in sys.argv[11:])
+summary = {"bench": "idle", "service": service, "ask": ask, "idle_wanted": int(n), "idle_opened": int(opened),
            "open_secs": float(open_secs), "idle_at_end": int(still),
            "rss_kib_before": int(rss0), "rss_kib_after": int(rss1),
            "bytes_per_idle_conn": int(per_conn),

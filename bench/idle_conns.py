@@ -1,14 +1,19 @@
 #!/usr/bin/python3
 """Opens idle TCP connections and holds them (bench/idle.sh).
 
-Usage: idle_conns.py HOST PORT COUNT SECS SRC_PREFIX FIRST NSRC [WINDOW]
+Usage: idle_conns.py HOST PORT COUNT SECS SRC_PREFIX FIRST NSRC [WINDOW [ASK]]
 
 Connects COUNT times to HOST:PORT from source addresses SRC_PREFIX.FIRST ..
 (NSRC of them, the last octet counting up, then the one before it), with
 at most WINDOW connects outstanding (default 64), giving up after SECS
 seconds.  Prints one JSON line {"opened":..,"failed":..,"secs":..} once
-done (or a one-line error if COUNT is over the descriptor limit), then holds every connection open until its standard input closes or
-reads a line, and exits.  Sends nothing on the connections.
+done (or a one-line error if COUNT is over the descriptor limit), then
+holds every connection open until its standard input closes or reads a
+line, and exits.  ASK says what each connection does once connected,
+before it goes idle: "none" (the default) sends nothing; "echo" sends one
+line and reads it back; "http" sends one keep-alive GET of /small.bin and
+reads the whole response.  A connection counts as opened once that is
+done.
 """
 import json
 import resource
@@ -25,13 +30,35 @@ def sources(prefix, first, n):
         yield "%s.%d.%d" % (prefix, i // 256, i % 256)
 
 
+ASKS = {"none": b"", "echo": b"idle\n",
+        "http": b"GET /small.bin HTTP/1.1\r\nHost: bench\r\n\r\n"}
+
+
+def answered(ask, got):
+    """Whether got is the whole answer to ask's request."""
+    if ask == "echo":
+        return len(got) >= len(ASKS["echo"])
+    head, sep, body = got.partition(b"\r\n\r\n")
+    if not sep:
+        return False
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return len(body) >= int(value)
+    return True
+
+
 def main():
-    if len(sys.argv) not in (8, 9):
+    if len(sys.argv) not in (8, 9, 10):
         sys.stderr.write(__doc__)
         return 2
     host, port, count, secs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
     prefix, first, nsrc = sys.argv[5], int(sys.argv[6]), int(sys.argv[7])
-    window = int(sys.argv[8]) if len(sys.argv) == 9 else 64
+    window = int(sys.argv[8]) if len(sys.argv) >= 9 else 64
+    ask = sys.argv[9] if len(sys.argv) == 10 else "none"
+    if ask not in ASKS:
+        sys.stderr.write("idle_conns.py: ASK must be none, echo or http, not %r\n" % ask)
+        return 2
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     want = count + 64
     if want > hard:
@@ -64,13 +91,32 @@ def main():
             sel.register(s, selectors.EVENT_WRITE)
         for key, _ in sel.select(timeout=0.5):
             s = key.fileobj
+            if key.data is not None:  # the answer to the request
+                try:
+                    chunk = s.recv(65536)
+                except OSError:
+                    chunk = b""
+                if chunk and not answered(ask, key.data + chunk):
+                    sel.modify(s, selectors.EVENT_READ, key.data + chunk)
+                    continue
+                sel.unregister(s)
+                if chunk:
+                    opened += 1
+                    held.append(s)
+                else:
+                    failed += 1
+                    s.close()
+                continue
             sel.unregister(s)
-            if s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0:
+            if s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) != 0:
+                failed += 1
+                s.close()
+            elif ask == "none":
                 opened += 1
                 held.append(s)
             else:
-                failed += 1
-                s.close()
+                s.send(ASKS[ask])  # a few bytes: the send buffer takes them
+                sel.register(s, selectors.EVENT_READ, b"")
     for key in list(sel.get_map().values()):
         sel.unregister(key.fileobj)
         key.fileobj.close()
