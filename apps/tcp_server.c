@@ -444,7 +444,7 @@ static void accept_retry(struct rn_timer *t, rn_time_t now)
         accept_submit(s);
 }
 
-static void accepted(struct tsrv *s, int h, const struct rn_sockaddr_in *peer)
+static void accepted(struct tsrv *s, int h)
 {
     struct tsrv_conn *c = NULL;
     struct rn_sock_req rq = {.sq_op = RN_SOP_CLOSE, .sq_handle = h, .sq_user = s};
@@ -462,7 +462,6 @@ static void accepted(struct tsrv *s, int h, const struct rn_sockaddr_in *peer)
     c->tc_srv = s;
     c->tc_handle = h;
     c->tc_gen = ++s->ts_gen;
-    c->tc_peer = *peer;
     conn_link(s, c);
     s->ts_ops->tso_open(c);
     conn_settle(c);
@@ -476,7 +475,7 @@ static void accept_done(struct rn_proc *p, const struct rn_sock_completion *cmp)
     if (s->ts_stopping || s->ts_draining)
         return;  /* a handle accepted meanwhile is closed by the exit */
     if (cmp->sc_result > 0) {
-        accepted(s, (int)cmp->sc_result, &cmp->sc_addr);
+        accepted(s, (int)cmp->sc_result);
         accept_submit(s);
         return;
     }

@@ -67,7 +67,6 @@ struct tsrv_conn {
     struct tsrv_conn *tc_next;      /* [L] on ts_conns */
     struct tsrv_conn *tc_prev;      /* [L] */
     int tc_handle;                  /* [I] its socket in the service's process */
-    struct rn_sockaddr_in tc_peer;  /* [I] the peer */
     unsigned tc_inflight;           /* [L] requests submitted and not yet delivered */
     uint32_t tc_gen;                /* [I] told apart from an earlier connection
                                        on the same handle (events) */

@@ -84,13 +84,13 @@ static void layer_fini(struct rn_stack *st, void *ctx)
     rn_stack_poll(st, rn_stack_now(st));
     rn_ob_iter_init(&it, rn__sock_types.st_proc, RN_TAG_ENUM);
     while ((p = rn_ob_iter_next(&it)) != NULL) {
-        struct hslot *hs;
+        struct sock_closing *rec;
 
         if (p->p_sl != sl)
             continue;
-        for (hs = p->p_closing; hs != NULL; hs = hs->hs_cnext)
-            if (hs->hs_so != NULL)
-                rn__sock_abort_closing(hs->hs_so);
+        for (rec = p->p_closing; rec != NULL; rec = rec->sc_cnext)
+            if (rec->sc_slot->hs_so != NULL)
+                rn__sock_abort_closing(rec->sc_slot->hs_so);
     }
     rn_ob_iter_end(&it);
     /* Closes complete through posted work; run it until everything is
@@ -110,6 +110,7 @@ static void layer_fini(struct rn_stack *st, void *ctx)
                   atomic_load(&sl->sl_nprocs));
         return;
     }
+    rn__sock_rec_pool_fini(sl);
     free(sl);
 }
 

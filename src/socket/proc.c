@@ -4,7 +4,9 @@
  *
  * Exit, in call order:
  *   rn_proc_exit() [any] -> posted -> proc_exit_work() [L]
- *     -> rn__sock_close() on every open handle (socket.c)
+ *     -> rn__sock_close() on every open handle (socket.c); a handle no
+ *        close record could be had for is closed again 10 ms later
+ *        (exit_retry())
  *     ... each socket released -> slot_cleanup_fired() [any] -> posted
  *     -> slot_cleanup_done() [L]: the slot is freed; the last one ends the
  *        exit: the process is killed and released once no request holds it.
@@ -160,8 +162,49 @@ struct hslot *rn__sock_slot_alloc(struct rn_proc *p, int *err)
 
 static void proc_exit_finish(struct rn_proc *p)
 {
+    rn_timer_cancel(rn_stack_timers(p->p_stack), &p->p_exit_retry);
     atomic_store_explicit(&p->p_state, PROC_TERMINATED, memory_order_relaxed);
     rn_ob_kill(p);
+}
+
+/* ---- Close records ---------------------------------------------------------------- */
+
+struct sock_closing *rn__sock_rec_get(struct sock_layer *sl)
+{
+    struct sock_closing *rec = sl->sl_rec_free;
+
+    if (rec != NULL) {
+        sl->sl_rec_free = rec->sc_next;
+        sl->sl_nrec_free--;
+    } else {
+        rec = malloc(sizeof(*rec));
+        if (rec == NULL)
+            return NULL;
+    }
+    memset(rec, 0, sizeof(*rec));
+    return rec;
+}
+
+static void rec_put(struct sock_layer *sl, struct sock_closing *rec)
+{
+    if (sl->sl_nrec_free >= SOCK_REC_KEEP) {
+        free(rec);
+        return;
+    }
+    rec->sc_next = sl->sl_rec_free;
+    sl->sl_rec_free = rec;
+    sl->sl_nrec_free++;
+}
+
+void rn__sock_rec_pool_fini(struct sock_layer *sl)
+{
+    struct sock_closing *rec;
+
+    while ((rec = sl->sl_rec_free) != NULL) {
+        sl->sl_rec_free = rec->sc_next;
+        free(rec);
+    }
+    sl->sl_nrec_free = 0;
 }
 
 /* Releases a slot whose socket is gone (or never came): from the closing
@@ -171,16 +214,20 @@ static void slot_release(struct hslot *hs)
     struct rn_proc *p = hs->hs_proc;
 
     if (hs->hs_closing) {
-        if (hs->hs_cprev != NULL)
-            hs->hs_cprev->hs_cnext = hs->hs_cnext;
+        struct sock_closing *rec = hs->hs_rec;
+
+        if (rec->sc_cprev != NULL)
+            rec->sc_cprev->sc_cnext = rec->sc_cnext;
         else
-            p->p_closing = hs->hs_cnext;
-        if (hs->hs_cnext != NULL)
-            hs->hs_cnext->hs_cprev = hs->hs_cprev;
+            p->p_closing = rec->sc_cnext;
+        if (rec->sc_cnext != NULL)
+            rec->sc_cnext->sc_cprev = rec->sc_cprev;
     } else {
         assert(p->p_handles[hs->hs_handle] == hs);
         p->p_handles[hs->hs_handle] = NULL;
     }
+    if (hs->hs_rec != NULL)
+        rec_put(p->p_sl, hs->hs_rec);
     free(hs);
     atomic_fetch_sub_explicit(&p->p_nhandles, 1, memory_order_relaxed);
     if (atomic_load_explicit(&p->p_state, memory_order_relaxed) == PROC_TERMINATING &&
@@ -203,10 +250,11 @@ void rn__sock_slot_gone(struct hslot *hs)
 
 static void slot_cleanup_done(struct rn_stack *st, struct rn_work *w)
 {
-    struct hslot *hs = (struct hslot *)((char *)w - offsetof(struct hslot, hs_work));
+    struct sock_closing *rec =
+        (struct sock_closing *)((char *)w - offsetof(struct sock_closing, sc_cleanup_work));
 
     rn__sock_mark_loop(rn__sock_layer(st));
-    slot_release(hs);
+    slot_release(rec->sc_slot);
 }
 
 /* The socket of a closing handle was released: finish on the loop. */
@@ -215,17 +263,19 @@ static void slot_cleanup_fired(struct rn_ob_wait *w, void *ctx)
     struct hslot *hs = ctx;
 
     (void)w;
-    rn_stack_post(hs->hs_proc->p_stack, &hs->hs_work, slot_cleanup_done);
+    rn_stack_post(hs->hs_proc->p_stack, &hs->hs_rec->sc_cleanup_work, slot_cleanup_done);
 }
 
-void rn__sock_slot_closing(struct hslot *hs)
+void rn__sock_slot_closing(struct hslot *hs, struct sock_closing *rec)
 {
     struct rn_proc *p = hs->hs_proc;
     void *ob = hs->hs_so != NULL ? (void *)hs->hs_so : (void *)hs->hs_rset;
     int err;
 
-    assert(!hs->hs_closing && ob != NULL);
-    err = rn_ob_wait_release(ob, &hs->hs_wait, hs->hs_proc, "cleanup", slot_cleanup_fired, hs);
+    assert(!hs->hs_closing && ob != NULL && hs->hs_rec == NULL);
+    rec->sc_slot = hs;
+    hs->hs_rec = rec;
+    err = rn_ob_wait_release(ob, &rec->sc_cleanup, hs->hs_proc, "cleanup", slot_cleanup_fired, hs);
     assert(err == 0);
     (void)err;
     /* The number is free from now on, as close(2) frees a descriptor; the
@@ -233,14 +283,64 @@ void rn__sock_slot_closing(struct hslot *hs)
     assert(p->p_handles[hs->hs_handle] == hs);
     p->p_handles[hs->hs_handle] = NULL;
     hs->hs_closing = true;
-    hs->hs_cprev = NULL;
-    hs->hs_cnext = p->p_closing;
-    if (hs->hs_cnext != NULL)
-        hs->hs_cnext->hs_cprev = hs;
-    p->p_closing = hs;
+    rec->sc_cprev = NULL;
+    rec->sc_cnext = p->p_closing;
+    if (rec->sc_cnext != NULL)
+        rec->sc_cnext->sc_cprev = rec;
+    p->p_closing = rec;
 }
 
 /* ---- Processes ----------------------------------------------------------------- */
+
+/* How long an exiting process waits before it closes again the handles
+ * it found no memory to close. */
+#define PROC_EXIT_RETRY RN_MSEC(10)
+
+/* Closes every handle p still has open, for its exit.  A handle no close
+ * record could be had for stays open, and the walk runs again a little
+ * later: the exit cannot fail, only wait for memory.  [L] */
+static void exit_close_all(struct rn_proc *p)
+{
+    struct sock_layer *sl = p->p_sl;
+    bool again = false;
+    unsigned h;
+
+    /* A slot that shares its socket with another process goes at once
+     * (rn__sock_close_slot()), and the last of those may end the exit and
+     * kill p: hold it until the walk is done.  Other slots are freed only
+     * by posted work (closing moves a slot to the closing list, after the
+     * index). */
+    rn_ob_ref(p, RN_TAG_LOOP);
+    for (h = 1; h < p->p_cap; h++) {
+        struct hslot *hs = p->p_handles[h];
+
+        if (hs == NULL)
+            continue;
+        if (hs->hs_rset != NULL) {
+            struct sock_closing *rec = rn__sock_rec_get(sl);
+
+            if (rec != NULL)
+                rn__rset_close(hs, rec);
+            else
+                again = true;
+        } else if (rn__sock_close_slot(hs, NULL) < 0) {
+            again = true;
+        }
+    }
+    if (again)
+        (void)rn_timer_arm(rn_stack_timers(p->p_stack), &p->p_exit_retry,
+                           rn_stack_now(p->p_stack) + PROC_EXIT_RETRY);
+    rn_ob_deref(p, RN_TAG_LOOP);
+}
+
+static void exit_retry(struct rn_timer *t, rn_time_t now)
+{
+    struct rn_proc *p = (struct rn_proc *)((char *)t - offsetof(struct rn_proc, p_exit_retry));
+
+    (void)now;
+    rn__sock_mark_loop(p->p_sl);
+    exit_close_all(p);
+}
 
 int rn_proc_create(struct rn_stack *st, const char *name, struct rn_proc **out)
 {
@@ -258,6 +358,7 @@ int rn_proc_create(struct rn_stack *st, const char *name, struct rn_proc **out)
     atomic_init(&p->p_pid, atomic_fetch_add_explicit(&next_pid, 1, memory_order_relaxed));
     atomic_init(&p->p_status, -1);
     atomic_fetch_add_explicit(&sl->sl_nprocs, 1, memory_order_relaxed);
+    rn_timer_init(&p->p_exit_retry, exit_retry);
     rn_ob_publish(p);
     *out = p;
     return 0;
@@ -266,7 +367,7 @@ int rn_proc_create(struct rn_stack *st, const char *name, struct rn_proc **out)
 static void proc_exit_work(struct rn_stack *st, struct rn_work *w)
 {
     struct rn_proc *p = (struct rn_proc *)((char *)w - offsetof(struct rn_proc, p_exit_work));
-    unsigned h, n = 0;
+    unsigned n = 0;
 
     rn__sock_mark_loop(rn__sock_layer(st));
     /* Every socket the process has, open or already closing: its exit
@@ -280,23 +381,7 @@ static void proc_exit_work(struct rn_stack *st, struct rn_work *w)
         proc_exit_finish(p);
         return;
     }
-    /* A slot that shares its socket with another process goes at once
-     * (rn__sock_close_slot()), and the last of those may end the exit and
-     * kill p: hold it until the walk is done.  Other slots are freed only
-     * by posted work (closing moves a slot to the closing list, after the
-     * index). */
-    rn_ob_ref(p, RN_TAG_LOOP);
-    for (h = 1; h < p->p_cap; h++) {
-        struct hslot *hs = p->p_handles[h];
-
-        if (hs == NULL)
-            continue;
-        if (hs->hs_rset != NULL)
-            rn__rset_close(hs);
-        else
-            rn__sock_close_slot(hs, NULL);
-    }
-    rn_ob_deref(p, RN_TAG_LOOP);
+    exit_close_all(p);
 }
 
 bool rn__sock_proc_exit_once(struct rn_proc *p)

@@ -487,7 +487,11 @@ static void req_start_on(struct sock_req *rq, struct sock *so)
         req_start_connect(rq, so);
         break;
     case RN_SOP_CLOSE:
-        rn__sock_close_slot(hs != NULL ? hs : so->so_slot, rq);
+        /* Without memory for its record the handle stays open, and the
+         * caller may close it again. */
+        err = rn__sock_close_slot(hs != NULL ? hs : so->so_slot, rq);
+        if (err < 0)
+            rn__sock_req_complete(rq, err);
         break;
     case SOP_BIND:
         rn__sock_req_complete(rq, rn__sock_bind(so, &rq->rq_to));

@@ -41,6 +41,9 @@ struct sock_layer {
     _Atomic uint32_t sl_nprocs;      /* [A] processes not yet released */
     bool sl_fini;                    /* [L] the stack is being destroyed */
     _Atomic unsigned sl_max_handles; /* [A] handles a process may have open */
+    struct sock_closing *sl_rec_free; /* [L] close records kept for reuse, by
+                                         sc_next */
+    unsigned sl_nrec_free;           /* [L] <= SOCK_REC_KEEP */
 };
 
 /* Object types and tags of the layer, registered once. */
@@ -68,6 +71,36 @@ enum proc_state {
 struct sock;
 struct rset;
 struct rset_item;
+struct sock_req;
+
+/* What a handle needs from its close to its socket's (or readiness set's)
+ * release, and its socket from its close to its transport object's: made
+ * at the close (rn__sock_rec_get()), freed with the slot.  An open socket
+ * carries none of it: two waits and a timer are a third of what an idle
+ * connection would otherwise hold. */
+struct sock_closing {
+    struct hslot *sc_slot;           /* [I] the slot it belongs to */
+    struct sock *sc_so;              /* [I] its socket, or NULL (a set's) */
+    struct rn_ob_wait sc_cleanup;    /* the process's wait ("cleanup") for the
+                                        socket's (or set's) release */
+    struct rn_work sc_cleanup_work;  /* posted when that wait fires */
+    struct rn_ob_wait sc_close;      /* the socket's wait ("close") for its
+                                        transport object */
+    struct rn_work sc_close_work;    /* posted when that wait fires, or at
+                                        once if it had no object */
+    struct sock_req *sc_linger_req;  /* [L] a close request that waits
+                                        (SO_LINGER > 0), if any */
+    rn_time_t sc_linger_end;         /* [L] when it gives up and aborts */
+    struct rn_timer sc_linger_timer; /* [L] re-checks a lingering close */
+    uint64_t sc_close_id;            /* [L] the id of the transport object the
+                                        socket waits for (looked up, never
+                                        followed); 0 none or released */
+    struct sock_closing *sc_cnext;   /* [L] the process's closing list */
+    struct sock_closing *sc_cprev;   /* [L] */
+    struct sock_closing *sc_next;    /* [L] on the layer's free list */
+};
+/* Close records a layer keeps for reuse; more are freed. */
+#define SOCK_REC_KEEP 256u
 
 /* One entry of a handle table (a socket's, or a readiness set's), and
  * after its close began, one of the process's closing sockets: the number
@@ -82,14 +115,12 @@ struct hslot {
     int hs_handle;               /* [I] its number while open */
     _Atomic uint32_t hs_flags;   /* [A] RN_O_NONBLOCK */
     bool hs_closing;             /* [L] cleanup began: off the handle table,
-                                    on the process's closing list */
-    struct hslot *hs_cnext;      /* [L] the closing list */
-    struct hslot *hs_cprev;      /* [L] */
+                                    on the process's closing list (by its
+                                    record's sc_cnext) */
     struct hslot *hs_snext;      /* [L] the next open slot on the same socket
                                     (rn_sock_share()), NULL at the end */
-    struct rn_ob_wait hs_wait;   /* the process's wait ("cleanup") for the
-                                    socket's (or the set's) release */
-    struct rn_work hs_work;      /* posted when that wait fires */
+    struct sock_closing *hs_rec; /* [L] its close record once the cleanup
+                                    began, NULL before */
 };
 
 struct rn_proc {
@@ -103,8 +134,9 @@ struct rn_proc {
     struct hslot **p_handles;           /* [L] open handles by number; NULL = free;
                                            [0] unused */
     unsigned p_cap;                     /* [L] entries in p_handles */
-    struct hslot *p_closing;            /* [L] slots whose close began, whose
-                                           sockets are not yet released */
+    struct sock_closing *p_closing;     /* [L] records of the slots whose close
+                                           began, whose sockets are not yet
+                                           released */
     _Atomic unsigned p_nhandles;        /* [A] slots in use, open or closing */
     _Atomic unsigned p_cleanups;        /* [A] cleanups the exit still waits for */
     _Atomic unsigned p_cleanups_total;  /* [A] cleanups the exit began with */
@@ -114,6 +146,8 @@ struct rn_proc {
                                            before p_owner_set; then [I] */
     atomic_bool p_owner_set;            /* [A] p_owner may be read */
     struct rn_work p_exit_work;         /* posts the exit to the loop */
+    struct rn_timer p_exit_retry;       /* [L] closes again the handles an
+                                           exit found no memory to close */
     struct sock_req *p_spares;          /* [L] idle request records kept for
                                            the process's next callback requests,
                                            each held by "request.spare", via
@@ -128,8 +162,6 @@ enum sock_state {
     SO_CLOSE_PENDING,  /* waiting for the transport object's release */
     SO_CLOSED,         /* close completed; only the release is left */
 };
-
-struct sock_req;
 
 /* A FIFO of pending requests of one kind.  head == NULL iff empty. */
 struct req_queue {
@@ -158,13 +190,15 @@ struct sock {
                                               others follow on hs_snext */
     unsigned so_nslots;                    /* [L] open slots on it, >= 1 until its
                                               close begins */
+    int so_handle;                         /* [L] so_slot's number (read by
+                                              describe on any thread) */
     const struct rn_transport_ops *so_ops; /* [I] */
     void *so_t;                            /* [L] transport object, held by
                                               "socket.endpoint"; NULL once closing */
-    int so_handle;                         /* [L] so_slot's number (read by
-                                              describe on any thread) */
     _Atomic uint8_t so_state;              /* [A] enum sock_state */
     bool so_inet6;                         /* [I] an AF_INET6 socket */
+    bool so_kicking;                       /* [L] rn__sock_kick() is running */
+    bool so_kick_again;                    /* [L] an event came meanwhile */
     struct rn__ep_names so_names;          /* [A] its names, for describe on
                                               any thread (rn__sock_names()) */
     struct req_queue so_recvq;             /* [L] pending receives */
@@ -174,23 +208,12 @@ struct sock {
     struct poll_link *so_pollers;          /* [L] poll requests watching it */
     struct rset_item *so_ritems;           /* [L] its registrations in readiness
                                               sets (rset.c), NULL if none */
-    struct sock_req *so_close_req;         /* [L] a close request that waits
-                                              (SO_LINGER > 0), if any */
-    uint64_t so_close_id;                  /* [L] while closing: the id of the
-                                              transport object it waits for
-                                              (looked up, never followed) */
-    rn_time_t so_linger_end;               /* [L] SO_LINGER > 0: when the
-                                              waiting close gives up and aborts */
-    struct rn_timer so_linger_timer;       /* [L] re-checks a lingering close */
+    struct sock_closing *so_rec;           /* [L] its slot's close record once the
+                                              close began, NULL before */
     rn_time_t so_rcvtimeo;                 /* [L] SO_RCVTIMEO, 0 none */
     rn_time_t so_sndtimeo;                 /* [L] SO_SNDTIMEO, 0 none */
-    int64_t so_linger;                     /* [L] -1 off, 0 abort, > 0 seconds */
+    int32_t so_linger;                     /* [L] -1 off, 0 abort, > 0 seconds */
     uint32_t so_rcvlowat;                  /* [L] SO_RCVLOWAT, >= 1 */
-    bool so_kicking;                       /* [L] rn__sock_kick() is running */
-    bool so_kick_again;                    /* [L] an event came meanwhile */
-    struct rn_ob_wait so_close_wait;       /* the socket's wait ("close") for
-                                              its transport object */
-    struct rn_work so_close_work;          /* posted when that wait fires */
 };
 
 /* ---- Requests --------------------------------------------------------------------- */
@@ -316,11 +339,17 @@ void rn__sock_slot_free(struct hslot *hs);
 /* Frees an open slot that left its socket's list and dropped its hold
  * (rn__sock_close_slot()); counts as a cleanup done during an exit. */
 void rn__sock_slot_gone(struct hslot *hs);
-/* Begins a handle's cleanup: registers the process's wait ("cleanup") for
- * the socket's release, and moves the slot from the handle table to the
- * process's closing list, freeing its number.  Called by rn__sock_close()
- * while the slot still holds its "handle" reference. */
-void rn__sock_slot_closing(struct hslot *hs);
+/* A close record for a handle's cleanup, from the layer's free list or
+ * new; NULL without memory (the handle then stays open). [L] */
+struct sock_closing *rn__sock_rec_get(struct sock_layer *sl);
+/* Frees the layer's kept close records (the layer goes). [L] */
+void rn__sock_rec_pool_fini(struct sock_layer *sl);
+/* Begins a handle's cleanup with close record rec: registers the
+ * process's wait ("cleanup") for the socket's release, and moves the slot
+ * from the handle table to the process's closing list, freeing its
+ * number.  Called by rn__sock_close() while the slot still holds its
+ * "handle" reference. */
+void rn__sock_slot_closing(struct hslot *hs, struct sock_closing *rec);
 /* True if the handle of slot hs is non-blocking. */
 static inline bool rn__sock_slot_nonblock(const struct hslot *hs)
 {
@@ -365,13 +394,16 @@ unsigned rn__sock_ready(struct sock *so);
 void rn__sock_names(struct sock *so);
 /* Pulls from the transport into pending requests until it says RN_EAGAIN. */
 void rn__sock_kick(struct sock *so);
-/* Runs a handle's cleanup: the close returns at once (req, may be NULL,
- * completes now, or under SO_LINGER > 0 once it settled or gave up). */
-void rn__sock_close(struct sock *so, struct sock_req *req);
+/* Runs a handle's cleanup with close record rec: the close returns at
+ * once (req, may be NULL, completes now, or under SO_LINGER > 0 once it
+ * settled or gave up). */
+void rn__sock_close(struct sock *so, struct sock_req *req, struct sock_closing *rec);
 /* Closes the open socket slot hs: when other slots share its socket, the
  * slot alone goes (its "handle" hold dropped, req completed with 0);
- * else the socket closes as rn__sock_close() says. */
-void rn__sock_close_slot(struct hslot *hs, struct sock_req *req);
+ * else the socket closes as rn__sock_close() says.  Returns 0, or
+ * RN_ENOMEM with nothing done (no close record could be had; req is the
+ * caller's still). */
+int rn__sock_close_slot(struct hslot *hs, struct sock_req *req);
 /* Turns the graceful close of a closing socket abortive (stack teardown). */
 void rn__sock_abort_closing(struct sock *so);
 
@@ -406,12 +438,13 @@ void rn__rset_types_init(void);
 void rn__rset_sock_event(struct sock *so, unsigned events);
 /* so begins to close: takes it out of every set, dropping their holds. */
 void rn__rset_sock_closing(struct sock *so);
-/* Closes the readiness set of slot hs: its waits complete with
- * RN_ECANCELED, its registrations go, the slot's "handle" hold is dropped;
- * the process's cleanup waits for the set's release. */
-void rn__rset_close(struct hslot *hs);
+/* Closes the readiness set of slot hs with close record rec: its waits
+ * complete with RN_ECANCELED, its registrations go, the slot's "handle"
+ * hold is dropped; the process's cleanup waits for the set's release. */
+void rn__rset_close(struct hslot *hs, struct sock_closing *rec);
 /* If handle h of p is a readiness set, closes it, completes req (may be
- * NULL) with 0 and returns true; else returns false. */
+ * NULL) with 0 (RN_ENOMEM, the set left open, if no close record could
+ * be had) and returns true; else returns false. */
 bool rn__rset_close_handle(struct rn_proc *p, int h, struct sock_req *req);
 /* True if d is a well-formed RN_SOP_RSET_WAIT request. */
 bool rn__rset_req_valid(const struct rn_sock_req *d);

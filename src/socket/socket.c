@@ -498,7 +498,7 @@ int rn__sock_setopt(struct sock *so, enum rn_sockopt opt, int64_t val)
     case RN_SO_LINGER:
         if (val < -1)
             return RN_EINVAL;
-        so->so_linger = val;
+        so->so_linger = val > INT32_MAX ? INT32_MAX : (int32_t)val;  /* as Linux's int */
         return 0;
     case RN_SO_RCVLOWAT:
         /* As Linux: 0 means 1; the socket's receive buffer caps it. */
@@ -613,12 +613,13 @@ int rn__sock_ioctl(struct sock *so, unsigned long req, int *val)
 /* Completes a lingering close request, if one waits. */
 static void linger_done(struct sock *so, ssize_t result)
 {
-    struct sock_req *rq = so->so_close_req;
+    struct sock_closing *rec = so->so_rec;
+    struct sock_req *rq = rec->sc_linger_req;
 
     if (rq == NULL)
         return;
-    so->so_close_req = NULL;
-    rn_timer_cancel(rn_stack_timers(so->so_proc->p_stack), &so->so_linger_timer);
+    rec->sc_linger_req = NULL;
+    rn_timer_cancel(rn_stack_timers(so->so_proc->p_stack), &rec->sc_linger_timer);
     rn__sock_req_complete(rq, result);
 }
 
@@ -627,16 +628,18 @@ static void linger_done(struct sock *so, ssize_t result)
  * close turns abortive, as closesocket() does under a linger timeout. */
 static void linger_check(struct rn_timer *t, rn_time_t now)
 {
-    struct sock *so = (struct sock *)((char *)t - offsetof(struct sock, so_linger_timer));
-    void *ob = so->so_close_id ? rn_ob_lookup(so->so_close_id, RN_TAG_LOOKUP) : NULL;
+    struct sock_closing *rec =
+        (struct sock_closing *)((char *)t - offsetof(struct sock_closing, sc_linger_timer));
+    struct sock *so = rec->sc_so;
+    void *ob = rec->sc_close_id ? rn_ob_lookup(rec->sc_close_id, RN_TAG_LOOKUP) : NULL;
 
     if (ob == NULL || so->so_ops->to_settled(ob)) {
         linger_done(so, 0);
-    } else if (now >= so->so_linger_end) {
+    } else if (now >= rec->sc_linger_end) {
         so->so_ops->to_abort(ob);
         linger_done(so, 0);
     } else {
-        rn_timer_arm(rn_stack_timers(so->so_proc->p_stack), &so->so_linger_timer,
+        rn_timer_arm(rn_stack_timers(so->so_proc->p_stack), &rec->sc_linger_timer,
                      now + SOCK_LINGER_CHECK);
     }
     if (ob != NULL)
@@ -645,12 +648,14 @@ static void linger_check(struct rn_timer *t, rn_time_t now)
 
 static void sock_close_done(struct rn_stack *st, struct rn_work *w)
 {
-    struct sock *so = (struct sock *)((char *)w - offsetof(struct sock, so_close_work));
+    struct sock_closing *rec =
+        (struct sock_closing *)((char *)w - offsetof(struct sock_closing, sc_close_work));
+    struct sock *so = rec->sc_so;
     struct hslot *hs = so->so_slot;
 
     rn__sock_mark_loop(rn__sock_layer(st));
     atomic_store_explicit(&so->so_state, SO_CLOSED, memory_order_relaxed);
-    so->so_close_id = 0;
+    rec->sc_close_id = 0;
     linger_done(so, 0);
     /* The handle's reference goes last: it may release the socket, whose
      * release the process's cleanup wait is waiting for. */
@@ -660,7 +665,8 @@ static void sock_close_done(struct rn_stack *st, struct rn_work *w)
 
 void rn__sock_abort_closing(struct sock *so)
 {
-    void *ob = so->so_close_id ? rn_ob_lookup(so->so_close_id, RN_TAG_LOOKUP) : NULL;
+    uint64_t id = so->so_rec->sc_close_id;
+    void *ob = id != 0 ? rn_ob_lookup(id, RN_TAG_LOOKUP) : NULL;
 
     if (ob == NULL)
         return;
@@ -675,10 +681,10 @@ static void sock_close_fired(struct rn_ob_wait *w, void *ctx)
     struct sock *so = ctx;
 
     (void)w;
-    rn_stack_post(so->so_proc->p_stack, &so->so_close_work, sock_close_done);
+    rn_stack_post(so->so_proc->p_stack, &so->so_rec->sc_close_work, sock_close_done);
 }
 
-void rn__sock_close(struct sock *so, struct sock_req *req)
+void rn__sock_close(struct sock *so, struct sock_req *req, struct sock_closing *rec)
 {
     bool abort = so->so_linger == 0 || so->so_sl->sl_fini;
     void *ob;
@@ -686,7 +692,9 @@ void rn__sock_close(struct sock *so, struct sock_req *req)
 
     assert(atomic_load_explicit(&so->so_state, memory_order_relaxed) == SO_OPEN);
     assert(so->so_t != NULL);
-    rn__sock_slot_closing(so->so_slot);
+    rec->sc_so = so;
+    so->so_rec = rec;
+    rn__sock_slot_closing(so->so_slot, rec);
     atomic_store_explicit(&so->so_state, SO_CLOSE_PENDING, memory_order_relaxed);
     /* 1. Cancel the handle's pending requests; polls watching it complete
      *    with RN_POLLNVAL for it. */
@@ -708,12 +716,12 @@ void rn__sock_close(struct sock *so, struct sock_req *req)
     so->so_t = NULL;
     if (ob == NULL) {
         /* It never had an object (a stream socket never connected). */
-        rn_stack_post(so->so_proc->p_stack, &so->so_close_work, sock_close_done);
+        rn_stack_post(so->so_proc->p_stack, &rec->sc_close_work, sock_close_done);
     } else {
-        err = rn_ob_wait_release(ob, &so->so_close_wait, so, "close", sock_close_fired, so);
+        err = rn_ob_wait_release(ob, &rec->sc_close, so, "close", sock_close_fired, so);
         assert(err == 0);
         (void)err;
-        so->so_close_id = rn_ob_id(ob);
+        rec->sc_close_id = rn_ob_id(ob);
         rn_ob_deref(ob, RN_TAG_SOCKET_ENDPOINT);
     }
     if (req == NULL)
@@ -724,10 +732,10 @@ void rn__sock_close(struct sock *so, struct sock_req *req)
         rn__sock_req_complete(req, 0);
         return;
     }
-    so->so_close_req = req;
-    so->so_linger_end = rn_stack_now(so->so_proc->p_stack) + RN_SEC(so->so_linger);
-    rn_timer_init(&so->so_linger_timer, linger_check);
-    linger_check(&so->so_linger_timer, rn_stack_now(so->so_proc->p_stack));
+    rec->sc_linger_req = req;
+    rec->sc_linger_end = rn_stack_now(so->so_proc->p_stack) + RN_SEC(so->so_linger);
+    rn_timer_init(&rec->sc_linger_timer, linger_check);
+    linger_check(&rec->sc_linger_timer, rn_stack_now(so->so_proc->p_stack));
 }
 
 /* Takes slot hs off its socket's list of slots; the first slot left
@@ -746,14 +754,18 @@ static void slot_unlink(struct sock *so, struct hslot *hs)
     so->so_handle = so->so_slot->hs_handle;
 }
 
-void rn__sock_close_slot(struct hslot *hs, struct sock_req *req)
+int rn__sock_close_slot(struct hslot *hs, struct sock_req *req)
 {
     struct sock *so = hs->hs_so;
 
     assert(so != NULL && !hs->hs_closing);
     if (so->so_nslots <= 1) {
-        rn__sock_close(so, req);
-        return;
+        struct sock_closing *rec = rn__sock_rec_get(so->so_sl);
+
+        if (rec == NULL)
+            return RN_ENOMEM;
+        rn__sock_close(so, req, rec);
+        return 0;
     }
     /* Another handle still refers to the socket, as another descriptor
      * keeps a file open: only this handle goes. */
@@ -762,6 +774,7 @@ void rn__sock_close_slot(struct hslot *hs, struct sock_req *req)
     rn_ob_deref(so, RN_TAG_HANDLE);
     if (req != NULL)
         rn__sock_req_complete(req, 0);
+    return 0;
 }
 
 int rn_sock_share(struct rn_proc *from, int h, struct rn_proc *to)

@@ -187,14 +187,14 @@ struct tcp_cubic {
     uint32_t cu_w_max;        /* the window before the last reduction */
     uint32_t cu_w_est;        /* the Reno-friendly estimate (RFC 9438 4.3) */
     uint32_t cu_cwnd_epoch;   /* the window when the epoch began */
-    rn_time_t cu_epoch;       /* start of congestion avoidance; 0: none yet */
-    rn_time_t cu_k;           /* time the curve takes back to cu_w_max */
     /* HyStart++ (RFC 9406), in the first slow start only. */
     uint32_t hs_round_end;    /* a round ends when this is acknowledged */
+    rn_time_t cu_epoch;       /* start of congestion avoidance; 0: none yet */
+    rn_time_t cu_k;           /* time the curve takes back to cu_w_max */
     rn_time_t hs_last_min;    /* least RTT of the last round; 0: none */
     rn_time_t hs_cur_min;     /* least RTT of this round so far; 0: none */
-    uint32_t hs_samples;      /* RTT samples this round */
     rn_time_t hs_css_base;    /* least RTT when conservative slow start began */
+    uint32_t hs_samples;      /* RTT samples this round */
     uint8_t hs_css_rounds;    /* rounds in conservative slow start */
     bool hs_css;              /* in conservative slow start */
     bool hs_done;             /* HyStart++ is over for this connection */
@@ -221,13 +221,13 @@ struct tcp_uopts {
     uint32_t uo_rcvbuf;                /* SO_RCVBUF as reported (doubled) */
     uint32_t uo_maxseg;                /* TCP_MAXSEG */
     uint32_t uo_window_clamp;          /* TCP_WINDOW_CLAMP, bytes */
-    rn_time_t uo_keepidle;             /* TCP_KEEPIDLE */
-    rn_time_t uo_keepintvl;            /* TCP_KEEPINTVL */
     uint32_t uo_keepcnt;               /* TCP_KEEPCNT */
     uint32_t uo_syncnt;                /* TCP_SYNCNT */
-    rn_time_t uo_user_timeout;         /* TCP_USER_TIMEOUT; 0 none */
     uint8_t uo_tos;                    /* IP_TOS */
     uint8_t uo_ttl;                    /* IP_TTL; 0 the stack's */
+    rn_time_t uo_keepidle;             /* TCP_KEEPIDLE */
+    rn_time_t uo_keepintvl;            /* TCP_KEEPINTVL */
+    rn_time_t uo_user_timeout;         /* TCP_USER_TIMEOUT; 0 none */
     const struct tcp_cc_ops *uo_cc;    /* TCP_CONGESTION; NULL the stack's */
 };
 
@@ -468,7 +468,6 @@ struct tcp_conn {
     uint32_t t_ooo_recent[RN_TCP_MAX_SACKS]; /* [L] seqs of the latest out-of-order
                                           arrivals, most recent first: the order
                                           SACK blocks report them (RFC 2018 4) */
-    uint8_t t_ooo_nrecent;             /* [L] t_ooo_recent[0..n) are set */
     _Atomic uint32_t t_sndq_bytes;     /* [A] queued, unacked: netstat's Send-Q */
     _Atomic uint32_t t_rcvq_bytes;     /* [A] received, unread: netstat's Recv-Q */
 
@@ -479,6 +478,8 @@ struct tcp_conn {
     uint8_t t_armed;                   /* [L] bit k: timer k is armed */
     bool t_timer_firing;               /* [L] the timers' work is running */
     bool t_persist;                    /* [L] TCP_T_REXMT is running as the persist timer */
+    uint8_t t_ooo_nrecent;             /* [L] t_ooo_recent[0..n) are set */
+    uint32_t t_rcv_mss;                /* [L] largest payload received (statistics) */
 
     const struct tcp_upcalls *t_up;    /* [L] NULL once the user let go */
     void *t_upctx;                     /* [L] */
@@ -501,7 +502,6 @@ struct tcp_conn {
     uint64_t t_data_segs_in;
     rn_time_t t_min_rtt;               /* smallest RTT sample; 0 none */
     rn_time_t t_last_rtt;              /* the latest RTT sample; 0 none */
-    uint32_t t_rcv_mss;                /* largest payload received */
     uint64_t t_dr_rate;                /* delivery rate, bytes per second */
     rn_time_t t_dr_since;              /* start of the round being measured */
     uint64_t t_dr_acked;               /* t_bytes_acked at that start */

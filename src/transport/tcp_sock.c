@@ -33,10 +33,10 @@ struct tcp_sock {
     struct rn_inaddr tk_laddr;         /* [L] bound address, or the wildcard
                                           of the socket's family */
     uint16_t tk_lport;                 /* [L] bound port, 0 = pick one */
-    int tk_error;                      /* [L] pending error told by TCP, 0 if none */
     bool tk_connecting;                /* [L] a connect answered EINPROGRESS and
                                           no connect has seen it finish yet */
     bool tk_shut_rd;                   /* [L] the user will read no more */
+    int tk_error;                      /* [L] pending error told by TCP, 0 if none */
     struct tcp_uopts tk_uo;            /* [L] the options set (tcp_opt.c); the
                                           listener or connection keeps its own
                                           copy once it exists */
