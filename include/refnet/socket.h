@@ -375,7 +375,8 @@ int rn_shutdown(struct rn_proc *p, int h, int how);
  * is released (a process's exit waits for it, and `refnet why` shows it
  * meanwhile).  Under SO_LINGER > 0 it waits until everything sent was
  * acknowledged, at most that many seconds, then aborts the connection;
- * under SO_LINGER 0 it aborts at once (a RST). */
+ * under SO_LINGER 0 it aborts at once (a RST).  RN_ENOMEM: no memory for
+ * the close's record, and the handle stays open (close it again later). */
 int rn_close(struct rn_proc *p, int h);
 /* Waits up to timeout_ms (-1: forever, 0: not at all) until one of fds is
  * ready; fills pf_revents.  Returns the number of ready entries, 0 on

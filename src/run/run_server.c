@@ -286,6 +286,8 @@ static struct run_hold *hold_new(struct run_proc *rp, struct run_sock *rk, int h
     return rh;
 }
 
+/* A close found no memory for its record (RN_ENOMEM): the handle stays
+ * open, and the process's exit closes it (docs/sockets.md). */
 static void close_done(struct rn_proc *p, const struct rn_sock_completion *c)
 {
     (void)p;
