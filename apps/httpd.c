@@ -5,7 +5,7 @@
  *
  * A connection always has exactly one request in flight (until it
  * closes), and is in one of four states:
- *   READ    a receive into hc_in; bytes go through the parser as they come
+ *   READ    a receive into w_in; bytes go through the parser as they come
  *   SKIP    a receive whose bytes are a request body being dropped
  *   SEND    a send: a response head, or head and file piece, or a piece
  *   LINGER  our side is shut; a receive drops what the peer still sends
@@ -87,6 +87,14 @@ struct hc_work {
     struct rn_http_parser w_parser;   /* [L] the request being read */
     uint8_t w_in[HTTPD_IN];           /* [L] received bytes */
     char w_head[HTTPD_HEAD_MAX];      /* [L] heads and error bodies */
+    uint32_t w_in_off;                /* [L] w_in[w_in_off..w_in_len) not yet */
+    uint32_t w_in_len;                /*     parsed; w_in_off <= w_in_len */
+    uint64_t w_skip;                  /* [L] request body bytes still to drop */
+    struct httpd_centry *w_file;      /* [L] the cached open file being sent, or NULL */
+    int w_fd;                         /* [L] its descriptor, or -1 */
+    uint64_t w_file_off;              /* [L] its next offset */
+    uint64_t w_file_left;             /* [L] its bytes still to send */
+    uint8_t *w_out;                   /* [L] hd_chunk bytes, during a file response */
     struct hc_work *w_next;           /* [L] on hd_work while free */
 };
 
@@ -99,22 +107,15 @@ enum hc_state {
 
 struct hconn {
     struct tsrv_conn hc_base;         /* the skeleton's head */
-    enum hc_state hc_state;           /* [L] see the file comment */
-    struct hc_work *hc_w;             /* [L] parser and buffers; NULL only while
-                                         idle (READ, nothing buffered) */
-    struct rn_timer hc_timer;         /* [L] hc_deadline of a wait for input
-                                         (rn__tsrv_wait_input()) */
-    uint32_t hc_in_off;               /* [L] hc_in[hc_in_off..hc_in_len) not yet */
-    uint32_t hc_in_len;               /*     parsed; hc_in_off <= hc_in_len */
-    rn_time_t hc_deadline;            /* [L] when the current wait for input ends */
-    uint64_t hc_skip;                 /* [L] request body bytes still to drop */
+    uint8_t hc_state;                 /* [L] enum hc_state, see the file comment */
     bool hc_close_after;              /* [L] close once the response is sent */
     bool hc_shut;                     /* [L] the last send shut our side (RN_MSG_EOF) */
-    struct httpd_centry *hc_file;     /* [L] the cached open file being sent, or NULL */
-    int hc_fd;                        /* [L] its descriptor, or -1 */
-    uint64_t hc_file_off;             /* [L] its next offset */
-    uint64_t hc_file_left;            /* [L] its bytes still to send */
-    uint8_t *hc_out;                  /* [L] hd_chunk bytes, during a file response */
+    struct hc_work *hc_w;             /* [L] parser, buffers and the request in
+                                         hand; NULL only while idle (READ,
+                                         nothing buffered, no request begun) */
+    struct rn_timer hc_timer;         /* [L] hc_deadline of a wait for input
+                                         (rn__tsrv_wait_input()) */
+    rn_time_t hc_deadline;            /* [L] when the current wait for input ends */
 };
 
 static void hc_input(struct hconn *hc);
@@ -166,7 +167,9 @@ static bool hc_started(const struct hconn *hc)
 /* Whether hc waits for a request with nothing of one in hand. */
 static bool hc_idle(const struct hconn *hc)
 {
-    return hc->hc_state == HC_READ && !hc_started(hc) && hc->hc_in_off == hc->hc_in_len;
+    return hc->hc_state == HC_READ &&
+           (hc->hc_w == NULL ||
+            (!hc_started(hc) && hc->hc_w->w_in_off == hc->hc_w->w_in_len));
 }
 
 /* Gives hc a work block: a kept one, else a new one.  Returns false if
@@ -187,8 +190,13 @@ static bool work_take(struct hconn *hc)
             return false;
     }
     rn__http_parser_init(&w->w_parser, NULL);
+    w->w_in_off = w->w_in_len = 0;
+    w->w_skip = 0;
+    w->w_file = NULL;
+    w->w_fd = -1;
+    w->w_file_off = w->w_file_left = 0;
+    w->w_out = NULL;
     hc->hc_w = w;
-    hc->hc_in_off = hc->hc_in_len = 0;
     return true;
 }
 
@@ -200,6 +208,7 @@ static void work_give(struct hconn *hc)
 
     if (w == NULL)
         return;
+    assert(w->w_file == NULL && w->w_out == NULL);  /* hc_file_end() first */
     hc->hc_w = NULL;
     if (hd->hd_nwork >= HTTPD_WORK_KEEP) {
         free(w);
@@ -210,7 +219,7 @@ static void work_give(struct hconn *hc)
     hd->hd_nwork++;
 }
 
-/* Receives into the free part of hc_in, until hc_deadline; an idle
+/* Receives into the free part of w_in, until hc_deadline; an idle
  * connection without a work block waits for input instead (in the
  * service's readiness set, hc_timer at its deadline), and one with a
  * block waits HTTPD_HOT at most before it lends the block back. */
@@ -233,11 +242,11 @@ static void hc_read(struct hconn *hc)
         hc_abort(hc);
         return;
     }
-    if (hc->hc_in_off == hc->hc_in_len)
-        hc->hc_in_off = hc->hc_in_len = 0;
-    assert(hc->hc_in_len < HTTPD_IN);
-    rq.sq_buf = hc->hc_w->w_in + hc->hc_in_len;
-    rq.sq_len = HTTPD_IN - hc->hc_in_len;
+    if (hc->hc_w->w_in_off == hc->hc_w->w_in_len)
+        hc->hc_w->w_in_off = hc->hc_w->w_in_len = 0;
+    assert(hc->hc_w->w_in_len < HTTPD_IN);
+    rq.sq_buf = hc->hc_w->w_in + hc->hc_w->w_in_len;
+    rq.sq_len = HTTPD_IN - hc->hc_w->w_in_len;
     /* A deadline already passed still gets a receive, of the shortest
      * wait: the timeout then takes the one path every timeout takes. */
     rq.sq_timeout = hc_idle(hc) && wait > HTTPD_HOT ? HTTPD_HOT : wait;
@@ -258,7 +267,7 @@ static void hc_send(struct hconn *hc, const void *buf, size_t len)
      * FIN: a client that closes as soon as it has the answer (wrk, curl
      * with Connection: close) then closes second, and the TIME_WAIT stays
      * here rather than filling the client's ports. */
-    if (hc->hc_close_after && (hc->hc_fd < 0 || hc->hc_file_left == 0)) {
+    if (hc->hc_close_after && (hc->hc_w->w_fd < 0 || hc->hc_w->w_file_left == 0)) {
         rq.sq_flags |= RN_MSG_EOF;
         hc->hc_shut = true;
     }
@@ -311,13 +320,15 @@ static void hc_file_end(struct hconn *hc)
 {
     struct rn_httpd *hd = hd_of(hc);
 
-    if (hc->hc_file != NULL)
-        rn__httpd_cache_put(&hd->hd_cache, hc->hc_file);
-    hc->hc_file = NULL;
-    hc->hc_fd = -1;
-    hc->hc_file_left = 0;
-    buf_put(hd, hc->hc_out);
-    hc->hc_out = NULL;
+    if (hc->hc_w == NULL)
+        return;
+    if (hc->hc_w->w_file != NULL)
+        rn__httpd_cache_put(&hd->hd_cache, hc->hc_w->w_file);
+    hc->hc_w->w_file = NULL;
+    hc->hc_w->w_fd = -1;
+    hc->hc_w->w_file_left = 0;
+    buf_put(hd, hc->hc_w->w_out);
+    hc->hc_w->w_out = NULL;
 }
 
 /* A response with a short text body (errors, 403, 404).  close: the
@@ -365,21 +376,21 @@ static bool hc_piece(struct hconn *hc, size_t used)
     size_t want = hd->hd_chunk - used;
     ssize_t n;
 
-    if (want > hc->hc_file_left)
-        want = (size_t)hc->hc_file_left;
+    if (want > hc->hc_w->w_file_left)
+        want = (size_t)hc->hc_w->w_file_left;
     do
-        n = pread(hc->hc_fd, hc->hc_out + used, want, (off_t)hc->hc_file_off);
+        n = pread(hc->hc_w->w_fd, hc->hc_w->w_out + used, want, (off_t)hc->hc_w->w_file_off);
     while (n < 0 && errno == EINTR);
     if (n <= 0 && want > 0) {
         /* Shrunk or failed under us: the length was promised.  The next
          * request opens the path again. */
-        rn__httpd_cache_drop(&hd->hd_cache, hc->hc_file);
+        rn__httpd_cache_drop(&hd->hd_cache, hc->hc_w->w_file);
         return false;
     }
-    hc->hc_file_off += (uint64_t)n;
-    hc->hc_file_left -= (uint64_t)n;
+    hc->hc_w->w_file_off += (uint64_t)n;
+    hc->hc_w->w_file_left -= (uint64_t)n;
     hd->hd_stats.hs_file_bytes += (uint64_t)n;
-    hc_send(hc, hc->hc_out, used + (size_t)n);
+    hc_send(hc, hc->hc_w->w_out, used + (size_t)n);
     return true;
 }
 
@@ -431,25 +442,25 @@ static void hc_respond(struct hconn *hc)
         hc_send(hc, hc->hc_w->w_head, n);
         return;
     }
-    hc->hc_out = buf_get(hd);
-    if (hc->hc_out == NULL) {
+    hc->hc_w->w_out = buf_get(hd);
+    if (hc->hc_w->w_out == NULL) {
         rn__httpd_cache_put(&hd->hd_cache, e);
         hc_error(hc, 500);
         return;
     }
-    hc->hc_file = e;
-    hc->hc_fd = e->ce_file.hf_fd;
-    hc->hc_file_off = 0;
-    hc->hc_file_left = size;
+    hc->hc_w->w_file = e;
+    hc->hc_w->w_fd = e->ce_file.hf_fd;
+    hc->hc_w->w_file_off = 0;
+    hc->hc_w->w_file_left = size;
     /* The head and the first piece go in one send; a small cached file
      * is copied from memory, with no read. */
-    memcpy(hc->hc_out, hc->hc_w->w_head, n);
+    memcpy(hc->hc_w->w_out, hc->hc_w->w_head, n);
     if (e->ce_body != NULL && n + size <= hd->hd_chunk) {
-        memcpy(hc->hc_out + n, e->ce_body, size);
-        hc->hc_file_off = size;
-        hc->hc_file_left = 0;
+        memcpy(hc->hc_w->w_out + n, e->ce_body, size);
+        hc->hc_w->w_file_off = size;
+        hc->hc_w->w_file_left = 0;
         hd->hd_stats.hs_file_bytes += size;
-        hc_send(hc, hc->hc_out, n + size);
+        hc_send(hc, hc->hc_w->w_out, n + size);
         return;
     }
     if (!hc_piece(hc, n)) {
@@ -479,7 +490,8 @@ static void hc_linger(struct hconn *hc)
     hc->hc_state = HC_LINGER;
     if (!hc->hc_shut)
         (void)rn_sock_shutdown(hd->hd_srv.ts_proc, hc->hc_base.tc_handle, RN_SHUT_WR);
-    hc->hc_in_off = hc->hc_in_len = 0;
+    if (hc->hc_w != NULL)
+        hc->hc_w->w_in_off = hc->hc_w->w_in_len = 0;
     hc->hc_deadline = rn__tsrv_now(&hd->hd_srv) + hd->hd_linger;
     hc_read(hc);
 }
@@ -496,17 +508,17 @@ static void hc_input(struct hconn *hc)
     }
     hp = &hc->hc_w->w_parser;
     for (;;) {
-        uint32_t avail = hc->hc_in_len - hc->hc_in_off;
+        uint32_t avail = hc->hc_w->w_in_len - hc->hc_w->w_in_off;
         bool was_started = rn__http_parser_started(hp);
         size_t used;
         int r;
 
         if (hc->hc_state == HC_SKIP) {
-            uint32_t n = hc->hc_skip < avail ? (uint32_t)hc->hc_skip : avail;
+            uint32_t n = hc->hc_w->w_skip < avail ? (uint32_t)hc->hc_w->w_skip : avail;
 
-            hc->hc_in_off += n;
-            hc->hc_skip -= n;
-            if (hc->hc_skip > 0) {
+            hc->hc_w->w_in_off += n;
+            hc->hc_w->w_skip -= n;
+            if (hc->hc_w->w_skip > 0) {
                 hc_read(hc);
                 return;
             }
@@ -517,8 +529,8 @@ static void hc_input(struct hconn *hc)
             hc_read(hc);
             return;
         }
-        r = rn__http_parse(hp, hc->hc_w->w_in + hc->hc_in_off, avail, &used);
-        hc->hc_in_off += (uint32_t)used;
+        r = rn__http_parse(hp, hc->hc_w->w_in + hc->hc_w->w_in_off, avail, &used);
+        hc->hc_w->w_in_off += (uint32_t)used;
         if (!was_started && rn__http_parser_started(hp))
             hc->hc_deadline = rn__tsrv_now(&hd->hd_srv) + hd->hd_header;
         if (r == RN_HTTP_ERROR) {
@@ -529,7 +541,7 @@ static void hc_input(struct hconn *hc)
             if (hp->hp_has_length && hp->hp_length > 0 && hp->hp_method != RN_HTTP_M_OTHER) {
                 /* The body has as long as a head had, in all. */
                 hc->hc_state = HC_SKIP;
-                hc->hc_skip = hp->hp_length;
+                hc->hc_w->w_skip = hp->hp_length;
                 hc->hc_deadline = rn__tsrv_now(&hd->hd_srv) + hd->hd_header;
                 continue;
             }
@@ -552,7 +564,7 @@ static void hc_received(struct hconn *hc, ssize_t n)
             hc_read(hc);  /* dropped */
             return;
         }
-        hc->hc_in_len += (uint32_t)n;
+        hc->hc_w->w_in_len += (uint32_t)n;
         hc_input(hc);
         return;
     }
@@ -605,7 +617,7 @@ static void hc_sent(struct hconn *hc, ssize_t n)
         return;
     }
     hd->hd_srv.ts_stats.ss_bytes_out += (uint64_t)n;
-    if (hc->hc_fd >= 0 && hc->hc_file_left > 0) {
+    if (hc->hc_w->w_fd >= 0 && hc->hc_w->w_file_left > 0) {
         if (!hc_piece(hc, 0)) {
             hd->hd_stats.hs_file_errors++;
             hc_file_end(hc);
@@ -661,7 +673,6 @@ static void hc_open(struct tsrv_conn *c)
 {
     struct hconn *hc = (struct hconn *)c;
 
-    hc->hc_fd = -1;
     rn_timer_init(&hc->hc_timer, hc_timeout);
     hc_next(hc);  /* no work block until input comes */
 }
@@ -699,7 +710,7 @@ static uint64_t hc_left(const struct tsrv_conn *c)
 {
     const struct hconn *hc = (const struct hconn *)c;
 
-    return hc->hc_fd >= 0 ? hc->hc_file_left : 0;
+    return hc->hc_w != NULL && hc->hc_w->w_fd >= 0 ? hc->hc_w->w_file_left : 0;
 }
 
 static void hc_free(struct tsrv_conn *c)

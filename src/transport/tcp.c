@@ -7,7 +7,7 @@
  * Who holds a connection:
  *   "create"          the TCP layer, until the protocol is done with it
  *   "port-table"      while segments can find it in the connection table
- *   "tcp.timer"       one per armed timer
+ *   "tcp.timer"       one while any of its timers is armed
  *   "listener"        a listener's SYN or accept queue, until accepted
  *   "socket.endpoint" the socket above it (taken by the socket layer)
  *   "callout:NAME"    a filtering platform callout: context it keeps on the
@@ -99,6 +99,11 @@ static const struct rn_ob_type_ops conn_ops = {
     .size = sizeof(struct tcp_conn),
     .release = conn_release,
     .describe = conn_describe,
+    /* At most five holders at once in its life: "create", "port-table",
+     * "tcp.timer", the loop passing, and "listener" until the accept hands
+     * that hold to "socket.endpoint".  A sixth (an enumeration, a
+     * callout) takes a line from the pool. */
+    .holders = 5,
 };
 
 static void listener_describe(const void *ob, char *buf, size_t len)
@@ -148,7 +153,7 @@ static const char *const conn_conds[] = {
 static const struct rn_ob_holder conn_holders[] = {
     {"create", 0, 0, 0, "expected: TCP's own, until the protocol is done with it"},
     {"port-table", TCP_COND_IN_TABLE, RN_HOLD_ONE, 0, "expected while in the connection table"},
-    {"tcp.timer", TCP_COND_TIMERS, RN_HOLD_ONE, 0, "expected: one per armed timer"},
+    {"tcp.timer", TCP_COND_TIMERS, RN_HOLD_ONE, 0, "expected while a timer is armed"},
     {"listener", TCP_COND_QUEUED, RN_HOLD_ONE, 0,
      "expected: queued on its listener until accepted"},
     {"socket.endpoint", 0, RN_HOLD_DYING, 0,

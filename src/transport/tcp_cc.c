@@ -29,6 +29,22 @@ const struct tcp_cc_ops *rn__tcp_cc_find(const char *name)
     return NULL;
 }
 
+uint8_t rn__tcp_cc_id(const struct tcp_cc_ops *cc)
+{
+    size_t i;
+
+    for (i = 0; i < NALGORITHMS; i++) {
+        if (algorithms[i] == cc)
+            return (uint8_t)(i + 1);
+    }
+    return 0;
+}
+
+const struct tcp_cc_ops *rn__tcp_cc_of(uint8_t id)
+{
+    return id != 0 && id <= NALGORITHMS ? algorithms[id - 1] : NULL;
+}
+
 void rn__tcp_cc_set(struct tcp_conn *c, const struct tcp_cc_ops *cc)
 {
     enum tcp_state st = tcp_state(c);

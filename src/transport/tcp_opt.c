@@ -200,7 +200,7 @@ int rn__tcp_opt_set(struct tcp_stack *ts, struct tcp_uopts *uo, struct tcp_conn 
         return 0;
     case RN_TCP_KEEPIDLE:
     case RN_TCP_KEEPINTVL: {
-        rn_time_t t = RN_SEC(v);
+        uint32_t t = (uint32_t)v;  /* seconds */
 
         if (v < 1 || v > TCP_KEEP_SECS_MAX)
             return RN_EINVAL;
@@ -241,11 +241,11 @@ int rn__tcp_opt_set(struct tcp_stack *ts, struct tcp_uopts *uo, struct tcp_conn 
     case RN_TCP_USER_TIMEOUT:
         if (v < 0)
             return RN_EINVAL;
-        uo->uo_user_timeout = RN_MSEC(v);
+        uo->uo_user_timeout = (uint32_t)v;
         if (lu != NULL)
-            lu->uo_user_timeout = RN_MSEC(v);
+            lu->uo_user_timeout = (uint32_t)v;
         if (cu != NULL) {
-            cu->uo_user_timeout = RN_MSEC(v);
+            cu->uo_user_timeout = (uint32_t)v;
             /* A running retransmission timer may now be due sooner. */
             if (conn_live(c) && tcp_timer_armed(c, TCP_T_REXMT) && !c->t_persist)
                 rn__tcp_rexmt_start(c);
@@ -341,11 +341,12 @@ int rn__tcp_opt_get(struct tcp_stack *ts, const struct tcp_uopts *uo, const stru
             *val = u->uo_maxseg != 0 ? u->uo_maxseg : TCP_DEFAULT_MSS;
         return 0;
     case RN_TCP_KEEPIDLE:
-        *val = (int64_t)((u->uo_keepidle ? u->uo_keepidle : p->tp_keepidle) / RN_NSEC_PER_SEC);
+        *val = u->uo_keepidle ? (int64_t)u->uo_keepidle
+                              : (int64_t)(p->tp_keepidle / RN_NSEC_PER_SEC);
         return 0;
     case RN_TCP_KEEPINTVL:
-        *val = (int64_t)((u->uo_keepintvl ? u->uo_keepintvl : p->tp_keepintvl) /
-                         RN_NSEC_PER_SEC);
+        *val = u->uo_keepintvl ? (int64_t)u->uo_keepintvl
+                               : (int64_t)(p->tp_keepintvl / RN_NSEC_PER_SEC);
         return 0;
     case RN_TCP_KEEPCNT:
         *val = u->uo_keepcnt ? u->uo_keepcnt : p->tp_keepcnt;
@@ -354,7 +355,7 @@ int rn__tcp_opt_get(struct tcp_stack *ts, const struct tcp_uopts *uo, const stru
         *val = u->uo_syncnt ? u->uo_syncnt : p->tp_syn_retries;
         return 0;
     case RN_TCP_USER_TIMEOUT:
-        *val = (int64_t)(u->uo_user_timeout / RN_NSEC_PER_MSEC);
+        *val = u->uo_user_timeout;
         return 0;
     case RN_SO_LISTEN_REFUSE:
         *val = l != NULL && l->l_refuse;
@@ -389,11 +390,11 @@ int rn__tcp_opt_set_str(struct tcp_stack *ts, struct tcp_uopts *uo, struct tcp_c
     cc = rn__tcp_cc_find(strcmp(name, "reno") == 0 ? "newreno" : name);
     if (cc == NULL)
         return RN_ENOENT;
-    uo->uo_cc = cc;
+    uo->uo_cc = rn__tcp_cc_id(cc);
     if (l != NULL)
-        l->l_uo.uo_cc = cc;
+        l->l_uo.uo_cc = uo->uo_cc;
     if (c != NULL) {
-        c->t_uo.uo_cc = cc;
+        c->t_uo.uo_cc = uo->uo_cc;
         rn__tcp_cc_set(c, cc);
     }
     return 0;
@@ -409,10 +410,10 @@ int rn__tcp_opt_get_str(struct tcp_stack *ts, const struct tcp_uopts *uo,
         return RN_EINVAL;
     if (c != NULL)
         cc = c->t_cc;
-    else if (l != NULL && l->l_uo.uo_cc != NULL)
-        cc = l->l_uo.uo_cc;
-    else if (uo->uo_cc != NULL)
-        cc = uo->uo_cc;
+    else if (l != NULL && l->l_uo.uo_cc != 0)
+        cc = rn__tcp_cc_of(l->l_uo.uo_cc);
+    else if (uo->uo_cc != 0)
+        cc = rn__tcp_cc_of(uo->uo_cc);
     else
         cc = ts->ts_conf->tc_cc;
     snprintf(buf, len, "%s", cc->cc_name);
@@ -422,8 +423,8 @@ int rn__tcp_opt_get_str(struct tcp_stack *ts, const struct tcp_uopts *uo,
 void rn__tcp_opt_apply(struct tcp_conn *c, const struct tcp_uopts *uo)
 {
     c->t_uo = *uo;
-    if (uo->uo_cc != NULL)
-        c->t_cc = uo->uo_cc;
+    if (uo->uo_cc != 0)
+        c->t_cc = rn__tcp_cc_of(uo->uo_cc);
     set_flag(&c->t_flags, TF_NODELAY, (uo->uo_flags & UO_NODELAY) != 0);
     set_flag(&c->t_flags, TF_KEEPALIVE, (uo->uo_flags & UO_KEEPALIVE) != 0);
     set_flag(&c->t_flags, TF_CORK, (uo->uo_flags & UO_CORK) != 0);
@@ -439,12 +440,12 @@ void rn__tcp_opt_apply(struct tcp_conn *c, const struct tcp_uopts *uo)
 
 rn_time_t rn__tcp_keepidle(const struct tcp_conn *c)
 {
-    return c->t_uo.uo_keepidle ? c->t_uo.uo_keepidle : c->t_conf->tc_p.tp_keepidle;
+    return c->t_uo.uo_keepidle ? RN_SEC(c->t_uo.uo_keepidle) : c->t_conf->tc_p.tp_keepidle;
 }
 
 rn_time_t rn__tcp_keepintvl(const struct tcp_conn *c)
 {
-    return c->t_uo.uo_keepintvl ? c->t_uo.uo_keepintvl : c->t_conf->tc_p.tp_keepintvl;
+    return c->t_uo.uo_keepintvl ? RN_SEC(c->t_uo.uo_keepintvl) : c->t_conf->tc_p.tp_keepintvl;
 }
 
 uint32_t rn__tcp_keepcnt(const struct tcp_conn *c)

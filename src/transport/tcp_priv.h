@@ -223,12 +223,13 @@ struct tcp_uopts {
     uint32_t uo_window_clamp;          /* TCP_WINDOW_CLAMP, bytes */
     uint32_t uo_keepcnt;               /* TCP_KEEPCNT */
     uint32_t uo_syncnt;                /* TCP_SYNCNT */
+    uint32_t uo_keepidle;              /* TCP_KEEPIDLE, seconds; 0 the stack's */
+    uint32_t uo_keepintvl;             /* TCP_KEEPINTVL, seconds; 0 the stack's */
+    uint32_t uo_user_timeout;          /* TCP_USER_TIMEOUT, ms; 0 none */
     uint8_t uo_tos;                    /* IP_TOS */
     uint8_t uo_ttl;                    /* IP_TTL; 0 the stack's */
-    rn_time_t uo_keepidle;             /* TCP_KEEPIDLE */
-    rn_time_t uo_keepintvl;            /* TCP_KEEPINTVL */
-    rn_time_t uo_user_timeout;         /* TCP_USER_TIMEOUT; 0 none */
-    const struct tcp_cc_ops *uo_cc;    /* TCP_CONGESTION; NULL the stack's */
+    uint8_t uo_cc;                     /* TCP_CONGESTION (rn__tcp_cc_id()); 0 the
+                                          stack's */
 };
 
 /* uo_flags */
@@ -881,6 +882,10 @@ void rn__tcp_sndbuf_tune(struct tcp_conn *c);
 /* ---- tcp_cc.c: congestion control, through the connection's algorithm ---- */
 /* The algorithm named name, or NULL. */
 const struct tcp_cc_ops *rn__tcp_cc_find(const char *name);
+/* An algorithm as a small number (tcp_uopts.uo_cc), 1 and up; and back
+ * (0: NULL). */
+uint8_t rn__tcp_cc_id(const struct tcp_cc_ops *cc);
+const struct tcp_cc_ops *rn__tcp_cc_of(uint8_t id);
 extern const struct tcp_cc_ops rn__tcp_cc_newreno;
 extern const struct tcp_cc_ops rn__tcp_cc_cubic;
 /* NewReno's fast recovery (RFC 6582), which other algorithms use as

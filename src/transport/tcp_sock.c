@@ -37,14 +37,19 @@ struct tcp_sock {
                                           no connect has seen it finish yet */
     bool tk_shut_rd;                   /* [L] the user will read no more */
     int tk_error;                      /* [L] pending error told by TCP, 0 if none */
-    struct tcp_uopts tk_uo;            /* [L] the options set (tcp_opt.c); the
-                                          listener or connection keeps its own
-                                          copy once it exists */
+    struct tcp_uopts *tk_uo;           /* [L] the options set (tcp_opt.c):
+                                          tk_own_uo, or an accepted
+                                          connection's own (which it took
+                                          from its listener at its SYN) */
     struct tcp_bound *tk_bound;        /* [L] the port held from bind until
                                           listen, connect or close: made by
                                           bind, freed once the listener or
                                           connection holds the port (an
                                           accepted socket has none) */
+    struct tcp_uopts tk_own_uo[];      /* [L] an opened socket's options (one);
+                                          its listener or connection copies
+                                          them.  An accepted socket has
+                                          none: 64 bytes less a connection */
 };
 
 static void tk_event(struct tcp_sock *tk, unsigned events)
@@ -93,12 +98,17 @@ static const struct tcp_upcalls tk_upcalls = {
     .tu_acceptable = tk_acceptable,
 };
 
-static struct tcp_sock *tk_new(struct rn_stack *st, const struct rn_sock_upcall *up)
+/* A context, with options of its own (own_uo); an accepted one has none
+ * and points tk_uo at its connection's. */
+static struct tcp_sock *tk_new(struct rn_stack *st, const struct rn_sock_upcall *up, bool own_uo)
 {
-    struct tcp_sock *tk = calloc(1, sizeof(*tk));
+    struct tcp_sock *tk =
+        calloc(1, sizeof(*tk) + (own_uo ? sizeof(struct tcp_uopts) : 0));
 
     if (tk == NULL)
         return NULL;
+    if (own_uo)
+        tk->tk_uo = tk->tk_own_uo;
     tk->tk_stack = st;
     tk->tk_up = *up;
     tk->tk_laddr = up->up_inet6 ? rn_inaddr_v6(&RN_IP6_ANY) : rn_inaddr_v4(0);
@@ -111,7 +121,7 @@ static int tk_open(struct rn_stack *st, const struct rn_sock_upcall *up, void **
 
     if (rn__tcp_stack(st) == NULL)
         return RN_EAFNOSUPPORT;
-    tk = tk_new(st, up);
+    tk = tk_new(st, up, true);
     if (tk == NULL)
         return RN_ENOMEM;
     *out = tk;
@@ -135,10 +145,10 @@ static int tk_bind(void *t, const struct rn_sockaddr_in *addr)
      * that getsockname shows it), shared only as SO_REUSEADDR and
      * SO_REUSEPORT allow. */
     if (port == 0) {
-        port = rn__tcp_port_pick(ts, la, tk->tk_uo.uo_flags);
+        port = rn__tcp_port_pick(ts, la, tk->tk_uo->uo_flags);
         if (port == 0)
             return RN_EADDRINUSE;
-    } else if (rn__tcp_port_check(ts, la, port, tk->tk_uo.uo_flags, NULL) < 0) {
+    } else if (rn__tcp_port_check(ts, la, port, tk->tk_uo->uo_flags, NULL) < 0) {
         return RN_EADDRINUSE;
     }
     tk->tk_bound = calloc(1, sizeof(*tk->tk_bound));
@@ -146,7 +156,7 @@ static int tk_bind(void *t, const struct rn_sockaddr_in *addr)
         return RN_ENOMEM;
     tk->tk_laddr = la;
     tk->tk_lport = port;
-    tk->tk_bound->bd_uo = &tk->tk_uo;
+    tk->tk_bound->bd_uo = tk->tk_uo;
     tk->tk_bound->bd_laddr = tk->tk_laddr;
     tk->tk_bound->bd_lport = port;
     rn__tcp_bound_link(ts, tk->tk_bound);
@@ -182,7 +192,7 @@ static int tk_listen(void *t, int backlog)
     if (bound)
         rn__tcp_bound_unlink(ts, tk->tk_bound);
     err = rn__tcp_listen_opts(tk->tk_stack, tk->tk_laddr, tk->tk_lport,
-                              backlog > 0 ? (unsigned)backlog : 1, &tk->tk_uo, &tk_upcalls, tk,
+                              backlog > 0 ? (unsigned)backlog : 1, tk->tk_uo, &tk_upcalls, tk,
                               &l);
     if (err < 0) {
         if (bound)
@@ -237,7 +247,7 @@ static int tk_connect(void *t, const struct rn_sockaddr_in *addr)
         la = rn__inaddr_any_like(&fa);
     if (bound)
         rn__tcp_bound_unlink(ts, tk->tk_bound);
-    err = rn__tcp_connect_opts(tk->tk_stack, la, tk->tk_lport, fa, addr->sin_port, &tk->tk_uo,
+    err = rn__tcp_connect_opts(tk->tk_stack, la, tk->tk_lport, fa, addr->sin_port, tk->tk_uo,
                                &tk_upcalls, tk, &c);
     if (err < 0) {
         if (bound)
@@ -262,7 +272,7 @@ static int tk_accept(void *t, const struct rn_sock_upcall *up, void **out,
 
     if (tk->tk_listener == NULL)
         return RN_EINVAL;
-    nk = tk_new(tk->tk_stack, up);
+    nk = tk_new(tk->tk_stack, up, false);
     if (nk == NULL)
         return RN_ENOMEM;
     /* The new context is ready before accept, which may call it at once. */
@@ -273,8 +283,9 @@ static int tk_accept(void *t, const struct rn_sock_upcall *up, void **out,
     }
     nk->tk_conn = c;
     /* The options set on the listener passed to the connection at its
-     * SYN (tcp_opt.c), as on Linux; the socket reads them from there. */
-    nk->tk_uo = c->t_uo;
+     * SYN (tcp_opt.c), as on Linux; the socket reads and sets them there,
+     * in the connection that the socket holds until its close. */
+    nk->tk_uo = &c->t_uo;
     c->t_owner = up->up_owner;
     rn__tcp_info(c, &ti);
     nk->tk_laddr = ti.ti_laddr;
@@ -487,7 +498,7 @@ static int tk_setopt(void *t, enum rn_sockopt opt, int64_t val)
 {
     struct tcp_sock *tk = t;
 
-    return rn__tcp_opt_set(rn__tcp_stack(tk->tk_stack), &tk->tk_uo, tk->tk_conn, tk->tk_listener,
+    return rn__tcp_opt_set(rn__tcp_stack(tk->tk_stack), tk->tk_uo, tk->tk_conn, tk->tk_listener,
                            opt, val);
 }
 
@@ -499,7 +510,7 @@ static int tk_getopt(void *t, enum rn_sockopt opt, int64_t *val)
         *val = tk->tk_listener != NULL;
         return 0;
     }
-    return rn__tcp_opt_get(rn__tcp_stack(tk->tk_stack), &tk->tk_uo, tk->tk_conn,
+    return rn__tcp_opt_get(rn__tcp_stack(tk->tk_stack), tk->tk_uo, tk->tk_conn,
                            tk->tk_listener, opt, val);
 }
 
@@ -507,7 +518,7 @@ static int tk_setopt_str(void *t, enum rn_sockopt opt, const char *val)
 {
     struct tcp_sock *tk = t;
 
-    return rn__tcp_opt_set_str(rn__tcp_stack(tk->tk_stack), &tk->tk_uo, tk->tk_conn,
+    return rn__tcp_opt_set_str(rn__tcp_stack(tk->tk_stack), tk->tk_uo, tk->tk_conn,
                                tk->tk_listener, opt, val);
 }
 
@@ -515,7 +526,7 @@ static int tk_getopt_str(void *t, enum rn_sockopt opt, char *buf, size_t len)
 {
     struct tcp_sock *tk = t;
 
-    return rn__tcp_opt_get_str(rn__tcp_stack(tk->tk_stack), &tk->tk_uo, tk->tk_conn,
+    return rn__tcp_opt_get_str(rn__tcp_stack(tk->tk_stack), tk->tk_uo, tk->tk_conn,
                                tk->tk_listener, opt, buf, len);
 }
 

@@ -126,7 +126,7 @@ void rn__tcp_timers_stop(struct tcp_conn *c)
  * socket set none. */
 static rn_time_t user_deadline(const struct tcp_conn *c)
 {
-    return c->t_uo.uo_user_timeout != 0 ? c->t_una_since + c->t_uo.uo_user_timeout : 0;
+    return c->t_uo.uo_user_timeout != 0 ? c->t_una_since + RN_MSEC(c->t_uo.uo_user_timeout) : 0;
 }
 
 /* The probe timeout of RFC 8985 7.2, or 0 if no probe applies to c now:
@@ -402,7 +402,7 @@ static void keep_fire(struct tcp_conn *c, rn_time_t now)
      * a probe went out (RFC 5482 with keepalive, as Linux). */
     if ((c->t_uo.uo_user_timeout == 0 && c->t_keep_probes >= rn__tcp_keepcnt(c)) ||
         (c->t_uo.uo_user_timeout != 0 && c->t_keep_probes > 0 &&
-         now - c->t_last_recv >= c->t_uo.uo_user_timeout)) {
+         now - c->t_last_recv >= RN_MSEC(c->t_uo.uo_user_timeout))) {
         c->t_tcp->ts_timeouts++;
         rn__tcp_drop(c, RN_ETIMEDOUT);
         return;
