@@ -255,7 +255,12 @@ int rn_tcp_init(struct rn_stack *st, const struct rn_tcp_params *params)
         return RN_ENOMEM;
     ts->ts_stack = st;
     ts->ts_conf = rn__tcp_conf_new(params);
-    if (ts->ts_conf == NULL) {
+    ts->ts_hash = calloc(TCP_HASH_BUCKETS, sizeof(*ts->ts_hash));
+    ts->ts_hash_mask = TCP_HASH_BUCKETS - 1;
+    if (ts->ts_conf == NULL || ts->ts_hash == NULL) {
+        if (ts->ts_conf != NULL)
+            rn__tcp_conf_deref(ts->ts_conf);
+        free(ts->ts_hash);
         free(ts);
         return RN_ENOMEM;
     }
@@ -277,6 +282,7 @@ int rn_tcp_init(struct rn_stack *st, const struct rn_tcp_params *params)
         rn_ob_type_set_contract(ts->ts_listener_type, &listener_contract) < 0 ||
         rn_ob_type_set_contract(ts->ts_tw_type, &tw_contract) < 0) {
         rn__tcp_conf_deref(ts->ts_conf);
+        free(ts->ts_hash);
         free(ts);
         return RN_ENOMEM;
     }
@@ -297,6 +303,7 @@ int rn_tcp_init(struct rn_stack *st, const struct rn_tcp_params *params)
         err = rn_stack_on_destroy(st, tcp_fini, ts);
     if (err < 0) {
         rn__tcp_conf_deref(ts->ts_conf);
+        free(ts->ts_hash);
         free(ts);
         return err;
     }
@@ -315,7 +322,7 @@ static void tcp_addr_gone(struct rn_stack *st, uint32_t addr)
 
     if (ts == NULL)
         return;
-    for (i = 0; i < TCP_HASH_BUCKETS; i++) {
+    for (i = 0; i <= ts->ts_hash_mask; i++) {
         for (c = ts->ts_hash[i]; c != NULL; c = next) {
             next = c->t_hnext;
             if (rn_inaddr_eq(&c->t_laddr, &gone))
@@ -348,7 +355,7 @@ static void tcp_fini(struct rn_stack *st, void *ctx)
     }
     /* Unbinds posted by listeners released just now. */
     rn_stack_poll(st, rn_stack_now(st));
-    for (i = 0; i < TCP_HASH_BUCKETS; i++) {
+    for (i = 0; i <= ts->ts_hash_mask; i++) {
         while (ts->ts_hash[i] != NULL) {
             struct tcp_conn *c = ts->ts_hash[i];
 
@@ -363,18 +370,55 @@ static void tcp_fini(struct rn_stack *st, void *ctx)
     rn__tcp_ring_pool_fini(ts);
     rn_stack_set_slot(st, tcp_slot, NULL);
     rn__tcp_conf_deref(ts->ts_conf);
+    free(ts->ts_hash);
     free(ts);
 }
 
 /* ---- Tables ------------------------------------------------------------- */
 
-static unsigned conn_bucket(const struct rn_inaddr *laddr, uint16_t lport,
-                            const struct rn_inaddr *faddr, uint16_t fport)
+/* The 4-tuple's hash; its low bits pick the bucket. */
+static uint32_t conn_hash(const struct rn_inaddr *laddr, uint16_t lport,
+                          const struct rn_inaddr *faddr, uint16_t fport)
 {
     uint32_t h = rn__inaddr_fold(laddr) * 2654435761u ^ rn__inaddr_fold(faddr) * 2246822519u ^
                  ((uint32_t)lport << 16 | fport) * 3266489917u;
 
-    return (h ^ h >> 15) & (TCP_HASH_BUCKETS - 1);
+    return h ^ h >> 15;
+}
+
+static uint32_t conn_bucket(const struct tcp_stack *ts, const struct rn_inaddr *laddr,
+                            uint16_t lport, const struct rn_inaddr *faddr, uint16_t fport)
+{
+    return conn_hash(laddr, lport, faddr, fport) & ts->ts_hash_mask;
+}
+
+/* Doubles the connection table once it holds twice as many connections as
+ * buckets, so that a lookup walks two on average whatever their number:
+ * the rehash costs a walk of them all, once per doubling (amortised, one
+ * move per connection inserted).  Without memory the table stays as it
+ * is, its chains longer. */
+static void conn_hash_grow(struct tcp_stack *ts)
+{
+    uint32_t n = ts->ts_hash_mask + 1, i;
+    struct tcp_conn **t, *c, *next;
+
+    if (ts->ts_nconns <= 2u * n || n >= (1u << 30))
+        return;
+    t = calloc(2u * n, sizeof(*t));
+    if (t == NULL)
+        return;
+    for (i = 0; i < n; i++) {
+        for (c = ts->ts_hash[i]; c != NULL; c = next) {
+            uint32_t b = conn_hash(&c->t_laddr, c->t_lport, &c->t_faddr, c->t_fport) & (2u * n - 1);
+
+            next = c->t_hnext;
+            c->t_hnext = t[b];
+            t[b] = c;
+        }
+    }
+    free(ts->ts_hash);
+    ts->ts_hash = t;
+    ts->ts_hash_mask = 2u * n - 1;
 }
 
 struct tcp_conn *rn__tcp_lookup(struct tcp_stack *ts, struct rn_inaddr laddr, uint16_t lport,
@@ -382,7 +426,7 @@ struct tcp_conn *rn__tcp_lookup(struct tcp_stack *ts, struct rn_inaddr laddr, ui
 {
     struct tcp_conn *c;
 
-    for (c = ts->ts_hash[conn_bucket(&laddr, lport, &faddr, fport)]; c; c = c->t_hnext) {
+    for (c = ts->ts_hash[conn_bucket(ts, &laddr, lport, &faddr, fport)]; c; c = c->t_hnext) {
         if (c->t_lport == lport && c->t_fport == fport && rn_inaddr_eq(&c->t_laddr, &laddr) &&
             rn_inaddr_eq(&c->t_faddr, &faddr))
             return c;
@@ -526,7 +570,7 @@ int rn__tcp_port_check(struct tcp_stack *ts, struct rn_inaddr laddr, uint16_t lp
             !may_share(flags, bind_flags(b), true))
             return RN_EADDRINUSE;
     }
-    for (i = 0; i < TCP_HASH_BUCKETS; i++) {
+    for (i = 0; i <= ts->ts_hash_mask; i++) {
         const struct tcp_conn *c;
 
         for (c = ts->ts_hash[i]; c != NULL; c = c->t_hnext) {
@@ -614,12 +658,13 @@ static void bind_released(struct rn_ob_wait *w, void *ctx)
 
 static void conn_hash_insert(struct tcp_stack *ts, struct tcp_conn *c)
 {
-    unsigned b = conn_bucket(&c->t_laddr, c->t_lport, &c->t_faddr, c->t_fport);
+    uint32_t b = conn_bucket(ts, &c->t_laddr, c->t_lport, &c->t_faddr, c->t_fport);
 
     c->t_hnext = ts->ts_hash[b];
     ts->ts_hash[b] = c;
     c->t_flags |= TF_IN_HASH;
     ts->ts_nconns++;
+    conn_hash_grow(ts);
     rn__stack_port_use(ts->ts_stack, RN_IPPROTO_TCP, c->t_lport, true);
     rn_ob_cond_set(c, TCP_COND_IN_TABLE);
     rn_ob_ref(c, RN_TAG_PORT_TABLE);
@@ -627,7 +672,7 @@ static void conn_hash_insert(struct tcp_stack *ts, struct tcp_conn *c)
 
 static void conn_hash_remove(struct tcp_stack *ts, struct tcp_conn *c)
 {
-    struct tcp_conn **pp = &ts->ts_hash[conn_bucket(&c->t_laddr, c->t_lport, &c->t_faddr,
+    struct tcp_conn **pp = &ts->ts_hash[conn_bucket(ts, &c->t_laddr, c->t_lport, &c->t_faddr,
                                                     c->t_fport)];
 
     if (!(c->t_flags & TF_IN_HASH))
@@ -702,7 +747,7 @@ uint16_t rn__tcp_port_pick(struct tcp_stack *ts, struct rn_inaddr laddr, uint32_
     memset(used, 0, sizeof(used));
     /* One pass over the connections and TIME_WAIT entries for the local
      * ports they use; listeners and bound sockets are found by port. */
-    for (i = 0; i < TCP_HASH_BUCKETS; i++) {
+    for (i = 0; i <= ts->ts_hash_mask; i++) {
         const struct tcp_conn *c;
 
         for (c = ts->ts_hash[i]; c != NULL; c = c->t_hnext) {
@@ -1613,7 +1658,7 @@ void rn_tcp_netstat(struct rn_stack *st, rn_netstat_fn fn, void *ctx)
                              atomic_load(&l->l_naccept), atomic_load(&l->l_nsyn), true, l);
         }
     }
-    for (i = 0; i < TCP_HASH_BUCKETS; i++) {
+    for (i = 0; i <= ts->ts_hash_mask; i++) {
         struct tcp_conn *c;
 
         for (c = ts->ts_hash[i]; c != NULL; c = c->t_hnext) {
@@ -1745,6 +1790,7 @@ static unsigned tcp_counters(const struct tcp_stack *ts, struct rn_stack_counter
         {"tcp.timewait_recycled", ts ? ts->ts_tw_recycled : 0},
         {"tcp.timewait_reopened", ts ? ts->ts_tw_reopened : 0},
         {"tcp.connections", ts ? ts->ts_nconns : 0},
+        {"tcp.hash_buckets", ts ? ts->ts_hash_mask + 1u : 0},
     };
     unsigned i;
 

@@ -35,7 +35,7 @@
 #define SEQ_MIN(a, b) (SEQ_LT(a, b) ? (a) : (b))
 #define SEQ_MAX(a, b) (SEQ_GT(a, b) ? (a) : (b))
 
-#define TCP_HASH_BUCKETS 4096
+#define TCP_HASH_BUCKETS 4096    /* TIME_WAIT's table; the connections' first size */
 #define TCP_LHASH_BUCKETS 64
 #define TCP_DEFAULT_MSS 536           /* RFC 9293 3.7.1, when the peer names none */
 #define TCP_MAX_WINDOW_SHIFT 14
@@ -246,7 +246,11 @@ struct tcp_stack {
     struct tcp_conf *ts_conf;                /* [L] the settings in force, held */
     struct tcp_bound *ts_bound[TCP_LHASH_BUCKETS]; /* [L] ports of sockets bound
                                                 but not listening or connected */
-    struct tcp_conn *ts_hash[TCP_HASH_BUCKETS];          /* [L] by 4-tuple */
+    struct tcp_conn **ts_hash;               /* [L] by 4-tuple: ts_hash_mask + 1
+                                                buckets, doubled when it holds
+                                                twice as many connections
+                                                (rn__tcp_hash_grow()) */
+    uint32_t ts_hash_mask;                   /* [L] buckets - 1, a power of two less one */
     struct tcp_bind *ts_lhash[TCP_LHASH_BUCKETS];        /* [L] listening ports */
     struct tcp_tw *ts_tw_hash[TCP_HASH_BUCKETS];         /* [L] TIME_WAIT by 4-tuple */
     struct tcp_tw *ts_tw_oldest;             /* [L] expiry order (all last 2*MSL) */

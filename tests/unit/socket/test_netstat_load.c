@@ -9,7 +9,8 @@
  *     data path waits no longer than that); wall time is only printed;
  *   - no "enum" hold is left anywhere once it ended, also when 200
  *     connections are reset and the listener's queue changes under it;
- * and prints the figures.
+ * and prints the figures.  And the connection table grew with them: a
+ * lookup walks two connections on average, not 10,000 / 4,096.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -40,6 +41,12 @@ static struct tcp_conn *clients[NCONNS];   /* A's side, held by "test" */
 static struct tcp_conn *servers[NCONNS];   /* B's side, held by "test" */
 static unsigned nclients, nservers, nup;
 static struct tcp_listener *lst;
+
+static void counter_of(const struct rn_stack_counter *c, void *ctx)
+{
+    if (strcmp(c->sc_name, "tcp.hash_buckets") == 0)
+        *(uint64_t *)ctx = c->sc_value;
+}
 
 static void client_connected(void *ctx, int err)
 {
@@ -186,6 +193,12 @@ static void test_ten_thousand(void **state)
     }
     assert_int_equal(nup, NCONNS);
     assert_int_equal(nservers, NCONNS);
+    {
+        uint64_t buckets = 0;
+
+        rn_stack_counters(P.b, counter_of, &buckets);
+        assert_true(buckets * 2 >= NCONNS);
+    }
 
     for (round = 0; round < 12; round++) {
         one_walk(round % 3 != 2, round % 2 == 1, round == 11, &st, &stall);
