@@ -240,7 +240,8 @@ struct rn_tcp_info {
     uint64_t ti_bytes_retrans;     /* of which resent */
     uint64_t ti_bytes_acked;       /* payload bytes the peer acknowledged */
     uint64_t ti_bytes_received;    /* payload bytes received in order */
-    uint64_t ti_segs_out;          /* segments sent */
+    uint64_t ti_segs_out;          /* segments sent; this and the next four
+                                      count modulo 2^32, as Linux's do */
     uint64_t ti_segs_in;           /* segments received */
     uint64_t ti_data_segs_out;     /* of them carrying data */
     uint64_t ti_data_segs_in;

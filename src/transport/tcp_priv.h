@@ -350,6 +350,8 @@ struct tcp_conn {
     struct tcp_conf *t_conf;           /* [I] the settings it opened under, held */
     struct tcp_uopts t_uo;             /* [L] the user's options (booleans
                                           live in t_flags: TF_NODELAY ...) */
+    uint32_t t_retransmits;            /* [L] segments resent (modulo 2^32, as
+                                          Linux's tcpi_total_retrans) */
     const struct tcp_cc_ops *t_cc;     /* [L] its congestion control: the
                                           stack's tcp.congestion when it was
                                           made, or the socket's (or its
@@ -430,9 +432,9 @@ struct tcp_conn {
     uint8_t t_reo_wnd_persist;         /* [L] RACK.reo_wnd_persist */
     uint32_t t_rack_rerxt_seq;         /* [L] */
     uint32_t t_dsack_round;            /* [L] */
+    uint32_t t_tlp_end;                /* [L] TLP.end_seq of the probe out */
     rn_time_t t_rack_due;              /* [L] when RACK's next candidate is due;
                                           0 none */
-    uint32_t t_tlp_end;                /* [L] TLP.end_seq of the probe out */
 
     /* Receive sequence space. */
     uint32_t irs;                      /* [L] */
@@ -492,7 +494,6 @@ struct tcp_conn {
                                           up_owner), set at connect or accept
                                           and kept until the release: the
                                           socket outlives the connection */
-    uint64_t t_retransmits;            /* [L] segments resent */
     rn_time_t t_una_since;             /* [L] when the oldest unacknowledged data
                                           was sent, or the last ACK that moved
                                           snd_una (TCP_USER_TIMEOUT) */
@@ -501,10 +502,10 @@ struct tcp_conn {
     uint64_t t_bytes_retrans;          /* payload resent */
     uint64_t t_bytes_acked;            /* payload acknowledged */
     uint64_t t_bytes_received;         /* payload taken in order */
-    uint64_t t_segs_out;
-    uint64_t t_segs_in;
-    uint64_t t_data_segs_out;
-    uint64_t t_data_segs_in;
+    uint32_t t_segs_out;               /* segment counts modulo 2^32, as */
+    uint32_t t_segs_in;                /* Linux's tcpi_segs_out and the rest */
+    uint32_t t_data_segs_out;
+    uint32_t t_data_segs_in;
     rn_time_t t_min_rtt;               /* smallest RTT sample; 0 none */
     rn_time_t t_last_rtt;              /* the latest RTT sample; 0 none */
     uint64_t t_dr_rate;                /* delivery rate, bytes per second */
