@@ -1067,7 +1067,6 @@ int rn__tcp_connect_opts(struct rn_stack *st, struct rn_inaddr laddr, uint16_t l
         rn__tcp_opt_apply(c, uo);
     c->iss = rn__tcp_isn(ts, laddr, lport, faddr, fport);
     c->snd_una = c->snd_nxt = c->snd_max = c->snd_recover = c->iss;
-    c->t_high_rxt = c->t_rescue_rxt = c->t_rack_lost = c->t_rack_end_seq = c->iss;
     c->t_flags |= syn_offers(c->t_conf);
     rn__tcp_cc_init(c);
     tcp_set_state(c, TCPS_SYN_SENT);

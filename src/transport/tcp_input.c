@@ -168,7 +168,6 @@ static struct tcp_conn *passive_conn(struct tcp_listener *l, struct rn_netbuf *n
     c->rcv_adv = c->rcv_nxt;  /* nothing advertised yet: the edge starts here */
     c->iss = iss;
     c->snd_una = c->snd_nxt = c->snd_max = c->snd_recover = c->iss;
-    c->t_high_rxt = c->t_rescue_rxt = c->t_rack_lost = c->t_rack_end_seq = c->iss;
     /* An ECN-setup SYN (ECE and CWR, RFC 3168 6.1.1), accepted unless
      * tcp.ecn is 0; the SYN+ACK says so with ECE alone. */
     if (c->t_conf->tc_p.tp_ecn != 0 &&
@@ -729,7 +728,8 @@ static bool ack_input(struct tcp_conn *c, struct seg *s, bool *done)
     }
     same_win = win == c->snd_wnd;  /* before the update: part of a duplicate's test */
     window_input(c, s, ack, win);
-    c->t_rack_due = 0;
+    if (c->t_sb != NULL)
+        c->t_sb->sk_rack_due = 0;
     if (tcp_sack_on(c) && st >= TCPS_ESTABLISHED && SEQ_GEQ(ack, c->snd_una))
         newly = rn__tcp_sack_update(c, &s->to, ack);
     if (SEQ_LEQ(ack, c->snd_una)) {
@@ -757,7 +757,7 @@ static bool ack_input(struct tcp_conn *c, struct seg *s, bool *done)
              * another timeout).  Before that, each of the first two
              * duplicates lets one new segment out (limited transmit, RFC
              * 3042: rn__tcp_output()). */
-            if (tcp_sack_on(c)) {
+            if (tcp_sack_flight(c)) {
                 /* The scoreboard and RACK decide (tcp_sack.c). */
                 rn__tcp_sack_ack(c, 0, newly, true);
             } else if ((c->t_flags & TF_INRECOVERY) &&
@@ -775,7 +775,7 @@ static bool ack_input(struct tcp_conn *c, struct seg *s, bool *done)
                 rn__tcp_cc_fast_retransmit(c);
         } else {
             c->t_dupacks = 0;
-            if (tcp_sack_on(c) && ack == c->snd_una && newly > 0)
+            if (tcp_sack_flight(c) && ack == c->snd_una && newly > 0)
                 rn__tcp_sack_ack(c, 0, newly, false);
         }
     } else {
@@ -825,7 +825,7 @@ static bool ack_input(struct tcp_conn *c, struct seg *s, bool *done)
         c->t_una_since = now;
         if (SEQ_LT(c->snd_nxt, c->snd_una))
             c->snd_nxt = c->snd_una;
-        if (tcp_sack_on(c)) {
+        if (tcp_sack_flight(c)) {
             /* SACK recovery (tcp_sack.c) sets the window while it lasts. */
             if (!(c->t_flags & TF_INRECOVERY) && acked > 0)
                 rn__tcp_cc_ack(c, acked);
@@ -867,10 +867,10 @@ static bool ack_input(struct tcp_conn *c, struct seg *s, bool *done)
     }
     /* RACK's reordering timer, if a candidate falls due before the
      * retransmission timer (RFC 8985 6.2 step 5). */
-    if (c->t_rack_due != 0 && c->snd_una != c->snd_max && !c->t_persist &&
-        (!tcp_timer_armed(c, TCP_T_REXMT) || c->t_rack_due < tcp_timer_due(c, TCP_T_REXMT))) {
+    if (tcp_rack_due(c) != 0 && c->snd_una != c->snd_max && !c->t_persist &&
+        (!tcp_timer_armed(c, TCP_T_REXMT) || tcp_rack_due(c) < tcp_timer_due(c, TCP_T_REXMT))) {
         c->t_flags = (c->t_flags & ~TF_TLP_ARMED) | TF_RACK_ARMED;
-        rn__tcp_timer_arm(c, TCP_T_REXMT, c->t_rack_due);
+        rn__tcp_timer_arm(c, TCP_T_REXMT, tcp_rack_due(c));
     }
     return true;
 }

@@ -127,17 +127,44 @@ struct tcp_xmarks {
     struct tcp_xmark xs_m[TCP_XMIT_MARKS];  /* by sequence, oldest first */
     uint8_t xs_n;
 };
-/* The scoreboard and the marks of one connection (1.2 KB): only while it
- * has data in flight, taken from the stack's free list (ts_sb_free) at its
- * first data segment and given back once everything sent is acknowledged,
- * when all three are empty.  So an idle connection carries none, and the
- * per-segment paths allocate only when more connections have data in
- * flight at once than ever before. */
+/* The scoreboard, the marks and the loss recovery state of one
+ * connection (1.3 KB): only while it has data in flight, taken from the
+ * stack's free list (ts_sb_free) at its first data segment (sb_get(),
+ * which starts the state afresh) and given back once everything sent is
+ * acknowledged, outside recovery, with no range SACKed.  So an idle
+ * connection carries none, and the per-segment paths allocate only when
+ * more connections have data in flight at once than ever before.  A
+ * connection that could get none goes on without SACK until it can
+ * (tcp_sack_flight()). */
 struct tcp_sackboard {
     struct tcp_range sk_sacked[TCP_SACK_RANGES]; /* [L] SACKed ranges above
                                           snd_una, by sequence, disjoint */
     struct tcp_xmarks sk_xm_orig;      /* [L] when new data went out */
     struct tcp_xmarks sk_xm_rxt;       /* [L] when data was resent */
+    /* SACK loss recovery (RFC 6675) with PRR (RFC 6937), tcp_sack.c. */
+    uint32_t sk_sacked_bytes;          /* [L] bytes in sk_sacked */
+    uint32_t sk_high_rxt;              /* [L] HighRxt: end of the highest
+                                          retransmission of this recovery */
+    uint32_t sk_rescue_rxt;            /* [L] RescueRxt */
+    uint32_t sk_pipe;                  /* [L] RFC 6675 pipe, kept up to date
+                                          by every segment sent in recovery */
+    uint32_t sk_prr_delivered;         /* [L] RFC 6937 prr_delivered */
+    uint32_t sk_prr_out;               /* [L] prr_out */
+    uint32_t sk_recover_fs;            /* [L] RecoverFS */
+    bool sk_rescue_used;               /* [L] RescueRxt is defined */
+    /* RACK-TLP (RFC 8985), of the data in flight: what was delivered last
+     * (nothing sent before it is new once everything is acknowledged). */
+    bool sk_rack_rerxt;                /* [L] the resent segment at
+                                          sk_rack_rerxt_seq was lost again:
+                                          resend it */
+    uint32_t sk_rack_end_seq;          /* [L] RACK.end_seq */
+    uint32_t sk_rack_lost;             /* [L] data below this never resent and
+                                          not SACKed is lost (RACK) */
+    uint32_t sk_rack_rerxt_seq;        /* [L] */
+    rn_time_t sk_rack_xmit_ts;         /* [L] RACK.xmit_ts; 0 none yet */
+    rn_time_t sk_rack_rtt;             /* [L] RACK.rtt */
+    rn_time_t sk_rack_due;             /* [L] when RACK's next candidate is due;
+                                          0 none */
 };
 /* Free scoreboards a stack keeps; more are freed. */
 #define TCP_SB_POOL_MAX 1024u
@@ -401,40 +428,21 @@ struct tcp_conn {
     uint32_t t_ecn_recover;            /* [L] snd_max at the last reduction for
                                           ECE: one a window (RFC 3168 6.1.2) */
     /* SACK loss recovery (RFC 6675) with PRR (RFC 6937), tcp_sack.c. */
-    struct tcp_sackboard *t_sb;        /* [L] the scoreboard and RACK's marks
-                                          while data is in flight, or NULL
-                                          (t_nsacked > 0 implies t_sb) */
+    struct tcp_sackboard *t_sb;        /* [L] the scoreboard, RACK's marks and
+                                          the recovery state while data is in
+                                          flight, or NULL (t_nsacked > 0 and
+                                          TF_INRECOVERY with SACK imply t_sb) */
     uint8_t t_nsacked;                 /* [L] ranges in t_sb->sk_sacked */
-    bool t_rescue_used;                /* [L] RescueRxt is defined */
     bool t_snd_nxt_sync;               /* [L] recovery began: snd_nxt goes to
                                           snd_max at the next output */
     bool t_tlp_rxt;                    /* [L] TLP.is_retrans */
-    uint32_t t_sacked_bytes;           /* [L] bytes in t_sacked */
-    uint32_t t_high_rxt;               /* [L] HighRxt: end of the highest
-                                          retransmission of this recovery */
-    uint32_t t_rescue_rxt;             /* [L] RescueRxt */
-    uint32_t t_pipe;                   /* [L] RFC 6675 pipe, kept up to date
-                                          by every segment sent in recovery */
-    uint32_t t_prr_delivered;          /* [L] RFC 6937 prr_delivered */
-    uint32_t t_prr_out;                /* [L] prr_out */
-    uint32_t t_recover_fs;             /* [L] RecoverFS */
-    /* RACK-TLP (RFC 8985); its send-time marks are in t_sb. */
-    rn_time_t t_rack_xmit_ts;          /* [L] RACK.xmit_ts; 0 none yet */
-    rn_time_t t_rack_rtt;              /* [L] RACK.rtt */
-    uint32_t t_rack_end_seq;           /* [L] RACK.end_seq */
-    uint32_t t_rack_lost;              /* [L] data below this never resent and
-                                          not SACKed is lost (RACK) */
+    /* RACK-TLP (RFC 8985): what outlives a flight (the reordering seen,
+     * the window's multiplier); the rest is in t_sb. */
     bool t_rack_reord;                 /* [L] RACK.reord: reordering seen */
-    bool t_rack_rerxt;                 /* [L] the resent segment at
-                                          t_rack_rerxt_seq was lost again:
-                                          resend it */
     uint8_t t_reo_wnd_mult;            /* [L] RACK.reo_wnd_mult */
     uint8_t t_reo_wnd_persist;         /* [L] RACK.reo_wnd_persist */
-    uint32_t t_rack_rerxt_seq;         /* [L] */
     uint32_t t_dsack_round;            /* [L] */
     uint32_t t_tlp_end;                /* [L] TLP.end_seq of the probe out */
-    rn_time_t t_rack_due;              /* [L] when RACK's next candidate is due;
-                                          0 none */
 
     /* Receive sequence space. */
     uint32_t irs;                      /* [L] */
@@ -758,6 +766,18 @@ uint32_t rn__tcp_tsval(const struct tcp_conn *c, rn_time_t now);
 static inline bool tcp_sack_on(const struct tcp_conn *c)
 {
     return (c->t_flags & TF_SACK_PERMIT) != 0;
+}
+/* SACK loss recovery runs: SACK was agreed, and the data in flight has
+ * its scoreboard (without one, for want of memory, recovery is NewReno's
+ * until one can be had). */
+static inline bool tcp_sack_flight(const struct tcp_conn *c)
+{
+    return tcp_sack_on(c) && c->t_sb != NULL;
+}
+/* When RACK's next candidate is due; 0 none. */
+static inline rn_time_t tcp_rack_due(const struct tcp_conn *c)
+{
+    return c->t_sb != NULL ? c->t_sb->sk_rack_due : 0;
 }
 /* Takes the SACK blocks of an ACK of ack into the scoreboard (those at
  * or below ack, and beyond snd_max, are no news); ranges at or below ack

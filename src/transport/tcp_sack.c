@@ -49,10 +49,17 @@ static struct tcp_sackboard *sb_get(struct tcp_conn *c)
         if (sb == NULL)
             return NULL;
     }
+    /* A new flight: nothing SACKed, resent or delivered in it yet. */
     sb->sk_xm_orig.xs_n = 0;
     sb->sk_xm_rxt.xs_n = 0;
+    sb->sk_sacked_bytes = 0;
+    sb->sk_high_rxt = sb->sk_rescue_rxt = c->snd_una;
+    sb->sk_pipe = sb->sk_prr_delivered = sb->sk_prr_out = sb->sk_recover_fs = 0;
+    sb->sk_rescue_used = false;
+    sb->sk_rack_rerxt = false;
+    sb->sk_rack_end_seq = sb->sk_rack_lost = sb->sk_rack_rerxt_seq = c->snd_una;
+    sb->sk_rack_xmit_ts = sb->sk_rack_rtt = sb->sk_rack_due = 0;
     c->t_nsacked = 0;
-    c->t_sacked_bytes = 0;
     c->t_sb = sb;
     return sb;
 }
@@ -67,7 +74,6 @@ static void sb_put(struct tcp_conn *c)
         return;
     c->t_sb = NULL;
     c->t_nsacked = 0;
-    c->t_sacked_bytes = 0;
     if (ts->ts_sb_nfree >= TCP_SB_POOL_MAX) {
         free(sb);
         return;
@@ -113,11 +119,11 @@ static void sb_trim(struct tcp_conn *c, uint32_t una)
         struct tcp_range r = c->t_sb->sk_sacked[i];
 
         if (SEQ_LEQ(r.r_end, una)) {
-            c->t_sacked_bytes -= r.r_end - r.r_start;
+            c->t_sb->sk_sacked_bytes -= r.r_end - r.r_start;
             continue;
         }
         if (SEQ_LT(r.r_start, una)) {
-            c->t_sacked_bytes -= una - r.r_start;
+            c->t_sb->sk_sacked_bytes -= una - r.r_start;
             r.r_start = una;
         }
         c->t_sb->sk_sacked[k++] = r;
@@ -160,21 +166,22 @@ static uint32_t sb_add(struct tcp_conn *c, uint32_t start, uint32_t end)
             if (i == n)
                 return 0;
             n--;
-            c->t_sacked_bytes -= r[n].r_end - r[n].r_start;
+            c->t_sb->sk_sacked_bytes -= r[n].r_end - r[n].r_start;
         }
         memmove(&r[i + 1], &r[i], (n - i) * sizeof(r[0]));
         r[i].r_start = start;
         r[i].r_end = end;
         c->t_nsacked = (uint8_t)(n + 1);
     }
-    c->t_sacked_bytes += newly;
+    c->t_sb->sk_sacked_bytes += newly;
     return newly;
 }
 
 void rn__tcp_sack_clear(struct tcp_conn *c)
 {
     c->t_nsacked = 0;
-    c->t_sacked_bytes = 0;
+    if (c->t_sb != NULL)
+        c->t_sb->sk_sacked_bytes = 0;
 }
 
 uint32_t rn__tcp_sack_skip(const struct tcp_conn *c, uint32_t seq)
@@ -246,8 +253,8 @@ static uint32_t lost_below(const struct tcp_conn *c)
 {
     uint32_t l = sb_lost_below(c);
 
-    if (SEQ_GT(c->t_rack_lost, l))
-        l = c->t_rack_lost;
+    if (c->t_sb != NULL && SEQ_GT(c->t_sb->sk_rack_lost, l))
+        l = c->t_sb->sk_rack_lost;
     if (SEQ_GT(l, c->snd_max))
         l = c->snd_max;
     return SEQ_LT(l, c->snd_una) ? c->snd_una : l;
@@ -270,8 +277,8 @@ static uint32_t set_pipe(const struct tcp_conn *c)
 {
     uint32_t l = lost_below(c), pipe = sb_unsacked(c, l, c->snd_max);
 
-    if ((c->t_flags & TF_INRECOVERY) && SEQ_GT(c->t_high_rxt, c->snd_una))
-        pipe += sb_unsacked(c, c->snd_una, SEQ_MIN(c->t_high_rxt, c->snd_max));
+    if ((c->t_flags & TF_INRECOVERY) && c->t_sb != NULL && SEQ_GT(c->t_sb->sk_high_rxt, c->snd_una))
+        pipe += sb_unsacked(c, c->snd_una, SEQ_MIN(c->t_sb->sk_high_rxt, c->snd_max));
     return pipe;
 }
 
@@ -366,7 +373,7 @@ static rn_time_t reo_wnd(const struct tcp_conn *c)
     if (!c->t_rack_reord) {
         if (c->t_flags & TF_INRECOVERY)
             return 0;
-        if (c->t_sacked_bytes >= TCP_DUPTHRESH * c->t_maxseg)
+        if (c->t_sb->sk_sacked_bytes >= TCP_DUPTHRESH * c->t_maxseg)
             return 0;
     }
     w = c->t_min_rtt / 4 * mult;
@@ -388,12 +395,12 @@ static void rack_deliver(struct tcp_conn *c, uint32_t seq, rn_time_t now)
     }
     if (t == 0)
         return;
-    if (!resent && SEQ_LT(seq + 1, c->t_rack_end_seq))
+    if (!resent && SEQ_LT(seq + 1, c->t_sb->sk_rack_end_seq))
         c->t_rack_reord = true;  /* delivered out of order: reordering */
-    if (c->t_rack_xmit_ts == 0 || sent_after(t, seq + 1, c->t_rack_xmit_ts, c->t_rack_end_seq)) {
-        c->t_rack_xmit_ts = t;
-        c->t_rack_end_seq = seq + 1;
-        c->t_rack_rtt = now - t;
+    if (c->t_sb->sk_rack_xmit_ts == 0 || sent_after(t, seq + 1, c->t_sb->sk_rack_xmit_ts, c->t_sb->sk_rack_end_seq)) {
+        c->t_sb->sk_rack_xmit_ts = t;
+        c->t_sb->sk_rack_end_seq = seq + 1;
+        c->t_sb->sk_rack_rtt = now - t;
     }
 }
 
@@ -402,48 +409,50 @@ static void rack_deliver(struct tcp_conn *c, uint32_t seq, rn_time_t now)
  * next candidate would be due, or 0. */
 static rn_time_t rack_detect(struct tcp_conn *c, rn_time_t now)
 {
-    rn_time_t reo = reo_wnd(c), due = 0, t;
-    uint32_t lost = SEQ_LT(c->t_rack_lost, c->snd_una) ? c->snd_una : c->t_rack_lost;
+    rn_time_t reo, due = 0, t;
+    uint32_t lost;
     unsigned i;
 
-    if (c->t_rack_xmit_ts == 0 || c->t_sb == NULL)
+    if (c->t_sb == NULL || c->t_sb->sk_rack_xmit_ts == 0)
         return 0;
+    reo = reo_wnd(c);
+    lost = SEQ_LT(c->t_sb->sk_rack_lost, c->snd_una) ? c->snd_una : c->t_sb->sk_rack_lost;
     /* Data sent once: a prefix of the marks, in order. */
     for (i = 0; i < c->t_sb->sk_xm_orig.xs_n; i++) {
         const struct tcp_xmark *m = &c->t_sb->sk_xm_orig.xs_m[i];
-        uint32_t end = SEQ_MIN(m->xm_end, c->t_rack_end_seq);
+        uint32_t end = SEQ_MIN(m->xm_end, c->t_sb->sk_rack_end_seq);
 
         if (!SEQ_LT(lost, end))
             continue;
-        if (!SEQ_LT(lost, c->t_rack_end_seq) || m->xm_time > c->t_rack_xmit_ts)
+        if (!SEQ_LT(lost, c->t_sb->sk_rack_end_seq) || m->xm_time > c->t_sb->sk_rack_xmit_ts)
             break;
-        if (m->xm_time + c->t_rack_rtt + reo > now) {
-            due = m->xm_time + c->t_rack_rtt + reo;
+        if (m->xm_time + c->t_sb->sk_rack_rtt + reo > now) {
+            due = m->xm_time + c->t_sb->sk_rack_rtt + reo;
             break;
         }
-        if (sb_unsacked(c, SEQ_MAX(lost, c->t_high_rxt), end) > 0)
+        if (sb_unsacked(c, SEQ_MAX(lost, c->t_sb->sk_high_rxt), end) > 0)
             c->t_tcp->ts_rack_losses++;
         lost = end;
     }
-    c->t_rack_lost = lost;
+    c->t_sb->sk_rack_lost = lost;
     /* A retransmission that data sent after it overtook was lost too.
      * Each hole below HighRxt (at most one more than the SACKed ranges)
      * is judged by when it was last resent; the first lost goes again. */
-    if ((c->t_flags & TF_INRECOVERY) && !c->t_rack_rerxt) {
+    if ((c->t_flags & TF_INRECOVERY) && !c->t_sb->sk_rack_rerxt) {
         uint32_t h = rn__tcp_sack_skip(c, c->snd_una);
         unsigned k;
 
-        for (k = 0; k <= TCP_SACK_RANGES && SEQ_LT(h, c->t_high_rxt); k++) {
+        for (k = 0; k <= TCP_SACK_RANGES && SEQ_LT(h, c->t_sb->sk_high_rxt); k++) {
             t = xm_time(xm_rxt(c), h);
-            if (t != 0 && t < c->t_rack_xmit_ts) {
-                if (t + c->t_rack_rtt + reo <= now) {
-                    c->t_rack_rerxt = true;
-                    c->t_rack_rerxt_seq = h;
+            if (t != 0 && t < c->t_sb->sk_rack_xmit_ts) {
+                if (t + c->t_sb->sk_rack_rtt + reo <= now) {
+                    c->t_sb->sk_rack_rerxt = true;
+                    c->t_sb->sk_rack_rerxt_seq = h;
                     c->t_tcp->ts_rack_losses++;
                     break;
                 }
-                if (due == 0 || t + c->t_rack_rtt + reo < due)
-                    due = t + c->t_rack_rtt + reo;
+                if (due == 0 || t + c->t_sb->sk_rack_rtt + reo < due)
+                    due = t + c->t_sb->sk_rack_rtt + reo;
             }
             h = rn__tcp_sack_skip(c, rn__tcp_sack_next(c, h));
         }
@@ -521,19 +530,19 @@ static void prr_ack(struct tcp_conn *c, uint32_t delivered)
     uint32_t mss = c->t_maxseg, ssthresh = c->snd_ssthresh, pipe;
     int64_t sndcnt;
 
-    c->t_prr_delivered += delivered;
+    c->t_sb->sk_prr_delivered += delivered;
     pipe = set_pipe(c);
-    c->t_pipe = pipe;
+    c->t_sb->sk_pipe = pipe;
     if (pipe > ssthresh) {
         /* Proportional: ssthresh/RecoverFS of what was delivered. */
-        uint64_t fs = c->t_recover_fs > 0 ? c->t_recover_fs : 1;
+        uint64_t fs = c->t_sb->sk_recover_fs > 0 ? c->t_sb->sk_recover_fs : 1;
 
-        sndcnt = (int64_t)(((uint64_t)c->t_prr_delivered * ssthresh + fs - 1) / fs) -
-                 (int64_t)c->t_prr_out;
+        sndcnt = (int64_t)(((uint64_t)c->t_sb->sk_prr_delivered * ssthresh + fs - 1) / fs) -
+                 (int64_t)c->t_sb->sk_prr_out;
     } else {
         /* Slow start reduction bound: back up to ssthresh, no faster than
          * slow start would, one segment beyond what was delivered. */
-        int64_t limit = (int64_t)c->t_prr_delivered - (int64_t)c->t_prr_out;
+        int64_t limit = (int64_t)c->t_sb->sk_prr_delivered - (int64_t)c->t_sb->sk_prr_out;
 
         if (limit < (int64_t)delivered)
             limit = delivered;
@@ -551,8 +560,8 @@ static void recovery_end(struct tcp_conn *c)
 
     c->t_flags &= ~TF_INRECOVERY;
     c->t_dupacks = 0;
-    c->t_rack_rerxt = false;
-    c->t_high_rxt = c->snd_una;
+    c->t_sb->sk_rack_rerxt = false;
+    c->t_sb->sk_high_rxt = c->snd_una;
     xm_clear(xm_rxt(c));
     /* RFC 6937: the window ends at ssthresh; but no more than what is in
      * flight and a segment (RFC 6582 3.2 step 3's first option), so an
@@ -573,25 +582,25 @@ static void recovery_enter(struct tcp_conn *c, uint32_t delivered)
 
     c->t_tcp->ts_sack_recoveries++;
     xm_clear(xm_rxt(c));
-    c->t_rack_rerxt = false;
+    c->t_sb->sk_rack_rerxt = false;
     c->t_snd_nxt_sync = true;
     /* The algorithm reduces (ssthresh) and resends the segment at
      * snd_una, the first presumed lost (RFC 6675 5 step 4.3), without
      * running into the SACKed data above it (rn__tcp_retransmit_one()). */
-    c->t_prr_out = 0;
-    c->t_high_rxt = c->snd_una;
-    c->t_recover_fs = c->snd_max - c->snd_una;
+    c->t_sb->sk_prr_out = 0;
+    c->t_sb->sk_high_rxt = c->snd_una;
+    c->t_sb->sk_recover_fs = c->snd_max - c->snd_una;
     rn__tcp_cc_fast_retransmit(c);
     if (!(c->t_flags & TF_INRECOVERY))
         return;
     if (SEQ_GT(end, c->snd_una + room))
         end = c->snd_una + room;
     /* HighRxt and RescueRxt: the end of that retransmission. */
-    c->t_high_rxt = end;
-    c->t_rescue_rxt = end;
-    c->t_rescue_used = true;
-    c->t_prr_delivered = 0;
-    c->t_prr_out = end - c->snd_una;
+    c->t_sb->sk_high_rxt = end;
+    c->t_sb->sk_rescue_rxt = end;
+    c->t_sb->sk_rescue_used = true;
+    c->t_sb->sk_prr_delivered = 0;
+    c->t_sb->sk_prr_out = end - c->snd_una;
     prr_ack(c, delivered);
 }
 
@@ -611,16 +620,18 @@ static void sack_ack(struct tcp_conn *c, uint32_t acked, uint32_t newly, bool du
 {
     rn_time_t now = rn_stack_now(c->t_tcp->ts_stack), due;
 
+    if (c->t_sb == NULL)
+        return;  /* nothing in flight of a flight with a scoreboard */
     xm_trim(xm_orig(c), c->snd_una);
     xm_trim(xm_rxt(c), c->snd_una);
-    if (SEQ_LT(c->t_rack_lost, c->snd_una) || SEQ_GT(c->t_rack_lost, c->snd_max))
-        c->t_rack_lost = c->snd_una;
-    if (SEQ_LT(c->t_high_rxt, c->snd_una) || SEQ_GT(c->t_high_rxt, c->snd_max))
-        c->t_high_rxt = c->snd_una;
+    if (SEQ_LT(c->t_sb->sk_rack_lost, c->snd_una) || SEQ_GT(c->t_sb->sk_rack_lost, c->snd_max))
+        c->t_sb->sk_rack_lost = c->snd_una;
+    if (SEQ_LT(c->t_sb->sk_high_rxt, c->snd_una) || SEQ_GT(c->t_sb->sk_high_rxt, c->snd_max))
+        c->t_sb->sk_high_rxt = c->snd_una;
     if (c->t_dsack_round_on && SEQ_GEQ(c->snd_una, c->t_dsack_round))
         c->t_dsack_round_on = false;
     due = rack_detect(c, now);
-    c->t_rack_due = due;
+    c->t_sb->sk_rack_due = due;
     if (c->t_flags & TF_INRECOVERY) {
         if (SEQ_GEQ(c->snd_una, c->snd_recover))
             recovery_end(c);
@@ -645,7 +656,9 @@ void rn__tcp_rack_timeout(struct tcp_conn *c)
 {
     rn_time_t now = rn_stack_now(c->t_tcp->ts_stack);
 
-    c->t_rack_due = rack_detect(c, now);
+    if (c->t_sb == NULL)
+        return;
+    c->t_sb->sk_rack_due = rack_detect(c, now);
     if (!(c->t_flags & TF_INRECOVERY) && c->snd_una != c->snd_max &&
         !SEQ_LT(c->snd_nxt, c->snd_max) && rn__tcp_sack_lost(c, c->snd_una))
         recovery_enter(c, 0);
@@ -657,11 +670,13 @@ void rn__tcp_rack_timeout(struct tcp_conn *c)
 void rn__tcp_sack_rto(struct tcp_conn *c)
 {
     rn__tcp_sack_clear(c);
+    if (c->t_sb == NULL)
+        return;
     xm_clear(xm_rxt(c));
-    c->t_high_rxt = c->snd_una;
-    c->t_rack_lost = c->snd_una;
-    c->t_rack_rerxt = false;
-    c->t_rack_due = 0;
+    c->t_sb->sk_high_rxt = c->snd_una;
+    c->t_sb->sk_rack_lost = c->snd_una;
+    c->t_sb->sk_rack_rerxt = false;
+    c->t_sb->sk_rack_due = 0;
 }
 
 void rn__tcp_sack_sent(struct tcp_conn *c, uint32_t seq, uint32_t len)
@@ -676,9 +691,9 @@ void rn__tcp_sack_sent(struct tcp_conn *c, uint32_t seq, uint32_t len)
         else
             xm_push(xm_rxt(c), seq, seq + len, now);
     }
-    if ((c->t_flags & TF_INRECOVERY) && tcp_sack_on(c)) {
-        c->t_pipe += len;
-        c->t_prr_out += len;
+    if ((c->t_flags & TF_INRECOVERY) && tcp_sack_flight(c)) {
+        c->t_sb->sk_pipe += len;
+        c->t_sb->sk_prr_out += len;
     }
 }
 
@@ -702,8 +717,8 @@ static void resend(struct tcp_conn *c, uint32_t seq, uint32_t len)
         /* The FIN alone: no data for the marks. */
         rn__tcp_send_segment(c, seq, 0, flags);
         if (c->t_flags & TF_INRECOVERY) {
-            c->t_pipe++;
-            c->t_prr_out++;
+            c->t_sb->sk_pipe++;
+            c->t_sb->sk_prr_out++;
         }
         return;
     }
@@ -715,7 +730,7 @@ bool rn__tcp_sack_output(struct tcp_conn *c)
     uint32_t room = rn__tcp_seg_room(c);
     unsigned guard;
 
-    if (!tcp_sack_on(c) || !(c->t_flags & TF_INRECOVERY))
+    if (!tcp_sack_flight(c) || !(c->t_flags & TF_INRECOVERY))
         return false;
     if (c->t_snd_nxt_sync) {
         /* Recovery resends by the scoreboard from here on. */
@@ -723,20 +738,20 @@ bool rn__tcp_sack_output(struct tcp_conn *c)
         c->t_snd_nxt_sync = false;
     }
     for (guard = 0; guard < 1024; guard++) {
-        uint32_t budget = c->snd_cwnd > c->t_pipe ? c->snd_cwnd - c->t_pipe : 0;
+        uint32_t budget = c->snd_cwnd > c->t_sb->sk_pipe ? c->snd_cwnd - c->t_sb->sk_pipe : 0;
         uint32_t edge = c->snd_una + c->snd_wnd, high = sb_high(c);
         uint32_t s, len, avail;
 
         if (budget == 0)
             break;
         /* RACK: a retransmission was lost as well. */
-        if (c->t_rack_rerxt) {
-            s = SEQ_LT(c->t_rack_rerxt_seq, c->snd_una) ? c->snd_una : c->t_rack_rerxt_seq;
+        if (c->t_sb->sk_rack_rerxt) {
+            s = SEQ_LT(c->t_sb->sk_rack_rerxt_seq, c->snd_una) ? c->snd_una : c->t_sb->sk_rack_rerxt_seq;
             len = SEQ_MIN(rn__tcp_sack_next(c, s), c->snd_max) - s;
             len = len < room ? len : room;
             if (len > budget)
                 break;
-            c->t_rack_rerxt = false;
+            c->t_sb->sk_rack_rerxt = false;
             resend(c, s, len);
             continue;
         }
@@ -749,7 +764,7 @@ bool rn__tcp_sack_output(struct tcp_conn *c)
                         ? queued_end - c->snd_max
                         : 0;
         }
-        s = rn__tcp_sack_skip(c, SEQ_MAX(c->t_high_rxt, c->snd_una));
+        s = rn__tcp_sack_skip(c, SEQ_MAX(c->t_sb->sk_high_rxt, c->snd_una));
         /* Rules 1 and 3: the first unSACKed byte above HighRxt and below
          * the highest SACKed one; lost (rule 1), or not (rule 3) when no
          * new data can go (rule 2). */
@@ -761,7 +776,7 @@ bool rn__tcp_sack_output(struct tcp_conn *c)
             if (len > budget)
                 break;
             resend(c, s, len);
-            c->t_high_rxt = s + len;
+            c->t_sb->sk_high_rxt = s + len;
             continue;
         }
         /* Rule 2: new data, as the peer's window allows. */
@@ -776,7 +791,7 @@ bool rn__tcp_sack_output(struct tcp_conn *c)
         }
         /* Rule 4: one rescue retransmission per recovery, of the highest
          * unSACKed data, once the cumulative ACK passed RescueRxt. */
-        if ((!c->t_rescue_used || SEQ_GT(c->snd_una, c->t_rescue_rxt)) &&
+        if ((!c->t_sb->sk_rescue_used || SEQ_GT(c->snd_una, c->t_sb->sk_rescue_rxt)) &&
             c->snd_una != c->snd_max) {
             uint32_t top = c->snd_max, lo;
 
@@ -793,13 +808,13 @@ bool rn__tcp_sack_output(struct tcp_conn *c)
             }
             /* Data resent already (below HighRxt) waits for RACK or the
              * timer: the rescue is for a tail nothing was resent of. */
-            if (!SEQ_LT(lo, top) || !SEQ_GT(top, c->t_high_rxt))
+            if (!SEQ_LT(lo, top) || !SEQ_GT(top, c->t_sb->sk_high_rxt))
                 break;
             len = top - lo < room ? top - lo : room;
             if (len > budget || SEQ_GT(top, edge + ((c->t_flags & TF_SENTFIN) ? 1u : 0u)))
                 break;
-            c->t_rescue_used = true;
-            c->t_rescue_rxt = c->snd_recover;
+            c->t_sb->sk_rescue_used = true;
+            c->t_sb->sk_rescue_rxt = c->snd_recover;
             c->t_tcp->ts_rescue_rxts++;
             resend(c, top - len, len);
             continue;

@@ -279,9 +279,9 @@ static void rexmt_fire(struct tcp_conn *c, rn_time_t now)
             if (!(c->t_flags & TF_DONE) && c->snd_una != c->snd_max) {
                 if (!tcp_timer_armed(c, TCP_T_REXMT))
                     rn__tcp_rexmt_start(c);
-                if (c->t_rack_due != 0 && c->t_rack_due < tcp_timer_due(c, TCP_T_REXMT)) {
+                if (tcp_rack_due(c) != 0 && tcp_rack_due(c) < tcp_timer_due(c, TCP_T_REXMT)) {
                     c->t_flags = (c->t_flags & ~TF_TLP_ARMED) | TF_RACK_ARMED;
-                    rn__tcp_timer_arm(c, TCP_T_REXMT, c->t_rack_due);
+                    rn__tcp_timer_arm(c, TCP_T_REXMT, tcp_rack_due(c));
                 }
             }
         }
