@@ -99,10 +99,13 @@ static const struct rn_ob_type_ops conn_ops = {
     .size = sizeof(struct tcp_conn),
     .release = conn_release,
     .describe = conn_describe,
-    /* At most five holders at once in its life: "create", "port-table",
-     * "tcp.timer", the loop passing, and "listener" until the accept hands
-     * that hold to "socket.endpoint".  A sixth (an enumeration, a
-     * callout) takes a line from the pool. */
+    /* Lines for five holders at once: "create", "port-table",
+     * "tcp.timer", the loop passing, and "listener" that the accept hands
+     * to "socket.endpoint".  A sixth at once (an accept made while the
+     * loop holds the connection, an enumeration) takes a block of extra
+     * lines from the pool, kept until the release: 20,000 idle echo
+     * connections had 1,727 such blocks, httpd's 11, and cost less in all
+     * (1,972 and 1,996 B each) than with a sixth line for everyone. */
     .holders = 5,
 };
 
