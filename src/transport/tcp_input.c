@@ -890,7 +890,8 @@ static void push_ack_soon(struct tcp_conn *c, rn_time_t now)
         c->t_flags |= TF_ACKNOW;
         return;
     }
-    if (!tcp_timer_armed(c, TCP_T_DELACK) || tcp_timer_due(c, TCP_T_DELACK) > now + TCP_PUSH_ACK_WAIT)
+    if (!tcp_timer_armed(c, TCP_T_DELACK) ||
+        tcp_timer_due(c, TCP_T_DELACK) > now + TCP_PUSH_ACK_WAIT)
         rn__tcp_timer_arm(c, TCP_T_DELACK, now + TCP_PUSH_ACK_WAIT);
 }
 /* A duplicate ACK that a later one overtook on a path that reorders

@@ -385,6 +385,7 @@ static void rack_deliver(struct tcp_conn *c, uint32_t seq, rn_time_t now)
 {
     rn_time_t orig = xm_time(xm_orig(c), seq), rxt = xm_time(xm_rxt(c), seq), t = orig;
     bool resent = rxt != 0 && rxt >= orig;
+    struct tcp_sackboard *sb;
 
     if (resent) {
         /* Which copy arrived?  One delivered sooner than the least round
@@ -394,13 +395,15 @@ static void rack_deliver(struct tcp_conn *c, uint32_t seq, rn_time_t now)
         t = rxt;
     }
     if (t == 0)
-        return;
-    if (!resent && SEQ_LT(seq + 1, c->t_sb->sk_rack_end_seq))
+        return;  /* no mark: nothing sent in this flight (and no board) */
+    sb = c->t_sb;
+    if (!resent && SEQ_LT(seq + 1, sb->sk_rack_end_seq))
         c->t_rack_reord = true;  /* delivered out of order: reordering */
-    if (c->t_sb->sk_rack_xmit_ts == 0 || sent_after(t, seq + 1, c->t_sb->sk_rack_xmit_ts, c->t_sb->sk_rack_end_seq)) {
-        c->t_sb->sk_rack_xmit_ts = t;
-        c->t_sb->sk_rack_end_seq = seq + 1;
-        c->t_sb->sk_rack_rtt = now - t;
+    if (sb->sk_rack_xmit_ts == 0 ||
+        sent_after(t, seq + 1, sb->sk_rack_xmit_ts, sb->sk_rack_end_seq)) {
+        sb->sk_rack_xmit_ts = t;
+        sb->sk_rack_end_seq = seq + 1;
+        sb->sk_rack_rtt = now - t;
     }
 }
 
@@ -746,7 +749,7 @@ bool rn__tcp_sack_output(struct tcp_conn *c)
             break;
         /* RACK: a retransmission was lost as well. */
         if (c->t_sb->sk_rack_rerxt) {
-            s = SEQ_LT(c->t_sb->sk_rack_rerxt_seq, c->snd_una) ? c->snd_una : c->t_sb->sk_rack_rerxt_seq;
+            s = SEQ_MAX(c->t_sb->sk_rack_rerxt_seq, c->snd_una);
             len = SEQ_MIN(rn__tcp_sack_next(c, s), c->snd_max) - s;
             len = len < room ? len : room;
             if (len > budget)
