@@ -22,25 +22,13 @@ set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/netlib.sh"
 
-if [ $# -eq 1 ]; then
-    build=build
-    refbuild=$1
-elif [ $# -eq 2 ]; then
-    build=$1
-    refbuild=$2
-else
-    echo "usage: bench/http_builds.sh [BUILD] REFERENCE_BUILD" >&2
-    exit 2
-fi
+bench_two_builds http_builds "$@"
 secs=${BENCH_SECS:-4}
 runs=${BENCH_RUNS:-6}
 case "$secs$runs" in
 *[!0-9]*) echo "http_builds.sh: BENCH_SECS and BENCH_RUNS must be numbers" >&2; exit 2 ;;
 esac
 bench_need_root http_builds
-for b in "$build" "$refbuild"; do
-    [ -x "$b/bin/refnet" ] || { echo "http_builds.sh: no $b/bin/refnet" >&2; exit 2; }
-done
 command -v wrk >/dev/null || { echo "http_builds.sh: wrk is missing (scripts/deps.sh)" >&2; exit 1; }
 bench_setup http_builds
 www="$dir/www"

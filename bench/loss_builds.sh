@@ -23,22 +23,11 @@ set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/netlib.sh"
 
-if [ $# -eq 1 ]; then
-    build=build
-    refbuild=$1
-elif [ $# -eq 2 ]; then
-    build=$1
-    refbuild=$2
-else
-    echo "usage: bench/loss_builds.sh [BUILD] REFERENCE_BUILD" >&2
-    exit 2
-fi
+bench_two_builds loss_builds "$@"
 mib=${BENCH_MIB:-20}
 loss=${BENCH_LOSS:-2}
 runs=${BENCH_RUNS:-5}
 bench_need_root loss_builds
-[ -x "$build/bin/refnet" ] || { echo "loss_builds.sh: no $build/bin/refnet" >&2; exit 2; }
-[ -x "$refbuild/bin/refnet" ] || { echo "loss_builds.sh: no $refbuild/bin/refnet" >&2; exit 2; }
 command -v nc >/dev/null || { echo "loss_builds.sh: skipped: needs nc"; exit 0; }
 bench_setup loss
 

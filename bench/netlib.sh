@@ -12,6 +12,22 @@ bench_need_root() {
     [ -c /dev/net/tun ] || { echo "$1: skipped: /dev/net/tun is missing"; exit 0; }
 }
 
+# bench_two_builds NAME [BUILD] REFERENCE_BUILD: sets build and refbuild
+# for a benchmark that compares two refnet builds (BUILD defaults to
+# build), or prints NAME's usage and exits 2; either must have bin/refnet.
+bench_two_builds() {
+    local name=$1
+    shift
+    case $# in
+    1) build=build; refbuild=$1 ;;
+    2) build=$1; refbuild=$2 ;;
+    *) echo "usage: bench/$name.sh [BUILD] REFERENCE_BUILD" >&2; exit 2 ;;
+    esac
+    for b in "$build" "$refbuild"; do
+        [ -x "$b/bin/refnet" ] || { echo "$name.sh: no $b/bin/refnet" >&2; exit 2; }
+    done
+}
+
 # bench_setup NAME: the namespaces ($nsr: refnet's TAP and the Linux side
 # that drives it; $nsa and $nsb: the two ends of the reference veth), a
 # temporary directory $dir with the control socket $sock, and die().  On

@@ -58,6 +58,21 @@ static void server_and_client(struct rn_proc **pa, struct rn_proc **pb)
     assert_true(rn_proc_pid(*pa) != rn_proc_pid(*pb));
 }
 
+/* A fresh pair with a client (*pa) connected from handle *hc to the
+ * server (*pb), whose accepted handle is *hs. */
+static void connected(struct rn_proc **pa, struct rn_proc **pb, int *hc, int *hs)
+{
+    int hl, err;
+
+    pair_up(1500, false);
+    server_and_client(pa, pb);
+    hl = tcp_listening(*pb, 8080, &err);
+    assert_int_equal(err, 0);
+    *hc = rn_sock_open(*pa, RN_SOCK_STREAM, 0);
+    assert_true(*hc > 0);
+    *hs = tcp_connect_accept(*pa, *hc, *pb, hl, 8080);
+}
+
 /* Requests that name socket #h: pending or completed, not spare. */
 static unsigned requests_on(int h)
 {
@@ -75,17 +90,11 @@ static void test_keepalive_reuses_one_record(void **state)
     uint64_t live = 0, id;
     unsigned nspare = 0;
     char needle[64];
-    int hl, hc, hs, err, i;
+    int hc, hs, i;
     void *rq;
 
     (void)state;
-    pair_up(1500, false);
-    server_and_client(&pa, &pb);
-    hl = tcp_listening(pb, 8080, &err);
-    assert_int_equal(err, 0);
-    hc = rn_sock_open(pa, RN_SOCK_STREAM, 0);
-    assert_true(hc > 0);
-    hs = tcp_connect_accept(pa, hc, pb, hl, 8080);
+    connected(&pa, &pb, &hc, &hs);
     for (i = 0; i < ROUNDS; i++) {
         submit(pb, RN_SOP_RECV, hs, in, sizeof(in), NULL, &rs);
         submit(pa, RN_SOP_SEND, hc, out, sizeof(out), NULL, &rc);
@@ -142,17 +151,11 @@ static void test_spares_are_bounded(void **state)
     struct rn_proc *pa, *pb;
     struct rec rs = {0}, rc = {0};
     uint8_t in[40], out[40];
-    int hl, hc, hs, err, i;
+    int hc, hs, i;
     uint64_t id;
 
     (void)state;
-    pair_up(1500, false);
-    server_and_client(&pa, &pb);
-    hl = tcp_listening(pb, 8080, &err);
-    assert_int_equal(err, 0);
-    hc = rn_sock_open(pa, RN_SOCK_STREAM, 0);
-    assert_true(hc > 0);
-    hs = tcp_connect_accept(pa, hc, pb, hl, 8080);
+    connected(&pa, &pb, &hc, &hs);
     for (i = 0; i < 40; i++)
         submit(pb, RN_SOP_RECV, hs, &in[i], 1, NULL, &rs);
     memset(out, 'x', sizeof(out));
