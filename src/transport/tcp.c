@@ -260,10 +260,12 @@ int rn_tcp_init(struct rn_stack *st, const struct rn_tcp_params *params)
     ts->ts_conf = rn__tcp_conf_new(params);
     ts->ts_hash = calloc(TCP_HASH_BUCKETS, sizeof(*ts->ts_hash));
     ts->ts_hash_mask = TCP_HASH_BUCKETS - 1;
-    if (ts->ts_conf == NULL || ts->ts_hash == NULL) {
+    ts->ts_port_users = calloc(65536, sizeof(*ts->ts_port_users));
+    if (ts->ts_conf == NULL || ts->ts_hash == NULL || ts->ts_port_users == NULL) {
         if (ts->ts_conf != NULL)
             rn__tcp_conf_deref(ts->ts_conf);
         free(ts->ts_hash);
+        free(ts->ts_port_users);
         free(ts);
         return RN_ENOMEM;
     }
@@ -286,6 +288,7 @@ int rn_tcp_init(struct rn_stack *st, const struct rn_tcp_params *params)
         rn_ob_type_set_contract(ts->ts_tw_type, &tw_contract) < 0) {
         rn__tcp_conf_deref(ts->ts_conf);
         free(ts->ts_hash);
+        free(ts->ts_port_users);
         free(ts);
         return RN_ENOMEM;
     }
@@ -307,6 +310,7 @@ int rn_tcp_init(struct rn_stack *st, const struct rn_tcp_params *params)
     if (err < 0) {
         rn__tcp_conf_deref(ts->ts_conf);
         free(ts->ts_hash);
+        free(ts->ts_port_users);
         free(ts);
         return err;
     }
@@ -374,6 +378,7 @@ static void tcp_fini(struct rn_stack *st, void *ctx)
     rn_stack_set_slot(st, tcp_slot, NULL);
     rn__tcp_conf_deref(ts->ts_conf);
     free(ts->ts_hash);
+    free(ts->ts_port_users);
     free(ts);
 }
 
@@ -573,6 +578,10 @@ int rn__tcp_port_check(struct tcp_stack *ts, struct rn_inaddr laddr, uint16_t lp
             !may_share(flags, bind_flags(b), true))
             return RN_EADDRINUSE;
     }
+    /* Connections and TIME_WAIT entries: walked only when some are on the
+     * port (an address of theirs may still differ). */
+    if (ts->ts_port_users[lport] == 0)
+        return 0;
     for (i = 0; i <= ts->ts_hash_mask; i++) {
         const struct tcp_conn *c;
 
@@ -667,6 +676,7 @@ static void conn_hash_insert(struct tcp_stack *ts, struct tcp_conn *c)
     ts->ts_hash[b] = c;
     c->t_flags |= TF_IN_HASH;
     ts->ts_nconns++;
+    rn__tcp_port_users(ts, c->t_lport, 1);
     conn_hash_grow(ts);
     rn__stack_port_use(ts->ts_stack, RN_IPPROTO_TCP, c->t_lport, true);
     rn_ob_cond_set(c, TCP_COND_IN_TABLE);
@@ -686,6 +696,7 @@ static void conn_hash_remove(struct tcp_stack *ts, struct tcp_conn *c)
     c->t_hnext = NULL;
     c->t_flags &= ~TF_IN_HASH;
     ts->ts_nconns--;
+    rn__tcp_port_users(ts, c->t_lport, -1);
     rn__stack_port_use(ts->ts_stack, RN_IPPROTO_TCP, c->t_lport, false);
     rn_ob_deref_cond(c, RN_TAG_PORT_TABLE, TCP_COND_IN_TABLE);
 }
@@ -737,19 +748,30 @@ static uint16_t ephemeral_port(struct tcp_stack *ts, struct rn_inaddr laddr, str
     return 0;
 }
 
+/* A port of the ephemeral range for laddr, searched from a point the
+ * address and the picks so far decide, or 0.  First among the ports no
+ * connection or TIME_WAIT entry uses at all (found by their counts, no
+ * walk); only when none is left, one whose users all have other
+ * addresses (a walk of every connection, once). */
 uint16_t rn__tcp_port_pick(struct tcp_stack *ts, struct rn_inaddr laddr, uint32_t flags)
 {
     const struct rn_tcp_params *p = &ts->ts_conf->tc_p;
     uint32_t lo = p->tp_port_lo, n = p->tp_port_hi - lo + 1u;
     uint32_t offset = (uint32_t)rn__siphash(ts->ts_secret, &laddr, sizeof(laddr));
     uint8_t used[65536 / 8];  /* a bit per local port in use */
-    uint16_t found = 0;
     const struct tcp_tw *tw;
     uint32_t i;
 
+    for (i = 0; i < n; i++) {
+        uint16_t port = (uint16_t)(lo + (offset + ts->ts_next_ephemeral + i) % n);
+
+        if (ts->ts_port_users[port] == 0 && port_taken(ts, laddr, port, flags) == NULL &&
+            !port_bound(ts, laddr, port, flags)) {
+            ts->ts_next_ephemeral += i + 1;
+            return port;
+        }
+    }
     memset(used, 0, sizeof(used));
-    /* One pass over the connections and TIME_WAIT entries for the local
-     * ports they use; listeners and bound sockets are found by port. */
     for (i = 0; i <= ts->ts_hash_mask; i++) {
         const struct tcp_conn *c;
 
@@ -768,11 +790,10 @@ uint16_t rn__tcp_port_pick(struct tcp_stack *ts, struct rn_inaddr laddr, uint32_
         if (!(used[port / 8] & (1u << (port % 8))) && port_taken(ts, laddr, port, flags) == NULL &&
             !port_bound(ts, laddr, port, flags)) {
             ts->ts_next_ephemeral += i + 1;
-            found = port;
-            break;
+            return port;
         }
     }
-    return found;
+    return 0;
 }
 
 /* ---- Connections -------------------------------------------------------- */

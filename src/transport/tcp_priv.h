@@ -278,6 +278,12 @@ struct tcp_stack {
                                                 twice as many connections
                                                 (rn__tcp_hash_grow()) */
     uint32_t ts_hash_mask;                   /* [L] buckets - 1, a power of two less one */
+    uint32_t *ts_port_users;                 /* [L] by local port: the connections
+                                                and TIME_WAIT entries on it, of
+                                                any local address (65,536
+                                                counts), so that a bind or an
+                                                ephemeral pick need not walk
+                                                every connection */
     struct tcp_bind *ts_lhash[TCP_LHASH_BUCKETS];        /* [L] listening ports */
     struct tcp_tw *ts_tw_hash[TCP_HASH_BUCKETS];         /* [L] TIME_WAIT by 4-tuple */
     struct tcp_tw *ts_tw_oldest;             /* [L] expiry order (all last 2*MSL) */
@@ -671,6 +677,12 @@ void rn__tcp_mss_update(struct tcp_conn *c, uint32_t peer_mss);
 void rn__tcp_free_buffers(struct tcp_conn *c);
 /* [L] c's send ring is empty: it goes back to the stack's free list. */
 void rn__tcp_ring_put(struct tcp_conn *c);
+/* [L] A connection or TIME_WAIT entry on local port lport came (delta 1)
+ * or went (-1). */
+static inline void rn__tcp_port_users(struct tcp_stack *ts, uint16_t lport, int delta)
+{
+    ts->ts_port_users[lport] += (uint32_t)delta;
+}
 /* [L] Frees the stack's free send rings (the stack goes). */
 void rn__tcp_ring_pool_fini(struct tcp_stack *ts);
 /* The listener side of an established passive open. */

@@ -100,6 +100,7 @@ static void tw_remove(struct tcp_stack *ts, struct tcp_tw *tw)
     *pp = tw->tw_hnext;
     tw_unlink_age(ts, tw);
     ts->ts_ntw--;
+    rn__tcp_port_users(ts, tw->tw_lport, -1);
     rn__stack_port_use(ts->ts_stack, RN_IPPROTO_TCP, tw->tw_lport, false);
     rn_ob_kill(tw);
 }
@@ -158,6 +159,7 @@ void rn__tcp_timewait_enter(struct tcp_conn *c)
         ts->ts_tw_hash[b] = tw;
         tw_append_age(ts, tw);
         ts->ts_ntw++;
+        rn__tcp_port_users(ts, tw->tw_lport, 1);
         rn__stack_port_use(ts->ts_stack, RN_IPPROTO_TCP, tw->tw_lport, true);
         tw_schedule(ts);
     }

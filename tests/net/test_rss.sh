@@ -32,8 +32,9 @@ rn status | grep -q "^  rss       2 queues" || bad "status text: $(rn status)"
 # The hash, written again from the specification: tests/net/rsshash.py.
 
 # why_pair NETSTAT_JSON: `refnet why` of an established connection on
-# each loop; the two must read alike but for ids, ports, ages and counts
-# (and a timer that one has armed at that moment).
+# each loop; the two must read alike but for ids, addresses (one may be
+# IPv4, the other IPv6), ports, ages and counts (and a timer that one has
+# armed at that moment).
 why_pair() {
     local id0 id1
     "$py" - "$1" >"$dir/ids" <<'EOF'
@@ -57,7 +58,8 @@ EOF
 # The object's line without its counts, then its holders' tags, sorted,
 # but for timers (armed or not from one moment to the next).
 why_shape() {
-    sed -E 's/#[0-9]+/#ID/g; s/:[0-9]+/:PORT/g; s/ (sndq|rcvq|refs) [0-9]+/ \1 N/g; s/ +/ /g' |
+    sed -E -e 's/\[[0-9a-f:]+\]/ADDR/g; s/[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+/ADDR/g' \
+        -e 's/#[0-9]+/#ID/g; s/:[0-9]+/:PORT/g; s/ (sndq|rcvq|refs) [0-9]+/ \1 N/g; s/ +/ /g' |
         awk 'NR == 1 { sub(/ #ID.*/, ""); print; next } $1 != "tcp.timer" { print $1 }' |
         { read -r first; echo "$first"; sort; }
 }
