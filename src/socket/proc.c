@@ -169,7 +169,9 @@ static void proc_exit_finish(struct rn_proc *p)
 
 /* ---- Close records ---------------------------------------------------------------- */
 
-struct sock_closing *rn__sock_rec_get(struct sock_layer *sl)
+/* A close record from sl's free list, or a new one; NULL without
+ * memory. */
+static struct sock_closing *rec_get(struct sock_layer *sl)
 {
     struct sock_closing *rec = sl->sl_rec_free;
 
@@ -266,13 +268,17 @@ static void slot_cleanup_fired(struct rn_ob_wait *w, void *ctx)
     rn_stack_post(hs->hs_proc->p_stack, &hs->hs_rec->sc_cleanup_work, slot_cleanup_done);
 }
 
-void rn__sock_slot_closing(struct hslot *hs, struct sock_closing *rec)
+int rn__sock_slot_closing(struct hslot *hs)
 {
     struct rn_proc *p = hs->hs_proc;
     void *ob = hs->hs_so != NULL ? (void *)hs->hs_so : (void *)hs->hs_rset;
+    struct sock_closing *rec;
     int err;
 
     assert(!hs->hs_closing && ob != NULL && hs->hs_rec == NULL);
+    rec = rec_get(p->p_sl);
+    if (rec == NULL)
+        return RN_ENOMEM;
     rec->sc_slot = hs;
     hs->hs_rec = rec;
     err = rn_ob_wait_release(ob, &rec->sc_cleanup, hs->hs_proc, "cleanup", slot_cleanup_fired, hs);
@@ -288,6 +294,7 @@ void rn__sock_slot_closing(struct hslot *hs, struct sock_closing *rec)
     if (rec->sc_cnext != NULL)
         rec->sc_cnext->sc_cprev = rec;
     p->p_closing = rec;
+    return 0;
 }
 
 /* ---- Processes ----------------------------------------------------------------- */
@@ -301,7 +308,6 @@ void rn__sock_slot_closing(struct hslot *hs, struct sock_closing *rec)
  * later: the exit cannot fail, only wait for memory.  [L] */
 static void exit_close_all(struct rn_proc *p)
 {
-    struct sock_layer *sl = p->p_sl;
     bool again = false;
     unsigned h;
 
@@ -316,16 +322,8 @@ static void exit_close_all(struct rn_proc *p)
 
         if (hs == NULL)
             continue;
-        if (hs->hs_rset != NULL) {
-            struct sock_closing *rec = rn__sock_rec_get(sl);
-
-            if (rec != NULL)
-                rn__rset_close(hs, rec);
-            else
-                again = true;
-        } else if (rn__sock_close_slot(hs, NULL) < 0) {
+        if ((hs->hs_rset != NULL ? rn__rset_close(hs) : rn__sock_close_slot(hs, NULL)) < 0)
             again = true;
-        }
     }
     if (again)
         (void)rn_timer_arm(rn_stack_timers(p->p_stack), &p->p_exit_retry,

@@ -578,13 +578,14 @@ static int rset_ctl(struct rn_proc *p, int set, int op, int h, const struct rn_r
     return 0;
 }
 
-void rn__rset_close(struct hslot *hs, struct sock_closing *rec)
+int rn__rset_close(struct hslot *hs)
 {
     struct rset *rs = hs->hs_rset;
 
     assert(rs != NULL && !hs->hs_closing);
     /* The process's exit waits for the set's release ("cleanup"). */
-    rn__sock_slot_closing(hs, rec);
+    if (rn__sock_slot_closing(hs) < 0)
+        return RN_ENOMEM;
     atomic_store_explicit(&rs->rs_closed, true, memory_order_relaxed);
     while (rs->rs_items != NULL)
         item_remove(rs->rs_items);
@@ -595,20 +596,19 @@ void rn__rset_close(struct hslot *hs, struct sock_closing *rec)
     rn_ob_kill(rs);
     hs->hs_rset = NULL;
     rn_ob_deref_cond(rs, RN_TAG_HANDLE, RSET_COND_SLOT);
+    return 0;
 }
 
 bool rn__rset_close_handle(struct rn_proc *p, int h, struct sock_req *req)
 {
     struct hslot *hs = rn__sock_open_slot(p, h);
-    struct sock_closing *rec;
+    int err;
 
     if (hs == NULL || hs->hs_rset == NULL)
         return false;
-    rec = rn__sock_rec_get(p->p_sl);
-    if (rec != NULL)
-        rn__rset_close(hs, rec);
+    err = rn__rset_close(hs);
     if (req != NULL)
-        rn__sock_req_complete(req, rec != NULL ? 0 : RN_ENOMEM);
+        rn__sock_req_complete(req, err);
     return true;
 }
 

@@ -339,17 +339,16 @@ void rn__sock_slot_free(struct hslot *hs);
 /* Frees an open slot that left its socket's list and dropped its hold
  * (rn__sock_close_slot()); counts as a cleanup done during an exit. */
 void rn__sock_slot_gone(struct hslot *hs);
-/* A close record for a handle's cleanup, from the layer's free list or
- * new; NULL without memory (the handle then stays open). [L] */
-struct sock_closing *rn__sock_rec_get(struct sock_layer *sl);
 /* Frees the layer's kept close records (the layer goes). [L] */
 void rn__sock_rec_pool_fini(struct sock_layer *sl);
-/* Begins a handle's cleanup with close record rec: registers the
- * process's wait ("cleanup") for the socket's release, and moves the slot
- * from the handle table to the process's closing list, freeing its
- * number.  Called by rn__sock_close() while the slot still holds its
- * "handle" reference. */
-void rn__sock_slot_closing(struct hslot *hs, struct sock_closing *rec);
+/* Begins a handle's cleanup: takes its close record (from the layer's
+ * free list, or new), registers the process's wait ("cleanup") for the
+ * socket's (or set's) release, and moves the slot from the handle table
+ * to the process's closing list, freeing its number.  Called first by
+ * rn__sock_close() and rn__rset_close(), while the slot still holds its
+ * "handle" reference.  Returns 0, or RN_ENOMEM with nothing done (no
+ * record could be had: the handle stays open). */
+int rn__sock_slot_closing(struct hslot *hs);
 /* True if the handle of slot hs is non-blocking. */
 static inline bool rn__sock_slot_nonblock(const struct hslot *hs)
 {
@@ -394,10 +393,10 @@ unsigned rn__sock_ready(struct sock *so);
 void rn__sock_names(struct sock *so);
 /* Pulls from the transport into pending requests until it says RN_EAGAIN. */
 void rn__sock_kick(struct sock *so);
-/* Runs a handle's cleanup with close record rec: the close returns at
- * once (req, may be NULL, completes now, or under SO_LINGER > 0 once it
- * settled or gave up). */
-void rn__sock_close(struct sock *so, struct sock_req *req, struct sock_closing *rec);
+/* Runs a handle's cleanup: the close returns at once (req, may be NULL,
+ * completes now, or under SO_LINGER > 0 once it settled or gave up).
+ * Returns 0, or RN_ENOMEM with nothing done (rn__sock_slot_closing()). */
+int rn__sock_close(struct sock *so, struct sock_req *req);
 /* Closes the open socket slot hs: when other slots share its socket, the
  * slot alone goes (its "handle" hold dropped, req completed with 0);
  * else the socket closes as rn__sock_close() says.  Returns 0, or
@@ -438,10 +437,11 @@ void rn__rset_types_init(void);
 void rn__rset_sock_event(struct sock *so, unsigned events);
 /* so begins to close: takes it out of every set, dropping their holds. */
 void rn__rset_sock_closing(struct sock *so);
-/* Closes the readiness set of slot hs with close record rec: its waits
- * complete with RN_ECANCELED, its registrations go, the slot's "handle"
- * hold is dropped; the process's cleanup waits for the set's release. */
-void rn__rset_close(struct hslot *hs, struct sock_closing *rec);
+/* Closes the readiness set of slot hs: its waits complete with
+ * RN_ECANCELED, its registrations go, the slot's "handle" hold is dropped;
+ * the process's cleanup waits for the set's release.  Returns 0, or
+ * RN_ENOMEM with nothing done (rn__sock_slot_closing()). */
+int rn__rset_close(struct hslot *hs);
 /* If handle h of p is a readiness set, closes it, completes req (may be
  * NULL) with 0 (RN_ENOMEM, the set left open, if no close record could
  * be had) and returns true; else returns false. */

@@ -684,17 +684,20 @@ static void sock_close_fired(struct rn_ob_wait *w, void *ctx)
     rn_stack_post(so->so_proc->p_stack, &so->so_rec->sc_close_work, sock_close_done);
 }
 
-void rn__sock_close(struct sock *so, struct sock_req *req, struct sock_closing *rec)
+int rn__sock_close(struct sock *so, struct sock_req *req)
 {
     bool abort = so->so_linger == 0 || so->so_sl->sl_fini;
+    struct sock_closing *rec;
     void *ob;
     int err;
 
     assert(atomic_load_explicit(&so->so_state, memory_order_relaxed) == SO_OPEN);
     assert(so->so_t != NULL);
+    if (rn__sock_slot_closing(so->so_slot) < 0)
+        return RN_ENOMEM;
+    rec = so->so_slot->hs_rec;
     rec->sc_so = so;
     so->so_rec = rec;
-    rn__sock_slot_closing(so->so_slot, rec);
     atomic_store_explicit(&so->so_state, SO_CLOSE_PENDING, memory_order_relaxed);
     /* 1. Cancel the handle's pending requests; polls watching it complete
      *    with RN_POLLNVAL for it. */
@@ -725,17 +728,18 @@ void rn__sock_close(struct sock *so, struct sock_req *req, struct sock_closing *
         rn_ob_deref(ob, RN_TAG_SOCKET_ENDPOINT);
     }
     if (req == NULL)
-        return;
+        return 0;
     /* 4. The close request completes now, as close(2) returns, unless
      *    SO_LINGER asks it to wait for what was sent to be acknowledged. */
     if (ob == NULL || abort || so->so_linger <= 0) {
         rn__sock_req_complete(req, 0);
-        return;
+        return 0;
     }
     rec->sc_linger_req = req;
     rec->sc_linger_end = rn_stack_now(so->so_proc->p_stack) + RN_SEC(so->so_linger);
     rn_timer_init(&rec->sc_linger_timer, linger_check);
     linger_check(&rec->sc_linger_timer, rn_stack_now(so->so_proc->p_stack));
+    return 0;
 }
 
 /* Takes slot hs off its socket's list of slots; the first slot left
@@ -759,14 +763,8 @@ int rn__sock_close_slot(struct hslot *hs, struct sock_req *req)
     struct sock *so = hs->hs_so;
 
     assert(so != NULL && !hs->hs_closing);
-    if (so->so_nslots <= 1) {
-        struct sock_closing *rec = rn__sock_rec_get(so->so_sl);
-
-        if (rec == NULL)
-            return RN_ENOMEM;
-        rn__sock_close(so, req, rec);
-        return 0;
-    }
+    if (so->so_nslots <= 1)
+        return rn__sock_close(so, req);
     /* Another handle still refers to the socket, as another descriptor
      * keeps a file open: only this handle goes. */
     slot_unlink(so, hs);

@@ -748,29 +748,46 @@ static uint16_t ephemeral_port(struct tcp_stack *ts, struct rn_inaddr laddr, str
     return 0;
 }
 
-/* A port of the ephemeral range for laddr, searched from a point the
- * address and the picks so far decide, or 0.  First among the ports no
- * connection or TIME_WAIT entry uses at all (found by their counts, no
- * walk); only when none is left, one whose users all have other
- * addresses (a walk of every connection, once). */
-uint16_t rn__tcp_port_pick(struct tcp_stack *ts, struct rn_inaddr laddr, uint32_t flags)
+/* The first free port of the ephemeral range for laddr from the point
+ * the address and the picks so far decide, or 0: free when no listener
+ * or bound socket has it and, if used is NULL, no connection or
+ * TIME_WAIT entry uses it at all (their counts), else when its bit in
+ * used is clear. */
+static uint16_t port_scan(struct tcp_stack *ts, struct rn_inaddr laddr, uint32_t flags,
+                          const uint8_t *used)
 {
     const struct rn_tcp_params *p = &ts->ts_conf->tc_p;
     uint32_t lo = p->tp_port_lo, n = p->tp_port_hi - lo + 1u;
     uint32_t offset = (uint32_t)rn__siphash(ts->ts_secret, &laddr, sizeof(laddr));
-    uint8_t used[65536 / 8];  /* a bit per local port in use */
-    const struct tcp_tw *tw;
     uint32_t i;
 
     for (i = 0; i < n; i++) {
         uint16_t port = (uint16_t)(lo + (offset + ts->ts_next_ephemeral + i) % n);
+        bool busy = used != NULL ? (used[port / 8] & (1u << (port % 8))) != 0
+                                 : ts->ts_port_users[port] != 0;
 
-        if (ts->ts_port_users[port] == 0 && port_taken(ts, laddr, port, flags) == NULL &&
+        if (!busy && port_taken(ts, laddr, port, flags) == NULL &&
             !port_bound(ts, laddr, port, flags)) {
             ts->ts_next_ephemeral += i + 1;
             return port;
         }
     }
+    return 0;
+}
+
+/* A port of the ephemeral range for laddr, or 0.  First among the ports
+ * no connection or TIME_WAIT entry uses at all (found by their counts, no
+ * walk); only when none is left, one whose users all have other
+ * addresses (a walk of every connection, once). */
+uint16_t rn__tcp_port_pick(struct tcp_stack *ts, struct rn_inaddr laddr, uint32_t flags)
+{
+    uint8_t used[65536 / 8];  /* a bit per local port in use by laddr */
+    const struct tcp_tw *tw;
+    uint16_t port = port_scan(ts, laddr, flags, NULL);
+    uint32_t i;
+
+    if (port != 0)
+        return port;
     memset(used, 0, sizeof(used));
     for (i = 0; i <= ts->ts_hash_mask; i++) {
         const struct tcp_conn *c;
@@ -784,16 +801,7 @@ uint16_t rn__tcp_port_pick(struct tcp_stack *ts, struct rn_inaddr laddr, uint32_
         if (addrs_overlap(&tw->tw_laddr, 0, &laddr, flags))
             used[tw->tw_lport / 8] |= (uint8_t)(1u << (tw->tw_lport % 8));
     }
-    for (i = 0; i < n; i++) {
-        uint16_t port = (uint16_t)(lo + (offset + ts->ts_next_ephemeral + i) % n);
-
-        if (!(used[port / 8] & (1u << (port % 8))) && port_taken(ts, laddr, port, flags) == NULL &&
-            !port_bound(ts, laddr, port, flags)) {
-            ts->ts_next_ephemeral += i + 1;
-            return port;
-        }
-    }
-    return 0;
+    return port_scan(ts, laddr, flags, used);
 }
 
 /* ---- Connections -------------------------------------------------------- */

@@ -67,6 +67,16 @@ static rn_time_t timers_next(const struct tcp_conn *c)
     return due;
 }
 
+/* Clears the conditions of timers no longer armed (the hold stays, for
+ * those that are). */
+static void timers_cond_trim(struct tcp_conn *c)
+{
+    uint32_t want = timers_cond(c->t_armed);
+
+    if ((rn_ob_conds(c) & TCP_COND_TIMERS) != want)
+        rn_ob_cond_clear(c, TCP_COND_TIMERS & ~want);
+}
+
 /* After a timer was armed or stopped outside the timers' work: the wheel
  * entry goes to the earliest due time, or out with the hold when none is
  * armed; the conditions of timers no longer armed are cleared. */
@@ -90,8 +100,7 @@ static void timers_sync(struct tcp_conn *c)
         (void)rn_timer_arm(h, &c->t_timer, due);
         return;
     }
-    if ((rn_ob_conds(c) & TCP_COND_TIMERS) != timers_cond(c->t_armed))
-        rn_ob_cond_clear(c, TCP_COND_TIMERS & ~timers_cond(c->t_armed));
+    timers_cond_trim(c);
     if (c->t_timer.tm_due != due)
         (void)rn_timer_arm(h, &c->t_timer, due);
 }
@@ -454,8 +463,7 @@ static void timers_fire(struct rn_timer *t, rn_time_t now)
         rn_ob_deref_cond(c, RN_TAG_TCP_TIMER, TCP_COND_TIMERS);
         return;
     }
-    if ((rn_ob_conds(c) & TCP_COND_TIMERS) != timers_cond(c->t_armed))
-        rn_ob_cond_clear(c, TCP_COND_TIMERS & ~timers_cond(c->t_armed));
+    timers_cond_trim(c);
     (void)rn_timer_arm(rn_stack_timers(c->t_tcp->ts_stack), &c->t_timer, timers_next(c));
 }
 

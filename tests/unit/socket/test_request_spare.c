@@ -73,6 +73,17 @@ static void connected(struct rn_proc **pa, struct rn_proc **pb, int *hc, int *hs
     *hs = tcp_connect_accept(*pa, *hc, *pb, hl, 8080);
 }
 
+/* The three processes exit; no request is left, spare or not. */
+static void all_exit(struct rn_proc *pa, struct rn_proc *pb)
+{
+    rn_proc_exit(pa);
+    rn_proc_exit(pb);
+    rn_proc_exit(pn);
+    run_for(RN_SEC(1));
+    assert_int_equal(count_type("request"), 0);
+    pair_down();
+}
+
 /* Requests that name socket #h: pending or completed, not spare. */
 static unsigned requests_on(int h)
 {
@@ -135,12 +146,7 @@ static void test_keepalive_reuses_one_record(void **state)
     /* The process keeps the records its callbacks did not take back: the
      * cancelled receive's and the close's. */
     assert_int_equal(spares_of(pb, &id), nspare + 1);
-    rn_proc_exit(pa);
-    rn_proc_exit(pb);
-    rn_proc_exit(pn);
-    run_for(RN_SEC(1));
-    assert_int_equal(count_type("request"), 0);
-    pair_down();
+    all_exit(pa, pb);
 }
 
 /* Forty receives of a byte each complete at once and their callbacks
@@ -166,12 +172,7 @@ static void test_spares_are_bounded(void **state)
         assert_int_equal(rs.c[i].sc_result, 1);
     assert_int_equal(spares_of(pb, &id), 32);
     assert_int_equal(requests_on(hs), 0);
-    rn_proc_exit(pa);
-    rn_proc_exit(pb);
-    rn_proc_exit(pn);
-    run_for(RN_SEC(1));
-    assert_int_equal(count_type("request"), 0);
-    pair_down();
+    all_exit(pa, pb);
 }
 
 int main(void)
