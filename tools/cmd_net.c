@@ -42,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "commands.h"
@@ -130,6 +131,31 @@ static int write_all(int fd, const uint8_t *p, size_t n)
         return -1;
     }
     return 0;
+}
+
+/* How deep the stages of a transfer may be: the standard input or output
+ * when it is a pipe, and the control connection's send buffer. */
+#define NET_PIPE_DEPTH (1 << 20)
+
+/* Deepens the stages between a producer (or consumer) and the daemon:
+ * grows std (the standard input of send, output of recv) to
+ * NET_PIPE_DEPTH if it is a pipe smaller than that, and asks as much send
+ * buffer of the control connection ctl unless -1 (the kernel caps it at
+ * wmem_max).
+ * With the default 64 KiB pipe, `producer | refnet send` stopped the
+ * producer, this process and the daemon in turn every 64 KiB, and the
+ * machine sat a third idle at half the rate (docs/benchmarks.md).  Each
+ * step is best effort: a pipe that cannot grow (pipe-max-size for a user)
+ * only keeps the default depth. */
+static void net_deepen(int std, int ctl)
+{
+    struct stat st;
+    int depth = NET_PIPE_DEPTH;
+
+    if (fstat(std, &st) == 0 && S_ISFIFO(st.st_mode) && fcntl(std, F_GETPIPE_SZ) < depth)
+        (void)fcntl(std, F_SETPIPE_SZ, depth);
+    if (ctl >= 0)
+        (void)setsockopt(ctl, SOL_SOCKET, SO_SNDBUF, &depth, sizeof(depth));
 }
 
 /* Feeds stream bytes to the decoder and the sink.  Returns 1 once the
@@ -504,6 +530,7 @@ int rn__cmd_send(int argc, char **argv)
     sr.sr_dcmd = "connect";
     sr.sr_fd = fd;
     sr.sr_in_fd = STDIN_FILENO;
+    net_deepen(STDIN_FILENO, fd);
     sr.sr_up = malloc(NET_UP_BUF);
     sr.sr_sink = &sink_stdout;
     if (sr.sr_up == NULL) {
@@ -556,6 +583,7 @@ int rn__cmd_recv(int argc, char **argv)
     sr.sr_in_eof = true;
     sr.sr_shut = true;  /* --recv-only: the daemon reads nothing from us */
     sr.sr_sink = &sink_stdout;
+    net_deepen(STDOUT_FILENO, -1);
     return net_run(&sr, o.no_verbose);
 }
 
