@@ -82,6 +82,9 @@ struct stream_run {
     bool sr_in_eof;                /* no more bytes will join sr_up */
     bool sr_shut;                  /* our end of data was signalled */
     bool sr_up_broken;             /* the daemon stopped taking our bytes */
+    bool sr_splice;                /* sr_in_fd is a pipe: its bytes move to sr_fd
+                                      by splice(), never through sr_up */
+    bool sr_wait_out;              /* a splice found sr_fd full */
     const struct stream_sink *sr_sink;
     void *sr_ctx;                  /* the sink's state */
     int32_t sr_status;             /* the trailer's status */
@@ -146,16 +149,18 @@ static int write_all(int fd, const uint8_t *p, size_t n)
  * producer, this process and the daemon in turn every 64 KiB, and the
  * machine sat a third idle at half the rate (docs/benchmarks.md).  Each
  * step is best effort: a pipe that cannot grow (pipe-max-size for a user)
- * only keeps the default depth. */
-static void net_deepen(int std, int ctl)
+ * only keeps the default depth.  Returns whether std is a pipe. */
+static bool net_deepen(int std, int ctl)
 {
     struct stat st;
     int depth = NET_PIPE_DEPTH;
+    bool fifo = fstat(std, &st) == 0 && S_ISFIFO(st.st_mode);
 
-    if (fstat(std, &st) == 0 && S_ISFIFO(st.st_mode) && fcntl(std, F_GETPIPE_SZ) < depth)
+    if (fifo && fcntl(std, F_GETPIPE_SZ) < depth)
         (void)fcntl(std, F_SETPIPE_SZ, depth);
     if (ctl >= 0)
         (void)setsockopt(ctl, SOL_SOCKET, SO_SNDBUF, &depth, sizeof(depth));
+    return fifo;
 }
 
 /* Feeds stream bytes to the decoder and the sink.  Returns 1 once the
@@ -209,6 +214,32 @@ static int stream_feed(struct stream_run *sr, struct rn_ctl_unchunker *uc, const
 
 /* Moves bytes both ways until the trailer arrives.  Returns 0 with
  * sr_status and sr_text set, or -1 after printing why. */
+/* Moves what the standard input pipe holds to the control stream with
+ * splice(): the pages go from the pipe into the socket without passing
+ * through this process.  Returns 0, or -1 after printing why not. */
+static int stream_splice(struct stream_run *sr)
+{
+    ssize_t r = splice(sr->sr_in_fd, NULL, sr->sr_fd, NULL, NET_PIPE_DEPTH,
+                       SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+
+    if (r > 0)
+        return 0;
+    if (r == 0) {
+        sr->sr_in_eof = true;
+    } else if (errno == EAGAIN) {
+        sr->sr_wait_out = true;  /* the pipe was readable: the socket is full */
+    } else if (errno == EINVAL) {
+        sr->sr_splice = false;  /* not spliceable after all: read and send */
+    } else if (errno == EPIPE || errno == ECONNRESET) {
+        sr->sr_up_broken = true;  /* the daemon ended the transfer */
+    } else if (errno != EINTR) {
+        fprintf(stderr, "refnet %s: cannot read the standard input: %s\n", sr->sr_cmd,
+                strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 static int stream_loop(struct stream_run *sr)
 {
     struct rn_ctl_unchunker uc;
@@ -232,9 +263,10 @@ static int stream_loop(struct stream_run *sr)
             sr->sr_shut = true;
         }
         pfd[0].fd = sr->sr_fd;
-        pfd[0].events = (short)(POLLIN | (want_out ? POLLOUT : 0));
+        pfd[0].events = (short)(POLLIN | (want_out || sr->sr_wait_out ? POLLOUT : 0));
         pfd[0].revents = 0;
-        if (sr->sr_in_fd >= 0 && !sr->sr_in_eof && !want_out && !sr->sr_up_broken) {
+        if (sr->sr_in_fd >= 0 && !sr->sr_in_eof && !want_out && !sr->sr_up_broken &&
+            !sr->sr_wait_out) {
             pfd[1].fd = sr->sr_in_fd;
             pfd[1].events = POLLIN;
             pfd[1].revents = 0;
@@ -246,7 +278,13 @@ static int stream_loop(struct stream_run *sr)
             fprintf(stderr, "refnet %s: poll: %s\n", sr->sr_cmd, strerror(errno));
             goto out;
         }
-        if (n == 2 && pfd[1].revents != 0) {
+        if (sr->sr_wait_out && (pfd[0].revents & (POLLOUT | POLLERR | POLLHUP)))
+            sr->sr_wait_out = false;
+        if (n == 2 && pfd[1].revents != 0 && sr->sr_splice) {
+            r = stream_splice(sr);
+            if (r < 0)
+                goto out;
+        } else if (n == 2 && pfd[1].revents != 0) {
             r = read(sr->sr_in_fd, sr->sr_up, NET_UP_BUF);
             if (r > 0) {
                 sr->sr_up_len = (size_t)r;
@@ -530,7 +568,9 @@ int rn__cmd_send(int argc, char **argv)
     sr.sr_dcmd = "connect";
     sr.sr_fd = fd;
     sr.sr_in_fd = STDIN_FILENO;
-    net_deepen(STDIN_FILENO, fd);
+    /* splice() into the socket waits unless the socket does not. */
+    sr.sr_splice = net_deepen(STDIN_FILENO, fd) &&
+                   fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == 0;
     sr.sr_up = malloc(NET_UP_BUF);
     sr.sr_sink = &sink_stdout;
     if (sr.sr_up == NULL) {
