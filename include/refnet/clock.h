@@ -76,22 +76,45 @@ rn_time_t rn_clock_os_monotonic(void);
  * source's now, so runs still replay from their seed.  Until the ticker
  * runs (or in the child of a fork(), which has no ticker), a stamp falls
  * back to rn_clock_now().
+ *
+ * The ticker parks when stamps came on fewer than RN_CLOCK_TICKER_BUSY_TICKS
+ * of the ticks of the last RN_CLOCK_TICKER_IDLE_NS: it publishes 0
+ * (stamps read the clock, as without a ticker) and looks every
+ * RN_CLOCK_TICKER_PARK_NS whether anything stamped, resuming when
+ * RN_CLOCK_TICKER_WAKE_LOOKS looks in a row found so.  A process at rest,
+ * or one whose only stamps are a watchdog's scan twice a second, is not
+ * woken 250 times a second, and a wake-up that stamps nothing (a ping
+ * answered) does not share the CPUs with the ticker's.  At the resumption
+ * a stamp may be one tick earlier than the clock read its thread took
+ * just before (still never later than now).
  */
 #define RN_CLOCK_TICK_NS RN_MSEC(4)
+#define RN_CLOCK_TICKER_IDLE_NS RN_SEC(1)
+#define RN_CLOCK_TICKER_BUSY_TICKS 8
+#define RN_CLOCK_TICKER_PARK_NS RN_MSEC(250)
+#define RN_CLOCK_TICKER_WAKE_LOOKS 2
 
-/* [A] The ticker's latest reading of the default source; 0 when no ticker
- * runs.  Internal to rn_clock_stamp(). */
-extern _Atomic rn_time_t rn__clock_tick;
+/* [A] The ticker's line, internal to rn_clock_tick(): its latest reading
+ * of the default source (0 when no ticker runs or it is parked), and
+ * whether anything stamped since the ticker last looked (a reader sets it
+ * only when clear, so the line is written a few hundred times a second). */
+struct rn__clock_ticker {
+    _Atomic rn_time_t ct_tick;
+    _Atomic int ct_used;
+} __attribute__((aligned(64)));
+extern struct rn__clock_ticker rn__clock_ticker;
 
 /* The latest tick, or 0 when a stamp must read the clock instead (a source
- * is installed, or no ticker runs).  For paths that would rather take a
- * slower road than call out. */
+ * is installed, or no ticker runs or it is parked).  For paths that would
+ * rather take a slower road than call out. */
 static inline rn_time_t rn_clock_tick(void)
 {
     if (__builtin_expect(atomic_load_explicit(&rn__clock_current, memory_order_relaxed) != NULL,
                          0))
         return 0;
-    return atomic_load_explicit(&rn__clock_tick, memory_order_relaxed);
+    if (__builtin_expect(!atomic_load_explicit(&rn__clock_ticker.ct_used, memory_order_relaxed), 0))
+        atomic_store_explicit(&rn__clock_ticker.ct_used, 1, memory_order_relaxed);
+    return atomic_load_explicit(&rn__clock_ticker.ct_tick, memory_order_relaxed);
 }
 
 /* Returns now, at tick resolution. */

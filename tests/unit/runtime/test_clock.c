@@ -3,10 +3,12 @@
  * stamp is never later than rn_clock_now() and keeps up with it, an
  * installed source is followed exactly, the ledger's first-hold stamps
  * come from it, and the child of a fork() stamps from the clock until its
- * first create starts a ticker of its own.  And ages as reports print
- * them (rn_fmt_age()).
+ * first create starts a ticker of its own.  The ticker parks while
+ * nothing stamps and resumes when something does.  And ages as reports
+ * print them (rn_fmt_age()).
  */
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -80,7 +82,48 @@ static void test_stamp_follows_source(void **state)
     clock_manual_advance(7);
     assert_int_equal(rn_clock_stamp(), RN_SEC(5) + 7);
     clock_manual_uninstall();
-    assert_true(rn_clock_tick() != 0);
+    assert_true(wait_tick_past(0) != 0);
+}
+
+/* The published tick, read without counting as a use. */
+static rn_time_t tick_unused(void)
+{
+    return atomic_load_explicit(&rn__clock_ticker.ct_tick, memory_order_relaxed);
+}
+
+/* Nothing stamps for longer than RN_CLOCK_TICKER_IDLE_NS: the ticker
+ * parks (publishes 0) and stamps read the clock; a stamp now and then
+ * (rarer than RN_CLOCK_TICKER_BUSY_TICKS a second) leaves it parked, and
+ * stamps in a steady stream bring it back. */
+static void test_ticker_parks(void **state)
+{
+    rn_time_t t, now;
+    int i;
+
+    (void)state;
+    assert_int_equal(rn_clock_ticker_start(), 0);
+    assert_true(wait_tick_past(0) != 0);
+    for (i = 0; i < 300 && tick_unused() != 0; i++)
+        sleep_ms(10);
+    assert_int_equal(tick_unused(), 0);
+    /* A stamp now and then, as a watchdog's scans (1.2 s apart, so that
+     * no two fall in consecutive looks even if the ticker is late): still
+     * parked. */
+    for (i = 0; i < 2; i++) {
+        now = rn_clock_now();
+        t = rn_clock_stamp();  /* read from the clock */
+        assert_true(t >= now && t <= rn_clock_now());
+        sleep_ms(1200);
+        assert_int_equal(tick_unused(), 0);
+    }
+    /* A stamp every millisecond: ticking again within two looks or so. */
+    for (i = 0; i < 2000 && tick_unused() == 0; i++) {
+        (void)rn_clock_stamp();
+        sleep_ms(1);
+    }
+    assert_true(tick_unused() != 0);
+    t = rn_clock_stamp();
+    assert_true(t <= rn_clock_now() && rn_clock_now() - t < MAX_LAG);
 }
 
 /* The since of tag's line on ob; fails the test if it has none. */
@@ -186,6 +229,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stamp_keeps_up),
         cmocka_unit_test(test_stamp_follows_source),
+        cmocka_unit_test(test_ticker_parks),
         cmocka_unit_test(test_ledger_stamps),
         cmocka_unit_test(test_stamp_after_fork),
         cmocka_unit_test(test_fmt_age),
