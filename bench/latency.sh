@@ -16,7 +16,12 @@
 # Each measurement runs RUNS times as pairs, refnet and the reference back
 # to back (which goes first alternates); each pair gives one ratio refnet /
 # reference of the median and one of the p99, and the table shows their
-# least, median and greatest.  All of it twice: the daemon as it starts by
+# least, median and greatest.  A second table sets refnet's ICMP against
+# the floor of its kind of path, measured in the same pairs: bin/tap-echo
+# (bench/tap_echo.c), a program that answers ARP and pings on a TAP of its
+# own by rewriting each frame, with no stack at all -- the wake-ups and
+# system calls that any stack in user space on a TAP pays per round trip,
+# and Linux's veth does not (it answers inside the sender's system call).  All of it twice: the daemon as it starts by
 # default, then restarted with `--busy-poll US` (default 200).  Beside the
 # ratios, the table gives refnet's own p99 in microseconds (the median of
 # its runs), the figure a latency target is stated in.  Prints a table and
@@ -39,12 +44,24 @@ py=/usr/bin/python3
 . "$here/netlib.sh"
 bench_need_root latency.sh
 [ -x "$refnet" ] || { echo "latency.sh: $refnet is not built" >&2; exit 1; }
+[ -x "$build/bin/tap-echo" ] || { echo "latency.sh: $build/bin/tap-echo is not built" >&2; exit 1; }
 command -v ping >/dev/null || { echo "latency.sh: ping is missing (scripts/deps.sh)" >&2; exit 1; }
 
 bench_setup latency
 
 bench_tap_daemon "$nsr" "$sock" "$dir/daemon.log" --service echo
 bench_veth "$nsa" "$nsb"
+
+# The floor: tap-echo on a TAP like refnet's, in a namespace of its own.
+ip netns add "$nsf" || die "cannot create namespace $nsf"
+ip netns exec "$nsf" ip link set lo up
+ip netns exec "$nsf" ip tuntap add dev bn0 mode tap || die "cannot create the floor's TAP"
+ip netns exec "$nsf" sysctl -qw net.ipv6.conf.bn0.disable_ipv6=1
+ip netns exec "$nsf" ip link set bn0 mtu 1500
+ip netns exec "$nsf" ip addr add 198.18.0.1/15 dev bn0
+ip netns exec "$nsf" ip link set bn0 up
+ip netns exec "$nsf" "$build/bin/tap-echo" bn0 198.18.0.2 </dev/null &
+echo $! >>"$dir/pids"
 
 # The reference's echo server, on the veth's far end.
 ip netns exec "$nsb" "$py" -c '
@@ -65,6 +82,7 @@ echo $! >>"$dir/pids"
 
 ip netns exec "$nsr" ping -c 1 -W 2 198.18.0.2 >/dev/null || die "refnet does not answer ping"
 ip netns exec "$nsa" ping -c 1 -W 2 198.18.0.2 >/dev/null || die "the veth does not answer ping"
+ip netns exec "$nsf" ping -c 1 -W 2 198.18.0.2 >/dev/null || die "tap-echo does not answer ping"
 
 # Prints "MEDIAN P99" in microseconds from round trips (µs), one a line.
 quantiles() {
@@ -102,10 +120,23 @@ for i in range(n + 10):
 s.close()' "$count" | quantiles || die "tcp_pp in $1 failed"
 }
 
+# spread RATIOS1 RATIOS2 VALUES: the least, median and greatest of each
+# list of ratios, then the median of the values, on one line.
+spread() {
+    "$py" -c '
+import statistics, sys
+a = sorted(float(x) for x in sys.argv[1].split())
+b = sorted(float(x) for x in sys.argv[2].split())
+o = statistics.median(float(x) for x in sys.argv[3].split())
+print("%.2f %.2f %.2f %.2f %.2f %.2f %.0f" % (a[0], statistics.median(a), a[-1],
+                                             b[0], statistics.median(b), b[-1], o))' "$@"
+}
+
 ratio() { "$py" -c 'import sys; print("%.3f" % (float(sys.argv[1]) / float(sys.argv[2])))' "$1" "$2"; }
 
 names=(icmp tcp_pp)
 declare -A med p99 own
+floor_rows=
 json="{\"bench\":\"latency\",\"count\":$count,\"runs\":$runs,\"busy_poll_us\":$busy"
 printf '\n%-16s %23s %23s %10s\n' "" "median ratio" "p99 ratio" "refnet"
 printf '%-16s %7s %7s %7s %7s %7s %7s %10s\n' measure min median max min median max "p99 us"
@@ -123,6 +154,7 @@ for mode in default busy; do
             die "refnet --busy-poll $busy does not answer ping: $(cat "$dir/daemon2.log")"
     fi
     for m in "${names[@]}"; do med[$m]=; p99[$m]=; own[$m]=; done
+    fmed=; fp99=; fown=
     for r in $(seq "$runs"); do
         for m in "${names[@]}"; do
             if [ $((r % 2)) = 1 ]; then
@@ -137,20 +169,29 @@ for mode in default busy; do
             med[$m]+=" $(ratio "$rm" "$vm")"
             p99[$m]+=" $(ratio "$rp" "$vp")"
             own[$m]+=" $rp"
+            if [ "$m" = icmp ]; then
+                # The floor right after the pair, refnet's run beside it.
+                read -r fm fp < <(icmp "$nsf") || exit 1
+                echo "$mode pair $r icmp floor (tap-echo): median $fm us, p99 $fp us" >&2
+                fmed+=" $(ratio "$rm" "$fm")"
+                fp99+=" $(ratio "$rp" "$fp")"
+                fown+=" $fp"
+            fi
         done
     done
     for m in "${names[@]}"; do
-        read -r a0 a1 a2 b0 b1 b2 o < <("$py" -c '
-import statistics, sys
-a = sorted(float(x) for x in sys.argv[1].split())
-b = sorted(float(x) for x in sys.argv[2].split())
-o = statistics.median(float(x) for x in sys.argv[3].split())
-print("%.2f %.2f %.2f %.2f %.2f %.2f %.0f" % (a[0], statistics.median(a), a[-1],
-                                             b[0], statistics.median(b), b[-1], o))' \
-            "${med[$m]}" "${p99[$m]}" "${own[$m]}")
+        read -r a0 a1 a2 b0 b1 b2 o < <(spread "${med[$m]}" "${p99[$m]}" "${own[$m]}")
         printf '%-16s %7s %7s %7s %7s %7s %7s %10s\n' "$m/$mode" "$a0" "$a1" "$a2" "$b0" "$b1" "$b2" "$o"
         json+=",\"${m}_${mode}_median_ratio\":[$a0,$a1,$a2],\"${m}_${mode}_p99_ratio\":[$b0,$b1,$b2]"
         json+=",\"${m}_${mode}_refnet_p99_us\":$o"
     done
+    read -r a0 a1 a2 b0 b1 b2 o < <(spread "$fmed" "$fp99" "$fown")
+    floor_rows+=$(printf '%-16s %7s %7s %7s %7s %7s %7s %10s' "icmp/$mode" "$a0" "$a1" "$a2" "$b0" "$b1" "$b2" "$o")$'\n'
+    json+=",\"icmp_${mode}_floor_median_ratio\":[$a0,$a1,$a2],\"icmp_${mode}_floor_p99_ratio\":[$b0,$b1,$b2]"
+    json+=",\"icmp_${mode}_floor_p99_us\":$o"
 done
+printf '\nrefnet over the floor of a TAP (bin/tap-echo, in the same pairs)\n'
+printf '%-16s %23s %23s %10s\n' "" "median ratio" "p99 ratio" "floor"
+printf '%-16s %7s %7s %7s %7s %7s %7s %10s\n' measure min median max min median max "p99 us"
+printf '%s' "$floor_rows"
 echo "$json}"

@@ -38,6 +38,7 @@ bench_setup() {
     nsr="bn-$1-r-$$"
     nsa="bn-$1-a-$$"
     nsb="bn-$1-b-$$"
+    nsf="bn-$1-f-$$"  # a floor's, where a benchmark has one (latency.sh)
     dir=$(mktemp -d "/tmp/refnet-bench-$1.XXXXXX") || exit 1
     sock="$dir/ctl.sock"
     dpid=
@@ -52,7 +53,7 @@ bench_cleanup() {
     for p in $(cat "$dir/pids" 2>/dev/null) $dpid; do
         bench_stop "$p"
     done
-    for n in "$nsr" "$nsa" "$nsb"; do ip netns del "$n" 2>/dev/null; done
+    for n in "$nsr" "$nsa" "$nsb" "$nsf"; do ip netns del "$n" 2>/dev/null; done
     rm -rf "$dir"
 }
 

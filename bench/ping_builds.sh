@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Ping round trips of two refnet builds against each other: this build and
+# a reference build (another version of refnet, e.g. before a change to its
+# threads or its loop) in interleaved pairs.
+#
+# Each build runs as `refnet daemon --tap bn0 --addr 198.18.0.2/15 --rss
+# off` in a namespace of its own, Linux on the TAP's side (bench/netlib.sh);
+# ping sends COUNT echoes 10 ms apart (a gap long enough for a loop to fall
+# asleep between two), as bench/latency.sh does.  Only one daemon runs at a
+# time, started afresh for each run: a second one's threads would wake the
+# machine's CPUs for both.  Which is measured first alternates.  A pair gives the ratio
+# this build / reference of the median and of the 99th percentile (below
+# 1: this build answers sooner); the table shows the least, median and
+# greatest of each, each pair's figures go to stderr, and one JSON line
+# ends it.
+#
+# Usage: bench/ping_builds.sh [BUILD] REFERENCE_BUILD   (default build);
+# each is a build directory with bin/refnet.  Environment: BENCH_COUNT
+# (echoes per run, default 300), BENCH_RUNS (pairs, default 6).  Needs
+# root; without it, says why and exits 0.
+set -uo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$here/netlib.sh"
+
+bench_two_builds ping_builds "$@"
+count=${BENCH_COUNT:-300}
+runs=${BENCH_RUNS:-6}
+case "$count$runs" in
+*[!0-9]*) echo "ping_builds.sh: BENCH_COUNT and BENCH_RUNS must be numbers" >&2; exit 2 ;;
+esac
+bench_need_root ping_builds
+command -v ping >/dev/null || { echo "ping_builds.sh: ping is missing (scripts/deps.sh)" >&2; exit 1; }
+bench_setup ping_builds
+
+# rtt NS: "MEDIAN P99" in microseconds of COUNT pings from NS.
+rtt() {
+    ip netns exec "$1" timeout $((count / 50 + 30)) ping -n -c "$count" -i 0.01 -W 1 198.18.0.2 |
+        sed -n 's/.* time=\([0-9.]*\) ms.*/\1/p' | python3 -c '
+import statistics, sys
+v = sorted(float(x) * 1000 for x in sys.stdin.read().split())
+if not v:
+    sys.exit(1)
+print("%.1f %.1f" % (statistics.median(v), v[min(len(v) - 1, int(len(v) * 0.99))]))' ||
+        die "ping in $1 got no answer"
+}
+
+# run BUILD NS: "MEDIAN P99" of a daemon of BUILD started in NS for it.
+run() {
+    local out
+    refnet=$1/bin/refnet
+    bench_tap_daemon "$2" "$dir/ctl.sock" "$dir/daemon.log"
+    ip netns exec "$2" ping -c 1 -W 2 198.18.0.2 >/dev/null || die "no answer to ping from $1"
+    out=$(rtt "$2")
+    bench_stop "$dpid"
+    dpid=
+    ip netns del "$2"
+    echo "$out"
+}
+
+meds=()
+p99s=()
+for r in $(seq 1 "$runs"); do
+    if [ $((r % 2)) = 1 ]; then
+        read -r am ap < <(run "$build" "$nsr"); read -r bm bp < <(run "$refbuild" "$nsa")
+    else
+        read -r bm bp < <(run "$refbuild" "$nsa"); read -r am ap < <(run "$build" "$nsr")
+    fi
+    echo "pair $r: this median $am us p99 $ap us, reference median $bm us p99 $bp us" >&2
+    meds+=("$(python3 -c 'import sys; print("%.3f" % (float(sys.argv[1]) / float(sys.argv[2])))' "$am" "$bm")")
+    p99s+=("$(python3 -c 'import sys; print("%.3f" % (float(sys.argv[1]) / float(sys.argv[2])))' "$ap" "$bp")")
+done
+json=
+printf '%-24s %8s %8s %8s\n' "this/reference (rtt)" min median max
+for row in median p99; do
+    if [ "$row" = median ]; then set -- "${meds[@]}"; else set -- "${p99s[@]}"; fi
+    line=$(printf '%s\n' "$@" | sort -n | python3 -c '
+import sys
+r = [float(x) for x in sys.stdin]
+print("%.3f %.3f %.3f" % (r[0], r[len(r) // 2], r[-1]))')
+    set -- $line
+    printf '%-24s %8s %8s %8s\n' "$row" "$1" "$2" "$3"
+    json="$json${json:+,}\"$row\":{\"min\":$1,\"median\":$2,\"max\":$3}"
+done
+echo "{\"bench\":\"ping_builds\",\"count\":$count,\"pairs\":$runs,$json,\"load\":\"$(uptime | sed 's/.*load average: //')\"}"
