@@ -877,12 +877,16 @@ static bool ack_input(struct tcp_conn *c, struct seg *s, bool *done)
 
 
 /* A short pushed segment is most often a request, and an application on
- * the loop answers it in the same pass of the stack (rn_stack_poll():
- * input, timers, then posted work, where completions are delivered).  Its
- * ACK is therefore put off to the next pass, so that the answer carries it
- * instead of a bare ACK going out just before the answer; output cancels
- * the wait.  A window about to close is told at once. */
-#define TCP_PUSH_ACK_WAIT 1000  /* ns: due at the next pass, not this one */
+ * the loop answers it within a pass or two of the stack (rn_stack_poll():
+ * input, timers, then posted work, where completions are delivered; an
+ * answer written from a completion goes out with the next pass's posted
+ * work, after that pass's timers, as the echo service's does).  Its ACK
+ * therefore waits TCP_PUSH_ACK_WAIT, longer than such passes take, so that
+ * the answer carries it instead of a bare ACK going out just before it;
+ * output cancels the wait.  With no answer the ACK leaves that much later,
+ * far inside the delayed ACK's bound (RFC 9293 3.8.6.3: under 0.5 s).  A
+ * window about to close is told at once. */
+#define TCP_PUSH_ACK_WAIT 50000  /* ns */
 
 static void push_ack_soon(struct tcp_conn *c, rn_time_t now)
 {
