@@ -212,8 +212,6 @@ static int stream_feed(struct stream_run *sr, struct rn_ctl_unchunker *uc, const
     return 0;
 }
 
-/* Moves bytes both ways until the trailer arrives.  Returns 0 with
- * sr_status and sr_text set, or -1 after printing why. */
 /* Moves what the standard input pipe holds to the control stream with
  * splice(): the pages go from the pipe into the socket without passing
  * through this process.  Returns 0, or -1 after printing why not. */
@@ -240,6 +238,8 @@ static int stream_splice(struct stream_run *sr)
     return 0;
 }
 
+/* Moves bytes both ways until the trailer arrives.  Returns 0 with
+ * sr_status and sr_text set, or -1 after printing why. */
 static int stream_loop(struct stream_run *sr)
 {
     struct rn_ctl_unchunker uc;

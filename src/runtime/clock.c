@@ -74,7 +74,6 @@ rn_time_t rn__clock_os_coarse(void)
 static void *ticker_main(void *arg)
 {
     const struct timespec period = {0, (long)RN_CLOCK_TICK_NS};
-
     const struct timespec park = {0, (long)RN_CLOCK_TICKER_PARK_NS};
     struct rn__clock_ticker *ct = &rn__clock_ticker;
     unsigned i, used, looks;
