@@ -94,15 +94,13 @@ rn_time_t rn_clock_os_monotonic(void);
 #define RN_CLOCK_TICKER_PARK_NS RN_MSEC(250)
 #define RN_CLOCK_TICKER_WAKE_LOOKS 2
 
-/* [A] The ticker's line, internal to rn_clock_tick(): its latest reading
- * of the default source (0 when no ticker runs or it is parked), and
- * whether anything stamped since the ticker last looked (a reader sets it
- * only when clear, so the line is written a few hundred times a second). */
-struct rn__clock_ticker {
-    _Atomic rn_time_t ct_tick;
-    _Atomic int ct_used;
-} __attribute__((aligned(64)));
-extern struct rn__clock_ticker rn__clock_ticker;
+/* [A] The ticker's latest reading of the default source; 0 when no ticker
+ * runs or it is parked.  Internal to rn_clock_stamp(). */
+extern _Atomic rn_time_t rn__clock_tick;
+/* [A] Whether anything stamped since the ticker last looked; a reader sets
+ * it only when clear, so it is written a few hundred times a second at
+ * most.  Internal to rn_clock_tick(). */
+extern _Atomic int rn__clock_tick_used;
 
 /* The latest tick, or 0 when a stamp must read the clock instead (a source
  * is installed, or no ticker runs or it is parked).  For paths that would
@@ -112,9 +110,9 @@ static inline rn_time_t rn_clock_tick(void)
     if (__builtin_expect(atomic_load_explicit(&rn__clock_current, memory_order_relaxed) != NULL,
                          0))
         return 0;
-    if (__builtin_expect(!atomic_load_explicit(&rn__clock_ticker.ct_used, memory_order_relaxed), 0))
-        atomic_store_explicit(&rn__clock_ticker.ct_used, 1, memory_order_relaxed);
-    return atomic_load_explicit(&rn__clock_ticker.ct_tick, memory_order_relaxed);
+    if (__builtin_expect(!atomic_load_explicit(&rn__clock_tick_used, memory_order_relaxed), 0))
+        atomic_store_explicit(&rn__clock_tick_used, 1, memory_order_relaxed);
+    return atomic_load_explicit(&rn__clock_tick, memory_order_relaxed);
 }
 
 /* Returns now, at tick resolution. */

@@ -28,7 +28,8 @@
  * not be started (then stamps read the clock for the rest of the process). */
 enum { TICKER_OFF, TICKER_ON, TICKER_FAILED };
 
-struct rn__clock_ticker rn__clock_ticker;
+_Atomic rn_time_t rn__clock_tick;
+_Atomic int rn__clock_tick_used;
 static _Atomic int ticker_state;
 static pthread_once_t ticker_atfork_once = PTHREAD_ONCE_INIT;
 
@@ -75,7 +76,6 @@ static void *ticker_main(void *arg)
 {
     const struct timespec period = {0, (long)RN_CLOCK_TICK_NS};
     const struct timespec park = {0, (long)RN_CLOCK_TICKER_PARK_NS};
-    struct rn__clock_ticker *ct = &rn__clock_ticker;
     unsigned i, used, looks;
 
     (void)arg;
@@ -83,18 +83,21 @@ static void *ticker_main(void *arg)
         /* Ticking, a second at a time, while enough ticks see a stamp. */
         do {
             for (i = used = 0; i < RN_CLOCK_TICKER_IDLE_NS / RN_CLOCK_TICK_NS; i++) {
-                atomic_store_explicit(&ct->ct_tick, clock_os(CLOCK_MONOTONIC_COARSE),
+                atomic_store_explicit(&rn__clock_tick, clock_os(CLOCK_MONOTONIC_COARSE),
                                       memory_order_relaxed);
-                used += (unsigned)atomic_exchange_explicit(&ct->ct_used, 0, memory_order_relaxed);
+                used += (unsigned)atomic_exchange_explicit(&rn__clock_tick_used, 0,
+                                                           memory_order_relaxed);
                 nanosleep(&period, NULL);
             }
         } while (used >= RN_CLOCK_TICKER_BUSY_TICKS);
-        /* Parked: stamps read the clock and say so in ct_used. */
-        atomic_store_explicit(&ct->ct_tick, 0, memory_order_relaxed);
-        atomic_store_explicit(&ct->ct_used, 0, memory_order_relaxed);
+        /* Parked: stamps read the clock and say so in rn__clock_tick_used. */
+        atomic_store_explicit(&rn__clock_tick, 0, memory_order_relaxed);
+        atomic_store_explicit(&rn__clock_tick_used, 0, memory_order_relaxed);
         for (looks = 0; looks < RN_CLOCK_TICKER_WAKE_LOOKS;) {
             nanosleep(&park, NULL);
-            looks = atomic_exchange_explicit(&ct->ct_used, 0, memory_order_relaxed) ? looks + 1 : 0;
+            looks = atomic_exchange_explicit(&rn__clock_tick_used, 0, memory_order_relaxed)
+                        ? looks + 1
+                        : 0;
         }
     }
     return NULL;
@@ -103,7 +106,7 @@ static void *ticker_main(void *arg)
 /* In the child of a fork(): the ticker did not come along. */
 static void ticker_forked(void)
 {
-    atomic_store_explicit(&rn__clock_ticker.ct_tick, 0, memory_order_relaxed);
+    atomic_store_explicit(&rn__clock_tick, 0, memory_order_relaxed);
     atomic_store_explicit(&ticker_state, TICKER_OFF, memory_order_relaxed);
 }
 
@@ -124,7 +127,7 @@ int rn_clock_ticker_start(void)
         return atomic_load(&ticker_state) == TICKER_FAILED ? EAGAIN : 0;
     pthread_once(&ticker_atfork_once, ticker_register_atfork);
     /* The first reading is published before any stamp can use the ticker. */
-    atomic_store_explicit(&rn__clock_ticker.ct_tick, clock_os(CLOCK_MONOTONIC_COARSE),
+    atomic_store_explicit(&rn__clock_tick, clock_os(CLOCK_MONOTONIC_COARSE),
                           memory_order_relaxed);
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -134,7 +137,7 @@ int rn_clock_ticker_start(void)
     pthread_attr_destroy(&attr);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (err != 0) {
-        atomic_store_explicit(&rn__clock_ticker.ct_tick, 0, memory_order_relaxed);
+        atomic_store_explicit(&rn__clock_tick, 0, memory_order_relaxed);
         atomic_store(&ticker_state, TICKER_FAILED);
         return err;
     }
