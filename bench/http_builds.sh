@@ -20,14 +20,13 @@
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+py=/usr/bin/python3
 . "$here/netlib.sh"
 
 bench_two_builds http_builds "$@"
+bench_numbers http_builds BENCH_SECS BENCH_RUNS
 secs=${BENCH_SECS:-4}
 runs=${BENCH_RUNS:-6}
-case "$secs$runs" in
-*[!0-9]*) echo "http_builds.sh: BENCH_SECS and BENCH_RUNS must be numbers" >&2; exit 2 ;;
-esac
 bench_need_root http_builds
 command -v wrk >/dev/null || { echo "http_builds.sh: wrk is missing (scripts/deps.sh)" >&2; exit 1; }
 bench_setup http_builds
@@ -64,7 +63,7 @@ for mode in keepalive close; do
             b=$(rate "$nsa" "$mode"); a=$(rate "$nsr" "$mode")
         fi
         echo "$mode pair $r: this $a req/s, reference $b req/s" >&2
-        ratios+=("$(python3 -c 'import sys; print("%.3f" % (float(sys.argv[1]) / float(sys.argv[2])))' "$a" "$b")")
+        ratios+=("$(bench_ratio "$a" "$b")")
     done
     line=$(printf '%s\n' "${ratios[@]}" | sort -n | python3 -c '
 import sys

@@ -132,8 +132,6 @@ print("%.2f %.2f %.2f %.2f %.2f %.2f %.0f" % (a[0], statistics.median(a), a[-1],
                                              b[0], statistics.median(b), b[-1], o))' "$@"
 }
 
-ratio() { "$py" -c 'import sys; print("%.3f" % (float(sys.argv[1]) / float(sys.argv[2])))' "$1" "$2"; }
-
 names=(icmp tcp_pp)
 declare -A med p99 own
 floor_rows=
@@ -166,15 +164,15 @@ for mode in default busy; do
             fi
             kill -0 "$dpid" 2>/dev/null || die "the daemon died"
             echo "$mode pair $r $m: median refnet $rm us linux $vm us, p99 refnet $rp us linux $vp us" >&2
-            med[$m]+=" $(ratio "$rm" "$vm")"
-            p99[$m]+=" $(ratio "$rp" "$vp")"
+            med[$m]+=" $(bench_ratio "$rm" "$vm")"
+            p99[$m]+=" $(bench_ratio "$rp" "$vp")"
             own[$m]+=" $rp"
             if [ "$m" = icmp ]; then
                 # The floor right after the pair, refnet's run beside it.
                 read -r fm fp < <(icmp "$nsf") || exit 1
                 echo "$mode pair $r icmp floor (tap-echo): median $fm us, p99 $fp us" >&2
-                fmed+=" $(ratio "$rm" "$fm")"
-                fp99+=" $(ratio "$rp" "$fp")"
+                fmed+=" $(bench_ratio "$rm" "$fm")"
+                fp99+=" $(bench_ratio "$rp" "$fp")"
                 fown+=" $fp"
             fi
         done

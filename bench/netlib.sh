@@ -28,6 +28,18 @@ bench_two_builds() {
     done
 }
 
+# bench_numbers NAME VAR...: exits 2 with a one-line error unless each
+# environment variable VAR is unset or a whole number.
+bench_numbers() {
+    local name=$1 v
+    shift
+    for v in "$@"; do
+        case ${!v:-0} in
+        *[!0-9]*) echo "$name.sh: $v must be a number, not '${!v}'" >&2; exit 2 ;;
+        esac
+    done
+}
+
 # bench_setup NAME: the namespaces ($nsr: refnet's TAP and the Linux side
 # that drives it; $nsa and $nsb: the two ends of the reference veth), a
 # temporary directory $dir with the control socket $sock, and die().  On

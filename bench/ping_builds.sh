@@ -21,14 +21,13 @@
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+py=/usr/bin/python3
 . "$here/netlib.sh"
 
 bench_two_builds ping_builds "$@"
+bench_numbers ping_builds BENCH_COUNT BENCH_RUNS
 count=${BENCH_COUNT:-300}
 runs=${BENCH_RUNS:-6}
-case "$count$runs" in
-*[!0-9]*) echo "ping_builds.sh: BENCH_COUNT and BENCH_RUNS must be numbers" >&2; exit 2 ;;
-esac
 bench_need_root ping_builds
 command -v ping >/dev/null || { echo "ping_builds.sh: ping is missing (scripts/deps.sh)" >&2; exit 1; }
 bench_setup ping_builds
@@ -67,18 +66,14 @@ for r in $(seq 1 "$runs"); do
         read -r bm bp < <(run "$refbuild" "$nsa"); read -r am ap < <(run "$build" "$nsr")
     fi
     echo "pair $r: this median $am us p99 $ap us, reference median $bm us p99 $bp us" >&2
-    meds+=("$(python3 -c 'import sys; print("%.3f" % (float(sys.argv[1]) / float(sys.argv[2])))' "$am" "$bm")")
-    p99s+=("$(python3 -c 'import sys; print("%.3f" % (float(sys.argv[1]) / float(sys.argv[2])))' "$ap" "$bp")")
+    meds+=("$(bench_ratio "$am" "$bm")")
+    p99s+=("$(bench_ratio "$ap" "$bp")")
 done
 json=
 printf '%-24s %8s %8s %8s\n' "this/reference (rtt)" min median max
 for row in median p99; do
     if [ "$row" = median ]; then set -- "${meds[@]}"; else set -- "${p99s[@]}"; fi
-    line=$(printf '%s\n' "$@" | sort -n | python3 -c '
-import sys
-r = [float(x) for x in sys.stdin]
-print("%.3f %.3f %.3f" % (r[0], r[len(r) // 2], r[-1]))')
-    set -- $line
+    set -- $(bench_spread "$@")
     printf '%-24s %8s %8s %8s\n' "$row" "$1" "$2" "$3"
     json="$json${json:+,}\"$row\":{\"min\":$1,\"median\":$2,\"max\":$3}"
 done
