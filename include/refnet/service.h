@@ -232,7 +232,8 @@ struct rn_svc_stop {
  * result, ctx) runs on the loop thread once it is STOPPED, or after
  * timeout (0: none), never inside this call.  Returns 0 when fn will be
  * called; 1 if the service was STOPPED already (fn is not called);
- * RN_EBUSY if it is START_PENDING. */
+ * RN_EBUSY if it is START_PENDING.  stp and fn NULL: a stop no one waits
+ * for (0: it is stopping). */
 int rn_svc_stop(struct rn_svc *svc, rn_time_t timeout, struct rn_svc_stop *stp,
                 rn_svc_stop_fn fn, void *ctx);
 /* Stops waiting; the stop itself goes on.  Harmless once fn ran. */

@@ -99,6 +99,15 @@ int rn__ctl_lanes_render(struct rn__ctl_lanes *cl, struct rn_ctl_req *req,
  * memory. */
 bool rn__ctl_lanes_render_json(struct rn__ctl_lanes *cl, rn__ctl_render_fn render,
                                struct rn_strbuf *out);
+/* The same for a listing whose JSON is an array of rows, objects each
+ * lane has its own of under one name (interfaces): in JSON the first
+ * lane's rows, their counters summed with the other lanes' rows of the
+ * same name, and each with "loops": every lane's part (its number, the
+ * id and references of its object, its counters). */
+int rn__ctl_lanes_render_rows(struct rn__ctl_lanes *cl, struct rn_ctl_req *req,
+                              rn__ctl_render_fn render);
+bool rn__ctl_lanes_rows_json(struct rn__ctl_lanes *cl, rn__ctl_render_fn render,
+                             struct rn_strbuf *out);
 /* Adds JSON document from into into, member by member: numbers are
  * summed (but those that name or describe: id, pid, mtu, index ...),
  * arrays element by element (by "name" where elements have one), what
@@ -128,6 +137,7 @@ void rn__ctl_netstat_free(struct rn__ctl_netstat *cn);
  * for the services of sc on st.  threshold is the watchdog's: the grace
  * verdicts give.  Returns NULL on allocation failure. */
 struct rn_svcctl;
+struct rn_svc;
 struct rn__ctl_svc;
 struct rn__ctl_svc *rn__ctl_svc_new(struct rn_svcctl *sc, struct rn_stack *st,
                                     rn_time_t threshold);
@@ -136,6 +146,16 @@ struct rn__ctl_svc *rn__ctl_svc_new(struct rn_svcctl *sc, struct rn_stack *st,
  * loop's.  Before any request. */
 void rn__ctl_svc_set_lanes(struct rn__ctl_svc *cs, struct rn__ctl_lanes *lanes);
 int rn__ctl_svc_add_lane(struct rn__ctl_svc *cs, unsigned lane, struct rn_svcctl *sc);
+/* [L] What `svc list` (only NULL) or `svc status NAME` prints, into out:
+ * the first loop's services with every loop's instances' counters and
+ * handles summed (render.h).  Returns 0 or RN_ENOMEM. */
+int rn__ctl_svc_render(struct rn__ctl_svc *cs, const struct rn_svc *only, struct rn_strbuf *out,
+                       bool json);
+/* [L] What `svc start NAME` (stop false) or `svc stop NAME` does, with
+ * no one waiting for the answer: on every loop's instance.  Returns 0,
+ * or a negative code with one line in err. */
+int rn__ctl_svc_act(struct rn__ctl_svc *cs, const char *name, bool stop, char *err,
+                    size_t errlen);
 /* Adds the commands to srv.  Returns 0 or RN_ENOMEM. */
 int rn__ctl_add_svc_cmds(struct rn_ctl_server *srv, struct rn__ctl_svc *cs);
 /* Frees cs once the server was closed (which completed its requests).

@@ -146,8 +146,66 @@ static void lane_render(unsigned lane, struct rn_stack *st, void *ctx)
     lr->lr_render(st, &lr->lr_out[lane], lr->lr_json);
 }
 
-bool rn__ctl_lanes_render_json(struct rn__ctl_lanes *cl, rn__ctl_render_fn render,
-                               struct rn_strbuf *out)
+static bool json_kept(const char *key);
+static struct json_object *json_named(struct json_object *a, struct json_object *like);
+
+/* One loop's part of a row: its number, and the row's numbers that are
+ * the loop's own (its object's id and references, its counters). */
+static struct json_object *lane_part(struct json_object *row, unsigned i)
+{
+    struct json_object *part = json_object_new_object();
+
+    json_object_object_add(part, "loop", json_object_new_int((int)i));
+    json_object_object_foreach(row, key, val) {
+        /* A copy: the row's own is summed into later. */
+        if (json_object_is_type(val, json_type_int) && (!json_kept(key) || strcmp(key, "id") == 0))
+            json_object_object_add(part, key,
+                                   json_object_new_uint64(json_object_get_uint64(val)));
+    }
+    return part;
+}
+
+/* Lane i's rows (o) into lane 0's (all), by "name": the row's counters
+ * are added, and its "loops" array gets lane i's part. */
+static void lanes_rows_add(struct json_object *all, struct json_object *o, unsigned i)
+{
+    size_t k;
+
+    if (!json_object_is_type(all, json_type_array) || !json_object_is_type(o, json_type_array))
+        return;
+    for (k = 0; k < json_object_array_length(o); k++) {
+        struct json_object *f = json_object_array_get_idx(o, k), *t = json_named(all, f), *parts;
+
+        if (t == NULL) {  /* this lane's alone */
+            if (json_object_is_type(f, json_type_object)) {
+                parts = json_object_new_array();
+                json_object_array_add(parts, lane_part(f, i));
+                json_object_object_add(f, "loops", parts);
+            }
+            json_object_array_add(all, json_object_get(f));
+            continue;
+        }
+        if (!json_object_object_get_ex(t, "loops", &parts)) {
+            parts = json_object_new_array();
+            json_object_array_add(parts, lane_part(t, 0));
+            json_object_object_add(t, "loops", parts);
+        }
+        json_object_array_add(parts, lane_part(f, i));
+        json_object_object_foreach(f, key, val) {
+            struct json_object *have;
+
+            if (json_object_is_type(val, json_type_int) && !json_kept(key) &&
+                strcmp(key, "refs") != 0 && json_object_object_get_ex(t, key, &have) &&
+                json_object_is_type(have, json_type_int))
+                json_object_set_uint64(have, json_object_get_uint64(have) +
+                                                 json_object_get_uint64(val));
+        }
+    }
+}
+
+/* The lanes' JSON: summed, or (rows) as lanes_rows_add() merges rows. */
+static bool lanes_json(struct rn__ctl_lanes *cl, rn__ctl_render_fn render, bool rows,
+                       struct rn_strbuf *out)
 {
     unsigned i, n = rn__ctl_lanes_count(cl);
     struct lane_render *lr;
@@ -168,7 +226,10 @@ bool rn__ctl_lanes_render_json(struct rn__ctl_lanes *cl, rn__ctl_render_fn rende
     for (i = 0; i < n; i++) {
         struct json_object *o = json_tokener_parse(rn_strbuf_str(&lr->lr_out[i]));
 
-        if (sum == NULL) {
+        if (rows && sum != NULL && o != NULL) {
+            lanes_rows_add(sum, o, i);
+            json_object_put(o);
+        } else if (sum == NULL) {
             sum = o;
         } else if (o != NULL) {
             rn__ctl_json_add(sum, o);
@@ -179,21 +240,34 @@ bool rn__ctl_lanes_render_json(struct rn__ctl_lanes *cl, rn__ctl_render_fn rende
     free(lr);
     if (sum == NULL)
         return false;
-    if (json_object_is_type(sum, json_type_object))
+    if (!rows && json_object_is_type(sum, json_type_object))
         json_object_object_add(sum, "loops", json_object_new_int((int)n));
     rn__render_json(out, sum);  /* takes it */
     return !out->sb_oom;
 }
 
-int rn__ctl_lanes_render(struct rn__ctl_lanes *cl, struct rn_ctl_req *req,
-                         rn__ctl_render_fn render)
+bool rn__ctl_lanes_render_json(struct rn__ctl_lanes *cl, rn__ctl_render_fn render,
+                               struct rn_strbuf *out)
+{
+    return lanes_json(cl, render, false, out);
+}
+
+bool rn__ctl_lanes_rows_json(struct rn__ctl_lanes *cl, rn__ctl_render_fn render,
+                             struct rn_strbuf *out)
+{
+    return lanes_json(cl, render, true, out);
+}
+
+/* The listing, its JSON summed or (rows) one row list. */
+static int lanes_render(struct rn__ctl_lanes *cl, struct rn_ctl_req *req,
+                        rn__ctl_render_fn render, bool rows)
 {
     struct rn_strbuf *out = rn__ctl_req_out(req);
     unsigned i, n = rn__ctl_lanes_count(cl);
     struct lane_render *lr;
 
     if (rn__ctl_req_json(req)) {
-        if (!rn__ctl_lanes_render_json(cl, render, out))
+        if (!lanes_json(cl, render, rows, out))
             return rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "out of memory");
         rn_strbuf_puts(out, "\n");
         return RN_CTL_EXIT_OK;
@@ -215,6 +289,18 @@ int rn__ctl_lanes_render(struct rn__ctl_lanes *cl, struct rn_ctl_req *req,
     return RN_CTL_EXIT_OK;
 }
 
+int rn__ctl_lanes_render(struct rn__ctl_lanes *cl, struct rn_ctl_req *req,
+                         rn__ctl_render_fn render)
+{
+    return lanes_render(cl, req, render, false);
+}
+
+int rn__ctl_lanes_render_rows(struct rn__ctl_lanes *cl, struct rn_ctl_req *req,
+                              rn__ctl_render_fn render)
+{
+    return lanes_render(cl, req, render, true);
+}
+
 /* ---- Sums of JSON documents ------------------------------------------------ */
 
 /* Numbers that name or describe rather than count, and counts of what
@@ -222,7 +308,7 @@ int rn__ctl_lanes_render(struct rn__ctl_lanes *cl, struct rn_ctl_req *req,
  * filters all carry): the first lane's. */
 static bool json_kept(const char *key)
 {
-    static const char *const kept[] = {"id", "pid", "process", "for_ns", "index", "mtu",
+    static const char *const kept[] = {"id", "pid", "process", "for_ns", "index", "mtu", "mtu6",
                                        "max", "buf_size", "peak", "plen", "loop",
                                        "nd.routers", "nd.prefixes", "nd.slaac_addrs",
                                        "filter.filters", "filters", "callouts", "weight"};

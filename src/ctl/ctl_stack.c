@@ -3,6 +3,9 @@
  * loop thread from the rows of stack.h and rendered by render.c:
  *
  *   ifconfig [--json]   interfaces, with their links' counters and values
+ *                       (with receive-side scaling: each loop's in
+ *                       text; in JSON summed, each loop's part under
+ *                       "loops")
  *   ifconfig NAME remove
  *                       removes the interface (rn_stack_remove_iface());
  *                       answers once the removal completed, or after 5 s
@@ -25,6 +28,7 @@
 #include "ctl/render.h"
 #include "refnet/diag.h"
 #include "refnet/error.h"
+#include "refnet/loop.h"
 #include "refnet/runtime.h"
 #include "refnet/snapshot.h"
 #include "refnet/stack.h"
@@ -41,7 +45,20 @@ static rn_time_t stack_threshold;
  * one given). */
 static struct rn__ctl_lanes *stack_lanes;
 
-/* One `ifconfig NAME remove`: lives until the removal completes. */
+struct remove_req;
+
+/* Another loop's part of a removal (receive-side scaling): begun and
+ * completed on that loop, then posted home. */
+struct lane_remove {
+    struct remove_req *lr_rr;    /* [I] */
+    unsigned lr_lane;            /* [I] */
+    uint64_t lr_id;              /* [I] that loop's interface's object id */
+    bool lr_done;                /* [L] home: that loop's removal completed */
+    struct rn_loop_work lr_work; /* home */
+};
+
+/* One `ifconfig NAME remove`: lives until every loop's removal
+ * completed. */
 struct remove_req {
     struct rn_ctl_req *rr_req;   /* [L] NULL once answered or the client left */
     struct rn_stack *rr_stack;   /* [I] */
@@ -49,6 +66,11 @@ struct remove_req {
     uint64_t rr_id;              /* [I] the interface's object id */
     char rr_name[16];            /* [I] */
     rn_time_t rr_began;          /* [I] on the stack's clock */
+    bool rr_own_done;            /* [L] the first loop's removal completed */
+    int rr_own_result;           /* [L] how */
+    unsigned rr_out;             /* [L] other loops' removals not yet home */
+    unsigned rr_nlanes;          /* [I] entries of rr_lanes */
+    struct lane_remove rr_lanes[]; /* [I] one per other loop with the interface */
 };
 
 /* `ping ADDR [COUNT]`: requests PING_INTERVAL apart, then PING_WAIT for
@@ -224,18 +246,37 @@ static int listing(struct rn_ctl_req *req, struct rn_stack *st,
     return RN_CTL_EXIT_OK;
 }
 
-static void remove_done(struct rn_stack *st, uint64_t id, int result, void *ctx)
+/* listing() of every loop's stack: one part per loop in text; in JSON
+ * the counters summed, and (rows) each row's loops' parts under "loops"
+ * (ctl_lanes.c). */
+static int lanes_listing(struct rn_ctl_req *req, struct rn_stack *st,
+                         void (*render)(struct rn_stack *, struct rn_strbuf *, bool), bool rows)
 {
-    struct remove_req *rr = ctx;
+    int err;
+
+    if (rn__ctl_lanes_count(stack_lanes) <= 1)
+        return listing(req, st, render);
+    err = no_args(req);
+    if (err != 0)
+        return err;
+    return rows ? rn__ctl_lanes_render_rows(stack_lanes, req, render)
+                : rn__ctl_lanes_render(stack_lanes, req, render);
+}
+
+/* Every loop's removal completed (or the daemon shuts down): the answer,
+ * unless it was given or its client left; then rr goes. */
+static void remove_finish(struct remove_req *rr)
+{
     char a[32];
 
-    (void)id;
+    if (!rr->rr_own_done || rr->rr_out > 0)
+        return;
     if (rr->rr_req != NULL) {
-        rn_timer_cancel(rn_stack_timers(st), &rr->rr_timer);
-        if (result == 0) {
+        rn_timer_cancel(rn_stack_timers(rr->rr_stack), &rr->rr_timer);
+        if (rr->rr_own_result == 0) {
             rn_strbuf_printf(rn__ctl_req_out(rr->rr_req), "interface %s removed (took %s)\n",
-                             rr->rr_name, rn_fmt_age(rn_stack_now(st) - rr->rr_began, a,
-                                                     sizeof(a)));
+                             rr->rr_name, rn_fmt_age(rn_stack_now(rr->rr_stack) - rr->rr_began,
+                                                     a, sizeof(a)));
             rn__ctl_req_complete(rr->rr_req, RN_CTL_EXIT_OK);
         } else {
             rn__ctl_req_complete(rr->rr_req,
@@ -246,22 +287,60 @@ static void remove_done(struct rn_stack *st, uint64_t id, int result, void *ctx)
     free(rr);
 }
 
-/* The removal did not complete in time: say what holds the interface. */
+static void remove_done(struct rn_stack *st, uint64_t id, int result, void *ctx)
+{
+    struct remove_req *rr = ctx;
+
+    (void)st;
+    (void)id;
+    rr->rr_own_done = true;
+    rr->rr_own_result = result;
+    remove_finish(rr);
+}
+
+/* One holder's chain under the answer: "Why:" and the chain of id. */
+static void remove_chain(struct rn_snapshot *s, uint64_t id, struct rn_strbuf *out)
+{
+    if (s == NULL || rn_diag_render_for(s, id, out) < 0)
+        rn_strbuf_puts(out, "(no diagnosis: out of memory)\n");
+}
+
+/* The removal did not complete in time: say what holds the interface,
+ * on each loop whose removal is still pending. */
 static void remove_explain(struct rn_timer *t, rn_time_t now)
 {
     struct remove_req *rr = (struct remove_req *)((char *)t - offsetof(struct remove_req, rr_timer));
     struct rn_strbuf *out = rn__ctl_req_out(rr->rr_req);
     struct rn_snapshot *s;
+    uint64_t first = rr->rr_id;
+    unsigned k, first_lane = 0;
     char a[32];
 
+    if (rr->rr_own_done) {
+        for (k = 0; k < rr->rr_nlanes && rr->rr_lanes[k].lr_done; k++)
+            ;
+        first = rr->rr_lanes[k].lr_id;  /* rr_out > 0: one is pending */
+        first_lane = rr->rr_lanes[k].lr_lane;
+    }
     rn_strbuf_printf(out, "refnet ifconfig: %s is still being removed after %s: something holds "
-                     "interface #%" PRIu64 "; the removal completes once it lets go. Why:\n",
-                     rr->rr_name, rn_fmt_age(now - rr->rr_began, a, sizeof(a)), rr->rr_id);
+                     "interface #%" PRIu64, rr->rr_name, rn_fmt_age(now - rr->rr_began, a,
+                                                                  sizeof(a)), first);
+    if (first_lane > 0)
+        rn_strbuf_printf(out, " (loop %u's)", first_lane);
+    rn_strbuf_puts(out, "; the removal completes once it lets go. Why:\n");
     s = rn_ob_snapshot();
     if (s != NULL)
         s->s_threshold = stack_threshold;
-    if (s == NULL || rn_diag_render_for(s, rr->rr_id, out) < 0)
-        rn_strbuf_puts(out, "(no diagnosis: out of memory)\n");
+    remove_chain(s, first, out);
+    for (k = 0; k < rr->rr_nlanes; k++) {
+        const struct lane_remove *lr = &rr->rr_lanes[k];
+
+        if (lr->lr_done || lr->lr_id == first)
+            continue;
+        rn_strbuf_printf(out, "and interface #%" PRIu64 " (loop %u's). Why:\n", lr->lr_id,
+                         lr->lr_lane);
+        remove_chain(s, lr->lr_id, out);
+    }
     rn_snapshot_free(s);
     rn__ctl_req_complete(rr->rr_req, IFACE_EXIT_PENDING);
     rr->rr_req = NULL;
@@ -277,38 +356,52 @@ static void remove_cancelled(struct rn_ctl_req *req, void *ctx)
     rn__ctl_req_complete(req, RN_CTL_EXIT_FAIL);
 }
 
-/* Another loop's interface of that name is gone (or the loop's stack). */
+/* Home, on the control socket's loop: another loop's removal completed. */
+static void lane_remove_home(struct rn_loop *loop, struct rn_loop_work *w)
+{
+    struct lane_remove *lr = (struct lane_remove *)((char *)w - offsetof(struct lane_remove,
+                                                                        lr_work));
+
+    (void)loop;
+    lr->lr_done = true;
+    lr->lr_rr->rr_out--;
+    remove_finish(lr->lr_rr);
+}
+
+/* On another loop: its interface of the name is gone (or its stack). */
 static void lane_iface_removed(struct rn_stack *st, uint64_t id, int result, void *ctx)
 {
+    struct lane_remove *lr = ctx;
+
     (void)st;
     (void)id;
     (void)result;
-    (void)ctx;
+    rn_loop_post(rn__ctl_lanes_loop(stack_lanes, 0), &lr->lr_work, lane_remove_home);
 }
 
-/* On another loop: its interface of the name (ctx) goes too.  The
- * answer waits for the first loop's removal; each other loop's completes
- * on its own, as its connections let go (`refnet why` shows what holds
- * it meanwhile). */
+/* On another loop: its interface of the name goes too.  lr_done stays
+ * set when that loop has none (or cannot begin). */
 static void lane_iface_remove(unsigned lane, struct rn_stack *st, void *ctx)
 {
-    struct rn_iface *ifp = rn_stack_iface(st, ctx);
-    uint64_t id;
+    struct lane_remove *lr = ctx;
+    struct rn_iface *ifp = rn_stack_iface(st, lr->lr_rr->rr_name);
 
-    if (lane > 0 && ifp != NULL)
-        (void)rn_stack_remove_iface(st, ifp, lane_iface_removed, NULL, &id);
+    if (lane > 0 && ifp != NULL &&
+        rn_stack_remove_iface(st, ifp, lane_iface_removed, lr, &lr->lr_id) == 0)
+        lr->lr_done = false;
 }
 
 static int iface_remove(struct rn_ctl_req *req, struct rn_stack *st)
 {
     const char *name = rn__ctl_req_arg(req, 1);
     struct rn_iface *ifp = rn_stack_iface(st, name);
+    unsigned k, lanes = rn__ctl_lanes_count(stack_lanes);
     struct remove_req *rr;
     int e;
 
     if (ifp == NULL)
         return rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "no interface '%s'", name);
-    rr = calloc(1, sizeof(*rr));
+    rr = calloc(1, sizeof(*rr) + (lanes - 1) * sizeof(rr->rr_lanes[0]));
     if (rr == NULL)
         return rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "out of memory");
     rr->rr_req = req;
@@ -326,8 +419,20 @@ static int iface_remove(struct rn_ctl_req *req, struct rn_stack *st)
         free(rr);
         return rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "%s: %s", name, rn_strerror(e));
     }
-    if (rn__ctl_lanes_count(stack_lanes) > 1)
-        rn__ctl_lanes_each(stack_lanes, lane_iface_remove, rr->rr_name);
+    /* Each other loop's interface of the name goes too; the answer waits
+     * for them all. */
+    for (k = 1; k < lanes; k++) {
+        struct lane_remove *lr = &rr->rr_lanes[rr->rr_nlanes];
+
+        lr->lr_rr = rr;
+        lr->lr_lane = k;
+        lr->lr_done = true;
+        rn__ctl_lanes_call(stack_lanes, k, lane_iface_remove, lr);
+        if (!lr->lr_done) {
+            rr->rr_nlanes++;
+            rr->rr_out++;
+        }
+    }
     rn__ctl_req_on_cancel(req, remove_cancelled, rr);
     return RN_CTL_PENDING;
 }
@@ -343,7 +448,7 @@ static int rn__cmd_ifconfig(struct rn_ctl_req *req, void *ctx)
                                    "no JSON output");
         return iface_remove(req, ctx);
     }
-    return listing(req, ctx, rn__render_ifaces);
+    return lanes_listing(req, ctx, rn__render_ifaces, true);
 }
 
 static int rn__cmd_arp(struct rn_ctl_req *req, void *ctx)
@@ -363,12 +468,7 @@ static int rn__cmd_route(struct rn_ctl_req *req, void *ctx)
 
 static int rn__cmd_stat(struct rn_ctl_req *req, void *ctx)
 {
-    if (rn__ctl_lanes_count(stack_lanes) > 1) {
-        int err = no_args(req);
-
-        return err != 0 ? err : rn__ctl_lanes_render(stack_lanes, req, rn__render_stats);
-    }
-    return listing(req, ctx, rn__render_stats);
+    return lanes_listing(req, ctx, rn__render_stats, false);
 }
 
 static const struct rn_ctl_cmd stack_cmds[] = {

@@ -47,7 +47,6 @@
 #include "ctl/commands.h"
 #include "ctl/ctl.h"
 #include "ctl/render.h"
-#include <json-c/json.h>
 #include <stddef.h>
 #include "refnet/diag.h"
 #include "refnet/loop.h"
@@ -406,7 +405,7 @@ static int svc_stop(struct rn__ctl_svc *cs, struct rn_ctl_req *req)
 /* What to do to a built-in service on each other loop, and how it went. */
 struct lane_op {
     struct rn__ctl_svc *lo_cs;
-    enum { LO_START, LO_DRAIN, LO_REMOVE } lo_op;
+    enum { LO_START, LO_STOP, LO_DRAIN, LO_REMOVE } lo_op;
     const char *lo_spec;        /* LO_START: NAME[=ARG]; else NAME */
     rn_time_t lo_grace;         /* LO_DRAIN */
     int lo_rc;                  /* the first failure, 0 if none */
@@ -436,6 +435,10 @@ static void lane_op(unsigned lane, struct rn_stack *st, void *ctx)
             rc = rc == 1 ? 0 : rc;
         }
         break;
+    case LO_STOP:  /* no one waits */
+        rc = svc != NULL ? rn_svc_stop(svc, 0, NULL, NULL, NULL) : 0;
+        rc = rc == 1 ? 0 : rc;
+        break;
     case LO_DRAIN:
         rc = svc != NULL ? rn_svc_set_drain(svc, lo->lo_grace) : 0;
         break;
@@ -452,15 +455,21 @@ static void lane_op(unsigned lane, struct rn_stack *st, void *ctx)
 
 /* Does op to the service on every other loop, if svc is a built-in kind
  * (a command run as a service is the first loop's alone).  Returns 0, or
- * fails the request with the first loop's failure that came. */
-static int lanes_op(struct rn__ctl_svc *cs, struct rn_ctl_req *req, const struct rn_svc *svc,
-                    struct lane_op *lo)
+ * the first failure that came (lo says which loop and why). */
+static int lanes_run(struct rn__ctl_svc *cs, const struct rn_svc *svc, struct lane_op *lo)
 {
     if (svc_lanes(cs) <= 1 || strcmp(rn_svc_kind(svc)->sk_name, "exec") == 0)
         return 0;
     lo->lo_cs = cs;
     rn__ctl_lanes_each(cs->cs_lanes, lane_op, lo);
-    if (lo->lo_rc == 0)
+    return lo->lo_rc;
+}
+
+/* lanes_run() for a request: fails it with the failure. */
+static int lanes_op(struct rn__ctl_svc *cs, struct rn_ctl_req *req, const struct rn_svc *svc,
+                    struct lane_op *lo)
+{
+    if (lanes_run(cs, svc, lo) == 0)
         return 0;
     return rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "%s on loop %u: %s", rn_svc_name(svc),
                            lo->lo_lane, lo->lo_err);
@@ -574,6 +583,34 @@ static int svc_start(struct rn__ctl_svc *cs, struct rn_ctl_req *req)
     return RN_CTL_EXIT_OK;
 }
 
+int rn__ctl_svc_act(struct rn__ctl_svc *cs, const char *name, bool stop, char *err,
+                    size_t errlen)
+{
+    struct rn_svc *svc = rn_svcctl_find(cs->cs_sc, name);
+    struct lane_op lo = {.lo_op = stop ? LO_STOP : LO_START, .lo_spec = name};
+    int rc;
+
+    err[0] = '\0';
+    if (svc == NULL) {
+        snprintf(err, errlen, "no service '%s'", name);
+        return RN_ENOENT;
+    }
+    if (stop) {
+        rc = rn_svc_stop(svc, 0, NULL, NULL, NULL);
+        if (rc < 0)
+            snprintf(err, errlen, "%s is %s: try again once it is RUNNING", name,
+                     rn_svc_state_name(rn_svc_state(svc)));
+    } else {
+        rc = rn_svc_start(svc, err, errlen);
+    }
+    /* The other loops' instances, whatever the first loop's said. */
+    if (lanes_run(cs, svc, &lo) != 0 && rc >= 0) {
+        snprintf(err, errlen, "%s on loop %u: %s", name, lo.lo_lane, lo.lo_err);
+        rc = lo.lo_rc;
+    }
+    return rc < 0 ? rc : 0;
+}
+
 /* ---- svc add, remove ------------------------------------------------------------- */
 
 #define SVC_ADD_USAGE "usage: svc add NAME [--stop-signal SIG] [--stop-grace S] [--stop-main] " \
@@ -672,54 +709,83 @@ static int svc_remove(struct rn__ctl_svc *cs, struct rn_ctl_req *req)
     return RN_CTL_EXIT_OK;
 }
 
-/* One loop's services as JSON, rendered on that loop. */
-struct lane_list {
-    struct rn__ctl_svc *ll_cs;
-    const char *ll_only;          /* a name, or NULL for all */
-    struct json_object *ll_sum;   /* the first loop's, the others' added */
+/* The listing's view of the other loops' instances: gathered on each
+ * loop in turn, for the services of the first loop's listed. */
+struct lane_sum {
+    struct rn__ctl_svc *ls_cs;
+    size_t ls_n;                          /* services listed */
+    const struct rn_svc **ls_first;       /* [i]: the first loop's */
+    struct rn__svc_loops *ls_loops;       /* [i]: what the others add */
 };
 
-static void lane_list(unsigned lane, struct rn_stack *st, void *ctx)
+static void lane_sum(unsigned lane, struct rn_stack *st, void *ctx)
 {
-    struct lane_list *ll = ctx;
-    struct rn_svcctl *sc = ll->ll_cs->cs_lane_sc[lane];
-    struct rn_strbuf sb = RN_STRBUF_INIT;
-    const struct rn_svc *only = NULL;
-    struct json_object *o;
+    struct lane_sum *ls = ctx;
+    struct rn_svcctl *sc = ls->ls_cs->cs_lane_sc[lane];
+    struct rn_svc_counter mine[RN_SVC_COUNTERS_MAX], theirs[RN_SVC_COUNTERS_MAX];
+    size_t i, k, j, nm, nt;
 
+    (void)st;
     if (lane == 0 || sc == NULL)
         return;
-    if (ll->ll_only != NULL && (only = rn_svcctl_find(sc, ll->ll_only)) == NULL)
-        return;
-    rn__render_services(sc, only, rn_stack_now(st), &sb, true);
-    o = json_tokener_parse(rn_strbuf_str(&sb));
-    rn_strbuf_free(&sb);
-    if (o != NULL) {
-        rn__ctl_json_add(ll->ll_sum, o);
-        json_object_put(o);
+    for (i = 0; i < ls->ls_n; i++) {
+        struct rn__svc_loops *sl = &ls->ls_loops[i];
+        const struct rn_svc *svc = rn_svcctl_find(sc, rn_svc_name(ls->ls_first[i]));
+        struct rn_proc *p;
+
+        if (svc == NULL || sl->sl_loops >= RN__SVC_LOOPS_MAX)
+            continue;
+        sl->sl_state[sl->sl_loops++] = (unsigned char)rn_svc_state(svc);
+        p = rn_svc_proc(svc);
+        sl->sl_handles += p != NULL ? rn_proc_handles(p) : 0;
+        /* By the first loop's counter names, in its order (the first loop
+         * waits for this call: its services hold still). */
+        nm = rn_svc_counters(ls->ls_first[i], mine);
+        nt = rn_svc_counters(svc, theirs);
+        for (k = 0; k < nm; k++)
+            for (j = 0; j < nt; j++)
+                if (strcmp(mine[k].sc_name, theirs[j].sc_name) == 0) {
+                    sl->sl_counters[k] += theirs[j].sc_value;
+                    break;
+                }
     }
 }
 
-/* `svc list` and `svc status NAME`: the first loop's services; in JSON,
- * with the counters (and handles) of every loop's instance summed. */
+int rn__ctl_svc_render(struct rn__ctl_svc *cs, const struct rn_svc *only, struct rn_strbuf *out,
+                       bool json)
+{
+    size_t i, n = only != NULL ? 1 : rn_svcctl_count(cs->cs_sc);
+    struct lane_sum ls = {cs, n, NULL, NULL};
+
+    if (svc_lanes(cs) <= 1 || n == 0) {
+        rn__render_services(cs->cs_sc, only, rn_stack_now(cs->cs_stack), NULL, out, json);
+        return out->sb_oom ? RN_ENOMEM : 0;
+    }
+    ls.ls_first = calloc(n, sizeof(*ls.ls_first));
+    ls.ls_loops = calloc(n, sizeof(*ls.ls_loops));
+    if (ls.ls_first == NULL || ls.ls_loops == NULL) {
+        free(ls.ls_first);
+        free(ls.ls_loops);
+        return RN_ENOMEM;
+    }
+    for (i = 0; i < n; i++) {
+        ls.ls_first[i] = only != NULL ? only : rn_svcctl_at(cs->cs_sc, i);
+        ls.ls_loops[i].sl_loops = 1;
+        ls.ls_loops[i].sl_state[0] = (unsigned char)rn_svc_state(ls.ls_first[i]);
+    }
+    rn__ctl_lanes_each(cs->cs_lanes, lane_sum, &ls);
+    rn__render_services(cs->cs_sc, only, rn_stack_now(cs->cs_stack), ls.ls_loops, out, json);
+    free(ls.ls_first);
+    free(ls.ls_loops);
+    return out->sb_oom ? RN_ENOMEM : 0;
+}
+
+/* `svc list` and `svc status NAME`: the first loop's services, with the
+ * counters (and handles) of every loop's instance summed. */
 static int svc_listing(struct rn__ctl_svc *cs, struct rn_ctl_req *req, const struct rn_svc *only)
 {
-    struct rn_strbuf sb = RN_STRBUF_INIT;
-    struct lane_list ll = {cs, only != NULL ? rn_svc_name(only) : NULL, NULL};
-
-    if (!rn__ctl_req_json(req) || svc_lanes(cs) <= 1) {
-        rn__render_services(cs->cs_sc, only, rn_stack_now(cs->cs_stack), rn__ctl_req_out(req),
-                            rn__ctl_req_json(req));
-        return RN_CTL_EXIT_OK;
-    }
-    rn__render_services(cs->cs_sc, only, rn_stack_now(cs->cs_stack), &sb, true);
-    ll.ll_sum = json_tokener_parse(rn_strbuf_str(&sb));
-    rn_strbuf_free(&sb);
-    if (ll.ll_sum == NULL)
+    if (rn__ctl_svc_render(cs, only, rn__ctl_req_out(req), rn__ctl_req_json(req)) != 0)
         return rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "out of memory");
-    rn__ctl_lanes_each(cs->cs_lanes, lane_list, &ll);
-    rn__render_json(rn__ctl_req_out(req), ll.ll_sum);  /* takes it */
-    rn_strbuf_puts(rn__ctl_req_out(req), "\n");
     return RN_CTL_EXIT_OK;
 }
 

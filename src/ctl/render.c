@@ -750,7 +750,14 @@ static void service_exec_json(struct json_object *o, const struct rn_svc_exec_in
     json_object_object_add(o, "exit", ex);
 }
 
-static struct json_object *service_json(const struct rn_svc *svc, rn_time_t now)
+/* The other loops' instances (sl, may be NULL): counter k's addition. */
+static uint64_t loops_more(const struct rn__svc_loops *sl, size_t k)
+{
+    return sl != NULL && sl->sl_loops > 1 ? sl->sl_counters[k] : 0;
+}
+
+static struct json_object *service_json(const struct rn_svc *svc, rn_time_t now,
+                                        const struct rn__svc_loops *sl)
 {
     struct rn_svc_counter c[RN_SVC_COUNTERS_MAX];
     struct json_object *o = json_object_new_object(), *counters = json_object_new_object();
@@ -776,19 +783,47 @@ static struct json_object *service_json(const struct rn_svc *svc, rn_time_t now)
     } else if (p != NULL) {
         put_u64(o, "pid", rn_proc_pid(p));
         put_u64(o, "process", rn_ob_id(p));
-        put_u64(o, "handles", rn_proc_handles(p));
+        put_u64(o, "handles", rn_proc_handles(p) + (sl != NULL ? sl->sl_handles : 0));
     } else {
         json_object_object_add(o, "pid", NULL);
         json_object_object_add(o, "process", NULL);
         put_u64(o, "handles", 0);
     }
     for (k = 0; k < n; k++)
-        put_u64(counters, c[k].sc_name, c[k].sc_value);
+        put_u64(counters, c[k].sc_name, c[k].sc_value + loops_more(sl, k));
     json_object_object_add(o, "counters", counters);
+    if (sl != NULL && sl->sl_loops > 1) {
+        struct json_object *states = json_object_new_array();
+        unsigned i;
+
+        for (i = 0; i < sl->sl_loops && i < RN__SVC_LOOPS_MAX; i++)
+            json_object_array_add(states, json_object_new_string(
+                                              rn_svc_state_name(i == 0 ? rn_svc_state(svc)
+                                                                       : sl->sl_state[i])));
+        put_u64(o, "loops", sl->sl_loops);
+        json_object_object_add(o, "loop_states", states);
+    }
     return o;
 }
 
-static void service_text(struct rn_strbuf *sb, const struct rn_svc *svc, rn_time_t now)
+/* ", on 2 loops", and the loops whose instance is not in the first's
+ * state. */
+static void loops_text(struct rn_strbuf *sb, enum rn_svc_state state,
+                       const struct rn__svc_loops *sl)
+{
+    unsigned i;
+
+    if (sl == NULL || sl->sl_loops <= 1)
+        return;
+    rn_strbuf_printf(sb, ", on %u loops", sl->sl_loops);
+    for (i = 1; i < sl->sl_loops && i < RN__SVC_LOOPS_MAX; i++)
+        if (sl->sl_state[i] != state)
+            rn_strbuf_printf(sb, " (loop %u's %s)", i,
+                             rn_svc_state_name((enum rn_svc_state)sl->sl_state[i]));
+}
+
+static void service_text(struct rn_strbuf *sb, const struct rn_svc *svc, rn_time_t now,
+                         const struct rn__svc_loops *sl)
 {
     struct rn_svc_counter c[RN_SVC_COUNTERS_MAX];
     enum rn_svc_state state = rn_svc_state(svc);
@@ -812,11 +847,15 @@ static void service_text(struct rn_strbuf *sb, const struct rn_svc *svc, rn_time
     if (exec && ei.ei_pid != 0)
         rn_strbuf_printf(sb, ", pid %" PRId32 " (real process #%" PRIu64 ")", ei.ei_pid,
                          ei.ei_run);
-    if (p != NULL)
-        rn_strbuf_printf(sb, ", process %s (pid %" PRIu32 ") #%" PRIu64 ", %u handle%s",
-                         rn_proc_name(p), rn_proc_pid(p), rn_ob_id(p), rn_proc_handles(p),
-                         rn_proc_handles(p) == 1 ? "" : "s");
-    rn_strbuf_printf(sb, ", service #%" PRIu64 "\n", rn_svc_id(svc));
+    if (p != NULL) {
+        uint64_t h = rn_proc_handles(p) + (sl != NULL ? sl->sl_handles : 0);
+
+        rn_strbuf_printf(sb, ", process %s (pid %" PRIu32 ") #%" PRIu64 ", %" PRIu64 " handle%s",
+                         rn_proc_name(p), rn_proc_pid(p), rn_ob_id(p), h, h == 1 ? "" : "s");
+    }
+    rn_strbuf_printf(sb, ", service #%" PRIu64, rn_svc_id(svc));
+    loops_text(sb, state, sl);
+    rn_strbuf_puts(sb, "\n");
     if (exec) {
         rn_strbuf_printf(sb, "  stop: %s to its %s, SIGKILL to its group %s later\n",
                          rn_svc_signal_name(ei.ei_stop_signal, sn, sizeof(sn)),
@@ -841,31 +880,33 @@ static void service_text(struct rn_strbuf *sb, const struct rn_svc *svc, rn_time
                              "holds it\n",
                          rn_svc_name(svc));
     for (k = 0; k < n; k++)
-        rn_strbuf_printf(sb, "  %-18s %12" PRIu64 "\n", c[k].sc_name, c[k].sc_value);
+        rn_strbuf_printf(sb, "  %-18s %12" PRIu64 "\n", c[k].sc_name,
+                         c[k].sc_value + loops_more(sl, k));
 }
 
 void rn__render_services(const struct rn_svcctl *sc, const struct rn_svc *only, rn_time_t now,
-                         struct rn_strbuf *sb, bool json)
+                         const struct rn__svc_loops *loops, struct rn_strbuf *sb, bool json)
 {
     struct json_object *list = NULL;
     size_t i, n = rn_svcctl_count(sc);
 
     if (only != NULL) {
         if (json)
-            json_line(sb, service_json(only, now));
+            json_line(sb, service_json(only, now, loops));
         else
-            service_text(sb, only, now);
+            service_text(sb, only, now, loops);
         return;
     }
     if (json)
         list = json_object_new_array();
     for (i = 0; i < n; i++) {
         const struct rn_svc *svc = rn_svcctl_at(sc, i);
+        const struct rn__svc_loops *sl = loops != NULL ? &loops[i] : NULL;
 
         if (json)
-            json_object_array_add(list, service_json(svc, now));
+            json_object_array_add(list, service_json(svc, now, sl));
         else
-            service_text(sb, svc, now);
+            service_text(sb, svc, now, sl);
     }
     if (json)
         json_line(sb, list);

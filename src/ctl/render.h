@@ -20,6 +20,7 @@
 
 #include "refnet/clock.h"
 #include "refnet/netstat_walk.h"
+#include "refnet/service.h"
 #include "refnet/strbuf.h"
 
 struct rn_stack;
@@ -44,11 +45,27 @@ void rn__render_stats(struct rn_stack *st, struct rn_strbuf *sb, bool json);
 void rn__render_filters(struct rn_stack *st, struct rn_strbuf *sb, bool json);
 /* [L] `plugin list`: loaded plug-ins (plugin.h rows). */
 void rn__render_plugins(struct rn_stack *st, struct rn_strbuf *sb, bool json);
+/* With receive-side scaling, a built-in service runs one instance per
+ * loop under one name: what a listing adds to the first loop's instance
+ * (ctl_svc.c gathers it on each loop). */
+#define RN__SVC_LOOPS_MAX 64
+struct rn__svc_loops {
+    unsigned sl_loops;           /* instances in all, the first loop's included */
+    uint64_t sl_handles;         /* the other instances' handles */
+    uint64_t sl_counters[RN_SVC_COUNTERS_MAX];  /* theirs, in the first
+                                                   instance's order */
+    unsigned char sl_state[RN__SVC_LOOPS_MAX];  /* [k]: loop k's instance's
+                                                   enum rn_svc_state */
+};
+
 /* [L] `svc list` (only NULL) or `svc status NAME`: services with state,
  * time in it (against now, the stack's clock), process and counters.
- * With json: an array, or one object for `only`. */
+ * With json: an array, or one object for `only`.  loops: NULL, or one
+ * entry per service of sc (rn_svcctl_at()'s order), or for `only` its
+ * one entry: the other loops' instances, whose counters and handles are
+ * added and whose states are said where they differ. */
 void rn__render_services(const struct rn_svcctl *sc, const struct rn_svc *only, rn_time_t now,
-                         struct rn_strbuf *sb, bool json);
+                         const struct rn__svc_loops *loops, struct rn_strbuf *sb, bool json);
 
 /* [L] `get tcp` (name NULL) or `get NAME`: TCP's settings in force on
  * st, each with refnet's default, Linux's, and what it does; with json an

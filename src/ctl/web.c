@@ -39,6 +39,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "ctl/commands.h"
 #include "ctl/render.h"
 #include "ctl/web.h"
 #include "refnet/clock.h"
@@ -114,7 +115,6 @@ struct rn__web {
                                               below belong to the loop */
     char w_act_name[64];                   /* the service named */
     int w_act_kind;                        /* ACT_* */
-    struct rn_svc_stop w_stop;             /* [L] a stop being waited for */
 };
 
 enum { ACT_NONE, ACT_SVC_STOP, ACT_SVC_START };
@@ -390,26 +390,15 @@ static void serve_report(struct rn__web *w, struct web_conn *c, bool head_only)
 
 /* ---- Actions ---------------------------------------------------------------- */
 
-static void act_stopped(struct rn_svc_stop *stp, int result, void *ctx)
-{
-    (void)stp;
-    (void)result;
-    (void)ctx;
-}
-
-/* [L] Runs the queued action. */
+/* [L] Runs the queued action: what `refnet svc stop|start NAME` does, on
+ * every loop's instance; the page sees the outcome in the next sample. */
 static void act_run(void *ctx)
 {
     struct rn__web *w = ctx;
-    struct rn_svc *svc = rn_svcctl_find(w->w_p.wp_svc, w->w_act_name);
     char err[256];
 
-    if (svc != NULL && w->w_act_kind == ACT_SVC_STOP) {
-        if (!w->w_stop.ss_waiting)
-            (void)rn_svc_stop(svc, RN_SEC(1), &w->w_stop, act_stopped, w);
-    } else if (svc != NULL && w->w_act_kind == ACT_SVC_START) {
-        (void)rn_svc_start(svc, err, sizeof(err));
-    }
+    (void)rn__ctl_svc_act(w->w_p.wp_ctl_svc, w->w_act_name, w->w_act_kind == ACT_SVC_STOP, err,
+                          sizeof(err));
     atomic_store(&w->w_act_pending, false);
 }
 
@@ -1071,7 +1060,7 @@ int rn__web_open(const struct rn__web_params *p, struct rn__web **out, char *err
     w->w_stopfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     w->w_samplefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (w->w_samplefd >= 0)
-        w->w_sampler = rn__web_sampler_new(p->wp_loop, p->wp_stack, p->wp_lanes, p->wp_svc,
+        w->w_sampler = rn__web_sampler_new(p->wp_loop, p->wp_stack, p->wp_lanes, p->wp_ctl_svc,
                                            p->wp_inject_enum_leak, w->w_samplefd);
     if (w->w_epfd < 0 || w->w_stopfd < 0 || w->w_samplefd < 0 || w->w_sampler == NULL) {
         snprintf(err, errlen, "--ui: cannot set up the server");
@@ -1129,8 +1118,7 @@ void rn__web_close(struct rn__web *w)
         pthread_join(w->w_thread, NULL);
     }
     /* On the loop's thread, the loop not running: the walk ends, a
-     * queued action runs, a stop waited for is let go. */
+     * queued action runs. */
     rn__web_sampler_free(w->w_sampler);
-    rn_svc_stop_cancel(&w->w_stop);
     web_free(w);
 }

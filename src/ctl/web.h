@@ -133,6 +133,9 @@ struct rn__web_params {
                                       stack (the connections walk them all, the
                                       counters are summed); NULL: wp_stack */
     struct rn_svcctl *wp_svc;      /* its services */
+    struct rn__ctl_svc *wp_ctl_svc; /* their commands (commands.h): the
+                                      overview sums every loop's instances,
+                                      the actions act on all of them */
     const char *wp_version;        /* shown in the overview */
     const char *wp_ctl_path;       /* the control socket, shown */
     rn_time_t wp_threshold;        /* the watchdog's threshold: the grace
@@ -187,7 +190,7 @@ struct rn__web_sample {
  * (rn__web_sampler_await()).  NULL on allocation failure. */
 struct rn__ctl_lanes;
 struct rn__web_sampler *rn__web_sampler_new(struct rn_loop *loop, struct rn_stack *st,
-                                            struct rn__ctl_lanes *lanes, struct rn_svcctl *sc,
+                                            struct rn__ctl_lanes *lanes, struct rn__ctl_svc *cs,
                                             bool inject, int notify_fd);
 /* What a viewer looked at: the sampler renders the overview's data, or
  * walks the connections, only while someone looks at them. */

@@ -51,7 +51,7 @@
 struct rn__web_sampler {
     struct rn_loop *ws_loop;           /* [I] */
     struct rn_stack *ws_stack;         /* [I] */
-    struct rn_svcctl *ws_svc;          /* [I] */
+    struct rn__ctl_svc *ws_svc;        /* [I] the services' commands */
     bool ws_inject;                    /* [I] the walks carry the lab's fault */
     struct rn_timer ws_timer;          /* [L] once a second */
     atomic_uint_fast64_t ws_touched[RN_WEB_WANT_COUNT_]; /* [A] OS monotonic
@@ -349,12 +349,15 @@ static void ws_tick(struct rn_timer *t, rn_time_t now)
         ws_account(ws, t0);
         return;
     }
-    rn__render_ifaces(ws->ws_stack, &ifaces, true);
-    if (ws->ws_lanes != NULL)
+    if (ws->ws_lanes != NULL) {
+        (void)rn__ctl_lanes_rows_json(ws->ws_lanes, rn__render_ifaces, &ifaces);
         (void)rn__ctl_lanes_render_json(ws->ws_lanes, rn__render_stats, &stats);
-    else
+    } else {
+        rn__render_ifaces(ws->ws_stack, &ifaces, true);
         rn__render_stats(ws->ws_stack, &stats, true);
-    rn__render_services(ws->ws_svc, NULL, now, &svcs, true);
+    }
+    if (rn__ctl_svc_render(ws->ws_svc, NULL, &svcs, true) != 0)
+        svcs.sb_oom = true;
     rn__render_web_history(ws->ws_hist, ws->ws_nhist, ws->ws_hist_next, WEB_HISTORY, now, &hist);
     pthread_mutex_lock(&ws->ws_lock);
     ok = !ifaces.sb_oom && !stats.sb_oom && !svcs.sb_oom && !hist.sb_oom;
@@ -378,7 +381,7 @@ static void ws_tick(struct rn_timer *t, rn_time_t now)
 /* ---- Interface -------------------------------------------------------------- */
 
 struct rn__web_sampler *rn__web_sampler_new(struct rn_loop *loop, struct rn_stack *st,
-                                            struct rn__ctl_lanes *lanes, struct rn_svcctl *sc,
+                                            struct rn__ctl_lanes *lanes, struct rn__ctl_svc *cs,
                                             bool inject, int notify_fd)
 {
     struct rn__web_sampler *ws = calloc(1, sizeof(*ws));
@@ -389,7 +392,7 @@ struct rn__web_sampler *rn__web_sampler_new(struct rn_loop *loop, struct rn_stac
     ws->ws_stack = st;
     ws->ws_lanes = lanes;
     atomic_init(&ws->ws_walk_cancel, false);
-    ws->ws_svc = sc;
+    ws->ws_svc = cs;
     ws->ws_inject = inject;
     ws->ws_notify_fd = notify_fd;
     atomic_init(&ws->ws_awaited, false);

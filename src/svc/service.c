@@ -810,7 +810,7 @@ int rn_svc_stop(struct rn_svc *svc, rn_time_t timeout, struct rn_svc_stop *stp,
 {
     struct rn_stack *st = svc->sv_ctl->sc_stack;
 
-    assert(stp != NULL && fn != NULL && st != NULL);
+    assert((stp == NULL) == (fn == NULL) && st != NULL);
     switch (rn_svc_state(svc)) {
     case RN_SVC_STOPPED:
         return 1;
@@ -823,6 +823,8 @@ int rn_svc_stop(struct rn_svc *svc, rn_time_t timeout, struct rn_svc_stop *stp,
     case RN_SVC_STOP_PENDING:
         break;
     }
+    if (stp == NULL)
+        return 0;  /* no one waits */
     memset(stp, 0, sizeof(*stp));
     stp->ss_svc = svc;
     stp->ss_fn = fn;

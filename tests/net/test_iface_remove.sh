@@ -6,7 +6,8 @@
 #     longer lists it, Linux's pings go unanswered) and, the removal not
 #     complete after 5 s, exits 3 with the chain: the removal, the
 #     interface, the deleted route it waits for, the plug-in's hold and the
-#     site in leaky.c that took it;
+#     site in leaky.c that took it; with receive-side scaling, one such
+#     chain per loop (each loop's stack has its rn0);
 #   - `refnet why ID`, the watchdog (threshold 3 s) and `refnet analyze`
 #     of a dump print the same chain and verdict;
 #   - the example link filter loaded at start (--plugin plugin-filter.so:rn0)
@@ -59,7 +60,7 @@ grep -q "route delete pending" "$dlog" &&
     bad "the watchdog did not report the same chain: $(cat "$dlog")"
 ifid=$(sed -nE 's/.*something holds interface #([0-9]+).*/\1/p' "$dir/rm.out")
 [ -n "$ifid" ] || die "no interface id in the answer"
-rn ifconfig | grep -q "rn0" && bad "ifconfig still lists rn0: $(rn ifconfig)"
+rn ifconfig | grep -q "^rn0:" && bad "ifconfig still lists rn0: $(rn ifconfig)"
 rn status | grep -q "interface rn0 .* (removed)$" || bad "status does not say rn0 was removed: $(rn status)"
 nsx ping -c 1 -W 1 198.18.0.2 >/dev/null 2>&1 && bad "a ping was answered after the removal"
 
@@ -71,9 +72,24 @@ if ! diff <(ageless <"$dir/why.txt") <(ageless <"$dir/analyze.txt") >"$dir/diff.
     bad "analyze of the dump differs from why $ifid:"
     cat "$dir/diff.txt"
 fi
-sed '1d' "$dir/rm.out" | ageless >"$dir/rm.chain"
+# The first chain is the first loop's; with receive-side scaling each
+# further loop's interface follows under "and interface #N (loop K's)",
+# its chain as `refnet why N` prints it.
+sed '1d; /^and interface #/,$d' "$dir/rm.out" | ageless >"$dir/rm.chain"
 diff "$dir/rm.chain" <(ageless <"$dir/why.txt") >"$dir/diff2.txt" ||
     { bad "ifconfig remove's chain differs from why $ifid:"; cat "$dir/diff2.txt"; }
+loops=$(rn status --json | "$py" -c 'import json, sys; print(json.load(sys.stdin).get("rss_queues", 1))')
+more=$(sed -nE 's/^and interface #([0-9]+) \(loop ([0-9]+)'"'"'s\)\. Why:$/\1/p' "$dir/rm.out")
+[ "$(echo $more | wc -w)" = $((loops - 1)) ] ||
+    bad "$loops loops, but the answer explains $((1 + $(echo $more | wc -w))) interfaces"
+for id in $more; do
+    awk -v id="$id" '$0 ~ "^and interface #" id " " { on = 1; next } /^and interface #/ { on = 0 } on' \
+        "$dir/rm.out" | ageless >"$dir/rm.$id"
+    rn why "$id" 2>&1 | ageless >"$dir/why.$id"
+    diff "$dir/rm.$id" "$dir/why.$id" >"$dir/diff.$id" ||
+        { bad "ifconfig remove's chain of #$id differs from why $id:"; cat "$dir/diff.$id"; }
+    grep -q "callout:leaky" "$dir/rm.$id" || bad "#$id's chain does not name the plug-in's hold"
+done
 
 # The removal closed the link filter with the interface's chain.
 rn plugin list --json | "$py" -c '
@@ -84,8 +100,10 @@ sys.exit(0 if rows["ethcount"]["link_filters"] == 0 else 1)' ||
 
 # The plug-in lets go: the removal completes.
 rn plugin unload leaky >"$dir/unload.txt" 2>&1 || bad "plugin unload leaky: $(cat "$dir/unload.txt")"
-net_wait_for 3 sh -c "! '$refnet' why '$ifid' --ctl '$sock' >/dev/null 2>&1" ||
-    bad "interface #$ifid still exists after the plug-in let go: $(rn why "$ifid")"
+for id in $ifid $more; do
+    net_wait_for 3 sh -c "! '$refnet' why '$id' --ctl '$sock' >/dev/null 2>&1" ||
+        bad "interface #$id still exists after the plug-in let go: $(rn why "$id")"
+done
 rn why "$ifid" >/dev/null 2>"$dir/gone.txt"; grep -q "no object #$ifid" "$dir/gone.txt" ||
     bad "why $ifid after the removal: $(cat "$dir/gone.txt")"
 

@@ -13,6 +13,9 @@
 #     from the first one's copies of ARP and neighbour discovery);
 #   - 4 x 50 MB into discard at once complete;
 #   - `refnet why` of a connection on loop 1 reads as one on loop 0 does;
+#   - `svc status` (text and JSON) and the live view's overview sum both
+#     loops' instances of a service; ifconfig lists both loops' rn0 in
+#     text, and one rn0 with both loops' parts in JSON;
 #   - the daemon stops cleanly, nothing leaked.
 . "$(dirname "$0")/lib.sh"
 net_setup rss
@@ -22,7 +25,8 @@ net_v6=1
 www="$dir/www"
 mkdir -p "$www"
 head -c $((4 << 20)) /dev/urandom >"$www/big.bin"
-net_start --rss 2 --service httpd=80:"$www" --service discard --service echo
+nsx ip link set lo up || die "cannot bring lo up (the live view listens on it)"
+net_start --rss 2 --service httpd=80:"$www" --service discard --service echo --ui 127.0.0.1:8080
 net_wait_dad
 
 rn status --json >"$dir/status.json"
@@ -136,5 +140,43 @@ print("discard: 4 x 50 MB%s" % (": " + "; ".join(errs) if errs else " done"))
 sys.exit(1 if errs else 0)
 EOF
 
+# ---- Every loop's services and interfaces, counted as one ---------------------------
+# The counters of both loops' instances are summed in text as in JSON and
+# on the live view's overview; the interfaces and stat list both loops.
+rn svc status discard >"$dir/discard.txt"
+rn svc status discard --json >"$dir/discard.json"
+"$py" - "$dir/discard.txt" "$dir/discard.json" <<'EOF' || bad "svc status discard: $(cat "$dir/discard.txt")"
+import json, re, sys
+text, j = open(sys.argv[1]).read(), json.load(open(sys.argv[2]))
+got = int(re.search(r"^  bytes_in +(\d+)$", text, re.M).group(1))
+assert got == j["counters"]["bytes_in"] == 4 * 800 * 65536, (got, j["counters"])
+assert j["loops"] == 2 and j["loop_states"] == ["RUNNING", "RUNNING"], j
+assert ", on 2 loops\n" in text, text
+EOF
+rn svc status echo --json >"$dir/echo.json"
+[ "$(jq_py "$dir/echo.json" 'j["counters"]["udp_echoed"]')" = 64 ] ||
+    bad "echo's udp_echoed is not every loop's 64: $(rn svc status echo)"
+[ "$(rn ifconfig | grep -c "^rn0: index")" = 2 ] || bad "ifconfig does not list each loop's rn0: $(rn ifconfig)"
+rn ifconfig --json >"$dir/if.json"
+"$py" - "$dir/if.json" <<'EOF' || bad "ifconfig --json is not one rn0 with both loops' parts: $(cat "$dir/if.json")"
+import json, sys
+rows = json.load(open(sys.argv[1]))
+assert [r["name"] for r in rows] == ["rn0"], rows
+parts = rows[0]["loops"]
+assert [p["loop"] for p in parts] == [0, 1] and parts[0]["id"] != parts[1]["id"], parts
+for k in ("rx_frames", "tx_frames", "rx_bytes", "tx_bytes"):
+    assert rows[0][k] == sum(p[k] for p in parts) and all(p[k] > 0 for p in parts), (k, rows[0])
+EOF
+nsx curl -s -m 5 -o "$dir/overview.json" http://127.0.0.1:8080/api/overview || bad "GET /api/overview"
+"$py" - "$dir/overview.json" <<'EOF' || bad "the live view's overview is not every loop's"
+import json, sys
+d = json.load(open(sys.argv[1]))
+svc = {s["name"]: s for s in d["services"]}
+assert svc["discard"]["counters"]["bytes_in"] == 4 * 800 * 65536, svc["discard"]["counters"]
+assert svc["discard"]["loops"] == 2, svc["discard"]
+assert svc["echo"]["counters"]["udp_echoed"] == 64, svc["echo"]["counters"]
+assert [i["name"] for i in d["ifaces"]] == ["rn0"] and len(d["ifaces"][0]["loops"]) == 2, d["ifaces"]
+EOF
+
 net_stop
-net_done "rss: 24 downloads each on its hash's loop and never moved, UDP echo and discard on both loops, why alike"
+net_done "rss: 24 downloads each on its hash's loop and never moved, UDP echo and discard on both loops, why alike, counters of both loops summed"

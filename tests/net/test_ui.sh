@@ -152,6 +152,11 @@ if wait_file ready-restart; then
         sleep 0.05
     done
     rn svc status httpd | grep -q ": STOPPED" || bad "httpd did not stop after clear-leak"
+    # The page's stop is `svc stop`'s: with receive-side scaling, every
+    # loop's instance stopped.
+    rn svc status httpd --json >"$dir/httpd.json"
+    [ "$(jq_py "$dir/httpd.json" '",".join(j.get("loop_states", [j["state"]]))' | tr , '\n' |
+        sort -u)" = STOPPED ] || bad "the page's stop left a loop's httpd running: $(rn svc status httpd)"
     net_stop
     touch "$dir/stopped"
 fi

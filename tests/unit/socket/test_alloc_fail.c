@@ -469,7 +469,7 @@ static bool services_round(void)
     run_while_not(client_over, NULL, RN_SEC(60));
     if (A.err != 0 || A.got != ECHO_LEN)
         return false;
-    rn__render_services(SC, NULL, rn_stack_now(P.b), &table, false);
+    rn__render_services(SC, NULL, rn_stack_now(P.b), NULL, &table, false);
     ok = !table.sb_oom && strstr(rn_strbuf_str(&table), "echo") != NULL;
     rn_strbuf_free(&table);
     return ok && stop_service() == 0;

@@ -9,6 +9,7 @@
  * drain grace's edges (too long, nothing to finish, everything stopped,
  * the stack destroyed under a drain).
  */
+#include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -108,13 +109,44 @@ static void test_states_and_processes(void **state)
     assert_false(ow.ow_closing);
     rn_ob_deref(l, RN_TAG_LOOKUP);
 
-    rn__render_services(sc, NULL, rn_stack_now(P.b), &sb, false);
+    rn__render_services(sc, NULL, rn_stack_now(P.b), NULL, &sb, false);
     assert_non_null(strstr(rn_strbuf_str(&sb), "echo (echo on UDP and TCP port 7): RUNNING"));
     assert_non_null(strstr(rn_strbuf_str(&sb), "discard (discard on TCP port 9): RUNNING"));
+    assert_null(strstr(rn_strbuf_str(&sb), "loops"));
     rn_strbuf_reset(&sb);
-    rn__render_services(sc, discard, rn_stack_now(P.b), &sb, true);
+    rn__render_services(sc, discard, rn_stack_now(P.b), NULL, &sb, true);
     assert_non_null(strstr(rn_strbuf_str(&sb), "\"name\":\"discard\""));
     assert_non_null(strstr(rn_strbuf_str(&sb), "\"state\":\"RUNNING\""));
+    assert_null(strstr(rn_strbuf_str(&sb), "\"loops\""));
+    rn_strbuf_reset(&sb);
+
+    /* With another loop's instance (receive-side scaling): its counters
+     * and handles are added, its state said where it differs. */
+    {
+        struct rn__svc_loops more = {.sl_loops = 2, .sl_handles = 5};
+        struct rn_svc_counter c[RN_SVC_COUNTERS_MAX];
+        size_t k, n = rn_svc_counters(discard, c);
+        char want[80];
+
+        for (k = 0; k < n && strcmp(c[k].sc_name, "accepted") != 0; k++)
+            ;
+        assert_true(k < n);
+        more.sl_counters[k] = 7;
+        more.sl_state[0] = RN_SVC_RUNNING;
+        more.sl_state[1] = RN_SVC_STOP_PENDING;
+        rn__render_services(sc, discard, rn_stack_now(P.b), &more, &sb, false);
+        snprintf(want, sizeof(want), "  %-18s %12" PRIu64 "\n", "accepted", c[k].sc_value + 7);
+        assert_non_null(strstr(rn_strbuf_str(&sb), want));
+        snprintf(want, sizeof(want), ", %u handles, service #", rn_proc_handles(rn_svc_proc(discard)) + 5);
+        assert_non_null(strstr(rn_strbuf_str(&sb), want));
+        assert_non_null(strstr(rn_strbuf_str(&sb), ", on 2 loops (loop 1's STOP_PENDING)\n"));
+        rn_strbuf_reset(&sb);
+        rn__render_services(sc, discard, rn_stack_now(P.b), &more, &sb, true);
+        snprintf(want, sizeof(want), "\"accepted\":%" PRIu64 ",", c[k].sc_value + 7);
+        assert_non_null(strstr(rn_strbuf_str(&sb), want));
+        assert_non_null(strstr(rn_strbuf_str(&sb), "\"loops\":2,\"loop_states\":[\"RUNNING\","
+                                                   "\"STOP_PENDING\"]"));
+    }
     rn_strbuf_free(&sb);
 
     stop_and_wait(echo);
