@@ -235,11 +235,12 @@ bench_rx_bulk() {
     bench_gbits "$out"
 }
 
-# bench_tx_bulk NS [CLIENT ADDR]: Gbit/s of one stream for $secs seconds
-# from the server side into a bulk.py sink on ADDR (default 198.18.0.1) in
-# CLIENT (default NS): bulk.py gen | refnet send when NS is $nsr (the data
-# crosses a pipe and the daemon's control socket before refnet's TCP),
-# bulk.py send in $nsb when NS is $nsa.
+# bench_tx_bulk NS [CLIENT ADDR [pipe]]: Gbit/s of one stream for $secs
+# seconds from the server side into a bulk.py sink on ADDR (default
+# 198.18.0.1) in CLIENT (default NS): bulk.py gen | refnet send when NS is
+# $nsr (the daemon reads the pipe, from the descriptor refnet send passes
+# it), bulk.py send in $nsb when NS is $nsa, or with "pipe" bulk.py gen |
+# bulk.py relay there (the same pipe before the kernel's TCP).
 # bench_tx_svc NS: Gbit/s of one stream for $secs seconds from a server
 # to a client on Linux: refnet's chargen (TCP 19, the daemon started with
 # --service chargen) read by bulk.py recv from the TAP's Linux side when
@@ -270,6 +271,10 @@ bench_tx_bulk() {
     if [ "$1" = "$nsr" ]; then
         "$py" "$here/bulk.py" gen "$secs" "$maxbytes" |
             timeout $((secs + 60)) "$refnet" send "$addr" 5001 --ctl "$sock" --timeout $((secs + 50)) >/dev/null
+        rc=$?
+    elif [ "${4:-}" = pipe ]; then
+        "$py" "$here/bulk.py" gen "$secs" "$maxbytes" |
+            ip netns exec "$nsb" timeout $((secs + 60)) "$py" "$here/bulk.py" relay "$addr" 5001
         rc=$?
     else
         ip netns exec "$nsb" timeout $((secs + 60)) "$py" "$here/bulk.py" send "$addr" 5001 \

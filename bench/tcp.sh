@@ -12,11 +12,15 @@
 #               bench/bulk.py sink on the other veth end; bytes over the
 #               time from connect to the receiver's close
 #   tx_bulk     one stream server -> Linux into bench/bulk.py sink: bench/
-#               bulk.py gen | refnet send (the data crosses a pipe and the
-#               daemon's control socket before refnet's TCP) / bench/bulk.py
+#               bulk.py gen | refnet send (the data crosses a pipe, which
+#               the daemon reads itself, before refnet's TCP) / bench/bulk.py
 #               send on the other veth end (straight from its socket: the
 #               kernel at its best); bytes over the time from the first
 #               byte to EOF at the sink
+#   tx_pipe     tx_bulk with a pipe on both sides: bench/bulk.py gen |
+#               refnet send / bench/bulk.py gen | bench/bulk.py relay on the
+#               other veth end (1 MiB reads of the pipe, sent): what
+#               sending a program's output costs each stack
 #   tx_svc      one stream server -> Linux, the server sending on its own:
 #               refnet's chargen service (TCP 19) / bench/bulk.py serve on
 #               the other veth end, each read by bench/bulk.py recv on
@@ -114,6 +118,7 @@ done
 # kernel's when $nsa (netlib.sh).
 rx_bulk() { bench_rx_bulk "$1"; }
 tx_bulk() { bench_tx_bulk "$1"; }
+tx_pipe() { bench_tx_bulk "$1" "$1" 198.18.0.1 pipe; }
 tx_svc() { bench_tx_svc "$1"; }
 
 # http NS [HEADER]: wrk's requests/s from NS against 198.18.0.2.
@@ -127,11 +132,11 @@ http() {
 http_ka() { http "$1"; }
 http_close() { http "$1" -H "Connection: close"; }
 
-names=(${BENCH_ONLY:-rx_bulk tx_bulk tx_svc http_ka http_close})
+names=(${BENCH_ONLY:-rx_bulk tx_bulk tx_pipe tx_svc http_ka http_close})
 for m in "${names[@]}"; do
     case $m in
-    rx_bulk | tx_bulk | tx_svc | http_ka | http_close) ;;
-    *) die "BENCH_ONLY: '$m' is not a measurement (rx_bulk tx_bulk tx_svc http_ka http_close)" ;;
+    rx_bulk | tx_bulk | tx_pipe | tx_svc | http_ka | http_close) ;;
+    *) die "BENCH_ONLY: '$m' is not a measurement (rx_bulk tx_bulk tx_pipe tx_svc http_ka http_close)" ;;
     esac
 done
 declare -A ratios cpu_ratios cpu_r cpu_l cpu_d
@@ -154,7 +159,7 @@ for r in $(seq "$runs"); do
         fi
         rm -f "$dir/cpu.last"
         case $m in
-        *_bulk | tx_svc)
+        *_bulk | tx_pipe | tx_svc)
             cpu_ratios[$m]+=" $(bench_ratio "$mr" "$ml")"
             cpu_r[$m]+=" $mr"
             cpu_l[$m]+=" $ml"
@@ -182,7 +187,7 @@ done
 # between them) on each path, and the daemon's own; the ratio is refnet's
 # path over the kernel's, within each pair (above 1: refnet's costs more).
 bulk=()
-for m in "${names[@]}"; do case $m in *_bulk | tx_svc) bulk+=("$m") ;; esac; done
+for m in "${names[@]}"; do case $m in *_bulk | tx_pipe | tx_svc) bulk+=("$m") ;; esac; done
 if [ ${#bulk[@]} -gt 0 ]; then
     printf '\n%-11s %8s %8s %8s %12s %12s %12s\n' "CPU s/GB" min median max \
         "refnet path" "kernel path" "daemon"

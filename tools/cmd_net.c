@@ -26,7 +26,11 @@
  *
  * The loop here (stream_loop) is the client half of the backpressure:
  * stdin is read only when the previous block went out, and the stream is
- * read only as fast as stdout takes it.
+ * read only as fast as stdout takes it.  A standard input of send that
+ * is a pipe is not read here at all: send passes a descriptor of it with
+ * the request (`connect ... --data-fd`) and the daemon reads the pipe
+ * itself, which spares every byte a trip through this process and the
+ * control connection.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -466,18 +470,23 @@ static bool is_ip(const char *s)
     return rn_inaddr_parse(s, &addr, NULL) == 0;
 }
 
-/* Asks the daemon for a stream.  Returns 0 with *fd on the go (its text
- * shown with -v), or the exit status (1 or 2) after printing the answer. */
-static int net_open(const char *cmd, const char *dcmd, const struct net_opts *o, int argc,
-                    const char *const *args, int *fd)
+/* What net_open_fd() returns when a daemon does not know --data-fd. */
+#define NET_NO_DATA_FD (-1)
+
+/* Asks the daemon for a stream, passing pass with the request unless -1.
+ * Returns 0 with *fd on the go (its text shown with -v), the exit status
+ * (1 or 2) after printing the answer, or NET_NO_DATA_FD, printing nothing,
+ * if pass went with `--data-fd` to a daemon that does not know it. */
+static int net_open_fd(const char *cmd, const char *dcmd, const struct net_opts *o, int argc,
+                       const char *const *args, int pass, int *fd)
 {
     struct rn_ctl_reply reply;
     char err[512];
     int e, status;
 
     signal(SIGPIPE, SIG_IGN);
-    e = rn__ctl_stream_open(rn__ctl_default_path(o->no_ctl), 0, argc, args, NET_CTL_TIMEOUT, fd,
-                           &reply, err, sizeof(err));
+    e = rn__ctl_stream_open_fd(rn__ctl_default_path(o->no_ctl), 0, argc, args, pass,
+                              NET_CTL_TIMEOUT, fd, &reply, err, sizeof(err));
     if (e < 0) {
         fprintf(stderr, "refnet %s: %s\n", cmd, err);
         return e == RN_EINVAL ? 2 : 1;
@@ -488,12 +497,22 @@ static int net_open(const char *cmd, const char *dcmd, const struct net_opts *o,
         free(reply.rp_text);
         return 0;
     }
+    if (pass >= 0 && reply.rp_status == 2 && strstr(reply.rp_text, "unknown option '--data-fd'")) {
+        free(reply.rp_text);
+        return NET_NO_DATA_FD;
+    }
     status = reply.rp_status >= 0 && reply.rp_status <= 255 ? reply.rp_status : 1;
     if (status == 0)
         status = 1;  /* an answer that is not a go is never a success */
     print_text(stderr, cmd, dcmd, reply.rp_text, reply.rp_len);
     free(reply.rp_text);
     return status;
+}
+
+static int net_open(const char *cmd, const char *dcmd, const struct net_opts *o, int argc,
+                    const char *const *args, int *fd)
+{
+    return net_open_fd(cmd, dcmd, o, argc, args, -1, fd);
 }
 
 /* Ends a run: prints the trailer (to stderr on failure, or with -v) and
@@ -541,13 +560,24 @@ static int net_run(struct stream_run *sr, bool verbose)
     return status;
 }
 
+/* A descriptor of the pipe on the standard input for the daemon to read
+ * (a description of its own, non-blocking, so that the daemon's reads do
+ * not change ours), or -1 if the input is no pipe or /proc is missing. */
+static int send_data_fd(void)
+{
+    if (!net_deepen(STDIN_FILENO, -1))
+        return -1;
+    return open("/proc/self/fd/0", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+}
+
 int rn__cmd_send(int argc, char **argv)
 {
     struct stream_run sr;
     struct net_opts o;
-    const char *args[5];
+    const char *args[6];
     unsigned port;
-    int st, fd;
+    int st, fd, dfd;
+    bool by_fd;
 
     if (net_parse(argc, argv, opts_send, 2, &o, &st) != 0)
         return st;
@@ -560,13 +590,30 @@ int rn__cmd_send(int argc, char **argv)
     args[2] = o.no_pos[1];
     args[3] = "--timeout";
     args[4] = o.no_timeout ? o.no_timeout : NET_DEFAULT_CONNECT_TIMEOUT;
-    st = net_open("send", "connect", &o, 5, args, &fd);
+    args[5] = "--data-fd";
+    dfd = send_data_fd();
+    st = NET_NO_DATA_FD;
+    if (dfd >= 0) {
+        st = net_open_fd("send", "connect", &o, 6, args, dfd, &fd);
+        close(dfd);  /* the daemon has its own */
+    }
+    by_fd = st != NET_NO_DATA_FD;
+    if (!by_fd)
+        st = net_open("send", "connect", &o, 5, args, &fd);
     if (st != 0)
         return st;
     memset(&sr, 0, sizeof(sr));
     sr.sr_cmd = "send";
     sr.sr_dcmd = "connect";
     sr.sr_fd = fd;
+    if (by_fd) {
+        /* The daemon reads the pipe: we only read the stream. */
+        sr.sr_in_fd = -1;
+        sr.sr_in_eof = true;
+        sr.sr_shut = true;
+        sr.sr_sink = &sink_stdout;
+        return net_run(&sr, o.no_verbose);
+    }
     sr.sr_in_fd = STDIN_FILENO;
     /* splice() into the socket waits unless the socket does not. */
     sr.sr_splice = net_deepen(STDIN_FILENO, fd) &&

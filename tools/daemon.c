@@ -1160,7 +1160,7 @@ int rn__daemon_start(const struct rn_daemon_params *params, struct rn_daemon **o
     d->d_dumper = rn__dumper_new(d->d_loop);
     if (d->d_dumper != NULL)
         rn__dumper_set_threshold(d->d_dumper, d->d_wd_threshold);
-    d->d_net = rn__ctl_net_new(d->d_stack);
+    d->d_net = rn__ctl_net_new(d->d_loop, d->d_stack);
     d->d_lanes_ctl = rn__ctl_lanes_new(d->d_loop, d->d_stack);
     d->d_netstat = rn__ctl_netstat_new(d->d_loop, d->d_stack, params->dp_inject_enum_leak);
     e = rn_svcctl_create(d->d_stack, rn_svc_builtin, &d->d_svc);

@@ -53,10 +53,11 @@ void rn__dumper_set_threshold(struct rn__dumper *du, rn_time_t threshold);
 int rn__ctl_add_dump_cmd(struct rn_ctl_server *srv, struct rn__dumper *du);
 
 /* Transfers over refnet's TCP for the clients (ctl_net.c): `connect` and
- * `accept` pipe a TCP connection of st through the control connection in
- * the streaming mode.  Returns NULL on allocation failure. */
+ * `accept` pipe a TCP connection of st (run by loop) through the control
+ * connection in the streaming mode.  Returns NULL on allocation
+ * failure. */
 struct rn__ctl_net;
-struct rn__ctl_net *rn__ctl_net_new(struct rn_stack *st);
+struct rn__ctl_net *rn__ctl_net_new(struct rn_loop *loop, struct rn_stack *st);
 /* Adds `connect` and `accept` to srv.  Returns 0 or RN_ENOMEM. */
 int rn__ctl_add_net_cmds(struct rn_ctl_server *srv, struct rn__ctl_net *net);
 /* [L] Refuses new transfers and aborts the running ones; done(ctx) runs

@@ -238,6 +238,11 @@ int rn__ctl_call(const char *path, uint32_t flags, int argc, const char *const *
 int rn__ctl_stream_open(const char *path, uint32_t flags, int argc, const char *const *argv,
                        rn_time_t timeout, int *fd, struct rn_ctl_reply *reply, char *err,
                        size_t errlen);
+/* The same, passing the descriptor pass with the request (SCM_RIGHTS;
+ * -1: none).  The daemon gets a duplicate: pass stays the caller's. */
+int rn__ctl_stream_open_fd(const char *path, uint32_t flags, int argc, const char *const *argv,
+                          int pass, rn_time_t timeout, int *fd, struct rn_ctl_reply *reply,
+                          char *err, size_t errlen);
 
 /* ---- The server --------------------------------------------------------- */
 
@@ -312,6 +317,10 @@ struct rn_strbuf *rn__ctl_req_out(struct rn_ctl_req *req);
 struct rn_ctl_server *rn__ctl_req_server(const struct rn_ctl_req *req);
 /* The client's pid (from the socket's credentials), or 0 if unknown. */
 int rn__ctl_req_pid(const struct rn_ctl_req *req);
+/* The descriptor the client passed with the request (SCM_RIGHTS on the
+ * request's bytes, close-on-exec), now the caller's to close; -1 if none
+ * came.  One not taken is closed when the request completes. */
+int rn__ctl_req_take_fd(struct rn_ctl_req *req);
 
 /* Replaces the reply text with one line "refnet <command>: <message>" and
  * returns status, so a handler writes `return rn__ctl_req_fail(req, 2,

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -127,17 +128,39 @@ static int client_connect(const char *path, rn_time_t deadline, int *out, char *
     return 0;
 }
 
-static int client_send(int fd, const uint8_t *buf, size_t len, rn_time_t deadline,
+/* Sends all of buf, passing the descriptor pass (unless -1) with its
+ * first bytes (SCM_RIGHTS). */
+static int client_send(int fd, const uint8_t *buf, size_t len, int pass, rn_time_t deadline,
                        const char *path, char *err, size_t errlen)
 {
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } ctl;
     size_t off = 0;
 
     while (off < len) {
-        ssize_t n = send(fd, buf + off, len - off, MSG_NOSIGNAL);
+        struct iovec iov = {(void *)(buf + off), len - off};
+        struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+        ssize_t n;
         int e;
 
+        if (pass >= 0) {
+            struct cmsghdr *c;
+
+            memset(&ctl, 0, sizeof(ctl));
+            msg.msg_control = ctl.buf;
+            msg.msg_controllen = sizeof(ctl.buf);
+            c = CMSG_FIRSTHDR(&msg);
+            c->cmsg_level = SOL_SOCKET;
+            c->cmsg_type = SCM_RIGHTS;
+            c->cmsg_len = CMSG_LEN(sizeof(int));
+            memcpy(CMSG_DATA(c), &pass, sizeof(pass));
+        }
+        n = sendmsg(fd, &msg, MSG_NOSIGNAL);
         if (n > 0) {
             off += (size_t)n;
+            pass = -1;  /* it went with those bytes */
             continue;
         }
         if (n < 0 && errno == EINTR)
@@ -247,7 +270,7 @@ int rn__ctl_call(const char *path, uint32_t flags, int argc, const char *const *
     e = client_connect(path, deadline, &fd, err, errlen);
     if (e != 0)
         goto out_free_req;
-    e = client_send(fd, req, reqlen, deadline, path, err, errlen);
+    e = client_send(fd, req, reqlen, -1, deadline, path, err, errlen);
     if (e == 0)
         e = client_receive(fd, deadline, timeout, path, reply, err, errlen);
     close(fd);
@@ -259,6 +282,13 @@ out_free_req:
 int rn__ctl_stream_open(const char *path, uint32_t flags, int argc, const char *const *argv,
                        rn_time_t timeout, int *fd, struct rn_ctl_reply *reply, char *err,
                        size_t errlen)
+{
+    return rn__ctl_stream_open_fd(path, flags, argc, argv, -1, timeout, fd, reply, err, errlen);
+}
+
+int rn__ctl_stream_open_fd(const char *path, uint32_t flags, int argc, const char *const *argv,
+                          int pass, rn_time_t timeout, int *fd, struct rn_ctl_reply *reply,
+                          char *err, size_t errlen)
 {
     rn_time_t deadline = rn_clock_os_monotonic() + timeout;
     uint8_t *req;
@@ -273,7 +303,7 @@ int rn__ctl_stream_open(const char *path, uint32_t flags, int argc, const char *
     e = client_connect(path, deadline, &cfd, err, errlen);
     if (e != 0)
         goto out_free_req;
-    e = client_send(cfd, req, reqlen, deadline, path, err, errlen);
+    e = client_send(cfd, req, reqlen, pass, deadline, path, err, errlen);
     /* The answer may take as long as the command needs (an accept waits
      * for its peer); the daemon bounds that, not us. */
     if (e == 0)

@@ -2,10 +2,14 @@
  * Control commands that move data over refnet's own TCP: the daemon side
  * of `refnet send`, `refnet recv` and `refnet get` (tools/cmd_net.c).
  *
- *   connect ADDR PORT [--timeout S] [--recv-only]
+ *   connect ADDR PORT [--timeout S] [--recv-only | --data-fd]
  *       opens a TCP connection from refnet to ADDR:PORT; once established,
  *       answers with the go of the streaming mode (ctl.h) and pipes bytes
  *       both ways between the control connection and the TCP connection.
+ *       With --data-fd the bytes to send come from the descriptor passed
+ *       with the request (a pipe or socket the client reads from, such as
+ *       `producer | refnet send`'s standard input): the daemon reads them
+ *       itself, and the client only reads the stream.
  *   accept PORT [--addr A] [--timeout S] [--recv-only]
  *       listens on refnet's PORT, answers with the go at once (its text
  *       says where it listens), accepts ONE connection within S seconds,
@@ -19,7 +23,8 @@
  *
  * Data paths, each bounded, so that the slow side slows the fast one
  * instead of growing memory:
- *   up   (client -> peer): EPOLLIN on the control connection is asked for
+ *   up   (client -> peer): EPOLLIN on the control connection (or the
+ *        data's descriptor, which is on the loop only then) is asked for
  *        only while one of PIPE_UP_SLOTS buffers is free; what is read goes
  *        out in a send request, and the buffer is free again when the send
  *        completes (the TCP send buffer took it all).
@@ -49,11 +54,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/epoll.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "ctl/commands.h"
 #include "ctl/ctl.h"
 #include "refnet/error.h"
+#include "refnet/loop.h"
 #include "refnet/object.h"
 #include "refnet/socket.h"
 #include "refnet/stack.h"
@@ -116,6 +125,10 @@ struct net_pipe {
     int np_status;                   /* [L] exit status once ending */
     uint64_t np_sent;                /* [L] bytes sent to the peer */
     uint64_t np_received;            /* [L] bytes received from the peer */
+    int np_dfd;                      /* [L] --data-fd: the descriptor the
+                                        bytes to send come from, or -1 */
+    bool np_dfd_on;                  /* [L] it is on the loop (EPOLLIN) */
+    bool np_by_fd;                   /* [I] the bytes came that way */
     struct pipe_slot np_up[PIPE_UP_SLOTS];     /* [L] */
     unsigned np_up_busy;             /* [L] send requests in flight */
     bool np_up_eof;                  /* [L] the client's data ended */
@@ -131,6 +144,7 @@ struct net_pipe {
 };
 
 struct rn__ctl_net {
+    struct rn_loop *cn_loop;         /* [I] the stack's */
     struct rn_stack *cn_stack;       /* [I] */
     struct net_pipe *cn_pipes;       /* [L] pipes not yet freed */
     unsigned cn_npipes;              /* [L] how many */
@@ -145,11 +159,24 @@ static void pipe_kick(struct net_pipe *np);
 
 /* ---- Lifetime ------------------------------------------------------------ */
 
+/* Lets go of the data's descriptor: no byte more is read from it. */
+static void pipe_dfd_close(struct net_pipe *np)
+{
+    if (np->np_dfd < 0)
+        return;
+    if (np->np_dfd_on)
+        (void)rn_loop_del_fd(np->np_net->cn_loop, np->np_dfd);
+    np->np_dfd_on = false;
+    close(np->np_dfd);
+    np->np_dfd = -1;
+}
+
 static void pipe_free(struct net_pipe *np)
 {
     struct rn__ctl_net *net = np->np_net;
     unsigned i;
 
+    pipe_dfd_close(np);
     if (np->np_prev != NULL)
         np->np_prev->np_next = np->np_next;
     else
@@ -197,8 +224,10 @@ static void pipe_try_finish(struct net_pipe *np)
 
         np->np_req = NULL;
         if (np->np_status == 0)
-            rn_strbuf_printf(rn__ctl_req_out(req), "%s: sent %" PRIu64 " bytes, received %"
-                             PRIu64 " bytes\n", np->np_what, np->np_sent, np->np_received);
+            rn_strbuf_printf(rn__ctl_req_out(req), "%s: sent %" PRIu64 " bytes%s, received %"
+                             PRIu64 " bytes\n", np->np_what, np->np_sent,
+                             np->np_by_fd ? " (read from the passed descriptor)" : "",
+                             np->np_received);
         rn__ctl_req_complete(req, np->np_status);
     }
     pipe_free(np);
@@ -235,6 +264,7 @@ static void pipe_end(struct net_pipe *np, int status, bool abort)
         return;
     np->np_phase = PIPE_ENDING;
     np->np_status = status;
+    pipe_dfd_close(np);
     if (np->np_req != NULL && !np->np_client_gone)
         rn__ctl_req_stream_want(np->np_req, pipe_down_pending(np) ? EPOLLOUT : 0);
     if (abort && np->np_h > 0)
@@ -382,6 +412,32 @@ static void pipe_write_client(struct net_pipe *np)
     pipe_post_receives(np);
 }
 
+/* One read of the bytes to send: from the data's descriptor, or the
+ * control connection.  Returns bytes (0 at their end), RN_EAGAIN, or
+ * another negative code after ending the pipe. */
+static ssize_t pipe_read_up(struct net_pipe *np, uint8_t *buf, size_t len)
+{
+    ssize_t n;
+
+    if (np->np_dfd < 0) {
+        n = rn__ctl_req_stream_read(np->np_req, buf, len);
+        if (n < 0 && n != RN_EAGAIN) {
+            np->np_client_gone = true;
+            pipe_end(np, RN_CTL_EXIT_FAIL, true);
+        }
+        return n;
+    }
+    do {
+        n = read(np->np_dfd, buf, len);
+    } while (n < 0 && errno == EINTR);
+    if (n >= 0)
+        return n;
+    if (errno == EAGAIN)
+        return RN_EAGAIN;
+    pipe_fail(np, "cannot read the data's descriptor: %s", strerror(errno));
+    return RN_EIO;
+}
+
 /* Reads what the client sends into free up slots and sends it. */
 static void pipe_read_client(struct net_pipe *np)
 {
@@ -400,14 +456,9 @@ static void pipe_read_client(struct net_pipe *np)
         }
         if (ps == NULL)
             return;
-        n = rn__ctl_req_stream_read(np->np_req, ps->ps_buf, PIPE_UP_BUF);
-        if (n == RN_EAGAIN)
+        n = pipe_read_up(np, ps->ps_buf, PIPE_UP_BUF);
+        if (n < 0)
             return;
-        if (n < 0) {
-            np->np_client_gone = true;
-            pipe_end(np, RN_CTL_EXIT_FAIL, true);
-            return;
-        }
         if (n == 0) {
             np->np_up_eof = true;
             pipe_maybe_shut(np);
@@ -424,10 +475,30 @@ static void pipe_read_client(struct net_pipe *np)
     }
 }
 
-/* Asks the control connection for what the pipe can use now. */
+static void pipe_dfd_io(struct rn_loop *loop, int fd, uint32_t events, void *ctx);
+
+/* Puts the data's descriptor on the loop while a read of it can go
+ * somewhere, and takes it off otherwise (a pipe whose writer closed
+ * reports EPOLLHUP whatever is asked). */
+static void pipe_dfd_want(struct net_pipe *np, bool in)
+{
+    if (np->np_dfd < 0 || in == np->np_dfd_on)
+        return;
+    if (in && rn_loop_add_fd(np->np_net->cn_loop, np->np_dfd, EPOLLIN, pipe_dfd_io, np) != 0) {
+        pipe_fail(np, "cannot watch the data's descriptor: out of memory");
+        return;
+    }
+    if (!in)
+        (void)rn_loop_del_fd(np->np_net->cn_loop, np->np_dfd);
+    np->np_dfd_on = in;
+}
+
+/* Asks the control connection (and the data's descriptor) for what the
+ * pipe can use now. */
 static void pipe_want(struct net_pipe *np)
 {
     uint32_t ev = 0;
+    bool up = false;
     unsigned i;
 
     if (np->np_req == NULL || np->np_client_gone)
@@ -435,9 +506,12 @@ static void pipe_want(struct net_pipe *np)
     if (np->np_phase == PIPE_STREAMING && !np->np_recv_only && !np->np_up_eof) {
         for (i = 0; i < PIPE_UP_SLOTS; i++) {
             if (!np->np_up[i].ps_busy)
-                ev |= EPOLLIN;
+                up = true;
         }
     }
+    if (up && np->np_dfd < 0)
+        ev |= EPOLLIN;
+    pipe_dfd_want(np, up);
     if (np->np_go && pipe_down_pending(np))
         ev |= EPOLLOUT;
     rn__ctl_req_stream_want(np->np_req, ev);
@@ -449,6 +523,18 @@ static void pipe_kick(struct net_pipe *np)
     pipe_write_client(np);
     pipe_read_client(np);
     pipe_want(np);
+}
+
+static void pipe_dfd_io(struct rn_loop *loop, int fd, uint32_t events, void *ctx)
+{
+    struct net_pipe *np = ctx;
+
+    (void)loop;
+    (void)fd;
+    (void)events;  /* readable, or its writer gone: a read says which */
+    pipe_read_client(np);
+    pipe_want(np);
+    pipe_try_finish(np);
 }
 
 static void pipe_stream_io(struct rn_ctl_req *req, uint32_t events, void *ctx)
@@ -552,6 +638,10 @@ static void pipe_sock_done(struct rn_proc *p, const struct rn_sock_completion *c
             pipe_fail(np, "%s", c->sc_result < 0 ? rn_strerror((int)c->sc_result)
                                                  : "the connection took part of a send");
         }
+        /* A producer's pipe is seldom empty: read it into the slot now
+         * rather than after another wake. */
+        if (np->np_dfd >= 0)
+            pipe_read_client(np);
         pipe_maybe_shut(np);
         pipe_maybe_done(np);
         break;
@@ -619,6 +709,8 @@ struct pipe_args {
     uint16_t pa_port;
     rn_time_t pa_timeout;   /* 0: none */
     bool pa_recv_only;
+    bool pa_data_fd;        /* connect: the data comes from the request's
+                               descriptor */
     bool pa_v6only;         /* accept: IPV6_V6ONLY on the listener */
 };
 
@@ -660,6 +752,8 @@ static int pipe_parse(struct rn_ctl_req *req, bool is_connect, struct pipe_args 
 
         if (strcmp(a, "--recv-only") == 0) {
             pa->pa_recv_only = true;
+        } else if (is_connect && strcmp(a, "--data-fd") == 0) {
+            pa->pa_data_fd = true;
         } else if (!is_connect && strcmp(a, "--v6only") == 0) {
             pa->pa_v6only = true;
         } else if (strcmp(a, "--timeout") == 0 || (!is_connect && strcmp(a, "--addr") == 0)) {
@@ -693,8 +787,12 @@ static int pipe_parse(struct rn_ctl_req *req, bool is_connect, struct pipe_args 
     }
     if (npos < want)
         return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "usage: %s",
-                               is_connect ? "connect ADDR PORT [--timeout S] [--recv-only]"
+                               is_connect ? "connect ADDR PORT [--timeout S] [--recv-only | "
+                                            "--data-fd]"
                                           : "accept PORT [--addr A] [--timeout S] [--recv-only]");
+    if (pa->pa_recv_only && pa->pa_data_fd)
+        return rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "--data-fd and --recv-only: with "
+                               "--recv-only nothing is sent");
     if (is_connect) {
         if ((st = parse_addr(req, pos[0], &pa->pa_addr)) != 0)
             return st;
@@ -716,6 +814,7 @@ static struct net_pipe *pipe_new(struct rn__ctl_net *net, struct rn_ctl_req *req
         return NULL;
     np->np_net = net;
     np->np_req = req;
+    np->np_dfd = -1;
     for (i = 0; i < PIPE_UP_SLOTS; i++) {
         np->np_up[i].ps_pipe = np;
         np->np_up[i].ps_buf = malloc(PIPE_UP_BUF);
@@ -771,19 +870,54 @@ static int pipe_setup_failed(struct net_pipe *np, int err, const char *what)
     return RN_CTL_PENDING;
 }
 
+/* --data-fd: takes the request's descriptor, if it is one the loop can
+ * read (a pipe or a socket, open for reading), non-blocking.  Returns it,
+ * or -1 with the request failed (*st). */
+static int pipe_data_fd(struct rn_ctl_req *req, int *st)
+{
+    int fd = rn__ctl_req_take_fd(req), fl;
+    struct stat sb;
+
+    if (fd < 0) {
+        *st = rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "--data-fd: no descriptor came with "
+                              "the request (SCM_RIGHTS)");
+        return -1;
+    }
+    if (fstat(fd, &sb) != 0 || (!S_ISFIFO(sb.st_mode) && !S_ISSOCK(sb.st_mode))) {
+        *st = rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "--data-fd: the descriptor is not a pipe "
+                              "or a socket");
+    } else if ((fl = fcntl(fd, F_GETFL)) < 0 || (fl & O_ACCMODE) == O_WRONLY) {
+        *st = rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "--data-fd: the descriptor is not open "
+                              "for reading");
+    } else if (fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0) {
+        *st = rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "--data-fd: %s", strerror(errno));
+    } else {
+        return fd;
+    }
+    close(fd);
+    return -1;
+}
+
 static int cmd_connect(struct rn_ctl_req *req, void *ctx)
 {
     struct rn__ctl_net *net = ctx;
     struct rn_sockaddr_in to;
     struct pipe_args pa;
     struct net_pipe *np;
-    int st, h, type;
+    int st, h, type, dfd = -1;
 
     if ((st = pipe_admit(net, req)) != 0 || (st = pipe_parse(req, true, &pa)) != 0)
         return st;
+    if (pa.pa_data_fd && (dfd = pipe_data_fd(req, &st)) < 0)
+        return st;
     np = pipe_new(net, req, "ctl connect");
-    if (np == NULL)
+    if (np == NULL) {
+        if (dfd >= 0)
+            close(dfd);
         return rn__ctl_req_fail(req, RN_CTL_EXIT_FAIL, "out of memory");
+    }
+    np->np_dfd = dfd;
+    np->np_by_fd = dfd >= 0;
     to = sin_of(&pa.pa_addr, pa.pa_port, &type);
     fmt_sin(&to, np->np_what, sizeof(np->np_what));
     np->np_recv_only = pa.pa_recv_only;
@@ -849,18 +983,20 @@ static int cmd_accept(struct rn_ctl_req *req, void *ctx)
 }
 
 static const struct rn_ctl_cmd net_cmds[] = {
-    {"connect", cmd_connect, "connect ADDR PORT [--timeout S] [--recv-only]"},
+    {"connect", cmd_connect, "connect ADDR PORT [--timeout S] [--recv-only | --data-fd]"},
     {"accept", cmd_accept, "accept PORT [--addr A [--v6only]] [--timeout S] [--recv-only]"},
 };
 
 /* ---- Set-up and shutdown --------------------------------------------------- */
 
-struct rn__ctl_net *rn__ctl_net_new(struct rn_stack *st)
+struct rn__ctl_net *rn__ctl_net_new(struct rn_loop *loop, struct rn_stack *st)
 {
     struct rn__ctl_net *net = calloc(1, sizeof(*net));
 
-    if (net != NULL)
+    if (net != NULL) {
+        net->cn_loop = loop;
         net->cn_stack = st;
+    }
     return net;
 }
 

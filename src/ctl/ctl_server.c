@@ -95,6 +95,9 @@ struct ctl_conn {
     bool cn_stream_eof;             /* [L] the end chunk is queued or sent */
     bool cn_stream_broken;          /* [L] a chunk could not be finished:
                                        no trailer can follow */
+    int cn_passed;                  /* [L] a descriptor that came with the
+                                       request being read (SCM_RIGHTS), or -1 */
+    bool cn_passed_extra;           /* [L] more than one came with it */
 };
 
 struct rn_ctl_server {
@@ -126,12 +129,24 @@ struct rn_ctl_req {
     bool cr_done;                   /* [L] completed */
     void (*cr_cancel_fn)(struct rn_ctl_req *req, void *ctx); /* [L] */
     void *cr_cancel_ctx;            /* [L] */
+    int cr_passed;                  /* [L] the descriptor that came with it
+                                       until a handler takes it, or -1;
+                                       closed when the request completes */
 };
+
+/* Closes the descriptor that came with req, unless a handler took it. */
+static void req_close_passed(struct rn_ctl_req *req)
+{
+    if (req->cr_passed >= 0)
+        close(req->cr_passed);
+    req->cr_passed = -1;
+}
 
 static void ctl_req_release(void *ob)
 {
     struct rn_ctl_req *req = ob;
 
+    req_close_passed(req);
     free(req->cr_argv);
     rn_strbuf_free(&req->cr_out);
 }
@@ -363,6 +378,10 @@ static void ctl_dispatch(struct ctl_conn *conn, struct rn_ctl_request *rq)
         static const char no_mem[] = "refnet: the daemon ran out of memory\n";
 
         rn__ctl_request_free(rq);
+        if (conn->cn_passed >= 0)
+            close(conn->cn_passed);
+        conn->cn_passed = -1;
+        conn->cn_passed_extra = false;
         conn_queue_reply(conn, RN_CTL_EXIT_FAIL, no_mem, sizeof(no_mem) - 1);
         return;
     }
@@ -371,6 +390,8 @@ static void ctl_dispatch(struct ctl_conn *conn, struct rn_ctl_request *rq)
     req->cr_argc = rq->rq_argc;
     req->cr_flags = rq->rq_flags;
     req->cr_pid = conn->cn_pid;
+    req->cr_passed = conn->cn_passed;
+    conn->cn_passed = -1;
     rn_strbuf_init(&req->cr_out);
     rq->rq_argv = NULL;
     (void)rn_ob_ref(req, tag_conn);
@@ -386,7 +407,11 @@ static void ctl_dispatch(struct ctl_conn *conn, struct rn_ctl_request *rq)
     rn_loop_timer_cancel(srv->cs_loop, &conn->cn_idle);
 
     cmd = ctl_find(srv, req->cr_argv[0], &ctx);
-    if (cmd == NULL) {
+    if (conn->cn_passed_extra) {
+        conn->cn_passed_extra = false;
+        status = rn__ctl_req_fail(req, RN_CTL_EXIT_USAGE, "more than one descriptor came with "
+                                 "the request (a request takes one at most)");
+    } else if (cmd == NULL) {
         ctl_unknown(srv, req);
         status = RN_CTL_EXIT_USAGE;
     } else {
@@ -413,6 +438,50 @@ static void conn_request(struct ctl_conn *conn)
     ctl_dispatch(conn, &rq);
 }
 
+/* Descriptors one recvmsg() takes in; the kernel closes any beyond
+ * (MSG_CTRUNC). */
+#define CTL_PASSED_ROOM 4
+
+/* recv() of the request's bytes, keeping a descriptor passed with them
+ * (SCM_RIGHTS) for the request: the first one; any further one is closed
+ * and fails the request. */
+static ssize_t conn_recv(struct ctl_conn *conn, void *buf, size_t len)
+{
+    union {
+        char buf[CMSG_SPACE(CTL_PASSED_ROOM * sizeof(int))];
+        struct cmsghdr align;
+    } ctl;
+    struct iovec iov = {buf, len};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+                         .msg_controllen = sizeof(ctl.buf)};
+    struct cmsghdr *c;
+    ssize_t n = recvmsg(conn->cn_fd, &msg, MSG_CMSG_CLOEXEC);
+
+    if (n < 0)
+        return n;
+    if (msg.msg_flags & MSG_CTRUNC)
+        conn->cn_passed_extra = true;
+    for (c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
+        size_t i, k;
+
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+            continue;
+        k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (i = 0; i < k; i++) {
+            int fd;
+
+            memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
+            if (conn->cn_passed < 0) {
+                conn->cn_passed = fd;
+            } else {
+                close(fd);
+                conn->cn_passed_extra = true;
+            }
+        }
+    }
+    return n;
+}
+
 /* Reads toward the next request.  Returns 0, or -1 if the connection must
  * close now. */
 static int conn_read(struct ctl_conn *conn)
@@ -430,7 +499,7 @@ static int conn_read(struct ctl_conn *conn)
             conn_reject(conn, why);
             return 0;
         }
-        n = recv(conn->cn_fd, where, space, 0);
+        n = conn_recv(conn, where, space);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -568,6 +637,8 @@ static void ctl_conn_close(struct ctl_conn *conn)
     if (conn->cn_next != NULL)
         conn->cn_next->cn_prev = conn->cn_prev;
     srv->cs_nconns--;
+    if (conn->cn_passed >= 0)
+        close(conn->cn_passed);
     rn__ctl_reader_fini(&conn->cn_rd);
     free(conn->cn_out);
     free(conn);
@@ -617,6 +688,7 @@ static void ctl_conn_new(struct rn_ctl_server *srv, int fd)
     conn->cn_srv = srv;
     conn->cn_fd = fd;
     conn->cn_pid = (int)cred.pid;
+    conn->cn_passed = -1;
     conn->cn_events = EPOLLIN;
     rn__ctl_reader_init(&conn->cn_rd, RN_CTL_REQ_MAX);
     rn_timer_init(&conn->cn_idle, conn_idle_fired);
@@ -984,6 +1056,7 @@ void rn__ctl_req_complete(struct rn_ctl_req *req, int status)
     assert(!req->cr_done);
     assert(status >= 0 && status <= 255);
     req->cr_done = true;
+    req_close_passed(req);
     if (req->cr_srv != NULL) {
         struct rn_ctl_server *srv = req->cr_srv;
 
@@ -1015,6 +1088,14 @@ void rn__ctl_req_complete(struct rn_ctl_req *req, int status)
         (void)rn_ob_deref(req, tag_conn);
     }
     (void)rn_ob_kill(req);
+}
+
+int rn__ctl_req_take_fd(struct rn_ctl_req *req)
+{
+    int fd = req->cr_passed;
+
+    req->cr_passed = -1;
+    return fd;
 }
 
 bool rn__ctl_req_connected(const struct rn_ctl_req *req)

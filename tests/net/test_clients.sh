@@ -3,7 +3,8 @@
 # (refnet send, recv, get) and refnet netstat, against the Linux kernel in
 # a network namespace this test creates:
 #   - send: 20 MiB from refnet to a Linux listener that sends the file
-#     back (so both directions flow), same sha256 both ways; a closed port
+#     back (so both directions flow), same sha256 both ways, from a file
+#     and from a pipe (which the daemon reads itself); a closed port
 #     answers "refnet send: 198.18.0.1:9: connection refused", exit 1; a
 #     peer that resets mid-transfer, "connection reset by peer", exit 1;
 #   - recv: 20 MiB from Linux `nc` to refnet, same sha256; --timeout with
@@ -82,19 +83,32 @@ with open(sys.argv[2], "wb") as out:
 t.join()
 c.close()
 EOF
-net_bg timeout 60 /usr/bin/python3 "$dir/echo-file.py" "$dir/in20" "$dir/nc-got" 2>"$dir/nc.err"
-ncpid=$bgpid
-if wait_linux_listen 5000; then
-    rn send 198.18.0.1 5000 <"$dir/in20" >"$dir/send-back" 2>"$dir/send.err"
-    st=$?
+# Twice: from a file (send reads it and streams it to the daemon), then
+# from a pipe (the daemon reads the pipe itself, from the descriptor send
+# passes; -v shows the summary that says so).
+for how in file pipe; do
+    net_bg timeout 60 /usr/bin/python3 "$dir/echo-file.py" "$dir/in20" "$dir/nc-got" 2>"$dir/nc.err"
+    ncpid=$bgpid
+    wait_linux_listen 5000 || continue
+    if [ "$how" = file ]; then
+        rn send 198.18.0.1 5000 <"$dir/in20" >"$dir/send-back" 2>"$dir/send.err"
+        st=$?
+    else
+        cat "$dir/in20" | rn send 198.18.0.1 5000 -v >"$dir/send-back" 2>"$dir/send.err"
+        st=$?
+        grep -q "^198\.18\.0\.1:5000: sent 20971520 bytes (read from the passed descriptor), received 20971520 bytes$" "$dir/send.err" ||
+            bad "send from a pipe: the daemon did not read the pipe itself: $(cat "$dir/send.err")"
+        # -v's lines: the go and the summary.
+        sed -i '/^connected 198\.18\.0\.2:[0-9]* -> 198\.18\.0\.1:5000$/d; /^198\.18\.0\.1:5000: sent /d' "$dir/send.err"
+    fi
     wait "$ncpid" || bad "the Linux peer failed: $(cat "$dir/nc.err")"
-    [ "$st" = 0 ] || bad "send of 20 MiB exited $st: $(cat "$dir/send.err")"
-    [ -s "$dir/send.err" ] && bad "send printed on success: $(cat "$dir/send.err")"
+    [ "$st" = 0 ] || bad "send of 20 MiB from a $how exited $st: $(cat "$dir/send.err")"
+    [ -s "$dir/send.err" ] && bad "send from a $how printed on success: $(cat "$dir/send.err")"
     [ "$(sha "$dir/nc-got")" = "$want20" ] ||
-        bad "Linux received $(stat -c %s "$dir/nc-got") bytes that differ from the 20 MiB sent"
+        bad "Linux received $(stat -c %s "$dir/nc-got") bytes that differ from the 20 MiB sent from a $how"
     [ "$(sha "$dir/send-back")" = "$want20" ] ||
-        bad "send's stdout holds $(stat -c %s "$dir/send-back") bytes, not what Linux sent back"
-fi
+        bad "send's stdout holds $(stat -c %s "$dir/send-back") bytes, not what Linux sent back ($how)"
+done
 
 rn send 198.18.0.1 9 </dev/null >"$dir/refused.out" 2>"$dir/refused.err"
 st=$?

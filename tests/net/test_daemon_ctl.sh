@@ -8,6 +8,8 @@
 #   - objects --type, refs, trace on/off change what refs shows;
 #   - malformed requests (garbage, oversized, bad version, argc lie) get a
 #     status-2 error and the daemon keeps answering;
+#   - descriptors passed with requests: closed when not taken, two
+#     refused, connect --data-fd's bad ones refused, none kept;
 #   - a second daemon on the same socket is refused, the first unharmed;
 #   - refnet dump writes a file at a path relative to the client's cwd;
 #   - SIGTERM: the echo service stops, exit 0, "shut down cleanly", no
@@ -141,6 +143,62 @@ sys.exit(0 if ok else 1)
 EOF
 rn status >/dev/null || bad "the daemon stopped answering after malformed requests"
 net_alive
+
+# Descriptors passed with requests (SCM_RIGHTS): one a command does not
+# take is closed; two are refused; `connect --data-fd` refuses a missing,
+# unreadable or regular-file descriptor, each with one line, status 2.
+# The daemon holds as many descriptors after as before.
+python3 - "$sock" "$dpid" "$dir" <<'EOF' || fail=1
+import os, socket, struct, sys
+path, pid, tmp = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+def request(args, flags=0):
+    p = struct.pack(">IH", flags, len(args))
+    for a in args:
+        p += struct.pack(">H", len(a)) + a
+    return b"RNC\x01" + struct.pack(">I", len(p)) + p
+def exchange(args, fds, flags=0):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(10)
+    s.connect(path)
+    socket.send_fds(s, [request(args, flags)], fds)
+    head = b""
+    while len(head) < 16:
+        d = s.recv(16 - len(head))
+        if not d:
+            break
+        head += d
+    status, tlen = struct.unpack(">iI", head[8:16])
+    text = b""
+    while len(text) < tlen:
+        text += s.recv(tlen - len(text))
+    s.close()
+    return status, text.decode()
+def nfds():
+    return len(os.listdir("/proc/%d/fd" % pid))
+before = nfds()
+r, w = os.pipe()
+reg = os.open(os.path.join(tmp, "plain"), os.O_RDWR | os.O_CREAT, 0o600)
+cases = [
+    (["status"], [r], 0, 0, "refnet daemon"),
+    (["status"], [r, w], 0, 2, "more than one descriptor came with the request"),
+    (["connect", "198.18.0.1", "9", "--data-fd"], [], 2, 2, "--data-fd: no descriptor came"),
+    (["connect", "198.18.0.1", "9", "--data-fd"], [reg], 2, 2, "not a pipe or a socket"),
+    (["connect", "198.18.0.1", "9", "--data-fd"], [w], 2, 2, "not open for reading"),
+    (["connect", "198.18.0.1", "9", "--data-fd", "--recv-only"], [r], 2, 2, "--data-fd and --recv-only"),
+]
+ok = True
+for args, fds, flags, want, needle in cases:
+    status, text = exchange([a.encode() for a in args], fds, flags)
+    if status != want or needle not in text or (want == 2 and text.count("\n") != 1):
+        print("FAIL: %s with %d descriptor(s): status %r, %r" % (" ".join(args), len(fds), status, text))
+        ok = False
+after = nfds()
+if after != before:
+    print("FAIL: the daemon holds %d descriptors after the requests, %d before" % (after, before))
+    ok = False
+print("descriptors with requests: %d cases, the daemon's descriptors %d before and after" % (len(cases), after))
+sys.exit(0 if ok else 1)
+EOF
 
 # A second daemon on the same socket is refused; the first keeps going.
 ip netns exec "$ns" timeout 10 "$refnet" daemon --tap rn1 --addr 198.18.0.3/15 --ctl "$sock" \

@@ -5,13 +5,14 @@
  * and keeps serving), pipelining, asynchronous completion with and without
  * the client, large replies to a slow reader, the connection limit, the
  * object commands (objects, refs, trace), and every allocation failing in
- * turn while requests are served.
+ * turn while requests are served; descriptors passed with requests.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -135,10 +136,28 @@ static int cmd_echo(struct rn_ctl_req *req, void *ctx)
     return 3;
 }
 
+/* takefd: what the descriptor passed with the request holds (one read),
+ * or "no descriptor". */
+static int cmd_takefd(struct rn_ctl_req *req, void *ctx)
+{
+    int fd = rn__ctl_req_take_fd(req);
+    char buf[64];
+    ssize_t n;
+
+    (void)ctx;
+    if (fd < 0)
+        return rn__ctl_req_fail(req, 1, "no descriptor");
+    n = read(fd, buf, sizeof(buf));
+    close(fd);
+    rn_strbuf_printf(rn__ctl_req_out(req), "read %.*s\n", n > 0 ? (int)n : 0, buf);
+    return 0;
+}
+
 static const struct rn_ctl_cmd test_cmds[] = {
     {"later", cmd_later, "later MS"},
     {"big", cmd_big, "big N"},
     {"echo", cmd_echo, "echo ARGS"},
+    {"takefd", cmd_takefd, "takefd"},
 };
 
 /* ---- Fixture ------------------------------------------------------------ */
@@ -148,7 +167,7 @@ static int setup(void **state)
     (void)state;
     fx = calloc(1, sizeof(*fx));
     assert_non_null(fx);
-    ctl_fixture_open(&fx->f_ctl, "/tmp/rn-ctl-XXXXXX", test_cmds, 3, &fx->f_later);
+    ctl_fixture_open(&fx->f_ctl, "/tmp/rn-ctl-XXXXXX", test_cmds, 4, &fx->f_later);
     assert_int_equal(rn__ctl_add_object_cmds(fx->f_ctl.cf_srv), 0);
     fx->f_dumper = rn__dumper_new(fx->f_ctl.cf_loop);
     assert_non_null(fx->f_dumper);
@@ -276,6 +295,42 @@ static void wait_no_connections(void)
     assert_int_equal(rn__ctl_server_connections(fx->f_ctl.cf_srv), 0);
 }
 
+/* Sends the request `argv[0]` on a new connection with the n descriptors
+ * of fds passed (SCM_RIGHTS) and returns its reply's status, the text in
+ * *text (malloc'd). */
+static int call_with_fds(const char *cmd, const int *fds, int n, char **text)
+{
+    union {
+        char buf[CMSG_SPACE(4 * sizeof(int))];
+        struct cmsghdr align;
+    } ctl;
+    const char *argv[1] = {cmd};
+    uint8_t *req;
+    size_t len;
+    char err[256];
+    int fd = raw_connect(fx->f_ctl.cf_path), status;
+    struct iovec iov;
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+    struct cmsghdr *c;
+
+    assert_int_equal(rn__ctl_request_encode(0, 1, argv, &req, &len, err, sizeof(err)), 0);
+    iov.iov_base = req;
+    iov.iov_len = len;
+    memset(&ctl, 0, sizeof(ctl));
+    msg.msg_control = ctl.buf;
+    msg.msg_controllen = CMSG_SPACE((size_t)n * sizeof(int));
+    c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN((size_t)n * sizeof(int));
+    memcpy(CMSG_DATA(c), fds, (size_t)n * sizeof(int));
+    assert_int_equal(sendmsg(fd, &msg, MSG_NOSIGNAL), (ssize_t)len);
+    free(req);
+    status = raw_reply(fd, text);
+    close(fd);
+    return status;
+}
+
 /* ---- Tests -------------------------------------------------------------- */
 
 static void test_socket_is_owner_only(void **state)
@@ -298,6 +353,44 @@ static void test_arguments_and_flags_reach_the_handler(void **state)
     assert_int_equal(call(RN_CTL_F_JSON, &text, 4, "echo", "a b", "", "--x=\"y\""), 3);
     assert_string_equal(text, "[echo]\n[a b]\n[]\n[--x=\"y\"]\njson=1\n");
     free(text);
+}
+
+/* A descriptor passed with a request reaches the handler that takes it;
+ * one a handler leaves is closed when the request completes; two with
+ * one request fail it. */
+static void test_descriptors_with_requests(void **state)
+{
+    int p[2], two[2];
+    char *text;
+
+    (void)state;
+    assert_int_equal(pipe(p), 0);
+    assert_int_equal(write(p[1], "hello", 5), 5);
+    assert_int_equal(call_with_fds("takefd", &p[0], 1, &text), 0);
+    assert_string_equal(text, "read hello\n");
+    free(text);
+    assert_int_equal(call(0, &text, 1, "takefd"), 1);
+    assert_non_null(strstr(text, "no descriptor"));
+    free(text);
+
+    /* echo leaves it: the server's copy is closed by the reply, so once
+     * ours goes too the pipe has no reader. */
+    assert_int_equal(call_with_fds("echo", &p[0], 1, &text), 3);
+    free(text);
+    close(p[0]);
+    assert_int_equal(write(p[1], "x", 1), -1);
+    assert_int_equal(errno, EPIPE);
+    close(p[1]);
+
+    assert_int_equal(pipe(two), 0);
+    assert_int_equal(call_with_fds("takefd", two, 2, &text), 2);
+    assert_non_null(strstr(text, "more than one descriptor came with the request"));
+    free(text);
+    close(two[0]);
+    assert_int_equal(write(two[1], "x", 1), -1);  /* the server kept neither */
+    assert_int_equal(errno, EPIPE);
+    close(two[1]);
+    assert_still_serving();
 }
 
 static void test_unknown_command(void **state)
@@ -857,6 +950,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_socket_is_owner_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_arguments_and_flags_reach_the_handler, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_descriptors_with_requests, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_command, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed_requests, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pipelined_requests_answered_in_order, setup,
@@ -878,5 +972,7 @@ int main(void)
                                         teardown),
     };
 
+    /* A write to a pipe without a reader fails with EPIPE, as tested. */
+    signal(SIGPIPE, SIG_IGN);
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
