@@ -1237,7 +1237,6 @@ int rn__daemon_start(const struct rn_daemon_params *params, struct rn_daemon **o
             .wp_loop = d->d_loop,
             .wp_stack = d->d_stack,
             .wp_lanes = d->d_lanes_ctl,
-            .wp_svc = d->d_svc,
             .wp_ctl_svc = d->d_ctl_svc,
             .wp_version = params->dp_version ? params->dp_version : "?",
             .wp_ctl_path = d->d_ctl_path,

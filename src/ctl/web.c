@@ -37,6 +37,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ctl/commands.h"
@@ -110,12 +111,22 @@ struct rn__web {
     atomic_uint_fast64_t w_refused[RN_WEB_R_COUNT_]; /* [A] by reason */
     atomic_uint_fast64_t w_served;         /* [A] requests answered 2xx */
     struct rn__web_sampler *w_sampler;     /* [I] owned */
-    /* Actions, run on the loop. */
+    /* Actions, run on the loop; the server thread waits a while for
+     * their outcome (WEB_ACT_WAIT) to answer with it. */
     atomic_bool w_act_pending;             /* [A] one is queued: the two
                                               below belong to the loop */
     char w_act_name[64];                   /* the service named */
     int w_act_kind;                        /* ACT_* */
+    pthread_mutex_t w_act_lock;            /* guards the three below */
+    pthread_cond_t w_act_cond;             /* signalled when one ran */
+    bool w_act_ran;                        /* [w_act_lock] */
+    int w_act_rc;                          /* [w_act_lock] its outcome */
+    char w_act_err[160];                   /* [w_act_lock] its reason */
 };
+
+/* How long the server thread waits for an action's outcome before it
+ * answers that it was requested. */
+#define WEB_ACT_WAIT RN_SEC(1)
 
 enum { ACT_NONE, ACT_SVC_STOP, ACT_SVC_START };
 
@@ -391,15 +402,45 @@ static void serve_report(struct rn__web *w, struct web_conn *c, bool head_only)
 /* ---- Actions ---------------------------------------------------------------- */
 
 /* [L] Runs the queued action: what `refnet svc stop|start NAME` does, on
- * every loop's instance; the page sees the outcome in the next sample. */
+ * every loop's instance (the service is looked up here, on the loop,
+ * where the services are changed); the server thread hears how it went. */
 static void act_run(void *ctx)
 {
     struct rn__web *w = ctx;
-    char err[256];
+    char err[sizeof(w->w_act_err)];
+    int rc;
 
-    (void)rn__ctl_svc_act(w->w_p.wp_ctl_svc, w->w_act_name, w->w_act_kind == ACT_SVC_STOP, err,
-                          sizeof(err));
+    rc = rn__ctl_svc_act(w->w_p.wp_ctl_svc, w->w_act_name, w->w_act_kind == ACT_SVC_STOP, err,
+                         sizeof(err));
+    pthread_mutex_lock(&w->w_act_lock);
+    w->w_act_ran = true;
+    w->w_act_rc = rc;
+    memcpy(w->w_act_err, err, sizeof(err));
+    pthread_cond_signal(&w->w_act_cond);
+    pthread_mutex_unlock(&w->w_act_lock);
     atomic_store(&w->w_act_pending, false);
+}
+
+/* [T] Waits at most WEB_ACT_WAIT for the queued action.  Returns 1 if it
+ * has not run by then, else its outcome (0, or a negative code with the
+ * reason in err). */
+static int act_wait(struct rn__web *w, char *err, size_t errlen)
+{
+    struct timespec until;
+    int rc = 1;
+
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += WEB_ACT_WAIT / RN_NSEC_PER_SEC;
+    pthread_mutex_lock(&w->w_act_lock);
+    while (!w->w_act_ran &&
+           pthread_cond_timedwait(&w->w_act_cond, &w->w_act_lock, &until) == 0)
+        ;
+    if (w->w_act_ran) {
+        rc = w->w_act_rc;
+        snprintf(err, errlen, "%s", w->w_act_err);
+    }
+    pthread_mutex_unlock(&w->w_act_lock);
+    return rc;
 }
 
 static bool token_ok(const struct rn__web *w, const struct rn_web_req *r)
@@ -445,13 +486,9 @@ static void serve_action(struct rn__web *w, struct web_conn *c)
     if ((strncmp(cmd, "svc-stop ", 9) == 0 || strncmp(cmd, "svc-start ", 10) == 0) &&
         strlen(strchr(cmd, ' ') + 1) < sizeof(w->w_act_name)) {
         const char *name = strchr(cmd, ' ') + 1;
-        int kind = cmd[5] == 'o' ? ACT_SVC_STOP : ACT_SVC_START;
+        int kind = cmd[5] == 'o' ? ACT_SVC_STOP : ACT_SVC_START, rc;
+        char why[sizeof(w->w_act_err)];
 
-        if (rn_svcctl_find(w->w_p.wp_svc, name) == NULL) {
-            n = snprintf(reply, sizeof(reply), "refnet: no service '%.60s'\n", name);
-            answer(c, 404, "text/plain; charset=utf-8", reply, (size_t)n, false, NULL);
-            return;
-        }
         if (atomic_exchange(&w->w_act_pending, true)) {
             answer(c, 409, "text/plain; charset=utf-8", "refnet: an action is running\n", 29,
                    false, NULL);
@@ -460,15 +497,28 @@ static void serve_action(struct rn__web *w, struct web_conn *c)
         /* Ours until act_run() ends on the loop. */
         snprintf(w->w_act_name, sizeof(w->w_act_name), "%s", name);
         w->w_act_kind = kind;
+        pthread_mutex_lock(&w->w_act_lock);
+        w->w_act_ran = false;
+        pthread_mutex_unlock(&w->w_act_lock);
         if (rn__web_sampler_run(w->w_sampler, act_run, w) != 0) {
             atomic_store(&w->w_act_pending, false);
             answer(c, 409, "text/plain; charset=utf-8", "refnet: an action is running\n", 29,
                    false, NULL);
             return;
         }
-        n = snprintf(reply, sizeof(reply), "%s %s: requested\n",
-                     kind == ACT_SVC_STOP ? "stop" : "start", name);
-        answer(c, 202, "text/plain; charset=utf-8", reply, (size_t)n, false, NULL);
+        rc = act_wait(w, why, sizeof(why));
+        if (rc == RN_ENOENT) {
+            n = snprintf(reply, sizeof(reply), "refnet: no service '%.60s'\n", name);
+            answer(c, 404, "text/plain; charset=utf-8", reply, (size_t)n, false, NULL);
+        } else if (rc < 0) {
+            n = snprintf(reply, sizeof(reply), "refnet: %s\n", why);
+            answer(c, 409, "text/plain; charset=utf-8", reply, (size_t)n, false, NULL);
+        } else {
+            n = snprintf(reply, sizeof(reply), "%s %s: %s\n",
+                         kind == ACT_SVC_STOP ? "stop" : "start", name,
+                         rc == 0 ? "ordered; the services show its state" : "requested");
+            answer(c, 202, "text/plain; charset=utf-8", reply, (size_t)n, false, NULL);
+        }
         return;
     }
     refuse(w, c, RN_WEB_R_BAD_ACTION);
@@ -1019,6 +1069,8 @@ static void web_free(struct rn__web *w)
         close(w->w_stopfd);
     if (w->w_samplefd >= 0)
         close(w->w_samplefd);
+    pthread_cond_destroy(&w->w_act_cond);
+    pthread_mutex_destroy(&w->w_act_lock);
     free(w);
 }
 
@@ -1042,6 +1094,15 @@ int rn__web_open(const struct rn__web_params *p, struct rn__web **out, char *err
         atomic_init(&w->w_refused[i], 0);
     atomic_init(&w->w_served, 0);
     atomic_init(&w->w_act_pending, false);
+    pthread_mutex_init(&w->w_act_lock, NULL);
+    {
+        pthread_condattr_t ca;
+
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&w->w_act_cond, &ca);
+        pthread_condattr_destroy(&ca);
+    }
     w->w_tokens = WEB_BURST;
     w->w_refill = rn_clock_os_monotonic();
     if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {

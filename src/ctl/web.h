@@ -132,7 +132,6 @@ struct rn__web_params {
     struct rn__ctl_lanes *wp_lanes; /* with receive-side scaling, every loop's
                                       stack (the connections walk them all, the
                                       counters are summed); NULL: wp_stack */
-    struct rn_svcctl *wp_svc;      /* its services */
     struct rn__ctl_svc *wp_ctl_svc; /* their commands (commands.h): the
                                       overview sums every loop's instances,
                                       the actions act on all of them */

@@ -210,6 +210,11 @@ cases = [
     ("not HTTP", b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 40 + b"\r\n\r\n", "400"),
     ("unknown action", b"POST /api/action HTTP/1.1\r\n" + H + b"Authorization: Bearer " + token.encode() +
      b"\r\nContent-Length: 7\r\n\r\nrm -rf ", "400"),
+    # Looked up on the loop, answered with the outcome.
+    ("no such service", b"POST /api/action HTTP/1.1\r\n" + H + b"Authorization: Bearer " + token.encode() +
+     b"\r\nContent-Length: 15\r\n\r\nsvc-stop nosuch", "404"),
+    ("start running", b"POST /api/action HTTP/1.1\r\n" + H + b"Authorization: Bearer " + token.encode() +
+     b"\r\nContent-Length: 14\r\n\r\nsvc-start echo", "202"),
 ]
 bad = 0
 for name, raw, want in cases:
