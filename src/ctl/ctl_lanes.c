@@ -146,8 +146,43 @@ static void lane_render(unsigned lane, struct rn_stack *st, void *ctx)
     lr->lr_render(st, &lr->lr_out[lane], lr->lr_json);
 }
 
-static bool json_kept(const char *key);
-static struct json_object *json_named(struct json_object *a, struct json_object *like);
+/* ---- Sums of JSON documents ------------------------------------------------ */
+
+/* Numbers that name or describe rather than count, and counts of what
+ * every lane holds alike (the routers and prefixes all learn, the
+ * filters all carry): the first lane's. */
+static bool json_kept(const char *key)
+{
+    static const char *const kept[] = {"id", "pid", "process", "for_ns", "index", "mtu", "mtu6",
+                                       "max", "buf_size", "peak", "plen", "loop",
+                                       "nd.routers", "nd.prefixes", "nd.slaac_addrs",
+                                       "filter.filters", "filters", "callouts", "weight"};
+    size_t i;
+
+    for (i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
+        if (strcmp(key, kept[i]) == 0)
+            return true;
+    return false;
+}
+
+/* The element of array a whose "name" is name's, or NULL. */
+static struct json_object *json_named(struct json_object *a, struct json_object *like)
+{
+    struct json_object *n, *e, *en;
+    size_t i;
+
+    if (!json_object_is_type(like, json_type_object) ||
+        !json_object_object_get_ex(like, "name", &n) || !json_object_is_type(n, json_type_string))
+        return NULL;
+    for (i = 0; i < json_object_array_length(a); i++) {
+        e = json_object_array_get_idx(a, i);
+        if (json_object_is_type(e, json_type_object) && json_object_object_get_ex(e, "name", &en) &&
+            json_object_is_type(en, json_type_string) &&
+            strcmp(json_object_get_string(en), json_object_get_string(n)) == 0)
+            return e;
+    }
+    return NULL;
+}
 
 /* One loop's part of a row: its number, and the row's numbers that are
  * the loop's own (its object's id and references, its counters). */
@@ -299,44 +334,6 @@ int rn__ctl_lanes_render_rows(struct rn__ctl_lanes *cl, struct rn_ctl_req *req,
                               rn__ctl_render_fn render)
 {
     return lanes_render(cl, req, render, true);
-}
-
-/* ---- Sums of JSON documents ------------------------------------------------ */
-
-/* Numbers that name or describe rather than count, and counts of what
- * every lane holds alike (the routers and prefixes all learn, the
- * filters all carry): the first lane's. */
-static bool json_kept(const char *key)
-{
-    static const char *const kept[] = {"id", "pid", "process", "for_ns", "index", "mtu", "mtu6",
-                                       "max", "buf_size", "peak", "plen", "loop",
-                                       "nd.routers", "nd.prefixes", "nd.slaac_addrs",
-                                       "filter.filters", "filters", "callouts", "weight"};
-    size_t i;
-
-    for (i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
-        if (strcmp(key, kept[i]) == 0)
-            return true;
-    return false;
-}
-
-/* The element of array a whose "name" is name's, or NULL. */
-static struct json_object *json_named(struct json_object *a, struct json_object *like)
-{
-    struct json_object *n, *e, *en;
-    size_t i;
-
-    if (!json_object_is_type(like, json_type_object) ||
-        !json_object_object_get_ex(like, "name", &n) || !json_object_is_type(n, json_type_string))
-        return NULL;
-    for (i = 0; i < json_object_array_length(a); i++) {
-        e = json_object_array_get_idx(a, i);
-        if (json_object_is_type(e, json_type_object) && json_object_object_get_ex(e, "name", &en) &&
-            json_object_is_type(en, json_type_string) &&
-            strcmp(json_object_get_string(en), json_object_get_string(n)) == 0)
-            return e;
-    }
-    return NULL;
 }
 
 void rn__ctl_json_add(struct json_object *into, struct json_object *from)

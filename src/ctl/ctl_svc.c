@@ -711,10 +711,17 @@ static int svc_remove(struct rn__ctl_svc *cs, struct rn_ctl_req *req)
 
 /* The listing's view of the other loops' instances: gathered on each
  * loop in turn, for the services of the first loop's listed. */
+struct lane_first {
+    const char *lf_name;                  /* the service's */
+    size_t lf_n;                          /* its counters */
+    struct rn_svc_counter lf_c[RN_SVC_COUNTERS_MAX]; /* their names */
+};
+
 struct lane_sum {
     struct rn__ctl_svc *ls_cs;
     size_t ls_n;                          /* services listed */
-    const struct rn_svc **ls_first;       /* [i]: the first loop's */
+    struct lane_first *ls_first;          /* [i]: the first loop's, read
+                                             on the first loop */
     struct rn__svc_loops *ls_loops;       /* [i]: what the others add */
 };
 
@@ -722,15 +729,16 @@ static void lane_sum(unsigned lane, struct rn_stack *st, void *ctx)
 {
     struct lane_sum *ls = ctx;
     struct rn_svcctl *sc = ls->ls_cs->cs_lane_sc[lane];
-    struct rn_svc_counter mine[RN_SVC_COUNTERS_MAX], theirs[RN_SVC_COUNTERS_MAX];
-    size_t i, k, j, nm, nt;
+    struct rn_svc_counter theirs[RN_SVC_COUNTERS_MAX];
+    size_t i, k, j, nt;
 
     (void)st;
     if (lane == 0 || sc == NULL)
         return;
     for (i = 0; i < ls->ls_n; i++) {
+        const struct lane_first *lf = &ls->ls_first[i];
         struct rn__svc_loops *sl = &ls->ls_loops[i];
-        const struct rn_svc *svc = rn_svcctl_find(sc, rn_svc_name(ls->ls_first[i]));
+        const struct rn_svc *svc = rn_svcctl_find(sc, lf->lf_name);
         struct rn_proc *p;
 
         if (svc == NULL || sl->sl_loops >= RN__SVC_LOOPS_MAX)
@@ -738,13 +746,11 @@ static void lane_sum(unsigned lane, struct rn_stack *st, void *ctx)
         sl->sl_state[sl->sl_loops++] = (unsigned char)rn_svc_state(svc);
         p = rn_svc_proc(svc);
         sl->sl_handles += p != NULL ? rn_proc_handles(p) : 0;
-        /* By the first loop's counter names, in its order (the first loop
-         * waits for this call: its services hold still). */
-        nm = rn_svc_counters(ls->ls_first[i], mine);
+        /* By the first loop's counter names, in its order. */
         nt = rn_svc_counters(svc, theirs);
-        for (k = 0; k < nm; k++)
+        for (k = 0; k < lf->lf_n; k++)
             for (j = 0; j < nt; j++)
-                if (strcmp(mine[k].sc_name, theirs[j].sc_name) == 0) {
+                if (strcmp(lf->lf_c[k].sc_name, theirs[j].sc_name) == 0) {
                     sl->sl_counters[k] += theirs[j].sc_value;
                     break;
                 }
@@ -769,9 +775,12 @@ int rn__ctl_svc_render(struct rn__ctl_svc *cs, const struct rn_svc *only, struct
         return RN_ENOMEM;
     }
     for (i = 0; i < n; i++) {
-        ls.ls_first[i] = only != NULL ? only : rn_svcctl_at(cs->cs_sc, i);
+        const struct rn_svc *svc = only != NULL ? only : rn_svcctl_at(cs->cs_sc, i);
+
+        ls.ls_first[i].lf_name = rn_svc_name(svc);
+        ls.ls_first[i].lf_n = rn_svc_counters(svc, ls.ls_first[i].lf_c);
         ls.ls_loops[i].sl_loops = 1;
-        ls.ls_loops[i].sl_state[0] = (unsigned char)rn_svc_state(ls.ls_first[i]);
+        ls.ls_loops[i].sl_state[0] = (unsigned char)rn_svc_state(svc);
     }
     rn__ctl_lanes_each(cs->cs_lanes, lane_sum, &ls);
     rn__render_services(cs->cs_sc, only, rn_stack_now(cs->cs_stack), ls.ls_loops, out, json);

@@ -426,11 +426,12 @@ static void act_run(void *ctx)
  * reason in err). */
 static int act_wait(struct rn__web *w, char *err, size_t errlen)
 {
+    rn_time_t t = rn_clock_os_monotonic() + WEB_ACT_WAIT;  /* the cond's clock */
     struct timespec until;
     int rc = 1;
 
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += WEB_ACT_WAIT / RN_NSEC_PER_SEC;
+    until.tv_sec = (time_t)(t / RN_NSEC_PER_SEC);
+    until.tv_nsec = (long)(t % RN_NSEC_PER_SEC);
     pthread_mutex_lock(&w->w_act_lock);
     while (!w->w_act_ran &&
            pthread_cond_timedwait(&w->w_act_cond, &w->w_act_lock, &until) == 0)
