@@ -116,8 +116,15 @@ s.close()
         p.wait_for("document.querySelector('#detail .stat-rtt svg.chart') !== null && "
                    "document.querySelector('#detail .stat-cwnd svg.chart') !== null", 5,
                    "the connection's charts of RTT and cwnd (TCP_INFO)")
-        bytes_in = p.eval("document.querySelector('%s').cells[8].textContent" % sel)
-        if not bytes_in.isdigit() or int(bytes_in) < 3 * 30:
+        # The page shows the sample of each second: the row may have come
+        # from one taken between the client's requests, so the count is
+        # given the next samples (at most 5 s) to show all three.
+        want = "(function(){var v=document.querySelector('%s').cells[8].textContent;" \
+               "return /^[0-9]+$/.test(v) && +v >= 3 * 30;})()" % sel
+        try:
+            p.wait_for(want, 5, "the client's 3 requests in its bytes in")
+        except cdp.Failure:
+            bytes_in = p.eval("document.querySelector('%s').cells[8].textContent" % sel)
             bad("connections: bytes in of the client's connection is %r, want its 3 requests" % bytes_in)
         time.sleep(3)  # a few samples in its charts, for the picture
         p.screenshot(os.path.join(a.art, "connections.png"))
