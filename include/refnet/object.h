@@ -388,6 +388,14 @@ int rn_ob_wait_release(void *ob, struct rn_ob_wait *w, const void *waiter,
  * its callback has run or is running. */
 bool rn_ob_wait_cancel(struct rn_ob_wait *w);
 
+/* The object that the armed wait w waits for, with a reference for tag;
+ * NULL once it has been released (or w is not armed).  For a waiter that
+ * looks at the object meanwhile (a lingering close asks whether all it
+ * sent was acknowledged): constant time, where rn_ob_lookup() by id walks
+ * the registry. */
+void *rn__ob_wait_ref(struct rn_ob_wait *w, rn_tag_t tag, const struct rn_site *site);
+#define rn_ob_wait_ref(w, tag) rn__ob_wait_ref((w), (tag), RN_SITE)
+
 /* ---- Registry ----------------------------------------------------------- */
 
 /* Enumerates the live objects of a type from any thread, while others

@@ -209,6 +209,14 @@ void rn__ob_free(struct ob_header *h);
 /* Counts a misuse of kind and delivers text as its report. */
 void rn__ob_misuse(enum rn_misuse kind, const char *text);
 
+/* ---- wait.c ---- */
+
+/* The header of the object w waits for while w is armed, else NULL.
+ * Called inside an epoch section: the object is released and retired only
+ * after its waits are disarmed, so the header stays readable until the
+ * section ends. */
+struct ob_header *rn__ob_wait_target(struct rn_ob_wait *w);
+
 /* ---- ebr.c: epoch-based reclamation ---- */
 
 void rn__ob_epoch_enter(void);

@@ -1253,6 +1253,19 @@ void *rn__ob_lookup(uint64_t id, rn_tag_t tag, const struct rn_site *site)
     return found ? found->h_body : NULL;
 }
 
+void *rn__ob_wait_ref(struct rn_ob_wait *w, rn_tag_t tag, const struct rn_site *site)
+{
+    struct ob_header *h;
+    int err = RN_ERELEASED;
+
+    rn__ob_epoch_enter();
+    h = rn__ob_wait_target(w);
+    if (h != NULL)
+        err = ob_acquire(h, tag, site, OBF_QUIET);
+    rn__ob_epoch_exit();
+    return err == 0 || err == RN_ESATURATED ? h->h_body : NULL;
+}
+
 void rn_ob_drain(void)
 {
     struct extra_free *ef;

@@ -85,6 +85,17 @@ bool rn_ob_wait_cancel(struct rn_ob_wait *w)
     return cancelled;
 }
 
+struct ob_header *rn__ob_wait_target(struct rn_ob_wait *w)
+{
+    struct ob_header *h = NULL;
+
+    pthread_mutex_lock(&wait_lock);
+    if (w->w_armed)
+        h = ob_header(w->w_waited);
+    pthread_mutex_unlock(&wait_lock);
+    return h;
+}
+
 void rn__ob_fire_waits(struct ob_header *h)
 {
     struct rn_ob_wait *fired = NULL, *w, *next;

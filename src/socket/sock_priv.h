@@ -92,9 +92,6 @@ struct sock_closing {
                                         (SO_LINGER > 0), if any */
     rn_time_t sc_linger_end;         /* [L] when it gives up and aborts */
     struct rn_timer sc_linger_timer; /* [L] re-checks a lingering close */
-    uint64_t sc_close_id;            /* [L] the id of the transport object the
-                                        socket waits for (looked up, never
-                                        followed); 0 none or released */
     struct sock_closing *sc_cnext;   /* [L] the process's closing list */
     struct sock_closing *sc_cprev;   /* [L] */
     struct sock_closing *sc_next;    /* [L] on the layer's free list */

@@ -631,7 +631,7 @@ static void linger_check(struct rn_timer *t, rn_time_t now)
     struct sock_closing *rec =
         (struct sock_closing *)((char *)t - offsetof(struct sock_closing, sc_linger_timer));
     struct sock *so = rec->sc_so;
-    void *ob = rec->sc_close_id ? rn_ob_lookup(rec->sc_close_id, RN_TAG_LOOKUP) : NULL;
+    void *ob = rn_ob_wait_ref(&rec->sc_close, RN_TAG_LOOKUP);
 
     if (ob == NULL || so->so_ops->to_settled(ob)) {
         linger_done(so, 0);
@@ -655,7 +655,6 @@ static void sock_close_done(struct rn_stack *st, struct rn_work *w)
 
     rn__sock_mark_loop(rn__sock_layer(st));
     atomic_store_explicit(&so->so_state, SO_CLOSED, memory_order_relaxed);
-    rec->sc_close_id = 0;
     linger_done(so, 0);
     /* The handle's reference goes last: it may release the socket, whose
      * release the process's cleanup wait is waiting for. */
@@ -665,8 +664,7 @@ static void sock_close_done(struct rn_stack *st, struct rn_work *w)
 
 void rn__sock_abort_closing(struct sock *so)
 {
-    uint64_t id = so->so_rec->sc_close_id;
-    void *ob = id != 0 ? rn_ob_lookup(id, RN_TAG_LOOKUP) : NULL;
+    void *ob = rn_ob_wait_ref(&so->so_rec->sc_close, RN_TAG_LOOKUP);
 
     if (ob == NULL)
         return;
@@ -724,7 +722,6 @@ int rn__sock_close(struct sock *so, struct sock_req *req)
         err = rn_ob_wait_release(ob, &rec->sc_close, so, "close", sock_close_fired, so);
         assert(err == 0);
         (void)err;
-        rec->sc_close_id = rn_ob_id(ob);
         rn_ob_deref(ob, RN_TAG_SOCKET_ENDPOINT);
     }
     if (req == NULL)

@@ -374,6 +374,11 @@ static void test_rundown_order_and_waits(void **state)
     assert_int_equal(rn_ob_wait_release(ob, &w3, NULL, "x", order_cb, "3"), 0);
     assert_true(rn_ob_wait_cancel(&w3));
     assert_false(rn_ob_wait_cancel(&w3));
+    /* A waiter reaches what it waits for while the wait is armed. */
+    assert_ptr_equal(rn_ob_wait_ref(&w1, RN_TAG_LOOKUP), ob);
+    assert_int_equal(rn_ob_tag_count(ob, RN_TAG_LOOKUP), 1);
+    rn_ob_deref(ob, RN_TAG_LOOKUP);
+    assert_null(rn_ob_wait_ref(&w3, RN_TAG_LOOKUP));  /* cancelled */
 
     clock_manual_advance(RN_SEC(12));
     s = rn_ob_snapshot();
@@ -389,6 +394,7 @@ static void test_rundown_order_and_waits(void **state)
     /* Release routine once, then the callbacks, oldest first. */
     assert_string_equal(order.lo_seq, "R12");
     assert_false(rn_ob_wait_cancel(&w1));
+    assert_null(rn_ob_wait_ref(&w1, RN_TAG_LOOKUP));  /* fired */
     rn_ob_kill(waiter);
 }
 
