@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Ping round trips of two refnet builds against each other: this build and
 # a reference build (another version of refnet, e.g. before a change to its
-# threads or its loop) in interleaved pairs.
+# threads or its loop) in interleaved pairs.  BENCH_KIND=tcp measures the
+# TCP 1-byte ping-pong of bench/latency.sh (refnet's echo service on port
+# 7, TCP_NODELAY, 10 ms apart) instead of ICMP echoes.
 #
 # Each build runs as `refnet daemon --tap bn0 --addr 198.18.0.2/15 --rss
 # off` in a namespace of its own, Linux on the TAP's side (bench/netlib.sh);
@@ -16,7 +18,8 @@
 #
 # Usage: bench/ping_builds.sh [BUILD] REFERENCE_BUILD   (default build);
 # each is a build directory with bin/refnet.  Environment: BENCH_COUNT
-# (echoes per run, default 300), BENCH_RUNS (pairs, default 6).  Needs
+# (echoes per run, default 300), BENCH_RUNS (pairs, default 6), BENCH_KIND
+# (icmp, the default, or tcp).  Needs
 # root; without it, says why and exits 0.
 set -uo pipefail
 
@@ -28,14 +31,43 @@ bench_two_builds ping_builds "$@"
 bench_numbers ping_builds BENCH_COUNT BENCH_RUNS
 count=${BENCH_COUNT:-300}
 runs=${BENCH_RUNS:-6}
+kind=${BENCH_KIND:-icmp}
+case $kind in
+icmp | tcp) ;;
+*) echo "ping_builds.sh: BENCH_KIND must be icmp or tcp, not '$kind'" >&2; exit 2 ;;
+esac
 bench_need_root ping_builds
 command -v ping >/dev/null || { echo "ping_builds.sh: ping is missing (scripts/deps.sh)" >&2; exit 1; }
 bench_setup ping_builds
 
-# rtt NS: "MEDIAN P99" in microseconds of COUNT pings from NS.
+# rtt_tcp NS: milliseconds of COUNT 1-byte round trips on one connection
+# to the echo service, one per line.
+rtt_tcp() {
+    ip netns exec "$1" timeout $((count / 50 + 30)) "$py" -c '
+import socket, sys, time
+n = int(sys.argv[1])
+s = socket.create_connection(("198.18.0.2", 7), timeout=5)
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+for i in range(n + 10):
+    t0 = time.perf_counter_ns()
+    s.sendall(b"x")
+    if s.recv(1) != b"x":
+        sys.exit("echo went wrong")
+    t1 = time.perf_counter_ns()
+    if i >= 10:
+        print((t1 - t0) / 1e6)
+    time.sleep(0.01)
+s.close()' "$count"
+}
+
+# rtt NS: "MEDIAN P99" in microseconds of COUNT round trips from NS.
 rtt() {
-    ip netns exec "$1" timeout $((count / 50 + 30)) ping -n -c "$count" -i 0.01 -W 1 198.18.0.2 |
-        sed -n 's/.* time=\([0-9.]*\) ms.*/\1/p' | python3 -c '
+    if [ "$kind" = tcp ]; then
+        rtt_tcp "$1"
+    else
+        ip netns exec "$1" timeout $((count / 50 + 30)) ping -n -c "$count" -i 0.01 -W 1 198.18.0.2 |
+            sed -n 's/.* time=\([0-9.]*\) ms.*/\1/p'
+    fi | python3 -c '
 import statistics, sys
 v = sorted(float(x) * 1000 for x in sys.stdin.read().split())
 if not v:
@@ -48,7 +80,7 @@ print("%.1f %.1f" % (statistics.median(v), v[min(len(v) - 1, int(len(v) * 0.99))
 run() {
     local out
     refnet=$1/bin/refnet
-    bench_tap_daemon "$2" "$dir/ctl.sock" "$dir/daemon.log"
+    bench_tap_daemon "$2" "$dir/ctl.sock" "$dir/daemon.log" $([ "$kind" = tcp ] && echo --service echo)
     ip netns exec "$2" ping -c 1 -W 2 198.18.0.2 >/dev/null || die "no answer to ping from $1"
     out=$(rtt "$2")
     bench_stop "$dpid"
@@ -77,4 +109,4 @@ for row in median p99; do
     printf '%-24s %8s %8s %8s\n' "$row" "$1" "$2" "$3"
     json="$json${json:+,}\"$row\":{\"min\":$1,\"median\":$2,\"max\":$3}"
 done
-echo "{\"bench\":\"ping_builds\",\"count\":$count,\"pairs\":$runs,$json,\"load\":\"$(uptime | sed 's/.*load average: //')\"}"
+echo "{\"bench\":\"ping_builds\",\"kind\":\"$kind\",\"count\":$count,\"pairs\":$runs,$json,\"load\":\"$(uptime | sed 's/.*load average: //')\"}"

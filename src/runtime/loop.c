@@ -6,8 +6,16 @@
  * One wake, in order (rn_loop_run() -> loop_wake()):
  *   sync the target's fds into epoll -> compute the timeout -> [busy poll:
  *   epoll_pwait2 without sleeping, for up to the window] -> epoll_pwait2
- *   -> now = rn_clock_os_monotonic() -> target poll (once) -> host fd
- *   callbacks -> posted work -> due timers -> free deleted registrations.
+ *   -> now = rn_clock_os_monotonic() -> target poll -> host fd
+ *   callbacks -> posted work -> due timers -> [while the target has posted
+ *   work, at most LOOP_REPASSES times: target poll without its fds ->
+ *   posted work] -> free deleted registrations.
+ *
+ * The repasses are what answers a request on the pass of its packet: the
+ * packet's data reaches a socket in the target's poll, the socket's
+ * completion runs as the loop's posted work and hands the answer back to
+ * the target as its posted work, which would otherwise wait for the next
+ * wake and an epoll call before it went out.
  *
  * Host fd registrations are found through epoll's data pointer.  A
  * registration deleted during a wake is only marked dead and kept on a
@@ -33,6 +41,9 @@
 
 /* Events gathered per wake; more stay pending for the next one. */
 #define LOOP_EVENTS 64
+/* Target polls after the first in one wake, for the work the host's
+ * completions gave it back (see the top). */
+#define LOOP_REPASSES 4
 
 /* One host fd watched by the loop. */
 struct loop_fd {
@@ -496,6 +507,13 @@ static int loop_wake(struct rn_loop *loop)
     }
     loop_run_work(loop);
     loop->lp_stats.ls_timers += rn_timer_run(&loop->lp_timers, loop->lp_now);
+    for (i = 0; i < LOOP_REPASSES && loop->lp_has_target && loop->lp_target.lt_poll_ready != NULL &&
+                loop->lp_target.lt_has_work != NULL && loop->lp_target.lt_has_work(loop->lp_target.lt_ctx);
+         i++) {
+        loop->lp_target.lt_poll_ready(loop->lp_target.lt_ctx, loop->lp_now, ready, 0);
+        loop->lp_stats.ls_polls++;
+        loop_run_work(loop);
+    }
     loop_free_fd_list(loop->lp_graveyard);
     loop->lp_graveyard = NULL;
     return 0;
