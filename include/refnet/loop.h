@@ -146,7 +146,9 @@ int rn_loop_run(struct rn_loop *loop);
  * its next deadline, if sooner), so that a packet arriving meanwhile is
  * taken without the wake-up of a sleeping thread; then it sleeps as
  * usual.  It spends that CPU on every idle moment: for users who trade a
- * core for latency.  0 (the default) turns it off.  Returns 0, or
+ * core for latency.  0 (the default) turns it off.  Whatever the window,
+ * after a wake that read frames from the target's fds the loop polls for
+ * at least 20 us (loop.c: a stream's next frames).  Returns 0, or
  * RN_EINVAL past RN_LOOP_BUSY_POLL_MAX. */
 int rn_loop_set_busy_poll(struct rn_loop *loop, rn_time_t window);
 
