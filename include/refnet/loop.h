@@ -147,8 +147,8 @@ int rn_loop_run(struct rn_loop *loop);
  * taken without the wake-up of a sleeping thread; then it sleeps as
  * usual.  It spends that CPU on every idle moment: for users who trade a
  * core for latency.  0 (the default) turns it off.  Whatever the window,
- * after a wake that read frames from the target's fds the loop polls for
- * at least 20 us (loop.c: a stream's next frames).  Returns 0, or
+ * under a stream (wakes that read frames from the target's fds less than
+ * 200 us apart) the loop polls for at least 20 us (loop.c).  Returns 0, or
  * RN_EINVAL past RN_LOOP_BUSY_POLL_MAX. */
 int rn_loop_set_busy_poll(struct rn_loop *loop, rn_time_t window);
 

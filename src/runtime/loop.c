@@ -6,7 +6,7 @@
  * One wake, in order (rn_loop_run() -> loop_wake()):
  *   sync the target's fds into epoll -> compute the timeout -> [busy poll:
  *   epoll_pwait2 without sleeping, for up to the --busy-poll window, or
- *   LOOP_FED_SPIN after a wake that read frames] -> epoll_pwait2
+ *   LOOP_FED_SPIN under a stream] -> epoll_pwait2
  *   -> now = rn_clock_os_monotonic() -> target poll -> host fd
  *   callbacks -> posted work -> due timers -> [while the target has posted
  *   work, at most LOOP_REPASSES times: target poll without its fds ->
@@ -18,14 +18,16 @@
  * the target as its posted work, which would otherwise wait for the next
  * wake and an epoll call before it went out.
  *
- * After a wake whose target fds were readable the loop polls for
- * LOOP_FED_SPIN before it sleeps, as with --busy-poll: under a stream the
- * next frames are there by then, and a loop that slept between them made
- * the sender wake it for each (when the repasses first emptied the work a
- * pass used to leave, a 2 GB receive took 9,200 context switches instead
- * of 7,300 and ran a tenth slower; with the spin, 2,600-3,000 and faster
- * than before).  A lone request costs that spin after its answer is out;
- * a loop that read nothing sleeps at once.
+ * Under a stream -- a wake that read frames less than LOOP_STREAM_GAP
+ * after the last one that did -- the loop polls for LOOP_FED_SPIN before
+ * it sleeps, as with --busy-poll: the next frames are there by then, and
+ * a loop that slept between them made the sender wake it for each (when
+ * the repasses first emptied the work a pass used to leave, a 2 GB
+ * receive took 9,200 context switches instead of 7,300 and ran a tenth
+ * slower; with the spin, 2,600-3,000 and faster than before).  A lone
+ * request sleeps at once after its answer, spending nothing on a poll
+ * that would find nothing (and the reader its answer woke may be waiting
+ * for this CPU); so does a loop that read nothing.
  *
  * Host fd registrations are found through epoll's data pointer.  A
  * registration deleted during a wake is only marked dead and kept on a
@@ -54,9 +56,11 @@
 /* Target polls after the first in one wake, for the work the host's
  * completions gave it back (see the top). */
 #define LOOP_REPASSES 4
-/* How long a loop whose last wake read its target's fds polls before it
- * sleeps (see the top). */
+/* How long a loop under a stream polls before it sleeps, and the
+ * longest gap between two wakes that read frames for them to be one
+ * (see the top). */
 #define LOOP_FED_SPIN (20 * RN_NSEC_PER_USEC)
+#define LOOP_STREAM_GAP (200 * RN_NSEC_PER_USEC)
 
 /* One host fd watched by the loop. */
 struct loop_fd {
@@ -82,8 +86,9 @@ struct rn_loop {
     rn_time_t lp_now;                    /* [L] time of the current wake */
     bool lp_running;                     /* [L] inside rn_loop_run() */
     bool lp_no_pwait2;                   /* [L] the kernel lacks epoll_pwait2 */
-    bool lp_fed;                         /* [L] the last wake had target fds
-                                            readable: look again before sleeping */
+    bool lp_stream;                      /* [L] the last wake read frames, shortly
+                                            after another: poll before sleeping */
+    rn_time_t lp_fed_at;                 /* [L] the last wake that read frames */
     rn_time_t lp_busy;                   /* [L] busy-poll window, 0: off */
     atomic_bool lp_stop;                 /* [A] rn_loop_stop() was called */
     pthread_mutex_t lp_work_lock;        /* protects lp_work_head/tail */
@@ -460,7 +465,7 @@ static int loop_wait(struct rn_loop *loop, struct epoll_event *evs, int max, int
     rn_time_t window = loop->lp_busy, start, end, now;
     int n;
 
-    if (loop->lp_fed && window < LOOP_FED_SPIN)
+    if (loop->lp_stream && window < LOOP_FED_SPIN)
         window = LOOP_FED_SPIN;
     if (window == 0 || ns == 0)
         return loop_epoll_wait(loop, evs, max, ns);
@@ -504,7 +509,9 @@ static int loop_wake(struct rn_loop *loop)
         else if (evs[i].data.u64 & LOOP_TARGET_BIT)
             ready[nready++] = (int)(uint32_t)evs[i].data.u64;
     }
-    loop->lp_fed = nready > 0;
+    loop->lp_stream = nready > 0 && loop->lp_fed_at != 0 && loop->lp_now - loop->lp_fed_at < LOOP_STREAM_GAP;
+    if (nready > 0)
+        loop->lp_fed_at = loop->lp_now;
     if (loop->lp_has_target) {
         if (loop->lp_target.lt_poll_ready != NULL)
             loop->lp_target.lt_poll_ready(loop->lp_target.lt_ctx, loop->lp_now, ready, nready);
