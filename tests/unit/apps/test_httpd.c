@@ -32,7 +32,13 @@
 
 /* Every malloc() of the process is counted (not under a sanitizer, which
  * has its own): the keep-alive path must make none per request. */
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || \
+    __has_feature(memory_sanitizer)
+#define SANITIZED 1 /* clang's way of saying so */
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__) || defined(SANITIZED)
 #define COUNTS_MALLOCS 0
 #else
 #define COUNTS_MALLOCS 1
