@@ -107,6 +107,7 @@ static void make_tree(void)
     for (i = 0; i < BIG_LEN; i++)
         F.big[i] = (uint8_t)((i * 2654435761u) >> 13);
     write_file(F.root, "big.bin", F.big, BIG_LEN);
+    write_file(F.root, "medium.bin", F.big, 12u * 1024u);
     snprintf(path, sizeof(path), "%s/sub", F.root);
     assert_int_equal(mkdir(path, 0755), 0);
     write_str(path, "index.html", "<p>sub</p>\n");
@@ -414,9 +415,11 @@ static void test_pipelined(void **state)
     fx_down();
 }
 
-/* Rounds of one keep-alive request on each of nc connections at once;
- * returns the mallocs made meanwhile. */
-static unsigned long keepalive_rounds(struct tcl *c, int nc, int rounds)
+/* Rounds of one keep-alive request for path on each of nc connections at
+ * once, each answer's body beginning with want[0..n); returns the mallocs
+ * made meanwhile. */
+static unsigned long keepalive_rounds(struct tcl *c, int nc, int rounds, const char *req,
+                                      const void *want, size_t n)
 {
     unsigned long before = 0;
     int i, k;
@@ -426,10 +429,14 @@ static unsigned long keepalive_rounds(struct tcl *c, int nc, int rounds)
 #endif
     for (i = 0; i < rounds; i++) {
         for (k = 0; k < nc; k++)
-            tcl_send_str(&c[k], GET("/hello.txt"));
+            tcl_send_str(&c[k], req);
         for (k = 0; k < nc; k++) {
-            assert_int_equal(get_status(&c[k], NULL), 200);
-            assert_string_equal(body_buf, "hello, world\n");
+            struct resp r;
+
+            assert_true(tcl_response(&c[k], false, &r, RN_SEC(60)));
+            assert_int_equal(r.r_status, 200);
+            assert_memory_equal(c[k].cl_rx + r.r_head_len, want, n);
+            tcl_consume(&c[k], r.r_total);
         }
     }
 #if COUNTS_MALLOCS
@@ -439,11 +446,13 @@ static unsigned long keepalive_rounds(struct tcl *c, int nc, int rounds)
 #endif
 }
 
-/* Keep-alive requests for a small file, once the server has warmed up:
- * the only malloc per request is the test client's own copy of what it
- * sends (tcl_send()); the server, both TCPs and the socket layers make
- * none.  A response once took a 64 KiB send buffer from a pool of 16, and
- * with more responses in flight (here 24) each further one was a malloc. */
+/* Keep-alive requests for a small file and for a 12 KiB one (sent
+ * through a send buffer, within TCP's first 16 KiB ring), once the
+ * server has warmed up: the only malloc per request is the test client's
+ * own copy of what it sends (tcl_send()); the server, both TCPs and the
+ * socket layers make none.  Responses once took 64 KiB send buffers from
+ * a pool of a fixed 16, and with more in flight (here 24) each further
+ * one was a malloc. */
 static void test_keepalive_allocates_nothing(void **state)
 {
     static struct tcl c[24];
@@ -455,8 +464,11 @@ static void test_keepalive_allocates_nothing(void **state)
     fx_up(NULL);
     for (k = 0; k < 24; k++)
         open_client(&c[k]);
-    (void)keepalive_rounds(c, 24, 10);  /* pools and the file cache fill */
-    assert_int_equal(keepalive_rounds(c, 24, 40), 24 * 40);
+    /* Pools and the file cache fill first. */
+    (void)keepalive_rounds(c, 24, 10, GET("/hello.txt"), "hello, world\n", 13);
+    assert_int_equal(keepalive_rounds(c, 24, 40, GET("/hello.txt"), "hello, world\n", 13), 24 * 40);
+    (void)keepalive_rounds(c, 24, 10, GET("/medium.bin"), F.big, 1024);
+    assert_int_equal(keepalive_rounds(c, 24, 20, GET("/medium.bin"), F.big, 1024), 24 * 20);
     for (k = 0; k < 24; k++)
         close_client(&c[k]);
     fx_down();
