@@ -84,40 +84,14 @@ ip netns exec "$nsr" ping -c 1 -W 2 198.18.0.2 >/dev/null || die "refnet does no
 ip netns exec "$nsa" ping -c 1 -W 2 198.18.0.2 >/dev/null || die "the veth does not answer ping"
 ip netns exec "$nsf" ping -c 1 -W 2 198.18.0.2 >/dev/null || die "tap-echo does not answer ping"
 
-# Prints "MEDIAN P99" in microseconds from round trips (µs), one a line.
-quantiles() {
-    "$py" -c '
-import statistics, sys
-v = sorted(float(x) for x in sys.stdin.read().split())
-if not v:
-    sys.exit(1)
-print("%.1f %.1f" % (statistics.median(v), v[min(len(v) - 1, int(len(v) * 0.99))]))'
-}
-
 # icmp NS: median and p99 of COUNT pings.
 icmp() {
-    ip netns exec "$1" timeout $((count / 50 + 30)) ping -n -c "$count" -i 0.01 -W 1 198.18.0.2 |
-        sed -n 's/.* time=\([0-9.]*\) ms.*/\1/p' | awk '{ print $1 * 1000 }' | quantiles ||
-        die "ping in $1 got no answer"
+    bench_ping_us "$1" "$count" | bench_quantiles || die "ping in $1 got no answer"
 }
 
 # tcp_pp NS: median and p99 of COUNT 1-byte round trips on one connection.
 tcp_pp() {
-    ip netns exec "$1" timeout $((count / 50 + 30)) "$py" -c '
-import socket, sys, time
-n = int(sys.argv[1])
-s = socket.create_connection(("198.18.0.2", 7), timeout=5)
-s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-for i in range(n + 10):
-    t0 = time.perf_counter_ns()
-    s.sendall(b"x")
-    if s.recv(1) != b"x":
-        sys.exit("echo went wrong")
-    t1 = time.perf_counter_ns()
-    if i >= 10:
-        print((t1 - t0) / 1000.0)
-    time.sleep(0.01)
-s.close()' "$count" | quantiles || die "tcp_pp in $1 failed"
+    bench_tcp_pp_us "$1" "$count" | bench_quantiles || die "tcp_pp in $1 failed"
 }
 
 # spread RATIOS1 RATIOS2 VALUES: the least, median and greatest of each

@@ -289,6 +289,46 @@ bench_tx_bulk() {
     bench_gbits "$out"
 }
 
+# The round-trip pieces below use the caller's $py.
+# bench_ping_us NS COUNT: round trips of COUNT pings from NS to
+# 198.18.0.2, 10 ms apart, in microseconds, one a line.
+bench_ping_us() {
+    ip netns exec "$1" timeout $(($2 / 50 + 30)) ping -n -c "$2" -i 0.01 -W 1 198.18.0.2 |
+        sed -n 's/.* time=\([0-9.]*\) ms.*/\1/p' | awk '{ print $1 * 1000 }'
+}
+
+# bench_tcp_pp_us NS COUNT: COUNT 1-byte round trips, 10 ms apart, on one
+# TCP_NODELAY connection from NS to an echo server on 198.18.0.2 port 7
+# (ten more first, not counted), in microseconds, one a line.
+bench_tcp_pp_us() {
+    ip netns exec "$1" timeout $(($2 / 50 + 30)) "$py" -c '
+import socket, sys, time
+n = int(sys.argv[1])
+s = socket.create_connection(("198.18.0.2", 7), timeout=5)
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+for i in range(n + 10):
+    t0 = time.perf_counter_ns()
+    s.sendall(b"x")
+    if s.recv(1) != b"x":
+        sys.exit("echo went wrong")
+    t1 = time.perf_counter_ns()
+    if i >= 10:
+        print((t1 - t0) / 1000.0)
+    time.sleep(0.01)
+s.close()' "$2"
+}
+
+# bench_quantiles: "MEDIAN P99" of the numbers on stdin, one a line, to a
+# tenth; fails on none.
+bench_quantiles() {
+    "$py" -c '
+import statistics, sys
+v = sorted(float(x) for x in sys.stdin.read().split())
+if not v:
+    sys.exit(1)
+print("%.1f %.1f" % (statistics.median(v), v[min(len(v) - 1, int(len(v) * 0.99))]))'
+}
+
 # bench_ratio A B: A / B to three places.
 bench_ratio() {
     "$py" -c 'import sys; print("%.3f" % (float(sys.argv[1]) / float(sys.argv[2])))' "$1" "$2"

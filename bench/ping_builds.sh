@@ -40,40 +40,13 @@ bench_need_root ping_builds
 command -v ping >/dev/null || { echo "ping_builds.sh: ping is missing (scripts/deps.sh)" >&2; exit 1; }
 bench_setup ping_builds
 
-# rtt_tcp NS: milliseconds of COUNT 1-byte round trips on one connection
-# to the echo service, one per line.
-rtt_tcp() {
-    ip netns exec "$1" timeout $((count / 50 + 30)) "$py" -c '
-import socket, sys, time
-n = int(sys.argv[1])
-s = socket.create_connection(("198.18.0.2", 7), timeout=5)
-s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-for i in range(n + 10):
-    t0 = time.perf_counter_ns()
-    s.sendall(b"x")
-    if s.recv(1) != b"x":
-        sys.exit("echo went wrong")
-    t1 = time.perf_counter_ns()
-    if i >= 10:
-        print((t1 - t0) / 1e6)
-    time.sleep(0.01)
-s.close()' "$count"
-}
-
 # rtt NS: "MEDIAN P99" in microseconds of COUNT round trips from NS.
 rtt() {
     if [ "$kind" = tcp ]; then
-        rtt_tcp "$1"
+        bench_tcp_pp_us "$1" "$count"
     else
-        ip netns exec "$1" timeout $((count / 50 + 30)) ping -n -c "$count" -i 0.01 -W 1 198.18.0.2 |
-            sed -n 's/.* time=\([0-9.]*\) ms.*/\1/p'
-    fi | python3 -c '
-import statistics, sys
-v = sorted(float(x) * 1000 for x in sys.stdin.read().split())
-if not v:
-    sys.exit(1)
-print("%.1f %.1f" % (statistics.median(v), v[min(len(v) - 1, int(len(v) * 0.99))]))' ||
-        die "ping in $1 got no answer"
+        bench_ping_us "$1" "$count"
+    fi | bench_quantiles || die "$kind round trips from $1 got no answer"
 }
 
 # run BUILD NS: "MEDIAN P99" of a daemon of BUILD started in NS for it.

@@ -401,6 +401,14 @@ static void loop_sync_target_fds(struct rn_loop *loop)
     loop->lp_ntfds = n;
 }
 
+/* True if the target says it has posted work waiting. */
+static bool loop_target_has_work(const struct rn_loop *loop)
+{
+    const struct rn_loop_target *t = &loop->lp_target;
+
+    return loop->lp_has_target && t->lt_has_work != NULL && t->lt_has_work(t->lt_ctx);
+}
+
 /* Returns the epoll timeout for this wake in ns: 0 to not sleep, -1 for
  * none. */
 static int64_t loop_timeout(struct rn_loop *loop)
@@ -412,7 +420,7 @@ static int64_t loop_timeout(struct rn_loop *loop)
         struct rn_loop_target *t = &loop->lp_target;
         rn_time_t td;
 
-        if (t->lt_has_work != NULL && t->lt_has_work(t->lt_ctx))
+        if (loop_target_has_work(loop))
             return 0;
         td = t->lt_next_deadline(t->lt_ctx);
         if (td != 0 && (deadline == 0 || td < deadline))
@@ -532,8 +540,8 @@ static int loop_wake(struct rn_loop *loop)
     }
     loop_run_work(loop);
     loop->lp_stats.ls_timers += rn_timer_run(&loop->lp_timers, loop->lp_now);
-    for (i = 0; i < LOOP_REPASSES && loop->lp_has_target && loop->lp_target.lt_poll_ready != NULL &&
-                loop->lp_target.lt_has_work != NULL && loop->lp_target.lt_has_work(loop->lp_target.lt_ctx);
+    /* Repasses need lt_poll_ready: lt_poll would read every fd again. */
+    for (i = 0; i < LOOP_REPASSES && loop->lp_target.lt_poll_ready != NULL && loop_target_has_work(loop);
          i++) {
         loop->lp_target.lt_poll_ready(loop->lp_target.lt_ctx, loop->lp_now, ready, 0);
         loop->lp_stats.ls_polls++;

@@ -40,6 +40,7 @@
 #endif
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__) || defined(SANITIZED)
 #define COUNTS_MALLOCS 0
+static const unsigned long mallocs = 0;
 #else
 #define COUNTS_MALLOCS 1
 extern void *__libc_malloc(size_t n);
@@ -421,12 +422,9 @@ static void test_pipelined(void **state)
 static unsigned long keepalive_rounds(struct tcl *c, int nc, int rounds, const char *req,
                                       const void *want, size_t n)
 {
-    unsigned long before = 0;
+    unsigned long before = mallocs;
     int i, k;
 
-#if COUNTS_MALLOCS
-    before = mallocs;
-#endif
     for (i = 0; i < rounds; i++) {
         for (k = 0; k < nc; k++)
             tcl_send_str(&c[k], req);
@@ -439,11 +437,7 @@ static unsigned long keepalive_rounds(struct tcl *c, int nc, int rounds, const c
             tcl_consume(&c[k], r.r_total);
         }
     }
-#if COUNTS_MALLOCS
     return mallocs - before;
-#else
-    return before;
-#endif
 }
 
 /* Keep-alive requests for a small file and for a 12 KiB one (sent
