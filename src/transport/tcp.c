@@ -879,35 +879,55 @@ void rn__tcp_mss_update(struct tcp_conn *c, uint32_t peer_mss)
     c->t_maxseg = mss;
 }
 
-/* A send ring of cap bytes for c: one from the stack's free list when
- * cap is the first size, else a new one; NULL without memory. */
-static uint8_t *ring_get(struct tcp_conn *c, uint32_t cap)
+/* The class of a ring of cap bytes, or TCP_RING_CLASSES if it has none. */
+static unsigned ring_class(uint32_t cap)
 {
-    struct tcp_stack *ts = c->t_tcp;
-    void *p = ts->ts_ring_free;
+    unsigned k;
 
-    if (cap != TCP_RING_FIRST || p == NULL)
+    for (k = 0; k < TCP_RING_CLASSES; k++)
+        if (cap == TCP_RING_FIRST << k)
+            return k;
+    return TCP_RING_CLASSES;
+}
+
+/* A send ring of cap bytes: one from the stack's free list of its size
+ * if there is one, else a new one; NULL without memory. */
+static uint8_t *ring_get(struct tcp_stack *ts, uint32_t cap)
+{
+    unsigned k = ring_class(cap);
+    void *p;
+
+    if (k == TCP_RING_CLASSES || (p = ts->ts_ring_free[k]) == NULL)
         return malloc(cap);
-    ts->ts_ring_free = *(void **)p;
-    ts->ts_ring_nfree--;
+    ts->ts_ring_free[k] = *(void **)p;
+    ts->ts_ring_pooled -= cap;
     return p;
+}
+
+/* A ring of cap bytes no longer used: kept for the next taker of its
+ * size while the stack keeps less than TCP_RING_POOL_BYTES, else freed. */
+static void ring_release(struct tcp_stack *ts, void *p, uint32_t cap)
+{
+    unsigned k = ring_class(cap);
+
+    if (p == NULL)
+        return;
+    if (k == TCP_RING_CLASSES || ts->ts_ring_pooled + cap > TCP_RING_POOL_BYTES) {
+        free(p);
+        return;
+    }
+    *(void **)p = ts->ts_ring_free[k];
+    ts->ts_ring_free[k] = p;
+    ts->ts_ring_pooled += cap;
 }
 
 void rn__tcp_ring_put(struct tcp_conn *c)
 {
-    struct tcp_stack *ts = c->t_tcp;
     struct tcp_sndbuf *sb = &c->t_snd;
-    void *p = sb->sb_data;
 
-    if (p == NULL || sb->sb_len != 0)
+    if (sb->sb_data == NULL || sb->sb_len != 0)
         return;
-    if (sb->sb_cap == TCP_RING_FIRST && ts->ts_ring_nfree < TCP_RING_POOL_MAX) {
-        *(void **)p = ts->ts_ring_free;
-        ts->ts_ring_free = p;
-        ts->ts_ring_nfree++;
-    } else {
-        free(p);
-    }
+    ring_release(c->t_tcp, sb->sb_data, sb->sb_cap);
     sb->sb_data = NULL;
     sb->sb_cap = 0;
     sb->sb_head = 0;
@@ -915,13 +935,17 @@ void rn__tcp_ring_put(struct tcp_conn *c)
 
 void rn__tcp_ring_pool_fini(struct tcp_stack *ts)
 {
-    while (ts->ts_ring_free != NULL) {
-        void *p = ts->ts_ring_free;
+    unsigned k;
 
-        ts->ts_ring_free = *(void **)p;
-        free(p);
+    for (k = 0; k < TCP_RING_CLASSES; k++) {
+        while (ts->ts_ring_free[k] != NULL) {
+            void *p = ts->ts_ring_free[k];
+
+            ts->ts_ring_free[k] = *(void **)p;
+            free(p);
+        }
     }
-    ts->ts_ring_nfree = 0;
+    ts->ts_ring_pooled = 0;
 }
 
 void rn__tcp_free_buffers(struct tcp_conn *c)
@@ -1192,7 +1216,7 @@ ssize_t rn__tcp_send_flags(struct tcp_conn *c, const void *buf, size_t len, bool
             cap *= 2;
         if (cap > sb->sb_max)
             cap = sb->sb_max;
-        p = ring_get(c, cap);
+        p = ring_get(c->t_tcp, cap);
         if (p == NULL) {
             if (sb->sb_cap == sb->sb_len)
                 return RN_ENOBUFS;
@@ -1204,7 +1228,7 @@ ssize_t rn__tcp_send_flags(struct tcp_conn *c, const void *buf, size_t len, bool
                 memcpy(p, sb->sb_data + sb->sb_head, first);
                 memcpy(p + first, sb->sb_data, sb->sb_len - first);
             }
-            free(sb->sb_data);  /* NULL, or a ring outgrown: not pooled */
+            ring_release(c->t_tcp, sb->sb_data, sb->sb_cap);  /* NULL, or outgrown */
             sb->sb_data = p;
             sb->sb_cap = cap;
             sb->sb_head = 0;

@@ -169,12 +169,16 @@ struct tcp_sackboard {
 /* Free scoreboards a stack keeps; more are freed. */
 #define TCP_SB_POOL_MAX 1024u
 
-/* A send ring's first size, and how many free rings of that size a stack
- * keeps (4 MiB); a connection holds its ring only while it has data
- * queued or unacknowledged, so an idle one holds none and a keep-alive
- * response takes a ring from the free list and gives it back. */
+/* Send rings come in sizes TCP_RING_FIRST << k, k < TCP_RING_CLASSES (16
+ * KiB to 256 KiB); a stack keeps free rings of those sizes, up to
+ * TCP_RING_POOL_BYTES in all, and frees the rest.  A connection holds its
+ * ring only while it has data queued or unacknowledged, so an idle one
+ * holds none and a keep-alive response takes a ring of its size from the
+ * free list and gives it back.  Larger rings (bulk senders) and rings cut
+ * to an odd SO_SNDBUF are freed. */
 #define TCP_RING_FIRST 16384u
-#define TCP_RING_POOL_MAX 256u
+#define TCP_RING_CLASSES 5u
+#define TCP_RING_POOL_BYTES (4u << 20)
 
 /* How long a corked partial segment may wait (TCP_CORK, MSG_MORE), as
  * Linux. */
@@ -308,10 +312,12 @@ struct tcp_stack {
     struct tcp_sackboard *ts_sb_free;        /* [L] free scoreboards, linked
                                                 through their first word */
     unsigned ts_sb_nfree;                    /* [L] <= TCP_SB_POOL_MAX */
-    void *ts_ring_free;                      /* [L] free send rings of
-                                                TCP_RING_FIRST bytes, linked
-                                                through their first word */
-    unsigned ts_ring_nfree;                  /* [L] <= TCP_RING_POOL_MAX */
+    void *ts_ring_free[TCP_RING_CLASSES];    /* [L] free send rings of
+                                                TCP_RING_FIRST << k bytes,
+                                                linked through their first
+                                                word */
+    size_t ts_ring_pooled;                   /* [L] their bytes, <=
+                                                TCP_RING_POOL_BYTES */
     /* Counters [L]. */
     uint64_t ts_segs_in;
     uint64_t ts_segs_out;

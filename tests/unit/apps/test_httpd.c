@@ -109,6 +109,7 @@ static void make_tree(void)
         F.big[i] = (uint8_t)((i * 2654435761u) >> 13);
     write_file(F.root, "big.bin", F.big, BIG_LEN);
     write_file(F.root, "medium.bin", F.big, 12u * 1024u);
+    write_file(F.root, "large.bin", F.big, 40u * 1024u);
     snprintf(path, sizeof(path), "%s/sub", F.root);
     assert_int_equal(mkdir(path, 0755), 0);
     write_str(path, "index.html", "<p>sub</p>\n");
@@ -440,13 +441,14 @@ static unsigned long keepalive_rounds(struct tcl *c, int nc, int rounds, const c
     return mallocs - before;
 }
 
-/* Keep-alive requests for a small file and for a 12 KiB one (sent
- * through a send buffer, within TCP's first 16 KiB ring), once the
- * server has warmed up: the only malloc per request is the test client's
- * own copy of what it sends (tcl_send()); the server, both TCPs and the
- * socket layers make none.  Responses once took 64 KiB send buffers from
- * a pool of a fixed 16, and with more in flight (here 24) each further
- * one was a malloc. */
+/* Keep-alive requests for a small file, a 12 KiB one (sent through a
+ * send buffer, within TCP's first 16 KiB ring) and a 40 KiB one (a 64 KiB
+ * ring), once the server has warmed up: the only malloc per request is
+ * the test client's own copy of what it sends (tcl_send()); the server,
+ * both TCPs and the socket layers make none.  Responses once took 64 KiB
+ * send buffers from a pool of a fixed 16, and with more in flight (here
+ * 24) each further one was a malloc; TCP once kept only 16 KiB rings, and
+ * every larger response took a ring from malloc. */
 static void test_keepalive_allocates_nothing(void **state)
 {
     static struct tcl c[24];
@@ -463,6 +465,8 @@ static void test_keepalive_allocates_nothing(void **state)
     assert_int_equal(keepalive_rounds(c, 24, 40, GET("/hello.txt"), "hello, world\n", 13), 24 * 40);
     (void)keepalive_rounds(c, 24, 10, GET("/medium.bin"), F.big, 1024);
     assert_int_equal(keepalive_rounds(c, 24, 20, GET("/medium.bin"), F.big, 1024), 24 * 20);
+    (void)keepalive_rounds(c, 24, 10, GET("/large.bin"), F.big, 40 * 1024);
+    assert_int_equal(keepalive_rounds(c, 24, 20, GET("/large.bin"), F.big, 40 * 1024), 24 * 20);
     for (k = 0; k < 24; k++)
         close_client(&c[k]);
     fx_down();
