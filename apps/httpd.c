@@ -44,6 +44,7 @@
 #include "apps/http.h"
 #include "apps/httpd_cache.h"
 #include "apps/httpd_fs.h"
+#include "refnet/heap.h"
 #include "refnet/error.h"
 #include "apps/tcp_server.h"
 
@@ -199,7 +200,7 @@ static bool work_take(struct hconn *hc)
         hd->hd_work = w->w_next;
         hd->hd_nwork--;
     } else {
-        w = malloc(sizeof(*w));
+        w = rn_pgblock_get(sizeof(*w));
         if (w == NULL)
             return false;
     }
@@ -225,7 +226,7 @@ static void work_give(struct hconn *hc)
     assert(w->w_file == NULL && w->w_out == NULL);  /* hc_file_end() first */
     hc->hc_w = NULL;
     if (hd->hd_nwork >= HTTPD_WORK_KEEP) {
-        free(w);
+        rn_pgblock_put(w, sizeof(*w));
         return;
     }
     w->w_next = hd->hd_work;
@@ -305,7 +306,7 @@ static uint8_t *buf_get(struct rn_httpd *hd)
     if (b != NULL) {
         memcpy(&hd->hd_bufs, b, sizeof(void *));
         hd->hd_nbufs--;
-    } else if ((b = malloc(hd->hd_chunk)) == NULL) {
+    } else if ((b = rn_pgblock_get(hd->hd_chunk)) == NULL) {
         return NULL;
     }
     hd->hd_bufs_out++;
@@ -321,7 +322,7 @@ static void buf_put(struct rn_httpd *hd, uint8_t *b)
         return;
     hd->hd_bufs_out--;
     if (hd->hd_nbufs >= hd->hd_bufs_keep) {
-        free(b);
+        rn_pgblock_put(b, hd->hd_chunk);
         return;
     }
     memcpy(b, &hd->hd_bufs, sizeof(void *));
@@ -337,7 +338,7 @@ static void bufs_release(struct rn_httpd *hd)
         void *b = hd->hd_bufs;
 
         memcpy(&hd->hd_bufs, b, sizeof(void *));
-        free(b);
+        rn_pgblock_put(b, hd->hd_chunk);
     }
     hd->hd_nbufs = 0;
     hd->hd_bufs_keep = HTTPD_BUFS_KEEP;
@@ -350,7 +351,7 @@ static void works_release(struct rn_httpd *hd)
         struct hc_work *w = hd->hd_work;
 
         hd->hd_work = w->w_next;
-        free(w);
+        rn_pgblock_put(w, sizeof(*w));
     }
     hd->hd_nwork = 0;
 }

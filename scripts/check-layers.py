@@ -57,7 +57,7 @@ PUBLIC_HEADERS = {
     "error.h": "base", "drop.h": "base", "report.h": "base",
     "strbuf.h": "base",
     "clock.h": "runtime", "timer.h": "runtime", "loop.h": "runtime",
-    "runtime.h": "runtime",
+    "runtime.h": "runtime", "heap.h": "runtime",
     "object.h": "object", "snapshot.h": "object",
     "diag.h": "diag", "value.h": "base",
     "addr.h": "wire",

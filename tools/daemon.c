@@ -46,6 +46,7 @@
 
 #include <linux/if_tun.h>
 
+#include "refnet/heap.h"
 #include "ctl/commands.h"
 #include "ctl/render.h"
 #include "ctl/web.h"
@@ -75,6 +76,9 @@
  * leaked).  Longer than the default watchdog threshold, so that a stuck
  * stop is reported with its chain first. */
 #define DAEMON_STOP_TIMEOUT RN_SEC(15)
+/* How often the daemon asks whether freed memory should go back to the
+ * system (refnet/heap.h). */
+#define DAEMON_HEAP_PERIOD RN_MSEC(500)
 
 struct rn_daemon {
     struct rn_daemon_params d_params;     /* [I] copy of the caller's */
@@ -101,6 +105,7 @@ struct rn_daemon {
     struct rn__run_server *d_run;         /* [L] owned: `refnet run`'s channels */
     bool d_stopping;                      /* [L] a graceful stop has begun */
     struct rn_timer d_stop_timer;         /* [L] gives up waiting for services */
+    struct rn_timer d_heap_timer;         /* [L] DAEMON_HEAP_PERIOD */
     struct rn_loop_work d_stop_work;      /* rn__daemon_stop() posts it */
     atomic_bool d_stop_posted;            /* [A] d_stop_work is queued */
     struct rn_watchdog *d_wd;             /* [I] owned, NULL if none */
@@ -567,6 +572,18 @@ static void daemon_stop_posted(struct rn_loop *loop, struct rn_loop_work *w)
 
 /* ---- Start and shutdown ------------------------------------------------- */
 
+/* Copies a stats hook's n counters c into out, max at most; returns how
+ * many. */
+static unsigned counters_out(struct rn_stack_counter *out, unsigned max,
+                             const struct rn_stack_counter *c, unsigned n)
+{
+    unsigned i;
+
+    for (i = 0; i < n && i < max; i++)
+        out[i] = c[i];
+    return i;
+}
+
 /* The stack's stats hook for the fault filter: what it did in each
  * direction, in `refnet stat` as fault.rx_* (frames coming up from the
  * TAP) and fault.tx_* (going down to it). */
@@ -575,7 +592,6 @@ static unsigned daemon_fault_stats(struct rn_stack *st, void *ctx, struct rn_sta
 {
     struct rn_daemon *d = ctx;
     struct rn_fault_counters rx, tx;
-    unsigned i, n;
 
     (void)st;
     if (d->d_fault == NULL)
@@ -598,11 +614,43 @@ static unsigned daemon_fault_stats(struct rn_stack *st, void *ctx, struct rn_sta
             {"fault.tx_reordered", tx.fc_reordered},
         };
 
-        n = sizeof(c) / sizeof(c[0]);
-        for (i = 0; i < n && i < max; i++)
-            out[i] = c[i];
+        return counters_out(out, max, c, sizeof(c) / sizeof(c[0]));
     }
-    return i;
+}
+
+/* Every DAEMON_HEAP_PERIOD: once a burst's buffers were freed, their
+ * memory goes back to the system (refnet/heap.h). */
+static void daemon_heap_fired(struct rn_timer *t, rn_time_t now)
+{
+    struct rn_daemon *d = (struct rn_daemon *)((char *)t - offsetof(struct rn_daemon, d_heap_timer));
+
+    (void)rn_heap_return_due(now);
+    (void)rn_loop_timer_arm(d->d_loop, &d->d_heap_timer, now + DAEMON_HEAP_PERIOD);
+}
+
+/* The stack's stats hook for the heap (refnet/heap.h), in `refnet stat` as
+ * heap.*: bytes the pools and the object manager freed, how often free
+ * memory went back to the system, and the page blocks. */
+static unsigned daemon_heap_stats(struct rn_stack *st, void *ctx, struct rn_stack_counter *out,
+                                  unsigned max)
+{
+    struct rn_heap_counters hc;
+
+    (void)st;
+    (void)ctx;
+    rn_heap_counters(&hc);
+    {
+        const struct rn_stack_counter c[] = {
+            {"heap.freed_bytes", hc.hc_freed},
+            {"heap.returns", hc.hc_returns},
+            {"heap.blocks_taken", hc.hc_gets},
+            {"heap.blocks_in_use", hc.hc_blocks_out},
+            {"heap.blocks_free", hc.hc_blocks_free},
+            {"heap.blocks_mapped_bytes", hc.hc_mapped},
+        };
+
+        return counters_out(out, max, c, sizeof(c) / sizeof(c[0]));
+    }
 }
 
 /* The stack's stats hook for the live view: its refusals by reason, in
@@ -998,6 +1046,8 @@ static uint64_t daemon_teardown(struct rn_daemon *d)
         rn__lane_destroy(d->d_lanes[q]);
         d->d_lanes[q] = NULL;
     }
+    if (d->d_loop != NULL)
+        rn_loop_timer_cancel(d->d_loop, &d->d_heap_timer);
     rn_loop_destroy(d->d_loop);
     d->d_loop = NULL;
     d->d_fault = NULL;  /* goes with the interface */
@@ -1067,6 +1117,7 @@ int rn__daemon_start(const struct rn_daemon_params *params, struct rn_daemon **o
         }
     }
     rn_timer_init(&d->d_stop_timer, daemon_stop_timed_out);
+    rn_timer_init(&d->d_heap_timer, daemon_heap_fired);
     atomic_init(&d->d_stop_posted, false);
     snprintf(d->d_ctl_path, sizeof(d->d_ctl_path), "%s",
              rn__ctl_default_path(params->dp_ctl_path));
@@ -1250,6 +1301,12 @@ int rn__daemon_start(const struct rn_daemon_params *params, struct rn_daemon **o
         if (e != 0)
             goto out_teardown;
     }
+    e = rn_stack_add_stats(d->d_stack, daemon_heap_stats, d);
+    if (e == 0)
+        e = rn_loop_timer_arm(d->d_loop, &d->d_heap_timer,
+                              rn_loop_now(d->d_loop) + DAEMON_HEAP_PERIOD);
+    if (e != 0)
+        goto out_teardown;
     d->d_started = rn_clock_os_monotonic();
     *out = d;
     return 0;

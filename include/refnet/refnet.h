@@ -34,6 +34,7 @@
 #include "refnet/clock.h"
 #include "refnet/timer.h"
 #include "refnet/runtime.h"
+#include "refnet/heap.h"
 #include "refnet/loop.h"
 #include "refnet/object.h"
 #include "refnet/snapshot.h"

@@ -105,6 +105,8 @@ struct rn_ob_type {
     uint32_t t_max_refs;                 /* [I] saturation limit */
     uint8_t t_nlines;                    /* [I] ledger lines of its objects,
                                             the reserve's included */
+    size_t t_alloc;                      /* [I] bytes of one of its objects:
+                                            lines, header and body */
     _Atomic bool t_traced;               /* [A] trace every object of the type */
     _Atomic rn_time_t t_traced_since;    /* [A] when t_traced last became true */
     pthread_mutex_t t_lock;              /* [R] guards writers of the live list */

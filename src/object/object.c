@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "refnet/heap.h"
 #include "object/ob_priv.h"
 #include "refnet/error.h"
 #include "refnet/report.h"
@@ -100,6 +101,7 @@ struct rn_ob_type *rn_ob_type_register(const struct rn_ob_type_ops *ops)
     t->t_nlines = (uint8_t)(ops->holders == 0 ? OB_LINES_DEFAULT
                             : ops->holders + 1u > OB_LINES_MAX ? OB_LINES_MAX
                             : ops->holders + 1u);
+    t->t_alloc = t->t_nlines * sizeof(struct ob_ledger) + sizeof(struct ob_header) + ops->size;
     pthread_mutex_init(&t->t_lock, NULL);
     t->t_tail = t->t_head;
     atomic_store_explicit(&t->t_next, rn__ob_types(), memory_order_relaxed);
@@ -704,6 +706,7 @@ static void ob_release(struct ob_header *h)
 void rn__ob_free(struct ob_header *h)
 {
     struct ob_trace *tr = atomic_load_explicit(&h->h_trace, memory_order_acquire);
+    size_t bytes = h->h_type->t_alloc;
 
     if (tr != NULL) {
         /* Let a thread still leaving the mutex finish with it. */
@@ -714,7 +717,8 @@ void rn__ob_free(struct ob_header *h)
         free(tr);
     }
     extra_lines_put(h->h_extra, h->h_nextra);
-    free(ob_lines(h));
+    free(ob_lines(h));  /* the header with it */
+    rn_heap_note_freed(bytes);
 }
 
 bool rn__ob_tryref_unreleased(struct ob_header *h, rn_tag_t tag, const struct rn_site *site)
@@ -758,7 +762,7 @@ void *rn__ob_create(struct rn_ob_type *type, rn_tag_t tag, const struct rn_site 
         rn_strbuf_free(&sb);
         return NULL;
     }
-    lines = calloc(1, type->t_nlines * sizeof(*lines) + sizeof(*h) + type->t_ops->size);
+    lines = calloc(1, type->t_alloc);
     if (lines == NULL)
         return NULL;
     h = (struct ob_header *)(lines + type->t_nlines);

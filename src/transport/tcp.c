@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "refnet/heap.h"
 #include "base/once.h"
 #include "base/siphash.h"
 #include "refnet/error.h"
@@ -60,7 +61,7 @@ static void conn_release(void *ob)
     /* Buffers of pool memory were freed on the loop thread by rn__tcp_done
      * or rn__tcp_close; the ring is plain memory, and so are the settings
      * it opened under. */
-    free(c->t_snd.sb_data);
+    rn_pgblock_put(c->t_snd.sb_data, c->t_snd.sb_cap);
     c->t_snd.sb_data = NULL;
     free(c->t_sb);  /* only if rn__tcp_done never ran: not to the loop's pool */
     c->t_sb = NULL;
@@ -898,7 +899,7 @@ static uint8_t *ring_get(struct tcp_stack *ts, uint32_t cap)
     void *p;
 
     if (k == TCP_RING_CLASSES || (p = ts->ts_ring_free[k]) == NULL)
-        return malloc(cap);
+        return rn_pgblock_get(cap);
     ts->ts_ring_free[k] = *(void **)p;
     ts->ts_ring_pooled -= cap;
     return p;
@@ -913,7 +914,7 @@ static void ring_release(struct tcp_stack *ts, void *p, uint32_t cap)
     if (p == NULL)
         return;
     if (k == TCP_RING_CLASSES || ts->ts_ring_pooled + cap > TCP_RING_POOL_BYTES) {
-        free(p);
+        rn_pgblock_put(p, cap);
         return;
     }
     *(void **)p = ts->ts_ring_free[k];
@@ -942,7 +943,7 @@ void rn__tcp_ring_pool_fini(struct tcp_stack *ts)
             void *p = ts->ts_ring_free[k];
 
             ts->ts_ring_free[k] = *(void **)p;
-            free(p);
+            rn_pgblock_put(p, TCP_RING_FIRST << k);
         }
     }
     ts->ts_ring_pooled = 0;

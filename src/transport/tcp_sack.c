@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "refnet/heap.h"
 #include "transport/tcp_priv.h"
 
 /* ---- The scoreboard ------------------------------------------------------ */
@@ -76,6 +77,7 @@ static void sb_put(struct tcp_conn *c)
     c->t_nsacked = 0;
     if (ts->ts_sb_nfree >= TCP_SB_POOL_MAX) {
         free(sb);
+        rn_heap_note_freed(sizeof(*sb));
         return;
     }
     *(struct tcp_sackboard **)sb = ts->ts_sb_free;

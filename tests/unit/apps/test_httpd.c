@@ -24,6 +24,7 @@
 #include "../../../apps/httpd_fs.h"
 #include "helper_client.h"
 #include "apps/apps.h"
+#include "refnet/heap.h"
 #include "refnet/error.h"
 #include "refnet/object.h"
 #include "support.h"
@@ -417,13 +418,22 @@ static void test_pipelined(void **state)
     fx_down();
 }
 
+/* Allocations so far: mallocs and page blocks taken (refnet/heap.h). */
+static unsigned long allocations(void)
+{
+    struct rn_heap_counters hc;
+
+    rn_heap_counters(&hc);
+    return mallocs + (unsigned long)hc.hc_gets;
+}
+
 /* Rounds of one keep-alive request for path on each of nc connections at
- * once, each answer's body beginning with want[0..n); returns the mallocs
- * made meanwhile. */
+ * once, each answer's body beginning with want[0..n); returns the
+ * allocations (mallocs and page blocks) made meanwhile. */
 static unsigned long keepalive_rounds(struct tcl *c, int nc, int rounds, const char *req,
                                       const void *want, size_t n)
 {
-    unsigned long before = mallocs;
+    unsigned long before = allocations();
     int i, k;
 
     for (i = 0; i < rounds; i++) {
@@ -438,7 +448,7 @@ static unsigned long keepalive_rounds(struct tcl *c, int nc, int rounds, const c
             tcl_consume(&c[k], r.r_total);
         }
     }
-    return mallocs - before;
+    return allocations() - before;
 }
 
 /* Keep-alive requests for a small file, a 12 KiB one (sent through a
