@@ -14,7 +14,9 @@
 # idle connections), B (alone), which goes first alternating; each pair
 # gives the ratio A / B, and the result is their min/median/max.
 # Memory: A's resident set (VmRSS) before and after the idle connections
-# opened, over the connections opened.
+# opened, over the connections opened; with IDLE_ASK=once, read once A
+# gave back what the burst of exchanges freed (heap.returns in `refnet
+# stat`), at most 22 s after they opened.
 #
 # Usage: bench/idle.sh [BUILD]   (default build); environment: IDLE_N (idle
 # connections; default as many as fit half the memory available at 8 KiB
@@ -85,6 +87,11 @@ bench_tap_daemon "$nsb_" "$dir/b.sock" "$dir/b.log" --service httpd=80:"$www" "$
 dpid_b=$dpid
 
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+# heap_returns: how often A gave freed memory back (refnet stat).
+heap_returns() {
+    "$refnet" stat -j --ctl "$dir/a.sock" 2>/dev/null |
+        "$py" -c 'import json, sys; print(json.load(sys.stdin)["protocols"].get("heap.returns", 0))'
+}
 
 # Linux's side of A: a full port range for each source address.
 ip netns exec "$nsa_" sysctl -qw net.ipv4.ip_local_port_range="1024 65535"
@@ -95,6 +102,7 @@ for ns_ in "$nsa_" "$nsb_"; do
 done
 sleep 1
 rss0=$(rss_kb "$dpid_a")
+returns0=$(heap_returns)
 
 # The idle connections: idle_conns.py holds them until its stdin closes.
 # A process may hold only as many sockets as its descriptor limit allows
@@ -135,6 +143,15 @@ print(sum(json.load(open(f))["opened"] for f in sys.argv[1:]))' "$dir"/idle.*.js
     die "the idle connections did not open: $(cat "$dir"/idle.*.err)"
 [ "${opened:-0}" -gt 0 ] || die "no idle connection opened: $(cat "$dir"/idle.*.err)"
 sleep 2
+# After one exchange each, the memory of the burst goes back once it is
+# over (docs/design.md): the resident set is read after that return, up
+# to 20 s more.
+if [ "$ask" != none ]; then
+    for i in $(seq 200); do
+        [ "$(heap_returns)" -gt "$returns0" ] && break
+        sleep 0.1
+    done
+fi
 rss1=$(rss_kb "$dpid_a")
 per_conn=$(( (rss1 - rss0) * 1024 / opened ))
 echo "idle: $opened of $n connections open in ${open_secs}s; A's RSS $rss0 -> $rss1 KiB:" \
