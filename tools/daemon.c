@@ -46,7 +46,6 @@
 
 #include <linux/if_tun.h>
 
-#include "refnet/heap.h"
 #include "ctl/commands.h"
 #include "ctl/render.h"
 #include "ctl/web.h"
@@ -57,6 +56,7 @@
 #include "refnet/diag.h"
 #include "refnet/error.h"
 #include "refnet/filter.h"
+#include "refnet/heap.h"
 #include "refnet/plugin.h"
 #include "refnet/link.h"
 #include "refnet/loop.h"

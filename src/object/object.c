@@ -20,9 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "refnet/heap.h"
 #include "object/ob_priv.h"
 #include "refnet/error.h"
+#include "refnet/heap.h"
 #include "refnet/report.h"
 #include "refnet/snapshot.h"
 

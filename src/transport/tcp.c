@@ -23,10 +23,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "refnet/heap.h"
 #include "base/once.h"
 #include "base/siphash.h"
 #include "refnet/error.h"
+#include "refnet/heap.h"
 #include "refnet/strbuf.h"
 #include "transport/netstat.h"
 #include "transport/tcp_priv.h"
@@ -59,8 +59,8 @@ static void conn_release(void *ob)
     struct tcp_conn *c = ob;
 
     /* Buffers of pool memory were freed on the loop thread by rn__tcp_done
-     * or rn__tcp_close; the ring is plain memory, and so are the settings
-     * it opened under. */
+     * or rn__tcp_close; the ring is a page block, which any thread may
+     * give back, and the settings it opened under are plain memory. */
     rn_pgblock_put(c->t_snd.sb_data, c->t_snd.sb_cap);
     c->t_snd.sb_data = NULL;
     free(c->t_sb);  /* only if rn__tcp_done never ran: not to the loop's pool */
