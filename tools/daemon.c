@@ -77,8 +77,10 @@
  * stop is reported with its chain first. */
 #define DAEMON_STOP_TIMEOUT RN_SEC(15)
 /* How often the daemon asks whether freed memory should go back to the
- * system (refnet/heap.h). */
+ * system (refnet/heap.h), and every how many of those times each loop's
+ * packet pool gives back what it did not need meanwhile (5 s). */
 #define DAEMON_HEAP_PERIOD RN_MSEC(500)
+#define DAEMON_POOL_PERIODS 10u
 
 struct rn_daemon {
     struct rn_daemon_params d_params;     /* [I] copy of the caller's */
@@ -106,6 +108,7 @@ struct rn_daemon {
     bool d_stopping;                      /* [L] a graceful stop has begun */
     struct rn_timer d_stop_timer;         /* [L] gives up waiting for services */
     struct rn_timer d_heap_timer;         /* [L] DAEMON_HEAP_PERIOD */
+    unsigned d_heap_ticks;                /* [L] its firings */
     struct rn_loop_work d_stop_work;      /* rn__daemon_stop() posts it */
     atomic_bool d_stop_posted;            /* [A] d_stop_work is queued */
     struct rn_watchdog *d_wd;             /* [I] owned, NULL if none */
@@ -619,12 +622,19 @@ static unsigned daemon_fault_stats(struct rn_stack *st, void *ctx, struct rn_sta
 }
 
 /* Every DAEMON_HEAP_PERIOD: once a burst's buffers were freed, their
- * memory goes back to the system (refnet/heap.h). */
+ * memory goes back to the system (refnet/heap.h); every
+ * DAEMON_POOL_PERIODS, the packet pools' slabs not needed meanwhile. */
 static void daemon_heap_fired(struct rn_timer *t, rn_time_t now)
 {
     struct rn_daemon *d = (struct rn_daemon *)((char *)t - offsetof(struct rn_daemon, d_heap_timer));
 
     (void)rn_heap_return_due(now);
+    if (++d->d_heap_ticks % DAEMON_POOL_PERIODS == 0) {
+        /* Each packet pool on its own loop's thread. */
+        (void)rn_nbpool_shrink(rn_stack_pool(d->d_stack));
+        for (unsigned q = 1; q < RN_RSS_QUEUES_MAX; q++)
+            rn__lane_shrink(d->d_lanes[q]);
+    }
     (void)rn_loop_timer_arm(d->d_loop, &d->d_heap_timer, now + DAEMON_HEAP_PERIOD);
 }
 

@@ -31,6 +31,8 @@ struct rn__lane {
     struct rn_loop_work l_wake;          /* the fan-out's wake */
     atomic_bool l_wake_posted;           /* [A] l_wake is queued */
     struct rn_loop_work l_stop;          /* rn__lane_stop_services() posts it */
+    struct rn_loop_work l_shrink;        /* rn__lane_shrink() posts it */
+    atomic_bool l_shrink_posted;         /* [A] l_shrink is queued */
     void (*l_stopped)(void *ctx);        /* its done callback */
     void *l_stopped_ctx;
     char l_name[16];                     /* the stack's name: "rn0.q1" */
@@ -58,6 +60,7 @@ int rn__lane_create(const struct rn__lane_setup *s, struct rn__lane **out, char 
     }
     l->l_setup = *s;
     atomic_init(&l->l_wake_posted, false);
+    atomic_init(&l->l_shrink_posted, false);
     snprintf(l->l_name, sizeof(l->l_name), "%.10s.q%u", p->dp_tap, s->ls_queue);
     memset(&sp, 0, sizeof(sp));
     sp.sp_name = l->l_name;
@@ -226,6 +229,21 @@ void rn__lane_wake(struct rn__lane *l)
 {
     if (!atomic_exchange(&l->l_wake_posted, true))
         rn_loop_post(l->l_loop, &l->l_wake, lane_wake_ran);
+}
+
+static void lane_shrink_ran(struct rn_loop *loop, struct rn_loop_work *w)
+{
+    struct rn__lane *l = (struct rn__lane *)((char *)w - offsetof(struct rn__lane, l_shrink));
+
+    (void)loop;
+    (void)rn_nbpool_shrink(rn_stack_pool(l->l_stack));
+    atomic_store(&l->l_shrink_posted, false);
+}
+
+void rn__lane_shrink(struct rn__lane *l)
+{
+    if (l != NULL && l->l_running && !atomic_exchange(&l->l_shrink_posted, true))
+        rn_loop_post(l->l_loop, &l->l_shrink, lane_shrink_ran);
 }
 
 static void lane_services_stopped(void *ctx)

@@ -82,6 +82,9 @@ int rn__lane_start(struct rn__lane *l, char *err, size_t errlen);
 
 /* The fan-out's wake for the lane (any thread). */
 void rn__lane_wake(struct rn__lane *l);
+/* Has the lane's stack give back its packet pool's free slabs
+ * (rn_nbpool_shrink()), on its thread, soon.  NULL is fine. */
+void rn__lane_shrink(struct rn__lane *l);
 
 /* Asks the lane's services to stop, on its thread; done(ctx) is called on
  * the lane's thread once they have (at once if none runs). */

@@ -153,6 +153,25 @@ int rn_nbpool_create(const struct rn_nbpool_params *params, struct rn_nbpool **o
  * Either way the caller must not use pool again. */
 int rn_nbpool_destroy(struct rn_nbpool *pool);
 
+/* Gives back to the system slabs of the pool whose buffers are all free,
+ * newest first and never the first one (the buffers the pool was created
+ * with, np_prealloc): no more buffers than it did not need since the last
+ * call (the fewest it had free meanwhile).  So what a burst made it grow
+ * to goes at the first call after a period without one.  Until the pool
+ * is back to its first slab, buffers freed elsewhere go to the end of the
+ * free list, so that the first slab's are used first and the others
+ * empty.  Returns the bytes given back.  Same thread as the pool's; a
+ * walk of its free list, for a timer now and then, not for the packet
+ * path. */
+size_t rn_nbpool_shrink(struct rn_nbpool *pool);
+
+/* Whether the pool is draining (above).  A link that keeps spare buffers
+ * asks this once per batch, and then rn_nb_unwanted() of each: a buffer
+ * its pool would rather have back (outside the first slab) is freed
+ * instead of kept, so that spares do not hold slabs that could go. */
+bool rn_nbpool_draining(const struct rn_nbpool *pool);
+bool rn_nb_unwanted(const struct rn_netbuf *nb);
+
 /* Returns the buffers outstanding against owner, or with RN_NB_OWNER_NONE
  * the buffers outstanding in all. */
 uint32_t rn_nbpool_outstanding(const struct rn_nbpool *pool, rn_nb_owner_t owner);

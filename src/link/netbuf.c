@@ -5,10 +5,11 @@
  * here, every layer above pushes, pulls and queues them, and the pool counts
  * who holds how many.
  *
- * Memory layout: a pool grows in slabs.  A slab is one aligned allocation of
- * `count` slots; a slot is a struct rn_netbuf header followed by its storage
- * (headroom + data size), both rounded up to a cache line.  Free buffers are
- * a singly linked list through nb_next.  Under AddressSanitizer the storage
+ * Memory layout: a pool grows in slabs.  A slab is one page block
+ * (refnet/heap.h) of `count` slots; a slot is a struct rn_netbuf header
+ * followed by its storage (headroom + data size), both rounded up to a
+ * cache line.  Free buffers are a singly linked list through nb_next.  A
+ * slab whose buffers are all free can go back whole (rn_nbpool_shrink()).  Under AddressSanitizer the storage
  * of a free buffer is poisoned, so a use after rn_nb_free() is caught.
  */
 #include <assert.h>
@@ -19,6 +20,7 @@
 #include <string.h>
 
 #include "refnet/error.h"
+#include "refnet/heap.h"
 #include "refnet/netbuf.h"
 #include "refnet/report.h"
 #include "wire/csum.h"
@@ -111,11 +113,23 @@ struct rn_nbpool {
     size_t np_slot;                     /* [I] bytes per slot, header + storage */
     uint32_t np_max;                    /* [I] most buffers ever allocated */
     uint32_t np_slab_bufs;              /* [I] slots per slab */
+    uint32_t np_prealloc;               /* [I] buffers allocated at creation:
+                                           rn_nbpool_shrink() keeps as many */
     uint32_t np_total;                  /* [L] buffers in slabs */
     uint32_t np_nfree;                  /* [L] buffers on np_free */
+    uint32_t np_low;                    /* [L] fewest on np_free since the last
+                                           rn_nbpool_shrink(): not needed */
     uint32_t np_outstanding;            /* [L] np_outstanding == np_total - np_nfree */
     uint32_t np_peak;                   /* [L] highest np_outstanding */
     struct rn_netbuf *np_free;          /* [L] free list through nb_next */
+    struct rn_netbuf *np_free_tail;     /* [L] its last buffer, NULL if empty */
+    /* Draining (rn_nbpool_shrink()): the pool is above the buffers it was
+     * made with, and a buffer freed outside its first slab goes to the
+     * tail of the free list, so that the first slab's are taken first and
+     * the others' slabs empty and can go. */
+    bool np_draining;                   /* [L] */
+    uintptr_t np_keep_lo;               /* [I] the first slab's slots' address */
+    size_t np_keep_len;                 /* [I] and their bytes */
     struct nb_slab *np_slabs;           /* [L] every slab, newest first */
     uint64_t np_allocs;                 /* [L] successful allocations */
     uint64_t np_frees;                  /* [L] buffers returned */
@@ -138,7 +152,8 @@ static int pool_grow(struct rn_nbpool *pool, uint32_t want)
         count = pool->np_max - pool->np_total;
     if (count == 0)
         return RN_ENOSPC;
-    slab = aligned_alloc(NB_ALIGN, hdr + (size_t)count * pool->np_slot);
+    /* A page block: a slab given back goes back to the system whole. */
+    slab = rn_pgblock_get(hdr + (size_t)count * pool->np_slot);
     if (slab == NULL)
         return RN_ENOMEM;
     slab->sl_count = count;
@@ -154,6 +169,8 @@ static int pool_grow(struct rn_nbpool *pool, uint32_t want)
         nb->nb_cap = pool->np_cap;
         nb->nb_pool = pool;
         nb->nb_next = pool->np_free;
+        if (pool->np_free == NULL)
+            pool->np_free_tail = nb;
         pool->np_free = nb;
         NB_POISON(nb->nb_buf, nb->nb_cap);
     }
@@ -167,9 +184,11 @@ static void pool_release_memory(struct rn_nbpool *pool)
     struct nb_slab *slab, *next;
 
     for (slab = pool->np_slabs; slab; slab = next) {
+        size_t bytes = NB_ROUND(sizeof(*slab)) + (size_t)slab->sl_count * pool->np_slot;
+
         next = slab->sl_next;
-        NB_UNPOISON(slab, NB_ROUND(sizeof(*slab)) + (size_t)slab->sl_count * pool->np_slot);
-        free(slab);
+        NB_UNPOISON(slab, bytes);
+        rn_pgblock_put(slab, bytes);
     }
     free(pool);
 }
@@ -206,6 +225,7 @@ int rn_nbpool_create(const struct rn_nbpool_params *params, struct rn_nbpool **o
     pool->np_slot = NB_ROUND(sizeof(struct rn_netbuf)) + NB_ROUND(pool->np_cap);
     pool->np_max = p.np_max;
     pool->np_slab_bufs = p.np_slab;
+    pool->np_prealloc = p.np_prealloc;
     while (pool->np_total < p.np_prealloc) {
         err = pool_grow(pool, p.np_prealloc - pool->np_total);
         if (err) {
@@ -213,6 +233,11 @@ int rn_nbpool_create(const struct rn_nbpool_params *params, struct rn_nbpool **o
             return err;
         }
     }
+    if (pool->np_slabs != NULL) {
+        pool->np_keep_lo = (uintptr_t)pool->np_slabs + NB_ROUND(sizeof(struct nb_slab));
+        pool->np_keep_len = (size_t)pool->np_slabs->sl_count * pool->np_slot;
+    }
+    pool->np_low = pool->np_nfree;
     *out = pool;
     return 0;
 }
@@ -241,6 +266,153 @@ int rn_nbpool_destroy(struct rn_nbpool *pool)
     /* Freed by rn_nb_free() when the last outstanding buffer comes back. */
     pool->np_destroyed = true;
     return RN_EBUSY;
+}
+
+/* Where a slab's slots are, for rn_nbpool_shrink(). */
+struct nb_span {
+    uintptr_t sp_lo, sp_hi;   /* the slots' addresses: [sp_lo, sp_hi) */
+    struct nb_slab *sp_slab;
+    uint32_t sp_free;         /* its slots on the free list */
+    bool sp_gone;             /* it goes back */
+};
+
+static int span_cmp(const void *a, const void *b)
+{
+    const struct nb_span *x = a, *y = b;
+
+    return x->sp_lo < y->sp_lo ? -1 : x->sp_lo > y->sp_lo;
+}
+
+/* The span holding nb among n sorted ones. */
+static struct nb_span *span_of(struct nb_span *spans, size_t n, const struct rn_netbuf *nb)
+{
+    uintptr_t a = (uintptr_t)nb;
+    size_t lo = 0, hi = n;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (a < spans[mid].sp_lo)
+            hi = mid;
+        else if (a >= spans[mid].sp_hi)
+            lo = mid + 1;
+        else
+            return &spans[mid];
+    }
+    return NULL;
+}
+
+bool rn_nbpool_draining(const struct rn_nbpool *pool)
+{
+    return pool->np_draining;
+}
+
+bool rn_nb_unwanted(const struct rn_netbuf *nb)
+{
+    const struct rn_nbpool *pool = nb->nb_pool;
+
+    return pool->np_draining && (uintptr_t)nb - pool->np_keep_lo >= pool->np_keep_len;
+}
+
+/* Orders the free list for draining: the first slab's buffers first,
+ * the rest after, each part in its order; sets the tail. */
+static void free_list_order(struct rn_nbpool *pool)
+{
+    struct rn_netbuf *keep = NULL, **kt = &keep, *rest = NULL, **rt = &rest, *nb, *next;
+
+    pool->np_free_tail = NULL;
+    for (nb = pool->np_free; nb; nb = next) {
+        next = nb->nb_next;
+        nb->nb_next = NULL;
+        if ((uintptr_t)nb - pool->np_keep_lo < pool->np_keep_len) {
+            *kt = nb;
+            kt = &nb->nb_next;
+        } else {
+            *rt = nb;
+            rt = &nb->nb_next;
+        }
+        pool->np_free_tail = nb;
+    }
+    if (rest != NULL) {
+        *kt = rest;
+        pool->np_free_tail = (struct rn_netbuf *)((char *)rt - offsetof(struct rn_netbuf, nb_next));
+    }
+    pool->np_free = keep != NULL ? keep : rest;
+}
+
+size_t rn_nbpool_shrink(struct rn_nbpool *pool)
+{
+    size_t hdr = NB_ROUND(sizeof(struct nb_slab)), n = 0, i, freed = 0;
+    struct nb_span *spans;
+    struct nb_slab *slab, **link;
+    struct rn_netbuf *nb, **tail;
+    uint32_t total = pool->np_total, spare = pool->np_low;
+
+    /* What the pool did not need since the last call may go. */
+    pool->np_low = pool->np_nfree;
+    pool->np_draining = pool->np_total > pool->np_prealloc;
+    if (!pool->np_draining)
+        return 0;
+    if (spare < pool->np_slab_bufs) {
+        free_list_order(pool);
+        return 0;
+    }
+    for (slab = pool->np_slabs; slab; slab = slab->sl_next)
+        n++;
+    spans = calloc(n, sizeof(*spans));
+    if (spans == NULL)
+        return 0;
+    for (i = 0, slab = pool->np_slabs; slab; slab = slab->sl_next, i++) {
+        spans[i].sp_lo = (uintptr_t)slab + hdr;
+        spans[i].sp_hi = spans[i].sp_lo + (size_t)slab->sl_count * pool->np_slot;
+        spans[i].sp_slab = slab;
+    }
+    qsort(spans, n, sizeof(*spans), span_cmp);
+    for (nb = pool->np_free; nb; nb = nb->nb_next)
+        span_of(spans, n, nb)->sp_free++;
+    /* Slabs wholly free go, newest first, but the first one, while the pool
+     * keeps the buffers it was made with and gives back no more than it
+     * did not need. */
+    for (slab = pool->np_slabs; slab; slab = slab->sl_next) {
+        struct nb_span *sp = span_of(spans, n, (struct rn_netbuf *)((uint8_t *)slab + hdr));
+
+        if (sp->sp_lo != pool->np_keep_lo && sp->sp_free == slab->sl_count &&
+            total - slab->sl_count >= pool->np_prealloc &&
+            pool->np_total - total + slab->sl_count <= spare) {
+            total -= slab->sl_count;
+            sp->sp_gone = true;
+        }
+    }
+    /* The free list without the buffers of the slabs that go. */
+    tail = &pool->np_free;
+    while ((nb = *tail) != NULL) {
+        if (span_of(spans, n, nb)->sp_gone) {
+            *tail = nb->nb_next;
+            pool->np_nfree--;
+        } else {
+            tail = &nb->nb_next;
+        }
+    }
+    link = &pool->np_slabs;
+    while ((slab = *link) != NULL) {
+        struct nb_span *sp = span_of(spans, n, (struct rn_netbuf *)((uint8_t *)slab + hdr));
+        size_t bytes = hdr + (size_t)slab->sl_count * pool->np_slot;
+
+        if (!sp->sp_gone) {
+            link = &slab->sl_next;
+            continue;
+        }
+        *link = slab->sl_next;
+        pool->np_total -= slab->sl_count;
+        NB_UNPOISON(slab, bytes);
+        rn_pgblock_put(slab, bytes);
+        freed += bytes;
+    }
+    free(spans);
+    pool->np_low = pool->np_nfree;
+    pool->np_draining = pool->np_total > pool->np_prealloc;
+    free_list_order(pool);
+    return freed;
 }
 
 uint32_t rn_nbpool_outstanding(const struct rn_nbpool *pool, rn_nb_owner_t owner)
@@ -323,7 +495,10 @@ struct rn_netbuf *rn_nb_alloc(struct rn_nbpool *pool, rn_nb_owner_t owner)
     }
     nb = pool->np_free;
     pool->np_free = nb->nb_next;
-    pool->np_nfree--;
+    if (pool->np_free == NULL)
+        pool->np_free_tail = NULL;
+    if (--pool->np_nfree < pool->np_low)
+        pool->np_low = pool->np_nfree;
     NB_UNPOISON(nb->nb_buf, nb->nb_cap);
     nb->nb_next = NULL;
     nb->nb_nextpkt = NULL;
@@ -357,8 +532,17 @@ void rn_nb_free(struct rn_netbuf *nb)
         pool->np_owner_out[nb->nb_owner]--;
         nb->nb_owner = RN_NB_OWNER_NONE;
         nb->nb_nextpkt = NULL;
-        nb->nb_next = pool->np_free;
-        pool->np_free = nb;
+        if (pool->np_draining && (uintptr_t)nb - pool->np_keep_lo >= pool->np_keep_len &&
+            pool->np_free != NULL) {
+            nb->nb_next = NULL;
+            pool->np_free_tail->nb_next = nb;
+            pool->np_free_tail = nb;
+        } else {
+            nb->nb_next = pool->np_free;
+            if (pool->np_free == NULL)
+                pool->np_free_tail = nb;
+            pool->np_free = nb;
+        }
         pool->np_nfree++;
         pool->np_frees++;
         pool->np_outstanding--;

@@ -156,11 +156,14 @@ static struct rn_netbuf *tap_buffer(struct tap_link *tl)
  * pool, for the stack's other users. */
 static void tap_spare(struct tap_link *tl, struct rn_netbuf *b)
 {
+    /* A draining pool gets back the spares it would rather not lend. */
+    bool drain = b != NULL && rn_nbpool_draining(tl->tl_pool);
+
     while (b != NULL) {
         struct rn_netbuf *next = b->nb_next;
 
         b->nb_next = NULL;
-        if (tl->tl_nspare >= tl->tl_spare_max) {
+        if (tl->tl_nspare >= tl->tl_spare_max || (drain && rn_nb_unwanted(b))) {
             rn_nb_free(b);
         } else {
             b->nb_next = tl->tl_spare;

@@ -11,6 +11,11 @@
 #     buffers in page blocks);
 #   - every connection still works: a second GET on each is answered in
 #     full;
+#   - 100 connections to echo send 256 KiB each without reading: echo's
+#     receive queues fill and the packet pool grows; once they have read
+#     back every byte (checked) and closed, the pool gives back what it
+#     grew by within 20 s, with HTTP fetches going on (slabs not needed
+#     for a 5 s period go);
 #   - the daemon shuts down cleanly (lib.sh).
 . "$(dirname "$0")/lib.sh"
 net_setup heap-return
@@ -19,7 +24,7 @@ n=3000
 www="$dir/www"
 mkdir -p "$www"
 head -c 1024 /dev/urandom >"$www/small.bin"
-net_start --service httpd=80:"$www" --set svc.httpd.max_conns=$((n + 100)) \
+net_start --service httpd=80:"$www" --service echo --set svc.httpd.max_conns=$((n + 100)) \
     --set sock.max_handles=$((n + 1000)) --set svc.httpd.idle_timeout=300
 nsx curl -sS --noproxy '*' --max-time 5 -o /dev/null http://198.18.0.2/small.bin ||
     die "the first fetch failed"
@@ -114,5 +119,85 @@ read -r nbad rest <"$dir/again.out"
 touch "$dir/done"
 net_wait_bg "$clients" 30 || bad "the clients did not exit"
 net_tcp_idle 10 || bad "refnet still has TCP connections: $(rn netstat | head -5)"
+
+# The packet pool: echo's receive queues hold what 100 clients sent and
+# did not read back yet.
+pool0=$(jq_py "$dir/s1.json" 'j["pool"]["allocated"]')
+net_bg "$py" - "$dir" <<'PYEOF'
+import os, select, socket, sys, time
+d, n, size = sys.argv[1], 100, 256 * 1024
+conns = []
+for i in range(n):
+    s = socket.create_connection(("198.18.0.2", 7), timeout=10)
+    s.setblocking(False)
+    conns.append([s, bytes((i + k) % 251 for k in range(size)), 0, bytearray()])
+
+def step(write):
+    """Moves what can move; returns whether anything did."""
+    moved = False
+    for c in conns:
+        s, data, sent, got = c
+        if write and sent < len(data):
+            try:
+                k = s.send(data[sent:sent + 65536])
+                c[2] += k
+                moved = moved or k > 0
+            except BlockingIOError:
+                pass
+        if not write:
+            try:
+                b = s.recv(65536)
+                got += b
+                moved = moved or len(b) > 0
+            except BlockingIOError:
+                pass
+    return moved
+
+# Send without reading until nothing moves for a second.
+end, still = time.monotonic() + 30, time.monotonic()
+while time.monotonic() < end and time.monotonic() - still < 1:
+    if step(True):
+        still = time.monotonic()
+    time.sleep(0.01)
+open(os.path.join(d, "full"), "w").write("%d\n" % sum(c[2] for c in conns))
+while not os.path.exists(os.path.join(d, "drain")) and time.monotonic() < end + 30:
+    time.sleep(0.1)
+# Read everything back, sending the rest meanwhile.
+end = time.monotonic() + 60
+while time.monotonic() < end and any(len(c[3]) < len(c[1]) for c in conns):
+    step(True)
+    if not step(False):
+        time.sleep(0.005)
+bad = [i for i, c in enumerate(conns) if bytes(c[3]) != c[1]]
+for c in conns:
+    c[0].close()
+open(os.path.join(d, "echoed"), "w").write("%d %s\n" % (len(bad), bad[:5]))
+PYEOF
+echoers=$bgpid
+for i in $(seq 600); do [ -s "$dir/full" ] && break; sleep 0.1; done
+[ -s "$dir/full" ] || die "the echo clients did not fill their connections"
+net_stat "$dir/s2.json"
+pool_full=$(jq_py "$dir/s2.json" 'j["pool"]["allocated"]')
+touch "$dir/drain"
+net_wait_bg "$echoers" 90 || bad "the echo clients failed"
+read -r nbad rest <"$dir/echoed"
+[ "$nbad" = 0 ] || bad "echo: $nbad connections got back other bytes than they sent: $rest"
+net_tcp_idle 10 || bad "refnet still has TCP connections: $(rn netstat | head -5)"
+# Light traffic meanwhile, as a server has: the buffers the TAP keeps
+# ready for frames (link.tap.rx) are taken and given back, and move to
+# the pool's first slab (a daemon that receives nothing at all keeps
+# the slabs those few buffers sit in).
+pool2=
+for i in $(seq 40); do
+    nsx curl -sS --noproxy "*" --max-time 5 -o /dev/null -o /dev/null http://198.18.0.2/small.bin \
+        http://198.18.0.2/small.bin || bad "a fetch after the echo burst failed"
+    net_stat "$dir/s3.json"
+    pool2=$(jq_py "$dir/s3.json" 'j["pool"]["allocated"]')
+    [ "$pool2" -le "$pool0" ] && break
+    sleep 0.5
+done
+echo "packet pool: $pool0 buffers, $pool_full with echo's queues full ($(cat "$dir/full" | tr -d '\n') bytes sent), $pool2 once they were read and closed"
+[ "$pool_full" -ge $((pool0 + 1000)) ] || bad "echo's full queues grew the packet pool only from $pool0 to $pool_full buffers"
+[ "$pool2" -le "$pool0" ] || bad "the packet pool kept $pool2 buffers 20 s after the burst, want <= $pool0"
 
 net_done "heap return: after a burst of $n requests the daemon gave freed memory back ($per B a connection left), and every connection still answered"

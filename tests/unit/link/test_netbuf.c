@@ -118,6 +118,84 @@ static void test_pool_reuse_no_growth(void **state)
     assert_int_equal(rn_nbpool_destroy(pool), 0);
 }
 
+/* After a burst, slabs whose buffers are all free go back, newest first,
+ * once a period passed that did not need them, down to the buffers the
+ * pool was made with; a slab with one buffer still out stays; the pool
+ * grows again as before. */
+static void test_pool_shrink(void **state)
+{
+    struct rn_nbpool_params p = {.np_data_size = 48, .np_headroom = 16, .np_max = 64,
+                                 .np_slab = 8, .np_prealloc = 8};
+    struct rn_nbpool *pool = NULL;
+    struct rn_nbpool_stats st;
+    struct rn_netbuf *bufs[40], *keep;
+    size_t freed;
+    int i;
+
+    (void)state;
+    assert_int_equal(rn_nbpool_create(&p, &pool), 0);
+    /* Nothing to give back yet. */
+    assert_int_equal(rn_nbpool_shrink(pool), 0);
+    assert_false(rn_nbpool_draining(pool));
+    for (i = 0; i < 40; i++) {
+        bufs[i] = rn_nb_alloc(pool, th_owner());
+        assert_non_null(bufs[i]);
+        memset(rn_nb_put(bufs[i], 48), i, 48);
+    }
+    rn_nbpool_stats(pool, &st);
+    assert_int_equal(st.ps_total, 40);
+    /* All in use: nothing goes. */
+    assert_int_equal(rn_nbpool_shrink(pool), 0);
+    /* All but one free: bufs[20] holds its slab (the third of five). */
+    keep = bufs[20];
+    for (i = 0; i < 40; i++) {
+        if (i != 20)
+            rn_nb_free(bufs[i]);
+    }
+    /* The burst needed every buffer since the pool was made: nothing goes
+     * yet.  A period later, what it did not need does. */
+    assert_int_equal(rn_nbpool_shrink(pool), 0);
+    /* Draining since the pool grew past its first slab: the first slab's buffers are lent first, and
+     * one elsewhere is unwanted (a link's spare would go back). */
+    assert_true(rn_nbpool_draining(pool));
+    assert_true(rn_nb_unwanted(keep));
+    bufs[0] = rn_nb_alloc(pool, th_owner());
+    assert_non_null(bufs[0]);
+    assert_false(rn_nb_unwanted(bufs[0]));
+    rn_nb_free(bufs[0]);
+    freed = rn_nbpool_shrink(pool);
+    rn_nbpool_stats(pool, &st);
+    /* Three slabs go: the first one stays, and bufs[20]'s. */
+    assert_int_equal(st.ps_total, 16);
+    assert_int_equal(st.ps_free, 15);
+    assert_int_equal(st.ps_outstanding, 1);
+    assert_true(freed >= 24 * (48 + 16));
+    assert_int_equal(keep->nb_data[0], 20);
+    assert_true(rn_nb_check(keep));
+    /* The pool grows again to its maximum, and every buffer works. */
+    for (i = 0; i < 40; i++) {
+        bufs[i] = rn_nb_alloc(pool, th_owner());
+        assert_non_null(bufs[i]);
+        memset(rn_nb_put(bufs[i], 48), 0xee, 48);
+    }
+    rn_nb_free(keep);
+    for (i = 0; i < 40; i++)
+        rn_nb_free(bufs[i]);
+    assert_int_equal(rn_nbpool_shrink(pool), 0);
+    /* A period that needed 3 buffers at most (45 of 48 spare): five slabs
+     * go, and the pool's first 8 buffers stay. */
+    for (i = 0; i < 3; i++)
+        bufs[i] = rn_nb_alloc(pool, th_owner());
+    for (i = 0; i < 3; i++)
+        rn_nb_free(bufs[i]);
+    assert_true(rn_nbpool_shrink(pool) > 0);
+    rn_nbpool_stats(pool, &st);
+    assert_int_equal(st.ps_total, 8);
+    assert_int_equal(st.ps_free, 8);
+    assert_false(rn_nbpool_draining(pool));
+    assert_int_equal(rn_nbpool_destroy(pool), 0);
+}
+
 static void test_pool_exhaustion(void **state)
 {
     struct rn_nbpool *pool = th_pool(10);
@@ -456,6 +534,7 @@ int main(void)
         cmocka_unit_test(test_owner_registry),
         cmocka_unit_test(test_pool_accounting),
         cmocka_unit_test(test_pool_reuse_no_growth),
+        cmocka_unit_test(test_pool_shrink),
         cmocka_unit_test(test_pool_exhaustion),
         cmocka_unit_test(test_pool_leak_report),
         cmocka_unit_test(test_push_pull_put),
