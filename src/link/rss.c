@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/hex.h"
 #include "refnet/rss.h"
 
 const uint8_t rn_rss_default_key[RN_RSS_KEY_LEN] = {
@@ -220,17 +221,6 @@ bool rn_rss_icmp_error_queue(const struct rn_rss *rss, const uint8_t *frame, siz
     }
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 int rn_rss_key_parse(const char *text, uint8_t key[RN_RSS_KEY_LEN], char *err, size_t errlen)
 {
     uint8_t k[RN_RSS_KEY_LEN];
@@ -238,7 +228,7 @@ int rn_rss_key_parse(const char *text, uint8_t key[RN_RSS_KEY_LEN], char *err, s
     unsigned i;
 
     for (i = 0; i < RN_RSS_KEY_LEN; i++) {
-        int hi = hexval(p[0]), lo = hi < 0 ? -1 : hexval(p[1]);
+        int hi = rn__hex_digit(p[0]), lo = hi < 0 ? -1 : rn__hex_digit(p[1]);
 
         if (hi < 0 || lo < 0) {
             snprintf(err, errlen,

@@ -4,6 +4,7 @@
 #include <assert.h>
 #include <ctype.h>
 
+#include "base/hex.h"
 #include "refnet/error.h"
 #include "wire/bytes.h"
 #include "wire/eth.h"
@@ -64,18 +65,6 @@ char *rn_mac_fmt(const struct rn_mac *m, char *buf)
     return buf;
 }
 
-/* Returns the value of hex digit c, or -1. */
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 int rn_mac_parse(const char *s, struct rn_mac *m, const char **errmsg)
 {
     /* Per-group messages, so that the error says where the problem is. */
@@ -118,20 +107,20 @@ int rn_mac_parse(const char *s, struct rn_mac *m, const char **errmsg)
             }
             sep = *s++;
         }
-        hi = hexval(*s);
+        hi = rn__hex_digit(*s);
         if (hi < 0) {
             err = no_digit[i];
             goto out_err;
         }
         s++;
-        lo = hexval(*s);
+        lo = rn__hex_digit(*s);
         if (lo < 0) {
             /* One digit: "2:0:0:0:0:1" is common shorthand. */
             tmp.mac_octet[i] = (uint8_t)hi;
             continue;
         }
         s++;
-        if (hexval(*s) >= 0) {
+        if (rn__hex_digit(*s) >= 0) {
             err = too_long[i];
             goto out_err;
         }

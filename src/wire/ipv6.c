@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/hex.h"
 #include "refnet/error.h"
 #include "wire/bytes.h"
 #include "wire/ipv4.h"
@@ -271,18 +272,6 @@ char *rn_ip6_addr_fmt(const struct rn_ip6 *a, char *buf)
     return buf;
 }
 
-/* The value of hex digit c, or -1. */
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Reads an address from s up to the first character that cannot be part of
  * one.  Returns 0 with *end after it, or RN_EINVAL with *err. */
 static int ip6_scan(const char *s, struct rn_ip6 *out, const char **end, const char **err)
@@ -309,7 +298,7 @@ static int ip6_scan(const char *s, struct rn_ip6 *out, const char **end, const c
             *err = "more than 8 groups";
             return RN_EINVAL;
         }
-        while ((d = hexval(*q)) >= 0) {
+        while ((d = rn__hex_digit(*q)) >= 0) {
             if (++nd > 4) {
                 *err = "a group has more than 4 hex digits";
                 return RN_EINVAL;
