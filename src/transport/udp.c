@@ -532,16 +532,29 @@ static int udp_open(struct rn_stack *st, const struct rn_sock_upcall *up, void *
     return 0;
 }
 
-static int ep_bind(struct udp_ep *ep, struct rn_inaddr addr, uint16_t port, struct rn_inaddr raddr,
-                   uint16_t rport)
+/* Binds ep to addr:port, an ephemeral port if port is 0.  When the
+ * socket is being connected (or sends first) to raddr:rport from source
+ * address src, the ephemeral port is one whose answers the device steers
+ * to this stack's queue under receive-side scaling, as TCP's are (about
+ * one in as many as there are queues); else any. */
+static int ep_bind(struct udp_ep *ep, struct rn_inaddr addr, uint16_t port, struct rn_inaddr src,
+                   struct rn_inaddr raddr, uint16_t rport)
 {
     struct udp_state *us = ep->ue_udp;
+    uint32_t tries;
     int err;
 
     if (port == 0) {
-        err = rn__pt_pick_ephemeral(&us->us_ports, addr, raddr, rport);
-        if (err < 0)
-            return err;
+        for (tries = 0; tries < 65536u; tries++) {
+            err = rn__pt_pick_ephemeral(&us->us_ports, addr, raddr, rport);
+            if (err < 0)
+                return err;
+            if (rport == 0 ||
+                rn_stack_rss_mine(us->us_stack, &raddr, &src, rport, (uint16_t)err))
+                break;
+        }
+        if (tries == 65536u)
+            return RN_EADDRINUSE;
         port = (uint16_t)err;
     }
     err = rn__pt_insert(&us->us_ports, &ep->ue_bind, ep, addr, port);
@@ -569,7 +582,7 @@ static int udp_bind(void *t, const struct rn_sockaddr_in *addr)
         return RN_EADDRNOTAVAIL;
     if (!rn_inaddr_is_v4(&la) && !rn_ip6_is_any(&la.ia_ip6) && !rn__ip6_is_local(st, &la.ia_ip6))
         return RN_EADDRNOTAVAIL;
-    return ep_bind(ep, la, addr->sin_port, rn__inaddr_any_like(&la), 0);
+    return ep_bind(ep, la, addr->sin_port, la, rn__inaddr_any_like(&la), 0);
 }
 
 static int udp_listen(void *t, int backlog)
@@ -644,7 +657,7 @@ static int udp_connect(void *t, const struct rn_sockaddr_in *addr)
         return 0;
     }
     if (ep->ue_lport == 0) {
-        err = ep_bind(ep, ep->ue_laddr, 0, raddr, addr->sin_port);
+        err = ep_bind(ep, ep->ue_laddr, 0, src, raddr, addr->sin_port);
         if (err < 0)
             return err;
     }
@@ -734,7 +747,7 @@ static ssize_t udp_send(void *t, const void *buf, size_t len, const struct rn_so
     if (ep_route(ep, &dst, &src, &bcast) < 0)
         return RN_ENETUNREACH;
     if (ep->ue_lport == 0) {
-        err = ep_bind(ep, ep->ue_laddr, 0, dst, dport);
+        err = ep_bind(ep, ep->ue_laddr, 0, src, dst, dport);
         if (err < 0)
             return err;
     }

@@ -442,12 +442,61 @@ static void test_connects_stay(void **state)
     close(lfd);
 }
 
+/* UDP sockets each stack connects get answers there: 8 from each stack
+ * to a Linux socket, each over a local port that hashes back to it (a
+ * port hashed elsewhere would have its answers steered to a stack with
+ * no socket on it). */
+static void test_udp_connects_stay(void **state)
+{
+    struct rn_sockaddr_in to, local;
+    struct sockaddr_in from;
+    socklen_t fl;
+    unsigned q, i;
+    int lfd, k;
+    char b[8];
+
+    (void)state;
+    if (g.skip_reason)
+        skip();
+    lfd = linux_udp(AF_INET, "198.18.0.1", 9200);
+    sa4(&to, "198.18.0.1", 9200);
+    for (q = 0; q < NQ; q++) {
+        struct lane *l = &g.lane[q];
+
+        for (i = 0; i < 8; i++) {
+            int h = rn_socket(l->proc, RN_SOCK_DGRAM, 0);
+            struct rn_inaddr src = rn_inaddr_v4(0xc6120001), dst = rn_inaddr_v4(0xc6120002);
+            ssize_t n = RN_EAGAIN;
+
+            assert_true(h > 0);
+            assert_int_equal(rn_connect(l->proc, h, &to), 0);
+            assert_int_equal(rn_getsockname(l->proc, h, &local), 0);
+            assert_int_equal(rn_rss_flow_queue(&g.rss, &src, &dst, 9200, local.sin_port), q);
+            assert_int_equal(rn_send(l->proc, h, "x", 1, 0), 1);
+            fl = sizeof(from);
+            assert_int_equal(recvfrom(lfd, b, sizeof(b), 0, (struct sockaddr *)&from, &fl), 1);
+            assert_int_equal(sendto(lfd, "y", 1, 0, (struct sockaddr *)&from, fl), 1);
+            /* The answer within 2 s, not a wait for ever if it went astray. */
+            for (k = 0; k < 200 && n == RN_EAGAIN; k++) {
+                n = rn_recv(l->proc, h, b, sizeof(b), RN_MSG_DONTWAIT);
+                if (n == RN_EAGAIN)
+                    usleep(10000);
+            }
+            assert_int_equal(n, 1);
+            assert_int_equal(b[0], 'y');
+            assert_int_equal(rn_close(l->proc, h), 0);
+        }
+    }
+    close(lfd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_flows_to_their_stack),
         cmocka_unit_test(test_shadow_resolves),
         cmocka_unit_test(test_connects_stay),
+        cmocka_unit_test(test_udp_connects_stay),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
