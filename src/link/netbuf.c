@@ -9,8 +9,9 @@
  * (refnet/heap.h) of `count` slots; a slot is a struct rn_netbuf header
  * followed by its storage (headroom + data size), both rounded up to a
  * cache line.  Free buffers are a singly linked list through nb_next.  A
- * slab whose buffers are all free can go back whole (rn_nbpool_shrink()).  Under AddressSanitizer the storage
- * of a free buffer is poisoned, so a use after rn_nb_free() is caught.
+ * slab whose buffers are all free can go back whole (rn_nbpool_shrink()).
+ * Under AddressSanitizer the storage of a free buffer is poisoned, so a
+ * use after rn_nb_free() is caught.
  */
 #include <assert.h>
 #include <pthread.h>

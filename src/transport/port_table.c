@@ -124,7 +124,7 @@ struct rn_port_entry *rn__pt_lookup(const struct rn_port_table *pt, struct rn_in
 }
 
 int rn__pt_pick_ephemeral(struct rn_port_table *pt, struct rn_inaddr laddr, struct rn_inaddr raddr,
-                          uint16_t rport)
+                          uint16_t rport, bool (*want)(void *ctx, uint16_t port), void *ctx)
 {
     uint32_t num = (uint32_t)pt->pt_eph_hi - pt->pt_eph_lo + 1, count;
     uint8_t in[2 * RN_IP6_LEN + 3];
@@ -140,7 +140,7 @@ int rn__pt_pick_ephemeral(struct rn_port_table *pt, struct rn_inaddr laddr, stru
         uint16_t port = (uint16_t)(pt->pt_eph_lo + (pt->pt_next_eph + offset) % num);
 
         pt->pt_next_eph++;
-        if (!rn__pt_conflicts(pt, laddr, port))
+        if (!rn__pt_conflicts(pt, laddr, port) && (want == NULL || want(ctx, port)))
             return port;
     }
     return RN_EADDRINUSE;

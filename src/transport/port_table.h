@@ -149,10 +149,11 @@ struct rn_port_entry *rn__pt_lookup(const struct rn_port_table *pt, struct rn_in
 struct rn_port_entry *rn__pt_chain(const struct rn_port_table *pt, uint16_t port);
 
 /* Picks a free ephemeral port for a binding on laddr towards (raddr,
- * rport) (zeros when unknown).  Returns the port, or RN_EADDRINUSE when
- * the whole range is taken. */
+ * rport) (zeros when unknown), one that want(ctx, port) accepts too if
+ * want is not NULL (a port whose answers come to this stack's queue).
+ * Returns the port, or RN_EADDRINUSE when no port of the range will do. */
 int rn__pt_pick_ephemeral(struct rn_port_table *pt, struct rn_inaddr laddr, struct rn_inaddr raddr,
-                          uint16_t rport);
+                          uint16_t rport, bool (*want)(void *ctx, uint16_t port), void *ctx);
 
 /* Calls fn on every binding; fn may remove the one it is given. */
 void rn__pt_foreach(struct rn_port_table *pt, void (*fn)(struct rn_port_entry *pe, void *ctx),

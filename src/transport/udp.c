@@ -532,6 +532,21 @@ static int udp_open(struct rn_stack *st, const struct rn_sock_upcall *up, void *
     return 0;
 }
 
+/* A peer's answers to an ephemeral port, for rn__pt_pick_ephemeral(). */
+struct rss_want {
+    struct rn_stack *rw_stack;
+    struct rn_inaddr rw_src, rw_raddr;  /* our address, the peer's */
+    uint16_t rw_rport;
+};
+
+/* Whether the device steers the peer's answers to port to this stack. */
+static bool rss_wants(void *ctx, uint16_t port)
+{
+    const struct rss_want *rw = ctx;
+
+    return rn_stack_rss_mine(rw->rw_stack, &rw->rw_raddr, &rw->rw_src, rw->rw_rport, port);
+}
+
 /* Binds ep to addr:port, an ephemeral port if port is 0.  When the
  * socket is being connected (or sends first) to raddr:rport from source
  * address src, the ephemeral port is one whose answers the device steers
@@ -541,20 +556,14 @@ static int ep_bind(struct udp_ep *ep, struct rn_inaddr addr, uint16_t port, stru
                    struct rn_inaddr raddr, uint16_t rport)
 {
     struct udp_state *us = ep->ue_udp;
-    uint32_t tries;
+    struct rss_want rw = {us->us_stack, src, raddr, rport};
     int err;
 
     if (port == 0) {
-        for (tries = 0; tries < 65536u; tries++) {
-            err = rn__pt_pick_ephemeral(&us->us_ports, addr, raddr, rport);
-            if (err < 0)
-                return err;
-            if (rport == 0 ||
-                rn_stack_rss_mine(us->us_stack, &raddr, &src, rport, (uint16_t)err))
-                break;
-        }
-        if (tries == 65536u)
-            return RN_EADDRINUSE;
+        err = rn__pt_pick_ephemeral(&us->us_ports, addr, raddr, rport,
+                                    rport != 0 ? rss_wants : NULL, &rw);
+        if (err < 0)
+            return err;
         port = (uint16_t)err;
     }
     err = rn__pt_insert(&us->us_ports, &ep->ue_bind, ep, addr, port);

@@ -79,14 +79,14 @@ static void test_ephemeral_ports(void **state)
     rn__pt_init(&pt2, RN_IPPROTO_UDP, 7);
     /* Same seed, same sequence; inside the range. */
     for (i = 0; i < 3; i++) {
-        first[i] = rn__pt_pick_ephemeral(&pt, V4(0), V4(ADDR_B), 53);
+        first[i] = rn__pt_pick_ephemeral(&pt, V4(0), V4(ADDR_B), 53, NULL, NULL);
         assert_true(first[i] >= RN_EPHEMERAL_LO && first[i] <= RN_EPHEMERAL_HI);
-        assert_int_equal(rn__pt_pick_ephemeral(&pt2, V4(0), V4(ADDR_B), 53), first[i]);
+        assert_int_equal(rn__pt_pick_ephemeral(&pt2, V4(0), V4(ADDR_B), 53, NULL, NULL), first[i]);
     }
     /* Algorithm 3: consecutive picks for one peer advance by one. */
     assert_int_equal((first[1] - first[0] + 16384) % 16384, 1);
     /* Another peer starts somewhere else. */
-    port = rn__pt_pick_ephemeral(&pt, V4(0), V4(ADDR_A), 53);
+    port = rn__pt_pick_ephemeral(&pt, V4(0), V4(ADDR_A), 53, NULL, NULL);
     assert_true(port != first[2] + 1);
     /* A small range fills up, then refuses; bound ports are skipped. */
     pt.pt_eph_lo = 40000;
@@ -94,12 +94,12 @@ static void test_ephemeral_ports(void **state)
     memset(pe, 0, sizeof(pe));
     for (i = 0; i < 4; i++) {
         obs[i] = rn_ob_create(t, RN_TAG_CREATE);
-        port = rn__pt_pick_ephemeral(&pt, V4(0), V4(0), 0);
+        port = rn__pt_pick_ephemeral(&pt, V4(0), V4(0), 0, NULL, NULL);
         assert_true(port >= 40000 && port <= 40003);
         assert_int_equal(rn__pt_insert(&pt, &pe[i], obs[i], V4(0), (uint16_t)port), 0);
         assert_int_equal(rn_ob_tag_count(obs[i], RN_TAG_PORT_TABLE), 1);
     }
-    assert_int_equal(rn__pt_pick_ephemeral(&pt, V4(0), V4(0), 0), RN_EADDRINUSE);
+    assert_int_equal(rn__pt_pick_ephemeral(&pt, V4(0), V4(0), 0, NULL, NULL), RN_EADDRINUSE);
     /* Conflicts: wildcard against specific and the same address. */
     assert_true(rn__pt_conflicts(&pt, V4(ADDR_A), pe[0].pe_port));
     assert_false(rn__pt_conflicts(&pt, V4(ADDR_A), 40010));
@@ -173,7 +173,7 @@ static void test_port_table_both_families(void **state)
     assert_ptr_equal(rn__pt_lookup(&pt, b6, 55), &pe[4]);
     assert_null(rn__pt_lookup(&pt, V4(ADDR_A), 55));
     /* Ephemeral ports for IPv6 peers come from the range too. */
-    i = rn__pt_pick_ephemeral(&pt, any6, b6, 53);
+    i = rn__pt_pick_ephemeral(&pt, any6, b6, 53, NULL, NULL);
     assert_true(i >= RN_EPHEMERAL_LO && i <= RN_EPHEMERAL_HI);
     for (i = 0; i < 6; i++) {
         rn__pt_remove(&pt, &pe[i]);
