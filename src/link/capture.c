@@ -29,6 +29,7 @@ struct capture_sink {
     pthread_mutex_t cs_lock;        /* guards the dumper */
     pcap_t *cs_dead;                /* [I] libpcap handle describing the file */
     pcap_dumper_t *cs_dumper;       /* [cs_lock] the open file */
+    rn_time_t cs_last;              /* [cs_lock] the last frame's time */
     atomic_uint cs_refs;            /* [A] one per filter writing to it */
 };
 
@@ -72,12 +73,19 @@ static void capture_write(struct capture_link *cl, const struct rn_netbuf *nb, r
     const void *data;
 
     memset(&hdr, 0, sizeof(hdr));
-    hdr.ts.tv_sec = (time_t)(t / RN_NSEC_PER_SEC);
-    hdr.ts.tv_usec = (suseconds_t)(t % RN_NSEC_PER_SEC);  /* nanoseconds in this file */
     hdr.len = nb->nb_pktlen;
     hdr.caplen = nb->nb_pktlen < cl->cl_snaplen ? nb->nb_pktlen : cl->cl_snaplen;
     data = rn_nb_header(nb, 0, hdr.caplen, cl->cl_scratch);
     pthread_mutex_lock(&cl->cl_sink->cs_lock);
+    /* Each queue stamps its frames with its own pass's now: a frame of a
+     * pass that began earlier on another loop may come after a later
+     * one's.  The file's times never go back: such a frame takes the
+     * time of the one before it. */
+    if (t < cl->cl_sink->cs_last)
+        t = cl->cl_sink->cs_last;
+    cl->cl_sink->cs_last = t;
+    hdr.ts.tv_sec = (time_t)(t / RN_NSEC_PER_SEC);
+    hdr.ts.tv_usec = (suseconds_t)(t % RN_NSEC_PER_SEC);  /* nanoseconds in this file */
     pcap_dump((u_char *)cl->cl_sink->cs_dumper, &hdr, data);
     pthread_mutex_unlock(&cl->cl_sink->cs_lock);
     cl->cl_frames++;
