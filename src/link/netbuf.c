@@ -303,6 +303,12 @@ static struct nb_span *span_of(struct nb_span *spans, size_t n, const struct rn_
     return NULL;
 }
 
+/* Whether nb is one of the pool's first slab's buffers. */
+static inline bool in_first_slab(const struct rn_nbpool *pool, const struct rn_netbuf *nb)
+{
+    return (uintptr_t)nb - pool->np_keep_lo < pool->np_keep_len;
+}
+
 bool rn_nbpool_draining(const struct rn_nbpool *pool)
 {
     return pool->np_draining;
@@ -312,7 +318,7 @@ bool rn_nb_unwanted(const struct rn_netbuf *nb)
 {
     const struct rn_nbpool *pool = nb->nb_pool;
 
-    return pool->np_draining && (uintptr_t)nb - pool->np_keep_lo >= pool->np_keep_len;
+    return pool->np_draining && !in_first_slab(pool, nb);
 }
 
 /* Orders the free list for draining: the first slab's buffers first,
@@ -325,7 +331,7 @@ static void free_list_order(struct rn_nbpool *pool)
     for (nb = pool->np_free; nb; nb = next) {
         next = nb->nb_next;
         nb->nb_next = NULL;
-        if ((uintptr_t)nb - pool->np_keep_lo < pool->np_keep_len) {
+        if (in_first_slab(pool, nb)) {
             *kt = nb;
             kt = &nb->nb_next;
         } else {
@@ -533,8 +539,7 @@ void rn_nb_free(struct rn_netbuf *nb)
         pool->np_owner_out[nb->nb_owner]--;
         nb->nb_owner = RN_NB_OWNER_NONE;
         nb->nb_nextpkt = NULL;
-        if (pool->np_draining && (uintptr_t)nb - pool->np_keep_lo >= pool->np_keep_len &&
-            pool->np_free != NULL) {
+        if (rn_nb_unwanted(nb) && pool->np_free != NULL) {
             nb->nb_next = NULL;
             pool->np_free_tail->nb_next = nb;
             pool->np_free_tail = nb;
