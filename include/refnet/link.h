@@ -45,6 +45,13 @@
  * withdraws transmit checksum offload and TSO.  Other drivers offer none,
  * and the layers above then compute every checksum.
  *
+ * RN_LINK_OFF_TX_REF is the promise that lets TCP send from its send
+ * buffer without copying a segment's payload into the pool: the TAP
+ * driver writes every frame before its tx returns, and the simulated
+ * cable copies what it keeps (rn_nb_unref()).  A filter that keeps frames
+ * (the fault filter's delays) withdraws it, and the interface then copies
+ * such a frame before handing it down.
+ *
  * A stack in a few lines (errors unchecked):
  *
  *     struct rn_nbpool *pool;
@@ -91,6 +98,9 @@ struct rn_rss;
 #define RN_LINK_OFF_RX_CSUM 0x0002u  /* marks verified frames RN_NB_OFF_CSUM_VALID */
 #define RN_LINK_OFF_TSO 0x0004u      /* splits RN_NB_OFF_GSO TCP segments over IPv4 */
 #define RN_LINK_OFF_TSO6 0x0008u     /* the same over IPv6 (no extension headers) */
+#define RN_LINK_OFF_TX_REF 0x0010u   /* takes frames whose buffers refer to the
+                                        sender's memory (rn_nb_ref()): done with
+                                        that memory when its tx returns */
 
 /* What a link can do. */
 struct rn_link_caps {

@@ -24,10 +24,17 @@
  * of the stack that created the pool ([L] below).  Nothing here locks.  The
  * owner registry alone may be used from any thread.
  *
+ * A buffer may also *refer* to memory outside the pool (rn_nb_ref()): a
+ * sender's own buffer, sent without copying it into the pool first.  Such
+ * a buffer is read-only, has no headroom or tailroom, and its memory must
+ * not change until the buffer is freed; the pool counts them
+ * (rn_nbpool_refs()) so that the owner of that memory can tell when it is
+ * free to change it.
+ *
  * Performance: rn_nb_alloc and rn_nb_free are O(1) pops and pushes on a free
- * list.  The pool grows in slabs up to its maximum and never shrinks, so once
- * warmed (or preallocated with np_prealloc) the per-packet path never calls
- * malloc.
+ * list.  The pool grows in slabs up to its maximum and shrinks only when
+ * asked (rn_nbpool_shrink()), so once warmed (or preallocated with
+ * np_prealloc) the per-packet path never calls malloc.
  */
 #ifndef REFNET_NETBUF_H
 #define REFNET_NETBUF_H
@@ -139,6 +146,8 @@ struct rn_nbpool_stats {
     uint64_t ps_frees;        /* buffers returned */
     uint64_t ps_exhausted;    /* allocations refused: the pool was at its maximum */
     uint64_t ps_nomem;        /* allocations refused: the system had no memory */
+    uint32_t ps_refs;         /* outstanding buffers referring to outside memory */
+    uint64_t ps_ref_copies;   /* packets rn_nb_unref() had to copy */
 };
 
 /* Creates a pool.  Returns 0 and sets *out, RN_EINVAL for impossible
@@ -209,6 +218,30 @@ uint32_t rn_nbpool_data_size(const struct rn_nbpool *pool);
  * of memory.  owner must be registered. */
 struct rn_netbuf *rn_nb_alloc(struct rn_nbpool *pool, rn_nb_owner_t owner);
 
+/* Returns a one-buffer packet counted against owner whose data is the len
+ * bytes at data, not a copy of them: no headroom, no tailroom, and nothing
+ * in refnet writes through it.  The caller keeps those bytes unchanged and
+ * valid until the buffer is freed, which rn_nbpool_refs() tells.  Append it
+ * to a packet with rn_nb_cat().  Only for links that are done with a
+ * frame's memory when their tx returns (RN_LINK_OFF_TX_REF): whatever
+ * keeps a packet longer calls rn_nb_unref() first.  Returns NULL as
+ * rn_nb_alloc() does; len is at least 1. */
+struct rn_netbuf *rn_nb_ref(struct rn_nbpool *pool, rn_nb_owner_t owner, const void *data,
+                            uint32_t len);
+
+/* Returns how many buffers of the pool refer to outside memory now. */
+uint32_t rn_nbpool_refs(const struct rn_nbpool *pool);
+
+/* Whether buffer nb (this one, not its chain) refers to outside memory. */
+bool rn_nb_is_ref(const struct rn_netbuf *nb);
+
+/* Makes packet nb hold its own data: if any buffer of it refers to outside
+ * memory, returns a copy (head metadata included) and frees nb; else
+ * returns nb.  Returns NULL, nb freed, if the pool could not supply the
+ * copy.  Consumes nb.  For a layer about to keep a packet past the call
+ * that handed it over (a queue, a delay). */
+struct rn_netbuf *rn_nb_unref(struct rn_netbuf *nb);
+
 /* Frees a whole packet: nb and every buffer after it through nb_next.
  * nb_nextpkt is ignored.  Consumes nb.  nb may be NULL. */
 void rn_nb_free(struct rn_netbuf *nb);
@@ -252,7 +285,7 @@ void rn_nb_reserve(struct rn_netbuf *nb, uint32_t headroom);
 
 /* Prepends len bytes into the head buffer's headroom.  Returns a pointer to
  * them (uninitialised) for the caller to fill, or NULL, changing nothing, if
- * the headroom is shorter than len. */
+ * the headroom is shorter than len or the head refers to outside memory. */
 void *rn_nb_push(struct rn_netbuf *nb, size_t len);
 
 /* Strips len bytes from the front of the packet, across buffers.  Returns 0,
@@ -292,8 +325,8 @@ const void *rn_nb_header(const struct rn_netbuf *nb, size_t off, size_t len, voi
 
 /* Makes the first len bytes contiguous in the head buffer, moving data
  * forward from later buffers.  Returns nb_data, or NULL, changing nothing,
- * if the packet is shorter than len or len exceeds what the head buffer can
- * hold. */
+ * if the packet is shorter than len, len exceeds what the head buffer can
+ * hold, or the head refers to outside memory and holds fewer. */
 void *rn_nb_pullup(struct rn_netbuf *nb, size_t len);
 
 /* Copies the whole packet into dst (cap bytes).  Returns the packet length,

@@ -48,6 +48,12 @@
 #define NB_ROUND(x) (((x) + NB_ALIGN - 1) & ~(size_t)(NB_ALIGN - 1))
 #define NB_BUF_SIZE_MAX (1u << 20)
 
+/* A buffer's own storage, right after its header in the slab. */
+static inline uint8_t *nb_storage(const struct rn_netbuf *nb)
+{
+    return (uint8_t *)nb + NB_ROUND(sizeof(*nb));
+}
+
 /* ---- Owner registry ----------------------------------------------------- */
 
 static pthread_mutex_t owner_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -136,6 +142,8 @@ struct rn_nbpool {
     uint64_t np_frees;                  /* [L] buffers returned */
     uint64_t np_exhausted;              /* [L] allocations refused at np_max */
     uint64_t np_nomem;                  /* [L] allocations refused by malloc */
+    uint32_t np_refs;                   /* [L] buffers referring to outside memory */
+    uint64_t np_ref_copies;             /* [L] packets rn_nb_unref() copied */
     bool np_destroyed;                  /* [L] destroy ran; free when np_outstanding == 0 */
     /* [L] per owner: np_outstanding == sum of np_owner_out[i] */
     uint32_t np_owner_out[RN_NB_OWNER_MAX];
@@ -166,7 +174,7 @@ static int pool_grow(struct rn_nbpool *pool, uint32_t want)
         struct rn_netbuf *nb = (struct rn_netbuf *)(base + (size_t)i * pool->np_slot);
 
         memset(nb, 0, sizeof(*nb));
-        nb->nb_buf = (uint8_t *)nb + NB_ROUND(sizeof(*nb));
+        nb->nb_buf = nb_storage(nb);
         nb->nb_cap = pool->np_cap;
         nb->nb_pool = pool;
         nb->nb_next = pool->np_free;
@@ -447,6 +455,8 @@ void rn_nbpool_stats(const struct rn_nbpool *pool, struct rn_nbpool_stats *out)
     out->ps_frees = pool->np_frees;
     out->ps_exhausted = pool->np_exhausted;
     out->ps_nomem = pool->np_nomem;
+    out->ps_refs = pool->np_refs;
+    out->ps_ref_copies = pool->np_ref_copies;
 }
 
 void rn_nbpool_owners(const struct rn_nbpool *pool, rn_nbpool_owner_fn fn, void *ctx)
@@ -536,6 +546,12 @@ void rn_nb_free(struct rn_netbuf *nb)
         /* A buffer already free has no owner: this is a double free. */
         assert(nb->nb_owner != RN_NB_OWNER_NONE);
         next = nb->nb_next;
+        if (nb->nb_buf != nb_storage(nb)) {
+            /* It referred to outside memory: its own storage again. */
+            nb->nb_buf = nb_storage(nb);
+            nb->nb_cap = pool->np_cap;
+            pool->np_refs--;
+        }
         pool->np_owner_out[nb->nb_owner]--;
         nb->nb_owner = RN_NB_OWNER_NONE;
         nb->nb_nextpkt = NULL;
@@ -556,6 +572,54 @@ void rn_nb_free(struct rn_netbuf *nb)
         if (pool->np_destroyed && pool->np_outstanding == 0)
             pool_release_memory(pool);
     }
+}
+
+struct rn_netbuf *rn_nb_ref(struct rn_nbpool *pool, rn_nb_owner_t owner, const void *data,
+                            uint32_t len)
+{
+    struct rn_netbuf *nb;
+
+    assert(data != NULL && len > 0);
+    nb = rn_nb_alloc(pool, owner);
+    if (nb == NULL)
+        return NULL;
+    NB_POISON(nb->nb_buf, nb->nb_cap);  /* its own storage stays unused */
+    /* Read-only by contract (netbuf.h); the field is not const. */
+    nb->nb_buf = (uint8_t *)(uintptr_t)data;
+    nb->nb_cap = len;
+    nb->nb_data = nb->nb_buf;
+    nb->nb_len = len;
+    nb->nb_pktlen = len;
+    pool->np_refs++;
+    return nb;
+}
+
+uint32_t rn_nbpool_refs(const struct rn_nbpool *pool)
+{
+    return pool->np_refs;
+}
+
+bool rn_nb_is_ref(const struct rn_netbuf *nb)
+{
+    return nb->nb_buf != nb_storage(nb);
+}
+
+struct rn_netbuf *rn_nb_unref(struct rn_netbuf *nb)
+{
+    const struct rn_netbuf *b;
+    struct rn_netbuf *copy;
+
+    if (nb->nb_pool->np_refs == 0)
+        return nb;
+    for (b = nb; b != NULL && !rn_nb_is_ref(b); b = b->nb_next)
+        ;
+    if (b == NULL)
+        return nb;
+    copy = rn_nb_copy(nb, nb->nb_owner);
+    if (copy != NULL)
+        nb->nb_pool->np_ref_copies++;
+    rn_nb_free(nb);
+    return copy;
 }
 
 unsigned rn_nb_free_list(struct rn_netbuf *first)
@@ -613,7 +677,7 @@ void rn_nb_reserve(struct rn_netbuf *nb, uint32_t headroom)
 
 void *rn_nb_push(struct rn_netbuf *nb, size_t len)
 {
-    if (len > rn_nb_headroom(nb))
+    if (len > rn_nb_headroom(nb) || rn_nb_is_ref(nb))
         return NULL;
     nb->nb_data -= len;
     nb->nb_len += (uint32_t)len;
@@ -745,6 +809,7 @@ int rn_nb_copyin(struct rn_netbuf *nb, size_t off, const void *src, size_t len)
         n = b->nb_len - off;
         if (n > len)
             n = len;
+        assert(!rn_nb_is_ref(b));  /* another's memory: read-only */
         memcpy(b->nb_data + off, s, n);
         s += n;
         len -= n;
@@ -809,6 +874,8 @@ void *rn_nb_pullup(struct rn_netbuf *nb, size_t len)
         return NULL;
     if (len <= nb->nb_len)
         return nb->nb_data;
+    if (rn_nb_is_ref(nb))
+        return NULL;  /* another's memory: not to be moved about */
     /* Move the head's data back if its tail cannot take len bytes, keeping
      * as much headroom as still fits. */
     if ((size_t)(nb->nb_data - nb->nb_buf) + len > nb->nb_cap) {

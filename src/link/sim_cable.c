@@ -68,6 +68,13 @@ static int cable_tx(struct rn_link *link, struct rn_netbuf **pkts, unsigned n, r
             rn_nb_free(nb);
             continue;
         }
+        /* The frame stays on the wire past this call: in buffers of its
+         * own, not the sender's memory (RN_LINK_OFF_TX_REF below). */
+        nb = rn_nb_unref(nb);
+        if (nb == NULL) {
+            link->lk_stats.ls_tx_drops++;
+            continue;
+        }
         if (ce->ce_rate_bps) {
             uint64_t bits = (uint64_t)nb->nb_pktlen * 8;
             rn_time_t start = now > ce->ce_busy_until ? now : ce->ce_busy_until;
@@ -139,8 +146,9 @@ static void cable_caps(struct rn_link *link, struct rn_link_caps *caps)
     caps->lc_mtu = ce->ce_mtu;
     memcpy(caps->lc_hwaddr, ce->ce_hwaddr, RN_MAC_LEN);
     caps->lc_has_hwaddr = true;
+    caps->lc_offloads = RN_LINK_OFF_TX_REF;  /* cable_tx() copies what it keeps */
     if (ce->ce_offloads)
-        caps->lc_offloads =
+        caps->lc_offloads |=
             RN_LINK_OFF_TX_CSUM | RN_LINK_OFF_RX_CSUM | RN_LINK_OFF_TSO | RN_LINK_OFF_TSO6;
 }
 

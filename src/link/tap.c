@@ -642,9 +642,12 @@ static void tap_caps(struct rn_link *link, struct rn_link_caps *caps)
     caps->lc_mtu = tl->tl_mtu;
     memcpy(caps->lc_hwaddr, tl->tl_hwaddr, RN_MAC_LEN);
     caps->lc_has_hwaddr = true;
-    caps->lc_offloads = tl->tl_vnet ? RN_LINK_OFF_TX_CSUM | RN_LINK_OFF_RX_CSUM |
-                                          RN_LINK_OFF_TSO | RN_LINK_OFF_TSO6
-                                    : 0;
+    /* Every frame is written (copied by the kernel) before tap_tx()
+     * returns: frames may refer to a sender's memory. */
+    caps->lc_offloads = RN_LINK_OFF_TX_REF;
+    if (tl->tl_vnet)
+        caps->lc_offloads |= RN_LINK_OFF_TX_CSUM | RN_LINK_OFF_RX_CSUM | RN_LINK_OFF_TSO |
+                             RN_LINK_OFF_TSO6;
 }
 
 static void tap_values(struct rn_link *link, rn_value_fn fn, void *ctx)

@@ -363,6 +363,8 @@ void rn__net_arp_output(struct rn_iface *ifp, struct rn_netbuf *nb, uint32_t nex
         rn__net_drop(st, ifp, nb, RN_DROP_QUEUE_FULL);
         return;
     }
+    if ((nb = rn__net_hold(st, ifp, nb)) == NULL)
+        return;
     rn_nb_set_owner(nb, rn__net_types.nt_own_arpq);
     rn_nbq_put(&e->ae_queue, nb);
 }

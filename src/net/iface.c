@@ -141,11 +141,24 @@ int rn_stack_add_iface(struct rn_stack *st, const struct rn_iface_params *params
 
 /* ---- Filters pushed and taken out at run time ---------------------------------- */
 
+/* The chain changed: what it offers now.  Frames queued under the old
+ * chain went down before the change (rn__net_iface_flush()), so none that
+ * refers to a sender's memory reaches a filter that would keep it. */
+static void filters_changed(struct rn_iface *ifp)
+{
+    struct rn_link_caps caps;
+
+    rn_link_caps(ifp->if_link, &caps);
+    ifp->if_offloads = caps.lc_offloads;
+}
+
 int rn_iface_filter_push(struct rn_iface *ifp, struct rn_link *filter)
 {
     if (ifp->if_link == NULL || filter == NULL || filter->lk_lower != ifp->if_link)
         return RN_EINVAL;
+    rn__net_iface_flush(ifp);
     ifp->if_link = filter;
+    filters_changed(ifp);
     return 0;
 }
 
@@ -157,8 +170,10 @@ int rn_iface_filter_remove(struct rn_iface *ifp, struct rn_link *filter)
         pp = &(*pp)->lk_lower;
     if (*pp == NULL || filter->lk_lower == NULL)
         return RN_ENOENT;
+    rn__net_iface_flush(ifp);
     *pp = filter->lk_lower;
     filter->lk_lower = NULL;
+    filters_changed(ifp);
     return 0;
 }
 
@@ -307,11 +322,23 @@ void rn__net_iface_queue(struct rn_iface *ifp, struct rn_netbuf *nb)
         rn__net_drop(ifp->if_stack, ifp, nb, RN_DROP_NO_ROUTE);
         return;
     }
+    /* A link that keeps frames gets copies of a sender's memory. */
+    if (!(ifp->if_offloads & RN_LINK_OFF_TX_REF) &&
+        (nb = rn__net_hold(ifp->if_stack, ifp, nb)) == NULL)
+        return;
     rn_nb_set_owner(nb, rn__net_types.nt_own_tx);
     rn_nbq_put(&ifp->if_txq, nb);
     /* Keep the queue short: a burst inside one poll goes out in batches. */
     if (ifp->if_txq.nq_len >= NET_TX_BATCH)
         rn__net_iface_flush(ifp);
+}
+
+struct rn_netbuf *rn__net_hold(struct rn_stack *st, struct rn_iface *ifp, struct rn_netbuf *nb)
+{
+    nb = rn_nb_unref(nb);
+    if (nb == NULL)
+        rn__stack_count_drop(st, ifp, RN_DROP_NO_BUFFER);
+    return nb;
 }
 
 void rn__net_iface_flush(struct rn_iface *ifp)

@@ -229,6 +229,8 @@ int rn__net_ip6_output(struct rn_stack *st, struct rn_netbuf *nb, const struct i
     rn__ip6_emit(h, &ip);
     net_st(st)->ns_ip6_out++;
     if (!rn_ip6_is_multicast(&ip.ip6_dst) && rn__net_ip6_is_local(st, &ip.ip6_dst, false)) {
+        if ((nb = rn__net_hold(st, ifp, nb)) == NULL)
+            return RN_ENOBUFS;
         rn_nb_set_owner(nb, rn__net_types.nt_own_loop);
         rn_nbq_put(&net_st(st)->ns_loopq, nb);
         return 0;

@@ -81,9 +81,10 @@ int rn__ip6_route(struct rn_stack *st, const struct rn_ip6 *dst, struct rn_ip_ro
     /* The path's MTU: the link's, lowered by a router's MTU option or a
      * packet too big (RFC 8201), so that segments are sized to it. */
     out->ir_mtu = hop.h_mtu;
-    /* Checksums as for IPv4; TSO if the link cuts IPv6 segments, which
+    /* Checksums and references as for IPv4; TSO if the link cuts IPv6 segments, which
      * the transports know by the one flag they look for. */
-    out->ir_offloads = hop.h_iface->if_offloads & (RN_LINK_OFF_TX_CSUM | RN_LINK_OFF_RX_CSUM);
+    out->ir_offloads = hop.h_iface->if_offloads &
+                       (RN_LINK_OFF_TX_CSUM | RN_LINK_OFF_RX_CSUM | RN_LINK_OFF_TX_REF);
     if (hop.h_iface->if_offloads & RN_LINK_OFF_TSO6)
         out->ir_offloads |= RN_LINK_OFF_TSO;
     return 0;

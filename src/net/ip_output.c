@@ -26,6 +26,21 @@ struct rn_netbuf *rn__ip_alloc(struct rn_stack *st, rn_nb_owner_t owner)
     return nb;
 }
 
+struct rn_netbuf *rn__ip_ref(struct rn_stack *st, rn_nb_owner_t owner, const void *data,
+                             uint32_t len)
+{
+    struct rn_netbuf *nb = rn_nb_ref(net_st(st)->ns_pool, owner, data, len);
+
+    if (nb == NULL)
+        rn__stack_count_drop(st, NULL, RN_DROP_NO_BUFFER);
+    return nb;
+}
+
+uint32_t rn__net_tx_refs(struct rn_stack *st)
+{
+    return rn_nbpool_refs(net_st(st)->ns_pool);
+}
+
 int rn__ip_route(struct rn_stack *st, uint32_t dst, struct rn_ip_route *out)
 {
     const struct net_route *rt;
@@ -177,6 +192,8 @@ int rn__ip_output(struct rn_stack *st, struct rn_netbuf *nb, const struct rn_ip_
     }
     rn__ip4_emit(h, &ip);
     if (rn__ip_is_local(st, ip.ip_dst)) {
+        if ((nb = rn__net_hold(st, r.ir_iface, nb)) == NULL)
+            return RN_ENOBUFS;
         rn_nb_set_owner(nb, rn__net_types.nt_own_loop);
         rn_nbq_put(&net_st(st)->ns_loopq, nb);
         return 0;

@@ -480,6 +480,8 @@ void rn__net_nd_output(struct rn_iface *ifp, struct rn_netbuf *nb, const struct 
         rn__net_drop(st, ifp, nb, RN_DROP_QUEUE_FULL);
         return;
     }
+    if ((nb = rn__net_hold(st, ifp, nb)) == NULL)
+        return;
     rn_nb_set_owner(nb, rn__net_types.nt_own_ndq);
     rn_nbq_put(&e->ne_queue, nb);
 }

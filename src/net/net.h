@@ -193,6 +193,25 @@ bool rn__ip_is_local(struct rn_stack *st, uint32_t addr);
  * NULL if the pool is exhausted. */
 struct rn_netbuf *rn__ip_alloc(struct rn_stack *st, rn_nb_owner_t owner);
 
+/* Hands every frame the stack's interfaces queued to their links now,
+ * rather than at the end of the pass.  Afterwards no packet of the stack
+ * refers to a transport's memory (rn_nb_ref()): only interfaces whose
+ * links take such frames (RN_LINK_OFF_TX_REF) keep them, and only until
+ * this. */
+void rn__net_tx_flush(struct rn_stack *st);
+
+/* Returns a buffer of the stack's pool that refers to len bytes at data
+ * (rn_nb_ref()) for a transport to append to its packet, counted against
+ * owner; NULL, counted as a drop, if the pool is exhausted.  Only for a
+ * route whose link takes such frames (RN_LINK_OFF_TX_REF); the data stays
+ * unchanged until rn__net_tx_refs() is 0. */
+struct rn_netbuf *rn__ip_ref(struct rn_stack *st, rn_nb_owner_t owner, const void *data,
+                             uint32_t len);
+
+/* Returns how many buffers of the stack's pool refer to a transport's
+ * memory now. */
+uint32_t rn__net_tx_refs(struct rn_stack *st);
+
 /* Headroom rn__ip_alloc() leaves: Ethernet + the largest IPv4 header. */
 #define RN_IP_HEADROOM (14 + 60)
 

@@ -91,7 +91,8 @@ struct rn_iface {
     uint32_t if_addr;                /* [I] IPv4 address, host order, 0 if none */
     uint8_t if_plen;                 /* [I] prefix length */
     uint32_t if_mtu;                 /* [I] largest IP datagram */
-    uint32_t if_offloads;            /* [I] RN_LINK_OFF_* the link offers */
+    uint32_t if_offloads;            /* [L] RN_LINK_OFF_* the link (with its
+                                        filters) offers */
     uint16_t if_index;               /* [I] 1-based */
     struct rn_nbq if_txq;            /* [L] frames for the end-of-poll flush */
     uint64_t if_rx_frames;           /* [L] frames received */
@@ -361,6 +362,11 @@ static inline struct net_stack *net_st(struct rn_stack *st)
 bool rn__net_types_init(void);
 /* Queues a finished frame on ifp for the end-of-poll flush.  Consumes nb. */
 void rn__net_iface_queue(struct rn_iface *ifp, struct rn_netbuf *nb);
+/* A packet a queue of the stack (ARP's, the loopback's) is about to keep
+ * past the call that handed it over: returns it holding its own data
+ * (rn_nb_unref()), or NULL, counted as a drop on ifp (or the stack's),
+ * without buffers for the copy.  Consumes nb. */
+struct rn_netbuf *rn__net_hold(struct rn_stack *st, struct rn_iface *ifp, struct rn_netbuf *nb);
 /* Hands ifp's queued frames to its link. */
 void rn__net_iface_flush(struct rn_iface *ifp);
 

@@ -363,8 +363,16 @@ static void stack_poll(struct rn_stack *st, rn_time_t now, const int *ready, siz
     rn_timer_run(&st->st_timers, st->st_now);
     rn__stack_run_posted(st);
     rn__net_ip_loopback_run(st);
+    rn__net_tx_flush(st);
+}
+
+void rn__net_tx_flush(struct rn_stack *st)
+{
+    unsigned i;
+
     for (i = 0; i < net_st(st)->ns_nifaces; i++)
         rn__net_iface_flush(net_st(st)->ns_ifaces[i]);
+    assert(rn_nbpool_refs(net_st(st)->ns_pool) == 0);
 }
 
 void rn_stack_poll(struct rn_stack *st, rn_time_t now)

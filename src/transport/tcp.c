@@ -928,6 +928,7 @@ void rn__tcp_ring_put(struct tcp_conn *c)
 
     if (sb->sb_data == NULL || sb->sb_len != 0)
         return;
+    rn__tcp_ring_quiesce(c, true);
     ring_release(c->t_tcp, sb->sb_data, sb->sb_cap);
     sb->sb_data = NULL;
     sb->sb_cap = 0;
@@ -977,6 +978,8 @@ void rn__tcp_done(struct tcp_conn *c)
         tcp_set_state(c, TCPS_CLOSED);
     rn__tcp_timers_stop(c);
     rn__tcp_sack_free(c);
+    /* The ring may be freed by whichever thread lets go of c last. */
+    rn__tcp_ring_quiesce(c, true);
     if (c->t_listener != NULL)
         rn__tcp_listener_forget(c);
     conn_hash_remove(ts, c);
@@ -1229,12 +1232,14 @@ ssize_t rn__tcp_send_flags(struct tcp_conn *c, const void *buf, size_t len, bool
                 memcpy(p, sb->sb_data + sb->sb_head, first);
                 memcpy(p + first, sb->sb_data, sb->sb_len - first);
             }
+            rn__tcp_ring_quiesce(c, true);
             ring_release(c->t_tcp, sb->sb_data, sb->sb_cap);  /* NULL, or outgrown */
             sb->sb_data = p;
             sb->sb_cap = cap;
             sb->sb_head = 0;
         }
     }
+    rn__tcp_ring_quiesce(c, false);
     tail = (sb->sb_head + sb->sb_len) % sb->sb_cap;
     first = sb->sb_cap - tail < n ? sb->sb_cap - tail : n;
     memcpy(sb->sb_data + tail, buf, first);
@@ -1830,6 +1835,7 @@ static unsigned tcp_counters(const struct tcp_stack *ts, struct rn_stack_counter
         {"tcp.sack_recoveries", ts ? ts->ts_sack_recoveries : 0},
         {"tcp.rack_losses", ts ? ts->ts_rack_losses : 0},
         {"tcp.rescue_retransmits", ts ? ts->ts_rescue_rxts : 0},
+        {"tcp.ring_flushes", ts ? ts->ts_ring_flushes : 0},
         {"tcp.timeouts", ts ? ts->ts_timeouts : 0},
         {"tcp.rst_in", ts ? ts->ts_rst_in : 0},
         {"tcp.rst_out", ts ? ts->ts_rst_out : 0},

@@ -151,6 +151,57 @@ static uint32_t ack_seq(const struct tcp_conn *c)
     return SEQ_GT(c->snd_max, edge) ? edge : c->snd_max;
 }
 
+/* Appends len bytes of the send ring from sequence seq to packet nb (hlen
+ * bytes of header so far): copied, or for a segment of TCP_REF_MIN or
+ * more on a link that takes them, as buffers referring to the ring (one,
+ * or two where the data wraps), noted in sb_ref_lo.  Returns 0 or
+ * RN_ENOBUFS. */
+static int payload_in(struct tcp_stack *ts, struct tcp_conn *c, struct rn_netbuf *nb,
+                      size_t hlen, uint32_t seq, uint32_t len)
+{
+    struct tcp_sndbuf *sb = &c->t_snd;
+    uint32_t at = (sb->sb_head + (seq - data_start(c))) % sb->sb_cap;
+    uint32_t first = sb->sb_cap - at < len ? sb->sb_cap - at : len;
+    struct rn_netbuf *r;
+
+    if (len < TCP_REF_MIN || !(c->t_offloads & RN_LINK_OFF_TX_REF)) {
+        if (rn_nb_copyin(nb, hlen, sb->sb_data + at, first) < 0 ||
+            (first < len && rn_nb_copyin(nb, hlen + first, sb->sb_data, len - first) < 0))
+            return RN_ENOBUFS;
+        return 0;
+    }
+    if ((r = rn__ip_ref(ts->ts_stack, ts->ts_own_tx, sb->sb_data + at, first)) == NULL)
+        return RN_ENOBUFS;
+    rn_nb_cat(nb, r);
+    if (first < len) {
+        if ((r = rn__ip_ref(ts->ts_stack, ts->ts_own_tx, sb->sb_data, len - first)) == NULL)
+            return RN_ENOBUFS;
+        rn_nb_cat(nb, r);
+    }
+    if (!(c->t_flags & TF_SND_REF) || SEQ_LT(seq, sb->sb_ref_lo)) {
+        sb->sb_ref_lo = seq;
+        c->t_flags |= TF_SND_REF;
+    }
+    return 0;
+}
+
+void rn__tcp_ring_quiesce(struct tcp_conn *c, bool all)
+{
+    struct rn_stack *st = c->t_tcp->ts_stack;
+
+    if (!(c->t_flags & TF_SND_REF))
+        return;
+    if (rn__net_tx_refs(st) > 0) {
+        /* Frames refer to the ring from sb_ref_lo on at most: new data
+         * goes only where data before snd_una was. */
+        if (!all && SEQ_GEQ(c->t_snd.sb_ref_lo, data_start(c)))
+            return;
+        rn__net_tx_flush(st);
+        c->t_tcp->ts_ring_flushes++;
+    }
+    c->t_flags &= ~TF_SND_REF;
+}
+
 /* Builds and sends a segment whose options are to.  Payload: len bytes of
  * the send ring from sequence seq.  tos_ttl: IP_TOS and IP_TTL (0: the
  * stack's). */
@@ -184,17 +235,9 @@ static int build_and_send(struct tcp_stack *ts, struct tcp_conn *c, struct rn_in
     rn_put_be32(h + 16, 0);  /* checksum and urgent pointer */
     if (optlen)
         rn__tcp_opts_emit(h + RN_TCP_HLEN, to);
-    if (len > 0) {
-        const struct tcp_sndbuf *sb = &c->t_snd;
-        uint32_t off = seq - data_start(c);
-        uint32_t at = (sb->sb_head + off) % sb->sb_cap;
-        uint32_t first = sb->sb_cap - at < len ? sb->sb_cap - at : len;
-
-        if (rn_nb_copyin(nb, hlen, sb->sb_data + at, first) < 0 ||
-            (first < len && rn_nb_copyin(nb, hlen + first, sb->sb_data, len - first) < 0)) {
-            rn_nb_free(nb);
-            return RN_ENOBUFS;
-        }
+    if (len > 0 && payload_in(ts, c, nb, hlen, seq, len) < 0) {
+        rn_nb_free(nb);
+        return RN_ENOBUFS;
     }
     pseudo = v4 ? rn_csum_pseudo4(rn_inaddr_to_v4(&laddr), rn_inaddr_to_v4(&faddr),
                                   RN_IPPROTO_TCP, (uint32_t)nb->nb_pktlen)

@@ -97,6 +97,9 @@
 #define TF_RCVBUF_LOCK 0x10000000u /* SO_RCVBUF set: no receive autotuning */
 #define TF_RACK_ARMED 0x20000000u  /* TCP_T_REXMT is armed as RACK's reordering
                                       timer (RFC 8985 6.2 step 5) */
+#define TF_SND_REF 0x40000000u     /* frames built since the stack last had none
+                                      queued may refer to the send ring from
+                                      sb_ref_lo on (rn__tcp_ring_quiesce()) */
 
 /* ECN (RFC 3168) on a connection: t_ecn bits. */
 #define TCP_ECN_ASKED 0x01u /* our SYN asked for ECN (ECE and CWR set) */
@@ -179,6 +182,12 @@ struct tcp_sackboard {
 #define TCP_RING_FIRST 16384u
 #define TCP_RING_CLASSES 5u
 #define TCP_RING_POOL_BYTES (4u << 20)
+
+/* Segments with at least this much payload go out from the send ring
+ * itself when the route's link takes such frames (RN_LINK_OFF_TX_REF):
+ * their packets refer to the ring instead of holding a copy.  Less is
+ * copied, costing no more than a buffer header of its own would. */
+#define TCP_REF_MIN 1024u
 
 /* How long a corked partial segment may wait (TCP_CORK, MSG_MORE), as
  * Linux. */
@@ -346,10 +355,17 @@ struct tcp_stack {
                                                 scoreboard (RFC 6675) */
     uint64_t ts_rack_losses;                 /* segments RACK found lost by time */
     uint64_t ts_rescue_rxts;                 /* rescue retransmissions (RFC 6675) */
+    uint64_t ts_ring_flushes;                /* passes' frames sent early: a send
+                                                ring changed under frames that
+                                                referred to it */
 };
 
 /* The send buffer: a ring of bytes starting at the byte snd_una names.
  *   sb_len == bytes queued, sb_len <= sb_cap <= sb_max.
+ * Frames sent may refer to the ring (TCP_REF_MIN) until the stack hands
+ * its interfaces' frames to their links, at the end of the pass at the
+ * latest: before the ring's memory is written where such a frame may
+ * point, reused or freed, rn__tcp_ring_quiesce() makes sure none does.
  * Taken when data is queued, grown on demand up to sb_max, and given back
  * once everything in it is acknowledged (sb_data NULL, sb_cap 0), so idle
  * connections hold none. */
@@ -359,6 +375,8 @@ struct tcp_sndbuf {
     uint32_t sb_max;    /* [L] SO_SNDBUF */
     uint32_t sb_head;   /* [L] index of the byte at snd_una (or iss+1) */
     uint32_t sb_len;    /* [L] bytes queued from there */
+    uint32_t sb_ref_lo; /* [L] with TF_SND_REF: the lowest sequence number a
+                           frame built since refers to */
 };
 
 /* A socket bound to a port but not listening or connected yet: it holds
@@ -755,6 +773,13 @@ void rn__tcp_reset_reply(struct tcp_stack *ts, struct rn_inaddr laddr, struct rn
 uint32_t rn__tcp_seg_room(const struct tcp_conn *c);
 /* Sends one segment of len bytes at seq with flags. */
 int rn__tcp_send_segment(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags);
+/* [L] c's send ring is about to change: every frame that may refer to it
+ * goes to its link first (rn__net_tx_flush()).  With all, the whole ring
+ * (it is grown, given back or left for another thread to free); else the
+ * space of the data acknowledged, where new data goes, and only if a frame
+ * built may point there (the ACK of a resent segment came in the same
+ * pass): new data behind in-flight frames flushes nothing. */
+void rn__tcp_ring_quiesce(struct tcp_conn *c, bool all);
 void rn__tcp_send_rst(struct tcp_conn *c);
 /* Sends len bytes of new data at snd_max (PSH if push), as output
  * would: snd_nxt and snd_max move, the RTT is timed, the timer runs. */

@@ -268,6 +268,7 @@ struct wire_seg {
     bool ws_sack_ok;       /* SACK-permitted option */
     bool ws_ts;            /* timestamp option */
     unsigned ws_nsacks;    /* SACK blocks */
+    uint8_t ws_data[8];    /* the first payload bytes (fewer if ws_len is) */
 };
 
 /* Wraps a's end of the cable in the recorder (struct pair_params'

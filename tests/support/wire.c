@@ -91,6 +91,9 @@ static bool decode(const struct rn_netbuf *nb, struct wire_seg *s)
             s->ws_ts = (to.to_present & RN_TCPOPT_F_TS) != 0;
             s->ws_nsacks = (to.to_present & RN_TCPOPT_F_SACK) ? to.to_nsacks : 0;
         }
+        n = s->ws_len < sizeof(s->ws_data) ? s->ws_len : sizeof(s->ws_data);
+        if (n > 0)
+            (void)rn_nb_copyout(nb, RN_ETH_HLEN + ihl + doff, s->ws_data, n);
     }
     return true;
 }

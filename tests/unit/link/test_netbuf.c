@@ -291,6 +291,96 @@ static void test_push_pull_put(void **state)
     assert_int_equal(rn_nbpool_destroy(pool), 0);
 }
 
+static uint16_t fold(uint64_t sum)
+{
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    return (uint16_t)sum;
+}
+
+/* Buffers that refer to a sender's memory: read in place, counted while
+ * outstanding, never written through, copied by rn_nb_unref(), and their
+ * own storage back in service once freed. */
+static void test_refs(void **state)
+{
+    struct rn_nbpool *pool = small_pool(64);
+    struct rn_nbpool_stats ps;
+    uint8_t ring[200], out[210], scratch[64];
+    struct rn_netbuf *nb, *ref, *copy, *plain;
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(ring); i++)
+        ring[i] = (uint8_t)(i * 7);
+    nb = rn_nb_alloc(pool, th_owner());
+    memcpy(rn_nb_put(nb, 10), "HEADER:abc", 10);
+    ref = rn_nb_ref(pool, th_owner(), ring + 50, 150);
+    assert_non_null(ref);
+    assert_true(rn_nb_is_ref(ref));
+    assert_false(rn_nb_is_ref(nb));
+    assert_int_equal(rn_nb_headroom(ref), 0);
+    assert_int_equal(rn_nb_tailroom(ref), 0);
+    assert_ptr_equal(ref->nb_data, ring + 50);  /* not a copy */
+    rn_nb_cat(nb, ref);
+    assert_int_equal(rn_nbpool_refs(pool), 1);
+    assert_true(rn_nb_check(nb));
+    assert_int_equal(nb->nb_pktlen, 160);
+    assert_int_equal(rn_nb_copyout(nb, 10, out, 150), 0);
+    assert_memory_equal(out, ring + 50, 150);
+    /* The checksum reads through it like any buffer. */
+    plain = th_packet(pool, nb->nb_data, 10);
+    assert_int_equal(rn_nb_copyin(plain, 10, ring + 50, 150), 0);
+    assert_int_equal(fold(rn_nb_csum(nb, 0, 160, 0)), fold(rn_nb_csum(plain, 0, 160, 0)));
+    rn_nb_free(plain);
+    /* Appending goes to a fresh buffer, never after the referred bytes. */
+    memcpy(rn_nb_put(nb, 5), "TAIL!", 5);
+    assert_int_equal(rn_nb_count(nb), 3);
+    assert_int_equal(rn_nb_copyout(nb, 160, out, 5), 0);
+    assert_memory_equal(out, "TAIL!", 5);
+    for (i = 0; i < sizeof(ring); i++)
+        assert_int_equal(ring[i], (uint8_t)(i * 7));  /* untouched */
+    /* A header across the head and the reference comes out whole. */
+    assert_non_null(rn_nb_header(nb, 5, 20, scratch));
+    /* A reference at the head takes no header pushed into memory that is
+     * not its own, nor one pulled up. */
+    copy = rn_nb_ref(pool, th_owner(), ring, 20);
+    assert_null(rn_nb_push(copy, 1));
+    rn_nb_cat(copy, th_packet(pool, "xyz", 3));
+    assert_null(rn_nb_pullup(copy, 22));
+    assert_int_equal(rn_nbpool_refs(pool), 2);
+    rn_nb_free(copy);
+    assert_int_equal(rn_nbpool_refs(pool), 1);
+
+    /* A copy for whoever keeps it: the ring may change afterwards. */
+    nb->nb_offload = RN_NB_OFF_CSUM_PARTIAL;
+    copy = rn_nb_unref(nb);
+    assert_non_null(copy);
+    assert_int_equal(rn_nbpool_refs(pool), 0);
+    memset(ring, 0, sizeof(ring));
+    assert_int_equal(copy->nb_pktlen, 165);
+    assert_int_equal(copy->nb_offload, RN_NB_OFF_CSUM_PARTIAL);
+    assert_int_equal(rn_nb_copyout(copy, 0, out, 165), 0);
+    assert_memory_equal(out, "HEADER:abc", 10);
+    for (i = 0; i < 150; i++)
+        assert_int_equal(out[10 + i], (uint8_t)((50 + i) * 7));
+    /* A packet without references comes back as it is. */
+    assert_ptr_equal(rn_nb_unref(copy), copy);
+    rn_nbpool_stats(pool, &ps);
+    assert_int_equal(ps.ps_refs, 0);
+    assert_int_equal(ps.ps_ref_copies, 1);
+    rn_nb_free(copy);
+    /* Every buffer has its own storage again: fill them all. */
+    for (i = 0; i < 64; i++) {
+        plain = rn_nb_alloc(pool, th_owner());
+        assert_non_null(plain);
+        assert_false(rn_nb_is_ref(plain));
+        memset(rn_nb_put(plain, 48), 0x5a, 48);
+        assert_true(rn_nb_check(plain));
+        rn_nb_free(plain);
+    }
+    assert_int_equal(rn_nbpool_destroy(pool), 0);
+}
+
 static void test_chain_ops(void **state)
 {
     struct rn_nbpool *pool = small_pool(64);
@@ -538,6 +628,7 @@ int main(void)
         cmocka_unit_test(test_pool_exhaustion),
         cmocka_unit_test(test_pool_leak_report),
         cmocka_unit_test(test_push_pull_put),
+        cmocka_unit_test(test_refs),
         cmocka_unit_test(test_chain_ops),
         cmocka_unit_test(test_pull_everything),
         cmocka_unit_test(test_queue),

@@ -190,7 +190,7 @@ static void test_offloads(void **state)
     rn_link_caps(b, &caps);
     assert_int_equal(caps.lc_offloads,
                      RN_LINK_OFF_TX_CSUM | RN_LINK_OFF_RX_CSUM | RN_LINK_OFF_TSO |
-                         RN_LINK_OFF_TSO6);
+                         RN_LINK_OFF_TSO6 | RN_LINK_OFF_TX_REF);
     big = th_frame(pa, 4, 9000);
     big->nb_offload = RN_NB_OFF_CSUM_PARTIAL | RN_NB_OFF_GSO;
     big->nb_gso_size = 1448;
@@ -206,7 +206,30 @@ static void test_offloads(void **state)
     p.sc_offloads = false;
     assert_int_equal(rn_sim_cable_new(&p, &a, &b), 0);
     rn_link_caps(a, &caps);
-    assert_int_equal(caps.lc_offloads, 0);
+    assert_int_equal(caps.lc_offloads, RN_LINK_OFF_TX_REF);
+    {
+        /* A frame that refers to the sender's memory arrives as that
+         * memory was when it was sent, however it changes meanwhile. */
+        uint8_t mem[300];
+        struct rn_netbuf *f = th_frame(pa, 5, 18);
+        size_t i;
+
+        for (i = 0; i < sizeof(mem); i++)
+            mem[i] = (uint8_t)i;
+        rn_nb_cat(f, rn_nb_ref(pa, th_owner(), mem, sizeof(mem)));
+        assert_int_equal(rn_link_tx1(a, f, 0), 1);
+        assert_int_equal(rn_nbpool_refs(pa), 0);
+        memset(mem, 0xee, sizeof(mem));
+        assert_int_equal(rn_link_rx(b, pkts, 2, RN_SEC(1)), 1);
+        assert_int_equal(pkts[0]->nb_pktlen, 18 + sizeof(mem));
+        for (i = 0; i < sizeof(mem); i++) {
+            uint8_t byte;
+
+            assert_int_equal(rn_nb_copyout(pkts[0], 18 + i, &byte, 1), 0);
+            assert_int_equal(byte, (uint8_t)i);
+        }
+        rn_nb_free(pkts[0]);
+    }
     rn_link_close(a);
     rn_link_close(b);
     assert_int_equal(rn_nbpool_destroy(pa), 0);

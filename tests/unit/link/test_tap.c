@@ -487,7 +487,8 @@ static void test_vnet_offloads(void **state)
     assert_int_equal(rn_link_tap_open(&tp, &l, err), 0);
     rn_link_caps(l, &caps);
     assert_int_equal(caps.lc_offloads, RN_LINK_OFF_TX_CSUM | RN_LINK_OFF_RX_CSUM |
-                                           RN_LINK_OFF_TSO | RN_LINK_OFF_TSO6);
+                                           RN_LINK_OFF_TSO | RN_LINK_OFF_TSO6 |
+                                           RN_LINK_OFF_TX_REF);
     rn_link_close(l);
 }
 

@@ -922,6 +922,71 @@ static void test_sack_blocks_take_room_from_data(void **state)
     transfer_end(&ua, &ub, l, RN_SEC(70), NULL);
 }
 
+/* Loses every segment B sends while *ctx is true. */
+static bool lose_b_while(const struct wire_seg *s, void *ctx)
+{
+    return !s->ws_from_a && s->ws_proto == 6 && *(bool *)ctx;
+}
+
+/* Segments go out referring to the send ring, not copies of it, until
+ * the end of the pass.  A segment resent in a pass whose ACK comes in
+ * the same pass, before the application writes into the space the ACK
+ * freed, must still carry the bytes it was built from: the write sends
+ * the pass's frames first.  Here the ring is exactly three segments, so
+ * the new data lands on the resent segment's bytes. */
+static void test_send_ring_changes_under_queued_frames(void **state)
+{
+    struct user ua = {.u_drain = true}, ub = {.u_drain = true};
+    struct tcp_listener *l;
+    uint8_t out[3 * 1448], more[1448];
+    bool lose_b = true;
+    const struct wire_seg *w = NULL;
+    uint64_t flushes;
+    struct tcp_conn *a;
+    uint32_t x;
+    unsigned i, from;
+
+    (void)state;
+    fill(out, sizeof(out), 21);
+    fill(more, sizeof(more), 22);
+    wire_pair(&ua, &ub, &l, 41);
+    a = ua.u_conn;
+    assert_true(a->t_offloads & RN_LINK_OFF_TX_REF);
+    a->t_snd.sb_max = sizeof(out);  /* the ring: three segments */
+    wire_drop(lose_b_while, &lose_b);
+    assert_int_equal(rn__tcp_send(a, out, sizeof(out)), (ssize_t)sizeof(out));
+    run_for(RN_MSEC(5));
+    assert_int_equal(a->t_snd.sb_cap, sizeof(out));
+    assert_int_equal(a->t_snd.sb_len, sizeof(out));
+    x = a->snd_una;
+    /* The first segment again, queued and referring to the ring... */
+    from = wire_count();
+    assert_int_equal(rn__tcp_send_segment(a, x, 1448, RN_TCP_ACK), 0);
+    assert_true(rn__net_tx_refs(P.a) > 0);
+    /* ...then its ACK, and new data into the space it freed. */
+    inject_ack(a, x + 1448, a->ts_recent + 1);
+    assert_int_equal(a->t_snd.sb_len, 2 * 1448);
+    flushes = a->t_tcp->ts_ring_flushes;
+    assert_int_equal(rn__tcp_send(a, more, sizeof(more)), (ssize_t)sizeof(more));
+    run_for(RN_MSEC(1));
+    for (i = from; i < wire_count() && w == NULL; i++)
+        if (wire_at(i)->ws_from_a && wire_at(i)->ws_seq == x && wire_at(i)->ws_len == 1448)
+            w = wire_at(i);
+    assert_non_null(w);
+    assert_memory_equal(w->ws_data, out, sizeof(w->ws_data));
+    assert_int_equal(a->t_tcp->ts_ring_flushes, flushes + 1);
+    /* The rest of the transfer sends no pass's frames early. */
+    flushes = a->t_tcp->ts_ring_flushes;
+    lose_b = false;
+    run_for(RN_SEC(2));
+    assert_int_equal(ub.u_rxlen, sizeof(out) + sizeof(more));
+    assert_memory_equal(ub.u_rx, out, sizeof(out));
+    assert_memory_equal(ub.u_rx + sizeof(out), more, sizeof(more));
+    assert_int_equal(a->t_tcp->ts_ring_flushes, flushes);
+    wire_drop(NULL, NULL);
+    transfer_end(&ua, &ub, l, RN_SEC(70), NULL);
+}
+
 /* After a timeout A resends from snd_una while snd_nxt stays behind the
  * data it sent before.  Its ACKs of B's data must still carry the next new
  * byte's number: B's window starts past everything B has, and B must drop
@@ -1803,6 +1868,7 @@ int main(void)
         cmocka_unit_test(test_bulk_faulty),
         cmocka_unit_test(test_sack_blocks_take_room_from_data),
         cmocka_unit_test(test_ack_after_timeout_carries_snd_max),
+        cmocka_unit_test(test_send_ring_changes_under_queued_frames),
         cmocka_unit_test(test_lost_syn_gives_window_of_one),
         cmocka_unit_test(test_dsack_undoes_a_needless_timeout),
         cmocka_unit_test(test_ecn_negotiation),
