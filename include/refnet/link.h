@@ -157,6 +157,13 @@ struct rn_link_ops {
     void (*values)(struct rn_link *link, rn_value_fn fn, void *ctx);
     /* Frees frames the link holds, closes it and its lower links, frees it. */
     void (*close)(struct rn_link *link);
+    /* A filter whose tx is done with every frame when it returns (passes
+     * it down or frees it, and keeps no pointer into it) says so here: its
+     * lower link's RN_LINK_OFF_TX_REF then stays in the chain's caps.  A
+     * filter that does not (the default) withdraws it, whatever its caps
+     * say, so that no frame referring to a sender's memory outlives the
+     * call. */
+    bool tx_keeps_none;
 };
 
 /* The common part of every link.  An implementation embeds it first in its

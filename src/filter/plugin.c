@@ -481,6 +481,7 @@ static const struct rn_link_ops pf_link_ops = {
     .rx = pf_rx,
     .values = pf_values,
     .close = pf_close,
+    .tx_keeps_none = true,
 };
 
 int rn_plugin_filter_attach(struct rn_plugin *pl, struct rn_stack *st, const char *iface,

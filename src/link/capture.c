@@ -169,6 +169,7 @@ static const struct rn_link_ops capture_ops = {
     .rx = capture_rx,
     .values = capture_values,
     .close = capture_close,
+    .tx_keeps_none = true,
 };
 
 int rn_link_capture_open(struct rn_link *lower, const struct rn_link_capture_params *params,

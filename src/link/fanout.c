@@ -347,6 +347,7 @@ static const struct rn_link_ops fanout_ops = {
     .next_deadline = fanout_next_deadline,
     .values = fanout_values,
     .close = fanout_close,
+    .tx_keeps_none = true,
 };
 
 int rn_link_fanout_create(const struct rn_rss *rss, rn_link_fanout_wake_fn wake, void *ctx,

@@ -436,9 +436,6 @@ static void fault_caps(struct rn_link *link, struct rn_link_caps *caps)
     struct fault_link *fl = fault_of(link);
 
     rn_link_caps(link->lk_lower, caps);
-    /* Delayed, reordered and duplicated frames outlive the call that
-     * sent them: the interface copies what refers to a sender's memory. */
-    caps->lc_offloads &= ~RN_LINK_OFF_TX_REF;
     /* A checksum the device computes after we flip a bit would cover the
      * damage: corrupting what we send means the stack must checksum it. */
     if (fl->fl_thr_corrupt && (fl->fl_p.fp_dir & RN_FAULT_TX))
@@ -506,6 +503,9 @@ static void fault_close(struct rn_link *link)
     free(fl);
 }
 
+/* Not tx_keeps_none: delayed, reordered and duplicated frames outlive the
+ * call that sent them, so the interface copies what would refer to a
+ * sender's memory. */
 static const struct rn_link_ops fault_ops = {
     .kind = "fault",
     .tx = fault_tx,

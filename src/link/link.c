@@ -120,11 +120,13 @@ void rn_link_caps(struct rn_link *link, struct rn_link_caps *caps)
 {
     if (link->lk_ops->caps == NULL && link->lk_lower != NULL) {
         rn_link_caps(link->lk_lower, caps);
-        return;
+    } else {
+        memset(caps, 0, sizeof(*caps));
+        if (link->lk_ops->caps != NULL)
+            link->lk_ops->caps(link, caps);
     }
-    memset(caps, 0, sizeof(*caps));
-    if (link->lk_ops->caps != NULL)
-        link->lk_ops->caps(link, caps);
+    if (link->lk_lower != NULL && !link->lk_ops->tx_keeps_none)
+        caps->lc_offloads &= ~RN_LINK_OFF_TX_REF;
 }
 
 void rn_link_close(struct rn_link *link)

@@ -751,6 +751,9 @@ int rn_nb_trim(struct rn_netbuf *nb, size_t len)
         }
         left -= b->nb_len;
     }
+    /* Memory that is not the buffer's own has no room after the data. */
+    if (rn_nb_is_ref(b))
+        b->nb_cap = (uint32_t)(b->nb_data - b->nb_buf) + b->nb_len;
     /* b keeps the last byte (or is the head of an empty packet): past the
      * head, left stays above zero, so b is never left empty. */
     rn_nb_free(b->nb_next);

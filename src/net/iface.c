@@ -246,6 +246,10 @@ int rn_stack_remove_iface(struct rn_stack *st, struct rn_iface *ifp, rn_iface_re
     rm->rm_id = rn_ob_id(ifp);
     if (id != NULL)
         *id = rm->rm_id;
+    /* Its queued frames go first: dropping its address's connections
+     * below sends the stack's frames early, and this one's must not be
+     * left referring to their rings (rn__net_tx_flush()). */
+    rn__net_iface_flush(ifp);
     /* Out of the table: no poll, lookup or source address finds it. */
     for (j = i + 1; j < ns->ns_nifaces; j++)
         ns->ns_ifaces[j - 1] = ns->ns_ifaces[j];

@@ -212,6 +212,12 @@ struct rn_netbuf *rn__ip_ref(struct rn_stack *st, rn_nb_owner_t owner, const voi
  * memory now. */
 uint32_t rn__net_tx_refs(struct rn_stack *st);
 
+/* Changes at every rn__net_tx_flush() (wrapping at 16 bits): a frame
+ * built while it had another value is gone, whatever it referred to.  A
+ * value that comes round again only makes a transport flush once more
+ * than it needed. */
+uint16_t rn__net_tx_gen(struct rn_stack *st);
+
 /* Headroom rn__ip_alloc() leaves: Ethernet + the largest IPv4 header. */
 #define RN_IP_HEADROOM (14 + 60)
 

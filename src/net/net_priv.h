@@ -299,6 +299,7 @@ struct net_stack {
     unsigned ns_nreass;                   /* [L] */
     uint32_t ns_reass_mem;                /* [L] buffer bytes in reassembly */
     struct rn_nbq ns_loopq;               /* [L] datagrams to our own addresses */
+    uint16_t ns_tx_gen;                   /* [L] rn__net_tx_flush() calls, wrapping */
     struct proto_handlers ns_protos[256]; /* [L] */
     rn_ip6_input_fn ns_protos6[256];      /* [L] IPv6 handlers, NULL: none */
     rn_ip_err_fn ns_errs6[256];           /* [L] their ICMPv6 error handlers,

@@ -373,6 +373,12 @@ void rn__net_tx_flush(struct rn_stack *st)
     for (i = 0; i < net_st(st)->ns_nifaces; i++)
         rn__net_iface_flush(net_st(st)->ns_ifaces[i]);
     assert(rn_nbpool_refs(net_st(st)->ns_pool) == 0);
+    net_st(st)->ns_tx_gen++;
+}
+
+uint16_t rn__net_tx_gen(struct rn_stack *st)
+{
+    return net_st(st)->ns_tx_gen;
 }
 
 void rn_stack_poll(struct rn_stack *st, rn_time_t now)

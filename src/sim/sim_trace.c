@@ -358,6 +358,7 @@ static const struct rn_link_ops trace_ops = {
     .rx = trace_rx,
     .values = NULL,
     .close = trace_close,
+    .tx_keeps_none = true,
 };
 
 int rn__sim_trace_open(struct rn_sim *sim, struct rn_link *lower, const char *label,

@@ -163,6 +163,7 @@ static int payload_in(struct tcp_stack *ts, struct tcp_conn *c, struct rn_netbuf
     uint32_t at = (sb->sb_head + (seq - data_start(c))) % sb->sb_cap;
     uint32_t first = sb->sb_cap - at < len ? sb->sb_cap - at : len;
     struct rn_netbuf *r;
+    uint16_t gen;
 
     if (len < TCP_REF_MIN || !(c->t_offloads & RN_LINK_OFF_TX_REF)) {
         if (rn_nb_copyin(nb, hlen, sb->sb_data + at, first) < 0 ||
@@ -178,8 +179,10 @@ static int payload_in(struct tcp_stack *ts, struct tcp_conn *c, struct rn_netbuf
             return RN_ENOBUFS;
         rn_nb_cat(nb, r);
     }
-    if (!(c->t_flags & TF_SND_REF) || SEQ_LT(seq, sb->sb_ref_lo)) {
+    gen = rn__net_tx_gen(ts->ts_stack);
+    if (!(c->t_flags & TF_SND_REF) || c->t_snd_ref_gen != gen || SEQ_LT(seq, sb->sb_ref_lo)) {
         sb->sb_ref_lo = seq;
+        c->t_snd_ref_gen = gen;
         c->t_flags |= TF_SND_REF;
     }
     return 0;
@@ -191,7 +194,8 @@ void rn__tcp_ring_quiesce(struct tcp_conn *c, bool all)
 
     if (!(c->t_flags & TF_SND_REF))
         return;
-    if (rn__net_tx_refs(st) > 0) {
+    /* Frames of an earlier generation went out at its flush. */
+    if (c->t_snd_ref_gen == rn__net_tx_gen(st) && rn__net_tx_refs(st) > 0) {
         /* Frames refer to the ring from sb_ref_lo on at most: new data
          * goes only where data before snd_una was. */
         if (!all && SEQ_GEQ(c->t_snd.sb_ref_lo, data_start(c)))

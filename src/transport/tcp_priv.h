@@ -97,9 +97,10 @@
 #define TF_RCVBUF_LOCK 0x10000000u /* SO_RCVBUF set: no receive autotuning */
 #define TF_RACK_ARMED 0x20000000u  /* TCP_T_REXMT is armed as RACK's reordering
                                       timer (RFC 8985 6.2 step 5) */
-#define TF_SND_REF 0x40000000u     /* frames built since the stack last had none
-                                      queued may refer to the send ring from
-                                      sb_ref_lo on (rn__tcp_ring_quiesce()) */
+#define TF_SND_REF 0x40000000u     /* frames built while the stack's transmit
+                                      generation was t_snd_ref_gen may refer to
+                                      the send ring from sb_ref_lo on
+                                      (rn__tcp_ring_quiesce()) */
 
 /* ECN (RFC 3168) on a connection: t_ecn bits. */
 #define TCP_ECN_ASKED 0x01u /* our SYN asked for ECN (ECE and CWR set) */
@@ -376,7 +377,7 @@ struct tcp_sndbuf {
     uint32_t sb_head;   /* [L] index of the byte at snd_una (or iss+1) */
     uint32_t sb_len;    /* [L] bytes queued from there */
     uint32_t sb_ref_lo; /* [L] with TF_SND_REF: the lowest sequence number a
-                           frame built since refers to */
+                           frame of generation t_snd_ref_gen refers to */
 };
 
 /* A socket bound to a port but not listening or connected yet: it holds
@@ -465,6 +466,8 @@ struct tcp_conn {
     uint8_t t_nsacked;                 /* [L] ranges in t_sb->sk_sacked */
     bool t_snd_nxt_sync;               /* [L] recovery began: snd_nxt goes to
                                           snd_max at the next output */
+    uint16_t t_snd_ref_gen;            /* [L] with TF_SND_REF: rn__net_tx_gen()
+                                          when a frame referred to the ring */
     bool t_tlp_rxt;                    /* [L] TLP.is_retrans */
     /* RACK-TLP (RFC 8985): what outlives a flight (the reordering seen,
      * the window's multiplier); the rest is in t_sb. */

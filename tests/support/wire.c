@@ -165,6 +165,7 @@ static const struct rn_link_ops wire_ops = {
     .tx = wire_tx,
     .rx = wire_rx,
     .close = wire_close,
+    .tx_keeps_none = true,
 };
 
 struct rn_link *wire_wrap(struct rn_link *end)

@@ -339,6 +339,17 @@ static void test_refs(void **state)
     assert_memory_equal(out, "TAIL!", 5);
     for (i = 0; i < sizeof(ring); i++)
         assert_int_equal(ring[i], (uint8_t)(i * 7));  /* untouched */
+    /* Cut short, it still has no room after its data. */
+    assert_int_equal(rn_nb_trim(nb, 100), 0);
+    assert_int_equal(rn_nb_tailroom(nb), 0);
+    memcpy(rn_nb_put(nb, 3), "end", 3);
+    assert_int_equal(rn_nb_count(nb), 3);
+    assert_int_equal(rn_nb_copyout(nb, 100, out, 3), 0);
+    assert_memory_equal(out, "end", 3);
+    for (i = 0; i < sizeof(ring); i++)
+        assert_int_equal(ring[i], (uint8_t)(i * 7));
+    assert_int_equal(rn_nb_trim(nb, 160), RN_EINVAL);
+    assert_int_equal(rn_nb_trim(nb, 103), 0);
     /* A header across the head and the reference comes out whole. */
     assert_non_null(rn_nb_header(nb, 5, 20, scratch));
     /* A reference at the head takes no header pushed into memory that is
@@ -357,12 +368,13 @@ static void test_refs(void **state)
     assert_non_null(copy);
     assert_int_equal(rn_nbpool_refs(pool), 0);
     memset(ring, 0, sizeof(ring));
-    assert_int_equal(copy->nb_pktlen, 165);
+    assert_int_equal(copy->nb_pktlen, 103);
     assert_int_equal(copy->nb_offload, RN_NB_OFF_CSUM_PARTIAL);
-    assert_int_equal(rn_nb_copyout(copy, 0, out, 165), 0);
+    assert_int_equal(rn_nb_copyout(copy, 0, out, 103), 0);
     assert_memory_equal(out, "HEADER:abc", 10);
-    for (i = 0; i < 150; i++)
+    for (i = 0; i < 90; i++)
         assert_int_equal(out[10 + i], (uint8_t)((50 + i) * 7));
+    assert_memory_equal(out + 100, "end", 3);
     /* A packet without references comes back as it is. */
     assert_ptr_equal(rn_nb_unref(copy), copy);
     rn_nbpool_stats(pool, &ps);
