@@ -186,8 +186,9 @@ struct tcp_sackboard {
 
 /* Segments with at least this much payload go out from the send ring
  * itself when the route's link takes such frames (RN_LINK_OFF_TX_REF):
- * their packets refer to the ring instead of holding a copy.  Less is
- * copied, costing no more than a buffer header of its own would. */
+ * their packets refer to the ring instead of holding a copy.  Smaller
+ * payloads are copied into the header's buffer: a buffer of their own to
+ * point with would save little or nothing. */
 #define TCP_REF_MIN 1024u
 
 /* How long a corked partial segment may wait (TCP_CORK, MSG_MORE), as

@@ -538,9 +538,13 @@ static void test_model(void **state)
     static uint8_t model[4096], out[4096], scratch[64];
     size_t mlen = 0;
     struct rn_netbuf *nb = rn_nb_alloc(pool, th_owner());
+    static uint8_t ring[512];  /* a sender's memory that buffers refer to */
+    bool has_ref = false;      /* some buffer may refer to it */
     uint64_t x = 12345;
     int step;
 
+    for (step = 0; step < (int)sizeof(ring); step++)
+        ring[step] = (uint8_t)(step * 13 + 1);
     for (step = 0; step < 20000; step++) {
         size_t a, b, i;
         uint8_t tmp[256];
@@ -549,7 +553,7 @@ static void test_model(void **state)
         x = x * 6364136223846793005ull + 1442695040888963407ull;
         a = (size_t)(x >> 33) % 200;
         b = (size_t)(x >> 17) % 97;
-        switch ((x >> 60) % 8) {
+        switch ((x >> 59) % 10) {
         case 0: /* push */
             p = rn_nb_push(nb, b % 20);
             if (p) {
@@ -589,6 +593,8 @@ static void test_model(void **state)
         case 4: /* copyin at an offset, maybe growing */
         case 5:
             i = mlen ? (size_t)(x >> 8) % (mlen + 1) : 0;
+            if (has_ref)
+                i = mlen;  /* over referred bytes it may not write */
             if (i + a < sizeof(model)) {
                 memset(tmp, (int)(x >> 40), a);
                 assert_int_equal(rn_nb_copyin(nb, i, tmp, a), 0);
@@ -598,7 +604,9 @@ static void test_model(void **state)
             }
             break;
         case 6: /* pullup */
-            if (a % 64 <= mlen) {
+            if (a % 64 <= mlen && rn_nb_is_ref(nb) && a % 64 > nb->nb_len) {
+                assert_null(rn_nb_pullup(nb, a % 64));  /* not its memory to move */
+            } else if (a % 64 <= mlen) {
                 assert_non_null(rn_nb_pullup(nb, a % 64));
                 assert_memory_equal(nb->nb_data, model, a % 64);
             }
@@ -617,8 +625,28 @@ static void test_model(void **state)
             assert_non_null(dup);
             rn_nb_free(nb);
             nb = dup;
+            has_ref = false;
             break;
         }
+        case 8: /* bytes of the ring appended by reference */
+            i = (size_t)(x >> 8) % (sizeof(ring) - 1);
+            b = 1 + a % (sizeof(ring) - i);
+            if (mlen + b < sizeof(model)) {
+                struct rn_netbuf *r = rn_nb_ref(pool, th_owner(), ring + i, (uint32_t)b);
+
+                assert_non_null(r);
+                rn_nb_cat(nb, r);
+                memcpy(model + mlen, ring + i, b);
+                mlen += b;
+                has_ref = true;
+            }
+            break;
+        case 9: /* made to hold its own bytes */
+            nb = rn_nb_unref(nb);
+            assert_non_null(nb);
+            assert_int_equal(rn_nbpool_refs(pool), 0);
+            has_ref = false;
+            break;
         }
         assert_true(rn_nb_check(nb));
         assert_int_equal(nb->nb_pktlen, mlen);
@@ -627,6 +655,9 @@ static void test_model(void **state)
         assert_memory_equal(out, model, mlen);
     }
     rn_nb_free(nb);
+    assert_int_equal(rn_nbpool_refs(pool), 0);
+    for (step = 0; step < (int)sizeof(ring); step++)
+        assert_int_equal(ring[step], (uint8_t)(step * 13 + 1));  /* never written */
     assert_int_equal(rn_nbpool_destroy(pool), 0);
 }
 
