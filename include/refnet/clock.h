@@ -77,22 +77,29 @@ rn_time_t rn_clock_os_monotonic(void);
  * runs (or in the child of a fork(), which has no ticker), a stamp falls
  * back to rn_clock_now().
  *
- * The ticker parks when stamps came on fewer than RN_CLOCK_TICKER_BUSY_TICKS
- * of the ticks of the last RN_CLOCK_TICKER_IDLE_NS: it publishes 0
- * (stamps read the clock, as without a ticker) and looks every
- * RN_CLOCK_TICKER_PARK_NS whether anything stamped, resuming when
- * RN_CLOCK_TICKER_WAKE_LOOKS looks in a row found so.  A process at rest,
- * or one whose only stamps are a watchdog's scan twice a second, is not
- * woken 250 times a second, and a wake-up that stamps nothing (a ping
+ * A tick costs a thread's wake-up, tens of microseconds of CPU on a
+ * virtual machine; it saves a few nanoseconds a stamp.  So the ticker runs
+ * only while stamps come in a stream, and parks when they came on fewer
+ * than RN_CLOCK_TICKER_BUSY_TICKS of the ticks of the last
+ * RN_CLOCK_TICKER_IDLE_NS: it publishes 0 (stamps read the clock, as
+ * without a ticker) and looks every RN_CLOCK_TICKER_PARK_NS whether
+ * anything stamped.  When something did, it watches the next
+ * RN_CLOCK_TICKER_PROBE_TICKS ticks' worth of time and resumes if stamps
+ * came on RN_CLOCK_TICKER_PROBE_HITS of them.  A process at rest, one
+ * whose only stamps are a watchdog's scan twice a second, or one that
+ * answers a request every few milliseconds (a ping-pong at 100 round
+ * trips a second: the ticker took a third of the daemon's CPU there) is
+ * not woken 250 times a second, and a wake-up that stamps nothing (a ping
  * answered) does not share the CPUs with the ticker's.  At the resumption
  * a stamp may be one tick earlier than the clock read its thread took
  * just before (still never later than now).
  */
 #define RN_CLOCK_TICK_NS RN_MSEC(4)
 #define RN_CLOCK_TICKER_IDLE_NS RN_SEC(1)
-#define RN_CLOCK_TICKER_BUSY_TICKS 8
+#define RN_CLOCK_TICKER_BUSY_TICKS 225
 #define RN_CLOCK_TICKER_PARK_NS RN_MSEC(250)
-#define RN_CLOCK_TICKER_WAKE_LOOKS 2
+#define RN_CLOCK_TICKER_PROBE_TICKS 10
+#define RN_CLOCK_TICKER_PROBE_HITS 9
 
 /* [A] The ticker's latest reading of the default source; 0 when no ticker
  * runs or it is parked.  Internal to rn_clock_stamp(). */

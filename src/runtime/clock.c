@@ -72,33 +72,54 @@ rn_time_t rn__clock_os_coarse(void)
     return clock_os(CLOCK_MONOTONIC_COARSE);
 }
 
-static void *ticker_main(void *arg)
+/* Whether anything stamped since the last call. */
+static unsigned stamped(void)
+{
+    return (unsigned)atomic_exchange_explicit(&rn__clock_tick_used, 0, memory_order_relaxed);
+}
+
+/* Parked, until a look finds stamps and the ticks that follow find them in
+ * a stream (clock.h). */
+static void ticker_parked(void)
 {
     const struct timespec period = {0, (long)RN_CLOCK_TICK_NS};
     const struct timespec park = {0, (long)RN_CLOCK_TICKER_PARK_NS};
-    unsigned i, used, looks;
+    unsigned i, hits;
+
+    /* Stamps read the clock meanwhile and say so in rn__clock_tick_used. */
+    atomic_store_explicit(&rn__clock_tick, 0, memory_order_relaxed);
+    stamped();
+    for (;;) {
+        nanosleep(&park, NULL);
+        if (!stamped())
+            continue;
+        for (i = hits = 0; i < RN_CLOCK_TICKER_PROBE_TICKS; i++) {
+            nanosleep(&period, NULL);
+            hits += stamped();
+        }
+        if (hits >= RN_CLOCK_TICKER_PROBE_HITS)
+            return;
+    }
+}
+
+static void *ticker_main(void *arg)
+{
+    const struct timespec period = {0, (long)RN_CLOCK_TICK_NS};
+    unsigned i, used;
 
     (void)arg;
     for (;;) {
-        /* Ticking, a second at a time, while enough ticks see a stamp. */
+        /* Ticking, a second at a time, while stamps come on nearly every
+         * tick. */
         do {
             for (i = used = 0; i < RN_CLOCK_TICKER_IDLE_NS / RN_CLOCK_TICK_NS; i++) {
                 atomic_store_explicit(&rn__clock_tick, clock_os(CLOCK_MONOTONIC_COARSE),
                                       memory_order_relaxed);
-                used += (unsigned)atomic_exchange_explicit(&rn__clock_tick_used, 0,
-                                                           memory_order_relaxed);
+                used += stamped();
                 nanosleep(&period, NULL);
             }
         } while (used >= RN_CLOCK_TICKER_BUSY_TICKS);
-        /* Parked: stamps read the clock and say so in rn__clock_tick_used. */
-        atomic_store_explicit(&rn__clock_tick, 0, memory_order_relaxed);
-        atomic_store_explicit(&rn__clock_tick_used, 0, memory_order_relaxed);
-        for (looks = 0; looks < RN_CLOCK_TICKER_WAKE_LOOKS;) {
-            nanosleep(&park, NULL);
-            looks = atomic_exchange_explicit(&rn__clock_tick_used, 0, memory_order_relaxed)
-                        ? looks + 1
-                        : 0;
-        }
+        ticker_parked();
     }
     return NULL;
 }
