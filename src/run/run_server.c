@@ -211,7 +211,7 @@ struct rn__run_server {
 };
 
 static void sock_close(struct run_sock *rk);
-static void sock_pump(struct run_sock *rk);
+static bool sock_pump(struct run_sock *rk);
 static void proc_maybe_exit(struct run_proc *rp);
 static void hold_drop(struct run_hold *rh);
 
@@ -559,19 +559,21 @@ static void rx_done(struct rn_proc *p, const struct rn_sock_completion *c)
     sock_pump(rk);
 }
 
-/* Reads what the program wrote and hands it to the stack. */
-static void tx_next(struct run_sock *rk)
+/* Reads what the program wrote and hands it to the stack.  Returns true
+ * if that closed rk, which may then be freed: the caller must not touch
+ * it again. */
+static bool tx_next(struct run_sock *rk)
 {
     struct rn_sock_req rq;
     bool dgram = false;
     ssize_t n;
 
     if (rk->rk_tx_busy || !rk->rk_rd || rk->rk_eof || rk->rk_state == RK_CLOSING)
-        return;
+        return false;
     if (rk->rk_type == SOCK_STREAM && rk->rk_state != RK_CONNECTED && !rk->rk_reset)
-        return;
+        return false;
     if (rk->rk_txbuf == NULL && (rk->rk_txbuf = malloc(RUN_BUF)) == NULL)
-        return;
+        return false;
 next_dgram:
     dgram = false;
     memset(&rq, 0, sizeof(rq));
@@ -586,7 +588,7 @@ next_dgram:
         n = recvmsg(rk->rk_fd, &mh, MSG_DONTWAIT);
         if (n > 0 && (size_t)n < sizeof(hdr)) {
             rk->rk_srv->rs_refused_garbage++;
-            return;
+            return false;
         }
         if (n > 0) {
             /* A datagram, perhaps an empty one (its header alone). */
@@ -616,26 +618,26 @@ next_dgram:
         else
             rk->rk_eof = true;  /* ECONNRESET: as the end of data */
         if (!rk->rk_eof)
-            return;
+            return false;
     }
     /* A record without even a header is the end (the program closed). */
     if (n == 0 && !dgram)
         rk->rk_eof = true;
     if (n > 0 && rk->rk_reset) {
         /* Nowhere to go: dropped, as a reset connection's would be. */
-        tx_next(rk);
-        return;
+        return tx_next(rk);
     }
     if (rk->rk_eof) {
         if (rk->rk_hup) {
             sock_close(rk);
+            return true;
         } else if (rk->rk_type == SOCK_STREAM && rk->rk_holds != NULL) {
             /* shutdown(SHUT_WR) in the program: our FIN follows its data. */
             struct rn_proc *p = rk->rk_holds->rh_proc->rp_proc;
 
             (void)rn_sock_shutdown(p, rk->rk_holds->rh_handle, RN_SHUT_WR);
         }
-        return;
+        return false;
     }
     rq.sq_op = RN_SOP_SEND;
     rq.sq_buf = rk->rk_txbuf;
@@ -658,6 +660,7 @@ next_dgram:
             rx_next(rk);
         }
     }
+    return false;
 }
 
 static void tx_done(struct rn_proc *p, const struct rn_sock_completion *c)
@@ -678,16 +681,17 @@ static void tx_done(struct rn_proc *p, const struct rn_sock_completion *c)
     sock_pump(rk);
 }
 
-/* Moves what can move, both ways. */
-static void sock_pump(struct run_sock *rk)
+/* Moves what can move, both ways.  Returns true if rk is closing (it
+ * may be freed: the caller must not touch it again). */
+static bool sock_pump(struct run_sock *rk)
 {
     if (rk->rk_state == RK_CLOSING)
-        return;
+        return true;
     if ((rk->rk_rxlen != 0 || rk->rk_rx_dg) && rk->rk_wr && !rx_flush(rk))
         goto tx;
     rx_next(rk);
 tx:
-    tx_next(rk);
+    return tx_next(rk);
 }
 
 /* Discards the connect filler: the program's end turns writable. */
@@ -988,8 +992,9 @@ static void sock_event(struct run_sock *rk, uint32_t ev)
         sock_close(rk);
         return;
     }
-    sock_pump(rk);
-    if (rk->rk_state != RK_CLOSING && rk->rk_hup && rk->rk_eof)
+    if (sock_pump(rk))
+        return;  /* closing: rk may be gone */
+    if (rk->rk_hup && rk->rk_eof)
         sock_close(rk);
 }
 
