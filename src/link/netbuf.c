@@ -546,7 +546,7 @@ void rn_nb_free(struct rn_netbuf *nb)
         /* A buffer already free has no owner: this is a double free. */
         assert(nb->nb_owner != RN_NB_OWNER_NONE);
         next = nb->nb_next;
-        if (nb->nb_buf != nb_storage(nb)) {
+        if (rn_nb_is_ref(nb)) {
             /* It referred to outside memory: its own storage again. */
             nb->nb_buf = nb_storage(nb);
             nb->nb_cap = pool->np_cap;

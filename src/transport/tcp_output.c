@@ -162,23 +162,27 @@ static int payload_in(struct tcp_stack *ts, struct tcp_conn *c, struct rn_netbuf
     struct tcp_sndbuf *sb = &c->t_snd;
     uint32_t at = (sb->sb_head + (seq - data_start(c))) % sb->sb_cap;
     uint32_t first = sb->sb_cap - at < len ? sb->sb_cap - at : len;
+    /* The data, in one piece or two where it wraps. */
+    const uint8_t *piece[2] = {sb->sb_data + at, sb->sb_data};
+    uint32_t piece_len[2] = {first, len - first};
+    bool ref = len >= TCP_REF_MIN && (c->t_offloads & RN_LINK_OFF_TX_REF);
     struct rn_netbuf *r;
     uint16_t gen;
+    unsigned i;
 
-    if (len < TCP_REF_MIN || !(c->t_offloads & RN_LINK_OFF_TX_REF)) {
-        if (rn_nb_copyin(nb, hlen, sb->sb_data + at, first) < 0 ||
-            (first < len && rn_nb_copyin(nb, hlen + first, sb->sb_data, len - first) < 0))
+    for (i = 0; i < 2 && piece_len[i] > 0; i++) {
+        if (!ref) {
+            if (rn_nb_copyin(nb, hlen, piece[i], piece_len[i]) < 0)
+                return RN_ENOBUFS;
+            hlen += piece_len[i];
+        } else if ((r = rn__ip_ref(ts->ts_stack, ts->ts_own_tx, piece[i], piece_len[i])) != NULL) {
+            rn_nb_cat(nb, r);
+        } else {
             return RN_ENOBUFS;
+        }
+    }
+    if (!ref)
         return 0;
-    }
-    if ((r = rn__ip_ref(ts->ts_stack, ts->ts_own_tx, sb->sb_data + at, first)) == NULL)
-        return RN_ENOBUFS;
-    rn_nb_cat(nb, r);
-    if (first < len) {
-        if ((r = rn__ip_ref(ts->ts_stack, ts->ts_own_tx, sb->sb_data, len - first)) == NULL)
-            return RN_ENOBUFS;
-        rn_nb_cat(nb, r);
-    }
     gen = rn__net_tx_gen(ts->ts_stack);
     if (!(c->t_flags & TF_SND_REF) || c->t_snd_ref_gen != gen || SEQ_LT(seq, sb->sb_ref_lo)) {
         sb->sb_ref_lo = seq;
